@@ -1,0 +1,6 @@
+"""(filled in by its issue)"""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

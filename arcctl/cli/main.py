@@ -1,0 +1,48 @@
+"""The `arcctl` entry point. Each command group lives in its own module with a `register(app)`
+function, so commands stay small and independent; imports of heavy modules stay inside commands."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="arcctl",
+    help="Launch, watch and rescue GRPO/SFT training of ARC code-writing LLMs.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One module per command group (arcctl/cli/<name>.py), each defining register(app).
+COMMAND_MODULES = [
+    "jobs_cmds",      # templates, render, submit, ls, show, cancel, resume, fork
+    "tail_cmd",       # tail
+    "health_cmd",     # health
+    "remote_cmds",    # fetch (copy a checkpoint back), hosts
+    "eval_cmds",      # compare, submission build/validate
+    "demo_cmd",       # demo
+]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"arcctl.cli.{_name}").register(app)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    readonly: bool = typer.Option(False, "--readonly", help="dashboard: disable every action that changes state"),
+) -> None:
+    """Without a command: open the dashboard."""
+    if ctx.invoked_subcommand is None:
+        from arcctl.tui.app import run_dashboard
+
+        run_dashboard(readonly=readonly)
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

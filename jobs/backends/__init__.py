@@ -1,0 +1,1 @@
+"""Backends: one interface (`jobs.backends.base.Backend`), one module per scheduler."""

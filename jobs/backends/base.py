@@ -1,0 +1,65 @@
+"""The backend interface every scheduler implements (local, htcondor, slurm)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+
+from jobs.spec import JobSpec
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"        # accepted, waiting for resources
+    RUNNING = "running"
+    HELD = "held"            # HTCondor hold (e.g. memory exceeded); needs action
+    EVICTED = "evicted"      # preempted/evicted; may come back by itself
+    COMPLETED = "completed"  # exit code 0
+    FAILED = "failed"        # non-zero exit code or scheduler failure
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass
+class JobStatus:
+    state: JobState
+    exit_code: int | None = None
+    reason: str | None = None         # short machine-readable reason (e.g. "memory_exceeded", "preempted")
+    detail: str | None = None         # one human sentence (hold reason, suggestion)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LaunchArtifact:
+    """What the backend would run: a command line, a submit description or an sbatch script."""
+
+    kind: str          # "command", "condor_submit", "sbatch"
+    text: str
+    filename: str | None = None  # written into the run dir on submit
+
+
+class BackendError(Exception):
+    """A user-facing failure: the message names the host, file or field."""
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def render(self, spec: JobSpec) -> LaunchArtifact:
+        """The exact artifact submit() would use; no side effects."""
+
+    @abstractmethod
+    def submit(self, spec: JobSpec) -> str:
+        """Launch; returns the backend job id. Writes the artifact into the run dir."""
+
+    @abstractmethod
+    def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """Status of many jobs with as few scheduler calls as possible (one, ideally)."""
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> None:
+        ...

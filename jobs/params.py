@@ -1,0 +1,118 @@
+"""Typed trainer parameters, one pydantic model per job kind.
+
+Templates give the defaults; these models give the types, so `learning_rate=abc` or an unknown
+parameter fails before anything is launched. Field names are the flags our users pass today
+(see the seeds), with dashes turned into underscores.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
+    dataset: str = Field(description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file")
+    max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
+    seed: int = 42
+    backend: Literal["trl", "unsloth"] = "trl"
+    load_in_4bit: bool = False
+    max_seq_length: int = Field(8192, ge=16)
+    grid_encoder: Literal["color_names", "digits"] = "color_names"
+    use_data_augmentation: bool = True
+    common_module: str | None = Field(None, description="path to a user helper library exposed as `common`")
+    wandb: bool = False
+
+
+class _Lora(BaseModel):
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    use_rslora: bool = False
+    use_dora: bool = False
+    lora_target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    adapter_path: str | None = Field(None, description="start from this LoRA adapter")
+
+
+class _Optim(BaseModel):
+    learning_rate: float = Field(1e-6, gt=0)
+    lr_scheduler_type: str = "constant_with_warmup"
+    warmup_ratio: float = Field(0.01, ge=0, le=1)
+    epochs: float = Field(1, gt=0)
+    max_steps: int = Field(-1, description="-1: derived from epochs")
+    max_grad_norm: float = Field(0.1, gt=0)
+    gradient_accumulation_steps: int = Field(2, ge=1)
+    per_device_train_batch_size: int = Field(8, ge=1)
+    save_steps: int = Field(200, ge=1)
+    logging_steps: int = Field(1, ge=1)
+    bf16: bool | None = Field(None, description="None: bf16 when the GPU supports it")
+
+
+class GuardParams(BaseModel):
+    """How the trainer reacts to collapse alerts from jobs.health (issue: collapse guard)."""
+
+    guard: Literal["off", "warn", "stop", "rollback"] = "warn"
+    rollback_changes: dict[str, float | int | str | bool] = Field(
+        default_factory=lambda: {"learning_rate": 0.5, "beta": 2.0},
+        description="numbers multiply the parent's value; other values replace it",
+    )
+    max_rollbacks: int = Field(1, ge=0)
+
+
+class GRPOParams(_Params, _Lora, _Optim, GuardParams):
+    num_generations: int = Field(16, ge=2)
+    beta: float = Field(0.01, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    loss_type: str = "dapo"
+    mask_truncated_completions: bool = False
+    reward_name: Literal["arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
+    max_completion_length: int = Field(1024, ge=1)
+    use_vllm: bool = False
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
+    sandbox_timeout_s: float = Field(1.0, gt=0)
+    sandbox_memory_mb: int = Field(1024, ge=64)
+    completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
+    health: dict[str, float] = Field(default_factory=dict, description="overrides of jobs.health thresholds")
+
+
+class GRPORefineParams(GRPOParams):
+    """Second-turn RL: the prompt carries an earlier (wrong) program and its execution feedback."""
+
+    refine_dataset: str | None = Field(None, description="predictions file with earlier attempts")
+
+
+class SFTParams(_Params, _Lora, _Optim):
+    completion_only_loss: bool = True
+    packing: bool = False
+    eval_fraction: float = Field(0.0, ge=0, lt=1)
+    synthetic_tasks: int = Field(0, ge=0, description="generate N synthetic warm-start tasks instead of reading `dataset`")
+
+
+class EvalParams(_Params):
+    adapter_path: str | None = None
+    n_predictions: int = Field(8, ge=1)
+    temperature: float = Field(1.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(1024, ge=1)
+    use_vllm: bool = False
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    n_jobs: int = Field(4, ge=1)
+    sandbox_timeout_s: float = Field(1.0, gt=0)
+    sandbox_memory_mb: int = Field(1024, ge=64)
+    batch_size: int = Field(8, ge=1)
+
+
+PARAMS_BY_KIND: dict[str, type[BaseModel]] = {
+    "grpo": GRPOParams,
+    "grpo-refine": GRPORefineParams,
+    "sft": SFTParams,
+    "eval": EvalParams,
+}

@@ -1,0 +1,193 @@
+"""The run directory: the one contract between trainer and console (see DESIGN.md).
+
+Writers append whole JSON lines and flush; readers keep a byte offset and only read what is new,
+tolerating a torn last line (it is re-read once it is complete).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator, Protocol
+
+SPEC = "spec.json"
+METRICS = "metrics.jsonl"
+COMPLETIONS = "completions.jsonl"
+EVENTS = "events.jsonl"
+STDOUT = "stdout.log"
+STDERR = "stderr.log"
+EXIT_CODE = "exit_code"
+CHECKPOINT_PREFIX = "checkpoint-"
+
+# events.jsonl "event" values
+EV_STARTED = "started"
+EV_CHECKPOINT = "checkpoint_saved"
+EV_STOPPED = "stopped"
+EV_ERROR = "error"
+EV_COLLAPSE = "collapse_warning"
+EV_ROLLBACK = "rollback"
+
+
+class RunFS(Protocol):
+    """What a run-dir reader needs from a file system; local and SFTP implement it alike."""
+
+    def open_binary(self, path: str) -> IO[bytes]: ...
+    def size(self, path: str) -> int: ...
+    def exists(self, path: str) -> bool: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def read_text(self, path: str) -> str: ...
+
+
+class LocalFS:
+    def open_binary(self, path: str) -> IO[bytes]:
+        return open(path, "rb")
+
+    def size(self, path: str) -> int:
+        return os.stat(path).st_size
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+    def read_text(self, path: str) -> str:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+
+class JsonlWriter:
+    """Appends one JSON object per line, flushed so readers see whole lines promptly."""
+
+    def __init__(self, path: str | Path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(path, "a", encoding="utf-8")
+
+    def write(self, obj: dict[str, Any]) -> None:
+        self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+@dataclass
+class JsonlTail:
+    """Incremental reader of one JSONL file: `read_new()` returns only records appended since the
+    last call. A torn last line is left for the next call; a malformed complete line is skipped
+    and counted (never raises)."""
+
+    path: str
+    fs: RunFS = field(default_factory=LocalFS)
+    offset: int = 0
+    bad_lines: int = 0
+
+    def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        try:
+            size = self.fs.size(self.path)
+        except (FileNotFoundError, OSError):
+            return []
+        if size < self.offset:  # truncated or replaced: start again
+            self.offset = 0
+        if size == self.offset:
+            return []
+        want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
+        with self.fs.open_binary(self.path) as f:
+            f.seek(self.offset)
+            chunk = f.read(want)
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        chunk = chunk[: end + 1]
+        self.offset += len(chunk)
+        out = []
+        for line in chunk.splitlines():
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self.bad_lines += 1
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+            else:
+                self.bad_lines += 1
+        return out
+
+    def follow(self, poll_s: float = 0.25, stop: Any = None) -> Iterator[dict[str, Any]]:
+        while stop is None or not stop():
+            new = self.read_new()
+            yield from new
+            if not new:
+                time.sleep(poll_s)
+
+
+def read_jsonl(path: str | Path, fs: RunFS | None = None) -> list[dict[str, Any]]:
+    return JsonlTail(str(path), fs or LocalFS()).read_new()
+
+
+@dataclass
+class Checkpoint:
+    name: str
+    step: int
+    path: str
+    valid: bool
+    problem: str | None = None
+
+
+REQUIRED_CHECKPOINT_FILES = ("trainer_state.json",)
+ADAPTER_OR_MODEL = ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:
+    """Every `checkpoint-N` of a run, oldest first, each checked for the files a resume needs."""
+    fs = fs or LocalFS()
+    try:
+        names = fs.listdir(run_dir)
+    except (FileNotFoundError, OSError):
+        return []
+    out = []
+    for name in names:
+        if not name.startswith(CHECKPOINT_PREFIX):
+            continue
+        try:
+            step = int(name[len(CHECKPOINT_PREFIX):])
+        except ValueError:
+            continue
+        path = f"{run_dir.rstrip('/')}/{name}"
+        out.append(_check(name, step, path, fs))
+    return sorted(out, key=lambda c: c.step)
+
+
+def _check(name: str, step: int, path: str, fs: RunFS) -> Checkpoint:
+    try:
+        files = set(fs.listdir(path))
+    except OSError as e:
+        return Checkpoint(name, step, path, False, f"unreadable: {e}")
+    for req in REQUIRED_CHECKPOINT_FILES:
+        if req not in files:
+            return Checkpoint(name, step, path, False, f"missing {req}")
+    if not files.intersection(ADAPTER_OR_MODEL):
+        return Checkpoint(name, step, path, False, "missing model/adapter weights")
+    try:
+        state = json.loads(fs.read_text(f"{path}/trainer_state.json"))
+        int(state.get("global_step", step))
+    except (ValueError, OSError, TypeError) as e:
+        return Checkpoint(name, step, path, False, f"unreadable trainer_state.json: {e}")
+    return Checkpoint(name, step, path, True)
+
+
+def newest_valid_checkpoint(run_dir: str, fs: RunFS | None = None) -> Checkpoint | None:
+    valid = [c for c in list_checkpoints(run_dir, fs) if c.valid]
+    return valid[-1] if valid else None

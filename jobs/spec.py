@@ -1,0 +1,93 @@
+"""The job spec: what to run (template + typed parameters), where (profile/backend) and from what
+(resume_from / parent). Serialised as `spec.json` in the run dir; `load(dump(spec)) == spec`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jobs.params import PARAMS_BY_KIND
+
+Kind = Literal["grpo", "sft", "eval", "grpo-refine"]
+BackendName = Literal["local", "htcondor", "slurm"]
+SPEC_FILE = "spec.json"
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpus: int = Field(0, ge=0)
+    cpus: int = Field(1, ge=1)
+    memory: str = Field("16G", pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
+    disk: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
+    time: str | None = Field(None, description="wall-time limit, Slurm syntax (e.g. 2-00:00:00)")
+    requirements: str | None = Field(None, description="machine requirement, e.g. (TARGET.Machine == \"calculon21\")")
+
+
+class CheckpointRef(BaseModel):
+    """A run and one of its checkpoints; checkpoint None means the newest valid one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_dir: str
+    checkpoint: str | None = None
+    name: str | None = None
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    name: str = Field(min_length=1)
+    template: str
+    params: dict[str, Any]
+    resources: Resources = Resources()
+    profile: str = "local"
+    backend: BackendName = "local"
+    host: str | None = Field(None, description="ssh host (from ~/.ssh/config) for remote backends")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="profile settings for the backend")
+    env: dict[str, str] = Field(default_factory=dict)
+    entry: list[str] = Field(default_factory=lambda: ["python", "-m", "trainer", "run"])
+    run_dir: str
+    resume_from: CheckpointRef | None = None
+    parent: CheckpointRef | None = None
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @model_validator(mode="after")
+    def _typed_params(self) -> "JobSpec":
+        # Validate and fill params with the kind's typed model; keep plain JSON types in the dict.
+        model = PARAMS_BY_KIND[self.kind]
+        self.__dict__["params"] = model.model_validate(self.params).model_dump(mode="json")
+        return self
+
+    def typed_params(self):
+        return PARAMS_BY_KIND[self.kind].model_validate(self.params)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobSpec":
+        return cls.model_validate_json(text)
+
+    def write(self, run_dir: str | Path | None = None) -> Path:
+        path = Path(run_dir or self.run_dir) / SPEC_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json() + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> "JobSpec":
+        path = Path(path)
+        if path.is_dir():
+            path = path / SPEC_FILE
+        return cls.from_json(path.read_text())
+
+
+def spec_dict(spec: JobSpec) -> dict[str, Any]:
+    return json.loads(spec.to_json())
