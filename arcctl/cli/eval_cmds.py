@@ -1,6 +1,96 @@
-"""(filled in by its issue)"""
+"""`arcctl compare` (eval metrics side by side) and `arcctl submission build|validate` (Kaggle).
+
+Read-only commands: only jobs.* pure-python modules and rich are imported, lazily."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from arcctl.cli.errors import fail, user_errors
+
+submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", no_args_is_help=True)
+
+
+def compare(
+    targets: List[str] = typer.Argument(..., help="eval run dirs, checkpoint dirs or metrics.json files"),
+    as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
+    label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="row names, in order"),
+) -> None:
+    """Evaluation metrics side by side; the best value per column (per dataset) in bold."""
+    from jobs.compare import build_table
+
+    with user_errors():
+        table = build_table(targets, labels=label)
+    if as_json:
+        typer.echo(json.dumps(table.to_json(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(show_lines=False, header_style="bold")
+    t.add_column("experiment")
+    t.add_column("dataset")
+    for c in table.columns:
+        t.add_column(c, justify="right")
+    for i, r in enumerate(table.rows):
+        cells = [r.label, r.dataset]
+        for c in table.columns:
+            text = table.cell(i, c)
+            cells.append(f"[bold]{text}[/bold]" if i in table.best.get(c, set()) else text)
+        t.add_row(*cells)
+    Console(width=max(200, 14 * (len(table.columns) + 2))).print(t)
+    ks = sorted({k for r in table.rows for k in r.pass_at_k}, key=int)
+    if ks:
+        p = Table(title="pass@k (unbiased estimate from n predictions per task)", header_style="bold")
+        p.add_column("experiment")
+        p.add_column("dataset")
+        for k in ks:
+            p.add_column(f"pass@{k}", justify="right")
+        for r in table.rows:
+            p.add_row(r.label, r.dataset, *(f"{100 * r.pass_at_k[k]:.2f}%" if k in r.pass_at_k else "-" for k in ks))
+        Console(width=200).print(p)
+
+
+@submission_app.command("build")
+def submission_build(
+    eval_run: str = typer.Argument(..., help="eval run dir (with eval/metrics.json and eval/predictions.jsonl)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="default: <run>/submission.json"),
+) -> None:
+    """Rank predictions per test input (train correctness, votes, shorter program) into two attempts."""
+    from jobs.submission import attempts_summary, build_from_eval_run, validate_submission, write_submission
+
+    with user_errors():
+        sub = build_from_eval_run(eval_run)
+        # The build must satisfy our own validator; a failure here is a bug, so say so loudly.
+        problems = validate_submission(sub, {k: len(v) for k, v in sub.items()})
+        if problems:
+            raise fail("built submission is invalid (bug): " + problems[0])
+        path = write_submission(sub, output or Path(eval_run) / "submission.json")
+    c = attempts_summary(sub)
+    typer.echo(f"wrote {path}: {len(sub)} tasks, {c['predicted']} predicted attempts, {c['placeholder']} placeholders")
+
+
+@submission_app.command("validate")
+def submission_validate(
+    file: Path = typer.Argument(..., help="submission.json"),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="challenges file or built-in name (arc1/eval, ...)"),
+) -> None:
+    """Check every task, test entry, attempt key and grid; name each violation. Exit 1 if any."""
+    from jobs.submission import validate_file
+
+    with user_errors():
+        problems = validate_file(file, dataset)
+    if problems:
+        for p in problems:
+            typer.echo(p)
+        typer.echo(f"{file}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{file}: valid for {dataset}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("compare")(compare)
+    app.add_typer(submission_app, name="submission")

