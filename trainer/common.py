@@ -1,0 +1,341 @@
+"""`common`: the helper library that generated programs import (`from common import *`).
+
+Our own implementation of the helpers that BARC-style induction programs call most, in plain
+numpy. Conventions follow those programs: a grid is a 2-D integer array indexed `grid[x, y]`
+(x along the first axis), `width, height = grid.shape`, and an "object" or "sprite" is a grid in
+which cells equal to `background` are empty. Functions named `blit_*` and `flood_fill` write into
+the grid they are given (and return it); the others return new arrays. No randomness here:
+programs must be deterministic, the sandbox checks it.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Iterable
+
+import numpy as np
+
+__all__ = [
+    "Color", "flood_fill", "draw_line", "find_connected_components", "detect_objects",
+    "bounding_box", "bounding_box_mask", "crop", "object_position", "object_colors", "blit",
+    "blit_sprite", "blit_object", "translate", "collision", "contact", "is_contiguous",
+    "object_interior", "object_boundary", "object_neighbors", "scale_sprite", "scale_pattern",
+    "downscale", "neighbors", "detect_mirror_symmetry_axes", "tile",
+]
+
+
+class Color:
+    BLACK = 0
+    BLUE = 1
+    RED = 2
+    GREEN = 3
+    YELLOW = 4
+    GRAY = 5
+    GREY = 5
+    PINK = 6
+    ORANGE = 7
+    PURPLE = 8
+    TEAL = 8
+    BROWN = 9
+    MAROON = 9
+    TRANSPARENT = 0
+    BACKGROUND = 0
+    ALL_COLORS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    NOT_BLACK = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+_N4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
+_N8 = _N4 + ((1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def _offsets(connectivity: int) -> tuple[tuple[int, int], ...]:
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    return _N4 if connectivity == 4 else _N8
+
+
+def neighbors(grid: np.ndarray, x: int, y: int, connectivity: int = 4) -> list[tuple[int, int]]:
+    """In-bounds neighbour coordinates of (x, y)."""
+    w, h = grid.shape
+    return [(x + dx, y + dy) for dx, dy in _offsets(connectivity) if 0 <= x + dx < w and 0 <= y + dy < h]
+
+
+def _label(mask: np.ndarray, connectivity: int, same: np.ndarray | None = None) -> list[np.ndarray]:
+    """Boolean masks of the connected regions of `mask`; with `same`, neighbours must also share
+    the value in `same` (single-colour components)."""
+    seen = np.zeros(mask.shape, dtype=bool)
+    offs = _offsets(connectivity)
+    w, h = mask.shape
+    regions = []
+    for sx, sy in zip(*np.nonzero(mask)):
+        if seen[sx, sy]:
+            continue
+        region = np.zeros(mask.shape, dtype=bool)
+        seen[sx, sy] = region[sx, sy] = True
+        queue = deque([(sx, sy)])
+        while queue:
+            x, y = queue.popleft()
+            for dx, dy in offs:
+                nx, ny = x + dx, y + dy
+                if 0 <= nx < w and 0 <= ny < h and mask[nx, ny] and not seen[nx, ny]:
+                    if same is not None and same[nx, ny] != same[x, y]:
+                        continue
+                    seen[nx, ny] = region[nx, ny] = True
+                    queue.append((nx, ny))
+        regions.append(region)
+    return regions
+
+
+def flood_fill(grid: np.ndarray, x: int, y: int, color: int, connectivity: int = 4) -> np.ndarray:
+    """Recolour the region of cells with grid[x, y]'s colour that contains (x, y). In place."""
+    target = grid[x, y]
+    if target == color:
+        return grid
+    for region in _label(grid == target, connectivity):
+        if region[x, y]:
+            grid[region] = color
+            break
+    return grid
+
+
+def draw_line(grid: np.ndarray, x: int, y: int, end_x: int | None = None, end_y: int | None = None,
+              length: int | None = None, direction: tuple[int, int] | None = None,
+              color: int | None = None, stop_at_color: Iterable[int] = ()) -> tuple[int, int]:
+    """Draw from (x, y) towards (end_x, end_y), or along `direction` (dx, dy) for `length` cells
+    (until the border when None). Stops before a cell whose colour is in `stop_at_color`.
+    Returns the last cell drawn (or (x - dx, y - dy) when nothing was drawn). In place."""
+    if color is None:
+        color = grid[x, y]
+    stops = set(int(c) for c in stop_at_color)
+    if direction is None:
+        if end_x is None or end_y is None:
+            raise ValueError("draw_line needs an end point or a direction")
+        dx, dy = int(np.sign(end_x - x)), int(np.sign(end_y - y))
+        steps = max(abs(end_x - x), abs(end_y - y)) + 1
+        if length is not None:
+            steps = min(steps, length)
+    else:
+        dx, dy = int(direction[0]), int(direction[1])
+        steps = length if length is not None else max(grid.shape) * 2
+    w, h = grid.shape
+    last = (x - dx, y - dy)
+    cx, cy = x, y
+    for _ in range(steps):
+        if not (0 <= cx < w and 0 <= cy < h) or int(grid[cx, cy]) in stops:
+            break
+        grid[cx, cy] = color
+        last = (cx, cy)
+        if dx == 0 and dy == 0:
+            break
+        cx, cy = cx + dx, cy + dy
+    return last
+
+
+def find_connected_components(grid: np.ndarray, background: int = Color.BLACK, connectivity: int = 4,
+                              monochromatic: bool = True) -> list[np.ndarray]:
+    """Each component as a grid of the input's shape: its cells keep their colour, the rest is
+    `background`. Monochromatic components split at colour changes."""
+    grid = np.asarray(grid)
+    regions = _label(grid != background, connectivity, grid if monochromatic else None)
+    objects = []
+    for region in regions:
+        obj = np.full_like(grid, background)
+        obj[region] = grid[region]
+        objects.append(obj)
+    return objects
+
+
+def detect_objects(grid: np.ndarray, _: object = None, predicate: Callable[[np.ndarray], bool] | None = None,
+                   background: int = Color.BLACK, monochromatic: bool = False, connectivity: int | None = None,
+                   allowed_dimensions: Iterable[tuple[int, int]] | None = None,
+                   colors: Iterable[int] | None = None, can_overlap: bool = False) -> list[np.ndarray]:
+    """Connected components (8-connected unless told otherwise) filtered by colour, bounding-box
+    dimensions (width, height) and a predicate on the cropped object."""
+    comps = find_connected_components(grid, background, connectivity or 8, monochromatic)
+    dims = None if allowed_dimensions is None else {tuple(d) for d in allowed_dimensions}
+    wanted = None if colors is None else set(int(c) for c in colors)
+    out = []
+    for obj in comps:
+        if wanted is not None and not set(object_colors(obj, background)) <= wanted:
+            continue
+        if dims is not None and tuple(bounding_box(obj, background)[2:]) not in dims:
+            continue
+        if predicate is not None and not predicate(crop(obj, background)):
+            continue
+        out.append(obj)
+    return out
+
+
+def bounding_box(grid: np.ndarray, background: int = Color.BLACK) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the non-background cells; (0, 0, 0, 0) when there are none."""
+    xs, ys = np.nonzero(np.asarray(grid) != background)
+    if len(xs) == 0:
+        return 0, 0, 0, 0
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def bounding_box_mask(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
+    x, y, w, h = bounding_box(grid, background)
+    mask = np.zeros(np.shape(grid), dtype=bool)
+    mask[x:x + w, y:y + h] = True
+    return mask
+
+
+def crop(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
+    """The smallest sub-grid holding every non-background cell (the whole grid if there are none)."""
+    grid = np.asarray(grid)
+    x, y, w, h = bounding_box(grid, background)
+    if w == 0:
+        return grid.copy()
+    return grid[x:x + w, y:y + h].copy()
+
+
+def object_position(obj: np.ndarray, background: int = Color.BLACK, anchor: str = "upper left") -> tuple[int, int]:
+    """A reference point of the object's bounding box: upper/lower left/right, or center."""
+    x, y, w, h = bounding_box(obj, background)
+    anchor = anchor.lower().replace("_", " ")
+    points = {
+        "upper left": (x, y), "upper right": (x + w - 1, y),
+        "lower left": (x, y + h - 1), "lower right": (x + w - 1, y + h - 1),
+        "center": (x + (w - 1) // 2, y + (h - 1) // 2),
+    }
+    if anchor not in points:
+        raise ValueError(f"unknown anchor {anchor!r}; use one of {', '.join(points)}")
+    return points[anchor]
+
+
+def object_colors(obj: np.ndarray, background: int = Color.BLACK) -> list[int]:
+    return sorted(int(c) for c in np.unique(obj) if c != background)
+
+
+def blit_sprite(grid: np.ndarray, sprite: np.ndarray, x: int, y: int, background: int | None = Color.BLACK) -> np.ndarray:
+    """Paint `sprite` with its [0, 0] at (x, y), skipping its background cells and clipping at
+    the border. In place."""
+    sprite = np.asarray(sprite)
+    w, h = grid.shape
+    sw, sh = sprite.shape
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + sw, w), min(y + sh, h)
+    if x0 >= x1 or y0 >= y1:
+        return grid
+    part = sprite[x0 - x:x1 - x, y0 - y:y1 - y]
+    target = grid[x0:x1, y0:y1]
+    if background is None:
+        target[...] = part
+    else:
+        keep = part != background
+        target[keep] = part[keep]
+    return grid
+
+
+def blit_object(grid: np.ndarray, obj: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
+    """Paint a full-size object grid onto `grid` at the same coordinates. In place."""
+    return blit_sprite(grid, obj, 0, 0, background)
+
+
+def blit(grid: np.ndarray, sprite: np.ndarray, x: int = 0, y: int = 0, background: int | None = None) -> np.ndarray:
+    """Like blit_sprite, on a copy."""
+    return blit_sprite(np.array(grid, copy=True), sprite, x, y, background)
+
+
+def translate(obj: np.ndarray, x: int, y: int, background: int = Color.BLACK) -> np.ndarray:
+    """The object moved by (x, y); cells pushed past the border are lost."""
+    obj = np.asarray(obj)
+    out = np.full_like(obj, background)
+    return blit_sprite(out, obj, x, y, background)
+
+
+def _placed(obj: np.ndarray, x: int, y: int, shape: tuple[int, int], background: int) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    src = np.asarray(obj) != background
+    return blit_sprite(mask, src, x, y, False)
+
+
+def collision(_: object = None, object1: np.ndarray | None = None, object2: np.ndarray | None = None,
+              x1: int = 0, y1: int = 0, x2: int = 0, y2: int = 0, background: int = Color.BLACK) -> bool:
+    """Whether the two objects, placed at (x1, y1) and (x2, y2), overlap in any cell."""
+    if object1 is None or object2 is None:
+        raise ValueError("collision needs object1 and object2")
+    shape = (max(object1.shape[0] + x1, object2.shape[0] + x2) + 1,
+             max(object1.shape[1] + y1, object2.shape[1] + y2) + 1)
+    ox, oy = min(x1, x2, 0), min(y1, y2, 0)
+    shape = (shape[0] - ox, shape[1] - oy)
+    a = _placed(object1, x1 - ox, y1 - oy, shape, background)
+    b = _placed(object2, x2 - ox, y2 - oy, shape, background)
+    return bool((a & b).any())
+
+
+def contact(_: object = None, object1: np.ndarray | None = None, object2: np.ndarray | None = None,
+            x1: int = 0, y1: int = 0, x2: int = 0, y2: int = 0, background: int = Color.BLACK,
+            connectivity: int = 4) -> bool:
+    """Whether the objects touch (a cell of one is next to, or on, a cell of the other)."""
+    if object1 is None or object2 is None:
+        raise ValueError("contact needs object1 and object2")
+    for dx, dy in ((0, 0),) + _offsets(connectivity):
+        if collision(object1=object1, object2=object2, x1=x1 + dx, y1=y1 + dy, x2=x2, y2=y2, background=background):
+            return True
+    return False
+
+
+def is_contiguous(bitmask: np.ndarray, background: int | bool = Color.BLACK, connectivity: int = 4) -> bool:
+    mask = np.asarray(bitmask) != background
+    return len(_label(mask, connectivity)) == 1
+
+
+def object_interior(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
+    """Mask of the object's cells plus every background cell it encloses (not reachable from the
+    border through background)."""
+    grid = np.asarray(grid)
+    empty = grid == background
+    w, h = grid.shape
+    padded = np.pad(empty, 1, constant_values=True)
+    outside = next(r for r in _label(padded, 4) if r[0, 0])[1:w + 1, 1:h + 1]
+    return ~outside
+
+
+def object_boundary(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
+    """Cells of the interior that touch (4-connected) a cell outside it or the border."""
+    inside = object_interior(grid, background)
+    padded = np.pad(inside, 1, constant_values=False)
+    core = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return inside & ~core
+
+
+def object_neighbors(grid: np.ndarray, background: int = Color.BLACK, connectivity: int = 4) -> np.ndarray:
+    """Mask of background cells adjacent to the object."""
+    obj = np.asarray(grid) != background
+    padded = np.pad(obj, 1, constant_values=False)
+    w, h = obj.shape
+    near = np.zeros_like(obj)
+    for dx, dy in _offsets(connectivity):
+        near |= padded[1 + dx:1 + dx + w, 1 + dy:1 + dy + h]
+    return near & ~obj
+
+
+def scale_sprite(sprite: np.ndarray, factor: int) -> np.ndarray:
+    """Each cell becomes a factor x factor block."""
+    return np.kron(np.asarray(sprite), np.ones((factor, factor), dtype=np.asarray(sprite).dtype))
+
+
+scale_pattern = scale_sprite
+
+
+def downscale(grid: np.ndarray, factor: int) -> np.ndarray:
+    """Inverse of scale_sprite: keep the top-left cell of each factor x factor block."""
+    return np.asarray(grid)[::factor, ::factor].copy()
+
+
+def tile(pattern: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    return np.tile(np.asarray(pattern), (nx, ny))
+
+
+def detect_mirror_symmetry_axes(grid: np.ndarray) -> list[str]:
+    """Which mirror symmetries the grid has: 'x' (first axis reversed), 'y', 'diagonal'."""
+    g = np.asarray(grid)
+    axes = []
+    if (g == g[::-1, :]).all():
+        axes.append("x")
+    if (g == g[:, ::-1]).all():
+        axes.append("y")
+    if g.shape[0] == g.shape[1] and (g == g.T).all():
+        axes.append("diagonal")
+    return axes

