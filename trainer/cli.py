@@ -1,0 +1,102 @@
+"""`python -m trainer ...`: the entry point jobs run on the GPU host.
+
+    python -m trainer run SPEC.json|RUN_DIR   run the job the spec describes (dispatch on kind)
+    python -m trainer eval SPEC.json          same as run, for eval specs
+    python -m trainer tiny-model DIR          build the tiny test/demo model into DIR
+
+Exit codes: 0 done (or stopped cleanly on a signal), 2 user error (one line on stderr), 1 crash.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from jobs import rundir
+
+ENTRY_BY_KIND = {
+    "grpo": "trainer.grpo",
+    "grpo-refine": "trainer.grpo",
+    "sft": "trainer.sft",
+    "eval": "trainer.evaluate",
+}
+
+
+def load_spec(arg: str):
+    """(spec, run_dir). A directory means its spec.json, and the job runs in that directory
+    (the spec's run_dir may name the path on the machine that launched it)."""
+    from pydantic import ValidationError
+
+    from jobs.errors import SpecError
+    from jobs.spec import JobSpec
+
+    path = Path(arg)
+    run_dir = path if path.is_dir() else None
+    file = path / rundir.SPEC if path.is_dir() else path
+    if not file.exists():
+        raise SpecError(f"{file}: no such spec file")
+    try:
+        spec = JobSpec.read(file)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ()))
+        raise SpecError(f"{file}: {where}: {err.get('msg')}") from None
+    except ValueError as e:  # malformed JSON
+        raise SpecError(f"{file}: not a valid spec: {str(e).splitlines()[0]}") from None
+    if run_dir is not None and Path(spec.run_dir).resolve() != run_dir.resolve():
+        spec = spec.model_copy(update={"run_dir": str(run_dir)})
+    return spec, Path(spec.run_dir)
+
+
+def cmd_run(arg: str, only_kind: str | None = None) -> int:
+    from jobs.errors import JobsError
+
+    try:
+        spec, run_dir = load_spec(arg)
+        if only_kind and spec.kind != only_kind:
+            raise JobsError(f"{arg}: kind is {spec.kind!r}, this command runs {only_kind!r} specs")
+    except JobsError as e:
+        _error_event(arg, str(e))
+        print(f"trainer: error: {e}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(ENTRY_BY_KIND[spec.kind])
+    return int(module.main(spec) or 0)
+
+
+def _error_event(arg: str, message: str) -> None:
+    path = Path(arg)
+    run_dir = path if path.is_dir() else path.parent if path.name == rundir.SPEC else None
+    if run_dir is not None and run_dir.is_dir():
+        w = rundir.JsonlWriter(run_dir / rundir.EVENTS)
+        import time
+
+        w.write({"event": rundir.EV_ERROR, "time": round(time.time(), 3), "message": message})
+        w.close()
+
+
+def cmd_tiny_model(out: str, hidden: int, layers: int) -> int:
+    from trainer import tiny_model
+
+    path = tiny_model.build(out, hidden_size=hidden, layers=layers)
+    print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m trainer", description="arcctl trainer (runs on the GPU host)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a job from its spec.json (or its run dir)")
+    r.add_argument("spec", help="spec.json or a run dir holding one")
+    e = sub.add_parser("eval", help="run an eval spec")
+    e.add_argument("spec")
+    t = sub.add_parser("tiny-model", help="build the tiny Llama model + tokenizer into DIR")
+    t.add_argument("dir")
+    t.add_argument("--hidden", type=int, default=64)
+    t.add_argument("--layers", type=int, default=2)
+    args = ap.parse_args(argv)
+    if args.cmd == "run":
+        return cmd_run(args.spec)
+    if args.cmd == "eval":
+        return cmd_run(args.spec, only_kind="eval")
+    return cmd_tiny_model(args.dir, args.hidden, args.layers)

@@ -1,0 +1,295 @@
+"""GRPO training on ARC tasks: TRL's GRPOTrainer + LoRA, reward from executing the model's programs.
+
+`main(spec) -> exit code`. Everything the console needs lands in the run dir (spec, metrics,
+completions, events, checkpoints); a user error (bad dataset, bad parameter, missing extra) ends
+in an `error` event, one stderr line and exit code 2.
+"""
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from jobs import rundir
+from jobs.errors import JobsError, SpecError
+from jobs.spec import JobSpec
+from trainer import lifecycle, model_loading
+from trainer.grpo_reward import ArcReward, Row, Timing
+from trainer.telemetry import RunFiles, TelemetryCallback
+
+EXIT_USER_ERROR = 2
+EXIT_CRASH = 1
+
+
+def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
+    run_dir = Path(run_dir or spec.run_dir)
+    files = RunFiles(run_dir)
+    try:
+        return _run(spec, run_dir, files)
+    except (JobsError, ValueError) as e:
+        # ValueError covers what TRL/transformers raise on inconsistent settings: a user error too.
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
+        print(f"trainer: error: {msg}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as e:  # a bug or a crash (OOM, CUDA): keep the traceback in stderr.log
+        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+        traceback.print_exc()
+        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_CRASH
+    finally:
+        files.close()
+
+
+def check_batch(p) -> None:
+    """The GRPO batch arithmetic, checked with field names before TRL checks it without them."""
+    gen_batch = p.per_device_train_batch_size * p.gradient_accumulation_steps
+    if gen_batch % p.num_generations:
+        raise SpecError(
+            f"per_device_train_batch_size ({p.per_device_train_batch_size}) x gradient_accumulation_steps "
+            f"({p.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
+            f"num_generations ({p.num_generations})")
+
+
+def build_rows(tasks, p, tokenizer, n_rows_wanted: int, warn) -> tuple[list[Row], list[str]]:
+    """Dataset rows (one prompt each), cycling through the tasks; with augmentation every visit of
+    a task gets its own random augmentation, so repeated epochs do not show the same grids.
+    Prompts that leave no room for `max_completion_length` are dropped with a warning."""
+    from trainer import augment, encoders, prompts
+
+    encoder = encoders.get_encoder(p.grid_encoder)
+    rng = random.Random(p.seed)
+    limit = p.max_seq_length - p.max_completion_length
+    if limit <= 0:
+        raise SpecError(f"max_seq_length ({p.max_seq_length}) must exceed max_completion_length "
+                        f"({p.max_completion_length})")
+    rows: list[Row] = []
+    texts: list[str] = []
+    too_long: set[str] = set()
+    copies = max(1, math.ceil(n_rows_wanted / max(len(tasks), 1))) if p.use_data_augmentation else 1
+    for _ in range(copies):
+        for task in tasks:
+            if task.task_id in too_long:
+                continue
+            aug = augment.random_augmentation(rng) if p.use_data_augmentation else None
+            seen = aug.apply_task(task) if aug is not None else task
+            text = prompts.build_prompt_text(seen, encoder, tokenizer)
+            if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > limit:
+                too_long.add(task.task_id)
+                continue
+            rows.append(Row(task.task_id, aug.to_dict() if aug is not None else None, seen))
+            texts.append(text)
+    if too_long:
+        warn(f"{len(too_long)} of {len(tasks)} tasks dropped: prompt longer than max_seq_length - "
+             f"max_completion_length = {limit} tokens", tasks=sorted(too_long)[:50])
+    if not rows:
+        raise SpecError(f"dataset {p.dataset!r}: every prompt is longer than {limit} tokens "
+                        f"(raise max_seq_length or lower max_completion_length)")
+    return rows, texts
+
+
+def grpo_config(p, run_dir: Path, bf16: bool):
+    from trl import GRPOConfig
+
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(run_dir),
+        learning_rate=p.learning_rate,
+        lr_scheduler_type=p.lr_scheduler_type,
+        # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a ratio.
+        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,
+        num_train_epochs=p.epochs,
+        max_steps=p.max_steps,
+        beta=p.beta,
+        max_grad_norm=p.max_grad_norm,
+        repetition_penalty=p.repetition_penalty,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        scale_rewards=p.scale_rewards,
+        loss_type=p.loss_type,
+        mask_truncated_completions=p.mask_truncated_completions,
+        num_generations=p.num_generations,
+        max_completion_length=p.max_completion_length,
+        per_device_train_batch_size=p.per_device_train_batch_size,
+        gradient_accumulation_steps=p.gradient_accumulation_steps,
+        save_strategy="steps",
+        save_steps=p.save_steps,
+        logging_steps=p.logging_steps,
+        seed=p.seed,
+        data_seed=p.seed,
+        bf16=bf16,
+        report_to="none",  # our callback writes the files; wandb is ours too (offline by default)
+        remove_unused_columns=False,
+        use_vllm=p.use_vllm,
+        disable_tqdm=True,
+        log_completions=False,
+        save_only_model=False,  # optimizer and scheduler state are needed to resume exactly
+    )
+    if p.use_vllm:
+        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization)
+    return GRPOConfig(**kwargs)
+
+
+def make_trainer_class():
+    """GRPOTrainer plus the time split and the learning-rate fix on resume (built lazily: trl is heavy)."""
+    from trl import GRPOTrainer
+
+    class ArcGRPOTrainer(GRPOTrainer):
+        arc_timing: Timing | None = None
+        arc_learning_rate: float | None = None
+
+        def _generate(self, prompts):
+            t0 = time.perf_counter()
+            try:
+                return super()._generate(prompts)
+            finally:
+                if self.arc_timing is not None:
+                    self.arc_timing.generation += time.perf_counter() - t0
+
+        def log(self, logs, start_time=None):
+            if self.arc_timing is not None and "train_runtime" not in logs and self.model.training:
+                logs.update(self.arc_timing.as_metrics())
+                self.arc_timing.reset()
+            return super().log(logs, start_time)
+
+        def _load_optimizer_and_scheduler(self, checkpoint):
+            super()._load_optimizer_and_scheduler(checkpoint)
+            if checkpoint is not None and self.arc_learning_rate is not None:
+                lifecycle.reset_learning_rate(self, self.arc_learning_rate)
+
+    return ArcGRPOTrainer
+
+
+class StepTimer:
+    """Callback measuring each optimizer step's wall time into a Timing."""
+
+    def __new__(cls, timing: Timing):
+        from transformers import TrainerCallback
+
+        class _StepTimer(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kw):
+                self._t0 = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kw):
+                timing.step_total += time.perf_counter() - getattr(self, "_t0", time.perf_counter())
+                timing.steps += 1
+
+        return _StepTimer()
+
+
+def guard_callback(spec, run_dir):
+    try:
+        from trainer import guard
+    except ImportError:
+        return None
+    return guard.make_guard_callback(spec, run_dir)
+
+
+def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
+    p = spec.typed_params()
+    check_batch(p)
+    model_loading.check_optional_backends(p)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / rundir.SPEC).exists():
+        spec.write(run_dir)
+
+    def warn(message: str, **fields):
+        files.event("warning", message=message, **fields)
+        print(f"trainer: warning: {message}", file=sys.stderr)
+
+    resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    from trainer import data
+
+    tasks = data.load_tasks(p.dataset, p.max_tasks)
+    if not tasks:
+        raise SpecError(f"dataset {p.dataset!r} has no tasks")
+
+    model, tokenizer, peft_config = model_loading.load_for_training(p)
+    bf16 = model_loading.resolve_bf16(p.bf16)
+    args = grpo_config(p, run_dir, bf16)
+    prompts_per_step = args.generation_batch_size // p.num_generations
+    wanted = p.max_steps * prompts_per_step if p.max_steps > 0 else len(tasks)
+    rows, texts = build_rows(tasks, p, tokenizer, wanted, warn)
+
+    from datasets import Dataset
+
+    dataset = Dataset.from_dict({"prompt": texts, "row_id": list(range(len(rows)))})
+    timing = Timing()
+    eos = model.generation_config.eos_token_id
+    eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
+
+    from trainer.sandbox import Sandbox
+
+    signal_stop = lifecycle.SignalStop()
+    telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
+    callbacks = [telemetry, signal_stop]
+    guard = guard_callback(spec, str(run_dir))
+    if guard is not None:
+        callbacks.append(guard)
+    with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
+                 common_module=p.common_module) as sandbox:
+        reward = ArcReward(rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
+                           seed=p.seed, timing=timing, eos_ids=eos_ids)
+        trainer_cls = make_trainer_class()
+        trainer = trainer_cls(
+            model=model,
+            reward_funcs=[reward],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks + [StepTimer(timing)],
+        )
+        trainer.arc_timing = timing
+        _quiet_printer(trainer)
+        trainer.arc_learning_rate = p.learning_rate
+        start_step = _checkpoint_step(resume)
+        files.started(step=start_step, resume_from=resume, tasks=len(tasks), rows=len(rows),
+                      prompts_per_step=prompts_per_step, bf16=bf16, backend=p.backend,
+                      use_vllm=p.use_vllm)
+        try:
+            trainer.train(resume_from_checkpoint=resume)
+        finally:
+            signal_stop.restore()
+    state = trainer.state
+    if signal_stop.received:
+        reason = "signal"
+    elif getattr(guard, "stop_reason", None):
+        reason = guard.stop_reason
+    else:
+        reason = "completed"
+    files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=state.global_step,
+                **telemetry.summary)
+    return 0
+
+
+def _quiet_printer(trainer) -> None:
+    """Replace Trainer's dict-per-step printout with one short line (stdout.log stays readable;
+    the full numbers are in metrics.jsonl)."""
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+
+    class _Line(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or not state.is_world_process_zero or "train_runtime" in logs:
+                return
+            keys = ("reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio",
+                    "loss", "arc/time_step_s")
+            parts = [f"{k.split('/')[-1]}={logs[k]:.4g}" for k in keys if isinstance(logs.get(k), (int, float))]
+            print(f"step {state.global_step}/{state.max_steps} " + " ".join(parts), flush=True)
+
+    trainer.add_callback(_Line())
+
+
+def _checkpoint_step(path: str | None) -> int:
+    if not path:
+        return 0
+    try:
+        return int(Path(path).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return 0

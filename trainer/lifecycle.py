@@ -1,0 +1,106 @@
+"""Run lifecycle: stop cleanly on preemption signals, pick the checkpoint to resume from.
+
+Clusters preempt with SIGTERM (Slurm, HTCondor eviction) or a warning signal (SIGUSR1 via
+`--signal=B:USR1@90`). We finish the current step, save a checkpoint and exit 0, so a requeued
+job resumes from it instead of losing everything since the last `save_steps`.
+"""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from jobs import rundir
+from jobs.errors import SpecError
+
+try:
+    from transformers import TrainerCallback
+except ImportError:  # pragma: no cover
+    TrainerCallback = object  # type: ignore[misc,assignment]
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+class SignalStop(TrainerCallback):
+    """Turns a stop signal into "save at the end of this step, then stop"."""
+
+    def __init__(self, signals=STOP_SIGNALS):
+        self.received: str | None = None
+        self._previous = {}
+        for sig in signals:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        # Only set a flag: saving from inside a signal handler could interrupt a half-written tensor.
+        self.received = signal.Signals(signum).name
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.received:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+def resolve_resume(spec, run_dir: str | Path, warn) -> str | None:
+    """The checkpoint this run starts from, or None for a fresh start.
+
+    A run dir that already holds checkpoints is a restarted run (requeue, preemption): its own
+    newest valid checkpoint wins. Otherwise `resume_from` names a run (newest valid checkpoint) or
+    one checkpoint. Invalid checkpoints are skipped, each with a `warn(message, **fields)` call.
+    """
+    run_dir = str(run_dir)
+    own = _newest_valid(run_dir, warn)
+    if own is not None:
+        return own
+    ref = spec.resume_from
+    if ref is None:
+        return None
+    if ref.checkpoint:
+        path = Path(ref.checkpoint)
+        if not path.is_absolute():
+            path = Path(ref.run_dir) / ref.checkpoint
+        parent, name = str(path.parent), path.name
+        match = [c for c in rundir.list_checkpoints(parent) if c.name == name]
+        if not match:
+            raise SpecError(f"resume_from.checkpoint: {path} does not exist")
+        if not match[0].valid:
+            raise SpecError(f"resume_from.checkpoint: {path} is not a valid checkpoint ({match[0].problem})")
+        return match[0].path
+    found = _newest_valid(ref.run_dir, warn)
+    if found is None:
+        raise SpecError(f"resume_from.run_dir: {ref.run_dir} has no valid checkpoint")
+    return found
+
+
+def _newest_valid(run_dir: str, warn) -> str | None:
+    checkpoints = rundir.list_checkpoints(run_dir)
+    for c in reversed(checkpoints):
+        if c.valid:
+            return c.path
+        warn(f"skipping invalid checkpoint {c.path}: {c.problem}", checkpoint=c.path, problem=c.problem)
+    return None
+
+
+def reset_learning_rate(trainer, learning_rate: float) -> None:
+    """After loading a checkpoint's scheduler, use this run's learning rate.
+
+    The scheduler's state carries the parent's base learning rate; a fork that changes the learning
+    rate (e.g. a guard rollback halving it) would silently keep the old one otherwise.
+    """
+    sched = getattr(trainer, "lr_scheduler", None)
+    if sched is None or not hasattr(sched, "base_lrs"):
+        return
+    old = list(sched.base_lrs)
+    if all(abs(b - learning_rate) <= 1e-12 * max(1.0, learning_rate) for b in old):
+        return
+    sched.base_lrs = [learning_rate for _ in old]
+    for group in trainer.optimizer.param_groups:
+        group["initial_lr"] = learning_rate
+    # Re-apply the schedule at the current step with the new base.
+    lrs = sched.get_lr() if hasattr(sched, "get_lr") else sched.base_lrs
+    for group, lr in zip(trainer.optimizer.param_groups, lrs):
+        group["lr"] = lr

@@ -1,0 +1,163 @@
+"""Telemetry into the run directory: metrics.jsonl, completions.jsonl and events.jsonl.
+
+The console reads nothing else, so everything a user needs to judge a run goes through here.
+`RunFiles` owns the three JSONL writers; `TelemetryCallback` turns trainer logs and saves into
+lines; `completion_metrics` aggregates per-completion records into `arc/` metrics. GRPO, SFT and
+eval all use these, so the files look the same whatever wrote them.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from jobs import rundir, textstats
+
+try:  # transformers is present wherever this module runs, but keep `jobs`-only tools importable
+    from transformers import TrainerCallback
+except ImportError:  # pragma: no cover
+    TrainerCallback = object  # type: ignore[misc,assignment]
+
+ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
+# Summary keys Trainer logs once at the end; they go into the `stopped` event, not metrics.jsonl.
+_SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"}
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+class RunFiles:
+    """Append-only writers for the run dir's JSONL files (opened on first use, main process only)."""
+
+    def __init__(self, run_dir: str | Path, enabled: bool | None = None):
+        self.run_dir = Path(run_dir)
+        self.enabled = is_main_process() if enabled is None else enabled
+        self._writers: dict[str, rundir.JsonlWriter] = {}
+
+    def _writer(self, name: str) -> rundir.JsonlWriter:
+        w = self._writers.get(name)
+        if w is None:
+            w = self._writers[name] = rundir.JsonlWriter(self.run_dir / name)
+        return w
+
+    def metric(self, step: int, values: dict[str, Any]) -> None:
+        if self.enabled:
+            self._writer(rundir.METRICS).write({"step": step, "time": round(time.time(), 3), **values})
+
+    def completions(self, rows: Iterable[dict[str, Any]]) -> None:
+        if self.enabled:
+            w = self._writer(rundir.COMPLETIONS)
+            for row in rows:
+                w.write(row)
+
+    def event(self, event: str, **fields: Any) -> None:
+        if self.enabled:
+            self._writer(rundir.EVENTS).write({"event": event, "time": round(time.time(), 3), **fields})
+
+    def started(self, **fields: Any) -> None:
+        self.event(rundir.EV_STARTED, pid=os.getpid(), host=socket.gethostname(),
+                   argv=sys.argv, **fields)
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+
+def clean_number(v: Any) -> Any:
+    """JSON-safe metric value: tensors to floats, NaN/inf to None (JSON has neither)."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class TelemetryCallback(TrainerCallback):
+    """Writes every logged metric (TRL's names unchanged) and every checkpoint save.
+
+    `wandb=True` mirrors the metrics to Weights & Biases, offline unless WANDB_API_KEY is set.
+    """
+
+    def __init__(self, files: RunFiles, wandb: bool = False, run_name: str | None = None):
+        self.files = files
+        self.summary: dict[str, Any] = {}
+        self._wandb = _start_wandb(files.run_dir, run_name) if wandb and files.enabled else None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        values = {k: clean_number(v) for k, v in logs.items() if k not in _SUMMARY_KEYS}
+        summary = {k: clean_number(v) for k, v in logs.items() if k in _SUMMARY_KEYS}
+        self.summary.update(summary)
+        if values:
+            self.files.metric(state.global_step, values)
+            if self._wandb is not None:
+                self._wandb.log({k: v for k, v in values.items() if isinstance(v, (int, float))},
+                                step=state.global_step)
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        path = Path(args.output_dir) / f"{rundir.CHECKPOINT_PREFIX}{state.global_step}"
+        self.files.event(rundir.EV_CHECKPOINT, step=state.global_step, path=str(path))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None
+
+
+def _start_wandb(run_dir: Path, run_name: str | None):
+    try:
+        import wandb
+    except ImportError:
+        raise RuntimeError("wandb=true needs the `wandb` package: pip install 'arcctl[wandb]'") from None
+    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    return wandb.init(dir=str(run_dir), name=run_name, mode=mode, resume="allow")
+
+
+# --- per-completion records -> arc/ metrics ----------------------------------------------------
+
+def _stat(values: list[float], fn) -> float | None:
+    return fn(values) if values else None
+
+
+def completion_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Aggregate per-completion records (reward, truncated, solved, error, diag) into `arc/` metrics.
+
+    Truncated and untruncated completions are reported apart: collapse starts in the truncated ones.
+    """
+    if not rows:
+        return {}
+    rewards = [float(r["reward"]) for r in rows]
+    out: dict[str, float | None] = {
+        "arc/reward_max": max(rewards),
+        "arc/reward_min": min(rewards),
+        "arc/truncated_ratio": sum(bool(r["truncated"]) for r in rows) / len(rows),
+        "arc/solved_ratio": sum(bool(r.get("solved")) for r in rows) / len(rows),
+    }
+    for label, subset in (("truncated", [r for r in rows if r["truncated"]]),
+                          ("untruncated", [r for r in rows if not r["truncated"]])):
+        rs = [float(r["reward"]) for r in subset]
+        out[f"arc/{label}_reward_mean"] = _stat(rs, textstats.mean)
+        out[f"arc/{label}_reward_max"] = _stat(rs, max)
+        for key in ("unique_token_ratio", "ngram3_unique_ratio", "ngram4_unique_ratio"):
+            out[f"arc/{label}_{key}"] = _stat([r["diag"][key] for r in subset], textstats.mean)
+        for key in ("ngram3_repeat_max", "ngram4_repeat_max"):
+            out[f"arc/{label}_{key}"] = _stat([r["diag"][key] for r in subset], max)
+    # Over all completions too, under the names DESIGN.md uses.
+    out["arc/unique_token_ratio"] = textstats.mean([r["diag"]["unique_token_ratio"] for r in rows])
+    out["arc/ngram3_repeat_max"] = max(r["diag"]["ngram3_repeat_max"] for r in rows)
+    out["arc/ngram4_repeat_max"] = max(r["diag"]["ngram4_repeat_max"] for r in rows)
+    out["arc/ngram4_unique_ratio"] = textstats.mean([r["diag"]["ngram4_unique_ratio"] for r in rows])
+    kinds = list(ERROR_KINDS) + sorted({r["error"] for r in rows if r.get("error")} - set(ERROR_KINDS))
+    for kind in kinds:
+        out[f"arc/error_{kind}"] = sum(r.get("error") == kind for r in rows) / len(rows)
+    out["arc/error_none"] = sum(not r.get("error") for r in rows) / len(rows)
+    return out
