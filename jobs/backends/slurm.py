@@ -1,0 +1,303 @@
+"""Slurm backend: an sbatch script per job, `sbatch --parsable` to submit, one `squeue` call for
+the status of all jobs (plus at most one `sacct` for jobs squeue has forgotten), `scancel`.
+
+Locally or over SSH (jobs.shell); SLURM_CONF, when the profile names one, is put into every
+command because a non-interactive ssh session does not have it.
+
+Preemption: `--signal=B:USR1@90` reaches the batch shell (without `B:` only srun steps get it);
+its trap forwards USR1 to the trainer (which checkpoints and exits) and requeues the job. On the
+restart SLURM_RESTART_COUNT > 0 and the script exports ARCCTL_RESUME=newest, so the trainer
+resumes from the newest valid checkpoint of its run dir.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from typing import Any
+
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.units import format_memory, memory_mb, time_seconds
+from jobs.rundir import EXIT_CODE, STDERR, STDOUT
+from jobs.shell import CommandError, Shell, make_shell
+from jobs.spec import SPEC_FILE, JobSpec
+
+SCRIPT_NAME = "job.sbatch"
+
+# squeue/sacct state -> (our state, short reason)
+_STATES: dict[str, tuple[JobState, str | None]] = {
+    "PENDING": (JobState.QUEUED, None),
+    "CONFIGURING": (JobState.QUEUED, None),
+    "REQUEUED": (JobState.QUEUED, "requeued"),
+    "REQUEUE_FED": (JobState.QUEUED, "requeued"),
+    "REQUEUE_HOLD": (JobState.HELD, "requeue_hold"),
+    "RESV_DEL_HOLD": (JobState.HELD, "reservation_deleted"),
+    "SPECIAL_EXIT": (JobState.HELD, "special_exit"),
+    "RUNNING": (JobState.RUNNING, None),
+    "COMPLETING": (JobState.RUNNING, "completing"),
+    "STAGE_OUT": (JobState.RUNNING, "stage_out"),
+    "SIGNALING": (JobState.RUNNING, None),
+    "RESIZING": (JobState.RUNNING, None),
+    "SUSPENDED": (JobState.EVICTED, "suspended"),
+    "STOPPED": (JobState.EVICTED, "stopped"),
+    "PREEMPTED": (JobState.EVICTED, "preempted"),
+    "COMPLETED": (JobState.COMPLETED, None),
+    "FAILED": (JobState.FAILED, "nonzero_exit"),
+    "TIMEOUT": (JobState.FAILED, "timeout"),
+    "OUT_OF_MEMORY": (JobState.FAILED, "memory_exceeded"),
+    "NODE_FAIL": (JobState.FAILED, "node_fail"),
+    "BOOT_FAIL": (JobState.FAILED, "boot_fail"),
+    "DEADLINE": (JobState.FAILED, "deadline"),
+    "REVOKED": (JobState.CANCELLED, "revoked"),
+    "CANCELLED": (JobState.CANCELLED, None),
+}
+_HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
+_SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
+_OPTION_KEYS = {"partition", "account", "qos", "constraint", "sbatch_args", "setup", "slurm_conf",
+                "signal_seconds", "requeue", "python", "auto_resume", "submit_dir"}
+
+
+def _q(s: str) -> str:
+    return shlex.quote(str(s))
+
+
+class SlurmBackend(Backend):
+    name = "slurm"
+
+    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
+                 shell: Shell | None = None):
+        self.options = dict(options or {})
+        self.host = host
+        self.shell = shell or make_shell(host)
+        self._sacct_completion: bool | None = None  # discovered: accounting off -> jobcomp file
+
+    # ----------------------------------------------------------------------------- helpers
+    @property
+    def where(self) -> str:
+        return self.host or "localhost"
+
+    def _env(self, opts: dict[str, Any] | None = None) -> dict[str, str]:
+        conf = (opts or self.options).get("slurm_conf")
+        return {"SLURM_CONF": str(conf)} if conf else {}
+
+    def _opts(self, spec: JobSpec) -> dict[str, Any]:
+        return {**self.options, **spec.backend_options}
+
+    # ----------------------------------------------------------------------------- render
+    def render(self, spec: JobSpec) -> LaunchArtifact:
+        o = self._opts(spec)
+        r = spec.resources
+        run_dir = spec.run_dir.rstrip("/") or "/"
+        sb: list[str] = [
+            f"--job-name={spec.name}",
+            f"--output={posixpath.join(run_dir, STDOUT)}",
+            f"--error={posixpath.join(run_dir, STDERR)}",
+            "--open-mode=append",  # a requeued run appends instead of wiping the first attempt's log
+            f"--chdir={run_dir}",
+            "--nodes=1",
+            "--ntasks=1",
+            f"--cpus-per-task={r.cpus}",
+            f"--mem={format_memory(memory_mb(r.memory))}",
+        ]
+        if r.gpus > 0:
+            sb.append(f"--gres=gpu:{r.gpus}")
+        if r.time:
+            time_seconds(r.time)  # validates; Slurm gets the user's own spelling
+            sb.append(f"--time={r.time}")
+        if r.disk:
+            sb.append(f"--tmp={format_memory(memory_mb(r.disk, 'resources.disk'))}")
+        for key in ("partition", "account", "qos", "constraint"):
+            if o.get(key):
+                sb.append(f"--{key}={o[key]}")
+        if r.requirements and not o.get("constraint"):
+            # HTCondor-style machine requirement: map (TARGET.Machine == "x") to --nodelist
+            m = re.search(r'Machine\s*==\s*"([^"]+)"', r.requirements)
+            if m:
+                sb.append(f"--nodelist={m.group(1)}")
+        warn = int(o.get("signal_seconds", 90))
+        sb.append(f"--signal=B:USR1@{warn}")
+        if o.get("requeue", True):
+            sb.append("--requeue")
+        sb.extend(str(a) for a in o.get("sbatch_args", []))
+        for a in sb:
+            if "\n" in a:
+                raise BackendError(f"sbatch option {a!r} of job {spec.name} contains a newline")
+
+        env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
+               "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
+        entry = list(spec.entry) + [posixpath.join(run_dir, SPEC_FILE)]
+        if o.get("python") and entry[0] == "python":
+            entry[0] = str(o["python"])
+        setup = o.get("setup", [])
+        setup = [setup] if isinstance(setup, str) else list(setup)
+
+        lines = ["#!/bin/bash", f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"]
+        lines += [f"#SBATCH {a}" for a in sb]
+        lines += ["", "set -u", f"RUN_DIR={_q(run_dir)}", 'cd "$RUN_DIR"']
+        lines += [f"export {k}={_q(v)}" for k, v in sorted(env.items())]
+        lines += [
+            'export ARCCTL_RESTART_COUNT="${SLURM_RESTART_COUNT:-0}"',
+            "# a requeued job (preempted, time limit warning) resumes from its newest valid checkpoint",
+            'if [ "$ARCCTL_RESTART_COUNT" -gt 0 ]; then export ARCCTL_RESUME=newest; fi',
+            "",
+            "child=",
+            "on_usr1() {",
+            '  echo "arcctl: USR1 from Slurm (preemption or time limit): checkpoint, then requeue" >&2',
+            '  if [ -n "$child" ]; then kill -USR1 "$child" 2>/dev/null; wait "$child"; fi',
+            '  scontrol requeue "$SLURM_JOB_ID" && exit 0',
+            '  echo "arcctl: requeue of $SLURM_JOB_ID refused; the job ends here" >&2',
+            "  exit 143",
+            "}",
+            "trap on_usr1 USR1",
+        ]
+        lines += setup
+        lines += [
+            "# in the background so the trap runs at once instead of after the trainer exits",
+            " ".join(_q(a) for a in entry) + " &",
+            "child=$!",
+            'wait "$child"',
+            "rc=$?",
+            f'echo "$rc" > "$RUN_DIR/{EXIT_CODE}"',
+            'exit "$rc"',
+            "",
+        ]
+        return LaunchArtifact("sbatch", "\n".join(lines), SCRIPT_NAME)
+
+    # ----------------------------------------------------------------------------- submit
+    def submit(self, spec: JobSpec) -> str:
+        art = self.render(spec)
+        run_dir = spec.run_dir.rstrip("/")
+        script = posixpath.join(run_dir, SCRIPT_NAME)
+        self.shell.makedirs(run_dir)
+        self.shell.write_text(posixpath.join(run_dir, SPEC_FILE), spec.to_json() + "\n")
+        self.shell.write_text(script, art.text, mode=0o755)
+        res = self.shell.run(["sbatch", "--parsable", script], env=self._env(self._opts(spec)))
+        res.check(self.where)
+        job_id = res.stdout.strip().splitlines()[-1].split(";")[0] if res.stdout.strip() else ""
+        if not job_id.isdigit():
+            raise CommandError(f"sbatch on {self.where} returned no job id: {res.stdout.strip()!r}")
+        return job_id
+
+    def submit_many(self, specs: list[JobSpec]) -> list[str]:
+        return [self.submit(s) for s in specs]
+
+    # ----------------------------------------------------------------------------- status
+    def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        ids = [str(j) for j in dict.fromkeys(job_ids)]
+        if not ids:
+            return {}
+        out: dict[str, JobStatus] = {}
+        res = self.shell.run(["squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", _SQUEUE_FIELDS],
+                             env=self._env())
+        if res.rc != 0 and "Invalid job id" not in res.stderr:
+            res.check(self.where)
+        for line in res.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) < 5 or parts[0] not in ids:
+                continue
+            job_id, state, reason, raw_exit, restarts = parts[:5]
+            out[job_id] = _status(state, reason, _decode_wait_status(raw_exit), restarts)
+        missing = [j for j in ids if j not in out]
+        if missing:
+            out.update(self._finished(missing))
+        for j in ids:
+            out.setdefault(j, JobStatus(JobState.UNKNOWN, reason="not_found",
+                                        detail=f"Slurm on {self.where} knows no job {j} (squeue and sacct)"))
+        return out
+
+    def _finished(self, ids: list[str]) -> dict[str, JobStatus]:
+        """One sacct call; with accounting storage off, the jobcomp file (`sacct -c`) instead.
+        Which one works is remembered, so later refreshes make a single call."""
+        base = ["sacct", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,State,ExitCode,Reason"]
+        if self._sacct_completion is not True:
+            res = self.shell.run(base[:1] + ["-X"] + base[1:], env=self._env())
+            if res.rc == 0 and "accounting storage is disabled" not in (res.stderr + res.stdout):
+                self._sacct_completion = False
+                return _parse_sacct(res.stdout, ids)
+            self._sacct_completion = True
+        res = self.shell.run(["sacct", "-c", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,State,ExitCode"],
+                             env=self._env())
+        if res.rc != 0:
+            return {}
+        return _parse_sacct(res.stdout, ids)
+
+    # ----------------------------------------------------------------------------- cancel
+    def cancel(self, job_id: str) -> None:
+        self.shell.run(["scancel", str(job_id)], env=self._env()).check(self.where)
+
+    def signal(self, job_id: str, sig: str = "USR1") -> None:
+        """Send a signal to the batch shell (what Slurm does before a time limit or preemption)."""
+        self.shell.run(["scancel", "--batch", f"--signal={sig}", str(job_id)], env=self._env()).check(self.where)
+
+
+def _decode_wait_status(raw: str) -> int | None:
+    """squeue prints the raw wait status (768 = exit 3); sacct prints 'code:signal'."""
+    raw = raw.strip()
+    if not raw or raw in ("N/A", "(null)"):
+        return None
+    if ":" in raw:
+        code, sig = raw.split(":", 1)
+        try:
+            return 128 + int(sig) if int(sig) and not int(code) else int(code)
+        except ValueError:
+            return None
+    try:
+        v = int(raw)
+    except ValueError:
+        return None
+    if v & 0x7F:
+        return 128 + (v & 0x7F)
+    return (v >> 8) & 0xFF
+
+
+def _status(state: str, reason: str, exit_code: int | None, restarts: str = "0") -> JobStatus:
+    state = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    ours, why = _STATES.get(state, (JobState.UNKNOWN, state.lower()))
+    reason = reason.strip()
+    if ours is JobState.QUEUED and reason in _HELD_REASONS:
+        ours, why = JobState.HELD, reason
+    extra: dict[str, Any] = {"slurm_state": state}
+    if reason and reason not in ("None", "(null)"):
+        extra["slurm_reason"] = reason
+    try:
+        if int(restarts):
+            extra["restarts"] = int(restarts)
+            if ours is JobState.QUEUED and why is None:
+                why = "requeued"
+    except ValueError:
+        pass
+    if ours is JobState.COMPLETED:
+        exit_code = 0 if exit_code is None else exit_code
+    elif not ours.terminal:
+        exit_code = None
+    detail = None
+    if ours is JobState.QUEUED and reason and reason not in ("None",):
+        detail = f"pending: {reason}"
+    elif ours is JobState.FAILED:
+        detail = {"timeout": "hit its time limit", "memory_exceeded": "killed for exceeding its memory",
+                  "node_fail": "its node failed"}.get(why or "", f"exit code {exit_code}")
+    return JobStatus(ours, exit_code=exit_code, reason=why, detail=detail, extra=extra)
+
+
+def _parse_sacct(text: str, ids: list[str]) -> dict[str, JobStatus]:
+    out: dict[str, JobStatus] = {}
+    wanted = set(ids)
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 3 or parts[0] not in wanted:
+            continue  # steps (123.batch) and other jobs
+        reason = parts[3] if len(parts) > 3 else ""
+        st = _status(parts[1], reason, _decode_wait_status(parts[2]))
+        # the jobcomp file adds a record per requeue; the last terminal record wins
+        if parts[0] not in out or st.state.terminal:
+            out[parts[0]] = st
+    return out
+
+
+def make_backend(options: dict[str, Any], host: str | None) -> SlurmBackend:
+    unknown = set(options) - _OPTION_KEYS - {"env", "backend", "host", "max_restarts"}
+    if unknown:
+        # profiles are user files: a typo ('partiton') should not be silently ignored
+        raise BackendError(f"slurm profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
+                           f"known: {', '.join(sorted(_OPTION_KEYS | {'env'}))}")
+    return SlurmBackend(options, host or options.get("host"))

@@ -1,0 +1,73 @@
+"""Real daemons for the cluster tests, started once per session (and reused when a previous
+session left them running): munge + slurmctld + slurmd on this host, an OpenSSH server on a free
+loopback port with throw-away keys. Tests skip, with the reason, only when a binary is missing or
+we are not root (slurmd and sshd need it)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.clusters import daemons
+from jobs.spec import JobSpec
+
+HERE = Path(__file__).resolve().parent
+FAKE_TRAINER = HERE / "fake_trainer.py"
+
+
+def _need_root(what: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} needs root (slurmd/sshd run as root in these tests)")
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    miss = daemons.missing(daemons.SLURM_BINARIES)
+    if miss:
+        pytest.skip(f"Slurm binaries missing: {', '.join(miss)} (apt-get install slurm-wlm munge)")
+    _need_root("a local Slurm")
+    cluster = daemons.ensure_slurm()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(slurm):
+    if not os.path.exists(daemons.SSHD_BINARY):
+        pytest.skip("OpenSSH server missing: /usr/sbin/sshd (apt-get install openssh-server)")
+    _need_root("a loopback sshd")
+    server = daemons.ensure_sshd()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssh_config(sshd, tmp_path, monkeypatch):
+    """An ssh config with host alias `testhost` (-> the loopback sshd) used through ARCCTL_SSH_CONFIG."""
+    path = sshd.ssh_config(tmp_path / "ssh_config")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(path))
+    return path
+
+
+def make_spec(run_dir: Path | str, name: str = "job", backend: str = "slurm", host: str | None = None,
+              env: dict | None = None, **resources) -> JobSpec:
+    return JobSpec(
+        kind="eval", name=name, template="eval", params={"model_path": "tiny", "dataset": "arc1/train"},
+        backend=backend, host=host, profile=f"test-{backend}", run_dir=str(run_dir),
+        entry=[sys.executable, str(FAKE_TRAINER)], env={k: str(v) for k, v in (env or {}).items()},
+        resources={"cpus": 1, "memory": "100M", **resources},
+    )
+
+
+def wait_for(fn, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
