@@ -1,0 +1,93 @@
+"""The dashboard app: `arcctl` (jobs screen) or `arcctl tail RUN_DIR`-like direct opening of a run."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from arcctl.tui.data import JobSource
+
+
+class ScreenCommands(Provider):
+    """The `:` palette lists the active screen's key actions, so every action is findable by name."""
+
+    def _commands(self) -> Iterable[tuple[str, str, str]]:
+        screen = self.app.screen
+        seen = set()
+        for b in list(getattr(screen, "BINDINGS", [])) + list(getattr(self.app, "BINDINGS", [])):
+            if not isinstance(b, Binding) or not b.description or b.action in seen:
+                continue
+            seen.add(b.action)
+            yield b.description, b.action, b.key_display or b.key
+
+    async def discover(self) -> Hits:
+        for desc, action, key in self._commands():
+            yield DiscoveryHit(f"{desc}  [{key}]", self._runner(action), help=action)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for desc, action, key in self._commands():
+            score = matcher.match(desc)
+            if score > 0:
+                yield Hit(score, matcher.highlight(f"{desc}  [{key}]"), self._runner(action), help=action)
+
+    def _runner(self, action: str):
+        async def run() -> None:
+            await self.app.screen.run_action(action)
+        return run
+
+
+class ArcApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "arcctl"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+    BINDINGS = [
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True),
+        Binding("colon", "command_palette", "palette", key_display=":"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, readonly: bool = False, run_dir: str | None = None, source: JobSource | None = None,
+                 refresh_s: float = 0.25, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.readonly = readonly
+        self.run_dir = run_dir
+        self.refresh_s = refresh_s
+        self.source = source or JobSource.open_default([run_dir] if run_dir else None)
+        if readonly:
+            self.sub_title = "read-only"
+
+    def on_mount(self) -> None:
+        from arcctl.tui.screens.jobs import JobsScreen
+
+        self.push_screen(JobsScreen())
+        if self.run_dir:
+            from arcctl.tui.screens.run import RunScreen
+
+            self.push_screen(RunScreen(self.source.view(self.run_dir)))
+
+    def allowed(self, what: str) -> bool:
+        """Every state-changing action asks first; in read-only mode it says why nothing happens."""
+        if self.readonly:
+            self.notify(f"read-only dashboard: {what} is disabled (started with --readonly)",
+                        severity="warning", title="read-only")
+            return False
+        return True
+
+    def action_help(self) -> None:
+        from arcctl.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+
+def run_dashboard(readonly: bool, run_dir: str | None = None) -> None:
+    if run_dir is not None and not Path(run_dir).is_dir():
+        from arcctl.cli.errors import fail
+
+        raise fail(f"{run_dir}: not a run directory")
+    ArcApp(readonly=readonly, run_dir=run_dir).run()

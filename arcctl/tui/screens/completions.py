@@ -1,0 +1,256 @@
+"""Completions inspector: page through completions.jsonl by step and task, with filters; the
+selected completion is shown as highlighted Python with repeated n-grams and the cut-off marked."""
+from __future__ import annotations
+
+import json
+import re
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from jobs.runview import Completion, CompletionFilter, RunView, ngram_repeats
+
+PAGE = 50
+FILTER_HELP = ("filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
+               "task:007bb · step:120 · any other text is searched in the completion")
+
+
+def parse_filter(expr: str) -> CompletionFilter:
+    f = CompletionFilter()
+    words = []
+    for tok in expr.split():
+        low = tok.lower()
+        m = re.fullmatch(r"r(>=|<=|>|<)(-?[0-9.]+)", low)
+        if low in ("trunc", "truncated"):
+            f.truncated_only = True
+        elif low in ("err", "error", "errors"):
+            f.error = "*"
+        elif low.startswith(("err:", "error:")):
+            f.error = tok.split(":", 1)[1] or "*"
+        elif low in ("best", "worst"):
+            f.order = low
+        elif m:
+            op, val = m.group(1), float(m.group(2))
+            if op.startswith(">"):
+                f.reward_min = val
+            else:
+                f.reward_max = val
+        elif low.startswith("task:"):
+            f.task = tok.split(":", 1)[1]
+        elif low.startswith("step:") and tok[5:].lstrip("-").isdigit():
+            f.step = int(tok[5:])
+        else:
+            words.append(tok)
+    f.text = " ".join(words) or None
+    return f
+
+
+def render_completion(c: Completion, limit: int | None = None) -> Text:
+    """Python highlighting, repeated 4-grams on a red background, and a marker where the
+    completion hit the length limit."""
+    code = c.text
+    text = Syntax(code, "python", theme="ansi_dark", word_wrap=True).highlight(code)
+    text.rstrip()
+    for a, b in ngram_repeats(code, n=4, min_count=3):
+        text.stylize("bold on dark_red", a, min(b, len(text)))
+    if c.truncated:
+        tok = f"{c.tokens} tokens" if c.tokens is not None else "the length limit"
+        lim = f" (max_completion_length {limit})" if limit else ""
+        text.append(f"\n⟂ cut here: went past {tok}{lim}", style="bold white on red")
+    return text
+
+
+def header(c: Completion) -> Text:
+    t = Text()
+    t.append(f"{c.id}", style="bold")
+    t.append(f"  step {c.step}  task {c.task}  ")
+    t.append(f"reward {c.reward if c.reward is not None else '-'}", style="bold green" if (c.reward or 0) > 0 else "bold red")
+    t.append(f"  tokens {c.tokens if c.tokens is not None else '-'}")
+    if c.truncated:
+        t.append("  TRUNCATED", style="bold red")
+    if c.error:
+        t.append(f"  error {c.error}", style="red")
+    diag = {k: v for k, v in c.diagnostics.items() if v is not None}
+    if diag:
+        t.append("\n" + "  ".join(f"{k}={json.dumps(v)}" for k, v in diag.items()), style="dim")
+    return t
+
+
+class CompletionsScreen(Screen):
+    HELP_TITLE = "Completions"
+    HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n" + FILTER_HELP
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("t", "toggle('trunc')", "truncated only"),
+        Binding("b", "toggle('best')", "best first"),
+        Binding("w", "toggle('worst')", "worst first"),
+        Binding("E", "toggle('err')", "errors only"),
+        Binding("pagedown,N", "page(1)", "next page"),
+        Binding("pageup,P", "page(-1)", "previous page"),
+        Binding("g", "goto_step", "go to step"),
+    ]
+
+    def __init__(self, view: RunView, focus_id: str | None = None, expr: str = "") -> None:
+        super().__init__()
+        self.view = view
+        self.focus_id = focus_id
+        self.expr = expr
+        self.flt = parse_filter(expr)
+        self.page_starts: list[int] = [0]
+        self.next_pos: int | None = None
+        self.items: list[Completion] = []
+        self._goto = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(value=self.expr, placeholder=FILTER_HELP, id="comp-filter", classes="hidden")
+        with Horizontal(id="comp-body"):
+            yield DataTable(id="comp-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="comp-detail"):
+                yield Static("", id="comp-header")
+                yield Static("", id="comp-code")
+        yield Static("", id="comp-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.view.name()} · completions"
+        t = self.query_one("#comp-table", DataTable)
+        for label, key in (("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
+                           ("trunc", "trunc"), ("error", "error")):
+            t.add_column(label, key=key)
+        t.focus()
+        if self.focus_id:
+            self.open_id(self.focus_id)
+        else:
+            self.load()
+
+    @work(thread=True, exclusive=True, group="comp-page")
+    def load(self) -> None:
+        idx = self.view.completions
+        if self.flt.is_empty():
+            if len(idx) < PAGE * len(self.page_starts):
+                idx.update()  # the first chunk is enough for the first pages
+        else:
+            idx.update_all()  # filters look at every line's step/reward/flag (not its text)
+        items, nxt = idx.page(self.flt, self.page_starts[-1], PAGE)
+        self.app.call_from_thread(self.show, items, nxt)
+
+    @work(thread=True, exclusive=True, group="comp-page")
+    def open_id(self, cid: str) -> None:
+        idx = self.view.completions
+        idx.update_all()
+        c = idx.find_id(cid)
+        if c is None:
+            self.app.call_from_thread(self.notify, f"completion {cid} not found in {idx.path}", severity="warning")
+            items, nxt = idx.page(self.flt, 0, PAGE)
+        else:
+            # the page of its step, so the neighbours are in view too
+            self.flt = CompletionFilter(step=c.step) if c.step is not None else CompletionFilter()
+            self.expr = f"step:{c.step}" if c.step is not None else ""
+            items, nxt = idx.page(self.flt, 0, PAGE)
+        self.app.call_from_thread(self.show, items, nxt, cid)
+
+    def show(self, items: list[Completion], nxt: int | None, select_id: str | None = None) -> None:
+        self.items, self.next_pos = items, nxt
+        t = self.query_one("#comp-table", DataTable)
+        t.clear()
+        for c in items:
+            t.add_row(str(c.step if c.step is not None else ""), c.task[:12],
+                      "" if c.reward is None else f"{c.reward:.3f}", "" if c.tokens is None else str(c.tokens),
+                      Text("yes", style="red") if c.truncated else "", Text((c.error or "")[:18], style="red"),
+                      key=f"{c.line}")
+        row = 0
+        if select_id:
+            row = next((i for i, c in enumerate(items) if c.id == select_id), 0)
+        if items:
+            t.move_cursor(row=row)
+            self.detail(items[row])
+        else:
+            self.query_one("#comp-header", Static).update("no completions match" if self.expr else "no completions yet")
+            self.query_one("#comp-code", Static).update("")
+        self.query_one("#comp-filter", Input).value = self.expr
+        idx = self.view.completions
+        page_no = len(self.page_starts)
+        more = "" if nxt is not None else " (last page)"
+        indexed = "" if idx.complete else f"  indexing {idx.indexed_bytes * 100 // max(1, idx.file_size())}%"
+        self.query_one("#comp-status", Static).update(
+            f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}")
+
+    def detail(self, c: Completion) -> None:
+        limit = (self.view.spec.get("params") or {}).get("max_completion_length")
+        self.query_one("#comp-header", Static).update(header(c))
+        self.query_one("#comp-code", Static).update(render_completion(c, limit))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "comp-table" and 0 <= event.cursor_row < len(self.items):
+            self.detail(self.items[event.cursor_row])
+
+    # -- actions -----------------------------------------------------------------------
+    def apply_expr(self, expr: str) -> None:
+        self.expr = expr.strip()
+        self.flt = parse_filter(self.expr)
+        self.page_starts = [0]
+        self.load()
+
+    def action_filter(self) -> None:
+        inp = self.query_one("#comp-filter", Input)
+        self._goto = False
+        inp.placeholder = FILTER_HELP
+        inp.remove_class("hidden")
+        inp.value = self.expr
+        inp.focus()
+
+    def action_goto_step(self) -> None:
+        inp = self.query_one("#comp-filter", Input)
+        self._goto = True
+        inp.placeholder = "step number"
+        inp.value = ""
+        inp.remove_class("hidden")
+        inp.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "comp-filter":
+            return
+        event.input.add_class("hidden")
+        self.query_one("#comp-table", DataTable).focus()
+        if self._goto:
+            self._goto = False
+            words = [w for w in self.expr.split() if not w.lower().startswith("step:")]
+            val = event.value.strip()
+            self.apply_expr(" ".join(words + ([f"step:{val}"] if val.lstrip("-").isdigit() else [])))
+        else:
+            self.apply_expr(event.value)
+
+    def action_toggle(self, word: str) -> None:
+        words = self.expr.split()
+        if word in words:
+            words.remove(word)
+        else:
+            if word in ("best", "worst"):
+                words = [w for w in words if w not in ("best", "worst")]
+            words.append(word)
+        self.apply_expr(" ".join(words))
+
+    def action_page(self, delta: int) -> None:
+        if delta > 0 and self.next_pos is not None:
+            self.page_starts.append(self.next_pos)
+        elif delta < 0 and len(self.page_starts) > 1:
+            self.page_starts.pop()
+        else:
+            return
+        self.load()
+
+    def action_back(self) -> None:
+        inp = self.query_one("#comp-filter", Input)
+        if not inp.has_class("hidden"):
+            inp.add_class("hidden")
+            self.query_one("#comp-table", DataTable).focus()
+            return
+        self.app.pop_screen()

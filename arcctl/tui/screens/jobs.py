@@ -1,0 +1,261 @@
+"""The first screen: every job in the registry, refreshed by one background worker."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from arcctl.tui.data import JobRow
+from jobs.runview import matches
+
+COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
+           ("step", "step"), ("reward", "reward"), ("trunc", "truncation"), ("alerts", "alerts"), ("age", "age")]
+SORTS = ["name", "state", "step", "reward", "truncation", "alerts", "age"]
+STATE_STYLE = {"running": "green", "queued": "cyan", "held": "yellow", "evicted": "yellow",
+               "failed": "red", "cancelled": "dim", "completed": "blue"}
+SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
+
+
+def _fmt(v: float | None, spec: str = ".3f") -> str:
+    return "" if v is None else format(v, spec)
+
+
+class JobsScreen(Screen):
+    HELP_TITLE = "Jobs"
+    HELP_TEXT = "All jobs of the registry. Filter with / (a regex; start with ! to invert)."
+    BINDINGS = [
+        Binding("enter,o", "open", "open"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("s", "sort", "sort"),
+        Binding("space", "mark", "select"),
+        Binding("x", "cancel_job", "cancel"),
+        Binding("r", "resume", "resume"),
+        Binding("f", "fork", "fork"),
+        Binding("c", "compare", "compare"),
+        Binding("n", "new_job", "new job"),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[JobRow] = []
+        self.marked: set[str] = set()
+        self.filter = ""
+        self.sort_key = "name"
+        self.sort_reverse = False
+        self._statuses: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: regex, !regex inverts (enter to apply, esc to clear)", id="job-filter", classes="hidden")
+        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="jobs-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#jobs", DataTable)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        table.focus()
+        self.poll()
+        self.set_interval(max(self.app.refresh_s, 0.25) * 4, self.poll)
+        self._start_watcher()
+
+    # -- data --------------------------------------------------------------------------
+    def _start_watcher(self) -> None:
+        """One shared, rate-limited status watcher (jobs/watcher.py) feeds job states."""
+        try:
+            from jobs import watcher  # lands with the foundation issue
+        except ImportError:
+            return
+        self._watch_states(watcher)
+
+    @work(thread=True, exclusive=True, group="watcher")
+    def _watch_states(self, watcher: Any) -> None:
+        import threading
+
+        me = threading.current_thread()
+        reg = self.app.source.registry
+        make = getattr(watcher, "Watcher", None) or getattr(watcher, "StatusWatcher", None)
+        if make is None or reg is None:
+            return
+        try:
+            w = make(reg)
+        except Exception:  # noqa: BLE001 - the table still shows registry states
+            return
+        poll = getattr(w, "poll", None) or getattr(w, "refresh", None)
+        while poll is not None and not getattr(me, "cancelled", False) and self.is_attached:
+            try:
+                res = poll() or {}
+                self._statuses = {str(k): str(getattr(getattr(v, "state", v), "value", getattr(v, "state", v))) for k, v in dict(res).items()}
+            except Exception:  # noqa: BLE001
+                pass
+            time.sleep(2.0)
+
+    @work(thread=True, exclusive=True, group="jobs-rows")
+    def poll(self) -> None:
+        rows = self.app.source.rows(self._statuses)
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[JobRow]) -> None:
+        self.rows = rows
+        self._render_table()
+
+    def visible(self) -> list[JobRow]:
+        rows = [r for r in self.rows if not self.filter or matches(self.filter, r.text())]
+        key = self.sort_key
+
+        def k(r: JobRow) -> Any:
+            v = {"age": -(r.created or 0)}.get(key, getattr(r, key, None))
+            return (v is None, v if v is not None else 0)
+
+        return sorted(rows, key=k, reverse=self.sort_reverse)
+
+    def _render_table(self) -> None:
+        table = self.query_one("#jobs", DataTable)
+        cur_key = self.current_key()
+        table.clear()
+        now = time.time()
+        for r in self.visible():
+            table.add_row(
+                "●" if r.key in self.marked else " ",
+                r.name, r.kind, r.backend, Text(r.state, style=STATE_STYLE.get(r.state, "")),
+                "" if r.step is None else str(r.step), _fmt(r.reward), _fmt(r.truncation, ".2f"),
+                Text(f"{r.alerts} {r.worst}" if r.alerts else "", style=SEV_STYLE.get(r.worst, "")),
+                r.age(now), key=r.key)
+        if cur_key is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(cur_key))
+            except Exception:  # noqa: BLE001 - the row was filtered away
+                pass
+        shown = table.row_count
+        status = f"{shown}/{len(self.rows)} jobs  sort: {self.sort_key}{' desc' if self.sort_reverse else ''}"
+        if self.filter:
+            status += f"  filter: {self.filter}"
+        if self.marked:
+            status += f"  selected: {len(self.marked)}"
+        if self.app.source.error:
+            status += f"  [{self.app.source.error}]"
+        if self.app.readonly:
+            status += "  READ-ONLY"
+        self.query_one("#jobs-status", Static).update(status)
+
+    def current_key(self) -> str | None:
+        table = self.query_one("#jobs", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001
+            return None
+
+    def current(self) -> JobRow | None:
+        key = self.current_key()
+        return next((r for r in self.rows if r.key == key), None)
+
+    # -- actions -----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        inp = self.query_one("#job-filter", Input)
+        inp.remove_class("hidden")
+        inp.value = self.filter
+        inp.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "job-filter":
+            self.filter = event.value.strip()
+            if not self.filter:
+                event.input.add_class("hidden")
+            self.query_one("#jobs", DataTable).focus()
+            self._render_table()
+
+    def action_clear_filter(self) -> None:
+        inp = self.query_one("#job-filter", Input)
+        self.filter = ""
+        inp.value = ""
+        inp.add_class("hidden")
+        self.query_one("#jobs", DataTable).focus()
+        self._render_table()
+
+    def action_sort(self) -> None:
+        i = SORTS.index(self.sort_key)
+        if self.sort_reverse:
+            self.sort_key, self.sort_reverse = SORTS[(i + 1) % len(SORTS)], False
+        else:
+            self.sort_reverse = True
+        self._render_table()
+
+    def action_mark(self) -> None:
+        key = self.current_key()
+        if key is None:
+            return
+        self.marked ^= {key}
+        self._render_table()
+        self.query_one("#jobs", DataTable).action_cursor_down()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        r = self.current()
+        if r is None or not r.run_dir:
+            self.notify("no run dir for this job", severity="warning")
+            return
+        from arcctl.tui.screens.run import RunScreen
+
+        self.app.push_screen(RunScreen(self.app.source.view(r.run_dir, r.host), job=r))
+
+    def action_cancel_job(self) -> None:
+        r = self.current()
+        if r is None or not self.app.allowed("cancel"):
+            return
+        from arcctl.tui.actions import cancel_job
+        from arcctl.tui.screens.confirm import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                try:
+                    cancel_job(self.app.source, r)
+                    self.notify(f"cancelled {r.name}")
+                except Exception as e:  # noqa: BLE001 - shown, never a traceback
+                    self.notify(f"cancel {r.name}: {e}", severity="error")
+                self.poll()
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job [b]{r.name}[/b] ({r.backend}, {r.state})?"), done)
+
+    def action_resume(self) -> None:
+        r = self.current()
+        if r is None or not self.app.allowed("resume"):
+            return
+        from arcctl.tui.screens.checkpoints import CheckpointsScreen
+
+        self.app.push_screen(CheckpointsScreen(self.app.source.view(r.run_dir, r.host)))
+
+    def action_fork(self) -> None:
+        r = self.current()
+        if r is None or not self.app.allowed("fork"):
+            return
+        from arcctl.tui.screens.fork import ForkScreen
+
+        self.app.push_screen(ForkScreen(self.app.source.view(r.run_dir, r.host), checkpoint=None))
+
+    def action_compare(self) -> None:
+        keys = self.marked or ({self.current_key()} if self.current_key() else set())
+        rows = [r for r in self.rows if r.key in keys]
+        if not rows:
+            return
+        from arcctl.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen([self.app.source.view(r.run_dir, r.host) for r in rows]))
+
+    def action_new_job(self) -> None:
+        if not self.app.allowed("new job"):
+            return
+        from arcctl.tui.screens.new_job import NewJobScreen
+
+        self.app.push_screen(NewJobScreen())

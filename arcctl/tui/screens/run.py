@@ -1,0 +1,213 @@
+"""One run: live charts, its spec and parent, health alerts and the stdout/stderr tail."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, OptionList, SelectionList, Static
+from textual.widgets.option_list import Option
+
+from arcctl.tui.widgets.charts import MetricChart
+from arcctl.tui.widgets.log_tail import LogTail
+from jobs.runview import Alert, RunView
+
+PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
+SMOOTHING = [0.0, 0.6, 0.9, 0.97]
+SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
+
+
+def spec_summary(view: RunView) -> Text:
+    spec = view.spec
+    t = Text()
+    if not spec:
+        t.append(view.spec_error or "no spec.json", style="red")
+        return t
+    t.append(f"{spec.get('name', '?')}\n", style="bold")
+    t.append(f"{spec.get('kind', '?')} · template {spec.get('template', '?')} · {spec.get('backend', '?')}")
+    if spec.get("host"):
+        t.append(f" @ {spec['host']}")
+    t.append("\n")
+    parent = spec.get("parent") or spec.get("resume_from")
+    if parent:
+        label = "forked from" if spec.get("parent") else "resumed from"
+        t.append(f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}\n", style="magenta")
+    params = spec.get("params") or {}
+    for k in ("model_path", "dataset", "learning_rate", "beta", "repetition_penalty", "num_generations",
+              "max_completion_length", "temperature", "lora_r", "max_steps"):
+        if k in params:
+            t.append(f"{k}: ", style="dim")
+            t.append(f"{json.dumps(params[k])}\n")
+    t.append(f"run dir: {view.run_dir}", style="dim")
+    return t
+
+
+class MetricPicker(ModalScreen[list[str]]):
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("enter", "done", "apply")]
+
+    def __init__(self, names: list[str], chosen: list[str]) -> None:
+        super().__init__()
+        self.names, self.chosen = names, chosen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box"):
+            yield Static("Charts to show (space toggles, enter applies, at most 8)")
+            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_done(self) -> None:
+        sel = self.query_one(SelectionList).selected
+        self.dismiss([n for n in self.names if n in sel][:8] or self.chosen)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.chosen)
+
+
+class RunScreen(Screen):
+    HELP_TITLE = "Run"
+    HELP_TEXT = ("Live charts of this run (step on the x axis), its spec, health alerts and log tail.\n"
+                 "Long histories are drawn as min/max buckets, so spikes stay visible.")
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("m", "pick_metrics", "charts"),
+        Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),
+        Binding("right_square_bracket", "smooth(1)", "more smoothing", key_display="]"),
+        Binding("c", "completions", "completions"),
+        Binding("k", "checkpoints", "checkpoints"),
+        Binding("a", "focus_alerts", "alerts"),
+        Binding("e", "alert_example", "alert example"),
+        Binding("f", "fork", "fork"),
+        Binding("r", "resume", "resume"),
+    ]
+
+    def __init__(self, view: RunView, job: Any = None) -> None:
+        super().__init__()
+        self.view = view
+        self.job = job
+        self.smoothing_i = 0
+        self.alerts: list[Alert] = []
+        names = view.metrics.names()
+        self.chosen = [m for m in PREFERRED if m in names] or PREFERRED[:]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="run-top"):
+            yield Grid(*[MetricChart(m) for m in self.chosen], id="charts")
+            with Vertical(id="run-side"):
+                yield Static(spec_summary(self.view), id="spec-panel")
+                yield Static("Alerts", classes="panel-title")
+                yield OptionList(id="alerts")
+        yield LogTail(id="log")
+        yield Static("", id="run-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.view.name()
+        self.tick()
+        self.set_interval(self.app.refresh_s, self.tick)
+
+    @work(thread=True, exclusive=True, group="run-refresh")
+    def tick(self) -> None:
+        changed = self.view.refresh()
+        alerts = self.view.alerts() if ("events" in changed or not self.alerts) else None
+        self.app.call_from_thread(self.apply, changed, alerts)
+
+    def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:
+        if not self.is_attached:
+            return
+        if "metrics" in changed or not changed and not getattr(self, "_drawn", False):
+            self.redraw()
+        if alerts is not None and alerts != self.alerts:
+            self.alerts = alerts
+            ol = self.query_one("#alerts", OptionList)
+            ol.clear_options()
+            for i, a in enumerate(alerts):
+                t = Text()
+                t.append(f"{a.severity} ", style=SEV_STYLE.get(a.severity, ""))
+                t.append(f"{a.rule} @ {a.first_step}\n{a.message}")
+                ol.add_option(Option(t, id=str(i)))
+        if "logs" in changed:
+            self.query_one(LogTail).show({"stdout": self.view.stdout, "stderr": self.view.stderr})
+        m = self.view.metrics
+        status = f"step {m.last_step() if m.last_step() is not None else '-'}  rows {len(m)}  completions {len(self.view.completions)}"
+        status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
+        code = self.view.exit_code()
+        if code is not None:
+            status += f"  exit code {code}"
+        self.query_one("#run-status", Static).update(status)
+
+    def redraw(self) -> None:
+        self._drawn = True
+        for chart in self.query(MetricChart):
+            chart.draw(self.view.metrics, SMOOTHING[self.smoothing_i])
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.redraw)
+
+    # -- actions -----------------------------------------------------------------------
+    def action_pick_metrics(self) -> None:
+        def done(chosen: list[str] | None) -> None:
+            if chosen and chosen != self.chosen:
+                self.chosen = chosen
+                grid = self.query_one("#charts", Grid)
+                grid.remove_children()
+                grid.mount_all([MetricChart(m) for m in chosen])
+                self.call_after_refresh(self.redraw)
+
+        self.app.push_screen(MetricPicker(self.view.metrics.names() or PREFERRED, self.chosen), done)
+
+    def action_smooth(self, delta: int) -> None:
+        self.smoothing_i = max(0, min(len(SMOOTHING) - 1, self.smoothing_i + delta))
+        self.redraw()
+        self.apply(set(), None)
+
+    def action_completions(self) -> None:
+        from arcctl.tui.screens.completions import CompletionsScreen
+
+        self.app.push_screen(CompletionsScreen(self.view))
+
+    def action_checkpoints(self) -> None:
+        from arcctl.tui.screens.checkpoints import CheckpointsScreen
+
+        self.app.push_screen(CheckpointsScreen(self.view))
+
+    def action_focus_alerts(self) -> None:
+        ol = self.query_one("#alerts", OptionList)
+        ol.focus()
+        if ol.option_count and ol.highlighted is None:
+            ol.highlighted = 0
+
+    def action_alert_example(self) -> None:
+        """The completion that triggered the highlighted (or first) alert."""
+        if not self.alerts:
+            self.notify("no alerts for this run")
+            return
+        ol = self.query_one("#alerts", OptionList)
+        alert = self.alerts[ol.highlighted or 0]
+        if not alert.example_ids:
+            self.notify(f"alert {alert.rule} names no example completion", severity="warning")
+            return
+        from arcctl.tui.screens.completions import CompletionsScreen
+
+        self.app.push_screen(CompletionsScreen(self.view, focus_id=alert.example_ids[0]))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "alerts":
+            self.action_alert_example()
+
+    def action_fork(self) -> None:
+        if not self.app.allowed("fork"):
+            return
+        from arcctl.tui.screens.checkpoints import CheckpointsScreen
+
+        self.app.push_screen(CheckpointsScreen(self.view))
+
+    def action_resume(self) -> None:
+        self.action_fork()

@@ -1,0 +1,32 @@
+"""A metric chart: one series of a MetricsHistory, smoothed and downsampled to the chart's width."""
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from jobs.runview import MetricsHistory
+
+
+class MetricChart(PlotextPlot):
+    DEFAULT_CSS = "MetricChart { height: 1fr; width: 1fr; min-height: 8; }"
+
+    def __init__(self, metric: str, **kw) -> None:
+        super().__init__(**kw)
+        self.metric = metric
+        self.points = 0  # how many points the last draw plotted (tests check the downsampling)
+
+    def draw(self, history: MetricsHistory, smoothing: float = 0.0) -> None:
+        width = max(20, self.size.width - 10)  # minus the y-axis labels
+        xs, ys = history.series(self.metric, width=width, smoothing=smoothing)
+        self.points = len(xs)
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        last = history.last(self.metric)
+        label = f"{self.metric}  last {last:.4g}" if last is not None else f"{self.metric}  (no data)"
+        if smoothing:
+            label += f"  ema {smoothing:.2f}"
+        plt.title(label)
+        if xs:
+            plt.plot(xs, ys, marker="braille")
+            plt.xlabel("step")
+        self.refresh()
