@@ -1,0 +1,148 @@
+"""HealthMonitor: feed it metrics rows and completion rows as they arrive; it keeps rolling series
+and evaluates every rule once per metrics row (completion rows only update running sums)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from jobs.health.alerts import SEVERITIES, Alert, HEALTHY, severity_name
+from jobs.health.rules import Rule, default_rules
+from jobs.health.series import CompletionWindow, Series, number
+from jobs.health.textcheck import completion_stats
+from jobs.health.thresholds import Thresholds
+
+# canonical series -> metric names tried in order (TRL's names first, ours under arc/)
+METRIC_ALIASES: dict[str, tuple[str, ...]] = {
+    "reward": ("reward",),
+    "frac_reward_zero_std": ("frac_reward_zero_std",),
+    "kl": ("kl",),
+    "entropy": ("entropy",),
+    "grad_norm": ("grad_norm",),
+    "clipped": ("completions/clipped_ratio", "arc/truncated_ratio"),
+    "mean_length": ("completions/mean_length",),
+    "unique_token_ratio": ("arc/unique_token_ratio",),
+    "ngram4_repeat_max": ("arc/ngram4_repeat_max",),
+    "parse_share": ("arc/error_share/parse",),
+}
+
+
+class HealthMonitor:
+    """Incremental collapse detector for one run.
+
+    `add_completion(row)` for each completions.jsonl row, `add_metrics(row)` for each metrics.jsonl
+    row (returns the alerts whose confirmed severity rose at that row), or `update(metrics, completions)`
+    to feed both lists merged by step. `alerts`, `status`, `first_step("warning")` read the state.
+    """
+
+    def __init__(self, thresholds: Thresholds | Mapping[str, Any] | None = None, max_completion_length: int | None = None,
+                 rules: list[Rule] | None = None):
+        if thresholds is None or isinstance(thresholds, Mapping):
+            thresholds = Thresholds.from_overrides(thresholds)
+        self.th = thresholds
+        self.max_completion_length = max_completion_length
+        self.rules = rules or default_rules()
+        self._series: dict[str, Series] = {}
+        self.completions = CompletionWindow(self.th)
+        self.reward_best: tuple[float, int] | None = None
+        self.step: int | None = None
+        self.rows = 0
+        self._alerts: dict[str, Alert] = {}
+        self._streak: dict[str, list[int]] = {r.name: [0, 0, 0, 0] for r in self.rules}
+
+    # -- feeding -----------------------------------------------------------------------------
+    def add_completion(self, row: Mapping[str, Any]) -> None:
+        self.completions.add(completion_stats(row))
+
+    def add_metrics(self, row: Mapping[str, Any]) -> list[Alert]:
+        step = _step(row)
+        if step is None:
+            return []
+        self.rows += 1
+        self.step = step
+        for name, aliases in METRIC_ALIASES.items():
+            for key in aliases:
+                v = number(row.get(key))
+                if v is not None:
+                    self._series.setdefault(name, Series(self.th)).push(v, step)
+                    break
+        rew = self._series.get("reward")
+        if rew is not None and rew.baseline is not None and rew.smoothed_ready:
+            if self.reward_best is None or rew.mean > self.reward_best[0]:
+                self.reward_best = (rew.mean, step)
+        return self._evaluate(step)
+
+    def update(self, metrics: Iterable[Mapping[str, Any]] = (), completions: Iterable[Mapping[str, Any]] = ()) -> list[Alert]:
+        """Feed both kinds merged by step: completions of step s are counted before the metrics row of s."""
+        pending = sorted(completions, key=lambda r: _step(r) or 0)
+        i, raised = 0, []
+        for row in metrics:
+            s = _step(row)
+            while i < len(pending) and s is not None and (_step(pending[i]) or 0) <= s:
+                self.add_completion(pending[i])
+                i += 1
+            raised.extend(self.add_metrics(row))
+        for row in pending[i:]:  # completions ahead of the newest metrics row wait in the window
+            self.add_completion(row)
+        return raised
+
+    # -- reading -----------------------------------------------------------------------------
+    def series(self, name: str) -> Series | None:
+        return self._series.get(name)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return sorted(self._alerts.values(), key=lambda a: (-a.level, a.first_step))
+
+    @property
+    def level(self) -> int:
+        return max((a.level for a in self._alerts.values()), default=HEALTHY)
+
+    @property
+    def status(self) -> str:
+        return severity_name(self.level)
+
+    def first_step(self, severity: str) -> int | None:
+        """First step at which any rule reached `severity` (or worse)."""
+        want = SEVERITIES.index(severity)
+        steps = [s for a in self._alerts.values() for name, s in a.steps.items() if SEVERITIES.index(name) >= want]
+        return min(steps) if steps else None
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _evaluate(self, step: int) -> list[Alert]:
+        raised = []
+        for rule in self.rules:
+            finding = rule.evaluate(self)
+            level = finding.level if finding else HEALTHY
+            streak = self._streak[rule.name]
+            for lv in range(1, 4):
+                streak[lv] = streak[lv] + 1 if level >= lv else 0
+            persist = getattr(self.th, rule.persist_attr) if rule.persist_attr else 1
+            confirmed = max((lv for lv in range(1, 4) if streak[lv] >= persist), default=HEALTHY)
+            alert = self._alerts.get(rule.name)
+            if alert is not None:
+                alert.current = severity_name(confirmed)
+                if level > HEALTHY:
+                    alert.last_step = step
+            if confirmed == HEALTHY or (alert is not None and confirmed <= alert.level):
+                continue
+            if alert is None:
+                alert = Alert(rule.name, "healthy", first_step=step, last_step=step)
+                self._alerts[rule.name] = alert
+            for lv in range(alert.level + 1, confirmed + 1):
+                alert.steps[severity_name(lv)] = step
+            alert.severity = alert.current = severity_name(confirmed)
+            alert.message = finding.message
+            alert.evidence = {"step": step, "signals": finding.signals}
+            if finding.examples:
+                alert.evidence["examples"] = finding.examples
+            raised.append(alert)
+        return raised
+
+
+def _step(row: Mapping[str, Any]) -> int | None:
+    v = row.get("step")
+    if isinstance(v, bool):
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,84 @@
+"""diagnose(run_dir): read a run dir (locally or over SFTP) through the same monitor the trainer
+uses, and name the checkpoint to go back to."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs import rundir
+from jobs.health.alerts import Alert
+from jobs.health.monitor import HealthMonitor
+from jobs.health.thresholds import Thresholds
+from jobs.rundir import Checkpoint, JsonlTail, LocalFS, RunFS
+
+
+@dataclass
+class HealthReport:
+    run_dir: str
+    status: str                       # healthy / watch / warning / critical
+    alerts: list[Alert]
+    step: int | None                  # newest metrics step read
+    first_warning_step: int | None
+    healthy_checkpoint: Checkpoint | None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        ck = self.healthy_checkpoint
+        return {
+            "run_dir": self.run_dir,
+            "status": self.status,
+            "step": self.step,
+            "first_warning_step": self.first_warning_step,
+            "healthy_checkpoint": None if ck is None else {"name": ck.name, "step": ck.step, "path": ck.path},
+            "alerts": [a.to_dict() for a in self.alerts],
+            "notes": list(self.notes),
+        }
+
+
+def healthy_checkpoint(checkpoints: list[Checkpoint], first_warning_step: int | None) -> Checkpoint | None:
+    """The newest valid checkpoint saved strictly before the first warning (any, when none)."""
+    valid = [c for c in checkpoints if c.valid and (first_warning_step is None or c.step < first_warning_step)]
+    return valid[-1] if valid else None
+
+
+def report_from(monitor: HealthMonitor, run_dir: str, checkpoints: list[Checkpoint], notes: list[str] | None = None) -> HealthReport:
+    first_warning = monitor.first_step("warning")
+    return HealthReport(
+        run_dir=run_dir, status=monitor.status, alerts=monitor.alerts, step=monitor.step,
+        first_warning_step=first_warning, healthy_checkpoint=healthy_checkpoint(checkpoints, first_warning),
+        checkpoints=checkpoints, notes=notes or [],
+    )
+
+
+def settings_from_spec(run_dir: str, fs: RunFS) -> tuple[Thresholds, int | None, list[str]]:
+    """Thresholds and max_completion_length from the run's spec.json (defaults when unreadable)."""
+    path = f"{run_dir.rstrip('/')}/{rundir.SPEC}"
+    try:
+        params = json.loads(fs.read_text(path)).get("params") or {}
+    except (OSError, ValueError, AttributeError):
+        return Thresholds(), None, [f"{path}: missing or unreadable; default thresholds, length limit unknown"]
+    th = Thresholds.from_overrides(params.get("health") or {}, source=f"{path}: params.health")
+    mcl = params.get("max_completion_length")
+    return th, mcl if isinstance(mcl, int) and mcl > 0 else None, []
+
+
+def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | None = None,
+             max_completion_length: int | None = None) -> HealthReport:
+    fs = fs or LocalFS()
+    run_dir = str(run_dir)
+    th, mcl, notes = settings_from_spec(run_dir, fs)
+    monitor = HealthMonitor(thresholds or th, max_completion_length or mcl)
+    base = run_dir.rstrip("/")
+    metrics_tail = JsonlTail(f"{base}/{rundir.METRICS}", fs)
+    completions_tail = JsonlTail(f"{base}/{rundir.COMPLETIONS}", fs)
+    metrics = metrics_tail.read_new()
+    completions = completions_tail.read_new()
+    if not metrics and not fs.exists(f"{base}/{rundir.METRICS}"):
+        notes.append(f"{base}/{rundir.METRICS}: not written yet")
+    monitor.update(metrics, completions)
+    for tail in (metrics_tail, completions_tail):
+        if tail.bad_lines:
+            notes.append(f"{tail.path}: skipped {tail.bad_lines} malformed line(s)")
+    return report_from(monitor, run_dir, rundir.list_checkpoints(run_dir, fs), notes)

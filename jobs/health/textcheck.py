@@ -1,0 +1,91 @@
+"""Per-completion signals for the health detectors, from one completions.jsonl row.
+
+Repetition numbers come from jobs.textstats (the trainer writes the same ones under `diagnostics`;
+we reuse them when present). Gibberish is measured by Python's own tokenizer: the share of the text
+that tokenizes as ordinary ASCII Python tokens. Prose comments still count as valid (NAME tokens);
+what collapses it is stray symbols, non-ASCII soup and text the tokenizer gives up on.
+"""
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from jobs import textstats
+
+_VALID = {tokenize.NAME, tokenize.NUMBER, tokenize.OP, tokenize.STRING, tokenize.COMMENT}
+_LAYOUT = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+_MAX_CHARS = 20000  # a collapsed completion can be huge; its head tells the story
+
+
+@dataclass(frozen=True)
+class CompletionStats:
+    step: int
+    ref: dict[str, Any]          # id / step / task_id / snippet, for alert evidence
+    n_words: int
+    truncated: bool
+    parse_error: bool
+    unique_token_ratio: float
+    ngram4_unique_ratio: float
+    ngram4_repeat_max: int
+    pytoken_share: float
+
+
+def python_token_share(text: str) -> float:
+    """Share (by characters) of non-blank text made of valid ASCII Python tokens; 1.0 for empty text."""
+    text = "\n".join(line for line in text[:_MAX_CHARS].splitlines() if not line.lstrip().startswith("```"))
+    total = sum(1 for c in text if not c.isspace())
+    if total == 0:
+        return 1.0
+    good = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
+            if tok.type in _LAYOUT:
+                continue
+            if tok.type in _VALID and tok.string.isascii():
+                good += sum(1 for c in tok.string if not c.isspace())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        # EOF inside a bracket (a truncated program) keeps what was read; a mid-text failure loses
+        # the rest, which then counts as invalid.
+        pass
+    return min(1.0, good / total)
+
+
+def completion_stats(row: Mapping[str, Any]) -> CompletionStats:
+    text = row.get("completion") or ""
+    if not isinstance(text, str):
+        text = str(text)
+    diag = row.get("diagnostics") or row.get("diag") or {}
+    if not isinstance(diag, Mapping) or "ngram4_unique_ratio" not in diag:
+        diag = textstats.text_diagnostics(text[:_MAX_CHARS])
+    n_words = len(text.split())
+    ref = {
+        "id": row.get("id"),
+        "step": row.get("step"),
+        "task_id": row.get("task_id"),
+        "snippet": _snippet(text),
+    }
+    return CompletionStats(
+        step=_int(row.get("step")),
+        ref=ref,
+        n_words=n_words,
+        truncated=bool(row.get("truncated")),
+        parse_error=row.get("error") == "parse",
+        unique_token_ratio=float(diag.get("unique_token_ratio", 1.0)),
+        ngram4_unique_ratio=float(diag.get("ngram4_unique_ratio", 1.0)),
+        ngram4_repeat_max=int(diag.get("ngram4_repeat_max", 0)),
+        pytoken_share=python_token_share(text),
+    )
+
+
+def _snippet(text: str, head: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= head else flat[:head] + "…"
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
