@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 
+from jobs.errors import JobsError
 from jobs.spec import JobSpec
 
 
@@ -41,7 +42,7 @@ class LaunchArtifact:
     filename: str | None = None  # written into the run dir on submit
 
 
-class BackendError(Exception):
+class BackendError(JobsError):
     """A user-facing failure: the message names the host, file or field."""
 
 
@@ -63,3 +64,9 @@ class Backend(ABC):
     @abstractmethod
     def cancel(self, job_id: str) -> None:
         ...
+
+    def find(self, spec: JobSpec) -> str | None:
+        """The backend job id of a job already launched for this spec's run dir, or None.
+        Lets jobs.submit.recover finish a submit interrupted between launch and registry update
+        (optional: the default says "cannot tell", and the job is then marked failed)."""
+        return None

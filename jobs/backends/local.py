@@ -1,0 +1,360 @@
+"""Local backend: jobs are processes on this machine, one set of GPUs each.
+
+A job is identified by its run dir (that is its backend job id). Submitting records it in a small
+queue under ARCCTL_HOME/local; a job starts as soon as enough GPUs are free (least-used first) and
+otherwise waits `queued` until a later `status()` call — the shared watcher makes those calls —
+finds them free. Starting runs `jobs.backends.local_wrapper`, which detaches, writes `pid`, and
+writes `exit_code` when the job ends. State always comes from the run dir: pid + exit_code (+ a
+`cancelled` marker), so it survives arcctl restarts.
+
+Options (profile [options]): visible_gpus ("0,1" or [..]: use these instead of detecting),
+cancel_grace_s (SIGTERM -> SIGKILL delay, default 30), gpu_busy_fraction (a GPU whose memory is
+used above this by others is not free, default 0.5), python (interpreter, default this one).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from jobs import config
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.local_wrapper import EXIT_CODE, PID, proc_start_time
+from jobs.rundir import STDERR, STDOUT
+from jobs.spec import JobSpec
+
+CANCELLED = "cancelled"
+GPUS_FILE = "gpus"
+LAUNCH_FILE = "launch.sh"
+_OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python"}
+
+
+@dataclass
+class Gpu:
+    index: str
+    memory_used: float = 0.0   # MiB
+    memory_total: float = 0.0  # MiB
+    util: float = 0.0          # percent
+
+
+def detect_gpus() -> list[Gpu]:
+    """GPUs of this machine via NVML, else nvidia-smi; [] when there are none (CPU jobs)."""
+    try:
+        import pynvml  # optional
+
+        pynvml.nvmlInit()
+        out = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            util = pynvml.nvmlDeviceGetUtilizationRates(h)
+            out.append(Gpu(str(i), mem.used / 2**20, mem.total / 2**20, float(util.gpu)))
+        return out
+    except Exception:
+        pass
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        res = subprocess.run([smi, "--query-gpu=index,memory.used,memory.total,utilization.gpu",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    out = []
+    for line in res.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            def num(s: str) -> float:
+                try:
+                    return float(s)
+                except ValueError:
+                    return 0.0
+            out.append(Gpu(parts[0], num(parts[1]), num(parts[2]), num(parts[3])))
+    return out
+
+
+def read_pid(run_dir: str) -> tuple[int, str] | None:
+    try:
+        text = Path(run_dir, PID).read_text().split()
+        return int(text[0]), (text[1] if len(text) > 1 else "")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(run_dir: str) -> bool:
+    got = read_pid(run_dir)
+    if not got:
+        return False
+    pid, start = got
+    now_start = proc_start_time(pid)
+    if now_start is None:
+        if not os.path.exists("/proc"):  # not Linux: best effort
+            try:
+                os.kill(pid, 0)
+                return True
+            except OSError:
+                return False
+        return False
+    return not start or start == now_start
+
+
+def read_exit_code(run_dir: str) -> int | None:
+    try:
+        return int(Path(run_dir, EXIT_CODE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, options: dict[str, Any] | None = None, state_dir: str | Path | None = None):
+        options = dict(options or {})
+        unknown = set(options) - _OPTIONS
+        # Profiles may carry options for other backends; only type-check ours.
+        self.grace = float(options.get("cancel_grace_s", 30))
+        self.busy_fraction = float(options.get("gpu_busy_fraction", 0.5))
+        self.python = str(options.get("python") or sys.executable)
+        vis = options.get("visible_gpus")
+        if isinstance(vis, str):
+            vis = [v.strip() for v in vis.split(",") if v.strip()]
+        self.visible = [str(v) for v in vis] if vis is not None else None
+        self.state_dir = Path(state_dir) if state_dir else config.data_dir() / "local"
+        self._unknown = unknown
+
+    # ---- GPUs and the queue --------------------------------------------------------------------
+
+    def gpus(self) -> list[Gpu]:
+        if self.visible is not None:
+            return [Gpu(i) for i in self.visible]
+        return detect_gpus()
+
+    @contextmanager
+    def _locked(self) -> Iterator[Path]:
+        qdir = self.state_dir / "queue"
+        qdir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "lock", "a+") as lf:
+            fcntl.flock(lf, fcntl.LOCK_EX)
+            try:
+                yield qdir
+            finally:
+                fcntl.flock(lf, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _key(run_dir: str) -> str:
+        return hashlib.sha1(run_dir.encode()).hexdigest()[:16] + ".json"
+
+    def _entries(self, qdir: Path) -> list[dict]:
+        out = []
+        for p in qdir.glob("*.json"):
+            try:
+                e = json.loads(p.read_text())
+                e["_path"] = str(p)
+                out.append(e)
+            except (OSError, ValueError):
+                continue
+        return sorted(out, key=lambda e: (e.get("queued_at", 0), e.get("run_dir", "")))
+
+    def _pump(self) -> None:
+        """Start queued jobs whose GPUs are free now (under the queue lock, so two arcctl
+        processes never give the same GPU twice)."""
+        with self._locked() as qdir:
+            entries = self._entries(qdir)
+            if not entries:
+                return
+            used: set[str] = set()
+            waiting = []
+            for e in entries:
+                if e["state"] == "started":
+                    if pid_alive(e["run_dir"]) or (read_exit_code(e["run_dir"]) is None and not read_pid(e["run_dir"])):
+                        used.update(e.get("gpus", []))
+                    else:
+                        os.unlink(e["_path"])  # finished: its GPUs are free again
+                else:
+                    waiting.append(e)
+            if not waiting:
+                return
+            gpus = self.gpus()
+            for e in waiting:
+                need = int(e.get("need", 0))
+                if need == 0 or not gpus:
+                    chosen: list[str] = []
+                elif need > len(gpus):
+                    continue  # reported by status(); never satisfiable
+                else:
+                    free = [g for g in gpus if g.index not in used and
+                            (not g.memory_total or g.memory_used / g.memory_total < self.busy_fraction)]
+                    free.sort(key=lambda g: (g.memory_used, g.util, int(g.index) if g.index.isdigit() else 0))
+                    if len(free) < need:
+                        continue
+                    chosen = [g.index for g in free[:need]]
+                try:
+                    self._start(e, chosen)
+                except OSError as err:
+                    Path(e["run_dir"], EXIT_CODE).write_text("127\n")
+                    Path(e["run_dir"], STDERR).open("a").write(f"arcctl: could not start: {err}\n")
+                    os.unlink(e["_path"])
+                    continue
+                used.update(chosen)
+                e.update(state="started", gpus=chosen, started_at=time.time())
+                path = e.pop("_path")
+                Path(path).write_text(json.dumps(e))
+
+    def _start(self, entry: dict, gpus: list[str]) -> None:
+        run_dir = entry["run_dir"]
+        env = os.environ.copy()
+        env.update(entry.get("env", {}))
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        env["ARCCTL_RUN_DIR"] = run_dir
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        Path(run_dir, GPUS_FILE).write_text(",".join(gpus) + "\n")
+        with open(Path(run_dir, STDOUT), "ab") as out, open(Path(run_dir, STDERR), "ab") as err:
+            p = subprocess.Popen(
+                [self.python, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), "--", *entry["cmd"]],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=run_dir, env=env,
+                start_new_session=True, close_fds=True,
+            )
+        rc = p.wait(timeout=60)  # returns once the detached job has written its pid file
+        if rc != 0:
+            raise OSError(f"local_wrapper exited with {rc}")
+
+    # ---- Backend interface ---------------------------------------------------------------------
+
+    def command(self, spec: JobSpec) -> list[str]:
+        """The job's command line: the spec's entry + spec.json; N>1 GPUs -> accelerate launch."""
+        entry = list(spec.entry)
+        spec_path = str(Path(spec.run_dir) / "spec.json")
+        if entry and entry[0] in ("python", "python3"):
+            entry = entry[1:]
+            n = spec.resources.gpus
+            if n > 1:
+                return [self.python, "-m", "accelerate.commands.launch", "--num_processes", str(n), *entry, spec_path]
+            return [self.python, *entry, spec_path]
+        return [*entry, spec_path]
+
+    def render(self, spec: JobSpec) -> LaunchArtifact:
+        cmd = self.command(spec)
+        n = spec.resources.gpus
+        env = {**spec.env, "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
+        lines = [
+            "#!/bin/sh",
+            f"# local job: {n} GPU(s), least-used free GPU first; queued until they are free",
+            f"cd {shlex.quote(spec.run_dir)}",
+            "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " \\",
+            "  " + " ".join(shlex.quote(c) for c in cmd),
+        ]
+        return LaunchArtifact(kind="command", text="\n".join(lines) + "\n", filename=LAUNCH_FILE)
+
+    def submit(self, spec: JobSpec) -> str:
+        run_dir = str(Path(spec.run_dir).absolute())
+        if not Path(run_dir).is_dir():
+            raise BackendError(f"run dir {run_dir} does not exist")
+        if pid_alive(run_dir):
+            raise BackendError(f"a job is still running in {run_dir}")
+        art = self.render(spec)
+        # A resume relaunches in the same run dir: old control files would lie about the new run.
+        for f in (EXIT_CODE, PID, CANCELLED, GPUS_FILE):
+            Path(run_dir, f).unlink(missing_ok=True)
+        Path(run_dir, art.filename).write_text(art.text)
+        entry = {"run_dir": run_dir, "cmd": self.command(spec), "env": dict(spec.env),
+                 "need": spec.resources.gpus, "state": "queued", "queued_at": time.time()}
+        with self._locked() as qdir:
+            tmp = qdir / (self._key(run_dir) + ".tmp")
+            tmp.write_text(json.dumps(entry))
+            tmp.replace(qdir / self._key(run_dir))
+        self._pump()
+        return run_dir
+
+    def find(self, spec: JobSpec) -> str | None:
+        """The job launched for this spec, if any (used to finish an interrupted submit)."""
+        run_dir = str(Path(spec.run_dir).absolute())
+        if (self.state_dir / "queue" / self._key(run_dir)).exists() or read_pid(run_dir) or read_exit_code(run_dir) is not None:
+            return run_dir
+        return None
+
+    def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        self._pump()
+        qdir = self.state_dir / "queue"
+        ngpus = None
+        out: dict[str, JobStatus] = {}
+        for jid in job_ids:
+            run_dir = jid
+            cancelled = Path(run_dir, CANCELLED).exists()
+            code = read_exit_code(run_dir)
+            alive = pid_alive(run_dir)
+            if alive:
+                gpus = _read(Path(run_dir, GPUS_FILE)).strip()
+                out[jid] = JobStatus(JobState.RUNNING, detail=f"GPUs {gpus}" if gpus else "CPU")
+            elif code is not None:
+                if cancelled:
+                    out[jid] = JobStatus(JobState.CANCELLED, exit_code=code, reason="cancelled")
+                elif code == 0:
+                    out[jid] = JobStatus(JobState.COMPLETED, exit_code=0)
+                else:
+                    out[jid] = JobStatus(JobState.FAILED, exit_code=code, reason="exit_code",
+                                         detail=f"exited with {code}; see {run_dir}/{STDERR}")
+            elif cancelled:
+                out[jid] = JobStatus(JobState.CANCELLED, reason="cancelled")
+            elif read_pid(run_dir):
+                out[jid] = JobStatus(JobState.FAILED, reason="vanished",
+                                     detail="the job's process ended without writing exit_code (killed from outside?)")
+            elif (qdir / self._key(run_dir)).exists():
+                entry = _load_json(qdir / self._key(run_dir))
+                need = int(entry.get("need", 0)) if entry else 0
+                if ngpus is None:
+                    ngpus = len(self.gpus())
+                if ngpus and need > ngpus:
+                    out[jid] = JobStatus(JobState.QUEUED, reason="insufficient_gpus",
+                                         detail=f"needs {need} GPUs, this machine has {ngpus}; it will never start")
+                else:
+                    out[jid] = JobStatus(JobState.QUEUED, detail=f"waiting for {need} free GPU(s)")
+            else:
+                out[jid] = JobStatus(JobState.UNKNOWN, reason="unknown", detail=f"no local job in {run_dir}")
+        return out
+
+    def cancel(self, job_id: str) -> None:
+        run_dir = job_id
+        with self._locked() as qdir:
+            Path(run_dir, CANCELLED).write_text(f"{time.time()}\n")
+            q = qdir / self._key(run_dir)
+            entry = _load_json(q)
+            if entry and entry.get("state") == "queued":
+                q.unlink(missing_ok=True)
+                return
+        got = read_pid(run_dir)
+        if got and pid_alive(run_dir):
+            try:  # the wrapper forwards SIGTERM to the job's group and SIGKILLs it after the grace
+                os.killpg(got[0], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _read(p: Path) -> str:
+    try:
+        return p.read_text()
+    except OSError:
+        return ""
+
+
+def _load_json(p: Path) -> dict | None:
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def make_backend(options: dict, host: str | None) -> LocalBackend:
+    if host:
+        raise BackendError(f"the local backend runs on this machine; host '{host}' is not supported (use slurm or htcondor)")
+    return LocalBackend(options)

@@ -1,0 +1,79 @@
+"""Experiment names from a template pattern, the way the seeds glue EXPERIMENT_NAME by hand:
+deterministic (same params -> same name), filesystem-safe, and never an existing run dir."""
+from __future__ import annotations
+
+import math
+import re
+import string
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+MAX_LEN = 200
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+
+
+def pattern_fields(pattern: str) -> list[str]:
+    try:
+        return [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
+    except ValueError as e:
+        from jobs.errors import TemplateError
+
+        raise TemplateError(f"name pattern {pattern!r}: {e}") from None
+
+
+def fmt_value(v: Any) -> str:
+    """Short, stable text for a parameter value: 1e-06 -> 1e-6, 100.0 -> 100, True -> true."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isfinite(v) and v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        if v != 0 and math.isfinite(v) and (abs(v) < 1e-3 or abs(v) >= 1e15):
+            mant, exp = f"{v:.12e}".split("e")
+            mant = mant.rstrip("0").rstrip(".")
+            return f"{mant}e{int(exp)}"
+        s = repr(v)
+        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), s)
+    if v is None:
+        return "none"
+    if isinstance(v, (list, tuple)):
+        return "-".join(fmt_value(x) for x in v)
+    if isinstance(v, dict):
+        return "-".join(f"{k}{fmt_value(x)}" for k, x in sorted(v.items()))
+    return str(v)
+
+
+def safe(name: str) -> str:
+    """Only [A-Za-z0-9._+=-]; no leading dot or dash; bounded length."""
+    s = _UNSAFE.sub("-", name).strip("-")
+    s = s.lstrip(".")
+    s = re.sub(r"-{2,}", "-", s)
+    return s[:MAX_LEN] or "run"
+
+
+def render_name(pattern: str, params: dict[str, Any], extra: Iterable[str] = ()) -> str:
+    """The pattern filled with formatted params; `extra` keys (swept but not in the pattern) are
+    appended as _<key><value> so every sweep point gets a telling, distinct name."""
+    from jobs.errors import TemplateError
+
+    fields = set(pattern_fields(pattern))
+    try:
+        name = pattern.format(**{k: fmt_value(params.get(k)) for k in fields})
+    except (KeyError, IndexError, ValueError) as e:
+        raise TemplateError(f"name pattern {pattern!r}: {e}") from None
+    for k in extra:
+        if k not in fields:
+            name += f"_{k}{fmt_value(params.get(k))}"
+    return safe(name)
+
+
+def unique_name(root: str | Path, name: str, taken: Callable[[str], bool] | None = None) -> str:
+    """`name`, or name-2, name-3, ... : the first whose run dir does not exist under root and is
+    not `taken` (e.g. already in the registry or earlier in the same sweep)."""
+    root = Path(root)
+    n = 1
+    while True:
+        cand = name if n == 1 else f"{name}-{n}"
+        if not (root / cand).exists() and not (taken and taken(str(root / cand))):
+            return cand
+        n += 1

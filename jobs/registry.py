@@ -1,0 +1,274 @@
+"""The job registry: one SQLite file (WAL) under ARCCTL_HOME.
+
+Safe with several arcctl processes (CLI + dashboard): WAL lets readers run during a write, every
+write is one short `BEGIN IMMEDIATE` transaction and waits (busy timeout) instead of failing.
+Submitting is two-phase: `reserve` records the job (state `submitting`) *before* the backend is
+called and `confirm` stores the backend's job id after, so a crash in between leaves a row that
+`jobs.submit.recover` can resolve — never a launched job the registry does not know, never a
+second launch of the same spec.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from jobs import config
+from jobs.errors import RegistryError
+
+SUBMITTING = "submitting"
+TERMINAL = ("completed", "failed", "cancelled")
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    template TEXT,
+    profile TEXT,
+    backend TEXT NOT NULL,
+    backend_job_id TEXT,
+    host TEXT,
+    run_dir TEXT NOT NULL,
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    reason TEXT,
+    detail TEXT,
+    spec_json TEXT NOT NULL,
+    parent TEXT,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_name ON jobs(name);
+CREATE INDEX IF NOT EXISTS jobs_run_dir ON jobs(run_dir);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+# Columns `ls` needs: everything but the spec, so listing 10,000 jobs stays cheap.
+LIST_COLUMNS = ("id", "name", "kind", "template", "profile", "backend", "backend_job_id", "host",
+                "run_dir", "state", "exit_code", "reason", "detail", "parent", "restarts", "created", "updated")
+
+
+@dataclass
+class Job:
+    id: str
+    name: str
+    kind: str
+    template: str | None
+    profile: str | None
+    backend: str
+    backend_job_id: str | None
+    host: str | None
+    run_dir: str
+    state: str
+    exit_code: int | None
+    reason: str | None
+    detail: str | None
+    parent: str | None
+    restarts: int
+    created: float
+    updated: float
+    spec_json: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def spec(self):
+        from jobs.spec import JobSpec
+
+        if self.spec_json is None:
+            raise RegistryError(f"job {self.id}: spec not loaded")
+        return JobSpec.from_json(self.spec_json)
+
+    def as_dict(self, with_spec: bool = False) -> dict[str, Any]:
+        d = {c: getattr(self, c) for c in LIST_COLUMNS}
+        if with_spec and self.spec_json is not None:
+            import json
+
+            d["spec"] = json.loads(self.spec_json)
+        return d
+
+
+class Registry:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else config.registry_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=30000")
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                with self._tx() as db:
+                    for stmt in _SCHEMA.split(";"):
+                        if stmt.strip():
+                            db.execute(stmt)
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            raise RegistryError(f"registry {self.path}: {e}") from None
+        except OSError as e:
+            raise RegistryError(f"registry {self.path}: {e.strerror or e}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as e:
+            raise RegistryError(f"registry {self.path}: {e}") from None
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def reserve(self, spec, state: str = SUBMITTING) -> str:
+        """Phase 1 of a submit: the job exists in the registry before any backend sees it."""
+        now = time.time()
+        parent = spec.parent.run_dir if spec.parent else None
+        with self._tx() as db:
+            for _ in range(20):
+                jid = secrets.token_hex(4)
+                if not db.execute("SELECT 1 FROM jobs WHERE id=?", (jid,)).fetchone():
+                    break
+            db.execute(
+                "INSERT INTO jobs (id,name,kind,template,profile,backend,host,run_dir,state,spec_json,"
+                "parent,restarts,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+                (jid, spec.name, spec.kind, spec.template, spec.profile, spec.backend, spec.host,
+                 spec.run_dir, state, spec.to_json(), parent, spec.created.timestamp(), now),
+            )
+        return jid
+
+    def confirm(self, job_id: str, backend_job_id: str, state: str = "queued") -> None:
+        """Phase 2: the backend accepted the job."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET backend_job_id=?, state=?, reason=NULL, detail=NULL, exit_code=NULL, updated=? WHERE id=?",
+                       (backend_job_id, state, time.time(), job_id))
+
+    def set_state(self, job_id: str, state: str, exit_code: int | None = None, reason: str | None = None,
+                  detail: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET state=?, exit_code=?, reason=?, detail=?, updated=? WHERE id=?",
+                       (state, exit_code, reason, detail, time.time(), job_id))
+
+    def update_statuses(self, updates: dict[str, Any]) -> int:
+        """{job_id: JobStatus} in one transaction; rows whose values did not change are skipped.
+        Returns how many rows changed."""
+        if not updates:
+            return 0
+        now = time.time()
+        changed = 0
+        with self._tx() as db:
+            for jid, st in updates.items():
+                state = st.state.value if hasattr(st.state, "value") else str(st.state)
+                cur = db.execute(
+                    "UPDATE jobs SET state=?, exit_code=?, reason=?, detail=?, updated=? WHERE id=? AND "
+                    "(state IS NOT ? OR exit_code IS NOT ? OR reason IS NOT ? OR detail IS NOT ?)",
+                    (state, st.exit_code, st.reason, st.detail, now, jid, state, st.exit_code, st.reason, st.detail),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def restart(self, job_id: str, spec) -> None:
+        """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
+                       "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
+                       (spec.to_json(), SUBMITTING, time.time(), job_id))
+
+    def delete(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: Iterable[Any] = (), with_spec: bool = False) -> list[Job]:
+        cols = LIST_COLUMNS + (("spec_json",) if with_spec else ())
+        try:
+            cur = self._db.execute(f"SELECT {','.join(cols)} FROM jobs {sql}", tuple(args))
+            return [Job(*row) for row in cur.fetchall()]
+        except sqlite3.DatabaseError as e:
+            raise RegistryError(f"registry {self.path}: {e}") from None
+
+    def list(self, states: Iterable[str] | None = None, limit: int | None = None, with_spec: bool = False,
+             backend: str | None = None) -> list[Job]:
+        """Newest first."""
+        where, args = [], []
+        if states:
+            states = list(states)
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args += states
+        if backend:
+            where.append("backend=?")
+            args.append(backend)
+        sql = (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(sql, args, with_spec)
+
+    def active(self, with_spec: bool = True) -> list[Job]:
+        """Jobs that may still change state (the watcher polls these)."""
+        return self._rows(f"WHERE state NOT IN ({','.join('?' * len(TERMINAL))}) ORDER BY created",
+                          TERMINAL, with_spec)
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    def run_dir_taken(self, run_dir: str) -> bool:
+        return self._db.execute("SELECT 1 FROM jobs WHERE run_dir=? LIMIT 1", (run_dir,)).fetchone() is not None
+
+    def get(self, ref: str) -> Job:
+        """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError."""
+        ref = ref.strip()
+        if not ref:
+            raise RegistryError("empty job id")
+        rows = self._rows("WHERE id=?", (ref,), True)
+        if not rows and len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+            rows = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
+            if len(rows) > 1:
+                raise RegistryError(f"job id prefix '{ref}' is ambiguous: {', '.join(r.id for r in rows[:5])}")
+        if not rows:
+            rows = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
+            if len(rows) > 1:
+                raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in rows[:5])}")
+        if not rows:
+            rows = self._rows("WHERE run_dir=? ORDER BY created DESC", (str(Path(ref).expanduser().absolute()) if not ref.startswith("/") else ref.rstrip("/"),), True)
+        if not rows:
+            from jobs.sweep import suggest
+
+            names = [r[0] for r in self._db.execute("SELECT name FROM jobs ORDER BY created DESC LIMIT 2000")]
+            raise RegistryError(f"no job '{ref}' in {self.path}{suggest(ref, names)}")
+        return rows[0]
+
+    # ---- shared rate limits (the status watcher) ----------------------------------------------
+
+    def claim(self, key: str, interval_s: float, now: float | None = None) -> bool:
+        """True for exactly one caller per `interval_s` across all processes sharing the registry."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            if row is not None and now - float(row[0]) < interval_s:
+                return False
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, repr(now)))
+            return True
+
+    def meta_get(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None

@@ -1,0 +1,280 @@
+"""From a template (or an existing spec) to a launched, registered job.
+
+build_specs: template + profile + `-p` overrides -> validated JobSpecs (one per sweep point),
+             each with its own name and run dir; nothing written.
+render:      each spec with the exact launch artifact its backend would use; nothing written.
+submit_spec: mkdir run dir -> spec.json -> registry.reserve -> backend.submit -> registry.confirm.
+recover:     finishes submits interrupted by a crash (see jobs.registry).
+Used by the CLI, the dashboard and the collapse guard alike.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from jobs import config
+from jobs.errors import JobsError, SpecError
+from jobs.registry import SUBMITTING, Registry
+from jobs.spec import JobSpec, Resources
+
+# Fault injection for the crash-mid-submit tests: exit hard at this point of submit_spec.
+FAULT_ENV = "ARCCTL_FAULT"
+
+
+def _validation_message(e: Exception) -> str:
+    errs = getattr(e, "errors", None)
+    if callable(errs):
+        first = errs()[0]
+        loc = ".".join(str(x) for x in first.get("loc", ()))
+        return f"{loc}: {first.get('msg')}"
+    return str(e).splitlines()[0]
+
+
+def _expand_root(root: str) -> str:
+    return os.path.expandvars(os.path.expanduser(root))
+
+
+def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "local", *,
+                name: str | None = None, run_dir: str | None = None,
+                registry: Registry | None = None) -> list[JobSpec]:
+    """Validated specs, one per sweep point. An auto-generated name that collides with an existing
+    run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
+    `name`/`run_dir` that exists is an error."""
+    from jobs.naming import render_name, safe, unique_name
+    from jobs.sweep import RESOURCE_PREFIX, expand, parse_overrides, swept_keys
+    from jobs.templates import load_profile, load_template
+
+    tpl = load_template(template)
+    prof = load_profile(profile)
+    ov = parse_overrides(list(overrides), tpl.kind)
+    points = expand(ov)
+    swept = swept_keys(ov)
+    if run_dir and len(points) > 1:
+        raise SpecError(f"--run-dir names one run but the overrides make {len(points)} (a sweep)")
+    root = _expand_root(prof.runs_root) if prof.runs_root else str(config.runs_root())
+    if not prof.host:
+        root = str(Path(root).absolute())
+    check_fs = prof.host is None
+    batch: set[str] = set()
+
+    def taken(path: str) -> bool:
+        return path in batch or (registry is not None and registry.run_dir_taken(path))
+
+    specs = []
+    for point in points:
+        params = dict(tpl.params)
+        res = {**tpl.resources, **prof.resources}
+        for k, v in point.items():
+            if k.startswith(RESOURCE_PREFIX):
+                res[k[len(RESOURCE_PREFIX):]] = v
+            else:
+                params[k] = v
+        if tpl.health:
+            params["health"] = {**tpl.health, **(params.get("health") or {})}
+        if run_dir:
+            rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
+            if (check_fs and Path(rd).exists()) or taken(rd):
+                raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
+            nm = Path(rd).name
+        else:
+            if name:
+                nm = safe(name if not swept else render_name(name, params, extra=swept))
+                rd = f"{root}/{nm}"
+                if (check_fs and Path(rd).exists()) or taken(rd):
+                    raise SpecError(f"run dir {rd} already exists; choose another --name (runs are never overwritten)")
+            else:
+                nm = render_name(tpl.name_pattern, params, extra=swept)
+                if check_fs:
+                    nm = unique_name(root, nm, taken)
+                else:
+                    base, n = nm, 1
+                    while taken(f"{root}/{nm}"):
+                        n += 1
+                        nm = f"{base}-{n}"
+                rd = f"{root}/{nm}"
+        batch.add(rd)
+        kw: dict[str, Any] = dict(
+            kind=tpl.kind, name=nm, template=tpl.name, params=params, profile=prof.name,
+            backend=prof.backend, host=prof.host, backend_options=prof.options, env=prof.env, run_dir=rd,
+        )
+        if tpl.entry:
+            kw["entry"] = tpl.entry
+        try:
+            kw["resources"] = Resources(**res)
+            specs.append(JobSpec(**kw))
+        except ValueError as e:
+            raise SpecError(f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}") from None
+    return specs
+
+
+def backend_for(spec: JobSpec):
+    from jobs.backends import get_backend
+
+    return get_backend(spec.backend, spec.host, spec.backend_options)
+
+
+def render(specs: list[JobSpec]) -> list[tuple[JobSpec, Any]]:
+    """(spec, LaunchArtifact) pairs; validates backend options; writes nothing."""
+    from jobs.backends.base import BackendError
+
+    out = []
+    for s in specs:
+        try:
+            out.append((s, backend_for(s).render(s)))
+        except BackendError as e:
+            raise SpecError(str(e)) from None
+    return out
+
+
+def _fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os._exit(70)
+
+
+def _submitter_tag() -> str:
+    from jobs.backends.local_wrapper import proc_start_time
+
+    return f"submitting: pid={os.getpid()} start={proc_start_time(os.getpid()) or ''}"
+
+
+def _launch(registry: Registry, job_id: str, spec: JobSpec, backend) -> str:
+    from jobs.backends.base import BackendError
+
+    _fault("before_backend")
+    try:
+        bid = backend.submit(spec)
+    except (BackendError, JobsError, OSError) as e:
+        registry.set_state(job_id, "failed", reason="submit_failed", detail=str(e))
+        raise SpecError(f"job {job_id} ({spec.name}): submit failed: {e}") from None
+    except BaseException as e:  # Ctrl-C or a bug: the row stays, recover() resolves it
+        registry.set_state(job_id, SUBMITTING, reason="submit_interrupted", detail=f"{type(e).__name__}: {e}")
+        raise
+    _fault("after_backend")
+    registry.confirm(job_id, bid)
+    return bid
+
+
+def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None) -> str:
+    """Launch one spec; returns the registry job id. Never overwrites a run dir."""
+    registry = registry or Registry()
+    backend = backend or backend_for(spec)
+    backend.render(spec)  # validates options before anything is written
+    if spec.host is None:
+        rd = Path(spec.run_dir)
+        rd.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            rd.mkdir()
+        except FileExistsError:
+            raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
+        spec.write()
+    job_id = registry.reserve(spec)
+    registry.set_state(job_id, SUBMITTING, detail=_submitter_tag())
+    _fault("after_reserve")
+    _launch(registry, job_id, spec, backend)
+    return job_id
+
+
+def submit_specs(specs: list[JobSpec], registry: Registry | None = None,
+                 on_submitted: Callable[[str, JobSpec], None] | None = None) -> list[str]:
+    """All specs are rendered (validated) first, so a bad one launches none."""
+    registry = registry or Registry()
+    render(specs)
+    ids = []
+    for s in specs:
+        jid = submit_spec(s, registry)
+        ids.append(jid)
+        if on_submitted:
+            on_submitted(jid, s)
+    return ids
+
+
+def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> str:
+    """Relaunch a finished/failed/cancelled job in its own run dir from a checkpoint (None: the
+    newest valid one). Same registry row, restarts + 1."""
+    from jobs.fork import resume_spec
+
+    job = registry.get(ref)
+    if not job.terminal and job.state not in ("held", "evicted", "unknown"):
+        raise SpecError(f"job {job.id} ({job.name}) is {job.state}; cancel it before resuming")
+    fs = _fs_for(job.host)
+    spec = resume_spec(job.run_dir, checkpoint, fs)
+    backend = backend_for(spec)
+    backend.render(spec)
+    if spec.host is None:
+        spec.write()
+    registry.restart(job.id, spec)
+    registry.set_state(job.id, SUBMITTING, detail=_submitter_tag())
+    _launch(registry, job.id, spec, backend)
+    return job.id
+
+
+def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,
+             overrides: dict[str, Any] | None = None, name: str | None = None) -> str:
+    from jobs.fork import fork_spec
+
+    job = registry.get(ref)
+    fs = _fs_for(job.host)
+    if name and job.host is None:
+        target = Path(job.run_dir).parent / name
+        if target.exists() or registry.run_dir_taken(str(target)):
+            raise SpecError(f"run dir {target} already exists; choose another --name")
+    spec = fork_spec(job.run_dir, checkpoint, overrides, fs=fs, name=name, taken=registry.run_dir_taken)
+    return submit_spec(spec, registry)
+
+
+def _fs_for(host: str | None):
+    if host is None:
+        from jobs.rundir import LocalFS
+
+        return LocalFS()
+    try:
+        from jobs.ssh import sftp_fs  # provided by the remote issue
+    except ImportError:
+        raise SpecError(f"reading run dirs on host {host} needs the ssh transport (jobs.ssh)") from None
+    return sftp_fs(host)
+
+
+def cancel_job(registry: Registry, ref: str) -> str:
+    job = registry.get(ref)
+    if job.terminal:
+        raise SpecError(f"job {job.id} ({job.name}) is already {job.state}")
+    if not job.backend_job_id:
+        registry.set_state(job.id, "cancelled", reason="cancelled", detail="cancelled before the backend accepted it")
+        return job.id
+    backend_for(job.spec()).cancel(job.backend_job_id)
+    st = backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id)
+    if st is not None and st.state.terminal:
+        registry.update_statuses({job.id: st})
+    else:
+        registry.set_state(job.id, job.state, reason="cancelling", detail="cancel requested")
+    return job.id
+
+
+def recover(registry: Registry) -> list[str]:
+    """Resolve jobs left in `submitting` by a process that died: if the backend knows a launch for
+    the spec, confirm it; otherwise mark it failed (it never ran). Never launches anything."""
+    from jobs.backends.local_wrapper import proc_start_time
+
+    fixed = []
+    for job in registry.list(states=[SUBMITTING], with_spec=True):
+        tag = job.detail or ""
+        if tag.startswith("submitting: pid="):
+            try:
+                pid_s, start_s = tag.split("pid=", 1)[1].split(" start=")
+                if proc_start_time(int(pid_s)) == (start_s or None) and start_s:
+                    continue  # that submit is still in progress
+            except ValueError:
+                pass
+        try:
+            backend = backend_for(job.spec())
+            found = backend.find(job.spec()) if hasattr(backend, "find") else None
+        except JobsError:
+            found = None
+        if found:
+            registry.confirm(job.id, found)
+        else:
+            registry.set_state(job.id, "failed", reason="submit_interrupted",
+                               detail="arcctl stopped before the backend accepted this job; it never ran")
+        fixed.append(job.id)
+    return fixed

@@ -1,0 +1,132 @@
+"""`-p key=v1,v2` overrides: parsed, typed by the kind's params model, expanded to a cartesian
+product. Values are typed one by one so `learning_rate=abc` fails naming the key, before any spec
+is built. A value starting with `[` or `{` is read as one JSON value (list/dict parameters)."""
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+from functools import lru_cache
+from typing import Annotated, Any
+
+from jobs.errors import SpecError
+from jobs.params import PARAMS_BY_KIND
+
+RESOURCE_PREFIX = "resources."
+_NULLS = {"none", "null"}
+
+
+def suggest(name: str, candidates) -> str:
+    """' (did you mean 'x'?)' or '' — appended to unknown-name errors."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@lru_cache(maxsize=None)
+def _adapter(kind: str, key: str):
+    from pydantic import TypeAdapter
+
+    field = PARAMS_BY_KIND[kind].model_fields[key]
+    # Annotated keeps the field's constraints (gt=0, ge=1, ...), not just its type.
+    ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(ann)
+
+
+@lru_cache(maxsize=None)
+def _resource_adapter(key: str):
+    from pydantic import TypeAdapter
+
+    from jobs.spec import Resources
+
+    field = Resources.model_fields[key]
+    ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(ann)
+
+
+def param_names(kind: str) -> list[str]:
+    return list(PARAMS_BY_KIND[kind].model_fields)
+
+
+def check_key(kind: str, key: str, where: str = "") -> None:
+    """Unknown parameter (or resources.<x>) -> SpecError with the closest name."""
+    if key.startswith(RESOURCE_PREFIX):
+        from jobs.spec import Resources
+
+        sub = key[len(RESOURCE_PREFIX):]
+        if sub not in Resources.model_fields:
+            raise SpecError(f"{where}unknown resource '{sub}'{suggest(sub, Resources.model_fields)}")
+        return
+    if kind not in PARAMS_BY_KIND:
+        raise SpecError(f"{where}unknown kind '{kind}'{suggest(kind, PARAMS_BY_KIND)}")
+    if key not in PARAMS_BY_KIND[kind].model_fields:
+        names = param_names(kind) + [RESOURCE_PREFIX + r for r in ("gpus", "cpus", "memory")]
+        raise SpecError(f"{where}unknown parameter '{key}' for kind {kind}{suggest(key, names)}")
+
+
+def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
+    """One value typed by the kind's model (strings from the command line included)."""
+    from pydantic import ValidationError
+
+    check_key(kind, key, where)
+    if isinstance(value, str):
+        s = value.strip()
+        if s.lower() in _NULLS:
+            value = None
+        elif s[:1] in "[{":
+            try:
+                value = json.loads(s)
+            except ValueError as e:
+                raise SpecError(f"{where}{key}={value}: not valid JSON ({e})") from None
+    try:
+        if key.startswith(RESOURCE_PREFIX):
+            adapter = _resource_adapter(key[len(RESOURCE_PREFIX):])
+        else:
+            adapter = _adapter(kind, key)
+        out = adapter.validate_python(value)
+    except ValidationError as e:
+        msg = e.errors()[0]["msg"]
+        raise SpecError(f"{where}{key}={value!r}: {msg}") from None
+    return _plain(out)
+
+
+def _plain(v: Any) -> Any:
+    # Literal/enum values and tuples back to JSON-friendly types.
+    if hasattr(v, "value") and not isinstance(v, (int, float, str, bool)):
+        return v.value
+    return v
+
+
+def split_values(raw: str) -> list[str]:
+    raw = raw.strip()
+    if raw[:1] in "[{":
+        return [raw]
+    return [p.strip() for p in raw.split(",")]
+
+
+def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
+    """['lr=1e-6,2e-6', 'beta=0.01'] -> {'lr': [1e-6, 2e-6], 'beta': [0.01]} (typed, order kept)."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise SpecError(f"-p {item}: expected key=value (values separated by commas for a sweep)")
+        key, raw = item.split("=", 1)
+        key = key.strip().replace("-", "_") if not key.startswith(RESOURCE_PREFIX) else key.strip()
+        if not key:
+            raise SpecError(f"-p {item}: empty parameter name")
+        if key in out:
+            raise SpecError(f"-p {key} given twice; put all values in one -p {key}=v1,v2")
+        values = split_values(raw)
+        if any(v == "" for v in values):
+            raise SpecError(f"-p {item}: empty value")
+        out[key] = [coerce(kind, key, v, where="-p ") for v in values]
+    return out
+
+
+def expand(overrides: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product, first key varying slowest; {} -> [{}] (one point)."""
+    keys = list(overrides)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(overrides[k] for k in keys))]
+
+
+def swept_keys(overrides: dict[str, list[Any]]) -> list[str]:
+    return [k for k, v in overrides.items() if len(v) > 1]

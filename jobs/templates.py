@@ -1,0 +1,239 @@
+"""TOML job templates and launch profiles.
+
+Built-in ones ship in the `templates` package; user ones in <config>/templates/*.toml and
+<config>/profiles/*.toml override built-ins of the same name. Every problem is reported as a
+TemplateError naming the file (and line, for malformed TOML), with the closest known name for
+typos.
+
+Template file:                          Profile file:
+  [template] kind, description,           [profile] backend, host, description, runs_root
+             name (pattern), entry        [resources] overrides of the template's
+  [params]    defaults (typed by kind)    [options] backend options (docker image, ...)
+  [resources] gpus, cpus, memory, ...     [env] environment of the job
+  [health]    collapse thresholds
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs import config
+from jobs.errors import JobsError, TemplateError
+from jobs.sweep import coerce, suggest
+
+BUILTIN = "built-in"
+_TEMPLATE_KEYS = {"kind", "description", "name", "entry"}
+_PROFILE_KEYS = {"backend", "host", "description", "runs_root"}
+BACKENDS = ("local", "htcondor", "slurm")
+
+
+@dataclass
+class Template:
+    name: str
+    kind: str
+    name_pattern: str
+    params: dict[str, Any]
+    resources: dict[str, Any] = field(default_factory=dict)
+    health: dict[str, float] = field(default_factory=dict)
+    entry: list[str] | None = None
+    description: str = ""
+    path: str = ""
+    source: str = BUILTIN
+
+
+@dataclass
+class Profile:
+    name: str
+    backend: str
+    host: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    runs_root: str | None = None
+    description: str = ""
+    path: str = ""
+    source: str = BUILTIN
+
+
+def builtin_dir() -> Path:
+    import templates
+
+    return Path(templates.__file__).parent
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TemplateError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        line = m.group(1) if m else "?"
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg).replace("\n", " ")
+        raise TemplateError(f"{path}:{line}: malformed TOML: {msg}") from None
+
+
+def _table(doc: dict, key: str, path: Path, required: bool = False) -> dict:
+    val = doc.get(key, None)
+    if val is None:
+        if required:
+            raise TemplateError(f"{path}: missing [{key}] table")
+        return {}
+    if not isinstance(val, dict):
+        raise TemplateError(f"{path}: '{key}' must be a [{key}] table")
+    return val
+
+
+def _check_keys(tab: dict, allowed: set[str], where: str, path: Path) -> None:
+    for k in tab:
+        if k not in allowed:
+            raise TemplateError(f"{path}: unknown key '{k}' in {where}{suggest(k, allowed)}")
+
+
+def _resources(tab: dict, path: Path, kind: str = "grpo") -> dict[str, Any]:
+    out = {}
+    for k, v in tab.items():
+        try:
+            out[k] = coerce(kind, f"resources.{k}", v)
+        except JobsError as e:
+            raise TemplateError(f"{path}: [resources] {e}") from None
+    return out
+
+
+def parse_template(path: Path, source: str = BUILTIN) -> Template:
+    from jobs.params import PARAMS_BY_KIND
+
+    doc = _read_toml(path)
+    _check_keys(doc, {"template", "params", "resources", "health"}, "the file", path)
+    head = _table(doc, "template", path, required=True)
+    _check_keys(head, _TEMPLATE_KEYS, "[template]", path)
+    kind = head.get("kind")
+    if kind not in PARAMS_BY_KIND:
+        raise TemplateError(f"{path}: [template] kind '{kind}' is not one of {', '.join(PARAMS_BY_KIND)}{suggest(str(kind), PARAMS_BY_KIND)}")
+    pattern = head.get("name")
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise TemplateError(f"{path}: [template] needs a name pattern, e.g. name = \"lr{{learning_rate}}\"")
+    entry = head.get("entry")
+    if entry is not None and (not isinstance(entry, list) or not entry or not all(isinstance(x, str) for x in entry)):
+        raise TemplateError(f"{path}: [template] entry must be a non-empty list of strings")
+    params = {}
+    for k, v in _table(doc, "params", path).items():
+        try:
+            params[k] = coerce(kind, k, v)
+        except JobsError as e:
+            raise TemplateError(f"{path}: [params] {e}") from None
+    health = _table(doc, "health", path)
+    if health:
+        if "health" not in PARAMS_BY_KIND[kind].model_fields:
+            raise TemplateError(f"{path}: [health] is not supported for kind {kind}")
+        try:
+            health = coerce(kind, "health", health)
+        except JobsError as e:
+            raise TemplateError(f"{path}: [health] {e}") from None
+    from jobs.naming import pattern_fields
+
+    for f in pattern_fields(pattern):
+        if f not in PARAMS_BY_KIND[kind].model_fields:
+            raise TemplateError(f"{path}: name pattern uses unknown parameter '{f}'{suggest(f, PARAMS_BY_KIND[kind].model_fields)}")
+    return Template(
+        name=path.stem, kind=kind, name_pattern=pattern, params=params,
+        resources=_resources(_table(doc, "resources", path), path, kind), health=health,
+        entry=list(entry) if entry else None, description=str(head.get("description", "")),
+        path=str(path), source=source,
+    )
+
+
+def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
+    doc = _read_toml(path)
+    _check_keys(doc, {"profile", "resources", "options", "env"}, "the file", path)
+    head = _table(doc, "profile", path, required=True)
+    _check_keys(head, _PROFILE_KEYS, "[profile]", path)
+    backend = head.get("backend")
+    if backend not in BACKENDS:
+        raise TemplateError(f"{path}: [profile] backend '{backend}' is not one of {', '.join(BACKENDS)}{suggest(str(backend), BACKENDS)}")
+    env = _table(doc, "env", path)
+    for k, v in env.items():
+        if not isinstance(v, (str, int, float, bool)):
+            raise TemplateError(f"{path}: [env] {k} must be a string")
+    host = head.get("host")
+    if host is not None and (not isinstance(host, str) or not host):
+        raise TemplateError(f"{path}: [profile] host must be a non-empty string")
+    if backend == "local" and host:
+        raise TemplateError(f"{path}: the local backend runs on this machine; remove host = \"{host}\"")
+    return Profile(
+        name=path.stem, backend=backend, host=host, resources=_resources(_table(doc, "resources", path), path),
+        options=dict(_table(doc, "options", path)), env={k: str(v) for k, v in env.items()},
+        runs_root=head.get("runs_root"), description=str(head.get("description", "")),
+        path=str(path), source=source,
+    )
+
+
+def _files(kind: str) -> dict[str, tuple[Path, str]]:
+    """name -> (file, source); user files override built-ins of the same name."""
+    if kind == "templates":
+        dirs = [(builtin_dir(), BUILTIN), (config.user_templates_dir(), "user")]
+    else:
+        dirs = [(builtin_dir() / "profiles", BUILTIN), (config.user_profiles_dir(), "user")]
+    out: dict[str, tuple[Path, str]] = {}
+    for d, source in dirs:
+        if d.is_dir():
+            for p in sorted(d.glob("*.toml")):
+                out[p.stem] = (p, source)
+    return out
+
+
+def template_names() -> list[str]:
+    return sorted(_files("templates"))
+
+
+def profile_names() -> list[str]:
+    return sorted(_files("profiles"))
+
+
+def load_template(name: str) -> Template:
+    p = Path(name)
+    if name.endswith(".toml") and p.is_file():  # a path works too
+        return parse_template(p, source="file")
+    files = _files("templates")
+    if name not in files:
+        raise TemplateError(f"unknown template '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
+    path, source = files[name]
+    return parse_template(path, source)
+
+
+def load_profile(name: str) -> Profile:
+    p = Path(name)
+    if name.endswith(".toml") and p.is_file():
+        return parse_profile(p, source="file")
+    files = _files("profiles")
+    if name not in files:
+        raise TemplateError(f"unknown profile '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
+    path, source = files[name]
+    return parse_profile(path, source)
+
+
+def list_templates() -> list[Template | TemplateError]:
+    """Every template; a broken one is returned as its error so one bad file hides nothing else."""
+    out: list[Template | TemplateError] = []
+    for name, (path, source) in sorted(_files("templates").items()):
+        try:
+            out.append(parse_template(path, source))
+        except TemplateError as e:
+            out.append(e)
+    return out
+
+
+def list_profiles() -> list[Profile | TemplateError]:
+    out: list[Profile | TemplateError] = []
+    for name, (path, source) in sorted(_files("profiles").items()):
+        try:
+            out.append(parse_profile(path, source))
+        except TemplateError as e:
+            out.append(e)
+    return out
