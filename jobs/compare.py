@@ -44,6 +44,18 @@ class CompareTable:
     def cell(self, row: int, column: str) -> str:
         return format_value(column, self.rows[row].values.get(column))
 
+    def to_markdown(self) -> str:
+        """The seed notes' table: one row per experiment, best values in **bold**."""
+        head = ["dataset", "experiment", *self.columns]
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("-" * (len(h) + 2) for h in head) + "|"]
+        for i, r in enumerate(self.rows):
+            cells = [r.dataset, r.label]
+            for c in self.columns:
+                text = self.cell(i, c)
+                cells.append(f"**{text}**" if i in self.best.get(c, set()) else text)
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "columns": ["experiment", "dataset", *self.columns],

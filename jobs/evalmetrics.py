@@ -239,26 +239,31 @@ def aggregate(per_task: dict[str, dict[str, Any]], ks: Iterable[int] | None = No
     return out
 
 
-def compute_metrics(
-    predictions: Sequence[dict[str, Any]],
-    truth: dict[str, dict[str, Any]],
-    ks: Iterable[int] | None = None,
-) -> dict[str, Any]:
-    """The whole metrics document from raw predictions and the true outputs.
-
-    predictions: dicts with task_id, error (None or kind), train_outputs, test_outputs.
-    truth: {task_id: {"train": [grid, ...], "test": [grid or None, ...]}}.
-    Tasks of `truth` without any prediction are an error: every task must be sampled.
-    """
-    by_task: dict[str, list[dict[str, Any]]] = {tid: [] for tid in truth}
-    errors: dict[str, int] = {}
+def score_predictions(
+    predictions: Sequence[dict[str, Any]], truth: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """score_prediction for each prediction, in order (the eval job stores these per line)."""
+    out = []
     for p in predictions:
         tid = p["task_id"]
         if tid not in truth:
             raise ValueError(f"prediction for unknown task {tid!r}")
         t = truth[tid]
-        by_task[tid].append(score_prediction(p.get("error"), p.get("train_outputs"),
-                                             p.get("test_outputs"), t["train"], t.get("test")))
+        out.append(score_prediction(p.get("error"), p.get("train_outputs"), p.get("test_outputs"),
+                                    t["train"], t.get("test")))
+    return out
+
+
+def metrics_from_scored(
+    predictions: Sequence[dict[str, Any]],
+    scored: Sequence[dict[str, Any]],
+    task_ids: Iterable[str],
+    ks: Iterable[int] | None = None,
+) -> dict[str, Any]:
+    by_task: dict[str, list[dict[str, Any]]] = {tid: [] for tid in task_ids}
+    errors: dict[str, int] = {}
+    for p, s in zip(predictions, scored):
+        by_task[p["task_id"]].append(s)
         kind = p.get("error") or "ok"
         errors[kind] = errors.get(kind, 0) + 1
     missing = [tid for tid, s in by_task.items() if not s]
@@ -270,6 +275,20 @@ def compute_metrics(
         "errors": dict(sorted(errors.items())),
         "per_task": per_task,
     }
+
+
+def compute_metrics(
+    predictions: Sequence[dict[str, Any]],
+    truth: dict[str, dict[str, Any]],
+    ks: Iterable[int] | None = None,
+) -> dict[str, Any]:
+    """The whole metrics document from raw predictions and the true outputs.
+
+    predictions: dicts with task_id, error (None or kind), train_outputs, test_outputs.
+    truth: {task_id: {"train": [grid, ...], "test": [grid or None, ...]}}.
+    Every task of `truth` must have at least one prediction.
+    """
+    return metrics_from_scored(predictions, score_predictions(predictions, truth), truth, ks)
 
 
 def format_value(name: str, value: Any) -> str:

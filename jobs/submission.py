@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import numbers
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,11 @@ def rank_candidates(preds: Iterable[dict[str, Any]], test_index: int) -> list[li
     cands: dict[str, _Candidate] = {}
     for p in preds:
         outs = p.get("test_outputs")
-        if p.get("error") or not outs or test_index >= len(outs) or not is_grid(outs[test_index]):
+        if p.get("error") or not outs or test_index >= len(outs):
             continue
-        grid = outs[test_index]
+        grid = _as_plain_grid(outs[test_index])
+        if grid is None:
+            continue
         tc = p.get("train_correct") or []
         train_score = sum(bool(c) for c in tc) / len(tc) if tc else 0.0
         code_len = len(p.get("code") or "")
@@ -59,6 +62,18 @@ def rank_candidates(preds: Iterable[dict[str, Any]], test_index: int) -> list[li
             c.shortest_code = min(c.shortest_code, code_len)
     order = sorted(cands.values(), key=lambda c: (-c.train_score, -c.votes, c.shortest_code))
     return [c.grid for c in order]
+
+
+def _as_plain_grid(g: Any) -> list[list[int]] | None:
+    """The grid with Python ints (numpy integers accepted, bools and floats not), or None."""
+    if hasattr(g, "tolist") and not isinstance(g, list):
+        g = g.tolist()
+    if not isinstance(g, list) or not all(isinstance(r, list) for r in g):
+        return None
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for r in g for v in r):
+        return None
+    plain = [[int(v) for v in r] for r in g]
+    return plain if is_grid(plain) else None
 
 
 def _plain(grid: Any) -> list[list[int]]:

@@ -17,6 +17,7 @@ submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", 
 def compare(
     targets: List[str] = typer.Argument(..., help="eval run dirs, checkpoint dirs or metrics.json files"),
     as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
+    markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
     label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="row names, in order"),
 ) -> None:
     """Evaluation metrics side by side; the best value per column (per dataset) in bold."""
@@ -26,6 +27,9 @@ def compare(
         table = build_table(targets, labels=label)
     if as_json:
         typer.echo(json.dumps(table.to_json(), indent=2))
+        return
+    if markdown:
+        typer.echo(table.to_markdown())
         return
     from rich.console import Console
     from rich.table import Table

@@ -1,0 +1,167 @@
+"""Sampling completions for evaluation: transformers `generate` everywhere, vLLM when asked for
+and installed. Both take the same list of prompt texts (chat template already applied) and give
+back one Completion per prompt, so the eval job does not care which one ran.
+
+A model may come with a LoRA adapter (a checkpoint-N of a LoRA run, or any adapter folder) or be
+a full checkpoint (checkpoint-N of a full fine-tune): `resolve_model` tells which.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from jobs.errors import JobsError
+
+
+class GenerationError(JobsError):
+    pass
+
+
+@dataclass
+class Completion:
+    text: str
+    n_tokens: int
+    truncated: bool  # stopped by max_new_tokens, not by EOS
+
+
+def resolve_model(model_path: str, adapter_path: str | None) -> tuple[str, str | None]:
+    """(base model, adapter or None). A full-model checkpoint given as adapter replaces the base."""
+    if not adapter_path:
+        return model_path, None
+    p = Path(adapter_path)
+    if not p.is_dir():
+        raise GenerationError(f"adapter_path {adapter_path}: not a directory")
+    if (p / "adapter_config.json").is_file():
+        return model_path, str(p)
+    if (p / "config.json").is_file():
+        return str(p), None
+    raise GenerationError(f"adapter_path {adapter_path}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
+
+
+def adapter_base(adapter_path: str) -> str | None:
+    """The base model an adapter was trained on, as recorded in its adapter_config.json."""
+    try:
+        return json.loads((Path(adapter_path) / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        return None
+
+
+class TransformersGenerator:
+    """`model.generate` in length-sorted batches (less padding), left padding, sampling when
+    temperature > 0 and greedy at temperature 0."""
+
+    def __init__(self, model_path: str, adapter_path: str | None = None, batch_size: int = 8,
+                 dtype: str | None = None, max_seq_length: int | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        base, adapter = resolve_model(model_path, adapter_path)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if dtype is None:
+            torch_dtype = torch.bfloat16 if self.device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        else:
+            torch_dtype = getattr(torch, dtype)
+        tok_src = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else base
+        self.tokenizer = AutoTokenizer.from_pretrained(tok_src)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
+        if adapter:
+            from peft import PeftModel
+
+            # merged weights generate faster than the adapter applied on every forward pass
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        self.model = model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+
+    def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
+                 top_p: float = 1.0, seed: int = 0) -> list[Completion]:
+        import torch
+
+        torch.manual_seed(seed)
+        enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(enc[i]))
+        out: list[Completion | None] = [None] * len(prompts)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(enc[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, width - len(enc[i]):] = torch.tensor(enc[i])
+                mask[row, width - len(enc[i]):] = 1
+            new_tokens = max_new_tokens
+            if self.max_seq_length:
+                new_tokens = max(1, min(max_new_tokens, self.max_seq_length - width))
+            kwargs = dict(do_sample=temperature > 0, max_new_tokens=new_tokens, pad_token_id=pad)
+            if temperature > 0:
+                kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
+            with torch.no_grad():
+                gen = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+            for row, i in enumerate(idx):
+                toks = gen[row, width:].tolist()
+                n = len(toks)
+                for j, t in enumerate(toks):  # cut at the first EOS; what follows is padding
+                    if t in eos_ids:
+                        n = j + 1
+                        break
+                stopped = n < len(toks) or (toks and toks[n - 1] in eos_ids)
+                text = self.tokenizer.decode(toks[:n], skip_special_tokens=True)
+                out[i] = Completion(text=text, n_tokens=n, truncated=not stopped and n >= new_tokens)
+        return out  # type: ignore[return-value]
+
+
+class VLLMGenerator:
+    """vLLM offline engine; LoRA adapters through LoRARequest (no merge needed)."""
+
+    def __init__(self, model_path: str, adapter_path: str | None = None, gpu_memory_utilization: float = 0.9,
+                 max_seq_length: int | None = None, lora_r: int = 64):
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise GenerationError("use_vllm=true needs the `vllm` package, which is not installed here: "
+                                  "pip install 'arcctl[vllm]' (or set use_vllm=false to use transformers generate)") from None
+        base, adapter = resolve_model(model_path, adapter_path)
+        self.adapter = adapter
+        kwargs = dict(model=base, gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True)
+        if max_seq_length:
+            kwargs["max_model_len"] = max_seq_length
+        if adapter:
+            r = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", lora_r)
+            kwargs.update(enable_lora=True, max_lora_rank=max(8, int(r)))
+        self.llm = LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
+                 top_p: float = 1.0, seed: int = 0) -> list[Completion]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        sp = SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        # token ids, so the chat template's BOS is not added a second time
+        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        results = self.llm.generate(inputs, sp, lora_request=lora)
+        return [Completion(text=r.outputs[0].text, n_tokens=len(r.outputs[0].token_ids),
+                           truncated=r.outputs[0].finish_reason == "length") for r in results]
+
+
+def make_generator(params, model_path: str | None = None, adapter_path: str | None = None):
+    """The generator an EvalParams asks for."""
+    model_path = model_path or params.model_path
+    adapter_path = adapter_path if adapter_path is not None else params.adapter_path
+    if params.use_vllm:
+        return VLLMGenerator(model_path, adapter_path, params.gpu_memory_utilization, params.max_seq_length)
+    return TransformersGenerator(model_path, adapter_path, batch_size=params.batch_size,
+                                 max_seq_length=params.max_seq_length)

@@ -1,0 +1,257 @@
+"""SFT jobs: TRL SFTTrainer + LoRA (DoRA / rsLoRA options) on (task prompt -> program) examples.
+
+Examples are prompt-completion pairs: the prompt is exactly what eval and GRPO show the model
+(chat template + the pre-filled assistant opening), the completion is the program's continuation
+and the closing fence. With `completion_only_loss` the loss covers only the completion.
+
+Sources: `synthetic_tasks > 0` generates that many synthetic tasks with their programs
+(trainer.synthetic); otherwise `dataset` is a file of tasks with known programs:
+  *.jsonl  one {"task_id", "train", "test", "program"} object per line
+  *.json   {task_id: {"train", "test", "program"}}
+Telemetry (metrics.jsonl / events.jsonl / checkpoints) is the same as for GRPO.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from jobs import rundir
+from jobs.errors import JobsError, SpecError
+from trainer import lifecycle, model_loading
+from trainer.telemetry import RunFiles, TelemetryCallback
+
+EXIT_USER_ERROR = 2
+EXIT_CRASH = 1
+PROGRAM_KEYS = ("program", "code", "solution")
+
+
+def main(spec: Any, run_dir: str | Path | None = None) -> int:
+    run_dir = Path(run_dir or spec.run_dir)
+    files = RunFiles(run_dir)
+    try:
+        return _run(spec, run_dir, files)
+    except (JobsError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
+        print(f"trainer: error: {msg}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as e:  # crash: keep the traceback in stderr.log
+        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+        traceback.print_exc()
+        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_CRASH
+    finally:
+        files.close()
+
+
+# --- examples -----------------------------------------------------------------------------
+
+def completion_for(program: str) -> str:
+    """The completion that, appended to the prompt's pre-filled opening, gives the whole program.
+
+    The opening already contains the import header and `# concepts:`; a program starting with the
+    same header continues after it, any other program follows a blank concepts line."""
+    from trainer.extract import open_block_code
+    from trainer.prompts import ASSISTANT_PREFIX
+
+    head = open_block_code(ASSISTANT_PREFIX) or ""
+    body = program.strip("\n")
+    if head and body.startswith(head):
+        rest = body[len(head):]
+    else:
+        rest = "\n" + body if head else body
+    return rest.rstrip() + "\n```"
+
+
+def load_program_tasks(path: str, max_tasks: int | None) -> list[tuple[Any, str]]:
+    """(Task, program) pairs from a file of tasks with known programs; errors name file and task."""
+    from trainer.data import DatasetError, task_from_dict
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"dataset {path}: file not found (SFT needs tasks with programs, or synthetic_tasks > 0)")
+    items: list[tuple[str, Any]] = []
+    try:
+        if p.suffix == ".jsonl":
+            for n, line in enumerate(p.read_text().splitlines(), 1):
+                if line.strip():
+                    obj = json.loads(line)
+                    items.append((str(obj.get("task_id", f"line{n}")), obj))
+        else:
+            raw = json.loads(p.read_text())
+            if not isinstance(raw, dict):
+                raise DatasetError(f"{path}: expected an object mapping task id to task")
+            items = [(str(k), v) for k, v in raw.items()]
+    except ValueError as e:
+        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+    out = []
+    for tid, obj in items:
+        prog = next((obj[k] for k in PROGRAM_KEYS if isinstance(obj, dict) and isinstance(obj.get(k), str)), None)
+        if prog is None:
+            raise DatasetError(f"{path}: task {tid}: no program (one of the keys {', '.join(PROGRAM_KEYS)})")
+        out.append((task_from_dict(tid, obj, f"{path}: "), prog))
+    if not out:
+        raise DatasetError(f"{path}: contains no tasks")
+    return out[:max_tasks] if max_tasks else out
+
+
+def task_program_pairs(p: Any) -> list[tuple[Any, str]]:
+    if p.synthetic_tasks > 0:
+        from trainer.synthetic import generate_tasks
+
+        pairs = list(generate_tasks(p.synthetic_tasks, seed=p.seed))
+        return pairs[:p.max_tasks] if p.max_tasks else pairs
+    return load_program_tasks(p.dataset, p.max_tasks)
+
+
+def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=None) -> list[dict[str, str]]:
+    """One prompt-completion example per (task, test input), on an augmented copy of the task when
+    use_data_augmentation (the program solves the original orientation only, so augmenting here
+    would pair a prompt with a wrong program: augmentation applies to synthetic tasks whose
+    generator already varies them, never to the program's frame)."""
+    from trainer.encoders import get_encoder
+    from trainer.prompts import build_prompt_text
+
+    encoder = get_encoder(p.grid_encoder)
+    out, too_long = [], 0
+    for task, program in pairs:
+        completion = completion_for(program)
+        for i in range(len(task.test)):
+            prompt = build_prompt_text(task, encoder, tokenizer, test_index=i)
+            n = len(tokenizer(prompt + completion, add_special_tokens=False)["input_ids"])
+            if n + 1 > p.max_seq_length:  # + EOS
+                too_long += 1
+                continue
+            out.append({"prompt": prompt, "completion": completion})
+    if too_long and warn:
+        warn(f"{too_long} examples dropped: longer than max_seq_length={p.max_seq_length} tokens")
+    if not out:
+        raise SpecError(f"no SFT example fits max_seq_length={p.max_seq_length}")
+    random.Random(p.seed).shuffle(out)
+    return out
+
+
+# --- trainer ------------------------------------------------------------------------------
+
+def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(run_dir),
+        learning_rate=p.learning_rate,
+        lr_scheduler_type=p.lr_scheduler_type,
+        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,  # <1: a ratio (transformers 5)
+        num_train_epochs=p.epochs,
+        max_steps=p.max_steps,
+        max_grad_norm=p.max_grad_norm,
+        per_device_train_batch_size=p.per_device_train_batch_size,
+        per_device_eval_batch_size=p.per_device_train_batch_size,
+        gradient_accumulation_steps=p.gradient_accumulation_steps,
+        max_length=p.max_seq_length,
+        packing=p.packing,
+        completion_only_loss=p.completion_only_loss,
+        save_strategy="steps",
+        save_steps=p.save_steps,
+        logging_steps=p.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=p.save_steps if has_eval else None,
+        seed=p.seed,
+        data_seed=p.seed,
+        bf16=bf16,
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+        # workers only via fork-safe defaults: spawn-started workers cannot pickle TRL's local
+        # functions (the seeds lost a cluster week to this)
+        dataset_num_proc=None,
+        dataloader_num_workers=0,
+        # not include_num_input_tokens_seen: it adds train_runtime to every log line, which
+        # telemetry treats as the end-of-training summary; TRL's own `num_tokens` suffices
+    )
+
+
+def tokens_per_second_callback():
+    """Adds `tokens_per_second` (from TRL's cumulative `num_tokens`, all processes) to each
+    training log line: the rate since the previous line."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class _TokensPerSecond(TrainerCallback):
+        def __init__(self):
+            self._last = None
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs is None or "loss" not in logs:
+                return
+            if "num_tokens" not in logs:
+                return
+            now, seen = time.perf_counter(), float(logs["num_tokens"])
+            if self._last is not None and now > self._last[0]:
+                logs["tokens_per_second"] = (seen - self._last[1]) / (now - self._last[0])
+            self._last = (now, seen)
+
+    return _TokensPerSecond()
+
+
+def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
+    p = spec.typed_params()
+    model_loading.check_optional_backends(p)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / rundir.SPEC).exists():
+        spec.write(run_dir)
+
+    def warn(message: str, **fields):
+        files.event("warning", message=message, **fields)
+        print(f"trainer: warning: {message}", file=sys.stderr)
+
+    resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    pairs = task_program_pairs(p)
+    model, tokenizer, peft_config = model_loading.load_for_training(p)
+    bf16 = model_loading.resolve_bf16(p.bf16)
+    examples = build_examples(pairs, p, tokenizer, warn)
+    n_eval = int(len(examples) * p.eval_fraction)
+    train_ex, eval_ex = examples[n_eval:], examples[:n_eval]
+
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
+    signal_stop = lifecycle.SignalStop()
+    # tokens/s must see the logs before telemetry writes them: it goes first
+    callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
+    trainer = SFTTrainer(
+        model=model,
+        args=sft_config(p, run_dir, bf16, has_eval=bool(eval_ex)),
+        train_dataset=Dataset.from_list(train_ex),
+        eval_dataset=Dataset.from_list(eval_ex) if eval_ex else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    files.started(step=_checkpoint_step(resume), resume_from=resume, examples=len(train_ex),
+                  eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft")
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    finally:
+        signal_stop.restore()
+    if not signal_stop.received:
+        # the final weights, loadable as adapter_path/model_path by eval and GRPO
+        trainer.save_model(str(run_dir / "final"))
+        tokenizer.save_pretrained(str(run_dir / "final"))
+    files.event(rundir.EV_STOPPED, reason="signal" if signal_stop.received else "completed",
+                signal=signal_stop.received, step=trainer.state.global_step, **telemetry.summary)
+    return 0
+
+
+def _checkpoint_step(path: str | None) -> int:
+    if not path:
+        return 0
+    try:
+        return int(Path(path).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return 0
