@@ -1,6 +1,254 @@
-"""(filled in by its issue)"""
+"""Job commands: templates, render, submit, ls, show, cancel, resume, fork.
+
+Imports of `jobs.*` stay inside the commands: `arcctl --help` and `arcctl ls` must start fast.
+Output goes to stdout as plain text (a 10,000-row `ls` must not wait for a table renderer);
+errors are one line on stderr (arcctl.cli.errors.user_errors).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import List, Optional
+
 import typer
+
+from arcctl.cli.errors import user_errors
+
+PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
+
+
+def _age(ts: float | None, now: float) -> str:
+    if not ts:
+        return "-"
+    d = max(0, now - ts)
+    for unit, sec in (("d", 86400), ("h", 3600), ("m", 60)):
+        if d >= sec:
+            return f"{int(d // sec)}{unit}"
+    return f"{int(d)}s"
+
+
+def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
+    typer.echo(f"# [{i}/{n}] {spec.name}")
+    typer.echo(f"# run dir: {spec.run_dir}")
+    typer.echo(spec.to_json())
+    where = f" -> {art.filename}" if art.filename else ""
+    typer.echo(f"# launch artifact ({art.kind}{where}):")
+    typer.echo(art.text.rstrip("\n"))
+    typer.echo("")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("templates")
+    def templates_cmd(json_out: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+        """List job templates and launch profiles (built-in and user ones)."""
+        with user_errors():
+            from jobs import config
+            from jobs.templates import list_profiles, list_templates
+
+            tpls, profs = list_templates(), list_profiles()
+            if json_out:
+                out = {
+                    "templates": [{"error": str(t)} if isinstance(t, Exception) else
+                                  {"name": t.name, "kind": t.kind, "source": t.source, "path": t.path,
+                                   "description": t.description} for t in tpls],
+                    "profiles": [{"error": str(p)} if isinstance(p, Exception) else
+                                 {"name": p.name, "backend": p.backend, "host": p.host, "source": p.source,
+                                  "path": p.path, "description": p.description} for p in profs],
+                }
+                typer.echo(json.dumps(out, indent=2))
+                return
+            typer.echo("TEMPLATES")
+            for t in tpls:
+                if isinstance(t, Exception):
+                    typer.echo(f"  ! {t}")
+                else:
+                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {t.description}")
+            typer.echo("PROFILES")
+            for p in profs:
+                if isinstance(p, Exception):
+                    typer.echo(f"  ! {p}")
+                else:
+                    where = p.backend + (f"@{p.host}" if p.host else "")
+                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {p.description}")
+            typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
+
+    @app.command("render")
+    def render_cmd(
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
+        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
+        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
+        with user_errors():
+            from jobs.registry import Registry
+            from jobs.submit import build_specs, render
+
+            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists())
+            pairs = render(specs)
+            if json_out:
+                typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
+                    "kind": a.kind, "filename": a.filename, "text": a.text}} for s, a in pairs], indent=2))
+                return
+            for i, (s, a) in enumerate(pairs, 1):
+                _print_spec_and_artifact(i, len(pairs), s, a)
+            typer.echo(f"# {len(pairs)} spec(s); nothing written (use `arcctl submit` to launch)")
+
+    @app.command("submit")
+    def submit_cmd(
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
+        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
+        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
+    ) -> None:
+        """Launch jobs (one per sweep point); prints the job ids."""
+        with user_errors():
+            from jobs.registry import Registry
+            from jobs.submit import build_specs, submit_specs
+
+            reg = Registry()
+            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=reg)
+
+            def said(jid: str, spec) -> None:
+                typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+
+            submit_specs(specs, reg, on_submitted=said)
+
+    @app.command("ls")
+    def ls_cmd(
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+        state: List[str] = typer.Option([], "--state", help="only jobs in this state (repeatable)"),
+        limit: Optional[int] = typer.Option(None, "-n", "--limit", help="only the newest N jobs"),
+        refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="ask the backends first (rate-limited)"),
+    ) -> None:
+        """List jobs, newest first."""
+        with user_errors():
+            from jobs.registry import Registry
+
+            reg = _registry_if_exists()
+            jobs = []
+            errors: list[str] = []
+            if reg is not None:
+                if refresh:
+                    from jobs.watcher import refresh_all
+
+                    errors = refresh_all(reg)
+                jobs = reg.list(states=state or None, limit=limit)
+            for e in errors:
+                typer.echo(f"warning: {e}", err=True)
+            if json_out:
+                typer.echo(json.dumps([j.as_dict() for j in jobs], indent=1))
+                return
+            _print_table(jobs)
+
+    @app.command("show")
+    def show_cmd(
+        job: str = typer.Argument(..., help="job id, unique id prefix, name or run dir"),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """Everything about one job: state, backend ids, run dir and its spec."""
+        with user_errors():
+            from jobs.watcher import refresh_all
+
+            reg = _registry_or_fail()
+            refresh_all(reg)
+            j = reg.get(job)
+            if json_out:
+                typer.echo(json.dumps(j.as_dict(with_spec=True), indent=2))
+                return
+            now = time.time()
+            for k in ("id", "name", "state", "exit_code", "reason", "detail", "kind", "template", "profile",
+                      "backend", "host", "backend_job_id", "run_dir", "parent", "restarts"):
+                v = getattr(j, k)
+                if v is not None and v != "":
+                    typer.echo(f"{k + ':':<16}{v}")
+            typer.echo(f"{'created:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.created))} ({_age(j.created, now)} ago)")
+            typer.echo(f"{'updated:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.updated))}")
+            typer.echo("spec:")
+            typer.echo(j.spec_json or "")
+
+    @app.command("cancel")
+    def cancel_cmd(job: List[str] = typer.Argument(..., help="job id(s), prefix or name")) -> None:
+        """Cancel jobs (local: SIGTERM to the job's process group, SIGKILL after the grace period)."""
+        with user_errors():
+            from jobs.submit import cancel_job
+
+            reg = _registry_or_fail()
+            for ref in job:
+                jid = cancel_job(reg, ref)
+                j = reg.get(jid)
+                typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+
+    @app.command("resume")
+    def resume_cmd(
+        job: str = typer.Argument(..., help="job id, prefix or name"),
+        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+    ) -> None:
+        """Relaunch a stopped job in its own run dir from a checkpoint."""
+        with user_errors():
+            from jobs.submit import resume_job
+
+            reg = _registry_or_fail()
+            jid = resume_job(reg, job, checkpoint)
+            j = reg.get(jid)
+            ck = j.spec().resume_from
+            typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}")
+
+    @app.command("fork")
+    def fork_cmd(
+        job: str = typer.Argument(..., help="parent job id, prefix or name"),
+        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+        param: List[str] = typer.Option([], "-p", "--param", help="KEY=VALUE changed in the fork"),
+        name: Optional[str] = typer.Option(None, "--name", help="name of the new run"),
+    ) -> None:
+        """A new run from a parent's checkpoint with some parameters changed."""
+        with user_errors():
+            from jobs.errors import SpecError
+            from jobs.submit import fork_job
+
+            overrides = {}
+            for item in param:
+                if "=" not in item:
+                    raise SpecError(f"-p {item}: expected key=value")
+                k, v = item.split("=", 1)
+                overrides[k.strip().replace("-", "_") if not k.startswith("resources.") else k.strip()] = v
+            reg = _registry_or_fail()
+            jid = fork_job(reg, job, checkpoint, overrides, name)
+            j = reg.get(jid)
+            typer.echo(f"{jid}  {j.name}  {j.run_dir}")
+
+
+def _registry_if_exists():
+    """The registry, or None when nothing was ever submitted (read-only commands create nothing)."""
+    from jobs import config
+    from jobs.registry import Registry
+
+    return Registry() if config.registry_path().exists() else None
+
+
+def _registry_or_fail():
+    from jobs import config
+    from jobs.errors import RegistryError
+
+    reg = _registry_if_exists()
+    if reg is None:
+        raise RegistryError(f"no jobs yet (no registry at {config.registry_path()})")
+    return reg
+
+
+def _print_table(jobs) -> None:
+    now = time.time()
+    rows = [("ID", "STATE", "EXIT", "KIND", "PROFILE", "AGE", "NAME")]
+    for j in jobs:
+        st = j.state + ("*" if j.reason == "cancelling" else "")
+        rows.append((j.id, st, "" if j.exit_code is None else str(j.exit_code), j.kind,
+                     j.profile or j.backend, _age(j.created, now), j.name))
+    w = [max(len(r[i]) for r in rows) for i in range(6)]
+    lines = ["  ".join(r[i].ljust(w[i]) for i in range(6)) + "  " + r[6] for r in rows]
+    typer.echo("\n".join(lines))
+    if not jobs:
+        typer.echo("(no jobs)")

@@ -1,6 +1,104 @@
-"""(filled in by its issue)"""
+"""`arcctl tail RUN [--metrics|--completions|--events] [--follow]`: incremental reads of a run's
+JSONL files (jobs.rundir.JsonlTail keeps a byte offset: following never re-reads the file)."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Optional
+
 import typer
+
+from arcctl.cli.errors import user_errors
+
+_SKIP = {"step", "time"}
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def format_record(kind: str, rec: dict[str, Any]) -> str:
+    if kind == "metrics":
+        head = f"step {rec.get('step', '?')}"
+        rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in _SKIP and not isinstance(v, (dict, list)))
+        return f"{head}  {rest}".rstrip()
+    if kind == "completions":
+        text = str(rec.get("completion", rec.get("text", ""))).replace("\n", "⏎")
+        flags = " [truncated]" if rec.get("truncated") else ""
+        return (f"step {rec.get('step', '?')}  task {rec.get('task_id', rec.get('task', '?'))}  "
+                f"reward {_num(rec.get('reward', '?'))}  {rec.get('tokens', rec.get('n_tokens', '?'))} tok{flags}  "
+                f"{text[:160]}")
+    t = rec.get("time")
+    when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
+    rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in ("time", "event"))
+    return f"{when}  {rec.get('event', '?')}  {rest}".rstrip()
+
+
+def resolve_run_dir(run: str) -> tuple[str, str | None]:
+    """A run dir path, or a job id/prefix/name from the registry -> (run_dir, host)."""
+    from pathlib import Path
+
+    p = Path(run).expanduser()
+    if p.is_dir():
+        return str(p.absolute()), None
+    from jobs import config
+    from jobs.errors import RegistryError
+    from jobs.registry import Registry
+
+    if not config.registry_path().exists():
+        raise RegistryError(f"'{run}' is neither a run dir nor a known job (no registry at {config.registry_path()})")
+    job = Registry().get(run)
+    return job.run_dir, job.host
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("tail")
+    def tail_cmd(
+        run: str = typer.Argument(..., help="job id, prefix, name or run dir"),
+        metrics: bool = typer.Option(False, "--metrics", help="metrics.jsonl (default)"),
+        completions: bool = typer.Option(False, "--completions", help="completions.jsonl"),
+        events: bool = typer.Option(False, "--events", help="events.jsonl"),
+        follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new records"),
+        lines: int = typer.Option(20, "-n", "--lines", help="show the last N records first (0: all)"),
+        json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
+        poll_s: float = typer.Option(0.5, "--poll", help="seconds between reads when following"),
+        max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="stop following after this long"),
+    ) -> None:
+        """Print the newest metrics / completions / events of a run."""
+        with user_errors():
+            from jobs.errors import SpecError
+            from jobs.rundir import COMPLETIONS, EVENTS, METRICS, JsonlTail, LocalFS
+
+            chosen = [k for k, on in (("metrics", metrics), ("completions", completions), ("events", events)) if on]
+            if len(chosen) > 1:
+                raise SpecError("choose one of --metrics, --completions, --events")
+            kind = chosen[0] if chosen else "metrics"
+            run_dir, host = resolve_run_dir(run)
+            fs = LocalFS()
+            if host:
+                from jobs.submit import _fs_for
+
+                fs = _fs_for(host)
+            fname = {"metrics": METRICS, "completions": COMPLETIONS, "events": EVENTS}[kind]
+            tail = JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
+            first = tail.read_new()
+            if lines > 0:
+                first = first[-lines:]
+
+            def emit(recs) -> None:
+                for r in recs:
+                    typer.echo(json.dumps(r) if json_out else format_record(kind, r))
+
+            emit(first)
+            if not first and not follow and not fs.exists(tail.path):
+                typer.echo(f"(no {fname} in {run_dir} yet)", err=True)
+            if follow:
+                start = time.monotonic()
+                while max_seconds is None or time.monotonic() - start < max_seconds:
+                    recs = tail.read_new()
+                    if recs:
+                        emit(recs)
+                    else:
+                        time.sleep(poll_s)
