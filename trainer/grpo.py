@@ -192,6 +192,8 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
     check_batch(p)
     model_loading.check_optional_backends(p)
+    from trainer.sandbox import Sandbox
+
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / rundir.SPEC).exists():
         spec.write(run_dir)
@@ -220,8 +222,6 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     timing = Timing()
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
-
-    from trainer.sandbox import Sandbox
 
     signal_stop = lifecycle.SignalStop()
     telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)

@@ -92,9 +92,10 @@ class TelemetryCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
-        values = {k: clean_number(v) for k, v in logs.items() if k not in _SUMMARY_KEYS}
-        summary = {k: clean_number(v) for k, v in logs.items() if k in _SUMMARY_KEYS}
-        self.summary.update(summary)
+        if _SUMMARY_KEYS.intersection(logs):  # the end-of-training summary: not a step's metrics
+            self.summary.update({k: clean_number(v) for k, v in logs.items() if k in _SUMMARY_KEYS})
+            return
+        values = {k: clean_number(v) for k, v in logs.items()}
         if values:
             self.files.metric(state.global_step, values)
             if self._wandb is not None:

@@ -1,0 +1,62 @@
+"""Small helpers for the trainer tests: specs for a tiny, fast GRPO run and run-dir readers."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from jobs import rundir
+from jobs.spec import JobSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Small tasks keep prompts short on the tiny model: ARC-AGI-1 train tasks with small grids.
+FAST = dict(
+    dataset="arc1/train",
+    max_tasks=3,
+    grid_encoder="digits",
+    num_generations=2,
+    per_device_train_batch_size=2,
+    gradient_accumulation_steps=2,
+    max_completion_length=32,
+    max_seq_length=4096,
+    learning_rate=1e-3,
+    n_jobs=1,
+    sandbox_timeout_s=2.0,
+    seed=7,
+)
+
+
+def grpo_spec(run_dir: Path, model: Path, **params) -> JobSpec:
+    return JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir),
+                   params={"model_path": str(model), **FAST, **params})
+
+
+def trainer_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", *args]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e.setdefault("TOKENIZERS_PARALLELISM", "false")
+    e["OMP_NUM_THREADS"] = "1"
+    return e
+
+
+def run_trainer(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(trainer_cmd(*args), cwd=REPO, env=env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def events(run_dir: Path) -> list[dict]:
+    return rundir.read_jsonl(run_dir / rundir.EVENTS)
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return rundir.read_jsonl(run_dir / rundir.METRICS)
+
+
+def completions(run_dir: Path) -> list[dict]:
+    return rundir.read_jsonl(run_dir / rundir.COMPLETIONS)
