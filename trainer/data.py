@@ -8,10 +8,13 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from jobs.errors import JobsError
 
@@ -73,7 +76,7 @@ def validate_grid(grid: Any, where: str) -> Grid:
             raise DatasetError(f"{where}: row {r} has {len(row)} cells, expected {width}")
         for c, v in enumerate(row):
             # bool is an int subclass; True in a grid is always a bug upstream
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 9:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or not 0 <= v <= 9:
                 raise DatasetError(f"{where}: cell [{r}][{c}] is {v!r}, expected an integer 0..9")
         out.append([int(v) for v in row])
     return out

@@ -33,10 +33,12 @@ class ColorNameEncoder(GridEncoder):
     def decode(self, text: str) -> Grid:
         rows = []
         for line in text.strip().splitlines():
-            try:
-                rows.append([self._index[w.lower()] for w in line.split()])
-            except KeyError as e:
-                raise ValueError(f"unknown colour name {e.args[0]!r}") from None
+            row = []
+            for word in line.split():
+                if word.lower() not in self._index:
+                    raise ValueError(f"unknown colour name {word!r}")
+                row.append(self._index[word.lower()])
+            rows.append(row)
         return validate_grid(rows, "decoded grid")
 
 
