@@ -38,17 +38,19 @@ def compare(
     t.add_column("experiment")
     t.add_column("dataset")
     for c in table.columns:
-        t.add_column(c, justify="right")
+        t.add_column(c, justify="right", no_wrap=True, min_width=len(c))
     for i, r in enumerate(table.rows):
         cells = [r.label, r.dataset]
         for c in table.columns:
             text = table.cell(i, c)
             cells.append(f"[bold]{text}[/bold]" if i in table.best.get(c, set()) else text)
         t.add_row(*cells)
-    Console(width=max(200, 14 * (len(table.columns) + 2))).print(t)
+    label_w = max([len(r.label) for r in table.rows] + [10]) + max([len(r.dataset) for r in table.rows] + [7])
+    # wide enough that no header is cut: the table is meant to be read (or pasted) whole
+    Console(width=label_w + sum(max(len(c), 8) + 3 for c in table.columns) + 8).print(t)
     ks = sorted({k for r in table.rows for k in r.pass_at_k}, key=int)
     if ks:
-        p = Table(title="pass@k (unbiased estimate from n predictions per task)", header_style="bold")
+        p = Table(title="pass@k (unbiased, from n predictions per task)", header_style="bold")
         p.add_column("experiment")
         p.add_column("dataset")
         for k in ks:
