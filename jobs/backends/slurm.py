@@ -17,7 +17,7 @@ import shlex
 from typing import Any
 
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
-from jobs.backends.units import format_memory, memory_mb, time_seconds
+from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
@@ -125,9 +125,7 @@ class SlurmBackend(Backend):
 
         env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
-        entry = list(spec.entry) + [posixpath.join(run_dir, SPEC_FILE)]
-        if o.get("python") and entry[0] == "python":
-            entry[0] = str(o["python"])
+        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
         setup = o.get("setup", [])
         setup = [setup] if isinstance(setup, str) else list(setup)
 

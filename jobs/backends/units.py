@@ -44,3 +44,33 @@ def time_seconds(text: str, field: str = "resources.time") -> int:
     if len(nums) == 2:
         return nums[0] * 60 + nums[1]
     return nums[0] * 3600 + nums[1] * 60 + nums[2]
+
+
+def next_memory_request(used_mb: int | None, requested_mb: int | None, factor: float = 1.5) -> int:
+    """What to ask for after a memory kill: 1.5x the larger of what was used and what was asked,
+    rounded up to whole gigabytes (the seeds went 54G -> 128G by hand after an OOM)."""
+    base = max(used_mb or 0, requested_mb or 0)
+    if base <= 0:
+        raise ValueError("no memory figure to start from")
+    return int(math.ceil(base * factor / 1024)) * 1024
+
+
+def human_memory(mb: int) -> str:
+    """For messages: '128G', '128.4G', '512M'."""
+    if mb < 1024:
+        return f"{mb}M"
+    g = mb / 1024
+    return f"{g:.0f}G" if mb % 1024 == 0 else f"{g:.1f}G"
+
+
+def trainer_argv(entry: list[str], spec_path: str, gpus: int, python: str | None = None) -> list[str]:
+    """The command a job runs: the spec's entry + its spec.json. `python` (a profile option) names
+    the cluster's interpreter; a multi-GPU `python -m …` job goes through `accelerate launch`, as
+    the seeds' multi-GPU SFT runs did."""
+    argv = list(entry) + [spec_path]
+    if argv[0] == "python" and python:
+        argv[0] = python
+    if gpus > 1 and len(argv) > 2 and argv[1] == "-m" and argv[0].rsplit("/", 1)[-1].startswith("python"):
+        launcher = argv[0].rsplit("/", 1)[0] + "/accelerate" if "/" in argv[0] else "accelerate"
+        argv = [launcher, "launch", "--num_processes", str(gpus), "--num_machines", "1"] + argv[1:]
+    return argv

@@ -1,0 +1,351 @@
+"""HTCondor backend: a complete submit description per job, checked with the real
+`htcondor2.Submit` parser (plus ClassAd parsing of its expressions) before anything is submitted.
+
+Submitting: through the `htcondor2` bindings when a schedd is reachable from this machine (a
+configured pool: Collector locate -> Schedd.submit); otherwise `condor_submit` on the submit host
+over SSH (or locally when it is on PATH). No pool runs in CI, so the bindings path is best-effort
+and exercised only where a pool exists; the CLI path is tested against a stand-in.
+
+Status: one `condor_q -json` call for all jobs, one `condor_history -json` for those that left the
+queue, and the job event log (htcondor2.JobEventLog, read through SFTP for remote run dirs) for the
+details the ads lack: eviction counts, peak memory of a job held for exceeding its request.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
+                                         read_event_log)
+from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
+from jobs.rundir import STDERR, STDOUT
+from jobs.shell import CommandError, Shell, make_shell
+from jobs.spec import SPEC_FILE, JobSpec
+
+SUBMIT_NAME = "job.sub"
+LOG_NAME = "condor.log"
+_AD_ATTRS = ["ClusterId", "ProcId", "JobStatus", "HoldReason", "HoldReasonCode", "HoldReasonSubCode",
+             "MemoryUsage", "RequestMemory", "ExitCode", "ExitBySignal", "ExitSignal", "NumJobStarts",
+             "UserLog", "RemoteHost", "LastRemoteHost"]
+_EXPR_KEYS = ("requirements", "on_exit_hold", "on_exit_remove", "periodic_hold", "periodic_remove",
+              "periodic_release", "rank")
+_OPTION_KEYS = {"universe", "docker_image", "getenv", "requirements", "should_transfer_files",
+                "when_to_transfer_output", "max_retries", "accounting_group", "submit_commands",
+                "python", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
+                "auto_resume", "env", "host", "backend", "max_restarts"}
+# JobStatus attribute of a job ad
+_AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: JobState.COMPLETED,
+             5: JobState.HELD, 6: JobState.RUNNING, 7: JobState.EVICTED}
+
+
+# ------------------------------------------------------------------------------ quoting
+def _condor_arg(a: str) -> str:
+    """One argument in the 'new' syntax: ' and " are doubled, spaces need single quotes."""
+    a = str(a).replace('"', '""')
+    if a == "" or any(c in a for c in " \t'"):
+        return "'" + a.replace("'", "''") + "'"
+    return a
+
+
+def condor_arguments(args: list[str]) -> str:
+    return '"' + " ".join(_condor_arg(a) for a in args) + '"'
+
+
+def condor_environment(env: dict[str, str]) -> str:
+    for k in env:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+            raise BackendError(f"environment variable name {k!r} is not valid for HTCondor")
+    return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
+
+
+def _and(*exprs: str | None) -> str | None:
+    parts = [e.strip() for e in exprs if e and e.strip()]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else " && ".join(f"({p})" if not p.startswith("(") else p for p in parts)
+
+
+# ------------------------------------------------------------------------------ validation
+def validate_submit(text: str, where: str = "submit description"):
+    """Parse with htcondor2.Submit and every expression with classad2; BackendError names the key."""
+    try:
+        import classad2
+        import htcondor2
+    except ImportError:
+        raise BackendError("HTCondor submit validation needs the htcondor bindings: pip install 'arcctl[condor]'") from None
+    try:
+        sub = htcondor2.Submit(text)
+    except Exception as e:
+        raise BackendError(f"{where}: HTCondor cannot parse it: {e}") from None
+    keys = {k.lower(): v for k, v in sub.items()}
+    for need in ("executable", "log"):
+        if need not in keys:
+            raise BackendError(f"{where}: missing `{need}`")
+    if not any(re.match(r"^\s*queue\b", line, re.I) for line in text.splitlines()):
+        raise BackendError(f"{where}: no `queue` statement")
+    for key in _EXPR_KEYS:
+        if key in keys:
+            try:
+                classad2.ExprTree(keys[key])
+            except Exception:
+                raise BackendError(f"{where}: `{key}` is not a valid ClassAd expression: {keys[key]}") from None
+    for key in ("request_memory", "request_disk"):
+        if key in keys and not re.match(r"^\d+(\.\d+)?\s*[KMGT]?B?$", keys[key], re.I):
+            raise BackendError(f"{where}: `{key} = {keys[key]}` is not a size (e.g. 128G)")
+    for key in ("request_cpus", "request_gpus", "max_retries"):
+        if key in keys and not keys[key].isdigit():
+            raise BackendError(f"{where}: `{key} = {keys[key]}` is not a whole number")
+    for key in ("arguments", "environment"):
+        v = keys.get(key)
+        if v is not None and not (len(v) >= 2 and v[0] == v[-1] == '"'):
+            raise BackendError(f"{where}: `{key}` must be one double-quoted string")
+    return sub
+
+
+class HTCondorBackend(Backend):
+    name = "htcondor"
+
+    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
+                 shell: Shell | None = None):
+        self.options = dict(options or {})
+        self.host = host
+        self.shell = shell or make_shell(host)
+        self.binding_submits = 0
+
+    @property
+    def where(self) -> str:
+        return self.host or "localhost"
+
+    def _bin(self, name: str) -> str:
+        d = self.options.get("bin_dir")
+        return posixpath.join(str(d), name) if d else name
+
+    # ------------------------------------------------------------------------------ render
+    def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
+        """The submit commands in order (the golden files pin this exact text)."""
+        o = {**self.options, **spec.backend_options}
+        r = spec.resources
+        run_dir = spec.run_dir.rstrip("/") or "/"
+        universe = str(o.get("universe", "docker" if o.get("docker_image") else "vanilla")).lower()
+        if universe not in ("vanilla", "docker", "container"):
+            raise BackendError(f"htcondor profile: universe {universe!r} is not supported (vanilla, docker, container)")
+        if universe in ("docker", "container") and not o.get("docker_image"):
+            raise BackendError(f"htcondor profile: universe {universe} needs `docker_image`")
+        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
+        if universe == "vanilla" and not entry[0].startswith("/"):
+            # a bare `python` is resolved on the execute node, not transferred from here
+            entry = ["/usr/bin/env"] + entry
+        env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
+               "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1",
+               # an evicted job restarts from scratch: the trainer picks up its newest checkpoint
+               "ARCCTL_RESUME": "newest"}
+        cmds: list[tuple[str, str]] = [("universe", universe)]
+        if universe == "docker":
+            cmds.append(("docker_image", str(o["docker_image"])))
+        elif universe == "container":
+            cmds.append(("container_image", str(o["docker_image"])))
+        cmds += [
+            ("executable", entry[0]),
+            ("transfer_executable", "false"),
+            ("arguments", condor_arguments(entry[1:])),
+            ("environment", condor_environment(env)),
+        ]
+        getenv = o.get("getenv", False)
+        cmds.append(("getenv", ("true" if getenv else "false") if isinstance(getenv, bool) else str(getenv)))
+        cmds += [
+            ("initialdir", run_dir),
+            ("log", posixpath.join(run_dir, LOG_NAME)),
+            ("output", posixpath.join(run_dir, STDOUT)),
+            ("error", posixpath.join(run_dir, STDERR)),
+            ("should_transfer_files", str(o.get("should_transfer_files", "IF_NEEDED"))),
+            ("when_to_transfer_output", str(o.get("when_to_transfer_output", "ON_EXIT_OR_EVICT"))),
+        ]
+        if o.get("transfer_input_files"):
+            cmds.append(("transfer_input_files", ",".join(o["transfer_input_files"])))
+        cmds.append(("request_cpus", str(r.cpus)))
+        if r.gpus > 0:
+            cmds.append(("request_gpus", str(r.gpus)))
+        cmds.append(("request_memory", format_memory(memory_mb(r.memory))))
+        if r.disk:
+            cmds.append(("request_disk", format_memory(memory_mb(r.disk, "resources.disk"))))
+        req = _and(r.requirements, o.get("requirements"))
+        if req:
+            cmds.append(("requirements", req))
+        if r.time:
+            cmds.append(("allowed_execute_duration", str(time_seconds(r.time))))
+        if o.get("hold_on_oom", True):
+            # a kernel OOM kill (signal 9) would otherwise just end the job; held, it keeps its
+            # place and `arcctl resume` can raise request_memory and carry on from a checkpoint
+            cmds += [("on_exit_hold", "(ExitBySignal =?= true) && (ExitSignal =?= 9)"),
+                     ("on_exit_hold_reason", '"killed by signal 9: probably out of memory"'),
+                     ("on_exit_hold_subcode", "9")]
+        if int(o.get("max_retries", 0)):
+            cmds.append(("max_retries", str(int(o["max_retries"]))))
+        if o.get("accounting_group"):
+            cmds.append(("accounting_group", str(o["accounting_group"])))
+        cmds += [("batch_name", spec.name), ("+ArcctlRunDir", json.dumps(run_dir)),
+                 ("+ArcctlProfile", json.dumps(spec.profile))]
+        for k, v in (o.get("submit_commands") or {}).items():
+            cmds.append((str(k), str(v)))
+        for k, v in cmds:
+            if "\n" in k or "\n" in v:
+                raise BackendError(f"htcondor submit command {k!r} of job {spec.name} contains a newline")
+        return cmds
+
+    def render(self, spec: JobSpec) -> LaunchArtifact:
+        cmds = self.describe(spec)
+        head = f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"
+        text = "\n".join([head] + [f"{k} = {v}" for k, v in cmds] + ["queue", ""])
+        return LaunchArtifact("condor_submit", text, SUBMIT_NAME)
+
+    # ------------------------------------------------------------------------------ submit
+    def submit(self, spec: JobSpec) -> str:
+        art = self.render(spec)
+        sub = validate_submit(art.text, f"submit description for {spec.name}")
+        run_dir = spec.run_dir.rstrip("/")
+        path = posixpath.join(run_dir, SUBMIT_NAME)
+        self.shell.makedirs(run_dir)
+        self.shell.write_text(posixpath.join(run_dir, SPEC_FILE), spec.to_json() + "\n")
+        self.shell.write_text(path, art.text)
+        method = self.options.get("submit_method", "auto")
+        if method in ("auto", "bindings") and self.host is None:
+            schedd = _local_schedd()
+            if schedd is not None:
+                result = schedd.submit(sub)
+                self.binding_submits += 1
+                return f"{result.cluster()}.0"
+            if method == "bindings":
+                raise BackendError("no HTCondor schedd reachable from this machine through the bindings "
+                                   "(is CONDOR_CONFIG set?); set `host` in the profile to submit over SSH")
+        res = self.shell.run([self._bin("condor_submit"), path])
+        res.check(self.where)
+        return parse_cluster_id(res.stdout, self.where)
+
+    # ------------------------------------------------------------------------------ status
+    def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        ids = [_norm(j) for j in dict.fromkeys(job_ids)]
+        if not ids:
+            return {}
+        attrs = ",".join(_AD_ATTRS)
+        res = self.shell.run([self._bin("condor_q"), *ids, "-json", "-attributes", attrs])
+        res.check(self.where)
+        ads = {f"{a['ClusterId']}.{a.get('ProcId', 0)}": a for a in _json_ads(res.stdout, "condor_q", self.where)}
+        missing = [j for j in ids if j not in ads]
+        if missing:
+            res = self.shell.run([self._bin("condor_history"), *missing, "-json", "-attributes", attrs])
+            if res.rc == 0:
+                for a in _json_ads(res.stdout, "condor_history", self.where):
+                    ads.setdefault(f"{a['ClusterId']}.{a.get('ProcId', 0)}", a)
+        out: dict[str, JobStatus] = {}
+        logs: dict[str, dict] = {}  # one parse per event log, even when many jobs share it
+        for j in ids:
+            ad = ads.get(j)
+            if ad is None:
+                out[j] = JobStatus(JobState.UNKNOWN, reason="not_found",
+                                   detail=f"HTCondor on {self.where} knows no job {j} (condor_q, condor_history)")
+                continue
+            out[j] = self._from_ad(j, ad, logs)
+        return out
+
+    def _from_ad(self, job_id: str, ad: dict, logs: dict) -> JobStatus:
+        state = _AD_STATE.get(int(ad.get("JobStatus", 0)), JobState.UNKNOWN)
+        starts = int(ad.get("NumJobStarts") or 0)
+        needs_log = state is JobState.HELD or (state is JobState.QUEUED and starts > 0)
+        hist = None
+        if needs_log and ad.get("UserLog"):
+            path = ad["UserLog"]
+            if path not in logs:
+                try:
+                    logs[path] = read_event_log(path, self.shell.fs())
+                except Exception:  # an unreadable log only costs details, never the status
+                    logs[path] = {}
+            hist = logs[path].get(job_id)
+        extra: dict[str, Any] = {"condor_status": int(ad.get("JobStatus", 0)), "starts": starts}
+        host = ad.get("RemoteHost") or ad.get("LastRemoteHost")
+        if host:
+            extra["host"] = str(host).split("@")[-1]
+        if state is JobState.HELD:
+            reason, code = ad.get("HoldReason"), ad.get("HoldReasonCode")
+            extra.update(hold_reason=reason, hold_code=code, hold_subcode=ad.get("HoldReasonSubCode"))
+            if is_memory_hold(reason, code):
+                used = ad.get("MemoryUsage")
+                if hist is not None and hist.memory_used_mb:
+                    used = max(int(used or 0), hist.memory_used_mb)
+                detail, mem = memory_detail(reason, int(used) if used is not None else None,
+                                            int(ad["RequestMemory"]) if ad.get("RequestMemory") is not None else None)
+                extra.update({k: v for k, v in mem.items() if v is not None})
+                return JobStatus(JobState.HELD, reason="memory_exceeded", detail=detail, extra=extra)
+            return JobStatus(JobState.HELD, reason="held", detail=f"held: {reason}", extra=extra)
+        if state is JobState.QUEUED and starts > 0:
+            # idle again after having run: evicted (or preempted) and waiting to restart
+            if hist is not None:
+                extra["evictions"] = hist.evictions
+            return JobStatus(JobState.EVICTED, reason="evicted",
+                             detail=f"evicted after {starts} start(s); waiting to run again, "
+                                    f"will resume from its newest checkpoint", extra=extra)
+        if state in (JobState.COMPLETED,):
+            if ad.get("ExitBySignal"):
+                code = 128 + int(ad.get("ExitSignal") or 0)
+            else:
+                code = int(ad.get("ExitCode") or 0)
+            if code != 0:
+                return JobStatus(JobState.FAILED, exit_code=code, reason="nonzero_exit",
+                                 detail=f"exit code {code}", extra=extra)
+            return JobStatus(JobState.COMPLETED, exit_code=0, extra=extra)
+        if state is JobState.CANCELLED:
+            return JobStatus(JobState.CANCELLED, reason="removed", detail="removed (condor_rm)", extra=extra)
+        return JobStatus(state, extra=extra)
+
+    def status_from_log(self, log_path: str) -> dict[str, JobStatus]:
+        """Status straight from an event log (works with the schedd unreachable)."""
+        return {j: history_status(h) for j, h in read_event_log(log_path, self.shell.fs()).items()}
+
+    # ------------------------------------------------------------------------------ cancel
+    def cancel(self, job_id: str) -> None:
+        self.shell.run([self._bin("condor_rm"), _norm(job_id)]).check(self.where)
+
+
+def _norm(job_id: str) -> str:
+    job_id = str(job_id).strip()
+    return job_id if "." in job_id else f"{job_id}.0"
+
+
+def _json_ads(text: str, cmd: str, where: str) -> list[dict]:
+    text = text.strip()
+    if not text:
+        return []  # condor_q -json prints nothing when no job matches
+    try:
+        ads = json.loads(text)
+    except ValueError:
+        raise CommandError(f"{cmd} on {where} printed something that is not JSON: {text[:120]!r}") from None
+    return [a for a in ads if isinstance(a, dict) and "ClusterId" in a]
+
+
+def parse_cluster_id(stdout: str, where: str) -> str:
+    """'1 job(s) submitted to cluster 237770.' (or -terse '237770.0 - 237770.0') -> '237770.0'."""
+    m = re.search(r"submitted to cluster (\d+)", stdout) or re.search(r"^(\d+)\.\d+\s*-", stdout, re.M)
+    if not m:
+        raise CommandError(f"condor_submit on {where} printed no cluster id: {stdout.strip()[:200]!r}")
+    return f"{m.group(1)}.0"
+
+
+def _local_schedd():
+    """The schedd of this machine's pool, or None (no CONDOR_CONFIG / no pool: the normal case here)."""
+    try:
+        import htcondor2
+
+        ad = htcondor2.Collector().locate(htcondor2.DaemonTypes.Schedd)
+        return htcondor2.Schedd(ad)
+    except Exception:
+        return None
+
+
+def make_backend(options: dict[str, Any], host: str | None) -> HTCondorBackend:
+    unknown = set(options) - _OPTION_KEYS
+    if unknown:
+        raise BackendError(f"htcondor profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
+                           f"known: {', '.join(sorted(_OPTION_KEYS - {'backend', 'host'}))}")
+    return HTCondorBackend(options, host or options.get("host"))

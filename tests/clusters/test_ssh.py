@@ -1,0 +1,143 @@
+"""The paramiko transport against a real OpenSSH server on a loopback port (throw-away keys), and
+the Slurm backend driven over it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from jobs.backends.base import JobState
+from jobs.backends.slurm import SlurmBackend
+from jobs.errors import RemoteError
+from jobs.remote import SFTPFS, SSHPool, resolve_host
+from jobs.rundir import METRICS, JsonlTail, read_jsonl
+from jobs.shell import SSHShell
+from tests.clusters import daemons
+from tests.clusters.conftest import make_spec, wait_for
+
+pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
+
+
+def test_host_resolution_from_ssh_config(ssh_config, sshd):
+    h = resolve_host("testhost")
+    assert (h.hostname, h.port, h.user) == ("127.0.0.1", sshd.port, "root")
+    assert h.identity_files == [str(sshd.user_key)] and h.known_hosts == [str(sshd.known_hosts)]
+
+
+def test_one_reused_connection_and_reconnect_after_drop(ssh_config, sshd):
+    pool = SSHPool()
+    assert pool.exec("testhost", "echo hi; echo err >&2; exit 3") == (3, "hi\n", "err\n")
+    assert pool.exec("testhost", "cat", input="piped") == (0, "piped", "")
+    assert pool.connects == 1
+    # 1) our side drops the transport
+    pool.client("testhost").get_transport().close()
+    assert pool.exec("testhost", "echo back")[1] == "back\n"
+    assert pool.connects == 2
+    # 2) the server side dies under us (the per-connection sshd process is killed)
+    listener = daemons._read_pid(sshd.root / "sshd.pid")
+    children = subprocess.run(["pgrep", "-P", str(listener)], capture_output=True, text=True).stdout.split()
+    assert children, "expected a per-session sshd process"
+    for pid in children:
+        os.kill(int(pid), signal.SIGKILL)
+    time.sleep(0.2)
+    assert pool.exec("testhost", "echo again")[1] == "again\n"
+    assert pool.connects == 3
+    pool.close()
+
+
+def test_unknown_host_key_is_refused_with_its_fingerprint(sshd, tmp_path, monkeypatch):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "cfg", known_hosts=empty)))
+    expected = subprocess.run(["ssh-keygen", "-lf", str(sshd.root / "host_ed25519.pub")],
+                              capture_output=True, text=True).stdout.split()[1]
+    with pytest.raises(RemoteError) as e:
+        SSHPool().exec("testhost", "true")
+    assert "testhost" in str(e.value) and "unknown" in str(e.value) and expected in str(e.value)
+    assert empty.read_text() == ""  # never silently added
+
+
+def test_changed_host_key_is_refused(sshd, tmp_path, monkeypatch):
+    wrong = tmp_path / "known_hosts"
+    other_pub = " ".join((sshd.root / "other_ed25519.pub").read_text().split()[:2])
+    wrong.write_text(f"[127.0.0.1]:{sshd.port} {other_pub}\n")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "cfg", known_hosts=wrong)))
+    with pytest.raises(RemoteError, match=r"host key of testhost .*CHANGED.*SHA256:"):
+        SSHPool().exec("testhost", "true")
+
+
+def test_permission_denied_names_host_and_key(sshd, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "cfg", identity=sshd.other_key)))
+    with pytest.raises(RemoteError, match=r"permission denied for testhost .*other_ed25519"):
+        SSHPool().exec("testhost", "true")
+
+
+def test_bad_key_file_and_unreachable_host(sshd, tmp_path, monkeypatch):
+    bad = tmp_path / "id_bad"
+    bad.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "cfg", identity=bad)))
+    with pytest.raises(RemoteError, match=r"IdentityFile .*id_bad for host testhost is not a usable private key"):
+        SSHPool().exec("testhost", "true")
+    closed = daemons.free_port()
+    cfg = tmp_path / "cfg2"
+    cfg.write_text(f"Host deadhost\n  HostName 127.0.0.1\n  Port {closed}\n  IdentityFile {sshd.user_key}\n")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
+    with pytest.raises(RemoteError, match=rf"cannot reach deadhost \(.*127.0.0.1:{closed}\)"):
+        SSHPool(connect_timeout=3).exec("deadhost", "true")
+
+
+def test_proxy_jump(sshd, tmp_path, monkeypatch):
+    cfg = sshd.ssh_config(tmp_path / "cfg")
+    cfg.write_text(cfg.read_text() + f"Host behind\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump testhost\n")
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
+    pool = SSHPool()
+    assert pool.exec("behind", "echo via-jump")[1] == "via-jump\n"
+    assert set(pool._clients) == {"testhost", "behind"}
+    pool.close()
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(180)
+def test_submit_to_slurm_over_ssh_and_tail_the_remote_run_dir(slurm, ssh_config, tmp_path):
+    pool = SSHPool()
+    b = SlurmBackend({"slurm_conf": str(slurm.conf)}, host="testhost", shell=SSHShell("testhost", pool))
+    run = tmp_path / "remote-run"  # on the sshd host (loopback); written through SFTP
+    job = b.submit(make_spec(run, "remote", host="testhost", env={"FAKE_STEPS": 8, "FAKE_STEP_S": 0.25}))
+    assert job.isdigit() and (run / "job.sbatch").exists()
+    fs = SFTPFS("testhost", pool)
+    tail = JsonlTail(str(run / METRICS), fs)
+    seen: list[dict] = []
+    states = set()
+
+    def progress():
+        seen.extend(tail.read_new())
+        st = b.status([job])[job]
+        states.add(st.state)
+        if len(seen) == 3:  # a drop mid-tail: the reader carries on from its byte offset
+            pool.client("testhost").get_transport().close()
+        return st.state.terminal and st
+
+    final = wait_for(progress, timeout=90, interval=0.1, what="remote job to finish")
+    seen.extend(tail.read_new())
+    assert final.state is JobState.COMPLETED and final.exit_code == 0
+    assert JobState.RUNNING in states
+    assert seen == read_jsonl(run / METRICS) and [m["step"] for m in seen] == list(range(1, 9))
+    assert pool.connects >= 2  # reconnected after the drop
+    assert [c for c in fs.listdir(str(run)) if c.startswith("checkpoint-")]
+    b.cancel  # noqa: B018 - cancel over ssh is covered below
+    long = b.submit(make_spec(tmp_path / "long", "long", host="testhost", env={"FAKE_STEPS": 500}))
+    b.cancel(long)
+    assert wait_for(lambda: b.status([long])[long].state is JobState.CANCELLED, what="cancel over ssh")
+    pool.close()
+
+
+@pytest.mark.slurm
+def test_without_slurm_conf_over_ssh_the_error_names_the_host(slurm, ssh_config, tmp_path):
+    """A non-interactive ssh session has no SLURM_CONF: the profile must give it; the error says where."""
+    b = SlurmBackend({}, host="testhost")
+    with pytest.raises(Exception, match="sbatch failed on testhost"):
+        b.submit(make_spec(tmp_path / "noconf", "noconf", host="testhost"))
