@@ -11,6 +11,7 @@ import random
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -202,66 +203,96 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
         files.event("warning", message=message, **fields)
         print(f"trainer: warning: {message}", file=sys.stderr)
 
-    resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    signal_stop = lifecycle.SignalStop()  # early: a preemption while loading still ends cleanly
+    try:
+        return _train(spec, p, run_dir, files, warn, signal_stop, Sandbox)
+    finally:
+        signal_stop.restore()
+
+
+@dataclass
+class Setup:
+    """Everything a GRPO trainer is built from (shared with benchmarks/grpo_gpu.py)."""
+
+    tasks: list
+    model: Any
+    tokenizer: Any
+    peft_config: Any
+    args: Any
+    rows: list[Row]
+    dataset: Any
+    eos_ids: list[int]
+    bf16: bool
+
+    @property
+    def prompts_per_step(self) -> int:
+        return self.args.generation_batch_size // self.args.num_generations
+
+
+def setup_training(p, run_dir: Path, warn) -> Setup:
+    from datasets import Dataset
+
     from trainer import data
 
     tasks = data.load_tasks(p.dataset, p.max_tasks)
     if not tasks:
         raise SpecError(f"dataset {p.dataset!r} has no tasks")
-
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     bf16 = model_loading.resolve_bf16(p.bf16)
     args = grpo_config(p, run_dir, bf16)
     prompts_per_step = args.generation_batch_size // p.num_generations
     wanted = p.max_steps * prompts_per_step if p.max_steps > 0 else len(tasks)
     rows, texts = build_rows(tasks, p, tokenizer, wanted, warn)
-
-    from datasets import Dataset
-
     dataset = Dataset.from_dict({"prompt": texts, "row_id": list(range(len(rows)))})
-    timing = Timing()
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
+    return Setup(tasks, model, tokenizer, peft_config, args, rows, dataset, eos_ids, bf16)
 
-    signal_stop = lifecycle.SignalStop()
+
+def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float):
+    trainer = make_trainer_class()(
+        model=setup.model,
+        reward_funcs=[reward],
+        args=setup.args,
+        train_dataset=setup.dataset,
+        processing_class=setup.tokenizer,
+        peft_config=setup.peft_config,
+        callbacks=callbacks + ([StepTimer(timing)] if timing is not None else []),
+    )
+    trainer.arc_timing = timing
+    trainer.arc_learning_rate = learning_rate
+    _quiet_printer(trainer)
+    return trainer
+
+
+def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
+    resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    setup = setup_training(p, run_dir, warn)
+    timing = Timing()
     telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
     callbacks = [telemetry, signal_stop]
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
         callbacks.append(guard)
+    start_step = _checkpoint_step(resume)
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
-        reward = ArcReward(rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
-                           seed=p.seed, timing=timing, eos_ids=eos_ids)
-        trainer_cls = make_trainer_class()
-        trainer = trainer_cls(
-            model=model,
-            reward_funcs=[reward],
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=callbacks + [StepTimer(timing)],
-        )
-        trainer.arc_timing = timing
-        _quiet_printer(trainer)
-        trainer.arc_learning_rate = p.learning_rate
-        start_step = _checkpoint_step(resume)
-        files.started(step=start_step, resume_from=resume, tasks=len(tasks), rows=len(rows),
-                      prompts_per_step=prompts_per_step, bf16=bf16, backend=p.backend,
+        reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
+                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids)
+        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate)
+        files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
+                      prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm)
-        try:
+        if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
             trainer.train(resume_from_checkpoint=resume)
-        finally:
-            signal_stop.restore()
-    state = trainer.state
     if signal_stop.received:
         reason = "signal"
     elif getattr(guard, "stop_reason", None):
         reason = guard.stop_reason
     else:
         reason = "completed"
-    files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=state.global_step,
+    step = trainer.state.global_step or start_step
+    files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=step,
                 **telemetry.summary)
     return 0
 
