@@ -1,6 +1,103 @@
-"""(filled in by its issue)"""
+"""`arcctl health RUN [--json]`: collapse diagnosis of one run, with the checkpoint to go back to."""
+from __future__ import annotations
+
+import json
+import re
+
 import typer
+
+from arcctl.cli.errors import UserError, user_errors
+
+_REMOTE = re.compile(r"^(?P<host>[A-Za-z0-9_.@-]+):(?P<path>/.*)$")
+_EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs), 1 warning or critical collapse signs,
+2 the run could not be read (bad path, unknown job, unreachable host)."""
+
+
+def resolve_run(run: str):
+    """RUN -> (run_dir, fs). A local run dir path; `host:/path` over SFTP; or a registry job
+    (id, id prefix, name) whose run dir may live on a remote host."""
+    from pathlib import Path
+
+    from jobs.rundir import LocalFS
+
+    m = _REMOTE.match(run)
+    if m and not Path(run).exists():
+        return m["path"], _sftp(m["host"])
+    p = Path(run).expanduser()
+    if p.is_dir():
+        return str(p.absolute()), LocalFS()
+    try:
+        from jobs.registry import Registry
+    except ImportError:  # registry not installed in this build
+        raise UserError(f"{run}: no such run dir") from None
+    from jobs.errors import RegistryError
+
+    try:
+        job = Registry().get(run)
+    except RegistryError as e:
+        raise UserError(f"{run}: not a run dir, and {e}") from None
+    if job.host:
+        return job.run_dir, _sftp(job.host)
+    if not Path(job.run_dir).is_dir():
+        raise UserError(f"job {job.id} ({job.name}): run dir {job.run_dir} does not exist (yet)")
+    return job.run_dir, LocalFS()
+
+
+def _sftp(host: str):
+    try:
+        from jobs.remote import SFTPFS
+    except ImportError:
+        raise UserError(f"{host}: reading remote run dirs needs the ssh transport (jobs.remote)") from None
+    return SFTPFS(host)
+
+
+def format_report(report) -> str:
+    from jobs.health import severity_level
+
+    lines = [f"run: {report.run_dir}" + (f"  (step {report.step})" if report.step is not None else "  (no metrics yet)")]
+    status = report.status.upper()
+    if report.first_warning_step is not None:
+        status += f"  (first warning at step {report.first_warning_step})"
+    lines.append(f"status: {status}")
+    ck = report.healthy_checkpoint
+    if ck is not None:
+        lines.append(f"healthy checkpoint: {ck.name} (step {ck.step})  {ck.path}")
+    elif report.first_warning_step is not None:
+        lines.append("healthy checkpoint: none saved before the first warning")
+    else:
+        lines.append("healthy checkpoint: none saved yet")
+    if report.alerts:
+        lines.append("alerts:")
+    for a in report.alerts:
+        reached = " ".join(f"{sev}@{step}" for sev, step in sorted(a.steps.items(), key=lambda kv: severity_level(kv[0])))
+        lines.append(f"  {a.severity.upper():8s} {a.rule:16s} steps {a.first_step}..{a.last_step}  {reached}")
+        lines.append(f"           {a.message}")
+        for ex in (a.evidence.get("examples") or [])[:2]:
+            where = f"completion {ex.get('id')} (step {ex.get('step')}, task {ex.get('task_id')})"
+            lines.append(f"           e.g. {where}: {ex.get('snippet', '')[:100]!r}")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("health", help="Diagnose training collapse in a run: truncation, repetition, gibberish, "
+                                "entropy, KL/grad-norm spikes, zero-std groups, reward fall; names the newest "
+                                "checkpoint saved before the first warning.\n\n" + _EXIT_HELP)
+    def health(
+        run: str = typer.Argument(..., help="run dir path, HOST:/path/to/run, or a registry job id/name"),
+        as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    ) -> None:
+        from jobs.health import WARNING, diagnose, severity_level
+
+        with user_errors():
+            run_dir, fs = resolve_run(run)
+            try:
+                report = diagnose(run_dir, fs)
+            except OSError as e:
+                raise UserError(f"{run}: cannot read run dir {run_dir}: {e}") from None
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), indent=2))
+        else:
+            typer.echo(format_report(report))
+        raise typer.Exit(1 if severity_level(report.status) >= WARNING else 0)

@@ -21,7 +21,7 @@ METRIC_ALIASES: dict[str, tuple[str, ...]] = {
     "mean_length": ("completions/mean_length",),
     "unique_token_ratio": ("arc/unique_token_ratio",),
     "ngram4_repeat_max": ("arc/ngram4_repeat_max",),
-    "parse_share": ("arc/error_share/parse",),
+    "parse_share": ("arc/error_parse", "arc/error_share/parse"),
 }
 
 

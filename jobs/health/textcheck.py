@@ -79,9 +79,10 @@ def completion_stats(row: Mapping[str, Any]) -> CompletionStats:
     )
 
 
-def _snippet(text: str, head: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= head else flat[:head] + "…"
+def _snippet(text: str, head: int = 80, tail: int = 100) -> str:
+    """Start and end of a completion: collapse shows at the end (the loop, the cut-off, the soup)."""
+    flat = " ".join(text[:_MAX_CHARS].split()) if len(text) <= _MAX_CHARS else " ".join(text[:head * 4].split()) + " " + " ".join(text[-tail * 4:].split())
+    return flat if len(flat) <= head + tail + 3 else flat[:head] + " … " + flat[-tail:]
 
 
 def _int(v: Any) -> int:

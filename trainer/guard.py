@@ -1,0 +1,193 @@
+"""The collapse guard: a TrainerCallback that runs jobs.health on the run's own files while it trains.
+
+It tails metrics.jsonl / completions.jsonl (what the telemetry callback just wrote; the guard is
+registered after it, so a step's row is there by the guard's on_log) and feeds a HealthMonitor.
+Every severity rise writes a `collapse_warning` event. On a critical alert:
+  warn      events only;
+  stop      save a checkpoint and stop (`stop_reason = "collapse"`; trainer.grpo writes the
+            `stopped` event with that reason);
+  rollback  stop, then (in on_train_end, once the checkpoint is saved) fork a child run from the
+            newest checkpoint saved before the first warning with `rollback_changes` applied
+            (numbers multiply the parent's value, other values replace it), write a `rollback`
+            event naming the child, and submit it through jobs.submit — unless the run's ancestry
+            already holds `max_rollbacks` rollbacks (then it only stops).
+Only this module imports transformers, and only inside make_guard_callback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from jobs import rundir
+from jobs.health import CRITICAL, HealthMonitor, Thresholds, healthy_checkpoint
+from jobs.rundir import JsonlTail, JsonlWriter, LocalFS
+from jobs.spec import CheckpointRef, JobSpec
+
+MAX_ANCESTRY = 100  # a cycle in parent links must not hang the trainer
+
+
+def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a rollback applies: numbers multiply the parent's numeric value, anything
+    else (or a parent value that is not a number) replaces it."""
+    out = {}
+    for key, change in changes.items():
+        old = params.get(key)
+        if _is_num(change) and _is_num(old):
+            new = old * change
+            out[key] = int(round(new)) if isinstance(old, int) else new
+        else:
+            out[key] = change
+    return out
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def rollbacks_in_ancestry(run_dir: str) -> int:
+    """How many rollbacks led to this run: walk `parent` links and count each parent whose
+    events.jsonl records a rollback to the child we came from."""
+    count, current, seen = 0, str(run_dir).rstrip("/"), set()
+    while current not in seen and len(seen) < MAX_ANCESTRY:
+        seen.add(current)
+        try:
+            spec = JobSpec.read(current)
+        except (OSError, ValueError):
+            break
+        if spec.parent is None:
+            break
+        parent = spec.parent.run_dir.rstrip("/")
+        events = rundir.read_jsonl(f"{parent}/{rundir.EVENTS}")
+        if any(e.get("event") == rundir.EV_ROLLBACK and str(e.get("child_run_dir", "")).rstrip("/") == current
+               for e in events):
+            count += 1
+        current = parent
+    return count
+
+
+def rollback_spec(spec: JobSpec, run_dir: str, first_warning_step: int | None) -> JobSpec:
+    """The child spec: from the newest checkpoint before the first warning (or from the start
+    when none was saved in time), with rollback_changes applied, parent = this run + checkpoint."""
+    from jobs.fork import fork_spec
+
+    p = spec.typed_params()
+    overrides = apply_changes(spec.params, dict(p.rollback_changes))
+    ck = healthy_checkpoint(rundir.list_checkpoints(run_dir), first_warning_step)
+    child = fork_spec(run_dir, ck.name if ck else None, overrides)
+    if ck is None:  # every saved checkpoint is already past the first warning: start over
+        child = child.model_copy(update={
+            "resume_from": None,
+            "parent": CheckpointRef(run_dir=run_dir, checkpoint=None, name=spec.name),
+        })
+    return child
+
+
+def _default_submit(child: JobSpec) -> str:
+    from jobs.submit import submit_spec
+
+    return submit_spec(child)
+
+
+def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[JobSpec], str] | None = None,
+                        is_main: bool | None = None):
+    """A transformers.TrainerCallback guarding this run, or None when params.guard is "off".
+    `submit` launches the rollback child (default: jobs.submit.submit_spec with the registry)."""
+    p = spec.typed_params()
+    if p.guard == "off":
+        return None
+    from transformers import TrainerCallback
+
+    from trainer.telemetry import is_main_process
+
+    run_dir = str(run_dir)
+    main = is_main_process() if is_main is None else is_main
+    thresholds = Thresholds.from_overrides(p.health, source=f"{run_dir}/spec.json: params.health")
+    max_len = getattr(p, "max_completion_length", None)
+
+    class CollapseGuard(TrainerCallback):
+        def __init__(self):
+            self.mode = p.guard
+            self.monitor = HealthMonitor(thresholds, max_len)
+            self._metrics = JsonlTail(f"{run_dir}/{rundir.METRICS}", LocalFS())
+            self._completions = JsonlTail(f"{run_dir}/{rundir.COMPLETIONS}", LocalFS())
+            self._events: JsonlWriter | None = None
+            self.stop_reason: str | None = None
+            self.critical_alert = None
+            self.child: JobSpec | None = None
+            self.child_job_id: str | None = None
+            self._rolled = False
+
+        # -- helpers ---------------------------------------------------------------------------
+        def event(self, event: str, **fields: Any) -> None:
+            if not main:
+                return
+            import time
+
+            if self._events is None:
+                self._events = JsonlWriter(f"{run_dir}/{rundir.EVENTS}")
+            self._events.write({"event": event, "time": round(time.time(), 3), **fields})
+
+        def poll(self, state) -> None:
+            raised = self.monitor.update(self._metrics.read_new(), self._completions.read_new())
+            for alert in raised:
+                action = "none"
+                if alert.level >= CRITICAL and self.mode in ("stop", "rollback") and self.stop_reason is None:
+                    action = self.mode
+                    self.stop_reason = "collapse"
+                    self.critical_alert = alert
+                self.event(rundir.EV_COLLAPSE, step=state.global_step, rule=alert.rule, severity=alert.severity,
+                           message=alert.message, action=action, guard=self.mode, alert=alert.to_dict())
+                if main:
+                    print(f"guard: {alert.severity} {alert.rule} at step {state.global_step}: {alert.message}"
+                          + (f" -> {action}" if action != "none" else ""), file=sys.stderr, flush=True)
+
+        def _act(self, state, control) -> None:
+            self.poll(state)
+            if self.stop_reason is not None and not control.should_training_stop:
+                control.should_save = True
+                control.should_training_stop = True
+
+        # -- trainer hooks ---------------------------------------------------------------------
+        def on_log(self, args, state, control, **kw):
+            self._act(state, control)
+
+        def on_step_end(self, args, state, control, **kw):
+            self._act(state, control)
+
+        def on_train_end(self, args, state, control, **kw):
+            if self.mode != "rollback" or self.stop_reason is None or self._rolled or not main:
+                return
+            self._rolled = True
+            self.rollback(state)
+
+        def rollback(self, state) -> None:
+            first_warning = self.monitor.first_step("warning")
+            done = rollbacks_in_ancestry(run_dir)
+            if done >= p.max_rollbacks:
+                self.event(rundir.EV_ROLLBACK, step=state.global_step, status="refused",
+                           reason=f"max_rollbacks={p.max_rollbacks} reached ({done} in this run's ancestry)")
+                return
+            try:
+                child = rollback_spec(spec, run_dir, first_warning)
+            except Exception as e:  # a rollback must never turn a clean stop into a crash
+                self.event(rundir.EV_ROLLBACK, step=state.global_step, status="failed", reason=f"fork: {e}")
+                return
+            self.child = child
+            fields = dict(step=state.global_step, child_run_dir=child.run_dir, child_name=child.name,
+                          checkpoint=child.parent.checkpoint if child.parent else None,
+                          first_warning_step=first_warning, changes=apply_changes(spec.params, dict(p.rollback_changes)),
+                          rule=self.critical_alert.rule if self.critical_alert else None, rollbacks_before=done)
+            try:
+                self.child_job_id = (submit or _default_submit)(child)
+            except Exception as e:
+                # the spec is kept (written where the submit got to); the user can launch it by hand
+                self.event(rundir.EV_ROLLBACK, status="submit_failed", reason=str(e), spec=json.loads(child.to_json()), **fields)
+                print(f"guard: rollback child {child.name} not submitted: {e}", file=sys.stderr, flush=True)
+                return
+            self.event(rundir.EV_ROLLBACK, status="submitted", job_id=self.child_job_id, **fields)
+            print(f"guard: rolled back to {fields['checkpoint']} as {child.name} (job {self.child_job_id})",
+                  file=sys.stderr, flush=True)
+
+    return CollapseGuard()
