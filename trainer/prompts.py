@@ -81,3 +81,34 @@ def longest_prompt_tokens(tasks: Iterable[Task], encoder: GridEncoder, tokenizer
             if n > best[1]:
                 best = (task.task_id, n)
     return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m trainer.prompts DATASET --tokenizer DIR`: print the longest prompt in tokens."""
+    import argparse
+
+    from jobs.errors import JobsError
+    from trainer.data import load_tasks
+    from trainer.encoders import get_encoder
+
+    ap = argparse.ArgumentParser(prog="python -m trainer.prompts", description=main.__doc__)
+    ap.add_argument("dataset")
+    ap.add_argument("--tokenizer", required=True, help="model or tokenizer folder")
+    ap.add_argument("--encoder", default="color_names", choices=["color_names", "digits"])
+    ap.add_argument("--max-tasks", type=int, default=None)
+    args = ap.parse_args(argv)
+    try:
+        tasks = load_tasks(args.dataset, args.max_tasks)
+    except JobsError as e:
+        print(f"error: {e}")
+        return 2
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    task_id, n = longest_prompt_tokens(tasks, get_encoder(args.encoder), tok)
+    print(f"{args.dataset}: {len(tasks)} tasks, longest prompt {n} tokens (task {task_id}, encoder {args.encoder})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

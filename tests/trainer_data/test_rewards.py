@@ -146,17 +146,17 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     cases = [
         (FLIP_OK, flip), (FLIP_WRONG, flip), (IDENTITY, flip), (WRONG_SHAPE, flip),
         (COLOR_OK, cmap), (COLOR_HALF, cmap), (IDENTITY, cmap),
-        (RAISES, cmap), (SYNTAX, flip), (NOT_A_GRID, flip), (NO_CODE, cmap), ("no code at all", flip),
+        (RAISES, cmap), (SYNTAX, flip), (NOT_A_GRID, flip), (NO_CODE, cmap), ("no code at all", flip), ("", cmap),
     ]
     counting = CountingSandbox(sandbox)
     results = score_completions([c for c, _ in cases], [t for _, t in cases], counting, reward_name)
     assert len(counting.calls) == 1  # one batch for the whole step
-    # the completion without any block never reaches the sandbox
+    # the empty completion never reaches the sandbox
     assert len(counting.calls[0][0]) == len(cases) - 1
     assert counting.calls[0][1][0] == task_inputs(flip)
     assert all(isinstance(r, RewardResult) for r in results)
     by = dict(zip(["flip_ok", "flip_wrong", "flip_id", "flip_shape", "color_ok", "color_half", "color_id",
-                   "raises", "syntax", "not_grid", "header_only", "nothing"], results))
+                   "raises", "syntax", "not_grid", "header_only", "prose", "empty"], results))
 
     for key in ("flip_ok", "color_ok"):
         r = by[key]
@@ -188,7 +188,9 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     assert by["syntax"].error == "parse" and by["syntax"].reward == 0.0
     assert by["not_grid"].error == "invalid_output" and by["not_grid"].reward == 0.0
     assert by["header_only"].error is not None and by["header_only"].reward == 0.0
-    assert by["nothing"].error == "parse" and by["nothing"].program is None and by["nothing"].reward == 0.0
+    # prose after the pre-filled opening is still inside the python block: it fails to parse
+    assert by["prose"].error == "parse" and by["prose"].reward == 0.0
+    assert by["empty"].error == "parse" and by["empty"].program is None and by["empty"].reward == 0.0
     for r in results:
         d = r.to_dict()
         assert "outputs" not in d and set(d) >= {"reward", "error", "correct_train", "correct_test",

@@ -69,3 +69,20 @@ def test_sft_example_matches_the_prompt_format():
     assert program.startswith(PROGRAM_HEAD) and "def transform(input_grid):" in program
     with pytest.raises(ValueError):
         sft_example(task, "def transform(g):\n    return g\n", enc)
+
+
+@pytest.mark.timeout(180)
+def test_sft_answers_are_solved_in_the_sandbox():
+    """End to end: the SFT answer text, cut after the pre-filled prefix as the model would emit it,
+    extracted, executed in the real sandbox with our `common`, scores full reward."""
+    sandbox_mod = pytest.importorskip("trainer.sandbox")
+    from trainer.rewards import score_completions
+
+    items = generate_tasks(48, seed=3)
+    enc = get_encoder("digits")
+    completions = [sft_example(t, p, enc)[-1]["content"][len(ASSISTANT_PREFIX):] for t, p in items]
+    with sandbox_mod.Sandbox(workers=2, timeout_s=5.0, memory_mb=512) as sb:
+        results = score_completions(completions, [t for t, _ in items], sb, "arc-v1")
+    bad = [(t.task_id, r.error, r.detail) for (t, _), r in zip(items, results) if not r.solved]
+    assert not bad
+    assert all(r.reward == 10.0 for r in results)
