@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
@@ -40,7 +41,8 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
     "RESIZING": (JobState.RUNNING, None),
     "SUSPENDED": (JobState.EVICTED, "suspended"),
     "STOPPED": (JobState.EVICTED, "stopped"),
-    "PREEMPTED": (JobState.EVICTED, "preempted"),
+    # a final PREEMPTED means Slurm cancelled it (a requeued one shows PENDING instead)
+    "PREEMPTED": (JobState.FAILED, "preempted"),
     "COMPLETED": (JobState.COMPLETED, None),
     "FAILED": (JobState.FAILED, "nonzero_exit"),
     "TIMEOUT": (JobState.FAILED, "timeout"),
@@ -54,7 +56,10 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
 _HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
 _SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
 _OPTION_KEYS = {"partition", "account", "qos", "constraint", "sbatch_args", "setup", "slurm_conf",
-                "signal_seconds", "requeue", "python", "auto_resume", "submit_dir"}
+                "signal", "requeue", "python", "auto_resume", "max_restarts"}
+# whether `sacct` works or the jobcomp file must be read, per (host, SLURM_CONF): backends are made
+# afresh by every watcher poll, and finding out again would cost an extra call each time
+_SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
 
 
 def _q(s: str) -> str:
@@ -69,7 +74,6 @@ class SlurmBackend(Backend):
         self.options = dict(options or {})
         self.host = host
         self.shell = shell or make_shell(host)
-        self._sacct_completion: bool | None = None  # discovered: accounting off -> jobcomp file
 
     # ----------------------------------------------------------------------------- helpers
     @property
@@ -114,8 +118,7 @@ class SlurmBackend(Backend):
             m = re.search(r'Machine\s*==\s*"([^"]+)"', r.requirements)
             if m:
                 sb.append(f"--nodelist={m.group(1)}")
-        warn = int(o.get("signal_seconds", 90))
-        sb.append(f"--signal=B:USR1@{warn}")
+        sb.append(f"--signal={_signal_option(o.get('signal', 'B:USR1@90'))}")
         if o.get("requeue", True):
             sb.append("--requeue")
         sb.extend(str(a) for a in o.get("sbatch_args", []))
@@ -219,6 +222,34 @@ class SlurmBackend(Backend):
             return {}
         return _parse_sacct(res.stdout, ids)
 
+    @property
+    def _sacct_completion(self) -> bool | None:
+        return _SACCT_COMPLETION.get((self.host, self.options.get("slurm_conf")))
+
+    @_sacct_completion.setter
+    def _sacct_completion(self, value: bool) -> None:
+        _SACCT_COMPLETION[(self.host, self.options.get("slurm_conf"))] = value
+
+    def find(self, spec: JobSpec) -> str | None:
+        """The job Slurm has for this spec (same run dir, submitted after the spec was made), for
+        jobs.submit.recover after a crash between sbatch and the registry update."""
+        res = self.shell.run(["squeue", "-h", "--states=all", f"--name={spec.name}", "-O",
+                              "JobID:|,WorkDir:|,SubmitTime:|"], env=self._env(self._opts(spec)))
+        if res.rc != 0:
+            return None
+        created = spec.created.timestamp() - 5  # clocks of two machines, a little slack
+        found = []
+        for line in res.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) >= 3 and parts[1].rstrip("/") == spec.run_dir.rstrip("/"):
+                try:
+                    submitted = datetime.fromisoformat(parts[2]).timestamp()  # local time, as Slurm prints
+                except ValueError:
+                    continue
+                if submitted >= created:
+                    found.append(int(parts[0]))
+        return str(max(found)) if found else None
+
     # ----------------------------------------------------------------------------- cancel
     def cancel(self, job_id: str) -> None:
         self.shell.run(["scancel", str(job_id)], env=self._env()).check(self.where)
@@ -226,6 +257,15 @@ class SlurmBackend(Backend):
     def signal(self, job_id: str, sig: str = "USR1") -> None:
         """Send a signal to the batch shell (what Slurm does before a time limit or preemption)."""
         self.shell.run(["scancel", "--batch", f"--signal={sig}", str(job_id)], env=self._env()).check(self.where)
+
+
+def _signal_option(value: str) -> str:
+    """Only USR1 is trapped by the job script, and only `B:` delivers it to the batch shell (without
+    it only srun steps get the signal): 'USR1@90' is taken to mean 'B:USR1@90'."""
+    m = re.match(r"^(B:)?(SIG)?USR1@(\d+)$", str(value).strip())
+    if not m:
+        raise BackendError(f"slurm profile: signal = {value!r}: use 'B:USR1@<seconds>' (the job script traps USR1)")
+    return f"B:USR1@{m.group(3)}"
 
 
 def _decode_wait_status(raw: str) -> int | None:

@@ -1,0 +1,118 @@
+"""Auto-resume policy and memory bump; end to end through the registry, the shared watcher and the
+HTCondor command path (the condor_* STAND-IN over the real sshd: no HTCondor pool runs in CI),
+and through the real Slurm for crash recovery (`find`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.backends.base import JobState, JobStatus
+from jobs.backends.condor_events import history_status, read_event_log
+from jobs.errors import SpecError
+from jobs.recovery import ResumePolicy, apply_policy, classify, decide, memory_bump
+from jobs.registry import Registry
+from jobs.submit import submit_spec
+from jobs.watcher import StatusWatcher
+from tests.clusters import condor_standin as standin
+from tests.clusters.test_htcondor import GOLDEN, grpo_seed
+
+HELD = history_status(read_event_log(str(GOLDEN / "events_story.log"))["237770.0"])
+
+
+def test_policy_from_profile_options():
+    assert ResumePolicy.from_options({}) == ResumePolicy(enabled=False)
+    p = ResumePolicy.from_options({"auto_resume": True, "max_restarts": 5})  # the example profiles' spelling
+    assert p.enabled and p.max_restarts == 5 and "memory_exceeded" in p.reasons
+    p = ResumePolicy.from_options({"auto_resume": {"max_restarts": 1, "reasons": ["evicted"], "max_memory": "256G"}})
+    assert (p.max_restarts, p.reasons, p.max_memory_mb) == (1, ("evicted",), 256 * 1024)
+    with pytest.raises(SpecError, match=r"profile calculon: auto_resume.reasons \['segfault'\]"):
+        ResumePolicy.from_options({"auto_resume": {"reasons": ["segfault"]}}, "profile calculon")
+    with pytest.raises(SpecError, match="max_restarts"):
+        ResumePolicy.from_options({"auto_resume": True, "max_restarts": -1})
+
+
+def test_classify_and_decide():
+    spec = grpo_seed()  # request_memory 128G
+    on = ResumePolicy(enabled=True, max_restarts=2)
+    assert classify(HELD) == "memory_exceeded"
+    d = decide(spec, HELD, 0, on)
+    # used 131500 MB (128.4G) -> 1.5x rounded up to whole GB
+    assert (d.action, d.memory) == ("resubmit", "193G")
+    assert decide(spec, HELD, 2, on).action == "give_up"
+    assert decide(spec, HELD, 0, ResumePolicy()).action == "none"
+    evicted = JobStatus(JobState.EVICTED, reason="evicted")
+    assert decide(spec, evicted, 0, on).action == "wait"  # the scheduler brings it back itself
+    assert decide(spec, JobStatus(JobState.FAILED, 1, "nonzero_exit"), 0, on).action == "none"
+    assert decide(spec, JobStatus(JobState.FAILED, None, "preempted"), 0, on).action == "resubmit"
+    assert decide(spec, JobStatus(JobState.COMPLETED, 0), 0, on).action == "none"
+    capped = ResumePolicy(enabled=True, max_memory_mb=160 * 1024)
+    assert decide(spec, HELD, 0, capped).memory == "160G"
+    at_cap = grpo_seed(memory="160G")
+    assert decide(at_cap, HELD, 0, capped).action == "give_up"
+    # no usage figure at all: 1.5x the request
+    assert memory_bump(spec, JobStatus(JobState.HELD, reason="memory_exceeded")) == "192G"
+
+
+def _checkpoint(run: Path, step: int) -> None:
+    ck = run / f"checkpoint-{step}"
+    ck.mkdir(parents=True)
+    (ck / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    (ck / "adapter_model.safetensors").write_bytes(b"w")
+
+
+@pytest.mark.sshd
+@pytest.mark.timeout(120)
+def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_config, tmp_path):
+    state, bindir = tmp_path / "state", tmp_path / "bin"
+    standin.install(bindir, state)
+    reg = Registry(tmp_path / "registry.db")
+    run = tmp_path / "runs" / "oom"
+    spec = grpo_seed(name="oom").model_copy(update={
+        "run_dir": str(run), "host": "testhost",
+        "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True, "max_restarts": 2}})
+    jid = submit_spec(spec, reg)
+    old = reg.get(jid).backend_job_id
+    assert old == "1000.0"
+    _checkpoint(run, 200)
+    _checkpoint(run, 400)
+    standin.set_job(state, old, JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=131500,
+                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    updates = StatusWatcher(reg, "htcondor", "testhost").poll(force=True)
+    assert updates[jid].state is JobState.HELD and reg.get(jid).reason == "memory_exceeded"
+    assert "request_memory=193G" in reg.get(jid).detail
+
+    lines = apply_policy(reg, updates)
+    assert lines == [f"{jid} (oom): resubmitting after memory_exceeded with request_memory=193G"]
+    job = reg.get(jid)
+    assert job.restarts == 1 and job.backend_job_id == "1001.0" and job.state == "queued"
+    assert job.spec().resources.memory == "193G"
+    assert job.spec().resume_from.checkpoint == "checkpoint-400"
+    assert "request_memory = 193G" in (run / "job.sub").read_text()
+    on_disk = json.loads((run / "spec.json").read_text())  # written on the remote side through SFTP
+    assert on_disk["resume_from"]["checkpoint"] == "checkpoint-400"
+    assert ["condor_rm", old] in standin.calls(state)  # the held one does not linger in the queue
+
+    # held again after 2 restarts (max_restarts=2): the policy stops and says why
+    for i in range(2):
+        bid = reg.get(jid).backend_job_id
+        standin.set_job(state, bid, JobStatus=5, HoldReasonCode=34, HoldReason="memory limit exceeded",
+                        MemoryUsage=200000)
+        lines = apply_policy(reg, StatusWatcher(reg, "htcondor", "testhost").poll(force=True))
+    assert reg.get(jid).restarts == 2 and "not resuming" in lines[0] and "max_restarts=2" in lines[0]
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(60)
+def test_slurm_find_recovers_a_submit_the_registry_never_heard_of(slurm, tmp_path):
+    from jobs.backends.slurm import SlurmBackend
+    from tests.clusters.conftest import make_spec
+
+    b = SlurmBackend({"slurm_conf": str(slurm.conf)})
+    spec = make_spec(tmp_path / "crashy", "crashy", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0})
+    assert b.find(spec) is None
+    job = b.submit(spec)
+    assert b.find(spec) == job
+    other = make_spec(tmp_path / "elsewhere", "crashy")  # same name, other run dir
+    assert b.find(other) is None
