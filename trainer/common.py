@@ -9,7 +9,8 @@ programs must be deterministic, the sandbox checks it.
 """
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -19,7 +20,9 @@ __all__ = [
     "bounding_box", "bounding_box_mask", "crop", "object_position", "object_colors", "blit",
     "blit_sprite", "blit_object", "translate", "collision", "contact", "is_contiguous",
     "object_interior", "object_boundary", "object_neighbors", "scale_sprite", "scale_pattern",
-    "downscale", "neighbors", "detect_mirror_symmetry_axes", "tile",
+    "downscale", "neighbors", "detect_mirror_symmetry_axes", "tile", "detect_background_color",
+    "MirrorSymmetry", "RotationalSymmetry", "TranslationalSymmetry", "detect_mirror_symmetry",
+    "detect_rotational_symmetry", "detect_translational_symmetry", "orbit",
 ]
 
 
@@ -339,3 +342,143 @@ def detect_mirror_symmetry_axes(grid: np.ndarray) -> list[str]:
     if g.shape[0] == g.shape[1] and (g == g.T).all():
         axes.append("diagonal")
     return axes
+
+
+def detect_background_color(grid: np.ndarray) -> int:
+    """The most frequent colour (ties: the smallest)."""
+    counts = Counter(int(v) for v in np.asarray(grid).ravel())
+    return min(counts, key=lambda c: (-counts[c], c))
+
+
+# --- symmetries ---------------------------------------------------------------------------------
+# Symmetry completion tasks hide part of a symmetric picture under an "occluder" colour. Detection
+# therefore ignores some colours: a symmetry holds when no pair of visible cells disagrees and
+# enough visible cells have a visible partner (at least half), so a trivial axis at the edge of the
+# grid, where almost nothing pairs up, does not count.
+
+@dataclass(frozen=True)
+class MirrorSymmetry:
+    """Reflection across x = mirror_x and/or y = mirror_y (half-integers fall between cells)."""
+    mirror_x: float | None = None
+    mirror_y: float | None = None
+
+    def apply(self, x: int, y: int, iters: int = 1) -> tuple[int, int]:
+        if iters % 2:
+            if self.mirror_x is not None:
+                x = int(round(2 * self.mirror_x - x))
+            if self.mirror_y is not None:
+                y = int(round(2 * self.mirror_y - y))
+        return x, y
+
+
+@dataclass(frozen=True)
+class RotationalSymmetry:
+    """Quarter turns about (center_x, center_y)."""
+    center_x: float
+    center_y: float
+
+    def apply(self, x: int, y: int, iters: int = 1) -> tuple[int, int]:
+        dx, dy = x - self.center_x, y - self.center_y
+        for _ in range(iters % 4):
+            dx, dy = -dy, dx
+        return int(round(self.center_x + dx)), int(round(self.center_y + dy))
+
+
+@dataclass(frozen=True)
+class TranslationalSymmetry:
+    """The pattern repeats every (translate_x, translate_y) cells."""
+    translate_x: int
+    translate_y: int
+
+    def apply(self, x: int, y: int, iters: int = 1) -> tuple[int, int]:
+        return x + iters * self.translate_x, y + iters * self.translate_y
+
+
+def _agrees(grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+            xs2: np.ndarray, ys2: np.ndarray) -> int:
+    """Visible pairs that agree, or -1 when any visible pair disagrees or too few pair up."""
+    w, h = grid.shape
+    inb = (xs2 >= 0) & (xs2 < w) & (ys2 >= 0) & (ys2 < h)
+    a, b = (xs[inb], ys[inb]), (xs2[inb], ys2[inb])
+    both = visible[a] & visible[b]
+    if (grid[a][both] != grid[b][both]).any():
+        return -1
+    paired = int(both.sum())
+    return paired if paired > 0 and 2 * paired >= int(visible.sum()) else -1
+
+
+def _visible(grid: np.ndarray, ignore_colors: Iterable[int]) -> np.ndarray:
+    return ~np.isin(grid, list(ignore_colors))
+
+
+def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> list[MirrorSymmetry]:
+    """Mirror symmetries of the visible cells, best supported first."""
+    grid = np.asarray(grid)
+    visible = _visible(grid, ignore_colors)
+    w, h = grid.shape
+    xs, ys = np.nonzero(visible)
+    found = []
+    for twice in range(1, 2 * w - 2):
+        score = _agrees(grid, visible, xs, ys, twice - xs, ys)
+        if score >= 0:
+            found.append((score, MirrorSymmetry(mirror_x=twice / 2)))
+    for twice in range(1, 2 * h - 2):
+        score = _agrees(grid, visible, xs, ys, xs, twice - ys)
+        if score >= 0:
+            found.append((score, MirrorSymmetry(mirror_y=twice / 2)))
+    return [sym for _, sym in sorted(found, key=lambda t: -t[0])]
+
+
+def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> RotationalSymmetry | None:
+    """The best supported quarter-turn symmetry of the visible cells, or None."""
+    grid = np.asarray(grid)
+    visible = _visible(grid, ignore_colors)
+    w, h = grid.shape
+    xs, ys = np.nonzero(visible)
+    best: tuple[int, RotationalSymmetry | None] = (-1, None)
+    for tx in range(0, 2 * w - 1):
+        for ty in range(0, 2 * h - 1):
+            if (tx + ty) % 2:  # the centre must map cells onto cells
+                continue
+            cx, cy = tx / 2, ty / 2
+            x2 = np.round(cx - (ys - cy)).astype(int)
+            y2 = np.round(cy + (xs - cx)).astype(int)
+            score = _agrees(grid, visible, xs, ys, x2, y2)
+            if score > best[0]:
+                best = (score, RotationalSymmetry(cx, cy))
+    return best[1]
+
+
+def detect_translational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> list[TranslationalSymmetry]:
+    """The shortest repeat along each axis where the visible cells repeat (at most one per axis)."""
+    grid = np.asarray(grid)
+    visible = _visible(grid, ignore_colors)
+    w, h = grid.shape
+    xs, ys = np.nonzero(visible)
+    found = []
+    for px in range(1, w):
+        if _agrees(grid, visible, xs, ys, xs + px, ys) >= 0 and _agrees(grid, visible, xs, ys, xs - px, ys) >= 0:
+            found.append(TranslationalSymmetry(px, 0))
+            break
+    for py in range(1, h):
+        if _agrees(grid, visible, xs, ys, xs, ys + py) >= 0 and _agrees(grid, visible, xs, ys, xs, ys - py) >= 0:
+            found.append(TranslationalSymmetry(0, py))
+            break
+    return found
+
+
+def orbit(grid: np.ndarray, x: int, y: int, symmetries: Iterable[object]) -> list[tuple[int, int]]:
+    """Every in-bounds cell that (x, y) reaches by applying the symmetries (and their inverses)."""
+    w, h = np.shape(grid)
+    syms = list(symmetries) if not hasattr(symmetries, "apply") else [symmetries]
+    seen = {(x, y)}
+    queue = deque([(x, y)])
+    while queue:
+        cx, cy = queue.popleft()
+        for sym in syms:
+            for iters in (1, -1):
+                nx, ny = sym.apply(cx, cy, iters=iters)
+                if 0 <= nx < w and 0 <= ny < h and (nx, ny) not in seen:
+                    seen.add((nx, ny))
+                    queue.append((nx, ny))
+    return sorted(seen)

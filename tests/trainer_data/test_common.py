@@ -133,3 +133,52 @@ def test_detect_objects_filters():
 
 def test_scale_sprite():
     assert scale_sprite(np.array([[1, 2]]), 2).tolist() == [[1, 1, 2, 2], [1, 1, 2, 2]]
+
+
+def test_background_color():
+    from trainer.common import detect_background_color
+    assert detect_background_color(G) == 0
+    assert detect_background_color(np.array([[3, 3, 1], [1, 2, 3]])) == 3
+
+
+def _occlude(full, box, color=Color.BROWN):
+    g = full.copy()
+    (x0, x1), (y0, y1) = box
+    g[x0:x1, y0:y1] = color
+    return g
+
+
+def test_mirror_symmetry_completion_like_a_program_would_do_it():
+    from trainer.common import detect_mirror_symmetry, orbit
+    rng = np.random.default_rng(0)
+    half = rng.integers(1, 5, size=(8, 5))
+    full = np.concatenate([half, half[:, ::-1]], axis=1)  # mirror across y = 4.5
+    hidden = _occlude(full, ((2, 5), (6, 9)))
+    syms = detect_mirror_symmetry(hidden, ignore_colors=[Color.BROWN])
+    assert syms and syms[0].mirror_y == 4.5 and syms[0].mirror_x is None
+    out = hidden.copy()
+    for x, y in np.argwhere(hidden == Color.BROWN):
+        for sx, sy in orbit(hidden, x, y, syms[:1]):
+            if hidden[sx, sy] != Color.BROWN:
+                out[x, y] = hidden[sx, sy]
+    assert (out == full).all()
+
+
+def test_rotational_and_translational_symmetry():
+    from trainer.common import detect_rotational_symmetry, detect_translational_symmetry, orbit
+    rng = np.random.default_rng(1)
+    q = rng.integers(1, 9, size=(3, 3))
+    full = np.zeros((6, 6), dtype=int)
+    full[:3, :3] = q
+    full[:3, 3:] = np.rot90(q, -1)
+    full[3:, 3:] = np.rot90(q, -2)
+    full[3:, :3] = np.rot90(q, -3)
+    assert (np.rot90(full) == full).all()
+    sym = detect_rotational_symmetry(_occlude(full, ((0, 2), (0, 2))), ignore_colors=[Color.BROWN])
+    assert sym is not None and (sym.center_x, sym.center_y) == (2.5, 2.5)
+    assert len(orbit(full, 0, 0, sym)) == 4
+    tile_ = rng.integers(1, 9, size=(2, 3))
+    pattern = np.tile(tile_, (4, 3))
+    trans = detect_translational_symmetry(_occlude(pattern, ((1, 3), (2, 5))), ignore_colors=[Color.BROWN])
+    assert {(t.translate_x, t.translate_y) for t in trans} == {(2, 0), (0, 3)}
+    assert len(orbit(pattern, 0, 0, trans)) == 4 * 3
