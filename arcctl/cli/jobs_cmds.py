@@ -110,8 +110,12 @@ def register(app: typer.Typer) -> None:
             from jobs.registry import Registry
             from jobs.submit import build_specs, submit_specs
 
-            reg = Registry()
-            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=reg)
+            from jobs.submit import render
+
+            existing = _registry_if_exists()
+            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing)
+            render(specs)  # every point validated before anything (even the registry) is written
+            reg = existing or Registry()
 
             def said(jid: str, spec) -> None:
                 typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")

@@ -1,0 +1,86 @@
+"""Bad input through the real binary: one line on stderr naming the problem, a non-zero exit, no
+traceback, nothing written."""
+from __future__ import annotations
+
+import pytest
+
+from jobs.registry import Registry
+from tests.foundation.conftest import run_cli, tree
+
+
+def _assert_one_line_error(res, needle: str) -> None:
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert "\n" not in err and "Traceback" not in res.stderr, res.stderr
+    assert err.startswith("error: ") and needle in err, err
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["render", "grpx"], "unknown template 'grpx' (did you mean 'grpo'?)"),
+    (["submit", "grpo", "--profile", "locl"], "unknown profile 'locl' (did you mean 'local'?)"),
+    (["submit", "grpo", "-p", "learnig_rate=1e-6"], "unknown parameter 'learnig_rate' for kind grpo (did you mean 'learning_rate'?)"),
+    (["submit", "grpo", "-p", "learning_rate=abc"], "learning_rate='abc'"),
+    (["render", "grpo", "-p", "num_generations=1"], "num_generations"),
+    (["submit", "grpo", "-p", "beta=0.1", "-p", "beta=0.2"], "given twice"),
+    (["submit", "grpo", "-p", "learning_rate=1e-6,2e-6", "--run-dir", "/tmp/x"], "sweep"),
+    (["submit", "broken"], "broken.toml:4: malformed TOML"),
+    (["tail", "nosuchjob"], "nosuchjob"),
+])
+def test_bad_input_cli(home, args, needle):
+    (home.parent / "config" / "templates" / "broken.toml").write_text('[template]\nkind = "grpo"\nname = "x"\nlr = \n')
+    before = tree(home)
+    res = run_cli(*args)
+    _assert_one_line_error(res, needle)
+    assert tree(home) == before  # nothing written (not even a registry)
+
+
+@pytest.mark.parametrize("cmd", ["show", "cancel", "resume", "fork"])
+def test_unknown_job_id(home, cmd):
+    Registry().close()  # an existing, empty registry
+    before = tree(home)
+    res = run_cli(cmd, "deadbeef")
+    _assert_one_line_error(res, "no job 'deadbeef'")
+    assert tree(home) == before
+
+
+def test_no_registry_yet(home):
+    res = run_cli("show", "abc")
+    _assert_one_line_error(res, "no jobs yet")
+    res = run_cli("ls", check=True)
+    assert "(no jobs)" in res.stdout
+    assert not home.exists()  # read-only commands create nothing
+
+
+def test_existing_run_dir_is_never_overwritten(home, tmp_path):
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "precious.txt").write_text("keep")
+    res = run_cli("submit", "fake", "--run-dir", str(existing))
+    _assert_one_line_error(res, f"run dir {existing} already exists")
+    assert (existing / "precious.txt").read_text() == "keep" and sorted(p.name for p in existing.iterdir()) == ["precious.txt"]
+    runs = home / "runs"
+    (runs / "taken").mkdir(parents=True)
+    res = run_cli("submit", "fake", "--name", "taken")
+    _assert_one_line_error(res, "already exists")
+    assert list((runs / "taken").iterdir()) == []
+
+
+def test_auto_names_get_suffixes_not_overwrites(home):
+    runs = home / "runs"
+    (runs / "fake_lr1e-6").mkdir(parents=True)
+    res = run_cli("render", "fake", "-p", "learning_rate=1e-6", "--json", check=True)
+    import json
+
+    [item] = json.loads(res.stdout)
+    assert item["spec"]["name"] == "fake_lr1e-6-2"
+    # a sweep whose points share a name (swept key in the pattern twice over) still gets distinct dirs
+    res = run_cli("render", "fake", "-p", "learning_rate=1e-6,1e-6", "--json", check=True)
+    names = [i["spec"]["name"] for i in json.loads(res.stdout)]
+    assert names == ["fake_lr1e-6-2", "fake_lr1e-6-3"]
+
+
+def test_submit_of_sweep_with_one_bad_point_launches_none(home):
+    res = run_cli("submit", "fake", "-p", "learning_rate=1e-6,-1")
+    _assert_one_line_error(res, "greater than 0")
+    assert not (home / "runs").exists()

@@ -1,0 +1,74 @@
+"""Golden files for rendered specs and launch artifacts (tests/foundation/golden/).
+
+Regenerate after an intended change with: ARCCTL_UPDATE_GOLDEN=1 pytest tests/foundation/test_golden.py
+Machine-specific parts are normalised: the runs root -> <RUNS>, this interpreter -> <python>,
+the creation time -> <created>.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.foundation.conftest import run_cli
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("ARCCTL_UPDATE_GOLDEN") == "1"
+
+
+def normalise(text: str, home: Path) -> str:
+    text = text.replace(str(home / "runs"), "<RUNS>").replace(sys.executable, "<python>")
+    return re.sub(r'"created": "[^"]+"', '"created": "<created>"', text)
+
+
+def check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE or not path.exists():
+        if not UPDATE:
+            pytest.fail(f"missing golden {path}; run with ARCCTL_UPDATE_GOLDEN=1 to create it")
+        path.write_text(text)
+        return
+    assert text == path.read_text(), f"{path} differs; if intended, regenerate with ARCCTL_UPDATE_GOLDEN=1"
+
+
+CLI_CASES = {
+    "grpo_sweep_local.json": ["grpo", "-p", "learning_rate=1e-6,2e-6", "-p", "beta=0.01,0.02", "--profile", "local"],
+    "grpo_2gpus_local.json": ["grpo", "-p", "resources.gpus=2"],
+    "sft_local.json": ["sft"],
+    "eval_local.json": ["eval", "-p", "adapter_path=/models/adapter"],
+    "grpo-refine_local.json": ["grpo-refine"],
+}
+
+
+@pytest.mark.parametrize("golden", sorted(CLI_CASES))
+def test_rendered_specs_and_artifacts(home, golden):
+    res = run_cli("render", *CLI_CASES[golden], "--json", check=True)
+    check(golden, normalise(res.stdout, home))
+
+
+@pytest.mark.parametrize("profile", ["condor-example", "slurm-example"])
+def test_cluster_profile_specs(home, profile, monkeypatch):
+    """Specs only: the artifacts (submit file, sbatch script) are pinned by the cluster backends."""
+    from jobs.submit import build_specs
+
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("HOME", "/home/alice")
+    specs = build_specs("grpo", ["learning_rate=1e-6,2e-6"], profile)
+    text = "[\n" + ",\n".join(s.to_json() for s in specs) + "\n]\n"
+    check(f"grpo_{profile}_specs.json", normalise(text, home))
+
+
+def test_render_output_shape(home):
+    """The human `render` output: 4 specs and 4 artifacts for the issue's example sweep."""
+    res = run_cli("render", "grpo", "-p", "learning_rate=1e-6,2e-6", "-p", "beta=0.01,0.02", "--profile", "local", check=True)
+    out = res.stdout
+    assert out.count("# launch artifact (command -> launch.sh):") == 4
+    assert [l for l in out.splitlines() if l.startswith("# [")][3].startswith("# [4/4] arc-v2-no-pixel-score_lr2e-6_")
+    assert out.count('"kind": "grpo"') == 4 and "nothing written" in out
+    assert out.count("-m trainer run") == 4
+    data = json.loads(run_cli("render", "grpo", "-p", "resources.gpus=2", "--json", check=True).stdout)
+    assert "-m accelerate.commands.launch --num_processes 2 -m trainer run" in data[0]["artifact"]["text"]
