@@ -26,6 +26,7 @@ import numpy as np
 from jobs import rundir as rd
 
 CHUNK = 16 * 1024 * 1024
+HEALTH_TAIL_BYTES = 32 * 1024 * 1024
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
@@ -156,6 +157,9 @@ _REWARD_RE = re.compile(rb'(?<!\\)"reward":\s*(-?[0-9][0-9.eE+-]*)')
 _TRUNC_RE = re.compile(rb'(?<!\\)"truncated":\s*true')
 
 
+EXTRA_DIAG = ("solved", "pixel_score", "correct_train", "correct_test", "augmentation", "detail")
+
+
 @dataclass
 class Completion:
     """One completions.jsonl record, normalised (the trainer's field names vary a little)."""
@@ -174,13 +178,15 @@ class Completion:
 
     @classmethod
     def from_obj(cls, line: int, obj: dict[str, Any]) -> "Completion":
-        diag = obj.get("diagnostics") or {}
-        if not isinstance(diag, dict):
-            diag = {"diagnostics": diag}
+        diag = obj.get("diag") or obj.get("diagnostics") or {}
+        diag = dict(diag) if isinstance(diag, dict) else {"diag": diag}
+        for k in EXTRA_DIAG:  # per-completion outcome fields the trainer writes next to `diag`
+            if obj.get(k) is not None:
+                diag.setdefault(k, obj[k])
         text = obj.get("completion", obj.get("text", ""))
         if not isinstance(text, str):
             text = json.dumps(text)
-        tokens = _first(obj, "tokens", "n_tokens", "completion_tokens", "token_count", "length")
+        tokens = _first(obj, "n_tokens", "tokens", "completion_tokens", "token_count", "length")
         error = _first(obj, "error", "error_kind") or diag.get("error") or diag.get("error_kind")
         cid = obj.get("id")
         return cls(
@@ -527,19 +533,25 @@ class RunView:
         self.stderr = TextTail(self.fs, _join(self.run_dir, rd.STDERR))
         self._spec: dict[str, Any] | None = None
         self.spec_error: str | None = None
+        self._monitor: Any = None  # jobs.health.HealthMonitor, fed with the same incremental reads
+        self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
     def refresh(self, completion_bytes: int | None = CHUNK) -> set[str]:
         changed: set[str] = set()
-        if self.metrics.extend(self._metrics_tail.read_new()):
+        rows = self._metrics_tail.read_new()
+        if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
         if new_events:
             self.events.extend(new_events)
             changed.add("events")
+        n0 = len(self.completions)
         if self.completions.update(completion_bytes):
             changed.add("completions")
-        if self.stdout.update() or self.stderr.update():
+        if self._feed_health(rows, n0):
+            changed.add("health")
+        if self.stdout.update() + self.stderr.update():  # both, always (no short-circuit)
             changed.add("logs")
         return changed
 
@@ -572,8 +584,8 @@ class RunView:
                 for c in rd.list_checkpoints(self.run_dir, self.fs)]
 
     def alerts(self) -> list[Alert]:
-        """Collapse alerts: from events.jsonl (the trainer's guard writes them) and, for local
-        runs, from jobs.health when that module is present."""
+        """Collapse alerts: those in events.jsonl (the trainer's guard writes them) and those
+        jobs.health finds in what this view has read so far."""
         out: list[Alert] = []
         seen: set[tuple[str, Any]] = set()
         for ev in self.events:
@@ -589,21 +601,34 @@ class RunView:
                 out.append(a)
         return out
 
-    def _health_alerts(self) -> list[Alert]:
-        if not isinstance(self.fs, rd.LocalFS):
-            return []
+    def _feed_health(self, metric_rows: list[dict[str, Any]], first_new_line: int) -> bool:
+        """Feed the new rows to jobs.health's incremental monitor; True when an alert rose.
+        Completions are fed only near the end of the file: a 1 GB backlog is not re-judged line
+        by line (its metrics still are), which keeps opening a big run fast."""
+        if self.health_error is not None:
+            return False
         try:
-            from jobs import health  # optional: lands with the collapse-detection issue
-            report = health.diagnose(self.run_dir)
-        except Exception:  # noqa: BLE001 - health is advisory; the dashboard must still open
+            if self._monitor is None:
+                from jobs.health import HealthMonitor
+                from jobs.health.report import settings_from_spec
+
+                th, mcl, _notes = settings_from_spec(self.run_dir, self.fs)
+                self._monitor = HealthMonitor(th, mcl)
+            comp = self.completions
+            comp_rows: list[dict[str, Any]] = []
+            if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:
+                comp_rows = [c.raw for c in comp.read(list(range(first_new_line, len(comp))))]
+            if not metric_rows and not comp_rows:
+                return False
+            return bool(self._monitor.update(metric_rows, comp_rows))
+        except Exception as e:  # noqa: BLE001 - health is advisory; the dashboard must still work
+            self.health_error = f"health: {e}"
+            return False
+
+    def _health_alerts(self) -> list[Alert]:
+        if self._monitor is None:
             return []
-        out = []
-        for a in getattr(report, "alerts", []) or []:
-            d = a if isinstance(a, dict) else getattr(a, "__dict__", {})
-            if hasattr(a, "model_dump"):
-                d = a.model_dump()
-            out.append(_alert_from_dict(d))
-        return out
+        return [_alert_from_dict(a.to_dict()) for a in self._monitor.alerts]
 
 
 def _alert_from_dict(d: dict[str, Any]) -> Alert:
@@ -611,6 +636,7 @@ def _alert_from_dict(d: dict[str, Any]) -> Alert:
     ids = d.get("example_ids") or d.get("completion_ids") or []
     if isinstance(ev, dict):
         ids = ids or ev.get("example_ids") or ev.get("completion_ids") or ev.get("examples") or []
+    ids = [i.get("id") if isinstance(i, dict) else i for i in ids]  # health gives example dicts
     msg = d.get("message") or d.get("detail") or (json.dumps(ev, default=str)[:200] if ev else "")
     return Alert(
         rule=str(d.get("rule") or d.get("kind") or d.get("event") or "alert"),

@@ -49,7 +49,6 @@ class JobsScreen(Screen):
         self.filter = ""
         self.sort_key = "name"
         self.sort_reverse = False
-        self._statuses: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,38 +68,32 @@ class JobsScreen(Screen):
 
     # -- data --------------------------------------------------------------------------
     def _start_watcher(self) -> None:
-        """One shared, rate-limited status watcher (jobs/watcher.py) feeds job states."""
-        try:
-            from jobs import watcher  # lands with the foundation issue
-        except ImportError:
-            return
-        self._watch_states(watcher)
+        """Job states come from the ONE shared, rate-limited watcher (jobs/watcher.py): it polls
+        each backend in one call and writes the registry, which the table then reads."""
+        if self.app.source.registry is not None:
+            self._watch_states()
 
     @work(thread=True, exclusive=True, group="watcher")
-    def _watch_states(self, watcher: Any) -> None:
-        import threading
+    def _watch_states(self) -> None:
+        from textual.worker import get_current_worker
 
-        me = threading.current_thread()
-        reg = self.app.source.registry
-        make = getattr(watcher, "Watcher", None) or getattr(watcher, "StatusWatcher", None)
-        if make is None or reg is None:
-            return
-        try:
-            w = make(reg)
-        except Exception:  # noqa: BLE001 - the table still shows registry states
-            return
-        poll = getattr(w, "poll", None) or getattr(w, "refresh", None)
-        while poll is not None and not getattr(me, "cancelled", False) and self.is_attached:
+        from jobs.watcher import refresh_all
+
+        worker = get_current_worker()
+        while not worker.is_cancelled:
             try:
-                res = poll() or {}
-                self._statuses = {str(k): str(getattr(getattr(v, "state", v), "value", getattr(v, "state", v))) for k, v in dict(res).items()}
-            except Exception:  # noqa: BLE001
-                pass
-            time.sleep(2.0)
+                errors = refresh_all(self.app.source.registry)
+                self.app.source.error = "; ".join(errors) or None
+            except Exception as e:  # noqa: BLE001 - shown in the status line
+                self.app.source.error = f"watcher: {e}"
+            for _ in range(10):
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.1)
 
     @work(thread=True, exclusive=True, group="jobs-rows")
     def poll(self) -> None:
-        rows = self.app.source.rows(self._statuses)
+        rows = self.app.source.rows()
         self.app.call_from_thread(self._show, rows)
 
     def _show(self, rows: list[JobRow]) -> None:

@@ -116,7 +116,9 @@ class RunScreen(Screen):
     @work(thread=True, exclusive=True, group="run-refresh")
     def tick(self) -> None:
         changed = self.view.refresh()
-        alerts = self.view.alerts() if ("events" in changed or not self.alerts) else None
+        first = not getattr(self, "_alerts_read", False)
+        self._alerts_read = True
+        alerts = self.view.alerts() if (first or changed & {"events", "health"}) else None
         self.app.call_from_thread(self.apply, changed, alerts)
 
     def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:

@@ -1,0 +1,124 @@
+"""Every checkpoint-N of a run with its validity and the metrics at its step; pick one to resume
+in place or to fork with changed parameters."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from jobs.runview import CheckpointRow, RunView
+
+METRIC_COLS = [("reward", "reward"), ("kl", "kl"), ("entropy", "entropy"), ("clipped", "completions/clipped_ratio"),
+               ("len", "completions/mean_length"), ("zero_std", "frac_reward_zero_std")]
+
+
+class CheckpointsScreen(Screen):
+    HELP_TITLE = "Checkpoints"
+    HELP_TEXT = ("Every checkpoint of the run, with the metrics logged at its step. ★ marks the newest\n"
+                 "valid checkpoint before the first health warning: the usual one to go back to.")
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("enter,f", "fork", "fork from it"),
+        Binding("r", "resume", "resume in place"),
+    ]
+
+    def __init__(self, view: RunView) -> None:
+        super().__init__()
+        self.view = view
+        self.rows: list[CheckpointRow] = []
+        self.healthy: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="ck-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="ck-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.view.name()} · checkpoints"
+        t = self.query_one("#ck-table", DataTable)
+        t.add_column("", key="mark")
+        t.add_column("checkpoint", key="name")
+        t.add_column("step", key="step")
+        t.add_column("valid", key="valid")
+        for label, key in METRIC_COLS:
+            t.add_column(label, key=key)
+        t.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        self.view.refresh(completion_bytes=0)
+        rows = self.view.checkpoints()
+        warn = [a.first_step for a in self.view.alerts() if a.severity in ("warning", "critical") and a.first_step is not None]
+        first = min(warn) if warn else None
+        ok = [r for r in rows if r.valid and (first is None or r.step < first)]
+        self.app.call_from_thread(self.show, rows, ok[-1].name if ok else None, first)
+
+    def show(self, rows: list[CheckpointRow], healthy: str | None, first_warning: int | None) -> None:
+        self.rows, self.healthy = rows, healthy
+        t = self.query_one("#ck-table", DataTable)
+        t.clear()
+        for r in rows:
+            valid = Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red")
+            cells = [("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]
+            t.add_row("★" if r.name == healthy else "", r.name, str(r.step), valid, *cells, key=r.name)
+        if healthy:
+            t.move_cursor(row=[r.name for r in rows].index(healthy))
+        msg = f"{len(rows)} checkpoints"
+        if first_warning is not None:
+            msg += f"  first health warning at step {first_warning}"
+        if healthy:
+            msg += f"  ★ {healthy}: newest valid before it"
+        if not rows:
+            msg = "no checkpoints saved yet"
+        self.query_one("#ck-status", Static).update(msg)
+
+    def current(self) -> CheckpointRow | None:
+        t = self.query_one("#ck-table", DataTable)
+        if not self.rows or t.row_count == 0:
+            return None
+        return self.rows[t.cursor_row]
+
+    def _pick(self) -> CheckpointRow | None:
+        r = self.current()
+        if r is None:
+            self.notify("no checkpoint selected", severity="warning")
+        elif not r.valid:
+            self.notify(f"{r.name} cannot be used: {r.problem}", severity="error")
+            return None
+        return r
+
+    def action_fork(self) -> None:
+        if not self.app.allowed("fork"):
+            return
+        r = self._pick()
+        if r is None:
+            return
+        from arcctl.tui.screens.fork import ForkScreen
+
+        self.app.push_screen(ForkScreen(self.view, checkpoint=r.name))
+
+    def action_resume(self) -> None:
+        if not self.app.allowed("resume"):
+            return
+        r = self._pick()
+        if r is None:
+            return
+        from arcctl.tui.screens.confirm import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            from arcctl.tui.actions import resume
+
+            try:
+                jid = resume(self.app.source, self.view.run_dir, r.name)
+                self.notify(f"resumed job {jid} from {r.name}")
+            except Exception as e:  # noqa: BLE001 - one line, never a traceback
+                self.notify(str(e), severity="error", timeout=8)
+
+        self.app.push_screen(ConfirmScreen(f"Resume [b]{self.view.name()}[/b] in place from [b]{r.name}[/b]?"), done)
