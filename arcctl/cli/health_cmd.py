@@ -22,7 +22,10 @@ def resolve_run(run: str):
 
     m = _REMOTE.match(run)
     if m and not Path(run).exists():
-        return m["path"], _sftp(m["host"])
+        fs = _sftp(m["host"])
+        if not fs.exists(m["path"]):
+            raise UserError(f"{run}: no such run dir on {m['host']}")
+        return m["path"], fs
     p = Path(run).expanduser()
     if p.is_dir():
         return str(p.absolute()), LocalFS()
