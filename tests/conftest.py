@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
-# Bump when trainer/tiny_model.py changes what it builds, so a stale cache is rebuilt.
-TINY_MODEL_VERSION = "1"
+# The tiny model is a function of these sources (builder, and the prompt/code corpus its tokenizer
+# is trained on): a cache entry is keyed by their content, so an edit rebuilds it.
+_TRAINER = Path(__file__).resolve().parents[1] / "trainer"
+_SOURCES = ("tiny_model.py", "prompts.py", "encoders.py", "common.py", "data.py")
+
+
+def tiny_model_key() -> str:
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        path = _TRAINER / name
+        h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return h.hexdigest()[:12]
 
 
 def _build_tiny_model(root: Path) -> Path:
-    out = root / f"tiny-model-v{TINY_MODEL_VERSION}"
+    out = root / f"tiny-model-{tiny_model_key()}"
     done = out / ".complete"
     if done.exists():
         return out

@@ -60,6 +60,13 @@ def cmd_run(arg: str, only_kind: str | None = None) -> int:
         _error_event(arg, str(e))
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
+    if spec.params.get("backend") == "unsloth":
+        # unsloth patches transformers/trl when imported first; if missing, the job's own check
+        # reports it with the extra to install.
+        try:
+            importlib.import_module("unsloth")
+        except ImportError:
+            pass
     module = importlib.import_module(ENTRY_BY_KIND[spec.kind])
     return int(module.main(spec) or 0)
 
