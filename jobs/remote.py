@@ -393,3 +393,52 @@ def default_pool() -> SSHPool:
     if _DEFAULT is None:
         _DEFAULT = SSHPool()
     return _DEFAULT
+
+
+def list_host_aliases(config_path: str | Path | None = None) -> list[str]:
+    """Concrete `Host` names of the ssh config (patterns such as `*` or `gpu-?` are left out)."""
+    path = Path(os.path.expanduser(str(config_path))) if config_path else ssh_config_path()
+    if not path.exists():
+        return []
+    try:
+        cfg = paramiko.SSHConfig.from_path(str(path))
+    except Exception as e:
+        raise RemoteError(f"cannot parse ssh config {path}: {e}") from None
+    return sorted(h for h in cfg.get_hostnames() if not any(c in h for c in "*?!"))
+
+
+def scan_host_key(cfg: HostConfig, timeout: float = 10.0) -> paramiko.PKey:
+    """The key the server presents (no authentication, nothing trusted)."""
+    try:
+        sock = socket.create_connection((cfg.hostname, cfg.port), timeout=timeout)
+    except OSError as e:
+        raise RemoteError(f"cannot reach {cfg.label}: {e.strerror or e}") from None
+    t = paramiko.Transport(sock)
+    try:
+        t.start_client(timeout=timeout)
+        return t.get_remote_server_key()
+    except paramiko.SSHException as e:
+        raise RemoteError(f"ssh handshake with {cfg.label} failed: {e}") from None
+    finally:
+        t.close()
+
+
+def trust_host(alias: str, expected: str, config_path: str | Path | None = None) -> tuple[str, str]:
+    """Add the host's key to known_hosts only if its fingerprint is the one the user verified.
+    Returns (fingerprint, known_hosts path)."""
+    cfg = resolve_host(alias, config_path)
+    if cfg.proxy_jump:
+        raise RemoteError(f"{alias} is reached through ProxyJump {cfg.proxy_jump}: add its key with `ssh {alias}`")
+    key = scan_host_key(cfg)
+    fp = fingerprint(key)
+    want = expected.strip()
+    if not want.startswith("SHA256:"):
+        want = "SHA256:" + want
+    if fp != want:
+        raise RemoteError(f"fingerprint mismatch for {cfg.label}: the server presents {fp}, you gave {want}; "
+                          f"nothing was added")
+    path = Path(cfg.known_hosts[0] if cfg.known_hosts else os.path.expanduser(DEFAULT_KNOWN_HOSTS[0]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(f"{cfg.known_hosts_key} {key.get_name()} {key.get_base64()}\n")
+    return fp, str(path)

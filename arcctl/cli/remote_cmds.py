@@ -1,6 +1,124 @@
-"""(filled in by its issue)"""
+"""`arcctl fetch RUN CHECKPOINT [DEST]` copies a checkpoint back (over SFTP for remote runs);
+`arcctl hosts [HOST…]` checks that ssh hosts answer, with which schedulers, and can add a host key
+after the user verified its fingerprint (`--trust SHA256:…`)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from arcctl.cli.errors import user_errors
+
+
+def _resolve(run: str) -> tuple[str, str | None]:
+    """`host:/abs/run/dir`, a local run dir, or a job id/prefix/name from the registry."""
+    if ":" in run and not Path(run).exists():
+        host, _, path = run.partition(":")
+        if host and path.startswith("/"):
+            return path.rstrip("/"), host
+    from arcctl.cli.tail_cmd import resolve_run_dir
+
+    return resolve_run_dir(run)
+
+
+def _pick(run_dir: str, which: str, fs) -> "object":
+    from jobs.errors import SpecError
+    from jobs.rundir import list_checkpoints
+
+    cks = list_checkpoints(run_dir, fs)
+    if which in ("newest", "latest", "last"):
+        valid = [c for c in cks if c.valid]
+        if not valid:
+            bad = "; ".join(f"{c.name}: {c.problem}" for c in cks) or "none saved yet"
+            raise SpecError(f"{run_dir}: no valid checkpoint ({bad})")
+        return valid[-1]
+    name = which if which.startswith("checkpoint-") else f"checkpoint-{which}"
+    for c in cks:
+        if c.name == name:
+            if not c.valid:
+                raise SpecError(f"{c.path}: not a usable checkpoint ({c.problem})")
+            return c
+    raise SpecError(f"{run_dir}: no {name} (checkpoints: {', '.join(c.name for c in cks) or 'none'})")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("fetch")
+    def fetch_cmd(
+        run: str = typer.Argument(..., help="job id, prefix or name; a run dir; or HOST:/path/to/run"),
+        checkpoint: str = typer.Argument(..., help="checkpoint-N, N, or 'newest'"),
+        dest: Optional[Path] = typer.Argument(None, help="where to put it (default ./<run>/<checkpoint>)"),
+    ) -> None:
+        """Copy a checkpoint of a (remote) run to this machine."""
+        with user_errors():
+            import shutil
+
+            from jobs.errors import SpecError
+            from jobs.rundir import LocalFS
+
+            run_dir, host = _resolve(run)
+            fs = LocalFS()
+            if host:
+                from jobs.ssh import sftp_fs
+
+                fs = sftp_fs(host)
+            ck = _pick(run_dir, checkpoint, fs)
+            target = dest if dest is not None else Path(Path(run_dir).name) / ck.name
+            if target.is_dir():
+                target = target / ck.name
+            if target.exists():
+                raise SpecError(f"{target} already exists; not overwriting it")
+            t0 = time.monotonic()
+            if host:
+                from jobs.remote import default_pool
+
+                nbytes = default_pool().download_dir(host, ck.path, target)
+            else:
+                partial = target.with_name(target.name + ".partial")
+                shutil.rmtree(partial, ignore_errors=True)
+                shutil.copytree(ck.path, partial)
+                partial.rename(target)
+                nbytes = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            src = f"{host}:{ck.path}" if host else ck.path
+            typer.echo(f"{src} -> {target}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
+
+    @app.command("hosts")
+    def hosts_cmd(
+        hosts: Optional[List[str]] = typer.Argument(None, help="ssh host aliases (default: every Host of ~/.ssh/config)"),
+        trust: Optional[str] = typer.Option(None, "--trust", metavar="SHA256:…",
+                                            help="add HOST's key to known_hosts if it has this fingerprint"),
+        timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for each host"),
+    ) -> None:
+        """Check ssh connectivity and host keys; show which schedulers each host has."""
+        with user_errors():
+            from jobs.errors import RemoteError, SpecError
+            from jobs.remote import SSHPool, list_host_aliases, resolve_host, trust_host
+
+            if trust:
+                if not hosts or len(hosts) != 1:
+                    raise SpecError("--trust needs exactly one host")
+                fp, path = trust_host(hosts[0], trust)
+                typer.echo(f"{hosts[0]}: added key {fp} to {path}")
+            names = list(hosts or list_host_aliases())
+            if not names:
+                raise SpecError("no hosts given and none in the ssh config (ARCCTL_SSH_CONFIG or ~/.ssh/config)")
+            pool = SSHPool(connect_timeout=timeout)
+            failed = 0
+            for name in names:
+                cfg = resolve_host(name)
+                addr = f"{cfg.user + '@' if cfg.user else ''}{cfg.hostname}:{cfg.port}"
+                t0 = time.monotonic()
+                try:
+                    rc, out, _ = pool.exec(name, "for c in sbatch squeue condor_submit condor_q; do "
+                                                 "command -v $c >/dev/null 2>&1 && echo $c; done; true",
+                                           timeout=timeout)
+                    ms = (time.monotonic() - t0) * 1000
+                    found = " ".join(out.split()) or "no scheduler commands on PATH"
+                    typer.echo(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}")
+                except RemoteError as e:
+                    failed += 1
+                    typer.echo(f"{name:<16} {addr:<28} FAILED  {e}")
+            pool.close()
+            if failed:
+                raise typer.Exit(1)

@@ -163,3 +163,14 @@ def test_condor_over_ssh_with_standin(ssh_config, tmp_path):
     assert len(standin.calls(state)) - n == 2  # condor_q + one condor_history for the missing
     assert b.status_from_log(str(tmp_path / "run2" / "condor.log"))[ids[2]].state is JobState.CANCELLED
     pool.close()
+
+
+def test_a_torn_or_garbled_event_log_keeps_what_came_before(tmp_path):
+    text = (GOLDEN / "events_story.log").read_text()
+    cut = text.index("012 (237770")  # the hold event is being written as we read
+    (tmp_path / "torn.log").write_text(text[:cut] + "012 (237770.000.000) 2025-09-19 12:00:00 Job was he")
+    jobs = read_event_log(str(tmp_path / "torn.log"))
+    assert jobs["237770.0"].state is JobState.RUNNING and jobs["237770.0"].memory_used_mb == 131500
+    (tmp_path / "garbled.log").write_text(text[:cut] + "this is not an event\n...\n" + text[cut:])
+    jobs = read_event_log(str(tmp_path / "garbled.log"))
+    assert jobs["237770.0"].evictions == 1  # everything up to the garbage
