@@ -223,6 +223,26 @@ class Registry:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, args, with_spec)
 
+    def rows(self, columns: Iterable[str] = LIST_COLUMNS, states: Iterable[str] | None = None,
+             limit: int | None = None) -> list[tuple]:
+        """Plain tuples of `columns`, newest first: the fast path behind `arcctl ls`."""
+        cols = [c for c in columns if c in LIST_COLUMNS]
+        where, args = "", []
+        if states:
+            states = list(states)
+            where = f" WHERE state IN ({','.join('?' * len(states))})"
+            args = states
+        sql = f"SELECT {','.join(cols)} FROM jobs{where} ORDER BY created DESC, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise RegistryError(f"registry {self.path}: {e}") from None
+
+    def has_state(self, state: str) -> bool:
+        return self._db.execute("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (state,)).fetchone() is not None
+
     def active(self, with_spec: bool = True) -> list[Job]:
         """Jobs that may still change state (the watcher polls these)."""
         return self._rows(f"WHERE state NOT IN ({','.join('?' * len(TERMINAL))}) ORDER BY created",

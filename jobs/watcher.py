@@ -43,10 +43,10 @@ class StatusWatcher:
         from jobs.errors import JobsError
 
         with self._lock:
+            if not self.registry.claim(self.key, 0 if force else self.interval_s):
+                return {}
             jobs = self._jobs()
             if not jobs:
-                return {}
-            if not self.registry.claim(self.key, 0 if force else self.interval_s):
                 return {}
             self.last_poll = time.time()
             try:
@@ -80,9 +80,10 @@ def get_watcher(registry: Registry, backend: str, host: str | None = None,
 def refresh_all(registry: Registry, force: bool = False) -> list[str]:
     """Poll every backend+host that has live jobs (and resolve interrupted submits first).
     Returns the errors of unreachable backends, one line each."""
-    from jobs.submit import recover
+    if registry.has_state(SUBMITTING):  # rare: keep the common path free of the submit imports
+        from jobs.submit import recover
 
-    recover(registry)
+        recover(registry)
     targets = {(j.backend, j.host or None) for j in registry.active(with_spec=False) if j.state != SUBMITTING}
     errors = []
     for backend, host in sorted(targets, key=lambda t: (t[0], t[1] or "")):

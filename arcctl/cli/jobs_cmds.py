@@ -133,21 +133,21 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs.registry import Registry
 
-            reg = _registry_if_exists()
-            jobs = []
-            errors: list[str] = []
-            if reg is not None:
-                if refresh:
-                    from jobs.watcher import refresh_all
+            from jobs.registry import LIST_COLUMNS
 
-                    errors = refresh_all(reg)
-                jobs = reg.list(states=state or None, limit=limit)
+            reg = _registry_if_exists()
+            errors: list[str] = []
+            if reg is not None and refresh:
+                from jobs.watcher import refresh_all
+
+                errors = refresh_all(reg)
             for e in errors:
                 typer.echo(f"warning: {e}", err=True)
             if json_out:
-                typer.echo(json.dumps([j.as_dict() for j in jobs], indent=1))
+                rows = reg.rows(LIST_COLUMNS, state or None, limit) if reg else []
+                typer.echo(json.dumps([dict(zip(LIST_COLUMNS, r)) for r in rows]))
                 return
-            _print_table(jobs)
+            _print_table(reg.rows(TABLE_COLUMNS, state or None, limit) if reg else [])
 
     @app.command("show")
     def show_cmd(
@@ -244,15 +244,19 @@ def _registry_or_fail():
     return reg
 
 
-def _print_table(jobs) -> None:
+TABLE_COLUMNS = ("id", "state", "exit_code", "kind", "profile", "created", "name", "reason")
+
+
+def _print_table(rows) -> None:
+    """Rows of TABLE_COLUMNS as aligned plain text (fast for 10,000 jobs)."""
     now = time.time()
-    rows = [("ID", "STATE", "EXIT", "KIND", "PROFILE", "AGE", "NAME")]
-    for j in jobs:
-        st = j.state + ("*" if j.reason == "cancelling" else "")
-        rows.append((j.id, st, "" if j.exit_code is None else str(j.exit_code), j.kind,
-                     j.profile or j.backend, _age(j.created, now), j.name))
-    w = [max(len(r[i]) for r in rows) for i in range(6)]
-    lines = ["  ".join(r[i].ljust(w[i]) for i in range(6)) + "  " + r[6] for r in rows]
-    typer.echo("\n".join(lines))
-    if not jobs:
+    out = [("ID", "STATE", "EXIT", "KIND", "PROFILE", "AGE", "NAME")]
+    add = out.append
+    for jid, state, code, kind, profile, created, name, reason in rows:
+        add((jid, state + "*" if reason == "cancelling" else state, "" if code is None else str(code), kind,
+             profile or "", _age(created, now), name))
+    w = [max(len(r[i]) for r in out) for i in range(6)]
+    fmt = "  ".join(f"{{:<{n}}}" for n in w) + "  {}"
+    typer.echo("\n".join(fmt.format(*r) for r in out))
+    if not rows:
         typer.echo("(no jobs)")
