@@ -299,6 +299,24 @@ class HTCondorBackend(Backend):
             return JobStatus(JobState.CANCELLED, reason="removed", detail="removed (condor_rm)", extra=extra)
         return JobStatus(state, extra=extra)
 
+    def find(self, spec: JobSpec) -> str | None:
+        """The queued job of this spec (same run dir, submitted after the spec was made), for
+        jobs.submit.recover after a crash between condor_submit and the registry update."""
+        constraint = f"ArcctlRunDir == {json.dumps(spec.run_dir.rstrip('/') or '/')}"
+        res = self.shell.run([self._bin("condor_q"), "-constraint", constraint, "-json",
+                              "-attributes", "ClusterId,ProcId,QDate"])
+        if res.rc != 0:
+            return None
+        created = spec.created.timestamp() - 5
+        try:
+            ads = [a for a in _json_ads(res.stdout, "condor_q", self.where) if float(a.get("QDate", 0)) >= created]
+        except CommandError:
+            return None
+        if not ads:
+            return None
+        newest = max(ads, key=lambda a: (int(a["ClusterId"]), int(a.get("ProcId", 0))))
+        return f"{newest['ClusterId']}.{newest.get('ProcId', 0)}"
+
     def status_from_log(self, log_path: str) -> dict[str, JobStatus]:
         """Status straight from an event log (works with the schedd unreachable)."""
         return {j: history_status(h) for j, h in read_event_log(log_path, self.shell.fs()).items()}

@@ -65,12 +65,12 @@ def human_memory(mb: int) -> str:
 
 def trainer_argv(entry: list[str], spec_path: str, gpus: int, python: str | None = None) -> list[str]:
     """The command a job runs: the spec's entry + its spec.json. `python` (a profile option) names
-    the cluster's interpreter; a multi-GPU `python -m …` job goes through `accelerate launch`, as
-    the seeds' multi-GPU SFT runs did."""
+    the cluster's interpreter; a multi-GPU `python -m …` job goes through accelerate's launcher
+    with the same interpreter (as the local backend does, and the seeds' multi-GPU SFT runs did)."""
     argv = list(entry) + [spec_path]
     if argv[0] == "python" and python:
         argv[0] = python
     if gpus > 1 and len(argv) > 2 and argv[1] == "-m" and argv[0].rsplit("/", 1)[-1].startswith("python"):
-        launcher = argv[0].rsplit("/", 1)[0] + "/accelerate" if "/" in argv[0] else "accelerate"
-        argv = [launcher, "launch", "--num_processes", str(gpus), "--num_machines", "1"] + argv[1:]
+        argv = [argv[0], "-m", "accelerate.commands.launch", "--num_processes", str(gpus),
+                "--num_machines", "1"] + argv[1:]
     return argv

@@ -80,17 +80,23 @@ def main(tool: str, args: list[str]) -> int:
         job = f"{cluster}.0"
         q["jobs"][job] = {"ClusterId": cluster, "ProcId": 0, "JobStatus": 1, "NumJobStarts": 0,
                           "UserLog": sub["log"], "RequestMemory": _mb(sub.get("request_memory", "128M")),
-                          "Cmd": sub["executable"]}
+                          "Cmd": sub["executable"], "QDate": int(time.time()),
+                          "ArcctlRunDir": json.loads(sub.get("MY.ArcctlRunDir", '""'))}
         _save(state, q)
         _event(sub["log"], 0, job, "Job submitted from host: <127.0.0.1:9618?addrs=127.0.0.1-9618&alias=standin>")
         print("Submitting job(s).\n1 job(s) submitted to cluster %d." % cluster)
         return 0
     ids = [a for a in args if a[:1].isdigit()]
+    run_dir = None
+    if "-constraint" in args:  # only the one constraint the backend uses: ArcctlRunDir == "<path>"
+        expr = args[args.index("-constraint") + 1]
+        run_dir = json.loads(expr.split("==", 1)[1].strip())
     want = {i if "." in i else f"{i}.0" for i in ids}
     if tool in ("condor_q", "condor_history"):
         live = tool == "condor_q"
         ads = [ad for j, ad in q["jobs"].items()
-               if (not want or j in want) and ((ad["JobStatus"] in (1, 2, 5, 7)) == live)]
+               if (not want or j in want) and ((ad["JobStatus"] in (1, 2, 5, 7)) == live)
+               and (run_dir is None or ad.get("ArcctlRunDir") == run_dir)]
         if ads:
             print(json.dumps(ads, indent=2))
         return 0

@@ -178,12 +178,12 @@ def ensure_slurm(root: str | Path = "/tmp/arcctl-test-slurm") -> SlurmCluster:
     if not _slurm_ready(cluster):
         log = (root / "slurmctld.log").read_text()[-2000:] if (root / "slurmctld.log").exists() else ""
         raise RuntimeError(f"local slurm did not become ready; slurmctld.log tail:\n{log}")
-    # slurmd deletes its pidfile on SIGTERM: remember pids now, stop slurmd first
+    # slurmd deletes its pidfile on SIGTERM: remember the pids now. stop() goes in reverse:
+    # slurmctld, slurmd, then munged (only if this session started it)
     for pidfile in ("slurmd.pid", "slurmctld.pid"):
         pid = _read_pid(root / pidfile)
         if pid:
             cluster.started.append(pid)
-    cluster.started = [p for p in cluster.started]  # munge (if ours) stays first => stopped last
     return cluster
 
 

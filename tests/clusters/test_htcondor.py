@@ -66,7 +66,7 @@ def test_seed_submit_descriptions_are_golden_and_accepted_by_htcondor(golden):
     assert dict(sub) == dict(parsed)
     assert f"{spec.run_dir}/spec.json" in parsed["arguments"]
     if spec.resources.gpus > 1:
-        assert parsed["arguments"].startswith('"launch --num_processes 2')
+        assert parsed["arguments"].startswith('"-m accelerate.commands.launch --num_processes 2 --num_machines 1 -m trainer run')
 
 
 def test_invalid_descriptions_name_the_key():
@@ -113,9 +113,13 @@ def test_local_cli_fallback_with_the_standin(tmp_path):
     standin.install(tmp_path / "bin", tmp_path / "state")
     b = HTCondorBackend({"bin_dir": str(tmp_path / "bin"), "docker_image": "img"}, shell=LocalShell())
     spec = grpo_seed().model_copy(update={"run_dir": str(tmp_path / "run")})
+    assert b.find(spec) is None
     job = b.submit(spec)
     assert job == "1000.0" and (tmp_path / "run" / "job.sub").exists()
     assert b.status([job])[job].state is JobState.QUEUED
+    # crash recovery: the job is found by its run dir (and only by it)
+    assert b.find(spec) == job
+    assert b.find(spec.model_copy(update={"run_dir": str(tmp_path / "other")})) is None
 
 
 @pytest.mark.sshd

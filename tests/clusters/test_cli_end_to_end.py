@@ -1,0 +1,97 @@
+"""The whole stack on real components: `arcctl submit` with a Slurm profile (local and over the
+loopback sshd), the shared watcher behind `arcctl ls`, `arcctl tail` over SFTP, `arcctl cancel`,
+and crash recovery of a submit interrupted right after sbatch (jobs.submit.recover + find)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.clusters.conftest import FAKE_TRAINER, wait_for
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
+ARCCTL = str(Path(sys.executable).parent / "arcctl")
+
+
+@pytest.fixture
+def home(slurm, tmp_path):
+    cfg = tmp_path / "config"
+    (cfg / "templates").mkdir(parents=True)
+    (cfg / "profiles").mkdir()
+    (cfg / "templates" / "fake.toml").write_text(f"""
+[template]
+kind = "eval"
+description = "cluster test job: the fake trainer"
+name = "fake_{{n_predictions}}preds"
+entry = ["{sys.executable}", "{FAKE_TRAINER}"]
+[params]
+model_path = "tiny"
+dataset = "arc1/train"
+n_predictions = 1
+[resources]
+gpus = 0
+cpus = 1
+memory = "100M"
+""")
+    for name, host in (("localslurm", None), ("sshslurm", "testhost")):
+        (cfg / "profiles" / f"{name}.toml").write_text(f"""
+[profile]
+backend = "slurm"
+{f'host = "{host}"' if host else ''}
+runs_root = "{tmp_path / 'runs'}"
+[options]
+slurm_conf = "{slurm.conf}"
+[env]
+FAKE_STEPS = "4"
+FAKE_STEP_S = "0.2"
+""")
+    return {"ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
+
+
+def cli(env, *args, check=True):
+    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, timeout=90, env={**os.environ, **env})
+    if check:
+        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def ls(env) -> dict[str, dict]:
+    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}
+
+
+def test_sweep_on_local_slurm_then_cancel(home):
+    ids = cli(home, "submit", "fake", "--profile", "localslurm", "-p", "n_predictions=1,2", "-q").stdout.split()
+    assert len(ids) == 2
+    jobs = wait_for(lambda: (j := ls(home)) and all(j[i]["state"] == "completed" for i in ids) and j,
+                    timeout=90, interval=1.0, what="both sweep jobs completed")
+    assert all(jobs[i]["backend"] == "slurm" and jobs[i]["backend_job_id"].isdigit() for i in ids)
+    assert all(jobs[i]["exit_code"] == 0 for i in ids)
+
+    long = cli(home, "submit", "fake", "--profile", "localslurm", "-p", "n_predictions=7", "-q").stdout.split()[0]
+    cli(home, "cancel", long)
+    wait_for(lambda: ls(home)[long]["state"] == "cancelled", timeout=60, interval=1.0, what="cancelled")
+
+
+def test_crash_between_sbatch_and_registry_is_recovered(home):
+    res = cli({**home, "ARCCTL_FAULT": "after_backend"}, "submit", "fake", "--profile", "localslurm",
+              "--name", "crashy", check=False)
+    assert res.returncode == 70  # died right after sbatch accepted the job
+    job = wait_for(lambda: [j for j in ls(home).values() if j["name"] == "crashy" and j["backend_job_id"]],
+                   timeout=30, interval=1.0, what="recovered job")[0]
+    assert job["backend_job_id"].isdigit() and job["reason"] != "submit_interrupted"
+
+
+@pytest.mark.sshd
+def test_submit_over_ssh_and_tail_over_sftp(home, ssh_config, tmp_path):
+    env = {**home, "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    jid = cli(env, "submit", "fake", "--profile", "sshslurm", "-q").stdout.split()[0]
+    job = wait_for(lambda: (j := ls(env)[jid])["state"] == "completed" and j, timeout=90, interval=1.0,
+                   what="remote job completed")
+    assert job["host"] == "testhost"
+    out = cli(env, "tail", jid, "--metrics").stdout
+    assert [l.split()[1] for l in out.splitlines() if l.startswith("step ")] == ["1", "2", "3", "4"]
