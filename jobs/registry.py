@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +102,9 @@ class Job:
 class Registry:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else config.registry_path()
+        # One connection shared by a process's threads (the dashboard polls from a worker):
+        # the lock keeps one thread's transaction from interleaving with another's statements.
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -120,26 +124,41 @@ class Registry:
             raise RegistryError(f"registry {self.path}: {e.strerror or e}") from None
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as e:
-            raise RegistryError(f"registry {self.path}: {e}") from None
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
+        with self._lock:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as e:
+                raise RegistryError(f"registry {self.path}: {e}") from None
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, tuple(args)).fetchall()
+            except sqlite3.DatabaseError as e:
+                raise RegistryError(f"registry {self.path}: {e}") from None
 
     # ---- writes ------------------------------------------------------------------------------
 
-    def reserve(self, spec, state: str = SUBMITTING) -> str:
+    def reserve(self, spec, state: str = SUBMITTING, detail: str | None = None) -> str:
         """Phase 1 of a submit: the job exists in the registry before any backend sees it."""
         now = time.time()
         parent = spec.parent.run_dir if spec.parent else None
@@ -149,10 +168,10 @@ class Registry:
                 if not db.execute("SELECT 1 FROM jobs WHERE id=?", (jid,)).fetchone():
                     break
             db.execute(
-                "INSERT INTO jobs (id,name,kind,template,profile,backend,host,run_dir,state,spec_json,"
-                "parent,restarts,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+                "INSERT INTO jobs (id,name,kind,template,profile,backend,host,run_dir,state,detail,spec_json,"
+                "parent,restarts,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
                 (jid, spec.name, spec.kind, spec.template, spec.profile, spec.backend, spec.host,
-                 spec.run_dir, state, spec.to_json(), parent, spec.created.timestamp(), now),
+                 spec.run_dir, state, detail, spec.to_json(), parent, spec.created.timestamp(), now),
             )
         return jid
 
@@ -201,11 +220,7 @@ class Registry:
 
     def _rows(self, sql: str, args: Iterable[Any] = (), with_spec: bool = False) -> list[Job]:
         cols = LIST_COLUMNS + (("spec_json",) if with_spec else ())
-        try:
-            cur = self._db.execute(f"SELECT {','.join(cols)} FROM jobs {sql}", tuple(args))
-            return [Job(*row) for row in cur.fetchall()]
-        except sqlite3.DatabaseError as e:
-            raise RegistryError(f"registry {self.path}: {e}") from None
+        return [Job(*row) for row in self._query(f"SELECT {','.join(cols)} FROM jobs {sql}", args)]
 
     def list(self, states: Iterable[str] | None = None, limit: int | None = None, with_spec: bool = False,
              backend: str | None = None) -> list[Job]:
@@ -235,13 +250,10 @@ class Registry:
         sql = f"SELECT {','.join(cols)} FROM jobs{where} ORDER BY created DESC, id"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        try:
-            return self._db.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as e:
-            raise RegistryError(f"registry {self.path}: {e}") from None
+        return self._query(sql, args)
 
     def has_state(self, state: str) -> bool:
-        return self._db.execute("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (state,)).fetchone() is not None
+        return bool(self._query("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (state,)))
 
     def active(self, with_spec: bool = True) -> list[Job]:
         """Jobs that may still change state (the watcher polls these)."""
@@ -249,10 +261,10 @@ class Registry:
                           TERMINAL, with_spec)
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        return self._query("SELECT COUNT(*) FROM jobs")[0][0]
 
     def run_dir_taken(self, run_dir: str) -> bool:
-        return self._db.execute("SELECT 1 FROM jobs WHERE run_dir=? LIMIT 1", (run_dir,)).fetchone() is not None
+        return bool(self._query("SELECT 1 FROM jobs WHERE run_dir=? LIMIT 1", (run_dir,)))
 
     def get(self, ref: str) -> Job:
         """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError."""
@@ -273,7 +285,7 @@ class Registry:
         if not rows:
             from jobs.sweep import suggest
 
-            names = [r[0] for r in self._db.execute("SELECT name FROM jobs ORDER BY created DESC LIMIT 2000")]
+            names = [r[0] for r in self._query("SELECT name FROM jobs ORDER BY created DESC LIMIT 2000")]
             raise RegistryError(f"no job '{ref}' in {self.path}{suggest(ref, names)}")
         return rows[0]
 
@@ -290,5 +302,5 @@ class Registry:
             return True
 
     def meta_get(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else None

@@ -168,8 +168,7 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None) -
         except FileExistsError:
             raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
         spec.write()
-    job_id = registry.reserve(spec)
-    registry.set_state(job_id, SUBMITTING, detail=_submitter_tag())
+    job_id = registry.reserve(spec, detail=_submitter_tag())
     _fault("after_reserve")
     _launch(registry, job_id, spec, backend)
     return job_id

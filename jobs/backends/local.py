@@ -121,8 +121,6 @@ class LocalBackend(Backend):
 
     def __init__(self, options: dict[str, Any] | None = None, state_dir: str | Path | None = None):
         options = dict(options or {})
-        unknown = set(options) - _OPTIONS
-        # Profiles may carry options for other backends; only type-check ours.
         self.grace = float(options.get("cancel_grace_s", 30))
         self.busy_fraction = float(options.get("gpu_busy_fraction", 0.5))
         self.python = str(options.get("python") or sys.executable)
@@ -131,7 +129,7 @@ class LocalBackend(Backend):
             vis = [v.strip() for v in vis.split(",") if v.strip()]
         self.visible = [str(v) for v in vis] if vis is not None else None
         self.state_dir = Path(state_dir) if state_dir else config.data_dir() / "local"
-        self._unknown = unknown
+        self.options = {k: options[k] for k in _OPTIONS if k in options}
 
     # ---- GPUs and the queue --------------------------------------------------------------------
 
@@ -166,7 +164,7 @@ class LocalBackend(Backend):
                 continue
         return sorted(out, key=lambda e: (e.get("queued_at", 0), e.get("run_dir", "")))
 
-    def _pump(self) -> None:
+    def pump(self) -> None:
         """Start queued jobs whose GPUs are free now (under the queue lock, so two arcctl
         processes never give the same GPU twice)."""
         with self._locked() as qdir:
@@ -177,10 +175,13 @@ class LocalBackend(Backend):
             waiting = []
             for e in entries:
                 if e["state"] == "started":
-                    if pid_alive(e["run_dir"]) or (read_exit_code(e["run_dir"]) is None and not read_pid(e["run_dir"])):
-                        used.update(e.get("gpus", []))
-                    else:
+                    rd = e["run_dir"]
+                    # exit_code first: the wrapper of a finished job is still alive while it pumps
+                    done = read_exit_code(rd) is not None or (read_pid(rd) is not None and not pid_alive(rd))
+                    if done:
                         os.unlink(e["_path"])  # finished: its GPUs are free again
+                    else:
+                        used.update(e.get("gpus", []))
                 else:
                     waiting.append(e)
             if not waiting:
@@ -221,7 +222,8 @@ class LocalBackend(Backend):
         Path(run_dir, GPUS_FILE).write_text(",".join(gpus) + "\n")
         with open(Path(run_dir, STDOUT), "ab") as out, open(Path(run_dir, STDERR), "ab") as err:
             p = subprocess.Popen(
-                [self.python, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), "--", *entry["cmd"]],
+                [self.python, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), str(self.state_dir),
+                 json.dumps(self.options), "--", *entry["cmd"]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=run_dir, env=env,
                 start_new_session=True, close_fds=True,
             )
@@ -273,7 +275,7 @@ class LocalBackend(Backend):
             tmp = qdir / (self._key(run_dir) + ".tmp")
             tmp.write_text(json.dumps(entry))
             tmp.replace(qdir / self._key(run_dir))
-        self._pump()
+        self.pump()
         return run_dir
 
     def find(self, spec: JobSpec) -> str | None:
@@ -284,7 +286,7 @@ class LocalBackend(Backend):
         return None
 
     def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
-        self._pump()
+        self.pump()
         qdir = self.state_dir / "queue"
         ngpus = None
         out: dict[str, JobStatus] = {}

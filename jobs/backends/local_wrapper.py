@@ -1,10 +1,13 @@
-"""Tiny supervisor of one local job: `python -m jobs.backends.local_wrapper RUN_DIR GRACE_S -- CMD...`.
+"""Tiny supervisor of one local job:
+`python -m jobs.backends.local_wrapper RUN_DIR GRACE_S STATE_DIR OPTIONS_JSON -- CMD...`.
 
 It detaches (fork + setsid, so the job never becomes a zombie of the launching process and
 survives the terminal), writes `pid`, runs CMD in its own process group, and writes CMD's exit
 code to `exit_code` (128+signal when killed). SIGTERM to the wrapper is forwarded to CMD's group;
 if the group is still there after GRACE_S seconds it gets SIGKILL. Standard library only: it
-starts fast and must not fail on import.
+starts fast and must not fail on import. When CMD ends it starts the next queued local jobs
+(STATE_DIR/OPTIONS_JSON: the local backend's queue and options), so a queue drains by itself
+even when no arcctl process is watching.
 """
 from __future__ import annotations
 
@@ -40,10 +43,11 @@ def proc_start_time(pid: int) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 4 or argv[2] != "--":
-        print("usage: python -m jobs.backends.local_wrapper RUN_DIR GRACE_S -- CMD...", file=sys.stderr)
+    if len(argv) < 6 or argv[4] != "--":
+        print("usage: python -m jobs.backends.local_wrapper RUN_DIR GRACE_S STATE_DIR OPTIONS_JSON -- CMD...",
+              file=sys.stderr)
         return 2
-    run_dir, grace, cmd = argv[0], float(argv[1]), argv[3:]
+    run_dir, grace, state_dir, options, cmd = argv[0], float(argv[1]), argv[2], argv[3], argv[5:]
     r, w = os.pipe()
     if os.fork() > 0:  # the launcher waits for this parent; it exits once the pid file exists
         os.close(w)
@@ -98,7 +102,19 @@ def main(argv: list[str]) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     _write_atomic(os.path.join(run_dir, EXIT_CODE), f"{rc}\n")
+    _start_next(state_dir, options)
     return 0
+
+
+def _start_next(state_dir: str, options: str) -> None:
+    try:
+        import json
+
+        from jobs.backends.local import LocalBackend
+
+        LocalBackend(json.loads(options), state_dir).pump()
+    except Exception as e:  # noqa: BLE001 - the job is over; the next `arcctl ls` will retry
+        print(f"arcctl: could not start queued jobs: {e}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -178,3 +178,17 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     out, _ = p.communicate(timeout=20)
     lines = out.splitlines()
     assert [l.split()[1] for l in lines] == ["1", "2", "3"]
+
+
+@pytest.mark.timeout(90)
+def test_queue_drains_without_anyone_watching(home):
+    """One GPU, two jobs, and no `arcctl ls` in between: the first job's wrapper starts the second."""
+    _add_template(home, "gpujob", "--steps 4 --sleep 0.2", gpus=1)
+    _add_profile(home, "onegpu", '[profile]\nbackend = "local"\n[options]\nvisible_gpus = "0"\n')
+    submit("gpujob", "--profile", "onegpu", "-p", "learning_rate=1e-6,2e-6")
+    runs = sorted((home / "runs").iterdir())
+    assert len(runs) == 2
+    wait_for(lambda: all((r / "exit_code").exists() for r in runs), timeout=60)
+    starts = sorted(json.loads((r / "events.jsonl").read_text().splitlines()[0])["time"] for r in runs)
+    ends = sorted((r / "exit_code").stat().st_mtime for r in runs)
+    assert starts[1] >= ends[0] - 0.05  # one GPU: strictly one after the other

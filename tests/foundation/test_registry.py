@@ -108,3 +108,27 @@ def test_corrupt_registry_is_one_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RegistryError, match=str(bad)):
         Registry(bad)
+
+
+def test_threads_share_one_registry(tmp_path):
+    """The dashboard polls from worker threads while the UI thread reads."""
+    import threading
+
+    reg = Registry(tmp_path / "r.sqlite")
+    errors = []
+
+    def work(tag):
+        try:
+            for i in range(100):
+                jid = reg.reserve(_spec(f"{tag}{i}", f"/r/{tag}{i}"))
+                reg.update_statuses({jid: JobStatus(JobState.RUNNING)})
+                reg.rows()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in "abcd"]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors and reg.count() == 400
