@@ -98,6 +98,12 @@ class SlurmCluster:
         return subprocess.run(list(args), env=self.env, capture_output=True, text=True, check=check)
 
     def stop(self) -> None:
+        if self.started:
+            # our private cluster: end its jobs so no job step outlives the daemons
+            self.run("scancel", "--user", str(os.getuid()), check=False)
+            end = time.monotonic() + 10
+            while time.monotonic() < end and self.run("squeue", "-h", "-t", "R,CG", check=False).stdout.strip():
+                time.sleep(0.2)
         for pid in reversed(self.started):
             _stop(pid)
         self.started.clear()
