@@ -1,0 +1,515 @@
+"""Parent side: the `Sandbox` pool that scores batches of untrusted programs.
+
+One zygote process (preloaded numpy + common) forks confined workers; the parent talks to each
+worker over its own socketpair with size-capped JSON frames and keeps exactly one program in
+flight per worker, so a program can never read, or forge the result of, the next program's task.
+The wall-clock limit is enforced by SIGKILL through a pidfd; workers that die or misbehave are
+replaced (asynchronously: the pool keeps running on the others while the zygote forks), and every
+worker is recycled after `recycle_every` programs.
+"""
+from __future__ import annotations
+
+import array
+import hashlib
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import protocol
+from .result import ERROR_KINDS, ExecResult, decode_grid
+
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_STATUS_WAIT_S = 2.0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself cannot run (zygote or workers fail to start)."""
+
+
+@dataclass
+class _Worker:
+    sock: socket.socket
+    pid: int
+    pidfd: int
+    reader: protocol.FrameReader
+    ready: bool = False              # hello received
+    born: float = 0.0
+    sent_keys: set = field(default_factory=set)
+    busy: int | None = None          # index of the program in flight
+    token: str = ""
+    started: float = 0.0
+    deadline: float = 0.0
+    done: int = 0
+    last: int | None = None          # last program it finished (blamed for stray frames)
+    dead: bool = False
+
+
+class Sandbox:
+    """Run model-written `transform` programs on ARC grids, isolated and in parallel.
+
+    Programs get numpy arrays (`input_format="numpy"`, the BARC convention; `"list"` passes
+    lists of lists) and must return one 2-D integer grid per input (numpy array or lists),
+    sides 1..30, values 0..9. Their globals hold what this preamble would give:
+    `import numpy as np; from typing import *; import common; from common import *`.
+    `timeout_s` is the wall-clock budget of one program on all its inputs (including the
+    determinism re-run on its smallest input); `memory_mb` is what a program may allocate on
+    top of the preloaded interpreter. Use as a context manager, or call `close()`.
+    """
+
+    def __init__(self, workers: int = 4, timeout_s: float = 1.0, memory_mb: int = 1024,
+                 common_module: str | os.PathLike | None = None, recycle_every: int = 200, *,
+                 stdout_cap: int = 4096, check_determinism: bool = True, input_format: str = "numpy",
+                 kill_grace_s: float = 0.5, max_result_bytes: int = 1 << 20,
+                 python: str = sys.executable):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if memory_mb < 16:
+            raise ValueError("memory_mb must be >= 16")
+        if input_format not in ("numpy", "list"):
+            raise ValueError("input_format must be 'numpy' or 'list'")
+        if common_module is not None and not os.path.isfile(common_module):
+            raise ValueError(f"common_module {str(common_module)!r} is not a file")
+        self.n_workers = workers
+        self.timeout_s = float(timeout_s)
+        self.memory_mb = int(memory_mb)
+        self.common_module = os.path.abspath(common_module) if common_module else None
+        self.recycle_every = max(1, int(recycle_every))
+        self.stdout_cap = stdout_cap
+        self.check_determinism = check_determinism
+        self.input_format = input_format
+        self.kill_grace_s = kill_grace_s
+        self.max_result_bytes = max_result_bytes
+        self.python = python
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._ctrl: socket.socket | None = None
+        self._root = ""
+        self._workers: list[_Worker] = []
+        self._pending: deque[socket.socket] = deque()   # our ends, spawn requested, not forked yet
+        self._exits: dict[int, int] = {}
+        self._protections: dict[str, Any] = {}
+        self._sel: selectors.BaseSelector | None = None
+        self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0}
+
+    # ----- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def start(self) -> None:
+        if self._proc is not None:
+            return
+        self._root = tempfile.mkdtemp(prefix="arcsb-")
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cfg = {"ctrl_fd": child_end.fileno(), "root": self._root, "timeout_s": self.timeout_s,
+               "memory_mb": self.memory_mb, "common_module": self.common_module,
+               "recycle_every": self.recycle_every, "stdout_cap": self.stdout_cap,
+               "check_determinism": self.check_determinism, "input_format": self.input_format}
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [_PKG_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        quiet = None if os.environ.get("ARCCTL_SANDBOX_DEBUG") else subprocess.DEVNULL
+        self._proc = subprocess.Popen(
+            [self.python, "-P", "-m", "trainer.sandbox.zygote", json.dumps(cfg)],
+            pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet,
+            start_new_session=True, cwd=self._root, env=env)
+        child_end.close()
+        self._ctrl = parent_end
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._ctrl, selectors.EVENT_READ, None)
+        try:
+            msg = self._wait_ctrl(lambda m: "ready" in m or "fatal" in m, timeout=120)
+            if "fatal" in msg:
+                raise SandboxError(f"sandbox zygote failed to start: {msg['fatal']}")
+            self._protections = msg["ready"]
+            self._top_up()
+            self._wait_ready(timeout=120)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for w in self._workers:
+            self._kill(w)
+        self._workers = []
+        for s in self._pending:
+            s.close()
+        self._pending.clear()
+        if self._sel is not None:
+            self._sel.close()
+            self._sel = None
+        if self._ctrl is not None:
+            try:
+                self._ctrl.send(b"quit")
+            except OSError:
+                pass
+            self._ctrl.close()
+            self._ctrl = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            self._proc = None
+        if self._root:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = ""
+
+    def protections(self) -> dict[str, Any]:
+        """Which protections are active (as reported by a live worker), by name."""
+        self.start()
+        return dict(self._protections)
+
+    # ----- zygote control ------------------------------------------------------------------
+    def _on_ctrl(self) -> list[dict]:
+        """Read every pending control message; handle spawn/exit notices, return the others."""
+        other = []
+        while True:
+            try:
+                data, fds = _recv_fds_nowait(self._ctrl, 65536, 4)
+            except (BlockingIOError, InterruptedError):
+                return other
+            if not data:
+                raise SandboxError("sandbox zygote exited unexpectedly")
+            msg = json.loads(data)
+            if "exit" in msg:
+                self._exits[msg["exit"]] = msg["status"]
+            elif "spawned" in msg and self._pending:
+                sock = self._pending.popleft()
+                sock.setblocking(False)
+                w = _Worker(sock=sock, pid=msg["spawned"], pidfd=fds[0] if fds else -1,
+                            reader=protocol.FrameReader(self.max_result_bytes), born=time.monotonic())
+                fds = fds[1:]
+                self._workers.append(w)
+                self._sel.register(sock, selectors.EVENT_READ, w)
+                self.stats["spawned"] += 1
+            else:
+                other.append(msg)
+            for fd in fds:
+                os.close(fd)
+
+    def _wait_ctrl(self, want, timeout: float) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if select_readable(self._ctrl, end - time.monotonic()):
+                for msg in self._on_ctrl():
+                    if want(msg):
+                        return msg
+        raise SandboxError("sandbox zygote did not answer in time")
+
+    def _top_up(self) -> None:
+        """Ask the zygote for workers until live + requested == n_workers (non-blocking)."""
+        missing = self.n_workers - len(self._workers) - len(self._pending)
+        for _ in range(missing):
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                socket.send_fds(self._ctrl, [b"spawn"], [theirs.fileno()])
+            finally:
+                theirs.close()
+            self._pending.append(mine)
+
+    def _wait_ready(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while len([w for w in self._workers if w.ready]) < self.n_workers:
+            if time.monotonic() > end:
+                raise SandboxError("sandbox workers did not start in time")
+            self._poll(min(1.0, end - time.monotonic()), None)
+
+    def _poll(self, timeout: float, batch: "_Batch | None") -> None:
+        for key, _ in self._sel.select(max(0.0, timeout)):
+            if key.data is None:
+                self._on_ctrl()
+            else:
+                self._on_readable(key.data, batch)
+        self._reap_dead(batch)
+
+    def _on_readable(self, w: _Worker, batch: "_Batch | None") -> None:
+        if w.dead:
+            return
+        try:
+            data = w.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._on_death(w, batch)
+            return
+        try:
+            frames = w.reader.feed(data)
+        except protocol.ProtocolError as e:
+            self._violation(w, str(e), batch, blame_current=True)
+            return
+        for frame in frames:
+            if w.dead:
+                return
+            if not w.ready:
+                if type(frame) is dict and type(frame.get("hello")) is dict and w.busy is None:
+                    w.ready = True
+                    self._protections = frame["hello"]
+                    continue
+                self._violation(w, "bad handshake", batch, blame_current=False)
+                return
+            if batch is None:
+                self._violation(w, "message while idle", batch, blame_current=False)
+                return
+            batch.on_frame(w, frame)
+
+    def _kill(self, w: _Worker) -> None:
+        if w.dead:
+            return
+        w.dead = True
+        if w.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(w.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            os.close(w.pidfd)
+            w.pidfd = -1
+        if self._sel is not None:
+            try:
+                self._sel.unregister(w.sock)
+            except (KeyError, ValueError):
+                pass
+        try:
+            w.sock.close()
+        except OSError:
+            pass
+
+    def _on_death(self, w: _Worker, batch: "_Batch | None") -> None:
+        self.stats["died"] += 1
+        i, elapsed = w.busy, time.monotonic() - w.started
+        self._kill(w)
+        if not w.ready and w.busy is None and time.monotonic() - w.born < 1 and self._failed_starts():
+            raise SandboxError("sandbox workers die during start-up")
+        if batch is not None and i is not None:
+            batch.awaiting[w.pid] = (i, elapsed, time.monotonic() + _STATUS_WAIT_S)
+            w.busy = None
+
+    def _failed_starts(self) -> bool:
+        self._start_failures = getattr(self, "_start_failures", 0) + 1
+        return self._start_failures > 5
+
+    def _violation(self, w: _Worker, why: str, batch: "_Batch | None", blame_current: bool) -> None:
+        """The worker spoke out of turn: only a program running in it can make it do that."""
+        self.stats["violations"] += 1
+        if batch is not None:
+            batch.on_violation(w, why, blame_current)
+        self._kill(w)
+
+    def _reap_dead(self, batch: "_Batch | None") -> None:
+        if any(w.dead for w in self._workers):
+            self._workers = [w for w in self._workers if not w.dead]
+            if len(self._exits) > 4096:
+                self._exits.clear()
+        if len(self._workers) + len(self._pending) < self.n_workers:
+            self._top_up()
+
+    # ----- running -------------------------------------------------------------------------
+    def run_one(self, program: str, inputs: Sequence[Any]) -> ExecResult:
+        return self.run_many([program], [inputs])[0]
+
+    def run_many(self, programs: Sequence[str], inputs: Sequence[Sequence[Any]]) -> list[ExecResult]:
+        """Run program i on inputs[i] (a list of grids); one result per program, in order."""
+        if len(programs) != len(inputs):
+            raise ValueError(f"{len(programs)} programs but {len(inputs)} input lists")
+        with self._lock:
+            self.start()
+            return _Batch(self, list(programs), list(inputs)).run()
+
+
+def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    # socket.recv_fds ignores its flags argument (CPython 3.11), hence this copy.
+    fds = array.array("i")
+    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(maxfds * fds.itemsize),
+                                           socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC)
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    return msg, list(fds)
+
+
+def select_readable(sock: socket.socket, timeout: float) -> bool:
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(sock, selectors.EVENT_READ)
+        return bool(sel.select(max(0.0, timeout)))
+    finally:
+        sel.close()
+
+
+class _Batch:
+    """State of one run_many call: the queue, in-flight programs and results."""
+
+    def __init__(self, sb: Sandbox, programs: list[str], inputs: list):
+        self.sb = sb
+        self.programs = programs
+        self.n_inputs = [len(x) for x in inputs]
+        self.results: list[ExecResult | None] = [None] * len(programs)
+        self.queue = deque(range(len(programs)))
+        self.requeued: set[int] = set()
+        self.awaiting: dict[int, tuple[int, float, float]] = {}   # pid -> (program, elapsed, until)
+        self.keys: list[str] = []
+        self.payloads: dict[str, list] = {}
+        by_id: dict[int, str] = {}
+        for inp in inputs:
+            key = by_id.get(id(inp))
+            if key is None:
+                plain = [_plain(g) for g in inp]
+                blob = json.dumps(plain, separators=(",", ":"))
+                key = hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+                self.payloads[key] = plain
+                by_id[id(inp)] = key
+            self.keys.append(key)
+        self.seed = secrets.randbits(31)
+
+    def run(self) -> list[ExecResult]:
+        sb = self.sb
+        while self.queue or self.awaiting or any(w.busy is not None for w in sb._workers):
+            for w in sb._workers:
+                if w.ready and not w.dead and w.busy is None and self.queue:
+                    self._dispatch(w, self.queue.popleft())
+            now = time.monotonic()
+            deadlines = [w.deadline for w in sb._workers if w.busy is not None]
+            deadlines += [until for (_, _, until) in self.awaiting.values()]
+            timeout = min(deadlines) - now if deadlines else 1.0
+            sb._poll(min(timeout, 1.0), self)
+            now = time.monotonic()
+            for w in list(sb._workers):
+                if w.busy is not None and not w.dead and now > w.deadline:
+                    self._finish(w, ExecResult(None, "timeout",
+                                               f"killed after {now - w.started:.2f}s wall clock",
+                                               now - w.started))
+                    sb.stats["killed_timeout"] += 1
+                    sb._kill(w)
+            for pid, (i, elapsed, until) in list(self.awaiting.items()):
+                if pid in sb._exits or now > until:
+                    self.results[i] = _death_result(sb._exits.pop(pid, None), elapsed)
+                    del self.awaiting[pid]
+            sb._reap_dead(self)
+        return [r if r is not None else ExecResult(None, "exception", "internal: no result")
+                for r in self.results]
+
+    def _dispatch(self, w: _Worker, i: int) -> None:
+        key = self.keys[i]
+        msg: dict[str, Any] = {"t": secrets.token_hex(8), "src": self.programs[i], "key": key,
+                               "seed": (self.seed + i) % (2 ** 31)}
+        if key not in w.sent_keys:
+            msg["inputs"] = self.payloads[key]
+            if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
+                w.sent_keys.clear()
+            w.sent_keys.add(key)
+        w.busy, w.token = i, msg["t"]
+        w.started = time.monotonic()
+        w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s
+        try:
+            w.sock.sendall(protocol.encode(msg))
+        except OSError:
+            self.sb._on_death(w, self)
+
+    def on_frame(self, w: _Worker, frame: Any) -> None:
+        if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
+            self.sb._violation(w, "unexpected message from the worker", self, blame_current=False)
+            return
+        i = w.busy
+        res = self._validate(frame, self.n_inputs[i])
+        if res is None:
+            self.sb._violation(w, "malformed result", self, blame_current=True)
+            return
+        res.duration_s = time.monotonic() - w.started
+        self._finish(w, res)
+        w.done += 1
+        if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
+            self.sb.stats["recycled"] += 1
+            self.sb._kill(w)
+
+    @staticmethod
+    def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
+        err, outs = frame.get("error"), frame.get("outputs")
+        detail, out = frame.get("detail", ""), frame.get("stdout", "")
+        if type(detail) is not str or type(out) is not str:
+            return None
+        if err is None:
+            if type(outs) is not list or len(outs) != n_inputs:
+                return None
+            grids = [decode_grid(g) for g in outs]
+            if any(g is None for g in grids):
+                return None
+            return ExecResult(grids, None, "", stdout=out)
+        if err not in ERROR_KINDS:
+            return None
+        return ExecResult(None, err, detail[:500], stdout=out)
+
+    def _finish(self, w: _Worker, res: ExecResult) -> None:
+        if w.busy is not None:
+            self.results[w.busy] = res
+            w.last = w.busy
+        w.busy = None
+
+    def on_violation(self, w: _Worker, why: str, blame_current: bool) -> None:
+        culprit = w.busy if blame_current else w.last
+        if culprit is not None:
+            self.results[culprit] = ExecResult(None, "unsafe",
+                                               f"tampered with the result channel: {why}")
+        if w.busy is not None and w.busy != culprit:
+            self._requeue(w.busy)
+        w.busy = None
+
+    def _requeue(self, i: int) -> None:
+        if i in self.requeued:
+            self.results[i] = ExecResult(None, "exception", "worker lost twice while running this program")
+        else:
+            self.requeued.add(i)
+            self.results[i] = None
+            self.queue.appendleft(i)
+
+
+def _death_result(status: int | None, elapsed: float) -> ExecResult:
+    if status is None:
+        return ExecResult(None, "exception", "worker process died", elapsed)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        if sig == signal.SIGXCPU:
+            return ExecResult(None, "timeout", "CPU time limit", elapsed)
+        if sig == signal.SIGKILL:
+            return ExecResult(None, "memory", "worker killed by SIGKILL (out of memory)", elapsed)
+        if sig == signal.SIGSYS:
+            return ExecResult(None, "unsafe", "killed by the seccomp filter", elapsed)
+        return ExecResult(None, "exception", f"worker crashed with {name}"
+                          + (" (stack overflow?)" if sig == signal.SIGSEGV else ""), elapsed)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return ExecResult(None, "exception", f"program ended the worker process (exit code {code})", elapsed)
+
+
+def _plain(grid: Any) -> list:
+    import numpy as np
+    return np.asarray(grid, dtype=np.int64).tolist()

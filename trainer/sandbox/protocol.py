@@ -1,0 +1,69 @@
+"""Length-prefixed JSON frames over a stream socket (parent <-> worker).
+
+JSON, never pickle: the worker side runs untrusted code, so nothing it sends may execute
+anything when decoded, and every frame is size-capped before it is buffered.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import struct
+
+_HEADER = struct.Struct("!I")
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a well-formed, small enough frame."""
+
+
+def encode(obj) -> bytes:
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    return _HEADER.pack(len(data)) + data
+
+
+def send(sock: socket.socket, obj) -> None:
+    sock.sendall(encode(obj))
+
+
+def recv_blocking(sock: socket.socket, max_bytes: int):
+    """Read exactly one frame (worker side, and parent during the handshake)."""
+    header = _read_exact(sock, _HEADER.size)
+    (size,) = _HEADER.unpack(header)
+    if size > max_bytes:
+        raise ProtocolError(f"frame of {size} bytes exceeds {max_bytes}")
+    return json.loads(_read_exact(sock, size))
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("peer closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+class FrameReader:
+    """Incremental, non-blocking frame reader with a hard size cap (parent side)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list:
+        self.buf += data
+        frames = []
+        while len(self.buf) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buf)
+            if size > self.max_bytes:
+                raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_bytes} byte cap")
+            if len(self.buf) < _HEADER.size + size:
+                break
+            payload = bytes(self.buf[_HEADER.size:_HEADER.size + size])
+            del self.buf[:_HEADER.size + size]
+            try:
+                frames.append(json.loads(payload))
+            except (ValueError, RecursionError) as e:
+                raise ProtocolError(f"undecodable frame: {e}") from None
+        return frames

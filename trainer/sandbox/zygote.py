@@ -1,0 +1,204 @@
+"""Zygote: a small Python process that preloads numpy and `common` once, then forks workers.
+
+Started by the parent with `python -P -m trainer.sandbox.zygote CONFIG_JSON`, it talks over a
+SOCK_SEQPACKET control socket:
+  parent -> zygote  b"spawn" with one fd (the worker's end of a fresh socketpair)
+  zygote -> parent  {"spawned": pid, "dir": ...} with one fd (a pidfd of the new worker),
+                    {"exit": pid, "status": wait status} when a worker ends,
+                    {"ready": protections} once at start, {"fatal": message} on a setup failure.
+The zygote itself gets the private network namespace (inherited by every worker) and the
+single-threaded BLAS settings before numpy is imported. It exits, killing its workers, when the
+control socket closes (parent gone).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import types
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS"):
+    os.environ[_var] = "1"
+
+PRELOAD = ("math", "random", "itertools", "collections", "functools", "copy", "re", "heapq",
+           "string", "dataclasses", "enum", "operator", "statistics", "fractions", "bisect",
+           "typing", "numpy", "numpy.random", "numpy.linalg", "numpy.fft", "numpy.ma",
+           "numpy.polynomial", "numpy.lib.stride_tricks", "traceback", "linecache", "warnings")
+
+
+def load_common(path: str | None) -> tuple[types.ModuleType, str]:
+    """The helper library as module `common`: a user file, trainer.common, or an empty module."""
+    if path:
+        spec = importlib.util.spec_from_file_location("common", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"common_module {path!r} is not a python file")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["common"] = mod
+        spec.loader.exec_module(mod)
+        return mod, path
+    try:
+        mod = importlib.import_module("trainer.common")
+        where = getattr(mod, "__file__", "trainer.common")
+    except ImportError:
+        mod, where = types.ModuleType("common", "empty fallback: trainer.common is missing"), ""
+    sys.modules["common"] = mod
+    return mod, where
+
+
+def read_paths(common_file: str) -> list[str]:
+    """What programs may read: the interpreter, its libraries, site-packages, the helper file."""
+    import numpy
+    home = os.path.realpath(os.path.expanduser("~"))
+    cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(numpy.__file__)), os.path.dirname(__file__),
+             "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/dev/null",
+             "/dev/urandom"}
+    cands.update(p for p in sys.path if p)
+    if common_file:
+        cands.add(os.path.dirname(os.path.abspath(common_file)))
+    out = []
+    for p in cands:
+        rp = os.path.realpath(p)
+        # Never an ancestor of the home directory (or / itself): that would expose ~/.ssh.
+        if not os.path.exists(rp) or rp == "/" or home == rp or home.startswith(rp.rstrip("/") + "/"):
+            continue
+        if rp in ("/etc", "/root", "/home", "/tmp", "/var", "/proc"):
+            continue
+        out.append(rp)
+    return sorted(set(out))
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    ctrl = socket.socket(fileno=cfg["ctrl_fd"])
+    root = cfg["root"]
+    os.chdir(root)
+    prot: dict = {}
+    netns = isolation_netns()
+    prot["netns"] = netns or False
+    try:
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        common, common_file = load_common(cfg.get("common_module"))
+        prot["common"] = common_file or "empty module (trainer.common not importable)"
+        from . import landlock, seccomp
+        from .worker import worker_main
+        paths = read_paths(common_file)
+        use_landlock = landlock.abi_version() >= 1
+        prot["landlock"] = False
+        if use_landlock:
+            fd, desc = landlock.create_ruleset(paths, [root])
+            if fd is None:
+                use_landlock = False
+            else:
+                os.close(fd)
+                prot["landlock"] = desc
+        bpf, desc = seccomp.compile_filter(confine_files=not use_landlock)
+        prot["seccomp"] = desc if bpf else False
+        if not bpf:
+            prot["seccomp_missing"] = desc
+    except BaseException as e:  # noqa: BLE001
+        ctrl.send(json.dumps({"fatal": f"{type(e).__name__}: {e}"}).encode())
+        os._exit(1)
+    ctrl.send(json.dumps({"ready": prot}).encode())
+
+    children: dict[int, str] = {}
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: _shutdown(children, root))
+
+    while True:
+        try:
+            ready, _, _ = select.select([ctrl, wake_r], [], [], 5.0)
+        except InterruptedError:
+            ready = []
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        _reap(ctrl, children)
+        if ctrl not in ready:
+            continue
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctrl, 1024, 4)
+        except OSError:
+            msg, fds = b"", []
+        if not msg or msg == b"quit":
+            _shutdown(children, root)
+        if msg != b"spawn" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        wfd = fds[0]
+        workdir = tempfile.mkdtemp(prefix="w", dir=root)
+        ruleset = None
+        if use_landlock:
+            ruleset, _ = landlock.create_ruleset(paths, [workdir])
+        pid = os.fork()
+        if pid == 0:
+            ctrl.close()
+            os.close(wake_r)
+            os.close(wake_w)
+            worker_main(wfd, workdir, cfg, bpf, ruleset, common, prot)
+        os.close(wfd)
+        if ruleset is not None:
+            os.close(ruleset)
+        children[pid] = workdir
+        pidfd = os.pidfd_open(pid)
+        try:
+            socket.send_fds(ctrl, [json.dumps({"spawned": pid, "dir": workdir}).encode()], [pidfd])
+        finally:
+            os.close(pidfd)
+
+
+def isolation_netns() -> str:
+    from .isolation import enter_network_namespace
+    return enter_network_namespace()
+
+
+def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        workdir = children.pop(pid, None)
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            ctrl.send(json.dumps({"exit": pid, "status": status}).encode())
+        except OSError:
+            pass
+
+
+def _shutdown(children: dict[int, str], root: str) -> None:
+    for pid in list(children):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in list(children):
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
