@@ -27,6 +27,7 @@ from jobs import rundir as rd
 
 CHUNK = 16 * 1024 * 1024
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
+HEALTH_ROWS_PER_REFRESH = 2000
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
@@ -553,6 +554,8 @@ class RunView:
         self._spec: dict[str, Any] | None = None
         self.spec_error: str | None = None
         self._monitor: Any = None  # jobs.health.HealthMonitor, fed with the same incremental reads
+        self._health_metrics: list[dict[str, Any]] = []  # rows read but not yet judged (backlog)
+        self._health_completions: list[dict[str, Any]] = []
         self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -621,9 +624,10 @@ class RunView:
         return out
 
     def _feed_health(self, metric_rows: list[dict[str, Any]], first_new_line: int) -> bool:
-        """Feed the new rows to jobs.health's incremental monitor; True when an alert rose.
-        Completions are fed only near the end of the file: a 1 GB backlog is not re-judged line
-        by line (its metrics still are), which keeps opening a big run fast."""
+        """Feed new rows to jobs.health's incremental monitor; True when an alert rose. A long
+        backlog (opening a 100k-step run) is judged HEALTH_ROWS_PER_REFRESH rows per refresh,
+        so charts show at once and alerts catch up. Completions are judged only near the end
+        of the file: a 1 GB backlog is not re-read line by line (its metrics still are)."""
         if self.health_error is not None:
             return False
         try:
@@ -634,15 +638,29 @@ class RunView:
                 th, mcl, _notes = settings_from_spec(self.run_dir, self.fs)
                 self._monitor = HealthMonitor(th, mcl)
             comp = self.completions
-            comp_rows: list[dict[str, Any]] = []
+            self._health_metrics.extend(metric_rows)
             if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:
-                comp_rows = [c.raw for c in comp.read(list(range(first_new_line, len(comp))))]
-            if not metric_rows and not comp_rows:
+                self._health_completions.extend(c.raw for c in comp.read(list(range(first_new_line, len(comp)))))
+            if not self._health_metrics and not self._health_completions:
                 return False
-            return bool(self._monitor.update(metric_rows, comp_rows))
+            rows = self._health_metrics[:HEALTH_ROWS_PER_REFRESH]
+            del self._health_metrics[:HEALTH_ROWS_PER_REFRESH]
+            last = rows[-1].get("step") if rows else None
+            if self._health_metrics and isinstance(last, (int, float)):
+                # completions of later steps wait for their metrics rows
+                comps = [c for c in self._health_completions if (c.get("step") or 0) <= last]
+                self._health_completions = [c for c in self._health_completions if (c.get("step") or 0) > last]
+            else:
+                comps, self._health_completions = self._health_completions, []
+            return bool(self._monitor.update(rows, comps))
         except Exception as e:  # noqa: BLE001 - health is advisory; the dashboard must still work
             self.health_error = f"health: {e}"
             return False
+
+    @property
+    def health_pending(self) -> int:
+        """Metrics rows not judged yet (the run screen says alerts are still catching up)."""
+        return len(self._health_metrics)
 
     def _health_alerts(self) -> list[Alert]:
         if self._monitor is None:

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from jobs.runview import Completion, CompletionFilter, RunView, ngram_repeats
 
 PAGE = 50
+FIRST_READ = 1024 * 1024
 FILTER_HELP = ("filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
                "task:007bb · step:120 · any other text is searched in the completion")
 
@@ -136,7 +137,9 @@ class CompletionsScreen(Screen):
         idx = self.view.completions
         if self.flt.is_empty():
             if len(idx) < PAGE * len(self.page_starts):
-                idx.update()  # the first chunk is enough for the first pages
+                # a small first read paints the first page at once; the run screen's refresh
+                # (and later pages) index the rest in bigger chunks
+                idx.update(FIRST_READ if len(idx) == 0 else 16 * FIRST_READ)
         else:
             idx.update_all()  # filters look at every line's step/reward/flag (not its text)
         items, nxt = idx.page(self.flt, self.page_starts[-1], PAGE)

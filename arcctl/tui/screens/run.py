@@ -118,7 +118,7 @@ class RunScreen(Screen):
         changed = self.view.refresh()
         first = not getattr(self, "_alerts_read", False)
         self._alerts_read = True
-        alerts = self.view.alerts() if (first or changed & {"events", "health"}) else None
+        alerts = self.view.alerts() if (first or changed & {"events", "health"} or self.view.health_pending) else None
         self.app.call_from_thread(self.apply, changed, alerts)
 
     def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:
@@ -135,11 +135,17 @@ class RunScreen(Screen):
                 t.append(f"{a.severity} ", style=SEV_STYLE.get(a.severity, ""))
                 t.append(f"{a.rule} @ {a.first_step}\n{a.message}")
                 ol.add_option(Option(t, id=str(i)))
-        if "logs" in changed:
+        if "logs" in changed or not getattr(self, "_logs_shown", False):
+            # the view may be shared with the jobs table, which already read the new lines
+            self._logs_shown = True
             self.query_one(LogTail).show({"stdout": self.view.stdout, "stderr": self.view.stderr})
         m = self.view.metrics
         status = f"step {m.last_step() if m.last_step() is not None else '-'}  rows {len(m)}  completions {len(self.view.completions)}"
         status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
+        if self.view.health_pending:
+            status += f"  health: {self.view.health_pending} rows to check"
+        elif self.view.health_error:
+            status += f"  {self.view.health_error}"
         code = self.view.exit_code()
         if code is not None:
             status += f"  exit code {code}"

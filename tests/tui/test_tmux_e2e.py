@@ -1,0 +1,63 @@
+"""End to end: the real `arcctl` binary in tmux, against a run dir that grows while we watch."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.timeout(120), pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+ARCCTL = str(Path(sys.executable).parent / "arcctl")
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def wait_for(session: str, text: str, timeout: float) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if text in capture(session):
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{capture(session)}")
+
+
+@pytest.fixture
+def session(registry, arc_home):
+    name = f"arcctl-e2e-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "ARCCTL_HOME": str(arc_home), "TERM": "xterm-256color"}
+    cmd = f"env ARCCTL_HOME={arc_home} ARCCTL_CONFIG_DIR={env.get('ARCCTL_CONFIG_DIR', '')} {ARCCTL}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd], check=True, env=env)
+    yield name
+    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_dashboard_follows_a_growing_run(session, runs):
+    wait_for(session, "grpo-tiny-lr1e-06-rp1.02", timeout=20)  # the jobs table
+    subprocess.run(["tmux", "send-keys", "-t", session, "/"], check=True)
+    wait_for(session, "filter: regex", timeout=5)
+    subprocess.run(["tmux", "send-keys", "-t", session, "-l", "lr1e-06"], check=True)
+    subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+    wait_for(session, "1/2 jobs", timeout=5)
+    subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+    wait_for(session, "step 50  rows 50", timeout=10)  # the run screen
+    metrics = runs / "healthy" / "metrics.jsonl"
+    lags = []
+    for step in (51, 52, 53):
+        with open(metrics, "a") as f:
+            f.write(json.dumps({"step": step, "reward": 0.9, "kl": 0.05}) + "\n")
+        lags.append(wait_for(session, f"step {step}  rows {step}", timeout=5))
+    assert max(lags) < 1.0, lags  # an appended line is on screen within a second
+    with open(runs / "healthy" / "stdout.log", "a") as f:
+        f.write("trainer says hello from step 53\n")
+    wait_for(session, "trainer says hello from step 53", timeout=3)
+    subprocess.run(["tmux", "send-keys", "-t", session, "c"], check=True)
+    wait_for(session, "page 1", timeout=5)  # the completions inspector
+    subprocess.run(["tmux", "send-keys", "-t", session, "Escape", "Escape", "q"], check=True)
