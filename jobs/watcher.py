@@ -50,7 +50,11 @@ class StatusWatcher:
                 return {}
             self.last_poll = time.time()
             try:
-                backend = get_backend(self.backend_name, self.host, jobs[-1].spec().backend_options)
+                import json
+
+                # the newest job's profile options; plain JSON: no pydantic on this hot path
+                options = json.loads(jobs[-1].spec_json or "{}").get("backend_options", {})
+                backend = get_backend(self.backend_name, self.host, options)
                 by_bid = {j.backend_job_id: j.id for j in jobs}
                 statuses = backend.status(list(by_bid))
             except (JobsError, OSError, Exception) as e:  # noqa: BLE001 - a watcher must survive

@@ -16,9 +16,10 @@ KNOWN = ("local", "htcondor", "slurm")
 
 def get_backend(backend_name: str, host: str | None = None, options: dict[str, Any] | None = None) -> "Backend":
     from jobs.errors import SpecError
-    from jobs.sweep import suggest
 
     if backend_name not in KNOWN:
+        from jobs.sweep import suggest
+
         raise SpecError(f"unknown backend '{backend_name}'{suggest(backend_name, KNOWN)}")
     try:
         mod = importlib.import_module(f"jobs.backends.{backend_name}")

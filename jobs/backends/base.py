@@ -5,8 +5,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 
+from typing import TYPE_CHECKING
+
 from jobs.errors import JobsError
-from jobs.spec import JobSpec
+
+if TYPE_CHECKING:  # annotations only: polling status must not pay for the pydantic models
+    from jobs.spec import JobSpec
 
 
 class JobState(str, Enum):

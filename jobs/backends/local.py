@@ -26,13 +26,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from jobs import config
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
 from jobs.backends.local_wrapper import EXIT_CODE, PID, proc_start_time
 from jobs.rundir import STDERR, STDOUT
-from jobs.spec import JobSpec
+
+if TYPE_CHECKING:
+    from jobs.spec import JobSpec
 
 CANCELLED = "cancelled"
 GPUS_FILE = "gpus"
