@@ -15,6 +15,7 @@ Per profile (backend_options):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,18 +131,29 @@ def with_memory(spec: JobSpec, memory: str) -> JobSpec:
     return JobSpec.model_validate(data)
 
 
-def resubmit(registry, job, decision: Decision) -> str:
-    """Relaunch `job` in its own run dir from its newest valid checkpoint (from the start when it
-    has none), with the raised memory request when the decision has one. A held job is removed
-    from the queue first so it does not linger next to its successor."""
+def memory_after_hold(spec: JobSpec, reason: str | None, detail: str | None, factor: float = 1.5) -> str | None:
+    """For `arcctl resume` of a job the registry shows as memory_exceeded: the request the status
+    line suggested ('… request_memory=193G'), else 1.5x the current request; None otherwise."""
+    if reason != "memory_exceeded":
+        return None
+    m = re.search(r"request_memory=(\d+[KMGT]?)", detail or "")
+    if m and memory_mb(m.group(1)) > memory_mb(spec.resources.memory):
+        return m.group(1)
+    return format_memory(next_memory_request(None, memory_mb(spec.resources.memory), factor))
+
+
+def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = None) -> str:
+    """Relaunch `job` in its own run dir from `checkpoint` (None: its newest valid one, or the
+    start when it has none), with `memory` as the new request when given. A held or evicted job is
+    removed from the queue first so it does not linger (or come back) next to its successor."""
     from jobs.fork import resume_spec
-    from jobs.submit import _fs_for, _launch, _submitter_tag, backend_for
     from jobs.registry import SUBMITTING
+    from jobs.submit import _fs_for, _launch, _submitter_tag, backend_for
 
     fs = _fs_for(job.host)
-    spec = resume_spec(job.run_dir, None, fs)
-    if decision.memory:
-        spec = with_memory(spec, decision.memory)
+    spec = resume_spec(job.run_dir, checkpoint, fs)
+    if memory:
+        spec = with_memory(spec, memory)
     backend = backend_for(spec)
     backend.render(spec)
     if job.backend_job_id and job.state in ("held", "evicted"):
@@ -170,7 +182,7 @@ def apply_policy(registry, updates: dict[str, JobStatus]) -> list[str]:
         d = decide(spec, st, job.restarts, policy)
         if d.action == "resubmit":
             try:
-                resubmit(registry, job, d)
+                resubmit(registry, job, d.memory)
                 out.append(f"{jid} ({job.name}): {d.message}")
             except Exception as e:  # noqa: BLE001 - one failing resubmit must not stop the others
                 out.append(f"{jid} ({job.name}): auto-resume failed: {e}")

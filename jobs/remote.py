@@ -189,6 +189,9 @@ class SSHPool:
             raise RemoteError(f"cannot reach {cfg.label}: {reason}") from None
         except paramiko.SSHException as e:
             client.close()
+            if "No authentication methods" in str(e):
+                raise RemoteError(f"permission denied for {cfg.label}: no key to offer (no IdentityFile in the "
+                                  f"ssh config, no ssh-agent at SSH_AUTH_SOCK, no ~/.ssh/id_* keys)") from None
             raise RemoteError(f"ssh to {cfg.label} failed: {e}") from None
         self.connects += 1
         return client

@@ -11,7 +11,8 @@ import pytest
 from jobs.backends.base import JobState, JobStatus
 from jobs.backends.condor_events import history_status, read_event_log
 from jobs.errors import SpecError
-from jobs.recovery import ResumePolicy, apply_policy, classify, decide, memory_bump
+from jobs.recovery import (ResumePolicy, apply_policy, classify, decide, memory_after_hold, memory_bump,
+                           resubmit)
 from jobs.registry import Registry
 from jobs.submit import submit_spec
 from jobs.watcher import StatusWatcher
@@ -53,6 +54,14 @@ def test_classify_and_decide():
     assert decide(at_cap, HELD, 0, capped).action == "give_up"
     # no usage figure at all: 1.5x the request
     assert memory_bump(spec, JobStatus(JobState.HELD, reason="memory_exceeded")) == "192G"
+
+
+def test_memory_for_a_manual_resume():
+    spec = grpo_seed()
+    assert memory_after_hold(spec, "memory_exceeded", HELD.detail) == "193G"  # what the status line said
+    assert memory_after_hold(spec, "memory_exceeded", None) == "192G"          # 1.5x the request
+    assert memory_after_hold(spec, "memory_exceeded", "request_memory=64G") == "192G"  # never lower
+    assert memory_after_hold(spec, "evicted", HELD.detail) is None
 
 
 def _checkpoint(run: Path, step: int) -> None:
@@ -101,6 +110,15 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
                         MemoryUsage=200000)
         lines = apply_policy(reg, StatusWatcher(reg, "htcondor", "testhost").poll(force=True))
     assert reg.get(jid).restarts == 2 and "not resuming" in lines[0] and "max_restarts=2" in lines[0]
+
+    # by hand (what `arcctl resume` can call): a chosen checkpoint and the suggested memory
+    job = reg.get(jid)
+    mem = memory_after_hold(job.spec(), job.reason, job.detail)
+    assert mem == "440G"  # 1.5 x the 293G the last attempt asked for (it used less: 200000 MB)
+    resubmit(reg, job, mem, checkpoint="200")
+    job = reg.get(jid)
+    assert job.restarts == 3 and job.spec().resume_from.checkpoint == "checkpoint-200"
+    assert "request_memory = 440G" in (run / "job.sub").read_text()
 
 
 @pytest.mark.slurm

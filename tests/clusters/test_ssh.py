@@ -141,3 +141,27 @@ def test_without_slurm_conf_over_ssh_the_error_names_the_host(slurm, ssh_config,
     b = SlurmBackend({}, host="testhost")
     with pytest.raises(Exception, match="sbatch failed on testhost"):
         b.submit(make_spec(tmp_path / "noconf", "noconf", host="testhost"))
+
+
+def test_agent_auth_without_identity_file(sshd, tmp_path, monkeypatch):
+    """No IdentityFile in the config: the key comes from a real ssh-agent."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.run(["ssh-agent", "-a", str(sock), "-s"], capture_output=True, text=True, check=True)
+    pid = int(agent.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", str(sshd.user_key)], env=env, capture_output=True, check=True)
+        cfg = tmp_path / "cfg"
+        cfg.write_text(f"Host agenthost\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+                       f"  UserKnownHostsFile {sshd.known_hosts}\n")
+        monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on
+        pool = SSHPool()
+        assert pool.exec("agenthost", "echo agent")[1] == "agent\n"
+        pool.close()
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with pytest.raises(RemoteError, match="permission denied for agenthost .*no key to offer.*ssh-agent"):
+            SSHPool().exec("agenthost", "true")
+    finally:
+        os.kill(pid, signal.SIGTERM)
