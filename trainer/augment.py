@@ -29,6 +29,9 @@ class Augmentation:
         object.__setattr__(self, "rot90", int(self.rot90) % 4)
         object.__setattr__(self, "color_map", [int(c) for c in self.color_map])
 
+    def __hash__(self) -> int:  # color_map is a list: hash its tuple so augmentations can key dicts
+        return hash((self.flip, self.rot90, tuple(self.color_map)))
+
     @staticmethod
     def identity() -> "Augmentation":
         return Augmentation()

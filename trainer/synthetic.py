@@ -214,9 +214,78 @@ def _lines(rng: random.Random):
     return "drawing lines", desc, body, solve, make
 
 
+def _tile(rng: random.Random):
+    reps = rng.choice([(1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (3, 3)])
+    body = f"    return np.tile(input_grid, {reps})"
+    words = {1: "once", 2: "twice", 3: "three times"}
+    desc = (f"The output repeats the input {words[reps[0]]} from top to bottom and "
+            f"{words[reps[1]]} from left to right.")
+    hi = max(2, min(8, 30 // max(reps)))
+    return "repetition, tiling", desc, body, lambda g: np.tile(g, reps), lambda r: _noise(r, 2, hi)
+
+
+def _mirror_concat(rng: random.Random):
+    kind = rng.choice(["right", "below", "left", "above"])
+    table = {
+        "right": ("np.concatenate([input_grid, np.fliplr(input_grid)], axis=1)",
+                  "its mirror image is placed to the right of it", lambda g: np.concatenate([g, np.fliplr(g)], axis=1)),
+        "left": ("np.concatenate([np.fliplr(input_grid), input_grid], axis=1)",
+                 "its mirror image is placed to the left of it", lambda g: np.concatenate([np.fliplr(g), g], axis=1)),
+        "below": ("np.concatenate([input_grid, np.flipud(input_grid)], axis=0)",
+                  "its upside-down mirror image is placed below it", lambda g: np.concatenate([g, np.flipud(g)], axis=0)),
+        "above": ("np.concatenate([np.flipud(input_grid), input_grid], axis=0)",
+                  "its upside-down mirror image is placed above it", lambda g: np.concatenate([np.flipud(g), g], axis=0)),
+    }
+    expr, what, solve = table[kind]
+    return ("mirroring, concatenation", f"The output is the input where {what}.", f"    return {expr}", solve,
+            lambda r: _noise(r, 2, 8))
+
+
+def _fill_enclosed(rng: random.Random):
+    fill = rng.randint(1, 9)
+    wall = rng.choice([c for c in range(1, 10) if c != fill])
+    body = (
+        "    output_grid = input_grid.copy()\n"
+        "    width, height = input_grid.shape\n"
+        "    empty = (input_grid == Color.BLACK).astype(int)\n"
+        "    for region in find_connected_components(empty, background=0, connectivity=4):\n"
+        "        xs, ys = np.nonzero(region)\n"
+        "        if xs.min() > 0 and ys.min() > 0 and xs.max() < width - 1 and ys.max() < height - 1:\n"
+        f"            output_grid[region != 0] = Color.{COLOR_NAMES[fill].upper()}\n"
+        "    return output_grid"
+    )
+    desc = (f"Black areas completely enclosed by {COLOR_NAMES[wall].lower()} walls are filled with "
+            f"{COLOR_NAMES[fill].lower()}; black areas that reach the border stay black.")
+
+    def solve(g: np.ndarray) -> np.ndarray:
+        from trainer.common import object_interior
+        # a black cell is enclosed when it is not reachable from outside the grid through black
+        enclosed = object_interior(g) & (g == 0)
+        out = g.copy()
+        out[enclosed] = fill
+        return out
+
+    def make(r: random.Random) -> np.ndarray:
+        while True:
+            h, w = r.randint(6, 14), r.randint(6, 14)
+            g = np.zeros((h, w), dtype=int)
+            for _ in range(r.randint(1, 3)):
+                bh, bw = r.randint(3, min(6, h)), r.randint(3, min(6, w))
+                y, x = r.randrange(h - bh + 1), r.randrange(w - bw + 1)
+                g[y:y + bh, x] = g[y:y + bh, x + bw - 1] = wall
+                g[y, x:x + bw] = g[y + bh - 1, x:x + bw] = wall
+            for _ in range(r.randint(0, 4)):  # stray wall cells
+                g[r.randrange(h), r.randrange(w)] = wall
+            if (solve(g) != g).any():
+                return g
+
+    return "topology, filling enclosed regions", desc, body, solve, make
+
+
 FAMILIES: dict[str, Family] = {
     "geometric": _geometric, "color_map": _color_map, "recolor_largest": _recolor_largest,
-    "crop": _crop_object, "scale": _scale, "lines": _lines,
+    "crop": _crop_object, "scale": _scale, "lines": _lines, "tile": _tile,
+    "mirror_concat": _mirror_concat, "fill_enclosed": _fill_enclosed,
 }
 
 

@@ -67,6 +67,7 @@ def test_identity_and_explicit_transforms():
     swap = [0, 2, 1, 3, 4, 5, 6, 7, 8, 9]
     assert Augmentation(color_map=swap).apply_grid(g) == [[2, 1], [3, 4]]
     assert Augmentation(rot90=5).rot90 == 1
+    assert len({Augmentation(rot90=1), Augmentation(rot90=5), identity()}) == 2
     with pytest.raises(ValueError, match="permutation"):
         Augmentation(color_map=[0] * 10)
 
