@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import secrets
+import select
 import selectors
 import shutil
 import signal
@@ -49,6 +50,7 @@ class _Worker:
     sent_keys: set = field(default_factory=set)
     busy: int | None = None          # index of the program in flight
     token: str = ""
+    prev_token: str = ""
     started: float = 0.0
     deadline: float = 0.0
     done: int = 0
@@ -101,6 +103,7 @@ class Sandbox:
         self._workers: list[_Worker] = []
         self._pending: deque[socket.socket] = deque()   # our ends, spawn requested, not forked yet
         self._exits: dict[int, int] = {}
+        self._dying: list[int] = []                       # pidfds of killed workers
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
         self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0}
@@ -156,6 +159,10 @@ class Sandbox:
         for w in self._workers:
             self._kill(w)
         self._workers = []
+        self._settle(timeout=5.0)
+        for fd in self._dying:
+            os.close(fd)
+        self._dying = []
         for s in self._pending:
             s.close()
         self._pending.clear()
@@ -179,6 +186,16 @@ class Sandbox:
         if self._root:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = ""
+
+    def pids(self) -> set[int]:
+        """Process ids the sandbox owns right now (zygote and live workers)."""
+        out = {w.pid for w in self._workers if not w.dead}
+        if self._proc is not None:
+            out.add(self._proc.pid)
+        return out
+
+    def ready_workers(self) -> int:
+        return sum(1 for w in self._workers if w.ready and not w.dead)
 
     def protections(self) -> dict[str, Any]:
         """Which protections are active (as reported by a live worker), by name."""
@@ -289,7 +306,7 @@ class Sandbox:
                 signal.pidfd_send_signal(w.pidfd, signal.SIGKILL)
             except OSError:
                 pass
-            os.close(w.pidfd)
+            self._dying.append(w.pidfd)
             w.pidfd = -1
         if self._sel is not None:
             try:
@@ -300,6 +317,18 @@ class Sandbox:
             w.sock.close()
         except OSError:
             pass
+
+    def _settle(self, timeout: float) -> None:
+        """Wait until killed workers are really gone (their pidfds turn readable)."""
+        end = time.monotonic() + timeout
+        while self._dying:
+            left = end - time.monotonic()
+            r, _, _ = select.select(self._dying, [], [], max(0.0, left))
+            for fd in r:
+                os.close(fd)
+                self._dying.remove(fd)
+            if left <= 0:
+                break
 
     def _on_death(self, w: _Worker, batch: "_Batch | None") -> None:
         self.stats["died"] += 1
@@ -323,6 +352,8 @@ class Sandbox:
         self._kill(w)
 
     def _reap_dead(self, batch: "_Batch | None") -> None:
+        if len(self._dying) > 8:
+            self._settle(timeout=0.0)
         if any(w.dead for w in self._workers):
             self._workers = [w for w in self._workers if not w.dead]
             if len(self._exits) > 4096:
@@ -340,7 +371,13 @@ class Sandbox:
             raise ValueError(f"{len(programs)} programs but {len(inputs)} input lists")
         with self._lock:
             self.start()
-            return _Batch(self, list(programs), list(inputs)).run()
+            try:
+                return _Batch(self, list(programs), list(inputs)).run()
+            finally:
+                # Leave the pool as found: full strength, killed workers really gone.
+                self._reap_dead(None)
+                self._wait_ready(timeout=60)
+                self._settle(timeout=5.0)
 
 
 def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
@@ -424,7 +461,7 @@ class _Batch:
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
                 w.sent_keys.clear()
             w.sent_keys.add(key)
-        w.busy, w.token = i, msg["t"]
+        w.busy, w.prev_token, w.token = i, w.token, msg["t"]
         w.started = time.monotonic()
         w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s
         try:
@@ -434,7 +471,11 @@ class _Batch:
 
     def on_frame(self, w: _Worker, frame: Any) -> None:
         if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
-            self.sb._violation(w, "unexpected message from the worker", self, blame_current=False)
+            # A frame carrying the previous task's token is the harness's own late reply after
+            # a forged one: blame the previous program. Anything else comes from the current one.
+            stale = type(frame) is dict and w.prev_token and frame.get("t") == w.prev_token
+            self.sb._violation(w, "unexpected message from the worker", self,
+                               blame_current=not stale and w.busy is not None)
             return
         i = w.busy
         res = self._validate(frame, self.n_inputs[i])

@@ -37,11 +37,16 @@ os.system os.exec os.posix_spawn os.spawn os.fork os.forkpty os.kill os.killpg s
 signal.pthread_kill socket.__new__ socket.connect socket.bind socket.getaddrinfo
 socket.gethostbyname socket.gethostbyaddr socket.sendto socket.sendmsg socket.socketpair
 sys.addaudithook gc.get_objects gc.get_referrers gc.get_referents _thread.start_new_thread
-os.putenv os.unsetenv sys.remote_exec
+os.putenv os.unsetenv sys.remote_exec sys.settrace sys.setprofile sys._current_frames
+sys._current_exceptions resource.setrlimit resource.prlimit
 """.split())
 UNSAFE_PREFIXES = ("ctypes.", "winreg.", "msvcrt.", "mmap.")
 UNSAFE_IMPORTS = frozenset({"ctypes", "_ctypes", "subprocess", "_posixsubprocess", "socket",
                             "_socket", "multiprocessing", "pty", "resource", "fcntl", "mmap"})
+# Reaching the harness's frames (and through them its state) from a program: frame objects
+# obtained by the program itself or through inspect/traceback helpers it calls.
+FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
+FRAME_HELPER_FILES = ("inspect.py", "traceback.py")
 
 # Shared modules whose namespaces a program could poison for the programs that follow it.
 WATCHED_MODULES = ("builtins", "numpy", "numpy.random", "numpy.linalg", "common", "math", "random",
@@ -58,19 +63,34 @@ class UnsafeOperation(BaseException):
 
 class _State:
     active = False
+    in_hook = False
     unsafe_event = ""
 
 
 def _audit(event: str, args: tuple) -> None:
-    if not _State.active:
+    if not _State.active or _State.in_hook:
         return
     bad = event in UNSAFE_EVENTS or event.startswith(UNSAFE_PREFIXES)
     if event == "import" and args and str(args[0]).split(".")[0] in UNSAFE_IMPORTS:
         bad = True
+    elif event == "sys._getframe" or (event == "object.__getattr__" and len(args) > 1
+                                      and args[1] in FRAME_ATTRS):
+        bad = _called_from_program()
     if bad:
         if not _State.unsafe_event:
             _State.unsafe_event = event
         raise UnsafeOperation(f"forbidden operation: {event}")
+
+
+def _called_from_program() -> bool:
+    """Is the code that triggered this audit event the program (or inspect/traceback)?"""
+    _State.in_hook = True
+    try:
+        frame = sys._getframe(2)  # 0: this function, 1: _audit, 2: the caller of the event
+        code = frame.f_code.co_filename
+        return code == PROGRAM_NAME or code.endswith(FRAME_HELPER_FILES)
+    finally:
+        _State.in_hook = False
 
 
 class CappedWriter(io.TextIOBase):
@@ -231,7 +251,7 @@ class Runner:
                    "detail": f"forbidden operation attempted: {_State.unsafe_event}"}
         poisoned = self._poisoned()
         res["recycle"] = bool(poisoned) or res.get("error") in ("memory", "timeout")
-        if poisoned and res.get("error") is None:
+        if poisoned:  # worse than whatever else happened (it may even have caused that)
             res.update(outputs=None, error="unsafe", detail=f"modified shared state: {poisoned}")
         res["stdout"] = out.text()
         res["dur"] = time.perf_counter() - t0
@@ -312,6 +332,9 @@ def classify(e: BaseException) -> dict:
             break
         if isinstance(ex, UnsafeOperation) or isinstance(ex, PermissionError):
             kind = "unsafe"
+            break
+        if type(ex) is RuntimeError and "can't start new thread" in str(ex.args[:1]):
+            kind = "unsafe"  # clone() refused by the seccomp filter
             break
         if isinstance(ex, MemoryError):
             kind = "memory"
