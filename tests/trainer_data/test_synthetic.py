@@ -86,3 +86,24 @@ def test_sft_answers_are_solved_in_the_sandbox():
     bad = [(t.task_id, r.error, r.detail) for (t, _), r in zip(items, results) if not r.solved]
     assert not bad
     assert all(r.reward == 10.0 for r in results)
+
+
+@pytest.mark.timeout(120)
+def test_listed_real_tasks_are_within_reach_of_the_families():
+    from trainer.data import load_tasks
+    from trainer.synthetic import ARC1_TRAIN_IN_REACH
+
+    programs = {}
+    for _, p in generate_tasks(3000, 0):
+        programs.setdefault(p.split("def transform")[1], p)
+    tasks = {t.task_id: t for t in load_tasks("arc1/train")}
+    for tid in ARC1_TRAIN_IN_REACH:
+        task = tasks[tid]
+        grids = task.train + task.test
+
+        def solves(program):
+            try:
+                return all(_run(program, p.input) == p.output for p in grids)
+            except Exception:
+                return False
+        assert any(solves(p) for p in programs.values()), tid
