@@ -22,7 +22,7 @@ __all__ = [
     "object_interior", "object_boundary", "object_neighbors", "scale_sprite", "scale_pattern",
     "downscale", "neighbors", "detect_mirror_symmetry_axes", "tile", "detect_background_color",
     "MirrorSymmetry", "RotationalSymmetry", "TranslationalSymmetry", "detect_mirror_symmetry",
-    "detect_rotational_symmetry", "detect_translational_symmetry", "orbit",
+    "detect_rotational_symmetry", "detect_translational_symmetry", "orbit", "show_colored_grid",
 ]
 
 
@@ -196,10 +196,13 @@ def object_position(obj: np.ndarray, background: int = Color.BLACK, anchor: str 
     """A reference point of the object's bounding box: upper/lower left/right, or center."""
     x, y, w, h = bounding_box(obj, background)
     anchor = anchor.lower().replace("_", " ")
+    cx, cy = x + (w - 1) // 2, y + (h - 1) // 2
     points = {
         "upper left": (x, y), "upper right": (x + w - 1, y),
         "lower left": (x, y + h - 1), "lower right": (x + w - 1, y + h - 1),
-        "center": (x + (w - 1) // 2, y + (h - 1) // 2),
+        "center": (cx, cy), "upper center": (cx, y), "lower center": (cx, y + h - 1),
+        "left center": (x, cy), "right center": (x + w - 1, cy),
+        "middle left": (x, cy), "middle right": (x + w - 1, cy),
     }
     if anchor not in points:
         raise ValueError(f"unknown anchor {anchor!r}; use one of {', '.join(points)}")
@@ -319,7 +322,15 @@ def scale_sprite(sprite: np.ndarray, factor: int) -> np.ndarray:
     return np.kron(np.asarray(sprite), np.ones((factor, factor), dtype=np.asarray(sprite).dtype))
 
 
-scale_pattern = scale_sprite
+def scale_pattern(pattern: np.ndarray, scale_factor: int) -> np.ndarray:
+    return scale_sprite(pattern, scale_factor)
+
+
+def show_colored_grid(grid: np.ndarray, text: bool = True) -> None:
+    """Print the array one first-axis slice per line (programs call it while debugging; the
+    sandbox captures the output)."""
+    for row in np.asarray(grid):
+        print(" ".join(str(int(v)) for v in row))
 
 
 def downscale(grid: np.ndarray, factor: int) -> np.ndarray:
@@ -408,10 +419,12 @@ def _agrees(grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarra
 
 
 def _visible(grid: np.ndarray, ignore_colors: Iterable[int]) -> np.ndarray:
+    # `background` in the detectors is accepted for call compatibility: background cells are part
+    # of the picture (they must mirror too); only `ignore_colors` (occluders) are skipped.
     return ~np.isin(grid, list(ignore_colors))
 
 
-def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> list[MirrorSymmetry]:
+def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[MirrorSymmetry]:
     """Mirror symmetries of the visible cells, best supported first."""
     grid = np.asarray(grid)
     visible = _visible(grid, ignore_colors)
@@ -429,7 +442,7 @@ def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Col
     return [sym for _, sym in sorted(found, key=lambda t: -t[0])]
 
 
-def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> RotationalSymmetry | None:
+def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> RotationalSymmetry | None:
     """The best supported quarter-turn symmetry of the visible cells, or None."""
     grid = np.asarray(grid)
     visible = _visible(grid, ignore_colors)
@@ -449,7 +462,7 @@ def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = 
     return best[1]
 
 
-def detect_translational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,)) -> list[TranslationalSymmetry]:
+def detect_translational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[TranslationalSymmetry]:
     """The shortest repeat along each axis where the visible cells repeat (at most one per axis)."""
     grid = np.asarray(grid)
     visible = _visible(grid, ignore_colors)

@@ -182,3 +182,13 @@ def test_rotational_and_translational_symmetry():
     trans = detect_translational_symmetry(_occlude(pattern, ((1, 3), (2, 5))), ignore_colors=[Color.BROWN])
     assert {(t.translate_x, t.translate_y) for t in trans} == {(2, 0), (0, 3)}
     assert len(orbit(pattern, 0, 0, trans)) == 4 * 3
+
+
+def test_call_compatible_signatures(capsys):
+    from trainer.common import detect_mirror_symmetry, scale_pattern, show_colored_grid
+    assert scale_pattern(pattern=np.array([[3]]), scale_factor=3).shape == (3, 3)
+    g = np.array([[1, 2], [1, 2]])
+    assert detect_mirror_symmetry(g, ignore_colors=[], background=Color.BLACK)
+    assert object_position(g, anchor="upper center") == (0, 0)
+    show_colored_grid(np.array([[1, 2], [3, 4]]))
+    assert capsys.readouterr().out == "1 2\n3 4\n"
