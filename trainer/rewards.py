@@ -157,7 +157,11 @@ def score_completions(completions: Sequence[str], tasks: Sequence[Task], sandbox
     runnable = [i for i, p in enumerate(programs) if p is not None]
     results: dict[int, Any] = {}
     if runnable:
-        execs = sandbox.run_many([programs[i] for i in runnable], [task_inputs(tasks[i]) for i in runnable])
+        # one inputs list per distinct task object: the GRPO group of a prompt shares it, and the
+        # sandbox sends a shared list to its workers only once
+        shared: dict[int, list[Grid]] = {}
+        inputs = [shared.setdefault(id(tasks[i]), task_inputs(tasks[i])) for i in runnable]
+        execs = sandbox.run_many([programs[i] for i in runnable], inputs)
         results = dict(zip(runnable, execs))
     out = []
     for i, (program, task) in enumerate(zip(programs, tasks)):

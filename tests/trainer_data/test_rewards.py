@@ -154,6 +154,7 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     # the empty completion never reaches the sandbox
     assert len(counting.calls[0][0]) == len(cases) - 1
     assert counting.calls[0][1][0] == task_inputs(flip)
+    assert counting.calls[0][1][0] is counting.calls[0][1][1]  # same task: one shared inputs list
     assert all(isinstance(r, RewardResult) for r in results)
     by = dict(zip(["flip_ok", "flip_wrong", "flip_id", "flip_shape", "color_ok", "color_half", "color_id",
                    "raises", "syntax", "not_grid", "header_only", "prose", "empty"], results))
