@@ -2,7 +2,8 @@
 
 A freshly built model first has to learn the *form* of an answer (a well-formed `transform` in a
 ```python block that imports `common`); these tasks teach that with rules simple enough to be
-learnable: geometric transforms, colour maps, object recolouring, cropping, scaling and lines.
+learnable: geometric transforms, colour maps, object recolouring, cropping, scaling, lines,
+tiling, mirror-concatenation and filling enclosed areas.
 Each family computes outputs with its own numpy code and emits the program as text; the tests
 execute the text and check it reproduces the outputs.
 """
