@@ -297,10 +297,7 @@ class LocalBackend(Backend):
             cancelled = Path(run_dir, CANCELLED).exists()
             code = read_exit_code(run_dir)
             alive = pid_alive(run_dir)
-            if alive:
-                gpus = _read(Path(run_dir, GPUS_FILE)).strip()
-                out[jid] = JobStatus(JobState.RUNNING, detail=f"GPUs {gpus}" if gpus else "CPU")
-            elif code is not None:
+            if code is not None:  # before liveness: the wrapper outlives its job by a moment
                 if cancelled:
                     out[jid] = JobStatus(JobState.CANCELLED, exit_code=code, reason="cancelled")
                 elif code == 0:
@@ -308,6 +305,9 @@ class LocalBackend(Backend):
                 else:
                     out[jid] = JobStatus(JobState.FAILED, exit_code=code, reason="exit_code",
                                          detail=f"exited with {code}; see {run_dir}/{STDERR}")
+            elif alive:
+                gpus = _read(Path(run_dir, GPUS_FILE)).strip()
+                out[jid] = JobStatus(JobState.RUNNING, detail=f"GPUs {gpus}" if gpus else "CPU")
             elif cancelled:
                 out[jid] = JobStatus(JobState.CANCELLED, reason="cancelled")
             elif read_pid(run_dir):
