@@ -129,7 +129,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
 
 
 def available_datasets() -> list[str]:
-    return [*BUILTIN, "synthetic", "synthetic:N", "<path>/*_challenges.json[.gz]"]
+    return [*BUILTIN, "synthetic", "synthetic:N", "<path>/*_challenges.json[.gz]", "<folder of task .json files>"]
 
 
 @functools.lru_cache(maxsize=8)
@@ -211,6 +211,15 @@ def _attach_solutions(tasks: list[Task], sol_path: Path) -> None:
             pair.output = validate_grid(grid, f"{sol_path}: task {task.task_id} solutions[{i}]")
 
 
+def load_task_dir(path: str | os.PathLike[str]) -> list[Task]:
+    """A folder of one-task-per-file JSON (the ARC-AGI repositories' layout); id = file stem."""
+    folder = Path(path)
+    files = sorted(p for p in folder.iterdir() if p.name.endswith((".json", ".json.gz")))
+    if not files:
+        raise DatasetError(f"{folder}: folder has no .json task files")
+    return [task_from_dict(f.name.split(".json")[0], _read_json(f), f"{f}: ") for f in files]
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
@@ -228,6 +237,8 @@ def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
         tasks = load_kaggle(name)
     elif Path(name).is_file():
         tasks = load_kaggle(name)
+    elif Path(name).is_dir():
+        tasks = load_task_dir(name)
     else:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
     if not tasks:

@@ -200,3 +200,20 @@ def test_validate_grid_accepts_numpy_and_returns_python_ints():
     assert g == [[1, 2], [3, 4]] and type(g[0][0]) is int
     assert Task("t", [Pair([[1]], [[2]])], [Pair([[1]])]).to_dict() == {
         "train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}
+
+
+def test_folder_of_task_files(tmp_path):
+    for tid, task in CHALLENGES.items():
+        _write(tmp_path / f"{tid}.json", task)
+    tasks = load_tasks(str(tmp_path))
+    assert [t.task_id for t in tasks] == ["aaaa0001", "bbbb0002"]
+    assert tasks[0].test[0].output is None
+    bad = tmp_path / "zzzz9999.json"
+    _write(bad, {"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": [{"input": [[1]]}]})
+    with pytest.raises(DatasetError) as e:
+        load_tasks(str(tmp_path))
+    assert f"{bad}: task zzzz9999 train[0].input: row 1 has 1 cells, expected 2" in str(e.value)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match="no .json task files"):
+        load_tasks(str(empty))
