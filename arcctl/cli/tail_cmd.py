@@ -11,6 +11,10 @@ import typer
 from arcctl.cli.errors import user_errors
 
 _SKIP = {"step", "time"}
+# What `tail --metrics` shows first (TRL names + ours); `--all` prints every metric.
+KEY_METRICS = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "loss", "grad_norm",
+               "learning_rate", "completions/mean_length", "completions/clipped_ratio", "arc/truncated_ratio",
+               "arc/truncated_reward_mean", "arc/ngram4_repeat_max", "arc/unique_token_ratio", "arc/solved_ratio")
 
 
 def _num(v: Any) -> str:
@@ -19,10 +23,13 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def format_record(kind: str, rec: dict[str, Any]) -> str:
+def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> str:
     if kind == "metrics":
         head = f"step {rec.get('step', '?')}"
-        rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in _SKIP and not isinstance(v, (dict, list)))
+        keys = [k for k in rec if k not in _SKIP and rec[k] is not None and not isinstance(rec[k], (dict, list))]
+        if not all_metrics and any(k in rec for k in KEY_METRICS):
+            keys = [k for k in KEY_METRICS if k in keys]
+        rest = "  ".join(f"{k}={_num(rec[k])}" for k in keys)
         return f"{head}  {rest}".rstrip()
     if kind == "completions":
         text = str(rec.get("completion", rec.get("text", ""))).replace("\n", "⏎")
@@ -63,6 +70,7 @@ def register(app: typer.Typer) -> None:
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new records"),
         lines: int = typer.Option(20, "-n", "--lines", help="show the last N records first (0: all)"),
         json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
+        all_metrics: bool = typer.Option(False, "--all", help="every metric, not just the key ones"),
         poll_s: float = typer.Option(0.5, "--poll", help="seconds between reads when following"),
         max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="stop following after this long"),
     ) -> None:
@@ -89,7 +97,7 @@ def register(app: typer.Typer) -> None:
 
             def emit(recs) -> None:
                 for r in recs:
-                    typer.echo(json.dumps(r) if json_out else format_record(kind, r))
+                    typer.echo(json.dumps(r) if json_out else format_record(kind, r, all_metrics))
 
             emit(first)
             if not first and not follow and not fs.exists(tail.path):
