@@ -155,18 +155,33 @@ def _launch(registry: Registry, job_id: str, spec: JobSpec, backend) -> str:
     return bid
 
 
-def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None) -> str:
-    """Launch one spec; returns the registry job id. Never overwrites a run dir."""
-    registry = registry or Registry()
-    backend = backend or backend_for(spec)
-    backend.render(spec)  # validates options before anything is written
-    if spec.host is None:
+def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
+    """mkdir the run dir (atomic: of two processes racing for a name exactly one wins). The
+    loser of an auto-generated name moves on to the next free suffix; an explicit one fails."""
+    from jobs.naming import unique_name
+
+    while True:
         rd = Path(spec.run_dir)
         rd.parent.mkdir(parents=True, exist_ok=True)
         try:
             rd.mkdir()
+            return spec
         except FileExistsError:
-            raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
+            if not rename:
+                raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
+            base = spec.name
+            name = unique_name(rd.parent, base, registry.run_dir_taken)
+            spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
+
+
+def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, rename_on_conflict: bool = False) -> str:
+    """Launch one spec; returns the registry job id. Never overwrites a run dir; with
+    `rename_on_conflict` (auto-generated names) a run dir taken meanwhile gets the next suffix."""
+    registry = registry or Registry()
+    backend = backend or backend_for(spec)
+    backend.render(spec)  # validates options before anything is written
+    if spec.host is None:
+        spec = _claim_run_dir(spec, registry, rename_on_conflict)
         spec.write()
     job_id = registry.reserve(spec, detail=_submitter_tag())
     _fault("after_reserve")
@@ -175,16 +190,17 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None) -
 
 
 def submit_specs(specs: list[JobSpec], registry: Registry | None = None,
-                 on_submitted: Callable[[str, JobSpec], None] | None = None) -> list[str]:
+                 on_submitted: Callable[[str, JobSpec], None] | None = None,
+                 rename_on_conflict: bool = False) -> list[str]:
     """All specs are rendered (validated) first, so a bad one launches none."""
     registry = registry or Registry()
     render(specs)
     ids = []
     for s in specs:
-        jid = submit_spec(s, registry)
+        jid = submit_spec(s, registry, rename_on_conflict=rename_on_conflict)
         ids.append(jid)
         if on_submitted:
-            on_submitted(jid, s)
+            on_submitted(jid, registry.get(jid).spec() if rename_on_conflict else s)
     return ids
 
 

@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             def said(jid: str, spec) -> None:
                 typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
 
-            submit_specs(specs, reg, on_submitted=said)
+            submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
 
     @app.command("ls")
     def ls_cmd(

@@ -192,3 +192,22 @@ def test_queue_drains_without_anyone_watching(home):
     starts = sorted(json.loads((r / "events.jsonl").read_text().splitlines()[0])["time"] for r in runs)
     ends = sorted((r / "exit_code").stat().st_mtime for r in runs)
     assert starts[1] >= ends[0] - 0.05  # one GPU: strictly one after the other
+
+
+@pytest.mark.timeout(90)
+def test_two_submits_at_once_get_distinct_run_dirs(home):
+    """Two `arcctl submit` processes racing for the same auto-generated name: both jobs land,
+    in different run dirs, both registered."""
+    import subprocess
+
+    from tests.foundation.conftest import ARCCTL
+
+    procs = [subprocess.Popen([ARCCTL, "submit", "fake", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    ids = [o[0].strip() for o in outs]
+    jobs = ls()
+    assert set(ids) == set(jobs)
+    assert sorted(Path(j["run_dir"]).name for j in jobs.values()) == ["fake_lr1e-6", "fake_lr1e-6-2", "fake_lr1e-6-3"]
+    wait_for(lambda: all(state_of(i) == "completed" for i in ids))

@@ -58,3 +58,23 @@ def test_in_flight_submit_of_a_live_process_is_left_alone(home):
     assert recover(reg) == [] and reg.get(jid).state == "submitting"
     reg.set_state(jid, "submitting", detail="submitting: pid=999999999 start=1")
     assert recover(reg) == [jid] and reg.get(jid).state == "failed"
+
+
+@pytest.mark.timeout(60)
+def test_run_dir_taken_between_render_and_submit(home):
+    """Another process takes the name after our specs were built: an auto-generated name moves to
+    the next suffix, an explicit one fails; the other process's dir is untouched."""
+    from jobs.errors import SpecError
+    from jobs.submit import build_specs, submit_specs
+
+    reg = Registry()
+    specs = build_specs("fake", [], "local", registry=reg)
+    Path(specs[0].run_dir).mkdir(parents=True)
+    [jid] = submit_specs(specs, reg, rename_on_conflict=True)
+    assert reg.get(jid).run_dir == specs[0].run_dir + "-2"
+    assert list(Path(specs[0].run_dir).iterdir()) == []
+    explicit = build_specs("fake", [], "local", name="mine", registry=reg)
+    Path(explicit[0].run_dir).mkdir(parents=True)
+    with pytest.raises(SpecError, match="already exists"):
+        submit_specs(explicit, reg)
+    assert reg.count() == 1
