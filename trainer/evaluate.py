@@ -135,17 +135,15 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
     completions = generator.generate(prompts, params.max_new_tokens, params.temperature, params.top_p, params.seed)
     t_gen = time.time() - t0
     log(f"generated {len(completions)} completions for {len(tasks)} tasks in {t_gen:.1f}s")
-    own_sandbox = sandbox is None
-    if own_sandbox:
+    t1 = time.time()
+    if sandbox is None:
         from trainer.sandbox import Sandbox
 
-        sandbox = Sandbox(workers=params.n_jobs, timeout_s=params.sandbox_timeout_s, memory_mb=params.sandbox_memory_mb)
-    t1 = time.time()
-    try:
+        with Sandbox(workers=params.n_jobs, timeout_s=params.sandbox_timeout_s,
+                     memory_mb=params.sandbox_memory_mb, common_module=params.common_module) as sb:
+            records = execute(planned, completions, sb)
+    else:
         records = execute(planned, completions, sandbox)
-    finally:
-        if own_sandbox and hasattr(sandbox, "close"):
-            sandbox.close()
     t_exec = time.time() - t1
     doc = score_and_aggregate(records, tasks)
     doc = {
@@ -202,26 +200,42 @@ def print_table(doc: dict[str, Any], label: str, log=print) -> None:
             + (f" (unsupported k: {agg['pass_at_k_unsupported']})" if agg.get("pass_at_k_unsupported") else ""))
 
 
-def main(spec: Any) -> int:
-    """Entry point used by trainer/cli.py for kind=eval. Returns the process exit code."""
+def main(spec: Any, run_dir: str | Path | None = None) -> int:
+    """Entry point used by trainer/cli.py for kind=eval. 0 done, 2 user error, 1 crash."""
+    import sys
+    import traceback
+
+    from jobs.errors import JobsError
     from trainer.telemetry import RunFiles
 
-    params = spec.typed_params()
-    files = RunFiles(spec.run_dir)
-    files.started(kind="eval", name=spec.name)
+    run_dir = Path(run_dir or spec.run_dir)
+    files = RunFiles(run_dir)
     try:
-        if params.use_vllm:
-            from trainer.model_loading import check_optional_backends
+        params = spec.typed_params()
+        from trainer.model_loading import check_optional_backends
 
-            check_optional_backends(params)
-        doc = run_eval(params, spec.run_dir)
-    except Exception as e:
-        files.event(EV_ERROR, message=f"{type(e).__name__}: {e}")
+        check_optional_backends(params)  # use_vllm without vllm: one line naming the extra
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / "spec.json").exists():
+            spec.write(run_dir)
+        files.started(kind="eval", n_predictions=params.n_predictions, dataset=params.dataset,
+                      adapter_path=params.adapter_path)
+        doc = run_eval(params, run_dir)
+    except (JobsError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        files.event(EV_ERROR, message=msg, kind=type(e).__name__)
         files.close()
-        raise
+        print(f"trainer: error: {msg}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        files.event(EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+        files.close()
+        traceback.print_exc()
+        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     agg = doc["aggregate"]
     files.metric(0, {f"eval/{k}": v for k, v in agg.items() if isinstance(v, (int, float))})
-    files.event(EV_STOPPED, reason="finished", **{k: agg.get(k) for k in ("n_tasks", "is_correct", "pass_rate")})
+    files.event(EV_STOPPED, reason="completed", **{k: agg.get(k) for k in ("n_tasks", "is_correct", "pass_rate")})
     files.close()
     print_table(doc, spec.name)
     return 0
