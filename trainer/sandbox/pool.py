@@ -106,7 +106,8 @@ class Sandbox:
         self._dying: list[int] = []                       # pidfds of killed workers
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
-        self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0}
+        self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0,
+                      "worker_busy_s": 0.0}
 
     # ----- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> "Sandbox":
@@ -412,15 +413,14 @@ class _Batch:
         self.requeued: set[int] = set()
         self.awaiting: dict[int, tuple[int, float, float]] = {}   # pid -> (program, elapsed, until)
         self.keys: list[str] = []
-        self.payloads: dict[str, list] = {}
+        self.payloads: dict[str, str] = {}   # key -> JSON text of the encoded input grids
         by_id: dict[int, str] = {}
-        for inp in inputs:
+        for n, inp in enumerate(inputs):
             key = by_id.get(id(inp))
             if key is None:
-                plain = [_plain(g) for g in inp]
-                blob = json.dumps(plain, separators=(",", ":"))
+                blob = json.dumps([encode_input(g, n, k) for k, g in enumerate(inp)], separators=(",", ":"))
                 key = hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
-                self.payloads[key] = plain
+                self.payloads[key] = blob
                 by_id[id(inp)] = key
             self.keys.append(key)
         self.seed = secrets.randbits(31)
@@ -454,18 +454,20 @@ class _Batch:
 
     def _dispatch(self, w: _Worker, i: int) -> None:
         key = self.keys[i]
-        msg: dict[str, Any] = {"t": secrets.token_hex(8), "src": self.programs[i], "key": key,
-                               "seed": (self.seed + i) % (2 ** 31)}
+        token = secrets.token_hex(8)
+        # Built by hand so the (pre-encoded) input grids are not serialised again per program.
+        head = (f'{{"t":"{token}","key":"{key}","seed":{(self.seed + i) % (2 ** 31)},'
+                f'"src":{json.dumps(self.programs[i])}')
         if key not in w.sent_keys:
-            msg["inputs"] = self.payloads[key]
+            head += f',"inputs":{self.payloads[key]}'
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
                 w.sent_keys.clear()
             w.sent_keys.add(key)
-        w.busy, w.prev_token, w.token = i, w.token, msg["t"]
+        w.busy, w.prev_token, w.token = i, w.token, token
         w.started = time.monotonic()
         w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s
         try:
-            w.sock.sendall(protocol.encode(msg))
+            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
         except OSError:
             self.sb._on_death(w, self)
 
@@ -483,6 +485,9 @@ class _Batch:
             self.sb._violation(w, "malformed result", self, blame_current=True)
             return
         res.duration_s = time.monotonic() - w.started
+        dur = frame.get("dur")
+        if type(dur) is float and 0 <= dur < 1e6:
+            self.sb.stats["worker_busy_s"] += dur
         self._finish(w, res)
         w.done += 1
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
@@ -551,6 +556,12 @@ def _death_result(status: int | None, elapsed: float) -> ExecResult:
     return ExecResult(None, "exception", f"program ended the worker process (exit code {code})", elapsed)
 
 
-def _plain(grid: Any) -> list:
+def encode_input(grid: Any, program: int, k: int) -> str:
+    """Input grid -> "HxW:digits"; a grid that is not an ARC grid is the caller's error."""
     import numpy as np
-    return np.asarray(grid, dtype=np.int64).tolist()
+    arr = np.asarray(grid)
+    if arr.ndim != 2 or arr.dtype.kind not in "iub" or arr.size == 0 or max(arr.shape) > 30 \
+            or arr.min() < 0 or arr.max() > 9:
+        raise ValueError(f"inputs[{program}][{k}] is not an ARC grid (2-D, sides 1..30, ints 0..9)")
+    h, w = arr.shape
+    return f"{h}x{w}:" + (arr.astype(np.uint8) + 48).tobytes().decode("ascii")

@@ -17,7 +17,10 @@ class ProtocolError(Exception):
 
 
 def encode(obj) -> bytes:
-    data = json.dumps(obj, separators=(",", ":")).encode()
+    return frame_bytes(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def frame_bytes(data: bytes) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 

@@ -153,6 +153,9 @@ class Runner:
         self.saved_dicts = {n: dict(m.__dict__) for n, m in self.watched.items()}
         self.saved_modules = dict(sys.modules)
         self.fingerprint = _fingerprint(self.watched)
+        self.tags = _version_tags(self.watched)
+        self.sys_only = {"sys": sys}
+        self.sys_fingerprint = _fingerprint(self.sys_only)
         self.saved_path = list(sys.path)
         self.saved_env = dict(_environ_data())
         self.saved_environ = dict(os.environ)
@@ -181,7 +184,10 @@ class Runner:
     def _poisoned(self) -> str:
         """Undo changes to shared state; return what was changed ('' when clean)."""
         changed = []
-        if not _same(_fingerprint(self.watched), self.fingerprint):
+        if self.tags is not None and _tags_unchanged(self.tags, self.watched) \
+                and _same(_fingerprint(self.sys_only), self.sys_fingerprint):
+            pass  # fast path: no watched namespace was written to (dict version tags)
+        elif not _same(_fingerprint(self.watched), self.fingerprint):
             for name, mod in self.watched.items():
                 if sys.modules.get(name) is not mod:
                     sys.modules[name] = mod
@@ -196,6 +202,9 @@ class Runner:
                 else:  # lazily imported submodules, warning registries: keep, re-snapshot
                     self.saved_dicts[name] = dict(d)
             self.fingerprint = _fingerprint(self.watched)
+        if self.tags is not None:
+            self.tags = _version_tags(self.watched)
+            self.sys_fingerprint = _fingerprint(self.sys_only)
         if sys.path != self.saved_path:
             sys.path[:] = self.saved_path
             changed.append("sys.path")
@@ -209,10 +218,8 @@ class Runner:
         if payload is not None:
             if len(self.inputs_cache) >= 64:
                 self.inputs_cache.clear()
-            if self.input_format == "numpy":
-                self.inputs_cache[key] = [np.array(g, dtype=np.int64) for g in payload]
-            else:
-                self.inputs_cache[key] = payload
+            grids = [_decode_input(g) for g in payload]
+            self.inputs_cache[key] = grids if self.input_format == "numpy" else [g.tolist() for g in grids]
         return self.inputs_cache[key]
 
     def _fresh(self, grid):
@@ -293,6 +300,48 @@ class Runner:
         exec(code, g)
         fn = g.get("transform")
         return fn if callable(fn) else None
+
+
+# The sys namespace is written by the harness itself (stdout swap), so it is always compared
+# entry by entry; the others are checked through CPython's dict version tag when available.
+_TAG_OFFSET = 24  # offsetof(PyDictObject, ma_version_tag) on 64-bit CPython 3.11/3.12
+
+
+def _version_tags(mods: dict[str, types.ModuleType]):
+    """ctypes views of each namespace's dict version tag, or None where that is not reliable."""
+    if sys.implementation.name != "cpython" or sys.version_info[:2] not in ((3, 11), (3, 12)) \
+            or sys.maxsize < 2 ** 32:
+        return None
+    import ctypes
+    probe: dict = {}
+    view = ctypes.c_uint64.from_address(id(probe) + _TAG_OFFSET)
+    before = view.value
+    probe["x"] = 1
+    if view.value == before:
+        return None
+    out = []
+    for name, mod in mods.items():
+        if name == "sys":
+            continue
+        t = ctypes.c_uint64.from_address(id(mod.__dict__) + _TAG_OFFSET)
+        out.append((mod.__dict__, t, t.value))
+    return out
+
+
+def _tags_unchanged(tags, mods) -> bool:
+    for _d, view, value in tags:
+        if view.value != value:
+            return False
+    for name, mod in mods.items():
+        if sys.modules.get(name) is not mod:
+            return False
+    return True
+
+
+def _decode_input(s: str) -> np.ndarray:
+    head, _, digits = s.partition(":")
+    h, w = (int(v) for v in head.split("x"))
+    return (np.frombuffer(digits.encode("ascii"), dtype=np.uint8).reshape(h, w) - 48).astype(np.int64)
 
 
 def _cells(grid) -> int:
