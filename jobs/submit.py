@@ -152,6 +152,10 @@ def _launch(registry: Registry, job_id: str, spec: JobSpec, backend) -> str:
         raise
     _fault("after_backend")
     registry.confirm(job_id, bid)
+    if getattr(backend, "name", "") == "local":  # a local status is a few file reads: record "running" now
+        st = backend.status([bid]).get(bid)
+        if st is not None:
+            registry.update_statuses({job_id: st})
     return bid
 
 
@@ -210,8 +214,13 @@ def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> s
     from jobs.fork import resume_spec
 
     job = registry.get(ref)
-    if not job.terminal and job.state not in ("held", "evicted", "unknown"):
-        raise SpecError(f"job {job.id} ({job.name}) is {job.state}; cancel it before resuming")
+    if not job.terminal and job.backend_job_id:  # the registry may lag: ask the backend once
+        st = backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id)
+        if st is not None:
+            registry.update_statuses({job.id: st})
+            job = registry.get(job.id)
+    if not job.terminal:  # a held/evicted job still exists on its scheduler: resuming would run it twice
+        raise SpecError(f"job {job.id} ({job.name}) is {job.state}; cancel it before resuming (arcctl cancel {job.id})")
     fs = _fs_for(job.host)
     spec = resume_spec(job.run_dir, checkpoint, fs)
     backend = backend_for(spec)
@@ -257,8 +266,9 @@ def cancel_job(registry: Registry, ref: str) -> str:
     if not job.backend_job_id:
         registry.set_state(job.id, "cancelled", reason="cancelled", detail="cancelled before the backend accepted it")
         return job.id
-    backend_for(job.spec()).cancel(job.backend_job_id)
-    st = backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id)
+    backend = backend_for(job.spec())
+    backend.cancel(job.backend_job_id)
+    st = backend.status([job.backend_job_id]).get(job.backend_job_id)
     if st is not None and st.state.terminal:
         registry.update_statuses({job.id: st})
     else:

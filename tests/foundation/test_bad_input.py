@@ -84,3 +84,13 @@ def test_submit_of_sweep_with_one_bad_point_launches_none(home):
     res = run_cli("submit", "fake", "-p", "learning_rate=1e-6,-1")
     _assert_one_line_error(res, "greater than 0")
     assert not (home / "runs").exists()
+
+
+def test_resume_of_a_running_job_is_refused(home):
+    from tests.foundation.conftest import wait_for
+
+    jid = run_cli("submit", "fakeslow", "-q", check=True).stdout.strip()
+    res = run_cli("resume", jid)
+    _assert_one_line_error(res, f"is running; cancel it before resuming (arcctl cancel {jid})")
+    run_cli("cancel", jid, check=True)
+    wait_for(lambda: '"cancelled"' in run_cli("ls", "--json", check=True).stdout)

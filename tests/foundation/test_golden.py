@@ -2,7 +2,8 @@
 
 Regenerate after an intended change with: ARCCTL_UPDATE_GOLDEN=1 pytest tests/foundation/test_golden.py
 Machine-specific parts are normalised: the runs root -> <RUNS>, this interpreter -> <python>,
-the creation time -> <created>.
+the creation time -> <created>. Params are pinned as far as the template and the overrides set
+them: a new default in jobs/params.py (another module's business) does not break these files.
 """
 from __future__ import annotations
 
@@ -44,10 +45,23 @@ CLI_CASES = {
 }
 
 
+def pinned_params(items: list[dict], template: str, args: list[str]) -> list[dict]:
+    """Keep only the params the template file or a -p sets (defaults belong to jobs.params)."""
+    from jobs.templates import load_template
+
+    keys = set(load_template(template).params) | {a.split("=")[0] for a in args if "=" in a}
+    for it in items:
+        spec = it["spec"] if "spec" in it else it
+        spec["params"] = {k: v for k, v in spec["params"].items() if k in keys}
+    return items
+
+
 @pytest.mark.parametrize("golden", sorted(CLI_CASES))
 def test_rendered_specs_and_artifacts(home, golden):
-    res = run_cli("render", *CLI_CASES[golden], "--json", check=True)
-    check(golden, normalise(res.stdout, home))
+    args = CLI_CASES[golden]
+    res = run_cli("render", *args, "--json", check=True)
+    items = pinned_params(json.loads(res.stdout), args[0], args[1:])
+    check(golden, normalise(json.dumps(items, indent=2) + "\n", home))
 
 
 @pytest.mark.parametrize("profile", ["condor-example", "slurm-example"])
@@ -58,8 +72,8 @@ def test_cluster_profile_specs(home, profile, monkeypatch):
     monkeypatch.setenv("USER", "alice")
     monkeypatch.setenv("HOME", "/home/alice")
     specs = build_specs("grpo", ["learning_rate=1e-6,2e-6"], profile)
-    text = "[\n" + ",\n".join(s.to_json() for s in specs) + "\n]\n"
-    check(f"grpo_{profile}_specs.json", normalise(text, home))
+    items = pinned_params([json.loads(s.to_json()) for s in specs], "grpo", [])
+    check(f"grpo_{profile}_specs.json", normalise(json.dumps(items, indent=2) + "\n", home))
 
 
 def test_render_output_shape(home):
