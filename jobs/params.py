@@ -94,6 +94,7 @@ class SFTParams(_Params, _Lora, _Optim):
     packing: bool = False
     eval_fraction: float = Field(0.0, ge=0, lt=1)
     synthetic_tasks: int = Field(0, ge=0, description="generate N synthetic warm-start tasks instead of reading `dataset`")
+    use_lora: bool = Field(True, description="false: full fine-tuning (small models such as the tiny demo model)")
 
 
 class EvalParams(_Params):

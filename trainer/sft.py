@@ -212,6 +212,11 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     pairs = task_program_pairs(p)
     model, tokenizer, peft_config = model_loading.load_for_training(p)
+    if not p.use_lora:
+        if p.adapter_path:
+            raise SpecError("use_lora=false (full fine-tuning) cannot continue from adapter_path; "
+                            "merge the adapter into a model folder and pass it as model_path")
+        peft_config = None  # every weight trains; `final/` is then a whole model folder
     bf16 = model_loading.resolve_bf16(p.bf16)
     examples = build_examples(pairs, p, tokenizer, warn)
     n_eval = int(len(examples) * p.eval_fraction)
