@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -35,59 +34,7 @@ import numpy as np  # noqa: E402
 from corpus import build_corpus, summary  # noqa: E402
 
 
-# ----- the plain runner shared by (a), (b), (c) ---------------------------------------------------
-class _Alarm(BaseException):
-    pass
-
-
-def _on_alarm(*_):
-    raise _Alarm()
-
-
-_BASE: dict | None = None
-
-
-def _base_globals() -> dict:
-    global _BASE
-    if _BASE is None:
-        import typing
-        try:
-            import trainer.common as common
-        except ImportError:  # the benchmark also runs without the helper library
-            import types
-            common = types.ModuleType("common")
-        sys.modules.setdefault("common", common)
-        _BASE = {"np": np, "numpy": np, "common": common, "__builtins__": __builtins__}
-        _BASE.update({k: getattr(typing, k) for k in typing.__all__ if hasattr(typing, k)})
-        _BASE.update({k: v for k, v in vars(common).items() if not k.startswith("_")})
-    return _BASE
-
-
-def run_plain(src: str, inputs: list, timeout_s: float):
-    """exec + transform on every input with an alarm; ('ok', grids) or (error, detail)."""
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
-    try:
-        g = dict(_base_globals())
-        exec(compile(src, "<program>", "exec"), g)
-        outs = []
-        for grid in inputs:
-            out = np.asarray(g["transform"](np.array(grid)))
-            if out.ndim != 2 or out.dtype.kind not in "iu" or not (1 <= min(out.shape) and max(out.shape) <= 30) \
-                    or out.min() < 0 or out.max() > 9:
-                return ("invalid_output", "")
-            outs.append(out.tolist())
-        return ("ok", outs)
-    except _Alarm:
-        return ("timeout", "")
-    except SyntaxError:
-        return ("parse", "")
-    except MemoryError:
-        return ("memory", "")
-    except BaseException as e:  # noqa: BLE001
-        return ("exception", type(e).__name__)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+from corpus.plain import run_plain  # noqa: E402  (shared by (a), (b), (c))
 
 
 _LIMITED = False
@@ -97,15 +44,17 @@ def run_joblib_task(src: str, inputs: list, timeout_s: float, memory_mb: int):
     global _LIMITED
     if not _LIMITED:  # like the reference: one address-space limit per loky worker
         import resource
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20 + 2**30, resource.RLIM_INFINITY))
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + memory_mb * 2**20, resource.RLIM_INFINITY))
         _LIMITED = True
     return run_plain(src, inputs, timeout_s)
 
 
 CHILD = f"""
 import json, sys
-sys.path[:0] = [{HERE!r}, {ROOT!r}]
-from sandbox import run_plain
+sys.path[:0] = [{os.path.join(HERE, "corpus")!r}, {ROOT!r}]
+from plain import run_plain
 d = json.load(sys.stdin)
 print(json.dumps(run_plain(d["src"], d["inputs"], d["timeout"])))
 """
@@ -164,6 +113,8 @@ def main(argv=None) -> int:
     ap.add_argument("--programs", type=int, default=600)
     ap.add_argument("--subprocess-programs", type=int, default=120,
                     help="programs measured with (c), the slow baseline (a rate, so a prefix suffices)")
+    ap.add_argument("--oversubscribed", type=int, default=None,
+                    help="also measure ours with this many workers (default 2x --workers; 0 = skip)")
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--memory-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
@@ -187,14 +138,19 @@ def main(argv=None) -> int:
     t_start_d = time.perf_counter()
     sb = Sandbox(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb).__enter__()
     t_start_d = time.perf_counter() - t_start_d
+    over = 2 * args.workers if args.oversubscribed is None else args.oversubscribed
+    sb2 = Sandbox(workers=over, timeout_s=args.timeout, memory_mb=args.memory_mb).__enter__() if over else None
     try:
         method_d(items[:20], args, sb)  # warm caches the same way for everyone
         method_a(items[:20], args)
         best: dict[str, float] = {}
         outs: dict[str, list] = {}
         for _ in range(args.repeat):
-            for key, fn in (("a", lambda: method_a(items, args)), ("b", lambda: method_b(items, args, parallel)),
-                            ("d", lambda: method_d(items, args, sb))):
+            runs = [("a", lambda: method_a(items, args)), ("b", lambda: method_b(items, args, parallel)),
+                    ("d", lambda: method_d(items, args, sb))]
+            if sb2 is not None:
+                runs.append(("e", lambda: method_d(items, args, sb2)))
+            for key, fn in runs:
                 dt, out = timed(fn)
                 best[key] = min(best.get(key, float("inf")), dt)
                 outs[key] = out
@@ -204,21 +160,26 @@ def main(argv=None) -> int:
         stats = dict(sb.stats)
     finally:
         sb.close()
+        if sb2 is not None:
+            sb2.close()
 
-    n = {"a": len(items), "b": len(items), "c": len(sub), "d": len(items)}
+    n = {"a": len(items), "b": len(items), "c": len(sub), "d": len(items), "e": len(items)}
     rate = {k: n[k] / best[k] for k in best}
     solved = {k: sum(1 for it, o in zip(items, outs[k]) if o[0] == "ok" and o[1] == it.expected) for k in outs}
     agree = sum(1 for x, y in zip(outs["a"], outs["d"]) if (x[0] == "ok") == (y[0] == "ok")
                 and (x[0] != "ok" or x[1] == y[1])) / len(items)
     ms_per_prog = 1000 * best["a"] / len(items)
     names = {"a": "(a) plain exec in-process, no isolation", "b": "(b) joblib/loky + exec + alarm",
-             "c": "(c) fresh python subprocess per program", "d": "(d) trainer.sandbox (ours)"}
+             "c": "(c) fresh python subprocess per program", "d": f"(d) trainer.sandbox (ours), {args.workers} workers",
+             "e": f"(d+) trainer.sandbox (ours), {over} workers"}
     print(f"\nworkers={args.workers}  timeout={args.timeout}s  mean program cost in (a): {ms_per_prog:.2f} ms "
           f"(all inputs of its task)\n")
     print(f"| method | programs | programs/s | ours vs this |")
     print(f"|---|---:|---:|---:|")
-    for k in "abcd":
+    for k in [k for k in "abcde" if k in rate]:
         print(f"| {names[k]} | {n[k]} | {rate[k]:.0f} | {rate['d'] / rate[k]:.2f}x |")
+    if "e" in rate:
+        print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
     print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
     print(f"solved (outputs == expected): a={solved['a']} b={solved['b']} d={solved['d']} of {len(items)}; "
           f"c={solved['c']} of {len(sub)}")
@@ -226,6 +187,11 @@ def main(argv=None) -> int:
           f"(differences: nondeterminism and invalid outputs that plain exec does not flag)")
     print(f"targets: ours >= 0.8x (a): {rate['d'] / rate['a']:.2f}x {'OK' if rate['d'] >= 0.8 * rate['a'] else 'MISSED'}; "
           f">= 20x (c): {rate['d'] / rate['c']:.1f}x {'OK' if rate['d'] >= 20 * rate['c'] else 'MISSED'}")
+    for k in [k for k in "abcde" if k in outs]:
+        kinds: dict[str, int] = {}
+        for o in outs[k]:
+            kinds[o[0]] = kinds.get(o[0], 0) + 1
+        print(f"results {k}: {dict(sorted(kinds.items()))}")
     print(f"pool stats: {stats}")
     if args.json_out:
         with open(args.json_out, "w") as f:

@@ -155,3 +155,48 @@ def test_real_arc_task_flip():
     with Sandbox(workers=1) as sb:
         r = sb.run_one(FLIP, inputs)
     assert r.outputs == expected
+
+
+def test_zygote_killed_between_and_during_batches():
+    import os
+    import signal
+    import threading
+    slow = "import time\ndef transform(g):\n    time.sleep(0.05)\n    return np.flipud(g)\n"
+    with Sandbox(workers=2, timeout_s=2.0) as sb:
+        os.kill(sb._proc.pid, signal.SIGKILL)
+        sb._proc.wait()
+        assert sb.run_one(FLIP, [GRID]).outputs == [[[4, 5, 6], [1, 2, 3]]]
+        killer = threading.Timer(0.3, lambda: os.kill(sb._proc.pid, signal.SIGKILL))
+        killer.start()
+        res = sb.run_many([slow] * 40, [[GRID]] * 40)
+        killer.join()
+        assert [r.error for r in res] == [None] * 40
+        assert all(r.outputs == [[[4, 5, 6], [1, 2, 3]]] for r in res)
+
+
+def test_owner_killed_leaves_nothing_behind(tmp_path):
+    """If the process that owns the sandbox dies hard, zygote and workers go with it."""
+    import subprocess
+    import sys
+    import time
+    script = ("import sys, time\nfrom trainer.sandbox import Sandbox\n"
+              "sb = Sandbox(workers=2).__enter__()\nprint(sorted(sb.pids()), flush=True)\ntime.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = eval(p.stdout.readline())
+    assert len(pids) == 3
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 10
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {q for q in pids if _alive(q)}
+        time.sleep(0.05)
+    assert not alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

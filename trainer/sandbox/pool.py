@@ -39,6 +39,10 @@ class SandboxError(RuntimeError):
     """The sandbox itself cannot run (zygote or workers fail to start)."""
 
 
+class _ZygoteLost(SandboxError):
+    """The zygote process is gone (killed from outside, e.g. by the OOM killer)."""
+
+
 @dataclass
 class _Worker:
     sock: socket.socket
@@ -213,7 +217,7 @@ class Sandbox:
             except (BlockingIOError, InterruptedError):
                 return other
             if not data:
-                raise SandboxError("sandbox zygote exited unexpectedly")
+                raise _ZygoteLost("sandbox zygote exited unexpectedly")
             msg = json.loads(data)
             if "exit" in msg:
                 self._exits[msg["exit"]] = msg["status"]
@@ -247,6 +251,9 @@ class Sandbox:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 socket.send_fds(self._ctrl, [b"spawn"], [theirs.fileno()])
+            except OSError as e:
+                mine.close()
+                raise _ZygoteLost(f"sandbox zygote unreachable: {e}") from None
             finally:
                 theirs.close()
             self._pending.append(mine)
@@ -371,6 +378,8 @@ class Sandbox:
         if len(programs) != len(inputs):
             raise ValueError(f"{len(programs)} programs but {len(inputs)} input lists")
         with self._lock:
+            if self._proc is not None and self._proc.poll() is not None:
+                self.close()  # the zygote died since the last call: start afresh
             self.start()
             try:
                 return _Batch(self, list(programs), list(inputs)).run()
@@ -411,6 +420,7 @@ class _Batch:
         self.results: list[ExecResult | None] = [None] * len(programs)
         self.queue = deque(range(len(programs)))
         self.requeued: set[int] = set()
+        self.restarts = 0
         self.awaiting: dict[int, tuple[int, float, float]] = {}   # pid -> (program, elapsed, until)
         self.keys: list[str] = []
         self.payloads: dict[str, str] = {}   # key -> JSON text of the encoded input grids
@@ -435,7 +445,11 @@ class _Batch:
             deadlines = [w.deadline for w in sb._workers if w.busy is not None]
             deadlines += [until for (_, _, until) in self.awaiting.values()]
             timeout = min(deadlines) - now if deadlines else 1.0
-            sb._poll(min(timeout, 1.0), self)
+            try:
+                sb._poll(min(timeout, 1.0), self)
+            except _ZygoteLost:
+                self._restart()
+                continue
             now = time.monotonic()
             for w in list(sb._workers):
                 if w.busy is not None and not w.dead and now > w.deadline:
@@ -448,9 +462,25 @@ class _Batch:
                 if pid in sb._exits or now > until:
                     self.results[i] = _death_result(sb._exits.pop(pid, None), elapsed)
                     del self.awaiting[pid]
-            sb._reap_dead(self)
+            try:
+                sb._reap_dead(self)
+            except _ZygoteLost:
+                self._restart()
         return [r if r is not None else ExecResult(None, "exception", "internal: no result")
                 for r in self.results]
+
+    def _restart(self) -> None:
+        """Zygote gone: start a fresh sandbox and run the in-flight programs again."""
+        self.restarts += 1
+        if self.restarts > 3:
+            raise SandboxError("sandbox zygote keeps dying; giving up")
+        lost = [w.busy for w in self.sb._workers if w.busy is not None]
+        lost += [i for (i, _, _) in self.awaiting.values()]
+        self.awaiting.clear()
+        self.sb.close()
+        self.sb.start()
+        for i in lost:
+            self._requeue(i)
 
     def _dispatch(self, w: _Worker, i: int) -> None:
         key = self.keys[i]

@@ -173,11 +173,12 @@ class Runner:
         if not gc.isenabled():
             gc.enable()
         for s, h in self.saved_handlers.items():
-            signal.signal(s, h)
+            if signal.getsignal(s) is not h:
+                signal.signal(s, h)
         signal.signal(signal.SIGALRM, _on_alarm)
         np.seterr(**self.saved_err)
-        random.seed(seed)
-        np.random.seed(seed)
+        # No reseeding: the global generators just continue, so a re-run never repeats the
+        # first run's random numbers, and a program that seeds itself stays deterministic.
         if os.getcwd() != self.workdir:
             os.chdir(self.workdir)
 
@@ -283,17 +284,12 @@ class Runner:
             # (there the original run had already been called before, so state kept between
             # calls shows up too), or unseeded randomness gives a different output.
             k = min(range(1 if len(inputs) > 1 else 0, len(inputs)), key=lambda j: _cells(inputs[j]))
-            self._reseed(seed + 7919)
             fn2 = self._load(code)
             again, _ = to_grid_array(fn2(self._fresh(inputs[k]))) if fn2 else (None, "")
             if again is None or again.shape != outputs[k].shape or not (again == outputs[k]).all():
                 return {"outputs": None, "error": "nondeterministic",
                         "detail": f"a second run on input {k} gave a different output"}
         return {"outputs": [encode_grid(a) for a in outputs], "error": None, "detail": ""}
-
-    def _reseed(self, seed: int) -> None:
-        random.seed(seed)
-        np.random.seed(seed % (2 ** 32))
 
     def _load(self, code):
         g = self.base_globals.copy()

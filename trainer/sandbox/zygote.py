@@ -57,11 +57,14 @@ def read_paths(common_file: str) -> list[str]:
     """What programs may read: the interpreter, its libraries, site-packages, the helper file."""
     import numpy
     home = os.path.realpath(os.path.expanduser("~"))
-    cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(numpy.__file__)), os.path.dirname(__file__),
-             "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/dev/null",
-             "/dev/urandom"}
-    cands.update(p for p in sys.path if p)
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    cands = set(prefixes) | {os.path.dirname(os.path.dirname(numpy.__file__)),
+                             os.path.dirname(os.path.dirname(__file__)),  # the trainer package
+                             "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo",
+                             "/dev/null", "/dev/urandom"}
+    # Library directories on sys.path, but not e.g. a project root that PYTHONPATH points to.
+    cands.update(p for p in sys.path if p and ("-packages" in p or any(
+        os.path.realpath(p).startswith(os.path.realpath(x) + "/") for x in prefixes)))
     if common_file:
         cands.add(os.path.dirname(os.path.abspath(common_file)))
     out = []
