@@ -164,6 +164,7 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     loser of an auto-generated name moves on to the next free suffix; an explicit one fails."""
     from jobs.naming import unique_name
 
+    base = spec.name  # suffixes count from the built name, not from an earlier suffixed try
     while True:
         rd = Path(spec.run_dir)
         rd.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +174,6 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
         except FileExistsError:
             if not rename:
                 raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
-            base = spec.name
             name = unique_name(rd.parent, base, registry.run_dir_taken)
             spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
 
