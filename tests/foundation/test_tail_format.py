@@ -1,0 +1,31 @@
+"""How `arcctl tail` prints records, and `arcctl templates` lists what is there."""
+from __future__ import annotations
+
+import json
+
+from arcctl.cli.tail_cmd import format_record
+from tests.foundation.conftest import run_cli
+
+
+def test_metrics_key_first_and_none_skipped():
+    rec = {"step": 7, "time": 1.0, "loss": 0.5, "reward": 1.25, "kl": None, "arc/truncated_ratio": 0.125, "num_tokens": 99}
+    line = format_record("metrics", rec)
+    assert line == "step 7  reward=1.25  loss=0.5  arc/truncated_ratio=0.125"
+    assert "num_tokens=99" in format_record("metrics", rec, all_metrics=True)
+    assert format_record("metrics", {"step": 1, "custom": 2}) == "step 1  custom=2"
+
+
+def test_completion_and_event_lines():
+    c = format_record("completions", {"step": 3, "task_id": "abc", "reward": -1.0, "tokens": 1024, "truncated": True,
+                                      "completion": "def f(x):\n    return x"})
+    assert c.startswith("step 3  task abc  reward -1  1024 tok [truncated]") and "⏎" in c
+    e = format_record("events", {"time": 0, "event": "checkpoint_saved", "step": 200})
+    assert "checkpoint_saved" in e and "step=200" in e
+
+
+def test_templates_command(home):
+    out = run_cli("templates", check=True).stdout
+    assert "grpo" in out and "condor-example" in out and "fake" in out and "user" in out
+    data = json.loads(run_cli("templates", "--json", check=True).stdout)
+    assert {t["name"] for t in data["templates"]} >= {"grpo", "sft", "eval", "grpo-refine", "fake"}
+    assert {p["name"]: p["backend"] for p in data["profiles"]}["slurm-example"] == "slurm"
