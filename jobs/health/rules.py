@@ -59,7 +59,8 @@ class Truncation(Rule):
         clipped = m.series("clipped")
         if clipped and clipped.baseline is not None and clipped.smoothed_ready:
             rise = clipped.mean - clipped.baseline
-            out.append((_up(rise, th.clipped_watch, th.clipped_warning, th.clipped_critical), "clipped_ratio",
+            lv = _up(rise, th.clipped_watch, th.clipped_warning, th.clipped_critical) if clipped.significant(rise) else HEALTHY
+            out.append((lv, "clipped_ratio",
                         f"clipped ratio {clipped.mean:.2f} (baseline {clipped.baseline:.2f})",
                         {"value": _r(clipped.mean), "baseline": _r(clipped.baseline)}))
         elif m.completions.baseline is not None and m.completions.items:
@@ -72,6 +73,8 @@ class Truncation(Rule):
             lv = _up(frac - base, th.length_watch, th.length_warning, th.length_critical)
             if frac >= th.length_abs_critical and frac - base >= th.length_watch:
                 lv = CRITICAL
+            if not length.significant(length.mean - length.baseline):
+                lv = HEALTHY
             out.append((lv, "mean_length", f"mean length {length.mean:.0f} = {frac:.0%} of the limit (baseline {base:.0%})",
                         {"value": _r(length.mean), "fraction_of_limit": _r(frac), "baseline_fraction": _r(base),
                          "max_completion_length": m.max_completion_length}))
@@ -94,7 +97,8 @@ class Repetition(Rule):
         uniq = m.series("unique_token_ratio")
         if uniq and uniq.baseline and uniq.smoothed_ready:
             ratio = uniq.mean / uniq.baseline
-            out.append((_down(ratio, th.unique_ratio_watch, th.unique_ratio_warning, th.unique_ratio_critical),
+            lv = _down(ratio, th.unique_ratio_watch, th.unique_ratio_warning, th.unique_ratio_critical)
+            out.append((lv if uniq.significant(uniq.mean - uniq.baseline) else HEALTHY,
                         "unique_token_ratio", f"unique-token ratio {uniq.mean:.2f} = {ratio:.0%} of baseline",
                         {"value": _r(uniq.mean), "baseline": _r(uniq.baseline)}))
         elif cw.baseline is not None and cw.items and cw.baseline["unique_token_ratio"] > 0:
@@ -106,7 +110,9 @@ class Repetition(Rule):
         rep = m.series("ngram4_repeat_max")
         if rep and rep.baseline is not None and rep.smoothed_ready:
             ratio = rep.mean / max(rep.baseline, 1.0)
-            lv = _up(ratio, th.repeat_max_watch, th.repeat_max_warning, th.repeat_max_critical) if rep.mean >= th.repeat_max_floor else HEALTHY
+            lv = _up(ratio, th.repeat_max_watch, th.repeat_max_warning, th.repeat_max_critical)
+            if rep.mean < th.repeat_max_floor or not rep.significant(rep.mean - rep.baseline):
+                lv = HEALTHY
             out.append((lv, "ngram4_repeat_max", f"most repeated 4-gram x{rep.mean:.0f} ({ratio:.1f}x baseline)",
                         {"value": _r(rep.mean), "baseline": _r(rep.baseline)}))
         if not out:
@@ -135,7 +141,8 @@ class Gibberish(Rule):
             cur, base = cw.mean("parse_error"), cw.baseline["parse_error"]
         else:
             parse = m.series("parse_share")  # only the metric (it includes truncated ones)
-            ready = parse is not None and parse.baseline is not None and parse.smoothed_ready
+            ready = parse is not None and parse.baseline is not None and parse.smoothed_ready \
+                and parse.significant(parse.mean - parse.baseline)
             cur, base = (parse.mean, parse.baseline) if ready else (None, None)
         if cur is not None:
             out.append((_up(cur - base, th.parse_watch, th.parse_warning, th.parse_critical), "parse_error_share",
@@ -165,7 +172,8 @@ class Entropy(Rule):
         low = _down(ratio, th.entropy_low_watch, th.entropy_low_warning, th.entropy_low_critical)
         high = _up(ratio, th.entropy_high_watch, th.entropy_high_warning, th.entropy_high_critical)
         kind = "collapse" if low >= high else "explosion"
-        return Finding(max(low, high), f"entropy {kind}: {s.mean:.3g} = {ratio:.2f}x the early baseline {s.baseline:.3g}",
+        level = max(low, high) if s.significant(s.mean - s.baseline) else HEALTHY
+        return Finding(level, f"entropy {kind}: {s.mean:.3g} = {ratio:.2f}x the early baseline {s.baseline:.3g}",
                        {"entropy": {"value": _r(s.mean), "baseline": _r(s.baseline), "ratio": _r(ratio), "kind": kind}})
 
 
@@ -219,6 +227,8 @@ class ZeroStd(Rule):
         level = _up(rise, th.zero_std_watch, th.zero_std_warning, th.zero_std_critical)
         if s.mean >= th.zero_std_abs_critical and rise >= th.zero_std_watch:
             level = CRITICAL
+        if not s.significant(rise):
+            level = HEALTHY
         return Finding(level, f"{s.mean:.0%} of groups have zero reward spread (baseline {s.baseline:.0%})",
                        {"frac_reward_zero_std": {"value": _r(s.mean), "baseline": _r(s.baseline), "rise": _r(rise)}})
 
@@ -234,7 +244,10 @@ class RewardFall(Rule):
         if best is None or abs(best[0]) < th.reward_min_best:
             return None
         fall = (best[0] - s.mean) / abs(best[0])
-        return Finding(_up(fall, th.reward_fall_watch, th.reward_fall_warning, th.reward_fall_critical),
+        level = _up(fall, th.reward_fall_watch, th.reward_fall_warning, th.reward_fall_critical)
+        if not s.significant(best[0] - s.mean):  # the best of a noisy curve is partly noise
+            level = HEALTHY
+        return Finding(level,
                        f"smoothed reward {s.mean:.3g} is {fall:.0%} below its best {best[0]:.3g} (step {best[1]})",
                        {"reward": {"value": _r(s.mean), "best": _r(best[0]), "best_step": best[1], "fall": _r(fall)}})
 

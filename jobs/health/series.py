@@ -37,6 +37,7 @@ class Series:
         self._sum = 0.0
         self._base: list[float] = []
         self.baseline: float | None = None
+        self.baseline_se = 0.0  # standard error of the rolling mean, from the baseline rows' spread
         # spikes: the newest `spike_recent_rows` values, and a sorted reference of older ones
         self.recent: deque[float] = deque()
         self._ref_fifo: deque[float] = deque()
@@ -52,7 +53,12 @@ class Series:
         if self.baseline is None and self.n > self.th.baseline_skip:
             self._base.append(value)
             if len(self._base) >= self.th.baseline_rows:
-                self.baseline = median(self._base)
+                # the mean, not the median: per-step metrics of small runs are often discrete
+                # (frac_reward_zero_std of one group is 0 or 1) and a median of those is 0 or 1
+                n = len(self._base)
+                self.baseline = sum(self._base) / n
+                var = sum((x - self.baseline) ** 2 for x in self._base) / max(1, n - 1)
+                self.baseline_se = math.sqrt(var / min(self.th.window, n))
                 self._base = []
         self.recent.append(value)
         if len(self.recent) > self.th.spike_recent_rows:
@@ -66,6 +72,10 @@ class Series:
     @property
     def mean(self) -> float | None:
         return self._sum / len(self._win) if self._win else None
+
+    def significant(self, diff: float) -> bool:
+        """Is a drift of `diff` (rolling mean minus baseline) beyond the run's own noise?"""
+        return abs(diff) >= self.th.noise_k * self.baseline_se
 
     @property
     def smoothed_ready(self) -> bool:

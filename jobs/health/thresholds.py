@@ -25,6 +25,7 @@ class Thresholds:
     baseline_rows: int = 20       # rows whose median is the run's own early baseline
     completion_window: int = 256  # most recent completions summarised
     completion_window_steps: int = 200  # ... and none older than this many steps
+    noise_k: float = 3.0          # a drift must exceed this many standard errors of the baseline
     baseline_completions: int = 64  # first completions that form the completion baseline
 
     # -- truncation: rise over baseline of clipped ratio and of mean length / max length -------

@@ -77,7 +77,12 @@ def test_warn_writes_events_and_never_stops(tmp_path, traces_root):
     assert step == 5000 and not control.should_training_stop and cb.stop_reason is None
     ev = [e for e in events(spec) if e["event"] == rundir.EV_COLLAPSE]
     trunc = [(e["severity"], e["step"]) for e in ev if e["rule"] == "truncation"]
-    assert trunc == [("watch", 3150), ("warning", 3580), ("critical", 4190)]
+    # the live guard agrees with a one-shot diagnosis of the finished files
+    from jobs.health import diagnose
+
+    want = next(a for a in diagnose(spec.run_dir).alerts if a.rule == "truncation").steps
+    assert trunc == sorted(want.items(), key=lambda kv: kv[1])
+    assert [s for s, _ in trunc] == ["watch", "warning", "critical"]
     assert all(e["action"] == "none" and e["alert"]["rule"] == e["rule"] for e in ev)
 
 
@@ -88,8 +93,10 @@ def test_stop_saves_and_stops_at_the_first_critical(tmp_path, traces_root):
     assert control.should_training_stop and control.should_save
     assert cb.stop_reason == "collapse"
     ev = [e for e in events(spec) if e["event"] == rundir.EV_COLLAPSE]
-    last = ev[-1]
-    assert last["severity"] == "critical" and last["action"] == "stop" and last["step"] == step
+    crit = [e for e in ev if e["severity"] == "critical"]
+    assert crit[0]["action"] == "stop" and crit[0]["step"] == step
+    assert all(e["step"] <= step for e in ev)  # nothing after the stop
+    assert all(e["action"] == "none" for e in ev if e is not crit[0])
     assert step < 4300  # the first critical, long before the run ends at 5000
     assert (Path(spec.run_dir) / f"checkpoint-{step}").is_dir()
     assert not any(e["event"] == rundir.EV_ROLLBACK for e in events(spec))
@@ -108,10 +115,10 @@ def test_rollback_forks_a_child_from_the_last_healthy_checkpoint(tmp_path, trace
     control, step = replay(traces_root / "collapse_truncation", spec, cb)
     assert control.should_training_stop and cb.stop_reason == "collapse"
     first_warning = cb.monitor.first_step("warning")
-    assert first_warning == 3580
+    assert 3400 < first_warning < 3600
     [child] = submitted
     assert child.parent.run_dir == spec.run_dir and child.parent.name == "r"
-    assert child.parent.checkpoint == "checkpoint-3400"  # newest saved before step 3580
+    assert child.parent.checkpoint == "checkpoint-3400"  # newest saved before the first warning
     assert child.resume_from == child.parent
     assert child.params["learning_rate"] == pytest.approx(1e-6)   # x0.5
     assert child.params["beta"] == pytest.approx(0.02)            # x2
@@ -119,7 +126,7 @@ def test_rollback_forks_a_child_from_the_last_healthy_checkpoint(tmp_path, trace
     [rb] = [e for e in events(spec) if e["event"] == rundir.EV_ROLLBACK]
     assert rb["status"] == "submitted" and rb["job_id"] == "job-1"
     assert rb["child_run_dir"] == child.run_dir and rb["checkpoint"] == "checkpoint-3400"
-    assert rb["first_warning_step"] == 3580 and rb["rollbacks_before"] == 0
+    assert rb["first_warning_step"] == first_warning and rb["rollbacks_before"] == 0
     assert JobSpec.read(child.run_dir).parent.checkpoint == "checkpoint-3400"
 
     # the child collapses too: max_rollbacks=1 is already used up by its parent
