@@ -184,7 +184,15 @@ def bench_append(run: Path) -> dict:
                 await pilot.pause(0.1)
             res["lag_max_s"] = max(lags)
             res["lag_mean_s"] = sum(lags) / len(lags)
-        # baseline: what a reader that re-reads the whole file per refresh pays each time
+        # per-refresh cost once caught up: incremental read of one new line vs a reader that
+        # re-reads and parses the whole metrics file on every refresh
+        view = RunView(str(run))
+        view.refresh(completion_bytes=0)
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": 10**9, "reward": 0.7}) + "\n")
+        t = time.perf_counter()
+        view.refresh(completion_bytes=0)
+        res["incremental_s"] = time.perf_counter() - t
         t = time.perf_counter()
         [json.loads(x) for x in open(run / "metrics.jsonl")]
         res["reread_s"] = time.perf_counter() - t
@@ -221,8 +229,10 @@ def main() -> None:
          f"{chart['all_points_ms']:.0f} ms (all points)", f"{chart['all_points_ms'] / chart['downsampled_ms']:.0f}x", "< 50 ms",
          chart["downsampled_ms"] < 50),
         ("appended metrics line on screen", f"{append['lag_max_s']:.3f} s max ({append['lag_mean_s']:.3f} mean)",
-         f"{append['reread_s']:.2f} s (re-read file once)", f"{append['reread_s'] / append['lag_mean_s']:.1f}x", "< 1 s",
-         append["lag_max_s"] < 1.0),
+         "-", "-", "< 1 s", append["lag_max_s"] < 1.0),
+        ("  refresh cost, one new line", f"{append['incremental_s'] * 1000:.1f} ms (byte offset)",
+         f"{append['reread_s'] * 1000:.0f} ms (re-read whole file)", f"{append['reread_s'] / append['incremental_s']:.0f}x",
+         "-", True),
         ("start-up: import dashboard + CLI", f"{imp['s']:.2f} s, heavy: {imp['heavy'] or 'none'}",
          "import torch: " + (f"{torch['s']:.2f} s" if torch["s"] is not None else "n/a"),
          f"{torch['s'] / imp['s']:.1f}x" if torch["s"] else "-", "no torch", not imp["heavy"]),

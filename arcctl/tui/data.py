@@ -63,6 +63,13 @@ def _ts(v: Any) -> float | None:
         return None
 
 
+def sftp_fs(host: str):
+    """Run dirs on another host are read through SFTP (jobs/remote.py) with the same RunView."""
+    from jobs.remote import SFTPFS
+
+    return SFTPFS(host)
+
+
 class JobSource:
     """Registry jobs (plus explicitly opened run dirs), each with a cached incremental RunView."""
 
@@ -71,7 +78,7 @@ class JobSource:
         self.extra = list(extra_run_dirs or [])
         self.views: dict[str, RunView] = {}
         self.error: str | None = None
-        self._fs_for = fs_for  # callable(host) -> RunFS for remote run dirs (jobs/remote.py)
+        self._fs_for = fs_for or sftp_fs  # host -> RunFS for remote run dirs
 
     @classmethod
     def open_default(cls, extra_run_dirs: list[str] | None = None) -> "JobSource":
@@ -84,7 +91,7 @@ class JobSource:
             reg = None
         except Exception as e:  # noqa: BLE001 - a broken registry must not stop the dashboard
             err = f"registry: {e}"
-        src = cls(reg, extra_run_dirs)
+        src = cls(reg, extra_run_dirs, fs_for=sftp_fs)
         src.error = err
         return src
 
@@ -147,9 +154,9 @@ class JobSource:
             r.step = v.metrics.last_step()
             r.reward = v.metrics.last("reward")
             r.truncation = v.metrics.last("completions/clipped_ratio")
-            alerts = [e for e in v.events if e.get("event") in ("collapse_warning", "alert")]
+            alerts = v.alerts()  # the trainer's events + what jobs.health found in the rows read
             r.alerts = len(alerts)
             sev = {"watch": 1, "warning": 2, "critical": 3}
             if alerts:
-                r.worst = max((str(a.get("severity", "warning")) for a in alerts), key=lambda s: sev.get(s, 0))
+                r.worst = max((a.severity for a in alerts), key=lambda s: sev.get(s, 0))
         return rows

@@ -15,8 +15,10 @@ class MetricChart(PlotextPlot):
         self.points = 0  # how many points the last draw plotted (tests check the downsampling)
 
     def draw(self, history: MetricsHistory, smoothing: float = 0.0) -> None:
-        width = max(20, self.size.width - 10)  # minus the y-axis labels
-        xs, ys = history.series(self.metric, width=width, smoothing=smoothing)
+        # One min/max bucket per two columns (minus the y-axis labels): about one point per
+        # column, which is what the eye can see; plotext's build time grows with the points.
+        buckets = max(10, (self.size.width - 10) // 2)
+        xs, ys = history.series(self.metric, width=buckets, smoothing=smoothing)
         self.points = len(xs)
         plt = self.plt
         plt.clear_data()
@@ -27,6 +29,6 @@ class MetricChart(PlotextPlot):
             label += f"  ema {smoothing:.2f}"
         plt.title(label)
         if xs:
-            plt.plot(xs, ys, marker="braille")
+            plt.plot(xs, ys, marker="hd")  # 2x2 dots per cell: fine lines, fast to build
             plt.xlabel("step")
         self.refresh()

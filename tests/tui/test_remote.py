@@ -1,0 +1,68 @@
+"""Remote runs: the same RunView and run screen over SFTP (a real OpenSSH server on loopback)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from arcctl.tui.app import ArcApp
+from arcctl.tui.data import JobSource
+from jobs.runview import CompletionFilter, RunView
+
+pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(scope="module")
+def sshd():
+    from tests.clusters import daemons
+
+    if not os.path.exists(daemons.SSHD_BINARY):
+        pytest.skip("OpenSSH server missing: /usr/sbin/sshd (apt-get install openssh-server)")
+    if os.geteuid() != 0:
+        pytest.skip("the loopback sshd of these tests needs root")
+    server = daemons.ensure_sshd("/tmp/arcctl-test-sshd-tui")  # our own, not the cluster tests' one
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def remote(sshd, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "ssh_config")))
+    return "testhost"
+
+
+def test_runview_reads_the_same_over_sftp(remote, runs):
+    from jobs.remote import SFTPFS
+
+    run = str(runs / "collapsing")
+    local, far = RunView(run), RunView(run, SFTPFS(remote))
+    assert local.refresh() == far.refresh()
+    assert list(far.metrics.steps) == list(local.metrics.steps)
+    assert far.metrics.series("reward", 20) == local.metrics.series("reward", 20)
+    flt = CompletionFilter(truncated_only=True)
+    assert [c.id for c in far.completions.page(flt, 0, 10)[0]] == [c.id for c in local.completions.page(flt, 0, 10)[0]]
+    assert [(c.name, c.valid, c.metrics) for c in far.checkpoints()] == [(c.name, c.valid, c.metrics) for c in local.checkpoints()]
+    assert [a.rule for a in far.alerts()] == [a.rule for a in local.alerts()]
+    with open(Path(run) / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 71, "reward": 0.5}) + "\n")
+    assert far.refresh() >= {"metrics"} and far.metrics.last_step() == 71
+
+
+async def test_run_screen_over_sftp(remote, runs):
+    from arcctl.tui.screens.run import RunScreen
+    from arcctl.tui.widgets.charts import MetricChart
+
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(150, 48)) as pilot:
+        app.push_screen(RunScreen(src.view(str(runs / "healthy"), host=remote)))
+        for _ in range(100):
+            charts = list(app.screen.query(MetricChart)) if isinstance(app.screen, RunScreen) else []
+            if charts and all(c.points for c in charts):
+                break
+            await pilot.pause(0.05)
+        scr = app.screen
+        assert type(scr.view.fs).__name__ == "SFTPFS"
+        assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))

@@ -1,0 +1,95 @@
+"""Snapshot tests (pytest-textual-snapshot): the screens over the committed, hand-written run dirs.
+No clocks: ages are blank and every number comes from the fixture files. Update after a deliberate
+change with `pytest tests/tui/test_snapshots.py --snapshot-update` and review the SVGs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arcctl.tui.app import ArcApp
+from arcctl.tui.data import JobSource
+from jobs.runview import RunView
+
+pytestmark = pytest.mark.timeout(120)
+FIXTURES = Path(__file__).parent / "fixtures"
+SIZE = (150, 40)
+
+
+class FixedSource(JobSource):
+    """The two fixture runs, without ages (those depend on today's date)."""
+
+    def rows(self):
+        rows = super().rows()
+        for r in rows:
+            r.created = None
+        return rows
+
+
+@pytest.fixture
+def in_fixtures(monkeypatch, arc_home):
+    monkeypatch.chdir(FIXTURES)  # run dirs show as runs/<name>, the same on every machine
+
+
+def make_app() -> ArcApp:
+    return ArcApp(source=FixedSource(None, ["runs/collapsing", "runs/healthy"]))
+
+
+async def settle(pilot, cond, timeout=5.0):
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
+
+
+def test_jobs_screen(snap_compare, in_fixtures):
+    app = make_app()
+
+    async def ready(pilot):
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_run_screen(snap_compare, in_fixtures):
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.run import RunScreen
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_completions_at_alert_example(snap_compare, in_fixtures):
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.completions import CompletionsScreen
+        from arcctl.tui.screens.run import RunScreen
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_checkpoints_screen(snap_compare, in_fixtures):
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.checkpoints import CheckpointsScreen
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(CheckpointsScreen(RunView("runs/collapsing")))
+        await settle(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.rows)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
