@@ -98,7 +98,9 @@ def main() -> None:
         from . import landlock, seccomp
         from .worker import worker_main
         paths = read_paths(common_file)
-        use_landlock = landlock.abi_version() >= 1
+        # ARCCTL_SANDBOX_LANDLOCK=0 / ARCCTL_SANDBOX_SECCOMP=builtin force the degraded paths
+        # (used by the tests; also an escape hatch on kernels where Landlock misbehaves).
+        use_landlock = landlock.abi_version() >= 1 and os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0"
         prot["landlock"] = False
         if use_landlock:
             fd, desc = landlock.create_ruleset(paths, [root])
@@ -107,7 +109,17 @@ def main() -> None:
             else:
                 os.close(fd)
                 prot["landlock"] = desc
-        bpf, desc = seccomp.compile_filter(confine_files=not use_landlock)
+        if os.environ.get("ARCCTL_SANDBOX_SECCOMP") == "builtin":
+            bpf, desc = None, "libseccomp not used (ARCCTL_SANDBOX_SECCOMP=builtin)"
+        else:
+            bpf, desc = seccomp.compile_filter(confine_files=not use_landlock)
+        if bpf is None:
+            from . import bpf as builtin_bpf
+            try:
+                bpf, desc2 = builtin_bpf.build_filter(confine_files=not use_landlock)
+                desc = desc2 if bpf else f"{desc}; {desc2}"
+            except (ValueError, KeyError) as e:
+                desc = f"{desc}; built-in filter failed: {e}"
         prot["seccomp"] = desc if bpf else False
         if not bpf:
             prot["seccomp_missing"] = desc

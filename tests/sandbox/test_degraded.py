@@ -1,0 +1,64 @@
+"""Degraded modes: without Landlock (seccomp alone confines files) and without libseccomp
+(the built-in BPF filter). Both still stop the escapes and report what is active."""
+import os
+import platform
+
+import pytest
+
+from trainer.sandbox import Sandbox, bpf, seccomp
+
+GRID = [[1, 2], [3, 4]]
+
+
+def _run(env_over, programs):
+    old = {k: os.environ.get(k) for k in env_over}
+    os.environ.update(env_over)
+    try:
+        with Sandbox(workers=1, timeout_s=2.0, memory_mb=256) as sb:
+            return sb.protections(), sb.run_many(programs, [[GRID]] * len(programs))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+ESCAPES = [
+    ("import os\ndef transform(g):\n    os.fork()\n    return g\n", "unsafe"),
+    ("import _socket\ndef transform(g):\n    _socket.socket(2, 1)\n    return g\n", "unsafe"),
+    ("import os\ndef transform(g):\n    os.execv('/bin/true', ['true'])\n", "unsafe"),
+    ("def transform(g):\n    open('{p}', 'w').write('x')\n    return g\n", "unsafe"),
+    ("import os\ndef transform(g):\n    os.remove('{keep}')\n    return g\n", "unsafe"),
+    ("import os\ndef transform(g):\n    os.mkdir('{p}.d')\n    return g\n", "unsafe"),
+    ("def transform(g):\n    return np.flipud(g)\n", None),
+]
+
+
+@pytest.mark.parametrize("env", [{"ARCCTL_SANDBOX_LANDLOCK": "0"},
+                                 {"ARCCTL_SANDBOX_SECCOMP": "builtin"},
+                                 {"ARCCTL_SANDBOX_LANDLOCK": "0", "ARCCTL_SANDBOX_SECCOMP": "builtin"}],
+                         ids=["no-landlock", "builtin-bpf", "both"])
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="built-in BPF table is x86_64 only")
+def test_degraded_modes_still_confine(env, tmp_path):
+    keep = tmp_path / "keep.txt"
+    keep.write_text("k")
+    progs = [src.format(p=tmp_path / "new.txt", keep=keep) for src, _ in ESCAPES]
+    prot, res = _run(env, progs)
+    if env.get("ARCCTL_SANDBOX_LANDLOCK") == "0":
+        assert prot["landlock"] is False and "all file writes" in prot["seccomp"]
+    if env.get("ARCCTL_SANDBOX_SECCOMP") == "builtin":
+        assert "built-in BPF" in prot["seccomp"]
+    assert [r.error for r in res] == [k for _, k in ESCAPES], [r.detail for r in res]
+    assert res[-1].outputs == [[[3, 4], [1, 2]]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.skipif(seccomp._load_lib() is None, reason="libseccomp not installed")
+def test_builtin_syscall_table_matches_libseccomp():
+    import ctypes
+    lib = seccomp._load_lib()
+    lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
+    for name, nr in bpf.X86_64.items():
+        got = lib.seccomp_syscall_resolve_name_arch(bpf.AUDIT_ARCH_X86_64, name.encode())
+        assert got == nr or (got < 0 and name == "fchmodat2"), (name, nr, got)
