@@ -54,6 +54,9 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
         raise SpecError(f"--run-dir names one run but the overrides make {len(points)} (a sweep)")
     root = _expand_root(prof.runs_root) if prof.runs_root else str(config.runs_root())
     if not prof.host:
+        if "$" in root:
+            raise SpecError(f"profile {prof.name} ({prof.path}): runs_root {prof.runs_root!r} uses an unset "
+                            f"environment variable ({root})")
         root = str(Path(root).absolute())
     check_fs = prof.host is None
     batch: set[str] = set()

@@ -94,3 +94,14 @@ def test_resume_of_a_running_job_is_refused(home):
     _assert_one_line_error(res, f"is running; cancel it before resuming (arcctl cancel {jid})")
     run_cli("cancel", jid, check=True)
     wait_for(lambda: '"cancelled"' in run_cli("ls", "--json", check=True).stdout)
+
+
+def test_runs_root_with_unset_variable(home):
+    (home.parent / "config" / "profiles" / "scratch.toml").write_text(
+        '[profile]\nbackend = "local"\nruns_root = "/scratch/$ARCCTL_TEST_UNSET_VAR/runs"\n')
+    res = run_cli("render", "fake", "--profile", "scratch")
+    _assert_one_line_error(res, "uses an unset environment variable")
+    res = run_cli("render", "fake", "--profile", "scratch", "--json", env={"ARCCTL_TEST_UNSET_VAR": "bob"}, check=True)
+    import json
+
+    assert json.loads(res.stdout)[0]["spec"]["run_dir"] == "/scratch/bob/runs/fake_lr1e-6"
