@@ -4,9 +4,11 @@
     python benchmarks/collapse_gpu.py --cpu --out DIR --trip    # seconds-long smoke run on a CPU
 
 What it does (every training is a `python -m trainer run SPEC` subprocess, as a job would run):
-  0. the model: the project's tiny model (`python -m trainer tiny-model`, built here; no hub), or --model;
-  1. warm start: SFT on synthetic ARC-like tasks so the model writes runnable programs and the
-     GRPO reward starts above zero (skip with --sft-steps 0 when --model is already capable);
+  0. the model: the project's tiny Llama model (trainer.tiny_model.build; larger on a GPU), or --model;
+  1. warm start: a FULL-parameter fine-tune (plain torch, here) on the trainer's synthetic
+     ARC-like tasks and their programs, so the model writes runnable programs and the GRPO reward
+     starts above zero. (A LoRA SFT of the randomly initialised tiny model does not learn: its
+     entropy stays at ln(vocab).) Skip with --sft-steps 0 when --model is already capable;
   2. the same GRPO job twice on real ARC-AGI-1 tasks with a learning rate far too high
      (default 20x the demo's): once guard=off, once guard=rollback. The guard's child runs are
      submitted through the real registry + local backend in DIR/home (ARCCTL_HOME), and this
@@ -54,6 +56,57 @@ def trainer(args: list[str], log: Path, home: Path) -> None:
     print(f"  {' '.join(args[:2])}: exit {rc} in {time.time() - t0:.0f} s (log {log})", flush=True)
     if rc != 0:
         sys.exit(f"failed, see {log}:\n" + log.read_text()[-3000:])
+
+
+def warm_start(model_dir: Path, out: Path, steps: int, gpu: bool, log: Path) -> None:
+    """Full fine-tune on (prompt, program) pairs of synthetic tasks; loss on the program only."""
+    import random
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.sft import build_examples
+    from trainer.synthetic import generate_tasks
+
+    device = "cuda" if gpu else "cpu"
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device)
+    p = SimpleNamespace(grid_encoder="digits", max_seq_length=2048, seed=0)
+    pairs = generate_tasks(3000 if gpu else 24, seed=1)
+    examples = build_examples(pairs, p, tok)
+    eos = tok.eos_token_id
+    data = []
+    for ex in examples:
+        prompt = tok(ex["prompt"], add_special_tokens=False)["input_ids"]
+        completion = tok(ex["completion"], add_special_tokens=False)["input_ids"] + [eos]
+        data.append((prompt + completion, [-100] * len(prompt) + completion))
+    batch = 16 if gpu else 2
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3 if gpu else 3e-3, weight_decay=0.0)
+    rng = random.Random(0)
+    model.train()
+    with open(log, "w") as f:
+        for step in range(1, steps + 1):
+            chunk = rng.sample(data, min(batch, len(data)))
+            width = max(len(ids) for ids, _ in chunk)
+            ids = torch.full((len(chunk), width), tok.pad_token_id)
+            labels = torch.full((len(chunk), width), -100)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for i, (x, y) in enumerate(chunk):
+                ids[i, :len(x)] = torch.tensor(x)
+                labels[i, :len(y)] = torch.tensor(y)
+                mask[i, :len(x)] = 1
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=gpu):
+                loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            f.write(json.dumps({"step": step, "loss": round(loss.item(), 4)}) + "\n")
+            if step % max(1, steps // 10) == 0:
+                print(f"  warm start step {step}/{steps}: loss {loss.item():.3f}", flush=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
 
 
 def grpo_params(a) -> dict:
@@ -159,7 +212,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="work folder (model, runs, registry)")
     ap.add_argument("--cpu", action="store_true", help="tiny settings for a CPU smoke run")
     ap.add_argument("--model", help="model folder (default: build the tiny model)")
-    ap.add_argument("--sft-steps", type=int, default=None, help="SFT warm-start steps (default 400 GPU, 4 CPU; 0 skips)")
+    ap.add_argument("--sft-steps", type=int, default=None, help="full-parameter warm-start steps (default 1500 GPU, 4 CPU; 0 skips)")
     ap.add_argument("--steps", type=int, default=None, help="GRPO steps per run (default 300 GPU, 10 CPU)")
     ap.add_argument("--save-steps", type=int, default=None, help="checkpoint interval (default 20 GPU, 2 CPU)")
     ap.add_argument("--lr", type=float, default=2e-3, help="GRPO learning rate, far too high (demo uses 1e-4)")
@@ -172,7 +225,7 @@ def main() -> None:
     a = ap.parse_args()
     a.steps = a.steps or (10 if a.cpu else 300)
     a.save_steps = a.save_steps or (2 if a.cpu else 20)
-    sft_steps = a.sft_steps if a.sft_steps is not None else (4 if a.cpu else 400)
+    sft_steps = a.sft_steps if a.sft_steps is not None else (4 if a.cpu else 1500)
     work = Path(a.out).absolute()
     home = work / "home"
     (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -182,28 +235,25 @@ def main() -> None:
     model = Path(a.model) if a.model else work / "tiny-model"
     if not a.model and not (model / "config.json").exists():
         print("building the tiny model", flush=True)
-        trainer(["tiny-model", str(model)], work / "logs" / "tiny-model.log", home)
+        from trainer import tiny_model
 
-    adapter = None
+        size = dict(hidden_size=256, layers=4, heads=8) if gpu else dict(hidden_size=64, layers=2, heads=4)
+        tiny_model.build(model, **size)
+
     if sft_steps > 0:
-        sft_dir = work / "sft"
-        if not (sft_dir / "final").exists():
-            print(f"SFT warm start: {sft_steps} steps on synthetic tasks", flush=True)
-            JobSpec(kind="sft", name="sft", template="sft", run_dir=str(sft_dir), resources=resources, params=dict(
-                model_path=str(model), dataset="synthetic", synthetic_tasks=2000 if gpu else 16, max_steps=sft_steps,
-                learning_rate=1e-3, lr_scheduler_type="constant", warmup_ratio=0.0, per_device_train_batch_size=16 if gpu else 2,
-                gradient_accumulation_steps=1, save_steps=max(sft_steps, 1), logging_steps=10 if gpu else 1,
-                lora_r=32, lora_alpha=64, max_seq_length=4096, grid_encoder="digits", seed=0, max_grad_norm=1.0)).write()
-            trainer(["run", str(sft_dir)], work / "logs" / "sft.log", home)
-        adapter = str(sft_dir / "final")
+        warm = work / "warm-model"
+        if not (warm / "config.json").exists():
+            print(f"warm start: {sft_steps} full-parameter steps on synthetic tasks", flush=True)
+            t0 = time.time()
+            warm_start(model, warm, sft_steps, gpu, work / "logs" / "warm-start.jsonl")
+            print(f"  warm start done in {time.time() - t0:.0f} s", flush=True)
+        model = warm
 
     results = {}
     for guard in ("off", "rollback"):
         run_dir = work / "runs" / f"collapse-guard-{guard}"
         if not stopped(run_dir):  # a rerun resumes an interrupted run from its newest checkpoint
             params = dict(model_path=str(model), guard=guard, **grpo_params(a))
-            if adapter:
-                params["adapter_path"] = adapter
             if not (run_dir / rundir.SPEC).exists():
                 JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir), resources=resources,
                         params=params).write()
@@ -224,7 +274,7 @@ def main() -> None:
     cols = ["first_warning", "first_critical", "reward_halved", "best_reward", "best_step", "final_reward",
             "last_step", "rollbacks", "healthy_checkpoint", "rules"]
     print(f"\nCollapse guard on {device}: lr {a.lr} (rollback: lr x{a.lr_factor}, beta x2, max {a.max_rollbacks}),"
-          f" {a.steps} GRPO steps, SFT warm start {sft_steps} steps{', TRIP thresholds' if a.trip else ''}")
+          f" {a.steps} GRPO steps, full warm start {sft_steps} steps{', TRIP thresholds' if a.trip else ''}")
     print("| guard | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
     for guard, r in results.items():
