@@ -210,16 +210,14 @@ class HTCondorBackend(Backend):
         self.shell.makedirs(run_dir)
         self.shell.write_text(posixpath.join(run_dir, SPEC_FILE), spec.to_json() + "\n")
         self.shell.write_text(path, art.text)
-        method = self.options.get("submit_method", "auto")
-        if method in ("auto", "bindings") and self.host is None:
-            schedd = _local_schedd()
-            if schedd is not None:
-                result = schedd.submit(sub)
-                self.binding_submits += 1
-                return f"{result.cluster()}.0"
-            if method == "bindings":
-                raise BackendError("no HTCondor schedd reachable from this machine through the bindings "
-                                   "(is CONDOR_CONFIG set?); set `host` in the profile to submit over SSH")
+        schedd = self._bindings_schedd()
+        if schedd is not None:
+            result = schedd.submit(sub)
+            self.binding_submits += 1
+            return f"{result.cluster()}.0"
+        if self.options.get("submit_method") == "bindings":
+            raise BackendError("no HTCondor schedd reachable from this machine through the bindings "
+                               "(is CONDOR_CONFIG set?); set `host` in the profile to submit over SSH")
         res = self.shell.run([self._bin("condor_submit"), path])
         res.check(self.where)
         return parse_cluster_id(res.stdout, self.where)
@@ -229,16 +227,20 @@ class HTCondorBackend(Backend):
         ids = [_norm(j) for j in dict.fromkeys(job_ids)]
         if not ids:
             return {}
-        attrs = ",".join(_AD_ATTRS)
-        res = self.shell.run([self._bin("condor_q"), *ids, "-json", "-attributes", attrs])
-        res.check(self.where)
-        ads = {f"{a['ClusterId']}.{a.get('ProcId', 0)}": a for a in _json_ads(res.stdout, "condor_q", self.where)}
-        missing = [j for j in ids if j not in ads]
-        if missing:
-            res = self.shell.run([self._bin("condor_history"), *missing, "-json", "-attributes", attrs])
-            if res.rc == 0:
-                for a in _json_ads(res.stdout, "condor_history", self.where):
-                    ads.setdefault(f"{a['ClusterId']}.{a.get('ProcId', 0)}", a)
+        schedd = self._bindings_schedd()
+        if schedd is not None:
+            ads = _query_bindings(schedd, ids)
+        else:
+            attrs = ",".join(_AD_ATTRS)
+            res = self.shell.run([self._bin("condor_q"), *ids, "-json", "-attributes", attrs])
+            res.check(self.where)
+            ads = {f"{a['ClusterId']}.{a.get('ProcId', 0)}": a for a in _json_ads(res.stdout, "condor_q", self.where)}
+            missing = [j for j in ids if j not in ads]
+            if missing:
+                res = self.shell.run([self._bin("condor_history"), *missing, "-json", "-attributes", attrs])
+                if res.rc == 0:
+                    for a in _json_ads(res.stdout, "condor_history", self.where):
+                        ads.setdefault(f"{a['ClusterId']}.{a.get('ProcId', 0)}", a)
         out: dict[str, JobStatus] = {}
         logs: dict[str, dict] = {}  # one parse per event log, even when many jobs share it
         for j in ids:
@@ -323,7 +325,22 @@ class HTCondorBackend(Backend):
 
     # ------------------------------------------------------------------------------ cancel
     def cancel(self, job_id: str) -> None:
+        schedd = self._bindings_schedd()
+        if schedd is not None:
+            import htcondor2
+
+            schedd.act(htcondor2.JobAction.Remove, [_norm(job_id)], reason="arcctl cancel")
+            return
         self.shell.run([self._bin("condor_rm"), _norm(job_id)]).check(self.where)
+
+    def _bindings_schedd(self):
+        """The local pool's schedd when the bindings can reach one and the profile allows it
+        (submit_method auto/bindings, no ssh host); None means: use the command-line tools."""
+        if self.host is not None or self.options.get("submit_method", "auto") not in ("auto", "bindings"):
+            return None
+        if not hasattr(self, "_schedd"):
+            self._schedd = _local_schedd()
+        return self._schedd
 
 
 def _norm(job_id: str) -> str:
@@ -348,6 +365,28 @@ def parse_cluster_id(stdout: str, where: str) -> str:
     if not m:
         raise CommandError(f"condor_submit on {where} printed no cluster id: {stdout.strip()[:200]!r}")
     return f"{m.group(1)}.0"
+
+
+def _query_bindings(schedd, ids: list[str]) -> dict[str, dict]:
+    """Queue + history through the bindings: one query for all jobs, one history for the rest."""
+    clusters = sorted({int(j.split(".")[0]) for j in ids})
+    constraint = "member(ClusterId, {" + ",".join(map(str, clusters)) + "})"
+
+    def as_dict(ad) -> dict:
+        return {k: ad.get(k) for k in _AD_ATTRS if ad.get(k) is not None}
+
+    ads = {}
+    for ad in schedd.query(constraint=constraint, projection=_AD_ATTRS):
+        d = as_dict(ad)
+        ads[f"{d['ClusterId']}.{d.get('ProcId', 0)}"] = d
+    missing = [j for j in ids if j not in ads]
+    if missing:
+        gone = sorted({int(j.split(".")[0]) for j in missing})
+        hist = "member(ClusterId, {" + ",".join(map(str, gone)) + "})"
+        for ad in schedd.history(constraint=hist, projection=_AD_ATTRS, match=len(missing)):
+            d = as_dict(ad)
+            ads.setdefault(f"{d['ClusterId']}.{d.get('ProcId', 0)}", d)
+    return ads
 
 
 def _local_schedd():

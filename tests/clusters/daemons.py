@@ -1,20 +1,25 @@
 """Start (or reuse) the real daemons the cluster tests need: munge + slurmctld + slurmd, and an
 OpenSSH server on loopback with throw-away keys.
 
-Idempotent by design: several test sessions (or helpers' test modules) may ask for the same
-daemons; a running instance under the same state dir is reused and only the session that started
-it stops it. Ports are chosen free at start time and remembered in the state dir.
+Idempotent and shared: several test sessions (and other test modules, e.g. tests/health) may ask
+for the same daemons at once. Each `ensure_*` call takes a lease (a file naming its pid) under the
+state dir; `stop()` gives the lease back and stops the daemons only when no live process holds one,
+so a session never pulls a daemon from under another. Start/stop run under a file lock. Ports are
+chosen free at start time and remembered in the state dir.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import uuid
+from contextlib import contextmanager
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 SLURM_BINARIES = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "sacct", "scancel", "scontrol")
@@ -63,6 +68,41 @@ def _stop(pid: int | None, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+@contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _take_lease(root: Path) -> Path:
+    d = root / "leases"
+    d.mkdir(parents=True, exist_ok=True)
+    lease = d / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    lease.write_text("")
+    return lease
+
+
+def _other_live_leases(root: Path, mine: Path | None) -> list[Path]:
+    out = []
+    for lease in (root / "leases").glob("*"):
+        if lease == mine:
+            continue
+        try:
+            pid = int(lease.name.split("-")[0])
+        except ValueError:
+            continue
+        if _alive(pid):
+            out.append(lease)
+        else:
+            lease.unlink(missing_ok=True)  # a crashed session's lease
+    return out
+
+
 # ------------------------------------------------------------------------------------------ munge
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 
@@ -88,7 +128,7 @@ class SlurmCluster:
     conf: Path
     jobcomp: Path
     hostname: str
-    started: list[int] = field(default_factory=list)  # pids this process started (and will stop)
+    lease: Path | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -98,15 +138,25 @@ class SlurmCluster:
         return subprocess.run(list(args), env=self.env, capture_output=True, text=True, check=check)
 
     def stop(self) -> None:
-        if self.started:
+        """Give the lease back; the last user stops the daemons (and munged if a lease-holder
+        started it)."""
+        if self.lease is None:
+            return
+        with _locked(self.root):
+            others = _other_live_leases(self.root, self.lease)
+            self.lease.unlink(missing_ok=True)
+            self.lease = None
+            if others:
+                return
             # our private cluster: end its jobs so no job step outlives the daemons
             self.run("scancel", "--user", str(os.getuid()), check=False)
             end = time.monotonic() + 10
             while time.monotonic() < end and self.run("squeue", "-h", "-t", "R,CG", check=False).stdout.strip():
                 time.sleep(0.2)
-        for pid in reversed(self.started):
-            _stop(pid)
-        self.started.clear()
+            pids = json.loads((self.root / "pids.json").read_text()) if (self.root / "pids.json").exists() else {}
+            for name in ("slurmctld", "slurmd", "munged"):
+                _stop(pids.get(name))
+            (self.root / "pids.json").unlink(missing_ok=True)
 
 
 def _slurm_conf(root: Path, hostname: str, ctl_port: int, d_port: int) -> str:
@@ -158,14 +208,25 @@ def _slurm_ready(cluster: SlurmCluster) -> bool:
 
 
 def ensure_slurm(root: str | Path = "/tmp/arcctl-test-slurm") -> SlurmCluster:
-    """A single-node Slurm under `root`; reused when its daemons are alive, started otherwise."""
+    """A single-node Slurm under `root`; reused when its daemons are alive, started otherwise.
+    Call `.stop()` when done (it only stops the daemons if nobody else is using them)."""
     root = Path(root)
+    with _locked(root):
+        cluster = _ensure_slurm(root)
+        cluster.lease = _take_lease(root)
+        return cluster
+
+
+def _ensure_slurm(root: Path) -> SlurmCluster:
     hostname = socket.gethostname()
     conf = root / "slurm.conf"
     cluster = SlurmCluster(root, conf, root / "jobcomp.txt", hostname)
+    pids_file = root / "pids.json"
+    pids = json.loads(pids_file.read_text()) if pids_file.exists() else {}
     munge_pid = ensure_munge()
     if munge_pid:
-        cluster.started.append(munge_pid)
+        pids["munged"] = munge_pid
+        pids_file.write_text(json.dumps(pids))
     ctl_pid, d_pid = _read_pid(root / "slurmctld.pid"), _read_pid(root / "slurmd.pid")
     if conf.exists() and _alive(ctl_pid) and _alive(d_pid) and _slurm_ready(cluster):
         return cluster
@@ -184,12 +245,9 @@ def ensure_slurm(root: str | Path = "/tmp/arcctl-test-slurm") -> SlurmCluster:
     if not _slurm_ready(cluster):
         log = (root / "slurmctld.log").read_text()[-2000:] if (root / "slurmctld.log").exists() else ""
         raise RuntimeError(f"local slurm did not become ready; slurmctld.log tail:\n{log}")
-    # slurmd deletes its pidfile on SIGTERM: remember the pids now. stop() goes in reverse:
-    # slurmctld, slurmd, then munged (only if this session started it)
-    for pidfile in ("slurmd.pid", "slurmctld.pid"):
-        pid = _read_pid(root / pidfile)
-        if pid:
-            cluster.started.append(pid)
+    # slurmd deletes its pidfile on SIGTERM: remember the pids now
+    pids.update(slurmctld=_read_pid(root / "slurmctld.pid"), slurmd=_read_pid(root / "slurmd.pid"))
+    pids_file.write_text(json.dumps(pids))
     return cluster
 
 
@@ -203,7 +261,7 @@ class SSHServer:
     other_key: Path      # a valid key the server does NOT accept
     known_hosts: Path    # contains the server's host key for [127.0.0.1]:port
     pid: int | None
-    started: bool
+    lease: Path | None = None
 
     def ssh_config(self, path: Path, alias: str = "testhost", known_hosts: Path | None = None,
                    identity: Path | None = None, extra: str = "") -> Path:
@@ -215,9 +273,15 @@ class SSHServer:
         return path
 
     def stop(self) -> None:
-        if self.started:
-            _stop(self.pid)
-            self.started = False
+        """Give the lease back; the last user stops sshd."""
+        if self.lease is None:
+            return
+        with _locked(self.root):
+            others = _other_live_leases(self.root, self.lease)
+            self.lease.unlink(missing_ok=True)
+            self.lease = None
+            if not others:
+                _stop(self.pid)
 
 
 def _keygen(path: Path) -> None:
@@ -225,32 +289,44 @@ def _keygen(path: Path) -> None:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
+def _sshd_version() -> tuple[int, int]:
+    out = subprocess.run([SSHD_BINARY, "-V"], capture_output=True, text=True)
+    m = __import__("re").search(r"OpenSSH_(\d+)\.(\d+)", out.stderr + out.stdout)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def ensure_sshd(root: str | Path = "/tmp/arcctl-test-sshd", setenv: dict[str, str] | None = None) -> SSHServer:
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root):
+        server = _ensure_sshd(root, setenv)
+        server.lease = _take_lease(root)
+        return server
+
+
+def _ensure_sshd(root: Path, setenv: dict[str, str] | None) -> SSHServer:
     for name in ("host_ed25519", "user_ed25519", "other_ed25519"):
         _keygen(root / name)
     host_pub = " ".join((root / "host_ed25519.pub").read_text().split()[:2])
     (root / "authorized_keys").write_text((root / "user_ed25519.pub").read_text())
     state = root / "state.json"
     pid = _read_pid(root / "sshd.pid")
-    port = None
-    started = False
     if state.exists() and _alive(pid):
         port = json.loads(state.read_text())["port"]
     else:
         _stop(pid)
         port = free_port()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        env_line = ""
+        extra = ""
         if setenv:
-            env_line = "SetEnv " + " ".join(f"{k}={v}" for k, v in setenv.items()) + "\n"
+            extra += "SetEnv " + " ".join(f"{k}={v}" for k, v in setenv.items()) + "\n"
+        if _sshd_version() >= (9, 8):
+            extra += "PerSourcePenalties no\n"  # the tests kill sessions and fail logins on purpose
         (root / "sshd_config").write_text(
             f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {root}/host_ed25519\nPidFile {root}/sshd.pid\n"
             f"AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nAllowTcpForwarding yes\nMaxSessions 100\nMaxStartups 100\n"
-            "Subsystem sftp internal-sftp\n" + env_line
+            "Subsystem sftp internal-sftp\n" + extra
         )
         subprocess.run([SSHD_BINARY, "-f", str(root / "sshd_config"), "-E", str(root / "sshd.log")], check=True)
         end = time.monotonic() + 10
@@ -262,7 +338,6 @@ def ensure_sshd(root: str | Path = "/tmp/arcctl-test-sshd", setenv: dict[str, st
                 time.sleep(0.05)
         pid = _read_pid(root / "sshd.pid")
         state.write_text(json.dumps({"port": port}))
-        started = True
     known = root / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {host_pub}\n")
-    return SSHServer(root, port, host_pub, root / "user_ed25519", root / "other_ed25519", known, pid, started)
+    return SSHServer(root, port, host_pub, root / "user_ed25519", root / "other_ed25519", known, pid)

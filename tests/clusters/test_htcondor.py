@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import htcondor2
 import pytest
 
-from jobs.backends.base import BackendError, JobState
+htcondor2 = pytest.importorskip("htcondor2", reason="the HTCondor bindings (pip install arcctl[condor])")
+
+from jobs.backends.base import BackendError, JobState  # noqa: E402
 from jobs.backends.condor_events import read_event_log, history_status
 from jobs.backends.htcondor import HTCondorBackend, make_backend, parse_cluster_id, validate_submit
 from jobs.remote import SSHPool

@@ -1,7 +1,6 @@
 """The Slurm backend against a real single-node Slurm (slurmctld + slurmd + munge) on this host."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path

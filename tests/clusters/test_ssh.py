@@ -112,13 +112,15 @@ def test_submit_to_slurm_over_ssh_and_tail_the_remote_run_dir(slurm, ssh_config,
     tail = JsonlTail(str(run / METRICS), fs)
     seen: list[dict] = []
     states = set()
+    dropped = []
 
     def progress():
         seen.extend(tail.read_new())
         st = b.status([job])[job]
         states.add(st.state)
-        if len(seen) == 3:  # a drop mid-tail: the reader carries on from its byte offset
+        if seen and not dropped:  # a drop mid-tail: the reader carries on from its byte offset
             pool.client("testhost").get_transport().close()
+            dropped.append(len(seen))
         return st.state.terminal and st
 
     final = wait_for(progress, timeout=90, interval=0.1, what="remote job to finish")
@@ -126,9 +128,8 @@ def test_submit_to_slurm_over_ssh_and_tail_the_remote_run_dir(slurm, ssh_config,
     assert final.state is JobState.COMPLETED and final.exit_code == 0
     assert JobState.RUNNING in states
     assert seen == read_jsonl(run / METRICS) and [m["step"] for m in seen] == list(range(1, 9))
-    assert pool.connects >= 2  # reconnected after the drop
+    assert pool.connects >= 2 and dropped[0] < 8  # reconnected after a drop mid-run
     assert [c for c in fs.listdir(str(run)) if c.startswith("checkpoint-")]
-    b.cancel  # noqa: B018 - cancel over ssh is covered below
     long = b.submit(make_spec(tmp_path / "long", "long", host="testhost", env={"FAKE_STEPS": 500}))
     b.cancel(long)
     assert wait_for(lambda: b.status([long])[long].state is JobState.CANCELLED, what="cancel over ssh")
