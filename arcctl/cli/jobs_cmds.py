@@ -83,7 +83,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
-            from jobs.registry import Registry
             from jobs.submit import build_specs, render
 
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists())
@@ -108,9 +107,7 @@ def register(app: typer.Typer) -> None:
         """Launch jobs (one per sweep point); prints the job ids."""
         with user_errors():
             from jobs.registry import Registry
-            from jobs.submit import build_specs, submit_specs
-
-            from jobs.submit import render
+            from jobs.submit import build_specs, render, submit_specs
 
             existing = _registry_if_exists()
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing)
@@ -131,8 +128,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List jobs, newest first."""
         with user_errors():
-            from jobs.registry import Registry
-
             from jobs.registry import LIST_COLUMNS
 
             reg = _registry_if_exists()
