@@ -130,7 +130,18 @@ class SSHPool:
 
     # ---------------------------------------------------------------- connections
     def host(self, alias: str) -> HostConfig:
-        return resolve_host(alias, self.config_path)
+        """An alias of the ssh config, or a ProxyJump-style `[user@]host[:port]`."""
+        user, _, rest = alias.rpartition("@")
+        name, _, port = rest.partition(":")
+        cfg = resolve_host(name, self.config_path)
+        if user:
+            cfg.user = user
+        if port:
+            if not port.isdigit():
+                raise RemoteError(f"ssh host {alias!r}: port {port!r} is not a number")
+            cfg.port = int(port)
+        cfg.alias = alias
+        return cfg
 
     def client(self, alias: str) -> paramiko.SSHClient:
         with self._lock:
@@ -154,7 +165,9 @@ class SSHPool:
         keys = _check_identity_files(cfg)
         sock = None
         if cfg.proxy_jump:
-            jump_alias = cfg.proxy_jump.split("@")[-1]
+            jump_alias = cfg.proxy_jump
+            if jump_alias == cfg.alias:
+                raise RemoteError(f"ssh config: host {cfg.alias} has itself as ProxyJump")
             try:
                 sock = self.client(jump_alias).get_transport().open_channel(
                     "direct-tcpip", (cfg.hostname, cfg.port), ("127.0.0.1", 0), timeout=self.connect_timeout)
@@ -180,7 +193,7 @@ class SSHPool:
             client.close()
             tried = ", ".join(keys) or "ssh-agent / default keys"
             raise RemoteError(f"permission denied for {cfg.label} (tried {tried}): {e}") from None
-        except (socket.timeout, TimeoutError) as e:
+        except (socket.timeout, TimeoutError):
             client.close()
             raise RemoteError(f"cannot reach {cfg.label}: timed out after {self.connect_timeout:g} s") from None
         except (OSError, paramiko.ssh_exception.NoValidConnectionsError) as e:

@@ -92,11 +92,16 @@ def test_bad_key_file_and_unreachable_host(sshd, tmp_path, monkeypatch):
 def test_proxy_jump(sshd, tmp_path, monkeypatch):
     cfg = sshd.ssh_config(tmp_path / "cfg")
     cfg.write_text(cfg.read_text() + f"Host behind\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
-                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump testhost\n")
+                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump testhost\n"
+                   f"Host behind2\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {sshd.user_key}\n"
+                   f"  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump root@testhost:{sshd.port}\n")
     monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
     pool = SSHPool()
     assert pool.exec("behind", "echo via-jump")[1] == "via-jump\n"
     assert set(pool._clients) == {"testhost", "behind"}
+    # ProxyJump in its [user@]host[:port] form
+    assert pool.exec("behind2", "whoami")[1] == "root\n"
+    assert f"root@testhost:{sshd.port}" in pool._clients
     pool.close()
 
 
