@@ -25,8 +25,8 @@ HOSTILE = [
     ("loop-swallowing-everything", "timeout",
      "def transform(g):\n    while True:\n        try:\n            while True: pass\n        except BaseException:\n            pass\n"),
     ("deep-recursion", "exception", "def f(n):\n    return f(n + 1)\ndef transform(g):\n    return f(0)\n"),
-    ("recursion-limit-raised-stack-overflow", "exception",
-     "import sys\nsys.setrecursionlimit(10**8)\ndef transform(g):\n    x = []\n    for _ in range(2 * 10**5):\n        x = [x]\n    return repr(x)\n"),
+    ("c-stack-overflow-crash", "exception",
+     "def transform(g):\n    x = ()\n    for _ in range(10**6):\n        x = (x,)\n    return hash(x)\n"),
     ("memory-bomb-list", "memory", "def transform(g):\n    x = [0] * (10**10)\n    return g\n"),
     ("memory-bomb-gradual", "memory",
      "def transform(g):\n    hog = []\n    while True:\n        hog.append(bytearray(200 * 2**20))\n"),
@@ -89,6 +89,12 @@ HOSTILE = [
     ("raise-rlimit", "unsafe", "import resource\ndef transform(g):\n    resource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n    return g\n"),
     ("steal-harness-frames", "unsafe",
      "import sys\ndef transform(g):\n    f = sys._getframe(1)\n    while f.f_back: f = f.f_back\n    return g\n"),
+    ("signal-handler-frame-theft", "unsafe",
+     "import signal\nstolen = []\ndef transform(g):\n    signal.signal(signal.SIGALRM, lambda s, f: stolen.append(f.f_back))\n"
+     "    signal.setitimer(signal.ITIMER_REAL, 0.01)\n    while not stolen: pass\n    return g\n"),
+    ("finalizer-after-return", "unsafe",
+     "import sys\nclass Sneaky:\n    def __del__(self, getframe=sys._getframe):\n        getframe(1)\nkeep = Sneaky()\n"
+     "def transform(g):\n    return g\n"),
     ("forge-result-frame", "unsafe",
      "import os, stat, struct\ndef transform(g):\n    msg = b'{{\"t\":\"x\",\"outputs\":[\"1x1:7\"],\"error\":null,\"detail\":\"\",\"stdout\":\"\"}}'\n"
      "    for fd in range(3, 64):\n        try:\n            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"

@@ -316,6 +316,11 @@ class Sandbox:
                 pass
             self._dying.append(w.pidfd)
             w.pidfd = -1
+        elif w.pid not in self._exits:  # no pidfd (old kernel): plain kill while not yet reaped
+            try:
+                os.kill(w.pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self._sel is not None:
             try:
                 self._sel.unregister(w.sock)

@@ -82,11 +82,11 @@ def _audit(event: str, args: tuple) -> None:
         raise UnsafeOperation(f"forbidden operation: {event}")
 
 
-def _called_from_program() -> bool:
+def _called_from_program(depth: int = 2) -> bool:
     """Is the code that triggered this audit event the program (or inspect/traceback)?"""
     _State.in_hook = True
     try:
-        frame = sys._getframe(2)  # 0: this function, 1: _audit, 2: the caller of the event
+        frame = sys._getframe(depth)  # 0: this function, 1: _audit/guard, 2: the caller
         code = frame.f_code.co_filename
         return code == PROGRAM_NAME or code.endswith(FRAME_HELPER_FILES)
     finally:
@@ -139,6 +139,7 @@ class Runner:
         self.input_format = input_format
         self.workdir = workdir
         self.inputs_cache: dict[str, list] = {}
+        self.live_globals: list[dict] = []
         import typing
         base: dict[str, Any] = {"__builtins__": builtins, "__name__": "__arc_program__",
                                 "np": np, "numpy": np, "common": common}
@@ -164,6 +165,7 @@ class Runner:
         self.saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM,
                                                                 signal.SIGXCPU, signal.SIGXFSZ)}
         sys.addaudithook(_audit)
+        _guard_signal_handlers()
 
     # ----- per-program hygiene -------------------------------------------------------------
     def _reset(self, seed: int) -> None:
@@ -245,6 +247,10 @@ class Runner:
             try:
                 res = self._execute(src, inputs, check_det, seed)
             finally:
+                # Free the program's objects while still attributed to it: its globals and
+                # function form a cycle, which would otherwise be collected (running any
+                # __del__ it defined) at some later, unwatched moment.
+                self._release()
                 _State.active = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except BaseException as e:  # noqa: BLE001 - classification of arbitrary program failure
@@ -291,8 +297,15 @@ class Runner:
                         "detail": f"a second run on input {k} gave a different output"}
         return {"outputs": [encode_grid(a) for a in outputs], "error": None, "detail": ""}
 
+    def _release(self) -> None:
+        for g in self.live_globals:
+            g.clear()
+        self.live_globals.clear()
+        gc.collect(0)
+
     def _load(self, code):
         g = self.base_globals.copy()
+        self.live_globals.append(g)
         exec(code, g)
         fn = g.get("transform")
         return fn if callable(fn) else None
@@ -356,6 +369,25 @@ def _benign_change(modname: str, key: str, new: Any, old: Any) -> bool:
     if old is None and isinstance(new, types.ModuleType):
         return sys.modules.get(f"{modname}.{key}") is new
     return False
+
+
+def _guard_signal_handlers() -> None:
+    """Programs may not install Python signal handlers: a handler receives the interrupted
+    frame, and through it the harness's frames. (No audit event exists for this.) The C
+    function is wrapped; `signal.signal` calls it, so both routes pass the guard."""
+    import _signal
+    real = _signal.signal
+
+    def guarded(signalnum, handler):
+        if _State.active and callable(handler) and (_called_from_program(depth=2)
+                                                     or _called_from_program(depth=3)):
+            if not _State.unsafe_event:
+                _State.unsafe_event = "signal.signal"
+            raise UnsafeOperation("forbidden operation: signal.signal with a Python handler")
+        return real(signalnum, handler)
+
+    guarded.__doc__ = real.__doc__
+    _signal.signal = guarded
 
 
 def _on_alarm(signum, frame):

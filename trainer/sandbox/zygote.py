@@ -171,11 +171,15 @@ def main() -> None:
         if ruleset is not None:
             os.close(ruleset)
         children[pid] = workdir
-        pidfd = os.pidfd_open(pid)
+        try:  # a pidfd lets the parent kill this exact process, immune to pid reuse (Linux >= 5.3)
+            pidfds = [os.pidfd_open(pid)]
+        except (OSError, AttributeError):
+            pidfds = []
         try:
-            socket.send_fds(ctrl, [json.dumps({"spawned": pid, "dir": workdir}).encode()], [pidfd])
+            socket.send_fds(ctrl, [json.dumps({"spawned": pid, "dir": workdir}).encode()], pidfds)
         finally:
-            os.close(pidfd)
+            for fd in pidfds:
+                os.close(fd)
 
 
 def isolation_netns() -> str:
