@@ -30,7 +30,7 @@ def config(args, on_gpu: bool) -> dict:
     """GRPO parameters: a realistic small run on a GPU, a seconds-long one on a CPU."""
     if on_gpu:
         p = dict(num_generations=8, per_device_train_batch_size=8, gradient_accumulation_steps=2,
-                 max_completion_length=args.completion_length or 256, max_tasks=args.tasks or 200,
+                 max_completion_length=args.completion_length or 128, max_tasks=args.tasks or 200,
                  max_seq_length=4096, n_jobs=8)
     else:
         p = dict(num_generations=2, per_device_train_batch_size=2, gradient_accumulation_steps=2,
@@ -121,7 +121,8 @@ def one(kind: str, out: Path, model_dir: Path, params: dict) -> None:
 
         shutil.rmtree(run_dir)
     res = (run_telemetry if kind == "telemetry" else run_baseline)(run_dir, model_dir, params)
-    (out / f"{kind}.json").write_text(json.dumps(res))
+    model = json.loads((model_dir / "arcctl_tiny_model.json").read_text())
+    (out / f"{kind}.json").write_text(json.dumps({**res, "params": params, "model": model}))
 
 
 def summarise(res: dict, warmup: int) -> dict:
@@ -191,6 +192,8 @@ def main() -> int:
     print("params: " + json.dumps(params))
 
     runs = [r.strip() for r in args.order.split(",") if r.strip()]
+    if any(r not in ("baseline", "telemetry") for r in runs):
+        ap.error("--order takes baseline and/or telemetry")
     for kind in runs:
         t1 = time.perf_counter()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_one", kind, "--out", str(out),
@@ -207,7 +210,15 @@ def main() -> int:
         print(f"{kind}: done in {time.perf_counter() - t1:.1f}s", flush=True)
 
     warmup = args.warmup if args.warmup is not None else min(10, args.steps // 5)
-    rows = {k: summarise(json.loads((out / f"{k}.json").read_text()), warmup) for k in runs}
+    # Runs may come from separate invocations (`--order baseline`, then `--order telemetry`, to stay
+    # under a per-command time limit): report every run in DIR made with these same parameters.
+    rows = {}
+    for k in ("baseline", "telemetry"):
+        f = out / f"{k}.json"
+        if f.exists():
+            res = json.loads(f.read_text())
+            if res.get("params") == params and res.get("model") == info:
+                rows[k] = summarise(res, warmup)
     print(f"\nGRPO, {args.steps} steps, means over steps after the first {warmup}:")
     print(table(rows, markdown=False))
     if "baseline" in rows and "telemetry" in rows:
