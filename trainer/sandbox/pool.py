@@ -111,7 +111,7 @@ class Sandbox:
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
         self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0,
-                      "worker_busy_s": 0.0}
+                      "worker_busy_s": 0.0, "worker_cpu_s": 0.0}
 
     # ----- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> "Sandbox":
@@ -520,9 +520,10 @@ class _Batch:
             self.sb._violation(w, "malformed result", self, blame_current=True)
             return
         res.duration_s = time.monotonic() - w.started
-        dur = frame.get("dur")
-        if type(dur) is float and 0 <= dur < 1e6:
-            self.sb.stats["worker_busy_s"] += dur
+        for key, stat in (("dur", "worker_busy_s"), ("cpu", "worker_cpu_s")):
+            v = frame.get(key)  # diagnostics only: reported by the (untrusted) worker
+            if type(v) is float and 0 <= v < 1e6:
+                self.sb.stats[stat] += v
         self._finish(w, res)
         w.done += 1
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:

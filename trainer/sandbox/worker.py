@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
@@ -70,6 +71,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         if msg.get("quit"):
             return
         _arm_cpu(timeout_s)
+        cpu0 = time.thread_time()
         try:
             res = runner.run(msg["src"], msg["key"], msg.get("inputs"), timeout_s,
                              cfg["check_determinism"], msg.get("seed", 0))
@@ -79,6 +81,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             res = classify(e)
             res["recycle"] = True
         res["t"] = msg["t"]
+        res["cpu"] = time.thread_time() - cpu0
         protocol.send(sock, res)
         if res.get("recycle"):
             return
