@@ -6,8 +6,6 @@ in an `error` event, one stderr line and exit code 2.
 """
 from __future__ import annotations
 
-import math
-import random
 import sys
 import time
 import traceback
@@ -18,8 +16,8 @@ from typing import Any
 from jobs import rundir
 from jobs.errors import JobsError, SpecError
 from jobs.spec import JobSpec
-from trainer import lifecycle, model_loading
-from trainer.grpo_reward import ArcReward, Row, Timing
+from trainer import grpo_data, lifecycle, model_loading
+from trainer.grpo_reward import ArcReward, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback
 
 EXIT_USER_ERROR = 2
@@ -56,44 +54,7 @@ def check_batch(p) -> None:
             f"num_generations ({p.num_generations})")
 
 
-def build_rows(tasks, p, tokenizer, n_rows_wanted: int, warn) -> tuple[list[Row], list[str]]:
-    """Dataset rows (one prompt each), cycling through the tasks; with augmentation every visit of
-    a task gets its own random augmentation, so repeated epochs do not show the same grids.
-    Prompts that leave no room for `max_completion_length` are dropped with a warning."""
-    from trainer import augment, encoders, prompts
-
-    encoder = encoders.get_encoder(p.grid_encoder)
-    rng = random.Random(p.seed)
-    limit = p.max_seq_length - p.max_completion_length
-    if limit <= 0:
-        raise SpecError(f"max_seq_length ({p.max_seq_length}) must exceed max_completion_length "
-                        f"({p.max_completion_length})")
-    rows: list[Row] = []
-    texts: list[str] = []
-    too_long: set[str] = set()
-    copies = max(1, math.ceil(n_rows_wanted / max(len(tasks), 1))) if p.use_data_augmentation else 1
-    for _ in range(copies):
-        for task in tasks:
-            if task.task_id in too_long:
-                continue
-            aug = augment.random_augmentation(rng) if p.use_data_augmentation else None
-            seen = aug.apply_task(task) if aug is not None else task
-            text = prompts.build_prompt_text(seen, encoder, tokenizer)
-            if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > limit:
-                too_long.add(task.task_id)
-                continue
-            rows.append(Row(task.task_id, aug.to_dict() if aug is not None else None, seen))
-            texts.append(text)
-    if too_long:
-        warn(f"{len(too_long)} of {len(tasks)} tasks dropped: prompt longer than max_seq_length - "
-             f"max_completion_length = {limit} tokens", tasks=sorted(too_long)[:50])
-    if not rows:
-        raise SpecError(f"dataset {p.dataset!r}: every prompt is longer than {limit} tokens "
-                        f"(raise max_seq_length or lower max_completion_length)")
-    return rows, texts
-
-
-def grpo_config(p, run_dir: Path, bf16: bool):
+def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
     from trl import GRPOConfig
 
     kwargs: dict[str, Any] = dict(
@@ -102,7 +63,7 @@ def grpo_config(p, run_dir: Path, bf16: bool):
         lr_scheduler_type=p.lr_scheduler_type,
         # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a ratio.
         warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,
-        num_train_epochs=p.epochs,
+        num_train_epochs=p.epochs if epochs is None else epochs,
         max_steps=p.max_steps,
         beta=p.beta,
         max_grad_norm=p.max_grad_norm,
@@ -221,7 +182,7 @@ class Setup:
     tokenizer: Any
     peft_config: Any
     args: Any
-    rows: list[Row]
+    rows: "grpo_data.PromptRows"
     dataset: Any
     eos_ids: list[int]
     bf16: bool
@@ -232,23 +193,22 @@ class Setup:
 
 
 def setup_training(p, run_dir: Path, warn) -> Setup:
-    from datasets import Dataset
-
-    from trainer import data
+    from trainer import data, encoders
 
     tasks = data.load_tasks(p.dataset, p.max_tasks)
     if not tasks:
         raise SpecError(f"dataset {p.dataset!r} has no tasks")
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     bf16 = model_loading.resolve_bf16(p.bf16)
-    args = grpo_config(p, run_dir, bf16)
-    prompts_per_step = args.generation_batch_size // p.num_generations
-    wanted = p.max_steps * prompts_per_step if p.max_steps > 0 else len(tasks)
-    rows, texts = build_rows(tasks, p, tokenizer, wanted, warn)
-    dataset = Dataset.from_dict({"prompt": texts, "row_id": list(range(len(rows)))})
+    encoder = encoders.get_encoder(p.grid_encoder)
+    tasks = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn)
+    prompts_per_step = p.per_device_train_batch_size * p.gradient_accumulation_steps // p.num_generations
+    n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step)
+    args = grpo_config(p, run_dir, bf16, epochs)
+    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, p.use_data_augmentation)
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
-    return Setup(tasks, model, tokenizer, peft_config, args, rows, dataset, eos_ids, bf16)
+    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16)
 
 
 def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float):
