@@ -100,12 +100,27 @@ def load_program_tasks(path: str, max_tasks: int | None) -> list[tuple[Any, str]
 
 
 def task_program_pairs(p: Any) -> list[tuple[Any, str]]:
-    if p.synthetic_tasks > 0:
+    n = p.synthetic_tasks
+    name = p.dataset.strip()
+    if n == 0 and (name == "synthetic" or name.startswith("synthetic:")):
+        from trainer.data import DEFAULT_SYNTHETIC
+
+        arg = name.partition(":")[2]
+        if arg and not arg.isdigit():
+            raise SpecError(f"dataset {name}: expected synthetic:N with N a positive integer")
+        n = int(arg) if arg else DEFAULT_SYNTHETIC
+    if n > 0:
         from trainer.synthetic import generate_tasks
 
-        pairs = list(generate_tasks(p.synthetic_tasks, seed=p.seed))
+        pairs = list(generate_tasks(n, seed=p.seed))
         return pairs[:p.max_tasks] if p.max_tasks else pairs
-    return load_program_tasks(p.dataset, p.max_tasks)
+    from trainer.data import BUILTIN
+
+    if name in BUILTIN:
+        raise SpecError(f"dataset {name}: built-in ARC sets have no solution programs to imitate; "
+                        "set synthetic_tasks > 0 (or dataset = \"synthetic:N\") or give a file of "
+                        "tasks with programs")
+    return load_program_tasks(name, p.max_tasks)
 
 
 def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=None) -> list[dict[str, str]]:

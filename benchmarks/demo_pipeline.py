@@ -1,0 +1,185 @@
+"""The whole workflow on real ARC tasks: SFT warm start on synthetic tasks, eval, GRPO on real
+ARC tasks starting from the SFT model, eval again; prints the metrics table before/after RL.
+
+Every stage is a real job run the way jobs run (`python -m trainer run|eval SPEC.json` in its own
+run dir), so this also checks that the stages hand over to each other (SFT final model ->
+GRPO model_path, GRPO checkpoint -> eval adapter_path).
+
+    # GPU (H200), from the repo root; the tiny model is built here (no hub access needed)
+    python benchmarks/demo_pipeline.py --preset gpu --out /tmp/demo
+    # CPU check of the script itself (a few minutes)
+    python benchmarks/demo_pipeline.py --preset cpu --out /tmp/demo-cpu
+    # a real model folder instead of the tiny one (LoRA SFT then)
+    python benchmarks/demo_pipeline.py --preset gpu --model /models/Qwen2.5-0.5B-Instruct
+
+Output: per-stage wall time, the GRPO reward curve (first vs last steps), and the Markdown
+metrics table (best per column in bold) to paste into benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PRESETS = {
+    # tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing
+    "cpu": dict(hidden=64, layers=2, heads=4, sft_tasks=200, sft_steps=40, sft_batch=4, sft_lr=1e-3,
+                eval_dataset="arc1/train", eval_tasks=4, eval_n=4, eval_tokens=160,
+                grpo_dataset="arc1/train", grpo_tasks=8, grpo_steps=4, grpo_gens=4, grpo_batch=4,
+                grpo_tokens=96, grpo_lr=1e-4),
+    # bigger tiny model, long enough warm start to write well-formed programs, then >=200 RL steps
+    "gpu": dict(hidden=384, layers=6, heads=6, sft_tasks=4000, sft_steps=3000, sft_batch=16, sft_lr=1e-3,
+                eval_dataset="arc1/train", eval_tasks=100, eval_n=16, eval_tokens=512,
+                grpo_dataset="arc1/train", grpo_tasks=100, grpo_steps=200, grpo_gens=8, grpo_batch=16,
+                grpo_tokens=384, grpo_lr=2e-5),
+}
+
+
+def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Path:
+    from jobs.spec import JobSpec
+
+    spec = JobSpec(kind=kind, name=run_dir.name, template=kind, params=params, run_dir=str(run_dir),
+                   entry=["python", "-m", "trainer", entry])
+    return spec.write()
+
+
+def run_stage(name: str, cmd: list[str], log: Path, env: dict) -> float:
+    print(f"== {name}: {' '.join(cmd)}", flush=True)
+    t0 = time.time()
+    with open(log, "w") as f:
+        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+    dt = time.time() - t0
+    if rc != 0:
+        sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
+    print(f"   done in {dt:.1f}s", flush=True)
+    return dt
+
+
+def newest_checkpoint(run_dir: Path) -> str:
+    from jobs.rundir import list_checkpoints
+
+    valid = [c for c in list_checkpoints(str(run_dir)) if c.valid]
+    if not valid:
+        sys.exit(f"{run_dir}: GRPO left no valid checkpoint")
+    return valid[-1].path
+
+
+def reward_curve(run_dir: Path) -> list[tuple[int, float]]:
+    out = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        m = json.loads(line)
+        if "reward" in m and m.get("reward") is not None:
+            out.append((m["step"], m["reward"]))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    ap.add_argument("--model", help="start from this model folder (LoRA SFT) instead of the tiny model")
+    ap.add_argument("--out", help="work dir (default: a temp dir)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset value")
+    ap.add_argument("--eval-base", action="store_true", help="also evaluate the model before SFT")
+    args = ap.parse_args()
+    cfg = dict(PRESETS[args.preset])
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        if k not in cfg:
+            sys.exit(f"--set {k}: unknown key; keys: {', '.join(cfg)}")
+        cfg[k] = type(cfg[k])(v)
+    work = Path(args.out or tempfile.mkdtemp(prefix="arcctl-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    py = sys.executable
+    times: dict[str, float] = {}
+
+    tiny = args.model is None
+    if tiny:
+        from trainer import tiny_model
+
+        t0 = time.time()
+        model = str(tiny_model.build(work / "tiny-model", hidden_size=cfg["hidden"], layers=cfg["layers"],
+                                     heads=cfg["heads"]))
+        times["build tiny model"] = time.time() - t0
+    else:
+        model = args.model
+    common = dict(grid_encoder="digits", seed=0, max_seq_length=8192, n_jobs=min(8, os.cpu_count() or 2))
+
+    # 1. SFT warm start on synthetic tasks (full fine-tuning for the tiny model: random weights)
+    sft = work / "sft"
+    sft_params = dict(model_path=model, dataset="synthetic", synthetic_tasks=cfg["sft_tasks"],
+                      max_steps=cfg["sft_steps"], learning_rate=cfg["sft_lr"], per_device_train_batch_size=cfg["sft_batch"],
+                      gradient_accumulation_steps=1, lr_scheduler_type="cosine", warmup_ratio=0.05,
+                      save_steps=max(cfg["sft_steps"], 1), logging_steps=max(1, cfg["sft_steps"] // 50),
+                      use_lora=not tiny, max_grad_norm=1.0,
+                      **{k: v for k, v in common.items() if k != "n_jobs"})
+    if not tiny:
+        sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
+    times["sft"] = run_stage("SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))],
+                             work / "sft.log", env)
+    sft_final = str(sft / "final")
+
+    def evaluate(name: str, model_path: str, adapter: str | None) -> Path:
+        d = work / name
+        params = dict(model_path=model_path, adapter_path=adapter, dataset=cfg["eval_dataset"],
+                      max_tasks=cfg["eval_tasks"], n_predictions=cfg["eval_n"], max_new_tokens=cfg["eval_tokens"],
+                      temperature=1.0, batch_size=64, **common)
+        times[name] = run_stage(f"eval {name}", [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
+                                work / f"{name}.log", env)
+        return d
+
+    # SFT output: a whole model (tiny, full FT) or an adapter over `model`
+    sft_model, sft_adapter = (sft_final, None) if tiny else (model, sft_final)
+    evals = []
+    if args.eval_base:
+        evals.append(("base model", evaluate("eval-base", model, None)))
+    evals.append(("SFT (before RL)", evaluate("eval-before-rl", sft_model, sft_adapter)))
+
+    # 2. GRPO on real ARC tasks from the SFT model
+    grpo = work / "grpo"
+    grpo_params = dict(model_path=sft_model, adapter_path=sft_adapter, dataset=cfg["grpo_dataset"],
+                       max_tasks=cfg["grpo_tasks"], max_steps=cfg["grpo_steps"], num_generations=cfg["grpo_gens"],
+                       per_device_train_batch_size=cfg["grpo_batch"], gradient_accumulation_steps=1,
+                       learning_rate=cfg["grpo_lr"], max_completion_length=cfg["grpo_tokens"],
+                       save_steps=max(1, cfg["grpo_steps"] // 2), logging_steps=1, lora_r=16, lora_alpha=32,
+                       reward_name="arc-v1", beta=0.0, temperature=1.0, **common)
+    times["grpo"] = run_stage("GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))],
+                              work / "grpo.log", env)
+    ckpt = newest_checkpoint(grpo)
+    # the GRPO checkpoint is a LoRA adapter over the GRPO base (the SFT model)
+    evals.append(("SFT + GRPO (after RL)", evaluate("eval-after-rl", sft_model, ckpt)))
+
+    # 3. report
+    from jobs.compare import build_table
+
+    table = build_table([str(d) for _, d in evals], labels=[name for name, _ in evals])
+    curve = reward_curve(grpo)
+    print("\n### Demo pipeline", f"(preset {args.preset}, model {'tiny ' + str(cfg['hidden']) + 'x' + str(cfg['layers']) if tiny else model})")
+    print("\n| stage | wall s |\n|---|---|")
+    for k, v in times.items():
+        print(f"| {k} | {v:.1f} |")
+    if curve:
+        k = max(1, len(curve) // 10)
+        first = sum(r for _, r in curve[:k]) / k
+        last = sum(r for _, r in curve[-k:]) / k
+        print(f"\nGRPO reward: mean of first {k} steps {first:.3f}, last {k} steps {last:.3f} "
+              f"({len(curve)} steps logged)")
+    print("\nEval on", cfg["eval_dataset"], f"({cfg['eval_tasks']} tasks, {cfg['eval_n']} predictions each):\n")
+    print(table.to_markdown())
+    for (name, _), row in zip(evals, table.rows):
+        if row.pass_at_k:
+            print(f"pass@k {name}: " + ", ".join(f"{k}={100 * v:.2f}%" for k, v in row.pass_at_k.items()))
+    print(f"\nrun dirs under {work}; compare again with: arcctl compare {' '.join(str(d) for _, d in evals)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
