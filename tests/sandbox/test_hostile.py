@@ -29,7 +29,7 @@ HOSTILE = [
      "def transform(g):\n    x = ()\n    for _ in range(10**6):\n        x = (x,)\n    return hash(x)\n"),
     ("memory-bomb-list", "memory", "def transform(g):\n    x = [0] * (10**10)\n    return g\n"),
     ("memory-bomb-gradual", "memory",
-     "def transform(g):\n    hog = []\n    while True:\n        hog.append(bytearray(200 * 2**20))\n"),
+     "def transform(g):\n    hog = []\n    while True:\n        hog.append(np.empty(200 * 2**20, dtype=np.uint8))\n"),
     ("memory-bomb-numpy", "memory", "def transform(g):\n    return np.ones((100000, 100000)).astype(int)\n"),
     ("fork-bomb", "unsafe", "import os\ndef transform(g):\n    while True:\n        os.fork()\n"),
     ("os-system", "unsafe", "import os\ndef transform(g):\n    os.system('touch {S}/pwned')\n    return g\n"),
@@ -153,7 +153,7 @@ def test_hostile_program(env, kind, src):
     # No process left behind: every descendant is the zygote or a live worker.
     assert descendants() - env["before"] <= sb.pids()
     # The next correct programs still score correctly and the pool is back at full strength.
-    after = sb.run_many([FLIP] * 20, [[GRID]] * 20)
+    after = sb.run_many([f"# {k}\n" + FLIP for k in range(20)], [[GRID]] * 20)
     assert all(r.error is None and r.outputs == [FLIPPED] for r in after)
     assert sb.ready_workers() == WORKERS
     assert len(sb.pids()) == WORKERS + 1
@@ -183,7 +183,7 @@ def test_mixed_hostile_batch_throughput_recovers(env):
     assert all(r.outputs == [GRID] for r, k in zip(res[0::2], kinds[0::2]) if k is None)
     assert env["file"].read_text() == "original"
     t0 = time.perf_counter()
-    good = sb.run_many([FLIP] * 200, [[GRID]] * 200)
+    good = sb.run_many([f"# {k}\n" + FLIP for k in range(200)], [[GRID]] * 200)
     assert all(r.outputs == [FLIPPED] for r in good)
     assert sb.ready_workers() == WORKERS
     assert time.perf_counter() - t0 < 30  # generous: recovery, not speed, is the point

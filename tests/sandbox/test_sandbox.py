@@ -121,7 +121,7 @@ def test_protections_reported(sandbox):
 
 def test_recycling_replaces_workers_and_keeps_scoring(sandbox):
     before = sandbox.stats["spawned"]
-    res = sandbox.run_many([FLIP] * 120, [[GRID]] * 120)
+    res = sandbox.run_many([f"# {k}\n" + FLIP for k in range(120)], [[GRID]] * 120)
     assert all(r.outputs == [[[4, 5, 6], [1, 2, 3]]] for r in res)
     assert sandbox.stats["spawned"] - before >= 2  # recycle_every=50 on 2 workers
 
@@ -200,3 +200,11 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_duplicate_programs_run_once_and_results_are_independent(sandbox):
+    counter = "print('ran')\ndef transform(g):\n    return np.flipud(g)\n"
+    res = sandbox.run_many([counter] * 5 + [FLIP], [[GRID]] * 6)
+    assert all(r.outputs == [[[4, 5, 6], [1, 2, 3]]] for r in res)
+    res[0].outputs[0][0][0] = 99  # results are separate objects
+    assert res[1].outputs[0][0][0] == 4

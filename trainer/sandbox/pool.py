@@ -439,6 +439,18 @@ class _Batch:
                 by_id[id(inp)] = key
             self.keys.append(key)
         self.seed = secrets.randbits(31)
+        # Identical completions of the same task are common in GRPO (and more so as a run
+        # collapses): run each distinct (program, inputs) pair once and share the result.
+        first: dict[tuple[str, str], int] = {}
+        self.copy_of: dict[int, int] = {}
+        unique = deque()
+        for i, (src, key) in enumerate(zip(programs, self.keys)):
+            j = first.setdefault((src, key), i)
+            if j == i:
+                unique.append(i)
+            else:
+                self.copy_of[i] = j
+        self.queue = unique
 
     def run(self) -> list[ExecResult]:
         sb = self.sb
@@ -471,6 +483,11 @@ class _Batch:
                 sb._reap_dead(self)
             except _ZygoteLost:
                 self._restart()
+        for i, j in self.copy_of.items():
+            r = self.results[j]
+            if r is not None:
+                self.results[i] = ExecResult(None if r.outputs is None else [[list(row) for row in g] for g in r.outputs],
+                                             r.error, r.detail, r.duration_s, r.stdout)
         return [r if r is not None else ExecResult(None, "exception", "internal: no result")
                 for r in self.results]
 

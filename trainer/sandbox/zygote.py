@@ -127,6 +127,11 @@ def main() -> None:
         ctrl.send(json.dumps({"fatal": f"{type(e).__name__}: {e}"}).encode())
         os._exit(1)
     ctrl.send(json.dumps({"ready": prot}).encode())
+    # Everything imported so far is shared with the workers copy-on-write; keeping it out of the
+    # collector's sight spares each worker from copying those pages when the GC walks them.
+    import gc
+    gc.collect()
+    gc.freeze()
 
     children: dict[int, str] = {}
     wake_r, wake_w = os.pipe()
