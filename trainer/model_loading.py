@@ -34,6 +34,8 @@ def check_optional_backends(params) -> None:
         require("unsloth", "unsloth", "backend = \"unsloth\"")
     if getattr(params, "use_vllm", False):
         require("vllm", "vllm", "use_vllm = true")
+    if getattr(params, "wandb", False):
+        require("wandb", "wandb", "wandb = true")
     if getattr(params, "load_in_4bit", False) and params.backend != "unsloth":
         require("bitsandbytes", "train", "load_in_4bit = true")
 

@@ -118,7 +118,9 @@ def _start_wandb(run_dir: Path, run_name: str | None):
     try:
         import wandb
     except ImportError:
-        raise RuntimeError("wandb=true needs the `wandb` package: pip install 'arcctl[wandb]'") from None
+        from jobs.errors import SpecError
+
+        raise SpecError("wandb = true needs the `wandb` package: pip install 'arcctl[wandb]'") from None
     mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
     return wandb.init(dir=str(run_dir), name=run_name, mode=mode, resume="allow")
 

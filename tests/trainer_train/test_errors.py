@@ -70,3 +70,16 @@ def test_unknown_lora_target_module(tmp_path, tiny_model_dir, small_dataset, cap
     assert grpo.main(spec) == 2
     err = capsys.readouterr().err
     assert "lora_target_modules" in err and "c_attn" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
+def test_wandb_missing_names_the_extra(tmp_path, tiny_model_dir, capsys):
+    assert grpo.main(grpo_spec(tmp_path / "run", tiny_model_dir, wandb=True)) == 2
+    assert "arcctl[wandb]" in capsys.readouterr().err
+
+
+def test_eval_command_refuses_other_kinds(tmp_path, tiny_model_dir):
+    run_dir = tmp_path / "run"
+    grpo_spec(run_dir, tiny_model_dir).write()
+    proc = run_trainer("eval", str(run_dir / "spec.json"))
+    assert proc.returncode == 2 and "kind is 'grpo'" in proc.stderr and "Traceback" not in proc.stderr
