@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -130,9 +131,20 @@ def test_usr1_requeues_and_the_job_resumes_from_its_checkpoint(slurm, tmp_path):
     # the trap checkpoints through the trainer and requeues: PENDING again, restart count 1
     st = wait_for(lambda: (s := b.status([job])[job]).extra.get("restarts") and s, what="requeue")
     assert st.state in (JobState.QUEUED, JobState.RUNNING)
-    # a requeued job may not start before its begin time; let it start now
-    slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
-    final = wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=90, what="completion")
+
+    requeued_at = time.monotonic()
+
+    def finished():
+        s = b.status([job])[job]
+        # A requeued job waits for its begin time, then for the next scheduling pass (up to a
+        # minute). Pull it forward — but only once the old credential has expired
+        # (AuthInfo=cred_expire=10): a restart inside that window is killed by slurmctld with
+        # "Job credential revoked" (exit 1), seen here when forcing StartTime=now at once.
+        if s.state is JobState.QUEUED and time.monotonic() - requeued_at > 12:
+            slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+        return s.state.terminal and s
+
+    final = wait_for(finished, timeout=90, interval=0.5, what="completion")
     assert final.state is JobState.COMPLETED and final.exit_code == 0
 
     events = read_jsonl(run / EVENTS)
