@@ -91,7 +91,8 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
         save_only_model=False,  # optimizer and scheduler state are needed to resume exactly
     )
     if p.use_vllm:
-        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization)
+        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
+                      vllm_max_model_length=p.max_seq_length)
     return GRPOConfig(**kwargs)
 
 
