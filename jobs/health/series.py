@@ -63,6 +63,10 @@ class Series:
         self.recent.append(value)
         if len(self.recent) > self.th.spike_recent_rows:
             old = self.recent.popleft()
+            if old == 0.0:
+                # GRPO logs exactly 0 for grad norm / KL on steps where every group had the same
+                # reward (no advantage, no gradient): "no signal", not a low reference level
+                return
             self._ref_fifo.append(old)
             bisect.insort(self._ref_sorted, old)
             if len(self._ref_fifo) > self.th.spike_median_rows:

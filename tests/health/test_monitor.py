@@ -181,3 +181,13 @@ def test_jobs_health_is_pure_python():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_zero_gradient_steps_are_not_a_reference_level():
+    """Seen in a real tiny GRPO run: grad_norm and kl are exactly 0 while every group earns the
+    same reward; the first real gradient is not a 10,000x spike."""
+    rng = random.Random(2)
+    vals = [0.0] * 14 + [0.0 if rng.random() < 0.5 else 0.01 * math.exp(rng.gauss(0, 0.3)) for _ in range(60)]
+    mon = HealthMonitor()
+    mon.update([{"step": i, "grad_norm": v, "kl": v * 5} for i, v in enumerate(vals, 1)])
+    assert mon.status in ("healthy", "watch"), [a.to_dict() for a in mon.alerts]
