@@ -39,11 +39,18 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("templates")
-    def templates_cmd(json_out: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    def templates_cmd(
+        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type"),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
         """List job templates and launch profiles (built-in and user ones)."""
         with user_errors():
             from jobs import config
             from jobs.templates import list_profiles, list_templates
+
+            if name:
+                _show_template(name, json_out)
+                return
 
             tpls, profs = list_templates(), list_profiles()
             if json_out:
@@ -219,6 +226,46 @@ def register(app: typer.Typer) -> None:
             jid = fork_job(reg, job, checkpoint, overrides, name)
             j = reg.get(jid)
             typer.echo(f"{jid}  {j.name}  {j.run_dir}")
+
+
+def _type_name(ann) -> str:
+    import typing
+
+    if typing.get_origin(ann) is typing.Literal:
+        return "|".join(str(a) for a in typing.get_args(ann))
+    return getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+
+
+def _show_template(name: str, json_out: bool) -> None:
+    """A template's parameters: the template's value, else the kind's default, with the type."""
+    from jobs.params import PARAMS_BY_KIND
+    from jobs.templates import load_template
+
+    t = load_template(name)
+    model = PARAMS_BY_KIND[t.kind]
+    rows = []
+    for key, field in model.model_fields.items():
+        if key in t.params:
+            value, src = t.params[key], "template"
+        elif field.is_required():
+            value, src = None, "required"
+        else:
+            value, src = field.get_default(call_default_factory=True), "default"
+        ann = _type_name(field.annotation)
+        rows.append({"name": key, "value": value, "source": src, "type": ann, "help": field.description or ""})
+    if json_out:
+        typer.echo(json.dumps({"name": t.name, "kind": t.kind, "path": t.path, "pattern": t.name_pattern,
+                               "entry": t.entry, "resources": t.resources, "params": rows}, indent=2))
+        return
+    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{t.description}")
+    typer.echo(f"name pattern: {t.name_pattern}")
+    typer.echo(f"resources:    {t.resources}")
+    w = max(len(r["name"]) for r in rows)
+    for r in rows:
+        val = json.dumps(r["value"]) if r["source"] != "required" else "<required>"
+        mark = "*" if r["source"] == "template" else " "
+        typer.echo(f" {mark}{r['name']:<{w}}  {val:<28} {r['type']}" + (f"  # {r['help']}" if r["help"] else ""))
+    typer.echo("(* set by the template; override any with -p NAME=VALUE, sweep with -p NAME=V1,V2)")
 
 
 def _registry_if_exists():

@@ -29,3 +29,13 @@ def test_templates_command(home):
     data = json.loads(run_cli("templates", "--json", check=True).stdout)
     assert {t["name"] for t in data["templates"]} >= {"grpo", "sft", "eval", "grpo-refine", "fake"}
     assert {p["name"]: p["backend"] for p in data["profiles"]}["slurm-example"] == "slurm"
+
+
+def test_templates_show_one(home):
+    out = run_cli("templates", "grpo", check=True).stdout
+    assert " *learning_rate" in out and "2e-06" in out and "group|batch|none" in out
+    data = json.loads(run_cli("templates", "sft", "--json", check=True).stdout)
+    p = {r["name"]: r for r in data["params"]}
+    assert p["learning_rate"]["source"] == "template" and p["seed"]["source"] == "default"
+    res = run_cli("templates", "grpx")
+    assert res.returncode == 2 and "did you mean 'grpo'" in res.stderr
