@@ -208,3 +208,24 @@ def test_duplicate_programs_run_once_and_results_are_independent(sandbox):
     assert all(r.outputs == [[[4, 5, 6], [1, 2, 3]]] for r in res)
     res[0].outputs[0][0][0] = 99  # results are separate objects
     assert res[1].outputs[0][0][0] == 4
+
+
+def test_programs_may_define_and_modify_their_own_classes(sandbox):
+    prog = ("class Box:\n    color = 1\n"
+            "def helper(g):\n    return g\n"
+            "def transform(g):\n    Box.color = 2\n    helper.__doc__ = 'x'\n"
+            "    return np.full((1, 1), Box.color)\n")
+    r = sandbox.run_one(prog, [GRID])
+    assert r.error is None, r.detail
+    assert r.outputs == [[[2]]]
+
+
+def test_poisoned_helper_class_is_restored_for_the_next_program():
+    with Sandbox(workers=1, recycle_every=1000) as sb:  # same worker for both programs
+        bad = sb.run_one("import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n", [GRID])
+        assert bad.error == "unsafe" and "common.Color" in bad.detail
+        good = sb.run_one("from common import *\ndef transform(g):\n    return np.full((1, 1), Color.RED)\n", [GRID])
+        assert good.outputs == [[[2]]]
+        bad = sb.run_one("def transform(g):\n    np.flipud = lambda a: a\n    return g\n", [GRID])
+        assert bad.error == "unsafe" and "numpy.flipud" in bad.detail
+        assert sb.run_one(FLIP, [GRID]).outputs == [[[4, 5, 6], [1, 2, 3]]]

@@ -30,6 +30,7 @@ from .result import encode_grid, to_grid_array
 _is = operator.is_
 
 PROGRAM_NAME = "<program>"
+PROGRAM_MODULE = "__arc_program__"
 
 # Audit events that an ARC transform never needs; seeing one marks the program unsafe.
 UNSAFE_EVENTS = frozenset("""
@@ -76,6 +77,11 @@ def _audit(event: str, args: tuple) -> None:
     elif event == "sys._getframe" or (event == "object.__getattr__" and len(args) > 1
                                       and args[1] in FRAME_ATTRS):
         bad = _called_from_program()
+    elif event in ("object.__setattr__", "object.__delattr__") and args:
+        # Raised for attribute writes on classes and for function internals such as __code__:
+        # allowed on the program's own objects, poisoning on anyone else's (common.Color.RED = 5,
+        # common.flood_fill.__code__ = ...), which a namespace fingerprint would not see.
+        bad = getattr(args[0], "__module__", None) != PROGRAM_MODULE
     if bad:
         if not _State.unsafe_event:
             _State.unsafe_event = event
@@ -141,7 +147,7 @@ class Runner:
         self.inputs_cache: dict[str, list] = {}
         self.live_globals: list[dict] = []
         import typing
-        base: dict[str, Any] = {"__builtins__": builtins, "__name__": "__arc_program__",
+        base: dict[str, Any] = {"__builtins__": builtins, "__name__": PROGRAM_MODULE,
                                 "np": np, "numpy": np, "common": common}
         for name in getattr(typing, "__all__", []):
             if hasattr(typing, name):
@@ -155,6 +161,8 @@ class Runner:
         self.saved_modules = dict(sys.modules)
         self.fingerprint = _fingerprint(self.watched)
         self.tags = _version_tags(self.watched)
+        self.classes = [(f"common.{n}", c, dict(c.__dict__)) for n, c in vars(common).items()
+                        if isinstance(c, type) and c.__module__ == common.__name__]
         self.sys_only = {"sys": sys}
         self.sys_fingerprint = _fingerprint(self.sys_only)
         self.saved_path = list(sys.path)
@@ -205,9 +213,10 @@ class Runner:
                 else:  # lazily imported submodules, warning registries: keep, re-snapshot
                     self.saved_dicts[name] = dict(d)
             self.fingerprint = _fingerprint(self.watched)
-        if self.tags is not None:
-            self.tags = _version_tags(self.watched)
+            if self.tags is not None:
+                self.tags = _version_tags(self.watched)
             self.sys_fingerprint = _fingerprint(self.sys_only)
+        changed += self._classes_poisoned()
         if sys.path != self.saved_path:
             sys.path[:] = self.saved_path
             changed.append("sys.path")
@@ -216,6 +225,29 @@ class Runner:
             os.environ.update(self.saved_environ)
             changed.append("os.environ")
         return ", ".join(changed)
+
+    def _classes_poisoned(self) -> list[str]:
+        """Classes of the helper library (common.Color, ...): attribute writes on classes are
+        not audited by CPython, so compare their namespaces and put them back."""
+        changed = []
+        for name, cls, saved in self.classes:
+            cur = cls.__dict__
+            if len(cur) == len(saved) and tuple(cur) == tuple(saved) \
+                    and all(map(_is, cur.values(), saved.values())):
+                continue
+            for k in [k for k in cur if k not in saved]:
+                try:
+                    delattr(cls, k)
+                except (AttributeError, TypeError):
+                    pass
+            for k, v in saved.items():
+                if cur.get(k) is not v:
+                    try:
+                        setattr(cls, k, v)
+                    except (AttributeError, TypeError):
+                        pass
+            changed.append(name)
+        return changed
 
     def _inputs(self, key: str, payload: list | None) -> list:
         if payload is not None:
