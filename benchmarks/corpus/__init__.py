@@ -65,7 +65,8 @@ def build_corpus(n: int = 600, seed: int = 0, mix=MIX) -> list[Item]:
             else:
                 src = FAILING[kind](rng)
         inputs, expected = _io(task)
-        items.append(Item(task.id, kind, src, inputs, expected))
+        # Unique text per program, so no runner can skip work by spotting duplicates.
+        items.append(Item(task.id, kind, f"# sample {k}\n" + src, inputs, expected))
     return items
 
 

@@ -17,7 +17,7 @@ def _head(rng: random.Random, concepts: str, description: str) -> str:
 
 
 def _name(rng: random.Random) -> str:
-    return rng.choice(["input_grid", "grid", "inp", "x"])
+    return rng.choice(["input_grid", "grid", "inp", "img"])
 
 
 # ----- correct templates (used only on tasks they solve) -------------------------------------
@@ -50,8 +50,8 @@ def colormap(rng, mapping: dict) -> str:
     items = ", ".join(f"{a}: {b}" for a, b in sorted(mapping.items()))
     if rng.random() < 0.5:
         body = (f"    mapping = {{{items}}}\n    output_grid = {g}.copy()\n"
-                f"    for x in range({g}.shape[0]):\n        for y in range({g}.shape[1]):\n"
-                f"            output_grid[x, y] = mapping.get(int({g}[x, y]), {g}[x, y])\n    return output_grid\n")
+                f"    for r in range({g}.shape[0]):\n        for c in range({g}.shape[1]):\n"
+                f"            output_grid[r, c] = mapping.get(int({g}[r, c]), {g}[r, c])\n    return output_grid\n")
     else:
         body = (f"    lut = np.arange(10)\n    for a, b in {{{items}}}.items():\n        lut[a] = b\n"
                 f"    return lut[{g}]\n")
@@ -217,7 +217,7 @@ def exception(rng) -> str:
     if bug == 0:  # off-by-one past the edge
         return (_head(rng, "lines", "Extend lines to the right.")
                 + "def transform(input_grid):\n    output_grid = input_grid.copy()\n"
-                "    h, w = input_grid.shape\n    for i in range(h):\n        for j in range(w):\n"
+                "    h, w = input_grid.shape\n    for i in range(h):\n        for j in range(w + 1):\n"
                 "            if input_grid[i, j] != Color.BLACK:\n                output_grid[i, j + 1] = input_grid[i, j]\n"
                 "    return output_grid\n")
     if bug == 1:  # helper that does not exist
