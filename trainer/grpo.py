@@ -90,6 +90,10 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
         log_completions=False,
         save_only_model=False,  # optimizer and scheduler state are needed to resume exactly
     )
+    if not p.use_vllm:
+        # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA
+        # sampling from them is a device-side assert that kills the process before any alert.
+        kwargs["generation_kwargs"] = {"remove_invalid_values": True}
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
