@@ -268,3 +268,8 @@ def test_runner_repairs_poisoned_namespaces_in_place(tmp_path):
     assert out[1] == [None, ["1x1:2"], False]
     assert out[2][0] == "unsafe"
     assert out[3] == [None, ["2x3:456123"], False]
+
+
+def test_non_text_program_is_a_parse_error(sandbox):
+    res = sandbox.run_many([None, b"def transform(g): return g", FLIP], [[GRID]] * 3)
+    assert [r.error for r in res] == ["parse", "parse", None]

@@ -445,6 +445,9 @@ class _Batch:
         self.copy_of: dict[int, int] = {}
         unique = deque()
         for i, (src, key) in enumerate(zip(programs, self.keys)):
+            if type(src) is not str:
+                self.results[i] = ExecResult(None, "parse", f"program is {type(src).__name__}, not source text")
+                continue
             j = first.setdefault((src, key), i)
             if j == i:
                 unique.append(i)

@@ -16,7 +16,6 @@ import gc
 import io
 import operator
 import os
-import random
 import signal
 import sys
 import time

@@ -9,7 +9,6 @@ import os
 import resource
 import signal
 import socket
-import sys
 import tempfile
 import time
 import types
