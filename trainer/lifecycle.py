@@ -92,6 +92,7 @@ def reset_learning_rate(trainer, learning_rate: float) -> None:
     rate (e.g. a guard rollback halving it) would silently keep the old one otherwise.
     """
     sched = getattr(trainer, "lr_scheduler", None)
+    sched = getattr(sched, "scheduler", sched)  # accelerate wraps the torch scheduler
     if sched is None or not hasattr(sched, "base_lrs"):
         return
     old = list(sched.base_lrs)
@@ -101,6 +102,8 @@ def reset_learning_rate(trainer, learning_rate: float) -> None:
     for group in trainer.optimizer.param_groups:
         group["initial_lr"] = learning_rate
     # Re-apply the schedule at the current step with the new base.
-    lrs = sched.get_lr() if hasattr(sched, "get_lr") else sched.base_lrs
+    lrs = [base * fn(sched.last_epoch) for base, fn in zip(sched.base_lrs, sched.lr_lambdas)] \
+        if hasattr(sched, "lr_lambdas") else list(sched.base_lrs)
     for group, lr in zip(trainer.optimizer.param_groups, lrs):
         group["lr"] = lr
+    sched._last_lr = list(lrs)  # what Trainer logs as learning_rate for the next step

@@ -88,8 +88,11 @@ def test_events_and_checkpoints(finished_run):
 def test_fork_from_a_checkpoint_continues_at_the_next_step(finished_run, tmp_path):
     parent, spec = finished_run
     child = tmp_path / "child"
+    # a fork that changes the learning rate (what a guard rollback does) must train with the new one,
+    # not the one stored in the parent's scheduler state
+    params = {**spec.params, "learning_rate": spec.params["learning_rate"] / 2}
     fork = spec.model_copy(update={
-        "run_dir": str(child), "name": "child",
+        "run_dir": str(child), "name": "child", "params": params,
         "resume_from": CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-2")})
     fork.write()
     proc = run_trainer("run", str(child / "spec.json"))
@@ -98,4 +101,6 @@ def test_fork_from_a_checkpoint_continues_at_the_next_step(finished_run, tmp_pat
     assert evs[0]["event"] == "started" and evs[0]["step"] == 2
     assert evs[0]["resume_from"] == str(parent / "checkpoint-2")
     assert [m["step"] for m in metrics(child)] == [3]
+    assert metrics(child)[0]["learning_rate"] == pytest.approx(params["learning_rate"])
+    assert metrics(parent)[-1]["learning_rate"] == pytest.approx(spec.params["learning_rate"])
     assert rundir.newest_valid_checkpoint(str(child)).step == 3
