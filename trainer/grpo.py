@@ -159,6 +159,11 @@ def guard_callback(spec, run_dir):
 
 def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
+    if spec.kind == "grpo-refine":
+        # Second-turn prompts (an earlier program plus its execution feedback) are not built yet;
+        # training plain first-turn prompts instead would silently run a different experiment.
+        raise SpecError("kind 'grpo-refine': second-turn (refine) prompts are not implemented in this "
+                        "trainer yet; use kind 'grpo'")
     check_batch(p)
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox

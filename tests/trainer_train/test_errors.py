@@ -83,3 +83,12 @@ def test_eval_command_refuses_other_kinds(tmp_path, tiny_model_dir):
     grpo_spec(run_dir, tiny_model_dir).write()
     proc = run_trainer("eval", str(run_dir / "spec.json"))
     assert proc.returncode == 2 and "kind is 'grpo'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_grpo_refine_is_refused_clearly(tmp_path, tiny_model_dir, capsys):
+    from jobs.spec import JobSpec
+
+    spec = grpo_spec(tmp_path / "run", tiny_model_dir)
+    refine = JobSpec(**{**spec.model_dump(), "kind": "grpo-refine"})
+    assert grpo.main(refine) == 2
+    assert "grpo-refine" in capsys.readouterr().err
