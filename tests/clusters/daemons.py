@@ -284,6 +284,15 @@ class SSHServer:
                 _stop(self.pid)
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic and only when different: another session's sshd or client may be reading it."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def _keygen(path: Path) -> None:
     if not path.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
@@ -307,7 +316,7 @@ def _ensure_sshd(root: Path, setenv: dict[str, str] | None) -> SSHServer:
     for name in ("host_ed25519", "user_ed25519", "other_ed25519"):
         _keygen(root / name)
     host_pub = " ".join((root / "host_ed25519.pub").read_text().split()[:2])
-    (root / "authorized_keys").write_text((root / "user_ed25519.pub").read_text())
+    _write_if_changed(root / "authorized_keys", (root / "user_ed25519.pub").read_text())
     state = root / "state.json"
     pid = _read_pid(root / "sshd.pid")
     if state.exists() and _alive(pid):
@@ -339,5 +348,5 @@ def _ensure_sshd(root: Path, setenv: dict[str, str] | None) -> SSHServer:
         pid = _read_pid(root / "sshd.pid")
         state.write_text(json.dumps({"port": port}))
     known = root / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {host_pub}\n")
+    _write_if_changed(known, f"[127.0.0.1]:{port} {host_pub}\n")
     return SSHServer(root, port, host_pub, root / "user_ed25519", root / "other_ed25519", known, pid)

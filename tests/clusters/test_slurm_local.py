@@ -67,7 +67,8 @@ def test_pending_running_completed_and_cancel(slurm, tmp_path):
     # a blocker that takes every CPU keeps our job PENDING until we cancel the blocker
     blocker = b.submit(make_spec(tmp_path / "blocker", "blocker", cpus=os.cpu_count(),
                                  env={"FAKE_STEPS": 600, "FAKE_STEP_S": 0.1, "FAKE_SAVE_EVERY": 1000}))
-    wait_for(lambda: b.status([blocker])[blocker].state is JobState.RUNNING, what="blocker running")
+    # (generous: the test cluster may be shared with another test session's jobs)
+    wait_for(lambda: b.status([blocker])[blocker].state is JobState.RUNNING, timeout=120, what="blocker running")
     job = b.submit(make_spec(tmp_path / "run", "run", env={"FAKE_STEPS": 6, "FAKE_STEP_S": 0.2}))
     st = wait_for(lambda: (s := b.status([job])[job]).state is JobState.QUEUED and s, what="job pending")
     assert st.exit_code is None
