@@ -30,18 +30,25 @@ def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
     try:
         return _run(spec, run_dir, files)
     except (JobsError, ValueError) as e:
-        # ValueError covers what TRL/transformers raise on inconsistent settings: a user error too.
+        # A ValueError before training starts is TRL/transformers/sandbox refusing a setting: a user
+        # error. Once training runs, it is a bug: keep its traceback.
+        if not isinstance(e, JobsError) and files.has_started:
+            return _crash(files, e)
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
         print(f"trainer: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as e:  # a bug or a crash (OOM, CUDA): keep the traceback in stderr.log
-        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
-        traceback.print_exc()
-        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT_CRASH
+        return _crash(files, e)
     finally:
         files.close()
+
+
+def _crash(files: RunFiles, e: Exception) -> int:
+    files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+    traceback.print_exc()
+    print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
+    return EXIT_CRASH
 
 
 def check_batch(p) -> None:
@@ -130,21 +137,19 @@ def make_trainer_class():
     return ArcGRPOTrainer
 
 
-class StepTimer:
-    """Callback measuring each optimizer step's wall time into a Timing."""
+def step_timer(timing: Timing):
+    """A callback adding each optimizer step's wall time (generation + reward + update) to `timing`."""
+    from transformers import TrainerCallback
 
-    def __new__(cls, timing: Timing):
-        from transformers import TrainerCallback
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            self._t0 = time.perf_counter()
 
-        class _StepTimer(TrainerCallback):
-            def on_step_begin(self, args, state, control, **kw):
-                self._t0 = time.perf_counter()
+        def on_step_end(self, args, state, control, **kw):
+            timing.step_total += time.perf_counter() - getattr(self, "_t0", time.perf_counter())
+            timing.steps += 1
 
-            def on_step_end(self, args, state, control, **kw):
-                timing.step_total += time.perf_counter() - getattr(self, "_t0", time.perf_counter())
-                timing.steps += 1
-
-        return _StepTimer()
+    return StepTimer()
 
 
 def guard_callback(spec, run_dir):
@@ -229,7 +234,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
         train_dataset=setup.dataset,
         processing_class=setup.tokenizer,
         peft_config=setup.peft_config,
-        callbacks=callbacks + ([StepTimer(timing)] if timing is not None else []),
+        callbacks=callbacks + ([step_timer(timing)] if timing is not None else []),
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate

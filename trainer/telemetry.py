@@ -38,6 +38,7 @@ class RunFiles:
         self.run_dir = Path(run_dir)
         self.enabled = is_main_process() if enabled is None else enabled
         self._writers: dict[str, rundir.JsonlWriter] = {}
+        self.has_started = False  # set by started(): errors after it are crashes, not bad input
 
     def _writer(self, name: str) -> rundir.JsonlWriter:
         w = self._writers.get(name)
@@ -60,6 +61,7 @@ class RunFiles:
             self._writer(rundir.EVENTS).write({"event": event, "time": round(time.time(), 3), **fields})
 
     def started(self, **fields: Any) -> None:
+        self.has_started = True
         self.event(rundir.EV_STARTED, pid=os.getpid(), host=socket.gethostname(),
                    argv=sys.argv, **fields)
 
