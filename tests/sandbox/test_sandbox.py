@@ -273,3 +273,12 @@ def test_runner_repairs_poisoned_namespaces_in_place(tmp_path):
 def test_non_text_program_is_a_parse_error(sandbox):
     res = sandbox.run_many([None, b"def transform(g): return g", FLIP], [[GRID]] * 3)
     assert [r.error for r in res] == ["parse", "parse", None]
+
+
+def test_library_imports_are_not_mistaken_for_unsafe_ones():
+    with Sandbox(workers=1, timeout_s=10.0) as sb:
+        # asyncio imports socket/subprocess/selectors internally: fine as long as unused.
+        r = sb.run_one("import asyncio, concurrent.futures\ndef transform(g):\n    return g\n", [GRID])
+        assert r.error is None, r.detail
+        r = sb.run_one("import mmap\ndef transform(g):\n    return g\n", [GRID])
+        assert r.error == "unsafe" and "import" in r.detail

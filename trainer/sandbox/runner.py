@@ -72,7 +72,7 @@ def _audit(event: str, args: tuple) -> None:
         return
     bad = event in UNSAFE_EVENTS or event.startswith(UNSAFE_PREFIXES)
     if event == "import" and args and str(args[0]).split(".")[0] in UNSAFE_IMPORTS:
-        bad = True
+        bad = _imported_by_program()  # libraries may need them internally (pandas -> mmap)
     elif event == "sys._getframe" or (event == "object.__getattr__" and len(args) > 1
                                       and args[1] in FRAME_ATTRS):
         bad = _called_from_program()
@@ -80,11 +80,22 @@ def _audit(event: str, args: tuple) -> None:
         # Raised for attribute writes on classes and for function internals such as __code__:
         # allowed on the program's own objects, poisoning on anyone else's (common.Color.RED = 5,
         # common.flood_fill.__code__ = ...), which a namespace fingerprint would not see.
-        bad = getattr(args[0], "__module__", None) != PROGRAM_MODULE
+        bad = getattr(args[0], "__module__", None) != PROGRAM_MODULE and _called_from_program()
     if bad:
         if not _State.unsafe_event:
             _State.unsafe_event = event
         raise UnsafeOperation(f"forbidden operation: {event}")
+
+
+def _imported_by_program() -> bool:
+    _State.in_hook = True
+    try:
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename == PROGRAM_NAME
+    finally:
+        _State.in_hook = False
 
 
 def _called_from_program(depth: int = 2) -> bool:
