@@ -282,3 +282,18 @@ def test_library_imports_are_not_mistaken_for_unsafe_ones():
         assert r.error is None, r.detail
         r = sb.run_one("import mmap\ndef transform(g):\n    return g\n", [GRID])
         assert r.error == "unsafe" and "import" in r.detail
+
+
+def test_ordinary_python_features_are_not_flagged(sandbox):
+    prog = ("from collections import namedtuple, Counter, defaultdict, deque\n"
+            "from dataclasses import dataclass\nfrom enum import Enum\nimport functools, itertools, copy\n"
+            "P = namedtuple('P', 'x y')\nclass N(NamedTuple):\n    a: int\n"
+            "@dataclass\nclass Obj:\n    color: int\nclass C(Enum):\n    RED = 2\n"
+            "@functools.lru_cache(None)\ndef f(n):\n    return n\n"
+            "def transform(g):\n    import warnings\n    warnings.warn('careful')\n"
+            "    try:\n        raise ValueError('x')\n    except ValueError as e:\n        print(repr(e))\n"
+            "    out = copy.deepcopy(g)\n    out[0, 0] = Obj(C.RED.value).color + f(0) + N(0).a + P(0, 0).x\n"
+            "    return out\n")
+    r = sandbox.run_one(prog, [GRID])
+    assert r.error is None, r.detail
+    assert r.outputs == [[[2, 2, 3], [4, 5, 6]]]

@@ -340,13 +340,19 @@ class Runner:
         return {"outputs": [encode_grid(a) for a in outputs], "error": None, "detail": ""}
 
     def _release(self) -> None:
+        sys.modules.pop(PROGRAM_MODULE, None)
         for g in self.live_globals:
             g.clear()
         self.live_globals.clear()
         gc.collect(0)
 
     def _load(self, code):
-        g = self.base_globals.copy()
+        # A real module (registered while the program runs) so that code looking itself up in
+        # sys.modules works: dataclasses, pickle-by-reference, typing.get_type_hints ...
+        mod = types.ModuleType(PROGRAM_MODULE)
+        g = mod.__dict__
+        g.update(self.base_globals)
+        sys.modules[PROGRAM_MODULE] = mod
         self.live_globals.append(g)
         exec(code, g)
         fn = g.get("transform")
