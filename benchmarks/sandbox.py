@@ -104,7 +104,9 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}; load average {load}")
 
 
 def main(argv=None) -> int:
@@ -202,6 +204,8 @@ def main(argv=None) -> int:
             kinds[o[0]] = kinds.get(o[0], 0) + 1
         print(f"results {k}: {dict(sorted(kinds.items()))}")
     print(f"pool stats: {stats}")
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"(other work on the machine slows every method, the multi-process ones most)")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"machine": machine(), "args": vars(args), "corpus": summary(items),
