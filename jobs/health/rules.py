@@ -63,7 +63,7 @@ class Truncation(Rule):
             out.append((lv, "clipped_ratio",
                         f"clipped ratio {clipped.mean:.2f} (baseline {clipped.baseline:.2f})",
                         {"value": _r(clipped.mean), "baseline": _r(clipped.baseline)}))
-        elif m.completions.baseline is not None and m.completions.items:
+        elif clipped is None and m.completions.baseline is not None and m.completions.items:
             cur, base = m.completions.mean("truncated"), m.completions.baseline["truncated"]
             out.append((_up(cur - base, th.clipped_watch, th.clipped_warning, th.clipped_critical), "truncated_share",
                         f"truncated completions {cur:.0%} (baseline {base:.0%})", {"value": _r(cur), "baseline": _r(base)}))

@@ -12,7 +12,7 @@ import pytest
 
 from jobs.health import HealthConfigError, HealthMonitor, Thresholds, diagnose
 from jobs.health.textcheck import python_token_share
-from jobs.rundir import JsonlTail, read_jsonl
+from jobs.rundir import JsonlTail
 
 pytestmark = pytest.mark.timeout(120)
 
