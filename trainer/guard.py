@@ -137,8 +137,9 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
                     action = self.mode
                     self.stop_reason = "collapse"
                     self.critical_alert = alert
-                self.event(rundir.EV_COLLAPSE, step=state.global_step, rule=alert.rule, severity=alert.severity,
-                           message=alert.message, action=action, guard=self.mode, alert=alert.to_dict())
+                # the alert's own fields at the top (rule, severity, first_step, steps, message,
+                # evidence with example completion ids), plus the step it rose at and what we did
+                self.event(rundir.EV_COLLAPSE, step=state.global_step, action=action, guard=self.mode, **alert.to_dict())
                 if main:
                     print(f"guard: {alert.severity} {alert.rule} at step {state.global_step}: {alert.message}"
                           + (f" -> {action}" if action != "none" else ""), file=sys.stderr, flush=True)

@@ -83,7 +83,9 @@ def test_warn_writes_events_and_never_stops(tmp_path, traces_root):
     want = next(a for a in diagnose(spec.run_dir).alerts if a.rule == "truncation").steps
     assert trunc == sorted(want.items(), key=lambda kv: kv[1])
     assert [s for s, _ in trunc] == ["watch", "warning", "critical"]
-    assert all(e["action"] == "none" and e["alert"]["rule"] == e["rule"] for e in ev)
+    assert all(e["action"] == "none" and e["first_step"] == want["watch"] for e in ev if e["rule"] == "truncation")
+    crit = next(e for e in ev if e["rule"] == "truncation" and e["severity"] == "critical")
+    assert crit["evidence"]["examples"] and crit["evidence"]["signals"]["clipped_ratio"]["level"] == 3
 
 
 def test_stop_saves_and_stops_at_the_first_critical(tmp_path, traces_root):
