@@ -8,7 +8,7 @@ the loss curves must agree up to reduction-order noise.
     # on a 2-GPU host (H200 x2), from the repo root
     python benchmarks/sft_multigpu.py                       # tiny model built here, 60 steps
     python benchmarks/sft_multigpu.py --model /models/X --steps 100 --seq 8192
-    # on a CPU-only machine, to check the script itself (2 gloo processes)
+    # on a CPU-only machine, to check the script itself (2 gloo processes via torchrun)
     python benchmarks/sft_multigpu.py --cpu --steps 6
 
 Prints per-step losses side by side, the max/mean relative difference, the verdict against
@@ -62,8 +62,10 @@ def losses(run_dir: Path) -> tuple[dict[int, float], dict]:
             out[m["step"]] = m["loss"]
     for line in (run_dir / "events.jsonl").read_text().splitlines():
         e = json.loads(line)
+        if e["event"] == "started":
+            stopped["world_size"] = e.get("world_size")
         if e["event"] == "stopped":
-            stopped = e
+            stopped.update(e)
     return out, stopped
 
 
@@ -95,14 +97,14 @@ def main() -> int:
     one, two = work / "sft-1gpu", work / "sft-2gpu"
     make_spec(one, args, accum=2 * args.accum)
     make_spec(two, args, accum=args.accum)
-    env1 = dict(env, **({} if args.cpu else {"CUDA_VISIBLE_DEVICES": "0"}))
+    # Both runs are plain `python -m trainer run`, as every backend starts a job: with 2 visible
+    # GPUs (or ARCCTL_DATA_PARALLEL=2 on CPU) the SFT job relaunches itself data-parallel.
+    if args.cpu:
+        env1, env2 = dict(env, ARCCTL_DATA_PARALLEL="1"), dict(env, ARCCTL_DATA_PARALLEL="2")
+    else:
+        env1, env2 = dict(env, CUDA_VISIBLE_DEVICES="0"), dict(env, CUDA_VISIBLE_DEVICES="0,1")
     t1 = run([sys.executable, "-m", "trainer", "run", str(one)], env1, work / "1gpu.log")
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
-              "--main_process_port", "29517", "--mixed_precision", "no" if args.cpu else "bf16"]
-    launch += ["--cpu"] if args.cpu else ["--multi_gpu"]
-    env2 = dict(env, **({} if args.cpu else {"CUDA_VISIBLE_DEVICES": "0,1"}))
-    t2 = run(launch + ["-m", "trainer", "run", str(two)], env2, work / "2gpu.log")
-
+    t2 = run([sys.executable, "-m", "trainer", "run", str(two)], env2, work / "2gpu.log")
     l1, s1 = losses(one)
     l2, s2 = losses(two)
     steps = sorted(set(l1) & set(l2))
@@ -116,13 +118,16 @@ def main() -> int:
         print(f"{s:>5} {l1[s]:>10.4f} {l2[s]:>10.4f} {100 * r:>8.2f}%")
     mean_rel, max_rel = sum(rel) / len(rel), max(rel)
     ok = mean_rel <= args.tolerance
+    if s2.get("world_size") != 2:
+        print(f"WARNING: the 2-process run reports world_size={s2.get('world_size')}: not data parallel")
     sps1, sps2 = s1.get("train_samples_per_second"), s2.get("train_samples_per_second")
     print()
     print("| setup | wall s | train samples/s | ratio vs 1 |")
     print("|---|---|---|---|")
-    print(f"| 1 process | {t1:.1f} | {sps1 or 0:.2f} | 1.00 |")
+    print(f"| 1 process (world size {s1.get('world_size')}) | {t1:.1f} | {sps1 or 0:.2f} | 1.00 |")
     ratio = (sps2 / sps1) if sps1 and sps2 else float("nan")
-    print(f"| 2 processes (accelerate DDP) | {t2:.1f} | {sps2 or 0:.2f} | {ratio:.2f} |")
+    how = "torchrun gloo DDP" if args.cpu else "accelerate DDP"
+    print(f"| 2 processes ({how}, world size {s2.get('world_size')}) | {t2:.1f} | {sps2 or 0:.2f} | {ratio:.2f} |")
     print(f"\nloss match: mean rel diff {100 * mean_rel:.2f}%, max {100 * max_rel:.2f}% "
           f"-> {'MATCH' if ok else 'MISMATCH'} (tolerance {100 * args.tolerance:.1f}% mean)")
     print(f"run dirs: {one} {two}")

@@ -13,6 +13,7 @@ Telemetry (metrics.jsonl / events.jsonl / checkpoints) is the same as for GRPO.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import traceback
@@ -31,6 +32,9 @@ PROGRAM_KEYS = ("program", "code", "solution")
 
 def main(spec: Any, run_dir: str | Path | None = None) -> int:
     run_dir = Path(run_dir or spec.run_dir)
+    n_proc = data_parallel_processes()
+    if n_proc > 1:
+        return relaunch_data_parallel(spec, run_dir, n_proc)
     files = RunFiles(run_dir)
     try:
         return _run(spec, run_dir, files)
@@ -46,6 +50,104 @@ def main(spec: Any, run_dir: str | Path | None = None) -> int:
         return EXIT_CRASH
     finally:
         files.close()
+
+
+# --- data parallel ------------------------------------------------------------------------
+# A job given several GPUs (the backend sets CUDA_VISIBLE_DEVICES) trains data-parallel: the plain
+# `python -m trainer run` process re-launches itself under `accelerate launch`, one process per
+# GPU, so every backend (local, Slurm, HTCondor) gets DDP without knowing about accelerate.
+DP_ENV = "ARCCTL_DATA_PARALLEL"  # force the process count (e.g. 2 on CPU to test gloo DDP); 1 = off
+DP_CHILD_ENV = "ARCCTL_DATA_PARALLEL_CHILD"  # set for the launched workers: never relaunch again
+
+
+def data_parallel_processes() -> int:
+    if os.environ.get(DP_CHILD_ENV) or os.environ.get("WORLD_SIZE") or os.environ.get("LOCAL_RANK"):
+        return 1  # already a worker of a distributed launch
+    forced = os.environ.get(DP_ENV)
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise SpecError(f"{DP_ENV}={forced!r}: expected a positive integer")
+        return int(forced)
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 1
+    except ImportError:
+        return 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
+    """Run this job with n_proc processes (`accelerate launch` on GPUs, torchrun on CPUs); forward stop signals to them
+    (preemption must still save a checkpoint) and return their exit code."""
+    import signal
+    import subprocess
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / rundir.SPEC).exists():
+        spec.write(run_dir)
+    on_gpu = data_parallel_gpu()
+    if on_gpu:
+        bf16 = model_loading.resolve_bf16(spec.typed_params().bf16)
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n_proc),
+               "--num_machines", "1", "--main_process_port", str(_free_port()),
+               "--mixed_precision", "bf16" if bf16 else "no"]
+    else:
+        # accelerate runs a single process for --cpu; torchrun gives real gloo DDP on CPUs
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n_proc),
+               "--master_port", str(_free_port())]
+    cmd += ["-m", "trainer", "run", str(run_dir)]
+    print(f"trainer: data parallel over {n_proc} {'GPUs' if on_gpu else 'CPU processes'}: {' '.join(cmd)}",
+          file=sys.stderr, flush=True)
+    env = dict(os.environ, **{DP_CHILD_ENV: "1"})
+    if not on_gpu:
+        env["ACCELERATE_USE_CPU"] = "true"  # else Trainer sees no device to distribute over (world size 1)
+    child = subprocess.Popen(cmd, env=env)  # same process group: a backend killing the group reaches the workers
+
+    def forward(signum, frame):
+        # to the training workers, not to the launcher: SIGUSR1 would kill the launcher outright,
+        # and the workers must finish the step and save before anything exits
+        for pid in _children(child.pid) or [child.pid]:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in lifecycle.STOP_SIGNALS}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def data_parallel_gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
 
 
 # --- examples -----------------------------------------------------------------------------
@@ -254,7 +356,9 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         callbacks=callbacks,
     )
     files.started(step=_checkpoint_step(resume), resume_from=resume, examples=len(train_ex),
-                  eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft")
+                  eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
+                  world_size=trainer.args.world_size,
+                  global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps)
     try:
         trainer.train(resume_from_checkpoint=resume)
     finally:

@@ -56,10 +56,10 @@ def test_sft_resume_continues_at_the_next_step(tmp_path, tiny_model_dir):
     assert started[1]["step"] == 4 and started[1]["resume_from"].endswith("checkpoint-4")
 
 
-def test_dora_rslora_eval_loss(tmp_path, tiny_model_dir):
+def test_dora_rslora_packing_eval_loss(tmp_path, tiny_model_dir):
     run = tmp_path / "sft"
     spec = _spec(run, tiny_model_dir, max_steps=2, save_steps=2, use_dora=True, use_rslora=True,
-                 eval_fraction=0.25, lora_target_modules=["q_proj", "v_proj"])
+                 eval_fraction=0.25, lora_target_modules=["q_proj", "v_proj"], packing=True)
     assert _run(spec) == 0
     cfg = json.loads((run / "final" / "adapter_config.json").read_text())
     assert cfg["use_dora"] is True and cfg["use_rslora"] is True
@@ -92,3 +92,27 @@ def test_completion_rebuilds_the_program():
     for _task, program in generate_tasks(6, seed=1):
         # what the model should produce after the prompt's prefix extracts back to the program
         assert extract_program(completion_for(program)) == program.rstrip() + "\n"
+
+
+def test_data_parallel_two_processes_match_one(tmp_path, tiny_model_dir):
+    """A job given 2 devices relaunches itself data-parallel (torchrun + gloo on CPU here,
+    accelerate on GPUs); with the same global batch its losses equal the 1-process run's."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    losses = {}
+    for n, accum in ((1, 2), (2, 1)):
+        run = tmp_path / f"dp{n}"
+        _spec(run, tiny_model_dir, max_steps=4, save_steps=4, gradient_accumulation_steps=accum).write()
+        env = dict(os.environ, PYTHONPATH=str(root), ARCCTL_DATA_PARALLEL=str(n))
+        r = subprocess.run([sys.executable, "-m", "trainer", "run", str(run)], env=env, cwd=root,
+                           capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stderr[-2000:]
+        started = [e for e in read_jsonl(run / "events.jsonl") if e["event"] == "started"]
+        assert len(started) == 1 and started[0]["world_size"] == n  # rank 0 alone writes telemetry
+        assert started[0]["global_batch"] == 4
+        losses[n] = [m["loss"] for m in read_jsonl(run / "metrics.jsonl") if "loss" in m]
+    assert len(losses[1]) == len(losses[2]) == 4
+    assert losses[2] == pytest.approx(losses[1], rel=1e-3)
