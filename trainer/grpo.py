@@ -38,6 +38,10 @@ def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
         files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
         print(f"trainer: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:  # a second Ctrl-C: abort without saving
+        files.event(rundir.EV_STOPPED, reason="interrupted")
+        print("trainer: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:  # a bug or a crash (OOM, CUDA): keep the traceback in stderr.log
         return _crash(files, e)
     finally:

@@ -7,6 +7,7 @@ job resumes from it instead of losing everything since the last `save_steps`.
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 
 from jobs import rundir
@@ -17,7 +18,8 @@ try:
 except ImportError:  # pragma: no cover
     TrainerCallback = object  # type: ignore[misc,assignment]
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# SIGINT too: a first Ctrl-C in a terminal stops as cleanly as a preemption, a second one aborts.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
 
 class SignalStop(TrainerCallback):
@@ -26,10 +28,16 @@ class SignalStop(TrainerCallback):
     def __init__(self, signals=STOP_SIGNALS):
         self.received: str | None = None
         self._previous = {}
+        # Handlers can only be set from the main thread; a trainer run inside a thread (an embedding
+        # app) leaves signal handling to its host.
+        if threading.current_thread() is not threading.main_thread():
+            return
         for sig in signals:
             self._previous[sig] = signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame):
+        if signum == signal.SIGINT and self.received:
+            raise KeyboardInterrupt
         # Only set a flag: saving from inside a signal handler could interrupt a half-written tensor.
         self.received = signal.Signals(signum).name
 

@@ -15,7 +15,7 @@ from trainer import lifecycle
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM, signal.SIGINT])
 def test_signal_sets_save_and_stop(sig):
     stop = lifecycle.SignalStop()
     try:
@@ -29,6 +29,27 @@ def test_signal_sets_save_and_stop(sig):
     finally:
         stop.restore()
     assert signal.getsignal(sig) is not stop._handle
+
+
+def test_second_ctrl_c_aborts():
+    stop = lifecycle.SignalStop()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.received == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        stop.restore()
+
+
+def test_no_handlers_outside_the_main_thread():
+    import threading
+
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("stop", lifecycle.SignalStop()))
+    t.start()
+    t.join()
+    assert out["stop"].received is None and out["stop"]._previous == {}
 
 
 def _checkpoint(run, step, valid=True):
