@@ -226,10 +226,9 @@ def task_program_pairs(p: Any) -> list[tuple[Any, str]]:
 
 
 def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=None) -> list[dict[str, str]]:
-    """One prompt-completion example per (task, test input), on an augmented copy of the task when
-    use_data_augmentation (the program solves the original orientation only, so augmenting here
-    would pair a prompt with a wrong program: augmentation applies to synthetic tasks whose
-    generator already varies them, never to the program's frame)."""
+    """One prompt-completion example per (task, test input). No augmentation: a program solves
+    its task in the original orientation and colours only, so an augmented prompt would be paired
+    with a wrong program (variety comes from the synthetic generator instead)."""
     from trainer.encoders import get_encoder
     from trainer.prompts import build_prompt_text
 
