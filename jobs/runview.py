@@ -519,6 +519,59 @@ def _last_segment(line: str) -> str:
 # ------------------------------------------------------------------------------- run view
 
 
+class SerializedFS:
+    """A RunFS that lets one request through at a time. The dashboard reads from several worker
+    threads (refresh, a completions page, the jobs table); paramiko's SFTP client deadlocked when
+    three of them shared one channel, so remote file systems are wrapped in this."""
+
+    def __init__(self, fs: rd.RunFS) -> None:
+        self.inner = fs
+        self._lock = threading.RLock()
+
+    def open_binary(self, path: str) -> "_SerializedFile":
+        with self._lock:
+            return _SerializedFile(self.inner.open_binary(path), self._lock)
+
+    def size(self, path: str) -> int:
+        with self._lock:
+            return self.inner.size(path)
+
+    def exists(self, path: str) -> bool:
+        with self._lock:
+            return self.inner.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        with self._lock:
+            return self.inner.listdir(path)
+
+    def read_text(self, path: str) -> str:
+        with self._lock:
+            return self.inner.read_text(path)
+
+
+class _SerializedFile:
+    def __init__(self, f: Any, lock: Any) -> None:
+        self._f, self._lock = f, lock
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with self._lock:
+            return self._f.seek(offset, whence)
+
+    def read(self, n: int = -1) -> bytes:
+        with self._lock:
+            return self._f.read(n)
+
+    def close(self) -> None:
+        with self._lock:
+            self._f.close()
+
+    def __enter__(self) -> "_SerializedFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 @dataclass
 class CheckpointRow:
     name: str
@@ -543,7 +596,9 @@ class RunView:
 
     def __init__(self, run_dir: str, fs: rd.RunFS | None = None) -> None:
         self.run_dir = run_dir.rstrip("/") or "/"
-        self.fs: rd.RunFS = fs or rd.LocalFS()
+        fs = fs or rd.LocalFS()
+        self.fs: rd.RunFS = fs if isinstance(fs, (rd.LocalFS, SerializedFS)) else SerializedFS(fs)
+        self._refresh_lock = threading.Lock()
         self.metrics = MetricsHistory()
         self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
@@ -553,13 +608,24 @@ class RunView:
         self.stderr = TextTail(self.fs, _join(self.run_dir, rd.STDERR))
         self._spec: dict[str, Any] | None = None
         self.spec_error: str | None = None
+        self.exit_code_value: int | None = None
         self._monitor: Any = None  # jobs.health.HealthMonitor, fed with the same incremental reads
         self._health_metrics: list[dict[str, Any]] = []  # rows read but not yet judged (backlog)
         self._health_completions: list[dict[str, Any]] = []
         self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def refresh(self, completion_bytes: int | None = CHUNK) -> set[str]:
+    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True) -> set[str] | None:
+        """Read what is new. With wait=False, returns None at once when another thread is
+        refreshing this view already (a slow remote read must not pile up UI ticks)."""
+        if not self._refresh_lock.acquire(blocking=wait):
+            return None
+        try:
+            return self._refresh(completion_bytes)
+        finally:
+            self._refresh_lock.release()
+
+    def _refresh(self, completion_bytes: int | None) -> set[str]:
         changed: set[str] = set()
         rows = self._metrics_tail.read_new()
         if self.metrics.extend(rows):
@@ -575,6 +641,13 @@ class RunView:
             changed.add("health")
         if self.stdout.update() + self.stderr.update():  # both, always (no short-circuit)
             changed.add("logs")
+        # Read here (the UI's worker thread) so the UI thread only ever reads cached values:
+        # over SFTP a read on the UI thread would freeze the screen.
+        _ = self.spec
+        code = self._read_exit_code()
+        if code != self.exit_code_value:
+            self.exit_code_value = code
+            changed.add("exit")
         return changed
 
     @property
@@ -596,6 +669,10 @@ class RunView:
         return str(self.spec.get("name") or self.run_dir.rsplit("/", 1)[-1])
 
     def exit_code(self) -> int | None:
+        """The exit code seen by the last refresh (None while running)."""
+        return self.exit_code_value
+
+    def _read_exit_code(self) -> int | None:
         try:
             return int(self.fs.read_text(_join(self.run_dir, rd.EXIT_CODE)).strip())
         except (OSError, ValueError):

@@ -139,6 +139,10 @@ class JobSource:
             if os.path.abspath(d) in seen:
                 continue
             v = self.view(d)
+            try:
+                v.refresh(completion_bytes=0)
+            except OSError:
+                pass
             spec = v.spec
             state = "completed" if v.exit_code() == 0 else ("failed" if v.exit_code() is not None else "running")
             rows.append(JobRow(key=d, name=v.name(), kind=str(spec.get("kind", "")), backend=str(spec.get("backend", "")),

@@ -64,5 +64,5 @@ async def test_run_screen_over_sftp(remote, runs):
                 break
             await pilot.pause(0.05)
         scr = app.screen
-        assert type(scr.view.fs).__name__ == "SFTPFS"
+        assert type(scr.view.fs.inner).__name__ == "SFTPFS"
         assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))

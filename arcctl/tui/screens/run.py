@@ -101,7 +101,7 @@ class RunScreen(Screen):
         with Horizontal(id="run-top"):
             yield Grid(*[MetricChart(m) for m in self.chosen], id="charts")
             with Vertical(id="run-side"):
-                yield Static(spec_summary(self.view), id="spec-panel")
+                yield Static("", id="spec-panel")  # filled by the first refresh (off the UI thread)
                 yield Static("Alerts", classes="panel-title")
                 yield OptionList(id="alerts")
         yield LogTail(id="log")
@@ -109,13 +109,14 @@ class RunScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.view.name()
         self.tick()
         self.set_interval(self.app.refresh_s, self.tick)
 
-    @work(thread=True, exclusive=True, group="run-refresh")
+    @work(thread=True, group="run-refresh")
     def tick(self) -> None:
-        changed = self.view.refresh()
+        changed = self.view.refresh(wait=False)
+        if changed is None:  # the previous refresh is still reading (slow remote host)
+            return
         first = not getattr(self, "_alerts_read", False)
         self._alerts_read = True
         alerts = self.view.alerts() if (first or changed & {"events", "health"} or self.view.health_pending) else None
@@ -124,6 +125,10 @@ class RunScreen(Screen):
     def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:
         if not self.is_attached:
             return
+        if not getattr(self, "_spec_shown", False):
+            self._spec_shown = True
+            self.sub_title = self.view.name()
+            self.query_one("#spec-panel", Static).update(spec_summary(self.view))
         if "metrics" in changed or not changed and not getattr(self, "_drawn", False):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
