@@ -64,16 +64,23 @@ class TransformersGenerator:
         else:
             torch_dtype = getattr(torch, dtype)
         tok_src = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else base
-        self.tokenizer = AutoTokenizer.from_pretrained(tok_src)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(tok_src)
+            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
+        except (OSError, ValueError) as e:
+            raise GenerationError(f"model_path: cannot load {base!r}: {str(e).strip().splitlines()[0]}") from None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
         if adapter:
             from peft import PeftModel
 
-            # merged weights generate faster than the adapter applied on every forward pass
-            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+            try:
+                # merged weights generate faster than the adapter applied on every forward pass
+                model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+            except (OSError, ValueError, RuntimeError) as e:
+                raise GenerationError(f"adapter_path: cannot load {adapter!r} onto {base!r}: "
+                                      f"{str(e).strip().splitlines()[0]}") from None
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length

@@ -92,3 +92,10 @@ def test_bad_adapter_path_is_one_line(tmp_path, tiny_model_dir):
     r = _trainer("eval", str(_eval_spec(run, tiny_model_dir, adapter_path=str(tmp_path / "nope"))))
     assert r.returncode == 2
     assert "adapter_path" in r.stderr and "not a directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_model_path_is_one_line(tmp_path):
+    run = tmp_path / "ev"
+    r = _trainer("eval", str(_eval_spec(run, tmp_path / "no-such-model")))
+    assert r.returncode == 2, r.stderr[-1500:]
+    assert "model_path: cannot load" in r.stderr and "Traceback" not in r.stderr

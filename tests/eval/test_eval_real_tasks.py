@@ -161,3 +161,25 @@ def test_metrics_copy_next_to_checkpoint(tmp_path):
     _copy_to_checkpoint(params, {"dataset": "arc1/eval", "aggregate": {"is_correct": 0.5}, "per_task": {}}, print)
     doc = json.loads((ckpt / "eval" / "arc1-eval.json").read_text())
     assert doc["aggregate"] == {"is_correct": 0.5} and "per_task" not in doc
+
+
+@pytest.mark.timeout(120)
+def test_unknown_test_outputs_kaggle_test_set(tmp_path, dataset_file, tiny_model_dir):
+    """A challenges file without solutions (the Kaggle test set): train metrics are computed,
+    test metrics and pass@k are absent (None), never counted as failures."""
+    from transformers import AutoTokenizer
+
+    from trainer.evaluate import run_eval
+
+    path, _ = dataset_file
+    only = tmp_path / "ds" / "hidden_challenges.json"
+    only.parent.mkdir()
+    only.write_text(path.read_text())
+    params = EvalParams(model_path=str(tiny_model_dir), dataset=str(only), n_predictions=4, seed=3,
+                        n_jobs=2, grid_encoder="digits")
+    texts = [t for tid in COMPLETIONS for t in COMPLETIONS[tid]]
+    doc = run_eval(params, tmp_path / "run", generator=FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts),
+                   log=lambda *a: None)
+    agg = doc["aggregate"]
+    assert agg["train_is_correct"] == 1.0 and agg["train_pass_rate"] == pytest.approx((0.5 + 0.25) / 2)
+    assert agg["test_pass_rate"] is None and agg["is_correct"] is None and agg["pass_at_k"] == {}
