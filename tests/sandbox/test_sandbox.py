@@ -297,3 +297,11 @@ def test_ordinary_python_features_are_not_flagged(sandbox):
     r = sandbox.run_one(prog, [GRID])
     assert r.error is None, r.detail
     assert r.outputs == [[[2, 2, 3], [4, 5, 6]]]
+
+
+def test_cwd_restored_between_programs():
+    with Sandbox(workers=1, recycle_every=1000) as sb:
+        first = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
+        moved = sb.run_one("import os, numpy\ndef transform(g):\n    os.chdir(os.path.dirname(numpy.__file__))\n    return g\n", [GRID])
+        after = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
+        assert moved.error is None and first.stdout == after.stdout

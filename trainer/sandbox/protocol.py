@@ -37,6 +37,29 @@ def recv_blocking(sock: socket.socket, max_bytes: int):
     return json.loads(_read_exact(sock, size))
 
 
+class BlockingReader:
+    """Frames from a blocking socket with as few recv calls as possible (usually one)."""
+
+    def __init__(self, sock: socket.socket, max_bytes: int):
+        self.sock, self.max_bytes, self.buf = sock, max_bytes, bytearray()
+
+    def next(self):
+        while True:
+            if len(self.buf) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self.buf)
+                if size > self.max_bytes:
+                    raise ProtocolError(f"frame of {size} bytes exceeds {self.max_bytes}")
+                end = _HEADER.size + size
+                if len(self.buf) >= end:
+                    payload = bytes(self.buf[_HEADER.size:end])
+                    del self.buf[:end]
+                    return json.loads(payload)
+            chunk = self.sock.recv(max(65536, _HEADER.size + (len(self.buf) and 0)))
+            if not chunk:
+                raise EOFError("peer closed the connection")
+            self.buf += chunk
+
+
 def _read_exact(sock: socket.socket, n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:

@@ -63,6 +63,7 @@ class UnsafeOperation(BaseException):
 
 class _State:
     active = False
+    chdir = False
     in_hook = False
     unsafe_event = ""
 
@@ -70,6 +71,8 @@ class _State:
 def _audit(event: str, args: tuple) -> None:
     if not _State.active or _State.in_hook:
         return
+    if event == "os.chdir":
+        _State.chdir = True
     bad = event in UNSAFE_EVENTS or event.startswith(UNSAFE_PREFIXES)
     if event == "import" and args and str(args[0]).split(".")[0] in UNSAFE_IMPORTS:
         bad = _imported_by_program()  # libraries may need them internally (pandas -> mmap)
@@ -195,12 +198,14 @@ class Runner:
         for s, h in self.saved_handlers.items():
             if signal.getsignal(s) is not h:
                 signal.signal(s, h)
-        signal.signal(signal.SIGALRM, _on_alarm)
+        if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+            signal.signal(signal.SIGALRM, _on_alarm)
         np.seterr(**self.saved_err)
         # No reseeding: the global generators just continue, so a re-run never repeats the
         # first run's random numbers, and a program that seeds itself stays deterministic.
-        if os.getcwd() != self.workdir:
+        if _State.chdir:  # seen by the audit hook ("os.chdir"): no getcwd syscall per program
             os.chdir(self.workdir)
+            _State.chdir = False
 
     def _poisoned(self) -> str:
         """Undo changes to shared state; return what was changed ('' when clean)."""
