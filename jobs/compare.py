@@ -10,13 +10,14 @@ A training run dir without its own eval/metrics.json gives one row per evaluated
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobsError
 from jobs.evalmetrics import TABLE_COLUMNS, format_value
-from jobs.rundir import CHECKPOINT_PREFIX
+from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -68,11 +69,11 @@ class CompareTable:
         }
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: str, fs: RunFS) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(fs.read_text(path))
     except OSError as e:
-        raise CompareError(f"{path}: cannot read ({e.strerror})") from None
+        raise CompareError(f"{path}: cannot read ({e.strerror or e})") from None
     except ValueError as e:
         raise CompareError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("aggregate"), dict):
@@ -80,44 +81,66 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _checkpoint_files(ckpt: Path) -> list[Path]:
-    d = ckpt / EVAL_DIR
-    return sorted(d.glob("*.json")) if d.is_dir() else []
+def _listdir(path: str, fs: RunFS) -> list[str] | None:
+    """Entries of a directory, or None when `path` is not one (RunFS has no is_dir)."""
+    try:
+        return fs.listdir(path)
+    except (OSError, ValueError):
+        return None
 
 
-def metrics_files(target: str) -> list[tuple[str, Path]]:
-    """(label, metrics file) for one command-line argument; an error names what was looked for."""
-    p = Path(target)
-    if p.is_file():
-        label = p.parent.parent.name if p.parent.name == EVAL_DIR else p.stem
+def _join(*parts: str) -> str:
+    return posixpath.join(*parts)  # run dirs may be remote (SFTP): always '/'
+
+
+def _checkpoint_files(ckpt: str, fs: RunFS) -> list[str]:
+    names = _listdir(_join(ckpt, EVAL_DIR), fs) or []
+    return [_join(ckpt, EVAL_DIR, n) for n in sorted(names) if n.endswith(".json")]
+
+
+def _step(name: str) -> int:
+    tail = name[len(CHECKPOINT_PREFIX):]
+    return int(tail) if tail.isdigit() else -1
+
+
+def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]:
+    """(label, metrics file) for one argument (run dir, checkpoint dir or metrics file), local or
+    through any RunFS (SFTP); an error names what was looked for."""
+    fs = fs or LocalFS()
+    p = target.rstrip("/") or "/"
+    name, parent = posixpath.basename(p), posixpath.dirname(p)
+    entries = _listdir(p, fs)
+    if entries is None:
+        if not fs.exists(p):
+            raise CompareError(f"{target}: no such run, checkpoint or metrics file")
+        label = posixpath.basename(posixpath.dirname(parent)) if posixpath.basename(parent) == EVAL_DIR else name.rsplit(".", 1)[0]
         return [(label, p)]
-    if not p.is_dir():
-        raise CompareError(f"{target}: no such run, checkpoint or metrics file")
-    own = p / EVAL_DIR / METRICS_FILE
-    if own.is_file():
-        return [(p.name, own)]
-    if p.name.startswith(CHECKPOINT_PREFIX):
-        files = _checkpoint_files(p)
+    own = _join(p, EVAL_DIR, METRICS_FILE)
+    if EVAL_DIR in entries and fs.exists(own):
+        return [(name, own)]
+    if name.startswith(CHECKPOINT_PREFIX):
+        files = _checkpoint_files(p, fs)
         if not files:
-            raise CompareError(f"{target}: checkpoint has not been evaluated (no {EVAL_DIR}/*.json); run an eval job with adapter_path={target}")
-        return [(f"{p.parent.name}/{p.name}", f) for f in files]
+            raise CompareError(f"{target}: checkpoint has not been evaluated (no {EVAL_DIR}/*.json); "
+                               f"run an eval job with adapter_path={target}")
+        return [(f"{posixpath.basename(parent)}/{name}", f) for f in files]
     found = []
-    ckpts = sorted((c for c in p.iterdir() if c.is_dir() and c.name.startswith(CHECKPOINT_PREFIX)),
-                   key=lambda c: int(c.name[len(CHECKPOINT_PREFIX):]) if c.name[len(CHECKPOINT_PREFIX):].isdigit() else -1)
-    for c in ckpts:
-        found += [(f"{p.name}/{c.name}", f) for f in _checkpoint_files(c)]
+    for c in sorted((e for e in entries if e.startswith(CHECKPOINT_PREFIX)), key=_step):
+        found += [(f"{name}/{c}", f) for f in _checkpoint_files(_join(p, c), fs)]
     if not found:
         raise CompareError(f"{target}: no {EVAL_DIR}/{METRICS_FILE} and no evaluated checkpoints")
     return found
 
 
-def build_table(targets: list[str], labels: list[str] | None = None) -> CompareTable:
+def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS | None = None) -> CompareTable:
+    """The comparison of every target (one row per metrics file found); `labels` rename rows in order."""
+    fs = fs or LocalFS()
     rows: list[Row] = []
     for t in targets:
-        for label, path in metrics_files(t):
-            doc = _load(path)
+        for label, path in metrics_files(t, fs):
+            doc = _load(path, fs)
             agg = doc["aggregate"]
-            rows.append(Row(label=label, source=str(path), dataset=str(doc.get("dataset", "?")),
+            rows.append(Row(label=label, source=path, dataset=str(doc.get("dataset", "?")),
                             values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
                             pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()}))
     if labels:
