@@ -196,7 +196,6 @@ def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: in
         num_attention_heads=heads,
         num_key_value_heads=max(1, heads // 2),
         max_position_embeddings=16384,
-        rope_theta=10000.0,
         tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
