@@ -277,7 +277,7 @@ class Sandbox:
         if w.dead:
             return
         try:
-            data = w.sock.recv(1 << 20)
+            data = w.sock.recv(65536)  # a 1 MiB request would allocate (and map) 1 MiB each time
         except BlockingIOError:
             return
         except OSError:
@@ -482,10 +482,6 @@ class _Batch:
                 if pid in sb._exits or now > until:
                     self.results[i] = _death_result(sb._exits.pop(pid, None), elapsed)
                     del self.awaiting[pid]
-            try:
-                sb._reap_dead(self)
-            except _ZygoteLost:
-                self._restart()
         for i, j in self.copy_of.items():
             r = self.results[j]
             if r is not None:
@@ -549,6 +545,8 @@ class _Batch:
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
             self.sb.stats["recycled"] += 1
             self.sb._kill(w)
+        elif self.queue:  # hand over the next program at once: the worker is waiting
+            self._dispatch(w, self.queue.popleft())
 
     @staticmethod
     def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
