@@ -126,7 +126,7 @@ def _ranked(cw, key, label: str, show=None, k: int = 3) -> list[dict[str, Any]]:
     """The k completions of the window that rank lowest by `key`, with the number shown as `label`."""
     items = sorted(cw.items, key=lambda it: key(*it))[:k]
     show = show or key
-    return [dict(c.ref, **{label: round(show(c, v), 4)}) for c, v in items]
+    return [dict(c.ref, **{label: _r(show(c, v))}) for c, v in items]
 
 
 class Gibberish(Rule):
@@ -148,7 +148,7 @@ class Gibberish(Rule):
             out.append((_up(cur - base, th.parse_watch, th.parse_warning, th.parse_critical), "parse_error_share",
                         f"{cur:.0%} of completions have no parseable program (baseline {base:.0%})",
                         {"value": _r(cur), "baseline": _r(base)}))
-        if cw.baseline is not None and cw.items and cw.baseline["pytoken_share"] > 0:
+        if cw.baseline is not None and cw.mean("pytoken_share") is not None and cw.baseline["pytoken_share"] > 0:
             cur, base = cw.mean("pytoken_share"), cw.baseline["pytoken_share"]
             out.append((_down(cur / base, th.pytoken_watch, th.pytoken_warning, th.pytoken_critical), "python_token_share",
                         f"valid Python tokens {cur:.0%} of the text (baseline {base:.0%})",
@@ -156,8 +156,8 @@ class Gibberish(Rule):
         if not out:
             return None
         level, msg, signals = _best(out)
-        examples = _ranked(cw, lambda c, v: v["pytoken_share"] - v["parse_error"], "python_token_share",
-                           lambda c, v: v["pytoken_share"]) if level and cw.items else None
+        examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
+                           "python_token_share", lambda c, v: v["pytoken_share"]) if level and cw.items else None
         return Finding(level, msg, signals, examples)
 
 

@@ -93,18 +93,21 @@ COMPLETION_FIELDS = ("truncated", "parse_error", "degenerate", "pytoken_share", 
 
 class CompletionWindow:
     """The most recent completions (count- and step-bounded) with running sums, plus the mean of the
-    first `baseline_completions` completions as the run's baseline."""
+    first `baseline_completions` completions as the run's baseline. A field may be None for some
+    completions (python tokens are checked on a sample); means count only those that have it."""
 
     def __init__(self, th: Thresholds):
         self.th = th
-        self.items: deque[tuple[CompletionStats, dict[str, float]]] = deque()
+        self.items: deque[tuple[CompletionStats, dict[str, float | None]]] = deque()
         self.sums = dict.fromkeys(COMPLETION_FIELDS, 0.0)
+        self.counts = dict.fromkeys(COMPLETION_FIELDS, 0)
         self.total = 0
         self._base_sums = dict.fromkeys(COMPLETION_FIELDS, 0.0)
+        self._base_counts = dict.fromkeys(COMPLETION_FIELDS, 0)
         self._base_n = 0
         self.baseline: dict[str, float] | None = None
 
-    def values_of(self, c: CompletionStats) -> dict[str, float]:
+    def values_of(self, c: CompletionStats) -> dict[str, float | None]:
         degenerate = c.n_words >= self.th.degenerate_min_words and c.ngram4_unique_ratio < self.th.degenerate_ngram4_unique
         return {
             "truncated": float(c.truncated),
@@ -119,18 +122,25 @@ class CompletionWindow:
         self.total += 1
         self.items.append((c, vals))
         for k, v in vals.items():
-            self.sums[k] += v
+            if v is not None:
+                self.sums[k] += v
+                self.counts[k] += 1
         if self.baseline is None:
             for k, v in vals.items():
-                self._base_sums[k] += v
+                if v is not None:
+                    self._base_sums[k] += v
+                    self._base_counts[k] += 1
             self._base_n += 1
             if self._base_n >= self.th.baseline_completions:
-                self.baseline = {k: s / self._base_n for k, s in self._base_sums.items()}
+                self.baseline = {k: (s / self._base_counts[k] if self._base_counts[k] else 0.0)
+                                 for k, s in self._base_sums.items()}
         oldest_step = c.step - self.th.completion_window_steps
         while self.items and (len(self.items) > self.th.completion_window or self.items[0][0].step < oldest_step):
             _, gone = self.items.popleft()
             for k, v in gone.items():
-                self.sums[k] -= v
+                if v is not None:
+                    self.sums[k] -= v
+                    self.counts[k] -= 1
 
     def mean(self, key: str) -> float | None:
-        return self.sums[key] / len(self.items) if self.items else None
+        return self.sums[key] / self.counts[key] if self.counts[key] else None

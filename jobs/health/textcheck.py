@@ -15,7 +15,6 @@ from typing import Any, Mapping
 from jobs import textstats
 
 _VALID = {tokenize.NAME, tokenize.NUMBER, tokenize.OP, tokenize.STRING, tokenize.COMMENT}
-_LAYOUT = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 _MAX_CHARS = 20000  # a collapsed completion can be huge; its head tells the story
 _TOKENIZE_CHARS = 6000  # tokenizing costs ~1.2 ms per 1000 chars; 6000 chars is ~1700 tokens of code
 
@@ -30,22 +29,21 @@ class CompletionStats:
     unique_token_ratio: float
     ngram4_unique_ratio: float
     ngram4_repeat_max: int
-    pytoken_share: float
+    pytoken_share: float | None  # None: not measured (per-step sample cap)
 
 
 def python_token_share(text: str) -> float:
     """Share (by characters) of non-blank text made of valid ASCII Python tokens; 1.0 for empty text."""
     text = "\n".join(line for line in text[:_TOKENIZE_CHARS].splitlines() if not line.lstrip().startswith("```"))
-    total = sum(1 for c in text if not c.isspace())
+    total = _nonblank(text)
     if total == 0:
         return 1.0
     good = 0
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
-            if tok.type in _LAYOUT:
-                continue
             if tok.type in _VALID and tok.string.isascii():
-                good += sum(1 for c in tok.string if not c.isspace())
+                s = tok.string
+                good += _nonblank(s) if tok.type in (tokenize.STRING, tokenize.COMMENT) else len(s)
     except (tokenize.TokenError, IndentationError, SyntaxError):
         # EOF inside a bracket (a truncated program) keeps what was read; a mid-text failure loses
         # the rest, which then counts as invalid.
@@ -53,7 +51,11 @@ def python_token_share(text: str) -> float:
     return min(1.0, good / total)
 
 
-def completion_stats(row: Mapping[str, Any]) -> CompletionStats:
+def _nonblank(s: str) -> int:
+    return len("".join(s.split()))
+
+
+def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> CompletionStats:
     text = row.get("completion") or ""
     if not isinstance(text, str):
         text = str(text)
@@ -76,7 +78,7 @@ def completion_stats(row: Mapping[str, Any]) -> CompletionStats:
         unique_token_ratio=float(diag.get("unique_token_ratio", 1.0)),
         ngram4_unique_ratio=float(diag.get("ngram4_unique_ratio", 1.0)),
         ngram4_repeat_max=int(diag.get("ngram4_repeat_max", 0)),
-        pytoken_share=python_token_share(text),
+        pytoken_share=python_token_share(text) if tokenize_text else None,
     )
 
 

@@ -26,6 +26,7 @@ class Thresholds:
     completion_window: int = 256  # most recent completions summarised
     completion_window_steps: int = 200  # ... and none older than this many steps
     noise_k: float = 3.0          # a drift must exceed this many standard errors of the baseline
+    tokenize_per_step: int = 32   # completions per step whose Python tokens are checked (cost cap)
     baseline_completions: int = 64  # first completions that form the completion baseline
 
     # -- truncation: rise over baseline of clipped ratio and of mean length / max length -------

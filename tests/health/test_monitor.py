@@ -191,3 +191,14 @@ def test_zero_gradient_steps_are_not_a_reference_level():
     mon = HealthMonitor()
     mon.update([{"step": i, "grad_norm": v, "kl": v * 5} for i, v in enumerate(vals, 1)])
     assert mon.status in ("healthy", "watch"), [a.to_dict() for a in mon.alerts]
+
+
+def test_python_tokens_are_checked_on_a_sample_per_step():
+    th = Thresholds(tokenize_per_step=2, baseline_completions=4)
+    mon = HealthMonitor(th)
+    for step in (1, 2, 3):
+        for i in range(5):
+            mon.add_completion({"step": step, "id": f"{step}:{i}", "completion": "x = 1\n" if i < 4 else "调整 $$ »"})
+    cw = mon.completions
+    assert cw.total == 15 and cw.counts["pytoken_share"] == 6 and cw.counts["truncated"] == 15
+    assert cw.mean("pytoken_share") == 1.0  # the gibberish ones were beyond the per-step sample
