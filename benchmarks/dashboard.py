@@ -188,6 +188,8 @@ def bench_append(run: Path) -> dict:
         # re-reads and parses the whole metrics file on every refresh
         view = RunView(str(run))
         view.refresh(completion_bytes=0)
+        while view.health_pending:  # let the collapse monitor catch up with the history first
+            view.refresh(completion_bytes=0)
         with open(run / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": 10**9, "reward": 0.7}) + "\n")
         t = time.perf_counter()

@@ -231,3 +231,22 @@ async def test_help_on_every_screen_and_palette(registry):
         await pilot.press("colon")
         await pilot.pause(0.2)
         assert type(app.screen).__name__ == "CommandPalette"
+
+
+async def test_compare_selected_runs_with_eval_table_and_pass_at_k(registry):
+    from arcctl.tui.screens.compare import CompareScreen
+
+    app = app_for(registry)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(names(app)) == 2)
+        await pilot.press("space", "space", "c")  # select both, compare
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.eval_table is not None)
+        scr = app.screen
+        t = scr.query_one("#cmp-table", DataTable)
+        reward = next(t.get_row_at(i) for i in range(t.row_count) if t.get_row_at(i)[0] == "reward")
+        bold = [float(str(c)) for c in reward[1:] if c.style == "bold"]
+        assert bold == [max(float(str(c)) for c in reward[1:])] and bold[0] > 0.6  # the healthy run
+        table = scr.eval_table
+        healthy = [r.label for r in table.rows].index("healthy")
+        assert healthy in table.best["is_correct"] and table.rows[healthy].pass_at_k["8"] == 0.25
+        assert scr.query_one("#cmp-eval-table", DataTable).row_count == 2
