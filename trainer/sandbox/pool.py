@@ -389,10 +389,14 @@ class Sandbox:
             try:
                 return _Batch(self, list(programs), list(inputs)).run()
             finally:
-                # Leave the pool as found: full strength, killed workers really gone.
-                self._reap_dead(None)
-                self._wait_ready(timeout=60)
-                self._settle(timeout=5.0)
+                # Leave the pool as found: full strength, killed workers really gone. A failure
+                # here must not lose the results: the next call starts the pool over instead.
+                try:
+                    self._reap_dead(None)
+                    self._wait_ready(timeout=60)
+                    self._settle(timeout=5.0)
+                except SandboxError:
+                    self.close()
 
 
 def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
