@@ -130,7 +130,11 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
             self._events.write({"event": event, "time": round(time.time(), 3), **fields})
 
         def poll(self, state) -> None:
-            raised = self.monitor.update(self._metrics.read_new(), self._completions.read_new())
+            try:
+                raised = self.monitor.update(self._metrics.read_new(), self._completions.read_new())
+            except Exception as e:  # a detector bug must never kill the training it watches
+                self.event("warning", step=state.global_step, message=f"guard: health check failed: {e!r}")
+                return
             for alert in raised:
                 action = "none"
                 if alert.level >= CRITICAL and self.mode in ("stop", "rollback") and self.stop_reason is None:

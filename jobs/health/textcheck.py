@@ -44,7 +44,8 @@ def python_token_share(text: str) -> float:
             if tok.type in _VALID and tok.string.isascii():
                 s = tok.string
                 good += _nonblank(s) if tok.type in (tokenize.STRING, tokenize.COMMENT) else len(s)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except (tokenize.TokenError, IndentationError, SyntaxError, SystemError):
+        # SystemError: CPython 3.12's C tokenizer raises it on some byte soup (seen on the H200 host).
         # EOF inside a bracket (a truncated program) keeps what was read; a mid-text failure loses
         # the rest, which then counts as invalid.
         pass
