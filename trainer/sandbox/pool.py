@@ -110,6 +110,7 @@ class Sandbox:
         self._dying: list[int] = []                       # pidfds of killed workers
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
+        self._start_failures = 0
         self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0,
                       "worker_busy_s": 0.0, "worker_cpu_s": 0.0}
 
@@ -296,6 +297,7 @@ class Sandbox:
             if not w.ready:
                 if type(frame) is dict and type(frame.get("hello")) is dict and w.busy is None:
                     w.ready = True
+                    self._start_failures = 0
                     self._protections = frame["hello"]
                     continue
                 self._violation(w, "bad handshake", batch, blame_current=False)
@@ -354,7 +356,8 @@ class Sandbox:
             w.busy = None
 
     def _failed_starts(self) -> bool:
-        self._start_failures = getattr(self, "_start_failures", 0) + 1
+        """Count workers dying before their handshake; several in a row means a broken setup."""
+        self._start_failures += 1
         return self._start_failures > 5
 
     def _violation(self, w: _Worker, why: str, batch: "_Batch | None", blame_current: bool) -> None:
