@@ -350,7 +350,8 @@ class Sandbox:
         i, elapsed = w.busy, time.monotonic() - w.started
         self._kill(w)
         if not w.ready and w.busy is None and time.monotonic() - w.born < 1 and self._failed_starts():
-            raise SandboxError("sandbox workers die during start-up")
+            raise SandboxError("sandbox workers die during start-up (a confinement layer the zygote "
+                               "prepared could not be applied; ARCCTL_SANDBOX_DEBUG=1 shows why)")
         if batch is not None and i is not None:
             batch.awaiting[w.pid] = (i, elapsed, time.monotonic() + _STATUS_WAIT_S)
             w.busy = None

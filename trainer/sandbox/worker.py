@@ -47,17 +47,13 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     prot = dict(base_protections)
     cpu_life = int(cfg["recycle_every"] * (cfg["timeout_s"] * 2 + 1) + 60)
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cpu_life, nofile=64)
+    # Fail closed: the zygote chose the filter assuming these layers work, so a worker that
+    # cannot apply one must not run programs (the parent reports repeated start failures).
     if ruleset_fd is not None:
-        try:
-            landlock.restrict_self(ruleset_fd)
-        except OSError as e:
-            prot["landlock"] = f"failed: {e}"
+        landlock.restrict_self(ruleset_fd)
         os.close(ruleset_fd)
     if bpf:
-        try:
-            seccomp.load_filter(bpf)
-        except OSError as e:
-            prot["seccomp"] = f"failed: {e}"
+        seccomp.load_filter(bpf)
     runner = Runner(common, cfg["stdout_cap"], cfg["input_format"], workdir)
     prot["audit_hook"] = "unsafe-operation classification, shared-state poisoning check"
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
