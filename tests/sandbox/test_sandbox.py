@@ -305,3 +305,15 @@ def test_cwd_restored_between_programs():
         moved = sb.run_one("import os, numpy\ndef transform(g):\n    os.chdir(os.path.dirname(numpy.__file__))\n    return g\n", [GRID])
         after = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
         assert moved.error is None and first.stdout == after.stdout
+
+
+def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
+    """Fail closed: a seccomp filter the kernel rejects stops the sandbox with a message.
+    The filter is compiled in the zygote, so a user common module breaks it there."""
+    from trainer.sandbox import SandboxError
+    path = tmp_path / "common.py"
+    path.write_text("from trainer.sandbox import seccomp\n"
+                    "seccomp.compile_filter = lambda confine_files: (b'\\x00' * 4, 'broken')\n")
+    with pytest.raises(SandboxError, match="could not confine itself: OSError.*PR_SET_SECCOMP"):
+        with Sandbox(workers=1, common_module=path):
+            pass

@@ -295,6 +295,9 @@ class Sandbox:
             if w.dead:
                 return
             if not w.ready:
+                if type(frame) is dict and type(frame.get("fatal")) is str:
+                    self._kill(w)
+                    raise SandboxError(f"sandbox worker could not confine itself: {frame['fatal']}")
                 if type(frame) is dict and type(frame.get("hello")) is dict and w.busy is None:
                     w.ready = True
                     self._start_failures = 0
@@ -350,8 +353,7 @@ class Sandbox:
         i, elapsed = w.busy, time.monotonic() - w.started
         self._kill(w)
         if not w.ready and w.busy is None and time.monotonic() - w.born < 1 and self._failed_starts():
-            raise SandboxError("sandbox workers die during start-up (a confinement layer the zygote "
-                               "prepared could not be applied; ARCCTL_SANDBOX_DEBUG=1 shows why)")
+            raise SandboxError("sandbox workers keep dying during start-up")
         if batch is not None and i is not None:
             batch.awaiting[w.pid] = (i, elapsed, time.monotonic() + _STATUS_WAIT_S)
             w.busy = None

@@ -48,13 +48,17 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     cpu_life = int(cfg["recycle_every"] * (cfg["timeout_s"] * 2 + 1) + 60)
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cpu_life, nofile=64)
     # Fail closed: the zygote chose the filter assuming these layers work, so a worker that
-    # cannot apply one must not run programs (the parent reports repeated start failures).
-    if ruleset_fd is not None:
-        landlock.restrict_self(ruleset_fd)
-        os.close(ruleset_fd)
-    if bpf:
-        seccomp.load_filter(bpf)
-    runner = Runner(common, cfg["stdout_cap"], cfg["input_format"], workdir)
+    # cannot apply one must not run programs; it tells the parent why and exits.
+    try:
+        if ruleset_fd is not None:
+            landlock.restrict_self(ruleset_fd)
+            os.close(ruleset_fd)
+        if bpf:
+            seccomp.load_filter(bpf)
+        runner = Runner(common, cfg["stdout_cap"], cfg["input_format"], workdir)
+    except BaseException as e:  # noqa: BLE001
+        protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
+        raise
     prot["audit_hook"] = "unsafe-operation classification, shared-state poisoning check"
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
     timeout_s = cfg["timeout_s"]
