@@ -17,6 +17,7 @@ import json
 import math
 import re
 import threading
+import time
 from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -27,7 +28,8 @@ from jobs import rundir as rd
 
 CHUNK = 16 * 1024 * 1024
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
-HEALTH_ROWS_PER_REFRESH = 2000
+HEALTH_SLICE = 200            # rows judged per slice
+HEALTH_BUDGET_S = 0.03        # per refresh: a 100k-row backlog never delays the screen
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
@@ -702,7 +704,7 @@ class RunView:
 
     def _feed_health(self, metric_rows: list[dict[str, Any]], first_new_line: int) -> bool:
         """Feed new rows to jobs.health's incremental monitor; True when an alert rose. A long
-        backlog (opening a 100k-step run) is judged HEALTH_ROWS_PER_REFRESH rows per refresh,
+        backlog (opening a 100k-step run) is judged HEALTH_BUDGET_S of CPU per refresh,
         so charts show at once and alerts catch up. Completions are judged only near the end
         of the file: a 1 GB backlog is not re-read line by line (its metrics still are)."""
         if self.health_error is not None:
@@ -720,16 +722,22 @@ class RunView:
                 self._health_completions.extend(c.raw for c in comp.read(list(range(first_new_line, len(comp)))))
             if not self._health_metrics and not self._health_completions:
                 return False
-            rows = self._health_metrics[:HEALTH_ROWS_PER_REFRESH]
-            del self._health_metrics[:HEALTH_ROWS_PER_REFRESH]
-            last = rows[-1].get("step") if rows else None
-            if self._health_metrics and isinstance(last, (int, float)):
-                # completions of later steps wait for their metrics rows
-                comps = [c for c in self._health_completions if (c.get("step") or 0) <= last]
-                self._health_completions = [c for c in self._health_completions if (c.get("step") or 0) > last]
-            else:
-                comps, self._health_completions = self._health_completions, []
-            return bool(self._monitor.update(rows, comps))
+            raised = False
+            t_end = time.monotonic() + HEALTH_BUDGET_S
+            while self._health_metrics or self._health_completions:
+                rows = self._health_metrics[:HEALTH_SLICE]
+                del self._health_metrics[:HEALTH_SLICE]
+                last = rows[-1].get("step") if rows else None
+                if self._health_metrics and isinstance(last, (int, float)):
+                    # completions of later steps wait for their metrics rows
+                    comps = [c for c in self._health_completions if (c.get("step") or 0) <= last]
+                    self._health_completions = [c for c in self._health_completions if (c.get("step") or 0) > last]
+                else:
+                    comps, self._health_completions = self._health_completions, []
+                raised = bool(self._monitor.update(rows, comps)) or raised
+                if time.monotonic() > t_end:
+                    break
+            return raised
         except Exception as e:  # noqa: BLE001 - health is advisory; the dashboard must still work
             self.health_error = f"health: {e}"
             return False

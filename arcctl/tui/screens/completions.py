@@ -174,7 +174,8 @@ class CompletionsScreen(Screen):
             row = next((i for i, c in enumerate(items) if c.id == select_id), 0)
         if items:
             t.move_cursor(row=row)
-            self.detail(items[row])
+            # the list paints first; the highlighted code (pygments) right after
+            self.call_after_refresh(self.detail, items[row])
         else:
             self.query_one("#comp-header", Static).update("no completions match" if self.expr else "no completions yet")
             self.query_one("#comp-code", Static).update("")
