@@ -317,3 +317,11 @@ def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
     with pytest.raises(SandboxError, match="could not confine itself: OSError.*PR_SET_SECCOMP"):
         with Sandbox(workers=1, common_module=path):
             pass
+
+
+def test_broken_common_module_is_one_clear_error_naming_the_file(tmp_path):
+    from jobs.errors import JobsError
+    bad = tmp_path / "mycommon.py"
+    bad.write_text("def f(:\n")
+    with pytest.raises(JobsError, match=f"common_module {bad}: SyntaxError"):
+        Sandbox(workers=1, common_module=bad).start()

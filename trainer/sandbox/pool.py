@@ -28,6 +28,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from jobs.errors import JobsError
+
 from . import protocol
 from .result import ERROR_KINDS, ExecResult, decode_grid
 
@@ -35,8 +37,8 @@ _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 _STATUS_WAIT_S = 2.0
 
 
-class SandboxError(RuntimeError):
-    """The sandbox itself cannot run (zygote or workers fail to start)."""
+class SandboxError(JobsError, RuntimeError):
+    """The sandbox itself cannot run (bad common module, zygote or workers fail to start)."""
 
 
 class _ZygoteLost(SandboxError):
@@ -111,6 +113,7 @@ class Sandbox:
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
         self._start_failures = 0
+        self._ctrl_eof = False
         self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0,
                       "worker_busy_s": 0.0, "worker_cpu_s": 0.0}
 
@@ -148,6 +151,7 @@ class Sandbox:
             start_new_session=True, cwd=self._root, env=env)
         child_end.close()
         self._ctrl = parent_end
+        self._ctrl_eof = False
         self._sel = selectors.DefaultSelector()
         self._sel.register(self._ctrl, selectors.EVENT_READ, None)
         try:
@@ -212,12 +216,17 @@ class Sandbox:
     def _on_ctrl(self) -> list[dict]:
         """Read every pending control message; handle spawn/exit notices, return the others."""
         other = []
+        if self._ctrl_eof:
+            raise _ZygoteLost("sandbox zygote exited unexpectedly")
         while True:
             try:
                 data, fds = _recv_fds_nowait(self._ctrl, 65536, 4)
             except (BlockingIOError, InterruptedError):
                 return other
             if not data:
+                self._ctrl_eof = True
+                if other:  # e.g. its last words, {"fatal": ...}
+                    return other
                 raise _ZygoteLost("sandbox zygote exited unexpectedly")
             msg = json.loads(data)
             if "exit" in msg:

@@ -42,7 +42,10 @@ def load_common(path: str | None) -> tuple[types.ModuleType, str]:
             raise ImportError(f"common_module {path!r} is not a python file")
         mod = importlib.util.module_from_spec(spec)
         sys.modules["common"] = mod
-        spec.loader.exec_module(mod)
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException as e:  # noqa: BLE001 - reported to the user, naming the file
+            raise ImportError(f"common_module {path}: {type(e).__name__}: {e}") from None
         return mod, path
     try:
         mod = importlib.import_module("trainer.common")
