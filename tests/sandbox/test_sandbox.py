@@ -137,7 +137,8 @@ def test_close_leaves_no_process_behind():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="common_module"):
+    from trainer.sandbox import SandboxError
+    with pytest.raises(SandboxError, match="common_module '/nonexistent/common.py' is not a file"):
         Sandbox(common_module="/nonexistent/common.py")
     with pytest.raises(ValueError):
         Sandbox(workers=0)

@@ -90,7 +90,7 @@ class Sandbox:
         if input_format not in ("numpy", "list"):
             raise ValueError("input_format must be 'numpy' or 'list'")
         if common_module is not None and not os.path.isfile(common_module):
-            raise ValueError(f"common_module {str(common_module)!r} is not a file")
+            raise SandboxError(f"common_module {str(common_module)!r} is not a file")
         self.n_workers = workers
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
