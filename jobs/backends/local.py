@@ -2,8 +2,9 @@
 
 A job is identified by its run dir (that is its backend job id). Submitting records it in a small
 queue under ARCCTL_HOME/local; a job starts as soon as enough GPUs are free (least-used first) and
-otherwise waits `queued` until a later `status()` call — the shared watcher makes those calls —
-finds them free. Starting runs `jobs.backends.local_wrapper`, which detaches, writes `pid`, and
+otherwise waits `queued` until they are: every `status()` call (the shared watcher's polls) and
+every finishing job's wrapper start what fits, so the queue drains even with nobody watching.
+The queue is shared by all local profiles; the GPU inventory is that of whoever starts the job. Starting runs `jobs.backends.local_wrapper`, which detaches, writes `pid`, and
 writes `exit_code` when the job ends. State always comes from the run dir: pid + exit_code (+ a
 `cancelled` marker), so it survives arcctl restarts.
 
