@@ -245,7 +245,7 @@ def test_runner_repairs_poisoned_namespaces_in_place(tmp_path):
         try:
             import trainer.common as common
             sys.modules["common"] = common
-            from trainer.sandbox.pool import encode_input
+            from trainer.sandbox.batch import encode_input
             from trainer.sandbox.runner import Runner
             runner = Runner(common, 1000, "numpy", str(tmp_path))
             inp = [encode_input(GRID, 0, 0)]

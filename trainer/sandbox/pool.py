@@ -10,10 +10,8 @@ worker is recycled after `recycle_every` programs.
 from __future__ import annotations
 
 import array
-import hashlib
 import json
 import os
-import secrets
 import select
 import selectors
 import shutil
@@ -28,21 +26,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from jobs.errors import JobsError
-
 from . import protocol
-from .result import ERROR_KINDS, ExecResult, decode_grid
+from .batch import Batch
+from .errors import SandboxError, ZygoteLost
+from .result import ExecResult
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STATUS_WAIT_S = 2.0
-
-
-class SandboxError(JobsError, RuntimeError):
-    """The sandbox itself cannot run (bad common module, zygote or workers fail to start)."""
-
-
-class _ZygoteLost(SandboxError):
-    """The zygote process is gone (killed from outside, e.g. by the OOM killer)."""
 
 
 @dataclass
@@ -217,7 +207,7 @@ class Sandbox:
         """Read every pending control message; handle spawn/exit notices, return the others."""
         other = []
         if self._ctrl_eof:
-            raise _ZygoteLost("sandbox zygote exited unexpectedly")
+            raise ZygoteLost("sandbox zygote exited unexpectedly")
         while True:
             try:
                 data, fds = _recv_fds_nowait(self._ctrl, 65536, 4)
@@ -227,7 +217,7 @@ class Sandbox:
                 self._ctrl_eof = True
                 if other:  # e.g. its last words, {"fatal": ...}
                     return other
-                raise _ZygoteLost("sandbox zygote exited unexpectedly")
+                raise ZygoteLost("sandbox zygote exited unexpectedly")
             msg = json.loads(data)
             if "exit" in msg:
                 self._exits[msg["exit"]] = msg["status"]
@@ -263,7 +253,7 @@ class Sandbox:
                 socket.send_fds(self._ctrl, [b"spawn"], [theirs.fileno()])
             except OSError as e:
                 mine.close()
-                raise _ZygoteLost(f"sandbox zygote unreachable: {e}") from None
+                raise ZygoteLost(f"sandbox zygote unreachable: {e}") from None
             finally:
                 theirs.close()
             self._pending.append(mine)
@@ -275,7 +265,7 @@ class Sandbox:
                 raise SandboxError("sandbox workers did not start in time")
             self._poll(min(1.0, end - time.monotonic()), None)
 
-    def _poll(self, timeout: float, batch: "_Batch | None") -> None:
+    def _poll(self, timeout: float, batch: "Batch | None") -> None:
         for key, _ in self._sel.select(max(0.0, timeout)):
             if key.data is None:
                 self._on_ctrl()
@@ -283,7 +273,7 @@ class Sandbox:
                 self._on_readable(key.data, batch)
         self._reap_dead(batch)
 
-    def _on_readable(self, w: _Worker, batch: "_Batch | None") -> None:
+    def _on_readable(self, w: _Worker, batch: "Batch | None") -> None:
         if w.dead:
             return
         try:
@@ -357,7 +347,7 @@ class Sandbox:
             if left <= 0:
                 break
 
-    def _on_death(self, w: _Worker, batch: "_Batch | None") -> None:
+    def _on_death(self, w: _Worker, batch: "Batch | None") -> None:
         self.stats["died"] += 1
         i, elapsed = w.busy, time.monotonic() - w.started
         self._kill(w)
@@ -372,14 +362,14 @@ class Sandbox:
         self._start_failures += 1
         return self._start_failures > 5
 
-    def _violation(self, w: _Worker, why: str, batch: "_Batch | None", blame_current: bool) -> None:
+    def _violation(self, w: _Worker, why: str, batch: "Batch | None", blame_current: bool) -> None:
         """The worker spoke out of turn: only a program running in it can make it do that."""
         self.stats["violations"] += 1
         if batch is not None:
             batch.on_violation(w, why, blame_current)
         self._kill(w)
 
-    def _reap_dead(self, batch: "_Batch | None") -> None:
+    def _reap_dead(self, batch: "Batch | None") -> None:
         if len(self._dying) > 8:
             self._settle(timeout=0.0)
         if any(w.dead for w in self._workers):
@@ -402,7 +392,7 @@ class Sandbox:
                 self.close()  # the zygote died since the last call: start afresh
             self.start()
             try:
-                return _Batch(self, list(programs), list(inputs)).run()
+                return Batch(self, list(programs), list(inputs)).run()
             finally:
                 # Leave the pool as found: full strength, killed workers really gone. A failure
                 # here must not lose the results: the next call starts the pool over instead.
@@ -432,209 +422,3 @@ def select_readable(sock: socket.socket, timeout: float) -> bool:
         return bool(sel.select(max(0.0, timeout)))
     finally:
         sel.close()
-
-
-class _Batch:
-    """State of one run_many call: the queue, in-flight programs and results."""
-
-    def __init__(self, sb: Sandbox, programs: list[str], inputs: list):
-        self.sb = sb
-        self.programs = programs
-        self.n_inputs = [len(x) for x in inputs]
-        self.results: list[ExecResult | None] = [None] * len(programs)
-        self.queue = deque(range(len(programs)))
-        self.requeued: set[int] = set()
-        self.restarts = 0
-        self.awaiting: dict[int, tuple[int, float, float]] = {}   # pid -> (program, elapsed, until)
-        self.keys: list[str] = []
-        self.payloads: dict[str, str] = {}   # key -> JSON text of the encoded input grids
-        by_id: dict[int, str] = {}
-        for n, inp in enumerate(inputs):
-            key = by_id.get(id(inp))
-            if key is None:
-                blob = json.dumps([encode_input(g, n, k) for k, g in enumerate(inp)], separators=(",", ":"))
-                key = hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
-                self.payloads[key] = blob
-                by_id[id(inp)] = key
-            self.keys.append(key)
-        self.seed = secrets.randbits(31)
-        # Identical completions of the same task are common in GRPO (and more so as a run
-        # collapses): run each distinct (program, inputs) pair once and share the result.
-        first: dict[tuple[str, str], int] = {}
-        self.copy_of: dict[int, int] = {}
-        unique = deque()
-        for i, (src, key) in enumerate(zip(programs, self.keys)):
-            if type(src) is not str:
-                self.results[i] = ExecResult(None, "parse", f"program is {type(src).__name__}, not source text")
-                continue
-            j = first.setdefault((src, key), i)
-            if j == i:
-                unique.append(i)
-            else:
-                self.copy_of[i] = j
-        self.queue = unique
-
-    def run(self) -> list[ExecResult]:
-        sb = self.sb
-        while self.queue or self.awaiting or any(w.busy is not None for w in sb._workers):
-            for w in sb._workers:
-                if w.ready and not w.dead and w.busy is None and self.queue:
-                    self._dispatch(w, self.queue.popleft())
-            now = time.monotonic()
-            deadlines = [w.deadline for w in sb._workers if w.busy is not None]
-            deadlines += [until for (_, _, until) in self.awaiting.values()]
-            timeout = min(deadlines) - now if deadlines else 1.0
-            try:
-                sb._poll(min(timeout, 1.0), self)
-            except _ZygoteLost:
-                self._restart()
-                continue
-            now = time.monotonic()
-            for w in list(sb._workers):
-                if w.busy is not None and not w.dead and now > w.deadline:
-                    self._finish(w, ExecResult(None, "timeout",
-                                               f"killed after {now - w.started:.2f}s wall clock",
-                                               now - w.started))
-                    sb.stats["killed_timeout"] += 1
-                    sb._kill(w)
-            for pid, (i, elapsed, until) in list(self.awaiting.items()):
-                if pid in sb._exits or now > until:
-                    self.results[i] = _death_result(sb._exits.pop(pid, None), elapsed)
-                    del self.awaiting[pid]
-        for i, j in self.copy_of.items():
-            r = self.results[j]
-            if r is not None:
-                self.results[i] = ExecResult(None if r.outputs is None else [[list(row) for row in g] for g in r.outputs],
-                                             r.error, r.detail, r.duration_s, r.stdout)
-        return [r if r is not None else ExecResult(None, "exception", "internal: no result")
-                for r in self.results]
-
-    def _restart(self) -> None:
-        """Zygote gone: start a fresh sandbox and run the in-flight programs again."""
-        self.restarts += 1
-        if self.restarts > 3:
-            raise SandboxError("sandbox zygote keeps dying; giving up")
-        lost = [w.busy for w in self.sb._workers if w.busy is not None]
-        lost += [i for (i, _, _) in self.awaiting.values()]
-        self.awaiting.clear()
-        self.sb.close()
-        self.sb.start()
-        for i in lost:
-            self._requeue(i)
-
-    def _dispatch(self, w: _Worker, i: int) -> None:
-        key = self.keys[i]
-        token = secrets.token_hex(8)
-        # Built by hand so the (pre-encoded) input grids are not serialised again per program.
-        head = (f'{{"t":"{token}","key":"{key}","seed":{(self.seed + i) % (2 ** 31)},'
-                f'"src":{json.dumps(self.programs[i])}')
-        if key not in w.sent_keys:
-            head += f',"inputs":{self.payloads[key]}'
-            if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
-                w.sent_keys.clear()
-            w.sent_keys.add(key)
-        w.busy, w.prev_token, w.token = i, w.token, token
-        w.started = time.monotonic()
-        w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s
-        try:
-            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
-        except OSError:
-            self.sb._on_death(w, self)
-
-    def on_frame(self, w: _Worker, frame: Any) -> None:
-        if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
-            # A frame carrying the previous task's token is the harness's own late reply after
-            # a forged one: blame the previous program. Anything else comes from the current one.
-            stale = type(frame) is dict and w.prev_token and frame.get("t") == w.prev_token
-            self.sb._violation(w, "unexpected message from the worker", self,
-                               blame_current=not stale and w.busy is not None)
-            return
-        i = w.busy
-        res = self._validate(frame, self.n_inputs[i])
-        if res is None:
-            self.sb._violation(w, "malformed result", self, blame_current=True)
-            return
-        res.duration_s = time.monotonic() - w.started
-        for key, stat in (("dur", "worker_busy_s"), ("cpu", "worker_cpu_s")):
-            v = frame.get(key)  # diagnostics only: reported by the (untrusted) worker
-            if type(v) is float and 0 <= v < 1e6:
-                self.sb.stats[stat] += v
-        self._finish(w, res)
-        w.done += 1
-        if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
-            self.sb.stats["recycled"] += 1
-            self.sb._kill(w)
-        elif self.queue:  # hand over the next program at once: the worker is waiting
-            self._dispatch(w, self.queue.popleft())
-
-    @staticmethod
-    def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
-        err, outs = frame.get("error"), frame.get("outputs")
-        detail, out = frame.get("detail", ""), frame.get("stdout", "")
-        if type(detail) is not str or type(out) is not str:
-            return None
-        if err is None:
-            if type(outs) is not list or len(outs) != n_inputs:
-                return None
-            grids = [decode_grid(g) for g in outs]
-            if any(g is None for g in grids):
-                return None
-            return ExecResult(grids, None, "", stdout=out)
-        if err not in ERROR_KINDS:
-            return None
-        return ExecResult(None, err, detail[:500], stdout=out)
-
-    def _finish(self, w: _Worker, res: ExecResult) -> None:
-        if w.busy is not None:
-            self.results[w.busy] = res
-            w.last = w.busy
-        w.busy = None
-
-    def on_violation(self, w: _Worker, why: str, blame_current: bool) -> None:
-        culprit = w.busy if blame_current else w.last
-        if culprit is not None:
-            self.results[culprit] = ExecResult(None, "unsafe",
-                                               f"tampered with the result channel: {why}")
-        if w.busy is not None and w.busy != culprit:
-            self._requeue(w.busy)
-        w.busy = None
-
-    def _requeue(self, i: int) -> None:
-        if i in self.requeued:
-            self.results[i] = ExecResult(None, "exception", "worker lost twice while running this program")
-        else:
-            self.requeued.add(i)
-            self.results[i] = None
-            self.queue.appendleft(i)
-
-
-def _death_result(status: int | None, elapsed: float) -> ExecResult:
-    if status is None:
-        return ExecResult(None, "exception", "worker process died", elapsed)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        if sig == signal.SIGXCPU:
-            return ExecResult(None, "timeout", "CPU time limit", elapsed)
-        if sig == signal.SIGKILL:
-            return ExecResult(None, "memory", "worker killed by SIGKILL (out of memory)", elapsed)
-        if sig == signal.SIGSYS:
-            return ExecResult(None, "unsafe", "killed by the seccomp filter", elapsed)
-        return ExecResult(None, "exception", f"worker crashed with {name}"
-                          + (" (stack overflow?)" if sig == signal.SIGSEGV else ""), elapsed)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    return ExecResult(None, "exception", f"program ended the worker process (exit code {code})", elapsed)
-
-
-def encode_input(grid: Any, program: int, k: int) -> str:
-    """Input grid -> "HxW:digits"; a grid that is not an ARC grid is the caller's error."""
-    import numpy as np
-    arr = np.asarray(grid)
-    if arr.ndim != 2 or arr.dtype.kind not in "iub" or arr.size == 0 or max(arr.shape) > 30 \
-            or arr.min() < 0 or arr.max() > 9:
-        raise ValueError(f"inputs[{program}][{k}] is not an ARC grid (2-D, sides 1..30, ints 0..9)")
-    h, w = arr.shape
-    return f"{h}x{w}:" + (arr.astype(np.uint8) + 48).tobytes().decode("ascii")

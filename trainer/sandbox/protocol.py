@@ -28,15 +28,6 @@ def send(sock: socket.socket, obj) -> None:
     sock.sendall(encode(obj))
 
 
-def recv_blocking(sock: socket.socket, max_bytes: int):
-    """Read exactly one frame (worker side, and parent during the handshake)."""
-    header = _read_exact(sock, _HEADER.size)
-    (size,) = _HEADER.unpack(header)
-    if size > max_bytes:
-        raise ProtocolError(f"frame of {size} bytes exceeds {max_bytes}")
-    return json.loads(_read_exact(sock, size))
-
-
 class BlockingReader:
     """Frames from a blocking socket with as few recv calls as possible (usually one)."""
 
@@ -58,16 +49,6 @@ class BlockingReader:
             if not chunk:
                 raise EOFError("peer closed the connection")
             self.buf += chunk
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("peer closed the connection")
-        buf += chunk
-    return bytes(buf)
 
 
 class FrameReader:
