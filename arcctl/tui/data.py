@@ -141,8 +141,8 @@ class JobSource:
             v = self.view(d)
             try:
                 v.refresh(completion_bytes=0)
-            except OSError:
-                pass
+            except Exception as e:  # noqa: BLE001
+                self.error = f"{d}: {e}"
             spec = v.spec
             state = "completed" if v.exit_code() == 0 else ("failed" if v.exit_code() is not None else "running")
             rows.append(JobRow(key=d, name=v.name(), kind=str(spec.get("kind", "")), backend=str(spec.get("backend", "")),
@@ -150,10 +150,11 @@ class JobSource:
         for r in rows:
             if not r.run_dir:
                 continue
-            v = self.view(r.run_dir, r.host)
             try:
+                v = self.view(r.run_dir, r.host)
                 v.refresh(completion_bytes=0)
-            except OSError:
+            except Exception as e:  # noqa: BLE001 - an unreachable host must not empty the table
+                self.error = f"{r.host or 'local'}: {e}"
                 continue
             r.step = v.metrics.last_step()
             r.reward = v.metrics.last("reward")
