@@ -157,10 +157,14 @@ def wait_chain(run_dir: Path, home: Path, timeout: float) -> list[Path]:
             return runs
         try:
             job = Registry().get(str(last))
-            if job.backend_job_id:
-                backend_for(job.spec()).status([job.backend_job_id])
+            st = backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id) if job.backend_job_id else None
         except Exception:
-            pass
+            st = None
+        if st is not None and st.state.terminal and not stopped(last):
+            # e.g. a previous invocation of this script was killed and took the child with it
+            print(f"  {last.name} ended ({st.state.value}) without a stopped event: resuming it here", flush=True)
+            trainer(["run", str(last)], last.parent.parent / "logs" / f"{last.name}.log", home)
+            continue
         time.sleep(2)
     print(f"  timed out waiting for the rollback chain of {run_dir}", flush=True)
     return chain(run_dir)
