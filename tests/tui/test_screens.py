@@ -129,7 +129,7 @@ async def test_pick_checkpoint_then_fork_with_edited_parameter(registry, runs):
         await pilot.press("down")  # checkpoint-60 is torn: refused with its reason
         await pilot.press("f")
         assert isinstance(app.screen, CheckpointsScreen)
-        await pilot.press("up", "f")
+        await pilot.press("up", "enter")  # enter (or f) forks from the highlighted checkpoint
         await until(pilot, lambda: isinstance(app.screen, ForkScreen))
         fork = app.screen
         assert fork.checkpoint == "checkpoint-40"

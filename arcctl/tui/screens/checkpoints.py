@@ -77,6 +77,9 @@ class CheckpointsScreen(Screen):
             msg = "no checkpoints saved yet"
         self.query_one("#ck-status", Static).update(msg)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_fork()  # enter on a row: the table takes the key, so act on its message
+
     def current(self) -> CheckpointRow | None:
         t = self.query_one("#ck-table", DataTable)
         if not self.rows or t.row_count == 0:

@@ -24,7 +24,10 @@ class MetricChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         last = history.last(self.metric)
-        label = f"{self.metric}  last {last:.4g}" if last is not None else f"{self.metric}  (no data)"
+        name = self.metric
+        if len(name) + 16 > self.size.width:  # plotext drops a title wider than the chart
+            name = name.rsplit("/", 1)[-1]
+        label = f"{name}  last {last:.4g}" if last is not None else f"{name}  (no data)"
         if smoothing:
             label += f"  ema {smoothing:.2f}"
         plt.title(label)
