@@ -189,6 +189,11 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         preview = str(scr.query_one("#preview", Static).render())
         assert "2 runs (sweep)" in preview
         assert {s.params["learning_rate"] for s in scr.specs} == {1e-6, 2e-6}
+        await pilot.press("ctrl+s")  # submit the sweep: two registry jobs, each with its spec.json
+        await until(pilot, lambda: not isinstance(app.screen, NewJobScreen), timeout=20)
+        jobs = [registry.get(j) for j in scr.submitted]
+        assert len(jobs) == 2
+        assert sorted(json.loads(open(f"{j.run_dir}/spec.json").read())["params"]["learning_rate"] for j in jobs) == [1e-6, 2e-6]
 
 
 async def test_readonly_disables_state_changes(registry):
