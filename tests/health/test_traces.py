@@ -42,11 +42,18 @@ def test_trace(traces_root, name):
         assert severity_level(report.status) < WARNING, [a.to_dict() for a in report.alerts]
         assert report.first_warning_step is None
         return
-    assert report.status == "critical"
+    assert report.status == "critical", [a.to_dict() for a in report.alerts]
     alert = next((a for a in report.alerts if a.rule == expected), None)
     assert alert is not None, f"{expected} not raised; got {[a.rule for a in report.alerts]}"
     warned = alert.steps.get("warning")
     assert warned is not None, alert.to_dict()
+    for rule in meta.get("also_warns", []):
+        other = next((a for a in report.alerts if a.rule == rule), None)
+        assert other is not None and "warning" in other.steps, f"{rule}: {[a.to_dict() for a in report.alerts]}"
+    if meta.get("warning_by") is not None:
+        assert warned <= meta["warning_by"]
+    if meta.get("reward_half_check") is False:
+        return
     half = reward_half_step(read_jsonl(run_dir / "metrics.jsonl"))
     assert half is not None, "the trace's reward never halved: not a collapse"
     assert warned < half, f"{expected} warned at step {warned}, reward already halved at {half}"
