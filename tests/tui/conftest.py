@@ -47,6 +47,14 @@ def registry(runs):
         jid = reg.reserve(spec)
         reg.set_state(jid, "completed", exit_code=0)
     yield reg
+    # Jobs a test submitted (fork, new job) were really launched: cancel them the real way.
+    from jobs.submit import cancel_job
+
+    for job in reg.active(with_spec=True):
+        try:
+            cancel_job(reg, job.id)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
     reg.close()
 
 
