@@ -65,7 +65,14 @@ class HealthMonitor:
             return []
         self.rows += 1
         self.step = step
+        zero_std = number(row.get("frac_reward_zero_std"))
+        # When every group earned one reward there is no advantage: the gradient is the KL term
+        # alone, orders of magnitude smaller. Such rows are not comparable with the others, so
+        # grad_norm is judged on rows that had a learning signal only.
+        no_signal = zero_std is not None and zero_std >= 0.999
         for name, aliases in METRIC_ALIASES.items():
+            if name == "grad_norm" and no_signal:
+                continue
             for key in aliases:
                 v = number(row.get(key))
                 if v is not None:

@@ -202,3 +202,17 @@ def test_python_tokens_are_checked_on_a_sample_per_step():
     cw = mon.completions
     assert cw.total == 15 and cw.counts["pytoken_share"] == 6 and cw.counts["truncated"] == 15
     assert cw.mean("pytoken_share") == 1.0  # the gibberish ones were beyond the per-step sample
+
+
+def test_grad_norm_of_rows_without_reward_spread_is_not_the_reference():
+    """Seen in a real tiny run at a sane learning rate: when every group earns one reward the
+    gradient is the KL term alone (~1e-3); steps with a learning signal (~0.5) are not spikes."""
+    rng = random.Random(3)
+    rows_ = []
+    for i in range(1, 120):
+        signal = rng.random() < 0.25
+        rows_.append({"step": i, "frac_reward_zero_std": 0.0 if signal else 1.0,
+                      "grad_norm": (0.5 if signal else 0.001) * math.exp(rng.gauss(0, 0.3))})
+    mon = HealthMonitor()
+    mon.update(rows_)
+    assert mon.status in ("healthy", "watch"), [a.to_dict() for a in mon.alerts]
