@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "remote_cmds",    # fetch (copy a checkpoint back), hosts
     "eval_cmds",      # compare, submission build/validate
     "demo_cmd",       # demo
+    "open_cmd",       # open (dashboard on one run)
 ]
 
 for _name in COMMAND_MODULES:
@@ -46,3 +47,7 @@ def run() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -52,12 +52,13 @@ class ArcApp(App):
     ]
 
     def __init__(self, readonly: bool = False, run_dir: str | None = None, source: JobSource | None = None,
-                 refresh_s: float = 0.25, **kw: Any) -> None:
+                 refresh_s: float = 0.25, host: str | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.readonly = readonly
         self.run_dir = run_dir
+        self.host = host  # run_dir lives on this ssh host (read through SFTP)
         self.refresh_s = refresh_s
-        self.source = source or JobSource.open_default([run_dir] if run_dir else None)
+        self.source = source or JobSource.open_default([run_dir] if run_dir and not host else None)
         if readonly:
             self.sub_title = "read-only"
 
@@ -68,7 +69,7 @@ class ArcApp(App):
         if self.run_dir:
             from arcctl.tui.screens.run import RunScreen
 
-            self.push_screen(RunScreen(self.source.view(self.run_dir)))
+            self.push_screen(RunScreen(self.source.view(self.run_dir, self.host)))
 
     def allowed(self, what: str) -> bool:
         """Every state-changing action asks first; in read-only mode it says why nothing happens."""
@@ -85,9 +86,9 @@ class ArcApp(App):
             self.push_screen(HelpScreen(self.screen))
 
 
-def run_dashboard(readonly: bool, run_dir: str | None = None) -> None:
-    if run_dir is not None and not Path(run_dir).is_dir():
+def run_dashboard(readonly: bool, run_dir: str | None = None, host: str | None = None) -> None:
+    if run_dir is not None and host is None and not Path(run_dir).is_dir():
         from arcctl.cli.errors import fail
 
         raise fail(f"{run_dir}: not a run directory")
-    ArcApp(readonly=readonly, run_dir=run_dir).run()
+    ArcApp(readonly=readonly, run_dir=run_dir, host=host).run()

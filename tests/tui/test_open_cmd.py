@@ -1,0 +1,38 @@
+"""`arcctl open RUN`: the dashboard straight on one run, found by path or registry job."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from arcctl.cli.open_cmd import resolve_target
+from arcctl.tui.app import ArcApp
+from arcctl.tui.data import JobSource
+from arcctl.tui.screens.run import RunScreen
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_open_resolves_a_run_dir_and_a_registry_job(registry, runs):
+    assert resolve_target(str(runs / "healthy")) == (str(runs / "healthy"), None)
+    job = next(j for j in registry.list() if j.run_dir == str(runs / "collapsing"))
+    run_dir, host = resolve_target(job.id)
+    assert run_dir == str(runs / "collapsing") and host is None
+
+
+def test_open_unknown_run_is_one_line_error(arc_home):
+    proc = subprocess.run([sys.executable, "-m", "arcctl.cli.main", "open", str(arc_home / "nope")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nope" in lines[0]
+
+
+async def test_app_opened_on_a_run_shows_its_run_screen(registry, runs):
+    app = ArcApp(run_dir=str(runs / "collapsing"), source=JobSource(registry))
+    async with app.run_test(size=(150, 48)) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, RunScreen)
+        assert app.screen.view.run_dir == str(runs / "collapsing")
