@@ -84,6 +84,11 @@ def rollback_spec(spec: JobSpec, run_dir: str, first_warning_step: int | None) -
     return child
 
 
+def _step_of(row: dict[str, Any]) -> float:
+    v = row.get("step")
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
 def _default_submit(child: JobSpec) -> str:
     from jobs.submit import submit_spec
 
@@ -155,6 +160,16 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
                 control.should_training_stop = True
 
         # -- trainer hooks ---------------------------------------------------------------------
+        def on_train_begin(self, args, state, control, **kw):
+            # A resumed run: its files already hold rows. Learn baselines from those up to the
+            # resume step (rows after it belong to the abandoned continuation), silently.
+            start = state.global_step
+            metrics = [r for r in self._metrics.read_new() if _step_of(r) <= start]
+            completions = [r for r in self._completions.read_new() if _step_of(r) <= start]
+            if metrics or completions:
+                self.monitor.update(metrics, completions)
+                self.monitor.reset_alerts()
+
         def on_log(self, args, state, control, **kw):
             self._act(state, control)
 

@@ -98,6 +98,13 @@ class HealthMonitor:
             self.add_completion(row)
         return raised
 
+    def reset_alerts(self) -> None:
+        """Forget alerts but keep every baseline and window: a resumed run is judged afresh from
+        its resume step against its own history (a collapse that stopped it before is not
+        re-reported, and one that is still going is raised again after `persist` rows)."""
+        self._alerts.clear()
+        self._streak = {r.name: [0, 0, 0, 0] for r in self.rules}
+
     # -- reading -----------------------------------------------------------------------------
     def series(self, name: str) -> Series | None:
         return self._series.get(name)

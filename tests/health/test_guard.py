@@ -161,3 +161,28 @@ def test_apply_changes():
                                  "use_vllm": False, "temperature": 0.7})
     assert out == {"learning_rate": 1e-6, "beta": 0.02, "save_steps": 100, "loss_type": "grpo",
                    "use_vllm": False, "temperature": 0.7}
+
+
+def test_a_resumed_run_is_judged_from_its_resume_step(tmp_path, traces_root):
+    """The run collapsed and was stopped at 4300; the user resumes from checkpoint-4200 with the
+    guard on. The old critical must not stop it at once, rows after 4200 (the abandoned
+    continuation) are ignored, and a collapse that goes on is caught again within a few rows."""
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    src = traces_root / "collapse_truncation"
+    spec = make_run(tmp_path, "r", guard="stop")
+    run = Path(spec.run_dir)
+    for name in ("metrics.jsonl", "completions.jsonl"):
+        rows = [r for r in rundir.read_jsonl(src / name) if r["step"] <= 4300]
+        (run / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cb = make_guard_callback(spec, spec.run_dir, is_main=True)
+    state, control = TrainerState(), TrainerControl()
+    state.global_step = 4200
+    cb.on_train_begin(TrainingArguments(output_dir=str(run), report_to="none", use_cpu=True), state, control)
+    assert cb.monitor.status == "healthy" and cb.monitor.step == 4200
+    assert not control.should_training_stop and not (run / rundir.EVENTS).exists()
+    control2, step = replay(src, spec, cb, start=4300)
+    assert control2.should_training_stop and cb.stop_reason == "collapse"
+    assert 4300 < step <= 4340  # persist (3 rows) after the resume, not at once and not never
+    crit = [e for e in events(spec) if e["severity"] == "critical"]
+    assert crit[0]["action"] == "stop" and crit[0]["step"] == step
