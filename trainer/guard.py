@@ -11,6 +11,9 @@ Every severity rise writes a `collapse_warning` event. On a critical alert:
             (numbers multiply the parent's value, other values replace it), write a `rollback`
             event naming the child, and submit it through jobs.submit — unless the run's ancestry
             already holds `max_rollbacks` rollbacks (then it only stops).
+A resumed run (same run dir) first learns its baselines silently from the rows up to the resume
+step, then is judged afresh: an old critical does not stop it at once; a collapse that goes on is
+raised again after `persist` rows.
 Only this module imports transformers, and only inside make_guard_callback.
 """
 from __future__ import annotations

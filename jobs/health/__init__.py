@@ -13,6 +13,8 @@ Live use (trainer guard, dashboard)::
     for alert in raised: ...            # alerts whose severity rose just now (Alert.to_dict())
     mon.status                          # "healthy" | "watch" | "warning" | "critical"
     mon.alerts                          # every Alert, worst first (sticky highest severity)
+    mon.first_step("warning")           # first step any rule reached warning (None: never)
+    mon.reset_alerts()                  # keep baselines, forget alerts (a resumed run)
 
 One-shot (CLI `arcctl health`, run screen)::
 
