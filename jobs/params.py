@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Params(BaseModel):
@@ -81,6 +81,22 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     sandbox_memory_mb: int = Field(1024, ge=64)
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
     health: dict[str, float] = Field(default_factory=dict, description="overrides of jobs.health thresholds")
+
+    @field_validator("health")
+    @classmethod
+    def _known_thresholds(cls, v: dict[str, float]) -> dict[str, float]:
+        # Checked here, at render/submit time, not in the trainer after the model has loaded.
+        from difflib import get_close_matches
+
+        from jobs.health.thresholds import Thresholds
+
+        known = Thresholds.__dataclass_fields__
+        for key in v:
+            if key not in known:
+                close = get_close_matches(key, list(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"unknown health threshold '{key}'{hint}")
+        return v
 
 
 class GRPORefineParams(GRPOParams):

@@ -116,6 +116,18 @@ def test_health_table_goes_into_params(home):
 
     cfg = home.parent / "config"
     (cfg / "templates" / "h.toml").write_text(
-        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\ntruncated_ratio = 0.4\n')
+        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warning = 0.4\n')
     spec = build_specs("h", [], "local")[0]
-    assert spec.params["health"] == {"truncated_ratio": 0.4}
+    assert spec.params["health"] == {"clipped_warning": 0.4}
+
+
+def test_unknown_health_threshold_is_refused_at_render_time(home):
+    from jobs.errors import JobsError
+    from jobs.submit import build_specs
+
+    cfg = home.parent / "config"
+    (cfg / "templates" / "h2.toml").write_text(
+        '[template]\nkind = "grpo"\nname = "h2"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warnin = 0.4\n')
+    with pytest.raises(JobsError) as e:
+        build_specs("h2", [], "local")
+    assert "clipped_warnin" in str(e.value) and "clipped_warning" in str(e.value)
