@@ -687,19 +687,19 @@ class RunView:
     def alerts(self) -> list[Alert]:
         """Collapse alerts: those in events.jsonl (the trainer's guard writes them) and those
         jobs.health finds in what this view has read so far."""
+        # One alert per (rule, first step), at the highest severity it reached: the guard writes an
+        # event each time a rule's severity rises, so the first event of a rule is often "watch".
         out: list[Alert] = []
-        seen: set[tuple[str, Any]] = set()
-        for ev in self.events:
-            if ev.get("event") not in (rd.EV_COLLAPSE, "alert", rd.EV_ROLLBACK):
-                continue
-            a = _alert_from_dict(ev)
-            if (a.rule, a.first_step) not in seen:
-                seen.add((a.rule, a.first_step))
+        where: dict[tuple[str, Any], int] = {}
+        candidates = [_alert_from_dict(ev) for ev in self.events
+                      if ev.get("event") in (rd.EV_COLLAPSE, "alert", rd.EV_ROLLBACK)]
+        for a in candidates + self._health_alerts():
+            key = (a.rule, a.first_step)
+            if key not in where:
+                where[key] = len(out)
                 out.append(a)
-        for a in self._health_alerts():
-            if (a.rule, a.first_step) not in seen:
-                seen.add((a.rule, a.first_step))
-                out.append(a)
+            elif _SEVERITY_RANK.get(a.severity, 1) > _SEVERITY_RANK.get(out[where[key]].severity, 1):
+                out[where[key]] = a
         return out
 
     def _feed_health(self, metric_rows: list[dict[str, Any]], first_new_line: int) -> bool:
@@ -751,6 +751,9 @@ class RunView:
         if self._monitor is None:
             return []
         return [_alert_from_dict(a.to_dict()) for a in self._monitor.alerts]
+
+
+_SEVERITY_RANK = {"watch": 0, "warning": 1, "critical": 2}
 
 
 def _alert_from_dict(d: dict[str, Any]) -> Alert:
