@@ -1,7 +1,9 @@
 """One shared, rate-limited status watcher per backend + host.
 
 `poll()` asks the backend about *all* non-terminal jobs it owns in one `status()` call and writes
-the answers to the registry. The rate limit is kept in the registry (`Registry.claim`), so the CLI
+the answers to the registry, then applies the profiles' auto-resume policy to them
+(`jobs.recovery.apply_policy`): this is the one place every status passes, so a profile's
+`auto_resume` works whether the CLI or the dashboard polled. The rate limit is kept in the registry (`Registry.claim`), so the CLI
 and the dashboard together poll a cluster at most once per `interval_s`, however many of them run.
 For the local backend a poll is also what starts queued jobs whose GPUs have become free.
 """
@@ -25,6 +27,7 @@ class StatusWatcher:
         self.interval_s = DEFAULT_INTERVAL_S.get(backend, 10.0) if interval_s is None else interval_s
         self.last_poll: float | None = None
         self.last_error: str | None = None
+        self.last_actions: list[str] = []  # what the auto-resume policy did on the last poll
         self._lock = threading.Lock()
 
     @property
@@ -63,7 +66,20 @@ class StatusWatcher:
             self.last_error = None
             updates = {by_bid[b]: st for b, st in statuses.items() if b in by_bid}
             self.registry.update_statuses(updates)
+            self.last_actions = self._auto_resume(updates)
             return updates
+
+    def _auto_resume(self, updates: dict[str, Any]) -> list[str]:
+        from jobs.backends.base import JobState
+
+        if not any(st.state in (JobState.HELD, JobState.EVICTED, JobState.FAILED) for st in updates.values()):
+            return []  # the common case: nothing to recover, keep pydantic off the hot path
+        from jobs.recovery import apply_policy
+
+        try:
+            return apply_policy(self.registry, updates)
+        except Exception as e:  # noqa: BLE001 - a bad profile must not stop the status updates
+            return [f"auto-resume: {e}"]
 
 
 _WATCHERS: dict[tuple[str, str, str | None], StatusWatcher] = {}

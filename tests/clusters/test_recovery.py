@@ -86,14 +86,20 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     assert old == "1000.0"
     _checkpoint(run, 200)
     _checkpoint(run, 400)
+    # a hold that needs a human (held by the user) is left alone by the policy
+    standin.set_job(state, old, JobStatus=5, HoldReasonCode=1, HoldReason="via condor_hold (by user root)")
+    watcher = StatusWatcher(reg, "htcondor", "testhost")
+    updates = watcher.poll(force=True)
+    assert updates[jid].state is JobState.HELD and watcher.last_actions == []
+    assert reg.get(jid).restarts == 0 and reg.get(jid).backend_job_id == old
+
     standin.set_job(state, old, JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=131500,
                     HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
-    updates = StatusWatcher(reg, "htcondor", "testhost").poll(force=True)
-    assert updates[jid].state is JobState.HELD and reg.get(jid).reason == "memory_exceeded"
-    assert "request_memory=193G" in reg.get(jid).detail
-
-    lines = apply_policy(reg, updates)
-    assert lines == [f"{jid} (oom): resubmitting after memory_exceeded with request_memory=193G"]
+    # the poll itself applies the profile's auto_resume policy (no caller has to remember to)
+    updates = watcher.poll(force=True)
+    assert updates[jid].state is JobState.HELD and updates[jid].reason == "memory_exceeded"
+    assert "request_memory=193G" in (updates[jid].detail or "")
+    assert watcher.last_actions == [f"{jid} (oom): resubmitting after memory_exceeded with request_memory=193G"]
     job = reg.get(jid)
     assert job.restarts == 1 and job.backend_job_id == "1001.0" and job.state == "queued"
     assert job.spec().resources.memory == "193G"
@@ -102,14 +108,20 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     on_disk = json.loads((run / "spec.json").read_text())  # written on the remote side through SFTP
     assert on_disk["resume_from"]["checkpoint"] == "checkpoint-400"
     assert ["condor_rm", old] in standin.calls(state)  # the held one does not linger in the queue
+    # the next poll sees the new attempt queued: nothing more happens
+    watcher.poll(force=True)
+    assert watcher.last_actions == [] and reg.get(jid).restarts == 1
 
     # held again after 2 restarts (max_restarts=2): the policy stops and says why
     for i in range(2):
         bid = reg.get(jid).backend_job_id
         standin.set_job(state, bid, JobStatus=5, HoldReasonCode=34, HoldReason="memory limit exceeded",
                         MemoryUsage=200000)
-        lines = apply_policy(reg, StatusWatcher(reg, "htcondor", "testhost").poll(force=True))
+        watcher.poll(force=True)
+    lines = watcher.last_actions
     assert reg.get(jid).restarts == 2 and "not resuming" in lines[0] and "max_restarts=2" in lines[0]
+    # apply_policy on its own (what the watcher calls) is idempotent at the cap
+    assert "not resuming" in apply_policy(reg, {jid: watcher.poll(force=True)[jid]})[0]
 
     # by hand (what `arcctl resume` can call): a chosen checkpoint and the suggested memory
     job = reg.get(jid)
@@ -134,3 +146,26 @@ def test_slurm_find_recovers_a_submit_the_registry_never_heard_of(slurm, tmp_pat
     assert b.find(spec) == job
     other = make_spec(tmp_path / "elsewhere", "crashy")  # same name, other run dir
     assert b.find(other) is None
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(90)
+def test_slurm_trainer_failure_is_not_auto_resumed(slurm, tmp_path):
+    """A non-zero exit of the trainer needs a human: the watcher's policy leaves it failed."""
+    from tests.clusters.conftest import make_spec, wait_for
+
+    reg = Registry(tmp_path / "registry.db")
+    spec = make_spec(tmp_path / "bad", "bad", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0, "FAKE_EXIT": 3})
+    spec = spec.model_copy(update={"backend_options": {"slurm_conf": str(slurm.conf), "auto_resume": True}})
+    jid = submit_spec(spec, reg)
+    watcher = StatusWatcher(reg, "slurm")
+
+    def failed():
+        watcher.poll(force=True)
+        return reg.get(jid).state == "failed"
+
+    wait_for(failed, timeout=60, interval=0.5, what="the slurm job failed")
+    job = reg.get(jid)
+    assert (job.reason, job.exit_code, job.restarts) == ("nonzero_exit", 3, 0)
+    assert watcher.last_actions == []
+
