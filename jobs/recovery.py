@@ -11,7 +11,7 @@ Per profile (backend_options):
     max_restarts = 3                        # also accepted at the top level (profile examples)
 
 `apply_policy(registry, updates)` is what the shared watcher calls after each poll; `arcctl resume`
-(jobs.submit.resume_job) is the manual path and shares `memory_bump`.
+(jobs.submit.resume_job) is the manual path: `resubmit` with `memory_after_hold`.
 """
 from __future__ import annotations
 

@@ -212,9 +212,10 @@ def submit_specs(specs: list[JobSpec], registry: Registry | None = None,
 
 
 def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> str:
-    """Relaunch a finished/failed/cancelled job in its own run dir from a checkpoint (None: the
-    newest valid one). Same registry row, restarts + 1."""
-    from jobs.fork import resume_spec
+    """Relaunch a stopped job in its own run dir from a checkpoint (None: the newest valid one).
+    Same registry row, restarts + 1. A held or evicted job is removed from its queue first, and
+    one stopped for memory asks for more (the request its status suggested, else 1.5x)."""
+    from jobs.recovery import memory_after_hold, resubmit
 
     job = registry.get(ref)
     if not job.terminal and job.backend_job_id:  # the registry may lag: ask the backend once
@@ -222,18 +223,9 @@ def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> s
         if st is not None:
             registry.update_statuses({job.id: st})
             job = registry.get(job.id)
-    if not job.terminal:  # a held/evicted job still exists on its scheduler: resuming would run it twice
+    if not job.terminal and job.state not in ("held", "evicted"):  # resuming would run it twice
         raise SpecError(f"job {job.id} ({job.name}) is {job.state}; cancel it before resuming (arcctl cancel {job.id})")
-    fs = _fs_for(job.host)
-    spec = resume_spec(job.run_dir, checkpoint, fs)
-    backend = backend_for(spec)
-    backend.render(spec)
-    if spec.host is None:
-        spec.write()
-    registry.restart(job.id, spec)
-    registry.set_state(job.id, SUBMITTING, detail=_submitter_tag())
-    _launch(registry, job.id, spec, backend)
-    return job.id
+    return resubmit(registry, job, memory_after_hold(job.spec(), job.reason, job.detail), checkpoint)
 
 
 def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,

@@ -194,15 +194,19 @@ def register(app: typer.Typer) -> None:
         job: str = typer.Argument(..., help="job id, prefix or name"),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
     ) -> None:
-        """Relaunch a stopped job in its own run dir from a checkpoint."""
+        """Relaunch a stopped (or held) job in its own run dir from a checkpoint; after a memory
+        hold it asks for more memory."""
         with user_errors():
             from jobs.submit import resume_job
 
             reg = _registry_or_fail()
+            before = reg.get(job).spec().resources.memory
             jid = resume_job(reg, job, checkpoint)
             j = reg.get(jid)
-            ck = j.spec().resume_from
-            typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}")
+            spec = j.spec()
+            ck = spec.resume_from
+            mem = f"  request_memory {before} -> {spec.resources.memory}" if spec.resources.memory != before else ""
+            typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}{mem}")
 
     @app.command("fork")
     def fork_cmd(

@@ -169,3 +169,46 @@ def test_slurm_trainer_failure_is_not_auto_resumed(slurm, tmp_path):
     assert (job.reason, job.exit_code, job.restarts) == ("nonzero_exit", 3, 0)
     assert watcher.last_actions == []
 
+
+@pytest.mark.sshd
+@pytest.mark.timeout(120)
+def test_cli_resume_after_a_memory_hold_asks_for_more_memory(ssh_config, tmp_path):
+    """`arcctl resume` of a job held for memory (the row as the HTCondor watcher writes it): the held
+    job is removed from the queue and the new attempt requests what the status line suggested."""
+    import os
+    import subprocess
+    import sys
+
+    state, bindir, home = tmp_path / "state", tmp_path / "bin", tmp_path / "home"
+    standin.install(bindir, state)
+    env = {**os.environ, "ARCCTL_HOME": str(home), "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    reg = Registry(home / "registry.sqlite")
+    run = tmp_path / "runs" / "oom"
+    spec = grpo_seed(name="oom").model_copy(update={
+        "run_dir": str(run), "host": "testhost",
+        "backend_options": {"bin_dir": str(bindir), "docker_image": "img"}})  # auto_resume off
+    jid = submit_spec(spec, reg)
+    _checkpoint(run, 200)
+    standin.set_job(state, "1000.0", JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=131500,
+                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    StatusWatcher(reg, "htcondor", "testhost").poll(force=True)
+    job = reg.get(jid)
+    assert (job.state, job.reason, job.restarts) == ("held", "memory_exceeded", 0)
+    assert "resubmit with request_memory=193G" in job.detail
+
+    arcctl = str(Path(sys.executable).parent / "arcctl")
+    res = subprocess.run([arcctl, "resume", jid], capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "resumed from checkpoint-200" in res.stdout and "request_memory 128G -> 193G" in res.stdout
+    job = reg.get(jid)
+    assert (job.restarts, job.backend_job_id, job.state) == (1, "1001.0", "queued")
+    assert job.spec().resources.memory == "193G"
+    assert "request_memory = 193G" in (run / "job.sub").read_text()
+    tools = [c[0] for c in standin.calls(state)]
+    # removed before its successor was submitted
+    assert tools.index("condor_rm") < len(tools) - 1 - tools[::-1].index("condor_submit")
+    assert ["condor_rm", "1000.0"] in standin.calls(state)
+
+    # a queued job is still refused (it would run twice)
+    res = subprocess.run([arcctl, "resume", jid], capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 2 and "is queued; cancel it before resuming" in res.stderr
