@@ -38,7 +38,7 @@ signal.pthread_kill socket.__new__ socket.connect socket.bind socket.getaddrinfo
 socket.gethostbyname socket.gethostbyaddr socket.sendto socket.sendmsg socket.socketpair
 sys.addaudithook gc.get_objects gc.get_referrers gc.get_referents _thread.start_new_thread
 os.putenv os.unsetenv sys.remote_exec sys.settrace sys.setprofile sys._current_frames
-sys._current_exceptions resource.setrlimit resource.prlimit
+sys._current_exceptions resource.setrlimit resource.prlimit sys.monitoring.register_callback
 """.split())
 UNSAFE_PREFIXES = ("ctypes.", "winreg.", "msvcrt.", "mmap.")
 UNSAFE_IMPORTS = frozenset({"ctypes", "_ctypes", "subprocess", "_posixsubprocess", "socket",
