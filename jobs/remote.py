@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import shlex
 import socket
 import stat
 import threading
@@ -409,6 +410,26 @@ def default_pool() -> SSHPool:
     if _DEFAULT is None:
         _DEFAULT = SSHPool()
     return _DEFAULT
+
+
+def expand_path(alias: str, path: str, pool: SSHPool | None = None) -> str:
+    """`~` and $VARS of a path (a profile's runs_root) as the host's shell sees them: they name
+    the remote user's home and environment, not this machine's. An unset variable is an error."""
+    if "`" in path or "$(" in path:
+        raise RemoteError(f"{alias}: path {path!r}: command substitution is not allowed in a path")
+    if path == "~" or path.startswith("~/"):
+        path = "$HOME" + path[1:]
+    elif path.startswith("~"):
+        raise RemoteError(f"{alias}: path {path!r}: only ~ (your own home) is supported, not ~user")
+    quoted = path.replace("\\", "\\\\").replace('"', '\\"')  # inside "...": keep $VAR live, nothing else
+    script = f'set -u; printf "%s" "{quoted}"'
+    # through sh whatever the login shell is (tcsh reads `set -u` differently)
+    rc, out, err = (pool or default_pool()).exec(alias, f"sh -c {shlex.quote(script)}", timeout=30)
+    if rc != 0:
+        raise RemoteError(f"{alias}: cannot expand {path!r} there: {err.strip() or f'exit {rc}'}")
+    if not out.startswith("/"):
+        raise RemoteError(f"{alias}: {path!r} expands to {out!r}, not an absolute path")
+    return out
 
 
 def list_host_aliases(config_path: str | Path | None = None) -> list[str]:

@@ -52,7 +52,12 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     swept = swept_keys(ov)
     if run_dir and len(points) > 1:
         raise SpecError(f"--run-dir names one run but the overrides make {len(points)} (a sweep)")
-    root = _expand_root(prof.runs_root) if prof.runs_root else str(config.runs_root())
+    if prof.runs_root and prof.host:
+        # `~` and $USER name the remote user's home and environment: they stay as written here
+        # (render shows them so) and are expanded on the host at submit (see _remote_run_dir)
+        root = prof.runs_root.rstrip("/")
+    else:
+        root = _expand_root(prof.runs_root) if prof.runs_root else str(config.runs_root())
     if not prof.host:
         if "$" in root:
             raise SpecError(f"profile {prof.name} ({prof.path}): runs_root {prof.runs_root!r} uses an unset "
@@ -181,11 +186,21 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
             spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
 
 
+def _remote_run_dir(spec: JobSpec) -> JobSpec:
+    """The run dir with `~`/$VARS expanded by the host's shell: the job script, SFTP and the
+    registry all need the real path."""
+    from jobs.remote import expand_path
+
+    return spec.model_copy(update={"run_dir": expand_path(spec.host, spec.run_dir)})
+
+
 def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, rename_on_conflict: bool = False) -> str:
     """Launch one spec; returns the registry job id. Never overwrites a run dir; with
     `rename_on_conflict` (auto-generated names) a run dir taken meanwhile gets the next suffix."""
     registry = registry or Registry()
     backend = backend or backend_for(spec)
+    if spec.host and ("~" in spec.run_dir or "$" in spec.run_dir):
+        spec = _remote_run_dir(spec)
     backend.render(spec)  # validates options before anything is written
     if spec.host is None:
         spec = _claim_run_dir(spec, registry, rename_on_conflict)

@@ -170,3 +170,32 @@ def test_agent_auth_without_identity_file(sshd, tmp_path, monkeypatch):
             SSHPool().exec("agenthost", "true")
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+def test_remote_runs_root_is_expanded_by_the_host(ssh_config, tmp_path):
+    """A profile's `~`/$USER are the remote user's: expanded by the host's shell at submit time."""
+    from jobs.remote import expand_path
+    from jobs.registry import Registry
+    from jobs.submit import submit_spec
+    from tests.clusters import condor_standin as standin
+    from tests.clusters.test_htcondor import grpo_seed
+
+    pool = SSHPool()
+    home = pool.exec("testhost", "printf %s \"$HOME\"")[1]
+    assert expand_path("testhost", "~/runs/$USER/a b", pool) == f"{home}/runs/root/a b"
+    assert expand_path("testhost", "/x/\"q\"/$USER", pool) == '/x/"q"/root'
+    with pytest.raises(RemoteError, match="testhost: cannot expand '/x/\\$ARCCTL_NO_SUCH_VAR'"):
+        expand_path("testhost", "/x/$ARCCTL_NO_SUCH_VAR", pool)
+    with pytest.raises(RemoteError, match="command substitution"):
+        expand_path("testhost", "/x/$(touch /tmp/pwned)", pool)
+
+    state, bindir = tmp_path / "state", tmp_path / "bin"
+    standin.install(bindir, state)
+    reg = Registry(tmp_path / "registry.db")
+    spec = grpo_seed(name="r").model_copy(update={
+        "run_dir": f"{tmp_path}/$USER/runs/r", "host": "testhost",
+        "backend_options": {"bin_dir": str(bindir), "docker_image": "img"}})
+    jid = submit_spec(spec, reg)
+    job = reg.get(jid)
+    assert job.run_dir == f"{tmp_path}/root/runs/r" == job.spec().run_dir
+    assert (tmp_path / "root" / "runs" / "r" / "job.sub").exists()

@@ -105,3 +105,18 @@ def test_runs_root_with_unset_variable(home):
     import json
 
     assert json.loads(res.stdout)[0]["spec"]["run_dir"] == "/scratch/bob/runs/fake_lr1e-6"
+
+
+def test_remote_runs_root_keeps_its_home_and_user_for_the_host(home):
+    """`~` and $USER of a profile with a host are the remote user's: render (no connection)
+    shows them as written, not this machine's expansion."""
+    import json
+
+    (home.parent / "config" / "profiles" / "cluster.toml").write_text(
+        '[profile]\nbackend = "slurm"\nhost = "login-node"\nruns_root = "~/arc/$USER/runs/"\n')
+    res = run_cli("render", "fake", "--profile", "cluster", "--json", env={"USER": "localuser"}, check=True)
+    [out] = json.loads(res.stdout)
+    assert out["spec"]["run_dir"] == "~/arc/$USER/runs/fake_lr1e-6"
+    assert out["spec"]["host"] == "login-node"
+    text = run_cli("render", "fake", "--profile", "cluster", env={"USER": "localuser"}, check=True).stdout
+    assert "~/arc/$USER/runs/fake_lr1e-6" in text and "localuser" not in text
