@@ -285,8 +285,8 @@ def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
         # functions (the seeds lost a cluster week to this)
         dataset_num_proc=None,
         dataloader_num_workers=0,
-        # not include_num_input_tokens_seen: it adds train_runtime to every log line, which
-        # telemetry treats as the end-of-training summary; TRL's own `num_tokens` suffices
+        # not include_num_input_tokens_seen: TRL's own `num_tokens` suffices (telemetry copes
+        # with the train_runtime it would add to every line: see telemetry.is_summary)
     )
 
 

@@ -27,6 +27,13 @@ ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_out
 _SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"}
 
 
+def is_summary(logs: dict[str, Any]) -> bool:
+    """The end-of-training summary (train_loss/total_flos over the whole run, no step `loss`).
+    Not "has train_runtime": with include_num_input_tokens_seen Trainer puts train_runtime and
+    train_tokens_per_second on every step's line, and those lines are metrics."""
+    return ("train_loss" in logs or "total_flos" in logs) and "loss" not in logs
+
+
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
@@ -94,7 +101,7 @@ class TelemetryCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
-        if _SUMMARY_KEYS.intersection(logs):  # the end-of-training summary: not a step's metrics
+        if is_summary(logs):  # not a step's metrics
             self.summary.update({k: clean_number(v) for k, v in logs.items() if k in _SUMMARY_KEYS})
             return
         values = {k: clean_number(v) for k, v in logs.items()}

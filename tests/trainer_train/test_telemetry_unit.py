@@ -37,3 +37,36 @@ def test_completion_metrics_split_truncated():
     assert m["arc/error_memory"] == 0.0
     only_untruncated = completion_metrics([_row(1.0, False)])
     assert only_untruncated["arc/truncated_reward_mean"] is None
+
+
+def test_step_lines_with_train_runtime_are_metrics_and_only_the_summary_is_not(tmp_path):
+    """With include_num_input_tokens_seen, Trainer.log adds speed_metrics('train', ...) —
+    train_runtime included — to every step's line; those must still reach metrics.jsonl."""
+    import time
+
+    from transformers import TrainerControl, TrainerState
+    from transformers.trainer_utils import speed_metrics
+
+    from jobs.rundir import read_jsonl
+    from trainer.telemetry import RunFiles, TelemetryCallback
+
+    files = RunFiles(tmp_path, enabled=True)
+    cb = TelemetryCallback(files)
+    state, control = TrainerState(), TrainerControl()
+    start = time.time() - 2
+    for step in (1, 2):
+        state.global_step = step
+        logs = {"loss": 1.0 / step, "grad_norm": 0.5, "learning_rate": 1e-4, "epoch": step / 2,
+                "num_input_tokens_seen": 100 * step, **speed_metrics("train", start, num_tokens=100 * step)}
+        assert "train_runtime" in logs  # what this test is about
+        cb.on_log(None, state, control, logs=logs)
+    summary = {"train_loss": 0.75, "epoch": 1.0, **speed_metrics("train", start, num_samples=8, num_steps=2),
+               "total_flos": 123.0}
+    cb.on_log(None, state, control, logs=summary)
+    files.close()
+
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2] and [r["loss"] for r in rows] == [1.0, 0.5]
+    assert rows[1]["train_tokens_per_second"] > 0 and rows[1]["num_input_tokens_seen"] == 200
+    assert cb.summary["train_loss"] == 0.75 and cb.summary["total_flos"] == 123.0
+    assert "loss" not in cb.summary
