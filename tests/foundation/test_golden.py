@@ -22,7 +22,10 @@ UPDATE = os.environ.get("ARCCTL_UPDATE_GOLDEN") == "1"
 
 
 def normalise(text: str, home: Path) -> str:
-    text = text.replace(str(home / "runs"), "<RUNS>").replace(sys.executable, "<python>")
+    text = text.replace(str(home / "runs"), "<RUNS>")
+    # The CLI runs under its console script's interpreter (python3) while pytest may run under
+    # `python`: any interpreter of this environment is <python>.
+    text = re.sub(re.escape(os.path.dirname(sys.executable)) + r"/python3?(\.\d+)?\b", "<python>", text)
     return re.sub(r'"created": "[^"]+"', '"created": "<created>"', text)
 
 
