@@ -97,9 +97,10 @@ def get_watcher(registry: Registry, backend: str, host: str | None = None,
         return w
 
 
-def refresh_all(registry: Registry, force: bool = False) -> list[str]:
+def refresh_all(registry: Registry, force: bool = False, actions: list[str] | None = None) -> list[str]:
     """Poll every backend+host that has live jobs (and resolve interrupted submits first).
-    Returns the errors of unreachable backends, one line each."""
+    Returns the errors of unreachable backends, one line each; what auto-resume did on these
+    polls is appended to `actions` when given."""
     if registry.has_state(SUBMITTING):  # rare: keep the common path free of the submit imports
         from jobs.submit import recover
 
@@ -108,7 +109,8 @@ def refresh_all(registry: Registry, force: bool = False) -> list[str]:
     errors = []
     for backend, host in sorted(targets, key=lambda t: (t[0], t[1] or "")):
         w = get_watcher(registry, backend, host)
-        w.poll(force=force)
+        if w.poll(force=force) and actions is not None:
+            actions.extend(w.last_actions)
         if w.last_error:
             errors.append(w.last_error)
     return errors

@@ -139,10 +139,13 @@ def register(app: typer.Typer) -> None:
 
             reg = _registry_if_exists()
             errors: list[str] = []
+            actions: list[str] = []
             if reg is not None and refresh:
                 from jobs.watcher import refresh_all
 
-                errors = refresh_all(reg)
+                errors = refresh_all(reg, actions=actions)
+            for a in actions:
+                typer.echo(f"auto-resume: {a}", err=True)
             for e in errors:
                 typer.echo(f"warning: {e}", err=True)
             if json_out:

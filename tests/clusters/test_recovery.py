@@ -212,3 +212,29 @@ def test_cli_resume_after_a_memory_hold_asks_for_more_memory(ssh_config, tmp_pat
     # a queued job is still refused (it would run twice)
     res = subprocess.run([arcctl, "resume", jid], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 2 and "is queued; cancel it before resuming" in res.stderr
+
+
+@pytest.mark.sshd
+@pytest.mark.timeout(120)
+def test_cli_ls_poll_auto_resumes_and_says_so(ssh_config, tmp_path):
+    """The poll behind `arcctl ls` applies the profile's auto_resume and reports what it did."""
+    import os
+    import subprocess
+    import sys
+
+    state, bindir, home = tmp_path / "state", tmp_path / "bin", tmp_path / "home"
+    standin.install(bindir, state)
+    env = {**os.environ, "ARCCTL_HOME": str(home), "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    reg = Registry(home / "registry.sqlite")
+    spec = grpo_seed(name="oom").model_copy(update={
+        "run_dir": str(tmp_path / "runs" / "oom"), "host": "testhost",
+        "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True}})
+    jid = submit_spec(spec, reg)
+    standin.set_job(state, "1000.0", JobStatus=5, HoldReasonCode=34, MemoryUsage=131500,
+                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    arcctl = str(Path(sys.executable).parent / "arcctl")
+    res = subprocess.run([arcctl, "ls"], capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    assert f"auto-resume: {jid} (oom): resubmitting after memory_exceeded with request_memory=193G" in res.stderr
+    job = reg.get(jid)
+    assert (job.restarts, job.backend_job_id, job.spec().resources.memory) == (1, "1001.0", "193G")
