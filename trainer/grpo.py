@@ -18,7 +18,7 @@ from jobs.errors import JobsError, SpecError
 from jobs.spec import JobSpec
 from trainer import grpo_data, lifecycle, model_loading
 from trainer.grpo_reward import ArcReward, Timing
-from trainer.telemetry import RunFiles, TelemetryCallback
+from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
 EXIT_USER_ERROR = 2
 EXIT_CRASH = 1
@@ -128,7 +128,7 @@ def make_trainer_class():
                     self.arc_timing.generation += time.perf_counter() - t0
 
         def log(self, logs, start_time=None):
-            if self.arc_timing is not None and "train_runtime" not in logs and self.model.training:
+            if self.arc_timing is not None and not is_summary(logs) and self.model.training:
                 logs.update(self.arc_timing.as_metrics())
                 self.arc_timing.reset()
             return super().log(logs, start_time)
@@ -288,7 +288,7 @@ def _quiet_printer(trainer) -> None:
 
     class _Line(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or not state.is_world_process_zero or "train_runtime" in logs:
+            if not logs or not state.is_world_process_zero or is_summary(logs):
                 return
             keys = ("reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio",
                     "loss", "arc/time_step_s")
