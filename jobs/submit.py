@@ -186,12 +186,21 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
             spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
 
 
-def _remote_run_dir(spec: JobSpec) -> JobSpec:
+def _remote_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     """The run dir with `~`/$VARS expanded by the host's shell: the job script, SFTP and the
-    registry all need the real path."""
+    registry all need the real path. build_specs could only compare the unexpanded path with the
+    registry's, so the check for a run dir already in use happens again here."""
     from jobs.remote import expand_path
 
-    return spec.model_copy(update={"run_dir": expand_path(spec.host, spec.run_dir)})
+    parent, _, name = expand_path(spec.host, spec.run_dir).rpartition("/")
+    base, n = name, 1
+    while registry.run_dir_taken(f"{parent}/{name}"):
+        if not rename:
+            raise SpecError(f"run dir {parent}/{name} on {spec.host} belongs to another job; "
+                            "runs are never overwritten")
+        n += 1
+        name = f"{base}-{n}"
+    return spec.model_copy(update={"run_dir": f"{parent}/{name}", "name": name if n > 1 else spec.name})
 
 
 def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, rename_on_conflict: bool = False) -> str:
@@ -200,7 +209,7 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     registry = registry or Registry()
     backend = backend or backend_for(spec)
     if spec.host and ("~" in spec.run_dir or "$" in spec.run_dir):
-        spec = _remote_run_dir(spec)
+        spec = _remote_run_dir(spec, registry, rename_on_conflict)
     backend.render(spec)  # validates options before anything is written
     if spec.host is None:
         spec = _claim_run_dir(spec, registry, rename_on_conflict)

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend
-from jobs.errors import RemoteError
+from jobs.errors import RemoteError, SpecError
 from jobs.remote import SFTPFS, SSHPool, resolve_host
 from jobs.rundir import METRICS, JsonlTail, read_jsonl
 from jobs.shell import SSHShell
@@ -199,3 +199,8 @@ def test_remote_runs_root_is_expanded_by_the_host(ssh_config, tmp_path):
     job = reg.get(jid)
     assert job.run_dir == f"{tmp_path}/root/runs/r" == job.spec().run_dir
     assert (tmp_path / "root" / "runs" / "r" / "job.sub").exists()
+    # the same unexpanded path again: seen as taken once expanded (an auto name moves on)
+    with pytest.raises(SpecError, match=f"run dir {tmp_path}/root/runs/r on testhost belongs to another job"):
+        submit_spec(spec, reg)
+    again = reg.get(submit_spec(spec, reg, rename_on_conflict=True))
+    assert (again.name, again.run_dir) == ("r-2", f"{tmp_path}/root/runs/r-2")
