@@ -17,6 +17,7 @@ class _Params(BaseModel):
     model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
     dataset: str = Field(description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file")
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
+    task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
     seed: int = 42
     backend: Literal["trl", "unsloth"] = "trl"
     load_in_4bit: bool = False

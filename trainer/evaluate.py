@@ -117,12 +117,13 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: Any = None,
              log=print) -> dict[str, Any]:
     """The eval job minus process concerns; `generator`/`sandbox` may be passed in (tests)."""
-    from trainer.data import load_tasks
     from trainer.encoders import get_encoder
     from trainer.prompts import build_prompt_text
 
     run_dir = Path(run_dir)
-    tasks = load_tasks(params.dataset, params.max_tasks)
+    from trainer.task_select import select_tasks
+
+    tasks = select_tasks(params.dataset, params.max_tasks, params.task_ids)
     encoder = get_encoder(params.grid_encoder)
     if generator is None:
         from trainer.generation import make_generator

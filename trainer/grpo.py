@@ -212,9 +212,10 @@ class Setup:
 
 
 def setup_training(p, run_dir: Path, warn) -> Setup:
-    from trainer import data, encoders
+    from trainer import encoders
+    from trainer.task_select import select_tasks
 
-    tasks = data.load_tasks(p.dataset, p.max_tasks)
+    tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
     if not tasks:
         raise SpecError(f"dataset {p.dataset!r} has no tasks")
     model, tokenizer, peft_config = model_loading.load_for_training(p)
