@@ -177,13 +177,7 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / rundir.SPEC).exists():
-        spec.write(run_dir)
-
-    def warn(message: str, **fields):
-        files.event("warning", message=message, **fields)
-        print(f"trainer: warning: {message}", file=sys.stderr)
+    warn = lifecycle.prepare_run_dir(spec, run_dir, files)
 
     signal_stop = lifecycle.SignalStop()  # early: a preemption while loading still ends cleanly
     try:

@@ -115,3 +115,21 @@ def reset_learning_rate(trainer, learning_rate: float) -> None:
     for group, lr in zip(trainer.optimizer.param_groups, lrs):
         group["lr"] = lr
     sched._last_lr = list(lrs)  # what Trainer logs as learning_rate for the next step
+
+
+def prepare_run_dir(spec, run_dir: Path, files):
+    """Create the run dir, write spec.json if this run has none yet (a resumed run keeps its own),
+    and return the `warn(message, **fields)` every job uses: a warning event plus one stderr line."""
+    import sys
+
+    from jobs import rundir
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / rundir.SPEC).exists():
+        spec.write(run_dir)
+
+    def warn(message: str, **fields) -> None:
+        files.event("warning", message=message, **fields)
+        print(f"trainer: warning: {message}", file=sys.stderr)
+
+    return warn

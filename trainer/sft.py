@@ -317,13 +317,7 @@ def tokens_per_second_callback():
 def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
     model_loading.check_optional_backends(p)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / rundir.SPEC).exists():
-        spec.write(run_dir)
-
-    def warn(message: str, **fields):
-        files.event("warning", message=message, **fields)
-        print(f"trainer: warning: {message}", file=sys.stderr)
+    warn = lifecycle.prepare_run_dir(spec, run_dir, files)
 
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     pairs = task_program_pairs(p)
