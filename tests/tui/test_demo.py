@@ -1,5 +1,7 @@
-"""`arcctl demo`: clear messages without the trainer extras or without a demo run, and (slow) a
-real short training of the tiny model on CPU through the local backend."""
+"""`arcctl demo`: clear messages without the trainer extras or without a demo run, and (slow) real
+short trainings of the tiny model on CPU through the local backend: the default GRPO run, and
+`--warm-start`: an SFT job, then (submitted by the chain's supervisor) a GRPO job from its final
+model on the in-reach ARC tasks, with the SFT run as its parent."""
 from __future__ import annotations
 
 import json
@@ -30,6 +32,40 @@ def test_demo_no_train_without_a_demo_run(arc_home):
     assert res.exit_code == 2 and "no demo run yet" in res.output
 
 
+def test_in_reach_list_matches_the_trainer():
+    from trainer.synthetic import ARC1_TRAIN_IN_REACH
+
+    assert demo_cmd.IN_REACH == ARC1_TRAIN_IN_REACH
+
+
+def test_demo_params_are_valid_for_their_kinds(arc_home):
+    from jobs.submit import build_specs
+
+    sft = build_specs("sft", ["model_path=/m", "max_steps=3", *demo_cmd.SFT_PARAMS], "local", name="d-sft")[0]
+    assert sft.params["use_lora"] is False and sft.params["synthetic_tasks"] > 0 and sft.resources.gpus == 0
+    grpo = build_specs("grpo", ["model_path=/m", *demo_cmd.GRPO_PARAMS], "local", name="d-grpo")[0]
+    assert grpo.params["task_ids"] == list(demo_cmd.IN_REACH) and grpo.params["dataset"] == "arc1/train"
+
+
+def test_chain_submits_nothing_when_sft_failed(arc_home, tmp_path):
+    from arcctl.cli import demo_chain
+    from jobs.registry import Registry
+
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    (sft / "exit_code").write_text("1\n")
+    assert demo_chain.main(["--sft-run-dir", str(sft), "--name", "g", "--timeout-s", "5"]) == 1
+    assert Registry().list() == []
+
+
+def test_chain_gives_up_after_its_timeout(arc_home, tmp_path):
+    from arcctl.cli import demo_chain
+
+    t0 = time.monotonic()
+    assert demo_chain.wait_for_exit(tmp_path, timeout_s=0.3, poll_s=0.05) is None
+    assert time.monotonic() - t0 < 3
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_demo_trains_the_tiny_model_for_real(arc_home):
@@ -49,4 +85,42 @@ def test_demo_trains_the_tiny_model_for_real(arc_home):
     assert steps[-1] == 2
     assert (run_dir / "completions.jsonl").stat().st_size > 0
     # and the dashboard opens on it: the newest demo run is what --no-train finds
+    assert demo_cmd.newest_demo_run() == str(run_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_demo_warm_start_chains_sft_then_grpo_for_real(arc_home):
+    if demo_cmd.missing_extras():
+        pytest.skip("trainer extras not installed")
+    out = subprocess.run([ARCCTL, "demo", "--no-open", "--warm-start", "--sft-steps", "2", "--steps", "2"], capture_output=True,
+                         text=True, timeout=300, env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
+    assert out.returncode == 0, out.stderr
+    sft_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
+    spec = json.loads((sft_dir / "spec.json").read_text())
+    assert spec["kind"] == "sft" and spec["params"]["max_steps"] == 2 and spec["resources"]["gpus"] == 0
+    assert spec["params"]["use_lora"] is False
+    # the supervisor submits the GRPO job once SFT is done
+    from jobs.registry import Registry
+
+    deadline = time.monotonic() + 400
+    grpo = None
+    while time.monotonic() < deadline and grpo is None:
+        grpo = next((j for j in Registry().list(with_spec=True) if j.spec().kind == "grpo"), None)
+        time.sleep(1)
+    assert (sft_dir / "exit_code").read_text().strip() == "0", (sft_dir / "stderr.log").read_text()[-2000:]
+    assert grpo is not None, (arc_home / "demo-chain.log").read_text() if (arc_home / "demo-chain.log").exists() else ""
+    gspec = grpo.spec()
+    assert gspec.params["model_path"] == str(sft_dir / "final")
+    assert gspec.parent is not None and gspec.parent.run_dir == str(sft_dir) and gspec.parent.checkpoint == "final"
+    assert grpo.parent == str(sft_dir)  # the registry row the dashboard lists
+    assert gspec.params["task_ids"] == list(demo_cmd.IN_REACH) and gspec.params["max_steps"] == 2
+    run_dir = Path(gspec.run_dir)
+    while time.monotonic() < deadline and not (run_dir / "exit_code").exists():
+        time.sleep(1)
+    assert (run_dir / "exit_code").read_text().strip() == "0", (run_dir / "stderr.log").read_text()[-2000:]
+    steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 2
+    assert (run_dir / "completions.jsonl").stat().st_size > 0
+    # and --no-train reopens the newest demo run: the GRPO one
     assert demo_cmd.newest_demo_run() == str(run_dir)
