@@ -1,6 +1,6 @@
 """`arcctl demo`: clear messages without the trainer extras or without a demo run, and (slow) real
-short trainings of the tiny model on CPU through the local backend: the default GRPO run, and
-`--warm-start`: an SFT job, then (submitted by the chain's supervisor) a GRPO job from its final
+short trainings of the tiny model on CPU through the local backend: `--no-warm-start` (one GRPO run),
+and the default: an SFT job, then (submitted by the chain's supervisor) a GRPO job from its final
 model on the in-reach ARC tasks, with the SFT run as its parent."""
 from __future__ import annotations
 
@@ -68,10 +68,11 @@ def test_chain_gives_up_after_its_timeout(arc_home, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_demo_trains_the_tiny_model_for_real(arc_home):
+def test_demo_without_warm_start_trains_the_untrained_model(arc_home):
     if demo_cmd.missing_extras():
         pytest.skip("trainer extras not installed")
-    out = subprocess.run([ARCCTL, "demo", "--no-open", "--steps", "2"], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([ARCCTL, "demo", "--no-open", "--no-warm-start", "--steps", "2"], capture_output=True,
+                         text=True, timeout=300,
                          env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
@@ -90,10 +91,10 @@ def test_demo_trains_the_tiny_model_for_real(arc_home):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_demo_warm_start_chains_sft_then_grpo_for_real(arc_home):
+def test_demo_chains_sft_then_grpo_for_real(arc_home):
     if demo_cmd.missing_extras():
         pytest.skip("trainer extras not installed")
-    out = subprocess.run([ARCCTL, "demo", "--no-open", "--warm-start", "--sft-steps", "2", "--steps", "2"], capture_output=True,
+    out = subprocess.run([ARCCTL, "demo", "--no-open", "--sft-steps", "2", "--steps", "2"], capture_output=True,
                          text=True, timeout=300, env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
     assert out.returncode == 0, out.stderr
     sft_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
