@@ -18,6 +18,8 @@ from arcctl.tui.widgets.log_tail import LogTail
 from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
+# SFT runs log no reward/KL: open them on what they do log.
+PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"]}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 
@@ -94,7 +96,8 @@ class RunScreen(Screen):
         self.smoothing_i = 0
         self.alerts: list[Alert] = []
         names = view.metrics.names()
-        self.chosen = [m for m in PREFERRED if m in names] or PREFERRED[:]
+        preferred = PREFERRED_BY_KIND.get(str((view.spec or {}).get("kind")), PREFERRED)
+        self.chosen = [m for m in preferred if m in names] or preferred[:]
 
     def compose(self) -> ComposeResult:
         yield Header()
