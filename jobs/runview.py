@@ -711,6 +711,10 @@ class RunView:
             return False
         try:
             if self._monitor is None:
+                from jobs.health.report import judged
+
+                if not judged(self.spec.get("kind") if self.spec else None):
+                    return False
                 from jobs.health import HealthMonitor
                 from jobs.health.report import settings_from_spec
 

@@ -64,6 +64,15 @@ def settings_from_spec(run_dir: str, fs: RunFS) -> tuple[Thresholds, int | None,
     return th, mcl if isinstance(mcl, int) and mcl > 0 else None, []
 
 
+RL_KINDS = ("grpo", "grpo-refine")
+
+
+def judged(kind: str | None) -> bool:
+    """The rules describe RL collapse (reward, KL, clipped completions); SFT's falling entropy and
+    loss are what it is for, so SFT and eval runs are not judged. Unknown kinds are."""
+    return kind is None or kind in RL_KINDS
+
+
 def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | None = None,
              max_completion_length: int | None = None) -> HealthReport:
     fs = fs or LocalFS()
@@ -77,8 +86,20 @@ def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | Non
     completions = completions_tail.read_new()
     if not metrics and not fs.exists(f"{base}/{rundir.METRICS}"):
         notes.append(f"{base}/{rundir.METRICS}: not written yet")
-    monitor.update(metrics, completions)
+    kind = _kind(base, fs)
+    if judged(kind):
+        monitor.update(metrics, completions)
+    else:
+        notes.append(f"{base}/{rundir.SPEC}: a {kind} run; the collapse rules judge RL (GRPO) runs only")
     for tail in (metrics_tail, completions_tail):
         if tail.bad_lines:
             notes.append(f"{tail.path}: skipped {tail.bad_lines} malformed line(s)")
     return report_from(monitor, run_dir, rundir.list_checkpoints(run_dir, fs), notes)
+
+
+def _kind(base: str, fs: RunFS) -> str | None:
+    try:
+        kind = json.loads(fs.read_text(f"{base}/{rundir.SPEC}")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
