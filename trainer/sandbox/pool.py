@@ -67,7 +67,7 @@ class Sandbox:
     """
 
     def __init__(self, workers: int = 4, timeout_s: float = 1.0, memory_mb: int = 1024,
-                 common_module: str | os.PathLike | None = None, recycle_every: int = 200, *,
+                 common_module: str | os.PathLike | None = None, recycle_every: int = 1000, *,
                  stdout_cap: int = 4096, check_determinism: bool = True, input_format: str = "numpy",
                  kill_grace_s: float = 0.5, max_result_bytes: int = 1 << 20,
                  python: str = sys.executable):
