@@ -68,16 +68,9 @@ def check_batch(p) -> None:
 def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
     from trl import GRPOConfig
 
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(run_dir),
-        learning_rate=p.learning_rate,
-        lr_scheduler_type=p.lr_scheduler_type,
-        # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a ratio.
-        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,
-        num_train_epochs=p.epochs if epochs is None else epochs,
-        max_steps=p.max_steps,
+    kwargs: dict[str, Any] = lifecycle.common_training_args(p, run_dir, bf16, epochs)
+    kwargs.update(
         beta=p.beta,
-        max_grad_norm=p.max_grad_norm,
         repetition_penalty=p.repetition_penalty,
         temperature=p.temperature,
         top_p=p.top_p,
@@ -86,20 +79,9 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
         mask_truncated_completions=p.mask_truncated_completions,
         num_generations=p.num_generations,
         max_completion_length=p.max_completion_length,
-        per_device_train_batch_size=p.per_device_train_batch_size,
-        gradient_accumulation_steps=p.gradient_accumulation_steps,
-        save_strategy="steps",
-        save_steps=p.save_steps,
-        logging_steps=p.logging_steps,
-        seed=p.seed,
-        data_seed=p.seed,
-        bf16=bf16,
-        report_to="none",  # our callback writes the files; wandb is ours too (offline by default)
         remove_unused_columns=False,
         use_vllm=p.use_vllm,
-        disable_tqdm=True,
         log_completions=False,
-        save_only_model=False,  # optimizer and scheduler state are needed to resume exactly
     )
     if not p.use_vllm:
         # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA

@@ -133,3 +133,29 @@ def prepare_run_dir(spec, run_dir: Path, files):
         print(f"trainer: warning: {message}", file=sys.stderr)
 
     return warn
+
+
+def common_training_args(p, run_dir: Path, bf16: bool, epochs: float | None = None) -> dict:
+    """The TrainingArguments GRPO and SFT share: optimisation, schedule, checkpoints, logging, seeds.
+    Our files are the telemetry (report_to none); optimizer state is kept so a resume is exact."""
+    return dict(
+        output_dir=str(run_dir),
+        learning_rate=p.learning_rate,
+        lr_scheduler_type=p.lr_scheduler_type,
+        # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a ratio.
+        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,
+        num_train_epochs=p.epochs if epochs is None else epochs,
+        max_steps=p.max_steps,
+        max_grad_norm=p.max_grad_norm,
+        per_device_train_batch_size=p.per_device_train_batch_size,
+        gradient_accumulation_steps=p.gradient_accumulation_steps,
+        save_strategy="steps",
+        save_steps=p.save_steps,
+        logging_steps=p.logging_steps,
+        seed=p.seed,
+        data_seed=p.seed,
+        bf16=bf16,
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+    )

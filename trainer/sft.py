@@ -257,30 +257,13 @@ def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
     from trl import SFTConfig
 
     return SFTConfig(
-        output_dir=str(run_dir),
-        learning_rate=p.learning_rate,
-        lr_scheduler_type=p.lr_scheduler_type,
-        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,  # <1: a ratio (transformers 5)
-        num_train_epochs=p.epochs,
-        max_steps=p.max_steps,
-        max_grad_norm=p.max_grad_norm,
-        per_device_train_batch_size=p.per_device_train_batch_size,
+        **lifecycle.common_training_args(p, run_dir, bf16),
         per_device_eval_batch_size=p.per_device_train_batch_size,
-        gradient_accumulation_steps=p.gradient_accumulation_steps,
         max_length=p.max_seq_length,
         packing=p.packing,
         completion_only_loss=p.completion_only_loss,
-        save_strategy="steps",
-        save_steps=p.save_steps,
-        logging_steps=p.logging_steps,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=p.save_steps if has_eval else None,
-        seed=p.seed,
-        data_seed=p.seed,
-        bf16=bf16,
-        report_to="none",
-        disable_tqdm=True,
-        save_only_model=False,
         # workers only via fork-safe defaults: spawn-started workers cannot pickle TRL's local
         # functions (the seeds lost a cluster week to this)
         dataset_num_proc=None,
