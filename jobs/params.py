@@ -58,7 +58,8 @@ class GuardParams(BaseModel):
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(
         default_factory=lambda: {"learning_rate": 0.5, "beta": 2.0},
-        description="numbers multiply the parent's value; other values replace it",
+        description="numbers multiply the parent's value; a string '=V' sets V (e.g. '=0.5' switches on a "
+                    "penalty that is 0); other values replace it",
     )
     max_rollbacks: int = Field(1, ge=0)
 
@@ -72,8 +73,16 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     scale_rewards: Literal["group", "batch", "none"] = "group"
     loss_type: str = "dapo"
     mask_truncated_completions: bool = False
-    reward_name: Literal["arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
+    reward_name: Literal["arc-v0", "arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
+    # Remedies against collapse (all off by default; rollback_changes may switch them on).
+    frequency_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this x (times the token was generated) from its logit")
+    presence_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated")
+    reward_ngram_penalty: float = Field(0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion")
+    reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
+    truncated_reward: float | None = Field(None, description="reward of completions cut at max_completion_length (None: scored as any other)")
+    tie_break: Literal["none", "shorter"] = Field("none", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more")
+    prompt_template: str | None = Field(None, description="TOML file with system/user/assistant_prefix Jinja templates (default: the built-in prompt)")
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
@@ -103,7 +112,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
 class GRPORefineParams(GRPOParams):
     """Second-turn RL: the prompt carries an earlier (wrong) program and its execution feedback."""
 
-    refine_dataset: str | None = Field(None, description="predictions file with earlier attempts")
+    refine_dataset: str | None = Field(None, description="refine file written by `arcctl refine-data` (earlier programs and their feedback)")
 
 
 class SFTParams(_Params, _Lora, _Optim):
@@ -126,6 +135,9 @@ class EvalParams(_Params):
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     batch_size: int = Field(8, ge=1)
+    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    prompt_template: str | None = Field(None, description="TOML prompt template file (see GRPOParams.prompt_template)")
 
 
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {

@@ -17,7 +17,7 @@ from jobs import rundir
 from jobs.errors import JobsError, SpecError
 from jobs.spec import JobSpec
 from trainer import grpo_data, lifecycle, model_loading
-from trainer.grpo_reward import ArcReward, Timing
+from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
 EXIT_USER_ERROR = 2
@@ -87,6 +87,9 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
         # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA
         # sampling from them is a device-side assert that kills the process before any alert.
         kwargs["generation_kwargs"] = {"remove_invalid_values": True}
+    if p.use_vllm and (p.frequency_penalty or p.presence_penalty):
+        # vLLM's SamplingParams has both; on the transformers path ArcGRPOTrainer adds a logits processor
+        kwargs["generation_kwargs"] = {"frequency_penalty": p.frequency_penalty, "presence_penalty": p.presence_penalty}
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
@@ -100,6 +103,15 @@ def make_trainer_class():
     class ArcGRPOTrainer(GRPOTrainer):
         arc_timing: Timing | None = None
         arc_learning_rate: float | None = None
+        arc_penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (transformers path)
+
+        def _generate_single_turn(self, *args, **kwargs):
+            if self.use_vllm or not any(self.arc_penalties):
+                return super()._generate_single_turn(*args, **kwargs)
+            from trainer.logits import penalized_generate
+
+            with penalized_generate(self.accelerator.unwrap_model(self.model_wrapped), *self.arc_penalties):
+                return super()._generate_single_turn(*args, **kwargs)
 
         def _generate(self, prompts):
             t0 = time.perf_counter()
@@ -207,7 +219,8 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
     return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16)
 
 
-def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float):
+def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float,
+                  penalties: tuple[float, float] = (0.0, 0.0)):
     trainer = make_trainer_class()(
         model=setup.model,
         reward_funcs=[reward],
@@ -219,6 +232,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
+    trainer.arc_penalties = penalties
     _quiet_printer(trainer)
     return trainer
 
@@ -236,8 +250,10 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
         reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
-                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids)
-        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate)
+                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids,
+                           shaping=Shaping.from_params(p))
+        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate,
+                                (p.frequency_penalty, p.presence_penalty))
         files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm)

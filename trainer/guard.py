@@ -8,7 +8,7 @@ Every severity rise writes a `collapse_warning` event. On a critical alert:
             `stopped` event with that reason);
   rollback  stop, then (in on_train_end, once the checkpoint is saved) fork a child run from the
             newest checkpoint saved before the first warning with `rollback_changes` applied
-            (numbers multiply the parent's value, other values replace it), write a `rollback`
+            (numbers multiply the parent's value, "=V" sets V, other values replace it), write a `rollback`
             event naming the child, and submit it through jobs.submit — unless the run's ancestry
             already holds `max_rollbacks` rollbacks (then it only stops).
 A resumed run (same run dir) first learns its baselines silently from the rows up to the resume
@@ -37,12 +37,24 @@ def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
     out = {}
     for key, change in changes.items():
         old = params.get(key)
-        if _is_num(change) and _is_num(old):
+        if isinstance(change, str) and change.startswith("="):
+            # "=0.5" sets the value outright: switches on a remedy whose parent value is 0 (off),
+            # which a factor could never change
+            out[key] = _literal(change[1:])
+        elif _is_num(change) and _is_num(old):
             new = old * change
             out[key] = int(round(new)) if isinstance(old, int) else new
         else:
             out[key] = change
     return out
+
+
+def _literal(text: str) -> Any:
+    """'0.5' -> 0.5, 'true' -> True, 'null' -> None, anything else stays text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _is_num(v: Any) -> bool:

@@ -14,7 +14,7 @@ from jobs.errors import SpecError
 from trainer.data import Grid, Task
 from trainer.extract import extract_program
 
-REWARD_NAMES = ("arc-v1", "arc-v2-no-pixel-score")
+REWARD_NAMES = ("arc-v0", "arc-v1", "arc-v2-no-pixel-score")
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,15 @@ def score_outputs(outputs: Sequence[Grid] | None, expected: Sequence[Grid]) -> d
     }
 
 
-def reward_value(reward_name: str, score: dict[str, float], valid: bool) -> float:
-    """arc-v1: 1 + 8*correct + pixel; arc-v2-no-pixel-score: 1 + 9*correct; 0 when not valid."""
+def reward_value(reward_name: str, score: dict[str, float], valid: bool, error: str | None = None) -> float:
+    """arc-v1: 1 + 8*correct + pixel; arc-v2-no-pixel-score: 1 + 9*correct; 0 when not valid.
+    arc-v0 is arc-v1 with -1 for code that does not parse (no python block or a syntax error),
+    the first scheme of the GRPO runs: it ranks "parses but fails" above "does not parse"."""
     if reward_name not in REWARD_NAMES:
         raise SpecError(f"reward_name {reward_name!r} is unknown; choose one of {', '.join(REWARD_NAMES)}")
     if not valid:
-        return 0.0
-    if reward_name == "arc-v1":
+        return -1.0 if reward_name == "arc-v0" and error == "parse" else 0.0
+    if reward_name in ("arc-v0", "arc-v1"):
         return 1.0 + 8.0 * score["correct_grids"] + score["pixel_score"]
     return 1.0 + 9.0 * score["correct_grids"]
 
@@ -130,7 +132,7 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
         "pixel_score": (train["pixel_score"] * train["n"] + test["pixel_score"] * test["n"]) / n if n else 0.0,
     }
     return RewardResult(
-        reward=reward_value(reward_name, both, error is None),
+        reward=reward_value(reward_name, both, error is None, error),
         error=error,
         correct_train=train["correct_grids"],
         correct_test=test["correct_grids"] if known_test else None,
