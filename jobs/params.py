@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Params(BaseModel):
@@ -123,9 +123,37 @@ class SFTParams(_Params, _Lora, _Optim):
     use_lora: bool = Field(True, description="false: full fine-tuning (small models such as the tiny demo model)")
 
 
+class SamplingGroup(BaseModel):
+    """`n` predictions per task sampled at one temperature (exploitation and exploration mixed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1)
+    temperature: float = Field(ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+
+
 class EvalParams(_Params):
     adapter_path: str | None = None
-    n_predictions: int = Field(8, ge=1)
+    n_predictions: int = Field(8, ge=1, description="per task; with `sampling`, the sum of its n")
+    sampling: list[SamplingGroup] | None = Field(
+        None, min_length=1, description="groups of predictions per task, each with its own temperature "
+        "(e.g. [{n=8, temperature=0.1}, {n=128, temperature=0.9}]); replaces n_predictions/temperature/top_p")
+    refine_dataset: str | None = Field(None, description="refine file: n_predictions refinements of each "
+                                       "record's program instead of first attempts")
+    save_every: int = Field(256, ge=1, description="predictions generated per chunk; each chunk is appended "
+                            "to predictions.jsonl, and a killed eval resumes after the last one")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sampling_total(cls, data):
+        # with sampling groups, n_predictions is their sum (the metrics and pass@k use it)
+        if isinstance(data, dict) and isinstance(data.get("sampling"), list):
+            try:
+                data = {**data, "n_predictions": sum(int(g["n"]) for g in data["sampling"])}
+            except (KeyError, TypeError, ValueError):
+                pass  # the field validation names what is wrong with the group
+        return data
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)

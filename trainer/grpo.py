@@ -162,11 +162,8 @@ def guard_callback(spec, run_dir):
 
 def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
-    if spec.kind == "grpo-refine":
-        # Second-turn prompts (an earlier program plus its execution feedback) are not built yet;
-        # training plain first-turn prompts instead would silently run a different experiment.
-        raise SpecError("kind 'grpo-refine': second-turn (refine) prompts are not implemented in this "
-                        "trainer yet; use kind 'grpo'")
+    if spec.kind == "grpo-refine" and not p.refine_dataset:
+        raise SpecError("kind 'grpo-refine' needs refine_dataset (a file written by `arcctl refine-data`)")
     check_batch(p)
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox
@@ -200,20 +197,31 @@ class Setup:
 
 
 def setup_training(p, run_dir: Path, warn) -> Setup:
-    from trainer import encoders
+    from trainer import encoders, prompts
     from trainer.task_select import select_tasks
 
-    tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
+    prompter = prompts.load_prompter(getattr(p, "prompt_template", None))  # before the model loads
+    attempts = None
+    if getattr(p, "refine_dataset", None):
+        from trainer.refine import refine_tasks
+
+        tasks, attempts = refine_tasks(p)
+    else:
+        tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
     if not tasks:
         raise SpecError(f"dataset {p.dataset!r} has no tasks")
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     bf16 = model_loading.resolve_bf16(p.bf16)
     encoder = encoders.get_encoder(p.grid_encoder)
-    tasks = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn)
+    fitted = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn, prompter, attempts)
+    tasks, attempts = fitted if attempts is not None else (fitted, None)
     prompts_per_step = p.per_device_train_batch_size * p.gradient_accumulation_steps // p.num_generations
-    n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step)
+    # refine rows show an earlier program in the task's own frame: never augmented
+    augment = p.use_data_augmentation and attempts is None
+    n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step, augment)
     args = grpo_config(p, run_dir, bf16, epochs)
-    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, p.use_data_augmentation)
+    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter,
+                                attempts=attempts)
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
     return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16)
@@ -239,7 +247,6 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
-    setup = setup_training(p, run_dir, warn)
     timing = Timing()
     telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
     callbacks = [telemetry, signal_stop]
@@ -249,9 +256,12 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     start_step = _checkpoint_step(resume)
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
+        # the sandbox starts first: a common_module that fails to import is reported before the
+        # model loads, not minutes later
+        setup = setup_training(p, run_dir, warn)
         reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
                            seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids,
-                           shaping=Shaping.from_params(p))
+                           shaping=Shaping.from_params(p), prefix=setup.rows.prompter.prefix)
         trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate,
                                 (p.frequency_penalty, p.presence_penalty))
         files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),

@@ -121,7 +121,7 @@ class ArcReward:
 
     def __init__(self, rows: list[Row], sandbox, reward_name: str, files: RunFiles | None = None,
                  sample: float = 1.0, seed: int = 0, timing: Timing | None = None,
-                 eos_ids: list[int] | None = None, shaping: Shaping | None = None):
+                 eos_ids: list[int] | None = None, shaping: Shaping | None = None, prefix: str | None = None):
         self.__name__ = "arc_reward"  # TRL names the reward column after the function
         self.rows = rows
         self.sandbox = sandbox
@@ -132,6 +132,7 @@ class ArcReward:
         self.timing = timing
         self.eos_ids = set(eos_ids or [])
         self.shaping = shaping or Shaping()
+        self.prefix = rewards.ASSISTANT_PREFIX if prefix is None else prefix
 
     def __call__(self, prompts, completions, completion_ids=None, row_id=None, trainer_state=None,
                  log_metric=None, **_) -> list[float]:
@@ -139,7 +140,8 @@ class ArcReward:
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
         row_ids = [int(i) for i in row_id]
         rows = [self.rows[i] for i in row_ids]
-        results = rewards.score_completions(texts, [r.task for r in rows], self.sandbox, self.reward_name)
+        results = rewards.score_completions(texts, [r.task for r in rows], self.sandbox, self.reward_name,
+                                            self.prefix)
         tokens = [list(completion_ids[i]) if completion_ids is not None else textstats.words(t)
                   for i, t in enumerate(texts)]
         # Truncated = generation stopped at the length limit, not at EOS (TRL's clipped rule).

@@ -13,6 +13,7 @@ import numpy as np
 from jobs.errors import SpecError
 from trainer.data import Grid, Task
 from trainer.extract import extract_program
+from trainer.prompts import ASSISTANT_PREFIX
 
 REWARD_NAMES = ("arc-v0", "arc-v1", "arc-v2-no-pixel-score")
 
@@ -147,15 +148,16 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
 
 
 def score_completions(completions: Sequence[str], tasks: Sequence[Task], sandbox: Any,
-                      reward_name: str) -> list[RewardResult]:
+                      reward_name: str, prefix: str | None = ASSISTANT_PREFIX) -> list[RewardResult]:
     """Extract, execute (one `run_many` call for the whole batch) and score each completion.
 
-    tasks[i] is the task completion i answers (already augmented if the prompt was).
+    tasks[i] is the task completion i answers (already augmented if the prompt was); `prefix` is
+    the text the prompt pre-filled the assistant turn with (a prompt template's may differ).
     """
     if len(completions) != len(tasks):
         raise ValueError(f"{len(completions)} completions for {len(tasks)} tasks")
     reward_value(reward_name, {}, False)  # fail fast on an unknown name, before running anything
-    programs = [extract_program(c) for c in completions]
+    programs = [extract_program(c, prefix) for c in completions]
     runnable = [i for i, p in enumerate(programs) if p is not None]
     results: dict[int, Any] = {}
     if runnable:
