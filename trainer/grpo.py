@@ -16,7 +16,7 @@ from typing import Any
 from jobs import rundir
 from jobs.errors import JobsError, SpecError
 from jobs.spec import JobSpec
-from trainer import grpo_data, lifecycle, model_loading
+from trainer import fast_generation, grpo_data, lifecycle, model_loading
 from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
@@ -65,7 +65,7 @@ def check_batch(p) -> None:
             f"num_generations ({p.num_generations})")
 
 
-def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
+def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, generation_backend: str = "trl"):
     from trl import GRPOConfig
 
     kwargs: dict[str, Any] = lifecycle.common_training_args(p, run_dir, bf16, epochs)
@@ -93,6 +93,7 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
+    kwargs.update(fast_generation.trl_config_kwargs(generation_backend))
     return GRPOConfig(**kwargs)
 
 
@@ -103,15 +104,30 @@ def make_trainer_class():
     class ArcGRPOTrainer(GRPOTrainer):
         arc_timing: Timing | None = None
         arc_learning_rate: float | None = None
-        arc_penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (transformers path)
+        arc_generator: "fast_generation.FastGenerator | None" = None
+        arc_penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (transformers paths)
 
-        def _generate_single_turn(self, *args, **kwargs):
+        def _penalized(self):
+            import contextlib
+
             if self.use_vllm or not any(self.arc_penalties):
-                return super()._generate_single_turn(*args, **kwargs)
+                return contextlib.nullcontext()
             from trainer.logits import penalized_generate
 
-            with penalized_generate(self.accelerator.unwrap_model(self.model_wrapped), *self.arc_penalties):
-                return super()._generate_single_turn(*args, **kwargs)
+            return penalized_generate(self.accelerator.unwrap_model(self.model_wrapped), *self.arc_penalties)
+
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, *args, **kwargs):
+            import torch
+            from trl.models.utils import disable_gradient_checkpointing, unwrap_model_for_generation
+
+            # Checkpointing off for the call: a checkpointed layer in training mode may drop its KV cache.
+            with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+                if self.arc_generator is None or images is not None:
+                    with self._penalized():
+                        return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)
+                eos = list(getattr(self, "eos_token_ids", None) or [self.processing_class.eos_token_id])
+                with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as model, torch.no_grad():
+                    return self.arc_generator.generate(model, prompt_ids, eos), None
 
         def _generate(self, prompts):
             t0 = time.perf_counter()
@@ -190,6 +206,7 @@ class Setup:
     dataset: Any
     eos_ids: list[int]
     bf16: bool
+    generation_backend: str = "trl"
 
     @property
     def prompts_per_step(self) -> int:
@@ -219,12 +236,16 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
     # refine rows show an earlier program in the task's own frame: never augmented
     augment = p.use_data_augmentation and attempts is None
     n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step, augment)
-    args = grpo_config(p, run_dir, bf16, epochs)
+    import torch
+
+    generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
+    args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
     rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter,
                                 attempts=attempts)
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
-    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16)
+    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16,
+                 generation_backend)
 
 
 def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float,
@@ -241,6 +262,10 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
     trainer.arc_penalties = penalties
+    if setup.generation_backend in ("static", "merged", "merged-static"):
+        trainer.arc_generator = fast_generation.FastGenerator(
+            setup.generation_backend, setup.tokenizer, trainer.generation_config)
+        trainer.arc_generator.penalties = penalties
     _quiet_printer(trainer)
     return trainer
 
@@ -266,7 +291,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
                                 (p.frequency_penalty, p.presence_penalty))
         files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
-                      use_vllm=p.use_vllm)
+                      use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
             trainer.train(resume_from_checkpoint=resume)
     if signal_stop.received:

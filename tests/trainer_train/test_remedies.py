@@ -187,15 +187,17 @@ def test_grpo_run_with_remedies(tmp_path, tiny_model_dir, small_dataset):
     assert evs[-1]["event"] == rundir.EV_STOPPED and evs[-1]["reason"] == "completed"
 
 
-def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, small_dataset):
-    """ArcGRPOTrainer's own generation (TRL's transformers path) applies the penalties."""
+@pytest.mark.parametrize("backend", ["trl", "merged"])
+def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, small_dataset, backend):
+    """ArcGRPOTrainer's own generation (TRL's transformers path, and the fast merged-copy path)
+    applies the penalties."""
     from trainer import grpo
 
     def generate(penalties):
         import torch
 
         spec = grpo_spec(tmp_path / f"r{penalties[1]}", tiny_model_dir, dataset=str(small_dataset),
-                         max_steps=1, temperature=0.05, max_completion_length=24,
+                         max_steps=1, temperature=0.05, max_completion_length=24, generation_backend=backend,
                          frequency_penalty=penalties[0], presence_penalty=penalties[1])
         p = spec.typed_params()
         setup = grpo.setup_training(p, tmp_path, lambda *a, **k: None)
