@@ -6,9 +6,10 @@ parameter fails before anything is launched. Field names are the flags our users
 """
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class _Params(BaseModel):
@@ -131,6 +132,73 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
             raise ValueError("backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
                              "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'")
         return self
+
+
+    @model_validator(mode="after")
+    def _batch_arithmetic(self, info: ValidationInfo):
+        # The trainer would refuse these only after the job waited in the queue and loaded the model.
+        gen_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        if gen_batch % self.num_generations:
+            raise ValueError(
+                f"per_device_train_batch_size ({self.per_device_train_batch_size}) x gradient_accumulation_steps "
+                f"({self.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
+                f"num_generations ({self.num_generations})")
+        if self.max_seq_length <= self.max_completion_length:
+            raise ValueError(f"max_seq_length ({self.max_seq_length}) must exceed max_completion_length "
+                             f"({self.max_completion_length})")
+        if not (info.context or {}).get("rollback_child"):
+            self._check_rollback()
+        return self
+
+    def _check_rollback(self) -> None:
+        """The run a rollback would start must itself be valid (a typo or a value out of range
+        would otherwise surface only at the first collapse, hours in)."""
+        from difflib import get_close_matches
+
+        from pydantic import ValidationError
+
+        fields = type(self).model_fields
+        for key in self.rollback_changes:
+            if key not in fields:
+                close = get_close_matches(key, list(fields), n=1)
+                raise ValueError(f"rollback_changes: unknown parameter '{key}'"
+                                 + (f" (did you mean '{close[0]}'?)" if close else ""))
+        child = {**self.model_dump(), **apply_changes(self.model_dump(), dict(self.rollback_changes))}
+        try:
+            type(self).model_validate(child, context={"rollback_child": True})
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err.get("loc", ())) or "params"
+            raise ValueError(f"rollback_changes would start an invalid run: {where}: "
+                             f"{err.get('msg', '').removeprefix('Value error, ')}") from None
+
+
+def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a rollback applies: numbers multiply the parent's numeric value; a string
+    "=V" sets V (a JSON literal: '=0.5', '=true', or text), which switches on a remedy whose
+    parent value is 0, where a factor could not; anything else replaces the parent's value."""
+    out = {}
+    for key, change in changes.items():
+        old = params.get(key)
+        if isinstance(change, str) and change.startswith("="):
+            out[key] = _literal(change[1:])
+        elif _is_num(change) and _is_num(old):
+            new = old * change
+            out[key] = int(round(new)) if isinstance(old, int) else new
+        else:
+            out[key] = change
+    return out
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 class GRPORefineParams(GRPOParams):

@@ -84,8 +84,9 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
             adapter = _adapter(kind, key)
         out = adapter.validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"]
-        raise SpecError(f"{where}{key}={value!r}: {msg}") from None
+        err = e.errors()[0]
+        inner = ".".join(str(x) for x in err.get("loc", ()))  # where inside a list/dict value
+        raise SpecError(f"{where}{key}={value!r}: {key + '.' + inner + ': ' if inner else ''}{err['msg']}") from None
     return _plain(out)
 
 

@@ -25,40 +25,11 @@ from typing import Any, Callable
 
 from jobs import rundir
 from jobs.health import CRITICAL, HealthMonitor, Thresholds, healthy_checkpoint
+from jobs.params import apply_changes  # the same rule render-time checks use
 from jobs.rundir import JsonlTail, JsonlWriter, LocalFS
 from jobs.spec import CheckpointRef, JobSpec
 
 MAX_ANCESTRY = 100  # a cycle in parent links must not hang the trainer
-
-
-def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The overrides a rollback applies: numbers multiply the parent's numeric value, anything
-    else (or a parent value that is not a number) replaces it."""
-    out = {}
-    for key, change in changes.items():
-        old = params.get(key)
-        if isinstance(change, str) and change.startswith("="):
-            # "=0.5" sets the value outright: switches on a remedy whose parent value is 0 (off),
-            # which a factor could never change
-            out[key] = _literal(change[1:])
-        elif _is_num(change) and _is_num(old):
-            new = old * change
-            out[key] = int(round(new)) if isinstance(old, int) else new
-        else:
-            out[key] = change
-    return out
-
-
-def _literal(text: str) -> Any:
-    """'0.5' -> 0.5, 'true' -> True, 'null' -> None, anything else stays text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def rollbacks_in_ancestry(run_dir: str) -> int:

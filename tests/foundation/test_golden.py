@@ -22,7 +22,7 @@ UPDATE = os.environ.get("ARCCTL_UPDATE_GOLDEN") == "1"
 
 
 def normalise(text: str, home: Path) -> str:
-    text = text.replace(str(home / "runs"), "<RUNS>")
+    text = text.replace(str(home / "runs"), "<RUNS>").replace(str(GOLDEN), "<GOLDEN>")
     # The CLI runs under its console script's interpreter (python3) while pytest may run under
     # `python`: any interpreter of this environment is <python>.
     text = re.sub(re.escape(os.path.dirname(sys.executable)) + r"/python3?(\.\d+)?\b", "<python>", text)
@@ -44,7 +44,8 @@ CLI_CASES = {
     "grpo_2gpus_local.json": ["grpo", "-p", "resources.gpus=2"],
     "sft_local.json": ["sft"],
     "eval_local.json": ["eval", "-p", "adapter_path=/models/adapter"],
-    "grpo-refine_local.json": ["grpo-refine"],
+    # render reads a local job's refine file: a small valid one
+    "grpo-refine_local.json": ["grpo-refine", "-p", f"refine_dataset={GOLDEN / 'refine-sample.json'}"],
 }
 
 
