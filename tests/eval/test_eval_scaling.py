@@ -65,11 +65,10 @@ def test_every_prediction_has_its_own_stable_seed():
 def test_identical_prompts_sampled_with_their_own_seeds_differ(tiny_model_dir, tok):
     """Without augmentation the n prompts of a task are the same text: with one seed for all (what
     a per-request engine like vLLM does with a shared seed) they would be n copies of one sample."""
-    from trainer.generation import TransformersGenerator
-    from trainer.prompts import build_prompt_text
-
     from trainer.data import load_tasks
     from trainer.encoders import get_encoder
+    from trainer.generation import TransformersGenerator
+    from trainer.prompts import build_prompt_text
 
     task = load_tasks("arc1/train")[0]
     prompt = build_prompt_text(task, get_encoder("digits"), tok)
