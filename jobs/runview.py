@@ -226,7 +226,7 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
 def _int(v: Any) -> int | None:
     try:
         return int(v) if v is not None and not isinstance(v, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -383,7 +383,7 @@ class CompletionIndex:
 
     def _parse(self, line_i: int, raw: bytes) -> Completion:
         try:
-            obj = json.loads(raw)
+            obj = rd.loads(raw)
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
         except ValueError:
@@ -658,7 +658,7 @@ class RunView:
         if self._spec is None:
             path = _join(self.run_dir, rd.SPEC)
             try:
-                self._spec = json.loads(self.fs.read_text(path))
+                self._spec = rd.loads(self.fs.read_text(path))
                 if not isinstance(self._spec, dict):
                     raise ValueError("not a JSON object")
             except FileNotFoundError:

@@ -38,7 +38,10 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> 
                 f"reward {_num(rec.get('reward', '?'))}  {rec.get('tokens', rec.get('n_tokens', '?'))} tok{flags}  "
                 f"{text[:160]}")
     t = rec.get("time")
-    when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
+    try:
+        when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
+    except (OverflowError, ValueError, OSError):  # inf, nan, or a year the platform cannot show
+        when = str(t)
     rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in ("time", "event"))
     return f"{when}  {rec.get('event', '?')}  {rest}".rstrip()
 
