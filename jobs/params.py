@@ -11,8 +11,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+# inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
+# resume and fork: every float, nested ones in dict parameters included, must be finite.
+_FINITE = ConfigDict(allow_inf_nan=False)
+
+
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
     dataset: str = Field(description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file")
@@ -29,6 +34,8 @@ class _Params(BaseModel):
 
 
 class _Lora(BaseModel):
+    model_config = _FINITE
+
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
@@ -39,6 +46,8 @@ class _Lora(BaseModel):
 
 
 class _Optim(BaseModel):
+    model_config = _FINITE
+
     learning_rate: float = Field(1e-6, gt=0)
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_ratio: float = Field(0.01, ge=0, le=1)
@@ -54,6 +63,8 @@ class _Optim(BaseModel):
 
 class GuardParams(BaseModel):
     """How the trainer reacts to collapse alerts from jobs.health (issue: collapse guard)."""
+
+    model_config = _FINITE
 
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(

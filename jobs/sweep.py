@@ -10,10 +10,11 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from jobs.errors import SpecError
-from jobs.params import PARAMS_BY_KIND
+from jobs.params import _FINITE, PARAMS_BY_KIND
 
 RESOURCE_PREFIX = "resources."
 _NULLS = {"none", "null"}
+_TYPE_TAGS = {"float", "int", "str", "bool", "none", "list[str]"}
 
 
 def suggest(name: str, candidates) -> str:
@@ -29,7 +30,7 @@ def _adapter(kind: str, key: str):
     field = PARAMS_BY_KIND[kind].model_fields[key]
     # Annotated keeps the field's constraints (gt=0, ge=1, ...), not just its type.
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann)
+    return TypeAdapter(ann, config=_FINITE)
 
 
 @lru_cache(maxsize=None)
@@ -40,7 +41,7 @@ def _resource_adapter(key: str):
 
     field = Resources.model_fields[key]
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann)
+    return TypeAdapter(ann, config=_FINITE)
 
 
 def param_names(kind: str) -> list[str]:
@@ -84,8 +85,11 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
             adapter = _adapter(kind, key)
         out = adapter.validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"]
-        raise SpecError(f"{where}{key}={value!r}: {msg}") from None
+        err = e.errors()[0]
+        # the key inside a dict parameter (health.kl_max), without pydantic's union-member tags
+        inner = [str(x) for x in err.get("loc", ()) if str(x) not in _TYPE_TAGS]
+        at = f" ({key}.{'.'.join(inner)})" if inner else ""
+        raise SpecError(f"{where}{key}={value!r}: {err['msg']}{at}") from None
     return _plain(out)
 
 

@@ -64,17 +64,15 @@ def register(app: typer.Typer) -> None:
                 }
                 typer.echo(json.dumps(out, indent=2))
                 return
+            for bad in [x for x in (*tpls, *profs) if isinstance(x, Exception)]:
+                typer.echo(f"warning: {bad} (skipped)", err=True)
             typer.echo("TEMPLATES")
             for t in tpls:
-                if isinstance(t, Exception):
-                    typer.echo(f"  ! {t}")
-                else:
+                if not isinstance(t, Exception):
                     typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {t.description}")
             typer.echo("PROFILES")
             for p in profs:
-                if isinstance(p, Exception):
-                    typer.echo(f"  ! {p}")
-                else:
+                if not isinstance(p, Exception):
                     where = p.backend + (f"@{p.host}" if p.host else "")
                     typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {p.description}")
             typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
