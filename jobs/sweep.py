@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import math
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from jobs.errors import SpecError
 from jobs.params import _FINITE, PARAMS_BY_KIND
 
 RESOURCE_PREFIX = "resources."
+MAX_SWEEP_POINTS = 1000  # default cap on the points of one sweep (--max-points overrides it)
 _NULLS = {"none", "null"}
 _TYPE_TAGS = {"float", "int", "str", "bool", "none", "list[str]"}
 
@@ -124,6 +126,21 @@ def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
             raise SpecError(f"-p {item}: empty value")
         out[key] = [coerce(kind, key, v, where="-p ") for v in values]
     return out
+
+
+def sweep_size(overrides: dict[str, list[Any]]) -> int:
+    return math.prod(len(v) for v in overrides.values())
+
+
+def check_sweep_size(overrides: dict[str, list[Any]], limit: int | None = None) -> None:
+    """A sweep above `limit` points (default MAX_SWEEP_POINTS) is refused before any spec is
+    built: each point is a spec, a run dir and a job, so a typo (300x300) would launch 90,000."""
+    limit = MAX_SWEEP_POINTS if limit is None else limit
+    n = sweep_size(overrides)
+    if n > limit:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in overrides.items() if len(v) > 1)
+        raise SpecError(f"-p makes a sweep of {n} points ({shape}), more than the limit of {limit}; "
+                        f"pass --max-points {n} if you mean it")
 
 
 def expand(overrides: dict[str, list[Any]]) -> list[dict[str, Any]]:
