@@ -177,16 +177,16 @@ def test_fork_name_through_the_cli(home):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--run-dir", "/tmp/arcctl-newline\nrun"], "control characters"),
+    (["--run-dir", "{tmp}/newline\nrun"], "control characters"),
     (["--name", "new\nline"], "control characters"),
     (["--name", "../outside"], "one folder name"),
 ])
-def test_names_and_run_dirs_with_control_chars_or_slashes(home, args, needle):
-    before = tree(home)
+def test_names_and_run_dirs_with_control_chars_or_slashes(home, tmp_path, args, needle):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    before = tree(tmp_path)
     _one_line_error(run_cli("submit", "fake", *args), needle)
     _one_line_error(run_cli("render", "fake", *args), needle)
-    assert tree(home) == before
-    assert not Path("/tmp/arcctl-newline\nrun").exists()
+    assert tree(tmp_path) == before
 
 
 def test_profile_runs_root_with_newline(home):
