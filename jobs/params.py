@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
 # resume and fork: every float, nested ones in dict parameters included, must be finite.
-_FINITE = ConfigDict(allow_inf_nan=False)
+FINITE_NUMBERS = ConfigDict(allow_inf_nan=False)
 
 
 class _Params(BaseModel):
@@ -34,7 +34,7 @@ class _Params(BaseModel):
 
 
 class _Lora(BaseModel):
-    model_config = _FINITE
+    model_config = FINITE_NUMBERS
 
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
@@ -46,7 +46,7 @@ class _Lora(BaseModel):
 
 
 class _Optim(BaseModel):
-    model_config = _FINITE
+    model_config = FINITE_NUMBERS
 
     learning_rate: float = Field(1e-6, gt=0)
     lr_scheduler_type: str = "constant_with_warmup"
@@ -64,7 +64,7 @@ class _Optim(BaseModel):
 class GuardParams(BaseModel):
     """How the trainer reacts to collapse alerts from jobs.health (issue: collapse guard)."""
 
-    model_config = _FINITE
+    model_config = FINITE_NUMBERS
 
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(

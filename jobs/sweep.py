@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from jobs.errors import SpecError
-from jobs.params import _FINITE, PARAMS_BY_KIND
+from jobs.params import FINITE_NUMBERS, PARAMS_BY_KIND
 
 RESOURCE_PREFIX = "resources."
 MAX_SWEEP_POINTS = 1000  # default cap on the points of one sweep (--max-points overrides it)
@@ -32,7 +32,7 @@ def _adapter(kind: str, key: str):
     field = PARAMS_BY_KIND[kind].model_fields[key]
     # Annotated keeps the field's constraints (gt=0, ge=1, ...), not just its type.
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann, config=_FINITE)
+    return TypeAdapter(ann, config=FINITE_NUMBERS)
 
 
 @lru_cache(maxsize=None)
@@ -43,7 +43,7 @@ def _resource_adapter(key: str):
 
     field = Resources.model_fields[key]
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann, config=_FINITE)
+    return TypeAdapter(ann, config=FINITE_NUMBERS)
 
 
 def param_names(kind: str) -> list[str]:
