@@ -9,7 +9,6 @@ A training run dir without its own eval/metrics.json gives one row per evaluated
 """
 from __future__ import annotations
 
-import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -2,7 +2,6 @@
 uses, and name the checkpoint to go back to."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
