@@ -290,7 +290,6 @@ def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> s
 def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,
              overrides: dict[str, Any] | None = None, name: str | None = None) -> str:
     from jobs.fork import fork_spec
-
     from jobs.naming import check_name
 
     if name is not None:

@@ -15,7 +15,7 @@ import typer
 from arcctl.cli.errors import user_errors
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
-MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"
+MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
 
 
 def _age(ts: float | None, now: float) -> str:
