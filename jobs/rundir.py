@@ -61,11 +61,20 @@ class LocalFS:
 _GLUE_TRIES = 64
 
 
+def _int_or_inf(digits: str) -> int | float:
+    # An integer past float range (1e400 written out) would raise OverflowError wherever a reader
+    # turns it into a float: read it as inf, the value 1e400 gets, which readers already handle.
+    return int(digits) if len(digits) < 309 else float(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_int_or_inf)
+
+
 def loads(raw: str | bytes) -> Any:
-    """json.loads whose only failure is ValueError: the C decoder raises RecursionError on deeply
-    nested input (e.g. 100k `[`), which readers of files written by others must survive."""
+    """json.loads for files written by others; its only failure is ValueError. The C decoder
+    raises RecursionError on deeply nested input (e.g. 100k `[`), caught here."""
     try:
-        return json.loads(raw)
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

@@ -28,6 +28,7 @@ from tests.foundation.conftest import ARCCTL, run_cli, tree
 
 pytestmark = pytest.mark.timeout(300)
 DEEP = "[" * 100_000 + "]" * 100_000
+HUGE = "9" * 400  # an integer past float range
 
 
 def _one_line_error(res, *needles: str) -> str:
@@ -309,12 +310,16 @@ def hostile_run(tmp_path):
     (run / "eval").mkdir()
     (run / "metrics.jsonl").write_text(
         '{"step":1,"reward":1e400,"kl":' + DEEP + "}\n" + '{"step":1e400,"reward":0.5,"time":1e400}\n'
-        + DEEP + "\n" + '{"step":2,"reward":0.25,"kl":0.1}\n')
+        + DEEP + "\n" + '{"step":2,"reward":0.25,"kl":0.1}\n'
+        + f'{{"step":{HUGE},"reward":{HUGE},"kl":-{HUGE},"entropy":{HUGE}}}\n')
     (run / "completions.jsonl").write_text(
         '{"step":1e400,"completion":"x","reward":1e400,"tokens":1e400,"diag":{"ngram4_repeat_max":1e400}}\n'
-        + DEEP + "\n" + '{"step":2,"completion":"y","reward":0,"tokens":3}\n')
+        + DEEP + "\n" + '{"step":2,"completion":"y","reward":0,"tokens":3}\n'
+        + f'{{"step":{HUGE},"completion":"z","reward":{HUGE},"tokens":{HUGE},'
+        f'"diag":{{"ngram4_repeat_max":{HUGE},"unique_token_ratio":{HUGE}}}}}\n')
     (run / "events.jsonl").write_text('{"event":"started","time":1e400}\n'
-                                      '{"event":"checkpoint_saved","step":1e400,"time":-1e400}\n' + DEEP + "\n")
+                                      '{"event":"checkpoint_saved","step":1e400,"time":-1e400}\n' + DEEP + "\n"
+                                      + f'{{"event":"stopped","time":{HUGE}}}\n')
     (run / "checkpoint-1" / "trainer_state.json").write_text('{"global_step": 1e400}')
     (run / "checkpoint-1" / "model.safetensors").write_bytes(b"w")
     (run / "spec.json").write_text(DEEP)
@@ -328,6 +333,7 @@ def test_cli_readers_survive_deep_json_and_huge_numbers(home, hostile_run, tmp_p
         assert res.returncode == 0, res.stderr[-2000:]
         _no_traceback(res)
     assert "step 2  reward=0.25" in run_cli("tail", str(hostile_run), check=True).stdout
+    assert "step inf  reward=inf" in run_cli("tail", str(hostile_run), check=True).stdout
     res = run_cli("health", str(hostile_run))
     _no_traceback(res)
     assert res.returncode == 0 and "skipped 2 malformed line(s)" in res.stdout, res.stdout
@@ -354,7 +360,8 @@ def test_run_view_and_checkpoints_survive_deep_json_and_huge_numbers(hostile_run
     assert {"metrics", "completions"} <= view.refresh(None)
     assert "nested too deeply" in view.spec_error
     rows = view.completions.read(list(range(len(view.completions))))
-    assert [r.step for r in rows] == [None, None, 2] and rows[1].error == "malformed line"
+    assert [r.step for r in rows] == [None, None, 2, None] and rows[1].error == "malformed line"
+    assert view.metrics.last_step() == 2  # rows without a finite step are not plotted
     view.alerts()
     [ck] = view.checkpoints()
     assert not ck.valid and "trainer_state.json" in ck.problem
