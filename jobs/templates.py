@@ -65,6 +65,8 @@ def builtin_dir() -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():  # a folder or a FIFO (reading one would block)
+        raise TemplateError(f"{path}: not a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

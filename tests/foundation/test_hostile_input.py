@@ -133,19 +133,22 @@ def test_broken_user_templates_are_one_warning_each_and_skipped(home):
     deep.write_text("a = " + DEEP + "\n")
     deep_tables = cfg / "profiles" / "deep.toml"
     deep_tables.write_text("a = " + "{x = " * 3000 + "1" + "}" * 3000 + "\n")
-    res = run_cli("templates")
+    fifo = cfg / "templates" / "fifo.toml"
+    os.mkfifo(fifo)  # reading it would block `arcctl templates` forever
+    res = run_cli("templates", timeout=60)
     assert res.returncode == 0, res.stderr
     _no_traceback(res)
     warnings = res.stderr.strip().splitlines()
-    assert len(warnings) == 3 and all(w.startswith("warning: ") and w.endswith("(skipped)") for w in warnings)
+    assert len(warnings) == 4 and all(w.startswith("warning: ") and w.endswith("(skipped)") for w in warnings)
+    assert f"{fifo}: not a regular file" in res.stderr
     assert f"{binary}: not UTF-8 text (byte 0xff" in res.stderr
     assert f"{deep}: malformed TOML: nested too deeply" in res.stderr
     assert f"{deep_tables}: malformed TOML: nested too deeply" in res.stderr
     listed = [line.split()[0] for line in res.stdout.splitlines() if line.startswith("  ")]
     assert {"grpo", "sft", "eval", "fake", "local", "quick"} <= set(listed)
-    assert not {"binary", "deep"} & set(listed)
+    assert not {"binary", "deep", "fifo"} & set(listed)
     data = json.loads(run_cli("templates", "--json", check=True).stdout)
-    assert sum("error" in t for t in data["templates"]) == 2 and sum("error" in p for p in data["profiles"]) == 1
+    assert sum("error" in t for t in data["templates"]) == 3 and sum("error" in p for p in data["profiles"]) == 1
     # commands that load other templates keep working; the broken ones are one clear error
     assert run_cli("render", "fake", check=True).stdout.count("# [1/1]") == 1
     _one_line_error(run_cli("render", "binary"), str(binary), "not UTF-8")
