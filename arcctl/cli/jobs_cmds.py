@@ -143,7 +143,9 @@ def register(app: typer.Typer) -> None:
             reg = _registry_if_exists()
             errors: list[str] = []
             actions: list[str] = []
-            if reg is not None and refresh and not reg.readonly:  # a read-only home is listed as it is
+            if reg is not None and reg.readonly:
+                typer.echo(f"note: {reg.path} is read-only: states as last recorded, backends not asked", err=True)
+            elif reg is not None and refresh:
                 from jobs.watcher import refresh_all
 
                 errors = refresh_all(reg, actions=actions)

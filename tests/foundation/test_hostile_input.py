@@ -242,6 +242,7 @@ def test_read_only_home_keeps_read_commands_working(home):
     ro = run_read_only(home, "ls")
     assert ro.returncode == 0, ro.stderr
     assert jid in ro.stdout and "fake_lr1e-6" in ro.stdout
+    assert ro.stderr.startswith("note: ") and "read-only" in ro.stderr
     ro = run_read_only(home, "ls", "--json")
     assert ro.returncode == 0 and json.loads(ro.stdout)[0]["id"] == jid, ro.stderr
     ro = run_read_only(home, "show", jid)
