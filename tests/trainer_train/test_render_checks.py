@@ -44,7 +44,7 @@ def refine_file(tmp_path):
     ("grpo", ["-p", "prompt_template={typo_template}"], "unknown key 'usr'"),
     ("eval", ["-p", "common_module={bad_module}"], "common_module {bad_module}: line 2: SyntaxError"),
     ("eval", ["-p", "common_module=/nonexistent/lib.py"], "common_module /nonexistent/lib.py: not a file"),
-    ("eval", ["-p", 'sampling=[{"n": 2}]'], "sampling.0.temperature: Field required"),
+    ("eval", ["-p", 'sampling=[{"n": 2}]'], "Field required (sampling.0.temperature)"),
 ])
 def test_render_refuses_in_one_line(home, tmp_path, refine_file, template, args, message):
     (tmp_path / "bad.toml").write_text('user = "{% if %}"')
