@@ -187,7 +187,7 @@ def test_grpo_run_with_remedies(tmp_path, tiny_model_dir, small_dataset):
     assert evs[-1]["event"] == rundir.EV_STOPPED and evs[-1]["reason"] == "completed"
 
 
-@pytest.mark.parametrize("backend", ["trl", "merged"])
+@pytest.mark.parametrize("backend", ["trl", "merged", "merged-cudagraph"])
 def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, small_dataset, backend):
     """ArcGRPOTrainer's own generation (TRL's transformers path, and the fast merged-copy path)
     applies the penalties."""
