@@ -20,6 +20,8 @@ STDOUT = "stdout.log"
 STDERR = "stderr.log"
 EXIT_CODE = "exit_code"
 CHECKPOINT_PREFIX = "checkpoint-"
+# what a resume from an earlier checkpoint moved aside: branches/<time>-from-checkpoint-N/
+BRANCHES = "branches"
 
 # events.jsonl "event" values
 EV_STARTED = "started"
@@ -28,6 +30,7 @@ EV_STOPPED = "stopped"
 EV_ERROR = "error"
 EV_COLLAPSE = "collapse_warning"
 EV_ROLLBACK = "rollback"
+EV_RESUMED = "resumed"  # a resume in place from checkpoint-N; names the branch moved aside
 
 
 class RunFS(Protocol):
