@@ -12,6 +12,7 @@ from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend, make_backend
 from jobs.rundir import EVENTS, METRICS, JsonlTail, read_jsonl
 from jobs.shell import CommandError
+from tests import golden
 from tests.clusters.conftest import make_spec, wait_for
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -19,10 +20,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180)]
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ARCCTL_UPDATE_GOLDEN") or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs from the golden file (ARCCTL_UPDATE_GOLDEN=1 to accept)"
+    golden.check_golden(GOLDEN / name, text)
 
 
 def seed_spec(**kw):
