@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(420)]
 STEPS = 8
 
 
-def grpo_spec(run_dir, model, host: str) -> JobSpec:
+def grpo_spec(run_dir, model, host: str | None, gpus: int = 0) -> JobSpec:
     env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     if os.environ.get("PYTHONPATH"):  # a development checkout not installed in the venv
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
@@ -33,7 +33,7 @@ def grpo_spec(run_dir, model, host: str) -> JobSpec:
               "max_steps": STEPS, "save_steps": 100, "logging_steps": 1}
     return JobSpec(kind="grpo", name=run_dir.name, template="grpo", params=params, backend="slurm", host=host,
                    profile="test-slurm", run_dir=str(run_dir), env=env,
-                   resources={"gpus": 0, "cpus": 1, "memory": "2G"})
+                   resources={"gpus": gpus, "cpus": 1, "memory": "2G"})
 
 
 def test_usr1_checkpoints_the_real_trainer_and_the_requeued_job_resumes(slurm, ssh_config, tmp_path, tiny_model_dir):
@@ -42,6 +42,29 @@ def test_usr1_checkpoints_the_real_trainer_and_the_requeued_job_resumes(slurm, s
                      shell=SSHShell("testhost", pool))
     run = tmp_path / "real-slurm"  # on the sshd host (loopback)
     job = b.submit(grpo_spec(run, tiny_model_dir, "testhost"))
+    _preempt_requeue_and_check(slurm, b, job, run)
+    pool.close()
+
+
+def test_usr1_reaches_the_trainer_under_the_accelerate_launcher(slurm, tmp_path, tiny_model_dir):
+    """A multi-GPU job runs `accelerate launch`, which dies on USR1: the job script must signal the
+    training process under it. The node has no GPUs, so the script rendered for 2 GPUs is submitted
+    without its gres line; accelerate then starts one training process as its child, which is what
+    the script has to reach either way."""
+    b = SlurmBackend({"slurm_conf": str(slurm.conf), "python": sys.executable})
+    run = tmp_path / "accelerate"
+    spec = grpo_spec(run, tiny_model_dir, None, gpus=2)
+    text = b.render(spec).text
+    assert "accelerate.commands.launch" in text and 'pkill -USR1 -P "$child"' in text
+    run.mkdir()
+    spec.write()
+    script = run / "job.sbatch"
+    script.write_text("\n".join(l for l in text.splitlines() if not l.startswith("#SBATCH --gres")) + "\n")
+    job = slurm.run("sbatch", "--parsable", str(script)).stdout.strip().split(";")[0]
+    _preempt_requeue_and_check(slurm, b, job, run)
+
+
+def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run) -> None:
     tail = rundir.JsonlTail(str(run / rundir.METRICS))
     seen: list[dict] = []
 
@@ -65,7 +88,6 @@ def test_usr1_checkpoints_the_real_trainer_and_the_requeued_job_resumes(slurm, s
 
     final = wait_for(finished, timeout=150, interval=1.0, what="the requeued job to finish")
     assert final.state is JobState.COMPLETED and final.exit_code == 0, _log(run)
-    pool.close()
 
     events = rundir.read_jsonl(run / rundir.EVENTS)
     starts = [e for e in events if e["event"] == rundir.EV_STARTED]
