@@ -55,8 +55,8 @@ def _check_resumed_from_2(rd: Path, branches: int) -> None:
     assert evs[-1]["event"] == rundir.EV_STOPPED and evs[-1]["step"] == 4
 
 
-async def _resume_from_dashboard(jid: str) -> None:
-    from textual.widgets import DataTable
+async def _resume_from_dashboard(jid: str, branch: str) -> None:
+    from textual.widgets import DataTable, Static
 
     from arcctl.tui.app import ArcApp
     from arcctl.tui.data import JobSource
@@ -80,6 +80,9 @@ async def _resume_from_dashboard(jid: str) -> None:
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.rows)
         ck = app.screen
+        # the branch the CLI resume moved aside is shown with the checkpoints
+        status = ck.query_one("#ck-status", Static)
+        await until(pilot, lambda: f"1 earlier branch(es) moved aside, newest: branches/{branch}" in str(status.render()))
         t = ck.query_one("#ck-table", DataTable)
         t.move_cursor(row=[r.name for r in ck.rows].index("checkpoint-2"))
         await pilot.press("r")
@@ -104,6 +107,6 @@ def test_resume_from_an_earlier_checkpoint_restarts_there_cli_and_dashboard(home
     aside = next((rd / rundir.BRANCHES).iterdir())
     assert (aside / rundir.METRICS).read_text().splitlines() == first_run[2:]  # moved, byte for byte
 
-    asyncio.run(_resume_from_dashboard(jid))
+    asyncio.run(_resume_from_dashboard(jid, aside.name))
     _wait_done(jid, restarts=2)
     _check_resumed_from_2(rd, branches=2)
