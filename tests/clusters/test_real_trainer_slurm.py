@@ -20,7 +20,7 @@ from jobs.shell import SSHShell
 from jobs.spec import JobSpec
 from tests.clusters.conftest import wait_for
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(540)]  # its waits: 240 + 120 + 150 s
 STEPS = 8
 
 
