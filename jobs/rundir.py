@@ -94,6 +94,7 @@ class JsonlTail:
     fs: RunFS = field(default_factory=LocalFS)
     offset: int = 0
     bad_lines: int = 0
+    resets: int = 0  # times the file was found shorter than the offset (replaced): read again from 0
 
     def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
         try:
@@ -102,6 +103,7 @@ class JsonlTail:
             return []
         if size < self.offset:  # truncated or replaced: start again
             self.offset = 0
+            self.resets += 1
         if size == self.offset:
             return []
         want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
