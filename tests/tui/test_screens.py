@@ -159,8 +159,8 @@ async def test_fork_form_rejects_bad_value_inline(registry):
         err = fork.query_one("#err-beta", Static)
         await until(pilot, lambda: "greater than or equal to 0" in str(err.render()))
         assert not err.has_class("hidden")
-        await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await pilot.press("ctrl+s")  # refused, and says why
+        await until(pilot, lambda: any("fix the fields marked in red" in n.message for n in app._notifications))
         assert isinstance(app.screen, ForkScreen) and not fork.submitted
 
 
@@ -176,8 +176,8 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         await until(pilot, lambda: "learning_rate" in str(scr.query_one("#err-learning_rate", Static).render()))
         scr.query_one("#p-num_generations", Input).value = "1"
         await until(pilot, lambda: "greater than or equal to 2" in str(scr.query_one("#err-num_generations", Static).render()))
-        await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await pilot.press("ctrl+s")  # refused, and says why
+        await until(pilot, lambda: any("fix the fields marked in red" in n.message for n in app._notifications))
         assert isinstance(app.screen, NewJobScreen) and not scr.submitted
         scr.query_one("#p-num_generations", Input).value = "4"
         lr.value = "1e-6,2e-6"
