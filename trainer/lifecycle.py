@@ -131,8 +131,8 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
     started: a requeue of it continues from its own newest checkpoint instead of going back to N.
     Main process only; returns the event's fields, or None when this is no first resume in place."""
     ck = _own_checkpoint(spec.resume_from, str(run_dir))
-    if ck is None or not files.enabled or _resume_record(spec, str(run_dir)) is not None:
-        return None
+    if ck is None or not ck.valid or not files.enabled or _resume_record(spec, str(run_dir)) is not None:
+        return None  # an invalid one: resolve_resume refuses it, and nothing has moved
     later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > ck.step]
     extra = [run_dir / "final"] if (run_dir / "final").exists() else []
     rows = {name: _split_rows(run_dir / name, ck.step) for name in (rundir.METRICS, rundir.COMPLETIONS)}
@@ -157,7 +157,6 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
                   moved_rows={name: len(moved) for name, (_, moved) in rows.items()})
     files.event(rundir.EV_RESUMED, **fields)
     return fields
-
 
 
 def _split_rows(path: Path, step: int) -> tuple[list[bytes], list[bytes]]:

@@ -188,3 +188,20 @@ def test_a_resume_at_the_newest_checkpoint_moves_nothing(tmp_path):
     # still recorded, so a requeue after checkpoint-3 is not sent back to 2
     _checkpoint(run, 3)
     assert lifecycle.resolve_resume(spec, run, lambda m, **f: None) == str(run / "checkpoint-3")
+
+
+def test_an_invalid_explicit_checkpoint_is_refused_before_anything_moves(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    _checkpoint(run, 2, valid=False)
+    _checkpoint(run, 4)
+    _rows(run / "metrics.jsonl", [1, 2, 3, 4])
+    spec = _resume_in_place(run, 2)
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(spec, run, files)
+    files.close()
+    assert not (run / "branches").exists() and (run / "checkpoint-4").is_dir()
+    assert _steps(run / "metrics.jsonl") == [1, 2, 3, 4]
+    with pytest.raises(SpecError, match="checkpoint-2 is not a valid checkpoint"):
+        lifecycle.resolve_resume(spec, run, lambda m, **f: None)
