@@ -1,7 +1,10 @@
 """The run directory: the one contract between trainer and console (see DESIGN.md).
 
 Writers append whole JSON lines and flush; readers keep a byte offset and only read what is new,
-tolerating a torn last line (it is re-read once it is complete).
+tolerating a torn last line (it is re-read once it is complete). The one exception: a resume from
+an earlier checkpoint-N rewrites metrics.jsonl and completions.jsonl with their rows up to step N
+(the later ones move to branches/<time>-from-checkpoint-N/); a file found shorter than a reader's
+offset was replaced that way and is read again from its start.
 """
 from __future__ import annotations
 
