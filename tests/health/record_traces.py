@@ -67,7 +67,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
                    "run into the length limit",
              expected_rule="kl_spike", also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
              signs_at=15, signs="first step with KL above 0.5 nats, far from the warm-started model",
-             late_rules=["zero_std", "reward_fall"]),
+             late_rules=["zero_std", "reward_fall", "entropy", "truncation"]),
     ),
 }
 

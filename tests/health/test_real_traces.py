@@ -1,0 +1,77 @@
+"""The detectors on REAL collapses recorded by tests/health/record_traces.py (GRPO runs of the
+warm-started tiny model on a CPU, pushed over by a learning rate that ramps far too high; the README
+beside the traces gives the settings). test_traces.py checks each trace's expected rule (warning
+before the smoothed reward halved, nothing before the signs); here: the trace's own numbers back
+what trace.json claims, every rule it lists fires, and the evidence is the collapsed run's."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.health import diagnose
+from jobs.rundir import read_jsonl
+
+from .test_traces import reward_half_step
+
+pytestmark = pytest.mark.timeout(120)
+
+TRACES = Path(__file__).resolve().parent / "traces"
+RECORDED = sorted(p.name for p in TRACES.glob("real_*") if (p / "trace.json").exists()
+                  and json.loads((p / "trace.json").read_text()).get("generator") == "tests/health/record_traces.py")
+
+
+def meta(name: str) -> dict:
+    return json.loads((TRACES / name / "trace.json").read_text())
+
+
+def test_recorded_traces_exist():
+    assert RECORDED, "no trace recorded by tests/health/record_traces.py under tests/health/traces/"
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_trace_is_a_real_collapse_and_its_signs_are_in_the_data(name):
+    rows = read_jsonl(TRACES / name / "metrics.jsonl")
+    m = meta(name)
+    assert rows[-1]["step"] == m["last_step"]
+    # the policy starts near the warm-started model and leaves it: KL above 0.5 nats first at signs_at
+    assert next(r["step"] for r in rows if r["kl"] > 0.5) == m["signs_at"]
+    assert max(r["kl"] for r in rows if r["step"] < 10) < 0.1
+    # a reward that was there is gone, and every group ends with the same reward for all completions
+    assert any(r["reward"] > 0 for r in rows[:25])
+    assert all(r["reward"] == 0 and r["frac_reward_zero_std"] == 1 for r in rows[-10:])
+    assert reward_half_step(rows) is not None
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_every_listed_rule_fires_and_the_prompt_ones_before_the_reward_halves(name):
+    m = meta(name)
+    report = diagnose(str(TRACES / name))
+    half = reward_half_step(read_jsonl(TRACES / name / "metrics.jsonl"))
+    late = set(m.get("late_rules", []))
+    for rule in [m["expected_rule"], *m.get("also_warns", [])]:
+        alert = next((a for a in report.alerts if a.rule == rule), None)
+        assert alert is not None and "warning" in alert.steps, f"{rule}: {[a.to_dict() for a in report.alerts]}"
+        if rule not in late:
+            assert alert.steps["warning"] < half, (rule, alert.steps, half)
+    # the rules this trace does not exercise stay below warning (no kind of collapse is claimed for them)
+    listed = {m["expected_rule"], *m.get("also_warns", [])}
+    for a in report.alerts:
+        if a.rule not in listed:
+            assert "warning" not in a.steps, a.to_dict()
+
+
+def test_lr_ramp_evidence_is_the_collapsed_run():
+    report = diagnose(str(TRACES / "real_grpo_lr_ramp"))
+    by = {a.rule: a for a in report.alerts}
+    assert by["entropy"].evidence["signals"]["entropy"]["kind"] == "explosion"
+    assert by["zero_std"].evidence["signals"]["frac_reward_zero_std"]["value"] == 1.0
+    assert by["reward_fall"].evidence["signals"]["reward"]["value"] == 0.0
+    kl = by["kl_spike"].evidence["signals"]["kl"]
+    assert kl["ratio"] >= 10 and min(kl["recent"]) > 0.3  # every recent row, against < 0.1 before step 10
+    # truncation's examples are the completions that ran into the length limit
+    examples = by["truncation"].evidence["examples"]
+    assert examples
+    comps = {c["id"]: c for c in read_jsonl(TRACES / "real_grpo_lr_ramp" / "completions.jsonl")}
+    assert all(comps[e["id"]]["truncated"] for e in examples), examples
