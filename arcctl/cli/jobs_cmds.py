@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 
+from arcctl.cli.completion import complete_job, complete_profile, complete_template
 from arcctl.cli.errors import user_errors
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
@@ -41,7 +42,8 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("templates")
     def templates_cmd(
-        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type"),
+        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type",
+                                             autocompletion=complete_template),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """List job templates and launch profiles (built-in and user ones)."""
@@ -80,9 +82,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("render")
     def render_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
+                                       autocompletion=complete_template),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -105,13 +108,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("submit")
     def submit_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
+                                       autocompletion=complete_template),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
         max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        json_out: bool = typer.Option(False, "--json", help="print the launched jobs as one JSON list"),
     ) -> None:
         """Launch jobs (one per sweep point); prints the job ids."""
         with user_errors():
@@ -124,10 +129,18 @@ def register(app: typer.Typer) -> None:
             render(specs)  # every point validated before anything (even the registry) is written
             reg = existing or Registry()
 
-            def said(jid: str, spec) -> None:
-                typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+            launched: list[str] = []
 
-            submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
+            def said(jid: str, spec) -> None:
+                launched.append(jid)
+                if not json_out:
+                    typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+
+            try:
+                submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
+            finally:  # a sweep that fails half-way still reports the points it launched
+                if json_out:
+                    _echo_jobs(reg, launched)
 
     @app.command("ls")
     def ls_cmd(
@@ -161,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show_cmd(
-        job: str = typer.Argument(..., help="job id, unique id prefix, name or run dir"),
+        job: str = typer.Argument(..., help="job id, unique id prefix, name or run dir", autocompletion=complete_job),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Everything about one job: state, backend ids, run dir and its spec."""
@@ -187,21 +200,32 @@ def register(app: typer.Typer) -> None:
             typer.echo(j.spec_json or "")
 
     @app.command("cancel")
-    def cancel_cmd(job: List[str] = typer.Argument(..., help="job id(s), prefix or name")) -> None:
+    def cancel_cmd(
+        job: List[str] = typer.Argument(..., help="job id(s), prefix or name", autocompletion=complete_job),
+        json_out: bool = typer.Option(False, "--json", help="print the cancelled jobs as one JSON list"),
+    ) -> None:
         """Cancel jobs (local: SIGTERM to the job's process group, SIGKILL after the grace period)."""
         with user_errors():
             from jobs.submit import cancel_job
 
             reg = _registry_or_fail()
-            for ref in job:
-                jid = cancel_job(reg, ref)
-                j = reg.get(jid)
-                typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+            done: list[str] = []
+            try:
+                for ref in job:
+                    jid = cancel_job(reg, ref)
+                    done.append(jid)
+                    if not json_out:
+                        j = reg.get(jid)
+                        typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+            finally:  # the ones cancelled before a bad id are still reported
+                if json_out:
+                    _echo_jobs(reg, done)
 
     @app.command("resume")
     def resume_cmd(
-        job: str = typer.Argument(..., help="job id, prefix or name"),
+        job: str = typer.Argument(..., help="job id, prefix or name", autocompletion=complete_job),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+        json_out: bool = typer.Option(False, "--json", help="print the resumed job as JSON"),
     ) -> None:
         """Relaunch a stopped (or held) job in its own run dir from a checkpoint; after a memory
         hold it asks for more memory."""
@@ -214,15 +238,20 @@ def register(app: typer.Typer) -> None:
             j = reg.get(jid)
             spec = j.spec()
             ck = spec.resume_from
+            if json_out:
+                typer.echo(json.dumps(j.as_dict() | {"resumed_from": ck.checkpoint if ck else None,
+                                                     "memory_before": before, "memory": spec.resources.memory}))
+                return
             mem = f"  request_memory {before} -> {spec.resources.memory}" if spec.resources.memory != before else ""
             typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}{mem}")
 
     @app.command("fork")
     def fork_cmd(
-        job: str = typer.Argument(..., help="parent job id, prefix or name"),
+        job: str = typer.Argument(..., help="parent job id, prefix or name", autocompletion=complete_job),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
         param: List[str] = typer.Option([], "-p", "--param", help="KEY=VALUE changed in the fork"),
         name: Optional[str] = typer.Option(None, "--name", help="name of the new run"),
+        json_out: bool = typer.Option(False, "--json", help="print the new job as JSON"),
     ) -> None:
         """A new run from a parent's checkpoint with some parameters changed."""
         with user_errors():
@@ -238,7 +267,17 @@ def register(app: typer.Typer) -> None:
             reg = _registry_or_fail()
             jid = fork_job(reg, job, checkpoint, overrides, name)
             j = reg.get(jid)
+            if json_out:
+                parent = j.spec().parent
+                typer.echo(json.dumps(j.as_dict() | {"parent_run_dir": parent.run_dir if parent else None,
+                                                     "checkpoint": parent.checkpoint if parent else None}))
+                return
             typer.echo(f"{jid}  {j.name}  {j.run_dir}")
+
+
+def _echo_jobs(reg, ids: list[str]) -> None:
+    """The jobs as one JSON list of `ls --json` rows."""
+    typer.echo(json.dumps([reg.get(jid).as_dict() for jid in ids]))
 
 
 def _type_name(ann) -> str:

@@ -11,7 +11,7 @@ app = typer.Typer(
     name="arcctl",
     help="Launch, watch and rescue GRPO/SFT training of ARC code-writing LLMs.",
     no_args_is_help=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (arcctl/cli/completion.py)
     pretty_exceptions_enable=False,
 )
 
@@ -44,7 +44,7 @@ def _root(
 
 def run() -> None:
     try:
-        app()
+        app(prog_name="arcctl")  # the completion variable is _ARCCTL_COMPLETE however it was started
     except KeyboardInterrupt:
         sys.exit(130)
 
