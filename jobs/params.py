@@ -88,7 +88,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static"] = Field(
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
                             "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
     n_jobs: int = Field(4, ge=1, description="sandbox worker processes")

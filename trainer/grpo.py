@@ -127,6 +127,10 @@ def make_trainer_class():
             if self.arc_timing is not None and not is_summary(logs) and self.model.training:
                 logs.update(self.arc_timing.as_metrics())
                 self.arc_timing.reset()
+                import torch
+
+                if torch.cuda.is_available():  # what the job needs of a GPU, e.g. to fit a 24 GB card
+                    logs["arc/gpu_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
             return super().log(logs, start_time)
 
         def _load_optimizer_and_scheduler(self, checkpoint):
@@ -238,7 +242,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
-    if setup.generation_backend in ("static", "merged", "merged-static"):
+    if setup.generation_backend in fast_generation.OWN_LOOP:
         trainer.arc_generator = fast_generation.FastGenerator(
             setup.generation_backend, setup.tokenizer, trainer.generation_config)
     _quiet_printer(trainer)
