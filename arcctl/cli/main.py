@@ -19,6 +19,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "jobs_cmds",      # templates, render, submit, ls, show, cancel, resume, fork
     "tail_cmd",       # tail
+    "logs_cmd",       # logs (stdout/stderr of a run)
     "health_cmd",     # health
     "remote_cmds",    # fetch (copy a checkpoint back), hosts
     "eval_cmds",      # compare, submission build/validate
