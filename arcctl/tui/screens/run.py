@@ -87,6 +87,7 @@ class RunScreen(Screen):
         Binding("e", "alert_example", "alert example"),
         Binding("f", "fork", "fork"),
         Binding("r", "resume", "resume"),
+        Binding("l", "switch_log", "log: stdout/stderr"),
     ]
 
     def __init__(self, view: RunView, job: Any = None) -> None:
@@ -146,7 +147,7 @@ class RunScreen(Screen):
         if "logs" in changed or not getattr(self, "_logs_shown", False):
             # the view may be shared with the jobs table, which already read the new lines
             self._logs_shown = True
-            self.query_one(LogTail).show({"stdout": self.view.stdout, "stderr": self.view.stderr})
+            self.query_one(LogTail).show(self._tails())
         m = self.view.metrics
         status = f"step {m.last_step() if m.last_step() is not None else '-'}  rows {len(m)}  completions {len(self.view.completions)}"
         status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
@@ -158,6 +159,12 @@ class RunScreen(Screen):
         if code is not None:
             status += f"  exit code {code}"
         self.query_one("#run-status", Static).update(status)
+
+    def _tails(self) -> dict[str, Any]:
+        return {"stdout": self.view.stdout, "stderr": self.view.stderr}
+
+    def action_switch_log(self) -> None:
+        self.query_one(LogTail).switch(self._tails())
 
     def redraw(self) -> None:
         self._drawn = True
