@@ -149,7 +149,12 @@ class RunScreen(Screen):
             self._logs_shown = True
             self.query_one(LogTail).show(self._tails())
         m = self.view.metrics
-        status = f"step {m.last_step() if m.last_step() is not None else '-'}  rows {len(m)}  completions {len(self.view.completions)}"
+        prog = self.view.progress()
+        status = f"step {prog.step_text()}"
+        if prog.fraction is not None:
+            status += f" ({prog.fraction:.0%})"
+        status += f"  {prog.rate_text()}  ETA {prog.eta_text()}"
+        status += f"  rows {len(m)}  completions {len(self.view.completions)}"
         status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
         if self.view.health_pending:
             status += f"  health: {self.view.health_pending} rows to check"
