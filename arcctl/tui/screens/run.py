@@ -137,6 +137,7 @@ class RunScreen(Screen):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
             self.alerts = alerts
+            self.call_after_refresh(self.redraw)  # their markers
             ol = self.query_one("#alerts", OptionList)
             ol.clear_options()
             for i, a in enumerate(alerts):
@@ -173,8 +174,11 @@ class RunScreen(Screen):
 
     def redraw(self) -> None:
         self._drawn = True
+        from jobs.overlay import markers
+
+        marks = markers(self.view, alerts=self.alerts)  # the alerts the last refresh read
         for chart in self.query(MetricChart):
-            chart.draw(self.view.metrics, SMOOTHING[self.smoothing_i])
+            chart.draw(self.view.metrics, SMOOTHING[self.smoothing_i], marks)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.redraw)
