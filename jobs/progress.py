@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 ALPHA = 0.2   # weight of the newest interval in the average
 PAUSE = 20.0  # an interval this many times the average seconds per step is a pause
 TAIL_BYTES = 64 * 1024  # what `read_progress` reads from the end of metrics.jsonl
+RECENT_ROWS = 200  # the average forgets older rows (0.8**200 ~ 1e-20): a backlog is not walked
 
 
 def _num(v: Any) -> float | None:
@@ -95,6 +96,9 @@ class ProgressTracker:
         self.sec_per_step: float | None = None
 
     def feed(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        rows = list(rows)
+        if len(rows) > RECENT_ROWS:  # opening a 100k-step run: only the newest rows can matter
+            rows = rows[-RECENT_ROWS:]
         for r in rows:
             step, t = _num(r.get("step")), _num(r.get("time"))
             if step is None or t is None:

@@ -141,3 +141,25 @@ async def test_run_screen_charts_carry_checkpoint_and_alert_markers(runs):
             assert m.checkpoints == [20.0, 40.0, 60.0]
     finally:
         MetricChart.draw = real
+
+
+def test_braille_renderer_draws_lines_markers_and_labels():
+    from arcctl.tui.widgets.braille import PALETTE, Picture, Series, VMark, legend, render
+
+    pic = Picture(40, 8, [Series([0, 10], [0.0, 1.0], "a"), Series([0, 10], [float("nan"), float("nan")], "b")],
+                  [VMark(5, "red", "│")], "t")
+    text = render(pic)
+    rows = text.plain.split("\n")
+    assert rows[0] == "t" and len(rows) == 8  # title, 6 plot rows, x labels
+    plot = [r[9:] for r in rows[1:7]]
+    assert plot[-1][0] != " " and plot[0][-1] != " "  # the diagonal runs from bottom left to top right
+    assert all(0x2800 <= ord(ch) < 0x2900 or ch in " │" for r in plot for ch in r)
+    assert any("│" in r for r in plot)  # the marker where no line passes
+    assert rows[1].startswith("       1┤") and rows[6].startswith("       0┤")
+    assert rows[7].split() == ["0", "5", "10"]
+    assert {sp.style for sp in text.spans} >= {PALETTE[0], "red"}  # series "b" is all NaN: not drawn
+    assert PALETTE[1] not in {sp.style for sp in text.spans}
+    assert legend(pic).plain == "■ a   ■ b   "
+    assert render(Picture(40, 8, [Series([], [])])).plain.endswith("(no data)")
+    flat = render(Picture(30, 6, [Series([3, 3], [2.0, 2.0])])).plain  # one x, one y: no division by zero
+    assert "⠀" not in flat and any(0x2800 < ord(c) < 0x2900 for c in flat)
