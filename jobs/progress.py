@@ -101,9 +101,9 @@ class ProgressTracker:
             rows = rows[-RECENT_ROWS:]
         for r in rows:
             step, t = _num(r.get("step")), _num(r.get("time"))
-            if step is None or t is None:
+            if step is None:
                 continue
-            if self.step is not None and self.time is not None:
+            if t is not None and self.step is not None and self.time is not None:
                 ds, dt = step - self.step, t - self.time
                 if ds > 0 and dt > 0:
                     per = dt / ds

@@ -49,9 +49,12 @@ def test_a_requeue_pause_is_not_a_speed():
 
 def test_rows_without_numbers_and_formats():
     t = ProgressTracker()
-    t.feed([{"step": "x", "time": 1}, {"step": 1}, {"time": 5}, {"step": float("nan"), "time": 1.0},
-            {"step": True, "time": 2.0}])
+    t.feed([{"step": "x", "time": 1}, {"time": 5}, {"step": float("nan"), "time": 1.0}, {"step": True, "time": 2.0}])
     assert t.estimate() == Progress()
+    t.feed([{"step": 1, "time": 10.0}, {"step": 2}, {"step": 3, "time": 30.0}])  # a row without time: no speed from it
+    assert t.estimate().step == 3 and t.estimate().steps_per_s is None
+    t.feed([{"step": 5, "time": 34.0}])
+    assert t.estimate().steps_per_s == 0.5
     assert Progress().text() == "-  -  ETA -"
     assert [duration(s) for s in (5, 125, 3 * 3600 + 300, 2 * 86400 + 4 * 3600)] == ["5s", "2m", "3h05m", "2d04h"]
     assert Progress(1, 10, 0.02).rate_text() == "50 s/st" and Progress(1, 10, 2.5).rate_text() == "2.5 st/s"

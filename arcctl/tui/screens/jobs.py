@@ -43,12 +43,14 @@ def _eta(r: JobRow) -> str:
 
 class JobsScreen(Screen):
     HELP_TITLE = "Jobs"
-    HELP_TEXT = "All jobs of the registry. Filter with / (a regex; start with ! to invert)."
+    HELP_TEXT = ("All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
+                 "every job shown (a sweep by its name pattern), `c` compares the selected ones.")
     BINDINGS = [
         Binding("enter,o", "open", "open"),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("s", "sort", "sort"),
         Binding("space", "mark", "select"),
+        Binding("a", "mark_all", "select all shown"),
         Binding("x", "cancel_job", "cancel"),
         Binding("r", "resume", "resume"),
         Binding("f", "fork", "fork"),
@@ -205,6 +207,13 @@ class JobsScreen(Screen):
         self.marked ^= {key}
         self._render_table()
         self.query_one("#jobs", DataTable).action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        """Select every row the filter shows (a regex picks a sweep: `/lr.*beta0.02`, `a`, `c`);
+        again unselects them."""
+        keys = {r.key for r in self.visible()}
+        self.marked = self.marked - keys if keys <= self.marked else self.marked | keys
+        self._render_table()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
