@@ -123,3 +123,25 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
                      and getattr(app.screen, "_eval_status", None) is not None)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_completions_with_arc_grids(snap_compare, in_fixtures, tmp_path):
+    """The inspector on a completion wrong on one pair: the task's pairs and the program's outputs
+    as coloured cells, pixel score per pair, the failing pair marked."""
+    from tests.tui.test_arc_grids import write_run
+
+    run = write_run(tmp_path)
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.completions import CompletionsScreen
+        from arcctl.tui.widgets.arc_grid import PairsView
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(CompletionsScreen(RunView(str(run))))
+        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+        await pilot.press("down")
+        await settle(pilot, lambda: getattr(app.screen.query_one(PairsView), "pairs", None)
+                     and app.screen.query_one(PairsView).pairs[2][1] != app.screen.query_one(PairsView).pairs[0][1][1])
+
+    assert snap_compare(app, terminal_size=(150, 56), run_before=ready)
