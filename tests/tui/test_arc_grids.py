@@ -139,3 +139,60 @@ async def test_inspector_shows_pairs_outputs_and_the_failing_pair(tmp_path):
         assert score == pytest.approx(1 - 7 / 49, abs=0.005)  # one cell per row of the 7x7 grid changed
         await pilot.press("down")
         await until(pilot, lambda: "✗ parse" in shown())
+
+
+def write_eval_run(root: Path) -> Path:
+    """An eval run dir on arc1/train: two predictions for the mirror task (right, wrong on the
+    test grid) and one that did not run, scored by jobs.evalmetrics as the eval job scores them."""
+    from jobs.evalmetrics import score_predictions
+
+    run = root / "eval-run"
+    (run / "eval").mkdir(parents=True)
+    (run / "spec.json").write_text(json.dumps({"kind": "eval", "name": "eval-run", "template": "eval",
+                                               "run_dir": str(run), "params": {"dataset": "arc1/train"}}))
+    train, test = load_pairs("arc1/train", MIRROR)
+    right_train, right_test = [o for _, o in train], [o for _, o in test]
+    wrong_test = [[[(v + 1) % 10 if i == 0 else v for i, v in enumerate(row)] for row in g] for g in right_test]
+    preds = [{"task_id": MIRROR, "sample": 0, "error": None, "train_outputs": right_train, "test_outputs": right_test},
+             {"task_id": MIRROR, "sample": 1, "error": None, "train_outputs": right_train, "test_outputs": wrong_test},
+             {"task_id": MIRROR, "sample": 2, "error": "timeout", "train_outputs": None, "test_outputs": None}]
+    truth = {MIRROR: {"train": right_train, "test": right_test}}
+    with open(run / "eval" / "predictions.jsonl", "w") as f:
+        for p, s in zip(preds, score_predictions(preds, truth)):
+            f.write(json.dumps({**p, **s}) + "\n")
+    return run
+
+
+async def test_eval_view_shows_predictions_against_expected_test_outputs(tmp_path):
+    from rich.console import Console
+
+    from arcctl.tui.app import ArcApp
+    from arcctl.tui.data import JobSource
+    from arcctl.tui.screens.eval_view import EvalScreen
+    from arcctl.tui.screens.run import RunScreen
+    from arcctl.tui.widgets.arc_grid import PairsView
+
+    run = write_eval_run(tmp_path)
+    src = JobSource(None)
+    app = ArcApp(source=src)
+
+    def shown() -> str:
+        con = Console(width=200, record=True, file=open("/dev/null", "w"))
+        con.print(getattr(app.screen.query_one(PairsView), "shown", ""))
+        return con.export_text()
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.2)
+        app.push_screen(RunScreen(src.view(str(run))))
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records
+                    and "solved" in shown())
+        t = app.screen.query_one("#eval-table")
+        assert t.row_count == 3 and [str(c) for c in t.get_row_at(1)][3:] == ["0/1", "0.67"]
+        assert shown().count("✓ solved") == 4
+        await pilot.press("down")
+        await until(pilot, lambda: "▶ test 1" in shown())
+        assert shown().count("✓ solved") == 3 and "✗ pixels 0.67" in shown()
+        await pilot.press("down")
+        await until(pilot, lambda: "✗ timeout" in shown())

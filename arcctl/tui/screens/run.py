@@ -88,6 +88,7 @@ class RunScreen(Screen):
         Binding("f", "fork", "fork"),
         Binding("r", "resume", "resume"),
         Binding("l", "switch_log", "log: stdout/stderr"),
+        Binding("v", "eval_predictions", "eval predictions"),
     ]
 
     def __init__(self, view: RunView, job: Any = None) -> None:
@@ -168,6 +169,11 @@ class RunScreen(Screen):
 
     def _tails(self) -> dict[str, Any]:
         return {"stdout": self.view.stdout, "stderr": self.view.stderr}
+
+    def action_eval_predictions(self) -> None:
+        from arcctl.tui.screens.eval_view import EvalScreen
+
+        self.app.push_screen(EvalScreen(self.view))
 
     def action_switch_log(self) -> None:
         self.query_one(LogTail).switch(self._tails())
