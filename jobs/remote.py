@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import paramiko
 
@@ -319,9 +319,11 @@ class SSHPool:
     def makedirs(self, alias: str, path: str) -> None:
         self.sftp_call(alias, lambda s: _sftp_makedirs(s, path))
 
-    def download_dir(self, alias: str, remote: str, local: str | Path) -> int:
+    def download_dir(self, alias: str, remote: str, local: str | Path,
+                     on_bytes: Callable[[int], None] | None = None) -> int:
         """Copy a remote directory tree to `local` (must not exist); written to a `.partial` sibling
-        first and renamed at the end, so an interrupted copy never looks complete. Returns bytes."""
+        first and renamed at the end, so an interrupted copy never looks complete. Returns bytes;
+        `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""
         local = Path(local)
         if local.exists():
             raise RemoteError(f"destination {local} already exists; not overwriting it")
@@ -336,7 +338,14 @@ class SSHPool:
                 if stat.S_ISDIR(a.st_mode or 0):
                     walk(s, rp, dst / a.filename)
                 else:
-                    s.get(rp, str(dst / a.filename))
+                    seen = [0]
+
+                    def chunk(got: int, _size: int) -> None:
+                        if on_bytes is not None:
+                            on_bytes(got - seen[0])
+                        seen[0] = got
+
+                    s.get(rp, str(dst / a.filename), callback=chunk)
                     total += a.st_size or 0
 
         try:
