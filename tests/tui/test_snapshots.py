@@ -77,7 +77,8 @@ def test_completions_at_alert_example(snap_compare, in_fixtures):
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
         await pilot.press("e")
-        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items
+                     and getattr(app.screen.query_one("#comp-grids"), "pairs", None))  # the task's grids
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
