@@ -64,10 +64,11 @@ class CompareScreen(Screen):
         self.set_interval(max(self.app.refresh_s, 0.25) * 2, self.tick)
 
     def _read(self) -> bool:
-        """Re-read every run and its ancestors (worker thread); True when rows were added."""
-        changed = False
+        """Re-read every run and its ancestors (worker thread); True when what is drawn changed.
+        The views are shared with the jobs table, whose refresh may have read the new rows
+        first: what counts is what the views hold, not what this refresh read."""
         for v in self.views:
-            changed |= bool(v.refresh(completion_bytes=0))
+            v.refresh(completion_bytes=0)
 
         def open_parent(run_dir: str, fs: Any) -> RunView:
             p = self.parents.get(run_dir)
@@ -77,7 +78,9 @@ class CompareScreen(Screen):
 
         for v in self.views:
             for seg in chain(v, lambda d, fs=v.fs: open_parent(d, fs))[:-1]:
-                changed |= bool(seg.view.refresh(completion_bytes=0))
+                seg.view.refresh(completion_bytes=0)
+        held = tuple((len(v.metrics), len(v.events)) for v in [*self.views, *self.parents.values()])
+        changed, self._held = held != getattr(self, "_held", None), held
         return changed
 
     @work(thread=True, exclusive=True, group="compare-tick")
