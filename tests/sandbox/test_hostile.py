@@ -69,11 +69,11 @@ HOSTILE = [
     ("huge-print", None, "def transform(g):\n    print('x' * 10**8)\n    return g\n"),
     ("raw-fd-write-flood", None, "import os\ndef transform(g):\n    os.write(1, b'x' * 10**7)\n    os.write(2, b'y' * 10**7)\n    return g\n"),
     ("print-forever", "timeout", "def transform(g):\n    while True:\n        print('spam' * 1000)\n"),
-    ("patch-numpy", "unsafe", "def transform(g):\n    np.flipud = lambda a: a\n    return g\n"),
+    ("patch-numpy", None, "def transform(g):\n    np.flipud = lambda a: a\n    return g\n"),
     ("patch-builtins", "unsafe", "import builtins\ndef transform(g):\n    builtins.len = lambda x: 0\n    builtins.range = None\n    return g\n"),
-    ("patch-sys-modules", "unsafe", "import sys\ndef transform(g):\n    sys.modules['numpy'] = None\n    return g\n"),
-    ("patch-common", "unsafe", "import common\ndef transform(g):\n    common.flood_fill = None\n    return g\n"),
-    ("patch-common-class-attribute", "unsafe", "import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n"),
+    ("patch-sys-modules", "exception", "import sys\ndef transform(g):\n    sys.modules['numpy'] = None\n    return g\n"),
+    ("patch-common", None, "import common\ndef transform(g):\n    common.flood_fill = None\n    return g\n"),
+    ("patch-common-class-attribute", None, "import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n"),
     ("patch-common-function-code", "unsafe",
      "import common\ndef evil(*a, **k):\n    return None\ndef transform(g):\n    common.crop.__code__ = evil.__code__\n    return g\n"),
     ("patch-environ", "unsafe", "import os\ndef transform(g):\n    os.environ['PYTHONPATH'] = '/evil'\n    return g\n"),
@@ -95,12 +95,12 @@ HOSTILE = [
     ("signal-handler-frame-theft", "unsafe",
      "import signal\nstolen = []\ndef transform(g):\n    signal.signal(signal.SIGALRM, lambda s, f: stolen.append(f.f_back))\n"
      "    signal.setitimer(signal.ITIMER_REAL, 0.01)\n    while not stolen: pass\n    return g\n"),
-    ("finalizer-after-return", "unsafe",
+    ("finalizer-after-return", None,
      "import sys\nclass Sneaky:\n    def __del__(self, getframe=sys._getframe):\n        getframe(1)\nkeep = Sneaky()\n"
      "def transform(g):\n    return g\n"),
     ("forge-result-frame", "unsafe",
      "import os, stat, struct\ndef transform(g):\n    msg = b'{{\"t\":\"x\",\"outputs\":[\"1x1:7\"],\"error\":null,\"detail\":\"\",\"stdout\":\"\"}}'\n"
-     "    for fd in range(3, 64):\n        try:\n            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
+     "    for fd in range(3, 64):\n        try:\n            m = os.fstat(fd).st_mode\n            if stat.S_ISSOCK(m) or stat.S_ISFIFO(m):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
      "        except OSError:\n            pass\n    return g\n"),
     ("read-proc-of-parent", "unsafe", "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
     ("hostile-exception-str", "timeout",
