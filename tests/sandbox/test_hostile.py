@@ -17,6 +17,7 @@ FLIP = "def transform(g):\n    return np.flipud(g)\n"
 FLIPPED = [[4, 5, 6], [1, 2, 3]]
 SECRET = "TOPSECRET-7f3a"
 WORKERS = 2
+TOKENS = ("WANDB_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY")
 
 # (id, expected error kind or None for a valid result, program). {S} = sentinel dir,
 # {F} = sentinel file, {K} = fake private key, {P} = test process pid, {PORT} = listening port.
@@ -103,6 +104,28 @@ HOSTILE = [
      "    for fd in range(3, 64):\n        try:\n            m = os.fstat(fd).st_mode\n            if stat.S_ISSOCK(m) or stat.S_ISFIFO(m):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
      "        except OSError:\n            pass\n    return g\n"),
     ("read-proc-of-parent", "unsafe", "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
+    # Reaching other processes: scheduling, priorities, limits (each succeeded before the audit).
+    ("sched-setaffinity-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setaffinity(os.getppid(), {{0}})\n    return g\n"),
+    ("sched-setaffinity-self", "unsafe", "import os\ndef transform(g):\n    os.sched_setaffinity(0, {{0}})\n    return g\n"),
+    ("setpriority-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)\n    return g\n"),
+    ("setpriority-own-group", "unsafe",
+     "import os\ndef transform(g):\n    os.setpriority(os.PRIO_PGRP, 0, os.getpriority(os.PRIO_PGRP, 0))\n    return g\n"),
+    ("setpriority-user", "unsafe",
+     "import os\ndef transform(g):\n    try:\n        os.setpriority(os.PRIO_USER, 54321, 19)\n    except ProcessLookupError:\n"
+     "        pass\n    return g\n"),
+    ("getpriority-user", "unsafe", "import os\ndef transform(g):\n    print(os.getpriority(os.PRIO_USER, 0))\n    return g\n"),
+    ("sched-idle-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))\n    return g\n"),
+    ("sched-fifo-self", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))\n    return g\n"),
+    ("sched-getaffinity-of-parent", "unsafe",
+     "import os\ndef transform(g):\n    print(os.sched_getaffinity(os.getppid()))\n    return g\n"),
+    ("setsid", "unsafe", "import os\ndef transform(g):\n    os.setsid()\n    return g\n"),
+    ("environ-tokens", None, "import os\ndef transform(g):\n    print(sorted(os.environ.items()))\n    return g\n"),
+    ("self-affinity-and-limits-readable", None,
+     "import os\ndef transform(g):\n    assert os.sched_getaffinity(0) and os.cpu_count()\n    return g\n"),
     ("hostile-exception-str", "timeout",
      "class E(Exception):\n    def __str__(self):\n        while True: pass\ndef transform(g):\n    raise E()\n"),
 ]
@@ -119,11 +142,19 @@ def env(tmp_path_factory):
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)
     listener.settimeout(0.05)
+    # Secrets in the owner's environment must not reach programs (started after they are set).
+    saved = {k: os.environ.get(k) for k in TOKENS}
+    os.environ.update({k: f"{SECRET}-{k}" for k in TOKENS})
     before = descendants()
     with Sandbox(workers=WORKERS, timeout_s=2.0, memory_mb=512, recycle_every=100, kill_grace_s=0.5) as sb:
         yield {"sb": sb, "dir": sentinel_dir, "file": sentinel, "key": key, "listener": listener,
                "before": before}
     listener.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     assert descendants() == before, "sandbox left processes behind after close()"
 
 
@@ -164,7 +195,7 @@ def test_hostile_program(env, kind, src):
 
 
 def test_battery_is_big_enough():
-    assert len(HOSTILE) >= 30
+    assert len(HOSTILE) >= 70
     assert len({i for i, _, _ in HOSTILE}) == len(HOSTILE)
 
 
@@ -180,7 +211,7 @@ def test_mixed_hostile_batch_throughput_recovers(env):
                              PORT=env["listener"].getsockname()[1]), FLIP]
         kinds += [kind, None]
     res = sb.run_many(progs, [[GRID]] * len(progs))
-    assert [r.error for r in res] == kinds
+    assert [r.error for r in res] == kinds, [(k, r.error, r.detail) for k, r in zip(kinds, res) if k != r.error]
     flips = res[1::2]
     assert all(r.outputs == [FLIPPED] for r in flips)
     assert all(r.outputs == [GRID] for r, k in zip(res[0::2], kinds[0::2]) if k is None)
