@@ -221,3 +221,20 @@ def test_mixed_hostile_batch_throughput_recovers(env):
     assert all(r.outputs == [FLIPPED] for r in good)
     assert sb.ready_workers() == WORKERS
     assert time.perf_counter() - t0 < 30  # generous: recovery, not speed, is the point
+
+
+@pytest.mark.timeout(120)
+def test_disk_fill_is_capped_per_program_and_never_accumulates():
+    """Many files of 1 MB per program: at most `disk_mb` in total, and nothing left for the next."""
+    filler = ("import os\ndef transform(g):\n    before = len(os.listdir('.'))\n    total = 0\n"
+              "    for i in range(40):\n        try:\n            with open(f'f{i}.bin', 'wb') as f:\n"
+              "                f.write(b'x' * 2**20)\n            total += 2**20\n"
+              "        except OSError:\n            break\n    print(before, total // 2**20)\n    return g\n")
+    with Sandbox(workers=1, timeout_s=5.0, disk_mb=16) as sb:
+        assert "tmpfs of 16 MB" in sb.protections()["disk"]
+        res = sb.run_many([filler + f"# {k}\n" for k in range(5)], [[GRID]] * 5)
+        for r in res:
+            assert r.error is None, r.detail
+            left_before, written = map(int, r.stdout.split("\n")[0].split())
+            assert left_before == 0          # the previous program's files are gone
+            assert 8 <= written <= 16        # capped by the tmpfs, every time (so it was emptied)
