@@ -64,3 +64,17 @@ def test_builtin_syscall_table_matches_libseccomp():
         # Names newer than the installed libseccomp are unknown to it (-1): the table supplies them.
         assert got == nr or got < 0, (name, nr, got)
     assert len([n for n in bpf.X86_64 if lib.seccomp_syscall_resolve_name_arch(bpf.AUDIT_ARCH_X86_64, n.encode()) == bpf.X86_64[n]]) > 150
+
+
+def test_no_token_in_exec_time_environment_even_without_landlock():
+    """/proc/self/environ shows the environment the interpreter was exec'd with; without Landlock
+    it is readable, so the zygote itself must start with a minimal environment."""
+    secret = "TOPSECRET-env-4b1d"
+    prog = ("import os\ndef transform(g):\n    print(open('/proc/self/environ').read())\n"
+            "    print(dict(os.environ))\n    return g\n")
+    over = {"ARCCTL_SANDBOX_LANDLOCK": "0", "HF_TOKEN": secret, "WANDB_API_KEY": secret}
+    prot, res = _run(over, [prog])
+    assert prot["landlock"] is False
+    assert res[0].error is None, res[0].detail
+    assert "PATH=" in res[0].stdout          # the file was read ...
+    assert secret not in res[0].stdout       # ... and holds no token
