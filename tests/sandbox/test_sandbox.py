@@ -117,6 +117,7 @@ def test_protections_reported(sandbox):
     p = sandbox.protections()
     assert set(p["rlimits"]) >= {"AS", "CPU", "NPROC", "FSIZE", "NOFILE"}
     assert p["seccomp"] and p["landlock"] and p["netns"]
+    assert "tmpfs" in p["disk"] and p["process_per_program"]
 
 
 def test_recycling_replaces_workers_and_keeps_scoring(sandbox):

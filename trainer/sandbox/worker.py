@@ -116,6 +116,7 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict, program_bpf: b
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
     t0 = time.monotonic()
+    own0 = _own_cpu()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         _child(runner, src, inputs, cfg, program_bpf, sock, r, w)
@@ -123,7 +124,7 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict, program_bpf: b
     data, timed_out = _collect(r, pid, t0 + timeout_s)
     os.close(r)
     _, status = os.waitpid(pid, 0)
-    cpu = _child_cpu()
+    cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
     if timed_out:
         return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock",
                 "cpu": cpu}
@@ -212,6 +213,11 @@ def _status_result(status: int, data: bytes) -> dict:
 
 
 _cpu_seen = [0.0]
+
+
+def _own_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _child_cpu() -> float:
