@@ -209,13 +209,24 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class Prepared:
+    """A BPF program ready for prctl: built before a fork, so the child only makes the call."""
+
+    def __init__(self, bpf: bytes):
+        self.buf = ctypes.create_string_buffer(bpf, len(bpf))
+        self.prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self.buf))
+        self.ref = ctypes.byref(self.prog)
+        self.args = (ctypes.c_ulong(SECCOMP_MODE_FILTER), self.ref, ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+    def load(self) -> None:
+        """Install it in this (single-threaded) process, on top of any filter already loaded."""
+        if _libc.prctl(PR_SET_SECCOMP, *self.args) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+
+
 def load_filter(bpf: bytes) -> None:
-    """Install a BPF program in this (single-threaded) process, on top of any already loaded."""
+    """Set no_new_privs (required for an unprivileged filter) and install `bpf`."""
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
                    ctypes.c_ulong(0)) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
-    buf = ctypes.create_string_buffer(bpf, len(bpf))
-    prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
-    if _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog),
-                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
-        raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+    Prepared(bpf).load()

@@ -62,7 +62,8 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         if bpf.get("worker"):
             seccomp.load_filter(bpf["worker"])
         runner = Runner(common, cfg["stdout_cap"], cfg["input_format"])
-        _probe_child(bpf.get("program"))
+        program_filter = seccomp.Prepared(bpf["program"]) if bpf.get("program") else None
+        _probe_child(program_filter)
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -85,21 +86,21 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             if len(inputs) >= INPUT_CACHE:
                 inputs.clear()
             inputs[msg["key"]] = [decode_input(g) for g in payload]
-        res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, bpf.get("program"), sock)
+        res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
         res["t"] = msg["t"]
         protocol.send(sock, res)
         if not _wipe(workdir):
             return  # leave it to the zygote, which removes the whole directory
 
 
-def _probe_child(program_bpf: bytes | None) -> None:
+def _probe_child(program_filter: seccomp.Prepared | None) -> None:
     """Fork one child that loads the program filter: a broken filter is a start-up error."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            if program_bpf:
-                seccomp.load_filter(program_bpf)
+            if program_filter:
+                program_filter.load()
             os.write(w, b"ok")
         finally:
             os._exit(0)
@@ -111,15 +112,15 @@ def _probe_child(program_bpf: bytes | None) -> None:
         raise OSError("the program seccomp filter could not be loaded (PR_SET_SECCOMP)")
 
 
-def _run_child(runner: Runner, src: str, inputs: list, cfg: dict, program_bpf: bytes | None,
-               sock: socket.socket) -> dict:
+def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
+               program_filter: seccomp.Prepared | None, sock: socket.socket) -> dict:
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
     t0 = time.monotonic()
     own0 = _own_cpu()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        _child(runner, src, inputs, cfg, program_bpf, sock, r, w)
+        _child(runner, src, inputs, cfg, program_filter, sock, r, w)
     os.close(w)
     data, timed_out = _collect(r, pid, t0 + timeout_s)
     os.close(r)
@@ -135,7 +136,7 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict, program_bpf: b
     return res
 
 
-def _child(runner, src, inputs, cfg, program_bpf, sock, r, w) -> None:
+def _child(runner, src, inputs, cfg, program_filter, sock, r, w) -> None:
     code = 0
     try:
         sock.close()
@@ -143,8 +144,8 @@ def _child(runner, src, inputs, cfg, program_bpf, sock, r, w) -> None:
         cpu = int(cfg["timeout_s"] * 2) + 1  # CPU used by this fresh process starts at 0
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no-op for root; seccomp refuses fork
-        if program_bpf:
-            seccomp.load_filter(program_bpf)
+        if program_filter:  # no_new_privs is inherited from the worker
+            program_filter.load()
         res = runner.run(src, inputs, cfg["check_determinism"])
         data = protocol.encode(res)
         view = memoryview(data)
