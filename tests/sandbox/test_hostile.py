@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.sandbox.conftest import descendants
+from tests.sandbox.conftest import descendants, sandbox_processes
 from trainer.sandbox import Sandbox
 
 GRID = [[1, 2, 3], [4, 5, 6]]
@@ -126,6 +126,10 @@ HOSTILE = [
     ("environ-tokens", None, "import os\ndef transform(g):\n    print(sorted(os.environ.items()))\n    return g\n"),
     ("self-affinity-and-limits-readable", None,
      "import os\ndef transform(g):\n    assert os.sched_getaffinity(0) and os.cpu_count()\n    return g\n"),
+    ("close-result-channel-and-linger", "timeout",
+     "import os, time\ndef transform(g):\n    os.closerange(3, 256)\n    time.sleep(100)\n"),
+    ("close-result-channel-and-spin", "timeout",
+     "import os\ndef transform(g):\n    os.closerange(3, 256)\n    while True: pass\n"),
     ("hostile-exception-str", "timeout",
      "class E(Exception):\n    def __str__(self):\n        while True: pass\ndef transform(g):\n    raise E()\n"),
 ]
@@ -184,8 +188,10 @@ def test_hostile_program(env, kind, src):
     assert env["file"].read_text() == "original"
     with pytest.raises(OSError):  # no connection ever reached the listener
         env["listener"].accept()
-    # No process left behind: every descendant is the zygote or a live worker.
+    # No process left behind: every descendant is the zygote or a live worker, and nothing
+    # started by this sandbox lives on elsewhere (an orphan is no longer our descendant).
     assert descendants() - env["before"] <= sb.pids()
+    assert sandbox_processes(sb) <= sb.pids()
     # The next correct programs still score correctly and the pool is back at full strength.
     after = sb.run_many([f"# {k}\n" + FLIP for k in range(20)], [[GRID]] * 20)
     assert all(r.error is None and r.outputs == [FLIPPED] for r in after)

@@ -46,6 +46,8 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
     signal.set_wakeup_fd(-1)
+    # Blocked, so that a child's exit can be awaited with a timeout (sigtimedwait).
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
     isolation.null_stdio()
     keep = {sock_fd} | ({ruleset_fd} if ruleset_fd is not None else set())
     isolation.close_fds_except(keep)
@@ -118,13 +120,17 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
     r, w = os.pipe()
     t0 = time.monotonic()
     own0 = _own_cpu()
+    me = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        _child(runner, src, inputs, cfg, program_filter, sock, r, w)
+        _child(me, runner, src, inputs, cfg, program_filter, sock, r, w)
     os.close(w)
     data, timed_out = _collect(r, pid, t0 + timeout_s)
     os.close(r)
-    _, status = os.waitpid(pid, 0)
+    # The pipe is closed; the child must now be gone too (one that closed it early and lingers
+    # is killed at the deadline, never left running next to the next program).
+    status, lingered = _reap(pid, t0 + timeout_s)
+    timed_out = timed_out or lingered
     cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
     if timed_out:
         return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock",
@@ -136,9 +142,25 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
     return res
 
 
-def _child(runner, src, inputs, cfg, program_filter, sock, r, w) -> None:
+def _reap(pid: int, deadline: float) -> tuple[int, bool]:
+    """Wait for the child until the deadline, then kill it; (wait status, killed)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1], True
+        signal.sigtimedwait([signal.SIGCHLD], min(left, 0.05))
+
+
+def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None:
     code = 0
     try:
+        isolation.die_with_parent()  # not inherited across fork: set again
+        if os.getppid() != worker:  # the worker died before that took effect
+            os._exit(0)
         sock.close()
         os.close(r)
         cpu = int(cfg["timeout_s"] * 2) + 1  # CPU used by this fresh process starts at 0
