@@ -27,7 +27,7 @@ HOSTILE = [
      "def transform(g):\n    while True:\n        try:\n            while True: pass\n        except BaseException:\n            pass\n"),
     ("deep-recursion", "exception", "def f(n):\n    return f(n + 1)\ndef transform(g):\n    return f(0)\n"),
     ("c-stack-overflow-crash", "exception",
-     "def transform(g):\n    x = ()\n    for _ in range(10**6):\n        x = (x,)\n    return hash(x)\n"),
+     "def transform(g):\n    x = ()\n    for _ in range(5 * 10**5):  # enough to overflow an 8 MB C stack\n        x = (x,)\n    return hash(x)\n"),
     ("memory-bomb-list", "memory", "def transform(g):\n    x = [0] * (10**10)\n    return g\n"),
     ("memory-bomb-gradual", "memory",
      "def transform(g):\n    hog = []\n    while True:\n        hog.append(np.empty(200 * 2**20, dtype=np.uint8))\n"),
