@@ -59,11 +59,13 @@ def test_builtin_syscall_table_matches_libseccomp():
     import ctypes
     lib = seccomp._load_lib()
     lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
+    known = 0
     for name, nr in bpf.X86_64.items():
         got = lib.seccomp_syscall_resolve_name_arch(bpf.AUDIT_ARCH_X86_64, name.encode())
         # Names newer than the installed libseccomp are unknown to it (-1): the table supplies them.
         assert got == nr or got < 0, (name, nr, got)
-    assert len([n for n in bpf.X86_64 if lib.seccomp_syscall_resolve_name_arch(bpf.AUDIT_ARCH_X86_64, n.encode()) == bpf.X86_64[n]]) > 150
+        known += got == nr
+    assert known > 150
 
 
 def test_no_token_in_exec_time_environment_even_without_landlock():
