@@ -68,15 +68,27 @@ def test_builtin_syscall_table_matches_libseccomp():
     assert known > 150
 
 
-def test_no_token_in_exec_time_environment_even_without_landlock():
-    """/proc/self/environ shows the environment the interpreter was exec'd with; without Landlock
-    it is readable, so the zygote itself must start with a minimal environment."""
+def test_no_token_readable_from_any_process_even_without_landlock():
+    """Without Landlock, /proc would show every same-user process's exec-time environment (a
+    trainer's tokens): the program's own, and that of any process on the host. Neither may hold
+    a token: the zygote starts with a minimal environment and hides /proc."""
+    import subprocess
+    import sys
     secret = "TOPSECRET-env-4b1d"
-    prog = ("import os\ndef transform(g):\n    print(open('/proc/self/environ').read())\n"
-            "    print(dict(os.environ))\n    return g\n")
-    over = {"ARCCTL_SANDBOX_LANDLOCK": "0", "HF_TOKEN": secret, "WANDB_API_KEY": secret}
-    prot, res = _run(over, [prog])
-    assert prot["landlock"] is False
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             env={"HF_TOKEN": secret, "PATH": os.environ.get("PATH", "")})
+    try:
+        prog = ("import os\ndef transform(g):\n"
+                f"    for path in ('/proc/self/environ', '/proc/{owner.pid}/environ'):\n"
+                "        try:\n            print(open(path).read())\n"
+                "        except OSError as e:\n            print(path, type(e).__name__)\n"
+                "    print(dict(os.environ))\n    return g\n")
+        over = {"ARCCTL_SANDBOX_LANDLOCK": "0", "HF_TOKEN": secret, "WANDB_API_KEY": secret}
+        prot, res = _run(over, [prog])
+    finally:
+        owner.kill()
+        owner.wait()
+    assert prot["landlock"] is False and prot["proc"].startswith("hidden")
     assert res[0].error is None, res[0].detail
-    assert "PATH=" in res[0].stdout          # the file was read ...
-    assert secret not in res[0].stdout       # ... and holds no token
+    assert f"/proc/{owner.pid}/environ FileNotFoundError" in res[0].stdout
+    assert secret not in res[0].stdout

@@ -103,7 +103,8 @@ HOSTILE = [
      "import os, stat, struct\ndef transform(g):\n    msg = b'{{\"t\":\"x\",\"outputs\":[\"1x1:7\"],\"error\":null,\"detail\":\"\",\"stdout\":\"\"}}'\n"
      "    for fd in range(3, 64):\n        try:\n            m = os.fstat(fd).st_mode\n            if stat.S_ISSOCK(m) or stat.S_ISFIFO(m):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
      "        except OSError:\n            pass\n    return g\n"),
-    ("read-proc-of-parent", "unsafe", "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
+    ("read-proc-of-parent", "exception",  # /proc is an empty tmpfs: FileNotFoundError
+     "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
     # Reaching other processes: scheduling, priorities, limits (each succeeded before the audit).
     ("sched-setaffinity-parent", "unsafe",
      "import os\ndef transform(g):\n    os.sched_setaffinity(os.getppid(), {{0}})\n    return g\n"),

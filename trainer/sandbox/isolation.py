@@ -45,7 +45,7 @@ def _map_ids(uid: int, gid: int) -> None:
             pass
 
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE, MNT_DETACH = 2, 4, 8, 1 << 14, 1 << 18, 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE, MNT_DETACH = 1, 2, 4, 8, 1 << 14, 1 << 18, 2
 
 
 def _make_mounts_private() -> bool:
@@ -79,15 +79,15 @@ def vm_size_bytes() -> int:
     return 0
 
 
-def apply_rlimits(memory_mb: int, fsize_mb: int = 8, nofile: int = 64) -> list[str]:
+def apply_rlimits(memory_mb: int, base: int, fsize_mb: int = 8, nofile: int = 64) -> list[str]:
     """Set hard limits inherited by every program's child; returns the names of those applied.
 
-    RLIMIT_AS is the preloaded image plus `memory_mb`: the limit is on what a program may add.
+    RLIMIT_AS is `base` (the preloaded image) plus `memory_mb`: the limit is on what a program
+    may add.
     CPU and process-count limits are set by each child itself (a fresh process starts at 0 CPU
     seconds; the worker must keep the right to fork).
     """
     done = []
-    base = vm_size_bytes()
     limits = [
         ("AS", resource.RLIMIT_AS, base + memory_mb * 1024 * 1024),
         ("FSIZE", resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
@@ -104,13 +104,24 @@ def apply_rlimits(memory_mb: int, fsize_mb: int = 8, nofile: int = 64) -> list[s
 
 
 def close_fds_except(keep: set[int]) -> None:
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    """Close every fd above 2 but `keep` (close_range: /proc may be hidden by now)."""
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def hide_proc() -> bool:
+    """Mount an empty, read-only tmpfs over /proc in this (private) mount namespace.
+
+    Without Landlock, /proc/<pid>/environ and cmdline of every process of the same user (the
+    trainer, with its tokens) would be readable; the zygote hides /proc once it no longer needs
+    it, before any worker starts.
+    """
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    return _libc.mount(b"tmpfs", b"/proc", b"tmpfs", ctypes.c_ulong(flags), b"size=4k,mode=0555") == 0
 
 
 def null_stdio() -> None:

@@ -54,7 +54,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     os.chdir(workdir)
     sock = socket.socket(fileno=sock_fd)
     prot = dict(base_protections)
-    prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], nofile=64)
+    prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
     # Fail closed: the zygote chose the filters assuming these layers work, so a worker that
     # cannot apply one must not run programs; it tells the parent why and exits.
     try:

@@ -121,6 +121,8 @@ def main() -> None:
         prot["seccomp"] = desc if bpf else False
         if not bpf:
             prot["seccomp_missing"] = desc
+        cfg["vm_base"] = isolation.vm_size_bytes()  # what a worker starts from (read before /proc goes)
+        prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
         prot["disk"] = (f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
                         if tmpfs else "temp dir emptied after every program (no mount namespace: "
                         "size not capped beyond RLIMIT_FSIZE per file)")
