@@ -283,6 +283,15 @@ def cancel_job(registry: Registry, ref: str) -> str:
     if job.terminal:
         raise SpecError(f"job {job.id} ({job.name}) is already {job.state}")
     if not job.backend_job_id:
+        # a submit that died after the backend launched but before the registry heard of it: the
+        # backend may still have (and run) the job; cancel whatever it has for this spec
+        try:
+            backend = backend_for(job.spec())
+            found = backend.find(job.spec())
+        except JobsError:
+            found = None
+        if found:
+            backend.cancel(found)
         registry.set_state(job.id, "cancelled", reason="cancelled", detail="cancelled before the backend accepted it")
         return job.id
     backend = backend_for(job.spec())
