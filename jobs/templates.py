@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import config
+from jobs.backends.base import env_name_error
 from jobs.errors import JobsError, TemplateError
 from jobs.sweep import coerce, suggest
 
@@ -161,6 +162,9 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
     for k, v in env.items():
         if not isinstance(v, (str, int, float, bool)):
             raise TemplateError(f"{path}: [env] {k} must be a string")
+        why = env_name_error(k)
+        if why:
+            raise TemplateError(f"{path}: profile {path.stem}: [env] {why}")
     host = head.get("host")
     if host is not None and (not isinstance(host, str) or not host):
         raise TemplateError(f"{path}: [profile] host must be a non-empty string")

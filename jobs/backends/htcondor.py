@@ -17,7 +17,7 @@ import posixpath
 import re
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
                                          read_event_log)
 from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
@@ -41,7 +41,26 @@ _AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: 
              5: JobState.HELD, 6: JobState.RUNNING, 7: JobState.EVICTED}
 
 
+# submit commands whose values come from run dirs, names, parameters and [env] values; the
+# profile's own expressions (requirements, submit_commands) may use macros on purpose
+_LITERAL_KEYS = {"executable", "arguments", "environment", "initialdir", "log", "output", "error",
+                 "batch_name", "+ArcctlRunDir", "+ArcctlProfile", "docker_image", "container_image"}
+_MACRO_START = re.compile(r"\$(?=[A-Za-z_]*\()")
+_UNESCAPABLE = re.compile(r"\$\$|\$\(DOLLAR\)", re.I)
+
+
 # ------------------------------------------------------------------------------ quoting
+def no_macros(value: str, where: str = "htcondor submit value") -> str:
+    """VALUE with every macro start (`$(`, `$ENV(`, `$RANDOM_CHOICE(`...) written as `$(DOLLAR)`,
+    which condor_submit expands to a plain `$`; `$USER` without parentheses is no macro and stays
+    as written. `$$` (a match-time macro) and a literal `$(DOLLAR)` cannot be written so that
+    they survive expansion: refused."""
+    if _UNESCAPABLE.search(value):
+        raise BackendError(f"{where}: {value!r} contains `$$` or `$(DOLLAR)`, which HTCondor would "
+                           "expand; choose a name/path/value without them")
+    return _MACRO_START.sub("$(DOLLAR)", value)
+
+
 def _condor_arg(a: str) -> str:
     """One argument in the 'new' syntax: ' and " are doubled, spaces need single quotes."""
     a = str(a).replace('"', '""')
@@ -54,10 +73,8 @@ def condor_arguments(args: list[str]) -> str:
     return '"' + " ".join(_condor_arg(a) for a in args) + '"'
 
 
-def condor_environment(env: dict[str, str]) -> str:
-    for k in env:
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
-            raise BackendError(f"environment variable name {k!r} is not valid for HTCondor")
+def condor_environment(env: dict[str, str], where: str = "htcondor profile") -> str:
+    env = check_env(env, where)
     return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
 
 
@@ -138,7 +155,7 @@ class HTCondorBackend(Backend):
         if universe == "vanilla" and not entry[0].startswith("/"):
             # a bare `python` is resolved on the execute node, not transferred from here
             entry = ["/usr/bin/env"] + entry
-        env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
+        env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1",
                # an evicted job restarts from scratch: the trainer picks up its newest checkpoint
                "ARCCTL_RESUME": "newest"}
@@ -151,7 +168,7 @@ class HTCondorBackend(Backend):
             ("executable", entry[0]),
             ("transfer_executable", "false"),
             ("arguments", condor_arguments(entry[1:])),
-            ("environment", condor_environment(env)),
+            ("environment", condor_environment(env, f"profile {spec.profile}")),
         ]
         getenv = o.get("getenv", False)
         cmds.append(("getenv", ("true" if getenv else "false") if isinstance(getenv, bool) else str(getenv)))
@@ -193,7 +210,9 @@ class HTCondorBackend(Backend):
         for k, v in cmds:
             if "\n" in k or "\n" in v:
                 raise BackendError(f"htcondor submit command {k!r} of job {spec.name} contains a newline")
-        return cmds
+        # values from names, paths and parameters are literal text: no $(macro) or $ENV() expansion
+        return [(k, no_macros(v, f"htcondor `{k}` of job {spec.name}") if k in _LITERAL_KEYS else v)
+                for k, v in cmds]
 
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmds = self.describe(spec)

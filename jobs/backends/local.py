@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from jobs import config
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
                                          proc_start_time, read_claim)
 from jobs.rundir import STDERR, STDOUT
@@ -284,7 +284,7 @@ class LocalBackend(Backend):
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmd = self.command(spec)
         n = spec.resources.gpus
-        env = {**spec.env, "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
+        env = {**check_env(spec.env, f"profile {spec.profile}"), "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
         lines = [
             "#!/bin/sh",
             f"# local job: {n} GPU(s), least-used free GPU first; queued until they are free",
