@@ -20,6 +20,7 @@ from typing import Any
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
                                          read_event_log)
+from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
 from jobs.rundir import STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
@@ -34,7 +35,7 @@ _EXPR_KEYS = ("requirements", "on_exit_hold", "on_exit_remove", "periodic_hold",
               "periodic_release", "rank")
 _OPTION_KEYS = {"universe", "docker_image", "getenv", "requirements", "should_transfer_files",
                 "when_to_transfer_output", "max_retries", "accounting_group", "submit_commands",
-                "python", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
+                "python", "setup", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
                 "auto_resume", "env", "host", "backend", "max_restarts"}
 # JobStatus attribute of a job ad
 _AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: JobState.COMPLETED,
@@ -151,8 +152,17 @@ class HTCondorBackend(Backend):
             raise BackendError(f"htcondor profile: universe {universe!r} is not supported (vanilla, docker, container)")
         if universe in ("docker", "container") and not o.get("docker_image"):
             raise BackendError(f"htcondor profile: universe {universe} needs `docker_image`")
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
-        if universe == "vanilla" and not entry[0].startswith("/"):
+        where = f"profile {spec.profile}"
+        python = python_option(o, where)
+        if python and python.startswith("~"):
+            raise BackendError(f"{where}: python {python!r}: HTCondor does not expand ~; give the absolute path")
+        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, python)
+        wrapped = bool(setup_lines(o, where))
+        if wrapped:
+            # the setup lines run in a script (written next to job.sub, transferred to the
+            # sandbox or container) that then execs the job, which finds `python` on its PATH
+            entry = [posixpath.join(run_dir, WRAPPER_NAME)] + entry
+        elif universe == "vanilla" and not entry[0].startswith("/"):
             # a bare `python` is resolved on the execute node, not transferred from here
             entry = ["/usr/bin/env"] + entry
         env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
@@ -166,7 +176,7 @@ class HTCondorBackend(Backend):
             cmds.append(("container_image", str(o["docker_image"])))
         cmds += [
             ("executable", entry[0]),
-            ("transfer_executable", "false"),
+            ("transfer_executable", "true" if wrapped else "false"),
             ("arguments", condor_arguments(entry[1:])),
             ("environment", condor_environment(env, f"profile {spec.profile}")),
         ]
@@ -218,7 +228,15 @@ class HTCondorBackend(Backend):
         cmds = self.describe(spec)
         head = f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"
         text = "\n".join([head] + [f"{k} = {v}" for k, v in cmds] + ["queue", ""])
+        script = self.wrapper(spec)
+        if script:  # shown with the description it belongs to (`arcctl render`)
+            text += f"# {WRAPPER_NAME} (the executable above, written next to this file at submit):\n"
+            text += "".join(f"#   {line}\n" for line in script.splitlines())
         return LaunchArtifact("condor_submit", text, SUBMIT_NAME)
+
+    def wrapper(self, spec: JobSpec) -> str | None:
+        lines = setup_lines({**self.options, **spec.backend_options}, f"profile {spec.profile}")
+        return wrapper_script(lines) if lines else None
 
     # ------------------------------------------------------------------------------ submit
     def submit(self, spec: JobSpec) -> str:
@@ -228,6 +246,9 @@ class HTCondorBackend(Backend):
         path = posixpath.join(run_dir, SUBMIT_NAME)
         self.shell.makedirs(run_dir)
         self.shell.write_text(posixpath.join(run_dir, SPEC_FILE), spec.to_json() + "\n")
+        script = self.wrapper(spec)
+        if script:
+            self.shell.write_text(posixpath.join(run_dir, WRAPPER_NAME), script, mode=0o755)
         self.shell.write_text(path, art.text)
         schedd = self._bindings_schedd()
         if schedd is not None:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from jobs import config
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.environment import python_option, setup_lines, wrap_argv
 from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
                                          proc_start_time, read_claim)
 from jobs.rundir import STDERR, STDOUT
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 GPUS_FILE = "gpus"
 LAUNCH_FILE = "launch.sh"
-_OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python"}
+_OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python", "setup"}
 
 
 @dataclass
@@ -132,7 +133,10 @@ class LocalBackend(Backend):
         options = dict(options or {})
         self.grace = float(options.get("cancel_grace_s", 30))
         self.busy_fraction = float(options.get("gpu_busy_fraction", 0.5))
-        self.python = str(options.get("python") or sys.executable)
+        py = python_option(options, "local profile")
+        self.setup = setup_lines(options, "local profile")
+        # after setup lines (a venv, conda, modules) `python` is whatever they put on PATH
+        self.python = os.path.expanduser(py) if py else ("python" if self.setup else sys.executable)
         vis = options.get("visible_gpus")
         if isinstance(vis, str):
             vis = [v.strip() for v in vis.split(",") if v.strip()]
@@ -270,7 +274,11 @@ class LocalBackend(Backend):
     # ---- Backend interface ---------------------------------------------------------------------
 
     def command(self, spec: JobSpec) -> list[str]:
-        """The job's command line: the spec's entry + spec.json; N>1 GPUs -> accelerate launch."""
+        """The job's command line: the spec's entry + spec.json; N>1 GPUs -> accelerate launch;
+        after the profile's setup lines when it has any."""
+        return wrap_argv(self.setup, self._entry(spec))
+
+    def _entry(self, spec: JobSpec) -> list[str]:
         entry = list(spec.entry)
         spec_path = str(Path(spec.run_dir) / "spec.json")
         if entry and entry[0] in ("python", "python3"):

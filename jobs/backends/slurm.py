@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
@@ -140,9 +141,9 @@ class SlurmBackend(Backend):
 
         env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
-        setup = o.get("setup", [])
-        setup = [setup] if isinstance(setup, str) else list(setup)
+        where = f"profile {spec.profile}"
+        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, python_option(o, where))
+        setup = setup_block(setup_lines(o, where))
 
         lines = ["#!/bin/bash", f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"]
         lines += [f"#SBATCH {a}" for a in sb]
@@ -166,7 +167,7 @@ class SlurmBackend(Backend):
         lines += setup
         lines += [
             "# in the background so the trap runs at once instead of after the trainer exits",
-            " ".join(_q(a) for a in entry) + " &",
+            " ".join([shell_word(entry[0]), *(_q(a) for a in entry[1:])]) + " &",
             "child=$!",
             'wait "$child"',
             "rc=$?",
