@@ -73,6 +73,8 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
 
 
 def _why(e: BaseException) -> str:
+    if isinstance(e, paramiko.ChannelException):  # the hop could not open the forwarded connection
+        return f"the hop could not connect onwards ({e.text})"
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e) or type(e).__name__
@@ -88,6 +90,19 @@ class SSHPool:
         self._sftp: dict[str, paramiko.SFTPClient] = {}
         self._lock = threading.RLock()
         self.connects = 0  # how many connections were opened (reuse is the point)
+        self._transports: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- system ssh hosts
+    def transport(self, alias: str) -> str:
+        """"paramiko", or "openssh" for hosts whose ssh config needs the system ssh (jobs.openssh)."""
+        if alias not in self._transports:
+            self._transports[alias] = self.host(alias).transport
+        return self._transports[alias]
+
+    def openssh(self):
+        from jobs.openssh import OpenSSH
+
+        return OpenSSH(self.config_path, self.connect_timeout)
 
     # ---------------------------------------------------------------- connections
     def host(self, alias: str) -> HostConfig:
@@ -226,6 +241,8 @@ class SSHPool:
              timeout: float | None = 120) -> tuple[int, str, str]:
         """Run one shell line; returns (rc, stdout, stderr). Retried once on a fresh connection only
         when the channel could not be opened (so a command never runs twice)."""
+        if self.transport(alias) == "openssh":
+            return self.openssh().exec(alias, command, input=input, timeout=timeout)
         for attempt in (0, 1):
             client = self.client(alias)
             try:
@@ -301,6 +318,8 @@ class SSHPool:
                     raise RemoteError(f"SFTP on {alias} failed: {_why(e)}") from None
 
     def write_text(self, alias: str, path: str, text: str, mode: int | None = None) -> None:
+        if self.transport(alias) == "openssh":
+            return self.openssh().write_text(alias, path, text, mode)
         def put(s: paramiko.SFTPClient) -> None:
             _sftp_makedirs(s, posixpath.dirname(path))
             tmp = path + ".tmp"
@@ -313,6 +332,8 @@ class SSHPool:
         self.sftp_call(alias, put)
 
     def makedirs(self, alias: str, path: str) -> None:
+        if self.transport(alias) == "openssh":
+            return self.openssh().makedirs(alias, path)
         self.sftp_call(alias, lambda s: _sftp_makedirs(s, path))
 
     def download_dir(self, alias: str, remote: str, local: str | Path) -> int:
@@ -335,14 +356,15 @@ class SSHPool:
                     s.get(rp, str(dst / a.filename))
                     total += a.st_size or 0
 
-        try:
-            self.sftp_call(alias, lambda s: s.stat(remote))
-        except FileNotFoundError:
-            raise RemoteError(f"{remote} does not exist on {alias}") from None
+        if not SFTPFS(alias, self).exists(remote):
+            raise RemoteError(f"{remote} does not exist on {alias}")
         import shutil
 
         shutil.rmtree(partial, ignore_errors=True)
-        self.sftp_call(alias, lambda s: walk(s, remote, partial))
+        if self.transport(alias) == "openssh":
+            total = self.openssh().download_dir(alias, remote, partial)
+        else:
+            self.sftp_call(alias, lambda s: walk(s, remote, partial))
         partial.rename(local)
         return total
 
@@ -365,21 +387,33 @@ def _sftp_makedirs(s: paramiko.SFTPClient, path: str) -> None:
 
 
 class SFTPFS:
-    """jobs.rundir.RunFS over SFTP: `JsonlTail(path, SFTPFS(host))` tails a remote run dir."""
+    """jobs.rundir.RunFS over SFTP: `JsonlTail(path, SFTPFS(host))` tails a remote run dir (through
+    the system ssh, jobs.openssh.OpenSSHFS, for hosts that need it)."""
 
     def __init__(self, host: str, pool: SSHPool | None = None):
         self.host = host
         self.pool = pool or default_pool()
+        self.system = None
+        if self.pool.transport(host) == "openssh":
+            from jobs.openssh import OpenSSHFS
+
+            self.system = OpenSSHFS(self.pool.openssh(), host)
 
     def open_binary(self, path: str) -> IO[bytes]:
+        if self.system:
+            return self.system.open_binary(path)
         f = self.pool.sftp_call(self.host, lambda s: s.open(path, "rb"))
         f.set_pipelined(True)
         return f
 
     def size(self, path: str) -> int:
+        if self.system:
+            return self.system.size(path)
         return self.pool.sftp_call(self.host, lambda s: s.stat(path).st_size)
 
     def exists(self, path: str) -> bool:
+        if self.system:
+            return self.system.exists(path)
         try:
             self.size(path)
             return True
@@ -387,9 +421,14 @@ class SFTPFS:
             return False
 
     def listdir(self, path: str) -> list[str]:
+        if self.system:
+            return self.system.listdir(path)
         return self.pool.sftp_call(self.host, lambda s: s.listdir(path))
 
     def read_text(self, path: str) -> str:
+        if self.system:
+            return self.system.read_text(path)
+
         def read(s):
             with s.open(path, "rb") as f:
                 return f.read().decode("utf-8")
