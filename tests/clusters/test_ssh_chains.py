@@ -136,3 +136,26 @@ def test_control_master_host_goes_through_the_system_ssh(sshd, config, tmp_path)
     finally:
         subprocess.run(["ssh", "-F", str(cfg), "-O", "exit", "cm"], capture_output=True, timeout=30)
         shutil.rmtree(control, ignore_errors=True)
+
+
+def test_host_key_alias_and_connect_options(sshd, tmp_path):
+    """known_hosts lists the host under its HostKeyAlias (as OpenSSH looks it up); the other
+    options paramiko can honour are taken from the config."""
+    from jobs.ssh_config import resolve_host
+
+    known = tmp_path / "known_hosts"
+    known.write_text(f"login.cluster.example {sshd.host_pub}\n")
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host aliased\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {known}\n"
+                   "  HostKeyAlias login.cluster.example\n  ServerAliveInterval 15\n  Compression yes\n"
+                   "  ConnectTimeout 7\n")
+    h = resolve_host("aliased", cfg)
+    assert (h.known_hosts_key, h.server_alive_interval, h.compression, h.connect_timeout) == \
+        ("login.cluster.example", 15, True, 7)
+    pool = SSHPool(cfg)
+    assert pool.exec("aliased", "echo ok")[1] == "ok\n"
+    pool.close()
+    known.write_text(f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n")  # only under the address: refused
+    with pytest.raises(RemoteError, match="host key of aliased .* is unknown"):
+        SSHPool(cfg).exec("aliased", "true")
