@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
 from tests.clusters.conftest import wait_for
+from tests.clusters.venvs import REPO, make_venv
 
 pytestmark = [pytest.mark.slurm, pytest.mark.sshd]
 ARCCTL = str(Path(sys.executable).parent / "arcctl")
-REPO = Path(__file__).resolve().parents[2]
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=1", "-p", "n_jobs=1",
         "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
         "-p", "gradient_accumulation_steps=1", "-p", "save_steps=1"]
@@ -25,19 +24,7 @@ TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
-    """A venv (not on any PATH) whose python imports this checkout's trainer and its dependencies."""
-    root = tmp_path_factory.mktemp("arc-venv") / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--without-pip", str(root)], check=True)
-    site = subprocess.run([str(root / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    Path(site, "arc_checkout.pth").write_text(f"{REPO}\n{sysconfig.get_paths()['purelib']}\n")
-    # a job that proves where it ran: importable only from this venv, like the trainer here
-    Path(site, "arc_probe.py").write_text(
-        "import json, os, sys, trainer\n"
-        "out = os.path.join(os.path.dirname(sys.argv[1]), 'probe.json')\n"
-        "json.dump({'python': sys.executable, 'trainer': trainer.__file__, 'cwd': os.getcwd()}, open(out, 'w'))\n")
-    return root
+    return make_venv(tmp_path_factory.mktemp("arc-venv") / "venv")
 
 
 def _profile(cfg: Path, name: str, tmp_path: Path, slurm, extra: str) -> None:
