@@ -79,7 +79,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     specs = []
     for point in points:
         params = dict(tpl.params)
-        res = {**tpl.resources, **prof.resources}
+        res = {**tpl.resources, **prof.resources_for(tpl.kind)}
         for k, v in point.items():
             if k.startswith(RESOURCE_PREFIX):
                 res[k[len(RESOURCE_PREFIX):]] = v
