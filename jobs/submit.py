@@ -37,8 +37,10 @@ def _expand_root(root: str) -> str:
 
 def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "local", *,
                 name: str | None = None, run_dir: str | None = None,
-                registry: Registry | None = None, max_points: int | None = None) -> list[JobSpec]:
-    """Validated specs, one per sweep point. An auto-generated name that collides with an existing
+                registry: Registry | None = None, max_points: int | None = None,
+                command: list[str] | None = None) -> list[JobSpec]:
+    """Validated specs, one per sweep point. COMMAND (the words after `--`) is the program of a
+    `command` job, instead of its template's entry. An auto-generated name that collides with an existing
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
     `name`/`run_dir` that exists is an error."""
     from jobs.naming import check_name, check_run_dir, render_name, safe, unique_name
@@ -51,6 +53,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
         check_run_dir(run_dir, "--run-dir")
     tpl = load_template(template)
     prof = load_profile(profile)
+    entry = _command_entry(tpl, command, local=prof.host is None)
     if prof.runs_root:
         check_run_dir(prof.runs_root, f"profile {prof.name} ({prof.path}): runs_root")
     ov = parse_overrides(list(overrides), tpl.kind)
@@ -100,6 +103,10 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
                     raise SpecError(f"run dir {rd} already exists; choose another --name (runs are never overwritten)")
             else:
                 nm = render_name(tpl.name_pattern, params, extra=swept)
+                if tpl.kind == "command" and command:
+                    from jobs.naming import command_name
+
+                    nm = command_name(command) or nm
                 if check_fs:
                     nm = unique_name(root, nm, taken)
                 else:
@@ -113,14 +120,30 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             kind=tpl.kind, name=nm, template=tpl.name, params=params, profile=prof.name,
             backend=prof.backend, host=prof.host, backend_options=prof.options, env=prof.env, run_dir=rd,
         )
-        if tpl.entry:
-            kw["entry"] = tpl.entry
+        if entry:
+            kw["entry"] = entry
         try:
             kw["resources"] = Resources(**res)
             specs.append(JobSpec(**kw))
         except ValueError as e:
             raise SpecError(f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}") from None
     return specs
+
+
+def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | None:
+    """The entry of the specs. A command job runs in its run dir, so on this machine a script
+    named relative to where the user typed the command (`python finetuning.py`) is made absolute."""
+    if command and tpl.kind != "command":
+        raise SpecError(f"template {tpl.name} runs the trainer; a program after `--` is for command jobs "
+                        f"(arcctl submit command -- PROGRAM ARGS...)")
+    entry = list(command) if command else tpl.entry
+    if command and local:
+        entry = [str(Path(a).absolute()) if a.endswith((".py", ".sh")) and not os.path.isabs(a) and os.path.isfile(a)
+                 else a for a in entry]
+    if tpl.kind == "command" and not entry:
+        raise SpecError(f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
+                        "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template")
+    return entry
 
 
 def backend_for(spec: JobSpec):

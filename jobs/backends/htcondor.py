@@ -21,7 +21,7 @@ from jobs.backends.base import Backend, BackendError, JobState, JobStatus, Launc
 from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
                                          read_event_log)
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
-from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
+from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
@@ -156,7 +156,7 @@ class HTCondorBackend(Backend):
         python = python_option(o, where)
         if python and python.startswith("~"):
             raise BackendError(f"{where}: python {python!r}: HTCondor does not expand ~; give the absolute path")
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, python)
+        entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python)
         wrapped = bool(setup_lines(o, where))
         if wrapped:
             # the setup lines run in a script (written next to job.sub, transferred to the

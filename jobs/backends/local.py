@@ -40,6 +40,7 @@ from jobs.backends.base import Backend, BackendError, JobState, JobStatus, Launc
 from jobs.backends.environment import python_option, setup_lines, wrap_argv
 from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
                                          proc_start_time, read_claim)
+from jobs.backends.units import job_argv
 from jobs.rundir import STDERR, STDOUT
 
 if TYPE_CHECKING:
@@ -279,6 +280,8 @@ class LocalBackend(Backend):
         return wrap_argv(self.setup, self._entry(spec))
 
     def _entry(self, spec: JobSpec) -> list[str]:
+        if spec.kind == "command":
+            return job_argv(spec, "", self.python)
         entry = list(spec.entry)
         spec_path = str(Path(spec.run_dir) / "spec.json")
         if entry and entry[0] in ("python", "python3"):

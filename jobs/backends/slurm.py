@@ -19,7 +19,7 @@ from typing import Any
 
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
-from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
+from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
@@ -142,7 +142,7 @@ class SlurmBackend(Backend):
         env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
         where = f"profile {spec.profile}"
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, python_option(o, where))
+        entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python_option(o, where))
         setup = setup_block(setup_lines(o, where))
 
         lines = ["#!/bin/bash", f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"]
