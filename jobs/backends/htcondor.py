@@ -36,7 +36,7 @@ _EXPR_KEYS = ("requirements", "on_exit_hold", "on_exit_remove", "periodic_hold",
 _OPTION_KEYS = {"universe", "docker_image", "getenv", "requirements", "should_transfer_files",
                 "when_to_transfer_output", "max_retries", "accounting_group", "submit_commands",
                 "python", "setup", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
-                "auto_resume", "env", "host", "backend", "max_restarts"}
+                "auto_resume", "env", "host", "backend", "max_restarts", "start_delay_s"}
 # JobStatus attribute of a job ad
 _AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: JobState.COMPLETED,
              5: JobState.HELD, 6: JobState.RUNNING, 7: JobState.EVICTED}
@@ -209,6 +209,8 @@ class HTCondorBackend(Backend):
             cmds += [("on_exit_hold", "(ExitBySignal =?= true) && (ExitSignal =?= 9)"),
                      ("on_exit_hold_reason", '"killed by signal 9: probably out of memory"'),
                      ("on_exit_hold_subcode", "9")]
+        if o.get("start_delay_s"):  # an auto-resume backoff: the schedd starts it no earlier
+            cmds.append(("deferral_time", f"(CurrentTime + {int(o['start_delay_s'])})"))
         if int(o.get("max_retries", 0)):
             cmds.append(("max_retries", str(int(o["max_retries"]))))
         if o.get("accounting_group"):

@@ -215,6 +215,8 @@ class LocalBackend(Backend):
                     if not _claim_alive(claim):
                         Path(e["run_dir"], CLAIM).unlink(missing_ok=True)  # its wrapper is gone
                     continue  # still running, or freed for the next pump
+                if float(e.get("start_after", 0)) > time.time():
+                    continue
                 if gpus is None:
                     gpus = self.gpus()
                 need = int(e.get("need", 0))
@@ -316,9 +318,13 @@ class LocalBackend(Backend):
         for f in (EXIT_CODE, PID, CANCELLED, GPUS_FILE, CLAIM):
             Path(run_dir, f).unlink(missing_ok=True)
         Path(run_dir, art.filename).write_text(art.text)
+        now = time.time()
         entry = {"run_dir": run_dir, "cmd": self.command(spec), "env": dict(spec.env),
-                 "need": spec.resources.gpus, "state": "queued", "queued_at": time.time(),
+                 "need": spec.resources.gpus, "state": "queued", "queued_at": now,
                  "token": uuid.uuid4().hex}
+        delay = float(spec.backend_options.get("start_delay_s") or 0)
+        if delay > 0:  # an auto-resume backoff: pumps leave it queued until then
+            entry["start_after"] = now + delay
         with self._locked() as qdir:
             _write_entry(qdir / self._key(run_dir), entry)
         self.pump()
@@ -362,7 +368,10 @@ class LocalBackend(Backend):
                 need = int(entry.get("need", 0)) if entry else 0
                 if ngpus is None:
                     ngpus = len(self.gpus())
-                if ngpus and need > ngpus:
+                wait = float(entry.get("start_after", 0)) - time.time() if entry else 0
+                if wait > 0:
+                    out[jid] = JobStatus(JobState.QUEUED, reason="backoff", detail=f"starts in {wait:.0f} s (auto-resume backoff)")
+                elif ngpus and need > ngpus:
                     out[jid] = JobStatus(JobState.QUEUED, reason="insufficient_gpus",
                                          detail=f"needs {need} GPUs, this machine has {ngpus}; it will never start")
                 else:

@@ -57,7 +57,7 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
 _HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
 _SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
 _OPTION_KEYS = {"partition", "account", "qos", "constraint", "sbatch_args", "setup", "slurm_conf",
-                "signal", "requeue", "python", "auto_resume", "max_restarts"}
+                "signal", "requeue", "python", "auto_resume", "max_restarts", "start_delay_s"}
 # whether `sacct` works or the jobcomp file must be read, per (host, SLURM_CONF): backends are made
 # afresh by every watcher poll, and finding out again would cost an extra call each time
 _SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
@@ -131,6 +131,8 @@ class SlurmBackend(Backend):
             m = re.search(r'Machine\s*==\s*"([^"]+)"', r.requirements)
             if m:
                 sb.append(f"--nodelist={_q(m.group(1))}")
+        if o.get("start_delay_s"):  # an auto-resume backoff: Slurm holds the job until then
+            sb.append(f"--begin=now+{int(o['start_delay_s'])}")
         sb.append(f"--signal={_signal_option(o.get('signal', 'B:USR1@90'))}")
         if o.get("requeue", True):
             sb.append("--requeue")
