@@ -96,7 +96,10 @@ class SSHPool:
     def transport(self, alias: str) -> str:
         """"paramiko", or "openssh" for hosts whose ssh config needs the system ssh (jobs.openssh)."""
         if alias not in self._transports:
-            self._transports[alias] = self.host(alias).transport
+            try:
+                self._transports[alias] = self.host(alias).transport
+            except RemoteError:  # a broken config entry: connecting reports it, with its context
+                return "paramiko"
         return self._transports[alias]
 
     def openssh(self):
