@@ -90,6 +90,8 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, gener
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
+        if p.vllm_mode == "server" and p.vllm_server_url:
+            kwargs["vllm_server_base_url"] = p.vllm_server_url
     kwargs.update(fast_generation.trl_config_kwargs(generation_backend))
     return GRPOConfig(**kwargs)
 
@@ -181,6 +183,16 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
 
     signal_stop = lifecycle.SignalStop()  # early: a preemption while loading still ends cleanly
     try:
+        if p.use_vllm and p.vllm_mode == "server" and not p.vllm_server_url:
+            import os
+
+            from trainer.vllm_server import VLLMServer, split_gpus
+
+            train_gpus, server_gpu = split_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"))
+            os.environ["CUDA_VISIBLE_DEVICES"] = train_gpus  # before CUDA is initialised
+            with VLLMServer(p, run_dir, server_gpu) as server:
+                p = p.model_copy(update={"vllm_server_url": server.base_url})
+                return _train(spec, p, run_dir, files, warn, signal_stop, Sandbox)
         return _train(spec, p, run_dir, files, warn, signal_stop, Sandbox)
     finally:
         signal_stop.restore()
