@@ -100,13 +100,13 @@ def test_bad_command_use_is_one_line(env):
     assert res.returncode == 2 and "for command jobs" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_htcondor_description_of_a_command_job(env):
+def test_htcondor_description_of_a_command_job(env, monkeypatch):
     import htcondor2
 
     from jobs.backends.htcondor import validate_submit
     from jobs.submit import build_specs, render
 
-    os.environ.setdefault("USER", "someone")
+    monkeypatch.setenv("USER", "someone")  # the example's runs_root names $USER
     [spec] = build_specs("command", [], "condor-example", command=["accelerate", "launch", "train.py", "--lr", "1e-5"])
     [(_, art)] = render([spec])
     validate_submit(art.text)
