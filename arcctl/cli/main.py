@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "demo_cmd",       # demo
     "open_cmd",       # open (dashboard on one run)
     "doctor_cmd",     # doctor (is a profile ready for a first job?)
+    "refine_cmd",     # refine-data (eval predictions -> refine file)
+    "prompt_cmd",     # prompt (print the rendered prompt and its token count)
 ]
 
 for _name in COMMAND_MODULES:
