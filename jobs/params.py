@@ -278,9 +278,19 @@ class EvalParams(_Params):
     prompt_template: str | None = Field(None, description="TOML prompt template file (see GRPOParams.prompt_template)")
 
 
+class CommandParams(BaseModel):
+    """`command` jobs: any program (the template's entry, or the words after `--` on the command
+    line) run as a job; it gets no spec.json argument, only ARCCTL_RUN_DIR and its run dir as cwd."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    args: list[str] = Field(default_factory=list, description="arguments appended to the command")
+
+
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {
     "grpo": GRPOParams,
     "grpo-refine": GRPORefineParams,
     "sft": SFTParams,
     "eval": EvalParams,
+    "command": CommandParams,
 }
