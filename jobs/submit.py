@@ -120,6 +120,9 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             specs.append(JobSpec(**kw))
         except ValueError as e:
             raise SpecError(f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}") from None
+        check_data = getattr(specs[-1].typed_params(), "check_data", None)
+        if check_data is not None:  # parameters that name data to read before launch (HER targets)
+            check_data(local=prof.host is None)
     return specs
 
 
