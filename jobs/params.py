@@ -184,6 +184,9 @@ class HERParams(_Params, _Lora, _Optim):
     dataset: str = Field("toy", description="target tasks: a built-in set or Kaggle-format file with "
                                              "task_ids, or toy[:N] (synthetic drawing targets)")
     use_data_augmentation: bool = Field(False, description="not used: relabelled programs are trained as written")
+    # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
+    lr_scheduler_type: str = "constant"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
     sampling: list[SamplingGroup] = Field(
         default_factory=lambda: [SamplingGroup(n=8, temperature=0.1), SamplingGroup(n=128, temperature=0.9)],
         min_length=1, description="sampling groups of each epoch: exploitation (low temperature) "

@@ -170,6 +170,8 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     files.started(kind="her", step=step, resume_from=resume, targets=[t.task_id for t in targets],
                   start_target=start, bf16=bf16)
     stop = lifecycle.SignalStop()
+    sandbox = Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
+                      common_module=p.common_module)
     try:
         for ti in range(start, len(targets)):
             task = targets[ti]
@@ -184,9 +186,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 model.eval()
                 completions, temps = sample(generator, prompt, p, seed=p.seed + 1000 * step)
                 t1 = time.perf_counter()
-                with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
-                             common_module=p.common_module) as sb:
-                    samples = score_samples(completions, temps, task, sb)
+                samples = score_samples(completions, temps, task, sandbox)
                 t2 = time.perf_counter()
                 kept = select(samples, p.keep_programs)
                 solved = any(s.solved for s in samples)
@@ -217,12 +217,14 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 results[task.task_id] = summary
                 new_state = {"step": step, "target": ti, "task_id": task.task_id, "epoch": epoch, "done": done,
                              "results": results}
-                ckpt = save_checkpoint(model, tokenizer, run_dir, new_state)
-                files.event(rundir.EV_CHECKPOINT, step=step, path=str(ckpt))
+                # the epoch's record before its checkpoint: a stop in between repeats the epoch, whose
+                # later record then wins (jobs.her_report), rather than losing it
                 files.event(EV_HER_EPOCH, step=step, task_id=task.task_id, target=ti, epoch=epoch,
                             solved=solved, best_pixel_score=row["her/best_pixel_score"],
                             mean_pixel_score=row["her/mean_pixel_score"], test_correct=row["her/best_test_correct"],
-                            checkpoint=str(ckpt))
+                            checkpoint=str(run_dir / f"{rundir.CHECKPOINT_PREFIX}{step}"))
+                ckpt = save_checkpoint(model, tokenizer, run_dir, new_state)
+                files.event(rundir.EV_CHECKPOINT, step=step, path=str(ckpt))
                 if done:
                     files.event(EV_HER_TARGET, task_id=task.task_id, target=ti, solved=summary["solved_at"] is not None,
                                 solved_at=summary["solved_at"], epochs=epoch, best_pixel_score=summary["best_pixel_score"],
@@ -232,6 +234,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 break
     finally:
         stop.restore()
+        sandbox.close()
     solved_n = sum(1 for r in results.values() if r.get("solved_at") is not None)
     files.event(rundir.EV_STOPPED, reason="signal" if stop.received else "completed", signal=stop.received,
                 step=step, targets=len(targets), solved=solved_n)

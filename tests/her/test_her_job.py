@@ -58,6 +58,12 @@ def test_her_epochs_relabel_finetune_checkpoint_and_resume(tmp_path, warm_model)
         assert "def transform" in c["program"] and 0 < c["pixel_score"] < 1
 
     assert [c.step for c in list_checkpoints(str(run)) if c.valid] == [1, 2]
+    # fine-tuning moved the LoRA: its B matrices start at zero
+    from safetensors.torch import load_file
+
+    lora_b = [t for k, t in load_file(str(run / f"checkpoint-{trained[0]['step']}" / "adapter_model.safetensors")).items()
+              if "lora_B" in k]
+    assert lora_b and any(float(t.abs().max()) > 0 for t in lora_b)
     state = json.loads((run / "checkpoint-2" / "her_state.json").read_text())
     assert state["epoch"] == 2 and state["done"] is True and state["task_id"] == "2-squares"
     assert (run / "checkpoint-1" / "adapter_model.safetensors").is_file()
