@@ -34,9 +34,16 @@ def _run(spec: JobSpec) -> int:
     return her.main(spec)
 
 
-def test_her_epochs_relabel_finetune_checkpoint_and_resume(tmp_path, warm_model):
-    run = tmp_path / "her"
+@pytest.fixture(scope="module")
+def her_run(tmp_path_factory, warm_model):
+    """A finished 2-epoch HER run of the warm-started model on one toy target."""
+    run = tmp_path_factory.mktemp("her") / "her"
     assert _run(_spec(run, warm_model)) == 0
+    return run
+
+
+def test_her_epochs_relabel_finetune_and_checkpoint(her_run):
+    run = her_run
     rows = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2] and [r["her/epoch"] for r in rows] == [1, 2]
     for r in rows:
@@ -58,23 +65,29 @@ def test_her_epochs_relabel_finetune_checkpoint_and_resume(tmp_path, warm_model)
         assert "def transform" in c["program"] and 0 < c["pixel_score"] < 1
 
     assert [c.step for c in list_checkpoints(str(run)) if c.valid] == [1, 2]
+    state = json.loads((run / "checkpoint-2" / "her_state.json").read_text())
+    assert state["epoch"] == 2 and state["done"] is True and state["task_id"] == "2-squares"
     # fine-tuning moved the LoRA: its B matrices start at zero
     from safetensors.torch import load_file
 
     lora_b = [t for k, t in load_file(str(run / f"checkpoint-{trained[0]['step']}" / "adapter_model.safetensors")).items()
               if "lora_B" in k]
     assert lora_b and any(float(t.abs().max()) > 0 for t in lora_b)
-    state = json.loads((run / "checkpoint-2" / "her_state.json").read_text())
-    assert state["epoch"] == 2 and state["done"] is True and state["task_id"] == "2-squares"
-    assert (run / "checkpoint-1" / "adapter_model.safetensors").is_file()
 
     targets = her_report.read_targets(str(run))
     assert [t.task_id for t in targets] == ["2-squares"] and targets[0].finished
     assert targets[0].epoch_reached == 2 and targets[0].solved_at is None
     assert targets[0].best_curve == [r["her/best_pixel_score"] for r in rows]
 
-    # same run dir, more epochs: the target was finished at epoch 2 of 2, a longer horizon
-    # continues it at epoch 3 from checkpoint-2's adapter
+
+def test_resume_continues_at_the_next_epoch(her_run, tmp_path, warm_model):
+    import shutil
+
+    run = tmp_path / "her"
+    shutil.copytree(her_run, run)
+    # the target was finished at epoch 2 of 2: with a longer horizon it continues at epoch 3,
+    # from checkpoint-2's adapter
+    state = json.loads((run / "checkpoint-2" / "her_state.json").read_text())
     state["done"] = False
     (run / "checkpoint-2" / "her_state.json").write_text(json.dumps(state))
     assert _run(_spec(run, warm_model, her_epochs=3)) == 0
@@ -83,3 +96,57 @@ def test_her_epochs_relabel_finetune_checkpoint_and_resume(tmp_path, warm_model)
     started = [e for e in read_jsonl(run / "events.jsonl") if e["event"] == "started"]
     assert started[-1]["step"] == 2 and started[-1]["resume_from"].endswith("checkpoint-2")
     assert [c.step for c in list_checkpoints(str(run)) if c.valid] == [1, 2, 3]
+    assert her_report.read_targets(str(run))[0].epoch_reached == 3
+    # a job whose targets differ from the checkpoint's is refused, naming both
+    other = tmp_path / "other"
+    shutil.copytree(her_run, other)
+    assert _run(_spec(other, warm_model, task_ids=["3-squares"], her_epochs=3)) == 2
+    err = [e for e in read_jsonl(other / "events.jsonl") if e["event"] == "error"][-1]
+    assert "'2-squares'" in err["message"] and "checkpoint-2" in err["message"]
+
+
+def test_dashboard_shows_the_targets_and_best_programs(her_run, monkeypatch, tmp_path):
+    import asyncio
+
+    from textual.widgets import DataTable, Static
+
+    from arcctl.tui.app import ArcApp
+    from arcctl.tui.screens.her import HERScreen
+
+    monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ARCCTL_CONFIG_DIR", str(tmp_path / "config"))
+    rows = read_jsonl(her_run / "metrics.jsonl")
+    best0 = next(c for c in read_jsonl(her_run / "completions.jsonl") if c["step"] == 1 and c["rank"] == 0)
+
+    async def go():
+        app = ArcApp(run_dir=str(her_run))
+        async with app.run_test(size=(150, 44)) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if type(app.screen).__name__ == "RunScreen":
+                    break
+            await pilot.press("t")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, HERScreen) and app.screen.query_one("#her-epochs", DataTable).row_count:
+                    break
+            screen = app.screen
+            targets = screen.query_one("#her-targets", DataTable)
+            row = [str(c) for c in targets.get_row_at(0)]
+            assert row[0] == "2-squares" and row[1] == "2" and row[2] == "no"
+            assert row[3] == f"{100 * max(r['her/best_pixel_score'] for r in rows):.1f}%" and len(row[5]) == 2
+            epochs = screen.query_one("#her-epochs", DataTable)
+            assert [str(epochs.get_row_at(i)[0]) for i in range(epochs.row_count)] == ["1", "2"]
+            program = screen.query_one("#her-program", Static)
+            for _ in range(100):
+                await pilot.pause(0.05)
+                shown = program.content
+                text = shown.code if hasattr(shown, "code") else str(shown)
+                if "transform" in text or "no program" in text:
+                    break
+            if best0["program"]:
+                assert text.strip() == best0["program"].strip()
+            else:
+                assert "no program" in text
+
+    asyncio.run(go())
