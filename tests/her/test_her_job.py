@@ -105,6 +105,26 @@ def test_resume_continues_at_the_next_epoch(her_run, tmp_path, warm_model):
     assert "'2-squares'" in err["message"] and "checkpoint-2" in err["message"]
 
 
+def test_fork_changes_the_sampling_mix_and_continues_from_the_checkpoint(her_run, tmp_path):
+    import shutil
+
+    from jobs.fork import fork_spec
+    from trainer import her
+
+    parent = tmp_path / "parent"
+    shutil.copytree(her_run, parent)
+    child = fork_spec(str(parent), "checkpoint-1", {"sampling": '[{"n": 6, "temperature": 0.5}]'})
+    assert child.params["sampling"] == [{"n": 6, "temperature": 0.5}] and child.resume_from.checkpoint == "checkpoint-1"
+    child.write()
+    assert her.main(child) == 0
+    rows = read_jsonl(f"{child.run_dir}/metrics.jsonl")
+    # epoch 2 of the same target, from the parent's epoch-1 adapter, with the new mix
+    assert [(r["step"], r["her/epoch"], r["her/samples"]) for r in rows] == [(2, 2, 6)]
+    started = [e for e in read_jsonl(f"{child.run_dir}/events.jsonl") if e["event"] == "started"]
+    assert started[0]["resume_from"] == str(parent / "checkpoint-1")
+    assert not (parent / "checkpoint-3").exists()  # the parent is left as it was
+
+
 def test_dashboard_shows_the_targets_and_best_programs(her_run, monkeypatch, tmp_path):
     import asyncio
 
