@@ -157,6 +157,10 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if peft_config is not None:
         model = peft.get_peft_model(model, peft_config)
+    import torch
+
+    if torch.cuda.is_available():  # sampling comes first: the trainer would move it only when it trains
+        model.to("cuda")
     # every target starts from these weights
     initial = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
     bf16 = model_loading.resolve_bf16(p.bf16)
@@ -184,6 +188,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
             for epoch in range(first_epoch, p.her_epochs + 1):
                 t0 = time.perf_counter()
                 model.eval()
+                model.config.use_cache = True  # fine-tuning may have turned the KV cache off
                 completions, temps = sample(generator, prompt, p, seed=p.seed + 1000 * step)
                 t1 = time.perf_counter()
                 samples = score_samples(completions, temps, task, sandbox)
@@ -196,9 +201,14 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                     break  # this epoch is not checkpointed: a restart samples it again
                 if kept and not (solved and p.stop_when_solved):
                     pairs = [(relabel(task, s), s.program) for s in kept]
-                    examples = build_examples(pairs, p, tokenizer, warn)
+                    try:
+                        examples = build_examples(pairs, p, tokenizer, warn)
+                    except SpecError as e:  # every relabelled example is longer than max_seq_length
+                        warn(f"{task.task_id} epoch {epoch}: no fine-tuning ({e})")
+                        examples = []
                     random.Random(p.seed + step).shuffle(examples)
-                    loss = finetune(model, tokenizer, examples, p, run_dir, bf16, stop)
+                    if examples:
+                        loss = finetune(model, tokenizer, examples, p, run_dir, bf16, stop)
                     if stop.received:
                         break
                 t3 = time.perf_counter()

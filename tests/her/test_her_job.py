@@ -103,6 +103,11 @@ def test_resume_continues_at_the_next_epoch(her_run, tmp_path, warm_model):
     assert _run(_spec(other, warm_model, task_ids=["3-squares"], her_epochs=3)) == 2
     err = [e for e in read_jsonl(other / "events.jsonl") if e["event"] == "error"][-1]
     assert "'2-squares'" in err["message"] and "checkpoint-2" in err["message"]
+    # a checkpoint without HER state (e.g. an SFT one) is refused before any model is loaded
+    (other / "checkpoint-2" / "her_state.json").unlink()
+    assert _run(_spec(other, warm_model, her_epochs=3)) == 2
+    err = [e for e in read_jsonl(other / "events.jsonl") if e["event"] == "error"][-1]
+    assert "not a HER checkpoint" in err["message"] and "adapter_path" in err["message"]
 
 
 def test_fork_changes_the_sampling_mix_and_continues_from_the_checkpoint(her_run, tmp_path):
