@@ -88,8 +88,11 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     max_completion_length: int = Field(1024, ge=1)
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
-    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static"] = Field(
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="vLLM colocate mode: its share of the GPU")
+    vllm_server_url: str | None = Field(None, description="vllm_mode server: a running `trl vllm-serve`; "
+                                                          "unset: the job starts one on its last GPU")
+    vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
                             "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
     n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
@@ -130,6 +133,10 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
                 "use_dora = true (DoRA rescales weight columns)"
             raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; "
                              "use 'static' or 'auto'")
+        if self.vllm_server_url is not None and not (self.use_vllm and self.vllm_mode == "server"):
+            raise ValueError("vllm_server_url is only used with use_vllm = true and vllm_mode = 'server'")
+        if self.vllm_server_url is not None and not self.vllm_server_url.startswith(("http://", "https://")):
+            raise ValueError(f"vllm_server_url {self.vllm_server_url!r}: expected http://host:port")
         if self.backend == "unsloth" and self.use_vllm and self.vllm_mode == "server":
             raise ValueError("backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
                              "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'")

@@ -60,7 +60,12 @@ class JobSpec(BaseModel):
     def _typed_params(self) -> "JobSpec":
         # Validate and fill params with the kind's typed model; keep plain JSON types in the dict.
         model = PARAMS_BY_KIND[self.kind]
-        self.__dict__["params"] = model.model_validate(self.params).model_dump(mode="json")
+        typed = model.model_validate(self.params)
+        self.__dict__["params"] = typed.model_dump(mode="json")
+        if (getattr(typed, "use_vllm", False) and getattr(typed, "vllm_mode", "") == "server"
+                and not getattr(typed, "vllm_server_url", None) and self.resources.gpus < 2):
+            raise ValueError(f"vllm_mode = 'server' starts a vLLM server on a GPU of its own: resources.gpus is "
+                             f"{self.resources.gpus}, needs 2 or more (or set vllm_server_url to a running server)")
         return self
 
     def typed_params(self):
