@@ -119,6 +119,20 @@ def sample(generator: Any, prompt: str, p: Any, seed: int) -> tuple[list[Any], l
     return completions, temps
 
 
+def relabelled_examples(task: Any, kept: list[Any], p: Any, tokenizer: Any, warn, seed: int) -> list[dict[str, str]]:
+    """SFT examples (prompt of the relabelled task -> the program), shuffled; [] when none fits."""
+    from trainer.her_relabel import relabel
+    from trainer.sft import build_examples
+
+    try:
+        examples = build_examples([(relabel(task, s), s.program) for s in kept], p, tokenizer, warn)
+    except SpecError as e:  # every relabelled example is longer than max_seq_length
+        warn(f"{task.task_id}: no fine-tuning this epoch ({e})")
+        return []
+    random.Random(seed).shuffle(examples)
+    return examples
+
+
 def finetune(model: Any, tokenizer: Any, examples: list[dict[str, str]], p: Any, run_dir: Path, bf16: bool,
              stop: Any) -> float | None:
     """One pass (p.epochs) of SFT over the relabelled examples; the mean training loss."""
@@ -149,10 +163,9 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
 
     from trainer.encoders import get_encoder
     from trainer.generation import TransformersGenerator
-    from trainer.her_relabel import completion_rows, epoch_metrics, relabel, score_samples, select
+    from trainer.her_relabel import completion_rows, epoch_metrics, score_samples, select
     from trainer.prompts import build_prompt_text
     from trainer.sandbox import Sandbox
-    from trainer.sft import build_examples
 
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if peft_config is not None:
@@ -200,13 +213,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 if stop.received:
                     break  # this epoch is not checkpointed: a restart samples it again
                 if kept and not (solved and p.stop_when_solved):
-                    pairs = [(relabel(task, s), s.program) for s in kept]
-                    try:
-                        examples = build_examples(pairs, p, tokenizer, warn)
-                    except SpecError as e:  # every relabelled example is longer than max_seq_length
-                        warn(f"{task.task_id} epoch {epoch}: no fine-tuning ({e})")
-                        examples = []
-                    random.Random(p.seed + step).shuffle(examples)
+                    examples = relabelled_examples(task, kept, p, tokenizer, warn, seed=p.seed + step)
                     if examples:
                         loss = finetune(model, tokenizer, examples, p, run_dir, bf16, stop)
                     if stop.received:
