@@ -1,6 +1,7 @@
 """The HER tests' model: the tiny model warm-started by a short synthetic SFT (full fine-tuning on
-one task of the synthetic generator, a left-right mirroring), enough for some sampled programs to
-parse and run on a toy target. Built once per session, or once per ARCCTL_TEST_CACHE."""
+one task of the synthetic generator, a left-right mirroring: one example, so batches of one),
+enough for some sampled programs to parse and run on a toy target. Built once per session, or
+once per ARCCTL_TEST_CACHE."""
 from __future__ import annotations
 
 import fcntl
@@ -40,7 +41,7 @@ def _warm(tiny: Path, root: Path) -> Path:
         data.write_text("".join(json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) + "\n" for t, p in pairs))
         spec = JobSpec(kind="sft", name="her-warm", template="sft", run_dir=str(run / "sft"), params=dict(
             model_path=str(tiny), dataset=str(data), use_lora=False, grid_encoder="digits", max_seq_length=2048,
-            learning_rate=3e-3, lr_scheduler_type="constant", warmup_ratio=0.0, per_device_train_batch_size=4,
+            learning_rate=3e-3, lr_scheduler_type="constant", warmup_ratio=0.0, per_device_train_batch_size=1,
             gradient_accumulation_steps=1, max_grad_norm=1.0, max_steps=SFT_STEPS, save_steps=SFT_STEPS,
             logging_steps=20, seed=0))
         spec.write()
