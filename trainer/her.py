@@ -181,6 +181,11 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     generator = TransformersGenerator.for_model(model, tokenizer, batch_size=p.batch_size,
                                                 max_seq_length=p.max_seq_length)
 
+    prompts = {t.task_id: build_prompt_text(t, encoder, tokenizer, test_index=0) for t in targets}
+    for tid, text in prompts.items():  # before any sampling: a target that cannot fit fails the job now
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if n >= p.max_seq_length:
+            raise SpecError(f"target {tid}: its prompt is {n} tokens, max_seq_length is {p.max_seq_length}")
     step = int(state["step"]) if state else 0
     results: dict[str, Any] = dict(state.get("results", {})) if state else {}
     start = int(state["target"]) + (1 if state and state["done"] else 0) if state else 0
@@ -197,7 +202,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
             first_epoch = int(state["epoch"]) + 1 if continuing else 1
             summary = results.get(task.task_id) or {"task_id": task.task_id, "solved_at": None,
                                                     "best_pixel_score": 0.0, "test_correct": None}
-            prompt = build_prompt_text(task, encoder, tokenizer, test_index=0)
+            prompt = prompts[task.task_id]
             for epoch in range(first_epoch, p.her_epochs + 1):
                 t0 = time.perf_counter()
                 model.eval()

@@ -103,6 +103,10 @@ def test_resume_continues_at_the_next_epoch(her_run, tmp_path, warm_model):
     assert _run(_spec(other, warm_model, task_ids=["3-squares"], her_epochs=3)) == 2
     err = [e for e in read_jsonl(other / "events.jsonl") if e["event"] == "error"][-1]
     assert "'2-squares'" in err["message"] and "checkpoint-2" in err["message"]
+    # a target whose prompt cannot fit is refused before any sampling
+    assert _run(_spec(tmp_path / "long", warm_model, max_seq_length=64)) == 2
+    err = [e for e in read_jsonl(tmp_path / "long" / "events.jsonl") if e["event"] == "error"][-1]
+    assert err["message"].startswith("target 2-squares: its prompt is") and not (tmp_path / "long" / "metrics.jsonl").exists()
     # a checkpoint without HER state (e.g. an SFT one) is refused before any model is loaded
     (other / "checkpoint-2" / "her_state.json").unlink()
     assert _run(_spec(other, warm_model, her_epochs=3)) == 2
