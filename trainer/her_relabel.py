@@ -95,7 +95,9 @@ def epoch_metrics(samples: Sequence[Sample], kept: Sequence[Sample]) -> dict[str
     best = max(valid, key=lambda s: (s.solved, s.pixel_score), default=None)
     return {
         "her/samples": len(samples),
-        "her/valid_ratio": len(valid) / len(samples) if samples else 0.0,
+        # programs that parse (they may still fail), and programs that drew a grid for every input
+        "her/valid_code": sum(s.error != "parse" for s in samples) / len(samples) if samples else 0.0,
+        "her/valid_outputs": len(valid) / len(samples) if samples else 0.0,
         "her/best_pixel_score": best.pixel_score if best else 0.0,
         "her/mean_pixel_score": textstats.mean([s.pixel_score for s in valid]) or 0.0,
         "her/solved": float(any(s.solved for s in samples)),

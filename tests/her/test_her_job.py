@@ -13,8 +13,8 @@ from jobs.spec import JobSpec
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 EPOCH_KEYS = ("her/best_pixel_score", "her/mean_pixel_score", "her/solved", "her/unique_outputs",
-              "her/valid_ratio", "her/programs_trained", "her/time_sampling", "her/time_execution",
-              "her/time_finetune")
+              "her/valid_code", "her/valid_outputs", "her/programs_trained", "her/time_sampling",
+              "her/time_execution", "her/time_finetune")
 
 
 def _spec(run_dir, model, **over) -> JobSpec:

@@ -61,7 +61,8 @@ def test_epoch_metrics_and_completion_rows(scored):
     _, samples = scored
     kept = select(samples, keep=2)
     m = epoch_metrics(samples, kept)
-    assert m["her/samples"] == 6 and m["her/valid_ratio"] == pytest.approx(4 / 6)
+    assert m["her/samples"] == 6 and m["her/valid_outputs"] == pytest.approx(4 / 6)
+    assert m["her/valid_code"] == pytest.approx(5 / 6)  # the exception parses; "no code here" does not
     assert m["her/solved"] == 1 and m["her/best_pixel_score"] == 1 and m["her/best_test_correct"] == 1
     assert m["her/unique_outputs"] == 3 and m["her/programs_trained"] == 2
     assert m["her/mean_pixel_score"] == pytest.approx(sum(s.pixel_score for s in samples[:4]) / 4)

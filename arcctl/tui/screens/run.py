@@ -20,7 +20,7 @@ from jobs.runview import Alert, RunView
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
 # SFT runs log no reward/KL: open them on what they do log.
 PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
-                     "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_ratio", "her/unique_outputs"]}
+                     "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"]}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 
