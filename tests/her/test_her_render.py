@@ -86,3 +86,26 @@ def test_toy_targets_grow_in_difficulty():
     assert shapes[1:5] == sorted(shapes[1:5])  # more squares, bigger canvas
     assert toy_targets(["12-squares"], seed=3)[0].train == tasks[1].train  # same seed, same picture
     assert toy_targets(["12-squares"], seed=4)[0].train != tasks[1].train
+
+
+def test_target_checks_of_files(tmp_path):
+    import gzip
+
+    from jobs.errors import SpecError
+    from jobs.her_targets import check_targets
+
+    # a path only the job's host has is checked there (remote profiles), refused for a local one
+    assert check_targets("/only/on/the/cluster.json", ["t1"], None, local=False) is None
+    with pytest.raises(SpecError, match="no such file"):
+        check_targets("/only/on/the/cluster.json", ["t1"], None, local=True)
+    kaggle = _kaggle(tmp_path)
+    gz = tmp_path / "targets_challenges.json.gz"
+    gz.write_bytes(gzip.compress(kaggle.read_bytes()))
+    check_targets(str(gz), ["good"], None)
+    with pytest.raises(SpecError, match="target empty has no train pairs"):
+        check_targets(str(gz), None, None)  # every task of the file is a target
+    assert check_targets(str(gz), None, 1) is None  # only the first one
+    for bad, needle in (("[1, 2]", "expected an object"), ('{"a": ', "not readable JSON"), ("[" * 100000, "not readable JSON")):
+        (tmp_path / "bad.json").write_text(bad)
+        with pytest.raises(SpecError, match=needle):
+            check_targets(str(tmp_path / "bad.json"), None, None)
