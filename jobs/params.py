@@ -94,7 +94,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
-                            "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
+                            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)")
     n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
