@@ -1,7 +1,10 @@
 """The run directory: the one contract between trainer and console (see DESIGN.md).
 
 Writers append whole JSON lines and flush; readers keep a byte offset and only read what is new,
-tolerating a torn last line (it is re-read once it is complete).
+tolerating a torn last line (it is re-read once it is complete). The one exception: a resume from
+an earlier checkpoint-N rewrites metrics.jsonl and completions.jsonl with their rows up to step N
+(the later ones move to branches/<time>-from-checkpoint-N/); a file found shorter than a reader's
+offset was replaced that way and is read again from its start.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ STDOUT = "stdout.log"
 STDERR = "stderr.log"
 EXIT_CODE = "exit_code"
 CHECKPOINT_PREFIX = "checkpoint-"
+# what a resume from an earlier checkpoint moved aside: branches/<time>-from-checkpoint-N/
+BRANCHES = "branches"
 
 # events.jsonl "event" values
 EV_STARTED = "started"
@@ -28,6 +33,7 @@ EV_STOPPED = "stopped"
 EV_ERROR = "error"
 EV_COLLAPSE = "collapse_warning"
 EV_ROLLBACK = "rollback"
+EV_RESUMED = "resumed"  # a resume in place from checkpoint-N; names the branch moved aside
 
 
 class RunFS(Protocol):
@@ -143,6 +149,7 @@ class JsonlTail:
     fs: RunFS = field(default_factory=LocalFS)
     offset: int = 0
     bad_lines: int = 0
+    resets: int = 0  # times the file was found shorter than the offset (replaced): read again from 0
 
     def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
         try:
@@ -151,6 +158,7 @@ class JsonlTail:
             return []
         if size < self.offset:  # truncated or replaced: start again
             self.offset = 0
+            self.resets += 1
         if size == self.offset:
             return []
         want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)

@@ -151,6 +151,7 @@ class FastGenerator:
             cfg.disable_compile = False
         self.config = cfg
         self.calls = 0
+        self.penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (trainer.logits)
 
     def _model(self, model):
         if not self.backend.startswith("merged"):
@@ -179,13 +180,18 @@ class FastGenerator:
         with torch.no_grad():
             gen_model.eval()
             try:
-                if self.loop is not None:
+                if self.loop is not None and not any(self.penalties):
                     new = self.loop.run(gen_model, ids.to(device), mask.to(device), self.config,
                                         sorted(eos), pad)
                     out = torch.cat([ids.to(device), new], dim=1)
                 else:
+                    # frequency/presence penalties are a logits processor, which `generate` runs
+                    # (the own decode loop does not)
+                    from trainer.logits import processors_for
+
                     out = gen_model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                             generation_config=self.config)
+                                             generation_config=self.config,
+                                             logits_processor=processors_for(ids, *self.penalties) or None)
             finally:
                 if was_training:
                     gen_model.train()

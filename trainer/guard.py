@@ -8,7 +8,7 @@ Every severity rise writes a `collapse_warning` event. On a critical alert:
             `stopped` event with that reason);
   rollback  stop, then (in on_train_end, once the checkpoint is saved) fork a child run from the
             newest checkpoint saved before the first warning with `rollback_changes` applied
-            (numbers multiply the parent's value, other values replace it), write a `rollback`
+            (numbers multiply the parent's value, "=V" sets V, other values replace it), write a `rollback`
             event naming the child, and submit it through jobs.submit — unless the run's ancestry
             already holds `max_rollbacks` rollbacks (then it only stops).
 A resumed run (same run dir) first learns its baselines silently from the rows up to the resume
@@ -25,28 +25,11 @@ from typing import Any, Callable
 
 from jobs import rundir
 from jobs.health import CRITICAL, HealthMonitor, Thresholds, healthy_checkpoint
+from jobs.params import apply_changes  # the same rule render-time checks use
 from jobs.rundir import JsonlTail, JsonlWriter, LocalFS
 from jobs.spec import CheckpointRef, JobSpec
 
 MAX_ANCESTRY = 100  # a cycle in parent links must not hang the trainer
-
-
-def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The overrides a rollback applies: numbers multiply the parent's numeric value, anything
-    else (or a parent value that is not a number) replaces it."""
-    out = {}
-    for key, change in changes.items():
-        old = params.get(key)
-        if _is_num(change) and _is_num(old):
-            new = old * change
-            out[key] = int(round(new)) if isinstance(old, int) else new
-        else:
-            out[key] = change
-    return out
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def rollbacks_in_ancestry(run_dir: str) -> int:
