@@ -134,6 +134,11 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             check_local_inputs(tpl.kind, specs[-1].params)
         elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
             raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
+        if tpl.kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+            from jobs.her_targets import check_targets
+
+            p = specs[-1].params
+            check_targets(p["dataset"], p.get("task_ids"), p.get("max_tasks"), local=check_fs)
     return specs
 
 
