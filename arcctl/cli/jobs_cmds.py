@@ -39,6 +39,9 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
     typer.echo("")
 
 
+COMMAND_HELP = "for the `command` template: the program and its arguments, after `--`"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("templates")
     def templates_cmd(
@@ -90,13 +93,14 @@ def register(app: typer.Typer) -> None:
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
         max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
             from jobs.submit import build_specs, render
 
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists(),
-                                max_points=max_points)
+                                max_points=max_points, command=command)
             pairs = render(specs)
             if json_out:
                 typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
@@ -117,15 +121,17 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
         max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
         json_out: bool = typer.Option(False, "--json", help="print the launched jobs as one JSON list"),
+        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     ) -> None:
-        """Launch jobs (one per sweep point); prints the job ids."""
+        """Launch jobs (one per sweep point); prints the job ids. `arcctl submit command -- PROGRAM ARGS…`
+        runs any program as a job."""
         with user_errors():
             from jobs.registry import Registry
             from jobs.submit import build_specs, render, submit_specs
 
             existing = _registry_if_exists()
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing,
-                                max_points=max_points)
+                                max_points=max_points, command=command)
             render(specs)  # every point validated before anything (even the registry) is written
             reg = existing or Registry()
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "eval_cmds",      # compare, submission build/validate
     "demo_cmd",       # demo
     "open_cmd",       # open (dashboard on one run)
+    "doctor_cmd",     # doctor (is a profile ready for a first job?)
     "refine_cmd",     # refine-data (eval predictions -> refine file)
     "prompt_cmd",     # prompt (print the rendered prompt and its token count)
 ]

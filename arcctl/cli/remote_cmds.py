@@ -107,8 +107,8 @@ def register(app: typer.Typer) -> None:
             if trust:
                 if not hosts or len(hosts) != 1:
                     raise SpecError("--trust needs exactly one host")
-                fp, path = trust_host(hosts[0], trust)
-                typer.echo(f"{hosts[0]}: added key {fp} to {path}")
+                fp, path, added = trust_host(hosts[0], trust)
+                typer.echo(f"{hosts[0]}: {'added key' if added else 'key'} {fp} {'to' if added else 'already in'} {path}")
             names = list(hosts or list_host_aliases())
             if not names:
                 raise SpecError("no hosts given and none in the ssh config (ARCCTL_SSH_CONFIG or ~/.ssh/config)")

@@ -19,7 +19,8 @@ from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
 # SFT runs log no reward/KL: open them on what they do log.
-PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"]}
+PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
+                     "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"]}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 
@@ -89,6 +90,7 @@ class RunScreen(Screen):
         Binding("r", "resume", "resume"),
         Binding("l", "switch_log", "log: stdout/stderr"),
         Binding("v", "eval_predictions", "eval predictions"),
+        Binding("t", "her_targets", "HER targets (HER runs)", show=False),
     ]
 
     def __init__(self, view: RunView, job: Any = None) -> None:
@@ -249,3 +251,11 @@ class RunScreen(Screen):
 
     def action_resume(self) -> None:
         self.action_fork()
+
+    def action_her_targets(self) -> None:
+        if (self.view.spec or {}).get("kind") != "her":
+            self.notify("not a HER run: the per-target table is for HER jobs")
+            return
+        from arcctl.tui.screens.her import HERScreen
+
+        self.app.push_screen(HERScreen(self.view))
