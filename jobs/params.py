@@ -7,9 +7,10 @@ parameter fails before anything is launched. Field names are the flags our users
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
@@ -278,9 +279,64 @@ class EvalParams(_Params):
     prompt_template: str | None = Field(None, description="TOML prompt template file (see GRPOParams.prompt_template)")
 
 
+class CommandParams(BaseModel):
+    """`command` jobs: any program (the template's entry, or the words after `--` on the command
+    line) run as a job; it gets no spec.json argument, only ARCCTL_RUN_DIR and its run dir as cwd."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    args: list[str] = Field(default_factory=list, description="arguments appended to the command")
+# --- hindsight experience replay (HER) ------------------------------------------------------------
+
+class SamplingGroup(TypedDict):
+    """`n` programs sampled at `temperature` each epoch (a TypedDict: specs keep plain dicts)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
+
+    n: Annotated[int, Field(ge=0, le=100_000)]
+    temperature: Annotated[float, Field(ge=0, le=10)]
+
+
+class HERParams(_Params, _Lora, _Optim):
+    """Test-time search and learn on single target tasks (trainer/her.py): sample programs, run
+    them, relabel each valid program as the solution of the task made of the inputs and the
+    outputs it produced, fine-tune on those, sample again. `epochs`/`learning_rate`/batch sizes are
+    the fine-tuning of one HER epoch; a checkpoint is saved after every HER epoch."""
+
+    dataset: str = Field("toy", description="target tasks: a built-in set or Kaggle-format file with "
+                                             "task_ids, or toy[:N] (synthetic drawing targets)")
+    use_data_augmentation: bool = Field(False, description="not used: relabelled programs are trained as written")
+    # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
+    lr_scheduler_type: str = "constant"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    sampling: list[SamplingGroup] = Field(
+        default_factory=lambda: [SamplingGroup(n=8, temperature=0.1), SamplingGroup(n=128, temperature=0.9)],
+        min_length=1, description="sampling groups of each epoch: exploitation (low temperature) "
+                                  "and exploration (high temperature)")
+    her_epochs: int = Field(10, ge=1, le=10_000, description="most search-and-learn epochs per target")
+    keep_programs: int = Field(32, ge=1, description="programs trained on per epoch: best pixel score "
+                                                     "first, one per distinct set of outputs")
+    stop_when_solved: bool = Field(True, description="next target once a program solves every train pair")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(1024, ge=1)
+    batch_size: int = Field(16, ge=1, description="prompts per generate call")
+    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
+    sandbox_timeout_s: float = Field(1.0, gt=0)
+    sandbox_memory_mb: int = Field(1024, ge=64)
+
+    @field_validator("sampling")
+    @classmethod
+    def _some_samples(cls, v: list[SamplingGroup]) -> list[SamplingGroup]:
+        if sum(g["n"] for g in v) < 1:
+            raise ValueError("the sampling groups sum to 0 programs per epoch; give a group with n >= 1")
+        return v
+
+
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {
     "grpo": GRPOParams,
     "grpo-refine": GRPORefineParams,
     "sft": SFTParams,
     "eval": EvalParams,
+    "command": CommandParams,
+    "her": HERParams,
 }

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from jobs import rundir as rd
+from jobs.progress import Progress, ProgressTracker
 
 CHUNK = 16 * 1024 * 1024
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
@@ -602,6 +603,7 @@ class RunView:
         self.fs: rd.RunFS = fs if isinstance(fs, (rd.LocalFS, SerializedFS)) else SerializedFS(fs)
         self._refresh_lock = threading.Lock()
         self.metrics = MetricsHistory()
+        self.progress_tracker = ProgressTracker()
         self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
         self.events: list[dict[str, Any]] = []
@@ -635,9 +637,11 @@ class RunView:
             # metrics.jsonl was replaced by a shorter one (a resume from an earlier checkpoint moved
             # the later steps aside): the history and its health judgement start over
             self.metrics = MetricsHistory()
+            self.progress_tracker = ProgressTracker()
             self._monitor = None
             self._health_metrics.clear()
             self._health_completions.clear()
+        self.progress_tracker.feed(rows)
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
@@ -681,6 +685,12 @@ class RunView:
     def exit_code(self) -> int | None:
         """The exit code seen by the last refresh (None while running)."""
         return self.exit_code_value
+
+    def progress(self) -> Progress:
+        """Step / total, smoothed speed and ETA from the rows read so far (no I/O)."""
+        params = self.spec.get("params") if isinstance(self.spec, dict) else None
+        return self.progress_tracker.estimate(params if isinstance(params, dict) else None,
+                                              done=self.exit_code_value is not None)
 
     def _read_exit_code(self) -> int | None:
         try:
