@@ -69,6 +69,14 @@ RECIPES: dict[str, tuple[dict, dict]] = {
              signs_at=15, signs="first step with KL above 0.5 nats, far from the warm-started model",
              late_rules=["zero_std", "reward_fall", "entropy", "truncation"]),
     ),
+    "gibberish_t1.25": (
+        dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100, temperature=1.25),
+        dict(story="the same ramp sampled at temperature 1.25: one rewarded step (3), KL spikes from step 18, "
+                   "then the completions turn into digit soup (digits 10% of the text in steps 1-25, 52% in steps "
+                   "76-100), run into the length limit and entropy triples",
+             expected_rule="kl_spike", also_warns=["truncation", "entropy"], late_rules=["truncation", "entropy"],
+             reward_half_check=False, missed="gibberish"),
+    ),
 }
 
 

@@ -35,13 +35,14 @@ def test_trace_is_a_real_collapse_and_its_signs_are_in_the_data(name):
     rows = read_jsonl(TRACES / name / "metrics.jsonl")
     m = meta(name)
     assert rows[-1]["step"] == m["last_step"]
-    # the policy starts near the warm-started model and leaves it: KL above 0.5 nats first at signs_at
-    assert next(r["step"] for r in rows if r["kl"] > 0.5) == m["signs_at"]
+    # the policy starts near the warm-started model and leaves it
     assert max(r["kl"] for r in rows if r["step"] < 10) < 0.1
+    assert max(r["kl"] for r in rows[-20:]) > 1.0
+    if m.get("signs_at") is not None:  # defined in trace.json as the first step with KL above 0.5
+        assert next(r["step"] for r in rows if r["kl"] > 0.5) == m["signs_at"]
     # a reward that was there is gone, and every group ends with the same reward for all completions
     assert any(r["reward"] > 0 for r in rows[:25])
     assert all(r["reward"] == 0 and r["frac_reward_zero_std"] == 1 for r in rows[-10:])
-    assert reward_half_step(rows) is not None
 
 
 @pytest.mark.parametrize("name", RECORDED)
@@ -53,10 +54,10 @@ def test_every_listed_rule_fires_and_the_prompt_ones_before_the_reward_halves(na
     for rule in [m["expected_rule"], *m.get("also_warns", [])]:
         alert = next((a for a in report.alerts if a.rule == rule), None)
         assert alert is not None and "warning" in alert.steps, f"{rule}: {[a.to_dict() for a in report.alerts]}"
-        if rule not in late:
-            assert alert.steps["warning"] < half, (rule, alert.steps, half)
+        if rule not in late and m.get("reward_half_check", True):
+            assert half is not None and alert.steps["warning"] < half, (rule, alert.steps, half)
     # the rules this trace does not exercise stay below warning (no kind of collapse is claimed for them)
-    listed = {m["expected_rule"], *m.get("also_warns", [])}
+    listed = {m["expected_rule"], *m.get("also_warns", []), *([m["missed"]] if m.get("missed") else [])}
     for a in report.alerts:
         if a.rule not in listed:
             assert "warning" not in a.steps, a.to_dict()
@@ -75,3 +76,25 @@ def test_lr_ramp_evidence_is_the_collapsed_run():
     assert examples
     comps = {c["id"]: c for c in read_jsonl(TRACES / "real_grpo_lr_ramp" / "completions.jsonl")}
     assert all(comps[e["id"]]["truncated"] for e in examples), examples
+
+
+def digit_share(text: str) -> float:
+    chars = "".join(text.split())
+    return sum(ch.isdigit() for ch in chars) / max(1, len(chars))
+
+
+def test_t125_run_ends_in_digit_soup():
+    """What the gibberish rule should see on real_gibberish_t1.25, measured without the detectors."""
+    comps = read_jsonl(TRACES / "real_gibberish_t1.25" / "completions.jsonl")
+    early = [digit_share(c["completion"]) for c in comps if c["step"] <= 25]
+    late = [digit_share(c["completion"]) for c in comps if c["step"] > 75]
+    assert sum(late) / len(late) > 4 * sum(early) / len(early) and sum(late) / len(late) > 0.4
+
+
+@pytest.mark.xfail(strict=True, reason="known gap found by this real trace: digit soup tokenizes as Python NUMBER/NAME "
+                   "tokens (python_token_share stays ~0.9), and the soup runs into the length limit, whose parse "
+                   "errors are left to the truncation rule; the gibberish rule stays silent")
+def test_gibberish_rule_catches_the_digit_soup():
+    report = diagnose(str(TRACES / "real_gibberish_t1.25"))
+    gib = next((a for a in report.alerts if a.rule == "gibberish"), None)
+    assert gib is not None and "warning" in gib.steps
