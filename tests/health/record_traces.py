@@ -15,8 +15,10 @@
    trace.json saying what was recorded and which rule must catch it.
 
 Which collapse a run turns into is read off the recorded run (the sampled text, reward, KL), not
-chosen in advance; each recipe's expectations below (expected_rule, also_warns, healthy_until) say
-what this recording showed. A re-recording on another machine may take another trajectory: check
+chosen in advance; each recipe's expectations below say what this recording showed: the rule that
+catches it first (expected_rule), the others that warn (also_warns; late_rules warn only after the
+smoothed reward halved), signs_at (first step with KL above 0.5 nats), reward_half_check (False when
+the run never had a reward to lose) and missed (a rule that should fire and does not). A re-recording on another machine may take another trajectory: check
 the new run by eye before replacing a committed trace.
 
 A run stopped early (SIGTERM: the trainer checkpoints and exits 0) is stored up to its last step;
