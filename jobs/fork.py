@@ -13,28 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import SpecError
-from jobs.rundir import LocalFS, RunFS, list_checkpoints
+from jobs.rundir import LocalFS, RunFS, pick_checkpoint
 from jobs.spec import CheckpointRef, JobSpec
 
 
 def _pick_checkpoint(run_dir: str, checkpoint: str | None, fs: RunFS, required: bool) -> str | None:
-    cks = list_checkpoints(run_dir, fs)
-    if checkpoint is None:
-        valid = [c for c in cks if c.valid]
-        if valid:
-            return valid[-1].name
-        if required:
-            bad = "; ".join(f"{c.name}: {c.problem}" for c in cks) or "none saved yet"
-            raise SpecError(f"{run_dir}: no valid checkpoint to resume from ({bad})")
-        return None
-    name = checkpoint if checkpoint.startswith("checkpoint-") else f"checkpoint-{checkpoint}"
-    for c in cks:
-        if c.name == name:
-            if not c.valid:
-                raise SpecError(f"{c.path}: not a usable checkpoint ({c.problem})")
-            return c.name
-    known = ", ".join(c.name for c in cks) or "none"
-    raise SpecError(f"{run_dir}: no {name} (checkpoints: {known})")
+    ck = pick_checkpoint(run_dir, checkpoint, fs, required)
+    return ck.name if ck else None
 
 
 def _read_spec(run_dir: str, fs: RunFS) -> JobSpec:

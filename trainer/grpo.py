@@ -6,53 +6,21 @@ in an `error` event, one stderr line and exit code 2.
 """
 from __future__ import annotations
 
-import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jobs import rundir
-from jobs.errors import JobsError, SpecError
+from jobs.errors import SpecError
 from jobs.spec import JobSpec
-from trainer import grpo_data, lifecycle, model_loading
+from trainer import grpo_data, lifecycle, model_loading, runner
 from trainer.grpo_reward import ArcReward, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
-EXIT_USER_ERROR = 2
-EXIT_CRASH = 1
-
-
 def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
     run_dir = Path(run_dir or spec.run_dir)
-    files = RunFiles(run_dir)
-    try:
-        return _run(spec, run_dir, files)
-    except (JobsError, ValueError) as e:
-        # A ValueError before training starts is TRL/transformers/sandbox refusing a setting: a user
-        # error. Once training runs, it is a bug: keep its traceback.
-        if not isinstance(e, JobsError) and files.has_started:
-            return _crash(files, e)
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
-        print(f"trainer: error: {msg}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:  # a second Ctrl-C: abort without saving
-        files.event(rundir.EV_STOPPED, reason="interrupted")
-        print("trainer: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a bug or a crash (OOM, CUDA): keep the traceback in stderr.log
-        return _crash(files, e)
-    finally:
-        files.close()
-
-
-def _crash(files: RunFiles, e: Exception) -> int:
-    files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
-    traceback.print_exc()
-    print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
-    return EXIT_CRASH
+    return runner.run_job(lambda files: _run(spec, run_dir, files), run_dir)
 
 
 def check_batch(p) -> None:
@@ -232,7 +200,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
         callbacks.append(guard)
-    start_step = _checkpoint_step(resume)
+    start_step = rundir.checkpoint_step(resume) or 0
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
         reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
@@ -274,11 +242,3 @@ def _quiet_printer(trainer) -> None:
 
     trainer.add_callback(_Line())
 
-
-def _checkpoint_step(path: str | None) -> int:
-    if not path:
-        return 0
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return 0

@@ -13,10 +13,7 @@ from pathlib import Path
 from jobs import rundir
 from jobs.errors import SpecError
 
-try:
-    from transformers import TrainerCallback
-except ImportError:  # pragma: no cover
-    TrainerCallback = object  # type: ignore[misc,assignment]
+from transformers import TrainerCallback
 
 # SIGINT too: a first Ctrl-C in a terminal stops as cleanly as a preemption, a second one aborts.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.records import check_run_dir
 from jobs.rundir import list_checkpoints, read_jsonl
 from jobs.spec import JobSpec
 
@@ -43,6 +44,7 @@ def test_sft_lowers_loss_and_writes_telemetry(tmp_path, tiny_model_dir):
     assert events[0] == "started" and events.count("checkpoint_saved") == 2 and events[-1] == "stopped"
     assert [c.step for c in list_checkpoints(str(run)) if c.valid] == [12, 24]
     assert (run / "final" / "adapter_model.safetensors").is_file()
+    assert check_run_dir(str(run)) == []  # every record the trainer wrote matches jobs.records
 
 
 def test_sft_resume_continues_at_the_next_step(tmp_path, tiny_model_dir):

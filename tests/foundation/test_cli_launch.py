@@ -165,7 +165,6 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     rd.mkdir()
     (rd / "metrics.jsonl").write_text('{"step": 1, "reward": 1.0}\n{"step": 2, "rew')  # torn last line
     import subprocess
-    import sys
     import time
 
     from tests.foundation.conftest import ARCCTL

@@ -16,7 +16,7 @@ def test_metrics_key_first_and_none_skipped():
 
 
 def test_completion_and_event_lines():
-    c = format_record("completions", {"step": 3, "task_id": "abc", "reward": -1.0, "tokens": 1024, "truncated": True,
+    c = format_record("completions", {"step": 3, "task_id": "abc", "reward": -1.0, "n_tokens": 1024, "truncated": True,
                                       "completion": "def f(x):\n    return x"})
     assert c.startswith("step 3  task abc  reward -1  1024 tok [truncated]") and "⏎" in c
     e = format_record("events", {"time": 0, "event": "checkpoint_saved", "step": 200})

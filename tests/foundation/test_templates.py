@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.errors import JobsError, TemplateError
+from jobs.errors import TemplateError
 from jobs.params import PARAMS_BY_KIND
 from jobs.templates import load_profile, load_template, list_templates, profile_names, template_names
 

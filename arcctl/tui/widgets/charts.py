@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from jobs.runview import MetricsHistory
+from jobs.metrics_history import MetricsHistory
 
 
 class MetricChart(PlotextPlot):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual.widgets import RichLog
 
-from jobs.runview import TextTail
+from jobs.rundir import TextTail
 
 
 class LogTail(RichLog):
