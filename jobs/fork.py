@@ -1,7 +1,7 @@
 """New specs from existing runs: `resume_spec` continues a run in its own run dir from a
 checkpoint; `fork_spec` starts a new run (new name, new run dir next to the parent) from a
-parent's checkpoint with some parameters changed — what the seeds do by copying a checkpoint
-into a new folder by hand.
+parent's checkpoint with some parameters changed, instead of copying a checkpoint into a new
+folder by hand.
 
 A fork records `parent` and sets `resume_from` to the same checkpoint: the trainer continues from
 those weights and trainer state, with the changed parameters, writing into the new run dir.

@@ -2,7 +2,6 @@
 (resume_from / parent). Serialised as `spec.json` in the run dir; `load(dump(spec)) == spec`."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -87,7 +86,3 @@ class JobSpec(BaseModel):
         if path.is_dir():
             path = path / SPEC_FILE
         return cls.from_json(path.read_text())
-
-
-def spec_dict(spec: JobSpec) -> dict[str, Any]:
-    return json.loads(spec.to_json())

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from jobs import evalmetrics
 from jobs.compare import checkpoint_metrics_name
 from jobs.rundir import CHECKPOINT_PREFIX, EV_STOPPED, JsonlWriter
-from jobs.submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
+from jobs.kaggle_submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
 
 
 @dataclass

@@ -242,7 +242,7 @@ def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
         eval_strategy="steps" if has_eval else "no",
         eval_steps=p.save_steps if has_eval else None,
         # workers only via fork-safe defaults: spawn-started workers cannot pickle TRL's local
-        # functions (the seeds lost a cluster week to this)
+        # functions
         dataset_num_proc=None,
         dataloader_num_workers=0,
         # not include_num_input_tokens_seen: TRL's own `num_tokens` suffices (telemetry copes
