@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Params(BaseModel):
@@ -77,6 +77,9 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static"] = Field(
+        "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
+                            "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
     n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
@@ -98,6 +101,27 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ValueError(f"unknown health threshold '{key}'{hint}")
         return v
+
+
+    @model_validator(mode="after")
+    def _generation_combinations(self):
+        # Checked at render time: each of these would only fail on the GPU host, after queueing.
+        gb = self.generation_backend
+        if gb != "auto" and self.use_vllm:
+            raise ValueError(f"generation_backend = {gb!r} and use_vllm = true: vLLM generates; "
+                             "leave generation_backend at 'auto'")
+        if gb != "auto" and gb != "trl" and self.backend == "unsloth":
+            raise ValueError(f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
+                             "generation itself; use generation_backend = 'auto' or 'trl'")
+        if gb.startswith("merged") and (self.load_in_4bit or self.use_dora):
+            why = "load_in_4bit = true (4-bit weights cannot hold W + B·A)" if self.load_in_4bit else \
+                "use_dora = true (DoRA rescales weight columns)"
+            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; "
+                             "use 'static' or 'auto'")
+        if self.backend == "unsloth" and self.use_vllm and self.vllm_mode == "server":
+            raise ValueError("backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
+                             "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'")
+        return self
 
 
 class GRPORefineParams(GRPOParams):

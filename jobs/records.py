@@ -107,6 +107,7 @@ class Started(_Event):
     prompts_per_step: int | None = None
     backend: str | None = None
     use_vllm: bool | None = None
+    generation_backend: str | None = None  # the one `auto` resolved to
     # SFT
     examples: int | None = None
     eval_examples: int | None = None

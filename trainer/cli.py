@@ -95,10 +95,10 @@ def _error(path: Path, e: Exception) -> None:
     print(f"trainer: error: {e}", file=sys.stderr)
 
 
-def cmd_tiny_model(out: str, hidden: int, layers: int) -> int:
+def cmd_tiny_model(out: str, hidden: int, layers: int, **shape) -> int:
     from trainer import tiny_model
 
-    path = tiny_model.build(out, hidden_size=hidden, layers=layers)
+    path = tiny_model.build(out, hidden_size=hidden, layers=layers, **shape)
     print(path)
     return 0
 
@@ -114,9 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("dir")
     t.add_argument("--hidden", type=int, default=64)
     t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--kv-heads", type=int, default=None, help="default: heads // 2")
+    t.add_argument("--intermediate", type=int, default=None, help="default: 4 x hidden")
+    t.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    t.add_argument("--device", default="cpu", help="build on this device (cuda for large shapes)")
     args = ap.parse_args(argv)
     if args.cmd == "run":
         return cmd_run(args.spec)
     if args.cmd == "eval":
         return cmd_run(args.spec, only_kind="eval")
-    return cmd_tiny_model(args.dir, args.hidden, args.layers)
+    return cmd_tiny_model(args.dir, args.hidden, args.layers, heads=args.heads, kv_heads=args.kv_heads,
+                          intermediate_size=args.intermediate, dtype=args.dtype, device=args.device)

@@ -14,9 +14,10 @@ from typing import Any
 from jobs import rundir
 from jobs.errors import SpecError
 from jobs.spec import JobSpec
-from trainer import grpo_data, lifecycle, model_loading, runner
+from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
 from trainer.grpo_reward import ArcReward, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
+
 
 def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
     run_dir = Path(run_dir or spec.run_dir)
@@ -33,7 +34,7 @@ def check_batch(p) -> None:
             f"num_generations ({p.num_generations})")
 
 
-def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
+def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, generation_backend: str = "trl"):
     from trl import GRPOConfig
 
     kwargs: dict[str, Any] = lifecycle.common_training_args(p, run_dir, bf16, epochs)
@@ -58,6 +59,7 @@ def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None):
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
+    kwargs.update(fast_generation.trl_config_kwargs(generation_backend))
     return GRPOConfig(**kwargs)
 
 
@@ -68,6 +70,19 @@ def make_trainer_class():
     class ArcGRPOTrainer(GRPOTrainer):
         arc_timing: Timing | None = None
         arc_learning_rate: float | None = None
+        arc_generator: "fast_generation.FastGenerator | None" = None
+
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, *args, **kwargs):
+            import torch
+            from trl.models.utils import disable_gradient_checkpointing, unwrap_model_for_generation
+
+            # Checkpointing off for the call: a checkpointed layer in training mode may drop its KV cache.
+            with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+                if self.arc_generator is None or images is not None:
+                    return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)
+                eos = list(getattr(self, "eos_token_ids", None) or [self.processing_class.eos_token_id])
+                with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as model, torch.no_grad():
+                    return self.arc_generator.generate(model, prompt_ids, eos), None
 
         def _generate(self, prompts):
             t0 = time.perf_counter()
@@ -149,6 +164,7 @@ class Setup:
     dataset: Any
     eos_ids: list[int]
     bf16: bool
+    generation_backend: str = "trl"
 
     @property
     def prompts_per_step(self) -> int:
@@ -168,11 +184,15 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
     tasks = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn)
     prompts_per_step = p.per_device_train_batch_size * p.gradient_accumulation_steps // p.num_generations
     n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step)
-    args = grpo_config(p, run_dir, bf16, epochs)
+    import torch
+
+    generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
+    args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
     rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, p.use_data_augmentation)
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
-    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16)
+    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16,
+                 generation_backend)
 
 
 def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float):
@@ -187,6 +207,9 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
+    if setup.generation_backend in ("static", "merged", "merged-static"):
+        trainer.arc_generator = fast_generation.FastGenerator(
+            setup.generation_backend, setup.tokenizer, trainer.generation_config)
     _quiet_printer(trainer)
     return trainer
 
@@ -208,7 +231,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
         trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate)
         files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
-                      use_vllm=p.use_vllm)
+                      use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
             trainer.train(resume_from_checkpoint=resume)
     if signal_stop.received:

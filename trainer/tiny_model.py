@@ -178,8 +178,13 @@ def build_tokenizer(max_tasks: int = 120, vocab_size: int = VOCAB_SIZE):
 
 
 def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: int = 4,
-          max_tasks: int = 120, seed: int = 0) -> Path:
-    """Write a ready-to-load model folder (config, weights, tokenizer, chat template)."""
+          max_tasks: int = 120, seed: int = 0, intermediate_size: int | None = None,
+          kv_heads: int | None = None, dtype: str = "float32", device: str = "cpu") -> Path:
+    """Write a ready-to-load model folder (config, weights, tokenizer, chat template).
+
+    The defaults are the tests' tiny model; larger shapes (e.g. Llama-3.1-8B's: hidden 4096, 32 layers,
+    intermediate 14336, 32 heads, 8 KV heads) are random-init models for GPU benchmarks, built on
+    `device` in `dtype` so an 8B shape needs neither 32 GB of host memory nor minutes of CPU init."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
@@ -189,10 +194,10 @@ def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: in
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=hidden_size,
-        intermediate_size=hidden_size * 4,
+        intermediate_size=intermediate_size or hidden_size * 4,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        num_key_value_heads=max(1, heads // 2),
+        num_key_value_heads=kv_heads or max(1, heads // 2),
         max_position_embeddings=16384,
         tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id,
@@ -200,7 +205,8 @@ def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: in
         pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    with torch.device(device):
+        model = LlamaForCausalLM(config).to(getattr(torch, dtype))
     model.generation_config = GenerationConfig(
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
         do_sample=True,
@@ -209,6 +215,7 @@ def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: in
     tok.save_pretrained(out)
     (out / "arcctl_tiny_model.json").write_text(json.dumps(
         {"hidden_size": hidden_size, "layers": layers, "heads": heads, "max_tasks": max_tasks,
+         "intermediate_size": config.intermediate_size, "kv_heads": config.num_key_value_heads,
          "seed": seed, "vocab_size": len(tok),
          "parameters": sum(p.numel() for p in model.parameters())}, indent=2) + "\n")
     return out

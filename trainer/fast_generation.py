@@ -1,0 +1,181 @@
+"""How GRPO samples its completions: the `generation_backend` parameter.
+
+Generation is nearly all of a GRPO step on one GPU, and its cost there is per-token overhead (kernel
+launches, a LoRA detour through every adapted linear layer), not arithmetic. The backends:
+
+  trl            TRL's padded `model.generate` through the PEFT model (the adapter runs beside every
+                 adapted layer on each decoded token).
+  paged          TRL's transformers continuous batching (paged attention, `generate_batch`).
+  static         padded `generate` with a static KV cache, the decode step compiled (CUDA graphs).
+  merged         a generation copy of the model whose adapted weights are W + scale·B·A, refreshed
+                 before every generation; the training weights are never modified, so training is
+                 exactly what it is without it (only the sampler sees the bf16 rounding of W + scale·B·A).
+  merged-static  merged + static.
+  auto           the fastest correct backend for the job: `trl` on a CPU, on a GPU `merged-static`
+                 (fastest measured, benchmarks/RESULTS.md) unless the adapter cannot be merged
+                 (4-bit base weights, DoRA), then `static`.
+
+The trainer (trainer/grpo.py) runs every backend under `torch.no_grad()` with gradient checkpointing
+switched off for the call, so the KV cache is used whatever the transformers version does for a
+checkpointed model in training mode.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+BACKENDS = ("auto", "trl", "paged", "static", "merged", "merged-static")
+# Static caches are sized in these steps so prompts of similar length reuse one compiled graph.
+PROMPT_BUCKET = 256
+
+
+def can_merge(params) -> str | None:
+    """Why the adapter cannot be merged for generation, or None when it can."""
+    if getattr(params, "load_in_4bit", False):
+        return "load_in_4bit: 4-bit base weights cannot hold W + B·A"
+    if getattr(params, "use_dora", False):
+        return "use_dora: a DoRA adapter rescales whole weight columns, not a low-rank sum"
+    if getattr(params, "backend", "trl") == "unsloth":
+        return "backend = \"unsloth\" generates with its own fast path"
+    return None
+
+
+def resolve(params, cuda: bool) -> str:
+    """The concrete backend a job runs with."""
+    choice = getattr(params, "generation_backend", "auto")
+    if getattr(params, "use_vllm", False) or getattr(params, "backend", "trl") == "unsloth":
+        return "trl"  # vLLM / unsloth generate through TRL's own hooks
+    if choice != "auto":
+        return choice
+    if not cuda:
+        return "trl"
+    return "static" if can_merge(params) else "merged-static"
+
+
+def trl_config_kwargs(backend: str) -> dict[str, Any]:
+    """The GRPOConfig fields a backend maps to (the rest run through `FastGenerator`)."""
+    if backend == "paged":
+        return {"use_transformers_continuous_batching": True}
+    return {}
+
+
+def _lora_layers(model) -> dict[str, Any]:
+    """{module path in the base model: PEFT LoRA layer} for every adapted linear layer."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    out = {}
+    for name, module in base.named_modules():
+        if hasattr(module, "lora_A") and hasattr(module, "base_layer") and getattr(module, "lora_A"):
+            out[name] = module
+    return out
+
+
+class MergedCopy:
+    """A plain copy of the policy for sampling: adapted linear weights are W + scale·B·A in buffers
+    of their own; everything else shares storage with the training model (frozen under LoRA)."""
+
+    def __init__(self, peft_model):
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        base = peft_model.get_base_model()
+        self.layers = _lora_layers(peft_model)
+        if not self.layers:
+            raise ValueError("generation_backend merged: the model carries no LoRA adapter")
+        with torch.device("meta"):
+            gen = AutoModelForCausalLM.from_config(base.config, dtype=base.dtype)
+        state = base.state_dict()
+        merged: dict[str, Any] = {}
+        new_state = {}
+        for key in gen.state_dict():
+            mod, _, leaf = key.rpartition(".")
+            if mod in self.layers and leaf == "weight":
+                w = self.layers[mod].base_layer.weight
+                merged[mod] = torch.empty_like(w, requires_grad=False)
+                new_state[key] = merged[mod]
+            elif key in state:
+                new_state[key] = state[key].detach()
+            elif f"{mod}.base_layer.{leaf}" in state:
+                new_state[key] = state[f"{mod}.base_layer.{leaf}"].detach()
+            else:
+                raise ValueError(f"generation_backend merged: no weight for {key}")
+        gen.load_state_dict(new_state, assign=True, strict=True)
+        for name, buf in base.named_buffers():  # non-persistent buffers (rotary frequencies)
+            owner, _, leaf = name.rpartition(".")
+            owner = owner.replace(".base_layer", "")
+            try:
+                target = gen.get_submodule(owner)
+            except AttributeError:
+                continue
+            if leaf in target._buffers:
+                target._buffers[leaf] = buf
+        gen.generation_config = base.generation_config
+        gen.requires_grad_(False)
+        self.model = gen.eval()
+        self.merged = merged
+
+    def refresh(self) -> None:
+        """Write W + scale·B·A of the current adapter into the copy (one addmm per layer)."""
+        import torch
+
+        with torch.no_grad():
+            for name, layer in self.layers.items():
+                adapter = layer.active_adapters[0]
+                a = layer.lora_A[adapter].weight
+                b = layer.lora_B[adapter].weight
+                w = layer.base_layer.weight
+                torch.addmm(w, b.to(w.dtype), a.to(w.dtype), alpha=layer.scaling[adapter], out=self.merged[name])
+
+
+class FastGenerator:
+    """Padded generation for the `static`, `merged` and `merged-static` backends; returns what
+    TRL's `_generate_single_turn` returns: completion token ids cut after the first EOS."""
+
+    def __init__(self, backend: str, tokenizer, generation_config):
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.copy: MergedCopy | None = None
+        cfg = generation_config.__class__.from_dict(generation_config.to_dict())
+        if backend.endswith("static"):
+            cfg.cache_implementation = "static"
+            cfg.disable_compile = False
+        self.config = cfg
+        self.calls = 0
+
+    def _model(self, model):
+        if not self.backend.startswith("merged"):
+            return model
+        if self.copy is None:
+            self.copy = MergedCopy(model)
+        self.copy.refresh()
+        return self.copy.model
+
+    def generate(self, model, prompt_ids: list[list[int]], eos_ids: list[int] | None = None) -> list[list[int]]:
+        import torch
+
+        device = next(model.parameters()).device
+        pad = self.tokenizer.pad_token_id
+        eos = set(eos_ids or [self.tokenizer.eos_token_id])
+        width = max(len(p) for p in prompt_ids)
+        if self.backend.endswith("static"):
+            width = -(-width // PROMPT_BUCKET) * PROMPT_BUCKET
+        ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
+        for row, p in enumerate(prompt_ids):
+            ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[row, width - len(p):] = 1
+        gen_model = self._model(model)
+        was_training = gen_model.training
+        with torch.no_grad():
+            gen_model.eval()
+            try:
+                out = gen_model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                         generation_config=self.config)
+            finally:
+                if was_training:
+                    gen_model.train()
+        self.calls += 1
+        completions = out[:, width:].cpu().tolist()
+        result = []
+        for toks in completions:
+            cut = next((i for i, t in enumerate(toks) if t in eos), None)
+            result.append(toks if cut is None else toks[:cut + 1])
+        return result
