@@ -1,14 +1,25 @@
-"""Typed trainer parameters, one pydantic model per job kind.
+"""Typed trainer parameters, one pydantic model per job kind: each parameter is declared here
+once, with its type, its default and its doc. A template's [params] only override values (a
+template repeating a default is refused by its test), so what the new-job form shows, what a spec
+holds and what the trainer uses come from this one place. The mapping to TRL's GRPOConfig /
+SFTConfig is next door, in jobs.trl_args.
 
-Templates give the defaults; these models give the types, so `learning_rate=abc` or an unknown
-parameter fails before anything is launched. Field names are the flags our users pass today
-(see the seeds), with dashes turned into underscores.
+Field names are the flags of the training scripts users ran before, with dashes turned into
+underscores.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+# Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
+LearningRate = Annotated[float, Field(gt=0)]
+Epochs = Annotated[float, Field(gt=0)]
+MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
+PositiveInt = Annotated[int, Field(ge=1)]
+MaxSeqLength = Annotated[int, Field(ge=16)]
 
 
 class _Params(BaseModel):
@@ -19,9 +30,9 @@ class _Params(BaseModel):
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
     task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
     seed: int = 42
-    backend: Literal["trl", "unsloth"] = "trl"
-    load_in_4bit: bool = False
-    max_seq_length: int = Field(8192, ge=16)
+    backend: Literal["trl", "unsloth"] = Field("trl", description="unsloth: the optional `unsloth` extra")
+    load_in_4bit: bool = Field(False, description="4-bit quantized base model (unquantized trains faster)")
+    max_seq_length: MaxSeqLength = 9700
     grid_encoder: Literal["color_names", "digits"] = "color_names"
     use_data_augmentation: bool = True
     common_module: str | None = Field(None, description="path to a user helper library exposed as `common`")
@@ -29,7 +40,7 @@ class _Params(BaseModel):
 
 
 class _Lora(BaseModel):
-    lora_r: int = Field(16, ge=1)
+    lora_r: int = Field(32, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     use_rslora: bool = False
@@ -39,21 +50,21 @@ class _Lora(BaseModel):
 
 
 class _Optim(BaseModel):
-    learning_rate: float = Field(1e-6, gt=0)
+    learning_rate: LearningRate = 2e-6
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_ratio: float = Field(0.01, ge=0, le=1)
-    epochs: float = Field(1, gt=0)
-    max_steps: int = Field(-1, description="-1: derived from epochs")
+    epochs: Epochs = 100
+    max_steps: MaxSteps = -1
     max_grad_norm: float = Field(0.1, gt=0)
-    gradient_accumulation_steps: int = Field(2, ge=1)
-    per_device_train_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: PositiveInt = 2
+    per_device_train_batch_size: PositiveInt = 8
     save_steps: int = Field(200, ge=1)
-    logging_steps: int = Field(1, ge=1)
+    logging_steps: PositiveInt = 1
     bf16: bool | None = Field(None, description="None: bf16 when the GPU supports it")
 
 
 class GuardParams(BaseModel):
-    """How the trainer reacts to collapse alerts from jobs.health (issue: collapse guard)."""
+    """How the trainer reacts to collapse alerts from jobs.health."""
 
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(
@@ -66,12 +77,12 @@ class GuardParams(BaseModel):
 class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     num_generations: int = Field(16, ge=2)
     beta: float = Field(0.01, ge=0)
-    repetition_penalty: float = Field(1.0, gt=0)
+    repetition_penalty: float = Field(1.02, gt=0, description="TRL GRPOConfig.repetition_penalty (sampling)")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
-    scale_rewards: Literal["group", "batch", "none"] = "group"
+    scale_rewards: Literal["group", "batch", "none"] = "batch"
     loss_type: str = "dapo"
-    mask_truncated_completions: bool = False
+    mask_truncated_completions: bool = True
     reward_name: Literal["arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
     use_vllm: bool = False
@@ -80,7 +91,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
                             "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
-    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
+    n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
@@ -131,6 +142,16 @@ class GRPORefineParams(GRPOParams):
 
 
 class SFTParams(_Params, _Lora, _Optim):
+    # SFT's own defaults for shared parameters
+    learning_rate: LearningRate = 2e-4
+    epochs: Epochs = 1
+    max_steps: MaxSteps = 4000
+    per_device_train_batch_size: PositiveInt = 2
+    gradient_accumulation_steps: PositiveInt = 16
+    logging_steps: PositiveInt = 10
+    max_seq_length: MaxSeqLength = 8192
+    use_rslora: bool = True
+    use_dora: bool = True
     completion_only_loss: bool = True
     packing: bool = False
     eval_fraction: float = Field(0.0, ge=0, lt=1)
@@ -140,13 +161,13 @@ class SFTParams(_Params, _Lora, _Optim):
 
 class EvalParams(_Params):
     adapter_path: str | None = None
-    n_predictions: int = Field(8, ge=1)
+    n_predictions: int = Field(128, ge=1)
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
     use_vllm: bool = False
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    n_jobs: int = Field(4, ge=1)
+    n_jobs: int = Field(20, ge=1)
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     batch_size: int = Field(8, ge=1)

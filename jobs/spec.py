@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from jobs.params import PARAMS_BY_KIND
 
@@ -55,15 +55,25 @@ class JobSpec(BaseModel):
     parent: CheckpointRef | None = None
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
+    # The params as their kind's model, validated once with the spec; `params` keeps them as plain
+    # JSON (what spec.json holds), filled with every default.
+    _typed: Any = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _typed_params(self) -> "JobSpec":
-        # Validate and fill params with the kind's typed model; keep plain JSON types in the dict.
-        model = PARAMS_BY_KIND[self.kind]
-        self.__dict__["params"] = model.model_validate(self.params).model_dump(mode="json")
+        typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
+        self.__dict__["params"] = typed.model_dump(mode="json")
+        self._typed = (self.params, typed)
         return self
 
     def typed_params(self):
-        return PARAMS_BY_KIND[self.kind].model_validate(self.params)
+        """The typed params (jobs.params), as validated with this spec: no second validation.
+        A copy, so changing it never changes the spec."""
+        source, typed = self._typed
+        if source is not self.params:  # params replaced through model_copy(update=...)
+            typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
+            self._typed = (self.params, typed)
+        return typed.model_copy(deep=True)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

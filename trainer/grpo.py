@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir
+from jobs import rundir, trl_args
 from jobs.errors import SpecError
 from jobs.spec import JobSpec
 from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
@@ -37,28 +37,7 @@ def check_batch(p) -> None:
 def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, generation_backend: str = "trl"):
     from trl import GRPOConfig
 
-    kwargs: dict[str, Any] = lifecycle.common_training_args(p, run_dir, bf16, epochs)
-    kwargs.update(
-        beta=p.beta,
-        repetition_penalty=p.repetition_penalty,
-        temperature=p.temperature,
-        top_p=p.top_p,
-        scale_rewards=p.scale_rewards,
-        loss_type=p.loss_type,
-        mask_truncated_completions=p.mask_truncated_completions,
-        num_generations=p.num_generations,
-        max_completion_length=p.max_completion_length,
-        remove_unused_columns=False,
-        use_vllm=p.use_vllm,
-        log_completions=False,
-    )
-    if not p.use_vllm:
-        # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA
-        # sampling from them is a device-side assert that kills the process before any alert.
-        kwargs["generation_kwargs"] = {"remove_invalid_values": True}
-    if p.use_vllm:
-        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
-                      vllm_max_model_length=p.max_seq_length)
+    kwargs: dict[str, Any] = trl_args.grpo_args(p, run_dir, bf16, epochs)
     kwargs.update(fast_generation.trl_config_kwargs(generation_backend))
     return GRPOConfig(**kwargs)
 
@@ -67,9 +46,8 @@ def make_trainer_class():
     """GRPOTrainer plus the time split and the learning-rate fix on resume (built lazily: trl is heavy)."""
     from trl import GRPOTrainer
 
-    class ArcGRPOTrainer(GRPOTrainer):
+    class ArcGRPOTrainer(lifecycle.KeepsRunLearningRate, GRPOTrainer):
         arc_timing: Timing | None = None
-        arc_learning_rate: float | None = None
         arc_generator: "fast_generation.FastGenerator | None" = None
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, *args, **kwargs):
@@ -97,11 +75,6 @@ def make_trainer_class():
                 logs.update(self.arc_timing.as_metrics())
                 self.arc_timing.reset()
             return super().log(logs, start_time)
-
-        def _load_optimizer_and_scheduler(self, checkpoint):
-            super()._load_optimizer_and_scheduler(checkpoint)
-            if checkpoint is not None and self.arc_learning_rate is not None:
-                lifecycle.reset_learning_rate(self, self.arc_learning_rate)
 
     return ArcGRPOTrainer
 

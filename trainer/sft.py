@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir
+from jobs import rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
 from trainer.telemetry import RunFiles, TelemetryCallback
@@ -233,21 +233,7 @@ def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=No
 def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
     from trl import SFTConfig
 
-    return SFTConfig(
-        **lifecycle.common_training_args(p, run_dir, bf16),
-        per_device_eval_batch_size=p.per_device_train_batch_size,
-        max_length=p.max_seq_length,
-        packing=p.packing,
-        completion_only_loss=p.completion_only_loss,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=p.save_steps if has_eval else None,
-        # workers only via fork-safe defaults: spawn-started workers cannot pickle TRL's local
-        # functions
-        dataset_num_proc=None,
-        dataloader_num_workers=0,
-        # not include_num_input_tokens_seen: TRL's own `num_tokens` suffices (telemetry copes
-        # with the train_runtime it would add to every line: see telemetry.is_summary)
-    )
+    return SFTConfig(**trl_args.sft_args(p, run_dir, bf16, has_eval))
 
 
 def tokens_per_second_callback():
@@ -299,7 +285,10 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     signal_stop = lifecycle.SignalStop()
     # tokens/s must see the logs before telemetry writes them: it goes first
     callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
-    trainer = SFTTrainer(
+    class ArcSFTTrainer(lifecycle.KeepsRunLearningRate, SFTTrainer):
+        pass
+
+    trainer = ArcSFTTrainer(
         model=model,
         args=sft_config(p, run_dir, bf16, has_eval=bool(eval_ex)),
         train_dataset=Dataset.from_list(train_ex),
@@ -308,6 +297,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
     files.started(step=rundir.checkpoint_step(resume) or 0, resume_from=resume, examples=len(train_ex),
                   eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
                   world_size=trainer.args.world_size,
