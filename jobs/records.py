@@ -102,21 +102,21 @@ class Started(_Event):
     resume_from: str | None = None       # the checkpoint path it resumed from
     bf16: bool | None = None
     # GRPO
-    tasks: int | None = None
-    rows: int | None = None
+    tasks: int | None = Field(None, description="tasks after filtering")
+    rows: int | None = Field(None, description="dataset rows: tasks x augmentations")
     prompts_per_step: int | None = None
-    backend: str | None = None
+    backend: Literal["trl", "unsloth"] | None = None
     use_vllm: bool | None = None
-    generation_backend: str | None = None  # the one `auto` resolved to
+    generation_backend: str | None = Field(None, description="the sampling path `auto` resolved to")
     # SFT
-    examples: int | None = None
-    eval_examples: int | None = None
-    world_size: int | None = None
-    global_batch: int | None = None
+    examples: int | None = Field(None, description="training examples")
+    eval_examples: int | None = Field(None, description="held-out examples (eval_fraction)")
+    world_size: int | None = Field(None, description="data-parallel processes")
+    global_batch: int | None = Field(None, description="examples per optimizer step over all processes")
     # eval
-    n_predictions: int | None = None
+    n_predictions: int | None = Field(None, description="programs sampled per task")
     dataset: str | None = None
-    adapter_path: str | None = None
+    adapter_path: str | None = Field(None, description="the LoRA adapter evaluated, if any")
 
 
 class CheckpointSaved(_Event):
@@ -126,11 +126,11 @@ class CheckpointSaved(_Event):
 
 
 class Stopped(_Event):
-    """The job ended without an error. reason: completed, signal, collapse, interrupted."""
+    """The job ended without an error."""
 
     event: Literal["stopped"]
-    reason: str
-    signal: str | None = None
+    reason: Literal["completed", "signal", "collapse", "interrupted"]
+    signal: str | None = Field(None, description="the stop signal's name (SIGTERM, SIGUSR1, SIGINT)")
     step: int | None = None
     # Trainer's end-of-training summary
     train_runtime: float | None = None
@@ -139,9 +139,9 @@ class Stopped(_Event):
     total_flos: float | None = None
     train_loss: float | None = None
     # eval
-    n_tasks: int | None = None
-    is_correct: float | None = None
-    pass_rate: float | None = None
+    n_tasks: int | None = Field(None, description="tasks evaluated")
+    is_correct: float | None = Field(None, description="mean over tasks: some program solves train and test (pass@n)")
+    pass_rate: float | None = Field(None, description="mean over tasks: share of programs solving train and test")
 
 
 class ErrorEvent(_Event):
