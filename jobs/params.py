@@ -9,7 +9,7 @@ underscores.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -171,6 +171,19 @@ class EvalParams(_Params):
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     batch_size: int = Field(8, ge=1)
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    """Every parameter of a kind that has a default, with it (JSON types): what a template's
+    [params] override and what an experiment-name pattern may use."""
+    from pydantic_core import PydanticUndefined
+
+    out = {}
+    for name, f in PARAMS_BY_KIND[kind].model_fields.items():
+        d = f.get_default(call_default_factory=True)
+        if d is not PydanticUndefined:
+            out[name] = d
+    return out
 
 
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {

@@ -43,6 +43,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
     `name`/`run_dir` that exists is an error."""
     from jobs.naming import render_name, safe, unique_name
+    from jobs.params import defaults as param_defaults
     from jobs.sweep import RESOURCE_PREFIX, expand, parse_overrides, swept_keys
     from jobs.templates import load_profile, load_template
 
@@ -72,7 +73,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
 
     specs = []
     for point in points:
-        params = dict(tpl.params)
+        params = {**param_defaults(tpl.kind), **tpl.params}  # a name pattern may use any parameter
         res = {**tpl.resources, **prof.resources}
         for k, v in point.items():
             if k.startswith(RESOURCE_PREFIX):

@@ -33,9 +33,10 @@ def test_templates_command(home):
 
 def test_templates_show_one(home):
     out = run_cli("templates", "grpo", check=True).stdout
-    assert " *learning_rate" in out and "2e-06" in out and "group|batch|none" in out
+    assert " *model_path" in out and " learning_rate" in out and "2e-06" in out and "group|batch|none" in out
     data = json.loads(run_cli("templates", "sft", "--json", check=True).stdout)
     p = {r["name"]: r for r in data["params"]}
-    assert p["learning_rate"]["source"] == "template" and p["seed"]["source"] == "default"
+    assert p["dataset"]["source"] == "template" and p["learning_rate"]["source"] == "default"
+    assert p["learning_rate"]["value"] == 2e-4  # SFT's own default
     res = run_cli("templates", "grpx")
     assert res.returncode == 2 and "did you mean 'grpo'" in res.stderr
