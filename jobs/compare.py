@@ -9,7 +9,6 @@ A training run dir without its own eval/metrics.json gives one row per evaluated
 """
 from __future__ import annotations
 
-import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from jobs.errors import JobsError
 from jobs.evalmetrics import TABLE_COLUMNS, format_value
-from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS, checkpoint_step
+from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS, checkpoint_step, loads
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -71,7 +70,7 @@ class CompareTable:
 
 def _load(path: str, fs: RunFS) -> dict[str, Any]:
     try:
-        doc = json.loads(fs.read_text(path))
+        doc = loads(fs.read_text(path))
     except OSError as e:
         raise CompareError(f"{path}: cannot read ({e.strerror or e})") from None
     except ValueError as e:

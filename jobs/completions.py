@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jobs.rundir import LineReader, RunFS
+from jobs.rundir import LineReader, RunFS, loads
 
 CHUNK = 16 * 1024 * 1024
 
@@ -76,7 +76,7 @@ class Completion:
 def _int(v: Any) -> int | None:
     try:
         return int(v) if v is not None and not isinstance(v, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -172,7 +172,7 @@ class CompletionIndex:
                         rewards[line_i] = float(vals[j])
                     else:
                         trunc[line_i] = 1
-                except ValueError:
+                except (ValueError, OverflowError):  # not a number, or one past int64 / float range
                     pass
         self.starts.extend((starts + base).tolist())
         self.ends.extend((ends + base).tolist())
@@ -217,7 +217,7 @@ class CompletionIndex:
 
     def _parse(self, line_i: int, raw: bytes) -> Completion:
         try:
-            obj = json.loads(raw)
+            obj = loads(raw)
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
         except ValueError:

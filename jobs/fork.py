@@ -58,9 +58,11 @@ def fork_spec(parent_run_dir: str, checkpoint: str | None = None, overrides: dic
     """A new run from `parent_run_dir`'s checkpoint (None: newest valid; none at all: from the
     start, with only the parameters changed). `overrides` are params (or `resources.<x>`), typed
     like `-p` values. The new run dir sits next to the parent's, never on an existing one."""
-    from jobs.naming import unique_name
+    from jobs.naming import check_name, unique_name
     from jobs.sweep import RESOURCE_PREFIX, coerce
 
+    if name is not None:
+        check_name(name)
     fs = fs or LocalFS()
     overrides = dict(overrides or {})
     parent = _read_spec(parent_run_dir, fs)

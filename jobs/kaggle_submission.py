@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from jobs.datasets import builtin, builtin_hint
 from jobs.errors import JobsError
 from jobs.evalmetrics import grid_fingerprint, is_grid
+from jobs.rundir import loads
 
 PLACEHOLDER: list[list[int]] = [[0]]
 ATTEMPT_KEYS = ("attempt_1", "attempt_2")
@@ -107,9 +108,9 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
     if not mpath.is_file():
         raise SubmissionError(f"{mpath}: not found (is {run_dir} a finished eval run?)")
     try:
-        metrics = json.loads(mpath.read_text())
+        metrics = loads(mpath.read_text())
         task_tests = {str(k): int(v) for k, v in metrics["task_tests"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, OSError) as e:
         raise SubmissionError(f"{mpath}: unreadable or missing 'task_tests' ({e})") from None
     from jobs.rundir import read_jsonl
 
@@ -131,7 +132,7 @@ def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
 def _read_json(path: Path) -> Any:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        return json.load(f)
+        return loads(f.read())
 
 
 def dataset_test_counts(dataset: str) -> dict[str, int]:

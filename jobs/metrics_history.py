@@ -28,7 +28,7 @@ class MetricsHistory:
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Append rows column by column (one pass per metric, not per cell: 100k rows in ~0.1 s)."""
-        rows = [r for r in rows if _is_num(r.get("step"))]
+        rows = [r for r in rows if _is_num(r.get("step")) and math.isfinite(r["step"])]
         if not rows:
             return 0
         n0, m = len(self.steps), len(rows)

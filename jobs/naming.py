@@ -77,3 +77,26 @@ def unique_name(root: str | Path, name: str, taken: Callable[[str], bool] | None
         if not (root / cand).exists() and not (taken and taken(str(root / cand))):
             return cand
         n += 1
+
+
+def _control_chars(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def check_run_dir(path: str, what: str = "run dir") -> None:
+    """A newline or other control character in a run dir would split the lines of job scripts,
+    logs and `arcctl ls`: refused."""
+    from jobs.errors import SpecError
+
+    if _control_chars(path):
+        raise SpecError(f"{what} {path!r}: control characters (newline, tab, ...) are not allowed")
+
+
+def check_name(name: str, what: str = "--name") -> None:
+    """An explicit run name is one folder name inside the runs root, never a path out of it."""
+    from jobs.errors import SpecError
+
+    check_run_dir(name, what)
+    if not name.strip() or "/" in name or "\\" in name or name.strip() in (".", ".."):
+        raise SpecError(f"{what} {name!r}: a run name is one folder name (not empty, '.', '..', "
+                        "nor containing '/')")

@@ -21,9 +21,13 @@ MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
 PositiveInt = Annotated[int, Field(ge=1)]
 MaxSeqLength = Annotated[int, Field(ge=16)]
 
+# inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
+# resume and fork: every float, nested ones in dict parameters included, must be finite.
+FINITE_NUMBERS = ConfigDict(allow_inf_nan=False)
+
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
     dataset: str = Field(description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file")
@@ -40,6 +44,8 @@ class _Params(BaseModel):
 
 
 class _Lora(BaseModel):
+    model_config = FINITE_NUMBERS
+
     lora_r: int = Field(32, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
@@ -50,6 +56,8 @@ class _Lora(BaseModel):
 
 
 class _Optim(BaseModel):
+    model_config = FINITE_NUMBERS
+
     learning_rate: LearningRate = 2e-6
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_ratio: float = Field(0.01, ge=0, le=1)
@@ -65,6 +73,8 @@ class _Optim(BaseModel):
 
 class GuardParams(BaseModel):
     """How the trainer reacts to collapse alerts from jobs.health."""
+
+    model_config = FINITE_NUMBERS
 
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(
@@ -87,8 +97,11 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     max_completion_length: int = Field(1024, ge=1)
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
-    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static"] = Field(
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="vLLM colocate mode: its share of the GPU")
+    vllm_server_url: str | None = Field(None, description="vllm_mode server: a running `trl vllm-serve`; "
+                                                          "unset: the job starts one on its last GPU")
+    vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
                             "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
     n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
@@ -129,6 +142,10 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
                 "use_dora = true (DoRA rescales weight columns)"
             raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; "
                              "use 'static' or 'auto'")
+        if self.vllm_server_url is not None and not (self.use_vllm and self.vllm_mode == "server"):
+            raise ValueError("vllm_server_url is only used with use_vllm = true and vllm_mode = 'server'")
+        if self.vllm_server_url is not None and not self.vllm_server_url.startswith(("http://", "https://")):
+            raise ValueError(f"vllm_server_url {self.vllm_server_url!r}: expected http://host:port")
         if self.backend == "unsloth" and self.use_vllm and self.vllm_mode == "server":
             raise ValueError("backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
                              "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'")

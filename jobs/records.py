@@ -9,7 +9,6 @@ missing or malformed as absent.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Any, Literal, Union
 
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported with its types
     COMPLETIONS, ERROR_KINDS, EV_CHECKPOINT, EV_COLLAPSE, EV_ERROR, EV_ROLLBACK, EV_STARTED, EV_STOPPED,
-    EV_WARNING, EVENTS, METRICS, LocalFS, RunFS,
+    EV_WARNING, EVENTS, METRICS, LocalFS, RunFS, loads,
 )
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
@@ -231,7 +230,7 @@ def check_run_dir(run_dir: str, fs: RunFS | None = None) -> list[str]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = loads(line)
                 if not isinstance(obj, dict):
                     raise ValueError("not a JSON object")
                 validate(obj)

@@ -9,6 +9,7 @@ second launch of the same spec.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from urllib.parse import quote
 
 from jobs import config
 from jobs.errors import RegistryError
@@ -105,7 +107,13 @@ class Registry:
         # One connection shared by a process's threads (the dashboard polls from a worker):
         # the lock keeps one thread's transaction from interleaving with another's statements.
         self._lock = threading.RLock()
+        # True when ARCCTL_HOME cannot be written (a read-only mount, another user's home):
+        # reads work, every write raises RegistryError.
+        self.readonly = False
         try:
+            if self.path.exists() and not os.access(self.path.parent, os.W_OK):
+                self._db = self._connect_readonly()
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -122,6 +130,22 @@ class Registry:
             raise RegistryError(f"registry {self.path}: {e}") from None
         except OSError as e:
             raise RegistryError(f"registry {self.path}: {e.strerror or e}") from None
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection. WAL needs a writable -shm file next to the database; where none
+        can be made, `immutable` reads the main file alone (what the last writer checkpointed)."""
+        self.readonly = True
+        uri = "file:" + quote(str(self.path.absolute()))
+        last: Exception | None = None
+        for mode in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30, isolation_level=None,
+                                     check_same_thread=False)
+                db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+                return db
+            except sqlite3.DatabaseError as e:
+                last = e
+        raise RegistryError(f"registry {self.path}: read-only and unreadable ({last})")
 
     def close(self) -> None:
         with self._lock:
@@ -140,21 +164,36 @@ class Registry:
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as e:
-                raise RegistryError(f"registry {self.path}: {e}") from None
+                raise RegistryError(f"registry {self.path}: {self._why(e)}") from None
             try:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            else:
                 db.execute("COMMIT")
+            except sqlite3.DatabaseError as e:  # e.g. a damaged page found by the write
+                self._rollback()
+                raise RegistryError(f"registry {self.path}: {self._why(e)}") from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.DatabaseError:
+            pass  # no transaction left to roll back (SQLite ended it on the error)
+
+    def _why(self, e: sqlite3.DatabaseError) -> str:
+        if self.readonly:
+            return f"{e} (opened read-only: {self.path.parent} is not writable)"
+        if "malformed" in str(e) or "not a database" in str(e):
+            return f"{e}; the file is damaged: move it aside to start a new registry"
+        return str(e)
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.DatabaseError as e:
-                raise RegistryError(f"registry {self.path}: {e}") from None
+                raise RegistryError(f"registry {self.path}: {self._why(e)}") from None
 
     # ---- writes ------------------------------------------------------------------------------
 

@@ -128,12 +128,64 @@ def fs_for_host(host: str | None) -> RunFS:
     return SFTPFS(host, default_pool())
 
 
+_GLUE_TRIES = 64
+
+
+def _int_or_inf(digits: str) -> int | float:
+    # An integer past float range (1e400 written out) would raise OverflowError wherever a reader
+    # turns it into a float: read it as inf, the value 1e400 gets, which readers already handle.
+    return int(digits) if len(digits) < 309 else float(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_int_or_inf)
+
+
+def loads(raw: str | bytes) -> Any:
+    """json.loads for files written by others; its only failure is ValueError. The C decoder
+    raises RecursionError on deeply nested input (e.g. 100k `[`), caught here."""
+    try:
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _glued_record(line: bytes) -> Any:
+    """The complete object at the end of a line that does not parse as a whole, or None.
+
+    A writer killed mid-line leaves a torn last line; the next writer (a resumed run) appends its
+    first record right after it, on the same line. That record is the suffix starting at some
+    `{` which decodes exactly to the end of the line."""
+    text = line.decode("utf-8", "replace").rstrip()
+    dec = json.JSONDecoder()
+    # `{"` outside a string starts an object (inside one the quote is escaped); few per line.
+    pos = text.find('{"', 1)
+    for _ in range(_GLUE_TRIES):
+        if pos < 0:
+            break
+        try:
+            obj, end = dec.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            obj, end = None, -1
+        if end == len(text) and isinstance(obj, dict):
+            return obj
+        pos = text.find('{"', pos + 1)
+    return None
+
+
 class JsonlWriter:
     """Appends one JSON object per line, flushed so readers see whole lines promptly."""
 
     def __init__(self, path: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
+        # A writer that died mid-line left a torn last line: start on a fresh one, or the first
+        # record would be glued to it and lost to every reader.
+        if self._f.tell() > 0:
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    self._f.write("\n")
+                    self._f.flush()
 
     def write(self, obj: dict[str, Any]) -> None:
         self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n")
@@ -211,10 +263,12 @@ class JsonlTail:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = loads(line)
             except ValueError:
                 self.bad_lines += 1
-                continue
+                obj = _glued_record(line)
+                if obj is None:
+                    continue
             if isinstance(obj, dict):
                 out.append(obj)
             else:
@@ -316,9 +370,9 @@ def _check(name: str, step: int, path: str, fs: RunFS) -> Checkpoint:
     if not files.intersection(ADAPTER_OR_MODEL):
         return Checkpoint(name, step, path, False, "missing model/adapter weights")
     try:
-        state = json.loads(fs.read_text(f"{path}/trainer_state.json"))
+        state = loads(fs.read_text(f"{path}/trainer_state.json"))
         int(state.get("global_step", step))
-    except (ValueError, OSError, TypeError) as e:
+    except (ValueError, OSError, TypeError, AttributeError, OverflowError) as e:
         return Checkpoint(name, step, path, False, f"unreadable trainer_state.json: {e}")
     return Checkpoint(name, step, path, True)
 

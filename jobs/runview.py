@@ -8,7 +8,6 @@ jobs.health finds in the rows read so far.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -111,7 +110,7 @@ class RunView:
         if self._spec is None:
             path = _join(self.run_dir, rd.SPEC)
             try:
-                self._spec = json.loads(self.fs.read_text(path))
+                self._spec = rd.loads(self.fs.read_text(path))
                 if not isinstance(self._spec, dict):
                     raise ValueError("not a JSON object")
             except FileNotFoundError:

@@ -64,6 +64,10 @@ class JobSpec(BaseModel):
         typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
         self.__dict__["params"] = typed.model_dump(mode="json")
         self._typed = (self.params, typed)
+        if (getattr(typed, "use_vllm", False) and getattr(typed, "vllm_mode", "") == "server"
+                and not getattr(typed, "vllm_server_url", None) and self.resources.gpus < 2):
+            raise ValueError(f"vllm_mode = 'server' starts a vLLM server on a GPU of its own: resources.gpus is "
+                             f"{self.resources.gpus}, needs 2 or more (or set vllm_server_url to a running server)")
         return self
 
     def typed_params(self):

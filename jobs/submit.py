@@ -38,18 +38,25 @@ def _expand_root(root: str) -> str:
 
 def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "local", *,
                 name: str | None = None, run_dir: str | None = None,
-                registry: Registry | None = None) -> list[JobSpec]:
+                registry: Registry | None = None, max_points: int | None = None) -> list[JobSpec]:
     """Validated specs, one per sweep point. An auto-generated name that collides with an existing
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
     `name`/`run_dir` that exists is an error."""
-    from jobs.naming import render_name, safe, unique_name
+    from jobs.naming import check_name, check_run_dir, render_name, safe, unique_name
     from jobs.params import defaults as param_defaults
-    from jobs.sweep import RESOURCE_PREFIX, expand, parse_overrides, swept_keys
+    from jobs.sweep import RESOURCE_PREFIX, check_sweep_size, expand, parse_overrides, swept_keys
     from jobs.templates import load_profile, load_template
 
+    if name is not None:
+        check_name(name)
+    if run_dir is not None:
+        check_run_dir(run_dir, "--run-dir")
     tpl = load_template(template)
     prof = load_profile(profile)
+    if prof.runs_root:
+        check_run_dir(prof.runs_root, f"profile {prof.name} ({prof.path}): runs_root")
     ov = parse_overrides(list(overrides), tpl.kind)
+    check_sweep_size(ov, max_points)
     points = expand(ov)
     swept = swept_keys(ov)
     if run_dir and len(points) > 1:
@@ -126,7 +133,12 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     base = spec.name  # suffixes count from the built name, not from an earlier suffixed try
     while True:
         rd = Path(spec.run_dir)
-        rd.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            rd.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # FileExistsError too: a file where a folder should be
+            blocker = next((p for p in (rd.parent, *rd.parent.parents) if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is a file" if blocker else (e.strerror or str(e))
+            raise SpecError(f"run dir {rd}: cannot create it ({why})") from None
         try:
             rd.mkdir()
             return spec
@@ -135,6 +147,20 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
                 raise SpecError(f"run dir {rd} already exists; runs are never overwritten") from None
             name = unique_name(rd.parent, base, registry.run_dir_taken)
             spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
+        except OSError as e:  # below a file, under /proc, a read-only or foreign folder
+            raise SpecError(f"run dir {rd}: cannot create it ({e.strerror or e})") from None
+
+
+def _unclaim_run_dir(spec: JobSpec) -> None:
+    """Undo _claim_run_dir after a failure before any backend saw the job: the dir holds only
+    what submit wrote (spec.json), so nothing of the user's is removed."""
+    rd = Path(spec.run_dir)
+    try:
+        (rd / "spec.json").unlink(missing_ok=True)
+        (rd / "spec.json.tmp").unlink(missing_ok=True)
+        rd.rmdir()
+    except OSError:
+        pass
 
 
 def _remote_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
@@ -164,8 +190,17 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     backend.render(spec)  # validates options before anything is written
     if spec.host is None:
         spec = _claim_run_dir(spec, registry, rename_on_conflict)
-        spec.write()
-    job_id = registry.reserve(spec, detail=submitter_tag())
+    try:
+        if spec.host is None:
+            try:
+                spec.write()
+            except OSError as e:
+                raise SpecError(f"run dir {spec.run_dir}: cannot write spec.json ({e.strerror or e})") from None
+        job_id = registry.reserve(spec, detail=submitter_tag())
+    except JobsError:  # a full disk, a damaged registry: leave no run dir no job points to
+        if spec.host is None:
+            _unclaim_run_dir(spec)
+        raise
     fault("after_reserve")
     launch(registry, job_id, spec, backend)
     return job_id
@@ -206,7 +241,10 @@ def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> s
 def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,
              overrides: dict[str, Any] | None = None, name: str | None = None) -> str:
     from jobs.fork import fork_spec
+    from jobs.naming import check_name
 
+    if name is not None:
+        check_name(name)
     job = registry.get(ref)
     fs = fs_for_host(job.host)
     if name and job.host is None:

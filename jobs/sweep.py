@@ -6,14 +6,17 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import math
 from functools import lru_cache
 from typing import Annotated, Any
 
 from jobs.errors import SpecError
-from jobs.params import PARAMS_BY_KIND
+from jobs.params import FINITE_NUMBERS, PARAMS_BY_KIND
 
 RESOURCE_PREFIX = "resources."
+MAX_SWEEP_POINTS = 1000  # default cap on the points of one sweep (--max-points overrides it)
 _NULLS = {"none", "null"}
+_TYPE_TAGS = {"float", "int", "str", "bool", "none", "list[str]"}
 
 
 def suggest(name: str, candidates) -> str:
@@ -29,7 +32,7 @@ def _adapter(kind: str, key: str):
     field = PARAMS_BY_KIND[kind].model_fields[key]
     # Annotated keeps the field's constraints (gt=0, ge=1, ...), not just its type.
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann)
+    return TypeAdapter(ann, config=FINITE_NUMBERS)
 
 
 @lru_cache(maxsize=None)
@@ -40,7 +43,7 @@ def _resource_adapter(key: str):
 
     field = Resources.model_fields[key]
     ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(ann)
+    return TypeAdapter(ann, config=FINITE_NUMBERS)
 
 
 def param_names(kind: str) -> list[str]:
@@ -84,8 +87,11 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
             adapter = _adapter(kind, key)
         out = adapter.validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"]
-        raise SpecError(f"{where}{key}={value!r}: {msg}") from None
+        err = e.errors()[0]
+        # the key inside a dict parameter (health.kl_max), without pydantic's union-member tags
+        inner = [str(x) for x in err.get("loc", ()) if str(x) not in _TYPE_TAGS]
+        at = f" ({key}.{'.'.join(inner)})" if inner else ""
+        raise SpecError(f"{where}{key}={value!r}: {err['msg']}{at}") from None
     return _plain(out)
 
 
@@ -120,6 +126,21 @@ def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
             raise SpecError(f"-p {item}: empty value")
         out[key] = [coerce(kind, key, v, where="-p ") for v in values]
     return out
+
+
+def sweep_size(overrides: dict[str, list[Any]]) -> int:
+    return math.prod(len(v) for v in overrides.values())
+
+
+def check_sweep_size(overrides: dict[str, list[Any]], limit: int | None = None) -> None:
+    """A sweep above `limit` points (default MAX_SWEEP_POINTS) is refused before any spec is
+    built: each point is a spec, a run dir and a job, so a typo (300x300) would launch 90,000."""
+    limit = MAX_SWEEP_POINTS if limit is None else limit
+    n = sweep_size(overrides)
+    if n > limit:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in overrides.items() if len(v) > 1)
+        raise SpecError(f"-p makes a sweep of {n} points ({shape}), more than the limit of {limit}; "
+                        f"pass --max-points {n} if you mean it")
 
 
 def expand(overrides: dict[str, list[Any]]) -> list[dict[str, Any]]:

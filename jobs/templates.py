@@ -65,12 +65,18 @@ def builtin_dir() -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():  # a folder or a FIFO (reading one would block)
+        raise TemplateError(f"{path}: not a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise TemplateError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise TemplateError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
     try:
         return tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise TemplateError(f"{path}: malformed TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)

@@ -55,6 +55,8 @@ def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = No
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)
+        if p.vllm_mode == "server" and p.vllm_server_url:
+            kwargs["vllm_server_base_url"] = p.vllm_server_url
     else:
         # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA
         # sampling from them is a device-side assert that kills the process before any alert.

@@ -74,6 +74,10 @@ def make_trainer_class():
             if self.arc_timing is not None and not is_summary(logs) and self.model.training:
                 logs.update(self.arc_timing.as_metrics())
                 self.arc_timing.reset()
+                import torch
+
+                if torch.cuda.is_available():  # what the job needs of a GPU, e.g. to fit a 24 GB card
+                    logs["arc/gpu_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
             return super().log(logs, start_time)
 
     return ArcGRPOTrainer
@@ -119,6 +123,16 @@ def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
 
     signal_stop = lifecycle.SignalStop()  # early: a preemption while loading still ends cleanly
     try:
+        if p.use_vllm and p.vllm_mode == "server" and not p.vllm_server_url:
+            import os
+
+            from trainer.vllm_server import VLLMServer, split_gpus
+
+            train_gpus, server_gpu = split_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"))
+            os.environ["CUDA_VISIBLE_DEVICES"] = train_gpus  # before CUDA is initialised
+            with VLLMServer(p, run_dir, server_gpu) as server:
+                p = p.model_copy(update={"vllm_server_url": server.base_url})
+                return _train(spec, p, run_dir, files, warn, signal_stop, Sandbox)
         return _train(spec, p, run_dir, files, warn, signal_stop, Sandbox)
     finally:
         signal_stop.restore()
@@ -180,7 +194,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
-    if setup.generation_backend in ("static", "merged", "merged-static"):
+    if setup.generation_backend in fast_generation.OWN_LOOP:
         trainer.arc_generator = fast_generation.FastGenerator(
             setup.generation_backend, setup.tokenizer, trainer.generation_config)
     _quiet_printer(trainer)

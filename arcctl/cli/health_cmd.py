@@ -8,8 +8,10 @@ import typer
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.resolve import resolve_run
 
-_EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs), 1 warning or critical collapse signs,
-2 the run could not be read (bad path, unknown job, unreachable host)."""
+EXIT_HEALTHY, EXIT_COLLAPSE = 0, 1  # "could not read" is 2, the exit code of every user error
+_EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs); 1 warning or critical collapse signs;
+2 the run could not be read (bad path, unknown job, unreachable host, damaged spec.json), with
+one error line on stderr and no report."""
 
 
 def format_report(report) -> str:
@@ -58,8 +60,12 @@ def register(app: typer.Typer) -> None:
                 report = diagnose(run_dir, fs)
             except OSError as e:
                 raise UserError(f"{run}: cannot read run dir {run_dir}: {e}") from None
+            except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as e:
+                # files written by others (a hand-edited spec.json, a foreign writer): whatever
+                # they hold, the answer is "could not read", never a traceback that exits 1
+                raise UserError(f"{run}: cannot read run dir {run_dir}: {type(e).__name__}: {e}") from None
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:
             typer.echo(format_report(report))
-        raise typer.Exit(1 if severity_level(report.status) >= WARNING else 0)
+        raise typer.Exit(EXIT_COLLAPSE if severity_level(report.status) >= WARNING else EXIT_HEALTHY)

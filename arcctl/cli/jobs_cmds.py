@@ -15,6 +15,7 @@ import typer
 from arcctl.cli.errors import user_errors
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
+MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
 
 
 def _age(ts: float | None, now: float) -> str:
@@ -64,17 +65,15 @@ def register(app: typer.Typer) -> None:
                 }
                 typer.echo(json.dumps(out, indent=2))
                 return
+            for bad in [x for x in (*tpls, *profs) if isinstance(x, Exception)]:
+                typer.echo(f"warning: {bad} (skipped)", err=True)
             typer.echo("TEMPLATES")
             for t in tpls:
-                if isinstance(t, Exception):
-                    typer.echo(f"  ! {t}")
-                else:
+                if not isinstance(t, Exception):
                     typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {t.description}")
             typer.echo("PROFILES")
             for p in profs:
-                if isinstance(p, Exception):
-                    typer.echo(f"  ! {p}")
-                else:
+                if not isinstance(p, Exception):
                     where = p.backend + (f"@{p.host}" if p.host else "")
                     typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {p.description}")
             typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
@@ -87,12 +86,14 @@ def register(app: typer.Typer) -> None:
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
             from jobs.submit import build_specs, render
 
-            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists())
+            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists(),
+                                max_points=max_points)
             pairs = render(specs)
             if json_out:
                 typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
@@ -110,6 +111,7 @@ def register(app: typer.Typer) -> None:
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
+        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
     ) -> None:
         """Launch jobs (one per sweep point); prints the job ids."""
         with user_errors():
@@ -117,7 +119,8 @@ def register(app: typer.Typer) -> None:
             from jobs.submit import build_specs, render, submit_specs
 
             existing = _registry_if_exists()
-            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing)
+            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing,
+                                max_points=max_points)
             render(specs)  # every point validated before anything (even the registry) is written
             reg = existing or Registry()
 
@@ -130,7 +133,7 @@ def register(app: typer.Typer) -> None:
     def ls_cmd(
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
         state: List[str] = typer.Option([], "--state", help="only jobs in this state (repeatable)"),
-        limit: Optional[int] = typer.Option(None, "-n", "--limit", help="only the newest N jobs"),
+        limit: Optional[int] = typer.Option(None, "-n", "--limit", min=0, help="only the newest N jobs (0: all)"),
         refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="ask the backends first (rate-limited)"),
     ) -> None:
         """List jobs, newest first."""
@@ -140,7 +143,9 @@ def register(app: typer.Typer) -> None:
             reg = _registry_if_exists()
             errors: list[str] = []
             actions: list[str] = []
-            if reg is not None and refresh:
+            if reg is not None and reg.readonly:
+                typer.echo(f"note: {reg.path} is read-only: states as last recorded, backends not asked", err=True)
+            elif reg is not None and refresh:
                 from jobs.watcher import refresh_all
 
                 errors = refresh_all(reg, actions=actions)
@@ -164,7 +169,8 @@ def register(app: typer.Typer) -> None:
             from jobs.watcher import refresh_all
 
             reg = _registry_or_fail()
-            refresh_all(reg)
+            if not reg.readonly:
+                refresh_all(reg)
             j = reg.get(job)
             if json_out:
                 typer.echo(json.dumps(j.as_dict(with_spec=True), indent=2))

@@ -39,7 +39,10 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> 
                 f"reward {_num(rec.get('reward', '?'))}  {rec.get('n_tokens', '?')} tok{flags}  "
                 f"{text[:160]}")
     t = rec.get("time")
-    when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
+    try:
+        when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
+    except (OverflowError, ValueError, OSError):  # inf, nan, or a year the platform cannot show
+        when = str(t)
     rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in ("time", "event"))
     return f"{when}  {rec.get('event', '?')}  {rest}".rstrip()
 
@@ -52,11 +55,11 @@ def register(app: typer.Typer) -> None:
         completions: bool = typer.Option(False, "--completions", help="completions.jsonl"),
         events: bool = typer.Option(False, "--events", help="events.jsonl"),
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new records"),
-        lines: int = typer.Option(20, "-n", "--lines", help="show the last N records first (0: all)"),
+        lines: int = typer.Option(20, "-n", "--lines", min=0, help="show the last N records first (0: all)"),
         json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
         all_metrics: bool = typer.Option(False, "--all", help="every metric, not just the key ones"),
-        poll_s: float = typer.Option(0.5, "--poll", help="seconds between reads when following"),
-        max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="stop following after this long"),
+        poll_s: float = typer.Option(0.5, "--poll", min=0.01, max=3600, help="seconds between reads when following"),
+        max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="stop following after this long"),
     ) -> None:
         """Print the newest metrics / completions / events of a run."""
         with user_errors():

@@ -165,5 +165,5 @@ def _step(row: Mapping[str, Any]) -> int | None:
         return None
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None

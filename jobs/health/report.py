@@ -2,7 +2,6 @@
 uses, and name the checkpoint to go back to."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,7 @@ def settings_from_spec(run_dir: str, fs: RunFS) -> tuple[Thresholds, int | None,
     """Thresholds and max_completion_length from the run's spec.json (defaults when unreadable)."""
     path = f"{run_dir.rstrip('/')}/{rundir.SPEC}"
     try:
-        params = json.loads(fs.read_text(path)).get("params") or {}
+        params = rundir.loads(fs.read_text(path)).get("params") or {}
     except (OSError, ValueError, AttributeError):
         return Thresholds(), None, [f"{path}: missing or unreadable; default thresholds, length limit unknown"]
     th = Thresholds.from_overrides(params.get("health") or {}, source=f"{path}: params.health")
@@ -99,7 +98,7 @@ def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | Non
 
 def _kind(base: str, fs: RunFS) -> str | None:
     try:
-        kind = json.loads(fs.read_text(f"{base}/{rundir.SPEC}")).get("kind")
+        kind = rundir.loads(fs.read_text(f"{base}/{rundir.SPEC}")).get("kind")
     except (OSError, ValueError, AttributeError):
         return None
     return kind if isinstance(kind, str) else None

@@ -78,7 +78,7 @@ def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> Comp
         parse_error=row.get("error") == "parse",
         unique_token_ratio=float(diag.get("unique_token_ratio", 1.0)),
         ngram4_unique_ratio=float(diag.get("ngram4_unique_ratio", 1.0)),
-        ngram4_repeat_max=int(diag.get("ngram4_repeat_max", 0)),
+        ngram4_repeat_max=_int(diag.get("ngram4_repeat_max", 0)),
         pytoken_share=python_token_share(text) if tokenize_text else None,
     )
 
@@ -92,5 +92,5 @@ def _snippet(text: str, head: int = 80, tail: int = 100) -> str:
 def _int(v: Any) -> int:
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0

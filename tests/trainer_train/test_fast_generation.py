@@ -63,13 +63,14 @@ def test_merged_copy_gives_the_adapters_logits_and_leaves_training_weights_alone
     assert copy.model.model.embed_tokens.weight.data_ptr() == emb.data_ptr()
 
 
-@pytest.mark.parametrize("backend", ["merged", "static", "merged-static"])
-def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend):
+@pytest.mark.parametrize("backend, penalty", [("merged", 1.0), ("static", 1.0), ("merged-static", 1.0),
+                                               ("merged-cudagraph", 1.0), ("merged-cudagraph", 1.3)])
+def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend, penalty):
     from transformers import GenerationConfig
 
     model, tok = _peft_model(tiny_model_dir)
     cfg = GenerationConfig(max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id,
-                           eos_token_id=tok.eos_token_id)
+                           eos_token_id=tok.eos_token_id, repetition_penalty=penalty)
     prompts = _prompt_ids(tok)
     ours = fast_generation.FastGenerator(backend, tok, cfg).generate(model, prompts)
     for p, got in zip(prompts, ours):
@@ -79,6 +80,24 @@ def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend):
             ref = ref[:ref.index(tok.eos_token_id) + 1]
         assert got == ref
         assert 0 < len(got) <= 12
+
+
+def test_own_decode_loop_honours_min_new_tokens_and_falls_back_for_what_it_lacks(tiny_model_dir):
+    from transformers import GenerationConfig
+
+    model, tok = _peft_model(tiny_model_dir)
+    eos = tok.eos_token_id
+    cfg = GenerationConfig(max_new_tokens=10, min_new_tokens=10, do_sample=True, temperature=1.0,
+                           pad_token_id=tok.pad_token_id, eos_token_id=eos)
+    torch.manual_seed(0)
+    gen = fast_generation.FastGenerator("merged-cudagraph", tok, cfg)
+    assert gen.loop is not None
+    out = gen.generate(model, _prompt_ids(tok) * 4)
+    assert all(len(x) == 10 and eos not in x for x in out)
+    assert len({tuple(x) for x in out}) > 1  # sampling, not one sequence copied
+    cfg.min_p = 0.1
+    fallback = fast_generation.FastGenerator("merged-cudagraph", tok, cfg)
+    assert fallback.loop is None and fallback.backend == "merged-static"
 
 
 def test_kv_cache_stays_on_while_gradient_checkpointing_trains(tmp_path, tiny_model_dir):
