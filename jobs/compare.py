@@ -5,6 +5,7 @@ Where metrics live:
   <checkpoint>/eval/<dataset>.json        copy the eval job leaves next to the checkpoint it scored
   any metrics.json given directly
 A training run dir without its own eval/metrics.json gives one row per evaluated checkpoint.
+A refine evaluation (eval job with refine_dataset) gives two rows: before and after refinement.
 "Best" is computed among rows of the same dataset only: numbers of different datasets do not compete.
 """
 from __future__ import annotations
@@ -138,10 +139,15 @@ def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS |
     for t in targets:
         for label, path in metrics_files(t, fs):
             doc = _load(path, fs)
-            agg = doc["aggregate"]
-            rows.append(Row(label=label, source=path, dataset=str(doc.get("dataset", "?")),
-                            values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
-                            pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()}))
+            # a refine evaluation: the earlier programs' row first, then the refined one
+            before = doc.get("refine_before")
+            parts = [(f"{label} (before refine)", before["aggregate"])] if isinstance(before, dict) and \
+                isinstance(before.get("aggregate"), dict) else []
+            parts.append((f"{label} (after refine)" if parts else label, doc["aggregate"]))
+            for row_label, agg in parts:
+                rows.append(Row(label=row_label, source=path, dataset=str(doc.get("dataset", "?")),
+                                values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
+                                pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()}))
     if labels:
         for r, name in zip(rows, labels):
             r.label = name

@@ -9,9 +9,10 @@ underscores.
 """
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 # Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
@@ -79,7 +80,8 @@ class GuardParams(BaseModel):
     guard: Literal["off", "warn", "stop", "rollback"] = "warn"
     rollback_changes: dict[str, float | int | str | bool] = Field(
         default_factory=lambda: {"learning_rate": 0.5, "beta": 2.0},
-        description="numbers multiply the parent's value; other values replace it",
+        description="numbers multiply the parent's value; a string '=V' sets V (e.g. '=0.5' switches on a "
+                    "penalty that is 0); other values replace it",
     )
     max_rollbacks: int = Field(1, ge=0)
 
@@ -93,8 +95,16 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     scale_rewards: Literal["group", "batch", "none"] = "batch"
     loss_type: str = "dapo"
     mask_truncated_completions: bool = True
-    reward_name: Literal["arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
+    reward_name: Literal["arc-v0", "arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
+    # Remedies against collapse (all off by default; rollback_changes may switch them on).
+    frequency_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this x (times the token was generated) from its logit")
+    presence_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated")
+    reward_ngram_penalty: float = Field(0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion")
+    reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
+    truncated_reward: float | None = Field(None, description="reward of completions cut at max_completion_length (None: scored as any other)")
+    tie_break: Literal["none", "shorter"] = Field("none", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more")
+    prompt_template: str | None = Field(None, description="TOML file with system/user/assistant_prefix Jinja templates (default: the built-in prompt)")
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="vLLM colocate mode: its share of the GPU")
@@ -103,7 +113,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
-                            "auto = the fastest correct one (GPU: merged-static; CPU: trl)")
+                            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)")
     n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
@@ -152,10 +162,77 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
         return self
 
 
+    @model_validator(mode="after")
+    def _batch_arithmetic(self, info: ValidationInfo):
+        # The trainer would refuse these only after the job waited in the queue and loaded the model.
+        gen_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        if gen_batch % self.num_generations:
+            raise ValueError(
+                f"per_device_train_batch_size ({self.per_device_train_batch_size}) x gradient_accumulation_steps "
+                f"({self.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
+                f"num_generations ({self.num_generations})")
+        if self.max_seq_length <= self.max_completion_length:
+            raise ValueError(f"max_seq_length ({self.max_seq_length}) must exceed max_completion_length "
+                             f"({self.max_completion_length})")
+        if not (info.context or {}).get("rollback_child"):
+            self._check_rollback()
+        return self
+
+    def _check_rollback(self) -> None:
+        """The run a rollback would start must itself be valid (a typo or a value out of range
+        would otherwise surface only at the first collapse, hours in)."""
+        from difflib import get_close_matches
+
+        from pydantic import ValidationError
+
+        fields = type(self).model_fields
+        for key in self.rollback_changes:
+            if key not in fields:
+                close = get_close_matches(key, list(fields), n=1)
+                raise ValueError(f"rollback_changes: unknown parameter '{key}'"
+                                 + (f" (did you mean '{close[0]}'?)" if close else ""))
+        child = {**self.model_dump(), **apply_changes(self.model_dump(), dict(self.rollback_changes))}
+        try:
+            type(self).model_validate(child, context={"rollback_child": True})
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err.get("loc", ())) or "params"
+            raise ValueError(f"rollback_changes would start an invalid run: {where}: "
+                             f"{err.get('msg', '').removeprefix('Value error, ')}") from None
+
+
+def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a rollback applies: numbers multiply the parent's numeric value; a string
+    "=V" sets V (a JSON literal: '=0.5', '=true', or text), which switches on a remedy whose
+    parent value is 0, where a factor could not; anything else replaces the parent's value."""
+    out = {}
+    for key, change in changes.items():
+        old = params.get(key)
+        if isinstance(change, str) and change.startswith("="):
+            out[key] = _literal(change[1:])
+        elif _is_num(change) and _is_num(old):
+            new = old * change
+            out[key] = int(round(new)) if isinstance(old, int) else new
+        else:
+            out[key] = change
+    return out
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 class GRPORefineParams(GRPOParams):
     """Second-turn RL: the prompt carries an earlier (wrong) program and its execution feedback."""
 
-    refine_dataset: str | None = Field(None, description="predictions file with earlier attempts")
+    refine_dataset: str | None = Field(None, description="refine file written by `arcctl refine-data` (earlier programs and their feedback)")
 
 
 class SFTParams(_Params, _Lora, _Optim):
@@ -176,9 +253,38 @@ class SFTParams(_Params, _Lora, _Optim):
     use_lora: bool = Field(True, description="false: full fine-tuning (small models such as the tiny demo model)")
 
 
+class SamplingGroup(BaseModel):
+    """`n` predictions per task sampled at one temperature (exploitation and exploration mixed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1)
+    temperature: float = Field(ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+
+
 class EvalParams(_Params):
     adapter_path: str | None = None
-    n_predictions: int = Field(128, ge=1)
+    n_predictions: int = Field(128, ge=1, description="per task; with `sampling`, the sum of its n")
+    sampling: list[SamplingGroup] | None = Field(
+        None, min_length=1, description="groups of predictions per task, each with its own temperature "
+        "(e.g. [{n=8, temperature=0.1}, {n=128, temperature=0.9}]); replaces n_predictions/temperature/top_p")
+    refine_dataset: str | None = Field(None, description="refine file: n_predictions refinements of each "
+                                       "record's program instead of first attempts")
+    save_every: int = Field(256, ge=1, description="predictions generated per chunk; each chunk is appended "
+                            "to predictions.jsonl, and a killed eval resumes after the last one")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sampling_total(cls, data):
+        # with sampling groups, n_predictions is their sum (the metrics and pass@k use it)
+        if isinstance(data, dict) and isinstance(data.get("sampling"), list):
+            try:
+                data = {**data, "n_predictions": sum(int(g["n"]) for g in data["sampling"])}
+            except (KeyError, TypeError, ValueError):
+                pass  # the field validation names what is wrong with the group
+        return data
+
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
@@ -188,6 +294,9 @@ class EvalParams(_Params):
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     batch_size: int = Field(8, ge=1)
+    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    prompt_template: str | None = Field(None, description="TOML prompt template file (see GRPOParams.prompt_template)")
 
 
 def defaults(kind: str) -> dict[str, Any]:

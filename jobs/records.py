@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported with its types
-    COMPLETIONS, ERROR_KINDS, EV_CHECKPOINT, EV_COLLAPSE, EV_ERROR, EV_ROLLBACK, EV_STARTED, EV_STOPPED,
-    EV_WARNING, EVENTS, METRICS, LocalFS, RunFS, loads,
+    COMPLETIONS, ERROR_KINDS, EV_CHECKPOINT, EV_COLLAPSE, EV_ERROR, EV_RESUMED, EV_ROLLBACK, EV_STARTED,
+    EV_STOPPED, EV_WARNING, EVENTS, METRICS, LocalFS, RunFS, loads,
 )
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
@@ -162,6 +162,19 @@ class WarningEvent(_Event):
     problem: str | None = None
 
 
+class Resumed(_Event):
+    """The run was resumed in its own dir from an earlier checkpoint: the later checkpoints and
+    rows moved aside to `branch` (none when there were none), so the dir reads as one history."""
+
+    event: Literal["resumed"]
+    checkpoint: str
+    step: int
+    resume_id: str = Field(description="the resuming spec's `created` time: a requeue of it resumes no further")
+    branch: str | None = Field(None, description="branches/<time>-from-checkpoint-N, relative to the run dir")
+    moved_checkpoints: list[str] = Field(default_factory=list)
+    moved_rows: dict[str, int] = Field(default_factory=dict, description="file name -> rows moved aside")
+
+
 class CollapseWarning(_Event):
     """A collapse rule's severity rose (jobs.health Alert fields), and what the guard did."""
 
@@ -196,10 +209,10 @@ class Rollback(_Event):
     rollbacks_before: int | None = None
 
 
-Event = Annotated[Union[Started, CheckpointSaved, Stopped, ErrorEvent, WarningEvent, CollapseWarning, Rollback],
+Event = Annotated[Union[Started, CheckpointSaved, Stopped, ErrorEvent, WarningEvent, Resumed, CollapseWarning, Rollback],
                   Field(discriminator="event")]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
-EVENT_KINDS = (EV_STARTED, EV_CHECKPOINT, EV_STOPPED, EV_ERROR, EV_WARNING, EV_COLLAPSE, EV_ROLLBACK)
+EVENT_KINDS = (EV_STARTED, EV_CHECKPOINT, EV_STOPPED, EV_ERROR, EV_WARNING, EV_RESUMED, EV_COLLAPSE, EV_ROLLBACK)
 
 
 def validate_metric(obj: dict[str, Any]) -> MetricRow:

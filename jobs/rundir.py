@@ -2,7 +2,10 @@
 types are in jobs.records).
 
 Writers append whole JSON lines and flush; readers keep a byte offset and only read what is new,
-tolerating a torn last line (it is re-read once it is complete).
+tolerating a torn last line (it is re-read once it is complete). The one exception: a resume from
+an earlier checkpoint-N rewrites metrics.jsonl and completions.jsonl with their rows up to step N
+(the later ones move to branches/<time>-from-checkpoint-N/); a file found shorter than a reader's
+offset was replaced that way and is read again from its start.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ STDOUT = "stdout.log"
 STDERR = "stderr.log"
 EXIT_CODE = "exit_code"
 CHECKPOINT_PREFIX = "checkpoint-"
+# what a resume from an earlier checkpoint moved aside: branches/<time>-from-checkpoint-N/
+BRANCHES = "branches"
 
 # events.jsonl "event" values
 EV_STARTED = "started"
@@ -31,6 +36,7 @@ EV_ERROR = "error"
 EV_COLLAPSE = "collapse_warning"
 EV_ROLLBACK = "rollback"
 EV_WARNING = "warning"
+EV_RESUMED = "resumed"  # a resume in place from checkpoint-N; names the branch moved aside
 
 # What went wrong with a program, per completion (`error` in completions.jsonl); None when it ran
 # and returned grids. Here, not in jobs.records, so the sandbox workers import no pydantic.
@@ -250,6 +256,7 @@ class JsonlTail:
     fs: RunFS = field(default_factory=LocalFS)
     offset: int = 0
     bad_lines: int = 0
+    resets: int = 0  # times the file was found shorter than the offset (replaced): read again from 0
 
     def __post_init__(self) -> None:
         self._lines = LineReader(self.path, self.fs, self.offset)
@@ -258,6 +265,7 @@ class JsonlTail:
         self._lines.offset = self.offset
         chunk = self._lines.read(max_bytes)
         self.offset = self._lines.offset
+        self.resets += self._lines.restarted
         out = []
         for line in chunk.splitlines():
             if not line.strip():

@@ -81,7 +81,15 @@ class RunView:
 
     def _refresh(self, completion_bytes: int | None) -> set[str]:
         changed: set[str] = set()
+        resets = self._metrics_tail.resets
         rows = self._metrics_tail.read_new()
+        if self._metrics_tail.resets != resets:
+            # metrics.jsonl was replaced by a shorter one (a resume from an earlier checkpoint moved
+            # the later steps aside): the history and its health judgement start over
+            self.metrics = MetricsHistory()
+            self._monitor = None
+            self._health_metrics.clear()
+            self._health_completions.clear()
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()

@@ -28,7 +28,8 @@ def _validation_message(e: Exception) -> str:
     if callable(errs):
         first = errs()[0]
         loc = ".".join(str(x) for x in first.get("loc", ()))
-        return f"{loc}: {first.get('msg')}"
+        msg = str(first.get("msg", "")).removeprefix("Value error, ")  # a model-level check has no loc
+        return f"{loc}: {msg}" if loc else msg
     return str(e).splitlines()[0]
 
 
@@ -122,6 +123,12 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             specs.append(JobSpec(**kw))
         except ValueError as e:
             raise SpecError(f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}") from None
+        if check_fs:  # the job reads this machine's files: check them before it queues
+            from jobs.inputs import check_local_inputs
+
+            check_local_inputs(tpl.kind, specs[-1].params)
+        elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
+            raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
     return specs
 
 

@@ -52,6 +52,9 @@ def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = No
         use_vllm=p.use_vllm,
         log_completions=False,
     )
+    if p.use_vllm and (p.frequency_penalty or p.presence_penalty):
+        # vLLM's SamplingParams has both; on the transformers path trainer.grpo adds a logits processor
+        kwargs["generation_kwargs"] = {"frequency_penalty": p.frequency_penalty, "presence_penalty": p.presence_penalty}
     if p.use_vllm:
         kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
                       vllm_max_model_length=p.max_seq_length)

@@ -78,8 +78,14 @@ class TransformersGenerator:
         self.max_seq_length = max_seq_length
 
     def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, seed: int = 0) -> list[Completion]:
+                 top_p: float = 1.0, seed: int = 0, seeds: Sequence[int] | None = None,
+                 penalties: tuple[float, float] = (0.0, 0.0)) -> list[Completion]:
+        """`seeds` (one per prompt): each batch is seeded by the seed of its first prompt, so a
+        batch's draws depend only on which predictions it holds (rows of a batch draw apart).
+        `penalties`: (frequency, presence), see trainer.logits."""
         import torch
+
+        from trainer.logits import processors_for
 
         torch.manual_seed(seed)
         enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -99,7 +105,11 @@ class TransformersGenerator:
             new_tokens = max_new_tokens
             if self.max_seq_length:
                 new_tokens = max(1, min(max_new_tokens, self.max_seq_length - width))
+            if seeds is not None:
+                torch.manual_seed(int(seeds[idx[0]]))
             kwargs = dict(do_sample=temperature > 0, max_new_tokens=new_tokens, pad_token_id=pad)
+            if any(penalties):
+                kwargs["logits_processor"] = processors_for(ids, *penalties)
             if temperature > 0:
                 kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
             with torch.no_grad():
@@ -139,11 +149,16 @@ class VLLMGenerator:
         self.tokenizer = self.llm.get_tokenizer()
 
     def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, seed: int = 0) -> list[Completion]:
+                 top_p: float = 1.0, seed: int = 0, seeds: Sequence[int] | None = None,
+                 penalties: tuple[float, float] = (0.0, 0.0)) -> list[Completion]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        sp = SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+        # vLLM seeds each request on its own: one seed for all would give identical samples of
+        # identical prompts, so every prompt gets its own
+        per_prompt = list(seeds) if seeds is not None else [seed + i for i in range(len(prompts))]
+        sp = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=int(s),
+                             frequency_penalty=penalties[0], presence_penalty=penalties[1]) for s in per_prompt]
         lora = None
         if self.adapter:
             from vllm.lora.request import LoRARequest

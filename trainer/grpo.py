@@ -15,7 +15,7 @@ from jobs import rundir, trl_args
 from jobs.errors import SpecError
 from jobs.spec import JobSpec
 from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
-from trainer.grpo_reward import ArcReward, Timing
+from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
 
@@ -49,6 +49,16 @@ def make_trainer_class():
     class ArcGRPOTrainer(lifecycle.KeepsRunLearningRate, GRPOTrainer):
         arc_timing: Timing | None = None
         arc_generator: "fast_generation.FastGenerator | None" = None
+        arc_penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (transformers paths)
+
+        def _penalized(self):
+            import contextlib
+
+            if self.use_vllm or not any(self.arc_penalties):
+                return contextlib.nullcontext()
+            from trainer.logits import penalized_generate
+
+            return penalized_generate(self.accelerator.unwrap_model(self.model_wrapped), *self.arc_penalties)
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, *args, **kwargs):
             import torch
@@ -57,7 +67,8 @@ def make_trainer_class():
             # Checkpointing off for the call: a checkpointed layer in training mode may drop its KV cache.
             with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
                 if self.arc_generator is None or images is not None:
-                    return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)
+                    with self._penalized():
+                        return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)
                 eos = list(getattr(self, "eos_token_ids", None) or [self.processing_class.eos_token_id])
                 with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as model, torch.no_grad():
                     return self.arc_generator.generate(model, prompt_ids, eos), None
@@ -110,11 +121,8 @@ def guard_callback(spec, run_dir):
 
 def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
-    if spec.kind == "grpo-refine":
-        # Second-turn prompts (an earlier program plus its execution feedback) are not built yet;
-        # training plain first-turn prompts instead would silently run a different experiment.
-        raise SpecError("kind 'grpo-refine': second-turn (refine) prompts are not implemented in this "
-                        "trainer yet; use kind 'grpo'")
+    if spec.kind == "grpo-refine" and not p.refine_dataset:
+        raise SpecError("kind 'grpo-refine' needs refine_dataset (a file written by `arcctl refine-data`)")
     check_batch(p)
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox
@@ -159,30 +167,42 @@ class Setup:
 
 
 def setup_training(p, run_dir: Path, warn) -> Setup:
-    from trainer import encoders
+    from trainer import encoders, prompts
     from trainer.task_select import select_tasks
 
-    tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
+    prompter = prompts.load_prompter(getattr(p, "prompt_template", None))  # before the model loads
+    attempts = None
+    if getattr(p, "refine_dataset", None):
+        from trainer.refine import refine_tasks
+
+        tasks, attempts = refine_tasks(p)
+    else:
+        tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
     if not tasks:
         raise SpecError(f"dataset {p.dataset!r} has no tasks")
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     bf16 = model_loading.resolve_bf16(p.bf16)
     encoder = encoders.get_encoder(p.grid_encoder)
-    tasks = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn)
+    fitted = grpo_data.fit_tasks(tasks, p, encoder, tokenizer, warn, prompter, attempts)
+    tasks, attempts = fitted if attempts is not None else (fitted, None)
     prompts_per_step = p.per_device_train_batch_size * p.gradient_accumulation_steps // p.num_generations
-    n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step)
+    # refine rows show an earlier program in the task's own frame: never augmented
+    augment = p.use_data_augmentation and attempts is None
+    n_rows, epochs = grpo_data.plan_rows(len(tasks), p, prompts_per_step, augment)
     import torch
 
     generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
     args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
-    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, p.use_data_augmentation)
+    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter,
+                                attempts=attempts)
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
     return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16,
                  generation_backend)
 
 
-def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float):
+def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float,
+                  penalties: tuple[float, float] = (0.0, 0.0)):
     trainer = make_trainer_class()(
         model=setup.model,
         reward_funcs=[reward],
@@ -194,16 +214,17 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     )
     trainer.arc_timing = timing
     trainer.arc_learning_rate = learning_rate
+    trainer.arc_penalties = penalties
     if setup.generation_backend in fast_generation.OWN_LOOP:
         trainer.arc_generator = fast_generation.FastGenerator(
             setup.generation_backend, setup.tokenizer, trainer.generation_config)
+        trainer.arc_generator.penalties = penalties
     _quiet_printer(trainer)
     return trainer
 
 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
-    setup = setup_training(p, run_dir, warn)
     timing = Timing()
     telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
     callbacks = [telemetry, signal_stop]
@@ -213,9 +234,14 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     start_step = rundir.checkpoint_step(resume) or 0
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
+        # the sandbox starts first: a common_module that fails to import is reported before the
+        # model loads, not minutes later
+        setup = setup_training(p, run_dir, warn)
         reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
-                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids)
-        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate)
+                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids,
+                           shaping=Shaping.from_params(p), prefix=setup.rows.prompter.prefix)
+        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate,
+                                (p.frequency_penalty, p.presence_penalty))
         files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm, generation_backend=setup.generation_backend)

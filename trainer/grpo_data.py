@@ -22,8 +22,17 @@ class PromptRows:
     """Row i -> Row(task_id, augmentation, augmented task) and its prompt text, cached (LRU)."""
 
     def __init__(self, tasks: list, n_rows: int, encoder, tokenizer, seed: int, augment: bool,
-                 cache: int = 4096):
+                 cache: int = 4096, prompter=None, attempts: list | None = None):
+        """`attempts` (refine jobs): row i answers attempts[i % n], an earlier program for the task
+        of the same index in `tasks`, shown with its feedback; never augmented (the program and its
+        outputs are in the task's own frame)."""
+        from trainer import prompts
+
         self.tasks = tasks
+        self.prompter = prompter or prompts.BUILT_IN
+        self.attempts = attempts
+        if attempts is not None and len(attempts) != len(tasks):
+            raise ValueError(f"{len(attempts)} attempts for {len(tasks)} tasks")
         self.n_rows = n_rows
         self.encoder = encoder
         self.tokenizer = tokenizer
@@ -36,12 +45,16 @@ class PromptRows:
         return self.n_rows
 
     def _build(self, i: int) -> tuple[Row, str]:
-        from trainer import augment, prompts
+        from trainer import augment
 
         task = self.tasks[i % len(self.tasks)]
+        if self.attempts is not None:
+            attempt = self.attempts[i % len(self.tasks)]
+            text = self.prompter.text(task, self.encoder, self.tokenizer, attempt.test_index, attempt)
+            return Row(task.task_id, None, task), text
         aug = augment.random_augmentation(random.Random(f"{self.seed}:{i}")) if self.augment else None
         seen = aug.apply_task(task) if aug is not None else task
-        text = prompts.build_prompt_text(seen, self.encoder, self.tokenizer)
+        text = self.prompter.text(seen, self.encoder, self.tokenizer)
         return Row(task.task_id, aug.to_dict() if aug is not None else None, seen), text
 
     def get(self, i: int) -> tuple[Row, str]:
@@ -74,38 +87,43 @@ class PromptRows:
         return Dataset.from_dict({"row_id": list(range(self.n_rows))}).with_transform(render)
 
 
-def fit_tasks(tasks: list, p, encoder, tokenizer, warn) -> list:
-    """Tasks whose prompt leaves room for `max_completion_length` within `max_seq_length`.
+def fit_tasks(tasks: list, p, encoder, tokenizer, warn, prompter=None, attempts: list | None = None):
+    """Tasks whose prompt leaves room for `max_completion_length` within `max_seq_length`
+    (with `attempts`: (tasks, attempts), the pairs that fit).
 
     Measured on the un-augmented prompt: augmentations change a prompt's length by a few tokens
     at most (rotations swap rows and columns), not enough to matter against the margin."""
     from trainer import prompts
 
+    prompter = prompter or prompts.BUILT_IN
     limit = p.max_seq_length - p.max_completion_length
     if limit <= 0:
         raise SpecError(f"max_seq_length ({p.max_seq_length}) must exceed max_completion_length "
                         f"({p.max_completion_length})")
-    kept, dropped = [], []
-    for task in tasks:
-        text = prompts.build_prompt_text(task, encoder, tokenizer)
+    kept, dropped, kept_attempts = [], [], []
+    for j, task in enumerate(tasks):
+        attempt = attempts[j] if attempts is not None else None
+        text = prompter.text(task, encoder, tokenizer, attempt.test_index if attempt else 0, attempt)
         n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         (kept if n <= limit else dropped).append(task)
+        if n <= limit and attempt is not None:
+            kept_attempts.append(attempt)
     if dropped:
         warn(f"{len(dropped)} of {len(tasks)} tasks dropped: prompt longer than max_seq_length - "
              f"max_completion_length = {limit} tokens", tasks=[t.task_id for t in dropped[:50]])
     if not kept:
         raise SpecError(f"dataset {p.dataset!r}: every prompt is longer than {limit} tokens "
                         f"(raise max_seq_length or lower max_completion_length)")
-    return kept
+    return (kept, kept_attempts) if attempts is not None else kept
 
 
-def plan_rows(n_tasks: int, p, prompts_per_step: int) -> tuple[int, float]:
+def plan_rows(n_tasks: int, p, prompts_per_step: int, augment: bool | None = None) -> tuple[int, float]:
     """(number of rows, num_train_epochs for the Trainer).
 
     With augmentation, every pass over the tasks is its own block of rows (fresh augmentations),
     and the Trainer makes a single pass (or the fraction `epochs` asks for); without it, rows are
     the tasks and the Trainer repeats them."""
-    if not p.use_data_augmentation:
+    if not (p.use_data_augmentation if augment is None else augment):
         return n_tasks, p.epochs
     if p.max_steps > 0:
         passes = max(1, math.ceil(p.max_steps * prompts_per_step / n_tasks))

@@ -8,11 +8,11 @@ Every severity rise writes a `collapse_warning` event. On a critical alert:
             `stopped` event with that reason);
   rollback  stop, then (in on_train_end, once the checkpoint is saved) write a child run dir
             forked from the newest checkpoint saved before the first warning with
-            `rollback_changes` applied (numbers multiply the parent's value, other values replace
-            it) and a `rollback` event naming it; the trainer's runner (trainer.runner) then
-            reloads that checkpoint and trains on in the child, in the same process and
-            allocation — unless the run's ancestry already holds `max_rollbacks` rollbacks (then
-            it only stops). The trainer never submits jobs.
+            `rollback_changes` applied (numbers multiply the parent's value, "=V" sets V, other
+            values replace it) and a `rollback` event naming it; the trainer's runner
+            (trainer.runner) then reloads that checkpoint and trains on in the child, in the same
+            process and allocation — unless the run's ancestry already holds `max_rollbacks`
+            rollbacks (then it only stops). The trainer never submits jobs.
 A resumed run (same run dir) first learns its baselines silently from the rows up to the resume
 step, then is judged afresh: an old critical does not stop it at once; a collapse that goes on is
 raised again after `persist` rows.
@@ -27,29 +27,12 @@ from typing import Any
 from jobs import records, rundir
 from jobs.health import CRITICAL, HealthMonitor, Thresholds, healthy_checkpoint
 from jobs.lineage import rollbacks_in_ancestry
+from jobs.params import apply_changes  # the same rule render-time checks use
 from jobs.rundir import JsonlTail, LocalFS
 from jobs.spec import CheckpointRef, JobSpec
 from trainer.runfiles import RunFiles
 
 __all__ = ["apply_changes", "make_guard_callback", "rollback_spec", "rollbacks_in_ancestry"]
-
-
-def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The overrides a rollback applies: numbers multiply the parent's numeric value, anything
-    else (or a parent value that is not a number) replaces it."""
-    out = {}
-    for key, change in changes.items():
-        old = params.get(key)
-        if _is_num(change) and _is_num(old):
-            new = old * change
-            out[key] = int(round(new)) if isinstance(old, int) else new
-        else:
-            out[key] = change
-    return out
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def rollback_spec(spec: JobSpec, run_dir: str, first_warning_step: int | None) -> JobSpec:

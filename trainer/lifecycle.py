@@ -1,4 +1,5 @@
-"""Run lifecycle: stop cleanly on preemption signals, pick the checkpoint to resume from.
+"""Run lifecycle: stop cleanly on preemption signals, pick the checkpoint to resume from, and move
+aside what came after an earlier checkpoint a run is resumed from.
 
 Clusters preempt with SIGTERM (Slurm, HTCondor eviction) or a warning signal (SIGUSR1 via
 `--signal=B:USR1@90`). We finish the current step, save a checkpoint and exit 0, so a requeued
@@ -6,8 +7,11 @@ job resumes from it instead of losing everything since the last `save_steps`.
 """
 from __future__ import annotations
 
+import json
+import os
 import signal
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs import rundir
@@ -53,32 +57,131 @@ class SignalStop(TrainerCallback):
 def resolve_resume(spec, run_dir: str | Path, warn) -> str | None:
     """The checkpoint this run starts from, or None for a fresh start.
 
-    A run dir that already holds checkpoints is a restarted run (requeue, preemption): its own
-    newest valid checkpoint wins. Otherwise `resume_from` names a run (newest valid checkpoint) or
-    one checkpoint. Invalid checkpoints are skipped, each with a `warn(message, **fields)` call.
+    An explicit `resume_from.checkpoint` in this run's own dir (`arcctl resume --checkpoint N`) wins
+    the first time this spec starts; `branch_aside` then moves everything after it away. A run dir
+    that already holds checkpoints is otherwise a restarted run (requeue, preemption): its own newest
+    valid checkpoint wins. Otherwise `resume_from` names a run (newest valid checkpoint) or one
+    checkpoint. Invalid checkpoints are skipped, each with a `warn(message, **fields)` call.
     """
     run_dir = str(run_dir)
+    ref = spec.resume_from
+    if _own_checkpoint(ref, run_dir) is not None and _resume_record(spec, run_dir) is None:
+        return _explicit(ref)
     own = _newest_valid(run_dir, warn)
     if own is not None:
         return own
-    ref = spec.resume_from
     if ref is None:
         return None
     if ref.checkpoint:
-        path = Path(ref.checkpoint)
-        if not path.is_absolute():
-            path = Path(ref.run_dir) / ref.checkpoint
-        parent, name = str(path.parent), path.name
-        match = [c for c in rundir.list_checkpoints(parent) if c.name == name]
-        if not match:
-            raise SpecError(f"resume_from.checkpoint: {path} does not exist")
-        if not match[0].valid:
-            raise SpecError(f"resume_from.checkpoint: {path} is not a valid checkpoint ({match[0].problem})")
-        return match[0].path
+        return _explicit(ref)
     found = _newest_valid(ref.run_dir, warn)
     if found is None:
         raise SpecError(f"resume_from.run_dir: {ref.run_dir} has no valid checkpoint")
     return found
+
+
+def _checkpoint_path(ref) -> Path:
+    path = Path(ref.checkpoint)
+    return path if path.is_absolute() else Path(ref.run_dir) / ref.checkpoint
+
+
+def _explicit(ref) -> str:
+    path = _checkpoint_path(ref)
+    parent, name = str(path.parent), path.name
+    match = [c for c in rundir.list_checkpoints(parent) if c.name == name]
+    if not match:
+        raise SpecError(f"resume_from.checkpoint: {path} does not exist")
+    if not match[0].valid:
+        raise SpecError(f"resume_from.checkpoint: {path} is not a valid checkpoint ({match[0].problem})")
+    return match[0].path
+
+
+def _own_checkpoint(ref, run_dir: str) -> rundir.Checkpoint | None:
+    """The checkpoint `ref` names when it lies in `run_dir` itself (a resume in place), else None."""
+    if ref is None or not ref.checkpoint:
+        return None
+    path = _checkpoint_path(ref)
+    if os.path.realpath(path.parent) != os.path.realpath(run_dir):
+        return None
+    return next((c for c in rundir.list_checkpoints(run_dir) if c.name == path.name), None)
+
+
+def _resume_id(spec) -> str:
+    # `arcctl resume` writes a new spec with a new `created` each time; a requeue re-reads the same one.
+    return spec.created.isoformat()
+
+
+def _resume_record(spec, run_dir: str) -> dict | None:
+    """The `resumed` event this spec already wrote (it started before and was requeued), or None."""
+    rid = _resume_id(spec)
+    for ev in rundir.read_jsonl(Path(run_dir) / rundir.EVENTS):
+        if ev.get("event") == rundir.EV_RESUMED and ev.get("resume_id") == rid:
+            return ev
+    return None
+
+
+def branch_aside(spec, run_dir: Path, files) -> dict | None:
+    """Resuming a run in its own dir from checkpoint-N: move the later checkpoints (valid or not),
+    `final/`, and the metrics and completions rows of steps after N into
+    `branches/<time>-from-checkpoint-N/`, so the run dir reads as one history again. Nothing is
+    deleted. Writes one `resumed` event (also when nothing was moved), which marks this spec as
+    started: a requeue of it continues from its own newest checkpoint instead of going back to N.
+    Main process only; returns the event's fields, or None when this is no first resume in place."""
+    ck = _own_checkpoint(spec.resume_from, str(run_dir))
+    if ck is None or not ck.valid or not files.enabled or _resume_record(spec, str(run_dir)) is not None:
+        return None  # an invalid one: resolve_resume refuses it, and nothing has moved
+    later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > ck.step]
+    extra = [run_dir / "final"] if (run_dir / "final").exists() else []
+    rows = {name: _split_rows(run_dir / name, ck.step) for name in (rundir.METRICS, rundir.COMPLETIONS)}
+    branch = None
+    if later or extra or any(moved for _, moved in rows.values()):
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{ck.name}"
+        dest.mkdir(parents=True)
+        branch = f"{rundir.BRANCHES}/{dest.name}"
+        # Rows first, written and synced in the branch before the run's files shrink: a crash in
+        # between leaves them twice, never nowhere.
+        for name, (kept, moved) in rows.items():
+            if moved:
+                _write_lines(dest / name, moved)
+                _write_lines(run_dir / name, kept, replace=True)
+        for c in later:
+            os.replace(c.path, dest / c.name)
+        for path in extra:
+            os.replace(path, dest / path.name)
+    fields = dict(checkpoint=ck.name, step=ck.step, resume_id=_resume_id(spec), branch=branch,
+                  moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
+                  moved_rows={name: len(moved) for name, (_, moved) in rows.items()})
+    files.event(rundir.EV_RESUMED, **fields)
+    return fields
+
+
+def _split_rows(path: Path, step: int) -> tuple[list[bytes], list[bytes]]:
+    """(lines to keep, lines of steps after `step`). An unparseable line (the torn last line of a
+    killed process) belongs to no step of the continued history: it goes aside too."""
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
+        return [], []
+    kept, moved = [], []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        later = not isinstance(row, dict) or (isinstance(row.get("step"), int) and row["step"] > step)
+        (moved if later else kept).append(line if line.endswith(b"\n") else line + b"\n")
+    return kept, moved
+
+
+def _write_lines(path: Path, lines: list[bytes], replace: bool = False) -> None:
+    tmp = path.with_name(path.name + ".tmp") if replace else path
+    with open(tmp, "wb") as f:
+        f.writelines(lines)
+        f.flush()
+        os.fsync(f.fileno())
+    if replace:
+        os.replace(tmp, path)
 
 
 def _newest_valid(run_dir: str, warn) -> str | None:
@@ -129,7 +232,8 @@ def reset_learning_rate(trainer, learning_rate: float) -> None:
 
 def prepare_run_dir(spec, run_dir: Path, files):
     """Create the run dir, write spec.json if this run has none yet (a resumed run keeps its own),
-    and return the `warn(message, **fields)` every job uses: a warning event plus one stderr line."""
+    move aside what came after an earlier checkpoint this run resumes from (`branch_aside`), and
+    return the `warn(message, **fields)` every job uses: a warning event plus one stderr line."""
     import sys
 
     from jobs import rundir
@@ -137,6 +241,7 @@ def prepare_run_dir(spec, run_dir: Path, files):
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / rundir.SPEC).exists():
         spec.write(run_dir)
+    branch_aside(spec, run_dir, files)
 
     def warn(message: str, **fields) -> None:
         files.event("warning", message=message, **fields)

@@ -13,8 +13,9 @@ import numpy as np
 from jobs.errors import SpecError
 from trainer.data import Grid, Task
 from trainer.extract import extract_program
+from trainer.prompts import ASSISTANT_PREFIX
 
-REWARD_NAMES = ("arc-v1", "arc-v2-no-pixel-score")
+REWARD_NAMES = ("arc-v0", "arc-v1", "arc-v2-no-pixel-score")
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,15 @@ def score_outputs(outputs: Sequence[Grid] | None, expected: Sequence[Grid]) -> d
     }
 
 
-def reward_value(reward_name: str, score: dict[str, float], valid: bool) -> float:
-    """arc-v1: 1 + 8*correct + pixel; arc-v2-no-pixel-score: 1 + 9*correct; 0 when not valid."""
+def reward_value(reward_name: str, score: dict[str, float], valid: bool, error: str | None = None) -> float:
+    """arc-v1: 1 + 8*correct + pixel; arc-v2-no-pixel-score: 1 + 9*correct; 0 when not valid.
+    arc-v0 is arc-v1 with -1 for code that does not parse (no python block or a syntax error),
+    the first scheme of the GRPO runs: it ranks "parses but fails" above "does not parse"."""
     if reward_name not in REWARD_NAMES:
         raise SpecError(f"reward_name {reward_name!r} is unknown; choose one of {', '.join(REWARD_NAMES)}")
     if not valid:
-        return 0.0
-    if reward_name == "arc-v1":
+        return -1.0 if reward_name == "arc-v0" and error == "parse" else 0.0
+    if reward_name in ("arc-v0", "arc-v1"):
         return 1.0 + 8.0 * score["correct_grids"] + score["pixel_score"]
     return 1.0 + 9.0 * score["correct_grids"]
 
@@ -130,7 +133,7 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
         "pixel_score": (train["pixel_score"] * train["n"] + test["pixel_score"] * test["n"]) / n if n else 0.0,
     }
     return RewardResult(
-        reward=reward_value(reward_name, both, error is None),
+        reward=reward_value(reward_name, both, error is None, error),
         error=error,
         correct_train=train["correct_grids"],
         correct_test=test["correct_grids"] if known_test else None,
@@ -145,15 +148,16 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
 
 
 def score_completions(completions: Sequence[str], tasks: Sequence[Task], sandbox: Any,
-                      reward_name: str) -> list[RewardResult]:
+                      reward_name: str, prefix: str | None = ASSISTANT_PREFIX) -> list[RewardResult]:
     """Extract, execute (one `run_many` call for the whole batch) and score each completion.
 
-    tasks[i] is the task completion i answers (already augmented if the prompt was).
+    tasks[i] is the task completion i answers (already augmented if the prompt was); `prefix` is
+    the text the prompt pre-filled the assistant turn with (a prompt template's may differ).
     """
     if len(completions) != len(tasks):
         raise ValueError(f"{len(completions)} completions for {len(tasks)} tasks")
     reward_value(reward_name, {}, False)  # fail fast on an unknown name, before running anything
-    programs = [extract_program(c) for c in completions]
+    programs = [extract_program(c, prefix) for c in completions]
     runnable = [i for i, p in enumerate(programs) if p is not None]
     results: dict[int, Any] = {}
     if runnable:

@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "eval_cmds",      # compare, submission build/validate
     "demo_cmd",       # demo
     "open_cmd",       # open (dashboard on one run)
+    "refine_cmd",     # refine-data (eval predictions -> refine file)
+    "prompt_cmd",     # prompt (print the rendered prompt and its token count)
 ]
 
 for _name in COMMAND_MODULES:

@@ -132,6 +132,10 @@ class SlurmBackend(Backend):
         setup = o.get("setup", [])
         setup = [setup] if isinstance(setup, str) else list(setup)
 
+        # accelerate's launcher handles only TERM/INT/HUP/QUIT: USR1 would kill it and orphan the
+        # training processes (its children), so they get the signal instead and the launcher exits
+        # when they have saved and stopped
+        forward = 'pkill -USR1 -P "$child"' if "accelerate.commands.launch" in entry else 'kill -USR1 "$child"'
         lines = ["#!/bin/bash", f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"]
         lines += [f"#SBATCH {a}" for a in sb]
         lines += ["", "set -u", f"RUN_DIR={_q(run_dir)}", 'cd "$RUN_DIR"']
@@ -144,7 +148,7 @@ class SlurmBackend(Backend):
             "child=",
             "on_usr1() {",
             '  echo "arcctl: USR1 from Slurm (preemption or time limit): checkpoint, then requeue" >&2',
-            '  if [ -n "$child" ]; then kill -USR1 "$child" 2>/dev/null; wait "$child"; fi',
+            f'  if [ -n "$child" ]; then {forward} 2>/dev/null; wait "$child"; fi',
             '  scontrol requeue "$SLURM_JOB_ID" && exit 0',
             '  echo "arcctl: requeue of $SLURM_JOB_ID refused; the job ends here" >&2',
             "  exit 143",

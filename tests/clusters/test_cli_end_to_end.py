@@ -94,3 +94,28 @@ def test_submit_over_ssh_and_tail_over_sftp(home, ssh_config, tmp_path):
     assert job["host"] == "testhost"
     out = cli(env, "tail", jid, "--metrics").stdout
     assert [l.split()[1] for l in out.splitlines() if l.startswith("step ")] == ["1", "2", "3", "4"]
+
+
+def test_an_unreachable_host_is_one_line_exit_2_and_nothing_written(home, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host deadhost\n  HostName 127.0.0.1\n  Port {port}\n  ConnectTimeout 5\n")
+    cfg = Path(home["ARCCTL_CONFIG_DIR"])
+    (cfg / "profiles" / "deadslurm.toml").write_text(
+        f'[profile]\nbackend = "slurm"\nhost = "deadhost"\nruns_root = "{tmp_path / "dead-runs"}"\n')
+    env = {**home, "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    for args in (["submit", "fake", "--profile", "deadslurm"], ["tail", "deadhost:/tmp/some-run"],
+                 ["open", "deadhost:/tmp/some-run"], ["health", "deadhost:/tmp/some-run"]):
+        res = cli(env, *args, check=False)
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "deadhost" in lines[0] and "Traceback" not in res.stderr, (args, res.stderr)
+    # nothing launched and no run dir; the attempt stays visible as a failed row that never ran
+    [job] = ls(env).values()
+    assert job["state"] == "failed" and job["reason"] == "submit_failed" and "deadhost" in job["detail"]
+    assert job["backend_job_id"] is None
+    assert not (tmp_path / "dead-runs").exists()

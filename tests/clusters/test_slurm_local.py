@@ -12,6 +12,7 @@ from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend, make_backend
 from jobs.rundir import EVENTS, METRICS, JsonlTail, read_jsonl
 from jobs.shell import CommandError
+from tests import golden
 from tests.clusters.conftest import make_spec, wait_for
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -19,10 +20,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180)]
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ARCCTL_UPDATE_GOLDEN") or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs from the golden file (ARCCTL_UPDATE_GOLDEN=1 to accept)"
+    golden.check_golden(GOLDEN / name, text)
 
 
 def seed_spec(**kw):
@@ -158,3 +156,31 @@ def test_usr1_requeues_and_the_job_resumes_from_its_checkpoint(slurm, tmp_path):
     assert steps == list(range(1, 13))
     log = (run / "stderr.log").read_text()
     assert "USR1 from Slurm" in log  # the first attempt's log survived the requeue (append mode)
+
+
+def test_a_refresh_is_one_squeue_and_at_most_one_sacct(slurm, tmp_path, monkeypatch):
+    from jobs.backends import slurm as slurm_mod
+
+    monkeypatch.setattr(slurm_mod, "_SACCT_COMPLETION", {})  # a fresh process: nothing discovered yet
+    b = SlurmBackend({"slurm_conf": str(slurm.conf)})
+    ids = [b.submit(make_spec(tmp_path / f"q{i}", f"q{i}", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0}))
+           for i in range(3)]
+    gone = ["999997", "999998"]  # jobs squeue has forgotten (or never knew)
+    calls: list[str] = []
+    run = b.shell.run
+    monkeypatch.setattr(b.shell, "run", lambda argv, **kw: calls.append(" ".join(argv[:2])) or run(argv, **kw))
+
+    def refresh() -> list[str]:
+        calls.clear()
+        st = b.status(ids + gone)
+        assert set(st) == set(ids + gone) and all(st[g].state is JobState.UNKNOWN for g in gone)
+        return [c.split()[0] for c in calls]
+
+    # the first refresh of a process learns whether sacct has accounting storage (here it has not:
+    # `sacct -X` says so, then `sacct -c` reads the jobcomp file); it is remembered
+    assert refresh() == ["squeue", "sacct", "sacct"]
+    for _ in range(2):
+        assert refresh() == ["squeue", "sacct"]  # all forgotten jobs in one sacct call
+    calls.clear()
+    b.status(ids)
+    assert [c.split()[0] for c in calls] == ["squeue"]  # squeue knows them all: no sacct

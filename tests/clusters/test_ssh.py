@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -20,6 +19,15 @@ from tests.clusters.conftest import make_spec, wait_for
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 def test_host_resolution_from_ssh_config(ssh_config, sshd):
     h = resolve_host("testhost")
@@ -41,7 +49,7 @@ def test_one_reused_connection_and_reconnect_after_drop(ssh_config, sshd):
     session_pid = int(pool.exec("testhost", "echo $PPID")[1])
     assert "sshd" in open(f"/proc/{session_pid}/cmdline").read()
     os.kill(session_pid, signal.SIGKILL)
-    time.sleep(0.2)
+    wait_for(lambda: _dead(session_pid), timeout=10, what=f"sshd session {session_pid} to die")
     assert pool.exec("testhost", "echo again")[1] == "again\n"
     assert pool.connects == 3
     pool.close()

@@ -103,3 +103,15 @@ def test_cli_errors_name_the_path(tmp_path):
 def test_checkpoint_metrics_name():
     assert checkpoint_metrics_name("arc1/eval") == "arc1-eval.json"
     assert checkpoint_metrics_name("/data/arc-agi_evaluation_challenges.json") == "arc-agi_evaluation_challenges.json"
+
+
+def test_cli_markdown(tmp_path):
+    a, b = _eval_run(tmp_path, "baseline", BASE), _eval_run(tmp_path, "rl", RL)
+    r = runner.invoke(app, ["compare", str(a), str(b), "--markdown"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert lines[0].startswith("| dataset | experiment | n_preds | valid_code |")
+    assert all(set(cell.strip()) <= set("-:") and cell.strip() for cell in lines[1].strip("|").split("|"))
+    rows = {line.split("|")[2].strip(): line for line in lines[2:]}
+    assert set(rows) == {"baseline", "rl"} and "\x1b" not in r.output  # plain text, no terminal styling
+    assert "**100.00%**" in rows["baseline"] and "**27.00%**" in rows["rl"] and "**27.00%**" not in rows["baseline"]

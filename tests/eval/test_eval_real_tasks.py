@@ -43,7 +43,7 @@ class FixedGenerator:
         self.texts = texts
         self.prompts = []
 
-    def generate(self, prompts, max_new_tokens, temperature=1.0, top_p=1.0, seed=0):
+    def generate(self, prompts, max_new_tokens, temperature=1.0, top_p=1.0, seed=0, **_):
         self.prompts = list(prompts)
         assert len(prompts) == len(self.texts)
         return [Completion(t, n_tokens=len(t) // 4, truncated=False) for t in self.texts]

@@ -133,3 +133,39 @@ def test_data_parallel_two_processes_match_one(tmp_path, tiny_model_dir):
         losses[n] = [m["loss"] for m in read_jsonl(run / "metrics.jsonl") if "loss" in m]
     assert len(losses[1]) == len(losses[2]) == 4
     assert losses[2] == pytest.approx(losses[1], rel=1e-3)
+
+
+def test_completion_only_loss_masks_the_prompt(tmp_path, tiny_model_dir):
+    """The labels TRL's SFTTrainer really trains on, from its own data loader: with
+    completion_only_loss the prompt tokens are ignored (-100) and exactly the completion's tokens
+    count; without it every token does."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from trainer import model_loading, sft
+
+    spec = _spec(tmp_path / "mask", tiny_model_dir, synthetic_tasks=4, per_device_train_batch_size=1)
+    p = spec.typed_params()
+    model, tokenizer, peft_config = model_loading.load_for_training(p)
+    examples = sft.build_examples(sft.task_program_pairs(p), p, tokenizer)[:1]
+    prompt_ids = tokenizer(examples[0]["prompt"], add_special_tokens=False)["input_ids"]
+    whole_ids = tokenizer(examples[0]["prompt"] + examples[0]["completion"], add_special_tokens=False)["input_ids"]
+    assert whole_ids[:len(prompt_ids)] == prompt_ids  # the prompt tokenizes the same inside the example
+    counted = {}
+    for only in (True, False):
+        q = JobSpec(**{**spec.model_dump(), "params": {**spec.params, "completion_only_loss": only}}).typed_params()
+        trainer = SFTTrainer(model=model, args=sft.sft_config(q, tmp_path / f"out-{only}", False, has_eval=False),
+                             train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+                             peft_config=None)  # the labels do not depend on the adapter
+        batch = next(iter(trainer.get_train_dataloader()))
+        ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+        start = next(i for i in range(len(ids)) if ids[i:i + len(prompt_ids)] == prompt_ids)
+        end = start + len(prompt_ids)
+        counted[only] = [i for i, lab in enumerate(labels) if lab != -100]
+        assert all(labels[i] == ids[i] for i in counted[only])
+        if only:
+            assert all(lab == -100 for lab in labels[:end])  # nothing of the prompt is learned
+            assert counted[only][0] == end  # the loss starts at the first completion token
+        else:
+            assert counted[only][0] <= start  # the prompt is learned too
+    assert len(counted[True]) < len(counted[False]) - len(prompt_ids) // 2

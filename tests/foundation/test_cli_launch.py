@@ -165,17 +165,22 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     rd.mkdir()
     (rd / "metrics.jsonl").write_text('{"step": 1, "reward": 1.0}\n{"step": 2, "rew')  # torn last line
     import subprocess
-    import time
 
     from tests.foundation.conftest import ARCCTL
 
-    p = subprocess.Popen([ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "4"],
+    p = subprocess.Popen([ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
                          stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    first = p.stdout.readline()  # the follower has read the file up to the torn line
+    assert first.split()[:2] == ["step", "1"], first
     with open(rd / "metrics.jsonl", "a") as f:
         f.write('ard": 2.0}\n{"step": 3, "reward": 3.0}\n')
-    out, _ = p.communicate(timeout=20)
-    lines = out.splitlines()
+    lines = [first.rstrip("\n")]
+    while len(lines) < 3:
+        line = p.stdout.readline()
+        assert line, f"tail --follow ended after {lines}"
+        lines.append(line.rstrip("\n"))
+    p.terminate()
+    p.communicate(timeout=20)
     assert [l.split()[1] for l in lines] == ["1", "2", "3"]
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.foundation.conftest import run_cli
+from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("ARCCTL_UPDATE_GOLDEN") == "1"
 
 
 def normalise(text: str, home: Path) -> str:
-    text = text.replace(str(home / "runs"), "<RUNS>")
+    text = text.replace(str(home / "runs"), "<RUNS>").replace(str(GOLDEN), "<GOLDEN>")
     # The CLI runs under its console script's interpreter (python3) while pytest may run under
     # `python`: any interpreter of this environment is <python>.
     text = re.sub(re.escape(os.path.dirname(sys.executable)) + r"/python3?(\.\d+)?\b", "<python>", text)
@@ -30,13 +30,7 @@ def normalise(text: str, home: Path) -> str:
 
 
 def check(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE or not path.exists():
-        if not UPDATE:
-            pytest.fail(f"missing golden {path}; run with ARCCTL_UPDATE_GOLDEN=1 to create it")
-        path.write_text(text)
-        return
-    assert text == path.read_text(), f"{path} differs; if intended, regenerate with ARCCTL_UPDATE_GOLDEN=1"
+    check_golden(GOLDEN / name, text)
 
 
 CLI_CASES = {
@@ -44,7 +38,8 @@ CLI_CASES = {
     "grpo_2gpus_local.json": ["grpo", "-p", "resources.gpus=2"],
     "sft_local.json": ["sft"],
     "eval_local.json": ["eval", "-p", "adapter_path=/models/adapter"],
-    "grpo-refine_local.json": ["grpo-refine"],
+    # render reads a local job's refine file: a small valid one
+    "grpo-refine_local.json": ["grpo-refine", "-p", f"refine_dataset={GOLDEN / 'refine-sample.json'}"],
 }
 
 
@@ -89,3 +84,26 @@ def test_render_output_shape(home):
     assert out.count("-m trainer run") == 4
     data = json.loads(run_cli("render", "grpo", "-p", "resources.gpus=2", "--json", check=True).stdout)
     assert "-m accelerate.commands.launch --num_processes 2 -m trainer run" in data[0]["artifact"]["text"]
+
+
+def test_golden_check_fails_on_missing_or_changed_files_and_rewrites_only_with_1(tmp_path, monkeypatch):
+    path = tmp_path / "case.txt"
+    monkeypatch.delenv("ARCCTL_UPDATE_GOLDEN", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="missing golden file"):
+        check_golden(path, "a\n")
+    assert not path.exists()
+    path.write_text("a\nb\n")
+    check_golden(path, "a\nb\n")
+    with pytest.raises(pytest.fail.Exception, match=r"differs at line 2:\n  golden: b\n  now:    c"):
+        check_golden(path, "a\nc\n")
+    for value in ("0", "true", "yes"):
+        monkeypatch.setenv("ARCCTL_UPDATE_GOLDEN", value)
+        with pytest.raises(pytest.fail.Exception, match="set it to 1"):
+            check_golden(path, "a\nc\n")
+        with pytest.raises(pytest.fail.Exception, match="set it to 1"):
+            check_golden(tmp_path / "new.txt", "x\n")
+    assert path.read_text() == "a\nb\n" and not (tmp_path / "new.txt").exists()
+    monkeypatch.setenv("ARCCTL_UPDATE_GOLDEN", "1")
+    check_golden(path, "a\nc\n")
+    check_golden(tmp_path / "sub" / "new.txt", "x\n")
+    assert path.read_text() == "a\nc\n" and (tmp_path / "sub" / "new.txt").read_text() == "x\n"

@@ -40,3 +40,18 @@ def test_templates_show_one(home):
     assert p["learning_rate"]["value"] == 2e-4  # SFT's own default
     res = run_cli("templates", "grpx")
     assert res.returncode == 2 and "did you mean 'grpo'" in res.stderr
+
+
+def test_tail_completions_through_the_cli(home, tmp_path):
+    rd = tmp_path / "run"
+    rd.mkdir()
+    rows = [{"step": s, "task_id": f"t{s}", "reward": s / 4, "tokens": 10 * s, "truncated": s == 3,
+             "completion": f"def transform(g):\n    return g  # {s}"} for s in (1, 2, 3)]
+    (rd / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4, "ta')
+    out = run_cli("tail", str(rd), "--completions", "-n", "2", check=True).stdout.splitlines()
+    assert out == ["step 2  task t2  reward 0.5  20 tok  def transform(g):⏎    return g  # 2",
+                   "step 3  task t3  reward 0.75  30 tok [truncated]  def transform(g):⏎    return g  # 3"]
+    got = [json.loads(l) for l in run_cli("tail", str(rd), "--completions", "--json", check=True).stdout.splitlines()]
+    assert got == rows  # the torn last line is not a record yet
+    both = run_cli("tail", str(rd), "--completions", "--metrics")
+    assert both.returncode == 2 and both.stderr.strip() == "error: choose one of --metrics, --completions, --events"

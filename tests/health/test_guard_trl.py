@@ -31,7 +31,7 @@ def test_guard_rollback_in_a_real_grpo_run(tmp_path, monkeypatch, tiny_model_dir
     spec = grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=8, save_steps=2,
                      logging_steps=1, guard="rollback", max_rollbacks=1, health=TRIP)
     spec.write()
-    proc = run_trainer("run", str(run_dir), timeout=400)
+    proc = run_trainer("run", str(run_dir), timeout=540)  # parent and child, within the 600 s test timeout
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     ev = rundir.read_jsonl(run_dir / rundir.EVENTS)

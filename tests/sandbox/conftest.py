@@ -33,3 +33,22 @@ def descendants(pid: int = os.getpid()) -> set[int]:
                 out.add(c)
                 todo.append(c)
     return out
+
+
+def sandbox_processes(sb) -> set[int]:
+    """Live processes anywhere on the host that a sandbox started (its zygote's command line,
+    inherited by every fork, names the sandbox's private root directory)."""
+    out = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if sb._root and sb._root.encode() in cmd and state != "Z":
+            out.add(int(name))
+    return out

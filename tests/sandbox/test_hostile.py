@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.sandbox.conftest import descendants
+from tests.sandbox.conftest import descendants, sandbox_processes
 from trainer.sandbox import Sandbox
 
 GRID = [[1, 2, 3], [4, 5, 6]]
@@ -17,6 +17,7 @@ FLIP = "def transform(g):\n    return np.flipud(g)\n"
 FLIPPED = [[4, 5, 6], [1, 2, 3]]
 SECRET = "TOPSECRET-7f3a"
 WORKERS = 2
+TOKENS = ("WANDB_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY")
 
 # (id, expected error kind or None for a valid result, program). {S} = sentinel dir,
 # {F} = sentinel file, {K} = fake private key, {P} = test process pid, {PORT} = listening port.
@@ -26,7 +27,7 @@ HOSTILE = [
      "def transform(g):\n    while True:\n        try:\n            while True: pass\n        except BaseException:\n            pass\n"),
     ("deep-recursion", "exception", "def f(n):\n    return f(n + 1)\ndef transform(g):\n    return f(0)\n"),
     ("c-stack-overflow-crash", "exception",
-     "def transform(g):\n    x = ()\n    for _ in range(10**6):\n        x = (x,)\n    return hash(x)\n"),
+     "def transform(g):\n    x = ()\n    for _ in range(5 * 10**5):  # enough to overflow an 8 MB C stack\n        x = (x,)\n    return hash(x)\n"),
     ("memory-bomb-list", "memory", "def transform(g):\n    x = [0] * (10**10)\n    return g\n"),
     ("memory-bomb-gradual", "memory",
      "def transform(g):\n    hog = []\n    while True:\n        hog.append(np.empty(200 * 2**20, dtype=np.uint8))\n"),
@@ -69,11 +70,11 @@ HOSTILE = [
     ("huge-print", None, "def transform(g):\n    print('x' * 10**8)\n    return g\n"),
     ("raw-fd-write-flood", None, "import os\ndef transform(g):\n    os.write(1, b'x' * 10**7)\n    os.write(2, b'y' * 10**7)\n    return g\n"),
     ("print-forever", "timeout", "def transform(g):\n    while True:\n        print('spam' * 1000)\n"),
-    ("patch-numpy", "unsafe", "def transform(g):\n    np.flipud = lambda a: a\n    return g\n"),
+    ("patch-numpy", None, "def transform(g):\n    np.flipud = lambda a: a\n    return g\n"),
     ("patch-builtins", "unsafe", "import builtins\ndef transform(g):\n    builtins.len = lambda x: 0\n    builtins.range = None\n    return g\n"),
-    ("patch-sys-modules", "unsafe", "import sys\ndef transform(g):\n    sys.modules['numpy'] = None\n    return g\n"),
-    ("patch-common", "unsafe", "import common\ndef transform(g):\n    common.flood_fill = None\n    return g\n"),
-    ("patch-common-class-attribute", "unsafe", "import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n"),
+    ("patch-sys-modules", "exception", "import sys\ndef transform(g):\n    sys.modules['numpy'] = None\n    return g\n"),
+    ("patch-common", None, "import common\ndef transform(g):\n    common.flood_fill = None\n    return g\n"),
+    ("patch-common-class-attribute", None, "import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n"),
     ("patch-common-function-code", "unsafe",
      "import common\ndef evil(*a, **k):\n    return None\ndef transform(g):\n    common.crop.__code__ = evil.__code__\n    return g\n"),
     ("patch-environ", "unsafe", "import os\ndef transform(g):\n    os.environ['PYTHONPATH'] = '/evil'\n    return g\n"),
@@ -95,14 +96,41 @@ HOSTILE = [
     ("signal-handler-frame-theft", "unsafe",
      "import signal\nstolen = []\ndef transform(g):\n    signal.signal(signal.SIGALRM, lambda s, f: stolen.append(f.f_back))\n"
      "    signal.setitimer(signal.ITIMER_REAL, 0.01)\n    while not stolen: pass\n    return g\n"),
-    ("finalizer-after-return", "unsafe",
+    ("finalizer-after-return", None,
      "import sys\nclass Sneaky:\n    def __del__(self, getframe=sys._getframe):\n        getframe(1)\nkeep = Sneaky()\n"
      "def transform(g):\n    return g\n"),
     ("forge-result-frame", "unsafe",
      "import os, stat, struct\ndef transform(g):\n    msg = b'{{\"t\":\"x\",\"outputs\":[\"1x1:7\"],\"error\":null,\"detail\":\"\",\"stdout\":\"\"}}'\n"
-     "    for fd in range(3, 64):\n        try:\n            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
+     "    for fd in range(3, 64):\n        try:\n            m = os.fstat(fd).st_mode\n            if stat.S_ISSOCK(m) or stat.S_ISFIFO(m):\n                os.write(fd, struct.pack('!I', len(msg)) + msg)\n"
      "        except OSError:\n            pass\n    return g\n"),
-    ("read-proc-of-parent", "unsafe", "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
+    ("read-proc-of-parent", "exception",  # /proc is an empty tmpfs: FileNotFoundError
+     "import os\ndef transform(g):\n    print(open(f'/proc/{{os.getppid()}}/environ').read())\n    return g\n"),
+    # Reaching other processes: scheduling, priorities, limits (each succeeded before the audit).
+    ("sched-setaffinity-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setaffinity(os.getppid(), {{0}})\n    return g\n"),
+    ("sched-setaffinity-self", "unsafe", "import os\ndef transform(g):\n    os.sched_setaffinity(0, {{0}})\n    return g\n"),
+    ("setpriority-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)\n    return g\n"),
+    ("setpriority-own-group", "unsafe",
+     "import os\ndef transform(g):\n    os.setpriority(os.PRIO_PGRP, 0, os.getpriority(os.PRIO_PGRP, 0))\n    return g\n"),
+    ("setpriority-user", "unsafe",
+     "import os\ndef transform(g):\n    try:\n        os.setpriority(os.PRIO_USER, 54321, 19)\n    except ProcessLookupError:\n"
+     "        pass\n    return g\n"),
+    ("getpriority-user", "unsafe", "import os\ndef transform(g):\n    print(os.getpriority(os.PRIO_USER, 0))\n    return g\n"),
+    ("sched-idle-parent", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))\n    return g\n"),
+    ("sched-fifo-self", "unsafe",
+     "import os\ndef transform(g):\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))\n    return g\n"),
+    ("sched-getaffinity-of-parent", "unsafe",
+     "import os\ndef transform(g):\n    print(os.sched_getaffinity(os.getppid()))\n    return g\n"),
+    ("setsid", "unsafe", "import os\ndef transform(g):\n    os.setsid()\n    return g\n"),
+    ("environ-tokens", None, "import os\ndef transform(g):\n    print(sorted(os.environ.items()))\n    return g\n"),
+    ("self-affinity-and-limits-readable", None,
+     "import os\ndef transform(g):\n    assert os.sched_getaffinity(0) and os.cpu_count()\n    return g\n"),
+    ("close-result-channel-and-linger", "timeout",
+     "import os, time\ndef transform(g):\n    os.closerange(3, 256)\n    time.sleep(100)\n"),
+    ("close-result-channel-and-spin", "timeout",
+     "import os\ndef transform(g):\n    os.closerange(3, 256)\n    while True: pass\n"),
     ("hostile-exception-str", "timeout",
      "class E(Exception):\n    def __str__(self):\n        while True: pass\ndef transform(g):\n    raise E()\n"),
 ]
@@ -119,11 +147,19 @@ def env(tmp_path_factory):
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)
     listener.settimeout(0.05)
+    # Secrets in the owner's environment must not reach programs (started after they are set).
+    saved = {k: os.environ.get(k) for k in TOKENS}
+    os.environ.update({k: f"{SECRET}-{k}" for k in TOKENS})
     before = descendants()
     with Sandbox(workers=WORKERS, timeout_s=2.0, memory_mb=512, recycle_every=100, kill_grace_s=0.5) as sb:
         yield {"sb": sb, "dir": sentinel_dir, "file": sentinel, "key": key, "listener": listener,
                "before": before}
     listener.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     assert descendants() == before, "sandbox left processes behind after close()"
 
 
@@ -153,8 +189,10 @@ def test_hostile_program(env, kind, src):
     assert env["file"].read_text() == "original"
     with pytest.raises(OSError):  # no connection ever reached the listener
         env["listener"].accept()
-    # No process left behind: every descendant is the zygote or a live worker.
+    # No process left behind: every descendant is the zygote or a live worker, and nothing
+    # started by this sandbox lives on elsewhere (an orphan is no longer our descendant).
     assert descendants() - env["before"] <= sb.pids()
+    assert sandbox_processes(sb) <= sb.pids()
     # The next correct programs still score correctly and the pool is back at full strength.
     after = sb.run_many([f"# {k}\n" + FLIP for k in range(20)], [[GRID]] * 20)
     assert all(r.error is None and r.outputs == [FLIPPED] for r in after)
@@ -164,7 +202,7 @@ def test_hostile_program(env, kind, src):
 
 
 def test_battery_is_big_enough():
-    assert len(HOSTILE) >= 30
+    assert len(HOSTILE) >= 70
     assert len({i for i, _, _ in HOSTILE}) == len(HOSTILE)
 
 
@@ -180,7 +218,7 @@ def test_mixed_hostile_batch_throughput_recovers(env):
                              PORT=env["listener"].getsockname()[1]), FLIP]
         kinds += [kind, None]
     res = sb.run_many(progs, [[GRID]] * len(progs))
-    assert [r.error for r in res] == kinds
+    assert [r.error for r in res] == kinds, [(k, r.error, r.detail) for k, r in zip(kinds, res) if k != r.error]
     flips = res[1::2]
     assert all(r.outputs == [FLIPPED] for r in flips)
     assert all(r.outputs == [GRID] for r, k in zip(res[0::2], kinds[0::2]) if k is None)
@@ -190,3 +228,20 @@ def test_mixed_hostile_batch_throughput_recovers(env):
     assert all(r.outputs == [FLIPPED] for r in good)
     assert sb.ready_workers() == WORKERS
     assert time.perf_counter() - t0 < 30  # generous: recovery, not speed, is the point
+
+
+@pytest.mark.timeout(120)
+def test_disk_fill_is_capped_per_program_and_never_accumulates():
+    """Many files of 1 MB per program: at most `disk_mb` in total, and nothing left for the next."""
+    filler = ("import os\ndef transform(g):\n    before = len(os.listdir('.'))\n    total = 0\n"
+              "    for i in range(40):\n        try:\n            with open(f'f{i}.bin', 'wb') as f:\n"
+              "                f.write(b'x' * 2**20)\n            total += 2**20\n"
+              "        except OSError:\n            break\n    print(before, total // 2**20)\n    return g\n")
+    with Sandbox(workers=1, timeout_s=5.0, disk_mb=16) as sb:
+        assert "tmpfs of 16 MB" in sb.protections()["disk"]
+        res = sb.run_many([filler + f"# {k}\n" for k in range(5)], [[GRID]] * 5)
+        for r in res:
+            assert r.error is None, r.detail
+            left_before, written = map(int, r.stdout.split("\n")[0].split())
+            assert left_before == 0          # the previous program's files are gone
+            assert 8 <= written <= 16        # capped by the tmpfs, every time (so it was emptied)

@@ -117,6 +117,7 @@ def test_protections_reported(sandbox):
     p = sandbox.protections()
     assert set(p["rlimits"]) >= {"AS", "CPU", "NPROC", "FSIZE", "NOFILE"}
     assert p["seccomp"] and p["landlock"] and p["netns"]
+    assert "tmpfs" in p["disk"] and p["process_per_program"]
 
 
 def test_recycling_replaces_workers_and_keeps_scoring(sandbox):
@@ -221,56 +222,6 @@ def test_programs_may_define_and_modify_their_own_classes(sandbox):
     assert r.outputs == [[[2]]]
 
 
-def test_poisoned_helper_class_is_restored_for_the_next_program():
-    # End to end (the poisoned worker is also replaced); the in-place repair is tested below.
-    with Sandbox(workers=1, recycle_every=1000) as sb:
-        bad = sb.run_one("import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n", [GRID])
-        assert bad.error == "unsafe" and "common.Color" in bad.detail
-        good = sb.run_one("from common import *\ndef transform(g):\n    return np.full((1, 1), Color.RED)\n", [GRID])
-        assert good.outputs == [[[2]]]
-        bad = sb.run_one("def transform(g):\n    np.flipud = lambda a: a\n    return g\n", [GRID])
-        assert bad.error == "unsafe" and "numpy.flipud" in bad.detail
-        assert sb.run_one(FLIP, [GRID]).outputs == [[[4, 5, 6], [1, 2, 3]]]
-
-
-def test_runner_repairs_poisoned_namespaces_in_place(tmp_path):
-    """The worker-side repair itself, in a forked child (it patches real modules)."""
-    import json
-    import os
-    import sys
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            import trainer.common as common
-            sys.modules["common"] = common
-            from trainer.sandbox.batch import encode_input
-            from trainer.sandbox.runner import Runner
-            runner = Runner(common, 1000, "numpy", str(tmp_path))
-            inp = [encode_input(GRID, 0, 0)]
-            out = []
-            for src in ("import common\ndef transform(g):\n    common.Color.RED = 5\n    return g\n",
-                        "from common import *\ndef transform(g):\n    return np.full((1, 1), Color.RED)\n",
-                        "import builtins\ndef transform(g):\n    builtins.abs = None\n    np.flipud = None\n    return g\n",
-                        "def transform(g):\n    return np.flipud(g) + abs(-1) - 1\n"):
-                res = runner.run(src, "k", inp, 2.0, True, 0)
-                out.append([res["error"], res["outputs"], res["recycle"]])
-            os.write(w, json.dumps(out).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    out = json.loads(data)
-    assert out[0][0] == "unsafe" and out[0][2] is True
-    assert out[1] == [None, ["1x1:2"], False]
-    assert out[2][0] == "unsafe"
-    assert out[3] == [None, ["2x3:456123"], False]
-
-
 def test_non_text_program_is_a_parse_error(sandbox):
     res = sandbox.run_many([None, b"def transform(g): return g", FLIP], [[GRID]] * 3)
     assert [r.error for r in res] == ["parse", "parse", None]
@@ -314,7 +265,7 @@ def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
     from trainer.sandbox import SandboxError
     path = tmp_path / "common.py"
     path.write_text("from trainer.sandbox import seccomp\n"
-                    "seccomp.compile_filter = lambda confine_files: (b'\\x00' * 4, 'broken')\n")
+                    "seccomp.compile_filter = lambda *a, **k: (b'\\x00' * 4, 'broken')\n")
     with pytest.raises(SandboxError, match="could not confine itself: OSError.*PR_SET_SECCOMP"):
         with Sandbox(workers=1, common_module=path):
             pass

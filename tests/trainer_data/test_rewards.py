@@ -59,7 +59,7 @@ def test_reward_formulas():
     assert reward_value("arc-v2-no-pixel-score", score, False) == 0.0
     perfect = {"correct_grids": 1.0, "pixel_score": 1.0}
     assert reward_value("arc-v1", perfect, True) == reward_value("arc-v2-no-pixel-score", perfect, True) == 10.0
-    with pytest.raises(JobsError, match="reward_name 'arc-v3' is unknown; choose one of arc-v1, arc-v2-no-pixel-score"):
+    with pytest.raises(JobsError, match="reward_name 'arc-v3' is unknown; choose one of arc-v0, arc-v1, arc-v2-no-pixel-score"):
         reward_value("arc-v3", score, True)
 
 

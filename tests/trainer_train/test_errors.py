@@ -42,11 +42,10 @@ def test_missing_spec_file(tmp_path):
     assert proc.returncode == 2 and "missing.json" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_batch_not_multiple_of_num_generations(tmp_path, tiny_model_dir, capsys):
-    spec = grpo_spec(tmp_path / "run", tiny_model_dir, num_generations=3)
-    assert grpo.main(spec) == 2
-    assert "num_generations (3)" in capsys.readouterr().err
-    assert events(tmp_path / "run")[-1]["event"] == "error"
+def test_batch_not_multiple_of_num_generations(tmp_path, tiny_model_dir):
+    # refused when the spec is built (render/submit), long before a trainer could see it
+    with pytest.raises(ValueError, match=r"= 4 completions per step must be a multiple of num_generations \(3\)"):
+        grpo_spec(tmp_path / "run", tiny_model_dir, num_generations=3)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("unsloth") is not None, reason="unsloth is installed")

@@ -72,7 +72,12 @@ def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend, penalty):
     cfg = GenerationConfig(max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id,
                            eos_token_id=tok.eos_token_id, repetition_penalty=penalty)
     prompts = _prompt_ids(tok)
-    ours = fast_generation.FastGenerator(backend, tok, cfg).generate(model, prompts)
+    gen = fast_generation.FastGenerator(backend, tok, cfg)
+    gen.generate(model, [list(range(5, 400))] * 3)  # a longer prompt first: later calls reuse its cache
+    cache = gen.loop.cache if gen.loop else None
+    ours = gen.generate(model, prompts)
+    if gen.loop:
+        assert gen.loop.cache is cache
     for p, got in zip(prompts, ours):
         with torch.no_grad():
             ref = model.generate(input_ids=torch.tensor([p]), generation_config=cfg)[0, len(p):].tolist()
@@ -153,7 +158,7 @@ def test_grpo_run_with_fast_backend(tmp_path, tiny_model_dir, backend):
 def test_auto_resolves_by_device_and_adapter():
     base = dict(model_path="m", dataset="arc1/train")
     assert fast_generation.resolve(GRPOParams(**base), cuda=False) == "trl"
-    assert fast_generation.resolve(GRPOParams(**base), cuda=True) == "merged-static"
+    assert fast_generation.resolve(GRPOParams(**base), cuda=True) == "merged-cudagraph"
     assert fast_generation.resolve(GRPOParams(**base, load_in_4bit=True), cuda=True) == "static"
     assert fast_generation.resolve(GRPOParams(**base, use_dora=True), cuda=True) == "static"
     assert fast_generation.resolve(GRPOParams(**base, use_vllm=True), cuda=True) == "trl"

@@ -87,3 +87,121 @@ def test_resolve_resume(tmp_path):
     _checkpoint(child, 12)
     got = lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(parent))), child, warn)
     assert got == str(child / "checkpoint-12")
+
+
+def _rows(path, steps):
+    path.write_text("".join(json.dumps({"step": s, "reward": s / 10}) + "\n" for s in steps))
+
+
+def _steps(path):
+    return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+
+def _resume_in_place(run, step):
+    from datetime import datetime, timezone
+
+    return _spec(run, CheckpointRef(run_dir=str(run), checkpoint=f"checkpoint-{step}", name="r")).model_copy(
+        update={"created": datetime.now(timezone.utc)})
+
+
+def test_resume_in_place_from_an_earlier_checkpoint_branches_the_later_ones_aside(tmp_path):
+    from jobs import rundir
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    for step in (2, 4):
+        _checkpoint(run, step)
+    _checkpoint(run, 5, valid=False)
+    (run / "final").mkdir()
+    _rows(run / "metrics.jsonl", [1, 2, 3, 4, 5])
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 6, "rew')  # a torn last line of the killed process: a later row
+    _rows(run / "completions.jsonl", [1, 1, 2, 3, 3])
+    spec = _resume_in_place(run, 2)
+    warn = lambda m, **f: None  # noqa: E731
+    # the explicit checkpoint wins over the run's newer ones (it used to restart at checkpoint-4)
+    assert lifecycle.resolve_resume(spec, run, warn) == str(run / "checkpoint-2")
+
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(spec, run, files)
+    files.close()
+    [branch] = (run / "branches").iterdir()
+    assert branch.name.endswith("-from-checkpoint-2")
+    assert sorted(p.name for p in branch.iterdir()) == ["checkpoint-4", "checkpoint-5", "completions.jsonl",
+                                                       "final", "metrics.jsonl"]
+    assert [c.name for c in rundir.list_checkpoints(str(run))] == ["checkpoint-2"]
+    assert not (run / "final").exists()
+    assert _steps(run / "metrics.jsonl") == [1, 2]
+    assert _steps(run / "completions.jsonl") == [1, 1, 2]
+    assert _steps(branch / "completions.jsonl") == [3, 3]
+    moved = (branch / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in moved[:3]] == [3, 4, 5] and moved[3] == '{"step": 6, "rew'
+    [ev] = [e for e in rundir.read_jsonl(run / "events.jsonl") if e["event"] == "resumed"]
+    assert ev["checkpoint"] == "checkpoint-2" and ev["branch"] == f"branches/{branch.name}"
+    assert ev["moved_checkpoints"] == ["checkpoint-4", "checkpoint-5", "final"]
+    assert ev["moved_rows"] == {"metrics.jsonl": 4, "completions.jsonl": 2}
+    assert lifecycle.resolve_resume(spec, run, warn) == str(run / "checkpoint-2")
+
+    # The resumed run saves checkpoint-3 and is requeued with the same spec: it continues from 3,
+    # and nothing is moved again.
+    _checkpoint(run, 3)
+    _rows(run / "metrics.jsonl", [1, 2, 3])
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(spec, run, files)
+    files.close()
+    assert lifecycle.resolve_resume(spec, run, warn) == str(run / "checkpoint-3")
+    assert len(list((run / "branches").iterdir())) == 1 and _steps(run / "metrics.jsonl") == [1, 2, 3]
+
+    # A second `arcctl resume --checkpoint 2` (a new spec) branches again, into a second folder.
+    again = _resume_in_place(run, 2)
+    assert lifecycle.resolve_resume(again, run, warn) == str(run / "checkpoint-2")
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(again, run, files)
+    files.close()
+    assert len(list((run / "branches").iterdir())) == 2 and _steps(run / "metrics.jsonl") == [1, 2]
+
+
+def test_only_the_main_process_moves_and_others_still_pick_the_explicit_checkpoint(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    for step in (2, 4):
+        _checkpoint(run, step)
+    _rows(run / "metrics.jsonl", [1, 2, 3, 4])
+    spec = _resume_in_place(run, 2)
+    lifecycle.prepare_run_dir(spec, run, RunFiles(run, enabled=False))  # rank 1 of an accelerate job
+    assert (run / "checkpoint-4").is_dir() and not (run / "branches").exists()
+    assert lifecycle.resolve_resume(spec, run, lambda m, **f: None) == str(run / "checkpoint-2")
+
+
+def test_a_resume_at_the_newest_checkpoint_moves_nothing(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    _checkpoint(run, 2)
+    _rows(run / "metrics.jsonl", [1, 2])
+    spec = _resume_in_place(run, 2)
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(spec, run, files)
+    files.close()
+    assert not (run / "branches").exists() and _steps(run / "metrics.jsonl") == [1, 2]
+    # still recorded, so a requeue after checkpoint-3 is not sent back to 2
+    _checkpoint(run, 3)
+    assert lifecycle.resolve_resume(spec, run, lambda m, **f: None) == str(run / "checkpoint-3")
+
+
+def test_an_invalid_explicit_checkpoint_is_refused_before_anything_moves(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    _checkpoint(run, 2, valid=False)
+    _checkpoint(run, 4)
+    _rows(run / "metrics.jsonl", [1, 2, 3, 4])
+    spec = _resume_in_place(run, 2)
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(spec, run, files)
+    files.close()
+    assert not (run / "branches").exists() and (run / "checkpoint-4").is_dir()
+    assert _steps(run / "metrics.jsonl") == [1, 2, 3, 4]
+    with pytest.raises(SpecError, match="checkpoint-2 is not a valid checkpoint"):
+        lifecycle.resolve_resume(spec, run, lambda m, **f: None)

@@ -67,3 +67,30 @@ async def test_run_screen_over_sftp(remote, runs):
         scr = app.screen
         assert type(scr.view.fs.inner).__name__ == "SFTPFS"
         assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))
+
+
+@pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="needs tmux")
+def test_open_host_path_with_the_real_binary(sshd, remote, runs, arc_home, tmp_path):
+    """`arcctl open testhost:/path` (the README's remote form) parses the host, reads the run over
+    SFTP and shows its run screen; an unknown path on that host is one error line, exit 2. The host
+    is loopback, so the path is readable locally too: the sshd log proves the binary logged in."""
+    import subprocess
+    import sys
+
+    from tests.tui.test_tmux_e2e import keys, start, wait_for
+
+    ssh_config = os.environ["ARCCTL_SSH_CONFIG"]
+    log = sshd.root / "sshd.log"
+    logins = log.read_text().count("Accepted publickey")
+    s = start(arc_home, f"open testhost:{runs / 'healthy'}", env=f"ARCCTL_SSH_CONFIG={ssh_config}")
+    try:
+        wait_for(s, "step 50  rows 50", timeout=30)
+        assert log.read_text().count("Accepted publickey") > logins
+        keys(s, "q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", s], capture_output=True)
+    env = {**os.environ, "ARCCTL_HOME": str(arc_home)}
+    bad = subprocess.run([sys.executable, "-m", "arcctl.cli.main", "open", f"testhost:{tmp_path}/nope"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "testhost" in bad.stderr

@@ -28,6 +28,21 @@ def test_metrics_grow_incrementally_and_tolerate_torn_lines(tmp_path):
     assert v.refresh() == set()
 
 
+
+def test_metrics_start_over_when_a_resume_moves_later_steps_aside(tmp_path):
+    """A resume from an earlier checkpoint replaces metrics.jsonl with its first steps, then the
+    run writes the later steps again: an open view shows one history, not the old steps twice."""
+    m = tmp_path / "metrics.jsonl"
+    m.write_text("".join(json.dumps({"step": s, "reward": 0.1 * s}) + "\n" for s in (1, 2, 3, 4)))
+    v = RunView(str(tmp_path))
+    v.refresh()
+    assert list(v.metrics.steps) == [1, 2, 3, 4]
+    m.write_text("".join(json.dumps({"step": s, "reward": 0.1 * s}) + "\n" for s in (1, 2)))  # moved aside
+    with open(m, "a") as f:
+        f.write(json.dumps({"step": 3, "reward": 0.9}) + "\n")
+    assert "metrics" in v.refresh()
+    assert list(v.metrics.steps) == [1, 2, 3] and v.metrics.last("reward") == 0.9
+
 def test_downsample_keeps_spikes_and_bounds_points():
     x = np.arange(100_000, dtype=float)
     y = np.zeros_like(x)

@@ -156,11 +156,11 @@ async def test_fork_form_rejects_bad_value_inline(registry):
         await until(pilot, lambda: isinstance(app.screen, ForkScreen) and app.screen.query("#p-beta"))
         fork = app.screen
         fork.query_one("#p-beta", Input).value = "-1"
-        await pilot.pause(0.1)
         err = fork.query_one("#err-beta", Static)
-        assert "greater than or equal to 0" in str(err.render()) and not err.has_class("hidden")
-        await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "greater than or equal to 0" in str(err.render()))
+        assert not err.has_class("hidden")
+        await pilot.press("ctrl+s")  # refused, and says why
+        await until(pilot, lambda: any("fix the fields marked in red" in n.message for n in app._notifications))
         assert isinstance(app.screen, ForkScreen) and not fork.submitted
 
 
@@ -173,13 +173,11 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         scr = app.screen
         lr = scr.query_one("#p-learning_rate", Input)
         lr.value = "abc"
-        await pilot.pause(0.1)
-        assert "learning_rate" in str(scr.query_one("#err-learning_rate", Static).render())
+        await until(pilot, lambda: "learning_rate" in str(scr.query_one("#err-learning_rate", Static).render()))
         scr.query_one("#p-num_generations", Input).value = "1"
-        await pilot.pause(0.1)
-        assert "greater than or equal to 2" in str(scr.query_one("#err-num_generations", Static).render())
-        await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "greater than or equal to 2" in str(scr.query_one("#err-num_generations", Static).render()))
+        await pilot.press("ctrl+s")  # refused, and says why
+        await until(pilot, lambda: any("fix the fields marked in red" in n.message for n in app._notifications))
         assert isinstance(app.screen, NewJobScreen) and not scr.submitted
         scr.query_one("#p-num_generations", Input).value = "4"
         lr.value = "1e-6,2e-6"
@@ -198,13 +196,28 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
 
 async def test_readonly_disables_state_changes(registry):
     app = app_for(registry, readonly=True)
+    before = [(j.id, j.state, j.restarts) for j in registry.list()]
+
+    def said(what: str) -> bool:
+        return any(f"{what} is disabled" in n.message for n in app._notifications)
+
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(names(app)) == 2)
-        for key in ("x", "r", "f", "n"):
+        # each key reaches its action, which refuses with its own message (not just "nothing opened")
+        for key, what in (("x", "cancel"), ("r", "resume"), ("f", "fork"), ("n", "new job")):
             await pilot.press(key)
-            await pilot.pause(0.05)
+            await until(pilot, lambda: said(what))
             assert isinstance(app.screen, JobsScreen), key
-        assert any("read-only" in n.message for n in app._notifications)
+        app.clear_notifications()
+        await pilot.press("slash", *"lr1e-04", "enter", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.rows)
+        for key, what in (("r", "resume"), ("f", "fork")):
+            await pilot.press(key)
+            await until(pilot, lambda: said(what))
+            assert isinstance(app.screen, CheckpointsScreen), key
+    assert [(j.id, j.state, j.restarts) for j in registry.list()] == before
 
 
 async def test_cancel_asks_first(registry):
@@ -223,9 +236,9 @@ async def test_help_on_every_screen_and_palette(registry):
     app = app_for(registry)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(names(app)) == 2)
-        for opener in ([], ["enter"], ["c"]):
+        for opener, screen in (([], JobsScreen), (["enter"], RunScreen), (["c"], CompletionsScreen)):
             await pilot.press(*opener)
-            await pilot.pause(0.3)
+            await until(pilot, lambda: isinstance(app.screen, screen))
             under = app.screen
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen) and app.screen.under is under
@@ -234,8 +247,7 @@ async def test_help_on_every_screen_and_palette(registry):
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, JobsScreen)
         await pilot.press("colon")
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "CommandPalette"
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
 
 
 async def test_compare_selected_runs_with_eval_table_and_pass_at_k(registry):

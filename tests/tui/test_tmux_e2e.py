@@ -29,14 +29,32 @@ def wait_for(session: str, text: str, timeout: float) -> float:
     raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{capture(session)}")
 
 
-@pytest.fixture
-def session(registry, arc_home):
+def start(arc_home: Path, args: str = "", env: str = "") -> str:
+    """The real `arcctl ARGS` in a new tmux session (tmux keeps its own environment: what the
+    binary needs is passed on its command line)."""
     name = f"arcctl-e2e-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "ARCCTL_HOME": str(arc_home), "TERM": "xterm-256color"}
-    cmd = f"env ARCCTL_HOME={arc_home} ARCCTL_CONFIG_DIR={env.get('ARCCTL_CONFIG_DIR', '')} {ARCCTL}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd], check=True, env=env)
-    yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    keep = " ".join(f"{k}={os.environ[k]}" for k in ("ARCCTL_CONFIG_DIR", "PYTHONPATH") if os.environ.get(k))
+    cmd = f"env ARCCTL_HOME={arc_home} {keep} {env} {ARCCTL} {args}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd], check=True,
+                   env={**os.environ, "TERM": "xterm-256color"})
+    return name
+
+
+def keys(session: str, *k: str) -> None:
+    subprocess.run(["tmux", "send-keys", "-t", session, *k], check=True)
+
+
+@pytest.fixture
+def tmux(arc_home):
+    started: list[str] = []
+    yield lambda args="", env="": started.append(start(arc_home, args, env)) or started[-1]
+    for name in started:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+@pytest.fixture
+def session(registry, tmux):
+    return tmux()
 
 
 def test_dashboard_follows_a_growing_run(session, runs):
@@ -61,3 +79,20 @@ def test_dashboard_follows_a_growing_run(session, runs):
     subprocess.run(["tmux", "send-keys", "-t", session, "c"], check=True)
     wait_for(session, "page 1", timeout=5)  # the completions inspector
     subprocess.run(["tmux", "send-keys", "-t", session, "Escape", "Escape", "q"], check=True)
+
+
+def test_readonly_flag_disables_every_action(registry, tmux):
+    before = [(j.id, j.state, j.restarts) for j in registry.list()]
+    s = tmux("--readonly")
+    wait_for(s, "grpo-tiny-lr1e-06-rp1.02", timeout=20)
+    for key, what in (("x", "cancel"), ("r", "resume"), ("f", "fork"), ("n", "new job")):
+        keys(s, key)
+        wait_for(s, f"{what} is disabled", timeout=5)
+    keys(s, "Enter")
+    wait_for(s, "rows", timeout=10)  # the run screen
+    keys(s, "k")
+    wait_for(s, "· checkpoints", timeout=10)  # the checkpoints screen's title
+    keys(s, "r")
+    wait_for(s, "resume is disabled", timeout=5)
+    keys(s, "Escape", "Escape", "q")
+    assert [(j.id, j.state, j.restarts) for j in registry.list()] == before

@@ -45,7 +45,6 @@ class Batch:
                 self.payloads[key] = blob
                 by_id[id(inp)] = key
             self.keys.append(key)
-        self.seed = secrets.randbits(31)
         # Identical completions of the same task are common in GRPO (and more so as a run
         # collapses): run each distinct (program, inputs) pair once and share the result.
         first: dict[tuple[str, str], int] = {}
@@ -114,8 +113,7 @@ class Batch:
         key = self.keys[i]
         token = secrets.token_hex(8)
         # Built by hand so the (pre-encoded) input grids are not serialised again per program.
-        head = (f'{{"t":"{token}","key":"{key}","seed":{(self.seed + i) % (2 ** 31)},'
-                f'"src":{json.dumps(self.programs[i])}')
+        head = f'{{"t":"{token}","key":"{key}","src":{json.dumps(self.programs[i])}'
         if key not in w.sent_keys:
             head += f',"inputs":{self.payloads[key]}'
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
@@ -123,7 +121,9 @@ class Batch:
             w.sent_keys.add(key)
         w.busy, w.prev_token, w.token = i, w.token, token
         w.started = time.monotonic()
-        w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s
+        # The worker kills the program's process at timeout_s; this is the backstop for the
+        # worker itself (fork, reaping and the reply take a few ms; more on a loaded machine).
+        w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s + 1.0
         try:
             w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
         except OSError:

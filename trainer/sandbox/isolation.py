@@ -6,24 +6,64 @@ import os
 import resource
 import signal
 
-CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS = 0x40000000, 0x10000000, 0x00020000
 PR_SET_PDEATHSIG = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def enter_network_namespace() -> str:
-    """Move this (single-threaded) process into a fresh, empty network namespace.
+def enter_namespaces() -> dict[str, str]:
+    """Move this (single-threaded) process into fresh network and mount namespaces.
 
-    Root can unshare the network namespace directly; anyone else needs a user namespace first
-    (allowed on most distributions). Returns a description, '' when it was not possible.
+    Root can unshare directly; anyone else needs a user namespace first (allowed on most
+    distributions). The network namespace is empty (no interface but a down loopback); the mount
+    namespace lets the zygote give each worker a private, size-capped tmpfs that the host never
+    sees. Returns {"netns": description, "mountns": description}, '' for what was not possible.
     """
-    flags = [CLONE_NEWNET] if os.geteuid() == 0 else []
-    flags.append(CLONE_NEWUSER | CLONE_NEWNET)
-    for f in flags:
-        if _libc.unshare(ctypes.c_int(f)) == 0:
-            return "private network namespace" + (" (via user namespace)" if f & CLONE_NEWUSER else "")
-    return ""
+    uid, gid = os.geteuid(), os.getegid()
+    extra = 0 if uid == 0 else CLONE_NEWUSER
+    via = " (via user namespace)" if extra else ""
+    for f in (CLONE_NEWNET | CLONE_NEWNS, CLONE_NEWNET):
+        if _libc.unshare(ctypes.c_int(f | extra)) != 0:
+            continue
+        if extra:
+            _map_ids(uid, gid)
+        out = {"netns": "private network namespace" + via, "mountns": ""}
+        if f & CLONE_NEWNS and _make_mounts_private():
+            out["mountns"] = "private mount namespace" + via
+        return out
+    return {"netns": "", "mountns": ""}
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """Keep our own ids inside the new user namespace (files we create stay ours)."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        except OSError:
+            pass
+
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE, MNT_DETACH = 1, 2, 4, 8, 1 << 14, 1 << 18, 2
+
+
+def _make_mounts_private() -> bool:
+    # Without this, mounts made here would propagate back to the host's (shared) mounts.
+    return _libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) == 0
+
+
+def mount_tmpfs(path: str, size_mb: int, inodes: int = 4096) -> str:
+    """A private tmpfs of at most `size_mb` and `inodes` files on `path`; '' or the error."""
+    opts = f"size={size_mb}m,nr_inodes={inodes},mode=0700".encode()
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if _libc.mount(b"tmpfs", path.encode(), b"tmpfs", ctypes.c_ulong(flags), opts) == 0:
+        return ""
+    return os.strerror(ctypes.get_errno())
+
+
+def unmount(path: str) -> None:
+    _libc.umount2(path.encode(), ctypes.c_int(MNT_DETACH))
 
 
 def die_with_parent() -> None:
@@ -39,19 +79,17 @@ def vm_size_bytes() -> int:
     return 0
 
 
-def apply_rlimits(memory_mb: int, cpu_lifetime_s: int, fsize_mb: int = 8, nofile: int = 64) -> list[str]:
-    """Set hard limits; returns the names of those that could be applied.
+def apply_rlimits(memory_mb: int, base: int, fsize_mb: int = 8, nofile: int = 64) -> list[str]:
+    """Set hard limits inherited by every program's child; returns the names of those applied.
 
-    RLIMIT_AS is the preloaded image plus `memory_mb`: the limit is on what a program may add.
-    The CPU hard limit is a backstop for the whole worker life (the parent's wall-clock kill is
-    the per-program limit; the worker lowers its soft limit before each program).
+    RLIMIT_AS is `base` (the preloaded image) plus `memory_mb`: the limit is on what a program
+    may add.
+    CPU and process-count limits are set by each child itself (a fresh process starts at 0 CPU
+    seconds; the worker must keep the right to fork).
     """
     done = []
-    base = vm_size_bytes()
     limits = [
         ("AS", resource.RLIMIT_AS, base + memory_mb * 1024 * 1024),
-        ("CPU", resource.RLIMIT_CPU, cpu_lifetime_s),
-        ("NPROC", resource.RLIMIT_NPROC, 0),
         ("FSIZE", resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
         ("NOFILE", resource.RLIMIT_NOFILE, nofile),
         ("CORE", resource.RLIMIT_CORE, 0),
@@ -62,17 +100,28 @@ def apply_rlimits(memory_mb: int, cpu_lifetime_s: int, fsize_mb: int = 8, nofile
             done.append(name)
         except (ValueError, OSError):
             pass
-    return done
+    return done + ["CPU", "NPROC"]
 
 
 def close_fds_except(keep: set[int]) -> None:
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    """Close every fd above 2 but `keep` (close_range: /proc may be hidden by now)."""
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def hide_proc() -> bool:
+    """Mount an empty, read-only tmpfs over /proc in this (private) mount namespace.
+
+    Without Landlock, /proc/<pid>/environ and cmdline of every process of the same user (the
+    trainer, with its tokens) would be readable; the zygote hides /proc once it no longer needs
+    it, before any worker starts.
+    """
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    return _libc.mount(b"tmpfs", b"/proc", b"tmpfs", ctypes.c_ulong(flags), b"size=4k,mode=0555") == 0
 
 
 def null_stdio() -> None:

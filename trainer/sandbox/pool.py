@@ -2,10 +2,10 @@
 
 One zygote process (preloaded numpy + common) forks confined workers; the parent talks to each
 worker over its own socketpair with size-capped JSON frames and keeps exactly one program in
-flight per worker, so a program can never read, or forge the result of, the next program's task.
-The wall-clock limit is enforced by SIGKILL through a pidfd; workers that die or misbehave are
-replaced (asynchronously: the pool keeps running on the others while the zygote forks), and every
-worker is recycled after `recycle_every` programs.
+flight per worker. Each worker runs every program in a fresh child process of its own and enforces
+its wall-clock limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
+backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
+others while the zygote forks), and every worker is recycled after `recycle_every` programs.
 """
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ from .result import ExecResult
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STATUS_WAIT_S = 2.0
+# What the zygote (and so every program) gets of the parent's environment: nothing secret
+# (API tokens, credentials), only what the interpreter and its libraries need to load.
+_ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "PYTHONHOME", "TZ")
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS")
 
 
 @dataclass
@@ -63,13 +68,14 @@ class Sandbox:
     `import numpy as np; from typing import *; import common; from common import *`.
     `timeout_s` is the wall-clock budget of one program on all its inputs (including the
     determinism re-run on its smallest input); `memory_mb` is what a program may allocate on
-    top of the preloaded interpreter. Use as a context manager, or call `close()`.
+    top of the preloaded interpreter; `disk_mb` is the size of each worker's private temp dir
+    (a tmpfs, emptied after every program). Use as a context manager, or call `close()`.
     """
 
     def __init__(self, workers: int = 4, timeout_s: float = 1.0, memory_mb: int = 1024,
                  common_module: str | os.PathLike | None = None, recycle_every: int = 1000, *,
                  stdout_cap: int = 4096, check_determinism: bool = True, input_format: str = "numpy",
-                 kill_grace_s: float = 0.5, max_result_bytes: int = 1 << 20,
+                 kill_grace_s: float = 0.5, max_result_bytes: int = 1 << 20, disk_mb: int = 64,
                  python: str = sys.executable):
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -77,6 +83,8 @@ class Sandbox:
             raise ValueError("timeout_s must be > 0")
         if memory_mb < 16:
             raise ValueError("memory_mb must be >= 16")
+        if disk_mb < 1:
+            raise ValueError("disk_mb must be >= 1")
         if input_format not in ("numpy", "list"):
             raise ValueError("input_format must be 'numpy' or 'list'")
         if common_module is not None and not os.path.isfile(common_module):
@@ -91,6 +99,7 @@ class Sandbox:
         self.input_format = input_format
         self.kill_grace_s = kill_grace_s
         self.max_result_bytes = max_result_bytes
+        self.disk_mb = int(disk_mb)
         self.python = python
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
@@ -129,11 +138,16 @@ class Sandbox:
         cfg = {"ctrl_fd": child_end.fileno(), "root": self._root, "timeout_s": self.timeout_s,
                "memory_mb": self.memory_mb, "common_module": self.common_module,
                "recycle_every": self.recycle_every, "stdout_cap": self.stdout_cap,
-               "check_determinism": self.check_determinism, "input_format": self.input_format}
-        env = dict(os.environ)
+               "check_determinism": self.check_determinism, "input_format": self.input_format,
+               "disk_mb": self.disk_mb,
+               "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
+               "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", "")}
+        env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
+        env.update({k: "1" for k in _BLAS_THREADS})
         env["PYTHONPATH"] = os.pathsep.join(
-            [_PKG_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+            [_PKG_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["HOME"] = env["TMPDIR"] = self._root
         quiet = None if os.environ.get("ARCCTL_SANDBOX_DEBUG") else subprocess.DEVNULL
         self._proc = subprocess.Popen(
             [self.python, "-P", "-m", "trainer.sandbox.zygote", json.dumps(cfg)],

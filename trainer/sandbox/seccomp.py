@@ -1,13 +1,18 @@
-"""Seccomp deny-list filter, compiled once in the zygote with libseccomp, loaded in each worker.
+"""Seccomp policy of the sandbox and its compilation with libseccomp (see bpf.py for the fallback).
 
-The filter is default-allow with an explicit deny list: CPython and numpy use too many ordinary
-syscalls for an allow list to stay correct across versions, while everything that lets a program
-leave the sandbox is a short, stable list (new processes, sockets, signals to others, namespaces,
-mounts, tracing, kernel interfaces). File access is confined by Landlock when the kernel has it;
-without Landlock the filter also refuses every open-for-write and every file-system mutation.
+Two filters, both compiled once in the zygote and loaded by prctl (a fork is all a process pays):
+  * the worker filter, loaded by each worker (a small fork server that runs no program itself);
+  * the program filter, stacked on top of it by the child forked for each program. Seccomp filters
+    only ever add restrictions, so the child gets the union: the worker's few extra rights (fork,
+    kill its own children, load the program filter) are taken away before any program code runs.
 
-Compiling happens in the zygote (libseccomp is slow-ish and needs the library); the worker only
-calls prctl with the exported BPF bytes, so a fork is all a new worker pays.
+Default-allow with an explicit deny list: CPython and numpy use too many ordinary syscalls for an
+allow list to stay correct across versions, while everything that lets a program reach outside its
+own process is a short, stable list (new processes, exec, sockets, signals, tracing, other
+processes' scheduling/memory/limits, namespaces, mounts, kernel interfaces). Syscalls that name a
+process are allowed only on the caller itself (pid 0), which is all that Python and numpy need
+(`os.sched_getaffinity(0)`, `resource.getrlimit`). File access is confined by Landlock when the
+kernel has it; without Landlock the filter also refuses every open-for-write and file mutation.
 """
 from __future__ import annotations
 
@@ -27,28 +32,45 @@ def SCMP_ACT_ERRNO(e: int) -> int:
     return 0x00050000 | (e & 0xFFFF)
 
 
-# Leaving the sandbox: processes, exec, networking, signals to other processes, tracing,
-# namespaces/mounts, privileged kernel interfaces, SysV/POSIX IPC, io_uring (bypasses seccomp).
+# Refused to workers and programs alike.
 ALWAYS_DENY = (
-    "execve execveat fork vfork clone "
+    # new programs and processes (clone is handled per stage), threads via clone3 (see below)
+    "execve execveat fork vfork "
+    # networking
     "socket socketpair connect bind listen accept accept4 "
-    "kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_open pidfd_send_signal pidfd_getfd "
-    "ptrace process_vm_readv process_vm_writev process_madvise kcmp "
-    "unshare setns mount umount2 pivot_root chroot move_mount open_tree fsopen fsconfig fsmount "
-    "fspick mount_setattr "
+    # signals and process handles: no other process may be signalled, traced, read or compared
+    "tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_open pidfd_send_signal pidfd_getfd "
+    "ptrace process_vm_readv process_vm_writev process_madvise process_mrelease kcmp "
+    # scheduling, priorities, NUMA placement and memory of any process (setters: never needed)
+    "sched_setaffinity sched_setscheduler sched_setparam sched_setattr setpriority ioprio_set "
+    "migrate_pages move_pages set_mempolicy set_mempolicy_home_node mbind "
+    "setpgid setsid get_robust_list mlock mlock2 mlockall memfd_secret "
+    # namespaces, mounts, identity
+    "unshare setns mount umount2 pivot_root chroot move_mount open_tree open_tree_attr fsopen "
+    "fsconfig fsmount fspick mount_setattr listmount statmount "
     "setuid setgid setreuid setregid setresuid setresgid setgroups setfsuid setfsgid capset "
+    # privileged or kernel-wide interfaces
     "bpf perf_event_open userfaultfd io_uring_setup io_uring_enter io_uring_register "
-    "keyctl add_key request_key personality prctl seccomp setrlimit "
+    "keyctl add_key request_key personality seccomp setrlimit modify_ldt uselib ustat sysfs "
     "kexec_load kexec_file_load reboot init_module finit_module delete_module swapon swapoff "
     "sethostname setdomainname iopl ioperm acct quotactl quotactl_fd syslog vhangup "
     "settimeofday clock_settime clock_adjtime adjtimex name_to_handle_at open_by_handle_at "
-    "fanotify_init lookup_dcookie "
+    "fanotify_init fanotify_mark lookup_dcookie lsm_set_self_attr "
+    # SysV / POSIX IPC (shared with every process of the host)
     "shmget shmat shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
-    "chmod fchmod fchmodat fchmodat2 chown fchown fchownat lchown "
-    "utime utimes utimensat futimesat setxattr lsetxattr fsetxattr removexattr lremovexattr "
-    "fremovexattr mknod mknodat"
+    # file metadata (Landlock has no rights for these)
+    "chmod fchmod fchmodat fchmodat2 chown fchown fchownat lchown file_setattr "
+    "utime utimes utimensat futimesat setxattr lsetxattr fsetxattr setxattrat removexattr "
+    "lremovexattr fremovexattr removexattrat mknod mknodat"
 ).split()
+
+# The worker forks one child per program and kills it on timeout; the program may do neither.
+PROGRAM_DENY = ("clone", "kill", "prctl")
+
+# Getters that name a process by pid (first argument): only pid 0 (= the caller) is allowed.
+SELF_ONLY_PID_ARG0 = ("sched_getaffinity", "sched_getscheduler", "sched_getparam", "sched_getattr",
+                      "sched_rr_get_interval", "getpgid", "getsid", "prlimit64")
 
 # Only when Landlock is missing: no file may be created, changed or removed anywhere.
 FS_MUTATION_DENY = (
@@ -57,9 +79,39 @@ FS_MUTATION_DENY = (
 ).split()
 
 O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND = os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND
-RLIMIT_CPU = 0
+PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
+# fcntl/ioctl commands that make the kernel signal another process when an fd becomes ready
+# (SIGIO ownership) or push input into a terminal.
+F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+FIOSETOWN, SIOCSPGRP, TIOCSTI = 0x8901, 0x8902, 0x5412
 
 DENY_ERRNO = errno.EPERM
+
+# (syscall, [(arg index, op, value), ...]): refused when every comparison holds. Ops: "ne", "eq".
+Rule = tuple[str, list[tuple[int, str, int]]]
+
+
+def conditional_rules(stage: str) -> list[Rule]:
+    """Argument-filtered denials for `stage` ("worker" or "program")."""
+    rules: list[Rule] = [(name, [(0, "ne", 0)]) for name in SELF_ONLY_PID_ARG0]
+    rules += [("getpriority", [(0, "ne", PRIO_PROCESS)]), ("getpriority", [(1, "ne", 0)]),
+              ("ioprio_get", [(0, "ne", IOPRIO_WHO_PROCESS)]), ("ioprio_get", [(1, "ne", 0)])]
+    rules += [("fcntl", [(1, "eq", c)]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX)]
+    rules += [("ioctl", [(1, "eq", c)]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
+    if stage == "program":
+        # The child sets its CPU and process limits before loading this filter; after that,
+        # limits can only be read.
+        rules.append(("prlimit64", [(2, "ne", 0)]))
+    return rules
+
+
+def deny_list(stage: str, confine_files: bool) -> list[str]:
+    names = list(ALWAYS_DENY)
+    if stage == "program":
+        names += PROGRAM_DENY
+    if confine_files:
+        names += FS_MUTATION_DENY
+    return names
 
 
 class _ArgCmp(ctypes.Structure):
@@ -78,8 +130,8 @@ def _load_lib():
     return None
 
 
-def compile_filter(confine_files: bool) -> tuple[bytes | None, str]:
-    """Build the BPF program. Returns (bpf bytes or None, description)."""
+def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes | None, str]:
+    """Build the BPF program of `stage`. Returns (bpf bytes or None, description)."""
     lib = _load_lib()
     if lib is None:
         return None, "libseccomp.so.2 not found"
@@ -94,10 +146,13 @@ def compile_filter(confine_files: bool) -> tuple[bytes | None, str]:
     if not ctx:
         return None, "seccomp_init failed"
     deny = SCMP_ACT_ERRNO(DENY_ERRNO)
+    ops = {"ne": SCMP_CMP_NE, "eq": SCMP_CMP_EQ}
 
     def rule(name: str, action: int = deny, *cmps: tuple[int, int, int, int]) -> None:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr < 0:  # syscall unknown on this architecture
+        if nr < 0:  # newer than this libseccomp: the kernel number where we know it
+            nr = _native_numbers().get(name, -1)
+        if nr < 0:  # unknown on this architecture
             return
         arr = (_ArgCmp * max(1, len(cmps)))(*[_ArgCmp(*c) for c in cmps])
         rc = lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)
@@ -105,17 +160,14 @@ def compile_filter(confine_files: bool) -> tuple[bytes | None, str]:
             raise OSError(-rc, f"seccomp rule for {name}")
 
     try:
-        for name in ALWAYS_DENY:
+        for name in deny_list(stage, confine_files):
             rule(name)
-        # glibc falls back from clone3 to clone only on ENOSYS; clone is then refused.
+        # glibc falls back from clone3 to clone only on ENOSYS; clone is then refused (program)
+        # or used for fork only (worker).
         rule("clone3", SCMP_ACT_ERRNO(errno.ENOSYS))
-        # prlimit64: only this process, and only reading limits or moving the CPU soft limit
-        # (the worker re-arms its CPU budget before each program).
-        rule("prlimit64", deny, (0, SCMP_CMP_NE, 0, 0))
-        rule("prlimit64", deny, (1, SCMP_CMP_NE, RLIMIT_CPU, 0), (2, SCMP_CMP_NE, 0, 0))
+        for name, cmps in conditional_rules(stage):
+            rule(name, deny, *[(i, ops[op], v, 0) for i, op, v in cmps])
         if confine_files:
-            for name in FS_MUTATION_DENY:
-                rule(name)
             for flag in (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND):
                 rule("open", deny, (1, SCMP_CMP_MASKED_EQ, flag, flag))
                 rule("openat", deny, (2, SCMP_CMP_MASKED_EQ, flag, flag))
@@ -133,9 +185,20 @@ def compile_filter(confine_files: bool) -> tuple[bytes | None, str]:
             os.close(fd)
     finally:
         lib.seccomp_release(ctx)
-    what = "deny-list (processes, exec, sockets, signals, namespaces, kernel interfaces"
-    what += ", all file writes)" if confine_files else ")"
-    return bpf, what
+    return bpf, describe("libseccomp", confine_files)
+
+
+def describe(how: str, confine_files: bool) -> str:
+    what = (f"deny-list via {how} (processes, exec, sockets, signals, other processes' scheduling/"
+            "memory/limits, namespaces, kernel interfaces")
+    return what + (", all file writes)" if confine_files else ")")
+
+
+def _native_numbers() -> dict[str, int]:
+    import platform
+
+    from .bpf import X86_64
+    return X86_64 if platform.machine() == "x86_64" else {}
 
 
 class _SockFprog(ctypes.Structure):
@@ -143,16 +206,27 @@ class _SockFprog(ctypes.Structure):
 
 
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Prepared:
+    """A BPF program ready for prctl: built before a fork, so the child only makes the call."""
+
+    def __init__(self, bpf: bytes):
+        self.buf = ctypes.create_string_buffer(bpf, len(bpf))
+        self.prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self.buf))
+        self.ref = ctypes.byref(self.prog)
+        self.args = (ctypes.c_ulong(SECCOMP_MODE_FILTER), self.ref, ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+    def load(self) -> None:
+        """Install it in this (single-threaded) process, on top of any filter already loaded."""
+        if _libc.prctl(PR_SET_SECCOMP, *self.args) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
 
 
 def load_filter(bpf: bytes) -> None:
-    """Install the exported BPF program in this (single-threaded) process."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                  ctypes.c_ulong(0)) != 0:
+    """Set no_new_privs (required for an unprivileged filter) and install `bpf`."""
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                   ctypes.c_ulong(0)) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
-    buf = ctypes.create_string_buffer(bpf, len(bpf))
-    prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
-    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog),
-                  ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
-        raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+    Prepared(bpf).load()

@@ -1,25 +1,34 @@
-"""Worker process body: confine itself, then run programs one at a time for the parent.
+"""Worker: a small fork server that runs each program in a fresh child of its own.
 
 Entered right after the zygote forks; never returns (always os._exit), so a failure here can never
-fall back into the zygote's loop.
+fall back into the zygote's loop. The worker confines itself (rlimits, Landlock, the worker seccomp
+filter), then for every task from the parent: forks a child, which stacks the program seccomp
+filter (no fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to
+a pipe; the worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp
+dir, and answers the parent. The worker itself never runs program code, so nothing a program does
+to its interpreter (modules, caches, warnings filters, the harness's own frames) outlives it.
 """
 from __future__ import annotations
 
+import gc
 import os
 import resource
+import select
+import shutil
 import signal
 import socket
-import tempfile
 import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
-from .runner import Deadline, Runner, classify
+from .runner import Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
+MAX_CHILD_BYTES = 4 * 1024 * 1024   # a result is at most a few KB of grids, stdout and detail
+INPUT_CACHE = 64                    # input sets kept decoded (the parent sends each set once)
 
 
-def worker_main(sock_fd: int, workdir: str, cfg: dict, bpf: bytes | None, ruleset_fd: int | None,
+def worker_main(sock_fd: int, workdir: str, cfg: dict, bpf: dict, ruleset_fd: int | None,
                 common: types.ModuleType, base_protections: dict) -> None:
     code = 70
     try:
@@ -37,33 +46,36 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
     signal.set_wakeup_fd(-1)
+    # Blocked, so that a child's exit can be awaited with a timeout (sigtimedwait).
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
     isolation.null_stdio()
     keep = {sock_fd} | ({ruleset_fd} if ruleset_fd is not None else set())
     isolation.close_fds_except(keep)
     os.chdir(workdir)
-    os.environ["TMPDIR"] = os.environ["HOME"] = workdir
-    tempfile.tempdir = workdir
     sock = socket.socket(fileno=sock_fd)
     prot = dict(base_protections)
-    cpu_life = int(cfg["recycle_every"] * (cfg["timeout_s"] * 2 + 1) + 60)
-    prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cpu_life, nofile=64)
-    # Fail closed: the zygote chose the filter assuming these layers work, so a worker that
+    prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
+    # Fail closed: the zygote chose the filters assuming these layers work, so a worker that
     # cannot apply one must not run programs; it tells the parent why and exits.
     try:
         if ruleset_fd is not None:
             landlock.restrict_self(ruleset_fd)
             os.close(ruleset_fd)
-        if bpf:
-            seccomp.load_filter(bpf)
-        runner = Runner(common, cfg["stdout_cap"], cfg["input_format"], workdir)
+        if bpf.get("worker"):
+            seccomp.load_filter(bpf["worker"])
+        runner = Runner(common, cfg["stdout_cap"], cfg["input_format"])
+        program_filter = seccomp.Prepared(bpf["program"]) if bpf.get("program") else None
+        _probe_child(program_filter)
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
-    prot["audit_hook"] = "unsafe-operation classification, shared-state poisoning check"
+    prot["process_per_program"] = "each program runs in a fresh child, which exits after it"
+    prot["audit_hook"] = "unsafe-operation classification"
+    gc.collect()
+    gc.freeze()  # the children then do not copy these pages just because the collector walks them
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
-    timeout_s = cfg["timeout_s"]
-    served = 0
     reader = protocol.BlockingReader(sock, MAX_TASK_BYTES)
+    inputs: dict[str, list] = {}
     while True:
         try:
             msg = reader.next()
@@ -71,39 +83,184 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             return
         if msg.get("quit"):
             return
-        if served % CPU_REARM_EVERY == 0:
-            _arm_cpu(timeout_s * 2 * CPU_REARM_EVERY)
-        served += 1
-        cpu0 = time.thread_time()
-        try:
-            res = runner.run(msg["src"], msg["key"], msg.get("inputs"), timeout_s,
-                             cfg["check_determinism"], msg.get("seed", 0))
-        except Deadline:  # fired in the narrow window around the program
-            res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True}
-        except BaseException as e:  # noqa: BLE001
-            res = classify(e)
-            res["recycle"] = True
+        payload = msg.get("inputs")
+        if payload is not None:
+            if len(inputs) >= INPUT_CACHE:
+                inputs.clear()
+            inputs[msg["key"]] = [decode_input(g) for g in payload]
+        res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
         res["t"] = msg["t"]
-        res["cpu"] = time.thread_time() - cpu0
         protocol.send(sock, res)
-        if res.get("recycle"):
-            return
+        if not _wipe(workdir):
+            return  # leave it to the zygote, which removes the whole directory
 
 
-# The CPU rlimit is a backstop behind the parent's wall-clock kill; re-arming it costs three
-# syscalls, so it covers a few programs at a time.
-CPU_REARM_EVERY = 8
+def _probe_child(program_filter: seccomp.Prepared | None) -> None:
+    """Fork one child that loads the program filter: a broken filter is a start-up error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if program_filter:
+                program_filter.load()
+            os.write(w, b"ok")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 2)
+    os.close(r)
+    os.waitpid(pid, 0)
+    if got != b"ok":
+        raise OSError("the program seccomp filter could not be loaded (PR_SET_SECCOMP)")
 
 
-def _arm_cpu(timeout_s: float) -> None:
-    """Soft CPU limit = CPU used so far + the budget given (SIGXCPU ends the worker)."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    used = ru.ru_utime + ru.ru_stime
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    soft = int(used + timeout_s * 2 + 2)
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
+def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
+               program_filter: seccomp.Prepared | None, sock: socket.socket) -> dict:
+    timeout_s = cfg["timeout_s"]
+    r, w = os.pipe()
+    t0 = time.monotonic()
+    own0 = _own_cpu()
+    me = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        _child(me, runner, src, inputs, cfg, program_filter, sock, r, w)
+    os.close(w)
+    data, timed_out = _collect(r, pid, t0 + timeout_s)
+    os.close(r)
+    # The pipe is closed; the child must now be gone too (one that closed it early and lingers
+    # is killed at the deadline, never left running next to the next program).
+    status, lingered = _reap(pid, t0 + timeout_s)
+    timed_out = timed_out or lingered
+    cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
+    if timed_out:
+        return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock",
+                "cpu": cpu}
+    res = _parse_child(data)
+    if res is None:  # no result: the child died (or ended itself) before writing one
+        res = _status_result(status, data)
+    res["cpu"] = cpu
+    return res
+
+
+def _reap(pid: int, deadline: float) -> tuple[int, bool]:
+    """Wait for the child until the deadline, then kill it; (wait status, killed)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1], True
+        signal.sigtimedwait([signal.SIGCHLD], min(left, 0.05))
+
+
+def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None:
+    code = 0
     try:
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-    except (ValueError, OSError):
-        pass
+        isolation.die_with_parent()  # not inherited across fork: set again
+        if os.getppid() != worker:  # the worker died before that took effect
+            os._exit(0)
+        sock.close()
+        os.close(r)
+        cpu = int(cfg["timeout_s"] * 2) + 1  # CPU used by this fresh process starts at 0
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no-op for root; seccomp refuses fork
+        if program_filter:  # no_new_privs is inherited from the worker
+            program_filter.load()
+        res = runner.run(src, inputs, cfg["check_determinism"])
+        data = protocol.encode(res)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w, view):]
+    except BaseException:  # noqa: BLE001 - no result written: the worker reports the exit
+        code = 70
+    os._exit(code)
+
+
+def _collect(r: int, pid: int, deadline: float) -> tuple[bytes, bool]:
+    """Everything the child writes until it closes the pipe; SIGKILL at the deadline."""
+    chunks, size = [], 0
+    poller = select.poll()
+    poller.register(r, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            if deadline - time.monotonic() > 0:
+                continue
+            os.kill(pid, signal.SIGKILL)
+            return b"", True
+        chunk = os.read(r, 65536)
+        if not chunk:
+            return b"".join(chunks), False
+        size += len(chunk)
+        if size > MAX_CHILD_BYTES:
+            os.kill(pid, signal.SIGKILL)
+            return b"\xff", False  # not a frame: reported as tampering
+        chunks.append(chunk)
+
+
+def _parse_child(data: bytes) -> dict | None:
+    """Exactly one well-formed frame (a program writing into the pipe itself is caught here)."""
+    if not data:
+        return None
+    tampered = {"outputs": None, "error": "unsafe", "detail": "tampered with the result channel"}
+    reader = protocol.FrameReader(MAX_CHILD_BYTES)
+    try:
+        frames = reader.feed(data)
+    except protocol.ProtocolError:
+        return tampered
+    if len(frames) != 1 or reader.buf or type(frames[0]) is not dict:
+        return tampered
+    f = frames[0]
+    return {k: f.get(k) for k in ("outputs", "error", "detail", "stdout", "dur")}
+
+
+def _status_result(status: int, data: bytes) -> dict:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return {"outputs": None, "error": "timeout", "detail": "CPU time limit"}
+        if sig == signal.SIGKILL:
+            return {"outputs": None, "error": "memory", "detail": "killed by SIGKILL (out of memory)"}
+        if sig == signal.SIGSYS:
+            return {"outputs": None, "error": "unsafe", "detail": "killed by the seccomp filter"}
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return {"outputs": None, "error": "exception", "detail": f"program process crashed with {name}"
+                + (" (stack overflow?)" if sig == signal.SIGSEGV else "")}
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return {"outputs": None, "error": "exception", "detail": f"program ended its process (exit code {code})"}
+
+
+_cpu_seen = [0.0]
+
+
+def _own_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = ru.ru_utime + ru.ru_stime
+    used, _cpu_seen[0] = total - _cpu_seen[0], total
+    return used
+
+
+def _wipe(workdir: str) -> bool:
+    """Remove whatever the program left in the temp dir; False if that failed."""
+    try:
+        with os.scandir(workdir) as it:
+            entries = list(it)
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        return True
+    except BaseException:  # noqa: BLE001 - e.g. RecursionError on a hostile, very deep tree
+        return False
+

@@ -6,9 +6,11 @@ SOCK_SEQPACKET control socket:
   zygote -> parent  {"spawned": pid, "dir": ...} with one fd (a pidfd of the new worker),
                     {"exit": pid, "status": wait status} when a worker ends,
                     {"ready": protections} once at start, {"fatal": message} on a setup failure.
-The zygote itself gets the private network namespace (inherited by every worker) and the
-single-threaded BLAS settings before numpy is imported. It exits, killing its workers, when the
-control socket closes (parent gone).
+The zygote itself gets the private network and mount namespaces (inherited by every worker) and
+the single-threaded BLAS settings before numpy is imported; the parent starts it with a minimal
+environment (no tokens: programs can read neither os.environ nor /proc/self/environ secrets). Each
+worker's temp dir is a private tmpfs of `disk_mb` where a mount namespace is available. The zygote
+exits, killing its workers, when the control socket closes (parent gone).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import socket
 import sys
 import tempfile
 import types
+
+from . import isolation
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS"):
@@ -88,8 +92,9 @@ def main() -> None:
     root = cfg["root"]
     os.chdir(root)
     prot: dict = {}
-    netns = isolation_netns()
-    prot["netns"] = netns or False
+    ns = isolation.enter_namespaces()
+    prot["netns"] = ns["netns"] or False
+    tmpfs = bool(ns["mountns"])
     try:
         for name in PRELOAD:
             try:
@@ -98,12 +103,12 @@ def main() -> None:
                 pass
         common, common_file = load_common(cfg.get("common_module"))
         prot["common"] = common_file or "empty module (trainer.common not importable)"
-        from . import landlock, seccomp
+        from . import landlock
         from .worker import worker_main
         paths = read_paths(common_file)
-        # ARCCTL_SANDBOX_LANDLOCK=0 / ARCCTL_SANDBOX_SECCOMP=builtin force the degraded paths
-        # (used by the tests; also an escape hatch on kernels where Landlock misbehaves).
-        use_landlock = landlock.abi_version() >= 1 and os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0"
+        # landlock=False / seccomp="builtin" force the degraded paths (used by the tests; also an
+        # escape hatch on kernels where Landlock misbehaves).
+        use_landlock = landlock.abi_version() >= 1 and cfg.get("landlock", True)
         prot["landlock"] = False
         if use_landlock:
             fd, desc = landlock.create_ruleset(paths, [root])
@@ -112,20 +117,15 @@ def main() -> None:
             else:
                 os.close(fd)
                 prot["landlock"] = desc
-        if os.environ.get("ARCCTL_SANDBOX_SECCOMP") == "builtin":
-            bpf, desc = None, "libseccomp not used (ARCCTL_SANDBOX_SECCOMP=builtin)"
-        else:
-            bpf, desc = seccomp.compile_filter(confine_files=not use_landlock)
-        if bpf is None:
-            from . import bpf as builtin_bpf
-            try:
-                bpf, desc2 = builtin_bpf.build_filter(confine_files=not use_landlock)
-                desc = desc2 if bpf else f"{desc}; {desc2}"
-            except (ValueError, KeyError) as e:
-                desc = f"{desc}; built-in filter failed: {e}"
+        bpf, desc = compile_filters(confine_files=not use_landlock, builtin=cfg.get("seccomp") == "builtin")
         prot["seccomp"] = desc if bpf else False
         if not bpf:
             prot["seccomp_missing"] = desc
+        cfg["vm_base"] = isolation.vm_size_bytes()  # what a worker starts from (read before /proc goes)
+        prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
+        prot["disk"] = (f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
+                        if tmpfs else "temp dir emptied after every program (no mount namespace: "
+                        "size not capped beyond RLIMIT_FSIZE per file)")
     except BaseException as e:  # noqa: BLE001
         ctrl.send(json.dumps({"fatal": f"{type(e).__name__}: {e}"}).encode())
         os._exit(1)
@@ -166,6 +166,9 @@ def main() -> None:
             continue
         wfd = fds[0]
         workdir = tempfile.mkdtemp(prefix="w", dir=root)
+        if tmpfs and isolation.mount_tmpfs(workdir, cfg["disk_mb"]):
+            ctrl.send(json.dumps({"fatal": f"cannot mount a tmpfs on {workdir}"}).encode())
+            os._exit(1)
         ruleset = None
         if use_landlock:
             ruleset, _ = landlock.create_ruleset(paths, [workdir])
@@ -190,9 +193,25 @@ def main() -> None:
                 os.close(fd)
 
 
-def isolation_netns() -> str:
-    from .isolation import enter_network_namespace
-    return enter_network_namespace()
+def compile_filters(confine_files: bool, builtin: bool) -> tuple[dict, str]:
+    """The worker and program seccomp filters (libseccomp, else the built-in BPF); ({}, why) if neither."""
+    from . import bpf as builtin_bpf
+    from . import seccomp
+    out, desc = {}, "libseccomp not used (seccomp=builtin)"
+    for stage in ("worker", "program"):
+        prog = None
+        if not builtin:
+            prog, desc = seccomp.compile_filter(confine_files, stage)
+        if prog is None:
+            try:
+                prog, desc2 = builtin_bpf.build_filter(confine_files, stage)
+                desc = desc2 if prog else f"{desc}; {desc2}"
+            except (ValueError, KeyError) as e:
+                desc = f"{desc}; built-in filter failed: {e}"
+        if prog is None:
+            return {}, desc
+        out[stage] = prog
+    return out, desc
 
 
 def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
@@ -205,11 +224,19 @@ def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
             return
         workdir = children.pop(pid, None)
         if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove(workdir)
         try:
             ctrl.send(json.dumps({"exit": pid, "status": status}).encode())
         except OSError:
             pass
+
+
+def _remove(workdir: str) -> None:
+    isolation.unmount(workdir)  # a no-op where it is not a tmpfs
+    try:
+        shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException:  # noqa: BLE001 - RecursionError on a hostile deep tree: leave it
+        pass
 
 
 def _shutdown(children: dict[int, str], root: str) -> None:

@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from jobs import rundir
+from jobs.errors import JobsError
 from jobs.runview import CheckpointRow, RunView
 
 METRIC_COLS = [("reward", "reward"), ("kl", "kl"), ("entropy", "entropy"), ("clipped", "completions/clipped_ratio"),
@@ -56,9 +58,17 @@ class CheckpointsScreen(Screen):
         warn = [a.first_step for a in self.view.alerts() if a.severity in ("warning", "critical") and a.first_step is not None]
         first = min(warn) if warn else None
         ok = [r for r in rows if r.valid and (first is None or r.step < first)]
-        self.app.call_from_thread(self.show, rows, ok[-1].name if ok else None, first)
+        self.app.call_from_thread(self.show, rows, ok[-1].name if ok else None, first, self._branches())
 
-    def show(self, rows: list[CheckpointRow], healthy: str | None, first_warning: int | None) -> None:
+    def _branches(self) -> list[str]:
+        """What resumes from earlier checkpoints moved aside (branches/<time>-from-checkpoint-N), oldest first."""
+        try:
+            return sorted(self.view.fs.listdir(f"{self.view.run_dir.rstrip('/')}/{rundir.BRANCHES}"))
+        except (OSError, JobsError):  # none yet, or the host went away: the table still shows
+            return []
+
+    def show(self, rows: list[CheckpointRow], healthy: str | None, first_warning: int | None,
+             branches: list[str] = ()) -> None:
         self.rows, self.healthy = rows, healthy
         t = self.query_one("#ck-table", DataTable)
         t.clear()
@@ -75,6 +85,8 @@ class CheckpointsScreen(Screen):
             msg += f"  ★ {healthy}: newest valid before it"
         if not rows:
             msg = "no checkpoints saved yet"
+        if branches:
+            msg += f"  {len(branches)} earlier branch(es) moved aside, newest: {rundir.BRANCHES}/{branches[-1]}"
         self.query_one("#ck-status", Static).update(msg)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

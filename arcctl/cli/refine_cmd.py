@@ -1,0 +1,71 @@
+"""`arcctl refine-data EVAL_RUN... -o FILE`: eval predictions -> second-turn (refine) tasks.
+
+Reads each run's spec.json (for its dataset) and eval/predictions.jsonl; writes the refine file
+of jobs.refine. Only pure-python jobs modules are imported."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+import typer
+
+from arcctl.cli.errors import UserError, user_errors
+
+
+def _predictions(path: Path) -> Iterator[dict[str, Any]]:
+    """One prediction per line; a line that is not a JSON object is an error naming file and line."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                raise UserError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            if not isinstance(rec, dict) or not isinstance(rec.get("task_id"), str):
+                raise UserError(f"{path}:{n}: not a prediction (needs an object with task_id)")
+            yield rec
+
+
+def _eval_run(run: str) -> tuple[str, Path]:
+    """(dataset, predictions file) of one eval run dir."""
+    from jobs.spec import JobSpec
+    from jobs.kaggle_submission import EVAL_DIR, PREDICTIONS_FILE
+
+    d = Path(run)
+    preds = d / EVAL_DIR / PREDICTIONS_FILE
+    if not preds.is_file():
+        raise UserError(f"{run}: no {EVAL_DIR}/{PREDICTIONS_FILE} (not an eval run, or it has not produced predictions)")
+    try:
+        spec = JobSpec.read(d)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{run}: cannot read spec.json ({str(e).splitlines()[0]})") from None
+    if spec.kind != "eval":
+        raise UserError(f"{run}: kind is {spec.kind!r}, not an eval run")
+    return str(spec.params.get("dataset")), preds
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("refine-data")
+    def refine_data(
+        runs: List[str] = typer.Argument(..., help="eval run dirs whose predictions to refine"),
+        out: str = typer.Option(..., "-o", "--out", help="refine file to write (.json or .json.gz)"),
+        per_task: Optional[int] = typer.Option(None, "--per-task", min=1, help="at most K distinct programs per task"),
+        wrong_only: bool = typer.Option(False, "--wrong-only", help="leave out programs that solve the task"),
+    ) -> None:
+        """Turn eval predictions into refine tasks: the task, one earlier program and its feedback."""
+        with user_errors():
+            from jobs import refine
+
+            loaded = [(str(Path(r).absolute()), *_eval_run(r)) for r in runs]
+            datasets = {d for _, d, _ in loaded}
+            if len(datasets) > 1:
+                raise UserError(f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
+                                "one refine file holds one dataset")
+            doc = refine.build(((run, _predictions(p)) for run, _, p in loaded), loaded[0][1],
+                               per_task=per_task, wrong_only=wrong_only)
+            refine.write(out, doc)
+            tasks = len({r.task_id for r in doc.records})
+            typer.echo(f"{out}: {len(doc.records)} records for {tasks} tasks of {doc.dataset} "
+                       f"from {len(runs)} eval run(s)")

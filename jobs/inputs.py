@@ -1,0 +1,76 @@
+"""Render-time checks of the files a job reads, for jobs launched on this machine.
+
+A job that fails on its input files fails after waiting in a queue and loading a model; these
+checks read the same files when `render`/`submit` run with a local profile (on a remote host the
+paths name that host's files, and the trainer checks them there before loading the model).
+Every problem is one SpecError naming the parameter and the file.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import SpecError
+
+PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
+
+
+def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
+    if kind == "grpo-refine" and not params.get("refine_dataset"):
+        raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)")
+    if params.get("refine_dataset"):
+        _refine(params)
+    if params.get("prompt_template"):
+        _prompt_template(str(params["prompt_template"]))
+    if params.get("common_module"):
+        _common_module(str(params["common_module"]))
+
+
+def _refine(params: dict[str, Any]) -> None:
+    from jobs import refine
+
+    path = str(params["refine_dataset"])
+    if not Path(path).is_file():
+        raise SpecError(f"refine_dataset {path}: no such file (write it with `arcctl refine-data EVAL_RUN -o {path}`)")
+    doc = refine.load(path)
+    if doc.dataset != params.get("dataset"):
+        raise SpecError(f"refine_dataset {path} answers dataset {doc.dataset!r}, but dataset is "
+                        f"{params.get('dataset')!r} (set -p dataset={doc.dataset})")
+
+
+def _prompt_template(path: str) -> None:
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise SpecError(f"prompt_template {path}: cannot read ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"prompt_template {path}: not valid TOML: {e}") from None
+    unknown = [k for k in raw if k not in PROMPT_TEMPLATE_KEYS]
+    if unknown:
+        raise SpecError(f"prompt_template {path}: unknown key '{unknown[0]}' (keys: {', '.join(PROMPT_TEMPLATE_KEYS)})")
+    if not isinstance(raw.get("user"), str):
+        raise SpecError(f"prompt_template {path}: the key 'user' is required (a string)")
+    try:
+        from jinja2 import Environment, TemplateSyntaxError
+    except ImportError:  # the console without jinja2: the trainer checks the syntax
+        return
+    for key, text in raw.items():
+        if key == "assistant_prefix":
+            continue
+        try:
+            Environment().parse(str(text))
+        except TemplateSyntaxError as e:
+            raise SpecError(f"prompt_template {path}: {key}: line {e.lineno}: {e.message}") from None
+
+
+def _common_module(path: str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"common_module {path}: not a file")
+    try:
+        compile(p.read_bytes(), path, "exec")
+    except SyntaxError as e:
+        raise SpecError(f"common_module {path}: line {e.lineno}: SyntaxError: {e.msg}") from None
+    except (OSError, ValueError) as e:
+        raise SpecError(f"common_module {path}: cannot read ({e})") from None

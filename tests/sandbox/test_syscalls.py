@@ -1,0 +1,163 @@
+"""The seccomp layer on its own: raw syscalls from a process that loaded the real filters.
+
+Independent of the audit hook (which would stop a Python program before the syscall): a forked
+child loads the worker filter and then the program filter, exactly as a program's process does,
+and calls each syscall through libc with arguments that are harmless if the call is allowed
+(a pid that does not exist, a NULL buffer: the kernel then answers ESRCH/EFAULT/EINVAL, or does
+nothing). Refused means EPERM, which the filter returns before the kernel looks at arguments.
+Run for both implementations: libseccomp and the built-in BPF.
+"""
+import ctypes
+import errno
+import json
+import os
+import platform
+
+import pytest
+
+from trainer.sandbox import bpf, seccomp
+from trainer.sandbox.zygote import compile_filters
+
+pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64")
+
+NR = dict(bpf.X86_64, getpid=39)
+NOPID = 0x3FFFFFFF  # above pid_max: no such process
+PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
+F_GETFL, F_SETOWN, F_SETSIG = 3, 8, 10
+CLONE_SIGHAND = 0x800  # without CLONE_VM: EINVAL if clone is allowed at all (never forks)
+
+
+def attacks(ppid: int, fd: int) -> list[tuple[str, str, tuple]]:
+    """(label, syscall, args) that a program must not be able to make."""
+    return [
+        ("affinity of parent", "sched_setaffinity", (ppid, 8, None)),
+        ("affinity of self", "sched_setaffinity", (0, 8, None)),
+        ("setpriority process", "setpriority", (PRIO_PROCESS, NOPID, 19)),
+        ("setpriority group", "setpriority", (PRIO_PGRP, 0, 19)),
+        ("setpriority user", "setpriority", (PRIO_USER, 54321, 19)),
+        ("getpriority user", "getpriority", (PRIO_USER, 0)),
+        ("getpriority other", "getpriority", (PRIO_PROCESS, ppid)),
+        ("setscheduler", "sched_setscheduler", (NOPID, 5, None)),
+        ("setparam", "sched_setparam", (NOPID, None)),
+        ("setattr", "sched_setattr", (NOPID, None, 0)),
+        ("getaffinity of parent", "sched_getaffinity", (ppid, 128, None)),
+        ("getscheduler of parent", "sched_getscheduler", (ppid,)),
+        ("rr interval of parent", "sched_rr_get_interval", (ppid, None)),
+        ("ioprio_set", "ioprio_set", (1, NOPID, 0)),
+        ("ioprio_get other", "ioprio_get", (1, ppid)),
+        ("migrate_pages", "migrate_pages", (NOPID, 0, None, None)),
+        ("move_pages", "move_pages", (NOPID, 0, None, None, None, 0)),
+        ("set_mempolicy", "set_mempolicy", (0, None, 0)),
+        ("mbind", "mbind", (None, 0, 0, None, 0, 0)),
+        ("prlimit64 other pid", "prlimit64", (NOPID, 7, None, None)),
+        ("prlimit64 write own", "prlimit64", (0, 9, "buf", None)),
+        ("process_vm_readv", "process_vm_readv", (ppid, None, 0, None, 0, 0)),
+        ("process_vm_writev", "process_vm_writev", (ppid, None, 0, None, 0, 0)),
+        ("ptrace", "ptrace", (3, NOPID, 0, 0)),
+        ("kill parent", "kill", (ppid, 0)),
+        ("kill self", "kill", (os.getpid(), 0)),
+        ("tgkill", "tgkill", (ppid, ppid, 0)),
+        ("tkill", "tkill", (ppid, 0)),
+        ("pidfd_open", "pidfd_open", (ppid, 0)),
+        ("kcmp", "kcmp", (ppid, ppid, 0, 0, 0)),
+        ("get_robust_list", "get_robust_list", (ppid, None, None)),
+        ("getpgid other", "getpgid", (ppid,)),
+        ("getsid other", "getsid", (ppid,)),
+        ("setsid", "setsid", ()),
+        ("setpgid", "setpgid", (0, 0)),
+        ("perf_event_open", "perf_event_open", (None, 0, -1, -1, 0)),
+        ("bpf", "bpf", (0, None, 0)),
+        ("userfaultfd", "userfaultfd", (0,)),
+        ("keyctl", "keyctl", (0, -3, 0)),
+        ("add_key", "add_key", (None, None, None, 0, 0)),
+        ("mount", "mount", (None, None, None, 0, None)),
+        ("unshare", "unshare", (0,)),
+        ("setns", "setns", (-1, 0)),
+        ("clone", "clone", (CLONE_SIGHAND, 0, None, None, 0)),
+        ("prctl", "prctl", (3, 0, 0, 0, 0)),
+        ("seccomp", "seccomp", (2, 0, None)),
+        ("io_uring", "io_uring_setup", (0, None)),
+        ("mlock", "mlock", (None, 0)),
+        ("memfd_secret", "memfd_secret", (0,)),
+        ("process_madvise", "process_madvise", (-1, None, 0, 0, 0)),
+        ("fcntl F_SETOWN", "fcntl", (fd, F_SETOWN, ppid)),
+        ("fcntl F_SETSIG", "fcntl", (fd, F_SETSIG, 9)),
+        ("ioctl FIOSETOWN", "ioctl", (fd, seccomp.FIOSETOWN, None)),
+        ("ioctl TIOCSTI", "ioctl", (fd, seccomp.TIOCSTI, None)),
+    ]
+
+
+def needed(fd: int) -> list[tuple[str, str, tuple]]:
+    """What Python and numpy do on themselves: must keep working."""
+    return [
+        ("own affinity", "sched_getaffinity", (0, 128, "buf")),
+        ("own limits", "prlimit64", (0, 7, None, "buf")),
+        ("own priority", "getpriority", (PRIO_PROCESS, 0)),
+        ("own scheduler", "sched_getscheduler", (0,)),
+        ("own io priority", "ioprio_get", (1, 0)),
+        ("own pgid", "getpgid", (0,)),
+        ("fcntl F_GETFL", "fcntl", (fd, F_GETFL, 0)),
+        ("getpid", "getpid", ()),
+    ]
+
+
+def _call(libc, name: str, args: tuple) -> tuple[int, int]:
+    buf = ctypes.create_string_buffer(256)
+    cargs = [ctypes.c_long(a) if isinstance(a, int) else (buf if a == "buf" else None) for a in args]
+    ctypes.set_errno(0)
+    ret = libc.syscall(ctypes.c_long(NR[name]), *cargs)
+    return ret, ctypes.get_errno()
+
+
+def _run_confined(filters: list[bytes], calls) -> dict[str, list[int]]:
+    """Fork, load `filters` in order, make the calls; {label: [return value, errno]}."""
+    r, w = os.pipe()
+    ppid = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            fr, fw = os.pipe()
+            for f in filters:
+                seccomp.load_filter(f)
+            out = {label: list(_call(libc, name, args)) for label, name, args in calls(ppid, fr)}
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+@pytest.fixture(scope="module", params=["libseccomp", "builtin"])
+def filters(request):
+    if request.param == "libseccomp" and seccomp._load_lib() is None:
+        pytest.skip("libseccomp not installed")
+    bpfs, desc = compile_filters(confine_files=False, builtin=request.param == "builtin")
+    assert bpfs, desc
+    return bpfs
+
+
+def test_program_process_cannot_reach_other_processes_or_the_kernel(filters):
+    got = _run_confined([filters["worker"], filters["program"]], attacks)
+    refused = {label for label, (ret, err) in got.items() if ret == -1 and err == errno.EPERM}
+    assert refused == set(got), sorted(set(got) - refused)
+
+
+def test_what_python_needs_on_itself_still_works(filters):
+    got = _run_confined([filters["worker"], filters["program"]], lambda ppid, fd: needed(fd))
+    assert all(ret >= 0 for ret, _ in got.values()), got
+
+
+def test_worker_keeps_fork_kill_and_prctl_but_nothing_else(filters):
+    got = _run_confined([filters["worker"]], attacks)
+    allowed_to_worker = {"clone", "kill parent", "kill self", "prctl", "prlimit64 write own"}
+    for label, (ret, err) in got.items():
+        refused = ret == -1 and err == errno.EPERM
+        assert refused != (label in allowed_to_worker), (label, ret, err)
