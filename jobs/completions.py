@@ -25,7 +25,7 @@ _REWARD_RE = re.compile(rb'"reward":\s*(-?[0-9][0-9.eE+-]*)')
 _TRUNC_RE = re.compile(rb'"truncated":\s*true')
 
 
-OUTCOME_FIELDS = ("solved", "pixel_score", "correct_train", "correct_test", "augmentation")
+OUTCOME_FIELDS = ("reward_arc", "solved", "pixel_score", "correct_train", "correct_test", "augmentation")
 
 
 @dataclass

@@ -72,7 +72,8 @@ class CompletionRecord(_Record):
     step: int
     task_id: str
     augmentation: dict[str, Any] | None  # the transform applied to the task, None for the original
-    reward: float
+    reward: float                        # what the trainer optimised (after reward shaping)
+    reward_arc: float | None = None      # the ARC reward before shaping (absent in older run dirs)
     n_tokens: int
     truncated: bool                      # stopped at the length limit, not at EOS
     error: ErrorKind | None
