@@ -45,7 +45,7 @@ def test_templates_show_one(home):
 def test_tail_completions_through_the_cli(home, tmp_path):
     rd = tmp_path / "run"
     rd.mkdir()
-    rows = [{"step": s, "task_id": f"t{s}", "reward": s / 4, "tokens": 10 * s, "truncated": s == 3,
+    rows = [{"step": s, "task_id": f"t{s}", "reward": s / 4, "n_tokens": 10 * s, "truncated": s == 3,
              "completion": f"def transform(g):\n    return g  # {s}"} for s in (1, 2, 3)]
     (rd / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4, "ta')
     out = run_cli("tail", str(rd), "--completions", "-n", "2", check=True).stdout.splitlines()
