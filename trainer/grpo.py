@@ -24,16 +24,6 @@ def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
     return runner.run_job(lambda files: _run(spec, run_dir, files), run_dir)
 
 
-def check_batch(p) -> None:
-    """The GRPO batch arithmetic, checked with field names before TRL checks it without them."""
-    gen_batch = p.per_device_train_batch_size * p.gradient_accumulation_steps
-    if gen_batch % p.num_generations:
-        raise SpecError(
-            f"per_device_train_batch_size ({p.per_device_train_batch_size}) x gradient_accumulation_steps "
-            f"({p.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
-            f"num_generations ({p.num_generations})")
-
-
 def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, generation_backend: str = "trl"):
     from trl import GRPOConfig
 
@@ -110,20 +100,16 @@ def step_timer(timing: Timing):
 
 
 def guard_callback(spec, run_dir):
-    """The collapse guard (trainer/guard.py) when that module exists; its own errors propagate."""
-    import importlib
-    import importlib.util
+    """The collapse guard (trainer/guard.py), or None when params.guard is "off"."""
+    from trainer.guard import make_guard_callback
 
-    if importlib.util.find_spec("trainer.guard") is None:
-        return None
-    return importlib.import_module("trainer.guard").make_guard_callback(spec, run_dir)
+    return make_guard_callback(spec, run_dir)
 
 
 def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
     if spec.kind == "grpo-refine" and not p.refine_dataset:
         raise SpecError("kind 'grpo-refine' needs refine_dataset (a file written by `arcctl refine-data`)")
-    check_batch(p)
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox
 
