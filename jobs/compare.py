@@ -181,3 +181,85 @@ def checkpoint_metrics_name(dataset: str) -> str:
         dataset = Path(dataset).name.removesuffix(".gz").removesuffix(".json")
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in dataset.replace("/", "-"))
     return f"{safe.strip('._') or 'dataset'}.json"
+
+
+# --- HER runs: epochs to solve each target ------------------------------------------------------
+
+@dataclass
+class HERTable:
+    """Epochs to solve per target (rows) and run (columns), the HER research's model comparison.
+    A cell holds jobs.her_report.TargetRow or None when that run has not reached the target."""
+
+    runs: list[str]
+    tasks: list[str]
+    cells: dict[tuple[str, str], Any]
+    best: set[tuple[str, str]]  # (task, run) with the fewest epochs to solve, when runs differ
+
+    def cell(self, task: str, run: str) -> str:
+        row = self.cells.get((task, run))
+        if row is None:
+            return "-"
+        if row.solved_at is not None:
+            return str(row.solved_at)
+        # not solved: after all its epochs (">N"), or still searching ("N…")
+        return f">{row.epoch_reached}" if row.finished else f"{row.epoch_reached}…"
+
+    def to_markdown(self) -> str:
+        head = ["task", *self.runs]
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("-" * (len(h) + 2) for h in head) + "|"]
+        for t in self.tasks:
+            cells = [f"**{self.cell(t, r)}**" if (t, r) in self.best else self.cell(t, r) for r in self.runs]
+            lines.append("| " + " | ".join([t, *cells]) + " |")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        def one(row: Any) -> dict[str, Any] | None:
+            if row is None:
+                return None
+            return {"solved_at": row.solved_at, "epochs": row.epoch_reached, "finished": row.finished,
+                    "best_pixel_score": row.best_curve, "test_correct": row.test_correct}
+        return {"runs": self.runs, "tasks": [{"task": t, **{r: one(self.cells.get((t, r))) for r in self.runs}}
+                                             for t in self.tasks]}
+
+
+def _kind(target: str, fs: RunFS) -> str | None:
+    try:
+        spec = loads(fs.read_text(_join(target.rstrip("/") or "/", "spec.json")))
+    except (OSError, ValueError):
+        return None
+    return spec.get("kind") if isinstance(spec, dict) else None
+
+
+def her_runs(targets: list[str], fs: RunFS | None = None) -> bool:
+    """True when every target is a HER run dir, False when none is; a mix is an error."""
+    fs = fs or LocalFS()
+    her = [t for t in targets if _kind(t, fs) == "her"]
+    if her and len(her) != len(targets):
+        other = next(t for t in targets if t not in her)
+        raise CompareError(f"{other}: not a HER run; compare HER runs ({her[0]}) only with HER runs")
+    return bool(her)
+
+
+def build_her_table(targets: list[str], labels: list[str] | None = None, fs: RunFS | None = None) -> HERTable:
+    from jobs.her_report import read_targets
+
+    fs = fs or LocalFS()
+    runs = [posixpath.basename(t.rstrip("/")) for t in targets]
+    for i, name in enumerate((labels or [])[:len(runs)]):
+        runs[i] = name
+    if len(set(runs)) != len(runs):
+        raise CompareError("two runs have the same name; tell them apart with --label")
+    cells: dict[tuple[str, str], Any] = {}
+    tasks: list[str] = []
+    for run, target in zip(runs, targets):
+        for row in read_targets(target.rstrip("/"), fs):
+            if row.task_id not in tasks:
+                tasks.append(row.task_id)
+            cells[(row.task_id, run)] = row
+    best: set[tuple[str, str]] = set()
+    for t in tasks:
+        solved = {r: cells[(t, r)].solved_at for r in runs if (t, r) in cells and cells[(t, r)].solved_at is not None}
+        if len(solved) >= 2 and len(set(solved.values())) > 1:
+            top = min(solved.values())
+            best |= {(t, r) for r, v in solved.items() if v == top}
+    return HERTable(runs=runs, tasks=tasks, cells=cells, best=best)

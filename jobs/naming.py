@@ -100,3 +100,18 @@ def check_name(name: str, what: str = "--name") -> None:
     if not name.strip() or "/" in name or "\\" in name or name.strip() in (".", ".."):
         raise SpecError(f"{what} {name!r}: a run name is one folder name (not empty, '.', '..', "
                         "nor containing '/')")
+
+
+_LAUNCHERS = {"python", "python3", "accelerate", "launch", "torchrun", "srun", "mpirun", "deepspeed", "uv", "run",
+              "env", "bash", "sh", "-m", "-c"}
+
+
+def command_name(argv: list[str]) -> str:
+    """A run name for a `command` job: its script or program, past launchers and options
+    (`accelerate launch --num_processes 2 finetuning.py --lr 1e-5` -> finetuning)."""
+    words = [w for w in argv if w and not w.startswith("-") and Path(w).name not in _LAUNCHERS and "=" not in w]
+    scripts = [w for w in words if w.endswith((".py", ".sh"))]
+    pick = (scripts or words or [""])[0]
+    if not pick:
+        return ""
+    return safe(Path(pick).stem if pick in scripts else Path(pick).name)

@@ -1,11 +1,11 @@
-"""Typed trainer parameters, one pydantic model per job kind: each parameter is declared here
-once, with its type, its default and its doc. A template's [params] only override values (a
-template repeating a default is refused by its test), so what the new-job form shows, what a spec
-holds and what the trainer uses come from this one place. The mapping to TRL's GRPOConfig /
-SFTConfig is next door, in jobs.trl_args.
+"""Typed trainer parameters, one pydantic model per job kind.
 
-Field names are the flags of the training scripts users ran before, with dashes turned into
-underscores.
+Each parameter is declared here once, with its type, its default and its doc. A template's
+[params] only override values (a template repeating a default is refused by its test), so what
+the new-job form shows, what a spec holds and what the trainer uses come from this one place; the
+mapping to TRL's GRPOConfig / SFTConfig is in jobs.trl_args. A wrong type or an unknown parameter
+fails before anything is launched. Field names are the flags of the training scripts users ran
+before, with dashes turned into underscores.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 
 # Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
@@ -21,6 +22,7 @@ Epochs = Annotated[float, Field(gt=0)]
 MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
 PositiveInt = Annotated[int, Field(ge=1)]
 MaxSeqLength = Annotated[int, Field(ge=16)]
+
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
 # resume and fork: every float, nested ones in dict parameters included, must be finite.
@@ -284,7 +286,6 @@ class EvalParams(_Params):
             except (KeyError, TypeError, ValueError):
                 pass  # the field validation names what is wrong with the group
         return data
-
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
@@ -297,6 +298,64 @@ class EvalParams(_Params):
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     prompt_template: str | None = Field(None, description="TOML prompt template file (see GRPOParams.prompt_template)")
+
+
+class CommandParams(BaseModel):
+    """`command` jobs: any program (the template's entry, or the words after `--` on the command
+    line) run as a job; it gets no spec.json argument, only ARCCTL_RUN_DIR and its run dir as cwd."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    args: list[str] = Field(default_factory=list, description="arguments appended to the command")
+# --- hindsight experience replay (HER) ------------------------------------------------------------
+
+class SamplingGroup(TypedDict):  # noqa: F811 - HER's groups, plain dicts; EvalParams above keeps the model
+    """`n` programs sampled at `temperature` each epoch (a TypedDict: specs keep plain dicts)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
+
+    n: Annotated[int, Field(ge=0, le=100_000)]
+    temperature: Annotated[float, Field(ge=0, le=10)]
+
+
+class HERParams(_Params, _Lora, _Optim):
+    """Test-time search and learn on single target tasks (trainer/her.py): sample programs, run
+    them, relabel each valid program as the solution of the task made of the inputs and the
+    outputs it produced, fine-tune on those, sample again. `epochs`/`learning_rate`/batch sizes are
+    the fine-tuning of one HER epoch; a checkpoint is saved after every HER epoch."""
+
+    dataset: str = Field("toy", description="target tasks: a built-in set or Kaggle-format file with "
+                                             "task_ids, or toy[:N] (synthetic drawing targets)")
+    use_data_augmentation: bool = Field(False, description="not used: relabelled programs are trained as written")
+    # HER's own defaults for shared parameters
+    learning_rate: LearningRate = 1e-6
+    epochs: Epochs = 1
+    lora_r: int = Field(16, ge=1)
+    max_seq_length: MaxSeqLength = 8192
+    # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
+    lr_scheduler_type: str = "constant"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    sampling: list[SamplingGroup] = Field(
+        default_factory=lambda: [SamplingGroup(n=8, temperature=0.1), SamplingGroup(n=128, temperature=0.9)],
+        min_length=1, description="sampling groups of each epoch: exploitation (low temperature) "
+                                  "and exploration (high temperature)")
+    her_epochs: int = Field(10, ge=1, le=10_000, description="most search-and-learn epochs per target")
+    keep_programs: int = Field(32, ge=1, description="programs trained on per epoch: best pixel score "
+                                                     "first, one per distinct set of outputs")
+    stop_when_solved: bool = Field(True, description="next target once a program solves every train pair")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(1024, ge=1)
+    batch_size: int = Field(16, ge=1, description="prompts per generate call")
+    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
+    sandbox_timeout_s: float = Field(1.0, gt=0)
+    sandbox_memory_mb: int = Field(1024, ge=64)
+
+    @field_validator("sampling")
+    @classmethod
+    def _some_samples(cls, v: list[SamplingGroup]) -> list[SamplingGroup]:
+        if sum(g["n"] for g in v) < 1:
+            raise ValueError("the sampling groups sum to 0 programs per epoch; give a group with n >= 1")
+        return v
 
 
 def defaults(kind: str) -> dict[str, Any]:
@@ -317,4 +376,6 @@ PARAMS_BY_KIND: dict[str, type[BaseModel]] = {
     "grpo-refine": GRPORefineParams,
     "sft": SFTParams,
     "eval": EvalParams,
+    "command": CommandParams,
+    "her": HERParams,
 }

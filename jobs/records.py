@@ -82,6 +82,9 @@ class CompletionRecord(_Record):
     correct_train: float                 # share of train pairs solved
     correct_test: float | None           # None when the test outputs are unknown
     diag: Diagnostics
+    # the program's output grids (train inputs first, then test) in the task's own frame, each as
+    # rows of colour digits joined by "|" (jobs.arcgrids); None past its size cap or without outputs
+    outputs: list[str | None] | None = None
     completion: str
 
 

@@ -9,6 +9,12 @@ Per profile (backend_options):
     auto_resume = true                      # or a table:
     auto_resume = { max_restarts = 3, reasons = ["evicted", "memory_exceeded"], max_memory = "512G" }
     max_restarts = 3                        # also accepted at the top level (profile examples)
+    auto_resume = { crash_patterns = ["illegal memory access"], backoff_s = 60 }
+
+crash_patterns: a job that failed with one of these (regular expressions, case-insensitive) in
+the last 64 KB of its stderr.log is resubmitted like a recoverable failure (reason "crash"), up to
+max_restarts times; backoff_s delays each such restart on the scheduler itself (Slurm --begin,
+HTCondor deferral_time, a local queue entry's start time), doubling per restart (at most 6 h).
 
 `apply_policy(registry, updates)` is what the shared watcher calls after each poll; `arcctl resume`
 (jobs.submit.resume_job) is the manual path: `resubmit` with `memory_after_hold`.
@@ -36,6 +42,14 @@ class ResumePolicy:
     reasons: tuple[str, ...] = DEFAULT_REASONS
     memory_factor: float = 1.5
     max_memory_mb: int | None = None
+    crash_patterns: tuple[str, ...] = ()
+    backoff_s: float = 0.0
+
+    def crash_match(self, stderr_tail: str) -> str | None:
+        for pat in self.crash_patterns:
+            if re.search(pat, stderr_tail, re.I):
+                return pat
+        return None
 
     @classmethod
     def from_options(cls, options: dict[str, Any], where: str = "profile") -> "ResumePolicy":
@@ -47,7 +61,8 @@ class ResumePolicy:
             cfg = {"enabled": raw.get("enabled", True), **{k: v for k, v in raw.items() if k != "enabled"}}
         else:
             raise SpecError(f"{where}: auto_resume must be true/false or a table, not {raw!r}")
-        unknown = set(cfg) - {"enabled", "max_restarts", "reasons", "memory_factor", "max_memory"}
+        unknown = set(cfg) - {"enabled", "max_restarts", "reasons", "memory_factor", "max_memory",
+                              "crash_patterns", "backoff_s"}
         if unknown:
             raise SpecError(f"{where}: auto_resume has unknown key(s) {', '.join(sorted(unknown))}")
         reasons = tuple(cfg.get("reasons", DEFAULT_REASONS))
@@ -61,8 +76,20 @@ class ResumePolicy:
         if factor <= 1:
             raise SpecError(f"{where}: auto_resume.memory_factor must be > 1 (it raises the request)")
         cap = cfg.get("max_memory")
+        pats = cfg.get("crash_patterns", [])
+        if not isinstance(pats, list) or not all(isinstance(p, str) and p for p in pats):
+            raise SpecError(f"{where}: auto_resume.crash_patterns must be a list of non-empty strings")
+        for p in pats:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise SpecError(f"{where}: auto_resume.crash_patterns: {p!r} is not a regular expression ({e})") from None
+        backoff = cfg.get("backoff_s", 0)
+        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or not 0 <= backoff < 86400:
+            raise SpecError(f"{where}: auto_resume.backoff_s must be seconds between 0 and 86400, not {backoff!r}")
         return cls(bool(cfg["enabled"]), max_r, reasons, factor,
-                   memory_mb(cap, f"{where}: auto_resume.max_memory") if cap else None)
+                   memory_mb(cap, f"{where}: auto_resume.max_memory") if cap else None,
+                   tuple(pats), float(backoff))
 
 
 def classify(status: JobStatus) -> str | None:
@@ -83,6 +110,7 @@ class Decision:
     reason: str | None = None
     memory: str | None = None   # new request_memory for a memory failure
     message: str = ""
+    delay_s: float = 0.0        # start the resubmitted job this much later (crash backoff)
 
 
 def memory_bump(spec: JobSpec, status: JobStatus, factor: float = 1.5,
@@ -100,8 +128,16 @@ def memory_bump(spec: JobSpec, status: JobStatus, factor: float = 1.5,
     return format_memory(new)
 
 
-def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy) -> Decision:
+MAX_BACKOFF_S = 6 * 3600
+
+
+def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy,
+           stderr_tail: str | None = None) -> Decision:
     why = classify(status)
+    crash = None
+    if why is None and status.state is JobState.FAILED and stderr_tail and policy.crash_patterns:
+        crash = policy.crash_match(stderr_tail)
+        why = "crash" if crash else None
     if why is None:
         return Decision("none")
     if status.state is JobState.EVICTED:
@@ -110,7 +146,7 @@ def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy
         return Decision("wait", why, message="evicted; the scheduler runs it again and it resumes by itself")
     if not policy.enabled:
         return Decision("none", why, message="auto_resume is off for this profile (arcctl resume does it by hand)")
-    if why not in policy.reasons:
+    if why not in policy.reasons and not crash:
         return Decision("none", why, message=f"{why} is not in this profile's auto_resume.reasons")
     if restarts >= policy.max_restarts:
         return Decision("give_up", why, message=f"{why}, but already restarted {restarts} time(s) "
@@ -121,8 +157,36 @@ def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy
             mem = memory_bump(spec, status, policy.memory_factor, policy.max_memory_mb)
         except SpecError as e:
             return Decision("give_up", why, message=str(e))
+    if crash:
+        delay = min(policy.backoff_s * 2 ** restarts, MAX_BACKOFF_S)
+        msg = f"resubmitting after a crash ({crash!r} in stderr.log)" + (f", starting in {delay:g} s" if delay else "")
+        return Decision("resubmit", why, None, msg, delay)
     msg = f"resubmitting after {why}" + (f" with request_memory={mem}" if mem else "")
     return Decision("resubmit", why, mem, msg)
+
+
+def with_start_delay(spec: JobSpec, delay_s: float) -> JobSpec:
+    """The spec with backend_options.start_delay_s set (or cleared: a manual resume starts now)."""
+    opts = {k: v for k, v in spec.backend_options.items() if k != "start_delay_s"}
+    if delay_s > 0:
+        opts["start_delay_s"] = int(delay_s)
+    return spec.model_copy(update={"backend_options": opts})
+
+
+def stderr_tail(run_dir: str, host: str | None, limit: int = 65536) -> str:
+    """The end of a run's stderr.log (locally or over SSH); "" when it cannot be read."""
+    from jobs.rundir import STDERR
+    from jobs.submit import _fs_for
+
+    path = f"{run_dir.rstrip('/')}/{STDERR}"
+    try:
+        fs = _fs_for(host)
+        size = fs.size(path)
+        with fs.open_binary(path) as f:
+            f.seek(max(0, size - limit))
+            return f.read(limit).decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 - no log, no crash match
+        return ""
 
 
 def with_memory(spec: JobSpec, memory: str) -> JobSpec:
@@ -142,7 +206,8 @@ def memory_after_hold(spec: JobSpec, reason: str | None, detail: str | None, fac
     return format_memory(next_memory_request(None, memory_mb(spec.resources.memory), factor))
 
 
-def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = None) -> str:
+def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = None,
+             delay_s: float = 0.0) -> str:
     """Relaunch `job` in its own run dir from `checkpoint` (None: its newest valid one, or the
     start when it has none), with `memory` as the new request when given. A held or evicted job is
     removed from the queue first so it does not linger (or come back) next to its successor."""
@@ -155,6 +220,7 @@ def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = 
     spec = resume_spec(job.run_dir, checkpoint, fs)
     if memory:
         spec = with_memory(spec, memory)
+    spec = with_start_delay(spec, delay_s)
     backend = backend_for(spec)
     backend.render(spec)
     if job.backend_job_id and job.state in ("held", "evicted"):
@@ -171,7 +237,7 @@ def apply_policy(registry, updates: dict[str, JobStatus]) -> list[str]:
     """After a watcher poll: resubmit the jobs whose profile asks for it. One line per action."""
     out = []
     for jid, st in updates.items():
-        if classify(st) is None:
+        if classify(st) is None and st.state is not JobState.FAILED:  # a failure may be a named crash
             continue
         job = registry.get(jid)  # with its spec
         spec = job.spec()
@@ -180,10 +246,11 @@ def apply_policy(registry, updates: dict[str, JobStatus]) -> list[str]:
         except SpecError as e:
             out.append(f"{jid}: {e}")
             continue
-        d = decide(spec, st, job.restarts, policy)
+        tail = stderr_tail(job.run_dir, job.host) if st.state is JobState.FAILED and policy.crash_patterns else None
+        d = decide(spec, st, job.restarts, policy, tail)
         if d.action == "resubmit":
             try:
-                resubmit(registry, job, d.memory)
+                resubmit(registry, job, d.memory, delay_s=d.delay_s)
                 out.append(f"{jid} ({job.name}): {d.message}")
             except Exception as e:  # noqa: BLE001 - one failing resubmit must not stop the others
                 out.append(f"{jid} ({job.name}): auto-resume failed: {e}")

@@ -1,15 +1,16 @@
 """SSH transport (paramiko): hosts from ~/.ssh/config, strict host keys, one pooled connection per
 host that is re-opened after a drop, and an SFTP `RunFS` so run-dir readers work remotely.
 
-Every failure a user can cause surfaces as `RemoteError` naming the host: unreachable, unknown or
-changed host key (with the SHA256 fingerprint to verify), unusable key file, permission denied.
-An unknown host key is refused, never added: the user verifies the fingerprint and adds it.
+Every failure a user can cause surfaces as one `RemoteError` line naming the host: unreachable,
+unknown, changed or revoked host key (with the SHA256 fingerprint to verify), a malformed
+known_hosts, unusable key file, permission denied, a broken proxy. An unknown host key is refused,
+never added: the user verifies the fingerprint and adds it (jobs.known_hosts). Hosts, proxies and
+known_hosts files come from the ssh config (jobs.ssh_config).
 """
 from __future__ import annotations
 
-import base64
 import errno
-import hashlib
+import logging
 import os
 import posixpath
 import shlex
@@ -17,89 +18,42 @@ import socket
 import stat
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import paramiko
 
 from jobs.errors import RemoteError
+from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
+from jobs.ssh_config import (DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, HostConfig,  # noqa: F401 (re-exported)
+                             list_host_aliases, parse_hop, resolve_host, ssh_config_path)
 
-DEFAULT_CONFIG = "~/.ssh/config"
-DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
+# paramiko's transport thread logs each failed handshake with its traceback; without a handler
+# Python prints that to stderr next to our one-line error
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
-
-def ssh_config_path() -> Path:
-    """ARCCTL_SSH_CONFIG overrides ~/.ssh/config (tests, or a project-specific config)."""
-    return Path(os.path.expanduser(os.environ.get("ARCCTL_SSH_CONFIG") or DEFAULT_CONFIG))
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH's format, as `ssh-keygen -lf` and the first-connect prompt print it."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-@dataclass
-class HostConfig:
-    alias: str
-    hostname: str
-    port: int = 22
-    user: str | None = None
-    identity_files: list[str] = field(default_factory=list)
-    known_hosts: list[str] = field(default_factory=list)
-    proxy_jump: str | None = None
-
-    @property
-    def label(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        return f"{self.alias} ({user}{self.hostname}:{self.port})"
-
-    @property
-    def known_hosts_key(self) -> str:
-        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
-
-
-def resolve_host(alias: str, config_path: str | Path | None = None) -> HostConfig:
-    path = Path(os.path.expanduser(str(config_path))) if config_path else ssh_config_path()
-    cfg = paramiko.SSHConfig()
-    if path.exists():
-        try:
-            cfg = paramiko.SSHConfig.from_path(str(path))
-        except Exception as e:  # paramiko raises ConfigParseError and plain exceptions
-            raise RemoteError(f"cannot parse ssh config {path}: {e}") from None
-    d = cfg.lookup(alias)
-    try:
-        port = int(d.get("port", 22))
-    except ValueError:
-        raise RemoteError(f"ssh config {path}: Port of host {alias} is not a number: {d.get('port')!r}") from None
-    known = d.get("userknownhostsfile")
-    known_files = known.split() if isinstance(known, str) else list(known or DEFAULT_KNOWN_HOSTS)
-    jump = d.get("proxyjump")
-    return HostConfig(
-        alias=alias,
-        hostname=d.get("hostname", alias),
-        port=port,
-        user=d.get("user") or os.environ.get("USER") or None,
-        identity_files=[os.path.expanduser(p) for p in d.get("identityfile", [])],
-        known_hosts=[os.path.expanduser(p) for p in known_files],
-        proxy_jump=None if not jump or jump.lower() == "none" else jump.split(",")[0].strip(),
-    )
+# every error class paramiko and the socket layer raise while connecting or talking; each one
+# becomes one RemoteError line naming the host
+_SSH_ERRORS = (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, EOFError, OSError, ValueError,
+               paramiko.sftp.SFTPError)
 
 
 class _RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
     """Refuse with the fingerprint to verify; never adds a key by itself."""
 
-    def __init__(self, cfg: HostConfig):
+    def __init__(self, cfg: HostConfig, problems: list[str]):
         self.cfg = cfg
+        self.problems = problems
 
     def missing_host_key(self, client, hostname, key):
-        where = ", ".join(self.cfg.known_hosts) or "known_hosts"
+        where = ", ".join(self.cfg.known_hosts + self.cfg.global_known_hosts) or "known_hosts"
+        bad = f" (skipped: {'; '.join(self.problems[:3])})" if self.problems else ""
         raise RemoteError(
             f"host key of {self.cfg.label} is unknown: refusing to connect. Its {key.get_name()} key "
             f"fingerprint is {fingerprint(key)}; if that is right (ask the admin or run "
             f"`ssh-keyscan -p {self.cfg.port} {self.cfg.hostname} | ssh-keygen -lf -`), add it to {where} "
             f"(e.g. `ssh {self.cfg.alias}` once, or `arcctl hosts {self.cfg.alias} --trust {fingerprint(key)}`)"
+            f"{bad}"
         )
 
 
@@ -118,6 +72,14 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
     return usable
 
 
+def _why(e: BaseException) -> str:
+    if isinstance(e, paramiko.ChannelException):  # the hop could not open the forwarded connection
+        return f"the hop could not connect onwards ({e.text})"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__
+
+
 class SSHPool:
     """One live connection per host alias, shared by backends, SFTP readers and the watcher."""
 
@@ -128,59 +90,107 @@ class SSHPool:
         self._sftp: dict[str, paramiko.SFTPClient] = {}
         self._lock = threading.RLock()
         self.connects = 0  # how many connections were opened (reuse is the point)
+        self._transports: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- system ssh hosts
+    def transport(self, alias: str) -> str:
+        """"paramiko", or "openssh" for hosts whose ssh config needs the system ssh (jobs.openssh)."""
+        if alias not in self._transports:
+            try:
+                self._transports[alias] = self.host(alias).transport
+            except RemoteError:  # a broken config entry: connecting reports it, with its context
+                return "paramiko"
+        return self._transports[alias]
+
+    def openssh(self):
+        from jobs.openssh import OpenSSH
+
+        return OpenSSH(self.config_path, self.connect_timeout)
 
     # ---------------------------------------------------------------- connections
     def host(self, alias: str) -> HostConfig:
         """An alias of the ssh config, or a ProxyJump-style `[user@]host[:port]`."""
-        user, _, rest = alias.rpartition("@")
-        name, _, port = rest.partition(":")
-        cfg = resolve_host(name, self.config_path)
-        if user:
-            cfg.user = user
-        if port:
-            if not port.isdigit():
-                raise RemoteError(f"ssh host {alias!r}: port {port!r} is not a number")
-            cfg.port = int(port)
-        cfg.alias = alias
-        return cfg
+        return parse_hop(alias, self.config_path)
 
     def client(self, alias: str) -> paramiko.SSHClient:
+        return self._client(alias, None)
+
+    def _client(self, alias: str, jumps: list[str] | None) -> paramiko.SSHClient:
+        """The pooled connection to ALIAS; JUMPS (a ProxyJump chain, given for the hops of another
+        host's chain) replaces the hop's own proxy settings, as `ssh -J` does."""
+        key = alias if jumps is None else ",".join([*jumps, alias])
         with self._lock:
-            c = self._clients.get(alias)
+            c = self._clients.get(key)
             if c is not None and c.get_transport() is not None and c.get_transport().is_active():
                 return c
-            self.drop(alias)
-            c = self._connect(self.host(alias))
-            self._clients[alias] = c
+            self.drop(key)
+            cfg = self.host(alias)
+            if jumps is not None:
+                cfg.proxy_jump, cfg.proxy_command = list(jumps), None
+            try:
+                c = self._connect(cfg, depth=len(jumps or ()))
+            except RemoteError:
+                raise
+            except Exception as e:  # noqa: BLE001 - whatever paramiko raised: one line naming the host
+                raise RemoteError(f"ssh to {cfg.label} failed: {type(e).__name__}: {_why(e)}") from None
+            self._clients[key] = c
             return c
 
-    def _connect(self, cfg: HostConfig) -> paramiko.SSHClient:
-        client = paramiko.SSHClient()
-        for kh in cfg.known_hosts:
-            if os.path.exists(kh):
-                try:
-                    client.load_host_keys(kh)
-                except (OSError, paramiko.SSHException) as e:
-                    raise RemoteError(f"cannot read known_hosts file {kh} for host {cfg.alias}: {e}") from None
-        client.set_missing_host_key_policy(_RefuseUnknownHost(cfg))
-        keys = _check_identity_files(cfg)
-        sock = None
+    def _sock(self, cfg: HostConfig, depth: int):
+        """The byte stream to CFG's sshd: through the last ProxyJump hop (itself reached through
+        the hops before it), a ProxyCommand, or a plain TCP connection."""
+        timeout = cfg.connect_timeout or self.connect_timeout
         if cfg.proxy_jump:
-            jump_alias = cfg.proxy_jump
-            if jump_alias == cfg.alias:
-                raise RemoteError(f"ssh config: host {cfg.alias} has itself as ProxyJump")
+            if depth > 16 or cfg.alias in cfg.proxy_jump:
+                raise RemoteError(f"ssh config: the ProxyJump chain of {cfg.alias} loops ({', '.join(cfg.proxy_jump)})")
+            *before, last = cfg.proxy_jump
             try:
-                sock = self.client(jump_alias).get_transport().open_channel(
-                    "direct-tcpip", (cfg.hostname, cfg.port), ("127.0.0.1", 0), timeout=self.connect_timeout)
-            except paramiko.SSHException as e:
-                raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {jump_alias}: {e}") from None
+                hop = self._client(last, before if before else None)
+            except RemoteError as e:
+                raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {e}") from None
+            try:
+                return hop.get_transport().open_channel(
+                    "direct-tcpip", (cfg.hostname, cfg.port), ("127.0.0.1", 0), timeout=timeout)
+            except _SSH_ERRORS as e:
+                raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {_why(e)}") from None
+        if cfg.proxy_command:
+            try:
+                return paramiko.ProxyCommand(cfg.proxy_command)
+            except _SSH_ERRORS as e:
+                raise RemoteError(f"ProxyCommand of {cfg.label} ({cfg.proxy_command}) failed: {_why(e)}") from None
+        try:
+            return socket.create_connection((cfg.hostname, cfg.port), timeout=timeout)
+        except (socket.timeout, TimeoutError):
+            raise RemoteError(f"cannot reach {cfg.label}: timed out after {timeout:g} s") from None
+        except OSError as e:
+            raise RemoteError(f"cannot reach {cfg.label}: {_why(e)}") from None
+
+    def _connect(self, cfg: HostConfig, depth: int = 0) -> paramiko.SSHClient:
+        if cfg.transport != "paramiko":
+            raise RemoteError(f"{cfg.label} is reached through the system ssh (its ssh config sets a "
+                              "ControlPath or GSSAPI); paramiko cannot connect to it")
+        timeout = cfg.connect_timeout or self.connect_timeout
+        known = load_known_hosts(cfg.known_hosts + cfg.global_known_hosts)
+        client = paramiko.SSHClient()
+        for host, keys in known.keys.items():
+            for ktype, k in keys.items():
+                client.get_host_keys().add(host, ktype, k)
+        client.set_missing_host_key_policy(_RefuseUnknownHost(cfg, known.problems))
+        keys = _check_identity_files(cfg)
+        sock = self._sock(cfg, depth)
+        # known_hosts is looked up under HostKeyAlias (port 22 form) when the config sets one
+        name, port = (cfg.host_key_alias, 22) if cfg.host_key_alias else (cfg.hostname, cfg.port)
         try:
             client.connect(
-                cfg.hostname, port=cfg.port, username=cfg.user, key_filename=keys or None,
-                look_for_keys=not cfg.identity_files, allow_agent=True, sock=sock,
-                timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                auth_timeout=self.connect_timeout,
+                name, port=port, username=cfg.user, key_filename=keys or None,
+                look_for_keys=not cfg.identity_files,
+                allow_agent=not (cfg.identities_only and cfg.identity_files), sock=sock,
+                timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, compress=cfg.compression,
             )
+            server_key = client.get_transport().get_remote_server_key()
+            if server_key.asbytes() in known.revoked:
+                raise RemoteError(f"host key {fingerprint(server_key)} of {cfg.label} is marked @revoked in "
+                                  "known_hosts: refusing to connect")
         except RemoteError:
             client.close()
             raise
@@ -193,20 +203,24 @@ class SSHPool:
         except paramiko.AuthenticationException as e:
             client.close()
             tried = ", ".join(keys) or "ssh-agent / default keys"
-            raise RemoteError(f"permission denied for {cfg.label} (tried {tried}): {e}") from None
+            raise RemoteError(f"permission denied for {cfg.label} (tried {tried}): {_why(e)}") from None
         except (socket.timeout, TimeoutError):
             client.close()
-            raise RemoteError(f"cannot reach {cfg.label}: timed out after {self.connect_timeout:g} s") from None
-        except (OSError, paramiko.ssh_exception.NoValidConnectionsError) as e:
-            client.close()
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise RemoteError(f"cannot reach {cfg.label}: {reason}") from None
+            raise RemoteError(f"cannot reach {cfg.label}: timed out after {timeout:g} s") from None
         except paramiko.SSHException as e:
             client.close()
             if "No authentication methods" in str(e):
                 raise RemoteError(f"permission denied for {cfg.label}: no key to offer (no IdentityFile in the "
                                   f"ssh config, no ssh-agent at SSH_AUTH_SOCK, no ~/.ssh/id_* keys)") from None
-            raise RemoteError(f"ssh to {cfg.label} failed: {e}") from None
+            if "banner" in str(e) or "No existing session" in str(e):
+                raise RemoteError(f"{cfg.label} did not answer as an SSH server within {timeout:g} s "
+                                  f"({_why(e)}); is an sshd listening on port {cfg.port}?") from None
+            raise RemoteError(f"ssh to {cfg.label} failed: {_why(e)}") from None
+        except _SSH_ERRORS as e:
+            client.close()
+            raise RemoteError(f"cannot reach {cfg.label}: {_why(e)}") from None
+        if cfg.server_alive_interval > 0:
+            client.get_transport().set_keepalive(cfg.server_alive_interval)
         self.connects += 1
         return client
 
@@ -222,28 +236,30 @@ class SSHPool:
                     pass
 
     def close(self) -> None:
-        for alias in list(self._clients):
-            self.drop(alias)
+        for key in list(self._clients):
+            self.drop(key)
 
     # ---------------------------------------------------------------- commands
     def exec(self, alias: str, command: str, input: str | None = None,
              timeout: float | None = 120) -> tuple[int, str, str]:
         """Run one shell line; returns (rc, stdout, stderr). Retried once on a fresh connection only
         when the channel could not be opened (so a command never runs twice)."""
+        if self.transport(alias) == "openssh":
+            return self.openssh().exec(alias, command, input=input, timeout=timeout)
         for attempt in (0, 1):
             client = self.client(alias)
             try:
                 chan = client.get_transport().open_session(timeout=self.connect_timeout)
-            except (paramiko.SSHException, EOFError, OSError, AttributeError):
+            except (*_SSH_ERRORS, AttributeError):
                 self.drop(alias)
                 if attempt:
                     raise RemoteError(f"lost the connection to {alias} and could not re-open it") from None
                 continue
             try:
                 return self._run_channel(chan, command, input, timeout)
-            except (paramiko.SSHException, EOFError, OSError) as e:
+            except _SSH_ERRORS as e:
                 self.drop(alias)
-                raise RemoteError(f"connection to {alias} dropped while running `{command[:80]}`: {e}") from None
+                raise RemoteError(f"connection to {alias} dropped while running `{command[:80]}`: {_why(e)}") from None
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -286,7 +302,7 @@ class SSHPool:
             self._sftp.pop(alias, None)
             try:
                 s = self.client(alias).open_sftp()
-            except paramiko.SSHException as e:
+            except _SSH_ERRORS as e:
                 self.drop(alias)
                 raise RemoteError(f"cannot open SFTP on {alias}: {e}") from None
             self._sftp[alias] = s
@@ -299,12 +315,14 @@ class SSHPool:
                 return fn(self.sftp(alias))
             except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
                 raise
-            except (paramiko.SSHException, EOFError, socket.error) as e:
+            except _SSH_ERRORS as e:
                 self.drop(alias)
                 if attempt:
-                    raise RemoteError(f"SFTP on {alias} failed: {e}") from None
+                    raise RemoteError(f"SFTP on {alias} failed: {_why(e)}") from None
 
     def write_text(self, alias: str, path: str, text: str, mode: int | None = None) -> None:
+        if self.transport(alias) == "openssh":
+            return self.openssh().write_text(alias, path, text, mode)
         def put(s: paramiko.SFTPClient) -> None:
             _sftp_makedirs(s, posixpath.dirname(path))
             tmp = path + ".tmp"
@@ -317,11 +335,15 @@ class SSHPool:
         self.sftp_call(alias, put)
 
     def makedirs(self, alias: str, path: str) -> None:
+        if self.transport(alias) == "openssh":
+            return self.openssh().makedirs(alias, path)
         self.sftp_call(alias, lambda s: _sftp_makedirs(s, path))
 
-    def download_dir(self, alias: str, remote: str, local: str | Path) -> int:
+    def download_dir(self, alias: str, remote: str, local: str | Path,
+                     on_bytes: Callable[[int], None] | None = None) -> int:
         """Copy a remote directory tree to `local` (must not exist); written to a `.partial` sibling
-        first and renamed at the end, so an interrupted copy never looks complete. Returns bytes."""
+        first and renamed at the end, so an interrupted copy never looks complete. Returns bytes;
+        `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""
         local = Path(local)
         if local.exists():
             raise RemoteError(f"destination {local} already exists; not overwriting it")
@@ -336,17 +358,25 @@ class SSHPool:
                 if stat.S_ISDIR(a.st_mode or 0):
                     walk(s, rp, dst / a.filename)
                 else:
-                    s.get(rp, str(dst / a.filename))
+                    seen = [0]
+
+                    def chunk(got: int, _size: int) -> None:
+                        if on_bytes is not None:
+                            on_bytes(got - seen[0])
+                        seen[0] = got
+
+                    s.get(rp, str(dst / a.filename), callback=chunk)
                     total += a.st_size or 0
 
-        try:
-            self.sftp_call(alias, lambda s: s.stat(remote))
-        except FileNotFoundError:
-            raise RemoteError(f"{remote} does not exist on {alias}") from None
+        if not SFTPFS(alias, self).exists(remote):
+            raise RemoteError(f"{remote} does not exist on {alias}")
         import shutil
 
         shutil.rmtree(partial, ignore_errors=True)
-        self.sftp_call(alias, lambda s: walk(s, remote, partial))
+        if self.transport(alias) == "openssh":
+            total = self.openssh().download_dir(alias, remote, partial)
+        else:
+            self.sftp_call(alias, lambda s: walk(s, remote, partial))
         partial.rename(local)
         return total
 
@@ -369,21 +399,33 @@ def _sftp_makedirs(s: paramiko.SFTPClient, path: str) -> None:
 
 
 class SFTPFS:
-    """jobs.rundir.RunFS over SFTP: `JsonlTail(path, SFTPFS(host))` tails a remote run dir."""
+    """jobs.rundir.RunFS over SFTP: `JsonlTail(path, SFTPFS(host))` tails a remote run dir (through
+    the system ssh, jobs.openssh.OpenSSHFS, for hosts that need it)."""
 
     def __init__(self, host: str, pool: SSHPool | None = None):
         self.host = host
         self.pool = pool or default_pool()
+        self.system = None
+        if self.pool.transport(host) == "openssh":
+            from jobs.openssh import OpenSSHFS
+
+            self.system = OpenSSHFS(self.pool.openssh(), host)
 
     def open_binary(self, path: str) -> IO[bytes]:
+        if self.system:
+            return self.system.open_binary(path)
         f = self.pool.sftp_call(self.host, lambda s: s.open(path, "rb"))
         f.set_pipelined(True)
         return f
 
     def size(self, path: str) -> int:
+        if self.system:
+            return self.system.size(path)
         return self.pool.sftp_call(self.host, lambda s: s.stat(path).st_size)
 
     def exists(self, path: str) -> bool:
+        if self.system:
+            return self.system.exists(path)
         try:
             self.size(path)
             return True
@@ -391,9 +433,14 @@ class SFTPFS:
             return False
 
     def listdir(self, path: str) -> list[str]:
+        if self.system:
+            return self.system.listdir(path)
         return self.pool.sftp_call(self.host, lambda s: s.listdir(path))
 
     def read_text(self, path: str) -> str:
+        if self.system:
+            return self.system.read_text(path)
+
         def read(s):
             with s.open(path, "rb") as f:
                 return f.read().decode("utf-8")
@@ -430,52 +477,3 @@ def expand_path(alias: str, path: str, pool: SSHPool | None = None) -> str:
     if not out.startswith("/"):
         raise RemoteError(f"{alias}: {path!r} expands to {out!r}, not an absolute path")
     return out
-
-
-def list_host_aliases(config_path: str | Path | None = None) -> list[str]:
-    """Concrete `Host` names of the ssh config (patterns such as `*` or `gpu-?` are left out)."""
-    path = Path(os.path.expanduser(str(config_path))) if config_path else ssh_config_path()
-    if not path.exists():
-        return []
-    try:
-        cfg = paramiko.SSHConfig.from_path(str(path))
-    except Exception as e:
-        raise RemoteError(f"cannot parse ssh config {path}: {e}") from None
-    return sorted(h for h in cfg.get_hostnames() if not any(c in h for c in "*?!"))
-
-
-def scan_host_key(cfg: HostConfig, timeout: float = 10.0) -> paramiko.PKey:
-    """The key the server presents (no authentication, nothing trusted)."""
-    try:
-        sock = socket.create_connection((cfg.hostname, cfg.port), timeout=timeout)
-    except OSError as e:
-        raise RemoteError(f"cannot reach {cfg.label}: {e.strerror or e}") from None
-    t = paramiko.Transport(sock)
-    try:
-        t.start_client(timeout=timeout)
-        return t.get_remote_server_key()
-    except paramiko.SSHException as e:
-        raise RemoteError(f"ssh handshake with {cfg.label} failed: {e}") from None
-    finally:
-        t.close()
-
-
-def trust_host(alias: str, expected: str, config_path: str | Path | None = None) -> tuple[str, str]:
-    """Add the host's key to known_hosts only if its fingerprint is the one the user verified.
-    Returns (fingerprint, known_hosts path)."""
-    cfg = resolve_host(alias, config_path)
-    if cfg.proxy_jump:
-        raise RemoteError(f"{alias} is reached through ProxyJump {cfg.proxy_jump}: add its key with `ssh {alias}`")
-    key = scan_host_key(cfg)
-    fp = fingerprint(key)
-    want = expected.strip()
-    if not want.startswith("SHA256:"):
-        want = "SHA256:" + want
-    if fp != want:
-        raise RemoteError(f"fingerprint mismatch for {cfg.label}: the server presents {fp}, you gave {want}; "
-                          f"nothing was added")
-    path = Path(cfg.known_hosts[0] if cfg.known_hosts else os.path.expanduser(DEFAULT_KNOWN_HOSTS[0]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(f"{cfg.known_hosts_key} {key.get_name()} {key.get_base64()}\n")
-    return fp, str(path)

@@ -16,6 +16,7 @@ from typing import Any
 from jobs import rundir as rd
 from jobs.completions import CHUNK, CompletionIndex
 from jobs.metrics_history import MetricsHistory
+from jobs.progress import Progress, ProgressTracker
 
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
 HEALTH_SLICE = 200            # rows judged per slice
@@ -54,6 +55,7 @@ class RunView:
         self.fs: rd.RunFS = fs if isinstance(fs, (rd.LocalFS, rd.SerializedFS)) else rd.SerializedFS(fs)
         self._refresh_lock = threading.Lock()
         self.metrics = MetricsHistory()
+        self.progress_tracker = ProgressTracker()
         self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
         self.events: list[dict[str, Any]] = []
@@ -87,9 +89,11 @@ class RunView:
             # metrics.jsonl was replaced by a shorter one (a resume from an earlier checkpoint moved
             # the later steps aside): the history and its health judgement start over
             self.metrics = MetricsHistory()
+            self.progress_tracker = ProgressTracker()
             self._monitor = None
             self._health_metrics.clear()
             self._health_completions.clear()
+        self.progress_tracker.feed(rows)
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
@@ -133,6 +137,12 @@ class RunView:
     def exit_code(self) -> int | None:
         """The exit code seen by the last refresh (None while running)."""
         return self.exit_code_value
+
+    def progress(self) -> Progress:
+        """Step / total, smoothed speed and ETA from the rows read so far (no I/O)."""
+        params = self.spec.get("params") if isinstance(self.spec, dict) else None
+        return self.progress_tracker.estimate(params if isinstance(params, dict) else None,
+                                              done=self.exit_code_value is not None)
 
     def _read_exit_code(self) -> int | None:
         try:

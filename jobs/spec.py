@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from jobs.params import PARAMS_BY_KIND
 
-Kind = Literal["grpo", "sft", "eval", "grpo-refine"]
+Kind = Literal["grpo", "sft", "eval", "grpo-refine", "her", "command"]
 BackendName = Literal["local", "htcondor", "slurm"]
 SPEC_FILE = "spec.json"
 

@@ -39,8 +39,10 @@ def _expand_root(root: str) -> str:
 
 def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "local", *,
                 name: str | None = None, run_dir: str | None = None,
-                registry: Registry | None = None, max_points: int | None = None) -> list[JobSpec]:
-    """Validated specs, one per sweep point. An auto-generated name that collides with an existing
+                registry: Registry | None = None, max_points: int | None = None,
+                command: list[str] | None = None) -> list[JobSpec]:
+    """Validated specs, one per sweep point. COMMAND (the words after `--`) is the program of a
+    `command` job, instead of its template's entry. An auto-generated name that collides with an existing
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
     `name`/`run_dir` that exists is an error."""
     from jobs.naming import check_name, check_run_dir, render_name, safe, unique_name
@@ -54,6 +56,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
         check_run_dir(run_dir, "--run-dir")
     tpl = load_template(template)
     prof = load_profile(profile)
+    entry = _command_entry(tpl, command, local=prof.host is None)
     if prof.runs_root:
         check_run_dir(prof.runs_root, f"profile {prof.name} ({prof.path}): runs_root")
     ov = parse_overrides(list(overrides), tpl.kind)
@@ -82,7 +85,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     specs = []
     for point in points:
         params = {**param_defaults(tpl.kind), **tpl.params}  # a name pattern may use any parameter
-        res = {**tpl.resources, **prof.resources}
+        res = {**tpl.resources, **prof.resources_for(tpl.kind)}
         for k, v in point.items():
             if k.startswith(RESOURCE_PREFIX):
                 res[k[len(RESOURCE_PREFIX):]] = v
@@ -103,6 +106,10 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
                     raise SpecError(f"run dir {rd} already exists; choose another --name (runs are never overwritten)")
             else:
                 nm = render_name(tpl.name_pattern, params, extra=swept)
+                if tpl.kind == "command" and command:
+                    from jobs.naming import command_name
+
+                    nm = command_name(command) or nm
                 if check_fs:
                     nm = unique_name(root, nm, taken)
                 else:
@@ -116,8 +123,8 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             kind=tpl.kind, name=nm, template=tpl.name, params=params, profile=prof.name,
             backend=prof.backend, host=prof.host, backend_options=prof.options, env=prof.env, run_dir=rd,
         )
-        if tpl.entry:
-            kw["entry"] = tpl.entry
+        if entry:
+            kw["entry"] = entry
         try:
             kw["resources"] = Resources(**res)
             specs.append(JobSpec(**kw))
@@ -129,7 +136,29 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             check_local_inputs(tpl.kind, specs[-1].params)
         elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
             raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
+        if tpl.kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+            from jobs.her_targets import check_targets
+
+            p = specs[-1].params
+            check_targets(p["dataset"], p.get("task_ids"), p.get("max_tasks"), local=check_fs)
     return specs
+
+
+def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | None:
+    """The entry of the specs. A command job runs in its run dir, so on this machine a script
+    named relative to where the user typed the command (`python finetuning.py`) is made absolute."""
+    if command and tpl.kind != "command":
+        raise SpecError(f"template {tpl.name} runs the trainer; a program after `--` is for command jobs "
+                        f"(arcctl submit command -- PROGRAM ARGS...)")
+    entry = list(command) if command else tpl.entry
+    if command and local:
+        entry = [str(Path(a).absolute()) if a.endswith((".py", ".sh")) and not os.path.isabs(a) and os.path.isfile(a)
+                 else a for a in entry]
+    if tpl.kind == "command" and not entry:
+        raise SpecError(f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
+                        "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template")
+    return entry
+
 
 
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
@@ -267,6 +296,15 @@ def cancel_job(registry: Registry, ref: str) -> str:
     if job.terminal:
         raise SpecError(f"job {job.id} ({job.name}) is already {job.state}")
     if not job.backend_job_id:
+        # a submit that died after the backend launched but before the registry heard of it: the
+        # backend may still have (and run) the job; cancel whatever it has for this spec
+        try:
+            backend = backend_for(job.spec())
+            found = backend.find(job.spec())
+        except JobsError:
+            found = None
+        if found:
+            backend.cancel(found)
         registry.set_state(job.id, "cancelled", reason="cancelled", detail="cancelled before the backend accepted it")
         return job.id
     backend = backend_for(job.spec())

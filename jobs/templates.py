@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import config
+from jobs.backends.base import env_name_error
 from jobs.errors import JobsError, TemplateError
 from jobs.sweep import coerce, suggest
 
@@ -56,6 +57,11 @@ class Profile:
     description: str = ""
     path: str = ""
     source: str = BUILTIN
+    # [resources.<kind>]: what one kind of job gets instead (SFT need not take GRPO's 20 CPUs)
+    kind_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def resources_for(self, kind: str) -> dict[str, Any]:
+        return {**self.resources, **self.kind_resources.get(kind, {})}
 
 
 def builtin_dir() -> Path:
@@ -163,17 +169,30 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
     backend = head.get("backend")
     if backend not in BACKENDS:
         raise TemplateError(f"{path}: [profile] backend '{backend}' is not one of {', '.join(BACKENDS)}{suggest(str(backend), BACKENDS)}")
+    from jobs.params import PARAMS_BY_KIND
+
+    res = _table(doc, "resources", path)
+    common = {k: v for k, v in res.items() if not isinstance(v, dict)}
+    per_kind = {k: v for k, v in res.items() if isinstance(v, dict)}
+    for k in per_kind:
+        if k not in PARAMS_BY_KIND:
+            raise TemplateError(f"{path}: [resources.{k}]: no job kind '{k}'{suggest(k, PARAMS_BY_KIND)}; "
+                                f"kinds: {', '.join(PARAMS_BY_KIND)}")
     env = _table(doc, "env", path)
     for k, v in env.items():
         if not isinstance(v, (str, int, float, bool)):
             raise TemplateError(f"{path}: [env] {k} must be a string")
+        why = env_name_error(k)
+        if why:
+            raise TemplateError(f"{path}: profile {path.stem}: [env] {why}")
     host = head.get("host")
     if host is not None and (not isinstance(host, str) or not host):
         raise TemplateError(f"{path}: [profile] host must be a non-empty string")
     if backend == "local" and host:
         raise TemplateError(f"{path}: the local backend runs on this machine; remove host = \"{host}\"")
     return Profile(
-        name=path.stem, backend=backend, host=host, resources=_resources(_table(doc, "resources", path), path),
+        name=path.stem, backend=backend, host=host, resources=_resources(common, path),
+        kind_resources={k: _resources(v, path, k) for k, v in per_kind.items()},
         options=dict(_table(doc, "options", path)), env={k: str(v) for k, v in env.items()},
         runs_root=head.get("runs_root"), description=str(head.get("description", "")),
         path=str(path), source=source,

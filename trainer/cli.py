@@ -22,6 +22,7 @@ ENTRY_BY_KIND = {
     "grpo-refine": "trainer.grpo",
     "sft": "trainer.sft",
     "eval": "trainer.evaluate",
+    "her": "trainer.her",
 }
 
 

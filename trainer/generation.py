@@ -77,6 +77,16 @@ class TransformersGenerator:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
 
+    @classmethod
+    def for_model(cls, model, tokenizer, batch_size: int = 8, max_seq_length: int | None = None) -> "TransformersGenerator":
+        """A generator over a model already in memory (HER samples from the LoRA it fine-tunes);
+        the caller puts the model in eval mode before generating."""
+        self = cls.__new__(cls)
+        self.model, self.tokenizer = model, tokenizer
+        self.device = next(model.parameters()).device
+        self.batch_size, self.max_seq_length = batch_size, max_seq_length
+        return self
+
     def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
                  top_p: float = 1.0, seed: int = 0, seeds: Sequence[int] | None = None,
                  penalties: tuple[float, float] = (0.0, 0.0)) -> list[Completion]:

@@ -174,6 +174,7 @@ class ArcReward:
                 "correct_train": res.correct_train,
                 "correct_test": res.correct_test,
                 "diag": textstats.diagnostics(ids),
+                "outputs": _outputs_for_record(res.outputs, row.augmentation),
                 "completion": text,
             })
         if log_metric is not None:
@@ -181,3 +182,21 @@ class ArcReward:
                 log_metric(name, math.nan if value is None else float(value))
         keep = records if self.sample >= 1 else [r for r in records if self.rng.random() < self.sample]
         self.files.completions(keep)
+
+
+def _outputs_for_record(outputs, augmentation) -> list | None:
+    """The program's grids in the original task's frame, compact and size-capped (jobs.arcgrids):
+    the console draws them next to the task's own pairs."""
+    from jobs import arcgrids
+
+    if not outputs:
+        return None
+    if augmentation:
+        from trainer.augment import Augmentation
+
+        aug = Augmentation.from_dict(augmentation)
+        try:
+            outputs = [aug.invert_grid(g) for g in outputs]
+        except ValueError:  # not a grid of colours 0-9: nothing to draw
+            return None
+    return arcgrids.encode_outputs(outputs)

@@ -331,3 +331,47 @@ def sft_example(task: Task, program: str, encoder: GridEncoder, test_index: int 
         raise ValueError("program must start with the code opened by ASSISTANT_PREFIX")
     answer = ASSISTANT_PREFIX + program[len(PROGRAM_HEAD):].rstrip() + "\n```"
     return build_messages(task, encoder, test_index) + [{"role": "assistant", "content": answer}]
+
+
+# --- toy HER targets ------------------------------------------------------------------------
+# A blank canvas to turn into a picture of N squares or N full lines (jobs.her_targets names them).
+# The picture is the same for the train and the test pair: the task is to draw it.
+
+def _toy_picture(n: int, kind: str, rng: random.Random) -> np.ndarray:
+    if kind == "squares":
+        side = min(30, 10 + n // 2)
+        for _ in range(200):
+            g = np.zeros((side, side), dtype=int)
+            placed = 0
+            for _ in range(50 * n):
+                if placed == n:
+                    break
+                s = rng.randint(1, 3)
+                r, c = rng.randrange(side - s + 1), rng.randrange(side - s + 1)
+                if g[max(0, r - 1):r + s + 1, max(0, c - 1):c + s + 1].any():
+                    continue  # squares never touch, so each one reads as one object
+                g[r:r + s, c:c + s] = rng.randint(1, 9)
+                placed += 1
+            if placed == n:
+                return g
+        raise RuntimeError(f"could not place {n} squares")
+    length = max(5, min(30, 2 * n + 1))
+    g = np.zeros((10, length), dtype=int)
+    # i-th of n sorted distinct starts, shifted by i: lines at least one column apart
+    for i, start in enumerate(sorted(rng.sample(range(length - n + 1), n))):
+        g[:, start + i] = rng.randint(1, 9)
+    return g if kind == "vertical-lines" else g.T.copy()
+
+
+def toy_targets(names: list[str], seed: int = 0) -> list[Task]:
+    """One HER target task per name (`12-squares`, `9-vertical-lines`, ...), the same pictures for
+    the same seed."""
+    from jobs.her_targets import parse_toy_name
+
+    out = []
+    for name in names:
+        n, kind = parse_toy_name(name)
+        picture = _toy_picture(n, kind, random.Random(f"{name}:{seed}"))
+        blank = _to_grid(np.zeros_like(picture))
+        out.append(Task(name, [Pair(blank, _to_grid(picture))], [Pair(blank, _to_grid(picture))]))
+    return out

@@ -15,15 +15,30 @@ submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", 
 
 
 def compare(
-    targets: List[str] = typer.Argument(..., help="eval run dirs, checkpoint dirs or metrics.json files"),
+    targets: List[str] = typer.Argument(..., help="eval run dirs, checkpoint dirs or metrics.json files; "
+                                        "or HER run dirs (epochs to solve each target)"),
     as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
     label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="row names, in order"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="instead: this training metric of the RUNs on shared axes"),
+    width: Optional[int] = typer.Option(None, "--width", min=40, max=1000, help="--plot: characters (default: the terminal's)"),
+    height: int = typer.Option(20, "--height", min=6, max=200, help="--plot: lines"),
 ) -> None:
-    """Evaluation metrics side by side; the best value per column (per dataset) in bold."""
-    from jobs.compare import build_table
+    """Evaluation metrics side by side; the best value per column (per dataset) in bold.
+    With --plot METRIC: that training metric of every RUN (run dir, host:/path or job) overlaid."""
+    from jobs.compare import build_her_table, build_table, her_runs
 
+    if plot:
+        from arcctl.cli.compare_plot import plot_runs
+
+        with user_errors():
+            plot_runs(targets, plot, width, height)
+        return
     with user_errors():
+        if her_runs(targets):  # HER run dirs: epochs to solve each target
+            her = build_her_table(targets, labels=label)
+            typer.echo(json.dumps(her.to_json(), indent=2) if as_json else her.to_markdown())
+            return
         table = build_table(targets, labels=label)
     if as_json:
         typer.echo(json.dumps(table.to_json(), indent=2))

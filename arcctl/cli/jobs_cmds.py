@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 
+from arcctl.cli.completion import complete_job, complete_profile, complete_template
 from arcctl.cli.errors import user_errors
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
@@ -38,10 +39,14 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
     typer.echo("")
 
 
+COMMAND_HELP = "for the `command` template: the program and its arguments, after `--`"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("templates")
     def templates_cmd(
-        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type"),
+        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type",
+                                             autocompletion=complete_template),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """List job templates and launch profiles (built-in and user ones)."""
@@ -80,20 +85,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("render")
     def render_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
+                                       autocompletion=complete_template),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
         max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
             from jobs.submit import build_specs, render
 
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists(),
-                                max_points=max_points)
+                                max_points=max_points, command=command)
             pairs = render(specs)
             if json_out:
                 typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
@@ -105,29 +112,41 @@ def register(app: typer.Typer) -> None:
 
     @app.command("submit")
     def submit_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file"),
+        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
+                                       autocompletion=complete_template),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile"),
+        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
         max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        json_out: bool = typer.Option(False, "--json", help="print the launched jobs as one JSON list"),
+        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     ) -> None:
-        """Launch jobs (one per sweep point); prints the job ids."""
+        """Launch jobs (one per sweep point); prints the job ids. `arcctl submit command -- PROGRAM ARGS…`
+        runs any program as a job."""
         with user_errors():
             from jobs.registry import Registry
             from jobs.submit import build_specs, render, submit_specs
 
             existing = _registry_if_exists()
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing,
-                                max_points=max_points)
+                                max_points=max_points, command=command)
             render(specs)  # every point validated before anything (even the registry) is written
             reg = existing or Registry()
 
-            def said(jid: str, spec) -> None:
-                typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+            launched: list[str] = []
 
-            submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
+            def said(jid: str, spec) -> None:
+                launched.append(jid)
+                if not json_out:
+                    typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+
+            try:
+                submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
+            finally:  # a sweep that fails half-way still reports the points it launched
+                if json_out:
+                    _echo_jobs(reg, launched)
 
     @app.command("ls")
     def ls_cmd(
@@ -153,15 +172,20 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"auto-resume: {a}", err=True)
             for e in errors:
                 typer.echo(f"warning: {e}", err=True)
+            progress = _Progresses()
             if json_out:
                 rows = reg.rows(LIST_COLUMNS, state or None, limit) if reg else []
-                typer.echo(json.dumps([dict(zip(LIST_COLUMNS, r)) for r in rows]))
+                out = [dict(zip(LIST_COLUMNS, r)) for r in rows]
+                for d in out:
+                    p = progress.of(d["state"], d["run_dir"], d["host"])
+                    d["progress"] = p.as_dict() if p is not None else None
+                typer.echo(json.dumps(out))
                 return
-            _print_table(reg.rows(TABLE_COLUMNS, state or None, limit) if reg else [])
+            _print_table(reg.rows(TABLE_COLUMNS, state or None, limit) if reg else [], progress)
 
     @app.command("show")
     def show_cmd(
-        job: str = typer.Argument(..., help="job id, unique id prefix, name or run dir"),
+        job: str = typer.Argument(..., help="job id, unique id prefix, name or run dir", autocompletion=complete_job),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Everything about one job: state, backend ids, run dir and its spec."""
@@ -187,21 +211,32 @@ def register(app: typer.Typer) -> None:
             typer.echo(j.spec_json or "")
 
     @app.command("cancel")
-    def cancel_cmd(job: List[str] = typer.Argument(..., help="job id(s), prefix or name")) -> None:
+    def cancel_cmd(
+        job: List[str] = typer.Argument(..., help="job id(s), prefix or name", autocompletion=complete_job),
+        json_out: bool = typer.Option(False, "--json", help="print the cancelled jobs as one JSON list"),
+    ) -> None:
         """Cancel jobs (local: SIGTERM to the job's process group, SIGKILL after the grace period)."""
         with user_errors():
             from jobs.submit import cancel_job
 
             reg = _registry_or_fail()
-            for ref in job:
-                jid = cancel_job(reg, ref)
-                j = reg.get(jid)
-                typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+            done: list[str] = []
+            try:
+                for ref in job:
+                    jid = cancel_job(reg, ref)
+                    done.append(jid)
+                    if not json_out:
+                        j = reg.get(jid)
+                        typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+            finally:  # the ones cancelled before a bad id are still reported
+                if json_out:
+                    _echo_jobs(reg, done)
 
     @app.command("resume")
     def resume_cmd(
-        job: str = typer.Argument(..., help="job id, prefix or name"),
+        job: str = typer.Argument(..., help="job id, prefix or name", autocompletion=complete_job),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+        json_out: bool = typer.Option(False, "--json", help="print the resumed job as JSON"),
     ) -> None:
         """Relaunch a stopped (or held) job in its own run dir from a checkpoint; after a memory
         hold it asks for more memory."""
@@ -214,15 +249,20 @@ def register(app: typer.Typer) -> None:
             j = reg.get(jid)
             spec = j.spec()
             ck = spec.resume_from
+            if json_out:
+                typer.echo(json.dumps(j.as_dict() | {"resumed_from": ck.checkpoint if ck else None,
+                                                     "memory_before": before, "memory": spec.resources.memory}))
+                return
             mem = f"  request_memory {before} -> {spec.resources.memory}" if spec.resources.memory != before else ""
             typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}{mem}")
 
     @app.command("fork")
     def fork_cmd(
-        job: str = typer.Argument(..., help="parent job id, prefix or name"),
+        job: str = typer.Argument(..., help="parent job id, prefix or name", autocompletion=complete_job),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
         param: List[str] = typer.Option([], "-p", "--param", help="KEY=VALUE changed in the fork"),
         name: Optional[str] = typer.Option(None, "--name", help="name of the new run"),
+        json_out: bool = typer.Option(False, "--json", help="print the new job as JSON"),
     ) -> None:
         """A new run from a parent's checkpoint with some parameters changed."""
         with user_errors():
@@ -238,7 +278,17 @@ def register(app: typer.Typer) -> None:
             reg = _registry_or_fail()
             jid = fork_job(reg, job, checkpoint, overrides, name)
             j = reg.get(jid)
+            if json_out:
+                parent = j.spec().parent
+                typer.echo(json.dumps(j.as_dict() | {"parent_run_dir": parent.run_dir if parent else None,
+                                                     "checkpoint": parent.checkpoint if parent else None}))
+                return
             typer.echo(f"{jid}  {j.name}  {j.run_dir}")
+
+
+def _echo_jobs(reg, ids: list[str]) -> None:
+    """The jobs as one JSON list of `ls --json` rows."""
+    typer.echo(json.dumps([reg.get(jid).as_dict() for jid in ids]))
 
 
 def _type_name(ann) -> str:
@@ -299,18 +349,49 @@ def _registry_or_fail():
     return reg
 
 
-TABLE_COLUMNS = ("id", "state", "exit_code", "kind", "profile", "created", "name", "reason")
+TABLE_COLUMNS = ("id", "state", "exit_code", "kind", "profile", "created", "name", "reason", "run_dir", "host")
 
 
-def _print_table(rows) -> None:
+class _Progresses:
+    """Step / total and ETA of running jobs, read from the end of each one's metrics.jsonl
+    (finished and queued jobs cost nothing; one SFTP connection per remote host)."""
+
+    def __init__(self) -> None:
+        self._fs: dict[str, object] = {}
+
+    def of(self, state: str, run_dir: str | None, host: str | None):
+        if state != "running" or not run_dir:
+            return None
+        from jobs.progress import read_progress
+
+        if host and host in self._fs and self._fs[host] is None:
+            return None  # this host failed once already: do not wait for it again
+        try:
+            fs = None
+            if host:
+                if host not in self._fs:
+                    from jobs.remote import SFTPFS
+
+                    self._fs[host] = SFTPFS(host)
+                fs = self._fs[host]
+            return read_progress(run_dir, fs)
+        except Exception:  # noqa: BLE001 - an unreachable host leaves the column blank, the list is still shown
+            if host:
+                self._fs[host] = None
+            return None
+
+
+def _print_table(rows, progress: "_Progresses | None" = None) -> None:
     """Rows of TABLE_COLUMNS as aligned plain text (fast for 10,000 jobs)."""
     now = time.time()
-    out = [("ID", "STATE", "EXIT", "KIND", "PROFILE", "AGE", "NAME")]
+    out = [("ID", "STATE", "EXIT", "KIND", "PROFILE", "AGE", "STEP", "ETA", "NAME")]
     add = out.append
-    for jid, state, code, kind, profile, created, name, reason in rows:
+    for jid, state, code, kind, profile, created, name, reason, run_dir, host in rows:
+        p = progress.of(state, run_dir, host) if progress is not None else None
         add((jid, state + "*" if reason == "cancelling" else state, "" if code is None else str(code), kind,
-             profile or "", _age(created, now), name))
-    w = [max(len(r[i]) for r in out) for i in range(6)]
+             profile or "", _age(created, now), p.step_text() if p and p.step is not None else "",
+             p.eta_text() if p and p.step is not None else "", name))
+    w = [max(len(r[i]) for r in out) for i in range(8)]
     fmt = "  ".join(f"{{:<{n}}}" for n in w) + "  {}"
     typer.echo("\n".join(fmt.format(*r) for r in out))
     if not rows:

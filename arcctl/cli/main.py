@@ -11,7 +11,7 @@ app = typer.Typer(
     name="arcctl",
     help="Launch, watch and rescue GRPO/SFT training of ARC code-writing LLMs.",
     no_args_is_help=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (arcctl/cli/completion.py)
     pretty_exceptions_enable=False,
 )
 
@@ -19,11 +19,13 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "jobs_cmds",      # templates, render, submit, ls, show, cancel, resume, fork
     "tail_cmd",       # tail
+    "logs_cmd",       # logs (stdout/stderr of a run)
     "health_cmd",     # health
     "remote_cmds",    # fetch (copy a checkpoint back), hosts
     "eval_cmds",      # compare, submission build/validate
     "demo_cmd",       # demo
     "open_cmd",       # open (dashboard on one run)
+    "doctor_cmd",     # doctor (is a profile ready for a first job?)
     "refine_cmd",     # refine-data (eval predictions -> refine file)
     "prompt_cmd",     # prompt (print the rendered prompt and its token count)
 ]
@@ -46,7 +48,7 @@ def _root(
 
 def run() -> None:
     try:
-        app()
+        app(prog_name="arcctl")  # the completion variable is _ARCCTL_COMPLETE however it was started
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -36,17 +36,26 @@ def register(app: typer.Typer) -> None:
                 target = target / ck.name
             if target.exists():
                 raise SpecError(f"{target} already exists; not overwriting it")
-            t0 = time.monotonic()
-            if host:
-                from jobs.remote import default_pool
+            from arcctl.cli.progress_out import progress
 
-                nbytes = default_pool().download_dir(host, ck.path, target)
-            else:
-                partial = target.with_name(target.name + ".partial")
-                shutil.rmtree(partial, ignore_errors=True)
-                shutil.copytree(ck.path, partial)
-                partial.rename(target)
-                nbytes = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            t0 = time.monotonic()
+            with progress(f"fetch {ck.name}", unit="B") as advance:
+                if host:
+                    from jobs.remote import default_pool
+
+                    nbytes = default_pool().download_dir(host, ck.path, target, on_bytes=advance)
+                else:
+                    partial = target.with_name(target.name + ".partial")
+                    shutil.rmtree(partial, ignore_errors=True)
+
+                    def copy(src: str, dst: str) -> str:
+                        out = shutil.copy2(src, dst)
+                        advance(Path(dst).stat().st_size)
+                        return out
+
+                    shutil.copytree(ck.path, partial, copy_function=copy)
+                    partial.rename(target)
+                    nbytes = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
             src = f"{host}:{ck.path}" if host else ck.path
             typer.echo(f"{src} -> {target}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
 
@@ -65,8 +74,8 @@ def register(app: typer.Typer) -> None:
             if trust:
                 if not hosts or len(hosts) != 1:
                     raise SpecError("--trust needs exactly one host")
-                fp, path = trust_host(hosts[0], trust)
-                typer.echo(f"{hosts[0]}: added key {fp} to {path}")
+                fp, path, added = trust_host(hosts[0], trust)
+                typer.echo(f"{hosts[0]}: {'added key' if added else 'key'} {fp} {'to' if added else 'already in'} {path}")
             names = list(hosts or list_host_aliases())
             if not names:
                 raise SpecError("no hosts given and none in the ssh config (ARCCTL_SSH_CONFIG or ~/.ssh/config)")

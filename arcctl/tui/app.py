@@ -12,31 +12,39 @@ from arcctl.tui.data import JobSource
 
 
 class ScreenCommands(Provider):
-    """The `:` palette lists the active screen's key actions, so every action is findable by name."""
+    """The `:` palette lists the key actions of the screen it was opened on (not the palette's own
+    bindings: the palette is itself a screen), so every action is findable and runnable by name."""
 
     def _commands(self) -> Iterable[tuple[str, str, str]]:
-        screen = self.app.screen
+        screen = self.screen  # the screen under the palette
         seen = set()
-        for b in list(getattr(screen, "BINDINGS", [])) + list(getattr(self.app, "BINDINGS", [])):
+        bindings = [b for cls in type(screen).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
+        for b in bindings + list(getattr(self.app, "BINDINGS", [])):
             if not isinstance(b, Binding) or not b.description or b.action in seen:
                 continue
+            if b.action in ("command_palette", "quit"):  # Textual's own commands list these
+                continue
             seen.add(b.action)
-            yield b.description, b.action, b.key_display or b.key
+            key = b.key_display or b.key.split(",")[0]
+            yield b.description, b.action, key
 
     async def discover(self) -> Hits:
         for desc, action, key in self._commands():
-            yield DiscoveryHit(f"{desc}  [{key}]", self._runner(action), help=action)
+            yield DiscoveryHit(f"{desc}  ({key})", self._runner(action), help=action)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for desc, action, key in self._commands():
-            score = matcher.match(desc)
+            # the description ("fork from it") or the action's name ("fork", "goto_step")
+            score = max(matcher.match(desc), matcher.match(action.split("(")[0].split(".")[-1]))
             if score > 0:
-                yield Hit(score, matcher.highlight(f"{desc}  [{key}]"), self._runner(action), help=action)
+                yield Hit(score, matcher.highlight(f"{desc}  ({key})"), self._runner(action), help=action)
 
     def _runner(self, action: str):
+        screen = self.screen
+
         async def run() -> None:
-            await self.app.screen.run_action(action)
+            await screen.run_action(action)
         return run
 
 

@@ -30,6 +30,13 @@ class JobRow:
     created: float | None = None
     host: str | None = None
     backend_id: str | None = None
+    progress: Any = None     # jobs.progress.Progress of the rows read so far
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left (None when unknown or finished): the jobs table sorts by it."""
+        p = self.progress
+        return None if p is None or p.done else p.eta_s
 
     def age(self, now: float | None = None) -> str:
         if self.created is None:
@@ -149,6 +156,7 @@ class JobSource:
                 self.error = f"{r.host or 'local'}: {e}"
                 continue
             r.step = v.metrics.last_step()
+            r.progress = v.progress()
             r.reward = v.metrics.last("reward")
             r.truncation = v.metrics.last("completions/clipped_ratio")
             alerts = v.alerts()  # the trainer's events + what jobs.health found in the rows read

@@ -1,6 +1,7 @@
 """The backend interface every scheduler implements (local, htcondor, slurm)."""
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
@@ -48,6 +49,32 @@ class LaunchArtifact:
 
 class BackendError(JobsError):
     """A user-facing failure: the message names the host, file or field."""
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def env_name_error(name: str) -> str | None:
+    """Why NAME cannot be an environment variable every backend can set (the sbatch script
+    exports it, HTCondor's environment command and `env` parse it), or None when it can."""
+    if _ENV_NAME.match(name):
+        return None
+    return (f"{name!r} is not an environment variable name "
+            "(letters, digits and _ only, not starting with a digit)")
+
+
+def check_env(env: dict, where: str) -> dict[str, str]:
+    """The environment as strings; BackendError naming WHERE and the key for a bad name or a
+    value with a NUL byte (no process environment can carry one)."""
+    out = {}
+    for k, v in env.items():
+        why = env_name_error(str(k))
+        if why:
+            raise BackendError(f"{where}: [env] {why}")
+        if "\0" in str(v):
+            raise BackendError(f"{where}: [env] {k} contains a NUL byte")
+        out[str(k)] = str(v)
+    return out
 
 
 class Backend(ABC):

@@ -17,10 +17,11 @@ import posixpath
 import re
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
                                          read_event_log)
-from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
+from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
+from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
@@ -34,14 +35,33 @@ _EXPR_KEYS = ("requirements", "on_exit_hold", "on_exit_remove", "periodic_hold",
               "periodic_release", "rank")
 _OPTION_KEYS = {"universe", "docker_image", "getenv", "requirements", "should_transfer_files",
                 "when_to_transfer_output", "max_retries", "accounting_group", "submit_commands",
-                "python", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
-                "auto_resume", "env", "host", "backend", "max_restarts"}
+                "python", "setup", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
+                "auto_resume", "env", "host", "backend", "max_restarts", "start_delay_s"}
 # JobStatus attribute of a job ad
 _AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: JobState.COMPLETED,
              5: JobState.HELD, 6: JobState.RUNNING, 7: JobState.EVICTED}
 
 
+# submit commands whose values come from run dirs, names, parameters and [env] values; the
+# profile's own expressions (requirements, submit_commands) may use macros on purpose
+_LITERAL_KEYS = {"executable", "arguments", "environment", "initialdir", "log", "output", "error",
+                 "batch_name", "+ArcctlRunDir", "+ArcctlProfile", "docker_image", "container_image"}
+_MACRO_START = re.compile(r"\$(?=[A-Za-z_]*\()")
+_UNESCAPABLE = re.compile(r"\$\$|\$\(DOLLAR\)", re.I)
+
+
 # ------------------------------------------------------------------------------ quoting
+def no_macros(value: str, where: str = "htcondor submit value") -> str:
+    """VALUE with every macro start (`$(`, `$ENV(`, `$RANDOM_CHOICE(`...) written as `$(DOLLAR)`,
+    which condor_submit expands to a plain `$`; `$USER` without parentheses is no macro and stays
+    as written. `$$` (a match-time macro) and a literal `$(DOLLAR)` cannot be written so that
+    they survive expansion: refused."""
+    if _UNESCAPABLE.search(value):
+        raise BackendError(f"{where}: {value!r} contains `$$` or `$(DOLLAR)`, which HTCondor would "
+                           "expand; choose a name/path/value without them")
+    return _MACRO_START.sub("$(DOLLAR)", value)
+
+
 def _condor_arg(a: str) -> str:
     """One argument in the 'new' syntax: ' and " are doubled, spaces need single quotes."""
     a = str(a).replace('"', '""')
@@ -54,10 +74,8 @@ def condor_arguments(args: list[str]) -> str:
     return '"' + " ".join(_condor_arg(a) for a in args) + '"'
 
 
-def condor_environment(env: dict[str, str]) -> str:
-    for k in env:
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
-            raise BackendError(f"environment variable name {k!r} is not valid for HTCondor")
+def condor_environment(env: dict[str, str], where: str = "htcondor profile") -> str:
+    env = check_env(env, where)
     return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
 
 
@@ -134,11 +152,20 @@ class HTCondorBackend(Backend):
             raise BackendError(f"htcondor profile: universe {universe!r} is not supported (vanilla, docker, container)")
         if universe in ("docker", "container") and not o.get("docker_image"):
             raise BackendError(f"htcondor profile: universe {universe} needs `docker_image`")
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
-        if universe == "vanilla" and not entry[0].startswith("/"):
+        where = f"profile {spec.profile}"
+        python = python_option(o, where)
+        if python and python.startswith("~"):
+            raise BackendError(f"{where}: python {python!r}: HTCondor does not expand ~; give the absolute path")
+        entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python)
+        wrapped = bool(setup_lines(o, where))
+        if wrapped:
+            # the setup lines run in a script (written next to job.sub, transferred to the
+            # sandbox or container) that then execs the job, which finds `python` on its PATH
+            entry = [posixpath.join(run_dir, WRAPPER_NAME)] + entry
+        elif universe == "vanilla" and not entry[0].startswith("/"):
             # a bare `python` is resolved on the execute node, not transferred from here
             entry = ["/usr/bin/env"] + entry
-        env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
+        env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1",
                # an evicted job restarts from scratch: the trainer picks up its newest checkpoint
                "ARCCTL_RESUME": "newest"}
@@ -149,9 +176,9 @@ class HTCondorBackend(Backend):
             cmds.append(("container_image", str(o["docker_image"])))
         cmds += [
             ("executable", entry[0]),
-            ("transfer_executable", "false"),
+            ("transfer_executable", "true" if wrapped else "false"),
             ("arguments", condor_arguments(entry[1:])),
-            ("environment", condor_environment(env)),
+            ("environment", condor_environment(env, f"profile {spec.profile}")),
         ]
         getenv = o.get("getenv", False)
         cmds.append(("getenv", ("true" if getenv else "false") if isinstance(getenv, bool) else str(getenv)))
@@ -182,6 +209,8 @@ class HTCondorBackend(Backend):
             cmds += [("on_exit_hold", "(ExitBySignal =?= true) && (ExitSignal =?= 9)"),
                      ("on_exit_hold_reason", '"killed by signal 9: probably out of memory"'),
                      ("on_exit_hold_subcode", "9")]
+        if o.get("start_delay_s"):  # an auto-resume backoff: the schedd starts it no earlier
+            cmds.append(("deferral_time", f"(CurrentTime + {int(o['start_delay_s'])})"))
         if int(o.get("max_retries", 0)):
             cmds.append(("max_retries", str(int(o["max_retries"]))))
         if o.get("accounting_group"):
@@ -193,13 +222,23 @@ class HTCondorBackend(Backend):
         for k, v in cmds:
             if "\n" in k or "\n" in v:
                 raise BackendError(f"htcondor submit command {k!r} of job {spec.name} contains a newline")
-        return cmds
+        # values from names, paths and parameters are literal text: no $(macro) or $ENV() expansion
+        return [(k, no_macros(v, f"htcondor `{k}` of job {spec.name}") if k in _LITERAL_KEYS else v)
+                for k, v in cmds]
 
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmds = self.describe(spec)
         head = f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"
         text = "\n".join([head] + [f"{k} = {v}" for k, v in cmds] + ["queue", ""])
+        script = self.wrapper(spec)
+        if script:  # shown with the description it belongs to (`arcctl render`)
+            text += f"# {WRAPPER_NAME} (the executable above, written next to this file at submit):\n"
+            text += "".join(f"#   {line}\n" for line in script.splitlines())
         return LaunchArtifact("condor_submit", text, SUBMIT_NAME)
+
+    def wrapper(self, spec: JobSpec) -> str | None:
+        lines = setup_lines({**self.options, **spec.backend_options}, f"profile {spec.profile}")
+        return wrapper_script(lines) if lines else None
 
     # ------------------------------------------------------------------------------ submit
     def submit(self, spec: JobSpec) -> str:
@@ -209,6 +248,9 @@ class HTCondorBackend(Backend):
         path = posixpath.join(run_dir, SUBMIT_NAME)
         self.shell.makedirs(run_dir)
         self.shell.write_text(posixpath.join(run_dir, SPEC_FILE), spec.to_json() + "\n")
+        script = self.wrapper(spec)
+        if script:
+            self.shell.write_text(posixpath.join(run_dir, WRAPPER_NAME), script, mode=0o755)
         self.shell.write_text(path, art.text)
         schedd = self._bindings_schedd()
         if schedd is not None:

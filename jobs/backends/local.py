@@ -4,9 +4,14 @@ A job is identified by its run dir (that is its backend job id). Submitting reco
 queue under ARCCTL_HOME/local; a job starts as soon as enough GPUs are free (least-used first) and
 otherwise waits `queued` until they are: every `status()` call (the shared watcher's polls) and
 every finishing job's wrapper start what fits, so the queue drains even with nobody watching.
-The queue is shared by all local profiles; the GPU inventory is that of whoever starts the job. Starting runs `jobs.backends.local_wrapper`, which detaches, writes `pid`, and
+The queue is shared by all local profiles; the GPU inventory is that of whoever starts the job. Starting runs `jobs.backends.local_wrapper`, which detaches, claims the launch, writes `pid`, and
 writes `exit_code` when the job ends. State always comes from the run dir: pid + exit_code (+ a
 `cancelled` marker), so it survives arcctl restarts.
+
+Launched once, whatever dies when: every queued submission carries a token, and only the wrapper
+that creates the run dir's `claim` for that token runs the job. A pump checks the claim before it
+starts anything, so an entry left `queued` by a launcher killed between starting the wrapper and
+recording it is recorded, not started again.
 
 Options (profile [options]): visible_gpus ("0,1" or [..]: use these instead of detecting),
 cancel_grace_s (SIGTERM -> SIGKILL delay, default 30), gpu_busy_fraction (a GPU whose memory is
@@ -24,23 +29,26 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from jobs import config
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
-from jobs.backends.local_wrapper import EXIT_CODE, PID, proc_start_time
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.environment import python_option, setup_lines, wrap_argv
+from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
+                                         proc_start_time, read_claim)
+from jobs.backends.units import job_argv
 from jobs.rundir import STDERR, STDOUT
 
 if TYPE_CHECKING:
     from jobs.spec import JobSpec
 
-CANCELLED = "cancelled"
 GPUS_FILE = "gpus"
 LAUNCH_FILE = "launch.sh"
-_OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python"}
+_OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python", "setup"}
 
 
 @dataclass
@@ -126,7 +134,10 @@ class LocalBackend(Backend):
         options = dict(options or {})
         self.grace = float(options.get("cancel_grace_s", 30))
         self.busy_fraction = float(options.get("gpu_busy_fraction", 0.5))
-        self.python = str(options.get("python") or sys.executable)
+        py = python_option(options, "local profile")
+        self.setup = setup_lines(options, "local profile")
+        # after setup lines (a venv, conda, modules) `python` is whatever they put on PATH
+        self.python = os.path.expanduser(py) if py else ("python" if self.setup else sys.executable)
         vis = options.get("visible_gpus")
         if isinstance(vis, str):
             vis = [v.strip() for v in vis.split(",") if v.strip()]
@@ -189,8 +200,25 @@ class LocalBackend(Backend):
                     waiting.append(e)
             if not waiting:
                 return
-            gpus = self.gpus()
+            gpus: list[Gpu] | None = None
             for e in waiting:
+                if not e.get("token"):  # written by an older arcctl: give it one before any start
+                    e["token"] = uuid.uuid4().hex
+                    _write_entry(Path(e["_path"]), e)
+                claim = read_claim(e["run_dir"])
+                if claim is not None and claim.get("token") == e["token"]:
+                    # started by a pump that died before recording it: record, never start again
+                    self._record_started(e, claim)
+                    used.update(e["gpus"])
+                    continue
+                if claim is not None:  # another submission's claim in this run dir
+                    if not _claim_alive(claim):
+                        Path(e["run_dir"], CLAIM).unlink(missing_ok=True)  # its wrapper is gone
+                    continue  # still running, or freed for the next pump
+                if float(e.get("start_after", 0)) > time.time():
+                    continue
+                if gpus is None:
+                    gpus = self.gpus()
                 need = int(e.get("need", 0))
                 if need == 0 or not gpus:
                     chosen: list[str] = []
@@ -203,19 +231,31 @@ class LocalBackend(Backend):
                     if len(free) < need:
                         continue
                     chosen = [g.index for g in free[:need]]
+                pause_point("before_start")
                 try:
                     self._start(e, chosen)
                 except OSError as err:
-                    Path(e["run_dir"], EXIT_CODE).write_text("127\n")
-                    Path(e["run_dir"], STDERR).open("a").write(f"arcctl: could not start: {err}\n")
-                    os.unlink(e["_path"])
-                    continue
-                used.update(chosen)
-                e.update(state="started", gpus=chosen, started_at=time.time())
-                path = e.pop("_path")
-                Path(path).write_text(json.dumps(e))
+                    claim = read_claim(e["run_dir"])
+                    if claim is None or claim.get("token") != e["token"]:
+                        Path(e["run_dir"], EXIT_CODE).write_text("127\n")
+                        with Path(e["run_dir"], STDERR).open("a") as f:
+                            f.write(f"arcctl: could not start: {err}\n")
+                        os.unlink(e["_path"])
+                        continue
+                pause_point("after_start")
+                # the GPUs of whichever wrapper holds the claim (ours, or an earlier one still starting)
+                self._record_started(e, read_claim(e["run_dir"]) or {"gpus": ",".join(chosen)})
+                used.update(e["gpus"])
+
+    @staticmethod
+    def _record_started(entry: dict, claim: dict) -> None:
+        gpus = [g for g in str(claim.get("gpus", "")).split(",") if g]
+        entry.update(state="started", gpus=gpus, started_at=time.time())
+        _write_entry(Path(entry.pop("_path")), entry)
 
     def _start(self, entry: dict, gpus: list[str]) -> None:
+        """Start the wrapper for this entry; returns once it holds the claim and wrote `pid`, or
+        once it found that another wrapper holds the claim (LOST_CLAIM: that one runs the job)."""
         run_dir = entry["run_dir"]
         env = os.environ.copy()
         env.update(entry.get("env", {}))
@@ -226,18 +266,24 @@ class LocalBackend(Backend):
         with open(Path(run_dir, STDOUT), "ab") as out, open(Path(run_dir, STDERR), "ab") as err:
             p = subprocess.Popen(
                 [self.python, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), str(self.state_dir),
-                 json.dumps(self.options), "--", *entry["cmd"]],
+                 json.dumps(self.options), entry["token"], "--", *entry["cmd"]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=run_dir, env=env,
                 start_new_session=True, close_fds=True,
             )
         rc = p.wait(timeout=60)  # returns once the detached job has written its pid file
-        if rc != 0:
+        if rc not in (0, LOST_CLAIM):
             raise OSError(f"local_wrapper exited with {rc}")
 
     # ---- Backend interface ---------------------------------------------------------------------
 
     def command(self, spec: JobSpec) -> list[str]:
-        """The job's command line: the spec's entry + spec.json; N>1 GPUs -> accelerate launch."""
+        """The job's command line: the spec's entry + spec.json; N>1 GPUs -> accelerate launch;
+        after the profile's setup lines when it has any."""
+        return wrap_argv(self.setup, self._entry(spec))
+
+    def _entry(self, spec: JobSpec) -> list[str]:
+        if spec.kind == "command":
+            return job_argv(spec, "", self.python)
         entry = list(spec.entry)
         spec_path = str(Path(spec.run_dir) / "spec.json")
         if entry and entry[0] in ("python", "python3"):
@@ -251,7 +297,7 @@ class LocalBackend(Backend):
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmd = self.command(spec)
         n = spec.resources.gpus
-        env = {**spec.env, "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
+        env = {**check_env(spec.env, f"profile {spec.profile}"), "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
         lines = [
             "#!/bin/sh",
             f"# local job: {n} GPU(s), least-used free GPU first; queued until they are free",
@@ -269,15 +315,18 @@ class LocalBackend(Backend):
             raise BackendError(f"a job is still running in {run_dir}")
         art = self.render(spec)
         # A resume relaunches in the same run dir: old control files would lie about the new run.
-        for f in (EXIT_CODE, PID, CANCELLED, GPUS_FILE):
+        for f in (EXIT_CODE, PID, CANCELLED, GPUS_FILE, CLAIM):
             Path(run_dir, f).unlink(missing_ok=True)
         Path(run_dir, art.filename).write_text(art.text)
+        now = time.time()
         entry = {"run_dir": run_dir, "cmd": self.command(spec), "env": dict(spec.env),
-                 "need": spec.resources.gpus, "state": "queued", "queued_at": time.time()}
+                 "need": spec.resources.gpus, "state": "queued", "queued_at": now,
+                 "token": uuid.uuid4().hex}
+        delay = float(spec.backend_options.get("start_delay_s") or 0)
+        if delay > 0:  # an auto-resume backoff: pumps leave it queued until then
+            entry["start_after"] = now + delay
         with self._locked() as qdir:
-            tmp = qdir / (self._key(run_dir) + ".tmp")
-            tmp.write_text(json.dumps(entry))
-            tmp.replace(qdir / self._key(run_dir))
+            _write_entry(qdir / self._key(run_dir), entry)
         self.pump()
         return run_dir
 
@@ -319,7 +368,10 @@ class LocalBackend(Backend):
                 need = int(entry.get("need", 0)) if entry else 0
                 if ngpus is None:
                     ngpus = len(self.gpus())
-                if ngpus and need > ngpus:
+                wait = float(entry.get("start_after", 0)) - time.time() if entry else 0
+                if wait > 0:
+                    out[jid] = JobStatus(JobState.QUEUED, reason="backoff", detail=f"starts in {wait:.0f} s (auto-resume backoff)")
+                elif ngpus and need > ngpus:
                     out[jid] = JobStatus(JobState.QUEUED, reason="insufficient_gpus",
                                          detail=f"needs {need} GPUs, this machine has {ngpus}; it will never start")
                 else:
@@ -329,6 +381,9 @@ class LocalBackend(Backend):
         return out
 
     def cancel(self, job_id: str) -> None:
+        """Marker first (a wrapper that claims later sees it and never starts the job), then the
+        queue entry, then SIGTERM to the one wrapper that holds the claim, whatever the queue says:
+        a launcher killed mid-start leaves a running job behind an entry still marked `queued`."""
         run_dir = job_id
         with self._locked() as qdir:
             Path(run_dir, CANCELLED).write_text(f"{time.time()}\n")
@@ -336,7 +391,6 @@ class LocalBackend(Backend):
             entry = _load_json(q)
             if entry and entry.get("state") == "queued":
                 q.unlink(missing_ok=True)
-                return
         got = read_pid(run_dir)
         if got and pid_alive(run_dir):
             try:  # the wrapper forwards SIGTERM to the job's group and SIGKILLs it after the grace
@@ -350,6 +404,20 @@ def _read(p: Path) -> str:
         return p.read_text()
     except OSError:
         return ""
+
+
+def _claim_alive(claim: dict) -> bool:
+    try:
+        start = proc_start_time(int(claim.get("pid", 0)))
+    except (TypeError, ValueError):
+        return False
+    return start is not None and start == claim.get("start")
+
+
+def _write_entry(path: Path, entry: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({k: v for k, v in entry.items() if k != "_path"}))
+    tmp.replace(path)
 
 
 def _load_json(p: Path) -> dict | None:

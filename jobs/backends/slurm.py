@@ -17,8 +17,9 @@ import shlex
 from datetime import datetime
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact
-from jobs.backends.units import format_memory, memory_mb, time_seconds, trainer_argv
+from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
+from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
 from jobs.shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
@@ -56,7 +57,7 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
 _HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
 _SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
 _OPTION_KEYS = {"partition", "account", "qos", "constraint", "sbatch_args", "setup", "slurm_conf",
-                "signal", "requeue", "python", "auto_resume", "max_restarts"}
+                "signal", "requeue", "python", "auto_resume", "max_restarts", "start_delay_s"}
 # whether `sacct` works or the jobcomp file must be read, per (host, SLURM_CONF): backends are made
 # afresh by every watcher poll, and finding out again would cost an extra call each time
 _SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
@@ -64,6 +65,18 @@ _SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
 
 def _q(s: str) -> str:
     return shlex.quote(str(s))
+
+
+def job_name(name: str) -> str:
+    """The name Slurm gets: sbatch splits `#SBATCH` lines at blanks (and rejects what follows), and
+    squeue --name takes a comma-separated list, so anything but [A-Za-z0-9._+-] becomes `_`."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:200] or "arcctl-job"
+
+
+def _log_path(path: str) -> str:
+    """--output/--error are filename patterns (%j = job id): a literal % of the run dir is %%;
+    sbatch reads shell-style quotes in #SBATCH lines, so blanks and quotes survive shlex.quote."""
+    return _q(path.replace("%", "%%"))
 
 
 class SlurmBackend(Backend):
@@ -93,11 +106,11 @@ class SlurmBackend(Backend):
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
         sb: list[str] = [
-            f"--job-name={spec.name}",
-            f"--output={posixpath.join(run_dir, STDOUT)}",
-            f"--error={posixpath.join(run_dir, STDERR)}",
+            f"--job-name={job_name(spec.name)}",
+            f"--output={_log_path(posixpath.join(run_dir, STDOUT))}",
+            f"--error={_log_path(posixpath.join(run_dir, STDERR))}",
             "--open-mode=append",  # a requeued run appends instead of wiping the first attempt's log
-            f"--chdir={run_dir}",
+            f"--chdir={_q(run_dir)}",
             "--nodes=1",
             "--ntasks=1",
             f"--cpus-per-task={r.cpus}",
@@ -112,12 +125,14 @@ class SlurmBackend(Backend):
             sb.append(f"--tmp={format_memory(memory_mb(r.disk, 'resources.disk'))}")
         for key in ("partition", "account", "qos", "constraint"):
             if o.get(key):
-                sb.append(f"--{key}={o[key]}")
+                sb.append(f"--{key}={_q(o[key])}")
         if r.requirements and not o.get("constraint"):
             # HTCondor-style machine requirement: map (TARGET.Machine == "x") to --nodelist
             m = re.search(r'Machine\s*==\s*"([^"]+)"', r.requirements)
             if m:
-                sb.append(f"--nodelist={m.group(1)}")
+                sb.append(f"--nodelist={_q(m.group(1))}")
+        if o.get("start_delay_s"):  # an auto-resume backoff: Slurm holds the job until then
+            sb.append(f"--begin=now+{int(o['start_delay_s'])}")
         sb.append(f"--signal={_signal_option(o.get('signal', 'B:USR1@90'))}")
         if o.get("requeue", True):
             sb.append("--requeue")
@@ -126,11 +141,11 @@ class SlurmBackend(Backend):
             if "\n" in a:
                 raise BackendError(f"sbatch option {a!r} of job {spec.name} contains a newline")
 
-        env = {**{str(k): str(v) for k, v in o.get("env", {}).items()}, **spec.env,
+        env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
                "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
-        entry = trainer_argv(spec.entry, posixpath.join(run_dir, SPEC_FILE), r.gpus, o.get("python"))
-        setup = o.get("setup", [])
-        setup = [setup] if isinstance(setup, str) else list(setup)
+        where = f"profile {spec.profile}"
+        entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python_option(o, where))
+        setup = setup_block(setup_lines(o, where))
 
         # accelerate's launcher handles only TERM/INT/HUP/QUIT: USR1 would kill it and orphan the
         # training processes (its children), so they get the signal instead and the launcher exits
@@ -158,7 +173,7 @@ class SlurmBackend(Backend):
         lines += setup
         lines += [
             "# in the background so the trap runs at once instead of after the trainer exits",
-            " ".join(_q(a) for a in entry) + " &",
+            " ".join([shell_word(entry[0]), *(_q(a) for a in entry[1:])]) + " &",
             "child=$!",
             'wait "$child"',
             "rc=$?",
@@ -234,7 +249,7 @@ class SlurmBackend(Backend):
     def find(self, spec: JobSpec) -> str | None:
         """The job Slurm has for this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between sbatch and the registry update."""
-        res = self.shell.run(["squeue", "-h", "--states=all", f"--name={spec.name}", "-O",
+        res = self.shell.run(["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O",
                               "JobID:|,WorkDir:|,SubmitTime:|"], env=self._env(self._opts(spec)))
         if res.rc != 0:
             return None

@@ -63,6 +63,18 @@ def human_memory(mb: int) -> str:
     return f"{g:.0f}G" if mb % 1024 == 0 else f"{g:.1f}G"
 
 
+def job_argv(spec, spec_path: str, python: str | None = None) -> list[str]:
+    """What a job runs. A `command` job runs its program as given (plus params.args): no spec.json
+    argument and no accelerate wrapping (it launches itself); `python` still means the profile's
+    interpreter. Every other kind is the trainer (trainer_argv)."""
+    if spec.kind == "command":
+        argv = list(spec.entry) + [str(a) for a in spec.params.get("args", [])]
+        if argv and argv[0] in ("python", "python3") and python:
+            argv[0] = python
+        return argv
+    return trainer_argv(spec.entry, spec_path, spec.resources.gpus, python)
+
+
 def trainer_argv(entry: list[str], spec_path: str, gpus: int, python: str | None = None) -> list[str]:
     """The command a job runs: the spec's entry + its spec.json. `python` (a profile option) names
     the cluster's interpreter; a multi-GPU `python -m …` job goes through accelerate's launcher

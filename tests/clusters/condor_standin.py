@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-TOOLS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
+TOOLS = ("condor_submit", "condor_q", "condor_history", "condor_rm", "condor_version")
 
 
 def install(bin_dir: Path, state_dir: Path) -> None:
@@ -71,10 +71,16 @@ def main(tool: str, args: list[str]) -> int:
     with open(state / "calls.jsonl", "a") as f:
         f.write(json.dumps([tool, *args]) + "\n")
     q = _load(state)
+    if tool == "condor_version":
+        print("$CondorVersion: 25.14.1 2026-01-01 BuildID: standin $\n$CondorPlatform: x86_64_Debian12 $")
+        return 0
     if tool == "condor_submit":
         import htcondor2
 
         sub = htcondor2.Submit(Path(args[-1]).read_text())
+        if "-dry-run" in args:  # what the real tool does: parse, print the ad, queue nothing
+            print(f"Dry-Run job(s).\n1 job(s) dry-run to cluster {q['next']}.")
+            return 0
         cluster = q["next"]
         q["next"] += 1
         job = f"{cluster}.0"

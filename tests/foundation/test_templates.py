@@ -43,8 +43,9 @@ def test_grpo_exposes_every_reference_parameter_with_its_values(home):
 def test_profiles_carry_backend_options(home):
     c = load_profile("condor-example")
     assert c.backend == "htcondor" and c.options["universe"] == "docker" and c.options["getenv"] is True
-    assert c.resources["gpus"] == 1 and c.resources["cpus"] == 20 and c.resources["memory"] == "128G"
-    assert "TARGET.Machine" in c.resources["requirements"]
+    grpo = c.resources_for("grpo")
+    assert grpo["gpus"] == 1 and grpo["cpus"] == 20 and grpo["memory"] == "128G"
+    assert "TARGET.Machine" in grpo["requirements"]
     s = load_profile("slurm-example")
     assert s.backend == "slurm" and s.options["partition"] and s.options["account"] and s.resources["time"]
     assert load_profile("local").backend == "local"

@@ -18,13 +18,16 @@ from arcctl.tui.screens.fork import ForkScreen
 from arcctl.tui.screens.help import HelpScreen
 from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.new_job import NewJobScreen
+from arcctl.tui.screens.eval_view import EvalScreen
 from arcctl.tui.screens.run import MetricPicker, RunScreen
+from arcctl.tui.widgets.log_tail import LogTail
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # README spelling -> what this test presses
 COVERED = {"/": "slash", "!": "exclamation_mark", "s": "s", "space": "space", "o": "o", "x": "x", "r": "r",
            "f": "f", "c": "c", "n": "n", "m": "m", "[": "left_square_bracket", "]": "right_square_bracket",
-           "e": "e", "k": "k", "?": "question_mark", ":": "colon", "esc": "escape"}
+           "e": "e", "k": "k", "?": "question_mark", ":": "colon", "esc": "escape", "a": "a", "M": "M",
+           "l": "l", "v": "v"}
 NOT_KEYS = {"arc/"}
 
 
@@ -78,13 +81,25 @@ async def test_each_readme_key_once(registry):
         await until(pilot, lambda: table.row_count == 1 and "lr1e-06" in str(table.get_row_at(0)[1]))
         await press("escape")  # clears the filter
         await until(pilot, lambda: table.row_count == 2)
+        await press("a")  # every job shown selected, then unselected
+        assert len(jobs.marked) == 2
+        await press("a")
+        assert not jobs.marked
         await press("space")
         assert len(jobs.marked) == 1
         await opens("o", RunScreen)
         await opens("x", ConfirmScreen, back=("n",))  # asks first; "n" changes nothing
         await opens("r", CheckpointsScreen)
         await opens("f", ForkScreen)
-        await opens("c", CompareScreen)
+        await press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.metric_names())
+        first = app.screen.metric
+        await press("m")  # the overlay's next metric, then back
+        assert app.screen.metric != first
+        await press("M")
+        assert app.screen.metric == first
+        await press("escape")
+        await until(pilot, lambda: app.screen is jobs)
         await opens("n", NewJobScreen)
         await opens("question_mark", HelpScreen)
         await press("colon")
@@ -104,6 +119,10 @@ async def test_each_readme_key_once(registry):
         assert run.smoothing_i == 0
         await opens("c", CompletionsScreen)
         await opens("k", CheckpointsScreen)
+        log = run.query_one(LogTail)
+        await press("l")  # stdout only
+        assert log.mode == "stdout"
+        await opens("v", EvalScreen)
         await press("e")
         await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.focus_id)
         assert app.screen.focus_id == run.alerts[0].example_ids[0]

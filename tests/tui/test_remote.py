@@ -84,7 +84,7 @@ def test_open_host_path_with_the_real_binary(sshd, remote, runs, arc_home, tmp_p
     logins = log.read_text().count("Accepted publickey")
     s = start(arc_home, f"open testhost:{runs / 'healthy'}", env=f"ARCCTL_SSH_CONFIG={ssh_config}")
     try:
-        wait_for(s, "step 50  rows 50", timeout=30)
+        wait_for(s, "step 50  0.1 st/s  ETA -  rows 50", timeout=30)
         assert log.read_text().count("Accepted publickey") > logins
         keys(s, "q")
     finally:

@@ -77,7 +77,8 @@ def test_completions_at_alert_example(snap_compare, in_fixtures):
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
         await pilot.press("e")
-        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items
+                     and getattr(app.screen.query_one("#comp-grids"), "pairs", None))  # the task's grids
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -93,3 +94,55 @@ def test_checkpoints_screen(snap_compare, in_fixtures):
         await settle(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.rows)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
+    """A fork of runs/healthy from checkpoint-20 (its own rows from step 21) next to runs/collapsing:
+    the fork's line runs through its parent's first 20 steps; legends name the learning rates."""
+    import json
+
+    from arcctl.tui.screens.compare import CompareScreen
+    from arcctl.tui.widgets.overlay_chart import OverlayChart
+
+    fork = tmp_path / "fork"
+    fork.mkdir()
+    spec = json.loads((FIXTURES / "runs" / "healthy" / "spec.json").read_text())
+    spec.update(name="healthy-fork20-lr5e-7", run_dir=str(fork),
+                parent={"run_dir": "runs/healthy", "checkpoint": "checkpoint-20", "name": spec["name"]})
+    spec["params"]["learning_rate"] = 5e-7
+    (fork / "spec.json").write_text(json.dumps(spec))
+    (fork / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "time": 1767226000.0 + 10 * s, "reward": round(0.45 + 0.004 * (s - 20), 4)}) + "\n"
+        for s in range(21, 61)))
+    app = make_app()
+
+    async def ready(pilot):
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(CompareScreen([RunView(str(fork)), RunView("runs/collapsing")]))
+        await settle(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.query(OverlayChart)
+                     and len(app.screen.query_one(OverlayChart).lines) == 2 and app.screen.parents
+                     and getattr(app.screen, "_eval_status", None) is not None)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_completions_with_arc_grids(snap_compare, in_fixtures, tmp_path):
+    """The inspector on a completion wrong on one pair: the task's pairs and the program's outputs
+    as coloured cells, pixel score per pair, the failing pair marked."""
+    from tests.tui.test_arc_grids import write_run
+
+    run = write_run(tmp_path)
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.completions import CompletionsScreen
+        from arcctl.tui.widgets.arc_grid import PairsView
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(CompletionsScreen(RunView(str(run))))
+        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+        await pilot.press("down")
+        await settle(pilot, lambda: getattr(app.screen.query_one(PairsView), "pairs", None)
+                     and app.screen.query_one(PairsView).pairs[2][1] != app.screen.query_one(PairsView).pairs[0][1][1])
+
+    assert snap_compare(app, terminal_size=(150, 56), run_before=ready)

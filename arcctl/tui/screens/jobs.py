@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from arcctl.tui.data import JobRow
 
 COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
-           ("step", "step"), ("reward", "reward"), ("trunc", "truncation"), ("alerts", "alerts"), ("age", "age")]
-SORTS = ["name", "state", "step", "reward", "truncation", "alerts", "age"]
+           ("step", "step"), ("reward", "reward"), ("trunc", "truncation"), ("alerts", "alerts"), ("ETA", "eta"), ("age", "age")]
+SORTS = ["name", "state", "step", "reward", "truncation", "alerts", "eta", "age"]
 STATE_STYLE = {"running": "green", "queued": "cyan", "held": "yellow", "evicted": "yellow",
                "failed": "red", "cancelled": "dim", "completed": "blue"}
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
@@ -26,14 +26,31 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
     return "" if v is None else format(v, spec)
 
 
+def _step(r: JobRow) -> str:
+    """`120/600` once the total is known, else the step."""
+    if r.step is None:
+        return ""
+    return r.progress.step_text() if r.progress is not None and r.progress.step == r.step else str(r.step)
+
+
+def _eta(r: JobRow) -> str:
+    """Time left for a job still writing rows; blank once it finished or before its first rows."""
+    p = r.progress
+    if p is None or p.done or p.step is None or r.state not in ("running", "unknown"):
+        return ""
+    return p.eta_text()
+
+
 class JobsScreen(Screen):
     HELP_TITLE = "Jobs"
-    HELP_TEXT = "All jobs of the registry. Filter with / (a regex; start with ! to invert)."
+    HELP_TEXT = ("All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
+                 "every job shown (a sweep by its name pattern), `c` compares the selected ones.")
     BINDINGS = [
         Binding("enter,o", "open", "open"),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("s", "sort", "sort"),
         Binding("space", "mark", "select"),
+        Binding("a", "mark_all", "select all shown"),
         Binding("x", "cancel_job", "cancel"),
         Binding("r", "resume", "resume"),
         Binding("f", "fork", "fork"),
@@ -119,9 +136,9 @@ class JobsScreen(Screen):
             table.add_row(
                 "●" if r.key in self.marked else " ",
                 r.name, r.kind, r.backend, Text(r.state, style=STATE_STYLE.get(r.state, "")),
-                "" if r.step is None else str(r.step), _fmt(r.reward), _fmt(r.truncation, ".2f"),
+                _step(r), _fmt(r.reward), _fmt(r.truncation, ".2f"),
                 Text(f"{r.alerts} {r.worst}" if r.alerts else "", style=SEV_STYLE.get(r.worst, "")),
-                r.age(now), key=r.key)
+                _eta(r), r.age(now), key=r.key)
         if cur_key is not None:
             try:
                 table.move_cursor(row=table.get_row_index(cur_key))
@@ -190,6 +207,13 @@ class JobsScreen(Screen):
         self.marked ^= {key}
         self._render_table()
         self.query_one("#jobs", DataTable).action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        """Select every row the filter shows (a regex picks a sweep: `/lr.*beta0.02`, `a`, `c`);
+        again unselects them."""
+        keys = {r.key for r in self.visible()}
+        self.marked = self.marked - keys if keys <= self.marked else self.marked | keys
+        self._render_table()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

@@ -19,7 +19,8 @@ from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
 # SFT runs log no reward/KL: open them on what they do log.
-PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"]}
+PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
+                     "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"]}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 
@@ -87,6 +88,9 @@ class RunScreen(Screen):
         Binding("e", "alert_example", "alert example"),
         Binding("f", "fork", "fork"),
         Binding("r", "resume", "resume"),
+        Binding("l", "switch_log", "log: stdout/stderr"),
+        Binding("v", "eval_predictions", "eval predictions"),
+        Binding("t", "her_targets", "HER targets (HER runs)", show=False),
     ]
 
     def __init__(self, view: RunView, job: Any = None) -> None:
@@ -136,6 +140,7 @@ class RunScreen(Screen):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
             self.alerts = alerts
+            self.call_after_refresh(self.redraw)  # their markers
             ol = self.query_one("#alerts", OptionList)
             ol.clear_options()
             for i, a in enumerate(alerts):
@@ -146,9 +151,14 @@ class RunScreen(Screen):
         if "logs" in changed or not getattr(self, "_logs_shown", False):
             # the view may be shared with the jobs table, which already read the new lines
             self._logs_shown = True
-            self.query_one(LogTail).show({"stdout": self.view.stdout, "stderr": self.view.stderr})
+            self.query_one(LogTail).show(self._tails())
         m = self.view.metrics
-        status = f"step {m.last_step() if m.last_step() is not None else '-'}  rows {len(m)}  completions {len(self.view.completions)}"
+        prog = self.view.progress()
+        status = f"step {prog.step_text()}"
+        if prog.fraction is not None:
+            status += f" ({prog.fraction:.0%})"
+        status += f"  {prog.rate_text()}  ETA {prog.eta_text()}"
+        status += f"  rows {len(m)}  completions {len(self.view.completions)}"
         status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
         if self.view.health_pending:
             status += f"  health: {self.view.health_pending} rows to check"
@@ -159,10 +169,24 @@ class RunScreen(Screen):
             status += f"  exit code {code}"
         self.query_one("#run-status", Static).update(status)
 
+    def _tails(self) -> dict[str, Any]:
+        return {"stdout": self.view.stdout, "stderr": self.view.stderr}
+
+    def action_eval_predictions(self) -> None:
+        from arcctl.tui.screens.eval_view import EvalScreen
+
+        self.app.push_screen(EvalScreen(self.view))
+
+    def action_switch_log(self) -> None:
+        self.query_one(LogTail).switch(self._tails())
+
     def redraw(self) -> None:
         self._drawn = True
+        from jobs.overlay import markers
+
+        marks = markers(self.view, alerts=self.alerts)  # the alerts the last refresh read
         for chart in self.query(MetricChart):
-            chart.draw(self.view.metrics, SMOOTHING[self.smoothing_i])
+            chart.draw(self.view.metrics, SMOOTHING[self.smoothing_i], marks)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.redraw)
@@ -227,3 +251,11 @@ class RunScreen(Screen):
 
     def action_resume(self) -> None:
         self.action_fork()
+
+    def action_her_targets(self) -> None:
+        if (self.view.spec or {}).get("kind") != "her":
+            self.notify("not a HER run: the per-target table is for HER jobs")
+            return
+        from arcctl.tui.screens.her import HERScreen
+
+        self.app.push_screen(HERScreen(self.view))

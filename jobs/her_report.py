@@ -1,0 +1,116 @@
+"""Reading a HER run: one row per target task (epochs reached, solved, best pixel score per epoch)
+and the best programs of any epoch. Pure functions over the run-dir files, local or SFTP; the
+dashboard and `arcctl compare` both use them.
+
+The trainer (trainer/her.py) writes, besides the usual files:
+  events.jsonl       `her_epoch` after every epoch: task_id, target, epoch, step, solved,
+                     best_pixel_score, mean_pixel_score, test_correct, checkpoint;
+                     `her_target` when a target is finished: solved, solved_at, epochs, test_correct
+  completions.jsonl  each epoch's kept programs, best first: step, task_id, epoch, rank, completion,
+                     program, pixel_score, solved, correct_test, temperature
+  checkpoint-N/      adapter + her_state.json (where a resumed run continues)
+"""
+from __future__ import annotations
+
+import math
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from jobs.rundir import COMPLETIONS, EVENTS, LocalFS, RunFS, read_jsonl
+
+EV_HER_EPOCH = "her_epoch"
+EV_HER_TARGET = "her_target"
+HER_STATE = "her_state.json"
+
+
+@dataclass
+class EpochPoint:
+    epoch: int
+    step: int | None
+    best_pixel_score: float | None
+    mean_pixel_score: float | None
+    solved: bool
+    test_correct: float | None
+    checkpoint: str | None
+
+
+@dataclass
+class TargetRow:
+    task_id: str
+    index: int
+    epochs: list[EpochPoint] = field(default_factory=list)
+    finished: bool = False
+
+    @property
+    def epoch_reached(self) -> int:
+        return max((e.epoch for e in self.epochs), default=0)
+
+    @property
+    def solved_at(self) -> int | None:
+        """The first epoch in which a program solved every train pair (the notes' epochs-to-solve)."""
+        return min((e.epoch for e in self.epochs if e.solved), default=None)
+
+    @property
+    def best_curve(self) -> list[float]:
+        return [e.best_pixel_score or 0.0 for e in sorted(self.epochs, key=lambda e: e.epoch)]
+
+    @property
+    def test_correct(self) -> float | None:
+        at = self.solved_at
+        return next((e.test_correct for e in self.epochs if e.epoch == at), None) if at else None
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def targets_from_events(events: Iterable[dict[str, Any]]) -> list[TargetRow]:
+    """Per-target rows in target order. A resumed run may repeat an epoch it had not checkpointed:
+    the later record of an epoch wins. Malformed records are skipped."""
+    rows: dict[str, TargetRow] = {}
+    for ev in events:
+        if not isinstance(ev, dict) or ev.get("event") not in (EV_HER_EPOCH, EV_HER_TARGET):
+            continue
+        tid, index = ev.get("task_id"), _int(ev.get("target"))
+        if not isinstance(tid, str) or index is None:
+            continue
+        row = rows.setdefault(tid, TargetRow(tid, index))
+        if ev["event"] == EV_HER_TARGET:
+            row.finished = True
+            continue
+        epoch = _int(ev.get("epoch"))
+        if epoch is None:
+            continue
+        point = EpochPoint(epoch=epoch, step=_int(ev.get("step")), best_pixel_score=_num(ev.get("best_pixel_score")),
+                           mean_pixel_score=_num(ev.get("mean_pixel_score")), solved=ev.get("solved") is True,
+                           test_correct=_num(ev.get("test_correct")),
+                           checkpoint=ev.get("checkpoint") if isinstance(ev.get("checkpoint"), str) else None)
+        row.epochs = [e for e in row.epochs if e.epoch != epoch] + [point]
+        row.epochs.sort(key=lambda e: e.epoch)
+    return sorted(rows.values(), key=lambda r: r.index)
+
+
+def read_targets(run_dir: str, fs: RunFS | None = None) -> list[TargetRow]:
+    return targets_from_events(read_jsonl(posixpath.join(run_dir, EVENTS), fs or LocalFS()))
+
+
+def best_programs(completions: Iterable[dict[str, Any]], task_id: str, epoch: int | None = None) -> list[dict[str, Any]]:
+    """The kept programs of one target (of one epoch when given), best first per epoch."""
+    out = [c for c in completions if isinstance(c, dict) and c.get("task_id") == task_id
+           and (epoch is None or c.get("epoch") == epoch)]
+    return sorted(out, key=lambda c: (_int(c.get("epoch")) or 0, _int(c.get("rank")) or 0))
+
+
+def read_best_programs(run_dir: str, task_id: str, epoch: int | None = None, fs: RunFS | None = None) -> list[dict[str, Any]]:
+    return best_programs(read_jsonl(posixpath.join(run_dir, COMPLETIONS), fs or LocalFS()), task_id, epoch)
+
+
+def sparkline(values: list[float]) -> str:
+    """Pixel scores (0..1) as block characters, one per epoch."""
+    blocks = " ▁▂▃▄▅▆▇█"
+    return "".join(blocks[max(0, min(8, round(v * 8)))] for v in values)

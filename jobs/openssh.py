@@ -1,0 +1,170 @@
+"""Commands and files on a host through the system `ssh` binary, for hosts paramiko cannot log into:
+keyboard-interactive/2FA logins and GSSAPI (Kerberos). Chosen per host by its ssh config (a
+ControlPath or GSSAPIAuthentication, see jobs.ssh_config); SSHPool dispatches here.
+
+With `ControlMaster auto` + `ControlPersist` in the user's config, the user opens the master once
+(`ssh HOST`, typing the code), and every arcctl command rides on it without asking again: arcctl
+runs ssh with BatchMode=yes, so it never hangs on a prompt; without a live master a 2FA host
+fails with one line saying how to open it. Run dirs are read with small commands (stat, a byte
+range with tail/head), so tails stay incremental as over SFTP.
+"""
+from __future__ import annotations
+
+import io
+import posixpath
+import shlex
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from jobs.errors import RemoteError
+from jobs.ssh_config import ssh_config_path
+
+
+class OpenSSH:
+    def __init__(self, config_path: str | Path | None = None, connect_timeout: float = 10.0):
+        self.config_path = Path(config_path) if config_path else ssh_config_path()
+        self.connect_timeout = connect_timeout
+
+    def argv(self, alias: str, command: str) -> list[str]:
+        ssh = shutil.which("ssh")
+        if not ssh:
+            raise RemoteError(f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
+                              "and there is no `ssh` on PATH")
+        out = [ssh]
+        if self.config_path.exists():
+            out += ["-F", str(self.config_path)]
+        return out + ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(self.connect_timeout))}",
+                      "-T", alias, "--", command]
+
+    def exec(self, alias: str, command: str, input: str | None = None,
+             timeout: float | None = 120) -> tuple[int, str, str]:
+        try:
+            p = subprocess.run(self.argv(alias, command), input=input, capture_output=True, text=True,
+                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return 124, "", f"timed out after {timeout} s"
+        except OSError as e:
+            raise RemoteError(f"{alias}: cannot run ssh: {e.strerror or e}") from None
+        if p.returncode == 255:  # ssh's own failure (the remote command's status otherwise)
+            raise RemoteError(self._failure(alias, p.stderr))
+        return p.returncode, p.stdout, p.stderr
+
+    def _failure(self, alias: str, stderr: str) -> str:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else "ssh exited with 255"
+        hint = ""
+        if "Permission denied" in last or "keyboard-interactive" in last:
+            hint = (f"; if {alias} asks for a code (2FA), open the shared connection once with `ssh {alias}` "
+                    "(ControlMaster/ControlPersist in your ssh config keep it for arcctl)")
+        elif "Host key verification failed" in last:
+            hint = f"; check the key with `ssh {alias}` (or `arcctl hosts {alias}`) and add it to known_hosts"
+        return f"ssh to {alias} (system ssh) failed: {last}{hint}"
+
+    def check(self, alias: str, command: str, input: str | None = None, timeout: float | None = 120) -> str:
+        rc, out, err = self.exec(alias, command, input=input, timeout=timeout)
+        if rc != 0:
+            raise RemoteError(f"{alias}: `{command[:80]}` failed (exit {rc}): {err.strip()[-300:]}")
+        return out
+
+    # ------------------------------------------------------------------------------ files
+    def write_text(self, alias: str, path: str, text: str, mode: int | None = None) -> None:
+        tmp = path + ".tmp"
+        steps = [f"mkdir -p {shlex.quote(posixpath.dirname(path) or '/')}", f"cat > {shlex.quote(tmp)}"]
+        if mode is not None:
+            steps.append(f"chmod {mode:o} {shlex.quote(tmp)}")
+        steps.append(f"mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
+        self.check(alias, " && ".join(steps), input=text)
+
+    def makedirs(self, alias: str, path: str) -> None:
+        self.check(alias, f"mkdir -p {shlex.quote(path)}")
+
+    def download_dir(self, alias: str, remote: str, partial: Path) -> int:
+        """Copy REMOTE into PARTIAL (a tar stream over one ssh command); returns bytes copied."""
+        parent, name = posixpath.split(remote.rstrip("/"))
+        cmd = f"tar -C {shlex.quote(parent or '/')} -cf - {shlex.quote(name)}"
+        p = subprocess.Popen(self.argv(alias, cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        total = 0
+        partial.mkdir(parents=True)
+        try:
+            with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
+                for member in tar:
+                    if not member.name.startswith(name):
+                        continue
+                    member.name = member.name[len(name):].lstrip("/") or "."
+                    tar.extract(member, partial, filter="data")
+                    total += member.size if member.isfile() else 0
+        except tarfile.TarError as e:
+            p.kill()
+            raise RemoteError(f"copy of {remote} from {alias} failed: {e}") from None
+        finally:
+            err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+            rc = p.wait()
+        if rc != 0:
+            raise RemoteError(f"copy of {remote} from {alias} failed (exit {rc}): {err.strip()[-300:]}")
+        return total
+
+
+class _RangeFile(io.RawIOBase):
+    """A remote file read by byte ranges: seek() is free, read(n) is one ssh command."""
+
+    def __init__(self, ssh: OpenSSH, alias: str, path: str):
+        self.ssh, self.alias, self.path, self.pos = ssh, alias, path, 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise io.UnsupportedOperation("only absolute seeks")
+        self.pos = offset
+        return offset
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        q = shlex.quote(self.path)
+        cmd = f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
+        argv = self.ssh.argv(self.alias, cmd)
+        p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        if p.returncode == 255:
+            raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
+        if p.returncode != 0:
+            raise FileNotFoundError(2, p.stderr.decode(errors="replace").strip(), self.path)
+        self.pos += len(p.stdout)
+        return p.stdout
+
+
+class OpenSSHFS:
+    """jobs.rundir.RunFS through the system ssh."""
+
+    def __init__(self, ssh: OpenSSH, alias: str):
+        self.ssh, self.alias = ssh, alias
+
+    def _run(self, cmd: str, path: str) -> str:
+        rc, out, err = self.ssh.exec(self.alias, cmd)
+        if rc != 0:
+            raise FileNotFoundError(2, err.strip() or f"exit {rc}", path)
+        return out
+
+    def open_binary(self, path: str):
+        return _RangeFile(self.ssh, self.alias, path)
+
+    def size(self, path: str) -> int:
+        return int(self._run(f"stat -c %s {shlex.quote(path)}", path).strip())
+
+    def exists(self, path: str) -> bool:
+        rc, _, _ = self.ssh.exec(self.alias, f"test -e {shlex.quote(path)}")
+        return rc == 0
+
+    def listdir(self, path: str) -> list[str]:
+        return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
+
+    def read_text(self, path: str) -> str:
+        return self._run(f"cat {shlex.quote(path)}", path)
