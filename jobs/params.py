@@ -105,7 +105,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     reward_ngram_penalty: float = Field(0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion")
     reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
     truncated_reward: float | None = Field(None, description="reward of completions cut at max_completion_length (None: scored as any other)")
-    tie_break: Literal["none", "shorter"] = Field("none", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more")
+    tie_break: Literal["off", "shorter"] = Field("off", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more")
     prompt_template: str | None = Field(None, description="TOML file with system/user/assistant_prefix Jinja templates (default: the built-in prompt)")
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"

@@ -73,8 +73,8 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
     check_key(kind, key, where)
     if isinstance(value, str):
         s = value.strip()
-        if s.lower() in _NULLS:
-            value = None
+        if s.lower() in _NULLS and not _accepts_string(kind, key, s):
+            value = None  # "none" stays a string where the parameter has such a choice (scale_rewards)
         elif s[:1] in "[{":
             try:
                 value = json.loads(s)
@@ -93,6 +93,24 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
         at = f" ({key}.{'.'.join(inner)})" if inner else ""
         raise SpecError(f"{where}{key}={value!r}: {err['msg']}{at}") from None
     return _plain(out)
+
+
+def _accepts_string(kind: str, key: str, s: str) -> bool:
+    """True when `s` is one of the parameter's named choices (a Literal), not just any string."""
+    if key.startswith(RESOURCE_PREFIX):
+        return False
+    from pydantic import ValidationError
+
+    adapter = _adapter(kind, key)
+
+    def ok(v: str) -> bool:
+        try:
+            adapter.validate_python(v)
+        except ValidationError:
+            return False
+        return True
+
+    return ok(s) and not ok("\x00not-a-choice")
 
 
 def _plain(v: Any) -> Any:

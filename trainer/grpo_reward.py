@@ -44,18 +44,18 @@ class Shaping:
     ngram_penalty: float = 0.0
     ngram_size: int = 4
     truncated_reward: float | None = None
-    tie_break: str = "none"
+    tie_break: str = "off"
     max_completion_length: int = 1024
 
     @classmethod
     def from_params(cls, p) -> "Shaping":
         return cls(ngram_penalty=getattr(p, "reward_ngram_penalty", 0.0), ngram_size=getattr(p, "reward_ngram_size", 4),
-                   truncated_reward=getattr(p, "truncated_reward", None), tie_break=getattr(p, "tie_break", "none"),
+                   truncated_reward=getattr(p, "truncated_reward", None), tie_break=getattr(p, "tie_break", "off"),
                    max_completion_length=getattr(p, "max_completion_length", 1024))
 
     @property
     def active(self) -> bool:
-        return self.ngram_penalty > 0 or self.truncated_reward is not None or self.tie_break != "none"
+        return self.ngram_penalty > 0 or self.truncated_reward is not None or self.tie_break != "off"
 
 
 def repeated_ngram_share(tokens, n: int) -> float:

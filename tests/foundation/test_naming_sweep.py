@@ -71,3 +71,11 @@ def test_bad_overrides(item, needle):
     with pytest.raises(SpecError) as e:
         parse_overrides([item], "grpo")
     assert needle in str(e.value)
+
+
+def test_none_is_a_choice_where_a_parameter_names_it_and_null_elsewhere():
+    from jobs.sweep import coerce
+
+    assert coerce("grpo", "scale_rewards", "none") == "none"  # Literal["group", "batch", "none"]
+    assert coerce("grpo", "max_tasks", "none") is None
+    assert coerce("grpo", "adapter_path", "None") is None

@@ -105,7 +105,7 @@ def test_shape_rewards_order_truncation_after_penalty():
 
 
 def test_rollback_can_switch_a_remedy_on():
-    params = {"learning_rate": 1e-4, "frequency_penalty": 0.0, "tie_break": "none", "truncated_reward": None}
+    params = {"learning_rate": 1e-4, "frequency_penalty": 0.0, "tie_break": "off", "truncated_reward": None}
     changes = {"learning_rate": 0.5, "frequency_penalty": "=0.5", "tie_break": "shorter", "truncated_reward": "=-1"}
     assert apply_changes(params, changes) == {"learning_rate": 5e-5, "frequency_penalty": 0.5,
                                               "tie_break": "shorter", "truncated_reward": -1}
