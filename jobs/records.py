@@ -120,6 +120,9 @@ class Started(_Event):
     n_predictions: int | None = Field(None, description="programs sampled per task")
     dataset: str | None = None
     adapter_path: str | None = Field(None, description="the LoRA adapter evaluated, if any")
+    # HER
+    targets: list[str] | None = Field(None, description="the target task ids")
+    start_target: int | None = Field(None, description="index of the target a resumed run goes on with")
 
 
 class CheckpointSaved(_Event):
@@ -145,6 +148,9 @@ class Stopped(_Event):
     n_tasks: int | None = Field(None, description="tasks evaluated")
     is_correct: float | None = Field(None, description="mean over tasks: some program solves train and test (pass@n)")
     pass_rate: float | None = Field(None, description="mean over tasks: share of programs solving train and test")
+    # HER
+    targets: int | None = Field(None, description="target tasks worked on")
+    solved: int | None = Field(None, description="target tasks solved")
 
 
 class ErrorEvent(_Event):
@@ -177,6 +183,34 @@ class Resumed(_Event):
     branch: str | None = Field(None, description="branches/<time>-from-checkpoint-N, relative to the run dir")
     moved_checkpoints: list[str] = Field(default_factory=list)
     moved_rows: dict[str, int] = Field(default_factory=dict, description="file name -> rows moved aside")
+
+
+class HerEpoch(_Event):
+    """One search-and-learn epoch of a HER job on one target task."""
+
+    event: Literal["her_epoch"]
+    step: int
+    task_id: str
+    target: int
+    epoch: int
+    solved: bool
+    best_pixel_score: float | None = None
+    mean_pixel_score: float | None = None
+    test_correct: Any = None
+    checkpoint: str | None = None
+
+
+class HerTarget(_Event):
+    """A HER job finished one target task."""
+
+    event: Literal["her_target"]
+    task_id: str
+    target: int
+    solved: bool
+    solved_at: int | None = None
+    epochs: int
+    best_pixel_score: float | None = None
+    test_correct: Any = None
 
 
 class CollapseWarning(_Event):
@@ -213,10 +247,12 @@ class Rollback(_Event):
     rollbacks_before: int | None = None
 
 
-Event = Annotated[Union[Started, CheckpointSaved, Stopped, ErrorEvent, WarningEvent, Resumed, CollapseWarning, Rollback],
+Event = Annotated[Union[Started, CheckpointSaved, Stopped, ErrorEvent, WarningEvent, Resumed, CollapseWarning, Rollback,
+                        HerEpoch, HerTarget],
                   Field(discriminator="event")]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
-EVENT_KINDS = (EV_STARTED, EV_CHECKPOINT, EV_STOPPED, EV_ERROR, EV_WARNING, EV_RESUMED, EV_COLLAPSE, EV_ROLLBACK)
+EVENT_KINDS = (EV_STARTED, EV_CHECKPOINT, EV_STOPPED, EV_ERROR, EV_WARNING, EV_RESUMED, EV_COLLAPSE, EV_ROLLBACK,
+               "her_epoch", "her_target")
 
 
 def validate_metric(obj: dict[str, Any]) -> MetricRow:

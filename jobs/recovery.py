@@ -175,12 +175,11 @@ def with_start_delay(spec: JobSpec, delay_s: float) -> JobSpec:
 
 def stderr_tail(run_dir: str, host: str | None, limit: int = 65536) -> str:
     """The end of a run's stderr.log (locally or over SSH); "" when it cannot be read."""
-    from jobs.rundir import STDERR
-    from jobs.submit import _fs_for
+    from jobs.rundir import STDERR, fs_for_host
 
     path = f"{run_dir.rstrip('/')}/{STDERR}"
     try:
-        fs = _fs_for(host)
+        fs = fs_for_host(host)
         size = fs.size(path)
         with fs.open_binary(path) as f:
             f.seek(max(0, size - limit))
