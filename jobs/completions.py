@@ -227,6 +227,13 @@ class CompletionIndex:
     def steps(self) -> list[int]:
         return sorted(set(s for s in self.step if s >= 0))
 
+    def first_line_of_step(self, step: int) -> int | None:
+        """The first indexed line at or after `step` (lines are in step order)."""
+        for i, s in enumerate(self.step):
+            if s >= step:
+                return i
+        return None
+
     # -- filters ------------------------------------------------------------------------
     def candidates(self, flt: CompletionFilter) -> np.ndarray:
         """Line numbers passing the cheap (indexed) filters, in display order."""

@@ -88,6 +88,28 @@ class CompletionRecord(_Record):
     completion: str
 
 
+class HerCompletionRecord(_Record):
+    """One completions.jsonl line of a HER job: one of an epoch's best programs (`rank` 0 first)."""
+
+    step: int
+    task_id: str
+    epoch: int
+    rank: int
+    completion: str
+    program: str | None
+    reward: float                        # the program's pixel score
+    pixel_score: float
+    solved: bool
+    correct_test: Any = None
+    temperature: float
+    n_tokens: int
+    truncated: bool
+    error: str | None
+    diag: Diagnostics
+
+
+
+
 class _Event(_Record):
     time: float
 
@@ -259,7 +281,10 @@ def validate_metric(obj: dict[str, Any]) -> MetricRow:
     return MetricRow.model_validate(obj)
 
 
-def validate_completion(obj: dict[str, Any]) -> CompletionRecord:
+def validate_completion(obj: dict[str, Any]) -> BaseModel:
+    """A GRPO completion, or a HER job's (it has `epoch` and `rank`)."""
+    if "epoch" in obj and "rank" in obj:
+        return HerCompletionRecord.model_validate(obj)
     return CompletionRecord.model_validate(obj)
 
 
