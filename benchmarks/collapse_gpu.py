@@ -123,6 +123,8 @@ def grpo_params(a) -> dict:
              save_steps=a.save_steps, logging_steps=1, learning_rate=a.lr, lr_scheduler_type="constant",
              warmup_ratio=0.0, beta=0.01, seed=a.seed, temperature=1.0, sandbox_timeout_s=1.0,
              lora_r=16, lora_alpha=32, max_grad_norm=1.0,
+             # the sampling and loss settings RESULTS.md was measured with
+             repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False,
              rollback_changes=rollback_changes(a), max_rollbacks=a.max_rollbacks)
     if a.trip:
         p["health"] = dict(TRIP)

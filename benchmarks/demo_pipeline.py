@@ -119,7 +119,7 @@ def main() -> int:
                       max_steps=cfg["sft_steps"], learning_rate=cfg["sft_lr"], per_device_train_batch_size=cfg["sft_batch"],
                       gradient_accumulation_steps=1, lr_scheduler_type="cosine", warmup_ratio=0.05,
                       save_steps=max(cfg["sft_steps"], 1), logging_steps=max(1, cfg["sft_steps"] // 50),
-                      use_lora=not tiny, max_grad_norm=1.0,
+                      use_lora=not tiny, max_grad_norm=1.0, use_rslora=False, use_dora=False,
                       **{k: v for k, v in common.items() if k != "n_jobs"})
     if not tiny:
         sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
@@ -150,7 +150,8 @@ def main() -> int:
                        per_device_train_batch_size=cfg["grpo_batch"], gradient_accumulation_steps=1,
                        learning_rate=cfg["grpo_lr"], max_completion_length=cfg["grpo_tokens"],
                        save_steps=max(1, cfg["grpo_steps"] // 2), logging_steps=1, lora_r=16, lora_alpha=32,
-                       reward_name="arc-v1", beta=0.0, temperature=1.0, **common)
+                       reward_name="arc-v1", beta=0.0, temperature=1.0, **common,
+                       repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)  # as measured in RESULTS.md
     times["grpo"] = run_stage("GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))],
                               work / "grpo.log", env)
     ckpt = newest_checkpoint(grpo)

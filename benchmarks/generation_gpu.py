@@ -57,7 +57,8 @@ def make_trainer(model_dir: Path, run_dir: Path, args):
                    per_device_train_batch_size=args.generations, gradient_accumulation_steps=1,
                    max_completion_length=args.new_tokens, max_seq_length=args.prompt_tokens + args.new_tokens + 512,
                    lora_r=args.lora_r, lora_alpha=args.lora_r, grid_encoder="color_names", max_steps=1,
-                   generation_backend="trl", use_data_augmentation=False, n_jobs=1)
+                   generation_backend="trl", use_data_augmentation=False, n_jobs=1,
+                   repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)  # as measured in RESULTS.md
     setup = grpo.setup_training(p, run_dir, lambda *a, **k: None)
 
     def reward(completions, **kw):

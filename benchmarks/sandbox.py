@@ -216,8 +216,8 @@ def main(argv=None) -> int:
              "e": f"(d+) trainer.sandbox (ours), {over} workers"}
     print(f"\nworkers={args.workers}  timeout={args.timeout}s  mean program cost in (a): {ms_per_prog:.2f} ms "
           f"(all inputs of its task)\n")
-    print(f"| method | programs | programs/s | ours vs this |")
-    print(f"|---|---:|---:|---:|")
+    print("| method | programs | programs/s | ours vs this |")
+    print("|---|---:|---:|---:|")
     for k in [k for k in "abcde" if k in rate]:
         print(f"| {names[k]} | {n[k]} | {rate[k]:.0f} | {rate['d'] / rate[k]:.2f}x |")
     print(f"\nCPU per program (load-independent; parent + workers for ours): "

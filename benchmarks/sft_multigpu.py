@@ -38,7 +38,7 @@ def make_spec(run_dir: Path, args, accum: int):
         per_device_train_batch_size=args.batch, gradient_accumulation_steps=accum,
         save_steps=max(args.steps, 1), logging_steps=1, lora_r=16, lora_alpha=32,
         max_seq_length=args.seq, grid_encoder="digits", seed=0, max_grad_norm=1.0,
-        use_data_augmentation=False,
+        use_data_augmentation=False, use_rslora=False, use_dora=False,  # as measured in RESULTS.md
     )
     spec = JobSpec(kind="sft", name=run_dir.name, template="sft", params=params, run_dir=str(run_dir))
     spec.write()

@@ -17,7 +17,7 @@ from typing import Any
 
 from jobs.errors import JobsError
 from jobs.evalmetrics import TABLE_COLUMNS, format_value
-from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS, loads
+from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS, checkpoint_step, loads
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -99,8 +99,8 @@ def _checkpoint_files(ckpt: str, fs: RunFS) -> list[str]:
 
 
 def _step(name: str) -> int:
-    tail = name[len(CHECKPOINT_PREFIX):]
-    return int(tail) if tail.isdigit() else -1
+    step = checkpoint_step(name)
+    return -1 if step is None else step
 
 
 def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """New specs from existing runs: `resume_spec` continues a run in its own run dir from a
 checkpoint; `fork_spec` starts a new run (new name, new run dir next to the parent) from a
-parent's checkpoint with some parameters changed — what the seeds do by copying a checkpoint
-into a new folder by hand.
+parent's checkpoint with some parameters changed, instead of copying a checkpoint into a new
+folder by hand.
 
 A fork records `parent` and sets `resume_from` to the same checkpoint: the trainer continues from
 those weights and trainer state, with the changed parameters, writing into the new run dir.
@@ -13,28 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import SpecError
-from jobs.rundir import LocalFS, RunFS, list_checkpoints
+from jobs.rundir import LocalFS, RunFS, pick_checkpoint
 from jobs.spec import CheckpointRef, JobSpec
 
 
 def _pick_checkpoint(run_dir: str, checkpoint: str | None, fs: RunFS, required: bool) -> str | None:
-    cks = list_checkpoints(run_dir, fs)
-    if checkpoint is None:
-        valid = [c for c in cks if c.valid]
-        if valid:
-            return valid[-1].name
-        if required:
-            bad = "; ".join(f"{c.name}: {c.problem}" for c in cks) or "none saved yet"
-            raise SpecError(f"{run_dir}: no valid checkpoint to resume from ({bad})")
-        return None
-    name = checkpoint if checkpoint.startswith("checkpoint-") else f"checkpoint-{checkpoint}"
-    for c in cks:
-        if c.name == name:
-            if not c.valid:
-                raise SpecError(f"{c.path}: not a usable checkpoint ({c.problem})")
-            return c.name
-    known = ", ".join(c.name for c in cks) or "none"
-    raise SpecError(f"{run_dir}: no {name} (checkpoints: {known})")
+    ck = pick_checkpoint(run_dir, checkpoint, fs, required)
+    return ck.name if ck else None
 
 
 def _read_spec(run_dir: str, fs: RunFS) -> JobSpec:

@@ -1,4 +1,4 @@
-"""Experiment names from a template pattern, the way the seeds glue EXPERIMENT_NAME by hand:
+"""Experiment names from a template pattern (what `EXPERIMENT_NAME=lr${LR}_…` shell lines do by hand):
 deterministic (same params -> same name), filesystem-safe, and never an existing run dir."""
 from __future__ import annotations
 

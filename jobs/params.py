@@ -1,8 +1,11 @@
 """Typed trainer parameters, one pydantic model per job kind.
 
-Templates give the defaults; these models give the types, so `learning_rate=abc` or an unknown
-parameter fails before anything is launched. Field names are the flags our users pass today
-(see the seeds), with dashes turned into underscores.
+Each parameter is declared here once, with its type, its default and its doc. A template's
+[params] only override values (a template repeating a default is refused by its test), so what
+the new-job form shows, what a spec holds and what the trainer uses come from this one place; the
+mapping to TRL's GRPOConfig / SFTConfig is in jobs.trl_args. A wrong type or an unknown parameter
+fails before anything is launched. Field names are the flags of the training scripts users ran
+before, with dashes turned into underscores.
 """
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+
+# Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
+LearningRate = Annotated[float, Field(gt=0)]
+Epochs = Annotated[float, Field(gt=0)]
+MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
+PositiveInt = Annotated[int, Field(ge=1)]
+MaxSeqLength = Annotated[int, Field(ge=16)]
 
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
@@ -26,9 +37,9 @@ class _Params(BaseModel):
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
     task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
     seed: int = 42
-    backend: Literal["trl", "unsloth"] = "trl"
-    load_in_4bit: bool = False
-    max_seq_length: int = Field(8192, ge=16)
+    backend: Literal["trl", "unsloth"] = Field("trl", description="unsloth: the optional `unsloth` extra")
+    load_in_4bit: bool = Field(False, description="4-bit quantized base model (unquantized trains faster)")
+    max_seq_length: MaxSeqLength = 9700
     grid_encoder: Literal["color_names", "digits"] = "color_names"
     use_data_augmentation: bool = True
     common_module: str | None = Field(None, description="path to a user helper library exposed as `common`")
@@ -38,7 +49,7 @@ class _Params(BaseModel):
 class _Lora(BaseModel):
     model_config = FINITE_NUMBERS
 
-    lora_r: int = Field(16, ge=1)
+    lora_r: int = Field(32, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     use_rslora: bool = False
@@ -50,21 +61,21 @@ class _Lora(BaseModel):
 class _Optim(BaseModel):
     model_config = FINITE_NUMBERS
 
-    learning_rate: float = Field(1e-6, gt=0)
+    learning_rate: LearningRate = 2e-6
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_ratio: float = Field(0.01, ge=0, le=1)
-    epochs: float = Field(1, gt=0)
-    max_steps: int = Field(-1, description="-1: derived from epochs")
+    epochs: Epochs = 100
+    max_steps: MaxSteps = -1
     max_grad_norm: float = Field(0.1, gt=0)
-    gradient_accumulation_steps: int = Field(2, ge=1)
-    per_device_train_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: PositiveInt = 2
+    per_device_train_batch_size: PositiveInt = 8
     save_steps: int = Field(200, ge=1)
-    logging_steps: int = Field(1, ge=1)
+    logging_steps: PositiveInt = 1
     bf16: bool | None = Field(None, description="None: bf16 when the GPU supports it")
 
 
 class GuardParams(BaseModel):
-    """How the trainer reacts to collapse alerts from jobs.health (issue: collapse guard)."""
+    """How the trainer reacts to collapse alerts from jobs.health."""
 
     model_config = FINITE_NUMBERS
 
@@ -80,12 +91,12 @@ class GuardParams(BaseModel):
 class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     num_generations: int = Field(16, ge=2)
     beta: float = Field(0.01, ge=0)
-    repetition_penalty: float = Field(1.0, gt=0)
+    repetition_penalty: float = Field(1.02, gt=0, description="TRL GRPOConfig.repetition_penalty (sampling)")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
-    scale_rewards: Literal["group", "batch", "none"] = "group"
+    scale_rewards: Literal["group", "batch", "none"] = "batch"
     loss_type: str = "dapo"
-    mask_truncated_completions: bool = False
+    mask_truncated_completions: bool = True
     reward_name: Literal["arc-v0", "arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
     # Remedies against collapse (all off by default; rollback_changes may switch them on).
@@ -105,7 +116,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
         "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
                             "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)")
-    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
+    n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
@@ -227,6 +238,16 @@ class GRPORefineParams(GRPOParams):
 
 
 class SFTParams(_Params, _Lora, _Optim):
+    # SFT's own defaults for shared parameters
+    learning_rate: LearningRate = 2e-4
+    epochs: Epochs = 1
+    max_steps: MaxSteps = 4000
+    per_device_train_batch_size: PositiveInt = 2
+    gradient_accumulation_steps: PositiveInt = 16
+    logging_steps: PositiveInt = 10
+    max_seq_length: MaxSeqLength = 8192
+    use_rslora: bool = True
+    use_dora: bool = True
     completion_only_loss: bool = True
     packing: bool = False
     eval_fraction: float = Field(0.0, ge=0, lt=1)
@@ -246,7 +267,7 @@ class SamplingGroup(BaseModel):
 
 class EvalParams(_Params):
     adapter_path: str | None = None
-    n_predictions: int = Field(8, ge=1, description="per task; with `sampling`, the sum of its n")
+    n_predictions: int = Field(128, ge=1, description="per task; with `sampling`, the sum of its n")
     sampling: list[SamplingGroup] | None = Field(
         None, min_length=1, description="groups of predictions per task, each with its own temperature "
         "(e.g. [{n=8, temperature=0.1}, {n=128, temperature=0.9}]); replaces n_predictions/temperature/top_p")
@@ -270,7 +291,7 @@ class EvalParams(_Params):
     max_new_tokens: int = Field(1024, ge=1)
     use_vllm: bool = False
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    n_jobs: int = Field(4, ge=1)
+    n_jobs: int = Field(20, ge=1)
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     batch_size: int = Field(8, ge=1)
@@ -288,7 +309,7 @@ class CommandParams(BaseModel):
     args: list[str] = Field(default_factory=list, description="arguments appended to the command")
 # --- hindsight experience replay (HER) ------------------------------------------------------------
 
-class SamplingGroup(TypedDict):
+class SamplingGroup(TypedDict):  # noqa: F811 - HER's groups, plain dicts; EvalParams above keeps the model
     """`n` programs sampled at `temperature` each epoch (a TypedDict: specs keep plain dicts)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
@@ -306,6 +327,11 @@ class HERParams(_Params, _Lora, _Optim):
     dataset: str = Field("toy", description="target tasks: a built-in set or Kaggle-format file with "
                                              "task_ids, or toy[:N] (synthetic drawing targets)")
     use_data_augmentation: bool = Field(False, description="not used: relabelled programs are trained as written")
+    # HER's own defaults for shared parameters
+    learning_rate: LearningRate = 1e-6
+    epochs: Epochs = 1
+    lora_r: int = Field(16, ge=1)
+    max_seq_length: MaxSeqLength = 8192
     # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
     lr_scheduler_type: str = "constant"
     warmup_ratio: float = Field(0.0, ge=0, le=1)
@@ -330,6 +356,19 @@ class HERParams(_Params, _Lora, _Optim):
         if sum(g["n"] for g in v) < 1:
             raise ValueError("the sampling groups sum to 0 programs per epoch; give a group with n >= 1")
         return v
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    """Every parameter of a kind that has a default, with it (JSON types): what a template's
+    [params] override and what an experiment-name pattern may use."""
+    from pydantic_core import PydanticUndefined
+
+    out = {}
+    for name, f in PARAMS_BY_KIND[kind].model_fields.items():
+        d = f.get_default(call_default_factory=True)
+        if d is not PydanticUndefined:
+            out[name] = d
+    return out
 
 
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {

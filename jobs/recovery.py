@@ -175,12 +175,11 @@ def with_start_delay(spec: JobSpec, delay_s: float) -> JobSpec:
 
 def stderr_tail(run_dir: str, host: str | None, limit: int = 65536) -> str:
     """The end of a run's stderr.log (locally or over SSH); "" when it cannot be read."""
-    from jobs.rundir import STDERR
-    from jobs.submit import _fs_for
+    from jobs.rundir import STDERR, fs_for_host
 
     path = f"{run_dir.rstrip('/')}/{STDERR}"
     try:
-        fs = _fs_for(host)
+        fs = fs_for_host(host)
         size = fs.size(path)
         with fs.open_binary(path) as f:
             f.seek(max(0, size - limit))
@@ -213,9 +212,10 @@ def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = 
     removed from the queue first so it does not linger (or come back) next to its successor."""
     from jobs.fork import resume_spec
     from jobs.registry import SUBMITTING
-    from jobs.submit import _fs_for, _launch, _submitter_tag, backend_for
+    from jobs.launch import backend_for, launch, submitter_tag
+    from jobs.rundir import fs_for_host
 
-    fs = _fs_for(job.host)
+    fs = fs_for_host(job.host)
     spec = resume_spec(job.run_dir, checkpoint, fs)
     if memory:
         spec = with_memory(spec, memory)
@@ -227,8 +227,8 @@ def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = 
     if spec.host is None:
         spec.write()
     registry.restart(job.id, spec)
-    registry.set_state(job.id, SUBMITTING, detail=_submitter_tag())
-    _launch(registry, job.id, spec, backend)
+    registry.set_state(job.id, SUBMITTING, detail=submitter_tag())
+    launch(registry, job.id, spec, backend)
     return job.id
 
 

@@ -251,10 +251,6 @@ class Registry:
                        "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
                        (spec.to_json(), SUBMITTING, time.time(), job_id))
 
-    def delete(self, job_id: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
-
     # ---- reads -------------------------------------------------------------------------------
 
     def _rows(self, sql: str, args: Iterable[Any] = (), with_spec: bool = False) -> list[Job]:
@@ -339,7 +335,3 @@ class Registry:
                 return False
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, repr(now)))
             return True
-
-    def meta_get(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
-        return rows[0][0] if rows else None

@@ -1,4 +1,5 @@
-"""The run directory: the one contract between trainer and console (see DESIGN.md).
+"""The run directory: the one contract between trainer and console (docs/run-dir.md; the record
+types are in jobs.records).
 
 Writers append whole JSON lines and flush; readers keep a byte offset and only read what is new,
 tolerating a torn last line (it is re-read once it is complete). The one exception: a resume from
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,12 @@ EV_STOPPED = "stopped"
 EV_ERROR = "error"
 EV_COLLAPSE = "collapse_warning"
 EV_ROLLBACK = "rollback"
+EV_WARNING = "warning"
 EV_RESUMED = "resumed"  # a resume in place from checkpoint-N; names the branch moved aside
+
+# What went wrong with a program, per completion (`error` in completions.jsonl); None when it ran
+# and returned grids. Here, not in jobs.records, so the sandbox workers import no pydantic.
+ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
 
 
 class RunFS(Protocol):
@@ -62,6 +69,69 @@ class LocalFS:
     def read_text(self, path: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
+
+
+class SerializedFS:
+    """A RunFS that lets one request through at a time. The dashboard reads from several worker
+    threads (refresh, a completions page, the jobs table); paramiko's SFTP client deadlocked when
+    three of them shared one channel, so remote file systems are wrapped in this."""
+
+    def __init__(self, fs: RunFS) -> None:
+        self.inner = fs
+        self._lock = threading.RLock()
+
+    def open_binary(self, path: str) -> "_SerializedFile":
+        with self._lock:
+            return _SerializedFile(self.inner.open_binary(path), self._lock)
+
+    def size(self, path: str) -> int:
+        with self._lock:
+            return self.inner.size(path)
+
+    def exists(self, path: str) -> bool:
+        with self._lock:
+            return self.inner.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        with self._lock:
+            return self.inner.listdir(path)
+
+    def read_text(self, path: str) -> str:
+        with self._lock:
+            return self.inner.read_text(path)
+
+
+class _SerializedFile:
+    def __init__(self, f: Any, lock: Any) -> None:
+        self._f, self._lock = f, lock
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with self._lock:
+            return self._f.seek(offset, whence)
+
+    def read(self, n: int = -1) -> bytes:
+        with self._lock:
+            return self._f.read(n)
+
+    def close(self) -> None:
+        with self._lock:
+            self._f.close()
+
+    def __enter__(self) -> "_SerializedFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def fs_for_host(host: str | None) -> RunFS:
+    """The file system a run dir on `host` is read through: this machine's for None (or
+    "localhost"), SFTP over the shared SSH pool for an ssh host alias."""
+    if not host or host == "localhost":
+        return LocalFS()
+    from jobs.remote import SFTPFS, default_pool
+
+    return SFTPFS(host, default_pool())
 
 
 _GLUE_TRIES = 64
@@ -139,6 +209,43 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+class LineReader:
+    """The complete lines appended to a file since the last call, by byte offset: the one reader
+    behind JSONL tails, the completions index and log tails. A torn last line stays unread until
+    its newline arrives; a file that shrank (replaced, truncated) is read again from the start,
+    and `restarted` says so."""
+
+    def __init__(self, path: str, fs: RunFS | None = None, offset: int = 0) -> None:
+        self.path, self.fs, self.offset = path, fs or LocalFS(), offset
+        self.restarted = False
+
+    def size(self) -> int:
+        try:
+            return self.fs.size(self.path)
+        except OSError:
+            return 0
+
+    def read(self, max_bytes: int | None = None) -> bytes:
+        """Up to max_bytes (None: all) of new complete lines; more when one line is longer."""
+        self.restarted = False
+        size = self.size()
+        if size < self.offset:
+            self.offset, self.restarted = 0, True
+        while size > self.offset:
+            want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
+            with self.fs.open_binary(self.path) as f:
+                f.seek(self.offset)
+                chunk = f.read(want)
+            end = chunk.rfind(b"\n")
+            if end >= 0:
+                self.offset += end + 1
+                return chunk[: end + 1]
+            if want >= size - self.offset:  # only a torn line so far
+                return b""
+            max_bytes = max_bytes * 4  # one line longer than the chunk: read on
+        return b""
+
+
 @dataclass
 class JsonlTail:
     """Incremental reader of one JSONL file: `read_new()` returns only records appended since the
@@ -151,25 +258,14 @@ class JsonlTail:
     bad_lines: int = 0
     resets: int = 0  # times the file was found shorter than the offset (replaced): read again from 0
 
+    def __post_init__(self) -> None:
+        self._lines = LineReader(self.path, self.fs, self.offset)
+
     def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
-        try:
-            size = self.fs.size(self.path)
-        except (FileNotFoundError, OSError):
-            return []
-        if size < self.offset:  # truncated or replaced: start again
-            self.offset = 0
-            self.resets += 1
-        if size == self.offset:
-            return []
-        want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
-        with self.fs.open_binary(self.path) as f:
-            f.seek(self.offset)
-            chunk = f.read(want)
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        chunk = chunk[: end + 1]
-        self.offset += len(chunk)
+        self._lines.offset = self.offset
+        chunk = self._lines.read(max_bytes)
+        self.offset = self._lines.offset
+        self.resets += self._lines.restarted
         out = []
         for line in chunk.splitlines():
             if not line.strip():
@@ -195,6 +291,39 @@ class JsonlTail:
                 time.sleep(poll_s)
 
 
+class TextTail:
+    """The last lines of a growing text file (stdout/stderr), read by byte offset."""
+
+    def __init__(self, fs: RunFS, path: str, keep: int = 500, first_read: int = 256 * 1024) -> None:
+        self.fs, self.path, self.keep, self.first_read = fs, path, keep, first_read
+        self.lines: list[str] = []
+        self.total = 0  # lines ever read, so a viewer can tell which of `lines` it has not shown
+        self._reader: LineReader | None = None
+
+    def update(self) -> list[str]:
+        if self._reader is None:  # start near the end: a long log shows its last lines at once
+            self._reader = LineReader(self.path, self.fs)
+            self._reader.offset = max(0, self._reader.size() - self.first_read)
+        data = self._reader.read()
+        if self._reader.restarted:
+            self.lines = []
+        if not data:
+            return []
+        # A progress bar rewrites its line with \r: keep what the terminal would show last.
+        new = [_last_segment(p.decode("utf-8", "replace")) for p in data.split(b"\n")[:-1]]
+        self.lines.extend(new)
+        self.total += len(new)
+        del self.lines[: -self.keep]
+        return new
+
+
+def _last_segment(line: str) -> str:
+    if "\r" not in line:
+        return line
+    segs = [x for x in line.split("\r") if x.strip()]
+    return segs[-1] if segs else ""
+
+
 def read_jsonl(path: str | Path, fs: RunFS | None = None) -> list[dict[str, Any]]:
     return JsonlTail(str(path), fs or LocalFS()).read_new()
 
@@ -212,6 +341,15 @@ REQUIRED_CHECKPOINT_FILES = ("trainer_state.json",)
 ADAPTER_OR_MODEL = ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin", "pytorch_model.bin", "model.safetensors.index.json")
 
 
+def checkpoint_step(path: str | Path | None) -> int | None:
+    """The step N of a `checkpoint-N` directory (a name or a path), None for anything else."""
+    if not path:
+        return None
+    name = Path(str(path).rstrip("/")).name
+    tail = name[len(CHECKPOINT_PREFIX):] if name.startswith(CHECKPOINT_PREFIX) else ""
+    return int(tail) if tail.isdigit() else None
+
+
 def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:
     """Every `checkpoint-N` of a run, oldest first, each checked for the files a resume needs."""
     fs = fs or LocalFS()
@@ -221,11 +359,8 @@ def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:
         return []
     out = []
     for name in names:
-        if not name.startswith(CHECKPOINT_PREFIX):
-            continue
-        try:
-            step = int(name[len(CHECKPOINT_PREFIX):])
-        except ValueError:
+        step = checkpoint_step(name)
+        if step is None:
             continue
         path = f"{run_dir.rstrip('/')}/{name}"
         out.append(_check(name, step, path, fs))
@@ -251,5 +386,29 @@ def _check(name: str, step: int, path: str, fs: RunFS) -> Checkpoint:
 
 
 def newest_valid_checkpoint(run_dir: str, fs: RunFS | None = None) -> Checkpoint | None:
-    valid = [c for c in list_checkpoints(run_dir, fs) if c.valid]
-    return valid[-1] if valid else None
+    return pick_checkpoint(run_dir, None, fs, required=False)
+
+
+def pick_checkpoint(run_dir: str, which: str | None = None, fs: RunFS | None = None,
+                    required: bool = True) -> Checkpoint | None:
+    """The checkpoint a user named (`checkpoint-N` or `N`), or for None the newest valid one. A
+    named checkpoint must exist and be valid; with `required`, so must the newest. Errors are
+    jobs.errors.SpecError naming the run dir and the checkpoints it has."""
+    from jobs.errors import SpecError
+
+    cks = list_checkpoints(run_dir, fs)
+    if which is None:
+        valid = [c for c in cks if c.valid]
+        if valid:
+            return valid[-1]
+        if required:
+            bad = "; ".join(f"{c.name}: {c.problem}" for c in cks) or "none saved yet"
+            raise SpecError(f"{run_dir}: no valid checkpoint ({bad})")
+        return None
+    name = which if which.startswith(CHECKPOINT_PREFIX) else f"{CHECKPOINT_PREFIX}{which}"
+    for c in cks:
+        if c.name == name:
+            if not c.valid:
+                raise SpecError(f"{c.path}: not a usable checkpoint ({c.problem})")
+            return c
+    raise SpecError(f"{run_dir}: no {name} (checkpoints: {', '.join(c.name for c in cks) or 'none'})")

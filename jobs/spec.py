@@ -2,12 +2,11 @@
 (resume_from / parent). Serialised as `spec.json` in the run dir; `load(dump(spec)) == spec`."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from jobs.params import PARAMS_BY_KIND
 
@@ -56,12 +55,15 @@ class JobSpec(BaseModel):
     parent: CheckpointRef | None = None
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
+    # The params as their kind's model, validated once with the spec; `params` keeps them as plain
+    # JSON (what spec.json holds), filled with every default.
+    _typed: Any = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _typed_params(self) -> "JobSpec":
-        # Validate and fill params with the kind's typed model; keep plain JSON types in the dict.
-        model = PARAMS_BY_KIND[self.kind]
-        typed = model.model_validate(self.params)
+        typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
         self.__dict__["params"] = typed.model_dump(mode="json")
+        self._typed = (self.params, typed)
         if (getattr(typed, "use_vllm", False) and getattr(typed, "vllm_mode", "") == "server"
                 and not getattr(typed, "vllm_server_url", None) and self.resources.gpus < 2):
             raise ValueError(f"vllm_mode = 'server' starts a vLLM server on a GPU of its own: resources.gpus is "
@@ -69,7 +71,13 @@ class JobSpec(BaseModel):
         return self
 
     def typed_params(self):
-        return PARAMS_BY_KIND[self.kind].model_validate(self.params)
+        """The typed params (jobs.params), as validated with this spec: no second validation.
+        A copy, so changing it never changes the spec."""
+        source, typed = self._typed
+        if source is not self.params:  # params replaced through model_copy(update=...)
+            typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
+            self._typed = (self.params, typed)
+        return typed.model_copy(deep=True)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
@@ -92,7 +100,3 @@ class JobSpec(BaseModel):
         if path.is_dir():
             path = path / SPEC_FILE
         return cls.from_json(path.read_text())
-
-
-def spec_dict(spec: JobSpec) -> dict[str, Any]:
-    return json.loads(spec.to_json())

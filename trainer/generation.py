@@ -40,14 +40,6 @@ def resolve_model(model_path: str, adapter_path: str | None) -> tuple[str, str |
     raise GenerationError(f"adapter_path {adapter_path}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
 
 
-def adapter_base(adapter_path: str) -> str | None:
-    """The base model an adapter was trained on, as recorded in its adapter_config.json."""
-    try:
-        return json.loads((Path(adapter_path) / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    except (OSError, ValueError):
-        return None
-
-
 class TransformersGenerator:
     """`model.generate` in length-sorted batches (less padding), left padding, sampling when
     temperature > 0 and greedy at temperature 0."""

@@ -6,95 +6,28 @@ in an `error` event, one stderr line and exit code 2.
 """
 from __future__ import annotations
 
-import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir
-from jobs.errors import JobsError, SpecError
+from jobs import rundir, trl_args
+from jobs.errors import SpecError
 from jobs.spec import JobSpec
-from trainer import fast_generation, grpo_data, lifecycle, model_loading
+from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
 from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
-
-EXIT_USER_ERROR = 2
-EXIT_CRASH = 1
 
 
 def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
     run_dir = Path(run_dir or spec.run_dir)
-    files = RunFiles(run_dir)
-    try:
-        return _run(spec, run_dir, files)
-    except (JobsError, ValueError) as e:
-        # A ValueError before training starts is TRL/transformers/sandbox refusing a setting: a user
-        # error. Once training runs, it is a bug: keep its traceback.
-        if not isinstance(e, JobsError) and files.has_started:
-            return _crash(files, e)
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
-        print(f"trainer: error: {msg}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:  # a second Ctrl-C: abort without saving
-        files.event(rundir.EV_STOPPED, reason="interrupted")
-        print("trainer: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a bug or a crash (OOM, CUDA): keep the traceback in stderr.log
-        return _crash(files, e)
-    finally:
-        files.close()
-
-
-def _crash(files: RunFiles, e: Exception) -> int:
-    files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
-    traceback.print_exc()
-    print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
-    return EXIT_CRASH
-
-
-def check_batch(p) -> None:
-    """The GRPO batch arithmetic, checked with field names before TRL checks it without them."""
-    gen_batch = p.per_device_train_batch_size * p.gradient_accumulation_steps
-    if gen_batch % p.num_generations:
-        raise SpecError(
-            f"per_device_train_batch_size ({p.per_device_train_batch_size}) x gradient_accumulation_steps "
-            f"({p.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
-            f"num_generations ({p.num_generations})")
+    return runner.run_job(lambda files: _run(spec, run_dir, files), run_dir)
 
 
 def grpo_config(p, run_dir: Path, bf16: bool, epochs: float | None = None, generation_backend: str = "trl"):
     from trl import GRPOConfig
 
-    kwargs: dict[str, Any] = lifecycle.common_training_args(p, run_dir, bf16, epochs)
-    kwargs.update(
-        beta=p.beta,
-        repetition_penalty=p.repetition_penalty,
-        temperature=p.temperature,
-        top_p=p.top_p,
-        scale_rewards=p.scale_rewards,
-        loss_type=p.loss_type,
-        mask_truncated_completions=p.mask_truncated_completions,
-        num_generations=p.num_generations,
-        max_completion_length=p.max_completion_length,
-        remove_unused_columns=False,
-        use_vllm=p.use_vllm,
-        log_completions=False,
-    )
-    if not p.use_vllm:
-        # A diverging run (the collapse the guard exists for) can put NaN/inf in the logits; on CUDA
-        # sampling from them is a device-side assert that kills the process before any alert.
-        kwargs["generation_kwargs"] = {"remove_invalid_values": True}
-    if p.use_vllm and (p.frequency_penalty or p.presence_penalty):
-        # vLLM's SamplingParams has both; on the transformers path ArcGRPOTrainer adds a logits processor
-        kwargs["generation_kwargs"] = {"frequency_penalty": p.frequency_penalty, "presence_penalty": p.presence_penalty}
-    if p.use_vllm:
-        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
-                      vllm_max_model_length=p.max_seq_length)
-        if p.vllm_mode == "server" and p.vllm_server_url:
-            kwargs["vllm_server_base_url"] = p.vllm_server_url
+    kwargs: dict[str, Any] = trl_args.grpo_args(p, run_dir, bf16, epochs)
     kwargs.update(fast_generation.trl_config_kwargs(generation_backend))
     return GRPOConfig(**kwargs)
 
@@ -103,9 +36,8 @@ def make_trainer_class():
     """GRPOTrainer plus the time split and the learning-rate fix on resume (built lazily: trl is heavy)."""
     from trl import GRPOTrainer
 
-    class ArcGRPOTrainer(GRPOTrainer):
+    class ArcGRPOTrainer(lifecycle.KeepsRunLearningRate, GRPOTrainer):
         arc_timing: Timing | None = None
-        arc_learning_rate: float | None = None
         arc_generator: "fast_generation.FastGenerator | None" = None
         arc_penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (transformers paths)
 
@@ -149,11 +81,6 @@ def make_trainer_class():
                     logs["arc/gpu_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
             return super().log(logs, start_time)
 
-        def _load_optimizer_and_scheduler(self, checkpoint):
-            super()._load_optimizer_and_scheduler(checkpoint)
-            if checkpoint is not None and self.arc_learning_rate is not None:
-                lifecycle.reset_learning_rate(self, self.arc_learning_rate)
-
     return ArcGRPOTrainer
 
 
@@ -173,20 +100,16 @@ def step_timer(timing: Timing):
 
 
 def guard_callback(spec, run_dir):
-    """The collapse guard (trainer/guard.py) when that module exists; its own errors propagate."""
-    import importlib
-    import importlib.util
+    """The collapse guard (trainer/guard.py), or None when params.guard is "off"."""
+    from trainer.guard import make_guard_callback
 
-    if importlib.util.find_spec("trainer.guard") is None:
-        return None
-    return importlib.import_module("trainer.guard").make_guard_callback(spec, run_dir)
+    return make_guard_callback(spec, run_dir)
 
 
 def _run(spec: JobSpec, run_dir: Path, files: RunFiles) -> int:
     p = spec.typed_params()
     if spec.kind == "grpo-refine" and not p.refine_dataset:
         raise SpecError("kind 'grpo-refine' needs refine_dataset (a file written by `arcctl refine-data`)")
-    check_batch(p)
     model_loading.check_optional_backends(p)
     from trainer.sandbox import Sandbox
 
@@ -294,7 +217,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
         callbacks.append(guard)
-    start_step = _checkpoint_step(resume)
+    start_step = rundir.checkpoint_step(resume) or 0
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:
         # the sandbox starts first: a common_module that fails to import is reported before the
@@ -341,11 +264,3 @@ def _quiet_printer(trainer) -> None:
 
     trainer.add_callback(_Line())
 
-
-def _checkpoint_step(path: str | None) -> int:
-    if not path:
-        return 0
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return 0

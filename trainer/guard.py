@@ -6,11 +6,13 @@ Every severity rise writes a `collapse_warning` event. On a critical alert:
   warn      events only;
   stop      save a checkpoint and stop (`stop_reason = "collapse"`; trainer.grpo writes the
             `stopped` event with that reason);
-  rollback  stop, then (in on_train_end, once the checkpoint is saved) fork a child run from the
-            newest checkpoint saved before the first warning with `rollback_changes` applied
-            (numbers multiply the parent's value, "=V" sets V, other values replace it), write a `rollback`
-            event naming the child, and submit it through jobs.submit — unless the run's ancestry
-            already holds `max_rollbacks` rollbacks (then it only stops).
+  rollback  stop, then (in on_train_end, once the checkpoint is saved) write a child run dir
+            forked from the newest checkpoint saved before the first warning with
+            `rollback_changes` applied (numbers multiply the parent's value, "=V" sets V, other
+            values replace it) and a `rollback` event naming it; the trainer's runner
+            (trainer.runner) then reloads that checkpoint and trains on in the child, in the same
+            process and allocation — unless the run's ancestry already holds `max_rollbacks`
+            rollbacks (then it only stops). The trainer never submits jobs.
 A resumed run (same run dir) first learns its baselines silently from the rows up to the resume
 step, then is judged afresh: an old critical does not stop it at once; a collapse that goes on is
 raised again after `persist` rows.
@@ -18,39 +20,19 @@ Only this module imports transformers, and only inside make_guard_callback.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from jobs import rundir
+from jobs import records, rundir
 from jobs.health import CRITICAL, HealthMonitor, Thresholds, healthy_checkpoint
+from jobs.lineage import rollbacks_in_ancestry
 from jobs.params import apply_changes  # the same rule render-time checks use
-from jobs.rundir import JsonlTail, JsonlWriter, LocalFS
+from jobs.rundir import JsonlTail, LocalFS
 from jobs.spec import CheckpointRef, JobSpec
+from trainer.runfiles import RunFiles
 
-MAX_ANCESTRY = 100  # a cycle in parent links must not hang the trainer
-
-
-def rollbacks_in_ancestry(run_dir: str) -> int:
-    """How many rollbacks led to this run: walk `parent` links and count each parent whose
-    events.jsonl records a rollback to the child we came from."""
-    count, current, seen = 0, str(run_dir).rstrip("/"), set()
-    while current not in seen and len(seen) < MAX_ANCESTRY:
-        seen.add(current)
-        try:
-            spec = JobSpec.read(current)
-        except (OSError, ValueError):
-            break
-        if spec.parent is None:
-            break
-        parent = spec.parent.run_dir.rstrip("/")
-        events = rundir.read_jsonl(f"{parent}/{rundir.EVENTS}")
-        if any(e.get("event") == rundir.EV_ROLLBACK and str(e.get("child_run_dir", "")).rstrip("/") == current
-               for e in events):
-            count += 1
-        current = parent
-    return count
+__all__ = ["apply_changes", "make_guard_callback", "rollback_spec", "rollbacks_in_ancestry"]
 
 
 def rollback_spec(spec: JobSpec, run_dir: str, first_warning_step: int | None) -> JobSpec:
@@ -75,25 +57,16 @@ def _step_of(row: dict[str, Any]) -> float:
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
 
 
-def _default_submit(child: JobSpec) -> str:
-    from jobs.submit import submit_spec
-
-    return submit_spec(child)
-
-
-def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[JobSpec], str] | None = None,
-                        is_main: bool | None = None):
-    """A transformers.TrainerCallback guarding this run, or None when params.guard is "off".
-    `submit` launches the rollback child (default: jobs.submit.submit_spec with the registry)."""
+def make_guard_callback(spec: JobSpec, run_dir: str | Path, is_main: bool | None = None):
+    """A transformers.TrainerCallback guarding this run, or None when params.guard is "off"."""
     p = spec.typed_params()
     if p.guard == "off":
         return None
     from transformers import TrainerCallback
 
-    from trainer.telemetry import is_main_process
-
     run_dir = str(run_dir)
-    main = is_main_process() if is_main is None else is_main
+    files = RunFiles(run_dir, enabled=is_main)
+    main = files.enabled
     thresholds = Thresholds.from_overrides(p.health, source=f"{run_dir}/spec.json: params.health")
     max_len = getattr(p, "max_completion_length", None)
 
@@ -103,28 +76,20 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
             self.monitor = HealthMonitor(thresholds, max_len)
             self._metrics = JsonlTail(f"{run_dir}/{rundir.METRICS}", LocalFS())
             self._completions = JsonlTail(f"{run_dir}/{rundir.COMPLETIONS}", LocalFS())
-            self._events: JsonlWriter | None = None
             self.stop_reason: str | None = None
             self.critical_alert = None
             self.child: JobSpec | None = None
-            self.child_job_id: str | None = None
             self._rolled = False
 
         # -- helpers ---------------------------------------------------------------------------
         def event(self, event: str, **fields: Any) -> None:
-            if not main:
-                return
-            import time
-
-            if self._events is None:
-                self._events = JsonlWriter(f"{run_dir}/{rundir.EVENTS}")
-            self._events.write({"event": event, "time": round(time.time(), 3), **fields})
+            files.event(event, **fields)
 
         def poll(self, state) -> None:
             try:
                 raised = self.monitor.update(self._metrics.read_new(), self._completions.read_new())
             except Exception as e:  # a detector bug must never kill the training it watches
-                self.event("warning", step=state.global_step, message=f"guard: health check failed: {e!r}")
+                self.event(records.EV_WARNING, step=state.global_step, message=f"guard: health check failed: {e!r}")
                 return
             for alert in raised:
                 action = "none"
@@ -134,7 +99,7 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
                     self.critical_alert = alert
                 # the alert's own fields at the top (rule, severity, first_step, steps, message,
                 # evidence with example completion ids), plus the step it rose at and what we did
-                self.event(rundir.EV_COLLAPSE, step=state.global_step, action=action, guard=self.mode, **alert.to_dict())
+                self.event(records.EV_COLLAPSE, step=state.global_step, action=action, guard=self.mode, **alert.to_dict())
                 if main:
                     print(f"guard: {alert.severity} {alert.rule} at step {state.global_step}: {alert.message}"
                           + (f" -> {action}" if action != "none" else ""), file=sys.stderr, flush=True)
@@ -163,37 +128,35 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, submit: Callable[[Jo
             self._act(state, control)
 
         def on_train_end(self, args, state, control, **kw):
-            if self.mode != "rollback" or self.stop_reason is None or self._rolled or not main:
-                return
-            self._rolled = True
-            self.rollback(state)
+            try:
+                if self.mode == "rollback" and self.stop_reason is not None and not self._rolled and main:
+                    self._rolled = True
+                    self.rollback(state)
+            finally:
+                files.close()  # reopened on a later write
 
         def rollback(self, state) -> None:
             first_warning = self.monitor.first_step("warning")
             done = rollbacks_in_ancestry(run_dir)
             if done >= p.max_rollbacks:
-                self.event(rundir.EV_ROLLBACK, step=state.global_step, status="refused",
+                self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_REFUSED,
                            reason=f"max_rollbacks={p.max_rollbacks} reached ({done} in this run's ancestry)")
                 return
             try:
                 child = rollback_spec(spec, run_dir, first_warning)
+                child.write()
             except Exception as e:  # a rollback must never turn a clean stop into a crash
-                self.event(rundir.EV_ROLLBACK, step=state.global_step, status="failed", reason=f"fork: {e}")
+                self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_FAILED,
+                           reason=f"fork: {e}")
                 return
             self.child = child
-            fields = dict(step=state.global_step, child_run_dir=child.run_dir, child_name=child.name,
-                          checkpoint=child.parent.checkpoint if child.parent else None,
-                          first_warning_step=first_warning, changes=apply_changes(spec.params, dict(p.rollback_changes)),
-                          rule=self.critical_alert.rule if self.critical_alert else None, rollbacks_before=done)
-            try:
-                self.child_job_id = (submit or _default_submit)(child)
-            except Exception as e:
-                # the spec is kept (written where the submit got to); the user can launch it by hand
-                self.event(rundir.EV_ROLLBACK, status="submit_failed", reason=str(e), spec=json.loads(child.to_json()), **fields)
-                print(f"guard: rollback child {child.name} not submitted: {e}", file=sys.stderr, flush=True)
-                return
-            self.event(rundir.EV_ROLLBACK, status="submitted", job_id=self.child_job_id, **fields)
-            print(f"guard: rolled back to {fields['checkpoint']} as {child.name} (job {self.child_job_id})",
-                  file=sys.stderr, flush=True)
+            self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_CONTINUED,
+                       child_run_dir=child.run_dir, child_name=child.name,
+                       checkpoint=child.parent.checkpoint if child.parent else None,
+                       first_warning_step=first_warning,
+                       changes=apply_changes(spec.params, dict(p.rollback_changes)),
+                       rule=self.critical_alert.rule if self.critical_alert else None, rollbacks_before=done)
+            print(f"guard: rolling back to {child.parent.checkpoint if child.parent else 'the start'}"
+                  f" as {child.name}; training goes on in {child.run_dir}", file=sys.stderr, flush=True)
 
     return CollapseGuard()

@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir
+from jobs import rundir, trl_args
 from jobs.errors import JobsError, SpecError
 from jobs.her_report import EV_HER_EPOCH, EV_HER_TARGET, HER_STATE
 from trainer import lifecycle, model_loading
@@ -139,7 +139,7 @@ def finetune(model: Any, tokenizer: Any, examples: list[dict[str, str]], p: Any,
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    args = lifecycle.common_training_args(p, run_dir / ".her-finetune", bf16)
+    args = trl_args.training_args(p, run_dir / ".her-finetune", bf16)
     args.update(save_strategy="no", max_steps=-1, logging_steps=max(1, p.logging_steps))
     config = SFTConfig(**args, max_length=p.max_seq_length, completion_only_loss=True, packing=False,
                        dataset_num_proc=None, dataloader_num_workers=0)

@@ -17,10 +17,7 @@ from pathlib import Path
 from jobs import rundir
 from jobs.errors import SpecError
 
-try:
-    from transformers import TrainerCallback
-except ImportError:  # pragma: no cover
-    TrainerCallback = object  # type: ignore[misc,assignment]
+from transformers import TrainerCallback
 
 # SIGINT too: a first Ctrl-C in a terminal stops as cleanly as a preemption, a second one aborts.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
@@ -196,6 +193,19 @@ def _newest_valid(run_dir: str, warn) -> str | None:
     return None
 
 
+class KeepsRunLearningRate:
+    """Trainer mixin: after a checkpoint's optimizer and scheduler are loaded, train at this run's
+    learning rate (`arc_learning_rate`), not the one saved with the checkpoint. GRPO and SFT forks
+    (and guard rollbacks) change it."""
+
+    arc_learning_rate: float | None = None
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and self.arc_learning_rate is not None:
+            reset_learning_rate(self, self.arc_learning_rate)
+
+
 def reset_learning_rate(trainer, learning_rate: float) -> None:
     """After loading a checkpoint's scheduler, use this run's learning rate.
 
@@ -238,29 +248,3 @@ def prepare_run_dir(spec, run_dir: Path, files):
         print(f"trainer: warning: {message}", file=sys.stderr)
 
     return warn
-
-
-def common_training_args(p, run_dir: Path, bf16: bool, epochs: float | None = None) -> dict:
-    """The TrainingArguments GRPO and SFT share: optimisation, schedule, checkpoints, logging, seeds.
-    Our files are the telemetry (report_to none); optimizer state is kept so a resume is exact."""
-    return dict(
-        output_dir=str(run_dir),
-        learning_rate=p.learning_rate,
-        lr_scheduler_type=p.lr_scheduler_type,
-        # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a ratio.
-        warmup_steps=min(p.warmup_ratio, 0.999) if p.warmup_ratio > 0 else 0,
-        num_train_epochs=p.epochs if epochs is None else epochs,
-        max_steps=p.max_steps,
-        max_grad_norm=p.max_grad_norm,
-        per_device_train_batch_size=p.per_device_train_batch_size,
-        gradient_accumulation_steps=p.gradient_accumulation_steps,
-        save_strategy="steps",
-        save_steps=p.save_steps,
-        logging_steps=p.logging_steps,
-        seed=p.seed,
-        data_seed=p.seed,
-        bf16=bf16,
-        report_to="none",
-        disable_tqdm=True,
-        save_only_model=False,
-    )

@@ -16,17 +16,14 @@ import json
 import os
 import random
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir
-from jobs.errors import JobsError, SpecError
-from trainer import lifecycle, model_loading
+from jobs import rundir, trl_args
+from jobs.errors import SpecError
+from trainer import lifecycle, model_loading, runner
 from trainer.telemetry import RunFiles, TelemetryCallback
 
-EXIT_USER_ERROR = 2
-EXIT_CRASH = 1
 PROGRAM_KEYS = ("program", "code", "solution")
 
 
@@ -35,21 +32,7 @@ def main(spec: Any, run_dir: str | Path | None = None) -> int:
     n_proc = data_parallel_processes()
     if n_proc > 1:
         return relaunch_data_parallel(spec, run_dir, n_proc)
-    files = RunFiles(run_dir)
-    try:
-        return _run(spec, run_dir, files)
-    except (JobsError, ValueError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
-        print(f"trainer: error: {msg}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except Exception as e:  # crash: keep the traceback in stderr.log
-        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
-        traceback.print_exc()
-        print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT_CRASH
-    finally:
-        files.close()
+    return runner.run_job(lambda files: _run(spec, run_dir, files), run_dir)
 
 
 # --- data parallel ------------------------------------------------------------------------
@@ -68,12 +51,9 @@ def data_parallel_processes() -> int:
         if not forced.isdigit() or int(forced) < 1:
             raise SpecError(f"{DP_ENV}={forced!r}: expected a positive integer")
         return int(forced)
-    try:
-        import torch
+    import torch
 
-        return torch.cuda.device_count() if torch.cuda.is_available() else 1
-    except ImportError:
-        return 1
+    return torch.cuda.device_count() if torch.cuda.is_available() else 1
 
 
 def _free_port() -> int:
@@ -142,12 +122,9 @@ def _children(pid: int) -> list[int]:
 
 
 def data_parallel_gpu() -> bool:
-    try:
-        import torch
+    import torch
 
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
+    return torch.cuda.is_available()
 
 
 # --- examples -----------------------------------------------------------------------------
@@ -256,21 +233,7 @@ def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=No
 def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
     from trl import SFTConfig
 
-    return SFTConfig(
-        **lifecycle.common_training_args(p, run_dir, bf16),
-        per_device_eval_batch_size=p.per_device_train_batch_size,
-        max_length=p.max_seq_length,
-        packing=p.packing,
-        completion_only_loss=p.completion_only_loss,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=p.save_steps if has_eval else None,
-        # workers only via fork-safe defaults: spawn-started workers cannot pickle TRL's local
-        # functions (the seeds lost a cluster week to this)
-        dataset_num_proc=None,
-        dataloader_num_workers=0,
-        # not include_num_input_tokens_seen: TRL's own `num_tokens` suffices (telemetry copes
-        # with the train_runtime it would add to every line: see telemetry.is_summary)
-    )
+    return SFTConfig(**trl_args.sft_args(p, run_dir, bf16, has_eval))
 
 
 def tokens_per_second_callback():
@@ -322,7 +285,10 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     signal_stop = lifecycle.SignalStop()
     # tokens/s must see the logs before telemetry writes them: it goes first
     callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
-    trainer = SFTTrainer(
+    class ArcSFTTrainer(lifecycle.KeepsRunLearningRate, SFTTrainer):
+        pass
+
+    trainer = ArcSFTTrainer(
         model=model,
         args=sft_config(p, run_dir, bf16, has_eval=bool(eval_ex)),
         train_dataset=Dataset.from_list(train_ex),
@@ -331,7 +297,8 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         peft_config=peft_config,
         callbacks=callbacks,
     )
-    files.started(step=_checkpoint_step(resume), resume_from=resume, examples=len(train_ex),
+    trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
+    files.started(step=rundir.checkpoint_step(resume) or 0, resume_from=resume, examples=len(train_ex),
                   eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
                   world_size=trainer.args.world_size,
                   global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps)
@@ -347,11 +314,3 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 signal=signal_stop.received, step=trainer.state.global_step, **telemetry.summary)
     return 0
 
-
-def _checkpoint_step(path: str | None) -> int:
-    if not path:
-        return 0
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return 0

@@ -1,7 +1,7 @@
 """Telemetry into the run directory: metrics.jsonl, completions.jsonl and events.jsonl.
 
 The console reads nothing else, so everything a user needs to judge a run goes through here.
-`RunFiles` owns the three JSONL writers; `TelemetryCallback` turns trainer logs and saves into
+`RunFiles` (trainer.runfiles) is the one writer; `TelemetryCallback` turns trainer logs and saves into
 lines; `completion_metrics` aggregates per-completion records into `arc/` metrics. GRPO, SFT and
 eval all use these, so the files look the same whatever wrote them.
 """
@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import sys
-import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
+from transformers import TrainerCallback
 
 from jobs import rundir, textstats
+from jobs.records import ERROR_KINDS
+from trainer.runfiles import RunFiles, is_main_process
 
-try:  # transformers is present wherever this module runs, but keep `jobs`-only tools importable
-    from transformers import TrainerCallback
-except ImportError:  # pragma: no cover
-    TrainerCallback = object  # type: ignore[misc,assignment]
+__all__ = ["RunFiles", "TelemetryCallback", "completion_metrics", "is_main_process", "is_summary"]
 
-ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
 # Summary keys Trainer logs once at the end; they go into the `stopped` event, not metrics.jsonl.
 _SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"}
 
@@ -32,50 +29,6 @@ def is_summary(logs: dict[str, Any]) -> bool:
     Not "has train_runtime": with include_num_input_tokens_seen Trainer puts train_runtime and
     train_tokens_per_second on every step's line, and those lines are metrics."""
     return ("train_loss" in logs or "total_flos" in logs) and "loss" not in logs
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-class RunFiles:
-    """Append-only writers for the run dir's JSONL files (opened on first use, main process only)."""
-
-    def __init__(self, run_dir: str | Path, enabled: bool | None = None):
-        self.run_dir = Path(run_dir)
-        self.enabled = is_main_process() if enabled is None else enabled
-        self._writers: dict[str, rundir.JsonlWriter] = {}
-        self.has_started = False  # set by started(): errors after it are crashes, not bad input
-
-    def _writer(self, name: str) -> rundir.JsonlWriter:
-        w = self._writers.get(name)
-        if w is None:
-            w = self._writers[name] = rundir.JsonlWriter(self.run_dir / name)
-        return w
-
-    def metric(self, step: int, values: dict[str, Any]) -> None:
-        if self.enabled:
-            self._writer(rundir.METRICS).write({"step": step, "time": round(time.time(), 3), **values})
-
-    def completions(self, rows: Iterable[dict[str, Any]]) -> None:
-        if self.enabled:
-            w = self._writer(rundir.COMPLETIONS)
-            for row in rows:
-                w.write(row)
-
-    def event(self, event: str, **fields: Any) -> None:
-        if self.enabled:
-            self._writer(rundir.EVENTS).write({"event": event, "time": round(time.time(), 3), **fields})
-
-    def started(self, **fields: Any) -> None:
-        self.has_started = True
-        self.event(rundir.EV_STARTED, pid=os.getpid(), host=socket.gethostname(),
-                   argv=sys.argv, **fields)
-
-    def close(self) -> None:
-        for w in self._writers.values():
-            w.close()
-        self._writers.clear()
 
 
 def clean_number(v: Any) -> Any:
@@ -163,7 +116,7 @@ def completion_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
             out[f"arc/{label}_{key}"] = _stat([r["diag"][key] for r in subset], textstats.mean)
         for key in ("ngram3_repeat_max", "ngram4_repeat_max"):
             out[f"arc/{label}_{key}"] = _stat([r["diag"][key] for r in subset], max)
-    # Over all completions too, under the names DESIGN.md uses.
+    # Over all completions too (the names docs/run-dir.md lists).
     out["arc/unique_token_ratio"] = textstats.mean([r["diag"]["unique_token_ratio"] for r in rows])
     out["arc/ngram3_repeat_max"] = max(r["diag"]["ngram3_repeat_max"] for r in rows)
     out["arc/ngram4_repeat_max"] = max(r["diag"]["ngram4_repeat_max"] for r in rows)

@@ -82,10 +82,8 @@ def _arc_prompts(max_tasks: int) -> Iterator[str]:
 
 
 def _prompts_with_builder(arckit_tasks) -> list[str]:
-    try:
-        from trainer import data, encoders, prompts
-    except ImportError:
-        return []
+    from trainer import data, encoders, prompts
+
     out = []
     try:
         tmpl = _TemplateOnly()

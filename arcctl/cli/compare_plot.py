@@ -13,7 +13,7 @@ def plot_runs(targets: list[str], metric: str, width: int | None = None, height:
     from rich.console import Console
 
     from arcctl.cli.errors import UserError
-    from arcctl.cli.health_cmd import resolve_run
+    from arcctl.cli.resolve import resolve_run
     from arcctl.tui.widgets.braille import Picture, Series, legend, render
     from arcctl.tui.widgets.overlay_chart import vmarks
     from jobs.overlay import overlay
@@ -21,7 +21,8 @@ def plot_runs(targets: list[str], metric: str, width: int | None = None, height:
 
     views: list[Any] = []
     for t in targets:
-        run_dir, fs = resolve_run(t)
+        target = resolve_run(t)
+        run_dir, fs = target.run_dir, target.fs
         v = RunView(run_dir, fs)
         v.refresh(completion_bytes=0)
         views.append(v)

@@ -1,7 +1,6 @@
 """One clear message and a non-zero exit for errors a user can cause: never a traceback."""
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from typing import Iterator
 

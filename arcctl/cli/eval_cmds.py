@@ -81,7 +81,7 @@ def submission_build(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="default: <run>/submission.json"),
 ) -> None:
     """Rank predictions per test input (train correctness, votes, shorter program) into two attempts."""
-    from jobs.submission import attempts_summary, build_from_eval_run, validate_submission, write_submission
+    from jobs.kaggle_submission import attempts_summary, build_from_eval_run, validate_submission, write_submission
 
     with user_errors():
         sub = build_from_eval_run(eval_run)
@@ -100,7 +100,7 @@ def submission_validate(
     dataset: str = typer.Option(..., "--dataset", "-d", help="challenges file or built-in name (arc1/eval, ...)"),
 ) -> None:
     """Check every task, test entry, attempt key and grid; name each violation. Exit 1 if any."""
-    from jobs.submission import validate_file
+    from jobs.kaggle_submission import validate_file
 
     with user_errors():
         problems = validate_file(file, dataset)

@@ -2,58 +2,16 @@
 from __future__ import annotations
 
 import json
-import re
 
 import typer
 
 from arcctl.cli.errors import UserError, user_errors
+from arcctl.cli.resolve import resolve_run
 
-_REMOTE = re.compile(r"^(?P<host>[A-Za-z0-9_.@-]+):(?P<path>/.*)$")
 EXIT_HEALTHY, EXIT_COLLAPSE = 0, 1  # "could not read" is 2, the exit code of every user error
 _EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs); 1 warning or critical collapse signs;
 2 the run could not be read (bad path, unknown job, unreachable host, damaged spec.json), with
 one error line on stderr and no report."""
-
-
-def resolve_run(run: str):
-    """RUN -> (run_dir, fs). A local run dir path; `host:/path` over SFTP; or a registry job
-    (id, id prefix, name) whose run dir may live on a remote host."""
-    from pathlib import Path
-
-    from jobs.rundir import LocalFS
-
-    m = _REMOTE.match(run)
-    if m and not Path(run).exists():
-        fs = _sftp(m["host"])
-        if not fs.exists(m["path"]):
-            raise UserError(f"{run}: no such run dir on {m['host']}")
-        return m["path"], fs
-    p = Path(run).expanduser()
-    if p.is_dir():
-        return str(p.absolute()), LocalFS()
-    try:
-        from jobs.registry import Registry
-    except ImportError:  # registry not installed in this build
-        raise UserError(f"{run}: no such run dir") from None
-    from jobs.errors import RegistryError
-
-    try:
-        job = Registry().get(run)
-    except RegistryError as e:
-        raise UserError(f"{run}: not a run dir, and {e}") from None
-    if job.host:
-        return job.run_dir, _sftp(job.host)
-    if not Path(job.run_dir).is_dir():
-        raise UserError(f"job {job.id} ({job.name}): run dir {job.run_dir} does not exist (yet)")
-    return job.run_dir, LocalFS()
-
-
-def _sftp(host: str):
-    try:
-        from jobs.remote import SFTPFS
-    except ImportError:
-        raise UserError(f"{host}: reading remote run dirs needs the ssh transport (jobs.remote)") from None
-    return SFTPFS(host)
 
 
 def format_report(report) -> str:
@@ -96,7 +54,8 @@ def register(app: typer.Typer) -> None:
         from jobs.health import WARNING, diagnose, severity_level
 
         with user_errors():
-            run_dir, fs = resolve_run(run)
+            target = resolve_run(run)
+            run_dir, fs = target.run_dir, target.fs
             try:
                 report = diagnose(run_dir, fs)
             except OSError as e:

@@ -18,10 +18,11 @@ BLOCK = 64 * 1024
 
 
 def _target(run: str) -> tuple[str, Any]:
-    """RUN -> (run_dir, fs), the resolver `health` and `open` use."""
-    from arcctl.cli.health_cmd import resolve_run
+    """RUN -> (run_dir, fs), through the one resolver (arcctl.cli.resolve)."""
+    from arcctl.cli.resolve import resolve_run
 
-    return resolve_run(run)
+    target = resolve_run(run)
+    return target.run_dir, target.fs
 
 
 def _screen_line(raw: bytes) -> str:

@@ -31,7 +31,7 @@ def _predictions(path: Path) -> Iterator[dict[str, Any]]:
 def _eval_run(run: str) -> tuple[str, Path]:
     """(dataset, predictions file) of one eval run dir."""
     from jobs.spec import JobSpec
-    from jobs.submission import EVAL_DIR, PREDICTIONS_FILE
+    from jobs.kaggle_submission import EVAL_DIR, PREDICTIONS_FILE
 
     d = Path(run)
     preds = d / EVAL_DIR / PREDICTIONS_FILE

@@ -10,37 +10,7 @@ from typing import List, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
-
-
-def _resolve(run: str) -> tuple[str, str | None]:
-    """`host:/abs/run/dir`, a local run dir, or a job id/prefix/name from the registry."""
-    if ":" in run and not Path(run).exists():
-        host, _, path = run.partition(":")
-        if host and path.startswith("/"):
-            return path.rstrip("/"), host
-    from arcctl.cli.tail_cmd import resolve_run_dir
-
-    return resolve_run_dir(run)
-
-
-def _pick(run_dir: str, which: str, fs) -> "object":
-    from jobs.errors import SpecError
-    from jobs.rundir import list_checkpoints
-
-    cks = list_checkpoints(run_dir, fs)
-    if which in ("newest", "latest", "last"):
-        valid = [c for c in cks if c.valid]
-        if not valid:
-            bad = "; ".join(f"{c.name}: {c.problem}" for c in cks) or "none saved yet"
-            raise SpecError(f"{run_dir}: no valid checkpoint ({bad})")
-        return valid[-1]
-    name = which if which.startswith("checkpoint-") else f"checkpoint-{which}"
-    for c in cks:
-        if c.name == name:
-            if not c.valid:
-                raise SpecError(f"{c.path}: not a usable checkpoint ({c.problem})")
-            return c
-    raise SpecError(f"{run_dir}: no {name} (checkpoints: {', '.join(c.name for c in cks) or 'none'})")
+from arcctl.cli.resolve import resolve_run
 
 
 def register(app: typer.Typer) -> None:
@@ -55,15 +25,12 @@ def register(app: typer.Typer) -> None:
             import shutil
 
             from jobs.errors import SpecError
-            from jobs.rundir import LocalFS
 
-            run_dir, host = _resolve(run)
-            fs = LocalFS()
-            if host:
-                from jobs.ssh import sftp_fs
+            where = resolve_run(run)
+            run_dir, host, fs = where.run_dir, where.host, where.fs
+            from jobs.rundir import pick_checkpoint
 
-                fs = sftp_fs(host)
-            ck = _pick(run_dir, checkpoint, fs)
+            ck = pick_checkpoint(run_dir, None if checkpoint in ("newest", "latest", "last") else checkpoint, fs)
             target = dest if dest is not None else Path(Path(run_dir).name) / ck.name
             if target.is_dir():
                 target = target / ck.name

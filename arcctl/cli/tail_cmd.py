@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
+from arcctl.cli.resolve import resolve_run
 
 _SKIP = {"step", "time"}
 # What `tail --metrics` shows first (TRL names + ours); `--all` prints every metric.
@@ -32,10 +33,10 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> 
         rest = "  ".join(f"{k}={_num(rec[k])}" for k in keys)
         return f"{head}  {rest}".rstrip()
     if kind == "completions":
-        text = str(rec.get("completion", rec.get("text", ""))).replace("\n", "⏎")
+        text = str(rec.get("completion") or "").replace("\n", "⏎")
         flags = " [truncated]" if rec.get("truncated") else ""
-        return (f"step {rec.get('step', '?')}  task {rec.get('task_id', rec.get('task', '?'))}  "
-                f"reward {_num(rec.get('reward', '?'))}  {rec.get('tokens', rec.get('n_tokens', '?'))} tok{flags}  "
+        return (f"step {rec.get('step', '?')}  task {rec.get('task_id', '?')}  "
+                f"reward {_num(rec.get('reward', '?'))}  {rec.get('n_tokens', '?')} tok{flags}  "
                 f"{text[:160]}")
     t = rec.get("time")
     try:
@@ -46,27 +47,10 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> 
     return f"{when}  {rec.get('event', '?')}  {rest}".rstrip()
 
 
-def resolve_run_dir(run: str) -> tuple[str, str | None]:
-    """A run dir path, or a job id/prefix/name from the registry -> (run_dir, host)."""
-    from pathlib import Path
-
-    p = Path(run).expanduser()
-    if p.is_dir():
-        return str(p.absolute()), None
-    from jobs import config
-    from jobs.errors import RegistryError
-    from jobs.registry import Registry
-
-    if not config.registry_path().exists():
-        raise RegistryError(f"'{run}' is neither a run dir nor a known job (no registry at {config.registry_path()})")
-    job = Registry().get(run)
-    return job.run_dir, job.host
-
-
 def register(app: typer.Typer) -> None:
     @app.command("tail")
     def tail_cmd(
-        run: str = typer.Argument(..., help="job id, prefix, name or run dir"),
+        run: str = typer.Argument(..., help="job id, prefix, name, run dir, or HOST:/path/to/run"),
         metrics: bool = typer.Option(False, "--metrics", help="metrics.jsonl (default)"),
         completions: bool = typer.Option(False, "--completions", help="completions.jsonl"),
         events: bool = typer.Option(False, "--events", help="events.jsonl"),
@@ -80,18 +64,14 @@ def register(app: typer.Typer) -> None:
         """Print the newest metrics / completions / events of a run."""
         with user_errors():
             from jobs.errors import SpecError
-            from jobs.rundir import COMPLETIONS, EVENTS, METRICS, JsonlTail, LocalFS
+            from jobs.rundir import COMPLETIONS, EVENTS, METRICS, JsonlTail
 
             chosen = [k for k, on in (("metrics", metrics), ("completions", completions), ("events", events)) if on]
             if len(chosen) > 1:
                 raise SpecError("choose one of --metrics, --completions, --events")
             kind = chosen[0] if chosen else "metrics"
-            run_dir, host = resolve_run_dir(run)
-            fs = LocalFS()
-            if host:
-                from jobs.submit import _fs_for
-
-                fs = _fs_for(host)
+            target = resolve_run(run, must_exist=False)
+            run_dir, fs = target.run_dir, target.fs
             fname = {"metrics": METRICS, "completions": COMPLETIONS, "events": EVENTS}[kind]
             tail = JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
             first = tail.read_new()

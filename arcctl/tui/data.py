@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from jobs.rundir import fs_for_host
 from jobs.runview import RunView
 
 
@@ -70,13 +71,6 @@ def _ts(v: Any) -> float | None:
         return None
 
 
-def sftp_fs(host: str):
-    """Run dirs on another host are read through SFTP (jobs/remote.py) with the same RunView."""
-    from jobs.remote import SFTPFS
-
-    return SFTPFS(host)
-
-
 class JobSource:
     """Registry jobs (plus explicitly opened run dirs), each with a cached incremental RunView."""
 
@@ -85,20 +79,18 @@ class JobSource:
         self.extra = list(extra_run_dirs or [])
         self.views: dict[str, RunView] = {}
         self.error: str | None = None
-        self._fs_for = fs_for or sftp_fs  # host -> RunFS for remote run dirs
+        self._fs_for = fs_for or fs_for_host  # host -> RunFS for remote run dirs
 
     @classmethod
     def open_default(cls, extra_run_dirs: list[str] | None = None) -> "JobSource":
         reg, err = None, None
         try:
-            from jobs.registry import Registry  # lands with the foundation issue
+            from jobs.registry import Registry
 
             reg = Registry()
-        except ImportError:
-            reg = None
         except Exception as e:  # noqa: BLE001 - a broken registry must not stop the dashboard
             err = f"registry: {e}"
-        src = cls(reg, extra_run_dirs, fs_for=sftp_fs)
+        src = cls(reg, extra_run_dirs, fs_for=fs_for_host)
         src.error = err
         return src
 

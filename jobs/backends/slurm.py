@@ -198,9 +198,6 @@ class SlurmBackend(Backend):
             raise CommandError(f"sbatch on {self.where} returned no job id: {res.stdout.strip()!r}")
         return job_id
 
-    def submit_many(self, specs: list[JobSpec]) -> list[str]:
-        return [self.submit(s) for s in specs]
-
     # ----------------------------------------------------------------------------- status
     def status(self, job_ids: list[str]) -> dict[str, JobStatus]:
         ids = [str(j) for j in dict.fromkeys(job_ids)]

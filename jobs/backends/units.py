@@ -48,7 +48,7 @@ def time_seconds(text: str, field: str = "resources.time") -> int:
 
 def next_memory_request(used_mb: int | None, requested_mb: int | None, factor: float = 1.5) -> int:
     """What to ask for after a memory kill: 1.5x the larger of what was used and what was asked,
-    rounded up to whole gigabytes (the seeds went 54G -> 128G by hand after an OOM)."""
+    rounded up to whole gigabytes (a 54G job killed at 60G used asks for 90G)."""
     base = max(used_mb or 0, requested_mb or 0)
     if base <= 0:
         raise ValueError("no memory figure to start from")
@@ -78,7 +78,7 @@ def job_argv(spec, spec_path: str, python: str | None = None) -> list[str]:
 def trainer_argv(entry: list[str], spec_path: str, gpus: int, python: str | None = None) -> list[str]:
     """The command a job runs: the spec's entry + its spec.json. `python` (a profile option) names
     the cluster's interpreter; a multi-GPU `python -m …` job goes through accelerate's launcher
-    with the same interpreter (as the local backend does, and the seeds' multi-GPU SFT runs did)."""
+    with the same interpreter (as the local backend does)."""
     argv = list(entry) + [spec_path]
     if argv[0] == "python" and python:
         argv[0] = python

@@ -1,6 +1,6 @@
 """Per-completion signals for the health detectors, from one completions.jsonl row.
 
-Repetition numbers come from jobs.textstats (the trainer writes the same ones under `diagnostics`;
+Repetition numbers come from jobs.textstats (the trainer writes the same ones under `diag`;
 we reuse them when present). Gibberish is measured by Python's own tokenizer: the share of the text
 that tokenizes as ordinary ASCII Python tokens. Prose comments still count as valid (NAME tokens);
 what collapses it is stray symbols, non-ASCII soup and text the tokenizer gives up on.
@@ -60,7 +60,7 @@ def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> Comp
     text = row.get("completion") or ""
     if not isinstance(text, str):
         text = str(text)
-    diag = row.get("diagnostics") or row.get("diag") or {}
+    diag = row.get("diag") or {}
     if not isinstance(diag, Mapping) or "ngram4_unique_ratio" not in diag:
         diag = textstats.text_diagnostics(text[:_MAX_CHARS])
     n_words = len(text.split())

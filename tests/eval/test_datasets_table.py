@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from jobs.datasets import BUILTIN, builtin, builtin_hint
-from jobs.submission import SubmissionError, dataset_test_counts
+from jobs.kaggle_submission import SubmissionError, dataset_test_counts
 
 
 def test_the_trainer_and_the_console_read_the_same_table():
@@ -31,6 +31,6 @@ def test_console_counts_match_the_trainers_tasks():
 
 
 def test_jobs_datasets_imports_nothing_heavy():
-    code = "import sys, jobs.datasets, jobs.submission; print(sorted(m for m in sys.modules if m.split('.')[0] in ('trainer', 'numpy', 'torch')))"
+    code = "import sys, jobs.datasets, jobs.kaggle_submission; print(sorted(m for m in sys.modules if m.split('.')[0] in ('trainer', 'numpy', 'torch')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

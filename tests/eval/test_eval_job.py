@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from arcctl.cli.main import app
+from jobs.records import check_run_dir
 from jobs.rundir import read_jsonl
 from jobs.spec import JobSpec
 
@@ -39,6 +40,7 @@ def test_eval_job_with_tiny_model(tmp_path, tiny_model_dir):
     run = tmp_path / "eval-tiny"
     r = _trainer("eval", str(_eval_spec(run, tiny_model_dir)))
     assert r.returncode == 0, r.stderr[-2000:]
+    assert check_run_dir(str(run)) == []  # every record the trainer wrote matches jobs.records
     doc = json.loads((run / "eval" / "metrics.json").read_text())
     preds = read_jsonl(run / "eval" / "predictions.jsonl")
     assert len(preds) == 12 and doc["n_predictions"] == 4 and doc["backend"] == "transformers"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.records import check_run_dir
 from jobs.rundir import list_checkpoints, read_jsonl
 from jobs.spec import JobSpec
 
@@ -16,7 +17,8 @@ def _spec(run_dir: Path, model: Path, **over) -> JobSpec:
     params = dict(model_path=str(model), dataset="synthetic", synthetic_tasks=40, max_steps=24,
                   learning_rate=3e-3, lr_scheduler_type="constant", warmup_ratio=0.0,
                   per_device_train_batch_size=2, gradient_accumulation_steps=1, save_steps=12,
-                  lora_r=8, lora_alpha=16, max_seq_length=4096, grid_encoder="digits", seed=0)
+                  lora_r=8, lora_alpha=16, max_seq_length=4096, grid_encoder="digits", seed=0,
+                  logging_steps=1, use_rslora=False, use_dora=False)
     params.update(over)
     return JobSpec(kind="sft", name=run_dir.name, template="sft", params=params, run_dir=str(run_dir))
 
@@ -43,6 +45,7 @@ def test_sft_lowers_loss_and_writes_telemetry(tmp_path, tiny_model_dir):
     assert events[0] == "started" and events.count("checkpoint_saved") == 2 and events[-1] == "stopped"
     assert [c.step for c in list_checkpoints(str(run)) if c.valid] == [12, 24]
     assert (run / "final" / "adapter_model.safetensors").is_file()
+    assert check_run_dir(str(run)) == []  # every record the trainer wrote matches jobs.records
 
 
 def test_sft_resume_continues_at_the_next_step(tmp_path, tiny_model_dir):
@@ -54,6 +57,20 @@ def test_sft_resume_continues_at_the_next_step(tmp_path, tiny_model_dir):
     assert steps == [1, 2, 3, 4, 5, 6]
     started = [e for e in read_jsonl(run / "events.jsonl") if e["event"] == "started"]
     assert started[1]["step"] == 4 and started[1]["resume_from"].endswith("checkpoint-4")
+
+
+def test_an_sft_fork_trains_at_its_own_learning_rate(tmp_path, tiny_model_dir):
+    """The checkpoint's scheduler carries the parent's rate; the fork must use the one it asks for."""
+    from jobs.fork import fork_spec
+
+    parent = tmp_path / "sft"
+    assert _run(_spec(parent, tiny_model_dir, max_steps=4, save_steps=4)) == 0
+    child = fork_spec(str(parent), "checkpoint-4", {"learning_rate": 1e-3, "max_steps": 6})
+    assert _run(child) == 0
+    rates = [m["learning_rate"] for m in read_jsonl(Path(child.run_dir) / "metrics.jsonl") if "loss" in m]
+    assert [m["step"] for m in read_jsonl(Path(child.run_dir) / "metrics.jsonl") if "loss" in m] == [5, 6]
+    assert rates == [pytest.approx(1e-3)] * 2
+    assert all(m["learning_rate"] == pytest.approx(3e-3) for m in read_jsonl(parent / "metrics.jsonl") if "loss" in m)
 
 
 def test_dora_rslora_packing_eval_loss(tmp_path, tiny_model_dir):

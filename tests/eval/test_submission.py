@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from arcctl.cli.main import app
-from jobs import submission as S
+from jobs import kaggle_submission as S
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ def test_metrics_key_first_and_none_skipped():
 
 
 def test_completion_and_event_lines():
-    c = format_record("completions", {"step": 3, "task_id": "abc", "reward": -1.0, "tokens": 1024, "truncated": True,
+    c = format_record("completions", {"step": 3, "task_id": "abc", "reward": -1.0, "n_tokens": 1024, "truncated": True,
                                       "completion": "def f(x):\n    return x"})
     assert c.startswith("step 3  task abc  reward -1  1024 tok [truncated]") and "⏎" in c
     e = format_record("events", {"time": 0, "event": "checkpoint_saved", "step": 200})
@@ -33,10 +33,11 @@ def test_templates_command(home):
 
 def test_templates_show_one(home):
     out = run_cli("templates", "grpo", check=True).stdout
-    assert " *learning_rate" in out and "2e-06" in out and "group|batch|none" in out
+    assert " *model_path" in out and " learning_rate" in out and "2e-06" in out and "group|batch|none" in out
     data = json.loads(run_cli("templates", "sft", "--json", check=True).stdout)
     p = {r["name"]: r for r in data["params"]}
-    assert p["learning_rate"]["source"] == "template" and p["seed"]["source"] == "default"
+    assert p["dataset"]["source"] == "template" and p["learning_rate"]["source"] == "default"
+    assert p["learning_rate"]["value"] == 2e-4  # SFT's own default
     res = run_cli("templates", "grpx")
     assert res.returncode == 2 and "did you mean 'grpo'" in res.stderr
 
@@ -44,7 +45,7 @@ def test_templates_show_one(home):
 def test_tail_completions_through_the_cli(home, tmp_path):
     rd = tmp_path / "run"
     rd.mkdir()
-    rows = [{"step": s, "task_id": f"t{s}", "reward": s / 4, "tokens": 10 * s, "truncated": s == 3,
+    rows = [{"step": s, "task_id": f"t{s}", "reward": s / 4, "n_tokens": 10 * s, "truncated": s == 3,
              "completion": f"def transform(g):\n    return g  # {s}"} for s in (1, 2, 3)]
     (rd / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4, "ta')
     out = run_cli("tail", str(rd), "--completions", "-n", "2", check=True).stdout.splitlines()

@@ -1,14 +1,14 @@
-"""Templates and profiles: built-in ones carry the seeds' values; user files override by name;
+"""Templates and profiles: a built-in grpo job gets the reference run's values; user files override by name;
 every malformed or mistyped file gives one error naming the file (and line)."""
 from __future__ import annotations
 
 import pytest
 
-from jobs.errors import JobsError, TemplateError
+from jobs.errors import TemplateError
 from jobs.params import PARAMS_BY_KIND
 from jobs.templates import load_profile, load_template, list_templates, profile_names, template_names
 
-SEED_GRPO = {  # every flag the seeds pass to rl_code_finetuning.py, with the seeds' values
+REFERENCE_GRPO = {  # every flag of the reference GRPO training script, with its runs' values
     "model_path": "barc0/Llama-3.1-ARC-Potpourri-Induction-8B", "dataset": "kaggle2024/train",
     "num_generations": 16, "gradient_accumulation_steps": 2, "learning_rate": 2e-6,
     "lr_scheduler_type": "constant_with_warmup", "warmup_ratio": 0.01, "epochs": 100, "lora_r": 32,
@@ -30,9 +30,12 @@ def test_builtin_templates_and_profiles_exist(home):
         PARAMS_BY_KIND[t.kind].model_validate(t.params)
 
 
-def test_grpo_exposes_every_seed_parameter_with_seed_values(home):
+def test_grpo_exposes_every_reference_parameter_with_its_values(home):
     t = load_template("grpo")
-    assert t.params == SEED_GRPO
+    # the template overrides only what has no default; jobs.params holds the rest
+    assert set(t.params) == {"model_path", "dataset"}
+    got = PARAMS_BY_KIND["grpo"].model_validate(t.params).model_dump(mode="json")
+    assert {k: got[k] for k in REFERENCE_GRPO} == REFERENCE_GRPO
     assert t.resources == {"gpus": 1, "cpus": 20, "memory": "128G"}
     assert "{reward_name}_lr{learning_rate}_epochs{epochs}" in t.name_pattern
 

@@ -161,7 +161,7 @@ class Sim:
         solved = not bad and error is None and rng.random() < self.quality(t) / 0.65
         reward = 0.0 if (bad or error) else 1 + 9 * float(solved)
         return {"step": t, "task_id": f"{rng.randrange(16**8):08x}", "completion": text, "reward": reward,
-                "n_tokens": n_tokens, "truncated": truncated, "error": error, "diagnostics": text_diagnostics(text)}
+                "n_tokens": n_tokens, "truncated": truncated, "error": error, "diag": text_diagnostics(text)}
 
     def metrics(self, t: int) -> dict:
         rng, b, k = self.rng, self.bad(t), self.kind

@@ -1,6 +1,6 @@
 """The guard callback driven by real transformers TrainerState/TrainerControl objects while a
 collapsing run's files grow (a replay of the simulated truncation-collapse trace): events, stop,
-rollback child spec, max_rollbacks. A real tiny TRL run is in test_guard_trl.py."""
+rollback child run dir, max_rollbacks. A real tiny TRL run is in test_guard_trl.py."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import pytest
 
 from jobs import rundir
 from jobs.spec import JobSpec
+from jobs.lineage import rollback_chain, rollback_child
 from trainer.guard import apply_changes, make_guard_callback, rollbacks_in_ancestry
 
 from .conftest import add_checkpoints
@@ -104,21 +105,14 @@ def test_stop_saves_and_stops_at_the_first_critical(tmp_path, traces_root):
     assert not any(e["event"] == rundir.EV_ROLLBACK for e in events(spec))
 
 
-def test_rollback_forks_a_child_from_the_last_healthy_checkpoint(tmp_path, traces_root):
+def test_rollback_writes_a_child_run_dir_from_the_last_healthy_checkpoint(tmp_path, traces_root):
     spec = make_run(tmp_path, "r", guard="rollback")
-    submitted = []
-
-    def submit(child: JobSpec) -> str:  # the launch itself is jobs.submit's (tested there / in test_guard_trl)
-        child.write()
-        submitted.append(child)
-        return "job-1"
-
-    cb = make_guard_callback(spec, spec.run_dir, submit=submit, is_main=True)
+    cb = make_guard_callback(spec, spec.run_dir, is_main=True)
     control, step = replay(traces_root / "collapse_truncation", spec, cb)
     assert control.should_training_stop and cb.stop_reason == "collapse"
     first_warning = cb.monitor.first_step("warning")
     assert 3400 < first_warning < 3600
-    [child] = submitted
+    child = JobSpec.read(cb.child.run_dir)  # written for the runner to go on in
     assert child.parent.run_dir == spec.run_dir and child.parent.name == "r"
     assert child.parent.checkpoint == "checkpoint-3400"  # newest saved before the first warning
     assert child.resume_from == child.parent
@@ -126,33 +120,32 @@ def test_rollback_forks_a_child_from_the_last_healthy_checkpoint(tmp_path, trace
     assert child.params["beta"] == pytest.approx(0.02)            # x2
     assert Path(child.run_dir).parent == Path(spec.run_dir).parent and child.run_dir != spec.run_dir
     [rb] = [e for e in events(spec) if e["event"] == rundir.EV_ROLLBACK]
-    assert rb["status"] == "submitted" and rb["job_id"] == "job-1"
+    assert rb["status"] == "continued" and "job_id" not in rb
     assert rb["child_run_dir"] == child.run_dir and rb["checkpoint"] == "checkpoint-3400"
     assert rb["first_warning_step"] == first_warning and rb["rollbacks_before"] == 0
-    assert JobSpec.read(child.run_dir).parent.checkpoint == "checkpoint-3400"
+    assert rollback_child(spec.run_dir) == child.run_dir
+    assert rollback_chain(spec.run_dir) == [spec.run_dir, child.run_dir]
 
     # the child collapses too: max_rollbacks=1 is already used up by its parent
     assert rollbacks_in_ancestry(child.run_dir) == 1
-    again = []
-    cb2 = make_guard_callback(child, child.run_dir, submit=lambda c: again.append(c) or "x", is_main=True)
+    cb2 = make_guard_callback(child, child.run_dir, is_main=True)
     control2, _ = replay(traces_root / "collapse_truncation", child, cb2, start=3400)
-    assert control2.should_training_stop and not again
+    assert control2.should_training_stop and cb2.child is None
     [refused] = [e for e in events(child) if e["event"] == rundir.EV_ROLLBACK]
     assert refused["status"] == "refused" and "max_rollbacks=1" in refused["reason"]
+    assert rollback_child(child.run_dir) is None
+    assert rollback_chain(spec.run_dir) == [spec.run_dir, child.run_dir]
 
 
-def test_submit_failure_keeps_the_child_spec_in_the_event(tmp_path, traces_root):
-    spec = make_run(tmp_path, "r", guard="rollback", rollback_changes={"learning_rate": 0.1, "loss_type": "grpo"})
-
-    def submit(child):
-        raise OSError("backend unreachable")
-
-    cb = make_guard_callback(spec, spec.run_dir, submit=submit, is_main=True)
-    replay(traces_root / "collapse_truncation", spec, cb)
+def test_a_rollback_that_cannot_fork_is_recorded_and_stops_cleanly(tmp_path, traces_root):
+    spec = make_run(tmp_path, "r", guard="rollback")
+    cb = make_guard_callback(spec, spec.run_dir, is_main=True)
+    (Path(spec.run_dir) / "spec.json").unlink()  # the fork reads the parent's spec.json: gone
+    control, _ = replay(traces_root / "collapse_truncation", spec, cb)
+    assert control.should_training_stop and cb.child is None
     [rb] = [e for e in events(spec) if e["event"] == rundir.EV_ROLLBACK]
-    assert rb["status"] == "submit_failed" and "backend unreachable" in rb["reason"]
-    assert rb["spec"]["params"]["learning_rate"] == pytest.approx(2e-7)
-    assert rb["spec"]["params"]["loss_type"] == "grpo"
+    assert rb["status"] == "failed" and "spec.json" in rb["reason"]
+    assert rollback_child(spec.run_dir) is None
 
 
 def test_apply_changes():

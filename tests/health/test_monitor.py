@@ -57,7 +57,7 @@ def test_bad_rows_are_skipped_not_fatal():
             {"step": 62, "reward": float("nan"), "kl": math.inf}, {"step": True, "reward": 1}]
     mon.update(good + junk)
     assert mon.status == "healthy" and mon.step == 62
-    mon.add_completion({"step": 3, "completion": None, "error": 5, "diagnostics": "oops"})
+    mon.add_completion({"step": 3, "completion": None, "error": 5, "diag": "oops"})
     mon.add_completion({})
     assert mon.completions.total == 2
 

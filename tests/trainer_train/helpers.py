@@ -25,6 +25,11 @@ FAST = dict(
     n_jobs=1,
     sandbox_timeout_s=2.0,
     seed=7,
+    # the values these tests were written with (GRPO's defaults are the grpo template's now)
+    lora_r=16,
+    repetition_penalty=1.0,
+    scale_rewards="group",
+    mask_truncated_completions=False,
 )
 
 

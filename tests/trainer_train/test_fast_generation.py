@@ -4,7 +4,6 @@ stays on while gradient checkpointing is on, and each backend trains a real GRPO
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -110,7 +109,6 @@ def test_kv_cache_stays_on_while_gradient_checkpointing_trains(tmp_path, tiny_mo
     """A real GRPO step with gradient checkpointing on: every decoded token after the prompt enters
     the first decoder layer alone (a KV cache), not with the whole sequence."""
     from trainer import grpo
-    from trainer.telemetry import RunFiles
 
     lengths: list[int] = []
     p = GRPOParams(model_path=str(tiny_model_dir), dataset="arc1/train", max_tasks=2, num_generations=2,

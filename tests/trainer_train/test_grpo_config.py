@@ -52,5 +52,8 @@ def test_pad_token_fixed_when_it_equals_eos(tiny_model_dir):
 
 
 def test_checkpoint_step_parsing():
-    assert grpo._checkpoint_step(str(Path("/r/checkpoint-40"))) == 40
-    assert grpo._checkpoint_step(None) == 0
+    from jobs.rundir import checkpoint_step
+
+    assert checkpoint_step(str(Path("/r/checkpoint-40"))) == 40 and checkpoint_step("checkpoint-7/") == 7
+    assert checkpoint_step(None) is None and checkpoint_step("/r/final") is None
+    assert checkpoint_step("checkpoint-4x") is None

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from jobs import rundir
+from jobs.records import check_run_dir
 from jobs.spec import CheckpointRef, JobSpec
 
 from .helpers import completions, events, grpo_spec, metrics, run_trainer
@@ -79,10 +80,11 @@ def test_events_and_checkpoints(finished_run):
     assert [e["step"] for e in saved] == [2, 3]
     assert evs[-1]["event"] == rundir.EV_STOPPED and evs[-1]["reason"] == "completed"
     assert evs[-1]["step"] == 3
-    ck = rundir.newest_valid_checkpoint(str(run_dir))
+    ck = rundir.pick_checkpoint(str(run_dir))
     assert ck is not None and ck.step == 3 and ck.path == saved[-1]["path"]
     assert (run_dir / "checkpoint-3" / "adapter_model.safetensors").exists()
     assert JobSpec.read(run_dir).params == spec.params
+    assert check_run_dir(str(run_dir)) == []  # every record the trainer wrote matches jobs.records
 
 
 def test_fork_from_a_checkpoint_continues_at_the_next_step(finished_run, tmp_path):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from arcctl.cli.open_cmd import resolve_target
+from arcctl.cli.resolve import resolve_run
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from arcctl.tui.screens.run import RunScreen
@@ -15,10 +15,11 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_open_resolves_a_run_dir_and_a_registry_job(registry, runs):
-    assert resolve_target(str(runs / "healthy")) == (str(runs / "healthy"), None)
+    local = resolve_run(str(runs / "healthy"))
+    assert (local.run_dir, local.host) == (str(runs / "healthy"), None)
     job = next(j for j in registry.list() if j.run_dir == str(runs / "collapsing"))
-    run_dir, host = resolve_target(job.id)
-    assert run_dir == str(runs / "collapsing") and host is None
+    found = resolve_run(job.id)
+    assert found.run_dir == str(runs / "collapsing") and found.host is None
 
 
 def test_open_unknown_run_is_one_line_error(arc_home):

@@ -9,7 +9,8 @@ import pytest
 
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
-from jobs.runview import CompletionFilter, RunView
+from jobs.completions import CompletionFilter
+from jobs.runview import RunView
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 

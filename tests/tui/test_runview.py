@@ -7,7 +7,11 @@ import sys
 
 import numpy as np
 
-from jobs.runview import CompletionFilter, MetricsHistory, RunView, downsample, matches, ngram_repeats
+from arcctl.tui.screens.completions import ngram_repeats
+from arcctl.tui.screens.jobs import matches
+from jobs.completions import CompletionFilter
+from jobs.metrics_history import MetricsHistory, downsample
+from jobs.runview import RunView
 
 
 def test_metrics_grow_incrementally_and_tolerate_torn_lines(tmp_path):

@@ -125,7 +125,7 @@ async def test_pick_checkpoint_then_fork_with_edited_parameter(registry, runs):
         await until(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.rows)
         ck = app.screen
         assert ck.healthy == "checkpoint-40"  # newest valid before the first warning (step 45)
-        t = ck.query_one("#ck-table", DataTable)
+        ck.query_one("#ck-table", DataTable)  # the table is mounted
         await pilot.press("down")  # checkpoint-60 is torn: refused with its reason
         await pilot.press("f")
         assert isinstance(app.screen, CheckpointsScreen)

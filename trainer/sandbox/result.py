@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
+from jobs.rundir import ERROR_KINDS  # noqa: F401 - the run-dir list, used by the parent and the workers
 
 Grid = list[list[int]]
 MAX_SIDE = 30

@@ -18,7 +18,8 @@ from textual_plotext import PlotextPlot
 
 from arcctl.tui.widgets.overlay_chart import OverlayChart
 from jobs.overlay import chain
-from jobs.runview import DEFAULT_CHARTS, RunView
+from jobs.metrics_history import DEFAULT_CHARTS
+from jobs.runview import RunView
 
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 

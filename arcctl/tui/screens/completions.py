@@ -15,7 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from arcctl.tui.widgets.arc_grid import PairsView
-from jobs.runview import Completion, CompletionFilter, RunView, ngram_repeats
+from jobs.completions import Completion, CompletionFilter
+from jobs.runview import RunView
 
 PAGE = 50
 FIRST_READ = 1024 * 1024
@@ -287,3 +288,29 @@ class CompletionsScreen(Screen):
             self.query_one("#comp-table", DataTable).focus()
             return
         self.app.pop_screen()
+
+
+def ngram_repeats(text: str, n: int = 4, min_count: int = 3) -> list[tuple[int, int]]:
+    """Character spans of word n-grams that occur at least min_count times (to highlight)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    if len(words) < n:
+        return []
+    counts: dict[tuple[str, ...], list[int]] = {}
+    toks = [text[a:b] for a, b in words]
+    for i in range(len(words) - n + 1):
+        counts.setdefault(tuple(toks[i:i + n]), []).append(i)
+    spans = []
+    for starts in counts.values():
+        if len(starts) >= min_count:
+            spans.extend((words[i][0], words[i + n - 1][1]) for i in starts)
+    return _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out

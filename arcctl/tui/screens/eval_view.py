@@ -20,7 +20,7 @@ MAX_ROWS = 5000  # predictions listed; a bigger eval shows its first ones and sa
 
 
 def predictions_path(run_dir: str) -> str:
-    from jobs.submission import EVAL_DIR, PREDICTIONS_FILE
+    from jobs.kaggle_submission import EVAL_DIR, PREDICTIONS_FILE
 
     return f"{run_dir.rstrip('/')}/{EVAL_DIR}/{PREDICTIONS_FILE}"
 

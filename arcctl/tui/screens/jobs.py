@@ -1,6 +1,7 @@
 """The first screen: every job in the registry, refreshed by one background worker."""
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from arcctl.tui.data import JobRow
-from jobs.runview import matches
 
 COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
            ("step", "step"), ("reward", "reward"), ("trunc", "truncation"), ("alerts", "alerts"), ("ETA", "eta"), ("age", "age")]
@@ -276,3 +276,15 @@ class JobsScreen(Screen):
         from arcctl.tui.screens.new_job import NewJobScreen
 
         self.app.push_screen(NewJobScreen())
+
+
+def matches(pattern: str, text: str) -> bool:
+    """The jobs-table filter: a regex (case-insensitive); a leading `!` inverts it. A bad regex
+    falls back to a plain substring match rather than failing."""
+    invert = pattern.startswith("!")
+    pat = pattern[1:] if invert else pattern
+    try:
+        hit = re.search(pat, text, re.IGNORECASE) is not None
+    except re.error:
+        hit = pat.lower() in text.lower()
+    return hit != invert

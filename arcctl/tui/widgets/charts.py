@@ -5,7 +5,7 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
-from jobs.runview import MetricsHistory
+from jobs.metrics_history import MetricsHistory
 
 
 class MetricChart(PlotextPlot):

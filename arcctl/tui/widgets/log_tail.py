@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import RichLog
 
-from jobs.runview import TextTail
+from jobs.rundir import TextTail
 
 # Which streams each mode shows; the first is the default.
 MODES: dict[str, tuple[str, ...]] = {"stdout+stderr": ("stdout", "stderr"), "stdout": ("stdout",),

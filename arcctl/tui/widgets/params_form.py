@@ -15,7 +15,7 @@ from jobs.errors import SpecError
 from jobs.params import PARAMS_BY_KIND
 from jobs.sweep import coerce, split_values
 
-# What people change most often comes first (see the seeds); the rest follow in model order.
+# What people change most often comes first; the rest follow in model order.
 FIRST = ["learning_rate", "beta", "repetition_penalty", "temperature", "num_generations", "max_completion_length",
          "max_steps", "epochs", "lora_r", "model_path", "dataset", "max_tasks", "save_steps", "guard"]
 
@@ -108,9 +108,6 @@ class ParamsForm(VerticalScroll):
             box.update("")
             box.add_class("hidden")
             self.query_one(f"#p-{name}", Input).remove_class("-invalid")
-
-    def set_value(self, name: str, text: str) -> None:
-        self.query_one(f"#p-{name}", Input).value = text
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id and event.input.id.startswith("p-"):

@@ -12,7 +12,7 @@ import numbers
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from jobs.datasets import builtin, builtin_hint
 from jobs.errors import JobsError
@@ -170,13 +170,8 @@ def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
     """Every violation, each naming task id, test index and key; [] means valid."""
     if not isinstance(sub, dict):
         return [f"top level: expected an object of task ids, got {type(sub).__name__}"]
-    problems: list[str] = []
-    for tid in task_tests:
-        if tid not in sub:
-            problems.append(f"task {tid}: missing")
-    for tid in sub:
-        if tid not in task_tests:
-            problems.append(f"task {tid}: not in the dataset")
+    problems = _missing_and_extra(task_tests, sub, lambda tid: f"task {tid}: missing",
+                                  lambda tid: f"task {tid}: not in the dataset")
     for tid, n_test in task_tests.items():
         entries = sub.get(tid)
         if entries is None:
@@ -191,18 +186,22 @@ def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
             if not isinstance(entry, dict):
                 problems.append(f"{where}: expected an object with attempt_1 and attempt_2, got {type(entry).__name__}")
                 continue
-            for key in ATTEMPT_KEYS:
-                if key not in entry:
-                    problems.append(f"{where}: missing key {key}")
-            for key in entry:
-                if key not in ATTEMPT_KEYS:
-                    problems.append(f"{where}: unexpected key {key!r}")
+            problems += _missing_and_extra(ATTEMPT_KEYS, entry, lambda k: f"{where}: missing key {k}",
+                                           lambda k: f"{where}: unexpected key {k!r}")
             for key in ATTEMPT_KEYS:
                 if key in entry:
                     why = grid_problem(entry[key])
                     if why:
                         problems.append(f"{where} {key}: {why}")
     return problems
+
+
+def _missing_and_extra(expected: Iterable[str], got: Iterable[str], missing: Callable[[str], str],
+                       extra: Callable[[str], str]) -> list[str]:
+    """One message per expected key absent from `got`, then one per key of `got` not expected."""
+    expected, got = list(expected), list(got)
+    want, have = set(expected), set(got)
+    return [missing(k) for k in expected if k not in have] + [extra(k) for k in got if k not in want]
 
 
 def grid_problem(g: Any) -> str | None:

@@ -1,0 +1,132 @@
+"""MetricsHistory: metrics.jsonl as columns (one float array per metric, NaN where a row lacks
+it), grown incrementally; `series()` smooths (EMA) and downsamples to min/max buckets of chart
+width, so a 100k-step history redraws as fast as a 100-step one.
+"""
+from __future__ import annotations
+
+import math
+from array import array
+from typing import Any, Iterable
+
+import numpy as np
+
+# Metrics the run screen offers first (TRL names, then ours under arc/).
+DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
+                  "completions/mean_length", "completions/clipped_ratio", "grad_norm"]
+
+
+class MetricsHistory:
+    """Columnar metrics history, appended incrementally from metrics.jsonl."""
+
+    def __init__(self) -> None:
+        self.steps = array("d")
+        self.columns: dict[str, array] = {}
+        self._ema: dict[tuple[str, float], tuple[int, array]] = {}
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Append rows column by column (one pass per metric, not per cell: 100k rows in ~0.1 s)."""
+        rows = [r for r in rows if _is_num(r.get("step")) and math.isfinite(r["step"])]
+        if not rows:
+            return 0
+        n0, m = len(self.steps), len(rows)
+        self.steps.extend(float(r["step"]) for r in rows)
+        keys: set[str] = set()
+        for r in rows:
+            keys.update(r)
+        keys -= {"step", "time"}
+        for key in keys:
+            col = self.columns.get(key)
+            if col is None:
+                col = array("d", [math.nan]) * n0
+            vals = array("d", (float(v) if _is_num(v) else math.nan for v in (r.get(key) for r in rows)))
+            if all(math.isnan(v) for v in vals) and key not in self.columns:
+                continue  # never numeric (a string field): not a metric
+            col.extend(vals)
+            self.columns[key] = col
+        for key, col in self.columns.items():
+            if len(col) < n0 + m:
+                col.extend(array("d", [math.nan]) * (n0 + m - len(col)))
+        return m
+
+    def names(self) -> list[str]:
+        known = [m for m in DEFAULT_CHARTS if m in self.columns]
+        rest = sorted(m for m in self.columns if m not in known and m not in ("epoch",))
+        return known + [m for m in rest if m.startswith("arc/")] + [m for m in rest if not m.startswith("arc/")]
+
+    def last(self, name: str) -> float | None:
+        col = self.columns.get(name)
+        if not col:
+            return None
+        for v in reversed(col):
+            if not math.isnan(v):
+                return v
+        return None
+
+    def last_step(self) -> int | None:
+        return int(self.steps[-1]) if self.steps else None
+
+    def row_at(self, step: int) -> dict[str, float]:
+        """Metrics of the last logged row at or before `step` (what a checkpoint saw)."""
+        if not self.steps:
+            return {}
+        xs = np.frombuffer(self.steps, dtype=np.float64)
+        i = int(np.searchsorted(xs, step, side="right")) - 1
+        if i < 0:
+            return {}
+        return {k: c[i] for k, c in self.columns.items() if i < len(c) and not math.isnan(c[i])}
+
+    def _smoothed(self, name: str, alpha: float) -> array:
+        """EMA over the full series, cached and extended only by the new rows."""
+        col = self.columns[name]
+        done, out = self._ema.get((name, alpha), (0, array("d")))
+        prev = out[-1] if out else math.nan
+        for i in range(done, len(col)):
+            v = col[i]
+            if not math.isnan(v):
+                prev = v if math.isnan(prev) else alpha * v + (1 - alpha) * prev
+            out.append(prev)
+        self._ema[(name, alpha)] = (len(col), out)
+        return out
+
+    def series(self, name: str, width: int = 200, smoothing: float = 0.0,
+               step_range: tuple[float, float] | None = None) -> tuple[list[float], list[float]]:
+        """(steps, values) ready to plot: EMA-smoothed (smoothing in [0, 1): 0 = raw, 0.9 = heavy),
+        NaNs dropped, and at most ~2*width points (min and max of each bucket keep the spikes)."""
+        if name not in self.columns or not self.steps:
+            return [], []
+        col = self._smoothed(name, 1.0 - smoothing) if smoothing > 0 else self.columns[name]
+        x = np.frombuffer(self.steps, dtype=np.float64)[: len(col)]
+        y = np.frombuffer(col, dtype=np.float64)[: len(x)]
+        if step_range is not None:
+            lo, hi = np.searchsorted(x, step_range[0]), np.searchsorted(x, step_range[1], side="right")
+            x, y = x[lo:hi], y[lo:hi]
+        keep = ~np.isnan(y)
+        x, y = x[keep], y[keep]
+        return downsample(x, y, width)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def downsample(x: np.ndarray, y: np.ndarray, width: int) -> tuple[list[float], list[float]]:
+    n = len(x)
+    width = max(2, width)
+    if n <= 2 * width:
+        return x.tolist(), y.tolist()
+    edges = np.linspace(0, n, width + 1).astype(np.int64)[:-1]
+    mins = np.minimum.reduceat(y, edges)
+    maxs = np.maximum.reduceat(y, edges)
+    ends = np.append(edges[1:], n) - 1
+    # Two points per bucket, its min and its max: the line still shows every spike, drawn at
+    # roughly the right step.
+    xs = np.empty(2 * width)
+    ys = np.empty(2 * width)
+    xs[0::2], xs[1::2] = x[edges], x[ends]
+    rising = y[edges] <= y[ends]  # a falling bucket draws max then min, so the line keeps its shape
+    ys[0::2] = np.where(rising, mins, maxs)
+    ys[1::2] = np.where(rising, maxs, mins)
+    return xs.tolist(), ys.tolist()
