@@ -307,9 +307,11 @@ class CommandParams(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     args: list[str] = Field(default_factory=list, description="arguments appended to the command")
+
+
 # --- hindsight experience replay (HER) ------------------------------------------------------------
 
-class SamplingGroup(TypedDict):  # noqa: F811 - HER's groups, plain dicts; EvalParams above keeps the model
+class HERSamplingGroup(TypedDict):
     """`n` programs sampled at `temperature` each epoch (a TypedDict: specs keep plain dicts)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
@@ -335,8 +337,8 @@ class HERParams(_Params, _Lora, _Optim):
     # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
     lr_scheduler_type: str = "constant"
     warmup_ratio: float = Field(0.0, ge=0, le=1)
-    sampling: list[SamplingGroup] = Field(
-        default_factory=lambda: [SamplingGroup(n=8, temperature=0.1), SamplingGroup(n=128, temperature=0.9)],
+    sampling: list[HERSamplingGroup] = Field(
+        default_factory=lambda: [HERSamplingGroup(n=8, temperature=0.1), HERSamplingGroup(n=128, temperature=0.9)],
         min_length=1, description="sampling groups of each epoch: exploitation (low temperature) "
                                   "and exploration (high temperature)")
     her_epochs: int = Field(10, ge=1, le=10_000, description="most search-and-learn epochs per target")
@@ -352,7 +354,7 @@ class HERParams(_Params, _Lora, _Optim):
 
     @field_validator("sampling")
     @classmethod
-    def _some_samples(cls, v: list[SamplingGroup]) -> list[SamplingGroup]:
+    def _some_samples(cls, v: list[HERSamplingGroup]) -> list[HERSamplingGroup]:
         if sum(g["n"] for g in v) < 1:
             raise ValueError("the sampling groups sum to 0 programs per epoch; give a group with n >= 1")
         return v
