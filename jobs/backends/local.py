@@ -265,7 +265,8 @@ class LocalBackend(Backend):
         Path(run_dir, GPUS_FILE).write_text(",".join(gpus) + "\n")
         with open(Path(run_dir, STDOUT), "ab") as out, open(Path(run_dir, STDERR), "ab") as err:
             p = subprocess.Popen(
-                [self.python, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), str(self.state_dir),
+                # the wrapper is arcctl's own code: arcctl's interpreter, whatever the job's python is
+                [sys.executable, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), str(self.state_dir),
                  json.dumps(self.options), entry["token"], "--", *entry["cmd"]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=run_dir, env=env,
                 start_new_session=True, close_fds=True,
