@@ -1,6 +1,6 @@
 """A GRPO job on a 24 GB card, simulated on a bigger GPU: the process is capped at --cap-gib of GPU
 memory (torch.cuda.set_per_process_memory_fraction) and runs the product path (`trainer.grpo.main`)
-with 4-bit base weights (bitsandbytes NF4) at the research notes' settings unless told otherwise.
+with 4-bit base weights (bitsandbytes NF4) at the grpo template's real-run settings unless told otherwise.
 
     python benchmarks/grpo_24gb.py --model DIR --out DIR [--steps 5] [--cap-gib 24] [-p key=value ...]
 

@@ -46,7 +46,7 @@ class CompareTable:
         return format_value(column, self.rows[row].values.get(column))
 
     def to_markdown(self) -> str:
-        """The seed notes' table: one row per experiment, best values in **bold**."""
+        """The usual research table: one row per experiment, best values in **bold**."""
         head = ["dataset", "experiment", *self.columns]
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("-" * (len(h) + 2) for h in head) + "|"]
         for i, r in enumerate(self.rows):

@@ -48,7 +48,7 @@ class TargetRow:
 
     @property
     def solved_at(self) -> int | None:
-        """The first epoch in which a program solved every train pair (the notes' epochs-to-solve)."""
+        """The first epoch in which a program solved every train pair (the epochs-to-solve figure models are compared by)."""
         return min((e.epoch for e in self.epochs if e.solved), default=None)
 
     @property

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GRPO job at the research notes' settings (grpo template defaults: 16 generations x 1024 tokens,
+# One GRPO job at real-run settings (grpo template defaults: 16 generations x 1024 tokens,
 # LoRA r=32 on all linear layers, gradient accumulation 2) on a random-init Llama-3.1-8B-shaped model,
 # submitted through `arcctl submit --profile local`; prints the per-step time split from metrics.jsonl.
 #   benchmarks/gpu/grpo_step_8b.sh MODEL_DIR STEPS GENERATION_BACKEND [OUT_DIR]

@@ -24,7 +24,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def seed_spec(**kw):
-    """The seeds' cluster job: 1 GPU, 20 CPUs, 128G, pinned to calculon21."""
+    """A real research cluster job: 1 GPU, 20 CPUs, 128G, pinned to calculon21."""
     from jobs.spec import JobSpec
 
     return JobSpec(

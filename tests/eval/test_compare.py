@@ -11,7 +11,7 @@ from jobs.compare import build_table, checkpoint_metrics_name
 
 runner = CliRunner()
 
-# The seed notes' evaluation table (baseline vs RL all tasks), as fractions.
+# A real evaluation table (baseline vs RL all tasks), as fractions.
 BASE = {"n_preds": 480, "valid_code": 1.0, "valid_outputs": 0.7087, "unique_outputs": 0.4382,
         "train_pixel_score": 0.4130, "train_correct_grids": 0.0207, "train_pass_rate": 0.0134,
         "train_is_correct": 0.2250, "test_pixel_score": 0.4021, "test_correct_grids": 0.0171,

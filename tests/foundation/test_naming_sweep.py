@@ -18,7 +18,7 @@ def test_seed_style_name():
     pattern = "{reward_name}_lr{learning_rate}_epochs{epochs}_{num_generations}gen_{gradient_accumulation_steps}accum-steps_{lora_r}lora_repetition-penalty-{repetition_penalty}"
     params = {"reward_name": "arc-v2-no-pixel-score", "learning_rate": 2e-6, "epochs": 100.0, "num_generations": 16,
               "gradient_accumulation_steps": 2, "lora_r": 32, "repetition_penalty": 1.02}
-    # exactly what the seeds' EXPERIMENT_NAME gives for these exports
+    # exactly what a hand-written EXPERIMENT_NAME=lr${LR}_… export gives for these exports
     assert render_name(pattern, params) == "arc-v2-no-pixel-score_lr2e-6_epochs100_16gen_2accum-steps_32lora_repetition-penalty-1.02"
     assert render_name(pattern, params) == render_name(pattern, dict(params))  # deterministic
 

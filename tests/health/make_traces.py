@@ -3,7 +3,7 @@
     /work/venv/bin/python tests/health/make_traces.py [OUT_DIR]
 
 No real collapsed run directory existed when these detectors were written, so each trace is a
-simulation of one, shaped after the seeds' notes: a GRPO run of 5000 steps logging every 10 steps
+simulation of one, shaped after real long runs: a GRPO run of 5000 steps logging every 10 steps
 that learns normally, shows slow signs of trouble from step 2400 ("there were signs after step
 2400") and collapses from step 4000 ("training has collapsed after 4k steps"). Each collapse trace
 emphasises one kind; the share of bad completions `bad(t)` drives both that kind's signal and the

@@ -13,7 +13,7 @@ from jobs.rundir import JsonlWriter
 
 runner = CliRunner()
 
-# epochs to solve each target, from the HER research notes (None: never solved)
+# epochs to solve each target, as reported for HER runs (None: never solved)
 NOTES = {"9-vertical-lines": (2, 2), "12-squares": (4, 2), "16-squares": (7, 4), "20-squares": (7, 7),
          "25-squares": (10, 11)}
 
