@@ -10,7 +10,8 @@ python3 -m arcctl.cli.main submit grpo --profile local --name grpo8b-$backend --
   -p model_path=$model -p max_steps=$steps -p save_steps=1000 -p generation_backend=$backend -p n_jobs=16 || exit 1
 run=/tmp/runs/grpo8b-$backend
 for i in $(seq 1 900); do
-  python3 -m arcctl.cli.main ls 2>/dev/null | grep -q "grpo8b-$backend.*\(running\|queued\|submitted\)" || break
+  # `ls` prints the state before the name: wait while this job is not in a terminal state
+  python3 -m arcctl.cli.main ls --json 2>/dev/null | python3 -c "import json,sys; sys.exit(0 if any(j.get('name')=='grpo8b-$backend' and j.get('state') in ('running','queued','submitted','pending') for j in json.load(sys.stdin)) else 1)" || break
   sleep 2
 done
 python3 -m arcctl.cli.main ls | grep grpo8b
