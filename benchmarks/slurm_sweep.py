@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jobs.backends.slurm import SlurmBackend  # noqa: E402
-from jobs.shell import LocalShell, SSHShell  # noqa: E402
+from jobs.scheduler_shell import LocalShell, SSHShell  # noqa: E402
 from jobs.spec import JobSpec  # noqa: E402
 from tests.clusters import daemons  # noqa: E402
 

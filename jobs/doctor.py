@@ -19,7 +19,7 @@ from jobs.backends.base import BackendError
 from jobs.backends.environment import python_option, setup_block, setup_lines
 from jobs.backends.units import human_memory, memory_mb
 from jobs.errors import JobsError
-from jobs.shell import CmdResult, Shell, make_shell
+from jobs.scheduler_shell import CmdResult, Shell, make_shell
 
 if TYPE_CHECKING:
     from jobs.templates import Profile
@@ -129,7 +129,7 @@ class Doctor:
                      f"add runs_root = \"/scratch/$USER/arcctl-runs\" to [profile] of {self.p.path}")
             return
         if self.host:
-            from jobs.remote import expand_path
+            from jobs.ssh_transport import expand_path
 
             root = expand_path(self.host, raw)
         else:

@@ -129,7 +129,7 @@ def fs_for_host(host: str | None) -> RunFS:
     "localhost"), SFTP over the shared SSH pool for an ssh host alias."""
     if not host or host == "localhost":
         return LocalFS()
-    from jobs.remote import SFTPFS, default_pool
+    from jobs.ssh_transport import SFTPFS, default_pool
 
     return SFTPFS(host, default_pool())
 

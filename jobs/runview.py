@@ -1,7 +1,7 @@
 """RunView: everything the dashboard shows about one run dir, read incrementally over a RunFS.
 
 Headless on purpose (no textual import): the UI only renders what this gives, and the same code
-reads a local run dir (LocalFS) or a remote one (the SFTP RunFS in jobs/remote.py). Metrics go to
+reads a local run dir (LocalFS) or a remote one (the SFTP RunFS in jobs/ssh_transport.py). Metrics go to
 a MetricsHistory, completions to a CompletionIndex, stdout/stderr to TextTails; checkpoints come
 with validity and the metrics at their step; alerts merge the trainer's events with what
 jobs.health finds in the rows read so far.

@@ -203,7 +203,7 @@ def _remote_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     """The run dir with `~`/$VARS expanded by the host's shell: the job script, SFTP and the
     registry all need the real path. build_specs could only compare the unexpanded path with the
     registry's, so the check for a run dir already in use happens again here."""
-    from jobs.remote import expand_path
+    from jobs.ssh_transport import expand_path
 
     parent, _, name = expand_path(spec.host, spec.run_dir).rpartition("/")
     base, n = name, 1

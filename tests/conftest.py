@@ -12,7 +12,7 @@ import pytest
 # The tiny model is a function of these sources (builder, and the prompt/code corpus its tokenizer
 # is trained on): a cache entry is keyed by their content, so an edit rebuilds it.
 _TRAINER = Path(__file__).resolve().parents[1] / "trainer"
-_SOURCES = ("tiny_model.py", "prompts.py", "encoders.py", "common.py", "data.py")
+_SOURCES = ("tiny_model.py", "prompts.py", "encoders.py", "program_library.py", "data.py")
 
 
 def tiny_model_key() -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs import textstats
-from trainer import rewards
+from trainer import grid_scoring as rewards
 from trainer.telemetry import RunFiles, completion_metrics
 
 

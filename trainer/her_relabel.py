@@ -3,7 +3,7 @@
 paired with the outputs the program produced.
 
 The search looks at the train pairs only (pixel score, solved); the test pairs are reported, never
-used to choose programs. Scoring and execution are trainer.rewards + the sandbox, the same code
+used to choose programs. Scoring and execution are trainer.grid_scoring + the sandbox, the same code
 GRPO and eval use.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from jobs import textstats
 from trainer.data import Grid, Pair, Task
-from trainer.rewards import score_completions, score_outputs
+from trainer.grid_scoring import score_completions, score_outputs
 
 
 @dataclass

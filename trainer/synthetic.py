@@ -120,7 +120,7 @@ def _recolor_largest(rng: random.Random):
     )
 
     def solve(g: np.ndarray) -> np.ndarray:
-        from trainer.common import find_connected_components
+        from trainer.program_library import find_connected_components
         objs = find_connected_components(g)
         big = max(objs, key=lambda o: int((o != 0).sum()))
         out = g.copy()
@@ -259,7 +259,7 @@ def _fill_enclosed(rng: random.Random):
             f"{COLOR_NAMES[fill].lower()}; black areas that reach the border stay black.")
 
     def solve(g: np.ndarray) -> np.ndarray:
-        from trainer.common import object_interior
+        from trainer.program_library import object_interior
         # a black cell is enclosed when it is not reachable from outside the grid through black
         enclosed = object_interior(g) & (g == 0)
         out = g.copy()

@@ -140,7 +140,7 @@ def _corpus(max_tasks: int) -> list[str]:
     rng = random.Random(0)
     texts = list(_arc_prompts(max_tasks))
     texts += list(_programs(400, rng))
-    common = Path(__file__).with_name("common.py")
+    common = Path(__file__).with_name("program_library.py")
     if common.exists():
         texts.append(common.read_text())
     texts.append(" ".join(COLOR_NAMES) + "\n" + " ".join(f"Color.{c.upper()}" for c in COLOR_NAMES))

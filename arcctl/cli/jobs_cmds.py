@@ -370,7 +370,7 @@ class _Progresses:
             fs = None
             if host:
                 if host not in self._fs:
-                    from jobs.remote import SFTPFS
+                    from jobs.ssh_transport import SFTPFS
 
                     self._fs[host] = SFTPFS(host)
                 fs = self._fs[host]

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             t0 = time.monotonic()
             with progress(f"fetch {ck.name}", unit="B") as advance:
                 if host:
-                    from jobs.remote import default_pool
+                    from jobs.ssh_transport import default_pool
 
                     nbytes = default_pool().download_dir(host, ck.path, target, on_bytes=advance)
                 else:
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():
             from jobs.errors import RemoteError, SpecError
-            from jobs.remote import SSHPool, list_host_aliases, resolve_host, trust_host
+            from jobs.ssh_transport import SSHPool, list_host_aliases, resolve_host, trust_host
 
             if trust:
                 if not hosts or len(hosts) != 1:

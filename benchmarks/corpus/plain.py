@@ -1,6 +1,6 @@
 """The unisolated runner of the baselines (a), (b), (c): exec + transform with an alarm.
 
-Kept tiny (numpy only, `trainer.common` when importable) so that (c), a fresh interpreter per
+Kept tiny (numpy only, `trainer.program_library` when importable) so that (c), a fresh interpreter per
 program, pays only for what such a runner really needs.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _base_globals() -> dict:
     if _BASE is None:
         import typing
         try:
-            import trainer.common as common
+            import trainer.program_library as common
         except ImportError:  # the benchmark also runs without the helper library
             import types
             common = types.ModuleType("common")

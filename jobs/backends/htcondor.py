@@ -23,7 +23,7 @@ from jobs.backends.condor_events import (history_status, is_memory_hold, memory_
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
-from jobs.shell import CommandError, Shell, make_shell
+from jobs.scheduler_shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
 
 SUBMIT_NAME = "job.sub"

@@ -1,7 +1,7 @@
 """Slurm backend: an sbatch script per job, `sbatch --parsable` to submit, one `squeue` call for
 the status of all jobs (plus at most one `sacct` for jobs squeue has forgotten), `scancel`.
 
-Locally or over SSH (jobs.shell); SLURM_CONF, when the profile names one, is put into every
+Locally or over SSH (jobs.scheduler_shell); SLURM_CONF, when the profile names one, is put into every
 command because a non-interactive ssh session does not have it.
 
 Preemption: `--signal=B:USR1@90` reaches the batch shell (without `B:` only srun steps get it);
@@ -21,7 +21,7 @@ from jobs.backends.base import Backend, BackendError, JobState, JobStatus, Launc
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
-from jobs.shell import CommandError, Shell, make_shell
+from jobs.scheduler_shell import CommandError, Shell, make_shell
 from jobs.spec import SPEC_FILE, JobSpec
 
 SCRIPT_NAME = "job.sbatch"

@@ -13,8 +13,8 @@ htcondor2 = pytest.importorskip("htcondor2", reason="the HTCondor bindings (pip 
 from jobs.backends.base import BackendError, JobState  # noqa: E402
 from jobs.backends.condor_events import read_event_log, history_status
 from jobs.backends.htcondor import HTCondorBackend, make_backend, parse_cluster_id, validate_submit
-from jobs.remote import SSHPool
-from jobs.shell import LocalShell, SSHShell
+from jobs.ssh_transport import SSHPool
+from jobs.scheduler_shell import LocalShell, SSHShell
 from jobs.spec import JobSpec
 from tests.clusters import condor_standin as standin
 from tests.clusters.test_slurm_local import check_golden

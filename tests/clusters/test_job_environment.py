@@ -143,7 +143,7 @@ def test_htcondor_wrapper_script_runs_the_setup_then_the_job(venv, tmp_path):
     import htcondor2
 
     from jobs.backends.htcondor import HTCondorBackend
-    from jobs.shell import LocalShell
+    from jobs.scheduler_shell import LocalShell
     from tests.clusters import condor_standin as standin
 
     standin.install(tmp_path / "bin", tmp_path / "state")

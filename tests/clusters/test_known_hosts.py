@@ -16,7 +16,7 @@ import pytest
 
 from jobs.errors import RemoteError
 from jobs.known_hosts import add_known_host, load_known_hosts
-from jobs.remote import SSHPool
+from jobs.ssh_transport import SSHPool
 
 ARCCTL = str(Path(sys.executable).parent / "arcctl")
 OTHER = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"

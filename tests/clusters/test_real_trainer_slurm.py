@@ -15,8 +15,8 @@ import pytest
 from jobs import rundir
 from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend
-from jobs.remote import SSHPool
-from jobs.shell import SSHShell
+from jobs.ssh_transport import SSHPool
+from jobs.scheduler_shell import SSHShell
 from jobs.spec import JobSpec
 from tests.clusters.conftest import wait_for
 

@@ -11,7 +11,7 @@ import pytest
 from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend, make_backend
 from jobs.rundir import EVENTS, METRICS, JsonlTail, read_jsonl
-from jobs.shell import CommandError
+from jobs.scheduler_shell import CommandError
 from tests import golden
 from tests.clusters.conftest import make_spec, wait_for
 

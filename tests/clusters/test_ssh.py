@@ -11,9 +11,9 @@ import pytest
 from jobs.backends.base import JobState
 from jobs.backends.slurm import SlurmBackend
 from jobs.errors import RemoteError, SpecError
-from jobs.remote import SFTPFS, SSHPool, resolve_host
+from jobs.ssh_transport import SFTPFS, SSHPool, resolve_host
 from jobs.rundir import METRICS, JsonlTail, read_jsonl
-from jobs.shell import SSHShell
+from jobs.scheduler_shell import SSHShell
 from tests.clusters import daemons
 from tests.clusters.conftest import make_spec, wait_for
 
@@ -182,7 +182,7 @@ def test_agent_auth_without_identity_file(sshd, tmp_path, monkeypatch):
 
 def test_remote_runs_root_is_expanded_by_the_host(ssh_config, tmp_path):
     """A profile's `~`/$USER are the remote user's: expanded by the host's shell at submit time."""
-    from jobs.remote import expand_path
+    from jobs.ssh_transport import expand_path
     from jobs.registry import Registry
     from jobs.submit import submit_spec
     from tests.clusters import condor_standin as standin

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobs.errors import RemoteError
-from jobs.remote import SFTPFS, SSHPool, expand_path
+from jobs.ssh_transport import SFTPFS, SSHPool, expand_path
 from jobs.rundir import JsonlTail
 from tests.clusters import daemons
 

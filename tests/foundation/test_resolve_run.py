@@ -30,7 +30,7 @@ def test_a_run_dir_is_taken_as_it_is(home, tmp_path, monkeypatch):
 
 
 def test_host_path_names_a_remote_run(home):
-    from jobs.remote import SFTPFS
+    from jobs.ssh_transport import SFTPFS
 
     t = resolve_run("gpu-box:/data/runs/a/", must_exist=False)  # no connection is made yet
     assert (t.run_dir, t.host, isinstance(t.fs, SFTPFS)) == ("/data/runs/a", "gpu-box", True)

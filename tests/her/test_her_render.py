@@ -68,7 +68,7 @@ def test_bad_targets_are_one_error_at_render(cli, tmp_path, overrides, needle):
 
 
 def test_toy_targets_grow_in_difficulty():
-    from trainer.common import find_connected_components
+    from trainer.program_library import find_connected_components
     from trainer.synthetic import toy_targets
 
     assert toy_names("toy", None, None) == list(TOY_LADDER) and toy_names("toy:2", None, 1) == [TOY_LADDER[0]]

@@ -81,7 +81,7 @@ def test_template_renders_the_users_prompt_exactly(barc, task):
 
 
 def test_reward_extracts_the_program_after_the_templates_prefix(barc, task):
-    from trainer.rewards import score_completions
+    from trainer.grid_scoring import score_completions
     from trainer.sandbox import Sandbox
 
     prompter = load_prompter(str(barc))

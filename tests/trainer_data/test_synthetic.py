@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from trainer import common
+from trainer import program_library as common
 from trainer.data import validate_grid
 from trainer.encoders import get_encoder
 from trainer.extract import extract_program
@@ -75,7 +75,7 @@ def test_sft_answers_are_solved_in_the_sandbox():
     """End to end: the SFT answer text, cut after the pre-filled prefix as the model would emit it,
     extracted, executed in the real sandbox with our `common`, scores full reward."""
     sandbox_mod = pytest.importorskip("trainer.sandbox")
-    from trainer.rewards import score_completions
+    from trainer.grid_scoring import score_completions
 
     items = generate_tasks(48, seed=3)
     enc = get_encoder("digits")

@@ -35,7 +35,7 @@ def remote(sshd, tmp_path, monkeypatch):
 
 
 def test_runview_reads_the_same_over_sftp(remote, runs):
-    from jobs.remote import SFTPFS
+    from jobs.ssh_transport import SFTPFS
 
     run = str(runs / "collapsing")
     local, far = RunView(run), RunView(run, SFTPFS(remote))

@@ -39,7 +39,7 @@ PRELOAD = ("math", "random", "itertools", "collections", "functools", "copy", "r
 
 
 def load_common(path: str | None) -> tuple[types.ModuleType, str]:
-    """The helper library as module `common`: a user file, trainer.common, or an empty module."""
+    """The helper library as module `common`: a user file, trainer.program_library, or an empty module."""
     if path:
         spec = importlib.util.spec_from_file_location("common", path)
         if spec is None or spec.loader is None:
@@ -52,10 +52,10 @@ def load_common(path: str | None) -> tuple[types.ModuleType, str]:
             raise ImportError(f"common_module {path}: {type(e).__name__}: {e}") from None
         return mod, path
     try:
-        mod = importlib.import_module("trainer.common")
-        where = getattr(mod, "__file__", "trainer.common")
+        mod = importlib.import_module("trainer.program_library")
+        where = getattr(mod, "__file__", "trainer.program_library")
     except ImportError:
-        mod, where = types.ModuleType("common", "empty fallback: trainer.common is missing"), ""
+        mod, where = types.ModuleType("common", "empty fallback: trainer.program_library is missing"), ""
     sys.modules["common"] = mod
     return mod, where
 
@@ -102,7 +102,7 @@ def main() -> None:
             except ImportError:
                 pass
         common, common_file = load_common(cfg.get("common_module"))
-        prot["common"] = common_file or "empty module (trainer.common not importable)"
+        prot["common"] = common_file or "empty module (trainer.program_library not importable)"
         from . import landlock
         from .worker import worker_main
         paths = read_paths(common_file)

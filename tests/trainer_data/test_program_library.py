@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer import common
-from trainer.common import (Color, blit, blit_object, blit_sprite, bounding_box, collision, contact, crop,
+from trainer import program_library as common
+from trainer.program_library import (Color, blit, blit_object, blit_sprite, bounding_box, collision, contact, crop,
                             detect_objects, draw_line, find_connected_components, flood_fill, is_contiguous,
                             object_boundary, object_colors, object_interior, object_neighbors,
                             object_position, scale_sprite, translate)
@@ -23,7 +23,7 @@ def test_colors_and_star_import():
     assert Color.GRAY == Color.GREY == 5 and Color.TEAL == Color.PURPLE == 8 and Color.MAROON == Color.BROWN == 9
     assert Color.NOT_BLACK == list(range(1, 10))
     ns: dict = {}
-    exec("from trainer.common import *", ns)
+    exec("from trainer.program_library import *", ns)
     for name in common.__all__:
         assert name in ns
 
@@ -136,7 +136,7 @@ def test_scale_sprite():
 
 
 def test_background_color():
-    from trainer.common import detect_background_color
+    from trainer.program_library import detect_background_color
     assert detect_background_color(G) == 0
     assert detect_background_color(np.array([[3, 3, 1], [1, 2, 3]])) == 3
 
@@ -149,7 +149,7 @@ def _occlude(full, box, color=Color.BROWN):
 
 
 def test_mirror_symmetry_completion_like_a_program_would_do_it():
-    from trainer.common import detect_mirror_symmetry, orbit
+    from trainer.program_library import detect_mirror_symmetry, orbit
     rng = np.random.default_rng(0)
     half = rng.integers(1, 5, size=(8, 5))
     full = np.concatenate([half, half[:, ::-1]], axis=1)  # mirror across y = 4.5
@@ -165,7 +165,7 @@ def test_mirror_symmetry_completion_like_a_program_would_do_it():
 
 
 def test_rotational_and_translational_symmetry():
-    from trainer.common import detect_rotational_symmetry, detect_translational_symmetry, orbit
+    from trainer.program_library import detect_rotational_symmetry, detect_translational_symmetry, orbit
     rng = np.random.default_rng(1)
     q = rng.integers(1, 9, size=(3, 3))
     full = np.zeros((6, 6), dtype=int)
@@ -185,7 +185,7 @@ def test_rotational_and_translational_symmetry():
 
 
 def test_call_compatible_signatures(capsys):
-    from trainer.common import detect_mirror_symmetry, scale_pattern, show_colored_grid
+    from trainer.program_library import detect_mirror_symmetry, scale_pattern, show_colored_grid
     assert scale_pattern(pattern=np.array([[3]]), scale_factor=3).shape == (3, 3)
     g = np.array([[1, 2], [1, 2]])
     assert detect_mirror_symmetry(g, ignore_colors=[], background=Color.BLACK)

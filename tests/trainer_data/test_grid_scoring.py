@@ -9,7 +9,7 @@ from jobs.errors import JobsError
 from trainer.data import Pair, Task, load_tasks
 from trainer.extract import open_block_code
 from trainer.prompts import ASSISTANT_PREFIX
-from trainer.rewards import (RewardResult, pixel_score, reward_value, score_completions, score_outputs,
+from trainer.grid_scoring import (RewardResult, pixel_score, reward_value, score_completions, score_outputs,
                              score_task_outputs, task_inputs)
 
 # --- pixel score and grid scoring -------------------------------------------------------------

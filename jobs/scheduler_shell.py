@@ -1,7 +1,7 @@
 """Run a scheduler command here or on a remote host, the same way for every backend.
 
 A backend holds one `Shell`: `LocalShell` (subprocess) or `SSHShell` (one pooled paramiko
-connection per host, see jobs.remote). Both take an argv list and extra environment variables
+connection per host, see jobs.ssh_transport). Both take an argv list and extra environment variables
 (e.g. SLURM_CONF, which a non-interactive ssh session does not have), count their calls (the
 benchmarks assert "one status refresh = one scheduler call"), and can write files (the submit
 artifact and spec.json go into the run dir, wherever it lives).
@@ -96,7 +96,7 @@ def remote_command(argv: list[str], env: dict[str, str] | None = None) -> str:
 
 class SSHShell(Shell):
     def __init__(self, host: str, pool=None) -> None:
-        from jobs.remote import default_pool
+        from jobs.ssh_transport import default_pool
 
         self.host = host
         self.where = host
@@ -115,7 +115,7 @@ class SSHShell(Shell):
         self.pool.makedirs(self.host, path)
 
     def fs(self):
-        from jobs.remote import SFTPFS
+        from jobs.ssh_transport import SFTPFS
 
         return SFTPFS(self.host, self.pool)
 
