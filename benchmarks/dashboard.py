@@ -1,12 +1,17 @@
 """Dashboard speed: prints a table (each number next to a baseline measured in the same run).
 
-  python benchmarks/dashboard.py [--size-mb 1024] [--steps 100000] [--keep DIR]
+  python benchmarks/dashboard.py [--size-mb 1024] [--steps 100000] [--keep DIR] [--remote]
 
 1. Open a run whose completions.jsonl is SIZE MB: time to the first completions page on screen
    and peak RSS, in a fresh process (the real app, headless) vs a naive full load of the file.
 2. Redraw a chart of a STEPS-step metrics history (downsampled) vs plotting every point.
 3. A metrics line appended to the run: time until the run screen shows it (target < 1 s).
 4. Start-up: importing the dashboard + CLI in a fresh interpreter, and whether torch came along.
+
+With --remote, instead: the same run opened over SFTP (a real sshd on loopback, started by
+tests/clusters/daemons.py) next to the same run opened locally, as `arcctl open host:/path`
+does, in fresh processes (the connection is part of the time): time to the run screen's first
+chart, to the first completions page when `c` is pressed at once, and to the whole history.
 """
 from __future__ import annotations
 
@@ -106,6 +111,57 @@ try:
     print(json.dumps({"s": time.perf_counter() - t0}))
 except ImportError:
     print(json.dumps({"s": None}))
+"""
+
+
+CHILD_OPEN = r"""
+import asyncio, json, sys, time
+run, host, what = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+from arcctl.tui.app import ArcApp
+from arcctl.tui.data import JobSource
+from arcctl.tui.screens.completions import CompletionsScreen
+from arcctl.tui.screens.run import RunScreen
+from arcctl.tui.widgets.charts import MetricChart
+
+async def main():
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(160, 45), headless=True) as pilot:
+        t0 = time.perf_counter()
+        scr = RunScreen(src.view(run, host))  # what `arcctl open [host:]path` pushes
+        app.push_screen(scr)
+        out = {}
+        if what == "page":
+            await pilot.pause(0)
+            scr.action_completions()  # `c` pressed at once
+            while not (isinstance(app.screen, CompletionsScreen) and app.screen.items):
+                await pilot.pause(0.005)
+            await pilot.pause(0)  # let the page paint
+            out["first_page_s"] = time.perf_counter() - t0
+        else:
+            charts = lambda: list(scr.query(MetricChart)) if scr.is_mounted else []
+            while not (charts() and all(c.points for c in charts())):
+                await pilot.pause(0.005)
+            await pilot.pause(0)
+            out["first_chart_s"] = time.perf_counter() - t0
+            out["rows_at_first_chart"] = len(scr.view.metrics)
+            while scr.view.metrics.last_step() is None or scr.view.metrics.steps[0] > 1:
+                await pilot.pause(0.01)
+            out["history_s"] = time.perf_counter() - t0
+            out["rows"] = len(scr.view.metrics)
+        print(json.dumps(out))
+asyncio.run(main())
+"""
+
+CHILD_SFTP_READ = r"""
+import json, sys, time
+from jobs.ssh_transport import SSHPool
+path = sys.argv[1]
+s = SSHPool().client("testhost").open_sftp()
+t = time.perf_counter()
+with s.open(path, "rb") as f:
+    n = len(f.read())
+print(json.dumps({"s": time.perf_counter() - t, "bytes": n}))
 """
 
 
@@ -209,11 +265,47 @@ def bench_append(run: Path) -> dict:
     return res
 
 
+def bench_remote(run: Path, root: Path) -> None:
+    """Local vs loopback-SFTP open of the same run; prints its own table."""
+    from tests.clusters import daemons
+
+    server = daemons.ensure_sshd("/tmp/arcctl-bench-sshd")
+    try:
+        os.environ["ARCCTL_SSH_CONFIG"] = str(server.ssh_config(root / "ssh_config"))
+        res = {}
+        for where, host in (("local", ""), ("remote", "testhost")):
+            res[where] = {**child(CHILD_OPEN, str(run), host, "chart"), **child(CHILD_OPEN, str(run), host, "page")}
+        naive = child(CHILD_SFTP_READ, str(run / "metrics.jsonl"))
+    finally:
+        server.stop()
+    loc, rem = res["local"], res["remote"]
+    rows = [
+        ("first chart (run screen)", f"{loc['first_chart_s']:.3f} s ({loc['rows_at_first_chart']} rows)",
+         f"{rem['first_chart_s']:.3f} s ({rem['rows_at_first_chart']} rows)", f"{rem['first_chart_s'] / loc['first_chart_s']:.1f}x",
+         "<= 1 s, <= 2x local", rem["first_chart_s"] <= 1.0 and rem["first_chart_s"] <= 2 * loc["first_chart_s"]),
+        ("first completions page (`c` at once)", f"{loc['first_page_s']:.3f} s", f"{rem['first_page_s']:.3f} s",
+         f"{rem['first_page_s'] / loc['first_page_s']:.1f}x", "<= 1 s, <= 2x local",
+         rem["first_page_s"] <= 1.0 and rem["first_page_s"] <= 2 * loc["first_page_s"]),
+        (f"whole history ({rem['rows']} rows) on the chart", f"{loc['history_s']:.3f} s", f"{rem['history_s']:.3f} s",
+         f"{rem['history_s'] / loc['history_s']:.1f}x", "-", True),
+        (f"baseline: metrics.jsonl ({naive['bytes'] / 2**20:.0f} MB) in one paramiko read()", "-", f"{naive['s']:.3f} s",
+         "-", "-", True),
+    ]
+    head = ("measure", "local", "over SFTP (loopback)", "ratio", "target", "ok")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r[:5] + ("yes" if r[5] else "NO",)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--keep", help="reuse/keep the generated run under this dir")
+    ap.add_argument("--remote", action="store_true", help="open the run over SFTP (loopback sshd) vs locally")
     args = ap.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="arcctl-bench-"))
     t = time.perf_counter()
@@ -221,6 +313,13 @@ def main() -> None:
     size = (run / "completions.jsonl").stat().st_size
     print(f"run dir {run}: completions.jsonl {size / 2**20:.0f} MB, metrics {args.steps} steps (made in {time.perf_counter() - t:.1f}s)")
 
+    if args.remote:
+        bench_remote(run, root)
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+        return
     app = child(CHILD_APP, str(run))
     naive = child(CHILD_NAIVE, str(run))
     chart = bench_chart(run)

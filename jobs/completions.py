@@ -114,7 +114,11 @@ class CompletionIndex:
         self.trunc = array("b")
         self.indexed_bytes = 0
         self._lines = LineReader(path, fs)
-        self._lock = threading.RLock()  # the UI's refresh worker and a filter worker may both index
+        # The UI's refresh worker and a filter worker may both index: _io_lock keeps their reads in
+        # order; _lock, held only to grow or look at the arrays, keeps a page (numpy views of the
+        # arrays) from meeting an append, without waiting for a chunk being read.
+        self._io_lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -127,14 +131,15 @@ class CompletionIndex:
         line stays unindexed until its newline arrives."""
         if max_bytes == 0:
             return 0
-        with self._lock:
+        with self._io_lock:
             return self._update(max_bytes)
 
     def _update(self, max_bytes: int | None) -> int:
         chunk = self._lines.read(max_bytes)
         if self._lines.restarted:  # replaced or truncated: start over
-            for arr in (self.starts, self.ends, self.step, self.reward, self.trunc):
-                del arr[:]
+            with self._lock:
+                for arr in (self.starts, self.ends, self.step, self.reward, self.trunc):
+                    del arr[:]
         if not chunk:
             self.indexed_bytes = self._lines.offset
             return 0
@@ -174,12 +179,13 @@ class CompletionIndex:
                         trunc[line_i] = 1
                 except (ValueError, OverflowError):  # not a number, or one past int64 / float range
                     pass
-        self.starts.extend((starts + base).tolist())
-        self.ends.extend((ends + base).tolist())
-        self.step.extend(steps.tolist())
-        self.reward.extend(rewards.tolist())
-        self.trunc.extend(trunc.tolist())
-        self.indexed_bytes = self._lines.offset
+        with self._lock:
+            self.starts.extend((starts + base).tolist())
+            self.ends.extend((ends + base).tolist())
+            self.step.extend(steps.tolist())
+            self.reward.extend(rewards.tolist())
+            self.trunc.extend(trunc.tolist())
+            self.indexed_bytes = self._lines.offset
         return n
 
     def update_all(self) -> int:
@@ -237,6 +243,10 @@ class CompletionIndex:
     # -- filters ------------------------------------------------------------------------
     def candidates(self, flt: CompletionFilter) -> np.ndarray:
         """Line numbers passing the cheap (indexed) filters, in display order."""
+        with self._lock:  # numpy views of the arrays: no append may resize them meanwhile
+            return self._candidates(flt)
+
+    def _candidates(self, flt: CompletionFilter) -> np.ndarray:
         n = len(self)
         idx = np.arange(n)
         if n == 0:

@@ -54,6 +54,8 @@ class RunFS(Protocol):
 
 
 class LocalFS:
+    concurrent = True  # safe to use from several threads at once (SerializedFS is not needed)
+
     def open_binary(self, path: str) -> IO[bytes]:
         return open(path, "rb")
 
@@ -72,9 +74,9 @@ class LocalFS:
 
 
 class SerializedFS:
-    """A RunFS that lets one request through at a time. The dashboard reads from several worker
-    threads (refresh, a completions page, the jobs table); paramiko's SFTP client deadlocked when
-    three of them shared one channel, so remote file systems are wrapped in this."""
+    """A RunFS that lets one request through at a time, for file systems that do not say they are
+    `concurrent`: the dashboard reads from several worker threads (refresh, a completions page,
+    the jobs table) at once."""
 
     def __init__(self, fs: RunFS) -> None:
         self.inner = fs
@@ -225,6 +227,27 @@ class LineReader:
         except OSError:
             return 0
 
+    def start_near_end(self, nbytes: int) -> int:
+        """Move the offset to the first line start in the last NBYTES of the file (the start when
+        the file is shorter), so the next read gets only the newest lines; returns the offset."""
+        size = self.size()
+        pos = size - nbytes
+        if pos <= 0:
+            self.offset = 0
+            return 0
+        with self.fs.open_binary(self.path) as f:
+            f.seek(pos - 1)  # from the byte before: a line may start exactly at pos
+            while True:
+                piece = f.read(4096)
+                cut = piece.find(b"\n")
+                if cut >= 0:
+                    self.offset = pos + cut
+                    return self.offset
+                if not piece:  # one line longer than the rest of the file: all of it is "before"
+                    self.offset = size
+                    return size
+                pos += len(piece)
+
     def read(self, max_bytes: int | None = None) -> bytes:
         """Up to max_bytes (None: all) of new complete lines; more when one line is longer."""
         self.restarted = False
@@ -260,6 +283,12 @@ class JsonlTail:
 
     def __post_init__(self) -> None:
         self._lines = LineReader(self.path, self.fs, self.offset)
+
+    def start_near_end(self, nbytes: int) -> int:
+        """Skip to the lines in the last NBYTES (LineReader.start_near_end); returns the offset."""
+        self._lines.offset = self.offset
+        self.offset = self._lines.start_near_end(nbytes)
+        return self.offset
 
     def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
         self._lines.offset = self.offset

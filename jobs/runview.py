@@ -18,6 +18,13 @@ from jobs.completions import CHUNK, CompletionIndex
 from jobs.metrics_history import MetricsHistory
 from jobs.progress import Progress, ProgressTracker
 
+# The first refresh reads only the last FIRST_METRICS_BYTES of metrics.jsonl (~2,500 rows), so
+# the newest steps are on screen at once however long the run; load_history() reads the rows
+# before them, HISTORY_CHUNK at a time, and puts them in front.
+FIRST_METRICS_BYTES = 256 * 1024
+HISTORY_CHUNK = 1024 * 1024
+# The first completions chunk is small, so a first page never waits behind a big one.
+FIRST_COMPLETIONS_BYTES = 1024 * 1024
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
 HEALTH_SLICE = 200            # rows judged per slice
 HEALTH_BUDGET_S = 0.03        # per refresh: a 100k-row backlog never delays the screen
@@ -52,8 +59,15 @@ class RunView:
     def __init__(self, run_dir: str, fs: rd.RunFS | None = None) -> None:
         self.run_dir = run_dir.rstrip("/") or "/"
         fs = fs or rd.LocalFS()
-        self.fs: rd.RunFS = fs if isinstance(fs, (rd.LocalFS, rd.SerializedFS)) else rd.SerializedFS(fs)
+        self.fs: rd.RunFS = fs if getattr(fs, "concurrent", False) or isinstance(fs, rd.SerializedFS) \
+            else rd.SerializedFS(fs)
         self._refresh_lock = threading.Lock()
+        self._history_lock = threading.Lock()
+        self._started = False
+        self._history_end = 0  # metrics.jsonl bytes before the tail the first refresh read (0: none left)
+        self._history_read = 0  # of those, read by a load_history() under way
+        self._history_gen = 0  # bumped when metrics.jsonl is replaced: a load under way is dropped
+        self._since_tail: list[dict[str, Any]] = []  # rows read from the tail on, while history is pending
         self.metrics = MetricsHistory()
         self.progress_tracker = ProgressTracker()
         self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
@@ -71,28 +85,86 @@ class RunView:
         self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True) -> set[str] | None:
+    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True,
+                history: bool = True) -> set[str] | None:
         """Read what is new. With wait=False, returns None at once when another thread is
-        refreshing this view already (a slow remote read must not pile up UI ticks)."""
+        refreshing this view already (a slow remote read must not pile up UI ticks). The first
+        refresh reads the newest metrics rows; with history=False the older ones are left to
+        load_history() (a screen draws the newest steps first and fills the history in behind)."""
         if not self._refresh_lock.acquire(blocking=wait):
             return None
         try:
-            return self._refresh(completion_bytes)
+            changed = self._refresh(completion_bytes)
         finally:
             self._refresh_lock.release()
+        if history and self._history_end and self.load_history(wait=wait):
+            changed.add("metrics")
+        return changed
+
+    @property
+    def history_progress(self) -> float | None:
+        """While older metrics rows are still to be read: the fraction read so far (else None)."""
+        end = self._history_end
+        return min(1.0, self._history_read / end) if end else None
+
+    def load_history(self, wait: bool = True, on_chunk: Any = None) -> bool:
+        """Read the metrics rows before the tail the first refresh started from, oldest first in
+        HISTORY_CHUNK pieces (`on_chunk(bytes_read, bytes_total)` after each), then put them in
+        front of `metrics` at once; the refresh lock is held only for that swap, so refreshes and
+        other reads go on meanwhile. True when this call completed the history."""
+        if not self._history_lock.acquire(blocking=wait):
+            return False
+        try:
+            with self._refresh_lock:
+                end, gen = self._history_end, self._history_gen
+            if not end:
+                return False
+            tail = rd.JsonlTail(self._metrics_tail.path, self.fs)
+            older, rows = MetricsHistory(), []
+            while tail.offset < end:
+                before = tail.offset
+                new = tail.read_new(end - tail.offset if end - tail.offset < HISTORY_CHUNK else HISTORY_CHUNK)
+                if tail.offset <= before or tail.resets or gen != self._history_gen:
+                    return False  # replaced, or unreadable now: a later call starts again
+                older.extend(new)
+                rows.extend(new)
+                self._history_read = tail.offset
+                if on_chunk is not None:
+                    on_chunk(tail.offset, end)
+            with self._refresh_lock:
+                if gen != self._history_gen:
+                    return False
+                older.extend(self._since_tail)
+                self.metrics = older
+                self._metrics_tail.bad_lines += tail.bad_lines
+                if self._monitor is not None and self.health_error is None:
+                    self._health_metrics[:0] = rows  # judged oldest first, before the tail's rows
+                self._since_tail, self._history_end, self._history_read = [], 0, 0
+                self._judge_health()
+            return True
+        finally:
+            self._history_lock.release()
 
     def _refresh(self, completion_bytes: int | None) -> set[str]:
         changed: set[str] = set()
+        if not self._started:
+            self._history_end = self._metrics_tail.start_near_end(FIRST_METRICS_BYTES)
+            self._started = True
         resets = self._metrics_tail.resets
         rows = self._metrics_tail.read_new()
         if self._metrics_tail.resets != resets:
             # metrics.jsonl was replaced by a shorter one (a resume from an earlier checkpoint moved
-            # the later steps aside): the history and its health judgement start over
+            # the later steps aside): the history and its health judgement start over, from the
+            # whole new file (it was read from its start)
             self.metrics = MetricsHistory()
             self.progress_tracker = ProgressTracker()
             self._monitor = None
             self._health_metrics.clear()
             self._health_completions.clear()
+            self._history_gen += 1
+            self._since_tail, self._history_end, self._history_read = [], 0, 0
+        if self._history_end:
+            self._since_tail.extend(rows)
         self.progress_tracker.feed(rows)
         if self.metrics.extend(rows):
             changed.add("metrics")
@@ -101,6 +173,8 @@ class RunView:
             self.events.extend(new_events)
             changed.add("events")
         n0 = len(self.completions)
+        if n0 == 0 and completion_bytes is not None:
+            completion_bytes = min(completion_bytes, FIRST_COMPLETIONS_BYTES)
         if self.completions.update(completion_bytes):
             changed.add("completions")
         if self._feed_health(rows, n0):
@@ -115,6 +189,11 @@ class RunView:
             self.exit_code_value = code
             changed.add("exit")
         return changed
+
+    @property
+    def spec_read(self) -> bool:
+        """spec.json has been read (`spec` answers without I/O)."""
+        return self._spec is not None
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -194,6 +273,18 @@ class RunView:
             self._health_metrics.extend(metric_rows)
             if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:
                 self._health_completions.extend(c.raw for c in comp.read(list(range(first_new_line, len(comp)))))
+            if self._history_end:
+                return False  # judged oldest first: once load_history() has put the older rows in front
+            return self._judge_health()
+        except Exception as e:  # noqa: BLE001 - health is advisory; the dashboard must still work
+            self.health_error = f"health: {e}"
+            return False
+
+    def _judge_health(self) -> bool:
+        """Judge the backlog for at most HEALTH_BUDGET_S; True when an alert rose."""
+        if self._monitor is None or self.health_error is not None:
+            return False
+        try:
             if not self._health_metrics and not self._health_completions:
                 return False
             raised = False

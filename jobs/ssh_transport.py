@@ -18,8 +18,9 @@ import socket
 import stat
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Any, Callable, Iterator
 
 import paramiko
 
@@ -87,8 +88,12 @@ class SSHPool:
         self.config_path = config_path
         self.connect_timeout = connect_timeout
         self._clients: dict[str, paramiko.SSHClient] = {}
-        self._sftp: dict[str, paramiko.SFTPClient] = {}
+        # Idle SFTP sessions per host. Each thread leases its own (one channel each over the one
+        # connection), so a long read in one worker never holds up another's small reads.
+        self._sftp_idle: dict[str, list[paramiko.SFTPClient]] = {}
+        self._sftp_busy: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._sftp_free = threading.Condition(self._lock)
         self.connects = 0  # how many connections were opened (reuse is the point)
         self._transports: dict[str, str] = {}
 
@@ -226,9 +231,9 @@ class SSHPool:
 
     def drop(self, alias: str) -> None:
         with self._lock:
-            s = self._sftp.pop(alias, None)
+            idle = self._sftp_idle.pop(alias, [])
             c = self._clients.pop(alias, None)
-        for obj in (s, c):
+        for obj in (*idle, c):
             if obj is not None:
                 try:
                     obj.close()
@@ -293,27 +298,70 @@ class SSHPool:
         return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
     # ---------------------------------------------------------------- sftp
-    def sftp(self, alias: str) -> paramiko.SFTPClient:
-        with self._lock:
-            s = self._sftp.get(alias)
-            c = self._clients.get(alias)
-            if s is not None and c is not None and c.get_transport() is not None and c.get_transport().is_active():
-                return s
-            self._sftp.pop(alias, None)
-            try:
-                s = self.client(alias).open_sftp()
-            except _SSH_ERRORS as e:
+    SFTP_SESSIONS = 6  # per host, below sshd's default MaxSessions (10) next to exec channels
+
+    @contextmanager
+    def sftp_session(self, alias: str) -> Iterator[paramiko.SFTPClient]:
+        """An SFTP session of ALIAS for this thread alone until the block ends (then kept for
+        the next caller); at most SFTP_SESSIONS at once per host, more callers wait."""
+        s = self._lease_sftp(alias)
+        try:
+            yield s
+        except BaseException as e:
+            self._release_sftp(alias, s, keep=not _broken(e))
+            raise
+        self._release_sftp(alias, s, keep=True)
+
+    def _lease_sftp(self, alias: str) -> paramiko.SFTPClient:
+        with self._sftp_free:
+            while True:
+                idle = self._sftp_idle.get(alias, [])
+                while idle:
+                    s = idle.pop()
+                    if self._live(alias, s):
+                        self._sftp_busy[alias] = self._sftp_busy.get(alias, 0) + 1
+                        return s
+                    _close(s)
+                if self._sftp_busy.get(alias, 0) < self.SFTP_SESSIONS:
+                    break
+                self._sftp_free.wait(1.0)
+            self._sftp_busy[alias] = self._sftp_busy.get(alias, 0) + 1
+        try:  # connecting and opening a channel: outside the lock, other hosts are not held up
+            return self.client(alias).open_sftp()
+        except BaseException as e:
+            with self._sftp_free:
+                self._sftp_busy[alias] -= 1
+                self._sftp_free.notify()
+            if isinstance(e, _SSH_ERRORS) and not isinstance(e, RemoteError):
                 self.drop(alias)
-                raise RemoteError(f"cannot open SFTP on {alias}: {e}") from None
-            self._sftp[alias] = s
-            return s
+                raise RemoteError(f"cannot open SFTP on {alias}: {_why(e)}") from None
+            raise
+
+    def _release_sftp(self, alias: str, s: paramiko.SFTPClient, keep: bool) -> None:
+        with self._sftp_free:
+            self._sftp_busy[alias] -= 1
+            if keep and self._live(alias, s) and len(self._sftp_idle.get(alias, [])) < self.SFTP_SESSIONS:
+                self._sftp_idle.setdefault(alias, []).append(s)
+                s = None
+            self._sftp_free.notify()
+        if s is not None:
+            _close(s)
+
+    def _live(self, alias: str, s: paramiko.SFTPClient) -> bool:
+        """S still runs over the pooled connection to ALIAS (not one dropped and re-opened since)."""
+        c = self._clients.get(alias)
+        t = c.get_transport() if c is not None else None
+        chan = s.get_channel()
+        return t is not None and t.is_active() and chan is not None and not chan.closed and chan.get_transport() is t
 
     def sftp_call(self, alias: str, fn):
-        """Run `fn(sftp)`; reads are idempotent, so a dropped connection is re-opened and retried once."""
+        """Run `fn(sftp)` on a session of this thread's own; reads are idempotent, so a dropped
+        connection is re-opened and retried once."""
         for attempt in (0, 1):
             try:
-                return fn(self.sftp(alias))
-            except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+                with self.sftp_session(alias) as s:
+                    return fn(s)
+            except (*_ANSWERS, RemoteError):
                 raise
             except _SSH_ERRORS as e:
                 self.drop(alias)
@@ -381,6 +429,33 @@ class SSHPool:
         return total
 
 
+_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _broken(e: BaseException) -> bool:
+    """E says the SFTP session may be unusable (not just the server's answer about a file)."""
+    return not isinstance(e, _ANSWERS) and isinstance(e, (*_SSH_ERRORS, RemoteError))
+
+
+def _close_session(session: Any, keep: bool) -> None:
+    """End a `with SSHPool.sftp_session(...)` entered by hand (a file that outlives the call)."""
+    if keep:
+        session.__exit__(None, None, None)
+    else:
+        e = EOFError("SFTP file failed")
+        try:
+            session.__exit__(type(e), e, None)
+        except EOFError:
+            pass
+
+
+def _close(obj: Any) -> None:
+    try:
+        obj.close()
+    except Exception:  # noqa: BLE001 - closing something already broken
+        pass
+
+
 def _sftp_makedirs(s: paramiko.SFTPClient, path: str) -> None:
     if not path or path == "/":
         return
@@ -411,12 +486,26 @@ class SFTPFS:
 
             self.system = OpenSSHFS(self.pool.openssh(), host)
 
+    # safe to use from several threads at once: each file and call leases its own SFTP session
+    concurrent = True
+
     def open_binary(self, path: str) -> IO[bytes]:
         if self.system:
             return self.system.open_binary(path)
-        f = self.pool.sftp_call(self.host, lambda s: s.open(path, "rb"))
-        f.set_pipelined(True)
-        return f
+        for attempt in (0, 1):
+            cm = self.pool.sftp_session(self.host)
+            s = cm.__enter__()
+            try:
+                return _SFTPReader(s.open(path, "rb"), cm)  # type: ignore[return-value]
+            except BaseException as e:
+                _close_session(cm, keep=not _broken(e))
+                if _broken(e) and not isinstance(e, RemoteError):
+                    self.pool.drop(self.host)
+                    if not attempt:
+                        continue
+                    raise RemoteError(f"SFTP on {self.host} failed: {_why(e)}") from None
+                raise
+        raise AssertionError("unreachable")
 
     def size(self, path: str) -> int:
         if self.system:
@@ -441,11 +530,65 @@ class SFTPFS:
         if self.system:
             return self.system.read_text(path)
 
-        def read(s):
-            with s.open(path, "rb") as f:
-                return f.read().decode("utf-8")
+        with self.open_binary(path) as f:
+            return f.read().decode("utf-8")
 
-        return self.pool.sftp_call(self.host, read)
+
+class _SFTPReader:
+    """A remote file open for reading on a leased SFTP session (given back on close). A read
+    of more than one SFTP request asks for all of its pieces at once (paramiko's readv) instead
+    of one 32 KB round trip after another, and joins them once: paramiko's own read() of N bytes
+    re-copies its buffer per request (quadratic in N)."""
+
+    PIECE = 256 * 1024  # per readv piece: paramiko's read() of a piece stays short
+
+    def __init__(self, f: paramiko.SFTPFile, session: Any) -> None:
+        self._f, self._session, self._pos = f, session, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == os.SEEK_END:
+            offset += self._f.stat().st_size
+        elif whence == os.SEEK_CUR:
+            offset += self._pos
+        self._pos = max(0, offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is not None and 0 <= n <= self._f.MAX_REQUEST_SIZE:
+            self._f.seek(self._pos)
+            data = self._f.read(n)
+        else:
+            end = self._f.stat().st_size  # pieces past the end would fail the whole readv
+            if n is not None and n >= 0:
+                end = min(end, self._pos + n)
+            pieces = [(o, min(self.PIECE, end - o)) for o in range(self._pos, end, self.PIECE)]
+            try:
+                data = b"".join(self._f.readv(pieces))
+            except EOFError:  # shrank since the stat (replaced by a resume): what is there now
+                self._f.seek(self._pos)
+                data = self._f.read(max(0, end - self._pos))
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        if self._session is None:
+            return
+        session, self._session = self._session, None
+        try:
+            self._f.close()
+        except _SSH_ERRORS:
+            _close_session(session, keep=False)  # the channel may be broken
+            return
+        _close_session(session, keep=True)
+
+    def __enter__(self) -> "_SFTPReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 _DEFAULT: SSHPool | None = None

@@ -124,7 +124,9 @@ class CompletionsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.view.name()} · completions"
+        # the run's name once its spec is read (off the UI thread: over SFTP it is a round trip)
+        name = self.view.name() if self.view.spec_read else self.view.run_dir.rsplit("/", 1)[-1]
+        self.sub_title = f"{name} · completions"
         t = self.query_one("#comp-table", DataTable)
         for label, key in (("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
                            ("trunc", "trunc"), ("error", "error")):
@@ -135,8 +137,15 @@ class CompletionsScreen(Screen):
         else:
             self.load()
 
+    def _read_spec(self) -> None:
+        """spec.json (run name, max_completion_length, data set), read here so `detail` does no I/O."""
+        if not self.view.spec_read:
+            name = self.view.name()
+            self.app.call_from_thread(setattr, self, "sub_title", f"{name} · completions")
+
     @work(thread=True, exclusive=True, group="comp-page")
     def load(self) -> None:
+        self._read_spec()
         idx = self.view.completions
         if self.flt.is_empty():
             if len(idx) < PAGE * len(self.page_starts):
@@ -150,6 +159,7 @@ class CompletionsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="comp-page")
     def open_id(self, cid: str) -> None:
+        self._read_spec()
         idx = self.view.completions
         idx.update_all()
         c = idx.find_id(cid)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from rich.text import Text
@@ -15,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from arcctl.tui.widgets.charts import MetricChart
 from arcctl.tui.widgets.log_tail import LogTail
+from jobs.completions import CHUNK
 from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
@@ -99,9 +101,15 @@ class RunScreen(Screen):
         self.job = job
         self.smoothing_i = 0
         self.alerts: list[Alert] = []
-        names = view.metrics.names()
-        preferred = PREFERRED_BY_KIND.get(str((view.spec or {}).get("kind")), PREFERRED)
-        self.chosen = [m for m in preferred if m in names] or preferred[:]
+        # spec.json is read by the first refresh, off the UI thread (over SFTP the first read
+        # also opens the connection); until then the charts are the GRPO ones
+        self.chosen = self._preferred()
+
+    def _preferred(self) -> list[str]:
+        spec = self.view.spec if self.view.spec_read else {}
+        preferred = PREFERRED_BY_KIND.get(str(spec.get("kind")), PREFERRED)
+        names = self.view.metrics.names()
+        return [m for m in preferred if m in names] or preferred[:]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,7 +129,10 @@ class RunScreen(Screen):
 
     @work(thread=True, group="run-refresh")
     def tick(self) -> None:
-        changed = self.view.refresh(wait=False)
+        # The newest rows first; the older ones come from fill_history, started after the first
+        # paint. While it reads, completions.jsonl is not indexed on: the CPU goes to the screen.
+        comp_bytes = 0 if self.view.history_progress is not None else CHUNK
+        changed = self.view.refresh(comp_bytes, wait=False, history=False)
         if changed is None:  # the previous refresh is still reading (slow remote host)
             return
         first = not getattr(self, "_alerts_read", False)
@@ -129,13 +140,45 @@ class RunScreen(Screen):
         alerts = self.view.alerts() if (first or changed & {"events", "health"} or self.view.health_pending) else None
         self.app.call_from_thread(self.apply, changed, alerts)
 
+    @work(thread=True, exclusive=True, group="run-history")
+    def fill_history(self) -> None:
+        """The metrics rows before the newest ones (a long run's history), read behind the chart."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+
+        def shown(*_: Any) -> None:
+            """After each chunk: the status line's "history N%"; and while another screen covers
+            this one (the completions page), wait, so the CPU goes to what is on screen."""
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.apply, set(), None)
+            while not worker.is_cancelled and self.is_attached and self._covered():
+                time.sleep(0.1)
+
+        try:  # (another reader of the same view, the jobs table, may be loading it: this waits)
+            self.view.load_history(on_chunk=shown)
+        except Exception as e:  # noqa: BLE001 - the host went away: the newest rows stay on screen
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.notify, f"history of {self.view.run_dir}: {e}", severity="warning")
+            return
+        if self.view.history_progress is None and not worker.is_cancelled:
+            self.app.call_from_thread(self.apply, {"metrics"}, None)
+
+    def _covered(self) -> bool:
+        top = self.app.screen_stack[-1] if self.app.screen_stack else self
+        return top is not self and not isinstance(top, ModalScreen)
+
     def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:
-        if not self.is_attached:
+        if not self.is_attached or not self.query("#run-status"):  # gone, or being torn down
             return
         if not getattr(self, "_spec_shown", False):
             self._spec_shown = True
             self.sub_title = self.view.name()
             self.query_one("#spec-panel", Static).update(spec_summary(self.view))
+            if self._preferred() != self.chosen and not getattr(self, "_picked", False):
+                self._set_charts(self._preferred())  # the run's kind logs other metrics (SFT, HER)
+            if self.view.history_progress is not None:
+                self.call_after_refresh(self.fill_history)
         if "metrics" in changed or not changed and not getattr(self, "_drawn", False):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
@@ -160,6 +203,8 @@ class RunScreen(Screen):
         status += f"  {prog.rate_text()}  ETA {prog.eta_text()}"
         status += f"  rows {len(m)}  completions {len(self.view.completions)}"
         status += f"  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
+        if self.view.history_progress is not None:
+            status += f"  history {self.view.history_progress:.0%}"
         if self.view.health_pending:
             status += f"  health: {self.view.health_pending} rows to check"
         elif self.view.health_error:
@@ -195,13 +240,17 @@ class RunScreen(Screen):
     def action_pick_metrics(self) -> None:
         def done(chosen: list[str] | None) -> None:
             if chosen and chosen != self.chosen:
-                self.chosen = chosen
-                grid = self.query_one("#charts", Grid)
-                grid.remove_children()
-                grid.mount_all([MetricChart(m) for m in chosen])
-                self.call_after_refresh(self.redraw)
+                self._picked = True
+                self._set_charts(chosen)
 
         self.app.push_screen(MetricPicker(self.view.metrics.names() or PREFERRED, self.chosen), done)
+
+    def _set_charts(self, chosen: list[str]) -> None:
+        self.chosen = chosen
+        grid = self.query_one("#charts", Grid)
+        grid.remove_children()
+        grid.mount_all([MetricChart(m) for m in chosen])
+        self.call_after_refresh(self.redraw)
 
     def action_smooth(self, delta: int) -> None:
         self.smoothing_i = max(0, min(len(SMOOTHING) - 1, self.smoothing_i + delta))
