@@ -557,13 +557,16 @@ class _SFTPReader:
         return self._pos
 
     def read(self, n: int | None = -1) -> bytes:
-        if n is not None and 0 <= n <= self._f.MAX_REQUEST_SIZE:
-            self._f.seek(self._pos)
-            data = self._f.read(n)
-        else:
+        small = n is not None and 0 <= n <= self._f.MAX_REQUEST_SIZE
+        if not small:
             end = self._f.stat().st_size  # pieces past the end would fail the whole readv
             if n is not None and n >= 0:
                 end = min(end, self._pos + n)
+            n, small = max(0, end - self._pos), end - self._pos <= self._f.MAX_REQUEST_SIZE
+        if small:  # one request: no prefetch thread
+            self._f.seek(self._pos)
+            data = self._f.read(n)
+        else:
             pieces = [(o, min(self.PIECE, end - o)) for o in range(self._pos, end, self.PIECE)]
             try:
                 data = b"".join(self._f.readv(pieces))

@@ -65,7 +65,7 @@ async def test_run_screen_over_sftp(remote, runs):
                 break
             await pilot.pause(0.05)
         scr = app.screen
-        assert type(scr.view.fs.inner).__name__ == "SFTPFS"
+        assert type(scr.view.fs).__name__ == "SFTPFS"
         assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))
 
 
@@ -94,3 +94,137 @@ def test_open_host_path_with_the_real_binary(sshd, remote, runs, arc_home, tmp_p
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "testhost" in bad.stderr
+
+
+# -- opening a long remote run: newest rows first, history behind, no read waits for another ------
+
+STEPS = 40_000  # metrics.jsonl ~4 MB: the first refresh must read only its last FIRST_METRICS_BYTES
+
+
+def _long_run(runs: Path) -> Path:
+    run = runs / "healthy"
+    with open(run / "metrics.jsonl", "w") as f:
+        for s in range(1, STEPS + 1):
+            f.write(json.dumps({"step": s, "reward": (s % 97) / 97, "kl": s * 1e-5, "entropy": 1.0}) + "\n")
+    return run
+
+
+def _same_history(a, b) -> bool:
+    return list(a.steps) == list(b.steps) and all(
+        json.dumps(list(a.columns[k])) == json.dumps(list(b.columns.get(k, []))) for k in a.columns)
+
+
+def test_first_refresh_reads_only_the_newest_metrics_then_the_history(remote, runs):
+    """Over SFTP the first refresh gets the newest rows only (a 4 MB metrics.jsonl is not read
+    whole before the first chart); load_history() then puts every older row in front, in chunks,
+    and the result is exactly what a full local read gives."""
+    from jobs.runview import FIRST_METRICS_BYTES, HISTORY_CHUNK
+    from jobs.ssh_transport import SFTPFS
+
+    run = str(_long_run(runs))
+    far = RunView(run, SFTPFS(remote))
+    assert "metrics" in far.refresh(history=False)
+    n = len(far.metrics)
+    sizes = [len(line) + 1 for line in Path(run, "metrics.jsonl").read_bytes().splitlines()]
+    assert n * min(sizes) <= FIRST_METRICS_BYTES < (n + 1) * max(sizes)  # the whole tail, nothing before
+    assert far.metrics.last_step() == STEPS and list(far.metrics.steps) == list(range(STEPS - n + 1, STEPS + 1))
+    assert far.history_progress == 0.0
+    with open(Path(run) / "metrics.jsonl", "a") as f:  # rows that arrive meanwhile are kept too
+        f.write(json.dumps({"step": STEPS + 1, "reward": 0.5}) + "\n")
+    assert far.refresh(history=False) >= {"metrics"}
+    seen = []
+    assert far.load_history(on_chunk=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= (Path(run, "metrics.jsonl").stat().st_size - FIRST_METRICS_BYTES) // HISTORY_CHUNK
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == seen[-1][1]
+    assert far.history_progress is None and not far.load_history()  # once
+    local = RunView(run)
+    local.refresh()  # history=True: one call reads it all
+    assert local.history_progress is None and len(local.metrics) == STEPS + 1
+    assert _same_history(far.metrics, local.metrics)
+
+
+def test_a_long_read_does_not_hold_up_small_ones(remote, runs):
+    """Each thread reads on its own SFTP session: a 32 MB read in one worker does not make the
+    spec read of another wait (one shared, locked session made it wait for the whole read)."""
+    import threading
+    import time
+
+    from jobs.ssh_transport import SFTPFS
+
+    run = runs / "healthy"
+    blob = os.urandom(32 * 1024 * 1024)
+    (run / "completions.jsonl").write_bytes(blob)
+    view = RunView(str(run), SFTPFS(remote))
+    assert view.fs.read_text(f"{run}/spec.json")  # connected
+    done: dict[str, float] = {}
+    reading = threading.Event()
+
+    def big() -> None:
+        with view.fs.open_binary(f"{run}/completions.jsonl") as f:
+            f.seek(5)
+            reading.set()
+            got = f.read()  # one call: ~0.5 s on loopback
+        done["big"] = time.monotonic()
+        done["ok"] = got == blob[5:]
+
+    t = threading.Thread(target=big)
+    t.start()
+    assert reading.wait(30)
+    time.sleep(0.05)  # well inside the long read
+    spec = json.loads(view.fs.read_text(f"{run}/spec.json"))
+    done["small"] = time.monotonic()
+    t.join(60)
+    assert spec["run_dir"] == str(run) and done["ok"]
+    assert done["small"] < done["big"], "the small read waited for the long one"
+    with view.fs.open_binary(f"{run}/completions.jsonl") as f:  # ranges and the end of the file
+        f.seek(-10, os.SEEK_END)
+        assert f.read(100) == blob[-10:] and f.read(100) == b""
+        f.seek(1000)
+        assert f.read(300_000) == blob[1000:301_000] and f.tell() == 301_000
+
+
+def test_run_screen_opens_a_remote_run_without_touching_the_network_on_the_ui_thread(remote, runs):
+    """Building the run screen reads nothing remote (the spec, hence the connection, comes with
+    the first refresh in a worker thread)."""
+    from arcctl.tui.screens.run import RunScreen
+    from jobs.ssh_transport import SFTPFS, SSHPool
+
+    pool = SSHPool()
+    view = RunView(str(runs / "healthy"), SFTPFS(remote, pool))
+    RunScreen(view)
+    assert pool.connects == 0 and not view.spec_read
+
+
+async def test_first_completions_page_comes_before_the_history(remote, runs):
+    """`open host:/path` then `c` at once: the first page is on screen while the history is
+    still to be read (it waits while another screen covers the run screen); back on the run
+    screen the history is filled in and the chart holds every step."""
+    from textual.widgets import DataTable
+
+    from arcctl.tui.screens.completions import CompletionsScreen
+    from arcctl.tui.screens.run import RunScreen
+
+    run = str(_long_run(runs))
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(150, 48)) as pilot:
+        scr = RunScreen(src.view(run, host=remote))
+        app.push_screen(scr)
+        await pilot.pause(0)
+        await pilot.press("c")
+        for _ in range(400):
+            if isinstance(app.screen, CompletionsScreen) and app.screen.items:
+                break
+            await pilot.pause(0.025)
+        page = app.screen
+        assert isinstance(page, CompletionsScreen) and page.query_one(DataTable).row_count == len(page.items) > 0
+        assert scr.view.history_progress is not None and len(scr.view.metrics) < STEPS
+        await pilot.pause(0.5)
+        assert scr.view.history_progress is not None  # still waiting behind the page
+        await pilot.press("escape")
+        for _ in range(600):
+            if len(scr.view.metrics) == STEPS:
+                break
+            await pilot.pause(0.025)
+        assert scr.view.history_progress is None and len(scr.view.metrics) == STEPS
+        assert scr.view.metrics.steps[0] == 1

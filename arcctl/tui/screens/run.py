@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from arcctl.tui.widgets.charts import MetricChart
 from arcctl.tui.widgets.log_tail import LogTail
 from jobs.completions import CHUNK
+from jobs.rundir import LocalFS
 from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
@@ -101,12 +102,12 @@ class RunScreen(Screen):
         self.job = job
         self.smoothing_i = 0
         self.alerts: list[Alert] = []
-        # spec.json is read by the first refresh, off the UI thread (over SFTP the first read
-        # also opens the connection); until then the charts are the GRPO ones
         self.chosen = self._preferred()
 
     def _preferred(self) -> list[str]:
-        spec = self.view.spec if self.view.spec_read else {}
+        # A remote spec.json is read by the first refresh, off the UI thread (over SFTP the first
+        # read also opens the connection); until then the charts are the GRPO ones.
+        spec = self.view.spec if self.view.spec_read or isinstance(self.view.fs, LocalFS) else {}
         preferred = PREFERRED_BY_KIND.get(str(spec.get("kind")), PREFERRED)
         names = self.view.metrics.names()
         return [m for m in preferred if m in names] or preferred[:]
