@@ -507,6 +507,16 @@ class SFTPFS:
                 raise
         raise AssertionError("unreachable")
 
+    def connect(self) -> None:
+        """Open the connection and one SFTP session ahead of the first read (from a background
+        thread); a failure is left for that read to report."""
+        if self.system:
+            return
+        try:
+            self.pool.sftp_call(self.host, lambda s: None)
+        except RemoteError:
+            pass
+
     def size(self, path: str) -> int:
         if self.system:
             return self.system.size(path)

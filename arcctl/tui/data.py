@@ -6,6 +6,7 @@ or a scheduler runs in a Textual worker thread.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,9 @@ class JobSource:
             fs = None
             if host and self._fs_for is not None:
                 fs = self._fs_for(host)
+                if callable(getattr(fs, "connect", None)):
+                    # log in while the screen is being built; the first read then finds the connection
+                    threading.Thread(target=fs.connect, daemon=True, name=f"connect-{host}").start()
             v = self.views[key] = RunView(run_dir, fs)
         return v
 
