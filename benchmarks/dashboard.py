@@ -291,13 +291,18 @@ def bench_remote(run: Path, root: Path) -> None:
         (f"baseline: metrics.jsonl ({naive['bytes'] / 2**20:.0f} MB) in one paramiko read()", "-", f"{naive['s']:.3f} s",
          "-", "-", True),
     ]
-    head = ("measure", "local", "over SFTP (loopback)", "ratio", "target", "ok")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    print_table(("measure", "local", "over SFTP (loopback)", "ratio", "target", "ok"), rows)
+
+
+def print_table(head: tuple, rows: list[tuple]) -> None:
+    """A markdown table; each row's last value (met the target or not) printed as yes / NO."""
+    rows = [r[:-1] + ("yes" if r[-1] else "NO",) for r in rows]
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
     print(line(head))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
-        print(line(r[:5] + ("yes" if r[5] else "NO",)))
+        print(line(r))
 
 
 def main() -> None:
@@ -347,13 +352,7 @@ def main() -> None:
          f"{torch['s'] / imp['s']:.1f}x" if torch["s"] else "-", "no torch", not imp["heavy"]),
     ]
     print(f"\n(import of the app in the 1 GB child: {app['import_s']:.2f} s; lines indexed at first paint: {app['indexed_lines']}; torch imported: {app['torch']})\n")
-    head = ("measure", "arcctl", "baseline", "ratio", "target", "ok")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
-    line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(line(r[:5] + ("yes" if r[5] else "NO",)))
+    print_table(("measure", "arcctl", "baseline", "ratio", "target", "ok"), rows)
     if not args.keep:
         import shutil
 
