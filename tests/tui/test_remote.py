@@ -193,7 +193,7 @@ async def test_first_completions_page_comes_before_the_history(remote, runs):
     """`open host:/path` then `c` at once: the first page is on screen while the history is
     still to be read (it waits while another screen covers the run screen); back on the run
     screen the history is filled in and the chart holds every step."""
-    from textual.widgets import DataTable
+    from textual.widgets import DataTable, Static
 
     from arcctl.tui.screens.completions import CompletionsScreen
     from arcctl.tui.screens.run import RunScreen
@@ -222,3 +222,9 @@ async def test_first_completions_page_comes_before_the_history(remote, runs):
             await pilot.pause(0.025)
         assert scr.view.history_progress is None and len(scr.view.metrics) == STEPS
         assert scr.view.metrics.steps[0] == 1
+        status = lambda: str(scr.query_one("#run-status", Static).render())
+        for _ in range(200):
+            if f"rows {STEPS} " in status():
+                break
+            await pilot.pause(0.025)
+        assert f"rows {STEPS} " in status() and "history" not in status()

@@ -172,6 +172,12 @@ class RunScreen(Screen):
     def apply(self, changed: set[str], alerts: list[Alert] | None) -> None:
         if not self.is_attached or not self.query("#run-status"):  # gone, or being torn down
             return
+        if self._covered() and getattr(self, "_spec_shown", False):
+            # another screen (the completions page) is on top: draw once this one is back
+            self._missed = getattr(self, "_missed", set()) | changed
+            if alerts is not None:
+                self._missed_alerts = alerts
+            return
         if not getattr(self, "_spec_shown", False):
             self._spec_shown = True
             self.sub_title = self.view.name()
@@ -214,6 +220,12 @@ class RunScreen(Screen):
         if code is not None:
             status += f"  exit code {code}"
         self.query_one("#run-status", Static).update(status)
+
+    def on_screen_resume(self) -> None:
+        missed, self._missed = getattr(self, "_missed", set()), set()
+        alerts, self._missed_alerts = getattr(self, "_missed_alerts", None), None
+        if missed or alerts is not None:
+            self.apply(missed, alerts)
 
     def _tails(self) -> dict[str, Any]:
         return {"stdout": self.view.stdout, "stderr": self.view.stderr}
