@@ -126,6 +126,47 @@ class _SerializedFile:
         self.close()
 
 
+class DeferredFS:
+    """A RunFS made on first use by FACTORY, in whichever thread reads first: for a remote host,
+    importing paramiko and logging in then happen in a worker, not in the thread that builds
+    the screen. `connect()` makes it (and logs in) ahead of the first read."""
+
+    concurrent = True  # what the factory makes is serialized here when it is not
+
+    def __init__(self, factory: Any, label: str = "") -> None:
+        self._factory, self.label = factory, label
+        self._inner: RunFS | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def inner(self) -> RunFS:
+        with self._lock:
+            if self._inner is None:
+                fs = self._factory()
+                self._inner = fs if getattr(fs, "concurrent", False) else SerializedFS(fs)
+            return self._inner
+
+    def connect(self) -> None:
+        connect = getattr(self.inner, "connect", None)
+        if callable(connect):
+            connect()
+
+    def open_binary(self, path: str) -> IO[bytes]:
+        return self.inner.open_binary(path)
+
+    def size(self, path: str) -> int:
+        return self.inner.size(path)
+
+    def exists(self, path: str) -> bool:
+        return self.inner.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return self.inner.listdir(path)
+
+    def read_text(self, path: str) -> str:
+        return self.inner.read_text(path)
+
+
 def fs_for_host(host: str | None) -> RunFS:
     """The file system a run dir on `host` is read through: this machine's for None (or
     "localhost"), SFTP over the shared SSH pool for an ssh host alias."""

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.rundir import fs_for_host
+from jobs.rundir import DeferredFS, fs_for_host
 from jobs.runview import RunView
 
 
@@ -72,6 +72,13 @@ def _ts(v: Any) -> float | None:
         return None
 
 
+def _connect(fs: DeferredFS) -> None:
+    try:
+        fs.connect()
+    except Exception:  # noqa: BLE001 - the first read reports it, in the screen's own words
+        pass
+
+
 class JobSource:
     """Registry jobs (plus explicitly opened run dirs), each with a cached incremental RunView."""
 
@@ -101,10 +108,9 @@ class JobSource:
         if v is None:
             fs = None
             if host and self._fs_for is not None:
-                fs = self._fs_for(host)
-                if callable(getattr(fs, "connect", None)):
-                    # log in while the screen is being built; the first read then finds the connection
-                    threading.Thread(target=fs.connect, daemon=True, name=f"connect-{host}").start()
+                # made, and logged in, in a background thread while the screen is being built
+                fs = DeferredFS(lambda: self._fs_for(host), host)
+                threading.Thread(target=_connect, args=(fs,), daemon=True, name=f"connect-{host}").start()
             v = self.views[key] = RunView(run_dir, fs)
         return v
 

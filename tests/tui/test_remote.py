@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ async def test_run_screen_over_sftp(remote, runs):
                 break
             await pilot.pause(0.05)
         scr = app.screen
-        assert type(scr.view.fs).__name__ == "SFTPFS"
+        assert type(scr.view.fs.inner).__name__ == "SFTPFS"
         assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))
 
 
@@ -140,7 +141,6 @@ def test_first_refresh_reads_only_the_newest_metrics_then_the_history(remote, ru
 def test_a_long_read_does_not_hold_up_small_ones(remote, runs):
     """Each thread reads on its own SFTP session: a 32 MB read in one worker does not make the
     spec read of another wait (one shared, locked session made it wait for the whole read)."""
-    import threading
     import time
 
     from jobs.ssh_transport import SFTPFS
@@ -178,8 +178,11 @@ def test_a_long_read_does_not_hold_up_small_ones(remote, runs):
 
 
 def test_run_screen_opens_a_remote_run_without_touching_the_network_on_the_ui_thread(remote, runs):
-    """Building the run screen reads nothing remote (the spec, hence the connection, comes with
-    the first refresh in a worker thread)."""
+    """Building the run screen reads nothing remote (the spec comes with the first refresh, in a
+    worker thread); the dashboard's view of a remote run logs in from a background thread of
+    its own while the screen is being built."""
+    import time
+
     from arcctl.tui.screens.run import RunScreen
     from jobs.ssh_transport import SFTPFS, SSHPool
 
@@ -187,6 +190,16 @@ def test_run_screen_opens_a_remote_run_without_touching_the_network_on_the_ui_th
     view = RunView(str(runs / "healthy"), SFTPFS(remote, pool))
     RunScreen(view)
     assert pool.connects == 0 and not view.spec_read
+    made = []
+    src = JobSource(None, fs_for=lambda host: made.append(threading.current_thread()) or SFTPFS(host, pool))
+    view = src.view(str(runs / "healthy"), host=remote)
+    RunScreen(view)
+    assert not view.spec_read
+    for _ in range(200):
+        if pool.connects:
+            break
+        time.sleep(0.05)
+    assert pool.connects == 1 and made and made[0] is not threading.main_thread()
 
 
 async def test_first_completions_page_comes_before_the_history(remote, runs):

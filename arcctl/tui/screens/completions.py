@@ -205,7 +205,7 @@ class CompletionsScreen(Screen):
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
         self.query_one(PairsView).show_message("")
-        self.load_grids(c)
+        self.call_after_refresh(self.load_grids, c)  # after the page and code are painted: loading a data set takes the CPU for a while
 
     @work(thread=True, exclusive=True, group="comp-grids")
     def load_grids(self, c: Completion) -> None:
