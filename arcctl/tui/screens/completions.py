@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.completions import Completion, CompletionFilter
+from jobs.rundir import LocalFS
 from jobs.runview import RunView
 
 PAGE = 50
@@ -124,8 +125,9 @@ class CompletionsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        # the run's name once its spec is read (off the UI thread: over SFTP it is a round trip)
-        name = self.view.name() if self.view.spec_read else self.view.run_dir.rsplit("/", 1)[-1]
+        # a remote spec is read by the page's worker (over SFTP a read here would freeze the screen)
+        local = self.view.spec_read or isinstance(self.view.fs, LocalFS)
+        name = self.view.name() if local else self.view.run_dir.rsplit("/", 1)[-1]
         self.sub_title = f"{name} · completions"
         t = self.query_one("#comp-table", DataTable)
         for label, key in (("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
@@ -205,7 +207,7 @@ class CompletionsScreen(Screen):
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
         self.query_one(PairsView).show_message("")
-        self.call_after_refresh(self.load_grids, c)  # after the page and code are painted: loading a data set takes the CPU for a while
+        self.load_grids(c)
 
     @work(thread=True, exclusive=True, group="comp-grids")
     def load_grids(self, c: Completion) -> None:
