@@ -172,7 +172,8 @@ def fs_for_host(host: str | None) -> RunFS:
     "localhost"), SFTP over the shared SSH pool for an ssh host alias."""
     if not host or host == "localhost":
         return LocalFS()
-    from jobs.ssh_transport import SFTPFS, default_pool
+    from jobs.sftp_runfs import SFTPFS
+    from jobs.ssh_transport import default_pool
 
     return SFTPFS(host, default_pool())
 

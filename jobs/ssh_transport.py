@@ -1,5 +1,6 @@
 """SSH transport (paramiko): hosts from ~/.ssh/config, strict host keys, one pooled connection per
-host that is re-opened after a drop, and an SFTP `RunFS` so run-dir readers work remotely.
+host that is re-opened after a drop, and SFTP sessions leased one per thread (the SFTP `RunFS`
+that run-dir readers use remotely is jobs.sftp_runfs.SFTPFS).
 
 Every failure a user can cause surfaces as one `RemoteError` line naming the host: unreachable,
 unknown, changed or revoked host key (with the SHA256 fingerprint to verify), a malformed
@@ -20,7 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import paramiko
 
@@ -416,6 +417,8 @@ class SSHPool:
                     s.get(rp, str(dst / a.filename), callback=chunk)
                     total += a.st_size or 0
 
+        from jobs.sftp_runfs import SFTPFS
+
         if not SFTPFS(alias, self).exists(remote):
             raise RemoteError(f"{remote} does not exist on {alias}")
         import shutil
@@ -435,18 +438,6 @@ _ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectory
 def _broken(e: BaseException) -> bool:
     """E says the SFTP session may be unusable (not just the server's answer about a file)."""
     return not isinstance(e, _ANSWERS) and isinstance(e, (*_SSH_ERRORS, RemoteError))
-
-
-def _close_session(session: Any, keep: bool) -> None:
-    """End a `with SSHPool.sftp_session(...)` entered by hand (a file that outlives the call)."""
-    if keep:
-        session.__exit__(None, None, None)
-    else:
-        e = EOFError("SFTP file failed")
-        try:
-            session.__exit__(type(e), e, None)
-        except EOFError:
-            pass
 
 
 def _close(obj: Any) -> None:
@@ -471,137 +462,6 @@ def _sftp_makedirs(s: paramiko.SFTPClient, path: str) -> None:
     except OSError:
         if not stat.S_ISDIR(s.stat(path).st_mode or 0):
             raise
-
-
-class SFTPFS:
-    """jobs.rundir.RunFS over SFTP: `JsonlTail(path, SFTPFS(host))` tails a remote run dir (through
-    the system ssh, jobs.openssh.OpenSSHFS, for hosts that need it)."""
-
-    def __init__(self, host: str, pool: SSHPool | None = None):
-        self.host = host
-        self.pool = pool or default_pool()
-        self.system = None
-        if self.pool.transport(host) == "openssh":
-            from jobs.openssh import OpenSSHFS
-
-            self.system = OpenSSHFS(self.pool.openssh(), host)
-
-    # safe to use from several threads at once: each file and call leases its own SFTP session
-    concurrent = True
-
-    def open_binary(self, path: str) -> IO[bytes]:
-        if self.system:
-            return self.system.open_binary(path)
-        for attempt in (0, 1):
-            cm = self.pool.sftp_session(self.host)
-            s = cm.__enter__()
-            try:
-                return _SFTPReader(s.open(path, "rb"), cm)  # type: ignore[return-value]
-            except BaseException as e:
-                _close_session(cm, keep=not _broken(e))
-                if _broken(e) and not isinstance(e, RemoteError):
-                    self.pool.drop(self.host)
-                    if not attempt:
-                        continue
-                    raise RemoteError(f"SFTP on {self.host} failed: {_why(e)}") from None
-                raise
-        raise AssertionError("unreachable")
-
-    def connect(self) -> None:
-        """Open the connection and one SFTP session ahead of the first read (from a background
-        thread); a failure is left for that read to report."""
-        if self.system:
-            return
-        try:
-            self.pool.sftp_call(self.host, lambda s: None)
-        except RemoteError:
-            pass
-
-    def size(self, path: str) -> int:
-        if self.system:
-            return self.system.size(path)
-        return self.pool.sftp_call(self.host, lambda s: s.stat(path).st_size)
-
-    def exists(self, path: str) -> bool:
-        if self.system:
-            return self.system.exists(path)
-        try:
-            self.size(path)
-            return True
-        except FileNotFoundError:
-            return False
-
-    def listdir(self, path: str) -> list[str]:
-        if self.system:
-            return self.system.listdir(path)
-        return self.pool.sftp_call(self.host, lambda s: s.listdir(path))
-
-    def read_text(self, path: str) -> str:
-        if self.system:
-            return self.system.read_text(path)
-
-        with self.open_binary(path) as f:
-            return f.read().decode("utf-8")
-
-
-class _SFTPReader:
-    """A remote file open for reading on a leased SFTP session (given back on close). A read
-    of more than one SFTP request asks for all of its pieces at once (paramiko's readv) instead
-    of one 32 KB round trip after another, and joins them once: paramiko's own read() of N bytes
-    re-copies its buffer per request (quadratic in N)."""
-
-    PIECE = 256 * 1024  # per readv piece: paramiko's read() of a piece stays short
-
-    def __init__(self, f: paramiko.SFTPFile, session: Any) -> None:
-        self._f, self._session, self._pos = f, session, 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == os.SEEK_END:
-            offset += self._f.stat().st_size
-        elif whence == os.SEEK_CUR:
-            offset += self._pos
-        self._pos = max(0, offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        small = n is not None and 0 <= n <= self._f.MAX_REQUEST_SIZE
-        if not small:
-            end = self._f.stat().st_size  # pieces past the end would fail the whole readv
-            if n is not None and n >= 0:
-                end = min(end, self._pos + n)
-            n, small = max(0, end - self._pos), end - self._pos <= self._f.MAX_REQUEST_SIZE
-        if small:  # one request: no prefetch thread
-            self._f.seek(self._pos)
-            data = self._f.read(n)
-        else:
-            pieces = [(o, min(self.PIECE, end - o)) for o in range(self._pos, end, self.PIECE)]
-            try:
-                data = b"".join(self._f.readv(pieces))
-            except EOFError:  # shrank since the stat (replaced by a resume): what is there now
-                self._f.seek(self._pos)
-                data = self._f.read(max(0, end - self._pos))
-        self._pos += len(data)
-        return data
-
-    def close(self) -> None:
-        if self._session is None:
-            return
-        session, self._session = self._session, None
-        try:
-            self._f.close()
-        except _SSH_ERRORS:
-            _close_session(session, keep=False)  # the channel may be broken
-            return
-        _close_session(session, keep=True)
-
-    def __enter__(self) -> "_SFTPReader":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 _DEFAULT: SSHPool | None = None
@@ -633,3 +493,12 @@ def expand_path(alias: str, path: str, pool: SSHPool | None = None) -> str:
     if not out.startswith("/"):
         raise RemoteError(f"{alias}: {path!r} expands to {out!r}, not an absolute path")
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """SFTPFS lives in jobs.sftp_runfs; it is imported from here too (loaded on first use)."""
+    if name == "SFTPFS":
+        from jobs.sftp_runfs import SFTPFS
+
+        return SFTPFS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
