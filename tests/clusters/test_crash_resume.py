@@ -51,8 +51,6 @@ def _times(run_dir: str, name: str) -> list[float]:
     return [float(x) for x in Path(run_dir, name).read_text().split()]
 
 
-@pytest.mark.xfail(reason="known regression after the launch refactor merge: local crash auto-resume does not "
-                          "restart within the test's deadline (see the closing note)", strict=False)
 def test_named_crashes_restart_with_backoff_until_the_cap(env):
     flaky = submit(env, "flaky", 3, CRASH)            # crashes twice, then succeeds
     doomed = submit(env, "doomed", 99, CRASH)         # crashes every time
