@@ -22,6 +22,7 @@ from typing import Any
 from jobs import rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
+from trainer.checkpoint_retention import make_retention_callback
 from trainer.telemetry import RunFiles, TelemetryCallback
 
 PROGRAM_KEYS = ("program", "code", "solution")
@@ -285,6 +286,9 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     signal_stop = lifecycle.SignalStop()
     # tokens/s must see the logs before telemetry writes them: it goes first
     callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
+    retention = make_retention_callback(spec, run_dir)
+    if retention is not None:
+        callbacks.append(retention)
     class ArcSFTTrainer(lifecycle.KeepsRunLearningRate, SFTTrainer):
         pass
 
