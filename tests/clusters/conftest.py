@@ -71,3 +71,21 @@ def wait_for(fn, timeout: float = 30.0, interval: float = 0.1, what: str = "cond
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
+
+
+def wait_after_requeue(slurm, backend, job: str, timeout: float):
+    """The final status of a job that has just been requeued. A requeued job waits for its begin
+    time, then for the next scheduling pass (up to a minute): it is pulled forward, but only once
+    the old credential has expired (AuthInfo=cred_expire=10): a restart inside that window is
+    killed by slurmctld with "Job credential revoked" (exit 1)."""
+    from jobs.backends.base import JobState
+
+    requeued_at = time.monotonic()
+
+    def finished():
+        s = backend.status([job])[job]
+        if s.state is JobState.QUEUED and time.monotonic() - requeued_at > 12:
+            slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+        return s.state.terminal and s
+
+    return wait_for(finished, timeout=timeout, interval=0.5, what="the requeued job to finish")
