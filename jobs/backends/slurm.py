@@ -20,12 +20,12 @@ import shlex
 from datetime import datetime
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
-from jobs.scheduler_shell import CommandError, Shell, make_shell
+from jobs.scheduler_shell import CommandError
 from jobs.spec import SPEC_FILE, JobSpec
 
 SCRIPT_NAME = "job.sbatch"
@@ -83,20 +83,10 @@ def _log_path(path: str) -> str:
     return _q(path.replace("%", "%%"))
 
 
-class SlurmBackend(Backend):
+class SlurmBackend(SchedulerBackend):
     name = "slurm"
 
-    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
-                 shell: Shell | None = None):
-        self.options = dict(options or {})
-        self.host = host
-        self.shell = shell or make_shell(host)
-
     # ----------------------------------------------------------------------------- helpers
-    @property
-    def where(self) -> str:
-        return self.host or "localhost"
-
     def _env(self, opts: dict[str, Any] | None = None) -> dict[str, str]:
         conf = (opts or self.options).get("slurm_conf")
         return {"SLURM_CONF": str(conf)} if conf else {}

@@ -4,7 +4,9 @@ loopback port with throw-away keys. Tests skip, with the reason, only when a bin
 we are not root (slurmd and sshd need it)."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from jobs.spec import JobSpec
 
 HERE = Path(__file__).resolve().parent
 FAKE_TRAINER = HERE / "fake_trainer.py"
+ARCCTL = str(Path(sys.executable).parent / "arcctl")
+TERMINAL = ("completed", "failed", "cancelled")
 
 
 def _need_root(what: str) -> None:
@@ -89,3 +93,23 @@ def wait_after_requeue(slurm, backend, job: str, timeout: float):
         return s.state.terminal and s
 
     return wait_for(finished, timeout=timeout, interval=0.5, what="the requeued job to finish")
+
+
+def cli(env: dict, *args: str, check: bool = True, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real `arcctl` with `env` over this process's environment; asserts exit 0 unless check=False."""
+    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd,
+                         timeout=timeout)
+    if check:
+        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def ls(env: dict) -> dict[str, dict]:
+    """`arcctl ls --json` by job id (each call polls the backends through the shared watcher)."""
+    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}
+
+
+def ended(env: dict, job_id: str) -> dict | None:
+    """The job's row once it is completed, failed or cancelled, else None."""
+    row = ls(env)[job_id]
+    return row if row["state"] in TERMINAL else None

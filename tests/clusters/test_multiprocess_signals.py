@@ -9,12 +9,9 @@ no-orphans tests are about the wrapper and the launcher, not the trainer: their 
 stand-ins (one saves on USR1, one ignores every stop signal)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +21,8 @@ from jobs.backends.process_tree import descendants, is_launcher, processes
 from jobs.registry import Registry
 from jobs.spec import JobSpec
 from jobs.submit import submit_spec
-from tests.clusters.conftest import wait_for
+from tests.clusters.conftest import cli, ls, wait_for
 
-ARCCTL = str(Path(sys.executable).parent / "arcctl")
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -72,11 +68,6 @@ def _gone(pids: list[int]) -> bool:
     return not any(p in table for p in pids)
 
 
-def _cancel(job_id: str) -> None:
-    res = subprocess.run([ARCCTL, "cancel", job_id], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-
-
 def test_cancel_reaches_the_real_trainer_under_accelerate(tmp_path, env, tiny_model_dir):
     run = tmp_path / "runs" / "sft2"
     spec = _spec(run, env, model_path=str(tiny_model_dir), dataset="synthetic", synthetic_tasks=40, max_steps=400,
@@ -89,7 +80,7 @@ def test_cancel_reaches_the_real_trainer_under_accelerate(tmp_path, env, tiny_mo
     workers = _workers(run, "trainer")
     assert len(workers) == 2 and all(os.getsid(w) == w for w in workers)  # each in a session of its own
 
-    _cancel(job)  # SIGTERM -> both workers checkpoint at the end of their step -> everything exits 0
+    cli({}, "cancel", job)  # SIGTERM -> both workers checkpoint at the end of their step -> everything exits 0
     wait_for(lambda: (run / "exit_code").exists(), timeout=120, interval=0.5, what="the cancelled job to end")
     assert (run / "exit_code").read_text().strip() == "0", (run / "stderr.log").read_text()[-3000:]
     assert _gone(workers)
@@ -100,12 +91,7 @@ def test_cancel_reaches_the_real_trainer_under_accelerate(tmp_path, env, tiny_mo
     assert stop["reason"] == "signal" and stop["signal"] == "SIGTERM" and stop["step"] >= 2
     ck = rundir.newest_valid_checkpoint(str(run))
     assert ck is not None and ck.step == stop["step"]
-    wait_for(lambda: _state(job) == "cancelled", timeout=30, what="ls to say cancelled")
-
-
-def _state(job: str) -> str:
-    res = subprocess.run([ARCCTL, "ls", "--json"], capture_output=True, text=True, timeout=60)
-    return {j["id"]: j["state"] for j in json.loads(res.stdout)}[job]
+    wait_for(lambda: ls({})[job]["state"] == "cancelled", timeout=30, what="ls to say cancelled")
 
 
 WORKER = """import os, signal, sys, time
@@ -152,7 +138,7 @@ def test_preemption_usr1_reaches_the_workers_and_the_launcher_exits_0(tmp_path, 
         wait_for(lambda: (run / "exit_code").exists(), timeout=60, interval=0.3, what="the job to end")
         assert [(run / f"stopped-{r}").read_text() for r in (0, 1)] == ["SIGUSR1", "SIGUSR1"]
         assert (run / "exit_code").read_text().strip() == "0"  # the launcher lived to report them
-        wait_for(lambda: _state(job) == "completed", timeout=30, what="ls to say completed")
+        wait_for(lambda: ls({})[job]["state"] == "completed", timeout=30, what="ls to say completed")
     finally:
         _kill_stand_ins(script, workers)
 
@@ -167,7 +153,7 @@ time.sleep(600)
 def test_sigkill_after_the_grace_reaches_workers_in_their_own_sessions(tmp_path, env):
     run, script, job, workers = _launch_stand_ins(tmp_path, env, STUBBORN, grace=2)
     try:
-        _cancel(job)
+        cli({}, "cancel", job)
         wait_for(lambda: _gone(workers) and (run / "exit_code").exists(), timeout=60, interval=0.3,
                  what="the workers to be killed")
         # the wrapper too (it writes exit_code, then starts queued jobs, then ends)
