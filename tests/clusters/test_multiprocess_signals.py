@@ -161,3 +161,17 @@ def test_sigkill_after_the_grace_reaches_workers_in_their_own_sessions(tmp_path,
                  what="no process left")
     finally:
         _kill_stand_ins(script, workers)
+
+
+@pytest.mark.parametrize("argv, launcher", [
+    (["/venv/bin/python", "-m", "accelerate.commands.launch", "--num_processes", "2", "-m", "trainer"], True),
+    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "train.py"], True),
+    (["accelerate", "launch", "train.py"], True),
+    (["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "train.py"], True),
+    (["python", "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "trainer", "run", "x"], True),
+    (["/venv/bin/python", "-u", "-m", "trainer", "run", "/runs/x/spec.json"], False),  # a worker
+    (["python", "train.py", "--note", "accelerate", "launch"], False),  # the words as arguments
+    (["/venv/bin/python", "/venv/bin/accelerate", "config"], False),
+])
+def test_which_processes_are_launchers(argv, launcher):
+    assert is_launcher(argv) is launcher
