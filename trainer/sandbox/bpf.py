@@ -1,7 +1,7 @@
 """Hand-built seccomp BPF for x86_64: the fallback when libseccomp is not installed, and the
 numbers of syscalls newer than the installed libseccomp knows.
 
-Same policy as `seccomp.compile_filter` (deny list, argument-filtered denials, ENOSYS for clone3 so
+Same policies as `seccomp.compile_filter` (deny list, argument-filtered denials, ENOSYS for clone3 so
 glibc falls back to clone; with `confine_files` every open with a write/create/truncate/append
 flag and every file-system mutation refused). Syscalls of the x32 ABI and any other architecture
 kill the process. Numbers are from the kernel's syscall_64.tbl (a test checks them against
@@ -130,7 +130,7 @@ def build_filter(confine_files: bool, stage: str = "program") -> tuple[bytes | N
     conditional: dict[int, list[list[tuple[int, str, int]]]] = {}
     for name, cmps in conditional_rules(stage):
         conditional.setdefault(X86_64[name], []).append(cmps)
-    if confine_files:
+    if confine_files and stage == "worker":  # kept by the program process: filters stack
         write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
         conditional.setdefault(X86_64["open"], []).append([(1, "any", write_flags)])
         conditional.setdefault(X86_64["openat"], []).append([(2, "any", write_flags)])

@@ -122,6 +122,9 @@ def main() -> None:
         if not bpf:
             prot["seccomp_missing"] = desc
         cfg["vm_base"] = isolation.vm_size_bytes()  # what a worker starts from (read before /proc goes)
+        # Workers fork each program's process without CPython's fork hooks, which is sound only
+        # in a single-threaded process (a library that started a thread would make it unsound).
+        cfg["bare_fork"] = isolation.thread_count() == 1
         prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
         prot["disk"] = (f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
                         if tmpfs else "temp dir emptied after every program (no mount namespace: "
