@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import resource
 import select
 import shutil
@@ -52,6 +53,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     keep = {sock_fd} | ({ruleset_fd} if ruleset_fd is not None else set())
     isolation.close_fds_except(keep)
     os.chdir(workdir)
+    random.setstate(cfg["random_state"])
     sock = socket.socket(fileno=sock_fd)
     prot = dict(base_protections)
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
