@@ -1,6 +1,10 @@
 """MetricsHistory: metrics.jsonl as columns (one float array per metric, NaN where a row lacks
 it), grown incrementally; `series()` smooths (EMA) and downsamples to min/max buckets of chart
 width, so a 100k-step history redraws as fast as a 100-step one.
+
+Rows whose every completion was truncated and masked out of the loss (jobs.masked_steps) hold NaN
+for the metrics TRL could not measure on them (entropy, kl, loss, grad_norm): charts draw gaps
+there (`masked_spans`), not a fake collapse to 0.
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from jobs.masked_steps import all_masked, is_masked_metric
+
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
                   "completions/mean_length", "completions/clipped_ratio", "grad_norm"]
@@ -18,10 +24,13 @@ DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy
 class MetricsHistory:
     """Columnar metrics history, appended incrementally from metrics.jsonl."""
 
-    def __init__(self) -> None:
+    def __init__(self, mask_truncated: bool | None = None) -> None:
         self.steps = array("d")
         self.columns: dict[str, array] = {}
         self._ema: dict[tuple[str, float], tuple[int, array]] = {}
+        # the run's mask_truncated_completions (None: unknown, judged from the row itself)
+        self.mask_truncated = mask_truncated
+        self.masked = array("b")  # 1 where every completion of the row was truncated and masked
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -33,6 +42,8 @@ class MetricsHistory:
             return 0
         n0, m = len(self.steps), len(rows)
         self.steps.extend(float(r["step"]) for r in rows)
+        flags = array("b", (all_masked(r, self.mask_truncated) for r in rows))
+        self.masked.extend(flags)
         keys: set[str] = set()
         for r in rows:
             keys.update(r)
@@ -42,6 +53,8 @@ class MetricsHistory:
             if col is None:
                 col = array("d", [math.nan]) * n0
             vals = array("d", (float(v) if _is_num(v) else math.nan for v in (r.get(key) for r in rows)))
+            if any(flags) and is_masked_metric(key):
+                vals = array("d", (math.nan if f else v for v, f in zip(vals, flags)))
             if all(math.isnan(v) for v in vals) and key not in self.columns:
                 continue  # never numeric (a string field): not a metric
             col.extend(vals)
@@ -50,6 +63,23 @@ class MetricsHistory:
             if len(col) < n0 + m:
                 col.extend(array("d", [math.nan]) * (n0 + m - len(col)))
         return m
+
+    def masked_count(self) -> int:
+        """Rows whose every completion was truncated and masked out of the loss."""
+        return sum(self.masked)
+
+    def masked_spans(self, step_range: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+        """(first step, last step) of each run of consecutive all-masked rows, oldest first."""
+        if not any(self.masked):
+            return []
+        flags = np.frombuffer(self.masked, dtype=np.int8)
+        x = np.frombuffer(self.steps, dtype=np.float64)[: len(flags)]
+        edges = np.diff(np.concatenate(([0], flags, [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        spans = [(float(x[a]), float(x[b])) for a, b in zip(starts, ends)]
+        if step_range is not None:
+            spans = [s for s in spans if s[1] >= step_range[0] and s[0] <= step_range[1]]
+        return spans
 
     def names(self) -> list[str]:
         known = [m for m in DEFAULT_CHARTS if m in self.columns]
@@ -100,6 +130,9 @@ class MetricsHistory:
         col = self._smoothed(name, 1.0 - smoothing) if smoothing > 0 else self.columns[name]
         x = np.frombuffer(self.steps, dtype=np.float64)[: len(col)]
         y = np.frombuffer(col, dtype=np.float64)[: len(x)]
+        if smoothing > 0 and is_masked_metric(name) and any(self.masked):
+            # the EMA carries its last value over a masked row; the chart shows a gap there
+            y = np.where(np.frombuffer(self.masked, dtype=np.int8)[: len(y)] != 0, np.nan, y)
         if step_range is not None:
             lo, hi = np.searchsorted(x, step_range[0]), np.searchsorted(x, step_range[1], side="right")
             x, y = x[lo:hi], y[lo:hi]
