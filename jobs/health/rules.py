@@ -131,7 +131,7 @@ def _ranked(cw, key, label: str, show=None, k: int = 3) -> list[dict[str, Any]]:
 
 class Gibberish(Rule):
     """Programs that do not parse, not counting truncated ones (a cut-off program never parses;
-    that is the truncation rule's business), and text that stops tokenizing as Python."""
+    that is the truncation rule's business), text that stops tokenizing as Python, and digit soup."""
 
     name = "gibberish"
 
@@ -153,11 +153,21 @@ class Gibberish(Rule):
             out.append((_down(cur / base, th.pytoken_watch, th.pytoken_warning, th.pytoken_critical), "python_token_share",
                         f"valid Python tokens {cur:.0%} of the text (baseline {base:.0%})",
                         {"value": _r(cur), "baseline": _r(base)}))
+        if cw.baseline is not None and cw.items:
+            # counted on truncated completions too: digit soup runs on until the length limit
+            cur, base = cw.mean("digit_run_share"), cw.baseline["digit_run_share"]
+            out.append((_up(cur - base, th.digit_run_watch, th.digit_run_warning, th.digit_run_critical),
+                        "digit_run_share", f"{cur:.0%} of the text is runs of 4+ digits (baseline {base:.0%})",
+                        {"value": _r(cur), "baseline": _r(base)}))
         if not out:
             return None
         level, msg, signals = _best(out)
-        examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
-                           "python_token_share", lambda c, v: v["pytoken_share"]) if level and cw.items else None
+        examples = None
+        if level and cw.items and signals.get("digit_run_share", {}).get("level") == level:
+            examples = _ranked(cw, lambda c, v: -v["digit_run_share"], "digit_run_share", lambda c, v: v["digit_run_share"])
+        elif level and cw.items:
+            examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
+                               "python_token_share", lambda c, v: v["pytoken_share"])
         return Finding(level, msg, signals, examples)
 
 

@@ -59,6 +59,9 @@ class Thresholds:
     pytoken_watch: float = 0.92        # share of valid Python tokens / baseline
     pytoken_warning: float = 0.85
     pytoken_critical: float = 0.65
+    digit_run_watch: float = 0.05     # rise of the share of text in runs of 4+ digits ("digit soup")
+    digit_run_warning: float = 0.10
+    digit_run_critical: float = 0.25
 
     # -- entropy vs early baseline -------------------------------------------------------------
     entropy_low_watch: float = 0.70
