@@ -39,11 +39,18 @@ def test_trace_is_a_real_collapse_and_its_signs_are_in_the_data(name):
     # the policy starts near the warm-started model and leaves it
     assert max(r["kl"] for r in rows if r["step"] < 10) < 0.1
     assert max(r["kl"] for r in rows[-20:]) > 1.0
-    if m.get("signs_at") is not None:  # defined in trace.json as the first step with KL above 0.5
-        assert next(r["step"] for r in rows if r["kl"] > 0.5) == m["signs_at"]
-    # a reward that was there is gone, and every group ends with the same reward for all completions
-    assert any(r["reward"] > 0 for r in rows[:25])
-    assert all(r["reward"] == 0 and r["frac_reward_zero_std"] == 1 for r in rows[-10:])
+    if m.get("signs_at") is not None:  # trace.json: the first step whose signs_metric exceeds signs_above
+        assert next(r["step"] for r in rows if r[m["signs_metric"]] > m["signs_above"]) == m["signs_at"]
+    if m["end_state"] == "zero_reward":
+        # a reward that was there is gone, and every group ends with the same reward for all completions
+        assert any(r["reward"] > 0 for r in rows[:25])
+        assert all(r["reward"] == 0 and r["frac_reward_zero_std"] == 1 for r in rows[-10:])
+    elif m["end_state"] == "repetition":
+        # diverse programs at first; at the end every completion loops one phrase to the length limit
+        assert all(r["arc/ngram4_repeat_max"] <= 6 and r["arc/unique_token_ratio"] > 0.4 for r in rows[:20])
+        assert all(r["arc/ngram4_repeat_max"] >= 30 and r["arc/unique_token_ratio"] < 0.12 for r in rows[-10:])
+    else:
+        pytest.fail(f"{name}: unknown end_state {m['end_state']!r}")
 
 
 @pytest.mark.parametrize("name", RECORDED)
@@ -77,6 +84,20 @@ def test_lr_ramp_evidence_is_the_collapsed_run():
     assert examples
     comps = {c["id"]: c for c in read_jsonl(TRACES / "real_grpo_lr_ramp" / "completions.jsonl")}
     assert all(comps[e["id"]]["truncated"] for e in examples), examples
+
+
+def test_repetition_evidence_is_the_looped_phrase():
+    report = diagnose(str(TRACES / "real_repeat_reward"))
+    rep = next(a for a in report.alerts if a.rule == "repetition")
+    assert rep.steps["warning"] > meta("real_repeat_reward")["signs_at"]  # after the loops appear, not before
+    signals = rep.evidence["signals"]
+    assert signals["ngram4_repeat_max"]["value"] > 5 * signals["ngram4_repeat_max"]["baseline"]
+    assert signals["unique_token_ratio"]["value"] < 0.5 * signals["unique_token_ratio"]["baseline"]
+    # the examples are completions that loop one line
+    comps = {c["id"]: c for c in read_jsonl(TRACES / "real_repeat_reward" / "completions.jsonl")}
+    examples = rep.evidence["examples"]
+    assert examples and all(comps[e["id"]]["diag"]["ngram4_unique_ratio"] < 0.2 for e in examples), examples
+    assert all(e["snippet"].count("# description:") >= 5 for e in examples), examples
 
 
 def digit_share(text: str) -> float:
