@@ -49,6 +49,10 @@ def test_trace_is_a_real_collapse_and_its_signs_are_in_the_data(name):
         # diverse programs at first; at the end every completion loops one phrase to the length limit
         assert all(r["arc/ngram4_repeat_max"] <= 6 and r["arc/unique_token_ratio"] > 0.4 for r in rows[:20])
         assert all(r["arc/ngram4_repeat_max"] >= 30 and r["arc/unique_token_ratio"] < 0.12 for r in rows[-10:])
+    elif m["end_state"] == "grad_blowup":
+        # every one of the last rows has a gradient 4x the early median
+        early = sorted(r["grad_norm"] for r in rows[:20])[10]
+        assert all(r["grad_norm"] >= 4 * early for r in rows[-10:])
     else:
         pytest.fail(f"{name}: unknown end_state {m['end_state']!r}")
 
@@ -98,6 +102,15 @@ def test_repetition_evidence_is_the_looped_phrase():
     examples = rep.evidence["examples"]
     assert examples and all(comps[e["id"]]["diag"]["ngram4_unique_ratio"] < 0.2 for e in examples), examples
     assert all(e["snippet"].count("# description:") >= 5 for e in examples), examples
+
+
+def test_grad_norm_evidence_is_the_blow_up():
+    report = diagnose(str(TRACES / "real_grad_kl"))
+    grad = next(a for a in report.alerts if a.rule == "grad_norm_spike")
+    assert meta("real_grad_kl")["signs_at"] <= grad.steps["warning"] <= meta("real_grad_kl")["signs_at"] + 5
+    sig = grad.evidence["signals"]["grad_norm"]
+    assert sig["ratio"] >= 4 and sig["running_median"] < 1.5
+    assert sum(v >= 4 * sig["running_median"] for v in sig["recent"]) >= 3  # sustained, not one spiking row
 
 
 def digit_share(text: str) -> float:
