@@ -1,6 +1,6 @@
 """Record REAL collapse traces for the health tests: the project's tiny model, trained for real.
 
-    nice -n 10 python tests/health/record_traces.py --work /tmp/health-traces [--only NAME ...]
+    OMP_NUM_THREADS=1 python tests/health/record_traces.py --work /tmp/health-traces [--only NAME ...]
 
 1. builds the tiny Llama model (trainer.tiny_model.build, the tests' default shape);
 2. warm-starts it with a full-parameter fine-tune on synthetic ARC-like tasks and their programs
@@ -9,7 +9,9 @@
 3. runs one GRPO job per recipe below with `python -m trainer run SPEC` (the real trainer, TRL, on
    the CPU) on held-out synthetic tasks. The learning rate warms up linearly from 0 to a peak far too
    high, so each run starts healthy and collapses once the rate is large; the sampling settings
-   (temperature, repetition_penalty) steer which kind of collapse it becomes;
+   (temperature, repetition_penalty), beta and `pay_repeats` (a reward for repeated 4-grams, applied
+   by this script: the trainer then runs in this script's process, see train_child) steer which kind
+   of collapse it becomes;
 4. copies each finished run into tests/health/traces/real_<name>/ with completions trimmed to the
    fields the detectors read (their text cut at TEXT_CHARS), metrics to the series they read, and a
    trace.json saying what was recorded and which rule must catch it.
@@ -18,10 +20,10 @@ Which collapse a run turns into is read off the recorded run (the sampled text, 
 chosen in advance; each recipe's expectations below say what this recording showed: the rule that
 catches it first (expected_rule), the others that warn (also_warns; late_rules warn only after the
 smoothed reward halved), signs_at (first step whose signs_metric exceeds signs_above), end_state
-(zero_reward: every group ends with reward 0; repetition: completions end as one looped phrase),
-reward_half_check (False when
-the run never had a reward to lose) and missed (a rule that should fire and does not). A re-recording on another machine may take another trajectory: check
-the new run by eye before replacing a committed trace.
+(zero_reward: every group ends with reward 0; repetition: completions end as one looped phrase;
+grad_blowup: the gradient ends 4x its early median), reward_half_check (False when the run never had
+a reward to lose) and missed (a rule that should fire and does not). A re-recording on another
+machine may take another trajectory: check the new run by eye before replacing a committed trace.
 
 A run stopped early (SIGTERM: the trainer checkpoints and exits 0) is stored up to its last step;
 `--store-only` stores an existing run dir under --work without training.
