@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from jobs.masked_steps import all_masked, is_masked_metric
+from jobs.masked_steps import is_masked_metric
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
@@ -42,8 +42,6 @@ class MetricsHistory:
             return 0
         n0, m = len(self.steps), len(rows)
         self.steps.extend(float(r["step"]) for r in rows)
-        flags = array("b", (all_masked(r, self.mask_truncated) for r in rows))
-        self.masked.extend(flags)
         keys: set[str] = set()
         for r in rows:
             keys.update(r)
@@ -53,8 +51,6 @@ class MetricsHistory:
             if col is None:
                 col = array("d", [math.nan]) * n0
             vals = array("d", (float(v) if _is_num(v) else math.nan for v in (r.get(key) for r in rows)))
-            if any(flags) and is_masked_metric(key):
-                vals = array("d", (math.nan if f else v for v, f in zip(vals, flags)))
             if all(math.isnan(v) for v in vals) and key not in self.columns:
                 continue  # never numeric (a string field): not a metric
             col.extend(vals)
@@ -62,7 +58,26 @@ class MetricsHistory:
         for key, col in self.columns.items():
             if len(col) < n0 + m:
                 col.extend(array("d", [math.nan]) * (n0 + m - len(col)))
+        self._mask_new_rows(n0, m)
         return m
+
+    def _mask_new_rows(self, n0: int, m: int) -> None:
+        """Flag the new rows that are all masked (jobs.masked_steps.all_masked, on the columns at
+        once) and blank the metrics TRL could not measure on them."""
+        def new(name: str) -> np.ndarray | None:
+            col = self.columns.get(name)
+            if col is None:
+                return None
+            v = np.frombuffer(col, dtype=np.float64)[n0:n0 + m]
+            return np.where(np.isfinite(v), v, np.nan)
+
+        flags = masked_flags(new, m, self.mask_truncated)
+        self.masked.extend(array("b", flags.astype(np.int8).tobytes()))
+        if not flags.any():
+            return
+        for key, col in self.columns.items():
+            if is_masked_metric(key):
+                np.frombuffer(col, dtype=np.float64)[n0:n0 + m][flags] = np.nan
 
     def masked_count(self) -> int:
         """Rows whose every completion was truncated and masked out of the loss."""
@@ -139,6 +154,25 @@ class MetricsHistory:
         keep = ~np.isnan(y)
         x, y = x[keep], y[keep]
         return downsample(x, y, width)
+
+
+def masked_flags(column, n: int, masking: bool | None) -> np.ndarray:
+    """jobs.masked_steps.all_masked for n rows at once: `column(name)` gives that metric's values
+    for the rows (NaN where a row lacks it or it is not finite), or None when no row has it."""
+    clipped, truncated = column("completions/clipped_ratio"), column("arc/truncated_ratio")
+    if masking is False or (clipped is None and truncated is None):
+        return np.zeros(n, dtype=bool)
+    c = clipped if clipped is not None else np.full(n, np.nan)
+    if truncated is not None:
+        c = np.where(np.isnan(c), truncated, c)
+    full = c >= 1.0
+    if masking:
+        return full
+    entropy, kl = column("entropy"), column("kl")
+    probe = entropy if entropy is not None else np.full(n, np.nan)
+    if kl is not None:
+        probe = np.where(np.isnan(probe), kl, probe)
+    return full & (probe == 0.0)
 
 
 def _is_num(v: Any) -> bool:

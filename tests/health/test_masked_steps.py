@@ -4,6 +4,8 @@ collapse to 0. The last test makes such steps for real: the tiny model, completi
 mask_truncated_completions on."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from typer.testing import CliRunner
 
@@ -55,6 +57,25 @@ def test_history_leaves_a_gap_for_the_unmeasured_metrics_only():
     off = MetricsHistory(mask_truncated=False)
     off.extend([row(s, s == 3) for s in range(1, 5)])
     assert off.masked_spans() == [] and off.series("entropy")[1][2] == 0.0
+
+
+def test_history_flags_agree_with_all_masked_on_every_combination():
+    """The history flags whole columns at once; it must say what all_masked says of each row."""
+    import itertools
+
+    absent = object()
+    values = {"completions/clipped_ratio": (absent, 0.5, 1.0, math.inf), "arc/truncated_ratio": (absent, 0.5, 1.0),
+              "entropy": (absent, 0.0, 0.3, "0"), "kl": (absent, 0.0, 0.2)}
+    rows = [dict({"step": i}, **{k: v for k, v in zip(values, combo) if v is not absent})
+            for i, combo in enumerate(itertools.product(*values.values()))]
+    counts = {}
+    for masking in (None, True, False):
+        h = MetricsHistory(mask_truncated=masking)
+        h.extend(rows[:50])
+        h.extend(rows[50:])  # flags of a later batch come from that batch's rows only
+        assert list(h.masked) == [int(all_masked(r, masking)) for r in rows], masking
+        counts[masking] = h.masked_count()
+    assert counts[True] > counts[None] > counts[False] == 0
 
 
 def test_masked_steps_stay_out_of_every_baseline():
