@@ -63,8 +63,9 @@ BASE = dict(dataset="synthetic:32", grid_encoder="digits", max_seq_length=4096, 
             guard="off", reward_name="arc-v2-no-pixel-score")
 
 # name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
-# applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only recipes whose trace is committed are listed;
-# the README beside the traces says which other settings were tried and what they gave.
+# applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
+# recipes whose trace is committed are listed; the README beside the traces tells each recording's
+# story and which other settings were tried and what they gave.
 RECIPES: dict[str, tuple[dict, dict]] = {
     "grpo_lr_ramp": (
         dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100),
@@ -87,11 +88,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     ),
     "repeat_reward": (
         dict(learning_rate=6e-3, warmup_ratio=0.5, max_steps=60, pay_repeats=1.0, mask_truncated_completions=False),
-        dict(story="the reward also pays 1.0 x the share of repeated token 4-grams and the learning rate ramps "
-                   "towards 6e-3 (reached at step 30): KL leaves the warm-started model from step 17, the most "
-                   "repeated 4-gram grows from ~4 to 8 at step 29 and 40 at step 39, when every completion is one "
-                   "line looped to the length limit ('# description:' x40) and the unique-token ratio has fallen "
-                   "from ~0.55 to 0.03; entropy collapses with it",
+        dict(story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
+                   "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
              expected_rule="repetition", also_warns=["kl_spike", "truncation", "entropy"], signs_at=29,
              signs_metric="arc/ngram4_repeat_max", signs_above=7.5,
              signs="first step whose most repeated 4-gram reaches 8", reward_half_check=False,
@@ -100,11 +98,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "grad_kl": (
         dict(learning_rate=2e-2, warmup_ratio=0.5, max_steps=50, pay_repeats=1.0, beta=0.5,
              mask_truncated_completions=False),
-        dict(story="a strong KL penalty (beta 0.5), the reward that pays for repeated 4-grams and the learning "
-                   "rate ramping towards 2e-2 (reached at step 25): the policy leaves the warm-started model anyway "
-                   "(KL above 0.5 from step 20) and the gradient grows with it, from a median of 0.9 over the "
-                   "first 20 steps to above 4 from step 31 and 5-11 after (before clipping at max_grad_norm 1); "
-                   "entropy then explodes and the completions turn to soup that runs into the length limit",
+        dict(story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
+                   "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
              expected_rule="grad_norm_spike", also_warns=["kl_spike", "entropy", "truncation"], signs_at=31,
              signs_metric="grad_norm", signs_above=4.0, signs="first step with grad norm above 4 (5x its early median)",
              reward_half_check=False, end_state="grad_blowup"),
