@@ -119,21 +119,26 @@ def test_chart_breaks_its_line_at_masked_steps():
         def compose(self):
             yield MetricChart("entropy")
 
-    async def drawn() -> str:
+    async def drawn(history: MetricsHistory) -> str:
         app = One()
         async with app.run_test(size=(100, 20)) as pilot:
             chart = app.query_one(MetricChart)
             await pilot.pause()
-            chart.draw(h)
-            return chart.plt.build()
+            chart.draw(history)
+            return _strip_ansi(chart.plt.build())
 
-    plain = _strip_ansi(asyncio.run(drawn()))
+    plain = asyncio.run(drawn(h))
     assert "8 steps all masked" in plain.splitlines()[0]
     bottom = [ln for ln in plain.splitlines() if "┤" in ln][-1]
     assert "masked" in bottom and "·" in bottom  # the gap, dotted and labelled along the bottom
     # the y axis starts at the lowest measured entropy: no line dives to TRL's 0
     labels = [float(ln.split("┤")[0]) for ln in plain.splitlines() if "┤" in ln]
     assert min(labels) > 1.9
+    # a run whose every step so far was masked: the title says so, not "no data"
+    every = MetricsHistory(mask_truncated=True)
+    every.extend([row(s, True) for s in range(1, 6)])
+    title = asyncio.run(drawn(every)).splitlines()[0]
+    assert "5 steps all masked" in title and "no data" not in title
 
 
 def _strip_ansi(s: str) -> str:

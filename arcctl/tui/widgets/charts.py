@@ -32,10 +32,10 @@ class MetricChart(PlotextPlot):
         name = self.metric
         if len(name) + 16 > self.size.width:  # plotext drops a title wider than the chart
             name = name.rsplit("/", 1)[-1]
-        label = f"{name}  last {last:.4g}" if last is not None else f"{name}  (no data)"
+        spans = history.masked_spans() if is_masked_metric(self.metric) else []
+        label = f"{name}  last {last:.4g}" if last is not None else f"{name}  (no data)" if not spans else name
         if smoothing:
             label += f"  ema {smoothing:.2f}"
-        spans = history.masked_spans() if is_masked_metric(self.metric) else []
         note = gap_note(history.masked_count()) if spans else ""
         if len(label) + len(note) + 6 <= self.size.width:
             label += note
