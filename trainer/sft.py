@@ -90,7 +90,7 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     env = dict(os.environ, **{DP_CHILD_ENV: "1"})
     if not on_gpu:
         env["ACCELERATE_USE_CPU"] = "true"  # else Trainer sees no device to distribute over (world size 1)
-    child = subprocess.Popen(cmd, env=env)  # same process group: a backend killing the group reaches the workers
+    child = subprocess.Popen(cmd, env=env)  # the job wrapper reaches the workers even in their own sessions (it is their subreaper)
 
     def forward(signum, frame):
         # to the training workers, not to the launcher: SIGUSR1 would kill the launcher outright,
