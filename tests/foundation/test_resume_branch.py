@@ -27,7 +27,7 @@ def _finished(jid: str, restarts: int = 0) -> dict | None:
 
 
 def _wait_done(jid: str, restarts: int = 0) -> Path:
-    job = wait_for(lambda: _finished(jid, restarts), timeout=240, every=1)
+    job = wait_for(lambda: _finished(jid, restarts), timeout=240, interval=1)
     rd = Path(job["run_dir"])
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()[-3000:]
     return rd
