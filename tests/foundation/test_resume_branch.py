@@ -13,6 +13,7 @@ import pytest
 
 from jobs import rundir
 from tests.foundation.conftest import run_cli, wait_for
+from tests.pilot import until
 
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=4", "-p", "n_jobs=1",
         "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
@@ -65,12 +66,6 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
     from arcctl.tui.screens.run import RunScreen
     from jobs.registry import Registry
 
-    async def until(pilot, cond, timeout=30.0):
-        for _ in range(int(timeout / 0.05)):
-            if cond():
-                return
-            await pilot.pause(0.05)
-        assert cond(), "condition not reached in time"
 
     app = ArcApp(source=JobSource(Registry()))
     async with app.run_test(size=(150, 48)) as pilot:
