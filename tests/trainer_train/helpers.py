@@ -10,6 +10,16 @@ from jobs import rundir
 from jobs.spec import JobSpec
 
 REPO = Path(__file__).resolve().parents[2]
+EOS = 2  # the tiny model's end-of-sequence token id
+
+
+def program(body: str) -> str:
+    """A completion: a transform() with this body, closing the code block the prompt opened."""
+    return f"\n# mirror\n\ndef transform(input_grid):\n{body}\n```\n"
+
+
+FLIP_LR = program("    return np.fliplr(input_grid)")
+FLIP_UD = program("    return np.flipud(input_grid)")
 
 # Small tasks keep prompts short on the tiny model: ARC-AGI-1 train tasks with small grids.
 FAST = dict(
