@@ -1,6 +1,6 @@
 """Resuming a run in place from an earlier checkpoint, with the real trainer (tiny model, CPU):
-`arcctl resume JOB --checkpoint 2` while checkpoint-4 exists restarts at step 2 (it used to restart
-at 4 and still print "resumed from checkpoint-2"), moves checkpoint-4 and the rows of steps 3-4
+`arcctl resume JOB --checkpoint 2` while checkpoint-4 exists restarts at step 2 (not at the newest
+checkpoint while saying "resumed from checkpoint-2"), moves checkpoint-4 and the rows of steps 3-4
 into branches/, and writes steps 3-4 again; the dashboard's checkpoints screen (`k`, then `r`) does
 the same through the registry."""
 from __future__ import annotations

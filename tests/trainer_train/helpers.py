@@ -35,7 +35,7 @@ FAST = dict(
     n_jobs=1,
     sandbox_timeout_s=2.0,
     seed=7,
-    # the values these tests were written with (GRPO's defaults are the grpo template's now)
+    # fixed here, not taken from the grpo template: what these tests assert depends on them
     lora_r=16,
     repetition_penalty=1.0,
     scale_rewards="group",
