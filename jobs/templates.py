@@ -224,44 +224,44 @@ def profile_names() -> list[str]:
     return sorted(_files("profiles"))
 
 
-def load_template(name: str) -> Template:
+_PARSERS = {"templates": parse_template, "profiles": parse_profile}
+
+
+def _load(folder: str, name: str) -> Any:
+    """A template or profile by name (user files shadow built-in ones) or by the path of a .toml file."""
     p = Path(name)
     if name.endswith(".toml") and p.is_file():  # a path works too
-        return parse_template(p, source="file")
-    files = _files("templates")
+        return _PARSERS[folder](p, source="file")
+    files = _files(folder)
     if name not in files:
-        raise TemplateError(f"unknown template '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
+        what = folder[:-1]
+        raise TemplateError(f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
     path, source = files[name]
-    return parse_template(path, source)
+    return _PARSERS[folder](path, source)
+
+
+def _load_all(folder: str) -> list[Any]:
+    """Every file of a folder; a broken one is returned as its error so one bad file hides nothing else."""
+    out: list[Any] = []
+    for _name, (path, source) in sorted(_files(folder).items()):
+        try:
+            out.append(_PARSERS[folder](path, source))
+        except TemplateError as e:
+            out.append(e)
+    return out
+
+
+def load_template(name: str) -> Template:
+    return _load("templates", name)
 
 
 def load_profile(name: str) -> Profile:
-    p = Path(name)
-    if name.endswith(".toml") and p.is_file():
-        return parse_profile(p, source="file")
-    files = _files("profiles")
-    if name not in files:
-        raise TemplateError(f"unknown profile '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
-    path, source = files[name]
-    return parse_profile(path, source)
+    return _load("profiles", name)
 
 
 def list_templates() -> list[Template | TemplateError]:
-    """Every template; a broken one is returned as its error so one bad file hides nothing else."""
-    out: list[Template | TemplateError] = []
-    for name, (path, source) in sorted(_files("templates").items()):
-        try:
-            out.append(parse_template(path, source))
-        except TemplateError as e:
-            out.append(e)
-    return out
+    return _load_all("templates")
 
 
 def list_profiles() -> list[Profile | TemplateError]:
-    out: list[Profile | TemplateError] = []
-    for name, (path, source) in sorted(_files("profiles").items()):
-        try:
-            out.append(parse_profile(path, source))
-        except TemplateError as e:
-            out.append(e)
-    return out
+    return _load_all("profiles")
