@@ -3,6 +3,7 @@ reports nothing on a machine without the NVIDIA driver, and how the local backen
 least-used free GPUs from an inventory."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from jobs.backends.local import LocalBackend
 from jobs.gpus import Gpu, NvmlUnavailable, detect_gpus, nvml_gpus
 from jobs.spec import JobSpec
-from tests.foundation.conftest import wait_for
+from tests.foundation.conftest import run_cli, wait_for
 
 
 def _nvml_starts() -> bool:
@@ -88,3 +89,21 @@ def test_least_used_free_gpu_first(tmp_path, monkeypatch):
     finally:
         for r in runs:
             backend.cancel(str(r))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(_nvml_starts(), reason="this machine has the NVIDIA driver")
+def test_doctor_says_why_the_jobs_python_sees_no_gpu(home, tmp_path):
+    """`arcctl doctor` asks the profile's Python (NVML there) and names the reason it saw no GPU."""
+    (home.parent / "config" / "profiles" / "onegpu.toml").write_text(
+        '[profile]\nbackend = "local"\n[resources]\ngpus = 1\n')
+    res = run_cli("doctor", "onegpu", "--json")
+    gpus = {c["name"]: c for c in json.loads(res.stdout)}["gpus"]
+    try:
+        import pynvml  # noqa: F401
+        reason = "NVMLError_LibraryNotFound"
+    except ImportError:
+        reason = "No module named 'pynvml'"
+    assert res.returncode == 1 and gpus["ok"] is False
+    assert gpus["detail"].startswith("no GPU visible from this machine (NVML: ") and reason in gpus["detail"]
+    assert "asks for 1" in gpus["detail"]
