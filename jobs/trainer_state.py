@@ -77,6 +77,7 @@ class TrainerStateTail:
         self.resets = 0                # times a newer file did not continue what was returned
         self._last: dict[str, Any] | None = None
         self._seen: dict[str, tuple[int, int]] = {}  # path -> (size, global_step) of files read
+        self.max_steps: int | None = None  # the run's planned steps, from the last file read
         self._next_scan = 0.0
         self._candidates: list[str] = []
 
@@ -142,7 +143,16 @@ class TrainerStateTail:
         step = state.get("global_step")
         step = step if isinstance(step, int) and not isinstance(step, bool) else 0
         self._seen[path] = (size, step)
+        self.max_steps = state.get("max_steps") if isinstance(state.get("max_steps"), int) else self.max_steps
         return history
+
+    def latest_step(self) -> tuple[int, int | None] | None:
+        """(global_step, max_steps) of the newest trainer_state.json, None without one."""
+        self._candidates = self._in_dir(self.run_dir, descend=True)
+        for path in self._candidates:
+            self._read_if_changed(path)
+        steps = [self._seen[p][1] for p in self._candidates if p in self._seen]
+        return (max(steps), self.max_steps) if steps else None
 
 
 def log_entry_row(entry: dict[str, Any]) -> dict[str, Any] | None:

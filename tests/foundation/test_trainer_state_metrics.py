@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.progress import read_progress
 from jobs.runview import RunView
 from jobs.trainer_state import metrics_source
 from tests.foundation.conftest import ARCCTL, wait_for
@@ -90,6 +91,16 @@ def test_tail_and_dashboard_show_the_trainer_state_metrics(sft_run):
     assert list(view.metrics.steps) == [1, 2, 3, 4, 4]
     assert view.metrics.last("learning_rate") == history[3]["learning_rate"]
     assert {"loss", "grad_norm", "entropy", "mean_token_accuracy"} <= set(view.metrics.names())
+
+
+def test_progress_of_a_run_without_metrics_jsonl(sft_run, tmp_path):
+    """What `arcctl ls` shows for a running job: the newest checkpoint's step of the planned steps."""
+    _, _, run_dir = sft_run
+    assert read_progress(str(run_dir)).step_text() == "4/4"
+    run = tmp_path / "run"
+    shutil.copytree(run_dir / "out" / "checkpoint-2", run / "out" / "checkpoint-2")
+    assert read_progress(str(run)).step_text() == "2/4"
+    assert read_progress(str(tmp_path / "empty")).step is None
 
 
 def test_new_checkpoints_add_only_their_rows_and_a_new_history_starts_over(sft_run, tmp_path):
