@@ -135,15 +135,13 @@ class TrainerStateTail:
             if self._seen.get(path, (None,))[0] == size:
                 return None
             state = rd.loads(self.fs.read_text(path))
-        except (OSError, ValueError):
-            return None  # gone (rotated by save_total_limit) or caught mid-write: next time
+        except (OSError, ValueError, RecursionError):
+            return None  # gone (rotated by save_total_limit), caught mid-write (next time), or not JSON we take
         history = state.get("log_history") if isinstance(state, dict) else None
         if not isinstance(history, list):
             return None
-        step = state.get("global_step")
-        step = step if isinstance(step, int) and not isinstance(step, bool) else 0
-        self._seen[path] = (size, step)
-        self.max_steps = state.get("max_steps") if isinstance(state.get("max_steps"), int) else self.max_steps
+        self._seen[path] = (size, _int(state.get("global_step")) or 0)
+        self.max_steps = _int(state.get("max_steps")) or self.max_steps
         return history
 
     def latest_step(self) -> tuple[int, int | None] | None:
@@ -153,6 +151,10 @@ class TrainerStateTail:
             self._read_if_changed(path)
         steps = [self._seen[p][1] for p in self._candidates if p in self._seen]
         return (max(steps), self.max_steps) if steps else None
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def log_entry_row(entry: dict[str, Any]) -> dict[str, Any] | None:

@@ -135,7 +135,7 @@ def test_new_checkpoints_add_only_their_rows_and_a_new_history_starts_over(sft_r
 
 @pytest.mark.parametrize("text", ['{"log_history": [', "[1, 2]", '{"log_history": {"step": 1}}', '{"global_step": "x", '
                                   '"log_history": [7, {"loss": 1.0}, {"step": true}, {"step": 3, "loss": NaN, '
-                                  '"lr": "high", "ok": 1}]}'])
+                                  '"lr": "high", "ok": 1}]}', "[" * 100_000 + "]" * 100_000])
 def test_broken_trainer_state_files_read_as_no_or_fewer_rows(tmp_path, text):
     (tmp_path / "checkpoint-3").mkdir()
     (tmp_path / "checkpoint-3" / "trainer_state.json").write_text(text)
