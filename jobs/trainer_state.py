@@ -21,6 +21,7 @@ STATE = "trainer_state.json"
 MAX_SUBDIRS = 32      # output dirs looked for one level below the run dir (`output_dir="out"`)
 RESCAN_S = 2.0        # between directory listings: checkpoints are minutes apart, SFTP listings are not free
 SKIP_DIRS = {rd.BRANCHES, "final", "eval", "wandb", "__pycache__"}
+MAX_STATE_BYTES = 512 * 2**20  # ~1M log entries; a larger file is not the Trainer's
 
 
 def metrics_source(run_dir: str, fs: rd.RunFS | None = None, rescan_s: float = RESCAN_S) -> "MetricsSource":
@@ -132,8 +133,8 @@ class TrainerStateTail:
         go to `_seen`), else None (also for a file that is gone, half-written or not a trainer state)."""
         try:
             size = self.fs.size(path)
-            if self._seen.get(path, (None,))[0] == size:
-                return None
+            if self._seen.get(path, (None,))[0] == size or not 0 < size <= MAX_STATE_BYTES:
+                return None  # unchanged; or empty, a FIFO or device (size 0, a read could block), or absurd
             state = rd.loads(self.fs.read_text(path))
         except (OSError, ValueError, RecursionError):
             return None  # gone (rotated by save_total_limit), caught mid-write (next time), or not JSON we take

@@ -141,3 +141,13 @@ def test_broken_trainer_state_files_read_as_no_or_fewer_rows(tmp_path, text):
     (tmp_path / "checkpoint-3" / "trainer_state.json").write_text(text)
     rows = metrics_source(str(tmp_path), rescan_s=0).read_new()
     assert rows == ([{"step": 3, "ok": 1}] if "ok" in text else [])
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_or_device_named_trainer_state_is_not_read(tmp_path):
+    (tmp_path / "checkpoint-1").mkdir()
+    os.mkfifo(tmp_path / "checkpoint-1" / "trainer_state.json")  # a read would block forever
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "trainer_state.json").symlink_to("/dev/zero")  # a read would never end
+    src = metrics_source(str(tmp_path), rescan_s=0)
+    assert src.read_new() == [] and read_progress(str(tmp_path)).step is None
