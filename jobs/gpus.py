@@ -24,8 +24,8 @@ class NvmlUnavailable(RuntimeError):
 
 
 def nvml_gpus() -> list[Gpu]:
-    """Every GPU NVML sees, with its memory use and utilisation; NvmlUnavailable when it sees none
-    because it cannot start."""
+    """Every GPU NVML sees, with its memory use and utilisation; NvmlUnavailable when NVML cannot
+    start or cannot list them."""
     try:
         import pynvml
     except ImportError:  # a dependency, but an environment assembled by hand may lack it
@@ -47,6 +47,8 @@ def nvml_gpus() -> list[Gpu]:
             out.append(Gpu(str(i), mem.used / 2**20, mem.total / 2**20, util,
                            name.decode() if isinstance(name, bytes) else str(name)))
         return out
+    except pynvml.NVMLError as e:  # a GPU fallen off the bus, a driver/library mismatch
+        raise NvmlUnavailable(f"NVML cannot list the GPUs: {e}") from None
     finally:
         pynvml.nvmlShutdown()
 
