@@ -46,6 +46,8 @@ def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[
         raw = tomllib.loads(Path(path).read_text())
     except OSError as e:
         raise error(f"prompt_template {path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise error(f"prompt_template {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"prompt_template {path}: not valid TOML: {e}") from None
     unknown = [k for k in raw if k not in PROMPT_TEMPLATE_KEYS]

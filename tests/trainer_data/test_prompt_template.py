@@ -130,6 +130,9 @@ def test_template_mistakes_are_one_clear_error(tmp_path, text, message):
 def test_a_missing_template_names_the_path(tmp_path):
     with pytest.raises(PromptTemplateError, match=r"prompt_template .*nope\.toml: cannot read"):
         load_prompter(str(tmp_path / "nope.toml"))
+    (tmp_path / "latin1.toml").write_bytes('user = "caf\u00e9"'.encode("latin-1"))
+    with pytest.raises(PromptTemplateError, match=r"prompt_template .*latin1\.toml: not UTF-8 text$"):
+        load_prompter(str(tmp_path / "latin1.toml"))
 
 
 def test_refine_prompt_without_refine_user_is_refused(tmp_path, task):
