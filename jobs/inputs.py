@@ -42,12 +42,16 @@ def _refine(params: dict[str, Any]) -> None:
 def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[str, str]:
     """A prompt template file's keys and texts (what the trainer renders and the console checks);
     `error` with one line naming the file for anything unreadable, unknown or not a string."""
+    if Path(path).exists() and not Path(path).is_file():  # a folder or a FIFO (reading one would block)
+        raise error(f"prompt_template {path}: not a regular file")
     try:
-        raw = tomllib.loads(Path(path).read_text())
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise error(f"prompt_template {path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError:
         raise error(f"prompt_template {path}: not UTF-8 text") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise error(f"prompt_template {path}: not valid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"prompt_template {path}: not valid TOML: {e}") from None
     unknown = [k for k in raw if k not in PROMPT_TEMPLATE_KEYS]
