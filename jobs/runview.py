@@ -18,6 +18,7 @@ from jobs.completions import CHUNK, CompletionIndex
 from jobs.masked_steps import masking_of
 from jobs.metrics_history import MetricsHistory
 from jobs.progress import Progress, ProgressTracker
+from jobs.trainer_state import metrics_source
 
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
 HEALTH_SLICE = 200            # rows judged per slice
@@ -57,7 +58,7 @@ class RunView:
         self._refresh_lock = threading.Lock()
         self.metrics = MetricsHistory()
         self.progress_tracker = ProgressTracker()
-        self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
+        self._metrics_tail = metrics_source(self.run_dir, self.fs)  # metrics.jsonl, else trainer_state.json
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
         self.events: list[dict[str, Any]] = []
         self.completions = CompletionIndex(self.fs, _join(self.run_dir, rd.COMPLETIONS))

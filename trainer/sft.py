@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir, trl_args
+from jobs import processes, rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
 from trainer.checkpoint_retention import make_retention_callback
@@ -95,7 +95,7 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     def forward(signum, frame):
         # to the training workers, not to the launcher: SIGUSR1 would kill the launcher outright,
         # and the workers must finish the step and save before anything exits
-        for pid in _children(child.pid) or [child.pid]:
+        for pid in processes.children(child.pid) or [child.pid]:
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
@@ -107,19 +107,6 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(d.name))
-    return out
 
 
 def data_parallel_gpu() -> bool:

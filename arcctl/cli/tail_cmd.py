@@ -71,6 +71,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs.errors import SpecError
             from jobs.rundir import COMPLETIONS, EVENTS, METRICS, JsonlTail
+            from jobs.trainer_state import metrics_source
 
             chosen = [k for k, on in (("metrics", metrics), ("completions", completions), ("events", events)) if on]
             if len(chosen) > 1:
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
             target = resolve_run(run, must_exist=False)
             run_dir, fs = target.run_dir, target.fs
             fname = {"metrics": METRICS, "completions": COMPLETIONS, "events": EVENTS}[kind]
-            tail = JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
+            tail = metrics_source(run_dir, fs) if kind == "metrics" else JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
             masking = run_masking(run_dir, fs) if kind == "metrics" and not json_out else None
             first = tail.read_new()
             if lines > 0:

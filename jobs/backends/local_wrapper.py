@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+from jobs import processes
 from jobs.backends.process_tree import become_subreaper, kill_all, signal_job
 
 PID = "pid"
@@ -93,15 +94,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 def proc_start_time(pid: int) -> str | None:
     """Kernel start time of a process (guards against pid reuse); None when gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    if fields[0] == "Z":
-        return None
-    return fields[19]
+    return processes.start_time(pid)
 
 
 def main(argv: list[str]) -> int:
