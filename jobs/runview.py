@@ -15,8 +15,10 @@ from typing import Any
 
 from jobs import rundir as rd
 from jobs.completions import CHUNK, CompletionIndex
+from jobs.masked_steps import masking_of
 from jobs.metrics_history import MetricsHistory
 from jobs.progress import Progress, ProgressTracker
+from jobs.trainer_state import metrics_source
 
 # The first refresh reads only the last FIRST_METRICS_BYTES of metrics.jsonl (~2,500 rows), so
 # the newest steps are on screen at once however long the run; load_history() reads the rows
@@ -70,7 +72,7 @@ class RunView:
         self._since_tail: list[dict[str, Any]] = []  # rows read from the tail on, while history is pending
         self.metrics = MetricsHistory()
         self.progress_tracker = ProgressTracker()
-        self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
+        self._metrics_tail = metrics_source(self.run_dir, self.fs)  # metrics.jsonl, else trainer_state.json
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
         self.events: list[dict[str, Any]] = []
         self.completions = CompletionIndex(self.fs, _join(self.run_dir, rd.COMPLETIONS))
@@ -166,6 +168,7 @@ class RunView:
         if self._history_end:
             self._since_tail.extend(rows)
         self.progress_tracker.feed(rows)
+        self.metrics.mask_truncated = masking_of(self.spec)  # all-masked steps are gaps, not zeros
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
@@ -268,7 +271,7 @@ class RunView:
                 from jobs.health.report import settings_from_spec
 
                 th, mcl, _notes = settings_from_spec(self.run_dir, self.fs)
-                self._monitor = HealthMonitor(th, mcl)
+                self._monitor = HealthMonitor(th, mcl, mask_truncated=masking_of(self.spec))
             comp = self.completions
             self._health_metrics.extend(metric_rows)
             if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:
