@@ -121,8 +121,9 @@ class RunView:
                 end, gen = self._history_end, self._history_gen
             if not end:
                 return False
-            tail = rd.JsonlTail(self._metrics_tail.path, self.fs)
-            older, rows = MetricsHistory(), []
+            jsonl = self._jsonl()
+            tail = rd.JsonlTail(jsonl.path, self.fs)
+            older, rows = MetricsHistory(self.metrics.mask_truncated), []
             while tail.offset < end:
                 before = tail.offset
                 new = tail.read_new(end - tail.offset if end - tail.offset < HISTORY_CHUNK else HISTORY_CHUNK)
@@ -138,7 +139,7 @@ class RunView:
                     return False
                 older.extend(self._since_tail)
                 self.metrics = older
-                self._metrics_tail.bad_lines += tail.bad_lines
+                jsonl.bad_lines += tail.bad_lines
                 if self._monitor is not None and self.health_error is None:
                     self._health_metrics[:0] = rows  # judged oldest first, before the tail's rows
                 self._since_tail, self._history_end, self._history_read = [], 0, 0
@@ -147,10 +148,15 @@ class RunView:
         finally:
             self._history_lock.release()
 
+    def _jsonl(self) -> rd.JsonlTail:
+        """The metrics.jsonl tail behind the metrics source."""
+        return getattr(self._metrics_tail, "jsonl", self._metrics_tail)
+
     def _refresh(self, completion_bytes: int | None) -> set[str]:
         changed: set[str] = set()
         if not self._started:
-            self._history_end = self._metrics_tail.start_near_end(FIRST_METRICS_BYTES)
+            # metrics.jsonl only: a trainer_state.json (jobs.trainer_state) is read whole
+            self._history_end = self._jsonl().start_near_end(FIRST_METRICS_BYTES)
             self._started = True
         resets = self._metrics_tail.resets
         rows = self._metrics_tail.read_new()
