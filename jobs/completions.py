@@ -188,6 +188,14 @@ class CompletionIndex:
             self.indexed_bytes = self._lines.offset
         return n
 
+    def update_until(self, lines: int, max_bytes: int | None = CHUNK) -> int:
+        """Index up to max_bytes more unless LINES lines are indexed by then (an update under way
+        in another thread is waited for, not repeated); returns the number of new lines."""
+        if max_bytes == 0:
+            return 0
+        with self._io_lock:
+            return self._update(max_bytes) if len(self) < lines else 0
+
     def update_all(self) -> int:
         total = 0
         while True:
@@ -278,8 +286,11 @@ class CompletionIndex:
         out: list[Completion] = []
         pos = start
         needle = flt.text.lower().encode() if flt.text else None
+        # the text/task/error filters read more lines than they keep; without them a page is
+        # exactly its lines (one read)
+        ahead = max(size * 4, 64) if needle is not None or flt.task or flt.error else size
         while pos < len(cand) and len(out) < size and pos - start < scan_limit:
-            batch = cand[pos: pos + max(size * 4, 64)].tolist()
+            batch = cand[pos: pos + ahead].tolist()
             pos += len(batch)
             for c in self.read(sorted(batch)) if flt.order == "file" else self._read_ordered(batch):
                 if needle is not None and needle not in c.text.lower().encode() and needle not in json.dumps(c.diagnostics).lower().encode():

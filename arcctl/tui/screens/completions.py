@@ -150,10 +150,9 @@ class CompletionsScreen(Screen):
         self._read_spec()
         idx = self.view.completions
         if self.flt.is_empty():
-            if len(idx) < PAGE * len(self.page_starts):
-                # a small first read paints the first page at once; the run screen's refresh
-                # (and later pages) index the rest in bigger chunks
-                idx.update(FIRST_READ if len(idx) == 0 else 16 * FIRST_READ)
+            # a small first read paints the first page at once; the run screen's refresh (and
+            # later pages) index the rest in bigger chunks; a chunk the refresh is reading counts
+            idx.update_until(PAGE * len(self.page_starts), FIRST_READ if len(idx) == 0 else 16 * FIRST_READ)
         else:
             idx.update_all()  # filters look at every line's step/reward/flag (not its text)
         items, nxt = idx.page(self.flt, self.page_starts[-1], PAGE)
