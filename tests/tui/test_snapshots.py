@@ -96,8 +96,6 @@ def test_checkpoints_screen(snap_compare, in_fixtures):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-@pytest.mark.xfail(reason="the overlay's x-axis row renders in one of two paddings from run to run (found at the "
-                          "final merge; see the closing note)", strict=False)
 def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
     """A fork of runs/healthy from checkpoint-20 (its own rows from step 21) next to runs/collapsing:
     the fork's line runs through its parent's first 20 steps; legends name the learning rates."""

@@ -9,12 +9,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from arcctl.tui.widgets.fitted_table import fill_table
 from jobs import rundir
 from jobs.errors import JobsError
 from jobs.runview import CheckpointRow, RunView
 
 METRIC_COLS = [("reward", "reward"), ("kl", "kl"), ("entropy", "entropy"), ("clipped", "completions/clipped_ratio"),
                ("len", "completions/mean_length"), ("zero_std", "frac_reward_zero_std")]
+COLUMNS = [("", "mark"), ("checkpoint", "name"), ("step", "step"), ("valid", "valid"),
+           *METRIC_COLS]
 
 
 class CheckpointsScreen(Screen):
@@ -41,14 +44,7 @@ class CheckpointsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · checkpoints"
-        t = self.query_one("#ck-table", DataTable)
-        t.add_column("", key="mark")
-        t.add_column("checkpoint", key="name")
-        t.add_column("step", key="step")
-        t.add_column("valid", key="valid")
-        for label, key in METRIC_COLS:
-            t.add_column(label, key=key)
-        t.focus()
+        self.query_one("#ck-table", DataTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True)
@@ -71,11 +67,10 @@ class CheckpointsScreen(Screen):
              branches: list[str] = ()) -> None:
         self.rows, self.healthy = rows, healthy
         t = self.query_one("#ck-table", DataTable)
-        t.clear()
-        for r in rows:
-            valid = Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red")
-            cells = [("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]
-            t.add_row("★" if r.name == healthy else "", r.name, str(r.step), valid, *cells, key=r.name)
+        cells = [["★" if r.name == healthy else "", r.name, str(r.step),
+                  Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red"),
+                  *[("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]] for r in rows]
+        fill_table(t, COLUMNS, cells, keys=[r.name for r in rows])
         if healthy:
             t.move_cursor(row=[r.name for r in rows].index(healthy))
         msg = f"{len(rows)} checkpoints"

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from arcctl.tui.widgets.fitted_table import fill_table
 from arcctl.tui.widgets.overlay_chart import OverlayChart
 from jobs.overlay import chain
 from jobs.metrics_history import DEFAULT_CHARTS
@@ -94,10 +95,15 @@ class CompareScreen(Screen):
             self.query_one(OverlayChart).draw(self.views, SMOOTHING[self.smoothing_i], self.parents.get)
             self._status()
 
-    def metric_names(self) -> list[str]:
+    def _names(self) -> list[str]:
+        """Every metric any run logged, in first-seen order."""
         names: list[str] = []
         for v in self.views:
             names += [n for n in v.metrics.names() if n not in names]
+        return names
+
+    def metric_names(self) -> list[str]:
+        names = self._names()
         return [n for n in DEFAULT_CHARTS if n in names] + [n for n in names if n not in DEFAULT_CHARTS]
 
     def action_next_metric(self, delta: int) -> None:
@@ -132,35 +138,26 @@ class CompareScreen(Screen):
         self.app.call_from_thread(self.show, table, error)
 
     def show(self, table: Any, error: str | None) -> None:
-        t = self.query_one("#cmp-table", DataTable)
-        t.add_column("metric", key="metric")
-        for i, v in enumerate(self.views):
-            t.add_column(v.name()[:28], key=f"r{i}")
-        names: list[str] = []
-        for v in self.views:
-            names += [n for n in v.metrics.names() if n not in names]
-        t.add_row("step", *[str(v.metrics.last_step() or "") for v in self.views])
-        for n in names:
+        rows: list[list[Any]] = [["step", *[str(v.metrics.last_step() or "") for v in self.views]]]
+        for n in self._names():
             vals = [v.metrics.last(n) for v in self.views]
             present = [x for x in vals if x is not None]
             best = None
             if len(present) > 1:
                 best = min(present) if n.startswith(LOWER_IS_BETTER) else max(present)
-            t.add_row(n, *[Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
-                           for x in vals])
+            rows.append([n, *[Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
+                              for x in vals]])
+        fill_table(self.query_one("#cmp-table", DataTable),
+                   [("metric", "metric"), *[(v.name()[:28], f"r{i}") for i, v in enumerate(self.views)]], rows)
         self.eval_table = table
-        et = self.query_one("#cmp-eval-table", DataTable)
         status = ""
         if table is None or not table.rows:
             status += f"  eval: {error or 'none'}"
         else:
-            et.add_column("experiment", key="experiment")
-            et.add_column("dataset", key="dataset")
-            for c in table.columns:
-                et.add_column(c, key=c)
-            for i, r in enumerate(table.rows):
-                et.add_row(r.label, r.dataset, *[Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
-                                                 for c in table.columns])
+            fill_table(self.query_one("#cmp-eval-table", DataTable),
+                       [("experiment", "experiment"), ("dataset", "dataset"), *[(c, c) for c in table.columns]],
+                       [[r.label, r.dataset, *[Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
+                                               for c in table.columns]] for i, r in enumerate(table.rows)])
             plot = self.query_one("#passk", PlotextPlot)
             plt = plot.plt
             plt.clear_data()
