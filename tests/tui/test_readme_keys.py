@@ -27,7 +27,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 COVERED = {"/": "slash", "!": "exclamation_mark", "s": "s", "space": "space", "o": "o", "x": "x", "r": "r",
            "f": "f", "c": "c", "n": "n", "m": "m", "[": "left_square_bracket", "]": "right_square_bracket",
            "e": "e", "k": "k", "?": "question_mark", ":": "colon", "esc": "escape", "a": "a", "M": "M",
-           "l": "l", "v": "v"}
+           "l": "l", "v": "v", "p": "p"}
 NOT_KEYS = {"arc/"}
 
 
@@ -123,6 +123,10 @@ async def test_each_readme_key_once(registry):
         await press("l")  # stdout only
         assert log.mode == "stdout"
         await opens("v", EvalScreen)
+        await press("p")  # the side panel folds away (150 columns: shown until then), and back
+        assert not run.side_shown()
+        await press("p")
+        assert run.side_shown()
         await press("e")
         await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.focus_id)
         assert app.screen.focus_id == run.alerts[0].example_ids[0]

@@ -260,7 +260,7 @@ async def test_compare_selected_runs_with_eval_table_and_pass_at_k(registry):
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.eval_table is not None)
         scr = app.screen
         t = scr.query_one("#cmp-table", DataTable)
-        reward = next(t.get_row_at(i) for i in range(t.row_count) if t.get_row_at(i)[0] == "reward")
+        reward = next(t.get_row_at(i) for i in range(t.row_count) if str(t.get_row_at(i)[0]) == "reward")
         bold = [float(str(c)) for c in reward[1:] if c.style == "bold"]
         assert bold == [max(float(str(c)) for c in reward[1:])] and bold[0] > 0.6  # the healthy run
         table = scr.eval_table

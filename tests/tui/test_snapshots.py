@@ -66,6 +66,20 @@ def test_run_screen(snap_compare, in_fixtures):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
+def test_run_screen_narrow(snap_compare, in_fixtures):
+    """100 columns: the side panel collapsed, the charts take its width, `:`, `?` and `q` stay in the footer."""
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.run import RunScreen
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+
+    assert snap_compare(app, terminal_size=(100, 40), run_before=ready)
+
+
 def test_completions_at_alert_example(snap_compare, in_fixtures):
     app = make_app()
 

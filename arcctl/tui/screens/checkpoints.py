@@ -6,9 +6,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
+from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
 from jobs import rundir
 from jobs.errors import JobsError
@@ -20,12 +20,11 @@ COLUMNS = [("", "mark"), ("checkpoint", "name"), ("step", "step"), ("valid", "va
            *METRIC_COLS]
 
 
-class CheckpointsScreen(Screen):
+class CheckpointsScreen(SubScreen):
     HELP_TITLE = "Checkpoints"
     HELP_TEXT = ("Every checkpoint of the run, with the metrics logged at its step. ★ marks the newest\n"
                  "valid checkpoint before the first health warning: the usual one to go back to.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("enter,f", "fork", "fork from it"),
         Binding("r", "resume", "resume in place"),
     ]
@@ -36,11 +35,9 @@ class CheckpointsScreen(Screen):
         self.rows: list[CheckpointRow] = []
         self.healthy: str | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield DataTable(id="ck-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="ck-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · checkpoints"

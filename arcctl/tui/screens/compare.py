@@ -12,10 +12,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
 from arcctl.tui.widgets.overlay_chart import OverlayChart
 from jobs.overlay import chain
@@ -27,14 +27,13 @@ SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 LOWER_IS_BETTER = ("kl", "grad_norm", "frac_reward_zero_std", "completions/clipped_ratio", "loss", "arc/ngram")
 
 
-class CompareScreen(Screen):
+class CompareScreen(SubScreen):
     HELP_TITLE = "Compare"
     HELP_TEXT = ("Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
                  "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
                  "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
                  "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("m", "next_metric(1)", "next metric"),
         Binding("M", "next_metric(-1)", "previous metric"),
         Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),
@@ -49,8 +48,7 @@ class CompareScreen(Screen):
         self.smoothing_i = 0
         self.parents: dict[str, RunView] = {}  # ancestors of forked runs, read by the worker
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with Vertical():
             yield OverlayChart(self.metric, id="overlay")
             yield DataTable(id="cmp-table", zebra_stripes=True)
@@ -59,7 +57,6 @@ class CompareScreen(Screen):
                 yield DataTable(id="cmp-eval-table", zebra_stripes=True)
                 yield PlotextPlot(id="passk")
         yield Static("", id="cmp-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.load()

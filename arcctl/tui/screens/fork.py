@@ -11,19 +11,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
+from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.params_form import ParamsForm
 from jobs.runview import RunView
 
 
-class ForkScreen(Screen):
+class ForkScreen(SubScreen):
     HELP_TITLE = "Fork"
     HELP_TEXT = ("A new run from the chosen checkpoint with the parameters you change here.\n"
                  "The preview shows the new name, run dir and exactly what will be launched.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("ctrl+s", "submit", "submit"),
         Binding("ctrl+r", "preview", "preview"),
     ]
@@ -35,9 +34,8 @@ class ForkScreen(Screen):
         self.spec: Any = None
         self.submitted: list[str] = []
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         spec = self.view.spec
-        yield Header()
         with Vertical(id="form-head"):
             yield Static(Text.assemble(("Fork ", "bold"), (self.view.name(), "bold magenta"), " from ",
                                        (self.checkpoint or "the newest valid checkpoint", "bold")))
@@ -54,7 +52,6 @@ class ForkScreen(Screen):
         with Horizontal(id="form-buttons"):
             yield Button("Preview (ctrl+r)", id="btn-preview")
             yield Button("Submit fork (ctrl+s)", id="btn-submit", variant="success")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · fork"
@@ -111,9 +108,15 @@ class ForkScreen(Screen):
         t.append(f"{spec.run_dir}\n")
         t.append("parent   ", style="dim")
         t.append(f"{spec.parent.name} @ {spec.parent.checkpoint or '(start)'}\n" if spec.parent else "-\n")
-        changes = {k: v for k, v in spec.params.items() if parent.get(k) != v}
+        # A parameter the parent's spec does not record (added to the template since) takes its
+        # default: not a change the user made (unless edited here), so only counted, not listed.
+        edited = self.overrides()
+        changes = {k: v for k, v in spec.params.items() if (k in parent and parent[k] != v) or k in edited}
+        unrecorded = [k for k in spec.params if k not in parent and k not in edited]
         t.append("changes  ", style="dim")
         t.append(", ".join(f"{k}: {json.dumps(parent.get(k))} → {json.dumps(v)}" for k, v in changes.items()) or "none", style="yellow")
+        if unrecorded:
+            t.append(f"\n         {len(unrecorded)} parameters the parent's spec does not record take their defaults", style="dim")
         t.append(f"\n\n{artifact.kind}" + (f" ({artifact.filename})" if artifact.filename else "") + ":\n", style="bold")
         lexer = "bash" if artifact.kind in ("command", "sbatch") else "ini"
         box.update(Text.assemble(t, Syntax(artifact.text, lexer, theme="ansi_dark").highlight(artifact.text)))

@@ -11,9 +11,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Label, Select, Static
+from textual.widgets import Button, Label, Select, Static
 
+from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.params_form import ParamsForm
 from jobs.params import PARAMS_BY_KIND
 
@@ -29,12 +29,11 @@ def template_defaults(tpl: Any) -> dict[str, Any]:
     return out
 
 
-class NewJobScreen(Screen):
+class NewJobScreen(SubScreen):
     HELP_TITLE = "New job"
     HELP_TEXT = ("Pick a template and a profile, change any parameter. `a,b` in a field makes a sweep\n"
                  "(one run per combination). The preview is a dry run: nothing is written until submit.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("ctrl+s", "submit", "submit"),
         Binding("ctrl+r", "preview", "dry-run preview"),
     ]
@@ -46,13 +45,12 @@ class NewJobScreen(Screen):
         self.submitted: list[str] = []
         self._tpl: Any = None
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         from jobs.templates import profile_names, template_names
 
         tnames, pnames = template_names(), profile_names()
         self.template = self.template if self.template in tnames else (tnames[0] if tnames else None)
         self.profile = self.profile if self.profile in pnames else (pnames[0] if pnames else "local")
-        yield Header()
         with Vertical(id="form-head"):
             with Horizontal(classes="field-row"):
                 yield Label("template", classes="field-label")
@@ -67,7 +65,6 @@ class NewJobScreen(Screen):
         with Horizontal(id="form-buttons"):
             yield Button("Dry run (ctrl+r)", id="btn-preview")
             yield Button("Submit (ctrl+s)", id="btn-submit", variant="success")
-        yield Footer()
 
     async def on_mount(self) -> None:
         await self._load_template()

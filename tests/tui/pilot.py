@@ -1,0 +1,23 @@
+"""Helpers for Pilot-driven tests: wait for what the app does in its workers."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 8.0) -> None:
+    """Poll `cond` every 50 ms; fail the test when it is still false after `timeout` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    assert cond(), "condition not reached in time"
+
+
+async def settle(pilot: Any, cond: Callable[[], Any], timeout: float = 5.0) -> None:
+    """Wait for `cond` (no failure: a snapshot shows what went wrong), then for pending paints."""
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
