@@ -65,12 +65,10 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
     from arcctl.tui.screens.run import RunScreen
     from jobs.registry import Registry
 
-    async def until(pilot, cond, timeout=30.0):
-        for _ in range(int(timeout / 0.05)):
-            if cond():
-                return
-            await pilot.pause(0.05)
-        assert cond(), "condition not reached in time"
+    from tests.tui.pilot import until as wait
+
+    def until(pilot, cond):  # a real job starts in between: longer than the dashboard tests wait
+        return wait(pilot, cond, timeout=30.0)
 
     app = ArcApp(source=JobSource(Registry()))
     async with app.run_test(size=(150, 48)) as pilot:

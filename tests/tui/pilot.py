@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 8.0) -> None:
+async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0) -> None:
     """Poll `cond` every 50 ms; fail the test when it is still false after `timeout` seconds."""
     for _ in range(int(timeout / 0.05)):
         if cond():

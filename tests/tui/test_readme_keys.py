@@ -21,6 +21,8 @@ from arcctl.tui.screens.new_job import NewJobScreen
 from arcctl.tui.screens.eval_view import EvalScreen
 from arcctl.tui.screens.run import MetricPicker, RunScreen
 from arcctl.tui.widgets.log_tail import LogTail
+from tests.tui.pilot import until
+
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # README spelling -> what this test presses
@@ -35,14 +37,6 @@ def test_every_readme_dashboard_key_is_covered_here():
     section = README.read_text().split("## Dashboard", 1)[1].split("\n## ", 1)[0]
     keys = set(re.findall(r"`([^`]+)`", section)) - NOT_KEYS
     assert keys and keys <= set(COVERED), sorted(keys - set(COVERED))
-
-
-async def until(pilot, cond, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 async def test_each_readme_key_once(registry):

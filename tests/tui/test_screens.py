@@ -17,6 +17,8 @@ from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.new_job import NewJobScreen
 from arcctl.tui.screens.run import RunScreen
 from arcctl.tui.widgets.charts import MetricChart
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (150, 48)
@@ -24,14 +26,6 @@ SIZE = (150, 48)
 
 def app_for(registry, readonly=False) -> ArcApp:
     return ArcApp(readonly=readonly, source=JobSource(registry))
-
-
-async def until(pilot, cond, timeout=5.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 def names(app) -> list[str]:
