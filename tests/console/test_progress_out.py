@@ -44,17 +44,6 @@ def make_run(root: Path) -> Path:
     return run
 
 
-@pytest.fixture(scope="module")
-def sshd():
-    from tests.clusters import daemons
-
-    if not os.path.exists(daemons.SSHD_BINARY) or os.geteuid() != 0:
-        pytest.skip("needs the loopback sshd (root, openssh-server)")
-    server = daemons.ensure_sshd("/tmp/arcctl-test-sshd-console")
-    yield server
-    server.stop()
-
-
 @pytest.mark.sshd
 def test_fetch_over_sftp_reports_bytes_when_piped(home, tmp_path, sshd):
     run = make_run(tmp_path)

@@ -3,12 +3,12 @@
 the command palette show."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header
+from textual.widgets import DataTable, Header
 
 from arcctl.tui.widgets.footer import ArcFooter
 
@@ -32,6 +32,14 @@ class SubScreen(ArcScreen):
     """A screen opened from another one: `escape` goes back to it."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
+
+
+def row_table(table_id: str, columns: Sequence[tuple[str, str]] = ()) -> DataTable:
+    """A list whose cursor selects whole rows, with its (label, key) columns."""
+    table = DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
+    for label, key in columns:
+        table.add_column(label, key=key)
+    return table
 
 
 def described_bindings(screen: Screen) -> Iterator[Binding]:

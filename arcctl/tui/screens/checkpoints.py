@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from arcctl.tui.screens.base import SubScreen
+from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.fitted_table import fill_table
 from jobs import rundir
 from jobs.errors import JobsError
@@ -36,7 +36,7 @@ class CheckpointsScreen(SubScreen):
         self.healthy: str | None = None
 
     def body(self) -> ComposeResult:
-        yield DataTable(id="ck-table", cursor_type="row", zebra_stripes=True)
+        yield row_table("ck-table")
         yield Static("", id="ck-status")
 
     def on_mount(self) -> None:
@@ -90,7 +90,10 @@ class CheckpointsScreen(SubScreen):
             return None
         return self.rows[t.cursor_row]
 
-    def _pick(self) -> CheckpointRow | None:
+    def _pick(self, what: str) -> CheckpointRow | None:
+        """The highlighted checkpoint when `what` is allowed and it can be used (else says why)."""
+        if not self.app.allowed(what):
+            return None
         r = self.current()
         if r is None:
             self.notify("no checkpoint selected", severity="warning")
@@ -100,9 +103,7 @@ class CheckpointsScreen(SubScreen):
         return r
 
     def action_fork(self) -> None:
-        if not self.app.allowed("fork"):
-            return
-        r = self._pick()
+        r = self._pick("fork")
         if r is None:
             return
         from arcctl.tui.screens.fork import ForkScreen
@@ -110,9 +111,7 @@ class CheckpointsScreen(SubScreen):
         self.app.push_screen(ForkScreen(self.view, checkpoint=r.name))
 
     def action_resume(self) -> None:
-        if not self.app.allowed("resume"):
-            return
-        r = self._pick()
+        r = self._pick("resume")
         if r is None:
             return
         from arcctl.tui.screens.confirm import ConfirmScreen

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from arcctl.tui.screens.base import ArcScreen
+from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.completions import Completion, CompletionFilter
 from jobs.runview import RunView
@@ -114,7 +114,8 @@ class CompletionsScreen(ArcScreen):
     def body(self) -> ComposeResult:
         yield Input(value=self.expr, placeholder=FILTER_HELP, id="comp-filter", classes="hidden")
         with Horizontal(id="comp-body"):
-            yield DataTable(id="comp-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("comp-table", [("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
+                                           ("trunc", "trunc"), ("error", "error")])
             with VerticalScroll(id="comp-detail"):
                 yield Static("", id="comp-header")
                 yield Static("", id="comp-code")
@@ -123,11 +124,7 @@ class CompletionsScreen(ArcScreen):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · completions"
-        t = self.query_one("#comp-table", DataTable)
-        for label, key in (("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
-                           ("trunc", "trunc"), ("error", "error")):
-            t.add_column(label, key=key)
-        t.focus()
+        self.query_one("#comp-table", DataTable).focus()
         if self.focus_id:
             self.open_id(self.focus_id)
         else:

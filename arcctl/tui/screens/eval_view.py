@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from arcctl.tui.screens.base import SubScreen
+from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.runview import RunView
 
@@ -61,17 +61,14 @@ class EvalScreen(SubScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="eval-body"):
-            yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("eval-table", [(label, label) for label in ("task", "sample", "error", "test ok", "pixels")])
             with VerticalScroll(id="eval-detail"):
                 yield PairsView("", id="eval-grids")
         yield Static("", id="eval-status")
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · eval predictions"
-        t = self.query_one("#eval-table", DataTable)
-        for label in ("task", "sample", "error", "test ok", "pixels"):
-            t.add_column(label, key=label)
-        t.focus()
+        self.query_one("#eval-table", DataTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True)

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from arcctl.tui.screens.base import SubScreen
+from arcctl.tui.screens.base import SubScreen, row_table
 from jobs.her_report import EpochPoint, TargetRow, sparkline, targets_from_events
 from jobs.runview import RunView
 
@@ -49,23 +49,17 @@ class HERScreen(SubScreen):
         self.points: list[EpochPoint] = []
 
     def body(self) -> ComposeResult:
-        yield DataTable(id="her-targets", cursor_type="row", zebra_stripes=True)
+        yield row_table("her-targets", [("task", "task"), ("epoch", "epoch"), ("solved", "solved"), ("best", "best"),
+                                        ("test", "test"), ("best pixel score per epoch", "curve")])
         with Horizontal(id="her-bottom"):
-            yield DataTable(id="her-epochs", cursor_type="row", zebra_stripes=True)
+            yield row_table("her-epochs", [(label, label) for label in ("epoch", "best", "mean", "solved", "test")])
             with VerticalScroll(id="her-program-box"):
                 yield Static("", id="her-program")
         yield Static("", id="her-status")
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · HER targets"
-        targets = self.query_one("#her-targets", DataTable)
-        for label, key in (("task", "task"), ("epoch", "epoch"), ("solved", "solved"), ("best", "best"),
-                           ("test", "test"), ("best pixel score per epoch", "curve")):
-            targets.add_column(label, key=key)
-        epochs = self.query_one("#her-epochs", DataTable)
-        for label in ("epoch", "best", "mean", "solved", "test"):
-            epochs.add_column(label, key=label)
-        targets.focus()
+        self.query_one("#her-targets", DataTable).focus()
         self.tick()
         self.set_interval(self.app.refresh_s, self.tick)
 

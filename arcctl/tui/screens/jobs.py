@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from arcctl.tui.screens.base import ArcScreen
+from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.data import JobRow
 
 COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
@@ -69,14 +69,11 @@ class JobsScreen(ArcScreen):
 
     def body(self) -> ComposeResult:
         yield Input(placeholder="filter: regex, !regex inverts (enter to apply, esc to clear)", id="job-filter", classes="hidden")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield row_table("jobs", COLUMNS)
         yield Static("", id="jobs-status")
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs", DataTable)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
-        table.focus()
+        self.query_one("#jobs", DataTable).focus()
         self.poll()
         self.set_interval(max(self.app.refresh_s, 0.25) * 4, self.poll)
         self._start_watcher()
