@@ -130,7 +130,7 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
 
         from jobs.health.thresholds import Thresholds
 
-        known = Thresholds.__dataclass_fields__
+        known = Thresholds.names()
         for key in v:
             if key not in known:
                 close = get_close_matches(key, list(known), n=1)

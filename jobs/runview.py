@@ -15,6 +15,7 @@ from typing import Any
 
 from jobs import rundir as rd
 from jobs.completions import CHUNK, CompletionIndex
+from jobs.masked_steps import masking_of
 from jobs.metrics_history import MetricsHistory
 from jobs.progress import Progress, ProgressTracker
 
@@ -95,6 +96,7 @@ class RunView:
             self._health_metrics.clear()
             self._health_completions.clear()
         self.progress_tracker.feed(rows)
+        self.metrics.mask_truncated = masking_of(self.spec)  # all-masked steps are gaps, not zeros
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
@@ -195,7 +197,7 @@ class RunView:
                 from jobs.health.report import settings_from_spec
 
                 th, mcl, _notes = settings_from_spec(self.run_dir, self.fs)
-                self._monitor = HealthMonitor(th, mcl)
+                self._monitor = HealthMonitor(th, mcl, mask_truncated=masking_of(self.spec))
             comp = self.completions
             self._health_metrics.extend(metric_rows)
             if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:
