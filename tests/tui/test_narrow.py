@@ -36,6 +36,7 @@ async def test_side_panel_collapses_and_footer_keeps_help_and_quit(runs):
         assert "-narrow" in scr.classes and not scr.side_shown()
         charts = scr.query_one("#charts")
         assert charts.region.right >= NARROW[0] - 1  # the charts take the panel's width
+        await until(pilot, lambda: "quit" in pinned_keys(app))  # the footer composes its keys after the screen
         keys = pinned_keys(app)
         for action in ("command_palette", "help", "quit"):
             assert action in keys and keys[action][1] <= NARROW[0], keys
