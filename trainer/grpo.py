@@ -17,6 +17,7 @@ from jobs.spec import JobSpec
 from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
 from trainer.checkpoint_retention import make_retention_callback
 from trainer.grpo_reward import ArcReward, Shaping, Timing
+from trainer.step_line import replace_printer
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 
 
@@ -206,7 +207,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
         trainer.arc_generator = fast_generation.FastGenerator(
             setup.generation_backend, setup.tokenizer, trainer.generation_config)
         trainer.arc_generator.penalties = penalties
-    _quiet_printer(trainer)
+    replace_printer(trainer)
     return trainer
 
 
@@ -247,24 +248,4 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=step,
                 **telemetry.summary)
     return 0
-
-
-def _quiet_printer(trainer) -> None:
-    """Replace Trainer's dict-per-step printout with one short line (stdout.log stays readable;
-    the full numbers are in metrics.jsonl)."""
-    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-
-    class _Line(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or not state.is_world_process_zero or is_summary(logs):
-                return
-            keys = ("reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio",
-                    "loss", "arc/time_step_s")
-            parts = [f"{k.split('/')[-1]}={logs[k]:.4g}" for k in keys if isinstance(logs.get(k), (int, float))]
-            print(f"step {state.global_step}/{state.max_steps} " + " ".join(parts), flush=True)
-
-    trainer.add_callback(_Line())
 

@@ -23,6 +23,7 @@ from jobs import processes, rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
 from trainer.checkpoint_retention import make_retention_callback
+from trainer.step_line import replace_printer
 from trainer.telemetry import RunFiles, TelemetryCallback
 
 PROGRAM_KEYS = ("program", "code", "solution")
@@ -289,6 +290,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         callbacks=callbacks,
     )
     trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
+    replace_printer(trainer)
     files.started(step=rundir.checkpoint_step(resume) or 0, resume_from=resume, examples=len(train_ex),
                   eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
                   world_size=trainer.args.world_size,

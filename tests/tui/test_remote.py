@@ -17,15 +17,9 @@ pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def sshd():
-    from tests.clusters import daemons
+    from tests.console.conftest import loopback_sshd
 
-    if not os.path.exists(daemons.SSHD_BINARY):
-        pytest.skip("OpenSSH server missing: /usr/sbin/sshd (apt-get install openssh-server)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd of these tests needs root")
-    server = daemons.ensure_sshd("/tmp/arcctl-test-sshd-tui")  # our own, not the cluster tests' one
-    yield server
-    server.stop()
+    yield from loopback_sshd("/tmp/arcctl-test-sshd-tui")  # our own, not the cluster tests' one
 
 
 @pytest.fixture
