@@ -1,0 +1,59 @@
+"""`arcctl wandb-sync RUN`: upload a run's offline W&B run (a job on a host without network, or
+without a `wandb login`, logs offline into <run_dir>/wandb).
+
+On this machine, with wandb installed, it runs `wandb sync` on the run's offline folders (all
+starts of the job: one W&B run); for a run on another host, or with --print, it prints the exact
+command instead. RUN is resolved like every other RUN argument."""
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import subprocess
+import sys
+
+import typer
+
+from arcctl.cli.completion import complete_job
+from arcctl.cli.errors import UserError, user_errors
+
+
+def _command_line(cmd: list[str], host: str | None) -> str:
+    line = shlex.join(cmd)
+    return f"ssh {shlex.quote(host)} {shlex.quote(line)}" if host else line
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("wandb-sync")
+    def wandb_sync_cmd(
+        run: str = typer.Argument(..., help="job id, prefix, name, run dir or host:/path/to/run",
+                                  autocompletion=complete_job),
+        print_only: bool = typer.Option(False, "--print", help="print the `wandb sync` command, do not run it"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="wandb sync --dry-run: say what would be uploaded"),
+    ) -> None:
+        """Upload a run's offline Weights & Biases run (or print the `wandb sync` command)."""
+        with user_errors():
+            from arcctl.cli.resolve import resolve_run
+            from jobs import wandb_files
+
+            target = resolve_run(run)
+            record = wandb_files.read_run(target.run_dir, target.fs)
+            offline = wandb_files.offline_runs(target.run_dir, target.fs)
+            if not offline:
+                if record is None:
+                    raise UserError(f"{run}: no W&B run in {target.run_dir} (it runs with wandb = false, "
+                                    "or has not started yet)")
+                typer.echo(f"{run}: W&B run {record.id} has no offline data in {target.run_dir}/"
+                           f"{wandb_files.WANDB_DIR}: it logged online, nothing to sync")
+                return
+            cmd = wandb_files.sync_command(offline, dry_run=dry_run)
+            if print_only or target.host is not None or importlib.util.find_spec("wandb") is None:
+                typer.echo(_command_line(cmd, target.host))
+                if not print_only and target.host is None:
+                    typer.echo("(wandb is not installed here: pip install 'arcctl[wandb]', or run the "
+                               "command where it is)", err=True)
+                return
+            typer.echo(f"running: {_command_line(cmd, None)}", err=True)
+            # the wandb of this interpreter, whatever PATH holds
+            code = subprocess.call([sys.executable, "-m", "wandb", *cmd[1:]])
+            if code:
+                raise typer.Exit(code)
