@@ -26,12 +26,12 @@ def has_credentials() -> bool:
     entry `wandb login` wrote for the server (WANDB_BASE_URL or the default one)."""
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
         return True
-    import wandb
-    from wandb.sdk.lib.wbauth import read_netrc_auth
-
     try:
+        import wandb
+        from wandb.sdk.lib.wbauth import read_netrc_auth
+
         return read_netrc_auth(host=os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url) is not None
-    except Exception:  # an unreadable or malformed netrc: no usable login
+    except Exception:  # a malformed netrc, or a wandb older than the extra's: no usable login
         return False
 
 
@@ -79,16 +79,19 @@ def wandb_run(spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., 
 
     run = _record(run_dir, p)
     mode, why = resolve_mode()
+    later = f"W&B run {run.id} stays in the run dir until `arcctl wandb-sync` uploads it"
     try:
         active = _init(wandb, spec, run_dir, run, p, mode)
     except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if mode != "online":
-            raise SpecError(f"W&B ({mode} mode, from {why}): {str(e).splitlines()[0] if str(e) else e!r}") from None
-        warn(f"W&B could not start online ({str(e).splitlines()[0] if str(e) else type(e).__name__}): "
-             f"logging offline as W&B run {run.id}; `arcctl wandb-sync` uploads it later")
-        mode, active = "offline", _init(wandb, spec, run_dir, run, p, "offline")
-    if mode == "offline" and why != "WANDB_MODE":
-        warn(f"W&B offline ({why}): run {run.id} stays in the run dir until `arcctl wandb-sync` uploads it")
+            raise SpecError(f"W&B ({mode} mode, from {why}): {reason}") from None
+        warn(f"W&B could not start online ({reason}): logging offline; {later}")
+        wandb.teardown()  # the failed start still holds the run id in wandb's service process
+        active = _init(wandb, spec, run_dir, run, p, "offline")
+    else:
+        if mode == "offline" and why != "WANDB_MODE":
+            warn(f"W&B offline ({why}): {later}")
     exit_code = 1
     try:
         yield active
