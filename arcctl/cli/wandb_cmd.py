@@ -10,6 +10,7 @@ import importlib.util
 import shlex
 import subprocess
 import sys
+from typing import Annotated
 
 import typer
 
@@ -22,14 +23,15 @@ def _command_line(cmd: list[str], host: str | None) -> str:
     return f"ssh {shlex.quote(host)} {shlex.quote(line)}" if host else line
 
 
+Run = Annotated[str, typer.Argument(help="job id, prefix, name, run dir or host:/path/to/run",
+                                     autocompletion=complete_job)]
+PrintOnly = Annotated[bool, typer.Option("--print", help="print the `wandb sync` command, do not run it")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="wandb sync --dry-run: say what would be uploaded")]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("wandb-sync")
-    def wandb_sync_cmd(
-        run: str = typer.Argument(..., help="job id, prefix, name, run dir or host:/path/to/run",
-                                  autocompletion=complete_job),
-        print_only: bool = typer.Option(False, "--print", help="print the `wandb sync` command, do not run it"),
-        dry_run: bool = typer.Option(False, "--dry-run", help="wandb sync --dry-run: say what would be uploaded"),
-    ) -> None:
+    def wandb_sync_cmd(run: Run, print_only: PrintOnly = False, dry_run: DryRun = False) -> None:
         """Upload a run's offline Weights & Biases run (or print the `wandb sync` command)."""
         with user_errors():
             from arcctl.cli.resolve import resolve_run

@@ -8,6 +8,7 @@ import shlex
 import pytest
 
 from jobs import wandb_files
+from tests.console.test_logs import sshd  # noqa: F401 - a fixture: the loopback sshd
 from tests.foundation.conftest import run_cli
 
 pytest.importorskip("wandb")
@@ -35,6 +36,16 @@ def test_print_gives_the_exact_command_and_dry_run_runs_it(home, tmp_path, no_wa
     assert shlex.split(res.stdout) == ["wandb", "sync", *starts]
     res = run_cli("wandb-sync", str(run_dir), "--dry-run", check=True)  # the real `wandb sync`, uploads nothing
     assert "running: wandb sync --dry-run" in res.stderr and "Would sync 2 run(s)" in res.stderr
+
+
+@pytest.mark.sshd
+def test_a_run_on_another_host_gets_the_command_to_run_there(home, tmp_path, no_wandb_login, sshd):  # noqa: F811
+    run_dir = tmp_path / "remote-run"
+    starts = offline_run(run_dir, "rem0te01", starts=1)
+    env = {"ARCCTL_SSH_CONFIG": str(sshd.ssh_config(tmp_path / "ssh_config"))}
+    res = run_cli("wandb-sync", f"testhost:{run_dir}", env=env, check=True)  # listed over SFTP
+    ssh, host, line = shlex.split(res.stdout)
+    assert (ssh, host, shlex.split(line)) == ("ssh", "testhost", ["wandb", "sync", *starts])
 
 
 def test_a_registry_job_and_an_online_run(home, tmp_path, no_wandb_login):
