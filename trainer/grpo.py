@@ -233,7 +233,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
-            with wandb_run(spec, run_dir, files.enabled, warn):
+            with wandb_run(spec, run_dir, files.enabled, warn, trainer):
                 trainer.train(resume_from_checkpoint=resume)
     if signal_stop.received:
         reason = "signal"

@@ -304,7 +304,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                   world_size=trainer.args.world_size,
                   global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps)
     try:
-        with wandb_run(spec, run_dir, files.enabled, warn):
+        with wandb_run(spec, run_dir, files.enabled, warn, trainer):
             trainer.train(resume_from_checkpoint=resume)
     finally:
         signal_stop.restore()

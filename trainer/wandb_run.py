@@ -67,10 +67,50 @@ def _init(wandb: Any, spec: Any, run_dir: Path, run: wandb_files.WandbRun, p: An
     )
 
 
+def _reason(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _guard_callback(trainer: Any, warn: Callable[..., None]) -> None:
+    """Swap the W&B callback `report_to` gave the trainer for one whose failures never stop the
+    training. A job killed by its scheduler (preemption, time limit) gets its signal in every
+    process, wandb's service too: the trainer must still save its checkpoint after that."""
+    from transformers.integrations import WandbCallback
+
+    class GuardedWandbCallback(WandbCallback):
+        def _guarded(self, event: str, args, *rest, **kw):
+            if self._wandb is None:
+                return None
+            try:
+                return getattr(super(), event)(args, *rest, **kw)
+            except Exception as e:
+                self._wandb = None
+                args.report_to = [r for r in args.report_to if r != "wandb"]  # TRL's completions table too
+                warn(f"W&B stopped logging ({_reason(e)}); training goes on, metrics.jsonl keeps every step")
+                return None
+
+        def on_train_begin(self, args, state, control, **kw):
+            return self._guarded("on_train_begin", args, state, control, **kw)
+
+        def on_log(self, args, state, control, **kw):
+            return self._guarded("on_log", args, state, control, **kw)
+
+        def on_save(self, args, state, control, **kw):
+            return self._guarded("on_save", args, state, control, **kw)
+
+        def on_train_end(self, args, state, control, **kw):
+            return self._guarded("on_train_end", args, state, control, **kw)
+
+    if trainer.pop_callback(WandbCallback) is not None:
+        trainer.add_callback(GuardedWandbCallback())
+
+
 @contextmanager
-def wandb_run(spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., None]) -> Iterator[Any]:
-    """The W&B run for the `trainer.train()` inside the block (None when `wandb` is off or on a
-    non-main process), finished on the way out: a rollback child starts its own."""
+def wandb_run(spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., None],
+              trainer: Any = None) -> Iterator[Any]:
+    """The W&B run the `trainer.train()` inside the block logs into (None when `wandb` is off or on
+    a non-main process), finished on the way out: a rollback child starts its own. `trainer`
+    (built with report_to="wandb") gets a W&B callback whose failures never stop it."""
     p = spec.typed_params()
     if not p.wandb or not main_process:
         yield None
@@ -83,18 +123,26 @@ def wandb_run(spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., 
     try:
         active = _init(wandb, spec, run_dir, run, p, mode)
     except Exception as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if mode != "online":
-            raise SpecError(f"W&B ({mode} mode, from {why}): {reason}") from None
-        warn(f"W&B could not start online ({reason}): logging offline; {later}")
+            raise SpecError(f"W&B ({mode} mode, from {why}): {_reason(e)}") from None
+        warn(f"W&B could not start online ({_reason(e)}): logging offline; {later}")
         wandb.teardown()  # the failed start still holds the run id in wandb's service process
         active = _init(wandb, spec, run_dir, run, p, "offline")
     else:
         if mode == "offline" and why != "WANDB_MODE":
             warn(f"W&B offline ({why}): {later}")
+    if trainer is not None:
+        _guard_callback(trainer, warn)
     exit_code = 1
     try:
         yield active
         exit_code = 0
     finally:
-        active.finish(exit_code=exit_code)
+        try:
+            active.finish(exit_code=exit_code)
+        except Exception as e:  # its service is gone (killed with the job): what it had is on disk
+            warn(f"W&B run {run.id} did not finish cleanly ({_reason(e)})")
+            try:
+                wandb.teardown()  # a rollback child's W&B run starts a new service
+            except Exception:
+                pass

@@ -127,3 +127,60 @@ def test_each_start_continues_the_run_id_kept_in_the_run_dir(tmp_path, no_wandb_
         assert run is None
     with wandb_run(s, tmp_path / "run", False, warnings.append) as run:
         assert run is None
+
+
+def _wandb_core_pids() -> list[int]:
+    """wandb's service processes started by this (test) process."""
+    import os
+
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"wandb-core" in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
+    """A scheduler's SIGTERM reaches every process of the job, wandb's service too; the trainer
+    must go on to save its checkpoint. The W&B callback of a real transformers Trainer, with
+    wandb's real service killed between two logging steps."""
+    pytest.importorskip("wandb")
+    import os
+    import signal
+
+    import torch
+    from transformers import Trainer, TrainingArguments
+    from transformers.integrations import WandbCallback
+
+    from trainer.wandb_run import wandb_run
+
+    s = spec(tmp_path / "run", wandb=True)
+    s.write()
+    trainer = Trainer(model=torch.nn.Linear(2, 1), args=TrainingArguments(
+        output_dir=str(tmp_path / "run"), report_to="wandb", use_cpu=True, disable_tqdm=True))
+    warnings = []
+    with wandb_run(s, tmp_path / "run", True, lambda m, **kw: warnings.append(m), trainer):
+        [cb] = [c for c in trainer.callback_handler.callbacks if isinstance(c, WandbCallback)]
+        assert type(cb).__name__ == "GuardedWandbCallback"
+        handler, args, state, control = trainer.callback_handler, trainer.args, trainer.state, trainer.control
+        handler.on_train_begin(args, state, control)
+        state.global_step = 1
+        handler.on_log(args, state, control, logs={"loss": 1.0})
+        for pid in _wandb_core_pids():
+            os.kill(pid, signal.SIGTERM)
+        state.global_step = 2
+        handler.on_log(args, state, control, logs={"loss": 0.5})  # no exception
+        handler.on_log(args, state, control, logs={"loss": 0.25})
+        assert "wandb" not in args.report_to  # TRL's completions table stops too
+    assert [w for w in warnings if "W&B stopped logging" in w] and \
+        [w for w in warnings if "did not finish cleanly" in w]
+    # the next W&B run of this process (a rollback child) starts a service of its own
+    (tmp_path / "child").mkdir()
+    with wandb_run(spec(tmp_path / "child", wandb=True), tmp_path / "child", True, warnings.append) as child:
+        child.log({"train/global_step": 1})
+    assert len(wandb_files.offline_runs(str(tmp_path / "child"))) == 1
