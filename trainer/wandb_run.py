@@ -74,7 +74,8 @@ def _reason(e: Exception) -> str:
 def _guard_callback(trainer: Any, warn: Callable[..., None]) -> None:
     """Swap the W&B callback `report_to` gave the trainer for one whose failures never stop the
     training. A job killed by its scheduler (preemption, time limit) gets its signal in every
-    process, wandb's service too: the trainer must still save its checkpoint after that."""
+    process, wandb's service too: the trainer must still save its checkpoint after that. It goes
+    last, so it logs what the other callbacks add to a step's logs (SFT's tokens_per_second)."""
     from transformers.integrations import WandbCallback
 
     class GuardedWandbCallback(WandbCallback):

@@ -167,6 +167,7 @@ def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
     with wandb_run(s, tmp_path / "run", True, lambda m, **kw: warnings.append(m), trainer):
         [cb] = [c for c in trainer.callback_handler.callbacks if isinstance(c, WandbCallback)]
         assert type(cb).__name__ == "GuardedWandbCallback"
+        assert trainer.callback_handler.callbacks[-1] is cb  # sees what every other callback logs
         handler, args, state, control = trainer.callback_handler, trainer.args, trainer.state, trainer.control
         handler.on_train_begin(args, state, control)
         state.global_step = 1
