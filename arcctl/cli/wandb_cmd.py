@@ -2,8 +2,9 @@
 without a `wandb login`, logs offline into <run_dir>/wandb).
 
 On this machine, with wandb installed, it runs `wandb sync` on the run's offline folders (all
-starts of the job: one W&B run); for a run on another host, or with --print, it prints the exact
-command instead. RUN is resolved like every other RUN argument."""
+starts of the job: one W&B run; and those of the rollback children it trained on in); for a run on
+another host, or with --print, it prints the exact command instead. RUN is resolved like every
+other RUN argument."""
 from __future__ import annotations
 
 import importlib.util
@@ -37,15 +38,19 @@ def register(app: typer.Typer) -> None:
             from arcctl.cli.resolve import resolve_run
             from jobs import wandb_files
 
+            from jobs.lineage import rollback_chain
+
             target = resolve_run(run)
-            record = wandb_files.read_run(target.run_dir, target.fs)
-            offline = wandb_files.offline_runs(target.run_dir, target.fs)
+            # a guard rollback trained on in a child run dir, a W&B run of its own: those too
+            chain = rollback_chain(target.run_dir, target.fs)
+            records = [r for d in chain if (r := wandb_files.read_run(d, target.fs)) is not None]
+            offline = [o for d in chain for o in wandb_files.offline_runs(d, target.fs)]
             if not offline:
-                if record is None:
+                if not records:
                     raise UserError(f"{run}: no W&B run in {target.run_dir} (it runs with wandb = false, "
                                     "or has not started yet)")
-                typer.echo(f"{run}: W&B run {record.id} has no offline data in {target.run_dir}/"
-                           f"{wandb_files.WANDB_DIR}: it logged online, nothing to sync")
+                typer.echo(f"{run}: W&B run {', '.join(r.id for r in records)} has no offline data in "
+                           f"{target.run_dir}: it logged online (or W&B was disabled), nothing to sync")
                 return
             cmd = wandb_files.sync_command(offline, dry_run=dry_run)
             if print_only or target.host is not None or importlib.util.find_spec("wandb") is None:

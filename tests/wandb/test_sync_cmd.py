@@ -3,6 +3,7 @@ made by the real wandb package (offline, nowhere to send anything), printed or r
 one line and exit code 2."""
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
@@ -46,6 +47,16 @@ def test_a_run_on_another_host_gets_the_command_to_run_there(home, tmp_path, no_
     res = run_cli("wandb-sync", f"testhost:{run_dir}", env=env, check=True)  # listed over SFTP
     ssh, host, line = shlex.split(res.stdout)
     assert (ssh, host, shlex.split(line)) == ("ssh", "testhost", ["wandb", "sync", *starts])
+
+
+def test_a_rollback_child_is_synced_with_its_parent(home, tmp_path, no_wandb_login):
+    parent, child = tmp_path / "runs" / "parent", tmp_path / "runs" / "parent_rollback1"
+    starts = offline_run(parent, "parent01", starts=1) + offline_run(child, "child001", starts=1)
+    (child / "spec.json").write_text("{}")
+    (parent / "events.jsonl").write_text(json.dumps({"event": "rollback", "time": 1.0, "step": 8, "status": "continued",
+                                                     "child_run_dir": str(child)}) + "\n")
+    res = run_cli("wandb-sync", str(parent), "--print", check=True)
+    assert shlex.split(res.stdout) == ["wandb", "sync", *starts]
 
 
 def test_a_registry_job_and_an_online_run(home, tmp_path, no_wandb_login):
