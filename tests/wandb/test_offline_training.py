@@ -76,3 +76,26 @@ def test_offline_run_has_config_metrics_and_keeps_its_id_on_resume(tmp_path, tin
     # `arcctl wandb-sync RUN` runs the real `wandb sync` on both starts (--dry-run: uploads nothing)
     res = run_cli("wandb-sync", str(run_dir), "--dry-run", check=True)
     assert "Would sync 2 run(s)" in res.stderr and all(s.rsplit("/", 1)[1] in res.stderr for s in starts)
+
+
+def test_sft_logs_through_trl_too(tmp_path, tiny_model_dir, no_wandb_login, monkeypatch):
+    """SFT, in this process: the same W&B run set-up, and what our callbacks add to a step's logs
+    (tokens_per_second) reaches W&B as well."""
+    from tests.eval.test_sft import _spec
+    from trainer import sft
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run_dir = tmp_path / "sft"
+    spec = _spec(run_dir, tiny_model_dir, synthetic_tasks=8, max_steps=3, save_steps=100, wandb=True)
+    spec.write()
+    assert sft.main(spec) == 0
+    run = wandb_files.read_run(run_dir)
+    [start] = wandb_files.offline_runs(str(run_dir))
+    recs = records(run_dir / "wandb" / start.rsplit("/", 1)[1] / f"run-{run.id}.wandb")
+    assert config(recs)["kind"] == "sft" and config(recs)["params"] == spec.params
+    rows = {r["step"]: r for r in metrics(run_dir) if "loss" in r}
+    logged = {h["train/global_step"]: h for h in history(recs) if "train/loss" in h}
+    assert sorted(logged) == sorted(rows) == [1, 2, 3]
+    for step in (2, 3):
+        assert logged[step]["train/tokens_per_second"] == pytest.approx(rows[step]["tokens_per_second"])
+        assert logged[step]["train/loss"] == pytest.approx(rows[step]["loss"])
