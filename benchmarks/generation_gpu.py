@@ -32,7 +32,7 @@ SHAPES = {
     "0.9b": dict(hidden=2048, layers=16, heads=16, kv_heads=8, intermediate=8192),
     "8b": dict(hidden=4096, layers=32, heads=32, kv_heads=8, intermediate=14336),
 }
-BACKENDS = ["trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"]
+BACKENDS = ["trl", "paged", "static", "merged", "merged-static", "merged-cudagraph:repeat-kv", "merged-cudagraph"]
 BANDWIDTH = 4.8e12  # H200 HBM3e, bytes/s (vendor figure)
 
 
@@ -90,8 +90,11 @@ def time_backend(trainer, backend: str, prompt: list[int], args, tokens: int) ->
         from transformers import ContinuousBatchingConfig
 
         trainer.continuous_batching_config = ContinuousBatchingConfig()
-    trainer.arc_generator = (fast_generation.FastGenerator(backend, trainer.processing_class, cfg)
-                             if backend in fast_generation.OWN_LOOP else None)
+    # "NAME:repeat-kv" measures NAME with transformers' own SDPA path (K/V repeated per query head)
+    name, _, variant = backend.partition(":")
+    trainer.arc_generator = (fast_generation.FastGenerator(name, trainer.processing_class, cfg,
+                                                           grouped_attention=variant != "repeat-kv")
+                             if name in fast_generation.OWN_LOOP else None)
     prompts = [prompt] * args.generations
     trainer.model.train()  # as inside a training step
 
@@ -102,7 +105,7 @@ def time_backend(trainer, backend: str, prompt: list[int], args, tokens: int) ->
         torch.cuda.synchronize() if torch.cuda.is_available() else None
         return time.perf_counter() - t0, ids
 
-    if backend.endswith("static") or backend.endswith("cudagraph"):
+    if name.endswith("static") or name.endswith("cudagraph"):
         warm, _ = call()  # compiles the decode step for this cache shape
     else:
         cfg.max_new_tokens = cfg.min_new_tokens = min(16, tokens)

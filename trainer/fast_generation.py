@@ -78,7 +78,9 @@ class MergedCopy:
     """A plain copy of the policy for sampling: adapted linear weights are W + scale·B·A in buffers
     of their own; everything else shares storage with the training model (frozen under LoRA)."""
 
-    def __init__(self, peft_model):
+    def __init__(self, peft_model, grouped_attention: bool = True):
+        import copy
+
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -86,8 +88,8 @@ class MergedCopy:
         self.layers = _lora_layers(peft_model)
         if not self.layers:
             raise ValueError("generation_backend merged: the model carries no LoRA adapter")
-        with torch.device("meta"):
-            gen = AutoModelForCausalLM.from_config(base.config, dtype=base.dtype)
+        with torch.device("meta"):  # a config of its own: the copy may switch attention functions
+            gen = AutoModelForCausalLM.from_config(copy.deepcopy(base.config), dtype=base.dtype)
         state = base.state_dict()
         merged: dict[str, Any] = {}
         new_state = {}
@@ -115,6 +117,10 @@ class MergedCopy:
                 target._buffers[leaf] = buf
         gen.generation_config = base.generation_config
         gen.requires_grad_(False)
+        if grouped_attention:
+            from trainer import grouped_attention as grouped
+
+            grouped.enable(gen)
         self.model = gen.eval()
         self.merged = merged
 
@@ -135,8 +141,9 @@ class FastGenerator:
     """Padded generation for the `static`, `merged` and `merged-static` backends; returns what
     TRL's `_generate_single_turn` returns: completion token ids cut after the first EOS."""
 
-    def __init__(self, backend: str, tokenizer, generation_config):
+    def __init__(self, backend: str, tokenizer, generation_config, grouped_attention: bool = True):
         self.backend = backend
+        self.grouped_attention = grouped_attention  # trainer.grouped_attention, on the merged copy
         self.tokenizer = tokenizer
         self.copy: MergedCopy | None = None
         cfg = generation_config.__class__.from_dict(generation_config.to_dict())
@@ -157,7 +164,7 @@ class FastGenerator:
         if not self.backend.startswith("merged"):
             return model
         if self.copy is None:
-            self.copy = MergedCopy(model)
+            self.copy = MergedCopy(model, grouped_attention=self.grouped_attention)
         self.copy.refresh()
         return self.copy.model
 
