@@ -26,7 +26,8 @@ RUN_FILE = "wandb-run.json"
 WANDB_DIR = "wandb"
 DEFAULT_PROJECT = "arcctl"
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-_OFFLINE = re.compile(r"^offline-run-(\d{8}_\d{6})-([A-Za-z0-9_-]{1,64})$")
+# wandb adds -1, -2... to the folder of a start in the same second as the one before
+_OFFLINE = re.compile(r"^offline-run-(\d{8}_\d{6})-([A-Za-z0-9_-]{1,64}?)(?:-(\d+))?$")
 # The spec fields that stay out of the W&B config: a profile's environment and backend options may
 # hold tokens (HF_TOKEN, WANDB_API_KEY) and nothing in them is an experiment's setting.
 PRIVATE_SPEC_FIELDS = {"env", "backend_options"}
@@ -118,8 +119,8 @@ def offline_runs(run_dir: str, fs: RunFS | None = None) -> list[str]:
         return []
     except OSError as e:
         raise SpecError(f"{folder}: cannot list ({e.strerror or e})") from None
-    found = sorted((m.group(1), name) for name in names if (m := _OFFLINE.match(name)))
-    return [f"{folder}/{name}" for _, name in found]
+    found = sorted((m.group(1), int(m.group(3) or 0), name) for name in names if (m := _OFFLINE.match(name)))
+    return [f"{folder}/{name}" for *_, name in found]
 
 
 def sync_command(offline: list[str], dry_run: bool = False) -> list[str]:

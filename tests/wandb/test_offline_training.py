@@ -89,6 +89,9 @@ def test_sft_logs_through_trl_too(tmp_path, tiny_model_dir, no_wandb_login, monk
     spec = _spec(run_dir, tiny_model_dir, synthetic_tasks=8, max_steps=3, save_steps=100, wandb=True)
     spec.write()
     assert sft.main(spec) == 0
+    import wandb
+
+    wandb.teardown()  # in this process wandb's service writes the files after finish(): wait for it
     run = wandb_files.read_run(run_dir)
     [start] = wandb_files.offline_runs(str(run_dir))
     recs = records(run_dir / "wandb" / start.rsplit("/", 1)[1] / f"run-{run.id}.wandb")

@@ -26,6 +26,7 @@ def offline_run(run_dir, run_id: str, starts: int = 2) -> list[str]:
         run = wandb.init(id=run_id, resume="allow", mode="offline", dir=str(run_dir), project="p")
         run.log({"train/global_step": step + 1})
         run.finish()
+    wandb.teardown()  # wandb's service writes the files after finish() returns: wait for it
     return wandb_files.offline_runs(str(run_dir))
 
 

@@ -83,6 +83,18 @@ def test_a_damaged_run_record_is_one_clear_error(tmp_path):
         wandb_files.read_run(tmp_path)
 
 
+def test_offline_runs_in_start_order(tmp_path):
+    """Starts in the same second get -1, -2... (wandb's own folder names); online runs are not listed."""
+    names = ["offline-run-20261203_170729-abc-10", "offline-run-20261203_170730-abc", "run-20261203_170729-abc",
+             "offline-run-20261203_170729-abc-2", "offline-run-20261203_170729-abc", "latest-run", "debug.log"]
+    for name in names:
+        (tmp_path / "wandb" / name).mkdir(parents=True)
+    assert [p.rsplit("/", 1)[1] for p in wandb_files.offline_runs(str(tmp_path))] == [
+        "offline-run-20261203_170729-abc", "offline-run-20261203_170729-abc-2", "offline-run-20261203_170729-abc-10",
+        "offline-run-20261203_170730-abc"]
+    assert wandb_files.offline_runs(str(tmp_path / "none")) == []
+
+
 def test_mode_follows_wandb_mode_then_credentials(no_wandb_login, monkeypatch):
     pytest.importorskip("wandb")
     from trainer.wandb_run import resolve_mode
@@ -113,9 +125,12 @@ def test_each_start_continues_the_run_id_kept_in_the_run_dir(tmp_path, no_wandb_
     for step in (1, 2):  # a first start, then a requeue of the same run dir
         with wandb_run(s, tmp_path / "run", True, lambda m, **kw: warnings.append(m)) as run:
             run.log({"train/global_step": step, "train/reward": step / 10})
+    import wandb
+
+    wandb.teardown()  # wandb's service writes the files after finish() returns: wait for it
     record = wandb_files.read_run(s.run_dir)
     starts = wandb_files.offline_runs(s.run_dir)
-    assert len(starts) == 2 and all(x.endswith(f"-{record.id}") for x in starts)
+    assert len(starts) == 2 and all(f"-{record.id}" in x.rsplit("/", 1)[1] for x in starts)
     for start in starts:
         recs = records(next((tmp_path / "run" / "wandb" / start.rsplit("/", 1)[1]).glob("*.wandb")))
         meta = run_record(recs)
