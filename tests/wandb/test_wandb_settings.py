@@ -160,6 +160,14 @@ def _wandb_core_pids() -> list[int]:
     return pids
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for wandb to reap it)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
     """A scheduler's SIGTERM reaches every process of the job, wandb's service too; the trainer
     must go on to save its checkpoint. The W&B callback of a real transformers Trainer, with
@@ -167,6 +175,7 @@ def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
     pytest.importorskip("wandb")
     import os
     import signal
+    import time
 
     import torch
     from transformers import Trainer, TrainingArguments
@@ -187,8 +196,12 @@ def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
         handler.on_train_begin(args, state, control)
         state.global_step = 1
         handler.on_log(args, state, control, logs={"loss": 1.0})
-        for pid in _wandb_core_pids():
+        pids = _wandb_core_pids()
+        assert pids
+        for pid in pids:
             os.kill(pid, signal.SIGTERM)
+        while any(_alive(pid) for pid in pids):
+            time.sleep(0.05)
         state.global_step = 2
         handler.on_log(args, state, control, logs={"loss": 0.5})  # no exception
         handler.on_log(args, state, control, logs={"loss": 0.25})
