@@ -81,6 +81,17 @@ def reward_curve(run_dir: Path) -> list[tuple[int, float]]:
     return out
 
 
+def with_overrides(preset: dict, sets: list[str]) -> dict:
+    """A copy of a preset with `--set KEY=VALUE` overrides, each converted to the preset value's type."""
+    cfg = dict(preset)
+    for kv in sets:
+        k, _, v = kv.partition("=")
+        if k not in cfg:
+            sys.exit(f"--set {k}: unknown key; keys: {', '.join(cfg)}")
+        cfg[k] = type(cfg[k])(v)
+    return cfg
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -89,12 +100,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset value")
     ap.add_argument("--eval-base", action="store_true", help="also evaluate the model before SFT")
     args = ap.parse_args()
-    cfg = dict(PRESETS[args.preset])
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        if k not in cfg:
-            sys.exit(f"--set {k}: unknown key; keys: {', '.join(cfg)}")
-        cfg[k] = type(cfg[k])(v)
+    cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out or tempfile.mkdtemp(prefix="arcctl-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.demo_pipeline import with_overrides  # noqa: E402
+
 MIXES = {
     "with": [{"n": 8, "temperature": 0.1}, {"n": 128, "temperature": 0.9}],
     "without": [{"n": 136, "temperature": 0.9}],
@@ -139,12 +141,7 @@ def main() -> int:
     ap.add_argument("--mix", choices=[*MIXES, "both"], default="both", help="--stage her: which sampling mix")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset value")
     args = ap.parse_args()
-    cfg = dict(PRESETS[args.preset])
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        if k not in cfg:
-            sys.exit(f"--set {k}: unknown key; keys: {', '.join(cfg)}")
-        cfg[k] = type(cfg[k])(v)
+    cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),

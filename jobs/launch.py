@@ -62,6 +62,6 @@ def launch(registry: Registry, job_id: str, spec: JobSpec, backend) -> str:
     registry.confirm(job_id, bid)
     if getattr(backend, "name", "") == "local":  # a local status is a few file reads: record "running" now
         st = backend.status([bid]).get(bid)
-        if st is not None:
+        if st is not None and not st.state.terminal:  # an ending is the watcher's: it applies auto-resume
             registry.update_statuses({job_id: st})
     return bid

@@ -1,6 +1,10 @@
 """MetricsHistory: metrics.jsonl as columns (one float array per metric, NaN where a row lacks
 it), grown incrementally; `series()` smooths (EMA) and downsamples to min/max buckets of chart
 width, so a 100k-step history redraws as fast as a 100-step one.
+
+Rows whose every completion was truncated and masked out of the loss (jobs.masked_steps) hold NaN
+for the metrics TRL could not measure on them (entropy, kl, loss, grad_norm): charts draw gaps
+there (`masked_spans`), not a fake collapse to 0.
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from jobs.masked_steps import is_masked_metric
+
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
                   "completions/mean_length", "completions/clipped_ratio", "grad_norm"]
@@ -18,10 +24,13 @@ DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy
 class MetricsHistory:
     """Columnar metrics history, appended incrementally from metrics.jsonl."""
 
-    def __init__(self) -> None:
+    def __init__(self, mask_truncated: bool | None = None) -> None:
         self.steps = array("d")
         self.columns: dict[str, array] = {}
         self._ema: dict[tuple[str, float], tuple[int, array]] = {}
+        # the run's mask_truncated_completions (None: unknown, judged from the row itself)
+        self.mask_truncated = mask_truncated
+        self.masked = array("b")  # 1 where every completion of the row was truncated and masked
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -49,7 +58,43 @@ class MetricsHistory:
         for key, col in self.columns.items():
             if len(col) < n0 + m:
                 col.extend(array("d", [math.nan]) * (n0 + m - len(col)))
+        self._mask_new_rows(n0, m)
         return m
+
+    def _mask_new_rows(self, n0: int, m: int) -> None:
+        """Flag the new rows that are all masked (jobs.masked_steps.all_masked, on the columns at
+        once) and blank the metrics TRL could not measure on them."""
+        def new(name: str) -> np.ndarray | None:
+            col = self.columns.get(name)
+            if col is None:
+                return None
+            v = np.frombuffer(col, dtype=np.float64)[n0:n0 + m]
+            return np.where(np.isfinite(v), v, np.nan)
+
+        flags = masked_flags(new, m, self.mask_truncated)
+        self.masked.extend(array("b", flags.astype(np.int8).tobytes()))
+        if not flags.any():
+            return
+        for key, col in self.columns.items():
+            if is_masked_metric(key):
+                np.frombuffer(col, dtype=np.float64)[n0:n0 + m][flags] = np.nan
+
+    def masked_count(self) -> int:
+        """Rows whose every completion was truncated and masked out of the loss."""
+        return sum(self.masked)
+
+    def masked_spans(self, step_range: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+        """(first step, last step) of each run of consecutive all-masked rows, oldest first."""
+        if not any(self.masked):
+            return []
+        flags = np.frombuffer(self.masked, dtype=np.int8)
+        x = np.frombuffer(self.steps, dtype=np.float64)[: len(flags)]
+        edges = np.diff(np.concatenate(([0], flags, [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        spans = [(float(x[a]), float(x[b])) for a, b in zip(starts, ends)]
+        if step_range is not None:
+            spans = [s for s in spans if s[1] >= step_range[0] and s[0] <= step_range[1]]
+        return spans
 
     def names(self) -> list[str]:
         known = [m for m in DEFAULT_CHARTS if m in self.columns]
@@ -100,12 +145,34 @@ class MetricsHistory:
         col = self._smoothed(name, 1.0 - smoothing) if smoothing > 0 else self.columns[name]
         x = np.frombuffer(self.steps, dtype=np.float64)[: len(col)]
         y = np.frombuffer(col, dtype=np.float64)[: len(x)]
+        if smoothing > 0 and is_masked_metric(name) and any(self.masked):
+            # the EMA carries its last value over a masked row; the chart shows a gap there
+            y = np.where(np.frombuffer(self.masked, dtype=np.int8)[: len(y)] != 0, np.nan, y)
         if step_range is not None:
             lo, hi = np.searchsorted(x, step_range[0]), np.searchsorted(x, step_range[1], side="right")
             x, y = x[lo:hi], y[lo:hi]
         keep = ~np.isnan(y)
         x, y = x[keep], y[keep]
         return downsample(x, y, width)
+
+
+def masked_flags(column, n: int, masking: bool | None) -> np.ndarray:
+    """jobs.masked_steps.all_masked for n rows at once: `column(name)` gives that metric's values
+    for the rows (NaN where a row lacks it or it is not finite), or None when no row has it."""
+    clipped, truncated = column("completions/clipped_ratio"), column("arc/truncated_ratio")
+    if masking is False or (clipped is None and truncated is None):
+        return np.zeros(n, dtype=bool)
+    c = clipped if clipped is not None else np.full(n, np.nan)
+    if truncated is not None:
+        c = np.where(np.isnan(c), truncated, c)
+    full = c >= 1.0
+    if masking:
+        return full
+    entropy, kl = column("entropy"), column("kl")
+    probe = entropy if entropy is not None else np.full(n, np.nan)
+    if kl is not None:
+        probe = np.where(np.isnan(probe), kl, probe)
+    return full & (probe == 0.0)
 
 
 def _is_num(v: Any) -> bool:

@@ -11,14 +11,14 @@ draw. Headless (no Textual, no plotting library): lines, legends and markers as 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from jobs.rundir import checkpoint_step
+
 MAX_CHAIN = 50  # parent links followed at most (a cycle must not hang the screen)
-_CK_STEP = re.compile(r"(\d+)$")
 
 
 @dataclass
@@ -42,14 +42,6 @@ class Line:
 class Markers:
     checkpoints: list[float] = field(default_factory=list)
     alerts: list[tuple[float, str]] = field(default_factory=list)  # (step, severity)
-
-
-def checkpoint_step(ref: Any) -> int | None:
-    """`checkpoint-120` or `/x/checkpoint-120` -> 120."""
-    if not isinstance(ref, str):
-        return None
-    m = _CK_STEP.search(ref.rstrip("/"))
-    return int(m.group(1)) if m else None
 
 
 def chain(view: Any, view_for: Callable[[str], Any] | None) -> list[Segment]:

@@ -90,6 +90,9 @@ class _Optim(BaseModel):
     gradient_accumulation_steps: PositiveInt = 2
     per_device_train_batch_size: PositiveInt = 8
     save_steps: int = Field(200, ge=1)
+    save_total_limit: int | None = Field(
+        None, ge=1, description="keep the newest N checkpoints, plus the last healthy one and any a resume or "
+                                "fork starts from (None: keep all)")
     logging_steps: PositiveInt = 1
     bf16: bool | None = Field(None, description="None: bf16 when the GPU supports it")
 
@@ -152,7 +155,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
 
         from jobs.health.thresholds import Thresholds
 
-        known = Thresholds.__dataclass_fields__
+        known = Thresholds.names()
         for key in v:
             if key not in known:
                 close = get_close_matches(key, list(known), n=1)

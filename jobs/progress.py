@@ -143,6 +143,8 @@ def read_progress(run_dir: str, fs: Any = None, done: bool = False, tail_bytes: 
             start = max(0, size - tail_bytes)
             f.seek(start)
             data = f.read(size - start)
+    except FileNotFoundError:
+        return _trainer_state_progress(base, fs, done)
     except OSError:
         return Progress(done=done)
     lines = data.split(b"\n")
@@ -165,3 +167,15 @@ def read_progress(run_dir: str, fs: Any = None, done: bool = False, tail_bytes: 
     except (OSError, ValueError):
         pass
     return tracker.estimate(params if isinstance(params, dict) else None, done=done)
+
+
+def _trainer_state_progress(run_dir: str, fs: Any, done: bool) -> Progress:
+    """A run without metrics.jsonl (a command job training with the Hugging Face Trainer): the step
+    and planned steps of its newest trainer_state.json; no speed (those files hold no times)."""
+    from jobs.trainer_state import TrainerStateTail
+
+    got = TrainerStateTail(run_dir, fs).latest_step()
+    if got is None:
+        return Progress(done=done)
+    step, total = got
+    return Progress(step, total if total and total > 0 else None, None, 0.0 if done else None, done)

@@ -15,8 +15,10 @@ from typing import Any
 
 from jobs import rundir as rd
 from jobs.completions import CHUNK, CompletionIndex
+from jobs.masked_steps import masking_of
 from jobs.metrics_history import MetricsHistory
 from jobs.progress import Progress, ProgressTracker
+from jobs.trainer_state import metrics_source
 
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
 HEALTH_SLICE = 200            # rows judged per slice
@@ -56,7 +58,7 @@ class RunView:
         self._refresh_lock = threading.Lock()
         self.metrics = MetricsHistory()
         self.progress_tracker = ProgressTracker()
-        self._metrics_tail = rd.JsonlTail(_join(self.run_dir, rd.METRICS), self.fs)
+        self._metrics_tail = metrics_source(self.run_dir, self.fs)  # metrics.jsonl, else trainer_state.json
         self._events_tail = rd.JsonlTail(_join(self.run_dir, rd.EVENTS), self.fs)
         self.events: list[dict[str, Any]] = []
         self.completions = CompletionIndex(self.fs, _join(self.run_dir, rd.COMPLETIONS))
@@ -94,6 +96,7 @@ class RunView:
             self._health_metrics.clear()
             self._health_completions.clear()
         self.progress_tracker.feed(rows)
+        self.metrics.mask_truncated = masking_of(self.spec)  # all-masked steps are gaps, not zeros
         if self.metrics.extend(rows):
             changed.add("metrics")
         new_events = self._events_tail.read_new()
@@ -189,7 +192,7 @@ class RunView:
                 from jobs.health.report import settings_from_spec
 
                 th, mcl, _notes = settings_from_spec(self.run_dir, self.fs)
-                self._monitor = HealthMonitor(th, mcl)
+                self._monitor = HealthMonitor(th, mcl, mask_truncated=masking_of(self.spec))
             comp = self.completions
             self._health_metrics.extend(metric_rows)
             if len(comp) > first_new_line and comp.file_size() - comp.starts[first_new_line] < HEALTH_TAIL_BYTES:

@@ -24,6 +24,8 @@ class Resources(BaseModel):
     disk: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
     time: str | None = Field(None, description="wall-time limit, Slurm syntax (e.g. 2-00:00:00)")
     requirements: str | None = Field(None, description="machine requirement, e.g. (TARGET.Machine == \"calculon21\")")
+    gpu_memory: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$",
+                                   description="memory of one GPU (e.g. 24G): render warns when a GRPO job cannot fit")
 
 
 class CheckpointRef(BaseModel):

@@ -108,46 +108,53 @@ def _check_keys(tab: dict, allowed: set[str], where: str, path: Path) -> None:
             raise TemplateError(f"{path}: unknown key '{k}' in {where}{suggest(k, allowed)}")
 
 
-def _resources(tab: dict, path: Path, kind: str = "grpo") -> dict[str, Any]:
+def _open(path: Path, file_keys: set[str], section: str, section_keys: set[str]) -> tuple[dict, dict]:
+    """The TOML document and its required head table ([template] or [profile]), keys checked."""
+    doc = _read_toml(path)
+    _check_keys(doc, file_keys, "the file", path)
+    head = _table(doc, section, path, required=True)
+    _check_keys(head, section_keys, f"[{section}]", path)
+    return doc, head
+
+
+def _one_of(value: Any, choices: Any, path: Path, where: str) -> None:
+    if value not in choices:
+        raise TemplateError(f"{path}: {where} '{value}' is not one of {', '.join(choices)}{suggest(str(value), choices)}")
+
+
+def _coerced(kind: str, tab: dict, path: Path, section: str, prefix: str = "") -> dict[str, Any]:
+    """Each value of a table through the kind's parameter types; an error names file and table."""
     out = {}
     for k, v in tab.items():
         try:
-            out[k] = coerce(kind, f"resources.{k}", v)
+            out[k] = coerce(kind, prefix + k, v)
         except JobsError as e:
-            raise TemplateError(f"{path}: [resources] {e}") from None
+            raise TemplateError(f"{path}: [{section}] {e}") from None
     return out
+
+
+def _resources(tab: dict, path: Path, kind: str = "grpo") -> dict[str, Any]:
+    return _coerced(kind, tab, path, "resources", "resources.")
 
 
 def parse_template(path: Path, source: str = BUILTIN) -> Template:
     from jobs.params import PARAMS_BY_KIND
 
-    doc = _read_toml(path)
-    _check_keys(doc, {"template", "params", "resources", "health"}, "the file", path)
-    head = _table(doc, "template", path, required=True)
-    _check_keys(head, _TEMPLATE_KEYS, "[template]", path)
+    doc, head = _open(path, {"template", "params", "resources", "health"}, "template", _TEMPLATE_KEYS)
     kind = head.get("kind")
-    if kind not in PARAMS_BY_KIND:
-        raise TemplateError(f"{path}: [template] kind '{kind}' is not one of {', '.join(PARAMS_BY_KIND)}{suggest(str(kind), PARAMS_BY_KIND)}")
+    _one_of(kind, PARAMS_BY_KIND, path, "[template] kind")
     pattern = head.get("name")
     if not isinstance(pattern, str) or not pattern.strip():
         raise TemplateError(f"{path}: [template] needs a name pattern, e.g. name = \"lr{{learning_rate}}\"")
     entry = head.get("entry")
     if entry is not None and (not isinstance(entry, list) or not entry or not all(isinstance(x, str) for x in entry)):
         raise TemplateError(f"{path}: [template] entry must be a non-empty list of strings")
-    params = {}
-    for k, v in _table(doc, "params", path).items():
-        try:
-            params[k] = coerce(kind, k, v)
-        except JobsError as e:
-            raise TemplateError(f"{path}: [params] {e}") from None
+    params = _coerced(kind, _table(doc, "params", path), path, "params")
     health = _table(doc, "health", path)
     if health:
         if "health" not in PARAMS_BY_KIND[kind].model_fields:
             raise TemplateError(f"{path}: [health] is not supported for kind {kind}")
-        try:
-            health = coerce(kind, "health", health)
-        except JobsError as e:
-            raise TemplateError(f"{path}: [health] {e}") from None
+        health = _coerced(kind, {"health": health}, path, "health")["health"]
     from jobs.naming import pattern_fields
 
     for f in pattern_fields(pattern):
@@ -162,13 +169,9 @@ def parse_template(path: Path, source: str = BUILTIN) -> Template:
 
 
 def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
-    doc = _read_toml(path)
-    _check_keys(doc, {"profile", "resources", "options", "env"}, "the file", path)
-    head = _table(doc, "profile", path, required=True)
-    _check_keys(head, _PROFILE_KEYS, "[profile]", path)
+    doc, head = _open(path, {"profile", "resources", "options", "env"}, "profile", _PROFILE_KEYS)
     backend = head.get("backend")
-    if backend not in BACKENDS:
-        raise TemplateError(f"{path}: [profile] backend '{backend}' is not one of {', '.join(BACKENDS)}{suggest(str(backend), BACKENDS)}")
+    _one_of(backend, BACKENDS, path, "[profile] backend")
     from jobs.params import PARAMS_BY_KIND
 
     res = _table(doc, "resources", path)
@@ -221,44 +224,44 @@ def profile_names() -> list[str]:
     return sorted(_files("profiles"))
 
 
-def load_template(name: str) -> Template:
+_PARSERS = {"templates": parse_template, "profiles": parse_profile}
+
+
+def _load(folder: str, name: str) -> Any:
+    """A template or profile by name (user files shadow built-in ones) or by the path of a .toml file."""
     p = Path(name)
     if name.endswith(".toml") and p.is_file():  # a path works too
-        return parse_template(p, source="file")
-    files = _files("templates")
+        return _PARSERS[folder](p, source="file")
+    files = _files(folder)
     if name not in files:
-        raise TemplateError(f"unknown template '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
+        what = folder[:-1]
+        raise TemplateError(f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
     path, source = files[name]
-    return parse_template(path, source)
+    return _PARSERS[folder](path, source)
+
+
+def _load_all(folder: str) -> list[Any]:
+    """Every file of a folder; a broken one is returned as its error so one bad file hides nothing else."""
+    out: list[Any] = []
+    for _name, (path, source) in sorted(_files(folder).items()):
+        try:
+            out.append(_PARSERS[folder](path, source))
+        except TemplateError as e:
+            out.append(e)
+    return out
+
+
+def load_template(name: str) -> Template:
+    return _load("templates", name)
 
 
 def load_profile(name: str) -> Profile:
-    p = Path(name)
-    if name.endswith(".toml") and p.is_file():
-        return parse_profile(p, source="file")
-    files = _files("profiles")
-    if name not in files:
-        raise TemplateError(f"unknown profile '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
-    path, source = files[name]
-    return parse_profile(path, source)
+    return _load("profiles", name)
 
 
 def list_templates() -> list[Template | TemplateError]:
-    """Every template; a broken one is returned as its error so one bad file hides nothing else."""
-    out: list[Template | TemplateError] = []
-    for name, (path, source) in sorted(_files("templates").items()):
-        try:
-            out.append(parse_template(path, source))
-        except TemplateError as e:
-            out.append(e)
-    return out
+    return _load_all("templates")
 
 
 def list_profiles() -> list[Profile | TemplateError]:
-    out: list[Profile | TemplateError] = []
-    for name, (path, source) in sorted(_files("profiles").items()):
-        try:
-            out.append(parse_profile(path, source))
-        except TemplateError as e:
-            out.append(e)
-    return out
+    return _load_all("profiles")

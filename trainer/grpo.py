@@ -15,6 +15,7 @@ from jobs import rundir, trl_args
 from jobs.errors import SpecError
 from jobs.spec import JobSpec
 from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
+from trainer.checkpoint_retention import make_retention_callback
 from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
 from trainer.wandb_run import wandb_run
@@ -218,6 +219,9 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
         callbacks.append(guard)
+    retention = make_retention_callback(spec, run_dir, guard)  # after the guard: its warnings are in
+    if retention is not None:
+        callbacks.append(retention)
     start_step = rundir.checkpoint_step(resume) or 0
     with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
                  common_module=p.common_module) as sandbox:

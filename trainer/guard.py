@@ -73,7 +73,8 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, is_main: bool | None
     class CollapseGuard(TrainerCallback):
         def __init__(self):
             self.mode = p.guard
-            self.monitor = HealthMonitor(thresholds, max_len)
+            self.monitor = HealthMonitor(thresholds, max_len,
+                                         mask_truncated=getattr(p, "mask_truncated_completions", None))
             self._metrics = JsonlTail(f"{run_dir}/{rundir.METRICS}", LocalFS())
             self._completions = JsonlTail(f"{run_dir}/{rundir.COMPLETIONS}", LocalFS())
             self.stop_reason: str | None = None

@@ -418,18 +418,20 @@ def _agrees(grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarra
     return paired if paired > 0 and 2 * paired >= int(visible.sum()) else -1
 
 
-def _visible(grid: np.ndarray, ignore_colors: Iterable[int]) -> np.ndarray:
-    # `background` in the detectors is accepted for call compatibility: background cells are part
-    # of the picture (they must mirror too); only `ignore_colors` (occluders) are skipped.
-    return ~np.isin(grid, list(ignore_colors))
+def _visible_cells(grid: np.ndarray, ignore_colors: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, visible mask, x and y of the visible cells). `background` in the detectors is accepted
+    for call compatibility: background cells are part of the picture (they must mirror too); only
+    `ignore_colors` (occluders) are skipped."""
+    grid = np.asarray(grid)
+    visible = ~np.isin(grid, list(ignore_colors))
+    xs, ys = np.nonzero(visible)
+    return grid, visible, xs, ys
 
 
 def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[MirrorSymmetry]:
     """Mirror symmetries of the visible cells, best supported first."""
-    grid = np.asarray(grid)
-    visible = _visible(grid, ignore_colors)
+    grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape
-    xs, ys = np.nonzero(visible)
     found = []
     for twice in range(1, 2 * w - 2):
         score = _agrees(grid, visible, xs, ys, twice - xs, ys)
@@ -444,10 +446,8 @@ def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Col
 
 def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> RotationalSymmetry | None:
     """The best supported quarter-turn symmetry of the visible cells, or None."""
-    grid = np.asarray(grid)
-    visible = _visible(grid, ignore_colors)
+    grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape
-    xs, ys = np.nonzero(visible)
     best: tuple[int, RotationalSymmetry | None] = (-1, None)
     for tx in range(0, 2 * w - 1):
         for ty in range(0, 2 * h - 1):
@@ -464,10 +464,8 @@ def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = 
 
 def detect_translational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[TranslationalSymmetry]:
     """The shortest repeat along each axis where the visible cells repeat (at most one per axis)."""
-    grid = np.asarray(grid)
-    visible = _visible(grid, ignore_colors)
+    grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape
-    xs, ys = np.nonzero(visible)
     found = []
     for px in range(1, w):
         if _agrees(grid, visible, xs, ys, xs + px, ys) >= 0 and _agrees(grid, visible, xs, ys, xs - px, ys) >= 0:

@@ -28,16 +28,14 @@ the model loads, naming the file, the key and the field.
 """
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
 from typing import Any
 
 from jobs.errors import SpecError
+from jobs.inputs import read_prompt_template
 from trainer.data import Pair, Task
 from trainer.encoders import GridEncoder, get_encoder
 from trainer.prompts import Prompter, _check_test_index, feedback_text
 
-KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
 DEFAULT_REFINE_ASSISTANT = "```python\n{{ program }}\n```"
 
 
@@ -86,21 +84,7 @@ class TemplatePrompter(Prompter):
 
     @classmethod
     def load(cls, path: str) -> "TemplatePrompter":
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text())
-        except OSError as e:
-            raise PromptTemplateError(f"prompt_template {path}: cannot read ({e.strerror})") from None
-        except tomllib.TOMLDecodeError as e:
-            raise PromptTemplateError(f"prompt_template {path}: not valid TOML: {e}") from None
-        unknown = [k for k in raw if k not in KEYS]
-        if unknown:
-            raise PromptTemplateError(f"prompt_template {path}: unknown key '{unknown[0]}' (keys: {', '.join(KEYS)})")
-        if "user" not in raw:
-            raise PromptTemplateError(f"prompt_template {path}: the key 'user' is required")
-        bad = [k for k, v in raw.items() if not isinstance(v, str)]
-        if bad:
-            raise PromptTemplateError(f"prompt_template {path}: '{bad[0]}' must be a string")
+        raw = read_prompt_template(path, PromptTemplateError)
         return cls(str(path), raw)
 
     @property

@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobs import rundir, trl_args
+from jobs import processes, rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
+from trainer.checkpoint_retention import make_retention_callback
 from trainer.telemetry import RunFiles, TelemetryCallback
 from trainer.wandb_run import wandb_run
 
@@ -90,12 +91,12 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     env = dict(os.environ, **{DP_CHILD_ENV: "1"})
     if not on_gpu:
         env["ACCELERATE_USE_CPU"] = "true"  # else Trainer sees no device to distribute over (world size 1)
-    child = subprocess.Popen(cmd, env=env)  # same process group: a backend killing the group reaches the workers
+    child = subprocess.Popen(cmd, env=env)  # the job wrapper reaches the workers even in their own sessions (it is their subreaper)
 
     def forward(signum, frame):
         # to the training workers, not to the launcher: SIGUSR1 would kill the launcher outright,
         # and the workers must finish the step and save before anything exits
-        for pid in _children(child.pid) or [child.pid]:
+        for pid in processes.children(child.pid) or [child.pid]:
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
@@ -107,19 +108,6 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(d.name))
-    return out
 
 
 def data_parallel_gpu() -> bool:
@@ -286,6 +274,9 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     signal_stop = lifecycle.SignalStop()
     # tokens/s must see the logs before telemetry writes them: it goes first
     callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
+    retention = make_retention_callback(spec, run_dir)
+    if retention is not None:
+        callbacks.append(retention)
     class ArcSFTTrainer(lifecycle.KeepsRunLearningRate, SFTTrainer):
         pass
 

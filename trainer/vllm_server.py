@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def split_gpus(visible: str | None) -> tuple[str, str]:
-    """(GPUs for training, GPU for the server) from CUDA_VISIBLE_DEVICES (or nvidia-smi's count)."""
+    """(GPUs for training, GPU for the server) from CUDA_VISIBLE_DEVICES (or every GPU NVML sees)."""
     if visible is None or visible.strip() == "":
         n = _gpu_count()
         ids = [str(i) for i in range(n)]
@@ -45,11 +45,9 @@ def split_gpus(visible: str | None) -> tuple[str, str]:
 
 
 def _gpu_count() -> int:
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+    from jobs.gpus import detect_gpus
+
+    return len(detect_gpus())
 
 
 def serve_command(params, port: int) -> list[str]:

@@ -10,6 +10,7 @@ import typer
 
 from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
+from jobs.masked_steps import LABEL, MASKED_METRICS, all_masked, is_masked_metric, run_masking
 
 _SKIP = {"step", "time"}
 # What `tail --metrics` shows first (TRL names + ours); `--all` prints every metric.
@@ -24,13 +25,18 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False) -> str:
+def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False, masking: bool | None = None) -> str:
+    """One line per record. `masking`: the run's mask_truncated_completions (None: unknown); on a
+    step whose every completion was masked out of the loss, the placeholder zeros show as "–"."""
     if kind == "metrics":
         head = f"step {rec.get('step', '?')}"
         keys = [k for k in rec if k not in _SKIP and rec[k] is not None and not isinstance(rec[k], (dict, list))]
         if not all_metrics and any(k in rec for k in KEY_METRICS):
             keys = [k for k in KEY_METRICS if k in keys]
-        rest = "  ".join(f"{k}={_num(rec[k])}" for k in keys)
+        masked = all_masked(rec, masking)
+        rest = "  ".join(f"{k}=–" if masked and is_masked_metric(k) else f"{k}={_num(rec[k])}" for k in keys)
+        if masked:
+            rest += f"  [{LABEL}: every completion truncated; {', '.join(sorted(MASKED_METRICS))} not measured]"
         return f"{head}  {rest}".rstrip()
     if kind == "completions":
         text = str(rec.get("completion") or "").replace("\n", "⏎")
@@ -65,6 +71,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs.errors import SpecError
             from jobs.rundir import COMPLETIONS, EVENTS, METRICS, JsonlTail
+            from jobs.trainer_state import metrics_source
 
             chosen = [k for k, on in (("metrics", metrics), ("completions", completions), ("events", events)) if on]
             if len(chosen) > 1:
@@ -73,14 +80,15 @@ def register(app: typer.Typer) -> None:
             target = resolve_run(run, must_exist=False)
             run_dir, fs = target.run_dir, target.fs
             fname = {"metrics": METRICS, "completions": COMPLETIONS, "events": EVENTS}[kind]
-            tail = JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
+            tail = metrics_source(run_dir, fs) if kind == "metrics" else JsonlTail(f"{run_dir.rstrip('/')}/{fname}", fs)
+            masking = run_masking(run_dir, fs) if kind == "metrics" and not json_out else None
             first = tail.read_new()
             if lines > 0:
                 first = first[-lines:]
 
             def emit(recs) -> None:
                 for r in recs:
-                    typer.echo(json.dumps(r) if json_out else format_record(kind, r, all_metrics))
+                    typer.echo(json.dumps(r) if json_out else format_record(kind, r, all_metrics, masking))
 
             emit(first)
             if not first and not follow and not fs.exists(tail.path):

@@ -1,6 +1,6 @@
 """The unisolated runner of the baselines (a), (b), (c): exec + transform with an alarm.
 
-Kept tiny (numpy only, `trainer.program_library` when importable) so that (c), a fresh interpreter per
+Kept tiny (numpy and the helper library `trainer.program_library` only) so that (c), a fresh interpreter per
 program, pays only for what such a runner really needs.
 """
 from __future__ import annotations
@@ -26,11 +26,7 @@ def _base_globals() -> dict:
     global _BASE
     if _BASE is None:
         import typing
-        try:
-            import trainer.program_library as common
-        except ImportError:  # the benchmark also runs without the helper library
-            import types
-            common = types.ModuleType("common")
+        import trainer.program_library as common
         sys.modules.setdefault("common", common)
         import builtins
         _BASE = {"np": np, "numpy": np, "common": common, "__builtins__": builtins}

@@ -121,85 +121,97 @@ def _crop(a):
 
 
 # ----- plausible but wrong (valid grids, usually not the answer) ------------------------------
+def _wrong(rng, concepts: str, description: str, body: str) -> str:
+    """A whole program: the header, then `body` (a transform(input_grid) written out, with
+    COLOR standing for a colour drawn at random)."""
+    color = rng.choice(COLORS[1:]) if "COLOR" in body else ""
+    return _head(rng, concepts, description) + body.lstrip("\n").replace("COLOR", color)
+
+
 def recolor_by_size(rng) -> str:
-    c = rng.choice(COLORS[1:])
-    return (_head(rng, "objects, counting, recoloring", "Recolor the largest object.")
-            + "def transform(input_grid):\n"
-            "    objects = find_connected_components(input_grid, background=Color.BLACK, connectivity=4, monochromatic=True)\n"
-            "    output_grid = input_grid.copy()\n"
-            "    if not objects:\n        return output_grid\n"
-            "    largest = max(objects, key=lambda o: int(np.sum(o != Color.BLACK)))\n"
-            f"    output_grid[largest != Color.BLACK] = Color.{c}\n"
-            "    return output_grid\n")
+    return _wrong(rng, "objects, counting, recoloring", "Recolor the largest object.", """
+def transform(input_grid):
+    objects = find_connected_components(input_grid, background=Color.BLACK, connectivity=4, monochromatic=True)
+    output_grid = input_grid.copy()
+    if not objects:
+        return output_grid
+    largest = max(objects, key=lambda o: int(np.sum(o != Color.BLACK)))
+    output_grid[largest != Color.BLACK] = Color.COLOR
+    return output_grid
+""")
 
 
 def fill_enclosed(rng) -> str:
-    c = rng.choice(COLORS[1:])
-    return (_head(rng, "topology, flood fill", "Fill the black cells enclosed by other colors.")
-            + "def transform(input_grid):\n"
-            "    h, w = input_grid.shape\n"
-            "    outside = np.zeros((h, w), dtype=bool)\n"
-            "    stack = [(i, j) for i in range(h) for j in range(w) if (i in (0, h - 1) or j in (0, w - 1)) and input_grid[i, j] == Color.BLACK]\n"
-            "    while stack:\n"
-            "        i, j = stack.pop()\n"
-            "        if outside[i, j]:\n            continue\n"
-            "        outside[i, j] = True\n"
-            "        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
-            "            a, b = i + di, j + dj\n"
-            "            if 0 <= a < h and 0 <= b < w and not outside[a, b] and input_grid[a, b] == Color.BLACK:\n"
-            "                stack.append((a, b))\n"
-            "    output_grid = input_grid.copy()\n"
-            f"    output_grid[(input_grid == Color.BLACK) & ~outside] = Color.{c}\n"
-            "    return output_grid\n")
+    return _wrong(rng, "topology, flood fill", "Fill the black cells enclosed by other colors.", """
+def transform(input_grid):
+    h, w = input_grid.shape
+    outside = np.zeros((h, w), dtype=bool)
+    stack = [(i, j) for i in range(h) for j in range(w) if (i in (0, h - 1) or j in (0, w - 1)) and input_grid[i, j] == Color.BLACK]
+    while stack:
+        i, j = stack.pop()
+        if outside[i, j]:
+            continue
+        outside[i, j] = True
+        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            a, b = i + di, j + dj
+            if 0 <= a < h and 0 <= b < w and not outside[a, b] and input_grid[a, b] == Color.BLACK:
+                stack.append((a, b))
+    output_grid = input_grid.copy()
+    output_grid[(input_grid == Color.BLACK) & ~outside] = Color.COLOR
+    return output_grid
+""")
 
 
 def gravity(rng) -> str:
-    return (_head(rng, "gravity, falling", "Let every colored cell fall to the bottom.")
-            + "def transform(input_grid):\n"
-            "    h, w = input_grid.shape\n"
-            "    output_grid = np.zeros_like(input_grid)\n"
-            "    for j in range(w):\n"
-            "        column = [v for v in input_grid[:, j] if v != Color.BLACK]\n"
-            "        for k, v in enumerate(reversed(column)):\n"
-            "            output_grid[h - 1 - k, j] = v\n"
-            "    return output_grid\n")
+    return _wrong(rng, "gravity, falling", "Let every colored cell fall to the bottom.", """
+def transform(input_grid):
+    h, w = input_grid.shape
+    output_grid = np.zeros_like(input_grid)
+    for j in range(w):
+        column = [v for v in input_grid[:, j] if v != Color.BLACK]
+        for k, v in enumerate(reversed(column)):
+            output_grid[h - 1 - k, j] = v
+    return output_grid
+""")
 
 
 def complete_symmetry(rng) -> str:
-    return (_head(rng, "symmetry completion", "Make the grid left-right symmetric.")
-            + "def transform(input_grid):\n"
-            "    output_grid = input_grid.copy()\n"
-            "    mirrored = np.fliplr(input_grid)\n"
-            "    mask = output_grid == Color.BLACK\n"
-            "    output_grid[mask] = mirrored[mask]\n"
-            "    return output_grid\n")
+    return _wrong(rng, "symmetry completion", "Make the grid left-right symmetric.", """
+def transform(input_grid):
+    output_grid = input_grid.copy()
+    mirrored = np.fliplr(input_grid)
+    mask = output_grid == Color.BLACK
+    output_grid[mask] = mirrored[mask]
+    return output_grid
+""")
 
 
 def outline_objects(rng) -> str:
-    c = rng.choice(COLORS[1:])
-    return (_head(rng, "objects, borders", "Draw a border around each object.")
-            + "def transform(input_grid):\n"
-            "    output_grid = input_grid.copy()\n"
-            "    h, w = input_grid.shape\n"
-            "    for obj in detect_objects(input_grid, background=Color.BLACK, monochromatic=False, connectivity=8):\n"
-            "        xs, ys = np.nonzero(obj)\n"
-            "        for x, y in zip(xs, ys):\n"
-            "            for dx in (-1, 0, 1):\n"
-            "                for dy in (-1, 0, 1):\n"
-            "                    a, b = x + dx, y + dy\n"
-            "                    if 0 <= a < h and 0 <= b < w and output_grid[a, b] == Color.BLACK:\n"
-            f"                        output_grid[a, b] = Color.{c}\n"
-            "    return output_grid\n")
+    return _wrong(rng, "objects, borders", "Draw a border around each object.", """
+def transform(input_grid):
+    output_grid = input_grid.copy()
+    h, w = input_grid.shape
+    for obj in detect_objects(input_grid, background=Color.BLACK, monochromatic=False, connectivity=8):
+        xs, ys = np.nonzero(obj)
+        for x, y in zip(xs, ys):
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    a, b = x + dx, y + dy
+                    if 0 <= a < h and 0 <= b < w and output_grid[a, b] == Color.BLACK:
+                        output_grid[a, b] = Color.COLOR
+    return output_grid
+""")
 
 
 def majority_color(rng) -> str:
-    return (_head(rng, "counting, colors", "Paint the grid with its most common non-black color.")
-            + "def transform(input_grid):\n"
-            "    counts = np.bincount(input_grid.ravel(), minlength=10)\n"
-            "    counts[Color.BLACK] = 0\n"
-            "    color = int(np.argmax(counts))\n"
-            "    output_grid = np.where(input_grid != Color.BLACK, color, Color.BLACK)\n"
-            "    return output_grid\n")
+    return _wrong(rng, "counting, colors", "Paint the grid with its most common non-black color.", """
+def transform(input_grid):
+    counts = np.bincount(input_grid.ravel(), minlength=10)
+    counts[Color.BLACK] = 0
+    color = int(np.argmax(counts))
+    output_grid = np.where(input_grid != Color.BLACK, color, Color.BLACK)
+    return output_grid
+""")
 
 
 def wrong_simple(rng) -> str:

@@ -6,11 +6,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobs.errors import JobsError
 
 if TYPE_CHECKING:  # annotations only: polling status must not pay for the pydantic models
+    from jobs.scheduler_shell import Shell
     from jobs.spec import JobSpec
 
 
@@ -101,3 +102,20 @@ class Backend(ABC):
         Lets jobs.submit.recover finish a submit interrupted between launch and registry update
         (optional: the default says "cannot tell", and the job is then marked failed)."""
         return None
+
+
+class SchedulerBackend(Backend):
+    """A cluster scheduler driven by its commands, on this machine or over SSH (jobs.scheduler_shell)."""
+
+    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
+                 shell: Shell | None = None):
+        from jobs.scheduler_shell import make_shell
+
+        self.options = dict(options or {})
+        self.host = host
+        self.shell = shell or make_shell(host)
+
+    @property
+    def where(self) -> str:
+        """The host for messages."""
+        return self.host or "localhost"

@@ -17,13 +17,13 @@ import posixpath
 import re
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
 from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
                                          read_event_log)
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
-from jobs.scheduler_shell import CommandError, Shell, make_shell
+from jobs.scheduler_shell import CommandError, Shell
 from jobs.spec import SPEC_FILE, JobSpec
 
 SUBMIT_NAME = "job.sub"
@@ -123,19 +123,13 @@ def validate_submit(text: str, where: str = "submit description"):
     return sub
 
 
-class HTCondorBackend(Backend):
+class HTCondorBackend(SchedulerBackend):
     name = "htcondor"
 
     def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
                  shell: Shell | None = None):
-        self.options = dict(options or {})
-        self.host = host
-        self.shell = shell or make_shell(host)
+        super().__init__(options, host, shell)
         self.binding_submits = 0
-
-    @property
-    def where(self) -> str:
-        return self.host or "localhost"
 
     def _bin(self, name: str) -> str:
         d = self.options.get("bin_dir")

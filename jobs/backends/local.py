@@ -24,14 +24,12 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -41,6 +39,7 @@ from jobs.backends.environment import python_option, setup_lines, wrap_argv
 from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
                                          proc_start_time, read_claim)
 from jobs.backends.units import job_argv
+from jobs.gpus import Gpu, detect_gpus
 from jobs.rundir import STDERR, STDOUT
 
 if TYPE_CHECKING:
@@ -49,50 +48,6 @@ if TYPE_CHECKING:
 GPUS_FILE = "gpus"
 LAUNCH_FILE = "launch.sh"
 _OPTIONS = {"visible_gpus", "cancel_grace_s", "gpu_busy_fraction", "python", "setup"}
-
-
-@dataclass
-class Gpu:
-    index: str
-    memory_used: float = 0.0   # MiB
-    memory_total: float = 0.0  # MiB
-    util: float = 0.0          # percent
-
-
-def detect_gpus() -> list[Gpu]:
-    """GPUs of this machine via NVML, else nvidia-smi; [] when there are none (CPU jobs)."""
-    try:
-        import pynvml  # optional
-
-        pynvml.nvmlInit()
-        out = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
-            util = pynvml.nvmlDeviceGetUtilizationRates(h)
-            out.append(Gpu(str(i), mem.used / 2**20, mem.total / 2**20, float(util.gpu)))
-        return out
-    except Exception:
-        pass
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return []
-    try:
-        res = subprocess.run([smi, "--query-gpu=index,memory.used,memory.total,utilization.gpu",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    out = []
-    for line in res.stdout.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 4:
-            def num(s: str) -> float:
-                try:
-                    return float(s)
-                except ValueError:
-                    return 0.0
-            out.append(Gpu(parts[0], num(parts[1]), num(parts[2]), num(parts[3])))
-    return out
 
 
 def read_pid(run_dir: str) -> tuple[int, str] | None:

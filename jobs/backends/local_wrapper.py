@@ -10,9 +10,14 @@ to create RUN_DIR/`claim` (a hard link, atomic) for it is the only one that runs
 killed after starting a wrapper but before recording it leaves the queue entry `queued`; the next
 pump sees the claim and records it instead of starting again, and a second wrapper started while
 the first one was still on its way loses the claim and exits (status LOST_CLAIM) without running
-anything. A `cancelled` marker found after the claim stops the launch before CMD starts. SIGTERM to the wrapper is forwarded to CMD's group;
-if the group is still there after GRACE_S seconds it gets SIGKILL. Standard library only: it
-starts fast and must not fail on import. When CMD ends it starts the next queued local jobs
+anything. A `cancelled` marker found after the claim stops the launch before CMD starts.
+
+SIGTERM (SIGINT, SIGHUP) to the wrapper is forwarded as SIGTERM, SIGUSR1 as SIGUSR1, to CMD's
+process group, or under a multi-process launcher to the training processes it started
+(jobs.backends.process_tree); if CMD is still running GRACE_S seconds after a SIGTERM, it and every
+process below it get SIGKILL, as do leftovers once CMD has ended. The wrapper is a child subreaper,
+so processes in other sessions (a launcher's workers) stay in its tree even when their parent dies.
+Standard library only: it starts fast and must not fail on import. When CMD ends it starts the next queued local jobs
 (STATE_DIR/OPTIONS_JSON: the local backend's queue and options), so a queue drains by itself
 even when no arcctl process is watching.
 """
@@ -24,6 +29,9 @@ import signal
 import subprocess
 import sys
 import time
+
+from jobs import processes
+from jobs.backends.process_tree import become_subreaper, kill_all, signal_job
 
 PID = "pid"
 EXIT_CODE = "exit_code"
@@ -86,15 +94,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 def proc_start_time(pid: int) -> str | None:
     """Kernel start time of a process (guards against pid reuse); None when gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    if fields[0] == "Z":
-        return None
-    return fields[19]
+    return processes.start_time(pid)
 
 
 def main(argv: list[str]) -> int:
@@ -110,6 +110,7 @@ def main(argv: list[str]) -> int:
         os._exit({b"1": 0, b"2": LOST_CLAIM}.get(got, 1))
     os.close(r)
     os.setsid()
+    become_subreaper()
     me = os.getpid()
     pause_point("wrapper_before_claim")
     if not _claim(run_dir, token, me):
@@ -126,21 +127,20 @@ def main(argv: list[str]) -> int:
     def on_term(signum, frame):
         stopping["term"] = True
         if child:
-            try:
-                os.killpg(child[0].pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            signal_job(child[0].pid, signal.SIGTERM)
         signal.setitimer(signal.ITIMER_REAL, max(grace, 0.01))
+
+    def on_usr1(signum, frame):  # a preemption warning: the job checkpoints and ends by itself
+        if child:
+            signal_job(child[0].pid, signal.SIGUSR1)
 
     def on_alarm(signum, frame):
         if child:
-            try:
-                os.killpg(child[0].pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_all(me, child[0].pid)
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_term)
+    signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGALRM, on_alarm)
 
     # a cancel that came before the pid file existed could not signal us: it left this marker
@@ -157,16 +157,28 @@ def main(argv: list[str]) -> int:
             return 127
         if stopping["term"]:  # SIGTERM raced with the start
             on_term(signal.SIGTERM, None)
+        _wait_reaping_orphans(child[0].pid)
         rc = child[0].wait()
         if rc < 0:
             rc = 128 - rc
-        try:  # leftovers of the job's group (workers, servers) must not keep GPUs busy
-            os.killpg(child[0].pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        # leftovers (workers, servers), in CMD's group or below it, must not keep GPUs busy
+        kill_all(me, child[0].pid)
     _write_atomic(os.path.join(run_dir, EXIT_CODE), f"{rc}\n")
     _start_next(state_dir, options)
     return 0
+
+
+def _wait_reaping_orphans(main: int) -> None:
+    """Block until `main` has ended (leaving its exit status for Popen.wait), reaping on the way
+    the processes re-parented to this subreaper that end before it."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == main:
+            return
+        os.waitpid(info.si_pid, 0)
 
 
 def _start_next(state_dir: str, options: str) -> None:

@@ -5,7 +5,10 @@ Locally or over SSH (jobs.scheduler_shell); SLURM_CONF, when the profile names o
 command because a non-interactive ssh session does not have it.
 
 Preemption: `--signal=B:USR1@90` reaches the batch shell (without `B:` only srun steps get it);
-its trap forwards USR1 to the trainer (which checkpoints and exits) and requeues the job. On the
+its trap forwards USR1 to the trainer (which checkpoints and exits) and requeues the job. TERM
+(scancel, or a preemption that requeues the job itself) is forwarded the same way, and the script
+waits for the trainer's checkpoint before it ends. Under a multi-process launcher the signals go
+to the training processes it started, not to the launcher. On the
 restart SLURM_RESTART_COUNT > 0 and the script exports ARCCTL_RESUME=newest, so the trainer
 resumes from the newest valid checkpoint of its run dir.
 """
@@ -17,11 +20,12 @@ import shlex
 from datetime import datetime
 from typing import Any
 
-from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
+from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
+from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import EXIT_CODE, STDERR, STDOUT
-from jobs.scheduler_shell import CommandError, Shell, make_shell
+from jobs.scheduler_shell import CommandError
 from jobs.spec import SPEC_FILE, JobSpec
 
 SCRIPT_NAME = "job.sbatch"
@@ -79,20 +83,10 @@ def _log_path(path: str) -> str:
     return _q(path.replace("%", "%%"))
 
 
-class SlurmBackend(Backend):
+class SlurmBackend(SchedulerBackend):
     name = "slurm"
 
-    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
-                 shell: Shell | None = None):
-        self.options = dict(options or {})
-        self.host = host
-        self.shell = shell or make_shell(host)
-
     # ----------------------------------------------------------------------------- helpers
-    @property
-    def where(self) -> str:
-        return self.host or "localhost"
-
     def _env(self, opts: dict[str, Any] | None = None) -> dict[str, str]:
         conf = (opts or self.options).get("slurm_conf")
         return {"SLURM_CONF": str(conf)} if conf else {}
@@ -147,10 +141,12 @@ class SlurmBackend(Backend):
         entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python_option(o, where))
         setup = setup_block(setup_lines(o, where))
 
-        # accelerate's launcher handles only TERM/INT/HUP/QUIT: USR1 would kill it and orphan the
-        # training processes (its children), so they get the signal instead and the launcher exits
-        # when they have saved and stopped
-        forward = 'pkill -USR1 -P "$child"' if "accelerate.commands.launch" in entry else 'kill -USR1 "$child"'
+        # A multi-process launcher (accelerate, torchrun) dies on USR1 and exits 143 on TERM, orphaning
+        # its training processes: they get the signal instead, and the launcher exits 0 after them.
+        # TERM (scancel, a preemption that requeues) is trapped too: the script must outlive the
+        # trainer's checkpoint, since Slurm kills what is left of the job once the script ends.
+        target = '-P "$child"' if is_launcher(entry) else '"$child"'
+        forward = {sig: f"{'pkill' if is_launcher(entry) else 'kill'} -{sig} {target}" for sig in ("USR1", "TERM")}
         lines = ["#!/bin/bash", f"# arcctl job {spec.name} (template {spec.template}, profile {spec.profile})"]
         lines += [f"#SBATCH {a}" for a in sb]
         lines += ["", "set -u", f"RUN_DIR={_q(run_dir)}", 'cd "$RUN_DIR"']
@@ -161,14 +157,25 @@ class SlurmBackend(Backend):
             'if [ "$ARCCTL_RESTART_COUNT" -gt 0 ]; then export ARCCTL_RESUME=newest; fi',
             "",
             "child=",
+            "requeueing=",
             "on_usr1() {",
             '  echo "arcctl: USR1 from Slurm (preemption or time limit): checkpoint, then requeue" >&2',
-            f'  if [ -n "$child" ]; then {forward} 2>/dev/null; wait "$child"; fi',
+            f'  if [ -n "$child" ]; then {forward["USR1"]} 2>/dev/null; wait "$child"; fi',
+            "  requeueing=1  # the requeue kills this script with TERM: nothing left to stop",
             '  scontrol requeue "$SLURM_JOB_ID" && exit 0',
             '  echo "arcctl: requeue of $SLURM_JOB_ID refused; the job ends here" >&2',
             "  exit 143",
             "}",
+            "on_term() {",
+            '  if [ -n "$requeueing" ]; then exit 0; fi',
+            '  echo "arcctl: TERM from Slurm (cancel or preemption): the trainer checkpoints, then the job ends" >&2',
+            '  rc=143',
+            f'  if [ -n "$child" ]; then {forward["TERM"]} 2>/dev/null; wait "$child"; rc=$?; fi',
+            f'  echo "$rc" > "$RUN_DIR/{EXIT_CODE}"',
+            '  exit "$rc"',
+            "}",
             "trap on_usr1 USR1",
+            "trap on_term TERM",
         ]
         lines += setup
         lines += [

@@ -9,6 +9,7 @@ from jobs.health.rules import Rule, default_rules
 from jobs.health.series import CompletionWindow, Series, number
 from jobs.health.textcheck import completion_stats
 from jobs.health.thresholds import Thresholds
+from jobs.masked_steps import all_masked, is_masked_metric
 
 # canonical series -> metric names tried in order (TRL's names first, ours under arc/)
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -34,11 +35,13 @@ class HealthMonitor:
     """
 
     def __init__(self, thresholds: Thresholds | Mapping[str, Any] | None = None, max_completion_length: int | None = None,
-                 rules: list[Rule] | None = None):
+                 rules: list[Rule] | None = None, mask_truncated: bool | None = None):
         if thresholds is None or isinstance(thresholds, Mapping):
             thresholds = Thresholds.from_overrides(thresholds)
         self.th = thresholds
         self.max_completion_length = max_completion_length
+        self.mask_truncated = mask_truncated  # the run's mask_truncated_completions (None: unknown)
+        self.masked_rows = 0  # rows whose every completion was truncated and masked (jobs.masked_steps)
         self.rules = rules or default_rules()
         self._series: dict[str, Series] = {}
         self.completions = CompletionWindow(self.th)
@@ -70,8 +73,14 @@ class HealthMonitor:
         # alone, orders of magnitude smaller. Such rows are not comparable with the others, so
         # grad_norm is judged on rows that had a learning signal only.
         no_signal = zero_std is not None and zero_std >= 0.999
+        # With every completion masked out of the loss, TRL logs 0 for what it measures over the
+        # mask: placeholders that must not enter a baseline, a rolling mean or a spike reference.
+        masked = all_masked(row, self.mask_truncated)
+        self.masked_rows += masked
         for name, aliases in METRIC_ALIASES.items():
             if name == "grad_norm" and no_signal:
+                continue
+            if masked and is_masked_metric(name):
                 continue
             for key in aliases:
                 v = number(row.get(key))

@@ -9,6 +9,9 @@ from jobs import rundir
 from jobs.health.alerts import Alert
 from jobs.health.monitor import HealthMonitor
 from jobs.health.thresholds import Thresholds
+from jobs.masked_steps import EXPLANATION as MASKED_EXPLANATION
+from jobs.masked_steps import LABEL as MASKED_LABEL
+from jobs.masked_steps import masking_of
 from jobs.rundir import Checkpoint, JsonlTail, LocalFS, RunFS
 
 
@@ -54,9 +57,12 @@ def report_from(monitor: HealthMonitor, run_dir: str, checkpoints: list[Checkpoi
 def settings_from_spec(run_dir: str, fs: RunFS) -> tuple[Thresholds, int | None, list[str]]:
     """Thresholds and max_completion_length from the run's spec.json (defaults when unreadable)."""
     path = f"{run_dir.rstrip('/')}/{rundir.SPEC}"
-    try:
-        params = rundir.loads(fs.read_text(path)).get("params") or {}
-    except (OSError, ValueError, AttributeError):
+    return _settings(path, _spec_or_none(path, fs))
+
+
+def _settings(path: str, spec: dict[str, Any] | None) -> tuple[Thresholds, int | None, list[str]]:
+    params = spec.get("params") or {} if spec is not None else None
+    if not isinstance(params, dict):
         return Thresholds(), None, [f"{path}: missing or unreadable; default thresholds, length limit unknown"]
     th = Thresholds.from_overrides(params.get("health") or {}, source=f"{path}: params.health")
     mcl = params.get("max_completion_length")
@@ -76,29 +82,33 @@ def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | Non
              max_completion_length: int | None = None) -> HealthReport:
     fs = fs or LocalFS()
     run_dir = str(run_dir)
-    th, mcl, notes = settings_from_spec(run_dir, fs)
-    monitor = HealthMonitor(thresholds or th, max_completion_length or mcl)
     base = run_dir.rstrip("/")
+    spec = _spec_or_none(f"{base}/{rundir.SPEC}", fs)  # read once: over SFTP every read is a round trip
+    th, mcl, notes = _settings(f"{base}/{rundir.SPEC}", spec)
+    monitor = HealthMonitor(thresholds or th, max_completion_length or mcl, mask_truncated=masking_of(spec))
     metrics_tail = JsonlTail(f"{base}/{rundir.METRICS}", fs)
     completions_tail = JsonlTail(f"{base}/{rundir.COMPLETIONS}", fs)
     metrics = metrics_tail.read_new()
     completions = completions_tail.read_new()
     if not metrics and not fs.exists(f"{base}/{rundir.METRICS}"):
         notes.append(f"{base}/{rundir.METRICS}: not written yet")
-    kind = _kind(base, fs)
+    kind = (spec or {}).get("kind")
+    kind = kind if isinstance(kind, str) else None
     if judged(kind):
         monitor.update(metrics, completions)
     else:
         notes.append(f"{base}/{rundir.SPEC}: a {kind} run; the collapse rules judge RL (GRPO) runs only")
+    if monitor.masked_rows:
+        notes.append(f"{monitor.masked_rows} step(s) {MASKED_LABEL} ({MASKED_EXPLANATION}); not judged on them")
     for tail in (metrics_tail, completions_tail):
         if tail.bad_lines:
             notes.append(f"{tail.path}: skipped {tail.bad_lines} malformed line(s)")
     return report_from(monitor, run_dir, rundir.list_checkpoints(run_dir, fs), notes)
 
 
-def _kind(base: str, fs: RunFS) -> str | None:
+def _spec_or_none(path: str, fs: RunFS) -> dict[str, Any] | None:
     try:
-        kind = rundir.loads(fs.read_text(f"{base}/{rundir.SPEC}")).get("kind")
-    except (OSError, ValueError, AttributeError):
+        spec = rundir.loads(fs.read_text(path))
+    except (OSError, ValueError):
         return None
-    return kind if isinstance(kind, str) else None
+    return spec if isinstance(spec, dict) else None

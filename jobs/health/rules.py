@@ -20,14 +20,6 @@ class Finding:
     examples: list[dict[str, Any]] | None = None
 
 
-def _up(x: float, watch: float, warning: float, critical: float) -> int:
-    return CRITICAL if x >= critical else WARNING if x >= warning else WATCH if x >= watch else HEALTHY
-
-
-def _down(x: float, watch: float, warning: float, critical: float) -> int:
-    return CRITICAL if x <= critical else WARNING if x <= warning else WATCH if x <= watch else HEALTHY
-
-
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 5)
 
@@ -59,18 +51,18 @@ class Truncation(Rule):
         clipped = m.series("clipped")
         if clipped and clipped.baseline is not None and clipped.smoothed_ready:
             rise = clipped.mean - clipped.baseline
-            lv = _up(rise, th.clipped_watch, th.clipped_warning, th.clipped_critical) if clipped.significant(rise) else HEALTHY
+            lv = th.clipped.up(rise) if clipped.significant(rise) else HEALTHY
             out.append((lv, "clipped_ratio",
                         f"clipped ratio {clipped.mean:.2f} (baseline {clipped.baseline:.2f})",
                         {"value": _r(clipped.mean), "baseline": _r(clipped.baseline)}))
         elif clipped is None and m.completions.baseline is not None and m.completions.items:
             cur, base = m.completions.mean("truncated"), m.completions.baseline["truncated"]
-            out.append((_up(cur - base, th.clipped_watch, th.clipped_warning, th.clipped_critical), "truncated_share",
+            out.append((th.clipped.up(cur - base), "truncated_share",
                         f"truncated completions {cur:.0%} (baseline {base:.0%})", {"value": _r(cur), "baseline": _r(base)}))
         length = m.series("mean_length")
         if length and length.baseline is not None and length.smoothed_ready and m.max_completion_length:
             frac, base = length.mean / m.max_completion_length, length.baseline / m.max_completion_length
-            lv = _up(frac - base, th.length_watch, th.length_warning, th.length_critical)
+            lv = th.length.up(frac - base)
             if frac >= th.length_abs_critical and frac - base >= th.length_watch:
                 lv = CRITICAL
             if not length.significant(length.mean - length.baseline):
@@ -91,26 +83,26 @@ class Repetition(Rule):
         th, out, cw = m.th, [], m.completions
         if cw.baseline is not None and cw.items:
             cur, base = cw.mean("degenerate"), cw.baseline["degenerate"]
-            out.append((_up(cur - base, th.repetitive_watch, th.repetitive_warning, th.repetitive_critical),
+            out.append((th.repetitive.up(cur - base),
                         "repetitive_share", f"{cur:.0%} of completions repeat one phrase (baseline {base:.0%})",
                         {"value": _r(cur), "baseline": _r(base)}))
         uniq = m.series("unique_token_ratio")
         if uniq and uniq.baseline and uniq.smoothed_ready:
             ratio = uniq.mean / uniq.baseline
-            lv = _down(ratio, th.unique_ratio_watch, th.unique_ratio_warning, th.unique_ratio_critical)
+            lv = th.unique_ratio.down(ratio)
             out.append((lv if uniq.significant(uniq.mean - uniq.baseline) else HEALTHY,
                         "unique_token_ratio", f"unique-token ratio {uniq.mean:.2f} = {ratio:.0%} of baseline",
                         {"value": _r(uniq.mean), "baseline": _r(uniq.baseline)}))
         elif cw.baseline is not None and cw.items and cw.baseline["unique_token_ratio"] > 0:
             cur = cw.mean("unique_token_ratio")
             ratio = cur / cw.baseline["unique_token_ratio"]
-            out.append((_down(ratio, th.unique_ratio_watch, th.unique_ratio_warning, th.unique_ratio_critical),
+            out.append((th.unique_ratio.down(ratio),
                         "unique_token_ratio", f"unique-token ratio {cur:.2f} = {ratio:.0%} of baseline",
                         {"value": _r(cur), "baseline": _r(cw.baseline["unique_token_ratio"])}))
         rep = m.series("ngram4_repeat_max")
         if rep and rep.baseline is not None and rep.smoothed_ready:
             ratio = rep.mean / max(rep.baseline, 1.0)
-            lv = _up(ratio, th.repeat_max_watch, th.repeat_max_warning, th.repeat_max_critical)
+            lv = th.repeat_max.up(ratio)
             if rep.mean < th.repeat_max_floor or not rep.significant(rep.mean - rep.baseline):
                 lv = HEALTHY
             out.append((lv, "ngram4_repeat_max", f"most repeated 4-gram x{rep.mean:.0f} ({ratio:.1f}x baseline)",
@@ -131,7 +123,7 @@ def _ranked(cw, key, label: str, show=None, k: int = 3) -> list[dict[str, Any]]:
 
 class Gibberish(Rule):
     """Programs that do not parse, not counting truncated ones (a cut-off program never parses;
-    that is the truncation rule's business), and text that stops tokenizing as Python."""
+    that is the truncation rule's business), text that stops tokenizing as Python, and digit soup."""
 
     name = "gibberish"
 
@@ -145,19 +137,29 @@ class Gibberish(Rule):
                 and parse.significant(parse.mean - parse.baseline)
             cur, base = (parse.mean, parse.baseline) if ready else (None, None)
         if cur is not None:
-            out.append((_up(cur - base, th.parse_watch, th.parse_warning, th.parse_critical), "parse_error_share",
+            out.append((th.parse.up(cur - base), "parse_error_share",
                         f"{cur:.0%} of completions have no parseable program (baseline {base:.0%})",
                         {"value": _r(cur), "baseline": _r(base)}))
         if cw.baseline is not None and cw.mean("pytoken_share") is not None and cw.baseline["pytoken_share"] > 0:
             cur, base = cw.mean("pytoken_share"), cw.baseline["pytoken_share"]
-            out.append((_down(cur / base, th.pytoken_watch, th.pytoken_warning, th.pytoken_critical), "python_token_share",
+            out.append((th.pytoken.down(cur / base), "python_token_share",
                         f"valid Python tokens {cur:.0%} of the text (baseline {base:.0%})",
+                        {"value": _r(cur), "baseline": _r(base)}))
+        if cw.baseline is not None and cw.items:
+            # counted on truncated completions too: digit soup runs on until the length limit
+            cur, base = cw.mean("digit_run_share"), cw.baseline["digit_run_share"]
+            out.append((th.digit_run.up(cur - base),
+                        "digit_run_share", f"{cur:.0%} of the text is runs of 4+ digits (baseline {base:.0%})",
                         {"value": _r(cur), "baseline": _r(base)}))
         if not out:
             return None
         level, msg, signals = _best(out)
-        examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
-                           "python_token_share", lambda c, v: v["pytoken_share"]) if level and cw.items else None
+        examples = None
+        if level and cw.items and signals.get("digit_run_share", {}).get("level") == level:
+            examples = _ranked(cw, lambda c, v: -v["digit_run_share"], "digit_run_share", lambda c, v: v["digit_run_share"])
+        elif level and cw.items:
+            examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
+                               "python_token_share", lambda c, v: v["pytoken_share"])
         return Finding(level, msg, signals, examples)
 
 
@@ -169,8 +171,8 @@ class Entropy(Rule):
         if not s or not s.baseline or not s.smoothed_ready:
             return None
         ratio = s.mean / s.baseline
-        low = _down(ratio, th.entropy_low_watch, th.entropy_low_warning, th.entropy_low_critical)
-        high = _up(ratio, th.entropy_high_watch, th.entropy_high_warning, th.entropy_high_critical)
+        low = th.entropy_low.down(ratio)
+        high = th.entropy_high.up(ratio)
         kind = "collapse" if low >= high else "explosion"
         level = max(low, high) if s.significant(s.mean - s.baseline) else HEALTHY
         return Finding(level, f"entropy {kind}: {s.mean:.3g} = {ratio:.2f}x the early baseline {s.baseline:.3g}",
@@ -224,7 +226,7 @@ class ZeroStd(Rule):
         if not s or s.baseline is None or not s.smoothed_ready:
             return None
         rise = s.mean - s.baseline
-        level = _up(rise, th.zero_std_watch, th.zero_std_warning, th.zero_std_critical)
+        level = th.zero_std.up(rise)
         if s.mean >= th.zero_std_abs_critical and rise >= th.zero_std_watch:
             level = CRITICAL
         if not s.significant(rise):
@@ -244,7 +246,7 @@ class RewardFall(Rule):
         if best is None or abs(best[0]) < th.reward_min_best:
             return None
         fall = (best[0] - s.mean) / abs(best[0])
-        level = _up(fall, th.reward_fall_watch, th.reward_fall_warning, th.reward_fall_critical)
+        level = th.reward_fall.up(fall)
         if not s.significant(best[0] - s.mean):  # the best of a noisy curve is partly noise
             level = HEALTHY
         return Finding(level,

@@ -88,7 +88,8 @@ class Series:
 
 
 # completion fields averaged over the window (bools count as 0/1)
-COMPLETION_FIELDS = ("truncated", "parse_error", "degenerate", "pytoken_share", "unique_token_ratio")
+COMPLETION_FIELDS = ("truncated", "parse_error", "degenerate", "pytoken_share", "unique_token_ratio",
+                     "digit_run_share")
 
 
 class CompletionWindow:
@@ -115,6 +116,7 @@ class CompletionWindow:
             "degenerate": float(degenerate),
             "pytoken_share": c.pytoken_share,
             "unique_token_ratio": c.unique_token_ratio,
+            "digit_run_share": c.digit_run_share,
         }
 
     def add(self, c: CompletionStats) -> None:

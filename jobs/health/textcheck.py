@@ -1,13 +1,17 @@
 """Per-completion signals for the health detectors, from one completions.jsonl row.
 
 Repetition numbers come from jobs.textstats (the trainer writes the same ones under `diag`;
-we reuse them when present). Gibberish is measured by Python's own tokenizer: the share of the text
-that tokenizes as ordinary ASCII Python tokens. Prose comments still count as valid (NAME tokens);
-what collapses it is stray symbols, non-ASCII soup and text the tokenizer gives up on.
+we reuse them when present). Gibberish is measured two ways. Python's own tokenizer: the share of
+the text that tokenizes as ordinary ASCII Python tokens; prose comments still count as valid (NAME
+tokens); what collapses it is stray symbols, non-ASCII soup and text the tokenizer gives up on. And
+the share of the text in runs of 4+ digits: "digit soup" (`puzzle70000000000000romlow30003000300`)
+tokenizes as NUMBER and NAME tokens, so the first measure misses it, while programs written for ARC
+grids use small numbers (a grid literal separates its cells).
 """
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,6 +21,7 @@ from jobs import textstats
 _VALID = {tokenize.NAME, tokenize.NUMBER, tokenize.OP, tokenize.STRING, tokenize.COMMENT}
 _MAX_CHARS = 20000  # a collapsed completion can be huge; its head tells the story
 _TOKENIZE_CHARS = 6000  # tokenizing costs ~1.2 ms per 1000 chars; 6000 chars is ~1700 tokens of code
+_DIGIT_RUN = re.compile(r"\d{4,}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class CompletionStats:
     ngram4_unique_ratio: float
     ngram4_repeat_max: int
     pytoken_share: float | None  # None: not measured (per-step sample cap)
+    digit_run_share: float = 0.0  # share of non-blank characters in runs of 4+ digits
 
 
 def python_token_share(text: str) -> float:
@@ -50,6 +56,13 @@ def python_token_share(text: str) -> float:
         # the rest, which then counts as invalid.
         pass
     return min(1.0, good / total)
+
+
+def digit_run_share(text: str) -> float:
+    """Share of the non-blank characters (of the head the tokenizer reads) in runs of 4+ digits."""
+    text = text[:_TOKENIZE_CHARS]
+    total = _nonblank(text)
+    return sum(len(m) for m in _DIGIT_RUN.findall(text)) / total if total else 0.0
 
 
 def _nonblank(s: str) -> int:
@@ -80,6 +93,7 @@ def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> Comp
         ngram4_unique_ratio=float(diag.get("ngram4_unique_ratio", 1.0)),
         ngram4_repeat_max=_int(diag.get("ngram4_repeat_max", 0)),
         pytoken_share=python_token_share(text) if tokenize_text else None,
+        digit_run_share=digit_run_share(text),
     )
 
 

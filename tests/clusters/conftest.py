@@ -4,7 +4,9 @@ loopback port with throw-away keys. Tests skip, with the reason, only when a bin
 we are not root (slurmd and sshd need it)."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from jobs.spec import JobSpec
 
 HERE = Path(__file__).resolve().parent
 FAKE_TRAINER = HERE / "fake_trainer.py"
+ARCCTL = str(Path(sys.executable).parent / "arcctl")
+TERMINAL = ("completed", "failed", "cancelled")
 
 
 def _need_root(what: str) -> None:
@@ -71,3 +75,41 @@ def wait_for(fn, timeout: float = 30.0, interval: float = 0.1, what: str = "cond
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
+
+
+def wait_after_requeue(slurm, backend, job: str, timeout: float):
+    """The final status of a job that has just been requeued. A requeued job waits for its begin
+    time, then for the next scheduling pass (up to a minute): it is pulled forward, but only once
+    the old credential has expired (AuthInfo=cred_expire=10): a restart inside that window is
+    killed by slurmctld with "Job credential revoked" (exit 1)."""
+    from jobs.backends.base import JobState
+
+    requeued_at = time.monotonic()
+
+    def finished():
+        s = backend.status([job])[job]
+        if s.state is JobState.QUEUED and time.monotonic() - requeued_at > 12:
+            slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+        return s.state.terminal and s
+
+    return wait_for(finished, timeout=timeout, interval=0.5, what="the requeued job to finish")
+
+
+def cli(env: dict, *args: str, check: bool = True, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real `arcctl` with `env` over this process's environment; asserts exit 0 unless check=False."""
+    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd,
+                         timeout=timeout)
+    if check:
+        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def ls(env: dict) -> dict[str, dict]:
+    """`arcctl ls --json` by job id (each call polls the backends through the shared watcher)."""
+    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}
+
+
+def ended(env: dict, job_id: str) -> dict | None:
+    """The job's row once it is completed, failed or cancelled, else None."""
+    row = ls(env)[job_id]
+    return row if row["state"] in TERMINAL else None

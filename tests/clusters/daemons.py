@@ -87,6 +87,20 @@ def _take_lease(root: Path) -> Path:
     return lease
 
 
+@contextmanager
+def _giving_back(holder):
+    """Give `holder`'s lease back (under the lock); yields True when no other live session holds
+    one, and the caller then stops the daemons, still under the lock."""
+    if holder.lease is None:
+        yield False
+        return
+    with _locked(holder.root):
+        others = _other_live_leases(holder.root, holder.lease)
+        holder.lease.unlink(missing_ok=True)
+        holder.lease = None
+        yield not others
+
+
 def _other_live_leases(root: Path, mine: Path | None) -> list[Path]:
     out = []
     for lease in (root / "leases").glob("*"):
@@ -140,13 +154,8 @@ class SlurmCluster:
     def stop(self) -> None:
         """Give the lease back; the last user stops the daemons (and munged if a lease-holder
         started it)."""
-        if self.lease is None:
-            return
-        with _locked(self.root):
-            others = _other_live_leases(self.root, self.lease)
-            self.lease.unlink(missing_ok=True)
-            self.lease = None
-            if others:
+        with _giving_back(self) as last:
+            if not last:
                 return
             # our private cluster: end its jobs so no job step outlives the daemons
             self.run("scancel", "--user", str(os.getuid()), check=False)
@@ -274,13 +283,8 @@ class SSHServer:
 
     def stop(self) -> None:
         """Give the lease back; the last user stops sshd."""
-        if self.lease is None:
-            return
-        with _locked(self.root):
-            others = _other_live_leases(self.root, self.lease)
-            self.lease.unlink(missing_ok=True)
-            self.lease = None
-            if not others:
+        with _giving_back(self) as last:
+            if last:
                 _stop(self.pid)
 
 

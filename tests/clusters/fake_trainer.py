@@ -2,7 +2,8 @@
 (metrics.jsonl, events.jsonl, checkpoint-N/ with trainer_state.json), checkpoints and exits on
 USR1/TERM, and resumes from the newest valid checkpoint when ARCCTL_RESUME=newest (the contract
 the Slurm/HTCondor job scripts set on a restart). Knobs come from the spec's env:
-FAKE_STEPS (default 5), FAKE_STEP_S (0.2), FAKE_SAVE_EVERY (2), FAKE_EXIT (0)."""
+FAKE_STEPS (default 5), FAKE_STEP_S (0.2), FAKE_SAVE_EVERY (2), FAKE_EXIT (0), FAKE_SAVE_S (0: seconds
+a checkpoint takes to write, as a real model's does)."""
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ steps = int(os.environ.get("FAKE_STEPS", env.get("FAKE_STEPS", 5)))
 step_s = float(os.environ.get("FAKE_STEP_S", env.get("FAKE_STEP_S", 0.2)))
 save_every = int(os.environ.get("FAKE_SAVE_EVERY", env.get("FAKE_SAVE_EVERY", 2)))
 exit_code = int(os.environ.get("FAKE_EXIT", env.get("FAKE_EXIT", 0)))
+save_s = float(os.environ.get("FAKE_SAVE_S", env.get("FAKE_SAVE_S", 0)))
 
 metrics = JsonlWriter(run_dir / METRICS)
 events = JsonlWriter(run_dir / EVENTS)
@@ -32,6 +34,7 @@ def save(step: int) -> None:
     ck = run_dir / f"checkpoint-{step}"
     ck.mkdir(exist_ok=True)
     (ck / "adapter_model.safetensors").write_bytes(b"fake weights")
+    time.sleep(save_s)  # trainer_state.json last: a save cut short leaves an invalid checkpoint
     (ck / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     events.write({"event": "checkpoint_saved", "time": time.time(), "step": step, "path": str(ck)})
 

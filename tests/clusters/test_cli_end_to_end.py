@@ -3,18 +3,14 @@ loopback sshd), the shared watcher behind `arcctl ls`, `arcctl tail` over SFTP, 
 and crash recovery of a submit interrupted right after sbatch (jobs.submit.recover + find)."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import FAKE_TRAINER, wait_for
+from tests.clusters.conftest import FAKE_TRAINER, cli, ls, wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
-ARCCTL = str(Path(sys.executable).parent / "arcctl")
 
 
 @pytest.fixture
@@ -50,17 +46,6 @@ FAKE_STEPS = "4"
 FAKE_STEP_S = "0.2"
 """)
     return {"ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
-
-
-def cli(env, *args, check=True):
-    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, timeout=90, env={**os.environ, **env})
-    if check:
-        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
-
-
-def ls(env) -> dict[str, dict]:
-    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}
 
 
 def test_sweep_on_local_slurm_then_cancel(home):

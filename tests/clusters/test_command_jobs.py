@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import wait_for
+from tests.clusters.conftest import cli, ended, ls, wait_for
 
-ARCCTL = str(Path(sys.executable).parent / "arcctl")
 README = Path(__file__).resolve().parents[2] / "README.md"
 pytestmark = pytest.mark.timeout(240)
 
@@ -35,22 +32,6 @@ def env(tmp_path):
     return {**os.environ, "ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
 
 
-def cli(env, *args, check=True, cwd=None):
-    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
-    if check:
-        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
-
-
-def _job(env, jid):
-    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}[jid]
-
-
-def _ended(env, jid):
-    j = _job(env, jid)
-    return j if j["state"] in ("completed", "failed", "cancelled") else None
-
-
 def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
     work = tmp_path / "project"
     work.mkdir()
@@ -62,7 +43,7 @@ def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
         "print('cwd', os.getcwd(), 'run dir', os.environ['ARCCTL_RUN_DIR'])\n"))
     jid = cli(env, "submit", "command", "--profile", "quick", "-q", "--", "python", "finetuning.py", "--steps", "3",
               cwd=work).stdout.split()[0]
-    job = wait_for(lambda: _ended(env, jid), timeout=60, interval=0.5, what="command job ended")
+    job = wait_for(lambda: ended(env, jid), timeout=60, interval=0.5, what="command job ended")
     rd = Path(job["run_dir"])
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()
     assert rd.name == "finetuning"  # named after its script
@@ -76,19 +57,19 @@ def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
 def test_cancel_and_resume_by_running_again(env, tmp_path):
     jid = cli(env, "submit", "command", "--profile", "quick", "--name", "sleeper", "-q", "--",
               "/bin/sh", "-c", "echo $$ > pid.txt; exec sleep 300").stdout.split()[0]
-    rd = Path(_job(env, jid)["run_dir"])
+    rd = Path(ls(env)[jid]["run_dir"])
     pid = int(wait_for(lambda: (rd / "pid.txt").exists() and (rd / "pid.txt").read_text().strip(), timeout=30))
     cli(env, "cancel", jid)
-    wait_for(lambda: _job(env, jid)["state"] == "cancelled", timeout=30, interval=0.5, what="cancelled")
+    wait_for(lambda: ls(env)[jid]["state"] == "cancelled", timeout=30, interval=0.5, what="cancelled")
     assert not Path(f"/proc/{pid}").exists()
 
     # fails the first time, succeeds when run again in the same run dir (it left a marker there)
     jid = cli(env, "submit", "command", "--profile", "quick", "--name", "flaky", "-q", "--", "/bin/sh", "-c",
               "if [ -e tried ]; then echo second; else touch tried; echo first; exit 3; fi").stdout.split()[0]
-    job = wait_for(lambda: _ended(env, jid), timeout=60, interval=0.5, what="first attempt")
+    job = wait_for(lambda: ended(env, jid), timeout=60, interval=0.5, what="first attempt")
     assert (job["state"], job["exit_code"]) == ("failed", 3)
     cli(env, "resume", jid)
-    job = wait_for(lambda: (j := _ended(env, jid)) and j["state"] != "failed" and j, timeout=60, interval=0.5)
+    job = wait_for(lambda: (j := ended(env, jid)) and j["state"] != "failed" and j, timeout=60, interval=0.5)
     assert job["state"] == "completed" and job["run_dir"].endswith("/flaky")
     assert (Path(job["run_dir"]) / "stdout.log").read_text().split() == ["first", "second"]
 
@@ -125,7 +106,7 @@ def test_a_command_job_on_slurm_over_ssh(slurm, ssh_config, env, tmp_path):
     script = 'echo "on $SLURM_JOB_ID"; printf \'{"step": 1, "loss": 0.5}\\n\' > "$ARCCTL_RUN_DIR/metrics.jsonl"'
     jid = cli(env, "submit", "command", "--profile", "sshslurm", "--name", "remote-cmd", "-q", "--",
               "/bin/sh", "-c", script).stdout.split()[0]
-    job = wait_for(lambda: _ended(env, jid), timeout=120, interval=1.0, what="slurm command job ended")
+    job = wait_for(lambda: ended(env, jid), timeout=120, interval=1.0, what="slurm command job ended")
     assert job["state"] == "completed" and job["host"] == "testhost", job
     assert re.fullmatch(r"on \d+\n", (Path(job["run_dir"]) / "stdout.log").read_text())
     out = cli(env, "tail", jid, "--metrics").stdout  # read over SFTP

@@ -4,17 +4,13 @@ until it succeeds or max_restarts is reached; other failures are left alone. The
 reaches Slurm (--begin) and HTCondor (deferral_time)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import make_spec, wait_for
+from tests.clusters.conftest import cli, ls, make_spec, wait_for
 
-ARCCTL = str(Path(sys.executable).parent / "arcctl")
 CRASH = "RuntimeError: CUDA error: an illegal memory access was encountered"
 # each attempt records when it started and ended; it crashes until its attempt number reaches OK_AT
 SCRIPT = ('n=$(( $(cat attempts 2>/dev/null || echo 0) + 1 )); echo $n > attempts; date +%s.%N >> starts; '
@@ -32,34 +28,22 @@ def env(tmp_path):
     return {**os.environ, "ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
 
 
-def cli(env, *args):
-    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env=env, timeout=120)
-    assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
-
-
 def submit(env, name: str, ok_at: int, msg: str) -> str:
     return cli({**env, "OK_AT": str(ok_at), "MSG": msg}, "submit", "command", "--profile", "crashy", "--name", name,
                "-q", "--", "/bin/sh", "-c", f"OK_AT={ok_at} MSG='{msg}'; {SCRIPT}").stdout.split()[0]
-
-
-def jobs(env) -> dict[str, dict]:
-    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}  # each ls polls (the watcher)
 
 
 def _times(run_dir: str, name: str) -> list[float]:
     return [float(x) for x in Path(run_dir, name).read_text().split()]
 
 
-@pytest.mark.xfail(reason="known regression after the launch refactor merge: local crash auto-resume does not "
-                          "restart within the test's deadline (see the closing note)", strict=False)
 def test_named_crashes_restart_with_backoff_until_the_cap(env):
     flaky = submit(env, "flaky", 3, CRASH)            # crashes twice, then succeeds
     doomed = submit(env, "doomed", 99, CRASH)         # crashes every time
     other = submit(env, "other", 99, "ValueError: a bug of the users own")
 
     def settled():
-        js = jobs(env)
+        js = ls(env)  # each ls polls (the watcher)
         done = js[flaky]["state"] == "completed" and js[doomed]["state"] == "failed" and js[doomed]["restarts"] == 2
         return done and js
 
@@ -72,7 +56,7 @@ def test_named_crashes_restart_with_backoff_until_the_cap(env):
     assert Path(rd, "stdout.log").read_text().strip().endswith("done")
 
     assert len(_times(js[doomed]["run_dir"], "starts")) == 3  # the first run + max_restarts
-    js = jobs(env)
+    js = ls(env)
     assert js[doomed]["state"] == "failed" and js[doomed]["restarts"] == 2
     assert js[other]["state"] == "failed" and js[other]["restarts"] == 0  # not a named crash
     assert len(_times(js[other]["run_dir"], "starts")) == 1

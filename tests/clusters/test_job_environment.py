@@ -7,16 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import wait_for
+from tests.clusters.conftest import cli, ended, ls, wait_for
 from tests.clusters.venvs import REPO, make_venv
 
 pytestmark = [pytest.mark.slurm, pytest.mark.sshd]
-ARCCTL = str(Path(sys.executable).parent / "arcctl")
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=1", "-p", "n_jobs=1",
         "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
         "-p", "gradient_accumulation_steps=1", "-p", "save_steps=1"]
@@ -54,22 +52,6 @@ def env(slurm, ssh_config, venv, tmp_path):
             "ARCCTL_SSH_CONFIG": str(ssh_config)}
 
 
-def cli(env, *args, check=True):
-    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, timeout=120, env=env)
-    if check:
-        assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
-
-
-def _job(env, jid):
-    return {j["id"]: j for j in json.loads(cli(env, "ls", "--json").stdout)}[jid]
-
-
-def _ended(env, jid):
-    j = _job(env, jid)
-    return j if j["state"] in ("completed", "failed", "cancelled") else None
-
-
 @pytest.mark.timeout(120)
 def test_render_shows_the_profile_environment(env, venv):
     text = cli(env, "render", "grpo", "--profile", "withsetup", "-p", "model_path=/m").stdout
@@ -87,18 +69,18 @@ def test_trainer_in_a_venv_off_path_runs_on_slurm_over_ssh(env, tiny_model_dir):
     ids = {p: cli(env, "submit", "grpo", "--profile", p, "-p", model, *TINY, "--name", p, "-q").stdout.split()[0]
            for p in ("withpython", "withsetup")}
 
-    failed = wait_for(lambda: _ended(env, bare), timeout=120, interval=1.0, what="bare job ended")
+    failed = wait_for(lambda: ended(env, bare), timeout=120, interval=1.0, what="bare job ended")
     err = Path(failed["run_dir"], "stderr.log").read_text()
     assert failed["state"] == "failed", failed
     assert "No module named" in err or "python: command not found" in err, err[-1000:]
 
     for profile, jid in ids.items():
-        job = wait_for(lambda: _ended(env, jid), timeout=420, interval=2.0, what=f"{profile} job ended")
+        job = wait_for(lambda: ended(env, jid), timeout=420, interval=2.0, what=f"{profile} job ended")
         rd = Path(job["run_dir"])
         assert job["state"] == "completed" and job["exit_code"] == 0, (profile, (rd / "stderr.log").read_text()[-3000:])
         assert [json.loads(line)["step"] for line in (rd / "metrics.jsonl").read_text().splitlines()] == [1]
         assert (rd / "checkpoint-1").is_dir()
-    assert "setup-ran" in Path(_job(env, ids["withsetup"])["run_dir"], "stderr.log").read_text()
+    assert "setup-ran" in Path(ls(env)[ids["withsetup"]]["run_dir"], "stderr.log").read_text()
 
 
 def _probe_spec(run_dir: Path, backend: str):
@@ -114,24 +96,22 @@ def test_local_job_runs_after_the_setup_lines(venv, tmp_path, monkeypatch):
     from jobs.backends.local import LocalBackend
 
     monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
-    b = LocalBackend({"setup": [f"source {venv}/bin/activate"]}, state_dir=tmp_path / "state")
+    def run_probe(setup: list[str], run_dir: Path):
+        b = LocalBackend({"setup": setup}, state_dir=tmp_path / "state")
+        run_dir.mkdir()
+        spec = _probe_spec(run_dir, "local")
+        spec.write()
+        job = b.submit(spec)
+        return wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=60, what=f"{run_dir.name} ended")
+
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    spec = _probe_spec(run_dir, "local")
-    spec.write()
-    job = b.submit(spec)
-    st = wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=60, what="local job ended")
+    st = run_probe([f"source {venv}/bin/activate"], run_dir)
     assert st.state is JobState.COMPLETED, (run_dir / "stderr.log").read_text()
     probe = json.loads((run_dir / "probe.json").read_text())
     assert probe["python"] == f"{venv}/bin/python" and probe["trainer"].startswith(str(REPO))
 
-    bad = LocalBackend({"setup": ["source /nonexistent/bin/activate", "echo not-reached"]}, state_dir=tmp_path / "state")
     run2 = tmp_path / "run2"
-    run2.mkdir()
-    spec2 = _probe_spec(run2, "local")
-    spec2.write()
-    job2 = bad.submit(spec2)
-    st = wait_for(lambda: (s := bad.status([job2])[job2]).state.terminal and s, timeout=60, what="bad setup ended")
+    st = run_probe(["source /nonexistent/bin/activate", "echo not-reached"], run2)
     err = (run2 / "stderr.log").read_text()
     assert st.state is JobState.FAILED and "/nonexistent/bin/activate" in err and "not-reached" not in err
 

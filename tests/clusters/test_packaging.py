@@ -45,6 +45,8 @@ def test_htcondor_range_matches_real_pools():
 
 
 def test_optional_modules_the_code_imports_are_declared():
-    local = (ROOT / "jobs" / "backends" / "local.py").read_text()
-    assert re.search(r"^\s+import pynvml", local, re.M)
+    gpus = (ROOT / "jobs" / "gpus.py").read_text()
+    assert re.search(r"^\s+import pynvml", gpus, re.M)
     assert "nvidia-ml-py" in _requirements()  # the distribution that provides pynvml
+    assert re.search(r"^import psutil", (ROOT / "jobs" / "processes.py").read_text(), re.M)
+    assert "psutil" in _requirements()

@@ -2,13 +2,12 @@
 sbatch → the preemption warning (`scancel --batch --signal=USR1`, what `--signal=B:USR1@90` sends)
 → the job script forwards it to the trainer, which saves a checkpoint at the end of its step and
 exits 0 → `scontrol requeue` → the requeued job resumes from that checkpoint: every step trained
-exactly once. The stand-in trainer (fake_trainer.py) stays only in tests about the job script and
+exactly once; the same when the scheduler requeues the job itself (TERM). The stand-in trainer (fake_trainer.py) stays only in tests about the job script and
 the backend themselves."""
 from __future__ import annotations
 
 import os
 import sys
-import time
 
 import pytest
 
@@ -18,7 +17,7 @@ from jobs.backends.slurm import SlurmBackend
 from jobs.ssh_transport import SSHPool
 from jobs.scheduler_shell import SSHShell
 from jobs.spec import JobSpec
-from tests.clusters.conftest import wait_for
+from tests.clusters.conftest import wait_after_requeue, wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(540)]  # its waits: 240 + 120 + 150 s
 STEPS = 8
@@ -64,7 +63,19 @@ def test_usr1_reaches_the_trainer_under_the_accelerate_launcher(slurm, tmp_path,
     _preempt_requeue_and_check(slurm, b, job, run)
 
 
-def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run) -> None:
+def test_a_scheduler_requeue_checkpoints_the_real_trainer_and_it_resumes(slurm, tmp_path, tiny_model_dir):
+    """Preemption by the scheduler itself (PreemptMode=REQUEUE; here `scontrol requeue`): Slurm sends
+    TERM to the job, the trainer checkpoints at the end of its step, and the requeued job resumes
+    from that checkpoint: no step lost beyond the one being trained, none trained twice."""
+    b = SlurmBackend({"slurm_conf": str(slurm.conf), "python": sys.executable})
+    run = tmp_path / "requeued"
+    job = b.submit(grpo_spec(run, tiny_model_dir, None))
+    _preempt_requeue_and_check(slurm, b, job, run, preempt=lambda: slurm.run("scontrol", "requeue", job),
+                               signal="SIGTERM", log="TERM from Slurm")
+
+
+def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run, preempt=None, signal: str = "SIGUSR1",
+                               log: str = "USR1 from Slurm") -> None:
     tail = rundir.JsonlTail(str(run / rundir.METRICS))
     seen: list[dict] = []
 
@@ -75,18 +86,9 @@ def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run) -> None:
         return len(seen) >= 2
 
     wait_for(two_steps, timeout=240, interval=0.5, what="2 training steps")
-    b.signal(job, "USR1")
+    (preempt or (lambda: b.signal(job, "USR1")))()
     wait_for(lambda: b.status([job])[job].extra.get("restarts"), timeout=120, interval=0.5, what="requeue")
-    requeued_at = time.monotonic()
-
-    def finished():
-        s = b.status([job])[job]
-        # a requeued job waits for the old credential to expire (cred_expire=10), then for its begin time
-        if s.state is JobState.QUEUED and time.monotonic() - requeued_at > 12:
-            slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
-        return s.state.terminal and s
-
-    final = wait_for(finished, timeout=150, interval=1.0, what="the requeued job to finish")
+    final = wait_after_requeue(slurm, b, job, timeout=150)
     assert final.state is JobState.COMPLETED and final.exit_code == 0, _log(run)
 
     events = rundir.read_jsonl(run / rundir.EVENTS)
@@ -94,14 +96,14 @@ def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run) -> None:
     stops = [e for e in events if e["event"] == rundir.EV_STOPPED]
     assert len(starts) == 2 and len(stops) == 2, events
     first_stop = stops[0]
-    assert first_stop["reason"] == "signal" and first_stop["signal"] == "SIGUSR1" and 2 <= first_stop["step"] < STEPS
+    assert first_stop["reason"] == "signal" and first_stop["signal"] == signal and 2 <= first_stop["step"] < STEPS
     # the checkpoint written on the signal, not one from save_steps (100), is where the requeue resumed
     assert starts[0]["resume_from"] is None
     assert starts[1]["step"] == first_stop["step"]
     assert starts[1]["resume_from"] == str(run / f"checkpoint-{first_stop['step']}")
     assert stops[1]["reason"] == "completed" and stops[1]["step"] == STEPS
     assert [m["step"] for m in rundir.read_jsonl(run / rundir.METRICS)] == list(range(1, STEPS + 1))
-    assert "USR1 from Slurm" in (run / "stderr.log").read_text()
+    assert log in (run / "stderr.log").read_text()
 
 
 def _log(run) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from jobs.backends.slurm import SlurmBackend, make_backend
 from jobs.rundir import EVENTS, METRICS, JsonlTail, read_jsonl
 from jobs.scheduler_shell import CommandError
 from tests import golden
-from tests.clusters.conftest import make_spec, wait_for
+from tests.clusters.conftest import make_spec, wait_after_requeue, wait_for
 
 GOLDEN = Path(__file__).parent / "golden"
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180)]
@@ -131,19 +130,7 @@ def test_usr1_requeues_and_the_job_resumes_from_its_checkpoint(slurm, tmp_path):
     st = wait_for(lambda: (s := b.status([job])[job]).extra.get("restarts") and s, what="requeue")
     assert st.state in (JobState.QUEUED, JobState.RUNNING)
 
-    requeued_at = time.monotonic()
-
-    def finished():
-        s = b.status([job])[job]
-        # A requeued job waits for its begin time, then for the next scheduling pass (up to a
-        # minute). Pull it forward — but only once the old credential has expired
-        # (AuthInfo=cred_expire=10): a restart inside that window is killed by slurmctld with
-        # "Job credential revoked" (exit 1), seen here when forcing StartTime=now at once.
-        if s.state is JobState.QUEUED and time.monotonic() - requeued_at > 12:
-            slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
-        return s.state.terminal and s
-
-    final = wait_for(finished, timeout=90, interval=0.5, what="completion")
+    final = wait_after_requeue(slurm, b, job, timeout=90)
     assert final.state is JobState.COMPLETED and final.exit_code == 0
 
     events = read_jsonl(run / EVENTS)
@@ -156,6 +143,25 @@ def test_usr1_requeues_and_the_job_resumes_from_its_checkpoint(slurm, tmp_path):
     assert steps == list(range(1, 13))
     log = (run / "stderr.log").read_text()
     assert "USR1 from Slurm" in log  # the first attempt's log survived the requeue (append mode)
+
+
+def test_term_to_the_job_script_reaches_the_trainer_which_checkpoints(slurm, tmp_path):
+    """SIGTERM to the batch shell alone (`scancel --batch --signal=TERM`): without the script's TERM
+    trap the shell dies at once and Slurm kills the trainer with it; with it the trainer gets the
+    signal, finishes its (slow) checkpoint and the job ends 0."""
+    b = SlurmBackend({"slurm_conf": str(slurm.conf)})
+    run = tmp_path / "term"
+    job = b.submit(make_spec(run, "term", env={"FAKE_STEPS": 400, "FAKE_STEP_S": 0.25, "FAKE_SAVE_EVERY": 1000,
+                                               "FAKE_SAVE_S": 3}))
+    tail = JsonlTail(str(run / METRICS))
+    got: list[dict] = []
+    wait_for(lambda: got.extend(tail.read_new()) or (got and got[-1]["step"] >= 3), what="3 steps")
+    b.signal(job, "TERM")
+    final = wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=60, what="the job to end")
+    assert final.state is JobState.COMPLETED and final.exit_code == 0, (run / "stderr.log").read_text()
+    stop = next(e for e in read_jsonl(run / EVENTS) if e["event"] == "stopped")
+    assert stop["signal"] == "SIGTERM" and (run / f"checkpoint-{stop['step']}" / "trainer_state.json").exists()
+    assert (run / "exit_code").read_text().strip() == "0"
 
 
 def test_a_refresh_is_one_squeue_and_at_most_one_sacct(slurm, tmp_path, monkeypatch):

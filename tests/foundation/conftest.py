@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.clusters.conftest import wait_for  # noqa: F401 - the foundation tests poll the same way
 
 HERE = Path(__file__).parent
 FAKE = HERE / "fake_trainer.py"
@@ -75,17 +76,6 @@ def run_cli(*args: str, env: dict | None = None, check: bool | None = None, time
     if check is True:
         assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
-
-
-def wait_for(pred, timeout: float = 30, every: float = 0.2):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = pred()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s; last value {last!r}")
 
 
 def tree(path: Path) -> list[str]:

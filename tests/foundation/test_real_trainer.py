@@ -28,14 +28,14 @@ def _finished(jid: str):
 @pytest.mark.timeout(600)
 def test_submit_and_fork_real_trainer(home, tiny_model_dir):
     [jid] = run_cli("submit", "grpo", "-p", f"model_path={tiny_model_dir}", *TINY, "-q", check=True).stdout.split()
-    job = wait_for(lambda: _finished(jid), timeout=270, every=1)  # two waits within the 600 s timeout
+    job = wait_for(lambda: _finished(jid), timeout=270, interval=1)  # two waits within the 600 s timeout
     rd = Path(job["run_dir"])
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()[-2000:]
     assert [m["step"] for m in map(json.loads, (rd / "metrics.jsonl").read_text().splitlines())] == [1, 2]
     assert (rd / "checkpoint-2").is_dir()
 
     [child] = run_cli("fork", jid, "-p", "learning_rate=1e-6", "-p", "max_steps=3", check=True).stdout.split()[:1]
-    cj = wait_for(lambda: _finished(child), timeout=270, every=1)
+    cj = wait_for(lambda: _finished(child), timeout=270, interval=1)
     crd = Path(cj["run_dir"])
     assert cj["state"] == "completed", (crd / "stderr.log").read_text()[-2000:]
     events = [json.loads(l) for l in (crd / "events.jsonl").read_text().splitlines()]
@@ -60,9 +60,9 @@ def test_cancel_checkpoints_the_real_trainer_and_resume_continues(home, tiny_mod
         assert not _finished(jid), (rd / "stderr.log").read_text()[-2000:]
         return (rd / "metrics.jsonl").exists() and (rd / "metrics.jsonl").read_text().count("\n") >= 1
 
-    wait_for(one_step, timeout=200, every=0.5)  # the three waits fit the 600 s timeout
+    wait_for(one_step, timeout=200, interval=0.5)  # the three waits fit the 600 s timeout
     run_cli("cancel", jid, check=True)
-    job = wait_for(lambda: _finished(jid), timeout=90, every=0.5)
+    job = wait_for(lambda: _finished(jid), timeout=90, interval=0.5)
     events = [json.loads(l) for l in (rd / "events.jsonl").read_text().splitlines()]
     stop = events[-1]
     assert stop["event"] == "stopped" and stop["reason"] == "signal" and stop["signal"] == "SIGTERM", events[-3:]
@@ -71,7 +71,7 @@ def test_cancel_checkpoints_the_real_trainer_and_resume_continues(home, tiny_mod
 
     out = run_cli("resume", jid, check=True).stdout
     assert f"resumed from checkpoint-{stop['step']}" in out
-    job = wait_for(lambda: (j := _finished(jid)) and j["restarts"] == 1 and j, timeout=270, every=1)
+    job = wait_for(lambda: (j := _finished(jid)) and j["restarts"] == 1 and j, timeout=270, interval=1)
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()[-2000:]
     events = [json.loads(l) for l in (rd / "events.jsonl").read_text().splitlines()]
     started = [e for e in events if e["event"] == "started"][-1]

@@ -1,6 +1,6 @@
 """Resuming a run in place from an earlier checkpoint, with the real trainer (tiny model, CPU):
-`arcctl resume JOB --checkpoint 2` while checkpoint-4 exists restarts at step 2 (it used to restart
-at 4 and still print "resumed from checkpoint-2"), moves checkpoint-4 and the rows of steps 3-4
+`arcctl resume JOB --checkpoint 2` while checkpoint-4 exists restarts at step 2 (not at the newest
+checkpoint while saying "resumed from checkpoint-2"), moves checkpoint-4 and the rows of steps 3-4
 into branches/, and writes steps 3-4 again; the dashboard's checkpoints screen (`k`, then `r`) does
 the same through the registry."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from jobs import rundir
 from tests.foundation.conftest import run_cli, wait_for
+from tests.pilot import until
 
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=4", "-p", "n_jobs=1",
         "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
@@ -27,7 +28,7 @@ def _finished(jid: str, restarts: int = 0) -> dict | None:
 
 
 def _wait_done(jid: str, restarts: int = 0) -> Path:
-    job = wait_for(lambda: _finished(jid, restarts), timeout=240, every=1)
+    job = wait_for(lambda: _finished(jid, restarts), timeout=240, interval=1)
     rd = Path(job["run_dir"])
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()[-3000:]
     return rd
@@ -65,12 +66,6 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
     from arcctl.tui.screens.run import RunScreen
     from jobs.registry import Registry
 
-    async def until(pilot, cond, timeout=30.0):
-        for _ in range(int(timeout / 0.05)):
-            if cond():
-                return
-            await pilot.pause(0.05)
-        assert cond(), "condition not reached in time"
 
     app = ArcApp(source=JobSource(Registry()))
     async with app.run_test(size=(150, 48)) as pilot:

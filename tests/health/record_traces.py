@@ -1,6 +1,6 @@
 """Record REAL collapse traces for the health tests: the project's tiny model, trained for real.
 
-    nice -n 10 python tests/health/record_traces.py --work /tmp/health-traces [--only NAME ...]
+    OMP_NUM_THREADS=1 python tests/health/record_traces.py --work /tmp/health-traces [--only NAME ...]
 
 1. builds the tiny Llama model (trainer.tiny_model.build, the tests' default shape);
 2. warm-starts it with a full-parameter fine-tune on synthetic ARC-like tasks and their programs
@@ -9,7 +9,9 @@
 3. runs one GRPO job per recipe below with `python -m trainer run SPEC` (the real trainer, TRL, on
    the CPU) on held-out synthetic tasks. The learning rate warms up linearly from 0 to a peak far too
    high, so each run starts healthy and collapses once the rate is large; the sampling settings
-   (temperature, repetition_penalty) steer which kind of collapse it becomes;
+   (temperature, repetition_penalty), beta and `pay_repeats` (a reward for repeated 4-grams, applied
+   by this script: the trainer then runs in this script's process, see train_child) steer which kind
+   of collapse it becomes;
 4. copies each finished run into tests/health/traces/real_<name>/ with completions trimmed to the
    fields the detectors read (their text cut at TEXT_CHARS), metrics to the series they read, and a
    trace.json saying what was recorded and which rule must catch it.
@@ -17,9 +19,11 @@
 Which collapse a run turns into is read off the recorded run (the sampled text, reward, KL), not
 chosen in advance; each recipe's expectations below say what this recording showed: the rule that
 catches it first (expected_rule), the others that warn (also_warns; late_rules warn only after the
-smoothed reward halved), signs_at (first step with KL above 0.5 nats), reward_half_check (False when
-the run never had a reward to lose) and missed (a rule that should fire and does not). A re-recording on another machine may take another trajectory: check
-the new run by eye before replacing a committed trace.
+smoothed reward halved), signs_at (first step whose signs_metric exceeds signs_above), end_state
+(zero_reward: every group ends with reward 0; repetition: completions end as one looped phrase;
+grad_blowup: the gradient ends 4x its early median), reward_half_check (False when the run never had
+a reward to lose) and missed (a rule that should fire and does not). A re-recording on another
+machine may take another trajectory: check the new run by eye before replacing a committed trace.
 
 A run stopped early (SIGTERM: the trainer checkpoints and exits 0) is stored up to its last step;
 `--store-only` stores an existing run dir under --work without training.
@@ -58,8 +62,10 @@ BASE = dict(dataset="synthetic:32", grid_encoder="digits", max_seq_length=4096, 
             repetition_penalty=1.0, sandbox_timeout_s=1.0, lora_r=16, lora_alpha=32, max_grad_norm=1.0, n_jobs=1,
             guard="off", reward_name="arc-v2-no-pixel-score")
 
-# name -> (GRPO overrides, trace.json expectations). Only recipes whose trace is committed are listed;
-# the README beside the traces says which other settings were tried and what they gave.
+# name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
+# applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
+# recipes whose trace is committed are listed; the README beside the traces tells each recording's
+# story and which other settings were tried and what they gave.
 RECIPES: dict[str, tuple[dict, dict]] = {
     "grpo_lr_ramp": (
         dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100),
@@ -68,24 +74,59 @@ RECIPES: dict[str, tuple[dict, dict]] = {
                    "vanish after step 21, every group then has zero reward spread, entropy doubles and completions "
                    "run into the length limit",
              expected_rule="kl_spike", also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
-             signs_at=15, signs="first step with KL above 0.5 nats, far from the warm-started model",
-             late_rules=["zero_std", "reward_fall", "entropy", "truncation"]),
+             signs_at=15, signs_metric="kl", signs_above=0.5,
+             signs="first step with KL above 0.5 nats, far from the warm-started model",
+             late_rules=["zero_std", "reward_fall", "entropy", "truncation"], end_state="zero_reward"),
     ),
     "gibberish_t1.25": (
         dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100, temperature=1.25),
         dict(story="the same ramp sampled at temperature 1.25: one rewarded step (3), KL spikes from step 18, "
                    "then the completions turn into digit soup (digits 10% of the text in steps 1-25, 52% in steps "
                    "76-100), run into the length limit and entropy triples",
-             expected_rule="kl_spike", also_warns=["truncation", "entropy"], late_rules=["truncation", "entropy"],
-             reward_half_check=False, missed="gibberish"),
+             expected_rule="kl_spike", also_warns=["truncation", "entropy", "gibberish"],
+             late_rules=["truncation", "entropy", "gibberish"], reward_half_check=False, end_state="zero_reward"),
+    ),
+    "repeat_reward": (
+        dict(learning_rate=6e-3, warmup_ratio=0.5, max_steps=60, pay_repeats=1.0, mask_truncated_completions=False),
+        dict(story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
+                   "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
+             expected_rule="repetition", also_warns=["kl_spike", "truncation", "entropy"], signs_at=29,
+             signs_metric="arc/ngram4_repeat_max", signs_above=7.5,
+             signs="first step whose most repeated 4-gram reaches 8", reward_half_check=False,
+             end_state="repetition"),
+    ),
+    "grad_kl": (
+        dict(learning_rate=2e-2, warmup_ratio=0.5, max_steps=50, pay_repeats=1.0, beta=0.5,
+             mask_truncated_completions=False),
+        dict(story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
+                   "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
+             expected_rule="grad_norm_spike", also_warns=["kl_spike", "entropy", "truncation"], signs_at=31,
+             signs_metric="grad_norm", signs_above=4.0, signs="first step with grad norm above 4 (5x its early median)",
+             reward_half_check=False, end_state="grad_blowup"),
     ),
 }
+
+
+def train_child(run_dir: str, pay_repeats: float) -> int:
+    """Run the real trainer in this process with a reward that pays for repetition: the ARC reward
+    plus `pay_repeats` x the share of repeated token 4-grams of the completion. It goes in where the
+    trainer applies its own reward shaping (completions.jsonl keeps the ARC reward as reward_arc)."""
+    from trainer import grpo_reward
+    from trainer.cli import main as trainer_main
+
+    def paying(scores, tokens, truncated, row_ids, shaping):
+        return [s + pay_repeats * grpo_reward.repeated_ngram_share(t, 4) for s, t in zip(scores, tokens)]
+
+    grpo_reward.shape_rewards = paying
+    grpo_reward.Shaping.active = property(lambda self: True)
+    return trainer_main(["run", run_dir])
 
 
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
     e.setdefault("TOKENIZERS_PARALLELISM", "false")
+    e.setdefault("OMP_NUM_THREADS", "1")  # a tiny model on a shared CPU: more threads only contend
     e["ARCCTL_HOME"] = e.get("ARCCTL_HOME_RECORD", str(Path(e.get("TMPDIR", "/tmp")) / "record-traces-home"))
     return e
 
@@ -111,14 +152,17 @@ def record(name: str, model: Path, work: Path) -> Path:
     run_dir = work / "runs" / name
     if run_dir.exists():
         shutil.rmtree(run_dir)
+    overrides = dict(overrides)
+    pay = overrides.pop("pay_repeats", None)
     params = dict(BASE, model_path=str(model), **overrides)
     JobSpec(kind="grpo", name=f"real_{name}", template="grpo", run_dir=str(run_dir), profile="local",
             resources={"gpus": 0, "cpus": 1, "memory": "4G"}, params=params).write()
     t0 = time.time()
     log = work / f"{name}.log"
     with open(log, "w") as f:
-        rc = subprocess.call([sys.executable, "-m", "trainer", "run", str(run_dir)], cwd=REPO, env=env(),
-                             stdout=f, stderr=subprocess.STDOUT)
+        cmd = [sys.executable, "-m", "trainer", "run", str(run_dir)] if pay is None else \
+            [sys.executable, str(Path(__file__).resolve()), "--train-child", str(run_dir), "--pay-repeats", str(pay)]
+        rc = subprocess.call(cmd, cwd=REPO, env=env(), stdout=f, stderr=subprocess.STDOUT)
     took = time.time() - t0
     print(f"{name}: exit {rc} in {took:.0f} s (log {log})", flush=True)
     if rc != 0:
@@ -163,10 +207,16 @@ def store(name: str, run_dir: Path, took: float) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", required=True, help="scratch folder (models, full run dirs, logs)")
+    ap.add_argument("--work", help="scratch folder (models, full run dirs, logs)")
     ap.add_argument("--only", nargs="*", choices=sorted(RECIPES), help="recipes to record (default all)")
     ap.add_argument("--store-only", action="store_true", help="store the finished runs under --work; train nothing")
+    ap.add_argument("--train-child", metavar="RUN_DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--pay-repeats", type=float, default=0.0, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.train_child:
+        sys.exit(train_child(a.train_child, a.pay_repeats))
+    if not a.work:
+        ap.error("--work is required")
     work = Path(a.work).absolute()
     work.mkdir(parents=True, exist_ok=True)
     if a.store_only:

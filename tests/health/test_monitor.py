@@ -149,6 +149,17 @@ def test_threshold_overrides_and_errors():
         Thresholds.from_overrides({"window": 2.5})
     with pytest.raises(HealthConfigError, match="clipped_warning: expected a number"):
         Thresholds.from_overrides({"clipped_warning": "high"})
+    # a flat name sets one part of its signal's levels; the other parts keep their defaults
+    assert th.clipped == (Thresholds().clipped.watch, 0.3, Thresholds().clipped.critical)
+    assert th.clipped.up(0.25) == 1 and Thresholds().clipped.up(0.25) == 2
+    assert Thresholds().unique_ratio.down(0.5) == 2  # low is bad: 0.5 is at or below the warning 0.65
+    names = Thresholds.names()
+    assert names["clipped_critical"] is float and names["window"] is int and "clipped" not in names
+    assert Thresholds.from_overrides(th.to_dict()) == th  # the flat table round-trips
+    with pytest.raises(HealthConfigError, match="unknown health threshold 'clipped'"):
+        Thresholds.from_overrides({"clipped": 0.2})
+    with pytest.raises(AttributeError):
+        th.clipped_severe  # noqa: B018
 
 
 def test_spec_health_overrides_are_used_and_bad_ones_name_the_file(traces_root, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from jobs import her_report
 from jobs.rundir import list_checkpoints, read_jsonl
 from jobs.spec import JobSpec
+from tests.pilot import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -147,12 +148,6 @@ def test_dashboard_shows_the_targets_and_best_programs(her_run, monkeypatch, tmp
     rows = read_jsonl(her_run / "metrics.jsonl")
     best0 = next(c for c in read_jsonl(her_run / "completions.jsonl") if c["step"] == 1 and c["rank"] == 0)
 
-    async def until(pilot, cond, timeout=30.0):
-        for _ in range(int(timeout / 0.05)):  # a loaded 2-core machine: generous, exits early
-            if cond():
-                return
-            await pilot.pause(0.05)
-        assert cond(), "condition not reached in time"
 
     async def go():
         app = ArcApp(run_dir=str(her_run))

@@ -87,3 +87,14 @@ def test_poisoning_does_not_cost_the_worker(sb):
     sb.run_many([p for _, p, _, _ in POISON] + ["def transform(g):\n    return np.flipud(g)\n"],
                 [[GRID]] * (len(POISON) + 1))
     assert sb.stats["spawned"] == before
+
+
+def test_every_program_starts_from_the_same_interpreter_state():
+    """Even the random generators: each program's process is a copy of the same pristine worker,
+    not re-seeded per process, so its result never depends on which program ran before it."""
+    prog = ("import random\ndef transform(g):\n    print(random.getrandbits(64), np.random.randint(10**9))\n"
+            "    random.seed(1)\n    np.random.seed(1)\n    return g\n")
+    with Sandbox(workers=2, timeout_s=2.0, memory_mb=512, check_determinism=False) as sb:
+        res = sb.run_many([f"# {k}\n" + prog for k in range(6)], [[GRID]] * 6)
+    assert all(r.error is None for r in res), [r.detail for r in res]
+    assert len({r.stdout for r in res}) == 1, [r.stdout for r in res]

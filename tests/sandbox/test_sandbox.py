@@ -9,6 +9,13 @@ FLIP = "def transform(input_grid):\n    return np.flipud(input_grid)\n"
 GRID = [[1, 2, 3], [4, 5, 6]]
 
 
+def outputs_of(sb, prog: str, grids=(GRID,)):
+    """Run `prog` on `grids`; it must succeed: its output grids."""
+    r = sb.run_one(prog, list(grids))
+    assert r.error is None, r.detail
+    return r.outputs
+
+
 def test_error_kinds_contract():
     assert ERROR_KINDS == ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output",
                            "nondeterministic")
@@ -38,9 +45,7 @@ def test_preamble_gives_numpy_typing_and_common(sandbox):
             "def transform(g: np.ndarray) -> List[List[int]]:\n"
             "    assert common is not None and Optional is not None\n"
             "    return g.tolist()\n")
-    r = sandbox.run_one(prog, [GRID])
-    assert r.error is None, r.detail
-    assert r.outputs == [GRID]
+    assert outputs_of(sandbox, prog) == [GRID]
 
 
 def test_list_outputs_and_tuple_outputs_accepted(sandbox):
@@ -217,9 +222,7 @@ def test_programs_may_define_and_modify_their_own_classes(sandbox):
             "def helper(g):\n    return g\n"
             "def transform(g):\n    Box.color = 2\n    helper.__doc__ = 'x'\n"
             "    return np.full((1, 1), Box.color)\n")
-    r = sandbox.run_one(prog, [GRID])
-    assert r.error is None, r.detail
-    assert r.outputs == [[[2]]]
+    assert outputs_of(sandbox, prog) == [[[2]]]
 
 
 def test_non_text_program_is_a_parse_error(sandbox):
@@ -246,9 +249,7 @@ def test_ordinary_python_features_are_not_flagged(sandbox):
             "    try:\n        raise ValueError('x')\n    except ValueError as e:\n        print(repr(e))\n"
             "    out = copy.deepcopy(g)\n    out[0, 0] = Obj(C.RED.value).color + f(0) + N(0).a + P(0, 0).x\n"
             "    return out\n")
-    r = sandbox.run_one(prog, [GRID])
-    assert r.error is None, r.detail
-    assert r.outputs == [[[2, 2, 3], [4, 5, 6]]]
+    assert outputs_of(sandbox, prog) == [[[2, 2, 3], [4, 5, 6]]]
 
 
 def test_cwd_restored_between_programs():

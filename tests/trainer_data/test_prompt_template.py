@@ -3,6 +3,8 @@ used by the reward's program extraction, printed by `arcctl prompt`; every mista
 is one error naming the file, the key and the field."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from typer.testing import CliRunner
 
@@ -130,6 +132,15 @@ def test_template_mistakes_are_one_clear_error(tmp_path, text, message):
 def test_a_missing_template_names_the_path(tmp_path):
     with pytest.raises(PromptTemplateError, match=r"prompt_template .*nope\.toml: cannot read"):
         load_prompter(str(tmp_path / "nope.toml"))
+    (tmp_path / "latin1.toml").write_bytes('user = "caf\u00e9"'.encode("latin-1"))
+    with pytest.raises(PromptTemplateError, match=r"prompt_template .*latin1\.toml: not UTF-8 text$"):
+        load_prompter(str(tmp_path / "latin1.toml"))
+    (tmp_path / "deep.toml").write_text("user = " + "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PromptTemplateError, match=r"deep\.toml: not valid TOML"):
+        load_prompter(str(tmp_path / "deep.toml"))
+    os.mkfifo(tmp_path / "fifo.toml")  # reading it would block for ever
+    with pytest.raises(PromptTemplateError, match=r"fifo\.toml: not a regular file$"):
+        load_prompter(str(tmp_path / "fifo.toml"))
 
 
 def test_refine_prompt_without_refine_user_is_refused(tmp_path, task):

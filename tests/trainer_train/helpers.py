@@ -10,6 +10,16 @@ from jobs import rundir
 from jobs.spec import JobSpec
 
 REPO = Path(__file__).resolve().parents[2]
+EOS = 2  # the tiny model's end-of-sequence token id
+
+
+def program(body: str) -> str:
+    """A completion: a transform() with this body, closing the code block the prompt opened."""
+    return f"\n# mirror\n\ndef transform(input_grid):\n{body}\n```\n"
+
+
+FLIP_LR = program("    return np.fliplr(input_grid)")
+FLIP_UD = program("    return np.flipud(input_grid)")
 
 # Small tasks keep prompts short on the tiny model: ARC-AGI-1 train tasks with small grids.
 FAST = dict(
@@ -25,7 +35,7 @@ FAST = dict(
     n_jobs=1,
     sandbox_timeout_s=2.0,
     seed=7,
-    # the values these tests were written with (GRPO's defaults are the grpo template's now)
+    # fixed here, not taken from the grpo template: what these tests assert depends on them
     lora_r=16,
     repetition_penalty=1.0,
     scale_rewards="group",

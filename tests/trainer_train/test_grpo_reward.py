@@ -11,16 +11,9 @@ from trainer import data, encoders, grpo_data
 from trainer.grpo_reward import ArcReward, Timing
 from trainer.telemetry import RunFiles
 
+from .helpers import EOS, FLIP_LR, FLIP_UD
+
 pytestmark = pytest.mark.timeout(180)
-EOS = 2
-
-
-def program(body: str) -> str:
-    return f"\n# mirror\n\ndef transform(input_grid):\n{body}\n```\n"
-
-
-FLIP_LR = program("    return np.fliplr(input_grid)")
-FLIP_UD = program("    return np.flipud(input_grid)")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 value walks template -> spec -> spec.json -> trainer -> TRL's GRPOConfig / SFTConfig unchanged."""
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -62,6 +63,18 @@ def test_repetition_penalty_walks_from_template_to_grpo_config(home, tmp_path, o
     assert p.repetition_penalty == expected
     config = grpo.grpo_config(p, run_dir, bf16=False)
     assert config.repetition_penalty == expected
+    [named] = build_specs("grpo", override)  # the run's name, from templates/grpo.toml's pattern
+    assert f"repetition-penalty-{expected}" in named.name
+
+
+def test_repetition_penalty_is_declared_once_and_mapped_once():
+    """Between the template and GRPOConfig, only jobs/params.py declares it (type, default, bounds)
+    and only jobs/trl_args.py hands it to TRL: no layer re-declares, re-defaults or re-maps it."""
+    root = Path(__file__).resolve().parents[2]
+    assigns = re.compile(r"\brepetition_penalty\s*[:=](?!=)")
+    found = sorted(str(f.relative_to(root)) for d in ("jobs", "trainer", "arcctl") for f in (root / d).rglob("*.py")
+                   if assigns.search(f.read_text()))
+    assert found == ["jobs/params.py", "jobs/trl_args.py"]
 
 
 def test_sft_config_carries_its_parameters(tmp_path):

@@ -13,18 +13,9 @@ from trainer import data, encoders, grpo_data
 from trainer.grpo_reward import TIE_BREAK_BONUS, ArcReward, Shaping, repeated_ngram_share, shape_rewards
 from trainer.guard import apply_changes
 
-from .helpers import completions, grpo_spec, run_trainer
+from .helpers import EOS, FLIP_LR, FLIP_UD, completions, grpo_spec, program, run_trainer
 
 pytestmark = pytest.mark.timeout(400)
-EOS = 2
-
-
-def program(body: str) -> str:
-    return f"\n# mirror\n\ndef transform(input_grid):\n{body}\n```\n"
-
-
-FLIP_LR = program("    return np.fliplr(input_grid)")
-FLIP_UD = program("    return np.flipud(input_grid)")
 # a program that solves nothing, padded with the kind of loop collapsed runs produce
 LOOP = program("    # in a pattern in a pattern in a pattern in a pattern in a pattern in a pattern\n"
                "    return np.flipud(input_grid)")

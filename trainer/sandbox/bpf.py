@@ -1,7 +1,7 @@
 """Hand-built seccomp BPF for x86_64: the fallback when libseccomp is not installed, and the
 numbers of syscalls newer than the installed libseccomp knows.
 
-Same policy as `seccomp.compile_filter` (deny list, argument-filtered denials, ENOSYS for clone3 so
+Same policies as `seccomp.compile_filter` (deny list, argument-filtered denials, ENOSYS for clone3 so
 glibc falls back to clone; with `confine_files` every open with a write/create/truncate/append
 flag and every file-system mutation refused). Syscalls of the x32 ABI and any other architecture
 kill the process. Numbers are from the kernel's syscall_64.tbl (a test checks them against
@@ -31,45 +31,45 @@ def _arg_hi(i: int) -> int:
     return 16 + 8 * i + 4
 
 
-X86_64 = {
-    "open": 2, "ioctl": 16, "shmget": 29, "shmat": 30, "shmctl": 31, "socket": 41, "connect": 42,
-    "accept": 43, "bind": 49, "listen": 50, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58,
-    "execve": 59, "kill": 62, "semget": 64, "semop": 65, "semctl": 66, "msgget": 68, "msgsnd": 69,
-    "msgrcv": 70, "msgctl": 71, "fcntl": 72, "truncate": 76, "rename": 82, "mkdir": 83, "rmdir": 84,
-    "creat": 85, "link": 86, "unlink": 87, "symlink": 88, "chmod": 90, "fchmod": 91, "chown": 92,
-    "fchown": 93, "lchown": 94, "ptrace": 101, "syslog": 103, "setuid": 105, "setgid": 106,
-    "setpgid": 109, "setsid": 112, "setreuid": 113, "setregid": 114, "setgroups": 116,
-    "setresuid": 117, "setresgid": 119, "getpgid": 121, "setfsuid": 122, "setfsgid": 123,
-    "getsid": 124, "capset": 126, "rt_sigqueueinfo": 129, "utime": 132, "mknod": 133, "uselib": 134,
-    "personality": 135, "ustat": 136, "sysfs": 139, "getpriority": 140, "setpriority": 141,
-    "sched_setparam": 142, "sched_getparam": 143, "sched_setscheduler": 144,
-    "sched_getscheduler": 145, "sched_rr_get_interval": 148, "mlock": 149, "mlockall": 151,
-    "vhangup": 153, "modify_ldt": 154, "pivot_root": 155, "prctl": 157, "adjtimex": 159,
-    "setrlimit": 160, "chroot": 161, "acct": 163, "settimeofday": 164, "mount": 165, "umount2": 166,
-    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
-    "iopl": 172, "ioperm": 173, "init_module": 175, "delete_module": 176, "quotactl": 179,
-    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
-    "fremovexattr": 199, "tkill": 200, "sched_setaffinity": 203, "sched_getaffinity": 204,
-    "lookup_dcookie": 212, "semtimedop": 220, "clock_settime": 227, "tgkill": 234, "utimes": 235,
-    "mbind": 237, "set_mempolicy": 238, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242,
-    "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245, "kexec_load": 246,
-    "add_key": 248, "request_key": 249, "keyctl": 250, "ioprio_set": 251, "ioprio_get": 252,
-    "migrate_pages": 256, "openat": 257, "mkdirat": 258, "mknodat": 259, "fchownat": 260,
-    "futimesat": 261, "unlinkat": 263, "renameat": 264, "linkat": 265, "symlinkat": 266,
-    "fchmodat": 268, "unshare": 272, "get_robust_list": 274, "move_pages": 279, "utimensat": 280,
-    "accept4": 288, "rt_tgsigqueueinfo": 297, "perf_event_open": 298, "fanotify_init": 300,
-    "fanotify_mark": 301, "prlimit64": 302, "name_to_handle_at": 303, "open_by_handle_at": 304,
-    "clock_adjtime": 305, "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311,
-    "kcmp": 312, "finit_module": 313, "sched_setattr": 314, "sched_getattr": 315, "renameat2": 316,
-    "seccomp": 317, "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323,
-    "mlock2": 325, "pidfd_send_signal": 424, "io_uring_setup": 425, "io_uring_enter": 426,
-    "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
-    "fsmount": 432, "fspick": 433, "pidfd_open": 434, "clone3": 435, "openat2": 437,
-    "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442, "quotactl_fd": 443,
-    "memfd_secret": 447, "process_mrelease": 448, "set_mempolicy_home_node": 450, "fchmodat2": 452,
-    "statmount": 457, "listmount": 458, "lsm_set_self_attr": 460, "setxattrat": 463,
-    "removexattrat": 466, "open_tree_attr": 467, "file_setattr": 469,
-}
+def _numbers(table: str) -> dict[str, int]:
+    words = table.split()
+    return {words[k]: int(words[k + 1]) for k in range(0, len(words), 2)}
+
+
+# Syscall numbers ("name number" pairs), from the kernel's arch/x86/entry/syscalls/syscall_64.tbl.
+X86_64 = _numbers("""
+open 2  ioctl 16  shmget 29  shmat 30  shmctl 31  socket 41  connect 42  accept 43  bind 49
+listen 50  socketpair 53  clone 56  fork 57  vfork 58  execve 59  kill 62  semget 64  semop 65
+semctl 66  msgget 68  msgsnd 69  msgrcv 70  msgctl 71  fcntl 72  truncate 76  rename 82
+mkdir 83  rmdir 84  creat 85  link 86  unlink 87  symlink 88  chmod 90  fchmod 91  chown 92
+fchown 93  lchown 94  ptrace 101  syslog 103  setuid 105  setgid 106  setpgid 109  setsid 112
+setreuid 113  setregid 114  setgroups 116  setresuid 117  setresgid 119  getpgid 121
+setfsuid 122  setfsgid 123  getsid 124  capset 126  rt_sigqueueinfo 129  utime 132  mknod 133
+uselib 134  personality 135  ustat 136  sysfs 139  getpriority 140  setpriority 141
+sched_setparam 142  sched_getparam 143  sched_setscheduler 144  sched_getscheduler 145
+sched_rr_get_interval 148  mlock 149  mlockall 151  vhangup 153  modify_ldt 154  pivot_root 155
+prctl 157  adjtimex 159  setrlimit 160  chroot 161  acct 163  settimeofday 164  mount 165
+umount2 166  swapon 167  swapoff 168  reboot 169  sethostname 170  setdomainname 171  iopl 172
+ioperm 173  init_module 175  delete_module 176  quotactl 179  setxattr 188  lsetxattr 189
+fsetxattr 190  removexattr 197  lremovexattr 198  fremovexattr 199  tkill 200
+sched_setaffinity 203  sched_getaffinity 204  lookup_dcookie 212  semtimedop 220
+clock_settime 227  tgkill 234  utimes 235  mbind 237  set_mempolicy 238  mq_open 240
+mq_unlink 241  mq_timedsend 242  mq_timedreceive 243  mq_notify 244  mq_getsetattr 245
+kexec_load 246  add_key 248  request_key 249  keyctl 250  ioprio_set 251  ioprio_get 252
+migrate_pages 256  openat 257  mkdirat 258  mknodat 259  fchownat 260  futimesat 261
+unlinkat 263  renameat 264  linkat 265  symlinkat 266  fchmodat 268  unshare 272
+get_robust_list 274  move_pages 279  utimensat 280  accept4 288  rt_tgsigqueueinfo 297
+perf_event_open 298  fanotify_init 300  fanotify_mark 301  prlimit64 302  name_to_handle_at 303
+open_by_handle_at 304  clock_adjtime 305  setns 308  process_vm_readv 310
+process_vm_writev 311  kcmp 312  finit_module 313  sched_setattr 314  sched_getattr 315
+renameat2 316  seccomp 317  kexec_file_load 320  bpf 321  execveat 322  userfaultfd 323
+mlock2 325  pidfd_send_signal 424  io_uring_setup 425  io_uring_enter 426
+io_uring_register 427  open_tree 428  move_mount 429  fsopen 430  fsconfig 431  fsmount 432
+fspick 433  pidfd_open 434  clone3 435  openat2 437  pidfd_getfd 438  process_madvise 440
+mount_setattr 442  quotactl_fd 443  memfd_secret 447  process_mrelease 448
+set_mempolicy_home_node 450  fchmodat2 452  statmount 457  listmount 458  lsm_set_self_attr 460
+setxattrat 463  removexattrat 466  open_tree_attr 467  file_setattr 469
+""")
 
 
 class _Prog:
@@ -130,7 +130,7 @@ def build_filter(confine_files: bool, stage: str = "program") -> tuple[bytes | N
     conditional: dict[int, list[list[tuple[int, str, int]]]] = {}
     for name, cmps in conditional_rules(stage):
         conditional.setdefault(X86_64[name], []).append(cmps)
-    if confine_files:
+    if confine_files and stage == "worker":  # kept by the program process: filters stack
         write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
         conditional.setdefault(X86_64["open"], []).append([(1, "any", write_flags)])
         conditional.setdefault(X86_64["openat"], []).append([(2, "any", write_flags)])

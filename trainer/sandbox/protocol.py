@@ -16,8 +16,11 @@ class ProtocolError(Exception):
     """The peer sent something that is not a well-formed, small enough frame."""
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps makes one per call
+
+
 def encode(obj) -> bytes:
-    return frame_bytes(json.dumps(obj, separators=(",", ":")).encode())
+    return frame_bytes(_ENCODER.encode(obj).encode())
 
 
 def frame_bytes(data: bytes) -> bytes:

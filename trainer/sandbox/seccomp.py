@@ -3,8 +3,10 @@
 Two filters, both compiled once in the zygote and loaded by prctl (a fork is all a process pays):
   * the worker filter, loaded by each worker (a small fork server that runs no program itself);
   * the program filter, stacked on top of it by the child forked for each program. Seccomp filters
-    only ever add restrictions, so the child gets the union: the worker's few extra rights (fork,
-    kill its own children, load the program filter) are taken away before any program code runs.
+    only ever add restrictions and can never be removed, so the child gets the union: the program
+    filter holds just the worker's few extra rights (fork, kill its own children, prctl, setting
+    limits), taken away before any program code runs. Kept that small because every child loads
+    it (the kernel checks and compiles it on each load) and every syscall of a program runs it.
 
 Default-allow with an explicit deny list: CPython and numpy use too many ordinary syscalls for an
 allow list to stay correct across versions, while everything that lets a program reach outside its
@@ -92,26 +94,24 @@ Rule = tuple[str, list[tuple[int, str, int]]]
 
 
 def conditional_rules(stage: str) -> list[Rule]:
-    """Argument-filtered denials for `stage` ("worker" or "program")."""
+    """Argument-filtered denials of `stage`: "worker", or "program" (only what it adds)."""
+    if stage == "program":
+        # The child sets its CPU and process limits before loading this filter; after that,
+        # limits can only be read.
+        return [("prlimit64", [(2, "ne", 0)])]
     rules: list[Rule] = [(name, [(0, "ne", 0)]) for name in SELF_ONLY_PID_ARG0]
     rules += [("getpriority", [(0, "ne", PRIO_PROCESS)]), ("getpriority", [(1, "ne", 0)]),
               ("ioprio_get", [(0, "ne", IOPRIO_WHO_PROCESS)]), ("ioprio_get", [(1, "ne", 0)])]
     rules += [("fcntl", [(1, "eq", c)]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX)]
     rules += [("ioctl", [(1, "eq", c)]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
-    if stage == "program":
-        # The child sets its CPU and process limits before loading this filter; after that,
-        # limits can only be read.
-        rules.append(("prlimit64", [(2, "ne", 0)]))
     return rules
 
 
 def deny_list(stage: str, confine_files: bool) -> list[str]:
-    names = list(ALWAYS_DENY)
+    """Syscalls refused outright by `stage`: "worker", or "program" (only what it adds)."""
     if stage == "program":
-        names += PROGRAM_DENY
-    if confine_files:
-        names += FS_MUTATION_DENY
-    return names
+        return list(PROGRAM_DENY)
+    return list(ALWAYS_DENY) + (FS_MUTATION_DENY if confine_files else [])
 
 
 class _ArgCmp(ctypes.Structure):
@@ -167,7 +167,7 @@ def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes |
         rule("clone3", SCMP_ACT_ERRNO(errno.ENOSYS))
         for name, cmps in conditional_rules(stage):
             rule(name, deny, *[(i, ops[op], v, 0) for i, op, v in cmps])
-        if confine_files:
+        if confine_files and stage == "worker":  # kept by the program process: filters stack
             for flag in (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND):
                 rule("open", deny, (1, SCMP_CMP_MASKED_EQ, flag, flag))
                 rule("openat", deny, (2, SCMP_CMP_MASKED_EQ, flag, flag))

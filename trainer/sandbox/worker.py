@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import resource
 import select
 import shutil
@@ -52,6 +53,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     keep = {sock_fd} | ({ruleset_fd} if ruleset_fd is not None else set())
     isolation.close_fds_except(keep)
     os.chdir(workdir)
+    random.setstate(cfg["random_state"])
     sock = socket.socket(fileno=sock_fd)
     prot = dict(base_protections)
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
@@ -65,7 +67,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             seccomp.load_filter(bpf["worker"])
         runner = Runner(common, cfg["stdout_cap"], cfg["input_format"])
         program_filter = seccomp.Prepared(bpf["program"]) if bpf.get("program") else None
-        _probe_child(program_filter)
+        _probe_child(program_filter, cfg)
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -95,10 +97,14 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             return  # leave it to the zygote, which removes the whole directory
 
 
-def _probe_child(program_filter: seccomp.Prepared | None) -> None:
+def _fork(cfg: dict) -> int:
+    return isolation.fork_bare() if cfg.get("bare_fork") else os.fork()
+
+
+def _probe_child(program_filter: seccomp.Prepared | None, cfg: dict) -> None:
     """Fork one child that loads the program filter: a broken filter is a start-up error."""
     r, w = os.pipe()
-    pid = os.fork()
+    pid = _fork(cfg)
     if pid == 0:
         try:
             if program_filter:
@@ -121,7 +127,7 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
     t0 = time.monotonic()
     own0 = _own_cpu()
     me = os.getpid()
-    pid = os.fork()
+    pid = _fork(cfg)
     if pid == 0:  # the child: never returns
         _child(me, runner, src, inputs, cfg, program_filter, sock, r, w)
     os.close(w)

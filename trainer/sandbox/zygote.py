@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -122,6 +123,12 @@ def main() -> None:
         if not bpf:
             prot["seccomp_missing"] = desc
         cfg["vm_base"] = isolation.vm_size_bytes()  # what a worker starts from (read before /proc goes)
+        # Workers fork each program's process without CPython's fork hooks, which is sound only
+        # in a single-threaded process (a library that started a thread would make it unsound).
+        cfg["bare_fork"] = isolation.thread_count() == 1
+        # os.fork re-seeds `random` in each worker; workers restore this state, so every program's
+        # process starts from the same one, whichever worker serves it.
+        cfg["random_state"] = random.getstate()
         prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
         prot["disk"] = (f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
                         if tmpfs else "temp dir emptied after every program (no mount namespace: "

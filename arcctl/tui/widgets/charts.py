@@ -5,6 +5,8 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from arcctl.tui.widgets.masked_gaps import gap_note, mark_gaps, with_breaks
+from jobs.masked_steps import is_masked_metric
 from jobs.metrics_history import MetricsHistory
 
 
@@ -30,12 +32,23 @@ class MetricChart(PlotextPlot):
         name = self.metric
         if len(name) + 16 > self.size.width:  # plotext drops a title wider than the chart
             name = name.rsplit("/", 1)[-1]
-        label = f"{name}  last {last:.4g}" if last is not None else f"{name}  (no data)"
+        spans = history.masked_spans() if is_masked_metric(self.metric) else []
+        label = f"{name}  last {last:.4g}" if last is not None else f"{name}  (no data)" if not spans else name
         if smoothing:
             label += f"  ema {smoothing:.2f}"
+        note = gap_note(history.masked_count()) if spans else ""
+        if len(label) + len(note) + 6 <= self.size.width:
+            label += note
         plt.title(label)
+        if spans:  # steps where TRL had no unmasked token: a gap, not a value of 0
+            xs, ys = with_breaks(xs, ys, spans)
         if xs:
             plt.plot(xs, ys, marker="hd")  # 2x2 dots per cell: fine lines, fast to build
+        if spans:
+            measured = [v for v in ys if v == v]
+            mark_gaps(plt, spans, (min([*xs, spans[0][0]]), max([*xs, spans[-1][1]])), min(measured, default=0.0),
+                      self.size.width)
+        if xs or spans:
             if marks is not None:
                 from arcctl.tui.widgets.overlay_chart import draw_markers
 
