@@ -19,6 +19,7 @@ from trainer.checkpoint_retention import make_retention_callback
 from trainer.grpo_reward import ArcReward, Shaping, Timing
 from trainer.step_line import replace_printer
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
+from trainer.wandb_run import wandb_run
 
 
 def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
@@ -214,7 +215,7 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     timing = Timing()
-    telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
+    telemetry = TelemetryCallback(files)
     callbacks = [telemetry, signal_stop]
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
@@ -237,7 +238,8 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
-            trainer.train(resume_from_checkpoint=resume)
+            with wandb_run(spec, run_dir, files.enabled, warn, trainer):
+                trainer.train(resume_from_checkpoint=resume)
     if signal_stop.received:
         reason = "signal"
     elif getattr(guard, "stop_reason", None):
