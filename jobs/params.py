@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 
@@ -22,6 +22,17 @@ Epochs = Annotated[float, Field(gt=0)]
 MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
 PositiveInt = Annotated[int, Field(ge=1)]
 MaxSeqLength = Annotated[int, Field(ge=16)]
+
+
+def _wandb_name(v: str | None) -> str | None:
+    # W&B refuses these in project/entity/group names: caught at submit, not on the GPU host.
+    bad = any(c in "/\\#?%:" or ord(c) < 32 or ord(c) == 127 for c in v or "")
+    if v is not None and (bad or not v.strip() or len(v) > 128):
+        raise ValueError(f"{v!r}: a W&B name has 1-128 characters, none of / \\ # ? % : or control characters")
+    return v
+
+
+WandbName = Annotated[str | None, AfterValidator(_wandb_name)]
 
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
@@ -43,7 +54,16 @@ class _Params(BaseModel):
     grid_encoder: Literal["color_names", "digits"] = "color_names"
     use_data_augmentation: bool = True
     common_module: str | None = Field(None, description="path to a user helper library exposed as `common`")
-    wandb: bool = False
+    wandb: bool = Field(False, description="log to Weights & Biases through TRL (online with a login or "
+                                           "WANDB_API_KEY, offline otherwise; WANDB_MODE wins)")
+
+
+class _Wandb(BaseModel):
+    """Where the W&B run of a GRPO or SFT job goes (with wandb = true)."""
+
+    wandb_project: WandbName = Field(None, description="W&B project (unset: $WANDB_PROJECT, else arcctl)")
+    wandb_entity: WandbName = Field(None, description="W&B team or user (unset: $WANDB_ENTITY, else your default)")
+    wandb_group: WandbName = Field(None, description="W&B group (unset: a sweep's points share one named after the sweep)")
 
 
 class _Lora(BaseModel):
@@ -91,7 +111,7 @@ class GuardParams(BaseModel):
     max_rollbacks: int = Field(1, ge=0)
 
 
-class GRPOParams(_Params, _Lora, _Optim, GuardParams):
+class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
     num_generations: int = Field(16, ge=2)
     beta: float = Field(0.01, ge=0)
     repetition_penalty: float = Field(1.02, gt=0, description="TRL GRPOConfig.repetition_penalty (sampling)")
@@ -123,6 +143,8 @@ class GRPOParams(_Params, _Lora, _Optim, GuardParams):
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
+    log_completions: bool = Field(False, description="with wandb: TRL's table of each logging step's completions in W&B "
+                                                     "(and as parquet under completions/)")
     health: dict[str, float] = Field(default_factory=dict, description="overrides of jobs.health thresholds")
 
     @field_validator("health")
@@ -240,7 +262,7 @@ class GRPORefineParams(GRPOParams):
     refine_dataset: str | None = Field(None, description="refine file written by `arcctl refine-data` (earlier programs and their feedback)")
 
 
-class SFTParams(_Params, _Lora, _Optim):
+class SFTParams(_Params, _Wandb, _Lora, _Optim):
     # SFT's own defaults for shared parameters
     learning_rate: LearningRate = 2e-4
     epochs: Epochs = 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobs import rundir as rd
@@ -53,6 +53,7 @@ class Alert:
     first_step: int | None
     message: str
     example_ids: list[str]
+    steps: dict[str, int] = field(default_factory=dict)  # first step at which each severity was reached
 
 
 class RunView:
@@ -256,8 +257,13 @@ class RunView:
             if key not in where:
                 where[key] = len(out)
                 out.append(a)
-            elif _SEVERITY_RANK.get(a.severity, 1) > _SEVERITY_RANK.get(out[where[key]].severity, 1):
-                out[where[key]] = a
+            else:
+                kept = out[where[key]]
+                steps = {sev: min(s for s in (kept.steps.get(sev), a.steps.get(sev)) if s is not None)
+                         for sev in {**kept.steps, **a.steps}}
+                if _SEVERITY_RANK.get(a.severity, 1) > _SEVERITY_RANK.get(kept.severity, 1):
+                    out[where[key]] = kept = a
+                kept.steps = steps
         return out
 
     def _feed_health(self, metric_rows: list[dict[str, Any]], first_new_line: int) -> bool:
@@ -331,15 +337,22 @@ _SEVERITY_RANK = {"watch": 0, "warning": 1, "critical": 2}
 
 
 def _alert_from_dict(d: dict[str, Any]) -> Alert:
-    """From a jobs.health Alert dict or a `collapse_warning` event (same fields)."""
+    """From a jobs.health Alert dict or a `collapse_warning` event (same fields). An event
+    without `steps` (older runs) says its own severity was reached at its step."""
     ev = d.get("evidence") if isinstance(d.get("evidence"), dict) else {}
     ids = [x.get("id") if isinstance(x, dict) else x for x in ev.get("examples") or []]
+    raw = d.get("steps") if isinstance(d.get("steps"), dict) else {}
+    steps = {str(k): v for k, v in ((k, _int(v)) for k, v in raw.items()) if v is not None}
+    severity = str(d.get("severity") or "warning")
+    if not steps and _int(d.get("step")) is not None:
+        steps = {severity: _int(d.get("step"))}
     return Alert(
         rule=str(d.get("rule") or "alert"),
-        severity=str(d.get("severity") or "warning"),
+        severity=severity,
         first_step=_int(d.get("first_step")),
         message=str(d.get("message") or ""),
         example_ids=[str(i) for i in ids if i is not None][:20],
+        steps=steps,
     )
 
 

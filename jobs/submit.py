@@ -49,6 +49,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
     from jobs.params import defaults as param_defaults
     from jobs.sweep import RESOURCE_PREFIX, check_sweep_size, expand, parse_overrides, swept_keys
     from jobs.templates import load_profile, load_template
+    from jobs.wandb_files import with_sweep_group
 
     if name is not None:
         check_name(name)
@@ -93,6 +94,8 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
                 params[k] = v
         if tpl.health:
             params["health"] = {**tpl.health, **(params.get("health") or {})}
+        if len(points) > 1:
+            params = with_sweep_group(tpl.kind, tpl.name_pattern, params, {k: ov[k] for k in swept})
         if run_dir:
             rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
             if (check_fs and Path(rd).exists()) or taken(rd):

@@ -11,7 +11,8 @@ from typing import Any
 
 def training_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = None) -> dict[str, Any]:
     """The TrainingArguments GRPO and SFT share: optimisation, schedule, checkpoints, logging, seeds.
-    Our files are the telemetry (report_to none); optimizer state is kept so a resume is exact."""
+    Our files are the telemetry (GRPO and SFT add W&B: `report_to`); optimizer state is kept so a
+    resume is exact."""
     return dict(
         output_dir=str(run_dir),
         learning_rate=p.learning_rate,
@@ -35,10 +36,17 @@ def training_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None 
     )
 
 
+def report_to(p: Any) -> str:
+    """`wandb = true`: TRL's own W&B callback logs every step (trainer.wandb_run starts the run it
+    logs into: id, config, project); nothing else writes to W&B."""
+    return "wandb" if p.wandb else "none"
+
+
 def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = None) -> dict[str, Any]:
     """GRPOConfig keyword arguments of a jobs.params.GRPOParams (sampling, loss, generation)."""
     kwargs = training_args(p, run_dir, bf16, epochs)
     kwargs.update(
+        report_to=report_to(p),
         beta=p.beta,
         repetition_penalty=p.repetition_penalty,
         temperature=p.temperature,
@@ -50,7 +58,9 @@ def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = No
         max_completion_length=p.max_completion_length,
         remove_unused_columns=False,
         use_vllm=p.use_vllm,
-        log_completions=False,
+        # the table goes to W&B (and parquet files); printed, it would flood stdout.log
+        log_completions=p.log_completions and p.wandb,
+        num_completions_to_print=0,
     )
     if p.use_vllm and (p.frequency_penalty or p.presence_penalty):
         # vLLM's SamplingParams has both; on the transformers path trainer.grpo adds a logits processor
@@ -70,7 +80,7 @@ def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = No
 def sft_args(p: Any, run_dir: str | Path, bf16: bool, has_eval: bool) -> dict[str, Any]:
     """SFTConfig keyword arguments of a jobs.params.SFTParams."""
     return dict(
-        **training_args(p, run_dir, bf16),
+        **{**training_args(p, run_dir, bf16), "report_to": report_to(p)},
         per_device_eval_batch_size=p.per_device_train_batch_size,
         max_length=p.max_seq_length,
         packing=p.packing,

@@ -34,6 +34,7 @@ from typing import Any, Iterator, Sequence
 
 from jobs import evalmetrics
 from jobs.compare import checkpoint_metrics_name
+from jobs.progress import ProgressTracker
 from jobs.rundir import CHECKPOINT_PREFIX, EV_STOPPED, JsonlWriter
 from jobs.kaggle_submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
 
@@ -226,6 +227,17 @@ def chunks(items: Sequence[Planned], size: int) -> Iterator[list[Planned]]:
         yield chunk
 
 
+def _progress_line(tracker: ProgressTracker, done: int, total: int, tasks: int, now: float) -> str:
+    """`120/400 predictions (100 tasks)  1.5 predictions/s  ETA 3m`: speed smoothed as the
+    console smooths training steps (jobs.progress)."""
+    tracker.feed([{"step": done, "time": now}])
+    prog = tracker.estimate({"max_steps": total})
+    line = f"{done}/{total} predictions ({tasks} tasks)"
+    if prog.steps_per_s:
+        line += f"  {prog.steps_per_s:.3g} predictions/s  ETA {prog.eta_text()}"
+    return line
+
+
 def _generate(generator: Any, prompts: list[str], chunk: list[Planned], params: Any) -> list[Any]:
     kwargs: dict[str, Any] = {"seeds": [pl.seed for pl in chunk]}
     penalties = (getattr(params, "frequency_penalty", 0.0), getattr(params, "presence_penalty", 0.0))
@@ -276,6 +288,8 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
 
             generator = make_generator(params)
         writer = JsonlWriter(ev / PREDICTIONS_FILE)
+        tracker = ProgressTracker()
+        tracker.feed([{"step": len(done), "time": time.time()}])
         try:
             for chunk in chunks(todo, params.save_every):
                 prompts = [prompter.text(pl.aug.apply_task(pl.task), encoder, generator.tokenizer, pl.test_index,
@@ -289,7 +303,7 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
                 for pl, rec in zip(chunk, records):
                     writer.write(rec)
                     done[pl.key] = {k: rec.get(k) for k in SLIM_KEYS}
-                log(f"{len(done)}/{len(planned)} predictions ({len(tasks)} tasks)")
+                log(_progress_line(tracker, len(done), len(planned), len(tasks), time.time()))
         finally:
             writer.close()
     slim = [done[pl.key] for pl in planned]

@@ -17,7 +17,9 @@ from jobs.spec import JobSpec
 from trainer import fast_generation, grpo_data, lifecycle, model_loading, runner
 from trainer.checkpoint_retention import make_retention_callback
 from trainer.grpo_reward import ArcReward, Shaping, Timing
+from trainer.step_line import replace_printer
 from trainer.telemetry import RunFiles, TelemetryCallback, is_summary
+from trainer.wandb_run import wandb_run
 
 
 def main(spec: JobSpec, run_dir: str | Path | None = None) -> int:
@@ -206,14 +208,14 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
         trainer.arc_generator = fast_generation.FastGenerator(
             setup.generation_backend, setup.tokenizer, trainer.generation_config)
         trainer.arc_generator.penalties = penalties
-    _quiet_printer(trainer)
+    replace_printer(trainer)
     return trainer
 
 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     timing = Timing()
-    telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
+    telemetry = TelemetryCallback(files)
     callbacks = [telemetry, signal_stop]
     guard = guard_callback(spec, str(run_dir))
     if guard is not None:
@@ -236,7 +238,8 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
                       prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
                       use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
-            trainer.train(resume_from_checkpoint=resume)
+            with wandb_run(spec, run_dir, files.enabled, warn, trainer):
+                trainer.train(resume_from_checkpoint=resume)
     if signal_stop.received:
         reason = "signal"
     elif getattr(guard, "stop_reason", None):
@@ -247,24 +250,4 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=step,
                 **telemetry.summary)
     return 0
-
-
-def _quiet_printer(trainer) -> None:
-    """Replace Trainer's dict-per-step printout with one short line (stdout.log stays readable;
-    the full numbers are in metrics.jsonl)."""
-    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-
-    class _Line(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or not state.is_world_process_zero or is_summary(logs):
-                return
-            keys = ("reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio",
-                    "loss", "arc/time_step_s")
-            parts = [f"{k.split('/')[-1]}={logs[k]:.4g}" for k in keys if isinstance(logs.get(k), (int, float))]
-            print(f"step {state.global_step}/{state.max_steps} " + " ".join(parts), flush=True)
-
-    trainer.add_callback(_Line())
 

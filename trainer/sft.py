@@ -23,7 +23,9 @@ from jobs import processes, rundir, trl_args
 from jobs.errors import SpecError
 from trainer import lifecycle, model_loading, runner
 from trainer.checkpoint_retention import make_retention_callback
+from trainer.step_line import replace_printer
 from trainer.telemetry import RunFiles, TelemetryCallback
+from trainer.wandb_run import wandb_run
 
 PROGRAM_KEYS = ("program", "code", "solution")
 
@@ -269,7 +271,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     from datasets import Dataset
     from trl import SFTTrainer
 
-    telemetry = TelemetryCallback(files, wandb=p.wandb, run_name=spec.name)
+    telemetry = TelemetryCallback(files)
     signal_stop = lifecycle.SignalStop()
     # tokens/s must see the logs before telemetry writes them: it goes first
     callbacks = [tokens_per_second_callback(), telemetry, signal_stop]
@@ -289,12 +291,14 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         callbacks=callbacks,
     )
     trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
+    replace_printer(trainer)
     files.started(step=rundir.checkpoint_step(resume) or 0, resume_from=resume, examples=len(train_ex),
                   eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
                   world_size=trainer.args.world_size,
                   global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps)
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        with wandb_run(spec, run_dir, files.enabled, warn, trainer):
+            trainer.train(resume_from_checkpoint=resume)
     finally:
         signal_stop.restore()
     if not signal_stop.received:

@@ -8,7 +8,6 @@ eval all use these, so the files look the same whatever wrote them.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +40,12 @@ def clean_number(v: Any) -> Any:
 
 
 class TelemetryCallback(TrainerCallback):
-    """Writes every logged metric (TRL's names unchanged) and every checkpoint save.
+    """Writes every logged metric (TRL's names unchanged) and every checkpoint save. (W&B gets
+    the same logs from TRL's own callback: trainer.wandb_run.)"""
 
-    `wandb=True` mirrors the metrics to Weights & Biases, offline unless WANDB_API_KEY is set.
-    """
-
-    def __init__(self, files: RunFiles, wandb: bool = False, run_name: str | None = None):
+    def __init__(self, files: RunFiles):
         self.files = files
         self.summary: dict[str, Any] = {}
-        self._wandb = _start_wandb(files.run_dir, run_name) if wandb and files.enabled else None
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
@@ -60,9 +56,6 @@ class TelemetryCallback(TrainerCallback):
         values = {k: clean_number(v) for k, v in logs.items()}
         if values:
             self.files.metric(state.global_step, values)
-            if self._wandb is not None:
-                self._wandb.log({k: v for k, v in values.items() if isinstance(v, (int, float))},
-                                step=state.global_step)
 
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
@@ -70,21 +63,6 @@ class TelemetryCallback(TrainerCallback):
         path = Path(args.output_dir) / f"{rundir.CHECKPOINT_PREFIX}{state.global_step}"
         self.files.event(rundir.EV_CHECKPOINT, step=state.global_step, path=str(path))
 
-    def on_train_end(self, args, state, control, **kwargs):
-        if self._wandb is not None:
-            self._wandb.finish()
-            self._wandb = None
-
-
-def _start_wandb(run_dir: Path, run_name: str | None):
-    try:
-        import wandb
-    except ImportError:
-        from jobs.errors import SpecError
-
-        raise SpecError("wandb = true needs the `wandb` package: pip install 'arcctl[wandb]'") from None
-    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    return wandb.init(dir=str(run_dir), name=run_name, mode=mode, resume="allow")
 
 
 # --- per-completion records -> arc/ metrics ----------------------------------------------------

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import typer
 
+from arcctl.cli.progress_out import progress
+
 TRAIN_EXTRAS = ("torch", "transformers", "trl", "peft", "datasets")
 
 # The real ARC-1 training tasks that some synthetic task family solves exactly (the list lives in
@@ -81,9 +83,11 @@ def ensure_model(out: Path) -> Path:
     """Build the tiny model once (a subprocess, so this process never imports torch)."""
     if (out / "config.json").exists():
         return out
-    typer.echo(f"building the tiny demo model into {out} ...")
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "trainer", "tiny-model", str(out)], capture_output=True, text=True)
+    with progress(f"building the tiny demo model into {out}", unit="model") as advance:
+        proc = subprocess.run([sys.executable, "-m", "trainer", "tiny-model", str(out)], capture_output=True, text=True)
+        if proc.returncode == 0:
+            advance(1)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         from arcctl.cli.errors import UserError

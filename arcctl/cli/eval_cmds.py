@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from arcctl.cli.progress_out import progress
 from arcctl.cli.errors import fail, user_errors
 
 submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", no_args_is_help=True)
@@ -83,8 +84,9 @@ def submission_build(
     """Rank predictions per test input (train correctness, votes, shorter program) into two attempts."""
     from jobs.kaggle_submission import attempts_summary, build_from_eval_run, validate_submission, write_submission
 
-    with user_errors():
+    with user_errors(), progress("submission build", unit="tasks") as advance:
         sub = build_from_eval_run(eval_run)
+        advance(len(sub))
         # The build must satisfy our own validator; a failure here is a bug, so say so loudly.
         problems = validate_submission(sub, {k: len(v) for k, v in sub.items()})
         if problems:

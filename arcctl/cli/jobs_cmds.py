@@ -19,6 +19,18 @@ PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over a
 MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
 
 
+
+def _warn_gpu_fit(specs) -> None:
+    """One stderr line per distinct GPU-fit problem (jobs.gpu_fit); the job is still rendered/launched."""
+    from jobs.gpu_fit import warning
+
+    seen = set()
+    for spec in specs:
+        msg = warning(spec.kind, spec.params, spec.resources.gpu_memory)
+        if msg and msg not in seen:
+            seen.add(msg)
+            typer.echo(f"warning: {spec.name}: {msg}", err=True)
+
 def _age(ts: float | None, now: float) -> str:
     if not ts:
         return "-"
@@ -102,6 +114,7 @@ def register(app: typer.Typer) -> None:
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists(),
                                 max_points=max_points, command=command)
             pairs = render(specs)
+            _warn_gpu_fit(specs)
             if json_out:
                 typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
                     "kind": a.kind, "filename": a.filename, "text": a.text}} for s, a in pairs], indent=2))
@@ -133,6 +146,7 @@ def register(app: typer.Typer) -> None:
             specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing,
                                 max_points=max_points, command=command)
             render(specs)  # every point validated before anything (even the registry) is written
+            _warn_gpu_fit(specs)
             reg = existing or Registry()
 
             launched: list[str] = []

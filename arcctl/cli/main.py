@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "doctor_cmd",     # doctor (is a profile ready for a first job?)
     "refine_cmd",     # refine-data (eval predictions -> refine file)
     "prompt_cmd",     # prompt (print the rendered prompt and its token count)
+    "wandb_cmd",      # wandb-sync (upload a run's offline W&B run)
 ]
 
 for _name in COMMAND_MODULES:

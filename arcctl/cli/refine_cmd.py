@@ -11,6 +11,7 @@ from typing import Any, Iterator, List, Optional
 import typer
 
 from arcctl.cli.errors import UserError, user_errors
+from arcctl.cli.progress_out import progress
 
 
 def _predictions(path: Path) -> Iterator[dict[str, Any]]:
@@ -26,6 +27,12 @@ def _predictions(path: Path) -> Iterator[dict[str, Any]]:
             if not isinstance(rec, dict) or not isinstance(rec.get("task_id"), str):
                 raise UserError(f"{path}:{n}: not a prediction (needs an object with task_id)")
             yield rec
+
+
+def _counted(records: Iterator[dict[str, Any]], advance: Any) -> Iterator[dict[str, Any]]:
+    for rec in records:
+        advance(1)
+        yield rec
 
 
 def _eval_run(run: str) -> tuple[str, Path]:
@@ -63,8 +70,9 @@ def register(app: typer.Typer) -> None:
             if len(datasets) > 1:
                 raise UserError(f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
                                 "one refine file holds one dataset")
-            doc = refine.build(((run, _predictions(p)) for run, _, p in loaded), loaded[0][1],
-                               per_task=per_task, wrong_only=wrong_only)
+            with progress("refine-data", unit="predictions") as advance:
+                doc = refine.build(((run, _counted(_predictions(p), advance)) for run, _, p in loaded), loaded[0][1],
+                                   per_task=per_task, wrong_only=wrong_only)
             refine.write(out, doc)
             tasks = len({r.task_id for r in doc.records})
             typer.echo(f"{out}: {len(doc.records)} records for {tasks} tasks of {doc.dataset} "

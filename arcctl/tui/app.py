@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from arcctl.tui.data import JobSource
+from arcctl.tui.screens.base import described_bindings
 
 
 class ScreenCommands(Provider):
@@ -16,15 +17,9 @@ class ScreenCommands(Provider):
     bindings: the palette is itself a screen), so every action is findable and runnable by name."""
 
     def _commands(self) -> Iterable[tuple[str, str, str]]:
-        screen = self.screen  # the screen under the palette
-        seen = set()
-        bindings = [b for cls in type(screen).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
-        for b in bindings + list(getattr(self.app, "BINDINGS", [])):
-            if not isinstance(b, Binding) or not b.description or b.action in seen:
-                continue
+        for b in described_bindings(self.screen):  # the screen under the palette
             if b.action in ("command_palette", "quit"):  # Textual's own commands list these
                 continue
-            seen.add(b.action)
             key = b.key_display or b.key.split(",")[0]
             yield b.description, b.action, key
 
@@ -50,6 +45,8 @@ class ScreenCommands(Provider):
 
 class ArcApp(App):
     CSS_PATH = "app.tcss"
+    # Screens get a -narrow class below 120 columns (app.tcss collapses side panels there).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     TITLE = "arcctl"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [

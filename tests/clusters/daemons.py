@@ -308,20 +308,6 @@ def _sshd_version() -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def sshd_for_tests(root: str | Path):
-    """A module's loopback sshd for pytest (a generator for a fixture): skips when this machine
-    cannot run one; the lease is given back when the module is done."""
-    import pytest
-
-    if not os.path.exists(SSHD_BINARY):
-        pytest.skip(f"OpenSSH server missing: {SSHD_BINARY} (apt-get install openssh-server)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd of these tests needs root")
-    server = ensure_sshd(root)
-    yield server
-    server.stop()
-
-
 def ensure_sshd(root: str | Path = "/tmp/arcctl-test-sshd", setenv: dict[str, str] | None = None) -> SSHServer:
     root = Path(root)
     with _locked(root):

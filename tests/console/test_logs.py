@@ -99,19 +99,6 @@ def test_bad_input_is_one_line(home, tmp_path):
     assert res.returncode == 0 and "no stdout.log" in res.stderr
 
 
-@pytest.fixture(scope="module")
-def sshd():
-    from tests.clusters import daemons
-
-    if not os.path.exists(daemons.SSHD_BINARY):
-        pytest.skip("OpenSSH server missing: /usr/sbin/sshd (apt-get install openssh-server)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd of these tests needs root")
-    server = daemons.ensure_sshd("/tmp/arcctl-test-sshd-console")
-    yield server
-    server.stop()
-
-
 @pytest.mark.sshd
 def test_over_sftp(home, tmp_path, sshd):
     run = make_run(tmp_path, lines=5)

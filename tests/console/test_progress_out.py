@@ -2,6 +2,7 @@
 `arcctl fetch` over the loopback sshd), a rich bar on a terminal (checked in tmux)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,17 +44,6 @@ def make_run(root: Path) -> Path:
     return run
 
 
-@pytest.fixture(scope="module")
-def sshd():
-    from tests.clusters import daemons
-
-    if not os.path.exists(daemons.SSHD_BINARY) or os.geteuid() != 0:
-        pytest.skip("needs the loopback sshd (root, openssh-server)")
-    server = daemons.ensure_sshd("/tmp/arcctl-test-sshd-console")
-    yield server
-    server.stop()
-
-
 @pytest.mark.sshd
 def test_fetch_over_sftp_reports_bytes_when_piped(home, tmp_path, sshd):
     run = make_run(tmp_path)
@@ -83,3 +73,66 @@ def test_a_bar_on_a_terminal(home, tmp_path):
         assert "fetch checkpoint-2" in screen and "━" in screen and "3.0 MB" in screen, screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def make_eval_run(root: Path, n: int = 300) -> Path:
+    """An eval run dir as the eval job leaves it: spec.json and eval/predictions.jsonl."""
+    run = root / "eval-run"
+    (run / "eval").mkdir(parents=True)
+    from jobs.spec import JobSpec
+
+    JobSpec(kind="eval", name="eval-run", template="eval", params={"model_path": "m", "dataset": "arc1/train"},
+            run_dir=str(run)).write()
+    with open(run / "eval" / "predictions.jsonl", "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"task_id": "67a3c6ac", "sample": i, "code": f"def transform(g):\n    return g  # {i}",
+                                "error": "runtime_error", "train_correct": [False, False, False]}) + "\n")
+    return run
+
+
+def test_refine_data_plain_lines_when_piped(home, tmp_path):
+    run = make_eval_run(tmp_path)
+    res = subprocess.run([str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines()[-1].startswith("refine-data: 300 predictions, ")
+    assert "\r" not in res.stderr and "\x1b" not in res.stderr
+    assert "300 records" in res.stdout
+
+
+def test_refine_data_bar_on_a_pty(home, tmp_path):
+    """stderr a terminal (a pseudo-terminal here): a rich bar, drawn with escape codes."""
+    import pty
+
+    run = make_eval_run(tmp_path)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"})
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(master)
+    text = screen.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "refine-data" in text and "━" in text and "300 predictions" in text and "\x1b[" in text, text
+    assert "refine-data: 300 predictions, " not in text  # not the plain line
+    assert "300 records" in out
+
+
+def test_submission_build_reports_when_piped(home, tmp_path):
+    run = make_eval_run(tmp_path, n=3)
+    (run / "eval" / "metrics.json").write_text(json.dumps({"task_tests": {"67a3c6ac": 1, "6150a2bd": 1}}))
+    res = subprocess.run([str(Path(sys.executable).parent / "arcctl"), "submission", "build", str(run)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines()[-1].startswith("submission build: 2 tasks, ")
+    assert "wrote" in res.stdout and (run / "submission.json").is_file()

@@ -69,3 +69,23 @@ def test_profile_gpu_memory_is_validated():
     assert Resources(gpu_memory="24G").gpu_memory == "24G"
     with pytest.raises(ValidationError):
         Resources(gpu_memory="lots")
+
+
+def test_render_and_submit_on_a_24g_profile_print_the_warning_once(home, tmp_path):
+    from tests.foundation.conftest import run_cli
+
+    model = tmp_path / "model-8b"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(LLAMA_8B))
+    cfg = home.parent / "config"
+    (cfg / "profiles" / "rtx3090.toml").write_text(
+        '[profile]\nbackend = "local"\n[resources]\ngpus = 1\ngpu_memory = "24G"\n')
+    res = run_cli("render", "grpo", "--profile", "rtx3090", "-p", f"model_path={model}",
+                  "-p", "learning_rate=1e-6,2e-6")
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(lines) == 1 and "load_in_4bit = true" in lines[0], res.stderr
+    ok = run_cli("render", "grpo", "--profile", "rtx3090", "-p", f"model_path={model}", "-p", "load_in_4bit=true")
+    assert ok.returncode == 0 and "warning:" not in ok.stderr, ok.stderr
+    bad = run_cli("render", "grpo", "--profile", "rtx3090", "-p", f"model_path={model}", "-p", "resources.gpu_memory=lots")
+    assert bad.returncode == 2 and "gpu_memory" in bad.stderr and "Traceback" not in bad.stderr

@@ -66,7 +66,6 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
     from arcctl.tui.screens.run import RunScreen
     from jobs.registry import Registry
 
-
     app = ArcApp(source=JobSource(Registry()))
     async with app.run_test(size=(150, 48)) as pilot:
         await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs", DataTable).row_count == 1)

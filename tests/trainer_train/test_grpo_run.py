@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -28,7 +29,16 @@ def finished_run(tmp_path_factory, tiny_model_dir, small_dataset):
     spec.write()
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir.parent / "trainer-stdout.txt").write_text(proc.stdout)
     return run_dir, spec
+
+
+def test_stdout_line_has_progress_speed_and_eta(finished_run):
+    run_dir, _ = finished_run
+    lines = [ln for ln in (run_dir.parent / "trainer-stdout.txt").read_text().splitlines() if ln.startswith("step ")]
+    assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert lines[0].startswith("step 1/3 (33%)  -  ETA -  reward=")
+    assert re.match(r"step 3/3 \(100%\)  [\d.]+ (st/s|s/st)  ETA 0s  reward=", lines[2]), lines[2]
 
 
 def test_metrics_have_trl_and_arc_names_every_step(finished_run):

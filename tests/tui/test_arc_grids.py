@@ -10,6 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from jobs.arcgrids import MAX_CELLS, decode, encode, encode_outputs, load_pairs, pixel_score
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(240)
 MIRROR = "67a3c6ac"  # arc1/train: mirror left-right
@@ -96,14 +98,6 @@ def write_run(root: Path) -> Path:
     (run / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "time": 1.0, "reward": 3.6}) + "\n")
     return run
-
-
-async def until(pilot, cond, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 async def test_inspector_shows_pairs_outputs_and_the_failing_pair(tmp_path):

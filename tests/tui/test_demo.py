@@ -70,26 +70,34 @@ def test_chain_gives_up_after_its_timeout(arc_home, tmp_path):
     assert time.monotonic() - t0 < 3
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_demo_without_warm_start_trains_the_untrained_model(arc_home):
+def run_demo(arc_home: Path, *args: str) -> tuple[Path, dict]:
+    """`arcctl demo --no-open ARGS` for real (skipped without the trainer extras): the first run
+    dir it prints and that run's spec."""
     if demo_cmd.missing_extras():
         pytest.skip("trainer extras not installed")
-    start = time.monotonic()
-    out = subprocess.run([ARCCTL, "demo", "--no-open", "--no-warm-start", "--steps", "2"], capture_output=True,
-                         text=True, timeout=BUDGET_S / 2,
+    out = subprocess.run([ARCCTL, "demo", "--no-open", *args], capture_output=True, text=True, timeout=BUDGET_S / 2,
                          env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
-    spec = json.loads((run_dir / "spec.json").read_text())
-    assert spec["params"]["max_steps"] == 2 and spec["resources"]["gpus"] == 0
-    deadline = start + BUDGET_S
+    return run_dir, json.loads((run_dir / "spec.json").read_text())
+
+
+def assert_trained_two_steps(run_dir: Path, deadline: float) -> None:
+    """The job ends (by `deadline`) with exit code 0 after logging 2 steps and some completions."""
     while time.monotonic() < deadline and not (run_dir / "exit_code").exists():
         time.sleep(1)
     assert (run_dir / "exit_code").read_text().strip() == "0", (run_dir / "stderr.log").read_text()[-2000:]
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 2
     assert (run_dir / "completions.jsonl").stat().st_size > 0
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_demo_without_warm_start_trains_the_untrained_model(arc_home):
+    start = time.monotonic()
+    run_dir, spec = run_demo(arc_home, "--no-warm-start", "--steps", "2")
+    assert spec["params"]["max_steps"] == 2 and spec["resources"]["gpus"] == 0
+    assert_trained_two_steps(run_dir, start + BUDGET_S)
     # and the dashboard opens on it: the newest demo run is what --no-train finds
     assert demo_cmd.newest_demo_run() == str(run_dir)
 
@@ -97,14 +105,8 @@ def test_demo_without_warm_start_trains_the_untrained_model(arc_home):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_demo_chains_sft_then_grpo_for_real(arc_home):
-    if demo_cmd.missing_extras():
-        pytest.skip("trainer extras not installed")
     start = time.monotonic()
-    out = subprocess.run([ARCCTL, "demo", "--no-open", "--sft-steps", "2", "--steps", "2"], capture_output=True,
-                         text=True, timeout=BUDGET_S / 2, env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
-    assert out.returncode == 0, out.stderr
-    sft_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
-    spec = json.loads((sft_dir / "spec.json").read_text())
+    sft_dir, spec = run_demo(arc_home, "--sft-steps", "2", "--steps", "2")
     assert spec["kind"] == "sft" and spec["params"]["max_steps"] == 2 and spec["resources"]["gpus"] == 0
     assert spec["params"]["use_lora"] is False
     # the supervisor submits the GRPO job once SFT is done
@@ -123,11 +125,6 @@ def test_demo_chains_sft_then_grpo_for_real(arc_home):
     assert grpo.parent == str(sft_dir)  # the registry row the dashboard lists
     assert gspec.params["task_ids"] == list(demo_cmd.IN_REACH) and gspec.params["max_steps"] == 2
     run_dir = Path(gspec.run_dir)
-    while time.monotonic() < deadline and not (run_dir / "exit_code").exists():
-        time.sleep(1)
-    assert (run_dir / "exit_code").read_text().strip() == "0", (run_dir / "stderr.log").read_text()[-2000:]
-    steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert steps[-1] == 2
-    assert (run_dir / "completions.jsonl").stat().st_size > 0
+    assert_trained_two_steps(run_dir, deadline)
     # and --no-train reopens the newest demo run: the GRPO one
     assert demo_cmd.newest_demo_run() == str(run_dir)

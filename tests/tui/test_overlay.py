@@ -12,6 +12,8 @@ from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.overlay import chain, checkpoint_step, differing_params, legends, markers, overlay, thin
 from jobs.runview import RunView
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -85,14 +87,6 @@ def test_markers_and_helpers(runs):
     assert markers(v, lo=20, hi=40).checkpoints == [40.0]
     assert thin(range(1000), 5) == [0, 250, 500, 749, 999] and thin([3, 1], 5) == [1, 3]
     assert checkpoint_step("/x/checkpoint-120/") == 120 and checkpoint_step(None) is None
-
-
-async def until(pilot, cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 async def test_compare_screen_overlays_chains_and_follows_new_rows(runs):

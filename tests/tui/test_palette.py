@@ -12,17 +12,11 @@ from arcctl.tui.screens.completions import CompletionsScreen
 from arcctl.tui.screens.checkpoints import CheckpointsScreen
 from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.run import RunScreen
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (150, 48)
-
-
-async def until(pilot, cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 def palette_hits(app) -> list[str]:

@@ -11,16 +11,10 @@ from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.run import RunScreen
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def until(pilot, cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 def status(app) -> str:

@@ -21,13 +21,15 @@ from arcctl.tui.screens.new_job import NewJobScreen
 from arcctl.tui.screens.eval_view import EvalScreen
 from arcctl.tui.screens.run import MetricPicker, RunScreen
 from arcctl.tui.widgets.log_tail import LogTail
+from tests.tui.pilot import until
+
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # README spelling -> what this test presses
 COVERED = {"/": "slash", "!": "exclamation_mark", "s": "s", "space": "space", "o": "o", "x": "x", "r": "r",
            "f": "f", "c": "c", "n": "n", "m": "m", "[": "left_square_bracket", "]": "right_square_bracket",
            "e": "e", "k": "k", "?": "question_mark", ":": "colon", "esc": "escape", "a": "a", "M": "M",
-           "l": "l", "v": "v"}
+           "l": "l", "v": "v", "p": "p"}
 NOT_KEYS = {"arc/"}
 
 
@@ -35,14 +37,6 @@ def test_every_readme_dashboard_key_is_covered_here():
     section = README.read_text().split("## Dashboard", 1)[1].split("\n## ", 1)[0]
     keys = set(re.findall(r"`([^`]+)`", section)) - NOT_KEYS
     assert keys and keys <= set(COVERED), sorted(keys - set(COVERED))
-
-
-async def until(pilot, cond, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 async def test_each_readme_key_once(registry):
@@ -123,6 +117,10 @@ async def test_each_readme_key_once(registry):
         await press("l")  # stdout only
         assert log.mode == "stdout"
         await opens("v", EvalScreen)
+        await press("p")  # the side panel folds away (150 columns: shown until then), and back
+        assert not run.side_shown()
+        await press("p")
+        assert run.side_shown()
         await press("e")
         await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.focus_id)
         assert app.screen.focus_id == run.alerts[0].example_ids[0]

@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def sshd():
-    from tests.clusters import daemons
+    from tests.console.conftest import loopback_sshd
 
-    yield from daemons.sshd_for_tests("/tmp/arcctl-test-sshd-tui")  # our own, not the cluster tests' one
+    yield from loopback_sshd("/tmp/arcctl-test-sshd-tui")  # our own, not the cluster tests' one
 
 
 @pytest.fixture

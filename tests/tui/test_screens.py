@@ -17,6 +17,8 @@ from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.new_job import NewJobScreen
 from arcctl.tui.screens.run import RunScreen
 from arcctl.tui.widgets.charts import MetricChart
+from tests.tui.pilot import until
+
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (150, 48)
@@ -24,14 +26,6 @@ SIZE = (150, 48)
 
 def app_for(registry, readonly=False) -> ArcApp:
     return ArcApp(readonly=readonly, source=JobSource(registry))
-
-
-async def until(pilot, cond, timeout=5.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    assert cond(), "condition not reached in time"
 
 
 def names(app) -> list[str]:
@@ -260,7 +254,7 @@ async def test_compare_selected_runs_with_eval_table_and_pass_at_k(registry):
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.eval_table is not None)
         scr = app.screen
         t = scr.query_one("#cmp-table", DataTable)
-        reward = next(t.get_row_at(i) for i in range(t.row_count) if t.get_row_at(i)[0] == "reward")
+        reward = next(t.get_row_at(i) for i in range(t.row_count) if str(t.get_row_at(i)[0]) == "reward")
         bold = [float(str(c)) for c in reward[1:] if c.style == "bold"]
         assert bold == [max(float(str(c)) for c in reward[1:])] and bold[0] > 0.6  # the healthy run
         table = scr.eval_table

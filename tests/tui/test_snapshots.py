@@ -10,6 +10,7 @@ import pytest
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.runview import RunView
+from tests.tui.pilot import settle
 
 pytestmark = pytest.mark.timeout(120)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -35,15 +36,6 @@ def make_app() -> ArcApp:
     return ArcApp(source=FixedSource(None, ["runs/collapsing", "runs/healthy"]))
 
 
-async def settle(pilot, cond, timeout=5.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.2)
-    await pilot.wait_for_scheduled_animations()
-
-
 def test_jobs_screen(snap_compare, in_fixtures):
     app = make_app()
 
@@ -53,17 +45,24 @@ def test_jobs_screen(snap_compare, in_fixtures):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
+async def open_collapsing_run(app, pilot) -> None:
+    """From the jobs screen: enter on the first row (runs/collapsing), wait for its alerts."""
+    from arcctl.tui.screens.run import RunScreen
+
+    await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+    await pilot.press("enter")
+    await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+
+
 def test_run_screen(snap_compare, in_fixtures):
     app = make_app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: open_collapsing_run(app, pilot))
 
-    async def ready(pilot):
-        from arcctl.tui.screens.run import RunScreen
 
-        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
-        await pilot.press("enter")
-        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+def test_run_screen_narrow(snap_compare, in_fixtures):
+    """100 columns: the side panel collapsed, the charts take its width, `:`, `?` and `q` stay in the footer."""
+    app = make_app()
+    assert snap_compare(app, terminal_size=(100, 40), run_before=lambda pilot: open_collapsing_run(app, pilot))
 
 
 def test_completions_at_alert_example(snap_compare, in_fixtures):
@@ -71,11 +70,8 @@ def test_completions_at_alert_example(snap_compare, in_fixtures):
 
     async def ready(pilot):
         from arcctl.tui.screens.completions import CompletionsScreen
-        from arcctl.tui.screens.run import RunScreen
 
-        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
-        await pilot.press("enter")
-        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+        await open_collapsing_run(app, pilot)
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items
                      and getattr(app.screen.query_one("#comp-grids"), "pairs", None))  # the task's grids
@@ -96,8 +92,6 @@ def test_checkpoints_screen(snap_compare, in_fixtures):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-@pytest.mark.xfail(reason="the overlay's x-axis row renders in one of two paddings from run to run (found at the "
-                          "final merge; see the closing note)", strict=False)
 def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
     """A fork of runs/healthy from checkpoint-20 (its own rows from step 21) next to runs/collapsing:
     the fork's line runs through its parent's first 20 steps; legends name the learning rates."""

@@ -6,23 +6,25 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
+from arcctl.tui.screens.base import SubScreen, row_table
+from arcctl.tui.widgets.fitted_table import fill_table
 from jobs import rundir
 from jobs.errors import JobsError
 from jobs.runview import CheckpointRow, RunView
 
 METRIC_COLS = [("reward", "reward"), ("kl", "kl"), ("entropy", "entropy"), ("clipped", "completions/clipped_ratio"),
                ("len", "completions/mean_length"), ("zero_std", "frac_reward_zero_std")]
+COLUMNS = [("", "mark"), ("checkpoint", "name"), ("step", "step"), ("valid", "valid"),
+           *METRIC_COLS]
 
 
-class CheckpointsScreen(Screen):
+class CheckpointsScreen(SubScreen):
     HELP_TITLE = "Checkpoints"
     HELP_TEXT = ("Every checkpoint of the run, with the metrics logged at its step. ★ marks the newest\n"
                  "valid checkpoint before the first health warning: the usual one to go back to.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("enter,f", "fork", "fork from it"),
         Binding("r", "resume", "resume in place"),
     ]
@@ -33,22 +35,13 @@ class CheckpointsScreen(Screen):
         self.rows: list[CheckpointRow] = []
         self.healthy: str | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="ck-table", cursor_type="row", zebra_stripes=True)
+    def body(self) -> ComposeResult:
+        yield row_table("ck-table")
         yield Static("", id="ck-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · checkpoints"
-        t = self.query_one("#ck-table", DataTable)
-        t.add_column("", key="mark")
-        t.add_column("checkpoint", key="name")
-        t.add_column("step", key="step")
-        t.add_column("valid", key="valid")
-        for label, key in METRIC_COLS:
-            t.add_column(label, key=key)
-        t.focus()
+        self.query_one("#ck-table", DataTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True)
@@ -71,11 +64,10 @@ class CheckpointsScreen(Screen):
              branches: list[str] = ()) -> None:
         self.rows, self.healthy = rows, healthy
         t = self.query_one("#ck-table", DataTable)
-        t.clear()
-        for r in rows:
-            valid = Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red")
-            cells = [("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]
-            t.add_row("★" if r.name == healthy else "", r.name, str(r.step), valid, *cells, key=r.name)
+        cells = [["★" if r.name == healthy else "", r.name, str(r.step),
+                  Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red"),
+                  *[("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]] for r in rows]
+        fill_table(t, COLUMNS, cells, keys=[r.name for r in rows])
         if healthy:
             t.move_cursor(row=[r.name for r in rows].index(healthy))
         msg = f"{len(rows)} checkpoints"
@@ -98,7 +90,10 @@ class CheckpointsScreen(Screen):
             return None
         return self.rows[t.cursor_row]
 
-    def _pick(self) -> CheckpointRow | None:
+    def _pick(self, what: str) -> CheckpointRow | None:
+        """The highlighted checkpoint when `what` is allowed and it can be used (else says why)."""
+        if not self.app.allowed(what):
+            return None
         r = self.current()
         if r is None:
             self.notify("no checkpoint selected", severity="warning")
@@ -108,9 +103,7 @@ class CheckpointsScreen(Screen):
         return r
 
     def action_fork(self) -> None:
-        if not self.app.allowed("fork"):
-            return
-        r = self._pick()
+        r = self._pick("fork")
         if r is None:
             return
         from arcctl.tui.screens.fork import ForkScreen
@@ -118,9 +111,7 @@ class CheckpointsScreen(Screen):
         self.app.push_screen(ForkScreen(self.view, checkpoint=r.name))
 
     def action_resume(self) -> None:
-        if not self.app.allowed("resume"):
-            return
-        r = self._pick()
+        r = self._pick("resume")
         if r is None:
             return
         from arcctl.tui.screens.confirm import ConfirmScreen

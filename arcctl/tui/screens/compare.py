@@ -12,10 +12,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from arcctl.tui.screens.base import SubScreen
+from arcctl.tui.widgets.fitted_table import fill_table
 from arcctl.tui.widgets.overlay_chart import OverlayChart
 from jobs.overlay import chain
 from jobs.metrics_history import DEFAULT_CHARTS
@@ -26,14 +27,13 @@ SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 LOWER_IS_BETTER = ("kl", "grad_norm", "frac_reward_zero_std", "completions/clipped_ratio", "loss", "arc/ngram")
 
 
-class CompareScreen(Screen):
+class CompareScreen(SubScreen):
     HELP_TITLE = "Compare"
     HELP_TEXT = ("Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
                  "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
                  "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
                  "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("m", "next_metric(1)", "next metric"),
         Binding("M", "next_metric(-1)", "previous metric"),
         Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),
@@ -48,8 +48,7 @@ class CompareScreen(Screen):
         self.smoothing_i = 0
         self.parents: dict[str, RunView] = {}  # ancestors of forked runs, read by the worker
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with Vertical():
             yield OverlayChart(self.metric, id="overlay")
             yield DataTable(id="cmp-table", zebra_stripes=True)
@@ -58,7 +57,6 @@ class CompareScreen(Screen):
                 yield DataTable(id="cmp-eval-table", zebra_stripes=True)
                 yield PlotextPlot(id="passk")
         yield Static("", id="cmp-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.load()
@@ -94,10 +92,15 @@ class CompareScreen(Screen):
             self.query_one(OverlayChart).draw(self.views, SMOOTHING[self.smoothing_i], self.parents.get)
             self._status()
 
-    def metric_names(self) -> list[str]:
+    def _names(self) -> list[str]:
+        """Every metric any run logged, in first-seen order."""
         names: list[str] = []
         for v in self.views:
             names += [n for n in v.metrics.names() if n not in names]
+        return names
+
+    def metric_names(self) -> list[str]:
+        names = self._names()
         return [n for n in DEFAULT_CHARTS if n in names] + [n for n in names if n not in DEFAULT_CHARTS]
 
     def action_next_metric(self, delta: int) -> None:
@@ -132,35 +135,26 @@ class CompareScreen(Screen):
         self.app.call_from_thread(self.show, table, error)
 
     def show(self, table: Any, error: str | None) -> None:
-        t = self.query_one("#cmp-table", DataTable)
-        t.add_column("metric", key="metric")
-        for i, v in enumerate(self.views):
-            t.add_column(v.name()[:28], key=f"r{i}")
-        names: list[str] = []
-        for v in self.views:
-            names += [n for n in v.metrics.names() if n not in names]
-        t.add_row("step", *[str(v.metrics.last_step() or "") for v in self.views])
-        for n in names:
+        rows: list[list[Any]] = [["step", *[str(v.metrics.last_step() or "") for v in self.views]]]
+        for n in self._names():
             vals = [v.metrics.last(n) for v in self.views]
             present = [x for x in vals if x is not None]
             best = None
             if len(present) > 1:
                 best = min(present) if n.startswith(LOWER_IS_BETTER) else max(present)
-            t.add_row(n, *[Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
-                           for x in vals])
+            rows.append([n, *[Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
+                              for x in vals]])
+        fill_table(self.query_one("#cmp-table", DataTable),
+                   [("metric", "metric"), *[(v.name()[:28], f"r{i}") for i, v in enumerate(self.views)]], rows)
         self.eval_table = table
-        et = self.query_one("#cmp-eval-table", DataTable)
         status = ""
         if table is None or not table.rows:
             status += f"  eval: {error or 'none'}"
         else:
-            et.add_column("experiment", key="experiment")
-            et.add_column("dataset", key="dataset")
-            for c in table.columns:
-                et.add_column(c, key=c)
-            for i, r in enumerate(table.rows):
-                et.add_row(r.label, r.dataset, *[Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
-                                                 for c in table.columns])
+            fill_table(self.query_one("#cmp-eval-table", DataTable),
+                       [("experiment", "experiment"), ("dataset", "dataset"), *[(c, c) for c in table.columns]],
+                       [[r.label, r.dataset, *[Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
+                                               for c in table.columns]] for i, r in enumerate(table.rows)])
             plot = self.query_one("#passk", PlotextPlot)
             plt = plot.plt
             plt.clear_data()

@@ -11,9 +11,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
+from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.completions import Completion, CompletionFilter
 from jobs.rundir import LocalFS
@@ -86,7 +86,7 @@ def header(c: Completion) -> Text:
     return t
 
 
-class CompletionsScreen(Screen):
+class CompletionsScreen(ArcScreen):
     HELP_TITLE = "Completions"
     HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n" + FILTER_HELP
     BINDINGS = [
@@ -112,28 +112,23 @@ class CompletionsScreen(Screen):
         self.items: list[Completion] = []
         self._goto = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Input(value=self.expr, placeholder=FILTER_HELP, id="comp-filter", classes="hidden")
         with Horizontal(id="comp-body"):
-            yield DataTable(id="comp-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("comp-table", [("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
+                                           ("trunc", "trunc"), ("error", "error")])
             with VerticalScroll(id="comp-detail"):
                 yield Static("", id="comp-header")
                 yield Static("", id="comp-code")
                 yield PairsView("", id="comp-grids")
         yield Static("", id="comp-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         # a remote spec is read by the page's worker (over SFTP a read here would freeze the screen)
         local = self.view.spec_read or isinstance(self.view.fs, LocalFS)
         name = self.view.name() if local else self.view.run_dir.rsplit("/", 1)[-1]
         self.sub_title = f"{name} · completions"
-        t = self.query_one("#comp-table", DataTable)
-        for label, key in (("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
-                           ("trunc", "trunc"), ("error", "error")):
-            t.add_column(label, key=key)
-        t.focus()
+        self.query_one("#comp-table", DataTable).focus()
         if self.focus_id:
             self.open_id(self.focus_id)
         else:

@@ -8,11 +8,10 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
+from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.runview import RunView
 
@@ -50,32 +49,26 @@ def _mean(values: Any) -> str:
     return f"{sum(nums) / len(nums):.2f}" if nums else ""
 
 
-class EvalScreen(Screen):
+class EvalScreen(SubScreen):
     HELP_TITLE = "Eval predictions"
     HELP_TEXT = ("Each prediction of the eval job: task, sample, error, correct test grids, pixel score.\n"
                  "The selected one: the task's pairs next to the program's outputs (train, then test).")
-    BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
     def __init__(self, view: RunView) -> None:
         super().__init__()
         self.view = view
         self.records: list[dict[str, Any]] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with Horizontal(id="eval-body"):
-            yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("eval-table", [(label, label) for label in ("task", "sample", "error", "test ok", "pixels")])
             with VerticalScroll(id="eval-detail"):
                 yield PairsView("", id="eval-grids")
         yield Static("", id="eval-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · eval predictions"
-        t = self.query_one("#eval-table", DataTable)
-        for label in ("task", "sample", "error", "test ok", "pixels"):
-            t.add_column(label, key=label)
-        t.focus()
+        self.query_one("#eval-table", DataTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True)

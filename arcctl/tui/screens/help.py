@@ -7,6 +7,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from arcctl.tui.screens.base import described_bindings
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
@@ -21,11 +23,7 @@ class HelpScreen(ModalScreen[None]):
         about = getattr(self.under, "HELP_TEXT", "")
         if about:
             lines += [about, ""]
-        seen = set()
-        for b in list(getattr(self.under, "BINDINGS", [])) + list(self.app.BINDINGS):
-            if not isinstance(b, Binding) or not b.description or b.action in seen:
-                continue
-            seen.add(b.action)
+        for b in described_bindings(self.under):
             key = b.key_display or b.key
             lines.append(f"  [b]{key:>12}[/b]  {b.description}")
         if getattr(self.app, "readonly", False):

@@ -9,9 +9,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
+from arcctl.tui.screens.base import SubScreen, row_table
 from jobs.her_report import EpochPoint, TargetRow, sparkline, targets_from_events
 from jobs.runview import RunView
 
@@ -26,13 +26,12 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
-class HERScreen(Screen):
+class HERScreen(SubScreen):
     HELP_TITLE = "HER targets"
     HELP_TEXT = ("One row per target task: the epoch reached, whether (and at which epoch) a program\n"
                  "solved every train pair, and the best pixel score of each epoch as a curve.\n"
                  "Below: the epochs of the highlighted target and the best program of the highlighted epoch.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("tab", "switch", "targets/epochs"),
     ]
     DEFAULT_CSS = """
@@ -49,26 +48,18 @@ class HERScreen(Screen):
         self.rows: list[TargetRow] = []
         self.points: list[EpochPoint] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="her-targets", cursor_type="row", zebra_stripes=True)
+    def body(self) -> ComposeResult:
+        yield row_table("her-targets", [("task", "task"), ("epoch", "epoch"), ("solved", "solved"), ("best", "best"),
+                                        ("test", "test"), ("best pixel score per epoch", "curve")])
         with Horizontal(id="her-bottom"):
-            yield DataTable(id="her-epochs", cursor_type="row", zebra_stripes=True)
+            yield row_table("her-epochs", [(label, label) for label in ("epoch", "best", "mean", "solved", "test")])
             with VerticalScroll(id="her-program-box"):
                 yield Static("", id="her-program")
         yield Static("", id="her-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.name()} · HER targets"
-        targets = self.query_one("#her-targets", DataTable)
-        for label, key in (("task", "task"), ("epoch", "epoch"), ("solved", "solved"), ("best", "best"),
-                           ("test", "test"), ("best pixel score per epoch", "curve")):
-            targets.add_column(label, key=key)
-        epochs = self.query_one("#her-epochs", DataTable)
-        for label in ("epoch", "best", "mean", "solved", "test"):
-            epochs.add_column(label, key=label)
-        targets.focus()
+        self.query_one("#her-targets", DataTable).focus()
         self.tick()
         self.set_interval(self.app.refresh_s, self.tick)
 

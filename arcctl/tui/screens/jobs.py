@@ -9,9 +9,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
+from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.data import JobRow
 
 COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
@@ -41,7 +41,7 @@ def _eta(r: JobRow) -> str:
     return p.eta_text()
 
 
-class JobsScreen(Screen):
+class JobsScreen(ArcScreen):
     HELP_TITLE = "Jobs"
     HELP_TEXT = ("All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
                  "every job shown (a sweep by its name pattern), `c` compares the selected ones.")
@@ -67,18 +67,13 @@ class JobsScreen(Screen):
         self.sort_key = "name"
         self.sort_reverse = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Input(placeholder="filter: regex, !regex inverts (enter to apply, esc to clear)", id="job-filter", classes="hidden")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield row_table("jobs", COLUMNS)
         yield Static("", id="jobs-status")
-        yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs", DataTable)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
-        table.focus()
+        self.query_one("#jobs", DataTable).focus()
         self.poll()
         self.set_interval(max(self.app.refresh_s, 0.25) * 4, self.poll)
         self._start_watcher()

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Label, Select, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Select, Static
 
+from arcctl.tui.screens.form_screen import FormScreen
 from arcctl.tui.widgets.params_form import ParamsForm
 from jobs.params import PARAMS_BY_KIND
 
@@ -29,15 +29,12 @@ def template_defaults(tpl: Any) -> dict[str, Any]:
     return out
 
 
-class NewJobScreen(Screen):
+class NewJobScreen(FormScreen):
     HELP_TITLE = "New job"
     HELP_TEXT = ("Pick a template and a profile, change any parameter. `a,b` in a field makes a sweep\n"
                  "(one run per combination). The preview is a dry run: nothing is written until submit.")
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
-        Binding("ctrl+s", "submit", "submit"),
-        Binding("ctrl+r", "preview", "dry-run preview"),
-    ]
+    BINDINGS = [Binding("ctrl+r", "preview", "dry-run preview")]
+    PREVIEW_BUTTON = "Dry run (ctrl+r)"
 
     def __init__(self, template: str | None = "grpo", profile: str = "local") -> None:
         super().__init__()
@@ -46,13 +43,12 @@ class NewJobScreen(Screen):
         self.submitted: list[str] = []
         self._tpl: Any = None
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         from jobs.templates import profile_names, template_names
 
         tnames, pnames = template_names(), profile_names()
         self.template = self.template if self.template in tnames else (tnames[0] if tnames else None)
         self.profile = self.profile if self.profile in pnames else (pnames[0] if pnames else "local")
-        yield Header()
         with Vertical(id="form-head"):
             with Horizontal(classes="field-row"):
                 yield Label("template", classes="field-label")
@@ -62,12 +58,8 @@ class NewJobScreen(Screen):
                 yield Select([(n, n) for n in pnames], value=self.profile, allow_blank=False, id="profile")
         with Horizontal(id="form-body"):
             yield Vertical(id="form-holder")
-            with VerticalScroll(id="form-preview"):
-                yield Static("", id="preview")
-        with Horizontal(id="form-buttons"):
-            yield Button("Dry run (ctrl+r)", id="btn-preview")
-            yield Button("Submit (ctrl+s)", id="btn-submit", variant="success")
-        yield Footer()
+            yield from self.preview_pane()
+        yield from self.buttons()
 
     async def on_mount(self) -> None:
         await self._load_template()
@@ -96,24 +88,16 @@ class NewJobScreen(Screen):
             self.profile = str(event.value)
             self.action_preview()
 
-    def on_params_form_changed(self, event: ParamsForm.Changed) -> None:
-        self.action_preview()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_submit() if event.button.id == "btn-submit" else self.action_preview()
-
     def overrides(self) -> list[str]:
-        forms = list(self.query(ParamsForm))
-        return [f"{k}={v}" for k, v in forms[0].changed().items()] if forms else []
+        form = self.form()
+        return [f"{k}={v}" for k, v in form.changed().items()] if form else []
 
-    def action_preview(self) -> None:
-        forms = list(self.query(ParamsForm))
-        if not forms:
-            return
-        if forms[0].errors:
-            self._show(None, "fix the fields marked in red first")
-            return
+    def start_preview(self, form: ParamsForm) -> None:
         self._build(self.template, self.overrides(), self.profile)
+
+    def show_error(self, message: str) -> None:
+        self.specs = []
+        super().show_error(message)
 
     @work(thread=True, exclusive=True, group="new-job-preview")
     def _build(self, template: str, overrides: list[str], profile: str) -> None:
@@ -127,11 +111,10 @@ class NewJobScreen(Screen):
             self.app.call_from_thread(self._show, None, str(e))
 
     def _show(self, result: Any, error: str | None) -> None:
-        box = self.query_one("#preview", Static)
         if error:
-            self.specs = []
-            box.update(Text(error, style="bold red"))
+            self.show_error(error)
             return
+        box = self.query_one("#preview", Static)
         specs, artifact = result
         self.specs = specs
         t = Text()
@@ -144,13 +127,7 @@ class NewJobScreen(Screen):
         t.append(f"\ndry run, first point: {artifact.kind}" + (f" ({artifact.filename})" if artifact.filename else "") + "\n", style="bold")
         box.update(Text.assemble(t, Syntax(artifact.text, "bash", theme="ansi_dark").highlight(artifact.text)))
 
-    def action_submit(self) -> None:
-        if not self.app.allowed("submit"):
-            return
-        forms = list(self.query(ParamsForm))
-        if not forms or forms[0].validate_all():
-            self.notify("fix the fields marked in red first", severity="error")
-            return
+    def start_submit(self, form: ParamsForm) -> None:
         self._submit(self.template, self.overrides(), self.profile)
 
     @work(thread=True, exclusive=True, group="new-job-submit")

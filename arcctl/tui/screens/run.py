@@ -10,10 +10,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, OptionList, SelectionList, Static
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.charts import MetricChart
 from arcctl.tui.widgets.log_tail import LogTail
 from jobs.completions import CHUNK
@@ -26,6 +27,25 @@ PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_s
                      "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"]}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
+SEV_ORDER = ("watch", "warning", "critical")
+
+
+def alert_text(a: Alert) -> Text:
+    """`warning repetition seen @ 45 → warning @ 50` and the message: the severity reached at
+    each step (the rule may have fired before it reached any of them: `seen`)."""
+    t = Text()
+    t.append(f"{a.severity} ", style=SEV_STYLE.get(a.severity, ""))
+    t.append(f"{a.rule} ")
+    reached = sorted(a.steps.items(), key=lambda kv: (kv[1], SEV_ORDER.index(kv[0]) if kv[0] in SEV_ORDER else 3))
+    parts: list[tuple[str, str, int]] = [(sev, SEV_STYLE.get(sev, ""), step) for sev, step in reached]
+    if a.first_step is not None and (not parts or a.first_step < parts[0][2]):
+        parts.insert(0, ("seen" if parts else "", "", a.first_step))
+    for i, (label, style, step) in enumerate(parts):
+        if i:
+            t.append(" → ", style="dim")
+        t.append(f"{label} @ {step}" if label else f"@ {step}", style=style)
+    t.append(f"\n{a.message}")
+    return t
 
 
 def spec_summary(view: RunView) -> Text:
@@ -76,18 +96,18 @@ class MetricPicker(ModalScreen[list[str]]):
         self.dismiss(self.chosen)
 
 
-class RunScreen(Screen):
+class RunScreen(SubScreen):
     HELP_TITLE = "Run"
     HELP_TEXT = ("Live charts of this run (step on the x axis), its spec, health alerts and log tail.\n"
                  "Long histories are drawn as min/max buckets, so spikes stay visible.")
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
         Binding("m", "pick_metrics", "charts"),
         Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),
         Binding("right_square_bracket", "smooth(1)", "more smoothing", key_display="]"),
         Binding("c", "completions", "completions"),
         Binding("k", "checkpoints", "checkpoints"),
         Binding("a", "focus_alerts", "alerts"),
+        Binding("p", "toggle_side", "side panel"),
         Binding("e", "alert_example", "alert example"),
         Binding("f", "fork", "fork"),
         Binding("r", "resume", "resume"),
@@ -112,8 +132,7 @@ class RunScreen(Screen):
         names = self.view.metrics.names()
         return [m for m in preferred if m in names] or preferred[:]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with Horizontal(id="run-top"):
             yield Grid(*[MetricChart(m) for m in self.chosen], id="charts")
             with Vertical(id="run-side"):
@@ -122,7 +141,6 @@ class RunScreen(Screen):
                 yield OptionList(id="alerts")
         yield LogTail(id="log")
         yield Static("", id="run-status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.tick()
@@ -194,10 +212,7 @@ class RunScreen(Screen):
             ol = self.query_one("#alerts", OptionList)
             ol.clear_options()
             for i, a in enumerate(alerts):
-                t = Text()
-                t.append(f"{a.severity} ", style=SEV_STYLE.get(a.severity, ""))
-                t.append(f"{a.rule} @ {a.first_step}\n{a.message}")
-                ol.add_option(Option(t, id=str(i)))
+                ol.add_option(Option(alert_text(a), id=str(i)))
         if "logs" in changed or not getattr(self, "_logs_shown", False):
             # the view may be shared with the jobs table, which already read the new lines
             self._logs_shown = True
@@ -280,7 +295,15 @@ class RunScreen(Screen):
 
         self.app.push_screen(CheckpointsScreen(self.view))
 
+    def side_shown(self) -> bool:
+        return self.query_one("#run-side").display
+
+    def action_toggle_side(self) -> None:
+        self.query_one("#run-side").toggle_class("-toggled")
+
     def action_focus_alerts(self) -> None:
+        if not self.side_shown():
+            self.action_toggle_side()  # alerts live in the side panel: open it
         ol = self.query_one("#alerts", OptionList)
         ol.focus()
         if ol.option_count and ol.highlighted is None:

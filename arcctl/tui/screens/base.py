@@ -1,0 +1,53 @@
+"""What every screen of the console shares: the header, the footer (help and quit pinned),
+`escape` back to the screen below, and the list of its key bindings that the help screen and
+the command palette show."""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Header
+
+from arcctl.tui.widgets.footer import ArcFooter
+
+
+class ArcScreen(Screen):
+    """Subclasses yield their widgets from `body()`; `HELP_TITLE`/`HELP_TEXT` feed the help screen."""
+
+    HELP_TITLE = ""
+    HELP_TEXT = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.body()
+        yield ArcFooter()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+
+class SubScreen(ArcScreen):
+    """A screen opened from another one: `escape` goes back to it."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "back")]
+
+
+def row_table(table_id: str, columns: Sequence[tuple[str, str]] = ()) -> DataTable:
+    """A list whose cursor selects whole rows, with its (label, key) columns."""
+    table = DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
+    for label, key in columns:
+        table.add_column(label, key=key)
+    return table
+
+
+def described_bindings(screen: Screen) -> Iterator[Binding]:
+    """The screen's bindings (inherited ones first, as the footer orders them) and then the
+    app's, each action once, only those with a description."""
+    seen: set[str] = set()
+    own = [b for cls in reversed(type(screen).__mro__) for b in cls.__dict__.get("BINDINGS", [])]
+    for b in own + list(screen.app.BINDINGS):
+        if isinstance(b, Binding) and b.description and b.action not in seen:
+            seen.add(b.action)
+            yield b
