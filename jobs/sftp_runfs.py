@@ -122,9 +122,10 @@ class _SFTPReader:
     def read(self, n: int | None = -1) -> bytes:
         small = n is not None and 0 <= n <= self._f.MAX_REQUEST_SIZE
         if not small:
-            end = self._f.stat().st_size  # pieces past the end would fail the whole readv
-            if n is not None and n >= 0:
-                end = min(end, self._pos + n)
+            # readers ask for byte ranges they saw in a stat just before: no second stat (a round
+            # trip) for them; pieces past the end (a file that shrank meanwhile) fail the readv
+            # and are read again below
+            end = self._pos + n if n is not None and n >= 0 else self._f.stat().st_size
             n, small = max(0, end - self._pos), end - self._pos <= self._f.MAX_REQUEST_SIZE
         if small:  # one request: no prefetch thread
             self._f.seek(self._pos)

@@ -175,6 +175,9 @@ def test_a_long_read_does_not_hold_up_small_ones(remote, runs):
         assert f.read(100) == blob[-10:] and f.read(100) == b""
         f.seek(1000)
         assert f.read(300_000) == blob[1000:301_000] and f.tell() == 301_000
+        f.seek(len(blob) - 1000)  # a range past the end (a file that shrank): what is there
+        assert f.read(300_000) == blob[-1000:]
+    assert view.fs.read_text(f"{run}/spec.json") == (run / "spec.json").read_text()  # the session still works
 
 
 def test_run_screen_opens_a_remote_run_without_touching_the_network_on_the_ui_thread(remote, runs):
