@@ -9,7 +9,7 @@ import shlex
 import pytest
 
 from jobs import wandb_files
-from tests.console.test_logs import sshd  # noqa: F401 - a fixture: the loopback sshd
+from tests.console.conftest import sshd  # noqa: F401 - a fixture: the loopback sshd
 from tests.foundation.conftest import run_cli
 
 pytest.importorskip("wandb")
