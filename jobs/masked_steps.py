@@ -10,7 +10,7 @@ health rules never take them into a baseline or a rolling mean. The generation m
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 # Metrics computed over the loss mask: on an all-masked step they are placeholders.
 MASKED_METRICS = frozenset({"entropy", "kl", "loss", "grad_norm"})
@@ -64,3 +64,21 @@ def _number(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     return float(v) if math.isfinite(v) else None
+
+
+def with_breaks(xs: Sequence[float], ys: Sequence[float],
+                spans: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """xs/ys with a NaN point inside every masked span that lies between two plotted points: plotext
+    breaks its line at a NaN (a masked row has no value, so no plotted step lies inside a span)."""
+    if len(xs) < 2 or not spans:
+        return list(xs), list(ys)
+    import numpy as np
+
+    x = np.asarray(xs, dtype=np.float64)
+    starts = np.asarray([a for a, _ in spans], dtype=np.float64)
+    ends = np.asarray([b for _, b in spans], dtype=np.float64)
+    at = np.searchsorted(x, starts)
+    inner = (at > 0) & (at < len(x))
+    out_x = np.insert(x, at[inner], (starts[inner] + ends[inner]) / 2)
+    out_y = np.insert(np.asarray(ys, dtype=np.float64), at[inner], np.nan)
+    return out_x.tolist(), out_y.tolist()

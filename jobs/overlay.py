@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from jobs.masked_steps import is_masked_metric, with_breaks
 from jobs.rundir import checkpoint_step
 
 MAX_CHAIN = 50  # parent links followed at most (a cycle must not hang the screen)
@@ -87,6 +88,8 @@ def chain_series(segs: Sequence[Segment], metric: str, width: int, smoothing: fl
         rng = (s.lo + 0.5 if s.lo is not None else -math.inf, s.hi if s.hi is not None else math.inf)
         w = max(2, int(width * span / total)) if len(segs) > 1 else width
         x, y = s.view.metrics.series(metric, width=w, smoothing=smoothing, step_range=rng)
+        if is_masked_metric(metric):  # no line drawn through steps TRL could not measure
+            x, y = with_breaks(x, y, s.view.metrics.masked_spans(rng))
         xs += x
         ys += y
     return xs, ys

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobs.backends.local_wrapper import PAUSE_DIR_ENV, PAUSE_ENV
-from tests.foundation.conftest import ARCCTL, fake_template, home, run_cli, wait_for  # noqa: F401
+from tests.cli_jobs.conftest import ARCCTL, fake_template, home, run_cli, wait_for  # noqa: F401
 
 POINTS = ["before_start", "wrapper_before_claim", "wrapper_after_claim", "after_start"]
 

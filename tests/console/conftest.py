@@ -1,4 +1,4 @@
-"""The console CLI tests use the foundation fixtures: a private ARCCTL_HOME and config dir, fake
+"""The console CLI tests use the CLI and job-core fixtures (tests.cli_jobs): a private ARCCTL_HOME and config dir, fake
 trainer templates (real processes), and the real `arcctl` binary; remote commands a real sshd
 on loopback."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.foundation.conftest import home  # noqa: F401 - a fixture
+from tests.cli_jobs.conftest import home  # noqa: F401 - a fixture
 
 
 def loopback_sshd(state_dir: str) -> Iterator:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import run_cli
+from tests.cli_jobs.conftest import run_cli
 
 pytestmark = pytest.mark.timeout(120)
 FIXTURES = Path(__file__).parents[1] / "tui" / "fixtures" / "runs"

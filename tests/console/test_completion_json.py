@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import run_cli, wait_for
-from tests.foundation.test_cli_launch import _fake_checkpoint
+from tests.cli_jobs.conftest import run_cli, wait_for
+from tests.cli_jobs.test_cli_launch import _fake_checkpoint
 
 pytestmark = pytest.mark.timeout(120)
 

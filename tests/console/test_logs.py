@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import ARCCTL, run_cli, wait_for
+from tests.cli_jobs.conftest import ARCCTL, run_cli, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

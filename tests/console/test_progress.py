@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.progress import Progress, ProgressTracker, duration, read_progress
-from tests.foundation.conftest import run_cli, wait_for
+from tests.cli_jobs.conftest import run_cli, wait_for
 
 TRACE = Path(__file__).parents[1] / "health" / "traces" / "real_tiny_cpu_lr1e-4"
 

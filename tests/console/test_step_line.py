@@ -48,3 +48,18 @@ def test_eval_generation_line_has_speed_and_eta():
     tracker.feed([{"step": 40, "time": 100.0}])  # resumed with 40 predictions already written
     assert _progress_line(tracker, 80, 400, 100, 120.0) == "80/400 predictions (100 tasks)  2 predictions/s  ETA 2m"
     assert _progress_line(tracker, 400, 400, 100, 280.0) == "400/400 predictions (100 tasks)  2 predictions/s  ETA 0s"
+
+
+def test_an_all_masked_step_prints_dashes_not_trls_zeros(capsys):
+    from types import SimpleNamespace
+
+    clock = iter([0.0, 1.0, 2.0])
+    cb = StepLine(clock=lambda: next(clock))
+    state = TrainerState(max_steps=10, is_world_process_zero=True)
+    row = {"reward": 0.0, "kl": 0.0, "loss": 0.0, "completions/clipped_ratio": 1.0}
+    for step, masking in ((1, True), (2, False)):
+        state.global_step = step
+        cb.on_log(SimpleNamespace(mask_truncated_completions=masking), state, TrainerControl(), logs=dict(row))
+    masked, unmasked = capsys.readouterr().out.splitlines()
+    assert masked.endswith("reward=0 kl=– clipped_ratio=1 loss=– [all masked]"), masked
+    assert unmasked.endswith("reward=0 kl=0 clipped_ratio=1 loss=0"), unmasked

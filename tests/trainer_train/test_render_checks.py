@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.foundation.conftest import run_cli
+from tests.cli_jobs.conftest import run_cli
 
 pytestmark = pytest.mark.timeout(300)
 

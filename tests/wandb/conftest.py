@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.foundation.conftest import home  # noqa: F401 - a fixture (the CLI tests)
+from tests.cli_jobs.conftest import home  # noqa: F401 - a fixture (the CLI tests)
 
 
 @pytest.fixture

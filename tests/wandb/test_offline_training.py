@@ -12,7 +12,7 @@ import pytest
 
 from jobs import wandb_files
 from jobs.fork import resume_spec
-from tests.foundation.conftest import run_cli
+from tests.cli_jobs.conftest import run_cli
 from tests.trainer_train.helpers import REPO, env, events, grpo_spec, metrics, trainer_cmd
 
 from .records import config, history, records, run_record

@@ -9,8 +9,8 @@ import shlex
 import pytest
 
 from jobs import wandb_files
-from tests.console.test_logs import sshd  # noqa: F401 - a fixture: the loopback sshd
-from tests.foundation.conftest import run_cli
+from tests.console.conftest import sshd  # noqa: F401 - a fixture: the loopback sshd
+from tests.cli_jobs.conftest import run_cli
 
 pytest.importorskip("wandb")
 pytestmark = pytest.mark.timeout(120)

@@ -108,9 +108,12 @@ def render(pic: Picture) -> Text:
         keep = np.isfinite(x) & np.isfinite(y)
         if not keep.any():
             continue
-        px = (x[keep] - x0) / (x1 - x0) * (2 * w - 1)
-        py = (y1 - y[keep]) / (y1 - y0) * (4 * h - 1)
-        dx, dy = _segments(px, py)
+        px = (x - x0) / (x1 - x0) * (2 * w - 1)
+        py = (y1 - y) / (y1 - y0) * (4 * h - 1)
+        # a NaN breaks the line (e.g. steps whose metric was not measured): draw each finite run alone
+        runs = np.split(np.arange(len(x)), np.flatnonzero(~keep))
+        parts = [_segments(px[r[keep[r]]], py[r[keep[r]]]) for r in runs if keep[r].any()]
+        dx, dy = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         cy, cx = dy // 4, dx // 2
         ok = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
         dx, dy, cx, cy = dx[ok], dy[ok], cx[ok], cy[ok]

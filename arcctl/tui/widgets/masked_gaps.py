@@ -8,25 +8,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jobs.masked_steps import LABEL
+from jobs.masked_steps import LABEL, with_breaks  # noqa: F401  (charts import it from here)
 
 GAP_COLOR = "gray"
-
-
-def with_breaks(xs: Sequence[float], ys: Sequence[float],
-                spans: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
-    """xs/ys with a NaN point inside every masked span that lies between two plotted points: plotext
-    breaks its line at a NaN (a masked row has no value, so no plotted step lies inside a span)."""
-    if len(xs) < 2 or not spans:
-        return list(xs), list(ys)
-    x = np.asarray(xs, dtype=np.float64)
-    starts = np.asarray([a for a, _ in spans], dtype=np.float64)
-    ends = np.asarray([b for _, b in spans], dtype=np.float64)
-    at = np.searchsorted(x, starts)
-    inner = (at > 0) & (at < len(x))
-    out_x = np.insert(x, at[inner], (starts[inner] + ends[inner]) / 2)
-    out_y = np.insert(np.asarray(ys, dtype=np.float64), at[inner], np.nan)
-    return out_x.tolist(), out_y.tolist()
 
 
 def mark_gaps(plt: Any, spans: Sequence[tuple[float, float]], x_range: tuple[float, float], y: float,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.registry import Registry
-from tests.foundation.conftest import run_cli, wait_for
+from tests.cli_jobs.conftest import run_cli, wait_for
 
 
 def _jobs():

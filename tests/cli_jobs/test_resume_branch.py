@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobs import rundir
-from tests.foundation.conftest import run_cli, wait_for
+from tests.cli_jobs.conftest import run_cli, wait_for
 from tests.pilot import until
 
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=4", "-p", "n_jobs=1",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import run_cli, wait_for
+from tests.cli_jobs.conftest import run_cli, wait_for
 
 TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=2", "-p", "n_jobs=1",
         "-p", "max_completion_length=32", "-p", "per_device_train_batch_size=2",

@@ -1,5 +1,5 @@
-"""Fixtures for the foundation tests: a private ARCCTL_HOME + config dir per test, user templates
-whose entry is tests/foundation/fake_trainer.py, and a runner for the real `arcctl` binary."""
+"""Fixtures for the CLI and job-core tests: a private ARCCTL_HOME + config dir per test, user templates
+whose entry is tests/cli_jobs/fake_trainer.py, and a runner for the real `arcctl` binary."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import wait_for  # noqa: F401 - the foundation tests poll the same way
+from tests.clusters.conftest import wait_for  # noqa: F401 - the CLI and job-core tests poll the same way
 
 HERE = Path(__file__).parent
 FAKE = HERE / "fake_trainer.py"

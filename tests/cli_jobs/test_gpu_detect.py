@@ -12,7 +12,7 @@ import pytest
 from jobs.backends.local import LocalBackend
 from jobs.gpus import Gpu, NvmlUnavailable, detect_gpus, nvml_gpus
 from jobs.spec import JobSpec
-from tests.foundation.conftest import run_cli, wait_for
+from tests.cli_jobs.conftest import run_cli, wait_for
 
 
 def _nvml_starts() -> bool:

@@ -16,7 +16,7 @@ import pytest
 from jobs.progress import read_progress
 from jobs.runview import RunView
 from jobs.trainer_state import metrics_source
-from tests.foundation.conftest import ARCCTL, wait_for
+from tests.cli_jobs.conftest import ARCCTL, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from arcctl.cli.tail_cmd import format_record
-from tests.foundation.conftest import run_cli
+from tests.cli_jobs.conftest import run_cli
 
 
 def test_metrics_key_first_and_none_skipped():

@@ -24,7 +24,7 @@ from jobs.registry import Registry
 from jobs.spec import JobSpec
 from jobs.submit import build_specs, fork_job
 from jobs.sweep import coerce
-from tests.foundation.conftest import ARCCTL, run_cli, tree
+from tests.cli_jobs.conftest import ARCCTL, run_cli, tree
 
 pytestmark = pytest.mark.timeout(300)
 DEEP = "[" * 100_000 + "]" * 100_000

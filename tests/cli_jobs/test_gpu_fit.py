@@ -72,7 +72,7 @@ def test_profile_gpu_memory_is_validated():
 
 
 def test_render_and_submit_on_a_24g_profile_print_the_warning_once(home, tmp_path):
-    from tests.foundation.conftest import run_cli
+    from tests.cli_jobs.conftest import run_cli
 
     model = tmp_path / "model-8b"
     model.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.registry import Registry
-from tests.foundation.conftest import run_cli, tree
+from tests.cli_jobs.conftest import run_cli, tree
 
 
 def _assert_one_line_error(res, needle: str) -> None:
@@ -87,7 +87,7 @@ def test_submit_of_sweep_with_one_bad_point_launches_none(home):
 
 
 def test_resume_of_a_running_job_is_refused(home):
-    from tests.foundation.conftest import wait_for
+    from tests.cli_jobs.conftest import wait_for
 
     jid = run_cli("submit", "fakeslow", "-q", check=True).stdout.strip()
     res = run_cli("resume", jid)

@@ -1,6 +1,6 @@
-"""Golden files for rendered specs and launch artifacts (tests/foundation/golden/).
+"""Golden files for rendered specs and launch artifacts (tests/cli_jobs/golden/).
 
-Regenerate after an intended change with: ARCCTL_UPDATE_GOLDEN=1 pytest tests/foundation/test_golden.py
+Regenerate after an intended change with: ARCCTL_UPDATE_GOLDEN=1 pytest tests/cli_jobs/test_golden.py
 Machine-specific parts are normalised: the runs root -> <RUNS>, this interpreter -> <python>,
 the creation time -> <created>. Params are pinned as far as the template and the overrides set
 them: a new default in jobs/params.py (another module's business) does not break these files.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import run_cli
+from tests.cli_jobs.conftest import run_cli
 from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,5 +1,5 @@
 """End to end through the real `arcctl` binary: submit on the local profile launches a real
-process (tests/foundation/fake_trainer.py as the template's entry), and `arcctl ls` shows it go
+process (tests/cli_jobs/fake_trainer.py as the template's entry), and `arcctl ls` shows it go
 queued -> running -> completed/failed with its exit code; cancel, resume, fork, tail."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.foundation.conftest import fake_template, run_cli, wait_for
+from tests.cli_jobs.conftest import fake_template, run_cli, wait_for
 
 
 def ls() -> dict[str, dict]:
@@ -166,7 +166,7 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     (rd / "metrics.jsonl").write_text('{"step": 1, "reward": 1.0}\n{"step": 2, "rew')  # torn last line
     import subprocess
 
-    from tests.foundation.conftest import ARCCTL
+    from tests.cli_jobs.conftest import ARCCTL
 
     p = subprocess.Popen([ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
                          stdout=subprocess.PIPE, text=True)
@@ -204,7 +204,7 @@ def test_two_submits_at_once_get_distinct_run_dirs(home):
     in different run dirs, both registered."""
     import subprocess
 
-    from tests.foundation.conftest import ARCCTL
+    from tests.cli_jobs.conftest import ARCCTL
 
     procs = [subprocess.Popen([ARCCTL, "submit", "fake", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(3)]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from jobs.processes import children, start_time
-from tests.foundation.conftest import wait_for
+from tests.cli_jobs.conftest import wait_for
 
 
 def _kernel_start(pid: int) -> str:
