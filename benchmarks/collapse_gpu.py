@@ -22,6 +22,7 @@ learning-rate and beta factors), so the child runs with them switched on; guard=
 --trip tightens the health thresholds so that a tiny CPU run trips the guard (to check the
 plumbing); never use it for the real measurement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,15 @@ from jobs import rundir  # noqa: E402
 from jobs.spec import JobSpec  # noqa: E402
 
 SMOOTH = 20  # rows; the same window as jobs.health's default smoothing
-TRIP = {"baseline_skip": 2, "baseline_rows": 1, "window": 1, "persist": 1,
-        "entropy_low_watch": 100.0, "entropy_low_warning": 100.0, "entropy_low_critical": 100.0}
+TRIP = {
+    "baseline_skip": 2,
+    "baseline_rows": 1,
+    "window": 1,
+    "persist": 1,
+    "entropy_low_watch": 100.0,
+    "entropy_low_warning": 100.0,
+    "entropy_low_critical": 100.0,
+}
 
 
 def env(home: Path) -> dict[str, str]:
@@ -54,8 +62,9 @@ def env(home: Path) -> dict[str, str]:
 def trainer(args: list[str], log: Path, home: Path) -> None:
     t0 = time.time()
     with open(log, "w") as f:
-        rc = subprocess.call([sys.executable, "-m", "trainer", *args], cwd=REPO, env=env(home), stdout=f,
-                             stderr=subprocess.STDOUT)
+        rc = subprocess.call(
+            [sys.executable, "-m", "trainer", *args], cwd=REPO, env=env(home), stdout=f, stderr=subprocess.STDOUT
+        )
     print(f"  {' '.join(args[:2])}: exit {rc} in {time.time() - t0:.0f} s (log {log})", flush=True)
     if rc != 0:
         sys.exit(f"failed, see {log}:\n" + log.read_text()[-3000:])
@@ -96,9 +105,9 @@ def warm_start(model_dir: Path, out: Path, steps: int, gpu: bool, log: Path) -> 
             labels = torch.full((len(chunk), width), -100)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for i, (x, y) in enumerate(chunk):
-                ids[i, :len(x)] = torch.tensor(x)
-                labels[i, :len(y)] = torch.tensor(y)
-                mask[i, :len(x)] = 1
+                ids[i, : len(x)] = torch.tensor(x)
+                labels[i, : len(y)] = torch.tensor(y)
+                mask[i, : len(x)] = 1
             with torch.autocast(device, dtype=torch.bfloat16, enabled=gpu):
                 loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
             loss.backward()
@@ -114,26 +123,61 @@ def warm_start(model_dir: Path, out: Path, steps: int, gpu: bool, log: Path) -> 
 
 def grpo_params(a) -> dict:
     if a.cpu:
-        p = dict(num_generations=2, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-                 max_completion_length=a.completion_length or 48, max_tasks=a.tasks or 4, n_jobs=1)
+        p = dict(
+            num_generations=2,
+            per_device_train_batch_size=2,
+            gradient_accumulation_steps=1,
+            max_completion_length=a.completion_length or 48,
+            max_tasks=a.tasks or 4,
+            n_jobs=1,
+        )
     else:
-        p = dict(num_generations=8, per_device_train_batch_size=8, gradient_accumulation_steps=2,
-                 max_completion_length=a.completion_length or 256, max_tasks=a.tasks or 200, n_jobs=8)
-    p.update(dataset="arc1/train", grid_encoder="digits", max_seq_length=4096, max_steps=a.steps,
-             save_steps=a.save_steps, logging_steps=1, learning_rate=a.lr, lr_scheduler_type="constant",
-             warmup_ratio=0.0, beta=0.01, seed=a.seed, temperature=1.0, sandbox_timeout_s=1.0,
-             lora_r=16, lora_alpha=32, max_grad_norm=1.0,
-             # the sampling and loss settings RESULTS.md was measured with
-             repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False,
-             rollback_changes=rollback_changes(a), max_rollbacks=a.max_rollbacks)
+        p = dict(
+            num_generations=8,
+            per_device_train_batch_size=8,
+            gradient_accumulation_steps=2,
+            max_completion_length=a.completion_length or 256,
+            max_tasks=a.tasks or 200,
+            n_jobs=8,
+        )
+    p.update(
+        dataset="arc1/train",
+        grid_encoder="digits",
+        max_seq_length=4096,
+        max_steps=a.steps,
+        save_steps=a.save_steps,
+        logging_steps=1,
+        learning_rate=a.lr,
+        lr_scheduler_type="constant",
+        warmup_ratio=0.0,
+        beta=0.01,
+        seed=a.seed,
+        temperature=1.0,
+        sandbox_timeout_s=1.0,
+        lora_r=16,
+        lora_alpha=32,
+        max_grad_norm=1.0,
+        # the sampling and loss settings RESULTS.md was measured with
+        repetition_penalty=1.0,
+        scale_rewards="group",
+        mask_truncated_completions=False,
+        rollback_changes=rollback_changes(a),
+        max_rollbacks=a.max_rollbacks,
+    )
     if a.trip:
         p["health"] = dict(TRIP)
     return p
 
 
 # What --remedies switches on in a rollback child ("=V" sets a value; a factor could not lift a 0).
-REMEDIES = {"frequency_penalty": "=0.5", "presence_penalty": "=0.1", "reward_ngram_penalty": "=2.0",
-            "reward_ngram_size": "=4", "truncated_reward": "=0.0", "tie_break": "shorter"}
+REMEDIES = {
+    "frequency_penalty": "=0.5",
+    "presence_penalty": "=0.1",
+    "reward_ngram_penalty": "=2.0",
+    "reward_ngram_size": "=4",
+    "truncated_reward": "=0.0",
+    "tie_break": "shorter",
+}
 
 
 def rollback_changes(a) -> dict:
@@ -147,8 +191,11 @@ def chain(run_dir: Path) -> list[Path]:
     """The run followed by its rollback children, in order."""
     out = [run_dir]
     while True:
-        ev = [e for e in rundir.read_jsonl(out[-1] / rundir.EVENTS) if e.get("event") == rundir.EV_ROLLBACK
-              and e.get("child_run_dir")]
+        ev = [
+            e
+            for e in rundir.read_jsonl(out[-1] / rundir.EVENTS)
+            if e.get("event") == rundir.EV_ROLLBACK and e.get("child_run_dir")
+        ]
         if not ev:
             return out
         out.append(Path(ev[-1]["child_run_dir"]))
@@ -156,7 +203,8 @@ def chain(run_dir: Path) -> list[Path]:
 
 def stopped(run_dir: Path) -> bool:
     return (run_dir / rundir.EVENTS).exists() and any(
-        e.get("event") in (rundir.EV_STOPPED, rundir.EV_ERROR) for e in rundir.read_jsonl(run_dir / rundir.EVENTS))
+        e.get("event") in (rundir.EV_STOPPED, rundir.EV_ERROR) for e in rundir.read_jsonl(run_dir / rundir.EVENTS)
+    )
 
 
 def wait_chain(run_dir: Path, home: Path, timeout: float) -> list[Path]:
@@ -174,7 +222,11 @@ def wait_chain(run_dir: Path, home: Path, timeout: float) -> list[Path]:
             return runs
         try:
             job = Registry().get(str(last))
-            st = backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id) if job.backend_job_id else None
+            st = (
+                backend_for(job.spec()).status([job.backend_job_id]).get(job.backend_job_id)
+                if job.backend_job_id
+                else None
+            )
         except Exception:
             st = None
         if st is not None and st.state.terminal and not stopped(last):
@@ -190,7 +242,7 @@ def wait_chain(run_dir: Path, home: Path, timeout: float) -> list[Path]:
 def smoothed(values: list[float]) -> list[float]:
     out = []
     for i in range(len(values)):
-        w = values[max(0, i - SMOOTH + 1):i + 1]
+        w = values[max(0, i - SMOOTH + 1) : i + 1]
         out.append(sum(w) / len(w))
     return out
 
@@ -201,14 +253,16 @@ def summarize(runs: list[Path]) -> dict:
     first = diagnose(str(runs[0]))
     rows = []
     for r in runs:  # each child continues from its checkpoint step; keep the newest row per step
-        rows = [x for x in rows if x["step"] <= (rundir.read_jsonl(r / rundir.METRICS) or [{"step": 1e18}])[0]["step"] - 1]
+        rows = [
+            x for x in rows if x["step"] <= (rundir.read_jsonl(r / rundir.METRICS) or [{"step": 1e18}])[0]["step"] - 1
+        ]
         rows += [x for x in rundir.read_jsonl(r / rundir.METRICS) if isinstance(x.get("reward"), (int, float))]
     steps = [x["step"] for x in rows]
     sm = smoothed([x["reward"] for x in rows])
     best_i = max(range(len(sm)), key=sm.__getitem__) if sm else None
     half = None
     for i in range(len(sm)):
-        if i >= SMOOTH and sm[i] <= 0.5 * max(sm[:i + 1]) and max(sm[:i + 1]) > 0:
+        if i >= SMOOTH and sm[i] <= 0.5 * max(sm[: i + 1]) and max(sm[: i + 1]) > 0:
             half = steps[i]
             break
     tail = [x["reward"] for x in rows[-10:]]
@@ -241,7 +295,9 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="work folder (model, runs, registry)")
     ap.add_argument("--cpu", action="store_true", help="tiny settings for a CPU smoke run")
     ap.add_argument("--model", help="model folder (default: build the tiny model)")
-    ap.add_argument("--sft-steps", type=int, default=None, help="full-parameter warm-start steps (default 1500 GPU, 4 CPU; 0 skips)")
+    ap.add_argument(
+        "--sft-steps", type=int, default=None, help="full-parameter warm-start steps (default 1500 GPU, 4 CPU; 0 skips)"
+    )
     ap.add_argument("--steps", type=int, default=None, help="GRPO steps per run (default 300 GPU, 10 CPU)")
     ap.add_argument("--save-steps", type=int, default=None, help="checkpoint interval (default 20 GPU, 2 CPU)")
     ap.add_argument("--lr", type=float, default=2e-3, help="GRPO learning rate, far too high (demo uses 1e-4)")
@@ -286,8 +342,14 @@ def main() -> None:
         if not stopped(run_dir):  # a rerun resumes an interrupted run from its newest checkpoint
             params = dict(model_path=str(model), guard=guard, **grpo_params(a))
             if not (run_dir / rundir.SPEC).exists():
-                JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir), resources=resources,
-                        params=params).write()
+                JobSpec(
+                    kind="grpo",
+                    name=run_dir.name,
+                    template="grpo",
+                    run_dir=str(run_dir),
+                    resources=resources,
+                    params=params,
+                ).write()
             print(f"GRPO guard={guard}: {a.steps} steps at lr {a.lr}", flush=True)
             trainer(["run", str(run_dir)], work / "logs" / f"grpo-{guard}.log", home)
         runs = wait_chain(run_dir, home, a.timeout) if guard == "rollback" else [run_dir]
@@ -302,22 +364,42 @@ def main() -> None:
             device = torch.cuda.get_device_name(0)
     except ImportError:
         pass
-    cols = ["first_warning", "first_critical", "reward_halved", "best_reward", "best_step", "final_reward",
-            "final_arc_reward", "final_solved", "last_step", "rollbacks", "healthy_checkpoint", "rules"]
+    cols = [
+        "first_warning",
+        "first_critical",
+        "reward_halved",
+        "best_reward",
+        "best_step",
+        "final_reward",
+        "final_arc_reward",
+        "final_solved",
+        "last_step",
+        "rollbacks",
+        "healthy_checkpoint",
+        "rules",
+    ]
     extra = ", " + ", ".join(f"{k} {v}" for k, v in REMEDIES.items()) if a.remedies else ""
-    print(f"\nCollapse guard on {device}: lr {a.lr} (rollback: lr x{a.lr_factor}, beta x2{extra}, max {a.max_rollbacks}),"
-          f" {a.steps} GRPO steps, full warm start {sft_steps} steps{', TRIP thresholds' if a.trip else ''}")
+    print(
+        f"\nCollapse guard on {device}: lr {a.lr} (rollback: lr x{a.lr_factor}, beta x2{extra}, max {a.max_rollbacks}),"
+        f" {a.steps} GRPO steps, full warm start {sft_steps} steps{', TRIP thresholds' if a.trip else ''}"
+    )
     print("| guard | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
     for guard, r in results.items():
-        print(f"| {guard} | " + " | ".join(str(r[c]) if not isinstance(r[c], list) else ", ".join(r[c]) or "-" for c in cols) + " |")
+        print(
+            f"| {guard} | "
+            + " | ".join(str(r[c]) if not isinstance(r[c], list) else ", ".join(r[c]) or "-" for c in cols)
+            + " |"
+        )
     off, rb = results["off"], results["rollback"]
     key = "final_arc_reward"  # unshaped, so comparable when the rollback switched remedies on
     if off[key] is not None and rb[key] is not None:
         ratio = f"{rb[key] / off[key]:.2f}x" if off[key] else "n/a: guard-off final reward is 0"
         verdict = "above" if rb[key] > off[key] else "not above"
-        print(f"\nfinal ARC reward (last 10 steps), rollback vs off: {rb[key]} vs {off[key]} ({ratio}): "
-              f"the rolled-back chain ends {verdict} the unguarded run")
+        print(
+            f"\nfinal ARC reward (last 10 steps), rollback vs off: {rb[key]} vs {off[key]} ({ratio}): "
+            f"the rolled-back chain ends {verdict} the unguarded run"
+        )
     print(f"details: {work / 'results.json'}")
 
 

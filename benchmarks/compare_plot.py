@@ -9,6 +9,7 @@ real app, headless, at the chart's size in a 160x45 terminal. Baselines at the s
 (what the run screen's charts use) drawing the same downsampled lines, and plotext drawing every
 row of every run. Target: < 100 ms per redraw.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ def make_runs(root: Path, runs: int, steps: int) -> list[Path]:
     for r in range(runs):
         run = root / f"run{r}"
         run.mkdir(parents=True)
-        spec = {"kind": "grpo", "name": run.name, "template": "grpo", "run_dir": str(run),
-                "params": {"learning_rate": 1e-6 * (r + 1), "beta": 0.01}}
+        spec = {
+            "kind": "grpo",
+            "name": run.name,
+            "template": "grpo",
+            "run_dir": str(run),
+            "params": {"learning_rate": 1e-6 * (r + 1), "beta": 0.01},
+        }
         first = 1
         if r == runs - 1 and runs > 1:  # a fork of run0 from the middle
             first = steps // 2 + 1
@@ -38,13 +44,34 @@ def make_runs(root: Path, runs: int, steps: int) -> list[Path]:
         (run / "spec.json").write_text(json.dumps(spec))
         with open(run / "metrics.jsonl", "w") as f:
             for s in range(first, steps + 1):
-                f.write(json.dumps({"step": s, "time": 1.7e9 + s, "reward": 0.5 + 0.3 * math.sin(s / 500 + r),
-                                    "kl": 1e-4 * s, "entropy": 1.0}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "step": s,
+                            "time": 1.7e9 + s,
+                            "reward": 0.5 + 0.3 * math.sin(s / 500 + r),
+                            "kl": 1e-4 * s,
+                            "entropy": 1.0,
+                        }
+                    )
+                    + "\n"
+                )
         with open(run / "events.jsonl", "w") as f:
             for s in range(first + 499, steps + 1, 500):
                 f.write(json.dumps({"event": "checkpoint_saved", "step": s, "time": 1.7e9 + s}) + "\n")
-            f.write(json.dumps({"event": "collapse_warning", "step": steps - 100, "rule": "kl_spike",
-                                "severity": "warning", "first_step": steps - 100, "time": 1.7e9}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "event": "collapse_warning",
+                        "step": steps - 100,
+                        "rule": "kl_spike",
+                        "severity": "warning",
+                        "first_step": steps - 100,
+                        "time": 1.7e9,
+                    }
+                )
+                + "\n"
+            )
         out.append(run)
     return out
 
@@ -87,9 +114,10 @@ def bench(runs: list[Path], repeat: int) -> dict:
             await scr.mount(plot)
             await pilot.pause(0.05)
             plt = plot.plt
-            for key, data in (("plotext_same_ms", [(ln.xs, ln.ys) for ln in chart.lines]),
-                              ("all_points_ms", [(list(v.metrics.steps), list(v.metrics.columns["reward"]))
-                                                 for v in scr.views])):
+            for key, data in (
+                ("plotext_same_ms", [(ln.xs, ln.ys) for ln in chart.lines]),
+                ("all_points_ms", [(list(v.metrics.steps), list(v.metrics.columns["reward"])) for v in scr.views]),
+            ):
                 t = time.perf_counter()
                 plt.clear_data()
                 plt.clear_figure()
@@ -114,14 +142,30 @@ def main() -> None:
     w, h = r["size"]
     rows = [
         ("measure", "arcctl", "baseline (same run)", "ratio", "target", "ok"),
-        (f"overlay redraw, {args.runs} runs x {args.steps} steps, chart {w}x{h}",
-         f"{r['redraw_ms']:.1f} ms ({r['points']} pts, {r['markers']} markers)",
-         f"{r['plotext_same_ms']:.0f} ms (plotext, same points)", f"{r['plotext_same_ms'] / r['redraw_ms']:.0f}x",
-         "< 100 ms", "yes" if r["redraw_ms"] < 100 else "NO"),
-        ("", "", f"{r['all_points_ms']:.0f} ms (plotext, every row)", f"{r['all_points_ms'] / r['redraw_ms']:.0f}x",
-         "", ""),
-        ("  open the compare screen: first overlay drawn", f"{r['first_draw_s']:.2f} s ({r['rows']} rows read)",
-         "-", "-", "-", "-"),
+        (
+            f"overlay redraw, {args.runs} runs x {args.steps} steps, chart {w}x{h}",
+            f"{r['redraw_ms']:.1f} ms ({r['points']} pts, {r['markers']} markers)",
+            f"{r['plotext_same_ms']:.0f} ms (plotext, same points)",
+            f"{r['plotext_same_ms'] / r['redraw_ms']:.0f}x",
+            "< 100 ms",
+            "yes" if r["redraw_ms"] < 100 else "NO",
+        ),
+        (
+            "",
+            "",
+            f"{r['all_points_ms']:.0f} ms (plotext, every row)",
+            f"{r['all_points_ms'] / r['redraw_ms']:.0f}x",
+            "",
+            "",
+        ),
+        (
+            "  open the compare screen: first overlay drawn",
+            f"{r['first_draw_s']:.2f} s ({r['rows']} rows read)",
+            "-",
+            "-",
+            "-",
+            "-",
+        ),
     ]
     widths = [max(len(str(row[i])) for row in rows) for i in range(6)]
     line = lambda row: "| " + " | ".join(str(v).ljust(wd) for v, wd in zip(row, widths)) + " |"  # noqa: E731

@@ -13,6 +13,7 @@ tests/clusters/daemons.py) next to the same run opened locally, as `arcctl open 
 does, in fresh processes (the connection is part of the time): time to the run screen's first
 chart, to the first completions page when `c` is pressed at once, and to the whole history.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CODE = "def transform(grid):\n" + "".join(f"    x{i} = [row[::-1] for row in grid]  # step {i}\n" for i in range(30)) + "    return x0\n"
+CODE = (
+    "def transform(grid):\n"
+    + "".join(f"    x{i} = [row[::-1] for row in grid]  # step {i}\n" for i in range(30))
+    + "    return x0\n"
+)
 
 
 def make_run(root: Path, size_mb: int, steps: int) -> Path:
     run = root / "big-run"
     run.mkdir(parents=True, exist_ok=True)
-    (run / "spec.json").write_text(json.dumps({"kind": "grpo", "name": "big-run", "template": "grpo", "run_dir": str(run),
-                                               "params": {"model_path": "m", "dataset": "arc1/train", "max_completion_length": 1024}}))
+    (run / "spec.json").write_text(
+        json.dumps(
+            {
+                "kind": "grpo",
+                "name": "big-run",
+                "template": "grpo",
+                "run_dir": str(run),
+                "params": {"model_path": "m", "dataset": "arc1/train", "max_completion_length": 1024},
+            }
+        )
+    )
     target = size_mb * 1024 * 1024
     comp = run / "completions.jsonl"
     if not comp.exists() or comp.stat().st_size < target:
@@ -44,9 +58,17 @@ def make_run(root: Path, size_mb: int, steps: int) -> Path:
             while written < target:
                 block = []
                 for _ in range(1000):
-                    rec = {"id": f"{i // 16}:{i % 16}", "step": i // 16, "task_id": f"task{i % 400:04d}", "reward": (i % 7) / 7,
-                           "n_tokens": 300 + i % 700, "truncated": i % 13 == 0, "error": None if i % 5 else "syntax_error",
-                           "diag": {"ngram4_repeat_max": i % 9, "unique_token_ratio": 0.5}, "completion": CODE}
+                    rec = {
+                        "id": f"{i // 16}:{i % 16}",
+                        "step": i // 16,
+                        "task_id": f"task{i % 400:04d}",
+                        "reward": (i % 7) / 7,
+                        "n_tokens": 300 + i % 700,
+                        "truncated": i % 13 == 0,
+                        "error": None if i % 5 else "syntax_error",
+                        "diag": {"ngram4_repeat_max": i % 9, "unique_token_ratio": 0.5},
+                        "completion": CODE,
+                    }
                     block.append(json.dumps(rec))
                     i += 1
                 data = "\n".join(block) + "\n"
@@ -54,8 +76,18 @@ def make_run(root: Path, size_mb: int, steps: int) -> Path:
                 written += len(data)
     with open(run / "metrics.jsonl", "w") as f:
         for s in range(1, steps + 1):
-            f.write(json.dumps({"step": s, "reward": 0.5 + 0.3 * ((s * 7919) % 1000) / 1000, "kl": s * 1e-6,
-                                "entropy": 1.0, "completions/clipped_ratio": 0.1}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "step": s,
+                        "reward": 0.5 + 0.3 * ((s * 7919) % 1000) / 1000,
+                        "kl": s * 1e-6,
+                        "entropy": 1.0,
+                        "completions/clipped_ratio": 0.1,
+                    }
+                )
+                + "\n"
+            )
     return run
 
 
@@ -292,17 +324,38 @@ def bench_remote(run: Path, root: Path) -> None:
         server.stop()
     loc, rem = res["local"], res["remote"]
     rows = [
-        ("first chart (run screen)", f"{loc['first_chart_s']:.3f} s ({loc['rows_at_first_chart']} rows)",
-         f"{rem['first_chart_s']:.3f} s ({rem['rows_at_first_chart']} rows)", f"{rem['first_chart_s'] / loc['first_chart_s']:.1f}x",
-         "<= 1 s, <= 2x local", rem["first_chart_s"] <= 1.0 and rem["first_chart_s"] <= 2 * loc["first_chart_s"]),
-        ("first completions page (`c` at once)", f"{loc['first_page_s']:.3f} s", f"{rem['first_page_s']:.3f} s",
-         f"{rem['first_page_s'] / loc['first_page_s']:.1f}x", "<= 1 s, <= 2x local",
-         rem["first_page_s"] <= 1.0 and rem["first_page_s"] <= 2 * loc["first_page_s"]),
-        (f"whole history ({rem['rows']} rows) on the chart", f"{loc['history_s']:.3f} s", f"{rem['history_s']:.3f} s",
-         f"{rem['history_s'] / loc['history_s']:.1f}x", "-", True),
-        (f"metrics.jsonl ({naive['bytes'] / 2**20:.0f} MB) read whole: run-dir reader (baseline: paramiko read())", "-",
-         (f"{naive['reader_s']:.3f} s ({naive['s']:.2f} s)" if "reader_s" in naive else f"- ({naive['s']:.2f} s)"),
-         f"{naive['s'] / naive['reader_s']:.0f}x faster" if "reader_s" in naive else "-", "-", True),
+        (
+            "first chart (run screen)",
+            f"{loc['first_chart_s']:.3f} s ({loc['rows_at_first_chart']} rows)",
+            f"{rem['first_chart_s']:.3f} s ({rem['rows_at_first_chart']} rows)",
+            f"{rem['first_chart_s'] / loc['first_chart_s']:.1f}x",
+            "<= 1 s, <= 2x local",
+            rem["first_chart_s"] <= 1.0 and rem["first_chart_s"] <= 2 * loc["first_chart_s"],
+        ),
+        (
+            "first completions page (`c` at once)",
+            f"{loc['first_page_s']:.3f} s",
+            f"{rem['first_page_s']:.3f} s",
+            f"{rem['first_page_s'] / loc['first_page_s']:.1f}x",
+            "<= 1 s, <= 2x local",
+            rem["first_page_s"] <= 1.0 and rem["first_page_s"] <= 2 * loc["first_page_s"],
+        ),
+        (
+            f"whole history ({rem['rows']} rows) on the chart",
+            f"{loc['history_s']:.3f} s",
+            f"{rem['history_s']:.3f} s",
+            f"{rem['history_s'] / loc['history_s']:.1f}x",
+            "-",
+            True,
+        ),
+        (
+            f"metrics.jsonl ({naive['bytes'] / 2**20:.0f} MB) read whole: run-dir reader (baseline: paramiko read())",
+            "-",
+            (f"{naive['reader_s']:.3f} s ({naive['s']:.2f} s)" if "reader_s" in naive else f"- ({naive['s']:.2f} s)"),
+            f"{naive['s'] / naive['reader_s']:.0f}x faster" if "reader_s" in naive else "-",
+            "-",
+            True,
+        ),
     ]
     print_table(("measure", "local", "over SFTP (loopback)", "ratio", "target", "ok"), rows)
 
@@ -329,7 +382,9 @@ def main() -> None:
     t = time.perf_counter()
     run = make_run(root, args.size_mb, args.steps)
     size = (run / "completions.jsonl").stat().st_size
-    print(f"run dir {run}: completions.jsonl {size / 2**20:.0f} MB, metrics {args.steps} steps (made in {time.perf_counter() - t:.1f}s)")
+    print(
+        f"run dir {run}: completions.jsonl {size / 2**20:.0f} MB, metrics {args.steps} steps (made in {time.perf_counter() - t:.1f}s)"
+    )
 
     if args.remote:
         bench_remote(run, root)
@@ -346,25 +401,66 @@ def main() -> None:
     torch = child(CHILD_TORCH)
 
     rows = [
-        ("open 1 GB run: first completions page", f"{app['first_page_s']:.3f} s", f"{naive['first_page_s']:.2f} s (json.loads every line)",
-         f"{naive['first_page_s'] / app['first_page_s']:.0f}x", "< 0.5 s", app["first_page_s"] < 0.5),
-        ("  peak RSS of that process", f"{app['rss_mb']:.0f} MB", f"{naive['rss_mb']:.0f} MB",
-         f"{naive['rss_mb'] / app['rss_mb']:.1f}x", "< 200 MB", app["rss_mb"] < 200),
-        (f"chart redraw, {chart['steps']} steps, run-screen chart {chart['cell_size'][0]}x{chart['cell_size'][1]}",
-         f"{chart['cell_ms']:.1f} ms ({chart['cell_points']} pts)", "-", "-", "< 50 ms", chart["cell_ms"] < 50),
-        (f"  same, one chart {chart['size'][0]}x{chart['size'][1]}", f"{chart['downsampled_ms']:.1f} ms ({chart['points']} pts)",
-         f"{chart['all_points_ms']:.0f} ms (all points)", f"{chart['all_points_ms'] / chart['downsampled_ms']:.0f}x", "< 50 ms",
-         chart["downsampled_ms"] < 50),
-        ("appended metrics line on screen", f"{append['lag_max_s']:.3f} s max ({append['lag_mean_s']:.3f} mean)",
-         "-", "-", "< 1 s", append["lag_max_s"] < 1.0),
-        ("  refresh cost, one new line", f"{append['incremental_s'] * 1000:.1f} ms (byte offset)",
-         f"{append['reread_s'] * 1000:.0f} ms (re-read whole file)", f"{append['reread_s'] / append['incremental_s']:.0f}x",
-         "-", True),
-        ("start-up: import dashboard + CLI", f"{imp['s']:.2f} s, heavy: {imp['heavy'] or 'none'}",
-         "import torch: " + (f"{torch['s']:.2f} s" if torch["s"] is not None else "n/a"),
-         f"{torch['s'] / imp['s']:.1f}x" if torch["s"] else "-", "no torch", not imp["heavy"]),
+        (
+            "open 1 GB run: first completions page",
+            f"{app['first_page_s']:.3f} s",
+            f"{naive['first_page_s']:.2f} s (json.loads every line)",
+            f"{naive['first_page_s'] / app['first_page_s']:.0f}x",
+            "< 0.5 s",
+            app["first_page_s"] < 0.5,
+        ),
+        (
+            "  peak RSS of that process",
+            f"{app['rss_mb']:.0f} MB",
+            f"{naive['rss_mb']:.0f} MB",
+            f"{naive['rss_mb'] / app['rss_mb']:.1f}x",
+            "< 200 MB",
+            app["rss_mb"] < 200,
+        ),
+        (
+            f"chart redraw, {chart['steps']} steps, run-screen chart {chart['cell_size'][0]}x{chart['cell_size'][1]}",
+            f"{chart['cell_ms']:.1f} ms ({chart['cell_points']} pts)",
+            "-",
+            "-",
+            "< 50 ms",
+            chart["cell_ms"] < 50,
+        ),
+        (
+            f"  same, one chart {chart['size'][0]}x{chart['size'][1]}",
+            f"{chart['downsampled_ms']:.1f} ms ({chart['points']} pts)",
+            f"{chart['all_points_ms']:.0f} ms (all points)",
+            f"{chart['all_points_ms'] / chart['downsampled_ms']:.0f}x",
+            "< 50 ms",
+            chart["downsampled_ms"] < 50,
+        ),
+        (
+            "appended metrics line on screen",
+            f"{append['lag_max_s']:.3f} s max ({append['lag_mean_s']:.3f} mean)",
+            "-",
+            "-",
+            "< 1 s",
+            append["lag_max_s"] < 1.0,
+        ),
+        (
+            "  refresh cost, one new line",
+            f"{append['incremental_s'] * 1000:.1f} ms (byte offset)",
+            f"{append['reread_s'] * 1000:.0f} ms (re-read whole file)",
+            f"{append['reread_s'] / append['incremental_s']:.0f}x",
+            "-",
+            True,
+        ),
+        (
+            "start-up: import dashboard + CLI",
+            f"{imp['s']:.2f} s, heavy: {imp['heavy'] or 'none'}",
+            "import torch: " + (f"{torch['s']:.2f} s" if torch["s"] is not None else "n/a"),
+            f"{torch['s'] / imp['s']:.1f}x" if torch["s"] else "-",
+            "no torch",
+            not imp["heavy"],
+        ),
     ]
-    print(f"\n(import of the app in the 1 GB child: {app['import_s']:.2f} s; lines indexed at first paint: {app['indexed_lines']}; torch imported: {app['torch']})\n")
+    print(
+        f"\n(import of the app in the 1 GB child: {app['import_s']:.2f} s; lines indexed at first paint: {app['indexed_lines']}; torch imported: {app['torch']})\n"
+    )
     print_table(("measure", "arcctl", "baseline", "ratio", "target", "ok"), rows)
     if not args.keep:
         import shutil

@@ -15,6 +15,7 @@ GRPO model_path, GRPO checkpoint -> eval adapter_path).
 Output: per-stage wall time, the GRPO reward curve (first vs last steps), and the Markdown
 metrics table (best per column in bold) to paste into benchmarks/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,23 +32,61 @@ sys.path.insert(0, str(ROOT))
 
 PRESETS = {
     # tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing
-    "cpu": dict(hidden=64, layers=2, heads=4, sft_tasks=200, sft_steps=40, sft_batch=4, sft_lr=1e-3,
-                eval_dataset="arc1/train", eval_tasks=4, eval_n=4, eval_tokens=160,
-                grpo_dataset="arc1/train", grpo_tasks=8, grpo_steps=4, grpo_gens=4, grpo_batch=4,
-                grpo_tokens=96, grpo_lr=1e-4),
+    "cpu": dict(
+        hidden=64,
+        layers=2,
+        heads=4,
+        sft_tasks=200,
+        sft_steps=40,
+        sft_batch=4,
+        sft_lr=1e-3,
+        eval_dataset="arc1/train",
+        eval_tasks=4,
+        eval_n=4,
+        eval_tokens=160,
+        grpo_dataset="arc1/train",
+        grpo_tasks=8,
+        grpo_steps=4,
+        grpo_gens=4,
+        grpo_batch=4,
+        grpo_tokens=96,
+        grpo_lr=1e-4,
+    ),
     # bigger tiny model, long enough warm start to write well-formed programs, then >=200 RL steps
-    "gpu": dict(hidden=384, layers=6, heads=6, sft_tasks=4000, sft_steps=3000, sft_batch=16, sft_lr=1e-3,
-                eval_dataset="arc1/train", eval_tasks=100, eval_n=16, eval_tokens=512,
-                grpo_dataset="arc1/train", grpo_tasks=100, grpo_steps=200, grpo_gens=8, grpo_batch=16,
-                grpo_tokens=384, grpo_lr=2e-5),
+    "gpu": dict(
+        hidden=384,
+        layers=6,
+        heads=6,
+        sft_tasks=4000,
+        sft_steps=3000,
+        sft_batch=16,
+        sft_lr=1e-3,
+        eval_dataset="arc1/train",
+        eval_tasks=100,
+        eval_n=16,
+        eval_tokens=512,
+        grpo_dataset="arc1/train",
+        grpo_tasks=100,
+        grpo_steps=200,
+        grpo_gens=8,
+        grpo_batch=16,
+        grpo_tokens=384,
+        grpo_lr=2e-5,
+    ),
 }
 
 
 def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Path:
     from jobs.spec import JobSpec
 
-    spec = JobSpec(kind=kind, name=run_dir.name, template=kind, params=params, run_dir=str(run_dir),
-                   entry=["python", "-m", "trainer", entry])
+    spec = JobSpec(
+        kind=kind,
+        name=run_dir.name,
+        template=kind,
+        params=params,
+        run_dir=str(run_dir),
+        entry=["python", "-m", "trainer", entry],
+    )
     return spec.write()
 
 
@@ -112,8 +151,9 @@ def main() -> int:
         from trainer import tiny_model
 
         t0 = time.time()
-        model = str(tiny_model.build(work / "tiny-model", hidden_size=cfg["hidden"], layers=cfg["layers"],
-                                     heads=cfg["heads"]))
+        model = str(
+            tiny_model.build(work / "tiny-model", hidden_size=cfg["hidden"], layers=cfg["layers"], heads=cfg["heads"])
+        )
         times["build tiny model"] = time.time() - t0
     else:
         model = args.model
@@ -121,25 +161,50 @@ def main() -> int:
 
     # 1. SFT warm start on synthetic tasks (full fine-tuning for the tiny model: random weights)
     sft = work / "sft"
-    sft_params = dict(model_path=model, dataset="synthetic", synthetic_tasks=cfg["sft_tasks"],
-                      max_steps=cfg["sft_steps"], learning_rate=cfg["sft_lr"], per_device_train_batch_size=cfg["sft_batch"],
-                      gradient_accumulation_steps=1, lr_scheduler_type="cosine", warmup_ratio=0.05,
-                      save_steps=max(cfg["sft_steps"], 1), logging_steps=max(1, cfg["sft_steps"] // 50),
-                      use_lora=not tiny, max_grad_norm=1.0, use_rslora=False, use_dora=False,
-                      **{k: v for k, v in common.items() if k != "n_jobs"})
+    sft_params = dict(
+        model_path=model,
+        dataset="synthetic",
+        synthetic_tasks=cfg["sft_tasks"],
+        max_steps=cfg["sft_steps"],
+        learning_rate=cfg["sft_lr"],
+        per_device_train_batch_size=cfg["sft_batch"],
+        gradient_accumulation_steps=1,
+        lr_scheduler_type="cosine",
+        warmup_ratio=0.05,
+        save_steps=max(cfg["sft_steps"], 1),
+        logging_steps=max(1, cfg["sft_steps"] // 50),
+        use_lora=not tiny,
+        max_grad_norm=1.0,
+        use_rslora=False,
+        use_dora=False,
+        **{k: v for k, v in common.items() if k != "n_jobs"},
+    )
     if not tiny:
         sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
-    times["sft"] = run_stage("SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))],
-                             work / "sft.log", env)
+    times["sft"] = run_stage(
+        "SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))], work / "sft.log", env
+    )
     sft_final = str(sft / "final")
 
     def evaluate(name: str, model_path: str, adapter: str | None) -> Path:
         d = work / name
-        params = dict(model_path=model_path, adapter_path=adapter, dataset=cfg["eval_dataset"],
-                      max_tasks=cfg["eval_tasks"], n_predictions=cfg["eval_n"], max_new_tokens=cfg["eval_tokens"],
-                      temperature=1.0, batch_size=64, **common)
-        times[name] = run_stage(f"eval {name}", [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
-                                work / f"{name}.log", env)
+        params = dict(
+            model_path=model_path,
+            adapter_path=adapter,
+            dataset=cfg["eval_dataset"],
+            max_tasks=cfg["eval_tasks"],
+            n_predictions=cfg["eval_n"],
+            max_new_tokens=cfg["eval_tokens"],
+            temperature=1.0,
+            batch_size=64,
+            **common,
+        )
+        times[name] = run_stage(
+            f"eval {name}",
+            [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
+            work / f"{name}.log",
+            env,
+        )
         return d
 
     # SFT output: a whole model (tiny, full FT) or an adapter over `model`
@@ -151,15 +216,32 @@ def main() -> int:
 
     # 2. GRPO on real ARC tasks from the SFT model
     grpo = work / "grpo"
-    grpo_params = dict(model_path=sft_model, adapter_path=sft_adapter, dataset=cfg["grpo_dataset"],
-                       max_tasks=cfg["grpo_tasks"], max_steps=cfg["grpo_steps"], num_generations=cfg["grpo_gens"],
-                       per_device_train_batch_size=cfg["grpo_batch"], gradient_accumulation_steps=1,
-                       learning_rate=cfg["grpo_lr"], max_completion_length=cfg["grpo_tokens"],
-                       save_steps=max(1, cfg["grpo_steps"] // 2), logging_steps=1, lora_r=16, lora_alpha=32,
-                       reward_name="arc-v1", beta=0.0, temperature=1.0, **common,
-                       repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)  # as measured in RESULTS.md
-    times["grpo"] = run_stage("GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))],
-                              work / "grpo.log", env)
+    grpo_params = dict(
+        model_path=sft_model,
+        adapter_path=sft_adapter,
+        dataset=cfg["grpo_dataset"],
+        max_tasks=cfg["grpo_tasks"],
+        max_steps=cfg["grpo_steps"],
+        num_generations=cfg["grpo_gens"],
+        per_device_train_batch_size=cfg["grpo_batch"],
+        gradient_accumulation_steps=1,
+        learning_rate=cfg["grpo_lr"],
+        max_completion_length=cfg["grpo_tokens"],
+        save_steps=max(1, cfg["grpo_steps"] // 2),
+        logging_steps=1,
+        lora_r=16,
+        lora_alpha=32,
+        reward_name="arc-v1",
+        beta=0.0,
+        temperature=1.0,
+        **common,
+        repetition_penalty=1.0,
+        scale_rewards="group",
+        mask_truncated_completions=False,
+    )  # as measured in RESULTS.md
+    times["grpo"] = run_stage(
+        "GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))], work / "grpo.log", env
+    )
     ckpt = newest_checkpoint(grpo)
     # the GRPO checkpoint is a LoRA adapter over the GRPO base (the SFT model)
     evals.append(("SFT + GRPO (after RL)", evaluate("eval-after-rl", sft_model, ckpt)))
@@ -169,7 +251,10 @@ def main() -> int:
 
     table = build_table([str(d) for _, d in evals], labels=[name for name, _ in evals])
     curve = reward_curve(grpo)
-    print("\n### Demo pipeline", f"(preset {args.preset}, model {'tiny ' + str(cfg['hidden']) + 'x' + str(cfg['layers']) if tiny else model})")
+    print(
+        "\n### Demo pipeline",
+        f"(preset {args.preset}, model {'tiny ' + str(cfg['hidden']) + 'x' + str(cfg['layers']) if tiny else model})",
+    )
     print("\n| stage | wall s |\n|---|---|")
     for k, v in times.items():
         print(f"| {k} | {v:.1f} |")
@@ -177,8 +262,9 @@ def main() -> int:
         k = max(1, len(curve) // 10)
         first = sum(r for _, r in curve[:k]) / k
         last = sum(r for _, r in curve[-k:]) / k
-        print(f"\nGRPO reward: mean of first {k} steps {first:.3f}, last {k} steps {last:.3f} "
-              f"({len(curve)} steps logged)")
+        print(
+            f"\nGRPO reward: mean of first {k} steps {first:.3f}, last {k} steps {last:.3f} ({len(curve)} steps logged)"
+        )
     print("\nEval on", cfg["eval_dataset"], f"({cfg['eval_tasks']} tasks, {cfg['eval_n']} predictions each):\n")
     print(table.to_markdown())
     for (name, _), row in zip(evals, table.rows):

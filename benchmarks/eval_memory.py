@@ -10,6 +10,7 @@ resident set of the job's process tree (getrusage of a wrapper that only waits f
 baseline is the small run, measured in the same invocation. Completions are kept short
 (max_new_tokens 8) so that the time goes into the per-prediction bookkeeping being measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WRAPPER = ("import resource, subprocess, sys, json; rc = subprocess.call(sys.argv[1:]); "
-           "print(json.dumps({'rc': rc, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+WRAPPER = (
+    "import resource, subprocess, sys, json; rc = subprocess.call(sys.argv[1:]); "
+    "print(json.dumps({'rc': rc, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+)
 
 
 def small_tasks(n: int, side: int = 6) -> list[str]:
@@ -46,20 +49,39 @@ def run_eval(work: Path, model: Path, tasks: list[str], per_task: int) -> dict:
     from jobs.spec import JobSpec
 
     run = work / f"eval-{per_task * len(tasks)}"
-    params = dict(model_path=str(model), dataset="arc1/train", task_ids=tasks, n_predictions=per_task,
-                  max_new_tokens=8, batch_size=64, save_every=512, n_jobs=1, grid_encoder="digits", seed=0,
-                  use_data_augmentation=True)
+    params = dict(
+        model_path=str(model),
+        dataset="arc1/train",
+        task_ids=tasks,
+        n_predictions=per_task,
+        max_new_tokens=8,
+        batch_size=64,
+        save_every=512,
+        n_jobs=1,
+        grid_encoder="digits",
+        seed=0,
+        use_data_augmentation=True,
+    )
     JobSpec(kind="eval", name=run.name, template="eval", params=params, run_dir=str(run)).write()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", WRAPPER, sys.executable, "-m", "trainer", "run", str(run)],
-                         cwd=ROOT, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, sys.executable, "-m", "trainer", "run", str(run)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     res = json.loads(out.stdout.strip().splitlines()[-1])
     if res["rc"] != 0:
         sys.exit(f"eval of {per_task * len(tasks)} predictions failed: {out.stderr[-2000:]}")
     lines = sum(1 for _ in open(run / "eval" / "predictions.jsonl"))
-    return {"predictions": lines, "peak_rss_mb": res["maxrss_kb"] / 1024, "seconds": time.time() - t0,
-            "file_mb": (run / "eval" / "predictions.jsonl").stat().st_size / 2**20}
+    return {
+        "predictions": lines,
+        "peak_rss_mb": res["maxrss_kb"] / 1024,
+        "seconds": time.time() - t0,
+        "file_mb": (run / "eval" / "predictions.jsonl").stat().st_size / 2**20,
+    }
 
 
 def main() -> None:
@@ -83,14 +105,18 @@ def main() -> None:
         print(f"eval: {len(tasks)} tasks x {per_task} predictions ...", flush=True)
         rows.append(run_eval(work, model, tasks, per_task))
     base = rows[0]["peak_rss_mb"]
-    print(f"\nEval peak memory vs predictions ({platform.node()}, {os.cpu_count()} cores, tiny model on CPU, "
-          f"{len(tasks)} ARC-AGI-1 tasks, max_new_tokens 8, save_every 512)")
+    print(
+        f"\nEval peak memory vs predictions ({platform.node()}, {os.cpu_count()} cores, tiny model on CPU, "
+        f"{len(tasks)} ARC-AGI-1 tasks, max_new_tokens 8, save_every 512)"
+    )
     print("| predictions | peak RSS (MB) | ratio vs baseline | predictions.jsonl (MB) | wall (s) |")
     print("|---|---|---|---|---|")
     for i, r in enumerate(rows):
         label = f"{r['predictions']}" + (" (baseline)" if i == 0 else "")
-        print(f"| {label} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] / base:.2f}x | {r['file_mb']:.1f} | "
-              f"{r['seconds']:.0f} |")
+        print(
+            f"| {label} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] / base:.2f}x | {r['file_mb']:.1f} | "
+            f"{r['seconds']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

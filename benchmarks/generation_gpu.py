@@ -16,6 +16,7 @@ that is shorter (its tokens/s only falls with length, so the ratios are conserva
 "Bound" is the memory-bandwidth limit: every decode step reads all weights once, so
 tokens/s <= generations x bandwidth / weight bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,16 @@ def build_model(out: Path, shape: str, device: str) -> Path:
     s = SHAPES[shape]
     path = out / f"model-{shape}"
     if not (path / "config.json").exists():
-        tiny_model.build(path, hidden_size=s["hidden"], layers=s["layers"], heads=s["heads"],
-                         kv_heads=s["kv_heads"], intermediate_size=s["intermediate"],
-                         dtype="bfloat16" if device == "cuda" else "float32", device=device)
+        tiny_model.build(
+            path,
+            hidden_size=s["hidden"],
+            layers=s["layers"],
+            heads=s["heads"],
+            kv_heads=s["kv_heads"],
+            intermediate_size=s["intermediate"],
+            dtype="bfloat16" if device == "cuda" else "float32",
+            device=device,
+        )
     return path
 
 
@@ -53,12 +61,25 @@ def make_trainer(model_dir: Path, run_dir: Path, args):
     from trainer import grpo
     from trainer.grpo_reward import Timing
 
-    p = GRPOParams(model_path=str(model_dir), dataset="arc1/train", num_generations=args.generations,
-                   per_device_train_batch_size=args.generations, gradient_accumulation_steps=1,
-                   max_completion_length=args.new_tokens, max_seq_length=args.prompt_tokens + args.new_tokens + 512,
-                   lora_r=args.lora_r, lora_alpha=args.lora_r, grid_encoder="color_names", max_steps=1,
-                   generation_backend="trl", use_data_augmentation=False, n_jobs=1,
-                   repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)  # as measured in RESULTS.md
+    p = GRPOParams(
+        model_path=str(model_dir),
+        dataset="arc1/train",
+        num_generations=args.generations,
+        per_device_train_batch_size=args.generations,
+        gradient_accumulation_steps=1,
+        max_completion_length=args.new_tokens,
+        max_seq_length=args.prompt_tokens + args.new_tokens + 512,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_r,
+        grid_encoder="color_names",
+        max_steps=1,
+        generation_backend="trl",
+        use_data_augmentation=False,
+        n_jobs=1,
+        repetition_penalty=1.0,
+        scale_rewards="group",
+        mask_truncated_completions=False,
+    )  # as measured in RESULTS.md
     setup = grpo.setup_training(p, run_dir, lambda *a, **k: None)
 
     def reward(completions, **kw):
@@ -92,9 +113,11 @@ def time_backend(trainer, backend: str, prompt: list[int], args, tokens: int) ->
         trainer.continuous_batching_config = ContinuousBatchingConfig()
     # "NAME:repeat-kv" measures NAME with transformers' own SDPA path (K/V repeated per query head)
     name, _, variant = backend.partition(":")
-    trainer.arc_generator = (fast_generation.FastGenerator(name, trainer.processing_class, cfg,
-                                                           grouped_attention=variant != "repeat-kv")
-                             if name in fast_generation.OWN_LOOP else None)
+    trainer.arc_generator = (
+        fast_generation.FastGenerator(name, trainer.processing_class, cfg, grouped_attention=variant != "repeat-kv")
+        if name in fast_generation.OWN_LOOP
+        else None
+    )
     prompts = [prompt] * args.generations
     trainer.model.train()  # as inside a training step
 
@@ -116,8 +139,9 @@ def time_backend(trainer, backend: str, prompt: list[int], args, tokens: int) ->
     secs, ids = call()
     n = sum(len(x) for x in ids)
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-    return dict(backend=backend, tokens=n, new_tokens=tokens, seconds=secs, tokens_per_s=n / secs,
-                warmup_s=warm, peak_gib=peak)
+    return dict(
+        backend=backend, tokens=n, new_tokens=tokens, seconds=secs, tokens_per_s=n / secs, warmup_s=warm, peak_gib=peak
+    )
 
 
 def weight_bytes(model) -> int:
@@ -172,8 +196,11 @@ def main() -> int:
         prompt = pick_prompt(trainer, setup, args.prompt_tokens)
         wbytes = weight_bytes(trainer.model)
         bound = args.generations * BANDWIDTH / wbytes
-        print(f"# {shape}: {wbytes / 1e9:.2f} GB of weights, prompt {len(prompt)} tokens, "
-              f"ready in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"# {shape}: {wbytes / 1e9:.2f} GB of weights, prompt {len(prompt)} tokens, "
+            f"ready in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
         for backend in args.backends.split(","):
             tokens = min(args.baseline_tokens, args.new_tokens) if backend == "trl" else args.new_tokens
             try:
@@ -205,9 +232,11 @@ def print_table(rows: list[dict]) -> None:
             print(f"| {r['shape']} | {r['backend']} | – | failed: {r['error']} | | | | |")
             continue
         ratio = r["tokens_per_s"] / base[r["shape"]] if r["shape"] in base else float("nan")
-        print(f"| {r['shape']} | {r['backend']} | {r['new_tokens']} | {r['tokens_per_s']:.0f} | {ratio:.2f} | "
-              f"{100 * r['tokens_per_s'] / r['bound_tokens_per_s']:.1f} | "
-              f"{r['peak_gib'] if r['peak_gib'] is None else round(r['peak_gib'], 1)} | {r['warmup_s']:.1f} |")
+        print(
+            f"| {r['shape']} | {r['backend']} | {r['new_tokens']} | {r['tokens_per_s']:.0f} | {ratio:.2f} | "
+            f"{100 * r['tokens_per_s'] / r['bound_tokens_per_s']:.1f} | "
+            f"{r['peak_gib'] if r['peak_gib'] is None else round(r['peak_gib'], 1)} | {r['warmup_s']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ with 4-bit base weights (bitsandbytes NF4) at the grpo template's real-run setti
 Prints each step's time split and the peak GPU memory, or the out-of-memory error and the setting
 that made it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,14 @@ def main() -> int:
     total = torch.cuda.get_device_properties(0).total_memory
     torch.cuda.set_per_process_memory_fraction(args.cap_gib * 2**30 / total)
     params = dict(load_template("grpo").params)
-    params.update(model_path=args.model, max_steps=args.steps, save_steps=10_000, load_in_4bit=True,
-                  dataset="arc1/train", n_jobs=8)
+    params.update(
+        model_path=args.model,
+        max_steps=args.steps,
+        save_steps=10_000,
+        load_in_4bit=True,
+        dataset="arc1/train",
+        n_jobs=8,
+    )
     for kv in args.p:
         k, v = kv.split("=", 1)
         try:
@@ -48,20 +55,27 @@ def main() -> int:
     spec = JobSpec(kind="grpo", name=run.name, template="grpo", run_dir=str(run), params=params)
     t0 = time.perf_counter()
     rc = grpo.main(spec)
-    print(f"exit {rc} after {time.perf_counter() - t0:.0f} s; cap {args.cap_gib} GiB of "
-          f"{total / 2**30:.0f}; peak allocated {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    print(
+        f"exit {rc} after {time.perf_counter() - t0:.0f} s; cap {args.cap_gib} GiB of "
+        f"{total / 2**30:.0f}; peak allocated {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+    )
     for line in (run / "events.jsonl").read_text().splitlines():
         if '"error"' in line:
             print(line[:400])
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()] \
-        if (run / "metrics.jsonl").exists() else []
+    rows = (
+        [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        if (run / "metrics.jsonl").exists()
+        else []
+    )
     print("| step | step s | generation s | optimisation s | mean length | peak GiB |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         if "arc/time_step_s" in r:
-            print(f"| {r['step']} | {r['arc/time_step_s']:.1f} | {r['arc/time_generation_s']:.1f} | "
-                  f"{r['arc/time_optimization_s']:.1f} | {r.get('completions/mean_length', 0):.0f} | "
-                  f"{r.get('arc/gpu_peak_gib', 0):.1f} |")
+            print(
+                f"| {r['step']} | {r['arc/time_step_s']:.1f} | {r['arc/time_generation_s']:.1f} | "
+                f"{r['arc/time_optimization_s']:.1f} | {r.get('completions/mean_length', 0):.0f} | "
+                f"{r.get('arc/gpu_peak_gib', 0):.1f} |"
+            )
     return rc
 
 

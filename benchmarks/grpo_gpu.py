@@ -11,6 +11,7 @@ in a fresh process so neither inherits the other's warm caches:
 Step time is measured the same way in both (wall time from step begin to step end); the first
 steps are excluded as warm-up. Prints a table (and a markdown version for benchmarks/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,26 +30,58 @@ sys.path.insert(0, str(REPO))
 def config(args, on_gpu: bool) -> dict:
     """GRPO parameters: a realistic small run on a GPU, a seconds-long one on a CPU."""
     if on_gpu:
-        p = dict(num_generations=8, per_device_train_batch_size=8, gradient_accumulation_steps=2,
-                 max_completion_length=args.completion_length or 128, max_tasks=args.tasks or 200,
-                 max_seq_length=4096, n_jobs=8)
+        p = dict(
+            num_generations=8,
+            per_device_train_batch_size=8,
+            gradient_accumulation_steps=2,
+            max_completion_length=args.completion_length or 128,
+            max_tasks=args.tasks or 200,
+            max_seq_length=4096,
+            n_jobs=8,
+        )
     else:
-        p = dict(num_generations=2, per_device_train_batch_size=2, gradient_accumulation_steps=2,
-                 max_completion_length=args.completion_length or 32, max_tasks=args.tasks or 4,
-                 max_seq_length=4096, n_jobs=1)
-    p.update(dataset="arc1/train", grid_encoder="digits", max_steps=args.steps, save_steps=max(args.steps, 1),
-             logging_steps=1, learning_rate=1e-4, lr_scheduler_type="constant", warmup_ratio=0.0, seed=3,
-             beta=0.01, temperature=1.0, use_data_augmentation=True, sandbox_timeout_s=1.0,
-             # the settings RESULTS.md was measured with
-             lora_r=16, repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)
+        p = dict(
+            num_generations=2,
+            per_device_train_batch_size=2,
+            gradient_accumulation_steps=2,
+            max_completion_length=args.completion_length or 32,
+            max_tasks=args.tasks or 4,
+            max_seq_length=4096,
+            n_jobs=1,
+        )
+    p.update(
+        dataset="arc1/train",
+        grid_encoder="digits",
+        max_steps=args.steps,
+        save_steps=max(args.steps, 1),
+        logging_steps=1,
+        learning_rate=1e-4,
+        lr_scheduler_type="constant",
+        warmup_ratio=0.0,
+        seed=3,
+        beta=0.01,
+        temperature=1.0,
+        use_data_augmentation=True,
+        sandbox_timeout_s=1.0,
+        # the settings RESULTS.md was measured with
+        lora_r=16,
+        repetition_penalty=1.0,
+        scale_rewards="group",
+        mask_truncated_completions=False,
+    )
     return p
 
 
 def _spec(run_dir: Path, model_dir: Path, params: dict):
     from jobs.spec import JobSpec
 
-    return JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir),
-                   params={"model_path": str(model_dir), **params})
+    return JobSpec(
+        kind="grpo",
+        name=run_dir.name,
+        template="grpo",
+        run_dir=str(run_dir),
+        params={"model_path": str(model_dir), **params},
+    )
 
 
 def _peak_mem_gib() -> float | None:
@@ -104,8 +137,9 @@ def run_baseline(run_dir: Path, model_dir: Path, params: dict) -> dict:
             per_step["opt_s"].append(m["arc/time_optimization_s"])
             timing.reset()
 
-    with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
-                 common_module=p.common_module) as sandbox:
+    with Sandbox(
+        workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb, common_module=p.common_module
+    ) as sandbox:
         reward = ArcReward(setup.rows, sandbox, p.reward_name, files=None, timing=timing, eos_ids=setup.eos_ids)
         trainer = grpo.build_trainer(setup, reward, [], timing, p.learning_rate)
         trainer.add_callback(Collect())  # after StepTimer, so the step's total is in
@@ -133,20 +167,34 @@ def summarise(res: dict, warmup: int) -> dict:
         return statistics.fmean(xs) if xs else float("nan")
 
     step = m("step_s")
-    return {"steps": len(res["step_s"]), "step_s": step, "steps_per_s": 1 / step if step else float("nan"),
-            "gen_s": m("gen_s"), "reward_s": m("reward_s"), "opt_s": m("opt_s"),
-            "mean_length": m("mean_length"), "peak_gib": res["peak_gib"], "wall_s": res["wall_s"]}
+    return {
+        "steps": len(res["step_s"]),
+        "step_s": step,
+        "steps_per_s": 1 / step if step else float("nan"),
+        "gen_s": m("gen_s"),
+        "reward_s": m("reward_s"),
+        "opt_s": m("opt_s"),
+        "mean_length": m("mean_length"),
+        "peak_gib": res["peak_gib"],
+        "wall_s": res["wall_s"],
+    }
 
 
 def table(rows: dict[str, dict], markdown: bool) -> str:
-    head = ["run", "steps", "steps/s", "s/step", "generation", "reward", "optimisation", "peak GPU GiB",
-            "mean len"]
+    head = ["run", "steps", "steps/s", "s/step", "generation", "reward", "optimisation", "peak GPU GiB", "mean len"]
 
     def fmt(name, s):
         split = [f"{s[k]:.3f}s ({100 * s[k] / s['step_s']:.0f}%)" for k in ("gen_s", "reward_s", "opt_s")]
         mem = "-" if s["peak_gib"] is None else f"{s['peak_gib']:.2f}"
-        return [name, str(s["steps"]), f"{s['steps_per_s']:.3f}", f"{s['step_s']:.3f}", *split, mem,
-                f"{s['mean_length']:.1f}"]
+        return [
+            name,
+            str(s["steps"]),
+            f"{s['steps_per_s']:.3f}",
+            f"{s['step_s']:.3f}",
+            *split,
+            mem,
+            f"{s['mean_length']:.1f}",
+        ]
 
     lines = [fmt(n, s) for n, s in rows.items()]
     if markdown:
@@ -189,8 +237,10 @@ def main() -> int:
     tiny_model.build(model_dir, hidden_size=hidden, layers=layers, heads=max(4, hidden // 64))
     info = json.loads((model_dir / "arcctl_tiny_model.json").read_text())
     device = torch.cuda.get_device_name(0) if on_gpu else "CPU"
-    print(f"model: Llama hidden={hidden} layers={layers} params={info['parameters']:,} "
-          f"(built in {time.perf_counter() - t0:.1f}s); device: {device}; torch {torch.__version__}")
+    print(
+        f"model: Llama hidden={hidden} layers={layers} params={info['parameters']:,} "
+        f"(built in {time.perf_counter() - t0:.1f}s); device: {device}; torch {torch.__version__}"
+    )
     print("params: " + json.dumps(params))
 
     runs = [r.strip() for r in args.order.split(",") if r.strip()]
@@ -198,14 +248,21 @@ def main() -> int:
         ap.error("--order takes baseline and/or telemetry")
     for kind in runs:
         t1 = time.perf_counter()
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_one", kind, "--out", str(out),
-               "--steps", str(args.steps)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_one",
+            kind,
+            "--out",
+            str(out),
+            "--steps",
+            str(args.steps),
+        ]
         for flag, val in (("--tasks", args.tasks), ("--completion-length", args.completion_length)):
             if val is not None:
                 cmd += [flag, str(val)]
         env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-4000:], file=sys.stderr)
             return proc.returncode
@@ -227,8 +284,10 @@ def main() -> int:
         base, tel = rows["baseline"]["step_s"], rows["telemetry"]["step_s"]
         overhead = 100 * (tel - base) / base
         lb, lt = rows["baseline"]["mean_length"], rows["telemetry"]["mean_length"]
-        print(f"\ntelemetry overhead: {overhead:+.2f}% per step (target < 3%); "
-              f"mean completion length baseline {lb:.1f} vs telemetry {lt:.1f}")
+        print(
+            f"\ntelemetry overhead: {overhead:+.2f}% per step (target < 3%); "
+            f"mean completion length baseline {lb:.1f} vs telemetry {lt:.1f}"
+        )
         rows_md = table(rows, markdown=True)
         (out / "results.md").write_text(rows_md + f"\n\nTelemetry overhead: {overhead:+.2f}% per step.\n")
         print("\nmarkdown:\n" + rows_md)

@@ -19,6 +19,7 @@ again with the same --out: every HER epoch is a checkpoint.
     # CPU check of the script itself (2-core VM: a few minutes)
     python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,41 @@ MIXES = {
 }
 PRESETS = {
     # plumbing only: the 64x2 model does not write programs after this little SFT
-    "cpu": dict(hidden=64, layers=2, heads=4, sft_tasks=200, sft_steps=40, sft_batch=4, sft_lr=1e-3,
-                targets="toy:1", her_epochs=2, scale=0.05, tokens=96, keep=8, lr=1e-3, lora_r=8, batch=4),
+    "cpu": dict(
+        hidden=64,
+        layers=2,
+        heads=4,
+        sft_tasks=200,
+        sft_steps=40,
+        sft_batch=4,
+        sft_lr=1e-3,
+        targets="toy:1",
+        her_epochs=2,
+        scale=0.05,
+        tokens=96,
+        keep=8,
+        lr=1e-3,
+        lora_r=8,
+        batch=4,
+    ),
     # the demo pipeline's GPU model and warm start (60% valid code after 600 steps there)
-    "gpu": dict(hidden=384, layers=6, heads=6, sft_tasks=4000, sft_steps=1500, sft_batch=16, sft_lr=1e-3,
-                targets="toy:5", her_epochs=10, scale=1.0, tokens=384, keep=32, lr=5e-4, lora_r=32, batch=8),
+    "gpu": dict(
+        hidden=384,
+        layers=6,
+        heads=6,
+        sft_tasks=4000,
+        sft_steps=1500,
+        sft_batch=16,
+        sft_lr=1e-3,
+        targets="toy:5",
+        her_epochs=10,
+        scale=1.0,
+        tokens=384,
+        keep=32,
+        lr=5e-4,
+        lora_r=32,
+        batch=8,
+    ),
 }
 
 
@@ -58,8 +89,9 @@ def run_job(name: str, target: Path, log: Path, env: dict) -> float:
     print(f"== {name}: python -m trainer run {target}", flush=True)
     t0 = time.time()
     with open(log, "a") as f:
-        rc = subprocess.call([sys.executable, "-m", "trainer", "run", str(target)], cwd=ROOT, env=env,
-                             stdout=f, stderr=subprocess.STDOUT)
+        rc = subprocess.call(
+            [sys.executable, "-m", "trainer", "run", str(target)], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT
+        )
     dt = time.time() - t0
     if rc != 0:
         sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
@@ -78,11 +110,24 @@ def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
     if not (model / "config.json").exists():
         tiny_model.build(model, hidden_size=cfg["hidden"], layers=cfg["layers"], heads=cfg["heads"])
     sft = work / "sft"
-    params = dict(model_path=str(model), dataset="synthetic", synthetic_tasks=cfg["sft_tasks"],
-                  max_steps=cfg["sft_steps"], learning_rate=cfg["sft_lr"], per_device_train_batch_size=cfg["sft_batch"],
-                  gradient_accumulation_steps=1, lr_scheduler_type="cosine", warmup_ratio=0.05,
-                  save_steps=cfg["sft_steps"], logging_steps=max(1, cfg["sft_steps"] // 50), use_lora=False,
-                  max_grad_norm=1.0, grid_encoder="digits", seed=0, max_seq_length=8192)
+    params = dict(
+        model_path=str(model),
+        dataset="synthetic",
+        synthetic_tasks=cfg["sft_tasks"],
+        max_steps=cfg["sft_steps"],
+        learning_rate=cfg["sft_lr"],
+        per_device_train_batch_size=cfg["sft_batch"],
+        gradient_accumulation_steps=1,
+        lr_scheduler_type="cosine",
+        warmup_ratio=0.05,
+        save_steps=cfg["sft_steps"],
+        logging_steps=max(1, cfg["sft_steps"] // 50),
+        use_lora=False,
+        max_grad_norm=1.0,
+        grid_encoder="digits",
+        seed=0,
+        max_seq_length=8192,
+    )
     # a restarted SFT continues from its own newest checkpoint
     target = sft if (sft / "spec.json").exists() else write_spec("sft", sft, params)
     run_job("SFT", target, work / "sft.log", env)
@@ -96,12 +141,26 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
         if not (model / "config.json").exists():
             sys.exit(f"{model}: no warm-started model yet; run --stage sft first")
         groups = [{"n": max(1, round(g["n"] * cfg["scale"])), "temperature": g["temperature"]} for g in MIXES[mix]]
-        params = dict(model_path=str(model), dataset=cfg["targets"], sampling=groups, her_epochs=cfg["her_epochs"],
-                      keep_programs=cfg["keep"], max_new_tokens=cfg["tokens"], learning_rate=cfg["lr"],
-                      lora_r=cfg["lora_r"], lora_alpha=cfg["lora_r"], per_device_train_batch_size=cfg["batch"],
-                      gradient_accumulation_steps=1, max_grad_norm=1.0, grid_encoder="digits", seed=0,
-                      max_seq_length=8192, batch_size=max(g["n"] for g in groups),
-                      n_jobs=min(16, os.cpu_count() or 2), sandbox_timeout_s=2.0)
+        params = dict(
+            model_path=str(model),
+            dataset=cfg["targets"],
+            sampling=groups,
+            her_epochs=cfg["her_epochs"],
+            keep_programs=cfg["keep"],
+            max_new_tokens=cfg["tokens"],
+            learning_rate=cfg["lr"],
+            lora_r=cfg["lora_r"],
+            lora_alpha=cfg["lora_r"],
+            per_device_train_batch_size=cfg["batch"],
+            gradient_accumulation_steps=1,
+            max_grad_norm=1.0,
+            grid_encoder="digits",
+            seed=0,
+            max_seq_length=8192,
+            batch_size=max(g["n"] for g in groups),
+            n_jobs=min(16, os.cpu_count() or 2),
+            sandbox_timeout_s=2.0,
+        )
         write_spec("her", run, params)
     run_job(f"HER ({mix})", run, work / f"her-{mix}.log", env)
     return run
@@ -117,18 +176,24 @@ def report(work: Path) -> None:
     table = build_her_table([str(r) for _, r in runs], labels=[f"{m} exploitation group" for m, _ in runs])
     print("\n### Epochs to solve each toy target (`>N`: not solved in N epochs)\n")
     print(table.to_markdown())
-    print("\n| run | epochs | solved | sampling s | execution s | fine-tuning s | s per epoch |\n|---|---|---|---|---|---|---|")
+    print(
+        "\n| run | epochs | solved | sampling s | execution s | fine-tuning s | s per epoch |\n|---|---|---|---|---|---|---|"
+    )
     totals = {}
     for mix, run in runs:
         rows = [r for r in read_jsonl(run / "metrics.jsonl") if "her/epoch" in r]
         split = [sum(r.get(f"her/time_{k}") or 0 for r in rows) for k in ("sampling", "execution", "finetune")]
         solved = sum(1 for t in table.tasks if (c := table.cells.get((t, f"{mix} exploitation group"))) and c.solved_at)
         totals[mix] = len(rows)
-        print(f"| {mix} | {len(rows)} | {solved}/{len(table.tasks)} | {split[0]:.1f} | {split[1]:.1f} | {split[2]:.1f} | "
-              f"{sum(split) / max(1, len(rows)):.1f} |")
+        print(
+            f"| {mix} | {len(rows)} | {solved}/{len(table.tasks)} | {split[0]:.1f} | {split[1]:.1f} | {split[2]:.1f} | "
+            f"{sum(split) / max(1, len(rows)):.1f} |"
+        )
     if len(totals) == 2 and totals["without"]:
-        print(f"\nepochs run, with / without the exploitation group: {totals['with'] / totals['without']:.2f} "
-              "(epochs of unsolved targets count in full)")
+        print(
+            f"\nepochs run, with / without the exploitation group: {totals['with'] / totals['without']:.2f} "
+            "(epochs of unsolved targets count in full)"
+        )
     print(f"\nagain: arcctl compare {' '.join(str(r) for _, r in runs)}")
     (work / "her_table.json").write_text(json.dumps(table.to_json(), indent=1) + "\n")
 
@@ -144,12 +209,13 @@ def main() -> int:
     cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), TOKENIZERS_PARALLELISM="false"
+    )
     if args.stage in ("all", "sft"):
         stage_sft(cfg, work, env)
     if args.stage in ("all", "her"):
-        for mix in (MIXES if args.mix == "both" else [args.mix]):
+        for mix in MIXES if args.mix == "both" else [args.mix]:
             stage_her(cfg, work, env, mix)
     if args.stage in ("all", "report"):
         report(work)

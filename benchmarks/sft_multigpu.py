@@ -14,6 +14,7 @@ the loss curves must agree up to reduction-order noise.
 Prints per-step losses side by side, the max/mean relative difference, the verdict against
 --tolerance, and the throughput ratio (2 GPUs / 1 GPU) measured in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,12 +34,26 @@ def make_spec(run_dir: Path, args, accum: int):
     from jobs.spec import JobSpec
 
     params = dict(
-        model_path=args.model, dataset="synthetic", synthetic_tasks=args.tasks, max_steps=args.steps,
-        learning_rate=args.lr, lr_scheduler_type="constant", warmup_ratio=0.0,
-        per_device_train_batch_size=args.batch, gradient_accumulation_steps=accum,
-        save_steps=max(args.steps, 1), logging_steps=1, lora_r=16, lora_alpha=32,
-        max_seq_length=args.seq, grid_encoder="digits", seed=0, max_grad_norm=1.0,
-        use_data_augmentation=False, use_rslora=False, use_dora=False,  # as measured in RESULTS.md
+        model_path=args.model,
+        dataset="synthetic",
+        synthetic_tasks=args.tasks,
+        max_steps=args.steps,
+        learning_rate=args.lr,
+        lr_scheduler_type="constant",
+        warmup_ratio=0.0,
+        per_device_train_batch_size=args.batch,
+        gradient_accumulation_steps=accum,
+        save_steps=max(args.steps, 1),
+        logging_steps=1,
+        lora_r=16,
+        lora_alpha=32,
+        max_seq_length=args.seq,
+        grid_encoder="digits",
+        seed=0,
+        max_grad_norm=1.0,
+        use_data_augmentation=False,
+        use_rslora=False,
+        use_dora=False,  # as measured in RESULTS.md
     )
     spec = JobSpec(kind="sft", name=run_dir.name, template="sft", params=params, run_dir=str(run_dir))
     spec.write()
@@ -111,8 +126,10 @@ def main() -> int:
     if not steps:
         sys.exit("no common logged steps: see the logs in " + str(work))
     rel = [abs(l1[s] - l2[s]) / max(abs(l1[s]), 1e-8) for s in steps]
-    print(f"\nSFT loss, 1 vs 2 {'CPU processes' if args.cpu else 'GPUs'} (same global batch "
-          f"{args.batch * 2 * args.accum}), model {args.model}")
+    print(
+        f"\nSFT loss, 1 vs 2 {'CPU processes' if args.cpu else 'GPUs'} (same global batch "
+        f"{args.batch * 2 * args.accum}), model {args.model}"
+    )
     print(f"{'step':>5} {'loss 1':>10} {'loss 2':>10} {'rel diff':>9}")
     for s, r in zip(steps, rel):
         print(f"{s:>5} {l1[s]:>10.4f} {l2[s]:>10.4f} {100 * r:>8.2f}%")
@@ -128,8 +145,10 @@ def main() -> int:
     ratio = (sps2 / sps1) if sps1 and sps2 else float("nan")
     how = "torchrun gloo DDP" if args.cpu else "accelerate DDP"
     print(f"| 2 processes ({how}, world size {s2.get('world_size')}) | {t2:.1f} | {sps2 or 0:.2f} | {ratio:.2f} |")
-    print(f"\nloss match: mean rel diff {100 * mean_rel:.2f}%, max {100 * max_rel:.2f}% "
-          f"-> {'MATCH' if ok else 'MISMATCH'} (tolerance {100 * args.tolerance:.1f}% mean)")
+    print(
+        f"\nloss match: mean rel diff {100 * mean_rel:.2f}%, max {100 * max_rel:.2f}% "
+        f"-> {'MATCH' if ok else 'MISMATCH'} (tolerance {100 * args.tolerance:.1f}% mean)"
+    )
     print(f"run dirs: {one} {two}")
     return 0 if ok else 1
 

@@ -9,6 +9,7 @@
 Jobs are submitted held (`--hold`) so nothing runs, and cancelled at the end.
 Usage: python benchmarks/slurm_sweep.py   (root; slurm-wlm + munge [+ openssh-server] installed)
 """
+
 from __future__ import annotations
 
 import os
@@ -29,10 +30,17 @@ from tests.clusters import daemons  # noqa: E402
 
 
 def spec(i: int, root: Path) -> JobSpec:
-    return JobSpec(kind="eval", name=f"sweep-{i:04d}", template="eval",
-                   params={"model_path": "tiny", "dataset": "arc1/train", "temperature": 0.1 * (i % 10)},
-                   backend="slurm", profile="bench", run_dir=str(root / f"sweep-{i:04d}"),
-                   entry=["/bin/true"], resources={"cpus": 1, "memory": "100M"})
+    return JobSpec(
+        kind="eval",
+        name=f"sweep-{i:04d}",
+        template="eval",
+        params={"model_path": "tiny", "dataset": "arc1/train", "temperature": 0.1 * (i % 10)},
+        backend="slurm",
+        profile="bench",
+        run_dir=str(root / f"sweep-{i:04d}"),
+        entry=["/bin/true"],
+        resources={"cpus": 1, "memory": "100M"},
+    )
 
 
 VERSION = "slurm ?"
@@ -50,8 +58,13 @@ def main() -> None:
         # baseline: bare sbatch calls, same machine, same moment
         t0 = time.perf_counter()
         for i in range(100):
-            r = subprocess.run(["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
-                               env=env, capture_output=True, text=True, check=True)
+            r = subprocess.run(
+                ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             ids.append(r.stdout.strip())
         bare = time.perf_counter() - t0
 
@@ -60,13 +73,24 @@ def main() -> None:
         sweep_ids = [backend.submit(spec(i, tmp)) for i in range(100)]
         sweep = time.perf_counter() - t0
         ids += sweep_ids
-        rows.append(("submit a sweep of 100 jobs", f"{sweep:.2f} s", f"bare sbatch x100: {bare:.2f} s",
-                     f"{sweep / bare:.1f}x bare; {10 / sweep:.0f}x under the 10 s target"))
+        rows.append(
+            (
+                "submit a sweep of 100 jobs",
+                f"{sweep:.2f} s",
+                f"bare sbatch x100: {bare:.2f} s",
+                f"{sweep / bare:.1f}x bare; {10 / sweep:.0f}x under the 10 s target",
+            )
+        )
 
         # 1,000 jobs in the queue (800 more bare held jobs)
         for i in range(800):
-            r = subprocess.run(["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
-                               env=env, capture_output=True, text=True, check=True)
+            r = subprocess.run(
+                ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             ids.append(r.stdout.strip())
         assert len(ids) == 1000
         calls = backend.shell.calls
@@ -74,15 +98,21 @@ def main() -> None:
         st = backend.status(ids)
         one = time.perf_counter() - t0
         n_calls = backend.shell.calls - calls
-        assert len(st) == 1000 and all(s.state.value == "held" for s in st.values()), \
-            {s.state.value for s in st.values()}
+        assert len(st) == 1000 and all(s.state.value == "held" for s in st.values()), {
+            s.state.value for s in st.values()
+        }
         t0 = time.perf_counter()
         for j in ids[:100]:
             subprocess.run(["squeue", "-h", "-j", j, "-O", "JobID,State"], env=env, capture_output=True, check=True)
         naive = (time.perf_counter() - t0) * 10
-        rows.append(("status refresh, 1,000 jobs", f"{one:.3f} s, {n_calls} squeue call(s)",
-                     f"1 squeue per job: ~{naive:.1f} s, 1000 calls (100 measured x10)",
-                     f"{naive / one:.0f}x faster; {1000 // max(n_calls, 1)}x fewer calls"))
+        rows.append(
+            (
+                "status refresh, 1,000 jobs",
+                f"{one:.3f} s, {n_calls} squeue call(s)",
+                f"1 squeue per job: ~{naive:.1f} s, 1000 calls (100 measured x10)",
+                f"{naive / one:.0f}x faster; {1000 // max(n_calls, 1)}x fewer calls",
+            )
+        )
 
         try:
             sshd = daemons.ensure_sshd()
@@ -98,12 +128,18 @@ def main() -> None:
             t0 = time.perf_counter()
             st = remote.status(ids)
             over = time.perf_counter() - t0
-            rows.append(("status refresh over SSH, 1,000 jobs", f"{over:.3f} s, {remote.shell.calls - c0} call(s)",
-                         f"local: {one:.3f} s", f"{over / one:.2f}x local"))
+            rows.append(
+                (
+                    "status refresh over SSH, 1,000 jobs",
+                    f"{over:.3f} s, {remote.shell.calls - c0} call(s)",
+                    f"local: {one:.3f} s",
+                    f"{over / one:.2f}x local",
+                )
+            )
             sshd.stop()
     finally:
         for k in range(0, len(ids), 500):
-            subprocess.run(["scancel", *ids[k:k + 500]], env=env, capture_output=True)
+            subprocess.run(["scancel", *ids[k : k + 500]], env=env, capture_output=True)
         cluster.stop()
         import shutil
 

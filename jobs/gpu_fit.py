@@ -9,6 +9,7 @@ optimizer state and allocator slack come on top, so a job whose lower bound alre
 cannot fit; `warning` says so and which setting to change. A model this machine cannot read (a hub
 id, a path on a cluster) is not checked.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def lower_bound(cfg: dict[str, Any], params: dict[str, Any]) -> dict[str, float]
     heads = cfg["num_attention_heads"]
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
-    linear = layers * (hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
-                       + 3 * hidden * cfg["intermediate_size"])
+    linear = layers * (
+        hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2 + 3 * hidden * cfg["intermediate_size"]
+    )
     embed = cfg["vocab_size"] * hidden * (1 if cfg.get("tie_word_embeddings") else 2)
     four_bit = bool(params.get("load_in_4bit"))
     parts = {"weights": (linear * (NF4_BYTES if four_bit else 2) + embed * 2) / GIB}
@@ -84,5 +86,7 @@ def warning(kind: str, params: dict[str, Any], gpu_memory: str | None) -> str | 
         fix = "set load_in_4bit = true (4-bit weights, no sampling copy)"
     else:
         fix = "lower num_generations or max_completion_length (the KV cache grows with both)"
-    return (f"this job needs at least {need:.1f} GiB on one GPU ({detail}) but the profile's "
-            f"gpu_memory is {gpu_memory}: {fix}")
+    return (
+        f"this job needs at least {need:.1f} GiB on one GPU ({detail}) but the profile's "
+        f"gpu_memory is {gpu_memory}: {fix}"
+    )

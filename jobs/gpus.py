@@ -5,6 +5,7 @@ nvidia-ml-py is pure Python and installs everywhere; NVML itself is a library of
 so on a machine without the driver (a CPU-only laptop, CI) it cannot start. That is not an error
 for the local backend: such a machine has no GPUs and runs CPU jobs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 @dataclass
 class Gpu:
     index: str
-    memory_used: float = 0.0   # MiB
+    memory_used: float = 0.0  # MiB
     memory_total: float = 0.0  # MiB
-    util: float = 0.0          # percent
+    util: float = 0.0  # percent
     name: str = ""
 
 
@@ -44,8 +45,15 @@ def nvml_gpus() -> list[Gpu]:
             except pynvml.NVMLError:  # not reported for MIG slices and some boards
                 util = 0.0
             name = pynvml.nvmlDeviceGetName(h)
-            out.append(Gpu(str(i), mem.used / 2**20, mem.total / 2**20, util,
-                           name.decode() if isinstance(name, bytes) else str(name)))
+            out.append(
+                Gpu(
+                    str(i),
+                    mem.used / 2**20,
+                    mem.total / 2**20,
+                    util,
+                    name.decode() if isinstance(name, bytes) else str(name),
+                )
+            )
         return out
     except pynvml.NVMLError as e:  # a GPU fallen off the bus, a driver/library mismatch
         raise NvmlUnavailable(f"NVML cannot list the GPUs: {e}") from None

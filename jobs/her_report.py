@@ -10,6 +10,7 @@ The trainer (trainer/her.py) writes, besides the usual files:
                      program, pixel_score, solved, correct_test, temperature
   checkpoint-N/      adapter + her_state.json (where a resumed run continues)
 """
+
 from __future__ import annotations
 
 import math
@@ -86,10 +87,15 @@ def targets_from_events(events: Iterable[dict[str, Any]]) -> list[TargetRow]:
         epoch = _int(ev.get("epoch"))
         if epoch is None:
             continue
-        point = EpochPoint(epoch=epoch, step=_int(ev.get("step")), best_pixel_score=_num(ev.get("best_pixel_score")),
-                           mean_pixel_score=_num(ev.get("mean_pixel_score")), solved=ev.get("solved") is True,
-                           test_correct=_num(ev.get("test_correct")),
-                           checkpoint=ev.get("checkpoint") if isinstance(ev.get("checkpoint"), str) else None)
+        point = EpochPoint(
+            epoch=epoch,
+            step=_int(ev.get("step")),
+            best_pixel_score=_num(ev.get("best_pixel_score")),
+            mean_pixel_score=_num(ev.get("mean_pixel_score")),
+            solved=ev.get("solved") is True,
+            test_correct=_num(ev.get("test_correct")),
+            checkpoint=ev.get("checkpoint") if isinstance(ev.get("checkpoint"), str) else None,
+        )
         row.epochs = [e for e in row.epochs if e.epoch != epoch] + [point]
         row.epochs.sort(key=lambda e: e.epoch)
     return sorted(rows.values(), key=lambda r: r.index)
@@ -99,14 +105,21 @@ def read_targets(run_dir: str, fs: RunFS | None = None) -> list[TargetRow]:
     return targets_from_events(read_jsonl(posixpath.join(run_dir, EVENTS), fs or LocalFS()))
 
 
-def best_programs(completions: Iterable[dict[str, Any]], task_id: str, epoch: int | None = None) -> list[dict[str, Any]]:
+def best_programs(
+    completions: Iterable[dict[str, Any]], task_id: str, epoch: int | None = None
+) -> list[dict[str, Any]]:
     """The kept programs of one target (of one epoch when given), best first per epoch."""
-    out = [c for c in completions if isinstance(c, dict) and c.get("task_id") == task_id
-           and (epoch is None or c.get("epoch") == epoch)]
+    out = [
+        c
+        for c in completions
+        if isinstance(c, dict) and c.get("task_id") == task_id and (epoch is None or c.get("epoch") == epoch)
+    ]
     return sorted(out, key=lambda c: (_int(c.get("epoch")) or 0, _int(c.get("rank")) or 0))
 
 
-def read_best_programs(run_dir: str, task_id: str, epoch: int | None = None, fs: RunFS | None = None) -> list[dict[str, Any]]:
+def read_best_programs(
+    run_dir: str, task_id: str, epoch: int | None = None, fs: RunFS | None = None
+) -> list[dict[str, Any]]:
     return best_programs(read_jsonl(posixpath.join(run_dir, COMPLETIONS), fs or LocalFS()), task_id, epoch)
 
 

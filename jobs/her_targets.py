@@ -6,6 +6,7 @@ to turn into a picture of N random squares or lines, harder as N grows. `toy` al
 ladder the HER research compared models on; `toy:N` its first N. The pictures themselves are
 drawn by the trainer (trainer.synthetic.toy_targets); this module only knows their names.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,10 @@ def parse_toy_name(name: str) -> tuple[int, str]:
     """'12-squares' -> (12, 'squares'); SpecError naming the target otherwise."""
     m = _TOY_NAME.match(name)
     if not m:
-        raise SpecError(f"task_ids: {name!r} is not a toy target; use N-squares, N-vertical-lines or "
-                        f"N-horizontal-lines (e.g. {', '.join(TOY_LADDER[:2])})")
+        raise SpecError(
+            f"task_ids: {name!r} is not a toy target; use N-squares, N-vertical-lines or "
+            f"N-horizontal-lines (e.g. {', '.join(TOY_LADDER[:2])})"
+        )
     n, kind = int(m.group(1)), m.group(2)
     if not 1 <= n <= TOY_LIMITS[kind]:
         raise SpecError(f"task_ids: {name!r}: N must be 1..{TOY_LIMITS[kind]} for {kind}")
@@ -46,13 +49,14 @@ def toy_names(dataset: str, task_ids: list[str] | None, max_tasks: int | None) -
         raise SpecError(f"dataset {dataset!r}: expected toy or toy:N with N 1..{len(TOY_LADDER)}")
     if task_ids:
         if arg:
-            raise SpecError(f"dataset {dataset!r} with task_ids: name the toy targets in task_ids "
-                            "and use dataset = \"toy\"")
+            raise SpecError(
+                f'dataset {dataset!r} with task_ids: name the toy targets in task_ids and use dataset = "toy"'
+            )
         names = list(dict.fromkeys(task_ids))
         for n in names:
             parse_toy_name(n)
     else:
-        names = list(TOY_LADDER[:int(arg)] if arg else TOY_LADDER)
+        names = list(TOY_LADDER[: int(arg)] if arg else TOY_LADDER)
     return names[:max_tasks] if max_tasks else names
 
 
@@ -72,8 +76,7 @@ def _tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
         if path.exists():
             raise SpecError(f"dataset {dataset}: not a file")
         if local:
-            raise SpecError(f"dataset {dataset!r}: no such file, and not a built-in set "
-                            f"({builtin_hint()}) or toy[:N]")
+            raise SpecError(f"dataset {dataset!r}: no such file, and not a built-in set ({builtin_hint()}) or toy[:N]")
         return None
     try:
         if path.name.endswith(".gz"):
@@ -102,16 +105,20 @@ def check_targets(dataset: str, task_ids: list[str] | None, max_tasks: int | Non
     ids = list(dict.fromkeys(task_ids)) if task_ids else list(tasks)
     unknown = [i for i in ids if i not in tasks]
     if unknown:
-        raise SpecError(f"task_ids: {', '.join(unknown[:5])} not in dataset {dataset!r}"
-                        + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""))
+        raise SpecError(
+            f"task_ids: {', '.join(unknown[:5])} not in dataset {dataset!r}"
+            + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else "")
+        )
     if not ids:
         raise SpecError(f"dataset {dataset}: contains no tasks")
     for tid in ids[:max_tasks] if max_tasks else ids:
         raw = tasks[tid]
         train = raw.get("train") if isinstance(raw, dict) else None
         if not isinstance(train, list) or not train:
-            raise SpecError(f"dataset {dataset}: target {tid} has no train pairs (HER learns from "
-                            "what a program does to the train inputs)")
+            raise SpecError(
+                f"dataset {dataset}: target {tid} has no train pairs (HER learns from "
+                "what a program does to the train inputs)"
+            )
         test = raw.get("test")
         if not isinstance(test, list) or not test:
             raise SpecError(f"dataset {dataset}: target {tid} has no test inputs")

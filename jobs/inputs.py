@@ -5,6 +5,7 @@ checks read the same files when `render`/`submit` run with a local profile (on a
 paths name that host's files, and the trainer checks them there before loading the model).
 Every problem is one SpecError naming the parameter and the file.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -18,7 +19,9 @@ PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "re
 
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
     if kind == "grpo-refine" and not params.get("refine_dataset"):
-        raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)")
+        raise SpecError(
+            "kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)"
+        )
     if params.get("refine_dataset"):
         _refine(params)
     if params.get("prompt_template"):
@@ -35,8 +38,10 @@ def _refine(params: dict[str, Any]) -> None:
         raise SpecError(f"refine_dataset {path}: no such file (write it with `arcctl refine-data EVAL_RUN -o {path}`)")
     doc = refine.load(path)
     if doc.dataset != params.get("dataset"):
-        raise SpecError(f"refine_dataset {path} answers dataset {doc.dataset!r}, but dataset is "
-                        f"{params.get('dataset')!r} (set -p dataset={doc.dataset})")
+        raise SpecError(
+            f"refine_dataset {path} answers dataset {doc.dataset!r}, but dataset is "
+            f"{params.get('dataset')!r} (set -p dataset={doc.dataset})"
+        )
 
 
 def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[str, str]:

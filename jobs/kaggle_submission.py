@@ -4,6 +4,7 @@ ints, and every violation is named (task id, test index, key) instead of a bare 
 
 Format: {task_id: [{"attempt_1": grid, "attempt_2": grid}, ... one per test input]}.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,6 +32,7 @@ class SubmissionError(JobsError):
 
 
 # --- ranking and building -------------------------------------------------------------------
+
 
 @dataclass
 class _Candidate:
@@ -129,6 +131,7 @@ def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
 
 # --- datasets (test-input counts only) -------------------------------------------------------
 
+
 def _read_json(path: Path) -> Any:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
@@ -166,12 +169,14 @@ def dataset_test_counts(dataset: str) -> dict[str, int]:
 
 # --- validation ---------------------------------------------------------------------------
 
+
 def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
     """Every violation, each naming task id, test index and key; [] means valid."""
     if not isinstance(sub, dict):
         return [f"top level: expected an object of task ids, got {type(sub).__name__}"]
-    problems = _missing_and_extra(task_tests, sub, lambda tid: f"task {tid}: missing",
-                                  lambda tid: f"task {tid}: not in the dataset")
+    problems = _missing_and_extra(
+        task_tests, sub, lambda tid: f"task {tid}: missing", lambda tid: f"task {tid}: not in the dataset"
+    )
     for tid, n_test in task_tests.items():
         entries = sub.get(tid)
         if entries is None:
@@ -186,8 +191,9 @@ def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
             if not isinstance(entry, dict):
                 problems.append(f"{where}: expected an object with attempt_1 and attempt_2, got {type(entry).__name__}")
                 continue
-            problems += _missing_and_extra(ATTEMPT_KEYS, entry, lambda k: f"{where}: missing key {k}",
-                                           lambda k: f"{where}: unexpected key {k!r}")
+            problems += _missing_and_extra(
+                ATTEMPT_KEYS, entry, lambda k: f"{where}: missing key {k}", lambda k: f"{where}: unexpected key {k!r}"
+            )
             for key in ATTEMPT_KEYS:
                 if key in entry:
                     why = grid_problem(entry[key])
@@ -196,8 +202,9 @@ def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
     return problems
 
 
-def _missing_and_extra(expected: Iterable[str], got: Iterable[str], missing: Callable[[str], str],
-                       extra: Callable[[str], str]) -> list[str]:
+def _missing_and_extra(
+    expected: Iterable[str], got: Iterable[str], missing: Callable[[str], str], extra: Callable[[str], str]
+) -> list[str]:
     """One message per expected key absent from `got`, then one per key of `got` not expected."""
     expected, got = list(expected), list(got)
     want, have = set(expected), set(got)

@@ -3,6 +3,7 @@ malformed line is skipped and reported instead of making every connection fail; 
 are refused), and adding a key the user verified (`arcctl hosts HOST --trust SHA256:…`) with an
 atomic, locked, newline-aware rewrite so an entry is never glued onto a line without one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -113,9 +114,11 @@ def add_known_host(path: str | Path, host: str, key: paramiko.PKey) -> bool:
         if have is not None:
             if have.asbytes() == key.asbytes():
                 return False
-            raise RemoteError(f"{path} already has a different {key.get_name()} key for {host} "
-                              f"({fingerprint(have)}); remove it with `ssh-keygen -R '{host}' -f {path}` "
-                              "if you know why it changed, then run this again")
+            raise RemoteError(
+                f"{path} already has a different {key.get_name()} key for {host} "
+                f"({fingerprint(have)}); remove it with `ssh-keygen -R '{host}' -f {path}` "
+                "if you know why it changed, then run this again"
+            )
         if old and not old.endswith(b"\n"):
             old += b"\n"
         new = old + f"{host} {key.get_name()} {key.get_base64()}\n".encode()
@@ -149,8 +152,9 @@ def trust_host(alias: str, expected: str, config_path: str | Path | None = None)
     key = scan_host_key(cfg)
     fp = fingerprint(key)
     if fp != want:
-        raise RemoteError(f"fingerprint mismatch for {cfg.label}: the server presents {fp}, you gave {want}; "
-                          f"nothing was added")
+        raise RemoteError(
+            f"fingerprint mismatch for {cfg.label}: the server presents {fp}, you gave {want}; nothing was added"
+        )
     path = cfg.known_hosts[0] if cfg.known_hosts else os.path.expanduser(DEFAULT_KNOWN_HOSTS[0])
     added = add_known_host(path, cfg.known_hosts_key, key)
     return fp, str(path), added

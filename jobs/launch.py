@@ -1,6 +1,7 @@
 """Launching one spec on its backend and recording it: the step shared by a first submit
 (jobs.submit) and a resubmit after a failure (jobs.recovery), so neither imports the other.
 """
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 trainer process went on in. The trainer follows these links (a requeued job continues in the
 newest child, not in the collapsed parent); the console shows them as a chain.
 """
+
 from __future__ import annotations
 
 from jobs import rundir
@@ -54,8 +55,10 @@ def rollbacks_in_ancestry(run_dir: str, fs: RunFS | None = None) -> int:
         if spec.parent is None:
             break
         parent = spec.parent.run_dir.rstrip("/")
-        if any(e.get("event") == rundir.EV_ROLLBACK and str(e.get("child_run_dir", "")).rstrip("/") == current
-               for e in _events(parent, fs)):
+        if any(
+            e.get("event") == rundir.EV_ROLLBACK and str(e.get("child_run_dir", "")).rstrip("/") == current
+            for e in _events(parent, fs)
+        ):
             count += 1
         current = parent
     return count

@@ -7,6 +7,7 @@ measured", not an entropy collapse. Charts draw such steps as gaps, `arcctl tail
 health rules never take them into a baseline or a rolling mean. The generation metrics of the step
 (reward, lengths, clipped ratio, our arc/ metrics) are real and stay.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,9 @@ def _number(v: Any) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def with_breaks(xs: Sequence[float], ys: Sequence[float],
-                spans: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+def with_breaks(
+    xs: Sequence[float], ys: Sequence[float], spans: Sequence[tuple[float, float]]
+) -> tuple[list[float], list[float]]:
     """xs/ys with a NaN point inside every masked span that lies between two plotted points: plotext
     breaks its line at a NaN (a masked row has no value, so no plotted step lies inside a span)."""
     if len(xs) < 2 or not spans:

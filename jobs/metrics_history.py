@@ -6,6 +6,7 @@ Rows whose every completion was truncated and masked out of the loss (jobs.maske
 for the metrics TRL could not measure on them (entropy, kl, loss, grad_norm): charts draw gaps
 there (`masked_spans`), not a fake collapse to 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,16 @@ import numpy as np
 from jobs.masked_steps import is_masked_metric
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
-DEFAULT_CHARTS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
-                  "completions/mean_length", "completions/clipped_ratio", "grad_norm"]
+DEFAULT_CHARTS = [
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "entropy",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "grad_norm",
+]
 
 
 class MetricsHistory:
@@ -64,11 +73,12 @@ class MetricsHistory:
     def _mask_new_rows(self, n0: int, m: int) -> None:
         """Flag the new rows that are all masked (jobs.masked_steps.all_masked, on the columns at
         once) and blank the metrics TRL could not measure on them."""
+
         def new(name: str) -> np.ndarray | None:
             col = self.columns.get(name)
             if col is None:
                 return None
-            v = np.frombuffer(col, dtype=np.float64)[n0:n0 + m]
+            v = np.frombuffer(col, dtype=np.float64)[n0 : n0 + m]
             return np.where(np.isfinite(v), v, np.nan)
 
         flags = masked_flags(new, m, self.mask_truncated)
@@ -77,7 +87,7 @@ class MetricsHistory:
             return
         for key, col in self.columns.items():
             if is_masked_metric(key):
-                np.frombuffer(col, dtype=np.float64)[n0:n0 + m][flags] = np.nan
+                np.frombuffer(col, dtype=np.float64)[n0 : n0 + m][flags] = np.nan
 
     def masked_count(self) -> int:
         """Rows whose every completion was truncated and masked out of the loss."""
@@ -136,8 +146,9 @@ class MetricsHistory:
         self._ema[(name, alpha)] = (len(col), out)
         return out
 
-    def series(self, name: str, width: int = 200, smoothing: float = 0.0,
-               step_range: tuple[float, float] | None = None) -> tuple[list[float], list[float]]:
+    def series(
+        self, name: str, width: int = 200, smoothing: float = 0.0, step_range: tuple[float, float] | None = None
+    ) -> tuple[list[float], list[float]]:
         """(steps, values) ready to plot: EMA-smoothed (smoothing in [0, 1): 0 = raw, 0.9 = heavy),
         NaNs dropped, and at most ~2*width points (min and max of each bucket keep the spikes)."""
         if name not in self.columns or not self.steps:

@@ -1,5 +1,6 @@
 """Experiment names from a template pattern (what `EXPERIMENT_NAME=lr${LR}_…` shell lines do by hand):
 deterministic (same params -> same name), filesystem-safe, and never an existing run dir."""
+
 from __future__ import annotations
 
 import math
@@ -98,12 +99,26 @@ def check_name(name: str, what: str = "--name") -> None:
 
     check_run_dir(name, what)
     if not name.strip() or "/" in name or "\\" in name or name.strip() in (".", ".."):
-        raise SpecError(f"{what} {name!r}: a run name is one folder name (not empty, '.', '..', "
-                        "nor containing '/')")
+        raise SpecError(f"{what} {name!r}: a run name is one folder name (not empty, '.', '..', nor containing '/')")
 
 
-_LAUNCHERS = {"python", "python3", "accelerate", "launch", "torchrun", "srun", "mpirun", "deepspeed", "uv", "run",
-              "env", "bash", "sh", "-m", "-c"}
+_LAUNCHERS = {
+    "python",
+    "python3",
+    "accelerate",
+    "launch",
+    "torchrun",
+    "srun",
+    "mpirun",
+    "deepspeed",
+    "uv",
+    "run",
+    "env",
+    "bash",
+    "sh",
+    "-m",
+    "-c",
+}
 
 
 def command_name(argv: list[str]) -> str:

@@ -8,6 +8,7 @@ runs ssh with BatchMode=yes, so it never hangs on a prompt; without a live maste
 fails with one line saying how to open it. Run dirs are read with small commands (stat, a byte
 range with tail/head), so tails stay incremental as over SFTP.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,19 +31,36 @@ class OpenSSH:
     def argv(self, alias: str, command: str) -> list[str]:
         ssh = shutil.which("ssh")
         if not ssh:
-            raise RemoteError(f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
-                              "and there is no `ssh` on PATH")
+            raise RemoteError(
+                f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
+                "and there is no `ssh` on PATH"
+            )
         out = [ssh]
         if self.config_path.exists():
             out += ["-F", str(self.config_path)]
-        return out + ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(self.connect_timeout))}",
-                      "-T", alias, "--", command]
+        return out + [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={max(1, int(self.connect_timeout))}",
+            "-T",
+            alias,
+            "--",
+            command,
+        ]
 
-    def exec(self, alias: str, command: str, input: str | None = None,
-             timeout: float | None = 120) -> tuple[int, str, str]:
+    def exec(
+        self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
+    ) -> tuple[int, str, str]:
         try:
-            p = subprocess.run(self.argv(alias, command), input=input, capture_output=True, text=True,
-                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+            p = subprocess.run(
+                self.argv(alias, command),
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             return 124, "", f"timed out after {timeout} s"
         except OSError as e:
@@ -56,8 +74,10 @@ class OpenSSH:
         last = lines[-1] if lines else "ssh exited with 255"
         hint = ""
         if "Permission denied" in last or "keyboard-interactive" in last:
-            hint = (f"; if {alias} asks for a code (2FA), open the shared connection once with `ssh {alias}` "
-                    "(ControlMaster/ControlPersist in your ssh config keep it for arcctl)")
+            hint = (
+                f"; if {alias} asks for a code (2FA), open the shared connection once with `ssh {alias}` "
+                "(ControlMaster/ControlPersist in your ssh config keep it for arcctl)"
+            )
         elif "Host key verification failed" in last:
             hint = f"; check the key with `ssh {alias}` (or `arcctl hosts {alias}`) and add it to known_hosts"
         return f"ssh to {alias} (system ssh) failed: {last}{hint}"
@@ -84,8 +104,9 @@ class OpenSSH:
         """Copy REMOTE into PARTIAL (a tar stream over one ssh command); returns bytes copied."""
         parent, name = posixpath.split(remote.rstrip("/"))
         cmd = f"tar -C {shlex.quote(parent or '/')} -cf - {shlex.quote(name)}"
-        p = subprocess.Popen(self.argv(alias, cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            self.argv(alias, cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
         total = 0
         partial.mkdir(parents=True)
         try:
@@ -93,7 +114,7 @@ class OpenSSH:
                 for member in tar:
                     if not member.name.startswith(name):
                         continue
-                    member.name = member.name[len(name):].lstrip("/") or "."
+                    member.name = member.name[len(name) :].lstrip("/") or "."
                     tar.extract(member, partial, filter="data")
                     total += member.size if member.isfile() else 0
         except tarfile.TarError as e:

@@ -8,6 +8,7 @@ draw. Headless (no Textual, no plotting library): lines, legends and markers as 
   else the run names.
 - Markers: checkpoint saves and alert steps (at the severity reached at each).
 """
+
 from __future__ import annotations
 
 import math
@@ -70,7 +71,9 @@ def chain(view: Any, view_for: Callable[[str], Any] | None) -> list[Segment]:
     return segs
 
 
-def chain_series(segs: Sequence[Segment], metric: str, width: int, smoothing: float = 0.0) -> tuple[list[float], list[float]]:
+def chain_series(
+    segs: Sequence[Segment], metric: str, width: int, smoothing: float = 0.0
+) -> tuple[list[float], list[float]]:
     """The chain's points of `metric`, downsampled per segment to its share of `width`."""
     spans = []
     for s in segs:
@@ -112,7 +115,7 @@ def legends(views: Sequence[Any], max_len: int = 40) -> list[str]:
         label = " ".join(f"{k}={_short(p.get(k))}" for k in keys)
         out.append((label or v.name())[:max_len])
     if len(set(out)) < len(out):  # the same parameters (a resumed copy): tell them apart by name
-        out = [f"{v.name()[:max_len // 2]} {o}".strip()[:max_len] for v, o in zip(views, out)]
+        out = [f"{v.name()[: max_len // 2]} {o}".strip()[:max_len] for v, o in zip(views, out)]
     return out
 
 
@@ -141,7 +144,7 @@ def markers(view: Any, lo: float | None = None, hi: float | None = None, alerts:
         for sev, s in steps.items():
             if isinstance(s, (int, float)) and math.isfinite(s):
                 m.alerts.append((float(s), sev))
-    keep = (lambda s: (lo is None or s > lo) and (hi is None or s <= hi))
+    keep = lambda s: (lo is None or s > lo) and (hi is None or s <= hi)
     m.checkpoints = sorted({s for s in m.checkpoints if keep(s)})
     m.alerts = sorted({(s, sev) for s, sev in m.alerts if keep(s)})
     return m
@@ -157,8 +160,9 @@ def thin(steps: Iterable[float], at_most: int) -> list[float]:
     return [s[i] for i in sorted(set(idx.tolist()))]
 
 
-def overlay(views: Sequence[Any], metric: str, width: int, smoothing: float = 0.0,
-            view_for: Callable[[str], Any] | None = None) -> tuple[list[Line], Markers]:
+def overlay(
+    views: Sequence[Any], metric: str, width: int, smoothing: float = 0.0, view_for: Callable[[str], Any] | None = None
+) -> tuple[list[Line], Markers]:
     """One line per run (as a chain through its parents when view_for can open them) and the
     markers of every run, all on one step axis."""
     labels = legends(views)

@@ -7,6 +7,7 @@ mapping to TRL's GRPOConfig / SFTConfig is in jobs.trl_args. A wrong type or an 
 fails before anything is launched. Field names are the flags of the training scripts users ran
 before, with dashes turned into underscores.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
-    dataset: str = Field(description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file")
+    dataset: str = Field(
+        description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file"
+    )
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
     task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
     seed: int = 42
@@ -54,8 +57,11 @@ class _Params(BaseModel):
     grid_encoder: Literal["color_names", "digits"] = "color_names"
     use_data_augmentation: bool = True
     common_module: str | None = Field(None, description="path to a user helper library exposed as `common`")
-    wandb: bool = Field(False, description="log to Weights & Biases through TRL (online with a login or "
-                                           "WANDB_API_KEY, offline otherwise; WANDB_MODE wins)")
+    wandb: bool = Field(
+        False,
+        description="log to Weights & Biases through TRL (online with a login or "
+        "WANDB_API_KEY, offline otherwise; WANDB_MODE wins)",
+    )
 
 
 class _Wandb(BaseModel):
@@ -63,7 +69,9 @@ class _Wandb(BaseModel):
 
     wandb_project: WandbName = Field(None, description="W&B project (unset: $WANDB_PROJECT, else arcctl)")
     wandb_entity: WandbName = Field(None, description="W&B team or user (unset: $WANDB_ENTITY, else your default)")
-    wandb_group: WandbName = Field(None, description="W&B group (unset: a sweep's points share one named after the sweep)")
+    wandb_group: WandbName = Field(
+        None, description="W&B group (unset: a sweep's points share one named after the sweep)"
+    )
 
 
 class _Lora(BaseModel):
@@ -91,8 +99,11 @@ class _Optim(BaseModel):
     per_device_train_batch_size: PositiveInt = 8
     save_steps: int = Field(200, ge=1)
     save_total_limit: int | None = Field(
-        None, ge=1, description="keep the newest N checkpoints, plus the last healthy one and any a resume or "
-                                "fork starts from (None: keep all)")
+        None,
+        ge=1,
+        description="keep the newest N checkpoints, plus the last healthy one and any a resume or "
+        "fork starts from (None: keep all)",
+    )
     logging_steps: PositiveInt = 1
     bf16: bool | None = Field(None, description="None: bf16 when the GPU supports it")
 
@@ -106,7 +117,7 @@ class GuardParams(BaseModel):
     rollback_changes: dict[str, float | int | str | bool] = Field(
         default_factory=lambda: {"learning_rate": 0.5, "beta": 2.0},
         description="numbers multiply the parent's value; a string '=V' sets V (e.g. '=0.5' switches on a "
-                    "penalty that is 0); other values replace it",
+        "penalty that is 0); other values replace it",
     )
     max_rollbacks: int = Field(1, ge=0)
 
@@ -123,28 +134,48 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
     reward_name: Literal["arc-v0", "arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
     # Remedies against collapse (all off by default; rollback_changes may switch them on).
-    frequency_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this x (times the token was generated) from its logit")
-    presence_penalty: float = Field(0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated")
-    reward_ngram_penalty: float = Field(0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion")
+    frequency_penalty: float = Field(
+        0.0, ge=-2, le=2, description="subtract this x (times the token was generated) from its logit"
+    )
+    presence_penalty: float = Field(
+        0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated"
+    )
+    reward_ngram_penalty: float = Field(
+        0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion"
+    )
     reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
-    truncated_reward: float | None = Field(None, description="reward of completions cut at max_completion_length (None: scored as any other)")
-    tie_break: Literal["off", "shorter"] = Field("off", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more")
-    prompt_template: str | None = Field(None, description="TOML file with system/user/assistant_prefix Jinja templates (default: the built-in prompt)")
+    truncated_reward: float | None = Field(
+        None, description="reward of completions cut at max_completion_length (None: scored as any other)"
+    )
+    tie_break: Literal["off", "shorter"] = Field(
+        "off", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more"
+    )
+    prompt_template: str | None = Field(
+        None, description="TOML file with system/user/assistant_prefix Jinja templates (default: the built-in prompt)"
+    )
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="vLLM colocate mode: its share of the GPU")
-    vllm_server_url: str | None = Field(None, description="vllm_mode server: a running `trl vllm-serve`; "
-                                                          "unset: the job starts one on its last GPU")
+    vllm_server_url: str | None = Field(
+        None, description="vllm_mode server: a running `trl vllm-serve`; unset: the job starts one on its last GPU"
+    )
     vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = Field(
-        "auto", description="how completions are sampled without vLLM (trainer/fast_generation.py): "
-                            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)")
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = (
+        Field(
+            "auto",
+            description="how completions are sampled without vLLM (trainer/fast_generation.py): "
+            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
+        )
+    )
     n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
     sandbox_timeout_s: float = Field(1.0, gt=0)
     sandbox_memory_mb: int = Field(1024, ge=64)
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
-    log_completions: bool = Field(False, description="with wandb: TRL's table of each logging step's completions in W&B "
-                                                     "(and as parquet under completions/)")
+    log_completions: bool = Field(
+        False,
+        description="with wandb: TRL's table of each logging step's completions in W&B "
+        "(and as parquet under completions/)",
+    )
     health: dict[str, float] = Field(default_factory=dict, description="overrides of jobs.health thresholds")
 
     @field_validator("health")
@@ -163,31 +194,36 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
                 raise ValueError(f"unknown health threshold '{key}'{hint}")
         return v
 
-
     @model_validator(mode="after")
     def _generation_combinations(self):
         # Checked at render time: each of these would only fail on the GPU host, after queueing.
         gb = self.generation_backend
         if gb != "auto" and self.use_vllm:
-            raise ValueError(f"generation_backend = {gb!r} and use_vllm = true: vLLM generates; "
-                             "leave generation_backend at 'auto'")
+            raise ValueError(
+                f"generation_backend = {gb!r} and use_vllm = true: vLLM generates; leave generation_backend at 'auto'"
+            )
         if gb != "auto" and gb != "trl" and self.backend == "unsloth":
-            raise ValueError(f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
-                             "generation itself; use generation_backend = 'auto' or 'trl'")
+            raise ValueError(
+                f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
+                "generation itself; use generation_backend = 'auto' or 'trl'"
+            )
         if gb.startswith("merged") and (self.load_in_4bit or self.use_dora):
-            why = "load_in_4bit = true (4-bit weights cannot hold W + B·A)" if self.load_in_4bit else \
-                "use_dora = true (DoRA rescales weight columns)"
-            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; "
-                             "use 'static' or 'auto'")
+            why = (
+                "load_in_4bit = true (4-bit weights cannot hold W + B·A)"
+                if self.load_in_4bit
+                else "use_dora = true (DoRA rescales weight columns)"
+            )
+            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; use 'static' or 'auto'")
         if self.vllm_server_url is not None and not (self.use_vllm and self.vllm_mode == "server"):
             raise ValueError("vllm_server_url is only used with use_vllm = true and vllm_mode = 'server'")
         if self.vllm_server_url is not None and not self.vllm_server_url.startswith(("http://", "https://")):
             raise ValueError(f"vllm_server_url {self.vllm_server_url!r}: expected http://host:port")
         if self.backend == "unsloth" and self.use_vllm and self.vllm_mode == "server":
-            raise ValueError("backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
-                             "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'")
+            raise ValueError(
+                "backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
+                "(unsloth runs its own in-process vLLM engine): use vllm_mode = 'colocate'"
+            )
         return self
-
 
     @model_validator(mode="after")
     def _batch_arithmetic(self, info: ValidationInfo):
@@ -197,10 +233,13 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             raise ValueError(
                 f"per_device_train_batch_size ({self.per_device_train_batch_size}) x gradient_accumulation_steps "
                 f"({self.gradient_accumulation_steps}) = {gen_batch} completions per step must be a multiple of "
-                f"num_generations ({self.num_generations})")
+                f"num_generations ({self.num_generations})"
+            )
         if self.max_seq_length <= self.max_completion_length:
-            raise ValueError(f"max_seq_length ({self.max_seq_length}) must exceed max_completion_length "
-                             f"({self.max_completion_length})")
+            raise ValueError(
+                f"max_seq_length ({self.max_seq_length}) must exceed max_completion_length "
+                f"({self.max_completion_length})"
+            )
         if not (info.context or {}).get("rollback_child"):
             self._check_rollback()
         return self
@@ -216,16 +255,19 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
         for key in self.rollback_changes:
             if key not in fields:
                 close = get_close_matches(key, list(fields), n=1)
-                raise ValueError(f"rollback_changes: unknown parameter '{key}'"
-                                 + (f" (did you mean '{close[0]}'?)" if close else ""))
+                raise ValueError(
+                    f"rollback_changes: unknown parameter '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                )
         child = {**self.model_dump(), **apply_changes(self.model_dump(), dict(self.rollback_changes))}
         try:
             type(self).model_validate(child, context={"rollback_child": True})
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(x) for x in err.get("loc", ())) or "params"
-            raise ValueError(f"rollback_changes would start an invalid run: {where}: "
-                             f"{err.get('msg', '').removeprefix('Value error, ')}") from None
+            raise ValueError(
+                f"rollback_changes would start an invalid run: {where}: "
+                f"{err.get('msg', '').removeprefix('Value error, ')}"
+            ) from None
 
 
 def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +301,9 @@ def _is_num(v: Any) -> bool:
 class GRPORefineParams(GRPOParams):
     """Second-turn RL: the prompt carries an earlier (wrong) program and its execution feedback."""
 
-    refine_dataset: str | None = Field(None, description="refine file written by `arcctl refine-data` (earlier programs and their feedback)")
+    refine_dataset: str | None = Field(
+        None, description="refine file written by `arcctl refine-data` (earlier programs and their feedback)"
+    )
 
 
 class SFTParams(_Params, _Wandb, _Lora, _Optim):
@@ -276,7 +320,9 @@ class SFTParams(_Params, _Wandb, _Lora, _Optim):
     completion_only_loss: bool = True
     packing: bool = False
     eval_fraction: float = Field(0.0, ge=0, lt=1)
-    synthetic_tasks: int = Field(0, ge=0, description="generate N synthetic warm-start tasks instead of reading `dataset`")
+    synthetic_tasks: int = Field(
+        0, ge=0, description="generate N synthetic warm-start tasks instead of reading `dataset`"
+    )
     use_lora: bool = Field(True, description="false: full fine-tuning (small models such as the tiny demo model)")
 
 
@@ -294,12 +340,20 @@ class EvalParams(_Params):
     adapter_path: str | None = None
     n_predictions: int = Field(128, ge=1, description="per task; with `sampling`, the sum of its n")
     sampling: list[SamplingGroup] | None = Field(
-        None, min_length=1, description="groups of predictions per task, each with its own temperature "
-        "(e.g. [{n=8, temperature=0.1}, {n=128, temperature=0.9}]); replaces n_predictions/temperature/top_p")
-    refine_dataset: str | None = Field(None, description="refine file: n_predictions refinements of each "
-                                       "record's program instead of first attempts")
-    save_every: int = Field(256, ge=1, description="predictions generated per chunk; each chunk is appended "
-                            "to predictions.jsonl, and a killed eval resumes after the last one")
+        None,
+        min_length=1,
+        description="groups of predictions per task, each with its own temperature "
+        "(e.g. [{n=8, temperature=0.1}, {n=128, temperature=0.9}]); replaces n_predictions/temperature/top_p",
+    )
+    refine_dataset: str | None = Field(
+        None, description="refine file: n_predictions refinements of each record's program instead of first attempts"
+    )
+    save_every: int = Field(
+        256,
+        ge=1,
+        description="predictions generated per chunk; each chunk is appended "
+        "to predictions.jsonl, and a killed eval resumes after the last one",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -311,6 +365,7 @@ class EvalParams(_Params):
             except (KeyError, TypeError, ValueError):
                 pass  # the field validation names what is wrong with the group
         return data
+
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
@@ -336,6 +391,7 @@ class CommandParams(BaseModel):
 
 # --- hindsight experience replay (HER) ------------------------------------------------------------
 
+
 class HERSamplingGroup(TypedDict):
     """`n` programs sampled at `temperature` each epoch (a TypedDict: specs keep plain dicts)."""
 
@@ -351,8 +407,11 @@ class HERParams(_Params, _Lora, _Optim):
     outputs it produced, fine-tune on those, sample again. `epochs`/`learning_rate`/batch sizes are
     the fine-tuning of one HER epoch; a checkpoint is saved after every HER epoch."""
 
-    dataset: str = Field("toy", description="target tasks: a built-in set or Kaggle-format file with "
-                                             "task_ids, or toy[:N] (synthetic drawing targets)")
+    dataset: str = Field(
+        "toy",
+        description="target tasks: a built-in set or Kaggle-format file with "
+        "task_ids, or toy[:N] (synthetic drawing targets)",
+    )
     use_data_augmentation: bool = Field(False, description="not used: relabelled programs are trained as written")
     # HER's own defaults for shared parameters
     learning_rate: LearningRate = 1e-6
@@ -364,11 +423,13 @@ class HERParams(_Params, _Lora, _Optim):
     warmup_ratio: float = Field(0.0, ge=0, le=1)
     sampling: list[HERSamplingGroup] = Field(
         default_factory=lambda: [HERSamplingGroup(n=8, temperature=0.1), HERSamplingGroup(n=128, temperature=0.9)],
-        min_length=1, description="sampling groups of each epoch: exploitation (low temperature) "
-                                  "and exploration (high temperature)")
+        min_length=1,
+        description="sampling groups of each epoch: exploitation (low temperature) and exploration (high temperature)",
+    )
     her_epochs: int = Field(10, ge=1, le=10_000, description="most search-and-learn epochs per target")
-    keep_programs: int = Field(32, ge=1, description="programs trained on per epoch: best pixel score "
-                                                     "first, one per distinct set of outputs")
+    keep_programs: int = Field(
+        32, ge=1, description="programs trained on per epoch: best pixel score first, one per distinct set of outputs"
+    )
     stop_when_solved: bool = Field(True, description="next target once a program solves every train pair")
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)

@@ -4,6 +4,7 @@ A pid alone does not name a process for long: the kernel hands it out again once
 gone. The run dir's `pid` file and a launch `claim` therefore record the pid with its start time,
 and a job is alive only while a process with that pid has that start time.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,13 +6,14 @@ average of seconds per step between logged rows; an interval far slower than the
 queue wait before a requeued job resumed, a long evaluation) is a pause, not a speed, and is
 left out. ETA is counted from the last logged row, so it does not depend on the reader's clock.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-ALPHA = 0.2   # weight of the newest interval in the average
+ALPHA = 0.2  # weight of the newest interval in the average
 PAUSE = 20.0  # an interval this many times the average seconds per step is a pause
 TAIL_BYTES = 64 * 1024  # what `read_progress` reads from the end of metrics.jsonl
 RECENT_ROWS = 200  # the average forgets older rows (0.8**200 ~ 1e-20): a backlog is not walked
@@ -59,8 +60,13 @@ class Progress:
         return f"{self.step_text()}  {self.rate_text()}  ETA {self.eta_text()}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "total": self.total, "steps_per_s": self.steps_per_s, "eta_s": self.eta_s,
-                "done": self.done}
+        return {
+            "step": self.step,
+            "total": self.total,
+            "steps_per_s": self.steps_per_s,
+            "eta_s": self.eta_s,
+            "done": self.done,
+        }
 
 
 def duration(s: float) -> str:

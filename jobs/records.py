@@ -7,6 +7,7 @@ its tests instead of writing something no reader knows. Readers stay tolerant (a
 damaged or come from an older trainer): they use the field names declared here and treat what is
 missing or malformed as absent.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,21 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported with its types
-    COMPLETIONS, ERROR_KINDS, EV_CHECKPOINT, EV_COLLAPSE, EV_ERROR, EV_RESUMED, EV_ROLLBACK, EV_STARTED,
-    EV_STOPPED, EV_WARNING, EVENTS, METRICS, LocalFS, RunFS, loads,
+    COMPLETIONS,
+    ERROR_KINDS,
+    EV_CHECKPOINT,
+    EV_COLLAPSE,
+    EV_ERROR,
+    EV_RESUMED,
+    EV_ROLLBACK,
+    EV_STARTED,
+    EV_STOPPED,
+    EV_WARNING,
+    EVENTS,
+    METRICS,
+    LocalFS,
+    RunFS,
+    loads,
 )
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
@@ -68,19 +82,19 @@ class Diagnostics(_Record):
 class CompletionRecord(_Record):
     """One completions.jsonl line: a sampled completion and what running its program gave."""
 
-    id: str                              # "<step>:<index in the generation batch>"
+    id: str  # "<step>:<index in the generation batch>"
     step: int
     task_id: str
     augmentation: dict[str, Any] | None  # the transform applied to the task, None for the original
-    reward: float                        # what the trainer optimised (after reward shaping)
-    reward_arc: float | None = None      # the ARC reward before shaping (absent in older run dirs)
+    reward: float  # what the trainer optimised (after reward shaping)
+    reward_arc: float | None = None  # the ARC reward before shaping (absent in older run dirs)
     n_tokens: int
-    truncated: bool                      # stopped at the length limit, not at EOS
+    truncated: bool  # stopped at the length limit, not at EOS
     error: ErrorKind | None
     solved: bool
     pixel_score: float
-    correct_train: float                 # share of train pairs solved
-    correct_test: float | None           # None when the test outputs are unknown
+    correct_train: float  # share of train pairs solved
+    correct_test: float | None  # None when the test outputs are unknown
     diag: Diagnostics
     # the program's output grids (train inputs first, then test) in the task's own frame, each as
     # rows of colour digits joined by "|" (jobs.arcgrids); None past its size cap or without outputs
@@ -97,7 +111,7 @@ class HerCompletionRecord(_Record):
     rank: int
     completion: str
     program: str | None
-    reward: float                        # the program's pixel score
+    reward: float  # the program's pixel score
     pixel_score: float
     solved: bool
     correct_test: Any = None
@@ -106,8 +120,6 @@ class HerCompletionRecord(_Record):
     truncated: bool
     error: str | None
     diag: Diagnostics
-
-
 
 
 class _Event(_Record):
@@ -123,8 +135,8 @@ class Started(_Event):
     host: str
     argv: list[str]
     kind: str | None = None
-    step: int | None = None              # the step it starts from (0, or a resumed checkpoint's)
-    resume_from: str | None = None       # the checkpoint path it resumed from
+    step: int | None = None  # the step it starts from (0, or a resumed checkpoint's)
+    resume_from: str | None = None  # the checkpoint path it resumed from
     bf16: bool | None = None
     # GRPO
     tasks: int | None = Field(None, description="tasks after filtering")
@@ -263,18 +275,40 @@ class Rollback(_Event):
     rule: str | None = None
     child_run_dir: str | None = None
     child_name: str | None = None
-    checkpoint: str | None = None        # the parent's checkpoint the child starts from
+    checkpoint: str | None = None  # the parent's checkpoint the child starts from
     first_warning_step: int | None = None
     changes: dict[str, Any] | None = None
     rollbacks_before: int | None = None
 
 
-Event = Annotated[Union[Started, CheckpointSaved, Stopped, ErrorEvent, WarningEvent, Resumed, CollapseWarning, Rollback,
-                        HerEpoch, HerTarget],
-                  Field(discriminator="event")]
+Event = Annotated[
+    Union[
+        Started,
+        CheckpointSaved,
+        Stopped,
+        ErrorEvent,
+        WarningEvent,
+        Resumed,
+        CollapseWarning,
+        Rollback,
+        HerEpoch,
+        HerTarget,
+    ],
+    Field(discriminator="event"),
+]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
-EVENT_KINDS = (EV_STARTED, EV_CHECKPOINT, EV_STOPPED, EV_ERROR, EV_WARNING, EV_RESUMED, EV_COLLAPSE, EV_ROLLBACK,
-               "her_epoch", "her_target")
+EVENT_KINDS = (
+    EV_STARTED,
+    EV_CHECKPOINT,
+    EV_STOPPED,
+    EV_ERROR,
+    EV_WARNING,
+    EV_RESUMED,
+    EV_COLLAPSE,
+    EV_ROLLBACK,
+    "her_epoch",
+    "her_target",
+)
 
 
 def validate_metric(obj: dict[str, Any]) -> MetricRow:

@@ -19,6 +19,7 @@ HTCondor deferral_time, a local queue entry's start time), doubling per restart 
 `apply_policy(registry, updates)` is what the shared watcher calls after each poll; `arcctl resume`
 (jobs.submit.resume_job) is the manual path: `resubmit` with `memory_after_hold`.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,15 @@ class ResumePolicy:
             cfg = {"enabled": raw.get("enabled", True), **{k: v for k, v in raw.items() if k != "enabled"}}
         else:
             raise SpecError(f"{where}: auto_resume must be true/false or a table, not {raw!r}")
-        unknown = set(cfg) - {"enabled", "max_restarts", "reasons", "memory_factor", "max_memory",
-                              "crash_patterns", "backoff_s"}
+        unknown = set(cfg) - {
+            "enabled",
+            "max_restarts",
+            "reasons",
+            "memory_factor",
+            "max_memory",
+            "crash_patterns",
+            "backoff_s",
+        }
         if unknown:
             raise SpecError(f"{where}: auto_resume has unknown key(s) {', '.join(sorted(unknown))}")
         reasons = tuple(cfg.get("reasons", DEFAULT_REASONS))
@@ -83,13 +91,21 @@ class ResumePolicy:
             try:
                 re.compile(p)
             except re.error as e:
-                raise SpecError(f"{where}: auto_resume.crash_patterns: {p!r} is not a regular expression ({e})") from None
+                raise SpecError(
+                    f"{where}: auto_resume.crash_patterns: {p!r} is not a regular expression ({e})"
+                ) from None
         backoff = cfg.get("backoff_s", 0)
         if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or not 0 <= backoff < 86400:
             raise SpecError(f"{where}: auto_resume.backoff_s must be seconds between 0 and 86400, not {backoff!r}")
-        return cls(bool(cfg["enabled"]), max_r, reasons, factor,
-                   memory_mb(cap, f"{where}: auto_resume.max_memory") if cap else None,
-                   tuple(pats), float(backoff))
+        return cls(
+            bool(cfg["enabled"]),
+            max_r,
+            reasons,
+            factor,
+            memory_mb(cap, f"{where}: auto_resume.max_memory") if cap else None,
+            tuple(pats),
+            float(backoff),
+        )
 
 
 def classify(status: JobStatus) -> str | None:
@@ -106,15 +122,14 @@ def classify(status: JobStatus) -> str | None:
 
 @dataclass
 class Decision:
-    action: str                 # "resubmit", "wait" (comes back by itself), "give_up", "none"
+    action: str  # "resubmit", "wait" (comes back by itself), "give_up", "none"
     reason: str | None = None
-    memory: str | None = None   # new request_memory for a memory failure
+    memory: str | None = None  # new request_memory for a memory failure
     message: str = ""
-    delay_s: float = 0.0        # start the resubmitted job this much later (crash backoff)
+    delay_s: float = 0.0  # start the resubmitted job this much later (crash backoff)
 
 
-def memory_bump(spec: JobSpec, status: JobStatus, factor: float = 1.5,
-                cap_mb: int | None = None) -> str:
+def memory_bump(spec: JobSpec, status: JobStatus, factor: float = 1.5, cap_mb: int | None = None) -> str:
     """The next memory request after a memory failure: 1.5x max(used, requested), whole GB."""
     ex = status.extra or {}
     used = ex.get("memory_used_mb")
@@ -131,8 +146,9 @@ def memory_bump(spec: JobSpec, status: JobStatus, factor: float = 1.5,
 MAX_BACKOFF_S = 6 * 3600
 
 
-def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy,
-           stderr_tail: str | None = None) -> Decision:
+def decide(
+    spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy, stderr_tail: str | None = None
+) -> Decision:
     why = classify(status)
     crash = None
     if why is None and status.state is JobState.FAILED and stderr_tail and policy.crash_patterns:
@@ -149,8 +165,11 @@ def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy
     if why not in policy.reasons and not crash:
         return Decision("none", why, message=f"{why} is not in this profile's auto_resume.reasons")
     if restarts >= policy.max_restarts:
-        return Decision("give_up", why, message=f"{why}, but already restarted {restarts} time(s) "
-                                                  f"(max_restarts={policy.max_restarts})")
+        return Decision(
+            "give_up",
+            why,
+            message=f"{why}, but already restarted {restarts} time(s) (max_restarts={policy.max_restarts})",
+        )
     mem = None
     if why == "memory_exceeded":
         try:
@@ -158,7 +177,7 @@ def decide(spec: JobSpec, status: JobStatus, restarts: int, policy: ResumePolicy
         except SpecError as e:
             return Decision("give_up", why, message=str(e))
     if crash:
-        delay = min(policy.backoff_s * 2 ** restarts, MAX_BACKOFF_S)
+        delay = min(policy.backoff_s * 2**restarts, MAX_BACKOFF_S)
         msg = f"resubmitting after a crash ({crash!r} in stderr.log)" + (f", starting in {delay:g} s" if delay else "")
         return Decision("resubmit", why, None, msg, delay)
     msg = f"resubmitting after {why}" + (f" with request_memory={mem}" if mem else "")
@@ -205,8 +224,7 @@ def memory_after_hold(spec: JobSpec, reason: str | None, detail: str | None, fac
     return format_memory(next_memory_request(None, memory_mb(spec.resources.memory), factor))
 
 
-def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = None,
-             delay_s: float = 0.0) -> str:
+def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = None, delay_s: float = 0.0) -> str:
     """Relaunch `job` in its own run dir from `checkpoint` (None: its newest valid one, or the
     start when it has none), with `memory` as the new request when given. A held or evicted job is
     removed from the queue first so it does not linger (or come back) next to its successor."""

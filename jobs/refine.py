@@ -19,6 +19,7 @@ Format (gzip-compressed when the name ends in .gz), a JSON object:
       source                  {"run": eval run dir, "sample": prediction number}
 Records are ordered by (task_id, source run, sample), so the same inputs give the same file.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -95,6 +96,7 @@ class RefineFile(BaseModel):
 
 # -- building -----------------------------------------------------------------------------------
 
+
 def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
     """The refine record of one eval prediction (None when it holds no code to refine)."""
     code = pred.get("code")
@@ -107,11 +109,20 @@ def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
     if pred.get("error") is not None or outs is None:
         pairs = [PairFeedback(output=None, correct=False, pixel_score=0.0) for _ in range(n_train)]
     else:
-        pairs = [PairFeedback(output=o if is_grid(o) else None, correct=bool(c), pixel_score=float(px))
-                 for o, c, px in zip(outs, correct, pixel)]
-    return Attempt(task_id=pred["task_id"], test_index=int(pred.get("test_index") or 0), program=code,
-                   error=pred.get("error"), message=(pred.get("detail") or "")[:500], pairs=pairs,
-                   test_outputs=pred.get("test_outputs"), source={"run": run, "sample": pred.get("sample")})
+        pairs = [
+            PairFeedback(output=o if is_grid(o) else None, correct=bool(c), pixel_score=float(px))
+            for o, c, px in zip(outs, correct, pixel)
+        ]
+    return Attempt(
+        task_id=pred["task_id"],
+        test_index=int(pred.get("test_index") or 0),
+        program=code,
+        error=pred.get("error"),
+        message=(pred.get("detail") or "")[:500],
+        pairs=pairs,
+        test_outputs=pred.get("test_outputs"),
+        source={"run": run, "sample": pred.get("sample")},
+    )
 
 
 def _is_correct(pred: dict[str, Any]) -> bool:
@@ -120,8 +131,12 @@ def _is_correct(pred: dict[str, Any]) -> bool:
     return pred.get("error") is None and bool(train) and all(train) and (test is None or all(test))
 
 
-def build(runs: Iterable[tuple[str, Iterable[dict[str, Any]]]], dataset: str, per_task: int | None = None,
-          wrong_only: bool = False) -> RefineFile:
+def build(
+    runs: Iterable[tuple[str, Iterable[dict[str, Any]]]],
+    dataset: str,
+    per_task: int | None = None,
+    wrong_only: bool = False,
+) -> RefineFile:
     """Records from (run dir, predictions) pairs: at most `per_task` per task (distinct programs,
     lowest sample numbers first), without the correct ones when `wrong_only`."""
     found: list[tuple[tuple, Attempt]] = []
@@ -150,6 +165,7 @@ def build(runs: Iterable[tuple[str, Iterable[dict[str, Any]]]], dataset: str, pe
 
 # -- reading and writing ------------------------------------------------------------------------
 
+
 def write(path: str | Path, doc: RefineFile) -> None:
     path = Path(path)
     data = (doc.model_dump_json() + "\n").encode()
@@ -176,8 +192,10 @@ def load(path: str | Path) -> RefineFile:
     if not isinstance(doc, dict):
         raise RefineDataError(f"refine_dataset {path}: expected a JSON object with format/dataset/records")
     if doc.get("format") != FORMAT:
-        raise RefineDataError(f"refine_dataset {path}: format {doc.get('format')!r} is not {FORMAT!r} "
-                              "(write it with `arcctl refine-data`)")
+        raise RefineDataError(
+            f"refine_dataset {path}: format {doc.get('format')!r} is not {FORMAT!r} "
+            "(write it with `arcctl refine-data`)"
+        )
     try:
         return RefineFile.model_validate(doc)
     except ValidationError as e:
@@ -187,6 +205,9 @@ def load(path: str | Path) -> RefineFile:
         if len(loc) >= 2 and loc[0] == "records":
             rec = doc["records"][loc[1]] if isinstance(doc.get("records"), list) else {}
             tid = rec.get("task_id") if isinstance(rec, dict) else None
-            where = f"record {loc[1]}" + (f" (task {tid})" if tid else "") + (
-                ": " + ".".join(str(x) for x in loc[2:]) if loc[2:] else "")
+            where = (
+                f"record {loc[1]}"
+                + (f" (task {tid})" if tid else "")
+                + (": " + ".".join(str(x) for x in loc[2:]) if loc[2:] else "")
+            )
         raise RefineDataError(f"refine_dataset {path}: {where}: {err.get('msg')}") from None

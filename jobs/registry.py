@@ -7,6 +7,7 @@ called and `confirm` stores the backend's job id after, so a crash in between le
 `jobs.submit.recover` can resolve — never a launched job the registry does not know, never a
 second launch of the same spec.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,25 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 # Columns `ls` needs: everything but the spec, so listing 10,000 jobs stays cheap.
-LIST_COLUMNS = ("id", "name", "kind", "template", "profile", "backend", "backend_job_id", "host",
-                "run_dir", "state", "exit_code", "reason", "detail", "parent", "restarts", "created", "updated")
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "template",
+    "profile",
+    "backend",
+    "backend_job_id",
+    "host",
+    "run_dir",
+    "state",
+    "exit_code",
+    "reason",
+    "detail",
+    "parent",
+    "restarts",
+    "created",
+    "updated",
+)
 
 
 @dataclass
@@ -139,8 +157,9 @@ class Registry:
         last: Exception | None = None
         for mode in ("mode=ro", "mode=ro&immutable=1"):
             try:
-                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30, isolation_level=None,
-                                     check_same_thread=False)
+                db = sqlite3.connect(
+                    f"{uri}?{mode}", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+                )
                 db.execute("SELECT COUNT(*) FROM jobs").fetchone()
                 return db
             except sqlite3.DatabaseError as e:
@@ -209,22 +228,46 @@ class Registry:
             db.execute(
                 "INSERT INTO jobs (id,name,kind,template,profile,backend,host,run_dir,state,detail,spec_json,"
                 "parent,restarts,created,updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
-                (jid, spec.name, spec.kind, spec.template, spec.profile, spec.backend, spec.host,
-                 spec.run_dir, state, detail, spec.to_json(), parent, spec.created.timestamp(), now),
+                (
+                    jid,
+                    spec.name,
+                    spec.kind,
+                    spec.template,
+                    spec.profile,
+                    spec.backend,
+                    spec.host,
+                    spec.run_dir,
+                    state,
+                    detail,
+                    spec.to_json(),
+                    parent,
+                    spec.created.timestamp(),
+                    now,
+                ),
             )
         return jid
 
     def confirm(self, job_id: str, backend_job_id: str, state: str = "queued") -> None:
         """Phase 2: the backend accepted the job."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET backend_job_id=?, state=?, reason=NULL, detail=NULL, exit_code=NULL, updated=? WHERE id=?",
-                       (backend_job_id, state, time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET backend_job_id=?, state=?, reason=NULL, detail=NULL, exit_code=NULL, updated=? WHERE id=?",
+                (backend_job_id, state, time.time(), job_id),
+            )
 
-    def set_state(self, job_id: str, state: str, exit_code: int | None = None, reason: str | None = None,
-                  detail: str | None = None) -> None:
+    def set_state(
+        self,
+        job_id: str,
+        state: str,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         with self._tx() as db:
-            db.execute("UPDATE jobs SET state=?, exit_code=?, reason=?, detail=?, updated=? WHERE id=?",
-                       (state, exit_code, reason, detail, time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET state=?, exit_code=?, reason=?, detail=?, updated=? WHERE id=?",
+                (state, exit_code, reason, detail, time.time(), job_id),
+            )
 
     def update_statuses(self, updates: dict[str, Any]) -> int:
         """{job_id: JobStatus} in one transaction; rows whose values did not change are skipped.
@@ -247,9 +290,11 @@ class Registry:
     def restart(self, job_id: str, spec) -> None:
         """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
-                       "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
-                       (spec.to_json(), SUBMITTING, time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
+                "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
+                (spec.to_json(), SUBMITTING, time.time(), job_id),
+            )
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -257,8 +302,13 @@ class Registry:
         cols = LIST_COLUMNS + (("spec_json",) if with_spec else ())
         return [Job(*row) for row in self._query(f"SELECT {','.join(cols)} FROM jobs {sql}", args)]
 
-    def list(self, states: Iterable[str] | None = None, limit: int | None = None, with_spec: bool = False,
-             backend: str | None = None) -> list[Job]:
+    def list(
+        self,
+        states: Iterable[str] | None = None,
+        limit: int | None = None,
+        with_spec: bool = False,
+        backend: str | None = None,
+    ) -> list[Job]:
         """Newest first."""
         where, args = [], []
         if states:
@@ -273,8 +323,9 @@ class Registry:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, args, with_spec)
 
-    def rows(self, columns: Iterable[str] = LIST_COLUMNS, states: Iterable[str] | None = None,
-             limit: int | None = None) -> list[tuple]:
+    def rows(
+        self, columns: Iterable[str] = LIST_COLUMNS, states: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[tuple]:
         """Plain tuples of `columns`, newest first: the fast path behind `arcctl ls`."""
         cols = [c for c in columns if c in LIST_COLUMNS]
         where, args = "", []
@@ -292,8 +343,7 @@ class Registry:
 
     def active(self, with_spec: bool = True) -> list[Job]:
         """Jobs that may still change state (the watcher polls these)."""
-        return self._rows(f"WHERE state NOT IN ({','.join('?' * len(TERMINAL))}) ORDER BY created",
-                          TERMINAL, with_spec)
+        return self._rows(f"WHERE state NOT IN ({','.join('?' * len(TERMINAL))}) ORDER BY created", TERMINAL, with_spec)
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM jobs")[0][0]
@@ -316,7 +366,11 @@ class Registry:
             if len(rows) > 1:
                 raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in rows[:5])}")
         if not rows:
-            rows = self._rows("WHERE run_dir=? ORDER BY created DESC", (str(Path(ref).expanduser().absolute()) if not ref.startswith("/") else ref.rstrip("/"),), True)
+            rows = self._rows(
+                "WHERE run_dir=? ORDER BY created DESC",
+                (str(Path(ref).expanduser().absolute()) if not ref.startswith("/") else ref.rstrip("/"),),
+                True,
+            )
         if not rows:
             from jobs.sweep import suggest
 

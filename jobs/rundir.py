@@ -7,6 +7,7 @@ an earlier checkpoint-N rewrites metrics.jsonl and completions.jsonl with their 
 (the later ones move to branches/<time>-from-checkpoint-N/); a file found shorter than a reader's
 offset was replaced that way and is read again from its start.
 """
+
 from __future__ import annotations
 
 import json
@@ -409,7 +410,13 @@ class Checkpoint:
 
 
 REQUIRED_CHECKPOINT_FILES = ("trainer_state.json",)
-ADAPTER_OR_MODEL = ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin", "pytorch_model.bin", "model.safetensors.index.json")
+ADAPTER_OR_MODEL = (
+    "adapter_model.safetensors",
+    "model.safetensors",
+    "adapter_model.bin",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+)
 
 
 def checkpoint_step(path: str | Path | None) -> int | None:
@@ -417,7 +424,7 @@ def checkpoint_step(path: str | Path | None) -> int | None:
     if not path:
         return None
     name = Path(str(path).rstrip("/")).name
-    tail = name[len(CHECKPOINT_PREFIX):] if name.startswith(CHECKPOINT_PREFIX) else ""
+    tail = name[len(CHECKPOINT_PREFIX) :] if name.startswith(CHECKPOINT_PREFIX) else ""
     return int(tail) if tail.isdigit() else None
 
 
@@ -460,8 +467,9 @@ def newest_valid_checkpoint(run_dir: str, fs: RunFS | None = None) -> Checkpoint
     return pick_checkpoint(run_dir, None, fs, required=False)
 
 
-def pick_checkpoint(run_dir: str, which: str | None = None, fs: RunFS | None = None,
-                    required: bool = True) -> Checkpoint | None:
+def pick_checkpoint(
+    run_dir: str, which: str | None = None, fs: RunFS | None = None, required: bool = True
+) -> Checkpoint | None:
     """The checkpoint a user named (`checkpoint-N` or `N`), or for None the newest valid one. A
     named checkpoint must exist and be valid; with `required`, so must the newest. Errors are
     jobs.errors.SpecError naming the run dir and the checkpoints it has."""

@@ -6,6 +6,7 @@ a MetricsHistory, completions to a CompletionIndex, stdout/stderr to TextTails; 
 with validity and the metrics at their step; alerts merge the trainer's events with what
 jobs.health finds in the rows read so far.
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,8 @@ HISTORY_CHUNK = 1024 * 1024
 # The first completions chunk is small, so a first page never waits behind a big one.
 FIRST_COMPLETIONS_BYTES = 1024 * 1024
 HEALTH_TAIL_BYTES = 32 * 1024 * 1024
-HEALTH_SLICE = 200            # rows judged per slice
-HEALTH_BUDGET_S = 0.03        # per refresh: a 100k-row backlog never delays the screen
+HEALTH_SLICE = 200  # rows judged per slice
+HEALTH_BUDGET_S = 0.03  # per refresh: a 100k-row backlog never delays the screen
 
 
 def _join(run_dir: str, name: str) -> str:
@@ -62,8 +63,9 @@ class RunView:
     def __init__(self, run_dir: str, fs: rd.RunFS | None = None) -> None:
         self.run_dir = run_dir.rstrip("/") or "/"
         fs = fs or rd.LocalFS()
-        self.fs: rd.RunFS = fs if getattr(fs, "concurrent", False) or isinstance(fs, rd.SerializedFS) \
-            else rd.SerializedFS(fs)
+        self.fs: rd.RunFS = (
+            fs if getattr(fs, "concurrent", False) or isinstance(fs, rd.SerializedFS) else rd.SerializedFS(fs)
+        )
         self._refresh_lock = threading.Lock()
         self._history_lock = threading.Lock()
         self._started = False
@@ -88,8 +90,7 @@ class RunView:
         self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True,
-                history: bool = True) -> set[str] | None:
+    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True, history: bool = True) -> set[str] | None:
         """Read what is new. With wait=False, returns None at once when another thread is
         refreshing this view already (a slow remote read must not pile up UI ticks). The first
         refresh reads the newest metrics rows; with history=False the older ones are left to
@@ -230,8 +231,9 @@ class RunView:
     def progress(self) -> Progress:
         """Step / total, smoothed speed and ETA from the rows read so far (no I/O)."""
         params = self.spec.get("params") if isinstance(self.spec, dict) else None
-        return self.progress_tracker.estimate(params if isinstance(params, dict) else None,
-                                              done=self.exit_code_value is not None)
+        return self.progress_tracker.estimate(
+            params if isinstance(params, dict) else None, done=self.exit_code_value is not None
+        )
 
     def _read_exit_code(self) -> int | None:
         try:
@@ -240,8 +242,10 @@ class RunView:
             return None
 
     def checkpoints(self) -> list[CheckpointRow]:
-        return [CheckpointRow(c.name, c.step, c.valid, c.problem, c.path, self.metrics.row_at(c.step))
-                for c in rd.list_checkpoints(self.run_dir, self.fs)]
+        return [
+            CheckpointRow(c.name, c.step, c.valid, c.problem, c.path, self.metrics.row_at(c.step))
+            for c in rd.list_checkpoints(self.run_dir, self.fs)
+        ]
 
     def alerts(self) -> list[Alert]:
         """Collapse alerts: those in events.jsonl (the trainer's guard writes them) and those
@@ -250,8 +254,11 @@ class RunView:
         # event each time a rule's severity rises, so the first event of a rule is often "watch".
         out: list[Alert] = []
         where: dict[tuple[str, Any], int] = {}
-        candidates = [_alert_from_dict(ev) if ev.get("event") == rd.EV_COLLAPSE else _alert_from_rollback(ev)
-                      for ev in self.events if ev.get("event") in (rd.EV_COLLAPSE, rd.EV_ROLLBACK)]
+        candidates = [
+            _alert_from_dict(ev) if ev.get("event") == rd.EV_COLLAPSE else _alert_from_rollback(ev)
+            for ev in self.events
+            if ev.get("event") in (rd.EV_COLLAPSE, rd.EV_ROLLBACK)
+        ]
         for a in candidates + self._health_alerts():
             key = (a.rule, a.first_step)
             if key not in where:
@@ -259,8 +266,10 @@ class RunView:
                 out.append(a)
             else:
                 kept = out[where[key]]
-                steps = {sev: min(s for s in (kept.steps.get(sev), a.steps.get(sev)) if s is not None)
-                         for sev in {**kept.steps, **a.steps}}
+                steps = {
+                    sev: min(s for s in (kept.steps.get(sev), a.steps.get(sev)) if s is not None)
+                    for sev in {**kept.steps, **a.steps}
+                }
                 if _SEVERITY_RANK.get(a.severity, 1) > _SEVERITY_RANK.get(kept.severity, 1):
                     out[where[key]] = kept = a
                 kept.steps = steps
@@ -362,8 +371,13 @@ def _alert_from_rollback(d: dict[str, Any]) -> Alert:
         msg = f"rolled back to {d.get('checkpoint') or 'the start'}, training goes on in {d.get('child_run_dir')}"
     else:
         msg = f"rollback {d.get('status')}: {d.get('reason')}"
-    return Alert(rule=str(d.get("rule") or "rollback"), severity="warning", first_step=_int(d.get("step")),
-                 message=msg, example_ids=[])
+    return Alert(
+        rule=str(d.get("rule") or "rollback"),
+        severity="warning",
+        first_step=_int(d.get("step")),
+        message=msg,
+        example_ids=[],
+    )
 
 
 def _int(v: Any) -> int | None:

@@ -6,6 +6,7 @@ connection per host, see jobs.ssh_transport). Both take an argv list and extra e
 benchmarks assert "one status refresh = one scheduler call"), and can write files (the submit
 artifact and spec.json go into the run dir, wherever it lives).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class Shell:
     where: str = "localhost"
     calls: int = 0
 
-    def run(self, argv: list[str], env: dict[str, str] | None = None, input: str | None = None,
-            timeout: float | None = 120) -> CmdResult:
+    def run(
+        self, argv: list[str], env: dict[str, str] | None = None, input: str | None = None, timeout: float | None = 120
+    ) -> CmdResult:
         raise NotImplementedError
 
     def write_text(self, path: str, text: str, mode: int | None = None) -> None:

@@ -3,6 +3,7 @@ remote run dir. Every file and call leases an SFTP session of its own from the h
 connection (jobs.ssh_transport.SSHPool), so readers in several threads never wait for each other;
 hosts that need the system ssh go through jobs.openssh.OpenSSHFS instead.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The job spec: what to run (template + typed parameters), where (profile/backend) and from what
 (resume_from / parent). Serialised as `spec.json` in the run dir; `load(dump(spec)) == spec`."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -23,9 +24,12 @@ class Resources(BaseModel):
     memory: str = Field("16G", pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
     disk: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
     time: str | None = Field(None, description="wall-time limit, Slurm syntax (e.g. 2-00:00:00)")
-    requirements: str | None = Field(None, description="machine requirement, e.g. (TARGET.Machine == \"calculon21\")")
-    gpu_memory: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$",
-                                   description="memory of one GPU (e.g. 24G): render warns when a GRPO job cannot fit")
+    requirements: str | None = Field(None, description='machine requirement, e.g. (TARGET.Machine == "calculon21")')
+    gpu_memory: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?[KMGT]?B?$",
+        description="memory of one GPU (e.g. 24G): render warns when a GRPO job cannot fit",
+    )
 
 
 class CheckpointRef(BaseModel):
@@ -66,10 +70,16 @@ class JobSpec(BaseModel):
         typed = PARAMS_BY_KIND[self.kind].model_validate(self.params)
         self.__dict__["params"] = typed.model_dump(mode="json")
         self._typed = (self.params, typed)
-        if (getattr(typed, "use_vllm", False) and getattr(typed, "vllm_mode", "") == "server"
-                and not getattr(typed, "vllm_server_url", None) and self.resources.gpus < 2):
-            raise ValueError(f"vllm_mode = 'server' starts a vLLM server on a GPU of its own: resources.gpus is "
-                             f"{self.resources.gpus}, needs 2 or more (or set vllm_server_url to a running server)")
+        if (
+            getattr(typed, "use_vllm", False)
+            and getattr(typed, "vllm_mode", "") == "server"
+            and not getattr(typed, "vllm_server_url", None)
+            and self.resources.gpus < 2
+        ):
+            raise ValueError(
+                f"vllm_mode = 'server' starts a vLLM server on a GPU of its own: resources.gpus is "
+                f"{self.resources.gpus}, needs 2 or more (or set vllm_server_url to a running server)"
+            )
         return self
 
     def typed_params(self):

@@ -7,6 +7,7 @@ ServerAliveInterval, Compression. A host whose config sets a ControlPath (the us
 keyboard-interactive/2FA logins) or GSSAPIAuthentication is reached through the system `ssh`
 binary instead of paramiko, which can use neither (jobs.openssh).
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ known_hosts, unusable key file, permission denied, a broken proxy. An unknown ho
 never added: the user verifies the fingerprint and adds it (jobs.known_hosts). Hosts, proxies and
 known_hosts files come from the ssh config (jobs.ssh_config).
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,8 +28,10 @@ import paramiko
 
 from jobs.errors import RemoteError
 from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
-from jobs.ssh_config import (DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, HostConfig,  # noqa: F401 (re-exported)
-                             list_host_aliases, parse_hop, resolve_host, ssh_config_path)
+
+# re-exported: callers import these from here
+from jobs.ssh_config import DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, HostConfig  # noqa: F401
+from jobs.ssh_config import list_host_aliases, parse_hop, resolve_host, ssh_config_path  # noqa: F401
 
 # paramiko's transport thread logs each failed handshake with its traceback; without a handler
 # Python prints that to stderr next to our one-line error
@@ -36,8 +39,14 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 # every error class paramiko and the socket layer raise while connecting or talking; each one
 # becomes one RemoteError line naming the host
-_SSH_ERRORS = (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, EOFError, OSError, ValueError,
-               paramiko.sftp.SFTPError)
+_SSH_ERRORS = (
+    paramiko.SSHException,
+    paramiko.hostkeys.InvalidHostKey,
+    EOFError,
+    OSError,
+    ValueError,
+    paramiko.sftp.SFTPError,
+)
 
 
 class _RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
@@ -100,7 +109,7 @@ class SSHPool:
 
     # ---------------------------------------------------------------- system ssh hosts
     def transport(self, alias: str) -> str:
-        """"paramiko", or "openssh" for hosts whose ssh config needs the system ssh (jobs.openssh)."""
+        """ "paramiko", or "openssh" for hosts whose ssh config needs the system ssh (jobs.openssh)."""
         if alias not in self._transports:
             try:
                 self._transports[alias] = self.host(alias).transport
@@ -156,7 +165,8 @@ class SSHPool:
                 raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {e}") from None
             try:
                 return hop.get_transport().open_channel(
-                    "direct-tcpip", (cfg.hostname, cfg.port), ("127.0.0.1", 0), timeout=timeout)
+                    "direct-tcpip", (cfg.hostname, cfg.port), ("127.0.0.1", 0), timeout=timeout
+                )
             except _SSH_ERRORS as e:
                 raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {_why(e)}") from None
         if cfg.proxy_command:
@@ -173,8 +183,10 @@ class SSHPool:
 
     def _connect(self, cfg: HostConfig, depth: int = 0) -> paramiko.SSHClient:
         if cfg.transport != "paramiko":
-            raise RemoteError(f"{cfg.label} is reached through the system ssh (its ssh config sets a "
-                              "ControlPath or GSSAPI); paramiko cannot connect to it")
+            raise RemoteError(
+                f"{cfg.label} is reached through the system ssh (its ssh config sets a "
+                "ControlPath or GSSAPI); paramiko cannot connect to it"
+            )
         timeout = cfg.connect_timeout or self.connect_timeout
         known = load_known_hosts(cfg.known_hosts + cfg.global_known_hosts)
         client = paramiko.SSHClient()
@@ -188,15 +200,24 @@ class SSHPool:
         name, port = (cfg.host_key_alias, 22) if cfg.host_key_alias else (cfg.hostname, cfg.port)
         try:
             client.connect(
-                name, port=port, username=cfg.user, key_filename=keys or None,
+                name,
+                port=port,
+                username=cfg.user,
+                key_filename=keys or None,
                 look_for_keys=not cfg.identity_files,
-                allow_agent=not (cfg.identities_only and cfg.identity_files), sock=sock,
-                timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, compress=cfg.compression,
+                allow_agent=not (cfg.identities_only and cfg.identity_files),
+                sock=sock,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                compress=cfg.compression,
             )
             server_key = client.get_transport().get_remote_server_key()
             if server_key.asbytes() in known.revoked:
-                raise RemoteError(f"host key {fingerprint(server_key)} of {cfg.label} is marked @revoked in "
-                                  "known_hosts: refusing to connect")
+                raise RemoteError(
+                    f"host key {fingerprint(server_key)} of {cfg.label} is marked @revoked in "
+                    "known_hosts: refusing to connect"
+                )
         except RemoteError:
             client.close()
             raise
@@ -205,7 +226,8 @@ class SSHPool:
             raise RemoteError(
                 f"host key of {cfg.label} CHANGED: known_hosts has {fingerprint(e.expected_key)}, the server "
                 f"sent {fingerprint(e.key)}. Refusing to connect (a reinstalled host, or someone in between); "
-                f"verify with the admin, then fix the entry for {cfg.known_hosts_key}") from None
+                f"verify with the admin, then fix the entry for {cfg.known_hosts_key}"
+            ) from None
         except paramiko.AuthenticationException as e:
             client.close()
             tried = ", ".join(keys) or "ssh-agent / default keys"
@@ -216,11 +238,15 @@ class SSHPool:
         except paramiko.SSHException as e:
             client.close()
             if "No authentication methods" in str(e):
-                raise RemoteError(f"permission denied for {cfg.label}: no key to offer (no IdentityFile in the "
-                                  f"ssh config, no ssh-agent at SSH_AUTH_SOCK, no ~/.ssh/id_* keys)") from None
+                raise RemoteError(
+                    f"permission denied for {cfg.label}: no key to offer (no IdentityFile in the "
+                    f"ssh config, no ssh-agent at SSH_AUTH_SOCK, no ~/.ssh/id_* keys)"
+                ) from None
             if "banner" in str(e) or "No existing session" in str(e):
-                raise RemoteError(f"{cfg.label} did not answer as an SSH server within {timeout:g} s "
-                                  f"({_why(e)}); is an sshd listening on port {cfg.port}?") from None
+                raise RemoteError(
+                    f"{cfg.label} did not answer as an SSH server within {timeout:g} s "
+                    f"({_why(e)}); is an sshd listening on port {cfg.port}?"
+                ) from None
             raise RemoteError(f"ssh to {cfg.label} failed: {_why(e)}") from None
         except _SSH_ERRORS as e:
             client.close()
@@ -246,8 +272,9 @@ class SSHPool:
             self.drop(key)
 
     # ---------------------------------------------------------------- commands
-    def exec(self, alias: str, command: str, input: str | None = None,
-             timeout: float | None = 120) -> tuple[int, str, str]:
+    def exec(
+        self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
+    ) -> tuple[int, str, str]:
         """Run one shell line; returns (rc, stdout, stderr). Retried once on a fresh connection only
         when the channel could not be opened (so a command never runs twice)."""
         if self.transport(alias) == "openssh":
@@ -269,8 +296,9 @@ class SSHPool:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _run_channel(chan: paramiko.Channel, command: str, input: str | None,
-                     timeout: float | None) -> tuple[int, str, str]:
+    def _run_channel(
+        chan: paramiko.Channel, command: str, input: str | None, timeout: float | None
+    ) -> tuple[int, str, str]:
         chan.exec_command(command)
         if input:
             chan.sendall(input.encode())
@@ -372,6 +400,7 @@ class SSHPool:
     def write_text(self, alias: str, path: str, text: str, mode: int | None = None) -> None:
         if self.transport(alias) == "openssh":
             return self.openssh().write_text(alias, path, text, mode)
+
         def put(s: paramiko.SFTPClient) -> None:
             _sftp_makedirs(s, posixpath.dirname(path))
             tmp = path + ".tmp"
@@ -388,8 +417,9 @@ class SSHPool:
             return self.openssh().makedirs(alias, path)
         self.sftp_call(alias, lambda s: _sftp_makedirs(s, path))
 
-    def download_dir(self, alias: str, remote: str, local: str | Path,
-                     on_bytes: Callable[[int], None] | None = None) -> int:
+    def download_dir(
+        self, alias: str, remote: str, local: str | Path, on_bytes: Callable[[int], None] | None = None
+    ) -> int:
         """Copy a remote directory tree to `local` (must not exist); written to a `.partial` sibling
         first and renamed at the end, so an interrupted copy never looks complete. Returns bytes;
         `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""

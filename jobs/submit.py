@@ -7,6 +7,7 @@ submit_spec: mkdir run dir -> spec.json -> registry.reserve -> jobs.launch.launc
 recover:     finishes submits interrupted by a crash (see jobs.registry).
 Used by the CLI and the dashboard; the trainer never launches jobs.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,18 @@ from jobs.registry import SUBMITTING, Registry
 from jobs.rundir import fs_for_host
 from jobs.spec import JobSpec, Resources
 
-__all__ = ["backend_for", "build_specs", "cancel_job", "fork_job", "recover", "render", "resume_job",
-           "submit_spec", "submit_specs"]
+__all__ = [
+    "backend_for",
+    "build_specs",
+    "cancel_job",
+    "fork_job",
+    "recover",
+    "render",
+    "resume_job",
+    "submit_spec",
+    "submit_specs",
+]
+
 
 def _validation_message(e: Exception) -> str:
     errs = getattr(e, "errors", None)
@@ -37,10 +48,17 @@ def _expand_root(root: str) -> str:
     return os.path.expandvars(os.path.expanduser(root))
 
 
-def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "local", *,
-                name: str | None = None, run_dir: str | None = None,
-                registry: Registry | None = None, max_points: int | None = None,
-                command: list[str] | None = None) -> list[JobSpec]:
+def build_specs(
+    template: str,
+    overrides: Iterable[str] = (),
+    profile: str = "local",
+    *,
+    name: str | None = None,
+    run_dir: str | None = None,
+    registry: Registry | None = None,
+    max_points: int | None = None,
+    command: list[str] | None = None,
+) -> list[JobSpec]:
     """Validated specs, one per sweep point. COMMAND (the words after `--`) is the program of a
     `command` job, instead of its template's entry. An auto-generated name that collides with an existing
     run dir (or one earlier in this sweep, or one in the registry) gets -2, -3...; an explicit
@@ -74,8 +92,10 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
         root = _expand_root(prof.runs_root) if prof.runs_root else str(config.runs_root())
     if not prof.host:
         if "$" in root:
-            raise SpecError(f"profile {prof.name} ({prof.path}): runs_root {prof.runs_root!r} uses an unset "
-                            f"environment variable ({root})")
+            raise SpecError(
+                f"profile {prof.name} ({prof.path}): runs_root {prof.runs_root!r} uses an unset "
+                f"environment variable ({root})"
+            )
         root = str(Path(root).absolute())
     check_fs = prof.host is None
     batch: set[str] = set()
@@ -89,7 +109,7 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
         res = {**tpl.resources, **prof.resources_for(tpl.kind)}
         for k, v in point.items():
             if k.startswith(RESOURCE_PREFIX):
-                res[k[len(RESOURCE_PREFIX):]] = v
+                res[k[len(RESOURCE_PREFIX) :]] = v
             else:
                 params[k] = v
         if tpl.health:
@@ -123,8 +143,16 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
                 rd = f"{root}/{nm}"
         batch.add(rd)
         kw: dict[str, Any] = dict(
-            kind=tpl.kind, name=nm, template=tpl.name, params=params, profile=prof.name,
-            backend=prof.backend, host=prof.host, backend_options=prof.options, env=prof.env, run_dir=rd,
+            kind=tpl.kind,
+            name=nm,
+            template=tpl.name,
+            params=params,
+            profile=prof.name,
+            backend=prof.backend,
+            host=prof.host,
+            backend_options=prof.options,
+            env=prof.env,
+            run_dir=rd,
         )
         if entry:
             kw["entry"] = entry
@@ -132,7 +160,9 @@ def build_specs(template: str, overrides: Iterable[str] = (), profile: str = "lo
             kw["resources"] = Resources(**res)
             specs.append(JobSpec(**kw))
         except ValueError as e:
-            raise SpecError(f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}") from None
+            raise SpecError(
+                f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}"
+            ) from None
         if check_fs:  # the job reads this machine's files: check them before it queues
             from jobs.inputs import check_local_inputs
 
@@ -151,17 +181,22 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
     """The entry of the specs. A command job runs in its run dir, so on this machine a script
     named relative to where the user typed the command (`python finetuning.py`) is made absolute."""
     if command and tpl.kind != "command":
-        raise SpecError(f"template {tpl.name} runs the trainer; a program after `--` is for command jobs "
-                        f"(arcctl submit command -- PROGRAM ARGS...)")
+        raise SpecError(
+            f"template {tpl.name} runs the trainer; a program after `--` is for command jobs "
+            f"(arcctl submit command -- PROGRAM ARGS...)"
+        )
     entry = list(command) if command else tpl.entry
     if command and local:
-        entry = [str(Path(a).absolute()) if a.endswith((".py", ".sh")) and not os.path.isabs(a) and os.path.isfile(a)
-                 else a for a in entry]
+        entry = [
+            str(Path(a).absolute()) if a.endswith((".py", ".sh")) and not os.path.isabs(a) and os.path.isfile(a) else a
+            for a in entry
+        ]
     if tpl.kind == "command" and not entry:
-        raise SpecError(f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
-                        "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template")
+        raise SpecError(
+            f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
+            "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template"
+        )
     return entry
-
 
 
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
@@ -212,8 +247,9 @@ def _remote_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     base, n = name, 1
     while registry.run_dir_taken(f"{parent}/{name}"):
         if not rename:
-            raise SpecError(f"run dir {parent}/{name} on {spec.host} belongs to another job; "
-                            "runs are never overwritten")
+            raise SpecError(
+                f"run dir {parent}/{name} on {spec.host} belongs to another job; runs are never overwritten"
+            )
         n += 1
         name = f"{base}-{n}"
     return spec.model_copy(update={"run_dir": f"{parent}/{name}", "name": name if n > 1 else spec.name})
@@ -245,9 +281,12 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     return job_id
 
 
-def submit_specs(specs: list[JobSpec], registry: Registry | None = None,
-                 on_submitted: Callable[[str, JobSpec], None] | None = None,
-                 rename_on_conflict: bool = False) -> list[str]:
+def submit_specs(
+    specs: list[JobSpec],
+    registry: Registry | None = None,
+    on_submitted: Callable[[str, JobSpec], None] | None = None,
+    rename_on_conflict: bool = False,
+) -> list[str]:
     """All specs are rendered (validated) first, so a bad one launches none."""
     registry = registry or Registry()
     render(specs)
@@ -277,8 +316,13 @@ def resume_job(registry: Registry, ref: str, checkpoint: str | None = None) -> s
     return resubmit(registry, job, memory_after_hold(job.spec(), job.reason, job.detail), checkpoint)
 
 
-def fork_job(registry: Registry, ref: str, checkpoint: str | None = None,
-             overrides: dict[str, Any] | None = None, name: str | None = None) -> str:
+def fork_job(
+    registry: Registry,
+    ref: str,
+    checkpoint: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> str:
     from jobs.fork import fork_spec
     from jobs.naming import check_name
 
@@ -343,7 +387,11 @@ def recover(registry: Registry) -> list[str]:
         if found:
             registry.confirm(job.id, found)
         else:
-            registry.set_state(job.id, "failed", reason="submit_interrupted",
-                               detail="arcctl stopped before the backend accepted this job; it never ran")
+            registry.set_state(
+                job.id,
+                "failed",
+                reason="submit_interrupted",
+                detail="arcctl stopped before the backend accepted this job; it never ran",
+            )
         fixed.append(job.id)
     return fixed

@@ -1,6 +1,7 @@
 """`-p key=v1,v2` overrides: parsed, typed by the kind's params model, expanded to a cartesian
 product. Values are typed one by one so `learning_rate=abc` fails naming the key, before any spec
 is built. A value starting with `[` or `{` is read as one JSON value (list/dict parameters)."""
+
 from __future__ import annotations
 
 import difflib
@@ -55,7 +56,7 @@ def check_key(kind: str, key: str, where: str = "") -> None:
     if key.startswith(RESOURCE_PREFIX):
         from jobs.spec import Resources
 
-        sub = key[len(RESOURCE_PREFIX):]
+        sub = key[len(RESOURCE_PREFIX) :]
         if sub not in Resources.model_fields:
             raise SpecError(f"{where}unknown resource '{sub}'{suggest(sub, Resources.model_fields)}")
         return
@@ -82,7 +83,7 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
                 raise SpecError(f"{where}{key}={value}: not valid JSON ({e})") from None
     try:
         if key.startswith(RESOURCE_PREFIX):
-            adapter = _resource_adapter(key[len(RESOURCE_PREFIX):])
+            adapter = _resource_adapter(key[len(RESOURCE_PREFIX) :])
         else:
             adapter = _adapter(kind, key)
         out = adapter.validate_python(value)
@@ -157,8 +158,10 @@ def check_sweep_size(overrides: dict[str, list[Any]], limit: int | None = None) 
     n = sweep_size(overrides)
     if n > limit:
         shape = " x ".join(f"{len(v)} {k}" for k, v in overrides.items() if len(v) > 1)
-        raise SpecError(f"-p makes a sweep of {n} points ({shape}), more than the limit of {limit}; "
-                        f"pass --max-points {n} if you mean it")
+        raise SpecError(
+            f"-p makes a sweep of {n} points ({shape}), more than the limit of {limit}; "
+            f"pass --max-points {n} if you mean it"
+        )
 
 
 def expand(overrides: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ Template file:                          Profile file:
   [resources] gpus, cpus, memory, ...     [env] environment of the job
   [health]    collapse thresholds
 """
+
 from __future__ import annotations
 
 import re
@@ -119,7 +120,9 @@ def _open(path: Path, file_keys: set[str], section: str, section_keys: set[str])
 
 def _one_of(value: Any, choices: Any, path: Path, where: str) -> None:
     if value not in choices:
-        raise TemplateError(f"{path}: {where} '{value}' is not one of {', '.join(choices)}{suggest(str(value), choices)}")
+        raise TemplateError(
+            f"{path}: {where} '{value}' is not one of {', '.join(choices)}{suggest(str(value), choices)}"
+        )
 
 
 def _coerced(kind: str, tab: dict, path: Path, section: str, prefix: str = "") -> dict[str, Any]:
@@ -145,7 +148,7 @@ def parse_template(path: Path, source: str = BUILTIN) -> Template:
     _one_of(kind, PARAMS_BY_KIND, path, "[template] kind")
     pattern = head.get("name")
     if not isinstance(pattern, str) or not pattern.strip():
-        raise TemplateError(f"{path}: [template] needs a name pattern, e.g. name = \"lr{{learning_rate}}\"")
+        raise TemplateError(f'{path}: [template] needs a name pattern, e.g. name = "lr{{learning_rate}}"')
     entry = head.get("entry")
     if entry is not None and (not isinstance(entry, list) or not entry or not all(isinstance(x, str) for x in entry)):
         raise TemplateError(f"{path}: [template] entry must be a non-empty list of strings")
@@ -159,12 +162,20 @@ def parse_template(path: Path, source: str = BUILTIN) -> Template:
 
     for f in pattern_fields(pattern):
         if f not in PARAMS_BY_KIND[kind].model_fields:
-            raise TemplateError(f"{path}: name pattern uses unknown parameter '{f}'{suggest(f, PARAMS_BY_KIND[kind].model_fields)}")
+            raise TemplateError(
+                f"{path}: name pattern uses unknown parameter '{f}'{suggest(f, PARAMS_BY_KIND[kind].model_fields)}"
+            )
     return Template(
-        name=path.stem, kind=kind, name_pattern=pattern, params=params,
-        resources=_resources(_table(doc, "resources", path), path, kind), health=health,
-        entry=list(entry) if entry else None, description=str(head.get("description", "")),
-        path=str(path), source=source,
+        name=path.stem,
+        kind=kind,
+        name_pattern=pattern,
+        params=params,
+        resources=_resources(_table(doc, "resources", path), path, kind),
+        health=health,
+        entry=list(entry) if entry else None,
+        description=str(head.get("description", "")),
+        path=str(path),
+        source=source,
     )
 
 
@@ -179,8 +190,10 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
     per_kind = {k: v for k, v in res.items() if isinstance(v, dict)}
     for k in per_kind:
         if k not in PARAMS_BY_KIND:
-            raise TemplateError(f"{path}: [resources.{k}]: no job kind '{k}'{suggest(k, PARAMS_BY_KIND)}; "
-                                f"kinds: {', '.join(PARAMS_BY_KIND)}")
+            raise TemplateError(
+                f"{path}: [resources.{k}]: no job kind '{k}'{suggest(k, PARAMS_BY_KIND)}; "
+                f"kinds: {', '.join(PARAMS_BY_KIND)}"
+            )
     env = _table(doc, "env", path)
     for k, v in env.items():
         if not isinstance(v, (str, int, float, bool)):
@@ -192,13 +205,19 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
     if host is not None and (not isinstance(host, str) or not host):
         raise TemplateError(f"{path}: [profile] host must be a non-empty string")
     if backend == "local" and host:
-        raise TemplateError(f"{path}: the local backend runs on this machine; remove host = \"{host}\"")
+        raise TemplateError(f'{path}: the local backend runs on this machine; remove host = "{host}"')
     return Profile(
-        name=path.stem, backend=backend, host=host, resources=_resources(common, path),
+        name=path.stem,
+        backend=backend,
+        host=host,
+        resources=_resources(common, path),
         kind_resources={k: _resources(v, path, k) for k, v in per_kind.items()},
-        options=dict(_table(doc, "options", path)), env={k: str(v) for k, v in env.items()},
-        runs_root=head.get("runs_root"), description=str(head.get("description", "")),
-        path=str(path), source=source,
+        options=dict(_table(doc, "options", path)),
+        env={k: str(v) for k, v in env.items()},
+        runs_root=head.get("runs_root"),
+        description=str(head.get("description", "")),
+        path=str(path),
+        source=source,
     )
 
 
@@ -235,7 +254,9 @@ def _load(folder: str, name: str) -> Any:
     files = _files(folder)
     if name not in files:
         what = folder[:-1]
-        raise TemplateError(f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}")
+        raise TemplateError(
+            f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}"
+        )
     path, source = files[name]
     return _PARSERS[folder](path, source)
 

@@ -5,6 +5,7 @@ handful of tokens. The trainer computes these per completion, the health detecto
 recompute them from completions.jsonl; all use this module so the numbers agree. Works on token ids
 or on whitespace words (when only text is at hand).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,7 +27,7 @@ def ngram_stats(tokens: Sequence[Hashable], n: int) -> tuple[float, int]:
     """(unique n-gram ratio, count of the most repeated n-gram). Too short: (1.0, 0)."""
     if len(tokens) < n:
         return 1.0, 0
-    grams = Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    grams = Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     total = len(tokens) - n + 1
     return len(grams) / total, max(grams.values())
 

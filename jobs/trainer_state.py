@@ -9,6 +9,7 @@ file whole at each checkpoint (`checkpoint-N/trainer_state.json`) and, when the 
 and returns only the log entries it has not returned before, as metric rows (`step` plus every
 numeric value under the Trainer's own names: `loss`, `grad_norm`, `learning_rate`, `reward`, …).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,8 @@ from typing import Any
 from jobs import rundir as rd
 
 STATE = "trainer_state.json"
-MAX_SUBDIRS = 32      # output dirs looked for one level below the run dir (`output_dir="out"`)
-RESCAN_S = 2.0        # between directory listings: checkpoints are minutes apart, SFTP listings are not free
+MAX_SUBDIRS = 32  # output dirs looked for one level below the run dir (`output_dir="out"`)
+RESCAN_S = 2.0  # between directory listings: checkpoints are minutes apart, SFTP listings are not free
 SKIP_DIRS = {rd.BRANCHES, "final", "eval", "wandb", "__pycache__"}
 MAX_STATE_BYTES = 512 * 2**20  # ~1M log entries; a larger file is not the Trainer's
 
@@ -73,9 +74,9 @@ class TrainerStateTail:
 
     def __init__(self, run_dir: str, fs: rd.RunFS, rescan_s: float = RESCAN_S) -> None:
         self.run_dir, self.fs, self.rescan_s = run_dir.rstrip("/") or "/", fs, rescan_s
-        self.path: str | None = None   # the file the last rows came from
-        self.returned = 0              # log entries returned so far
-        self.resets = 0                # times a newer file did not continue what was returned
+        self.path: str | None = None  # the file the last rows came from
+        self.returned = 0  # log entries returned so far
+        self.resets = 0  # times a newer file did not continue what was returned
         self._last: dict[str, Any] | None = None
         self._seen: dict[str, tuple[int, int]] = {}  # path -> (size, global_step) of files read
         self.max_steps: int | None = None  # the run's planned steps, from the last file read
@@ -103,7 +104,7 @@ class TrainerStateTail:
             # earlier checkpoint): the whole history again
             self.resets += 1
             self.returned = 0
-        new = entries[self.returned:]
+        new = entries[self.returned :]
         if not new:
             return []
         self.returned = len(entries)
@@ -122,8 +123,11 @@ class TrainerStateTail:
         if steps:
             out.append(f"{d}/{max(steps)[1]}/{STATE}")
         if descend:
-            subdirs = sorted(n for n in names if rd.checkpoint_step(n) is None and n not in SKIP_DIRS
-                             and not n.startswith(".") and "." not in n)[:MAX_SUBDIRS]
+            subdirs = sorted(
+                n
+                for n in names
+                if rd.checkpoint_step(n) is None and n not in SKIP_DIRS and not n.startswith(".") and "." not in n
+            )[:MAX_SUBDIRS]
             for n in subdirs:
                 out += self._in_dir(f"{d}/{n}", descend=False)
         return out

@@ -3,6 +3,7 @@
 The one place a parameter meets its TRL name. Pure Python (no trl import): the trainer builds the
 config objects from these dicts, tests check the mapping field by field.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -66,8 +67,11 @@ def grpo_args(p: Any, run_dir: str | Path, bf16: bool, epochs: float | None = No
         # vLLM's SamplingParams has both; on the transformers path trainer.grpo adds a logits processor
         kwargs["generation_kwargs"] = {"frequency_penalty": p.frequency_penalty, "presence_penalty": p.presence_penalty}
     if p.use_vllm:
-        kwargs.update(vllm_mode=p.vllm_mode, vllm_gpu_memory_utilization=p.gpu_memory_utilization,
-                      vllm_max_model_length=p.max_seq_length)
+        kwargs.update(
+            vllm_mode=p.vllm_mode,
+            vllm_gpu_memory_utilization=p.gpu_memory_utilization,
+            vllm_max_model_length=p.max_seq_length,
+        )
         if p.vllm_mode == "server" and p.vllm_server_url:
             kwargs["vllm_server_base_url"] = p.vllm_server_url
     else:

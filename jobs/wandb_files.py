@@ -9,6 +9,7 @@
 
 Pure Python: nothing here imports wandb.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,9 @@ def read_run(run_dir: str | Path, fs: RunFS | None = None) -> WandbRun | None:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err.get("loc", ())) or "file"
-        raise SpecError(f"{path}: not a W&B run record ({where}: {err.get('msg')}); delete it to start a "
-                        "new W&B run") from None
+        raise SpecError(
+            f"{path}: not a W&B run record ({where}: {err.get('msg')}); delete it to start a new W&B run"
+        ) from None
 
 
 def write_run(run_dir: str | Path, run: WandbRun) -> None:
@@ -103,8 +105,12 @@ def with_sweep_group(kind: str, pattern: str, params: dict[str, Any], swept: dic
     """A sweep point's params: with W&B on and no wandb_group of its own, the sweep's group."""
     from jobs.params import PARAMS_BY_KIND
 
-    if not swept or not params.get("wandb") or params.get("wandb_group") \
-            or "wandb_group" not in PARAMS_BY_KIND[kind].model_fields:
+    if (
+        not swept
+        or not params.get("wandb")
+        or params.get("wandb_group")
+        or "wandb_group" not in PARAMS_BY_KIND[kind].model_fields
+    ):
         return params
     return {**params, "wandb_group": sweep_group(pattern, params, swept)}
 

@@ -7,6 +7,7 @@ the answers to the registry, then applies the profiles' auto-resume policy to th
 and the dashboard together poll a cluster at most once per `interval_s`, however many of them run.
 For the local backend a poll is also what starts queued jobs whose GPUs have become free.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,7 @@ DEFAULT_INTERVAL_S = {"local": 1.0, "slurm": 10.0, "htcondor": 15.0}
 
 
 class StatusWatcher:
-    def __init__(self, registry: Registry, backend: str, host: str | None = None,
-                 interval_s: float | None = None):
+    def __init__(self, registry: Registry, backend: str, host: str | None = None, interval_s: float | None = None):
         self.registry = registry
         self.backend_name = backend
         self.host = host
@@ -35,9 +35,14 @@ class StatusWatcher:
         return f"watch:{self.backend_name}@{self.host or ''}"
 
     def _jobs(self) -> list[Any]:
-        return [j for j in self.registry.active(with_spec=True)
-                if j.backend == self.backend_name and (j.host or None) == self.host
-                and j.state != SUBMITTING and j.backend_job_id]
+        return [
+            j
+            for j in self.registry.active(with_spec=True)
+            if j.backend == self.backend_name
+            and (j.host or None) == self.host
+            and j.state != SUBMITTING
+            and j.backend_job_id
+        ]
 
     def poll(self, force: bool = False) -> dict[str, Any]:
         """{job_id: JobStatus} of what was polled; {} when rate-limited or nothing to poll.
@@ -86,8 +91,9 @@ _WATCHERS: dict[tuple[str, str, str | None], StatusWatcher] = {}
 _WLOCK = threading.Lock()
 
 
-def get_watcher(registry: Registry, backend: str, host: str | None = None,
-                interval_s: float | None = None) -> StatusWatcher:
+def get_watcher(
+    registry: Registry, backend: str, host: str | None = None, interval_s: float | None = None
+) -> StatusWatcher:
     """The process-wide watcher of (registry, backend, host)."""
     key = (str(registry.path), backend, host)
     with _WLOCK:

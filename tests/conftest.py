@@ -1,5 +1,6 @@
 """Shared fixtures. `tiny_model_dir`: the project's tiny Llama model, built once per test session
 (or once per cache dir when ARCCTL_TEST_CACHE is set, so repeated local runs skip the build)."""
+
 from __future__ import annotations
 
 import fcntl

@@ -4,6 +4,7 @@ A missing golden fails; a differing one fails with the first differing line. Onl
 `ARCCTL_UPDATE_GOLDEN=1` writes them (after an intended change); any other value is refused, so a
 stray `ARCCTL_UPDATE_GOLDEN=0` can never turn the check into a rewrite.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,9 +32,12 @@ def check_golden(path: Path, text: str) -> None:
     want = path.read_text()
     if text != want:
         got_lines, want_lines = text.splitlines(), want.splitlines()
-        n = next((i for i, (a, b) in enumerate(zip(got_lines, want_lines)) if a != b),
-                 min(len(got_lines), len(want_lines)))
+        n = next(
+            (i for i, (a, b) in enumerate(zip(got_lines, want_lines)) if a != b), min(len(got_lines), len(want_lines))
+        )
         got_line = got_lines[n] if n < len(got_lines) else "<end of text>"
         want_line = want_lines[n] if n < len(want_lines) else "<end of file>"
-        pytest.fail(f"{path} differs at line {n + 1}:\n  golden: {want_line}\n  now:    {got_line}\n"
-                    f"if the change is intended, regenerate with {ENV}=1")
+        pytest.fail(
+            f"{path} differs at line {n + 1}:\n  golden: {want_line}\n  now:    {got_line}\n"
+            f"if the change is intended, regenerate with {ENV}=1"
+        )

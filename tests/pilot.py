@@ -1,4 +1,5 @@
 """Waiting in Textual Pilot tests: poll a condition between short pauses of the app."""
+
 from __future__ import annotations
 
 

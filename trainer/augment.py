@@ -4,6 +4,7 @@ Flip + 0..3 quarter turns cover all 8 symmetries of the square. Colour 0 (the ba
 every ARC task) stays fixed unless the rare "all colours" draw happens. `invert_grid` maps a
 prediction made on the augmented task back to the original task's frame.
 """
+
 from __future__ import annotations
 
 import random
@@ -60,6 +61,7 @@ class Augmentation:
     def apply_task(self, task: Task) -> Task:
         def pair(p: Pair) -> Pair:
             return Pair(self.apply_grid(p.input), None if p.output is None else self.apply_grid(p.output))
+
         return Task(task.task_id, [pair(p) for p in task.train], [pair(p) for p in task.test])
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,8 +69,11 @@ class Augmentation:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Augmentation":
-        return cls(flip=bool(d.get("flip", False)), rot90=int(d.get("rot90", 0)),
-                   color_map=list(d.get("color_map", IDENTITY_COLORS)))
+        return cls(
+            flip=bool(d.get("flip", False)),
+            rot90=int(d.get("rot90", 0)),
+            color_map=list(d.get("color_map", IDENTITY_COLORS)),
+        )
 
     def __str__(self) -> str:  # compact label for logs and completions.jsonl
         colors = "".join(map(str, self.color_map))
@@ -79,8 +84,9 @@ def identity() -> Augmentation:
     return Augmentation()
 
 
-def random_augmentation(rng: random.Random | np.random.Generator | None = None,
-                        all_colors_prob: float = 0.1) -> Augmentation:
+def random_augmentation(
+    rng: random.Random | np.random.Generator | None = None, all_colors_prob: float = 0.1
+) -> Augmentation:
     """A uniformly random symmetry and colour permutation (0 fixed unless all colours are drawn)."""
     rng = rng if rng is not None else random.Random()
     if isinstance(rng, np.random.Generator):

@@ -10,6 +10,7 @@ these and would delete them.
 A checkpoint is renamed out of the `checkpoint-N` namespace before it is deleted, so a process
 killed halfway never leaves a partial folder that still reads as a checkpoint to resume from.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,12 @@ def started_from(run_dir: str | Path) -> set[str]:
             continue
         for key in ("resume_from", "parent"):
             ref = spec.get(key) if isinstance(spec, dict) else None
-            if isinstance(ref, dict) and isinstance(ref.get("checkpoint"), str) and isinstance(ref.get("run_dir"), str) \
-                    and os.path.realpath(ref["run_dir"]) == here:
+            if (
+                isinstance(ref, dict)
+                and isinstance(ref.get("checkpoint"), str)
+                and isinstance(ref.get("run_dir"), str)
+                and os.path.realpath(ref["run_dir"]) == here
+            ):
                 out.add(Path(ref["checkpoint"]).name)
     return out
 
@@ -95,8 +100,10 @@ def make_retention_callback(spec, run_dir: str | Path, guard: Any = None):
     run_dir = Path(run_dir)
     fs = LocalFS()
     # the same rules over the same files as `arcctl health`: its healthy checkpoint is kept
-    monitor = HealthMonitor(Thresholds.from_overrides(getattr(p, "health", None) or {}, source=f"{run_dir}/spec.json: params.health"),
-                            getattr(p, "max_completion_length", None))
+    monitor = HealthMonitor(
+        Thresholds.from_overrides(getattr(p, "health", None) or {}, source=f"{run_dir}/spec.json: params.health"),
+        getattr(p, "max_completion_length", None),
+    )
     tails = (JsonlTail(str(run_dir / rundir.METRICS), fs), JsonlTail(str(run_dir / rundir.COMPLETIONS), fs))
 
     class CheckpointRetention(TrainerCallback):
@@ -127,9 +134,15 @@ def make_retention_callback(spec, run_dir: str | Path, guard: Any = None):
                 remove_checkpoint(ck)
                 gone.append(ck.name)
             if gone:
-                kept = ", ".join(f"{n} ({w})" for n, w in sorted(keep.items(), key=lambda kv: rundir.checkpoint_step(kv[0]) or 0))
-                print(f"trainer: save_total_limit={limit}: deleted {', '.join(gone)}" + (f"; also kept {kept}" if kept else ""),
-                      file=sys.stderr, flush=True)
+                kept = ", ".join(
+                    f"{n} ({w})" for n, w in sorted(keep.items(), key=lambda kv: rundir.checkpoint_step(kv[0]) or 0)
+                )
+                print(
+                    f"trainer: save_total_limit={limit}: deleted {', '.join(gone)}"
+                    + (f"; also kept {kept}" if kept else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
             return gone
 
         def on_save(self, args, state, control, **kw):

@@ -7,6 +7,7 @@
 Exit codes: trainer.runner's (0 done or stopped cleanly, 2 user error, 1 crash). After a guard
 rollback the same process goes on in the child run dir.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -125,5 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args.spec)
     if args.cmd == "eval":
         return cmd_run(args.spec, only_kind="eval")
-    return cmd_tiny_model(args.dir, args.hidden, args.layers, heads=args.heads, kv_heads=args.kv_heads,
-                          intermediate_size=args.intermediate, dtype=args.dtype, device=args.device)
+    return cmd_tiny_model(
+        args.dir,
+        args.hidden,
+        args.layers,
+        heads=args.heads,
+        kv_heads=args.kv_heads,
+        intermediate_size=args.intermediate,
+        dtype=args.dtype,
+        device=args.device,
+    )

@@ -3,6 +3,7 @@
 Everything that enters the trainer goes through `validate_grid`, so a malformed file fails at load
 time with one message naming the file, the task and the field, never deep inside training.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,11 +43,13 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         """Kaggle-challenge shape, with test outputs where known."""
+
         def pair(p: Pair) -> dict[str, Any]:
             d: dict[str, Any] = {"input": p.input}
             if p.output is not None:
                 d["output"] = p.output
             return d
+
         return {"train": [pair(p) for p in self.train], "test": [pair(p) for p in self.test]}
 
     @property
@@ -55,6 +58,7 @@ class Task:
 
 
 # --- validation -------------------------------------------------------------------------------
+
 
 def validate_grid(grid: Any, where: str) -> Grid:
     """Return `grid` as a list of lists of python ints, or raise DatasetError naming `where`."""
@@ -142,6 +146,7 @@ def _load_builtin(name: str) -> list[Task]:
 
 # --- Kaggle-format files ----------------------------------------------------------------------
 
+
 def _read_json(path: Path) -> Any:
     try:
         if path.name.endswith(".gz"):
@@ -193,8 +198,7 @@ def _attach_solutions(tasks: list[Task], sol_path: Path) -> None:
         outs = sols[task.task_id]
         if not isinstance(outs, list) or len(outs) != len(task.test):
             n = len(outs) if isinstance(outs, list) else type(outs).__name__
-            raise DatasetError(
-                f"{sol_path}: task {task.task_id}: {n} solutions for {len(task.test)} test inputs")
+            raise DatasetError(f"{sol_path}: task {task.task_id}: {n} solutions for {len(task.test)} test inputs")
         for i, (pair, grid) in enumerate(zip(task.test, outs)):
             pair.output = validate_grid(grid, f"{sol_path}: task {task.task_id} solutions[{i}]")
 
@@ -209,6 +213,7 @@ def load_task_dir(path: str | os.PathLike[str]) -> list[Task]:
 
 
 # --- entry point ------------------------------------------------------------------------------
+
 
 def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
     """Tasks of a built-in data set, `synthetic[:N]`, or a Kaggle-format challenges file."""
@@ -247,4 +252,5 @@ def _load_synthetic(name: str, max_tasks: int | None) -> list[Task]:
     if max_tasks is not None:
         n = min(n, max_tasks)
     from trainer.synthetic import generate_tasks
+
     return [task for task, _ in generate_tasks(n, seed=0)]

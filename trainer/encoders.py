@@ -3,6 +3,7 @@
 Colour names are what the BARC induction models were trained on; digits are about 3x shorter in
 tokens, which matters for the 30x30 tasks near the context limit.
 """
+
 from __future__ import annotations
 
 from trainer.data import Grid, validate_grid
@@ -23,8 +24,10 @@ class GridEncoder:
 
 class ColorNameEncoder(GridEncoder):
     name = "color_names"
-    description = ("Each grid is written one row per line, each cell as a colour name "
-                   "(" + ", ".join(f"{i}={c}" for i, c in enumerate(COLOR_NAMES)) + ") separated by spaces.")
+    description = (
+        "Each grid is written one row per line, each cell as a colour name "
+        "(" + ", ".join(f"{i}={c}" for i, c in enumerate(COLOR_NAMES)) + ") separated by spaces."
+    )
     _index = {c.lower(): i for i, c in enumerate(COLOR_NAMES)} | {"grey": 5}
 
     def encode(self, grid: Grid) -> str:
@@ -47,7 +50,13 @@ class DigitEncoder(GridEncoder):
 
     def __init__(self, separator: str = "") -> None:
         self.separator = separator
-        sep = "separated by spaces" if separator == " " else "with no separator" if not separator else f"separated by {separator!r}"
+        sep = (
+            "separated by spaces"
+            if separator == " "
+            else "with no separator"
+            if not separator
+            else f"separated by {separator!r}"
+        )
         self.description = f"Each grid is written one row per line, each cell as a digit 0-9 {sep}."
 
     def encode(self, grid: Grid) -> str:

@@ -22,6 +22,7 @@ Writes into the run dir:
   <checkpoint>/eval/<dataset>.json  a copy next to the checkpoint scored, for `arcctl compare`
 plus the usual events.jsonl (started / stopped / error) and one metrics.jsonl line.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,19 @@ from jobs.kaggle_submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
 
 PROGRESS_FILE = "progress.json"
 # What a prediction keeps in memory after its line is written: enough for every metric.
-SLIM_KEYS = ("task_id", "error", "truncated", "n_tokens", "valid_code", "valid_outputs", "fingerprint",
-             "train_correct", "train_pixel", "test_correct", "test_pixel")
+SLIM_KEYS = (
+    "task_id",
+    "error",
+    "truncated",
+    "n_tokens",
+    "valid_code",
+    "valid_outputs",
+    "fingerprint",
+    "train_correct",
+    "train_pixel",
+    "test_correct",
+    "test_pixel",
+)
 
 
 @dataclass
@@ -75,8 +87,9 @@ def groups_of(params: Any) -> list[tuple[int, float, float]]:
     return [(params.n_predictions, params.temperature, params.top_p)]
 
 
-def plan(tasks: Sequence[Any], n: int, use_augmentation: bool, seed: int, groups=None,
-         attempts: Sequence[Any] | None = None) -> list[Planned]:
+def plan(
+    tasks: Sequence[Any], n: int, use_augmentation: bool, seed: int, groups=None, attempts: Sequence[Any] | None = None
+) -> list[Planned]:
     """n predictions per task (or per refine attempt); sample 0 unaugmented, the rest with random
     augmentations (drawn from the prediction's own seed); the prompt's test input cycles over the
     task's test inputs; sample j belongs to the sampling group its index falls in."""
@@ -112,8 +125,9 @@ def _invert(aug: Any, grids: list | None) -> list | None:
         return None
 
 
-def execute(planned: Sequence[Planned], completions: Sequence[Any], sandbox: Any,
-            prefix: str | None = None) -> list[dict[str, Any]]:
+def execute(
+    planned: Sequence[Planned], completions: Sequence[Any], sandbox: Any, prefix: str | None = None
+) -> list[dict[str, Any]]:
     """Prediction records (without scores): program, error kind, outputs in the original frame."""
     from trainer.extract import extract_program
     from trainer.prompts import ASSISTANT_PREFIX
@@ -132,11 +146,20 @@ def execute(planned: Sequence[Planned], completions: Sequence[Any], sandbox: Any
     for i, (pl, comp, prog) in enumerate(zip(planned, completions, programs)):
         n_train = len(pl.task.train)
         rec: dict[str, Any] = {
-            "task_id": pl.task.task_id, "sample": pl.sample, "test_index": pl.test_index,
-            "augmentation": pl.aug.to_dict(), "temperature": pl.temperature, "seed": pl.seed,
-            "completion": comp.text, "n_tokens": comp.n_tokens,
-            "truncated": comp.truncated, "code": prog, "error": None, "detail": "",
-            "train_outputs": None, "test_outputs": None,
+            "task_id": pl.task.task_id,
+            "sample": pl.sample,
+            "test_index": pl.test_index,
+            "augmentation": pl.aug.to_dict(),
+            "temperature": pl.temperature,
+            "seed": pl.seed,
+            "completion": comp.text,
+            "n_tokens": comp.n_tokens,
+            "truncated": comp.truncated,
+            "code": prog,
+            "error": None,
+            "detail": "",
+            "train_outputs": None,
+            "test_outputs": None,
         }
         if pl.attempt_index is not None:
             rec["attempt"] = pl.attempt_index
@@ -177,9 +200,21 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def _config_key(params: Any) -> str:
     """What the predictions depend on: a resume continues only a run made with the same values."""
-    keep = {k: v for k, v in params.model_dump(mode="json").items()
-            if k not in ("n_jobs", "sandbox_timeout_s", "sandbox_memory_mb", "batch_size", "gpu_memory_utilization",
-                         "save_every", "wandb", "use_vllm")}
+    keep = {
+        k: v
+        for k, v in params.model_dump(mode="json").items()
+        if k
+        not in (
+            "n_jobs",
+            "sandbox_timeout_s",
+            "sandbox_memory_mb",
+            "batch_size",
+            "gpu_memory_utilization",
+            "save_every",
+            "wandb",
+            "use_vllm",
+        )
+    }
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -243,12 +278,12 @@ def _generate(generator: Any, prompts: list[str], chunk: list[Planned], params: 
     penalties = (getattr(params, "frequency_penalty", 0.0), getattr(params, "presence_penalty", 0.0))
     if any(penalties):
         kwargs["penalties"] = penalties
-    return generator.generate(prompts, params.max_new_tokens, chunk[0].temperature, chunk[0].top_p,
-                              chunk[0].seed, **kwargs)
+    return generator.generate(
+        prompts, params.max_new_tokens, chunk[0].temperature, chunk[0].top_p, chunk[0].seed, **kwargs
+    )
 
 
-def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: Any = None,
-             log=print) -> dict[str, Any]:
+def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: Any = None, log=print) -> dict[str, Any]:
     """The eval job minus process concerns; `generator`/`sandbox` may be passed in (tests)."""
     import contextlib
 
@@ -268,8 +303,7 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
     unique_tasks = list({t.task_id: t for t in tasks}.values())
     truth = truth_of(unique_tasks)
     encoder = get_encoder(params.grid_encoder)
-    planned = plan(tasks, params.n_predictions, params.use_data_augmentation, params.seed, groups_of(params),
-                   attempts)
+    planned = plan(tasks, params.n_predictions, params.use_data_augmentation, params.seed, groups_of(params), attempts)
     ev = run_dir / EVAL_DIR
     ev.mkdir(parents=True, exist_ok=True)
     done, resumed = _resume(ev, params, log)
@@ -280,9 +314,14 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
             from trainer.sandbox import Sandbox
 
             # started before the model loads: a broken common_module fails at once
-            sandbox = stack.enter_context(Sandbox(workers=params.n_jobs, timeout_s=params.sandbox_timeout_s,
-                                                  memory_mb=params.sandbox_memory_mb,
-                                                  common_module=params.common_module))
+            sandbox = stack.enter_context(
+                Sandbox(
+                    workers=params.n_jobs,
+                    timeout_s=params.sandbox_timeout_s,
+                    memory_mb=params.sandbox_memory_mb,
+                    common_module=params.common_module,
+                )
+            )
         if generator is None and todo:
             from trainer.generation import make_generator
 
@@ -292,8 +331,10 @@ def run_eval(params: Any, run_dir: str | Path, generator: Any = None, sandbox: A
         tracker.feed([{"step": len(done), "time": time.time()}])
         try:
             for chunk in chunks(todo, params.save_every):
-                prompts = [prompter.text(pl.aug.apply_task(pl.task), encoder, generator.tokenizer, pl.test_index,
-                                         pl.attempt) for pl in chunk]
+                prompts = [
+                    prompter.text(pl.aug.apply_task(pl.task), encoder, generator.tokenizer, pl.test_index, pl.attempt)
+                    for pl in chunk
+                ]
                 t0 = time.time()
                 completions = _generate(generator, prompts, chunk, params)
                 t1 = time.time()
@@ -357,8 +398,11 @@ def print_table(doc: dict[str, Any], label: str, log=print) -> None:
     log("|" + "---|" * (len(cols) + 2))
     log(f"| {doc['dataset']} | {label} | " + " | ".join(evalmetrics.format_value(c, agg.get(c)) for c in cols) + " |")
     if agg.get("pass_at_k"):
-        log("pass@k: " + ", ".join(f"{k}={100 * v:.2f}%" for k, v in agg["pass_at_k"].items())
-            + (f" (unsupported k: {agg['pass_at_k_unsupported']})" if agg.get("pass_at_k_unsupported") else ""))
+        log(
+            "pass@k: "
+            + ", ".join(f"{k}={100 * v:.2f}%" for k, v in agg["pass_at_k"].items())
+            + (f" (unsupported k: {agg['pass_at_k_unsupported']})" if agg.get("pass_at_k_unsupported") else "")
+        )
 
 
 def main(spec: Any, run_dir: str | Path | None = None) -> int:
@@ -377,8 +421,9 @@ def _run(spec: Any, run_dir: Path, files) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "spec.json").exists():
         spec.write(run_dir)
-    files.started(kind="eval", n_predictions=params.n_predictions, dataset=params.dataset,
-                  adapter_path=params.adapter_path)
+    files.started(
+        kind="eval", n_predictions=params.n_predictions, dataset=params.dataset, adapter_path=params.adapter_path
+    )
     doc = run_eval(params, run_dir)
     agg = doc["aggregate"]
     files.metric(0, {f"eval/{k}": v for k, v in agg.items() if isinstance(v, (int, float))})

@@ -6,6 +6,7 @@ of the prefix plus the completion up to the first closing fence. A completion wi
 fence (the model stopped at EOS, or was truncated) keeps all of its text; whether that parses is
 the sandbox's call.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ def open_block_code(prefix: str | None) -> str | None:
         pass
     if m is None or prefix.find(_FENCE, m.end()) != -1:
         return None
-    return prefix[m.end():]
+    return prefix[m.end() :]
 
 
 def _first_block(text: str) -> str | None:
@@ -34,7 +35,7 @@ def _first_block(text: str) -> str | None:
     if m is None:
         return None
     end = text.find(_FENCE, m.end())
-    return text[m.end():] if end < 0 else text[m.end():end]
+    return text[m.end() :] if end < 0 else text[m.end() : end]
 
 
 def extract_program(completion_text: str | None, prefix: str | None = ASSISTANT_PREFIX) -> str | None:
@@ -43,7 +44,7 @@ def extract_program(completion_text: str | None, prefix: str | None = ASSISTANT_
         return None
     text = completion_text
     if prefix and text.startswith(prefix):  # a full transcript rather than only the continuation
-        text = text[len(prefix):]
+        text = text[len(prefix) :]
     head = open_block_code(prefix)
     if head is not None and not text.lstrip().startswith(_FENCE):
         end = text.find(_FENCE)

@@ -24,6 +24,7 @@ The trainer (trainer/grpo.py) runs every backend under `torch.no_grad()` with gr
 switched off for the call, so the KV cache is used whatever the transformers version does for a
 checkpointed model in training mode.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,7 +42,7 @@ def can_merge(params) -> str | None:
     if getattr(params, "use_dora", False):
         return "use_dora: a DoRA adapter rescales whole weight columns, not a low-rank sum"
     if getattr(params, "backend", "trl") == "unsloth":
-        return "backend = \"unsloth\" generates with its own fast path"
+        return 'backend = "unsloth" generates with its own fast path'
     return None
 
 
@@ -180,25 +181,27 @@ class FastGenerator:
         ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
         for row, p in enumerate(prompt_ids):
-            ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p):] = 1
+            ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            mask[row, width - len(p) :] = 1
         gen_model = self._model(model)
         was_training = gen_model.training
         with torch.no_grad():
             gen_model.eval()
             try:
                 if self.loop is not None and not any(self.penalties):
-                    new = self.loop.run(gen_model, ids.to(device), mask.to(device), self.config,
-                                        sorted(eos), pad)
+                    new = self.loop.run(gen_model, ids.to(device), mask.to(device), self.config, sorted(eos), pad)
                     out = torch.cat([ids.to(device), new], dim=1)
                 else:
                     # frequency/presence penalties are a logits processor, which `generate` runs
                     # (the own decode loop does not)
                     from trainer.logits import processors_for
 
-                    out = gen_model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                             generation_config=self.config,
-                                             logits_processor=processors_for(ids, *self.penalties) or None)
+                    out = gen_model.generate(
+                        input_ids=ids.to(device),
+                        attention_mask=mask.to(device),
+                        generation_config=self.config,
+                        logits_processor=processors_for(ids, *self.penalties) or None,
+                    )
             finally:
                 if was_training:
                     gen_model.train()
@@ -207,7 +210,7 @@ class FastGenerator:
         result = []
         for toks in completions:
             cut = next((i for i, t in enumerate(toks) if t in eos), None)
-            result.append(toks if cut is None else toks[:cut + 1])
+            result.append(toks if cut is None else toks[: cut + 1])
         return result
 
 
@@ -220,8 +223,16 @@ class DecodeLoop:
 
     CHECK_EVERY = 16
     CACHE_STEP = 1024
-    _SUPPORTED = {"temperature", "top_k", "top_p", "repetition_penalty", "min_new_tokens", "max_new_tokens",
-                  "do_sample", "remove_invalid_values"}
+    _SUPPORTED = {
+        "temperature",
+        "top_k",
+        "top_p",
+        "repetition_penalty",
+        "min_new_tokens",
+        "max_new_tokens",
+        "do_sample",
+        "remove_invalid_values",
+    }
 
     def __init__(self):
         self.cache = None
@@ -234,9 +245,23 @@ class DecodeLoop:
         default = cfg.__class__()
         out = []
         for key, value in cfg.to_diff_dict().items():
-            if key in cls._SUPPORTED or key.endswith("_token_id") or key in ("cache_implementation",
-                    "disable_compile", "compile_config", "transformers_version", "use_cache", "max_length",
-                    "return_dict_in_generate", "output_scores", "output_logits", "num_return_sequences"):
+            if (
+                key in cls._SUPPORTED
+                or key.endswith("_token_id")
+                or key
+                in (
+                    "cache_implementation",
+                    "disable_compile",
+                    "compile_config",
+                    "transformers_version",
+                    "use_cache",
+                    "max_length",
+                    "return_dict_in_generate",
+                    "output_scores",
+                    "output_logits",
+                    "num_return_sequences",
+                )
+            ):
                 continue
             if value not in (None, getattr(default, key, None)) and value != 1.0 and value != 0:
                 out.append(key)
@@ -270,12 +295,21 @@ class DecodeLoop:
         full_mask = torch.zeros((batch, length), dtype=mask.dtype, device=ids.device)
         full_mask[:, :width] = mask
         positions = (mask.cumsum(1) - 1).clamp(min=0)
-        out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, use_cache=True,
-                    logits_to_keep=1, **{key: self.cache})
+        out = model(
+            input_ids=ids,
+            attention_mask=full_mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **{key: self.cache},
+        )
         if self.step is None:
+
             def step(tok, att, pos):
-                return model(input_ids=tok, attention_mask=att, position_ids=pos, use_cache=True,
-                             **{key: self.cache}).logits
+                return model(
+                    input_ids=tok, attention_mask=att, position_ids=pos, use_cache=True, **{key: self.cache}
+                ).logits
+
             self.step = torch.compile(step, mode="reduce-overhead", dynamic=False) if ids.is_cuda else step
         eos = torch.tensor(eos_ids, device=ids.device)
         seen = None
@@ -307,8 +341,9 @@ class DecodeLoop:
         import torch
 
         if getattr(cfg, "remove_invalid_values", False):
-            logits = torch.nan_to_num(logits, nan=0.0, posinf=torch.finfo(logits.dtype).max,
-                                      neginf=torch.finfo(logits.dtype).min)
+            logits = torch.nan_to_num(
+                logits, nan=0.0, posinf=torch.finfo(logits.dtype).max, neginf=torch.finfo(logits.dtype).min
+            )
         if seen is not None:  # as transformers' RepetitionPenaltyLogitsProcessor
             pen = cfg.repetition_penalty
             logits = torch.where(seen, torch.where(logits > 0, logits / pen, logits * pen), logits)

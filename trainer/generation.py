@@ -5,6 +5,7 @@ back one Completion per prompt, so the eval job does not care which one ran.
 A model may come with a LoRA adapter (a checkpoint-N of a LoRA run, or any adapter folder) or be
 a full checkpoint (checkpoint-N of a full fine-tune): `resolve_model` tells which.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,15 +38,23 @@ def resolve_model(model_path: str, adapter_path: str | None) -> tuple[str, str |
         return model_path, str(p)
     if (p / "config.json").is_file():
         return str(p), None
-    raise GenerationError(f"adapter_path {adapter_path}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
+    raise GenerationError(
+        f"adapter_path {adapter_path}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)"
+    )
 
 
 class TransformersGenerator:
     """`model.generate` in length-sorted batches (less padding), left padding, sampling when
     temperature > 0 and greedy at temperature 0."""
 
-    def __init__(self, model_path: str, adapter_path: str | None = None, batch_size: int = 8,
-                 dtype: str | None = None, max_seq_length: int | None = None):
+    def __init__(
+        self,
+        model_path: str,
+        adapter_path: str | None = None,
+        batch_size: int = 8,
+        dtype: str | None = None,
+        max_seq_length: int | None = None,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -71,14 +80,17 @@ class TransformersGenerator:
                 # merged weights generate faster than the adapter applied on every forward pass
                 model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
             except (OSError, ValueError, RuntimeError) as e:
-                raise GenerationError(f"adapter_path: cannot load {adapter!r} onto {base!r}: "
-                                      f"{str(e).strip().splitlines()[0]}") from None
+                raise GenerationError(
+                    f"adapter_path: cannot load {adapter!r} onto {base!r}: {str(e).strip().splitlines()[0]}"
+                ) from None
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
 
     @classmethod
-    def for_model(cls, model, tokenizer, batch_size: int = 8, max_seq_length: int | None = None) -> "TransformersGenerator":
+    def for_model(
+        cls, model, tokenizer, batch_size: int = 8, max_seq_length: int | None = None
+    ) -> "TransformersGenerator":
         """A generator over a model already in memory (HER samples from the LoRA it fine-tunes);
         the caller puts the model in eval mode before generating."""
         self = cls.__new__(cls)
@@ -87,9 +99,16 @@ class TransformersGenerator:
         self.batch_size, self.max_seq_length = batch_size, max_seq_length
         return self
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, seed: int = 0, seeds: Sequence[int] | None = None,
-                 penalties: tuple[float, float] = (0.0, 0.0)) -> list[Completion]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        seeds: Sequence[int] | None = None,
+        penalties: tuple[float, float] = (0.0, 0.0),
+    ) -> list[Completion]:
         """`seeds` (one per prompt): each batch is seeded by the seed of its first prompt, so a
         batch's draws depend only on which predictions it holds (rows of a batch draw apart).
         `penalties`: (frequency, presence), see trainer.logits."""
@@ -105,13 +124,13 @@ class TransformersGenerator:
         eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             width = max(len(enc[i]) for i in idx)
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for row, i in enumerate(idx):
-                ids[row, width - len(enc[i]):] = torch.tensor(enc[i])
-                mask[row, width - len(enc[i]):] = 1
+                ids[row, width - len(enc[i]) :] = torch.tensor(enc[i])
+                mask[row, width - len(enc[i]) :] = 1
             new_tokens = max_new_tokens
             if self.max_seq_length:
                 new_tokens = max(1, min(max_new_tokens, self.max_seq_length - width))
@@ -140,13 +159,21 @@ class TransformersGenerator:
 class VLLMGenerator:
     """vLLM offline engine; LoRA adapters through LoRARequest (no merge needed)."""
 
-    def __init__(self, model_path: str, adapter_path: str | None = None, gpu_memory_utilization: float = 0.9,
-                 max_seq_length: int | None = None, lora_r: int = 64):
+    def __init__(
+        self,
+        model_path: str,
+        adapter_path: str | None = None,
+        gpu_memory_utilization: float = 0.9,
+        max_seq_length: int | None = None,
+        lora_r: int = 64,
+    ):
         try:
             from vllm import LLM
         except ImportError:
-            raise GenerationError("use_vllm=true needs the `vllm` package, which is not installed here: "
-                                  "pip install 'arcctl[vllm]' (or set use_vllm=false to use transformers generate)") from None
+            raise GenerationError(
+                "use_vllm=true needs the `vllm` package, which is not installed here: "
+                "pip install 'arcctl[vllm]' (or set use_vllm=false to use transformers generate)"
+            ) from None
         base, adapter = resolve_model(model_path, adapter_path)
         self.adapter = adapter
         kwargs = dict(model=base, gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True)
@@ -158,27 +185,52 @@ class VLLMGenerator:
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, seed: int = 0, seeds: Sequence[int] | None = None,
-                 penalties: tuple[float, float] = (0.0, 0.0)) -> list[Completion]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        seeds: Sequence[int] | None = None,
+        penalties: tuple[float, float] = (0.0, 0.0),
+    ) -> list[Completion]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         # vLLM seeds each request on its own: one seed for all would give identical samples of
         # identical prompts, so every prompt gets its own
         per_prompt = list(seeds) if seeds is not None else [seed + i for i in range(len(prompts))]
-        sp = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=int(s),
-                             frequency_penalty=penalties[0], presence_penalty=penalties[1]) for s in per_prompt]
+        sp = [
+            SamplingParams(
+                n=1,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_new_tokens,
+                seed=int(s),
+                frequency_penalty=penalties[0],
+                presence_penalty=penalties[1],
+            )
+            for s in per_prompt
+        ]
         lora = None
         if self.adapter:
             from vllm.lora.request import LoRARequest
 
             lora = LoRARequest("adapter", 1, self.adapter)
         # token ids, so the chat template's BOS is not added a second time
-        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        inputs = [
+            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts
+        ]
         results = self.llm.generate(inputs, sp, lora_request=lora)
-        return [Completion(text=r.outputs[0].text, n_tokens=len(r.outputs[0].token_ids),
-                           truncated=r.outputs[0].finish_reason == "length") for r in results]
+        return [
+            Completion(
+                text=r.outputs[0].text,
+                n_tokens=len(r.outputs[0].token_ids),
+                truncated=r.outputs[0].finish_reason == "length",
+            )
+            for r in results
+        ]
 
 
 def make_generator(params, model_path: str | None = None, adapter_path: str | None = None):
@@ -187,5 +239,6 @@ def make_generator(params, model_path: str | None = None, adapter_path: str | No
     adapter_path = adapter_path if adapter_path is not None else params.adapter_path
     if params.use_vllm:
         return VLLMGenerator(model_path, adapter_path, params.gpu_memory_utilization, params.max_seq_length)
-    return TransformersGenerator(model_path, adapter_path, batch_size=params.batch_size,
-                                 max_seq_length=params.max_seq_length)
+    return TransformersGenerator(
+        model_path, adapter_path, batch_size=params.batch_size, max_seq_length=params.max_seq_length
+    )

@@ -3,6 +3,7 @@
 Scores are averaged over every grid with a known answer (train and test), weighted by count: a
 task with 4 train pairs and 1 test pair weighs each grid 1/5.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -45,8 +46,8 @@ def pixel_score(output: Any, expected: Any) -> float:
             # slide along each axis independently: offset applies to whichever grid is longer there
             ya, yb = (dy, 0) if ha >= hb else (0, dy)
             xa, xb = (dx, 0) if wa >= wb else (0, dx)
-            sa = a[ya:ya + h, xa:xa + w]
-            sb = b[yb:yb + h, xb:xb + w]
+            sa = a[ya : ya + h, xa : xa + w]
+            sb = b[yb : yb + h, xb : xb + w]
             best = max(best, int((sa == sb).sum()))
     return best / (max(ha, hb) * max(wa, wb))
 
@@ -113,8 +114,14 @@ def task_inputs(task: Task) -> list[Grid]:
     return [p.input for p in task.train] + [p.input for p in task.test]
 
 
-def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
-                       error: str | None = None, program: str | None = None, detail: str = "") -> RewardResult:
+def score_task_outputs(
+    outputs: list[Grid] | None,
+    task: Task,
+    reward_name: str,
+    error: str | None = None,
+    program: str | None = None,
+    detail: str = "",
+) -> RewardResult:
     """Score the outputs of one program on `task_inputs(task)` (train first, then test)."""
     n_train = len(task.train)
     expected_train = [p.output for p in task.train]
@@ -124,8 +131,9 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
     if error is not None:
         outputs = None
     train = score_outputs(None if outputs is None else outputs[:n_train], expected_train)  # type: ignore[arg-type]
-    test = score_outputs(None if outputs is None else [outputs[n_train + i] for i, _ in known_test],
-                         [g for _, g in known_test])  # type: ignore[misc]
+    test = score_outputs(
+        None if outputs is None else [outputs[n_train + i] for i, _ in known_test], [g for _, g in known_test]
+    )  # type: ignore[misc]
     n = train["n"] + test["n"]
     n_correct = int(train["n_correct"] + test["n_correct"])
     both = {
@@ -147,8 +155,13 @@ def score_task_outputs(outputs: list[Grid] | None, task: Task, reward_name: str,
     )
 
 
-def score_completions(completions: Sequence[str], tasks: Sequence[Task], sandbox: Any,
-                      reward_name: str, prefix: str | None = ASSISTANT_PREFIX) -> list[RewardResult]:
+def score_completions(
+    completions: Sequence[str],
+    tasks: Sequence[Task],
+    sandbox: Any,
+    reward_name: str,
+    prefix: str | None = ASSISTANT_PREFIX,
+) -> list[RewardResult]:
     """Extract, execute (one `run_many` call for the whole batch) and score each completion.
 
     tasks[i] is the task completion i answers (already augmented if the prompt was); `prefix` is
@@ -170,10 +183,16 @@ def score_completions(completions: Sequence[str], tasks: Sequence[Task], sandbox
     out = []
     for i, (program, task) in enumerate(zip(programs, tasks)):
         if program is None:
-            out.append(score_task_outputs(None, task, reward_name, error="parse", program=None,
-                                          detail="no ```python block in the completion"))
+            out.append(
+                score_task_outputs(
+                    None, task, reward_name, error="parse", program=None, detail="no ```python block in the completion"
+                )
+            )
             continue
         r = results[i]
-        out.append(score_task_outputs(r.outputs, task, reward_name, error=r.error, program=program,
-                                      detail=getattr(r, "detail", "") or ""))
+        out.append(
+            score_task_outputs(
+                r.outputs, task, reward_name, error=r.error, program=program, detail=getattr(r, "detail", "") or ""
+            )
+        )
     return out

@@ -14,6 +14,7 @@ models without grouping go through transformers' own SDPA function unchanged.
 `enable(model)` registers the function with transformers' attention and mask interfaces under
 `NAME` and switches that model (and only that model: it gets its own config object) to it.
 """
+
 from __future__ import annotations
 
 NAME = "arc_grouped_sdpa"
@@ -27,14 +28,15 @@ def grouped_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
     batch, heads, q_len, dim = query.shape
     kv_heads = key.shape[1]
     if q_len != 1 or kv_heads == heads or dropout:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     group = heads // kv_heads
     # query head i uses key/value head i // group (the order repeat_kv produces)
     grouped = query.reshape(batch, kv_heads, group, dim)
     # two batched matmuls that read K and V once, softmax in float32: the arithmetic of transformers'
     # eager attention (fused SDPA kernels need an expanded bias or repeated heads here)
-    scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * (dim ** -0.5 if scaling is None else scaling)
+    scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * (dim**-0.5 if scaling is None else scaling)
     if attention_mask is not None:
         mask = attention_mask[:, :, -1:, : key.shape[2]]
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
@@ -78,5 +80,8 @@ def enable(model) -> bool:
             own._attn_implementation = NAME
             copies[id(cfg)] = own
         module.config = copies[id(cfg)]
-    return all(m.config._attn_implementation == NAME for m in model.modules()
-               if hasattr(getattr(m, "config", None), "_attn_implementation"))
+    return all(
+        m.config._attn_implementation == NAME
+        for m in model.modules()
+        if hasattr(getattr(m, "config", None), "_attn_implementation")
+    )

@@ -4,6 +4,7 @@
 completions, events, checkpoints); a user error (bad dataset, bad parameter, missing extra) ends
 in an `error` event, one stderr line and exit code 2.
 """
+
 from __future__ import annotations
 
 import time
@@ -182,16 +183,22 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
 
     generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
     args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
-    rows = grpo_data.PromptRows(tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter,
-                                attempts=attempts)
+    rows = grpo_data.PromptRows(
+        tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter, attempts=attempts
+    )
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
-    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16,
-                 generation_backend)
+    return Setup(tasks, model, tokenizer, peft_config, args, rows, rows.as_dataset(), eos_ids, bf16, generation_backend)
 
 
-def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, learning_rate: float,
-                  penalties: tuple[float, float] = (0.0, 0.0)):
+def build_trainer(
+    setup: Setup,
+    reward,
+    callbacks: list,
+    timing: Timing | None,
+    learning_rate: float,
+    penalties: tuple[float, float] = (0.0, 0.0),
+):
     trainer = make_trainer_class()(
         model=setup.model,
         reward_funcs=[reward],
@@ -206,7 +213,8 @@ def build_trainer(setup: Setup, reward, callbacks: list, timing: Timing | None, 
     trainer.arc_penalties = penalties
     if setup.generation_backend in fast_generation.OWN_LOOP:
         trainer.arc_generator = fast_generation.FastGenerator(
-            setup.generation_backend, setup.tokenizer, trainer.generation_config)
+            setup.generation_backend, setup.tokenizer, trainer.generation_config
+        )
         trainer.arc_generator.penalties = penalties
     replace_printer(trainer)
     return trainer
@@ -224,19 +232,38 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     if retention is not None:
         callbacks.append(retention)
     start_step = rundir.checkpoint_step(resume) or 0
-    with Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
-                 common_module=p.common_module) as sandbox:
+    with Sandbox(
+        workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb, common_module=p.common_module
+    ) as sandbox:
         # the sandbox starts first: a common_module that fails to import is reported before the
         # model loads, not minutes later
         setup = setup_training(p, run_dir, warn)
-        reward = ArcReward(setup.rows, sandbox, p.reward_name, files=files, sample=p.completions_sample,
-                           seed=p.seed + start_step, timing=timing, eos_ids=setup.eos_ids,
-                           shaping=Shaping.from_params(p), prefix=setup.rows.prompter.prefix)
-        trainer = build_trainer(setup, reward, callbacks, timing, p.learning_rate,
-                                (p.frequency_penalty, p.presence_penalty))
-        files.started(step=start_step, resume_from=resume, tasks=len(setup.tasks), rows=len(setup.rows),
-                      prompts_per_step=setup.prompts_per_step, bf16=setup.bf16, backend=p.backend,
-                      use_vllm=p.use_vllm, generation_backend=setup.generation_backend)
+        reward = ArcReward(
+            setup.rows,
+            sandbox,
+            p.reward_name,
+            files=files,
+            sample=p.completions_sample,
+            seed=p.seed + start_step,
+            timing=timing,
+            eos_ids=setup.eos_ids,
+            shaping=Shaping.from_params(p),
+            prefix=setup.rows.prompter.prefix,
+        )
+        trainer = build_trainer(
+            setup, reward, callbacks, timing, p.learning_rate, (p.frequency_penalty, p.presence_penalty)
+        )
+        files.started(
+            step=start_step,
+            resume_from=resume,
+            tasks=len(setup.tasks),
+            rows=len(setup.rows),
+            prompts_per_step=setup.prompts_per_step,
+            bf16=setup.bf16,
+            backend=p.backend,
+            use_vllm=p.use_vllm,
+            generation_backend=setup.generation_backend,
+        )
         if not signal_stop.received:  # a signal while loading: nothing trained, nothing to save
             with wandb_run(spec, run_dir, files.enabled, warn, trainer):
                 trainer.train(resume_from_checkpoint=resume)
@@ -247,7 +274,5 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
     else:
         reason = "completed"
     step = trainer.state.global_step or start_step
-    files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=step,
-                **telemetry.summary)
+    files.event(rundir.EV_STOPPED, reason=reason, signal=signal_stop.received, step=step, **telemetry.summary)
     return 0
-

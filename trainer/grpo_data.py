@@ -7,6 +7,7 @@ therefore just an index: task = tasks[i % n], augmentation drawn from a generato
 the `num_generations` copies TRL makes of one row see the same grids, the reward function can
 rebuild the same augmented task from the row id, and a resumed run sees the same data.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,18 @@ from trainer.grpo_reward import Row
 class PromptRows:
     """Row i -> Row(task_id, augmentation, augmented task) and its prompt text, cached (LRU)."""
 
-    def __init__(self, tasks: list, n_rows: int, encoder, tokenizer, seed: int, augment: bool,
-                 cache: int = 4096, prompter=None, attempts: list | None = None):
+    def __init__(
+        self,
+        tasks: list,
+        n_rows: int,
+        encoder,
+        tokenizer,
+        seed: int,
+        augment: bool,
+        cache: int = 4096,
+        prompter=None,
+        attempts: list | None = None,
+    ):
         """`attempts` (refine jobs): row i answers attempts[i % n], an earlier program for the task
         of the same index in `tasks`, shown with its feedback; never augmented (the program and its
         outputs are in the task's own frame)."""
@@ -98,8 +109,9 @@ def fit_tasks(tasks: list, p, encoder, tokenizer, warn, prompter=None, attempts:
     prompter = prompter or prompts.BUILT_IN
     limit = p.max_seq_length - p.max_completion_length
     if limit <= 0:
-        raise SpecError(f"max_seq_length ({p.max_seq_length}) must exceed max_completion_length "
-                        f"({p.max_completion_length})")
+        raise SpecError(
+            f"max_seq_length ({p.max_seq_length}) must exceed max_completion_length ({p.max_completion_length})"
+        )
     kept, dropped, kept_attempts = [], [], []
     for j, task in enumerate(tasks):
         attempt = attempts[j] if attempts is not None else None
@@ -109,11 +121,16 @@ def fit_tasks(tasks: list, p, encoder, tokenizer, warn, prompter=None, attempts:
         if n <= limit and attempt is not None:
             kept_attempts.append(attempt)
     if dropped:
-        warn(f"{len(dropped)} of {len(tasks)} tasks dropped: prompt longer than max_seq_length - "
-             f"max_completion_length = {limit} tokens", tasks=[t.task_id for t in dropped[:50]])
+        warn(
+            f"{len(dropped)} of {len(tasks)} tasks dropped: prompt longer than max_seq_length - "
+            f"max_completion_length = {limit} tokens",
+            tasks=[t.task_id for t in dropped[:50]],
+        )
     if not kept:
-        raise SpecError(f"dataset {p.dataset!r}: every prompt is longer than {limit} tokens "
-                        f"(raise max_seq_length or lower max_completion_length)")
+        raise SpecError(
+            f"dataset {p.dataset!r}: every prompt is longer than {limit} tokens "
+            f"(raise max_seq_length or lower max_completion_length)"
+        )
     return (kept, kept_attempts) if attempts is not None else kept
 
 

@@ -10,6 +10,7 @@ penalty, a fixed reward for truncated completions, a length tie-break inside gro
 are all equal); they apply after the ARC reward, in that order, and completions.jsonl keeps both
 numbers (`reward_arc` before, `reward` after).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,9 +50,13 @@ class Shaping:
 
     @classmethod
     def from_params(cls, p) -> "Shaping":
-        return cls(ngram_penalty=getattr(p, "reward_ngram_penalty", 0.0), ngram_size=getattr(p, "reward_ngram_size", 4),
-                   truncated_reward=getattr(p, "truncated_reward", None), tie_break=getattr(p, "tie_break", "off"),
-                   max_completion_length=getattr(p, "max_completion_length", 1024))
+        return cls(
+            ngram_penalty=getattr(p, "reward_ngram_penalty", 0.0),
+            ngram_size=getattr(p, "reward_ngram_size", 4),
+            truncated_reward=getattr(p, "truncated_reward", None),
+            tie_break=getattr(p, "tie_break", "off"),
+            max_completion_length=getattr(p, "max_completion_length", 1024),
+        )
 
     @property
     def active(self) -> bool:
@@ -76,8 +81,9 @@ def groups_of(row_ids: list[int]) -> list[list[int]]:
     return out
 
 
-def shape_rewards(scores: list[float], tokens: list, truncated: list[bool], row_ids: list[int],
-                  shaping: Shaping) -> list[float]:
+def shape_rewards(
+    scores: list[float], tokens: list, truncated: list[bool], row_ids: list[int], shaping: Shaping
+) -> list[float]:
     """The remedies applied to the ARC rewards of one batch (see the module docstring)."""
     out = list(scores)
     if shaping.ngram_penalty > 0:
@@ -119,9 +125,19 @@ class Timing:
 class ArcReward:
     """Callable reward for GRPOTrainer. `files=None` turns telemetry off (benchmark baseline)."""
 
-    def __init__(self, rows: list[Row], sandbox, reward_name: str, files: RunFiles | None = None,
-                 sample: float = 1.0, seed: int = 0, timing: Timing | None = None,
-                 eos_ids: list[int] | None = None, shaping: Shaping | None = None, prefix: str | None = None):
+    def __init__(
+        self,
+        rows: list[Row],
+        sandbox,
+        reward_name: str,
+        files: RunFiles | None = None,
+        sample: float = 1.0,
+        seed: int = 0,
+        timing: Timing | None = None,
+        eos_ids: list[int] | None = None,
+        shaping: Shaping | None = None,
+        prefix: str | None = None,
+    ):
         self.__name__ = "arc_reward"  # TRL names the reward column after the function
         self.rows = rows
         self.sandbox = sandbox
@@ -134,16 +150,17 @@ class ArcReward:
         self.shaping = shaping or Shaping()
         self.prefix = rewards.ASSISTANT_PREFIX if prefix is None else prefix
 
-    def __call__(self, prompts, completions, completion_ids=None, row_id=None, trainer_state=None,
-                 log_metric=None, **_) -> list[float]:
+    def __call__(
+        self, prompts, completions, completion_ids=None, row_id=None, trainer_state=None, log_metric=None, **_
+    ) -> list[float]:
         t0 = time.perf_counter()
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
         row_ids = [int(i) for i in row_id]
         rows = [self.rows[i] for i in row_ids]
-        results = rewards.score_completions(texts, [r.task for r in rows], self.sandbox, self.reward_name,
-                                            self.prefix)
-        tokens = [list(completion_ids[i]) if completion_ids is not None else textstats.words(t)
-                  for i, t in enumerate(texts)]
+        results = rewards.score_completions(texts, [r.task for r in rows], self.sandbox, self.reward_name, self.prefix)
+        tokens = [
+            list(completion_ids[i]) if completion_ids is not None else textstats.words(t) for i, t in enumerate(texts)
+        ]
         # Truncated = generation stopped at the length limit, not at EOS (TRL's clipped rule).
         truncated = [bool(ids) and ids[-1] not in self.eos_ids if self.eos_ids else False for ids in tokens]
         scores = [float(r.reward) for r in results]
@@ -159,24 +176,26 @@ class ArcReward:
     def _record(self, step, texts, tokens, truncated, scores, rows, results, log_metric) -> None:
         records = []
         for i, (text, ids, trunc, score, row, res) in enumerate(zip(texts, tokens, truncated, scores, rows, results)):
-            records.append({
-                "id": f"{step}:{i}",
-                "step": step,
-                "task_id": row.task_id,
-                "augmentation": row.augmentation,
-                "reward": round(score, 6),
-                "reward_arc": res.reward,
-                "n_tokens": len(ids),
-                "truncated": trunc,
-                "error": res.error,
-                "solved": res.solved,
-                "pixel_score": round(res.pixel_score, 4),
-                "correct_train": res.correct_train,
-                "correct_test": res.correct_test,
-                "diag": textstats.diagnostics(ids),
-                "outputs": _outputs_for_record(res.outputs, row.augmentation),
-                "completion": text,
-            })
+            records.append(
+                {
+                    "id": f"{step}:{i}",
+                    "step": step,
+                    "task_id": row.task_id,
+                    "augmentation": row.augmentation,
+                    "reward": round(score, 6),
+                    "reward_arc": res.reward,
+                    "n_tokens": len(ids),
+                    "truncated": trunc,
+                    "error": res.error,
+                    "solved": res.solved,
+                    "pixel_score": round(res.pixel_score, 4),
+                    "correct_train": res.correct_train,
+                    "correct_test": res.correct_test,
+                    "diag": textstats.diagnostics(ids),
+                    "outputs": _outputs_for_record(res.outputs, row.augmentation),
+                    "completion": text,
+                }
+            )
         if log_metric is not None:
             for name, value in completion_metrics(records).items():
                 log_metric(name, math.nan if value is None else float(value))

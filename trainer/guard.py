@@ -18,6 +18,7 @@ step, then is judged afresh: an old critical does not stop it at once; a collaps
 raised again after `persist` rows.
 Only this module imports transformers, and only inside make_guard_callback.
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,10 +46,12 @@ def rollback_spec(spec: JobSpec, run_dir: str, first_warning_step: int | None) -
     ck = healthy_checkpoint(rundir.list_checkpoints(run_dir), first_warning_step)
     child = fork_spec(run_dir, ck.name if ck else None, overrides)
     if ck is None:  # every saved checkpoint is already past the first warning: start over
-        child = child.model_copy(update={
-            "resume_from": None,
-            "parent": CheckpointRef(run_dir=run_dir, checkpoint=None, name=spec.name),
-        })
+        child = child.model_copy(
+            update={
+                "resume_from": None,
+                "parent": CheckpointRef(run_dir=run_dir, checkpoint=None, name=spec.name),
+            }
+        )
     return child
 
 
@@ -73,8 +76,9 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, is_main: bool | None
     class CollapseGuard(TrainerCallback):
         def __init__(self):
             self.mode = p.guard
-            self.monitor = HealthMonitor(thresholds, max_len,
-                                         mask_truncated=getattr(p, "mask_truncated_completions", None))
+            self.monitor = HealthMonitor(
+                thresholds, max_len, mask_truncated=getattr(p, "mask_truncated_completions", None)
+            )
             self._metrics = JsonlTail(f"{run_dir}/{rundir.METRICS}", LocalFS())
             self._completions = JsonlTail(f"{run_dir}/{rundir.COMPLETIONS}", LocalFS())
             self.stop_reason: str | None = None
@@ -100,10 +104,16 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, is_main: bool | None
                     self.critical_alert = alert
                 # the alert's own fields at the top (rule, severity, first_step, steps, message,
                 # evidence with example completion ids), plus the step it rose at and what we did
-                self.event(records.EV_COLLAPSE, step=state.global_step, action=action, guard=self.mode, **alert.to_dict())
+                self.event(
+                    records.EV_COLLAPSE, step=state.global_step, action=action, guard=self.mode, **alert.to_dict()
+                )
                 if main:
-                    print(f"guard: {alert.severity} {alert.rule} at step {state.global_step}: {alert.message}"
-                          + (f" -> {action}" if action != "none" else ""), file=sys.stderr, flush=True)
+                    print(
+                        f"guard: {alert.severity} {alert.rule} at step {state.global_step}: {alert.message}"
+                        + (f" -> {action}" if action != "none" else ""),
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
         def _act(self, state, control) -> None:
             self.poll(state)
@@ -140,24 +150,39 @@ def make_guard_callback(spec: JobSpec, run_dir: str | Path, is_main: bool | None
             first_warning = self.monitor.first_step("warning")
             done = rollbacks_in_ancestry(run_dir)
             if done >= p.max_rollbacks:
-                self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_REFUSED,
-                           reason=f"max_rollbacks={p.max_rollbacks} reached ({done} in this run's ancestry)")
+                self.event(
+                    records.EV_ROLLBACK,
+                    step=state.global_step,
+                    status=records.ROLLBACK_REFUSED,
+                    reason=f"max_rollbacks={p.max_rollbacks} reached ({done} in this run's ancestry)",
+                )
                 return
             try:
                 child = rollback_spec(spec, run_dir, first_warning)
                 child.write()
             except Exception as e:  # a rollback must never turn a clean stop into a crash
-                self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_FAILED,
-                           reason=f"fork: {e}")
+                self.event(
+                    records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_FAILED, reason=f"fork: {e}"
+                )
                 return
             self.child = child
-            self.event(records.EV_ROLLBACK, step=state.global_step, status=records.ROLLBACK_CONTINUED,
-                       child_run_dir=child.run_dir, child_name=child.name,
-                       checkpoint=child.parent.checkpoint if child.parent else None,
-                       first_warning_step=first_warning,
-                       changes=apply_changes(spec.params, dict(p.rollback_changes)),
-                       rule=self.critical_alert.rule if self.critical_alert else None, rollbacks_before=done)
-            print(f"guard: rolling back to {child.parent.checkpoint if child.parent else 'the start'}"
-                  f" as {child.name}; training goes on in {child.run_dir}", file=sys.stderr, flush=True)
+            self.event(
+                records.EV_ROLLBACK,
+                step=state.global_step,
+                status=records.ROLLBACK_CONTINUED,
+                child_run_dir=child.run_dir,
+                child_name=child.name,
+                checkpoint=child.parent.checkpoint if child.parent else None,
+                first_warning_step=first_warning,
+                changes=apply_changes(spec.params, dict(p.rollback_changes)),
+                rule=self.critical_alert.rule if self.critical_alert else None,
+                rollbacks_before=done,
+            )
+            print(
+                f"guard: rolling back to {child.parent.checkpoint if child.parent else 'the start'}"
+                f" as {child.name}; training goes on in {child.run_dir}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return CollapseGuard()

@@ -12,6 +12,7 @@ each epoch's best programs in completions.jsonl, `her_epoch` / `her_target` even
 (jobs.her_report reads them), and a checkpoint-N per epoch (adapter + her_state.json); a restarted
 run continues at the next epoch of the target it was on.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,6 +67,7 @@ def load_targets(p: Any) -> list[Any]:
 
 # --- checkpoints ----------------------------------------------------------------------------
 
+
 def read_state(checkpoint: str, targets: list[Any]) -> dict[str, Any]:
     path = Path(checkpoint) / HER_STATE
     try:
@@ -73,11 +75,14 @@ def read_state(checkpoint: str, targets: list[Any]) -> dict[str, Any]:
         index, task_id = int(state["target"]), str(state["task_id"])
         int(state["epoch"]), int(state["step"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SpecError(f"{checkpoint}: not a HER checkpoint ({HER_STATE}: {e}); to start from its weights "
-                        "give it as adapter_path") from None
+        raise SpecError(
+            f"{checkpoint}: not a HER checkpoint ({HER_STATE}: {e}); to start from its weights give it as adapter_path"
+        ) from None
     if index >= len(targets) or targets[index].task_id != task_id:
-        raise SpecError(f"{checkpoint}: was on target {task_id!r} (number {index + 1}), which is not target "
-                        f"{index + 1} of this job; keep the parent's dataset and task_ids when resuming or forking")
+        raise SpecError(
+            f"{checkpoint}: was on target {task_id!r} (number {index + 1}), which is not target "
+            f"{index + 1} of this job; keep the parent's dataset and task_ids when resuming or forking"
+        )
     return state
 
 
@@ -106,14 +111,14 @@ def _adapter_weights(checkpoint: str) -> dict[str, Any]:
 
 # --- one epoch ------------------------------------------------------------------------------
 
+
 def sample(generator: Any, prompt: str, p: Any, seed: int) -> tuple[list[Any], list[float]]:
     """Every sampling group's completions of the target prompt, with their temperatures."""
     completions, temps = [], []
     for g, group in enumerate(p.sampling):
         if group["n"] == 0:
             continue
-        comps = generator.generate([prompt] * group["n"], p.max_new_tokens, group["temperature"], p.top_p,
-                                   seed + g)
+        comps = generator.generate([prompt] * group["n"], p.max_new_tokens, group["temperature"], p.top_p, seed + g)
         completions += comps
         temps += [group["temperature"]] * len(comps)
     return completions, temps
@@ -133,18 +138,30 @@ def relabelled_examples(task: Any, kept: list[Any], p: Any, tokenizer: Any, warn
     return examples
 
 
-def finetune(model: Any, tokenizer: Any, examples: list[dict[str, str]], p: Any, run_dir: Path, bf16: bool,
-             stop: Any) -> float | None:
+def finetune(
+    model: Any, tokenizer: Any, examples: list[dict[str, str]], p: Any, run_dir: Path, bf16: bool, stop: Any
+) -> float | None:
     """One pass (p.epochs) of SFT over the relabelled examples; the mean training loss."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     args = trl_args.training_args(p, run_dir / ".her-finetune", bf16)
     args.update(save_strategy="no", max_steps=-1, logging_steps=max(1, p.logging_steps))
-    config = SFTConfig(**args, max_length=p.max_seq_length, completion_only_loss=True, packing=False,
-                       dataset_num_proc=None, dataloader_num_workers=0)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
-                         processing_class=tokenizer, callbacks=[stop])
+    config = SFTConfig(
+        **args,
+        max_length=p.max_seq_length,
+        completion_only_loss=True,
+        packing=False,
+        dataset_num_proc=None,
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        callbacks=[stop],
+    )
     out = trainer.train()
     loss = getattr(out, "training_loss", None)
     return float(loss) if loss is not None and math.isfinite(loss) else None
@@ -178,8 +195,9 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     initial = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
     bf16 = model_loading.resolve_bf16(p.bf16)
     encoder = get_encoder(p.grid_encoder)
-    generator = TransformersGenerator.for_model(model, tokenizer, batch_size=p.batch_size,
-                                                max_seq_length=p.max_seq_length)
+    generator = TransformersGenerator.for_model(
+        model, tokenizer, batch_size=p.batch_size, max_seq_length=p.max_seq_length
+    )
 
     prompts = {t.task_id: build_prompt_text(t, encoder, tokenizer, test_index=0) for t in targets}
     for tid, text in prompts.items():  # before any sampling: a target that cannot fit fails the job now
@@ -189,19 +207,25 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     step = int(state["step"]) if state else 0
     results: dict[str, Any] = dict(state.get("results", {})) if state else {}
     start = int(state["target"]) + (1 if state and state["done"] else 0) if state else 0
-    files.started(kind="her", step=step, resume_from=resume, targets=[t.task_id for t in targets],
-                  start_target=start, bf16=bf16)
+    files.started(
+        kind="her", step=step, resume_from=resume, targets=[t.task_id for t in targets], start_target=start, bf16=bf16
+    )
     stop = lifecycle.SignalStop()
-    sandbox = Sandbox(workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb,
-                      common_module=p.common_module)
+    sandbox = Sandbox(
+        workers=p.n_jobs, timeout_s=p.sandbox_timeout_s, memory_mb=p.sandbox_memory_mb, common_module=p.common_module
+    )
     try:
         for ti in range(start, len(targets)):
             task = targets[ti]
             continuing = state is not None and not state["done"] and int(state["target"]) == ti
             set_peft_model_state_dict(model, _adapter_weights(resume) if continuing else initial)
             first_epoch = int(state["epoch"]) + 1 if continuing else 1
-            summary = results.get(task.task_id) or {"task_id": task.task_id, "solved_at": None,
-                                                    "best_pixel_score": 0.0, "test_correct": None}
+            summary = results.get(task.task_id) or {
+                "task_id": task.task_id,
+                "solved_at": None,
+                "best_pixel_score": 0.0,
+                "test_correct": None,
+            }
             prompt = prompts[task.task_id]
             for epoch in range(first_epoch, p.her_epochs + 1):
                 t0 = time.perf_counter()
@@ -226,9 +250,16 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 t3 = time.perf_counter()
                 step += 1
                 row = epoch_metrics(samples, kept)
-                row.update({"her/target": ti, "her/epoch": epoch, "her/train_loss": loss,
-                            "her/time_sampling": round(t1 - t0, 3), "her/time_execution": round(t2 - t1, 3),
-                            "her/time_finetune": round(t3 - t2, 3)})
+                row.update(
+                    {
+                        "her/target": ti,
+                        "her/epoch": epoch,
+                        "her/train_loss": loss,
+                        "her/time_sampling": round(t1 - t0, 3),
+                        "her/time_execution": round(t2 - t1, 3),
+                        "her/time_finetune": round(t3 - t2, 3),
+                    }
+                )
                 files.metric(step, row)
                 files.completions(completion_rows(kept or samples[:4], step, task.task_id, epoch))
                 summary["best_pixel_score"] = max(summary["best_pixel_score"], row["her/best_pixel_score"])
@@ -237,20 +268,41 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                     summary["test_correct"] = row["her/best_test_correct"]
                 summary["epochs"] = epoch
                 results[task.task_id] = summary
-                new_state = {"step": step, "target": ti, "task_id": task.task_id, "epoch": epoch, "done": done,
-                             "results": results}
+                new_state = {
+                    "step": step,
+                    "target": ti,
+                    "task_id": task.task_id,
+                    "epoch": epoch,
+                    "done": done,
+                    "results": results,
+                }
                 # the epoch's record before its checkpoint: a stop in between repeats the epoch, whose
                 # later record then wins (jobs.her_report), rather than losing it
-                files.event(EV_HER_EPOCH, step=step, task_id=task.task_id, target=ti, epoch=epoch,
-                            solved=solved, best_pixel_score=row["her/best_pixel_score"],
-                            mean_pixel_score=row["her/mean_pixel_score"], test_correct=row["her/best_test_correct"],
-                            checkpoint=str(run_dir / f"{rundir.CHECKPOINT_PREFIX}{step}"))
+                files.event(
+                    EV_HER_EPOCH,
+                    step=step,
+                    task_id=task.task_id,
+                    target=ti,
+                    epoch=epoch,
+                    solved=solved,
+                    best_pixel_score=row["her/best_pixel_score"],
+                    mean_pixel_score=row["her/mean_pixel_score"],
+                    test_correct=row["her/best_test_correct"],
+                    checkpoint=str(run_dir / f"{rundir.CHECKPOINT_PREFIX}{step}"),
+                )
                 ckpt = save_checkpoint(model, tokenizer, run_dir, new_state)
                 files.event(rundir.EV_CHECKPOINT, step=step, path=str(ckpt))
                 if done:
-                    files.event(EV_HER_TARGET, task_id=task.task_id, target=ti, solved=summary["solved_at"] is not None,
-                                solved_at=summary["solved_at"], epochs=epoch, best_pixel_score=summary["best_pixel_score"],
-                                test_correct=summary["test_correct"])
+                    files.event(
+                        EV_HER_TARGET,
+                        task_id=task.task_id,
+                        target=ti,
+                        solved=summary["solved_at"] is not None,
+                        solved_at=summary["solved_at"],
+                        epochs=epoch,
+                        best_pixel_score=summary["best_pixel_score"],
+                        test_correct=summary["test_correct"],
+                    )
                     break
             if stop.received:
                 break
@@ -258,6 +310,12 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         stop.restore()
         sandbox.close()
     solved_n = sum(1 for r in results.values() if r.get("solved_at") is not None)
-    files.event(rundir.EV_STOPPED, reason="signal" if stop.received else "completed", signal=stop.received,
-                step=step, targets=len(targets), solved=solved_n)
+    files.event(
+        rundir.EV_STOPPED,
+        reason="signal" if stop.received else "completed",
+        signal=stop.received,
+        step=step,
+        targets=len(targets),
+        solved=solved_n,
+    )
     return 0

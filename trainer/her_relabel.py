@@ -6,6 +6,7 @@ The search looks at the train pairs only (pixel score, solved); the test pairs a
 used to choose programs. Scoring and execution are trainer.grid_scoring + the sandbox, the same code
 GRPO and eval use.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,20 @@ def score_samples(completions: Sequence[Any], temperatures: Sequence[float], tas
     for comp, temp, r in zip(completions, temperatures, results):
         outputs = r.outputs if r.error is None else None
         train = score_outputs(outputs[:n_train] if outputs else None, expected)
-        out.append(Sample(text=comp.text, n_tokens=comp.n_tokens, truncated=comp.truncated, temperature=temp,
-                          program=r.program, error=r.error, outputs=outputs, pixel_score=train["pixel_score"],
-                          solved=outputs is not None and train["n_correct"] == n_train,
-                          correct_test=r.correct_test if outputs is not None else None))
+        out.append(
+            Sample(
+                text=comp.text,
+                n_tokens=comp.n_tokens,
+                truncated=comp.truncated,
+                temperature=temp,
+                program=r.program,
+                error=r.error,
+                outputs=outputs,
+                pixel_score=train["pixel_score"],
+                solved=outputs is not None and train["n_correct"] == n_train,
+                correct_test=r.correct_test if outputs is not None else None,
+            )
+        )
     return out
 
 
@@ -110,9 +121,23 @@ def epoch_metrics(samples: Sequence[Sample], kept: Sequence[Sample]) -> dict[str
 
 def completion_rows(kept: Sequence[Sample], step: int, task_id: str, epoch: int) -> list[dict[str, Any]]:
     """completions.jsonl lines for an epoch's best programs, best first (`rank` 0)."""
-    return [{
-        "step": step, "task_id": task_id, "epoch": epoch, "rank": i, "completion": s.text, "program": s.program,
-        "reward": s.pixel_score, "pixel_score": s.pixel_score, "solved": s.solved, "correct_test": s.correct_test,
-        "temperature": s.temperature, "n_tokens": s.n_tokens, "truncated": s.truncated, "error": s.error,
-        "diag": textstats.text_diagnostics(s.text),
-    } for i, s in enumerate(kept)]
+    return [
+        {
+            "step": step,
+            "task_id": task_id,
+            "epoch": epoch,
+            "rank": i,
+            "completion": s.text,
+            "program": s.program,
+            "reward": s.pixel_score,
+            "pixel_score": s.pixel_score,
+            "solved": s.solved,
+            "correct_test": s.correct_test,
+            "temperature": s.temperature,
+            "n_tokens": s.n_tokens,
+            "truncated": s.truncated,
+            "error": s.error,
+            "diag": textstats.text_diagnostics(s.text),
+        }
+        for i, s in enumerate(kept)
+    ]

@@ -5,6 +5,7 @@ Clusters preempt with SIGTERM (Slurm, HTCondor eviction) or a warning signal (SI
 `--signal=B:USR1@90`). We finish the current step, save a checkpoint and exit 0, so a requeued
 job resumes from it instead of losing everything since the last `save_steps`.
 """
+
 from __future__ import annotations
 
 import json
@@ -149,9 +150,14 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
             os.replace(c.path, dest / c.name)
         for path in extra:
             os.replace(path, dest / path.name)
-    fields = dict(checkpoint=ck.name, step=ck.step, resume_id=_resume_id(spec), branch=branch,
-                  moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
-                  moved_rows={name: len(moved) for name, (_, moved) in rows.items()})
+    fields = dict(
+        checkpoint=ck.name,
+        step=ck.step,
+        resume_id=_resume_id(spec),
+        branch=branch,
+        moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
+        moved_rows={name: len(moved) for name, (_, moved) in rows.items()},
+    )
     files.event(rundir.EV_RESUMED, **fields)
     return fields
 
@@ -223,8 +229,11 @@ def reset_learning_rate(trainer, learning_rate: float) -> None:
     for group in trainer.optimizer.param_groups:
         group["initial_lr"] = learning_rate
     # Re-apply the schedule at the current step with the new base.
-    lrs = [base * fn(sched.last_epoch) for base, fn in zip(sched.base_lrs, sched.lr_lambdas)] \
-        if hasattr(sched, "lr_lambdas") else list(sched.base_lrs)
+    lrs = (
+        [base * fn(sched.last_epoch) for base, fn in zip(sched.base_lrs, sched.lr_lambdas)]
+        if hasattr(sched, "lr_lambdas")
+        else list(sched.base_lrs)
+    )
     for group, lr in zip(trainer.optimizer.param_groups, lrs):
         group["lr"] = lr
     sched._last_lr = list(lrs)  # what Trainer logs as learning_rate for the next step

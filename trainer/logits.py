@@ -10,6 +10,7 @@ harder than the normal reuse of a few tokens.
 so TRL's GRPOTrainer (which builds its generation config itself and takes no logits processor)
 samples with the penalties on.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 Heavy packages are imported inside functions, and a missing optional one (unsloth, vllm,
 bitsandbytes) ends in one message naming the extra to install.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,14 +25,14 @@ def require(module: str, extra: str, why: str):
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingExtra(
-            f"{why} needs the `{module}` package, which is not installed here ({e.msg}): "
-            f"pip install 'arcctl[{extra}]'") from None
+            f"{why} needs the `{module}` package, which is not installed here ({e.msg}): pip install 'arcctl[{extra}]'"
+        ) from None
 
 
 def check_optional_backends(params) -> None:
     """Fail fast, before data or weights are loaded, when a requested backend is missing."""
     if getattr(params, "backend", "trl") == "unsloth":
-        require("unsloth", "unsloth", "backend = \"unsloth\"")
+        require("unsloth", "unsloth", 'backend = "unsloth"')
     if getattr(params, "use_vllm", False):
         require("vllm", "vllm", "use_vllm = true")
     if getattr(params, "wandb", False):
@@ -74,8 +75,10 @@ def check_target_modules(model, targets: list[str]) -> None:
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [t for t in targets if t not in names]
     if missing:
-        raise SpecError(f"lora_target_modules: {missing} not found in the model "
-                        f"(it has e.g. {sorted(n for n in names if n.endswith('proj'))[:8]})")
+        raise SpecError(
+            f"lora_target_modules: {missing} not found in the model "
+            f"(it has e.g. {sorted(n for n in names if n.endswith('proj'))[:8]})"
+        )
 
 
 def lora_config(params):
@@ -107,7 +110,8 @@ def load_for_training(params) -> tuple[Any, Any, Any]:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_compute_dtype=kwargs["dtype"], bnb_4bit_quant_type="nf4")
+            load_in_4bit=True, bnb_4bit_compute_dtype=kwargs["dtype"], bnb_4bit_quant_type="nf4"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(params.model_path)
         model = AutoModelForCausalLM.from_pretrained(params.model_path, **kwargs)
@@ -129,7 +133,7 @@ def load_for_training(params) -> tuple[Any, Any, Any]:
 
 
 def _load_unsloth(params):
-    unsloth = require("unsloth", "unsloth", "backend = \"unsloth\"")
+    unsloth = require("unsloth", "unsloth", 'backend = "unsloth"')
     flm = unsloth.FastLanguageModel
     model, tokenizer = flm.from_pretrained(
         model_name=params.model_path,

@@ -7,6 +7,7 @@ which cells equal to `background` are empty. Functions named `blit_*` and `flood
 the grid they are given (and return it); the others return new arrays. No randomness here:
 programs must be deterministic, the sandbox checks it.
 """
+
 from __future__ import annotations
 
 from collections import Counter, deque
@@ -16,13 +17,41 @@ from typing import Callable, Iterable
 import numpy as np
 
 __all__ = [
-    "Color", "flood_fill", "draw_line", "find_connected_components", "detect_objects",
-    "bounding_box", "bounding_box_mask", "crop", "object_position", "object_colors", "blit",
-    "blit_sprite", "blit_object", "translate", "collision", "contact", "is_contiguous",
-    "object_interior", "object_boundary", "object_neighbors", "scale_sprite", "scale_pattern",
-    "downscale", "neighbors", "detect_mirror_symmetry_axes", "tile", "detect_background_color",
-    "MirrorSymmetry", "RotationalSymmetry", "TranslationalSymmetry", "detect_mirror_symmetry",
-    "detect_rotational_symmetry", "detect_translational_symmetry", "orbit", "show_colored_grid",
+    "Color",
+    "flood_fill",
+    "draw_line",
+    "find_connected_components",
+    "detect_objects",
+    "bounding_box",
+    "bounding_box_mask",
+    "crop",
+    "object_position",
+    "object_colors",
+    "blit",
+    "blit_sprite",
+    "blit_object",
+    "translate",
+    "collision",
+    "contact",
+    "is_contiguous",
+    "object_interior",
+    "object_boundary",
+    "object_neighbors",
+    "scale_sprite",
+    "scale_pattern",
+    "downscale",
+    "neighbors",
+    "detect_mirror_symmetry_axes",
+    "tile",
+    "detect_background_color",
+    "MirrorSymmetry",
+    "RotationalSymmetry",
+    "TranslationalSymmetry",
+    "detect_mirror_symmetry",
+    "detect_rotational_symmetry",
+    "detect_translational_symmetry",
+    "orbit",
+    "show_colored_grid",
 ]
 
 
@@ -100,9 +129,17 @@ def flood_fill(grid: np.ndarray, x: int, y: int, color: int, connectivity: int =
     return grid
 
 
-def draw_line(grid: np.ndarray, x: int, y: int, end_x: int | None = None, end_y: int | None = None,
-              length: int | None = None, direction: tuple[int, int] | None = None,
-              color: int | None = None, stop_at_color: Iterable[int] = ()) -> tuple[int, int]:
+def draw_line(
+    grid: np.ndarray,
+    x: int,
+    y: int,
+    end_x: int | None = None,
+    end_y: int | None = None,
+    length: int | None = None,
+    direction: tuple[int, int] | None = None,
+    color: int | None = None,
+    stop_at_color: Iterable[int] = (),
+) -> tuple[int, int]:
     """Draw from (x, y) towards (end_x, end_y), or along `direction` (dx, dy) for `length` cells
     (until the border when None). Stops before a cell whose colour is in `stop_at_color`.
     Returns the last cell drawn (or (x - dx, y - dy) when nothing was drawn). In place."""
@@ -133,8 +170,9 @@ def draw_line(grid: np.ndarray, x: int, y: int, end_x: int | None = None, end_y:
     return last
 
 
-def find_connected_components(grid: np.ndarray, background: int = Color.BLACK, connectivity: int = 4,
-                              monochromatic: bool = True) -> list[np.ndarray]:
+def find_connected_components(
+    grid: np.ndarray, background: int = Color.BLACK, connectivity: int = 4, monochromatic: bool = True
+) -> list[np.ndarray]:
     """Each component as a grid of the input's shape: its cells keep their colour, the rest is
     `background`. Monochromatic components split at colour changes."""
     grid = np.asarray(grid)
@@ -147,10 +185,17 @@ def find_connected_components(grid: np.ndarray, background: int = Color.BLACK, c
     return objects
 
 
-def detect_objects(grid: np.ndarray, _: object = None, predicate: Callable[[np.ndarray], bool] | None = None,
-                   background: int = Color.BLACK, monochromatic: bool = False, connectivity: int | None = None,
-                   allowed_dimensions: Iterable[tuple[int, int]] | None = None,
-                   colors: Iterable[int] | None = None, can_overlap: bool = False) -> list[np.ndarray]:
+def detect_objects(
+    grid: np.ndarray,
+    _: object = None,
+    predicate: Callable[[np.ndarray], bool] | None = None,
+    background: int = Color.BLACK,
+    monochromatic: bool = False,
+    connectivity: int | None = None,
+    allowed_dimensions: Iterable[tuple[int, int]] | None = None,
+    colors: Iterable[int] | None = None,
+    can_overlap: bool = False,
+) -> list[np.ndarray]:
     """Connected components (8-connected unless told otherwise) filtered by colour, bounding-box
     dimensions (width, height) and a predicate on the cropped object."""
     comps = find_connected_components(grid, background, connectivity or 8, monochromatic)
@@ -179,7 +224,7 @@ def bounding_box(grid: np.ndarray, background: int = Color.BLACK) -> tuple[int, 
 def bounding_box_mask(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
     x, y, w, h = bounding_box(grid, background)
     mask = np.zeros(np.shape(grid), dtype=bool)
-    mask[x:x + w, y:y + h] = True
+    mask[x : x + w, y : y + h] = True
     return mask
 
 
@@ -189,7 +234,7 @@ def crop(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarray:
     x, y, w, h = bounding_box(grid, background)
     if w == 0:
         return grid.copy()
-    return grid[x:x + w, y:y + h].copy()
+    return grid[x : x + w, y : y + h].copy()
 
 
 def object_position(obj: np.ndarray, background: int = Color.BLACK, anchor: str = "upper left") -> tuple[int, int]:
@@ -198,11 +243,17 @@ def object_position(obj: np.ndarray, background: int = Color.BLACK, anchor: str 
     anchor = anchor.lower().replace("_", " ")
     cx, cy = x + (w - 1) // 2, y + (h - 1) // 2
     points = {
-        "upper left": (x, y), "upper right": (x + w - 1, y),
-        "lower left": (x, y + h - 1), "lower right": (x + w - 1, y + h - 1),
-        "center": (cx, cy), "upper center": (cx, y), "lower center": (cx, y + h - 1),
-        "left center": (x, cy), "right center": (x + w - 1, cy),
-        "middle left": (x, cy), "middle right": (x + w - 1, cy),
+        "upper left": (x, y),
+        "upper right": (x + w - 1, y),
+        "lower left": (x, y + h - 1),
+        "lower right": (x + w - 1, y + h - 1),
+        "center": (cx, cy),
+        "upper center": (cx, y),
+        "lower center": (cx, y + h - 1),
+        "left center": (x, cy),
+        "right center": (x + w - 1, cy),
+        "middle left": (x, cy),
+        "middle right": (x + w - 1, cy),
     }
     if anchor not in points:
         raise ValueError(f"unknown anchor {anchor!r}; use one of {', '.join(points)}")
@@ -213,7 +264,9 @@ def object_colors(obj: np.ndarray, background: int = Color.BLACK) -> list[int]:
     return sorted(int(c) for c in np.unique(obj) if c != background)
 
 
-def blit_sprite(grid: np.ndarray, sprite: np.ndarray, x: int, y: int, background: int | None = Color.BLACK) -> np.ndarray:
+def blit_sprite(
+    grid: np.ndarray, sprite: np.ndarray, x: int, y: int, background: int | None = Color.BLACK
+) -> np.ndarray:
     """Paint `sprite` with its [0, 0] at (x, y), skipping its background cells and clipping at
     the border. In place."""
     sprite = np.asarray(sprite)
@@ -223,7 +276,7 @@ def blit_sprite(grid: np.ndarray, sprite: np.ndarray, x: int, y: int, background
     x1, y1 = min(x + sw, w), min(y + sh, h)
     if x0 >= x1 or y0 >= y1:
         return grid
-    part = sprite[x0 - x:x1 - x, y0 - y:y1 - y]
+    part = sprite[x0 - x : x1 - x, y0 - y : y1 - y]
     target = grid[x0:x1, y0:y1]
     if background is None:
         target[...] = part
@@ -256,13 +309,23 @@ def _placed(obj: np.ndarray, x: int, y: int, shape: tuple[int, int], background:
     return blit_sprite(mask, src, x, y, False)
 
 
-def collision(_: object = None, object1: np.ndarray | None = None, object2: np.ndarray | None = None,
-              x1: int = 0, y1: int = 0, x2: int = 0, y2: int = 0, background: int = Color.BLACK) -> bool:
+def collision(
+    _: object = None,
+    object1: np.ndarray | None = None,
+    object2: np.ndarray | None = None,
+    x1: int = 0,
+    y1: int = 0,
+    x2: int = 0,
+    y2: int = 0,
+    background: int = Color.BLACK,
+) -> bool:
     """Whether the two objects, placed at (x1, y1) and (x2, y2), overlap in any cell."""
     if object1 is None or object2 is None:
         raise ValueError("collision needs object1 and object2")
-    shape = (max(object1.shape[0] + x1, object2.shape[0] + x2) + 1,
-             max(object1.shape[1] + y1, object2.shape[1] + y2) + 1)
+    shape = (
+        max(object1.shape[0] + x1, object2.shape[0] + x2) + 1,
+        max(object1.shape[1] + y1, object2.shape[1] + y2) + 1,
+    )
     ox, oy = min(x1, x2, 0), min(y1, y2, 0)
     shape = (shape[0] - ox, shape[1] - oy)
     a = _placed(object1, x1 - ox, y1 - oy, shape, background)
@@ -270,9 +333,17 @@ def collision(_: object = None, object1: np.ndarray | None = None, object2: np.n
     return bool((a & b).any())
 
 
-def contact(_: object = None, object1: np.ndarray | None = None, object2: np.ndarray | None = None,
-            x1: int = 0, y1: int = 0, x2: int = 0, y2: int = 0, background: int = Color.BLACK,
-            connectivity: int = 4) -> bool:
+def contact(
+    _: object = None,
+    object1: np.ndarray | None = None,
+    object2: np.ndarray | None = None,
+    x1: int = 0,
+    y1: int = 0,
+    x2: int = 0,
+    y2: int = 0,
+    background: int = Color.BLACK,
+    connectivity: int = 4,
+) -> bool:
     """Whether the objects touch (a cell of one is next to, or on, a cell of the other)."""
     if object1 is None or object2 is None:
         raise ValueError("contact needs object1 and object2")
@@ -294,7 +365,7 @@ def object_interior(grid: np.ndarray, background: int = Color.BLACK) -> np.ndarr
     empty = grid == background
     w, h = grid.shape
     padded = np.pad(empty, 1, constant_values=True)
-    outside = next(r for r in _label(padded, 4) if r[0, 0])[1:w + 1, 1:h + 1]
+    outside = next(r for r in _label(padded, 4) if r[0, 0])[1 : w + 1, 1 : h + 1]
     return ~outside
 
 
@@ -313,7 +384,7 @@ def object_neighbors(grid: np.ndarray, background: int = Color.BLACK, connectivi
     w, h = obj.shape
     near = np.zeros_like(obj)
     for dx, dy in _offsets(connectivity):
-        near |= padded[1 + dx:1 + dx + w, 1 + dy:1 + dy + h]
+        near |= padded[1 + dx : 1 + dx + w, 1 + dy : 1 + dy + h]
     return near & ~obj
 
 
@@ -367,9 +438,11 @@ def detect_background_color(grid: np.ndarray) -> int:
 # enough visible cells have a visible partner (at least half), so a trivial axis at the edge of the
 # grid, where almost nothing pairs up, does not count.
 
+
 @dataclass(frozen=True)
 class MirrorSymmetry:
     """Reflection across x = mirror_x and/or y = mirror_y (half-integers fall between cells)."""
+
     mirror_x: float | None = None
     mirror_y: float | None = None
 
@@ -385,6 +458,7 @@ class MirrorSymmetry:
 @dataclass(frozen=True)
 class RotationalSymmetry:
     """Quarter turns about (center_x, center_y)."""
+
     center_x: float
     center_y: float
 
@@ -398,6 +472,7 @@ class RotationalSymmetry:
 @dataclass(frozen=True)
 class TranslationalSymmetry:
     """The pattern repeats every (translate_x, translate_y) cells."""
+
     translate_x: int
     translate_y: int
 
@@ -405,8 +480,9 @@ class TranslationalSymmetry:
         return x + iters * self.translate_x, y + iters * self.translate_y
 
 
-def _agrees(grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarray,
-            xs2: np.ndarray, ys2: np.ndarray) -> int:
+def _agrees(
+    grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarray, xs2: np.ndarray, ys2: np.ndarray
+) -> int:
     """Visible pairs that agree, or -1 when any visible pair disagrees or too few pair up."""
     w, h = grid.shape
     inb = (xs2 >= 0) & (xs2 < w) & (ys2 >= 0) & (ys2 < h)
@@ -418,7 +494,9 @@ def _agrees(grid: np.ndarray, visible: np.ndarray, xs: np.ndarray, ys: np.ndarra
     return paired if paired > 0 and 2 * paired >= int(visible.sum()) else -1
 
 
-def _visible_cells(grid: np.ndarray, ignore_colors: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _visible_cells(
+    grid: np.ndarray, ignore_colors: Iterable[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(grid, visible mask, x and y of the visible cells). `background` in the detectors is accepted
     for call compatibility: background cells are part of the picture (they must mirror too); only
     `ignore_colors` (occluders) are skipped."""
@@ -428,7 +506,9 @@ def _visible_cells(grid: np.ndarray, ignore_colors: Iterable[int]) -> tuple[np.n
     return grid, visible, xs, ys
 
 
-def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[MirrorSymmetry]:
+def detect_mirror_symmetry(
+    grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None
+) -> list[MirrorSymmetry]:
     """Mirror symmetries of the visible cells, best supported first."""
     grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape
@@ -444,7 +524,9 @@ def detect_mirror_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Col
     return [sym for _, sym in sorted(found, key=lambda t: -t[0])]
 
 
-def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> RotationalSymmetry | None:
+def detect_rotational_symmetry(
+    grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None
+) -> RotationalSymmetry | None:
     """The best supported quarter-turn symmetry of the visible cells, or None."""
     grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape
@@ -462,7 +544,9 @@ def detect_rotational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = 
     return best[1]
 
 
-def detect_translational_symmetry(grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None) -> list[TranslationalSymmetry]:
+def detect_translational_symmetry(
+    grid: np.ndarray, ignore_colors: Iterable[int] = (Color.BLACK,), background: int | None = None
+) -> list[TranslationalSymmetry]:
     """The shortest repeat along each axis where the visible cells repeat (at most one per axis)."""
     grid, visible, xs, ys = _visible_cells(grid, ignore_colors)
     w, h = grid.shape

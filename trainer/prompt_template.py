@@ -26,6 +26,7 @@ The chat template of the tokenizer is applied to the messages, then `assistant_p
 Every template is rendered once on a sample task when loaded, so a misspelt field fails before
 the model loads, naming the file, the key and the field.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -106,9 +107,15 @@ class TemplatePrompter(Prompter):
                 program=attempt.program.rstrip(),
                 error=attempt.error,
                 message=attempt.message,
-                feedback=[{"index": i, "correct": f.correct, "pixel_score": f.pixel_score,
-                           "output": None if f.output is None else encoder.encode(f.output)}
-                          for i, f in enumerate(attempt.pairs, 1)],
+                feedback=[
+                    {
+                        "index": i,
+                        "correct": f.correct,
+                        "pixel_score": f.pixel_score,
+                        "output": None if f.output is None else encoder.encode(f.output),
+                    }
+                    for i, f in enumerate(attempt.pairs, 1)
+                ],
                 feedback_text=feedback_text(attempt, encoder),
             )
         return ctx
@@ -119,8 +126,9 @@ class TemplatePrompter(Prompter):
         except Exception as e:  # jinja2.UndefinedError, SecurityError, a filter's TypeError, ...
             raise PromptTemplateError(f"{self.source}: {key}: {e} (fields: {', '.join(sorted(ctx))})") from None
 
-    def messages(self, task: Task, encoder: GridEncoder, test_index: int = 0,
-                 attempt: Any = None) -> list[dict[str, str]]:
+    def messages(
+        self, task: Task, encoder: GridEncoder, test_index: int = 0, attempt: Any = None
+    ) -> list[dict[str, str]]:
         ctx = self.context(task, encoder, test_index, attempt)
         msgs = []
         if "system" in self._compiled:
@@ -129,6 +137,8 @@ class TemplatePrompter(Prompter):
         if attempt is not None:
             if not self.supports_refine:
                 raise PromptTemplateError(f"{self.source}: refine prompts need the key 'refine_user'")
-            msgs += [{"role": "assistant", "content": self._render("refine_assistant", ctx)},
-                     {"role": "user", "content": self._render("refine_user", ctx)}]
+            msgs += [
+                {"role": "assistant", "content": self._render("refine_assistant", ctx)},
+                {"role": "user", "content": self._render("refine_user", ctx)},
+            ]
         return msgs

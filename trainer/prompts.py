@@ -4,6 +4,7 @@ The layout follows the BARC induction models (system message, examples, test inp
 `transform`, assistant turn pre-filled with the opening of a ```python block importing `common`),
 so those models can be trained and evaluated as they are; the wording is our own.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -42,8 +43,16 @@ def _user_message(task: Task, encoder: GridEncoder, test_index: int) -> str:
     ]
     for i, pair in enumerate(task.train, 1):
         assert pair.output is not None  # load_tasks requires train outputs
-        parts += [f"Example {i}", "Input:", encoder.encode(pair.input), "", "Output:",
-                  encoder.encode(pair.output), "", ""]
+        parts += [
+            f"Example {i}",
+            "Input:",
+            encoder.encode(pair.input),
+            "",
+            "Output:",
+            encoder.encode(pair.output),
+            "",
+            "",
+        ]
     parts += [
         "Test input:",
         encoder.encode(task.test[test_index].input),
@@ -72,25 +81,36 @@ def feedback_text(attempt: Any, encoder: GridEncoder) -> str:
         elif pair.output is None:
             lines.append(f"Example {i}: no valid output grid.")
         else:
-            lines += [f"Example {i}: wrong ({100 * pair.pixel_score:.0f}% of the cells match). The program returned:",
-                      encoder.encode(pair.output)]
+            lines += [
+                f"Example {i}: wrong ({100 * pair.pixel_score:.0f}% of the cells match). The program returned:",
+                encoder.encode(pair.output),
+            ]
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
-REFINE_REQUEST = ("Above is an earlier program for this task and what it did on each example. Find what "
-                  "it gets wrong, then write a corrected `transform` that reproduces every example output.")
+REFINE_REQUEST = (
+    "Above is an earlier program for this task and what it did on each example. Find what "
+    "it gets wrong, then write a corrected `transform` that reproduces every example output."
+)
 
 
-def build_messages(task: Task, encoder: GridEncoder, test_index: int = 0, attempt: Any = None,
-                   prompter: "Prompter | None" = None) -> list[dict[str, str]]:
+def build_messages(
+    task: Task, encoder: GridEncoder, test_index: int = 0, attempt: Any = None, prompter: "Prompter | None" = None
+) -> list[dict[str, str]]:
     """The chat messages; with `attempt` (a refine record), the earlier program as the assistant's
     turn and its feedback as a second user turn."""
     return (prompter or BUILT_IN).messages(task, encoder, test_index, attempt)
 
 
-def build_prompt_text(task: Task, encoder: GridEncoder, tokenizer: Any, test_index: int = 0,
-                      attempt: Any = None, prompter: "Prompter | None" = None) -> str:
+def build_prompt_text(
+    task: Task,
+    encoder: GridEncoder,
+    tokenizer: Any,
+    test_index: int = 0,
+    attempt: Any = None,
+    prompter: "Prompter | None" = None,
+) -> str:
     """The exact text the model sees: chat template with a generation prompt, then the prefix."""
     return (prompter or BUILT_IN).text(task, encoder, tokenizer, test_index, attempt)
 
@@ -101,19 +121,24 @@ class Prompter:
     source = "built-in"
     prefix = ASSISTANT_PREFIX
 
-    def messages(self, task: Task, encoder: GridEncoder, test_index: int = 0,
-                 attempt: Any = None) -> list[dict[str, str]]:
-        msgs = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": _user_message(task, encoder, test_index)}]
+    def messages(
+        self, task: Task, encoder: GridEncoder, test_index: int = 0, attempt: Any = None
+    ) -> list[dict[str, str]]:
+        msgs = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": _user_message(task, encoder, test_index)},
+        ]
         if attempt is not None:
-            msgs += [{"role": "assistant", "content": f"```python\n{attempt.program.rstrip()}\n```"},
-                     {"role": "user", "content": feedback_text(attempt, encoder) + "\n\n" + REFINE_REQUEST}]
+            msgs += [
+                {"role": "assistant", "content": f"```python\n{attempt.program.rstrip()}\n```"},
+                {"role": "user", "content": feedback_text(attempt, encoder) + "\n\n" + REFINE_REQUEST},
+            ]
         return msgs
 
-    def text(self, task: Task, encoder: GridEncoder, tokenizer: Any, test_index: int = 0,
-             attempt: Any = None) -> str:
-        text = tokenizer.apply_chat_template(self.messages(task, encoder, test_index, attempt), tokenize=False,
-                                             add_generation_prompt=True)
+    def text(self, task: Task, encoder: GridEncoder, tokenizer: Any, test_index: int = 0, attempt: Any = None) -> str:
+        text = tokenizer.apply_chat_template(
+            self.messages(task, encoder, test_index, attempt), tokenize=False, add_generation_prompt=True
+        )
         return text + self.prefix
 
 
@@ -129,8 +154,9 @@ def load_prompter(path: str | None) -> Prompter:
     return TemplatePrompter.load(path)
 
 
-def longest_prompt_tokens(tasks: Iterable[Task], encoder: GridEncoder, tokenizer: Any,
-                          prompter: Prompter | None = None) -> tuple[str, int]:
+def longest_prompt_tokens(
+    tasks: Iterable[Task], encoder: GridEncoder, tokenizer: Any, prompter: Prompter | None = None
+) -> tuple[str, int]:
     """(task id, token count) of the longest prompt over all tasks and their test inputs."""
     best = ("", -1)
     for task in tasks:
@@ -210,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(text)
         room = getattr(p, "max_completion_length", None) or getattr(p, "max_new_tokens", 0)
-        print(f"# {n} tokens: task {task_id}, prompt {getattr(p, 'prompt_template', None) or 'built-in'}, "
-              f"encoder {p.grid_encoder}; max_seq_length {p.max_seq_length} leaves "
-              f"{p.max_seq_length - n} tokens (the job asks for {room})")
+        print(
+            f"# {n} tokens: task {task_id}, prompt {getattr(p, 'prompt_template', None) or 'built-in'}, "
+            f"encoder {p.grid_encoder}; max_seq_length {p.max_seq_length} leaves "
+            f"{p.max_seq_length - n} tokens (the job asks for {room})"
+        )
         return 0
     if not args.dataset or not args.tokenizer:
         ap.error("DATASET and --tokenizer are required without --spec")

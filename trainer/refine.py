@@ -4,6 +4,7 @@ Each record (jobs.refine.Attempt) answers one task of the file's dataset; a grpo
 refine evaluation prompt show that task, the record's program and its feedback, and the reward
 scores the new program on the task.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,10 @@ def refine_tasks(p: Any) -> tuple[list, list[refine.Attempt]]:
 
     doc = refine.load(p.refine_dataset)
     if doc.dataset != p.dataset:
-        raise SpecError(f"refine_dataset {p.refine_dataset} answers dataset {doc.dataset!r}, but dataset is "
-                        f"{p.dataset!r} (set -p dataset={doc.dataset})")
+        raise SpecError(
+            f"refine_dataset {p.refine_dataset} answers dataset {doc.dataset!r}, but dataset is "
+            f"{p.dataset!r} (set -p dataset={doc.dataset})"
+        )
     by_id = {t.task_id: t for t in select_tasks(p.dataset)}
     tasks, attempts = [], []
     wanted = set(p.task_ids) if p.task_ids else None
@@ -51,7 +54,13 @@ def before_metrics(attempts: list[refine.Attempt], truth: dict[str, dict[str, An
     """The eval metrics of the earlier programs themselves (the "before" of a refine evaluation)."""
     from jobs import evalmetrics
 
-    preds = [{"task_id": a.task_id, "error": a.error,
-              "train_outputs": None if a.error else [p.output for p in a.pairs],
-              "test_outputs": None if a.error else a.test_outputs} for a in attempts]
+    preds = [
+        {
+            "task_id": a.task_id,
+            "error": a.error,
+            "train_outputs": None if a.error else [p.output for p in a.pairs],
+            "test_outputs": None if a.error else a.test_outputs,
+        }
+        for a in attempts
+    ]
     return evalmetrics.compute_metrics(preds, {t: truth[t] for t in dict.fromkeys(a.task_id for a in attempts)})

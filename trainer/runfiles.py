@@ -4,6 +4,7 @@ Every record is checked against its type in jobs.records before it is written, s
 the run dir is what docs/run-dir.md describes. Imports no transformers: the entry point uses it
 to record a bad spec before any heavy import.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,14 +45,19 @@ class RunFiles:
         try:
             validate(obj)
         except ValueError as e:
-            raise ValueError(f"{self.run_dir / name}: record does not match jobs.records: {records.describe(e)}") from None
+            raise ValueError(
+                f"{self.run_dir / name}: record does not match jobs.records: {records.describe(e)}"
+            ) from None
 
     def metric(self, step: int, values: dict[str, Any]) -> None:
         """One metrics row. Only numbers (or null) are metrics; other logged values are left out."""
         if not self.enabled:
             return
-        row = {"step": step, "time": round(time.time(), 3),
-               **{k: v for k, v in values.items() if _is_number(v) and k not in ("step", "time")}}
+        row = {
+            "step": step,
+            "time": round(time.time(), 3),
+            **{k: v for k, v in values.items() if _is_number(v) and k not in ("step", "time")},
+        }
         self._check(rundir.METRICS, records.validate_metric, row)
         self._writer(rundir.METRICS).write(row)
 
@@ -72,8 +78,14 @@ class RunFiles:
 
     def started(self, **fields: Any) -> None:
         self.has_started = True
-        self.event(records.EV_STARTED, run_dir_version=records.RUN_DIR_VERSION, pid=os.getpid(),
-                   host=socket.gethostname(), argv=list(sys.argv), **fields)
+        self.event(
+            records.EV_STARTED,
+            run_dir_version=records.RUN_DIR_VERSION,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            argv=list(sys.argv),
+            **fields,
+        )
 
     def warning(self, message: str, **fields: Any) -> None:
         self.event(records.EV_WARNING, message=message, **fields)

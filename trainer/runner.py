@@ -4,6 +4,7 @@ in a rollback child in the same process.
 Exit codes: 0 done (or stopped cleanly on a signal), 2 user error (one line on stderr), 1 crash
 (traceback in stderr.log), 130 a second Ctrl-C (aborted without saving).
 """
+
 from __future__ import annotations
 
 import gc

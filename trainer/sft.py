@@ -10,6 +10,7 @@ Sources: `synthetic_tasks > 0` generates that many synthetic tasks with their pr
   *.json   {task_id: {"train", "test", "program"}}
 Telemetry (metrics.jsonl / events.jsonl / checkpoints) is the same as for GRPO.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,20 +80,43 @@ def relaunch_data_parallel(spec: Any, run_dir: Path, n_proc: int) -> int:
     on_gpu = data_parallel_gpu()
     if on_gpu:
         bf16 = model_loading.resolve_bf16(spec.typed_params().bf16)
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n_proc),
-               "--num_machines", "1", "--main_process_port", str(_free_port()),
-               "--mixed_precision", "bf16" if bf16 else "no"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(n_proc),
+            "--num_machines",
+            "1",
+            "--main_process_port",
+            str(_free_port()),
+            "--mixed_precision",
+            "bf16" if bf16 else "no",
+        ]
     else:
         # accelerate runs a single process for --cpu; torchrun gives real gloo DDP on CPUs
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n_proc),
-               "--master_port", str(_free_port())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(n_proc),
+            "--master_port",
+            str(_free_port()),
+        ]
     cmd += ["-m", "trainer", "run", str(run_dir)]
-    print(f"trainer: data parallel over {n_proc} {'GPUs' if on_gpu else 'CPU processes'}: {' '.join(cmd)}",
-          file=sys.stderr, flush=True)
+    print(
+        f"trainer: data parallel over {n_proc} {'GPUs' if on_gpu else 'CPU processes'}: {' '.join(cmd)}",
+        file=sys.stderr,
+        flush=True,
+    )
     env = dict(os.environ, **{DP_CHILD_ENV: "1"})
     if not on_gpu:
         env["ACCELERATE_USE_CPU"] = "true"  # else Trainer sees no device to distribute over (world size 1)
-    child = subprocess.Popen(cmd, env=env)  # the job wrapper reaches the workers even in their own sessions (it is their subreaper)
+    child = subprocess.Popen(
+        cmd, env=env
+    )  # the job wrapper reaches the workers even in their own sessions (it is their subreaper)
 
     def forward(signum, frame):
         # to the training workers, not to the launcher: SIGUSR1 would kill the launcher outright,
@@ -119,6 +143,7 @@ def data_parallel_gpu() -> bool:
 
 # --- examples -----------------------------------------------------------------------------
 
+
 def completion_for(program: str) -> str:
     """The completion that, appended to the prompt's pre-filled opening, gives the whole program.
 
@@ -130,7 +155,7 @@ def completion_for(program: str) -> str:
     head = open_block_code(ASSISTANT_PREFIX) or ""
     body = program.strip("\n")
     if head and body.startswith(head):
-        rest = body[len(head):]
+        rest = body[len(head) :]
     else:
         rest = "\n" + body if head else body
     return rest.rstrip() + "\n```"
@@ -182,13 +207,15 @@ def task_program_pairs(p: Any) -> list[tuple[Any, str]]:
         from trainer.synthetic import generate_tasks
 
         pairs = list(generate_tasks(n, seed=p.seed))
-        return pairs[:p.max_tasks] if p.max_tasks else pairs
+        return pairs[: p.max_tasks] if p.max_tasks else pairs
     from trainer.data import BUILTIN
 
     if name in BUILTIN:
-        raise SpecError(f"dataset {name}: built-in ARC sets have no solution programs to imitate; "
-                        "set synthetic_tasks > 0 (or dataset = \"synthetic:N\") or give a file of "
-                        "tasks with programs")
+        raise SpecError(
+            f"dataset {name}: built-in ARC sets have no solution programs to imitate; "
+            'set synthetic_tasks > 0 (or dataset = "synthetic:N") or give a file of '
+            "tasks with programs"
+        )
     return load_program_tasks(name, p.max_tasks)
 
 
@@ -219,6 +246,7 @@ def build_examples(pairs: list[tuple[Any, str]], p: Any, tokenizer: Any, warn=No
 
 
 # --- trainer ------------------------------------------------------------------------------
+
 
 def sft_config(p: Any, run_dir: Path, bf16: bool, has_eval: bool):
     from trl import SFTConfig
@@ -260,8 +288,10 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if not p.use_lora:
         if p.adapter_path:
-            raise SpecError("use_lora=false (full fine-tuning) cannot continue from adapter_path; "
-                            "merge the adapter into a model folder and pass it as model_path")
+            raise SpecError(
+                "use_lora=false (full fine-tuning) cannot continue from adapter_path; "
+                "merge the adapter into a model folder and pass it as model_path"
+            )
         peft_config = None  # every weight trains; `final/` is then a whole model folder
     bf16 = model_loading.resolve_bf16(p.bf16)
     examples = build_examples(pairs, p, tokenizer, warn)
@@ -278,6 +308,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     retention = make_retention_callback(spec, run_dir)
     if retention is not None:
         callbacks.append(retention)
+
     class ArcSFTTrainer(lifecycle.KeepsRunLearningRate, SFTTrainer):
         pass
 
@@ -292,10 +323,17 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     )
     trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
     replace_printer(trainer)
-    files.started(step=rundir.checkpoint_step(resume) or 0, resume_from=resume, examples=len(train_ex),
-                  eval_examples=len(eval_ex), tasks=len(pairs), bf16=bf16, kind="sft",
-                  world_size=trainer.args.world_size,
-                  global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps)
+    files.started(
+        step=rundir.checkpoint_step(resume) or 0,
+        resume_from=resume,
+        examples=len(train_ex),
+        eval_examples=len(eval_ex),
+        tasks=len(pairs),
+        bf16=bf16,
+        kind="sft",
+        world_size=trainer.args.world_size,
+        global_batch=trainer.args.world_size * p.per_device_train_batch_size * p.gradient_accumulation_steps,
+    )
     try:
         with wandb_run(spec, run_dir, files.enabled, warn, trainer):
             trainer.train(resume_from_checkpoint=resume)
@@ -305,7 +343,11 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
         # the final weights, loadable as adapter_path/model_path by eval and GRPO
         trainer.save_model(str(run_dir / "final"))
         tokenizer.save_pretrained(str(run_dir / "final"))
-    files.event(rundir.EV_STOPPED, reason="signal" if signal_stop.received else "completed",
-                signal=signal_stop.received, step=trainer.state.global_step, **telemetry.summary)
+    files.event(
+        rundir.EV_STOPPED,
+        reason="signal" if signal_stop.received else "completed",
+        signal=signal_stop.received,
+        step=trainer.state.global_step,
+        **telemetry.summary,
+    )
     return 0
-

@@ -7,6 +7,7 @@ tiling, mirror-concatenation and filling enclosed areas.
 Each family computes outputs with its own numpy code and emits the program as text; the tests
 execute the text and check it reproduces the outputs.
 """
+
 from __future__ import annotations
 
 import random
@@ -22,7 +23,9 @@ from trainer.prompts import ASSISTANT_PREFIX, build_messages
 # The program text starts with the code the assistant prefix already opened.
 PROGRAM_HEAD = open_block_code(ASSISTANT_PREFIX) or ""
 
-Family = Callable[[random.Random], tuple[str, str, str, Callable[[np.ndarray], np.ndarray], Callable[[random.Random], np.ndarray]]]
+Family = Callable[
+    [random.Random], tuple[str, str, str, Callable[[np.ndarray], np.ndarray], Callable[[random.Random], np.ndarray]]
+]
 
 
 def _program(concepts: str, description: str, body: str) -> str:
@@ -30,8 +33,13 @@ def _program(concepts: str, description: str, body: str) -> str:
     return f"{PROGRAM_HEAD}\n# {concepts}\n\n# description:\n{desc}\n\ndef transform(input_grid):\n{body}\n"
 
 
-def _noise(rng: random.Random, lo: int = 3, hi: int = 10, density: tuple[float, float] = (0.2, 0.6),
-           colors: list[int] | None = None) -> np.ndarray:
+def _noise(
+    rng: random.Random,
+    lo: int = 3,
+    hi: int = 10,
+    density: tuple[float, float] = (0.2, 0.6),
+    colors: list[int] | None = None,
+) -> np.ndarray:
     h, w = rng.randint(lo, hi), rng.randint(lo, hi)
     colors = colors or rng.sample(range(1, 10), rng.randint(2, 4))
     d = rng.uniform(*density)
@@ -47,21 +55,46 @@ def _noise(rng: random.Random, lo: int = 3, hi: int = 10, density: tuple[float, 
 
 # --- families: each returns (concepts, description, body, solve, make_input) ------------------
 
+
 def _geometric(rng: random.Random):
     kind = rng.choice(["fliplr", "flipud", "rot90", "rot180", "rot270", "transpose"])
     table = {
-        "fliplr": ("mirroring", "The output is the input mirrored left to right.",
-                   "    return np.fliplr(input_grid)", np.fliplr),
-        "flipud": ("mirroring", "The output is the input mirrored top to bottom.",
-                   "    return np.flipud(input_grid)", np.flipud),
-        "rot90": ("rotation", "The output is the input turned a quarter turn counterclockwise.",
-                  "    return np.rot90(input_grid, 1)", lambda g: np.rot90(g, 1)),
-        "rot180": ("rotation", "The output is the input turned upside down (half a turn).",
-                   "    return np.rot90(input_grid, 2)", lambda g: np.rot90(g, 2)),
-        "rot270": ("rotation", "The output is the input turned a quarter turn clockwise.",
-                   "    return np.rot90(input_grid, -1)", lambda g: np.rot90(g, -1)),
-        "transpose": ("reflection across the diagonal", "Rows of the input become columns of the output.",
-                      "    return input_grid.T.copy()", lambda g: g.T),
+        "fliplr": (
+            "mirroring",
+            "The output is the input mirrored left to right.",
+            "    return np.fliplr(input_grid)",
+            np.fliplr,
+        ),
+        "flipud": (
+            "mirroring",
+            "The output is the input mirrored top to bottom.",
+            "    return np.flipud(input_grid)",
+            np.flipud,
+        ),
+        "rot90": (
+            "rotation",
+            "The output is the input turned a quarter turn counterclockwise.",
+            "    return np.rot90(input_grid, 1)",
+            lambda g: np.rot90(g, 1),
+        ),
+        "rot180": (
+            "rotation",
+            "The output is the input turned upside down (half a turn).",
+            "    return np.rot90(input_grid, 2)",
+            lambda g: np.rot90(g, 2),
+        ),
+        "rot270": (
+            "rotation",
+            "The output is the input turned a quarter turn clockwise.",
+            "    return np.rot90(input_grid, -1)",
+            lambda g: np.rot90(g, -1),
+        ),
+        "transpose": (
+            "reflection across the diagonal",
+            "Rows of the input become columns of the output.",
+            "    return input_grid.T.copy()",
+            lambda g: g.T,
+        ),
     }
     concepts, desc, body, solve = table[kind]
     return concepts, desc, body, solve, lambda r: _noise(r)
@@ -84,8 +117,10 @@ def _color_map(rng: random.Random):
         return out
 
     others = [c for c in range(1, 10) if c not in mapping]
+
     def make(r: random.Random) -> np.ndarray:
         return _noise(r, colors=src + r.sample(others, min(len(others), r.randint(0, 2))))
+
     return "colour mapping", f"Every cell changes colour by a fixed rule: {pairs}.", "\n".join(lines), solve, make
 
 
@@ -98,11 +133,11 @@ def _blobs(r: random.Random, color: int, n_objects: tuple[int, int], distinct_si
         for _ in range(r.randint(*n_objects)):
             bh, bw = r.randint(1, 3), r.randint(1, 4)
             y, x = r.randrange(h - bh + 1), r.randrange(w - bw + 1)
-            if g[max(0, y - 1):y + bh + 1, max(0, x - 1):x + bw + 1].any():
+            if g[max(0, y - 1) : y + bh + 1, max(0, x - 1) : x + bw + 1].any():
                 continue
             if distinct_sizes and bh * bw in sizes:
                 continue
-            g[y:y + bh, x:x + bw] = color
+            g[y : y + bh, x : x + bw] = color
             sizes.append(bh * bw)
         if len(sizes) >= n_objects[0]:
             return g
@@ -121,14 +156,17 @@ def _recolor_largest(rng: random.Random):
 
     def solve(g: np.ndarray) -> np.ndarray:
         from trainer.program_library import find_connected_components
+
         objs = find_connected_components(g)
         big = max(objs, key=lambda o: int((o != 0).sum()))
         out = g.copy()
         out[big != 0] = target
         return out
 
-    desc = (f"The input has several {COLOR_NAMES[color].lower()} objects of different sizes.\n"
-            f"The largest one is recoloured {COLOR_NAMES[target].lower()}; the others stay as they are.")
+    desc = (
+        f"The input has several {COLOR_NAMES[color].lower()} objects of different sizes.\n"
+        f"The largest one is recoloured {COLOR_NAMES[target].lower()}; the others stay as they are."
+    )
     return "objects, recolouring by size", desc, body, solve, lambda r: _blobs(r, color, (2, 5), True)
 
 
@@ -144,12 +182,12 @@ def _crop_object(rng: random.Random):
         # opposite corners filled: the bounding box is exactly the sprite
         sprite[0, 0], sprite[-1, -1] = colors[0], colors[-1]
         y, x = r.randrange(h - sh + 1), r.randrange(w - sw + 1)
-        g[y:y + sh, x:x + sw] = sprite
+        g[y : y + sh, x : x + sw] = sprite
         return g
 
     def solve(g: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(g)
-        return g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        return g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
     return "cropping", "The output is the smallest rectangle around the single object in the input.", body, solve, make
 
@@ -157,8 +195,13 @@ def _crop_object(rng: random.Random):
 def _scale(rng: random.Random):
     k = rng.randint(2, 3)
     body = f"    return np.kron(input_grid, np.ones(({k}, {k}), dtype=input_grid.dtype))"
-    return ("scaling", f"Each cell of the input becomes a {k} by {k} block of the same colour.", body,
-            lambda g: np.kron(g, np.ones((k, k), dtype=g.dtype)), lambda r: _noise(r, 2, 30 // k // 2 + 2))
+    return (
+        "scaling",
+        f"Each cell of the input becomes a {k} by {k} block of the same colour.",
+        body,
+        lambda g: np.kron(g, np.ones((k, k), dtype=g.dtype)),
+        lambda r: _noise(r, 2, 30 // k // 2 + 2),
+    )
 
 
 def _lines(rng: random.Random):
@@ -219,8 +262,7 @@ def _tile(rng: random.Random):
     reps = rng.choice([(1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (3, 3)])
     body = f"    return np.tile(input_grid, {reps})"
     words = {1: "once", 2: "twice", 3: "three times"}
-    desc = (f"The output repeats the input {words[reps[0]]} from top to bottom and "
-            f"{words[reps[1]]} from left to right.")
+    desc = f"The output repeats the input {words[reps[0]]} from top to bottom and {words[reps[1]]} from left to right."
     hi = max(2, min(8, 30 // max(reps)))
     return "repetition, tiling", desc, body, lambda g: np.tile(g, reps), lambda r: _noise(r, 2, hi)
 
@@ -228,18 +270,35 @@ def _tile(rng: random.Random):
 def _mirror_concat(rng: random.Random):
     kind = rng.choice(["right", "below", "left", "above"])
     table = {
-        "right": ("np.concatenate([input_grid, np.fliplr(input_grid)], axis=1)",
-                  "its mirror image is placed to the right of it", lambda g: np.concatenate([g, np.fliplr(g)], axis=1)),
-        "left": ("np.concatenate([np.fliplr(input_grid), input_grid], axis=1)",
-                 "its mirror image is placed to the left of it", lambda g: np.concatenate([np.fliplr(g), g], axis=1)),
-        "below": ("np.concatenate([input_grid, np.flipud(input_grid)], axis=0)",
-                  "its upside-down mirror image is placed below it", lambda g: np.concatenate([g, np.flipud(g)], axis=0)),
-        "above": ("np.concatenate([np.flipud(input_grid), input_grid], axis=0)",
-                  "its upside-down mirror image is placed above it", lambda g: np.concatenate([np.flipud(g), g], axis=0)),
+        "right": (
+            "np.concatenate([input_grid, np.fliplr(input_grid)], axis=1)",
+            "its mirror image is placed to the right of it",
+            lambda g: np.concatenate([g, np.fliplr(g)], axis=1),
+        ),
+        "left": (
+            "np.concatenate([np.fliplr(input_grid), input_grid], axis=1)",
+            "its mirror image is placed to the left of it",
+            lambda g: np.concatenate([np.fliplr(g), g], axis=1),
+        ),
+        "below": (
+            "np.concatenate([input_grid, np.flipud(input_grid)], axis=0)",
+            "its upside-down mirror image is placed below it",
+            lambda g: np.concatenate([g, np.flipud(g)], axis=0),
+        ),
+        "above": (
+            "np.concatenate([np.flipud(input_grid), input_grid], axis=0)",
+            "its upside-down mirror image is placed above it",
+            lambda g: np.concatenate([np.flipud(g), g], axis=0),
+        ),
     }
     expr, what, solve = table[kind]
-    return ("mirroring, concatenation", f"The output is the input where {what}.", f"    return {expr}", solve,
-            lambda r: _noise(r, 2, 8))
+    return (
+        "mirroring, concatenation",
+        f"The output is the input where {what}.",
+        f"    return {expr}",
+        solve,
+        lambda r: _noise(r, 2, 8),
+    )
 
 
 def _fill_enclosed(rng: random.Random):
@@ -255,11 +314,14 @@ def _fill_enclosed(rng: random.Random):
         f"            output_grid[region != 0] = Color.{COLOR_NAMES[fill].upper()}\n"
         "    return output_grid"
     )
-    desc = (f"Black areas completely enclosed by {COLOR_NAMES[wall].lower()} walls are filled with "
-            f"{COLOR_NAMES[fill].lower()}; black areas that reach the border stay black.")
+    desc = (
+        f"Black areas completely enclosed by {COLOR_NAMES[wall].lower()} walls are filled with "
+        f"{COLOR_NAMES[fill].lower()}; black areas that reach the border stay black."
+    )
 
     def solve(g: np.ndarray) -> np.ndarray:
         from trainer.program_library import object_interior
+
         # a black cell is enclosed when it is not reachable from outside the grid through black
         enclosed = object_interior(g) & (g == 0)
         out = g.copy()
@@ -273,8 +335,8 @@ def _fill_enclosed(rng: random.Random):
             for _ in range(r.randint(1, 3)):
                 bh, bw = r.randint(3, min(6, h)), r.randint(3, min(6, w))
                 y, x = r.randrange(h - bh + 1), r.randrange(w - bw + 1)
-                g[y:y + bh, x] = g[y:y + bh, x + bw - 1] = wall
-                g[y, x:x + bw] = g[y + bh - 1, x:x + bw] = wall
+                g[y : y + bh, x] = g[y : y + bh, x + bw - 1] = wall
+                g[y, x : x + bw] = g[y + bh - 1, x : x + bw] = wall
             for _ in range(r.randint(0, 4)):  # stray wall cells
                 g[r.randrange(h), r.randrange(w)] = wall
             if (solve(g) != g).any():
@@ -284,18 +346,42 @@ def _fill_enclosed(rng: random.Random):
 
 
 FAMILIES: dict[str, Family] = {
-    "geometric": _geometric, "color_map": _color_map, "recolor_largest": _recolor_largest,
-    "crop": _crop_object, "scale": _scale, "lines": _lines, "tile": _tile,
-    "mirror_concat": _mirror_concat, "fill_enclosed": _fill_enclosed,
+    "geometric": _geometric,
+    "color_map": _color_map,
+    "recolor_largest": _recolor_largest,
+    "crop": _crop_object,
+    "scale": _scale,
+    "lines": _lines,
+    "tile": _tile,
+    "mirror_concat": _mirror_concat,
+    "fill_enclosed": _fill_enclosed,
 }
 
 
 # Real ARC-AGI-1 training tasks that some program of these families solves exactly: the demo's
 # GRPO stage can use them to show reward rising after a synthetic warm start (checked in tests).
 ARC1_TRAIN_IN_REACH = (
-    "00d62c1b", "1cf80156", "3c9b0459", "4c4377d9", "6150a2bd", "67a3c6ac", "68b16354", "6d0aefbc",
-    "6fa7a44f", "74dd1130", "8be77c9e", "9172f3a0", "9dfd6313", "a416b8f3", "a5313dff", "b1948b0a",
-    "c59eb873", "c8f0f002", "c9e6f938", "d037b0a7", "ed36ccf7",
+    "00d62c1b",
+    "1cf80156",
+    "3c9b0459",
+    "4c4377d9",
+    "6150a2bd",
+    "67a3c6ac",
+    "68b16354",
+    "6d0aefbc",
+    "6fa7a44f",
+    "74dd1130",
+    "8be77c9e",
+    "9172f3a0",
+    "9dfd6313",
+    "a416b8f3",
+    "a5313dff",
+    "b1948b0a",
+    "c59eb873",
+    "c8f0f002",
+    "c9e6f938",
+    "d037b0a7",
+    "ed36ccf7",
 )
 
 
@@ -329,13 +415,14 @@ def sft_example(task: Task, program: str, encoder: GridEncoder, test_index: int 
     """Prompt messages plus the assistant answer, in the exact format GRPO prompts use."""
     if not program.startswith(PROGRAM_HEAD):
         raise ValueError("program must start with the code opened by ASSISTANT_PREFIX")
-    answer = ASSISTANT_PREFIX + program[len(PROGRAM_HEAD):].rstrip() + "\n```"
+    answer = ASSISTANT_PREFIX + program[len(PROGRAM_HEAD) :].rstrip() + "\n```"
     return build_messages(task, encoder, test_index) + [{"role": "assistant", "content": answer}]
 
 
 # --- toy HER targets ------------------------------------------------------------------------
 # A blank canvas to turn into a picture of N squares or N full lines (jobs.her_targets names them).
 # The picture is the same for the train and the test pair: the task is to draw it.
+
 
 def _toy_picture(n: int, kind: str, rng: random.Random) -> np.ndarray:
     if kind == "squares":
@@ -348,9 +435,9 @@ def _toy_picture(n: int, kind: str, rng: random.Random) -> np.ndarray:
                     break
                 s = rng.randint(1, 3)
                 r, c = rng.randrange(side - s + 1), rng.randrange(side - s + 1)
-                if g[max(0, r - 1):r + s + 1, max(0, c - 1):c + s + 1].any():
+                if g[max(0, r - 1) : r + s + 1, max(0, c - 1) : c + s + 1].any():
                     continue  # squares never touch, so each one reads as one object
-                g[r:r + s, c:c + s] = rng.randint(1, 9)
+                g[r : r + s, c : c + s] = rng.randint(1, 9)
                 placed += 1
             if placed == n:
                 return g

@@ -5,6 +5,7 @@ The console reads nothing else, so everything a user needs to judge a run goes t
 lines; `completion_metrics` aggregates per-completion records into `arc/` metrics. GRPO, SFT and
 eval all use these, so the files look the same whatever wrote them.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,8 @@ class TelemetryCallback(TrainerCallback):
         self.files.event(rundir.EV_CHECKPOINT, step=state.global_step, path=str(path))
 
 
-
 # --- per-completion records -> arc/ metrics ----------------------------------------------------
+
 
 def _stat(values: list[float], fn) -> float | None:
     return fn(values) if values else None
@@ -85,8 +86,10 @@ def completion_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "arc/truncated_ratio": sum(bool(r["truncated"]) for r in rows) / len(rows),
         "arc/solved_ratio": sum(bool(r.get("solved")) for r in rows) / len(rows),
     }
-    for label, subset in (("truncated", [r for r in rows if r["truncated"]]),
-                          ("untruncated", [r for r in rows if not r["truncated"]])):
+    for label, subset in (
+        ("truncated", [r for r in rows if r["truncated"]]),
+        ("untruncated", [r for r in rows if not r["truncated"]]),
+    ):
         rs = [float(r["reward"]) for r in subset]
         out[f"arc/{label}_reward_mean"] = _stat(rs, textstats.mean)
         out[f"arc/{label}_reward_max"] = _stat(rs, max)

@@ -4,6 +4,7 @@ byte-level BPE tokenizer trained here on ARC prompts and Python code, with a cha
 No model hub is reachable where tests and the demo run, so this is the model they use. The build
 is deterministic (fixed seeds, fixed corpus order) and takes a few seconds on a CPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -123,7 +124,10 @@ def _programs(n: int, rng: random.Random) -> Iterator[str]:
             "```python\nfrom common import *\n\nimport numpy as np\nfrom typing import *\n\n"
             "# concepts:\n# " + doc.format(**vals) + ", " + doc2.format(**vals2) + "\n\n"
             "# description:\n# In the input you will see a grid of colours. To make the output, "
-            + doc.format(**vals) + " and then " + doc2.format(**vals2) + ".\n\n"
+            + doc.format(**vals)
+            + " and then "
+            + doc2.format(**vals2)
+            + ".\n\n"
             "def transform(input_grid: np.ndarray) -> np.ndarray:\n"
             "    grid = np.array(input_grid)\n"
             f"    grid = {expr.format(**vals)}\n"
@@ -177,9 +181,18 @@ def build_tokenizer(max_tasks: int = 120, vocab_size: int = VOCAB_SIZE):
     return fast
 
 
-def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: int = 4,
-          max_tasks: int = 120, seed: int = 0, intermediate_size: int | None = None,
-          kv_heads: int | None = None, dtype: str = "float32", device: str = "cpu") -> Path:
+def build(
+    out_dir: str | Path,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    max_tasks: int = 120,
+    seed: int = 0,
+    intermediate_size: int | None = None,
+    kv_heads: int | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> Path:
     """Write a ready-to-load model folder (config, weights, tokenizer, chat template).
 
     The defaults are the tests' tiny model; larger shapes (e.g. Llama-3.1-8B's: hidden 4096, 32 layers,
@@ -208,14 +221,28 @@ def build(out_dir: str | Path, hidden_size: int = 64, layers: int = 2, heads: in
     with torch.device(device):
         model = LlamaForCausalLM(config).to(getattr(torch, dtype))
     model.generation_config = GenerationConfig(
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
         do_sample=True,
     )
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    (out / "arcctl_tiny_model.json").write_text(json.dumps(
-        {"hidden_size": hidden_size, "layers": layers, "heads": heads, "max_tasks": max_tasks,
-         "intermediate_size": config.intermediate_size, "kv_heads": config.num_key_value_heads,
-         "seed": seed, "vocab_size": len(tok),
-         "parameters": sum(p.numel() for p in model.parameters())}, indent=2) + "\n")
+    (out / "arcctl_tiny_model.json").write_text(
+        json.dumps(
+            {
+                "hidden_size": hidden_size,
+                "layers": layers,
+                "heads": heads,
+                "max_tasks": max_tasks,
+                "intermediate_size": config.intermediate_size,
+                "kv_heads": config.num_key_value_heads,
+                "seed": seed,
+                "vocab_size": len(tok),
+                "parameters": sum(p.numel() for p in model.parameters()),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return out

@@ -7,6 +7,7 @@ training ends, whatever the exit. With `vllm_server_url` set, an already running
 
 The server's stdout/stderr go to `vllm-server.log` in the run dir.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,11 @@ def split_gpus(visible: str | None) -> tuple[str, str]:
     else:
         ids = [x.strip() for x in visible.split(",") if x.strip()]
     if len(ids) < 2:
-        raise SpecError(f"vllm_mode = 'server' starts its own vLLM server on a second GPU, but this job sees "
-                        f"{len(ids)} GPU(s): ask for resources.gpus = 2 or more, set vllm_server_url to a "
-                        "running server, or use vllm_mode = 'colocate'")
+        raise SpecError(
+            f"vllm_mode = 'server' starts its own vLLM server on a second GPU, but this job sees "
+            f"{len(ids)} GPU(s): ask for resources.gpus = 2 or more, set vllm_server_url to a "
+            "running server, or use vllm_mode = 'colocate'"
+        )
     return ",".join(ids[:-1]), ids[-1]
 
 
@@ -51,8 +54,20 @@ def _gpu_count() -> int:
 
 
 def serve_command(params, port: int) -> list[str]:
-    cmd = [sys.executable, "-m", "trl.cli", "vllm-serve", "--model", params.model_path, "--host", "127.0.0.1",
-           "--port", str(port), "--gpu-memory-utilization", str(params.vllm_server_gpu_memory_utilization)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trl.cli",
+        "vllm-serve",
+        "--model",
+        params.model_path,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--gpu-memory-utilization",
+        str(params.vllm_server_gpu_memory_utilization),
+    ]
     if params.max_seq_length:
         cmd += ["--max-model-len", str(params.max_seq_length)]
     return cmd
@@ -61,8 +76,14 @@ def serve_command(params, port: int) -> list[str]:
 class VLLMServer:
     """Context manager: the server process, up and healthy inside the `with` block."""
 
-    def __init__(self, params, run_dir: str | Path, server_gpu: str, command: list[str] | None = None,
-                 health_timeout_s: float = HEALTH_TIMEOUT_S):
+    def __init__(
+        self,
+        params,
+        run_dir: str | Path,
+        server_gpu: str,
+        command: list[str] | None = None,
+        health_timeout_s: float = HEALTH_TIMEOUT_S,
+    ):
         self.port = free_port()
         self.command = command or serve_command(params, self.port)
         self.run_dir = Path(run_dir)
@@ -78,8 +99,9 @@ class VLLMServer:
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=self.server_gpu, ARCCTL_VLLM_PORT=str(self.port))
         log = open(self.run_dir / "vllm-server.log", "ab")
         try:
-            self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         except OSError as e:
             raise SpecError(f"vllm server: cannot start {self.command[0]}: {e.strerror}") from None
         finally:
@@ -91,8 +113,10 @@ class VLLMServer:
         deadline = time.monotonic() + self.health_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SpecError(f"vllm server exited with code {self.proc.returncode} before it was ready; "
-                                f"see {self.run_dir / 'vllm-server.log'}")
+                raise SpecError(
+                    f"vllm server exited with code {self.proc.returncode} before it was ready; "
+                    f"see {self.run_dir / 'vllm-server.log'}"
+                )
             try:
                 with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -101,8 +125,9 @@ class VLLMServer:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise SpecError(f"vllm server not healthy after {self.health_timeout_s:.0f} s; "
-                        f"see {self.run_dir / 'vllm-server.log'}")
+        raise SpecError(
+            f"vllm server not healthy after {self.health_timeout_s:.0f} s; see {self.run_dir / 'vllm-server.log'}"
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

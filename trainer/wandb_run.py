@@ -10,6 +10,7 @@ jobs.trl_args): this module only starts the run the way a cluster job needs and 
   online start that fails (no network on the GPU host) falls back to offline.
 Offline runs stay in <run_dir>/wandb; `arcctl wandb-sync RUN` uploads them.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,12 @@ def _record(run_dir: Path, p: Any) -> wandb_files.WandbRun:
     """The run dir's W&B run: the one it started before, or a new one (written now)."""
     run = wandb_files.read_run(run_dir)
     if run is None:
-        run = wandb_files.WandbRun(id=wandb_files.new_run_id(), project=_project(p),
-                                   entity=p.wandb_entity or os.environ.get("WANDB_ENTITY"), group=p.wandb_group)
+        run = wandb_files.WandbRun(
+            id=wandb_files.new_run_id(),
+            project=_project(p),
+            entity=p.wandb_entity or os.environ.get("WANDB_ENTITY"),
+            group=p.wandb_group,
+        )
         wandb_files.write_run(run_dir, run)
     return run
 
@@ -61,9 +66,16 @@ def _project(p: Any) -> str:
 
 def _init(wandb: Any, spec: Any, run_dir: Path, run: wandb_files.WandbRun, p: Any, mode: str):
     return wandb.init(
-        id=run.id, resume="allow", mode=mode, dir=str(run_dir),
-        project=_project(p), entity=p.wandb_entity or None, group=p.wandb_group or None,
-        name=spec.name, job_type=spec.kind, config=wandb_files.run_config(spec),
+        id=run.id,
+        resume="allow",
+        mode=mode,
+        dir=str(run_dir),
+        project=_project(p),
+        entity=p.wandb_entity or None,
+        group=p.wandb_group or None,
+        name=spec.name,
+        job_type=spec.kind,
+        config=wandb_files.run_config(spec),
     )
 
 
@@ -107,8 +119,9 @@ def _guard_callback(trainer: Any, warn: Callable[..., None]) -> None:
 
 
 @contextmanager
-def wandb_run(spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., None],
-              trainer: Any = None) -> Iterator[Any]:
+def wandb_run(
+    spec: Any, run_dir: Path, main_process: bool, warn: Callable[..., None], trainer: Any = None
+) -> Iterator[Any]:
     """The W&B run the `trainer.train()` inside the block logs into (None when `wandb` is off or on
     a non-main process), finished on the way out: a rollback child starts its own. `trainer`
     (built with report_to="wandb") gets a W&B callback whose failures never stop it."""

@@ -1,6 +1,7 @@
 """`arcctl compare RUN... --plot METRIC`: training metrics of several runs on shared axes in the
 terminal, the same picture as the dashboard's compare screen (forks drawn through their parents,
 checkpoint / alert / fork markers, legends naming the parameters that differ)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,9 @@ from typing import Any
 import typer
 
 
-def plot_runs(targets: list[str], metric: str, width: int | None = None, height: int = 20,
-              smoothing: float = 0.0) -> None:
+def plot_runs(
+    targets: list[str], metric: str, width: int | None = None, height: int = 20, smoothing: float = 0.0
+) -> None:
     from rich.console import Console
 
     from arcctl.cli.errors import UserError
@@ -40,10 +42,17 @@ def plot_runs(targets: list[str], metric: str, width: int | None = None, height:
     lines, marks = overlay(views, metric, max(10, width - 10), smoothing, view_for)
     if not any(ln.xs for ln in lines):
         known = sorted({n for v in views for n in v.metrics.names()})
-        raise UserError(f"--plot {metric}: no run has this metric (they have: {', '.join(known[:12]) or 'no metrics yet'})")
+        raise UserError(
+            f"--plot {metric}: no run has this metric (they have: {', '.join(known[:12]) or 'no metrics yet'})"
+        )
     forks = sorted({s for ln in lines for s in ln.fork_steps})
-    pic = Picture(width, height, [Series(ln.xs, ln.ys, ln.label) for ln in lines], vmarks(marks, width, forks),
-                  f"{metric}   ┆ checkpoint  │ alert  ║ fork")
+    pic = Picture(
+        width,
+        height,
+        [Series(ln.xs, ln.ys, ln.label) for ln in lines],
+        vmarks(marks, width, forks),
+        f"{metric}   ┆ checkpoint  │ alert  ║ fork",
+    )
     console.print(render(pic), crop=True)
     console.print(legend(pic), crop=True)
     if opened:

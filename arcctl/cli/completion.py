@@ -2,6 +2,7 @@
 
 Completion runs on every <TAB>: it reads file names and one registry query, never parses a
 template, never creates a registry, and never fails (a broken config completes nothing)."""
+
 from __future__ import annotations
 
 MAX_JOBS = 200  # newest jobs offered; older ones can still be typed

@@ -5,6 +5,7 @@ Runs detached from `arcctl demo` (`python -m arcctl.cli.demo_chain ...`), so the
 on the SFT run at once and the GRPO run appears in its jobs list when SFT is done. Only the run dir's
 `exit_code` file is read (the contract every backend writes), never torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def submit_grpo(sft_run_dir: Path, name: str, overrides: list[str]) -> tuple[str
     final = sft_run_dir / "final"
     specs = build_specs("grpo", [f"model_path={final}", *overrides], "local", name=name)
     sft_name = json.loads((sft_run_dir / "spec.json").read_text()).get("name")
-    spec = specs[0].model_copy(update={"parent": CheckpointRef(run_dir=str(sft_run_dir), checkpoint="final",
-                                                               name=sft_name)})
+    spec = specs[0].model_copy(
+        update={"parent": CheckpointRef(run_dir=str(sft_run_dir), checkpoint="final", name=sft_name)}
+    )
     ids = submit_specs([spec])
     return ids[0], spec.run_dir
 

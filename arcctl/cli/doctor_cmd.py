@@ -1,5 +1,6 @@
 """`arcctl doctor PROFILE`: one ✓/✗ line per check of where the profile launches jobs (jobs.doctor),
 each ✗ with its fix. Exit 0 when nothing failed, 1 when something did, 2 for a bad profile."""
+
 from __future__ import annotations
 
 import typer

@@ -1,4 +1,5 @@
 """One clear message and a non-zero exit for errors a user can cause: never a traceback."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,6 +1,7 @@
 """`arcctl compare` (eval metrics side by side) and `arcctl submission build|validate` (Kaggle).
 
 Read-only commands: only jobs.* pure-python modules and rich are imported, lazily."""
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,16 @@ submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", 
 
 
 def compare(
-    targets: List[str] = typer.Argument(..., help="eval run dirs, checkpoint dirs or metrics.json files; "
-                                        "or HER run dirs (epochs to solve each target)"),
+    targets: List[str] = typer.Argument(
+        ..., help="eval run dirs, checkpoint dirs or metrics.json files; or HER run dirs (epochs to solve each target)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
     label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="row names, in order"),
     plot: Optional[str] = typer.Option(None, "--plot", help="instead: this training metric of the RUNs on shared axes"),
-    width: Optional[int] = typer.Option(None, "--width", min=40, max=1000, help="--plot: characters (default: the terminal's)"),
+    width: Optional[int] = typer.Option(
+        None, "--width", min=40, max=1000, help="--plot: characters (default: the terminal's)"
+    ),
     height: int = typer.Option(20, "--height", min=6, max=200, help="--plot: lines"),
 ) -> None:
     """Evaluation metrics side by side; the best value per column (per dataset) in bold.

@@ -1,4 +1,5 @@
 """`arcctl health RUN [--json]`: collapse diagnosis of one run, with the checkpoint to go back to."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ one error line on stderr and no report."""
 def format_report(report) -> str:
     from jobs.health import severity_level
 
-    lines = [f"run: {report.run_dir}" + (f"  (step {report.step})" if report.step is not None else "  (no metrics yet)")]
+    lines = [
+        f"run: {report.run_dir}" + (f"  (step {report.step})" if report.step is not None else "  (no metrics yet)")
+    ]
     status = report.status.upper()
     if report.first_warning_step is not None:
         status += f"  (first warning at step {report.first_warning_step})"
@@ -32,7 +35,9 @@ def format_report(report) -> str:
     if report.alerts:
         lines.append("alerts:")
     for a in report.alerts:
-        reached = " ".join(f"{sev}@{step}" for sev, step in sorted(a.steps.items(), key=lambda kv: severity_level(kv[0])))
+        reached = " ".join(
+            f"{sev}@{step}" for sev, step in sorted(a.steps.items(), key=lambda kv: severity_level(kv[0]))
+        )
         lines.append(f"  {a.severity.upper():8s} {a.rule:16s} steps {a.first_step}..{a.last_step}  {reached}")
         lines.append(f"           {a.message}")
         for ex in (a.evidence.get("examples") or [])[:2]:
@@ -44,9 +49,12 @@ def format_report(report) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("health", help="Diagnose training collapse in a run: truncation, repetition, gibberish, "
-                                "entropy, KL/grad-norm spikes, zero-std groups, reward fall; names the newest "
-                                "checkpoint saved before the first warning.\n\n" + _EXIT_HELP)
+    @app.command(
+        "health",
+        help="Diagnose training collapse in a run: truncation, repetition, gibberish, "
+        "entropy, KL/grad-norm spikes, zero-std groups, reward fall; names the newest "
+        "checkpoint saved before the first warning.\n\n" + _EXIT_HELP,
+    )
     def health(
         run: str = typer.Argument(..., help="run dir path, HOST:/path/to/run, or a registry job id/name"),
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),

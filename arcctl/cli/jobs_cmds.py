@@ -4,6 +4,7 @@ Imports of `jobs.*` stay inside the commands: `arcctl --help` and `arcctl ls` mu
 Output goes to stdout as plain text (a 10,000-row `ls` must not wait for a table renderer);
 errors are one line on stderr (arcctl.cli.errors.user_errors).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,6 @@ PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over a
 MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
 
 
-
 def _warn_gpu_fit(specs) -> None:
     """One stderr line per distinct GPU-fit problem (jobs.gpu_fit); the job is still rendered/launched."""
     from jobs.gpu_fit import warning
@@ -30,6 +30,7 @@ def _warn_gpu_fit(specs) -> None:
         if msg and msg not in seen:
             seen.add(msg)
             typer.echo(f"warning: {spec.name}: {msg}", err=True)
+
 
 def _age(ts: float | None, now: float) -> str:
     if not ts:
@@ -57,8 +58,9 @@ COMMAND_HELP = "for the `command` template: the program and its arguments, after
 def register(app: typer.Typer) -> None:
     @app.command("templates")
     def templates_cmd(
-        name: Optional[str] = typer.Argument(None, help="show one template: every parameter, its value and type",
-                                             autocompletion=complete_template),
+        name: Optional[str] = typer.Argument(
+            None, help="show one template: every parameter, its value and type", autocompletion=complete_template
+        ),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """List job templates and launch profiles (built-in and user ones)."""
@@ -73,12 +75,31 @@ def register(app: typer.Typer) -> None:
             tpls, profs = list_templates(), list_profiles()
             if json_out:
                 out = {
-                    "templates": [{"error": str(t)} if isinstance(t, Exception) else
-                                  {"name": t.name, "kind": t.kind, "source": t.source, "path": t.path,
-                                   "description": t.description} for t in tpls],
-                    "profiles": [{"error": str(p)} if isinstance(p, Exception) else
-                                 {"name": p.name, "backend": p.backend, "host": p.host, "source": p.source,
-                                  "path": p.path, "description": p.description} for p in profs],
+                    "templates": [
+                        {"error": str(t)}
+                        if isinstance(t, Exception)
+                        else {
+                            "name": t.name,
+                            "kind": t.kind,
+                            "source": t.source,
+                            "path": t.path,
+                            "description": t.description,
+                        }
+                        for t in tpls
+                    ],
+                    "profiles": [
+                        {"error": str(p)}
+                        if isinstance(p, Exception)
+                        else {
+                            "name": p.name,
+                            "backend": p.backend,
+                            "host": p.host,
+                            "source": p.source,
+                            "path": p.path,
+                            "description": p.description,
+                        }
+                        for p in profs
+                    ],
                 }
                 typer.echo(json.dumps(out, indent=2))
                 return
@@ -97,8 +118,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("render")
     def render_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
-                                       autocompletion=complete_template),
+        template: str = typer.Argument(
+            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
+        ),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
         profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
@@ -111,13 +133,31 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs.submit import build_specs, render
 
-            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=_registry_if_exists(),
-                                max_points=max_points, command=command)
+            specs = build_specs(
+                template,
+                param,
+                profile,
+                name=name,
+                run_dir=run_dir,
+                registry=_registry_if_exists(),
+                max_points=max_points,
+                command=command,
+            )
             pairs = render(specs)
             _warn_gpu_fit(specs)
             if json_out:
-                typer.echo(json.dumps([{"spec": json.loads(s.to_json()), "artifact": {
-                    "kind": a.kind, "filename": a.filename, "text": a.text}} for s, a in pairs], indent=2))
+                typer.echo(
+                    json.dumps(
+                        [
+                            {
+                                "spec": json.loads(s.to_json()),
+                                "artifact": {"kind": a.kind, "filename": a.filename, "text": a.text},
+                            }
+                            for s, a in pairs
+                        ],
+                        indent=2,
+                    )
+                )
                 return
             for i, (s, a) in enumerate(pairs, 1):
                 _print_spec_and_artifact(i, len(pairs), s, a)
@@ -125,8 +165,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("submit")
     def submit_cmd(
-        template: str = typer.Argument(..., help="template name (see `arcctl templates`) or a .toml file",
-                                       autocompletion=complete_template),
+        template: str = typer.Argument(
+            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
+        ),
         param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
         profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
         name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
@@ -143,8 +184,16 @@ def register(app: typer.Typer) -> None:
             from jobs.submit import build_specs, render, submit_specs
 
             existing = _registry_if_exists()
-            specs = build_specs(template, param, profile, name=name, run_dir=run_dir, registry=existing,
-                                max_points=max_points, command=command)
+            specs = build_specs(
+                template,
+                param,
+                profile,
+                name=name,
+                run_dir=run_dir,
+                registry=existing,
+                max_points=max_points,
+                command=command,
+            )
             render(specs)  # every point validated before anything (even the registry) is written
             _warn_gpu_fit(specs)
             reg = existing or Registry()
@@ -214,12 +263,29 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps(j.as_dict(with_spec=True), indent=2))
                 return
             now = time.time()
-            for k in ("id", "name", "state", "exit_code", "reason", "detail", "kind", "template", "profile",
-                      "backend", "host", "backend_job_id", "run_dir", "parent", "restarts"):
+            for k in (
+                "id",
+                "name",
+                "state",
+                "exit_code",
+                "reason",
+                "detail",
+                "kind",
+                "template",
+                "profile",
+                "backend",
+                "host",
+                "backend_job_id",
+                "run_dir",
+                "parent",
+                "restarts",
+            ):
                 v = getattr(j, k)
                 if v is not None and v != "":
                     typer.echo(f"{k + ':':<16}{v}")
-            typer.echo(f"{'created:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.created))} ({_age(j.created, now)} ago)")
+            typer.echo(
+                f"{'created:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.created))} ({_age(j.created, now)} ago)"
+            )
             typer.echo(f"{'updated:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.updated))}")
             typer.echo("spec:")
             typer.echo(j.spec_json or "")
@@ -249,7 +315,9 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume_cmd(
         job: str = typer.Argument(..., help="job id, prefix or name", autocompletion=complete_job),
-        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+        checkpoint: Optional[str] = typer.Option(
+            None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print the resumed job as JSON"),
     ) -> None:
         """Relaunch a stopped (or held) job in its own run dir from a checkpoint; after a memory
@@ -264,8 +332,16 @@ def register(app: typer.Typer) -> None:
             spec = j.spec()
             ck = spec.resume_from
             if json_out:
-                typer.echo(json.dumps(j.as_dict() | {"resumed_from": ck.checkpoint if ck else None,
-                                                     "memory_before": before, "memory": spec.resources.memory}))
+                typer.echo(
+                    json.dumps(
+                        j.as_dict()
+                        | {
+                            "resumed_from": ck.checkpoint if ck else None,
+                            "memory_before": before,
+                            "memory": spec.resources.memory,
+                        }
+                    )
+                )
                 return
             mem = f"  request_memory {before} -> {spec.resources.memory}" if spec.resources.memory != before else ""
             typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}{mem}")
@@ -273,7 +349,9 @@ def register(app: typer.Typer) -> None:
     @app.command("fork")
     def fork_cmd(
         job: str = typer.Argument(..., help="parent job id, prefix or name", autocompletion=complete_job),
-        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"),
+        checkpoint: Optional[str] = typer.Option(
+            None, "--checkpoint", "-c", help="checkpoint-N or N (default: newest valid)"
+        ),
         param: List[str] = typer.Option([], "-p", "--param", help="KEY=VALUE changed in the fork"),
         name: Optional[str] = typer.Option(None, "--name", help="name of the new run"),
         json_out: bool = typer.Option(False, "--json", help="print the new job as JSON"),
@@ -294,8 +372,15 @@ def register(app: typer.Typer) -> None:
             j = reg.get(jid)
             if json_out:
                 parent = j.spec().parent
-                typer.echo(json.dumps(j.as_dict() | {"parent_run_dir": parent.run_dir if parent else None,
-                                                     "checkpoint": parent.checkpoint if parent else None}))
+                typer.echo(
+                    json.dumps(
+                        j.as_dict()
+                        | {
+                            "parent_run_dir": parent.run_dir if parent else None,
+                            "checkpoint": parent.checkpoint if parent else None,
+                        }
+                    )
+                )
                 return
             typer.echo(f"{jid}  {j.name}  {j.run_dir}")
 
@@ -331,8 +416,20 @@ def _show_template(name: str, json_out: bool) -> None:
         ann = _type_name(field.annotation)
         rows.append({"name": key, "value": value, "source": src, "type": ann, "help": field.description or ""})
     if json_out:
-        typer.echo(json.dumps({"name": t.name, "kind": t.kind, "path": t.path, "pattern": t.name_pattern,
-                               "entry": t.entry, "resources": t.resources, "params": rows}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "name": t.name,
+                    "kind": t.kind,
+                    "path": t.path,
+                    "pattern": t.name_pattern,
+                    "entry": t.entry,
+                    "resources": t.resources,
+                    "params": rows,
+                },
+                indent=2,
+            )
+        )
         return
     typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{t.description}")
     typer.echo(f"name pattern: {t.name_pattern}")
@@ -402,9 +499,19 @@ def _print_table(rows, progress: "_Progresses | None" = None) -> None:
     add = out.append
     for jid, state, code, kind, profile, created, name, reason, run_dir, host in rows:
         p = progress.of(state, run_dir, host) if progress is not None else None
-        add((jid, state + "*" if reason == "cancelling" else state, "" if code is None else str(code), kind,
-             profile or "", _age(created, now), p.step_text() if p and p.step is not None else "",
-             p.eta_text() if p and p.step is not None else "", name))
+        add(
+            (
+                jid,
+                state + "*" if reason == "cancelling" else state,
+                "" if code is None else str(code),
+                kind,
+                profile or "",
+                _age(created, now),
+                p.step_text() if p and p.step is not None else "",
+                p.eta_text() if p and p.step is not None else "",
+                name,
+            )
+        )
     w = [max(len(r[i]) for r in out) for i in range(8)]
     fmt = "  ".join(f"{{:<{n}}}" for n in w) + "  {}"
     typer.echo("\n".join(fmt.format(*r) for r in out))

@@ -3,6 +3,7 @@
 RUN is resolved like every other RUN argument (run dir, `host:/path`, job id / prefix / name). The
 last N lines are found by reading backwards from the end in blocks, so a multi-GB log costs a few
 reads; following keeps a byte offset (never re-reads the file)."""
+
 from __future__ import annotations
 
 import sys
@@ -73,13 +74,16 @@ def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:
 def register(app: typer.Typer) -> None:
     @app.command("logs")
     def logs_cmd(
-        run: str = typer.Argument(..., help="job id, prefix, name, run dir or host:/path/to/run",
-                                  autocompletion=complete_job),
+        run: str = typer.Argument(
+            ..., help="job id, prefix, name, run dir or host:/path/to/run", autocompletion=complete_job
+        ),
         stderr: bool = typer.Option(False, "--stderr", help="stderr.log instead of stdout.log"),
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines"),
         lines: int = typer.Option(50, "-n", "--lines", min=0, help="the last N lines first (0: all)"),
         poll_s: float = typer.Option(0.5, "--poll", min=0.01, max=3600, help="seconds between reads when following"),
-        max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="stop following after this long"),
+        max_seconds: Optional[float] = typer.Option(
+            None, "--max-seconds", min=0, help="stop following after this long"
+        ),
     ) -> None:
         """Print a run's stdout (or stderr) log, local or over SFTP."""
         with user_errors():

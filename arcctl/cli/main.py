@@ -1,5 +1,6 @@
 """The `arcctl` entry point. Each command group lives in its own module with a `register(app)`
 function, so commands stay small and independent; imports of heavy modules stay inside commands."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,18 +18,18 @@ app = typer.Typer(
 
 # One module per command group (arcctl/cli/<name>.py), each defining register(app).
 COMMAND_MODULES = [
-    "jobs_cmds",      # templates, render, submit, ls, show, cancel, resume, fork
-    "tail_cmd",       # tail
-    "logs_cmd",       # logs (stdout/stderr of a run)
-    "health_cmd",     # health
-    "remote_cmds",    # fetch (copy a checkpoint back), hosts
-    "eval_cmds",      # compare, submission build/validate
-    "demo_cmd",       # demo
-    "open_cmd",       # open (dashboard on one run)
-    "doctor_cmd",     # doctor (is a profile ready for a first job?)
-    "refine_cmd",     # refine-data (eval predictions -> refine file)
-    "prompt_cmd",     # prompt (print the rendered prompt and its token count)
-    "wandb_cmd",      # wandb-sync (upload a run's offline W&B run)
+    "jobs_cmds",  # templates, render, submit, ls, show, cancel, resume, fork
+    "tail_cmd",  # tail
+    "logs_cmd",  # logs (stdout/stderr of a run)
+    "health_cmd",  # health
+    "remote_cmds",  # fetch (copy a checkpoint back), hosts
+    "eval_cmds",  # compare, submission build/validate
+    "demo_cmd",  # demo
+    "open_cmd",  # open (dashboard on one run)
+    "doctor_cmd",  # doctor (is a profile ready for a first job?)
+    "refine_cmd",  # refine-data (eval predictions -> refine file)
+    "prompt_cmd",  # prompt (print the rendered prompt and its token count)
+    "wandb_cmd",  # wandb-sync (upload a run's offline W&B run)
 ]
 
 for _name in COMMAND_MODULES:

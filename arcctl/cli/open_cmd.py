@@ -1,4 +1,5 @@
 """`arcctl open RUN`: the dashboard straight on one run (a run dir, `host:/path`, or a registry job)."""
+
 from __future__ import annotations
 
 import typer

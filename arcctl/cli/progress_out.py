@@ -1,6 +1,7 @@
 """Progress of long CLI work: a rich progress bar on stderr when it is a terminal, plain lines
 when it is piped or redirected (a log file gets a line every PLAIN_EVERY_S seconds and a last
 one, never carriage-return animation)."""
+
 from __future__ import annotations
 
 import sys
@@ -22,15 +23,23 @@ def _human(n: float, unit: str) -> str:
 
 
 @contextmanager
-def progress(what: str, total: float | None = None, unit: str = "", tty: bool | None = None,
-             every_s: float = PLAIN_EVERY_S) -> Iterator[Callable[[float], None]]:
+def progress(
+    what: str, total: float | None = None, unit: str = "", tty: bool | None = None, every_s: float = PLAIN_EVERY_S
+) -> Iterator[Callable[[float], None]]:
     """`with progress("fetch checkpoint-200", unit="B") as advance: advance(nbytes)`."""
     tty = sys.stderr.isatty() if tty is None else tty
     done = 0.0
     if tty:
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         cols = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
         cols += [DownloadColumn(), TransferSpeedColumn()] if unit == "B" else [TextColumn("{task.completed:g} " + unit)]

@@ -3,6 +3,7 @@
 The spec is resolved here like `render` does (so a bad parameter is the same one-line error);
 the prompt itself is built by the trainer (`python -m trainer.prompts --spec`) in a subprocess,
 because it needs the model's tokenizer (transformers), which the console never imports."""
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,9 @@ def register(app: typer.Typer) -> None:
                 env = dict(os.environ)
                 # the trainer package next to this console (a source checkout) wins over another install
                 env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-                cmd = [sys.executable, "-m", "trainer.prompts", "--spec", str(path)] + (["--task", task] if task else [])
+                cmd = [sys.executable, "-m", "trainer.prompts", "--spec", str(path)] + (
+                    ["--task", task] if task else []
+                )
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]

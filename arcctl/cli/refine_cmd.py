@@ -2,6 +2,7 @@
 
 Reads each run's spec.json (for its dataset) and eval/predictions.jsonl; writes the refine file
 of jobs.refine. Only pure-python jobs modules are imported."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def _eval_run(run: str) -> tuple[str, Path]:
     d = Path(run)
     preds = d / EVAL_DIR / PREDICTIONS_FILE
     if not preds.is_file():
-        raise UserError(f"{run}: no {EVAL_DIR}/{PREDICTIONS_FILE} (not an eval run, or it has not produced predictions)")
+        raise UserError(
+            f"{run}: no {EVAL_DIR}/{PREDICTIONS_FILE} (not an eval run, or it has not produced predictions)"
+        )
     try:
         spec = JobSpec.read(d)
     except (OSError, ValueError) as e:
@@ -68,12 +71,19 @@ def register(app: typer.Typer) -> None:
             loaded = [(str(Path(r).absolute()), *_eval_run(r)) for r in runs]
             datasets = {d for _, d, _ in loaded}
             if len(datasets) > 1:
-                raise UserError(f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
-                                "one refine file holds one dataset")
+                raise UserError(
+                    f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
+                    "one refine file holds one dataset"
+                )
             with progress("refine-data", unit="predictions") as advance:
-                doc = refine.build(((run, _counted(_predictions(p), advance)) for run, _, p in loaded), loaded[0][1],
-                                   per_task=per_task, wrong_only=wrong_only)
+                doc = refine.build(
+                    ((run, _counted(_predictions(p), advance)) for run, _, p in loaded),
+                    loaded[0][1],
+                    per_task=per_task,
+                    wrong_only=wrong_only,
+                )
             refine.write(out, doc)
             tasks = len({r.task_id for r in doc.records})
-            typer.echo(f"{out}: {len(doc.records)} records for {tasks} tasks of {doc.dataset} "
-                       f"from {len(runs)} eval run(s)")
+            typer.echo(
+                f"{out}: {len(doc.records)} records for {tasks} tasks of {doc.dataset} from {len(runs)} eval run(s)"
+            )

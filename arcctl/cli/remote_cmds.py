@@ -1,6 +1,7 @@
 """`arcctl fetch RUN CHECKPOINT [DEST]` copies a checkpoint back (over SFTP for remote runs);
 `arcctl hosts [HOST…]` checks that ssh hosts answer, with which schedulers, and can add a host key
 after the user verified its fingerprint (`--trust SHA256:…`)."""
+
 from __future__ import annotations
 
 import time
@@ -61,9 +62,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("hosts")
     def hosts_cmd(
-        hosts: Optional[List[str]] = typer.Argument(None, help="ssh host aliases (default: every Host of ~/.ssh/config)"),
-        trust: Optional[str] = typer.Option(None, "--trust", metavar="SHA256:…",
-                                            help="add HOST's key to known_hosts if it has this fingerprint"),
+        hosts: Optional[List[str]] = typer.Argument(
+            None, help="ssh host aliases (default: every Host of ~/.ssh/config)"
+        ),
+        trust: Optional[str] = typer.Option(
+            None, "--trust", metavar="SHA256:…", help="add HOST's key to known_hosts if it has this fingerprint"
+        ),
         timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for each host"),
     ) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
@@ -75,7 +79,9 @@ def register(app: typer.Typer) -> None:
                 if not hosts or len(hosts) != 1:
                     raise SpecError("--trust needs exactly one host")
                 fp, path, added = trust_host(hosts[0], trust)
-                typer.echo(f"{hosts[0]}: {'added key' if added else 'key'} {fp} {'to' if added else 'already in'} {path}")
+                typer.echo(
+                    f"{hosts[0]}: {'added key' if added else 'key'} {fp} {'to' if added else 'already in'} {path}"
+                )
             names = list(hosts or list_host_aliases())
             if not names:
                 raise SpecError("no hosts given and none in the ssh config (ARCCTL_SSH_CONFIG or ~/.ssh/config)")
@@ -86,9 +92,12 @@ def register(app: typer.Typer) -> None:
                 addr = f"{cfg.user + '@' if cfg.user else ''}{cfg.hostname}:{cfg.port}"
                 t0 = time.monotonic()
                 try:
-                    rc, out, _ = pool.exec(name, "for c in sbatch squeue condor_submit condor_q; do "
-                                                 "command -v $c >/dev/null 2>&1 && echo $c; done; true",
-                                           timeout=timeout)
+                    rc, out, _ = pool.exec(
+                        name,
+                        "for c in sbatch squeue condor_submit condor_q; do "
+                        "command -v $c >/dev/null 2>&1 && echo $c; done; true",
+                        timeout=timeout,
+                    )
                     ms = (time.monotonic() - t0) * 1000
                     found = " ".join(out.split()) or "no scheduler commands on PATH"
                     typer.echo(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}")

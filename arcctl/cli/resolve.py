@@ -1,5 +1,6 @@
 """The RUN argument of every command that reads a run: a run dir, `host:/path/to/run`, or a
 registry job (id, id prefix, name) -> the run dir, its host and the file system to read it with."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ REMOTE = re.compile(r"^(?P<host>[A-Za-z0-9_][A-Za-z0-9_.@-]*):(?P<path>/.*)$")
 class RunTarget:
     run_dir: str
     host: str | None  # None: this machine
-    fs: Any           # jobs.rundir.RunFS
+    fs: Any  # jobs.rundir.RunFS
 
 
 def resolve_run(run: str, must_exist: bool = True) -> RunTarget:

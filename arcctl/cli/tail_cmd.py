@@ -1,5 +1,6 @@
 """`arcctl tail RUN [--metrics|--completions|--events] [--follow]`: incremental reads of a run's
 JSONL files (jobs.rundir.JsonlTail keeps a byte offset: following never re-reads the file)."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,23 @@ from jobs.masked_steps import LABEL, MASKED_METRICS, all_masked, is_masked_metri
 
 _SKIP = {"step", "time"}
 # What `tail --metrics` shows first (TRL names + ours); `--all` prints every metric.
-KEY_METRICS = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "loss", "grad_norm",
-               "learning_rate", "completions/mean_length", "completions/clipped_ratio", "arc/truncated_ratio",
-               "arc/truncated_reward_mean", "arc/ngram4_repeat_max", "arc/unique_token_ratio", "arc/solved_ratio")
+KEY_METRICS = (
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "entropy",
+    "loss",
+    "grad_norm",
+    "learning_rate",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "arc/truncated_ratio",
+    "arc/truncated_reward_mean",
+    "arc/ngram4_repeat_max",
+    "arc/unique_token_ratio",
+    "arc/solved_ratio",
+)
 
 
 def _num(v: Any) -> str:
@@ -41,9 +56,11 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False, mas
     if kind == "completions":
         text = str(rec.get("completion") or "").replace("\n", "⏎")
         flags = " [truncated]" if rec.get("truncated") else ""
-        return (f"step {rec.get('step', '?')}  task {rec.get('task_id', '?')}  "
-                f"reward {_num(rec.get('reward', '?'))}  {rec.get('n_tokens', '?')} tok{flags}  "
-                f"{text[:160]}")
+        return (
+            f"step {rec.get('step', '?')}  task {rec.get('task_id', '?')}  "
+            f"reward {_num(rec.get('reward', '?'))}  {rec.get('n_tokens', '?')} tok{flags}  "
+            f"{text[:160]}"
+        )
     t = rec.get("time")
     try:
         when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
@@ -65,7 +82,9 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
         all_metrics: bool = typer.Option(False, "--all", help="every metric, not just the key ones"),
         poll_s: float = typer.Option(0.5, "--poll", min=0.01, max=3600, help="seconds between reads when following"),
-        max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="stop following after this long"),
+        max_seconds: Optional[float] = typer.Option(
+            None, "--max-seconds", min=0, help="stop following after this long"
+        ),
     ) -> None:
         """Print the newest metrics / completions / events of a run."""
         with user_errors():

@@ -5,6 +5,7 @@ On this machine, with wandb installed, it runs `wandb sync` on the run's offline
 starts of the job: one W&B run; and those of the rollback children it trained on in); for a run on
 another host, or with --print, it prints the exact command instead. RUN is resolved like every
 other RUN argument."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,8 +25,9 @@ def _command_line(cmd: list[str], host: str | None) -> str:
     return f"ssh {shlex.quote(host)} {shlex.quote(line)}" if host else line
 
 
-Run = Annotated[str, typer.Argument(help="job id, prefix, name, run dir or host:/path/to/run",
-                                     autocompletion=complete_job)]
+Run = Annotated[
+    str, typer.Argument(help="job id, prefix, name, run dir or host:/path/to/run", autocompletion=complete_job)
+]
 PrintOnly = Annotated[bool, typer.Option("--print", help="print the `wandb sync` command, do not run it")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="wandb sync --dry-run: say what would be uploaded")]
 
@@ -47,17 +49,22 @@ def register(app: typer.Typer) -> None:
             offline = [o for d in chain for o in wandb_files.offline_runs(d, target.fs)]
             if not offline:
                 if not records:
-                    raise UserError(f"{run}: no W&B run in {target.run_dir} (it runs with wandb = false, "
-                                    "or has not started yet)")
-                typer.echo(f"{run}: W&B run {', '.join(r.id for r in records)} has no offline data in "
-                           f"{target.run_dir}: it logged online (or W&B was disabled), nothing to sync")
+                    raise UserError(
+                        f"{run}: no W&B run in {target.run_dir} (it runs with wandb = false, or has not started yet)"
+                    )
+                typer.echo(
+                    f"{run}: W&B run {', '.join(r.id for r in records)} has no offline data in "
+                    f"{target.run_dir}: it logged online (or W&B was disabled), nothing to sync"
+                )
                 return
             cmd = wandb_files.sync_command(offline, dry_run=dry_run)
             if print_only or target.host is not None or importlib.util.find_spec("wandb") is None:
                 typer.echo(_command_line(cmd, target.host))
                 if not print_only and target.host is None:
-                    typer.echo("(wandb is not installed here: pip install 'arcctl[wandb]', or run the "
-                               "command where it is)", err=True)
+                    typer.echo(
+                        "(wandb is not installed here: pip install 'arcctl[wandb]', or run the command where it is)",
+                        err=True,
+                    )
                 return
             typer.echo(f"running: {_command_line(cmd, None)}", err=True)
             # the wandb of this interpreter, whatever PATH holds

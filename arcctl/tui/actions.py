@@ -1,4 +1,5 @@
 """State-changing actions, all through jobs.submit / jobs.fork (the same code the CLI uses)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,15 +39,21 @@ def resume(source: JobSource, run_dir: str, checkpoint: str | None) -> str:
     return resume_job(_registry(source), jid, checkpoint)
 
 
-def fork_preview(run_dir: str, checkpoint: str | None, overrides: dict[str, str], fs: Any = None,
-                 name: str | None = None, source: JobSource | None = None):
+def fork_preview(
+    run_dir: str,
+    checkpoint: str | None,
+    overrides: dict[str, str],
+    fs: Any = None,
+    name: str | None = None,
+    source: JobSource | None = None,
+):
     """(spec, artifact text) of the fork, without writing anything."""
     from jobs.fork import fork_spec
     from jobs.submit import render
 
     taken = _registry(source).run_dir_taken if source is not None else None
     spec = fork_spec(run_dir, checkpoint, overrides, fs=fs, name=name or None, taken=taken)
-    (_, artifact), = render([spec])
+    ((_, artifact),) = render([spec])
     return spec, artifact
 
 

@@ -1,4 +1,5 @@
 """The dashboard app: `arcctl` (jobs screen) or `arcctl tail RUN_DIR`-like direct opening of a run."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,6 +41,7 @@ class ScreenCommands(Provider):
 
         async def run() -> None:
             await screen.run_action(action)
+
         return run
 
 
@@ -56,8 +58,15 @@ class ArcApp(App):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, readonly: bool = False, run_dir: str | None = None, source: JobSource | None = None,
-                 refresh_s: float = 0.25, host: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        readonly: bool = False,
+        run_dir: str | None = None,
+        source: JobSource | None = None,
+        refresh_s: float = 0.25,
+        host: str | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.readonly = readonly
         self.run_dir = run_dir
@@ -79,8 +88,11 @@ class ArcApp(App):
     def allowed(self, what: str) -> bool:
         """Every state-changing action asks first; in read-only mode it says why nothing happens."""
         if self.readonly:
-            self.notify(f"read-only dashboard: {what} is disabled (started with --readonly)",
-                        severity="warning", title="read-only")
+            self.notify(
+                f"read-only dashboard: {what} is disabled (started with --readonly)",
+                severity="warning",
+                title="read-only",
+            )
             return False
         return True
 

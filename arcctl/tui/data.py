@@ -3,6 +3,7 @@
 Kept out of the screens so the table code only formats rows; every call that may touch the disk
 or a scheduler runs in a Textual worker thread.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from jobs.runview import RunView
 
 @dataclass
 class JobRow:
-    key: str                 # registry id (or run dir for runs opened directly)
+    key: str  # registry id (or run dir for runs opened directly)
     name: str
     kind: str
     backend: str
@@ -27,11 +28,11 @@ class JobRow:
     reward: float | None = None
     truncation: float | None = None
     alerts: int = 0
-    worst: str = ""          # severity of the worst alert
+    worst: str = ""  # severity of the worst alert
     created: float | None = None
     host: str | None = None
     backend_id: str | None = None
-    progress: Any = None     # jobs.progress.Progress of the rows read so far
+    progress: Any = None  # jobs.progress.Progress of the rows read so far
 
     @property
     def eta(self) -> float | None:
@@ -50,7 +51,9 @@ class JobRow:
 
     def text(self) -> str:
         """What the `/` filter matches against."""
-        return " ".join(str(x) for x in (self.name, self.kind, self.backend, self.state, self.run_dir, self.worst, self.host or ""))
+        return " ".join(
+            str(x) for x in (self.name, self.kind, self.backend, self.state, self.run_dir, self.worst, self.host or "")
+        )
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -139,10 +142,19 @@ class JobSource:
             state = getattr(state, "value", state)
             if statuses and key in statuses:
                 state = statuses[key]
-            rows.append(JobRow(key=key, name=str(_get(j, "name", key)), kind=str(_get(j, "kind", "")),
-                               backend=str(_get(j, "backend", "")), state=str(state), run_dir=run_dir,
-                               created=_ts(_get(j, "created", _get(j, "submitted", None))),
-                               host=_get(j, "host"), backend_id=_get(j, "backend_job_id")))
+            rows.append(
+                JobRow(
+                    key=key,
+                    name=str(_get(j, "name", key)),
+                    kind=str(_get(j, "kind", "")),
+                    backend=str(_get(j, "backend", "")),
+                    state=str(state),
+                    run_dir=run_dir,
+                    created=_ts(_get(j, "created", _get(j, "submitted", None))),
+                    host=_get(j, "host"),
+                    backend_id=_get(j, "backend_job_id"),
+                )
+            )
             seen.add(os.path.abspath(run_dir) if run_dir else key)
         for d in self.extra:
             if os.path.abspath(d) in seen:
@@ -154,8 +166,17 @@ class JobSource:
                 self.error = f"{d}: {e}"
             spec = v.spec
             state = "completed" if v.exit_code() == 0 else ("failed" if v.exit_code() is not None else "running")
-            rows.append(JobRow(key=d, name=v.name(), kind=str(spec.get("kind", "")), backend=str(spec.get("backend", "")),
-                               state=state, run_dir=d, created=_ts(spec.get("created"))))
+            rows.append(
+                JobRow(
+                    key=d,
+                    name=v.name(),
+                    kind=str(spec.get("kind", "")),
+                    backend=str(spec.get("backend", "")),
+                    state=state,
+                    run_dir=d,
+                    created=_ts(spec.get("created")),
+                )
+            )
         for r in rows:
             if not r.run_dir:
                 continue

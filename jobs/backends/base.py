@@ -1,4 +1,5 @@
 """The backend interface every scheduler implements (local, htcondor, slurm)."""
+
 from __future__ import annotations
 
 import re
@@ -16,12 +17,12 @@ if TYPE_CHECKING:  # annotations only: polling status must not pay for the pydan
 
 
 class JobState(str, Enum):
-    QUEUED = "queued"        # accepted, waiting for resources
+    QUEUED = "queued"  # accepted, waiting for resources
     RUNNING = "running"
-    HELD = "held"            # HTCondor hold (e.g. memory exceeded); needs action
-    EVICTED = "evicted"      # preempted/evicted; may come back by itself
+    HELD = "held"  # HTCondor hold (e.g. memory exceeded); needs action
+    EVICTED = "evicted"  # preempted/evicted; may come back by itself
     COMPLETED = "completed"  # exit code 0
-    FAILED = "failed"        # non-zero exit code or scheduler failure
+    FAILED = "failed"  # non-zero exit code or scheduler failure
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
@@ -34,8 +35,8 @@ class JobState(str, Enum):
 class JobStatus:
     state: JobState
     exit_code: int | None = None
-    reason: str | None = None         # short machine-readable reason (e.g. "memory_exceeded", "preempted")
-    detail: str | None = None         # one human sentence (hold reason, suggestion)
+    reason: str | None = None  # short machine-readable reason (e.g. "memory_exceeded", "preempted")
+    detail: str | None = None  # one human sentence (hold reason, suggestion)
     extra: dict = field(default_factory=dict)
 
 
@@ -43,7 +44,7 @@ class JobStatus:
 class LaunchArtifact:
     """What the backend would run: a command line, a submit description or an sbatch script."""
 
-    kind: str          # "command", "condor_submit", "sbatch"
+    kind: str  # "command", "condor_submit", "sbatch"
     text: str
     filename: str | None = None  # written into the run dir on submit
 
@@ -60,8 +61,7 @@ def env_name_error(name: str) -> str | None:
     exports it, HTCondor's environment command and `env` parse it), or None when it can."""
     if _ENV_NAME.match(name):
         return None
-    return (f"{name!r} is not an environment variable name "
-            "(letters, digits and _ only, not starting with a digit)")
+    return f"{name!r} is not an environment variable name (letters, digits and _ only, not starting with a digit)"
 
 
 def check_env(env: dict, where: str) -> dict[str, str]:
@@ -94,8 +94,7 @@ class Backend(ABC):
         """Status of many jobs with as few scheduler calls as possible (one, ideally)."""
 
     @abstractmethod
-    def cancel(self, job_id: str) -> None:
-        ...
+    def cancel(self, job_id: str) -> None: ...
 
     def find(self, spec: JobSpec) -> str | None:
         """The backend job id of a job already launched for this spec's run dir, or None.
@@ -107,8 +106,7 @@ class Backend(ABC):
 class SchedulerBackend(Backend):
     """A cluster scheduler driven by its commands, on this machine or over SSH (jobs.scheduler_shell)."""
 
-    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
-                 shell: Shell | None = None):
+    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None, shell: Shell | None = None):
         from jobs.scheduler_shell import make_shell
 
         self.options = dict(options or {})

@@ -4,6 +4,7 @@ Parsed with the real `htcondor2.JobEventLog`, so the classic text format and its
 schedd's own reader's business. A remote log is copied through the RunFS (SFTP) into a temp file
 first, because the parser wants a path.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ class JobHistory:
     hold_reason: str | None = None
     hold_code: int | None = None
     hold_subcode: int | None = None
-    memory_used_mb: int | None = None      # peak MemoryUsage seen (image-size or terminated events)
+    memory_used_mb: int | None = None  # peak MemoryUsage seen (image-size or terminated events)
     request_memory_mb: int | None = None
     evictions: int = 0
     starts: int = 0
@@ -62,8 +63,10 @@ def memory_detail(reason: str | None, used: int | None, requested: int | None) -
     extra["suggested_request_memory_mb"] = nxt
     used_s = human_memory(used) if used else "unknown"
     req_s = human_memory(requested) if requested else "unknown"
-    return (f"held: memory exceeded — used {used_s} of the {req_s} requested; "
-            f"resubmit with request_memory={format_memory(nxt)}"), extra
+    return (
+        f"held: memory exceeded — used {used_s} of the {req_s} requested; "
+        f"resubmit with request_memory={format_memory(nxt)}"
+    ), extra
 
 
 def _host(addr: str | None) -> str | None:
@@ -166,12 +169,26 @@ def history_status(h: JobHistory) -> JobStatus:
             return JobStatus(JobState.HELD, reason="memory_exceeded", detail=detail, extra=extra)
         return JobStatus(JobState.HELD, reason="held", detail=f"held: {h.hold_reason}", extra=extra)
     if h.state is JobState.EVICTED:
-        return JobStatus(JobState.EVICTED, reason="evicted",
-                         detail=f"evicted{' from ' + h.host if h.host else ''}; it will run again "
-                                f"(resuming from its newest checkpoint)", extra=extra)
+        return JobStatus(
+            JobState.EVICTED,
+            reason="evicted",
+            detail=f"evicted{' from ' + h.host if h.host else ''}; it will run again "
+            f"(resuming from its newest checkpoint)",
+            extra=extra,
+        )
     if h.state.terminal:
-        detail = None if h.state is JobState.COMPLETED else (
-            "removed (condor_rm)" if h.state is JobState.CANCELLED else f"exit code {h.exit_code}")
-        return JobStatus(h.state, exit_code=h.exit_code, reason=None if h.state is JobState.COMPLETED else (
-            "removed" if h.state is JobState.CANCELLED else "nonzero_exit"), detail=detail, extra=extra)
+        detail = (
+            None
+            if h.state is JobState.COMPLETED
+            else ("removed (condor_rm)" if h.state is JobState.CANCELLED else f"exit code {h.exit_code}")
+        )
+        return JobStatus(
+            h.state,
+            exit_code=h.exit_code,
+            reason=None
+            if h.state is JobState.COMPLETED
+            else ("removed" if h.state is JobState.CANCELLED else "nonzero_exit"),
+            detail=detail,
+            extra=extra,
+        )
     return JobStatus(h.state, extra=extra)

@@ -8,6 +8,7 @@ the first cluster job dies with "No module named trainer". Setup lines run under
 failing `conda activate` stops the job at that line (its error in stderr.log) instead of letting
 the trainer fail later with a confusing import error.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -54,8 +55,7 @@ def setup_block(lines: list[str]) -> list[str]:
     """The setup lines as they appear in a job script."""
     if not lines:
         return []
-    return ["# the profile's environment (setup): a failing line stops the job here",
-            "set -e", *lines, "set +e"]
+    return ["# the profile's environment (setup): a failing line stops the job here", "set -e", *lines, "set +e"]
 
 
 def wrapper_script(lines: list[str]) -> str:

@@ -10,6 +10,7 @@ Status: one `condor_q -json` call for all jobs, one `condor_history -json` for t
 queue, and the job event log (htcondor2.JobEventLog, read through SFTP for remote run dirs) for the
 details the ads lack: eviction counts, peak memory of a job held for exceeding its request.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,7 @@ import re
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.condor_events import (history_status, is_memory_hold, memory_detail,
-                                         read_event_log)
+from jobs.backends.condor_events import history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
@@ -28,24 +28,83 @@ from jobs.spec import SPEC_FILE, JobSpec
 
 SUBMIT_NAME = "job.sub"
 LOG_NAME = "condor.log"
-_AD_ATTRS = ["ClusterId", "ProcId", "JobStatus", "HoldReason", "HoldReasonCode", "HoldReasonSubCode",
-             "MemoryUsage", "RequestMemory", "ExitCode", "ExitBySignal", "ExitSignal", "NumJobStarts",
-             "UserLog", "RemoteHost", "LastRemoteHost"]
-_EXPR_KEYS = ("requirements", "on_exit_hold", "on_exit_remove", "periodic_hold", "periodic_remove",
-              "periodic_release", "rank")
-_OPTION_KEYS = {"universe", "docker_image", "getenv", "requirements", "should_transfer_files",
-                "when_to_transfer_output", "max_retries", "accounting_group", "submit_commands",
-                "python", "setup", "submit_method", "bin_dir", "transfer_input_files", "hold_on_oom",
-                "auto_resume", "env", "host", "backend", "max_restarts", "start_delay_s"}
+_AD_ATTRS = [
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "HoldReason",
+    "HoldReasonCode",
+    "HoldReasonSubCode",
+    "MemoryUsage",
+    "RequestMemory",
+    "ExitCode",
+    "ExitBySignal",
+    "ExitSignal",
+    "NumJobStarts",
+    "UserLog",
+    "RemoteHost",
+    "LastRemoteHost",
+]
+_EXPR_KEYS = (
+    "requirements",
+    "on_exit_hold",
+    "on_exit_remove",
+    "periodic_hold",
+    "periodic_remove",
+    "periodic_release",
+    "rank",
+)
+_OPTION_KEYS = {
+    "universe",
+    "docker_image",
+    "getenv",
+    "requirements",
+    "should_transfer_files",
+    "when_to_transfer_output",
+    "max_retries",
+    "accounting_group",
+    "submit_commands",
+    "python",
+    "setup",
+    "submit_method",
+    "bin_dir",
+    "transfer_input_files",
+    "hold_on_oom",
+    "auto_resume",
+    "env",
+    "host",
+    "backend",
+    "max_restarts",
+    "start_delay_s",
+}
 # JobStatus attribute of a job ad
-_AD_STATE = {1: JobState.QUEUED, 2: JobState.RUNNING, 3: JobState.CANCELLED, 4: JobState.COMPLETED,
-             5: JobState.HELD, 6: JobState.RUNNING, 7: JobState.EVICTED}
+_AD_STATE = {
+    1: JobState.QUEUED,
+    2: JobState.RUNNING,
+    3: JobState.CANCELLED,
+    4: JobState.COMPLETED,
+    5: JobState.HELD,
+    6: JobState.RUNNING,
+    7: JobState.EVICTED,
+}
 
 
 # submit commands whose values come from run dirs, names, parameters and [env] values; the
 # profile's own expressions (requirements, submit_commands) may use macros on purpose
-_LITERAL_KEYS = {"executable", "arguments", "environment", "initialdir", "log", "output", "error",
-                 "batch_name", "+ArcctlRunDir", "+ArcctlProfile", "docker_image", "container_image"}
+_LITERAL_KEYS = {
+    "executable",
+    "arguments",
+    "environment",
+    "initialdir",
+    "log",
+    "output",
+    "error",
+    "batch_name",
+    "+ArcctlRunDir",
+    "+ArcctlProfile",
+    "docker_image",
+    "container_image",
+}
 _MACRO_START = re.compile(r"\$(?=[A-Za-z_]*\()")
 _UNESCAPABLE = re.compile(r"\$\$|\$\(DOLLAR\)", re.I)
 
@@ -57,8 +116,10 @@ def no_macros(value: str, where: str = "htcondor submit value") -> str:
     as written. `$$` (a match-time macro) and a literal `$(DOLLAR)` cannot be written so that
     they survive expansion: refused."""
     if _UNESCAPABLE.search(value):
-        raise BackendError(f"{where}: {value!r} contains `$$` or `$(DOLLAR)`, which HTCondor would "
-                           "expand; choose a name/path/value without them")
+        raise BackendError(
+            f"{where}: {value!r} contains `$$` or `$(DOLLAR)`, which HTCondor would "
+            "expand; choose a name/path/value without them"
+        )
     return _MACRO_START.sub("$(DOLLAR)", value)
 
 
@@ -93,7 +154,9 @@ def validate_submit(text: str, where: str = "submit description"):
         import classad2
         import htcondor2
     except ImportError:
-        raise BackendError("HTCondor submit validation needs the htcondor bindings: pip install 'arcctl[condor]'") from None
+        raise BackendError(
+            "HTCondor submit validation needs the htcondor bindings: pip install 'arcctl[condor]'"
+        ) from None
     try:
         sub = htcondor2.Submit(text)
     except Exception as e:
@@ -126,8 +189,7 @@ def validate_submit(text: str, where: str = "submit description"):
 class HTCondorBackend(SchedulerBackend):
     name = "htcondor"
 
-    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None,
-                 shell: Shell | None = None):
+    def __init__(self, options: dict[str, Any] | None = None, host: str | None = None, shell: Shell | None = None):
         super().__init__(options, host, shell)
         self.binding_submits = 0
 
@@ -159,10 +221,13 @@ class HTCondorBackend(SchedulerBackend):
         elif universe == "vanilla" and not entry[0].startswith("/"):
             # a bare `python` is resolved on the execute node, not transferred from here
             entry = ["/usr/bin/env"] + entry
-        env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
-               "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1",
-               # an evicted job restarts from scratch: the trainer picks up its newest checkpoint
-               "ARCCTL_RESUME": "newest"}
+        env = {
+            **check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
+            "ARCCTL_RUN_DIR": run_dir,
+            "PYTHONUNBUFFERED": "1",
+            # an evicted job restarts from scratch: the trainer picks up its newest checkpoint
+            "ARCCTL_RESUME": "newest",
+        }
         cmds: list[tuple[str, str]] = [("universe", universe)]
         if universe == "docker":
             cmds.append(("docker_image", str(o["docker_image"])))
@@ -200,25 +265,29 @@ class HTCondorBackend(SchedulerBackend):
         if o.get("hold_on_oom", True):
             # a kernel OOM kill (signal 9) would otherwise just end the job; held, it keeps its
             # place and `arcctl resume` can raise request_memory and carry on from a checkpoint
-            cmds += [("on_exit_hold", "(ExitBySignal =?= true) && (ExitSignal =?= 9)"),
-                     ("on_exit_hold_reason", '"killed by signal 9: probably out of memory"'),
-                     ("on_exit_hold_subcode", "9")]
+            cmds += [
+                ("on_exit_hold", "(ExitBySignal =?= true) && (ExitSignal =?= 9)"),
+                ("on_exit_hold_reason", '"killed by signal 9: probably out of memory"'),
+                ("on_exit_hold_subcode", "9"),
+            ]
         if o.get("start_delay_s"):  # an auto-resume backoff: the schedd starts it no earlier
             cmds.append(("deferral_time", f"(CurrentTime + {int(o['start_delay_s'])})"))
         if int(o.get("max_retries", 0)):
             cmds.append(("max_retries", str(int(o["max_retries"]))))
         if o.get("accounting_group"):
             cmds.append(("accounting_group", str(o["accounting_group"])))
-        cmds += [("batch_name", spec.name), ("+ArcctlRunDir", json.dumps(run_dir)),
-                 ("+ArcctlProfile", json.dumps(spec.profile))]
+        cmds += [
+            ("batch_name", spec.name),
+            ("+ArcctlRunDir", json.dumps(run_dir)),
+            ("+ArcctlProfile", json.dumps(spec.profile)),
+        ]
         for k, v in (o.get("submit_commands") or {}).items():
             cmds.append((str(k), str(v)))
         for k, v in cmds:
             if "\n" in k or "\n" in v:
                 raise BackendError(f"htcondor submit command {k!r} of job {spec.name} contains a newline")
         # values from names, paths and parameters are literal text: no $(macro) or $ENV() expansion
-        return [(k, no_macros(v, f"htcondor `{k}` of job {spec.name}") if k in _LITERAL_KEYS else v)
-                for k, v in cmds]
+        return [(k, no_macros(v, f"htcondor `{k}` of job {spec.name}") if k in _LITERAL_KEYS else v) for k, v in cmds]
 
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmds = self.describe(spec)
@@ -252,8 +321,10 @@ class HTCondorBackend(SchedulerBackend):
             self.binding_submits += 1
             return f"{result.cluster()}.0"
         if self.options.get("submit_method") == "bindings":
-            raise BackendError("no HTCondor schedd reachable from this machine through the bindings "
-                               "(is CONDOR_CONFIG set?); set `host` in the profile to submit over SSH")
+            raise BackendError(
+                "no HTCondor schedd reachable from this machine through the bindings "
+                "(is CONDOR_CONFIG set?); set `host` in the profile to submit over SSH"
+            )
         res = self.shell.run([self._bin("condor_submit"), path])
         res.check(self.where)
         return parse_cluster_id(res.stdout, self.where)
@@ -282,8 +353,11 @@ class HTCondorBackend(SchedulerBackend):
         for j in ids:
             ad = ads.get(j)
             if ad is None:
-                out[j] = JobStatus(JobState.UNKNOWN, reason="not_found",
-                                   detail=f"HTCondor on {self.where} knows no job {j} (condor_q, condor_history)")
+                out[j] = JobStatus(
+                    JobState.UNKNOWN,
+                    reason="not_found",
+                    detail=f"HTCondor on {self.where} knows no job {j} (condor_q, condor_history)",
+                )
                 continue
             out[j] = self._from_ad(j, ad, logs)
         return out
@@ -312,8 +386,11 @@ class HTCondorBackend(SchedulerBackend):
                 used = ad.get("MemoryUsage")
                 if hist is not None and hist.memory_used_mb:
                     used = max(int(used or 0), hist.memory_used_mb)
-                detail, mem = memory_detail(reason, int(used) if used is not None else None,
-                                            int(ad["RequestMemory"]) if ad.get("RequestMemory") is not None else None)
+                detail, mem = memory_detail(
+                    reason,
+                    int(used) if used is not None else None,
+                    int(ad["RequestMemory"]) if ad.get("RequestMemory") is not None else None,
+                )
                 extra.update({k: v for k, v in mem.items() if v is not None})
                 return JobStatus(JobState.HELD, reason="memory_exceeded", detail=detail, extra=extra)
             return JobStatus(JobState.HELD, reason="held", detail=f"held: {reason}", extra=extra)
@@ -321,17 +398,21 @@ class HTCondorBackend(SchedulerBackend):
             # idle again after having run: evicted (or preempted) and waiting to restart
             if hist is not None:
                 extra["evictions"] = hist.evictions
-            return JobStatus(JobState.EVICTED, reason="evicted",
-                             detail=f"evicted after {starts} start(s); waiting to run again, "
-                                    f"will resume from its newest checkpoint", extra=extra)
+            return JobStatus(
+                JobState.EVICTED,
+                reason="evicted",
+                detail=f"evicted after {starts} start(s); waiting to run again, will resume from its newest checkpoint",
+                extra=extra,
+            )
         if state in (JobState.COMPLETED,):
             if ad.get("ExitBySignal"):
                 code = 128 + int(ad.get("ExitSignal") or 0)
             else:
                 code = int(ad.get("ExitCode") or 0)
             if code != 0:
-                return JobStatus(JobState.FAILED, exit_code=code, reason="nonzero_exit",
-                                 detail=f"exit code {code}", extra=extra)
+                return JobStatus(
+                    JobState.FAILED, exit_code=code, reason="nonzero_exit", detail=f"exit code {code}", extra=extra
+                )
             return JobStatus(JobState.COMPLETED, exit_code=0, extra=extra)
         if state is JobState.CANCELLED:
             return JobStatus(JobState.CANCELLED, reason="removed", detail="removed (condor_rm)", extra=extra)
@@ -341,8 +422,9 @@ class HTCondorBackend(SchedulerBackend):
         """The queued job of this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between condor_submit and the registry update."""
         constraint = f"ArcctlRunDir == {json.dumps(spec.run_dir.rstrip('/') or '/')}"
-        res = self.shell.run([self._bin("condor_q"), "-constraint", constraint, "-json",
-                              "-attributes", "ClusterId,ProcId,QDate"])
+        res = self.shell.run(
+            [self._bin("condor_q"), "-constraint", constraint, "-json", "-attributes", "ClusterId,ProcId,QDate"]
+        )
         if res.rc != 0:
             return None
         created = spec.created.timestamp() - 5
@@ -439,6 +521,8 @@ def _local_schedd():
 def make_backend(options: dict[str, Any], host: str | None) -> HTCondorBackend:
     unknown = set(options) - _OPTION_KEYS
     if unknown:
-        raise BackendError(f"htcondor profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
-                           f"known: {', '.join(sorted(_OPTION_KEYS - {'backend', 'host'}))}")
+        raise BackendError(
+            f"htcondor profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_OPTION_KEYS - {'backend', 'host'}))}"
+        )
     return HTCondorBackend(options, host or options.get("host"))

@@ -17,6 +17,7 @@ Options (profile [options]): visible_gpus ("0,1" or [..]: use these instead of d
 cancel_grace_s (SIGTERM -> SIGKILL delay, default 30), gpu_busy_fraction (a GPU whose memory is
 used above this by others is not free, default 0.5), python (interpreter, default this one).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -36,8 +37,16 @@ from typing import TYPE_CHECKING, Any, Iterator
 from jobs import config
 from jobs.backends.base import Backend, BackendError, JobState, JobStatus, LaunchArtifact, check_env
 from jobs.backends.environment import python_option, setup_lines, wrap_argv
-from jobs.backends.local_wrapper import (CANCELLED, CLAIM, EXIT_CODE, LOST_CLAIM, PID, pause_point,
-                                         proc_start_time, read_claim)
+from jobs.backends.local_wrapper import (
+    CANCELLED,
+    CLAIM,
+    EXIT_CODE,
+    LOST_CLAIM,
+    PID,
+    pause_point,
+    proc_start_time,
+    read_claim,
+)
 from jobs.backends.units import job_argv
 from jobs.gpus import Gpu, detect_gpus
 from jobs.rundir import STDERR, STDOUT
@@ -180,8 +189,12 @@ class LocalBackend(Backend):
                 elif need > len(gpus):
                     continue  # reported by status(); never satisfiable
                 else:
-                    free = [g for g in gpus if g.index not in used and
-                            (not g.memory_total or g.memory_used / g.memory_total < self.busy_fraction)]
+                    free = [
+                        g
+                        for g in gpus
+                        if g.index not in used
+                        and (not g.memory_total or g.memory_used / g.memory_total < self.busy_fraction)
+                    ]
                     free.sort(key=lambda g: (g.memory_used, g.util, int(g.index) if g.index.isdigit() else 0))
                     if len(free) < need:
                         continue
@@ -221,10 +234,25 @@ class LocalBackend(Backend):
         with open(Path(run_dir, STDOUT), "ab") as out, open(Path(run_dir, STDERR), "ab") as err:
             p = subprocess.Popen(
                 # the wrapper is arcctl's own code: arcctl's interpreter, whatever the job's python is
-                [sys.executable, "-m", "jobs.backends.local_wrapper", run_dir, str(self.grace), str(self.state_dir),
-                 json.dumps(self.options), entry["token"], "--", *entry["cmd"]],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=run_dir, env=env,
-                start_new_session=True, close_fds=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "jobs.backends.local_wrapper",
+                    run_dir,
+                    str(self.grace),
+                    str(self.state_dir),
+                    json.dumps(self.options),
+                    entry["token"],
+                    "--",
+                    *entry["cmd"],
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=run_dir,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
             )
         rc = p.wait(timeout=60)  # returns once the detached job has written its pid file
         if rc not in (0, LOST_CLAIM):
@@ -253,7 +281,11 @@ class LocalBackend(Backend):
     def render(self, spec: JobSpec) -> LaunchArtifact:
         cmd = self.command(spec)
         n = spec.resources.gpus
-        env = {**check_env(spec.env, f"profile {spec.profile}"), "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "", "ARCCTL_RUN_DIR": spec.run_dir}
+        env = {
+            **check_env(spec.env, f"profile {spec.profile}"),
+            "CUDA_VISIBLE_DEVICES": "<set at launch>" if n else "",
+            "ARCCTL_RUN_DIR": spec.run_dir,
+        }
         lines = [
             "#!/bin/sh",
             f"# local job: {n} GPU(s), least-used free GPU first; queued until they are free",
@@ -275,9 +307,15 @@ class LocalBackend(Backend):
             Path(run_dir, f).unlink(missing_ok=True)
         Path(run_dir, art.filename).write_text(art.text)
         now = time.time()
-        entry = {"run_dir": run_dir, "cmd": self.command(spec), "env": dict(spec.env),
-                 "need": spec.resources.gpus, "state": "queued", "queued_at": now,
-                 "token": uuid.uuid4().hex}
+        entry = {
+            "run_dir": run_dir,
+            "cmd": self.command(spec),
+            "env": dict(spec.env),
+            "need": spec.resources.gpus,
+            "state": "queued",
+            "queued_at": now,
+            "token": uuid.uuid4().hex,
+        }
         delay = float(spec.backend_options.get("start_delay_s") or 0)
         if delay > 0:  # an auto-resume backoff: pumps leave it queued until then
             entry["start_after"] = now + delay
@@ -289,7 +327,11 @@ class LocalBackend(Backend):
     def find(self, spec: JobSpec) -> str | None:
         """The job launched for this spec, if any (used to finish an interrupted submit)."""
         run_dir = str(Path(spec.run_dir).absolute())
-        if (self.state_dir / "queue" / self._key(run_dir)).exists() or read_pid(run_dir) or read_exit_code(run_dir) is not None:
+        if (
+            (self.state_dir / "queue" / self._key(run_dir)).exists()
+            or read_pid(run_dir)
+            or read_exit_code(run_dir) is not None
+        ):
             return run_dir
         return None
 
@@ -309,16 +351,23 @@ class LocalBackend(Backend):
                 elif code == 0:
                     out[jid] = JobStatus(JobState.COMPLETED, exit_code=0)
                 else:
-                    out[jid] = JobStatus(JobState.FAILED, exit_code=code, reason="exit_code",
-                                         detail=f"exited with {code}; see {run_dir}/{STDERR}")
+                    out[jid] = JobStatus(
+                        JobState.FAILED,
+                        exit_code=code,
+                        reason="exit_code",
+                        detail=f"exited with {code}; see {run_dir}/{STDERR}",
+                    )
             elif alive:
                 gpus = _read(Path(run_dir, GPUS_FILE)).strip()
                 out[jid] = JobStatus(JobState.RUNNING, detail=f"GPUs {gpus}" if gpus else "CPU")
             elif cancelled:
                 out[jid] = JobStatus(JobState.CANCELLED, reason="cancelled")
             elif read_pid(run_dir):
-                out[jid] = JobStatus(JobState.FAILED, reason="vanished",
-                                     detail="the job's process ended without writing exit_code (killed from outside?)")
+                out[jid] = JobStatus(
+                    JobState.FAILED,
+                    reason="vanished",
+                    detail="the job's process ended without writing exit_code (killed from outside?)",
+                )
             elif (qdir / self._key(run_dir)).exists():
                 entry = _load_json(qdir / self._key(run_dir))
                 need = int(entry.get("need", 0)) if entry else 0
@@ -326,10 +375,15 @@ class LocalBackend(Backend):
                     ngpus = len(self.gpus())
                 wait = float(entry.get("start_after", 0)) - time.time() if entry else 0
                 if wait > 0:
-                    out[jid] = JobStatus(JobState.QUEUED, reason="backoff", detail=f"starts in {wait:.0f} s (auto-resume backoff)")
+                    out[jid] = JobStatus(
+                        JobState.QUEUED, reason="backoff", detail=f"starts in {wait:.0f} s (auto-resume backoff)"
+                    )
                 elif ngpus and need > ngpus:
-                    out[jid] = JobStatus(JobState.QUEUED, reason="insufficient_gpus",
-                                         detail=f"needs {need} GPUs, this machine has {ngpus}; it will never start")
+                    out[jid] = JobStatus(
+                        JobState.QUEUED,
+                        reason="insufficient_gpus",
+                        detail=f"needs {need} GPUs, this machine has {ngpus}; it will never start",
+                    )
                 else:
                     out[jid] = JobStatus(JobState.QUEUED, detail=f"waiting for {need} free GPU(s)")
             else:
@@ -385,5 +439,7 @@ def _load_json(p: Path) -> dict | None:
 
 def make_backend(options: dict, host: str | None) -> LocalBackend:
     if host:
-        raise BackendError(f"the local backend runs on this machine; host '{host}' is not supported (use slurm or htcondor)")
+        raise BackendError(
+            f"the local backend runs on this machine; host '{host}' is not supported (use slurm or htcondor)"
+        )
     return LocalBackend(options)

@@ -21,6 +21,7 @@ Standard library only: it starts fast and must not fail on import. When CMD ends
 (STATE_DIR/OPTIONS_JSON: the local backend's queue and options), so a queue drains by itself
 even when no arcctl process is watching.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,13 @@ def read_claim(run_dir: str) -> dict | None:
 
 def _claim(run_dir: str, token: str, pid: int) -> bool:
     """Create RUN_DIR/claim for TOKEN unless it exists; complete content or nothing (link)."""
-    info = {"token": token, "pid": pid, "start": proc_start_time(pid) or "",
-            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "time": time.time()}
+    info = {
+        "token": token,
+        "pid": pid,
+        "start": proc_start_time(pid) or "",
+        "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "time": time.time(),
+    }
     tmp = os.path.join(run_dir, f"{CLAIM}.tmp{pid}")
     _write_atomic(tmp, json.dumps(info) + "\n")
     try:
@@ -99,8 +105,10 @@ def proc_start_time(pid: int) -> str | None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 7 or argv[5] != "--":
-        print("usage: python -m jobs.backends.local_wrapper RUN_DIR GRACE_S STATE_DIR OPTIONS_JSON TOKEN -- CMD...",
-              file=sys.stderr)
+        print(
+            "usage: python -m jobs.backends.local_wrapper RUN_DIR GRACE_S STATE_DIR OPTIONS_JSON TOKEN -- CMD...",
+            file=sys.stderr,
+        )
         return 2
     run_dir, grace, state_dir, options, token, cmd = argv[0], float(argv[1]), argv[2], argv[3], argv[4], argv[6:]
     r, w = os.pipe()

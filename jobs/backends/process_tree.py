@@ -7,6 +7,7 @@ orphaning the workers. A stop therefore goes to the processes under a launcher, 
 and exit 0; the launcher then ends with them, with their exit code. Standard library only: the
 local job wrapper imports this and must start fast.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ def is_launcher(argv: list[str]) -> bool:
     if any(m in argv[:4] for m in _LAUNCHER_MODULES):
         return True
     for i, w in enumerate(words):
-        if w in _LAUNCHER_SCRIPTS or (w == "accelerate" and argv[i + 1:i + 2] == ["launch"]):
+        if w in _LAUNCHER_SCRIPTS or (w == "accelerate" and argv[i + 1 : i + 2] == ["launch"]):
             return True
     return False
 
@@ -55,7 +56,7 @@ def processes() -> dict[int, Proc]:
                 argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if fields[0] != "Z":
             out[int(name)] = Proc(int(name), int(fields[1]), int(fields[2]), argv)
     return out

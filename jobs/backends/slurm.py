@@ -12,6 +12,7 @@ to the training processes it started, not to the launcher. On the
 restart SLURM_RESTART_COUNT > 0 and the script exports ARCCTL_RESUME=newest, so the trainer
 resumes from the newest valid checkpoint of its run dir.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -60,8 +61,21 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
 }
 _HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
 _SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
-_OPTION_KEYS = {"partition", "account", "qos", "constraint", "sbatch_args", "setup", "slurm_conf",
-                "signal", "requeue", "python", "auto_resume", "max_restarts", "start_delay_s"}
+_OPTION_KEYS = {
+    "partition",
+    "account",
+    "qos",
+    "constraint",
+    "sbatch_args",
+    "setup",
+    "slurm_conf",
+    "signal",
+    "requeue",
+    "python",
+    "auto_resume",
+    "max_restarts",
+    "start_delay_s",
+}
 # whether `sacct` works or the jobcomp file must be read, per (host, SLURM_CONF): backends are made
 # afresh by every watcher poll, and finding out again would cost an extra call each time
 _SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
@@ -135,8 +149,11 @@ class SlurmBackend(SchedulerBackend):
             if "\n" in a:
                 raise BackendError(f"sbatch option {a!r} of job {spec.name} contains a newline")
 
-        env = {**check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
-               "ARCCTL_RUN_DIR": run_dir, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **check_env({**o.get("env", {}), **spec.env}, f"profile {spec.profile}"),
+            "ARCCTL_RUN_DIR": run_dir,
+            "PYTHONUNBUFFERED": "1",
+        }
         where = f"profile {spec.profile}"
         entry = job_argv(spec, posixpath.join(run_dir, SPEC_FILE), python_option(o, where))
         setup = setup_block(setup_lines(o, where))
@@ -169,7 +186,7 @@ class SlurmBackend(SchedulerBackend):
             "on_term() {",
             '  if [ -n "$requeueing" ]; then exit 0; fi',
             '  echo "arcctl: TERM from Slurm (cancel or preemption): the trainer checkpoints, then the job ends" >&2',
-            '  rc=143',
+            "  rc=143",
             f'  if [ -n "$child" ]; then {forward["TERM"]} 2>/dev/null; wait "$child"; rc=$?; fi',
             f'  echo "$rc" > "$RUN_DIR/{EXIT_CODE}"',
             '  exit "$rc"',
@@ -211,8 +228,9 @@ class SlurmBackend(SchedulerBackend):
         if not ids:
             return {}
         out: dict[str, JobStatus] = {}
-        res = self.shell.run(["squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", _SQUEUE_FIELDS],
-                             env=self._env())
+        res = self.shell.run(
+            ["squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", _SQUEUE_FIELDS], env=self._env()
+        )
         if res.rc != 0 and "Invalid job id" not in res.stderr:
             res.check(self.where)
         for line in res.stdout.splitlines():
@@ -225,8 +243,14 @@ class SlurmBackend(SchedulerBackend):
         if missing:
             out.update(self._finished(missing))
         for j in ids:
-            out.setdefault(j, JobStatus(JobState.UNKNOWN, reason="not_found",
-                                        detail=f"Slurm on {self.where} knows no job {j} (squeue and sacct)"))
+            out.setdefault(
+                j,
+                JobStatus(
+                    JobState.UNKNOWN,
+                    reason="not_found",
+                    detail=f"Slurm on {self.where} knows no job {j} (squeue and sacct)",
+                ),
+            )
         return out
 
     def _finished(self, ids: list[str]) -> dict[str, JobStatus]:
@@ -239,8 +263,9 @@ class SlurmBackend(SchedulerBackend):
                 self._sacct_completion = False
                 return _parse_sacct(res.stdout, ids)
             self._sacct_completion = True
-        res = self.shell.run(["sacct", "-c", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,State,ExitCode"],
-                             env=self._env())
+        res = self.shell.run(
+            ["sacct", "-c", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,State,ExitCode"], env=self._env()
+        )
         if res.rc != 0:
             return {}
         return _parse_sacct(res.stdout, ids)
@@ -256,8 +281,10 @@ class SlurmBackend(SchedulerBackend):
     def find(self, spec: JobSpec) -> str | None:
         """The job Slurm has for this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between sbatch and the registry update."""
-        res = self.shell.run(["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O",
-                              "JobID:|,WorkDir:|,SubmitTime:|"], env=self._env(self._opts(spec)))
+        res = self.shell.run(
+            ["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O", "JobID:|,WorkDir:|,SubmitTime:|"],
+            env=self._env(self._opts(spec)),
+        )
         if res.rc != 0:
             return None
         created = spec.created.timestamp() - 5  # clocks of two machines, a little slack
@@ -335,8 +362,11 @@ def _status(state: str, reason: str, exit_code: int | None, restarts: str = "0")
     if ours is JobState.QUEUED and reason and reason not in ("None",):
         detail = f"pending: {reason}"
     elif ours is JobState.FAILED:
-        detail = {"timeout": "hit its time limit", "memory_exceeded": "killed for exceeding its memory",
-                  "node_fail": "its node failed"}.get(why or "", f"exit code {exit_code}")
+        detail = {
+            "timeout": "hit its time limit",
+            "memory_exceeded": "killed for exceeding its memory",
+            "node_fail": "its node failed",
+        }.get(why or "", f"exit code {exit_code}")
     return JobStatus(ours, exit_code=exit_code, reason=why, detail=detail, extra=extra)
 
 
@@ -359,6 +389,8 @@ def make_backend(options: dict[str, Any], host: str | None) -> SlurmBackend:
     unknown = set(options) - _OPTION_KEYS - {"env", "backend", "host", "max_restarts"}
     if unknown:
         # profiles are user files: a typo ('partiton') should not be silently ignored
-        raise BackendError(f"slurm profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
-                           f"known: {', '.join(sorted(_OPTION_KEYS | {'env'}))}")
+        raise BackendError(
+            f"slurm profile: unknown backend option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_OPTION_KEYS | {'env'}))}"
+        )
     return SlurmBackend(options, host or options.get("host"))

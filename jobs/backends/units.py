@@ -1,4 +1,5 @@
 """Memory and time units shared by the Slurm/HTCondor renderers and the recovery policy."""
+
 from __future__ import annotations
 
 import math
@@ -83,6 +84,13 @@ def trainer_argv(entry: list[str], spec_path: str, gpus: int, python: str | None
     if argv[0] == "python" and python:
         argv[0] = python
     if gpus > 1 and len(argv) > 2 and argv[1] == "-m" and argv[0].rsplit("/", 1)[-1].startswith("python"):
-        argv = [argv[0], "-m", "accelerate.commands.launch", "--num_processes", str(gpus),
-                "--num_machines", "1"] + argv[1:]
+        argv = [
+            argv[0],
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            str(gpus),
+            "--num_machines",
+            "1",
+        ] + argv[1:]
     return argv

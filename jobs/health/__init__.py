@@ -28,12 +28,24 @@ severity), message and evidence (the signal values with their baselines, and for
 rules example completions: id, step, task_id, snippet). Thresholds live in `Thresholds`; a
 template's `[health]` table overrides any of them by name.
 """
+
 from jobs.health.alerts import CRITICAL, HEALTHY, SEVERITIES, WARNING, WATCH, Alert, severity_level
 from jobs.health.monitor import HealthMonitor
 from jobs.health.report import HealthReport, diagnose, healthy_checkpoint
 from jobs.health.thresholds import HealthConfigError, Thresholds
 
 __all__ = [
-    "Alert", "HealthMonitor", "HealthReport", "Thresholds", "HealthConfigError", "diagnose", "healthy_checkpoint",
-    "SEVERITIES", "HEALTHY", "WATCH", "WARNING", "CRITICAL", "severity_level",
+    "Alert",
+    "HealthMonitor",
+    "HealthReport",
+    "Thresholds",
+    "HealthConfigError",
+    "diagnose",
+    "healthy_checkpoint",
+    "SEVERITIES",
+    "HEALTHY",
+    "WATCH",
+    "WARNING",
+    "CRITICAL",
+    "severity_level",
 ]

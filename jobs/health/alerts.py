@@ -1,4 +1,5 @@
 """Alert and severity types shared by the detectors, the report, the guard and the dashboard."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,7 +51,12 @@ class Alert:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Alert":
         return cls(
-            rule=d["rule"], severity=d["severity"], first_step=d["first_step"], last_step=d["last_step"],
-            message=d.get("message", ""), evidence=d.get("evidence", {}), steps=d.get("steps", {}),
+            rule=d["rule"],
+            severity=d["severity"],
+            first_step=d["first_step"],
+            last_step=d["last_step"],
+            message=d.get("message", ""),
+            evidence=d.get("evidence", {}),
+            steps=d.get("steps", {}),
             current=d.get("current", "healthy"),
         )

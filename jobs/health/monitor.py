@@ -1,5 +1,6 @@
 """HealthMonitor: feed it metrics rows and completion rows as they arrive; it keeps rolling series
 and evaluates every rule once per metrics row (completion rows only update running sums)."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
@@ -34,8 +35,13 @@ class HealthMonitor:
     to feed both lists merged by step. `alerts`, `status`, `first_step("warning")` read the state.
     """
 
-    def __init__(self, thresholds: Thresholds | Mapping[str, Any] | None = None, max_completion_length: int | None = None,
-                 rules: list[Rule] | None = None, mask_truncated: bool | None = None):
+    def __init__(
+        self,
+        thresholds: Thresholds | Mapping[str, Any] | None = None,
+        max_completion_length: int | None = None,
+        rules: list[Rule] | None = None,
+        mask_truncated: bool | None = None,
+    ):
         if thresholds is None or isinstance(thresholds, Mapping):
             thresholds = Thresholds.from_overrides(thresholds)
         self.th = thresholds
@@ -93,7 +99,9 @@ class HealthMonitor:
                 self.reward_best = (rew.mean, step)
         return self._evaluate(step)
 
-    def update(self, metrics: Iterable[Mapping[str, Any]] = (), completions: Iterable[Mapping[str, Any]] = ()) -> list[Alert]:
+    def update(
+        self, metrics: Iterable[Mapping[str, Any]] = (), completions: Iterable[Mapping[str, Any]] = ()
+    ) -> list[Alert]:
         """Feed both kinds merged by step: completions of step s are counted before the metrics row of s."""
         pending = sorted(completions, key=lambda r: _step(r) or 0)
         i, raised = 0, []

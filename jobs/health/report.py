@@ -1,5 +1,6 @@
 """diagnose(run_dir): read a run dir (locally or over SFTP) through the same monitor the trainer
 uses, and name the checkpoint to go back to."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ from jobs.rundir import Checkpoint, JsonlTail, LocalFS, RunFS
 @dataclass
 class HealthReport:
     run_dir: str
-    status: str                       # healthy / watch / warning / critical
+    status: str  # healthy / watch / warning / critical
     alerts: list[Alert]
-    step: int | None                  # newest metrics step read
+    step: int | None  # newest metrics step read
     first_warning_step: int | None
     healthy_checkpoint: Checkpoint | None
     checkpoints: list[Checkpoint] = field(default_factory=list)
@@ -45,12 +46,19 @@ def healthy_checkpoint(checkpoints: list[Checkpoint], first_warning_step: int | 
     return valid[-1] if valid else None
 
 
-def report_from(monitor: HealthMonitor, run_dir: str, checkpoints: list[Checkpoint], notes: list[str] | None = None) -> HealthReport:
+def report_from(
+    monitor: HealthMonitor, run_dir: str, checkpoints: list[Checkpoint], notes: list[str] | None = None
+) -> HealthReport:
     first_warning = monitor.first_step("warning")
     return HealthReport(
-        run_dir=run_dir, status=monitor.status, alerts=monitor.alerts, step=monitor.step,
-        first_warning_step=first_warning, healthy_checkpoint=healthy_checkpoint(checkpoints, first_warning),
-        checkpoints=checkpoints, notes=notes or [],
+        run_dir=run_dir,
+        status=monitor.status,
+        alerts=monitor.alerts,
+        step=monitor.step,
+        first_warning_step=first_warning,
+        healthy_checkpoint=healthy_checkpoint(checkpoints, first_warning),
+        checkpoints=checkpoints,
+        notes=notes or [],
     )
 
 
@@ -78,8 +86,12 @@ def judged(kind: str | None) -> bool:
     return kind is None or kind in RL_KINDS
 
 
-def diagnose(run_dir: str, fs: RunFS | None = None, thresholds: Thresholds | None = None,
-             max_completion_length: int | None = None) -> HealthReport:
+def diagnose(
+    run_dir: str,
+    fs: RunFS | None = None,
+    thresholds: Thresholds | None = None,
+    max_completion_length: int | None = None,
+) -> HealthReport:
     fs = fs or LocalFS()
     run_dir = str(run_dir)
     base = run_dir.rstrip("/")

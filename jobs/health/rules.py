@@ -1,6 +1,7 @@
 """The detectors. Each rule looks at the monitor's rolling series and returns a raw level for the
 current row (0 healthy .. 3 critical) with the numbers behind it; the monitor confirms a level
 once it holds for `persist` rows (spike rules aggregate their own recent rows, so persist=1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,13 +53,24 @@ class Truncation(Rule):
         if clipped and clipped.baseline is not None and clipped.smoothed_ready:
             rise = clipped.mean - clipped.baseline
             lv = th.clipped.up(rise) if clipped.significant(rise) else HEALTHY
-            out.append((lv, "clipped_ratio",
-                        f"clipped ratio {clipped.mean:.2f} (baseline {clipped.baseline:.2f})",
-                        {"value": _r(clipped.mean), "baseline": _r(clipped.baseline)}))
+            out.append(
+                (
+                    lv,
+                    "clipped_ratio",
+                    f"clipped ratio {clipped.mean:.2f} (baseline {clipped.baseline:.2f})",
+                    {"value": _r(clipped.mean), "baseline": _r(clipped.baseline)},
+                )
+            )
         elif clipped is None and m.completions.baseline is not None and m.completions.items:
             cur, base = m.completions.mean("truncated"), m.completions.baseline["truncated"]
-            out.append((th.clipped.up(cur - base), "truncated_share",
-                        f"truncated completions {cur:.0%} (baseline {base:.0%})", {"value": _r(cur), "baseline": _r(base)}))
+            out.append(
+                (
+                    th.clipped.up(cur - base),
+                    "truncated_share",
+                    f"truncated completions {cur:.0%} (baseline {base:.0%})",
+                    {"value": _r(cur), "baseline": _r(base)},
+                )
+            )
         length = m.series("mean_length")
         if length and length.baseline is not None and length.smoothed_ready and m.max_completion_length:
             frac, base = length.mean / m.max_completion_length, length.baseline / m.max_completion_length
@@ -67,13 +79,30 @@ class Truncation(Rule):
                 lv = CRITICAL
             if not length.significant(length.mean - length.baseline):
                 lv = HEALTHY
-            out.append((lv, "mean_length", f"mean length {length.mean:.0f} = {frac:.0%} of the limit (baseline {base:.0%})",
-                        {"value": _r(length.mean), "fraction_of_limit": _r(frac), "baseline_fraction": _r(base),
-                         "max_completion_length": m.max_completion_length}))
+            out.append(
+                (
+                    lv,
+                    "mean_length",
+                    f"mean length {length.mean:.0f} = {frac:.0%} of the limit (baseline {base:.0%})",
+                    {
+                        "value": _r(length.mean),
+                        "fraction_of_limit": _r(frac),
+                        "baseline_fraction": _r(base),
+                        "max_completion_length": m.max_completion_length,
+                    },
+                )
+            )
         if not out:
             return None
         level, msg, signals = _best(out)
-        return Finding(level, msg, signals, _ranked(m.completions, lambda c, v: -c.n_words - 1e9 * c.truncated, "n_words", lambda c, v: c.n_words) if level and m.completions.items else None)
+        return Finding(
+            level,
+            msg,
+            signals,
+            _ranked(m.completions, lambda c, v: -c.n_words - 1e9 * c.truncated, "n_words", lambda c, v: c.n_words)
+            if level and m.completions.items
+            else None,
+        )
 
 
 class Repetition(Rule):
@@ -83,34 +112,57 @@ class Repetition(Rule):
         th, out, cw = m.th, [], m.completions
         if cw.baseline is not None and cw.items:
             cur, base = cw.mean("degenerate"), cw.baseline["degenerate"]
-            out.append((th.repetitive.up(cur - base),
-                        "repetitive_share", f"{cur:.0%} of completions repeat one phrase (baseline {base:.0%})",
-                        {"value": _r(cur), "baseline": _r(base)}))
+            out.append(
+                (
+                    th.repetitive.up(cur - base),
+                    "repetitive_share",
+                    f"{cur:.0%} of completions repeat one phrase (baseline {base:.0%})",
+                    {"value": _r(cur), "baseline": _r(base)},
+                )
+            )
         uniq = m.series("unique_token_ratio")
         if uniq and uniq.baseline and uniq.smoothed_ready:
             ratio = uniq.mean / uniq.baseline
             lv = th.unique_ratio.down(ratio)
-            out.append((lv if uniq.significant(uniq.mean - uniq.baseline) else HEALTHY,
-                        "unique_token_ratio", f"unique-token ratio {uniq.mean:.2f} = {ratio:.0%} of baseline",
-                        {"value": _r(uniq.mean), "baseline": _r(uniq.baseline)}))
+            out.append(
+                (
+                    lv if uniq.significant(uniq.mean - uniq.baseline) else HEALTHY,
+                    "unique_token_ratio",
+                    f"unique-token ratio {uniq.mean:.2f} = {ratio:.0%} of baseline",
+                    {"value": _r(uniq.mean), "baseline": _r(uniq.baseline)},
+                )
+            )
         elif cw.baseline is not None and cw.items and cw.baseline["unique_token_ratio"] > 0:
             cur = cw.mean("unique_token_ratio")
             ratio = cur / cw.baseline["unique_token_ratio"]
-            out.append((th.unique_ratio.down(ratio),
-                        "unique_token_ratio", f"unique-token ratio {cur:.2f} = {ratio:.0%} of baseline",
-                        {"value": _r(cur), "baseline": _r(cw.baseline["unique_token_ratio"])}))
+            out.append(
+                (
+                    th.unique_ratio.down(ratio),
+                    "unique_token_ratio",
+                    f"unique-token ratio {cur:.2f} = {ratio:.0%} of baseline",
+                    {"value": _r(cur), "baseline": _r(cw.baseline["unique_token_ratio"])},
+                )
+            )
         rep = m.series("ngram4_repeat_max")
         if rep and rep.baseline is not None and rep.smoothed_ready:
             ratio = rep.mean / max(rep.baseline, 1.0)
             lv = th.repeat_max.up(ratio)
             if rep.mean < th.repeat_max_floor or not rep.significant(rep.mean - rep.baseline):
                 lv = HEALTHY
-            out.append((lv, "ngram4_repeat_max", f"most repeated 4-gram x{rep.mean:.0f} ({ratio:.1f}x baseline)",
-                        {"value": _r(rep.mean), "baseline": _r(rep.baseline)}))
+            out.append(
+                (
+                    lv,
+                    "ngram4_repeat_max",
+                    f"most repeated 4-gram x{rep.mean:.0f} ({ratio:.1f}x baseline)",
+                    {"value": _r(rep.mean), "baseline": _r(rep.baseline)},
+                )
+            )
         if not out:
             return None
         level, msg, signals = _best(out)
-        examples = _ranked(cw, lambda c, v: c.ngram4_unique_ratio, "ngram4_unique_ratio") if level and cw.items else None
+        examples = (
+            _ranked(cw, lambda c, v: c.ngram4_unique_ratio, "ngram4_unique_ratio") if level and cw.items else None
+        )
         return Finding(level, msg, signals, examples)
 
 
@@ -133,33 +185,58 @@ class Gibberish(Rule):
             cur, base = cw.mean("parse_error"), cw.baseline["parse_error"]
         else:
             parse = m.series("parse_share")  # only the metric (it includes truncated ones)
-            ready = parse is not None and parse.baseline is not None and parse.smoothed_ready \
+            ready = (
+                parse is not None
+                and parse.baseline is not None
+                and parse.smoothed_ready
                 and parse.significant(parse.mean - parse.baseline)
+            )
             cur, base = (parse.mean, parse.baseline) if ready else (None, None)
         if cur is not None:
-            out.append((th.parse.up(cur - base), "parse_error_share",
-                        f"{cur:.0%} of completions have no parseable program (baseline {base:.0%})",
-                        {"value": _r(cur), "baseline": _r(base)}))
+            out.append(
+                (
+                    th.parse.up(cur - base),
+                    "parse_error_share",
+                    f"{cur:.0%} of completions have no parseable program (baseline {base:.0%})",
+                    {"value": _r(cur), "baseline": _r(base)},
+                )
+            )
         if cw.baseline is not None and cw.mean("pytoken_share") is not None and cw.baseline["pytoken_share"] > 0:
             cur, base = cw.mean("pytoken_share"), cw.baseline["pytoken_share"]
-            out.append((th.pytoken.down(cur / base), "python_token_share",
-                        f"valid Python tokens {cur:.0%} of the text (baseline {base:.0%})",
-                        {"value": _r(cur), "baseline": _r(base)}))
+            out.append(
+                (
+                    th.pytoken.down(cur / base),
+                    "python_token_share",
+                    f"valid Python tokens {cur:.0%} of the text (baseline {base:.0%})",
+                    {"value": _r(cur), "baseline": _r(base)},
+                )
+            )
         if cw.baseline is not None and cw.items:
             # counted on truncated completions too: digit soup runs on until the length limit
             cur, base = cw.mean("digit_run_share"), cw.baseline["digit_run_share"]
-            out.append((th.digit_run.up(cur - base),
-                        "digit_run_share", f"{cur:.0%} of the text is runs of 4+ digits (baseline {base:.0%})",
-                        {"value": _r(cur), "baseline": _r(base)}))
+            out.append(
+                (
+                    th.digit_run.up(cur - base),
+                    "digit_run_share",
+                    f"{cur:.0%} of the text is runs of 4+ digits (baseline {base:.0%})",
+                    {"value": _r(cur), "baseline": _r(base)},
+                )
+            )
         if not out:
             return None
         level, msg, signals = _best(out)
         examples = None
         if level and cw.items and signals.get("digit_run_share", {}).get("level") == level:
-            examples = _ranked(cw, lambda c, v: -v["digit_run_share"], "digit_run_share", lambda c, v: v["digit_run_share"])
+            examples = _ranked(
+                cw, lambda c, v: -v["digit_run_share"], "digit_run_share", lambda c, v: v["digit_run_share"]
+            )
         elif level and cw.items:
-            examples = _ranked(cw, lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
-                               "python_token_share", lambda c, v: v["pytoken_share"])
+            examples = _ranked(
+                cw,
+                lambda c, v: (1.0 if v["pytoken_share"] is None else v["pytoken_share"]) - v["parse_error"],
+                "python_token_share",
+                lambda c, v: v["pytoken_share"],
+            )
         return Finding(level, msg, signals, examples)
 
 
@@ -175,8 +252,11 @@ class Entropy(Rule):
         high = th.entropy_high.up(ratio)
         kind = "collapse" if low >= high else "explosion"
         level = max(low, high) if s.significant(s.mean - s.baseline) else HEALTHY
-        return Finding(level, f"entropy {kind}: {s.mean:.3g} = {ratio:.2f}x the early baseline {s.baseline:.3g}",
-                       {"entropy": {"value": _r(s.mean), "baseline": _r(s.baseline), "ratio": _r(ratio), "kind": kind}})
+        return Finding(
+            level,
+            f"entropy {kind}: {s.mean:.3g} = {ratio:.2f}x the early baseline {s.baseline:.3g}",
+            {"entropy": {"value": _r(s.mean), "baseline": _r(s.baseline), "ratio": _r(ratio), "kind": kind}},
+        )
 
 
 class Spike(Rule):
@@ -208,10 +288,19 @@ class Spike(Rule):
             level = WARNING
         if n_crit >= th.spike_sustained:
             level = CRITICAL
-        return Finding(level, f"{self.key} {s.last:.3g} = {s.last / base:.1f}x its running median {ref:.3g} "
-                              f"({n_spike}/{len(ratios)} recent rows spiking)",
-                       {self.key: {"value": _r(s.last), "running_median": _r(ref), "ratio": _r(s.last / base),
-                                   "recent": [_r(v) for v in s.recent]}})
+        return Finding(
+            level,
+            f"{self.key} {s.last:.3g} = {s.last / base:.1f}x its running median {ref:.3g} "
+            f"({n_spike}/{len(ratios)} recent rows spiking)",
+            {
+                self.key: {
+                    "value": _r(s.last),
+                    "running_median": _r(ref),
+                    "ratio": _r(s.last / base),
+                    "recent": [_r(v) for v in s.recent],
+                }
+            },
+        )
 
 
 class ZeroStd(Rule):
@@ -231,8 +320,11 @@ class ZeroStd(Rule):
             level = CRITICAL
         if not s.significant(rise):
             level = HEALTHY
-        return Finding(level, f"{s.mean:.0%} of groups have zero reward spread (baseline {s.baseline:.0%})",
-                       {"frac_reward_zero_std": {"value": _r(s.mean), "baseline": _r(s.baseline), "rise": _r(rise)}})
+        return Finding(
+            level,
+            f"{s.mean:.0%} of groups have zero reward spread (baseline {s.baseline:.0%})",
+            {"frac_reward_zero_std": {"value": _r(s.mean), "baseline": _r(s.baseline), "rise": _r(rise)}},
+        )
 
 
 class RewardFall(Rule):
@@ -249,15 +341,21 @@ class RewardFall(Rule):
         level = th.reward_fall.up(fall)
         if not s.significant(best[0] - s.mean):  # the best of a noisy curve is partly noise
             level = HEALTHY
-        return Finding(level,
-                       f"smoothed reward {s.mean:.3g} is {fall:.0%} below its best {best[0]:.3g} (step {best[1]})",
-                       {"reward": {"value": _r(s.mean), "best": _r(best[0]), "best_step": best[1], "fall": _r(fall)}})
+        return Finding(
+            level,
+            f"smoothed reward {s.mean:.3g} is {fall:.0%} below its best {best[0]:.3g} (step {best[1]})",
+            {"reward": {"value": _r(s.mean), "best": _r(best[0]), "best_step": best[1], "fall": _r(fall)}},
+        )
 
 
 def default_rules() -> list[Rule]:
     return [
-        Truncation(), Repetition(), Gibberish(), Entropy(),
+        Truncation(),
+        Repetition(),
+        Gibberish(),
+        Entropy(),
         Spike("kl_spike", "kl", "kl_spike", "kl_spike_critical", "kl_floor"),
         Spike("grad_norm_spike", "grad_norm", "grad_spike", "grad_spike_critical", "grad_floor"),
-        ZeroStd(), RewardFall(),
+        ZeroStd(),
+        RewardFall(),
     ]

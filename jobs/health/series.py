@@ -1,5 +1,6 @@
 """Rolling summaries with O(1)-ish updates: a metric's rolling mean and early baseline, a lagged
 running median for spikes, and a window over recent completions with running sums."""
+
 from __future__ import annotations
 
 import bisect
@@ -88,8 +89,7 @@ class Series:
 
 
 # completion fields averaged over the window (bools count as 0/1)
-COMPLETION_FIELDS = ("truncated", "parse_error", "degenerate", "pytoken_share", "unique_token_ratio",
-                     "digit_run_share")
+COMPLETION_FIELDS = ("truncated", "parse_error", "degenerate", "pytoken_share", "unique_token_ratio", "digit_run_share")
 
 
 class CompletionWindow:
@@ -109,7 +109,9 @@ class CompletionWindow:
         self.baseline: dict[str, float] | None = None
 
     def values_of(self, c: CompletionStats) -> dict[str, float | None]:
-        degenerate = c.n_words >= self.th.degenerate_min_words and c.ngram4_unique_ratio < self.th.degenerate_ngram4_unique
+        degenerate = (
+            c.n_words >= self.th.degenerate_min_words and c.ngram4_unique_ratio < self.th.degenerate_ngram4_unique
+        )
         return {
             "truncated": float(c.truncated),
             "parse_error": float(c.parse_error and not c.truncated),
@@ -134,8 +136,9 @@ class CompletionWindow:
                     self._base_counts[k] += 1
             self._base_n += 1
             if self._base_n >= self.th.baseline_completions:
-                self.baseline = {k: (s / self._base_counts[k] if self._base_counts[k] else 0.0)
-                                 for k, s in self._base_sums.items()}
+                self.baseline = {
+                    k: (s / self._base_counts[k] if self._base_counts[k] else 0.0) for k, s in self._base_sums.items()
+                }
         oldest_step = c.step - self.th.completion_window_steps
         while self.items and (len(self.items) > self.th.completion_window or self.items[0][0].step < oldest_step):
             _, gone = self.items.popleft()

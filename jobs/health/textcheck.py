@@ -8,6 +8,7 @@ the share of the text in runs of 4+ digits: "digit soup" (`puzzle70000000000000r
 tokenizes as NUMBER and NAME tokens, so the first measure misses it, while programs written for ARC
 grids use small numbers (a grid literal separates its cells).
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,7 @@ _DIGIT_RUN = re.compile(r"\d{4,}", re.ASCII)
 @dataclass(frozen=True)
 class CompletionStats:
     step: int
-    ref: dict[str, Any]          # id / step / task_id / snippet, for alert evidence
+    ref: dict[str, Any]  # id / step / task_id / snippet, for alert evidence
     n_words: int
     truncated: bool
     parse_error: bool
@@ -99,7 +100,11 @@ def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> Comp
 
 def _snippet(text: str, head: int = 80, tail: int = 100) -> str:
     """Start and end of a completion: collapse shows at the end (the loop, the cut-off, the soup)."""
-    flat = " ".join(text[:_MAX_CHARS].split()) if len(text) <= _MAX_CHARS else " ".join(text[:head * 4].split()) + " " + " ".join(text[-tail * 4:].split())
+    flat = (
+        " ".join(text[:_MAX_CHARS].split())
+        if len(text) <= _MAX_CHARS
+        else " ".join(text[: head * 4].split()) + " " + " ".join(text[-tail * 4 :].split())
+    )
     return flat if len(flat) <= head + tail + 3 else flat[:head] + " … " + flat[-tail:]
 
 

@@ -1,5 +1,6 @@
 """Fixtures for the CLI and job-core tests: a private ARCCTL_HOME + config dir per test, user templates
 whose entry is tests/cli_jobs/fake_trainer.py, and a runner for the real `arcctl` binary."""
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ def fake_template(name: str, args: str = "", gpus: int = 0, pattern: str = "fake
     return f"""
 [template]
 kind = "grpo"
-description = "fake trainer ({args or 'defaults'})"
+description = "fake trainer ({args or "defaults"})"
 name = "{pattern}"
 entry = {entry}
 
@@ -48,7 +49,9 @@ def home(tmp_path, monkeypatch):
     (cfg / "templates" / "fake.toml").write_text(fake_template("fake", "--steps 3 --sleep 0.1"))
     (cfg / "templates" / "fakefail.toml").write_text(fake_template("fakefail", "--steps 2 --sleep 0.1 --exit 3"))
     (cfg / "templates" / "fakeslow.toml").write_text(fake_template("fakeslow", "--steps 200 --sleep 0.1"))
-    (cfg / "templates" / "fakestubborn.toml").write_text(fake_template("fakestubborn", "--steps 200 --sleep 0.1 --ignore-term"))
+    (cfg / "templates" / "fakestubborn.toml").write_text(
+        fake_template("fakestubborn", "--steps 200 --sleep 0.1 --ignore-term")
+    )
     (cfg / "profiles" / "quick.toml").write_text('[profile]\nbackend = "local"\n[options]\ncancel_grace_s = 1\n')
     monkeypatch.setenv("ARCCTL_HOME", str(data))
     monkeypatch.setenv("ARCCTL_CONFIG_DIR", str(cfg))
@@ -69,7 +72,9 @@ def _kill_leftovers(data: Path) -> None:
             pass
 
 
-def run_cli(*args: str, env: dict | None = None, check: bool | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, check: bool | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.update(env or {})
     res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env=full_env, timeout=timeout)

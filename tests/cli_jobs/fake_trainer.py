@@ -3,6 +3,7 @@ reads spec.json, appends metrics/events like the trainer does, sleeps, exits wit
 
 usage: fake_trainer.py [--steps N] [--sleep S] [--exit CODE] [--ignore-term] SPEC_JSON
 """
+
 import argparse
 import json
 import os
@@ -36,8 +37,12 @@ def on_term(signum, frame):
 
 
 signal.signal(signal.SIGTERM, on_term)
-event("started", pid=os.getpid(), cuda=os.environ.get("CUDA_VISIBLE_DEVICES"),
-      learning_rate=spec["params"]["learning_rate"])
+event(
+    "started",
+    pid=os.getpid(),
+    cuda=os.environ.get("CUDA_VISIBLE_DEVICES"),
+    learning_rate=spec["params"]["learning_rate"],
+)
 print("cuda", repr(os.environ.get("CUDA_VISIBLE_DEVICES")), "cwd", os.getcwd(), flush=True)
 for i in range(a.steps):
     with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:

@@ -1,5 +1,6 @@
 """Bad input through the real binary: one line on stderr naming the problem, a non-zero exit, no
 traceback, nothing written."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,17 +17,23 @@ def _assert_one_line_error(res, needle: str) -> None:
     assert res.stdout == ""
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["render", "grpx"], "unknown template 'grpx' (did you mean 'grpo'?)"),
-    (["submit", "grpo", "--profile", "locl"], "unknown profile 'locl' (did you mean 'local'?)"),
-    (["submit", "grpo", "-p", "learnig_rate=1e-6"], "unknown parameter 'learnig_rate' for kind grpo (did you mean 'learning_rate'?)"),
-    (["submit", "grpo", "-p", "learning_rate=abc"], "learning_rate='abc'"),
-    (["render", "grpo", "-p", "num_generations=1"], "num_generations"),
-    (["submit", "grpo", "-p", "beta=0.1", "-p", "beta=0.2"], "given twice"),
-    (["submit", "grpo", "-p", "learning_rate=1e-6,2e-6", "--run-dir", "/tmp/x"], "sweep"),
-    (["submit", "broken"], "broken.toml:4: malformed TOML"),
-    (["tail", "nosuchjob"], "nosuchjob"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["render", "grpx"], "unknown template 'grpx' (did you mean 'grpo'?)"),
+        (["submit", "grpo", "--profile", "locl"], "unknown profile 'locl' (did you mean 'local'?)"),
+        (
+            ["submit", "grpo", "-p", "learnig_rate=1e-6"],
+            "unknown parameter 'learnig_rate' for kind grpo (did you mean 'learning_rate'?)",
+        ),
+        (["submit", "grpo", "-p", "learning_rate=abc"], "learning_rate='abc'"),
+        (["render", "grpo", "-p", "num_generations=1"], "num_generations"),
+        (["submit", "grpo", "-p", "beta=0.1", "-p", "beta=0.2"], "given twice"),
+        (["submit", "grpo", "-p", "learning_rate=1e-6,2e-6", "--run-dir", "/tmp/x"], "sweep"),
+        (["submit", "broken"], "broken.toml:4: malformed TOML"),
+        (["tail", "nosuchjob"], "nosuchjob"),
+    ],
+)
 def test_bad_input_cli(home, args, needle):
     (home.parent / "config" / "templates" / "broken.toml").write_text('[template]\nkind = "grpo"\nname = "x"\nlr = \n')
     before = tree(home)
@@ -58,7 +65,9 @@ def test_existing_run_dir_is_never_overwritten(home, tmp_path):
     (existing / "precious.txt").write_text("keep")
     res = run_cli("submit", "fake", "--run-dir", str(existing))
     _assert_one_line_error(res, f"run dir {existing} already exists")
-    assert (existing / "precious.txt").read_text() == "keep" and sorted(p.name for p in existing.iterdir()) == ["precious.txt"]
+    assert (existing / "precious.txt").read_text() == "keep" and sorted(p.name for p in existing.iterdir()) == [
+        "precious.txt"
+    ]
     runs = home / "runs"
     (runs / "taken").mkdir(parents=True)
     res = run_cli("submit", "fake", "--name", "taken")
@@ -98,7 +107,8 @@ def test_resume_of_a_running_job_is_refused(home):
 
 def test_runs_root_with_unset_variable(home):
     (home.parent / "config" / "profiles" / "scratch.toml").write_text(
-        '[profile]\nbackend = "local"\nruns_root = "/scratch/$ARCCTL_TEST_UNSET_VAR/runs"\n')
+        '[profile]\nbackend = "local"\nruns_root = "/scratch/$ARCCTL_TEST_UNSET_VAR/runs"\n'
+    )
     res = run_cli("render", "fake", "--profile", "scratch")
     _assert_one_line_error(res, "uses an unset environment variable")
     res = run_cli("render", "fake", "--profile", "scratch", "--json", env={"ARCCTL_TEST_UNSET_VAR": "bob"}, check=True)
@@ -113,7 +123,8 @@ def test_remote_runs_root_keeps_its_home_and_user_for_the_host(home):
     import json
 
     (home.parent / "config" / "profiles" / "cluster.toml").write_text(
-        '[profile]\nbackend = "slurm"\nhost = "login-node"\nruns_root = "~/arc/$USER/runs/"\n')
+        '[profile]\nbackend = "slurm"\nhost = "login-node"\nruns_root = "~/arc/$USER/runs/"\n'
+    )
     res = run_cli("render", "fake", "--profile", "cluster", "--json", env={"USER": "localuser"}, check=True)
     [out] = json.loads(res.stdout)
     assert out["spec"]["run_dir"] == "~/arc/$USER/runs/fake_lr1e-6"

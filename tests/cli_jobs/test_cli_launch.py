@@ -1,6 +1,7 @@
 """End to end through the real `arcctl` binary: submit on the local profile launches a real
 process (tests/cli_jobs/fake_trainer.py as the template's entry), and `arcctl ls` shows it go
 queued -> running -> completed/failed with its exit code; cancel, resume, fork, tail."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ def test_submit_runs_to_completion(home):
     assert rd.parent == home / "runs" and rd.name == "fake_lr1e-6"
     assert (rd / "exit_code").read_text().strip() == "0"
     assert len((rd / "metrics.jsonl").read_text().splitlines()) == 8
-    assert "cuda ''" in (rd / "stdout.log").read_text()     # no GPUs here: CPU job
+    assert "cuda ''" in (rd / "stdout.log").read_text()  # no GPUs here: CPU job
     assert "bye" in (rd / "stderr.log").read_text()
     assert json.loads((rd / "spec.json").read_text())["name"] == "fake_lr1e-6"
     table = run_cli("ls", check=True).stdout
@@ -168,8 +169,11 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
 
     from tests.cli_jobs.conftest import ARCCTL
 
-    p = subprocess.Popen([ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = p.stdout.readline()  # the follower has read the file up to the torn line
     assert first.split()[:2] == ["step", "1"], first
     with open(rd / "metrics.jsonl", "a") as f:
@@ -206,8 +210,10 @@ def test_two_submits_at_once_get_distinct_run_dirs(home):
 
     from tests.cli_jobs.conftest import ARCCTL
 
-    procs = [subprocess.Popen([ARCCTL, "submit", "fake", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen([ARCCTL, "submit", "fake", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     ids = [o[0].strip() for o in outs]

@@ -1,5 +1,6 @@
 """A submit killed half-way leaves neither a lost nor a duplicated job: the registry row is
 written before the backend is called, and the next `arcctl ls` resolves it from the backend."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,10 @@ def test_crash_after_launch_before_registry_update(home):
     assert row.state == "submitting" and row.backend_job_id is None
     reg.close()
     job = wait_for(lambda: (lambda js: js[0] if js[0]["state"] == "completed" else None)(_jobs()))
-    assert len(_jobs()) == 1                      # not duplicated
-    assert job["backend_job_id"] == job["run_dir"] and job["exit_code"] == 0   # not lost
+    assert len(_jobs()) == 1  # not duplicated
+    assert job["backend_job_id"] == job["run_dir"] and job["exit_code"] == 0  # not lost
     events = (Path(job["run_dir"]) / "events.jsonl").read_text()
-    assert events.count('"started"') == 1         # launched exactly once
+    assert events.count('"started"') == 1  # launched exactly once
     assert [p.name for p in (home / "runs").iterdir()] == ["fake_lr1e-6"]
 
 
@@ -51,8 +52,13 @@ def test_in_flight_submit_of_a_live_process_is_left_alone(home):
     from jobs.submit import recover
 
     reg = Registry()
-    spec = JobSpec(kind="grpo", name="x", template="t", params={"model_path": "m", "dataset": "d"},
-                   run_dir=str(home / "runs" / "x"))
+    spec = JobSpec(
+        kind="grpo",
+        name="x",
+        template="t",
+        params={"model_path": "m", "dataset": "d"},
+        run_dir=str(home / "runs" / "x"),
+    )
     jid = reg.reserve(spec)
     reg.set_state(jid, "submitting", detail=f"submitting: pid={os.getpid()} start={proc_start_time(os.getpid())}")
     assert recover(reg) == [] and reg.get(jid).state == "submitting"

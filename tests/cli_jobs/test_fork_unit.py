@@ -1,4 +1,5 @@
 """fork_spec / resume_spec on run dirs with real checkpoint folders."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def parent(home):
 
 def test_fork_newest_valid_checkpoint(parent):
     child = fork_spec(parent.run_dir, None, {"learning_rate": "1e-6", "beta": 0.04})
-    assert child.parent.checkpoint == "checkpoint-400"      # 600 has no weights
+    assert child.parent.checkpoint == "checkpoint-400"  # 600 has no weights
     assert child.resume_from == child.parent
     assert child.params["learning_rate"] == 1e-6 and child.params["beta"] == 0.04
     assert child.params["num_generations"] == parent.params["num_generations"]

@@ -5,6 +5,7 @@ Machine-specific parts are normalised: the runs root -> <RUNS>, this interpreter
 the creation time -> <created>. Params are pinned as far as the template and the overrides set
 them: a new default in jobs/params.py (another module's business) does not break these files.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,9 @@ def test_cluster_profile_specs(home, profile, monkeypatch):
 
 def test_render_output_shape(home):
     """The human `render` output: 4 specs and 4 artifacts for the issue's example sweep."""
-    res = run_cli("render", "grpo", "-p", "learning_rate=1e-6,2e-6", "-p", "beta=0.01,0.02", "--profile", "local", check=True)
+    res = run_cli(
+        "render", "grpo", "-p", "learning_rate=1e-6,2e-6", "-p", "beta=0.01,0.02", "--profile", "local", check=True
+    )
     out = res.stdout
     assert out.count("# launch artifact (command -> launch.sh):") == 4
     assert [l for l in out.splitlines() if l.startswith("# [")][3].startswith("# [4/4] arc-v2-no-pixel-score_lr2e-6_")

@@ -2,6 +2,7 @@
 impossible run dirs, a read-only home, a damaged registry, 100k-deep JSON and 1e400 numbers in run
 dirs, torn JSONL lines, out-of-range arguments and oversized sweeps. Each one ends in one clear
 line (exit 2) or is read around, never a traceback, never a file left behind."""
+
 from __future__ import annotations
 
 import json
@@ -47,15 +48,27 @@ def _no_traceback(res) -> None:
 
 # ---- non-finite numbers -------------------------------------------------------------------------
 
+
 def _has_float(ann) -> bool:
     return ann is float or any(_has_float(a) for a in typing.get_args(ann))
 
 
-FLOAT_FIELDS = sorted({(kind, name) for kind, model in PARAMS_BY_KIND.items()
-                       for name, f in model.model_fields.items()
-                       if _has_float(f.annotation) and typing.get_origin(f.annotation) is not dict})
-DICT_FIELDS = sorted({(kind, name) for kind, model in PARAMS_BY_KIND.items()
-                      for name, f in model.model_fields.items() if typing.get_origin(f.annotation) is dict})
+FLOAT_FIELDS = sorted(
+    {
+        (kind, name)
+        for kind, model in PARAMS_BY_KIND.items()
+        for name, f in model.model_fields.items()
+        if _has_float(f.annotation) and typing.get_origin(f.annotation) is not dict
+    }
+)
+DICT_FIELDS = sorted(
+    {
+        (kind, name)
+        for kind, model in PARAMS_BY_KIND.items()
+        for name, f in model.model_fields.items()
+        if typing.get_origin(f.annotation) is dict
+    }
+)
 
 
 def test_the_float_fields_are_found():
@@ -105,11 +118,13 @@ def test_cli_refuses_non_finite_and_writes_nothing(home, value):
 
 def test_user_toml_inf_is_refused_naming_the_file(home):
     path = home.parent / "config" / "templates" / "infl.toml"
-    path.write_text('[template]\nkind = "grpo"\nname = "x"\n[params]\nmodel_path = "m"\ndataset = "d"\n'
-                    "learning_rate = inf\n")
+    path.write_text(
+        '[template]\nkind = "grpo"\nname = "x"\n[params]\nmodel_path = "m"\ndataset = "d"\nlearning_rate = inf\n'
+    )
     _one_line_error(run_cli("render", "infl"), str(path), "learning_rate", "finite")
-    path.write_text('[template]\nkind = "sft"\nname = "x"\n[params]\nmodel_path = "m"\ndataset = "d"\n'
-                    "warmup_ratio = nan\n")
+    path.write_text(
+        '[template]\nkind = "sft"\nname = "x"\n[params]\nmodel_path = "m"\ndataset = "d"\nwarmup_ratio = nan\n'
+    )
     _one_line_error(run_cli("submit", "infl"), str(path), "warmup_ratio", "finite")
 
 
@@ -124,6 +139,7 @@ def test_fork_refuses_non_finite(home):
 
 
 # ---- broken user templates -----------------------------------------------------------------------
+
 
 def test_broken_user_templates_are_one_warning_each_and_skipped(home):
     cfg = home.parent / "config"
@@ -157,6 +173,7 @@ def test_broken_user_templates_are_one_warning_each_and_skipped(home):
 
 # ---- names and run dirs --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["../../x", "..", "a/b", "/abs", "a\nb", "tab\there", ""])
 def test_fork_name_is_one_folder_name(home, name):
     parent = build_specs("grpo", [], "local")[0]
@@ -180,11 +197,14 @@ def test_fork_name_through_the_cli(home):
     assert tree(home.parent) == before and not (home.parent.parent / "escaped").exists()
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--run-dir", "{tmp}/newline\nrun"], "control characters"),
-    (["--name", "new\nline"], "control characters"),
-    (["--name", "../outside"], "one folder name"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--run-dir", "{tmp}/newline\nrun"], "control characters"),
+        (["--name", "new\nline"], "control characters"),
+        (["--name", "../outside"], "one folder name"),
+    ],
+)
 def test_names_and_run_dirs_with_control_chars_or_slashes(home, tmp_path, args, needle):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     before = tree(tmp_path)
@@ -208,9 +228,11 @@ def _jobs_in_registry() -> int:
 def test_impossible_run_dirs(home, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("mine")
-    for rd, needle in ((f"/proc/arcctl-{os.getpid()}/run", "/proc/arcctl-"),
-                       (f"{a_file}/run", f"{a_file} is a file"),
-                       (f"{a_file}/deeper/run", f"{a_file} is a file")):
+    for rd, needle in (
+        (f"/proc/arcctl-{os.getpid()}/run", "/proc/arcctl-"),
+        (f"{a_file}/run", f"{a_file} is a file"),
+        (f"{a_file}/deeper/run", f"{a_file} is a file"),
+    ):
         _one_line_error(run_cli("submit", "fake", "--run-dir", rd), f"run dir {rd}: cannot create it", needle)
     assert a_file.read_text() == "mine" and _jobs_in_registry() == 0
 
@@ -218,8 +240,9 @@ def test_impossible_run_dirs(home, tmp_path):
 def _ro_mount_available() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return False
-    probe = subprocess.run(["unshare", "-m", "--", "sh", "-c", "mount --bind / /mnt && mount -o remount,bind,ro /mnt"],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", "mount --bind / /mnt && mount -o remount,bind,ro /mnt"], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -227,8 +250,12 @@ def run_read_only(path: Path, *args: str) -> subprocess.CompletedProcess:
     """arcctl with `path` mounted read-only (a private mount namespace: nothing outlives the command).
     Root ignores file modes, so a mount is the one way to take write access away from it."""
     script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-    return subprocess.run(["unshare", "-m", "--", "sh", "-c", script, "sh", str(path), ARCCTL, *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", script, "sh", str(path), ARCCTL, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 needs_ro_mount = pytest.mark.skipif(not _ro_mount_available(), reason="needs root and mount namespaces")
@@ -261,12 +288,29 @@ def test_read_only_registry_refuses_writes_in_one_line(home):
     reg = Registry()
     reg.reserve(build_specs("fake", [], "local")[0], state="completed")
     reg.close()
-    code = ("from jobs.registry import Registry\nfrom jobs.errors import RegistryError\n"
-            "r = Registry(); assert r.readonly and r.count() == 1\n"
-            "try:\n    r.set_state(r.list()[0].id, 'failed')\nexcept RegistryError as e:\n    print(e)\n")
-    res = subprocess.run(["unshare", "-m", "--", "sh", "-c",
-                          'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
-                          "sh", str(home), sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    code = (
+        "from jobs.registry import Registry\nfrom jobs.errors import RegistryError\n"
+        "r = Registry(); assert r.readonly and r.count() == 1\n"
+        "try:\n    r.set_state(r.list()[0].id, 'failed')\nexcept RegistryError as e:\n    print(e)\n"
+    )
+    res = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
+            "sh",
+            str(home),
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert "opened read-only" in res.stdout and "not writable" in res.stdout
 
@@ -289,8 +333,11 @@ def test_submit_on_a_damaged_registry_page(home):
     reg.close()
     _damage_index(home / "registry.sqlite", "jobs_created")
     runs_before = tree(home / "runs")
-    _one_line_error(run_cli("submit", "fake", "-p", "learning_rate=0.5"),
-                    "registry.sqlite: database disk image is malformed", "damaged")
+    _one_line_error(
+        run_cli("submit", "fake", "-p", "learning_rate=0.5"),
+        "registry.sqlite: database disk image is malformed",
+        "damaged",
+    )
     assert tree(home / "runs") == runs_before  # no orphan run dir
 
 
@@ -307,23 +354,37 @@ def test_registry_write_errors_are_registry_errors(home):
 
 # ---- run dirs written by someone else ------------------------------------------------------------
 
+
 @pytest.fixture
 def hostile_run(tmp_path):
     run = tmp_path / "hostile"
     (run / "checkpoint-1").mkdir(parents=True)
     (run / "eval").mkdir()
     (run / "metrics.jsonl").write_text(
-        '{"step":1,"reward":1e400,"kl":' + DEEP + "}\n" + '{"step":1e400,"reward":0.5,"time":1e400}\n'
-        + DEEP + "\n" + '{"step":2,"reward":0.25,"kl":0.1}\n'
-        + f'{{"step":{HUGE},"reward":{HUGE},"kl":-{HUGE},"entropy":{HUGE}}}\n')
+        '{"step":1,"reward":1e400,"kl":'
+        + DEEP
+        + "}\n"
+        + '{"step":1e400,"reward":0.5,"time":1e400}\n'
+        + DEEP
+        + "\n"
+        + '{"step":2,"reward":0.25,"kl":0.1}\n'
+        + f'{{"step":{HUGE},"reward":{HUGE},"kl":-{HUGE},"entropy":{HUGE}}}\n'
+    )
     (run / "completions.jsonl").write_text(
         '{"step":1e400,"completion":"x","reward":1e400,"tokens":1e400,"diag":{"ngram4_repeat_max":1e400}}\n'
-        + DEEP + "\n" + '{"step":2,"completion":"y","reward":0,"tokens":3}\n'
+        + DEEP
+        + "\n"
+        + '{"step":2,"completion":"y","reward":0,"tokens":3}\n'
         + f'{{"step":{HUGE},"completion":"z","reward":{HUGE},"tokens":{HUGE},'
-        f'"diag":{{"ngram4_repeat_max":{HUGE},"unique_token_ratio":{HUGE}}}}}\n')
-    (run / "events.jsonl").write_text('{"event":"started","time":1e400}\n'
-                                      '{"event":"checkpoint_saved","step":1e400,"time":-1e400}\n' + DEEP + "\n"
-                                      + f'{{"event":"stopped","time":{HUGE}}}\n')
+        f'"diag":{{"ngram4_repeat_max":{HUGE},"unique_token_ratio":{HUGE}}}}}\n'
+    )
+    (run / "events.jsonl").write_text(
+        '{"event":"started","time":1e400}\n'
+        '{"event":"checkpoint_saved","step":1e400,"time":-1e400}\n'
+        + DEEP
+        + "\n"
+        + f'{{"event":"stopped","time":{HUGE}}}\n'
+    )
     (run / "checkpoint-1" / "trainer_state.json").write_text('{"global_step": 1e400}')
     (run / "checkpoint-1" / "model.safetensors").write_bytes(b"w")
     (run / "spec.json").write_text(DEEP)
@@ -375,11 +436,14 @@ def test_run_view_and_checkpoints_survive_deep_json_and_huge_numbers(hostile_run
 
 # ---- torn lines ---------------------------------------------------------------------------------
 
+
 def test_record_glued_to_a_torn_line_is_read(tmp_path):
     path = tmp_path / "metrics.jsonl"
     # what a writer killed mid-line followed by a resumed writer appending at once leaves behind
-    path.write_text('{"step":1,"reward":0.1}\n{"step":2,"rew' + '{"step":3,"reward":0.3,"x":{"a":{"b":1}}}\n'
-                    '{"step":4,"reward":0.4}\n')
+    path.write_text(
+        '{"step":1,"reward":0.1}\n{"step":2,"rew' + '{"step":3,"reward":0.3,"x":{"a":{"b":1}}}\n'
+        '{"step":4,"reward":0.4}\n'
+    )
     tail = rundir.JsonlTail(str(path))
     assert [r["step"] for r in tail.read_new()] == [1, 3, 4]
     assert tail.bad_lines == 1  # the torn record itself is gone, and counted
@@ -411,11 +475,18 @@ def test_glued_line_search_is_bounded(tmp_path):
 
 # ---- arguments and sweeps ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["tail", "x", "--poll", "-1"], ["tail", "x", "--poll", "0"], ["tail", "x", "-n", "-1"],
-    ["tail", "x", "--max-seconds", "-5"], ["ls", "-n", "-1"],
-    ["render", "fake", "--max-points", "0"],
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tail", "x", "--poll", "-1"],
+        ["tail", "x", "--poll", "0"],
+        ["tail", "x", "-n", "-1"],
+        ["tail", "x", "--max-seconds", "-5"],
+        ["ls", "-n", "-1"],
+        ["render", "fake", "--max-points", "0"],
+    ],
+)
 def test_out_of_range_arguments_are_refused(home, args):
     res = run_cli(*args)
     assert res.returncode == 2 and "Invalid value" in res.stderr, (res.returncode, res.stderr)
@@ -436,10 +507,15 @@ def test_health_exit_codes(home, tmp_path):
 def test_sweep_cap(home):
     many = ",".join(f"{i + 1}e-7" for i in range(1001))
     before = tree(home)
-    _one_line_error(run_cli("render", "fake", "-p", f"learning_rate={many}"),
-                    "sweep of 1001 points", "limit of 1000", "--max-points 1001")
-    _one_line_error(run_cli("submit", "fake", "-p", "learning_rate=1e-6,2e-6,3e-6", "--max-points", "2"),
-                    "sweep of 3 points")
+    _one_line_error(
+        run_cli("render", "fake", "-p", f"learning_rate={many}"),
+        "sweep of 1001 points",
+        "limit of 1000",
+        "--max-points 1001",
+    )
+    _one_line_error(
+        run_cli("submit", "fake", "-p", "learning_rate=1e-6,2e-6,3e-6", "--max-points", "2"), "sweep of 3 points"
+    )
     assert tree(home) == before
     res = run_cli("render", "fake", "-p", "learning_rate=1e-6,2e-6,3e-6", "--max-points", "3", check=True)
     assert "# 3 spec(s)" in res.stdout

@@ -1,5 +1,6 @@
 """`arcctl` and `jobs` load without the heavy training stack; `jobs` also without textual.
 Each check runs in a fresh interpreter, so nothing imported by other tests can hide a leak."""
+
 from __future__ import annotations
 
 import json
@@ -41,15 +42,22 @@ def test_jobs_and_cli_stay_light():
     assert {"jobs.registry", "jobs.submit", "jobs.runview", "jobs.backends.slurm"} <= set(got["jobs"])
 
 
-@pytest.mark.parametrize("args,says", [(["--help"], "Usage"), (["ls"], ""), (["templates"], "grpo"),
-                                       (["render", "grpo"], "learning_rate")])
+@pytest.mark.parametrize(
+    "args,says", [(["--help"], "Usage"), (["ls"], ""), (["templates"], "grpo"), (["render", "grpo"], "learning_rate")]
+)
 def test_read_only_commands_do_not_load_heavy_modules(args, says, tmp_path):
-    code = ("import sys\nsys.argv = ['arcctl', *%r]\ncode = 0\n"
-            "try:\n    from arcctl.cli.main import app\n    app()\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('EXIT', code or 0)\n"
-            "print('MODS', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n") % (args,)
-    env = {"ARCCTL_HOME": str(tmp_path / "h"), "ARCCTL_CONFIG_DIR": str(tmp_path / "c"), "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    code = (
+        "import sys\nsys.argv = ['arcctl', *%r]\ncode = 0\n"
+        "try:\n    from arcctl.cli.main import app\n    app()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('EXIT', code or 0)\n"
+        "print('MODS', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    ) % (args,)
+    env = {
+        "ARCCTL_HOME": str(tmp_path / "h"),
+        "ARCCTL_CONFIG_DIR": str(tmp_path / "c"),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     # the command itself worked: a crash before its imports would pass the module check vacuously
     assert "EXIT 0" in res.stdout.splitlines(), res.stdout[-2000:] + res.stderr[-2000:]

@@ -1,4 +1,5 @@
 """Names (deterministic, filesystem-safe, collision -> suffix) and `-p` sweeps (typed, cartesian)."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,18 +9,40 @@ from jobs.naming import fmt_value, render_name, safe, unique_name
 from jobs.sweep import expand, parse_overrides
 
 
-@pytest.mark.parametrize("v,s", [(1e-6, "1e-6"), (2e-4, "2e-4"), (0.01, "0.01"), (1.02, "1.02"), (100.0, "100"),
-                                 (16, "16"), (True, "true"), (None, "none"), ("arc-v1", "arc-v1")])
+@pytest.mark.parametrize(
+    "v,s",
+    [
+        (1e-6, "1e-6"),
+        (2e-4, "2e-4"),
+        (0.01, "0.01"),
+        (1.02, "1.02"),
+        (100.0, "100"),
+        (16, "16"),
+        (True, "true"),
+        (None, "none"),
+        ("arc-v1", "arc-v1"),
+    ],
+)
 def test_fmt_value(v, s):
     assert fmt_value(v) == s
 
 
 def test_seed_style_name():
     pattern = "{reward_name}_lr{learning_rate}_epochs{epochs}_{num_generations}gen_{gradient_accumulation_steps}accum-steps_{lora_r}lora_repetition-penalty-{repetition_penalty}"
-    params = {"reward_name": "arc-v2-no-pixel-score", "learning_rate": 2e-6, "epochs": 100.0, "num_generations": 16,
-              "gradient_accumulation_steps": 2, "lora_r": 32, "repetition_penalty": 1.02}
+    params = {
+        "reward_name": "arc-v2-no-pixel-score",
+        "learning_rate": 2e-6,
+        "epochs": 100.0,
+        "num_generations": 16,
+        "gradient_accumulation_steps": 2,
+        "lora_r": 32,
+        "repetition_penalty": 1.02,
+    }
     # exactly what a hand-written EXPERIMENT_NAME=lr${LR}_… export gives for these exports
-    assert render_name(pattern, params) == "arc-v2-no-pixel-score_lr2e-6_epochs100_16gen_2accum-steps_32lora_repetition-penalty-1.02"
+    assert (
+        render_name(pattern, params)
+        == "arc-v2-no-pixel-score_lr2e-6_epochs100_16gen_2accum-steps_32lora_repetition-penalty-1.02"
+    )
     assert render_name(pattern, params) == render_name(pattern, dict(params))  # deterministic
 
 
@@ -58,15 +81,18 @@ def test_parse_overrides_json_values_and_resources():
     assert ov["resources.gpus"] == [2] and ov["adapter_path"] == [None]
 
 
-@pytest.mark.parametrize("item,needle", [
-    ("learning_rate=abc", "learning_rate='abc'"),
-    ("learning_rate=-1", "greater than 0"),
-    ("lerning_rate=1", "did you mean 'learning_rate'"),
-    ("scale_rewards=bach", "scale_rewards='bach'"),
-    ("resources.gpu=1", "did you mean 'gpus'"),
-    ("learning_rate", "expected key=value"),
-    ("beta=0.1,", "empty value"),
-])
+@pytest.mark.parametrize(
+    "item,needle",
+    [
+        ("learning_rate=abc", "learning_rate='abc'"),
+        ("learning_rate=-1", "greater than 0"),
+        ("lerning_rate=1", "did you mean 'learning_rate'"),
+        ("scale_rewards=bach", "scale_rewards='bach'"),
+        ("resources.gpu=1", "did you mean 'gpus'"),
+        ("learning_rate", "expected key=value"),
+        ("beta=0.1,", "empty value"),
+    ],
+)
 def test_bad_overrides(item, needle):
     with pytest.raises(SpecError) as e:
         parse_overrides([item], "grpo")

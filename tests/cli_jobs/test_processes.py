@@ -1,6 +1,7 @@
 """Process identity and children through psutil, on real processes: the start time a pid file
 records, the same when read from another process and equal to the kernel's own value; gone and
 zombie processes have none; the children a data-parallel launcher forwards signals to."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from tests.cli_jobs.conftest import wait_for
 def _kernel_start(pid: int) -> str:
     """Field 22 of /proc/PID/stat (clock ticks since boot): what pid files have always held."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rfind(")") + 2:].split()[19]
+    return stat[stat.rfind(")") + 2 :].split()[19]
 
 
 def test_start_time_of_a_live_gone_and_zombie_process():
@@ -24,8 +25,13 @@ def test_start_time_of_a_live_gone_and_zombie_process():
     try:
         mine = start_time(p.pid)
         assert mine == _kernel_start(p.pid) and mine.isdigit()
-        other = subprocess.run([sys.executable, "-c", f"from jobs.processes import start_time; print(start_time({p.pid}))"],
-                               capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        other = subprocess.run(
+            [sys.executable, "-c", f"from jobs.processes import start_time; print(start_time({p.pid}))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
         assert other == mine  # what the launcher wrote is what a later `arcctl ls` reads back
         assert start_time(os.getpid()) != mine
         p.send_signal(signal.SIGKILL)

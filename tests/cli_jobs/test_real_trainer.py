@@ -1,6 +1,7 @@
 """The launch path with the real trainer: `arcctl submit grpo` on the local profile runs
 `python -m trainer run <run_dir>/spec.json` on the project's tiny model (CPU), `arcctl ls` sees it
 finish, and `arcctl fork` continues from its checkpoint with a changed parameter."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,26 @@ import pytest
 
 from tests.cli_jobs.conftest import run_cli, wait_for
 
-TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=2", "-p", "n_jobs=1",
-        "-p", "max_completion_length=32", "-p", "per_device_train_batch_size=2",
-        "-p", "gradient_accumulation_steps=1", "-p", "save_steps=1", "-p", "resources.gpus=0"]
+TINY = [
+    "-p",
+    "dataset=synthetic:4",
+    "-p",
+    "num_generations=2",
+    "-p",
+    "max_steps=2",
+    "-p",
+    "n_jobs=1",
+    "-p",
+    "max_completion_length=32",
+    "-p",
+    "per_device_train_batch_size=2",
+    "-p",
+    "gradient_accumulation_steps=1",
+    "-p",
+    "save_steps=1",
+    "-p",
+    "resources.gpus=0",
+]
 
 
 def _job(jid: str) -> dict:
@@ -52,8 +70,19 @@ def test_cancel_checkpoints_the_real_trainer_and_resume_continues(home, tiny_mod
     of its step and exits 0 → `arcctl resume` continues from that checkpoint; no step is lost."""
     pairs = [v for v in TINY[1::2] if not v.startswith(("max_steps=", "save_steps="))]
     args = [a for v in pairs for a in ("-p", v)]
-    [jid] = run_cli("submit", "grpo", "-p", f"model_path={tiny_model_dir}", *args, "-p", "max_steps=6",
-                    "-p", "save_steps=100", "-q", check=True).stdout.split()
+    [jid] = run_cli(
+        "submit",
+        "grpo",
+        "-p",
+        f"model_path={tiny_model_dir}",
+        *args,
+        "-p",
+        "max_steps=6",
+        "-p",
+        "save_steps=100",
+        "-q",
+        check=True,
+    ).stdout.split()
     rd = Path(_job(jid)["run_dir"])
 
     def one_step():

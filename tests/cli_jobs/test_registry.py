@@ -1,4 +1,5 @@
 """The SQLite registry: lookups, two-phase submit rows, several processes writing at once."""
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -25,9 +26,9 @@ def test_reserve_confirm_get(tmp_path):
     j = reg.get(jid)
     assert j.state == "queued" and j.backend_job_id == "123.0"
     assert j.spec() == _spec("alpha", "/runs/alpha").model_copy(update={"created": j.spec().created})
-    assert reg.get(jid[:4]).id == jid           # unique prefix
-    assert reg.get("alpha").id == jid           # name
-    assert reg.get("/runs/alpha").id == jid     # run dir
+    assert reg.get(jid[:4]).id == jid  # unique prefix
+    assert reg.get("alpha").id == jid  # name
+    assert reg.get("/runs/alpha").id == jid  # run dir
     assert reg.run_dir_taken("/runs/alpha") and not reg.run_dir_taken("/runs/beta")
 
 
@@ -47,7 +48,9 @@ def test_update_statuses_only_touches_changed_rows(tmp_path):
     reg = Registry(tmp_path / "r.sqlite")
     a = reg.reserve(_spec("a", "/r/a"))
     b = reg.reserve(_spec("b", "/r/b"))
-    n = reg.update_statuses({a: JobStatus(JobState.RUNNING), b: JobStatus(JobState.FAILED, exit_code=3, reason="exit_code")})
+    n = reg.update_statuses(
+        {a: JobStatus(JobState.RUNNING), b: JobStatus(JobState.FAILED, exit_code=3, reason="exit_code")}
+    )
     assert n == 2
     assert reg.update_statuses({a: JobStatus(JobState.RUNNING)}) == 0
     assert reg.get(b).exit_code == 3 and reg.get(b).terminal

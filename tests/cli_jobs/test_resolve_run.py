@@ -1,5 +1,6 @@
 """The one RUN resolver behind `tail`, `fetch`, `health` and `open`: a run dir, `host:/path`, or a
 registry job -> run dir, host and file system; bad input is one UserError naming what was given."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,15 @@ from jobs.spec import JobSpec
 
 
 def _job(run_dir: Path, name: str = "r1", host: str | None = None) -> str:
-    spec = JobSpec(kind="grpo", name=name, template="grpo", run_dir=str(run_dir), host=host,
-                   backend="slurm" if host else "local", params={"model_path": "m", "dataset": "d"})
+    spec = JobSpec(
+        kind="grpo",
+        name=name,
+        template="grpo",
+        run_dir=str(run_dir),
+        host=host,
+        backend="slurm" if host else "local",
+        params={"model_path": "m", "dataset": "d"},
+    )
     return Registry().reserve(spec)
 
 

@@ -3,6 +3,7 @@
 checkpoint while saying "resumed from checkpoint-2"), moves checkpoint-4 and the rows of steps 3-4
 into branches/, and writes steps 3-4 again; the dashboard's checkpoints screen (`k`, then `r`) does
 the same through the registry."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,9 +16,26 @@ from jobs import rundir
 from tests.cli_jobs.conftest import run_cli, wait_for
 from tests.pilot import until
 
-TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=4", "-p", "n_jobs=1",
-        "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
-        "-p", "gradient_accumulation_steps=1", "-p", "save_steps=2", "-p", "resources.gpus=0"]
+TINY = [
+    "-p",
+    "dataset=synthetic:4",
+    "-p",
+    "num_generations=2",
+    "-p",
+    "max_steps=4",
+    "-p",
+    "n_jobs=1",
+    "-p",
+    "max_completion_length=16",
+    "-p",
+    "per_device_train_batch_size=2",
+    "-p",
+    "gradient_accumulation_steps=1",
+    "-p",
+    "save_steps=2",
+    "-p",
+    "resources.gpus=0",
+]
 
 
 def _finished(jid: str, restarts: int = 0) -> dict | None:
@@ -68,7 +86,9 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
 
     app = ArcApp(source=JobSource(Registry()))
     async with app.run_test(size=(150, 48)) as pilot:
-        await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs", DataTable).row_count == 1)
+        await until(
+            pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs", DataTable).row_count == 1
+        )
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("k")
@@ -76,14 +96,21 @@ async def _resume_from_dashboard(jid: str, branch: str) -> None:
         ck = app.screen
         # the branch the CLI resume moved aside is shown with the checkpoints
         status = ck.query_one("#ck-status", Static)
-        await until(pilot, lambda: f"1 earlier branch(es) moved aside, newest: branches/{branch}" in str(status.render()))
+        await until(
+            pilot, lambda: f"1 earlier branch(es) moved aside, newest: branches/{branch}" in str(status.render())
+        )
         t = ck.query_one("#ck-table", DataTable)
         t.move_cursor(row=[r.name for r in ck.rows].index("checkpoint-2"))
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, CheckpointsScreen)
-                    and any(f"resumed job {jid} from checkpoint-2" in str(n.message) for n in app._notifications))
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CheckpointsScreen)
+                and any(f"resumed job {jid} from checkpoint-2" in str(n.message) for n in app._notifications)
+            ),
+        )
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The run-dir contract (jobs/records.py, docs/run-dir.md): what the real trainer wrote validates,
 what does not match is refused at write time with the file and the field named, and every field
 of every record type is documented in the repository."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_a_misspelled_field_is_refused_with_the_file_and_field(tmp_path):
 
 
 def test_check_run_dir_names_each_bad_line(tmp_path):
-    (tmp_path / rundir.EVENTS).write_text('{"event": "started", "time": 1, "pid": 1, "host": "h", "argv": []}\n'
-                                          '{"event": "stopped", "time": 2}\n[1]\n')
+    (tmp_path / rundir.EVENTS).write_text(
+        '{"event": "started", "time": 1, "pid": 1, "host": "h", "argv": []}\n{"event": "stopped", "time": 2}\n[1]\n'
+    )
     problems = records.check_run_dir(str(tmp_path))
     assert len(problems) == 2
     assert problems[0].endswith("events.jsonl:2: stopped.reason: Field required")
@@ -67,8 +69,13 @@ def test_the_started_event_carries_the_format_version(tmp_path):
 def test_readers_use_the_contract_spelling():
     obj = json.loads((REPO / "tests/health/traces/real_tiny_cpu_lr1e-2/completions.jsonl").read_text().splitlines()[0])
     c = Completion.from_obj(0, obj)
-    assert (c.id, c.step, c.task, c.tokens, c.truncated) == (obj["id"], obj["step"], obj["task_id"], obj["n_tokens"],
-                                                             obj["truncated"])
+    assert (c.id, c.step, c.task, c.tokens, c.truncated) == (
+        obj["id"],
+        obj["step"],
+        obj["task_id"],
+        obj["n_tokens"],
+        obj["truncated"],
+    )
     assert c.text == obj["completion"] and c.diagnostics["ngram4_repeat_max"] == obj["diag"]["ngram4_repeat_max"]
     # another spelling is not read as the same thing
     other = Completion.from_obj(1, {"text": "x", "tokens": 5, "task": "t"})

@@ -1,5 +1,6 @@
 """Templates and profiles: a built-in grpo job gets the reference run's values; user files override by name;
 every malformed or mistyped file gives one error naming the file (and line)."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,14 +10,33 @@ from jobs.params import PARAMS_BY_KIND
 from jobs.templates import load_profile, load_template, list_templates, profile_names, template_names
 
 REFERENCE_GRPO = {  # every flag of the reference GRPO training script, with its runs' values
-    "model_path": "barc0/Llama-3.1-ARC-Potpourri-Induction-8B", "dataset": "kaggle2024/train",
-    "num_generations": 16, "gradient_accumulation_steps": 2, "learning_rate": 2e-6,
-    "lr_scheduler_type": "constant_with_warmup", "warmup_ratio": 0.01, "epochs": 100, "lora_r": 32,
-    "lora_alpha": 32, "use_rslora": False, "load_in_4bit": False, "beta": 0.01, "max_grad_norm": 0.1,
-    "repetition_penalty": 1.02, "scale_rewards": "batch", "mask_truncated_completions": True,
-    "reward_name": "arc-v2-no-pixel-score", "max_seq_length": 9700, "max_completion_length": 1024,
-    "gpu_memory_utilization": 0.3, "n_jobs": 20, "save_steps": 200, "logging_steps": 1,
-    "use_data_augmentation": True, "backend": "trl", "use_vllm": False,
+    "model_path": "barc0/Llama-3.1-ARC-Potpourri-Induction-8B",
+    "dataset": "kaggle2024/train",
+    "num_generations": 16,
+    "gradient_accumulation_steps": 2,
+    "learning_rate": 2e-6,
+    "lr_scheduler_type": "constant_with_warmup",
+    "warmup_ratio": 0.01,
+    "epochs": 100,
+    "lora_r": 32,
+    "lora_alpha": 32,
+    "use_rslora": False,
+    "load_in_4bit": False,
+    "beta": 0.01,
+    "max_grad_norm": 0.1,
+    "repetition_penalty": 1.02,
+    "scale_rewards": "batch",
+    "mask_truncated_completions": True,
+    "reward_name": "arc-v2-no-pixel-score",
+    "max_seq_length": 9700,
+    "max_completion_length": 1024,
+    "gpu_memory_utilization": 0.3,
+    "n_jobs": 20,
+    "save_steps": 200,
+    "logging_steps": 1,
+    "use_data_augmentation": True,
+    "backend": "trl",
+    "use_vllm": False,
 }
 
 
@@ -54,7 +74,8 @@ def test_profiles_carry_backend_options(home):
 def test_user_template_overrides_builtin_by_name(home):
     cfg = home.parent / "config"
     (cfg / "templates" / "grpo.toml").write_text(
-        '[template]\nkind = "grpo"\nname = "mine_{beta}"\n[params]\nmodel_path = "m"\ndataset = "d"\nbeta = 0.5\n')
+        '[template]\nkind = "grpo"\nname = "mine_{beta}"\n[params]\nmodel_path = "m"\ndataset = "d"\nbeta = 0.5\n'
+    )
     t = load_template("grpo")
     assert t.source == "user" and t.name_pattern == "mine_{beta}" and t.params["beta"] == 0.5
 
@@ -78,16 +99,19 @@ def test_malformed_toml_names_file_and_line(home):
     assert any(getattr(x, "name", None) == "grpo" for x in listed)
 
 
-@pytest.mark.parametrize("body,needle", [
-    ('[template]\nkind = "grpo"\nname = "x"\n[params]\nlearnig_rate = 1e-6\n', "did you mean 'learning_rate'"),
-    ('[template]\nkind = "grpoo"\nname = "x"\n', "did you mean 'grpo'"),
-    ('[template]\nkind = "grpo"\nname = "x_{betta}"\n', "did you mean 'beta'"),
-    ('[template]\nkind = "grpo"\nnmae = "x"\n', "did you mean 'name'"),
-    ('[template]\nkind = "grpo"\nname = "x"\n[params]\nlearning_rate = "abc"\n', "learning_rate"),
-    ('[template]\nkind = "grpo"\nname = "x"\n[resources]\ngpu = 1\n', "did you mean 'gpus'"),
-    ('[template]\nkind = "sft"\nname = "x"\n[health]\nkl = 1.0\n', "not supported"),
-    ('kind = "grpo"\n', "unknown key 'kind'"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ('[template]\nkind = "grpo"\nname = "x"\n[params]\nlearnig_rate = 1e-6\n', "did you mean 'learning_rate'"),
+        ('[template]\nkind = "grpoo"\nname = "x"\n', "did you mean 'grpo'"),
+        ('[template]\nkind = "grpo"\nname = "x_{betta}"\n', "did you mean 'beta'"),
+        ('[template]\nkind = "grpo"\nnmae = "x"\n', "did you mean 'name'"),
+        ('[template]\nkind = "grpo"\nname = "x"\n[params]\nlearning_rate = "abc"\n', "learning_rate"),
+        ('[template]\nkind = "grpo"\nname = "x"\n[resources]\ngpu = 1\n', "did you mean 'gpus'"),
+        ('[template]\nkind = "sft"\nname = "x"\n[health]\nkl = 1.0\n', "not supported"),
+        ('kind = "grpo"\n', "unknown key 'kind'"),
+    ],
+)
 def test_bad_template_content_is_one_clear_error(home, body, needle):
     cfg = home.parent / "config"
     path = cfg / "templates" / "bad.toml"
@@ -120,7 +144,8 @@ def test_health_table_goes_into_params(home):
 
     cfg = home.parent / "config"
     (cfg / "templates" / "h.toml").write_text(
-        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warning = 0.4\n')
+        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warning = 0.4\n'
+    )
     spec = build_specs("h", [], "local")[0]
     assert spec.params["health"] == {"clipped_warning": 0.4}
 
@@ -131,7 +156,8 @@ def test_unknown_health_threshold_is_refused_at_render_time(home):
 
     cfg = home.parent / "config"
     (cfg / "templates" / "h2.toml").write_text(
-        '[template]\nkind = "grpo"\nname = "h2"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warnin = 0.4\n')
+        '[template]\nkind = "grpo"\nname = "h2"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warnin = 0.4\n'
+    )
     with pytest.raises(JobsError) as e:
         build_specs("h2", [], "local")
     assert "clipped_warnin" in str(e.value) and "clipped_warning" in str(e.value)

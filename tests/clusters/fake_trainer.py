@@ -4,6 +4,7 @@ USR1/TERM, and resumes from the newest valid checkpoint when ARCCTL_RESUME=newes
 the Slurm/HTCondor job scripts set on a restart). Knobs come from the spec's env:
 FAKE_STEPS (default 5), FAKE_STEP_S (0.2), FAKE_SAVE_EVERY (2), FAKE_EXIT (0), FAKE_SAVE_S (0: seconds
 a checkpoint takes to write, as a real model's does)."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,15 @@ if os.environ.get("ARCCTL_RESUME") == "newest":
     ck = newest_valid_checkpoint(str(run_dir))
     if ck is not None:
         start, resumed = ck.step, ck.name
-events.write({"event": "started", "time": time.time(), "step": start, "resumed_from": resumed,
-              "restart_count": int(os.environ.get("ARCCTL_RESTART_COUNT", "0"))})
+events.write(
+    {
+        "event": "started",
+        "time": time.time(),
+        "step": start,
+        "resumed_from": resumed,
+        "restart_count": int(os.environ.get("ARCCTL_RESTART_COUNT", "0")),
+    }
+)
 step = start
 while step < steps:
     if stop["sig"]:

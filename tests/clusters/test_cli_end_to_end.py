@@ -1,6 +1,7 @@
 """The whole stack on real components: `arcctl submit` with a Slurm profile (local and over the
 loopback sshd), the shared watcher behind `arcctl ls`, `arcctl tail` over SFTP, `arcctl cancel`,
 and crash recovery of a submit interrupted right after sbatch (jobs.submit.recover + find)."""
+
 from __future__ import annotations
 
 import sys
@@ -37,8 +38,8 @@ memory = "100M"
         (cfg / "profiles" / f"{name}.toml").write_text(f"""
 [profile]
 backend = "slurm"
-{f'host = "{host}"' if host else ''}
-runs_root = "{tmp_path / 'runs'}"
+{f'host = "{host}"' if host else ""}
+runs_root = "{tmp_path / "runs"}"
 [options]
 slurm_conf = "{slurm.conf}"
 [env]
@@ -51,8 +52,12 @@ FAKE_STEP_S = "0.2"
 def test_sweep_on_local_slurm_then_cancel(home):
     ids = cli(home, "submit", "fake", "--profile", "localslurm", "-p", "n_predictions=1,2", "-q").stdout.split()
     assert len(ids) == 2
-    jobs = wait_for(lambda: (j := ls(home)) and all(j[i]["state"] == "completed" for i in ids) and j,
-                    timeout=90, interval=1.0, what="both sweep jobs completed")
+    jobs = wait_for(
+        lambda: (j := ls(home)) and all(j[i]["state"] == "completed" for i in ids) and j,
+        timeout=90,
+        interval=1.0,
+        what="both sweep jobs completed",
+    )
     assert all(jobs[i]["backend"] == "slurm" and jobs[i]["backend_job_id"].isdigit() for i in ids)
     assert all(jobs[i]["exit_code"] == 0 for i in ids)
 
@@ -62,11 +67,23 @@ def test_sweep_on_local_slurm_then_cancel(home):
 
 
 def test_crash_between_sbatch_and_registry_is_recovered(home):
-    res = cli({**home, "ARCCTL_FAULT": "after_backend"}, "submit", "fake", "--profile", "localslurm",
-              "--name", "crashy", check=False)
+    res = cli(
+        {**home, "ARCCTL_FAULT": "after_backend"},
+        "submit",
+        "fake",
+        "--profile",
+        "localslurm",
+        "--name",
+        "crashy",
+        check=False,
+    )
     assert res.returncode == 70  # died right after sbatch accepted the job
-    job = wait_for(lambda: [j for j in ls(home).values() if j["name"] == "crashy" and j["backend_job_id"]],
-                   timeout=30, interval=1.0, what="recovered job")[0]
+    job = wait_for(
+        lambda: [j for j in ls(home).values() if j["name"] == "crashy" and j["backend_job_id"]],
+        timeout=30,
+        interval=1.0,
+        what="recovered job",
+    )[0]
     assert job["backend_job_id"].isdigit() and job["reason"] != "submit_interrupted"
 
 
@@ -74,8 +91,9 @@ def test_crash_between_sbatch_and_registry_is_recovered(home):
 def test_submit_over_ssh_and_tail_over_sftp(home, ssh_config, tmp_path):
     env = {**home, "ARCCTL_SSH_CONFIG": str(ssh_config)}
     jid = cli(env, "submit", "fake", "--profile", "sshslurm", "-q").stdout.split()[0]
-    job = wait_for(lambda: (j := ls(env)[jid])["state"] == "completed" and j, timeout=90, interval=1.0,
-                   what="remote job completed")
+    job = wait_for(
+        lambda: (j := ls(env)[jid])["state"] == "completed" and j, timeout=90, interval=1.0, what="remote job completed"
+    )
     assert job["host"] == "testhost"
     out = cli(env, "tail", jid, "--metrics").stdout
     assert [l.split()[1] for l in out.splitlines() if l.startswith("step ")] == ["1", "2", "3", "4"]
@@ -91,10 +109,15 @@ def test_an_unreachable_host_is_one_line_exit_2_and_nothing_written(home, tmp_pa
     ssh_config.write_text(f"Host deadhost\n  HostName 127.0.0.1\n  Port {port}\n  ConnectTimeout 5\n")
     cfg = Path(home["ARCCTL_CONFIG_DIR"])
     (cfg / "profiles" / "deadslurm.toml").write_text(
-        f'[profile]\nbackend = "slurm"\nhost = "deadhost"\nruns_root = "{tmp_path / "dead-runs"}"\n')
+        f'[profile]\nbackend = "slurm"\nhost = "deadhost"\nruns_root = "{tmp_path / "dead-runs"}"\n'
+    )
     env = {**home, "ARCCTL_SSH_CONFIG": str(ssh_config)}
-    for args in (["submit", "fake", "--profile", "deadslurm"], ["tail", "deadhost:/tmp/some-run"],
-                 ["open", "deadhost:/tmp/some-run"], ["health", "deadhost:/tmp/some-run"]):
+    for args in (
+        ["submit", "fake", "--profile", "deadslurm"],
+        ["tail", "deadhost:/tmp/some-run"],
+        ["open", "deadhost:/tmp/some-run"],
+        ["health", "deadhost:/tmp/some-run"],
+    ):
         res = cli(env, *args, check=False)
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         lines = res.stderr.strip().splitlines()

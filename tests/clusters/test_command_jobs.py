@@ -1,6 +1,7 @@
 """Any command as a job (`arcctl submit command -- PROGRAM ARGS…`): run dir, registry, logs,
 metrics written with the README's helper, cancel, resume by running it again, and the same job on
 the real Slurm over the real sshd; the HTCondor description of a command job is valid."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ def _helper() -> str:
     text = README.read_text()
     i = text.index("def log_metrics(")
     start = text.rindex("```python\n", 0, i) + len("```python\n")
-    return text[start:text.index("```", i)]
+    return text[start : text.index("```", i)]
 
 
 @pytest.fixture
@@ -35,14 +36,19 @@ def env(tmp_path):
 def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
     work = tmp_path / "project"
     work.mkdir()
-    (work / "finetuning.py").write_text(_helper() + (
-        "\nimport sys\n"
-        "steps = int(sys.argv[sys.argv.index('--steps') + 1])\n"
-        "for s in range(1, steps + 1):\n"
-        "    log_metrics(s, loss=1.0 / s)\n"
-        "print('cwd', os.getcwd(), 'run dir', os.environ['ARCCTL_RUN_DIR'])\n"))
-    jid = cli(env, "submit", "command", "--profile", "quick", "-q", "--", "python", "finetuning.py", "--steps", "3",
-              cwd=work).stdout.split()[0]
+    (work / "finetuning.py").write_text(
+        _helper()
+        + (
+            "\nimport sys\n"
+            "steps = int(sys.argv[sys.argv.index('--steps') + 1])\n"
+            "for s in range(1, steps + 1):\n"
+            "    log_metrics(s, loss=1.0 / s)\n"
+            "print('cwd', os.getcwd(), 'run dir', os.environ['ARCCTL_RUN_DIR'])\n"
+        )
+    )
+    jid = cli(
+        env, "submit", "command", "--profile", "quick", "-q", "--", "python", "finetuning.py", "--steps", "3", cwd=work
+    ).stdout.split()[0]
     job = wait_for(lambda: ended(env, jid), timeout=60, interval=0.5, what="command job ended")
     rd = Path(job["run_dir"])
     assert job["state"] == "completed" and job["exit_code"] == 0, (rd / "stderr.log").read_text()
@@ -55,8 +61,20 @@ def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
 
 
 def test_cancel_and_resume_by_running_again(env, tmp_path):
-    jid = cli(env, "submit", "command", "--profile", "quick", "--name", "sleeper", "-q", "--",
-              "/bin/sh", "-c", "echo $$ > pid.txt; exec sleep 300").stdout.split()[0]
+    jid = cli(
+        env,
+        "submit",
+        "command",
+        "--profile",
+        "quick",
+        "--name",
+        "sleeper",
+        "-q",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo $$ > pid.txt; exec sleep 300",
+    ).stdout.split()[0]
     rd = Path(ls(env)[jid]["run_dir"])
     pid = int(wait_for(lambda: (rd / "pid.txt").exists() and (rd / "pid.txt").read_text().strip(), timeout=30))
     cli(env, "cancel", jid)
@@ -64,8 +82,20 @@ def test_cancel_and_resume_by_running_again(env, tmp_path):
     assert not Path(f"/proc/{pid}").exists()
 
     # fails the first time, succeeds when run again in the same run dir (it left a marker there)
-    jid = cli(env, "submit", "command", "--profile", "quick", "--name", "flaky", "-q", "--", "/bin/sh", "-c",
-              "if [ -e tried ]; then echo second; else touch tried; echo first; exit 3; fi").stdout.split()[0]
+    jid = cli(
+        env,
+        "submit",
+        "command",
+        "--profile",
+        "quick",
+        "--name",
+        "flaky",
+        "-q",
+        "--",
+        "/bin/sh",
+        "-c",
+        "if [ -e tried ]; then echo second; else touch tried; echo first; exit 3; fi",
+    ).stdout.split()[0]
     job = wait_for(lambda: ended(env, jid), timeout=60, interval=0.5, what="first attempt")
     assert (job["state"], job["exit_code"]) == ("failed", 3)
     cli(env, "resume", jid)
@@ -101,11 +131,13 @@ def test_htcondor_description_of_a_command_job(env, monkeypatch):
 def test_a_command_job_on_slurm_over_ssh(slurm, ssh_config, env, tmp_path):
     (Path(env["ARCCTL_CONFIG_DIR"]) / "profiles" / "sshslurm.toml").write_text(
         f'[profile]\nbackend = "slurm"\nhost = "testhost"\nruns_root = "{tmp_path / "runs"}"\n'
-        f'[resources]\ncpus = 1\nmemory = "100M"\n[options]\nslurm_conf = "{slurm.conf}"\n')
+        f'[resources]\ncpus = 1\nmemory = "100M"\n[options]\nslurm_conf = "{slurm.conf}"\n'
+    )
     env = {**env, "ARCCTL_SSH_CONFIG": str(ssh_config)}
     script = 'echo "on $SLURM_JOB_ID"; printf \'{"step": 1, "loss": 0.5}\\n\' > "$ARCCTL_RUN_DIR/metrics.jsonl"'
-    jid = cli(env, "submit", "command", "--profile", "sshslurm", "--name", "remote-cmd", "-q", "--",
-              "/bin/sh", "-c", script).stdout.split()[0]
+    jid = cli(
+        env, "submit", "command", "--profile", "sshslurm", "--name", "remote-cmd", "-q", "--", "/bin/sh", "-c", script
+    ).stdout.split()[0]
     job = wait_for(lambda: ended(env, jid), timeout=120, interval=1.0, what="slurm command job ended")
     assert job["state"] == "completed" and job["host"] == "testhost", job
     assert re.fullmatch(r"on \d+\n", (Path(job["run_dir"]) / "stdout.log").read_text())

@@ -2,6 +2,7 @@
 package with pyproject's own extras and pins, copy everything the package is made of, carry its
 version, and are what the HTCondor docker example profile runs: no drift between them.
 (No docker daemon here: the recipes are checked as text against pyproject, not built.)"""
+
 from __future__ import annotations
 
 import re
@@ -50,13 +51,17 @@ def test_recipes_copy_every_part_of_the_package():
     include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {p.rstrip("*") for p in include}
     needed = packages | {"pyproject.toml", PYPROJECT["project"]["readme"]}
-    copied = {m for m in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M)} | \
-             {w for line in re.findall(r"^COPY (.+) \./$", DOCKERFILE, re.M) for w in line.split()}
+    copied = {m for m in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M)} | {
+        w for line in re.findall(r"^COPY (.+) \./$", DOCKERFILE, re.M) for w in line.split()
+    }
     assert needed <= copied, needed - copied
     files = DEF.split("%files", 1)[1].split("%", 1)[0]
     assert needed <= {line.split()[0] for line in files.strip().splitlines()}
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert not (needed & ignored)
 
 

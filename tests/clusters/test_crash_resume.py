@@ -2,6 +2,7 @@
 a CUDA "illegal memory access" in its stderr is run again, each time later (backoff_s, doubling),
 until it succeeds or max_restarts is reached; other failures are left alone. The same delay
 reaches Slurm (--begin) and HTCondor (deferral_time)."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ from tests.clusters.conftest import cli, ls, make_spec, wait_for
 
 CRASH = "RuntimeError: CUDA error: an illegal memory access was encountered"
 # each attempt records when it started and ended; it crashes until its attempt number reaches OK_AT
-SCRIPT = ('n=$(( $(cat attempts 2>/dev/null || echo 0) + 1 )); echo $n > attempts; date +%s.%N >> starts; '
-          'if [ $n -lt $OK_AT ]; then echo "$MSG" >&2; date +%s.%N >> ends; exit 1; fi; echo done')
+SCRIPT = (
+    "n=$(( $(cat attempts 2>/dev/null || echo 0) + 1 )); echo $n > attempts; date +%s.%N >> starts; "
+    'if [ $n -lt $OK_AT ]; then echo "$MSG" >&2; date +%s.%N >> ends; exit 1; fi; echo done'
+)
 pytestmark = pytest.mark.timeout(240)
 
 
@@ -24,13 +27,26 @@ def env(tmp_path):
     (cfg / "profiles").mkdir(parents=True)
     (cfg / "profiles" / "crashy.toml").write_text(
         '[profile]\nbackend = "local"\n[options]\ncancel_grace_s = 1\n'
-        'auto_resume = { crash_patterns = ["illegal memory access", "NCCL error"], backoff_s = 2, max_restarts = 2 }\n')
+        'auto_resume = { crash_patterns = ["illegal memory access", "NCCL error"], backoff_s = 2, max_restarts = 2 }\n'
+    )
     return {**os.environ, "ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
 
 
 def submit(env, name: str, ok_at: int, msg: str) -> str:
-    return cli({**env, "OK_AT": str(ok_at), "MSG": msg}, "submit", "command", "--profile", "crashy", "--name", name,
-               "-q", "--", "/bin/sh", "-c", f"OK_AT={ok_at} MSG='{msg}'; {SCRIPT}").stdout.split()[0]
+    return cli(
+        {**env, "OK_AT": str(ok_at), "MSG": msg},
+        "submit",
+        "command",
+        "--profile",
+        "crashy",
+        "--name",
+        name,
+        "-q",
+        "--",
+        "/bin/sh",
+        "-c",
+        f"OK_AT={ok_at} MSG='{msg}'; {SCRIPT}",
+    ).stdout.split()[0]
 
 
 def _times(run_dir: str, name: str) -> list[float]:
@@ -38,8 +54,8 @@ def _times(run_dir: str, name: str) -> list[float]:
 
 
 def test_named_crashes_restart_with_backoff_until_the_cap(env):
-    flaky = submit(env, "flaky", 3, CRASH)            # crashes twice, then succeeds
-    doomed = submit(env, "doomed", 99, CRASH)         # crashes every time
+    flaky = submit(env, "flaky", 3, CRASH)  # crashes twice, then succeeds
+    doomed = submit(env, "doomed", 99, CRASH)  # crashes every time
     other = submit(env, "other", 99, "ValueError: a bug of the users own")
 
     def settled():

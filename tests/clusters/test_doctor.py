@@ -1,5 +1,6 @@
 """`arcctl doctor PROFILE` against the real Slurm over the real sshd, the HTCondor stand-in over
 the same sshd, a broken profile (every ✗ with its fix) and an unreachable host."""
+
 from __future__ import annotations
 
 import json
@@ -28,22 +29,44 @@ def profiles(slurm, ssh_config, venv, tmp_path):
     (cfg / "profiles").mkdir(parents=True)
     standin.install(tmp_path / "bin", tmp_path / "state")
 
-    def write(name: str, backend: str, options: str, runs_root: str | None = None, host: str = "testhost",
-              resources: str = "gpus = 0\ncpus = 1\nmemory = \"1G\"") -> None:
+    def write(
+        name: str,
+        backend: str,
+        options: str,
+        runs_root: str | None = None,
+        host: str = "testhost",
+        resources: str = 'gpus = 0\ncpus = 1\nmemory = "1G"',
+    ) -> None:
         (cfg / "profiles" / f"{name}.toml").write_text(
             f'[profile]\nbackend = "{backend}"\nhost = "{host}"\nruns_root = "{runs_root or tmp_path / "runs"}"\n'
-            f"[resources]\n{resources}\n[options]\n{options}\n")
+            f"[resources]\n{resources}\n[options]\n{options}\n"
+        )
 
     write("good", "slurm", f'slurm_conf = "{slurm.conf}"\npartition = "debug"\npython = "{venv}/bin/python"')
-    write("broken", "slurm", f'slurm_conf = "{slurm.conf}"\npartition = "nosuch"\nsetup = ["source /nonexistent/activate"]',
-          runs_root="/proc/arcctl-cannot-write")
-    write("gpuless", "slurm", f'slurm_conf = "{slurm.conf}"\npython = "{venv}/bin/python"',
-          resources='gpus = 2\ncpus = 1\nmemory = "1G"')
-    write("condor", "htcondor", f'universe = "vanilla"\nbin_dir = "{tmp_path / "bin"}"\n'
-                                f'setup = ["source {venv}/bin/activate"]')
+    write(
+        "broken",
+        "slurm",
+        f'slurm_conf = "{slurm.conf}"\npartition = "nosuch"\nsetup = ["source /nonexistent/activate"]',
+        runs_root="/proc/arcctl-cannot-write",
+    )
+    write(
+        "gpuless",
+        "slurm",
+        f'slurm_conf = "{slurm.conf}"\npython = "{venv}/bin/python"',
+        resources='gpus = 2\ncpus = 1\nmemory = "1G"',
+    )
+    write(
+        "condor",
+        "htcondor",
+        f'universe = "vanilla"\nbin_dir = "{tmp_path / "bin"}"\nsetup = ["source {venv}/bin/activate"]',
+    )
     write("nowhere", "slurm", 'partition = "debug"', host="nosuchhost")
-    return {**os.environ, "ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home"),
-            "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    return {
+        **os.environ,
+        "ARCCTL_CONFIG_DIR": str(cfg),
+        "ARCCTL_HOME": str(tmp_path / "home"),
+        "ARCCTL_SSH_CONFIG": str(ssh_config),
+    }
 
 
 def doctor(env, *args):
@@ -60,8 +83,15 @@ def test_good_slurm_profile_over_ssh(profiles, venv):
     res = doctor(profiles, "good")
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["✓ connection", "✓ scheduler", "✓ runs_root", "✓ disk",
-                                                       "✓ python", "- gpus", "✓ dry run"], lines
+    assert [line.split(":")[0] for line in lines] == [
+        "✓ connection",
+        "✓ scheduler",
+        "✓ runs_root",
+        "✓ disk",
+        "✓ python",
+        "- gpus",
+        "✓ dry run",
+    ], lines
     rc, checks = _checks(profiles, "good")
     assert "slurm-wlm 22.05" in checks["scheduler"]["detail"]
     assert checks["python"]["detail"].startswith(f"{venv}/bin/python ") and "trl 1." in checks["python"]["detail"]
@@ -72,8 +102,11 @@ def test_broken_profile_says_what_to_fix(profiles):
     rc, checks = _checks(profiles, "broken")
     assert rc == 1
     assert checks["connection"]["ok"] is True
-    for name, words in (("runs_root", "not writable"), ("python", "/nonexistent/activate"),
-                        ("dry run", "sbatch --test-only refuses it")):
+    for name, words in (
+        ("runs_root", "not writable"),
+        ("python", "/nonexistent/activate"),
+        ("dry run", "sbatch --test-only refuses it"),
+    ):
         assert checks[name]["ok"] is False and words in checks[name]["detail"], checks[name]
         assert checks[name]["fix"], checks[name]
     text = doctor(profiles, "broken").stdout
@@ -89,12 +122,19 @@ def test_gpus_asked_for_but_none_anywhere(profiles):
 def test_htcondor_profile_over_ssh_with_the_standin(profiles, venv, tmp_path):
     rc, checks = _checks(profiles, "condor")
     assert rc == 0, checks
-    assert "condor_submit condor_q condor_history condor_rm found; $CondorVersion: 25.14.1" in checks["scheduler"]["detail"]
+    assert (
+        "condor_submit condor_q condor_history condor_rm found; $CondorVersion: 25.14.1"
+        in checks["scheduler"]["detail"]
+    )
     assert checks["python"]["detail"].startswith(f"{venv}/bin/python ")
     assert checks["dry run"]["ok"] is True
     calls = standin.calls(tmp_path / "state")
     assert any(c[0] == "condor_submit" and "-dry-run" in c for c in calls)
-    assert not json.loads((tmp_path / "state" / "queue.json").read_text())["jobs"] if (tmp_path / "state" / "queue.json").exists() else True
+    assert (
+        not json.loads((tmp_path / "state" / "queue.json").read_text())["jobs"]
+        if (tmp_path / "state" / "queue.json").exists()
+        else True
+    )
 
 
 def test_unreachable_host_stops_after_the_connection(profiles):

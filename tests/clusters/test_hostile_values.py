@@ -2,6 +2,7 @@
 shell syntax is refused for every backend with one line naming the profile and the key; a run dir
 with blanks, quotes, `%` and `$` works on the real Slurm; the Slurm job name is sanitised;
 HTCondor never expands `$(...)`/`$ENV(...)` that come from run dirs, names or parameters."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,7 @@ def test_profile_env_name_with_shell_syntax_is_one_error_naming_profile_and_key(
     profiles = tmp_path / "config" / "profiles"
     profiles.mkdir(parents=True)
     extra = '[options]\nuniverse = "vanilla"\n' if backend == "htcondor" else ""
-    (profiles / "evil.toml").write_text(
-        f'[profile]\nbackend = "{backend}"\n{extra}[env]\n"{key}" = "x"\nGOOD = "y"\n')
+    (profiles / "evil.toml").write_text(f'[profile]\nbackend = "{backend}"\n{extra}[env]\n"{key}" = "x"\nGOOD = "y"\n')
     for cmd in (["render", "eval", "--profile", "evil"], ["submit", "eval", "--profile", "evil"]):
         res = _cli(tmp_path, *cmd)
         assert res.returncode == 2, (cmd, res.stdout, res.stderr)
@@ -44,8 +44,11 @@ def test_profile_env_name_with_shell_syntax_is_one_error_naming_profile_and_key(
     assert not Path("/tmp/arcctl-pwned").exists()
 
 
-@pytest.mark.parametrize("backend", [LocalBackend({}), SlurmBackend({}), HTCondorBackend({"universe": "vanilla"})],
-                         ids=["local", "slurm", "htcondor"])
+@pytest.mark.parametrize(
+    "backend",
+    [LocalBackend({}), SlurmBackend({}), HTCondorBackend({"universe": "vanilla"})],
+    ids=["local", "slurm", "htcondor"],
+)
 def test_every_backend_refuses_a_bad_env_name_in_a_spec(tmp_path, backend):
     """A spec does not only come from a profile file (a hand-edited spec.json, a fork): the
     backends check the names again before anything is rendered."""
@@ -66,12 +69,17 @@ def test_slurm_job_name_is_sanitised():
 def test_run_dir_with_blanks_quotes_percent_and_dollar_runs_on_real_slurm(slurm, tmp_path):
     run_dir = tmp_path / """my run 'q' "dq" 100%j $(id) $HOME"""
     b = SlurmBackend({"slurm_conf": str(slurm.conf)})
-    spec = make_spec(run_dir, name="hostile name; with blanks", env={"FAKE_STEPS": 2, "FAKE_STEP_S": 0.1,
-                                                                     "MSG": "$(touch /tmp/arcctl-pwned2)"})
+    spec = make_spec(
+        run_dir,
+        name="hostile name; with blanks",
+        env={"FAKE_STEPS": 2, "FAKE_STEP_S": 0.1, "MSG": "$(touch /tmp/arcctl-pwned2)"},
+    )
     job = b.submit(spec)
     st = wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=120, what="job ended")
-    assert (st.state, st.exit_code) == (JobState.COMPLETED, 0), (st, (run_dir / "stderr.log").read_text()
-                                                                  if (run_dir / "stderr.log").exists() else "")
+    assert (st.state, st.exit_code) == (JobState.COMPLETED, 0), (
+        st,
+        (run_dir / "stderr.log").read_text() if (run_dir / "stderr.log").exists() else "",
+    )
     assert (run_dir / "exit_code").read_text().strip() == "0"
     # --output/--error landed in the run dir itself, not in a `%j`-expanded or blank-split path
     assert (run_dir / "stdout.log").exists() and (run_dir / "stderr.log").exists()

@@ -2,6 +2,7 @@
 htcondor2.Submit parser, event logs are parsed by the real htcondor2.JobEventLog, and the command
 path (condor_submit/condor_q/condor_history/condor_rm over SSH) runs against a STAND-IN
 (tests/clusters/condor_standin.py) on the real loopback sshd."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,30 +26,42 @@ MACHINE = '(TARGET.Machine == "calculon21.das-nano.com")'
 
 def grpo_seed(memory="128G", gpus=1, cpus=20, kind="grpo", name="lr2e-6_epochs100_32gen_4accum-steps_32lora"):
     return JobSpec(
-        kind=kind, name=name, template=kind,
-        params={"model_path": "/mnt/scratch/users/gbarbadillo/arc25/models/Llama-3.1-ARC-Potpourri-Induction-8B",
-                "dataset": "/mnt/scratch/users/gbarbadillo/arc25/data/arc-prize-2024/arc-agi_training_challenges.json"},
-        profile="calculon", backend="htcondor",
+        kind=kind,
+        name=name,
+        template=kind,
+        params={
+            "model_path": "/mnt/scratch/users/gbarbadillo/arc25/models/Llama-3.1-ARC-Potpourri-Induction-8B",
+            "dataset": "/mnt/scratch/users/gbarbadillo/arc25/data/arc-prize-2024/arc-agi_training_challenges.json",
+        },
+        profile="calculon",
+        backend="htcondor",
         run_dir=f"/mnt/scratch/users/gbarbadillo/arc25/trainings/2025-09-19-rl-first-steps/{name}",
         resources={"gpus": gpus, "cpus": cpus, "memory": memory, "requirements": MACHINE},
-        env={"HF_HOME": "/mnt/scratch/users/gbarbadillo/hf"}, created="2025-09-19T10:00:00Z",
+        env={"HF_HOME": "/mnt/scratch/users/gbarbadillo/hf"},
+        created="2025-09-19T10:00:00Z",
     )
 
 
-EVICTED_BODY = ("\t(0) Job was not checkpointed.\n"
-                "\t\tUsr 0 00:10:00, Sys 0 00:00:10  -  Run Remote Usage\n"
-                "\t\tUsr 0 00:00:00, Sys 0 00:00:00  -  Run Local Usage\n"
-                "\t0  -  Run Bytes Sent By Job\n\t0  -  Run Bytes Received By Job\n")
+EVICTED_BODY = (
+    "\t(0) Job was not checkpointed.\n"
+    "\t\tUsr 0 00:10:00, Sys 0 00:00:10  -  Run Remote Usage\n"
+    "\t\tUsr 0 00:00:00, Sys 0 00:00:00  -  Run Local Usage\n"
+    "\t0  -  Run Bytes Sent By Job\n\t0  -  Run Bytes Received By Job\n"
+)
 
 SEEDS = {
     # condor_submit train.condor command="python .../rl_code_finetuning.py ..." -append request_gpus=1
     # -append request_cpus=20 -append request_memory=128G -append 'requirements = (TARGET.Machine == ...)'
     "seed_grpo_docker.sub": (dict(docker_image="gbarbadillo/arc25:cuda12"), grpo_seed()),
-    "seed_grpo_vanilla.sub": (dict(universe="vanilla", python="/opt/conda/envs/arc25/bin/python", getenv=True),
-                              grpo_seed(memory="50G")),
+    "seed_grpo_vanilla.sub": (
+        dict(universe="vanilla", python="/opt/conda/envs/arc25/bin/python", getenv=True),
+        grpo_seed(memory="50G"),
+    ),
     # the 2-GPU SFT run: request_gpus=2, request_cpus=12, accelerate launch
-    "seed_sft_2gpu_docker.sub": (dict(docker_image="gbarbadillo/arc25:cuda12", max_retries=2),
-                                 grpo_seed(memory="64G", gpus=2, cpus=12, kind="sft", name="2xA6000-Qwen2.5-Coder-0.5B")),
+    "seed_sft_2gpu_docker.sub": (
+        dict(docker_image="gbarbadillo/arc25:cuda12", max_retries=2),
+        grpo_seed(memory="64G", gpus=2, cpus=12, kind="sft", name="2xA6000-Qwen2.5-Coder-0.5B"),
+    ),
 }
 
 
@@ -70,7 +83,9 @@ def test_seed_submit_descriptions_are_golden_and_accepted_by_htcondor(golden):
     assert parsed["MY.ArcctlRunDir"].strip('"') == spec.run_dir
     assert f"{spec.run_dir}/spec.json" in parsed["arguments"]
     if spec.resources.gpus > 1:
-        assert parsed["arguments"].startswith('"-m accelerate.commands.launch --num_processes 2 --num_machines 1 -m trainer run')
+        assert parsed["arguments"].startswith(
+            '"-m accelerate.commands.launch --num_processes 2 --num_machines 1 -m trainer run'
+        )
 
 
 def test_invalid_descriptions_name_the_key():
@@ -132,8 +147,9 @@ def test_condor_over_ssh_with_standin(ssh_config, tmp_path):
     state, bindir = tmp_path / "state", tmp_path / "bin"
     standin.install(bindir, state)
     pool = SSHPool()
-    b = HTCondorBackend({"bin_dir": str(bindir), "docker_image": "img"}, host="testhost",
-                        shell=SSHShell("testhost", pool))
+    b = HTCondorBackend(
+        {"bin_dir": str(bindir), "docker_image": "img"}, host="testhost", shell=SSHShell("testhost", pool)
+    )
     specs = [grpo_seed(name=f"j{i}").model_copy(update={"run_dir": str(tmp_path / f"run{i}")}) for i in range(3)]
     ids = [b.submit(s) for s in specs]
     assert ids == ["1000.0", "1001.0", "1002.0"]
@@ -146,13 +162,31 @@ def test_condor_over_ssh_with_standin(ssh_config, tmp_path):
 
     exec_ev = (1, "Job executing on host: <10.0.0.21:9618?addrs=10.0.0.21-9618&alias=calculon21.das-nano.com>", "")
     standin.set_job(state, ids[0], JobStatus=2, NumJobStarts=1, event=exec_ev)
-    standin.set_job(state, ids[0], event=(6, "Image size of job updated: 134217728",
-                                          "\t140000  -  MemoryUsage of job (MB)\n\t134656000  -  ResidentSetSize of job (KB)\n"))
-    standin.set_job(state, ids[0], JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=120000,
-                    HoldReason="Error from slot1_1@calculon21.das-nano.com: Job has gone over cgroup memory limit "
-                               "of 131072 megabytes.",
-                    event=(12, "Job was held.", "\tError from slot1_1@calculon21: Job has gone over cgroup memory "
-                                                "limit of 131072 megabytes.\n\tCode 34 Subcode 0\n"))
+    standin.set_job(
+        state,
+        ids[0],
+        event=(
+            6,
+            "Image size of job updated: 134217728",
+            "\t140000  -  MemoryUsage of job (MB)\n\t134656000  -  ResidentSetSize of job (KB)\n",
+        ),
+    )
+    standin.set_job(
+        state,
+        ids[0],
+        JobStatus=5,
+        HoldReasonCode=34,
+        HoldReasonSubCode=0,
+        MemoryUsage=120000,
+        HoldReason="Error from slot1_1@calculon21.das-nano.com: Job has gone over cgroup memory limit "
+        "of 131072 megabytes.",
+        event=(
+            12,
+            "Job was held.",
+            "\tError from slot1_1@calculon21: Job has gone over cgroup memory "
+            "limit of 131072 megabytes.\n\tCode 34 Subcode 0\n",
+        ),
+    )
     standin.set_job(state, ids[1], JobStatus=2, NumJobStarts=1, event=exec_ev)
     standin.set_job(state, ids[1], JobStatus=1, event=(4, "Job was evicted.", EVICTED_BODY))
     st = b.status(ids)

@@ -2,6 +2,7 @@
 is not on the PATH of the ssh session or the Slurm job; `python = …` or `setup = [...]` in the
 profile makes the real `python -m trainer run` job (tiny GRPO, 1 step on CPU) run on the real Slurm
 reached over the real sshd, and without them the same job fails as a new user's would."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,24 @@ from tests.clusters.conftest import cli, ended, ls, wait_for
 from tests.clusters.venvs import REPO, make_venv
 
 pytestmark = [pytest.mark.slurm, pytest.mark.sshd]
-TINY = ["-p", "dataset=synthetic:4", "-p", "num_generations=2", "-p", "max_steps=1", "-p", "n_jobs=1",
-        "-p", "max_completion_length=16", "-p", "per_device_train_batch_size=2",
-        "-p", "gradient_accumulation_steps=1", "-p", "save_steps=1"]
+TINY = [
+    "-p",
+    "dataset=synthetic:4",
+    "-p",
+    "num_generations=2",
+    "-p",
+    "max_steps=1",
+    "-p",
+    "n_jobs=1",
+    "-p",
+    "max_completion_length=16",
+    "-p",
+    "per_device_train_batch_size=2",
+    "-p",
+    "gradient_accumulation_steps=1",
+    "-p",
+    "save_steps=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +46,7 @@ def _profile(cfg: Path, name: str, tmp_path: Path, slurm, extra: str) -> None:
 [profile]
 backend = "slurm"
 host = "testhost"
-runs_root = "{tmp_path / 'runs'}"
+runs_root = "{tmp_path / "runs"}"
 [resources]
 gpus = 0
 cpus = 1
@@ -48,8 +64,12 @@ def env(slurm, ssh_config, venv, tmp_path):
     _profile(cfg, "bare", tmp_path, slurm, "")
     _profile(cfg, "withpython", tmp_path, slurm, f'python = "{venv}/bin/python"')
     _profile(cfg, "withsetup", tmp_path, slurm, f'setup = ["source {venv}/bin/activate", "echo setup-ran >&2"]')
-    return {**os.environ, "ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home"),
-            "ARCCTL_SSH_CONFIG": str(ssh_config)}
+    return {
+        **os.environ,
+        "ARCCTL_CONFIG_DIR": str(cfg),
+        "ARCCTL_HOME": str(tmp_path / "home"),
+        "ARCCTL_SSH_CONFIG": str(ssh_config),
+    }
 
 
 @pytest.mark.timeout(120)
@@ -66,8 +86,10 @@ def test_render_shows_the_profile_environment(env, venv):
 def test_trainer_in_a_venv_off_path_runs_on_slurm_over_ssh(env, tiny_model_dir):
     model = f"model_path={tiny_model_dir}"
     bare = cli(env, "submit", "grpo", "--profile", "bare", "-p", model, *TINY, "--name", "bare", "-q").stdout.split()[0]
-    ids = {p: cli(env, "submit", "grpo", "--profile", p, "-p", model, *TINY, "--name", p, "-q").stdout.split()[0]
-           for p in ("withpython", "withsetup")}
+    ids = {
+        p: cli(env, "submit", "grpo", "--profile", p, "-p", model, *TINY, "--name", p, "-q").stdout.split()[0]
+        for p in ("withpython", "withsetup")
+    }
 
     failed = wait_for(lambda: ended(env, bare), timeout=120, interval=1.0, what="bare job ended")
     err = Path(failed["run_dir"], "stderr.log").read_text()
@@ -86,8 +108,16 @@ def test_trainer_in_a_venv_off_path_runs_on_slurm_over_ssh(env, tiny_model_dir):
 def _probe_spec(run_dir: Path, backend: str):
     from jobs.spec import JobSpec
 
-    return JobSpec(kind="eval", name="probe", template="eval", params={"model_path": "m", "dataset": "d"},
-                   backend=backend, profile="venv", run_dir=str(run_dir), entry=["python", "-m", "arc_probe"])
+    return JobSpec(
+        kind="eval",
+        name="probe",
+        template="eval",
+        params={"model_path": "m", "dataset": "d"},
+        backend=backend,
+        profile="venv",
+        run_dir=str(run_dir),
+        entry=["python", "-m", "arc_probe"],
+    )
 
 
 @pytest.mark.timeout(120)
@@ -96,13 +126,16 @@ def test_local_job_runs_after_the_setup_lines(venv, tmp_path, monkeypatch):
     from jobs.backends.local import LocalBackend
 
     monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
+
     def run_probe(setup: list[str], run_dir: Path):
         b = LocalBackend({"setup": setup}, state_dir=tmp_path / "state")
         run_dir.mkdir()
         spec = _probe_spec(run_dir, "local")
         spec.write()
         job = b.submit(spec)
-        return wait_for(lambda: (s := b.status([job])[job]).state.terminal and s, timeout=60, what=f"{run_dir.name} ended")
+        return wait_for(
+            lambda: (s := b.status([job])[job]).state.terminal and s, timeout=60, what=f"{run_dir.name} ended"
+        )
 
     run_dir = tmp_path / "run"
     st = run_probe([f"source {venv}/bin/activate"], run_dir)
@@ -127,8 +160,10 @@ def test_htcondor_wrapper_script_runs_the_setup_then_the_job(venv, tmp_path):
     from tests.clusters import condor_standin as standin
 
     standin.install(tmp_path / "bin", tmp_path / "state")
-    b = HTCondorBackend({"bin_dir": str(tmp_path / "bin"), "universe": "vanilla",
-                         "setup": [f"source {venv}/bin/activate"]}, shell=LocalShell())
+    b = HTCondorBackend(
+        {"bin_dir": str(tmp_path / "bin"), "universe": "vanilla", "setup": [f"source {venv}/bin/activate"]},
+        shell=LocalShell(),
+    )
     run_dir = tmp_path / "run"
     b.submit(_probe_spec(run_dir, "htcondor"))
     script = run_dir / "job.sh"
@@ -136,7 +171,8 @@ def test_htcondor_wrapper_script_runs_the_setup_then_the_job(venv, tmp_path):
     sub = htcondor2.Submit((run_dir / "job.sub").read_text())
     assert sub.expand("executable") == str(script) and sub.expand("transfer_executable") == "true"
     argv = [sub.expand("executable"), *sub.expand("arguments").strip('"').split()]
-    res = subprocess.run(argv, cwd=sub.expand("initialdir"), capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin"})
+    res = subprocess.run(
+        argv, cwd=sub.expand("initialdir"), capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads((run_dir / "probe.json").read_text())["python"] == f"{venv}/bin/python"

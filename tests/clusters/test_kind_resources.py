@@ -1,5 +1,6 @@
 """Per-kind resources: a profile's [resources] apply to every kind, [resources.<kind>] to one, so
 an SFT or eval job keeps its template's own numbers instead of GRPO's 20 CPUs/128G/machine pin."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,19 @@ ARCCTL = str(Path(sys.executable).parent / "arcctl")
 
 
 def _render(tmp_path: Path, kind: str, profile: str, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ARCCTL_CONFIG_DIR": str(tmp_path / "config"), "ARCCTL_HOME": str(tmp_path / "home"),
-           "USER": "someone"}
-    return subprocess.run([ARCCTL, "render", kind, "--profile", profile, "-p", "model_path=/m", "--json", *extra],
-                          capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "ARCCTL_CONFIG_DIR": str(tmp_path / "config"),
+        "ARCCTL_HOME": str(tmp_path / "home"),
+        "USER": "someone",
+    }
+    return subprocess.run(
+        [ARCCTL, "render", kind, "--profile", profile, "-p", "model_path=/m", "--json", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def _resources(tmp_path, kind, profile, *extra) -> dict:
@@ -33,7 +43,8 @@ def profiles(tmp_path):
     (d / "mixed.toml").write_text(
         '[profile]\nbackend = "slurm"\n[resources]\ngpus = 1\ntime = "1-00:00:00"\n'
         '[resources.grpo]\ncpus = 20\nmemory = "128G"\nrequirements = \'(TARGET.Machine == "big")\'\n'
-        '[resources.sft]\ncpus = 12\n')
+        "[resources.sft]\ncpus = 12\n"
+    )
     (d / "typo.toml").write_text('[profile]\nbackend = "slurm"\n[resources.stf]\ncpus = 12\n')
     (d / "badvalue.toml").write_text('[profile]\nbackend = "slurm"\n[resources.sft]\ncpus = "many"\n')
     return d
@@ -44,7 +55,13 @@ def test_each_kind_gets_its_own_numbers(profiles, tmp_path):
     assert (grpo["gpus"], grpo["cpus"], grpo["memory"], grpo["time"]) == (1, 20, "128G", "1-00:00:00")
     assert grpo["requirements"] == '(TARGET.Machine == "big")'
     sft = _resources(tmp_path, "sft", "mixed")
-    assert (sft["gpus"], sft["cpus"], sft["memory"], sft["time"], sft["requirements"]) == (1, 12, "64G", "1-00:00:00", None)
+    assert (sft["gpus"], sft["cpus"], sft["memory"], sft["time"], sft["requirements"]) == (
+        1,
+        12,
+        "64G",
+        "1-00:00:00",
+        None,
+    )
     ev = _resources(tmp_path, "eval", "mixed")
     assert ev["memory"] == "64G" and ev["requirements"] is None  # the eval template's own numbers
     assert _resources(tmp_path, "sft", "mixed", "-p", "resources.cpus=4")["cpus"] == 4  # -p still wins
@@ -58,8 +75,9 @@ def test_the_example_profiles_pin_only_grpo(tmp_path):
         assert (sft["cpus"], sft["memory"], sft["requirements"]) == (12, "64G", None)
 
 
-@pytest.mark.parametrize("profile, words", [("typo", "[resources.stf]: no job kind 'stf'"),
-                                            ("badvalue", "resources.cpus")])
+@pytest.mark.parametrize(
+    "profile, words", [("typo", "[resources.stf]: no job kind 'stf'"), ("badvalue", "resources.cpus")]
+)
 def test_bad_kind_tables_are_one_error(profiles, tmp_path, profile, words):
     res = _render(tmp_path, "sft", profile)
     assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 own line (also to a file without a trailing newline), never twice, never next to a conflicting key;
 a malformed line is skipped instead of breaking every connection; GlobalKnownHostsFile and
 @revoked are honoured; and every way a connection can fail is one line naming the host."""
+
 from __future__ import annotations
 
 import os
@@ -171,8 +172,22 @@ def _closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize("case", ["refused", "garbage", "close", "silent", "bad-version", "wrong-key", "bad-identity",
-                                  "proxycommand-fails", "proxyjump-unreachable", "bad-port", "unknown-host"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "refused",
+        "garbage",
+        "close",
+        "silent",
+        "bad-version",
+        "wrong-key",
+        "bad-identity",
+        "proxycommand-fails",
+        "proxyjump-unreachable",
+        "bad-port",
+        "unknown-host",
+    ],
+)
 def test_every_connection_failure_is_one_line_naming_the_host(sshd, tmp_path, case):
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n")
@@ -198,8 +213,10 @@ def test_every_connection_failure_is_one_line_naming_the_host(sshd, tmp_path, ca
     elif case == "unknown-host":
         lines["host"] = "no-such-host.invalid"
     cfg = tmp_path / "ssh_config"
-    cfg.write_text(f"Host testhost\n  HostName {lines['host']}\n  Port {lines['port']}\n  User root\n"
-                   f"  IdentityFile {lines['identity']}\n  UserKnownHostsFile {known}\n{lines['extra']}")
+    cfg.write_text(
+        f"Host testhost\n  HostName {lines['host']}\n  Port {lines['port']}\n  User root\n"
+        f"  IdentityFile {lines['identity']}\n  UserKnownHostsFile {known}\n{lines['extra']}"
+    )
     try:
         res = _hosts(cfg, "testhost", "--timeout", "2")
     finally:

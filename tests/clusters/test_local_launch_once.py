@@ -4,6 +4,7 @@ leads to a second launch, and `arcctl cancel` stops the one job that runs.
 The start window is widened with the test hook of jobs.backends.local_wrapper: at the chosen point
 the launcher (or the wrapper it started) waits until the test releases it, so the kill lands
 exactly there every time."""
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,9 @@ def _ls() -> list[dict]:
 
 def _interrupted_submit(template: str, pause: Path, point: str, sig: int) -> None:
     env = {**os.environ, PAUSE_ENV: point, PAUSE_DIR_ENV: str(pause)}
-    p = subprocess.Popen([ARCCTL, "submit", template], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [ARCCTL, "submit", template], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(lambda: (pause / f"{point}.reached").exists() or p.poll() is not None, timeout=60)
         assert p.poll() is None, f"submit ended before reaching {point}: {p.communicate()}"

@@ -7,6 +7,7 @@ The real trainer (tiny model, SFT, 2 CPU processes over gloo) under the real acc
 configured through an accelerate config file as a user's cluster would have it. The preemption and
 no-orphans tests are about the wrapper and the launcher, not the trainer: their workers are
 stand-ins (one saves on USR1, one ignores every stop signal)."""
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,15 @@ def env(tmp_path, monkeypatch):
     (hf / "accelerate").mkdir(parents=True)
     (hf / "accelerate" / "default_config.yaml").write_text(
         "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\nnum_processes: 2\n"
-        f"mixed_precision: 'no'\nuse_cpu: false\ngpu_ids: all\nmain_process_port: {_free_port()}\n")
+        f"mixed_precision: 'no'\nuse_cpu: false\ngpu_ids: all\nmain_process_port: {_free_port()}\n"
+    )
     monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
-    job_env = {"HF_HOME": str(hf), "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
-               "TOKENIZERS_PARALLELISM": "false"}
+    job_env = {
+        "HF_HOME": str(hf),
+        "ACCELERATE_USE_CPU": "true",
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     if os.environ.get("PYTHONPATH"):  # a development checkout not installed in the venv
         job_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return job_env
@@ -51,16 +57,28 @@ def env(tmp_path, monkeypatch):
 
 def _spec(run_dir: Path, env: dict, kind: str = "sft", entry: list[str] | None = None, **params) -> JobSpec:
     kw = {"entry": entry} if entry else {}
-    return JobSpec(kind=kind, name=run_dir.name, template=kind, params=params, backend="local", profile="test-local",
-                   run_dir=str(run_dir), env=env, resources={"gpus": 2, "cpus": 1, "memory": "2G"},
-                   backend_options={"visible_gpus": "0,1", "cancel_grace_s": 60}, **kw)
+    return JobSpec(
+        kind=kind,
+        name=run_dir.name,
+        template=kind,
+        params=params,
+        backend="local",
+        profile="test-local",
+        run_dir=str(run_dir),
+        env=env,
+        resources={"gpus": 2, "cpus": 1, "memory": "2G"},
+        backend_options={"visible_gpus": "0,1", "cancel_grace_s": 60},
+        **kw,
+    )
 
 
 def _workers(run_dir: Path, marker: str) -> list[int]:
     """The training processes: below the job's wrapper, not launchers, running `marker`."""
     wrapper = int((run_dir / "pid").read_text().split()[0])
     table = processes()
-    return [p for p in descendants(wrapper, table) if marker in " ".join(table[p].argv) and not is_launcher(table[p].argv)]
+    return [
+        p for p in descendants(wrapper, table) if marker in " ".join(table[p].argv) and not is_launcher(table[p].argv)
+    ]
 
 
 def _gone(pids: list[int]) -> bool:
@@ -70,9 +88,21 @@ def _gone(pids: list[int]) -> bool:
 
 def test_cancel_reaches_the_real_trainer_under_accelerate(tmp_path, env, tiny_model_dir):
     run = tmp_path / "runs" / "sft2"
-    spec = _spec(run, env, model_path=str(tiny_model_dir), dataset="synthetic", synthetic_tasks=40, max_steps=400,
-                 save_steps=400, per_device_train_batch_size=2, gradient_accumulation_steps=1, lora_r=8,
-                 max_seq_length=4096, grid_encoder="digits", logging_steps=1)
+    spec = _spec(
+        run,
+        env,
+        model_path=str(tiny_model_dir),
+        dataset="synthetic",
+        synthetic_tasks=40,
+        max_steps=400,
+        save_steps=400,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        lora_r=8,
+        max_seq_length=4096,
+        grid_encoder="digits",
+        logging_steps=1,
+    )
     job = submit_spec(spec, Registry())
     tail = rundir.JsonlTail(str(run / rundir.METRICS))
     rows: list[dict] = []
@@ -105,8 +135,9 @@ open(os.path.join(os.environ["ARCCTL_RUN_DIR"], "worker-" + os.environ["RANK"]),
 time.sleep(600)
 """
 POLITE = WORKER.format(what="saves on USR1 (preemption) and exits 0", on_usr1="stop", on_term="stop")
-STUBBORN = WORKER.format(what="a worker stuck in a collective: never ends by itself", on_usr1="signal.SIG_IGN",
-                         on_term="signal.SIG_IGN")
+STUBBORN = WORKER.format(
+    what="a worker stuck in a collective: never ends by itself", on_usr1="signal.SIG_IGN", on_term="signal.SIG_IGN"
+)
 
 
 def _launch_stand_ins(tmp_path: Path, env: dict, source: str, grace: float):
@@ -116,8 +147,12 @@ def _launch_stand_ins(tmp_path: Path, env: dict, source: str, grace: float):
     spec = _spec(run, env, kind="command", entry=["python", "-m", "accelerate.commands.launch", str(script)])
     spec = spec.model_copy(update={"backend_options": {"visible_gpus": "0,1", "cancel_grace_s": grace}})
     job = submit_spec(spec, Registry())
-    wait_for(lambda: (run / "worker-0").exists() and (run / "worker-1").exists(), timeout=120, interval=0.3,
-             what="both workers")
+    wait_for(
+        lambda: (run / "worker-0").exists() and (run / "worker-1").exists(),
+        timeout=120,
+        interval=0.3,
+        what="both workers",
+    )
     workers = [int((run / f"worker-{r}").read_text()) for r in (0, 1)]
     assert all(os.getsid(w) == w for w in workers)
     return run, script, job, workers
@@ -154,24 +189,32 @@ def test_sigkill_after_the_grace_reaches_workers_in_their_own_sessions(tmp_path,
     run, script, job, workers = _launch_stand_ins(tmp_path, env, STUBBORN, grace=2)
     try:
         cli({}, "cancel", job)
-        wait_for(lambda: _gone(workers) and (run / "exit_code").exists(), timeout=60, interval=0.3,
-                 what="the workers to be killed")
+        wait_for(
+            lambda: _gone(workers) and (run / "exit_code").exists(),
+            timeout=60,
+            interval=0.3,
+            what="the workers to be killed",
+        )
         # the wrapper too (it writes exit_code, then starts queued jobs, then ends)
-        wait_for(lambda: not [p for p in processes().values() if str(script) in p.argv], timeout=30,
-                 what="no process left")
+        wait_for(
+            lambda: not [p for p in processes().values() if str(script) in p.argv], timeout=30, what="no process left"
+        )
     finally:
         _kill_stand_ins(script, workers)
 
 
-@pytest.mark.parametrize("argv, launcher", [
-    (["/venv/bin/python", "-m", "accelerate.commands.launch", "--num_processes", "2", "-m", "trainer"], True),
-    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "train.py"], True),
-    (["accelerate", "launch", "train.py"], True),
-    (["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "train.py"], True),
-    (["python", "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "trainer", "run", "x"], True),
-    (["/venv/bin/python", "-u", "-m", "trainer", "run", "/runs/x/spec.json"], False),  # a worker
-    (["python", "train.py", "--note", "accelerate", "launch"], False),  # the words as arguments
-    (["/venv/bin/python", "/venv/bin/accelerate", "config"], False),
-])
+@pytest.mark.parametrize(
+    "argv, launcher",
+    [
+        (["/venv/bin/python", "-m", "accelerate.commands.launch", "--num_processes", "2", "-m", "trainer"], True),
+        (["/venv/bin/python", "/venv/bin/accelerate", "launch", "train.py"], True),
+        (["accelerate", "launch", "train.py"], True),
+        (["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "train.py"], True),
+        (["python", "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "trainer", "run", "x"], True),
+        (["/venv/bin/python", "-u", "-m", "trainer", "run", "/runs/x/spec.json"], False),  # a worker
+        (["python", "train.py", "--note", "accelerate", "launch"], False),  # the words as arguments
+        (["/venv/bin/python", "/venv/bin/accelerate", "config"], False),
+    ],
+)
 def test_which_processes_are_launchers(argv, launcher):
     assert is_launcher(argv) is launcher

@@ -1,5 +1,6 @@
 """Packaging for users: ranges in pyproject, exact versions only in the test constraints file
 (which must fall inside those ranges), and the optional modules the code imports declared."""
+
 from __future__ import annotations
 
 import re

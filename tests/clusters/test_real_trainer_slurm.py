@@ -4,6 +4,7 @@ sbatch → the preemption warning (`scancel --batch --signal=USR1`, what `--sign
 exits 0 → `scontrol requeue` → the requeued job resumes from that checkpoint: every step trained
 exactly once; the same when the scheduler requeues the job itself (TERM). The stand-in trainer (fake_trainer.py) stays only in tests about the job script and
 the backend themselves."""
+
 from __future__ import annotations
 
 import os
@@ -27,18 +28,37 @@ def grpo_spec(run_dir, model, host: str | None, gpus: int = 0) -> JobSpec:
     env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     if os.environ.get("PYTHONPATH"):  # a development checkout not installed in the venv
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    params = {"model_path": str(model), "dataset": "synthetic:4", "num_generations": 2, "n_jobs": 1,
-              "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "max_completion_length": 16,
-              "max_steps": STEPS, "save_steps": 100, "logging_steps": 1}
-    return JobSpec(kind="grpo", name=run_dir.name, template="grpo", params=params, backend="slurm", host=host,
-                   profile="test-slurm", run_dir=str(run_dir), env=env,
-                   resources={"gpus": gpus, "cpus": 1, "memory": "2G"})
+    params = {
+        "model_path": str(model),
+        "dataset": "synthetic:4",
+        "num_generations": 2,
+        "n_jobs": 1,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "max_completion_length": 16,
+        "max_steps": STEPS,
+        "save_steps": 100,
+        "logging_steps": 1,
+    }
+    return JobSpec(
+        kind="grpo",
+        name=run_dir.name,
+        template="grpo",
+        params=params,
+        backend="slurm",
+        host=host,
+        profile="test-slurm",
+        run_dir=str(run_dir),
+        env=env,
+        resources={"gpus": gpus, "cpus": 1, "memory": "2G"},
+    )
 
 
 def test_usr1_checkpoints_the_real_trainer_and_the_requeued_job_resumes(slurm, ssh_config, tmp_path, tiny_model_dir):
     pool = SSHPool()
-    b = SlurmBackend({"slurm_conf": str(slurm.conf), "python": sys.executable}, host="testhost",
-                     shell=SSHShell("testhost", pool))
+    b = SlurmBackend(
+        {"slurm_conf": str(slurm.conf), "python": sys.executable}, host="testhost", shell=SSHShell("testhost", pool)
+    )
     run = tmp_path / "real-slurm"  # on the sshd host (loopback)
     job = b.submit(grpo_spec(run, tiny_model_dir, "testhost"))
     _preempt_requeue_and_check(slurm, b, job, run)
@@ -70,12 +90,20 @@ def test_a_scheduler_requeue_checkpoints_the_real_trainer_and_it_resumes(slurm, 
     b = SlurmBackend({"slurm_conf": str(slurm.conf), "python": sys.executable})
     run = tmp_path / "requeued"
     job = b.submit(grpo_spec(run, tiny_model_dir, None))
-    _preempt_requeue_and_check(slurm, b, job, run, preempt=lambda: slurm.run("scontrol", "requeue", job),
-                               signal="SIGTERM", log="TERM from Slurm")
+    _preempt_requeue_and_check(
+        slurm,
+        b,
+        job,
+        run,
+        preempt=lambda: slurm.run("scontrol", "requeue", job),
+        signal="SIGTERM",
+        log="TERM from Slurm",
+    )
 
 
-def _preempt_requeue_and_check(slurm, b: SlurmBackend, job: str, run, preempt=None, signal: str = "SIGUSR1",
-                               log: str = "USR1 from Slurm") -> None:
+def _preempt_requeue_and_check(
+    slurm, b: SlurmBackend, job: str, run, preempt=None, signal: str = "SIGUSR1", log: str = "USR1 from Slurm"
+) -> None:
     tail = rundir.JsonlTail(str(run / rundir.METRICS))
     seen: list[dict] = []
 

@@ -1,6 +1,7 @@
 """Auto-resume policy and memory bump; end to end through the registry, the shared watcher and the
 HTCondor command path (the condor_* STAND-IN over the real sshd: no HTCondor pool runs in CI),
 and through the real Slurm for crash recovery (`find`)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,7 @@ import pytest
 from jobs.backends.base import JobState, JobStatus
 from jobs.backends.condor_events import history_status, read_event_log
 from jobs.errors import SpecError
-from jobs.recovery import (ResumePolicy, apply_policy, classify, decide, memory_after_hold, memory_bump,
-                           resubmit)
+from jobs.recovery import ResumePolicy, apply_policy, classify, decide, memory_after_hold, memory_bump, resubmit
 from jobs.registry import Registry
 from jobs.submit import submit_spec
 from jobs.watcher import StatusWatcher
@@ -59,7 +59,7 @@ def test_classify_and_decide():
 def test_memory_for_a_manual_resume():
     spec = grpo_seed()
     assert memory_after_hold(spec, "memory_exceeded", HELD.detail) == "193G"  # what the status line said
-    assert memory_after_hold(spec, "memory_exceeded", None) == "192G"          # 1.5x the request
+    assert memory_after_hold(spec, "memory_exceeded", None) == "192G"  # 1.5x the request
     assert memory_after_hold(spec, "memory_exceeded", "request_memory=64G") == "192G"  # never lower
     assert memory_after_hold(spec, "evicted", HELD.detail) is None
 
@@ -78,9 +78,13 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     standin.install(bindir, state)
     reg = Registry(tmp_path / "registry.db")
     run = tmp_path / "runs" / "oom"
-    spec = grpo_seed(name="oom").model_copy(update={
-        "run_dir": str(run), "host": "testhost",
-        "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True, "max_restarts": 2}})
+    spec = grpo_seed(name="oom").model_copy(
+        update={
+            "run_dir": str(run),
+            "host": "testhost",
+            "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True, "max_restarts": 2},
+        }
+    )
     jid = submit_spec(spec, reg)
     old = reg.get(jid).backend_job_id
     assert old == "1000.0"
@@ -93,8 +97,15 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     assert updates[jid].state is JobState.HELD and watcher.last_actions == []
     assert reg.get(jid).restarts == 0 and reg.get(jid).backend_job_id == old
 
-    standin.set_job(state, old, JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=131500,
-                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    standin.set_job(
+        state,
+        old,
+        JobStatus=5,
+        HoldReasonCode=34,
+        HoldReasonSubCode=0,
+        MemoryUsage=131500,
+        HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.",
+    )
     # the poll itself applies the profile's auto_resume policy (no caller has to remember to)
     updates = watcher.poll(force=True)
     assert updates[jid].state is JobState.HELD and updates[jid].reason == "memory_exceeded"
@@ -115,8 +126,9 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     # held again after 2 restarts (max_restarts=2): the policy stops and says why
     for i in range(2):
         bid = reg.get(jid).backend_job_id
-        standin.set_job(state, bid, JobStatus=5, HoldReasonCode=34, HoldReason="memory limit exceeded",
-                        MemoryUsage=200000)
+        standin.set_job(
+            state, bid, JobStatus=5, HoldReasonCode=34, HoldReason="memory limit exceeded", MemoryUsage=200000
+        )
         watcher.poll(force=True)
     lines = watcher.last_actions
     assert reg.get(jid).restarts == 2 and "not resuming" in lines[0] and "max_restarts=2" in lines[0]
@@ -184,13 +196,24 @@ def test_cli_resume_after_a_memory_hold_asks_for_more_memory(ssh_config, tmp_pat
     env = {**os.environ, "ARCCTL_HOME": str(home), "ARCCTL_SSH_CONFIG": str(ssh_config)}
     reg = Registry(home / "registry.sqlite")
     run = tmp_path / "runs" / "oom"
-    spec = grpo_seed(name="oom").model_copy(update={
-        "run_dir": str(run), "host": "testhost",
-        "backend_options": {"bin_dir": str(bindir), "docker_image": "img"}})  # auto_resume off
+    spec = grpo_seed(name="oom").model_copy(
+        update={
+            "run_dir": str(run),
+            "host": "testhost",
+            "backend_options": {"bin_dir": str(bindir), "docker_image": "img"},
+        }
+    )  # auto_resume off
     jid = submit_spec(spec, reg)
     _checkpoint(run, 200)
-    standin.set_job(state, "1000.0", JobStatus=5, HoldReasonCode=34, HoldReasonSubCode=0, MemoryUsage=131500,
-                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    standin.set_job(
+        state,
+        "1000.0",
+        JobStatus=5,
+        HoldReasonCode=34,
+        HoldReasonSubCode=0,
+        MemoryUsage=131500,
+        HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.",
+    )
     StatusWatcher(reg, "htcondor", "testhost").poll(force=True)
     job = reg.get(jid)
     assert (job.state, job.reason, job.restarts) == ("held", "memory_exceeded", 0)
@@ -226,12 +249,22 @@ def test_cli_ls_poll_auto_resumes_and_says_so(ssh_config, tmp_path):
     standin.install(bindir, state)
     env = {**os.environ, "ARCCTL_HOME": str(home), "ARCCTL_SSH_CONFIG": str(ssh_config)}
     reg = Registry(home / "registry.sqlite")
-    spec = grpo_seed(name="oom").model_copy(update={
-        "run_dir": str(tmp_path / "runs" / "oom"), "host": "testhost",
-        "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True}})
+    spec = grpo_seed(name="oom").model_copy(
+        update={
+            "run_dir": str(tmp_path / "runs" / "oom"),
+            "host": "testhost",
+            "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True},
+        }
+    )
     jid = submit_spec(spec, reg)
-    standin.set_job(state, "1000.0", JobStatus=5, HoldReasonCode=34, MemoryUsage=131500,
-                    HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.")
+    standin.set_job(
+        state,
+        "1000.0",
+        JobStatus=5,
+        HoldReasonCode=34,
+        MemoryUsage=131500,
+        HoldReason="Job has gone over cgroup memory limit of 131072 megabytes.",
+    )
     arcctl = str(Path(sys.executable).parent / "arcctl")
     res = subprocess.run([arcctl, "ls"], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,5 @@
 """`arcctl hosts` and `arcctl fetch` against the real loopback sshd, through the real CLI entry."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ ARCCTL = str(Path(sys.executable).parent / "arcctl")
 
 
 def cli(*args, env=None, cwd=None):
-    return subprocess.run([ARCCTL, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [ARCCTL, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env={**os.environ, **(env or {})}
+    )
 
 
 def _run_dir(root: Path) -> Path:
@@ -45,8 +47,13 @@ def test_hosts_reports_reachable_and_failing_hosts(sshd, ssh_config, tmp_path):
     fp = res.stdout.split("fingerprint is ")[1].split(";")[0]
     assert empty.read_text() == ""
 
-    wrong = cli("hosts", "testhost", "--trust", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-                env={"ARCCTL_SSH_CONFIG": str(cfg)})
+    wrong = cli(
+        "hosts",
+        "testhost",
+        "--trust",
+        "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        env={"ARCCTL_SSH_CONFIG": str(cfg)},
+    )
     assert wrong.returncode == 2 and "fingerprint mismatch" in wrong.stderr and "Traceback" not in wrong.stderr
     assert empty.read_text() == ""
     ok = cli("hosts", "testhost", "--trust", fp, env={"ARCCTL_SSH_CONFIG": str(cfg)})
@@ -62,7 +69,9 @@ def test_fetch_copies_a_checkpoint_back_over_sftp(ssh_config, tmp_path):
     assert res.returncode == 0, res.stderr
     got = tmp_path / "here"
     assert (got / "trainer_state.json").read_text() == (run / "checkpoint-200" / "trainer_state.json").read_text()
-    assert (got / "adapter_model.safetensors").read_bytes() == (run / "checkpoint-200" / "adapter_model.safetensors").read_bytes()
+    assert (got / "adapter_model.safetensors").read_bytes() == (
+        run / "checkpoint-200" / "adapter_model.safetensors"
+    ).read_bytes()
     assert (got / "sub" / "rng.pt").read_bytes() == b"rng"
     assert "testhost:" in res.stdout
 

@@ -1,4 +1,5 @@
 """The Slurm backend against a real single-node Slurm (slurmctld + slurmd + munge) on this host."""
+
 from __future__ import annotations
 
 import os
@@ -27,13 +28,26 @@ def seed_spec(**kw):
     from jobs.spec import JobSpec
 
     return JobSpec(
-        kind="grpo", name="lr1e-6_epochs100_16gen_2accum-steps_32lora", template="grpo",
-        params={"model_path": "/mnt/scratch/models/Llama-3.1-ARC-Potpourri-Induction-8B",
-                "dataset": "/mnt/scratch/data/arc-agi_training_challenges.json"},
-        profile="slurm-gpu", backend="slurm", run_dir="/mnt/scratch/trainings/2025-09-19/lr1e-6_epochs100",
-        resources={"gpus": 1, "cpus": 20, "memory": "128G", "time": "2-00:00:00",
-                   "requirements": '(TARGET.Machine == "calculon21.das-nano.com")'},
-        env={"HF_HOME": "/mnt/scratch/hf"}, created="2025-09-19T10:00:00Z", **kw,
+        kind="grpo",
+        name="lr1e-6_epochs100_16gen_2accum-steps_32lora",
+        template="grpo",
+        params={
+            "model_path": "/mnt/scratch/models/Llama-3.1-ARC-Potpourri-Induction-8B",
+            "dataset": "/mnt/scratch/data/arc-agi_training_challenges.json",
+        },
+        profile="slurm-gpu",
+        backend="slurm",
+        run_dir="/mnt/scratch/trainings/2025-09-19/lr1e-6_epochs100",
+        resources={
+            "gpus": 1,
+            "cpus": 20,
+            "memory": "128G",
+            "time": "2-00:00:00",
+            "requirements": '(TARGET.Machine == "calculon21.das-nano.com")',
+        },
+        env={"HF_HOME": "/mnt/scratch/hf"},
+        created="2025-09-19T10:00:00Z",
+        **kw,
     )
 
 
@@ -42,9 +56,16 @@ def test_sbatch_script_matches_golden_and_is_valid_bash(tmp_path):
     art = b.render(seed_spec())
     assert art.kind == "sbatch" and art.filename == "job.sbatch"
     check_golden("seed_grpo_gpu.sbatch", art.text)
-    for needle in ("#SBATCH --gres=gpu:1", "#SBATCH --cpus-per-task=20", "#SBATCH --mem=128G",
-                   "#SBATCH --signal=B:USR1@90", "#SBATCH --requeue", "#SBATCH --partition=gpu",
-                   "#SBATCH --nodelist=calculon21.das-nano.com", "trap on_usr1 USR1"):
+    for needle in (
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --cpus-per-task=20",
+        "#SBATCH --mem=128G",
+        "#SBATCH --signal=B:USR1@90",
+        "#SBATCH --requeue",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --nodelist=calculon21.das-nano.com",
+        "trap on_usr1 USR1",
+    ):
         assert needle in art.text
     (tmp_path / "s.sh").write_text(art.text)
     assert subprocess.run(["bash", "-n", str(tmp_path / "s.sh")]).returncode == 0
@@ -62,8 +83,14 @@ def test_unknown_profile_option_is_named():
 def test_pending_running_completed_and_cancel(slurm, tmp_path):
     b = SlurmBackend({"slurm_conf": str(slurm.conf)})
     # a blocker that takes every CPU keeps our job PENDING until we cancel the blocker
-    blocker = b.submit(make_spec(tmp_path / "blocker", "blocker", cpus=os.cpu_count(),
-                                 env={"FAKE_STEPS": 600, "FAKE_STEP_S": 0.1, "FAKE_SAVE_EVERY": 1000}))
+    blocker = b.submit(
+        make_spec(
+            tmp_path / "blocker",
+            "blocker",
+            cpus=os.cpu_count(),
+            env={"FAKE_STEPS": 600, "FAKE_STEP_S": 0.1, "FAKE_SAVE_EVERY": 1000},
+        )
+    )
     # (generous: the test cluster may be shared with another test session's jobs)
     wait_for(lambda: b.status([blocker])[blocker].state is JobState.RUNNING, timeout=120, what="blocker running")
     job = b.submit(make_spec(tmp_path / "run", "run", env={"FAKE_STEPS": 6, "FAKE_STEP_S": 0.2}))
@@ -102,8 +129,7 @@ def test_failed_exit_code_from_squeue_and_jobcomp(slurm, tmp_path):
 
 def test_one_squeue_call_for_many_jobs(slurm, tmp_path):
     b = SlurmBackend({"slurm_conf": str(slurm.conf)})
-    ids = [b.submit(make_spec(tmp_path / f"r{i}", f"r{i}", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0}))
-           for i in range(3)]
+    ids = [b.submit(make_spec(tmp_path / f"r{i}", f"r{i}", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0})) for i in range(3)]
     before = b.shell.calls
     st = b.status(ids)
     assert b.shell.calls - before == 1
@@ -151,8 +177,9 @@ def test_term_to_the_job_script_reaches_the_trainer_which_checkpoints(slurm, tmp
     signal, finishes its (slow) checkpoint and the job ends 0."""
     b = SlurmBackend({"slurm_conf": str(slurm.conf)})
     run = tmp_path / "term"
-    job = b.submit(make_spec(run, "term", env={"FAKE_STEPS": 400, "FAKE_STEP_S": 0.25, "FAKE_SAVE_EVERY": 1000,
-                                               "FAKE_SAVE_S": 3}))
+    job = b.submit(
+        make_spec(run, "term", env={"FAKE_STEPS": 400, "FAKE_STEP_S": 0.25, "FAKE_SAVE_EVERY": 1000, "FAKE_SAVE_S": 3})
+    )
     tail = JsonlTail(str(run / METRICS))
     got: list[dict] = []
     wait_for(lambda: got.extend(tail.read_new()) or (got and got[-1]["step"] >= 3), what="3 steps")
@@ -169,8 +196,7 @@ def test_a_refresh_is_one_squeue_and_at_most_one_sacct(slurm, tmp_path, monkeypa
 
     monkeypatch.setattr(slurm_mod, "_SACCT_COMPLETION", {})  # a fresh process: nothing discovered yet
     b = SlurmBackend({"slurm_conf": str(slurm.conf)})
-    ids = [b.submit(make_spec(tmp_path / f"q{i}", f"q{i}", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0}))
-           for i in range(3)]
+    ids = [b.submit(make_spec(tmp_path / f"q{i}", f"q{i}", env={"FAKE_STEPS": 1, "FAKE_STEP_S": 0})) for i in range(3)]
     gone = ["999997", "999998"]  # jobs squeue has forgotten (or never knew)
     calls: list[str] = []
     run = b.shell.run

@@ -1,5 +1,6 @@
 """The paramiko transport against a real OpenSSH server on a loopback port (throw-away keys), and
 the Slurm backend driven over it."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,6 @@ from tests.clusters.conftest import make_spec, wait_for
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 
-
 def _dead(pid: int) -> bool:
     """Gone, or a zombie its parent has not reaped yet."""
     try:
@@ -28,6 +28,7 @@ def _dead(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
 
 def test_host_resolution_from_ssh_config(ssh_config, sshd):
     h = resolve_host("testhost")
@@ -59,8 +60,9 @@ def test_unknown_host_key_is_refused_with_its_fingerprint(sshd, tmp_path, monkey
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(sshd.ssh_config(tmp_path / "cfg", known_hosts=empty)))
-    expected = subprocess.run(["ssh-keygen", "-lf", str(sshd.root / "host_ed25519.pub")],
-                              capture_output=True, text=True).stdout.split()[1]
+    expected = subprocess.run(
+        ["ssh-keygen", "-lf", str(sshd.root / "host_ed25519.pub")], capture_output=True, text=True
+    ).stdout.split()[1]
     with pytest.raises(RemoteError) as e:
         SSHPool().exec("testhost", "true")
     assert "testhost" in str(e.value) and "unknown" in str(e.value) and expected in str(e.value)
@@ -98,10 +100,12 @@ def test_bad_key_file_and_unreachable_host(sshd, tmp_path, monkeypatch):
 
 def test_proxy_jump(sshd, tmp_path, monkeypatch):
     cfg = sshd.ssh_config(tmp_path / "cfg")
-    cfg.write_text(cfg.read_text() + f"Host behind\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
-                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump testhost\n"
-                   f"Host behind2\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {sshd.user_key}\n"
-                   f"  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump root@testhost:{sshd.port}\n")
+    cfg.write_text(
+        cfg.read_text() + f"Host behind\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+        f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump testhost\n"
+        f"Host behind2\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {sshd.user_key}\n"
+        f"  UserKnownHostsFile {sshd.known_hosts}\n  ProxyJump root@testhost:{sshd.port}\n"
+    )
     monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
     pool = SSHPool()
     assert pool.exec("behind", "echo via-jump")[1] == "via-jump\n"
@@ -165,8 +169,10 @@ def test_agent_auth_without_identity_file(sshd, tmp_path, monkeypatch):
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
         subprocess.run(["ssh-add", str(sshd.user_key)], env=env, capture_output=True, check=True)
         cfg = tmp_path / "cfg"
-        cfg.write_text(f"Host agenthost\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
-                       f"  UserKnownHostsFile {sshd.known_hosts}\n")
+        cfg.write_text(
+            f"Host agenthost\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+            f"  UserKnownHostsFile {sshd.known_hosts}\n"
+        )
         monkeypatch.setenv("ARCCTL_SSH_CONFIG", str(cfg))
         monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
         monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on
@@ -189,9 +195,9 @@ def test_remote_runs_root_is_expanded_by_the_host(ssh_config, tmp_path):
     from tests.clusters.test_htcondor import grpo_seed
 
     pool = SSHPool()
-    home = pool.exec("testhost", "printf %s \"$HOME\"")[1]
+    home = pool.exec("testhost", 'printf %s "$HOME"')[1]
     assert expand_path("testhost", "~/runs/$USER/a b", pool) == f"{home}/runs/root/a b"
-    assert expand_path("testhost", "/x/\"q\"/$USER", pool) == '/x/"q"/root'
+    assert expand_path("testhost", '/x/"q"/$USER', pool) == '/x/"q"/root'
     with pytest.raises(RemoteError, match="testhost: cannot expand '/x/\\$ARCCTL_NO_SUCH_VAR'"):
         expand_path("testhost", "/x/$ARCCTL_NO_SUCH_VAR", pool)
     with pytest.raises(RemoteError, match="command substitution"):
@@ -200,9 +206,13 @@ def test_remote_runs_root_is_expanded_by_the_host(ssh_config, tmp_path):
     state, bindir = tmp_path / "state", tmp_path / "bin"
     standin.install(bindir, state)
     reg = Registry(tmp_path / "registry.db")
-    spec = grpo_seed(name="r").model_copy(update={
-        "run_dir": f"{tmp_path}/$USER/runs/r", "host": "testhost",
-        "backend_options": {"bin_dir": str(bindir), "docker_image": "img"}})
+    spec = grpo_seed(name="r").model_copy(
+        update={
+            "run_dir": f"{tmp_path}/$USER/runs/r",
+            "host": "testhost",
+            "backend_options": {"bin_dir": str(bindir), "docker_image": "img"},
+        }
+    )
     jid = submit_spec(spec, reg)
     job = reg.get(jid)
     assert job.run_dir == f"{tmp_path}/root/runs/r" == job.spec().run_dir

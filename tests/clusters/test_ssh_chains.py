@@ -2,6 +2,7 @@
 ProxyJump chain (each hop is seen in the jump host's own log), ProxyCommand, `user@host:port` hops
 configured by `Host *`, and hosts that need the system ssh (ControlMaster: opened once by the
 user, as for a 2FA login, then reused by arcctl without any key of its own)."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,8 @@ def jump(sshd, tmp_path_factory):
         f"AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n"
         "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nAllowTcpForwarding yes\nLogLevel DEBUG1\nMaxStartups 100\n"
-        + ("PerSourcePenalties no\n" if daemons._sshd_version() >= (9, 8) else ""))
+        + ("PerSourcePenalties no\n" if daemons._sshd_version() >= (9, 8) else "")
+    )
     log = root / "sshd.log"
     subprocess.run([daemons.SSHD_BINARY, "-f", str(root / "sshd_config"), "-E", str(log)], check=True)
     end = time.monotonic() + 10
@@ -54,7 +56,8 @@ def config(sshd, jump, tmp_path):
             f"Host target\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {sshd.user_key}\n"
             f"{target_extra}\n{more}\n"
             f"Host 127.0.0.1\n  IdentityFile {sshd.user_key}\n\n"  # `user@127.0.0.1:port` hops
-            f"Host *\n  User root\n  UserKnownHostsFile {known}\n")
+            f"Host *\n  User root\n  UserKnownHostsFile {known}\n"
+        )
         return path
 
     return write
@@ -79,7 +82,7 @@ def test_the_whole_proxyjump_chain_is_used(sshd, jump, config):
 
 
 def test_proxycommand(sshd, jump, config):
-    cfg = config(f"  ProxyCommand ssh -F {os.path.dirname(config('')) }/ssh_config -W %h:%p jump\n")
+    cfg = config(f"  ProxyCommand ssh -F {os.path.dirname(config(''))}/ssh_config -W %h:%p jump\n")
     before = _forwards(jump, sshd.port)
     pool = SSHPool(cfg)
     assert pool.exec("target", "echo via-proxycommand")[1] == "via-proxycommand\n"
@@ -89,7 +92,10 @@ def test_proxycommand(sshd, jump, config):
 
 def test_a_broken_chain_names_host_and_hop(sshd, config):
     cfg = config(f"  ProxyJump jump,root@127.0.0.1:{daemons.free_port()}\n")
-    with pytest.raises(RemoteError, match=r"cannot reach target .* through ProxyJump root@127\.0\.0\.1:\d+: .* through ProxyJump jump: the hop could not connect onwards \(Connect failed\)"):
+    with pytest.raises(
+        RemoteError,
+        match=r"cannot reach target .* through ProxyJump root@127\.0\.0\.1:\d+: .* through ProxyJump jump: the hop could not connect onwards \(Connect failed\)",
+    ):
         SSHPool(cfg).exec("target", "true")
     loop = config("  ProxyJump target\n")
     with pytest.raises(RemoteError, match="ProxyJump chain of target loops"):
@@ -103,9 +109,11 @@ def test_control_master_host_goes_through_the_system_ssh(sshd, config, tmp_path)
     import tempfile
 
     control = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp"))  # a socket path must stay short
-    more = (f"Host cm\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentitiesOnly yes\n"
-            f"  IdentityFile {tmp_path}/no-such-key\n  ControlMaster auto\n  ControlPath {control}/%C\n"
-            "  ControlPersist 60\n")
+    more = (
+        f"Host cm\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentitiesOnly yes\n"
+        f"  IdentityFile {tmp_path}/no-such-key\n  ControlMaster auto\n  ControlPath {control}/%C\n"
+        "  ControlPersist 60\n"
+    )
     cfg = config("", more)
     pool = SSHPool(cfg)
     assert pool.transport("cm") == "openssh" and pool.transport("target") == "paramiko"
@@ -115,8 +123,9 @@ def test_control_master_host_goes_through_the_system_ssh(sshd, config, tmp_path)
     assert "\n" not in str(e.value)
 
     # the user logs in once (here with the key; on a 2FA host they would type the code)
-    subprocess.run(["ssh", "-F", str(cfg), "-i", str(sshd.user_key), "-o", "BatchMode=yes", "-fN", "cm"],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["ssh", "-F", str(cfg), "-i", str(sshd.user_key), "-o", "BatchMode=yes", "-fN", "cm"], check=True, timeout=30
+    )
     try:
         assert pool.exec("cm", "echo over-the-master") == (0, "over-the-master\n", "")
         run = tmp_path / "remote-run"
@@ -146,13 +155,19 @@ def test_host_key_alias_and_connect_options(sshd, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text(f"login.cluster.example {sshd.host_pub}\n")
     cfg = tmp_path / "ssh_config"
-    cfg.write_text(f"Host aliased\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
-                   f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {known}\n"
-                   "  HostKeyAlias login.cluster.example\n  ServerAliveInterval 15\n  Compression yes\n"
-                   "  ConnectTimeout 7\n")
+    cfg.write_text(
+        f"Host aliased\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+        f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {known}\n"
+        "  HostKeyAlias login.cluster.example\n  ServerAliveInterval 15\n  Compression yes\n"
+        "  ConnectTimeout 7\n"
+    )
     h = resolve_host("aliased", cfg)
-    assert (h.known_hosts_key, h.server_alive_interval, h.compression, h.connect_timeout) == \
-        ("login.cluster.example", 15, True, 7)
+    assert (h.known_hosts_key, h.server_alive_interval, h.compression, h.connect_timeout) == (
+        "login.cluster.example",
+        15,
+        True,
+        7,
+    )
     pool = SSHPool(cfg)
     assert pool.exec("aliased", "echo ok")[1] == "ok\n"
     pool.close()

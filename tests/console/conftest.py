@@ -1,6 +1,7 @@
 """The console CLI tests use the CLI and job-core fixtures (tests.cli_jobs): a private ARCCTL_HOME and config dir, fake
 trainer templates (real processes), and the real `arcctl` binary; remote commands a real sshd
 on loopback."""
+
 from __future__ import annotations
 
 import os

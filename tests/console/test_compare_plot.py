@@ -1,5 +1,6 @@
 """`arcctl compare RUN... --plot METRIC` through the real binary: the overlay printed as text
 (plain when piped), forks drawn through their parents, one error line for a metric no run has."""
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,17 @@ def copy_runs(tmp: Path) -> tuple[Path, Path, Path]:
     spec.update(name="fork", run_dir=str(fork), parent={"run_dir": str(healthy), "checkpoint": "checkpoint-20"})
     spec["params"]["learning_rate"] = 3e-6
     (fork / "spec.json").write_text(json.dumps(spec))
-    (fork / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "time": 1.0 * s, "reward": 0.9}) + "\n"
-                                                for s in range(21, 41)))
+    (fork / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "time": 1.0 * s, "reward": 0.9}) + "\n" for s in range(21, 41))
+    )
     return healthy, collapsing, fork
 
 
 def test_plot_overlays_runs_with_a_fork_chain(home, tmp_path):
     healthy, collapsing, fork = copy_runs(tmp_path)
-    res = run_cli("compare", str(fork), str(collapsing), "--plot", "reward", "--width", "90", "--height", "12",
-                  check=True)
+    res = run_cli(
+        "compare", str(fork), str(collapsing), "--plot", "reward", "--width", "90", "--height", "12", check=True
+    )
     out = res.stdout.splitlines()
     assert "\x1b[" not in res.stdout  # piped: no colour codes
     assert out[0].startswith("reward") and len(out) == 1 + 10 + 1 + 1 + 1  # title, rows, x axis, legend, note

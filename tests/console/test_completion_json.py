@@ -1,5 +1,6 @@
 """Shell completion through the real binary (typer's bash and zsh protocols) and `--json` on the
 commands that change state: submit, cancel, resume, fork."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.timeout(120)
 
 def bash_complete(*words: str) -> list[str]:
     line = " ".join(("arcctl",) + words)
-    res = run_cli(env={"_ARCCTL_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(words))},
-                  check=True)
+    res = run_cli(
+        env={"_ARCCTL_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(words))}, check=True
+    )
     return res.stdout.split()
 
 
@@ -41,8 +43,11 @@ def test_broken_registry_completes_nothing_without_a_traceback(home):
 
 
 def test_json_on_submit_cancel_resume_fork(home):
-    out = json.loads(run_cli("submit", "fakeslow", "-p", "learning_rate=1e-6,2e-6", "--profile", "quick", "--json",
-                             check=True).stdout)
+    out = json.loads(
+        run_cli(
+            "submit", "fakeslow", "-p", "learning_rate=1e-6,2e-6", "--profile", "quick", "--json", check=True
+        ).stdout
+    )
     assert [j["name"] for j in out] == ["fake_lr1e-6", "fake_lr2e-6"] and all(j["state"] for j in out)
     a, b = out
     assert Path(a["run_dir"]).parent == home / "runs"

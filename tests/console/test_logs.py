@@ -1,6 +1,7 @@
 """`arcctl logs RUN` through the real binary: a run dir, a registry job, `host:/path` over a real
 loopback sshd; the last N lines of a log far larger than one read block; following a growing log
 (a partial line waits for its newline, a truncated log starts over); bad input is one line."""
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,13 @@ def test_by_job_name_and_follow(home):
 def test_follow_prints_appended_lines_and_restarts_after_truncation(home, tmp_path):
     run = make_run(tmp_path, lines=3)
     log = run / "stdout.log"
-    proc = subprocess.Popen([ARCCTL, "logs", str(run), "-f", "-n", "1", "--poll", "0.05", "--max-seconds", "20"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [ARCCTL, "logs", str(run), "-f", "-n", "1", "--poll", "0.05", "--max-seconds", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         got: list[str] = []
         threading.Thread(target=lambda: got.extend(iter(proc.stdout.readline, "")), daemon=True).start()

@@ -1,5 +1,6 @@
 """Progress and ETA: on the metrics of a real tiny GRPO run (tests/health/traces), and through
 `arcctl ls` (table and --json) on a running job."""
+
 from __future__ import annotations
 
 import json
@@ -82,6 +83,7 @@ def test_read_progress_reads_only_the_end(tmp_path):
 def test_ls_shows_step_and_eta_of_running_jobs(home):
     [jid] = run_cli("submit", "fakeslow", "-p", "max_steps=200", "--profile", "quick", "-q", check=True).stdout.split()
     try:
+
         def progressed():
             rows = {j["id"]: j for j in json.loads(run_cli("ls", "--json", check=True).stdout)}
             p = rows[jid]["progress"]

@@ -1,5 +1,6 @@
 """Long CLI work reports progress: plain lines when stderr is piped (checked through the real
 `arcctl fetch` over the loopback sshd), a rich bar on a terminal (checked in tmux)."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,11 @@ def test_plain_lines_when_piped(capsys):
         advance(2_000_000)
     err = capsys.readouterr().err
     lines = err.splitlines()
-    assert [x.split(", ")[0] for x in lines] == ["fetch checkpoint-2: 1.0 MB of 3.0 MB (33%)",
-                                                 "fetch checkpoint-2: 3.0 MB of 3.0 MB (100%)",
-                                                 "fetch checkpoint-2: 3.0 MB of 3.0 MB (100%)"]
+    assert [x.split(", ")[0] for x in lines] == [
+        "fetch checkpoint-2: 1.0 MB of 3.0 MB (33%)",
+        "fetch checkpoint-2: 3.0 MB of 3.0 MB (100%)",
+        "fetch checkpoint-2: 3.0 MB of 3.0 MB (100%)",
+    ]
     assert "\r" not in err and "\x1b" not in err
     with progress("refine-data", unit="tasks", tty=False, every_s=3600) as advance:
         for _ in range(40):
@@ -49,21 +52,30 @@ def test_fetch_over_sftp_reports_bytes_when_piped(home, tmp_path, sshd):
     run = make_run(tmp_path)
     env = {"ARCCTL_SSH_CONFIG": str(sshd.ssh_config(tmp_path / "ssh_config"))}
     dest = tmp_path / "got"
-    res = subprocess.run([str(Path(sys.executable).parent / "arcctl"), "fetch", f"testhost:{run}", "2", str(dest)],
-                         capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "arcctl"), "fetch", f"testhost:{run}", "2", str(dest)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("fetch checkpoint-2: 3.0 MB")
-    assert (dest / "adapter_model.safetensors").read_bytes() == (run / "checkpoint-2" / "adapter_model.safetensors").read_bytes()
+    assert (dest / "adapter_model.safetensors").read_bytes() == (
+        run / "checkpoint-2" / "adapter_model.safetensors"
+    ).read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_a_bar_on_a_terminal(home, tmp_path):
     run = make_run(tmp_path)
     name = f"arcctl-progress-{uuid.uuid4().hex[:8]}"
-    cmd = (f"env ARCCTL_HOME={home} {Path(sys.executable).parent / 'arcctl'} fetch {run} 2 {tmp_path / 'got'}; "
-           f"sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "10", cmd], check=True,
-                   env={**os.environ, "TERM": "xterm-256color"})
+    cmd = f"env ARCCTL_HOME={home} {Path(sys.executable).parent / 'arcctl'} fetch {run} 2 {tmp_path / 'got'}; sleep 30"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "10", cmd],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
     try:
         for _ in range(200):
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
@@ -81,19 +93,38 @@ def make_eval_run(root: Path, n: int = 300) -> Path:
     (run / "eval").mkdir(parents=True)
     from jobs.spec import JobSpec
 
-    JobSpec(kind="eval", name="eval-run", template="eval", params={"model_path": "m", "dataset": "arc1/train"},
-            run_dir=str(run)).write()
+    JobSpec(
+        kind="eval",
+        name="eval-run",
+        template="eval",
+        params={"model_path": "m", "dataset": "arc1/train"},
+        run_dir=str(run),
+    ).write()
     with open(run / "eval" / "predictions.jsonl", "w") as f:
         for i in range(n):
-            f.write(json.dumps({"task_id": "67a3c6ac", "sample": i, "code": f"def transform(g):\n    return g  # {i}",
-                                "error": "runtime_error", "train_correct": [False, False, False]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "task_id": "67a3c6ac",
+                        "sample": i,
+                        "code": f"def transform(g):\n    return g  # {i}",
+                        "error": "runtime_error",
+                        "train_correct": [False, False, False],
+                    }
+                )
+                + "\n"
+            )
     return run
 
 
 def test_refine_data_plain_lines_when_piped(home, tmp_path):
     run = make_eval_run(tmp_path)
-    res = subprocess.run([str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines()[-1].startswith("refine-data: 300 predictions, ")
     assert "\r" not in res.stderr and "\x1b" not in res.stderr
@@ -106,9 +137,14 @@ def test_refine_data_bar_on_a_pty(home, tmp_path):
 
     run = make_eval_run(tmp_path)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
-                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"})
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "arcctl"), "refine-data", str(run), "-o", str(tmp_path / "r.json")],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"},
+    )
     os.close(slave)
     out, _ = proc.communicate(timeout=60)
     screen = b""
@@ -131,8 +167,12 @@ def test_refine_data_bar_on_a_pty(home, tmp_path):
 def test_submission_build_reports_when_piped(home, tmp_path):
     run = make_eval_run(tmp_path, n=3)
     (run / "eval" / "metrics.json").write_text(json.dumps({"task_tests": {"67a3c6ac": 1, "6150a2bd": 1}}))
-    res = subprocess.run([str(Path(sys.executable).parent / "arcctl"), "submission", "build", str(run)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "arcctl"), "submission", "build", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines()[-1].startswith("submission build: 2 tasks, ")
     assert "wrote" in res.stdout and (run / "submission.json").is_file()

@@ -1,5 +1,6 @@
 """The trainer's stdout line: step/total, smoothed steps/s and ETA before the step's key metrics,
 fed through the real Trainer callback interface."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,9 @@ def test_step_total_rate_and_eta(capsys):
     state = TrainerState(max_steps=10, is_world_process_zero=True)
     for step in (1, 2, 3, 4):
         state.global_step = step
-        cb.on_log(args, state, TrainerControl(), logs={"reward": 0.25, "kl": 0.0123456, "completions/mean_length": 212.0})
+        cb.on_log(
+            args, state, TrainerControl(), logs={"reward": 0.25, "kl": 0.0123456, "completions/mean_length": 212.0}
+        )
     state.global_step = 5  # a 270 s pause (an eviction, a checkpoint upload) does not count as speed
     cb.on_log(args, state, TrainerControl(), logs={"loss": 1.5})
     cb.on_log(args, state, TrainerControl(), logs={"train_loss": 1.5, "total_flos": 1.0})  # summary: no line

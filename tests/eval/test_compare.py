@@ -1,4 +1,5 @@
 """`arcctl compare`: metrics of runs and checkpoints side by side, best per column in bold."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,40 @@ from jobs.compare import build_table, checkpoint_metrics_name
 runner = CliRunner()
 
 # A real evaluation table (baseline vs RL all tasks), as fractions.
-BASE = {"n_preds": 480, "valid_code": 1.0, "valid_outputs": 0.7087, "unique_outputs": 0.4382,
-        "train_pixel_score": 0.4130, "train_correct_grids": 0.0207, "train_pass_rate": 0.0134,
-        "train_is_correct": 0.2250, "test_pixel_score": 0.4021, "test_correct_grids": 0.0171,
-        "test_pass_rate": 0.0168, "test_is_correct": 0.2850, "pass_rate": 0.0130, "is_correct": 0.2225,
-        "pass_at_k": {"1": 0.013, "2": 0.025}}
-RL = {"n_preds": 480, "valid_code": 0.9617, "valid_outputs": 0.8192, "unique_outputs": 0.3598,
-      "train_pixel_score": 0.5624, "train_correct_grids": 0.0676, "train_pass_rate": 0.0460,
-      "train_is_correct": 0.2775, "test_pixel_score": 0.5493, "test_correct_grids": 0.0590,
-      "test_pass_rate": 0.0582, "test_is_correct": 0.3525, "pass_rate": 0.0550, "is_correct": 0.27,
-      "pass_at_k": {"1": 0.055, "2": 0.09}}
+BASE = {
+    "n_preds": 480,
+    "valid_code": 1.0,
+    "valid_outputs": 0.7087,
+    "unique_outputs": 0.4382,
+    "train_pixel_score": 0.4130,
+    "train_correct_grids": 0.0207,
+    "train_pass_rate": 0.0134,
+    "train_is_correct": 0.2250,
+    "test_pixel_score": 0.4021,
+    "test_correct_grids": 0.0171,
+    "test_pass_rate": 0.0168,
+    "test_is_correct": 0.2850,
+    "pass_rate": 0.0130,
+    "is_correct": 0.2225,
+    "pass_at_k": {"1": 0.013, "2": 0.025},
+}
+RL = {
+    "n_preds": 480,
+    "valid_code": 0.9617,
+    "valid_outputs": 0.8192,
+    "unique_outputs": 0.3598,
+    "train_pixel_score": 0.5624,
+    "train_correct_grids": 0.0676,
+    "train_pass_rate": 0.0460,
+    "train_is_correct": 0.2775,
+    "test_pixel_score": 0.5493,
+    "test_correct_grids": 0.0590,
+    "test_pass_rate": 0.0582,
+    "test_is_correct": 0.3525,
+    "pass_rate": 0.0550,
+    "is_correct": 0.27,
+    "pass_at_k": {"1": 0.055, "2": 0.09},
+}
 
 
 def _eval_run(root, name, agg, dataset="arc1/eval"):

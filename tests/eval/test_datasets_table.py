@@ -1,4 +1,5 @@
 """One table of built-in data set names, shared by the console (jobs) and the trainer."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,6 @@
 """The eval job end to end: `python -m trainer eval SPEC.json` with the tiny model (transformers
 generate, real sandbox), then `arcctl compare` and `arcctl submission build` on its run dir."""
+
 from __future__ import annotations
 
 import json
@@ -20,18 +21,33 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _eval_spec(run_dir: Path, model: Path, **over) -> Path:
-    params = dict(model_path=str(model), dataset="arc1/train", max_tasks=3, n_predictions=4,
-                  max_new_tokens=48, n_jobs=2, batch_size=12, seed=1)
+    params = dict(
+        model_path=str(model),
+        dataset="arc1/train",
+        max_tasks=3,
+        n_predictions=4,
+        max_new_tokens=48,
+        n_jobs=2,
+        batch_size=12,
+        seed=1,
+    )
     params.update(over)
-    spec = JobSpec(kind="eval", name=run_dir.name, template="eval", params=params, run_dir=str(run_dir),
-                   entry=["python", "-m", "trainer", "eval"])
+    spec = JobSpec(
+        kind="eval",
+        name=run_dir.name,
+        template="eval",
+        params=params,
+        run_dir=str(run_dir),
+        entry=["python", "-m", "trainer", "eval"],
+    )
     return spec.write()
 
 
 def _trainer(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -78,6 +94,7 @@ def test_vllm_missing_names_the_extra(tmp_path):
     pytest.importorskip("torch")
     try:
         import vllm  # noqa: F401
+
         pytest.skip("vllm is installed here")
     except ImportError:
         pass

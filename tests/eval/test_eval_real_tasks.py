@@ -10,6 +10,7 @@ Tasks (arc1/train):
             augmented copy: this checks that outputs are mapped back correctly.
   67a3c6ac  mirror left-right (3 train, 1 test). Only sample 0 is unaugmented.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ CRASH = " crash\n\ndef transform(input_grid):\n    raise RuntimeError('no idea')
 GARBAGE = " this is not ((( python"
 
 COMPLETIONS = {
-    "6150a2bd": [ROT180, ROT180, CRASH, ""],        # "" : no code at all
+    "6150a2bd": [ROT180, ROT180, CRASH, ""],  # "" : no code at all
     "67a3c6ac": [FLIPLR, IDENTITY, GARBAGE, IDENTITY],
 }
 
@@ -53,8 +54,10 @@ class FixedGenerator:
 def dataset_file(tmp_path_factory):
     by_id = {t.task_id: t for t in load_tasks("arc1/train")}
     d = tmp_path_factory.mktemp("ds")
-    chal = {tid: {"train": by_id[tid].to_dict()["train"], "test": [{"input": p.input} for p in by_id[tid].test]}
-            for tid in COMPLETIONS}
+    chal = {
+        tid: {"train": by_id[tid].to_dict()["train"], "test": [{"input": p.input} for p in by_id[tid].test]}
+        for tid in COMPLETIONS
+    }
     sols = {tid: [p.output for p in by_id[tid].test] for tid in COMPLETIONS}
     (d / "real_challenges.json").write_text(json.dumps(chal))
     (d / "real_solutions.json").write_text(json.dumps(sols))
@@ -78,18 +81,36 @@ def test_exact_metrics_on_real_tasks(tmp_path, dataset_file, tiny_model_dir):
     from trainer.evaluate import run_eval
 
     path, by_id = dataset_file
-    params = EvalParams(model_path=str(tiny_model_dir), dataset=str(path), n_predictions=4,
-                        use_data_augmentation=True, seed=3, n_jobs=2, grid_encoder="digits")
+    params = EvalParams(
+        model_path=str(tiny_model_dir),
+        dataset=str(path),
+        n_predictions=4,
+        use_data_augmentation=True,
+        seed=3,
+        n_jobs=2,
+        grid_encoder="digits",
+    )
     texts = [t for tid in COMPLETIONS for t in COMPLETIONS[tid]]
     gen = FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts)
     doc = run_eval(params, tmp_path, generator=gen, log=lambda *a: None)
 
     rot = doc["per_task"]["6150a2bd"]
     assert rot == {
-        "n_preds": 4, "valid_code": 0.75, "valid_outputs": 0.5, "unique_outputs": 0.25,
-        "train_pixel_score": 0.5, "train_correct_grids": 0.5, "train_pass_rate": 0.5, "train_is_correct": 1.0,
-        "test_pixel_score": 0.5, "test_correct_grids": 0.5, "test_pass_rate": 0.5, "test_is_correct": 1.0,
-        "pass_rate": 0.5, "is_correct": 1.0, "n_correct": 2,
+        "n_preds": 4,
+        "valid_code": 0.75,
+        "valid_outputs": 0.5,
+        "unique_outputs": 0.25,
+        "train_pixel_score": 0.5,
+        "train_correct_grids": 0.5,
+        "train_pass_rate": 0.5,
+        "train_is_correct": 1.0,
+        "test_pixel_score": 0.5,
+        "test_correct_grids": 0.5,
+        "test_pass_rate": 0.5,
+        "test_is_correct": 1.0,
+        "pass_rate": 0.5,
+        "is_correct": 1.0,
+        "n_correct": 2,
     }
 
     flip = doc["per_task"]["67a3c6ac"]
@@ -134,11 +155,16 @@ def test_submission_from_the_real_eval(tmp_path, dataset_file, tiny_model_dir):
     from trainer.evaluate import run_eval
 
     path, by_id = dataset_file
-    params = EvalParams(model_path=str(tiny_model_dir), dataset=str(path), n_predictions=4, seed=3,
-                        n_jobs=2, grid_encoder="digits")
+    params = EvalParams(
+        model_path=str(tiny_model_dir), dataset=str(path), n_predictions=4, seed=3, n_jobs=2, grid_encoder="digits"
+    )
     texts = [t for tid in COMPLETIONS for t in COMPLETIONS[tid]]
-    run_eval(params, tmp_path, generator=FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts),
-             log=lambda *a: None)
+    run_eval(
+        params,
+        tmp_path,
+        generator=FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts),
+        log=lambda *a: None,
+    )
     out = tmp_path / "submission.json"
     r = CliRunner().invoke(app, ["submission", "build", str(tmp_path), "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -175,11 +201,16 @@ def test_unknown_test_outputs_kaggle_test_set(tmp_path, dataset_file, tiny_model
     only = tmp_path / "ds" / "hidden_challenges.json"
     only.parent.mkdir()
     only.write_text(path.read_text())
-    params = EvalParams(model_path=str(tiny_model_dir), dataset=str(only), n_predictions=4, seed=3,
-                        n_jobs=2, grid_encoder="digits")
+    params = EvalParams(
+        model_path=str(tiny_model_dir), dataset=str(only), n_predictions=4, seed=3, n_jobs=2, grid_encoder="digits"
+    )
     texts = [t for tid in COMPLETIONS for t in COMPLETIONS[tid]]
-    doc = run_eval(params, tmp_path / "run", generator=FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts),
-                   log=lambda *a: None)
+    doc = run_eval(
+        params,
+        tmp_path / "run",
+        generator=FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts),
+        log=lambda *a: None,
+    )
     agg = doc["aggregate"]
     assert agg["train_is_correct"] == 1.0 and agg["train_pass_rate"] == pytest.approx((0.5 + 0.25) / 2)
     assert agg["test_pass_rate"] is None and agg["is_correct"] is None and agg["pass_at_k"] == {}

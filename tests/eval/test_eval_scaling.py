@@ -1,5 +1,6 @@
 """Evaluation at scale: predictions appended chunk by chunk, a killed eval resumes where it stopped,
 sampling groups, and a seed of its own for each prediction (tiny model, real ARC tasks)."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,15 @@ def tok(tiny_model_dir):
 
 
 def _params(tiny_model_dir, **over):
-    base = dict(model_path=str(tiny_model_dir), dataset="arc1/train", max_tasks=3, n_predictions=4, seed=2, n_jobs=2,
-                grid_encoder="digits")
+    base = dict(
+        model_path=str(tiny_model_dir),
+        dataset="arc1/train",
+        max_tasks=3,
+        n_predictions=4,
+        seed=2,
+        n_jobs=2,
+        grid_encoder="digits",
+    )
     return EvalParams(**{**base, **over})
 
 
@@ -85,8 +93,9 @@ def test_identical_prompts_sampled_with_their_own_seeds_differ(tiny_model_dir, t
 def test_eval_without_augmentation_gives_different_predictions(tmp_path, tiny_model_dir):
     from trainer.evaluate import run_eval
 
-    params = _params(tiny_model_dir, max_tasks=2, use_data_augmentation=False, max_new_tokens=12, save_every=1,
-                     temperature=1.0)
+    params = _params(
+        tiny_model_dir, max_tasks=2, use_data_augmentation=False, max_new_tokens=12, save_every=1, temperature=1.0
+    )
     run_eval(params, tmp_path, log=lambda *a: None)
     preds = read_jsonl(tmp_path / "eval" / "predictions.jsonl")
     assert len(preds) == 8
@@ -98,8 +107,11 @@ def test_eval_without_augmentation_gives_different_predictions(tmp_path, tiny_mo
 def test_sampling_groups(tmp_path, tiny_model_dir, tok):
     from trainer.evaluate import run_eval
 
-    params = _params(tiny_model_dir, sampling=[{"n": 2, "temperature": 0.1}, {"n": 3, "temperature": 0.9}],
-                     use_data_augmentation=False)
+    params = _params(
+        tiny_model_dir,
+        sampling=[{"n": 2, "temperature": 0.1}, {"n": 3, "temperature": 0.9}],
+        use_data_augmentation=False,
+    )
     assert params.n_predictions == 5
     gen = Recorder(tok)
     doc = run_eval(params, tmp_path, generator=gen, log=lambda *a: None)
@@ -149,8 +161,18 @@ def test_interrupted_eval_resumes_and_ends_with_the_same_metrics(tmp_path, tiny_
 @pytest.mark.timeout(400)
 def test_a_killed_eval_job_resumes_where_it_stopped(tmp_path, tiny_model_dir):
     run = tmp_path / "eval"
-    params = dict(model_path=str(tiny_model_dir), dataset="arc1/train", max_tasks=3, n_predictions=12,
-                  max_new_tokens=16, save_every=4, batch_size=4, n_jobs=1, seed=4, grid_encoder="digits")
+    params = dict(
+        model_path=str(tiny_model_dir),
+        dataset="arc1/train",
+        max_tasks=3,
+        n_predictions=12,
+        max_new_tokens=16,
+        save_every=4,
+        batch_size=4,
+        n_jobs=1,
+        seed=4,
+        grid_encoder="digits",
+    )
     JobSpec(kind="eval", name="eval", template="eval", params=params, run_dir=str(run)).write()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "trainer", "run", str(run)]
@@ -170,7 +192,7 @@ def test_a_killed_eval_job_resumes_where_it_stopped(tmp_path, tiny_model_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming: {len(before)} predictions" in done.stdout
     after = pred.read_text().splitlines()
-    assert len(after) == 36 and after[:len(before)] == before
+    assert len(after) == 36 and after[: len(before)] == before
     assert len({(json.loads(x)["task_id"], json.loads(x)["sample"]) for x in after}) == 36
     doc = json.loads((run / "eval" / "metrics.json").read_text())
     assert doc["resumed"] is True and doc["aggregate"]["n_preds"] == 12

@@ -1,4 +1,5 @@
 """jobs.evalmetrics: the pure metric functions, checked against values computed by hand."""
+
 from __future__ import annotations
 
 import math
@@ -52,12 +53,12 @@ TRUTH = {
 
 def test_compute_metrics_by_hand():
     preds = [
-        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 5]]]),   # fully correct
-        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 0]]]),   # train ok, test half
-        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 5]]]),   # duplicate of the first
-        _pred("a", error="parse"),                               # invalid code
-        _pred("b", train=[[[1]]], test=[[[7]]]),                 # test right, train wrong
-        _pred("b", error="timeout"),                             # valid code, no outputs
+        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 5]]]),  # fully correct
+        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 0]]]),  # train ok, test half
+        _pred("a", train=[[[1, 2]], [[3]]], test=[[[5, 5]]]),  # duplicate of the first
+        _pred("a", error="parse"),  # invalid code
+        _pred("b", train=[[[1]]], test=[[[7]]]),  # test right, train wrong
+        _pred("b", error="timeout"),  # valid code, no outputs
     ]
     doc = em.compute_metrics(preds, TRUTH, ks=[1, 2, 4])
     a, b = doc["per_task"]["a"], doc["per_task"]["b"]

@@ -1,6 +1,7 @@
 """`arcctl refine-data`: an eval run's predictions (real ARC tasks, real sandbox, programs whose
 behaviour we know) become refine records with the right feedback; the file is deterministic and
 validated on load; then a refine evaluation of those records reports before and after."""
+
 from __future__ import annotations
 
 import gzip
@@ -33,7 +34,7 @@ class FixedGenerator:
 
     def generate(self, prompts, max_new_tokens, temperature=1.0, top_p=1.0, seed=0, **_):
         self.prompts += list(prompts)
-        out, self.texts = self.texts[:len(prompts)], self.texts[len(prompts):]
+        out, self.texts = self.texts[: len(prompts)], self.texts[len(prompts) :]
         return [Completion(t, n_tokens=len(t) // 4, truncated=False) for t in out]
 
 
@@ -49,8 +50,16 @@ def eval_run(tmp_path_factory, tok, tiny_model_dir):
     from trainer.evaluate import run_eval
 
     run = tmp_path_factory.mktemp("eval") / "run"
-    params = dict(model_path=str(tiny_model_dir), dataset="arc1/train", task_ids=list(COMPLETIONS), n_predictions=4,
-                  use_data_augmentation=False, seed=3, n_jobs=2, grid_encoder="digits")
+    params = dict(
+        model_path=str(tiny_model_dir),
+        dataset="arc1/train",
+        task_ids=list(COMPLETIONS),
+        n_predictions=4,
+        use_data_augmentation=False,
+        seed=3,
+        n_jobs=2,
+        grid_encoder="digits",
+    )
     JobSpec(kind="eval", name="run", template="eval", params=params, run_dir=str(run)).write()
     texts = [t for tid in sorted(COMPLETIONS) for t in COMPLETIONS[tid]]
     run_eval(EvalParams(**params), run, generator=FixedGenerator(tok, texts), log=lambda *a: None)
@@ -69,8 +78,14 @@ def test_records_carry_the_programs_feedback(eval_run, tmp_path):
     doc = refine.load(out)
     assert doc.dataset == "arc1/train" and doc.sources == [str(eval_run.absolute())]
     by = {(a.task_id, a.source["sample"]): a for a in doc.records}
-    assert list(by) == [("6150a2bd", 0), ("6150a2bd", 1), ("6150a2bd", 2), ("67a3c6ac", 0), ("67a3c6ac", 1),
-                        ("67a3c6ac", 3)]
+    assert list(by) == [
+        ("6150a2bd", 0),
+        ("6150a2bd", 1),
+        ("6150a2bd", 2),
+        ("67a3c6ac", 0),
+        ("67a3c6ac", 1),
+        ("67a3c6ac", 3),
+    ]
     tasks = {t.task_id: t for t in load_tasks("arc1/train")}
     ident = by[("67a3c6ac", 1)]
     assert ident.error is None and ident.program.startswith("from common import *")
@@ -103,13 +118,19 @@ def _broken(tmp_path, eval_run, edit):
     return bad
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d["records"][3]["pairs"][0].update(output=[[1, 2], [3]]), r"record 3 \(task 67a3c6ac\): pairs\.0\.output: .*not a grid"),
-    (lambda d: d["records"][1].pop("program"), r"record 1 \(task 6150a2bd\): program: Field required"),
-    (lambda d: d["records"][0].update(pairs="x"), r"record 0 \(task 6150a2bd\): pairs: "),
-    (lambda d: d.update(format="v0"), r"format 'v0' is not 'arcctl-refine/1'"),
-    (lambda d: d.update(records=[]), r"records: List should have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda d: d["records"][3]["pairs"][0].update(output=[[1, 2], [3]]),
+            r"record 3 \(task 67a3c6ac\): pairs\.0\.output: .*not a grid",
+        ),
+        (lambda d: d["records"][1].pop("program"), r"record 1 \(task 6150a2bd\): program: Field required"),
+        (lambda d: d["records"][0].update(pairs="x"), r"record 0 \(task 6150a2bd\): pairs: "),
+        (lambda d: d.update(format="v0"), r"format 'v0' is not 'arcctl-refine/1'"),
+        (lambda d: d.update(records=[]), r"records: List should have at least 1 item"),
+    ],
+)
 def test_a_broken_file_names_record_and_field(eval_run, tmp_path, edit, message):
     bad = _broken(tmp_path, eval_run, edit)
     with pytest.raises(refine.RefineDataError, match=message):
@@ -125,8 +146,9 @@ def test_not_json_at_all(tmp_path):
 
 def test_cli_mistakes_are_one_line(eval_run, tmp_path):
     other = tmp_path / "other"
-    JobSpec(kind="eval", name="o", template="eval", run_dir=str(other),
-            params={"model_path": "m", "dataset": "arc1/eval"}).write()
+    JobSpec(
+        kind="eval", name="o", template="eval", run_dir=str(other), params={"model_path": "m", "dataset": "arc1/eval"}
+    ).write()
     (other / "eval").mkdir()
     (other / "eval" / "predictions.jsonl").write_text('{"task_id": "x"}\n{torn')
     cases = [
@@ -147,8 +169,15 @@ def test_refine_eval_reports_before_and_after(eval_run, tmp_path, tok, tiny_mode
 
     data = tmp_path / "wrong.json.gz"
     assert _refine_data(eval_run, "-o", data, "--wrong-only", "--per-task", "1").exit_code == 0
-    params = EvalParams(model_path=str(tiny_model_dir), dataset="arc1/train", refine_dataset=str(data), n_predictions=2,
-                        seed=1, n_jobs=2, grid_encoder="digits")
+    params = EvalParams(
+        model_path=str(tiny_model_dir),
+        dataset="arc1/train",
+        refine_dataset=str(data),
+        n_predictions=2,
+        seed=1,
+        n_jobs=2,
+        grid_encoder="digits",
+    )
     gen = FixedGenerator(tok, [ROT180, CRASH, IDENTITY, IDENTITY])
     doc = run_eval(params, tmp_path / "refine-eval", generator=gen, log=lambda *a: None)
     assert len(gen.prompts) == 4

@@ -1,4 +1,5 @@
 """SFT jobs on the tiny model with real TRL: the loss falls, telemetry files, LoRA variants, resume."""
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,26 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _spec(run_dir: Path, model: Path, **over) -> JobSpec:
-    params = dict(model_path=str(model), dataset="synthetic", synthetic_tasks=40, max_steps=24,
-                  learning_rate=3e-3, lr_scheduler_type="constant", warmup_ratio=0.0,
-                  per_device_train_batch_size=2, gradient_accumulation_steps=1, save_steps=12,
-                  lora_r=8, lora_alpha=16, max_seq_length=4096, grid_encoder="digits", seed=0,
-                  logging_steps=1, use_rslora=False, use_dora=False)
+    params = dict(
+        model_path=str(model),
+        dataset="synthetic",
+        synthetic_tasks=40,
+        max_steps=24,
+        learning_rate=3e-3,
+        lr_scheduler_type="constant",
+        warmup_ratio=0.0,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        save_steps=12,
+        lora_r=8,
+        lora_alpha=16,
+        max_seq_length=4096,
+        grid_encoder="digits",
+        seed=0,
+        logging_steps=1,
+        use_rslora=False,
+        use_dora=False,
+    )
     params.update(over)
     return JobSpec(kind="sft", name=run_dir.name, template="sft", params=params, run_dir=str(run_dir))
 
@@ -75,8 +91,17 @@ def test_an_sft_fork_trains_at_its_own_learning_rate(tmp_path, tiny_model_dir):
 
 def test_dora_rslora_packing_eval_loss(tmp_path, tiny_model_dir):
     run = tmp_path / "sft"
-    spec = _spec(run, tiny_model_dir, max_steps=2, save_steps=2, use_dora=True, use_rslora=True,
-                 eval_fraction=0.25, lora_target_modules=["q_proj", "v_proj"], packing=True)
+    spec = _spec(
+        run,
+        tiny_model_dir,
+        max_steps=2,
+        save_steps=2,
+        use_dora=True,
+        use_rslora=True,
+        eval_fraction=0.25,
+        lora_target_modules=["q_proj", "v_proj"],
+        packing=True,
+    )
     assert _run(spec) == 0
     cfg = json.loads((run / "final" / "adapter_config.json").read_text())
     assert cfg["use_dora"] is True and cfg["use_rslora"] is True
@@ -88,8 +113,7 @@ def test_program_dataset_file_and_errors(tmp_path, tiny_model_dir):
     from trainer.data import load_tasks
 
     task = load_tasks("arc1/train")[0]
-    line = {"task_id": task.task_id, **task.to_dict(),
-            "program": "def transform(input_grid):\n    return input_grid\n"}
+    line = {"task_id": task.task_id, **task.to_dict(), "program": "def transform(input_grid):\n    return input_grid\n"}
     f = tmp_path / "programs.jsonl"
     f.write_text(json.dumps(line) + "\n")
     run = tmp_path / "sft"
@@ -124,8 +148,14 @@ def test_data_parallel_two_processes_match_one(tmp_path, tiny_model_dir):
         run = tmp_path / f"dp{n}"
         _spec(run, tiny_model_dir, max_steps=4, save_steps=4, gradient_accumulation_steps=accum).write()
         env = dict(os.environ, PYTHONPATH=str(root), ARCCTL_DATA_PARALLEL=str(n))
-        r = subprocess.run([sys.executable, "-m", "trainer", "run", str(run)], env=env, cwd=root,
-                           capture_output=True, text=True, timeout=240)
+        r = subprocess.run(
+            [sys.executable, "-m", "trainer", "run", str(run)],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         started = [e for e in read_jsonl(run / "events.jsonl") if e["event"] == "started"]
         assert len(started) == 1 and started[0]["world_size"] == n  # rank 0 alone writes telemetry
@@ -150,16 +180,20 @@ def test_completion_only_loss_masks_the_prompt(tmp_path, tiny_model_dir):
     examples = sft.build_examples(sft.task_program_pairs(p), p, tokenizer)[:1]
     prompt_ids = tokenizer(examples[0]["prompt"], add_special_tokens=False)["input_ids"]
     whole_ids = tokenizer(examples[0]["prompt"] + examples[0]["completion"], add_special_tokens=False)["input_ids"]
-    assert whole_ids[:len(prompt_ids)] == prompt_ids  # the prompt tokenizes the same inside the example
+    assert whole_ids[: len(prompt_ids)] == prompt_ids  # the prompt tokenizes the same inside the example
     counted = {}
     for only in (True, False):
         q = JobSpec(**{**spec.model_dump(), "params": {**spec.params, "completion_only_loss": only}}).typed_params()
-        trainer = SFTTrainer(model=model, args=sft.sft_config(q, tmp_path / f"out-{only}", False, has_eval=False),
-                             train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
-                             peft_config=None)  # the labels do not depend on the adapter
+        trainer = SFTTrainer(
+            model=model,
+            args=sft.sft_config(q, tmp_path / f"out-{only}", False, has_eval=False),
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tokenizer,
+            peft_config=None,
+        )  # the labels do not depend on the adapter
         batch = next(iter(trainer.get_train_dataloader()))
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
-        start = next(i for i in range(len(ids)) if ids[i:i + len(prompt_ids)] == prompt_ids)
+        start = next(i for i in range(len(ids)) if ids[i : i + len(prompt_ids)] == prompt_ids)
         end = start + len(prompt_ids)
         counted[only] = [i for i, lab in enumerate(labels) if lab != -100]
         assert all(labels[i] == ids[i] for i in counted[only])

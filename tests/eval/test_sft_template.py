@@ -1,4 +1,5 @@
 """The shipped SFT template must train out of the box: its default data set has programs to imitate."""
+
 from __future__ import annotations
 
 import pytest

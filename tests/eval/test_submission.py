@@ -1,4 +1,5 @@
 """Kaggle submissions: ranking, build, validate; every malformed case is named with its reason."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def test_train_correctness_beats_votes():
 
 
 def test_majority_vote_then_shorter_program():
-    preds = [_p("t", [G1], code="aaaa"), _p("t", [G2], code="aaaaaaaa"), _p("t", [G2], code="aaaaaaaa"),
-             _p("t", [G3], code="a")]
+    preds = [
+        _p("t", [G1], code="aaaa"),
+        _p("t", [G2], code="aaaaaaaa"),
+        _p("t", [G2], code="aaaaaaaa"),
+        _p("t", [G3], code="a"),
+    ]
     # G2 has two votes; G1 and G3 one each, G3's program is shorter
     assert S.rank_candidates(preds, 0) == [G2, G3, G1]
 
@@ -95,26 +100,50 @@ def test_cli_validate_challenges_file(tmp_path):
 GOOD = {"attempt_1": [[1, 2]], "attempt_2": [[0]]}
 
 
-@pytest.mark.parametrize("sub, expected", [
-    ({}, "task t1: missing"),
-    ({"t1": [GOOD], "zz": [GOOD]}, "task zz: not in the dataset"),
-    ({"t1": []}, "task t1: 0 test entries, the dataset has 1 test inputs"),
-    ({"t1": GOOD}, "task t1: expected a list of 1 test entries, got dict"),
-    ({"t1": [[[1]]]}, "task t1 test 0: expected an object with attempt_1 and attempt_2, got list"),
-    ({"t1": [{"attempt_1": [[1]]}]}, "task t1 test 0: missing key attempt_2"),
-    ({"t1": [{**GOOD, "attempt_3": [[1]]}]}, "task t1 test 0: unexpected key 'attempt_3'"),
-    ({"t1": [{"attempt_1": [[1]], "attempt_2": []}]}, "task t1 test 0 attempt_2: empty grid"),
-    ({"t1": [{"attempt_1": [1, 2], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: row 0: expected a list, got int (wrong nesting?)"),
-    ({"t1": [{"attempt_1": [[[1]]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): [1] is list, not int"),
-    ({"t1": [{"attempt_1": [[1.0]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): 1.0 is float, not int"),
-    ({"t1": [{"attempt_1": [[True]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): True is bool, not int"),
-    ({"t1": [{"attempt_1": [["1"]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): '1' is str, not int"),
-    ({"t1": [{"attempt_1": [[10]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): 10 outside 0..9"),
-    ({"t1": [{"attempt_1": [[1, 2], [3]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: row 1: length 1, row 0 has 2 (not rectangular)"),
-    ({"t1": [{"attempt_1": [[0] * 31], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: 1x31: larger than 30x30"),
-    ({"t1": [{"attempt_1": None, "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: expected a list of rows, got NoneType"),
-    ([GOOD], "top level: expected an object of task ids, got list"),
-])
+@pytest.mark.parametrize(
+    "sub, expected",
+    [
+        ({}, "task t1: missing"),
+        ({"t1": [GOOD], "zz": [GOOD]}, "task zz: not in the dataset"),
+        ({"t1": []}, "task t1: 0 test entries, the dataset has 1 test inputs"),
+        ({"t1": GOOD}, "task t1: expected a list of 1 test entries, got dict"),
+        ({"t1": [[[1]]]}, "task t1 test 0: expected an object with attempt_1 and attempt_2, got list"),
+        ({"t1": [{"attempt_1": [[1]]}]}, "task t1 test 0: missing key attempt_2"),
+        ({"t1": [{**GOOD, "attempt_3": [[1]]}]}, "task t1 test 0: unexpected key 'attempt_3'"),
+        ({"t1": [{"attempt_1": [[1]], "attempt_2": []}]}, "task t1 test 0 attempt_2: empty grid"),
+        (
+            {"t1": [{"attempt_1": [1, 2], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: row 0: expected a list, got int (wrong nesting?)",
+        ),
+        (
+            {"t1": [{"attempt_1": [[[1]]], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: cell (0,0): [1] is list, not int",
+        ),
+        (
+            {"t1": [{"attempt_1": [[1.0]], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: cell (0,0): 1.0 is float, not int",
+        ),
+        (
+            {"t1": [{"attempt_1": [[True]], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: cell (0,0): True is bool, not int",
+        ),
+        (
+            {"t1": [{"attempt_1": [["1"]], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: cell (0,0): '1' is str, not int",
+        ),
+        ({"t1": [{"attempt_1": [[10]], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: cell (0,0): 10 outside 0..9"),
+        (
+            {"t1": [{"attempt_1": [[1, 2], [3]], "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: row 1: length 1, row 0 has 2 (not rectangular)",
+        ),
+        ({"t1": [{"attempt_1": [[0] * 31], "attempt_2": [[1]]}]}, "task t1 test 0 attempt_1: 1x31: larger than 30x30"),
+        (
+            {"t1": [{"attempt_1": None, "attempt_2": [[1]]}]},
+            "task t1 test 0 attempt_1: expected a list of rows, got NoneType",
+        ),
+        ([GOOD], "top level: expected an object of task ids, got list"),
+    ],
+)
 def test_each_malformed_case_is_named(sub, expected):
     problems = S.validate_submission(sub, {"t1": 1})
     assert expected in problems, problems
@@ -122,8 +151,9 @@ def test_each_malformed_case_is_named(sub, expected):
 
 def test_cli_names_every_violation_in_a_file(tmp_path):
     ds = tmp_path / "d_challenges.json"
-    ds.write_text(json.dumps({"t1": {"train": [], "test": [{"input": [[0]]}]},
-                              "t2": {"train": [], "test": [{"input": [[0]]}]}}))
+    ds.write_text(
+        json.dumps({"t1": {"train": [], "test": [{"input": [[0]]}]}, "t2": {"train": [], "test": [{"input": [[0]]}]}})
+    )
     sub = tmp_path / "bad.json"
     sub.write_text(json.dumps({"t1": [{"attempt_1": [[1.5]], "attempt_2": [[1]], "extra": 1}]}))
     r = runner.invoke(app, ["submission", "validate", str(sub), "--dataset", str(ds)])

@@ -1,5 +1,6 @@
 """Fixtures: the simulated traces (tests/health/make_traces.py, deterministic) generated once per
 session, plus any real traces stored under tests/health/traces/real_*/."""
+
 from __future__ import annotations
 
 import json

@@ -14,6 +14,7 @@ Per-step variants (logging_steps=1, 600 steps, collapse at 400) check the window
 Each trace folder: spec.json (a valid JobSpec), metrics.jsonl, completions.jsonl, trace.json
 (what was simulated and which rule must catch it). Replace or extend with real traces when they exist.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,26 @@ from jobs.textstats import text_diagnostics  # noqa: E402
 MAX_LEN = 1024
 CHARS_PER_TOKEN = 3.2
 
-CONCEPTS = ["symmetry, mirroring", "color mapping", "connected components, counting", "flood fill, enclosure",
-            "sprites, translation", "cropping, bounding box", "lines, drawing", "patterns, repetition"]
-COLORS = ["Color.RED", "Color.BLUE", "Color.GREEN", "Color.YELLOW", "Color.GREY", "Color.PINK", "Color.ORANGE", "Color.TEAL"]
+CONCEPTS = [
+    "symmetry, mirroring",
+    "color mapping",
+    "connected components, counting",
+    "flood fill, enclosure",
+    "sprites, translation",
+    "cropping, bounding box",
+    "lines, drawing",
+    "patterns, repetition",
+]
+COLORS = [
+    "Color.RED",
+    "Color.BLUE",
+    "Color.GREEN",
+    "Color.YELLOW",
+    "Color.GREY",
+    "Color.PINK",
+    "Color.ORANGE",
+    "Color.TEAL",
+]
 BODIES = [
     """    output_grid = np.copy(input_grid)
     objects = find_connected_components(input_grid, background=Color.BLACK, monochromatic=True)
@@ -63,19 +81,70 @@ BODIES = [
     output_grid[(input_grid == mirrored) & mask] = input_grid[(input_grid == mirrored) & mask]
     return output_grid""",
 ]
-WORDS = ["pattern", "grid", "color", "object", "input", "output", "shape", "line", "the", "a", "of", "in", "each",
-         "vertical", "alternating", "sequence", "3x1", "pixel", "border"]
-JUNK = ["ationsGrid", "调整", "}{", "weltexpo", "Ã©", "$$", "']]", "ocols", "»", "agosto", "::;", "Blöcke", "\\x0",
-        "覆盖", "@@", "ufact", "`", "rowsá", "?!", "ннн", "){(", "ndef", "→", "##'"]
+WORDS = [
+    "pattern",
+    "grid",
+    "color",
+    "object",
+    "input",
+    "output",
+    "shape",
+    "line",
+    "the",
+    "a",
+    "of",
+    "in",
+    "each",
+    "vertical",
+    "alternating",
+    "sequence",
+    "3x1",
+    "pixel",
+    "border",
+]
+JUNK = [
+    "ationsGrid",
+    "调整",
+    "}{",
+    "weltexpo",
+    "Ã©",
+    "$$",
+    "']]",
+    "ocols",
+    "»",
+    "agosto",
+    "::;",
+    "Blöcke",
+    "\\x0",
+    "覆盖",
+    "@@",
+    "ufact",
+    "`",
+    "rowsá",
+    "?!",
+    "ннн",
+    "){(",
+    "ndef",
+    "→",
+    "##'",
+]
 
 
 def program(rng: random.Random, extra_lines: int = 0) -> str:
     body = rng.choice(BODIES).format(n=rng.randint(2, 4), c1=rng.choice(COLORS), c2=rng.choice(COLORS))
     lines = [
-        "from common import *", "", "import numpy as np", "from typing import *", "", "# concepts:",
-        f"# {rng.choice(CONCEPTS)}", "", "# description:",
+        "from common import *",
+        "",
+        "import numpy as np",
+        "from typing import *",
+        "",
+        "# concepts:",
+        f"# {rng.choice(CONCEPTS)}",
+        "",
+        "# description:",
         f"# In the input you will see {rng.choice(['a grid', 'several objects', 'a pattern', 'colored pixels'])}. "
-        f"To make the output, {rng.choice(['recolor', 'mirror', 'copy', 'extend', 'fill'])} them.", "",
+        f"To make the output, {rng.choice(['recolor', 'mirror', 'copy', 'extend', 'fill'])} them.",
+        "",
         "def transform(input_grid):",
     ]
     lines += body.splitlines()
@@ -83,7 +152,11 @@ def program(rng: random.Random, extra_lines: int = 0) -> str:
     # a drifting model writes longer programs: more helper statements before returning
     for i in range(extra_lines):
         v = rng.choice(["mask", "tmp", "region", "border", "count"])
-        code = code.replace("    return output_grid", f"    {v}_{i} = np.sum(output_grid == {rng.choice(COLORS)})\n    return output_grid", 1)
+        code = code.replace(
+            "    return output_grid",
+            f"    {v}_{i} = np.sum(output_grid == {rng.choice(COLORS)})\n    return output_grid",
+            1,
+        )
     return code + "\n```"
 
 
@@ -108,8 +181,17 @@ def clip(text: str) -> tuple[str, int, bool]:
 class Sim:
     """One simulated run; `kind` picks which collapse happens (or none)."""
 
-    def __init__(self, kind: str, seed: int, steps: int = 5000, log_every: int = 10, signs: int = 2400,
-                 collapse: int = 4000, comp_every: int = 25, comps: int = 4):
+    def __init__(
+        self,
+        kind: str,
+        seed: int,
+        steps: int = 5000,
+        log_every: int = 10,
+        signs: int = 2400,
+        collapse: int = 4000,
+        comp_every: int = 25,
+        comps: int = 4,
+    ):
         self.kind, self.rng = kind, random.Random(seed)
         self.steps, self.log_every, self.signs, self.collapse = steps, log_every, signs, collapse
         self.comp_every, self.comps = comp_every, comps
@@ -131,7 +213,7 @@ class Sim:
     def quality(self, t: int) -> float:
         q = 0.05 + 0.08 * (1 - math.exp(-t / (1500 * self.scale)))  # solved share of good completions
         if self.kind == "healthy_b":  # a temporary plateau-and-dip that must not alarm
-            q *= 1 - 0.12 * math.exp(-((t - 3000 * self.scale) / (300 * self.scale)) ** 2)
+            q *= 1 - 0.12 * math.exp(-(((t - 3000 * self.scale) / (300 * self.scale)) ** 2))
         return q
 
     def completion(self, t: int) -> dict:
@@ -160,8 +242,16 @@ class Sim:
             error = rng.choice(["exception", "invalid_output"])
         solved = not bad and error is None and rng.random() < self.quality(t) / 0.65
         reward = 0.0 if (bad or error) else 1 + 9 * float(solved)
-        return {"step": t, "task_id": f"{rng.randrange(16**8):08x}", "completion": text, "reward": reward,
-                "n_tokens": n_tokens, "truncated": truncated, "error": error, "diag": text_diagnostics(text)}
+        return {
+            "step": t,
+            "task_id": f"{rng.randrange(16**8):08x}",
+            "completion": text,
+            "reward": reward,
+            "n_tokens": n_tokens,
+            "truncated": truncated,
+            "error": error,
+            "diag": text_diagnostics(text),
+        }
 
     def metrics(self, t: int) -> dict:
         rng, b, k = self.rng, self.bad(t), self.kind
@@ -200,13 +290,21 @@ class Sim:
         repeat_max = 4 * (1 - rep_share) + 130 * rep_share + rng.gauss(0, 0.5)
         parse = 0.03 + (0.8 * b if k in ("gibberish", "entropy_explosion") else clipped - clipped_base)
         return {
-            "step": t, "time": 1760000000 + t * 9.5, "epoch": t / 400,
-            "reward": round(reward, 5), "reward_std": round(0.8 * reward + 0.1, 5),
-            "frac_reward_zero_std": round(zero_std, 5), "kl": round(kl, 7), "entropy": round(entropy, 5),
-            "grad_norm": round(grad, 5), "learning_rate": 2e-6,
-            "completions/mean_length": round(mean_len, 2), "completions/clipped_ratio": round(clipped, 5),
+            "step": t,
+            "time": 1760000000 + t * 9.5,
+            "epoch": t / 400,
+            "reward": round(reward, 5),
+            "reward_std": round(0.8 * reward + 0.1, 5),
+            "frac_reward_zero_std": round(zero_std, 5),
+            "kl": round(kl, 7),
+            "entropy": round(entropy, 5),
+            "grad_norm": round(grad, 5),
+            "learning_rate": 2e-6,
+            "completions/mean_length": round(mean_len, 2),
+            "completions/clipped_ratio": round(clipped, 5),
             "completions/max_length": MAX_LEN if clipped > 0.02 else round(untrunc_len * 1.8),
-            "arc/truncated_ratio": round(clipped, 5), "arc/unique_token_ratio": round(unique, 5),
+            "arc/truncated_ratio": round(clipped, 5),
+            "arc/unique_token_ratio": round(unique, 5),
             "arc/ngram4_repeat_max": round(max(1.0, repeat_max), 3),
             "arc/solved_ratio": round(valid * (1 - b) * self.quality(t), 5),
             "arc/error_share/parse": round(max(0.0, min(1.0, parse + rng.gauss(0, 0.015))), 5),
@@ -214,10 +312,21 @@ class Sim:
 
     def write(self, out: Path, expect: str | None) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        JobSpec(kind="grpo", name=f"simulated-{out.name}", template="grpo", run_dir=str(out), profile="local",
-                created="2026-01-01T00:00:00Z",
-                params={"model_path": "simulated", "dataset": "arc1/train", "max_completion_length": MAX_LEN,
-                        "learning_rate": 2e-6, "logging_steps": self.log_every}).write(out)
+        JobSpec(
+            kind="grpo",
+            name=f"simulated-{out.name}",
+            template="grpo",
+            run_dir=str(out),
+            profile="local",
+            created="2026-01-01T00:00:00Z",
+            params={
+                "model_path": "simulated",
+                "dataset": "arc1/train",
+                "max_completion_length": MAX_LEN,
+                "learning_rate": 2e-6,
+                "logging_steps": self.log_every,
+            },
+        ).write(out)
         n = 0
         with open(out / "metrics.jsonl", "w") as fm, open(out / "completions.jsonl", "w") as fc:
             for t in range(self.log_every, self.steps + 1, self.log_every):
@@ -227,12 +336,22 @@ class Sim:
                         fc.write(json.dumps(row) + "\n")
                         n += 1
                 fm.write(json.dumps(self.metrics(t)) + "\n")
-        (out / "trace.json").write_text(json.dumps({
-            "simulated": True, "kind": self.kind, "expected_rule": expect, "steps": self.steps,
-            "logging_steps": self.log_every, "signs_at": None if expect is None else self.signs,
-            "collapse_at": None if expect is None else self.collapse,
-            "generator": "tests/health/make_traces.py",
-        }, indent=2) + "\n")
+        (out / "trace.json").write_text(
+            json.dumps(
+                {
+                    "simulated": True,
+                    "kind": self.kind,
+                    "expected_rule": expect,
+                    "steps": self.steps,
+                    "logging_steps": self.log_every,
+                    "signs_at": None if expect is None else self.signs,
+                    "collapse_at": None if expect is None else self.collapse,
+                    "generator": "tests/health/make_traces.py",
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 TRACES = {

@@ -28,6 +28,7 @@ machine may take another trajectory: check the new run by eye before replacing a
 A run stopped early (SIGTERM: the trainer checkpoints and exits 0) is stored up to its last step;
 `--store-only` stores an existing run dir under --work without training.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,18 +50,53 @@ from jobs.spec import JobSpec  # noqa: E402
 TRACES = Path(__file__).resolve().parent / "traces"
 WARM_STEPS = 300  # full-parameter warm-start steps (batch 2, lr 3e-3, 24 synthetic tasks)
 TEXT_CHARS = 2000  # the detectors' text signals read the head of a completion; the trainer's diag has the rest
-METRIC_KEYS = ("step", "time", "epoch", "loss", "learning_rate", "reward", "reward_std", "frac_reward_zero_std",
-               "kl", "entropy", "grad_norm", "completions/mean_length", "completions/clipped_ratio",
-               "completions/max_length", "arc/truncated_ratio", "arc/unique_token_ratio", "arc/ngram4_repeat_max",
-               "arc/error_parse", "arc/solved_ratio")
+METRIC_KEYS = (
+    "step",
+    "time",
+    "epoch",
+    "loss",
+    "learning_rate",
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "entropy",
+    "grad_norm",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "completions/max_length",
+    "arc/truncated_ratio",
+    "arc/unique_token_ratio",
+    "arc/ngram4_repeat_max",
+    "arc/error_parse",
+    "arc/solved_ratio",
+)
 COMPLETION_KEYS = ("id", "step", "task_id", "reward", "n_tokens", "truncated", "error", "solved", "diag", "completion")
 
 # GRPO settings shared by every recipe: small enough for a 2-core CPU, one logged row per step.
-BASE = dict(dataset="synthetic:32", grid_encoder="digits", max_seq_length=4096, logging_steps=1, save_steps=1000,
-            lr_scheduler_type="constant_with_warmup", num_generations=4, per_device_train_batch_size=4,
-            gradient_accumulation_steps=1, max_completion_length=160, beta=0.01, seed=7, temperature=1.0,
-            repetition_penalty=1.0, sandbox_timeout_s=1.0, lora_r=16, lora_alpha=32, max_grad_norm=1.0, n_jobs=1,
-            guard="off", reward_name="arc-v2-no-pixel-score")
+BASE = dict(
+    dataset="synthetic:32",
+    grid_encoder="digits",
+    max_seq_length=4096,
+    logging_steps=1,
+    save_steps=1000,
+    lr_scheduler_type="constant_with_warmup",
+    num_generations=4,
+    per_device_train_batch_size=4,
+    gradient_accumulation_steps=1,
+    max_completion_length=160,
+    beta=0.01,
+    seed=7,
+    temperature=1.0,
+    repetition_penalty=1.0,
+    sandbox_timeout_s=1.0,
+    lora_r=16,
+    lora_alpha=32,
+    max_grad_norm=1.0,
+    n_jobs=1,
+    guard="off",
+    reward_name="arc-v2-no-pixel-score",
+)
 
 # name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
 # applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
@@ -69,40 +105,70 @@ BASE = dict(dataset="synthetic:32", grid_encoder="digits", max_seq_length=4096, 
 RECIPES: dict[str, tuple[dict, dict]] = {
     "grpo_lr_ramp": (
         dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100),
-        dict(story="the learning rate ramps linearly from 0 towards 3e-2 (stopped at step 53, lr 1.6e-2): KL "
-                   "runs away from step 12, the few rewarded completions (reward 0.25 on about one step in four) "
-                   "vanish after step 21, every group then has zero reward spread, entropy doubles and completions "
-                   "run into the length limit",
-             expected_rule="kl_spike", also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
-             signs_at=15, signs_metric="kl", signs_above=0.5,
-             signs="first step with KL above 0.5 nats, far from the warm-started model",
-             late_rules=["zero_std", "reward_fall", "entropy", "truncation"], end_state="zero_reward"),
+        dict(
+            story="the learning rate ramps linearly from 0 towards 3e-2 (stopped at step 53, lr 1.6e-2): KL "
+            "runs away from step 12, the few rewarded completions (reward 0.25 on about one step in four) "
+            "vanish after step 21, every group then has zero reward spread, entropy doubles and completions "
+            "run into the length limit",
+            expected_rule="kl_spike",
+            also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
+            signs_at=15,
+            signs_metric="kl",
+            signs_above=0.5,
+            signs="first step with KL above 0.5 nats, far from the warm-started model",
+            late_rules=["zero_std", "reward_fall", "entropy", "truncation"],
+            end_state="zero_reward",
+        ),
     ),
     "gibberish_t1.25": (
         dict(learning_rate=3e-2, warmup_ratio=0.6, max_steps=100, temperature=1.25),
-        dict(story="the same ramp sampled at temperature 1.25: one rewarded step (3), KL spikes from step 18, "
-                   "then the completions turn into digit soup (digits 10% of the text in steps 1-25, 52% in steps "
-                   "76-100), run into the length limit and entropy triples",
-             expected_rule="kl_spike", also_warns=["truncation", "entropy", "gibberish"],
-             late_rules=["truncation", "entropy", "gibberish"], reward_half_check=False, end_state="zero_reward"),
+        dict(
+            story="the same ramp sampled at temperature 1.25: one rewarded step (3), KL spikes from step 18, "
+            "then the completions turn into digit soup (digits 10% of the text in steps 1-25, 52% in steps "
+            "76-100), run into the length limit and entropy triples",
+            expected_rule="kl_spike",
+            also_warns=["truncation", "entropy", "gibberish"],
+            late_rules=["truncation", "entropy", "gibberish"],
+            reward_half_check=False,
+            end_state="zero_reward",
+        ),
     ),
     "repeat_reward": (
         dict(learning_rate=6e-3, warmup_ratio=0.5, max_steps=60, pay_repeats=1.0, mask_truncated_completions=False),
-        dict(story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
-                   "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
-             expected_rule="repetition", also_warns=["kl_spike", "truncation", "entropy"], signs_at=29,
-             signs_metric="arc/ngram4_repeat_max", signs_above=7.5,
-             signs="first step whose most repeated 4-gram reaches 8", reward_half_check=False,
-             end_state="repetition"),
+        dict(
+            story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
+            "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
+            expected_rule="repetition",
+            also_warns=["kl_spike", "truncation", "entropy"],
+            signs_at=29,
+            signs_metric="arc/ngram4_repeat_max",
+            signs_above=7.5,
+            signs="first step whose most repeated 4-gram reaches 8",
+            reward_half_check=False,
+            end_state="repetition",
+        ),
     ),
     "grad_kl": (
-        dict(learning_rate=2e-2, warmup_ratio=0.5, max_steps=50, pay_repeats=1.0, beta=0.5,
-             mask_truncated_completions=False),
-        dict(story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
-                   "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
-             expected_rule="grad_norm_spike", also_warns=["kl_spike", "entropy", "truncation"], signs_at=31,
-             signs_metric="grad_norm", signs_above=4.0, signs="first step with grad norm above 4 (5x its early median)",
-             reward_half_check=False, end_state="grad_blowup"),
+        dict(
+            learning_rate=2e-2,
+            warmup_ratio=0.5,
+            max_steps=50,
+            pay_repeats=1.0,
+            beta=0.5,
+            mask_truncated_completions=False,
+        ),
+        dict(
+            story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
+            "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
+            expected_rule="grad_norm_spike",
+            also_warns=["kl_spike", "entropy", "truncation"],
+            signs_at=31,
+            signs_metric="grad_norm",
+            signs_above=4.0,
+            signs="first step with grad norm above 4 (5x its early median)",
+            reward_half_check=False,
+            end_state="grad_blowup",
+        ),
     ),
 }
 
@@ -155,13 +221,30 @@ def record(name: str, model: Path, work: Path) -> Path:
     overrides = dict(overrides)
     pay = overrides.pop("pay_repeats", None)
     params = dict(BASE, model_path=str(model), **overrides)
-    JobSpec(kind="grpo", name=f"real_{name}", template="grpo", run_dir=str(run_dir), profile="local",
-            resources={"gpus": 0, "cpus": 1, "memory": "4G"}, params=params).write()
+    JobSpec(
+        kind="grpo",
+        name=f"real_{name}",
+        template="grpo",
+        run_dir=str(run_dir),
+        profile="local",
+        resources={"gpus": 0, "cpus": 1, "memory": "4G"},
+        params=params,
+    ).write()
     t0 = time.time()
     log = work / f"{name}.log"
     with open(log, "w") as f:
-        cmd = [sys.executable, "-m", "trainer", "run", str(run_dir)] if pay is None else \
-            [sys.executable, str(Path(__file__).resolve()), "--train-child", str(run_dir), "--pay-repeats", str(pay)]
+        cmd = (
+            [sys.executable, "-m", "trainer", "run", str(run_dir)]
+            if pay is None
+            else [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--train-child",
+                str(run_dir),
+                "--pay-repeats",
+                str(pay),
+            ]
+        )
         rc = subprocess.call(cmd, cwd=REPO, env=env(), stdout=f, stderr=subprocess.STDOUT)
     took = time.time() - t0
     print(f"{name}: exit {rc} in {took:.0f} s (log {log})", flush=True)
@@ -190,18 +273,24 @@ def store(name: str, run_dir: Path, took: float) -> Path:
             row = {k: row[k] for k in COMPLETION_KEYS if k in row}
             row["completion"] = (row.get("completion") or "")[:TEXT_CHARS]
             f.write(json.dumps(row) + "\n")
-    (out / "trace.json").write_text(json.dumps({
-        "simulated": False,
-        "kind": f"real GRPO run of the warm-started tiny model on a CPU: {expect['story']}",
-        "expected_rule": expect.get("expected_rule"),
-        "last_step": last,
-        **{k: v for k, v in expect.items() if k not in ("story", "expected_rule")},
-        "recipe": overrides,
-        "recorded": time.strftime("%Y-%m-%d", time.gmtime()),
-        "warm_start_steps": WARM_STEPS,
-        "seconds": round(took) or None,
-        "generator": "tests/health/record_traces.py",
-    }, indent=2) + "\n")
+    (out / "trace.json").write_text(
+        json.dumps(
+            {
+                "simulated": False,
+                "kind": f"real GRPO run of the warm-started tiny model on a CPU: {expect['story']}",
+                "expected_rule": expect.get("expected_rule"),
+                "last_step": last,
+                **{k: v for k, v in expect.items() if k not in ("story", "expected_rule")},
+                "recipe": overrides,
+                "recorded": time.strftime("%Y-%m-%d", time.gmtime()),
+                "warm_start_steps": WARM_STEPS,
+                "seconds": round(took) or None,
+                "generator": "tests/health/record_traces.py",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return out
 
 

@@ -1,4 +1,5 @@
 """`arcctl health`: text and JSON output, exit codes, run dir / registry job / host:/path."""
+
 from __future__ import annotations
 
 import json
@@ -102,14 +103,22 @@ def test_remote_run_over_sftp(collapsed, tmp_path):
     server = daemons.ensure_sshd()
     try:
         cfg = server.ssh_config(tmp_path / "ssh_config")
-        env = dict(os.environ, ARCCTL_SSH_CONFIG=str(cfg), ARCCTL_HOME=str(tmp_path / "home"),
-                   PYTHONPATH=str(REPO))
-        cmd = [sys.executable, "-c", "from arcctl.cli.main import run; run()", "health", f"testhost:{collapsed}", "--json"]
+        env = dict(os.environ, ARCCTL_SSH_CONFIG=str(cfg), ARCCTL_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
+        cmd = [
+            sys.executable,
+            "-c",
+            "from arcctl.cli.main import run; run()",
+            "health",
+            f"testhost:{collapsed}",
+            "--json",
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1, proc.stderr
         d = json.loads(proc.stdout)
         assert d["status"] == "critical" and d["healthy_checkpoint"]["name"] == "checkpoint-3400"
-        bad = subprocess.run(cmd[:-2] + ["testhost:/nonexistent/run"], env=env, capture_output=True, text=True, timeout=60)
+        bad = subprocess.run(
+            cmd[:-2] + ["testhost:/nonexistent/run"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert bad.returncode == 2 and "Traceback" not in bad.stderr
         assert "testhost:/nonexistent/run: no such run dir on testhost" in bad.stderr
     finally:

@@ -1,6 +1,7 @@
 """The guard callback driven by real transformers TrainerState/TrainerControl objects while a
 collapsing run's files grow (a replay of the simulated truncation-collapse trace): events, stop,
 rollback child run dir, max_rollbacks. A real tiny TRL run is in test_guard_trl.py."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,21 @@ pytestmark = pytest.mark.timeout(180)
 def make_run(root: Path, name: str, **params) -> JobSpec:
     run = root / name
     run.mkdir(parents=True)
-    spec = JobSpec(kind="grpo", name=name, template="grpo", run_dir=str(run),
-                   params={"model_path": "tiny", "dataset": "arc1/train", "max_completion_length": 1024,
-                           "learning_rate": 2e-6, "beta": 0.01, "save_steps": 200, **params})
+    spec = JobSpec(
+        kind="grpo",
+        name=name,
+        template="grpo",
+        run_dir=str(run),
+        params={
+            "model_path": "tiny",
+            "dataset": "arc1/train",
+            "max_completion_length": 1024,
+            "learning_rate": 2e-6,
+            "beta": 0.01,
+            "save_steps": 200,
+            **params,
+        },
+    )
     spec.write()
     return spec
 
@@ -116,8 +129,8 @@ def test_rollback_writes_a_child_run_dir_from_the_last_healthy_checkpoint(tmp_pa
     assert child.parent.run_dir == spec.run_dir and child.parent.name == "r"
     assert child.parent.checkpoint == "checkpoint-3400"  # newest saved before the first warning
     assert child.resume_from == child.parent
-    assert child.params["learning_rate"] == pytest.approx(1e-6)   # x0.5
-    assert child.params["beta"] == pytest.approx(0.02)            # x2
+    assert child.params["learning_rate"] == pytest.approx(1e-6)  # x0.5
+    assert child.params["beta"] == pytest.approx(0.02)  # x2
     assert Path(child.run_dir).parent == Path(spec.run_dir).parent and child.run_dir != spec.run_dir
     [rb] = [e for e in events(spec) if e["event"] == rundir.EV_ROLLBACK]
     assert rb["status"] == "continued" and "job_id" not in rb
@@ -150,10 +163,25 @@ def test_a_rollback_that_cannot_fork_is_recorded_and_stops_cleanly(tmp_path, tra
 
 def test_apply_changes():
     params = {"learning_rate": 2e-6, "beta": 0.01, "save_steps": 200, "loss_type": "dapo", "use_vllm": True}
-    out = apply_changes(params, {"learning_rate": 0.5, "beta": 2, "save_steps": 0.5, "loss_type": "grpo",
-                                 "use_vllm": False, "temperature": 0.7})
-    assert out == {"learning_rate": 1e-6, "beta": 0.02, "save_steps": 100, "loss_type": "grpo",
-                   "use_vllm": False, "temperature": 0.7}
+    out = apply_changes(
+        params,
+        {
+            "learning_rate": 0.5,
+            "beta": 2,
+            "save_steps": 0.5,
+            "loss_type": "grpo",
+            "use_vllm": False,
+            "temperature": 0.7,
+        },
+    )
+    assert out == {
+        "learning_rate": 1e-6,
+        "beta": 0.02,
+        "save_steps": 100,
+        "loss_type": "grpo",
+        "use_vllm": False,
+        "temperature": 0.7,
+    }
 
 
 def test_a_resumed_run_is_judged_from_its_resume_step(tmp_path, traces_root):

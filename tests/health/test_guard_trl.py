@@ -4,6 +4,7 @@ critical alert at its third logged step (a tiny 8-step run cannot collapse for r
 must save + stop, write a child run dir forked from the checkpoint before the first warning with
 the learning rate halved, and the same process must go on training in it (no job is submitted);
 the child trips again and is not rolled back a second time (max_rollbacks=1)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,16 +21,32 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 # Entropy "critical" whenever it is within 100x of its baseline, i.e. as soon as a baseline exists:
 # baseline = row 3 (after skipping 2), smoothing window 1, no persistence.
-TRIP = {"baseline_skip": 2, "baseline_rows": 1, "window": 1, "persist": 1,
-        "entropy_low_watch": 100.0, "entropy_low_warning": 100.0, "entropy_low_critical": 100.0}
+TRIP = {
+    "baseline_skip": 2,
+    "baseline_rows": 1,
+    "window": 1,
+    "persist": 1,
+    "entropy_low_watch": 100.0,
+    "entropy_low_warning": 100.0,
+    "entropy_low_critical": 100.0,
+}
 
 
 def test_guard_rollback_in_a_real_grpo_run(tmp_path, monkeypatch, tiny_model_dir, small_dataset):
     home = tmp_path / "home"
     monkeypatch.setenv("ARCCTL_HOME", str(home))  # registry + local backend state of this test only
     run_dir = tmp_path / "runs" / "guarded"
-    spec = grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=8, save_steps=2,
-                     logging_steps=1, guard="rollback", max_rollbacks=1, health=TRIP)
+    spec = grpo_spec(
+        run_dir,
+        tiny_model_dir,
+        dataset=str(small_dataset),
+        max_steps=8,
+        save_steps=2,
+        logging_steps=1,
+        guard="rollback",
+        max_rollbacks=1,
+        health=TRIP,
+    )
     spec.write()
     proc = run_trainer("run", str(run_dir), timeout=540)  # parent and child, within the 600 s test timeout
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -57,8 +74,11 @@ def test_guard_rollback_in_a_real_grpo_run(tmp_path, monkeypatch, tiny_model_dir
     # a second rollback
     child_ev = rundir.read_jsonl(child_dir / rundir.EVENTS)
     started = [e for e in child_ev if e["event"] == rundir.EV_STARTED]
-    assert started and started[0]["step"] == 2 and started[0]["pid"] == \
-        next(e for e in ev if e["event"] == rundir.EV_STARTED)["pid"]
+    assert (
+        started
+        and started[0]["step"] == 2
+        and started[0]["pid"] == next(e for e in ev if e["event"] == rundir.EV_STARTED)["pid"]
+    )
     stop = [e for e in child_ev if e["event"] == rundir.EV_STOPPED]
     assert stop and stop[-1]["reason"] == "collapse"
     [refused] = [e for e in child_ev if e["event"] == rundir.EV_ROLLBACK]

@@ -1,4 +1,5 @@
 """Collapse rules judge RL runs: an SFT run whose entropy and loss fall (as they should) raises nothing."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ def _write(run, kind):
     rows = []
     for step in range(1, 201):  # entropy and grad_norm collapse, then a spike: alarming for GRPO
         ent = 2.5 if step < 100 else 0.2
-        rows.append({"step": step, "loss": 8.0 / step, "entropy": ent, "grad_norm": 50.0 if step > 190 else 0.5,
-                     "kl": 5.0 if step > 190 else 0.01})
+        rows.append(
+            {
+                "step": step,
+                "loss": 8.0 / step,
+                "entropy": ent,
+                "grad_norm": 50.0 if step > 190 else 0.5,
+                "kl": 5.0 if step > 190 else 0.01,
+            }
+        )
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 

@@ -2,6 +2,7 @@
 there. The history, the charts, `arcctl tail` and the health rules must show "not measured", never a
 collapse to 0. The last test makes such steps for real: the tiny model, completions cut at 4 tokens,
 mask_truncated_completions on."""
+
 from __future__ import annotations
 
 import math
@@ -21,14 +22,21 @@ pytestmark = pytest.mark.timeout(120)
 
 def row(step: int, masked: bool, entropy: float = 2.0) -> dict:
     """A GRPO metrics row; a masked one carries the zeros TRL logs when no token is left in the mask."""
-    return {"step": step, "reward": 0.5, "completions/clipped_ratio": 1.0 if masked else 0.25,
-            "entropy": 0.0 if masked else entropy, "kl": 0.0 if masked else 0.05, "loss": 0.0 if masked else 0.01,
-            "grad_norm": 0.0 if masked else 0.4, "frac_reward_zero_std": 0.0}
+    return {
+        "step": step,
+        "reward": 0.5,
+        "completions/clipped_ratio": 1.0 if masked else 0.25,
+        "entropy": 0.0 if masked else entropy,
+        "kl": 0.0 if masked else 0.05,
+        "loss": 0.0 if masked else 0.01,
+        "grad_norm": 0.0 if masked else 0.4,
+        "frac_reward_zero_std": 0.0,
+    }
 
 
 def test_all_masked_needs_every_completion_clipped_and_masking_on():
     assert all_masked(row(1, True), True)
-    assert not all_masked(row(1, True), False)           # masking off: a real 0 (a deterministic policy)
+    assert not all_masked(row(1, True), False)  # masking off: a real 0 (a deterministic policy)
     assert not all_masked(dict(row(1, True), **{"completions/clipped_ratio": 0.75}), True)
     # masking unknown (no spec): TRL's exact 0 on a fully clipped step gives it away
     assert all_masked(row(1, True), None)
@@ -64,10 +72,16 @@ def test_history_flags_agree_with_all_masked_on_every_combination():
     import itertools
 
     absent = object()
-    values = {"completions/clipped_ratio": (absent, 0.5, 1.0, math.inf), "arc/truncated_ratio": (absent, 0.5, 1.0),
-              "entropy": (absent, 0.0, 0.3, "0"), "kl": (absent, 0.0, 0.2)}
-    rows = [dict({"step": i}, **{k: v for k, v in zip(values, combo) if v is not absent})
-            for i, combo in enumerate(itertools.product(*values.values()))]
+    values = {
+        "completions/clipped_ratio": (absent, 0.5, 1.0, math.inf),
+        "arc/truncated_ratio": (absent, 0.5, 1.0),
+        "entropy": (absent, 0.0, 0.3, "0"),
+        "kl": (absent, 0.0, 0.2),
+    }
+    rows = [
+        dict({"step": i}, **{k: v for k, v in zip(values, combo) if v is not absent})
+        for i, combo in enumerate(itertools.product(*values.values()))
+    ]
     counts = {}
     for masking in (None, True, False):
         h = MetricsHistory(mask_truncated=masking)
@@ -155,8 +169,17 @@ def test_real_tiny_run_with_every_completion_masked(tmp_path, monkeypatch, tiny_
 
     monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
     run_dir = tmp_path / "masked"
-    grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=2, max_completion_length=4,
-              mask_truncated_completions=True, beta=0.04, logging_steps=1, save_steps=1000).write()
+    grpo_spec(
+        run_dir,
+        tiny_model_dir,
+        dataset=str(small_dataset),
+        max_steps=2,
+        max_completion_length=4,
+        mask_truncated_completions=True,
+        beta=0.04,
+        logging_steps=1,
+        save_steps=1000,
+    ).write()
     proc = run_trainer("run", str(run_dir), timeout=200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [r for r in rundir.read_jsonl(run_dir / rundir.METRICS) if "reward" in r]
@@ -176,4 +199,3 @@ def test_real_tiny_run_with_every_completion_masked(tmp_path, monkeypatch, tiny_
     report = diagnose(str(run_dir))
     assert "entropy" not in {a.rule for a in report.alerts}
     assert any("2 step(s) all masked" in n for n in report.notes), report.notes
-

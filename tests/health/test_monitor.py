@@ -1,5 +1,6 @@
 """HealthMonitor and thresholds on small, hand-made inputs: incremental feeding, bad rows, the
 spike and entropy rules, threshold overrides, and the package's purity (no numpy/torch/textual)."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ def test_incremental_feeding_through_a_torn_tail_matches_one_shot(traces_root, t
         for name in tails:
             cut = min(len(data[name]), pos[name] + rng.randint(1, 60000))  # cuts mid-line too
             with open(live / name, "ab") as f:
-                f.write(data[name][pos[name]:cut])
+                f.write(data[name][pos[name] : cut])
             pos[name] = cut
         mon.update(tails["metrics.jsonl"].read_new(), tails["completions.jsonl"].read_new())
     one_shot = diagnose(str(src))
@@ -53,8 +54,13 @@ def test_incremental_feeding_through_a_torn_tail_matches_one_shot(traces_root, t
 def test_bad_rows_are_skipped_not_fatal():
     mon = HealthMonitor()
     good = rows(60, reward=lambda i: 1.0, entropy=lambda i: 0.5)
-    junk = [{"step": "x", "reward": 1}, {"reward": 2.0}, {"step": 61, "reward": "nan?", "entropy": None},
-            {"step": 62, "reward": float("nan"), "kl": math.inf}, {"step": True, "reward": 1}]
+    junk = [
+        {"step": "x", "reward": 1},
+        {"reward": 2.0},
+        {"step": 61, "reward": "nan?", "entropy": None},
+        {"step": 62, "reward": float("nan"), "kl": math.inf},
+        {"step": True, "reward": 1},
+    ]
     mon.update(good + junk)
     assert mon.status == "healthy" and mon.step == 62
     mon.add_completion({"step": 3, "completion": None, "error": 5, "diag": "oops"})
@@ -168,8 +174,13 @@ def test_spec_health_overrides_are_used_and_bad_ones_name_the_file(traces_root, 
     run = tmp_path / "run"
     shutil.copytree(traces_root / "collapse_truncation", run)
     spec = json.loads((run / "spec.json").read_text())
-    spec["params"]["health"] = {"clipped_warning": 0.99, "clipped_critical": 0.995, "length_warning": 0.9,
-                                "length_critical": 0.99, "length_abs_critical": 1.01}
+    spec["params"]["health"] = {
+        "clipped_warning": 0.99,
+        "clipped_critical": 0.995,
+        "length_warning": 0.9,
+        "length_critical": 0.99,
+        "length_abs_critical": 1.01,
+    }
     (run / "spec.json").write_text(json.dumps(spec))
     report = diagnose(str(run))
     trunc = next(a for a in report.alerts if a.rule == "truncation")
@@ -187,9 +198,11 @@ def test_missing_files_give_an_empty_healthy_report(tmp_path):
 
 
 def test_jobs_health_is_pure_python():
-    code = ("import sys, jobs.health, jobs.health.report; "
-            "bad = [m for m in ('numpy', 'torch', 'textual', 'transformers', 'trl') if m in sys.modules]; "
-            "print(bad)")
+    code = (
+        "import sys, jobs.health, jobs.health.report; "
+        "bad = [m for m in ('numpy', 'torch', 'textual', 'transformers', 'trl') if m in sys.modules]; "
+        "print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -222,8 +235,13 @@ def test_grad_norm_of_rows_without_reward_spread_is_not_the_reference():
     rows_ = []
     for i in range(1, 120):
         signal = rng.random() < 0.25
-        rows_.append({"step": i, "frac_reward_zero_std": 0.0 if signal else 1.0,
-                      "grad_norm": (0.5 if signal else 0.001) * math.exp(rng.gauss(0, 0.3))})
+        rows_.append(
+            {
+                "step": i,
+                "frac_reward_zero_std": 0.0 if signal else 1.0,
+                "grad_norm": (0.5 if signal else 0.001) * math.exp(rng.gauss(0, 0.3)),
+            }
+        )
     mon = HealthMonitor()
     mon.update(rows_)
     assert mon.status in ("healthy", "watch"), [a.to_dict() for a in mon.alerts]

@@ -3,6 +3,7 @@ warm-started tiny model on a CPU, pushed over by a learning rate that ramps far 
 beside the traces gives the settings). test_traces.py checks each trace's expected rule (warning
 before the smoothed reward halved, nothing before the signs); here: the trace's own numbers back
 what trace.json claims, every rule it lists fires, and the evidence is the collapsed run's."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,12 @@ from .test_traces import reward_half_step
 pytestmark = pytest.mark.timeout(120)
 
 TRACES = Path(__file__).resolve().parent / "traces"
-RECORDED = sorted(p.name for p in TRACES.glob("real_*") if (p / "trace.json").exists()
-                  and json.loads((p / "trace.json").read_text()).get("generator") == "tests/health/record_traces.py")
+RECORDED = sorted(
+    p.name
+    for p in TRACES.glob("real_*")
+    if (p / "trace.json").exists()
+    and json.loads((p / "trace.json").read_text()).get("generator") == "tests/health/record_traces.py"
+)
 
 
 def meta(name: str) -> dict:
@@ -142,8 +147,11 @@ def test_gibberish_rule_catches_the_digit_soup():
 def test_gibberish_rule_stays_silent_on_healthy_traces(traces_root):
     """No new false alarm: the healthy traces (simulated and real) raise no gibberish alert, not even
     a watch, and their share of digit runs does not move."""
-    healthy = [p for p in sorted(traces_root.iterdir())
-               if (p / "trace.json").exists() and json.loads((p / "trace.json").read_text())["expected_rule"] is None]
+    healthy = [
+        p
+        for p in sorted(traces_root.iterdir())
+        if (p / "trace.json").exists() and json.loads((p / "trace.json").read_text())["expected_rule"] is None
+    ]
     assert {"healthy_a", "healthy_b", "real_tiny_cpu_lr1e-4"} <= {p.name for p in healthy}
     for run in healthy:
         th, mcl, _ = settings_from_spec(str(run), LocalFS())

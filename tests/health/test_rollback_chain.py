@@ -1,6 +1,7 @@
 """trainer.runner.run_chain: after a rollback the same process goes on in the child run dir; a
 requeued job starts at the newest child; a run stopped by a signal does not go on (its requeue
 will). The jobs themselves are stand-ins that write the events a real run writes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,15 @@ def _spec(run: Path, parent: Path | None = None) -> JobSpec:
     from jobs.spec import CheckpointRef
 
     ref = CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-2", name=parent.name) if parent else None
-    spec = JobSpec(kind="grpo", name=run.name, template="grpo", run_dir=str(run), parent=ref, resume_from=ref,
-                   params={"model_path": "tiny", "dataset": "arc1/train"})
+    spec = JobSpec(
+        kind="grpo",
+        name=run.name,
+        template="grpo",
+        run_dir=str(run),
+        parent=ref,
+        resume_from=ref,
+        params={"model_path": "tiny", "dataset": "arc1/train"},
+    )
     spec.write()
     return spec
 
@@ -26,8 +34,14 @@ def _rolled_back(run: Path, child: Path, signal: str | None = None) -> int:
     files = RunFiles(run, enabled=True)
     files.started(step=0)
     _spec(child, parent=run)
-    files.event(records.EV_ROLLBACK, step=3, status=records.ROLLBACK_CONTINUED, child_run_dir=str(child),
-                child_name=child.name, checkpoint="checkpoint-2")
+    files.event(
+        records.EV_ROLLBACK,
+        step=3,
+        status=records.ROLLBACK_CONTINUED,
+        child_run_dir=str(child),
+        child_name=child.name,
+        checkpoint="checkpoint-2",
+    )
     files.event(records.EV_STOPPED, reason="collapse", signal=signal, step=3)
     files.close()
     return 0
@@ -48,8 +62,11 @@ def test_the_process_goes_on_in_each_child(tmp_path):
 
     def run_one(run: Path) -> int:
         ran.append(run.name)
-        return {"a": lambda: _rolled_back(a, b), "a_fork2": lambda: _rolled_back(b, c),
-                "a_fork2_fork2": lambda: _completed(c)}[run.name]()
+        return {
+            "a": lambda: _rolled_back(a, b),
+            "a_fork2": lambda: _rolled_back(b, c),
+            "a_fork2_fork2": lambda: _completed(c),
+        }[run.name]()
 
     assert runner.run_chain(a, run_one) == 0
     assert ran == ["a", "a_fork2", "a_fork2_fork2"]

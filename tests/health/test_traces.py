@@ -1,6 +1,7 @@
 """The detectors on whole run traces: healthy runs raise no warning; each collapse kind is caught
 by its own rule, at warning level, after the signs start and before the smoothed reward has fallen
 to half its best. Traces are SIMULATED (see make_traces.py) unless named real_*."""
+
 from __future__ import annotations
 
 import shutil
@@ -71,8 +72,10 @@ def test_collapse_alerts_carry_evidence_and_example_completions(traces_root):
     assert all("baseline" in s and "value" in s for s in signals.values())
     examples = rep.evidence["examples"]
     assert examples and all(e["id"] is not None and e["step"] is not None and e["task_id"] for e in examples)
-    assert any("in a pattern" in e["snippet"] or "alternating patterns" in e["snippet"] or "pattern in a 3x1" in e["snippet"]
-               for e in examples)
+    assert any(
+        "in a pattern" in e["snippet"] or "alternating patterns" in e["snippet"] or "pattern in a 3x1" in e["snippet"]
+        for e in examples
+    )
     d = report.to_dict()
     assert d["status"] == "critical" and d["alerts"][0]["severity"] == "critical"
 

@@ -2,6 +2,7 @@
 one task of the synthetic generator, a left-right mirroring: one example, so batches of one),
 enough for some sampled programs to parse and run on a toy target. Built once per session, or
 once per ARCCTL_TEST_CACHE."""
+
 from __future__ import annotations
 
 import fcntl
@@ -34,16 +35,39 @@ def _warm(tiny: Path, root: Path) -> Path:
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
         # one small left-right mirroring task: its program is learnt within the steps above
-        pairs = [(t, p) for t, p in generate_tasks(600, seed=0)
-                 if "np.fliplr(input_grid)\n" in p and max(len(x.input) for x in t.train) <= 6][:1]
+        pairs = [
+            (t, p)
+            for t, p in generate_tasks(600, seed=0)
+            if "np.fliplr(input_grid)\n" in p and max(len(x.input) for x in t.train) <= 6
+        ][:1]
         assert pairs
         data = run / "mirror.jsonl"
-        data.write_text("".join(json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) + "\n" for t, p in pairs))
-        spec = JobSpec(kind="sft", name="her-warm", template="sft", run_dir=str(run / "sft"), params=dict(
-            model_path=str(tiny), dataset=str(data), use_lora=False, grid_encoder="digits", max_seq_length=2048,
-            learning_rate=3e-3, lr_scheduler_type="constant", warmup_ratio=0.0, per_device_train_batch_size=1,
-            gradient_accumulation_steps=1, max_grad_norm=1.0, max_steps=SFT_STEPS, save_steps=SFT_STEPS,
-            logging_steps=20, seed=0))
+        data.write_text(
+            "".join(json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) + "\n" for t, p in pairs)
+        )
+        spec = JobSpec(
+            kind="sft",
+            name="her-warm",
+            template="sft",
+            run_dir=str(run / "sft"),
+            params=dict(
+                model_path=str(tiny),
+                dataset=str(data),
+                use_lora=False,
+                grid_encoder="digits",
+                max_seq_length=2048,
+                learning_rate=3e-3,
+                lr_scheduler_type="constant",
+                warmup_ratio=0.0,
+                per_device_train_batch_size=1,
+                gradient_accumulation_steps=1,
+                max_grad_norm=1.0,
+                max_steps=SFT_STEPS,
+                save_steps=SFT_STEPS,
+                logging_steps=20,
+                seed=0,
+            ),
+        )
         spec.write()
         assert sft.main(spec) == 0
         (run / "sft" / "final").rename(run / "final")

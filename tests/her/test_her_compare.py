@@ -1,5 +1,6 @@
 """`arcctl compare` on HER runs: epochs to solve each target per run (the HER research's table of a
 6k-step model against a 32k-step one), read from the runs' events; and the run reader itself."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,13 @@ from jobs.rundir import JsonlWriter
 runner = CliRunner()
 
 # epochs to solve each target, as reported for HER runs (None: never solved)
-NOTES = {"9-vertical-lines": (2, 2), "12-squares": (4, 2), "16-squares": (7, 4), "20-squares": (7, 7),
-         "25-squares": (10, 11)}
+NOTES = {
+    "9-vertical-lines": (2, 2),
+    "12-squares": (4, 2),
+    "16-squares": (7, 4),
+    "20-squares": (7, 7),
+    "25-squares": (10, 11),
+}
 
 
 def her_run(root, name, solved_at: dict, epochs: int = 12, unfinished: str | None = None):
@@ -32,9 +38,21 @@ def her_run(root, name, solved_at: dict, epochs: int = 12, unfinished: str | Non
             last = min(last, 3)
         for e in range(1, last + 1):
             step += 1
-            w.write({"event": EV_HER_EPOCH, "time": 2.0, "step": step, "task_id": task, "target": i, "epoch": e,
-                     "solved": e == at, "best_pixel_score": min(1.0, 0.5 + e / 20), "mean_pixel_score": 0.3,
-                     "test_correct": 1.0 if e == at else 0.0, "checkpoint": f"{run}/checkpoint-{step}"})
+            w.write(
+                {
+                    "event": EV_HER_EPOCH,
+                    "time": 2.0,
+                    "step": step,
+                    "task_id": task,
+                    "target": i,
+                    "epoch": e,
+                    "solved": e == at,
+                    "best_pixel_score": min(1.0, 0.5 + e / 20),
+                    "mean_pixel_score": 0.3,
+                    "test_correct": 1.0 if e == at else 0.0,
+                    "checkpoint": f"{run}/checkpoint-{step}",
+                }
+            )
         if task != unfinished:
             w.write({"event": EV_HER_TARGET, "time": 3.0, "task_id": task, "target": i, "solved": at is not None})
     w.close()
@@ -82,8 +100,19 @@ def test_reader_keeps_the_later_record_of_a_repeated_epoch_and_skips_junk(tmp_pa
     run = her_run(tmp_path, "r", {"12-squares": None}, epochs=2, unfinished="12-squares")
     with open(run / "events.jsonl", "a") as f:
         # a restart re-ran epoch 2 (it had not been checkpointed), then junk and a torn line
-        f.write(json.dumps({"event": EV_HER_EPOCH, "task_id": "12-squares", "target": 0, "epoch": 2,
-                            "solved": True, "best_pixel_score": 1.0}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event": EV_HER_EPOCH,
+                    "task_id": "12-squares",
+                    "target": 0,
+                    "epoch": 2,
+                    "solved": True,
+                    "best_pixel_score": 1.0,
+                }
+            )
+            + "\n"
+        )
         f.write(json.dumps({"event": EV_HER_EPOCH, "task_id": 7, "target": "x"}) + "\n")
         f.write('{"event": "her_epoch", "task_id": "12-sq')
     rows = read_targets(str(run))

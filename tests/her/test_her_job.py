@@ -1,5 +1,6 @@
 """A HER job on the CPU: the warm-started tiny model on a toy target, real sampling, sandbox,
 relabelling and TRL fine-tuning; per-epoch telemetry, checkpoints, and resume at the next epoch."""
+
 from __future__ import annotations
 
 import json
@@ -13,17 +14,40 @@ from tests.pilot import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-EPOCH_KEYS = ("her/best_pixel_score", "her/mean_pixel_score", "her/solved", "her/unique_outputs",
-              "her/valid_code", "her/valid_outputs", "her/programs_trained", "her/time_sampling",
-              "her/time_execution", "her/time_finetune")
+EPOCH_KEYS = (
+    "her/best_pixel_score",
+    "her/mean_pixel_score",
+    "her/solved",
+    "her/unique_outputs",
+    "her/valid_code",
+    "her/valid_outputs",
+    "her/programs_trained",
+    "her/time_sampling",
+    "her/time_execution",
+    "her/time_finetune",
+)
 
 
 def _spec(run_dir, model, **over) -> JobSpec:
-    params = dict(model_path=str(model), dataset="toy", task_ids=["2-squares"], grid_encoder="digits",
-                  sampling=[{"n": 2, "temperature": 0.1}, {"n": 16, "temperature": 1.0}], her_epochs=2,
-                  keep_programs=4, max_new_tokens=80, max_seq_length=2048, batch_size=18,
-                  learning_rate=1e-3, per_device_train_batch_size=2, lora_r=8, lora_alpha=16,
-                  n_jobs=1, sandbox_timeout_s=2.0, seed=0)
+    params = dict(
+        model_path=str(model),
+        dataset="toy",
+        task_ids=["2-squares"],
+        grid_encoder="digits",
+        sampling=[{"n": 2, "temperature": 0.1}, {"n": 16, "temperature": 1.0}],
+        her_epochs=2,
+        keep_programs=4,
+        max_new_tokens=80,
+        max_seq_length=2048,
+        batch_size=18,
+        learning_rate=1e-3,
+        per_device_train_batch_size=2,
+        lora_r=8,
+        lora_alpha=16,
+        n_jobs=1,
+        sandbox_timeout_s=2.0,
+        seed=0,
+    )
     params.update(over)
     return JobSpec(kind="her", name=run_dir.name, template="her", params=params, run_dir=str(run_dir))
 
@@ -71,8 +95,11 @@ def test_her_epochs_relabel_finetune_and_checkpoint(her_run):
     # fine-tuning moved the LoRA: its B matrices start at zero
     from safetensors.torch import load_file
 
-    lora_b = [t for k, t in load_file(str(run / f"checkpoint-{trained[0]['step']}" / "adapter_model.safetensors")).items()
-              if "lora_B" in k]
+    lora_b = [
+        t
+        for k, t in load_file(str(run / f"checkpoint-{trained[0]['step']}" / "adapter_model.safetensors")).items()
+        if "lora_B" in k
+    ]
     assert lora_b and any(float(t.abs().max()) > 0 for t in lora_b)
 
     targets = her_report.read_targets(str(run))
@@ -107,7 +134,10 @@ def test_resume_continues_at_the_next_epoch(her_run, tmp_path, warm_model):
     # a target whose prompt cannot fit is refused before any sampling
     assert _run(_spec(tmp_path / "long", warm_model, max_seq_length=64)) == 2
     err = [e for e in read_jsonl(tmp_path / "long" / "events.jsonl") if e["event"] == "error"][-1]
-    assert err["message"].startswith("target 2-squares: its prompt is") and not (tmp_path / "long" / "metrics.jsonl").exists()
+    assert (
+        err["message"].startswith("target 2-squares: its prompt is")
+        and not (tmp_path / "long" / "metrics.jsonl").exists()
+    )
     # a checkpoint without HER state (e.g. an SFT one) is refused before any model is loaded
     (other / "checkpoint-2" / "her_state.json").unlink()
     assert _run(_spec(other, warm_model, her_epochs=3)) == 2
@@ -148,14 +178,17 @@ def test_dashboard_shows_the_targets_and_best_programs(her_run, monkeypatch, tmp
     rows = read_jsonl(her_run / "metrics.jsonl")
     best0 = next(c for c in read_jsonl(her_run / "completions.jsonl") if c["step"] == 1 and c["rank"] == 0)
 
-
     async def go():
         app = ArcApp(run_dir=str(her_run))
         async with app.run_test(size=(150, 44)) as pilot:
             await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
             await pilot.press("t")
-            await until(pilot, lambda: isinstance(app.screen, HERScreen)
-                        and app.screen.query_one("#her-epochs", DataTable).row_count == 2)
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, HERScreen) and app.screen.query_one("#her-epochs", DataTable).row_count == 2
+                ),
+            )
             screen = app.screen
             targets = screen.query_one("#her-targets", DataTable)
             row = [str(c) for c in targets.get_row_at(0)]

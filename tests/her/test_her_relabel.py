@@ -1,5 +1,6 @@
 """Hindsight relabelling with the real sandbox: programs written as a model would, run on a toy
 target; selection keeps the best per distinct outputs and relabels each as the task it solves."""
+
 from __future__ import annotations
 
 import pytest

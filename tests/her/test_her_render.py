@@ -1,6 +1,7 @@
 """HER jobs at render time through the real binary: the template renders, bad targets and sampling
 groups are one error line (exit 2, no traceback, nothing written), toy targets are what the
 trainer draws."""
+
 from __future__ import annotations
 
 import json
@@ -18,19 +19,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def cli(tmp_path):
-    env = dict(os.environ, ARCCTL_HOME=str(tmp_path / "home"), ARCCTL_CONFIG_DIR=str(tmp_path / "config"),
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        ARCCTL_HOME=str(tmp_path / "home"),
+        ARCCTL_CONFIG_DIR=str(tmp_path / "config"),
+        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "arcctl.cli.main", *args], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "arcctl.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
     return run
 
 
 def test_her_template_renders_the_toy_ladder(cli, tmp_path):
     res = cli("render", "her", "-p", 'sampling=[{"n": 4, "temperature": 0.9}]')
     assert res.returncode == 0, res.stderr
-    spec = json.loads(res.stdout[res.stdout.index("{"):res.stdout.index("\n}\n") + 2])
+    spec = json.loads(res.stdout[res.stdout.index("{") : res.stdout.index("\n}\n") + 2])
     assert spec["kind"] == "her" and spec["params"]["dataset"] == "toy"
     assert spec["params"]["sampling"] == [{"n": 4, "temperature": 0.9}]
     assert not (tmp_path / "home").exists() or not list((tmp_path / "home").rglob("spec.json"))
@@ -45,18 +57,21 @@ def _kaggle(tmp_path: Path) -> Path:
     return f
 
 
-@pytest.mark.parametrize("overrides,needle", [
-    (["dataset=arc1/train", 'task_ids=["nope1"]'], "task_ids: nope1 not in dataset 'arc1/train'"),
-    (["dataset=KAGGLE", 'task_ids=["good", "empty"]'], "target empty has no train pairs"),
-    (["dataset=KAGGLE", 'task_ids=["missing"]'], "task_ids: missing not in dataset"),
-    (['sampling=[{"n": 0, "temperature": 0.1}, {"n": 0, "temperature": 0.9}]'], "sampling groups sum to 0"),
-    (['sampling=[]'], "sampling"),
-    (['sampling=[{"n": 4, "temp": 0.9}]'], "sampling"),
-    (['task_ids=["3-cats"]'], "'3-cats' is not a toy target"),
-    (['task_ids=["99-squares"]'], "N must be 1..40"),
-    (["dataset=toy:9"], "toy:N with N 1..5"),
-    (["dataset=/no/such/targets.json"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        (["dataset=arc1/train", 'task_ids=["nope1"]'], "task_ids: nope1 not in dataset 'arc1/train'"),
+        (["dataset=KAGGLE", 'task_ids=["good", "empty"]'], "target empty has no train pairs"),
+        (["dataset=KAGGLE", 'task_ids=["missing"]'], "task_ids: missing not in dataset"),
+        (['sampling=[{"n": 0, "temperature": 0.1}, {"n": 0, "temperature": 0.9}]'], "sampling groups sum to 0"),
+        (["sampling=[]"], "sampling"),
+        (['sampling=[{"n": 4, "temp": 0.9}]'], "sampling"),
+        (['task_ids=["3-cats"]'], "'3-cats' is not a toy target"),
+        (['task_ids=["99-squares"]'], "N must be 1..40"),
+        (["dataset=toy:9"], "toy:N with N 1..5"),
+        (["dataset=/no/such/targets.json"], "no such file"),
+    ],
+)
 def test_bad_targets_are_one_error_at_render(cli, tmp_path, overrides, needle):
     kaggle = str(_kaggle(tmp_path))
     args = [a for o in overrides for a in ("-p", o.replace("KAGGLE", kaggle))]
@@ -105,7 +120,11 @@ def test_target_checks_of_files(tmp_path):
     with pytest.raises(SpecError, match="target empty has no train pairs"):
         check_targets(str(gz), None, None)  # every task of the file is a target
     assert check_targets(str(gz), None, 1) is None  # only the first one
-    for bad, needle in (("[1, 2]", "expected an object"), ('{"a": ', "not readable JSON"), ("[" * 100000, "not readable JSON")):
+    for bad, needle in (
+        ("[1, 2]", "expected an object"),
+        ('{"a": ', "not readable JSON"),
+        ("[" * 100000, "not readable JSON"),
+    ):
         (tmp_path / "bad.json").write_text(bad)
         with pytest.raises(SpecError, match=needle):
             check_targets(str(tmp_path / "bad.json"), None, None)

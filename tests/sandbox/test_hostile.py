@@ -3,6 +3,7 @@
 For each: the right error kind, nothing created/changed/read outside the sandbox (sentinel files),
 no process left behind, and the pool is back at full strength scoring correct programs.
 """
+
 import os
 import socket
 import time
@@ -42,8 +43,7 @@ def env(tmp_path_factory):
     os.environ.update({k: f"{SECRET}-{k}" for k in TOKENS})
     before = descendants()
     with Sandbox(workers=WORKERS, timeout_s=2.0, memory_mb=512, recycle_every=100, kill_grace_s=0.5) as sb:
-        yield {"sb": sb, "dir": sentinel_dir, "file": sentinel, "key": key, "listener": listener,
-               "before": before}
+        yield {"sb": sb, "dir": sentinel_dir, "file": sentinel, "key": key, "listener": listener, "before": before}
     listener.close()
     for k, v in saved.items():
         if v is None:
@@ -61,8 +61,7 @@ def _snapshot(d):
 @pytest.mark.parametrize("kind,src", [pytest.param(k, s, id=i) for i, k, s in HOSTILE])
 def test_hostile_program(env, kind, src):
     sb = env["sb"]
-    src = src.format(S=env["dir"], F=env["file"], K=env["key"], P=os.getpid(),
-                     PORT=env["listener"].getsockname()[1])
+    src = src.format(S=env["dir"], F=env["file"], K=env["key"], P=os.getpid(), PORT=env["listener"].getsockname()[1])
     files_before = _snapshot(env["dir"])
     # Run the hostile program next to correct ones, in one batch, as the reward does.
     res = sb.run_many([FLIP, src, FLIP], [[GRID]] * 3)
@@ -104,8 +103,10 @@ def test_mixed_hostile_batch_throughput_recovers(env):
     for _, kind, src in HOSTILE:
         if kind == "timeout":  # keep the batch fast; timeouts are covered one by one above
             continue
-        progs += [src.format(S=env["dir"], F=env["file"], K=env["key"], P=os.getpid(),
-                             PORT=env["listener"].getsockname()[1]), FLIP]
+        progs += [
+            src.format(S=env["dir"], F=env["file"], K=env["key"], P=os.getpid(), PORT=env["listener"].getsockname()[1]),
+            FLIP,
+        ]
         kinds += [kind, None]
     res = sb.run_many(progs, [[GRID]] * len(progs))
     assert [r.error for r in res] == kinds, [(k, r.error, r.detail) for k, r in zip(kinds, res) if k != r.error]
@@ -123,15 +124,17 @@ def test_mixed_hostile_batch_throughput_recovers(env):
 @pytest.mark.timeout(120)
 def test_disk_fill_is_capped_per_program_and_never_accumulates():
     """Many files of 1 MB per program: at most `disk_mb` in total, and nothing left for the next."""
-    filler = ("import os\ndef transform(g):\n    before = len(os.listdir('.'))\n    total = 0\n"
-              "    for i in range(40):\n        try:\n            with open(f'f{i}.bin', 'wb') as f:\n"
-              "                f.write(b'x' * 2**20)\n            total += 2**20\n"
-              "        except OSError:\n            break\n    print(before, total // 2**20)\n    return g\n")
+    filler = (
+        "import os\ndef transform(g):\n    before = len(os.listdir('.'))\n    total = 0\n"
+        "    for i in range(40):\n        try:\n            with open(f'f{i}.bin', 'wb') as f:\n"
+        "                f.write(b'x' * 2**20)\n            total += 2**20\n"
+        "        except OSError:\n            break\n    print(before, total // 2**20)\n    return g\n"
+    )
     with Sandbox(workers=1, timeout_s=5.0, disk_mb=16) as sb:
         assert "tmpfs of 16 MB" in sb.protections()["disk"]
         res = sb.run_many([filler + f"# {k}\n" for k in range(5)], [[GRID]] * 5)
         for r in res:
             assert r.error is None, r.detail
             left_before, written = map(int, r.stdout.split("\n")[0].split())
-            assert left_before == 0          # the previous program's files are gone
-            assert 8 <= written <= 16        # capped by the tmpfs, every time (so it was emptied)
+            assert left_before == 0  # the previous program's files are gone
+            assert 8 <= written <= 16  # capped by the tmpfs, every time (so it was emptied)

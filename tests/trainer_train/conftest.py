@@ -1,5 +1,6 @@
 """Fixtures of the trainer tests: a Kaggle-format file of real ARC tasks with small grids (short
 prompts keep a CPU GRPO step well under a second on the tiny model)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ def small_dataset(tmp_path_factory) -> Path:
     tasks = small_arc_tasks()
     assert len(tasks) == 3
     root = tmp_path_factory.mktemp("arc-small")
-    challenges = {tid: {"train": [{"input": p.input, "output": p.output} for p in t.train],
-                        "test": [{"input": p.input} for p in t.test]} for tid, t in tasks.items()}
+    challenges = {
+        tid: {
+            "train": [{"input": p.input, "output": p.output} for p in t.train],
+            "test": [{"input": p.input} for p in t.test],
+        }
+        for tid, t in tasks.items()
+    }
     solutions = {tid: [p.output for p in t.test] for tid, t in tasks.items()}
     (root / "small_challenges.json").write_text(json.dumps(challenges))
     (root / "small_solutions.json").write_text(json.dumps(solutions))

@@ -1,4 +1,5 @@
 """Small helpers for the trainer tests: specs for a tiny, fast GRPO run and run-dir readers."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,13 @@ FAST = dict(
 
 
 def grpo_spec(run_dir: Path, model: Path, **params) -> JobSpec:
-    return JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir),
-                   params={"model_path": str(model), **FAST, **params})
+    return JobSpec(
+        kind="grpo",
+        name=run_dir.name,
+        template="grpo",
+        run_dir=str(run_dir),
+        params={"model_path": str(model), **FAST, **params},
+    )
 
 
 def trainer_cmd(*args: str) -> list[str]:
@@ -61,8 +67,7 @@ def env() -> dict[str, str]:
 
 
 def run_trainer(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(trainer_cmd(*args), cwd=REPO, env=env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(trainer_cmd(*args), cwd=REPO, env=env(), capture_output=True, text=True, timeout=timeout)
 
 
 def events(run_dir: Path) -> list[dict]:

@@ -1,6 +1,7 @@
 """save_total_limit: a real GRPO run of the tiny model (CPU) saving every step keeps the newest K
 checkpoints, the last healthy one (the one `arcctl health` names) and the one a queued fork
 starts from, and deletes the rest; the rule itself on checkpoints laid out on disk."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,15 @@ from trainer.checkpoint_retention import PRUNED_PREFIX, prunable, remove_checkpo
 
 # Entropy trips a warning at the third logged step (baseline = row 3 after skipping 2, window 1,
 # no persistence): the last healthy checkpoint is then checkpoint-2.
-TRIP = {"baseline_skip": 2, "baseline_rows": 1, "window": 1, "persist": 1,
-        "entropy_low_watch": 100.0, "entropy_low_warning": 100.0, "entropy_low_critical": 100.0}
+TRIP = {
+    "baseline_skip": 2,
+    "baseline_rows": 1,
+    "window": 1,
+    "persist": 1,
+    "entropy_low_watch": 100.0,
+    "entropy_low_warning": 100.0,
+    "entropy_low_critical": 100.0,
+}
 
 
 def _checkpoint(run_dir: Path, step: int, valid: bool = True) -> None:
@@ -66,12 +74,26 @@ def test_the_rule_keeps_newest_protected_and_invalid(tmp_path):
 @pytest.mark.timeout(300)
 def test_real_run_keeps_newest_healthy_and_forked_checkpoints(tmp_path, tiny_model_dir, small_dataset):  # noqa: F811
     run_dir = tmp_path / "runs" / "limited"
-    spec = grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=5, save_steps=1,
-                     logging_steps=1, save_total_limit=1, guard="warn", health=TRIP)
+    spec = grpo_spec(
+        run_dir,
+        tiny_model_dir,
+        dataset=str(small_dataset),
+        max_steps=5,
+        save_steps=1,
+        logging_steps=1,
+        save_total_limit=1,
+        guard="warn",
+        health=TRIP,
+    )
     spec.write()
     # a fork queued (not started yet) from the run's first checkpoint, beside it as arcctl puts forks
-    fork = spec.model_copy(update={"name": "fork", "run_dir": str(tmp_path / "runs" / "fork"),
-                                   "resume_from": CheckpointRef(run_dir=str(run_dir), checkpoint="checkpoint-1")})
+    fork = spec.model_copy(
+        update={
+            "name": "fork",
+            "run_dir": str(tmp_path / "runs" / "fork"),
+            "resume_from": CheckpointRef(run_dir=str(run_dir), checkpoint="checkpoint-1"),
+        }
+    )
     fork.write()
 
     proc = run_trainer("run", str(run_dir), timeout=280)

@@ -1,4 +1,5 @@
 """User errors end with an `error` event, one stderr line naming the culprit and a non-zero exit."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,9 +30,17 @@ def test_missing_dataset_file(tmp_path, tiny_model_dir):
 def test_bad_spec_names_the_field(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "spec.json").write_text(json.dumps({
-        "kind": "grpo", "name": "x", "template": "grpo", "run_dir": str(run_dir),
-        "params": {"model_path": "m", "dataset": "arc1/train", "learning_rate": "fast"}}))
+    (run_dir / "spec.json").write_text(
+        json.dumps(
+            {
+                "kind": "grpo",
+                "name": "x",
+                "template": "grpo",
+                "run_dir": str(run_dir),
+                "params": {"model_path": "m", "dataset": "arc1/train", "learning_rate": "fast"},
+            }
+        )
+    )
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "learning_rate" in proc.stderr and str(run_dir / "spec.json") in proc.stderr
@@ -65,8 +74,9 @@ def test_use_vllm_missing_names_the_extra(tmp_path, tiny_model_dir, capsys):
 
 
 def test_unknown_lora_target_module(tmp_path, tiny_model_dir, small_dataset, capsys):
-    spec = grpo_spec(tmp_path / "run", tiny_model_dir, dataset=str(small_dataset),
-                     lora_target_modules=["q_proj", "c_attn"])
+    spec = grpo_spec(
+        tmp_path / "run", tiny_model_dir, dataset=str(small_dataset), lora_target_modules=["q_proj", "c_attn"]
+    )
     assert grpo.main(spec) == 2
     err = capsys.readouterr().err
     assert "lora_target_modules" in err and "c_attn" in err

@@ -1,6 +1,7 @@
 """Generation backends (trainer/fast_generation.py) on the tiny model, CPU: the merged copy samples
 from the same policy as the PEFT model, generation never changes the training weights, the KV cache
 stays on while gradient checkpointing is on, and each backend trains a real GRPO step."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def _peft_model(tiny_model_dir, r=4):
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    cfg = LoraConfig(r=r, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
-                                                        "gate_proj", "up_proj", "down_proj"])
+    cfg = LoraConfig(
+        r=r, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
     model = get_peft_model(model, cfg)
     torch.manual_seed(0)
     for name, p in model.named_parameters():  # a trained-looking adapter: B is zero at init
@@ -63,14 +65,21 @@ def test_merged_copy_gives_the_adapters_logits_and_leaves_training_weights_alone
     assert copy.model.model.embed_tokens.weight.data_ptr() == emb.data_ptr()
 
 
-@pytest.mark.parametrize("backend, penalty", [("merged", 1.0), ("static", 1.0), ("merged-static", 1.0),
-                                               ("merged-cudagraph", 1.0), ("merged-cudagraph", 1.3)])
+@pytest.mark.parametrize(
+    "backend, penalty",
+    [("merged", 1.0), ("static", 1.0), ("merged-static", 1.0), ("merged-cudagraph", 1.0), ("merged-cudagraph", 1.3)],
+)
 def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend, penalty):
     from transformers import GenerationConfig
 
     model, tok = _peft_model(tiny_model_dir)
-    cfg = GenerationConfig(max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id,
-                           eos_token_id=tok.eos_token_id, repetition_penalty=penalty)
+    cfg = GenerationConfig(
+        max_new_tokens=12,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        repetition_penalty=penalty,
+    )
     prompts = _prompt_ids(tok)
     gen = fast_generation.FastGenerator(backend, tok, cfg)
     gen.generate(model, [list(range(5, 400))] * 3)  # a longer prompt first: later calls reuse its cache
@@ -80,9 +89,9 @@ def test_fast_backends_sample_like_trl_greedy(tiny_model_dir, backend, penalty):
         assert gen.loop.cache is cache
     for p, got in zip(prompts, ours):
         with torch.no_grad():
-            ref = model.generate(input_ids=torch.tensor([p]), generation_config=cfg)[0, len(p):].tolist()
+            ref = model.generate(input_ids=torch.tensor([p]), generation_config=cfg)[0, len(p) :].tolist()
         if tok.eos_token_id in ref:
-            ref = ref[:ref.index(tok.eos_token_id) + 1]
+            ref = ref[: ref.index(tok.eos_token_id) + 1]
         assert got == ref
         assert 0 < len(got) <= 12
 
@@ -92,8 +101,14 @@ def test_own_decode_loop_honours_min_new_tokens_and_falls_back_for_what_it_lacks
 
     model, tok = _peft_model(tiny_model_dir)
     eos = tok.eos_token_id
-    cfg = GenerationConfig(max_new_tokens=10, min_new_tokens=10, do_sample=True, temperature=1.0,
-                           pad_token_id=tok.pad_token_id, eos_token_id=eos)
+    cfg = GenerationConfig(
+        max_new_tokens=10,
+        min_new_tokens=10,
+        do_sample=True,
+        temperature=1.0,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=eos,
+    )
     torch.manual_seed(0)
     gen = fast_generation.FastGenerator("merged-cudagraph", tok, cfg)
     assert gen.loop is not None
@@ -111,22 +126,36 @@ def test_kv_cache_stays_on_while_gradient_checkpointing_trains(tmp_path, tiny_mo
     from trainer import grpo
 
     lengths: list[int] = []
-    p = GRPOParams(model_path=str(tiny_model_dir), dataset="arc1/train", max_tasks=2, num_generations=2,
-                   per_device_train_batch_size=2, gradient_accumulation_steps=1, max_steps=1,
-                   max_completion_length=6, max_seq_length=4096, n_jobs=1, grid_encoder="digits",
-                   use_data_augmentation=False, lora_r=4, generation_backend="trl")
+    p = GRPOParams(
+        model_path=str(tiny_model_dir),
+        dataset="arc1/train",
+        max_tasks=2,
+        num_generations=2,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        max_steps=1,
+        max_completion_length=6,
+        max_seq_length=4096,
+        n_jobs=1,
+        grid_encoder="digits",
+        use_data_augmentation=False,
+        lora_r=4,
+        generation_backend="trl",
+    )
     setup = grpo.setup_training(p, tmp_path, lambda *a, **k: None)
     assert setup.args.gradient_checkpointing
     from trainer.grpo_reward import Timing
 
     def reward(completions, **kw):
         return [0.0] * len(completions)
+
     reward.__name__ = "zero"
     trainer = grpo.build_trainer(setup, reward, [], Timing(), p.learning_rate)
     layer = trainer.model.get_base_model().model.layers[0]
     hook = layer.register_forward_pre_hook(
         lambda mod, args, kwargs: lengths.append((args[0] if args else kwargs["hidden_states"]).shape[1]),
-        with_kwargs=True)
+        with_kwargs=True,
+    )
     trainer.train()
     hook.remove()
     # generation calls first: one prefill with the prompt, then one token per step
@@ -141,11 +170,28 @@ def test_grpo_run_with_fast_backend(tmp_path, tiny_model_dir, backend):
     from trainer import grpo
 
     run = tmp_path / backend
-    spec = JobSpec(kind="grpo", name=backend, template="grpo", run_dir=str(run), params=dict(
-        model_path=str(tiny_model_dir), dataset="arc1/train", max_tasks=2, num_generations=2,
-        per_device_train_batch_size=2, gradient_accumulation_steps=1, max_steps=2, save_steps=2,
-        max_completion_length=8, max_seq_length=4096, n_jobs=1, grid_encoder="digits", lora_r=4,
-        generation_backend=backend))
+    spec = JobSpec(
+        kind="grpo",
+        name=backend,
+        template="grpo",
+        run_dir=str(run),
+        params=dict(
+            model_path=str(tiny_model_dir),
+            dataset="arc1/train",
+            max_tasks=2,
+            num_generations=2,
+            per_device_train_batch_size=2,
+            gradient_accumulation_steps=1,
+            max_steps=2,
+            save_steps=2,
+            max_completion_length=8,
+            max_seq_length=4096,
+            n_jobs=1,
+            grid_encoder="digits",
+            lora_r=4,
+            generation_backend=backend,
+        ),
+    )
     assert grpo.main(spec) == 0
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     started = [e for e in events if e.get("event") == "started" or e.get("type") == "started"]
@@ -165,13 +211,16 @@ def test_auto_resolves_by_device_and_adapter():
     assert fast_generation.resolve(GRPOParams(**base, generation_backend="paged"), cuda=True) == "paged"
 
 
-@pytest.mark.parametrize("params, field", [
-    (dict(generation_backend="merged", load_in_4bit=True), "load_in_4bit"),
-    (dict(generation_backend="merged-static", use_dora=True), "use_dora"),
-    (dict(generation_backend="static", use_vllm=True), "use_vllm"),
-    (dict(generation_backend="static", backend="unsloth"), "unsloth"),
-    (dict(backend="unsloth", use_vllm=True, vllm_mode="server"), "vllm_mode"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        (dict(generation_backend="merged", load_in_4bit=True), "load_in_4bit"),
+        (dict(generation_backend="merged-static", use_dora=True), "use_dora"),
+        (dict(generation_backend="static", use_vllm=True), "use_vllm"),
+        (dict(generation_backend="static", backend="unsloth"), "unsloth"),
+        (dict(backend="unsloth", use_vllm=True, vllm_mode="server"), "vllm_mode"),
+    ],
+)
 def test_impossible_combinations_refused_at_render_time(params, field):
     from pydantic import ValidationError
 

@@ -1,6 +1,7 @@
 """Grouped decode attention (trainer/grouped_attention.py), CPU: decoding through a static cache gives
 the logits transformers' SDPA path gives, the function really serves the decoded tokens, and only
 the generation copy switches to it (the training model keeps its own attention)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,15 @@ def _llama(heads: int, kv_heads: int):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=heads,
-                      num_key_value_heads=kv_heads, vocab_size=97, attn_implementation="sdpa")
+    cfg = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        vocab_size=97,
+        attn_implementation="sdpa",
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -34,14 +42,21 @@ def _decode(model, steps: int = 6):
     pos = (mask.cumsum(1) - 1).clamp(min=0)
     out = []
     with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=full, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1]
+        logits = model(
+            input_ids=ids, attention_mask=full, position_ids=pos, past_key_values=cache, use_cache=True
+        ).logits[:, -1]
         pos = pos[:, -1:].clone()
         for t in range(steps):
             out.append(logits)
             full[:, 9 + t] = 1
             pos += 1
-            logits = model(input_ids=logits.argmax(-1)[:, None], attention_mask=full, position_ids=pos,
-                           past_key_values=cache, use_cache=True).logits[:, -1]
+            logits = model(
+                input_ids=logits.argmax(-1)[:, None],
+                attention_mask=full,
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1]
     return torch.stack(out)
 
 
@@ -68,8 +83,11 @@ def test_grouped_decode_matches_sdpa_and_serves_every_decoded_token(monkeypatch)
     assert query_lengths.count(9) == 2 and query_lengths.count(1) == 2 * 6
     # the original model was not switched
     assert model.config._attn_implementation == "sdpa"
-    assert all(getattr(m, "config", model.config)._attn_implementation == "sdpa" for m in model.modules()
-               if hasattr(m, "config"))
+    assert all(
+        getattr(m, "config", model.config)._attn_implementation == "sdpa"
+        for m in model.modules()
+        if hasattr(m, "config")
+    )
 
 
 def test_models_without_grouping_keep_sdpa():

@@ -1,4 +1,5 @@
 """Prompt rows: a fresh augmentation per visit of a task, reproducible from the row id alone."""
+
 from __future__ import annotations
 
 import pytest
@@ -61,6 +62,7 @@ def test_prompts_too_long_are_dropped_with_a_warning(tiny_model_dir, small_datas
     with pytest.raises(SpecError, match="max_seq_length"):
         grpo_data.fit_tasks(tasks, p, enc, tok, lambda m, **f: warnings.append(m))
     assert warnings and "3 of 3 tasks dropped" in warnings[0]
-    kept = grpo_data.fit_tasks(tasks, _params(max_seq_length=8192, max_completion_length=32), enc, tok,
-                               lambda m, **f: warnings.append(m))
+    kept = grpo_data.fit_tasks(
+        tasks, _params(max_seq_length=8192, max_completion_length=32), enc, tok, lambda m, **f: warnings.append(m)
+    )
     assert len(kept) == 3

@@ -1,5 +1,6 @@
 """The GRPO reward function on real ARC tasks with the real sandbox: each completion is scored
 against its row's (augmented) task, recorded in completions.jsonl and aggregated into arc/ metrics."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -31,8 +32,14 @@ def env(tiny_model_dir):
 def _call(reward, rows_idx, texts, truncated, step=4):
     got = []
     ids = [[5, 6, 7] if t else [5, 6, EOS] for t in truncated]
-    scores = reward(prompts=["p"] * len(texts), completions=texts, completion_ids=ids, row_id=rows_idx,
-                    trainer_state=SimpleNamespace(global_step=step), log_metric=lambda n, v: got.append((n, v)))
+    scores = reward(
+        prompts=["p"] * len(texts),
+        completions=texts,
+        completion_ids=ids,
+        row_id=rows_idx,
+        trainer_state=SimpleNamespace(global_step=step),
+        log_metric=lambda n, v: got.append((n, v)),
+    )
     return scores, dict(got)
 
 

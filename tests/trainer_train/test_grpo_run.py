@@ -1,4 +1,5 @@
 """A real GRPO run of the tiny model on real ARC tasks, through `python -m trainer run RUN_DIR`."""
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,33 @@ from .helpers import completions, events, grpo_spec, metrics, run_trainer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
-TRL_KEYS = ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "completions/mean_length",
-            "completions/clipped_ratio", "grad_norm", "learning_rate", "loss"]
-ARC_KEYS = ["arc/reward_max", "arc/reward_min", "arc/truncated_ratio", "arc/solved_ratio",
-            "arc/truncated_reward_mean", "arc/unique_token_ratio", "arc/ngram4_repeat_max",
-            "arc/truncated_ngram3_unique_ratio", "arc/error_parse", "arc/error_none",
-            "arc/time_generation_s", "arc/time_reward_s", "arc/time_optimization_s"]
+TRL_KEYS = [
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "entropy",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "grad_norm",
+    "learning_rate",
+    "loss",
+]
+ARC_KEYS = [
+    "arc/reward_max",
+    "arc/reward_min",
+    "arc/truncated_ratio",
+    "arc/solved_ratio",
+    "arc/truncated_reward_mean",
+    "arc/unique_token_ratio",
+    "arc/ngram4_repeat_max",
+    "arc/truncated_ngram3_unique_ratio",
+    "arc/error_parse",
+    "arc/error_none",
+    "arc/time_generation_s",
+    "arc/time_reward_s",
+    "arc/time_optimization_s",
+]
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +125,14 @@ def test_fork_from_a_checkpoint_continues_at_the_next_step(finished_run, tmp_pat
     # a fork that changes the learning rate (what a guard rollback does) must train with the new one,
     # not the one stored in the parent's scheduler state
     params = {**spec.params, "learning_rate": spec.params["learning_rate"] / 2}
-    fork = spec.model_copy(update={
-        "run_dir": str(child), "name": "child", "params": params,
-        "resume_from": CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-2")})
+    fork = spec.model_copy(
+        update={
+            "run_dir": str(child),
+            "name": "child",
+            "params": params,
+            "resume_from": CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-2"),
+        }
+    )
     fork.write()
     proc = run_trainer("run", str(child / "spec.json"))
     assert proc.returncode == 0, proc.stderr[-3000:]

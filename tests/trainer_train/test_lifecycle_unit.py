@@ -1,4 +1,5 @@
 """Signals become "save, then stop"; resume picks the right checkpoint or says why it cannot."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,14 @@ def _checkpoint(run, step, valid=True):
 
 
 def _spec(run_dir, resume=None):
-    return JobSpec(kind="grpo", name="r", template="grpo", run_dir=str(run_dir), resume_from=resume,
-                   params={"model_path": "m", "dataset": "arc1/train"})
+    return JobSpec(
+        kind="grpo",
+        name="r",
+        template="grpo",
+        run_dir=str(run_dir),
+        resume_from=resume,
+        params={"model_path": "m", "dataset": "arc1/train"},
+    )
 
 
 def test_resolve_resume(tmp_path):
@@ -78,9 +85,13 @@ def test_resolve_resume(tmp_path):
     got = lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(parent))), child, warn)
     assert got == str(parent / "checkpoint-10") and "checkpoint-20" in warnings[-1]
     with pytest.raises(SpecError, match="checkpoint-20.*not a valid checkpoint"):
-        lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-20")), child, warn)
+        lifecycle.resolve_resume(
+            _spec(child, CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-20")), child, warn
+        )
     with pytest.raises(SpecError, match="does not exist"):
-        lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-5")), child, warn)
+        lifecycle.resolve_resume(
+            _spec(child, CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-5")), child, warn
+        )
     with pytest.raises(SpecError, match="no valid checkpoint"):
         lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(tmp_path / "empty"))), child, warn)
     # a restarted run: its own checkpoints win over resume_from
@@ -101,7 +112,8 @@ def _resume_in_place(run, step):
     from datetime import datetime, timezone
 
     return _spec(run, CheckpointRef(run_dir=str(run), checkpoint=f"checkpoint-{step}", name="r")).model_copy(
-        update={"created": datetime.now(timezone.utc)})
+        update={"created": datetime.now(timezone.utc)}
+    )
 
 
 def test_resume_in_place_from_an_earlier_checkpoint_branches_the_later_ones_aside(tmp_path):
@@ -127,8 +139,13 @@ def test_resume_in_place_from_an_earlier_checkpoint_branches_the_later_ones_asid
     files.close()
     [branch] = (run / "branches").iterdir()
     assert branch.name.endswith("-from-checkpoint-2")
-    assert sorted(p.name for p in branch.iterdir()) == ["checkpoint-4", "checkpoint-5", "completions.jsonl",
-                                                       "final", "metrics.jsonl"]
+    assert sorted(p.name for p in branch.iterdir()) == [
+        "checkpoint-4",
+        "checkpoint-5",
+        "completions.jsonl",
+        "final",
+        "metrics.jsonl",
+    ]
     assert [c.name for c in rundir.list_checkpoints(str(run))] == ["checkpoint-2"]
     assert not (run / "final").exists()
     assert _steps(run / "metrics.jsonl") == [1, 2]

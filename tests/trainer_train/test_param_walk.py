@@ -1,5 +1,6 @@
 """One parameter, one declaration: jobs.params holds each default, templates only override, and a
 value walks template -> spec -> spec.json -> trainer -> TRL's GRPOConfig / SFTConfig unchanged."""
+
 from __future__ import annotations
 
 import re
@@ -46,13 +47,20 @@ def test_new_job_form_shows_what_the_job_gets(home):
         shown = with_defaults(tpl.kind, template_defaults(tpl))
         assert {k: shown[k] for k in gets} == gets, name
     [spec] = build_specs("grpo", ["model_path=m", "dataset=arc1/train"])
-    assert {k: v for k, v in spec.params.items() if k not in ("model_path", "dataset")} == \
-        {k: v for k, v in PARAMS_BY_KIND["grpo"].model_validate({"model_path": "m", "dataset": "d"})
-         .model_dump(mode="json").items() if k not in ("model_path", "dataset")}
+    assert {k: v for k, v in spec.params.items() if k not in ("model_path", "dataset")} == {
+        k: v
+        for k, v in PARAMS_BY_KIND["grpo"]
+        .model_validate({"model_path": "m", "dataset": "d"})
+        .model_dump(mode="json")
+        .items()
+        if k not in ("model_path", "dataset")
+    }
 
 
-@pytest.mark.parametrize("override, expected", [([], GRPOParams.model_fields["repetition_penalty"].default),
-                                                (["repetition_penalty=1.05"], 1.05)])
+@pytest.mark.parametrize(
+    "override, expected",
+    [([], GRPOParams.model_fields["repetition_penalty"].default), (["repetition_penalty=1.05"], 1.05)],
+)
 def test_repetition_penalty_walks_from_template_to_grpo_config(home, tmp_path, override, expected):
     assert GRPOParams.model_fields["repetition_penalty"].default == 1.02
     [spec] = build_specs("grpo", override, run_dir=str(tmp_path / "run"))
@@ -72,18 +80,31 @@ def test_repetition_penalty_is_declared_once_and_mapped_once():
     and only jobs/trl_args.py hands it to TRL: no layer re-declares, re-defaults or re-maps it."""
     root = Path(__file__).resolve().parents[2]
     assigns = re.compile(r"\brepetition_penalty\s*[:=](?!=)")
-    found = sorted(str(f.relative_to(root)) for d in ("jobs", "trainer", "arcctl") for f in (root / d).rglob("*.py")
-                   if assigns.search(f.read_text()))
+    found = sorted(
+        str(f.relative_to(root))
+        for d in ("jobs", "trainer", "arcctl")
+        for f in (root / d).rglob("*.py")
+        if assigns.search(f.read_text())
+    )
     assert found == ["jobs/params.py", "jobs/trl_args.py"]
 
 
 def test_sft_config_carries_its_parameters(tmp_path):
     p = SFTParams(model_path="m", dataset="d", packing=True, completion_only_loss=False, max_seq_length=777)
     c = sft.sft_config(p, tmp_path, bf16=False, has_eval=True)
-    assert (c.learning_rate, c.max_steps, c.per_device_train_batch_size, c.gradient_accumulation_steps) == \
-        (2e-4, 4000, 2, 16)  # SFT's own defaults
-    assert (c.max_length, c.packing, c.completion_only_loss, c.eval_strategy.value, c.eval_steps) == \
-        (777, True, False, "steps", p.save_steps)
+    assert (c.learning_rate, c.max_steps, c.per_device_train_batch_size, c.gradient_accumulation_steps) == (
+        2e-4,
+        4000,
+        2,
+        16,
+    )  # SFT's own defaults
+    assert (c.max_length, c.packing, c.completion_only_loss, c.eval_strategy.value, c.eval_steps) == (
+        777,
+        True,
+        False,
+        "steps",
+        p.save_steps,
+    )
     assert trl_args.sft_args(p, tmp_path, False, has_eval=False)["eval_strategy"] == "no"
 
 

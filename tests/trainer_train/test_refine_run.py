@@ -1,5 +1,6 @@
 """The refine workflow end to end on CPU with the tiny model and real ARC tasks: an eval run ->
 `arcctl refine-data` -> a 3-step grpo-refine run -> a refine evaluation of its checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def test_eval_then_refine_data_then_grpo_refine_then_refine_eval(tmp_path, tiny_model_dir, small_dataset):
     # 1. an eval run of the (untrained) tiny model: its programs are wrong, which is what refine needs
     ev = tmp_path / "eval"
-    common = dict(model_path=str(tiny_model_dir), dataset=str(small_dataset), grid_encoder="digits", n_jobs=1,
-                  sandbox_timeout_s=2.0, seed=5)
-    JobSpec(kind="eval", name="eval", template="eval", run_dir=str(ev),
-            params={**common, "n_predictions": 2, "max_new_tokens": 24, "batch_size": 6}).write()
+    common = dict(
+        model_path=str(tiny_model_dir),
+        dataset=str(small_dataset),
+        grid_encoder="digits",
+        n_jobs=1,
+        sandbox_timeout_s=2.0,
+        seed=5,
+    )
+    JobSpec(
+        kind="eval",
+        name="eval",
+        template="eval",
+        run_dir=str(ev),
+        params={**common, "n_predictions": 2, "max_new_tokens": 24, "batch_size": 6},
+    ).write()
     proc = run_trainer("run", str(ev))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -35,8 +47,15 @@ def test_eval_then_refine_data_then_grpo_refine_then_refine_eval(tmp_path, tiny_
 
     # 3. grpo-refine: 3 steps on the refine prompts
     run = tmp_path / "refine-run"
-    params = {**FAST, **common, "dataset": str(small_dataset), "refine_dataset": str(data), "max_steps": 3,
-              "save_steps": 3, "max_completion_length": 24}
+    params = {
+        **FAST,
+        **common,
+        "dataset": str(small_dataset),
+        "refine_dataset": str(data),
+        "max_steps": 3,
+        "save_steps": 3,
+        "max_completion_length": 24,
+    }
     JobSpec(kind="grpo-refine", name="refine-run", template="grpo-refine", run_dir=str(run), params=params).write()
     proc = run_trainer("run", str(run))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -51,9 +70,20 @@ def test_eval_then_refine_data_then_grpo_refine_then_refine_eval(tmp_path, tiny_
 
     # 4. refine evaluation of the trained checkpoint: before/after rows in compare
     rev = tmp_path / "refine-eval"
-    JobSpec(kind="eval", name="refine-eval", template="eval", run_dir=str(rev),
-            params={**common, "refine_dataset": str(data), "adapter_path": str(run / "checkpoint-3"),
-                    "n_predictions": 2, "max_new_tokens": 24, "batch_size": 6}).write()
+    JobSpec(
+        kind="eval",
+        name="refine-eval",
+        template="eval",
+        run_dir=str(rev),
+        params={
+            **common,
+            "refine_dataset": str(data),
+            "adapter_path": str(run / "checkpoint-3"),
+            "n_predictions": 2,
+            "max_new_tokens": 24,
+            "batch_size": 6,
+        },
+    ).write()
     proc = run_trainer("run", str(rev))
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics_doc = json.loads((rev / "eval" / "metrics.json").read_text())
@@ -62,5 +92,7 @@ def test_eval_then_refine_data_then_grpo_refine_then_refine_eval(tmp_path, tiny_
     assert len(preds) == 2 * len(doc.records)
     r = CliRunner().invoke(app, ["compare", str(rev), "--json"])
     assert r.exit_code == 0, r.output
-    assert [x["experiment"] for x in json.loads(r.output)["rows"]] == ["refine-eval (before refine)",
-                                                                       "refine-eval (after refine)"]
+    assert [x["experiment"] for x in json.loads(r.output)["rows"]] == [
+        "refine-eval (before refine)",
+        "refine-eval (after refine)",
+    ]

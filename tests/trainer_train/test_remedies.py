@@ -2,6 +2,7 @@
 from; the n-gram penalty, truncated_reward and the shorter tie-break change the reward of real
 completions scored by the real sandbox on a real ARC task; arc-v0 gives -1 to code that does not
 parse; a rollback can switch a remedy on."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -17,8 +18,10 @@ from .helpers import EOS, FLIP_LR, FLIP_UD, completions, grpo_spec, program, run
 
 pytestmark = pytest.mark.timeout(400)
 # a program that solves nothing, padded with the kind of loop collapsed runs produce
-LOOP = program("    # in a pattern in a pattern in a pattern in a pattern in a pattern in a pattern\n"
-               "    return np.flipud(input_grid)")
+LOOP = program(
+    "    # in a pattern in a pattern in a pattern in a pattern in a pattern in a pattern\n"
+    "    return np.flipud(input_grid)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,13 @@ def _score(env, texts, reward_name="arc-v2-no-pixel-score", shaping=None, row_id
     truncated = truncated or [False] * len(texts)
     ids = [i if tr else i + [EOS] for i, tr in zip(ids, truncated)]
     reward = ArcReward(env.rows, env.sandbox, reward_name, files=None, eos_ids=[EOS], shaping=shaping)
-    return reward(prompts=["p"] * len(texts), completions=texts, completion_ids=ids,
-                  row_id=row_ids or [0] * len(texts), trainer_state=SimpleNamespace(global_step=0)), ids
+    return reward(
+        prompts=["p"] * len(texts),
+        completions=texts,
+        completion_ids=ids,
+        row_id=row_ids or [0] * len(texts),
+        trainer_state=SimpleNamespace(global_step=0),
+    ), ids
 
 
 def test_defaults_change_nothing(env):
@@ -62,13 +70,17 @@ def test_ngram_penalty_lowers_the_reward_of_a_looping_program(env):
 
 def test_truncated_reward_replaces_the_score_of_cut_completions_only(env):
     # a completion cut at the limit may still hold a runnable program (and a full ARC reward)
-    scores, _ = _score(env, [FLIP_LR, FLIP_LR, "no code"], shaping=Shaping(truncated_reward=-0.5),
-                       truncated=[False, True, True])
+    scores, _ = _score(
+        env, [FLIP_LR, FLIP_LR, "no code"], shaping=Shaping(truncated_reward=-0.5), truncated=[False, True, True]
+    )
     assert scores == [10.0, -0.5, -0.5]
 
 
 def test_tie_break_orders_a_group_of_equal_rewards_by_length(env):
-    short, long_ = FLIP_UD, program("    grid = np.array(input_grid)\n    grid = grid.copy()\n    return np.flipud(grid)")
+    short, long_ = (
+        FLIP_UD,
+        program("    grid = np.array(input_grid)\n    grid = grid.copy()\n    return np.flipud(grid)"),
+    )
     shaping = Shaping(tie_break="shorter", max_completion_length=200)
     # group 1 (row 0): equal ARC rewards -> shorter earns more; group 2 (row 1): different -> untouched
     scores, ids = _score(env, [short, long_, FLIP_LR, FLIP_UD], shaping=shaping, row_ids=[0, 0, 1, 1])
@@ -89,8 +101,13 @@ def test_arc_v0_gives_minus_one_to_code_that_does_not_parse(env):
 
 
 def test_shape_rewards_order_truncation_after_penalty():
-    out = shape_rewards([5.0, 5.0], [[1, 2, 1, 2, 1, 2], [1, 2, 3, 4]], [True, False], [0, 1],
-                        Shaping(ngram_penalty=1.0, ngram_size=2, truncated_reward=0.0))
+    out = shape_rewards(
+        [5.0, 5.0],
+        [[1, 2, 1, 2, 1, 2], [1, 2, 3, 4]],
+        [True, False],
+        [0, 1],
+        Shaping(ngram_penalty=1.0, ngram_size=2, truncated_reward=0.0),
+    )
     assert out[0] == 0.0  # truncated: the chosen value, whatever the penalty said
     assert out[1] == 5.0  # no repeated 2-gram
 
@@ -98,12 +115,17 @@ def test_shape_rewards_order_truncation_after_penalty():
 def test_rollback_can_switch_a_remedy_on():
     params = {"learning_rate": 1e-4, "frequency_penalty": 0.0, "tie_break": "off", "truncated_reward": None}
     changes = {"learning_rate": 0.5, "frequency_penalty": "=0.5", "tie_break": "shorter", "truncated_reward": "=-1"}
-    assert apply_changes(params, changes) == {"learning_rate": 5e-5, "frequency_penalty": 0.5,
-                                              "tie_break": "shorter", "truncated_reward": -1}
+    assert apply_changes(params, changes) == {
+        "learning_rate": 5e-5,
+        "frequency_penalty": 0.5,
+        "tie_break": "shorter",
+        "truncated_reward": -1,
+    }
     assert apply_changes(params, {"frequency_penalty": 2.0}) == {"frequency_penalty": 0.0}  # a factor of 0 stays 0
 
 
 # -- logits ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def model(tiny_model_dir):
@@ -135,9 +157,15 @@ def _greedy(model, tok, prompt, penalties):
 
     ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
     with penalized_generate(model, *penalties), torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=40,
-                             do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=None)
-    return out[0, ids.shape[1]:].tolist()
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=40,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=None,
+        )
+    return out[0, ids.shape[1] :].tolist()
 
 
 def test_penalties_change_what_the_tiny_model_generates(model, env):
@@ -155,12 +183,25 @@ def test_penalties_change_what_the_tiny_model_generates(model, env):
 
 # -- a real GRPO run with every remedy on -------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_grpo_run_with_remedies(tmp_path, tiny_model_dir, small_dataset):
     run_dir = tmp_path / "run"
-    spec = grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=2, save_steps=10,
-                     frequency_penalty=0.5, presence_penalty=0.5, reward_ngram_penalty=1.0, reward_ngram_size=2,
-                     truncated_reward=-0.25, tie_break="shorter", reward_name="arc-v0", max_completion_length=16)
+    spec = grpo_spec(
+        run_dir,
+        tiny_model_dir,
+        dataset=str(small_dataset),
+        max_steps=2,
+        save_steps=10,
+        frequency_penalty=0.5,
+        presence_penalty=0.5,
+        reward_ngram_penalty=1.0,
+        reward_ngram_size=2,
+        truncated_reward=-0.25,
+        tie_break="shorter",
+        reward_name="arc-v0",
+        max_completion_length=16,
+    )
     spec.write()
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -187,13 +228,27 @@ def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, sma
     def generate(penalties):
         import torch
 
-        spec = grpo_spec(tmp_path / f"r{penalties[1]}", tiny_model_dir, dataset=str(small_dataset),
-                         max_steps=1, temperature=0.05, max_completion_length=24, generation_backend=backend,
-                         frequency_penalty=penalties[0], presence_penalty=penalties[1])
+        spec = grpo_spec(
+            tmp_path / f"r{penalties[1]}",
+            tiny_model_dir,
+            dataset=str(small_dataset),
+            max_steps=1,
+            temperature=0.05,
+            max_completion_length=24,
+            generation_backend=backend,
+            frequency_penalty=penalties[0],
+            presence_penalty=penalties[1],
+        )
         p = spec.typed_params()
         setup = grpo.setup_training(p, tmp_path, lambda *a, **k: None)
-        trainer = grpo.build_trainer(setup, lambda **k: [0.0] * len(k["completions"]), [], None,
-                                     p.learning_rate, (p.frequency_penalty, p.presence_penalty))
+        trainer = grpo.build_trainer(
+            setup,
+            lambda **k: [0.0] * len(k["completions"]),
+            [],
+            None,
+            p.learning_rate,
+            (p.frequency_penalty, p.presence_penalty),
+        )
         ids = setup.tokenizer(setup.rows.prompt(0), add_special_tokens=False)["input_ids"]
         torch.manual_seed(0)
         out, _ = trainer._generate_single_turn([ids], None, {}, 1)

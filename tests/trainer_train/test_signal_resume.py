@@ -1,5 +1,6 @@
 """Preemption: SIGTERM mid-run saves a checkpoint and stops cleanly; the restarted job skips an
 invalid checkpoint, resumes from the valid one and continues at the next step in the same files."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ MAX_STEPS = 8
 def interrupted(tmp_path_factory, tiny_model_dir, small_dataset):
     run_dir = tmp_path_factory.mktemp("sig") / "run"
     grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), max_steps=MAX_STEPS, save_steps=100).write()
-    proc = subprocess.Popen(trainer_cmd("run", str(run_dir)), cwd=REPO, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        trainer_cmd("run", str(run_dir)), cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 180
     while time.time() < deadline and not (run_dir / rundir.METRICS).exists():
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -54,7 +56,7 @@ def test_restart_skips_invalid_checkpoint_and_continues(interrupted):
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
     evs = events(run_dir)
-    new = evs[[i for i, e in enumerate(evs) if e["event"] == "started"][-1] - 1:]
+    new = evs[[i for i, e in enumerate(evs) if e["event"] == "started"][-1] - 1 :]
     warning = new[0]
     assert warning["event"] == "warning" and "checkpoint-99" in warning["message"]
     started = new[1]
@@ -65,4 +67,6 @@ def test_restart_skips_invalid_checkpoint_and_continues(interrupted):
     assert [m["step"] for m in metrics(run_dir)] == list(range(1, MAX_STEPS + 1))
     steps = sorted({c["step"] for c in rundir.read_jsonl(run_dir / rundir.COMPLETIONS)})
     assert steps == list(range(1, MAX_STEPS + 1))
-    assert json.loads((run_dir / f"checkpoint-{MAX_STEPS}" / "trainer_state.json").read_text())["global_step"] == MAX_STEPS
+    assert (
+        json.loads((run_dir / f"checkpoint-{MAX_STEPS}" / "trainer_state.json").read_text())["global_step"] == MAX_STEPS
+    )

@@ -1,4 +1,5 @@
 """Per-completion statistics and their aggregation into arc/ metrics (pure functions)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,19 +15,33 @@ def test_repetition_statistics():
     assert d["unique_token_ratio"] == pytest.approx(3 / 30, abs=1e-4)
     assert d["ngram3_unique_ratio"] == pytest.approx(3 / 28, abs=1e-4)  # rounded to 4 places
     fresh = textstats.diagnostics(list(range(20)))
-    assert fresh == {"unique_token_ratio": 1.0, "ngram3_unique_ratio": 1.0, "ngram3_repeat_max": 1,
-                     "ngram4_unique_ratio": 1.0, "ngram4_repeat_max": 1}
+    assert fresh == {
+        "unique_token_ratio": 1.0,
+        "ngram3_unique_ratio": 1.0,
+        "ngram3_repeat_max": 1,
+        "ngram4_unique_ratio": 1.0,
+        "ngram4_repeat_max": 1,
+    }
     assert textstats.ngram_stats([1, 2], 3) == (1.0, 0)
 
 
 def _row(reward, truncated, error=None, solved=False, tokens=(1, 2, 3, 4, 5)):
-    return {"reward": reward, "truncated": truncated, "error": error, "solved": solved,
-            "diag": textstats.diagnostics(list(tokens))}
+    return {
+        "reward": reward,
+        "truncated": truncated,
+        "error": error,
+        "solved": solved,
+        "diag": textstats.diagnostics(list(tokens)),
+    }
 
 
 def test_completion_metrics_split_truncated():
-    rows = [_row(10.0, False, solved=True), _row(1.0, False), _row(0.0, True, "timeout", tokens=[7] * 8),
-            _row(0.0, True, "parse", tokens=[7] * 8)]
+    rows = [
+        _row(10.0, False, solved=True),
+        _row(1.0, False),
+        _row(0.0, True, "timeout", tokens=[7] * 8),
+        _row(0.0, True, "parse", tokens=[7] * 8),
+    ]
     m = completion_metrics(rows)
     assert m["arc/reward_max"] == 10 and m["arc/reward_min"] == 0
     assert m["arc/truncated_ratio"] == 0.5 and m["arc/solved_ratio"] == 0.25
@@ -56,12 +71,22 @@ def test_step_lines_with_train_runtime_are_metrics_and_only_the_summary_is_not(t
     start = time.time() - 2
     for step in (1, 2):
         state.global_step = step
-        logs = {"loss": 1.0 / step, "grad_norm": 0.5, "learning_rate": 1e-4, "epoch": step / 2,
-                "num_input_tokens_seen": 100 * step, **speed_metrics("train", start, num_tokens=100 * step)}
+        logs = {
+            "loss": 1.0 / step,
+            "grad_norm": 0.5,
+            "learning_rate": 1e-4,
+            "epoch": step / 2,
+            "num_input_tokens_seen": 100 * step,
+            **speed_metrics("train", start, num_tokens=100 * step),
+        }
         assert "train_runtime" in logs  # what this test is about
         cb.on_log(None, state, control, logs=logs)
-    summary = {"train_loss": 0.75, "epoch": 1.0, **speed_metrics("train", start, num_samples=8, num_steps=2),
-               "total_flos": 123.0}
+    summary = {
+        "train_loss": 0.75,
+        "epoch": 1.0,
+        **speed_metrics("train", start, num_samples=8, num_steps=2),
+        "total_flos": 123.0,
+    }
     cb.on_log(None, state, control, logs=summary)
     files.close()
 

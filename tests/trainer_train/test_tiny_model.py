@@ -1,4 +1,5 @@
 """The tiny model: loads with the Auto classes, pads with its own token, chats, builds deterministically."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,9 @@ def test_loads_and_generates(tiny_model_dir):
     assert 2000 <= len(tok) <= 4096
     assert tok.pad_token_id is not None and tok.pad_token_id != tok.eos_token_id
     assert model.generation_config.eos_token_id == tok.eos_token_id
-    text = tok.apply_chat_template([{"role": "user", "content": "Blue Red\n0120"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "Blue Red\n0120"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|assistant|>\n") and "Blue Red" in text
     code = "def transform(input_grid):\n    return np.flipud(input_grid)\n"
     assert tok.decode(tok(code, add_special_tokens=False)["input_ids"]) == code

@@ -2,6 +2,7 @@
 run, so the server process here is a stand-in HTTP server answering `/health` (it is the process
 management — start, GPU split, health wait, failure, stop — that is under test, plus the exact
 `trl vllm-serve` command line and the render-time checks)."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Dashboard test fixtures: copies of the committed run dirs (tests may grow them) and an
 isolated ARCCTL_HOME with a real SQLite registry."""
+
 from __future__ import annotations
 
 import shutil

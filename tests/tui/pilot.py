@@ -1,4 +1,5 @@
 """Helpers for Pilot-driven tests: wait for what the app does in its workers."""
+
 from __future__ import annotations
 
 from typing import Any, Callable

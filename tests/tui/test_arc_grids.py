@@ -1,6 +1,7 @@
 """ARC grids on screen: the compact grid form (jobs.arcgrids), the GRPO reward recording each
 program's outputs in the original task's frame (real sandbox, real augmentation, real ARC task),
 and the completions inspector drawing a task's pairs next to a program's outputs."""
+
 from __future__ import annotations
 
 import json
@@ -63,14 +64,21 @@ def test_reward_records_outputs_in_the_original_frame(reward_env, tmp_path):
     from trainer.telemetry import RunFiles
 
     flip = "\ndef transform(input_grid):\n    return np.fliplr(input_grid)\n```\n"
-    rows = grpo_data.PromptRows([reward_env.task], 4, encoders.get_encoder("digits"), reward_env.tok, seed=3,
-                                augment=True)
+    rows = grpo_data.PromptRows(
+        [reward_env.task], 4, encoders.get_encoder("digits"), reward_env.tok, seed=3, augment=True
+    )
     augs = [rows[i].augmentation for i in range(4)]
     assert any(a and (a["rot90"] or a["flip"]) for a in augs)  # some prompts are really turned
     files = RunFiles(tmp_path, enabled=True)
     reward = ArcReward(rows, reward_env.sandbox, "arc-v2-no-pixel-score", files=files, eos_ids=[2])
-    scores = reward(prompts=["p"] * 5, completions=[flip] * 4 + ["no code"], completion_ids=[[5, 2]] * 5,
-                    row_id=[0, 1, 2, 3, 0], trainer_state=SimpleNamespace(global_step=0), log_metric=None)
+    scores = reward(
+        prompts=["p"] * 5,
+        completions=[flip] * 4 + ["no code"],
+        completion_ids=[[5, 2]] * 5,
+        row_id=[0, 1, 2, 3, 0],
+        trainer_state=SimpleNamespace(global_step=0),
+        log_metric=None,
+    )
     files.close()
     assert scores[:4] == [10.0] * 4
     recs = rundir.read_jsonl(tmp_path / rundir.COMPLETIONS)
@@ -84,17 +92,55 @@ def write_run(root: Path) -> Path:
     """A run on arc1/train whose completions keep outputs: one solving program, one wrong on train 2."""
     run = root / "grid-run"
     run.mkdir(parents=True)
-    (run / "spec.json").write_text(json.dumps({"kind": "grpo", "name": "grid-run", "template": "grpo",
-                                               "run_dir": str(run), "params": {"dataset": "arc1/train"}}))
+    (run / "spec.json").write_text(
+        json.dumps(
+            {
+                "kind": "grpo",
+                "name": "grid-run",
+                "template": "grpo",
+                "run_dir": str(run),
+                "params": {"dataset": "arc1/train"},
+            }
+        )
+    )
     train, test = load_pairs("arc1/train", MIRROR)
     right = [o for _, o in train + test]
     wrong = [g if i != 1 else [row[:-1] + [(row[-1] + 1) % 10] for row in g] for i, g in enumerate(right)]
-    recs = [{"id": "1:0", "step": 1, "task_id": MIRROR, "reward": 10.0, "n_tokens": 20, "truncated": False,
-             "error": None, "outputs": [encode(g) for g in right], "completion": "def transform(g):\n    return g\n"},
-            {"id": "1:1", "step": 1, "task_id": MIRROR, "reward": 1.0, "n_tokens": 20, "truncated": False,
-             "error": None, "outputs": [encode(g) for g in wrong], "completion": "def transform(g):\n    return g\n"},
-            {"id": "1:2", "step": 1, "task_id": MIRROR, "reward": 0.0, "n_tokens": 3, "truncated": False,
-             "error": "parse", "outputs": None, "completion": "oops"}]
+    recs = [
+        {
+            "id": "1:0",
+            "step": 1,
+            "task_id": MIRROR,
+            "reward": 10.0,
+            "n_tokens": 20,
+            "truncated": False,
+            "error": None,
+            "outputs": [encode(g) for g in right],
+            "completion": "def transform(g):\n    return g\n",
+        },
+        {
+            "id": "1:1",
+            "step": 1,
+            "task_id": MIRROR,
+            "reward": 1.0,
+            "n_tokens": 20,
+            "truncated": False,
+            "error": None,
+            "outputs": [encode(g) for g in wrong],
+            "completion": "def transform(g):\n    return g\n",
+        },
+        {
+            "id": "1:2",
+            "step": 1,
+            "task_id": MIRROR,
+            "reward": 0.0,
+            "n_tokens": 3,
+            "truncated": False,
+            "error": "parse",
+            "outputs": None,
+            "completion": "oops",
+        },
+    ]
     (run / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "time": 1.0, "reward": 3.6}) + "\n")
     return run
@@ -121,8 +167,14 @@ async def test_inspector_shows_pairs_outputs_and_the_failing_pair(tmp_path):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause(0.2)
         app.push_screen(CompletionsScreen(RunView(str(run))))
-        await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items
-                    and getattr(app.screen.query_one(PairsView), "pairs", None))
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CompletionsScreen)
+                and app.screen.items
+                and getattr(app.screen.query_one(PairsView), "pairs", None)
+            ),
+        )
         text = shown()
         assert text.count("✓ solved") == 4 and "train 3" in text and "test 1" in text and "▀" in text
         await pilot.press("down")
@@ -142,14 +194,25 @@ def write_eval_run(root: Path) -> Path:
 
     run = root / "eval-run"
     (run / "eval").mkdir(parents=True)
-    (run / "spec.json").write_text(json.dumps({"kind": "eval", "name": "eval-run", "template": "eval",
-                                               "run_dir": str(run), "params": {"dataset": "arc1/train"}}))
+    (run / "spec.json").write_text(
+        json.dumps(
+            {
+                "kind": "eval",
+                "name": "eval-run",
+                "template": "eval",
+                "run_dir": str(run),
+                "params": {"dataset": "arc1/train"},
+            }
+        )
+    )
     train, test = load_pairs("arc1/train", MIRROR)
     right_train, right_test = [o for _, o in train], [o for _, o in test]
     wrong_test = [[[(v + 1) % 10 if i == 0 else v for i, v in enumerate(row)] for row in g] for g in right_test]
-    preds = [{"task_id": MIRROR, "sample": 0, "error": None, "train_outputs": right_train, "test_outputs": right_test},
-             {"task_id": MIRROR, "sample": 1, "error": None, "train_outputs": right_train, "test_outputs": wrong_test},
-             {"task_id": MIRROR, "sample": 2, "error": "timeout", "train_outputs": None, "test_outputs": None}]
+    preds = [
+        {"task_id": MIRROR, "sample": 0, "error": None, "train_outputs": right_train, "test_outputs": right_test},
+        {"task_id": MIRROR, "sample": 1, "error": None, "train_outputs": right_train, "test_outputs": wrong_test},
+        {"task_id": MIRROR, "sample": 2, "error": "timeout", "train_outputs": None, "test_outputs": None},
+    ]
     truth = {MIRROR: {"train": right_train, "test": right_test}}
     with open(run / "eval" / "predictions.jsonl", "w") as f:
         for p, s in zip(preds, score_predictions(preds, truth)):
@@ -180,8 +243,7 @@ async def test_eval_view_shows_predictions_against_expected_test_outputs(tmp_pat
         app.push_screen(RunScreen(src.view(str(run))))
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records
-                    and "solved" in shown())
+        await until(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records and "solved" in shown())
         t = app.screen.query_one("#eval-table")
         assert t.row_count == 3 and [str(c) for c in t.get_row_at(1)][3:] == ["0/1", "0.67"]
         assert shown().count("✓ solved") == 4

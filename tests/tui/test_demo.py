@@ -2,6 +2,7 @@
 short trainings of the tiny model on CPU through the local backend: `--no-warm-start` (one GRPO run),
 and the default: an SFT job, then (submitted by the chain's supervisor) a GRPO job from its final
 model on the in-reach ARC tasks, with the SFT run as its parent."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ ARCCTL = str(Path(sys.executable).parent / "arcctl")
 # Every wait of a real demo test ends within this many seconds of its start: inside the test's own
 # 600 s timeout, so a slow run fails with its stderr tail instead of being killed by pytest-timeout.
 BUDGET_S = 540
+
 
 def test_demo_without_trainer_extras_says_what_to_install(arc_home, monkeypatch):
     monkeypatch.setattr(demo_cmd, "missing_extras", lambda: ["torch", "trl"])
@@ -75,8 +77,13 @@ def run_demo(arc_home: Path, *args: str) -> tuple[Path, dict]:
     dir it prints and that run's spec."""
     if demo_cmd.missing_extras():
         pytest.skip("trainer extras not installed")
-    out = subprocess.run([ARCCTL, "demo", "--no-open", *args], capture_output=True, text=True, timeout=BUDGET_S / 2,
-                         env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)})
+    out = subprocess.run(
+        [ARCCTL, "demo", "--no-open", *args],
+        capture_output=True,
+        text=True,
+        timeout=BUDGET_S / 2,
+        env={**__import__("os").environ, "ARCCTL_HOME": str(arc_home)},
+    )
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.split("run dir: ")[1].split()[0])
     return run_dir, json.loads((run_dir / "spec.json").read_text())
@@ -90,6 +97,7 @@ def assert_trained_two_steps(run_dir: Path, deadline: float) -> None:
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 2
     assert (run_dir / "completions.jsonl").stat().st_size > 0
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)

@@ -1,5 +1,6 @@
 """Tables filled after the first paint draw the same layout however painting and the table's
 idle-time measuring interleave (the compare screen's snapshot drew one of two layouts)."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,11 @@ async def test_cursor_row_painted_before_the_table_is_idle_keeps_the_full_widths
     async with app.run_test(size=(80, 10)) as pilot:
         t = app.query_one(DataTable)
         await pilot.pause()
-        fill_table(t, [("metric", "m"), ("[b]run[/b]", "r")],
-                   [["step", "60"], ["completions/clipped_ratio", Text("1", style="bold")]])
+        fill_table(
+            t,
+            [("metric", "m"), ("[b]run[/b]", "r")],
+            [["step", "60"], ["completions/clipped_ratio", Text("1", style="bold")]],
+        )
         first = t.render_line(1).text  # the cursor row, painted before the table measured its rows
         await pilot.pause(0.2)
         header, step, clipped = (t.render_line(y).text for y in range(3))

@@ -1,6 +1,7 @@
 """A long run opens on its newest metrics rows; the history is read behind them and ends up
 exactly as one full read, health judged oldest first (local run dirs; tests/tui/test_remote.py
 does the same over a real sshd)."""
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,16 @@ def _rows(path, steps):
 @pytest.mark.parametrize("nbytes", [1, 5, 26, 27, 28, 60, 10_000])
 def test_start_near_end_lands_on_a_line_start(tmp_path, nbytes):
     p = tmp_path / "m.jsonl"
-    p.write_bytes(b'{"step":1}\n' b'{"step":22}\n' b'{"step":333}\n' b'{"step":4}\n')  # 11+12+13+11 bytes
+    p.write_bytes(b'{"step":1}\n{"step":22}\n{"step":333}\n{"step":4}\n')  # 11+12+13+11 bytes
     data = p.read_bytes()
     r = LineReader(str(p))
     off = r.start_near_end(nbytes)
     # the first line start at or after size - nbytes (0 when the file is shorter)
-    want = 0 if nbytes >= len(data) else next(i for i in range(len(data) - nbytes, len(data) + 1)
-                                              if i == len(data) or data[i - 1:i] == b"\n")
+    want = (
+        0
+        if nbytes >= len(data)
+        else next(i for i in range(len(data) - nbytes, len(data) + 1) if i == len(data) or data[i - 1 : i] == b"\n")
+    )
     assert off == want == r.offset
     t = JsonlTail(str(p))
     t.start_near_end(nbytes)

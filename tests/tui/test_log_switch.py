@@ -1,5 +1,6 @@
 """The run screen's log tail switches between both streams, stdout only and stderr only (`l`),
 and keeps following the chosen stream as the trainer writes."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """A 100-column terminal: the run screen's side panel collapses (`p` or `a` opens it), every
 footer keeps `:`, `?` and `q` in view, alerts show the severity reached at each step, and the
 fork preview names only the parameters that differ from the parent."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ NARROW = (100, 40)
 
 def pinned_keys(app) -> dict[str, tuple[int, int]]:
     """Footer keys by action, with the columns they occupy on screen."""
-    return {k.action: (k.region.x, k.region.right) for k in app.screen.query_one(Footer).query("FooterKey")
-            if k.region.width}
+    return {
+        k.action: (k.region.x, k.region.right)
+        for k in app.screen.query_one(Footer).query("FooterKey")
+        if k.region.width
+    }
 
 
 async def test_side_panel_collapses_and_footer_keeps_help_and_quit(runs):
@@ -69,14 +73,40 @@ def test_alert_shows_the_severity_reached_at_each_step(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     events = [
-        {"event": "collapse_warning", "step": 40, "rule": "kl_spike", "severity": "watch", "first_step": 40,
-         "steps": {"watch": 40}, "message": "w"},
-        {"event": "collapse_warning", "step": 45, "rule": "kl_spike", "severity": "critical", "first_step": 40,
-         "steps": {"watch": 40, "warning": 43, "critical": 45}, "message": "kl 0.9 (baseline 0.02)"},
-        {"event": "collapse_warning", "step": 50, "rule": "repetition", "severity": "warning", "first_step": 47,
-         "message": "old"},
-        {"event": "collapse_warning", "step": 52, "rule": "repetition", "severity": "critical", "first_step": 47,
-         "message": "older"},
+        {
+            "event": "collapse_warning",
+            "step": 40,
+            "rule": "kl_spike",
+            "severity": "watch",
+            "first_step": 40,
+            "steps": {"watch": 40},
+            "message": "w",
+        },
+        {
+            "event": "collapse_warning",
+            "step": 45,
+            "rule": "kl_spike",
+            "severity": "critical",
+            "first_step": 40,
+            "steps": {"watch": 40, "warning": 43, "critical": 45},
+            "message": "kl 0.9 (baseline 0.02)",
+        },
+        {
+            "event": "collapse_warning",
+            "step": 50,
+            "rule": "repetition",
+            "severity": "warning",
+            "first_step": 47,
+            "message": "old",
+        },
+        {
+            "event": "collapse_warning",
+            "step": 52,
+            "rule": "repetition",
+            "severity": "critical",
+            "first_step": 47,
+            "message": "older",
+        },
     ]
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     view = RunView(str(run))
@@ -93,16 +123,21 @@ def test_alert_shows_the_severity_reached_at_each_step(tmp_path):
 async def test_fork_preview_names_only_the_changed_parameters(registry):
     app = ArcApp(source=JobSource(registry))
     async with app.run_test(size=NARROW) as pilot:
-        app.push_screen(ForkScreen(app.source.view(str(registry.get("grpo-tiny-lr1e-04-rp1.02").run_dir)), "checkpoint-40"))
+        app.push_screen(
+            ForkScreen(app.source.view(str(registry.get("grpo-tiny-lr1e-04-rp1.02").run_dir)), "checkpoint-40")
+        )
         await until(pilot, lambda: isinstance(app.screen, ForkScreen) and app.screen.spec is not None)
         fork = app.screen
         assert "changes  none" in str(fork.query_one("#preview", Static).render())
         fork.query_one("#p-beta", Input).value = "0.05"
         await until(pilot, lambda: fork.spec is not None and fork.spec.params["beta"] == 0.05)
-        changes = next(ln for ln in str(fork.query_one("#preview", Static).render()).splitlines()
-                       if ln.startswith("changes"))
+        changes = next(
+            ln for ln in str(fork.query_one("#preview", Static).render()).splitlines() if ln.startswith("changes")
+        )
         assert changes == "changes  beta: 0.01 → 0.05", changes
-        assert "parameters the parent's spec does not record take their defaults" in str(fork.query_one("#preview", Static).render())
+        assert "parameters the parent's spec does not record take their defaults" in str(
+            fork.query_one("#preview", Static).render()
+        )
         fork.query_one("#p-temperature", Input).value = "0.7"  # not in the parent's spec: edited, so listed
         await until(pilot, lambda: fork.spec is not None and fork.spec.params["temperature"] == 0.7)
         assert "temperature: null → 0.7" in str(fork.query_one("#preview", Static).render())

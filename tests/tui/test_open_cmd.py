@@ -1,4 +1,5 @@
 """`arcctl open RUN`: the dashboard straight on one run, found by path or registry job."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,8 +24,9 @@ def test_open_resolves_a_run_dir_and_a_registry_job(registry, runs):
 
 
 def test_open_unknown_run_is_one_line_error(arc_home):
-    proc = subprocess.run([sys.executable, "-m", "arcctl.cli.main", "open", str(arc_home / "nope")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arcctl.cli.main", "open", str(arc_home / "nope")], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

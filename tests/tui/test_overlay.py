@@ -1,6 +1,7 @@
 """Runs overlaid on shared axes (jobs.overlay + the compare screen): a fork drawn as one chain
 through its parent up to the fork step, legends naming the parameters that differ, checkpoint and
 alert markers (also on the run screen's charts), and new rows drawn while the screen is open."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def make_fork(runs: Path, parent: str = "healthy", at: int = 20, steps: int = 30
     spec = json.loads((pdir / "spec.json").read_text())
     child = runs / f"{parent}-fork{at}"
     child.mkdir()
-    spec.update(name=child.name, run_dir=str(child),
-                parent={"run_dir": str(pdir), "checkpoint": f"checkpoint-{at}", "name": spec["name"]})
+    spec.update(
+        name=child.name,
+        run_dir=str(child),
+        parent={"run_dir": str(pdir), "checkpoint": f"checkpoint-{at}", "name": spec["name"]},
+    )
     spec["params"]["learning_rate"] = lr
     (child / "spec.json").write_text(json.dumps(spec))
     with open(child / "metrics.jsonl", "w") as f:
@@ -99,8 +103,15 @@ async def test_compare_screen_overlays_chains_and_follows_new_rows(runs):
     async with app.run_test(size=(150, 48)) as pilot:
         await pilot.pause(0.2)
         app.push_screen(CompareScreen([src.view(str(child)), src.view(str(runs / "collapsing"))]))
-        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.query(OverlayChart)
-                    and len(app.screen.query_one(OverlayChart).lines) == 2 and app.screen.parents)
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CompareScreen)
+                and app.screen.query(OverlayChart)
+                and len(app.screen.query_one(OverlayChart).lines) == 2
+                and app.screen.parents
+            ),
+        )
         chart = app.screen.query_one(OverlayChart)
         fork_line, other = chart.lines
         assert fork_line.xs[0] == 1.0 and fork_line.fork_steps == [20.0] and other.xs[-1] == 70.0
@@ -140,8 +151,13 @@ async def test_run_screen_charts_carry_checkpoint_and_alert_markers(runs):
 def test_braille_renderer_draws_lines_markers_and_labels():
     from arcctl.tui.widgets.braille import PALETTE, Picture, Series, VMark, legend, render
 
-    pic = Picture(40, 8, [Series([0, 10], [0.0, 1.0], "a"), Series([0, 10], [float("nan"), float("nan")], "b")],
-                  [VMark(5, "red", "│")], "t")
+    pic = Picture(
+        40,
+        8,
+        [Series([0, 10], [0.0, 1.0], "a"), Series([0, 10], [float("nan"), float("nan")], "b")],
+        [VMark(5, "red", "│")],
+        "t",
+    )
     text = render(pic)
     rows = text.plain.split("\n")
     assert rows[0] == "t" and len(rows) == 8  # title, 6 plot rows, x labels

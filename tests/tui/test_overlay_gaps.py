@@ -1,6 +1,7 @@
 """Overlaid runs and all-masked steps: the overlay breaks a run's line at steps whose every completion
 was truncated and masked (TRL's entropy/kl zeros there are not measurements), and the braille
 renderer draws no dots across a break."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,18 @@ def _masked_run(tmp_path):
     with open(run / "metrics.jsonl", "w") as f:
         for s in range(1, 31):
             masked = 10 <= s <= 15
-            f.write(json.dumps({"step": s, "time": 1767230000.0 + s, "reward": 0.1,
-                                "entropy": 0.0 if masked else 1.0 + s / 100,
-                                "completions/clipped_ratio": 1.0 if masked else 0.2}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "step": s,
+                        "time": 1767230000.0 + s,
+                        "reward": 0.1,
+                        "entropy": 0.0 if masked else 1.0 + s / 100,
+                        "completions/clipped_ratio": 1.0 if masked else 0.2,
+                    }
+                )
+                + "\n"
+            )
     return run
 
 

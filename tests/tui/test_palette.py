@@ -1,6 +1,7 @@
 """The `:` command palette lists the actions of the screen it was opened on, and running a hit runs
 the action on that screen (the palette is a screen itself: reading `app.screen` would list its own
 bindings and find nothing)."""
+
 from __future__ import annotations
 
 import pytest

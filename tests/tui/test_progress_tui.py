@@ -1,5 +1,6 @@
 """Step / total, smoothed speed and ETA in the run screen's status line and the jobs table, on a
 run dir that keeps growing."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """Every dashboard key the README lists, pressed once on the screen it belongs to, with the effect
 the README promises. The key list is read from the README itself: a key added there without a
 line here fails the first test."""
+
 from __future__ import annotations
 
 import re
@@ -26,10 +27,31 @@ from tests.tui.pilot import until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # README spelling -> what this test presses
-COVERED = {"/": "slash", "!": "exclamation_mark", "s": "s", "space": "space", "o": "o", "x": "x", "r": "r",
-           "f": "f", "c": "c", "n": "n", "m": "m", "[": "left_square_bracket", "]": "right_square_bracket",
-           "e": "e", "k": "k", "?": "question_mark", ":": "colon", "esc": "escape", "a": "a", "M": "M",
-           "l": "l", "v": "v", "p": "p"}
+COVERED = {
+    "/": "slash",
+    "!": "exclamation_mark",
+    "s": "s",
+    "space": "space",
+    "o": "o",
+    "x": "x",
+    "r": "r",
+    "f": "f",
+    "c": "c",
+    "n": "n",
+    "m": "m",
+    "[": "left_square_bracket",
+    "]": "right_square_bracket",
+    "e": "e",
+    "k": "k",
+    "?": "question_mark",
+    ":": "colon",
+    "esc": "escape",
+    "a": "a",
+    "M": "M",
+    "l": "l",
+    "v": "v",
+    "p": "p",
+}
 NOT_KEYS = {"arc/"}
 
 

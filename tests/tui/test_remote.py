@@ -1,4 +1,5 @@
 """Remote runs: the same RunView and run screen over SFTP (a real OpenSSH server on loopback)."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def test_runview_reads_the_same_over_sftp(remote, runs):
     assert far.metrics.series("reward", 20) == local.metrics.series("reward", 20)
     flt = CompletionFilter(truncated_only=True)
     assert [c.id for c in far.completions.page(flt, 0, 10)[0]] == [c.id for c in local.completions.page(flt, 0, 10)[0]]
-    assert [(c.name, c.valid, c.metrics) for c in far.checkpoints()] == [(c.name, c.valid, c.metrics) for c in local.checkpoints()]
+    assert [(c.name, c.valid, c.metrics) for c in far.checkpoints()] == [
+        (c.name, c.valid, c.metrics) for c in local.checkpoints()
+    ]
     assert [a.rule for a in far.alerts()] == [a.rule for a in local.alerts()]
     with open(Path(run) / "metrics.jsonl", "a") as f:
         f.write(json.dumps({"step": 71, "reward": 0.5}) + "\n")
@@ -85,8 +88,13 @@ def test_open_host_path_with_the_real_binary(sshd, remote, runs, arc_home, tmp_p
     finally:
         subprocess.run(["tmux", "kill-session", "-t", s], capture_output=True)
     env = {**os.environ, "ARCCTL_HOME": str(arc_home)}
-    bad = subprocess.run([sys.executable, "-m", "arcctl.cli.main", "open", f"testhost:{tmp_path}/nope"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "arcctl.cli.main", "open", f"testhost:{tmp_path}/nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "testhost" in bad.stderr
 
@@ -106,7 +114,8 @@ def _long_run(runs: Path) -> Path:
 
 def _same_history(a, b) -> bool:
     return list(a.steps) == list(b.steps) and all(
-        json.dumps(list(a.columns[k])) == json.dumps(list(b.columns.get(k, []))) for k in a.columns)
+        json.dumps(list(a.columns[k])) == json.dumps(list(b.columns.get(k, []))) for k in a.columns
+    )
 
 
 def test_first_refresh_reads_only_the_newest_metrics_then_the_history(remote, runs):

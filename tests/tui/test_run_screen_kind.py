@@ -1,4 +1,5 @@
 """The run screen opens on the metrics a run of its kind logs: SFT runs have no reward or KL."""
+
 from __future__ import annotations
 
 import json

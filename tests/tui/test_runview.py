@@ -1,4 +1,5 @@
 """The headless core: incremental metrics, the completion byte index and its filters, tails."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,6 @@ def test_metrics_grow_incrementally_and_tolerate_torn_lines(tmp_path):
     assert v.refresh() == set()
 
 
-
 def test_metrics_start_over_when_a_resume_moves_later_steps_aside(tmp_path):
     """A resume from an earlier checkpoint replaces metrics.jsonl with its first steps, then the
     run writes the later steps again: an open view shows one history, not the old steps twice."""
@@ -42,6 +42,7 @@ def test_metrics_start_over_when_a_resume_moves_later_steps_aside(tmp_path):
         f.write(json.dumps({"step": 3, "reward": 0.9}) + "\n")
     assert "metrics" in v.refresh()
     assert list(v.metrics.steps) == [1, 2, 3] and v.metrics.last("reward") == 0.9
+
 
 def test_downsample_keeps_spikes_and_bounds_points():
     x = np.arange(100_000, dtype=float)
@@ -105,7 +106,11 @@ def test_checkpoints_alerts_spec_and_logs(runs):
     v = RunView(str(runs / "collapsing"))
     v.refresh()
     cks = v.checkpoints()
-    assert [(c.name, c.valid) for c in cks] == [("checkpoint-20", True), ("checkpoint-40", True), ("checkpoint-60", False)]
+    assert [(c.name, c.valid) for c in cks] == [
+        ("checkpoint-20", True),
+        ("checkpoint-40", True),
+        ("checkpoint-60", False),
+    ]
     assert cks[0].metrics["reward"] == 0.5682  # the metrics row logged at step 20
     alerts = v.alerts()
     assert alerts[0].rule == "repetition" and alerts[0].example_ids == ["46:0"]
@@ -125,16 +130,18 @@ def test_filter_regex_and_inversion():
 def test_ngram_repeats_spans():
     text = "a b c d " * 4 + "tail"
     spans = ngram_repeats(text, n=4, min_count=3)
-    assert spans and spans[0][0] == 0 and text[spans[0][0]:spans[0][1]].startswith("a b c d")
+    assert spans and spans[0][0] == 0 and text[spans[0][0] : spans[0][1]].startswith("a b c d")
     assert ngram_repeats("no repeats at all here", n=4) == []
 
 
 def test_import_hygiene():
     """jobs.runview never imports textual; the dashboard never imports torch/transformers/trl."""
-    code = ("import sys, jobs.runview; bad = [m for m in ('textual',) if m in sys.modules]; "
-            "import arcctl.tui.app, arcctl.tui.screens.jobs, arcctl.tui.screens.run, arcctl.tui.screens.completions, "
-            "arcctl.tui.screens.checkpoints, arcctl.tui.screens.fork, arcctl.tui.screens.new_job, arcctl.cli.main; "
-            "bad += [m for m in ('torch', 'transformers', 'trl') if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, jobs.runview; bad = [m for m in ('textual',) if m in sys.modules]; "
+        "import arcctl.tui.app, arcctl.tui.screens.jobs, arcctl.tui.screens.run, arcctl.tui.screens.completions, "
+        "arcctl.tui.screens.checkpoints, arcctl.tui.screens.fork, arcctl.tui.screens.new_job, arcctl.cli.main; "
+        "bad += [m for m in ('torch', 'transformers', 'trl') if m in sys.modules]; print(bad)"
+    )
     code2 = "import sys, jobs.runview; print([m for m in sys.modules if m.split('.')[0] in ('textual','torch','transformers','trl')])"
     out = subprocess.run([sys.executable, "-c", code2], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

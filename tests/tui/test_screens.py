@@ -1,4 +1,5 @@
 """Pilot-driven functional tests: every screen and action against real run dirs and a real registry."""
+
 from __future__ import annotations
 
 import json
@@ -146,7 +147,9 @@ async def test_fork_form_rejects_bad_value_inline(registry):
     app = app_for(registry)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(names(app)) == 2)
-        app.push_screen(ForkScreen(app.source.view(str(registry.get("grpo-tiny-lr1e-04-rp1.02").run_dir)), "checkpoint-20"))
+        app.push_screen(
+            ForkScreen(app.source.view(str(registry.get("grpo-tiny-lr1e-04-rp1.02").run_dir)), "checkpoint-20")
+        )
         await until(pilot, lambda: isinstance(app.screen, ForkScreen) and app.screen.query("#p-beta"))
         fork = app.screen
         fork.query_one("#p-beta", Input).value = "-1"
@@ -169,7 +172,9 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         lr.value = "abc"
         await until(pilot, lambda: "learning_rate" in str(scr.query_one("#err-learning_rate", Static).render()))
         scr.query_one("#p-num_generations", Input).value = "1"
-        await until(pilot, lambda: "greater than or equal to 2" in str(scr.query_one("#err-num_generations", Static).render()))
+        await until(
+            pilot, lambda: "greater than or equal to 2" in str(scr.query_one("#err-num_generations", Static).render())
+        )
         await pilot.press("ctrl+s")  # refused, and says why
         await until(pilot, lambda: any("fix the fields marked in red" in n.message for n in app._notifications))
         assert isinstance(app.screen, NewJobScreen) and not scr.submitted
@@ -185,7 +190,10 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         await until(pilot, lambda: not isinstance(app.screen, NewJobScreen), timeout=20)
         jobs = [registry.get(j) for j in scr.submitted]
         assert len(jobs) == 2
-        assert sorted(json.loads(open(f"{j.run_dir}/spec.json").read())["params"]["learning_rate"] for j in jobs) == [1e-6, 2e-6]
+        assert sorted(json.loads(open(f"{j.run_dir}/spec.json").read())["params"]["learning_rate"] for j in jobs) == [
+            1e-6,
+            2e-6,
+        ]
 
 
 async def test_readonly_disables_state_changes(registry):

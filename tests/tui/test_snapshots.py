@@ -1,6 +1,7 @@
 """Snapshot tests (pytest-textual-snapshot): the screens over the committed, hand-written run dirs.
 No clocks: ages are blank and every number comes from the fixture files. Update after a deliberate
 change with `pytest tests/tui/test_snapshots.py --snapshot-update` and review the SVGs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,8 +74,14 @@ def test_completions_at_alert_example(snap_compare, in_fixtures):
 
         await open_collapsing_run(app, pilot)
         await pilot.press("e")
-        await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items
-                     and getattr(app.screen.query_one("#comp-grids"), "pairs", None))  # the task's grids
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CompletionsScreen)
+                and app.screen.items
+                and getattr(app.screen.query_one("#comp-grids"), "pairs", None)
+            ),
+        )  # the task's grids
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -103,21 +110,34 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
     fork = tmp_path / "fork"
     fork.mkdir()
     spec = json.loads((FIXTURES / "runs" / "healthy" / "spec.json").read_text())
-    spec.update(name="healthy-fork20-lr5e-7", run_dir=str(fork),
-                parent={"run_dir": "runs/healthy", "checkpoint": "checkpoint-20", "name": spec["name"]})
+    spec.update(
+        name="healthy-fork20-lr5e-7",
+        run_dir=str(fork),
+        parent={"run_dir": "runs/healthy", "checkpoint": "checkpoint-20", "name": spec["name"]},
+    )
     spec["params"]["learning_rate"] = 5e-7
     (fork / "spec.json").write_text(json.dumps(spec))
-    (fork / "metrics.jsonl").write_text("".join(
-        json.dumps({"step": s, "time": 1767226000.0 + 10 * s, "reward": round(0.45 + 0.004 * (s - 20), 4)}) + "\n"
-        for s in range(21, 61)))
+    (fork / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "time": 1767226000.0 + 10 * s, "reward": round(0.45 + 0.004 * (s - 20), 4)}) + "\n"
+            for s in range(21, 61)
+        )
+    )
     app = make_app()
 
     async def ready(pilot):
         await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
         app.push_screen(CompareScreen([RunView(str(fork)), RunView("runs/collapsing")]))
-        await settle(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.query(OverlayChart)
-                     and len(app.screen.query_one(OverlayChart).lines) == 2 and app.screen.parents
-                     and getattr(app.screen, "_eval_status", None) is not None)
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CompareScreen)
+                and app.screen.query(OverlayChart)
+                and len(app.screen.query_one(OverlayChart).lines) == 2
+                and app.screen.parents
+                and getattr(app.screen, "_eval_status", None) is not None
+            ),
+        )
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)  # the chart's redraw after the last worker's rows
 
@@ -140,7 +160,12 @@ def test_completions_with_arc_grids(snap_compare, in_fixtures, tmp_path):
         app.push_screen(CompletionsScreen(RunView(str(run))))
         await settle(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
         await pilot.press("down")
-        await settle(pilot, lambda: getattr(app.screen.query_one(PairsView), "pairs", None)
-                     and app.screen.query_one(PairsView).pairs[2][1] != app.screen.query_one(PairsView).pairs[0][1][1])
+        await settle(
+            pilot,
+            lambda: (
+                getattr(app.screen.query_one(PairsView), "pairs", None)
+                and app.screen.query_one(PairsView).pairs[2][1] != app.screen.query_one(PairsView).pairs[0][1][1]
+            ),
+        )
 
     assert snap_compare(app, terminal_size=(150, 56), run_before=ready)

@@ -1,4 +1,5 @@
 """End to end: the real `arcctl` binary in tmux, against a run dir that grows while we watch."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ def start(arc_home: Path, args: str = "", env: str = "") -> str:
     name = f"arcctl-e2e-{uuid.uuid4().hex[:8]}"
     keep = " ".join(f"{k}={os.environ[k]}" for k in ("ARCCTL_CONFIG_DIR", "PYTHONPATH") if os.environ.get(k))
     cmd = f"env ARCCTL_HOME={arc_home} {keep} {env} {ARCCTL} {args}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd], check=True,
-                   env={**os.environ, "TERM": "xterm-256color"})
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
     return name
 
 

@@ -3,6 +3,7 @@ no Python reader for it. The file is a 7-byte header (":W&B", magic, version) an
 blocks of chunks, each with a 7-byte header (checksum, length, type: 1 whole record, 2 first
 part, 3 middle, 4 last); a block's tail shorter than a chunk header is padding. Each record is a
 wandb_internal_pb2.Record protobuf."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,11 @@ def records(path: Path) -> list[Any]:
         if left < HEADER:
             pos += left
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + HEADER])
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
         if length == 0 and kind == 0:  # zero padding to the end of the block
             pos += left
             continue
-        parts += data[pos + HEADER:pos + HEADER + length]
+        parts += data[pos + HEADER : pos + HEADER + length]
         pos += HEADER + length
         if kind in (FULL, LAST):
             record = wandb_internal_pb2.Record()
@@ -61,5 +62,8 @@ def config(recs: list[Any]) -> dict[str, Any]:
 
 def history(recs: list[Any]) -> list[dict[str, Any]]:
     """Every logged row (wandb.log), as {key: value}."""
-    return [{_key(i): json.loads(i.value_json) for i in r.history.item}
-            for r in recs if r.WhichOneof("record_type") == "history"]
+    return [
+        {_key(i): json.loads(i.value_json) for i in r.history.item}
+        for r in recs
+        if r.WhichOneof("record_type") == "history"
+    ]

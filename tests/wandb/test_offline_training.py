@@ -4,6 +4,7 @@ callback logs into it inside the run dir; its files hold the spec as config and 
 metrics. A resume continues the same W&B run id (WANDB_MODE=offline respected), and `arcctl
 wandb-sync` hands both starts to `wandb sync`. Skipped only where the `wandb` package is not
 installed."""
+
 from __future__ import annotations
 
 import subprocess
@@ -24,15 +25,30 @@ SECRET = "hf_secret_value_never_in_wandb"
 
 
 def _train(run_dir, **extra_env) -> None:
-    proc = subprocess.run(trainer_cmd("run", str(run_dir)), cwd=REPO, env={**env(), **extra_env},
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        trainer_cmd("run", str(run_dir)),
+        cwd=REPO,
+        env={**env(), **extra_env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_offline_run_has_config_metrics_and_keeps_its_id_on_resume(tmp_path, tiny_model_dir, no_wandb_login):
     run_dir = tmp_path / "wb"
-    spec = grpo_spec(run_dir, tiny_model_dir, max_steps=1, save_steps=1, gradient_accumulation_steps=1, wandb=True,
-                     wandb_project="arc-tests", wandb_group="lr-sweep", log_completions=True)
+    spec = grpo_spec(
+        run_dir,
+        tiny_model_dir,
+        max_steps=1,
+        save_steps=1,
+        gradient_accumulation_steps=1,
+        wandb=True,
+        wandb_project="arc-tests",
+        wandb_group="lr-sweep",
+        log_completions=True,
+    )
     spec.model_copy(update={"env": {"HF_TOKEN": SECRET}}).write()
     _train(run_dir, WANDB_API_KEY="k" * 40, WANDB_INIT_TIMEOUT="2")  # online, but nothing answers
     run = wandb_files.read_run(run_dir)

@@ -1,6 +1,7 @@
 """`arcctl wandb-sync RUN` through the real binary: a run dir or registry job with offline W&B runs
 made by the real wandb package (offline, nowhere to send anything), printed or run; bad input is
 one line and exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ def test_a_rollback_child_is_synced_with_its_parent(home, tmp_path, no_wandb_log
     parent, child = tmp_path / "runs" / "parent", tmp_path / "runs" / "parent_rollback1"
     starts = offline_run(parent, "parent01", starts=1) + offline_run(child, "child001", starts=1)
     (child / "spec.json").write_text("{}")
-    (parent / "events.jsonl").write_text(json.dumps({"event": "rollback", "time": 1.0, "step": 8, "status": "continued",
-                                                     "child_run_dir": str(child)}) + "\n")
+    (parent / "events.jsonl").write_text(
+        json.dumps({"event": "rollback", "time": 1.0, "step": 8, "status": "continued", "child_run_dir": str(child)})
+        + "\n"
+    )
     res = run_cli("wandb-sync", str(parent), "--print", check=True)
     assert shlex.split(res.stdout) == ["wandb", "sync", *starts]
 
@@ -75,11 +78,14 @@ def test_a_registry_job_and_an_online_run(home, tmp_path, no_wandb_login):
     assert "onl1ne00" in res.stdout and "nothing to sync" in res.stdout
 
 
-@pytest.mark.parametrize("setup, message", [
-    ("plain", "no W&B run in"),
-    ("damaged", "wandb-run.json: not a W&B run record"),
-    ("missing", "not a run dir"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("plain", "no W&B run in"),
+        ("damaged", "wandb-run.json: not a W&B run record"),
+        ("missing", "not a run dir"),
+    ],
+)
 def test_bad_input_is_one_line(home, tmp_path, setup, message):
     run_dir = tmp_path / "run"
     if setup != "missing":

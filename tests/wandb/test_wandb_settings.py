@@ -2,6 +2,7 @@
 shared group, the spec as config (a fork naming its parent, no secrets), the online/offline choice
 from WANDB_MODE and the credentials wandb itself would use, and the run id kept in the run dir
 across starts (real wandb, offline)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ BASE = dict(model_path="m", dataset="arc1/train")
 
 
 def spec(run_dir, **params) -> JobSpec:
-    return JobSpec(kind="grpo", name=run_dir.name, template="grpo", run_dir=str(run_dir),
-                   params={**BASE, "num_generations": 2, "per_device_train_batch_size": 2, **params})
+    return JobSpec(
+        kind="grpo",
+        name=run_dir.name,
+        template="grpo",
+        run_dir=str(run_dir),
+        params={**BASE, "num_generations": 2, "per_device_train_batch_size": 2, **params},
+    )
 
 
 @pytest.mark.parametrize("value", ["team/project", "a#b", "what?", "100%", "a:b", "", " ", "x" * 129, "line\nbreak"])
@@ -64,13 +70,21 @@ def test_config_is_the_spec_without_secrets_and_a_fork_names_its_parent(tmp_path
     parent = spec(tmp_path / "parent", wandb=True)
     parent.write()
     wandb_files.write_run(parent.run_dir, wandb_files.WandbRun(id="par3nt01", project="p"))
-    child = spec(tmp_path / "child", wandb=True, learning_rate=1e-6).model_copy(update={
-        "parent": CheckpointRef(run_dir=parent.run_dir, checkpoint="checkpoint-4", name="parent"),
-        "env": {"HF_TOKEN": "hf_secret"}, "backend_options": {"token": "s3cret"}})
+    child = spec(tmp_path / "child", wandb=True, learning_rate=1e-6).model_copy(
+        update={
+            "parent": CheckpointRef(run_dir=parent.run_dir, checkpoint="checkpoint-4", name="parent"),
+            "env": {"HF_TOKEN": "hf_secret"},
+            "backend_options": {"token": "s3cret"},
+        }
+    )
     cfg = wandb_files.run_config(child)
     assert cfg["params"] == child.params and cfg["kind"] == "grpo" and cfg["name"] == "child"
-    assert cfg["parent"] == {"run_dir": parent.run_dir, "checkpoint": "checkpoint-4", "name": "parent",
-                             "wandb_run_id": "par3nt01"}
+    assert cfg["parent"] == {
+        "run_dir": parent.run_dir,
+        "checkpoint": "checkpoint-4",
+        "name": "parent",
+        "wandb_run_id": "par3nt01",
+    }
     assert "secret" not in json.dumps(cfg) and "s3cret" not in json.dumps(cfg)
 
 
@@ -85,13 +99,23 @@ def test_a_damaged_run_record_is_one_clear_error(tmp_path):
 
 def test_offline_runs_in_start_order(tmp_path):
     """Starts in the same second get -1, -2... (wandb's own folder names); online runs are not listed."""
-    names = ["offline-run-20261203_170729-abc-10", "offline-run-20261203_170730-abc", "run-20261203_170729-abc",
-             "offline-run-20261203_170729-abc-2", "offline-run-20261203_170729-abc", "latest-run", "debug.log"]
+    names = [
+        "offline-run-20261203_170729-abc-10",
+        "offline-run-20261203_170730-abc",
+        "run-20261203_170729-abc",
+        "offline-run-20261203_170729-abc-2",
+        "offline-run-20261203_170729-abc",
+        "latest-run",
+        "debug.log",
+    ]
     for name in names:
         (tmp_path / "wandb" / name).mkdir(parents=True)
     assert [p.rsplit("/", 1)[1] for p in wandb_files.offline_runs(str(tmp_path))] == [
-        "offline-run-20261203_170729-abc", "offline-run-20261203_170729-abc-2", "offline-run-20261203_170729-abc-10",
-        "offline-run-20261203_170730-abc"]
+        "offline-run-20261203_170729-abc",
+        "offline-run-20261203_170729-abc-2",
+        "offline-run-20261203_170729-abc-10",
+        "offline-run-20261203_170730-abc",
+    ]
     assert wandb_files.offline_runs(str(tmp_path / "none")) == []
 
 
@@ -185,8 +209,10 @@ def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
 
     s = spec(tmp_path / "run", wandb=True)
     s.write()
-    trainer = Trainer(model=torch.nn.Linear(2, 1), args=TrainingArguments(
-        output_dir=str(tmp_path / "run"), report_to="wandb", use_cpu=True, disable_tqdm=True))
+    trainer = Trainer(
+        model=torch.nn.Linear(2, 1),
+        args=TrainingArguments(output_dir=str(tmp_path / "run"), report_to="wandb", use_cpu=True, disable_tqdm=True),
+    )
     warnings = []
     with wandb_run(s, tmp_path / "run", True, lambda m, **kw: warnings.append(m), trainer):
         [cb] = [c for c in trainer.callback_handler.callbacks if isinstance(c, WandbCallback)]
@@ -206,8 +232,9 @@ def test_a_killed_wandb_never_stops_the_training(tmp_path, no_wandb_login):
         handler.on_log(args, state, control, logs={"loss": 0.5})  # no exception
         handler.on_log(args, state, control, logs={"loss": 0.25})
         assert "wandb" not in args.report_to  # TRL's completions table stops too
-    assert [w for w in warnings if "W&B stopped logging" in w] and \
-        [w for w in warnings if "did not finish cleanly" in w]
+    assert [w for w in warnings if "W&B stopped logging" in w] and [
+        w for w in warnings if "did not finish cleanly" in w
+    ]
     # the next W&B run of this process (a rollback child) starts a service of its own
     (tmp_path / "child").mkdir()
     with wandb_run(spec(tmp_path / "child", wandb=True), tmp_path / "child", True, warnings.append) as child:

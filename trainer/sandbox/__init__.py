@@ -1,4 +1,5 @@
 """Sandbox for model-written ARC programs: see `pool.Sandbox` for the interface."""
+
 from .errors import SandboxError
 from .pool import Sandbox
 from .result import ERROR_KINDS, ExecResult

@@ -3,6 +3,7 @@
 Kept apart from the pool (`pool.Sandbox`), which owns the processes; a batch only decides what
 runs where and turns what comes back (or does not) into one `ExecResult` per program.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,9 @@ class Batch:
         self.queue = deque(range(len(programs)))
         self.requeued: set[int] = set()
         self.restarts = 0
-        self.awaiting: dict[int, tuple[int, float, float]] = {}   # pid -> (program, elapsed, until)
+        self.awaiting: dict[int, tuple[int, float, float]] = {}  # pid -> (program, elapsed, until)
         self.keys: list[str] = []
-        self.payloads: dict[str, str] = {}   # key -> JSON text of the encoded input grids
+        self.payloads: dict[str, str] = {}  # key -> JSON text of the encoded input grids
         by_id: dict[int, str] = {}
         for n, inp in enumerate(inputs):
             key = by_id.get(id(inp))
@@ -79,9 +80,10 @@ class Batch:
             now = time.monotonic()
             for w in list(sb._workers):
                 if w.busy is not None and not w.dead and now > w.deadline:
-                    self._finish(w, ExecResult(None, "timeout",
-                                               f"killed after {now - w.started:.2f}s wall clock",
-                                               now - w.started))
+                    self._finish(
+                        w,
+                        ExecResult(None, "timeout", f"killed after {now - w.started:.2f}s wall clock", now - w.started),
+                    )
                     sb.stats["killed_timeout"] += 1
                     sb._kill(w)
             for pid, (i, elapsed, until) in list(self.awaiting.items()):
@@ -91,10 +93,14 @@ class Batch:
         for i, j in self.copy_of.items():
             r = self.results[j]
             if r is not None:
-                self.results[i] = ExecResult(None if r.outputs is None else [[list(row) for row in g] for g in r.outputs],
-                                             r.error, r.detail, r.duration_s, r.stdout)
-        return [r if r is not None else ExecResult(None, "exception", "internal: no result")
-                for r in self.results]
+                self.results[i] = ExecResult(
+                    None if r.outputs is None else [[list(row) for row in g] for g in r.outputs],
+                    r.error,
+                    r.detail,
+                    r.duration_s,
+                    r.stdout,
+                )
+        return [r if r is not None else ExecResult(None, "exception", "internal: no result") for r in self.results]
 
     def _restart(self) -> None:
         """Zygote gone: start a fresh sandbox and run the in-flight programs again."""
@@ -134,8 +140,9 @@ class Batch:
             # A frame carrying the previous task's token is the harness's own late reply after
             # a forged one: blame the previous program. Anything else comes from the current one.
             stale = type(frame) is dict and w.prev_token and frame.get("t") == w.prev_token
-            self.sb._violation(w, "unexpected message from the worker", self,
-                               blame_current=not stale and w.busy is not None)
+            self.sb._violation(
+                w, "unexpected message from the worker", self, blame_current=not stale and w.busy is not None
+            )
             return
         i = w.busy
         res = self._validate(frame, self.n_inputs[i])
@@ -181,8 +188,7 @@ class Batch:
     def on_violation(self, w: _Worker, why: str, blame_current: bool) -> None:
         culprit = w.busy if blame_current else w.last
         if culprit is not None:
-            self.results[culprit] = ExecResult(None, "unsafe",
-                                               f"tampered with the result channel: {why}")
+            self.results[culprit] = ExecResult(None, "unsafe", f"tampered with the result channel: {why}")
         if w.busy is not None and w.busy != culprit:
             self._requeue(w.busy)
         w.busy = None
@@ -211,8 +217,12 @@ def _death_result(status: int | None, elapsed: float) -> ExecResult:
             return ExecResult(None, "memory", "worker killed by SIGKILL (out of memory)", elapsed)
         if sig == signal.SIGSYS:
             return ExecResult(None, "unsafe", "killed by the seccomp filter", elapsed)
-        return ExecResult(None, "exception", f"worker crashed with {name}"
-                          + (" (stack overflow?)" if sig == signal.SIGSEGV else ""), elapsed)
+        return ExecResult(
+            None,
+            "exception",
+            f"worker crashed with {name}" + (" (stack overflow?)" if sig == signal.SIGSEGV else ""),
+            elapsed,
+        )
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
     return ExecResult(None, "exception", f"program ended the worker process (exit code {code})", elapsed)
 
@@ -220,9 +230,16 @@ def _death_result(status: int | None, elapsed: float) -> ExecResult:
 def encode_input(grid: Any, program: int, k: int) -> str:
     """Input grid -> "HxW:digits"; a grid that is not an ARC grid is the caller's error."""
     import numpy as np
+
     arr = np.asarray(grid)
-    if arr.ndim != 2 or arr.dtype.kind not in "iub" or arr.size == 0 or max(arr.shape) > 30 \
-            or arr.min() < 0 or arr.max() > 9:
+    if (
+        arr.ndim != 2
+        or arr.dtype.kind not in "iub"
+        or arr.size == 0
+        or max(arr.shape) > 30
+        or arr.min() < 0
+        or arr.max() > 9
+    ):
         raise ValueError(f"inputs[{program}][{k}] is not an ARC grid (2-D, sides 1..30, ints 0..9)")
     h, w = arr.shape
     return f"{h}x{w}:" + (arr.astype(np.uint8) + 48).tobytes().decode("ascii")

@@ -7,6 +7,7 @@ flag and every file-system mutation refused). Syscalls of the x32 ABI and any ot
 kill the process. Numbers are from the kernel's syscall_64.tbl (a test checks them against
 libseccomp's table where the library knows the name).
 """
+
 from __future__ import annotations
 
 import errno
@@ -88,6 +89,7 @@ class _Prog:
     def assemble(self) -> bytes:
         out = []
         for pc, (code, jt, jf, k) in enumerate(self.ins):
+
             def rel(t):
                 if isinstance(t, str):
                     d = self.labels[t] - pc - 1
@@ -96,6 +98,7 @@ class _Prog:
                         raise ValueError(f"jump to {t} out of range")
                     return d
                 return t
+
             if code == JA:  # unconditional: the offset is k
                 out.append(struct.pack("=HBBI", code, 0, 0, rel(jt)))
             else:

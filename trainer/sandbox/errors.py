@@ -1,4 +1,5 @@
 """Errors of the sandbox itself (not of the programs it runs: those are ExecResult.error)."""
+
 from __future__ import annotations
 
 from jobs.errors import JobsError

@@ -1,4 +1,5 @@
 """Process-level confinement steps that need no compiled filter: namespaces, rlimits, fds."""
+
 from __future__ import annotations
 
 import ctypes
@@ -70,8 +71,9 @@ def unmount(path: str) -> None:
 
 
 def die_with_parent() -> None:
-    _libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
-                ctypes.c_ulong(0), ctypes.c_ulong(0))
+    _libc.prctl(
+        PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)
+    )
 
 
 def fork_bare() -> int:

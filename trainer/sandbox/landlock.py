@@ -5,6 +5,7 @@ site-packages and the helper library; read/write to the worker's private temp di
 Landlock rules cannot name ahead of time, so it lives under a per-zygote directory); each forked
 worker only calls landlock_restrict_self on the inherited ruleset fd.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -29,8 +30,9 @@ _libc.syscall.restype = ctypes.c_long
 
 
 def abi_version() -> int:
-    v = _libc.syscall(ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
-                      ctypes.c_uint32(CREATE_RULESET_VERSION))
+    v = _libc.syscall(
+        ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(CREATE_RULESET_VERSION)
+    )
     return int(v) if v > 0 else 0
 
 
@@ -60,18 +62,18 @@ def create_ruleset(read_paths: list[str], write_paths: list[str]) -> tuple[int |
     else:
         attr = struct.pack("=Q", handled)
     buf = ctypes.create_string_buffer(attr, len(attr))
-    fd = _libc.syscall(ctypes.c_long(SYS_CREATE_RULESET), buf, ctypes.c_size_t(len(attr)),
-                       ctypes.c_uint32(0))
+    fd = _libc.syscall(ctypes.c_long(SYS_CREATE_RULESET), buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if fd < 0:
         return None, f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}"
     read_dir = READ_FILE | READ_DIR
-    write_dir = read_dir | (handled & (WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG
-                                       | TRUNCATE | REFER))
+    write_dir = read_dir | (handled & (WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | TRUNCATE | REFER))
     for paths, access in ((read_paths, read_dir), (write_paths, write_dir)):
         for path in paths:
             _add_path(fd, path, access)
-    parts = [f"ABI {abi}: reads limited to the Python installation and libraries",
-             "writes only in the private temp dir"]
+    parts = [
+        f"ABI {abi}: reads limited to the Python installation and libraries",
+        "writes only in the private temp dir",
+    ]
     if net:
         parts.append("no TCP bind/connect")
     if scoped:
@@ -89,8 +91,13 @@ def _add_path(ruleset_fd: int, path: str, access: int) -> None:
             access &= FILE_ONLY
         attr = struct.pack("=Qi", access, pfd)
         buf = ctypes.create_string_buffer(attr, len(attr))
-        rc = _libc.syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset_fd),
-                           ctypes.c_int(RULE_PATH_BENEATH), buf, ctypes.c_uint32(0))
+        rc = _libc.syscall(
+            ctypes.c_long(SYS_ADD_RULE),
+            ctypes.c_int(ruleset_fd),
+            ctypes.c_int(RULE_PATH_BENEATH),
+            buf,
+            ctypes.c_uint32(0),
+        )
         if rc != 0:
             raise OSError(ctypes.get_errno(), f"landlock_add_rule {path}")
     finally:

@@ -7,6 +7,7 @@ its wall-clock limit; the parent's own deadline (SIGKILL of the whole worker thr
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
 others while the zygote forks), and every worker is recycled after `recycle_every` programs.
 """
+
 from __future__ import annotations
 
 import array
@@ -36,8 +37,13 @@ _STATUS_WAIT_S = 2.0
 # What the zygote (and so every program) gets of the parent's environment: nothing secret
 # (API tokens, credentials), only what the interpreter and its libraries need to load.
 _ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "PYTHONHOME", "TZ")
-_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                 "VECLIB_MAXIMUM_THREADS")
+_BLAS_THREADS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 @dataclass
@@ -46,16 +52,16 @@ class _Worker:
     pid: int
     pidfd: int
     reader: protocol.FrameReader
-    ready: bool = False              # hello received
+    ready: bool = False  # hello received
     born: float = 0.0
     sent_keys: set = field(default_factory=set)
-    busy: int | None = None          # index of the program in flight
+    busy: int | None = None  # index of the program in flight
     token: str = ""
     prev_token: str = ""
     started: float = 0.0
     deadline: float = 0.0
     done: int = 0
-    last: int | None = None          # last program it finished (blamed for stray frames)
+    last: int | None = None  # last program it finished (blamed for stray frames)
     dead: bool = False
 
 
@@ -72,11 +78,22 @@ class Sandbox:
     (a tmpfs, emptied after every program). Use as a context manager, or call `close()`.
     """
 
-    def __init__(self, workers: int = 4, timeout_s: float = 1.0, memory_mb: int = 1024,
-                 common_module: str | os.PathLike | None = None, recycle_every: int = 1000, *,
-                 stdout_cap: int = 4096, check_determinism: bool = True, input_format: str = "numpy",
-                 kill_grace_s: float = 0.5, max_result_bytes: int = 1 << 20, disk_mb: int = 64,
-                 python: str = sys.executable):
+    def __init__(
+        self,
+        workers: int = 4,
+        timeout_s: float = 1.0,
+        memory_mb: int = 1024,
+        common_module: str | os.PathLike | None = None,
+        recycle_every: int = 1000,
+        *,
+        stdout_cap: int = 4096,
+        check_determinism: bool = True,
+        input_format: str = "numpy",
+        kill_grace_s: float = 0.5,
+        max_result_bytes: int = 1 << 20,
+        disk_mb: int = 64,
+        python: str = sys.executable,
+    ):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if timeout_s <= 0:
@@ -106,15 +123,22 @@ class Sandbox:
         self._ctrl: socket.socket | None = None
         self._root = ""
         self._workers: list[_Worker] = []
-        self._pending: deque[socket.socket] = deque()   # our ends, spawn requested, not forked yet
+        self._pending: deque[socket.socket] = deque()  # our ends, spawn requested, not forked yet
         self._exits: dict[int, int] = {}
-        self._dying: list[int] = []                       # pidfds of killed workers
+        self._dying: list[int] = []  # pidfds of killed workers
         self._protections: dict[str, Any] = {}
         self._sel: selectors.BaseSelector | None = None
         self._start_failures = 0
         self._ctrl_eof = False
-        self.stats = {"spawned": 0, "killed_timeout": 0, "died": 0, "recycled": 0, "violations": 0,
-                      "worker_busy_s": 0.0, "worker_cpu_s": 0.0}
+        self.stats = {
+            "spawned": 0,
+            "killed_timeout": 0,
+            "died": 0,
+            "recycled": 0,
+            "violations": 0,
+            "worker_busy_s": 0.0,
+            "worker_cpu_s": 0.0,
+        }
 
     # ----- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> "Sandbox":
@@ -135,24 +159,38 @@ class Sandbox:
             return
         self._root = tempfile.mkdtemp(prefix="arcsb-")
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cfg = {"ctrl_fd": child_end.fileno(), "root": self._root, "timeout_s": self.timeout_s,
-               "memory_mb": self.memory_mb, "common_module": self.common_module,
-               "recycle_every": self.recycle_every, "stdout_cap": self.stdout_cap,
-               "check_determinism": self.check_determinism, "input_format": self.input_format,
-               "disk_mb": self.disk_mb,
-               "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
-               "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", "")}
+        cfg = {
+            "ctrl_fd": child_end.fileno(),
+            "root": self._root,
+            "timeout_s": self.timeout_s,
+            "memory_mb": self.memory_mb,
+            "common_module": self.common_module,
+            "recycle_every": self.recycle_every,
+            "stdout_cap": self.stdout_cap,
+            "check_determinism": self.check_determinism,
+            "input_format": self.input_format,
+            "disk_mb": self.disk_mb,
+            "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
+            "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", ""),
+        }
         env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
         env.update({k: "1" for k in _BLAS_THREADS})
         env["PYTHONPATH"] = os.pathsep.join(
-            [_PKG_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+            [_PKG_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["HOME"] = env["TMPDIR"] = self._root
         quiet = None if os.environ.get("ARCCTL_SANDBOX_DEBUG") else subprocess.DEVNULL
         self._proc = subprocess.Popen(
             [self.python, "-P", "-m", "trainer.sandbox.zygote", json.dumps(cfg)],
-            pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet,
-            start_new_session=True, cwd=self._root, env=env)
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=quiet,
+            stderr=quiet,
+            start_new_session=True,
+            cwd=self._root,
+            env=env,
+        )
         child_end.close()
         self._ctrl = parent_end
         self._ctrl_eof = False
@@ -238,8 +276,13 @@ class Sandbox:
             elif "spawned" in msg and self._pending:
                 sock = self._pending.popleft()
                 sock.setblocking(False)
-                w = _Worker(sock=sock, pid=msg["spawned"], pidfd=fds[0] if fds else -1,
-                            reader=protocol.FrameReader(self.max_result_bytes), born=time.monotonic())
+                w = _Worker(
+                    sock=sock,
+                    pid=msg["spawned"],
+                    pidfd=fds[0] if fds else -1,
+                    reader=protocol.FrameReader(self.max_result_bytes),
+                    born=time.monotonic(),
+                )
                 fds = fds[1:]
                 self._workers.append(w)
                 self._sel.register(sock, selectors.EVENT_READ, w)
@@ -421,11 +464,12 @@ class Sandbox:
 def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
     # socket.recv_fds ignores its flags argument (CPython 3.11), hence this copy.
     fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(maxfds * fds.itemsize),
-                                           socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC)
+    msg, anc, _flags, _addr = sock.recvmsg(
+        bufsize, socket.CMSG_LEN(maxfds * fds.itemsize), socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC
+    )
     for level, kind, data in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
     return msg, list(fds)
 
 

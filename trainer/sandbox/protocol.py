@@ -3,6 +3,7 @@
 JSON, never pickle: the worker side runs untrusted code, so nothing it sends may execute
 anything when decoded, and every frame is size-capped before it is buffered.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ class BlockingReader:
                     raise ProtocolError(f"frame of {size} bytes exceeds {self.max_bytes}")
                 end = _HEADER.size + size
                 if len(self.buf) >= end:
-                    payload = bytes(self.buf[_HEADER.size:end])
+                    payload = bytes(self.buf[_HEADER.size : end])
                     del self.buf[:end]
                     return json.loads(payload)
             chunk = self.sock.recv(max(65536, _HEADER.size + (len(self.buf) and 0)))
@@ -70,8 +71,8 @@ class FrameReader:
                 raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_bytes} byte cap")
             if len(self.buf) < _HEADER.size + size:
                 break
-            payload = bytes(self.buf[_HEADER.size:_HEADER.size + size])
-            del self.buf[:_HEADER.size + size]
+            payload = bytes(self.buf[_HEADER.size : _HEADER.size + size])
+            del self.buf[: _HEADER.size + size]
             try:
                 frames.append(json.loads(payload))
             except (ValueError, RecursionError) as e:

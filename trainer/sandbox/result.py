@@ -4,6 +4,7 @@ Validation exists twice on purpose: the worker turns whatever the program return
 lists (so nothing but JSON of small ints ever leaves it), and the parent re-checks what arrives,
 because a hostile program shares the worker's address space and may forge the reply.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -97,4 +98,5 @@ def decode_grid(s: Any) -> Grid | None:
     if not (digits.isascii() and digits.isdigit()):
         return None
     import numpy as np
+
     return (np.frombuffer(digits.encode("ascii"), dtype=np.uint8).reshape(h, w) - 48).tolist()

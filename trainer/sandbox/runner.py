@@ -7,6 +7,7 @@ the next one. What lives here only *classifies* behaviour: an audit hook (cannot
 Python) turns attempts at processes, sockets, ctypes, heap or frame introspection into an `unsafe`
 error even when the OS would also refuse them.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -24,21 +25,37 @@ PROGRAM_NAME = "<program>"
 PROGRAM_MODULE = "__arc_program__"
 
 # Audit events that an ARC transform never needs; seeing one marks the program unsafe.
-UNSAFE_EVENTS = frozenset("""
+UNSAFE_EVENTS = frozenset(
+    """
 os.system os.exec os.posix_spawn os.spawn os.fork os.forkpty os.kill os.killpg subprocess.Popen
 signal.pthread_kill socket.__new__ socket.connect socket.bind socket.getaddrinfo
 socket.gethostbyname socket.gethostbyaddr socket.sendto socket.sendmsg socket.socketpair
 sys.addaudithook gc.get_objects gc.get_referrers gc.get_referents _thread.start_new_thread
 os.putenv os.unsetenv sys.remote_exec sys.settrace sys.setprofile sys._current_frames
 sys._current_exceptions resource.setrlimit resource.prlimit sys.monitoring.register_callback
-""".split())
+""".split()
+)
 UNSAFE_PREFIXES = ("ctypes.", "winreg.", "msvcrt.", "mmap.")
-UNSAFE_IMPORTS = frozenset({"ctypes", "_ctypes", "subprocess", "_posixsubprocess", "socket",
-                            "_socket", "multiprocessing", "pty", "resource", "fcntl", "mmap"})
+UNSAFE_IMPORTS = frozenset(
+    {
+        "ctypes",
+        "_ctypes",
+        "subprocess",
+        "_posixsubprocess",
+        "socket",
+        "_socket",
+        "multiprocessing",
+        "pty",
+        "resource",
+        "fcntl",
+        "mmap",
+    }
+)
 # Reaching the harness's frames (and through them its state) from a program: frame objects
 # obtained by the program itself or through inspect/traceback helpers it calls.
 FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 FRAME_HELPER_FILES = ("inspect.py", "traceback.py")
+
 
 class UnsafeOperation(BaseException):
     """Raised by the audit hook; BaseException so `except Exception` in a program misses it."""
@@ -56,8 +73,7 @@ def _audit(event: str, args: tuple) -> None:
     bad = event in UNSAFE_EVENTS or event.startswith(UNSAFE_PREFIXES)
     if event == "import" and args and str(args[0]).split(".")[0] in UNSAFE_IMPORTS:
         bad = _imported_by_program()  # libraries may need them internally (pandas -> mmap)
-    elif event == "sys._getframe" or (event == "object.__getattr__" and len(args) > 1
-                                      and args[1] in FRAME_ATTRS):
+    elif event == "sys._getframe" or (event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRS):
         bad = _called_from_program()
     elif event in ("object.__setattr__", "object.__delattr__") and args:
         # Raised for attribute writes on classes and for function internals such as __code__:
@@ -125,8 +141,14 @@ class Runner:
         self.stdout_cap = stdout_cap
         self.input_format = input_format
         import typing
-        base: dict[str, Any] = {"__builtins__": builtins, "__name__": PROGRAM_MODULE,
-                                "np": np, "numpy": np, "common": common}
+
+        base: dict[str, Any] = {
+            "__builtins__": builtins,
+            "__name__": PROGRAM_MODULE,
+            "np": np,
+            "numpy": np,
+            "common": common,
+        }
         for name in getattr(typing, "__all__", []):
             if hasattr(typing, name):
                 base[name] = getattr(typing, name)
@@ -163,8 +185,11 @@ class Runner:
         finally:
             _State.active = False
         if _State.unsafe_event and res.get("error") != "unsafe":
-            res = {"outputs": None, "error": "unsafe",
-                   "detail": f"forbidden operation attempted: {_State.unsafe_event}"}
+            res = {
+                "outputs": None,
+                "error": "unsafe",
+                "detail": f"forbidden operation attempted: {_State.unsafe_event}",
+            }
         res["stdout"] = out.text()
         res["dur"] = time.perf_counter() - t0
         return res
@@ -191,8 +216,11 @@ class Runner:
             fn2 = self._load(code)
             again, _ = to_grid_array(fn2(self._fresh(inputs[k]))) if fn2 else (None, "")
             if again is None or again.shape != outputs[k].shape or not (again == outputs[k]).all():
-                return {"outputs": None, "error": "nondeterministic",
-                        "detail": f"a second run on input {k} gave a different output"}
+                return {
+                    "outputs": None,
+                    "error": "nondeterministic",
+                    "detail": f"a second run on input {k} gave a different output",
+                }
         return {"outputs": [encode_grid(a) for a in outputs], "error": None, "detail": ""}
 
     def _new_module(self) -> types.ModuleType:
@@ -226,11 +254,11 @@ def _guard_signal_handlers() -> None:
     frame, and through it the harness's frames. (No audit event exists for this.) The C
     function is wrapped; `signal.signal` calls it, so both routes pass the guard."""
     import _signal
+
     real = _signal.signal
 
     def guarded(signalnum, handler):
-        if _State.active and callable(handler) and (_called_from_program(depth=2)
-                                                     or _called_from_program(depth=3)):
+        if _State.active and callable(handler) and (_called_from_program(depth=2) or _called_from_program(depth=3)):
             if not _State.unsafe_event:
                 _State.unsafe_event = "signal.signal"
             raise UnsafeOperation("forbidden operation: signal.signal with a Python handler")

@@ -16,6 +16,7 @@ process are allowed only on the caller itself (pid 0), which is all that Python 
 (`os.sched_getaffinity(0)`, `resource.getrlimit`). File access is confined by Landlock when the
 kernel has it; without Landlock the filter also refuses every open-for-write and file mutation.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -23,8 +24,12 @@ import ctypes.util
 import errno
 import os
 
-LIBSECCOMP_PATHS = ("libseccomp.so.2", "/usr/lib/x86_64-linux-gnu/libseccomp.so.2",
-                    "/usr/lib/aarch64-linux-gnu/libseccomp.so.2", "/usr/lib64/libseccomp.so.2")
+LIBSECCOMP_PATHS = (
+    "libseccomp.so.2",
+    "/usr/lib/x86_64-linux-gnu/libseccomp.so.2",
+    "/usr/lib/aarch64-linux-gnu/libseccomp.so.2",
+    "/usr/lib64/libseccomp.so.2",
+)
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_CMP_NE, SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ = 1, 4, 7
@@ -71,13 +76,20 @@ ALWAYS_DENY = (
 PROGRAM_DENY = ("clone", "kill", "prctl")
 
 # Getters that name a process by pid (first argument): only pid 0 (= the caller) is allowed.
-SELF_ONLY_PID_ARG0 = ("sched_getaffinity", "sched_getscheduler", "sched_getparam", "sched_getattr",
-                      "sched_rr_get_interval", "getpgid", "getsid", "prlimit64")
+SELF_ONLY_PID_ARG0 = (
+    "sched_getaffinity",
+    "sched_getscheduler",
+    "sched_getparam",
+    "sched_getattr",
+    "sched_rr_get_interval",
+    "getpgid",
+    "getsid",
+    "prlimit64",
+)
 
 # Only when Landlock is missing: no file may be created, changed or removed anywhere.
 FS_MUTATION_DENY = (
-    "creat unlink unlinkat rename renameat renameat2 mkdir mkdirat rmdir link linkat symlink "
-    "symlinkat truncate openat2"
+    "creat unlink unlinkat rename renameat renameat2 mkdir mkdirat rmdir link linkat symlink symlinkat truncate openat2"
 ).split()
 
 O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND = os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND
@@ -100,8 +112,12 @@ def conditional_rules(stage: str) -> list[Rule]:
         # limits can only be read.
         return [("prlimit64", [(2, "ne", 0)])]
     rules: list[Rule] = [(name, [(0, "ne", 0)]) for name in SELF_ONLY_PID_ARG0]
-    rules += [("getpriority", [(0, "ne", PRIO_PROCESS)]), ("getpriority", [(1, "ne", 0)]),
-              ("ioprio_get", [(0, "ne", IOPRIO_WHO_PROCESS)]), ("ioprio_get", [(1, "ne", 0)])]
+    rules += [
+        ("getpriority", [(0, "ne", PRIO_PROCESS)]),
+        ("getpriority", [(1, "ne", 0)]),
+        ("ioprio_get", [(0, "ne", IOPRIO_WHO_PROCESS)]),
+        ("ioprio_get", [(1, "ne", 0)]),
+    ]
     rules += [("fcntl", [(1, "eq", c)]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX)]
     rules += [("ioctl", [(1, "eq", c)]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
     return rules
@@ -115,8 +131,12 @@ def deny_list(stage: str, confine_files: bool) -> list[str]:
 
 
 class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 def _load_lib():
@@ -138,8 +158,13 @@ def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes |
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                           ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_ArgCmp),
+    ]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
@@ -189,8 +214,10 @@ def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes |
 
 
 def describe(how: str, confine_files: bool) -> str:
-    what = (f"deny-list via {how} (processes, exec, sockets, signals, other processes' scheduling/"
-            "memory/limits, namespaces, kernel interfaces")
+    what = (
+        f"deny-list via {how} (processes, exec, sockets, signals, other processes' scheduling/"
+        "memory/limits, namespaces, kernel interfaces"
+    )
     return what + (", all file writes)" if confine_files else ")")
 
 
@@ -198,6 +225,7 @@ def _native_numbers() -> dict[str, int]:
     import platform
 
     from .bpf import X86_64
+
     return X86_64 if platform.machine() == "x86_64" else {}
 
 
@@ -226,7 +254,9 @@ class Prepared:
 
 def load_filter(bpf: bytes) -> None:
     """Set no_new_privs (required for an unprivileged filter) and install `bpf`."""
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                   ctypes.c_ulong(0)) != 0:
+    if (
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        != 0
+    ):
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
     Prepared(bpf).load()

@@ -8,6 +8,7 @@ a pipe; the worker enforces the wall-clock limit (SIGKILL), waits for the child,
 dir, and answers the parent. The worker itself never runs program code, so nothing a program does
 to its interpreter (modules, caches, warnings filters, the harness's own frames) outlives it.
 """
+
 from __future__ import annotations
 
 import gc
@@ -25,12 +26,19 @@ from . import isolation, landlock, protocol, seccomp
 from .runner import Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
-MAX_CHILD_BYTES = 4 * 1024 * 1024   # a result is at most a few KB of grids, stdout and detail
-INPUT_CACHE = 64                    # input sets kept decoded (the parent sends each set once)
+MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
+INPUT_CACHE = 64  # input sets kept decoded (the parent sends each set once)
 
 
-def worker_main(sock_fd: int, workdir: str, cfg: dict, bpf: dict, ruleset_fd: int | None,
-                common: types.ModuleType, base_protections: dict) -> None:
+def worker_main(
+    sock_fd: int,
+    workdir: str,
+    cfg: dict,
+    bpf: dict,
+    ruleset_fd: int | None,
+    common: types.ModuleType,
+    base_protections: dict,
+) -> None:
     code = 70
     try:
         _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections)
@@ -120,8 +128,9 @@ def _probe_child(program_filter: seccomp.Prepared | None, cfg: dict) -> None:
         raise OSError("the program seccomp filter could not be loaded (PR_SET_SECCOMP)")
 
 
-def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
-               program_filter: seccomp.Prepared | None, sock: socket.socket) -> dict:
+def _run_child(
+    runner: Runner, src: str, inputs: list, cfg: dict, program_filter: seccomp.Prepared | None, sock: socket.socket
+) -> dict:
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
     t0 = time.monotonic()
@@ -139,8 +148,7 @@ def _run_child(runner: Runner, src: str, inputs: list, cfg: dict,
     timed_out = timed_out or lingered
     cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
     if timed_out:
-        return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock",
-                "cpu": cpu}
+        return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock", "cpu": cpu}
     res = _parse_child(data)
     if res is None:  # no result: the child died (or ended itself) before writing one
         res = _status_result(status, data)
@@ -178,7 +186,7 @@ def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None
         data = protocol.encode(res)
         view = memoryview(data)
         while view:
-            view = view[os.write(w, view):]
+            view = view[os.write(w, view) :]
     except BaseException:  # noqa: BLE001 - no result written: the worker reports the exit
         code = 70
     os._exit(code)
@@ -235,8 +243,11 @@ def _status_result(status: int, data: bytes) -> dict:
             name = signal.Signals(sig).name
         except ValueError:
             name = str(sig)
-        return {"outputs": None, "error": "exception", "detail": f"program process crashed with {name}"
-                + (" (stack overflow?)" if sig == signal.SIGSEGV else "")}
+        return {
+            "outputs": None,
+            "error": "exception",
+            "detail": f"program process crashed with {name}" + (" (stack overflow?)" if sig == signal.SIGSEGV else ""),
+        }
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
     return {"outputs": None, "error": "exception", "detail": f"program ended its process (exit code {code})"}
 
@@ -269,4 +280,3 @@ def _wipe(workdir: str) -> bool:
         return True
     except BaseException:  # noqa: BLE001 - e.g. RecursionError on a hostile, very deep tree
         return False
-

@@ -12,6 +12,7 @@ environment (no tokens: programs can read neither os.environ nor /proc/self/envi
 worker's temp dir is a private tmpfs of `disk_mb` where a mount namespace is available. The zygote
 exits, killing its workers, when the control socket closes (parent gone).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,14 +30,43 @@ import types
 
 from . import isolation
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
     os.environ[_var] = "1"
 
-PRELOAD = ("math", "random", "itertools", "collections", "functools", "copy", "re", "heapq",
-           "string", "dataclasses", "enum", "operator", "statistics", "fractions", "bisect",
-           "typing", "numpy", "numpy.random", "numpy.linalg", "numpy.fft", "numpy.ma",
-           "numpy.polynomial", "numpy.lib.stride_tricks", "traceback", "linecache", "warnings")
+PRELOAD = (
+    "math",
+    "random",
+    "itertools",
+    "collections",
+    "functools",
+    "copy",
+    "re",
+    "heapq",
+    "string",
+    "dataclasses",
+    "enum",
+    "operator",
+    "statistics",
+    "fractions",
+    "bisect",
+    "typing",
+    "numpy",
+    "numpy.random",
+    "numpy.linalg",
+    "numpy.fft",
+    "numpy.ma",
+    "numpy.polynomial",
+    "numpy.lib.stride_tricks",
+    "traceback",
+    "linecache",
+    "warnings",
+)
 
 
 def load_common(path: str | None) -> tuple[types.ModuleType, str]:
@@ -64,15 +94,26 @@ def load_common(path: str | None) -> tuple[types.ModuleType, str]:
 def read_paths(common_file: str) -> list[str]:
     """What programs may read: the interpreter, its libraries, site-packages, the helper file."""
     import numpy
+
     home = os.path.realpath(os.path.expanduser("~"))
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    cands = set(prefixes) | {os.path.dirname(os.path.dirname(numpy.__file__)),
-                             os.path.dirname(os.path.dirname(__file__)),  # the trainer package
-                             "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo",
-                             "/dev/null", "/dev/urandom"}
+    cands = set(prefixes) | {
+        os.path.dirname(os.path.dirname(numpy.__file__)),
+        os.path.dirname(os.path.dirname(__file__)),  # the trainer package
+        "/usr/lib",
+        "/usr/lib64",
+        "/lib",
+        "/lib64",
+        "/usr/share/zoneinfo",
+        "/dev/null",
+        "/dev/urandom",
+    }
     # Library directories on sys.path, but not e.g. a project root that PYTHONPATH points to.
-    cands.update(p for p in sys.path if p and ("-packages" in p or any(
-        os.path.realpath(p).startswith(os.path.realpath(x) + "/") for x in prefixes)))
+    cands.update(
+        p
+        for p in sys.path
+        if p and ("-packages" in p or any(os.path.realpath(p).startswith(os.path.realpath(x) + "/") for x in prefixes))
+    )
     if common_file:
         cands.add(os.path.dirname(os.path.abspath(common_file)))
     out = []
@@ -106,6 +147,7 @@ def main() -> None:
         prot["common"] = common_file or "empty module (trainer.program_library not importable)"
         from . import landlock
         from .worker import worker_main
+
         paths = read_paths(common_file)
         # landlock=False / seccomp="builtin" force the degraded paths (used by the tests; also an
         # escape hatch on kernels where Landlock misbehaves).
@@ -130,9 +172,12 @@ def main() -> None:
         # process starts from the same one, whichever worker serves it.
         cfg["random_state"] = random.getstate()
         prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
-        prot["disk"] = (f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
-                        if tmpfs else "temp dir emptied after every program (no mount namespace: "
-                        "size not capped beyond RLIMIT_FSIZE per file)")
+        prot["disk"] = (
+            f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
+            if tmpfs
+            else "temp dir emptied after every program (no mount namespace: "
+            "size not capped beyond RLIMIT_FSIZE per file)"
+        )
     except BaseException as e:  # noqa: BLE001
         ctrl.send(json.dumps({"fatal": f"{type(e).__name__}: {e}"}).encode())
         os._exit(1)
@@ -140,6 +185,7 @@ def main() -> None:
     # Everything imported so far is shared with the workers copy-on-write; keeping it out of the
     # collector's sight spares each worker from copying those pages when the GC walks them.
     import gc
+
     gc.collect()
     gc.freeze()
 
@@ -204,6 +250,7 @@ def compile_filters(confine_files: bool, builtin: bool) -> tuple[dict, str]:
     """The worker and program seccomp filters (libseccomp, else the built-in BPF); ({}, why) if neither."""
     from . import bpf as builtin_bpf
     from . import seccomp
+
     out, desc = {}, "libseccomp not used (seccomp=builtin)"
     for stage in ("worker", "program"):
         prog = None

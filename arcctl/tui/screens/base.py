@@ -1,6 +1,7 @@
 """What every screen of the console shares: the header, the footer (help and quit pinned),
 `escape` back to the screen below, and the list of its key bindings that the help screen and
 the command palette show."""
+
 from __future__ import annotations
 
 from typing import Iterator, Sequence

@@ -1,5 +1,6 @@
 """Every checkpoint-N of a run with its validity and the metrics at its step; pick one to resume
 in place or to fork with changed parameters."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -14,16 +15,23 @@ from jobs import rundir
 from jobs.errors import JobsError
 from jobs.runview import CheckpointRow, RunView
 
-METRIC_COLS = [("reward", "reward"), ("kl", "kl"), ("entropy", "entropy"), ("clipped", "completions/clipped_ratio"),
-               ("len", "completions/mean_length"), ("zero_std", "frac_reward_zero_std")]
-COLUMNS = [("", "mark"), ("checkpoint", "name"), ("step", "step"), ("valid", "valid"),
-           *METRIC_COLS]
+METRIC_COLS = [
+    ("reward", "reward"),
+    ("kl", "kl"),
+    ("entropy", "entropy"),
+    ("clipped", "completions/clipped_ratio"),
+    ("len", "completions/mean_length"),
+    ("zero_std", "frac_reward_zero_std"),
+]
+COLUMNS = [("", "mark"), ("checkpoint", "name"), ("step", "step"), ("valid", "valid"), *METRIC_COLS]
 
 
 class CheckpointsScreen(SubScreen):
     HELP_TITLE = "Checkpoints"
-    HELP_TEXT = ("Every checkpoint of the run, with the metrics logged at its step. ★ marks the newest\n"
-                 "valid checkpoint before the first health warning: the usual one to go back to.")
+    HELP_TEXT = (
+        "Every checkpoint of the run, with the metrics logged at its step. ★ marks the newest\n"
+        "valid checkpoint before the first health warning: the usual one to go back to."
+    )
     BINDINGS = [
         Binding("enter,f", "fork", "fork from it"),
         Binding("r", "resume", "resume in place"),
@@ -48,7 +56,11 @@ class CheckpointsScreen(SubScreen):
     def load(self) -> None:
         self.view.refresh(completion_bytes=0)
         rows = self.view.checkpoints()
-        warn = [a.first_step for a in self.view.alerts() if a.severity in ("warning", "critical") and a.first_step is not None]
+        warn = [
+            a.first_step
+            for a in self.view.alerts()
+            if a.severity in ("warning", "critical") and a.first_step is not None
+        ]
         first = min(warn) if warn else None
         ok = [r for r in rows if r.valid and (first is None or r.step < first)]
         self.app.call_from_thread(self.show, rows, ok[-1].name if ok else None, first, self._branches())
@@ -60,13 +72,21 @@ class CheckpointsScreen(SubScreen):
         except (OSError, JobsError):  # none yet, or the host went away: the table still shows
             return []
 
-    def show(self, rows: list[CheckpointRow], healthy: str | None, first_warning: int | None,
-             branches: list[str] = ()) -> None:
+    def show(
+        self, rows: list[CheckpointRow], healthy: str | None, first_warning: int | None, branches: list[str] = ()
+    ) -> None:
         self.rows, self.healthy = rows, healthy
         t = self.query_one("#ck-table", DataTable)
-        cells = [["★" if r.name == healthy else "", r.name, str(r.step),
-                  Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red"),
-                  *[("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS]] for r in rows]
+        cells = [
+            [
+                "★" if r.name == healthy else "",
+                r.name,
+                str(r.step),
+                Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red"),
+                *[("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS],
+            ]
+            for r in rows
+        ]
         fill_table(t, COLUMNS, cells, keys=[r.name for r in rows])
         if healthy:
             t.move_cursor(row=[r.name for r in rows].index(healthy))

@@ -3,6 +3,7 @@ through their parents, checkpoint/alert/fork markers; `m` changes the metric), t
 metrics (best per row in bold) and, where the runs or their checkpoints have been evaluated, the
 eval table of jobs.compare (best per column in bold, the same as `arcctl compare`) with the
 pass@k curves as a chart. The runs are re-read while the screen is open."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,10 +30,12 @@ LOWER_IS_BETTER = ("kl", "grad_norm", "frac_reward_zero_std", "completions/clipp
 
 class CompareScreen(SubScreen):
     HELP_TITLE = "Compare"
-    HELP_TEXT = ("Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
-                 "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
-                 "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
-                 "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves.")
+    HELP_TEXT = (
+        "Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
+        "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
+        "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
+        "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves."
+    )
     BINDINGS = [
         Binding("m", "next_metric(1)", "next metric"),
         Binding("M", "next_metric(-1)", "previous metric"),
@@ -142,19 +145,40 @@ class CompareScreen(SubScreen):
             best = None
             if len(present) > 1:
                 best = min(present) if n.startswith(LOWER_IS_BETTER) else max(present)
-            rows.append([n, *[Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
-                              for x in vals]])
-        fill_table(self.query_one("#cmp-table", DataTable),
-                   [("metric", "metric"), *[(v.name()[:28], f"r{i}") for i, v in enumerate(self.views)]], rows)
+            rows.append(
+                [
+                    n,
+                    *[
+                        Text("" if x is None else f"{x:.4g}", style="bold" if x is not None and x == best else "")
+                        for x in vals
+                    ],
+                ]
+            )
+        fill_table(
+            self.query_one("#cmp-table", DataTable),
+            [("metric", "metric"), *[(v.name()[:28], f"r{i}") for i, v in enumerate(self.views)]],
+            rows,
+        )
         self.eval_table = table
         status = ""
         if table is None or not table.rows:
             status += f"  eval: {error or 'none'}"
         else:
-            fill_table(self.query_one("#cmp-eval-table", DataTable),
-                       [("experiment", "experiment"), ("dataset", "dataset"), *[(c, c) for c in table.columns]],
-                       [[r.label, r.dataset, *[Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
-                                               for c in table.columns]] for i, r in enumerate(table.rows)])
+            fill_table(
+                self.query_one("#cmp-eval-table", DataTable),
+                [("experiment", "experiment"), ("dataset", "dataset"), *[(c, c) for c in table.columns]],
+                [
+                    [
+                        r.label,
+                        r.dataset,
+                        *[
+                            Text(table.cell(i, c), style="bold green" if i in table.best.get(c, set()) else "")
+                            for c in table.columns
+                        ],
+                    ]
+                    for i, r in enumerate(table.rows)
+                ],
+            )
             plot = self.query_one("#passk", PlotextPlot)
             plt = plot.plt
             plt.clear_data()

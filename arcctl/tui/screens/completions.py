@@ -1,5 +1,6 @@
 """Completions inspector: page through completions.jsonl by step and task, with filters; the
 selected completion is shown as highlighted Python with repeated n-grams and the cut-off marked."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ from jobs.runview import RunView
 
 PAGE = 50
 FIRST_READ = 1024 * 1024
-FILTER_HELP = ("filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
-               "task:007bb · step:120 · any other text is searched in the completion")
+FILTER_HELP = (
+    "filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
+    "task:007bb · step:120 · any other text is searched in the completion"
+)
 
 
 def parse_filter(expr: str) -> CompletionFilter:
@@ -74,7 +77,9 @@ def header(c: Completion) -> Text:
     t = Text()
     t.append(f"{c.id}", style="bold")
     t.append(f"  step {c.step}  task {c.task}  ")
-    t.append(f"reward {c.reward if c.reward is not None else '-'}", style="bold green" if (c.reward or 0) > 0 else "bold red")
+    t.append(
+        f"reward {c.reward if c.reward is not None else '-'}", style="bold green" if (c.reward or 0) > 0 else "bold red"
+    )
     t.append(f"  tokens {c.tokens if c.tokens is not None else '-'}")
     if c.truncated:
         t.append("  TRUNCATED", style="bold red")
@@ -115,8 +120,17 @@ class CompletionsScreen(ArcScreen):
     def body(self) -> ComposeResult:
         yield Input(value=self.expr, placeholder=FILTER_HELP, id="comp-filter", classes="hidden")
         with Horizontal(id="comp-body"):
-            yield row_table("comp-table", [("step", "step"), ("task", "task"), ("reward", "reward"), ("tok", "tokens"),
-                                           ("trunc", "trunc"), ("error", "error")])
+            yield row_table(
+                "comp-table",
+                [
+                    ("step", "step"),
+                    ("task", "task"),
+                    ("reward", "reward"),
+                    ("tok", "tokens"),
+                    ("trunc", "trunc"),
+                    ("error", "error"),
+                ],
+            )
             with VerticalScroll(id="comp-detail"):
                 yield Static("", id="comp-header")
                 yield Static("", id="comp-code")
@@ -174,10 +188,15 @@ class CompletionsScreen(ArcScreen):
         t = self.query_one("#comp-table", DataTable)
         t.clear()
         for c in items:
-            t.add_row(str(c.step if c.step is not None else ""), c.task[:12],
-                      "" if c.reward is None else f"{c.reward:.3f}", "" if c.tokens is None else str(c.tokens),
-                      Text("yes", style="red") if c.truncated else "", Text((c.error or "")[:18], style="red"),
-                      key=f"{c.line}")
+            t.add_row(
+                str(c.step if c.step is not None else ""),
+                c.task[:12],
+                "" if c.reward is None else f"{c.reward:.3f}",
+                "" if c.tokens is None else str(c.tokens),
+                Text("yes", style="red") if c.truncated else "",
+                Text((c.error or "")[:18], style="red"),
+                key=f"{c.line}",
+            )
         row = 0
         if select_id:
             row = next((i for i, c in enumerate(items) if c.id == select_id), 0)
@@ -194,7 +213,8 @@ class CompletionsScreen(ArcScreen):
         more = "" if nxt is not None else " (last page)"
         indexed = "" if idx.complete else f"  indexing {idx.indexed_bytes * 100 // max(1, idx.file_size())}%"
         self.query_one("#comp-status", Static).update(
-            f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}")
+            f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}"
+        )
 
     def detail(self, c: Completion) -> None:
         limit = (self.view.spec.get("params") or {}).get("max_completion_length")
@@ -214,17 +234,24 @@ class CompletionsScreen(ArcScreen):
         pairs = load_pairs(dataset, c.task) if c.task else None
 
         def show() -> None:
-            if not self.is_attached or self.query_one("#comp-table", DataTable).cursor_row >= len(self.items) \
-                    or self.items[self.query_one("#comp-table", DataTable).cursor_row].id != c.id:
+            if (
+                not self.is_attached
+                or self.query_one("#comp-table", DataTable).cursor_row >= len(self.items)
+                or self.items[self.query_one("#comp-table", DataTable).cursor_row].id != c.id
+            ):
                 return  # another completion was selected meanwhile
             grids = self.query_one(PairsView)
-            missing = f"✗ {c.error}" if c.error else ("outputs not recorded" if "outputs" not in c.raw else "✗ no output")
+            missing = (
+                f"✗ {c.error}" if c.error else ("outputs not recorded" if "outputs" not in c.raw else "✗ no output")
+            )
             if pairs is not None:
                 grids.show_pairs(pairs[0], pairs[1], outputs, missing)
             elif outputs:
                 grids.show_pairs([(None, None)] * len(outputs), [], outputs)
             else:
-                grids.show_message(f"(no grids: task {c.task} is not in a built-in data set and the record keeps no outputs)")
+                grids.show_message(
+                    f"(no grids: task {c.task} is not in a built-in data set and the record keeps no outputs)"
+                )
 
         self.app.call_from_thread(show)
 
@@ -304,7 +331,7 @@ def ngram_repeats(text: str, n: int = 4, min_count: int = 3) -> list[tuple[int, 
     counts: dict[tuple[str, ...], list[int]] = {}
     toks = [text[a:b] for a, b in words]
     for i in range(len(words) - n + 1):
-        counts.setdefault(tuple(toks[i:i + n]), []).append(i)
+        counts.setdefault(tuple(toks[i : i + n]), []).append(i)
     spans = []
     for starts in counts.values():
         if len(starts) >= min_count:

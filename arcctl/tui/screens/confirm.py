@@ -1,4 +1,5 @@
 """A yes/no question before anything destructive (cancel)."""
+
 from __future__ import annotations
 
 from textual.app import ComposeResult

@@ -1,6 +1,7 @@
 """Eval predictions of a run (eval/predictions.jsonl): one row per prediction, and for the selected
 one the task's pairs next to the program's outputs as coloured cells (the same grid widget as the
 completions inspector): test outputs against the expected ones, train pairs too."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,8 +52,10 @@ def _mean(values: Any) -> str:
 
 class EvalScreen(SubScreen):
     HELP_TITLE = "Eval predictions"
-    HELP_TEXT = ("Each prediction of the eval job: task, sample, error, correct test grids, pixel score.\n"
-                 "The selected one: the task's pairs next to the program's outputs (train, then test).")
+    HELP_TEXT = (
+        "Each prediction of the eval job: task, sample, error, correct test grids, pixel score.\n"
+        "The selected one: the task's pairs next to the program's outputs (train, then test)."
+    )
 
     def __init__(self, view: RunView) -> None:
         super().__init__()
@@ -61,7 +64,9 @@ class EvalScreen(SubScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="eval-body"):
-            yield row_table("eval-table", [(label, label) for label in ("task", "sample", "error", "test ok", "pixels")])
+            yield row_table(
+                "eval-table", [(label, label) for label in ("task", "sample", "error", "test ok", "pixels")]
+            )
             with VerticalScroll(id="eval-detail"):
                 yield PairsView("", id="eval-grids")
         yield Static("", id="eval-status")
@@ -87,9 +92,13 @@ class EvalScreen(SubScreen):
         self.records = recs[:MAX_ROWS]
         t = self.query_one("#eval-table", DataTable)
         for r in self.records:
-            t.add_row(str(r.get("task_id", ""))[:12], str(r.get("sample", "")),
-                      Text(str(r.get("error") or "")[:16], style="red"),
-                      _count(r.get("test_correct")), _mean(r.get("test_pixel")))
+            t.add_row(
+                str(r.get("task_id", ""))[:12],
+                str(r.get("sample", "")),
+                Text(str(r.get("error") or "")[:16], style="red"),
+                _count(r.get("test_correct")),
+                _mean(r.get("test_pixel")),
+            )
         status = error or f"{len(recs)} predictions" + (f" (first {MAX_ROWS} listed)" if len(recs) > MAX_ROWS else "")
         self.query_one("#eval-status", Static).update(status)
         if self.records:

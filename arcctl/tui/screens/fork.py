@@ -1,5 +1,6 @@
 """Fork a run from a checkpoint: the parent's parameters pre-filled, edit any, preview the new
 name and launch artifact, submit. The new spec records parent run + checkpoint (jobs.fork)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ from jobs.runview import RunView
 
 class ForkScreen(FormScreen):
     HELP_TITLE = "Fork"
-    HELP_TEXT = ("A new run from the chosen checkpoint with the parameters you change here.\n"
-                 "The preview shows the new name, run dir and exactly what will be launched.")
+    HELP_TEXT = (
+        "A new run from the chosen checkpoint with the parameters you change here.\n"
+        "The preview shows the new name, run dir and exactly what will be launched."
+    )
     SUBMIT_BUTTON = "Submit fork (ctrl+s)"
 
     def __init__(self, view: RunView, checkpoint: str | None) -> None:
@@ -33,11 +36,19 @@ class ForkScreen(FormScreen):
     def body(self) -> ComposeResult:
         spec = self.view.spec
         with Vertical(id="form-head"):
-            yield Static(Text.assemble(("Fork ", "bold"), (self.view.name(), "bold magenta"), " from ",
-                                       (self.checkpoint or "the newest valid checkpoint", "bold")))
+            yield Static(
+                Text.assemble(
+                    ("Fork ", "bold"),
+                    (self.view.name(), "bold magenta"),
+                    " from ",
+                    (self.checkpoint or "the newest valid checkpoint", "bold"),
+                )
+            )
             with Horizontal(classes="field-row"):
                 yield Label("new name (optional)", classes="field-label")
-                yield Input("", placeholder="derived from the changed parameters", id="fork-name", classes="field-input")
+                yield Input(
+                    "", placeholder="derived from the changed parameters", id="fork-name", classes="field-input"
+                )
         with Horizontal(id="form-body"):
             if spec.get("kind"):
                 yield ParamsForm(spec["kind"], spec.get("params") or {}, allow_sweep=False, id="form-fields")
@@ -62,8 +73,9 @@ class ForkScreen(FormScreen):
         """(spec, launch artifact) of the fork as the form stands (worker thread)."""
         from arcctl.tui.actions import fork_preview
 
-        return fork_preview(self.view.run_dir, self.checkpoint, overrides, fs=self.view.fs,
-                            name=name or None, source=self.app.source)
+        return fork_preview(
+            self.view.run_dir, self.checkpoint, overrides, fs=self.view.fs, name=name or None, source=self.app.source
+        )
 
     def start_preview(self, form: ParamsForm) -> None:
         self._compute(self.overrides(), self.query_one("#fork-name", Input).value.strip())
@@ -99,10 +111,18 @@ class ForkScreen(FormScreen):
         changes = {k: v for k, v in spec.params.items() if (k in parent and parent[k] != v) or k in edited}
         unrecorded = [k for k in spec.params if k not in parent and k not in edited]
         t.append("changes  ", style="dim")
-        t.append(", ".join(f"{k}: {json.dumps(parent.get(k))} → {json.dumps(v)}" for k, v in changes.items()) or "none", style="yellow")
+        t.append(
+            ", ".join(f"{k}: {json.dumps(parent.get(k))} → {json.dumps(v)}" for k, v in changes.items()) or "none",
+            style="yellow",
+        )
         if unrecorded:
-            t.append(f"\n         {len(unrecorded)} parameters the parent's spec does not record take their defaults", style="dim")
-        t.append(f"\n\n{artifact.kind}" + (f" ({artifact.filename})" if artifact.filename else "") + ":\n", style="bold")
+            t.append(
+                f"\n         {len(unrecorded)} parameters the parent's spec does not record take their defaults",
+                style="dim",
+            )
+        t.append(
+            f"\n\n{artifact.kind}" + (f" ({artifact.filename})" if artifact.filename else "") + ":\n", style="bold"
+        )
         lexer = "bash" if artifact.kind in ("command", "sbatch") else "ini"
         box.update(Text.assemble(t, Syntax(artifact.text, lexer, theme="ansi_dark").highlight(artifact.text)))
 

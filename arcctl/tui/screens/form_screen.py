@@ -1,5 +1,6 @@
 """A parameters form with a preview pane (the new-job and fork screens): ctrl+r or any valid edit
 previews, ctrl+s submits; nothing is submitted while a field is marked in red."""
+
 from __future__ import annotations
 
 from rich.text import Text

@@ -1,4 +1,5 @@
 """`?`: the keys of the screen underneath, with what they do."""
+
 from __future__ import annotations
 
 from textual.app import ComposeResult

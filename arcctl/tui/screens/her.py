@@ -1,6 +1,7 @@
 """A HER run as a per-target table: epoch reached, solved (at which epoch), best pixel score per
 epoch as a curve; below, the epochs of the highlighted target and the best program of the
 highlighted epoch. Everything comes from the run's events and completions (jobs.her_report)."""
+
 from __future__ import annotations
 
 from rich.syntax import Syntax
@@ -28,9 +29,11 @@ def _pct(v: float | None) -> str:
 
 class HERScreen(SubScreen):
     HELP_TITLE = "HER targets"
-    HELP_TEXT = ("One row per target task: the epoch reached, whether (and at which epoch) a program\n"
-                 "solved every train pair, and the best pixel score of each epoch as a curve.\n"
-                 "Below: the epochs of the highlighted target and the best program of the highlighted epoch.")
+    HELP_TEXT = (
+        "One row per target task: the epoch reached, whether (and at which epoch) a program\n"
+        "solved every train pair, and the best pixel score of each epoch as a curve.\n"
+        "Below: the epochs of the highlighted target and the best program of the highlighted epoch."
+    )
     BINDINGS = [
         Binding("tab", "switch", "targets/epochs"),
     ]
@@ -49,8 +52,17 @@ class HERScreen(SubScreen):
         self.points: list[EpochPoint] = []
 
     def body(self) -> ComposeResult:
-        yield row_table("her-targets", [("task", "task"), ("epoch", "epoch"), ("solved", "solved"), ("best", "best"),
-                                        ("test", "test"), ("best pixel score per epoch", "curve")])
+        yield row_table(
+            "her-targets",
+            [
+                ("task", "task"),
+                ("epoch", "epoch"),
+                ("solved", "solved"),
+                ("best", "best"),
+                ("test", "test"),
+                ("best pixel score per epoch", "curve"),
+            ],
+        )
         with Horizontal(id="her-bottom"):
             yield row_table("her-epochs", [(label, label) for label in ("epoch", "best", "mean", "solved", "test")])
             with VerticalScroll(id="her-program-box"):
@@ -79,13 +91,21 @@ class HERScreen(SubScreen):
         t.clear()
         for r in rows:
             curve = r.best_curve
-            t.add_row(r.task_id, str(r.epoch_reached), solved_cell(r), _pct(max(curve, default=None)),
-                      _pct(r.test_correct), sparkline(curve), key=r.task_id)
+            t.add_row(
+                r.task_id,
+                str(r.epoch_reached),
+                solved_cell(r),
+                _pct(max(curve, default=None)),
+                _pct(r.test_correct),
+                sparkline(curve),
+                key=r.task_id,
+            )
         if rows:
             t.move_cursor(row=min(keep, len(rows) - 1))
         solved = sum(r.solved_at is not None for r in rows)
         self.query_one("#her-status", Static).update(
-            f"{len(rows)} targets · {solved} solved" if rows else "no HER epochs yet (is this a HER run?)")
+            f"{len(rows)} targets · {solved} solved" if rows else "no HER epochs yet (is this a HER run?)"
+        )
         self.show_epochs()
 
     def _target(self) -> TargetRow | None:
@@ -99,8 +119,13 @@ class HERScreen(SubScreen):
         e.clear()
         self.points = list(row.epochs) if row else []
         for p in self.points:
-            e.add_row(str(p.epoch), _pct(p.best_pixel_score), _pct(p.mean_pixel_score),
-                      Text("yes", style="green") if p.solved else "no", _pct(p.test_correct))
+            e.add_row(
+                str(p.epoch),
+                _pct(p.best_pixel_score),
+                _pct(p.mean_pixel_score),
+                Text("yes", style="green") if p.solved else "no",
+                _pct(p.test_correct),
+            )
         if self.points:
             e.move_cursor(row=min(keep, len(self.points) - 1))
         self.show_program()
@@ -123,8 +148,11 @@ class HERScreen(SubScreen):
         else:
             c = idx.read([line])[0]
             code = c.raw.get("program") if isinstance(c.raw.get("program"), str) else c.text
-            body = Syntax(code or "", "python", line_numbers=False, word_wrap=True) if code else \
-                Text(f"epoch {point.epoch}: best sample had no program ({c.error})", style="dim")
+            body = (
+                Syntax(code or "", "python", line_numbers=False, word_wrap=True)
+                if code
+                else Text(f"epoch {point.epoch}: best sample had no program ({c.error})", style="dim")
+            )
         self.app.call_from_thread(self._set_program, body)
 
     def _set_program(self, body) -> None:

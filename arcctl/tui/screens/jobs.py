@@ -1,4 +1,5 @@
 """The first screen: every job in the registry, refreshed by one background worker."""
+
 from __future__ import annotations
 
 import re
@@ -14,11 +15,29 @@ from textual.widgets import DataTable, Input, Static
 from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.data import JobRow
 
-COLUMNS = [("", "mark"), ("name", "name"), ("kind", "kind"), ("backend", "backend"), ("state", "state"),
-           ("step", "step"), ("reward", "reward"), ("trunc", "truncation"), ("alerts", "alerts"), ("ETA", "eta"), ("age", "age")]
+COLUMNS = [
+    ("", "mark"),
+    ("name", "name"),
+    ("kind", "kind"),
+    ("backend", "backend"),
+    ("state", "state"),
+    ("step", "step"),
+    ("reward", "reward"),
+    ("trunc", "truncation"),
+    ("alerts", "alerts"),
+    ("ETA", "eta"),
+    ("age", "age"),
+]
 SORTS = ["name", "state", "step", "reward", "truncation", "alerts", "eta", "age"]
-STATE_STYLE = {"running": "green", "queued": "cyan", "held": "yellow", "evicted": "yellow",
-               "failed": "red", "cancelled": "dim", "completed": "blue"}
+STATE_STYLE = {
+    "running": "green",
+    "queued": "cyan",
+    "held": "yellow",
+    "evicted": "yellow",
+    "failed": "red",
+    "cancelled": "dim",
+    "completed": "blue",
+}
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 
 
@@ -43,8 +62,10 @@ def _eta(r: JobRow) -> str:
 
 class JobsScreen(ArcScreen):
     HELP_TITLE = "Jobs"
-    HELP_TEXT = ("All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
-                 "every job shown (a sweep by its name pattern), `c` compares the selected ones.")
+    HELP_TEXT = (
+        "All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
+        "every job shown (a sweep by its name pattern), `c` compares the selected ones."
+    )
     BINDINGS = [
         Binding("enter,o", "open", "open"),
         Binding("slash", "filter", "filter", key_display="/"),
@@ -68,7 +89,11 @@ class JobsScreen(ArcScreen):
         self.sort_reverse = False
 
     def body(self) -> ComposeResult:
-        yield Input(placeholder="filter: regex, !regex inverts (enter to apply, esc to clear)", id="job-filter", classes="hidden")
+        yield Input(
+            placeholder="filter: regex, !regex inverts (enter to apply, esc to clear)",
+            id="job-filter",
+            classes="hidden",
+        )
         yield row_table("jobs", COLUMNS)
         yield Static("", id="jobs-status")
 
@@ -130,10 +155,18 @@ class JobsScreen(ArcScreen):
         for r in self.visible():
             table.add_row(
                 "●" if r.key in self.marked else " ",
-                r.name, r.kind, r.backend, Text(r.state, style=STATE_STYLE.get(r.state, "")),
-                _step(r), _fmt(r.reward), _fmt(r.truncation, ".2f"),
+                r.name,
+                r.kind,
+                r.backend,
+                Text(r.state, style=STATE_STYLE.get(r.state, "")),
+                _step(r),
+                _fmt(r.reward),
+                _fmt(r.truncation, ".2f"),
                 Text(f"{r.alerts} {r.worst}" if r.alerts else "", style=SEV_STYLE.get(r.worst, "")),
-                _eta(r), r.age(now), key=r.key)
+                _eta(r),
+                r.age(now),
+                key=r.key,
+            )
         if cur_key is not None:
             try:
                 table.move_cursor(row=table.get_row_index(cur_key))

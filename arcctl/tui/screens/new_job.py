@@ -1,5 +1,6 @@
 """New job: template + profile, typed fields with the template's defaults and inline errors; a
 comma-separated value makes a sweep, previewed point by point with the dry-run launch artifact."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,10 @@ def template_defaults(tpl: Any) -> dict[str, Any]:
 
 class NewJobScreen(FormScreen):
     HELP_TITLE = "New job"
-    HELP_TEXT = ("Pick a template and a profile, change any parameter. `a,b` in a field makes a sweep\n"
-                 "(one run per combination). The preview is a dry run: nothing is written until submit.")
+    HELP_TEXT = (
+        "Pick a template and a profile, change any parameter. `a,b` in a field makes a sweep\n"
+        "(one run per combination). The preview is a dry run: nothing is written until submit."
+    )
     BINDINGS = [Binding("ctrl+r", "preview", "dry-run preview")]
     PREVIEW_BUTTON = "Dry run (ctrl+r)"
 
@@ -52,7 +55,9 @@ class NewJobScreen(FormScreen):
         with Vertical(id="form-head"):
             with Horizontal(classes="field-row"):
                 yield Label("template", classes="field-label")
-                yield Select([(n, n) for n in tnames], value=self.template or Select.BLANK, allow_blank=False, id="template")
+                yield Select(
+                    [(n, n) for n in tnames], value=self.template or Select.BLANK, allow_blank=False, id="template"
+                )
             with Horizontal(classes="field-row"):
                 yield Label("profile", classes="field-label")
                 yield Select([(n, n) for n in pnames], value=self.profile, allow_blank=False, id="profile")
@@ -118,13 +123,21 @@ class NewJobScreen(FormScreen):
         specs, artifact = result
         self.specs = specs
         t = Text()
-        t.append(f"{len(specs)} run{'s' if len(specs) != 1 else ''}" + (" (sweep)" if len(specs) > 1 else "") + "\n", style="bold")
+        t.append(
+            f"{len(specs)} run{'s' if len(specs) != 1 else ''}" + (" (sweep)" if len(specs) > 1 else "") + "\n",
+            style="bold",
+        )
         for s in specs[:MAX_PREVIEW]:
             t.append(f"  {s.name}\n", style="green")
             t.append(f"    {s.run_dir}\n", style="dim")
         if len(specs) > MAX_PREVIEW:
             t.append(f"  … {len(specs) - MAX_PREVIEW} more\n")
-        t.append(f"\ndry run, first point: {artifact.kind}" + (f" ({artifact.filename})" if artifact.filename else "") + "\n", style="bold")
+        t.append(
+            f"\ndry run, first point: {artifact.kind}"
+            + (f" ({artifact.filename})" if artifact.filename else "")
+            + "\n",
+            style="bold",
+        )
         box.update(Text.assemble(t, Syntax(artifact.text, "bash", theme="ansi_dark").highlight(artifact.text)))
 
     def start_submit(self, form: ParamsForm) -> None:

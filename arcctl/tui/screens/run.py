@@ -1,4 +1,5 @@
 """One run: live charts, its spec and parent, health alerts and the stdout/stderr tail."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,10 @@ from jobs.runview import Alert, RunView
 
 PREFERRED = ["reward", "kl", "completions/clipped_ratio", "entropy"]
 # SFT runs log no reward/KL: open them on what they do log.
-PREFERRED_BY_KIND = {"sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
-                     "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"]}
+PREFERRED_BY_KIND = {
+    "sft": ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
+    "her": ["her/best_pixel_score", "her/mean_pixel_score", "her/valid_outputs", "her/unique_outputs"],
+}
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 SEV_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 SEV_ORDER = ("watch", "warning", "critical")
@@ -62,10 +65,23 @@ def spec_summary(view: RunView) -> Text:
     parent = spec.get("parent") or spec.get("resume_from")
     if parent:
         label = "forked from" if spec.get("parent") else "resumed from"
-        t.append(f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}\n", style="magenta")
+        t.append(
+            f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}\n",
+            style="magenta",
+        )
     params = spec.get("params") or {}
-    for k in ("model_path", "dataset", "learning_rate", "beta", "repetition_penalty", "num_generations",
-              "max_completion_length", "temperature", "lora_r", "max_steps"):
+    for k in (
+        "model_path",
+        "dataset",
+        "learning_rate",
+        "beta",
+        "repetition_penalty",
+        "num_generations",
+        "max_completion_length",
+        "temperature",
+        "lora_r",
+        "max_steps",
+    ):
         if k in params:
             t.append(f"{k}: ", style="dim")
             t.append(f"{json.dumps(params[k])}\n")
@@ -98,8 +114,10 @@ class MetricPicker(ModalScreen[list[str]]):
 
 class RunScreen(SubScreen):
     HELP_TITLE = "Run"
-    HELP_TEXT = ("Live charts of this run (step on the x axis), its spec, health alerts and log tail.\n"
-                 "Long histories are drawn as min/max buckets, so spikes stay visible.")
+    HELP_TEXT = (
+        "Live charts of this run (step on the x axis), its spec, health alerts and log tail.\n"
+        "Long histories are drawn as min/max buckets, so spikes stay visible."
+    )
     BINDINGS = [
         Binding("m", "pick_metrics", "charts"),
         Binding("left_square_bracket", "smooth(-1)", "less smoothing", key_display="["),

@@ -2,6 +2,7 @@
 foreground is the upper cell, the background the lower), so a 30x30 grid takes 30x15 characters;
 and the pairs of a task next to a program's outputs: input, expected, output, pixel score per
 pair, the failing pairs marked. One renderer for every screen that shows grids."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -14,8 +15,7 @@ from textual.widgets import Static
 from jobs.arcgrids import Grid, pixel_score
 
 # The usual ARC colours: black, blue, red, green, yellow, grey, magenta, orange, sky, maroon.
-PALETTE = ["#000000", "#0074d9", "#ff4136", "#2ecc40", "#ffdc00", "#aaaaaa", "#f012be", "#ff851b",
-           "#7fdbff", "#870c25"]
+PALETTE = ["#000000", "#0074d9", "#ff4136", "#2ecc40", "#ffdc00", "#aaaaaa", "#f012be", "#ff851b", "#7fdbff", "#870c25"]
 
 
 def grid_text(grid: Grid | None) -> Text:
@@ -39,8 +39,12 @@ def _size(grid: Grid | None) -> str:
     return f"{len(grid)}x{len(grid[0])}" if grid else ""
 
 
-def pairs_view(train: Sequence[tuple[Grid, Grid | None]], test: Sequence[tuple[Grid, Grid | None]],
-               outputs: Sequence[Grid | None] | None, missing: str = "no output") -> RenderableType:
+def pairs_view(
+    train: Sequence[tuple[Grid, Grid | None]],
+    test: Sequence[tuple[Grid, Grid | None]],
+    outputs: Sequence[Grid | None] | None,
+    missing: str = "no output",
+) -> RenderableType:
     """One row per pair: input, expected output, the program's output with its pixel score; a
     pair the program got wrong is marked in red (the first failing one with an arrow). `missing`
     says why there are no outputs at all (an error kind, or an older record without them)."""
@@ -51,8 +55,9 @@ def pairs_view(train: Sequence[tuple[Grid, Grid | None]], test: Sequence[tuple[G
     table.add_column("program output", no_wrap=True)
     outs = list(outputs or [])
     first_fail = True
-    for i, (name, (inp, exp)) in enumerate([(f"train {k + 1}", p) for k, p in enumerate(train)]
-                                           + [(f"test {k + 1}", p) for k, p in enumerate(test)]):
+    for i, (name, (inp, exp)) in enumerate(
+        [(f"train {k + 1}", p) for k, p in enumerate(train)] + [(f"test {k + 1}", p) for k, p in enumerate(test)]
+    ):
         out = outs[i] if i < len(outs) else None
         score = pixel_score(out, exp)
         label = Text(name)
@@ -67,10 +72,12 @@ def pairs_view(train: Sequence[tuple[Grid, Grid | None]], test: Sequence[tuple[G
             if first_fail:
                 label = Text(f"▶ {name}", style="bold red")
                 first_fail = False
-        table.add_row(Group(label, verdict),
-                      Group(grid_text(inp), Text(_size(inp), style="dim")),
-                      Group(grid_text(exp), Text(_size(exp), style="dim")),
-                      Group(grid_text(out), Text(_size(out), style="dim")))
+        table.add_row(
+            Group(label, verdict),
+            Group(grid_text(inp), Text(_size(inp), style="dim")),
+            Group(grid_text(exp), Text(_size(exp), style="dim")),
+            Group(grid_text(out), Text(_size(out), style="dim")),
+        )
     return table
 
 

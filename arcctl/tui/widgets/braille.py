@@ -3,6 +3,7 @@
 The compare screen overlays up to ~10 runs; plotext builds such a picture point by point in
 Python (about 150-300 ms for 8 lines on a 2-core machine), this rasterises every segment at once
 (a few ms), so the screen can redraw on every refresh."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,18 @@ from rich.text import Text
 
 # Braille dot bits by (row within the cell 0-3, column 0-1).
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
-PALETTE = ["bright_cyan", "bright_magenta", "bright_green", "yellow", "dodger_blue1", "orange1",
-           "bright_white", "orchid", "spring_green1", "salmon1"]
+PALETTE = [
+    "bright_cyan",
+    "bright_magenta",
+    "bright_green",
+    "yellow",
+    "dodger_blue1",
+    "orange1",
+    "bright_white",
+    "orchid",
+    "spring_green1",
+    "salmon1",
+]
 Y_LABEL_W = 9
 
 
@@ -35,7 +46,7 @@ class VMark:
 
 @dataclass
 class Picture:
-    width: int   # characters, labels included
+    width: int  # characters, labels included
     height: int  # lines, title and x labels included
     series: list[Series] = field(default_factory=list)
     marks: list[VMark] = field(default_factory=list)

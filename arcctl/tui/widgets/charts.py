@@ -1,4 +1,5 @@
 """A metric chart: one series of a MetricsHistory, smoothed and downsampled to the chart's width."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,13 @@ class MetricChart(PlotextPlot):
             plt.plot(xs, ys, marker="hd")  # 2x2 dots per cell: fine lines, fast to build
         if spans:
             measured = [v for v in ys if v == v]
-            mark_gaps(plt, spans, (min([*xs, spans[0][0]]), max([*xs, spans[-1][1]])), min(measured, default=0.0),
-                      self.size.width)
+            mark_gaps(
+                plt,
+                spans,
+                (min([*xs, spans[0][0]]), max([*xs, spans[-1][1]])),
+                min(measured, default=0.0),
+                self.size.width,
+            )
         if xs or spans:
             if marks is not None:
                 from arcctl.tui.widgets.overlay_chart import draw_markers

@@ -4,6 +4,7 @@ A DataTable measures auto-width columns when it is next idle, but a row painted 
 (the cursor row repaints as soon as a row exists) stays cached at the header's width: the same
 data then draws in one of two layouts depending on timing. Widths fixed when the columns are
 added draw the same every time."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -14,8 +15,12 @@ from textual.widgets import DataTable
 Cell = str | Text
 
 
-def fill_table(table: DataTable, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Cell]],
-               keys: Sequence[str] | None = None) -> None:
+def fill_table(
+    table: DataTable,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Cell]],
+    keys: Sequence[str] | None = None,
+) -> None:
     """Replace the table's columns and rows. `columns`: (label, key) pairs; `rows`: one cell per
     column; `keys`: one row key per row. Strings are shown as plain text (never parsed as markup: run names and parameters
     are user input)."""

@@ -1,5 +1,6 @@
 """The last lines of stdout/stderr, appended as the trainer writes them; `l` on the run screen
 switches between both streams, stdout only and stderr only."""
+
 from __future__ import annotations
 
 from textual.widgets import RichLog
@@ -7,8 +8,11 @@ from textual.widgets import RichLog
 from jobs.rundir import TextTail
 
 # Which streams each mode shows; the first is the default.
-MODES: dict[str, tuple[str, ...]] = {"stdout+stderr": ("stdout", "stderr"), "stdout": ("stdout",),
-                                     "stderr": ("stderr",)}
+MODES: dict[str, tuple[str, ...]] = {
+    "stdout+stderr": ("stdout", "stderr"),
+    "stdout": ("stdout",),
+    "stderr": ("stderr",),
+}
 
 
 class LogTail(RichLog):

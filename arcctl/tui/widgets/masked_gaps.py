@@ -2,6 +2,7 @@
 (jobs.masked_steps). The history holds no value there for the metrics TRL could not measure; the
 chart breaks its line at those steps instead of drawing through them, dots the gap along the
 bottom and labels the widest one "all masked"."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -13,8 +14,9 @@ from jobs.masked_steps import LABEL, with_breaks  # noqa: F401  (charts import i
 GAP_COLOR = "gray"
 
 
-def mark_gaps(plt: Any, spans: Sequence[tuple[float, float]], x_range: tuple[float, float], y: float,
-              width: int) -> None:
+def mark_gaps(
+    plt: Any, spans: Sequence[tuple[float, float]], x_range: tuple[float, float], y: float, width: int
+) -> None:
     """Dot each masked span along the height `y` (one dot per chart column it covers) and label the
     widest one."""
     if not spans:

@@ -1,6 +1,7 @@
 """One metric of several runs on shared axes (jobs.overlay computes the lines, widgets.braille
 draws them), with fork steps, checkpoint saves and alerts as vertical markers; the legend names
 what differs between the runs. `draw_markers` puts the same markers on a plotext chart."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -30,8 +31,10 @@ def vmarks(marks: Markers, width: int, forks: Sequence[float] = ()) -> list[VMar
     """Later entries win a shared column: checkpoints < alerts (by severity) < forks."""
     out = [VMark(s, CHECKPOINT_COLOR, "┆") for s in thin(marks.checkpoints, max(1, width // 6))]
     rank = {"watch": 0, "warning": 1, "critical": 2}
-    out += [VMark(s, SEVERITY_COLOR.get(sev, "red"), "│")
-            for s, sev in sorted(marks.alerts, key=lambda a: rank.get(a[1], 3))]
+    out += [
+        VMark(s, SEVERITY_COLOR.get(sev, "red"), "│")
+        for s, sev in sorted(marks.alerts, key=lambda a: rank.get(a[1], 3))
+    ]
     out += [VMark(s, FORK_COLOR, "║") for s in forks]
     return out
 
@@ -46,16 +49,16 @@ class OverlayChart(Widget):
         self.marks = Markers()
         self.picture = Picture(0, 0)
 
-    def draw(self, views: Sequence[Any], smoothing: float = 0.0,
-             view_for: Callable[[str], Any] | None = None) -> None:
+    def draw(self, views: Sequence[Any], smoothing: float = 0.0, view_for: Callable[[str], Any] | None = None) -> None:
         width = max(20, self.size.width)
         # One min/max bucket per braille column pair: about one point per dot column.
         self.lines, self.marks = overlay(views, self.metric, max(10, width - 10), smoothing, view_for)
         forks = sorted({s for ln in self.lines for s in ln.fork_steps})
         title = f"{self.metric}" + (f"  ema {smoothing:.2f}" if smoothing else "")
         title += "   ┆ checkpoint  │ alert  ║ fork"
-        self.picture = Picture(width, 0, [Series(ln.xs, ln.ys, ln.label) for ln in self.lines],
-                               vmarks(self.marks, width, forks), title)
+        self.picture = Picture(
+            width, 0, [Series(ln.xs, ln.ys, ln.label) for ln in self.lines], vmarks(self.marks, width, forks), title
+        )
         self.refresh()
 
     def render(self) -> Text:

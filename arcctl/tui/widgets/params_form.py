@@ -1,6 +1,7 @@
 """Typed parameter fields for a job kind: one Input per parameter (CLI `-p` syntax: `a,b` is a
 sweep, `[..]`/`{..}` JSON, `none`), each checked with jobs.sweep.coerce as it is typed so the error
 shows under the field that caused it."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,22 @@ from jobs.params import PARAMS_BY_KIND
 from jobs.sweep import coerce, split_values
 
 # What people change most often comes first; the rest follow in model order.
-FIRST = ["learning_rate", "beta", "repetition_penalty", "temperature", "num_generations", "max_completion_length",
-         "max_steps", "epochs", "lora_r", "model_path", "dataset", "max_tasks", "save_steps", "guard"]
+FIRST = [
+    "learning_rate",
+    "beta",
+    "repetition_penalty",
+    "temperature",
+    "num_generations",
+    "max_completion_length",
+    "max_steps",
+    "epochs",
+    "lora_r",
+    "model_path",
+    "dataset",
+    "max_tasks",
+    "save_steps",
+    "guard",
+]
 
 
 def fmt(v: Any) -> str:
@@ -66,8 +81,9 @@ class ParamsForm(VerticalScroll):
             with Vertical(classes="field-row"):
                 with Horizontal(classes="field-row"):
                     yield Label(name, classes="field-label")
-                    yield Input(self.initial[name], id=f"p-{name}", classes="field-input",
-                                tooltip=info.description or None)
+                    yield Input(
+                        self.initial[name], id=f"p-{name}", classes="field-input", tooltip=info.description or None
+                    )
                 yield Static("", id=f"err-{name}", classes="field-error hidden")
 
     def texts(self) -> dict[str, str]:
