@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,16 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.run_params import MEASURED_GRPO, TINY_SFT, job_env, run_logged, synthetic_sft_params  # noqa: E402
+
 PRESETS = {
     # tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing
     "cpu": dict(
-        hidden=64,
-        layers=2,
-        heads=4,
-        sft_tasks=200,
+        **TINY_SFT["cpu"],
         sft_steps=40,
-        sft_batch=4,
-        sft_lr=1e-3,
         eval_dataset="arc1/train",
         eval_tasks=4,
         eval_n=4,
@@ -54,13 +50,8 @@ PRESETS = {
     ),
     # bigger tiny model, long enough warm start to write well-formed programs, then >=200 RL steps
     "gpu": dict(
-        hidden=384,
-        layers=6,
-        heads=6,
-        sft_tasks=4000,
+        **TINY_SFT["gpu"],
         sft_steps=3000,
-        sft_batch=16,
-        sft_lr=1e-3,
         eval_dataset="arc1/train",
         eval_tasks=100,
         eval_n=16,
@@ -88,18 +79,6 @@ def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Pa
         entry=["python", "-m", "trainer", entry],
     )
     return spec.write()
-
-
-def run_stage(name: str, cmd: list[str], log: Path, env: dict) -> float:
-    print(f"== {name}: {' '.join(cmd)}", flush=True)
-    t0 = time.time()
-    with open(log, "w") as f:
-        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
-    dt = time.time() - t0
-    if rc != 0:
-        sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
-    print(f"   done in {dt:.1f}s", flush=True)
-    return dt
 
 
 def newest_checkpoint(run_dir: Path) -> str:
@@ -142,7 +121,7 @@ def main() -> int:
     cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out or tempfile.mkdtemp(prefix="arcctl-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = job_env()
     py = sys.executable
     times: dict[str, float] = {}
 
@@ -162,26 +141,14 @@ def main() -> int:
     # 1. SFT warm start on synthetic tasks (full fine-tuning for the tiny model: random weights)
     sft = work / "sft"
     sft_params = dict(
-        model_path=model,
-        dataset="synthetic",
-        synthetic_tasks=cfg["sft_tasks"],
-        max_steps=cfg["sft_steps"],
-        learning_rate=cfg["sft_lr"],
-        per_device_train_batch_size=cfg["sft_batch"],
-        gradient_accumulation_steps=1,
-        lr_scheduler_type="cosine",
-        warmup_ratio=0.05,
-        save_steps=max(cfg["sft_steps"], 1),
-        logging_steps=max(1, cfg["sft_steps"] // 50),
-        use_lora=not tiny,
-        max_grad_norm=1.0,
+        **synthetic_sft_params(model, cfg, use_lora=not tiny, save_steps=max(cfg["sft_steps"], 1)),
         use_rslora=False,
         use_dora=False,
         **{k: v for k, v in common.items() if k != "n_jobs"},
     )
     if not tiny:
         sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
-    times["sft"] = run_stage(
+    times["sft"] = run_logged(
         "SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))], work / "sft.log", env
     )
     sft_final = str(sft / "final")
@@ -199,7 +166,7 @@ def main() -> int:
             batch_size=64,
             **common,
         )
-        times[name] = run_stage(
+        times[name] = run_logged(
             f"eval {name}",
             [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
             work / f"{name}.log",
@@ -235,11 +202,9 @@ def main() -> int:
         beta=0.0,
         temperature=1.0,
         **common,
-        repetition_penalty=1.0,
-        scale_rewards="group",
-        mask_truncated_completions=False,
-    )  # as measured in RESULTS.md
-    times["grpo"] = run_stage(
+        **MEASURED_GRPO,
+    )
+    times["grpo"] = run_logged(
         "GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))], work / "grpo.log", env
     )
     ckpt = newest_checkpoint(grpo)
