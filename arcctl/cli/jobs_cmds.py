@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -53,6 +53,18 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
 
 
 COMMAND_HELP = "for the `command` template: the program and its arguments, after `--`"
+
+# The arguments `render` and `submit` share (a submit is a render that launches).
+TemplateArg = Annotated[
+    str,
+    typer.Argument(help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template),
+]
+ParamOpt = Annotated[List[str], typer.Option("-p", "--param", help=PARAM_HELP)]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="launch profile", autocompletion=complete_profile)]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="experiment name instead of the template's pattern")]
+RunDirOpt = Annotated[Optional[str], typer.Option("--run-dir", help="explicit run dir (one run only)")]
+MaxPointsOpt = Annotated[Optional[int], typer.Option("--max-points", min=1, help=MAX_POINTS_HELP)]
+CommandArg = Annotated[Optional[List[str]], typer.Argument(help=COMMAND_HELP, show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -118,16 +130,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("render")
     def render_cmd(
-        template: str = typer.Argument(
-            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
-        ),
-        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
-        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
-        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        template: TemplateArg,
+        param: ParamOpt = [],
+        profile: ProfileOpt = "local",
+        name: NameOpt = None,
+        run_dir: RunDirOpt = None,
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
-        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
-        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+        max_points: MaxPointsOpt = None,
+        command: CommandArg = None,
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
@@ -165,17 +175,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("submit")
     def submit_cmd(
-        template: str = typer.Argument(
-            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
-        ),
-        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
-        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
-        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        template: TemplateArg,
+        param: ParamOpt = [],
+        profile: ProfileOpt = "local",
+        name: NameOpt = None,
+        run_dir: RunDirOpt = None,
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
-        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        max_points: MaxPointsOpt = None,
         json_out: bool = typer.Option(False, "--json", help="print the launched jobs as one JSON list"),
-        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+        command: CommandArg = None,
     ) -> None:
         """Launch jobs (one per sweep point); prints the job ids. `arcctl submit command -- PROGRAM ARGS…`
         runs any program as a job."""
