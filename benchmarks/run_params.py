@@ -48,22 +48,14 @@ def synthetic_sft_params(model_path: str, cfg: dict, *, use_lora: bool, save_ste
 
 def grpo_batch(on_gpu: bool, *, completion_length: int, tasks: int, cpu_accumulation: int) -> dict:
     """GRPO batch shape: a realistic small run on a GPU, a seconds-long one on a CPU."""
-    if on_gpu:
-        return dict(
-            num_generations=8,
-            per_device_train_batch_size=8,
-            gradient_accumulation_steps=2,
-            max_completion_length=completion_length,
-            max_tasks=tasks,
-            n_jobs=8,
-        )
+    generations, accumulation, jobs = (8, 2, 8) if on_gpu else (2, cpu_accumulation, 1)
     return dict(
-        num_generations=2,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=cpu_accumulation,
+        num_generations=generations,
+        per_device_train_batch_size=generations,
+        gradient_accumulation_steps=accumulation,
         max_completion_length=completion_length,
         max_tasks=tasks,
-        n_jobs=1,
+        n_jobs=jobs,
     )
 
 
