@@ -29,42 +29,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run_params import MEASURED_GRPO, TINY_SFT, job_env, run_logged, synthetic_sft_params  # noqa: E402
+from benchmarks.run_params import MEASURED_GRPO, job_env, run_logged, synthetic_sft_params, tiny_presets  # noqa: E402
 
-PRESETS = {
-    # tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing
-    "cpu": dict(
-        **TINY_SFT["cpu"],
-        sft_steps=40,
-        eval_dataset="arc1/train",
-        eval_tasks=4,
-        eval_n=4,
-        eval_tokens=160,
-        grpo_dataset="arc1/train",
-        grpo_tasks=8,
-        grpo_steps=4,
-        grpo_gens=4,
-        grpo_batch=4,
-        grpo_tokens=96,
-        grpo_lr=1e-4,
-    ),
-    # bigger tiny model, long enough warm start to write well-formed programs, then >=200 RL steps
-    "gpu": dict(
-        **TINY_SFT["gpu"],
-        sft_steps=3000,
-        eval_dataset="arc1/train",
-        eval_tasks=100,
-        eval_n=16,
-        eval_tokens=512,
-        grpo_dataset="arc1/train",
-        grpo_tasks=100,
-        grpo_steps=200,
-        grpo_gens=8,
-        grpo_batch=16,
-        grpo_tokens=384,
-        grpo_lr=2e-5,
-    ),
-}
+# cpu: the tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing.
+# gpu: a bigger tiny model, a warm start long enough to write well-formed programs, then >=200 RL steps.
+PRESETS = tiny_presets(
+    {
+        "sft_steps": (40, 3000),
+        "eval_dataset": ("arc1/train", "arc1/train"),
+        "eval_tasks": (4, 100),
+        "eval_n": (4, 16),
+        "eval_tokens": (160, 512),
+        "grpo_dataset": ("arc1/train", "arc1/train"),
+        "grpo_tasks": (8, 100),
+        "grpo_steps": (4, 200),
+        "grpo_gens": (4, 8),
+        "grpo_batch": (4, 16),
+        "grpo_tokens": (96, 384),
+        "grpo_lr": (1e-4, 2e-5),
+    }
+)
 
 
 def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Path:

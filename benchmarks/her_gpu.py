@@ -32,40 +32,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.demo_pipeline import with_overrides  # noqa: E402
-from benchmarks.run_params import TINY_SFT, job_env, run_logged, synthetic_sft_params  # noqa: E402
+from benchmarks.run_params import job_env, run_logged, synthetic_sft_params, tiny_presets  # noqa: E402
 
 MIXES = {
     "with": [{"n": 8, "temperature": 0.1}, {"n": 128, "temperature": 0.9}],
     "without": [{"n": 136, "temperature": 0.9}],
 }
-PRESETS = {
-    # plumbing only: the 64x2 model does not write programs after this little SFT
-    "cpu": dict(
-        **TINY_SFT["cpu"],
-        sft_steps=40,
-        targets="toy:1",
-        her_epochs=2,
-        scale=0.05,
-        tokens=96,
-        keep=8,
-        lr=1e-3,
-        lora_r=8,
-        batch=4,
-    ),
-    # the demo pipeline's GPU model and warm start (60% valid code after 600 steps there)
-    "gpu": dict(
-        **TINY_SFT["gpu"],
-        sft_steps=1500,
-        targets="toy:5",
-        her_epochs=10,
-        scale=1.0,
-        tokens=384,
-        keep=32,
-        lr=5e-4,
-        lora_r=32,
-        batch=8,
-    ),
-}
+# cpu: plumbing only, the 64x2 model does not write programs after this little SFT.
+# gpu: the demo pipeline's GPU model and warm start (60% valid code after 600 steps there).
+PRESETS = tiny_presets(
+    {
+        "sft_steps": (40, 1500),
+        "targets": ("toy:1", "toy:5"),
+        "her_epochs": (2, 10),
+        "scale": (0.05, 1.0),
+        "tokens": (96, 384),
+        "keep": (8, 32),
+        "lr": (1e-3, 5e-4),
+        "lora_r": (8, 32),
+        "batch": (4, 8),
+    }
+)
 
 
 def write_spec(kind: str, run_dir: Path, params: dict) -> Path:

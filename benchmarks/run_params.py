@@ -23,6 +23,13 @@ TINY_SFT = {
     "gpu": dict(hidden=384, layers=6, heads=6, sft_tasks=4000, sft_batch=16, sft_lr=1e-3),
 }
 
+
+def tiny_presets(rows: dict[str, tuple]) -> dict[str, dict]:
+    """The "cpu" and "gpu" presets of a benchmark: TINY_SFT's of that name plus `rows`, each
+    `key: (cpu value, gpu value)` so the two sizes read side by side."""
+    return {name: {**TINY_SFT[name], **{k: v[i] for k, v in rows.items()}} for i, name in enumerate(TINY_SFT)}
+
+
 # GRPO sampling and loss settings that benchmarks/RESULTS.md was measured with.
 MEASURED_GRPO = dict(repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)
 
