@@ -32,6 +32,26 @@ def _warn_gpu_fit(specs) -> None:
             typer.echo(f"warning: {spec.name}: {msg}", err=True)
 
 
+def _rendered(template, param, profile, name, run_dir, registry, max_points, command):
+    """The specs of every sweep point and their launch artifacts (rendering validates each point);
+    warns when a model may not fit its GPUs."""
+    from jobs.submit import build_specs, render
+
+    specs = build_specs(
+        template,
+        param,
+        profile,
+        name=name,
+        run_dir=run_dir,
+        registry=registry,
+        max_points=max_points,
+        command=command,
+    )
+    pairs = render(specs)
+    _warn_gpu_fit(specs)
+    return specs, pairs
+
+
 def _age(ts: float | None, now: float) -> str:
     if not ts:
         return "-"
@@ -141,20 +161,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
-            from jobs.submit import build_specs, render
-
-            specs = build_specs(
-                template,
-                param,
-                profile,
-                name=name,
-                run_dir=run_dir,
-                registry=_registry_if_exists(),
-                max_points=max_points,
-                command=command,
-            )
-            pairs = render(specs)
-            _warn_gpu_fit(specs)
+            _, pairs = _rendered(template, param, profile, name, run_dir, _registry_if_exists(), max_points, command)
             if json_out:
                 typer.echo(
                     json.dumps(
@@ -189,21 +196,11 @@ def register(app: typer.Typer) -> None:
         runs any program as a job."""
         with user_errors():
             from jobs.registry import Registry
-            from jobs.submit import build_specs, render, submit_specs
+            from jobs.submit import submit_specs
 
             existing = _registry_if_exists()
-            specs = build_specs(
-                template,
-                param,
-                profile,
-                name=name,
-                run_dir=run_dir,
-                registry=existing,
-                max_points=max_points,
-                command=command,
-            )
-            render(specs)  # every point validated before anything (even the registry) is written
-            _warn_gpu_fit(specs)
+            # every point validated before anything (even the registry) is written
+            specs, _ = _rendered(template, param, profile, name, run_dir, existing, max_points, command)
             reg = existing or Registry()
 
             launched: list[str] = []
