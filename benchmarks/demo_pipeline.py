@@ -106,8 +106,12 @@ def main() -> int:
     work = Path(args.out or tempfile.mkdtemp(prefix="arcctl-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     env = job_env()
-    py = sys.executable
     times: dict[str, float] = {}
+
+    def run_job(label: str, kind: str, run_dir: Path, params: dict, entry: str = "run") -> float:
+        """`python -m trainer ENTRY SPEC` for a new spec in run_dir; its output in WORK/<run dir name>.log."""
+        spec = write_spec(kind, run_dir, params, entry)
+        return run_logged(label, [sys.executable, "-m", "trainer", entry, str(spec)], work / f"{run_dir.name}.log", env)
 
     tiny = args.model is None
     if tiny:
@@ -132,9 +136,7 @@ def main() -> int:
     )
     if not tiny:
         sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
-    times["sft"] = run_logged(
-        "SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))], work / "sft.log", env
-    )
+    times["sft"] = run_job("SFT", "sft", sft, sft_params)
     sft_final = str(sft / "final")
 
     def evaluate(name: str, model_path: str, adapter: str | None) -> Path:
@@ -150,12 +152,7 @@ def main() -> int:
             batch_size=64,
             **common,
         )
-        times[name] = run_logged(
-            f"eval {name}",
-            [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
-            work / f"{name}.log",
-            env,
-        )
+        times[name] = run_job(f"eval {name}", "eval", d, params, "eval")
         return d
 
     # SFT output: a whole model (tiny, full FT) or an adapter over `model`
@@ -188,9 +185,7 @@ def main() -> int:
         **common,
         **MEASURED_GRPO,
     )
-    times["grpo"] = run_logged(
-        "GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))], work / "grpo.log", env
-    )
+    times["grpo"] = run_job("GRPO", "grpo", grpo, grpo_params)
     ckpt = newest_checkpoint(grpo)
     # the GRPO checkpoint is a LoRA adapter over the GRPO base (the SFT model)
     evals.append(("SFT + GRPO (after RL)", evaluate("eval-after-rl", sft_model, ckpt)))
