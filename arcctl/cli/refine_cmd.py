@@ -75,6 +75,9 @@ def register(app: typer.Typer) -> None:
                     f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
                     "one refine file holds one dataset"
                 )
+            parent = Path(out).expanduser().absolute().parent
+            if not parent.is_dir():  # known before reading any prediction
+                raise UserError(f"{out}: cannot write (no directory {parent})")
             with progress("refine-data", unit="predictions") as advance:
                 doc = refine.build(
                     ((run, _counted(_predictions(p), advance)) for run, _, p in loaded),
