@@ -33,5 +33,7 @@ def tiny_eval_params(model: Path | str, **over) -> dict:
 
 
 def job_spec(kind: str, run_dir: Path, params: dict, **fields) -> JobSpec:
-    """A spec named after its run dir, from the template of its kind."""
-    return JobSpec(kind=kind, name=run_dir.name, template=kind, run_dir=str(run_dir), params=params, **fields)
+    """A spec from the template of its kind, named after its run dir unless `fields` name it."""
+    return JobSpec(
+        **{"kind": kind, "name": run_dir.name, "template": kind, "run_dir": str(run_dir), "params": params, **fields}
+    )

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from jobs import rundir  # noqa: E402
-from jobs.spec import JobSpec  # noqa: E402
+from tests.tiny_params import SHORT_PROMPTS, job_spec  # noqa: E402
 
 TRACES = Path(__file__).resolve().parent / "traces"
 WARM_STEPS = 300  # full-parameter warm-start steps (batch 2, lr 3e-3, 24 synthetic tasks)
@@ -74,29 +74,11 @@ METRIC_KEYS = (
 COMPLETION_KEYS = ("id", "step", "task_id", "reward", "n_tokens", "truncated", "error", "solved", "diag", "completion")
 
 # GRPO settings shared by every recipe: small enough for a 2-core CPU, one logged row per step.
-BASE = dict(
-    dataset="synthetic:32",
-    grid_encoder="digits",
-    max_seq_length=4096,
-    logging_steps=1,
-    save_steps=1000,
-    lr_scheduler_type="constant_with_warmup",
-    num_generations=4,
-    per_device_train_batch_size=4,
-    gradient_accumulation_steps=1,
-    max_completion_length=160,
-    beta=0.01,
-    seed=7,
-    temperature=1.0,
-    repetition_penalty=1.0,
-    sandbox_timeout_s=1.0,
-    lora_r=16,
-    lora_alpha=32,
-    max_grad_norm=1.0,
-    n_jobs=1,
-    guard="off",
-    reward_name="arc-v2-no-pixel-score",
-)
+BASE = dict(SHORT_PROMPTS, dataset="synthetic:32", n_jobs=1, sandbox_timeout_s=1.0, guard="off", seed=7)
+BASE.update(logging_steps=1, save_steps=1000)
+BASE.update(lr_scheduler_type="constant_with_warmup", max_grad_norm=1.0, beta=0.01, lora_r=16, lora_alpha=32)
+BASE.update(num_generations=4, per_device_train_batch_size=4, gradient_accumulation_steps=1, max_completion_length=160)
+BASE.update(temperature=1.0, repetition_penalty=1.0, reward_name="arc-v2-no-pixel-score")
 
 # name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
 # applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
@@ -221,15 +203,8 @@ def record(name: str, model: Path, work: Path) -> Path:
     overrides = dict(overrides)
     pay = overrides.pop("pay_repeats", None)
     params = dict(BASE, model_path=str(model), **overrides)
-    JobSpec(
-        kind="grpo",
-        name=f"real_{name}",
-        template="grpo",
-        run_dir=str(run_dir),
-        profile="local",
-        resources={"gpus": 0, "cpus": 1, "memory": "4G"},
-        params=params,
-    ).write()
+    resources = {"gpus": 0, "cpus": 1, "memory": "4G"}
+    job_spec("grpo", run_dir, params, name=f"real_{name}", profile="local", resources=resources).write()
     t0 = time.time()
     log = work / f"{name}.log"
     with open(log, "w") as f:
