@@ -15,6 +15,9 @@ SHORT_PROMPTS = dict(grid_encoder="digits", max_seq_length=4096)
 TINY_SFT = dict(SHORT_PROMPTS, dataset="synthetic", synthetic_tasks=40, lora_r=8, logging_steps=1)
 TINY_SFT.update(per_device_train_batch_size=2, gradient_accumulation_steps=1)
 
+# a learning rate that holds from the first step: short runs have no room for a warmup
+CONSTANT_LR = dict(lr_scheduler_type="constant", warmup_ratio=0.0)
+
 # GRPO on real ARC-AGI-1 training tasks: two completions a prompt, one sandbox worker
 TINY_GRPO = dict(SHORT_PROMPTS, dataset="arc1/train", num_generations=2, per_device_train_batch_size=2, n_jobs=1)
 

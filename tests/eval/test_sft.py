@@ -10,14 +10,14 @@ import pytest
 from jobs.records import check_run_dir
 from jobs.rundir import list_checkpoints, read_jsonl
 from jobs.spec import JobSpec
-from tests.tiny_params import job_spec, tiny_sft_params
+from tests.tiny_params import CONSTANT_LR, job_spec, tiny_sft_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _spec(run_dir: Path, model: Path, **over) -> JobSpec:
     params = tiny_sft_params(model, max_steps=24, save_steps=12, learning_rate=3e-3, seed=0, lora_alpha=16)
-    params.update(lr_scheduler_type="constant", warmup_ratio=0.0, use_rslora=False, use_dora=False)
+    params.update(CONSTANT_LR, use_rslora=False, use_dora=False)
     return job_spec("sft", run_dir, {**params, **over})
 
 
