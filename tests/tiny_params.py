@@ -22,6 +22,16 @@ CONSTANT_LR = dict(lr_scheduler_type="constant", warmup_ratio=0.0)
 TINY_GRPO = dict(SHORT_PROMPTS, dataset="arc1/train", num_generations=2, per_device_train_batch_size=2, n_jobs=1)
 
 
+# the same GRPO run through `arcctl submit`: four synthetic tasks, two completions a prompt
+TINY_CLI_GRPO = dict(dataset="synthetic:4", num_generations=2, n_jobs=1, per_device_train_batch_size=2)
+TINY_CLI_GRPO.update(gradient_accumulation_steps=1)
+
+
+def tiny_grpo_options(**params) -> list[str]:
+    """TINY_CLI_GRPO with `params` over it as `-p key=value` options; a dotted key goes through `**{}`."""
+    return [arg for key, value in {**TINY_CLI_GRPO, **params}.items() for arg in ("-p", f"{key}={value}")]
+
+
 def tiny_sft_params(model: Path | str, **over) -> dict:
     return {"model_path": str(model), **TINY_SFT, **over}
 
