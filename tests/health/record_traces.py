@@ -80,6 +80,12 @@ BASE.update(lr_scheduler_type="constant_with_warmup", max_grad_norm=1.0, beta=0.
 BASE.update(num_generations=4, per_device_train_batch_size=4, gradient_accumulation_steps=1, max_completion_length=160)
 BASE.update(temperature=1.0, repetition_penalty=1.0, reward_name="arc-v2-no-pixel-score")
 
+
+def early_signs(step: int, metric: str, above: float, text: str) -> dict:
+    """Where a recipe's collapse first shows: the first step at which `metric` exceeds `above`."""
+    return dict(signs_at=step, signs_metric=metric, signs_above=above, signs=text)
+
+
 # name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
 # applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
 # recipes whose trace is committed are listed; the README beside the traces tells each recording's
@@ -94,10 +100,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
             "run into the length limit",
             expected_rule="kl_spike",
             also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
-            signs_at=15,
-            signs_metric="kl",
-            signs_above=0.5,
-            signs="first step with KL above 0.5 nats, far from the warm-started model",
+            **early_signs(15, "kl", 0.5, "first step with KL above 0.5 nats, far from the warm-started model"),
             late_rules=["zero_std", "reward_fall", "entropy", "truncation"],
             end_state="zero_reward",
         ),
@@ -122,10 +125,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
             "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
             expected_rule="repetition",
             also_warns=["kl_spike", "truncation", "entropy"],
-            signs_at=29,
-            signs_metric="arc/ngram4_repeat_max",
-            signs_above=7.5,
-            signs="first step whose most repeated 4-gram reaches 8",
+            **early_signs(29, "arc/ngram4_repeat_max", 7.5, "first step whose most repeated 4-gram reaches 8"),
             reward_half_check=False,
             end_state="repetition",
         ),
@@ -144,10 +144,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
             "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
             expected_rule="grad_norm_spike",
             also_warns=["kl_spike", "entropy", "truncation"],
-            signs_at=31,
-            signs_metric="grad_norm",
-            signs_above=4.0,
-            signs="first step with grad norm above 4 (5x its early median)",
+            **early_signs(31, "grad_norm", 4.0, "first step with grad norm above 4 (5x its early median)"),
             reward_half_check=False,
             end_state="grad_blowup",
         ),
