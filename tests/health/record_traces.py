@@ -80,6 +80,9 @@ BASE.update(lr_scheduler_type="constant_with_warmup", max_grad_norm=1.0, beta=0.
 BASE.update(num_generations=4, per_device_train_batch_size=4, gradient_accumulation_steps=1, max_completion_length=160)
 BASE.update(temperature=1.0, repetition_penalty=1.0, reward_name="arc-v2-no-pixel-score")
 
+# the repeat-paying reward, with truncated completions scored rather than masked
+PAY_REPEATS = dict(pay_repeats=1.0, mask_truncated_completions=False)
+
 
 def early_signs(step: int, metric: str, above: float, text: str) -> dict:
     """Where a recipe's collapse first shows: the first step at which `metric` exceeds `above`."""
@@ -119,7 +122,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         ),
     ),
     "repeat_reward": (
-        dict(learning_rate=6e-3, warmup_ratio=0.5, max_steps=60, pay_repeats=1.0, mask_truncated_completions=False),
+        dict(PAY_REPEATS, learning_rate=6e-3, warmup_ratio=0.5, max_steps=60),
         dict(
             story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
             "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
@@ -131,14 +134,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         ),
     ),
     "grad_kl": (
-        dict(
-            learning_rate=2e-2,
-            warmup_ratio=0.5,
-            max_steps=50,
-            pay_repeats=1.0,
-            beta=0.5,
-            mask_truncated_completions=False,
-        ),
+        dict(PAY_REPEATS, learning_rate=2e-2, warmup_ratio=0.5, max_steps=50, beta=0.5),
         dict(
             story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
             "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
