@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.run_params import grpo_batch, grpo_constant_lr  # noqa: E402
 from jobs import rundir  # noqa: E402
 from jobs.spec import JobSpec  # noqa: E402
 
@@ -122,45 +123,16 @@ def warm_start(model_dir: Path, out: Path, steps: int, gpu: bool, log: Path) -> 
 
 
 def grpo_params(a) -> dict:
-    if a.cpu:
-        p = dict(
-            num_generations=2,
-            per_device_train_batch_size=2,
-            gradient_accumulation_steps=1,
-            max_completion_length=a.completion_length or 48,
-            max_tasks=a.tasks or 4,
-            n_jobs=1,
-        )
-    else:
-        p = dict(
-            num_generations=8,
-            per_device_train_batch_size=8,
-            gradient_accumulation_steps=2,
-            max_completion_length=a.completion_length or 256,
-            max_tasks=a.tasks or 200,
-            n_jobs=8,
-        )
-    p.update(
-        dataset="arc1/train",
-        grid_encoder="digits",
-        max_seq_length=4096,
-        max_steps=a.steps,
-        save_steps=a.save_steps,
-        logging_steps=1,
-        learning_rate=a.lr,
-        lr_scheduler_type="constant",
-        warmup_ratio=0.0,
-        beta=0.01,
-        seed=a.seed,
-        temperature=1.0,
-        sandbox_timeout_s=1.0,
-        lora_r=16,
+    p = dict(
+        **grpo_batch(
+            not a.cpu,
+            completion_length=a.completion_length or (48 if a.cpu else 256),
+            tasks=a.tasks or (4 if a.cpu else 200),
+            cpu_accumulation=1,
+        ),
+        **grpo_constant_lr(steps=a.steps, save_steps=a.save_steps, learning_rate=a.lr, seed=a.seed),
         lora_alpha=32,
         max_grad_norm=1.0,
-        # the sampling and loss settings RESULTS.md was measured with
-        repetition_penalty=1.0,
-        scale_rewards="group",
-        mask_truncated_completions=False,
         rollback_changes=rollback_changes(a),
         max_rollbacks=a.max_rollbacks,
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,50 +29,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PRESETS = {
-    # tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing
-    "cpu": dict(
-        hidden=64,
-        layers=2,
-        heads=4,
-        sft_tasks=200,
-        sft_steps=40,
-        sft_batch=4,
-        sft_lr=1e-3,
-        eval_dataset="arc1/train",
-        eval_tasks=4,
-        eval_n=4,
-        eval_tokens=160,
-        grpo_dataset="arc1/train",
-        grpo_tasks=8,
-        grpo_steps=4,
-        grpo_gens=4,
-        grpo_batch=4,
-        grpo_tokens=96,
-        grpo_lr=1e-4,
-    ),
-    # bigger tiny model, long enough warm start to write well-formed programs, then >=200 RL steps
-    "gpu": dict(
-        hidden=384,
-        layers=6,
-        heads=6,
-        sft_tasks=4000,
-        sft_steps=3000,
-        sft_batch=16,
-        sft_lr=1e-3,
-        eval_dataset="arc1/train",
-        eval_tasks=100,
-        eval_n=16,
-        eval_tokens=512,
-        grpo_dataset="arc1/train",
-        grpo_tasks=100,
-        grpo_steps=200,
-        grpo_gens=8,
-        grpo_batch=16,
-        grpo_tokens=384,
-        grpo_lr=2e-5,
-    ),
-}
+from benchmarks.run_params import MEASURED_GRPO, job_env, run_logged, synthetic_sft_params, tiny_presets  # noqa: E402
+
+# cpu: the tiny model, full fine-tuning (it starts from random weights), few steps: checks the plumbing.
+# gpu: a bigger tiny model, a warm start long enough to write well-formed programs, then >=200 RL steps.
+PRESETS = tiny_presets(
+    {
+        "sft_steps": (40, 3000),
+        "eval_dataset": ("arc1/train", "arc1/train"),
+        "eval_tasks": (4, 100),
+        "eval_n": (4, 16),
+        "eval_tokens": (160, 512),
+        "grpo_dataset": ("arc1/train", "arc1/train"),
+        "grpo_tasks": (8, 100),
+        "grpo_steps": (4, 200),
+        "grpo_gens": (4, 8),
+        "grpo_batch": (4, 16),
+        "grpo_tokens": (96, 384),
+        "grpo_lr": (1e-4, 2e-5),
+    }
+)
 
 
 def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Path:
@@ -88,18 +63,6 @@ def write_spec(kind: str, run_dir: Path, params: dict, entry: str = "run") -> Pa
         entry=["python", "-m", "trainer", entry],
     )
     return spec.write()
-
-
-def run_stage(name: str, cmd: list[str], log: Path, env: dict) -> float:
-    print(f"== {name}: {' '.join(cmd)}", flush=True)
-    t0 = time.time()
-    with open(log, "w") as f:
-        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
-    dt = time.time() - t0
-    if rc != 0:
-        sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
-    print(f"   done in {dt:.1f}s", flush=True)
-    return dt
 
 
 def newest_checkpoint(run_dir: Path) -> str:
@@ -142,9 +105,13 @@ def main() -> int:
     cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out or tempfile.mkdtemp(prefix="arcctl-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    py = sys.executable
+    env = job_env()
     times: dict[str, float] = {}
+
+    def run_job(label: str, kind: str, run_dir: Path, params: dict, entry: str = "run") -> float:
+        """`python -m trainer ENTRY SPEC` for a new spec in run_dir; its output in WORK/<run dir name>.log."""
+        spec = write_spec(kind, run_dir, params, entry)
+        return run_logged(label, [sys.executable, "-m", "trainer", entry, str(spec)], work / f"{run_dir.name}.log", env)
 
     tiny = args.model is None
     if tiny:
@@ -162,28 +129,14 @@ def main() -> int:
     # 1. SFT warm start on synthetic tasks (full fine-tuning for the tiny model: random weights)
     sft = work / "sft"
     sft_params = dict(
-        model_path=model,
-        dataset="synthetic",
-        synthetic_tasks=cfg["sft_tasks"],
-        max_steps=cfg["sft_steps"],
-        learning_rate=cfg["sft_lr"],
-        per_device_train_batch_size=cfg["sft_batch"],
-        gradient_accumulation_steps=1,
-        lr_scheduler_type="cosine",
-        warmup_ratio=0.05,
-        save_steps=max(cfg["sft_steps"], 1),
-        logging_steps=max(1, cfg["sft_steps"] // 50),
-        use_lora=not tiny,
-        max_grad_norm=1.0,
+        **synthetic_sft_params(model, cfg, use_lora=not tiny, save_steps=max(cfg["sft_steps"], 1)),
         use_rslora=False,
         use_dora=False,
         **{k: v for k, v in common.items() if k != "n_jobs"},
     )
     if not tiny:
         sft_params.update(lora_r=32, lora_alpha=32, learning_rate=2e-4)
-    times["sft"] = run_stage(
-        "SFT", [py, "-m", "trainer", "run", str(write_spec("sft", sft, sft_params))], work / "sft.log", env
-    )
+    times["sft"] = run_job("SFT", "sft", sft, sft_params)
     sft_final = str(sft / "final")
 
     def evaluate(name: str, model_path: str, adapter: str | None) -> Path:
@@ -199,12 +152,7 @@ def main() -> int:
             batch_size=64,
             **common,
         )
-        times[name] = run_stage(
-            f"eval {name}",
-            [py, "-m", "trainer", "eval", str(write_spec("eval", d, params, "eval"))],
-            work / f"{name}.log",
-            env,
-        )
+        times[name] = run_job(f"eval {name}", "eval", d, params, "eval")
         return d
 
     # SFT output: a whole model (tiny, full FT) or an adapter over `model`
@@ -235,13 +183,9 @@ def main() -> int:
         beta=0.0,
         temperature=1.0,
         **common,
-        repetition_penalty=1.0,
-        scale_rewards="group",
-        mask_truncated_completions=False,
-    )  # as measured in RESULTS.md
-    times["grpo"] = run_stage(
-        "GRPO", [py, "-m", "trainer", "run", str(write_spec("grpo", grpo, grpo_params))], work / "grpo.log", env
+        **MEASURED_GRPO,
     )
+    times["grpo"] = run_job("GRPO", "grpo", grpo, grpo_params)
     ckpt = newest_checkpoint(grpo)
     # the GRPO checkpoint is a LoRA adapter over the GRPO base (the SFT model)
     evals.append(("SFT + GRPO (after RL)", evaluate("eval-after-rl", sft_model, ckpt)))

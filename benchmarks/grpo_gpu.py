@@ -26,50 +26,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.run_params import grpo_batch, grpo_constant_lr  # noqa: E402
+
 
 def config(args, on_gpu: bool) -> dict:
     """GRPO parameters: a realistic small run on a GPU, a seconds-long one on a CPU."""
-    if on_gpu:
-        p = dict(
-            num_generations=8,
-            per_device_train_batch_size=8,
-            gradient_accumulation_steps=2,
-            max_completion_length=args.completion_length or 128,
-            max_tasks=args.tasks or 200,
-            max_seq_length=4096,
-            n_jobs=8,
-        )
-    else:
-        p = dict(
-            num_generations=2,
-            per_device_train_batch_size=2,
-            gradient_accumulation_steps=2,
-            max_completion_length=args.completion_length or 32,
-            max_tasks=args.tasks or 4,
-            max_seq_length=4096,
-            n_jobs=1,
-        )
-    p.update(
-        dataset="arc1/train",
-        grid_encoder="digits",
-        max_steps=args.steps,
-        save_steps=max(args.steps, 1),
-        logging_steps=1,
-        learning_rate=1e-4,
-        lr_scheduler_type="constant",
-        warmup_ratio=0.0,
-        seed=3,
-        beta=0.01,
-        temperature=1.0,
+    return dict(
+        **grpo_batch(
+            on_gpu,
+            completion_length=args.completion_length or (128 if on_gpu else 32),
+            tasks=args.tasks or (200 if on_gpu else 4),
+            cpu_accumulation=2,
+        ),
+        **grpo_constant_lr(steps=args.steps, save_steps=max(args.steps, 1), learning_rate=1e-4, seed=3),
         use_data_augmentation=True,
-        sandbox_timeout_s=1.0,
-        # the settings RESULTS.md was measured with
-        lora_r=16,
-        repetition_penalty=1.0,
-        scale_rewards="group",
-        mask_truncated_completions=False,
     )
-    return p
 
 
 def _spec(run_dir: Path, model_dir: Path, params: dict):

@@ -25,58 +25,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.demo_pipeline import with_overrides  # noqa: E402
+from benchmarks.run_params import job_env, run_logged, synthetic_sft_params, tiny_presets  # noqa: E402
 
 MIXES = {
     "with": [{"n": 8, "temperature": 0.1}, {"n": 128, "temperature": 0.9}],
     "without": [{"n": 136, "temperature": 0.9}],
 }
-PRESETS = {
-    # plumbing only: the 64x2 model does not write programs after this little SFT
-    "cpu": dict(
-        hidden=64,
-        layers=2,
-        heads=4,
-        sft_tasks=200,
-        sft_steps=40,
-        sft_batch=4,
-        sft_lr=1e-3,
-        targets="toy:1",
-        her_epochs=2,
-        scale=0.05,
-        tokens=96,
-        keep=8,
-        lr=1e-3,
-        lora_r=8,
-        batch=4,
-    ),
-    # the demo pipeline's GPU model and warm start (60% valid code after 600 steps there)
-    "gpu": dict(
-        hidden=384,
-        layers=6,
-        heads=6,
-        sft_tasks=4000,
-        sft_steps=1500,
-        sft_batch=16,
-        sft_lr=1e-3,
-        targets="toy:5",
-        her_epochs=10,
-        scale=1.0,
-        tokens=384,
-        keep=32,
-        lr=5e-4,
-        lora_r=32,
-        batch=8,
-    ),
-}
+# cpu: plumbing only, the 64x2 model does not write programs after this little SFT.
+# gpu: the demo pipeline's GPU model and warm start (60% valid code after 600 steps there).
+PRESETS = tiny_presets(
+    {
+        "sft_steps": (40, 1500),
+        "targets": ("toy:1", "toy:5"),
+        "her_epochs": (2, 10),
+        "scale": (0.05, 1.0),
+        "tokens": (96, 384),
+        "keep": (8, 32),
+        "lr": (1e-3, 5e-4),
+        "lora_r": (8, 32),
+        "batch": (4, 8),
+    }
+)
 
 
 def write_spec(kind: str, run_dir: Path, params: dict) -> Path:
@@ -86,17 +62,7 @@ def write_spec(kind: str, run_dir: Path, params: dict) -> Path:
 
 
 def run_job(name: str, target: Path, log: Path, env: dict) -> float:
-    print(f"== {name}: python -m trainer run {target}", flush=True)
-    t0 = time.time()
-    with open(log, "a") as f:
-        rc = subprocess.call(
-            [sys.executable, "-m", "trainer", "run", str(target)], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT
-        )
-    dt = time.time() - t0
-    if rc != 0:
-        sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
-    print(f"   done in {dt:.1f}s", flush=True)
-    return dt
+    return run_logged(name, [sys.executable, "-m", "trainer", "run", str(target)], log, env, append=True)
 
 
 def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
@@ -111,19 +77,7 @@ def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
         tiny_model.build(model, hidden_size=cfg["hidden"], layers=cfg["layers"], heads=cfg["heads"])
     sft = work / "sft"
     params = dict(
-        model_path=str(model),
-        dataset="synthetic",
-        synthetic_tasks=cfg["sft_tasks"],
-        max_steps=cfg["sft_steps"],
-        learning_rate=cfg["sft_lr"],
-        per_device_train_batch_size=cfg["sft_batch"],
-        gradient_accumulation_steps=1,
-        lr_scheduler_type="cosine",
-        warmup_ratio=0.05,
-        save_steps=cfg["sft_steps"],
-        logging_steps=max(1, cfg["sft_steps"] // 50),
-        use_lora=False,
-        max_grad_norm=1.0,
+        **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=cfg["sft_steps"]),
         grid_encoder="digits",
         seed=0,
         max_seq_length=8192,
@@ -209,9 +163,7 @@ def main() -> int:
     cfg = with_overrides(PRESETS[args.preset], args.set)
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(
-        os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), TOKENIZERS_PARALLELISM="false"
-    )
+    env = job_env(TOKENIZERS_PARALLELISM="false")
     if args.stage in ("all", "sft"):
         stage_sft(cfg, work, env)
     if args.stage in ("all", "her"):

@@ -46,6 +46,20 @@ def spec(i: int, root: Path) -> JobSpec:
 VERSION = "slurm ?"
 
 
+def bare_held_jobs(n: int, env: dict, ids: list[str]) -> None:
+    """Submit n held no-op jobs by plain `sbatch` calls (the baseline, and queue filler), each id added
+    to `ids` as it comes so that a failure part-way still leaves them to cancel."""
+    for _ in range(n):
+        r = subprocess.run(
+            ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ids.append(r.stdout.strip())
+
+
 def main() -> None:
     cluster = daemons.ensure_slurm()
     env = cluster.env
@@ -57,15 +71,7 @@ def main() -> None:
     try:
         # baseline: bare sbatch calls, same machine, same moment
         t0 = time.perf_counter()
-        for i in range(100):
-            r = subprocess.run(
-                ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            ids.append(r.stdout.strip())
+        bare_held_jobs(100, env, ids)
         bare = time.perf_counter() - t0
 
         backend = SlurmBackend({"slurm_conf": str(cluster.conf), "sbatch_args": ["--hold"]}, shell=LocalShell())
@@ -83,15 +89,7 @@ def main() -> None:
         )
 
         # 1,000 jobs in the queue (800 more bare held jobs)
-        for i in range(800):
-            r = subprocess.run(
-                ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            ids.append(r.stdout.strip())
+        bare_held_jobs(800, env, ids)
         assert len(ids) == 1000
         calls = backend.shell.calls
         t0 = time.perf_counter()

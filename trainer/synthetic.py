@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from jobs.arc_in_reach import ARC1_TRAIN_IN_REACH  # noqa: F401 (re-exported: the families' reach)
 from trainer.data import Grid, Pair, Task
 from trainer.encoders import COLOR_NAMES, GridEncoder
 from trainer.extract import open_block_code
@@ -356,33 +357,6 @@ FAMILIES: dict[str, Family] = {
     "mirror_concat": _mirror_concat,
     "fill_enclosed": _fill_enclosed,
 }
-
-
-# Real ARC-AGI-1 training tasks that some program of these families solves exactly: the demo's
-# GRPO stage can use them to show reward rising after a synthetic warm start (checked in tests).
-ARC1_TRAIN_IN_REACH = (
-    "00d62c1b",
-    "1cf80156",
-    "3c9b0459",
-    "4c4377d9",
-    "6150a2bd",
-    "67a3c6ac",
-    "68b16354",
-    "6d0aefbc",
-    "6fa7a44f",
-    "74dd1130",
-    "8be77c9e",
-    "9172f3a0",
-    "9dfd6313",
-    "a416b8f3",
-    "a5313dff",
-    "b1948b0a",
-    "c59eb873",
-    "c8f0f002",
-    "c9e6f938",
-    "d037b0a7",
-    "ed36ccf7",
-)
 
 
 def _to_grid(a: np.ndarray) -> Grid:

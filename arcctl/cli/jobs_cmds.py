@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -30,6 +30,26 @@ def _warn_gpu_fit(specs) -> None:
         if msg and msg not in seen:
             seen.add(msg)
             typer.echo(f"warning: {spec.name}: {msg}", err=True)
+
+
+def _rendered(template, param, profile, name, run_dir, registry, max_points, command):
+    """The specs of every sweep point and their launch artifacts (rendering validates each point);
+    warns when a model may not fit its GPUs."""
+    from jobs.submit import build_specs, render
+
+    specs = build_specs(
+        template,
+        param,
+        profile,
+        name=name,
+        run_dir=run_dir,
+        registry=registry,
+        max_points=max_points,
+        command=command,
+    )
+    pairs = render(specs)
+    _warn_gpu_fit(specs)
+    return specs, pairs
 
 
 def _age(ts: float | None, now: float) -> str:
@@ -53,6 +73,18 @@ def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
 
 
 COMMAND_HELP = "for the `command` template: the program and its arguments, after `--`"
+
+# The arguments `render` and `submit` share (a submit is a render that launches).
+TemplateArg = Annotated[
+    str,
+    typer.Argument(help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template),
+]
+ParamOpt = Annotated[List[str], typer.Option("-p", "--param", help=PARAM_HELP)]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="launch profile", autocompletion=complete_profile)]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="experiment name instead of the template's pattern")]
+RunDirOpt = Annotated[Optional[str], typer.Option("--run-dir", help="explicit run dir (one run only)")]
+MaxPointsOpt = Annotated[Optional[int], typer.Option("--max-points", min=1, help=MAX_POINTS_HELP)]
+CommandArg = Annotated[Optional[List[str]], typer.Argument(help=COMMAND_HELP, show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -118,33 +150,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command("render")
     def render_cmd(
-        template: str = typer.Argument(
-            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
-        ),
-        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
-        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
-        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        template: TemplateArg,
+        param: ParamOpt = [],
+        profile: ProfileOpt = "local",
+        name: NameOpt = None,
+        run_dir: RunDirOpt = None,
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
-        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
-        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+        max_points: MaxPointsOpt = None,
+        command: CommandArg = None,
     ) -> None:
         """Dry run: print each resolved spec and the exact launch artifact; nothing is written."""
         with user_errors():
-            from jobs.submit import build_specs, render
-
-            specs = build_specs(
-                template,
-                param,
-                profile,
-                name=name,
-                run_dir=run_dir,
-                registry=_registry_if_exists(),
-                max_points=max_points,
-                command=command,
-            )
-            pairs = render(specs)
-            _warn_gpu_fit(specs)
+            _, pairs = _rendered(template, param, profile, name, run_dir, _registry_if_exists(), max_points, command)
             if json_out:
                 typer.echo(
                     json.dumps(
@@ -165,37 +182,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command("submit")
     def submit_cmd(
-        template: str = typer.Argument(
-            ..., help="template name (see `arcctl templates`) or a .toml file", autocompletion=complete_template
-        ),
-        param: List[str] = typer.Option([], "-p", "--param", help=PARAM_HELP),
-        profile: str = typer.Option("local", "--profile", help="launch profile", autocompletion=complete_profile),
-        name: Optional[str] = typer.Option(None, "--name", help="experiment name instead of the template's pattern"),
-        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="explicit run dir (one run only)"),
+        template: TemplateArg,
+        param: ParamOpt = [],
+        profile: ProfileOpt = "local",
+        name: NameOpt = None,
+        run_dir: RunDirOpt = None,
         quiet: bool = typer.Option(False, "-q", "--quiet", help="print only the job ids"),
-        max_points: Optional[int] = typer.Option(None, "--max-points", min=1, help=MAX_POINTS_HELP),
+        max_points: MaxPointsOpt = None,
         json_out: bool = typer.Option(False, "--json", help="print the launched jobs as one JSON list"),
-        command: Optional[List[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+        command: CommandArg = None,
     ) -> None:
         """Launch jobs (one per sweep point); prints the job ids. `arcctl submit command -- PROGRAM ARGS…`
         runs any program as a job."""
         with user_errors():
             from jobs.registry import Registry
-            from jobs.submit import build_specs, render, submit_specs
+            from jobs.submit import submit_specs
 
             existing = _registry_if_exists()
-            specs = build_specs(
-                template,
-                param,
-                profile,
-                name=name,
-                run_dir=run_dir,
-                registry=existing,
-                max_points=max_points,
-                command=command,
-            )
-            render(specs)  # every point validated before anything (even the registry) is written
-            _warn_gpu_fit(specs)
+            # every point validated before anything (even the registry) is written
+            specs, _ = _rendered(template, param, profile, name, run_dir, existing, max_points, command)
             reg = existing or Registry()
 
             launched: list[str] = []

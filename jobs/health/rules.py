@@ -44,6 +44,18 @@ def _best(findings: list[tuple[int, str, str, dict[str, Any]]]) -> tuple[int, st
     return level, msg, signals
 
 
+def _share_rise(completions, field: str, band, signal: str, text: str) -> tuple[int, str, str, dict[str, Any]]:
+    """A signal from the rise of a per-completion share (e.g. truncated) over its baseline; `text`
+    has one `{}` for the current share."""
+    cur, base = completions.mean(field), completions.baseline[field]
+    return (
+        band.up(cur - base),
+        signal,
+        text.format(f"{cur:.0%}") + f" (baseline {base:.0%})",
+        {"value": _r(cur), "baseline": _r(base)},
+    )
+
+
 class Truncation(Rule):
     name = "truncation"
 
@@ -62,14 +74,8 @@ class Truncation(Rule):
                 )
             )
         elif clipped is None and m.completions.baseline is not None and m.completions.items:
-            cur, base = m.completions.mean("truncated"), m.completions.baseline["truncated"]
             out.append(
-                (
-                    th.clipped.up(cur - base),
-                    "truncated_share",
-                    f"truncated completions {cur:.0%} (baseline {base:.0%})",
-                    {"value": _r(cur), "baseline": _r(base)},
-                )
+                _share_rise(m.completions, "truncated", th.clipped, "truncated_share", "truncated completions {}")
             )
         length = m.series("mean_length")
         if length and length.baseline is not None and length.smoothed_ready and m.max_completion_length:
@@ -111,14 +117,8 @@ class Repetition(Rule):
     def evaluate(self, m):
         th, out, cw = m.th, [], m.completions
         if cw.baseline is not None and cw.items:
-            cur, base = cw.mean("degenerate"), cw.baseline["degenerate"]
             out.append(
-                (
-                    th.repetitive.up(cur - base),
-                    "repetitive_share",
-                    f"{cur:.0%} of completions repeat one phrase (baseline {base:.0%})",
-                    {"value": _r(cur), "baseline": _r(base)},
-                )
+                _share_rise(cw, "degenerate", th.repetitive, "repetitive_share", "{} of completions repeat one phrase")
             )
         uniq = m.series("unique_token_ratio")
         if uniq and uniq.baseline and uniq.smoothed_ready:
