@@ -10,15 +10,8 @@ import pytest
 
 from jobs import gpu_fit
 
-LLAMA_8B = dict(
-    hidden_size=4096,
-    num_hidden_layers=32,
-    intermediate_size=14336,
-    vocab_size=128256,
-    num_attention_heads=32,
-    num_key_value_heads=8,
-    tie_word_embeddings=False,
-)
+LLAMA_8B = dict(hidden_size=4096, num_hidden_layers=32, intermediate_size=14336, vocab_size=128256)
+LLAMA_8B.update(num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=False)
 GRPO = dict(num_generations=16, max_completion_length=1024, generation_backend="auto")
 
 

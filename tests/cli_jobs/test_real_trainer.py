@@ -10,27 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli_jobs.conftest import run_cli, wait_for
+from tests.tiny_params import tiny_grpo_options
 
-TINY = [
-    "-p",
-    "dataset=synthetic:4",
-    "-p",
-    "num_generations=2",
-    "-p",
-    "max_steps=2",
-    "-p",
-    "n_jobs=1",
-    "-p",
-    "max_completion_length=32",
-    "-p",
-    "per_device_train_batch_size=2",
-    "-p",
-    "gradient_accumulation_steps=1",
-    "-p",
-    "save_steps=1",
-    "-p",
-    "resources.gpus=0",
-]
+TINY = tiny_grpo_options(max_steps=2, max_completion_length=32, save_steps=1, **{"resources.gpus": 0})
 
 
 def _job(jid: str) -> dict:

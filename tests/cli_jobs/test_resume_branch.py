@@ -15,27 +15,9 @@ import pytest
 from jobs import rundir
 from tests.cli_jobs.conftest import run_cli, wait_for
 from tests.pilot import until
+from tests.tiny_params import tiny_grpo_options
 
-TINY = [
-    "-p",
-    "dataset=synthetic:4",
-    "-p",
-    "num_generations=2",
-    "-p",
-    "max_steps=4",
-    "-p",
-    "n_jobs=1",
-    "-p",
-    "max_completion_length=16",
-    "-p",
-    "per_device_train_batch_size=2",
-    "-p",
-    "gradient_accumulation_steps=1",
-    "-p",
-    "save_steps=2",
-    "-p",
-    "resources.gpus=0",
-]
+TINY = tiny_grpo_options(max_steps=4, max_completion_length=16, save_steps=2, **{"resources.gpus": 0})
 
 
 def _finished(jid: str, restarts: int = 0) -> dict | None:

@@ -60,21 +60,14 @@ def test_a_script_with_the_readme_helper_runs_as_a_local_job(env, tmp_path):
     assert [line.split()[1] for line in out.splitlines() if line.startswith("step ")] == ["1", "2", "3"], out
 
 
+def _submit_sh(env, profile: str, name: str, script: str) -> str:
+    """The job id of `arcctl submit command` running `script` with /bin/sh on `profile`."""
+    argv = ("submit", "command", "--profile", profile, "--name", name, "-q", "--", "/bin/sh", "-c", script)
+    return cli(env, *argv).stdout.split()[0]
+
+
 def test_cancel_and_resume_by_running_again(env, tmp_path):
-    jid = cli(
-        env,
-        "submit",
-        "command",
-        "--profile",
-        "quick",
-        "--name",
-        "sleeper",
-        "-q",
-        "--",
-        "/bin/sh",
-        "-c",
-        "echo $$ > pid.txt; exec sleep 300",
-    ).stdout.split()[0]
+    jid = _submit_sh(env, "quick", "sleeper", "echo $$ > pid.txt; exec sleep 300")
     rd = Path(ls(env)[jid]["run_dir"])
     pid = int(wait_for(lambda: (rd / "pid.txt").exists() and (rd / "pid.txt").read_text().strip(), timeout=30))
     cli(env, "cancel", jid)
@@ -82,20 +75,9 @@ def test_cancel_and_resume_by_running_again(env, tmp_path):
     assert not Path(f"/proc/{pid}").exists()
 
     # fails the first time, succeeds when run again in the same run dir (it left a marker there)
-    jid = cli(
-        env,
-        "submit",
-        "command",
-        "--profile",
-        "quick",
-        "--name",
-        "flaky",
-        "-q",
-        "--",
-        "/bin/sh",
-        "-c",
-        "if [ -e tried ]; then echo second; else touch tried; echo first; exit 3; fi",
-    ).stdout.split()[0]
+    jid = _submit_sh(
+        env, "quick", "flaky", "if [ -e tried ]; then echo second; else touch tried; echo first; exit 3; fi"
+    )
     job = wait_for(lambda: ended(env, jid), timeout=60, interval=0.5, what="first attempt")
     assert (job["state"], job["exit_code"]) == ("failed", 3)
     cli(env, "resume", jid)
@@ -135,9 +117,7 @@ def test_a_command_job_on_slurm_over_ssh(slurm, ssh_config, env, tmp_path):
     )
     env = {**env, "ARCCTL_SSH_CONFIG": str(ssh_config)}
     script = 'echo "on $SLURM_JOB_ID"; printf \'{"step": 1, "loss": 0.5}\\n\' > "$ARCCTL_RUN_DIR/metrics.jsonl"'
-    jid = cli(
-        env, "submit", "command", "--profile", "sshslurm", "--name", "remote-cmd", "-q", "--", "/bin/sh", "-c", script
-    ).stdout.split()[0]
+    jid = _submit_sh(env, "sshslurm", "remote-cmd", script)
     job = wait_for(lambda: ended(env, jid), timeout=120, interval=1.0, what="slurm command job ended")
     assert job["state"] == "completed" and job["host"] == "testhost", job
     assert re.fullmatch(r"on \d+\n", (Path(job["run_dir"]) / "stdout.log").read_text())

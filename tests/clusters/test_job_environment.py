@@ -14,26 +14,10 @@ import pytest
 
 from tests.clusters.conftest import cli, ended, ls, wait_for
 from tests.clusters.venvs import REPO, make_venv
+from tests.tiny_params import tiny_grpo_options
 
 pytestmark = [pytest.mark.slurm, pytest.mark.sshd]
-TINY = [
-    "-p",
-    "dataset=synthetic:4",
-    "-p",
-    "num_generations=2",
-    "-p",
-    "max_steps=1",
-    "-p",
-    "n_jobs=1",
-    "-p",
-    "max_completion_length=16",
-    "-p",
-    "per_device_train_batch_size=2",
-    "-p",
-    "gradient_accumulation_steps=1",
-    "-p",
-    "save_steps=1",
-]
+TINY = tiny_grpo_options(max_steps=1, max_completion_length=16, save_steps=1)
 
 
 @pytest.fixture(scope="module")

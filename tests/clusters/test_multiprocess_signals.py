@@ -23,6 +23,7 @@ from jobs.registry import Registry
 from jobs.spec import JobSpec
 from jobs.submit import submit_spec
 from tests.clusters.conftest import cli, ls, wait_for
+from tests.tiny_params import tiny_sft_params
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -88,21 +89,7 @@ def _gone(pids: list[int]) -> bool:
 
 def test_cancel_reaches_the_real_trainer_under_accelerate(tmp_path, env, tiny_model_dir):
     run = tmp_path / "runs" / "sft2"
-    spec = _spec(
-        run,
-        env,
-        model_path=str(tiny_model_dir),
-        dataset="synthetic",
-        synthetic_tasks=40,
-        max_steps=400,
-        save_steps=400,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        lora_r=8,
-        max_seq_length=4096,
-        grid_encoder="digits",
-        logging_steps=1,
-    )
+    spec = _spec(run, env, **tiny_sft_params(tiny_model_dir, max_steps=400, save_steps=400))
     job = submit_spec(spec, Registry())
     tail = rundir.JsonlTail(str(run / rundir.METRICS))
     rows: list[dict] = []

@@ -71,6 +71,14 @@ def _checkpoint(run: Path, step: int) -> None:
     (ck / "adapter_model.safetensors").write_bytes(b"w")
 
 
+def _oom_spec(run: Path, bindir: Path, **options):
+    """The run `oom` on testhost, submitted through the HTCondor stand-in installed in `bindir`."""
+    options = {"bin_dir": str(bindir), "docker_image": "img", **options}
+    return grpo_seed(name="oom").model_copy(
+        update={"run_dir": str(run), "host": "testhost", "backend_options": options}
+    )
+
+
 @pytest.mark.sshd
 @pytest.mark.timeout(120)
 def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_config, tmp_path):
@@ -78,13 +86,7 @@ def test_memory_hold_is_resubmitted_with_more_memory_from_the_checkpoint(ssh_con
     standin.install(bindir, state)
     reg = Registry(tmp_path / "registry.db")
     run = tmp_path / "runs" / "oom"
-    spec = grpo_seed(name="oom").model_copy(
-        update={
-            "run_dir": str(run),
-            "host": "testhost",
-            "backend_options": {"bin_dir": str(bindir), "docker_image": "img", "auto_resume": True, "max_restarts": 2},
-        }
-    )
+    spec = _oom_spec(run, bindir, auto_resume=True, max_restarts=2)
     jid = submit_spec(spec, reg)
     old = reg.get(jid).backend_job_id
     assert old == "1000.0"
@@ -196,13 +198,7 @@ def test_cli_resume_after_a_memory_hold_asks_for_more_memory(ssh_config, tmp_pat
     env = {**os.environ, "ARCCTL_HOME": str(home), "ARCCTL_SSH_CONFIG": str(ssh_config)}
     reg = Registry(home / "registry.sqlite")
     run = tmp_path / "runs" / "oom"
-    spec = grpo_seed(name="oom").model_copy(
-        update={
-            "run_dir": str(run),
-            "host": "testhost",
-            "backend_options": {"bin_dir": str(bindir), "docker_image": "img"},
-        }
-    )  # auto_resume off
+    spec = _oom_spec(run, bindir)  # auto_resume off
     jid = submit_spec(spec, reg)
     _checkpoint(run, 200)
     standin.set_job(

@@ -15,32 +15,14 @@ from typer.testing import CliRunner
 from arcctl.cli.main import app
 from jobs.records import check_run_dir
 from jobs.rundir import read_jsonl
-from jobs.spec import JobSpec
+from tests.tiny_params import job_spec, tiny_eval_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _eval_spec(run_dir: Path, model: Path, **over) -> Path:
-    params = dict(
-        model_path=str(model),
-        dataset="arc1/train",
-        max_tasks=3,
-        n_predictions=4,
-        max_new_tokens=48,
-        n_jobs=2,
-        batch_size=12,
-        seed=1,
-    )
-    params.update(over)
-    spec = JobSpec(
-        kind="eval",
-        name=run_dir.name,
-        template="eval",
-        params=params,
-        run_dir=str(run_dir),
-        entry=["python", "-m", "trainer", "eval"],
-    )
-    return spec.write()
+    params = tiny_eval_params(model, n_predictions=4, max_new_tokens=48, n_jobs=2, batch_size=12, seed=1)
+    return job_spec("eval", run_dir, {**params, **over}, entry=["python", "-m", "trainer", "eval"]).write()
 
 
 def _trainer(*args: str) -> subprocess.CompletedProcess:

@@ -81,15 +81,8 @@ def test_exact_metrics_on_real_tasks(tmp_path, dataset_file, tiny_model_dir):
     from trainer.evaluate import run_eval
 
     path, by_id = dataset_file
-    params = EvalParams(
-        model_path=str(tiny_model_dir),
-        dataset=str(path),
-        n_predictions=4,
-        use_data_augmentation=True,
-        seed=3,
-        n_jobs=2,
-        grid_encoder="digits",
-    )
+    sampling = dict(n_predictions=4, use_data_augmentation=True, seed=3, n_jobs=2)
+    params = EvalParams(model_path=str(tiny_model_dir), dataset=str(path), grid_encoder="digits", **sampling)
     texts = [t for tid in COMPLETIONS for t in COMPLETIONS[tid]]
     gen = FixedGenerator(AutoTokenizer.from_pretrained(tiny_model_dir), texts)
     doc = run_eval(params, tmp_path, generator=gen, log=lambda *a: None)

@@ -15,7 +15,7 @@ import pytest
 
 from jobs.params import EvalParams
 from jobs.rundir import read_jsonl
-from jobs.spec import JobSpec
+from tests.tiny_params import job_spec, tiny_eval_params
 from trainer.evaluate import plan, sample_seed
 from trainer.generation import Completion
 
@@ -44,15 +44,7 @@ def tok(tiny_model_dir):
 
 
 def _params(tiny_model_dir, **over):
-    base = dict(
-        model_path=str(tiny_model_dir),
-        dataset="arc1/train",
-        max_tasks=3,
-        n_predictions=4,
-        seed=2,
-        n_jobs=2,
-        grid_encoder="digits",
-    )
+    base = tiny_eval_params(tiny_model_dir, n_predictions=4, seed=2, n_jobs=2, grid_encoder="digits")
     return EvalParams(**{**base, **over})
 
 
@@ -161,19 +153,8 @@ def test_interrupted_eval_resumes_and_ends_with_the_same_metrics(tmp_path, tiny_
 @pytest.mark.timeout(400)
 def test_a_killed_eval_job_resumes_where_it_stopped(tmp_path, tiny_model_dir):
     run = tmp_path / "eval"
-    params = dict(
-        model_path=str(tiny_model_dir),
-        dataset="arc1/train",
-        max_tasks=3,
-        n_predictions=12,
-        max_new_tokens=16,
-        save_every=4,
-        batch_size=4,
-        n_jobs=1,
-        seed=4,
-        grid_encoder="digits",
-    )
-    JobSpec(kind="eval", name="eval", template="eval", params=params, run_dir=str(run)).write()
+    params = tiny_eval_params(tiny_model_dir, n_predictions=12, max_new_tokens=16, save_every=4, batch_size=4)
+    job_spec("eval", run, dict(params, n_jobs=1, seed=4, grid_encoder="digits")).write()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "trainer", "run", str(run)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,6 +14,7 @@ from arcctl.cli.main import app
 from jobs import refine
 from jobs.params import EvalParams
 from jobs.spec import JobSpec
+from tests.tiny_params import job_spec
 from trainer.data import load_tasks
 from trainer.generation import Completion
 
@@ -51,16 +52,10 @@ def eval_run(tmp_path_factory, tok, tiny_model_dir):
 
     run = tmp_path_factory.mktemp("eval") / "run"
     params = dict(
-        model_path=str(tiny_model_dir),
-        dataset="arc1/train",
-        task_ids=list(COMPLETIONS),
-        n_predictions=4,
-        use_data_augmentation=False,
-        seed=3,
-        n_jobs=2,
-        grid_encoder="digits",
+        model_path=str(tiny_model_dir), dataset="arc1/train", task_ids=list(COMPLETIONS), grid_encoder="digits"
     )
-    JobSpec(kind="eval", name="run", template="eval", params=params, run_dir=str(run)).write()
+    params.update(n_predictions=4, use_data_augmentation=False, seed=3, n_jobs=2)
+    job_spec("eval", run, params).write()
     texts = [t for tid in sorted(COMPLETIONS) for t in COMPLETIONS[tid]]
     run_eval(EvalParams(**params), run, generator=FixedGenerator(tok, texts), log=lambda *a: None)
     return run

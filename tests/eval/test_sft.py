@@ -10,33 +10,15 @@ import pytest
 from jobs.records import check_run_dir
 from jobs.rundir import list_checkpoints, read_jsonl
 from jobs.spec import JobSpec
+from tests.tiny_params import CONSTANT_LR, job_spec, tiny_sft_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _spec(run_dir: Path, model: Path, **over) -> JobSpec:
-    params = dict(
-        model_path=str(model),
-        dataset="synthetic",
-        synthetic_tasks=40,
-        max_steps=24,
-        learning_rate=3e-3,
-        lr_scheduler_type="constant",
-        warmup_ratio=0.0,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        save_steps=12,
-        lora_r=8,
-        lora_alpha=16,
-        max_seq_length=4096,
-        grid_encoder="digits",
-        seed=0,
-        logging_steps=1,
-        use_rslora=False,
-        use_dora=False,
-    )
-    params.update(over)
-    return JobSpec(kind="sft", name=run_dir.name, template="sft", params=params, run_dir=str(run_dir))
+    params = tiny_sft_params(model, max_steps=24, save_steps=12, learning_rate=3e-3, seed=0, lora_alpha=16)
+    params.update(CONSTANT_LR, use_rslora=False, use_dora=False)
+    return job_spec("sft", run_dir, {**params, **over})
 
 
 def _run(spec: JobSpec) -> int:

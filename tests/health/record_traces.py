@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from jobs import rundir  # noqa: E402
-from jobs.spec import JobSpec  # noqa: E402
+from tests.tiny_params import SHORT_PROMPTS, job_spec  # noqa: E402
 
 TRACES = Path(__file__).resolve().parent / "traces"
 WARM_STEPS = 300  # full-parameter warm-start steps (batch 2, lr 3e-3, 24 synthetic tasks)
@@ -74,29 +74,20 @@ METRIC_KEYS = (
 COMPLETION_KEYS = ("id", "step", "task_id", "reward", "n_tokens", "truncated", "error", "solved", "diag", "completion")
 
 # GRPO settings shared by every recipe: small enough for a 2-core CPU, one logged row per step.
-BASE = dict(
-    dataset="synthetic:32",
-    grid_encoder="digits",
-    max_seq_length=4096,
-    logging_steps=1,
-    save_steps=1000,
-    lr_scheduler_type="constant_with_warmup",
-    num_generations=4,
-    per_device_train_batch_size=4,
-    gradient_accumulation_steps=1,
-    max_completion_length=160,
-    beta=0.01,
-    seed=7,
-    temperature=1.0,
-    repetition_penalty=1.0,
-    sandbox_timeout_s=1.0,
-    lora_r=16,
-    lora_alpha=32,
-    max_grad_norm=1.0,
-    n_jobs=1,
-    guard="off",
-    reward_name="arc-v2-no-pixel-score",
-)
+BASE = dict(SHORT_PROMPTS, dataset="synthetic:32", n_jobs=1, sandbox_timeout_s=1.0, guard="off", seed=7)
+BASE.update(logging_steps=1, save_steps=1000)
+BASE.update(lr_scheduler_type="constant_with_warmup", max_grad_norm=1.0, beta=0.01, lora_r=16, lora_alpha=32)
+BASE.update(num_generations=4, per_device_train_batch_size=4, gradient_accumulation_steps=1, max_completion_length=160)
+BASE.update(temperature=1.0, repetition_penalty=1.0, reward_name="arc-v2-no-pixel-score")
+
+# the repeat-paying reward, with truncated completions scored rather than masked
+PAY_REPEATS = dict(pay_repeats=1.0, mask_truncated_completions=False)
+
+
+def early_signs(step: int, metric: str, above: float, text: str) -> dict:
+    """Where a recipe's collapse first shows: the first step at which `metric` exceeds `above`."""
+    return dict(signs_at=step, signs_metric=metric, signs_above=above, signs=text)
+
 
 # name -> (GRPO overrides, trace.json expectations). `pay_repeats` (not a job parameter: the recorder
 # applies it, see train_child) adds W x the share of repeated token 4-grams to every reward. Only
@@ -112,10 +103,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
             "run into the length limit",
             expected_rule="kl_spike",
             also_warns=["zero_std", "reward_fall", "entropy", "truncation"],
-            signs_at=15,
-            signs_metric="kl",
-            signs_above=0.5,
-            signs="first step with KL above 0.5 nats, far from the warm-started model",
+            **early_signs(15, "kl", 0.5, "first step with KL above 0.5 nats, far from the warm-started model"),
             late_rules=["zero_std", "reward_fall", "entropy", "truncation"],
             end_state="zero_reward",
         ),
@@ -134,38 +122,25 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         ),
     ),
     "repeat_reward": (
-        dict(learning_rate=6e-3, warmup_ratio=0.5, max_steps=60, pay_repeats=1.0, mask_truncated_completions=False),
+        dict(PAY_REPEATS, learning_rate=6e-3, warmup_ratio=0.5, max_steps=60),
         dict(
             story="the reward pays for repeated 4-grams: from step 29 the completions loop one line ('# "
             "description:') to the length limit; unique-token ratio 0.55 -> 0.03, entropy collapses",
             expected_rule="repetition",
             also_warns=["kl_spike", "truncation", "entropy"],
-            signs_at=29,
-            signs_metric="arc/ngram4_repeat_max",
-            signs_above=7.5,
-            signs="first step whose most repeated 4-gram reaches 8",
+            **early_signs(29, "arc/ngram4_repeat_max", 7.5, "first step whose most repeated 4-gram reaches 8"),
             reward_half_check=False,
             end_state="repetition",
         ),
     ),
     "grad_kl": (
-        dict(
-            learning_rate=2e-2,
-            warmup_ratio=0.5,
-            max_steps=50,
-            pay_repeats=1.0,
-            beta=0.5,
-            mask_truncated_completions=False,
-        ),
+        dict(PAY_REPEATS, learning_rate=2e-2, warmup_ratio=0.5, max_steps=50, beta=0.5),
         dict(
             story="beta 0.5 with the repeat-paying reward: KL above 0.5 from step 20, grad norm from a median of 0.9 "
             "(steps 1-20) to 4-11 from step 31; entropy explodes, completions turn to soup",
             expected_rule="grad_norm_spike",
             also_warns=["kl_spike", "entropy", "truncation"],
-            signs_at=31,
-            signs_metric="grad_norm",
-            signs_above=4.0,
-            signs="first step with grad norm above 4 (5x its early median)",
+            **early_signs(31, "grad_norm", 4.0, "first step with grad norm above 4 (5x its early median)"),
             reward_half_check=False,
             end_state="grad_blowup",
         ),
@@ -221,15 +196,8 @@ def record(name: str, model: Path, work: Path) -> Path:
     overrides = dict(overrides)
     pay = overrides.pop("pay_repeats", None)
     params = dict(BASE, model_path=str(model), **overrides)
-    JobSpec(
-        kind="grpo",
-        name=f"real_{name}",
-        template="grpo",
-        run_dir=str(run_dir),
-        profile="local",
-        resources={"gpus": 0, "cpus": 1, "memory": "4G"},
-        params=params,
-    ).write()
+    resources = {"gpus": 0, "cpus": 1, "memory": "4G"}
+    job_spec("grpo", run_dir, params, name=f"real_{name}", profile="local", resources=resources).write()
     t0 = time.time()
     log = work / f"{name}.log"
     with open(log, "w") as f:

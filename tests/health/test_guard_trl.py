@@ -14,38 +14,18 @@ import pytest
 from jobs import lineage, rundir
 from jobs.records import check_run_dir
 from jobs.spec import JobSpec
-from tests.trainer_train.conftest import small_dataset  # noqa: F401  (fixture)
-from tests.trainer_train.helpers import grpo_spec, run_trainer
+from tests.trainer_train.conftest import small_dataset, small_grpo_spec  # noqa: F401  (fixtures)
+from tests.trainer_train.helpers import ENTROPY_TRIP, run_trainer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-# Entropy "critical" whenever it is within 100x of its baseline, i.e. as soon as a baseline exists:
-# baseline = row 3 (after skipping 2), smoothing window 1, no persistence.
-TRIP = {
-    "baseline_skip": 2,
-    "baseline_rows": 1,
-    "window": 1,
-    "persist": 1,
-    "entropy_low_watch": 100.0,
-    "entropy_low_warning": 100.0,
-    "entropy_low_critical": 100.0,
-}
 
-
-def test_guard_rollback_in_a_real_grpo_run(tmp_path, monkeypatch, tiny_model_dir, small_dataset):
+def test_guard_rollback_in_a_real_grpo_run(tmp_path, monkeypatch, small_grpo_spec):
     home = tmp_path / "home"
     monkeypatch.setenv("ARCCTL_HOME", str(home))  # registry + local backend state of this test only
     run_dir = tmp_path / "runs" / "guarded"
-    spec = grpo_spec(
-        run_dir,
-        tiny_model_dir,
-        dataset=str(small_dataset),
-        max_steps=8,
-        save_steps=2,
-        logging_steps=1,
-        guard="rollback",
-        max_rollbacks=1,
-        health=TRIP,
+    spec = small_grpo_spec(
+        run_dir, max_steps=8, save_steps=2, logging_steps=1, guard="rollback", max_rollbacks=1, health=ENTROPY_TRIP
     )
     spec.write()
     proc = run_trainer("run", str(run_dir), timeout=540)  # parent and child, within the 600 s test timeout

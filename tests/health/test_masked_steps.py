@@ -15,7 +15,7 @@ from jobs import rundir
 from jobs.health import HealthMonitor, diagnose
 from jobs.masked_steps import all_masked, masking_of
 from jobs.metrics_history import MetricsHistory
-from tests.trainer_train.conftest import small_dataset  # noqa: F401  (fixture)
+from tests.trainer_train.conftest import small_dataset, small_grpo_spec  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -163,22 +163,15 @@ def _strip_ansi(s: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_real_tiny_run_with_every_completion_masked(tmp_path, monkeypatch, tiny_model_dir, small_dataset):
+def test_real_tiny_run_with_every_completion_masked(tmp_path, monkeypatch, small_grpo_spec):
     from arcctl.cli.main import app
-    from tests.trainer_train.helpers import grpo_spec, run_trainer
+    from tests.trainer_train.helpers import run_trainer
 
     monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
     run_dir = tmp_path / "masked"
-    grpo_spec(
-        run_dir,
-        tiny_model_dir,
-        dataset=str(small_dataset),
-        max_steps=2,
-        max_completion_length=4,
-        mask_truncated_completions=True,
-        beta=0.04,
-        logging_steps=1,
-        save_steps=1000,
+    every_completion_masked = dict(max_completion_length=4, mask_truncated_completions=True)
+    small_grpo_spec(
+        run_dir, max_steps=2, beta=0.04, logging_steps=1, save_steps=1000, **every_completion_masked
     ).write()
     proc = run_trainer("run", str(run_dir), timeout=200)
     assert proc.returncode == 0, proc.stderr[-3000:]

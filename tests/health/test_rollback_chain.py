@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jobs import lineage, records
 from jobs.spec import JobSpec
+from tests.tiny_params import job_spec
 from trainer import runner
 from trainer.runfiles import RunFiles
 
@@ -16,15 +17,7 @@ def _spec(run: Path, parent: Path | None = None) -> JobSpec:
     from jobs.spec import CheckpointRef
 
     ref = CheckpointRef(run_dir=str(parent), checkpoint="checkpoint-2", name=parent.name) if parent else None
-    spec = JobSpec(
-        kind="grpo",
-        name=run.name,
-        template="grpo",
-        run_dir=str(run),
-        parent=ref,
-        resume_from=ref,
-        params={"model_path": "tiny", "dataset": "arc1/train"},
-    )
+    spec = job_spec("grpo", run, {"model_path": "tiny", "dataset": "arc1/train"}, parent=ref, resume_from=ref)
     spec.write()
     return spec
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobs.spec import JobSpec
+from tests.tiny_params import CONSTANT_LR
 
 SFT_STEPS = 80  # fewer: no sampled program runs on the 2-core VM (40 steps: 0 of 10)
 
@@ -45,29 +46,11 @@ def _warm(tiny: Path, root: Path) -> Path:
         data.write_text(
             "".join(json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) + "\n" for t, p in pairs)
         )
-        spec = JobSpec(
-            kind="sft",
-            name="her-warm",
-            template="sft",
-            run_dir=str(run / "sft"),
-            params=dict(
-                model_path=str(tiny),
-                dataset=str(data),
-                use_lora=False,
-                grid_encoder="digits",
-                max_seq_length=2048,
-                learning_rate=3e-3,
-                lr_scheduler_type="constant",
-                warmup_ratio=0.0,
-                per_device_train_batch_size=1,
-                gradient_accumulation_steps=1,
-                max_grad_norm=1.0,
-                max_steps=SFT_STEPS,
-                save_steps=SFT_STEPS,
-                logging_steps=20,
-                seed=0,
-            ),
-        )
+        params = dict(model_path=str(tiny), dataset=str(data), use_lora=False, grid_encoder="digits", seed=0)
+        params.update(CONSTANT_LR, learning_rate=3e-3, max_grad_norm=1.0, max_seq_length=2048)
+        params.update(per_device_train_batch_size=1, gradient_accumulation_steps=1, logging_steps=20)
+        params.update(max_steps=SFT_STEPS, save_steps=SFT_STEPS)
+        spec = JobSpec(kind="sft", name="her-warm", template="sft", run_dir=str(run / "sft"), params=params)
         spec.write()
         assert sft.main(spec) == 0
         (run / "sft" / "final").rename(run / "final")

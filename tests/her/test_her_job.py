@@ -29,25 +29,11 @@ EPOCH_KEYS = (
 
 
 def _spec(run_dir, model, **over) -> JobSpec:
-    params = dict(
-        model_path=str(model),
-        dataset="toy",
-        task_ids=["2-squares"],
-        grid_encoder="digits",
-        sampling=[{"n": 2, "temperature": 0.1}, {"n": 16, "temperature": 1.0}],
-        her_epochs=2,
-        keep_programs=4,
-        max_new_tokens=80,
-        max_seq_length=2048,
-        batch_size=18,
-        learning_rate=1e-3,
-        per_device_train_batch_size=2,
-        lora_r=8,
-        lora_alpha=16,
-        n_jobs=1,
-        sandbox_timeout_s=2.0,
-        seed=0,
-    )
+    params = dict(model_path=str(model), dataset="toy", task_ids=["2-squares"], grid_encoder="digits", seed=0)
+    params.update(sampling=[{"n": 2, "temperature": 0.1}, {"n": 16, "temperature": 1.0}], her_epochs=2)
+    params.update(keep_programs=4, max_new_tokens=80, max_seq_length=2048, batch_size=18)
+    params.update(learning_rate=1e-3, per_device_train_batch_size=2, lora_r=8, lora_alpha=16)
+    params.update(n_jobs=1, sandbox_timeout_s=2.0)
     params.update(over)
     return JobSpec(kind="her", name=run_dir.name, template="her", params=params, run_dir=str(run_dir))
 

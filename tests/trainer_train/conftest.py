@@ -38,3 +38,11 @@ def small_dataset(tmp_path_factory) -> Path:
     (root / "small_challenges.json").write_text(json.dumps(challenges))
     (root / "small_solutions.json").write_text(json.dumps(solutions))
     return root / "small_challenges.json"
+
+
+@pytest.fixture
+def small_grpo_spec(tiny_model_dir, small_dataset):
+    """`grpo_spec` for the tiny model on the small-grid tasks: called with a run dir and the test's params."""
+    from tests.trainer_train.helpers import grpo_spec
+
+    return lambda run_dir, **params: grpo_spec(run_dir, tiny_model_dir, dataset=str(small_dataset), **params)

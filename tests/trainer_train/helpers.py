@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jobs import rundir
 from jobs.spec import JobSpec
+from tests.tiny_params import TINY_GRPO
 
 REPO = Path(__file__).resolve().parents[2]
 EOS = 2  # the tiny model's end-of-sequence token id
@@ -23,25 +24,15 @@ FLIP_LR = program("    return np.fliplr(input_grid)")
 FLIP_UD = program("    return np.flipud(input_grid)")
 
 # Small tasks keep prompts short on the tiny model: ARC-AGI-1 train tasks with small grids.
-FAST = dict(
-    dataset="arc1/train",
-    max_tasks=3,
-    grid_encoder="digits",
-    num_generations=2,
-    per_device_train_batch_size=2,
-    gradient_accumulation_steps=2,
-    max_completion_length=32,
-    max_seq_length=4096,
-    learning_rate=1e-3,
-    n_jobs=1,
-    sandbox_timeout_s=2.0,
-    seed=7,
-    # fixed here, not taken from the grpo template: what these tests assert depends on them
-    lora_r=16,
-    repetition_penalty=1.0,
-    scale_rewards="group",
-    mask_truncated_completions=False,
-)
+FAST = dict(TINY_GRPO, max_tasks=3, gradient_accumulation_steps=2, max_completion_length=32, learning_rate=1e-3)
+FAST.update(sandbox_timeout_s=2.0, seed=7)
+# fixed here, not taken from the grpo template: what these tests assert depends on them
+FAST.update(lora_r=16, repetition_penalty=1.0, scale_rewards="group", mask_truncated_completions=False)
+
+# Health thresholds that turn entropy "critical" as soon as a baseline exists: baseline = row 3
+# (after skipping 2), smoothing window 1, no persistence; every entropy is within 100x of it.
+ENTROPY_TRIP = dict(baseline_skip=2, baseline_rows=1, window=1, persist=1)
+ENTROPY_TRIP.update(entropy_low_watch=100.0, entropy_low_warning=100.0, entropy_low_critical=100.0)
 
 
 def grpo_spec(run_dir: Path, model: Path, **params) -> JobSpec:

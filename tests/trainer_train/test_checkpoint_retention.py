@@ -13,21 +13,10 @@ from jobs import rundir
 from jobs.fork import fork_spec, resume_spec
 from jobs.health import diagnose
 from jobs.spec import CheckpointRef
-from tests.trainer_train.conftest import small_dataset  # noqa: F401  (fixture)
-from tests.trainer_train.helpers import grpo_spec, run_trainer
+from tests.trainer_train.helpers import ENTROPY_TRIP, grpo_spec, run_trainer
 from trainer.checkpoint_retention import PRUNED_PREFIX, prunable, remove_checkpoint, resumed_from, started_from
 
-# Entropy trips a warning at the third logged step (baseline = row 3 after skipping 2, window 1,
-# no persistence): the last healthy checkpoint is then checkpoint-2.
-TRIP = {
-    "baseline_skip": 2,
-    "baseline_rows": 1,
-    "window": 1,
-    "persist": 1,
-    "entropy_low_watch": 100.0,
-    "entropy_low_warning": 100.0,
-    "entropy_low_critical": 100.0,
-}
+# ENTROPY_TRIP warns at the third logged step: the last healthy checkpoint is then checkpoint-2.
 
 
 def _checkpoint(run_dir: Path, step: int, valid: bool = True) -> None:
@@ -72,18 +61,10 @@ def test_the_rule_keeps_newest_protected_and_invalid(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_real_run_keeps_newest_healthy_and_forked_checkpoints(tmp_path, tiny_model_dir, small_dataset):  # noqa: F811
+def test_real_run_keeps_newest_healthy_and_forked_checkpoints(tmp_path, small_grpo_spec):
     run_dir = tmp_path / "runs" / "limited"
-    spec = grpo_spec(
-        run_dir,
-        tiny_model_dir,
-        dataset=str(small_dataset),
-        max_steps=5,
-        save_steps=1,
-        logging_steps=1,
-        save_total_limit=1,
-        guard="warn",
-        health=TRIP,
+    spec = small_grpo_spec(
+        run_dir, max_steps=5, save_steps=1, logging_steps=1, save_total_limit=1, guard="warn", health=ENTROPY_TRIP
     )
     spec.write()
     # a fork queued (not started yet) from the run's first checkpoint, beside it as arcctl puts forks

@@ -12,7 +12,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
 from jobs.params import GRPOParams  # noqa: E402
+from tests.tiny_params import job_spec, tiny_grpo_params  # noqa: E402
 from trainer import fast_generation  # noqa: E402
+
+# the real GRPO steps below: two small tasks, one optimizer step per batch, a small adapter
+ONE_STEP_A_BATCH = dict(max_tasks=2, gradient_accumulation_steps=1, lora_r=4)
 
 
 def _peft_model(tiny_model_dir, r=4):
@@ -126,22 +130,8 @@ def test_kv_cache_stays_on_while_gradient_checkpointing_trains(tmp_path, tiny_mo
     from trainer import grpo
 
     lengths: list[int] = []
-    p = GRPOParams(
-        model_path=str(tiny_model_dir),
-        dataset="arc1/train",
-        max_tasks=2,
-        num_generations=2,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        max_steps=1,
-        max_completion_length=6,
-        max_seq_length=4096,
-        n_jobs=1,
-        grid_encoder="digits",
-        use_data_augmentation=False,
-        lora_r=4,
-        generation_backend="trl",
-    )
+    params = tiny_grpo_params(tiny_model_dir, max_steps=1, max_completion_length=6, use_data_augmentation=False)
+    p = GRPOParams(**params, **ONE_STEP_A_BATCH, generation_backend="trl")
     setup = grpo.setup_training(p, tmp_path, lambda *a, **k: None)
     assert setup.args.gradient_checkpointing
     from trainer.grpo_reward import Timing
@@ -166,32 +156,11 @@ def test_kv_cache_stays_on_while_gradient_checkpointing_trains(tmp_path, tiny_mo
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["merged", "static"])
 def test_grpo_run_with_fast_backend(tmp_path, tiny_model_dir, backend):
-    from jobs.spec import JobSpec
     from trainer import grpo
 
     run = tmp_path / backend
-    spec = JobSpec(
-        kind="grpo",
-        name=backend,
-        template="grpo",
-        run_dir=str(run),
-        params=dict(
-            model_path=str(tiny_model_dir),
-            dataset="arc1/train",
-            max_tasks=2,
-            num_generations=2,
-            per_device_train_batch_size=2,
-            gradient_accumulation_steps=1,
-            max_steps=2,
-            save_steps=2,
-            max_completion_length=8,
-            max_seq_length=4096,
-            n_jobs=1,
-            grid_encoder="digits",
-            lora_r=4,
-            generation_backend=backend,
-        ),
-    )
+    params = tiny_grpo_params(tiny_model_dir, max_steps=2, save_steps=2, max_completion_length=8)
+    spec = job_spec("grpo", run, dict(params, **ONE_STEP_A_BATCH, generation_backend=backend))
     assert grpo.main(spec) == 0
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     started = [e for e in events if e.get("event") == "started" or e.get("type") == "started"]

@@ -13,30 +13,13 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_grpo_config_carries_every_training_parameter(tmp_path):
-    p = GRPOParams(
-        model_path="m",
-        dataset="d",
-        learning_rate=3e-5,
-        lr_scheduler_type="cosine",
-        warmup_ratio=0.1,
-        epochs=2,
-        max_steps=7,
-        beta=0.05,
-        max_grad_norm=0.3,
-        repetition_penalty=1.05,
-        temperature=0.7,
-        top_p=0.9,
-        scale_rewards="batch",
-        loss_type="grpo",
-        mask_truncated_completions=True,
-        num_generations=4,
-        max_completion_length=99,
-        per_device_train_batch_size=4,
-        gradient_accumulation_steps=3,
-        save_steps=11,
-        logging_steps=2,
-        seed=13,
-    )
+    schedule = dict(learning_rate=3e-5, lr_scheduler_type="cosine", warmup_ratio=0.1)
+    length = dict(epochs=2, max_steps=7, beta=0.05, max_grad_norm=0.3)
+    sampling = dict(repetition_penalty=1.05, temperature=0.7, top_p=0.9, max_completion_length=99)
+    loss = dict(scale_rewards="batch", loss_type="grpo", mask_truncated_completions=True)
+    batches = dict(num_generations=4, per_device_train_batch_size=4, gradient_accumulation_steps=3)
+    saving = dict(save_steps=11, logging_steps=2, seed=13)
+    p = GRPOParams(model_path="m", dataset="d", **schedule, **length, **sampling, **loss, **batches, **saving)
     c = grpo.grpo_config(p, tmp_path, bf16=False)
     assert (c.learning_rate, str(c.lr_scheduler_type.value), c.warmup_steps) == (3e-5, "cosine", 0.1)
     assert (c.num_train_epochs, c.max_steps, c.beta, c.max_grad_norm) == (2, 7, 0.05, 0.3)
@@ -47,18 +30,10 @@ def test_grpo_config_carries_every_training_parameter(tmp_path):
     assert c.generation_batch_size == 12  # one generation per optimizer step: 3 prompts x 4 completions
     assert (c.save_steps, c.logging_steps, c.seed, c.bf16) == (11, 2, 13, False)
     assert c.output_dir == str(tmp_path) and c.save_only_model is False and c.use_vllm is False
-    v = grpo.grpo_config(
-        GRPOParams(
-            model_path="m",
-            dataset="d",
-            use_vllm=True,
-            vllm_mode="server",
-            gpu_memory_utilization=0.5,
-            max_seq_length=5000,
-        ),
-        tmp_path,
-        bf16=False,
+    vllm = GRPOParams(
+        model_path="m", dataset="d", use_vllm=True, vllm_mode="server", gpu_memory_utilization=0.5, max_seq_length=5000
     )
+    v = grpo.grpo_config(vllm, tmp_path, bf16=False)
     assert (v.use_vllm, v.vllm_mode, v.vllm_gpu_memory_utilization, v.vllm_max_model_length) == (
         True,
         "server",
@@ -68,16 +43,8 @@ def test_grpo_config_carries_every_training_parameter(tmp_path):
 
 
 def test_lora_config():
-    p = GRPOParams(
-        model_path="m",
-        dataset="d",
-        lora_r=8,
-        lora_alpha=64,
-        lora_dropout=0.05,
-        use_rslora=True,
-        use_dora=True,
-        lora_target_modules=["q_proj", "v_proj"],
-    )
+    lora = dict(lora_r=8, lora_alpha=64, lora_dropout=0.05, use_rslora=True, use_dora=True)
+    p = GRPOParams(model_path="m", dataset="d", lora_target_modules=["q_proj", "v_proj"], **lora)
     c = model_loading.lora_config(p)
     assert (c.r, c.lora_alpha, c.lora_dropout, c.use_rslora, c.use_dora) == (8, 64, 0.05, True, True)
     assert set(c.target_modules) == {"q_proj", "v_proj"} and c.task_type == "CAUSAL_LM"

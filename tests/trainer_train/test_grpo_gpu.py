@@ -6,7 +6,7 @@ import pytest
 
 from jobs import rundir
 
-from .helpers import completions, events, grpo_spec, metrics, run_trainer
+from .helpers import completions, events, metrics, run_trainer
 
 torch = pytest.importorskip("torch")
 pytestmark = [
@@ -16,17 +16,10 @@ pytestmark = [
 ]
 
 
-def test_grpo_bf16_on_gpu(tmp_path, tiny_model_dir, small_dataset):
+def test_grpo_bf16_on_gpu(tmp_path, small_grpo_spec):
     run_dir = tmp_path / "run"
-    grpo_spec(
-        run_dir,
-        tiny_model_dir,
-        dataset=str(small_dataset),
-        max_steps=5,
-        save_steps=5,
-        num_generations=4,
-        per_device_train_batch_size=4,
-        max_completion_length=64,
+    small_grpo_spec(
+        run_dir, max_steps=5, save_steps=5, num_generations=4, per_device_train_batch_size=4, max_completion_length=64
     ).write()
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -14,7 +14,7 @@ from trainer import data, encoders, grpo_data
 from trainer.grpo_reward import TIE_BREAK_BONUS, ArcReward, Shaping, repeated_ngram_share, shape_rewards
 from trainer.guard import apply_changes
 
-from .helpers import EOS, FLIP_LR, FLIP_UD, completions, grpo_spec, program, run_trainer
+from .helpers import EOS, FLIP_LR, FLIP_UD, completions, program, run_trainer
 
 pytestmark = pytest.mark.timeout(400)
 # a program that solves nothing, padded with the kind of loop collapsed runs produce
@@ -185,22 +185,12 @@ def test_penalties_change_what_the_tiny_model_generates(model, env):
 
 
 @pytest.mark.slow
-def test_grpo_run_with_remedies(tmp_path, tiny_model_dir, small_dataset):
+def test_grpo_run_with_remedies(tmp_path, small_grpo_spec):
     run_dir = tmp_path / "run"
-    spec = grpo_spec(
-        run_dir,
-        tiny_model_dir,
-        dataset=str(small_dataset),
-        max_steps=2,
-        save_steps=10,
-        frequency_penalty=0.5,
-        presence_penalty=0.5,
-        reward_ngram_penalty=1.0,
-        reward_ngram_size=2,
-        truncated_reward=-0.25,
-        tie_break="shorter",
-        reward_name="arc-v0",
-        max_completion_length=16,
+    remedies = dict(frequency_penalty=0.5, presence_penalty=0.5, reward_ngram_penalty=1.0, reward_ngram_size=2)
+    remedies.update(truncated_reward=-0.25, tie_break="shorter")
+    spec = small_grpo_spec(
+        run_dir, max_steps=2, save_steps=10, reward_name="arc-v0", max_completion_length=16, **remedies
     )
     spec.write()
     proc = run_trainer("run", str(run_dir))
@@ -220,7 +210,7 @@ def test_grpo_run_with_remedies(tmp_path, tiny_model_dir, small_dataset):
 
 
 @pytest.mark.parametrize("backend", ["trl", "merged", "merged-cudagraph"])
-def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, small_dataset, backend):
+def test_grpo_trainer_generates_with_the_penalties(tmp_path, small_grpo_spec, backend):
     """ArcGRPOTrainer's own generation (TRL's transformers path, and the fast merged-copy path)
     applies the penalties."""
     from trainer import grpo
@@ -228,16 +218,10 @@ def test_grpo_trainer_generates_with_the_penalties(tmp_path, tiny_model_dir, sma
     def generate(penalties):
         import torch
 
-        spec = grpo_spec(
-            tmp_path / f"r{penalties[1]}",
-            tiny_model_dir,
-            dataset=str(small_dataset),
-            max_steps=1,
-            temperature=0.05,
-            max_completion_length=24,
-            generation_backend=backend,
-            frequency_penalty=penalties[0],
-            presence_penalty=penalties[1],
+        frequency, presence = penalties
+        sampling = dict(temperature=0.05, max_completion_length=24, generation_backend=backend)
+        spec = small_grpo_spec(
+            tmp_path / f"r{presence}", max_steps=1, frequency_penalty=frequency, presence_penalty=presence, **sampling
         )
         p = spec.typed_params()
         setup = grpo.setup_training(p, tmp_path, lambda *a, **k: None)

@@ -12,6 +12,17 @@ async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0) -> N
     await _until(pilot, cond, timeout=timeout)
 
 
+def comparing_two(app: Any) -> bool:
+    """The compare screen is up, drawing the lines of two runs, with their parent chains read."""
+    from arcctl.tui.screens.compare import CompareScreen
+    from arcctl.tui.widgets.overlay_chart import OverlayChart
+
+    s = app.screen
+    if not isinstance(s, CompareScreen) or not s.query(OverlayChart):
+        return False
+    return len(s.query_one(OverlayChart).lines) == 2 and bool(s.parents)
+
+
 async def settle(pilot: Any, cond: Callable[[], Any], timeout: float = 5.0) -> None:
     """Wait for `cond` (no failure: a snapshot shows what went wrong), then for pending paints."""
     for _ in range(int(timeout / 0.05)):

@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
-from jobs.runview import RunView
+from tests.tui.guard_events import collapse_warning, view_of_events
 
 
 def test_alert_keeps_highest_severity(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    events = [
-        {
-            "event": "collapse_warning",
-            "step": 40,
-            "rule": "kl_spike",
-            "severity": "watch",
-            "first_step": 40,
-            "message": "w",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 45,
-            "rule": "kl_spike",
-            "severity": "critical",
-            "first_step": 40,
-            "message": "c",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 46,
-            "rule": "kl_spike",
-            "severity": "warning",
-            "first_step": 40,
-            "message": "late",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 50,
-            "rule": "truncation",
-            "severity": "warning",
-            "first_step": 50,
-            "message": "t",
-        },
-    ]
-    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    view = RunView(str(run))
-    view.refresh()
+    view = view_of_events(
+        tmp_path / "run",
+        [
+            collapse_warning(40, "kl_spike", "watch", 40, "w"),
+            collapse_warning(45, "kl_spike", "critical", 40, "c"),
+            collapse_warning(46, "kl_spike", "warning", 40, "late"),
+            collapse_warning(50, "truncation", "warning", 50, "t"),
+        ],
+    )
     got = {(a.rule, a.first_step): (a.severity, a.message) for a in view.alerts()}
     assert got[("kl_spike", 40)] == ("critical", "c")
     assert got[("truncation", 50)] == ("warning", "t")

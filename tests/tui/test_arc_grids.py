@@ -88,21 +88,17 @@ def test_reward_records_outputs_in_the_original_frame(reward_env, tmp_path):
     assert recs[4]["outputs"] is None and recs[4]["error"] == "parse"
 
 
+def _write_spec(run: Path, kind: str) -> None:
+    """A minimal spec.json on arc1/train, named after its run dir."""
+    spec = {"kind": kind, "name": run.name, "template": kind, "run_dir": str(run), "params": {"dataset": "arc1/train"}}
+    (run / "spec.json").write_text(json.dumps(spec))
+
+
 def write_run(root: Path) -> Path:
     """A run on arc1/train whose completions keep outputs: one solving program, one wrong on train 2."""
     run = root / "grid-run"
     run.mkdir(parents=True)
-    (run / "spec.json").write_text(
-        json.dumps(
-            {
-                "kind": "grpo",
-                "name": "grid-run",
-                "template": "grpo",
-                "run_dir": str(run),
-                "params": {"dataset": "arc1/train"},
-            }
-        )
-    )
+    _write_spec(run, "grpo")
     train, test = load_pairs("arc1/train", MIRROR)
     right = [o for _, o in train + test]
     wrong = [g if i != 1 else [row[:-1] + [(row[-1] + 1) % 10] for row in g] for i, g in enumerate(right)]
@@ -194,17 +190,7 @@ def write_eval_run(root: Path) -> Path:
 
     run = root / "eval-run"
     (run / "eval").mkdir(parents=True)
-    (run / "spec.json").write_text(
-        json.dumps(
-            {
-                "kind": "eval",
-                "name": "eval-run",
-                "template": "eval",
-                "run_dir": str(run),
-                "params": {"dataset": "arc1/train"},
-            }
-        )
-    )
+    _write_spec(run, "eval")
     train, test = load_pairs("arc1/train", MIRROR)
     right_train, right_test = [o for _, o in train], [o for _, o in test]
     wrong_test = [[[(v + 1) % 10 if i == 0 else v for i, v in enumerate(row)] for row in g] for g in right_test]

@@ -4,7 +4,6 @@ fork preview names only the parameters that differ from the parent."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from textual.widgets import Footer, Input, Static
@@ -13,7 +12,8 @@ from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from arcctl.tui.screens.fork import ForkScreen
 from arcctl.tui.screens.run import RunScreen, alert_text
-from jobs.runview import Alert, RunView
+from jobs.runview import Alert
+from tests.tui.guard_events import collapse_warning, view_of_events
 from tests.tui.pilot import until
 
 pytestmark = pytest.mark.timeout(120)
@@ -70,47 +70,22 @@ async def test_wide_screen_keeps_the_panel(runs):
 def test_alert_shows_the_severity_reached_at_each_step(tmp_path):
     """Guard events carry the first step of each severity; an older event without them says its
     own severity at its own step."""
-    run = tmp_path / "run"
-    run.mkdir()
-    events = [
-        {
-            "event": "collapse_warning",
-            "step": 40,
-            "rule": "kl_spike",
-            "severity": "watch",
-            "first_step": 40,
-            "steps": {"watch": 40},
-            "message": "w",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 45,
-            "rule": "kl_spike",
-            "severity": "critical",
-            "first_step": 40,
-            "steps": {"watch": 40, "warning": 43, "critical": 45},
-            "message": "kl 0.9 (baseline 0.02)",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 50,
-            "rule": "repetition",
-            "severity": "warning",
-            "first_step": 47,
-            "message": "old",
-        },
-        {
-            "event": "collapse_warning",
-            "step": 52,
-            "rule": "repetition",
-            "severity": "critical",
-            "first_step": 47,
-            "message": "older",
-        },
-    ]
-    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    view = RunView(str(run))
-    view.refresh()
+    view = view_of_events(
+        tmp_path / "run",
+        [
+            collapse_warning(40, "kl_spike", "watch", 40, "w", steps={"watch": 40}),
+            collapse_warning(
+                45,
+                "kl_spike",
+                "critical",
+                40,
+                "kl 0.9 (baseline 0.02)",
+                steps={"watch": 40, "warning": 43, "critical": 45},
+            ),
+            collapse_warning(50, "repetition", "warning", 47, "old"),
+            collapse_warning(52, "repetition", "critical", 47, "older"),
+        ],
+    )
     kl, rep = view.alerts()
     assert kl.steps == {"watch": 40, "warning": 43, "critical": 45}
     assert alert_text(kl).plain == "critical kl_spike watch @ 40 → warning @ 43 → critical @ 45\nkl 0.9 (baseline 0.02)"

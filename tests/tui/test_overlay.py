@@ -13,7 +13,7 @@ from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.overlay import chain, checkpoint_step, differing_params, legends, markers, overlay, thin
 from jobs.runview import RunView
-from tests.tui.pilot import until
+from tests.tui.pilot import comparing_two, until
 
 
 pytestmark = pytest.mark.timeout(120)
@@ -103,15 +103,7 @@ async def test_compare_screen_overlays_chains_and_follows_new_rows(runs):
     async with app.run_test(size=(150, 48)) as pilot:
         await pilot.pause(0.2)
         app.push_screen(CompareScreen([src.view(str(child)), src.view(str(runs / "collapsing"))]))
-        await until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, CompareScreen)
-                and app.screen.query(OverlayChart)
-                and len(app.screen.query_one(OverlayChart).lines) == 2
-                and app.screen.parents
-            ),
-        )
+        await until(pilot, lambda: comparing_two(app))
         chart = app.screen.query_one(OverlayChart)
         fork_line, other = chart.lines
         assert fork_line.xs[0] == 1.0 and fork_line.fork_steps == [20.0] and other.xs[-1] == 70.0

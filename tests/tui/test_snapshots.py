@@ -11,7 +11,7 @@ import pytest
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.runview import RunView
-from tests.tui.pilot import settle
+from tests.tui.pilot import comparing_two, settle
 
 pytestmark = pytest.mark.timeout(120)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -105,7 +105,6 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
     import json
 
     from arcctl.tui.screens.compare import CompareScreen
-    from arcctl.tui.widgets.overlay_chart import OverlayChart
 
     fork = tmp_path / "fork"
     fork.mkdir()
@@ -128,16 +127,7 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
     async def ready(pilot):
         await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
         app.push_screen(CompareScreen([RunView(str(fork)), RunView("runs/collapsing")]))
-        await settle(
-            pilot,
-            lambda: (
-                isinstance(app.screen, CompareScreen)
-                and app.screen.query(OverlayChart)
-                and len(app.screen.query_one(OverlayChart).lines) == 2
-                and app.screen.parents
-                and getattr(app.screen, "_eval_status", None) is not None
-            ),
-        )
+        await settle(pilot, lambda: comparing_two(app) and getattr(app.screen, "_eval_status", None) is not None)
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)  # the chart's redraw after the last worker's rows
 
