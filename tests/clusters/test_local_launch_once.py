@@ -67,8 +67,15 @@ def _ls() -> list[dict]:
 
 def _interrupted_submit(template: str, pause: Path, point: str, sig: int) -> None:
     env = {**os.environ, PAUSE_ENV: point, PAUSE_DIR_ENV: str(pause)}
+    # Ctrl-C in a terminal: SIGINT at its default disposition, even when the tests themselves run as a
+    # background job of a non-interactive shell (which starts them with SIGINT ignored, inherited here)
     p = subprocess.Popen(
-        [ARCCTL, "submit", template], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [ARCCTL, "submit", template],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(lambda: (pause / f"{point}.reached").exists() or p.poll() is not None, timeout=60)

@@ -38,12 +38,6 @@ def test_demo_no_train_without_a_demo_run(arc_home):
     assert res.exit_code == 2 and "no demo run yet" in res.output
 
 
-def test_in_reach_list_matches_the_trainer():
-    from trainer.synthetic import ARC1_TRAIN_IN_REACH
-
-    assert demo_cmd.IN_REACH == ARC1_TRAIN_IN_REACH
-
-
 def test_demo_params_are_valid_for_their_kinds(arc_home):
     from jobs.submit import build_specs
 
