@@ -30,6 +30,19 @@ def wait_for(session: str, text: str, timeout: float) -> float:
     raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{capture(session)}")
 
 
+def press_until(session: str, key: str, text: str, tries: int = 3, timeout: float = 8) -> None:
+    """Press `key` until `text` shows (a toast): a key sent while a loaded machine is still
+    building the screen can be lost, and the toast disappears after a few seconds."""
+    for attempt in range(tries):
+        keys(session, key)
+        try:
+            wait_for(session, text, timeout=timeout)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 def start(arc_home: Path, args: str = "", env: str = "") -> str:
     """The real `arcctl ARGS` in a new tmux session (tmux keeps its own environment: what the
     binary needs is passed on its command line)."""
@@ -117,13 +130,11 @@ def test_readonly_flag_disables_every_action(registry, tmux):
     s = tmux("--readonly")
     wait_for(s, "grpo-tiny-lr1e-06-rp1.02", timeout=20)
     for key, what in (("x", "cancel"), ("r", "resume"), ("f", "fork"), ("n", "new job")):
-        keys(s, key)
-        wait_for(s, f"{what} is disabled", timeout=5)
+        press_until(s, key, f"{what} is disabled")
     keys(s, "Enter")
     wait_for(s, "rows", timeout=10)  # the run screen
     keys(s, "k")
     wait_for(s, "· checkpoints", timeout=10)  # the checkpoints screen's title
-    keys(s, "r")
-    wait_for(s, "resume is disabled", timeout=5)
+    press_until(s, "r", "resume is disabled")
     keys(s, "Escape", "Escape", "q")
     assert [(j.id, j.state, j.restarts) for j in registry.list()] == before
