@@ -70,7 +70,7 @@ def test_fetch_over_sftp_reports_bytes_when_piped(home, tmp_path, sshd):
 def test_a_bar_on_a_terminal(home, tmp_path):
     run = make_run(tmp_path)
     name = f"arcctl-progress-{uuid.uuid4().hex[:8]}"
-    cmd = f"env ARCCTL_HOME={home} {Path(sys.executable).parent / 'arcctl'} fetch {run} 2 {tmp_path / 'got'}; sleep 30"
+    cmd = f"env -u COLUMNS -u LINES ARCCTL_HOME={home} {Path(sys.executable).parent / 'arcctl'} fetch {run} 2 {tmp_path / 'got'}; sleep 30"
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "10", cmd],
         check=True,
