@@ -6,8 +6,8 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
-from arcctl.tui.widgets.masked_gaps import gap_note, mark_gaps, with_breaks
-from jobs.masked_steps import is_masked_metric
+from arcctl.tui.widgets.masked_gaps import gap_note, mark_gaps
+from jobs.masked_steps import is_masked_metric, with_breaks
 from jobs.metrics_history import MetricsHistory
 
 

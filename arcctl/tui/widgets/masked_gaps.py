@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jobs.masked_steps import LABEL, with_breaks  # noqa: F401  (charts import it from here)
+from jobs.masked_steps import LABEL
 
 GAP_COLOR = "gray"
 
