@@ -154,6 +154,8 @@ class Batch:
             v = frame.get(key)  # diagnostics only: reported by the (untrusted) worker
             if type(v) is float and 0 <= v < 1e6:
                 self.sb.stats[stat] += v
+        if frame.get("fast") is True:
+            self.sb.stats["fast_path"] += 1
         self._finish(w, res)
         w.done += 1
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:

@@ -93,6 +93,7 @@ class Sandbox:
         max_result_bytes: int = 1 << 20,
         disk_mb: int = 64,
         python: str = sys.executable,
+        fast_path: bool = True,
     ):
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -118,6 +119,7 @@ class Sandbox:
         self.max_result_bytes = max_result_bytes
         self.disk_mb = int(disk_mb)
         self.python = python
+        self.fast_path = bool(fast_path)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._ctrl: socket.socket | None = None
@@ -138,6 +140,7 @@ class Sandbox:
             "violations": 0,
             "worker_busy_s": 0.0,
             "worker_cpu_s": 0.0,
+            "fast_path": 0,
         }
 
     # ----- lifecycle -----------------------------------------------------------------------
@@ -170,6 +173,7 @@ class Sandbox:
             "check_determinism": self.check_determinism,
             "input_format": self.input_format,
             "disk_mb": self.disk_mb,
+            "fast_path": self.fast_path,
             "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
             "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", ""),
         }
