@@ -84,7 +84,7 @@ class InlineRunner:
         signal.signal(signal.SIGALRM, _on_alarm)
 
     def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
-        ok, _why, uses_random = self.verifier.check(src)
+        ok, _why, uses_random, tree = self.verifier.check(src)
         if not ok:
             return None
         out_, err_ = sys.stdout, sys.stderr
@@ -92,7 +92,7 @@ class InlineRunner:
         try:
             _Timer.armed = True
             signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
-            res = self.runner.run(src, inputs, check_det, self.builtins)
+            res = self.runner.run(src, inputs, check_det, self.builtins, tree)
         except ProgramTimeout:  # raised by the timer between the runner's own steps
             res = {"outputs": None, "error": "timeout", "detail": ""}
         finally:
@@ -127,7 +127,6 @@ class Integrity:
         spaces = list({id(m): m for m in mods.values()}.values())
         spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
         self.namespaces = [(vars(s), tuple(vars(s).keys()), tuple(vars(s).values())) for s in spaces]
-        self.namespaces.append((base_globals, tuple(base_globals), tuple(base_globals.values())))
         self.namespaces.append(
             (restricted_builtins, tuple(restricted_builtins), tuple(restricted_builtins.values()))
         )
@@ -138,11 +137,12 @@ class Integrity:
         self.settings = _settings()
 
     def intact(self) -> bool:
-        for d, keys, values in self.namespaces:
-            if len(d) != len(keys) or not all(map(operator.is_, d.keys(), keys)):
-                return False
-            if not all(map(operator.is_, d.values(), values)):
-                return False
+        try:  # tuple equality compares identity first: equal tuples of the same objects are cheap
+            for d, keys, values in self.namespaces:
+                if tuple(d) != keys or tuple(d.values()) != values:
+                    return False
+        except Exception:  # noqa: BLE001 - an entry replaced by an object whose == raises
+            return False
         for name, m in self.modules:
             if sys.modules.get(name) is not m:
                 return False

@@ -130,6 +130,7 @@ _REJECT = {
     ast.With: "with statement",
     ast.Match: "match statement",
 }
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 if hasattr(ast, "TryStar"):
     _REJECT[ast.TryStar] = "except*"
 
@@ -148,20 +149,86 @@ class Verifier:
         # it is refused even where the program also binds the name (that binding may not run).
         self.unsafe_globals = frozenset((set(base_globals) | set(dir(builtins))) - allowed)
 
-    def check(self, src: str) -> tuple[bool, str, bool]:
-        """(admitted, why not, mentions `random`). Unparsable source is admitted (nothing runs)."""
+    def check(self, src: str) -> tuple[bool, str, bool, ast.Module | None]:
+        """(admitted, why not, mentions `random`, the parsed tree). Unparsable source is admitted
+        (nothing of it runs; the runner reports the syntax error) with tree None."""
         try:
             tree = ast.parse(src)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
-            return True, "", False
+            return True, "", False, None
         try:
-            w = _Walk(self)
-            w.scope(tree.body, None, [])
+            uses_random, global_reads = self._flat(tree)
+            if global_reads:  # rare: a name that could resolve to a refused global; scopes decide
+                _Walk(self).scope(tree.body, None, [])
         except _Refused as e:
-            return False, str(e), False
+            return False, str(e), False, None
         except RecursionError:
-            return False, "too deeply nested", False
-        return True, "", w.random
+            return False, "too deeply nested", False, None
+        return True, "", uses_random, tree
+
+    def _flat(self, tree: ast.Module) -> tuple[bool, bool]:
+        """Every check that needs no scopes, in one pass over the tree; (mentions `random`,
+        reads a name that is refused as a global)."""
+        uses_random = global_reads = False
+        stored: set[str] = set()
+        caught: set[str] = set()
+        unsafe = self.unsafe_globals
+        for node in ast.walk(tree):
+            t = type(node)
+            if t is ast.Name:
+                ident = node.id
+                if ident.startswith("__"):
+                    raise _Refused(f"name {ident}")
+                if type(node.ctx) is ast.Load:
+                    if ident in unsafe:
+                        global_reads = True
+                else:
+                    stored.add(ident)
+                if ident == "random":
+                    uses_random = True
+            elif t is ast.Attribute:
+                if node.attr not in ATTRS:
+                    raise _Refused(f"attribute .{node.attr}")
+                if type(node.ctx) is not ast.Load:
+                    raise _Refused(f"attribute store .{node.attr}")
+                if node.attr == "random":
+                    uses_random = True
+            elif t in _REJECT:
+                raise _Refused(_REJECT[t])
+            elif t is ast.Subscript:
+                if type(node.ctx) is not ast.Load:
+                    base = node.value
+                    while type(base) is ast.Subscript:
+                        base = base.value
+                    if type(base) is not ast.Name:
+                        raise _Refused("item store into something not held by a variable")
+            elif t is ast.FunctionDef:
+                if node.decorator_list:
+                    raise _Refused("decorator")
+                if node.name.startswith("__"):
+                    raise _Refused(f"name {node.name}")
+                stored.add(node.name)
+            elif t is ast.arg:
+                if node.arg.startswith("__"):
+                    raise _Refused(f"name {node.arg}")
+                stored.add(node.arg)
+            elif t is ast.keyword:
+                if node.arg and node.arg.startswith("__"):
+                    raise _Refused(f"keyword {node.arg}")
+            elif t is ast.Import or t is ast.ImportFrom:
+                if _Walk(self).imports(node):
+                    uses_random = True
+                stored.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+            elif t is ast.ExceptHandler:
+                _check_handler(node, caught)
+                if node.name:
+                    stored.add(node.name)
+            elif t in _COMPREHENSIONS:
+                if any(g.is_async for g in node.generators):
+                    raise _Refused("async comprehension")
+        if caught & stored:
+            raise _Refused(f"rebinds exception name {sorted(caught & stored)[0]}")
+        return uses_random, global_reads
 
 
 class _Refused(Exception):
@@ -169,84 +236,47 @@ class _Refused(Exception):
 
 
 class _Walk:
+    """Scope analysis, run only when the program reads a name that is refused as a global: such a
+    read is allowed only where the name is a local (or closure) variable of an enclosing function,
+    which Python then never looks up in the globals or builtins. (The other checks are in
+    `Verifier._flat`; class scopes, `global` and `nonlocal` are refused there.)"""
+
     def __init__(self, v: Verifier):
         self.v = v
-        self.random = False  # any identifier `random`: the global generators are reset after it
-        self.caught: set[str] = set()  # exception names in handlers: must never be rebound
-        self.bound_anywhere: set[str] = set()
 
-    # ----- scopes --------------------------------------------------------------------------
     def scope(self, body, args: ast.arguments | None, outer: list[set]) -> None:
-        """A module or function body: its local names, then every statement in it."""
-        local = _bound(body) | (_arg_names(args) if args else set())
-        self.bound_anywhere |= local
-        stack = outer + [local] if args is not None else []
+        """A module (args None: its names are globals) or function body."""
+        stack = outer + [_bound(body) | _arg_names(args)] if args is not None else []
         for node in body:
             self.visit(node, stack)
-        if self.caught & self.bound_anywhere:
-            raise _Refused(f"rebinds exception name {sorted(self.caught & self.bound_anywhere)[0]}")
 
     def visit(self, node, stack: list[set]) -> None:
-        kind = _REJECT.get(type(node))
-        if kind:
-            raise _Refused(kind)
         if isinstance(node, (ast.FunctionDef, ast.Lambda)):
             return self.function(node, stack)
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        if isinstance(node, _COMPREHENSIONS):
             return self.comprehension(node, stack)
-        if isinstance(node, ast.Name):
-            self.name(node.id, node.ctx, stack)
-        elif isinstance(node, ast.Attribute):
-            if not isinstance(node.ctx, ast.Load):
-                raise _Refused(f"attribute store .{node.attr}")
-            self.attr(node.attr)
-        elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
-            base = node.value
-            while isinstance(base, ast.Subscript):
-                base = base.value
-            if not isinstance(base, ast.Name):
-                raise _Refused("item store into something not held by a variable")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            self.imports(node)
-        elif isinstance(node, ast.ExceptHandler):
-            self.handler(node)
-        elif isinstance(node, ast.arg) and node.arg.startswith("__"):
-            raise _Refused(f"name {node.arg}")
-        elif isinstance(node, ast.keyword) and node.arg and node.arg.startswith("__"):
-            raise _Refused(f"keyword {node.arg}")
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.v.unsafe_globals:
+            if not any(node.id in scope for scope in stack):
+                raise _Refused(f"name {node.id}")
         for child in ast.iter_child_nodes(node):
             self.visit(child, stack)
 
     def function(self, node, stack: list[set]) -> None:
+        # Decorators (refused anyway), annotations and defaults are evaluated where it is defined.
+        outside = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
         if isinstance(node, ast.FunctionDef):
-            if node.decorator_list:
-                raise _Refused("decorator")
-            if node.name.startswith("__"):
-                raise _Refused(f"name {node.name}")
-            for ann in [node.returns] + [a.annotation for a in _all_args(node.args)]:
-                if ann is not None:
-                    self.visit(ann, stack)
-        # Defaults are evaluated where the function is defined.
-        for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
-            self.visit(d, stack)
-        for a in _all_args(node.args):
-            if a.arg.startswith("__"):
-                raise _Refused(f"name {a.arg}")
+            outside += [node.returns] + [a.annotation for a in _all_args(node.args)]
+        for sub in outside:
+            if sub is not None:
+                self.visit(sub, stack)
         body = node.body if isinstance(node, ast.FunctionDef) else [ast.Expr(node.body)]
         self.scope(body, node.args, stack)
 
     def comprehension(self, node, stack: list[set]) -> None:
         gens = node.generators
-        if any(g.is_async for g in gens):
-            raise _Refused("async comprehension")
         self.visit(gens[0].iter, stack)  # evaluated in the enclosing scope
-        local = set()
-        for g in gens:
-            local |= _target_names(g.target)
-        self.bound_anywhere |= local
-        inner = stack + [local]
+        inner = stack + [set().union(*(_target_names(g.target) for g in gens))]
         for i, g in enumerate(gens):
-            self.visit(g.target, inner)
             if i:
                 self.visit(g.iter, inner)
             for cond in g.ifs:
@@ -256,41 +286,20 @@ class _Walk:
             if sub is not None:
                 self.visit(sub, inner)
 
-    # ----- leaves ---------------------------------------------------------------------------
-    def name(self, ident: str, ctx, stack: list[set]) -> None:
-        if ident.startswith("__"):
-            raise _Refused(f"name {ident}")
-        if ident == "random":
-            self.random = True
-        if not isinstance(ctx, ast.Load):
-            return
-        if any(ident in scope for scope in stack):
-            return  # a local or closure variable of an enclosing function: never a global read
-        if ident in self.v.unsafe_globals:
-            raise _Refused(f"name {ident}")
-
-    def attr(self, ident: str) -> None:
-        if ident not in ATTRS:
-            raise _Refused(f"attribute .{ident}")
-        if ident == "random":
-            self.random = True
-
-    def imports(self, node) -> None:
+    def imports(self, node) -> bool:
+        """Refuse an import the fast path cannot serve; True if it names `random`."""
+        random_ = False
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name not in self.v.modules:
                     raise _Refused(f"import {a.name}")
-                if a.name.startswith("numpy.") and a.asname is None:
-                    continue  # binds `numpy`
-                self._import_name(a.asname or a.name)
-                if "random" in a.name:
-                    self.random = True
-            return
+                _check_ident(a.asname or a.name)
+                random_ = random_ or "random" in a.name
+            return random_
         mod = node.module or ""
         if node.level or mod not in self.v.modules:
             raise _Refused(f"import from {mod or '.'}")
-        if "random" in mod:
-            self.random = True
+        random_ = "random" in mod
         for a in node.names:
             if a.name == "*":
                 if mod not in self.v.star:
@@ -299,23 +308,24 @@ class _Walk:
             allowed = self.v.allowed if mod in ("common", "typing") else ATTRS
             if a.name not in allowed:
                 raise _Refused(f"from {mod} import {a.name}")
-            if a.name == "random":
-                self.random = True
-            self._import_name(a.asname or a.name)
+            _check_ident(a.asname or a.name)
+            random_ = random_ or a.name == "random"
+        return random_
 
-    def _import_name(self, ident: str) -> None:
-        if ident.startswith("__"):
-            raise _Refused(f"name {ident}")
 
-    def handler(self, node: ast.ExceptHandler) -> None:
-        t = node.type
-        names = t.elts if isinstance(t, ast.Tuple) else [t]
-        for n in names:
-            if not (isinstance(n, ast.Name) and n.id in EXCEPTIONS):
-                raise _Refused("except clause that is not a named Exception subclass")
-            self.caught.add(n.id)
-        if node.name and node.name.startswith("__"):
-            raise _Refused(f"name {node.name}")
+def _check_ident(ident: str) -> None:
+    if ident.startswith("__"):
+        raise _Refused(f"name {ident}")
+
+
+def _check_handler(node: ast.ExceptHandler, caught: set[str]) -> None:
+    t = node.type
+    for n in t.elts if isinstance(t, ast.Tuple) else [t]:
+        if not (isinstance(n, ast.Name) and n.id in EXCEPTIONS):
+            raise _Refused("except clause that is not a named Exception subclass")
+        caught.add(n.id)
+    if node.name:
+        _check_ident(node.name)
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:
@@ -323,8 +333,8 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
     return out + [a for a in (args.vararg, args.kwarg) if a is not None]
 
 
-def _arg_names(args: ast.arguments) -> set[str]:
-    return {a.arg for a in _all_args(args)}
+def _arg_names(args: ast.arguments | None) -> set[str]:
+    return {a.arg for a in _all_args(args)} if args else set()
 
 
 def _target_names(t) -> set[str]:

@@ -174,16 +174,17 @@ class Runner:
         return grid.tolist()
 
     # ----- one program ----------------------------------------------------------------------
-    def run(self, src: str, inputs: list, check_det: bool, builtins_dict: dict | None = None) -> dict:
+    def run(self, src: str, inputs: list, check_det: bool, builtins_dict: dict | None = None, tree=None) -> dict:
         """Run one program on decoded input grids; the result as the worker sends it on.
-        `builtins_dict`: the fast path's restricted builtins (each run then gets new modules)."""
+        `builtins_dict`: the fast path's restricted builtins (each run then gets new modules);
+        `tree`: the source already parsed (by the verifier), compiled instead of parsing again."""
         out = CappedWriter(self.stdout_cap)
         _State.unsafe_event = ""
         t0 = time.perf_counter()
         sys.stdout = sys.stderr = out
         try:
             _State.active = True
-            res = self._execute(src, inputs, check_det, builtins_dict)
+            res = self._execute(tree if tree is not None else src, inputs, check_det, builtins_dict)
         except BaseException as e:  # noqa: BLE001 - classification of arbitrary program failure
             _State.active = False
             res = classify(e)
@@ -199,7 +200,7 @@ class Runner:
         res["dur"] = time.perf_counter() - t0
         return res
 
-    def _execute(self, src: str, inputs: list, check_det: bool, builtins_dict: dict | None) -> dict:
+    def _execute(self, src, inputs: list, check_det: bool, builtins_dict: dict | None) -> dict:
         try:
             code = compile(src, PROGRAM_NAME, "exec")
         except (SyntaxError, ValueError, OverflowError) as e:
