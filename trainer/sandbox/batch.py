@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .pool import Sandbox, _Worker
 
 
+_QUEUED_MAX = 32 * 1024  # bytes of a message sent to a busy worker (socket buffers hold ~200 KB)
+
+
 class Batch:
     """State of one run_many call: the queue, in-flight programs and results."""
 
@@ -66,8 +69,11 @@ class Batch:
         sb = self.sb
         while self.queue or self.awaiting or any(w.busy is not None for w in sb._workers):
             for w in sb._workers:
-                if w.ready and not w.dead and w.busy is None and self.queue:
-                    self._dispatch(w, self.queue.popleft())
+                # One program running and one waiting in the worker's socket: the worker starts
+                # the next as soon as it has answered, without waiting for this process.
+                while w.ready and not w.dead and self.queue and (w.busy is None or not w.queued):
+                    if not self._dispatch(w, self.queue.popleft()):
+                        break
             now = time.monotonic()
             deadlines = [w.deadline for w in sb._workers if w.busy is not None]
             deadlines += [until for (_, _, until) in self.awaiting.values()]
@@ -85,6 +91,7 @@ class Batch:
                         ExecResult(None, "timeout", f"killed after {now - w.started:.2f}s wall clock", now - w.started),
                     )
                     sb.stats["killed_timeout"] += 1
+                    self.unqueue(w)
                     sb._kill(w)
             for pid, (i, elapsed, until) in list(self.awaiting.items()):
                 if pid in sb._exits or now > until:
@@ -109,31 +116,58 @@ class Batch:
             raise SandboxError("sandbox zygote keeps dying; giving up")
         lost = [w.busy for w in self.sb._workers if w.busy is not None]
         lost += [i for (i, _, _) in self.awaiting.values()]
+        for w in self.sb._workers:
+            self.unqueue(w)
         self.awaiting.clear()
         self.sb.close()
         self.sb.start()
         for i in lost:
             self._requeue(i)
 
-    def _dispatch(self, w: _Worker, i: int) -> None:
+    def _dispatch(self, w: _Worker, i: int) -> bool:
+        """Send program i to the worker: to run now if it is idle, else to wait behind the one it
+        runs (only a small message: the worker reads it only when done, so it must fit in the
+        socket's buffer). False if not sent (it stays at the head of the queue)."""
         key = self.keys[i]
         token = secrets.token_hex(8)
         # Built by hand so the (pre-encoded) input grids are not serialised again per program.
         head = f'{{"t":"{token}","key":"{key}","src":{json.dumps(self.programs[i])}'
-        if key not in w.sent_keys:
+        new_key = key not in w.sent_keys
+        if new_key:
             head += f',"inputs":{self.payloads[key]}'
+        queued = w.busy is not None
+        if queued and len(head) > _QUEUED_MAX:
+            self.queue.appendleft(i)
+            return False
+        if new_key:
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
                 w.sent_keys.clear()
             w.sent_keys.add(key)
+        if queued:
+            w.queued.append((i, token))
+        else:
+            self._start(w, i, token)
+        try:
+            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
+        except OSError:
+            if queued:  # it may have answered and exited (recycling): its reply is read first
+                self.unqueue(w)
+                return False
+            self.sb._on_death(w, self)
+        return True
+
+    def _start(self, w: _Worker, i: int, token: str) -> None:
+        """Program i is now the one the worker runs (sent just now, or waiting behind another)."""
         w.busy, w.prev_token, w.token = i, w.token, token
         w.started = time.monotonic()
         # The worker kills the program's process at timeout_s; this is the backstop for the
         # worker itself (fork, reaping and the reply take a few ms; more on a loaded machine).
         w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s + 1.0
-        try:
-            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
-        except OSError:
-            self.sb._on_death(w, self)
+
+    def unqueue(self, w: _Worker) -> None:
+        """Programs sent to a worker that is going away but not started there: back to the queue."""
+        while w.queued:
+            self.queue.appendleft(w.queued.pop()[0])
 
     def on_frame(self, w: _Worker, frame: Any) -> None:
         if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
@@ -160,8 +194,12 @@ class Batch:
         w.done += 1
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
             self.sb.stats["recycled"] += 1
+            self.unqueue(w)
             self.sb._kill(w)
-        elif self.queue:  # hand over the next program at once: the worker is waiting
+            return
+        if w.queued:  # the worker has already started it
+            self._start(w, *w.queued.pop(0))
+        if self.queue:  # the next one waits in its socket
             self._dispatch(w, self.queue.popleft())
 
     @staticmethod
@@ -188,6 +226,7 @@ class Batch:
         w.busy = None
 
     def on_violation(self, w: _Worker, why: str, blame_current: bool) -> None:
+        self.unqueue(w)
         culprit = w.busy if blame_current else w.last
         if culprit is not None:
             self.results[culprit] = ExecResult(None, "unsafe", f"tampered with the result channel: {why}")

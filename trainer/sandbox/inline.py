@@ -84,15 +84,15 @@ class InlineRunner:
         signal.signal(signal.SIGALRM, _on_alarm)
 
     def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
-        ok, _why, uses_random, tree = self.verifier.check(src)
-        if not ok:
+        verdict = self.verifier.check(src)
+        if not verdict.admitted:
             return None
         out_, err_ = sys.stdout, sys.stderr
         _Timer.fired = False
         try:
             _Timer.armed = True
             signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
-            res = self.runner.run(src, inputs, check_det, self.builtins, tree)
+            res = self.runner.run(src, inputs, check_det and verdict.rerun, self.builtins, verdict.tree)
         except ProgramTimeout:  # raised by the timer between the runner's own steps
             res = {"outputs": None, "error": "timeout", "detail": ""}
         finally:
@@ -103,7 +103,7 @@ class InlineRunner:
         if _Timer.fired:
             res = {"outputs": None, "error": "timeout", "detail": f"killed after {self.timeout_s:g}s wall clock"}
             res.setdefault("stdout", "")
-        if uses_random:
+        if verdict.uses_random:
             self.reset_random()
         unsettled = res.get("error") in ("timeout", "memory", "unsafe") or str(res.get("detail", "")).startswith(
             "RecursionError"
@@ -159,7 +159,6 @@ def _settings() -> tuple:
         id(warnings.filters),
         len(gc.callbacks),
         gc.isenabled(),
-        tuple(sorted(np.geterr().items())),
     )
 
 

@@ -56,6 +56,7 @@ class _Worker:
     born: float = 0.0
     sent_keys: set = field(default_factory=set)
     busy: int | None = None  # index of the program in flight
+    queued: list = field(default_factory=list)  # [(index, token)] sent, to start after `busy`
     token: str = ""
     prev_token: str = ""
     started: float = 0.0
@@ -411,6 +412,8 @@ class Sandbox:
     def _on_death(self, w: _Worker, batch: "Batch | None") -> None:
         self.stats["died"] += 1
         i, elapsed = w.busy, time.monotonic() - w.started
+        if batch is not None:
+            batch.unqueue(w)
         self._kill(w)
         if not w.ready and w.busy is None and time.monotonic() - w.born < 1 and self._failed_starts():
             raise SandboxError("sandbox workers keep dying during start-up")

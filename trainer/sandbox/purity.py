@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from typing import NamedTuple
 
 # Modules a program may import (all preloaded by the zygote; no import machinery runs).
 MODULES = frozenset(
@@ -71,11 +72,10 @@ COMMON = frozenset(
 # Attribute names, whatever the object: one list, since the type of an object is not known from
 # the source. None of them lets a program reach interpreter state or change a shared setting.
 _NUMPY = """
-array asarray asanyarray ascontiguousarray zeros zeros_like ones ones_like full full_like empty
-empty_like eye identity arange linspace indices meshgrid diag diagonal tri triu tril fromfunction
+array asarray asanyarray ascontiguousarray zeros zeros_like ones ones_like full full_like eye identity arange linspace indices meshgrid diag diagonal tri triu tril fromfunction
 copy reshape ravel flatten transpose swapaxes moveaxis expand_dims squeeze concatenate stack
 vstack hstack dstack column_stack split array_split hsplit vsplit tile repeat flip fliplr flipud
-rot90 roll pad delete insert append unique trim_zeros block atleast_1d atleast_2d broadcast_to
+rot90 roll delete insert append unique trim_zeros block atleast_1d atleast_2d broadcast_to
 kron outer where nonzero argwhere flatnonzero count_nonzero isin all any array_equal array_equiv
 allclose isclose logical_and logical_or logical_not logical_xor equal not_equal greater less
 greater_equal less_equal isnan isinf isfinite sum prod cumsum cumprod diff max min amax amin
@@ -86,13 +86,16 @@ invert left_shift right_shift gcd lcm bincount histogram sort argsort lexsort se
 partition argpartition ptp cross trace percentile quantile average nanmax nanmin hypot arctan2
 sin cos pi e inf nan newaxis unravel_index ravel_multi_index take take_along_axis
 put_along_axis put place putmask copyto fill_diagonal select choose apply_along_axis vectorize
-ndindex ndenumerate iinfo finfo shape ndim size dtype ndarray integer int8 int16 int32 int64
+ndindex ndenumerate iinfo finfo shape ndim size dtype integer int8 int16 int32 int64
 uint8 uint16 uint32 uint64 float16 float32 float64 bool_ int_ intp floating number generic
 issubdtype result_type convolve correlate digitize interp
 linalg det inv norm matrix_rank solve lstsq pinv matrix_power
 random rand randn randint choice shuffle permutation seed random_sample uniform normal
 default_rng integers
 """
+# Not here, because their result holds whatever memory held before (in the worker: data of
+# earlier programs): empty, empty_like, the ndarray constructor, pad (mode="empty"); a ufunc's
+# `where=` without `out=` does the same, so the `where` keyword and `**` in calls are refused.
 _ARRAY = """T astype tolist item fill resize nbytes itemsize kind name type reduce accumulate
 outer at reduceat eps bits"""
 _PYTHON = """
@@ -149,22 +152,22 @@ class Verifier:
         # it is refused even where the program also binds the name (that binding may not run).
         self.unsafe_globals = frozenset((set(base_globals) | set(dir(builtins))) - allowed)
 
-    def check(self, src: str) -> tuple[bool, str, bool, ast.Module | None]:
-        """(admitted, why not, mentions `random`, the parsed tree). Unparsable source is admitted
-        (nothing of it runs; the runner reports the syntax error) with tree None."""
+    def check(self, src: str) -> Verdict:
+        """The verdict on one program. Unparsable source is admitted (nothing of it runs; the
+        runner reports the syntax error), with tree None."""
         try:
             tree = ast.parse(src)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
-            return True, "", False, None
+            return Verdict(True, "", False, None, True)
         try:
             uses_random, global_reads = self._flat(tree)
             if global_reads:  # rare: a name that could resolve to a refused global; scopes decide
                 _Walk(self).scope(tree.body, None, [])
         except _Refused as e:
-            return False, str(e), False, None
+            return Verdict(False, str(e), False, None, True)
         except RecursionError:
-            return False, "too deeply nested", False, None
-        return True, "", uses_random, tree
+            return Verdict(False, "too deeply nested", False, None, True)
+        return Verdict(True, "", uses_random, tree, uses_random or not _stateless(tree, src))
 
     def _flat(self, tree: ast.Module) -> tuple[bool, bool]:
         """Every check that needs no scopes, in one pass over the tree; (mentions `random`,
@@ -173,7 +176,7 @@ class Verifier:
         stored: set[str] = set()
         caught: set[str] = set()
         unsafe = self.unsafe_globals
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             t = type(node)
             if t is ast.Name:
                 ident = node.id
@@ -213,7 +216,9 @@ class Verifier:
                     raise _Refused(f"name {node.arg}")
                 stored.add(node.arg)
             elif t is ast.keyword:
-                if node.arg and node.arg.startswith("__"):
+                if node.arg is None or node.arg == "where":
+                    raise _Refused("keyword where= or ** in a call")
+                if node.arg.startswith("__"):
                     raise _Refused(f"keyword {node.arg}")
             elif t is ast.Import or t is ast.ImportFrom:
                 if _Walk(self).imports(node):
@@ -229,6 +234,16 @@ class Verifier:
         if caught & stored:
             raise _Refused(f"rebinds exception name {sorted(caught & stored)[0]}")
         return uses_random, global_reads
+
+
+class Verdict(NamedTuple):
+    admitted: bool
+    why: str  # why not admitted
+    uses_random: bool  # names `random`: the global generators are reset after it
+    tree: ast.Module | None  # the parsed source, compiled by the runner
+    # False when the determinism re-run could not find anything: no randomness, and no state that
+    # outlives a call (see `_stateless`).
+    rerun: bool
 
 
 class _Refused(Exception):
@@ -313,6 +328,44 @@ class _Walk:
         return random_
 
 
+def _stateless(tree: ast.Module, src: str) -> bool:
+    """Does every call of the program start from the same state? True when its module level only
+    imports, defines functions whose defaults are constants and binds names to constants, and it
+    never names the helper library's shared lists. (Its functions can then keep nothing between
+    calls: attribute stores, `global`, decorators and generators are refused anyway.)"""
+    if "ALL_COLORS" in src or "NOT_BLACK" in src:
+        return False
+    for node in tree.body:
+        t = type(node)
+        if t is ast.FunctionDef:
+            if not all(_constant(d) for d in node.args.defaults + node.args.kw_defaults if d is not None):
+                return False
+        elif t is ast.Assign or t is ast.AnnAssign:
+            if node.value is None or not _constant(node.value):
+                return False
+        elif t is ast.Expr:
+            if type(node.value) is not ast.Constant:
+                return False
+        elif t is not ast.Import and t is not ast.ImportFrom:
+            return False
+    return True
+
+
+def _constant(node) -> bool:
+    """A literal of immutable values: a constant, -constant, or a tuple of those, or a dotted
+    name (numpy's dtypes, `Color.RED`: never one of the shared lists, checked by the caller)."""
+    t = type(node)
+    if t is ast.Constant:
+        return True
+    if t is ast.UnaryOp:
+        return type(node.operand) is ast.Constant
+    if t is ast.Tuple:
+        return all(_constant(e) for e in node.elts)
+    if t is ast.Attribute:
+        return type(node.value) is ast.Name
+    return False
+
+
 def _check_ident(ident: str) -> None:
     if ident.startswith("__"):
         raise _Refused(f"name {ident}")
@@ -326,6 +379,27 @@ def _check_handler(node: ast.ExceptHandler, caught: set[str]) -> None:
         caught.add(n.id)
     if node.name:
         _check_ident(node.name)
+
+
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment"})
+
+
+def _nodes(tree: ast.AST):
+    """Every node of the tree (like ast.walk, without its generator per node or the context and
+    operator leaves, which carry nothing to check)."""
+    todo = [tree]
+    pop, push, extend, AST = todo.pop, todo.append, todo.extend, ast.AST
+    while todo:
+        node = pop()
+        yield node
+        for f in node._fields:
+            if f in _SKIP_FIELDS:
+                continue
+            v = getattr(node, f, None)
+            if type(v) is list:
+                extend(x for x in v if isinstance(x, AST))
+            elif isinstance(v, AST):
+                push(v)
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:

@@ -1,0 +1,256 @@
+"""The fast path (programs run in the worker itself): what the verifier admits, and hostile programs
+shaped to pass it, each followed on the same worker by an innocent program whose result must be
+correct. A hostile program is either refused (and then forks as before) or admitted and harmless
+(or caught by the integrity check, which replaces the worker before its next program)."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from trainer import program_library
+from trainer.sandbox import Sandbox, purity
+from trainer.sandbox.inline import Integrity, shared_mutables
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+
+from corpus import build_corpus  # noqa: E402
+
+GRID = [[1, 2, 3], [4, 5, 6]]
+FLIPPED = [[4, 5, 6], [1, 2, 3]]
+INNOCENT = (
+    "from common import *\nimport random\ndef transform(g):\n    out = np.flipud(g).copy()\n"
+    "    out[0, 0] = Color.NOT_BLACK[3] + len(Color.ALL_COLORS) - 10 + int(np.sum(np.zeros(3)))\n"
+    "    return out\n"
+)
+INNOCENT_OUT = [[4, 5, 6], [1, 2, 3]]
+
+
+def base_globals() -> dict:
+    import typing
+
+    g = {"np": np, "numpy": np, "common": program_library}
+    g.update({n: getattr(typing, n) for n in typing.__all__})
+    g.update({n: getattr(program_library, n) for n in program_library.__all__})
+    return g
+
+
+VERIFIER = purity.Verifier(base_globals(), common_ok=True)
+
+
+def refused(src: str) -> str:
+    v = VERIFIER.check(src)
+    return "" if v.admitted else v.why
+
+
+# ----- the verifier alone (no processes) ------------------------------------------------------
+def test_most_corpus_programs_are_admitted_and_skip_the_rerun_only_without_randomness():
+    items = build_corpus(200, seed=3)
+    verdicts = [(it, VERIFIER.check(it.program)) for it in items]
+    assert sum(v.admitted for _, v in verdicts) >= 0.95 * len(items)
+    for it, v in verdicts:
+        if it.category == "nondeterministic":
+            assert v.rerun and v.uses_random, it.program
+
+
+def test_the_verified_helper_names_are_the_library_exports():
+    """Adding a helper to the library must go with a look at it before the fast path trusts it."""
+    assert purity.COMMON == set(program_library.__all__)
+
+
+def test_the_only_shared_mutable_state_reachable_is_what_the_worker_checks():
+    import collections
+    import copy
+    import functools
+    import heapq
+    import itertools
+    import math
+    import random
+    import typing
+
+    mods = {m.__name__: m for m in (np, np.random, np.linalg, math, itertools, collections, functools, copy, heapq)}
+    mods.update({"typing": typing, "random": random, "common": program_library})
+    roots = dict(base_globals(), **mods)
+    paths = {p for p, _ in shared_mutables(roots)}
+    # copy.deepcopy's `_nil=[]` default is a sentinel it never fills; checked all the same.
+    assert paths == {"Color.ALL_COLORS", "Color.NOT_BLACK", "copy.deepcopy(default)"}
+
+
+def test_integrity_sees_a_changed_list_or_module_entry():
+    import math
+
+    restricted = {"len": len}
+    check = Integrity({"numpy": np, "math": math}, base_globals(), restricted)
+    assert check.intact()
+    program_library.Color.NOT_BLACK.append(0)
+    try:
+        assert not check.intact()
+    finally:
+        program_library.Color.NOT_BLACK.pop()
+    assert check.intact()
+    real = math.floor
+    math.floor = lambda x: 0
+    try:
+        assert not check.intact()
+    finally:
+        math.floor = real
+    assert check.intact()
+
+
+REFUSED = [
+    ("alias-module-store", "def transform(g):\n    m = np\n    m.flipud = None\n    return g\n", "attribute store"),
+    ("dunder-attr", "def transform(g):\n    return g.__class__\n", "attribute .__class__"),
+    ("frame-attr", "def transform(g):\n    f = (x for x in g)\n    return f.gi_frame\n", "attribute .gi_frame"),
+    ("globals-via-lambda", "def transform(g):\n    return (lambda: 0).__globals__\n", "attribute .__globals__"),
+    ("str-format-walks-attrs", "def transform(g):\n    '{0.__class__}'.format(g)\n    return g\n", ".format"),
+    ("format-map", "def transform(g):\n    '{a}'.format_map({'a': 1})\n    return g\n", ".format_map"),
+    ("class", "class A:\n    pass\ndef transform(g):\n    return g\n", "class"),
+    ("decorator", "import functools\n@functools.lru_cache\ndef transform(g):\n    return g\n", "decorator"),
+    ("generator", "def gen():\n    yield 1\ndef transform(g):\n    return g\n", "generator"),
+    ("with", "def transform(g):\n    with np.errstate(all='raise'):\n        return g\n", "with"),
+    ("match-class-pattern", "def transform(g):\n    match g:\n        case np.ndarray():\n            return g\n", "match"),
+    ("global", "x = 1\ndef transform(g):\n    global x\n    return g\n", "global"),
+    ("bare-except", "def transform(g):\n    try:\n        return g\n    except:\n        return g\n", "except"),
+    ("except-base", "def transform(g):\n    try:\n        return g\n    except BaseException:\n        return g\n", "except"),
+    (
+        "except-tuple-base",
+        "def transform(g):\n    try:\n        return g\n    except (ValueError, BaseException):\n        return g\n",
+        "except",
+    ),
+    (
+        "rebind-exception-name",
+        "ValueError = KeyboardInterrupt\ndef transform(g):\n    try:\n        return g\n    except ValueError:\n"
+        "        return g\n",
+        "rebinds",
+    ),
+    ("operator-attrgetter", "import operator\ndef transform(g):\n    return g\n", "import operator"),
+    ("sys", "import sys\ndef transform(g):\n    return g\n", "import sys"),
+    ("dunder-import", "def transform(g):\n    __import__('os')\n    return g\n", "__import__"),
+    ("builtins-name", "def transform(g):\n    __builtins__['len'] = None\n    return g\n", "__builtins__"),
+    ("getattr", "def transform(g):\n    return getattr(np, 'flipud')(g)\n", "getattr"),
+    ("type", "def transform(g):\n    return type(g)(g)\n", "type"),
+    ("vars", "def transform(g):\n    vars(np)\n    return g\n", "vars"),
+    ("id-address", "def transform(g):\n    return g * 0 + id(g) % 10\n", "name id"),
+    ("open", "def transform(g):\n    open('x', 'w')\n    return g\n", "open"),
+    ("typing-overload", "def transform(g):\n    overload(transform)\n    return g\n", "overload"),
+    ("from-typing-overload", "from typing import overload\ndef transform(g):\n    return g\n", "overload"),
+    # A binding in another scope does not make a global read safe.
+    ("other-scope-binding", "def f():\n    open = 1\ndef transform(g):\n    open('x')\n    return g\n", "open"),
+    ("comprehension-iterable", "def transform(g):\n    return [open for open in open]\n", "open"),
+    ("star-import-numpy", "from numpy import *\ndef transform(g):\n    return g\n", "import *"),
+    ("uninitialised-empty", "def transform(g):\n    return np.empty(g.shape, dtype=int) % 10\n", ".empty"),
+    ("uninitialised-ndarray", "def transform(g):\n    return np.ndarray(g.shape, dtype=int)\n", ".ndarray"),
+    ("uninitialised-where", "def transform(g):\n    return np.add(g, 0, where=g > 9)\n", "where"),
+    ("uninitialised-pad", "def transform(g):\n    return np.pad(g, 1, mode='empty')\n", ".pad"),
+    ("kwargs-unpacking", "def transform(g):\n    return np.add(g, 0, **{'where': g > 9})\n", "**"),
+    ("seterr", "def transform(g):\n    np.seterr(all='raise')\n    return g\n", ".seterr"),
+    ("printoptions", "def transform(g):\n    np.set_printoptions(threshold=1)\n    return g\n", ".set_printoptions"),
+    ("as-strided", "def transform(g):\n    return np.lib.stride_tricks.as_strided(g)\n", "attribute ."),
+    ("exception-traceback", "def transform(g):\n    try:\n        1 / 0\n    except Exception as e:\n"
+     "        return e.__traceback__\n", "__traceback__"),
+    ("exception-args", "def transform(g):\n    try:\n        1 / 0\n    except Exception as e:\n"
+     "        return e.args\n", ".args"),
+    ("item-store-through-attribute", "def transform(g):\n    Color.NOT_BLACK[0] = 7\n    return g\n", "item store"),
+]
+
+
+@pytest.mark.parametrize("src,why", [pytest.param(s, w, id=n) for n, s, w in REFUSED])
+def test_the_verifier_refuses(src, why):
+    assert why in refused(src)
+
+
+def test_unparsable_source_is_admitted_nothing_of_it_runs():
+    v = VERIFIER.check("def transform(g:\n")
+    assert v.admitted and v.tree is None
+
+
+# ----- hostile programs on a real worker ---------------------------------------------------------
+# (id, program): each passes the verifier (asserted), runs in the worker, and must leave nothing
+# behind that changes the next program's result.
+ADMITTED = [
+    ("alias-shared-list-item-store", "def transform(g):\n    x = Color.NOT_BLACK\n    x[3] = 0\n    return g\n"),
+    ("alias-shared-list-augassign", "def transform(g):\n    x = Color.ALL_COLORS\n    x += [1]\n    return g\n"),
+    ("default-argument-alias", "def transform(g, memo=Color.NOT_BLACK):\n    memo.reverse()\n    return g\n"),
+    ("comprehension-mutates", "def transform(g):\n    [Color.NOT_BLACK.pop() for _ in range(3)]\n    return g\n"),
+    ("heapq-on-shared-list", "import heapq\ndef transform(g):\n    heapq.heappush(Color.NOT_BLACK, 0)\n    return g\n"),
+    ("walrus-and-lambda", "def transform(g):\n    f = lambda: (y := Color.ALL_COLORS).clear()\n    f()\n    return g\n"),
+    ("random-seeded", "import random\ndef transform(g):\n    random.seed(7)\n    np.random.seed(7)\n    return g\n"),
+    ("random-consumed", "def transform(g):\n    np.random.rand(1000)\n    return g\n"),
+    ("recursion", "def f(n):\n    return f(n + 1)\ndef transform(g):\n    return f(0)\n"),
+    ("huge-allocation", "def transform(g):\n    return np.ones((40000, 40000))\n"),
+    (
+        "timeout-swallowed",
+        "def transform(g):\n    while True:\n        try:\n            while True:\n                pass\n"
+        "        except Exception:\n            pass\n",
+    ),
+    ("timeout-in-finally", "def transform(g):\n    try:\n        while True:\n            pass\n"
+     "    finally:\n        while True:\n            pass\n"),
+    ("fstring-format-spec", "def transform(g):\n    print(f'{g!r:>{10}} {transform}')\n    return g\n"),
+    ("dtype-object", "def transform(g):\n    a = np.array([len, print], dtype='O')\n    print(a)\n    return g\n"),
+    ("view-of-input", "def transform(g):\n    v = g.T\n    v[0, 0] = 9\n    return g\n"),
+    ("namedtuple-class", "from collections import namedtuple\ndef transform(g):\n    P = namedtuple('P', 'x y')\n"
+     "    return g\n"),
+    ("leaked-cycle", "def transform(g):\n    a = []\n    a.append(a)\n    a.append(lambda: a)\n    return g\n"),
+]
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512) as s:
+        yield s
+
+
+def test_hostile_programs_in_the_fast_path_pass_the_verifier():
+    assert [(n, refused(s)) for n, s in ADMITTED if refused(s)] == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("poison", [pytest.param(s, id=n) for n, s in ADMITTED])
+def test_innocent_program_after_a_fast_path_program_is_scored_correctly(sb, poison):
+    assert sb.run_one(INNOCENT, [GRID]).outputs == [INNOCENT_OUT]
+    fast = sb.stats["fast_path"]
+    res = sb.run_many([poison, INNOCENT, INNOCENT + "# again\n"], [[GRID]] * 3)
+    assert sb.stats["fast_path"] - fast == 3, (res[0].error, res[0].detail)  # none forked
+    assert res[1].error is None, res[1].detail
+    assert res[1].outputs == [INNOCENT_OUT] and res[2].outputs == [INNOCENT_OUT]
+
+
+def test_a_program_stuck_in_c_code_costs_its_worker_not_the_next_result(sb):
+    """The timer cannot interrupt C code (sum over an endless iterator); the parent's deadline
+    kills the worker, and the next program runs on a fresh one."""
+    stuck = "import itertools\ndef transform(g):\n    return sum(itertools.count())\n"
+    assert refused(stuck) == ""
+    spawned = sb.stats["spawned"]
+    res = sb.run_many([stuck, INNOCENT], [[GRID]] * 2)
+    assert res[0].error == "timeout"
+    assert res[1].outputs == [INNOCENT_OUT]
+    assert sb.stats["spawned"] > spawned
+
+
+def test_fast_and_forked_results_agree_on_hostile_programs():
+    programs = [s for _, s in ADMITTED if "while True" not in s]
+    programs.append("import random\ndef transform(g):\n    random.seed(1)\n    return [[random.randint(0, 9)] * 2]\n")
+    kw = dict(workers=1, timeout_s=1.0, memory_mb=512, check_determinism=False)
+    with Sandbox(fast_path=True, **kw) as fast, Sandbox(fast_path=False, **kw) as forked:
+        a = fast.run_many(programs, [[GRID]] * len(programs))
+        b = forked.run_many(programs, [[GRID]] * len(programs))
+        assert fast.stats["fast_path"] == len(programs) and forked.stats["fast_path"] == 0
+    for p, x, y in zip(programs, a, b):
+        assert (x.error, x.outputs) == (y.error, y.outputs), p
+
+
+def test_random_state_is_the_same_at_the_start_of_every_program_whichever_path():
+    """A fast-path program that draws or seeds leaves the generators as it found them, for the
+    next fast-path program and for the processes the worker forks later."""
+    show = "import random\ndef transform(g):\n    print(random.random(), np.random.randint(10**9))\n    return g\n"
+    forked = show.replace("return g", "return getattr(np, \"array\")(g)")  # getattr: refused, forks
+    assert refused(forked) and not refused(show)
+    draw = "import random\ndef transform(g):\n    random.seed(3)\n    np.random.rand(50)\n    return g\n"
+    programs = [forked, draw, forked + "#\n", show, draw + "#\n", show + "#\n", forked + "##\n"]
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512, check_determinism=False) as sb:
+        res = sb.run_many(programs, [[GRID]] * len(programs))
+        assert sb.stats["fast_path"] == 4
+    printed = {r.stdout for p, r in zip(programs, res) if p.startswith(show[:30]) and "print" in p}
+    assert all(r.error is None for r in res), [r.detail for r in res]
+    assert len(printed) == 1, printed
