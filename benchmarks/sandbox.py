@@ -294,7 +294,9 @@ def main(argv=None) -> int:
                 cpu[key] = min(cpu.get(key, float("inf")), c)
                 outs[key] = out
         if not args.no_fork_row:
-            with Sandbox(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb, fast_path=False) as sb3:
+            with Sandbox(
+                workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb, fast_path=False
+            ) as sb3:
                 w0, c0 = sb3.stats["worker_cpu_s"], time.process_time()
                 best["f"], outs["f"] = timed(lambda: method_d(items, args, sb3))
                 cpu["f"] = time.process_time() - c0 + sb3.stats["worker_cpu_s"] - w0

@@ -98,6 +98,10 @@ def test_integrity_sees_a_changed_list_or_module_entry():
     assert check.intact()
 
 
+def _try(body: str, clause: str, handler: str) -> str:
+    return f"def transform(g):\n    try:\n        {body}\n    except{clause}:\n        {handler}\n"
+
+
 REFUSED = [
     ("alias-module-store", "def transform(g):\n    m = np\n    m.flipud = None\n    return g\n", "attribute store"),
     ("dunder-attr", "def transform(g):\n    return g.__class__\n", "attribute .__class__"),
@@ -109,19 +113,18 @@ REFUSED = [
     ("decorator", "import functools\n@functools.lru_cache\ndef transform(g):\n    return g\n", "decorator"),
     ("generator", "def gen():\n    yield 1\ndef transform(g):\n    return g\n", "generator"),
     ("with", "def transform(g):\n    with np.errstate(all='raise'):\n        return g\n", "with"),
-    ("match-class-pattern", "def transform(g):\n    match g:\n        case np.ndarray():\n            return g\n", "match"),
-    ("global", "x = 1\ndef transform(g):\n    global x\n    return g\n", "global"),
-    ("bare-except", "def transform(g):\n    try:\n        return g\n    except:\n        return g\n", "except"),
-    ("except-base", "def transform(g):\n    try:\n        return g\n    except BaseException:\n        return g\n", "except"),
     (
-        "except-tuple-base",
-        "def transform(g):\n    try:\n        return g\n    except (ValueError, BaseException):\n        return g\n",
-        "except",
+        "match-class-pattern",
+        "def transform(g):\n    match g:\n        case np.ndarray():\n            return g\n",
+        "match",
     ),
+    ("global", "x = 1\ndef transform(g):\n    global x\n    return g\n", "global"),
+    ("bare-except", _try("return g", "", "return g"), "except"),
+    ("except-base", _try("return g", " BaseException", "return g"), "except"),
+    ("except-tuple-base", _try("return g", " (ValueError, BaseException)", "return g"), "except"),
     (
         "rebind-exception-name",
-        "ValueError = KeyboardInterrupt\ndef transform(g):\n    try:\n        return g\n    except ValueError:\n"
-        "        return g\n",
+        "ValueError = KeyboardInterrupt\n" + _try("return g", " ValueError", "return g"),
         "rebinds",
     ),
     ("operator-attrgetter", "import operator\ndef transform(g):\n    return g\n", "import operator"),
@@ -147,10 +150,8 @@ REFUSED = [
     ("seterr", "def transform(g):\n    np.seterr(all='raise')\n    return g\n", ".seterr"),
     ("printoptions", "def transform(g):\n    np.set_printoptions(threshold=1)\n    return g\n", ".set_printoptions"),
     ("as-strided", "def transform(g):\n    return np.lib.stride_tricks.as_strided(g)\n", "attribute ."),
-    ("exception-traceback", "def transform(g):\n    try:\n        1 / 0\n    except Exception as e:\n"
-     "        return e.__traceback__\n", "__traceback__"),
-    ("exception-args", "def transform(g):\n    try:\n        1 / 0\n    except Exception as e:\n"
-     "        return e.args\n", ".args"),
+    ("exception-traceback", _try("1 / 0", " Exception as e", "return e.__traceback__"), "__traceback__"),
+    ("exception-args", _try("1 / 0", " Exception as e", "return e.args"), ".args"),
     ("item-store-through-attribute", "def transform(g):\n    Color.NOT_BLACK[0] = 7\n    return g\n", "item store"),
 ]
 
@@ -174,7 +175,10 @@ ADMITTED = [
     ("default-argument-alias", "def transform(g, memo=Color.NOT_BLACK):\n    memo.reverse()\n    return g\n"),
     ("comprehension-mutates", "def transform(g):\n    [Color.NOT_BLACK.pop() for _ in range(3)]\n    return g\n"),
     ("heapq-on-shared-list", "import heapq\ndef transform(g):\n    heapq.heappush(Color.NOT_BLACK, 0)\n    return g\n"),
-    ("walrus-and-lambda", "def transform(g):\n    f = lambda: (y := Color.ALL_COLORS).clear()\n    f()\n    return g\n"),
+    (
+        "walrus-and-lambda",
+        "def transform(g):\n    f = lambda: (y := Color.ALL_COLORS).clear()\n    f()\n    return g\n",
+    ),
     ("random-seeded", "import random\ndef transform(g):\n    random.seed(7)\n    np.random.seed(7)\n    return g\n"),
     ("random-consumed", "def transform(g):\n    np.random.rand(1000)\n    return g\n"),
     ("recursion", "def f(n):\n    return f(n + 1)\ndef transform(g):\n    return f(0)\n"),
@@ -184,13 +188,18 @@ ADMITTED = [
         "def transform(g):\n    while True:\n        try:\n            while True:\n                pass\n"
         "        except Exception:\n            pass\n",
     ),
-    ("timeout-in-finally", "def transform(g):\n    try:\n        while True:\n            pass\n"
-     "    finally:\n        while True:\n            pass\n"),
+    (
+        "timeout-in-finally",
+        "def transform(g):\n    try:\n        while True:\n            pass\n"
+        "    finally:\n        while True:\n            pass\n",
+    ),
     ("fstring-format-spec", "def transform(g):\n    print(f'{g!r:>{10}} {transform}')\n    return g\n"),
     ("dtype-object", "def transform(g):\n    a = np.array([len, print], dtype='O')\n    print(a)\n    return g\n"),
     ("view-of-input", "def transform(g):\n    v = g.T\n    v[0, 0] = 9\n    return g\n"),
-    ("namedtuple-class", "from collections import namedtuple\ndef transform(g):\n    P = namedtuple('P', 'x y')\n"
-     "    return g\n"),
+    (
+        "namedtuple-class",
+        "from collections import namedtuple\ndef transform(g):\n    P = namedtuple('P', 'x y')\n    return g\n",
+    ),
     ("leaked-cycle", "def transform(g):\n    a = []\n    a.append(a)\n    a.append(lambda: a)\n    return g\n"),
 ]
 
@@ -244,7 +253,7 @@ def test_random_state_is_the_same_at_the_start_of_every_program_whichever_path()
     """A fast-path program that draws or seeds leaves the generators as it found them, for the
     next fast-path program and for the processes the worker forks later."""
     show = "import random\ndef transform(g):\n    print(random.random(), np.random.randint(10**9))\n    return g\n"
-    forked = show.replace("return g", "return getattr(np, \"array\")(g)")  # getattr: refused, forks
+    forked = show.replace("return g", 'return getattr(np, "array")(g)')  # getattr: refused, forks
     assert refused(forked) and not refused(show)
     draw = "import random\ndef transform(g):\n    random.seed(3)\n    np.random.rand(50)\n    return g\n"
     programs = [forked, draw, forked + "#\n", show, draw + "#\n", show + "#\n", forked + "##\n"]

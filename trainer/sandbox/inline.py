@@ -127,9 +127,7 @@ class Integrity:
         spaces = list({id(m): m for m in mods.values()}.values())
         spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
         self.namespaces = [(vars(s), tuple(vars(s).keys()), tuple(vars(s).values())) for s in spaces]
-        self.namespaces.append(
-            (restricted_builtins, tuple(restricted_builtins), tuple(restricted_builtins.values()))
-        )
+        self.namespaces.append((restricted_builtins, tuple(restricted_builtins), tuple(restricted_builtins.values())))
         self.modules = [(name, m) for name, m in mods.items()]
         roots = dict(base_globals)
         roots.update(mods)
@@ -216,4 +214,3 @@ def _same(obj, snap) -> bool:
     if isinstance(obj, (set, frozenset)):
         return obj == snap
     return all(map(operator.is_, obj, snap))
-
