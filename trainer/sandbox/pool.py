@@ -2,8 +2,9 @@
 
 One zygote process (preloaded numpy + common) forks confined workers; the parent talks to each
 worker over its own socketpair with size-capped JSON frames and keeps exactly one program in
-flight per worker. Each worker runs every program in a fresh child process of its own and enforces
-its wall-clock limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
+flight per worker (and at most one more waiting in its socket). Each worker runs a program the
+verifier admits itself and every other one in a fresh child process, and enforces its wall-clock
+limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
 others while the zygote forks), and every worker is recycled after `recycle_every` programs.
 """

@@ -1,9 +1,9 @@
-"""Execution of one program inside the process forked for it: fresh globals, determinism re-run,
-validation, and classification of what the program attempted.
+"""Execution of one program: fresh globals, determinism re-run, validation, and classification of
+what the program attempted.
 
 Runs in a child that is already confined (rlimits, Landlock, seccomp) and that exits right after
 this program, so nothing a program changes (modules, caches, interpreter knobs, files) can reach
-the next one. What lives here only *classifies* behaviour: an audit hook (cannot be removed from
+the next one; or, for a program the verifier admitted, in the worker itself (`inline`). What lives here only *classifies* behaviour: an audit hook (cannot be removed from
 Python) turns attempts at processes, sockets, ctypes, heap or frame introspection into an `unsafe`
 error even when the OS would also refuse them.
 """

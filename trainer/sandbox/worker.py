@@ -1,12 +1,14 @@
-"""Worker: a small fork server that runs each program in a fresh child of its own.
+"""Worker: runs each program either itself (the fast path) or in a fresh child of its own.
 
 Entered right after the zygote forks; never returns (always os._exit), so a failure here can never
 fall back into the zygote's loop. The worker confines itself (rlimits, Landlock, the worker seccomp
-filter), then for every task from the parent: forks a child, which stacks the program seccomp
-filter (no fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to
-a pipe; the worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp
-dir, and answers the parent. The worker itself never runs program code, so nothing a program does
-to its interpreter (modules, caches, warnings filters, the harness's own frames) outlives it.
+filter), then for every task from the parent: if the verifier admits the program, runs it in this
+process (`inline.InlineRunner`: nothing it can reach outlives it; the worker exits after it when
+that cannot be vouched for); otherwise forks a child, which stacks the program seccomp filter (no
+fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to a pipe; the
+worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp dir, and
+answers the parent. Nothing such a child does to its interpreter (modules, caches, warnings
+filters, the harness's own frames) outlives it.
 """
 
 from __future__ import annotations
