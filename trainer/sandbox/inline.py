@@ -124,22 +124,29 @@ class Integrity:
     shared containers reachable through allowed names, and a few interpreter settings."""
 
     def __init__(self, mods: dict, base_globals: dict, restricted_builtins: dict):
-        spaces = list({id(m): m for m in mods.values()}.values())
-        spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
-        self.namespaces = [(vars(s), tuple(vars(s).keys()), tuple(vars(s).values())) for s in spaces]
-        self.namespaces.append((restricted_builtins, tuple(restricted_builtins), tuple(restricted_builtins.values())))
-        self.modules = [(name, m) for name, m in mods.items()]
+        # The scan first: reading a module attribute can add entries (numpy's lazy submodules).
         roots = dict(base_globals)
         roots.update(mods)
         self.containers = [(obj, _snapshot(obj)) for _path, obj in shared_mutables(roots)]
+        spaces = list({id(m): m for m in mods.values()}.values())
+        spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
+        # Per namespace: its size and the entries a program can reach (allowed attribute names),
+        # read by one C-level itemgetter call and compared by identity.
+        self.namespaces = []
+        for d in [vars(sp) for sp in spaces] + [restricted_builtins]:
+            names = sorted(d) if d is restricted_builtins else sorted(purity.ATTRS & set(d))
+            if names:
+                get = operator.itemgetter(*names, *names[:1])  # two names at least: a tuple
+                self.namespaces.append((d, len(d), get, get(d)))
+        self.modules = [(name, m) for name, m in mods.items()]
         self.settings = _settings()
 
     def intact(self) -> bool:
-        try:  # tuple equality compares identity first: equal tuples of the same objects are cheap
-            for d, keys, values in self.namespaces:
-                if tuple(d) != keys or tuple(d.values()) != values:
+        try:
+            for d, size, get, values in self.namespaces:
+                if len(d) != size or not all(map(operator.is_, get(d), values)):
                     return False
-        except Exception:  # noqa: BLE001 - an entry replaced by an object whose == raises
+        except KeyError:  # an entry gone
             return False
         for name, m in self.modules:
             if sys.modules.get(name) is not m:
