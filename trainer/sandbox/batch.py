@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from .pool import Sandbox, _Worker
 
 
-_QUEUED_MAX = 32 * 1024  # bytes of a message sent to a busy worker (socket buffers hold ~200 KB)
+# Programs sent to a busy worker, to start as soon as it answers (so it does not wait for this
+# process to be scheduled), and their total size: the worker reads them only when done, so they
+# must fit in the socket's buffer (~200 KB on Linux).
+_QUEUE_DEPTH = 4
+_QUEUED_MAX = 64 * 1024
 
 
 class Batch:
@@ -71,7 +75,7 @@ class Batch:
             for w in sb._workers:
                 # One program running and one waiting in the worker's socket: the worker starts
                 # the next as soon as it has answered, without waiting for this process.
-                while w.ready and not w.dead and self.queue and (w.busy is None or not w.queued):
+                while w.ready and not w.dead and self.queue and len(w.queued) < _QUEUE_DEPTH:
                     if not self._dispatch(w, self.queue.popleft()):
                         break
             now = time.monotonic()
@@ -125,9 +129,8 @@ class Batch:
             self._requeue(i)
 
     def _dispatch(self, w: _Worker, i: int) -> bool:
-        """Send program i to the worker: to run now if it is idle, else to wait behind the one it
-        runs (only a small message: the worker reads it only when done, so it must fit in the
-        socket's buffer). False if not sent (it stays at the head of the queue)."""
+        """Send program i to the worker: to run now if it is idle, else to wait behind the ones it
+        has (see _QUEUED_MAX). False if not sent (it stays at the head of the queue)."""
         key = self.keys[i]
         token = secrets.token_hex(8)
         # Built by hand so the (pre-encoded) input grids are not serialised again per program.
@@ -136,7 +139,7 @@ class Batch:
         if new_key:
             head += f',"inputs":{self.payloads[key]}'
         queued = w.busy is not None
-        if queued and len(head) > _QUEUED_MAX:
+        if queued and len(head) + sum(n for _, _, n in w.queued) > _QUEUED_MAX:
             self.queue.appendleft(i)
             return False
         if new_key:
@@ -144,7 +147,7 @@ class Batch:
                 w.sent_keys.clear()
             w.sent_keys.add(key)
         if queued:
-            w.queued.append((i, token))
+            w.queued.append((i, token, len(head)))
         else:
             self._start(w, i, token)
         try:
@@ -198,9 +201,11 @@ class Batch:
             self.sb._kill(w)
             return
         if w.queued:  # the worker has already started it
-            self._start(w, *w.queued.pop(0))
-        if self.queue:  # the next one waits in its socket
-            self._dispatch(w, self.queue.popleft())
+            i, token, _ = w.queued.pop(0)
+            self._start(w, i, token)
+        while self.queue and len(w.queued) < _QUEUE_DEPTH:  # the next ones wait in its socket
+            if not self._dispatch(w, self.queue.popleft()):
+                break
 
     @staticmethod
     def _validate(frame: dict, n_inputs: int) -> ExecResult | None:

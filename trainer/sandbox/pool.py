@@ -2,7 +2,7 @@
 
 One zygote process (preloaded numpy + common) forks confined workers; the parent talks to each
 worker over its own socketpair with size-capped JSON frames and keeps exactly one program in
-flight per worker (and at most one more waiting in its socket). Each worker runs a program the
+flight per worker (and a few more waiting in its socket). Each worker runs a program the
 verifier admits itself and every other one in a fresh child process, and enforces its wall-clock
 limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
@@ -57,7 +57,7 @@ class _Worker:
     born: float = 0.0
     sent_keys: set = field(default_factory=set)
     busy: int | None = None  # index of the program in flight
-    queued: list = field(default_factory=list)  # [(index, token)] sent, to start after `busy`
+    queued: list = field(default_factory=list)  # [(index, token, bytes)] sent, to run after `busy`
     token: str = ""
     prev_token: str = ""
     started: float = 0.0
