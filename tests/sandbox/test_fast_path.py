@@ -263,3 +263,20 @@ def test_random_state_is_the_same_at_the_start_of_every_program_whichever_path()
     printed = {r.stdout for p, r in zip(programs, res) if p.startswith(show[:30]) and "print" in p}
     assert all(r.error is None for r in res), [r.detail for r in res]
     assert len(printed) == 1, printed
+
+
+def test_programs_that_fork_never_see_what_fast_path_programs_left_in_a_worker():
+    """Programs the verifier refuses fork from a worker that has never run a program itself: its
+    heap (object addresses) and caches are not shaped by the fast-path programs before them."""
+    probe = "import sys\ndef transform(g):\n    print(id(object()), len(sys.modules))\n    return g\n"
+    assert refused(probe)
+    churn = [
+        f"from typing import List\ndef transform(g) -> List[int]:\n    keep = [[{k}] * {k} for _ in range(300)]\n"
+        f"    d = {{i: str(i) * {k} for i in range(200)}}\n    return g\n"
+        for k in range(1, 30)
+    ]
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512) as sb:
+        warm = sb.run_many([probe, probe + "#\n"], [[GRID]] * 2)
+        after = sb.run_many(churn + [probe + "##\n"], [[GRID]] * (len(churn) + 1))
+        assert sb.stats["fast_path"] == len(churn)
+    assert after[-1].stdout == warm[1].stdout, (warm[1].stdout, after[-1].stdout)

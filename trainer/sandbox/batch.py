@@ -67,16 +67,24 @@ class Batch:
                 unique.append(i)
             else:
                 self.copy_of[i] = j
+        # Fast-path workers take programs from `queue`; those they refuse (and every program when
+        # the fast path is off) go to `forked`, served by workers that fork each program.
+        self.forked: deque[int] = deque()
+        self.refused: set[int] = set()
+        if not sb.fast_path:
+            unique, self.forked = deque(), unique
+            self.refused = set(unique)
         self.queue = unique
 
     def run(self) -> list[ExecResult]:
         sb = self.sb
-        while self.queue or self.awaiting or any(w.busy is not None for w in sb._workers):
+        while self.queue or self.forked or self.awaiting or any(w.busy is not None for w in sb._workers):
             for w in sb._workers:
                 # One program running and one waiting in the worker's socket: the worker starts
                 # the next as soon as it has answered, without waiting for this process.
-                while w.ready and not w.dead and self.queue and len(w.queued) < _QUEUE_DEPTH:
-                    if not self._dispatch(w, self.queue.popleft()):
+                todo = self._queue_of(w)
+                while w.ready and not w.dead and todo and len(w.queued) < _QUEUE_DEPTH:
+                    if not self._dispatch(w, todo.popleft()):
                         break
             now = time.monotonic()
             deadlines = [w.deadline for w in sb._workers if w.busy is not None]
@@ -140,7 +148,7 @@ class Batch:
             head += f',"inputs":{self.payloads[key]}'
         queued = w.busy is not None
         if queued and len(head) + sum(n for _, _, n in w.queued) > _QUEUED_MAX:
-            self.queue.appendleft(i)
+            self._queue_of(w).appendleft(i)
             return False
         if new_key:
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
@@ -170,7 +178,10 @@ class Batch:
     def unqueue(self, w: _Worker) -> None:
         """Programs sent to a worker that is going away but not started there: back to the queue."""
         while w.queued:
-            self.queue.appendleft(w.queued.pop()[0])
+            self._queue_of(w).appendleft(w.queued.pop()[0])
+
+    def _queue_of(self, w: _Worker) -> deque:
+        return self.queue if w.fast else self.forked
 
     def on_frame(self, w: _Worker, frame: Any) -> None:
         if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
@@ -182,6 +193,12 @@ class Batch:
             )
             return
         i = w.busy
+        if frame.get("refused") is True and w.fast and i not in self.refused:
+            self.refused.add(i)  # not run: the verifier did not admit it
+            self.forked.append(i)
+            w.busy = None
+            self._next(w)
+            return
         res = self._validate(frame, self.n_inputs[i])
         if res is None:
             self.sb._violation(w, "malformed result", self, blame_current=True)
@@ -200,11 +217,16 @@ class Batch:
             self.unqueue(w)
             self.sb._kill(w)
             return
-        if w.queued:  # the worker has already started it
+        self._next(w)
+
+    def _next(self, w: _Worker) -> None:
+        """The worker answered: the program waiting first in its socket is now running; refill."""
+        if w.queued:
             i, token, _ = w.queued.pop(0)
             self._start(w, i, token)
-        while self.queue and len(w.queued) < _QUEUE_DEPTH:  # the next ones wait in its socket
-            if not self._dispatch(w, self.queue.popleft()):
+        todo = self._queue_of(w)
+        while todo and len(w.queued) < _QUEUE_DEPTH:
+            if not self._dispatch(w, todo.popleft()):
                 break
 
     @staticmethod
@@ -245,7 +267,7 @@ class Batch:
         else:
             self.requeued.add(i)
             self.results[i] = None
-            self.queue.appendleft(i)
+            (self.forked if i in self.refused else self.queue).appendleft(i)
 
 
 def _death_result(status: int | None, elapsed: float) -> ExecResult:

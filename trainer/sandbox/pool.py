@@ -57,6 +57,7 @@ class _Worker:
     born: float = 0.0
     sent_keys: set = field(default_factory=set)
     busy: int | None = None  # index of the program in flight
+    fast: bool = False  # runs admitted programs itself (and answers "refused" for the others)
     queued: list = field(default_factory=list)  # [(index, token, bytes)] sent, to run after `busy`
     token: str = ""
     prev_token: str = ""
@@ -110,6 +111,10 @@ class Sandbox:
         if common_module is not None and not os.path.isfile(common_module):
             raise SandboxError(f"common_module {str(common_module)!r} is not a file")
         self.n_workers = workers
+        self.fast_path = bool(fast_path)
+        # Fast-path workers run the programs the verifier admits; the others fork each program
+        # from a worker that never ran one itself, so no earlier program shaped its state.
+        self.n_by_kind = {True: workers, False: max(1, workers // 2)} if fast_path else {True: 0, False: workers}
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
         self.common_module = os.path.abspath(common_module) if common_module else None
@@ -121,13 +126,12 @@ class Sandbox:
         self.max_result_bytes = max_result_bytes
         self.disk_mb = int(disk_mb)
         self.python = python
-        self.fast_path = bool(fast_path)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._ctrl: socket.socket | None = None
         self._root = ""
         self._workers: list[_Worker] = []
-        self._pending: deque[socket.socket] = deque()  # our ends, spawn requested, not forked yet
+        self._pending: deque[tuple[socket.socket, bool]] = deque()  # (our end, fast?) not forked yet
         self._exits: dict[int, int] = {}
         self._dying: list[int] = []  # pidfds of killed workers
         self._protections: dict[str, Any] = {}
@@ -175,7 +179,7 @@ class Sandbox:
             "check_determinism": self.check_determinism,
             "input_format": self.input_format,
             "disk_mb": self.disk_mb,
-            "fast_path": self.fast_path,
+            "fast_path_pool": self.fast_path,
             "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
             "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", ""),
         }
@@ -221,7 +225,7 @@ class Sandbox:
         for fd in self._dying:
             os.close(fd)
         self._dying = []
-        for s in self._pending:
+        for s, _ in self._pending:
             s.close()
         self._pending.clear()
         if self._sel is not None:
@@ -252,6 +256,12 @@ class Sandbox:
             out.add(self._proc.pid)
         return out
 
+    @property
+    def total_workers(self) -> int:
+        """Worker processes at full strength: `workers` fast-path ones and half as many (at least
+        one) that fork each program; just `workers` with the fast path off."""
+        return sum(self.n_by_kind.values())
+
     def ready_workers(self) -> int:
         return sum(1 for w in self._workers if w.ready and not w.dead)
 
@@ -280,7 +290,7 @@ class Sandbox:
             if "exit" in msg:
                 self._exits[msg["exit"]] = msg["status"]
             elif "spawned" in msg and self._pending:
-                sock = self._pending.popleft()
+                sock, fast = self._pending.popleft()
                 sock.setblocking(False)
                 w = _Worker(
                     sock=sock,
@@ -288,6 +298,7 @@ class Sandbox:
                     pidfd=fds[0] if fds else -1,
                     reader=protocol.FrameReader(self.max_result_bytes),
                     born=time.monotonic(),
+                    fast=fast,
                 )
                 fds = fds[1:]
                 self._workers.append(w)
@@ -308,22 +319,23 @@ class Sandbox:
         raise SandboxError("sandbox zygote did not answer in time")
 
     def _top_up(self) -> None:
-        """Ask the zygote for workers until live + requested == n_workers (non-blocking)."""
-        missing = self.n_workers - len(self._workers) - len(self._pending)
-        for _ in range(missing):
-            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                socket.send_fds(self._ctrl, [b"spawn"], [theirs.fileno()])
-            except OSError as e:
-                mine.close()
-                raise ZygoteLost(f"sandbox zygote unreachable: {e}") from None
-            finally:
-                theirs.close()
-            self._pending.append(mine)
+        """Ask the zygote for workers of each kind until live + requested == wanted (non-blocking)."""
+        for fast, wanted in self.n_by_kind.items():
+            have = sum(w.fast == fast for w in self._workers) + sum(k == fast for _, k in self._pending)
+            for _ in range(wanted - have):
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    socket.send_fds(self._ctrl, [b"spawn-fast" if fast else b"spawn"], [theirs.fileno()])
+                except OSError as e:
+                    mine.close()
+                    raise ZygoteLost(f"sandbox zygote unreachable: {e}") from None
+                finally:
+                    theirs.close()
+                self._pending.append((mine, fast))
 
     def _wait_ready(self, timeout: float) -> None:
         end = time.monotonic() + timeout
-        while len([w for w in self._workers if w.ready]) < self.n_workers:
+        while len([w for w in self._workers if w.ready]) < self.total_workers:
             if time.monotonic() > end:
                 raise SandboxError("sandbox workers did not start in time")
             self._poll(min(1.0, end - time.monotonic()), None)
@@ -441,7 +453,7 @@ class Sandbox:
             self._workers = [w for w in self._workers if not w.dead]
             if len(self._exits) > 4096:
                 self._exits.clear()
-        if len(self._workers) + len(self._pending) < self.n_workers:
+        if len(self._workers) + len(self._pending) < self.total_workers:
             self._top_up()
 
     # ----- running -------------------------------------------------------------------------

@@ -80,14 +80,17 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         program_filter = seccomp.Prepared(bpf["program"]) if bpf.get("program") else None
         _probe_child(program_filter, cfg)
         fast = None
-        if cfg.get("fast_path", True):
+        if cfg.get("fast_path"):
             common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
             fast = InlineRunner(runner, common_ok, cfg["timeout_s"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
-    prot["process_per_program"] = "each program runs in a fresh child, which exits after it" + (
-        ", unless the verifier admits it to the worker itself (fast path)" if fast else ""
+    prot["process_per_program"] = (
+        "each program the verifier refuses runs in a fresh child of a worker that never runs a program "
+        "itself; the others in a fast-path worker"
+        if cfg.get("fast_path_pool")
+        else "each program runs in a fresh child"
     )
     prot["audit_hook"] = "unsafe-operation classification"
     gc.collect()
@@ -107,13 +110,11 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             if len(inputs) >= INPUT_CACHE:
                 inputs.clear()
             inputs[msg["key"]] = [decode_input(g) for g in payload]
-        res = None
-        if fast is not None:
-            cpu0 = time.process_time()
-            res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"])
-            if res is not None:
-                res["cpu"] = time.process_time() - cpu0
-        if res is None:
+        if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
+            cpu0 = time.process_time()  # to a worker that has never run a program itself
+            res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+            res["cpu"] = time.process_time() - cpu0
+        else:
             res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
         res["t"] = msg["t"]
         protocol.send(sock, res)
