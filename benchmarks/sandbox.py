@@ -304,6 +304,7 @@ def main(argv=None) -> int:
         sub = items[: args.subprocess_programs]
         best["c"], outs["c"] = timed(lambda: method_c(sub, args))
         protections = sb.protections()
+        n_procs = sb.total_workers
         stats = dict(sb.stats)
     finally:
         sb.close()
@@ -343,7 +344,11 @@ def main(argv=None) -> int:
     print(f"\nfast path: {fast_d} of {len(items)} programs ran in the worker itself, the rest in a process each")
     if "f" in outs:
         same = sum(1 for x, y in zip(outs["d"], outs["f"]) if x == y)
-        print(f"fast path on vs off: identical result (error kind and detail, or outputs) for {same} of {len(items)}")
+        rand = sum(1 for it, x, y in zip(items, outs["d"], outs["f"]) if x != y and it.category == "nondeterministic")
+        print(
+            f"fast path on vs off: identical result (error kind and detail, or outputs) for {same} of {len(items)}"
+            f" ({rand} of the others draw unseeded random numbers, from generators seeded apart in the two pools)"
+        )
     floor_ms = floor["parent_ms"] + floor["child_ms"]
     a_ms = 1000 * cpu["a"] / len(items)  # CPU of one plain program, as the floor is CPU too
     cores = min(args.workers, os.cpu_count() or 1)
@@ -357,7 +362,7 @@ def main(argv=None) -> int:
     )
     if "e" in rate:
         print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
-    print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
+    print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {n_procs} workers), loky {t_start_b:.2f}s")
     print(
         f"solved (outputs == expected): a={solved['a']} b={solved['b'] if solved_b else '-'} d={solved['d']} of {len(items)}; "
         f"c={solved['c']} of {len(sub)}"
