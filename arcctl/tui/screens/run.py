@@ -168,11 +168,13 @@ class RunScreen(SubScreen):
     def tick(self) -> None:
         # The newest rows first; the older ones come from fill_history, started after the first
         # paint. While it reads, completions.jsonl is not indexed on: the CPU goes to the screen.
+        # The first tick reads the metrics and spec alone: the charts paint without waiting for
+        # the events, completions, logs and health (the next tick reads them).
+        first = not getattr(self, "_alerts_read", False)
         comp_bytes = 0 if self.view.history_progress is not None else CHUNK
-        changed = self.view.refresh(comp_bytes, wait=False, history=False)
+        changed = self.view.refresh(comp_bytes, wait=False, history=False, metrics_only=first)
         if changed is None:  # the previous refresh is still reading (slow remote host)
             return
-        first = not getattr(self, "_alerts_read", False)
         self._alerts_read = True
         alerts = self.view.alerts() if (first or changed & {"events", "health"} or self.view.health_pending) else None
         self.app.call_from_thread(self.apply, changed, alerts)
@@ -201,6 +203,16 @@ class RunScreen(SubScreen):
         if self.view.history_progress is None and not worker.is_cancelled:
             self.app.call_from_thread(self.apply, {"metrics"}, None)
 
+    def _history_after_paint(self) -> None:
+        """Start fill_history once every chart has painted its rows: parsing the history is CPU
+        in a worker thread, and started earlier it slows the first paint (one interpreter lock)."""
+        if not self.is_attached:
+            return
+        if all(c.painted_points or not c.points for c in self.query(MetricChart)):
+            self.fill_history()
+        else:
+            self.set_timer(0.05, self._history_after_paint)
+
     def _covered(self) -> bool:
         top = self.app.screen_stack[-1] if self.app.screen_stack else self
         return top is not self and not isinstance(top, ModalScreen)
@@ -221,7 +233,7 @@ class RunScreen(SubScreen):
             if self._preferred() != self.chosen and not getattr(self, "_picked", False):
                 self._set_charts(self._preferred())  # the run's kind logs other metrics (SFT, HER)
             if self.view.history_progress is not None:
-                self.call_after_refresh(self.fill_history)
+                self.call_after_refresh(self._history_after_paint)  # after the redraw below
         if "metrics" in changed or not changed and not getattr(self, "_drawn", False):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
