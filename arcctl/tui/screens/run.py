@@ -208,7 +208,7 @@ class RunScreen(SubScreen):
         in a worker thread, and started earlier it slows the first paint (one interpreter lock)."""
         if not self.is_attached:
             return
-        if all(c.painted_points or not c.points for c in self.query(MetricChart)):
+        if all(c.painted_points or not c.points or not c.size.area for c in self.query(MetricChart)):
             self.fill_history()
         else:
             self.set_timer(0.05, self._history_after_paint)
