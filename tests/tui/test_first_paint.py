@@ -118,3 +118,29 @@ async def test_the_first_row_is_detailed_once_and_grids_load_when_the_cursor_res
         await pilot.pause(0.5)
         row = page.query_one(DataTable).cursor_row
         assert grids == [first, page.items[row].id] and row == 4
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(runs):
+    """Textual rebuilds a footer on every bindings change (each focus move, each screen shown
+    again): on the UI thread the first paint waits for. Unchanged keys are kept as they are."""
+    from textual.widgets._footer import FooterKey
+
+    from arcctl.tui.screens.run import RunScreen
+    from arcctl.tui.widgets.footer import ArcFooter
+
+    app = ArcApp(source=JobSource(None))
+    async with app.run_test(size=(150, 48)) as pilot:
+        scr = RunScreen(RunView(str(runs / "healthy")))
+        app.push_screen(scr)
+        await until(pilot, lambda: scr.query(FooterKey))
+        await pilot.pause(0.2)
+        keys = list(scr.query(FooterKey))
+        assert "charts" in [k.description for k in keys]
+        scr.refresh_bindings()  # a bindings change that changes no key
+        await pilot.pause(0.2)
+        assert list(scr.query(FooterKey)) == keys  # the same widgets, not rebuilt
+        footer = scr.query_one(ArcFooter)
+        footer._composed = []  # as if other keys had been shown: now it is rebuilt
+        scr.refresh_bindings()
+        await until(pilot, lambda: scr.query(FooterKey) and scr.query(FooterKey).first() is not keys[0])
+        assert [k.description for k in scr.query(FooterKey)] == [k.description for k in keys]

@@ -243,10 +243,10 @@ class RunScreen(SubScreen):
             ol.clear_options()
             for i, a in enumerate(alerts):
                 ol.add_option(Option(alert_text(a), id=str(i)))
-        if "logs" in changed or not getattr(self, "_logs_shown", False):
-            # the view may be shared with the jobs table, which already read the new lines
-            self._logs_shown = True
-            self.query_one(LogTail).show(self._tails())
+        # Every time, not only on "logs": the view may be shared with the jobs table, whose
+        # refresh may have read the new lines first (this one then saw no change); the tail
+        # writes only the lines it has not shown.
+        self.query_one(LogTail).show(self._tails())
         m = self.view.metrics
         prog = self.view.progress()
         status = f"step {prog.step_text()}"
