@@ -9,7 +9,8 @@ level (what runs on `import unsloth`), and sorts the imports of other top-level 
   needed       at module level, outside any try block and `if`: the module fails without it
   conditional  under an `if` (a platform, a version, `is_X_available()`): needed where it holds
   optional     inside a try block (the module carries on without it)
-  lazy         inside a function (imported when that function runs)
+  lazy         inside a function, outside a try block (imported, and needed, when it runs)
+  lazy-guarded inside a function and a try block
 
 A package counts as present when it is in SITE or a MORE_SITE (e.g. /tmp/site of the project's own
 wheels), in the standard library, or named in --host (one distribution name a line: the GPU host's
@@ -56,8 +57,7 @@ def host_modules(path: Path | None) -> set[str]:
 
 
 class Imports(ast.NodeVisitor):
-    """(absolute module name, kind) of every import in one module; kind: needed / conditional /
-    optional / lazy."""
+    """(absolute module name, kind) of every import in one module; kind: a key of RANK."""
 
     def __init__(self, module: str, is_package: bool):
         self.package = module if is_package else module.rpartition(".")[0]
@@ -67,7 +67,9 @@ class Imports(ast.NodeVisitor):
         self._if = 0
 
     def _kind(self) -> str:
-        return "lazy" if self._func else "optional" if self._try else "conditional" if self._if else "needed"
+        if self._func:
+            return "lazy-guarded" if self._try else "lazy"
+        return "optional" if self._try else "conditional" if self._if else "needed"
 
     def visit_Try(self, node):
         self._try += 1
@@ -123,7 +125,7 @@ def module_file(site: Path, module: str) -> tuple[Path, bool] | None:
     return None
 
 
-RANK = {"needed": 0, "conditional": 1, "optional": 2, "lazy": 3}
+RANK = {"needed": 0, "conditional": 1, "optional": 2, "lazy": 3, "lazy-guarded": 4}
 
 
 def weaker(a: str, b: str) -> str:
@@ -155,7 +157,7 @@ def walk(site: Path, root: str, own: set[str]):
         todo += [(".".join(parts[:i]), via) for i in range(1, len(parts))]
         for name, kind in parsed[module]:
             kind = kind.rstrip("?")
-            if name.split(".")[0] in own and kind != "lazy":
+            if name.split(".")[0] in own and not kind.startswith("lazy"):
                 todo.append((name, weaker(kind, via)))
     external: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for module, via in reach.items():
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     external, modules = walk(site, args.root, own)
     print(f"{len(modules)} modules of {sorted({m.split('.')[0] for m in modules})} run on `import {args.root}`")
     missing_needed = 0
-    for kind in ("needed", "conditional", "optional", "lazy"):
+    for kind in RANK:
         rows = []
         for name in sorted(external):
             where = external[name].get(kind)

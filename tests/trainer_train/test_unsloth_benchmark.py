@@ -107,6 +107,7 @@ def test_import_checker_sorts_imports_as_python_runs_them(tmp_path, capsys):
                 "try:\n    import optional_pkg\nexcept ImportError:\n    optional_pkg = None\n"
                 "if optional_pkg:\n    import conditional_pkg\n"
                 "def f():\n    import lazy_pkg\n"
+                "def g():\n    try:\n        import guarded_lazy_pkg\n    except ImportError:\n        pass\n"
                 "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import typing_only_pkg\n"
             ),
             # reached only through a guarded import: what it needs is optional for `import pkg`
@@ -126,7 +127,8 @@ def test_import_checker_sorts_imports_as_python_runs_them(tmp_path, capsys):
     optional = out.split("optional:")[1].split("lazy:")[0]
     assert "MISSING optional_pkg: pkg.core" in optional and "MISSING plugin_dep: pkg.plugin" in optional
     assert "MISSING present_pkg" not in out  # in the site
-    assert "MISSING lazy_pkg: pkg.core" in out.split("lazy:")[1]
+    lazy, guarded = out.split("lazy:")[1].split("lazy-guarded:")
+    assert "MISSING lazy_pkg: pkg.core" in lazy and "MISSING guarded_lazy_pkg: pkg.core" in guarded
     assert "typing_only_pkg" not in out and "never_imported_pkg" not in out
 
     host.write_text("")
