@@ -5,7 +5,8 @@
         through `arcctl render grpo --profile local` and write RUN_DIR/spec.json; a spec the CLI
         rejects ends here, with its message and exit code 2
     python3 benchmarks/gpu/unsloth_grpo.py table OUT
-        one markdown row per logged step of every OUT/<run>/metrics.jsonl
+        one markdown row per logged step of every OUT/<run>/metrics.jsonl (a run with a log and no
+        step logged gets one row that says so)
     python3 benchmarks/gpu/unsloth_grpo.py versions [--import-unsloth]
         one line of package versions (from their metadata, nothing imported); with --import-unsloth,
         `from unsloth import FastLanguageModel` first, as the trainer does for backend = "unsloth"
@@ -88,13 +89,14 @@ def table(out: Path) -> str:
         "| run | step | step s | generation s | reward s | optimisation s | mean length | peak GiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for metrics in sorted(out.glob("*/metrics.jsonl")):
-        rows = step_rows(metrics)
+    runs = sorted(d for d in out.iterdir() if (d / "metrics.jsonl").exists() or (d / "log").exists())
+    for run in runs:
+        rows = step_rows(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
         if not rows:
-            lines.append(f"| {metrics.parent.name} | - | no step logged | | | | | |")
+            lines.append(f"| {run.name} | - | no step logged | | | | | |")
         for r in rows:
             lines.append(
-                f"| {metrics.parent.name} | {r.get('step', '-')} | {_num(r, 'arc/time_step_s', '.1f')} | "
+                f"| {run.name} | {r.get('step', '-')} | {_num(r, 'arc/time_step_s', '.1f')} | "
                 f"{_num(r, 'arc/time_generation_s', '.1f')} | {_num(r, 'arc/time_reward_s', '.2f')} | "
                 f"{_num(r, 'arc/time_optimization_s', '.1f')} | {_num(r, 'completions/mean_length', '.0f')} | "
                 f"{_num(r, 'arc/gpu_peak_gib', '.1f')} |"

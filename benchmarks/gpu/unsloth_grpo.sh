@@ -71,6 +71,8 @@ run() {  # NAME MODEL BACKEND CAP RESERVE
   PYTHONPATH=$path timeout -k 20 "$t" python3 -m trainer run "$rd" > "$out/$name/log" 2>&1
   echo "$name: exit code $? at t=${SECONDS}s"
   cp "$rd"/metrics.jsonl "$rd"/events.jsonl "$rd"/spec.json "$out/$name/" 2>/dev/null
+  # unsloth's banner (patching, attention kernels, bf16) and its notes about the config it changed
+  grep -E -e 'Fast [A-Za-z]+ patching|Xformers =|Torch: ' -e '^Unsloth: ' "$out/$name/log" | head -12
   grep -v -e 'it/s]' -e '^ *warnings.warn' "$out/$name/log" | tail -6
   python3 $here/unsloth_grpo.py table "$out" | grep -e "^| $name " -e "^| run "
 }

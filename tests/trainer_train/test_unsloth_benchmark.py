@@ -83,10 +83,14 @@ def test_table_reads_step_rows_and_skips_a_torn_line(tmp_path):
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 2, "arc/ti')
     (tmp_path / "trl-8b").mkdir()
     (tmp_path / "trl-8b" / "metrics.jsonl").write_text("")
+    (tmp_path / "unsloth-0.9b").mkdir()  # crashed before its first step: a log, no metrics
+    (tmp_path / "unsloth-0.9b" / "log").write_text("trainer: crashed: ...\n")
+    (tmp_path / "notes").mkdir()  # not a run
     table = unsloth_grpo.table(tmp_path).splitlines()
     assert table[2] == "| trl-8b | - | no step logged | | | | | |"
-    assert table[3] == "| unsloth-8b | 1 | 61.0 | 50.5 | 0.00 | 10.5 | 256 | 39.7 |"
-    assert len(table) == 4
+    assert table[3] == "| unsloth-0.9b | - | no step logged | | | | | |"
+    assert table[4] == "| unsloth-8b | 1 | 61.0 | 50.5 | 0.00 | 10.5 | 256 | 39.7 |"
+    assert len(table) == 5
 
 
 def _package(root: Path, files: dict[str, str]) -> Path:
