@@ -77,7 +77,8 @@ run() {  # NAME MODEL BACKEND CAP RESERVE
   python3 $here/unsloth_grpo.py table "$out" | grep -e "^| $name " -e "^| run "
 }
 
-if [ "$import_rc" = 0 ]; then
+# an import that failed fails the runs the same way; one that only ran out of time may still work there
+if [ "$import_rc" = 0 ] || [ "$import_rc" = 124 ]; then
   run unsloth-0.9b $m09 unsloth 150 250
   run unsloth-8b $m8 unsloth 190 150
 else
