@@ -79,14 +79,23 @@ run() {  # NAME MODEL BACKEND CAP RESERVE
 
 # an import that failed fails the runs the same way; one that only ran out of time may still work there
 if [ "$import_rc" = 0 ] || [ "$import_rc" = 124 ]; then
-  run unsloth-0.9b $m09 unsloth 150 250
-  run unsloth-8b $m8 unsloth 190 150
+  unsloth_ok=1
 else
+  unsloth_ok=0
   stamp "import unsloth failed (rc $import_rc): the unsloth runs are skipped"
   cat "$out/import.log"
 fi
-run trl-8b $m8 trl 150 60
-run trl-0.9b $m09 trl 100 0
+# ORDER=small-first (a short budget): both backends at 0.9B first, then 8B
+if [ "${ORDER:-}" = small-first ]; then
+  [ $unsloth_ok = 1 ] && run unsloth-0.9b $m09 unsloth 110 150
+  run trl-0.9b $m09 trl 80 90
+  [ $unsloth_ok = 1 ] && run unsloth-8b $m8 unsloth 190 0
+else
+  [ $unsloth_ok = 1 ] && run unsloth-0.9b $m09 unsloth 150 250
+  [ $unsloth_ok = 1 ] && run unsloth-8b $m8 unsloth 190 150
+  run trl-8b $m8 trl 150 60
+  run trl-0.9b $m09 trl 100 0
+fi
 
 stamp "done"
 python3 $here/unsloth_grpo.py versions > "$out/versions.txt" 2>&1
