@@ -11,7 +11,6 @@ others while the zygote forks), and every worker is recycled after `recycle_ever
 
 from __future__ import annotations
 
-import array
 import json
 import os
 import select
@@ -32,6 +31,7 @@ from . import protocol
 from .batch import Batch
 from .errors import SandboxError, ZygoteLost
 from .result import ExecResult
+from .sockets import recv_fds_nowait, select_readable
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STATUS_WAIT_S = 2.0
@@ -278,7 +278,7 @@ class Sandbox:
             raise ZygoteLost("sandbox zygote exited unexpectedly")
         while True:
             try:
-                data, fds = _recv_fds_nowait(self._ctrl, 65536, 4)
+                data, fds = recv_fds_nowait(self._ctrl, 65536, 4)
             except (BlockingIOError, InterruptedError):
                 return other
             if not data:
@@ -479,24 +479,3 @@ class Sandbox:
                     self._settle(timeout=5.0)
                 except SandboxError:
                     self.close()
-
-
-def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
-    # socket.recv_fds ignores its flags argument (CPython 3.11), hence this copy.
-    fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(
-        bufsize, socket.CMSG_LEN(maxfds * fds.itemsize), socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC
-    )
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-    return msg, list(fds)
-
-
-def select_readable(sock: socket.socket, timeout: float) -> bool:
-    sel = selectors.DefaultSelector()
-    try:
-        sel.register(sock, selectors.EVENT_READ)
-        return bool(sel.select(max(0.0, timeout)))
-    finally:
-        sel.close()
