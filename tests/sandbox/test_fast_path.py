@@ -280,3 +280,19 @@ def test_programs_that_fork_never_see_what_fast_path_programs_left_in_a_worker()
         after = sb.run_many(churn + [probe + "##\n"], [[GRID]] * (len(churn) + 1))
         assert sb.stats["fast_path"] == len(churn)
     assert after[-1].stdout == warm[1].stdout, (warm[1].stdout, after[-1].stdout)
+
+
+def test_a_worker_that_exits_to_be_recycled_loses_no_program_sent_to_it():
+    """The parent keeps sending to a busy worker; one that exits after a program (to be replaced)
+    has replies in its socket still to be read and programs that never reached it: both must come
+    out right (a race: several rounds)."""
+    refused_ = "import os\ndef transform(g):\n    return np.flipud(g)\n"
+    recycling = "def transform(g):\n    Color.NOT_BLACK.append(0)\n    return np.flipud(g)\n"
+    flip = "def transform(g):\n    return np.flipud(g)\n"
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512) as sb:
+        for round_ in range(8):
+            progs = [f"# {round_} {k}\n" + refused_ for k in range(4)] + [recycling + f"# {round_}\n"]
+            progs += [f"# {round_} {k}\n" + flip for k in range(10)]
+            res = sb.run_many(progs, [[GRID]] * len(progs))
+            assert [(r.error, r.outputs) for r in res] == [(None, [FLIPPED])] * len(progs), round_
+        assert sb.stats["recycled"] == 8 and sb.stats["died"] == 0

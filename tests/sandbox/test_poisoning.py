@@ -119,10 +119,13 @@ def test_poisoning_costs_a_worker_only_when_the_fast_path_catches_it(sb):
     fast path admits (it mutates a helper-library list through a method call) is caught by the
     integrity check after it, and its worker is replaced before it serves another program."""
     spawned, recycled, fast = sb.stats["spawned"], sb.stats["recycled"], sb.stats["fast_path"]
-    sb.run_many(
+    res = sb.run_many(
         [p for _, p, _, _ in POISON] + ["def transform(g):\n    return np.flipud(g)\n"], [[GRID]] * (len(POISON) + 1)
     )
-    assert sb.stats["fast_path"] - fast == 2  # mutate-helper-list and the innocent program
+    assert sb.stats["fast_path"] - fast == 2, (
+        sb.stats,
+        [(r.error, r.detail[:60]) for r in res],
+    )  # mutate-helper-list, innocent
     assert sb.stats["recycled"] - recycled == 1
     assert sb.stats["spawned"] - spawned == 1
 

@@ -83,7 +83,7 @@ class Batch:
                 # One program running and one waiting in the worker's socket: the worker starts
                 # the next as soon as it has answered, without waiting for this process.
                 todo = self._queue_of(w)
-                while w.ready and not w.dead and todo and len(w.queued) < _QUEUE_DEPTH:
+                while w.ready and not w.dead and not w.closing and todo and len(w.queued) < _QUEUE_DEPTH:
                     if not self._dispatch(w, todo.popleft()):
                         break
             now = time.monotonic()
@@ -161,11 +161,22 @@ class Batch:
         try:
             w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
         except OSError:
-            if queued:  # it may have answered and exited (recycling): its reply is read first
-                self.unqueue(w)
-                return False
-            self.sb._on_death(w, self)
+            # Gone, e.g. it answered and exited to be recycled: send it nothing more. Its replies
+            # to what it did get are still read; then its end of the socket reports its exit.
+            w.closing = True
+            if queued:
+                w.queued.pop()  # this one never arrived
+            else:
+                w.busy = None
+            self._queue_of(w).appendleft(i)
+            self._retire_if_done(w)
+            return False
         return True
+
+    def _retire_if_done(self, w: _Worker) -> None:
+        """A worker that can no longer be sent to goes once it owes no reply."""
+        if w.closing and w.busy is None and not w.queued and not w.dead:
+            self.sb._kill(w)
 
     def _start(self, w: _Worker, i: int, token: str) -> None:
         """Program i is now the one the worker runs (sent just now, or waiting behind another)."""
@@ -224,8 +235,9 @@ class Batch:
         if w.queued:
             i, token, _ = w.queued.pop(0)
             self._start(w, i, token)
+        self._retire_if_done(w)
         todo = self._queue_of(w)
-        while todo and len(w.queued) < _QUEUE_DEPTH:
+        while todo and not w.dead and not w.closing and len(w.queued) < _QUEUE_DEPTH:
             if not self._dispatch(w, todo.popleft()):
                 break
 

@@ -58,6 +58,7 @@ class _Worker:
     sent_keys: set = field(default_factory=set)
     busy: int | None = None  # index of the program in flight
     fast: bool = False  # runs admitted programs itself (and answers "refused" for the others)
+    closing: bool = False  # a send failed: nothing more goes to it
     queued: list = field(default_factory=list)  # [(index, token, bytes)] sent, to run after `busy`
     token: str = ""
     prev_token: str = ""
