@@ -296,3 +296,27 @@ def test_a_worker_that_exits_to_be_recycled_loses_no_program_sent_to_it():
             res = sb.run_many(progs, [[GRID]] * len(progs))
             assert [(r.error, r.outputs) for r in res] == [(None, [FLIPPED])] * len(progs), round_
         assert sb.stats["recycled"] == 8 and sb.stats["died"] == 0
+
+
+def test_a_custom_helper_library_is_never_run_in_the_fast_path(tmp_path):
+    """A user's `common_module` is not verified: programs that use it (even through a name that
+    shadows a builtin) fork; programs that do not still take the fast path."""
+    lib = tmp_path / "mylib.py"
+    lib.write_text(
+        "__all__ = ['max', 'helper']\nSEEN = []\ndef max(*a):\n    SEEN.append(1)\n    return len(SEEN)\n"
+        "def helper(g):\n    return g\n"
+    )
+    uses_max = "def transform(g):\n    return [[max(1, 2)]]\n"
+    uses_helper = "def transform(g):\n    return helper(g)\n"
+    plain = "def transform(g):\n    return np.flipud(g)\n"
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512, common_module=lib) as sb:
+        res = sb.run_many([uses_max, uses_max + "#\n", uses_helper, plain], [[GRID]] * 4)
+        assert sb.stats["fast_path"] == 1  # only `plain`
+    # The library's `max` keeps state: each forked program sees it fresh, but its own re-run
+    # does not, so both are flagged the same way (and not poisoned by each other).
+    assert [(r.error, r.outputs) for r in res] == [
+        ("nondeterministic", None),
+        ("nondeterministic", None),
+        (None, [GRID]),
+        (None, [FLIPPED]),
+    ]

@@ -138,13 +138,26 @@ if hasattr(ast, "TryStar"):
     _REJECT[ast.TryStar] = "except*"
 
 
+_MISSING = object()
+
+
 class Verifier:
     """Built once per worker from the globals a program gets; `check(src)` per program."""
 
     def __init__(self, base_globals: dict, common_ok: bool):
+        import typing
+
+        import numpy
+
         allowed = set(BUILTINS | EXCEPTIONS | TYPING | {"np", "numpy"})
+        expected = {"np": numpy, "numpy": numpy, **{n: getattr(typing, n) for n in TYPING}}
         if common_ok:
             allowed |= COMMON | {"common"}
+            common = base_globals.get("common")
+            expected.update({n: getattr(common, n, None) for n in COMMON}, common=common)
+        # A global that holds something else than the name promises (a helper library exporting
+        # `max`, say) is not allowed: its code is not what was verified.
+        allowed = {n for n in allowed if n not in base_globals or base_globals[n] is expected.get(n, _MISSING)}
         self.allowed = frozenset(allowed)
         self.modules = MODULES if common_ok else MODULES - {"common"}
         self.star = STAR_MODULES if common_ok else STAR_MODULES - {"common"}
