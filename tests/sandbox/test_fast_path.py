@@ -144,6 +144,15 @@ REFUSED = [
     ("star-import-numpy", "from numpy import *\ndef transform(g):\n    return g\n", "import *"),
     ("uninitialised-empty", "def transform(g):\n    return np.empty(g.shape, dtype=int) % 10\n", ".empty"),
     ("uninitialised-ndarray", "def transform(g):\n    return np.ndarray(g.shape, dtype=int)\n", ".ndarray"),
+    ("ndarray-alias", "def transform(g):\n    t = np.ndarray\n    return t(g.shape)\n", ".ndarray"),
+    ("ndarray-walrus-in-annotation", "def transform(g: (t := np.ndarray)):\n    return t(g.shape)\n", ".ndarray"),
+    ("ndarray-called-in-annotation", "def transform(g: np.ndarray((3, 3))):\n    return g\n", ".ndarray"),
+    (
+        "isinstance-rebound",
+        "def isinstance(a, t):\n    return t((3, 3))\ndef transform(g):\n    return isinstance(g, np.ndarray)\n",
+        "rebinds isinstance",
+    ),
+    ("ndarray-isinstance-call", "def transform(g):\n    return isinstance(g, np.ndarray((1,)))\n", ".ndarray"),
     ("uninitialised-where", "def transform(g):\n    return np.add(g, 0, where=g > 9)\n", "where"),
     ("uninitialised-pad", "def transform(g):\n    return np.pad(g, 1, mode='empty')\n", ".pad"),
     ("kwargs-unpacking", "def transform(g):\n    return np.add(g, 0, **{'where': g > 9})\n", "**"),
@@ -159,6 +168,16 @@ REFUSED = [
 @pytest.mark.parametrize("src,why", [pytest.param(s, w, id=n) for n, s, w in REFUSED])
 def test_the_verifier_refuses(src, why):
     assert why in refused(src)
+
+
+def test_ndarray_may_be_named_as_a_type_but_not_called():
+    src = (
+        "from typing import List, Optional\n"
+        "def f(xs: List[np.ndarray], y: Optional[np.ndarray] = None) -> np.ndarray | None:\n    return y\n"
+        "def transform(g: np.ndarray) -> np.ndarray:\n    out: np.ndarray = g.copy()\n"
+        "    return out if isinstance(out, (list, np.ndarray)) else g\n"
+    )
+    assert refused(src) == ""
 
 
 def test_unparsable_source_is_admitted_nothing_of_it_runs():

@@ -96,6 +96,9 @@ default_rng integers
 # Not here, because their result holds whatever memory held before (in the worker: data of
 # earlier programs): empty, empty_like, the ndarray constructor, pad (mode="empty"); a ufunc's
 # `where=` without `out=` does the same, so the `where` keyword and `**` in calls are refused.
+# Allowed only where a type is named, not called (annotations, isinstance): the constructor returns
+# uninitialised memory.
+TYPE_ONLY = frozenset({"ndarray"})
 _ARRAY = """T astype tolist item fill resize nbytes itemsize kind name type reduce accumulate
 outer at reduceat eps bits"""
 _PYTHON = """
@@ -172,6 +175,7 @@ class Verifier:
             tree = ast.parse(src)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
             return Verdict(True, "", False, None, True)
+        self._src = src
         try:
             uses_random, global_reads = self._flat(tree)
             if global_reads:  # rare: a name that could resolve to a refused global; scopes decide
@@ -189,6 +193,7 @@ class Verifier:
         stored: set[str] = set()
         caught: set[str] = set()
         unsafe = self.unsafe_globals
+        type_only = _type_positions(tree) if "ndarray" in self._src else set()
         for node in _nodes(tree):
             t = type(node)
             if t is ast.Name:
@@ -203,7 +208,7 @@ class Verifier:
                 if ident == "random":
                     uses_random = True
             elif t is ast.Attribute:
-                if node.attr not in ATTRS:
+                if node.attr not in ATTRS and not (node.attr in TYPE_ONLY and id(node) in type_only):
                     raise _Refused(f"attribute .{node.attr}")
                 if type(node.ctx) is not ast.Load:
                     raise _Refused(f"attribute store .{node.attr}")
@@ -246,6 +251,8 @@ class Verifier:
                     raise _Refused("async comprehension")
         if caught & stored:
             raise _Refused(f"rebinds exception name {sorted(caught & stored)[0]}")
+        if type_only and stored & {"isinstance", "issubclass"}:
+            raise _Refused("rebinds isinstance/issubclass next to a type passed to it")
         return uses_random, global_reads
 
 
@@ -339,6 +346,34 @@ class _Walk:
             _check_ident(a.asname or a.name)
             random_ = random_ or a.name == "random"
         return random_
+
+
+def _type_positions(tree: ast.Module) -> set[int]:
+    """ids of the `x.ndarray` nodes that are only annotations or isinstance/issubclass classes:
+    there the type is never called (an annotation is stored where no program can read it)."""
+    spots: list = []
+    for node in _nodes(tree):
+        t = type(node)
+        if t is ast.FunctionDef:
+            spots.append(node.returns)
+            spots += [a.annotation for a in _all_args(node.args)]
+        elif t is ast.AnnAssign:
+            spots.append(node.annotation)
+        elif t is ast.Call and type(node.func) is ast.Name and node.func.id in ("isinstance", "issubclass"):
+            if len(node.args) == 2:
+                second = node.args[1]
+                spots += second.elts if type(second) is ast.Tuple else [second]
+    out: set[int] = set()
+    for spot in spots:
+        # Only plain type expressions (List[np.ndarray], np.ndarray | None): no call, walrus, lambda.
+        nodes = list(ast.walk(spot)) if spot is not None else []
+        if not all(isinstance(n, _TYPE_EXPR) for n in nodes):
+            continue
+        out.update(id(n) for n in nodes if type(n) is ast.Attribute and n.attr in TYPE_ONLY)
+    return out
+
+
+_TYPE_EXPR = (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Constant, ast.BinOp, ast.BitOr, ast.Load)
 
 
 def _stateless(tree: ast.Module, src: str) -> bool:
