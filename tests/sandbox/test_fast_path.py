@@ -98,6 +98,9 @@ def test_integrity_sees_a_changed_list_or_module_entry():
     assert check.intact()
 
 
+T = "def transform(g):\n    "
+
+
 def _try(body: str, clause: str, handler: str) -> str:
     return f"def transform(g):\n    try:\n        {body}\n    except{clause}:\n        {handler}\n"
 
@@ -113,20 +116,12 @@ REFUSED = [
     ("decorator", "import functools\n@functools.lru_cache\ndef transform(g):\n    return g\n", "decorator"),
     ("generator", "def gen():\n    yield 1\ndef transform(g):\n    return g\n", "generator"),
     ("with", "def transform(g):\n    with np.errstate(all='raise'):\n        return g\n", "with"),
-    (
-        "match-class-pattern",
-        "def transform(g):\n    match g:\n        case np.ndarray():\n            return g\n",
-        "match",
-    ),
+    ("match-class-pattern", T + "match g:\n        case np.ndarray():\n            return g\n", "match"),
     ("global", "x = 1\ndef transform(g):\n    global x\n    return g\n", "global"),
     ("bare-except", _try("return g", "", "return g"), "except"),
     ("except-base", _try("return g", " BaseException", "return g"), "except"),
     ("except-tuple-base", _try("return g", " (ValueError, BaseException)", "return g"), "except"),
-    (
-        "rebind-exception-name",
-        "ValueError = KeyboardInterrupt\n" + _try("return g", " ValueError", "return g"),
-        "rebinds",
-    ),
+    ("rebind-exception-name", "ValueError = KeyboardInterrupt\n" + _try("return g", " ValueError", "g"), "rebinds"),
     ("operator-attrgetter", "import operator\ndef transform(g):\n    return g\n", "import operator"),
     ("sys", "import sys\ndef transform(g):\n    return g\n", "import sys"),
     ("dunder-import", "def transform(g):\n    __import__('os')\n    return g\n", "__import__"),
@@ -149,8 +144,8 @@ REFUSED = [
     ("ndarray-called-in-annotation", "def transform(g: np.ndarray((3, 3))):\n    return g\n", ".ndarray"),
     (
         "isinstance-rebound",
-        "def isinstance(a, t):\n    return t((3, 3))\ndef transform(g):\n    return isinstance(g, np.ndarray)\n",
-        "rebinds isinstance",
+        "def isinstance(a, t):\n    return t((3,))\n" + T + "return isinstance(g, np.ndarray)",
+        "rebinds",
     ),
     ("ndarray-isinstance-call", "def transform(g):\n    return isinstance(g, np.ndarray((1,)))\n", ".ndarray"),
     ("uninitialised-where", "def transform(g):\n    return np.add(g, 0, where=g > 9)\n", "where"),
