@@ -1,9 +1,9 @@
 """The fast path: a program the verifier admits (`purity.Verifier`) runs in the worker itself.
 
 Such a program can reach no state it shares with later programs but the global random
-generators (reset after every program that names `random`) and a few helper-library containers
-(`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a builtins dict holding only
-the allowed builtins and an `__import__` that returns the preloaded allowed modules. It runs under
+generators (reset after every program that names `random`) and the few containers that
+`shared_mutables` finds (`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a
+builtins dict holding only the allowed builtins (and `__import__`, for numpy's own imports). It runs under
 a wall-clock timer that raises `ProgramTimeout` (a BaseException) every 50 ms once the limit is
 reached, so a program cannot catch it for good; C code that never returns is left to the parent,
 which kills the whole worker at its own deadline. After each program `Integrity.intact()` checks
