@@ -175,9 +175,8 @@ class Verifier:
             tree = ast.parse(src)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
             return Verdict(True, "", False, None, True)
-        self._src = src
         try:
-            uses_random, global_reads = self._flat(tree)
+            uses_random, global_reads = self._flat(tree, src)
             if global_reads:  # rare: a name that could resolve to a refused global; scopes decide
                 _Walk(self).scope(tree.body, None, [])
         except _Refused as e:
@@ -186,14 +185,14 @@ class Verifier:
             return Verdict(False, "too deeply nested", False, None, True)
         return Verdict(True, "", uses_random, tree, uses_random or not _stateless(tree, src))
 
-    def _flat(self, tree: ast.Module) -> tuple[bool, bool]:
+    def _flat(self, tree: ast.Module, src: str) -> tuple[bool, bool]:
         """Every check that needs no scopes, in one pass over the tree; (mentions `random`,
         reads a name that is refused as a global)."""
         uses_random = global_reads = False
         stored: set[str] = set()
         caught: set[str] = set()
         unsafe = self.unsafe_globals
-        type_only = _type_positions(tree) if "ndarray" in self._src else set()
+        type_only = _type_positions(tree) if "ndarray" in src else set()
         for node in _nodes(tree):
             t = type(node)
             if t is ast.Name:
