@@ -334,3 +334,13 @@ def test_a_custom_helper_library_is_never_run_in_the_fast_path(tmp_path):
         (None, [GRID]),
         (None, [FLIPPED]),
     ]
+
+
+def test_a_warning_shown_to_one_program_is_shown_to_the_next_too():
+    """numpy remembers in its own module which warnings it has shown: each program still sees its
+    own, as it would in a process of its own."""
+    warns = "def transform(g):\n    np.mean(np.zeros((0,)))\n    return g\n"
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512) as sb:
+        res = sb.run_many([warns, warns + "#\n", warns + "##\n"], [[GRID]] * 3)
+        assert sb.stats["fast_path"] == 3
+    assert all("Mean of empty slice" in r.stdout for r in res), [r.stdout for r in res]

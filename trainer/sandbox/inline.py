@@ -31,6 +31,9 @@ from . import purity
 from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
 
 _REPEAT_S = 0.05
+# Bumping the warnings filters' version makes every module forget which warnings it has shown
+# ("default" shows one once per place, remembered in the module that raised it, e.g. numpy's).
+_FORGET_SHOWN_WARNINGS = getattr(warnings, "_filters_mutated", None)
 _MUTABLE = (list, dict, set, bytearray, np.ndarray, collections.deque)
 _RIGID = (
     types.ModuleType,
@@ -105,6 +108,8 @@ class InlineRunner:
             res.setdefault("stdout", "")
         if verdict.uses_random:
             self.reset_random()
+        if _FORGET_SHOWN_WARNINGS is not None:
+            _FORGET_SHOWN_WARNINGS()
         unsettled = res.get("error") in ("timeout", "memory", "unsafe") or str(res.get("detail", "")).startswith(
             "RecursionError"
         )
