@@ -98,6 +98,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
     reader = protocol.BlockingReader(sock, MAX_TASK_BYTES)
     inputs: dict[str, list] = {}
+    mark = time.process_time()  # this worker's CPU per program: from one reply to the next
     while True:
         try:
             msg = reader.next()
@@ -111,17 +112,19 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
                 inputs.clear()
             inputs[msg["key"]] = [decode_input(g) for g in payload]
         if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
-            cpu0 = time.process_time()  # to a worker that has never run a program itself
+            # to a worker that has never run a program itself. Fast-path programs write no files.
             res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
-            res["cpu"] = time.process_time() - cpu0
         else:
             res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
+            if not _wipe(workdir):
+                res["recycle"] = True  # the zygote removes the whole directory
+        now = time.process_time()
+        res["cpu"] = res.get("cpu", 0.0) + now - mark  # + the program's own process, if any
+        mark = now
         res["t"] = msg["t"]
         protocol.send(sock, res)
         if res.get("recycle"):
             return  # the parent replaces this worker (after a fast-path program it cannot vouch for)
-        if not _wipe(workdir):
-            return  # leave it to the zygote, which removes the whole directory
 
 
 def _fork(cfg: dict) -> int:
@@ -153,7 +156,6 @@ def _run_child(
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
     t0 = time.monotonic()
-    own0 = _own_cpu()
     me = os.getpid()
     pid = _fork(cfg)
     if pid == 0:  # the child: never returns
@@ -165,7 +167,7 @@ def _run_child(
     # is killed at the deadline, never left running next to the next program).
     status, lingered = _reap(pid, t0 + timeout_s)
     timed_out = timed_out or lingered
-    cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
+    cpu = _child_cpu()  # the program's own process (the caller adds this worker's share)
     if timed_out:
         return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock", "cpu": cpu}
     res = _parse_child(data)
@@ -272,11 +274,6 @@ def _status_result(status: int, data: bytes) -> dict:
 
 
 _cpu_seen = [0.0]
-
-
-def _own_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _child_cpu() -> float:
