@@ -69,6 +69,11 @@ def _on_alarm(signum, frame) -> None:
         raise ProgramTimeout("wall-clock limit")
 
 
+def disarm() -> None:
+    _Timer.armed = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class InlineRunner:
     """Built in the worker after it confined itself; `run` returns None for a refused program."""
 
@@ -99,8 +104,7 @@ class InlineRunner:
         except ProgramTimeout:  # raised by the timer between the runner's own steps
             res = {"outputs": None, "error": "timeout", "detail": ""}
         finally:
-            _Timer.armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            disarm()
             sys.stdout, sys.stderr = out_, err_
             sys.modules.pop(PROGRAM_MODULE, None)
         if _Timer.fired:

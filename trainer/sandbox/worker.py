@@ -25,8 +25,8 @@ import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
-from .inline import InlineRunner
-from .runner import Runner, decode_input
+from .inline import InlineRunner, disarm
+from .runner import ProgramTimeout, Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
 MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
@@ -113,7 +113,11 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             inputs[msg["key"]] = [decode_input(g) for g in payload]
         if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
             # to a worker that has never run a program itself. Fast-path programs write no files.
-            res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+            try:
+                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+            except ProgramTimeout:  # the timer fired again inside the fast path's own clean-up
+                disarm()
+                res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
         else:
             res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
             if not _wipe(workdir):
