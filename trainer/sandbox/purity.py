@@ -135,7 +135,12 @@ _REJECT = {
     ast.Nonlocal: "nonlocal statement",
     ast.With: "with statement",
     ast.Match: "match statement",
+    # The text of a function, lambda or iterator holds its heap address ("<map object at 0x…>"),
+    # which depends on what earlier programs allocated in this worker: no object -> text here.
+    ast.JoinedStr: "f-string",
 }
+# Names that turn any object into text (see ast.JoinedStr above).
+_TEXT_OF = frozenset({"str", "repr", "ascii", "format", "print"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 if hasattr(ast, "TryStar"):
     _REJECT[ast.TryStar] = "except*"
@@ -199,6 +204,8 @@ class Verifier:
                 ident = node.id
                 if ident.startswith("__"):
                     raise _Refused(f"name {ident}")
+                if ident in _TEXT_OF:
+                    raise _Refused(f"{ident}: the text of an object can show its heap address")
                 if type(node.ctx) is ast.Load:
                     if ident in unsafe:
                         global_reads = True
@@ -215,6 +222,9 @@ class Verifier:
                     uses_random = True
             elif t in _REJECT:
                 raise _Refused(_REJECT[t])
+            elif t is ast.BinOp:
+                if type(node.op) is ast.Mod and type(node.left) is ast.Constant and isinstance(node.left.value, str):
+                    raise _Refused("% formatting: the text of an object can show its heap address")
             elif t is ast.Subscript:
                 if type(node.ctx) is not ast.Load:
                     base = node.value
