@@ -50,7 +50,9 @@ class _Params(BaseModel):
     )
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
     task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
-    seed: int = 42
+    # transformers' set_seed seeds numpy, which takes only 0..2**32-1: anything else would stop
+    # the job after it had been launched and had waited for its GPUs
+    seed: int = Field(42, ge=0, le=2**32 - 1)
     backend: Literal["trl", "unsloth"] = Field("trl", description="unsloth: the optional `unsloth` extra")
     load_in_4bit: bool = Field(False, description="4-bit quantized base model (unquantized trains faster)")
     max_seq_length: MaxSeqLength = 9700

@@ -128,6 +128,7 @@ class Registry:
         # True when ARCCTL_HOME cannot be written (a read-only mount, another user's home):
         # reads work, every write raises RegistryError.
         self.readonly = False
+        self.readonly_why = ""  # for messages: why it is read-only
         try:
             if self.path.exists() and not os.access(self.path.parent, os.W_OK):
                 self._db = self._connect_readonly()
@@ -138,7 +139,15 @@ class Registry:
             if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                # a newer arcctl's registry: reading it is harmless, writing with our idea of its
+                # tables could break the rows it relies on
+                self.readonly = True
+                self.readonly_why = (
+                    f"a newer arcctl wrote it, schema {version}, this one knows {SCHEMA_VERSION}; upgrade arcctl"
+                )
+            elif version < SCHEMA_VERSION:
                 with self._tx() as db:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
@@ -153,6 +162,7 @@ class Registry:
         """A read-only connection. WAL needs a writable -shm file next to the database; where none
         can be made, `immutable` reads the main file alone (what the last writer checkpointed)."""
         self.readonly = True
+        self.readonly_why = f"{self.path.parent} is not writable"
         uri = "file:" + quote(str(self.path.absolute()))
         last: Exception | None = None
         for mode in ("mode=ro", "mode=ro&immutable=1"):
@@ -179,6 +189,8 @@ class Registry:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._db
+        if self.readonly:  # refused here: an immutable or newer database must not be written at all
+            raise RegistryError(f"registry {self.path}: opened read-only ({self.readonly_why})")
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -202,7 +214,7 @@ class Registry:
 
     def _why(self, e: sqlite3.DatabaseError) -> str:
         if self.readonly:
-            return f"{e} (opened read-only: {self.path.parent} is not writable)"
+            return f"{e} (opened read-only: {self.readonly_why})"
         if "malformed" in str(e) or "not a database" in str(e):
             return f"{e}; the file is damaged: move it aside to start a new registry"
         return str(e)
@@ -352,19 +364,29 @@ class Registry:
         return bool(self._query("SELECT 1 FROM jobs WHERE run_dir=? LIMIT 1", (run_dir,)))
 
     def get(self, ref: str) -> Job:
-        """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError."""
+        """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError.
+
+        A name can look like an id prefix (`--name 1`, `--name beef`): when REF is one job's name
+        and another job's id (or id prefix), it is refused as ambiguous rather than resolved to
+        either, so `cancel` never stops a job the user did not mean."""
         ref = ref.strip()
         if not ref:
             raise RegistryError("empty job id")
-        rows = self._rows("WHERE id=?", (ref,), True)
-        if not rows and len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
-            rows = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
-            if len(rows) > 1:
-                raise RegistryError(f"job id prefix '{ref}' is ambiguous: {', '.join(r.id for r in rows[:5])}")
-        if not rows:
-            rows = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
-            if len(rows) > 1:
-                raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in rows[:5])}")
+        by_id = self._rows("WHERE id=?", (ref,), True)
+        if not by_id and len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+            by_id = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
+        by_name = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
+        if len(by_id) > 1:
+            named = f"; job {by_name[0].id} is named '{ref}'" if by_name else ""
+            raise RegistryError(f"job id prefix '{ref}' is ambiguous: {', '.join(r.id for r in by_id[:5])}{named}")
+        if len(by_name) > 1:
+            raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in by_name[:5])}")
+        if by_id and by_name and by_id[0].id != by_name[0].id:
+            raise RegistryError(
+                f"'{ref}' is ambiguous: job {by_name[0].id} is named '{ref}' and job {by_id[0].id}'s id "
+                f"{'is' if by_id[0].id == ref else 'starts with'} it; use the full id"
+            )
+        rows = by_id or by_name
         if not rows:
             rows = self._rows(
                 "WHERE run_dir=? ORDER BY created DESC",

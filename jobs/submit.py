@@ -75,6 +75,10 @@ def build_specs(
         check_run_dir(run_dir, "--run-dir")
     tpl = load_template(template)
     prof = load_profile(profile)
+    from jobs.recovery import ResumePolicy
+
+    # read only when a job fails, maybe days later: a mistake in it is reported now
+    ResumePolicy.from_options(prof.options, f"profile {prof.name} ({prof.path})")
     entry = _command_entry(tpl, command, local=prof.host is None)
     if prof.runs_root:
         check_run_dir(prof.runs_root, f"profile {prof.name} ({prof.path}): runs_root")

@@ -144,7 +144,22 @@ def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
         if any(v == "" for v in values):
             raise SpecError(f"-p {item}: empty value")
         out[key] = [coerce(kind, key, v, where="-p ") for v in values]
+        _refuse_repeats(key, values, out[key])
     return out
+
+
+def _refuse_repeats(key: str, raw: list[str], typed: list[Any]) -> None:
+    """Two values that type to the same one (`1e-6,0.000001`, `0.1,0.10`) would make two identical
+    sweep points: the same training launched twice under two names."""
+    seen: dict[str, str] = {}
+    for text, value in zip(raw, typed):
+        canon = json.dumps(value, sort_keys=True)
+        if canon in seen:
+            raise SpecError(
+                f"-p {key}: {seen[canon]!r} and {text!r} are the same value; "
+                "each sweep point would run twice (give each value once)"
+            )
+        seen[canon] = text
 
 
 def sweep_size(overrides: dict[str, list[Any]]) -> int:

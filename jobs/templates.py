@@ -201,9 +201,13 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
         why = env_name_error(k)
         if why:
             raise TemplateError(f"{path}: profile {path.stem}: [env] {why}")
+    for key in ("host", "runs_root"):
+        value = head.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise TemplateError(f"{path}: [profile] {key} must be a non-empty string, not {value!r}")
     host = head.get("host")
-    if host is not None and (not isinstance(host, str) or not host):
-        raise TemplateError(f"{path}: [profile] host must be a non-empty string")
+    if host is not None and (host.startswith("-") or any(c.isspace() or ord(c) < 32 for c in host)):
+        raise TemplateError(f"{path}: [profile] host {host!r} is not an ssh host name (no leading '-', no blanks)")
     if backend == "local" and host:
         raise TemplateError(f'{path}: the local backend runs on this machine; remove host = "{host}"')
     return Profile(

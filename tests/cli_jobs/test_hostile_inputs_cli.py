@@ -1,0 +1,145 @@
+"""Hostile and clumsy command-line values and profiles: a run name that is also another job's id
+prefix, sweeps that repeat a point, seeds the trainer cannot take, profile values of the wrong
+type, ssh host names that are options. Each one is one error line (exit 2) before anything runs,
+or acts on exactly the job the user named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jobs.errors import RegistryError, SpecError
+from jobs.openssh import OpenSSH
+from jobs.params import PARAMS_BY_KIND
+from jobs.registry import Registry
+from jobs.sweep import coerce
+from tests.cli_jobs.conftest import run_cli, tree, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _one_line_error(res, *needles: str) -> str:
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr and "\n" not in err, res.stderr
+    assert err.startswith("error: "), err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+# ---- a name that is also an id prefix ------------------------------------------------------------
+
+
+def test_cancel_by_a_name_that_is_another_jobs_id_prefix_touches_neither(home):
+    """`--name 1` or `--name beef` is a fine run name, but also the start of some job's id: the
+    lookup used to prefer the id, so `cancel beef` stopped a different, running job."""
+    running = run_cli("submit", "fakeslow", "--profile", "quick", "-q", check=True).stdout.strip()
+    named = running[:3]
+    other = run_cli("submit", "fake", "--profile", "quick", "--name", named, "-q", check=True).stdout.strip()
+    assert other != running
+    _one_line_error(run_cli("cancel", named), "ambiguous", running, other, "full id")
+    _one_line_error(run_cli("show", named), "ambiguous")
+    assert not (home / "runs" / "fake_lr1e-6" / "cancelled").exists()  # what a local cancel writes first
+    assert json.loads(run_cli("show", running, "--json", check=True).stdout)["state"] == "running"
+    assert f"name:           {named}" in run_cli("show", other, check=True).stdout
+    run_cli("cancel", running, check=True)
+    wait_for(lambda: json.loads(run_cli("show", running, "--json").stdout)["state"] == "cancelled", 30)
+
+
+def test_registry_lookup_by_id_name_and_prefix(tmp_path):
+    from jobs.spec import JobSpec
+
+    reg = Registry(tmp_path / "r.sqlite")
+
+    def add(name: str) -> str:
+        params = {"model_path": "m", "dataset": "d"}
+        return reg.reserve(JobSpec(kind="grpo", name=name, template="t", params=params, run_dir=f"/runs/{name}"))
+
+    first = add("alpha")
+    second = add(first[:2])  # a name that is the first job's id prefix
+    with pytest.raises(RegistryError, match=f"ambiguous.*{second}.*{first}"):
+        reg.get(first[:2])
+    third = add(first)  # a name that is the first job's whole id
+    with pytest.raises(RegistryError, match="ambiguous"):
+        reg.get(first)
+    assert reg.get(second).name == first[:2] and reg.get(third).name == first
+    assert reg.get("alpha").id == first  # names and ids that meet nothing else still resolve
+
+
+# ---- sweeps that repeat a point ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["learning_rate=1e-6,0.000001", "learning_rate=2e-6,1e-6,2E-6", "resources.cpus=1,01", "use_data_augmentation=true,True"],
+)
+def test_a_sweep_that_repeats_a_value_launches_nothing(home, value):
+    res = run_cli("submit", "fake", "-p", value)
+    _one_line_error(res, "-p", "same value", "twice")
+    assert tree(home / "runs") == []
+    assert Registry().count() == 0
+
+
+def test_distinct_values_still_sweep(home):
+    res = run_cli("render", "fake", "-p", "learning_rate=1e-6,1e-5", check=True)
+    assert "# 2 spec(s)" in res.stdout
+
+
+# ---- seeds ----------------------------------------------------------------------------------------
+
+SEEDED = [k for k, m in PARAMS_BY_KIND.items() if "seed" in m.model_fields]
+
+
+@pytest.mark.parametrize("kind", SEEDED)
+@pytest.mark.parametrize("seed", [-1, 2**32, 10**30])
+def test_a_seed_the_trainer_cannot_take_is_refused_at_render(kind, seed):
+    with pytest.raises(ValueError):  # what transformers' set_seed would hit on the GPU host
+        np.random.seed(seed)
+    with pytest.raises(SpecError, match="seed"):
+        coerce(kind, "seed", str(seed))
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1])
+def test_seeds_numpy_takes_are_accepted(seed):
+    np.random.seed(seed)
+    assert all(coerce(kind, "seed", str(seed)) == seed for kind in SEEDED)
+
+
+# ---- profiles with values of the wrong type ------------------------------------------------------
+
+BAD_PROFILES = {
+    "grace_text": ('[options]\ncancel_grace_s = "abc"\n', "cancel_grace_s = 'abc'"),
+    "grace_negative": ("[options]\ncancel_grace_s = -5\n", "cancel_grace_s = -5"),
+    "grace_inf": ("[options]\ncancel_grace_s = inf\n", "cancel_grace_s = inf"),
+    "busy_text": ('[options]\ngpu_busy_fraction = "half"\n', "gpu_busy_fraction = 'half'"),
+    "option_typo": ("[options]\ncancel_grace = 3\n", "did you mean 'cancel_grace_s'"),
+    "runs_root_int": ("runs_root = 5\n", "runs_root must be a non-empty string, not 5"),
+    "runs_root_list": ('runs_root = ["/a"]\n', "runs_root must be a non-empty string"),
+    "resume_int": ("[options]\nauto_resume = 5\n", "auto_resume must be true/false or a table"),
+    "resume_reasons": ('[options]\nauto_resume = {reasons = "evicted"}\n', "auto_resume.reasons must be a list"),
+    "resume_factor": ("[options]\nauto_resume = {memory_factor = nan}\n", "auto_resume.memory_factor"),
+}
+
+
+def test_profile_values_of_the_wrong_type_are_one_line_each(home, tmp_path):
+    profiles = home.parent / "config" / "profiles"
+    for name, (body, _) in BAD_PROFILES.items():
+        head, sep, rest = body.partition("[options]")
+        (profiles / f"{name}.toml").write_text(f'[profile]\nbackend = "local"\n{head}{sep}{rest}')
+    for name, (_, needle) in BAD_PROFILES.items():
+        res = run_cli("submit", "fake", "--profile", name)
+        err = _one_line_error(res, needle)
+        assert name in err or "local profile" in err, err
+    assert tree(home / "runs") == []
+
+
+@pytest.mark.parametrize("host", ["-oProxyCommand=touch /tmp/x", "login node", "a\tb"])
+def test_an_ssh_host_that_is_an_option_or_has_blanks_is_refused(home, tmp_path, host):
+    profiles = home.parent / "config" / "profiles"
+    (profiles / "bad.toml").write_text(f'[profile]\nbackend = "slurm"\nhost = {json.dumps(host)}\n')
+    _one_line_error(run_cli("render", "fake", "--profile", "bad"), "bad.toml", "not an ssh host name")
+    with pytest.raises(Exception, match="not a host name"):
+        OpenSSH(tmp_path / "ssh_config").argv(host, "true")
