@@ -1,0 +1,168 @@
+"""Hostile files: `-o` outputs that are devices, pipes, folders or links; run-dir files that are
+named pipes or links to /dev/zero; a registry written by a newer arcctl. Nothing hangs, nothing
+that is not a plain file is replaced, and nothing is written where it could break rows we do not
+understand."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import SpecError
+from jobs.fork import fork_spec
+from jobs.registry import SCHEMA_VERSION, Registry
+from tests.cli_jobs.conftest import run_cli, tree
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _one_line_error(res, *needles: str) -> str:
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr and "\n" not in err, res.stderr
+    assert err.startswith("error: "), err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+# ---- -o outputs ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def eval_run(tmp_path):
+    run = tmp_path / "evalrun"
+    (run / "eval").mkdir(parents=True)
+    (run / "eval" / "metrics.json").write_text(json.dumps({"aggregate": {}, "task_tests": {"t1": 1}}))
+    pred = {"task_id": "t1", "test_outputs": [[[1]]], "train_correct": [True], "code": "x", "error": None}
+    (run / "eval" / "predictions.jsonl").write_text(json.dumps(pred) + "\n")
+    return run
+
+
+def _read_pipe(path: Path, got: list[bytes]) -> threading.Thread:
+    t = threading.Thread(target=lambda: got.append(path.read_bytes()), daemon=True)
+    t.start()
+    return t
+
+
+def test_output_to_a_named_pipe_writes_into_it(home, eval_run, tmp_path):
+    """`-o /dev/null` or `-o /dev/stdout` was renamed over: as root that replaces the device
+    itself with a regular file. A pipe shows the same without touching the machine's /dev."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = _read_pipe(pipe, got)
+    res = run_cli("submission", "build", str(eval_run), "-o", str(pipe))
+    assert res.returncode == 0, res.stderr
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)  # still the pipe, not a file put in its place
+    assert json.loads(got[0])["t1"][0]["attempt_1"] == [[1]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "evalrun", "pipe"]  # no temporary file
+
+
+def test_output_keeps_a_symlink_and_a_users_tmp_file(home, eval_run, tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    mine = tmp_path / "link.json.tmp"  # a file of the user's that a fixed temporary name clobbered
+    mine.write_text("keep me")
+    real.chmod(0o640)
+    run_cli("submission", "build", str(eval_run), "-o", str(link), check=True)
+    assert link.is_symlink() and json.loads(real.read_text())["t1"]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert mine.read_text() == "keep me"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p != mine]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("where", ["folder", "below_a_file", "proc"])
+def test_an_output_that_cannot_be_written_is_one_line(home, eval_run, tmp_path, where):
+    out = {
+        "folder": tmp_path,
+        "below_a_file": eval_run / "eval" / "metrics.json" / "sub.json",
+        "proc": Path("/proc/sub.json"),
+    }[where]
+    before = tree(tmp_path)
+    _one_line_error(run_cli("submission", "build", str(eval_run), "-o", str(out)), str(out))
+    assert tree(tmp_path) == before
+
+
+def test_refine_file_output_to_a_pipe(tmp_path):
+    from jobs.refine import RefineFile, write
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = _read_pipe(pipe, got)
+    write(pipe, RefineFile.model_construct(dataset="d", sources=[], records=[]))  # the writer, not the records
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and json.loads(got[0])["dataset"] == "d"
+
+
+# ---- run-dir files that never end ----------------------------------------------------------------
+
+
+@pytest.fixture
+def endless_run(home, tmp_path):
+    """A run dir whose spec.json links to /dev/zero, eval/metrics.json is a named pipe with no
+    writer and exit_code is one too: reading any of them whole never returned."""
+    parent = tmp_path / "parent"
+    run_cli("submit", "fake", "--run-dir", str(parent), "-q", check=True)
+    run = tmp_path / "endless"
+    (run / "eval").mkdir(parents=True)
+    (run / "spec.json").symlink_to("/dev/zero")
+    os.mkfifo(run / "eval" / "metrics.json")
+    (run / "metrics.jsonl").write_text('{"step": 1, "reward": 0.5}\n')
+    pipes = tmp_path / "pipes"
+    pipes.mkdir()
+    (pipes / "spec.json").write_text((parent / "spec.json").read_text())
+    os.mkfifo(pipes / "exit_code")
+    os.mkfifo(pipes / "trainer_state.json")
+    return run, pipes
+
+
+def test_readers_refuse_pipes_and_devices_instead_of_hanging(endless_run):
+    run, pipes = endless_run
+    res = run_cli("tail", str(run), timeout=20)
+    assert res.returncode == 0 and "step 1  reward=0.5" in res.stdout, res.stderr
+    res = run_cli("health", str(run), timeout=20)
+    assert res.returncode in (0, 2) and "Traceback" not in res.stderr, res.stderr
+    assert "spec.json" in res.stdout + res.stderr
+    _one_line_error(run_cli("compare", str(run), timeout=20), "metrics.json", "not a regular file")
+    with pytest.raises(SpecError, match="spec.json.*not a regular file"):
+        fork_spec(str(run))
+    for args in (["tail", str(pipes)], ["compare", str(pipes), "--plot", "reward"], ["health", str(pipes)]):
+        res = run_cli(*args, timeout=20)
+        assert "Traceback" not in res.stderr, res.stderr
+
+
+# ---- a registry from a newer arcctl --------------------------------------------------------------
+
+
+def test_a_registry_from_a_newer_arcctl_is_read_but_never_written(home):
+    run_cli("submit", "fake", "-q", check=True)
+    path = home / "registry.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    runs = sorted(os.listdir(home / "runs"))
+    res = run_cli("ls")
+    assert res.returncode == 0 and "fake_lr1e-6" in res.stdout, res.stderr
+    assert "newer arcctl" in res.stderr
+    _one_line_error(run_cli("submit", "fake"), "newer arcctl", "upgrade")
+    assert sorted(os.listdir(home / "runs")) == runs  # no run dir left behind by the refused submit
+    reg = Registry()
+    assert reg.readonly and reg.count() == 1
+    reg.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+    db.close()
