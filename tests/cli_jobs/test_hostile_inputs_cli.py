@@ -6,6 +6,8 @@ or acts on exactly the job the user named."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from jobs.openssh import OpenSSH
 from jobs.params import PARAMS_BY_KIND
 from jobs.registry import Registry
 from jobs.sweep import coerce
-from tests.cli_jobs.conftest import run_cli, tree, wait_for
+from tests.cli_jobs.conftest import fake_template, run_cli, tree, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -143,3 +145,39 @@ def test_an_ssh_host_that_is_an_option_or_has_blanks_is_refused(home, tmp_path, 
     _one_line_error(run_cli("render", "fake", "--profile", "bad"), "bad.toml", "not an ssh host name")
     with pytest.raises(Exception, match="not a host name"):
         OpenSSH(tmp_path / "ssh_config").argv(host, "true")
+
+
+# ---- names and data sets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["../../etc/x", ".-.-x", "-{learning_rate}"])
+def test_a_name_pattern_never_makes_a_name_that_reads_as_an_option(home, pattern):
+    (home.parent / "config" / "templates" / "odd.toml").write_text(fake_template("odd", pattern=pattern))
+    [item] = json.loads(run_cli("render", "odd", "--json", check=True).stdout)
+    name = item["spec"]["name"]
+    assert name and not name.startswith(("-", ".")), name
+    assert Path(item["spec"]["run_dir"]).parent == home / "runs"
+
+
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        ("arc1/trian", "did you mean 'arc1/train'"),
+        ("synthetic:0", "synthetic:N"),
+        ("pipe", "not a file or folder"),
+        ("missing_challenges.json", "no such file"),
+    ],
+)
+def test_a_dataset_the_trainer_cannot_load_is_refused_before_launch(home, tmp_path, value, needle):
+    if value == "pipe":
+        value = str(tmp_path / "pipe")
+        os.mkfifo(value)
+    _one_line_error(run_cli("submit", "fake", "-p", f"dataset={value}"), "dataset", needle)
+    assert tree(home / "runs") == []
+
+
+def test_datasets_the_trainer_loads_pass(home, tmp_path):
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "x_challenges.json").write_text("{}")
+    for value in ("arc1/eval", "synthetic:3", str(tmp_path / "tasks"), str(tmp_path / "x_challenges.json")):
+        run_cli("render", "fake", "-p", f"dataset={value}", check=True)
