@@ -247,9 +247,9 @@ def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = 
     backend.render(spec)
     if job.backend_job_id and job.state in ("held", "evicted"):
         backend.cancel(job.backend_job_id)
+    registry.restart(job.id, spec, seen=job)  # claims the resume; a concurrent one stops here
     if spec.host is None:
         spec.write()
-    registry.restart(job.id, spec)
     registry.set_state(job.id, SUBMITTING, detail=submitter_tag())
     launch(registry, job.id, spec, backend)
     return job.id

@@ -299,14 +299,25 @@ class Registry:
                 changed += cur.rowcount
         return changed
 
-    def restart(self, job_id: str, spec) -> None:
-        """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting."""
+    def restart(self, job_id: str, spec, seen: Job | None = None) -> None:
+        """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting.
+        With `seen` (the row the caller decided on), only if the row is still as seen: two arcctl
+        processes resuming one job at once (two shells, the CLI and the dashboard's auto-resume)
+        would otherwise both launch it into the same run dir; the second gets a RegistryError."""
+        sql = (
+            "UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
+            "detail=NULL, restarts=restarts+1, updated=? WHERE id=?"
+        )
+        args: tuple = (spec.to_json(), SUBMITTING, time.time(), job_id)
+        if seen is not None:
+            sql += " AND state=? AND restarts=?"
+            args += (seen.state, seen.restarts)
         with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
-                "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
-                (spec.to_json(), SUBMITTING, time.time(), job_id),
-            )
+            if db.execute(sql, args).rowcount == 0 and seen is not None:
+                raise RegistryError(
+                    f"job {job_id} ({seen.name}) was resumed by another arcctl meanwhile "
+                    f"(it is no longer {seen.state}); see arcctl ls"
+                )
 
     # ---- reads -------------------------------------------------------------------------------
 
