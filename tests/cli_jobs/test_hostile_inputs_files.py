@@ -166,3 +166,34 @@ def test_a_registry_from_a_newer_arcctl_is_read_but_never_written(home):
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
     db.close()
+
+
+# ---- fetch destinations --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def checkpointed_run(home, tmp_path):
+    run = tmp_path / "parent"
+    run_cli("submit", "fake", "--run-dir", str(run), "-q", check=True)
+    ck = run / "checkpoint-5"
+    ck.mkdir()
+    (ck / "trainer_state.json").write_text('{"global_step": 5}')
+    (ck / "adapter_model.safetensors").write_bytes(b"w" * 1000)
+    return run
+
+
+def test_fetch_never_touches_a_users_folder_named_like_its_scratch(checkpointed_run, tmp_path):
+    mine = tmp_path / "out" / "ck.partial"  # the fixed scratch name fetch used to delete first
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    run_cli("fetch", str(checkpointed_run), "5", str(tmp_path / "out" / "ck"), check=True)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "out" / "ck" / "adapter_model.safetensors").stat().st_size == 1000
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ck", "ck.partial"]
+
+
+@pytest.mark.parametrize("where", ["below_a_file", "proc"])
+def test_fetch_to_an_impossible_place_is_one_line(checkpointed_run, tmp_path, where):
+    dest = {"below_a_file": checkpointed_run / "spec.json" / "ck", "proc": Path("/proc/ck")}[where]
+    _one_line_error(run_cli("fetch", str(checkpointed_run), "5", str(dest)), str(dest))
+    assert list(tmp_path.rglob("*partial*")) == []  # no half copy left anywhere
