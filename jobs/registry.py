@@ -408,7 +408,7 @@ class Registry:
             from jobs.sweep import suggest
 
             names = [r[0] for r in self._query("SELECT name FROM jobs ORDER BY created DESC LIMIT 2000")]
-            raise RegistryError(f"no job '{ref}' in {self.path}{suggest(ref, names)}")
+            raise RegistryError(f"no job {ref!r} in {self.path}{suggest(ref, names)}")
         return rows[0]
 
     # ---- shared rate limits (the status watcher) ----------------------------------------------

@@ -151,9 +151,11 @@ def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
 def _refuse_repeats(key: str, raw: list[str], typed: list[Any]) -> None:
     """Two values that type to the same one (`1e-6,0.000001`, `0.1,0.10`) would make two identical
     sweep points: the same training launched twice under two names."""
+    from pydantic_core import to_jsonable_python  # typed values may be models (sampling groups)
+
     seen: dict[str, str] = {}
     for text, value in zip(raw, typed):
-        canon = json.dumps(value, sort_keys=True)
+        canon = json.dumps(to_jsonable_python(value), sort_keys=True)
         if canon in seen:
             raise SpecError(
                 f"-p {key}: {seen[canon]!r} and {text!r} are the same value; "

@@ -81,7 +81,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise TemplateError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))  # the byte-order mark some Windows editors write
     except RecursionError:  # tomllib recurses once per nesting level
         raise TemplateError(f"{path}: malformed TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
@@ -259,7 +259,7 @@ def _load(folder: str, name: str) -> Any:
     if name not in files:
         what = folder[:-1]
         raise TemplateError(
-            f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}"
+            f"unknown {what} {name!r}{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}"
         )
     path, source = files[name]
     return _PARSERS[folder](path, source)

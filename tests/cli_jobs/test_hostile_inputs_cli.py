@@ -181,3 +181,29 @@ def test_datasets_the_trainer_loads_pass(home, tmp_path):
     (tmp_path / "x_challenges.json").write_text("{}")
     for value in ("arc1/eval", "synthetic:3", str(tmp_path / "tasks"), str(tmp_path / "x_challenges.json")):
         run_cli("render", "fake", "-p", f"dataset={value}", check=True)
+
+
+# ---- values that would break the one error line ---------------------------------------------------
+
+ODD = "a\nb\t\x1b[31mred"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tail", ODD],
+        ["health", ODD],
+        ["compare", ODD],
+        ["render", ODD],
+        ["render", "fake", "--profile", ODD],
+        ["render", "fake", "-p", f"{ODD}=1"],
+    ],
+)
+def test_newlines_and_terminal_escapes_in_values_stay_in_one_escaped_line(home, args):
+    err = _one_line_error(run_cli(*args), "a\\nb\\t\\x1b[31mred")
+    assert "\x1b" not in err
+
+
+def test_a_template_saved_with_a_byte_order_mark_loads(home):
+    (home.parent / "config" / "templates" / "bom.toml").write_bytes(b"\xef\xbb\xbf" + fake_template("bom").encode())
+    assert "# 1 spec(s)" in run_cli("render", "bom", check=True).stdout
