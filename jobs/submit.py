@@ -229,6 +229,42 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
             raise SpecError(f"run dir {rd}: cannot create it ({e.strerror or e})") from None
 
 
+def _claim_remote_run_dir(spec: JobSpec, registry: Registry, rename: bool, backend) -> JobSpec:
+    """_claim_run_dir on the job's host: the registry knows only this machine's jobs, so a folder
+    already there (a run launched from another machine into the same runs_root, or one whose
+    registry was lost) would otherwise get a new spec.json and a second job's logs and metrics.
+    A host that cannot be reached is left to the launch, which records the failed attempt."""
+    import posixpath
+
+    shell = getattr(backend, "shell", None)
+    if shell is None:
+        return spec
+    base, n = spec.name, 1
+    while True:
+        rd = spec.run_dir.rstrip("/")
+        try:
+            made = shell.run(["sh", "-c", 'mkdir -p -- "$1" && mkdir -- "$2"', "sh", posixpath.dirname(rd), rd])
+            if made.rc == 0 or shell.run(["test", "-e", rd]).rc != 0:
+                return spec  # made, or not made for another reason the backend's own mkdir reports
+        except JobsError:
+            return spec
+        if not rename:
+            raise SpecError(f"run dir {rd} already exists on {spec.host}; runs are never overwritten")
+        while True:
+            n += 1
+            name = f"{base}-{n}"
+            if not registry.run_dir_taken(f"{posixpath.dirname(rd)}/{name}"):
+                break
+        spec = spec.model_copy(update={"name": name, "run_dir": f"{posixpath.dirname(rd)}/{name}"})
+
+
+def _unclaim_remote_run_dir(spec: JobSpec, backend) -> None:
+    try:
+        backend.shell.run(["rmdir", "--", spec.run_dir.rstrip("/")])  # only if still empty
+    except (AttributeError, JobsError):
+        pass
+
+
 def _unclaim_run_dir(spec: JobSpec) -> None:
     """Undo _claim_run_dir after a failure before any backend saw the job: the dir holds only
     what submit wrote (spec.json), so nothing of the user's is removed."""
@@ -269,6 +305,8 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     backend.render(spec)  # validates options before anything is written
     if spec.host is None:
         spec = _claim_run_dir(spec, registry, rename_on_conflict)
+    else:
+        spec = _claim_remote_run_dir(spec, registry, rename_on_conflict, backend)
     try:
         if spec.host is None:
             try:
@@ -279,6 +317,8 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     except JobsError:  # a full disk, a damaged registry: leave no run dir no job points to
         if spec.host is None:
             _unclaim_run_dir(spec)
+        else:
+            _unclaim_remote_run_dir(spec, backend)
         raise
     fault("after_reserve")
     launch(registry, job_id, spec, backend)
