@@ -17,19 +17,9 @@ from jobs.openssh import OpenSSH
 from jobs.params import PARAMS_BY_KIND
 from jobs.registry import Registry
 from jobs.sweep import coerce
-from tests.cli_jobs.conftest import fake_template, run_cli, tree, wait_for
+from tests.cli_jobs.conftest import fake_template, one_line_error, run_cli, tree, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _one_line_error(res, *needles: str) -> str:
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    err = res.stderr.strip()
-    assert "Traceback" not in res.stderr and "\n" not in err, res.stderr
-    assert err.startswith("error: "), err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 # ---- a name that is also an id prefix ------------------------------------------------------------
@@ -42,8 +32,8 @@ def test_cancel_by_a_name_that_is_another_jobs_id_prefix_touches_neither(home):
     named = running[:3]
     other = run_cli("submit", "fake", "--profile", "quick", "--name", named, "-q", check=True).stdout.strip()
     assert other != running
-    _one_line_error(run_cli("cancel", named), "ambiguous", running, other, "full id")
-    _one_line_error(run_cli("show", named), "ambiguous")
+    one_line_error(run_cli("cancel", named), "ambiguous", running, other, "full id")
+    one_line_error(run_cli("show", named), "ambiguous")
     assert not (home / "runs" / "fake_lr1e-6" / "cancelled").exists()  # what a local cancel writes first
     assert json.loads(run_cli("show", running, "--json", check=True).stdout)["state"] == "running"
     assert f"name:           {named}" in run_cli("show", other, check=True).stdout
@@ -76,11 +66,16 @@ def test_registry_lookup_by_id_name_and_prefix(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ["learning_rate=1e-6,0.000001", "learning_rate=2e-6,1e-6,2E-6", "resources.cpus=1,01", "use_data_augmentation=true,True"],
+    [
+        "learning_rate=1e-6,0.000001",
+        "learning_rate=2e-6,1e-6,2E-6",
+        "resources.cpus=1,01",
+        "use_data_augmentation=true,True",
+    ],
 )
 def test_a_sweep_that_repeats_a_value_launches_nothing(home, value):
     res = run_cli("submit", "fake", "-p", value)
-    _one_line_error(res, "-p", "same value", "twice")
+    one_line_error(res, "-p", "same value", "twice")
     assert tree(home / "runs") == []
     assert Registry().count() == 0
 
@@ -112,28 +107,31 @@ def test_seeds_numpy_takes_are_accepted(seed):
 
 # ---- profiles with values of the wrong type ------------------------------------------------------
 
-BAD_PROFILES = {
-    "grace_text": ('[options]\ncancel_grace_s = "abc"\n', "cancel_grace_s = 'abc'"),
-    "grace_negative": ("[options]\ncancel_grace_s = -5\n", "cancel_grace_s = -5"),
-    "grace_inf": ("[options]\ncancel_grace_s = inf\n", "cancel_grace_s = inf"),
-    "busy_text": ('[options]\ngpu_busy_fraction = "half"\n', "gpu_busy_fraction = 'half'"),
-    "option_typo": ("[options]\ncancel_grace = 3\n", "did you mean 'cancel_grace_s'"),
-    "runs_root_int": ("runs_root = 5\n", "runs_root must be a non-empty string, not 5"),
-    "runs_root_list": ('runs_root = ["/a"]\n', "runs_root must be a non-empty string"),
-    "resume_int": ("[options]\nauto_resume = 5\n", "auto_resume must be true/false or a table"),
-    "resume_reasons": ('[options]\nauto_resume = {reasons = "evicted"}\n', "auto_resume.reasons must be a list"),
-    "resume_factor": ("[options]\nauto_resume = {memory_factor = nan}\n", "auto_resume.memory_factor"),
+# a local profile's [options]: (the table's body, what the error names)
+BAD_LOCAL_OPTIONS = {
+    "grace_text": ('cancel_grace_s = "abc"', "cancel_grace_s = 'abc'"),
+    "grace_negative": ("cancel_grace_s = -5", "cancel_grace_s = -5"),
+    "grace_inf": ("cancel_grace_s = inf", "cancel_grace_s = inf"),
+    "busy_text": ('gpu_busy_fraction = "half"', "gpu_busy_fraction = 'half'"),
+    "option_typo": ("cancel_grace = 3", "did you mean 'cancel_grace_s'"),
 }
+# the runs root and the auto-resume policy, which used to fail only when a job failed
+BAD_ROOT_OR_POLICY = [
+    ("runs_root = 5\n", "runs_root must be a non-empty string, not 5"),
+    ('runs_root = ["/a"]\n', "runs_root must be a non-empty string"),
+    ("[options]\nauto_resume = 5\n", "auto_resume must be true/false or a table"),
+    ('[options]\nauto_resume = {reasons = "evicted"}\n', "auto_resume.reasons must be a list"),
+    ("[options]\nauto_resume = {memory_factor = nan}\n", "auto_resume.memory_factor"),
+]
 
 
-def test_profile_values_of_the_wrong_type_are_one_line_each(home, tmp_path):
+def test_profile_values_of_the_wrong_type_are_one_line_each(home):
     profiles = home.parent / "config" / "profiles"
-    for name, (body, _) in BAD_PROFILES.items():
-        head, sep, rest = body.partition("[options]")
-        (profiles / f"{name}.toml").write_text(f'[profile]\nbackend = "local"\n{head}{sep}{rest}')
-    for name, (_, needle) in BAD_PROFILES.items():
-        res = run_cli("submit", "fake", "--profile", name)
-        err = _one_line_error(res, needle)
+    cases = {name: (f"[options]\n{body}\n", needle) for name, (body, needle) in BAD_LOCAL_OPTIONS.items()}
+    cases.update({f"root_or_policy_{i}": case for i, case in enumerate(BAD_ROOT_OR_POLICY)})
+    for name, (body, needle) in cases.items():
+        (profiles / f"{name}.toml").write_text(f'[profile]\nbackend = "local"\n{body}')
+        err = one_line_error(run_cli("submit", "fake", "--profile", name), needle)
         assert name in err or "local profile" in err, err
     assert tree(home / "runs") == []
 
@@ -142,7 +140,7 @@ def test_profile_values_of_the_wrong_type_are_one_line_each(home, tmp_path):
 def test_an_ssh_host_that_is_an_option_or_has_blanks_is_refused(home, tmp_path, host):
     profiles = home.parent / "config" / "profiles"
     (profiles / "bad.toml").write_text(f'[profile]\nbackend = "slurm"\nhost = {json.dumps(host)}\n')
-    _one_line_error(run_cli("render", "fake", "--profile", "bad"), "bad.toml", "not an ssh host name")
+    one_line_error(run_cli("render", "fake", "--profile", "bad"), "bad.toml", "not an ssh host name")
     with pytest.raises(Exception, match="not a host name"):
         OpenSSH(tmp_path / "ssh_config").argv(host, "true")
 
@@ -172,7 +170,7 @@ def test_a_dataset_the_trainer_cannot_load_is_refused_before_launch(home, tmp_pa
     if value == "pipe":
         value = str(tmp_path / "pipe")
         os.mkfifo(value)
-    _one_line_error(run_cli("submit", "fake", "-p", f"dataset={value}"), "dataset", needle)
+    one_line_error(run_cli("submit", "fake", "-p", f"dataset={value}"), "dataset", needle)
     assert tree(home / "runs") == []
 
 
@@ -200,7 +198,7 @@ ODD = "a\nb\t\x1b[31mred"
     ],
 )
 def test_newlines_and_terminal_escapes_in_values_stay_in_one_escaped_line(home, args):
-    err = _one_line_error(run_cli(*args), "a\\nb\\t\\x1b[31mred")
+    err = one_line_error(run_cli(*args), "a\\nb\\t\\x1b[31mred")
     assert "\x1b" not in err
 
 

@@ -17,19 +17,9 @@ import pytest
 from jobs.errors import SpecError
 from jobs.fork import fork_spec
 from jobs.registry import SCHEMA_VERSION, Registry
-from tests.cli_jobs.conftest import run_cli, tree
+from tests.cli_jobs.conftest import one_line_error, run_cli, tree
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _one_line_error(res, *needles: str) -> str:
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    err = res.stderr.strip()
-    assert "Traceback" not in res.stderr and "\n" not in err, res.stderr
-    assert err.startswith("error: "), err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 # ---- -o outputs ----------------------------------------------------------------------------------
@@ -90,7 +80,7 @@ def test_an_output_that_cannot_be_written_is_one_line(home, eval_run, tmp_path, 
         "proc": Path("/proc/sub.json"),
     }[where]
     before = tree(tmp_path)
-    _one_line_error(run_cli("submission", "build", str(eval_run), "-o", str(out)), str(out))
+    one_line_error(run_cli("submission", "build", str(eval_run), "-o", str(out)), str(out))
     assert tree(tmp_path) == before
 
 
@@ -135,7 +125,7 @@ def test_readers_refuse_pipes_and_devices_instead_of_hanging(endless_run):
     res = run_cli("health", str(run), timeout=20)
     assert res.returncode in (0, 2) and "Traceback" not in res.stderr, res.stderr
     assert "spec.json" in res.stdout + res.stderr
-    _one_line_error(run_cli("compare", str(run), timeout=20), "metrics.json", "not a regular file")
+    one_line_error(run_cli("compare", str(run), timeout=20), "metrics.json", "not a regular file")
     with pytest.raises(SpecError, match="spec.json.*not a regular file"):
         fork_spec(str(run))
     for args in (["tail", str(pipes)], ["compare", str(pipes), "--plot", "reward"], ["health", str(pipes)]):
@@ -157,7 +147,7 @@ def test_a_registry_from_a_newer_arcctl_is_read_but_never_written(home):
     res = run_cli("ls")
     assert res.returncode == 0 and "fake_lr1e-6" in res.stdout, res.stderr
     assert "newer arcctl" in res.stderr
-    _one_line_error(run_cli("submit", "fake"), "newer arcctl", "upgrade")
+    one_line_error(run_cli("submit", "fake"), "newer arcctl", "upgrade")
     assert sorted(os.listdir(home / "runs")) == runs  # no run dir left behind by the refused submit
     reg = Registry()
     assert reg.readonly and reg.count() == 1
@@ -195,5 +185,5 @@ def test_fetch_never_touches_a_users_folder_named_like_its_scratch(checkpointed_
 @pytest.mark.parametrize("where", ["below_a_file", "proc"])
 def test_fetch_to_an_impossible_place_is_one_line(checkpointed_run, tmp_path, where):
     dest = {"below_a_file": checkpointed_run / "spec.json" / "ck", "proc": Path("/proc/ck")}[where]
-    _one_line_error(run_cli("fetch", str(checkpointed_run), "5", str(dest)), str(dest))
+    one_line_error(run_cli("fetch", str(checkpointed_run), "5", str(dest)), str(dest))
     assert list(tmp_path.rglob("*partial*")) == []  # no half copy left anywhere

@@ -6,11 +6,10 @@ second job's logs and metrics into it. Real sshd and Slurm."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from tests.clusters.conftest import FAKE_TRAINER, cli, ls, wait_for
+from tests.clusters.conftest import cli, ls, wait_for, write_fake_eval_template
 
 pytestmark = [pytest.mark.slurm, pytest.mark.sshd, pytest.mark.timeout(240)]
 
@@ -18,21 +17,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.sshd, pytest.mark.timeout(240)]
 @pytest.fixture
 def env(slurm, ssh_config, tmp_path):
     cfg = tmp_path / "config"
-    (cfg / "templates").mkdir(parents=True)
-    (cfg / "profiles").mkdir()
-    (cfg / "templates" / "fake.toml").write_text(f"""
-[template]
-kind = "eval"
-name = "fake_{{n_predictions}}preds"
-entry = ["{sys.executable}", "{FAKE_TRAINER}"]
-[params]
-model_path = "tiny"
-dataset = "arc1/train"
-n_predictions = 1
-[resources]
-cpus = 1
-memory = "100M"
-""")
+    write_fake_eval_template(cfg)
     (cfg / "profiles" / "sshslurm.toml").write_text(f"""
 [profile]
 backend = "slurm"
