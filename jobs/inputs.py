@@ -43,7 +43,7 @@ def _dataset(dataset: str) -> None:
         return
     if name.startswith("synthetic:"):
         n = name.partition(":")[2]
-        if not (n.isdigit() and int(n) >= 1):
+        if not (n.isascii() and n.isdigit() and int(n) >= 1):
             raise SpecError(f"dataset {dataset!r}: expected synthetic:N with N a positive whole number")
         return
     path = Path(name)

@@ -440,7 +440,8 @@ def checkpoint_step(path: str | Path | None) -> int | None:
         return None
     name = Path(str(path).rstrip("/")).name
     tail = name[len(CHECKPOINT_PREFIX) :] if name.startswith(CHECKPOINT_PREFIX) else ""
-    return int(tail) if tail.isdigit() else None
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
+    return int(tail) if tail.isascii() and tail.isdigit() else None
 
 
 def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:

@@ -177,7 +177,7 @@ def validate_submit(text: str, where: str = "submit description"):
         if key in keys and not re.match(r"^\d+(\.\d+)?\s*[KMGT]?B?$", keys[key], re.I):
             raise BackendError(f"{where}: `{key} = {keys[key]}` is not a size (e.g. 128G)")
     for key in ("request_cpus", "request_gpus", "max_retries"):
-        if key in keys and not keys[key].isdigit():
+        if key in keys and not (keys[key].isascii() and keys[key].isdigit()):
             raise BackendError(f"{where}: `{key} = {keys[key]}` is not a whole number")
     for key in ("arguments", "environment"):
         v = keys.get(key)

@@ -205,3 +205,8 @@ def test_newlines_and_terminal_escapes_in_values_stay_in_one_escaped_line(home, 
 def test_a_template_saved_with_a_byte_order_mark_loads(home):
     (home.parent / "config" / "templates" / "bom.toml").write_bytes(b"\xef\xbb\xbf" + fake_template("bom").encode())
     assert "# 1 spec(s)" in run_cli("render", "bom", check=True).stdout
+
+
+@pytest.mark.parametrize("template, value", [("fake", "dataset=synthetic:²"), ("her", "dataset=toy:²")])
+def test_a_count_written_with_a_superscript_digit_is_one_line(home, template, value):
+    one_line_error(run_cli("render", template, "-p", value), "dataset", "²")

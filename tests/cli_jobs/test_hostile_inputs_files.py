@@ -187,3 +187,19 @@ def test_fetch_to_an_impossible_place_is_one_line(checkpointed_run, tmp_path, wh
     dest = {"below_a_file": checkpointed_run / "spec.json" / "ck", "proc": Path("/proc/ck")}[where]
     one_line_error(run_cli("fetch", str(checkpointed_run), "5", str(dest)), str(dest))
     assert list(tmp_path.rglob("*partial*")) == []  # no half copy left anywhere
+
+
+# ---- digits that are not ASCII -------------------------------------------------------------------
+
+
+def test_a_checkpoint_named_with_a_superscript_digit_is_not_a_checkpoint(checkpointed_run):
+    """'²'.isdigit() is true but int('²') raises: tail, health, fork and compare died on it."""
+    odd = checkpointed_run / "checkpoint-²"
+    odd.mkdir()
+    (odd / "trainer_state.json").write_text('{"global_step": 2}')
+    for args in (["tail", str(checkpointed_run)], ["health", str(checkpointed_run)]):
+        res = run_cli(*args)
+        assert res.returncode in (0, 1) and "Traceback" not in res.stderr and "ValueError" not in res.stderr, res
+    res = run_cli("compare", str(checkpointed_run))
+    assert "Traceback" not in res.stderr and "ValueError" not in res.stderr, res.stderr
+    assert fork_spec(str(checkpointed_run)).resume_from.checkpoint == "checkpoint-5"
