@@ -204,6 +204,7 @@ class WarningEvent(_Event):
     step: int | None = None
     checkpoint: str | None = None
     problem: str | None = None
+    tasks: list[str] | None = None  # ids of the tasks dropped for a too-long prompt (the first 50)
 
 
 class Resumed(_Event):

@@ -133,12 +133,19 @@ def load_for_training(params) -> tuple[Any, Any, Any]:
 
 
 def _load_unsloth(params):
+    """FastLanguageModel (unsloth 2026.10): 16-bit LoRA unless load_in_4bit; without use_vllm it
+    generates with its own patched `generate`, which TRL's GRPOTrainer (patched by `import unsloth`)
+    calls. A local model dir is loaded as it is: unsloth maps only hub names to its own repos."""
     unsloth = require("unsloth", "unsloth", 'backend = "unsloth"')
+    import torch
+
     flm = unsloth.FastLanguageModel
     model, tokenizer = flm.from_pretrained(
         model_name=params.model_path,
         max_seq_length=params.max_seq_length,
-        load_in_4bit=params.load_in_4bit,
+        # None: unsloth picks bfloat16 where the GPU has it, else float16
+        dtype=torch.bfloat16 if resolve_bf16(params.bf16) else None,
+        load_in_4bit=params.load_in_4bit,  # unsloth's default is True: always pass ours
         fast_inference=params.use_vllm,  # unsloth runs its own vLLM engine for generation
         gpu_memory_utilization=params.gpu_memory_utilization,
         max_lora_rank=params.lora_r,
@@ -156,6 +163,7 @@ def _load_unsloth(params):
         lora_dropout=params.lora_dropout,
         target_modules=list(params.lora_target_modules),
         use_rslora=params.use_rslora,
+        use_dora=params.use_dora,
         use_gradient_checkpointing="unsloth",
         random_state=params.seed,
     )
