@@ -156,7 +156,9 @@ class Registry:
         except sqlite3.DatabaseError as e:
             raise RegistryError(f"registry {self.path}: {e}") from None
         except OSError as e:
-            raise RegistryError(f"registry {self.path}: {e.strerror or e}") from None
+            blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is a file, not a folder (ARCCTL_HOME?)" if blocker else (e.strerror or str(e))
+            raise RegistryError(f"registry {self.path}: {why}") from None
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A read-only connection. WAL needs a writable -shm file next to the database; where none

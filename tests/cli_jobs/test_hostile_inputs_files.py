@@ -203,3 +203,10 @@ def test_a_checkpoint_named_with_a_superscript_digit_is_not_a_checkpoint(checkpo
     res = run_cli("compare", str(checkpointed_run))
     assert "Traceback" not in res.stderr and "ValueError" not in res.stderr, res.stderr
     assert fork_spec(str(checkpointed_run)).resume_from.checkpoint == "checkpoint-5"
+
+
+def test_an_arcctl_home_that_is_a_file_is_named(home, tmp_path):
+    afile = tmp_path / "not-a-folder"
+    afile.write_text("x")
+    res = run_cli("submit", "fake", env={"ARCCTL_HOME": str(afile)})
+    one_line_error(res, f"{afile} is a file, not a folder")
