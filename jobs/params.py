@@ -84,7 +84,16 @@ class _Lora(BaseModel):
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     use_rslora: bool = False
     use_dora: bool = False
-    lora_target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    # PEFT refuses an empty list or an empty name, but only once the model is loaded on the GPU host
+    lora_target_modules: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
     adapter_path: str | None = Field(None, description="start from this LoRA adapter")
 
 

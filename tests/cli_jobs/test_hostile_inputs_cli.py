@@ -210,3 +210,13 @@ def test_a_template_saved_with_a_byte_order_mark_loads(home):
 @pytest.mark.parametrize("template, value", [("fake", "dataset=synthetic:²"), ("her", "dataset=toy:²")])
 def test_a_count_written_with_a_superscript_digit_is_one_line(home, template, value):
     one_line_error(run_cli("render", template, "-p", value), "dataset", "²")
+
+
+LORA_KINDS = [k for k, m in PARAMS_BY_KIND.items() if "lora_target_modules" in m.model_fields]
+
+
+@pytest.mark.parametrize("value", ["[]", '[""]', '["q_proj", ""]'])
+def test_lora_target_modules_peft_would_refuse_are_refused_at_render(value):
+    for kind in LORA_KINDS:
+        with pytest.raises(SpecError, match="lora_target_modules"):
+            coerce(kind, "lora_target_modules", value)
