@@ -124,6 +124,7 @@ def build_specs(
             rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
             if (check_fs and Path(rd).exists()) or taken(rd):
                 raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
+            _refuse_nesting(rd, registry)
             nm = Path(rd).name
         else:
             if name:
@@ -201,6 +202,16 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
             "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template"
         )
     return entry
+
+
+def _refuse_nesting(run_dir: str, registry: Registry | None) -> None:
+    """A run dir inside another job's (`--run-dir ./fork` typed from within a run dir) would be
+    moved into branches/ by a resume of that job, or deleted with the checkpoint folder it sits in."""
+    if registry is None:
+        return
+    for parent in Path(run_dir).parents:
+        if registry.run_dir_taken(str(parent)):
+            raise SpecError(f"run dir {run_dir} is inside the run dir {parent} of another job; put it beside it")
 
 
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:

@@ -210,3 +210,14 @@ def test_an_arcctl_home_that_is_a_file_is_named(home, tmp_path):
     afile.write_text("x")
     res = run_cli("submit", "fake", env={"ARCCTL_HOME": str(afile)})
     one_line_error(res, f"{afile} is a file, not a folder")
+
+
+def test_a_run_dir_inside_another_jobs_run_dir_is_refused(home):
+    """A resume of the outer job moves later checkpoint folders into branches/, and retention
+    deletes old ones: a run made inside either would go with them."""
+    run_cli("submit", "fake", "-q", check=True)
+    outer = home / "runs" / "fake_lr1e-6"
+    for inner in (outer / "fork", outer / "checkpoint-2" / "fork"):
+        one_line_error(run_cli("submit", "fake", "--run-dir", str(inner)), "inside the run dir", str(outer))
+        assert not inner.exists()
+    run_cli("render", "fake", "--run-dir", str(home / "runs" / "beside"), check=True)
