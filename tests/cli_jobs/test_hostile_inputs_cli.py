@@ -220,3 +220,9 @@ def test_lora_target_modules_peft_would_refuse_are_refused_at_render(value):
     for kind in LORA_KINDS:
         with pytest.raises(SpecError, match="lora_target_modules"):
             coerce(kind, "lora_target_modules", value)
+
+
+def test_a_her_data_set_named_with_the_kaggle_split_word_is_refused_like_the_trainer_does(home):
+    """The trainer loads `kaggle2024/eval`, not `kaggle2024/evaluation`; HER's render check took both."""
+    one_line_error(run_cli("render", "her", "-p", "dataset=kaggle2024/evaluation"), "kaggle2024/evaluation")
+    run_cli("render", "her", "-p", "dataset=kaggle2024/eval", "-p", 'task_ids=["00576224"]', check=True)
