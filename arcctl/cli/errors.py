@@ -7,15 +7,11 @@ from typing import Iterator
 
 import typer
 
+from arcctl.cli.terminal_text import one_line
+
 
 class UserError(Exception):
     """Raised anywhere in arcctl/jobs for bad input; the message names the file, field or host."""
-
-
-def one_line(text: str) -> str:
-    """TEXT with newlines, tabs and terminal escapes written as \\n, \\t, \\x1b: a value the user
-    typed (a name with a newline) or a tool printed stays inside the one error line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":

@@ -221,3 +221,35 @@ def test_a_run_dir_inside_another_jobs_run_dir_is_refused(home):
         one_line_error(run_cli("submit", "fake", "--run-dir", str(inner)), "inside the run dir", str(outer))
         assert not inner.exists()
     run_cli("render", "fake", "--run-dir", str(home / "runs" / "beside"), check=True)
+
+
+# ---- terminal escapes in what the model and its programs wrote -----------------------------------
+
+TITLE, CLIPBOARD = "\x1b]0;owned\x07", "\x1b]52;c;cHduZWQ=\x07"  # set the window title, write the clipboard
+
+
+def test_escape_sequences_from_the_run_never_reach_the_terminal(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    completion = {"step": 1, "task_id": "t", "completion": f"def transform(g):{TITLE}\n\treturn g", "reward": 0.5}
+    with open(run / "completions.jsonl", "w") as f:
+        f.write(json.dumps(completion) + "\n")
+    with open(run / "events.jsonl", "w") as f:
+        f.write(json.dumps({"time": 1, "event": "error", "message": f"boom{CLIPBOARD}", "tb": "a\nb"}) + "\n")
+    (run / "stdout.log").write_text(f"step 1{TITLE} \x1b[32mreward=0.5\x1b[0m{CLIPBOARD}\n")
+    for args, visible in (
+        (["tail", str(run), "--completions"], "def transform(g):\\x1b]0;owned\\x07⏎\\treturn g"),
+        (["tail", str(run), "--events"], "message=boom\\x1b]52;c;cHduZWQ=\\x07  tb=a\\nb"),
+        (["logs", str(run)], "step 1 reward=0.5"),
+    ):
+        res = run_cli(*args)
+        assert res.returncode == 0, res.stderr
+        assert "\x1b]" not in res.stdout and "\x07" not in res.stdout, res.stdout
+        assert visible in res.stdout and res.stdout.count("\n") == 1, res.stdout
+
+
+def test_log_lines_keep_their_colours_and_tabs():
+    from arcctl.cli.terminal_text import log_line
+
+    line = f"\x1b[32mok\x1b[0m\t50%{TITLE}\x1b[2J\x9b2J|##|"
+    assert log_line(line) == "\x1b[32mok\x1b[0m\t50%\\x9b2J|##|"
