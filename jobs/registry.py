@@ -380,13 +380,16 @@ class Registry:
         """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError.
 
         A name can look like an id prefix (`--name 1`, `--name beef`): when REF is one job's name
-        and another job's id (or id prefix), it is refused as ambiguous rather than resolved to
-        either, so `cancel` never stops a job the user did not mean."""
+        and the start of another job's id, it is refused as ambiguous rather than resolved to
+        either, so `cancel` never stops a job the user did not mean. A whole id wins."""
         ref = ref.strip()
         if not ref:
             raise RegistryError("empty job id")
-        by_id = self._rows("WHERE id=?", (ref,), True)
-        if not by_id and len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+        exact = self._rows("WHERE id=?", (ref,), True)
+        if exact:  # a whole id is what `ls` printed, and what arcctl's own lookups pass
+            return exact[0]
+        by_id = []
+        if len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
             by_id = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
         by_name = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
         if len(by_id) > 1:
@@ -397,7 +400,7 @@ class Registry:
         if by_id and by_name and by_id[0].id != by_name[0].id:
             raise RegistryError(
                 f"'{ref}' is ambiguous: job {by_name[0].id} is named '{ref}' and job {by_id[0].id}'s id "
-                f"{'is' if by_id[0].id == ref else 'starts with'} it; use the full id"
+                "starts with it; use the full id"
             )
         rows = by_id or by_name
         if not rows:

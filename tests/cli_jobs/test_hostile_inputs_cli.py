@@ -54,9 +54,8 @@ def test_registry_lookup_by_id_name_and_prefix(tmp_path):
     second = add(first[:2])  # a name that is the first job's id prefix
     with pytest.raises(RegistryError, match=f"ambiguous.*{second}.*{first}"):
         reg.get(first[:2])
-    third = add(first)  # a name that is the first job's whole id
-    with pytest.raises(RegistryError, match="ambiguous"):
-        reg.get(first)
+    third = add(first)  # a name that is the first job's whole id: the whole id wins
+    assert reg.get(first).id == first
     assert reg.get(second).name == first[:2] and reg.get(third).name == first
     assert reg.get("alpha").id == first  # names and ids that meet nothing else still resolve
 
