@@ -1,6 +1,7 @@
 """`-p key=v1,v2` overrides: parsed, typed by the kind's params model, expanded to a cartesian
 product. Values are typed one by one so `learning_rate=abc` fails naming the key, before any spec
-is built. A value starting with `[` or `{` is read as one JSON value (list/dict parameters)."""
+is built. A value starting with `[`, `{` or `"` is read as one JSON value (list/dict parameters, or
+a string with commas in it: `-p 'model_path="/data/a,b"'`)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
         s = value.strip()
         if s.lower() in _NULLS and not _accepts_string(kind, key, s):
             value = None  # "none" stays a string where the parameter has such a choice (scale_rewards)
-        elif s[:1] in "[{":
+        elif s[:1] in '[{"':
             try:
                 value = json.loads(s)
             except ValueError as e:
@@ -123,7 +124,7 @@ def _plain(v: Any) -> Any:
 
 def split_values(raw: str) -> list[str]:
     raw = raw.strip()
-    if raw[:1] in "[{":
+    if raw[:1] in '[{"':  # one JSON value: a list, a dict, or a string that holds commas
         return [raw]
     return [p.strip() for p in raw.split(",")]
 

@@ -225,3 +225,10 @@ def test_a_her_data_set_named_with_the_kaggle_split_word_is_refused_like_the_tra
     """The trainer loads `kaggle2024/eval`, not `kaggle2024/evaluation`; HER's render check took both."""
     one_line_error(run_cli("render", "her", "-p", "dataset=kaggle2024/evaluation"), "kaggle2024/evaluation")
     run_cli("render", "her", "-p", "dataset=kaggle2024/eval", "-p", 'task_ids=["00576224"]', check=True)
+
+
+def test_a_string_with_commas_can_be_given_as_json(home):
+    """A comma makes a sweep; a path with a comma in it is written as a JSON string."""
+    [item] = json.loads(run_cli("render", "fake", "-p", 'model_path="/data/a,b"', "--json", check=True).stdout)
+    assert item["spec"]["params"]["model_path"] == "/data/a,b"
+    one_line_error(run_cli("render", "fake", "-p", 'model_path="/data/a'), "model_path", "not valid JSON")
