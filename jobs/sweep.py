@@ -93,7 +93,7 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
         # the key inside a dict parameter (health.kl_max), without pydantic's union-member tags
         inner = [str(x) for x in err.get("loc", ()) if str(x) not in _TYPE_TAGS]
         at = f" ({key}.{'.'.join(inner)})" if inner else ""
-        raise SpecError(f"{where}{key}={value!r}: {err['msg']}{at}") from None
+        raise SpecError(f"{where}{key}={value!r}: {err['msg'].removeprefix('Value error, ')}{at}") from None
     return _plain(out)
 
 

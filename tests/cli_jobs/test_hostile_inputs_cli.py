@@ -232,3 +232,12 @@ def test_a_string_with_commas_can_be_given_as_json(home):
     [item] = json.loads(run_cli("render", "fake", "-p", 'model_path="/data/a,b"', "--json", check=True).stdout)
     assert item["spec"]["params"]["model_path"] == "/data/a,b"
     one_line_error(run_cli("render", "fake", "-p", 'model_path="/data/a'), "model_path", "not valid JSON")
+
+
+@pytest.mark.parametrize(
+    "value", ["resources.memory=0", "resources.memory=0.0G", "resources.disk=0M", "resources.gpu_memory=0G"]
+)
+def test_a_size_of_zero_is_refused(home, value):
+    """Slurm reads --mem=0 as all the memory of the node; a profile's `memory = "0"` asked for that."""
+    one_line_error(run_cli("render", "fake", "-p", value), value.split("=")[0], "more than 0")
+    assert "Value error" not in run_cli("render", "fake", "-p", value).stderr
