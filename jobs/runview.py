@@ -73,6 +73,7 @@ class RunView:
         self._history_read = 0  # of those, read by a load_history() under way
         self._history_gen = 0  # bumped when metrics.jsonl is replaced: a load under way is dropped
         self._since_tail: list[dict[str, Any]] = []  # rows read from the tail on, while history is pending
+        self._unjudged: list[dict[str, Any]] = []  # rows a metrics_only refresh read, for the next full one
         self.metrics = MetricsHistory()
         self.progress_tracker = ProgressTracker()
         self._metrics_tail = metrics_source(self.run_dir, self.fs)  # metrics.jsonl, else trainer_state.json
@@ -90,15 +91,19 @@ class RunView:
         self.health_error: str | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def refresh(self, completion_bytes: int | None = CHUNK, wait: bool = True, history: bool = True) -> set[str] | None:
+    def refresh(
+        self, completion_bytes: int | None = CHUNK, wait: bool = True, history: bool = True, metrics_only: bool = False
+    ) -> set[str] | None:
         """Read what is new. With wait=False, returns None at once when another thread is
         refreshing this view already (a slow remote read must not pile up UI ticks). The first
         refresh reads the newest metrics rows; with history=False the older ones are left to
-        load_history() (a screen draws the newest steps first and fills the history in behind)."""
+        load_history() (a screen draws the newest steps first and fills the history in behind).
+        metrics_only reads the metrics rows and spec.json alone (a first chart waits for nothing
+        else); the next full refresh reads the rest and judges those rows' health."""
         if not self._refresh_lock.acquire(blocking=wait):
             return None
         try:
-            changed = self._refresh(completion_bytes)
+            changed = self._refresh(completion_bytes, metrics_only)
         finally:
             self._refresh_lock.release()
         if history and self._history_end and self.load_history(wait=wait):
@@ -154,7 +159,7 @@ class RunView:
         """The metrics.jsonl tail behind the metrics source."""
         return getattr(self._metrics_tail, "jsonl", self._metrics_tail)
 
-    def _refresh(self, completion_bytes: int | None) -> set[str]:
+    def _refresh(self, completion_bytes: int | None, metrics_only: bool = False) -> set[str]:
         changed: set[str] = set()
         if not self._started:
             # metrics.jsonl only: a trainer_state.json (jobs.trainer_state) is read whole
@@ -173,12 +178,17 @@ class RunView:
             self._health_completions.clear()
             self._history_gen += 1
             self._since_tail, self._history_end, self._history_read = [], 0, 0
+            self._unjudged.clear()
         if self._history_end:
             self._since_tail.extend(rows)
         self.progress_tracker.feed(rows)
         self.metrics.mask_truncated = masking_of(self.spec)  # all-masked steps are gaps, not zeros
         if self.metrics.extend(rows):
             changed.add("metrics")
+        if metrics_only:
+            self._unjudged.extend(rows)
+            return changed
+        rows, self._unjudged = self._unjudged + rows, []
         new_events = self._events_tail.read_new()
         if new_events:
             self.events.extend(new_events)

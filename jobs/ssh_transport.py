@@ -175,7 +175,12 @@ class SSHPool:
             except _SSH_ERRORS as e:
                 raise RemoteError(f"ProxyCommand of {cfg.label} ({cfg.proxy_command}) failed: {_why(e)}") from None
         try:
-            return socket.create_connection((cfg.hostname, cfg.port), timeout=timeout)
+            sock = socket.create_connection((cfg.hostname, cfg.port), timeout=timeout)
+            # SSH is request/answer: without it, Nagle's algorithm holds a small packet back until
+            # the last one is acknowledged, and the peer's delayed ACK makes that ~40 ms (the
+            # login's several small messages paid it more than once)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
         except (socket.timeout, TimeoutError):
             raise RemoteError(f"cannot reach {cfg.label}: timed out after {timeout:g} s") from None
         except OSError as e:

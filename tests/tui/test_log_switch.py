@@ -44,3 +44,25 @@ async def test_l_switches_streams_and_follows_the_chosen_one(runs):
         assert "step 99 out" not in shown(app)
         await pilot.press("l")  # back to both: the stdout line read meanwhile is there
         assert "step 99 out" in shown(app) and "! Traceback: boom" in shown(app)
+
+
+async def test_lines_another_reader_of_the_same_view_read_first_are_shown(runs):
+    """The jobs table refreshes the same view as the run screen (every second, even behind it):
+    when its refresh reads a new stdout line first, the run screen's own refresh sees no change
+    in the logs, and the line must still appear."""
+    run = runs / "healthy"
+    src = JobSource(None)
+    app = ArcApp(source=src, refresh_s=3600)  # the run screen refreshes when the test says
+    async with app.run_test(size=(150, 48)) as pilot:
+        view = src.view(str(run))
+        scr = RunScreen(view)
+        app.push_screen(scr)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and view.metrics.last_step())
+        scr.tick()  # the second tick reads the logs (the first, the metrics only)
+        await until(pilot, lambda: view.stdout.total and shown(app))
+        with open(run / "stdout.log", "a") as f:
+            f.write("read by the jobs table first\n")
+        view.refresh(completion_bytes=0)  # as JobSource.rows does: the line is read here
+        assert view.stdout.lines[-1] == "read by the jobs table first"
+        scr.tick()  # finds nothing new
+        await until(pilot, lambda: "read by the jobs table first" in shown(app))

@@ -253,3 +253,85 @@ async def test_first_completions_page_comes_before_the_history(remote, runs):
                 break
             await pilot.pause(0.025)
         assert f"rows {STEPS} " in status() and "history" not in status()
+
+
+# -- what opening a remote run waits for -------------------------------------------------------
+
+
+def test_the_ssh_socket_sends_small_packets_at_once(remote):
+    """TCP_NODELAY on the connection: with Nagle's algorithm on, each small SSH message waited
+    for the previous one's ACK (~40 ms with the peer's delayed ACK): logins and one-request-at-
+    a-time reads were several times slower on loopback."""
+    import socket
+
+    from jobs.ssh_transport import SSHPool
+
+    pool = SSHPool()
+    try:
+        sock = pool.client(remote).get_transport().sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        pool.close()
+
+
+def test_open_logs_in_while_the_dashboard_is_imported(remote, runs, monkeypatch):
+    """`arcctl open host:/path` resolves the run (paramiko, login, the path checked) in a thread
+    started before it imports the dashboard: the caller goes on at once, then gets the target
+    (or the error) when it waits."""
+    from arcctl.cli import open_cmd
+    from arcctl.cli.errors import UserError
+
+    go, threads = threading.Event(), []
+    real = open_cmd.resolve_run
+
+    def held(run, **kw):  # the real resolve, once the test lets it go
+        threads.append(threading.current_thread())
+        assert go.wait(30)
+        return real(run, **kw)
+
+    monkeypatch.setattr(open_cmd, "resolve_run", held)
+    pending = open_cmd.resolve_in_background(f"{remote}:{runs / 'healthy'}")
+    for _ in range(200):
+        if threads:
+            break
+        threading.Event().wait(0.01)
+    assert threads and threads[0] is not threading.main_thread() and not go.is_set()
+    go.set()  # the caller got here while the resolve was still held
+    target = pending()
+    assert (target.run_dir, target.host) == (str(runs / "healthy"), remote)
+    assert target.fs.exists(f"{runs / 'healthy'}/spec.json")
+    bad = open_cmd.resolve_in_background(f"{remote}:{runs}/nope")
+    with pytest.raises(UserError, match=f"{remote}:{runs}/nope: no such run dir on {remote}"):
+        bad()
+
+
+async def test_the_completions_page_of_a_remote_run_reads_nothing_on_the_ui_thread(remote, runs):
+    """The page's status line (how much is indexed) needs the file's size: its worker reads it;
+    read in `show`, on the UI thread, it froze the screen for an SFTP round trip."""
+    from arcctl.tui.screens.completions import CompletionsScreen
+    from jobs.rundir import DeferredFS
+
+    on_ui: list[str] = []
+
+    class Watched(DeferredFS):
+        def __getattribute__(self, name):
+            if name in ("open_binary", "size", "exists", "listdir", "read_text"):
+                if threading.current_thread() is threading.main_thread():
+                    on_ui.append(name)
+            return super().__getattribute__(name)
+
+    from jobs.rundir import fs_for_host
+
+    view = RunView(str(runs / "collapsing"), Watched(lambda: fs_for_host(remote), remote))
+    app = ArcApp(source=JobSource(None))
+    async with app.run_test(size=(150, 48)) as pilot:
+        page = CompletionsScreen(view)
+        app.push_screen(page)
+        for _ in range(400):
+            if page.items and "indexing" not in str(page.query_one("#comp-status").render()):
+                break
+            await pilot.pause(0.025)
+        assert page.items and "lines indexed" in str(page.query_one("#comp-status").render())
+        await pilot.press("down")
+        await pilot.pause(0.5)  # the next row's detail and its grids
+    assert on_ui == []

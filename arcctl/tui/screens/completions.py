@@ -21,6 +21,7 @@ from jobs.rundir import LocalFS
 from jobs.runview import RunView
 
 PAGE = 50
+GRIDS_DELAY_S = 0.15  # the selected completion's ARC grids load once the cursor rests this long
 FIRST_READ = 1024 * 1024
 FILTER_HELP = (
     "filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
@@ -148,15 +149,9 @@ class CompletionsScreen(ArcScreen):
         else:
             self.load()
 
-    def _read_spec(self) -> None:
-        """spec.json (run name, max_completion_length, data set), read here so `detail` does no I/O."""
-        if not self.view.spec_read:
-            name = self.view.name()
-            self.app.call_from_thread(setattr, self, "sub_title", f"{name} · completions")
-
     @work(thread=True, exclusive=True, group="comp-page")
     def load(self) -> None:
-        self._read_spec()
+        _ = self.view.spec  # run name, max_completion_length, data set: read here, `show` does no I/O
         idx = self.view.completions
         if self.flt.is_empty():
             # a small first read paints the first page at once; the run screen's refresh (and
@@ -165,11 +160,11 @@ class CompletionsScreen(ArcScreen):
         else:
             idx.update_all()  # filters look at every line's step/reward/flag (not its text)
         items, nxt = idx.page(self.flt, self.page_starts[-1], PAGE)
-        self.app.call_from_thread(self.show, items, nxt)
+        self.app.call_from_thread(self.show, items, nxt, None, idx.file_size())
 
     @work(thread=True, exclusive=True, group="comp-page")
     def open_id(self, cid: str) -> None:
-        self._read_spec()
+        _ = self.view.spec
         idx = self.view.completions
         idx.update_all()
         c = idx.find_id(cid)
@@ -181,10 +176,13 @@ class CompletionsScreen(ArcScreen):
             self.flt = CompletionFilter(step=c.step) if c.step is not None else CompletionFilter()
             self.expr = f"step:{c.step}" if c.step is not None else ""
             items, nxt = idx.page(self.flt, 0, PAGE)
-        self.app.call_from_thread(self.show, items, nxt, cid)
+        self.app.call_from_thread(self.show, items, nxt, cid, idx.file_size())
 
-    def show(self, items: list[Completion], nxt: int | None, select_id: str | None = None) -> None:
+    def show(self, items: list[Completion], nxt: int | None, select_id: str | None, size: int) -> None:
+        """Called from the page's worker with the file's SIZE it read (over SFTP a stat here,
+        on the UI thread, would freeze the screen for a round trip)."""
         self.items, self.next_pos = items, nxt
+        self.sub_title = f"{self.view.name()} · completions"
         t = self.query_one("#comp-table", DataTable)
         t.clear()
         for c in items:
@@ -211,17 +209,25 @@ class CompletionsScreen(ArcScreen):
         idx = self.view.completions
         page_no = len(self.page_starts)
         more = "" if nxt is not None else " (last page)"
-        indexed = "" if idx.complete else f"  indexing {idx.indexed_bytes * 100 // max(1, idx.file_size())}%"
+        indexed = "" if idx.indexed_bytes >= size else f"  indexing {idx.indexed_bytes * 100 // max(1, size)}%"
         self.query_one("#comp-status", Static).update(
             f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}"
         )
 
     def detail(self, c: Completion) -> None:
-        limit = (self.view.spec.get("params") or {}).get("max_completion_length")
+        if getattr(self, "_detail_of", None) is c:
+            return  # shown already (the page's first row comes both from show and the cursor)
+        self._detail_of = c
+        limit = (self.view.spec.get("params") or {}).get("max_completion_length")  # read by the page's worker
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
         self.query_one(PairsView).show_message("")
-        self.load_grids(c)
+        # The grids once the selection rests: the first one loads a whole ARC data set (CPU in a
+        # worker, which slows the page's paint), and a held arrow key must not load one per row.
+        timer = getattr(self, "_grids_timer", None)
+        if timer is not None:
+            timer.stop()
+        self._grids_timer = self.set_timer(GRIDS_DELAY_S, lambda: self._detail_of is c and self.load_grids(c))
 
     @work(thread=True, exclusive=True, group="comp-grids")
     def load_grids(self, c: Completion) -> None:

@@ -168,11 +168,13 @@ class RunScreen(SubScreen):
     def tick(self) -> None:
         # The newest rows first; the older ones come from fill_history, started after the first
         # paint. While it reads, completions.jsonl is not indexed on: the CPU goes to the screen.
+        # The first tick reads the metrics and spec alone: the charts paint without waiting for
+        # the events, completions, logs and health (the next tick reads them).
+        first = not getattr(self, "_alerts_read", False)
         comp_bytes = 0 if self.view.history_progress is not None else CHUNK
-        changed = self.view.refresh(comp_bytes, wait=False, history=False)
+        changed = self.view.refresh(comp_bytes, wait=False, history=False, metrics_only=first)
         if changed is None:  # the previous refresh is still reading (slow remote host)
             return
-        first = not getattr(self, "_alerts_read", False)
         self._alerts_read = True
         alerts = self.view.alerts() if (first or changed & {"events", "health"} or self.view.health_pending) else None
         self.app.call_from_thread(self.apply, changed, alerts)
@@ -201,6 +203,16 @@ class RunScreen(SubScreen):
         if self.view.history_progress is None and not worker.is_cancelled:
             self.app.call_from_thread(self.apply, {"metrics"}, None)
 
+    def _history_after_paint(self) -> None:
+        """Start fill_history once every chart has painted its rows: parsing the history is CPU
+        in a worker thread, and started earlier it slows the first paint (one interpreter lock)."""
+        if not self.is_attached:
+            return
+        if all(c.painted_points or not c.points or not c.size.area for c in self.query(MetricChart)):
+            self.fill_history()
+        else:
+            self.set_timer(0.05, self._history_after_paint)
+
     def _covered(self) -> bool:
         top = self.app.screen_stack[-1] if self.app.screen_stack else self
         return top is not self and not isinstance(top, ModalScreen)
@@ -221,7 +233,7 @@ class RunScreen(SubScreen):
             if self._preferred() != self.chosen and not getattr(self, "_picked", False):
                 self._set_charts(self._preferred())  # the run's kind logs other metrics (SFT, HER)
             if self.view.history_progress is not None:
-                self.call_after_refresh(self.fill_history)
+                self.call_after_refresh(self._history_after_paint)  # after the redraw below
         if "metrics" in changed or not changed and not getattr(self, "_drawn", False):
             self.redraw()
         if alerts is not None and alerts != self.alerts:
@@ -231,10 +243,10 @@ class RunScreen(SubScreen):
             ol.clear_options()
             for i, a in enumerate(alerts):
                 ol.add_option(Option(alert_text(a), id=str(i)))
-        if "logs" in changed or not getattr(self, "_logs_shown", False):
-            # the view may be shared with the jobs table, which already read the new lines
-            self._logs_shown = True
-            self.query_one(LogTail).show(self._tails())
+        # Every time, not only on "logs": the view may be shared with the jobs table, whose
+        # refresh may have read the new lines first (this one then saw no change); the tail
+        # writes only the lines it has not shown.
+        self.query_one(LogTail).show(self._tails())
         m = self.view.metrics
         prog = self.view.progress()
         status = f"step {prog.step_text()}"

@@ -18,6 +18,11 @@ class MetricChart(PlotextPlot):
         super().__init__(**kw)
         self.metric = metric
         self.points = 0  # how many points the last draw plotted (tests check the downsampling)
+        self.painted_points = 0  # of those, how many were on screen at the last paint
+
+    def render(self):
+        self.painted_points = self.points
+        return super().render()
 
     def draw(self, history: MetricsHistory, smoothing: float = 0.0, marks: Any = None) -> None:
         """`marks` (jobs.overlay.Markers): checkpoint saves and alerts drawn as vertical lines."""
