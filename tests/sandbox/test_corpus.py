@@ -33,13 +33,37 @@ def arc_outputs():
     }
 
 
+FAST_PATH: dict[str, int] = {}
+
+
 @pytest.fixture(scope="module")
 def ran(corpus):
     """Every program but the endless loops, through the sandbox: [(item, ExecResult)]."""
     sample = [it for it in corpus if it.category != "timeout"]
     with Sandbox(workers=2, timeout_s=2.0) as sb:
         res = sb.run_many([it.program for it in sample], [it.inputs for it in sample])
+        FAST_PATH["programs"] = sb.stats["fast_path"]
     return list(zip(sample, res))
+
+
+@pytest.mark.timeout(180)
+def test_every_program_gets_the_same_result_with_the_fast_path_off(ran):
+    """The fast path (programs run in the worker itself) changes no result: each program, run
+    in a process of its own instead, gives the same error kind and detail, or the same grids.
+    (Unseeded random draws differ between two sandboxes, whose generators start from different
+    seeds: those programs must be flagged nondeterministic, or draw alike by chance, on both.)"""
+    sample = [it for it, _ in ran]
+    with Sandbox(workers=2, timeout_s=2.0, fast_path=False) as sb:
+        forked = sb.run_many([it.program for it in sample], [it.inputs for it in sample])
+        assert sb.stats["fast_path"] == 0
+    assert FAST_PATH["programs"] >= 0.95 * len(sample)
+    differ = [
+        (it.program, r.error, r.detail, f.error, f.detail)
+        for (it, r), f in zip(ran, forked)
+        if (r.error, r.detail, r.outputs) != (f.error, f.detail, f.outputs)
+        and not (it.category == "nondeterministic" and {r.error, f.error} <= {"nondeterministic", None})
+    ]
+    assert differ == []
 
 
 def test_size_mix_and_real_tasks(corpus, arc_outputs):

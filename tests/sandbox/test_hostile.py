@@ -85,8 +85,8 @@ def test_hostile_program(env, kind, src):
     # The next correct programs still score correctly and the pool is back at full strength.
     after = sb.run_many([f"# {k}\n" + FLIP for k in range(20)], [[GRID]] * 20)
     assert all(r.error is None and r.outputs == [FLIPPED] for r in after)
-    assert sb.ready_workers() == WORKERS
-    assert len(sb.pids()) == WORKERS + 1
+    assert sb.ready_workers() == sb.total_workers
+    assert len(sb.pids()) == sb.total_workers + 1
     assert descendants() - env["before"] <= sb.pids()
 
 
@@ -117,7 +117,7 @@ def test_mixed_hostile_batch_throughput_recovers(env):
     t0 = time.perf_counter()
     good = sb.run_many([f"# {k}\n" + FLIP for k in range(200)], [[GRID]] * 200)
     assert all(r.outputs == [FLIPPED] for r in good)
-    assert sb.ready_workers() == WORKERS
+    assert sb.ready_workers() == sb.total_workers
     assert time.perf_counter() - t0 < 30  # generous: recovery, not speed, is the point
 
 

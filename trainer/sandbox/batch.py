@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from .pool import Sandbox, _Worker
 
 
+# Programs sent to a busy worker, to start as soon as it answers (so it does not wait for this
+# process to be scheduled), and their total size: the worker reads them only when done, so they
+# must fit in the socket's buffer (~200 KB on Linux).
+_QUEUE_DEPTH = 4
+_QUEUED_MAX = 64 * 1024
+
+
 class Batch:
     """State of one run_many call: the queue, in-flight programs and results."""
 
@@ -60,14 +67,25 @@ class Batch:
                 unique.append(i)
             else:
                 self.copy_of[i] = j
+        # Fast-path workers take programs from `queue`; those they refuse (and every program when
+        # the fast path is off) go to `forked`, served by workers that fork each program.
+        self.forked: deque[int] = deque()
+        self.refused: set[int] = set()
+        if not sb.fast_path:
+            unique, self.forked = deque(), unique
+            self.refused = set(unique)
         self.queue = unique
 
     def run(self) -> list[ExecResult]:
         sb = self.sb
-        while self.queue or self.awaiting or any(w.busy is not None for w in sb._workers):
+        while self.queue or self.forked or self.awaiting or any(w.busy is not None for w in sb._workers):
             for w in sb._workers:
-                if w.ready and not w.dead and w.busy is None and self.queue:
-                    self._dispatch(w, self.queue.popleft())
+                # One program running and one waiting in the worker's socket: the worker starts
+                # the next as soon as it has answered, without waiting for this process.
+                todo = self._queue_of(w)
+                while w.ready and not w.dead and not w.closing and todo and len(w.queued) < _QUEUE_DEPTH:
+                    if not self._dispatch(w, todo.popleft()):
+                        break
             now = time.monotonic()
             deadlines = [w.deadline for w in sb._workers if w.busy is not None]
             deadlines += [until for (_, _, until) in self.awaiting.values()]
@@ -85,6 +103,7 @@ class Batch:
                         ExecResult(None, "timeout", f"killed after {now - w.started:.2f}s wall clock", now - w.started),
                     )
                     sb.stats["killed_timeout"] += 1
+                    self.unqueue(w)
                     sb._kill(w)
             for pid, (i, elapsed, until) in list(self.awaiting.items()):
                 if pid in sb._exits or now > until:
@@ -109,31 +128,71 @@ class Batch:
             raise SandboxError("sandbox zygote keeps dying; giving up")
         lost = [w.busy for w in self.sb._workers if w.busy is not None]
         lost += [i for (i, _, _) in self.awaiting.values()]
+        for w in self.sb._workers:
+            self.unqueue(w)
         self.awaiting.clear()
         self.sb.close()
         self.sb.start()
         for i in lost:
             self._requeue(i)
 
-    def _dispatch(self, w: _Worker, i: int) -> None:
+    def _dispatch(self, w: _Worker, i: int) -> bool:
+        """Send program i to the worker: to run now if it is idle, else to wait behind the ones it
+        has (see _QUEUED_MAX). False if not sent (it stays at the head of the queue)."""
         key = self.keys[i]
         token = secrets.token_hex(8)
         # Built by hand so the (pre-encoded) input grids are not serialised again per program.
         head = f'{{"t":"{token}","key":"{key}","src":{json.dumps(self.programs[i])}'
-        if key not in w.sent_keys:
+        new_key = key not in w.sent_keys
+        if new_key:
             head += f',"inputs":{self.payloads[key]}'
+        queued = w.busy is not None
+        if queued and len(head) + sum(n for _, _, n in w.queued) > _QUEUED_MAX:
+            self._queue_of(w).appendleft(i)
+            return False
+        if new_key:
             if len(w.sent_keys) >= 64:  # the worker keeps at most 64 input sets, same policy
                 w.sent_keys.clear()
             w.sent_keys.add(key)
+        if queued:
+            w.queued.append((i, token, len(head)))
+        else:
+            self._start(w, i, token)
+        try:
+            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
+        except OSError:
+            # Gone, e.g. it answered and exited to be recycled: send it nothing more. Its replies
+            # to what it did get are still read; then its end of the socket reports its exit.
+            w.closing = True
+            if queued:
+                w.queued.pop()  # this one never arrived
+            else:
+                w.busy = None
+            self._queue_of(w).appendleft(i)
+            self._retire_if_done(w)
+            return False
+        return True
+
+    def _retire_if_done(self, w: _Worker) -> None:
+        """A worker that can no longer be sent to goes once it owes no reply."""
+        if w.closing and w.busy is None and not w.queued and not w.dead:
+            self.sb._kill(w)
+
+    def _start(self, w: _Worker, i: int, token: str) -> None:
+        """Program i is now the one the worker runs (sent just now, or waiting behind another)."""
         w.busy, w.prev_token, w.token = i, w.token, token
         w.started = time.monotonic()
         # The worker kills the program's process at timeout_s; this is the backstop for the
         # worker itself (fork, reaping and the reply take a few ms; more on a loaded machine).
         w.deadline = w.started + self.sb.timeout_s + self.sb.kill_grace_s + 1.0
-        try:
-            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
-        except OSError:
-            self.sb._on_death(w, self)
+
+    def unqueue(self, w: _Worker) -> None:
+        """Programs sent to a worker that is going away but not started there: back to the queue."""
+        while w.queued:
+            self._queue_of(w).appendleft(w.queued.pop()[0])
+
+    def _queue_of(self, w: _Worker) -> deque:
+        return self.queue if w.fast else self.forked
 
     def on_frame(self, w: _Worker, frame: Any) -> None:
         if type(frame) is not dict or w.busy is None or frame.get("t") != w.token:
@@ -145,6 +204,12 @@ class Batch:
             )
             return
         i = w.busy
+        if frame.get("refused") is True and w.fast and i not in self.refused:
+            self.refused.add(i)  # not run: the verifier did not admit it
+            self.forked.append(i)
+            w.busy = None
+            self._next(w)
+            return
         res = self._validate(frame, self.n_inputs[i])
         if res is None:
             self.sb._violation(w, "malformed result", self, blame_current=True)
@@ -154,13 +219,27 @@ class Batch:
             v = frame.get(key)  # diagnostics only: reported by the (untrusted) worker
             if type(v) is float and 0 <= v < 1e6:
                 self.sb.stats[stat] += v
+        if frame.get("fast") is True:
+            self.sb.stats["fast_path"] += 1
         self._finish(w, res)
         w.done += 1
         if frame.get("recycle") is True or w.done >= self.sb.recycle_every:
             self.sb.stats["recycled"] += 1
+            self.unqueue(w)
             self.sb._kill(w)
-        elif self.queue:  # hand over the next program at once: the worker is waiting
-            self._dispatch(w, self.queue.popleft())
+            return
+        self._next(w)
+
+    def _next(self, w: _Worker) -> None:
+        """The worker answered: the program waiting first in its socket is now running; refill."""
+        if w.queued:
+            i, token, _ = w.queued.pop(0)
+            self._start(w, i, token)
+        self._retire_if_done(w)
+        todo = self._queue_of(w)
+        while todo and not w.dead and not w.closing and len(w.queued) < _QUEUE_DEPTH:
+            if not self._dispatch(w, todo.popleft()):
+                break
 
     @staticmethod
     def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
@@ -186,6 +265,7 @@ class Batch:
         w.busy = None
 
     def on_violation(self, w: _Worker, why: str, blame_current: bool) -> None:
+        self.unqueue(w)
         culprit = w.busy if blame_current else w.last
         if culprit is not None:
             self.results[culprit] = ExecResult(None, "unsafe", f"tampered with the result channel: {why}")
@@ -199,7 +279,7 @@ class Batch:
         else:
             self.requeued.add(i)
             self.results[i] = None
-            self.queue.appendleft(i)
+            (self.forked if i in self.refused else self.queue).appendleft(i)
 
 
 def _death_result(status: int | None, elapsed: float) -> ExecResult:

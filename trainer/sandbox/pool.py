@@ -2,15 +2,15 @@
 
 One zygote process (preloaded numpy + common) forks confined workers; the parent talks to each
 worker over its own socketpair with size-capped JSON frames and keeps exactly one program in
-flight per worker. Each worker runs every program in a fresh child process of its own and enforces
-its wall-clock limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
+flight per worker (and a few more waiting in its socket). Each worker runs a program the
+verifier admits itself and every other one in a fresh child process, and enforces its wall-clock
+limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
 others while the zygote forks), and every worker is recycled after `recycle_every` programs.
 """
 
 from __future__ import annotations
 
-import array
 import json
 import os
 import select
@@ -31,6 +31,7 @@ from . import protocol
 from .batch import Batch
 from .errors import SandboxError, ZygoteLost
 from .result import ExecResult
+from .sockets import recv_fds_nowait, select_readable
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STATUS_WAIT_S = 2.0
@@ -56,6 +57,9 @@ class _Worker:
     born: float = 0.0
     sent_keys: set = field(default_factory=set)
     busy: int | None = None  # index of the program in flight
+    fast: bool = False  # runs admitted programs itself (and answers "refused" for the others)
+    closing: bool = False  # a send failed: nothing more goes to it
+    queued: list = field(default_factory=list)  # [(index, token, bytes)] sent, to run after `busy`
     token: str = ""
     prev_token: str = ""
     started: float = 0.0
@@ -93,6 +97,7 @@ class Sandbox:
         max_result_bytes: int = 1 << 20,
         disk_mb: int = 64,
         python: str = sys.executable,
+        fast_path: bool = True,
     ):
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -107,6 +112,10 @@ class Sandbox:
         if common_module is not None and not os.path.isfile(common_module):
             raise SandboxError(f"common_module {str(common_module)!r} is not a file")
         self.n_workers = workers
+        self.fast_path = bool(fast_path)
+        # Fast-path workers run the programs the verifier admits; the others fork each program
+        # from a worker that never ran one itself, so no earlier program shaped its state.
+        self.n_by_kind = {True: workers, False: max(1, workers // 2)} if fast_path else {True: 0, False: workers}
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
         self.common_module = os.path.abspath(common_module) if common_module else None
@@ -123,7 +132,7 @@ class Sandbox:
         self._ctrl: socket.socket | None = None
         self._root = ""
         self._workers: list[_Worker] = []
-        self._pending: deque[socket.socket] = deque()  # our ends, spawn requested, not forked yet
+        self._pending: deque[tuple[socket.socket, bool]] = deque()  # (our end, fast?) not forked yet
         self._exits: dict[int, int] = {}
         self._dying: list[int] = []  # pidfds of killed workers
         self._protections: dict[str, Any] = {}
@@ -138,6 +147,7 @@ class Sandbox:
             "violations": 0,
             "worker_busy_s": 0.0,
             "worker_cpu_s": 0.0,
+            "fast_path": 0,
         }
 
     # ----- lifecycle -----------------------------------------------------------------------
@@ -170,6 +180,7 @@ class Sandbox:
             "check_determinism": self.check_determinism,
             "input_format": self.input_format,
             "disk_mb": self.disk_mb,
+            "fast_path_pool": self.fast_path,
             "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
             "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", ""),
         }
@@ -215,7 +226,7 @@ class Sandbox:
         for fd in self._dying:
             os.close(fd)
         self._dying = []
-        for s in self._pending:
+        for s, _ in self._pending:
             s.close()
         self._pending.clear()
         if self._sel is not None:
@@ -246,6 +257,12 @@ class Sandbox:
             out.add(self._proc.pid)
         return out
 
+    @property
+    def total_workers(self) -> int:
+        """Worker processes at full strength: `workers` fast-path ones and half as many (at least
+        one) that fork each program; just `workers` with the fast path off."""
+        return sum(self.n_by_kind.values())
+
     def ready_workers(self) -> int:
         return sum(1 for w in self._workers if w.ready and not w.dead)
 
@@ -262,7 +279,7 @@ class Sandbox:
             raise ZygoteLost("sandbox zygote exited unexpectedly")
         while True:
             try:
-                data, fds = _recv_fds_nowait(self._ctrl, 65536, 4)
+                data, fds = recv_fds_nowait(self._ctrl, 65536, 4)
             except (BlockingIOError, InterruptedError):
                 return other
             if not data:
@@ -274,7 +291,7 @@ class Sandbox:
             if "exit" in msg:
                 self._exits[msg["exit"]] = msg["status"]
             elif "spawned" in msg and self._pending:
-                sock = self._pending.popleft()
+                sock, fast = self._pending.popleft()
                 sock.setblocking(False)
                 w = _Worker(
                     sock=sock,
@@ -282,6 +299,7 @@ class Sandbox:
                     pidfd=fds[0] if fds else -1,
                     reader=protocol.FrameReader(self.max_result_bytes),
                     born=time.monotonic(),
+                    fast=fast,
                 )
                 fds = fds[1:]
                 self._workers.append(w)
@@ -302,22 +320,23 @@ class Sandbox:
         raise SandboxError("sandbox zygote did not answer in time")
 
     def _top_up(self) -> None:
-        """Ask the zygote for workers until live + requested == n_workers (non-blocking)."""
-        missing = self.n_workers - len(self._workers) - len(self._pending)
-        for _ in range(missing):
-            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                socket.send_fds(self._ctrl, [b"spawn"], [theirs.fileno()])
-            except OSError as e:
-                mine.close()
-                raise ZygoteLost(f"sandbox zygote unreachable: {e}") from None
-            finally:
-                theirs.close()
-            self._pending.append(mine)
+        """Ask the zygote for workers of each kind until live + requested == wanted (non-blocking)."""
+        for fast, wanted in self.n_by_kind.items():
+            have = sum(w.fast == fast for w in self._workers) + sum(k == fast for _, k in self._pending)
+            for _ in range(wanted - have):
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    socket.send_fds(self._ctrl, [b"spawn-fast" if fast else b"spawn"], [theirs.fileno()])
+                except OSError as e:
+                    mine.close()
+                    raise ZygoteLost(f"sandbox zygote unreachable: {e}") from None
+                finally:
+                    theirs.close()
+                self._pending.append((mine, fast))
 
     def _wait_ready(self, timeout: float) -> None:
         end = time.monotonic() + timeout
-        while len([w for w in self._workers if w.ready]) < self.n_workers:
+        while len([w for w in self._workers if w.ready]) < self.total_workers:
             if time.monotonic() > end:
                 raise SandboxError("sandbox workers did not start in time")
             self._poll(min(1.0, end - time.monotonic()), None)
@@ -407,6 +426,8 @@ class Sandbox:
     def _on_death(self, w: _Worker, batch: "Batch | None") -> None:
         self.stats["died"] += 1
         i, elapsed = w.busy, time.monotonic() - w.started
+        if batch is not None:
+            batch.unqueue(w)
         self._kill(w)
         if not w.ready and w.busy is None and time.monotonic() - w.born < 1 and self._failed_starts():
             raise SandboxError("sandbox workers keep dying during start-up")
@@ -433,7 +454,7 @@ class Sandbox:
             self._workers = [w for w in self._workers if not w.dead]
             if len(self._exits) > 4096:
                 self._exits.clear()
-        if len(self._workers) + len(self._pending) < self.n_workers:
+        if len(self._workers) + len(self._pending) < self.total_workers:
             self._top_up()
 
     # ----- running -------------------------------------------------------------------------
@@ -459,24 +480,3 @@ class Sandbox:
                     self._settle(timeout=5.0)
                 except SandboxError:
                     self.close()
-
-
-def _recv_fds_nowait(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
-    # socket.recv_fds ignores its flags argument (CPython 3.11), hence this copy.
-    fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(
-        bufsize, socket.CMSG_LEN(maxfds * fds.itemsize), socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC
-    )
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-    return msg, list(fds)
-
-
-def select_readable(sock: socket.socket, timeout: float) -> bool:
-    sel = selectors.DefaultSelector()
-    try:
-        sel.register(sock, selectors.EVENT_READ)
-        return bool(sel.select(max(0.0, timeout)))
-    finally:
-        sel.close()

@@ -1,9 +1,9 @@
-"""Execution of one program inside the process forked for it: fresh globals, determinism re-run,
-validation, and classification of what the program attempted.
+"""Execution of one program: fresh globals, determinism re-run, validation, and classification of
+what the program attempted.
 
 Runs in a child that is already confined (rlimits, Landlock, seccomp) and that exits right after
 this program, so nothing a program changes (modules, caches, interpreter knobs, files) can reach
-the next one. What lives here only *classifies* behaviour: an audit hook (cannot be removed from
+the next one; or, for a program the verifier admitted, in the worker itself (`inline`). What lives here only *classifies* behaviour: an audit hook (cannot be removed from
 Python) turns attempts at processes, sockets, ctypes, heap or frame introspection into an `unsafe`
 error even when the OS would also refuse them.
 """
@@ -59,6 +59,10 @@ FRAME_HELPER_FILES = ("inspect.py", "traceback.py")
 
 class UnsafeOperation(BaseException):
     """Raised by the audit hook; BaseException so `except Exception` in a program misses it."""
+
+
+class ProgramTimeout(BaseException):
+    """Raised by the fast path's timer (`inline`); BaseException for the same reason."""
 
 
 class _State:
@@ -170,15 +174,17 @@ class Runner:
         return grid.tolist()
 
     # ----- one program ----------------------------------------------------------------------
-    def run(self, src: str, inputs: list, check_det: bool) -> dict:
-        """Run one program on decoded input grids; the result as the worker sends it on."""
+    def run(self, src: str, inputs: list, check_det: bool, builtins_dict: dict | None = None, tree=None) -> dict:
+        """Run one program on decoded input grids; the result as the worker sends it on.
+        `builtins_dict`: the fast path's restricted builtins (each run then gets new modules);
+        `tree`: the source already parsed (by the verifier), compiled instead of parsing again."""
         out = CappedWriter(self.stdout_cap)
         _State.unsafe_event = ""
         t0 = time.perf_counter()
         sys.stdout = sys.stderr = out
         try:
             _State.active = True
-            res = self._execute(src, inputs, check_det)
+            res = self._execute(tree if tree is not None else src, inputs, check_det, builtins_dict)
         except BaseException as e:  # noqa: BLE001 - classification of arbitrary program failure
             _State.active = False
             res = classify(e)
@@ -194,12 +200,12 @@ class Runner:
         res["dur"] = time.perf_counter() - t0
         return res
 
-    def _execute(self, src: str, inputs: list, check_det: bool) -> dict:
+    def _execute(self, src, inputs: list, check_det: bool, builtins_dict: dict | None) -> dict:
         try:
             code = compile(src, PROGRAM_NAME, "exec")
         except (SyntaxError, ValueError, OverflowError) as e:
             return {"outputs": None, "error": "parse", "detail": f"{type(e).__name__}: {e}"[:300]}
-        fn = self._load(code)
+        fn = self._load(code, builtins_dict)
         if fn is None:
             return {"outputs": None, "error": "parse", "detail": "no callable transform() defined"}
         outputs = []
@@ -213,7 +219,7 @@ class Runner:
             # (there the original run had already been called before, so state kept between
             # calls shows up too), or unseeded randomness gives a different output.
             k = min(range(1 if len(inputs) > 1 else 0, len(inputs)), key=lambda j: _cells(inputs[j]))
-            fn2 = self._load(code)
+            fn2 = self._load(code, builtins_dict)
             again, _ = to_grid_array(fn2(self._fresh(inputs[k]))) if fn2 else (None, "")
             if again is None or again.shape != outputs[k].shape or not (again == outputs[k]).all():
                 return {
@@ -228,10 +234,14 @@ class Runner:
         mod.__dict__.update(self.base_globals)
         return mod
 
-    def _load(self, code):
+    def _load(self, code, builtins_dict: dict | None = None):
         # A real module (registered while the program runs) so that code looking itself up in
         # sys.modules works: dataclasses, pickle-by-reference, typing.get_type_hints ...
-        mod = self._spare_modules.pop() if self._spare_modules else self._new_module()
+        if builtins_dict is None:
+            mod = self._spare_modules.pop() if self._spare_modules else self._new_module()
+        else:  # the fast path: the spares stay for the children forked later
+            mod = self._new_module()
+            mod.__dict__["__builtins__"] = builtins_dict
         g = mod.__dict__
         sys.modules[PROGRAM_MODULE] = mod
         exec(code, g)
@@ -278,6 +288,9 @@ def classify(e: BaseException) -> dict:
         cur = cur.__cause__ or cur.__context__
     kind = "exception"
     for ex in chain:
+        if isinstance(ex, ProgramTimeout):
+            kind = "timeout"
+            break
         if isinstance(ex, UnsafeOperation) or isinstance(ex, PermissionError):
             kind = "unsafe"
             break

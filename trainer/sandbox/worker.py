@@ -1,12 +1,14 @@
-"""Worker: a small fork server that runs each program in a fresh child of its own.
+"""Worker: runs each program either itself (the fast path) or in a fresh child of its own.
 
 Entered right after the zygote forks; never returns (always os._exit), so a failure here can never
 fall back into the zygote's loop. The worker confines itself (rlimits, Landlock, the worker seccomp
-filter), then for every task from the parent: forks a child, which stacks the program seccomp
-filter (no fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to
-a pipe; the worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp
-dir, and answers the parent. The worker itself never runs program code, so nothing a program does
-to its interpreter (modules, caches, warnings filters, the harness's own frames) outlives it.
+filter), then for every task from the parent: if the verifier admits the program, runs it in this
+process (`inline.InlineRunner`: nothing it can reach outlives it; the worker exits after it when
+that cannot be vouched for); otherwise forks a child, which stacks the program seccomp filter (no
+fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to a pipe; the
+worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp dir, and
+answers the parent. Nothing such a child does to its interpreter (modules, caches, warnings
+filters, the harness's own frames) outlives it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
-from .runner import Runner, decode_input
+from .inline import InlineRunner, disarm
+from .runner import ProgramTimeout, Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
 MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
@@ -76,16 +79,26 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         runner = Runner(common, cfg["stdout_cap"], cfg["input_format"])
         program_filter = seccomp.Prepared(bpf["program"]) if bpf.get("program") else None
         _probe_child(program_filter, cfg)
+        fast = None
+        if cfg.get("fast_path"):
+            common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
+            fast = InlineRunner(runner, common_ok, cfg["timeout_s"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
-    prot["process_per_program"] = "each program runs in a fresh child, which exits after it"
+    prot["process_per_program"] = (
+        "each program the verifier refuses runs in a fresh child of a worker that never runs a program "
+        "itself; the others in a fast-path worker"
+        if cfg.get("fast_path_pool")
+        else "each program runs in a fresh child"
+    )
     prot["audit_hook"] = "unsafe-operation classification"
     gc.collect()
     gc.freeze()  # the children then do not copy these pages just because the collector walks them
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
     reader = protocol.BlockingReader(sock, MAX_TASK_BYTES)
     inputs: dict[str, list] = {}
+    mark = time.process_time()  # this worker's CPU per program: from one reply to the next
     while True:
         try:
             msg = reader.next()
@@ -98,11 +111,24 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             if len(inputs) >= INPUT_CACHE:
                 inputs.clear()
             inputs[msg["key"]] = [decode_input(g) for g in payload]
-        res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
+        if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
+            # to a worker that has never run a program itself. Fast-path programs write no files.
+            try:
+                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+            except ProgramTimeout:  # the timer fired again inside the fast path's own clean-up
+                disarm()
+                res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
+        else:
+            res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
+            if not _wipe(workdir):
+                res["recycle"] = True  # the zygote removes the whole directory
+        now = time.process_time()
+        res["cpu"] = res.get("cpu", 0.0) + now - mark  # + the program's own process, if any
+        mark = now
         res["t"] = msg["t"]
         protocol.send(sock, res)
-        if not _wipe(workdir):
-            return  # leave it to the zygote, which removes the whole directory
+        if res.get("recycle"):
+            return  # the parent replaces this worker (after a fast-path program it cannot vouch for)
 
 
 def _fork(cfg: dict) -> int:
@@ -134,7 +160,6 @@ def _run_child(
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
     t0 = time.monotonic()
-    own0 = _own_cpu()
     me = os.getpid()
     pid = _fork(cfg)
     if pid == 0:  # the child: never returns
@@ -146,7 +171,7 @@ def _run_child(
     # is killed at the deadline, never left running next to the next program).
     status, lingered = _reap(pid, t0 + timeout_s)
     timed_out = timed_out or lingered
-    cpu = _child_cpu() + _own_cpu() - own0  # the program's process and this worker's share
+    cpu = _child_cpu()  # the program's own process (the caller adds this worker's share)
     if timed_out:
         return {"outputs": None, "error": "timeout", "detail": f"killed after {timeout_s:g}s wall clock", "cpu": cpu}
     res = _parse_child(data)
@@ -253,11 +278,6 @@ def _status_result(status: int, data: bytes) -> dict:
 
 
 _cpu_seen = [0.0]
-
-
-def _own_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _child_cpu() -> float:

@@ -2,7 +2,9 @@
 
 Started by the parent with `python -P -m trainer.sandbox.zygote CONFIG_JSON`, it talks over a
 SOCK_SEQPACKET control socket:
-  parent -> zygote  b"spawn" with one fd (the worker's end of a fresh socketpair)
+  parent -> zygote  b"spawn" or b"spawn-fast" with one fd (the worker's end of a fresh
+                    socketpair): a worker that forks every program, or one that runs the
+                    programs the verifier admits itself and refuses the others
   zygote -> parent  {"spawned": pid, "dir": ...} with one fd (a pidfd of the new worker),
                     {"exit": pid, "status": wait status} when a worker ends,
                     {"ready": protections} once at start, {"fatal": message} on a setup failure.
@@ -213,7 +215,7 @@ def main() -> None:
             msg, fds = b"", []
         if not msg or msg == b"quit":
             _shutdown(children, root)
-        if msg != b"spawn" or len(fds) != 1:
+        if msg not in (b"spawn", b"spawn-fast") or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
             continue
@@ -230,7 +232,7 @@ def main() -> None:
             ctrl.close()
             os.close(wake_r)
             os.close(wake_w)
-            worker_main(wfd, workdir, cfg, bpf, ruleset, common, prot)
+            worker_main(wfd, workdir, dict(cfg, fast_path=msg == b"spawn-fast"), bpf, ruleset, common, prot)
         os.close(wfd)
         if ruleset is not None:
             os.close(ruleset)

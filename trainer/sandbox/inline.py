@@ -1,0 +1,232 @@
+"""The fast path: a program the verifier admits (`purity.Verifier`) runs in the worker itself.
+
+Such a program can reach no state it shares with later programs but the global random
+generators (reset after every program that names `random`) and the few containers that
+`shared_mutables` finds (`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a
+builtins dict holding only the allowed builtins (and `__import__`, for numpy's own imports). It runs under
+a wall-clock timer that raises `ProgramTimeout` (a BaseException) every 50 ms once the limit is
+reached, so a program cannot catch it for good; C code that never returns is left to the parent,
+which kills the whole worker at its own deadline. After each program `Integrity.intact()` checks
+(defence in depth) that every allowed module, class and container is as it was; if not, or after a
+timeout, memory or recursion error (which can interrupt library code half-way), the worker answers
+and then exits, and the parent starts a fresh one. The worker stays confined as for any program
+(seccomp worker filter, Landlock, rlimits, minimal environment, no network).
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import gc
+import operator
+import random
+import signal
+import sys
+import types
+import warnings
+
+import numpy as np
+
+from . import purity
+from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
+
+_REPEAT_S = 0.05
+# Bumping the warnings filters' version makes every module forget which warnings it has shown
+# ("default" shows one once per place, remembered in the module that raised it, e.g. numpy's).
+_FORGET_SHOWN_WARNINGS = getattr(warnings, "_filters_mutated", None)
+_MUTABLE = (list, dict, set, bytearray, np.ndarray, collections.deque)
+_RIGID = (
+    types.ModuleType,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.GetSetDescriptorType,
+    types.MemberDescriptorType,
+    np.ufunc,
+    np.dtype,
+    np.generic,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+)
+
+
+class _Timer:
+    armed = False
+    fired = False
+
+
+def _on_alarm(signum, frame) -> None:
+    if _Timer.armed:
+        _Timer.fired = True
+        raise ProgramTimeout("wall-clock limit")
+
+
+def disarm() -> None:
+    _Timer.armed = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class InlineRunner:
+    """Built in the worker after it confined itself; `run` returns None for a refused program."""
+
+    def __init__(self, runner: Runner, common_ok: bool, timeout_s: float):
+        self.runner = runner
+        self.timeout_s = timeout_s
+        self.verifier = purity.Verifier(runner.base_globals, common_ok)
+        mods = {name: sys.modules[name] for name in self.verifier.modules if name in sys.modules}
+        # The real __import__: numpy's C code imports its own submodules through the builtins of
+        # the calling frame; the program's own import statements are limited by the verifier.
+        self.builtins = {n: getattr(builtins, n) for n in purity.BUILTINS | purity.EXCEPTIONS}
+        self.builtins["__import__"] = builtins.__import__
+        self.random_state = random.getstate()
+        self.np_random_state = np.random.get_state()
+        self.integrity = Integrity(mods, runner.base_globals, self.builtins)
+        signal.signal(signal.SIGALRM, _on_alarm)
+
+    def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
+        verdict = self.verifier.check(src)
+        if not verdict.admitted:
+            return None
+        out_, err_ = sys.stdout, sys.stderr
+        _Timer.fired = False
+        try:
+            _Timer.armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
+            res = self.runner.run(src, inputs, check_det and verdict.rerun, self.builtins, verdict.tree)
+        except ProgramTimeout:  # raised by the timer between the runner's own steps
+            res = {"outputs": None, "error": "timeout", "detail": ""}
+        finally:
+            disarm()
+            sys.stdout, sys.stderr = out_, err_
+            sys.modules.pop(PROGRAM_MODULE, None)
+        if _Timer.fired:
+            res = {"outputs": None, "error": "timeout", "detail": f"killed after {self.timeout_s:g}s wall clock"}
+            res.setdefault("stdout", "")
+        if verdict.uses_random:
+            self.reset_random()
+        if _FORGET_SHOWN_WARNINGS is not None:
+            _FORGET_SHOWN_WARNINGS()
+        unsettled = res.get("error") in ("timeout", "memory", "unsafe") or str(res.get("detail", "")).startswith(
+            "RecursionError"
+        )
+        if unsettled or not self.integrity.intact():
+            res["recycle"] = True
+        res["fast"] = True
+        return res
+
+    def reset_random(self) -> None:
+        random.setstate(self.random_state)
+        np.random.set_state(self.np_random_state)
+
+
+class Integrity:
+    """What the fast path relies on, captured once and compared after every program: the
+    namespaces of the allowed modules and classes (identity of every entry), the contents of the
+    shared containers reachable through allowed names, and a few interpreter settings."""
+
+    def __init__(self, mods: dict, base_globals: dict, restricted_builtins: dict):
+        # The scan first: reading a module attribute can add entries (numpy's lazy submodules).
+        roots = dict(base_globals)
+        roots.update(mods)
+        self.containers = [(obj, _snapshot(obj)) for _path, obj in shared_mutables(roots)]
+        spaces = list({id(m): m for m in mods.values()}.values())
+        spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
+        # Per namespace: its size and the entries a program can reach (allowed attribute names),
+        # read by one C-level itemgetter call and compared by identity.
+        self.namespaces = []
+        for d in [vars(sp) for sp in spaces] + [restricted_builtins]:
+            names = sorted(d) if d is restricted_builtins else sorted(purity.ATTRS & set(d))
+            if names:
+                get = operator.itemgetter(*names, *names[:1])  # two names at least: a tuple
+                self.namespaces.append((d, len(d), get, get(d)))
+        self.modules = [(name, m) for name, m in mods.items()]
+        self.settings = _settings()
+
+    def intact(self) -> bool:
+        try:
+            for d, size, get, values in self.namespaces:
+                if len(d) != size or not all(map(operator.is_, get(d), values)):
+                    return False
+        except KeyError:  # an entry gone
+            return False
+        for name, m in self.modules:
+            if sys.modules.get(name) is not m:
+                return False
+        for obj, snap in self.containers:
+            if not _same(obj, snap):
+                return False
+        return _settings() == self.settings
+
+
+def _settings() -> tuple:
+    return (
+        sys.getrecursionlimit(),
+        len(warnings.filters),
+        id(warnings.filters),
+        len(gc.callbacks),
+        gc.isenabled(),
+    )
+
+
+def shared_mutables(roots: dict) -> list[tuple[str, object]]:
+    """Mutable containers a program can reach from `roots` through allowed attribute names and
+    container elements (the only shared state the verifier lets it touch): [(path, object)]."""
+    seen: set[int] = set()
+    out: list[tuple[str, object]] = []
+    todo = [(name, obj) for name, obj in roots.items() if not name.startswith("_")]
+    while todo:
+        path, obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _MUTABLE):
+            out.append((path, obj))
+        if isinstance(obj, (list, tuple, set, frozenset, collections.deque)):
+            todo.extend((f"{path}[{i}]", v) for i, v in enumerate(obj))
+        elif isinstance(obj, dict):
+            todo.extend((f"{path}[{k!r}]", v) for k, v in obj.items())
+        elif isinstance(obj, (types.ModuleType, type)):
+            for name in purity.ATTRS:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        v = getattr(obj, name)
+                except Exception:  # noqa: BLE001 - absent, or a module __getattr__ refusing
+                    continue
+                todo.append((f"{path}.{name}", v))
+        elif isinstance(obj, types.FunctionType):
+            for v in (obj.__defaults__ or ()) + tuple((obj.__kwdefaults__ or {}).values()):
+                todo.append((f"{path}(default)", v))
+        elif not isinstance(obj, _RIGID):
+            # An instance of some other type: mutable only through attribute stores, which the
+            # verifier refuses; its attributes are not walked (reading one may run code).
+            pass
+    return out
+
+
+def _snapshot(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, dict):
+        return dict(obj)
+    return type(obj)(obj)
+
+
+def _same(obj, snap) -> bool:
+    if isinstance(obj, np.ndarray):
+        return obj.shape == snap.shape and obj.dtype == snap.dtype and bool((obj == snap).all())
+    if len(obj) != len(snap):
+        return False
+    if isinstance(obj, dict):
+        return obj.keys() == snap.keys() and all(map(operator.is_, obj.values(), snap.values()))
+    if isinstance(obj, (set, frozenset)):
+        return obj == snap
+    return all(map(operator.is_, obj, snap))
