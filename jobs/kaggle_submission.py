@@ -121,12 +121,9 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
 
 
 def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sub, separators=(",", ":")))
-    tmp.replace(path)
-    return path
+    from jobs.output_file import write_output
+
+    return write_output(path, json.dumps(sub, separators=(",", ":")).encode(), SubmissionError)
 
 
 # --- datasets (test-input counts only) -------------------------------------------------------

@@ -46,9 +46,8 @@ def fmt_value(v: Any) -> str:
 
 def safe(name: str) -> str:
     """Only [A-Za-z0-9._+=-]; no leading dot or dash; bounded length."""
-    s = _UNSAFE.sub("-", name).strip("-")
-    s = s.lstrip(".")
-    s = re.sub(r"-{2,}", "-", s)
+    s = re.sub(r"-{2,}", "-", _UNSAFE.sub("-", name))
+    s = re.sub(r"^[.-]+", "", s).rstrip("-")  # '../x' -> 'x', not '-x' (an option to every shell tool)
     return s[:MAX_LEN] or "run"
 
 

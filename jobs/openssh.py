@@ -35,6 +35,9 @@ class OpenSSH:
                 f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
                 "and there is no `ssh` on PATH"
             )
+        if alias.startswith("-") or any(c.isspace() or ord(c) < 32 for c in alias):
+            # ssh would read '-oProxyCommand=...' as an option, and run it
+            raise RemoteError(f"{alias!r}: not a host name (it starts with '-' or holds blanks)")
         out = [ssh]
         if self.config_path.exists():
             out += ["-F", str(self.config_path)]

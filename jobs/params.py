@@ -50,7 +50,9 @@ class _Params(BaseModel):
     )
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
     task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
-    seed: int = 42
+    # transformers' set_seed seeds numpy, which takes only 0..2**32-1: anything else would stop
+    # the job after it had been launched and had waited for its GPUs
+    seed: int = Field(42, ge=0, le=2**32 - 1)
     backend: Literal["trl", "unsloth"] = Field("trl", description="unsloth: the optional `unsloth` extra")
     load_in_4bit: bool = Field(False, description="4-bit quantized base model (unquantized trains faster)")
     max_seq_length: MaxSeqLength = 9700
@@ -82,7 +84,16 @@ class _Lora(BaseModel):
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     use_rslora: bool = False
     use_dora: bool = False
-    lora_target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    # PEFT refuses an empty list or an empty name, but only once the model is loaded on the GPU host
+    lora_target_modules: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
     adapter_path: str | None = Field(None, description="start from this LoRA adapter")
 
 

@@ -73,16 +73,21 @@ class ResumePolicy:
         }
         if unknown:
             raise SpecError(f"{where}: auto_resume has unknown key(s) {', '.join(sorted(unknown))}")
-        reasons = tuple(cfg.get("reasons", DEFAULT_REASONS))
+        reasons = cfg.get("reasons", DEFAULT_REASONS)
+        if not isinstance(reasons, (list, tuple)):
+            raise SpecError(f"{where}: auto_resume.reasons must be a list, e.g. {list(DEFAULT_REASONS)}, not {reasons!r}")
+        reasons = tuple(reasons)
         bad = [r for r in reasons if r not in RECOVERABLE]
         if bad:
             raise SpecError(f"{where}: auto_resume.reasons {bad} not recoverable; choose from {', '.join(RECOVERABLE)}")
         max_r = cfg.get("max_restarts", top_max if top_max is not None else 3)
         if not isinstance(max_r, int) or max_r < 0:
             raise SpecError(f"{where}: max_restarts must be a whole number >= 0, not {max_r!r}")
-        factor = float(cfg.get("memory_factor", 1.5))
-        if factor <= 1:
-            raise SpecError(f"{where}: auto_resume.memory_factor must be > 1 (it raises the request)")
+        factor = cfg.get("memory_factor", 1.5)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 < factor <= 100:
+            raise SpecError(
+                f"{where}: auto_resume.memory_factor must be a number above 1 (it raises the request), not {factor!r}"
+            )
         cap = cfg.get("max_memory")
         pats = cfg.get("crash_patterns", [])
         if not isinstance(pats, list) or not all(isinstance(p, str) and p for p in pats):
@@ -101,7 +106,7 @@ class ResumePolicy:
             bool(cfg["enabled"]),
             max_r,
             reasons,
-            factor,
+            float(factor),
             memory_mb(cap, f"{where}: auto_resume.max_memory") if cap else None,
             tuple(pats),
             float(backoff),
@@ -242,9 +247,9 @@ def resubmit(registry, job, memory: str | None = None, checkpoint: str | None = 
     backend.render(spec)
     if job.backend_job_id and job.state in ("held", "evicted"):
         backend.cancel(job.backend_job_id)
+    registry.restart(job.id, spec, seen=job)  # claims the resume; a concurrent one stops here
     if spec.host is None:
         spec.write()
-    registry.restart(job.id, spec)
     registry.set_state(job.id, SUBMITTING, detail=submitter_tag())
     launch(registry, job.id, spec, backend)
     return job.id

@@ -167,14 +167,11 @@ def build(
 
 
 def write(path: str | Path, doc: RefineFile) -> None:
+    from jobs.output_file import write_output
+
     path = Path(path)
     data = (doc.model_dump_json() + "\n").encode()
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
-        tmp.replace(path)
-    except OSError as e:
-        raise RefineDataError(f"{path}: cannot write ({e.strerror or e})") from None
+    write_output(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data, RefineDataError)
 
 
 def load(path: str | Path) -> RefineFile:

@@ -128,6 +128,7 @@ class Registry:
         # True when ARCCTL_HOME cannot be written (a read-only mount, another user's home):
         # reads work, every write raises RegistryError.
         self.readonly = False
+        self.readonly_why = ""  # for messages: why it is read-only
         try:
             if self.path.exists() and not os.access(self.path.parent, os.W_OK):
                 self._db = self._connect_readonly()
@@ -138,7 +139,15 @@ class Registry:
             if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                # a newer arcctl's registry: reading it is harmless, writing with our idea of its
+                # tables could break the rows it relies on
+                self.readonly = True
+                self.readonly_why = (
+                    f"a newer arcctl wrote it, schema {version}, this one knows {SCHEMA_VERSION}; upgrade arcctl"
+                )
+            elif version < SCHEMA_VERSION:
                 with self._tx() as db:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
@@ -147,12 +156,15 @@ class Registry:
         except sqlite3.DatabaseError as e:
             raise RegistryError(f"registry {self.path}: {e}") from None
         except OSError as e:
-            raise RegistryError(f"registry {self.path}: {e.strerror or e}") from None
+            blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is a file, not a folder (ARCCTL_HOME?)" if blocker else (e.strerror or str(e))
+            raise RegistryError(f"registry {self.path}: {why}") from None
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A read-only connection. WAL needs a writable -shm file next to the database; where none
         can be made, `immutable` reads the main file alone (what the last writer checkpointed)."""
         self.readonly = True
+        self.readonly_why = f"{self.path.parent} is not writable"
         uri = "file:" + quote(str(self.path.absolute()))
         last: Exception | None = None
         for mode in ("mode=ro", "mode=ro&immutable=1"):
@@ -179,6 +191,8 @@ class Registry:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._db
+        if self.readonly:  # refused here: an immutable or newer database must not be written at all
+            raise RegistryError(f"registry {self.path}: opened read-only ({self.readonly_why})")
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -202,7 +216,7 @@ class Registry:
 
     def _why(self, e: sqlite3.DatabaseError) -> str:
         if self.readonly:
-            return f"{e} (opened read-only: {self.path.parent} is not writable)"
+            return f"{e} (opened read-only: {self.readonly_why})"
         if "malformed" in str(e) or "not a database" in str(e):
             return f"{e}; the file is damaged: move it aside to start a new registry"
         return str(e)
@@ -287,14 +301,25 @@ class Registry:
                 changed += cur.rowcount
         return changed
 
-    def restart(self, job_id: str, spec) -> None:
-        """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting."""
+    def restart(self, job_id: str, spec, seen: Job | None = None) -> None:
+        """A resume relaunches the same job (same run dir): new spec, restarts+1, back to submitting.
+        With `seen` (the row the caller decided on), only if the row is still as seen: two arcctl
+        processes resuming one job at once (two shells, the CLI and the dashboard's auto-resume)
+        would otherwise both launch it into the same run dir; the second gets a RegistryError."""
+        sql = (
+            "UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
+            "detail=NULL, restarts=restarts+1, updated=? WHERE id=?"
+        )
+        args: tuple = (spec.to_json(), SUBMITTING, time.time(), job_id)
+        if seen is not None:
+            sql += " AND state=? AND restarts=?"
+            args += (seen.state, seen.restarts)
         with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET spec_json=?, state=?, backend_job_id=NULL, exit_code=NULL, reason=NULL, "
-                "detail=NULL, restarts=restarts+1, updated=? WHERE id=?",
-                (spec.to_json(), SUBMITTING, time.time(), job_id),
-            )
+            if db.execute(sql, args).rowcount == 0 and seen is not None:
+                raise RegistryError(
+                    f"job {job_id} ({seen.name}) was resumed by another arcctl meanwhile "
+                    f"(it is no longer {seen.state}); see arcctl ls"
+                )
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -352,19 +377,32 @@ class Registry:
         return bool(self._query("SELECT 1 FROM jobs WHERE run_dir=? LIMIT 1", (run_dir,)))
 
     def get(self, ref: str) -> Job:
-        """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError."""
+        """By id, unique id prefix, name or run dir. Unknown or ambiguous -> RegistryError.
+
+        A name can look like an id prefix (`--name 1`, `--name beef`): when REF is one job's name
+        and the start of another job's id, it is refused as ambiguous rather than resolved to
+        either, so `cancel` never stops a job the user did not mean. A whole id wins."""
         ref = ref.strip()
         if not ref:
             raise RegistryError("empty job id")
-        rows = self._rows("WHERE id=?", (ref,), True)
-        if not rows and len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
-            rows = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
-            if len(rows) > 1:
-                raise RegistryError(f"job id prefix '{ref}' is ambiguous: {', '.join(r.id for r in rows[:5])}")
-        if not rows:
-            rows = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
-            if len(rows) > 1:
-                raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in rows[:5])}")
+        exact = self._rows("WHERE id=?", (ref,), True)
+        if exact:  # a whole id is what `ls` printed, and what arcctl's own lookups pass
+            return exact[0]
+        by_id = []
+        if len(ref) < 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+            by_id = self._rows("WHERE id >= ? AND id < ? ORDER BY id", (ref.lower(), ref.lower() + "g"), True)
+        by_name = self._rows("WHERE name=? ORDER BY created DESC", (ref,), True)
+        if len(by_id) > 1:
+            named = f"; job {by_name[0].id} is named '{ref}'" if by_name else ""
+            raise RegistryError(f"job id prefix '{ref}' is ambiguous: {', '.join(r.id for r in by_id[:5])}{named}")
+        if len(by_name) > 1:
+            raise RegistryError(f"job name '{ref}' is ambiguous: ids {', '.join(r.id for r in by_name[:5])}")
+        if by_id and by_name and by_id[0].id != by_name[0].id:
+            raise RegistryError(
+                f"'{ref}' is ambiguous: job {by_name[0].id} is named '{ref}' and job {by_id[0].id}'s id "
+                "starts with it; use the full id"
+            )
+        rows = by_id or by_name
         if not rows:
             rows = self._rows(
                 "WHERE run_dir=? ORDER BY created DESC",
@@ -375,7 +413,7 @@ class Registry:
             from jobs.sweep import suggest
 
             names = [r[0] for r in self._query("SELECT name FROM jobs ORDER BY created DESC LIMIT 2000")]
-            raise RegistryError(f"no job '{ref}' in {self.path}{suggest(ref, names)}")
+            raise RegistryError(f"no job {ref!r} in {self.path}{suggest(ref, names)}")
         return rows[0]
 
     # ---- shared rate limits (the status watcher) ----------------------------------------------

@@ -10,8 +10,10 @@ offset was replaced that way and is read again from its start.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,8 +72,21 @@ class LocalFS:
         return os.listdir(path)
 
     def read_text(self, path: str) -> str:
-        with open(path, encoding="utf-8") as f:
+        return read_regular_text(path)
+
+
+def read_regular_text(path: str | Path) -> str:
+    """A whole small file (spec.json, exit_code, eval/metrics.json) as text. A named pipe or a
+    device (a link to /dev/zero) in a run dir would block or never end: OSError instead."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        with open(fd, encoding="utf-8", closefd=False) as f:
             return f.read()
+    finally:
+        os.close(fd)
 
 
 class SerializedFS:
@@ -425,7 +440,8 @@ def checkpoint_step(path: str | Path | None) -> int | None:
         return None
     name = Path(str(path).rstrip("/")).name
     tail = name[len(CHECKPOINT_PREFIX) :] if name.startswith(CHECKPOINT_PREFIX) else ""
-    return int(tail) if tail.isdigit() else None
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
+    return int(tail) if tail.isascii() and tail.isdigit() else None
 
 
 def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from jobs.params import PARAMS_BY_KIND
 
@@ -16,19 +17,27 @@ BackendName = Literal["local", "htcondor", "slurm"]
 SPEC_FILE = "spec.json"
 
 
+def _not_zero(size: str) -> str:
+    # Slurm reads --mem=0 as "all the memory of the node"
+    if float(re.match(r"\d+(\.\d+)?", size).group()) == 0:
+        raise ValueError(f"{size!r}: a size must be more than 0")
+    return size
+
+
+Size = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[KMGT]?B?$"), AfterValidator(_not_zero)]
+
+
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gpus: int = Field(0, ge=0)
     cpus: int = Field(1, ge=1)
-    memory: str = Field("16G", pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
-    disk: str | None = Field(None, pattern=r"^\d+(\.\d+)?[KMGT]?B?$")
+    memory: Size = "16G"
+    disk: Size | None = None
     time: str | None = Field(None, description="wall-time limit, Slurm syntax (e.g. 2-00:00:00)")
     requirements: str | None = Field(None, description='machine requirement, e.g. (TARGET.Machine == "calculon21")')
-    gpu_memory: str | None = Field(
-        None,
-        pattern=r"^\d+(\.\d+)?[KMGT]?B?$",
-        description="memory of one GPU (e.g. 24G): render warns when a GRPO job cannot fit",
+    gpu_memory: Size | None = Field(
+        None, description="memory of one GPU (e.g. 24G): render warns when a GRPO job cannot fit"
     )
 
 

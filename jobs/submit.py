@@ -75,6 +75,10 @@ def build_specs(
         check_run_dir(run_dir, "--run-dir")
     tpl = load_template(template)
     prof = load_profile(profile)
+    from jobs.recovery import ResumePolicy
+
+    # read only when a job fails, maybe days later: a mistake in it is reported now
+    ResumePolicy.from_options(prof.options, f"profile {prof.name} ({prof.path})")
     entry = _command_entry(tpl, command, local=prof.host is None)
     if prof.runs_root:
         check_run_dir(prof.runs_root, f"profile {prof.name} ({prof.path}): runs_root")
@@ -120,6 +124,7 @@ def build_specs(
             rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
             if (check_fs and Path(rd).exists()) or taken(rd):
                 raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
+            _refuse_nesting(rd, registry)
             nm = Path(rd).name
         else:
             if name:
@@ -199,6 +204,16 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
     return entry
 
 
+def _refuse_nesting(run_dir: str, registry: Registry | None) -> None:
+    """A run dir inside another job's (`--run-dir ./fork` typed from within a run dir) would be
+    moved into branches/ by a resume of that job, or deleted with the checkpoint folder it sits in."""
+    if registry is None:
+        return
+    for parent in Path(run_dir).parents:
+        if registry.run_dir_taken(str(parent)):
+            raise SpecError(f"run dir {run_dir} is inside the run dir {parent} of another job; put it beside it")
+
+
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     """mkdir the run dir (atomic: of two processes racing for a name exactly one wins). The
     loser of an auto-generated name moves on to the next free suffix; an explicit one fails."""
@@ -223,6 +238,42 @@ def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
             spec = spec.model_copy(update={"name": name, "run_dir": str(rd.parent / name)})
         except OSError as e:  # below a file, under /proc, a read-only or foreign folder
             raise SpecError(f"run dir {rd}: cannot create it ({e.strerror or e})") from None
+
+
+def _claim_remote_run_dir(spec: JobSpec, registry: Registry, rename: bool, backend) -> JobSpec:
+    """_claim_run_dir on the job's host: the registry knows only this machine's jobs, so a folder
+    already there (a run launched from another machine into the same runs_root, or one whose
+    registry was lost) would otherwise get a new spec.json and a second job's logs and metrics.
+    A host that cannot be reached is left to the launch, which records the failed attempt."""
+    import posixpath
+
+    shell = getattr(backend, "shell", None)
+    if shell is None:
+        return spec
+    base, n = spec.name, 1
+    while True:
+        rd = spec.run_dir.rstrip("/")
+        try:
+            made = shell.run(["sh", "-c", 'mkdir -p -- "$1" && mkdir -- "$2"', "sh", posixpath.dirname(rd), rd])
+            if made.rc == 0 or shell.run(["test", "-e", rd]).rc != 0:
+                return spec  # made, or not made for another reason the backend's own mkdir reports
+        except JobsError:
+            return spec
+        if not rename:
+            raise SpecError(f"run dir {rd} already exists on {spec.host}; runs are never overwritten")
+        while True:
+            n += 1
+            name = f"{base}-{n}"
+            if not registry.run_dir_taken(f"{posixpath.dirname(rd)}/{name}"):
+                break
+        spec = spec.model_copy(update={"name": name, "run_dir": f"{posixpath.dirname(rd)}/{name}"})
+
+
+def _unclaim_remote_run_dir(spec: JobSpec, backend) -> None:
+    try:
+        backend.shell.run(["rmdir", "--", spec.run_dir.rstrip("/")])  # only if still empty
+    except (AttributeError, JobsError):
+        pass
 
 
 def _unclaim_run_dir(spec: JobSpec) -> None:
@@ -265,6 +316,8 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     backend.render(spec)  # validates options before anything is written
     if spec.host is None:
         spec = _claim_run_dir(spec, registry, rename_on_conflict)
+    else:
+        spec = _claim_remote_run_dir(spec, registry, rename_on_conflict, backend)
     try:
         if spec.host is None:
             try:
@@ -275,6 +328,8 @@ def submit_spec(spec: JobSpec, registry: Registry | None = None, backend=None, r
     except JobsError:  # a full disk, a damaged registry: leave no run dir no job points to
         if spec.host is None:
             _unclaim_run_dir(spec)
+        else:
+            _unclaim_remote_run_dir(spec, backend)
         raise
     fault("after_reserve")
     launch(registry, job_id, spec, backend)

@@ -1,6 +1,7 @@
 """`-p key=v1,v2` overrides: parsed, typed by the kind's params model, expanded to a cartesian
 product. Values are typed one by one so `learning_rate=abc` fails naming the key, before any spec
-is built. A value starting with `[` or `{` is read as one JSON value (list/dict parameters)."""
+is built. A value starting with `[`, `{` or `"` is read as one JSON value (list/dict parameters, or
+a string with commas in it: `-p 'model_path="/data/a,b"'`)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
         s = value.strip()
         if s.lower() in _NULLS and not _accepts_string(kind, key, s):
             value = None  # "none" stays a string where the parameter has such a choice (scale_rewards)
-        elif s[:1] in "[{":
+        elif s[:1] in '[{"':
             try:
                 value = json.loads(s)
             except ValueError as e:
@@ -92,7 +93,7 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
         # the key inside a dict parameter (health.kl_max), without pydantic's union-member tags
         inner = [str(x) for x in err.get("loc", ()) if str(x) not in _TYPE_TAGS]
         at = f" ({key}.{'.'.join(inner)})" if inner else ""
-        raise SpecError(f"{where}{key}={value!r}: {err['msg']}{at}") from None
+        raise SpecError(f"{where}{key}={value!r}: {err['msg'].removeprefix('Value error, ')}{at}") from None
     return _plain(out)
 
 
@@ -123,7 +124,7 @@ def _plain(v: Any) -> Any:
 
 def split_values(raw: str) -> list[str]:
     raw = raw.strip()
-    if raw[:1] in "[{":
+    if raw[:1] in '[{"':  # one JSON value: a list, a dict, or a string that holds commas
         return [raw]
     return [p.strip() for p in raw.split(",")]
 
@@ -144,7 +145,24 @@ def parse_overrides(items: list[str], kind: str) -> dict[str, list[Any]]:
         if any(v == "" for v in values):
             raise SpecError(f"-p {item}: empty value")
         out[key] = [coerce(kind, key, v, where="-p ") for v in values]
+        _refuse_repeats(key, values, out[key])
     return out
+
+
+def _refuse_repeats(key: str, raw: list[str], typed: list[Any]) -> None:
+    """Two values that type to the same one (`1e-6,0.000001`, `0.1,0.10`) would make two identical
+    sweep points: the same training launched twice under two names."""
+    from pydantic_core import to_jsonable_python  # typed values may be models (sampling groups)
+
+    seen: dict[str, str] = {}
+    for text, value in zip(raw, typed):
+        canon = json.dumps(to_jsonable_python(value), sort_keys=True)
+        if canon in seen:
+            raise SpecError(
+                f"-p {key}: {seen[canon]!r} and {text!r} are the same value; "
+                "each sweep point would run twice (give each value once)"
+            )
+        seen[canon] = text
 
 
 def sweep_size(overrides: dict[str, list[Any]]) -> int:

@@ -81,7 +81,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise TemplateError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))  # the byte-order mark some Windows editors write
     except RecursionError:  # tomllib recurses once per nesting level
         raise TemplateError(f"{path}: malformed TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
@@ -201,9 +201,13 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
         why = env_name_error(k)
         if why:
             raise TemplateError(f"{path}: profile {path.stem}: [env] {why}")
+    for key in ("host", "runs_root"):
+        value = head.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise TemplateError(f"{path}: [profile] {key} must be a non-empty string, not {value!r}")
     host = head.get("host")
-    if host is not None and (not isinstance(host, str) or not host):
-        raise TemplateError(f"{path}: [profile] host must be a non-empty string")
+    if host is not None and (host.startswith("-") or any(c.isspace() or ord(c) < 32 for c in host)):
+        raise TemplateError(f"{path}: [profile] host {host!r} is not an ssh host name (no leading '-', no blanks)")
     if backend == "local" and host:
         raise TemplateError(f'{path}: the local backend runs on this machine; remove host = "{host}"')
     return Profile(
@@ -255,7 +259,7 @@ def _load(folder: str, name: str) -> Any:
     if name not in files:
         what = folder[:-1]
         raise TemplateError(
-            f"unknown {what} '{name}'{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}"
+            f"unknown {what} {name!r}{suggest(name, files)}; known: {', '.join(sorted(files)) or 'none'}"
         )
     path, source = files[name]
     return _PARSERS[folder](path, source)

@@ -7,13 +7,15 @@ from typing import Iterator
 
 import typer
 
+from arcctl.cli.terminal_text import one_line
+
 
 class UserError(Exception):
     """Raised anywhere in arcctl/jobs for bad input; the message names the file, field or host."""
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 

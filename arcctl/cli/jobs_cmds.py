@@ -231,7 +231,10 @@ def register(app: typer.Typer) -> None:
             errors: list[str] = []
             actions: list[str] = []
             if reg is not None and reg.readonly:
-                typer.echo(f"note: {reg.path} is read-only: states as last recorded, backends not asked", err=True)
+                typer.echo(
+                    f"note: {reg.path} is read-only ({reg.readonly_why}): states as last recorded, backends not asked",
+                    err=True,
+                )
             elif reg is not None and refresh:
                 from jobs.watcher import refresh_all
 

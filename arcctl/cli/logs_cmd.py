@@ -14,6 +14,7 @@ import typer
 
 from arcctl.cli.completion import complete_job
 from arcctl.cli.errors import UserError, user_errors
+from arcctl.cli.terminal_text import log_line
 
 BLOCK = 64 * 1024
 
@@ -32,7 +33,7 @@ def _screen_line(raw: bytes) -> str:
     if "\r" in text:
         parts = [p for p in text.split("\r") if p.strip()]
         text = parts[-1] if parts else ""
-    return text
+    return log_line(text)
 
 
 def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:

@@ -14,6 +14,35 @@ from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
 
 
+def _copy_checkpoint(src: str, target: Path, advance) -> int:
+    """Copy into a fresh hidden folder beside TARGET, then rename: TARGET appears whole or not at
+    all, and a folder of the user's with a likely name (`TARGET.partial`) is never touched."""
+    import shutil
+    import tempfile
+
+    from jobs.errors import SpecError
+
+    def copy(s: str, d: str) -> str:
+        out = shutil.copy2(s, d)
+        advance(Path(d).stat().st_size)
+        return out
+
+    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise SpecError(f"{target}: cannot put the checkpoint there ({blocked} is a file)")
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
+        shutil.copytree(src, tmp, copy_function=copy, dirs_exist_ok=True)
+        tmp.rename(target)
+    except OSError as e:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise SpecError(f"{target}: cannot write the checkpoint there ({e.strerror or e})") from None
+    return sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+
+
 def register(app: typer.Typer) -> None:
     @app.command("fetch")
     def fetch_cmd(
@@ -23,8 +52,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a checkpoint of a (remote) run to this machine."""
         with user_errors():
-            import shutil
-
             from jobs.errors import SpecError
 
             where = resolve_run(run)
@@ -46,17 +73,7 @@ def register(app: typer.Typer) -> None:
 
                     nbytes = default_pool().download_dir(host, ck.path, target, on_bytes=advance)
                 else:
-                    partial = target.with_name(target.name + ".partial")
-                    shutil.rmtree(partial, ignore_errors=True)
-
-                    def copy(src: str, dst: str) -> str:
-                        out = shutil.copy2(src, dst)
-                        advance(Path(dst).stat().st_size)
-                        return out
-
-                    shutil.copytree(ck.path, partial, copy_function=copy)
-                    partial.rename(target)
-                    nbytes = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+                    nbytes = _copy_checkpoint(ck.path, target, advance)
             src = f"{host}:{ck.path}" if host else ck.path
             typer.echo(f"{src} -> {target}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
 

@@ -11,6 +11,7 @@ import typer
 
 from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
+from arcctl.cli.terminal_text import one_line
 from jobs.masked_steps import LABEL, MASKED_METRICS, all_masked, is_masked_metric, run_masking
 
 _SKIP = {"step", "time"}
@@ -107,7 +108,8 @@ def register(app: typer.Typer) -> None:
 
             def emit(recs) -> None:
                 for r in recs:
-                    typer.echo(json.dumps(r) if json_out else format_record(kind, r, all_metrics, masking))
+                    # one_line: completions and events hold text of the model's and its programs'
+                    typer.echo(json.dumps(r) if json_out else one_line(format_record(kind, r, all_metrics, masking)))
 
             emit(first)
             if not first and not follow and not fs.exists(tail.path):

@@ -177,7 +177,7 @@ def validate_submit(text: str, where: str = "submit description"):
         if key in keys and not re.match(r"^\d+(\.\d+)?\s*[KMGT]?B?$", keys[key], re.I):
             raise BackendError(f"{where}: `{key} = {keys[key]}` is not a size (e.g. 128G)")
     for key in ("request_cpus", "request_gpus", "max_retries"):
-        if key in keys and not keys[key].isdigit():
+        if key in keys and not (keys[key].isascii() and keys[key].isdigit()):
             raise BackendError(f"{where}: `{key} = {keys[key]}` is not a whole number")
     for key in ("arguments", "environment"):
         v = keys.get(key)
@@ -430,7 +430,7 @@ class HTCondorBackend(SchedulerBackend):
         created = spec.created.timestamp() - 5
         try:
             ads = [a for a in _json_ads(res.stdout, "condor_q", self.where) if float(a.get("QDate", 0)) >= created]
-        except CommandError:
+        except (CommandError, TypeError, ValueError):  # output we cannot read: cannot tell
             return None
         if not ads:
             return None
@@ -470,10 +470,14 @@ def _json_ads(text: str, cmd: str, where: str) -> list[dict]:
     text = text.strip()
     if not text:
         return []  # condor_q -json prints nothing when no job matches
+    from jobs.rundir import loads  # json.loads that turns too-deep nesting into ValueError
+
     try:
-        ads = json.loads(text)
+        ads = loads(text)
     except ValueError:
         raise CommandError(f"{cmd} on {where} printed something that is not JSON: {text[:120]!r}") from None
+    if not isinstance(ads, list):
+        raise CommandError(f"{cmd} on {where} printed JSON that is not a list of job ads: {text[:120]!r}")
     return [a for a in ads if isinstance(a, dict) and "ClusterId" in a]
 
 

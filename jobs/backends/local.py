@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shlex
 import signal
@@ -96,8 +97,8 @@ class LocalBackend(Backend):
 
     def __init__(self, options: dict[str, Any] | None = None, state_dir: str | Path | None = None):
         options = dict(options or {})
-        self.grace = float(options.get("cancel_grace_s", 30))
-        self.busy_fraction = float(options.get("gpu_busy_fraction", 0.5))
+        self.grace = _number(options, "cancel_grace_s", 30, 86400, "seconds")
+        self.busy_fraction = _number(options, "gpu_busy_fraction", 0.5, 1, "a share of a GPU's memory")
         py = python_option(options, "local profile")
         self.setup = setup_lines(options, "local profile")
         # after setup lines (a venv, conda, modules) `python` is whatever they put on PATH
@@ -195,7 +196,7 @@ class LocalBackend(Backend):
                         if g.index not in used
                         and (not g.memory_total or g.memory_used / g.memory_total < self.busy_fraction)
                     ]
-                    free.sort(key=lambda g: (g.memory_used, g.util, int(g.index) if g.index.isdigit() else 0))
+                    free.sort(key=lambda g: (g.memory_used, g.util, int(g.index) if g.index.isascii() and g.index.isdigit() else 0))
                     if len(free) < need:
                         continue
                     chosen = [g.index for g in free[:need]]
@@ -437,9 +438,35 @@ def _load_json(p: Path) -> dict | None:
         return None
 
 
+def _number(options: dict[str, Any], key: str, default: float, top: float, unit: str) -> float:
+    """A profile option that must be a finite number from 0 to TOP (a grace of inf or nan would
+    never SIGKILL a stubborn job)."""
+    raw = options.get(key, default)
+    try:
+        value = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= top:  # nan fails too
+        raise BackendError(f"local profile: [options] {key} = {raw!r}: give {unit}, a number from 0 to {top:g}")
+    return value
+
+
+# what a local profile's [options] may hold besides _OPTIONS: the recovery policy's keys
+_POLICY_OPTIONS = {"auto_resume", "max_restarts", "start_delay_s", "env", "backend", "host"}
+
+
 def make_backend(options: dict, host: str | None) -> LocalBackend:
     if host:
         raise BackendError(
             f"the local backend runs on this machine; host '{host}' is not supported (use slurm or htcondor)"
+        )
+    unknown = set(options) - _OPTIONS - _POLICY_OPTIONS
+    if unknown:  # a typo ('cancel_grace') would otherwise be ignored without a word
+        from jobs.sweep import suggest
+
+        first = sorted(unknown)[0]
+        raise BackendError(
+            f"local profile: unknown [options] key(s) {', '.join(sorted(unknown))}{suggest(first, _OPTIONS)}; "
+            f"known: {', '.join(sorted(_OPTIONS | _POLICY_OPTIONS - {'env', 'backend', 'host'}))}"
         )
     return LocalBackend(options)

@@ -218,7 +218,7 @@ class SlurmBackend(SchedulerBackend):
         res = self.shell.run(["sbatch", "--parsable", script], env=self._env(self._opts(spec)))
         res.check(self.where)
         job_id = res.stdout.strip().splitlines()[-1].split(";")[0] if res.stdout.strip() else ""
-        if not job_id.isdigit():
+        if not (job_id.isascii() and job_id.isdigit()):
             raise CommandError(f"sbatch on {self.where} returned no job id: {res.stdout.strip()!r}")
         return job_id
 

@@ -85,3 +85,14 @@ def run_cli(
 
 def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def one_line_error(res: subprocess.CompletedProcess, *needles: str) -> str:
+    """Assert the bad-input contract: exit 2, one `error: ` line on stderr naming every needle, no traceback."""
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr and "\n" not in err, res.stderr
+    assert err.startswith("error: "), err
+    for n in needles:
+        assert n in err, err
+    return err

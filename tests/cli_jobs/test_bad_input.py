@@ -83,8 +83,9 @@ def test_auto_names_get_suffixes_not_overwrites(home):
 
     [item] = json.loads(res.stdout)
     assert item["spec"]["name"] == "fake_lr1e-6-2"
-    # a sweep whose points share a name (swept key in the pattern twice over) still gets distinct dirs
-    res = run_cli("render", "fake", "-p", "learning_rate=1e-6,1e-6", "--json", check=True)
+    # two points whose names are the same (values apart only past the 12 digits a name keeps) still
+    # get distinct dirs; the same value twice is refused (tests/cli_jobs/test_hostile_inputs_cli.py)
+    res = run_cli("render", "fake", "-p", "learning_rate=1e-6,1.00000000000001e-6", "--json", check=True)
     names = [i["spec"]["name"] for i in json.loads(res.stdout)]
     assert names == ["fake_lr1e-6-2", "fake_lr1e-6-3"]
 

@@ -144,7 +144,7 @@ def test_health_table_goes_into_params(home):
 
     cfg = home.parent / "config"
     (cfg / "templates" / "h.toml").write_text(
-        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "d"\n[health]\nclipped_warning = 0.4\n'
+        '[template]\nkind = "grpo"\nname = "h"\n[params]\nmodel_path = "m"\ndataset = "synthetic"\n[health]\nclipped_warning = 0.4\n'
     )
     spec = build_specs("h", [], "local")[0]
     assert spec.params["health"] == {"clipped_warning": 0.4}

@@ -128,3 +128,25 @@ def ended(env: dict, job_id: str) -> dict | None:
     """The job's row once it is completed, failed or cancelled, else None."""
     row = ls(env)[job_id]
     return row if row["state"] in TERMINAL else None
+
+
+def write_fake_eval_template(cfg: Path) -> None:
+    """<cfg>/templates/fake.toml: an eval job whose entry is the fake trainer (runs in a second),
+    named fake_<n_predictions>preds, on one CPU."""
+    (cfg / "templates").mkdir(parents=True, exist_ok=True)
+    (cfg / "profiles").mkdir(exist_ok=True)
+    (cfg / "templates" / "fake.toml").write_text(f"""
+[template]
+kind = "eval"
+description = "cluster test job: the fake trainer"
+name = "fake_{{n_predictions}}preds"
+entry = ["{sys.executable}", "{FAKE_TRAINER}"]
+[params]
+model_path = "tiny"
+dataset = "arc1/train"
+n_predictions = 1
+[resources]
+gpus = 0
+cpus = 1
+memory = "100M"
+""")

@@ -4,12 +4,11 @@ and crash recovery of a submit interrupted right after sbatch (jobs.submit.recov
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clusters.conftest import FAKE_TRAINER, cli, ls, wait_for
+from tests.clusters.conftest import cli, ls, wait_for, write_fake_eval_template
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
 
@@ -17,23 +16,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
 @pytest.fixture
 def home(slurm, tmp_path):
     cfg = tmp_path / "config"
-    (cfg / "templates").mkdir(parents=True)
-    (cfg / "profiles").mkdir()
-    (cfg / "templates" / "fake.toml").write_text(f"""
-[template]
-kind = "eval"
-description = "cluster test job: the fake trainer"
-name = "fake_{{n_predictions}}preds"
-entry = ["{sys.executable}", "{FAKE_TRAINER}"]
-[params]
-model_path = "tiny"
-dataset = "arc1/train"
-n_predictions = 1
-[resources]
-gpus = 0
-cpus = 1
-memory = "100M"
-""")
+    write_fake_eval_template(cfg)
     for name, host in (("localslurm", None), ("sshslurm", "testhost")):
         (cfg / "profiles" / f"{name}.toml").write_text(f"""
 [profile]
