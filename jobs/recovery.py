@@ -75,7 +75,9 @@ class ResumePolicy:
             raise SpecError(f"{where}: auto_resume has unknown key(s) {', '.join(sorted(unknown))}")
         reasons = cfg.get("reasons", DEFAULT_REASONS)
         if not isinstance(reasons, (list, tuple)):
-            raise SpecError(f"{where}: auto_resume.reasons must be a list, e.g. {list(DEFAULT_REASONS)}, not {reasons!r}")
+            raise SpecError(
+                f"{where}: auto_resume.reasons must be a list, e.g. {list(DEFAULT_REASONS)}, not {reasons!r}"
+            )
         reasons = tuple(reasons)
         bad = [r for r in reasons if r not in RECOVERABLE]
         if bad:

@@ -196,7 +196,13 @@ class LocalBackend(Backend):
                         if g.index not in used
                         and (not g.memory_total or g.memory_used / g.memory_total < self.busy_fraction)
                     ]
-                    free.sort(key=lambda g: (g.memory_used, g.util, int(g.index) if g.index.isascii() and g.index.isdigit() else 0))
+                    free.sort(
+                        key=lambda g: (
+                            g.memory_used,
+                            g.util,
+                            int(g.index) if g.index.isascii() and g.index.isdigit() else 0,
+                        )
+                    )
                     if len(free) < need:
                         continue
                     chosen = [g.index for g in free[:need]]
