@@ -425,13 +425,15 @@ class SSHPool:
     def download_dir(
         self, alias: str, remote: str, local: str | Path, on_bytes: Callable[[int], None] | None = None
     ) -> int:
-        """Copy a remote directory tree to `local` (must not exist); written to a `.partial` sibling
-        first and renamed at the end, so an interrupted copy never looks complete. Returns bytes;
-        `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""
+        """Copy a remote directory tree to `local` (must not exist); written into a hidden folder
+        of a unique name that this call creates (`.NAME.XXXX.partial`) and renamed at the end, so an
+        interrupted copy never looks complete and no folder of the user's is ever removed. Returns
+        bytes; `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""
+        import tempfile
+
         local = Path(local)
         if local.exists():
             raise RemoteError(f"destination {local} already exists; not overwriting it")
-        partial = local.with_name(local.name + ".partial")
         total = 0
 
         def walk(s: paramiko.SFTPClient, src: str, dst: Path) -> None:
@@ -458,12 +460,27 @@ class SSHPool:
             raise RemoteError(f"{remote} does not exist on {alias}")
         import shutil
 
-        shutil.rmtree(partial, ignore_errors=True)
-        if self.transport(alias) == "openssh":
-            total = self.openssh().download_dir(alias, remote, partial)
-        else:
-            self.sftp_call(alias, lambda s: walk(s, remote, partial))
-        partial.rename(local)
+        blocked = next((p for p in local.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise RemoteError(f"{local}: cannot put the copy there ({blocked} is a file)")
+        try:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name}.", suffix=".partial"))
+        except OSError as e:
+            raise RemoteError(f"{local}: cannot write the copy there ({e.strerror or e})") from None
+        try:
+            # the copy goes one level down: the system-ssh copier creates its destination itself
+            partial = tmp / local.name
+            if self.transport(alias) == "openssh":
+                total = self.openssh().download_dir(alias, remote, partial)
+            else:
+                self.sftp_call(alias, lambda s: walk(s, remote, partial))
+            try:
+                partial.rename(local)
+            except OSError as e:
+                raise RemoteError(f"{local}: cannot write the copy there ({e.strerror or e})") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return total
 
 
