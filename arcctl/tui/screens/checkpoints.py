@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.fitted_table import fill_table
 from jobs import rundir
@@ -80,9 +81,9 @@ class CheckpointsScreen(SubScreen):
         cells = [
             [
                 "★" if r.name == healthy else "",
-                r.name,
+                plain(r.name),
                 str(r.step),
-                Text("ok", style="green") if r.valid else Text(f"no: {r.problem}", style="red"),
+                Text("ok", style="green") if r.valid else plain(f"no: {r.problem}", style="red"),
                 *[("" if k not in r.metrics else f"{r.metrics[k]:.4g}") for _, k in METRIC_COLS],
             ]
             for r in rows
@@ -99,7 +100,7 @@ class CheckpointsScreen(SubScreen):
             msg = "no checkpoints saved yet"
         if branches:
             msg += f"  {len(branches)} earlier branch(es) moved aside, newest: {rundir.BRANCHES}/{branches[-1]}"
-        self.query_one("#ck-status", Static).update(msg)
+        self.query_one("#ck-status", Static).update(plain(msg))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_fork()  # enter on a row: the table takes the key, so act on its message
@@ -118,7 +119,7 @@ class CheckpointsScreen(SubScreen):
         if r is None:
             self.notify("no checkpoint selected", severity="warning")
         elif not r.valid:
-            self.notify(f"{r.name} cannot be used: {r.problem}", severity="error")
+            self.notify(f"{r.name} cannot be used: {r.problem}", severity="error", markup=False)
             return None
         return r
 
@@ -143,8 +144,8 @@ class CheckpointsScreen(SubScreen):
 
             try:
                 jid = resume(self.app.source, self.view.run_dir, r.name)
-                self.notify(f"resumed job {jid} from {r.name}")
+                self.notify(f"resumed job {jid} from {r.name}", markup=False)
             except Exception as e:  # noqa: BLE001 - one line, never a traceback
-                self.notify(str(e), severity="error", timeout=8)
+                self.notify(str(e), severity="error", timeout=8, markup=False)
 
         self.app.push_screen(ConfirmScreen(f"Resume [b]{self.view.name()}[/b] in place from [b]{r.name}[/b]?"), done)

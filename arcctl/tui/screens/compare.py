@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
 from arcctl.tui.widgets.overlay_chart import OverlayChart
@@ -123,7 +124,7 @@ class CompareScreen(SubScreen):
         status = f"{len(self.views)} runs  metric: {self.metric} (m)  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
         if self.parents:
             status += f"  + {len(self.parents)} parent run(s) drawn as chains"
-        self.query_one("#cmp-status", Static).update(status + getattr(self, "_eval_status", ""))
+        self.query_one("#cmp-status", Static).update(plain(status + getattr(self, "_eval_status", "")))
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:

@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from arcctl.cli.terminal_text import one_line
+from arcctl.tui.shown_text import lines, plain
 from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.completions import Completion, CompletionFilter
@@ -62,7 +64,7 @@ def parse_filter(expr: str) -> CompletionFilter:
 def render_completion(c: Completion, limit: int | None = None) -> Text:
     """Python highlighting, repeated 4-grams on a red background, and a marker where the
     completion hit the length limit."""
-    code = c.text
+    code = lines(c.text)
     text = Syntax(code, "python", theme="ansi_dark", word_wrap=True).highlight(code)
     text.rstrip()
     for a, b in ngram_repeats(code, n=4, min_count=3):
@@ -76,8 +78,8 @@ def render_completion(c: Completion, limit: int | None = None) -> Text:
 
 def header(c: Completion) -> Text:
     t = Text()
-    t.append(f"{c.id}", style="bold")
-    t.append(f"  step {c.step}  task {c.task}  ")
+    t.append(one_line(f"{c.id}"), style="bold")
+    t.append(one_line(f"  step {c.step}  task {c.task}  "))
     t.append(
         f"reward {c.reward if c.reward is not None else '-'}", style="bold green" if (c.reward or 0) > 0 else "bold red"
     )
@@ -85,7 +87,7 @@ def header(c: Completion) -> Text:
     if c.truncated:
         t.append("  TRUNCATED", style="bold red")
     if c.error:
-        t.append(f"  error {c.error}", style="red")
+        t.append(one_line(f"  error {c.error}"), style="red")
     diag = {k: v for k, v in c.diagnostics.items() if v is not None}
     if diag:
         t.append("\n" + "  ".join(f"{k}={json.dumps(v)}" for k, v in diag.items()), style="dim")
@@ -188,11 +190,11 @@ class CompletionsScreen(ArcScreen):
         for c in items:
             t.add_row(
                 str(c.step if c.step is not None else ""),
-                c.task[:12],
+                plain(c.task[:12]),
                 "" if c.reward is None else f"{c.reward:.3f}",
                 "" if c.tokens is None else str(c.tokens),
                 Text("yes", style="red") if c.truncated else "",
-                Text((c.error or "")[:18], style="red"),
+                plain((c.error or "")[:18], style="red"),
                 key=f"{c.line}",
             )
         row = 0
@@ -211,7 +213,9 @@ class CompletionsScreen(ArcScreen):
         more = "" if nxt is not None else " (last page)"
         indexed = "" if idx.indexed_bytes >= size else f"  indexing {idx.indexed_bytes * 100 // max(1, size)}%"
         self.query_one("#comp-status", Static).update(
-            f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}"
+            plain(
+                f"page {page_no}{more}  {len(items)} shown  {len(idx)} lines indexed{indexed}  filter: {self.expr or '-'}"
+            )
         )
 
     def detail(self, c: Completion) -> None:

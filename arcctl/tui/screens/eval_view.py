@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
 from jobs.runview import RunView
@@ -93,14 +93,14 @@ class EvalScreen(SubScreen):
         t = self.query_one("#eval-table", DataTable)
         for r in self.records:
             t.add_row(
-                str(r.get("task_id", ""))[:12],
-                str(r.get("sample", "")),
-                Text(str(r.get("error") or "")[:16], style="red"),
+                plain(str(r.get("task_id", ""))[:12]),
+                plain(r.get("sample", "")),
+                plain(str(r.get("error") or "")[:16], style="red"),
                 _count(r.get("test_correct")),
                 _mean(r.get("test_pixel")),
             )
         status = error or f"{len(recs)} predictions" + (f" (first {MAX_ROWS} listed)" if len(recs) > MAX_ROWS else "")
-        self.query_one("#eval-status", Static).update(status)
+        self.query_one("#eval-status", Static).update(plain(status))
         if self.records:
             self.detail(self.records[0])
         else:

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from arcctl.tui.shown_text import lines, plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from jobs.her_report import EpochPoint, TargetRow, sparkline, targets_from_events
 from jobs.runview import RunView
@@ -92,7 +93,7 @@ class HERScreen(SubScreen):
         for r in rows:
             curve = r.best_curve
             t.add_row(
-                r.task_id,
+                plain(r.task_id),
                 str(r.epoch_reached),
                 solved_cell(r),
                 _pct(max(curve, default=None)),
@@ -149,9 +150,9 @@ class HERScreen(SubScreen):
             c = idx.read([line])[0]
             code = c.raw.get("program") if isinstance(c.raw.get("program"), str) else c.text
             body = (
-                Syntax(code or "", "python", line_numbers=False, word_wrap=True)
+                Syntax(lines(code), "python", line_numbers=False, word_wrap=True)
                 if code
-                else Text(f"epoch {point.epoch}: best sample had no program ({c.error})", style="dim")
+                else plain(f"epoch {point.epoch}: best sample had no program ({c.error})", style="dim")
             )
         self.app.call_from_thread(self._set_program, body)
 

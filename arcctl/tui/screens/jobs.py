@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
+from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.data import JobRow
 
@@ -155,9 +156,9 @@ class JobsScreen(ArcScreen):
         for r in self.visible():
             table.add_row(
                 "●" if r.key in self.marked else " ",
-                r.name,
-                r.kind,
-                r.backend,
+                plain(r.name),
+                plain(r.kind),
+                plain(r.backend),
                 Text(r.state, style=STATE_STYLE.get(r.state, "")),
                 _step(r),
                 _fmt(r.reward),
@@ -182,7 +183,7 @@ class JobsScreen(ArcScreen):
             status += f"  [{self.app.source.error}]"
         if self.app.readonly:
             status += "  READ-ONLY"
-        self.query_one("#jobs-status", Static).update(status)
+        self.query_one("#jobs-status", Static).update(plain(status))
 
     def current_key(self) -> str | None:
         table = self.query_one("#jobs", DataTable)
@@ -266,9 +267,9 @@ class JobsScreen(ArcScreen):
             if yes:
                 try:
                     cancel_job(self.app.source, r)
-                    self.notify(f"cancelled {r.name}")
+                    self.notify(f"cancelled {r.name}", markup=False)
                 except Exception as e:  # noqa: BLE001 - shown, never a traceback
-                    self.notify(f"cancel {r.name}: {e}", severity="error")
+                    self.notify(f"cancel {r.name}: {e}", severity="error", markup=False)
                 self.poll()
 
         self.app.push_screen(ConfirmScreen(f"Cancel job [b]{r.name}[/b] ({r.backend}, {r.state})?"), done)

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from arcctl.cli.terminal_text import one_line
+from arcctl.tui.shown_text import lines, plain
 from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.charts import MetricChart
 from arcctl.tui.widgets.log_tail import LogTail
@@ -38,7 +40,7 @@ def alert_text(a: Alert) -> Text:
     each step (the rule may have fired before it reached any of them: `seen`)."""
     t = Text()
     t.append(f"{a.severity} ", style=SEV_STYLE.get(a.severity, ""))
-    t.append(f"{a.rule} ")
+    t.append(one_line(f"{a.rule} "))
     reached = sorted(a.steps.items(), key=lambda kv: (kv[1], SEV_ORDER.index(kv[0]) if kv[0] in SEV_ORDER else 3))
     parts: list[tuple[str, str, int]] = [(sev, SEV_STYLE.get(sev, ""), step) for sev, step in reached]
     if a.first_step is not None and (not parts or a.first_step < parts[0][2]):
@@ -47,7 +49,7 @@ def alert_text(a: Alert) -> Text:
         if i:
             t.append(" → ", style="dim")
         t.append(f"{label} @ {step}" if label else f"@ {step}", style=style)
-    t.append(f"\n{a.message}")
+    t.append(f"\n{lines(str(a.message))}")
     return t
 
 
@@ -55,18 +57,19 @@ def spec_summary(view: RunView) -> Text:
     spec = view.spec
     t = Text()
     if not spec:
-        t.append(view.spec_error or "no spec.json", style="red")
+        t.append(one_line(view.spec_error or "no spec.json"), style="red")
         return t
-    t.append(f"{spec.get('name', '?')}\n", style="bold")
-    t.append(f"{spec.get('kind', '?')} · template {spec.get('template', '?')} · {spec.get('backend', '?')}")
+    t.append(f"{one_line(str(spec.get('name', '?')))}\n", style="bold")
+    t.append(one_line(f"{spec.get('kind', '?')} · template {spec.get('template', '?')} · {spec.get('backend', '?')}"))
     if spec.get("host"):
-        t.append(f" @ {spec['host']}")
+        t.append(one_line(f" @ {spec['host']}"))
     t.append("\n")
     parent = spec.get("parent") or spec.get("resume_from")
     if parent:
         label = "forked from" if spec.get("parent") else "resumed from"
         t.append(
-            f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}\n",
+            one_line(f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}")
+            + "\n",
             style="magenta",
         )
     params = spec.get("params") or {}
@@ -85,7 +88,7 @@ def spec_summary(view: RunView) -> Text:
         if k in params:
             t.append(f"{k}: ", style="dim")
             t.append(f"{json.dumps(params[k])}\n")
-    t.append(f"run dir: {view.run_dir}", style="dim")
+    t.append(one_line(f"run dir: {view.run_dir}"), style="dim")
     return t
 
 
@@ -264,7 +267,7 @@ class RunScreen(SubScreen):
         code = self.view.exit_code()
         if code is not None:
             status += f"  exit code {code}"
-        self.query_one("#run-status", Static).update(status)
+        self.query_one("#run-status", Static).update(plain(status))
 
     def on_screen_resume(self) -> None:
         missed, self._missed = getattr(self, "_missed", set()), set()
@@ -347,7 +350,7 @@ class RunScreen(SubScreen):
         ol = self.query_one("#alerts", OptionList)
         alert = self.alerts[ol.highlighted or 0]
         if not alert.example_ids:
-            self.notify(f"alert {alert.rule} names no example completion", severity="warning")
+            self.notify(f"alert {alert.rule} names no example completion", severity="warning", markup=False)
             return
         from arcctl.tui.screens.completions import CompletionsScreen
 

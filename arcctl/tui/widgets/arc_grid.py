@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from arcctl.tui.shown_text import plain
 from jobs.arcgrids import Grid, pixel_score
 
 # The usual ARC colours: black, blue, red, green, yellow, grey, magenta, orange, sky, maroon.
@@ -62,7 +63,7 @@ def pairs_view(
         score = pixel_score(out, exp)
         label = Text(name)
         if outputs is None:
-            verdict = Text(missing, style="dim")
+            verdict = plain(missing, style="dim")
         elif score is None:
             verdict = Text("no expected output", style="dim")
         elif score == 1.0 and out == exp:
@@ -93,5 +94,5 @@ class PairsView(Static):
 
     def show_message(self, text: str) -> None:
         self.pairs = None
-        self.shown = Text(text, style="dim")
+        self.shown = plain(text, style="dim")
         self.update(self.shown)

@@ -12,6 +12,8 @@ from typing import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
+from arcctl.tui.shown_text import plain
+
 Cell = str | Text
 
 
@@ -25,7 +27,7 @@ def fill_table(
     column; `keys`: one row key per row. Strings are shown as plain text (never parsed as markup: run names and parameters
     are user input)."""
     table.clear(columns=True)
-    cells = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
+    cells = [[c if isinstance(c, Text) else plain(c) for c in row] for row in rows]
     for i, (label, key) in enumerate(columns):
         width = max([Text(label).cell_len, *(row[i].cell_len for row in cells if i < len(row))])
         table.add_column(Text(label), key=key, width=width)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import RichLog
 
+from arcctl.tui.shown_text import log_text
 from jobs.rundir import TextTail
 
 # Which streams each mode shows; the first is the default.
@@ -32,7 +33,7 @@ class LogTail(RichLog):
             if new > 0 and name in streams:
                 prefix = "! " if name == "stderr" and len(streams) > 1 else ""
                 for line in tail.lines[-new:]:
-                    self.write(f"{prefix}{line}")
+                    self.write(log_text(f"{prefix}{line}"))
             self._shown[name] = tail.total
 
     def switch(self, tails: dict[str, TextTail]) -> str:

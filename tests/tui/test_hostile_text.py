@@ -1,0 +1,126 @@
+"""Text a model or a job wrote, shown by the dashboard: Rich markup in it shows literally (an
+`[@click=app.quit]` is no action link, a stray `[/]` breaks nothing) and no terminal escape
+sequence (window title, clipboard, cursor moves) reaches the screen."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from textual.widgets import DataTable
+
+from arcctl.tui.app import ArcApp
+from arcctl.tui.data import JobSource
+from arcctl.tui.screens.completions import CompletionsScreen
+from arcctl.tui.screens.eval_view import EvalScreen
+from arcctl.tui.screens.run import RunScreen
+from tests.tui.conftest import FIXTURES
+from tests.tui.pilot import until
+
+pytestmark = pytest.mark.timeout(60)
+
+MARKUP = "[bold red]BIG[/] [link=https://evil.example]L[/link] [@click=app.quit]QUIT[/] [/]"
+ESCAPES = "\x1b]0;TITLE\x07\x1b]52;c;Q0xJUA==\x07\x1b[2J\x1b[5;5H\x1b[31mred\x1b[0m"
+HOSTILE = f"{MARKUP} {ESCAPES} END"
+
+
+def screen_text(app) -> tuple[str, list]:
+    """What the screen shows now, as the terminal would be sent it, and the styles drawn."""
+    strips = app.screen._compositor.render_strips()
+    segs = [seg for strip in strips for seg in strip]
+    return "\n".join("".join(s.text for s in strip) for strip in strips), [s.style for s in segs if s.style]
+
+
+def assert_safe(app) -> str:
+    text, styles = screen_text(app)
+    assert "\x1b" not in text and "\x07" not in text
+    assert not [s for s in styles if s.link or "@click" in (s.meta or {})]
+    return text
+
+
+async def click_on(pilot, app, needle: str) -> None:
+    """Click the first cell where NEEDLE is drawn (an action link there would run)."""
+    text, _ = screen_text(app)
+    for y, line in enumerate(text.split("\n")):
+        if needle in line:
+            await pilot.click(offset=(line.index(needle) + 2, y))
+            return
+    raise AssertionError(f"{needle!r} is not on the screen")
+
+
+@pytest.fixture
+def hostile_run(tmp_path):
+    run = tmp_path / "hostile"
+    shutil.copytree(FIXTURES / "healthy", run)
+    spec = json.loads((run / "spec.json").read_text())
+    spec.update(run_dir=str(run), template=HOSTILE)
+    (run / "spec.json").write_text(json.dumps(spec))
+    rec = json.loads((run / "completions.jsonl").read_text().splitlines()[0])
+    rec.update(id="9:[/]", step=9, task_id="[b]T[/b]", error=f"[@click=app.quit]E[/]{ESCAPES}", completion=HOSTILE)
+    with open(run / "completions.jsonl", "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    with open(run / "stdout.log", "a") as f:
+        f.write(f"{HOSTILE}\n")
+    with open(run / "events.jsonl", "a") as f:
+        ev = {"event": "collapse_warning", "time": 1.0, "step": 9, "rule": "[@click=app.quit]R[/]"}
+        f.write(json.dumps({**ev, "severity": "warning", "message": HOSTILE}) + "\n")
+    (run / "eval").mkdir(exist_ok=True)
+    pred = {"task_id": "[@click=app.quit]X", "sample": "[/]", "error": HOSTILE}
+    (run / "eval" / "predictions.jsonl").write_text(json.dumps(pred) + "\n")
+    return run
+
+
+async def test_run_screen_log_alerts_and_spec_show_hostile_text_literally(hostile_run, arc_home):
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.2)
+        app.push_screen(RunScreen(src.view(str(hostile_run))))
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
+        await until(pilot, lambda: "END" in screen_text(app)[0] and "QUIT" in screen_text(app)[0])
+        text = assert_safe(app)
+        # the log tail: markup literal; escape sequences dropped except its colours
+        assert "[bold red]BIG[/] [link=https://evil.example]L[/link] [@click=app.quit]QUIT[/] [/] red END" in text
+        assert "template [bold red]BIG[/]" in text  # the spec panel
+        assert "[@click=app.quit]R[/]" in text  # the alert's rule
+        await click_on(pilot, app, "[@click=app.quit]QUIT")
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, RunScreen)
+
+
+async def test_completions_inspector_shows_hostile_completion_literally(hostile_run, arc_home):
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.2)
+        app.push_screen(CompletionsScreen(src.view(str(hostile_run)), focus_id="9:[/]"))
+        await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
+        await until(pilot, lambda: "TITLE" in screen_text(app)[0])
+        text = assert_safe(app)
+        t = app.screen.query_one("#comp-table", DataTable)
+        assert app.screen.items[t.cursor_row].id == "9:[/]"
+        assert "[b]T[/b]" in text and "9:[/]" in text  # table cell and header
+        # the code: markup literal, every escape written out
+        assert MARKUP in text
+        assert "\\x1b]0;TITLE\\x07\\x1b]52;c;Q0xJUA==\\x07\\x1b[2J\\x1b[5;5H\\x1b[31mred\\x1b[0m END" in text
+        assert "[@click=app.quit]E[/]\\x1b]0;TITLE" in text  # the header's error
+        await click_on(pilot, app, "[@click=app.quit]QUIT")
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, CompletionsScreen)
+
+
+async def test_eval_view_shows_hostile_predictions_literally(hostile_run, arc_home):
+    src = JobSource(None)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.2)
+        app.push_screen(EvalScreen(src.view(str(hostile_run))))
+        await until(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records)
+        await until(pilot, lambda: "[@click=app.quit]X" in screen_text(app)[0])
+        text = assert_safe(app)
+        assert " [/] " in text and " [bold red]BIG[/] " in text  # sample and error (cut to 16) cells
+        await until(pilot, lambda: "(task [@click=app.quit]X is not in a built-in data set" in screen_text(app)[0])
+        await click_on(pilot, app, "[@click=app.quit]X")
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, EvalScreen)
