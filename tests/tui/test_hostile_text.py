@@ -12,8 +12,10 @@ from textual.widgets import DataTable
 
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
+from arcctl.tui.screens.compare import CompareScreen
 from arcctl.tui.screens.completions import CompletionsScreen
 from arcctl.tui.screens.eval_view import EvalScreen
+from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.run import RunScreen
 from tests.tui.conftest import FIXTURES
 from tests.tui.pilot import until
@@ -54,7 +56,7 @@ def hostile_run(tmp_path):
     run = tmp_path / "hostile"
     shutil.copytree(FIXTURES / "healthy", run)
     spec = json.loads((run / "spec.json").read_text())
-    spec.update(run_dir=str(run), template=HOSTILE)
+    spec.update(run_dir=str(run), template=HOSTILE, name=f"[@click=app.quit]N[/]{ESCAPES}")
     (run / "spec.json").write_text(json.dumps(spec))
     rec = json.loads((run / "completions.jsonl").read_text().splitlines()[0])
     rec.update(id="9:[/]", step=9, task_id="[b]T[/b]", error=f"[@click=app.quit]E[/]{ESCAPES}", completion=HOSTILE)
@@ -124,3 +126,28 @@ async def test_eval_view_shows_hostile_predictions_literally(hostile_run, arc_ho
         await click_on(pilot, app, "[@click=app.quit]X")
         await pilot.pause(0.1)
         assert app.is_running and isinstance(app.screen, EvalScreen)
+
+
+async def test_jobs_list_and_compare_show_a_hostile_run_name_literally(hostile_run, arc_home):
+    from jobs.registry import Registry
+    from jobs.spec import JobSpec
+
+    reg = Registry()
+    reg.set_state(reg.reserve(JobSpec.read(hostile_run)), "completed", exit_code=0)
+    src = JobSource(reg)
+    app = ArcApp(source=src)
+    name = "[@click=app.quit]N[/]\\x1b]0;TITLE\\x07"
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and name in screen_text(app)[0])
+        assert_safe(app)
+        await click_on(pilot, app, "[@click=app.quit]N")
+        await pilot.pause(0.1)
+        assert app.is_running
+        app.push_screen(CompareScreen([src.view(str(hostile_run)), src.view(str(FIXTURES / "collapsing"))]))
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.query("#cmp-table"))
+        await until(pilot, lambda: "[@click=app.quit]N" in screen_text(app)[0])
+        assert_safe(app)
+        await click_on(pilot, app, "[@click=app.quit]N")
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, CompareScreen)
+    reg.close()

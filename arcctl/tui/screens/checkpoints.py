@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.fitted_table import fill_table
@@ -49,7 +50,7 @@ class CheckpointsScreen(SubScreen):
         yield Static("", id="ck-status")
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.view.name()} · checkpoints"
+        self.sub_title = f"{one_line(self.view.name())} · checkpoints"
         self.query_one("#ck-table", DataTable).focus()
         self.load()
 

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
@@ -187,7 +188,9 @@ class CompareScreen(SubScreen):
             for r in table.rows:
                 ks = sorted(r.pass_at_k, key=float)
                 if ks:
-                    plt.plot([float(k) for k in ks], [r.pass_at_k[k] for k in ks], label=r.label[:24], marker="hd")
+                    plt.plot(
+                        [float(k) for k in ks], [r.pass_at_k[k] for k in ks], label=one_line(r.label[:24]), marker="hd"
+                    )
             plt.xlabel("k")
             plot.refresh()
             status += f"  eval rows: {len(table.rows)}"

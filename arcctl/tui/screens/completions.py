@@ -144,7 +144,7 @@ class CompletionsScreen(ArcScreen):
         # a remote spec is read by the page's worker (over SFTP a read here would freeze the screen)
         local = self.view.spec_read or isinstance(self.view.fs, LocalFS)
         name = self.view.name() if local else self.view.run_dir.rsplit("/", 1)[-1]
-        self.sub_title = f"{name} · completions"
+        self.sub_title = f"{one_line(name)} · completions"
         self.query_one("#comp-table", DataTable).focus()
         if self.focus_id:
             self.open_id(self.focus_id)
@@ -184,7 +184,7 @@ class CompletionsScreen(ArcScreen):
         """Called from the page's worker with the file's SIZE it read (over SFTP a stat here,
         on the UI thread, would freeze the screen for a round trip)."""
         self.items, self.next_pos = items, nxt
-        self.sub_title = f"{self.view.name()} · completions"
+        self.sub_title = f"{one_line(self.view.name())} · completions"
         t = self.query_one("#comp-table", DataTable)
         t.clear()
         for c in items:

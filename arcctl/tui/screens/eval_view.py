@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
@@ -72,7 +73,7 @@ class EvalScreen(SubScreen):
         yield Static("", id="eval-status")
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.view.name()} · eval predictions"
+        self.sub_title = f"{one_line(self.view.name())} · eval predictions"
         self.query_one("#eval-table", DataTable).focus()
         self.load()
 

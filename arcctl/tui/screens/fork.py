@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.screens.form_screen import FormScreen
 from arcctl.tui.widgets.params_form import ParamsForm
 from jobs.runview import RunView
@@ -58,7 +59,7 @@ class ForkScreen(FormScreen):
         yield from self.buttons()
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.view.name()} · fork"
+        self.sub_title = f"{one_line(self.view.name())} · fork"
         self.action_preview()
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.shown_text import lines, plain
 from arcctl.tui.screens.base import SubScreen, row_table
 from jobs.her_report import EpochPoint, TargetRow, sparkline, targets_from_events
@@ -71,7 +72,7 @@ class HERScreen(SubScreen):
         yield Static("", id="her-status")
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.view.name()} · HER targets"
+        self.sub_title = f"{one_line(self.view.name())} · HER targets"
         self.query_one("#her-targets", DataTable).focus()
         self.tick()
         self.set_interval(self.app.refresh_s, self.tick)

@@ -231,7 +231,7 @@ class RunScreen(SubScreen):
             return
         if not getattr(self, "_spec_shown", False):
             self._spec_shown = True
-            self.sub_title = self.view.name()
+            self.sub_title = one_line(self.view.name())
             self.query_one("#spec-panel", Static).update(spec_summary(self.view))
             if self._preferred() != self.chosen and not getattr(self, "_picked", False):
                 self._set_charts(self._preferred())  # the run's kind logs other metrics (SFT, HER)

@@ -29,7 +29,8 @@ def fill_table(
     table.clear(columns=True)
     cells = [[c if isinstance(c, Text) else plain(c) for c in row] for row in rows]
     for i, (label, key) in enumerate(columns):
-        width = max([Text(label).cell_len, *(row[i].cell_len for row in cells if i < len(row))])
-        table.add_column(Text(label), key=key, width=width)
+        head = plain(label)
+        width = max([head.cell_len, *(row[i].cell_len for row in cells if i < len(row))])
+        table.add_column(head, key=key, width=width)
     for i, row in enumerate(cells):
         table.add_row(*row, key=None if keys is None else keys[i])

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from rich.text import Text
 from textual.widget import Widget
 
+from arcctl.cli.terminal_text import one_line
 from arcctl.tui.widgets.braille import Picture, Series, VMark, legend, render
 from jobs.overlay import Line, Markers, overlay, thin
 
@@ -54,10 +55,14 @@ class OverlayChart(Widget):
         # One min/max bucket per braille column pair: about one point per dot column.
         self.lines, self.marks = overlay(views, self.metric, max(10, width - 10), smoothing, view_for)
         forks = sorted({s for ln in self.lines for s in ln.fork_steps})
-        title = f"{self.metric}" + (f"  ema {smoothing:.2f}" if smoothing else "")
+        title = one_line(f"{self.metric}") + (f"  ema {smoothing:.2f}" if smoothing else "")
         title += "   ┆ checkpoint  │ alert  ║ fork"
         self.picture = Picture(
-            width, 0, [Series(ln.xs, ln.ys, ln.label) for ln in self.lines], vmarks(self.marks, width, forks), title
+            width,
+            0,
+            [Series(ln.xs, ln.ys, one_line(ln.label)) for ln in self.lines],
+            vmarks(self.marks, width, forks),
+            title,
         )
         self.refresh()
 
