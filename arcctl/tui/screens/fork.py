@@ -40,7 +40,7 @@ class ForkScreen(FormScreen):
             yield Static(
                 Text.assemble(
                     ("Fork ", "bold"),
-                    (self.view.name(), "bold magenta"),
+                    (one_line(self.view.name()), "bold magenta"),
                     " from ",
                     (self.checkpoint or "the newest valid checkpoint", "bold"),
                 )
