@@ -7,12 +7,13 @@ hosts that need the system ssh go through jobs.openssh.OpenSSHFS instead.
 from __future__ import annotations
 
 import os
+import stat
 from typing import IO, Any
 
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_transport import _SSH_ERRORS, SSHPool, _broken, _why, default_pool
+from jobs.ssh_transport import _SSH_ERRORS, NotRegularFile, SSHPool, _broken, _why, default_pool
 
 
 def _close_session(session: Any, keep: bool) -> None:
@@ -50,7 +51,7 @@ class SFTPFS:
             cm = self.pool.sftp_session(self.host)
             s = cm.__enter__()
             try:
-                return _SFTPReader(s.open(path, "rb"), cm)  # type: ignore[return-value]
+                return _SFTPReader(_open_regular(s, path), cm)  # type: ignore[return-value]
             except BaseException as e:
                 _close_session(cm, keep=not _broken(e))
                 if _broken(e) and not isinstance(e, RemoteError):
@@ -96,6 +97,16 @@ class SFTPFS:
 
         with self.open_binary(path) as f:
             return f.read().decode("utf-8")
+
+
+def _open_regular(s: paramiko.SFTPClient, path: str) -> paramiko.SFTPFile:
+    """PATH opened for reading after a stat (which follows links) says it is a regular file: the
+    server's open of a named pipe waits for a writer and holds the whole session, and a device
+    (a link to /dev/zero) never ends. Anything else is an OSError (EINVAL), as jobs.rundir's local reader says."""
+    mode = s.stat(path).st_mode or 0
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path)
+    return s.open(path, "rb")
 
 
 class _SFTPReader:

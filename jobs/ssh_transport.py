@@ -484,7 +484,15 @@ class SSHPool:
         return total
 
 
-_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+class NotRegularFile(OSError):
+    """A run-dir file that is a named pipe, a device or a socket: reading it would wait forever."""
+
+    def __init__(self, path: str):
+        super().__init__(errno.EINVAL, "not a regular file", path)
+
+
+# the server's answers about one file: the session stays usable
+_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, NotRegularFile)
 
 
 def _broken(e: BaseException) -> bool:

@@ -1,0 +1,59 @@
+"""A remote run dir read over SFTP (the real loopback sshd) whose files are a named pipe or a link
+to /dev/zero: readers refuse them at once instead of holding the session (and the dashboard or
+`arcctl tail HOST:/path`) forever."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.rundir import JsonlTail
+from jobs.ssh_transport import SFTPFS, SSHPool
+
+pytestmark = [pytest.mark.sshd, pytest.mark.timeout(60)]
+ARCCTL = str(Path(sys.executable).parent / "arcctl")
+
+
+@pytest.fixture
+def endless_run(tmp_path) -> Path:
+    run = tmp_path / "endless"
+    (run / "eval").mkdir(parents=True)
+    (run / "spec.json").symlink_to("/dev/zero")
+    os.mkfifo(run / "eval" / "metrics.json")
+    os.mkfifo(run / "exit_code")
+    (run / "metrics.jsonl").write_text('{"step": 1, "reward": 0.5}\n')
+    return run
+
+
+def test_sftp_reads_refuse_pipes_and_devices_and_keep_the_session(ssh_config, endless_run):
+    pool = SSHPool()
+    fs = SFTPFS("testhost", pool)
+    t0 = time.monotonic()
+    for name in ("exit_code", "eval/metrics.json", "spec.json"):
+        with pytest.raises(OSError, match="not a regular file") as e:
+            fs.read_text(f"{endless_run}/{name}")
+        assert e.value.filename == f"{endless_run}/{name}"
+        with pytest.raises(OSError, match="not a regular file"):
+            fs.open_binary(f"{endless_run}/{name}")
+    assert time.monotonic() - t0 < 20
+    # the same connection still reads the run's real files
+    assert [r["step"] for r in JsonlTail(f"{endless_run}/metrics.jsonl", fs).read_new()] == [1]
+    assert pool.connects == 1
+    pool.close()
+
+
+def test_tail_of_a_remote_run_with_pipes_does_not_hang(ssh_config, endless_run):
+    res = subprocess.run(
+        [ARCCTL, "tail", f"testhost:{endless_run}"], capture_output=True, text=True, timeout=30, env=os.environ
+    )
+    assert res.returncode == 0 and "step 1  reward=0.5" in res.stdout, res.stderr
+    res = subprocess.run(
+        [ARCCTL, "health", f"testhost:{endless_run}"], capture_output=True, text=True, timeout=30, env=os.environ
+    )
+    assert res.returncode in (0, 2) and "Traceback" not in res.stderr, res.stderr
+    assert "spec.json" in res.stdout + res.stderr
