@@ -4,6 +4,7 @@ sequence (window title, clipboard, cursor moves) reaches the screen."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 
@@ -41,14 +42,33 @@ def assert_safe(app) -> str:
     return text
 
 
-async def click_on(pilot, app, needle: str) -> None:
-    """Click the first cell where NEEDLE is drawn (an action link there would run)."""
+async def shown_on(pilot, app, kind: type, *needles: str) -> str:
+    """The screen's text once a KIND screen shows every one of NEEDLES, checked to be safe."""
+    await until(pilot, lambda: isinstance(app.screen, kind) and all(n in screen_text(app)[0] for n in needles))
+    return assert_safe(app)
+
+
+async def click_stays(pilot, app, needle: str) -> None:
+    """Click the first cell where NEEDLE is drawn (an action link there would run): the app
+    keeps running on the same screen."""
+    screen = app.screen
     text, _ = screen_text(app)
-    for y, line in enumerate(text.split("\n")):
-        if needle in line:
-            await pilot.click(offset=(line.index(needle) + 2, y))
-            return
-    raise AssertionError(f"{needle!r} is not on the screen")
+    y, line = next((y, line) for y, line in enumerate(text.split("\n")) if needle in line)
+    await pilot.click(offset=(line.index(needle) + 2, y))
+    await pilot.pause(0.1)
+    assert app.is_running and app.screen is screen
+
+
+@contextlib.asynccontextmanager
+async def dashboard(screen=None, registry=None):
+    """The app, its pilot and its job source; SCREEN(source) is opened over the jobs list."""
+    src = JobSource(registry)
+    app = ArcApp(source=src)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.2)
+        if screen is not None:
+            app.push_screen(screen(src))
+        yield app, pilot, src
 
 
 @pytest.fixture
@@ -74,32 +94,22 @@ def hostile_run(tmp_path):
 
 
 async def test_run_screen_log_alerts_and_spec_show_hostile_text_literally(hostile_run, arc_home):
-    src = JobSource(None)
-    app = ArcApp(source=src)
-    async with app.run_test(size=(200, 60)) as pilot:
-        await pilot.pause(0.2)
-        app.push_screen(RunScreen(src.view(str(hostile_run))))
-        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
-        await until(pilot, lambda: "END" in screen_text(app)[0] and "QUIT" in screen_text(app)[0])
-        text = assert_safe(app)
+    async with dashboard(lambda src: RunScreen(src.view(str(hostile_run)))) as (app, pilot, _):
+        text = await shown_on(pilot, app, RunScreen, "END", "QUIT", "R[/]")
         # the log tail: markup literal; escape sequences dropped except its colours
         assert "[bold red]BIG[/] [link=https://evil.example]L[/link] [@click=app.quit]QUIT[/] [/] red END" in text
         assert "template [bold red]BIG[/]" in text  # the spec panel
         assert "[@click=app.quit]R[/]" in text  # the alert's rule
-        await click_on(pilot, app, "[@click=app.quit]QUIT")
-        await pilot.pause(0.1)
-        assert app.is_running and isinstance(app.screen, RunScreen)
+        await click_stays(pilot, app, "[@click=app.quit]QUIT")
 
 
 async def test_completions_inspector_shows_hostile_completion_literally(hostile_run, arc_home):
-    src = JobSource(None)
-    app = ArcApp(source=src)
-    async with app.run_test(size=(200, 60)) as pilot:
-        await pilot.pause(0.2)
-        app.push_screen(CompletionsScreen(src.view(str(hostile_run)), focus_id="9:[/]"))
-        await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
-        await until(pilot, lambda: "TITLE" in screen_text(app)[0])
-        text = assert_safe(app)
+    async with dashboard(lambda src: CompletionsScreen(src.view(str(hostile_run)), focus_id="9:[/]")) as (
+        app,
+        pilot,
+        _,
+    ):
+        text = await shown_on(pilot, app, CompletionsScreen, "TITLE", "END")
         t = app.screen.query_one("#comp-table", DataTable)
         assert app.screen.items[t.cursor_row].id == "9:[/]"
         assert "[b]T[/b]" in text and "9:[/]" in text  # table cell and header
@@ -107,25 +117,14 @@ async def test_completions_inspector_shows_hostile_completion_literally(hostile_
         assert MARKUP in text
         assert "\\x1b]0;TITLE\\x07\\x1b]52;c;Q0xJUA==\\x07\\x1b[2J\\x1b[5;5H\\x1b[31mred\\x1b[0m END" in text
         assert "[@click=app.quit]E[/]\\x1b]0;TITLE" in text  # the header's error
-        await click_on(pilot, app, "[@click=app.quit]QUIT")
-        await pilot.pause(0.1)
-        assert app.is_running and isinstance(app.screen, CompletionsScreen)
+        await click_stays(pilot, app, "[@click=app.quit]QUIT")
 
 
 async def test_eval_view_shows_hostile_predictions_literally(hostile_run, arc_home):
-    src = JobSource(None)
-    app = ArcApp(source=src)
-    async with app.run_test(size=(200, 60)) as pilot:
-        await pilot.pause(0.2)
-        app.push_screen(EvalScreen(src.view(str(hostile_run))))
-        await until(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records)
-        await until(pilot, lambda: "[@click=app.quit]X" in screen_text(app)[0])
-        text = assert_safe(app)
+    async with dashboard(lambda src: EvalScreen(src.view(str(hostile_run)))) as (app, pilot, _):
+        text = await shown_on(pilot, app, EvalScreen, "(task [@click=app.quit]X is not in a built-in data set")
         assert " [/] " in text and " [bold red]BIG[/] " in text  # sample and error (cut to 16) cells
-        await until(pilot, lambda: "(task [@click=app.quit]X is not in a built-in data set" in screen_text(app)[0])
-        await click_on(pilot, app, "[@click=app.quit]X")
-        await pilot.pause(0.1)
-        assert app.is_running and isinstance(app.screen, EvalScreen)
+        await click_stays(pilot, app, "[@click=app.quit]X")
 
 
 async def test_jobs_list_and_compare_show_a_hostile_run_name_literally(hostile_run, arc_home):
@@ -134,20 +133,11 @@ async def test_jobs_list_and_compare_show_a_hostile_run_name_literally(hostile_r
 
     reg = Registry()
     reg.set_state(reg.reserve(JobSpec.read(hostile_run)), "completed", exit_code=0)
-    src = JobSource(reg)
-    app = ArcApp(source=src)
     name = "[@click=app.quit]N[/]\\x1b]0;TITLE\\x07"
-    async with app.run_test(size=(200, 60)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and name in screen_text(app)[0])
-        assert_safe(app)
-        await click_on(pilot, app, "[@click=app.quit]N")
-        await pilot.pause(0.1)
-        assert app.is_running
+    async with dashboard(registry=reg) as (app, pilot, src):
+        await shown_on(pilot, app, JobsScreen, name)
+        await click_stays(pilot, app, "[@click=app.quit]N")
         app.push_screen(CompareScreen([src.view(str(hostile_run)), src.view(str(FIXTURES / "collapsing"))]))
-        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.query("#cmp-table"))
-        await until(pilot, lambda: "[@click=app.quit]N" in screen_text(app)[0])
-        assert_safe(app)
-        await click_on(pilot, app, "[@click=app.quit]N")
-        await pilot.pause(0.1)
-        assert app.is_running and isinstance(app.screen, CompareScreen)
+        await shown_on(pilot, app, CompareScreen, name, "entropy")
+        await click_stays(pilot, app, "[@click=app.quit]N")
     reg.close()
