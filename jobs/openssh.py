@@ -131,6 +131,21 @@ class OpenSSH:
         return total
 
 
+# A named pipe, a device or a socket in a run dir would make `cat`/`tail` wait (or read) forever:
+# the remote shell refuses anything but a regular file (a link to one is fine) with this code.
+_NOT_REGULAR = 86
+
+
+def _regular_only(quoted_path: str) -> str:
+    return f"[ -f {quoted_path} ] || {{ [ -e {quoted_path} ] && exit {_NOT_REGULAR}; }}; "
+
+
+def _not_regular(path: str) -> OSError:
+    from jobs.ssh_transport import NotRegularFile  # imported late: ssh_transport imports this module
+
+    return NotRegularFile(path)
+
+
 class _RangeFile(io.RawIOBase):
     """A remote file read by byte ranges: seek() is free, read(n) is one ssh command."""
 
@@ -154,11 +169,15 @@ class _RangeFile(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         q = shlex.quote(self.path)
-        cmd = f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
+        cmd = (
+            _regular_only(q) + f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
+        )
         argv = self.ssh.argv(self.alias, cmd)
         p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
         if p.returncode == 255:
             raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
+        if p.returncode == _NOT_REGULAR:
+            raise _not_regular(self.path)
         if p.returncode != 0:
             raise FileNotFoundError(2, p.stderr.decode(errors="replace").strip(), self.path)
         self.pos += len(p.stdout)
@@ -173,6 +192,8 @@ class OpenSSHFS:
 
     def _run(self, cmd: str, path: str) -> str:
         rc, out, err = self.ssh.exec(self.alias, cmd)
+        if rc == _NOT_REGULAR:
+            raise _not_regular(path)
         if rc != 0:
             raise FileNotFoundError(2, err.strip() or f"exit {rc}", path)
         return out
@@ -191,4 +212,5 @@ class OpenSSHFS:
         return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
 
     def read_text(self, path: str) -> str:
-        return self._run(f"cat {shlex.quote(path)}", path)
+        q = shlex.quote(path)
+        return self._run(_regular_only(q) + f"cat {q}", path)

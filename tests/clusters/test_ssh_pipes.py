@@ -5,8 +5,10 @@ to /dev/zero: readers refuse them at once instead of holding the session (and th
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,3 +59,34 @@ def test_tail_of_a_remote_run_with_pipes_does_not_hang(ssh_config, endless_run):
     )
     assert res.returncode in (0, 2) and "Traceback" not in res.stderr, res.stderr
     assert "spec.json" in res.stdout + res.stderr
+
+
+def test_system_ssh_reads_refuse_pipes_and_devices(sshd, tmp_path, endless_run):
+    """Hosts reached through the system ssh (ControlMaster) read with `cat`/`tail` on the host: the
+    remote shell refuses what is not a regular file instead of streaming /dev/zero or waiting on a
+    pipe until the command's 120 s timeout."""
+    control = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp"))  # a socket path must stay short
+    cfg = sshd.ssh_config(
+        tmp_path / "ssh_config",
+        alias="h",
+        extra=f"  ControlMaster auto\n  ControlPath {control}/%C\n  ControlPersist 5\n",
+    )
+    pool = SSHPool(cfg)
+    try:
+        fs = SFTPFS("h", pool)
+        assert pool.transport("h") == "openssh"
+        t0 = time.monotonic()
+        for name in ("exit_code", "eval/metrics.json", "spec.json"):
+            with pytest.raises(OSError, match="not a regular file") as e:
+                fs.read_text(f"{endless_run}/{name}")
+            assert e.value.filename == f"{endless_run}/{name}"
+            with pytest.raises(OSError, match="not a regular file"):
+                fs.open_binary(f"{endless_run}/{name}").read(4096)
+        assert time.monotonic() - t0 < 30
+        assert [r["step"] for r in JsonlTail(f"{endless_run}/metrics.jsonl", fs).read_new()] == [1]
+        with pytest.raises(FileNotFoundError):
+            fs.read_text(f"{endless_run}/no-such-file")
+    finally:
+        pool.close()
+        subprocess.run(["ssh", "-F", str(cfg), "-O", "exit", "h"], capture_output=True, timeout=30)
+        shutil.rmtree(control, ignore_errors=True)
