@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import os
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from jobs.errors import RemoteError
+from jobs.output_file import replace_file
 from jobs.ssh_config import DEFAULT_KNOWN_HOSTS, HostConfig
 
 
@@ -123,16 +123,9 @@ def add_known_host(path: str | Path, host: str, key: paramiko.PKey) -> bool:
             old += b"\n"
         new = old + f"{host} {key.get_name()} {key.get_base64()}\n".encode()
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(new)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
+            replace_file(path, new, mode)
         except OSError as e:
-            Path(tmp).unlink(missing_ok=True)
             raise RemoteError(f"cannot write {path}: {e.strerror or e}") from None
         return True
 

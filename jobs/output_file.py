@@ -36,13 +36,15 @@ def write_output(path: str | Path, data: bytes, error: type[JobsError] = JobsErr
                 f.write(data)
             return path
         target.parent.mkdir(parents=True, exist_ok=True)
-        _replace(target, data, st.st_mode & 0o7777 if st is not None else None)
+        replace_file(target, data, st.st_mode & 0o7777 if st is not None else None)
     except OSError as e:
         raise error(f"{path}: cannot write ({e.strerror or e})") from None
     return path
 
 
-def _replace(target: Path, data: bytes, mode: int | None) -> None:
+def replace_file(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Put DATA at TARGET atomically (a temporary file beside it, synced, renamed over it), with
+    MODE, or the mode open() would give a new file; the temporary file never outlives a failure."""
     if mode is None:  # what open() would have given a new file
         umask = os.umask(0)
         os.umask(umask)
@@ -51,6 +53,8 @@ def _replace(target: Path, data: bytes, mode: int | None) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
