@@ -32,20 +32,25 @@ def endless_run(tmp_path) -> Path:
     return run
 
 
-def test_sftp_reads_refuse_pipes_and_devices_and_keep_the_session(ssh_config, endless_run):
-    pool = SSHPool()
-    fs = SFTPFS("testhost", pool)
+def _refuses_endless_files_then_reads(fs, run: Path, use, within_s: float) -> None:
+    """Every endless file is refused by name, by read_text and by open_binary (USE gets the opened
+    file), all within WITHIN_S; then the run's real metrics still read."""
     t0 = time.monotonic()
     for name in ("exit_code", "eval/metrics.json", "spec.json"):
         with pytest.raises(OSError, match="not a regular file") as e:
-            fs.read_text(f"{endless_run}/{name}")
-        assert e.value.filename == f"{endless_run}/{name}"
+            fs.read_text(f"{run}/{name}")
+        assert e.value.filename == f"{run}/{name}"
         with pytest.raises(OSError, match="not a regular file"):
-            fs.open_binary(f"{endless_run}/{name}")
-    assert time.monotonic() - t0 < 20
-    # the same connection still reads the run's real files
-    assert [r["step"] for r in JsonlTail(f"{endless_run}/metrics.jsonl", fs).read_new()] == [1]
-    assert pool.connects == 1
+            use(fs.open_binary(f"{run}/{name}"))
+    assert time.monotonic() - t0 < within_s
+    assert [r["step"] for r in JsonlTail(f"{run}/metrics.jsonl", fs).read_new()] == [1]
+
+
+def test_sftp_reads_refuse_pipes_and_devices_and_keep_the_session(ssh_config, endless_run):
+    pool = SSHPool()
+    fs = SFTPFS("testhost", pool)
+    _refuses_endless_files_then_reads(fs, endless_run, lambda f: f, within_s=20)
+    assert pool.connects == 1  # the same connection read the run's real file
     pool.close()
 
 
@@ -75,15 +80,8 @@ def test_system_ssh_reads_refuse_pipes_and_devices(sshd, tmp_path, endless_run):
     try:
         fs = SFTPFS("h", pool)
         assert pool.transport("h") == "openssh"
-        t0 = time.monotonic()
-        for name in ("exit_code", "eval/metrics.json", "spec.json"):
-            with pytest.raises(OSError, match="not a regular file") as e:
-                fs.read_text(f"{endless_run}/{name}")
-            assert e.value.filename == f"{endless_run}/{name}"
-            with pytest.raises(OSError, match="not a regular file"):
-                fs.open_binary(f"{endless_run}/{name}").read(4096)
-        assert time.monotonic() - t0 < 30
-        assert [r["step"] for r in JsonlTail(f"{endless_run}/metrics.jsonl", fs).read_new()] == [1]
+        # the range file runs its command on the first read, not on open
+        _refuses_endless_files_then_reads(fs, endless_run, lambda f: f.read(4096), within_s=30)
         with pytest.raises(FileNotFoundError):
             fs.read_text(f"{endless_run}/no-such-file")
     finally:
