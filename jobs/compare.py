@@ -11,6 +11,8 @@ A refine evaluation (eval job with refine_dataset) gives two rows: before and af
 
 from __future__ import annotations
 
+import json
+import math
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,30 @@ def _load(path: str, fs: RunFS) -> dict[str, Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("aggregate"), dict):
         raise CompareError(f"{path}: not an eval metrics file (no 'aggregate' object)")
     return doc
+
+
+def _number(value: Any, path: str, field_name: str) -> float | int | None:
+    """A table value as the eval job writes it: a finite number, or null where unknown."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+        return value
+    raise CompareError(f"{path}: aggregate.{field_name}: expected a number or null, got {json.dumps(value)[:40]}")
+
+
+def _pass_curve(curve: Any, path: str) -> dict[str, float]:
+    """aggregate.pass_at_k: {"k": fraction} with k a positive integer; missing means none."""
+    if curve is None:
+        return {}
+    if not isinstance(curve, dict):
+        raise CompareError(f"{path}: aggregate.pass_at_k: expected an object {{k: fraction}}")
+    out: dict[str, float] = {}
+    for k, v in curve.items():
+        if not (k.isascii() and k.isdigit() and 0 < int(k) < 10**9):
+            raise CompareError(f"{path}: aggregate.pass_at_k: {k[:20]!r} is not a sample count k")
+        v = _number(v, path, f"pass_at_k.{k}")
+        if v is None or not 0 <= v <= 1:
+            raise CompareError(f"{path}: aggregate.pass_at_k.{k}: expected a fraction in [0, 1], got {v}")
+        out[str(int(k))] = float(v)
+    return out
 
 
 def _listdir(path: str, fs: RunFS) -> list[str] | None:
@@ -165,8 +191,8 @@ def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS |
                         label=row_label,
                         source=path,
                         dataset=str(doc.get("dataset", "?")),
-                        values={c: agg.get(c) for c, _ in TABLE_COLUMNS},
-                        pass_at_k={str(k): v for k, v in (agg.get("pass_at_k") or {}).items()},
+                        values={c: _number(agg.get(c), path, c) for c, _ in TABLE_COLUMNS},
+                        pass_at_k=_pass_curve(agg.get("pass_at_k"), path),
                     )
                 )
     if labels:
