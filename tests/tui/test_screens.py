@@ -135,7 +135,7 @@ async def test_pick_checkpoint_then_fork_with_edited_parameter(registry, runs):
         preview = str(fork.query_one("#preview", Static).render())
         assert "1.02 → 1.05" in preview and fork.spec.name in preview
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not isinstance(app.screen, ForkScreen), timeout=20)
+        await until(pilot, lambda: not isinstance(app.screen, ForkScreen))
         assert fork.submitted
         new = json.loads((runs / fork.spec.name / "spec.json").read_text())
         assert new["params"]["repetition_penalty"] == 1.05
@@ -182,12 +182,12 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         lr.value = "1e-6,2e-6"
         scr.query_one("#p-model_path", Input).value = "models/tiny"
         scr.query_one("#p-dataset", Input).value = "arc1/train"
-        await until(pilot, lambda: len(scr.specs) == 2, timeout=10)
+        await until(pilot, lambda: len(scr.specs) == 2)
         preview = str(scr.query_one("#preview", Static).render())
         assert "2 runs (sweep)" in preview
         assert {s.params["learning_rate"] for s in scr.specs} == {1e-6, 2e-6}
         await pilot.press("ctrl+s")  # submit the sweep: two registry jobs, each with its spec.json
-        await until(pilot, lambda: not isinstance(app.screen, NewJobScreen), timeout=20)
+        await until(pilot, lambda: not isinstance(app.screen, NewJobScreen))
         jobs = [registry.get(j) for j in scr.submitted]
         assert len(jobs) == 2
         assert sorted(json.loads(open(f"{j.run_dir}/spec.json").read())["params"]["learning_rate"] for j in jobs) == [
