@@ -170,7 +170,7 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     from tests.cli_jobs.conftest import ARCCTL
 
     p = subprocess.Popen(
-        [ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
+        [ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "50"],  # bounds a hang
         stdout=subprocess.PIPE,
         text=True,
     )
