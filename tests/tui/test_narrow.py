@@ -47,9 +47,9 @@ async def test_side_panel_collapses_and_footer_keeps_help_and_quit(runs):
         for action in ("command_palette", "help", "quit"):
             assert action in keys and keys[action][1] <= NARROW[0], keys
         await pilot.press("p")
-        assert scr.side_shown()
+        await until(pilot, lambda: scr.side_shown())
         await pilot.press("p")
-        assert not scr.side_shown()
+        await until(pilot, lambda: not scr.side_shown())
         await pilot.press("a")  # the alerts live in the panel: `a` opens it and focuses them
         await until(pilot, lambda: scr.side_shown() and app.focused is scr.query_one("#alerts"))
         await pilot.press("question_mark")  # `?` works on a narrow screen too
@@ -65,7 +65,7 @@ async def test_wide_screen_keeps_the_panel(runs):
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
         assert app.screen.side_shown()
         await pilot.press("p")
-        assert not app.screen.side_shown()
+        await until(pilot, lambda: not app.screen.side_shown())
 
 
 def test_alert_shows_the_severity_reached_at_each_step(tmp_path):
