@@ -106,7 +106,7 @@ def test_cancel_sigterm_then_sigkill(home):
     assert slow in out and stubborn in out
     j = wait_for(lambda: (lambda j: j if j["state"] == "cancelled" else None)(ls()[slow]))
     assert j["exit_code"] == 143  # the trainer got SIGTERM and exited by itself
-    j = wait_for(lambda: (lambda j: j if j["state"] == "cancelled" else None)(ls()[stubborn]), timeout=20)
+    j = wait_for(lambda: (lambda j: j if j["state"] == "cancelled" else None)(ls()[stubborn]), timeout=60)
     assert j["exit_code"] == 137  # ignored SIGTERM: SIGKILL after the 1 s grace
     assert "ignored_sigterm" in (rd / "events.jsonl").read_text()
     res = run_cli("cancel", slow)
@@ -170,7 +170,7 @@ def test_tail_follow_reads_only_new_lines(home, tmp_path):
     from tests.cli_jobs.conftest import ARCCTL
 
     p = subprocess.Popen(
-        [ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "20"],
+        [ARCCTL, "tail", str(rd), "--follow", "--poll", "0.05", "--max-seconds", "50"],  # bounds a hang
         stdout=subprocess.PIPE,
         text=True,
     )

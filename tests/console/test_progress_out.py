@@ -77,9 +77,9 @@ def test_a_bar_on_a_terminal(home, tmp_path):
         env={**os.environ, "TERM": "xterm-256color"},
     )
     try:
-        for _ in range(200):
+        for _ in range(300):  # 30 s bounds a hang: a loaded machine starts the CLI in seconds
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-            if "->" in screen:
+            if "->" in screen and "fetch checkpoint-2" in screen and "━" in screen and "3.0 MB" in screen:
                 break
             time.sleep(0.1)
         assert "fetch checkpoint-2" in screen and "━" in screen and "3.0 MB" in screen, screen

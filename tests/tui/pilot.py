@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from tests.pilot import until as _until
-
-
-async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0) -> None:
-    """tests.pilot.until with the dashboard tests' shorter default."""
-    await _until(pilot, cond, timeout=timeout)
+from tests.pilot import until  # noqa: F401 - the dashboard tests import it from here
 
 
 def comparing_two(app: Any) -> bool:
@@ -23,7 +18,7 @@ def comparing_two(app: Any) -> bool:
     return len(s.query_one(OverlayChart).lines) == 2 and bool(s.parents)
 
 
-async def settle(pilot: Any, cond: Callable[[], Any], timeout: float = 5.0) -> None:
+async def settle(pilot: Any, cond: Callable[[], Any], timeout: float = 30.0) -> None:
     """Wait for `cond` (no failure: a snapshot shows what went wrong), then for pending paints."""
     for _ in range(int(timeout / 0.05)):
         if cond():

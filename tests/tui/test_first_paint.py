@@ -92,56 +92,102 @@ async def test_the_app_hands_the_interpreter_lock_over_every_millisecond_while_i
 
 
 async def test_the_first_row_is_detailed_once_and_grids_load_when_the_cursor_rests(runs, monkeypatch):
+    import time
+
     from textual.widgets import DataTable
 
     from arcctl.tui.screens import completions as comp_screen
     from arcctl.tui.screens.completions import CompletionsScreen
 
-    details, grids = [], []  # completions whose code was highlighted, whose grids were loaded
+    # (completion id, when): completions whose code was highlighted, whose grids were loaded
+    details: list[tuple[str, float]] = []
+    grids: list[tuple[str, float]] = []
     render, load_grids = comp_screen.render_completion, CompletionsScreen.load_grids
-    monkeypatch.setattr(comp_screen, "render_completion", lambda c, limit: details.append(c.id) or render(c, limit))
-    monkeypatch.setattr(CompletionsScreen, "load_grids", lambda self, c: grids.append(c.id) or load_grids(self, c))
-    monkeypatch.setattr(comp_screen, "GRIDS_DELAY_S", 1.0)  # room for a loaded test machine
+
+    def detailed(c, limit):
+        details.append((c.id, time.monotonic()))
+        return render(c, limit)
+
+    def loaded(self, c):
+        grids.append((c.id, time.monotonic()))
+        return load_grids(self, c)
+
+    monkeypatch.setattr(comp_screen, "render_completion", detailed)
+    monkeypatch.setattr(CompletionsScreen, "load_grids", loaded)
+    monkeypatch.setattr(comp_screen, "GRIDS_DELAY_S", 1.0)  # far above a key repeat's interval
+
+    def rested() -> None:
+        """Each grid load came after the cursor rested on its row for the delay: the row shown
+        last before the load is that row, shown at least GRIDS_DELAY_S before."""
+        for cid, t in grids:
+            last_id, last_t = [d for d in details if d[1] <= t][-1]
+            assert last_id == cid and t - last_t >= 0.99, (details, grids)  # timers never fire early
+
     app = ArcApp(source=JobSource(None))
     async with app.run_test(size=(150, 48)) as pilot:
         page = CompletionsScreen(RunView(str(runs / "collapsing")))
         app.push_screen(page)
-        await until(pilot, lambda: page.items and details)
-        await pilot.pause(0)
+        await until(pilot, lambda: page.items and grids)
         first = page.items[0].id
-        assert details == [first] and grids == []  # built once; the grids wait for the cursor to rest
-        await until(pilot, lambda: grids)
-        assert grids == [first]
+        assert [d for d, _ in details] == [first] and [g for g, _ in grids] == [first]  # built once
+        rested()
         for _ in range(4):  # a held arrow key: no grids for the rows it passes
             await pilot.press("down")
-        await until(pilot, lambda: len(grids) == 2)
-        await pilot.pause(0.5)
         row = page.query_one(DataTable).cursor_row
-        assert grids == [first, page.items[row].id] and row == 4
+        assert row == 4
+        await until(pilot, lambda: grids[-1][0] == page.items[row].id)
+        assert [d for d, _ in details][-5:] == [c.id for c in page.items[:5]]
+        rested()
 
 
-async def test_the_footer_is_rebuilt_only_when_its_keys_change(runs):
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(runs, monkeypatch):
     """Textual rebuilds a footer on every bindings change (each focus move, each screen shown
     again): on the UI thread the first paint waits for. Unchanged keys are kept as they are."""
+    from textual.widgets import Footer
     from textual.widgets._footer import FooterKey
 
     from arcctl.tui.screens.run import RunScreen
     from arcctl.tui.widgets.footer import ArcFooter
 
+    # bindings changes the footer handled, those it passed on to Textual's rebuild (which
+    # schedules a recompose), recomposes started and finished
+    changes, rebuilds, started, finished = [], [], [], []
+    changed, rebuild, recompose = ArcFooter.bindings_changed, Footer.bindings_changed, ArcFooter.recompose
+
+    async def counted(self):
+        started.append(1)
+        await recompose(self)
+        finished.append(1)
+
+    monkeypatch.setattr(Footer, "bindings_changed", lambda self, screen: rebuilds.append(1) or rebuild(self, screen))
+    monkeypatch.setattr(ArcFooter, "bindings_changed", lambda self, screen: changed(self, screen) or changes.append(1))
+    monkeypatch.setattr(ArcFooter, "recompose", counted)
+
+    def settled(footer: ArcFooter) -> bool:
+        """No rebuild pending or half done: the keys mounted are those of the screen's bindings now
+        (a recompose removes the old keys and mounts the new ones in separate steps)."""
+        composed = getattr(footer, "_composed", None)
+        return (
+            len(started) == len(finished)
+            and composed == footer._shown(scr)
+            and len(scr.query(FooterKey)) == len({b.action for b, _, _ in composed})
+        )
+
     app = ArcApp(source=JobSource(None))
     async with app.run_test(size=(150, 48)) as pilot:
         scr = RunScreen(RunView(str(runs / "healthy")))
         app.push_screen(scr)
-        await until(pilot, lambda: scr.query(FooterKey))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.screen is scr and scr.query(ArcFooter) and settled(scr.query_one(ArcFooter)))
+        footer = scr.query_one(ArcFooter)
         keys = list(scr.query(FooterKey))
         assert "charts" in [k.description for k in keys]
-        scr.refresh_bindings()  # a bindings change that changes no key
-        await pilot.pause(0.2)
-        assert list(scr.query(FooterKey)) == keys  # the same widgets, not rebuilt
-        footer = scr.query_one(ArcFooter)
+        handled, before = len(changes), len(rebuilds)
+        scr.refresh_bindings()  # a bindings change that changes no key: no rebuild is even scheduled
+        await until(pilot, lambda: len(changes) > handled)  # the footer gets it after its pending messages
+        assert len(rebuilds) == before and len(started) == len(finished)
+        assert list(scr.query(FooterKey)) == keys  # the same widgets
         footer._composed = []  # as if other keys had been shown: now it is rebuilt
         scr.refresh_bindings()
-        # a recompose removes the old keys and mounts new ones in separate steps: wait for the end
-        await until(pilot, lambda: len(new := list(scr.query(FooterKey))) == len(keys) and not set(new) & set(keys))
+        await until(pilot, lambda: len(rebuilds) == before + 1)
+        await until(pilot, lambda: settled(footer) and not set(scr.query(FooterKey)) & set(keys))
         assert [k.description for k in scr.query(FooterKey)] == [k.description for k in keys]

@@ -95,11 +95,10 @@ def hostile_run(tmp_path):
 
 async def test_run_screen_log_alerts_and_spec_show_hostile_text_literally(hostile_run, arc_home):
     async with dashboard(lambda src: RunScreen(src.view(str(hostile_run)))) as (app, pilot, _):
-        text = await shown_on(pilot, app, RunScreen, "END", "QUIT", "R[/]")
-        # the log tail: markup literal; escape sequences dropped except its colours
-        assert "[bold red]BIG[/] [link=https://evil.example]L[/link] [@click=app.quit]QUIT[/] [/] red END" in text
-        assert "template [bold red]BIG[/]" in text  # the spec panel
-        assert "[@click=app.quit]R[/]" in text  # the alert's rule
+        # the log tail: markup literal, escape sequences dropped except its colours; the spec
+        # panel; the alert's rule (each drawn when its own read has been shown)
+        log_line = "[bold red]BIG[/] [link=https://evil.example]L[/link] [@click=app.quit]QUIT[/] [/] red END"
+        await shown_on(pilot, app, RunScreen, log_line, "template [bold red]BIG[/]", "[@click=app.quit]R[/]")
         await click_stays(pilot, app, "[@click=app.quit]QUIT")
 
 
@@ -109,21 +108,27 @@ async def test_completions_inspector_shows_hostile_completion_literally(hostile_
         pilot,
         _,
     ):
-        text = await shown_on(pilot, app, CompletionsScreen, "TITLE", "END")
+        # table cell and header; the code: markup literal, every escape written out; the header's error
+        code = "\\x1b]0;TITLE\\x07\\x1b]52;c;Q0xJUA==\\x07\\x1b[2J\\x1b[5;5H\\x1b[31mred\\x1b[0m END"
+        await shown_on(
+            pilot, app, CompletionsScreen, "[b]T[/b]", "9:[/]", MARKUP, code, "[@click=app.quit]E[/]\\x1b]0;TITLE"
+        )
         t = app.screen.query_one("#comp-table", DataTable)
         assert app.screen.items[t.cursor_row].id == "9:[/]"
-        assert "[b]T[/b]" in text and "9:[/]" in text  # table cell and header
-        # the code: markup literal, every escape written out
-        assert MARKUP in text
-        assert "\\x1b]0;TITLE\\x07\\x1b]52;c;Q0xJUA==\\x07\\x1b[2J\\x1b[5;5H\\x1b[31mred\\x1b[0m END" in text
-        assert "[@click=app.quit]E[/]\\x1b]0;TITLE" in text  # the header's error
         await click_stays(pilot, app, "[@click=app.quit]QUIT")
 
 
 async def test_eval_view_shows_hostile_predictions_literally(hostile_run, arc_home):
     async with dashboard(lambda src: EvalScreen(src.view(str(hostile_run)))) as (app, pilot, _):
-        text = await shown_on(pilot, app, EvalScreen, "(task [@click=app.quit]X is not in a built-in data set")
-        assert " [/] " in text and " [bold red]BIG[/] " in text  # sample and error (cut to 16) cells
+        # the grids' note, the sample and error (cut to 16) cells: each drawn when its read was shown
+        await shown_on(
+            pilot,
+            app,
+            EvalScreen,
+            "(task [@click=app.quit]X is not in a built-in data set",
+            " [/] ",
+            " [bold red]BIG[/] ",
+        )
         await click_stays(pilot, app, "[@click=app.quit]X")
 
 

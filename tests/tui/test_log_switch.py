@@ -33,9 +33,11 @@ async def test_l_switches_streams_and_follows_the_chosen_one(runs):
         assert set(shown(app)) == set(out) | {f"! {e}" for e in err}
         assert app.screen.query_one(LogTail).border_title.startswith("log: stdout+stderr")
         await pilot.press("l")
-        assert shown(app) == out and app.screen.query_one(LogTail).mode == "stdout"
+        await until(pilot, lambda: shown(app) == out and app.screen.query_one(LogTail).mode == "stdout")
         await pilot.press("l")
-        assert shown(app) == err and app.screen.query_one(LogTail).border_title.startswith("log: stderr")
+        await until(
+            pilot, lambda: shown(app) == err and app.screen.query_one(LogTail).border_title.startswith("log: stderr")
+        )
         with open(run / "stdout.log", "a") as f:
             f.write("step 99 out\n")
         with open(run / "stderr.log", "a") as f:
@@ -43,7 +45,7 @@ async def test_l_switches_streams_and_follows_the_chosen_one(runs):
         await until(pilot, lambda: shown(app)[-1:] == ["Traceback: boom"])
         assert "step 99 out" not in shown(app)
         await pilot.press("l")  # back to both: the stdout line read meanwhile is there
-        assert "step 99 out" in shown(app) and "! Traceback: boom" in shown(app)
+        await until(pilot, lambda: "step 99 out" in shown(app) and "! Traceback: boom" in shown(app))
 
 
 async def test_lines_another_reader_of_the_same_view_read_first_are_shown(runs):

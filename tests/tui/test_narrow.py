@@ -35,22 +35,23 @@ async def test_side_panel_collapses_and_footer_keeps_help_and_quit(runs):
     async with app.run_test(size=NARROW) as pilot:
         app.push_screen(RunScreen(src.view(str(runs / "collapsing"))))
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
-        await pilot.pause(0.1)
         scr = app.screen
-        assert "-narrow" in scr.classes and not scr.side_shown()
         charts = scr.query_one("#charts")
-        assert charts.region.right >= NARROW[0] - 1  # the charts take the panel's width
+        # collapsed: the charts take the panel's width (once the layout caught up with the class)
+        await until(
+            pilot,
+            lambda: "-narrow" in scr.classes and not scr.side_shown() and charts.region.right >= NARROW[0] - 1,
+        )
         await until(pilot, lambda: "quit" in pinned_keys(app))  # the footer composes its keys after the screen
         keys = pinned_keys(app)
         for action in ("command_palette", "help", "quit"):
             assert action in keys and keys[action][1] <= NARROW[0], keys
         await pilot.press("p")
-        assert scr.side_shown()
+        await until(pilot, lambda: scr.side_shown())
         await pilot.press("p")
-        assert not scr.side_shown()
+        await until(pilot, lambda: not scr.side_shown())
         await pilot.press("a")  # the alerts live in the panel: `a` opens it and focuses them
-        await pilot.pause(0.1)
-        assert scr.side_shown() and app.focused is scr.query_one("#alerts")
+        await until(pilot, lambda: scr.side_shown() and app.focused is scr.query_one("#alerts"))
         await pilot.press("question_mark")  # `?` works on a narrow screen too
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         assert "side panel" in str(app.screen.query_one("#help-text", Static).render())
@@ -64,7 +65,7 @@ async def test_wide_screen_keeps_the_panel(runs):
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.alerts)
         assert app.screen.side_shown()
         await pilot.press("p")
-        assert not app.screen.side_shown()
+        await until(pilot, lambda: not app.screen.side_shown())
 
 
 def test_alert_shows_the_severity_reached_at_each_step(tmp_path):

@@ -11,6 +11,7 @@ from arcctl.cli.resolve import resolve_run
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from arcctl.tui.screens.run import RunScreen
+from tests.tui.pilot import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,9 +37,5 @@ def test_open_unknown_run_is_one_line_error(arc_home):
 async def test_app_opened_on_a_run_shows_its_run_screen(registry, runs):
     app = ArcApp(run_dir=str(runs / "collapsing"), source=JobSource(registry))
     async with app.run_test(size=(150, 48)) as pilot:
-        for _ in range(100):
-            if isinstance(app.screen, RunScreen):
-                break
-            await pilot.pause(0.05)
-        assert isinstance(app.screen, RunScreen)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
         assert app.screen.view.run_dir == str(runs / "collapsing")

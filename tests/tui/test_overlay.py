@@ -112,7 +112,7 @@ async def test_compare_screen_overlays_chains_and_follows_new_rows(runs):
             f.write(json.dumps({"step": 51, "time": 1767230051.0, "reward": 0.1}) + "\n")
         await until(pilot, lambda: app.screen.query_one(OverlayChart).lines[0].xs[-1] == 51.0)
         await pilot.press("m")
-        assert app.screen.metric == "reward_std" and app.screen.query_one(OverlayChart).lines[1].xs
+        await until(pilot, lambda: app.screen.metric == "reward_std" and app.screen.query_one(OverlayChart).lines[1].xs)
 
 
 async def test_run_screen_charts_carry_checkpoint_and_alert_markers(runs):

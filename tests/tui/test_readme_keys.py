@@ -84,7 +84,7 @@ async def test_each_readme_key_once(registry):
         # jobs screen
         sort_before = (jobs.sort_key, jobs.sort_reverse)
         await press("s")
-        assert (jobs.sort_key, jobs.sort_reverse) != sort_before
+        await until(pilot, lambda: (jobs.sort_key, jobs.sort_reverse) != sort_before)
         await press("slash")
         filt = jobs.query_one(Input)
         await until(pilot, lambda: filt.has_focus)
@@ -98,11 +98,11 @@ async def test_each_readme_key_once(registry):
         await press("escape")  # clears the filter
         await until(pilot, lambda: table.row_count == 2)
         await press("a")  # every job shown selected, then unselected
-        assert len(jobs.marked) == 2
+        await until(pilot, lambda: len(jobs.marked) == 2)
         await press("a")
-        assert not jobs.marked
+        await until(pilot, lambda: not jobs.marked)
         await press("space")
-        assert len(jobs.marked) == 1
+        await until(pilot, lambda: len(jobs.marked) == 1)
         await opens("o", RunScreen)
         await opens("x", ConfirmScreen, back=("n",))  # asks first; "n" changes nothing
         await opens("r", CheckpointsScreen)
@@ -111,9 +111,9 @@ async def test_each_readme_key_once(registry):
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.metric_names())
         first = app.screen.metric
         await press("m")  # the overlay's next metric, then back
-        assert app.screen.metric != first
+        await until(pilot, lambda: app.screen.metric != first)
         await press("M")
-        assert app.screen.metric == first
+        await until(pilot, lambda: app.screen.metric == first)
         await press("escape")
         await until(pilot, lambda: app.screen is jobs)
         await opens("n", NewJobScreen)
@@ -130,19 +130,19 @@ async def test_each_readme_key_once(registry):
         run = app.screen
         await opens("m", MetricPicker)
         await press("right_square_bracket")
-        assert run.smoothing_i == 1
+        await until(pilot, lambda: run.smoothing_i == 1)
         await press("left_square_bracket")
-        assert run.smoothing_i == 0
+        await until(pilot, lambda: run.smoothing_i == 0)
         await opens("c", CompletionsScreen)
         await opens("k", CheckpointsScreen)
         log = run.query_one(LogTail)
         await press("l")  # stdout only
-        assert log.mode == "stdout"
+        await until(pilot, lambda: log.mode == "stdout")
         await opens("v", EvalScreen)
         await press("p")  # the side panel folds away (150 columns: shown until then), and back
-        assert not run.side_shown()
+        await until(pilot, lambda: not run.side_shown())
         await press("p")
-        assert run.side_shown()
+        await until(pilot, lambda: run.side_shown())
         await press("e")
         await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.focus_id)
         assert app.screen.focus_id == run.alerts[0].example_ids[0]

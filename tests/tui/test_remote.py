@@ -13,6 +13,7 @@ from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.completions import CompletionFilter
 from jobs.runview import RunView
+from tests.tui.pilot import until
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
@@ -57,11 +58,12 @@ async def test_run_screen_over_sftp(remote, runs):
     app = ArcApp(source=src)
     async with app.run_test(size=(150, 48)) as pilot:
         app.push_screen(RunScreen(src.view(str(runs / "healthy"), host=remote)))
-        for _ in range(100):
+
+        def charted() -> bool:
             charts = list(app.screen.query(MetricChart)) if isinstance(app.screen, RunScreen) else []
-            if charts and all(c.points for c in charts):
-                break
-            await pilot.pause(0.05)
+            return bool(charts) and all(c.points for c in charts)
+
+        await until(pilot, charted)
         scr = app.screen
         assert type(scr.view.fs.inner).__name__ == "SFTPFS"
         assert scr.view.metrics.last_step() == 50 and all(c.points for c in scr.query(MetricChart))
@@ -207,7 +209,7 @@ def test_run_screen_opens_a_remote_run_without_touching_the_network_on_the_ui_th
     view = src.view(str(runs / "healthy"), host=remote)
     RunScreen(view)
     assert not view.spec_read
-    for _ in range(200):
+    for _ in range(600):  # a loaded machine's login: 30 s bounds a hang
         if pool.connects:
             break
         time.sleep(0.05)
@@ -231,27 +233,18 @@ async def test_first_completions_page_comes_before_the_history(remote, runs):
         app.push_screen(scr)
         await pilot.pause(0)
         await pilot.press("c")
-        for _ in range(400):
-            if isinstance(app.screen, CompletionsScreen) and app.screen.items:
-                break
-            await pilot.pause(0.025)
+        await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items, step=0.025)
         page = app.screen
         assert isinstance(page, CompletionsScreen) and page.query_one(DataTable).row_count == len(page.items) > 0
         assert scr.view.history_progress is not None and len(scr.view.metrics) < STEPS
         await pilot.pause(0.5)
         assert scr.view.history_progress is not None  # still waiting behind the page
         await pilot.press("escape")
-        for _ in range(600):
-            if len(scr.view.metrics) == STEPS:
-                break
-            await pilot.pause(0.025)
+        await until(pilot, lambda: len(scr.view.metrics) == STEPS)
         assert scr.view.history_progress is None and len(scr.view.metrics) == STEPS
         assert scr.view.metrics.steps[0] == 1
         status = lambda: str(scr.query_one("#run-status", Static).render())
-        for _ in range(200):
-            if f"rows {STEPS} " in status():
-                break
-            await pilot.pause(0.025)
+        await until(pilot, lambda: f"rows {STEPS} " in status())
         assert f"rows {STEPS} " in status() and "history" not in status()
 
 
@@ -291,7 +284,7 @@ def test_open_logs_in_while_the_dashboard_is_imported(remote, runs, monkeypatch)
 
     monkeypatch.setattr(open_cmd, "resolve_run", held)
     pending = open_cmd.resolve_in_background(f"{remote}:{runs / 'healthy'}")
-    for _ in range(200):
+    for _ in range(3000):  # 30 s bounds a hang; the thread starts at once
         if threads:
             break
         threading.Event().wait(0.01)
@@ -327,10 +320,7 @@ async def test_the_completions_page_of_a_remote_run_reads_nothing_on_the_ui_thre
     async with app.run_test(size=(150, 48)) as pilot:
         page = CompletionsScreen(view)
         app.push_screen(page)
-        for _ in range(400):
-            if page.items and "indexing" not in str(page.query_one("#comp-status").render()):
-                break
-            await pilot.pause(0.025)
+        await until(pilot, lambda: page.items and "indexing" not in str(page.query_one("#comp-status").render()))
         assert page.items and "lines indexed" in str(page.query_one("#comp-status").render())
         await pilot.press("down")
         await pilot.pause(0.5)  # the next row's detail and its grids

@@ -44,14 +44,14 @@ async def test_jobs_table_lists_registry_jobs_and_filters(registry):
         assert "critical" in str(row[8]) or "warning" in str(row[8])  # alerts column
         await pilot.press("slash")
         await pilot.press(*"lr1e-04", "enter")
-        assert names(app) == ["grpo-tiny-lr1e-04-rp1.02"]
+        await until(pilot, lambda: names(app) == ["grpo-tiny-lr1e-04-rp1.02"])
         await pilot.press("slash", "ctrl+a", "ctrl+k")  # clear, then an inverted regex
         await pilot.press(*"!lr1e-0[4]", "enter")
-        assert names(app) == ["grpo-tiny-lr1e-06-rp1.02"]
+        await until(pilot, lambda: names(app) == ["grpo-tiny-lr1e-06-rp1.02"])
         await pilot.press("escape")
-        assert len(names(app)) == 2
+        await until(pilot, lambda: len(names(app)) == 2)
         await pilot.press("space")  # multi-select marks the row and moves down
-        assert len(app.screen.marked) == 1
+        await until(pilot, lambda: len(app.screen.marked) == 1)
 
 
 async def test_sort_cycles_columns(registry):
@@ -60,9 +60,9 @@ async def test_sort_cycles_columns(registry):
         await until(pilot, lambda: len(names(app)) == 2)
         first = names(app)
         await pilot.press("s")  # name descending
-        assert names(app) == first[::-1]
+        await until(pilot, lambda: names(app) == first[::-1])
         await pilot.press("s", "s", "s")  # state asc, state desc, then step asc
-        assert app.screen.sort_key == "step" and not app.screen.sort_reverse
+        await until(pilot, lambda: app.screen.sort_key == "step" and not app.screen.sort_reverse)
 
 
 async def test_open_run_charts_alerts_and_alert_example(registry):
@@ -77,7 +77,7 @@ async def test_open_run_charts_alerts_and_alert_example(registry):
         assert scr.query_one("#alerts", OptionList).option_count >= 1
         assert "forked" not in str(scr.query_one("#spec-panel", Static).render())
         await pilot.press("right_square_bracket")
-        assert scr.smoothing_i == 1
+        await until(pilot, lambda: scr.smoothing_i == 1)
         await pilot.press("e")  # the completion that triggered the first alert
         await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.items)
         comp = app.screen
@@ -86,7 +86,7 @@ async def test_open_run_charts_alerts_and_alert_example(registry):
         code = str(comp.query_one("#comp-code", Static).render())
         assert "cut here" in code and "in a pattern" in code
         await pilot.press("escape")
-        assert isinstance(app.screen, RunScreen)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
 
 
 async def test_completions_filters(registry, runs):
@@ -135,7 +135,7 @@ async def test_pick_checkpoint_then_fork_with_edited_parameter(registry, runs):
         preview = str(fork.query_one("#preview", Static).render())
         assert "1.02 → 1.05" in preview and fork.spec.name in preview
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not isinstance(app.screen, ForkScreen), timeout=20)
+        await until(pilot, lambda: not isinstance(app.screen, ForkScreen))
         assert fork.submitted
         new = json.loads((runs / fork.spec.name / "spec.json").read_text())
         assert new["params"]["repetition_penalty"] == 1.05
@@ -182,12 +182,12 @@ async def test_new_job_validation_errors_and_sweep_preview(registry):
         lr.value = "1e-6,2e-6"
         scr.query_one("#p-model_path", Input).value = "models/tiny"
         scr.query_one("#p-dataset", Input).value = "arc1/train"
-        await until(pilot, lambda: len(scr.specs) == 2, timeout=10)
+        await until(pilot, lambda: len(scr.specs) == 2)
         preview = str(scr.query_one("#preview", Static).render())
         assert "2 runs (sweep)" in preview
         assert {s.params["learning_rate"] for s in scr.specs} == {1e-6, 2e-6}
         await pilot.press("ctrl+s")  # submit the sweep: two registry jobs, each with its spec.json
-        await until(pilot, lambda: not isinstance(app.screen, NewJobScreen), timeout=20)
+        await until(pilot, lambda: not isinstance(app.screen, NewJobScreen))
         jobs = [registry.get(j) for j in scr.submitted]
         assert len(jobs) == 2
         assert sorted(json.loads(open(f"{j.run_dir}/spec.json").read())["params"]["learning_rate"] for j in jobs) == [
@@ -229,7 +229,7 @@ async def test_cancel_asks_first(registry):
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
-        assert isinstance(app.screen, JobsScreen)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen))
         await pilot.press("x", "y")  # the job has finished: a clear message, no crash
         await until(pilot, lambda: any("already completed" in n.message for n in app._notifications))
 
@@ -243,11 +243,11 @@ async def test_help_on_every_screen_and_palette(registry):
             await until(pilot, lambda: isinstance(app.screen, screen))
             under = app.screen
             await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen) and app.screen.under is under
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.under is under)
             await pilot.press("escape")
-            assert app.screen is under
+            await until(pilot, lambda: app.screen is under)
         await pilot.press("escape", "escape")
-        assert isinstance(app.screen, JobsScreen)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen))
         await pilot.press("colon")
         await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
 

@@ -76,7 +76,7 @@ def session(registry, tmux):
 
 
 def test_dashboard_follows_a_growing_run(session, runs):
-    wait_for(session, "grpo-tiny-lr1e-06-rp1.02", timeout=20)  # the jobs table
+    wait_for(session, "grpo-tiny-lr1e-06-rp1.02", timeout=60)  # the jobs table (60 s: a loaded start)
     subprocess.run(["tmux", "send-keys", "-t", session, "/"], check=True)
     wait_for(session, "filter: regex", timeout=15)
     subprocess.run(["tmux", "send-keys", "-t", session, "-l", "lr1e-06"], check=True)
@@ -100,7 +100,7 @@ def test_dashboard_follows_a_growing_run(session, runs):
 
 
 def test_compare_overlay_follows_two_growing_runs(session, runs):
-    wait_for(session, "grpo-tiny-lr1e-06-rp1.02", timeout=20)
+    wait_for(session, "grpo-tiny-lr1e-06-rp1.02", timeout=60)
     subprocess.run(["tmux", "send-keys", "-t", session, "/"], check=True)
     wait_for(session, "filter: regex", timeout=15)
     subprocess.run(["tmux", "send-keys", "-t", session, "-l", "grpo-tiny"], check=True)
@@ -119,8 +119,14 @@ def test_compare_overlay_follows_two_growing_runs(session, runs):
         last[name] = upto
         top = max(last.values())
         wait_for(session, f"{(1 + top) / 2:g}", timeout=20)  # the axis grows with the longer run
-        screen = capture(session)
-        assert any(line.rstrip().endswith(str(top)) for line in screen.splitlines()), screen
+        # and ends at the longer run's last step (a capture may land between two writes of a frame)
+        end = time.monotonic() + 20
+        while True:
+            screen = capture(session)
+            if any(line.rstrip().endswith(str(top)) for line in screen.splitlines()):
+                break
+            assert time.monotonic() < end, screen
+            time.sleep(0.05)
     subprocess.run(["tmux", "send-keys", "-t", session, "m"], check=True)
     wait_for(session, "metric: reward_std", timeout=15)
     subprocess.run(["tmux", "send-keys", "-t", session, "Escape", "q"], check=True)
@@ -129,7 +135,7 @@ def test_compare_overlay_follows_two_growing_runs(session, runs):
 def test_readonly_flag_disables_every_action(registry, tmux):
     before = [(j.id, j.state, j.restarts) for j in registry.list()]
     s = tmux("--readonly")
-    wait_for(s, "grpo-tiny-lr1e-06-rp1.02", timeout=20)
+    wait_for(s, "grpo-tiny-lr1e-06-rp1.02", timeout=60)
     for key, what in (("x", "cancel"), ("r", "resume"), ("f", "fork"), ("n", "new job")):
         press_until(s, key, f"{what} is disabled")
     keys(s, "Enter")

@@ -4,7 +4,7 @@ the command palette show."""
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +27,17 @@ class ArcScreen(Screen):
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    def from_worker(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run CALLBACK(*ARGS) on the UI thread for one of this screen's worker threads, unless the
+        screen is closing or closed: leaving it or quitting removes its widgets while a worker may
+        still be reading, and a callback that queries them would raise and end the whole app."""
+
+        def if_open() -> None:
+            if self.is_attached and not self._pruning:  # `_pruning`: set as the removal starts
+                callback(*args)
+
+        self.app.call_from_thread(if_open)
 
 
 class SubScreen(ArcScreen):

@@ -65,7 +65,7 @@ class CheckpointsScreen(SubScreen):
         ]
         first = min(warn) if warn else None
         ok = [r for r in rows if r.valid and (first is None or r.step < first)]
-        self.app.call_from_thread(self.show, rows, ok[-1].name if ok else None, first, self._branches())
+        self.from_worker(self.show, rows, ok[-1].name if ok else None, first, self._branches())
 
     def _branches(self) -> list[str]:
         """What resumes from earlier checkpoints moved aside (branches/<time>-from-checkpoint-N), oldest first."""

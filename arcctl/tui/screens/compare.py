@@ -91,7 +91,7 @@ class CompareScreen(SubScreen):
     @work(thread=True, exclusive=True, group="compare-tick")
     def tick(self) -> None:
         if self._read():
-            self.app.call_from_thread(self.redraw)
+            self.from_worker(self.redraw)
 
     def redraw(self) -> None:
         if self.is_attached:
@@ -138,7 +138,7 @@ class CompareScreen(SubScreen):
             table = build_table([v.run_dir for v in self.views], fs=self.views[0].fs if self.views else None)
         except Exception as e:  # noqa: BLE001 - no eval yet is normal; the message says what is missing
             error = str(e)
-        self.app.call_from_thread(self.show, table, error)
+        self.from_worker(self.show, table, error)
 
     def show(self, table: Any, error: str | None) -> None:
         rows: list[list[Any]] = [["step", *[str(v.metrics.last_step() or "") for v in self.views]]]

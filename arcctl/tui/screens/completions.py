@@ -162,7 +162,7 @@ class CompletionsScreen(ArcScreen):
         else:
             idx.update_all()  # filters look at every line's step/reward/flag (not its text)
         items, nxt = idx.page(self.flt, self.page_starts[-1], PAGE)
-        self.app.call_from_thread(self.show, items, nxt, None, idx.file_size())
+        self.from_worker(self.show, items, nxt, None, idx.file_size())
 
     @work(thread=True, exclusive=True, group="comp-page")
     def open_id(self, cid: str) -> None:
@@ -178,7 +178,7 @@ class CompletionsScreen(ArcScreen):
             self.flt = CompletionFilter(step=c.step) if c.step is not None else CompletionFilter()
             self.expr = f"step:{c.step}" if c.step is not None else ""
             items, nxt = idx.page(self.flt, 0, PAGE)
-        self.app.call_from_thread(self.show, items, nxt, cid, idx.file_size())
+        self.from_worker(self.show, items, nxt, cid, idx.file_size())
 
     def show(self, items: list[Completion], nxt: int | None, select_id: str | None, size: int) -> None:
         """Called from the page's worker with the file's SIZE it read (over SFTP a stat here,
@@ -263,7 +263,7 @@ class CompletionsScreen(ArcScreen):
                     f"(no grids: task {c.task} is not in a built-in data set and the record keeps no outputs)"
                 )
 
-        self.app.call_from_thread(show)
+        self.from_worker(show)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "comp-table" and 0 <= event.cursor_row < len(self.items):

@@ -87,7 +87,7 @@ class EvalScreen(SubScreen):
             error = None
         except (OSError, ValueError) as e:
             recs, error = [], f"{path}: {e}"
-        self.app.call_from_thread(self.show, recs, error)
+        self.from_worker(self.show, recs, error)
 
     def show(self, recs: list[dict[str, Any]], error: str | None) -> None:
         self.records = recs[:MAX_ROWS]
@@ -130,4 +130,4 @@ class EvalScreen(SubScreen):
             else:
                 grids.show_message(f"(task {rec.get('task_id')} is not in a built-in data set: {dataset or '?'})")
 
-        self.app.call_from_thread(show)
+        self.from_worker(show)

@@ -87,9 +87,9 @@ class ForkScreen(FormScreen):
     @work(thread=True, exclusive=True, group="fork-preview")
     def _compute(self, overrides: dict[str, str], name: str) -> None:
         try:
-            self.app.call_from_thread(self._show_preview, *self._fork(overrides, name))
+            self.from_worker(self._show_preview, *self._fork(overrides, name))
         except Exception as e:  # noqa: BLE001 - shown in the preview pane
-            self.app.call_from_thread(self.show_error, str(e))
+            self.from_worker(self.show_error, str(e))
 
     def show_error(self, message: str) -> None:
         self.spec = None
@@ -138,7 +138,7 @@ class ForkScreen(FormScreen):
             self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
             return
         self.submitted = ids
-        self.app.call_from_thread(self._done, spec, ids)
+        self.from_worker(self._done, spec, ids)
 
     def _done(self, spec: Any, ids: list[str]) -> None:
         self.notify(f"submitted fork {spec.name} (job {', '.join(ids)})", timeout=6)

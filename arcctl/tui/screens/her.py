@@ -82,7 +82,7 @@ class HERScreen(SubScreen):
         if self.view.refresh(wait=False) is None:
             return
         rows = targets_from_events(self.view.events)
-        self.app.call_from_thread(self.show, rows)
+        self.from_worker(self.show, rows)
 
     def show(self, rows: list[TargetRow]) -> None:
         if not self.is_attached or rows == self.rows and self.query_one("#her-targets", DataTable).row_count:
@@ -155,7 +155,7 @@ class HERScreen(SubScreen):
                 if code
                 else plain(f"epoch {point.epoch}: best sample had no program ({c.error})", style="dim")
             )
-        self.app.call_from_thread(self._set_program, body)
+        self.from_worker(self._set_program, body)
 
     def _set_program(self, body) -> None:
         if self.is_attached:

@@ -132,7 +132,7 @@ class JobsScreen(ArcScreen):
     @work(thread=True, exclusive=True, group="jobs-rows")
     def poll(self) -> None:
         rows = self.app.source.rows()
-        self.app.call_from_thread(self._show, rows)
+        self.from_worker(self._show, rows)
 
     def _show(self, rows: list[JobRow]) -> None:
         self.rows = rows

@@ -111,9 +111,9 @@ class NewJobScreen(FormScreen):
         try:
             specs = build_specs(template, overrides, profile)
             pairs = render(specs[:1])
-            self.app.call_from_thread(self._show, (specs, pairs[0][1]), None)
+            self.from_worker(self._show, (specs, pairs[0][1]), None)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._show, None, str(e))
+            self.from_worker(self._show, None, str(e))
 
     def _show(self, result: Any, error: str | None) -> None:
         if error:
@@ -155,7 +155,7 @@ class NewJobScreen(FormScreen):
             self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
             return
         self.submitted = ids
-        self.app.call_from_thread(self._done, ids)
+        self.from_worker(self._done, ids)
 
     def _done(self, ids: list[str]) -> None:
         self.notify(f"submitted {len(ids)} job(s): {', '.join(ids)}", timeout=6)
