@@ -8,6 +8,7 @@ Every problem is one SpecError naming the parameter and the file.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,36 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
         _prompt_template(str(params["prompt_template"]))
     if params.get("common_module"):
         _common_module(str(params["common_module"]))
+
+
+def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
+    """GRPO and eval pick `task_ids` out of the data set when they start, and stop there on an id
+    it lacks: a built-in set is checked on any profile, a task file only where it is on this
+    machine (a folder of task files is left to the trainer)."""
+    ids, dataset = params.get("task_ids"), str(params.get("dataset", "")).strip()
+    if kind not in ("grpo", "eval") or not ids:
+        return
+    from jobs.datasets import BUILTIN
+
+    if dataset not in BUILTIN and not (local and Path(dataset).is_file()):
+        return
+    known = _builtin_ids(dataset) if dataset in BUILTIN else _file_ids(dataset)
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
+    if unknown:
+        more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+        raise SpecError(f"task_ids: {', '.join(unknown[:5])}{more} not in dataset {dataset!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_ids(dataset: str) -> frozenset[str]:
+    # once per process: a sweep checks every point against the same set
+    return _file_ids(dataset)
+
+
+def _file_ids(dataset: str) -> frozenset[str]:
+    from jobs.her_targets import tasks_of
+
+    return frozenset(tasks_of(dataset, local=True) or ())
 
 
 def _dataset(dataset: str) -> None:

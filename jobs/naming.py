@@ -90,6 +90,12 @@ def check_run_dir(path: str, what: str = "run dir") -> None:
 
     if _control_chars(path):
         raise SpecError(f"{what} {path!r}: control characters (newline, tab, ...) are not allowed")
+    # Linux's limits (NAME_MAX, PATH_MAX): past them every stat of the path fails
+    long = next((part for part in path.split("/") if len(part.encode("utf-8", "surrogateescape")) > 255), None)
+    if long is not None:
+        raise SpecError(f"{what} {path[:80]!r}...: the folder name {long[:40]!r}... is longer than 255 bytes")
+    if len(path.encode("utf-8", "surrogateescape")) > 4095:
+        raise SpecError(f"{what} {path[:80]!r}...: longer than 4095 bytes")
 
 
 def check_name(name: str, what: str = "--name") -> None:

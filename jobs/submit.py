@@ -11,6 +11,7 @@ Used by the CLI and the dashboard; the trainer never launches jobs.
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -125,6 +126,7 @@ def build_specs(
             if (check_fs and Path(rd).exists()) or taken(rd):
                 raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
             _refuse_nesting(rd, registry)
+            _refuse_holding_the_runs(rd, root, check_fs)
             nm = Path(rd).name
         else:
             if name:
@@ -174,6 +176,9 @@ def build_specs(
             check_local_inputs(tpl.kind, specs[-1].params)
         elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
             raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
+        from jobs.inputs import check_task_ids
+
+        check_task_ids(tpl.kind, specs[-1].params, local=check_fs)
         if tpl.kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
             from jobs.her_targets import check_targets
 
@@ -214,6 +219,19 @@ def _refuse_nesting(run_dir: str, registry: Registry | None) -> None:
             raise SpecError(f"run dir {run_dir} is inside the run dir {parent} of another job; put it beside it")
 
 
+def _refuse_holding_the_runs(run_dir: str, root: str, local: bool) -> None:
+    """The runs root (or arcctl's home, or a folder above either) as one job's run dir: every later
+    run would be created inside that job's folder, where its resume and checkpoint retention move
+    and delete things."""
+    norm = os.path.realpath if local else posixpath.normpath
+    rd = norm(run_dir)
+    for held, what in ((root, "the runs root"), (str(config.data_dir()) if local else None, "arcctl's home")):
+        if held and (norm(held) == rd or norm(held).startswith(rd.rstrip("/") + "/")):
+            raise SpecError(
+                f"run dir {run_dir} would hold {what} ({held}) and every other run; choose a folder of its own"
+            )
+
+
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
     """mkdir the run dir (atomic: of two processes racing for a name exactly one wins). The
     loser of an auto-generated name moves on to the next free suffix; an explicit one fails."""
@@ -245,8 +263,6 @@ def _claim_remote_run_dir(spec: JobSpec, registry: Registry, rename: bool, backe
     already there (a run launched from another machine into the same runs_root, or one whose
     registry was lost) would otherwise get a new spec.json and a second job's logs and metrics.
     A host that cannot be reached is left to the launch, which records the failed attempt."""
-    import posixpath
-
     shell = getattr(backend, "shell", None)
     if shell is None:
         return spec
@@ -414,6 +430,11 @@ def cancel_job(registry: Registry, ref: str) -> str:
     st = backend.status([job.backend_job_id]).get(job.backend_job_id)
     if st is not None and st.state.terminal:
         registry.update_statuses({job.id: st})
+    elif job.host is None and job.backend == "local" and not os.path.lexists(job.run_dir):
+        # nothing left that could run it: the run dir (and its pid file) was deleted
+        registry.set_state(
+            job.id, "cancelled", reason="cancelled", detail=f"cancelled; its run dir {job.run_dir} is gone"
+        )
     else:
         registry.set_state(job.id, job.state, reason="cancelling", detail="cancel requested")
     return job.id

@@ -1,0 +1,76 @@
+"""Run dirs a user deletes or names badly: a running job whose run dir was removed (cancel used to
+die on the `cancelled` marker, leave the job `unknown` forever and its process running), the runs
+root given as one job's --run-dir (every later run was created inside that job's folder), and
+folder names past Linux's 255 bytes (a traceback from the first stat)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from jobs.backends.local import LocalBackend
+from jobs.backends.local_wrapper import proc_start_time
+from tests.cli_jobs.conftest import one_line_error, run_cli, tree, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _job(ref: str) -> dict:
+    return json.loads(run_cli("show", ref, "--json", check=True).stdout)
+
+
+def test_cancel_of_a_job_whose_run_dir_was_deleted_stops_it(home):
+    res = run_cli("submit", "command", "--profile", "quick", "-q", "--", "sleep", "60", check=True)
+    job_id = res.stdout.split()[0]
+    run_dir = _job(job_id)["run_dir"]
+    pid_file = wait_for(lambda: (p := home / "runs" / run_dir.rsplit("/", 1)[1] / "pid").exists() and p, what="pid")
+    pid, start = pid_file.read_text().split()
+    shutil.rmtree(run_dir)
+
+    res = run_cli("cancel", job_id)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert _job(job_id)["state"] == "cancelled"
+    # the wrapper (found through the local queue, its pid file being gone) and its job are stopped
+    wait_for(lambda: proc_start_time(int(pid)) != start, timeout=20, what="the wrapper to stop")
+    queue = list((home / "local" / "queue").glob("*.json"))
+    assert [json.loads(q.read_text())["pid"] for q in queue] == [int(pid)]
+    LocalBackend().pump()  # what every status pass does: the queue lets go of the job and its GPUs
+    assert list((home / "local" / "queue").glob("*.json")) == []
+
+
+def test_a_queued_job_whose_run_dir_was_deleted_is_not_started_and_can_be_cancelled(home):
+    profile = home.parent / "config" / "profiles" / "onegpu.toml"
+    profile.write_text('[profile]\nbackend = "local"\n[options]\nvisible_gpus = "0"\ncancel_grace_s = 1\n')
+    res = run_cli("submit", "fake", "--profile", "onegpu", "-q", "-p", "resources.gpus=2", check=True)
+    job_id = res.stdout.split()[0]
+    (entry,) = (home / "local" / "queue").glob("*.json")
+    shutil.rmtree(_job(job_id)["run_dir"])
+    # as if GPUs had come free: the pump skips the entry instead of starting a job without a folder
+    queued = json.loads(entry.read_text())
+    entry.write_text(json.dumps({**queued, "need": 1}))
+    LocalBackend({"visible_gpus": "0"}).pump()
+    assert json.loads(entry.read_text())["state"] == "queued"
+    res = run_cli("cancel", job_id)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert _job(job_id)["state"] == "cancelled"
+    assert not entry.exists()
+
+
+@pytest.mark.parametrize("where", ["runs", "runs/", "runs/../runs", "", "."])
+def test_the_runs_root_or_home_as_a_run_dir_is_refused(home, where):
+    target = f"{home}/{where}" if where else str(home)
+    res = run_cli("submit", "fake", "--run-dir", target)
+    one_line_error(res, "would hold", "choose a folder of its own")
+    assert tree(home / "runs") == []
+    assert run_cli("submit", "fake", "-q", "--run-dir", f"{home}/runs/mine", check=True).returncode == 0
+
+
+def test_folder_names_past_255_bytes_are_one_line(home, tmp_path):
+    one_line_error(run_cli("submit", "fake", "--run-dir", str(tmp_path / ("a" * 256))), "longer than 255 bytes")
+    one_line_error(run_cli("render", "fake", "--run-dir", "/x" * 2100), "longer than 4095 bytes")
+    job = run_cli("submit", "fake", "-q", "--profile", "quick", check=True).stdout.split()[0]
+    wait_for(lambda: _job(job)["state"] == "completed", what="the job to finish")
+    one_line_error(run_cli("fork", job, "--name", "é" * 128), "longer than 255 bytes")
+    assert run_cli("fork", job, "--name", "b" * 255).returncode == 0
