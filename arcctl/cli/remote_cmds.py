@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         trust: Optional[str] = typer.Option(
             None, "--trust", metavar="SHA256:…", help="add HOST's key to known_hosts if it has this fingerprint"
         ),
-        timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for each host"),
+        timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600, help="seconds to wait for each host"),
     ) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():
