@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_jobs.conftest import one_line_error, run_cli
+from tests.cli_jobs.conftest import fake_template, one_line_error, run_cli
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,3 +29,29 @@ def test_ls_state_typo_is_named(home):
 def test_ls_limit_past_sqlite_integers_is_a_usage_error(home):
     res = run_cli("ls", "-n", str(10**20))
     assert res.returncode == 2 and "Invalid value for '-n'" in res.stderr, res.stderr
+
+
+# ---- name patterns -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["{learning_rate:>99999999999}", "{learning_rate!r}", "{learning_rate.__class__}", "{learning_rate[0]}", "{}"],
+)
+def test_a_name_pattern_is_plain_parameter_names(home, pattern):
+    """A sweep's --name is a pattern: a format width of 1e11 was a MemoryError traceback (1e9
+    allocated a gigabyte per point before the name was cut to 200 characters)."""
+    res = run_cli("render", "fake", "--name", pattern, "-p", "learning_rate=1e-6,2e-6")
+    one_line_error(res, "is not a parameter name in braces")
+    tpl = home.parent / "config" / "templates" / "widename.toml"
+    tpl.write_text(fake_template("widename", pattern=pattern.replace('"', '\\"')))
+    one_line_error(run_cli("render", "widename"), str(tpl), "is not a parameter name in braces")
+
+
+def test_a_sweep_name_pattern_with_an_unknown_parameter_is_refused(home):
+    """It used to be filled with 'none' silently (a template's pattern is checked the same way)."""
+    one_line_error(
+        run_cli("render", "fake", "--name", "{lr}", "-p", "learning_rate=1e-6,2e-6"), "unknown parameter 'lr'"
+    )
+    ok = run_cli("render", "fake", "--json", "--name", "x{learning_rate}", "-p", "learning_rate=1e-6,2e-6", check=True)
+    assert "x1e-6" in ok.stdout and "x2e-6" in ok.stdout
