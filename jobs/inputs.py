@@ -36,12 +36,20 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
 def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
     """GRPO and eval pick `task_ids` out of the data set when they start, and stop there on an id
     it lacks: a built-in set is checked on any profile, a task file only where it is on this
-    machine (a folder of task files is left to the trainer)."""
-    ids, dataset = params.get("task_ids"), str(params.get("dataset", "")).strip()
-    if kind not in ("grpo", "eval") or not ids:
-        return
+    machine (a folder of task files is left to the trainer). SFT imitates programs, which the
+    built-in sets lack, and reads every task of its set."""
     from jobs.datasets import BUILTIN
 
+    ids, dataset = params.get("task_ids"), str(params.get("dataset", "")).strip()
+    if kind == "sft" and not params.get("synthetic_tasks") and dataset in BUILTIN:
+        raise SpecError(
+            f"dataset {dataset}: built-in ARC sets have no solution programs to imitate; set "
+            'synthetic_tasks > 0 (or dataset = "synthetic:N") or give a file of tasks with programs'
+        )
+    if kind == "sft" and ids:
+        raise SpecError("task_ids: SFT trains on every task of its data set (use max_tasks to take fewer)")
+    if kind not in ("grpo", "eval") or not ids:
+        return
     if dataset not in BUILTIN and not (local and Path(dataset).is_file()):
         return
     known = _builtin_ids(dataset) if dataset in BUILTIN else _file_ids(dataset)

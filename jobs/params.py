@@ -369,20 +369,6 @@ class SFTParams(_Params, _Wandb, _Lora, _Optim):
     )
     use_lora: bool = Field(True, description="false: full fine-tuning (small models such as the tiny demo model)")
 
-    @model_validator(mode="after")
-    def _imitable_dataset(self):
-        # the trainer refuses both only once the job has started on the GPU host
-        from jobs.datasets import BUILTIN
-
-        if self.synthetic_tasks == 0 and self.dataset.strip() in BUILTIN:
-            raise ValueError(
-                f"dataset {self.dataset.strip()}: built-in ARC sets have no solution programs to imitate; "
-                'set synthetic_tasks > 0 (or dataset = "synthetic:N") or give a file of tasks with programs'
-            )
-        if self.task_ids:
-            raise ValueError("task_ids: SFT trains on every task of its data set (use max_tasks to take fewer)")
-        return self
-
 
 class SamplingGroup(BaseModel):
     """`n` predictions per task sampled at one temperature (exploitation and exploration mixed)."""
