@@ -56,20 +56,31 @@ class BackendError(JobsError):
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def env_name_error(name: str) -> str | None:
+def env_name_error(name: str, user: bool = True) -> str | None:
     """Why NAME cannot be an environment variable every backend can set (the sbatch script
-    exports it, HTCondor's environment command and `env` parse it), or None when it can."""
-    if _ENV_NAME.match(name):
-        return None
-    return f"{name!r} is not an environment variable name (letters, digits and _ only, not starting with a digit)"
+    exports it, HTCondor's environment command and `env` parse it), or None when it can. A `user`
+    (profile) value may not set what arcctl or the scheduler sets for the job."""
+    if not _ENV_NAME.match(name):
+        return f"{name!r} is not an environment variable name (letters, digits and _ only, not starting with a digit)"
+    if user and (name in _RESERVED_ENV or name.startswith(_RESERVED_ENV_PREFIXES)):
+        return (
+            f"{name} is set for the job by arcctl or the scheduler: a profile's value would put the job "
+            "on another job's GPUs, in another run dir, or requeue another job"
+        )
+    return None
 
 
-def check_env(env: dict, where: str) -> dict[str, str]:
+# What arcctl and the schedulers set in a job's environment, and the job script relies on.
+_RESERVED_ENV = {"CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_JOBID", "SLURM_RESTART_COUNT"}
+_RESERVED_ENV_PREFIXES = ("ARCCTL_", "_CONDOR_")
+
+
+def check_env(env: dict, where: str, user: bool = True) -> dict[str, str]:
     """The environment as strings; BackendError naming WHERE and the key for a bad name or a
     value with a NUL byte (no process environment can carry one)."""
     out = {}
     for k, v in env.items():
-        why = env_name_error(str(k))
+        why = env_name_error(str(k), user)
         if why:
             raise BackendError(f"{where}: [env] {why}")
         if "\0" in str(v):

@@ -136,7 +136,7 @@ def condor_arguments(args: list[str]) -> str:
 
 
 def condor_environment(env: dict[str, str], where: str = "htcondor profile") -> str:
-    env = check_env(env, where)
+    env = check_env(env, where, user=False)  # the profile's part was checked; the rest is arcctl's
     return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
 
 

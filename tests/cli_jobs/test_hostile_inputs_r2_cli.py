@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.errors import TemplateError
+from jobs.launch import render
+from jobs.submit import build_specs
+from jobs.templates import load_template
 from tests.cli_jobs.conftest import fake_template, one_line_error, run_cli
 
 pytestmark = pytest.mark.timeout(120)
@@ -45,7 +49,8 @@ def test_a_name_pattern_is_plain_parameter_names(home, pattern):
     one_line_error(res, "is not a parameter name in braces")
     tpl = home.parent / "config" / "templates" / "widename.toml"
     tpl.write_text(fake_template("widename", pattern=pattern.replace('"', '\\"')))
-    one_line_error(run_cli("render", "widename"), str(tpl), "is not a parameter name in braces")
+    with pytest.raises(TemplateError, match=f"{tpl}: name pattern .* is not a parameter name in braces"):
+        load_template("widename")
 
 
 def test_a_sweep_name_pattern_with_an_unknown_parameter_is_refused(home):
@@ -55,3 +60,26 @@ def test_a_sweep_name_pattern_with_an_unknown_parameter_is_refused(home):
     )
     ok = run_cli("render", "fake", "--json", "--name", "x{learning_rate}", "-p", "learning_rate=1e-6,2e-6", check=True)
     assert "x1e-6" in ok.stdout and "x2e-6" in ok.stdout
+
+
+# ---- profile environments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "slurm", "htcondor"])
+def test_a_profile_cannot_set_what_the_backend_sets_for_the_job(home, backend):
+    """`CUDA_VISIBLE_DEVICES = "0"` copied from an old launch script was exported by the sbatch
+    script over Slurm's own choice (the job ran on another job's GPU); `SLURM_JOB_ID` made the
+    script's `scontrol requeue $SLURM_JOB_ID` requeue some other job; ARCCTL_RESUME made every
+    fresh local job a resume."""
+    profile = home.parent / "config" / "profiles" / "mine.toml"
+    head = f'[profile]\nbackend = "{backend}"\nruns_root = "/tmp"\n[env]\n'
+    for name in ["CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_RESTART_COUNT", "ARCCTL_RESUME", "_CONDOR_SCRATCH_DIR"]:
+        profile.write_text(f'{head}{name} = "1"\n')
+        with pytest.raises(TemplateError, match=f"{name} is set for the job by"):
+            build_specs("fake", profile="mine")
+    profile.write_text(f'{head}HF_HOME = "/scratch/hf"\n')
+    ((_, artifact),) = render(build_specs("fake", profile="mine"))
+    assert "/scratch/hf" in artifact.text
+    if backend == "slurm":  # through the binary: one line naming the file
+        profile.write_text(f'{head}CUDA_VISIBLE_DEVICES = "0"\n')
+        one_line_error(run_cli("render", "fake", "--profile", "mine"), str(profile), "CUDA_VISIBLE_DEVICES")
