@@ -18,6 +18,21 @@ from jobs.errors import SpecError
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
 
 
+def check_inputs(spec: Any) -> None:
+    """Every render-time check of what a spec's job will read, for submit and fork alike: this
+    machine's files when the job runs here, data set ids and HER targets anywhere."""
+    local, kind, params = spec.host is None, spec.kind, spec.params
+    if local:
+        check_local_inputs(kind, params)
+    elif kind == "grpo-refine" and not params.get("refine_dataset"):
+        raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
+    check_task_ids(kind, params, local)
+    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+        from jobs.her_targets import check_targets
+
+        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
+
+
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
     if kind == "grpo-refine" and not params.get("refine_dataset"):
         raise SpecError(

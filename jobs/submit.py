@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from jobs import config
 from jobs.errors import JobsError, SpecError
+from jobs.inputs import check_inputs
 from jobs.launch import backend_for, fault, launch, render, submitter_tag
 from jobs.registry import SUBMITTING, Registry
 from jobs.rundir import fs_for_host
@@ -170,20 +171,7 @@ def build_specs(
             raise SpecError(
                 f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}"
             ) from None
-        if check_fs:  # the job reads this machine's files: check them before it queues
-            from jobs.inputs import check_local_inputs
-
-            check_local_inputs(tpl.kind, specs[-1].params)
-        elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
-            raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
-        from jobs.inputs import check_task_ids
-
-        check_task_ids(tpl.kind, specs[-1].params, local=check_fs)
-        if tpl.kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
-            from jobs.her_targets import check_targets
-
-            p = specs[-1].params
-            check_targets(p["dataset"], p.get("task_ids"), p.get("max_tasks"), local=check_fs)
+        check_inputs(specs[-1])
     return specs
 
 
@@ -406,6 +394,7 @@ def fork_job(
         if target.exists() or registry.run_dir_taken(str(target)):
             raise SpecError(f"run dir {target} already exists; choose another --name")
     spec = fork_spec(job.run_dir, checkpoint, overrides, fs=fs, name=name, taken=registry.run_dir_taken)
+    check_inputs(spec)  # a changed data set or file is checked as at submit
     return submit_spec(spec, registry)
 
 

@@ -124,3 +124,18 @@ def test_sft_on_a_set_without_programs_or_with_task_ids_is_refused(home):
     one_line_error(run_cli("render", "sft", "-p", "dataset=arc1/train"), "no solution programs")
     assert run_cli("render", "sft", "-p", "dataset=arc1/train", "-p", "synthetic_tasks=4").returncode == 0
     one_line_error(run_cli("render", "sft", "-p", 'task_ids=["t1"]'), "task_ids")
+
+
+def test_fork_checks_the_inputs_submit_checks(home):
+    """A fork went straight to the backend: a data set typo, a missing helper module or a task id
+    the set lacks was found only by the trainer."""
+    parent = run_cli("submit", "fake", "-q", "--profile", "quick", check=True).stdout.split()[0]
+    for change, needle in [
+        ("dataset=arc1/trian", "did you mean 'arc1/train'"),
+        ("common_module=/nonexistent/helpers.py", "common_module /nonexistent/helpers.py"),
+        ('task_ids=["nope"]', "task_ids: nope not in dataset"),
+    ]:
+        extra = ["-p", "dataset=arc1/train"] if "task_ids" in change else []
+        one_line_error(run_cli("fork", parent, "-p", change, *extra), needle)
+    assert [p.name for p in (home / "runs").iterdir()] == ["fake_lr1e-6"]
+    assert len(run_cli("ls", "--json", "--no-refresh", check=True).stdout.split('"id"')) == 2  # the parent only
