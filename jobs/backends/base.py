@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from jobs.errors import JobsError
 
@@ -87,6 +88,35 @@ def check_env(env: dict, where: str, user: bool = True) -> dict[str, str]:
             raise BackendError(f"{where}: [env] {k} contains a NUL byte")
         out[str(k)] = str(v)
     return out
+
+
+def _is_number(v: Any, top: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= top
+
+
+# What each kind of option value must be: TOML gives any type, and a wrong one was used as it came
+# (a string of sbatch_args became one #SBATCH line per character, requeue = "false" requeued).
+_OPTION_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "text": ("a string", lambda v: isinstance(v, str)),
+    "flag": ("true or false", lambda v: isinstance(v, bool)),
+    "flag_or_text": ("true, false or a string", lambda v: isinstance(v, (bool, str))),
+    "texts": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "seconds": ("a number of seconds (0 to 1e7)", lambda v: _is_number(v, 1e7)),
+    "count": ("a whole number (0 to 1e6)", lambda v: isinstance(v, int) and _is_number(v, 1e6)),
+    "table": (
+        "a table of names to strings or numbers",
+        lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool)) for x in v.values()),
+    ),
+}
+
+
+def check_option_types(options: dict[str, Any], types: dict[str, str], where: str) -> None:
+    """BackendError naming WHERE, the option and its value for the first value of the wrong type."""
+    for key, kind in types.items():
+        value = options.get(key)
+        what, ok = _OPTION_TYPES[kind]
+        if value is not None and not ok(value):
+            raise BackendError(f"{where}: [options] {key} = {value!r}: expected {what}")
 
 
 class Backend(ABC):

@@ -18,7 +18,15 @@ import posixpath
 import re
 from typing import Any
 
-from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
+from jobs.backends.base import (
+    BackendError,
+    JobState,
+    JobStatus,
+    LaunchArtifact,
+    SchedulerBackend,
+    check_env,
+    check_option_types,
+)
 from jobs.backends.condor_events import ad_int, history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -76,6 +84,19 @@ _OPTION_KEYS = {
     "backend",
     "max_restarts",
     "start_delay_s",
+}
+_OPTION_TYPES = {
+    **dict.fromkeys(
+        ("universe", "docker_image", "requirements", "should_transfer_files", "when_to_transfer_output"), "text"
+    ),
+    **dict.fromkeys(("accounting_group", "submit_method", "bin_dir"), "text"),
+    "getenv": "flag_or_text",
+    "hold_on_oom": "flag",
+    "transfer_input_files": "texts",
+    "max_retries": "count",
+    "start_delay_s": "seconds",
+    "submit_commands": "table",
+    "env": "table",
 }
 # JobStatus attribute of a job ad
 _AD_STATE = {
@@ -201,6 +222,7 @@ class HTCondorBackend(SchedulerBackend):
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         """The submit commands in order (the golden files pin this exact text)."""
         o = {**self.options, **spec.backend_options}
+        check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
         universe = str(o.get("universe", "docker" if o.get("docker_image") else "vanilla")).lower()

@@ -1,6 +1,7 @@
-"""Job ads from condor_q whose attributes are not the numbers the backend expected (null, text,
-1e400): the status pass used to raise TypeError/ValueError on the first such ad, so every job of
-the backend lost its status. A small script stands in for condor_q (no HTCondor daemons here)."""
+"""Scheduler-facing values of the wrong type. Job ads from condor_q whose attributes are not the
+numbers the backend expected (null, text, 1e400): the status pass used to raise on the first such
+ad, so every job of the backend lost its status (a small script stands in for condor_q: no
+HTCondor daemons here). Profile [options] of the wrong TOML type, which were used as they came."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 
 from jobs.backends.base import JobState
 from jobs.backends.htcondor import HTCondorBackend
+from jobs.errors import SpecError
+from jobs.launch import render
 from jobs.scheduler_shell import LocalShell
+from jobs.submit import build_specs
+from tests.cli_jobs.conftest import one_line_error, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,3 +48,31 @@ def test_an_ad_with_attributes_of_the_wrong_type_costs_only_its_details(tmp_path
         assert got["1.0"].state is JobState.HELD and got["1.0"].reason == "memory_exceeded"
     if attrs.get("JobStatus") == 4:
         assert got["1.0"].state in (JobState.COMPLETED, JobState.FAILED)
+
+
+# ---- profile options of the wrong type ------------------------------------------------------------
+
+BAD_OPTIONS = [
+    ("slurm", 'sbatch_args = "--exclusive"', "expected a list of strings"),  # was one #SBATCH line per character
+    ("slurm", 'requeue = "false"', "expected true or false"),  # was --requeue
+    ("slurm", 'partition = ["gpu", "cpu"]', "expected a string"),  # was --partition="['gpu', 'cpu']"
+    ("slurm", 'start_delay_s = "soon"', "expected a number of seconds"),  # was a ValueError traceback
+    ("slurm", 'env = "HF_HOME=/x"', "expected a table"),  # was a TypeError traceback
+    ("htcondor", "start_delay_s = inf", "expected a number of seconds"),  # was an OverflowError traceback
+    ("htcondor", 'transfer_input_files = "data.json"', "expected a list of strings"),  # was "d,a,t,a,..."
+    ("htcondor", "submit_commands = 5", "expected a table"),  # was an AttributeError traceback
+    ("htcondor", 'max_retries = "x"', "expected a whole number"),  # was a ValueError traceback
+    ("htcondor", 'hold_on_oom = "no"', "expected true or false"),  # was on
+]
+
+
+def test_profile_options_of_the_wrong_type_are_one_line_each(home):
+    profile = home.parent / "config" / "profiles" / "mine.toml"
+    for backend, option, needle in BAD_OPTIONS:
+        profile.write_text(f'[profile]\nbackend = "{backend}"\nruns_root = "/tmp"\n[options]\n{option}\n')
+        with pytest.raises(SpecError, match=f"profile mine: \\[options\\] {option.split()[0]} = .*{needle}"):
+            render(build_specs("fake", profile="mine"))
+    one_line_error(run_cli("render", "fake", "--profile", "mine"), "hold_on_oom = 'no'")
+    profile.write_text('[profile]\nbackend = "htcondor"\nruns_root = "/tmp"\n[options]\ngetenv = "HOME, PATH"\n')
+    ((_, artifact),) = render(build_specs("fake", profile="mine"))
+    assert "getenv = HOME, PATH" in artifact.text
