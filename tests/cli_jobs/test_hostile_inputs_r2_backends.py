@@ -76,3 +76,16 @@ def test_profile_options_of_the_wrong_type_are_one_line_each(home):
     profile.write_text('[profile]\nbackend = "htcondor"\nruns_root = "/tmp"\n[options]\ngetenv = "HOME, PATH"\n')
     ((_, artifact),) = render(build_specs("fake", profile="mine"))
     assert "getenv = HOME, PATH" in artifact.text
+
+
+@pytest.mark.parametrize("backend", ["slurm", "htcondor"])
+def test_a_time_limit_of_zero_is_refused(home, backend):
+    """`time = "0"` passed: Slurm reads --time=0 as no limit at all (as it reads --mem=0 as the
+    whole node), HTCondor got allowed_execute_duration = 0."""
+    profile = home.parent / "config" / "profiles" / "mine.toml"
+    profile.write_text(f'[profile]\nbackend = "{backend}"\nruns_root = "/tmp"\n')
+    for zero in ["0", "00:00", "00:00:00", "0-0", "0-00:00:00"]:
+        with pytest.raises(SpecError, match=f"resources.time: '{zero}' is no time"):
+            render(build_specs("fake", [f"resources.time={zero}"], profile="mine"))
+    ((_, artifact),) = render(build_specs("fake", ["resources.time=0:30"], profile="mine"))
+    assert ("--time=0:30" if backend == "slurm" else "allowed_execute_duration = 30") in artifact.text
