@@ -1,17 +1,20 @@
 """Run dirs a user deletes or names badly: a running job whose run dir was removed (cancel used to
 die on the `cancelled` marker, leave the job `unknown` forever and its process running), the runs
-root given as one job's --run-dir (every later run was created inside that job's folder), and
-folder names past Linux's 255 bytes (a traceback from the first stat)."""
+root given as one job's --run-dir (every later run was created inside that job's folder), folder
+names past Linux's 255 bytes (a traceback from the first stat), and a metrics file replaced under
+a reader."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 
 from jobs.backends.local import LocalBackend
 from jobs.backends.local_wrapper import proc_start_time
+from jobs.rundir import JsonlTail
 from tests.cli_jobs.conftest import one_line_error, run_cli, tree, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -74,3 +77,28 @@ def test_folder_names_past_255_bytes_are_one_line(home, tmp_path):
     wait_for(lambda: _job(job)["state"] == "completed", what="the job to finish")
     one_line_error(run_cli("fork", job, "--name", "é" * 128), "longer than 255 bytes")
     assert run_cli("fork", job, "--name", "b" * 255).returncode == 0
+
+
+def _rows(*steps: int, tag: str = "") -> str:
+    return "".join(json.dumps({"step": s, "time": s, "reward": s / 10, "run": tag}) + "\n" for s in steps)
+
+
+def test_a_jsonl_file_replaced_and_grown_between_two_reads_is_read_from_its_start(tmp_path):
+    """A resume from checkpoint-2 rewrites metrics.jsonl with rows up to step 2, then the trainer
+    appends. A reader that polled only after the new file had grown past its offset (a slow SFTP
+    poll, a busy machine) went on reading at the old offset: the rows in between were lost and the
+    line cut at the offset was dropped as damaged."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_rows(1, 2, 3, 4, tag="first"))
+    tail = JsonlTail(str(path))
+    assert [r["step"] for r in tail.read_new()] == [1, 2, 3, 4]
+    new = tmp_path / "new.jsonl"
+    new.write_text(_rows(1, 2, tag="first") + _rows(3, 4, 5, 6, tag="resumed"))
+    os.replace(new, path)
+    got = tail.read_new()
+    assert [(r["step"], r["run"]) for r in got][-4:] == [(3, "resumed"), (4, "resumed"), (5, "resumed"), (6, "resumed")]
+    assert tail.resets == 1 and tail.bad_lines == 0
+    # the same file, appended to: only the new rows, no reset
+    with path.open("a") as f:
+        f.write(_rows(7, tag="resumed"))
+    assert [r["step"] for r in tail.read_new()] == [7] and tail.resets == 1
