@@ -18,15 +18,8 @@ import posixpath
 import re
 from typing import Any
 
-from jobs.backends.base import (
-    BackendError,
-    JobState,
-    JobStatus,
-    LaunchArtifact,
-    SchedulerBackend,
-    check_env,
-    check_option_types,
-)
+from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
+from jobs.backends.base import check_option_types
 from jobs.backends.condor_events import ad_int, history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds

@@ -21,15 +21,8 @@ import shlex
 from datetime import datetime
 from typing import Any
 
-from jobs.backends.base import (
-    BackendError,
-    JobState,
-    JobStatus,
-    LaunchArtifact,
-    SchedulerBackend,
-    check_env,
-    check_option_types,
-)
+from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
+from jobs.backends.base import check_option_types
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
