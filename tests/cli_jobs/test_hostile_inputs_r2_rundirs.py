@@ -15,6 +15,7 @@ import pytest
 from jobs.backends.local import LocalBackend
 from jobs.backends.local_wrapper import proc_start_time
 from jobs.rundir import JsonlTail
+from jobs.spec import JobSpec
 from tests.cli_jobs.conftest import one_line_error, run_cli, tree, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -102,3 +103,26 @@ def test_a_jsonl_file_replaced_and_grown_between_two_reads_is_read_from_its_star
     with path.open("a") as f:
         f.write(_rows(7, tag="resumed"))
     assert [r["step"] for r in tail.read_new()] == [7] and tail.resets == 1
+
+
+def test_an_output_may_not_replace_a_file_the_command_reads(home, tmp_path):
+    """`submission build RUN -o RUN/eval/predictions.jsonl` replaced an eval's predictions (hours
+    of sampling) with the submission built from them; refine-data could do the same."""
+    run = tmp_path / "evalrun"
+    (run / "eval").mkdir(parents=True)
+    JobSpec(
+        kind="eval", name="e", template="eval", params={"model_path": "m", "dataset": "arc1/eval"}, run_dir=str(run)
+    ).write()
+    (run / "eval" / "metrics.json").write_text(json.dumps({"aggregate": {}, "task_tests": {"t1": 1}}))
+    pred = {"task_id": "t1", "test_outputs": [[[1]]], "train_correct": [True], "code": "x", "error": None}
+    (run / "eval" / "predictions.jsonl").write_text(json.dumps(pred) + "\n")
+    (tmp_path / "link.json").symlink_to(run / "eval" / "metrics.json")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for out in ["eval/predictions.jsonl", "eval/metrics.json", "spec.json", "../link.json"]:
+        res = run_cli("submission", "build", str(run), "-o", str(run / out))
+        one_line_error(res, "which this command reads")
+    for out in ["eval/predictions.jsonl", "spec.json"]:
+        one_line_error(run_cli("refine-data", str(run), "-o", str(run / out)), "which this command reads")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    run_cli("submission", "build", str(run), check=True)
+    assert (run / "submission.json").is_file()
