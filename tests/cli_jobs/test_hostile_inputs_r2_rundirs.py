@@ -126,3 +126,21 @@ def test_an_output_may_not_replace_a_file_the_command_reads(home, tmp_path):
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     run_cli("submission", "build", str(run), check=True)
     assert (run / "submission.json").is_file()
+
+
+def test_fetch_into_its_own_run_dir_is_refused(tmp_path):
+    """A destination inside the checkpoint copied it into itself (the checkpoint kept a nested copy
+    and a .partial folder); one beside it (RUN/checkpoint-6) became a newer checkpoint that resume
+    and fork would pick."""
+    run = tmp_path / "run"
+    ck = run / "checkpoint-5"
+    ck.mkdir(parents=True)
+    (ck / "trainer_state.json").write_text('{"global_step": 5, "log_history": []}')
+    (ck / "adapter_config.json").write_text("{}")
+    (ck / "adapter_model.safetensors").write_bytes(b"w")
+    before = tree(run)
+    for dest in [ck, ck / "sub", run / "checkpoint-6"]:
+        one_line_error(run_cli("fetch", str(run), "checkpoint-5", str(dest)), "is inside the run dir")
+    assert tree(run) == before
+    run_cli("fetch", str(run), "checkpoint-5", str(tmp_path / "copy"), check=True)
+    assert tree(tmp_path / "copy") == tree(ck)
