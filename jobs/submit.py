@@ -126,7 +126,7 @@ def build_specs(
             rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
             if (check_fs and Path(rd).exists()) or taken(rd):
                 raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
-            _refuse_nesting(rd, registry)
+            _refuse_nesting(rd, registry, check_fs)
             _refuse_holding_the_runs(rd, root, check_fs)
             nm = Path(rd).name
         else:
@@ -197,13 +197,14 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
     return entry
 
 
-def _refuse_nesting(run_dir: str, registry: Registry | None) -> None:
+def _refuse_nesting(run_dir: str, registry: Registry | None, local: bool) -> None:
     """A run dir inside another job's (`--run-dir ./fork` typed from within a run dir) would be
     moved into branches/ by a resume of that job, or deleted with the checkpoint folder it sits in."""
-    if registry is None:
-        return
     for parent in Path(run_dir).parents:
-        if registry.run_dir_taken(str(parent)):
+        # by the registry's spelling, and on disk whatever the spelling (a home reached through a
+        # symlink): every run dir holds a spec.json
+        taken = registry is not None and registry.run_dir_taken(str(parent))
+        if taken or (local and (parent / "spec.json").is_file()):
             raise SpecError(f"run dir {run_dir} is inside the run dir {parent} of another job; put it beside it")
 
 

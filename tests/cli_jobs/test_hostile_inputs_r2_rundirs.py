@@ -144,3 +144,16 @@ def test_fetch_into_its_own_run_dir_is_refused(tmp_path):
     assert tree(run) == before
     run_cli("fetch", str(run), "checkpoint-5", str(tmp_path / "copy"), check=True)
     assert tree(tmp_path / "copy") == tree(ck)
+
+
+def test_a_run_dir_inside_another_through_a_symlinked_home_is_refused(home, tmp_path):
+    """The registry spells run dirs as they were given: with ARCCTL_HOME a symlink, the same run dir
+    by its real path passed the nesting check, and the new run sat inside the other job's folder."""
+    real = tmp_path / "realhome"
+    real.mkdir()
+    (tmp_path / "linkhome").symlink_to(real)
+    env = {"ARCCTL_HOME": str(tmp_path / "linkhome")}
+    run_cli("submit", "fake", "-q", "--profile", "quick", env=env, check=True)
+    inner = real / "runs" / "fake_lr1e-6" / "inner"
+    one_line_error(run_cli("submit", "fake", "--run-dir", str(inner), env=env), "is inside the run dir")
+    assert not inner.exists()
