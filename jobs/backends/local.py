@@ -49,7 +49,7 @@ from jobs.backends.local_wrapper import (
     read_claim,
 )
 from jobs.backends.units import job_argv
-from jobs.gpus import Gpu, detect_gpus
+from jobs.gpus import Gpu, detect_gpus, visible_gpus
 from jobs.rundir import STDERR, STDOUT
 
 if TYPE_CHECKING:
@@ -103,10 +103,7 @@ class LocalBackend(Backend):
         self.setup = setup_lines(options, "local profile")
         # after setup lines (a venv, conda, modules) `python` is whatever they put on PATH
         self.python = os.path.expanduser(py) if py else ("python" if self.setup else sys.executable)
-        vis = options.get("visible_gpus")
-        if isinstance(vis, str):
-            vis = [v.strip() for v in vis.split(",") if v.strip()]
-        self.visible = [str(v) for v in vis] if vis is not None else None
+        self.visible = visible_gpus(options.get("visible_gpus"))
         self.state_dir = Path(state_dir) if state_dir else config.data_dir() / "local"
         self.options = {k: options[k] for k in _OPTIONS if k in options}
 

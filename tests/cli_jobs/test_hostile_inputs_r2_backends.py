@@ -11,6 +11,7 @@ import pytest
 
 from jobs.backends.base import JobState
 from jobs.backends.htcondor import HTCondorBackend
+from jobs.backends.local import LocalBackend
 from jobs.errors import SpecError
 from jobs.launch import render
 from jobs.scheduler_shell import LocalShell
@@ -89,3 +90,18 @@ def test_a_time_limit_of_zero_is_refused(home, backend):
             render(build_specs("fake", [f"resources.time={zero}"], profile="mine"))
     ((_, artifact),) = render(build_specs("fake", ["resources.time=0:30"], profile="mine"))
     assert ("--time=0:30" if backend == "slurm" else "allowed_execute_duration = 30") in artifact.text
+
+
+def test_local_visible_gpus_are_indices_or_uuids_each_once(home):
+    """`visible_gpus = 5` was a TypeError traceback; "0,0" let one 2-GPU job have GPU 0 twice."""
+    profile = home.parent / "config" / "profiles" / "mine.toml"
+    for bad in ["5", '"0,0"', "[true]", '"-1"', "{a = 1}", '"0;1"']:
+        profile.write_text(f'[profile]\nbackend = "local"\n[options]\nvisible_gpus = {bad}\n')
+        with pytest.raises(SpecError, match="visible_gpus = .*each once"):
+            render(build_specs("fake", ["resources.gpus=2"], profile="mine"))
+    for good, gpus in [('"0, 1"', ["0", "1"]), ("[2, 3]", ["2", "3"]), ('"GPU-8f2a-11,MIG-1/2/3"', None), ('""', [])]:
+        profile.write_text(f'[profile]\nbackend = "local"\n[options]\nvisible_gpus = {good}\n')
+        (spec,) = build_specs("fake", ["resources.gpus=2"], profile="mine")
+        render([spec])
+        if gpus is not None:
+            assert [g.index for g in LocalBackend(spec.backend_options).gpus()] == gpus
