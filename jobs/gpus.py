@@ -8,7 +8,9 @@ for the local backend: such a machine has no GPUs and runs CPU jobs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -67,3 +69,22 @@ def detect_gpus() -> list[Gpu]:
         return nvml_gpus()
     except NvmlUnavailable:
         return []
+
+
+def visible_gpus(raw: Any) -> list[str] | None:
+    """`visible_gpus` as CUDA_VISIBLE_DEVICES entries: indices or GPU/MIG UUIDs, each once (a GPU
+    listed twice was given to one job twice, or to two jobs at once)."""
+    if raw is None:
+        return None
+    items = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else None
+    ok = items is not None and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in items)
+    out = [str(v).strip() for v in items or [] if str(v).strip()] if ok else []
+    bad = [v for v in out if not re.fullmatch(r"\d+|(GPU|MIG)-[\w/-]+", v)]
+    if not ok or bad or len(set(out)) != len(out):
+        from jobs.backends.base import BackendError
+
+        raise BackendError(
+            f"local profile: [options] visible_gpus = {raw!r}: give GPU indices or UUIDs, each once "
+            '(e.g. "0,1" or [0, 1])'
+        )
+    return out

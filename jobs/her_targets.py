@@ -60,7 +60,7 @@ def toy_names(dataset: str, task_ids: list[str] | None, max_tasks: int | None) -
     return names[:max_tasks] if max_tasks else names
 
 
-def _tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
+def tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
     """{task id: raw task} of a built-in set or a local file; None when the file is not on this
     machine and the job runs elsewhere (it is checked there)."""
     from jobs.rundir import loads
@@ -99,7 +99,7 @@ def check_targets(dataset: str, task_ids: list[str] | None, max_tasks: int | Non
     if is_toy(dataset):
         toy_names(dataset, task_ids, max_tasks)
         return
-    tasks = _tasks_of(dataset.strip(), local)
+    tasks = tasks_of(dataset.strip(), local)
     if tasks is None:
         return
     ids = list(dict.fromkeys(task_ids)) if task_ids else list(tasks)

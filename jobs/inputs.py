@@ -8,6 +8,7 @@ Every problem is one SpecError naming the parameter and the file.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,21 @@ from typing import Any
 from jobs.errors import SpecError
 
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
+
+
+def check_inputs(spec: Any) -> None:
+    """Every render-time check of what a spec's job will read, for submit and fork alike: this
+    machine's files when the job runs here, data set ids and HER targets anywhere."""
+    local, kind, params = spec.host is None, spec.kind, spec.params
+    if local:
+        check_local_inputs(kind, params)
+    elif kind == "grpo-refine" and not params.get("refine_dataset"):
+        raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
+    check_task_ids(kind, params, local)
+    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+        from jobs.her_targets import check_targets
+
+        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
 
 
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
@@ -30,6 +46,44 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
         _prompt_template(str(params["prompt_template"]))
     if params.get("common_module"):
         _common_module(str(params["common_module"]))
+
+
+def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
+    """GRPO and eval pick `task_ids` out of the data set when they start, and stop there on an id
+    it lacks: a built-in set is checked on any profile, a task file only where it is on this
+    machine (a folder of task files is left to the trainer). SFT imitates programs, which the
+    built-in sets lack, and reads every task of its set."""
+    from jobs.datasets import BUILTIN
+
+    ids, dataset = params.get("task_ids"), str(params.get("dataset", "")).strip()
+    if kind == "sft" and not params.get("synthetic_tasks") and dataset in BUILTIN:
+        raise SpecError(
+            f"dataset {dataset}: built-in ARC sets have no solution programs to imitate; set "
+            'synthetic_tasks > 0 (or dataset = "synthetic:N") or give a file of tasks with programs'
+        )
+    if kind == "sft" and ids:
+        raise SpecError("task_ids: SFT trains on every task of its data set (use max_tasks to take fewer)")
+    if kind not in ("grpo", "eval") or not ids:
+        return
+    if dataset not in BUILTIN and not (local and Path(dataset).is_file()):
+        return
+    known = _builtin_ids(dataset) if dataset in BUILTIN else _file_ids(dataset)
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
+    if unknown:
+        more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+        raise SpecError(f"task_ids: {', '.join(unknown[:5])}{more} not in dataset {dataset!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_ids(dataset: str) -> frozenset[str]:
+    # once per process: a sweep checks every point against the same set
+    return _file_ids(dataset)
+
+
+def _file_ids(dataset: str) -> frozenset[str]:
+    from jobs.her_targets import tasks_of
+
+    return frozenset(tasks_of(dataset, local=True) or ())
 
 
 def _dataset(dataset: str) -> None:

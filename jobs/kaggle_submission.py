@@ -102,11 +102,16 @@ def build_submission(predictions: Iterable[dict[str, Any]], task_tests: dict[str
     return sub
 
 
-def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
-    """Read <run>/eval/metrics.json (task list) and predictions.jsonl, return the submission."""
+def eval_files(run_dir: str | Path) -> tuple[Path, Path]:
+    """(metrics.json, predictions.jsonl) of an eval run dir (or of its eval/ folder)."""
     d = Path(run_dir)
     ev = d / EVAL_DIR if (d / EVAL_DIR).is_dir() else d
-    mpath, ppath = ev / METRICS_FILE, ev / PREDICTIONS_FILE
+    return ev / METRICS_FILE, ev / PREDICTIONS_FILE
+
+
+def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read <run>/eval/metrics.json (task list) and predictions.jsonl, return the submission."""
+    mpath, ppath = eval_files(run_dir)
     if not mpath.is_file():
         raise SubmissionError(f"{mpath}: not found (is {run_dir} a finished eval run?)")
     try:
@@ -120,10 +125,10 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
     return build_submission(preds, task_tests)
 
 
-def write_submission(sub: dict[str, Any], path: str | Path) -> Path:
+def write_submission(sub: dict[str, Any], path: str | Path, reads: tuple[str | Path, ...] = ()) -> Path:
     from jobs.output_file import write_output
 
-    return write_output(path, json.dumps(sub, separators=(",", ":")).encode(), SubmissionError)
+    return write_output(path, json.dumps(sub, separators=(",", ":")).encode(), SubmissionError, reads)
 
 
 # --- datasets (test-input counts only) -------------------------------------------------------

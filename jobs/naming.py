@@ -14,12 +14,22 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 
 
 def pattern_fields(pattern: str) -> list[str]:
-    try:
-        return [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
-    except ValueError as e:
-        from jobs.errors import TemplateError
+    """The parameter names of a name pattern. Only plain `{name}` fields: a format spec
+    (`{lr:>99999999999}` allocates that many characters), a conversion, an attribute or an index
+    has no use in a folder name."""
+    from jobs.errors import TemplateError
 
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as e:
         raise TemplateError(f"name pattern {pattern!r}: {e}") from None
+    for _, field, spec, conversion in parts:
+        if field is not None and (spec or conversion or not field.isidentifier()):
+            raise TemplateError(
+                f"name pattern {pattern!r}: {{{field}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}} is not a parameter name in braces, like {{learning_rate}}"
+            )
+    return [f for _, f, _, _ in parts if f]
 
 
 def fmt_value(v: Any) -> str:
@@ -57,6 +67,9 @@ def render_name(pattern: str, params: dict[str, Any], extra: Iterable[str] = ())
     from jobs.errors import TemplateError
 
     fields = set(pattern_fields(pattern))
+    unknown = sorted(fields - set(params))
+    if unknown:
+        raise TemplateError(f"name pattern {pattern!r} uses unknown parameter '{unknown[0]}'")
     try:
         name = pattern.format(**{k: fmt_value(params.get(k)) for k in fields})
     except (KeyError, IndexError, ValueError) as e:
@@ -90,6 +103,12 @@ def check_run_dir(path: str, what: str = "run dir") -> None:
 
     if _control_chars(path):
         raise SpecError(f"{what} {path!r}: control characters (newline, tab, ...) are not allowed")
+    # Linux's limits (NAME_MAX, PATH_MAX): past them every stat of the path fails
+    long = next((part for part in path.split("/") if len(part.encode("utf-8", "surrogateescape")) > 255), None)
+    if long is not None:
+        raise SpecError(f"{what} {path[:80]!r}...: the folder name {long[:40]!r}... is longer than 255 bytes")
+    if len(path.encode("utf-8", "surrogateescape")) > 4095:
+        raise SpecError(f"{what} {path[:80]!r}...: longer than 4095 bytes")
 
 
 def check_name(name: str, what: str = "--name") -> None:

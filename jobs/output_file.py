@@ -14,14 +14,20 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from jobs.errors import JobsError
 
 
-def write_output(path: str | Path, data: bytes, error: type[JobsError] = JobsError) -> Path:
-    """Write DATA to PATH; any failure is one `error` naming PATH, with no temporary file left."""
+def write_output(
+    path: str | Path, data: bytes, error: type[JobsError] = JobsError, reads: Iterable[str | Path] = ()
+) -> Path:
+    """Write DATA to PATH; any failure is one `error` naming PATH, with no temporary file left.
+    PATH may not be one of the files the command `reads` (`-o RUN/eval/predictions.jsonl` replaced
+    an eval run's predictions with the submission built from them)."""
     path = Path(path)
     target = Path(os.path.realpath(path))
+    check_not_read(path, reads, error)
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -40,6 +46,14 @@ def write_output(path: str | Path, data: bytes, error: type[JobsError] = JobsErr
     except OSError as e:
         raise error(f"{path}: cannot write ({e.strerror or e})") from None
     return path
+
+
+def check_not_read(path: str | Path, reads: Iterable[str | Path], error: type[JobsError] = JobsError) -> None:
+    """`error` when PATH is (a link to) one of the files in READS."""
+    target = os.path.realpath(path)
+    for source in reads:
+        if os.path.realpath(source) == target:
+            raise error(f"{path}: is {source}, which this command reads; write the output to another file")
 
 
 def replace_file(target: Path, data: bytes, mode: int | None = None) -> None:

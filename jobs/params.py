@@ -17,12 +17,29 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 
+# The sandbox's limits go to setitimer and setrlimit, which overflow past these (and a worker per
+# program beyond a few thousand is a fork bomb, not a setting).
+SandboxWorkers = Annotated[int, Field(ge=1, le=4096)]
+SandboxTimeout = Annotated[float, Field(gt=0, le=86_400)]
+SandboxMemory = Annotated[int, Field(ge=64, le=2**30, description="MB a program may allocate")]
+
 # Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
 LearningRate = Annotated[float, Field(gt=0)]
 Epochs = Annotated[float, Field(gt=0)]
 MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
 PositiveInt = Annotated[int, Field(ge=1)]
 MaxSeqLength = Annotated[int, Field(ge=16)]
+
+# transformers' get_scheduler builds these from the optimizer alone; the others it knows need
+# lr_scheduler_kwargs or an eval strategy, and fail only once the model is loaded on the GPU host.
+SchedulerName = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
+# TRL GRPOTrainer's loss formulations; another name fails at the first optimisation step.
+LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"]
+# Every integer reaches C code (torch, tokenizers, setrlimit) as a 64-bit one: a larger one fails
+# there with OverflowError, after the job has queued.
+INT64_MAX = 2**63 - 1
 
 
 def _wandb_name(v: str | None) -> str | None:
@@ -41,8 +58,21 @@ WandbName = Annotated[str | None, AfterValidator(_wandb_name)]
 FINITE_NUMBERS = ConfigDict(allow_inf_nan=False)
 
 
+def _int64(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+        raise ValueError(f"{value} does not fit in 64 bits (the trainer's libraries take at most {INT64_MAX})")
+    for v in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _int64(v)
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _fits_int64(cls, v: Any) -> Any:
+        _int64(v)
+        return v
 
     model_path: str = Field(description="HF model folder (or hub id on hosts that can reach it)")
     dataset: str = Field(
@@ -101,7 +131,7 @@ class _Optim(BaseModel):
     model_config = FINITE_NUMBERS
 
     learning_rate: LearningRate = 2e-6
-    lr_scheduler_type: str = "constant_with_warmup"
+    lr_scheduler_type: SchedulerName = "constant_with_warmup"
     warmup_ratio: float = Field(0.01, ge=0, le=1)
     epochs: Epochs = 100
     max_steps: MaxSteps = -1
@@ -140,7 +170,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     scale_rewards: Literal["group", "batch", "none"] = "batch"
-    loss_type: str = "dapo"
+    loss_type: LossType = "dapo"
     mask_truncated_completions: bool = True
     reward_name: Literal["arc-v0", "arc-v1", "arc-v2-no-pixel-score"] = "arc-v2-no-pixel-score"
     max_completion_length: int = Field(1024, ge=1)
@@ -178,9 +208,9 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
         )
     )
-    n_jobs: int = Field(20, ge=1, description="sandbox worker processes")
-    sandbox_timeout_s: float = Field(1.0, gt=0)
-    sandbox_memory_mb: int = Field(1024, ge=64)
+    n_jobs: SandboxWorkers = Field(20, description="sandbox worker processes")
+    sandbox_timeout_s: SandboxTimeout = 1.0
+    sandbox_memory_mb: SandboxMemory = 1024
     completions_sample: float = Field(1.0, gt=0, le=1, description="share of completions written to completions.jsonl")
     log_completions: bool = Field(
         False,
@@ -229,6 +259,9 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             raise ValueError("vllm_server_url is only used with use_vllm = true and vllm_mode = 'server'")
         if self.vllm_server_url is not None and not self.vllm_server_url.startswith(("http://", "https://")):
             raise ValueError(f"vllm_server_url {self.vllm_server_url!r}: expected http://host:port")
+        if self.loss_type == "vespo" and self.use_vllm:
+            # TRL's vLLM importance-sampling correction defaults to a mode VESPO refuses at start
+            raise ValueError("loss_type = 'vespo' does not work with use_vllm = true in TRL; use another loss_type")
         if self.backend == "unsloth" and self.use_vllm and self.vllm_mode == "server":
             raise ValueError(
                 "backend = 'unsloth' with use_vllm = true and vllm_mode = 'server' does not work "
@@ -340,7 +373,7 @@ class SFTParams(_Params, _Wandb, _Lora, _Optim):
 class SamplingGroup(BaseModel):
     """`n` predictions per task sampled at one temperature (exploitation and exploration mixed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     n: int = Field(ge=1)
     temperature: float = Field(ge=0)
@@ -382,9 +415,9 @@ class EvalParams(_Params):
     max_new_tokens: int = Field(1024, ge=1)
     use_vllm: bool = False
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    n_jobs: int = Field(20, ge=1)
-    sandbox_timeout_s: float = Field(1.0, gt=0)
-    sandbox_memory_mb: int = Field(1024, ge=64)
+    n_jobs: SandboxWorkers = 20
+    sandbox_timeout_s: SandboxTimeout = 1.0
+    sandbox_memory_mb: SandboxMemory = 1024
     batch_size: int = Field(8, ge=1)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
@@ -430,7 +463,7 @@ class HERParams(_Params, _Lora, _Optim):
     lora_r: int = Field(16, ge=1)
     max_seq_length: MaxSeqLength = 8192
     # each epoch's fine-tuning is a few steps with a fresh optimizer: a warmup would spend them at lr ~0
-    lr_scheduler_type: str = "constant"
+    lr_scheduler_type: SchedulerName = "constant"
     warmup_ratio: float = Field(0.0, ge=0, le=1)
     sampling: list[HERSamplingGroup] = Field(
         default_factory=lambda: [HERSamplingGroup(n=8, temperature=0.1), HERSamplingGroup(n=128, temperature=0.9)],
@@ -445,9 +478,9 @@ class HERParams(_Params, _Lora, _Optim):
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
     batch_size: int = Field(16, ge=1, description="prompts per generate call")
-    n_jobs: int = Field(4, ge=1, description="sandbox worker processes")
-    sandbox_timeout_s: float = Field(1.0, gt=0)
-    sandbox_memory_mb: int = Field(1024, ge=64)
+    n_jobs: SandboxWorkers = Field(4, description="sandbox worker processes")
+    sandbox_timeout_s: SandboxTimeout = 1.0
+    sandbox_memory_mb: SandboxMemory = 1024
 
     @field_validator("sampling")
     @classmethod

@@ -119,6 +119,17 @@ class Job:
         return d
 
 
+def check_states(states: Iterable[str]) -> list[str]:
+    """`ls --state` values, each a known state (a typo would list nothing, as if no job had it)."""
+    from jobs.backends.base import JobState
+
+    known = [SUBMITTING, *(s.value for s in JobState)]
+    for s in states:
+        if s not in known:
+            raise RegistryError(f"--state {s!r}: not a job state ({', '.join(known)})")
+    return list(dict.fromkeys(states))
+
+
 class Registry:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else config.registry_path()

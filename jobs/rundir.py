@@ -273,11 +273,16 @@ class LineReader:
     """The complete lines appended to a file since the last call, by byte offset: the one reader
     behind JSONL tails, the completions index and log tails. A torn last line stays unread until
     its newline arrives; a file that shrank (replaced, truncated) is read again from the start,
-    and `restarted` says so."""
+    and `restarted` says so. So is one replaced and grown past the offset between two reads (a
+    resume rewrote it, then the trainer appended): the bytes just before the offset are read again
+    with the new ones, and compared with what they were."""
+
+    MARK = 32  # bytes before the offset kept to recognise the same file
 
     def __init__(self, path: str, fs: RunFS | None = None, offset: int = 0) -> None:
         self.path, self.fs, self.offset = path, fs or LocalFS(), offset
         self.restarted = False
+        self._mark: tuple[int, bytes] | None = None  # (offset, the bytes that ended there)
 
     def size(self) -> int:
         try:
@@ -314,12 +319,18 @@ class LineReader:
             self.offset, self.restarted = 0, True
         while size > self.offset:
             want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
+            back = self._mark[1] if self._mark and self._mark[0] == self.offset else b""
             with self.fs.open_binary(self.path) as f:
-                f.seek(self.offset)
-                chunk = f.read(want)
+                f.seek(self.offset - len(back))
+                chunk = f.read(want + len(back))
+            if not chunk.startswith(back):  # another file now: read it from its start
+                self.offset, self.restarted, self._mark = 0, True, None
+                continue
+            chunk = chunk[len(back) :]
             end = chunk.rfind(b"\n")
             if end >= 0:
                 self.offset += end + 1
+                self._mark = (self.offset, (back + chunk[: end + 1])[-self.MARK :])
                 return chunk[: end + 1]
             if want >= size - self.offset:  # only a torn line so far
                 return b""

@@ -11,11 +11,13 @@ Used by the CLI and the dashboard; the trainer never launches jobs.
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from jobs import config
 from jobs.errors import JobsError, SpecError
+from jobs.inputs import check_inputs
 from jobs.launch import backend_for, fault, launch, render, submitter_tag
 from jobs.registry import SUBMITTING, Registry
 from jobs.rundir import fs_for_host
@@ -124,7 +126,8 @@ def build_specs(
             rd = str(Path(_expand_root(run_dir)).absolute()) if check_fs else run_dir
             if (check_fs and Path(rd).exists()) or taken(rd):
                 raise SpecError(f"run dir {rd} already exists; choose another --run-dir (runs are never overwritten)")
-            _refuse_nesting(rd, registry)
+            _refuse_nesting(rd, registry, check_fs)
+            _refuse_holding_the_runs(rd, root, check_fs)
             nm = Path(rd).name
         else:
             if name:
@@ -168,17 +171,7 @@ def build_specs(
             raise SpecError(
                 f"template {tpl.name} ({tpl.path}) with profile {prof.name}: {_validation_message(e)}"
             ) from None
-        if check_fs:  # the job reads this machine's files: check them before it queues
-            from jobs.inputs import check_local_inputs
-
-            check_local_inputs(tpl.kind, specs[-1].params)
-        elif tpl.kind == "grpo-refine" and not specs[-1].params.get("refine_dataset"):
-            raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
-        if tpl.kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
-            from jobs.her_targets import check_targets
-
-            p = specs[-1].params
-            check_targets(p["dataset"], p.get("task_ids"), p.get("max_tasks"), local=check_fs)
+        check_inputs(specs[-1])
     return specs
 
 
@@ -204,14 +197,28 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
     return entry
 
 
-def _refuse_nesting(run_dir: str, registry: Registry | None) -> None:
+def _refuse_nesting(run_dir: str, registry: Registry | None, local: bool) -> None:
     """A run dir inside another job's (`--run-dir ./fork` typed from within a run dir) would be
     moved into branches/ by a resume of that job, or deleted with the checkpoint folder it sits in."""
-    if registry is None:
-        return
     for parent in Path(run_dir).parents:
-        if registry.run_dir_taken(str(parent)):
+        # by the registry's spelling, and on disk whatever the spelling (a home reached through a
+        # symlink): every run dir holds a spec.json
+        taken = registry is not None and registry.run_dir_taken(str(parent))
+        if taken or (local and (parent / "spec.json").is_file()):
             raise SpecError(f"run dir {run_dir} is inside the run dir {parent} of another job; put it beside it")
+
+
+def _refuse_holding_the_runs(run_dir: str, root: str, local: bool) -> None:
+    """The runs root (or arcctl's home, or a folder above either) as one job's run dir: every later
+    run would be created inside that job's folder, where its resume and checkpoint retention move
+    and delete things."""
+    norm = os.path.realpath if local else posixpath.normpath
+    rd = norm(run_dir)
+    for held, what in ((root, "the runs root"), (str(config.data_dir()) if local else None, "arcctl's home")):
+        if held and (norm(held) == rd or norm(held).startswith(rd.rstrip("/") + "/")):
+            raise SpecError(
+                f"run dir {run_dir} would hold {what} ({held}) and every other run; choose a folder of its own"
+            )
 
 
 def _claim_run_dir(spec: JobSpec, registry: Registry, rename: bool) -> JobSpec:
@@ -245,8 +252,6 @@ def _claim_remote_run_dir(spec: JobSpec, registry: Registry, rename: bool, backe
     already there (a run launched from another machine into the same runs_root, or one whose
     registry was lost) would otherwise get a new spec.json and a second job's logs and metrics.
     A host that cannot be reached is left to the launch, which records the failed attempt."""
-    import posixpath
-
     shell = getattr(backend, "shell", None)
     if shell is None:
         return spec
@@ -390,6 +395,7 @@ def fork_job(
         if target.exists() or registry.run_dir_taken(str(target)):
             raise SpecError(f"run dir {target} already exists; choose another --name")
     spec = fork_spec(job.run_dir, checkpoint, overrides, fs=fs, name=name, taken=registry.run_dir_taken)
+    check_inputs(spec)  # a changed data set or file is checked as at submit
     return submit_spec(spec, registry)
 
 
@@ -414,6 +420,11 @@ def cancel_job(registry: Registry, ref: str) -> str:
     st = backend.status([job.backend_job_id]).get(job.backend_job_id)
     if st is not None and st.state.terminal:
         registry.update_statuses({job.id: st})
+    elif job.host is None and job.backend == "local" and not os.path.lexists(job.run_dir):
+        # nothing left that could run it: the run dir (and its pid file) was deleted
+        registry.set_state(
+            job.id, "cancelled", reason="cancelled", detail=f"cancelled; its run dir {job.run_dir} is gone"
+        )
     else:
         registry.set_state(job.id, job.state, reason="cancelling", detail="cancel requested")
     return job.id

@@ -160,7 +160,11 @@ def parse_template(path: Path, source: str = BUILTIN) -> Template:
         health = _coerced(kind, {"health": health}, path, "health")["health"]
     from jobs.naming import pattern_fields
 
-    for f in pattern_fields(pattern):
+    try:
+        fields = pattern_fields(pattern)
+    except TemplateError as e:
+        raise TemplateError(f"{path}: {e}") from None
+    for f in fields:
         if f not in PARAMS_BY_KIND[kind].model_fields:
             raise TemplateError(
                 f"{path}: name pattern uses unknown parameter '{f}'{suggest(f, PARAMS_BY_KIND[kind].model_fields)}"

@@ -86,7 +86,13 @@ def submission_build(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="default: <run>/submission.json"),
 ) -> None:
     """Rank predictions per test input (train correctness, votes, shorter program) into two attempts."""
-    from jobs.kaggle_submission import attempts_summary, build_from_eval_run, validate_submission, write_submission
+    from jobs.kaggle_submission import (
+        attempts_summary,
+        build_from_eval_run,
+        eval_files,
+        validate_submission,
+        write_submission,
+    )
 
     with user_errors(), progress("submission build", unit="tasks") as advance:
         sub = build_from_eval_run(eval_run)
@@ -95,7 +101,8 @@ def submission_build(
         problems = validate_submission(sub, {k: len(v) for k, v in sub.items()})
         if problems:
             raise fail("built submission is invalid (bug): " + problems[0])
-        path = write_submission(sub, output or Path(eval_run) / "submission.json")
+        reads = (*eval_files(eval_run), Path(eval_run) / "spec.json")
+        path = write_submission(sub, output or Path(eval_run) / "submission.json", reads)
     c = attempts_summary(sub)
     typer.echo(f"wrote {path}: {len(sub)} tasks, {c['predicted']} predicted attempts, {c['placeholder']} placeholders")
 

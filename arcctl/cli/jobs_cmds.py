@@ -220,12 +220,16 @@ def register(app: typer.Typer) -> None:
     def ls_cmd(
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
         state: List[str] = typer.Option([], "--state", help="only jobs in this state (repeatable)"),
-        limit: Optional[int] = typer.Option(None, "-n", "--limit", min=0, help="only the newest N jobs (0: all)"),
+        limit: Optional[int] = typer.Option(
+            None, "-n", "--limit", min=0, max=10**9, help="only the newest N jobs (0: all)"
+        ),
         refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="ask the backends first (rate-limited)"),
     ) -> None:
         """List jobs, newest first."""
         with user_errors():
-            from jobs.registry import LIST_COLUMNS
+            from jobs.registry import LIST_COLUMNS, check_states
+
+            state = check_states(state)
 
             reg = _registry_if_exists()
             errors: list[str] = []

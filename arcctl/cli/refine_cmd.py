@@ -75,6 +75,10 @@ def register(app: typer.Typer) -> None:
                     f"the eval runs answer different datasets ({', '.join(sorted(datasets))}); "
                     "one refine file holds one dataset"
                 )
+            from jobs.output_file import check_not_read
+
+            reads = [f for r, _, p in loaded for f in (p, Path(r) / "spec.json")]
+            check_not_read(Path(out).expanduser(), reads, refine.RefineDataError)
             parent = Path(out).expanduser().absolute().parent
             if not parent.is_dir():  # known before reading any prediction
                 raise UserError(f"{out}: cannot write (no directory {parent})")

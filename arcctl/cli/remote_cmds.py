@@ -4,6 +4,7 @@ after the user verified its fingerprint (`--trust SHA256:…`)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -64,6 +65,10 @@ def register(app: typer.Typer) -> None:
                 target = target / ck.name
             if target.exists():
                 raise SpecError(f"{target} already exists; not overwriting it")
+            inside = os.path.realpath(target).startswith(os.path.realpath(run_dir).rstrip("/") + "/")
+            if host is None and inside:
+                # a copy inside the run dir would copy itself, or be taken for one of its checkpoints
+                raise SpecError(f"{target} is inside the run dir {run_dir}; fetch it to a folder outside the run")
             from arcctl.cli.progress_out import progress
 
             t0 = time.monotonic()
@@ -85,7 +90,7 @@ def register(app: typer.Typer) -> None:
         trust: Optional[str] = typer.Option(
             None, "--trust", metavar="SHA256:…", help="add HOST's key to known_hosts if it has this fingerprint"
         ),
-        timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for each host"),
+        timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600, help="seconds to wait for each host"),
     ) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from jobs.errors import JobsError
 
@@ -56,26 +57,66 @@ class BackendError(JobsError):
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def env_name_error(name: str) -> str | None:
+def env_name_error(name: str, user: bool = True) -> str | None:
     """Why NAME cannot be an environment variable every backend can set (the sbatch script
-    exports it, HTCondor's environment command and `env` parse it), or None when it can."""
-    if _ENV_NAME.match(name):
-        return None
-    return f"{name!r} is not an environment variable name (letters, digits and _ only, not starting with a digit)"
+    exports it, HTCondor's environment command and `env` parse it), or None when it can. A `user`
+    (profile) value may not set what arcctl or the scheduler sets for the job."""
+    if not _ENV_NAME.match(name):
+        return f"{name!r} is not an environment variable name (letters, digits and _ only, not starting with a digit)"
+    if user and (name in _RESERVED_ENV or name.startswith(_RESERVED_ENV_PREFIXES)):
+        return (
+            f"{name} is set for the job by arcctl or the scheduler: a profile's value would put the job "
+            "on another job's GPUs, in another run dir, or requeue another job"
+        )
+    return None
 
 
-def check_env(env: dict, where: str) -> dict[str, str]:
+# What arcctl and the schedulers set in a job's environment, and the job script relies on.
+_RESERVED_ENV = {"CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_JOBID", "SLURM_RESTART_COUNT"}
+_RESERVED_ENV_PREFIXES = ("ARCCTL_", "_CONDOR_")
+
+
+def check_env(env: dict, where: str, user: bool = True) -> dict[str, str]:
     """The environment as strings; BackendError naming WHERE and the key for a bad name or a
     value with a NUL byte (no process environment can carry one)."""
     out = {}
     for k, v in env.items():
-        why = env_name_error(str(k))
+        why = env_name_error(str(k), user)
         if why:
             raise BackendError(f"{where}: [env] {why}")
         if "\0" in str(v):
             raise BackendError(f"{where}: [env] {k} contains a NUL byte")
         out[str(k)] = str(v)
     return out
+
+
+def _is_number(v: Any, top: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= top
+
+
+# What each kind of option value must be: TOML gives any type, and a wrong one was used as it came
+# (a string of sbatch_args became one #SBATCH line per character, requeue = "false" requeued).
+_OPTION_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "text": ("a string", lambda v: isinstance(v, str)),
+    "flag": ("true or false", lambda v: isinstance(v, bool)),
+    "flag_or_text": ("true, false or a string", lambda v: isinstance(v, (bool, str))),
+    "texts": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "seconds": ("a number of seconds (0 to 1e7)", lambda v: _is_number(v, 1e7)),
+    "count": ("a whole number (0 to 1e6)", lambda v: isinstance(v, int) and _is_number(v, 1e6)),
+    "table": (
+        "a table of names to strings or numbers",
+        lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool)) for x in v.values()),
+    ),
+}
+
+
+def check_option_types(options: dict[str, Any], types: dict[str, str], where: str) -> None:
+    """BackendError naming WHERE, the option and its value for the first value of the wrong type."""
+    for key, kind in types.items():
+        value = options.get(key)
+        what, ok = _OPTION_TYPES[kind]
+        if value is not None and not ok(value):
+            raise BackendError(f"{where}: [options] {key} = {value!r}: expected {what}")
 
 
 class Backend(ABC):

@@ -26,6 +26,16 @@ _PEAK = re.compile(r"peak usage:?\s*(\d+)\s*(?:megabytes|MB)", re.I)
 _LIMIT = re.compile(r"limit of\s*(\d+)\s*(?:megabytes|MB)", re.I)
 
 
+def ad_int(ad: dict, key: str, default: int | None = 0) -> int | None:
+    """An integer attribute of a job ad; `default` for one that is missing, null or not a finite
+    number (a condor_q of another version, or a site's wrapper around it, may print anything)."""
+    value = ad.get(key)
+    try:
+        return default if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
 @dataclass
 class JobHistory:
     """What the event log says about one job (cluster.proc)."""

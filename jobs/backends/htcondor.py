@@ -19,7 +19,8 @@ import re
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.condor_events import history_status, is_memory_hold, memory_detail, read_event_log
+from jobs.backends.base import check_option_types
+from jobs.backends.condor_events import ad_int, history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
 from jobs.rundir import STDERR, STDOUT
@@ -76,6 +77,19 @@ _OPTION_KEYS = {
     "backend",
     "max_restarts",
     "start_delay_s",
+}
+_OPTION_TYPES = {
+    **dict.fromkeys(
+        ("universe", "docker_image", "requirements", "should_transfer_files", "when_to_transfer_output"), "text"
+    ),
+    **dict.fromkeys(("accounting_group", "submit_method", "bin_dir"), "text"),
+    "getenv": "flag_or_text",
+    "hold_on_oom": "flag",
+    "transfer_input_files": "texts",
+    "max_retries": "count",
+    "start_delay_s": "seconds",
+    "submit_commands": "table",
+    "env": "table",
 }
 # JobStatus attribute of a job ad
 _AD_STATE = {
@@ -136,7 +150,7 @@ def condor_arguments(args: list[str]) -> str:
 
 
 def condor_environment(env: dict[str, str], where: str = "htcondor profile") -> str:
-    env = check_env(env, where)
+    env = check_env(env, where, user=False)  # the profile's part was checked; the rest is arcctl's
     return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
 
 
@@ -201,6 +215,7 @@ class HTCondorBackend(SchedulerBackend):
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         """The submit commands in order (the golden files pin this exact text)."""
         o = {**self.options, **spec.backend_options}
+        check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
         universe = str(o.get("universe", "docker" if o.get("docker_image") else "vanilla")).lower()
@@ -363,8 +378,8 @@ class HTCondorBackend(SchedulerBackend):
         return out
 
     def _from_ad(self, job_id: str, ad: dict, logs: dict) -> JobStatus:
-        state = _AD_STATE.get(int(ad.get("JobStatus", 0)), JobState.UNKNOWN)
-        starts = int(ad.get("NumJobStarts") or 0)
+        state = _AD_STATE.get(ad_int(ad, "JobStatus"), JobState.UNKNOWN)
+        starts = ad_int(ad, "NumJobStarts")
         needs_log = state is JobState.HELD or (state is JobState.QUEUED and starts > 0)
         hist = None
         if needs_log and ad.get("UserLog"):
@@ -375,7 +390,7 @@ class HTCondorBackend(SchedulerBackend):
                 except Exception:  # an unreadable log only costs details, never the status
                     logs[path] = {}
             hist = logs[path].get(job_id)
-        extra: dict[str, Any] = {"condor_status": int(ad.get("JobStatus", 0)), "starts": starts}
+        extra: dict[str, Any] = {"condor_status": ad_int(ad, "JobStatus"), "starts": starts}
         host = ad.get("RemoteHost") or ad.get("LastRemoteHost")
         if host:
             extra["host"] = str(host).split("@")[-1]
@@ -383,14 +398,10 @@ class HTCondorBackend(SchedulerBackend):
             reason, code = ad.get("HoldReason"), ad.get("HoldReasonCode")
             extra.update(hold_reason=reason, hold_code=code, hold_subcode=ad.get("HoldReasonSubCode"))
             if is_memory_hold(reason, code):
-                used = ad.get("MemoryUsage")
+                used = ad_int(ad, "MemoryUsage", None)
                 if hist is not None and hist.memory_used_mb:
-                    used = max(int(used or 0), hist.memory_used_mb)
-                detail, mem = memory_detail(
-                    reason,
-                    int(used) if used is not None else None,
-                    int(ad["RequestMemory"]) if ad.get("RequestMemory") is not None else None,
-                )
+                    used = max(used or 0, hist.memory_used_mb)
+                detail, mem = memory_detail(reason, used, ad_int(ad, "RequestMemory", None))
                 extra.update({k: v for k, v in mem.items() if v is not None})
                 return JobStatus(JobState.HELD, reason="memory_exceeded", detail=detail, extra=extra)
             return JobStatus(JobState.HELD, reason="held", detail=f"held: {reason}", extra=extra)
@@ -406,9 +417,9 @@ class HTCondorBackend(SchedulerBackend):
             )
         if state in (JobState.COMPLETED,):
             if ad.get("ExitBySignal"):
-                code = 128 + int(ad.get("ExitSignal") or 0)
+                code = 128 + ad_int(ad, "ExitSignal")
             else:
-                code = int(ad.get("ExitCode") or 0)
+                code = ad_int(ad, "ExitCode")
             if code != 0:
                 return JobStatus(
                     JobState.FAILED, exit_code=code, reason="nonzero_exit", detail=f"exit code {code}", extra=extra

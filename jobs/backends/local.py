@@ -49,7 +49,7 @@ from jobs.backends.local_wrapper import (
     read_claim,
 )
 from jobs.backends.units import job_argv
-from jobs.gpus import Gpu, detect_gpus
+from jobs.gpus import Gpu, detect_gpus, visible_gpus
 from jobs.rundir import STDERR, STDOUT
 
 if TYPE_CHECKING:
@@ -103,10 +103,7 @@ class LocalBackend(Backend):
         self.setup = setup_lines(options, "local profile")
         # after setup lines (a venv, conda, modules) `python` is whatever they put on PATH
         self.python = os.path.expanduser(py) if py else ("python" if self.setup else sys.executable)
-        vis = options.get("visible_gpus")
-        if isinstance(vis, str):
-            vis = [v.strip() for v in vis.split(",") if v.strip()]
-        self.visible = [str(v) for v in vis] if vis is not None else None
+        self.visible = visible_gpus(options.get("visible_gpus"))
         self.state_dir = Path(state_dir) if state_dir else config.data_dir() / "local"
         self.options = {k: options[k] for k in _OPTIONS if k in options}
 
@@ -157,6 +154,8 @@ class LocalBackend(Backend):
                     rd = e["run_dir"]
                     # exit_code first: the wrapper of a finished job is still alive while it pumps
                     done = read_exit_code(rd) is not None or (read_pid(rd) is not None and not pid_alive(rd))
+                    if not os.path.isdir(rd):  # deleted: the recorded wrapper is all that is left
+                        done = not _claim_alive(e)
                     if done:
                         os.unlink(e["_path"])  # finished: its GPUs are free again
                     else:
@@ -167,6 +166,8 @@ class LocalBackend(Backend):
                 return
             gpus: list[Gpu] | None = None
             for e in waiting:
+                if not os.path.isdir(e["run_dir"]):  # deleted (or unmounted) before it started: wait
+                    continue
                 if not e.get("token"):  # written by an older arcctl: give it one before any start
                     e["token"] = uuid.uuid4().hex
                     _write_entry(Path(e["_path"]), e)
@@ -225,7 +226,8 @@ class LocalBackend(Backend):
     @staticmethod
     def _record_started(entry: dict, claim: dict) -> None:
         gpus = [g for g in str(claim.get("gpus", "")).split(",") if g]
-        entry.update(state="started", gpus=gpus, started_at=time.time())
+        # the wrapper's pid, so that a job whose run dir is deleted can still be found and stopped
+        entry.update(state="started", gpus=gpus, started_at=time.time(), pid=claim.get("pid"), start=claim.get("start"))
         _write_entry(Path(entry.pop("_path")), entry)
 
     def _start(self, entry: dict, gpus: list[str]) -> None:
@@ -403,15 +405,21 @@ class LocalBackend(Backend):
         a launcher killed mid-start leaves a running job behind an entry still marked `queued`."""
         run_dir = job_id
         with self._locked() as qdir:
-            Path(run_dir, CANCELLED).write_text(f"{time.time()}\n")
+            try:
+                Path(run_dir, CANCELLED).write_text(f"{time.time()}\n")
+            except FileNotFoundError:  # the run dir was deleted: its queue entry must still go
+                pass
             q = qdir / self._key(run_dir)
             entry = _load_json(q)
             if entry and entry.get("state") == "queued":
                 q.unlink(missing_ok=True)
         got = read_pid(run_dir)
-        if got and pid_alive(run_dir):
+        wrapper = got[0] if got and pid_alive(run_dir) else None
+        if wrapper is None and entry and not os.path.isdir(run_dir) and _claim_alive(entry):
+            wrapper = int(entry["pid"])  # its pid file went with the deleted run dir; the queue kept it
+        if wrapper is not None:
             try:  # the wrapper forwards SIGTERM to the job's group and SIGKILLs it after the grace
-                os.killpg(got[0], signal.SIGTERM)
+                os.killpg(wrapper, signal.SIGTERM)
             except ProcessLookupError:
                 pass
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
+from jobs.backends.base import check_option_types
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -76,6 +77,13 @@ _OPTION_KEYS = {
     "max_restarts",
     "start_delay_s",
 }
+_OPTION_TYPES = {
+    **dict.fromkeys(("partition", "account", "qos", "constraint", "slurm_conf", "signal"), "text"),
+    "requeue": "flag",
+    "sbatch_args": "texts",
+    "start_delay_s": "seconds",
+    "env": "table",
+}
 # whether `sacct` works or the jobcomp file must be read, per (host, SLURM_CONF): backends are made
 # afresh by every watcher poll, and finding out again would cost an extra call each time
 _SACCT_COMPLETION: dict[tuple[str | None, str | None], bool] = {}
@@ -111,6 +119,7 @@ class SlurmBackend(SchedulerBackend):
     # ----------------------------------------------------------------------------- render
     def render(self, spec: JobSpec) -> LaunchArtifact:
         o = self._opts(spec)
+        check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
         sb: list[str] = [

@@ -39,12 +39,16 @@ def time_seconds(text: str, field: str = "resources.time") -> int:
     nums = [int(x) for x in (a, b, c) if x is not None]
     if days is not None:
         h, mi, s = (nums + [0, 0])[:3]
-        return int(days) * 86400 + h * 3600 + mi * 60 + s
-    if len(nums) == 1:
-        return nums[0] * 60
-    if len(nums) == 2:
-        return nums[0] * 60 + nums[1]
-    return nums[0] * 3600 + nums[1] * 60 + nums[2]
+        total = int(days) * 86400 + h * 3600 + mi * 60 + s
+    elif len(nums) == 1:
+        total = nums[0] * 60
+    elif len(nums) == 2:
+        total = nums[0] * 60 + nums[1]
+    else:
+        total = nums[0] * 3600 + nums[1] * 60 + nums[2]
+    if total == 0:  # Slurm reads --time=0 as "no limit at all", as it reads --mem=0 as "the whole node"
+        raise SpecError(f"{field}: {text!r} is no time; give the wall-time limit the job needs (e.g. 04:00:00)")
+    return total
 
 
 def next_memory_request(used_mb: int | None, requested_mb: int | None, factor: float = 1.5) -> int:
