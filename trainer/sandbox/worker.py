@@ -82,7 +82,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         fast = None
         if cfg.get("fast_path"):
             common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
-            fast = InlineRunner(runner, common_ok, cfg["timeout_s"])
+            fast = InlineRunner(runner, common_ok, cfg["timeout_s"], cfg["memory_mb"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
