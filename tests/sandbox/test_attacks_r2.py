@@ -19,7 +19,9 @@ FLIPPED = [[4, 5, 6], [1, 2, 3]]
 RETAINS = "def transform(g):\n    big = np.ones(10 * 2**20)\n    kept = List[lambda: big]\n    return g\n"
 # A module-level array in the program's own garbage cycle (globals <-> functions) is not retention.
 CYCLE = "BIG = np.ones(10 * 2**20)\ndef transform(g):\n    return g\n"
-NEEDS_64MB = "def transform(g):\n    a = np.zeros(64 * 2**20, dtype=np.uint8) + 1\n    return np.flipud(g) * int(a[-1])\n"
+NEEDS_64MB = (
+    "def transform(g):\n    a = np.zeros(64 * 2**20, dtype=np.uint8) + 1\n    return np.flipud(g) * int(a[-1])\n"
+)
 
 
 @pytest.mark.timeout(60)
