@@ -87,6 +87,35 @@ def test_refused_raw_memory_programs_still_get_their_result():
     assert [(r.error, r.outputs) for r in res] == [(None, [[[1, 2, 3]]]), (None, [FLIPPED])]
 
 
+# A forking worker decodes each program's task and relays its result: both stay in its freed heap,
+# which the process it forks for the next program inherits (np.empty is allowed there). SEEKER
+# looks for an earlier program's answer ("3x3:" and 9 digits, as results travel) in that memory.
+ANSWER = [[7, 1, 8], [2, 8, 1], [8, 2, 8]]
+ANSWERING = "import os\ndef transform(g):\n    return [[7, 1, 8], [2, 8, 1], [8, 2, 8]]\n"
+SEEKER = """import os
+def transform(g):
+    for size in [64, 100, 128, 200, 256, 300, 400, 512, 1000, 1024, 2048, 4096, 8192, 16384, 65536]:
+        for _ in range(4):
+            raw = np.empty(size, dtype=np.uint8).tobytes()
+            i = raw.find(b'3x3:')
+            while i >= 0:
+                digits = raw[i + 4 : i + 13]
+                if len(digits) == 9 and all(48 <= c <= 57 for c in digits):
+                    d = [c - 48 for c in digits]
+                    return [d[0:3], d[3:6], d[6:9]]
+                i = raw.find(b'3x3:', i + 1)
+    return [[0]]
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_forked_program_cannot_read_an_earlier_programs_answer():
+    with Sandbox(workers=1, timeout_s=3.0, memory_mb=256, check_determinism=False) as sb:
+        res = sb.run_many([ANSWERING, SEEKER, ANSWERING + "#\n", SEEKER + "#\n"], [[GRID]] * 4)
+    assert res[0].outputs == [ANSWER] and res[2].outputs == [ANSWER]
+    assert res[1].outputs != [ANSWER] and res[3].outputs != [ANSWER], [r.stdout for r in res]
+
+
 # ----- memory and disk outside the limits --------------------------------------------------------
 MEMFD = """import os
 def transform(g):

@@ -83,7 +83,7 @@ class Batch:
                 # One program running and one waiting in the worker's socket: the worker starts
                 # the next as soon as it has answered, without waiting for this process.
                 todo = self._queue_of(w)
-                while w.ready and not w.dead and not w.closing and todo and len(w.queued) < _QUEUE_DEPTH:
+                while w.ready and not w.dead and not w.closing and todo and _has_room(w):
                     if not self._dispatch(w, todo.popleft()):
                         break
             now = time.monotonic()
@@ -237,7 +237,7 @@ class Batch:
             self._start(w, i, token)
         self._retire_if_done(w)
         todo = self._queue_of(w)
-        while todo and not w.dead and not w.closing and len(w.queued) < _QUEUE_DEPTH:
+        while todo and not w.dead and not w.closing and _has_room(w):
             if not self._dispatch(w, todo.popleft()):
                 break
 
@@ -280,6 +280,12 @@ class Batch:
             self.requeued.add(i)
             self.results[i] = None
             (self.forked if i in self.refused else self.queue).appendleft(i)
+
+
+def _has_room(w: _Worker) -> bool:
+    """May another program be sent to this worker now? A forking worker serves one program (its
+    next one would be read into its heap, which that program's process inherits)."""
+    return len(w.queued) < _QUEUE_DEPTH if w.fast else w.busy is None
 
 
 def _death_result(status: int | None, elapsed: float) -> ExecResult:

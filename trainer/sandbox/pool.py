@@ -6,7 +6,8 @@ flight per worker (and a few more waiting in its socket). Each worker runs a pro
 verifier admits itself and every other one in a fresh child process, and enforces its wall-clock
 limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
-others while the zygote forks), and every worker is recycled after `recycle_every` programs.
+others while the zygote forks), and every worker is recycled after `recycle_every` programs (a
+worker that forks programs, after each one).
 """
 
 from __future__ import annotations
