@@ -63,6 +63,24 @@ def test_uninitialised_padding_does_not_show_an_earlier_programs_data():
     assert got[0] == got[1]  # the reader's result is its own, whatever ran before it
 
 
+# Past the verifier: a dict-built dtype with gaps, read through a bytes object from an 'S' array.
+GAPS_READER = (
+    "def transform(g):\n    d = np.dtype({'names': ['a'], 'formats': ['i1'], 'offsets': [0], 'itemsize': 8})\n"
+    "    sep = np.zeros(1, dtype='s1'.upper()).tolist()[0]\n    raw = sep.join([np.ones(8, dtype=d)])\n"
+    "    return [[v // 30 for v in raw[1:8]]]\n"
+)
+
+
+@pytest.mark.timeout(60)
+def test_memory_a_program_is_given_holds_nothing_of_an_earlier_one():
+    assert VERIFIER.check(GAPS_READER).admitted
+    with Sandbox(workers=1, timeout_s=2.0, memory_mb=256) as sb:
+        got = [sb.run_many([WRITER.format(v=v), GAPS_READER + f"# {v}\n"], [[GRID]] * 2)[1] for v in (0, 150)]
+        assert sb.stats["fast_path"] == 4
+        assert [(r.error, r.outputs) for r in got] == [(None, [[[0] * 7]])] * 2, [(r.detail, r.outputs) for r in got]
+        assert sb.protections()["fresh_memory"], sb.protections().get("fresh_memory_missing")
+
+
 @pytest.mark.parametrize(
     "src,why",
     [

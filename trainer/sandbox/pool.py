@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from . import protocol
+from . import fresh_memory, protocol
 from .batch import Batch
 from .errors import SandboxError, ZygoteLost
 from .result import ExecResult
@@ -191,6 +191,7 @@ class Sandbox:
             [_PKG_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["GLIBC_TUNABLES"] = fresh_memory.GLIBC_TUNABLES
         env["HOME"] = env["TMPDIR"] = self._root
         quiet = None if os.environ.get("ARCCTL_SANDBOX_DEBUG") else subprocess.DEVNULL
         self._proc = subprocess.Popen(
