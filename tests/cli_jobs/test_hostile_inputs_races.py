@@ -43,8 +43,13 @@ def test_a_resume_that_lost_the_race_launches_nothing(home):
 
 
 def test_resumes_from_three_shells_at_once(home):
-    jid = run_cli("submit", "fakefail", "--profile", "quick", "-q", check=True).stdout.strip()
-    wait_for(lambda: _state(jid) == "failed", 30)
+    # a stopped job whose resumed run lasts ~20 s: the three resumes overlap however slowly each
+    # arcctl starts (a job that fails at once could fail again between two of them, and then a
+    # later resume would rightly launch it again)
+    jid = run_cli("submit", "fakeslow", "--profile", "quick", "-q", check=True).stdout.strip()
+    wait_for(lambda: _state(jid) == "running", 30)
+    run_cli("cancel", jid, check=True)
+    wait_for(lambda: _state(jid) == "cancelled", 30)
     procs = [
         subprocess.Popen([ARCCTL, "resume", jid], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
@@ -55,4 +60,7 @@ def test_resumes_from_three_shells_at_once(home):
         # refused by the registry's check, or earlier once the winner's row says it is starting
         refused = "resumed by another arcctl" in err or "cancel it before resuming" in err
         assert rc == 0 or (refused and "Traceback" not in err and err.count("\n") == 1), err
-    wait_for(lambda: _state(jid) == "failed" and _starts(home / "runs" / "fake_lr1e-6") == 2, 30)
+    run_dir = home / "runs" / Registry().get(jid).name
+    wait_for(lambda: _starts(run_dir) == 2, 30)
+    assert Registry().get(jid).restarts == 1
+    run_cli("cancel", jid, check=True)
