@@ -134,6 +134,30 @@ def test_a_forked_program_cannot_read_an_earlier_programs_answer():
     assert res[1].outputs != [ANSWER] and res[3].outputs != [ANSWER], [r.stdout for r in res]
 
 
+# A forked program can write its own result frame and end its process: the worker relays it, so
+# only the parent can hold its stdout to the cap that the worker keeps for honest programs.
+FORGED_STDOUT = """import os, stat, struct, json
+def transform(g):
+    msg = json.dumps({"outputs": ["2x3:456123"], "error": None, "detail": "", "stdout": "A" * 900000})
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, struct.pack('!I', len(msg)) + msg.encode())
+        except OSError:
+            pass
+    os._exit(0)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_forged_result_frame_cannot_pass_more_stdout_than_the_cap():
+    with Sandbox(workers=1, timeout_s=3.0, memory_mb=256, stdout_cap=4096) as sb:
+        res = sb.run_many([FORGED_STDOUT, FLIP], [[GRID]] * 2)
+    assert res[0].outputs == [FLIPPED]  # its own result, which it may forge
+    assert len(res[0].stdout) < 4096 + 64 and res[0].stdout.endswith("more characters dropped]")
+    assert res[1].outputs == [FLIPPED]
+
+
 # ----- memory and disk outside the limits --------------------------------------------------------
 MEMFD = """import os
 def transform(g):

@@ -210,7 +210,7 @@ class Batch:
             w.busy = None
             self._next(w)
             return
-        res = self._validate(frame, self.n_inputs[i])
+        res = self._validate(frame, self.n_inputs[i], self.sb.stdout_cap)
         if res is None:
             self.sb._violation(w, "malformed result", self, blame_current=True)
             return
@@ -242,11 +242,13 @@ class Batch:
                 break
 
     @staticmethod
-    def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
+    def _validate(frame: dict, n_inputs: int, stdout_cap: int) -> ExecResult | None:
         err, outs = frame.get("error"), frame.get("outputs")
         detail, out = frame.get("detail", ""), frame.get("stdout", "")
         if type(detail) is not str or type(out) is not str:
             return None
+        if len(out) > stdout_cap + 64:  # the worker caps it; a forged frame need not
+            out = out[:stdout_cap] + f"\n[... {len(out) - stdout_cap} more characters dropped]"
         if err is None:
             if type(outs) is not list or len(outs) != n_inputs:
                 return None
