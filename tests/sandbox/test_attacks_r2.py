@@ -42,6 +42,25 @@ def test_memory_kept_alive_by_a_library_cache_does_not_reach_the_next_program():
         assert sb.stats["recycled"] == recycled
 
 
+def test_integrity_sees_numpy_error_handling_left_changed():
+    """np.linalg runs in `np.errstate(invalid="call", call=<raise LinAlgError>)`; a MemoryError
+    inside its exit would leave that for every later program (0/0 raising LinAlgError)."""
+    import math
+
+    from tests.sandbox.test_fast_path import base_globals
+    from trainer.sandbox.inline import Integrity
+
+    check = Integrity({"numpy": np, "math": math}, base_globals(), {"len": len})
+    assert check.intact()
+    state = np.errstate(invalid="raise")
+    state.__enter__()  # never left: what an interrupted exit leaves
+    try:
+        assert not check.intact()
+    finally:
+        state.__exit__(None, None, None)
+    assert check.intact()
+
+
 # ----- uninitialised memory: the data of earlier programs ---------------------------------------
 # The padding of an aligned structured array is never written; its raw bytes (bytes(array)) hold
 # whatever the last array of that size held: here the previous program's, in the same worker.

@@ -170,12 +170,16 @@ class Integrity:
 
 
 def _settings() -> tuple:
+    # numpy's floating-point error handling too: library code that a MemoryError interrupts in an
+    # `np.errstate` block (np.linalg sets invalid="call" to raise LinAlgError) may leave it set.
     return (
         sys.getrecursionlimit(),
         len(warnings.filters),
         id(warnings.filters),
         len(gc.callbacks),
         gc.isenabled(),
+        tuple(np.geterr().values()),
+        np.geterrcall(),
     )
 
 
