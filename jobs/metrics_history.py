@@ -140,7 +140,7 @@ class MetricsHistory:
         prev = out[-1] if out else math.nan
         for i in range(done, len(col)):
             v = col[i]
-            if not math.isnan(v):
+            if math.isfinite(v):
                 prev = v if math.isnan(prev) else alpha * v + (1 - alpha) * prev
             out.append(prev)
         self._ema[(name, alpha)] = (len(col), out)
@@ -150,7 +150,7 @@ class MetricsHistory:
         self, name: str, width: int = 200, smoothing: float = 0.0, step_range: tuple[float, float] | None = None
     ) -> tuple[list[float], list[float]]:
         """(steps, values) ready to plot: EMA-smoothed (smoothing in [0, 1): 0 = raw, 0.9 = heavy),
-        NaNs dropped, and at most ~2*width points (min and max of each bucket keep the spikes)."""
+        non-finite values dropped (an inf would also poison the EMA after it), and at most ~2*width points (min and max of each bucket keep the spikes)."""
         if name not in self.columns or not self.steps:
             return [], []
         col = self._smoothed(name, 1.0 - smoothing) if smoothing > 0 else self.columns[name]
@@ -162,7 +162,7 @@ class MetricsHistory:
         if step_range is not None:
             lo, hi = np.searchsorted(x, step_range[0]), np.searchsorted(x, step_range[1], side="right")
             x, y = x[lo:hi], y[lo:hi]
-        keep = ~np.isnan(y)
+        keep = np.isfinite(y)
         x, y = x[keep], y[keep]
         return downsample(x, y, width)
 

@@ -20,6 +20,7 @@ from arcctl.cli.terminal_text import one_line
 from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
+from arcctl.tui.widgets.charts import plottable
 from arcctl.tui.widgets.overlay_chart import OverlayChart
 from jobs.overlay import chain
 from jobs.metrics_history import DEFAULT_CHARTS
@@ -187,10 +188,9 @@ class CompareScreen(SubScreen):
             plt.title("pass@k")
             for r in table.rows:
                 ks = sorted(r.pass_at_k, key=float)
-                if ks:
-                    plt.plot(
-                        [float(k) for k in ks], [r.pass_at_k[k] for k in ks], label=one_line(r.label[:24]), marker="hd"
-                    )
+                xs, ys = plottable([float(k) for k in ks], [r.pass_at_k[k] for k in ks])
+                if xs:
+                    plt.plot(xs, ys, label=one_line(r.label[:24]), marker="hd")
             plt.xlabel("k")
             plot.refresh()
             status += f"  eval rows: {len(table.rows)}"

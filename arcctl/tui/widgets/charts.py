@@ -10,6 +10,16 @@ from arcctl.tui.widgets.masked_gaps import gap_note, mark_gaps
 from jobs.masked_steps import is_masked_metric, with_breaks
 from jobs.metrics_history import MetricsHistory
 
+# plotext overflows computing the axis of values near the float limit (a diverged loss logged as
+# 1e308): those points are left out of the line, the title still shows the last value as logged.
+PLOT_LIMIT = 1e150
+
+
+def plottable(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    """The points plotext can draw: finite, and within PLOT_LIMIT."""
+    keep = [(x, y) for x, y in zip(xs, ys) if abs(x) < PLOT_LIMIT and abs(y) < PLOT_LIMIT]
+    return [x for x, _ in keep], [y for _, y in keep]
+
 
 class MetricChart(PlotextPlot):
     DEFAULT_CSS = "MetricChart { height: 1fr; width: 1fr; min-height: 8; }"
@@ -29,7 +39,7 @@ class MetricChart(PlotextPlot):
         # One min/max bucket per two columns (minus the y-axis labels): about one point per
         # column, which is what the eye can see; plotext's build time grows with the points.
         buckets = max(10, (self.size.width - 10) // 2)
-        xs, ys = history.series(self.metric, width=buckets, smoothing=smoothing)
+        xs, ys = plottable(*history.series(self.metric, width=buckets, smoothing=smoothing))
         self.points = len(xs)
         plt = self.plt
         plt.clear_data()
