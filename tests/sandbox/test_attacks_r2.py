@@ -17,6 +17,11 @@ FLIPPED = [[4, 5, 6], [1, 2, 3]]
 # ----- memory an earlier fast-path program leaves alive -------------------------------------------
 # `typing` caches every subscription: `List[f]` keeps `f` (and what it closes over) for good.
 RETAINS = "def transform(g):\n    big = np.ones(10 * 2**20)\n    kept = List[lambda: big]\n    return g\n"
+# The same with 100,000 strings of ~450 bytes each (45 MB), small objects that malloc does not see.
+RETAINS_SMALL = (
+    "def transform(g):\n    big = ['x' * 440 + 'y' * (i % 7) for i in range(100000)]\n"
+    "    kept = List[lambda: big]\n    return g\n"
+)
 # A module-level array in the program's own garbage cycle (globals <-> functions) is not retention.
 CYCLE = "BIG = np.ones(10 * 2**20)\ndef transform(g):\n    return g\n"
 NEEDS_64MB = (
@@ -35,6 +40,8 @@ def test_memory_kept_alive_by_a_library_cache_does_not_reach_the_next_program():
         assert res[3].outputs == [FLIPPED]
         assert sb.stats["fast_path"] - fast == 4  # all ran in the worker itself
         assert sb.stats["recycled"] - recycled == 3  # each retaining program cost its worker
+        res = sb.run_many([RETAINS_SMALL + f"# {k}\n" for k in range(3)] + [NEEDS_64MB + "#s\n"], [[GRID]] * 4)
+        assert [r.error for r in res] == [None] * 4, [r.detail for r in res]
         # Garbage, however big, is collected rather than paid for with a new worker.
         recycled = sb.stats["recycled"]
         res = sb.run_many([CYCLE + f"# {k}\n" for k in range(3)] + [NEEDS_64MB + "##\n"], [[GRID]] * 4)

@@ -14,9 +14,11 @@ import ctypes
 import gc
 import sys
 
-# Estimated bytes per small-object block (pymalloc serves objects up to 512 bytes from arenas
-# that malloc's statistics do not see; most are 32-64 bytes).
-_BLOCK_BYTES = 32
+# Bytes counted per small-object block: pymalloc serves objects of up to 512 bytes from arenas
+# that malloc's statistics do not see, and only counts blocks. The upper bound, so that many large
+# small objects (strings of ~450 characters) cannot hide ten times the allowance; what a program
+# leaves alive after a collection is normally a handful of blocks, so this costs no false alarm.
+_BLOCK_BYTES = 512
 
 
 class _MallInfo2(ctypes.Structure):
