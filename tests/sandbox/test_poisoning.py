@@ -114,10 +114,11 @@ def test_innocent_program_after_poisoning_is_scored_correctly(sb, poison, innoce
     assert res[2].outputs == [expected]
 
 
-def test_poisoning_costs_a_worker_only_when_the_fast_path_catches_it(sb):
-    """A poisoning program that forks leaves nothing to repair. The one program here that the
-    fast path admits (it mutates a helper-library list through a method call) is caught by the
-    integrity check after it, and its worker is replaced before it serves another program."""
+def test_no_worker_serves_another_program_after_a_poisoning_one(sb):
+    """A poisoning program that forks runs in a fresh worker, which exits after it (as every
+    forking worker does). The one program here that the fast path admits (it mutates a
+    helper-library list through a method call) is caught by the integrity check after it, and its
+    worker is replaced before it serves another program."""
     spawned, recycled, fast = sb.stats["spawned"], sb.stats["recycled"], sb.stats["fast_path"]
     res = sb.run_many(
         [p for _, p, _, _ in POISON] + ["def transform(g):\n    return np.flipud(g)\n"], [[GRID]] * (len(POISON) + 1)
@@ -126,8 +127,9 @@ def test_poisoning_costs_a_worker_only_when_the_fast_path_catches_it(sb):
         sb.stats,
         [(r.error, r.detail[:60]) for r in res],
     )  # mutate-helper-list, innocent
-    assert sb.stats["recycled"] - recycled == 1
-    assert sb.stats["spawned"] - spawned == 1
+    forked = len(POISON) - 1
+    assert sb.stats["recycled"] - recycled == 1 + forked
+    assert sb.stats["spawned"] - spawned == 1 + forked
 
 
 def test_every_program_starts_from_the_same_interpreter_state():

@@ -80,6 +80,7 @@ def attacks(ppid: int, fd: int) -> list[tuple[str, str, tuple]]:
         ("io_uring", "io_uring_setup", (0, None)),
         ("mlock", "mlock", (None, 0)),
         ("memfd_secret", "memfd_secret", (0,)),
+        ("memfd_create", "memfd_create", (None, 0)),
         ("process_madvise", "process_madvise", (-1, None, 0, 0, 0)),
         ("fcntl F_SETOWN", "fcntl", (fd, F_SETOWN, ppid)),
         ("fcntl F_SETSIG", "fcntl", (fd, F_SETSIG, 9)),

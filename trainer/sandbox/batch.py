@@ -83,7 +83,7 @@ class Batch:
                 # One program running and one waiting in the worker's socket: the worker starts
                 # the next as soon as it has answered, without waiting for this process.
                 todo = self._queue_of(w)
-                while w.ready and not w.dead and not w.closing and todo and len(w.queued) < _QUEUE_DEPTH:
+                while w.ready and not w.dead and not w.closing and todo and _has_room(w):
                     if not self._dispatch(w, todo.popleft()):
                         break
             now = time.monotonic()
@@ -210,7 +210,7 @@ class Batch:
             w.busy = None
             self._next(w)
             return
-        res = self._validate(frame, self.n_inputs[i])
+        res = self._validate(frame, self.n_inputs[i], self.sb.stdout_cap)
         if res is None:
             self.sb._violation(w, "malformed result", self, blame_current=True)
             return
@@ -237,16 +237,18 @@ class Batch:
             self._start(w, i, token)
         self._retire_if_done(w)
         todo = self._queue_of(w)
-        while todo and not w.dead and not w.closing and len(w.queued) < _QUEUE_DEPTH:
+        while todo and not w.dead and not w.closing and _has_room(w):
             if not self._dispatch(w, todo.popleft()):
                 break
 
     @staticmethod
-    def _validate(frame: dict, n_inputs: int) -> ExecResult | None:
+    def _validate(frame: dict, n_inputs: int, stdout_cap: int) -> ExecResult | None:
         err, outs = frame.get("error"), frame.get("outputs")
         detail, out = frame.get("detail", ""), frame.get("stdout", "")
         if type(detail) is not str or type(out) is not str:
             return None
+        if len(out) > stdout_cap + 64:  # the worker caps it; a forged frame need not
+            out = out[:stdout_cap] + f"\n[... {len(out) - stdout_cap} more characters dropped]"
         if err is None:
             if type(outs) is not list or len(outs) != n_inputs:
                 return None
@@ -280,6 +282,12 @@ class Batch:
             self.requeued.add(i)
             self.results[i] = None
             (self.forked if i in self.refused else self.queue).appendleft(i)
+
+
+def _has_room(w: _Worker) -> bool:
+    """May another program be sent to this worker now? A forking worker serves one program (its
+    next one would be read into its heap, which that program's process inherits)."""
+    return len(w.queued) < _QUEUE_DEPTH if w.fast else w.busy is None
 
 
 def _death_result(status: int | None, elapsed: float) -> ExecResult:

@@ -63,7 +63,7 @@ get_robust_list 274  move_pages 279  utimensat 280  accept4 288  rt_tgsigqueuein
 perf_event_open 298  fanotify_init 300  fanotify_mark 301  prlimit64 302  name_to_handle_at 303
 open_by_handle_at 304  clock_adjtime 305  setns 308  process_vm_readv 310
 process_vm_writev 311  kcmp 312  finit_module 313  sched_setattr 314  sched_getattr 315
-renameat2 316  seccomp 317  kexec_file_load 320  bpf 321  execveat 322  userfaultfd 323
+renameat2 316  seccomp 317  memfd_create 319  kexec_file_load 320  bpf 321  execveat 322  userfaultfd 323
 mlock2 325  pidfd_send_signal 424  io_uring_setup 425  io_uring_enter 426
 io_uring_register 427  open_tree 428  move_mount 429  fsopen 430  fsconfig 431  fsmount 432
 fspick 433  pidfd_open 434  clone3 435  openat2 437  pidfd_getfd 438  process_madvise 440

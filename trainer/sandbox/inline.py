@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from . import purity
+from .heap import Retention
 from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
 
 _REPEAT_S = 0.05
@@ -77,7 +78,7 @@ def disarm() -> None:
 class InlineRunner:
     """Built in the worker after it confined itself; `run` returns None for a refused program."""
 
-    def __init__(self, runner: Runner, common_ok: bool, timeout_s: float):
+    def __init__(self, runner: Runner, common_ok: bool, timeout_s: float, memory_mb: int):
         self.runner = runner
         self.timeout_s = timeout_s
         self.verifier = purity.Verifier(runner.base_globals, common_ok)
@@ -89,6 +90,8 @@ class InlineRunner:
         self.random_state = random.getstate()
         self.np_random_state = np.random.get_state()
         self.integrity = Integrity(mods, runner.base_globals, self.builtins)
+        # What earlier programs may leave alive (in library caches) before the worker is replaced.
+        self.retention = Retention(max(16, memory_mb // 16) * 2**20)
         signal.signal(signal.SIGALRM, _on_alarm)
 
     def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
@@ -117,7 +120,7 @@ class InlineRunner:
         unsettled = res.get("error") in ("timeout", "memory", "unsafe") or str(res.get("detail", "")).startswith(
             "RecursionError"
         )
-        if unsettled or not self.integrity.intact():
+        if unsettled or not self.integrity.intact() or self.retention.exceeded():
             res["recycle"] = True
         res["fast"] = True
         return res
@@ -167,12 +170,16 @@ class Integrity:
 
 
 def _settings() -> tuple:
+    # numpy's floating-point error handling too: library code that a MemoryError interrupts in an
+    # `np.errstate` block (np.linalg sets invalid="call" to raise LinAlgError) may leave it set.
     return (
         sys.getrecursionlimit(),
         len(warnings.filters),
         id(warnings.filters),
         len(gc.callbacks),
         gc.isenabled(),
+        tuple(np.geterr().values()),
+        np.geterrcall(),
     )
 
 

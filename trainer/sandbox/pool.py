@@ -6,7 +6,8 @@ flight per worker (and a few more waiting in its socket). Each worker runs a pro
 verifier admits itself and every other one in a fresh child process, and enforces its wall-clock
 limit; the parent's own deadline (SIGKILL of the whole worker through a pidfd) is the
 backstop. Workers that die or misbehave are replaced (asynchronously: the pool keeps running on the
-others while the zygote forks), and every worker is recycled after `recycle_every` programs.
+others while the zygote forks), and every worker is recycled after `recycle_every` programs (a
+worker that forks programs, after each one).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from . import protocol
+from . import fresh_memory, protocol
 from .batch import Batch
 from .errors import SandboxError, ZygoteLost
 from .result import ExecResult
@@ -190,6 +191,7 @@ class Sandbox:
             [_PKG_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["GLIBC_TUNABLES"] = fresh_memory.GLIBC_TUNABLES
         env["HOME"] = env["TMPDIR"] = self._root
         quiet = None if os.environ.get("ARCCTL_SANDBOX_DEBUG") else subprocess.DEVNULL
         self._proc = subprocess.Popen(

@@ -42,10 +42,12 @@ MODULES = frozenset(
 # Modules whose names `from M import *` may bind (the program's globals already hold them).
 STAR_MODULES = frozenset({"common", "typing"})
 
+# No `bytes`/`bytearray` (nor bytes literals, nor the `align=` of structured dtypes): they read an
+# array's raw memory, and the padding of a structured array is left uninitialised.
 BUILTINS = frozenset(
-    """abs all any bin bool bytes callable chr complex dict divmod enumerate filter float frozenset
+    """abs all any bin bool callable complex dict divmod enumerate filter float frozenset
     hex int isinstance issubclass iter len list map max min next oct ord pow print range reversed
-    round set slice sorted str sum tuple zip bytearray""".split()
+    round set slice sorted str sum tuple zip""".split()
 )
 # Exception classes a program may name (in handlers and elsewhere). No BaseException, no
 # KeyboardInterrupt/SystemExit/GeneratorExit: the timeout must get through every handler.
@@ -139,7 +141,8 @@ _REJECT = {
     # which depends on what earlier programs allocated in this worker: no object -> text here.
     ast.JoinedStr: "f-string",
 }
-# Names that turn any object into text (see ast.JoinedStr above).
+# Names that turn any object into text (see ast.JoinedStr above). `chr` is not a builtin here
+# either: `chr(37) + "r"` would make the `%r` that string constants may not hold.
 _TEXT_OF = frozenset({"str", "repr", "ascii", "format", "print"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 if hasattr(ast, "TryStar"):
@@ -222,6 +225,11 @@ class Verifier:
                     uses_random = True
             elif t in _REJECT:
                 raise _Refused(_REJECT[t])
+            elif t is ast.Constant:
+                if type(node.value) is bytes:
+                    raise _Refused("bytes literal: raw memory of an array")
+                if type(node.value) is str and "%" in node.value:
+                    raise _Refused("% in a string: formatting an object shows its heap address")
             elif t is ast.BinOp:
                 if type(node.op) is ast.Mod and type(node.left) is ast.Constant and isinstance(node.left.value, str):
                     raise _Refused("% formatting: the text of an object can show its heap address")
@@ -243,8 +251,8 @@ class Verifier:
                     raise _Refused(f"name {node.arg}")
                 stored.add(node.arg)
             elif t is ast.keyword:
-                if node.arg is None or node.arg == "where":
-                    raise _Refused("keyword where= or ** in a call")
+                if node.arg is None or node.arg in ("where", "align"):
+                    raise _Refused("keyword where=, align= or ** in a call")
                 if node.arg.startswith("__"):
                     raise _Refused(f"keyword {node.arg}")
             elif t is ast.Import or t is ast.ImportFrom:

@@ -52,6 +52,8 @@ ALWAYS_DENY = (
     "sched_setaffinity sched_setscheduler sched_setparam sched_setattr setpriority ioprio_set "
     "migrate_pages move_pages set_mempolicy set_mempolicy_home_node mbind "
     "setpgid setsid get_robust_list mlock mlock2 mlockall memfd_secret "
+    # anonymous files: memory outside RLIMIT_AS and the size-capped temp dir
+    "memfd_create "
     # namespaces, mounts, identity
     "unshare setns mount umount2 pivot_root chroot move_mount open_tree open_tree_attr fsopen "
     "fsconfig fsmount fspick mount_setattr listmount statmount "

@@ -6,9 +6,10 @@ filter), then for every task from the parent: if the verifier admits the program
 process (`inline.InlineRunner`: nothing it can reach outlives it; the worker exits after it when
 that cannot be vouched for); otherwise forks a child, which stacks the program seccomp filter (no
 fork, no signals, no prctl) and a CPU limit, runs the program and writes its result to a pipe; the
-worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp dir, and
-answers the parent. Nothing such a child does to its interpreter (modules, caches, warnings
-filters, the harness's own frames) outlives it.
+worker enforces the wall-clock limit (SIGKILL), waits for the child, empties the temp dir,
+answers the parent and exits: a forking worker serves one program, so no child inherits another
+program's data from its heap. Nothing such a child does to its interpreter (modules, caches,
+warnings filters, the harness's own frames) outlives it.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         fast = None
         if cfg.get("fast_path"):
             common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
-            fast = InlineRunner(runner, common_ok, cfg["timeout_s"])
+            fast = InlineRunner(runner, common_ok, cfg["timeout_s"], cfg["memory_mb"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -120,8 +121,11 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
                 res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
         else:
             res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
-            if not _wipe(workdir):
-                res["recycle"] = True  # the zygote removes the whole directory
+            _wipe(workdir)
+            # One program per forking worker: what this process decoded and relayed (the program's
+            # source, its result) stays in its freed heap, which the next child would inherit and
+            # could read (np.empty): another program's answer. A fresh worker never held any.
+            res["recycle"] = True
         now = time.process_time()
         res["cpu"] = res.get("cpu", 0.0) + now - mark  # + the program's own process, if any
         mark = now

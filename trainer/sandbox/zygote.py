@@ -146,6 +146,16 @@ def main() -> None:
             except ImportError:
                 pass
         common, common_file = load_common(cfg.get("common_module"))
+        from . import fresh_memory
+
+        why = fresh_memory.use_raw_allocator_for_numpy() or fresh_memory.check()
+        prot["fresh_memory"] = (
+            "new arrays never hold freed ones' data (numpy without its buffer cache, glibc perturb)"
+            if not why
+            else False
+        )
+        if why:
+            prot["fresh_memory_missing"] = why
         prot["common"] = common_file or "empty module (trainer.program_library not importable)"
         from . import landlock
         from .worker import worker_main
