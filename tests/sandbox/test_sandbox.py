@@ -285,7 +285,9 @@ def test_cwd_restored_between_programs():
         )
         after = sb.run_one("import os\ndef transform(g):\n    print(os.getcwd())\n    return g\n", [GRID])
         # Each program that forks gets a fresh worker: its own temp dir, beside the first one.
-        assert moved.error is None and os.path.dirname(first.stdout.split()[0]) == os.path.dirname(after.stdout.split()[0])
+        assert moved.error is None and os.path.dirname(first.stdout.split()[0]) == os.path.dirname(
+            after.stdout.split()[0]
+        )
 
 
 def test_worker_that_cannot_confine_itself_is_a_clear_error(tmp_path):
