@@ -63,7 +63,7 @@ def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
         )
     if kind == "sft" and ids:
         raise SpecError("task_ids: SFT trains on every task of its data set (use max_tasks to take fewer)")
-    if kind not in ("grpo", "eval") or not ids:
+    if kind not in ("grpo", "grpo-refine", "eval") or not ids:
         return
     if dataset not in BUILTIN and not (local and Path(dataset).is_file()):
         return
@@ -75,9 +75,15 @@ def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _builtin_ids(dataset: str) -> frozenset[str]:
+def _builtin_tasks(dataset: str) -> dict[str, Any]:
     # once per process: a sweep checks every point against the same set
-    return _file_ids(dataset)
+    from jobs.her_targets import tasks_of
+
+    return tasks_of(dataset, local=True) or {}
+
+
+def _builtin_ids(dataset: str) -> frozenset[str]:
+    return frozenset(_builtin_tasks(dataset))
 
 
 def _file_ids(dataset: str) -> frozenset[str]:
@@ -112,6 +118,8 @@ def _dataset(dataset: str) -> None:
 
 def _refine(params: dict[str, Any]) -> None:
     from jobs import refine
+    from jobs.datasets import BUILTIN
+    from jobs.her_targets import tasks_of
 
     path = str(params["refine_dataset"])
     if not Path(path).is_file():
@@ -122,6 +130,19 @@ def _refine(params: dict[str, Any]) -> None:
             f"refine_dataset {path} answers dataset {doc.dataset!r}, but dataset is "
             f"{params.get('dataset')!r} (set -p dataset={doc.dataset})"
         )
+    name = doc.dataset.strip()
+    if name in BUILTIN or Path(name).is_file():  # a folder or synthetic set is left to the trainer
+        tasks = _builtin_tasks(name) if name in BUILTIN else tasks_of(name, local=True) or {}
+        shapes = {tid: _shape(t) for tid, t in tasks.items()}
+        refine.select_records(doc, path, shapes, params.get("task_ids"), params.get("max_tasks"))
+
+
+def _shape(task: Any) -> tuple[int, int]:
+    """(train pairs, test inputs) of a raw task; a malformed task has none (its records are refused)."""
+    if not isinstance(task, dict):
+        return (0, 0)
+    train, test = task.get("train"), task.get("test")
+    return (len(train) if isinstance(train, list) else 0, len(test) if isinstance(test, list) else 0)
 
 
 def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[str, str]:

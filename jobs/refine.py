@@ -163,6 +163,50 @@ def build(
     return RefineFile(dataset=dataset, sources=sources, records=records)
 
 
+# -- matching records with their tasks ----------------------------------------------------------
+
+
+def select_records(
+    doc: RefineFile,
+    path: str | Path,
+    shapes: dict[str, tuple[int, int]],
+    task_ids: list[str] | None = None,
+    max_tasks: int | None = None,
+) -> list[int]:
+    """Indexes of the records a job trains or evaluates on. `shapes` is {task id: (train pairs,
+    test inputs)} of the file's data set. Shared by render (which reads the set on this machine)
+    and the trainer, so a record that does not fit its task, or a selection that leaves nothing,
+    is refused before the job waits in a queue. Every problem names the file and the record."""
+    chosen: list[str] = []
+    kept: list[int] = []
+    wanted = set(task_ids) if task_ids else None
+    for i, att in enumerate(doc.records):
+        where = f"refine_dataset {path}: record {i} (task {att.task_id})"
+        shape = shapes.get(att.task_id)
+        if shape is None:
+            raise RefineDataError(f"{where}: no such task in {doc.dataset}")
+        n_train, n_test = shape
+        if att.test_index >= n_test:
+            raise RefineDataError(f"{where}: test_index {att.test_index}, the task has {n_test} test inputs")
+        if len(att.pairs) != n_train:
+            raise RefineDataError(f"{where}: {len(att.pairs)} feedback pairs, the task has {n_train} train pairs")
+        if wanted is not None and att.task_id not in wanted:
+            continue
+        if att.task_id not in chosen:
+            if max_tasks is not None and len(chosen) >= max_tasks:
+                continue
+            chosen.append(att.task_id)
+        kept.append(i)
+    if wanted is not None:
+        missing = sorted(wanted - {a.task_id for a in doc.records})
+        if missing:
+            more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+            raise RefineDataError(f"task_ids: {', '.join(missing[:5])}{more} not in refine_dataset {path}")
+    if not kept:
+        raise RefineDataError(f"refine_dataset {path}: no records left after max_tasks/task_ids")
+    return kept
+
+
 # -- reading and writing ------------------------------------------------------------------------
 
 

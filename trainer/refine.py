@@ -25,28 +25,10 @@ def refine_tasks(p: Any) -> tuple[list, list[refine.Attempt]]:
             f"{p.dataset!r} (set -p dataset={doc.dataset})"
         )
     by_id = {t.task_id: t for t in select_tasks(p.dataset)}
-    tasks, attempts = [], []
-    wanted = set(p.task_ids) if p.task_ids else None
-    chosen: list[str] = []
-    for i, att in enumerate(doc.records):
-        task = by_id.get(att.task_id)
-        where = f"refine_dataset {p.refine_dataset}: record {i} (task {att.task_id})"
-        if task is None:
-            raise SpecError(f"{where}: no such task in {p.dataset}")
-        if att.test_index >= len(task.test):
-            raise SpecError(f"{where}: test_index {att.test_index}, the task has {len(task.test)} test inputs")
-        if len(att.pairs) != len(task.train):
-            raise SpecError(f"{where}: {len(att.pairs)} feedback pairs, the task has {len(task.train)} train pairs")
-        if wanted is not None and att.task_id not in wanted:
-            continue
-        if att.task_id not in chosen:
-            if p.max_tasks is not None and len(chosen) >= p.max_tasks:
-                continue
-            chosen.append(att.task_id)
-        tasks.append(task)
-        attempts.append(att)
-    if not attempts:
-        raise SpecError(f"refine_dataset {p.refine_dataset}: no records left after max_tasks/task_ids")
+    shapes = {tid: (len(t.train), len(t.test)) for tid, t in by_id.items()}
+    kept = refine.select_records(doc, p.refine_dataset, shapes, p.task_ids, p.max_tasks)
+    attempts = [doc.records[i] for i in kept]
+    tasks = [by_id[a.task_id] for a in attempts]
     return tasks, attempts
 
 

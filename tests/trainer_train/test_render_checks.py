@@ -21,25 +21,18 @@ def _render(*args):
     return run_cli("render", *args)
 
 
-@pytest.fixture
-def refine_file(tmp_path):
+def _write_refine(path, task_id="007bbfb7", pairs=5, test_index=0):
     from jobs.refine import Attempt, PairFeedback, RefineFile, write
 
-    path = tmp_path / "refine.json.gz"
-    write(
-        path,
-        RefineFile(
-            dataset="kaggle2024/train",
-            records=[
-                Attempt(
-                    task_id="007bbfb7",
-                    program="x = 1\n",
-                    pairs=[PairFeedback(output=None, correct=False, pixel_score=0)],
-                )
-            ],
-        ),
-    )
+    feedback = [PairFeedback(output=None, correct=False, pixel_score=0)] * pairs
+    record = Attempt(task_id=task_id, test_index=test_index, program="x = 1\n", pairs=feedback)
+    write(path, RefineFile(dataset="kaggle2024/train", records=[record]))
     return path
+
+
+@pytest.fixture
+def refine_file(tmp_path):
+    return _write_refine(tmp_path / "refine.json.gz")  # 007bbfb7: 5 train pairs, 1 test input
 
 
 @pytest.mark.parametrize(
@@ -74,6 +67,31 @@ def refine_file(tmp_path):
             ["-p", "refine_dataset={refine}", "-p", "dataset=arc1/train"],
             "answers dataset 'kaggle2024/train', but dataset is 'arc1/train'",
         ),
+        (
+            "grpo-refine",
+            ["-p", "refine_dataset={refine_unknown_task}"],
+            "record 0 (task 0000beef): no such task in kaggle2024/train",
+        ),
+        (
+            "grpo-refine",
+            ["-p", "refine_dataset={refine_two_pairs}"],
+            "record 0 (task 007bbfb7): 2 feedback pairs, the task has 5 train pairs",
+        ),
+        (
+            "grpo-refine",
+            ["-p", "refine_dataset={refine_test_index}"],
+            "record 0 (task 007bbfb7): test_index 3, the task has 1 test inputs",
+        ),
+        (
+            "grpo-refine",
+            ["-p", "refine_dataset={refine}", "-p", 'task_ids=["00d62c1b"]'],
+            "task_ids: 00d62c1b not in refine_dataset",
+        ),
+        (
+            "grpo-refine",
+            ["-p", "refine_dataset={refine}", "-p", 'task_ids=["nosuchid"]'],
+            "task_ids: nosuchid not in refine_dataset",
+        ),
         ("grpo", ["-p", "prompt_template={bad_template}"], "prompt_template {bad_template}: user: line 1:"),
         ("grpo", ["-p", "prompt_template={typo_template}"], "unknown key 'usr'"),
         ("eval", ["-p", "common_module={bad_module}"], "common_module {bad_module}: line 2: SyntaxError"),
@@ -87,6 +105,9 @@ def test_render_refuses_in_one_line(home, tmp_path, refine_file, template, args,
     (tmp_path / "lib.py").write_text("def f(:\n  pass\n".replace("def f(:\n", "x = 1\ndef f(:\n"))
     subs = dict(
         refine=refine_file,
+        refine_unknown_task=_write_refine(tmp_path / "unknown.json", task_id="0000beef"),
+        refine_two_pairs=_write_refine(tmp_path / "two.json", pairs=2),
+        refine_test_index=_write_refine(tmp_path / "index.json", test_index=3),
         bad_template=tmp_path / "bad.toml",
         typo_template=tmp_path / "typo.toml",
         bad_module=tmp_path / "lib.py",
@@ -124,3 +145,6 @@ def test_a_remote_profile_does_not_read_local_files(home):
     assert specs[0].params["refine_dataset"] == "/on/the/cluster/refine.json.gz"
     with pytest.raises(SpecError, match="needs refine_dataset"):
         build_specs("grpo-refine", [], "remote")
+    # a built-in set's ids are known here, wherever the job runs
+    with pytest.raises(SpecError, match="task_ids: nosuchid not in dataset 'kaggle2024/train'"):
+        build_specs("grpo-refine", ["refine_dataset=/on/the/cluster/r.json", 'task_ids=["nosuchid"]'], "remote")
