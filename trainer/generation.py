@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from jobs.errors import JobsError
 
@@ -156,6 +156,35 @@ class TransformersGenerator:
         return out  # type: ignore[return-value]
 
 
+def vllm_requests(
+    n: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    seeds: Sequence[int] | None = None,
+    penalties: tuple[float, float] = (0.0, 0.0),
+) -> list[dict[str, Any]]:
+    """vLLM SamplingParams keyword arguments, one per prompt. vLLM seeds each request on its
+    own: one seed for all would give identical samples of identical prompts (a GRPO group, an
+    eval's n samples of one task), so every prompt gets its own."""
+    per_prompt = list(seeds) if seeds is not None else [seed + i for i in range(n)]
+    if len(per_prompt) != n:
+        raise ValueError(f"{len(per_prompt)} seeds for {n} prompts")
+    return [
+        dict(
+            n=1,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_new_tokens,
+            seed=int(s),
+            frequency_penalty=penalties[0],
+            presence_penalty=penalties[1],
+        )
+        for s in per_prompt
+    ]
+
+
 class VLLMGenerator:
     """vLLM offline engine; LoRA adapters through LoRARequest (no merge needed)."""
 
@@ -198,20 +227,9 @@ class VLLMGenerator:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        # vLLM seeds each request on its own: one seed for all would give identical samples of
-        # identical prompts, so every prompt gets its own
-        per_prompt = list(seeds) if seeds is not None else [seed + i for i in range(len(prompts))]
         sp = [
-            SamplingParams(
-                n=1,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_new_tokens,
-                seed=int(s),
-                frequency_penalty=penalties[0],
-                presence_penalty=penalties[1],
-            )
-            for s in per_prompt
+            SamplingParams(**kw)
+            for kw in vllm_requests(len(prompts), max_new_tokens, temperature, top_p, seed, seeds, penalties)
         ]
         lora = None
         if self.adapter:
