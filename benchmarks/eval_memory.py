@@ -5,8 +5,9 @@ at most 1.3x the peak RSS).
 
 Each row is one real eval job (`python -m trainer run RUN_DIR`, the tiny model built by
 trainer.tiny_model, transformers generate on the CPU, the real sandbox) on the same real
-ARC-AGI-1 tasks with the same config, differing only in n_predictions; peak RSS is the largest
-resident set of the job's process tree (getrusage of a wrapper that only waits for it). The
+ARC-AGI-1 tasks with the same config, differing only in n_predictions; peak RSS is RUSAGE_CHILDREN's
+maxrss of a wrapper that only waits for the job: the largest resident set any one process of the
+job's tree reached (the trainer's own process here; the sandbox workers are far smaller), not their sum. The
 baseline is the small run, measured in the same invocation. Completions are kept short
 (max_new_tokens 8) so that the time goes into the per-prediction bookkeeping being measured.
 """
