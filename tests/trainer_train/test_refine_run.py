@@ -1,5 +1,6 @@
 """The refine workflow end to end on CPU with the tiny model and real ARC tasks: an eval run ->
-`arcctl refine-data` -> a 3-step grpo-refine run -> a refine evaluation of its checkpoint."""
+`arcctl refine-data` -> a 3-step grpo-refine run -> a fork of it from its checkpoint -> a refine
+evaluation of the first run's checkpoint."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from arcctl.cli.main import app
 from jobs import refine, rundir
-from jobs.spec import JobSpec
+from jobs.spec import CheckpointRef, JobSpec
 
 from .helpers import FAST, completions, events, metrics, run_trainer
 
@@ -67,6 +68,23 @@ def test_eval_then_refine_data_then_grpo_refine_then_refine_eval(tmp_path, tiny_
     assert {c["task_id"] for c in comps} <= {a.task_id for a in doc.records}
     assert all(c["augmentation"] is None for c in comps)  # refine prompts are never augmented
     assert events(run)[-1]["reason"] == "completed" and (run / "checkpoint-3").is_dir()
+
+    # 3b. a fork of the refine run from its checkpoint (what a resume, a guard rollback or `arcctl
+    # fork` starts) trains on at the next step, on refine prompts, with the changed parameter
+    child = tmp_path / "refine-fork"
+    JobSpec(
+        kind="grpo-refine",
+        name="refine-fork",
+        template="grpo-refine",
+        run_dir=str(child),
+        params={**params, "max_steps": 4, "learning_rate": params["learning_rate"] / 2},
+        resume_from=CheckpointRef(run_dir=str(run), checkpoint="checkpoint-3"),
+    ).write()
+    proc = run_trainer("run", str(child))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert events(child)[0]["step"] == 3 and [m["step"] for m in metrics(child)] == [4]
+    assert metrics(child)[0]["learning_rate"] == pytest.approx(params["learning_rate"] / 2)
+    assert {c["task_id"] for c in completions(child)} <= {a.task_id for a in doc.records}
 
     # 4. refine evaluation of the trained checkpoint: before/after rows in compare
     rev = tmp_path / "refine-eval"
