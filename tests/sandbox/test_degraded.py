@@ -104,3 +104,31 @@ def test_no_token_readable_from_any_process_even_without_landlock():
     assert res[0].error is None, res[0].detail
     assert f"/proc/{owner.pid}/environ FileNotFoundError" in res[0].stdout
     assert secret not in res[0].stdout
+
+
+FILLER = (
+    "import os\ndef transform(g):\n    before = len(os.listdir('.'))\n    total = 0\n"
+    "    for i in range({n}):\n        with open(f'f{{i}}.bin', 'wb') as f:\n"
+    "            f.write(b'x' * {size})\n        total += {size}\n"
+    "    print(before, total // 2**20)\n    return g\n"
+)
+
+
+@pytest.mark.timeout(120)
+def test_without_a_mount_namespace_files_are_still_capped_and_wiped(monkeypatch):
+    """No tmpfs can be mounted (as on hosts that refuse unprivileged namespaces): the worker
+    measures the program's files while it runs and kills it past `disk_mb`; many empty files
+    count too; the next program starts in an empty temp dir."""
+    monkeypatch.setenv("ARCCTL_SANDBOX_NAMESPACES", "0")
+    big = FILLER.format(n=200, size=2**20)  # 200 MB in 1 MB files, 8 MB allowed
+    many = FILLER.format(n=100_000, size=0)  # empty files
+    small = FILLER.format(n=3, size=2**20)
+    with Sandbox(workers=1, timeout_s=20.0, disk_mb=8) as sb:
+        prot = sb.protections()
+        assert "no mount namespace" in prot["disk"] and prot["netns"] is False
+        res = sb.run_many([big, small, many, small], [[GRID]] * 4)
+    assert [r.error for r in res] == ["unsafe", None, "unsafe", None], [r.detail for r in res]
+    assert "more than 8 MB of files" in res[0].detail and "more than 8 MB of files" in res[2].detail
+    for r in (res[1], res[3]):
+        left_before, written = map(int, r.stdout.split("\n")[0].split())
+        assert (left_before, written) == (0, 3)  # the killed program's files are gone

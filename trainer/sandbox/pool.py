@@ -183,6 +183,7 @@ class Sandbox:
             "disk_mb": self.disk_mb,
             "fast_path_pool": self.fast_path,
             "landlock": os.environ.get("ARCCTL_SANDBOX_LANDLOCK") != "0",
+            "namespaces": os.environ.get("ARCCTL_SANDBOX_NAMESPACES") != "0",
             "seccomp": os.environ.get("ARCCTL_SANDBOX_SECCOMP", ""),
         }
         env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}

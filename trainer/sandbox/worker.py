@@ -31,6 +31,11 @@ from .runner import ProgramTimeout, Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
 MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
+# Without a tmpfs (no mount namespace) the worker measures the program's files this often; a
+# program writes at most RLIMIT_FSIZE per file, so between two looks it can pass the cap by
+# little, and it is killed at the first look over it. Many empty files count too (inodes).
+DISK_POLL_S = 0.02
+DISK_MAX_ENTRIES = 4096
 INPUT_CACHE = 64  # input sets kept decoded (the parent sends each set once)
 
 
@@ -120,7 +125,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
                 disarm()
                 res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
         else:
-            res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock)
+            res = _run_child(runner, msg["src"], inputs[msg["key"]], cfg, program_filter, sock, workdir)
             _wipe(workdir)
             # One program per forking worker: what this process decoded and relayed (the program's
             # source, its result) stays in its freed heap, which the next child would inherit and
@@ -159,7 +164,13 @@ def _probe_child(program_filter: seccomp.Prepared | None, cfg: dict) -> None:
 
 
 def _run_child(
-    runner: Runner, src: str, inputs: list, cfg: dict, program_filter: seccomp.Prepared | None, sock: socket.socket
+    runner: Runner,
+    src: str,
+    inputs: list,
+    cfg: dict,
+    program_filter: seccomp.Prepared | None,
+    sock: socket.socket,
+    workdir: str,
 ) -> dict:
     timeout_s = cfg["timeout_s"]
     r, w = os.pipe()
@@ -169,8 +180,13 @@ def _run_child(
     if pid == 0:  # the child: never returns
         _child(me, runner, src, inputs, cfg, program_filter, sock, r, w)
     os.close(w)
-    data, timed_out = _collect(r, pid, t0 + timeout_s)
+    over_disk = (lambda: _disk_over(workdir, cfg["disk_mb"])) if cfg.get("disk_watch") else None
+    data, timed_out = _collect(r, pid, t0 + timeout_s, over_disk)
     os.close(r)
+    if data is DISK_FULL:
+        _reap(pid, t0 + timeout_s)
+        mb = cfg["disk_mb"]
+        return {"outputs": None, "error": "unsafe", "detail": f"wrote more than {mb} MB of files", "cpu": _child_cpu()}
     # The pipe is closed; the child must now be gone too (one that closed it early and lingers
     # is killed at the deadline, never left running next to the next program).
     status, lingered = _reap(pid, t0 + timeout_s)
@@ -221,14 +237,26 @@ def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None
     os._exit(code)
 
 
-def _collect(r: int, pid: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything the child writes until it closes the pipe; SIGKILL at the deadline."""
+DISK_FULL = b"disk"  # _collect's marker: the child was killed for its files
+
+
+def _collect(r: int, pid: int, deadline: float, over_disk=None) -> tuple[bytes, bool]:
+    """Everything the child writes until it closes the pipe; SIGKILL at the deadline, or as soon
+    as `over_disk()` says its files passed the cap."""
     chunks, size = [], 0
     poller = select.poll()
     poller.register(r, select.POLLIN)
+    next_look = time.monotonic()
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
+        now = time.monotonic()
+        if over_disk is not None and now >= next_look:
+            if over_disk():
+                os.kill(pid, signal.SIGKILL)
+                return DISK_FULL, False
+            next_look = now + DISK_POLL_S
+        left = deadline - now
+        wait = left if over_disk is None else min(left, DISK_POLL_S)
+        if left <= 0 or not poller.poll(max(wait, 0) * 1000):
             if deadline - time.monotonic() > 0:
                 continue
             os.kill(pid, signal.SIGKILL)
@@ -289,6 +317,25 @@ def _child_cpu() -> float:
     total = ru.ru_utime + ru.ru_stime
     used, _cpu_seen[0] = total - _cpu_seen[0], total
     return used
+
+
+def _disk_over(workdir: str, limit_mb: int) -> bool:
+    """Do the files under `workdir` take more than `limit_mb`, or number more than
+    DISK_MAX_ENTRIES? (Blocks allocated, so a sparse file counts what it really holds.)"""
+    used, entries, stack = 0, 0, [workdir]
+    try:
+        while stack:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    entries += 1
+                    used += e.stat(follow_symlinks=False).st_blocks * 512
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+                    if entries > DISK_MAX_ENTRIES or used > limit_mb * 2**20:
+                        return True
+    except OSError:  # a file removed while we looked: measured again at the next look
+        return False
+    return False
 
 
 def _wipe(workdir: str) -> bool:

@@ -136,7 +136,9 @@ def main() -> None:
     root = cfg["root"]
     os.chdir(root)
     prot: dict = {}
-    ns = isolation.enter_namespaces()
+    # ARCCTL_SANDBOX_NAMESPACES=0 plays a host without unprivileged namespaces (as some container
+    # runtimes and distributions are), so the fallback below is tested on any machine
+    ns = isolation.enter_namespaces() if cfg.get("namespaces", True) else {"netns": "", "mountns": ""}
     prot["netns"] = ns["netns"] or False
     tmpfs = bool(ns["mountns"])
     try:
@@ -184,11 +186,12 @@ def main() -> None:
         # process starts from the same one, whichever worker serves it.
         cfg["random_state"] = random.getstate()
         prot["proc"] = "hidden (empty tmpfs over /proc)" if tmpfs and isolation.hide_proc() else "visible"
+        cfg["disk_watch"] = not tmpfs
         prot["disk"] = (
             f"private tmpfs of {cfg['disk_mb']} MB per worker, emptied after every program"
             if tmpfs
-            else "temp dir emptied after every program (no mount namespace: "
-            "size not capped beyond RLIMIT_FSIZE per file)"
+            else f"temp dir emptied after every program; no mount namespace, so a program whose files "
+            f"pass {cfg['disk_mb']} MB is killed (its worker measures them while it runs)"
         )
     except BaseException as e:  # noqa: BLE001
         ctrl.send(json.dumps({"fatal": f"{type(e).__name__}: {e}"}).encode())
