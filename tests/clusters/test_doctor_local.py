@@ -49,7 +49,10 @@ def test_local_profile_lines_and_exit_code(env, tmp_path):
     assert lines[0] == "✓ connection: jobs run on this machine (no ssh)"
     assert lines[2] == f"✓ runs_root: {tmp_path / 'runs'} is writable"
     # the default interpreter is the one arcctl runs in (this venv's), and it has the training stack
-    assert lines[4].startswith(f"✓ python: {Path(sys.executable).parent}/python") and "imports trainer; torch 2." in lines[4]
+    assert (
+        lines[4].startswith(f"✓ python: {Path(sys.executable).parent}/python")
+        and "imports trainer; torch 2." in lines[4]
+    )
     assert "trl 1." in lines[4] and "peft " in lines[4] and "missing" not in lines[4]
     assert lines[6] == "✓ dry run: a job renders (local jobs need no scheduler)"
     checks = json.loads(_doctor(env, "here", "--json").stdout)
