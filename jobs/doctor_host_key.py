@@ -72,6 +72,6 @@ def from_login(alias: str, error: str | None) -> KeyVerdict:
     """The verdict when only the login could check the key: it worked, or failed on the key."""
     if error is None:
         return KeyVerdict(True, f"{alias}'s key is in known_hosts (checked at login)")
-    if "host key" in error:
+    if "host key" in error.lower():  # paramiko's and the system ssh's wording
         return KeyVerdict(False, error, f"verify the key with the host's admin, then `ssh {alias}` once to add it")
     return KeyVerdict(None)

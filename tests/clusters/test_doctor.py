@@ -194,6 +194,37 @@ def test_unknown_host_key_is_its_own_line_with_the_fix(profiles, sshd, tmp_path)
     assert rc == 0 and checks["host key"]["ok"] is True and fp in checks["host key"]["detail"], checks
 
 
+RELAY = """
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def up():
+    while b := os.read(0, 65536):
+        s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while b := s.recv(65536):
+    os.write(1, b)
+"""
+
+
+def test_host_key_behind_a_proxycommand_is_judged_by_the_login(profiles, sshd, tmp_path):
+    """A host reached through ProxyCommand cannot be asked for its key directly: the login checks
+    it, and an unknown key is still the "host key" line (not "connection"), with the fix."""
+    (tmp_path / "relay.py").write_text(RELAY)
+    proxy = f"  ProxyCommand {sys.executable} {tmp_path / 'relay.py'} %h %p\n"
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    unknown = sshd.ssh_config(tmp_path / "ssh_config_proxy_unknown", known_hosts=empty, extra=proxy)
+    rc, checks = _checks({**profiles, "ARCCTL_SSH_CONFIG": str(unknown)}, "good")
+    assert rc == 1 and list(checks) == ["host key"], checks
+    assert "is unknown" in checks["host key"]["detail"] and "`ssh testhost` once" in checks["host key"]["fix"]
+
+    known = sshd.ssh_config(tmp_path / "ssh_config_proxy_known", extra=proxy)
+    rc, checks = _checks({**profiles, "ARCCTL_SSH_CONFIG": str(known)}, "good")
+    assert rc == 0 and checks["host key"]["detail"] == "testhost's key is in known_hosts (checked at login)", checks
+    assert list(checks)[:2] == ["host key", "connection"]
+
+
 def test_unreachable_host_stops_after_the_connection(profiles):
     rc, checks = _checks(profiles, "nowhere")
     assert rc == 1 and list(checks) == ["connection"]
