@@ -1,11 +1,14 @@
 """`arcctl doctor PROFILE`: is this profile ready for a first job? Each check runs where the job
 will be launched (this machine, or the profile's host over SSH) and says what to fix.
 
-Checks, in order (a failed connection skips the rest): the connection (host key known, login
-works), the scheduler's commands and versions, runs_root writable, free disk under it, the
-profile's Python (after its setup lines) importing the trainer with torch/transformers/trl/peft,
-GPUs (NVML in the profile's Python; Slurm: the partitions' GPUs), and a dry-run submit with the profile's
-partition/account (`sbatch --test-only`, `condor_submit -dry-run`).
+Checks, in order (a failed connection skips the rest): the host key is in known_hosts
+(jobs.doctor_host_key), the login works, the scheduler's commands and versions, runs_root
+writable, free disk under it, the profile's Python (after its setup lines) importing the trainer
+with torch/transformers/trl/peft, GPUs (NVML in the profile's Python; Slurm: the partitions' GPUs),
+and a dry-run submit with the profile's partition/account (`sbatch --test-only`,
+`condor_submit -dry-run`). From an HTCondor submit host the execute nodes cannot be seen: a docker
+or container universe's Python, and GPUs the submit host does not have itself, are "- not
+checked" lines (with what to check where), never a ✗.
 """
 
 from __future__ import annotations
@@ -100,17 +103,31 @@ class Doctor:
     def connection(self) -> bool:
         if not self.host:
             return bool(self.add("connection", True, "jobs run on this machine (no ssh)"))
+        from jobs.doctor_host_key import check_host_key, from_login
+
+        key = check_host_key(self.host, self.timeout)
+        if key.ok is False:  # the login would be refused for the same reason
+            return bool(self.add("host key", False, key.detail, key.fix))
+        if key.ok:
+            self.add("host key", True, key.detail)
         try:
             res = self.shell.run(["true"], timeout=self.timeout)
+            failed = None if res.rc == 0 else f"`true` exited {res.rc} on {self.host}: {res.stderr.strip()}"
         except JobsError as e:
+            failed = str(e)
+        if failed is not None:
+            # a login through a hop or the system ssh is where such a host's key is checked
+            late = from_login(self.host, failed) if key.ok is None else key
+            if late.ok is False:
+                return bool(self.add("host key", False, late.detail, late.fix))
             return bool(
                 self.add(
-                    "connection", False, str(e), f"fix the ssh access to {self.host} first (`arcctl hosts {self.host}`)"
+                    "connection", False, failed, f"fix the ssh access to {self.host} first (`arcctl hosts {self.host}`)"
                 )
             )
-        if res.rc != 0:
-            return bool(self.add("connection", False, f"`true` exited {res.rc} on {self.host}: {res.stderr.strip()}"))
-        return bool(self.add("connection", True, f"ssh to {self.host} works (host key known, login accepted)"))
+        if key.ok is None:
+            self.add("host key", True, from_login(self.host, None).detail)
+        return bool(self.add("connection", True, f"ssh to {self.host} works (login accepted)"))
 
     def scheduler(self) -> None:
         if self.p.backend == "local":
@@ -199,11 +216,14 @@ class Doctor:
         if self.p.backend == "htcondor" and str(
             self.opts.get("universe", "docker" if self.opts.get("docker_image") else "vanilla")
         ) in ("docker", "container"):
+            image = self.opts.get("docker_image") or "(no docker_image set)"
             self.add(
                 "python",
                 None,
-                f"jobs run in the image {self.opts.get('docker_image')}; check it has the trainer "
-                "(the repository's container recipe installs it)",
+                f"not checked: jobs run inside the image {image} on the pool's execute nodes, which "
+                f"{self.where} cannot look into; where the image is, check it with "
+                f"`docker run --rm {image} python -c 'import trainer'` "
+                "(the repository's containers/Dockerfile installs the trainer)",
             )
             return
         setup = setup_lines(self.opts, where)
@@ -263,6 +283,16 @@ class Doctor:
         detail = f"no GPU visible from {self.where}"
         if self.probe.get("nvml"):
             detail += f" (NVML: {self.probe['nvml']})"
+        if self.p.backend == "htcondor":
+            # the submit host is rarely a GPU machine: the pool's GPUs are on execute nodes that
+            # only the schedd matches against; the dry run checks the request itself
+            self.add(
+                "gpus",
+                None,
+                f"not checked: the pool's GPUs are on its execute nodes, not on {self.where}"
+                + (f"; request_gpus = {need} goes to the dry run" if need else ""),
+            )
+            return
         if need == 0:
             self.add("gpus", None, detail + " (the profile asks for none)")
         else:

@@ -60,6 +60,12 @@ def profiles(slurm, ssh_config, venv, tmp_path):
         "htcondor",
         f'universe = "vanilla"\nbin_dir = "{tmp_path / "bin"}"\nsetup = ["source {venv}/bin/activate"]',
     )
+    write(
+        "condor-docker",
+        "htcondor",
+        f'universe = "docker"\ndocker_image = "arcctl-trainer:0.1.0"\nbin_dir = "{tmp_path / "bin"}"',
+        resources='gpus = 1\ncpus = 1\nmemory = "1G"',
+    )
     write("nowhere", "slurm", 'partition = "debug"', host="nosuchhost")
     return {
         **os.environ,
@@ -84,6 +90,7 @@ def test_good_slurm_profile_over_ssh(profiles, venv):
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
+        "✓ host key",
         "✓ connection",
         "✓ scheduler",
         "✓ runs_root",
@@ -135,6 +142,87 @@ def test_htcondor_profile_over_ssh_with_the_standin(profiles, venv, tmp_path):
         if (tmp_path / "state" / "queue.json").exists()
         else True
     )
+
+
+def test_htcondor_docker_universe_says_what_the_submit_host_cannot_check(profiles, tmp_path):
+    """The shipped example's universe: the trainer is inside an image on the execute nodes and the
+    GPUs are there too; from the submit host both are "- not checked" with what to do instead, not
+    a ✗ for the submit host's missing GPU. What it can check (scheduler, runs_root, the
+    description with docker_image and request_gpus) it does."""
+    res = doctor(profiles, "condor-docker")
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = {line.split(":")[0]: line for line in res.stdout.splitlines()}
+    assert list(lines) == [
+        "✓ host key",
+        "✓ connection",
+        "✓ scheduler",
+        "✓ runs_root",
+        "✓ disk",
+        "- python",
+        "- gpus",
+        "✓ dry run",
+    ], res.stdout
+    assert "not checked: jobs run inside the image arcctl-trainer:0.1.0" in lines["- python"]
+    assert "docker run --rm arcctl-trainer:0.1.0 python -c 'import trainer'" in lines["- python"]
+    assert "not checked: the pool's GPUs are on its execute nodes" in lines["- gpus"]
+    assert "request_gpus = 1" in lines["- gpus"]
+    dry = [c for c in standin.calls(tmp_path / "state") if c[0] == "condor_submit" and "-dry-run" in c]
+    assert dry, standin.calls(tmp_path / "state")
+
+
+def test_unknown_host_key_is_its_own_line_with_the_fix(profiles, sshd, tmp_path):
+    """The sshd's key is in no known_hosts file: one ✗ host key line with the fingerprint and the
+    command that adds it, nothing else tried; after that command the same profile passes."""
+    known = tmp_path / "empty_known_hosts"
+    known.write_text("")
+    cfg = sshd.ssh_config(tmp_path / "ssh_config_unknown", known_hosts=known)
+    env = {**profiles, "ARCCTL_SSH_CONFIG": str(cfg)}
+    fp = subprocess.run(
+        ["ssh-keygen", "-lf", "-"], input=sshd.host_pub + "\n", capture_output=True, text=True
+    ).stdout.split()[1]
+    rc, checks = _checks(env, "good")
+    assert rc == 1 and list(checks) == ["host key"], checks
+    assert checks["host key"]["ok"] is False and fp in checks["host key"]["detail"]
+    assert str(known) in checks["host key"]["detail"]
+    assert checks["host key"]["fix"] == f"verify {fp} with the host's admin, then `arcctl hosts testhost --trust {fp}`"
+    text = doctor(env, "good").stdout
+    assert text.startswith("✗ host key: ") and text.count("\n") == 1 and f"→ verify {fp}" in text
+
+    trust = subprocess.run([ARCCTL, "hosts", "testhost", "--trust", fp], capture_output=True, text=True, env=env)
+    assert trust.returncode == 0, trust.stderr
+    rc, checks = _checks(env, "good")
+    assert rc == 0 and checks["host key"]["ok"] is True and fp in checks["host key"]["detail"], checks
+
+
+RELAY = """
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def up():
+    while b := os.read(0, 65536):
+        s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while b := s.recv(65536):
+    os.write(1, b)
+"""
+
+
+def test_host_key_behind_a_proxycommand_is_judged_by_the_login(profiles, sshd, tmp_path):
+    """A host reached through ProxyCommand cannot be asked for its key directly: the login checks
+    it, and an unknown key is still the "host key" line (not "connection"), with the fix."""
+    (tmp_path / "relay.py").write_text(RELAY)
+    proxy = f"  ProxyCommand {sys.executable} {tmp_path / 'relay.py'} %h %p\n"
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    unknown = sshd.ssh_config(tmp_path / "ssh_config_proxy_unknown", known_hosts=empty, extra=proxy)
+    rc, checks = _checks({**profiles, "ARCCTL_SSH_CONFIG": str(unknown)}, "good")
+    assert rc == 1 and list(checks) == ["host key"], checks
+    assert "is unknown" in checks["host key"]["detail"] and "`ssh testhost` once" in checks["host key"]["fix"]
+
+    known = sshd.ssh_config(tmp_path / "ssh_config_proxy_known", extra=proxy)
+    rc, checks = _checks({**profiles, "ARCCTL_SSH_CONFIG": str(known)}, "good")
+    assert rc == 0 and checks["host key"]["detail"] == "testhost's key is in known_hosts (checked at login)", checks
+    assert list(checks)[:2] == ["host key", "connection"]
 
 
 def test_unreachable_host_stops_after_the_connection(profiles):

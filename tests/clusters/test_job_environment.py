@@ -160,3 +160,81 @@ def test_htcondor_wrapper_script_runs_the_setup_then_the_job(venv, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert json.loads((run_dir / "probe.json").read_text())["python"] == f"{venv}/bin/python"
+
+
+@pytest.mark.timeout(120)
+def test_htcondor_docker_universe_runs_the_setup_lines_in_the_image_too(venv, tmp_path):
+    """Docker universe with setup lines: the description names the image and runs job.sh (sent
+    into the container as the executable), which sources the setup and execs the job. No docker
+    daemon can run here, so the job is started the way the container's entry would start it:
+    the transferred executable with the description's arguments, in a bare environment."""
+    import htcondor2
+
+    from jobs.backends.htcondor import HTCondorBackend
+    from jobs.scheduler_shell import LocalShell
+    from tests.clusters import condor_standin as standin
+
+    standin.install(tmp_path / "bin", tmp_path / "state")
+    b = HTCondorBackend(
+        {
+            "bin_dir": str(tmp_path / "bin"),
+            "universe": "docker",
+            "docker_image": "arcctl-trainer:0.1.0",
+            "setup": [f"source {venv}/bin/activate", "echo setup-in-image >&2"],
+        },
+        shell=LocalShell(),
+    )
+    run_dir = tmp_path / "run"
+    b.submit(_probe_spec(run_dir, "htcondor"))
+    sub = htcondor2.Submit((run_dir / "job.sub").read_text())
+    assert sub.expand("universe") == "docker" and sub.expand("docker_image") == "arcctl-trainer:0.1.0"
+    script = run_dir / "job.sh"
+    assert sub.expand("executable") == str(script) and sub.expand("transfer_executable") == "true"
+    text = script.read_text()
+    assert text.startswith("#!/bin/bash\n") and f"set -e\nsource {venv}/bin/activate\n" in text
+    assert text.rstrip().endswith('exec "$@"')
+    args = sub.expand("arguments").strip('"').split()
+    assert args[:3] == ["python", "-m", "arc_probe"], args  # `python` as the setup lines put it on PATH
+    res = subprocess.run(
+        [str(script), *args],
+        cwd=sub.expand("initialdir"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 0 and "setup-in-image" in res.stderr, res.stderr
+    assert json.loads((run_dir / "probe.json").read_text())["python"] == f"{venv}/bin/python"
+
+
+@pytest.mark.timeout(120)
+def test_render_shows_the_htcondor_job_script_and_the_local_setup(venv, tmp_path):
+    cfg = tmp_path / "config"
+    (cfg / "profiles").mkdir(parents=True)
+    setup = f'setup = ["source {venv}/bin/activate", "module load cuda"]'
+    (cfg / "profiles" / "condor-setup.toml").write_text(
+        f'[profile]\nbackend = "htcondor"\nruns_root = "{tmp_path / "runs"}"\n[resources]\ngpus = 0\n'
+        f'[options]\nuniverse = "docker"\ndocker_image = "arcctl-trainer:0.1.0"\n{setup}\n'
+    )
+    (cfg / "profiles" / "local-setup.toml").write_text(
+        f'[profile]\nbackend = "local"\nruns_root = "{tmp_path / "runs"}"\n[options]\n{setup}\n'
+    )
+    (cfg / "profiles" / "local-python.toml").write_text(
+        f'[profile]\nbackend = "local"\nruns_root = "{tmp_path / "runs"}"\n[options]\npython = "{venv}/bin/python"\n'
+    )
+    env = {"ARCCTL_CONFIG_DIR": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
+
+    text = cli(env, "render", "grpo", "--profile", "condor-setup", "-p", "model_path=/m").stdout
+    assert "universe = docker\ndocker_image = arcctl-trainer:0.1.0\n" in text
+    assert f"executable = {tmp_path / 'runs'}/" in text and "/job.sh\ntransfer_executable = true\n" in text
+    assert "# job.sh (the executable above, written next to this file at submit):\n#   #!/bin/bash\n" in text
+    assert f'#   set -e\n#   source {venv}/bin/activate\n#   module load cuda\n#   set +e\n#   exec "$@"\n' in text
+
+    text = cli(env, "render", "grpo", "--profile", "local-setup", "-p", "model_path=/m").stdout
+    assert (
+        f'set -e\nsource {venv}/bin/activate\nmodule load cuda\nset +e\nexec "$@"\' arcctl-job python -m trainer run '
+        in text
+    ), text
+
+    text = cli(env, "render", "grpo", "--profile", "local-python", "-p", "model_path=/m").stdout
+    assert f"  {venv}/bin/python -m trainer run " in text and "activate" not in text, text
