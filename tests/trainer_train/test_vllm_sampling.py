@@ -35,4 +35,3 @@ def test_every_prompt_gets_its_own_seed_and_the_penalties():
     assert [r["seed"] for r in given] == [11, 5, 99]
     with pytest.raises(ValueError, match="2 seeds for 3 prompts"):
         vllm_requests(3, 64, 0.9, 1.0, seed=0, seeds=[1, 2])
-
