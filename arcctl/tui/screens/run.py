@@ -93,7 +93,8 @@ def spec_summary(view: RunView) -> Text:
 
 
 class MetricPicker(ModalScreen[list[str]]):
-    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("enter", "done", "apply")]
+    # enter must reach the screen: the focused SelectionList would take it as a toggle
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("enter", "done", "apply", priority=True)]
 
     def __init__(self, names: list[str], chosen: list[str]) -> None:
         super().__init__()
@@ -151,7 +152,8 @@ class RunScreen(SubScreen):
         spec = self.view.spec if self.view.spec_read or isinstance(self.view.fs, LocalFS) else {}
         preferred = PREFERRED_BY_KIND.get(str(spec.get("kind")), PREFERRED)
         names = self.view.metrics.names()
-        return [m for m in preferred if m in names] or preferred[:]
+        # none of them logged (a command job's own script): chart what the run does log
+        return [m for m in preferred if m in names] or names[:4] or preferred[:]
 
     def body(self) -> ComposeResult:
         with Horizontal(id="run-top"):
