@@ -241,9 +241,11 @@ class RunView:
     def progress(self) -> Progress:
         """Step / total, smoothed speed and ETA from the rows read so far (no I/O)."""
         params = self.spec.get("params") if isinstance(self.spec, dict) else None
-        return self.progress_tracker.estimate(
-            params if isinstance(params, dict) else None, done=self.exit_code_value is not None
-        )
+        params = params if isinstance(params, dict) else None
+        planned = self._metrics_tail.max_steps  # a trainer_state.json's
+        if planned and not (params or {}).get("max_steps"):
+            params = {**(params or {}), "max_steps": planned}  # a command job's spec plans no steps
+        return self.progress_tracker.estimate(params, done=self.exit_code_value is not None)
 
     def _read_exit_code(self) -> int | None:
         try:

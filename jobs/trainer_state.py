@@ -53,6 +53,11 @@ class MetricsSource:
         return self.jsonl.resets + self._state_resets
 
     @property
+    def max_steps(self) -> int | None:
+        """The planned steps of the trainer_state.json the rows come from (None for metrics.jsonl)."""
+        return None if self._use_jsonl else self.state.max_steps
+
+    @property
     def bad_lines(self) -> int:
         return self.jsonl.bad_lines
 

@@ -98,7 +98,7 @@ def test_the_dashboard_shows_the_command_jobs_trainer_state_metrics(command_job,
             assert "myfinetune" in " ".join(str(c) for c in table().get_row_at(0))
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and "rows 4" in status(app), timeout=60)
-            assert status(app).startswith("step 4 ") and "exit code 0" in status(app)
+            assert status(app).startswith("step 4/4 ") and "exit code 0" in status(app)  # total: max_steps
             run = app.screen
             assert set(run.view.metrics.names()) >= {"loss", "learning_rate"}
             # it opens on what the script logs, not on GRPO's reward and KL (no data there)
