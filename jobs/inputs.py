@@ -14,23 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import SpecError
+from jobs.her_targets import is_toy
 
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
+# kinds whose trainer loads `dataset` as ARC tasks (trainer.data); SFT reads tasks with programs
+TASK_FILE_KINDS = ("grpo", "grpo-refine", "eval", "her")
 
 
 def check_inputs(spec: Any) -> None:
     """Every render-time check of what a spec's job will read, for submit and fork alike: this
     machine's files when the job runs here, data set ids and HER targets anywhere."""
     local, kind, params = spec.host is None, spec.kind, spec.params
+    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+        from jobs.her_targets import check_targets
+
+        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
     if local:
         check_local_inputs(kind, params)
     elif kind == "grpo-refine" and not params.get("refine_dataset"):
         raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
     check_task_ids(kind, params, local)
-    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
-        from jobs.her_targets import check_targets
-
-        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
 
 
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
@@ -38,8 +41,11 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
         raise SpecError(
             "kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)"
         )
-    if kind != "her" and isinstance(params.get("dataset"), str):  # HER's own check knows its toy targets
-        _dataset(params["dataset"])
+    dataset = params.get("dataset")
+    if kind != "her" and isinstance(dataset, str):  # HER's own check knows its toy targets
+        _dataset(dataset)
+    if kind in TASK_FILE_KINDS and isinstance(dataset, str) and not is_toy(dataset):
+        check_task_files(dataset)
     if params.get("refine_dataset"):
         _refine(params)
     if params.get("prompt_template"):
@@ -108,6 +114,36 @@ def _dataset(dataset: str) -> None:
         f"dataset {dataset!r}: {what} on this machine, and not a built-in set{suggest(name, BUILTIN)} "
         f"({builtin_hint()}, synthetic[:N])"
     )
+
+
+def check_task_files(dataset: str) -> None:
+    """A local Kaggle-format file (with its `_solutions` sibling) or folder of task files, read
+    and validated as the trainer will: a ragged row, a colour 10, an empty or 31-row grid or a
+    pair without its output would otherwise stop the job once it has queued and loaded its model."""
+    from jobs.arc_tasks import solutions_path_for
+
+    path = Path(dataset.strip())
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.name.endswith((".json", ".json.gz")))
+    elif path.is_file():
+        files = [path, solutions_path_for(path)]
+    else:
+        return  # a built-in name, synthetic[:N], or a path _dataset has already refused
+    versions = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f is not None)
+    _validated(str(path), str(path.resolve()), versions)
+
+
+@functools.lru_cache(maxsize=16)
+def _validated(path: str, _resolved: str, _versions: tuple) -> None:
+    # once per version of the files and process: a sweep checks every point against the same file
+    from jobs.arc_tasks import DatasetError, load_kaggle, load_task_dir
+
+    try:
+        tasks = load_task_dir(path) if Path(path).is_dir() else load_kaggle(path)
+    except DatasetError as e:
+        raise SpecError(f"dataset {e}") from None
+    if not tasks:
+        raise SpecError(f"dataset {path}: contains no tasks")
 
 
 def _refine(params: dict[str, Any]) -> None:
