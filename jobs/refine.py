@@ -113,6 +113,8 @@ def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
             PairFeedback(output=o if is_grid(o) else None, correct=bool(c), pixel_score=float(px))
             for o, c, px in zip(outs, correct, pixel)
         ]
+    # a non-grid test output is kept as missing (as a train output is), not a refusal of the record
+    test_outputs = [g if is_grid(g) else None for g in pred["test_outputs"]] if pred.get("test_outputs") else None
     return Attempt(
         task_id=pred["task_id"],
         test_index=int(pred.get("test_index") or 0),
@@ -120,7 +122,7 @@ def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
         error=pred.get("error"),
         message=(pred.get("detail") or "")[:500],
         pairs=pairs,
-        test_outputs=pred.get("test_outputs"),
+        test_outputs=test_outputs,
         source={"run": run, "sample": pred.get("sample")},
     )
 
