@@ -158,6 +158,13 @@ def _refine(params: dict[str, Any]) -> None:
             f"refine_dataset {path} answers dataset {doc.dataset!r}, but dataset is "
             f"{params.get('dataset')!r} (set -p dataset={doc.dataset})"
         )
+    from jobs.datasets import BUILTIN
+    from jobs.her_targets import tasks_of
+
+    # a record of another task, or of a test input the task lacks, stops the job once loaded
+    name = doc.dataset.strip()
+    if name in BUILTIN or Path(name).is_file():  # a folder of task files is left to the trainer
+        refine.check_records(doc, path, doc.dataset, tasks_of(name, local=True) or {})
 
 
 def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[str, str]:

@@ -23,7 +23,6 @@ Records are ordered by (task_id, source run, sample), so the same inputs give th
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from jobs.errors import JobsError
 from jobs.evalmetrics import NO_CODE, is_grid
+from jobs.rundir import loads
 
 FORMAT = "arcctl-refine/1"
 Grid = list[list[int]]
@@ -183,7 +183,7 @@ def load(path: str | Path) -> RefineFile:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        doc = json.loads(raw)
+        doc = loads(raw)  # json.loads raised RecursionError on 100k `[`
     except OSError as e:
         raise RefineDataError(f"refine_dataset {path}: cannot read ({e.strerror or e})") from None
     except (ValueError, EOFError) as e:
@@ -210,3 +210,29 @@ def load(path: str | Path) -> RefineFile:
                 + (": " + ".".join(str(x) for x in loc[2:]) if loc[2:] else "")
             )
         raise RefineDataError(f"refine_dataset {path}: {where}: {err.get('msg')}") from None
+
+
+def record_problem(att: Attempt, n_train: int, n_test: int) -> str | None:
+    """Why a record cannot be shown with its task (its train and test input counts), or None.
+    `render` checks this against the data set as the trainer does once it has loaded it."""
+    if att.test_index >= n_test:
+        return f"test_index {att.test_index}, the task has {n_test} test inputs"
+    if len(att.pairs) != n_train:
+        return f"{len(att.pairs)} feedback pairs, the task has {n_train} train pairs"
+    return None
+
+
+def check_records(doc: RefineFile, path: str, dataset: str, tasks: dict[str, Any]) -> None:
+    """RefineDataError for the first record whose task is not in `tasks` ({id: raw task}) or
+    does not match it."""
+    for i, att in enumerate(doc.records):
+        where = f"refine_dataset {path}: record {i} (task {att.task_id})"
+        raw = tasks.get(att.task_id)
+        if not isinstance(raw, dict):
+            raise RefineDataError(f"{where}: no such task in {dataset}")
+        train, test = raw.get("train"), raw.get("test")
+        problem = record_problem(
+            att, len(train) if isinstance(train, list) else 0, len(test) if isinstance(test, list) else 0
+        )
+        if problem:
+            raise RefineDataError(f"{where}: {problem}")

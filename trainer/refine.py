@@ -33,10 +33,9 @@ def refine_tasks(p: Any) -> tuple[list, list[refine.Attempt]]:
         where = f"refine_dataset {p.refine_dataset}: record {i} (task {att.task_id})"
         if task is None:
             raise SpecError(f"{where}: no such task in {p.dataset}")
-        if att.test_index >= len(task.test):
-            raise SpecError(f"{where}: test_index {att.test_index}, the task has {len(task.test)} test inputs")
-        if len(att.pairs) != len(task.train):
-            raise SpecError(f"{where}: {len(att.pairs)} feedback pairs, the task has {len(task.train)} train pairs")
+        problem = refine.record_problem(att, len(task.train), len(task.test))
+        if problem:
+            raise SpecError(f"{where}: {problem}")
         if wanted is not None and att.task_id not in wanted:
             continue
         if att.task_id not in chosen:
