@@ -34,7 +34,8 @@ def refine_file(tmp_path):
                 Attempt(
                     task_id="007bbfb7",
                     program="x = 1\n",
-                    pairs=[PairFeedback(output=None, correct=False, pixel_score=0)],
+                    # one per train pair of 007bbfb7, as the trainer requires (render checks it too)
+                    pairs=[PairFeedback(output=None, correct=False, pixel_score=0)] * 5,
                 )
             ],
         ),
