@@ -49,7 +49,9 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
     if params.get("refine_dataset"):
         _refine(params)
     if params.get("prompt_template"):
-        _prompt_template(str(params["prompt_template"]))
+        _prompt_template(
+            str(params["prompt_template"]), refine=kind == "grpo-refine" or bool(params.get("refine_dataset"))
+        )
     if params.get("common_module"):
         _common_module(str(params["common_module"]))
 
@@ -193,19 +195,35 @@ def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[
     return raw
 
 
-def _prompt_template(path: str) -> None:
+# the fields trainer/prompt_template.py gives a template (its docstring lists them); the first-turn
+# keys are rendered without an earlier attempt, so only the refine keys see the refine fields
+PROMPT_FIELDS = frozenset({"task_id", "test_index", "n_train", "encoder_description", "train", "test_input"})
+REFINE_FIELDS = frozenset({"program", "error", "message", "feedback", "feedback_text"})
+
+
+def _prompt_template(path: str, refine: bool = False) -> None:
     raw = read_prompt_template(path)
+    if refine and "refine_user" not in raw:
+        raise SpecError(f"prompt_template {path}: this job refines earlier programs: the key 'refine_user' is required")
     try:
-        from jinja2 import Environment, TemplateSyntaxError
+        from jinja2 import Environment, TemplateSyntaxError, meta
     except ImportError:  # the console without jinja2: the trainer checks the syntax
         return
+    env = Environment()
     for key, text in raw.items():
         if key == "assistant_prefix":
             continue
         try:
-            Environment().parse(str(text))
+            names = meta.find_undeclared_variables(env.parse(str(text))) - set(env.globals)
         except TemplateSyntaxError as e:
             raise SpecError(f"prompt_template {path}: {key}: line {e.lineno}: {e.message}") from None
+        # a misspelt field would stop the job when the trainer renders its sample, after the queue
+        known = PROMPT_FIELDS | (REFINE_FIELDS if key.startswith("refine_") else frozenset())
+        unknown = sorted(names - known)
+        if unknown:
+            raise SpecError(
+                f"prompt_template {path}: {key}: unknown field '{unknown[0]}' (fields: {', '.join(sorted(known))})"
+            )
 
 
 def _common_module(path: str) -> None:
