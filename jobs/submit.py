@@ -197,6 +197,8 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
             f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
             "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template"
         )
+    if entry and not entry[0].strip():  # `-- "$UNSET_VAR" args`: the job would fail to exec ''
+        raise SpecError(f"the program of the command is empty: {entry!r} (the first word after `--` or of entry)")
     return entry
 
 
