@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import numbers
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ def task_from_dict(task_id: str, raw: Any, where: str = "") -> Task:
 
 def read_json(path: Path) -> Any:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a link to /dev/zero would never end
+            raise DatasetError(f"{path}: not a regular file")
         if path.name.endswith(".gz"):
             with gzip.open(path, "rt", encoding="utf-8") as f:
                 text = f.read()

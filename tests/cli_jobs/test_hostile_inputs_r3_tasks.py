@@ -104,3 +104,25 @@ def test_good_task_files_and_folders_still_render(home, tmp_path):
     (tmp_path / "good_solutions.json").write_text(json.dumps({"a": [[[1]]], "b": [[[2, 2], [3]]]}))
     with pytest.raises(SpecError, match="good_solutions.json: task b solutions\\[0\\]: row 1 has 1 cells"):
         build_specs("grpo", [f"dataset={good}"], "local")
+
+
+@pytest.mark.timeout(30)
+def test_a_solutions_sibling_that_never_ends_is_refused_not_read(home, tmp_path):
+    """The trainer reads `x_solutions.json` beside `x_challenges.json`: a named pipe there (or a
+    link to /dev/zero) hung its loader, and render, which now reads the same files."""
+    import os
+
+    challenges = tmp_path / "x_challenges.json"
+    challenges.write_text(json.dumps({"a": _task()}))
+    solutions = tmp_path / "x_solutions.json"
+    os.mkfifo(solutions)
+    with pytest.raises(SpecError, match=f"dataset {solutions}: not a regular file"):
+        build_specs("eval", [f"dataset={challenges}"], "local")
+    solutions.unlink()
+    solutions.symlink_to("/dev/zero")
+    with pytest.raises(SpecError, match=f"dataset {solutions}: not a regular file"):
+        build_specs("grpo", [f"dataset={challenges}"], "local")
+    from trainer.data import DatasetError, load_tasks
+
+    with pytest.raises(DatasetError, match="not a regular file"):
+        load_tasks(str(challenges))
