@@ -124,7 +124,9 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
     for tid, n in counts:
         # a count of 1e300 built entries until memory ran out; true was taken as 1
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TEST_INPUTS:
-            raise SubmissionError(f"{mpath}: task_tests.{tid}: {n!r} is not a number of test inputs (1..{MAX_TEST_INPUTS})")
+            raise SubmissionError(
+                f"{mpath}: task_tests.{tid}: {n!r} is not a number of test inputs (1..{MAX_TEST_INPUTS})"
+            )
         task_tests[str(tid)] = n
     from jobs.predictions import PredictionError, read_predictions
 
