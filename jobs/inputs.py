@@ -34,6 +34,7 @@ def check_inputs(spec: Any) -> None:
     elif kind == "grpo-refine" and not params.get("refine_dataset"):
         raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
     check_task_ids(kind, params, local)
+    check_model_paths(params)
 
 
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
@@ -224,6 +225,19 @@ def _prompt_template(path: str, refine: bool = False) -> None:
             raise SpecError(
                 f"prompt_template {path}: {key}: unknown field '{unknown[0]}' (fields: {', '.join(sorted(known))})"
             )
+
+
+def check_model_paths(params: dict[str, Any]) -> None:
+    """A model or adapter given as a relative or `~` path: the job runs in its own run dir and
+    the trainer expands nothing, so it would load nothing, on any backend. (An absolute path may
+    exist only where the job runs: a cluster node, a container; a hub id `org/name` is the
+    trainer's to resolve.)"""
+    for key in ("model_path", "adapter_path"):
+        value = params.get(key)
+        if isinstance(value, str) and value.startswith(("./", "../", "~")):
+            why = "the trainer expands no ~" if value.startswith("~") else "the job runs in its run dir"
+            where = Path(value).expanduser().absolute()
+            raise SpecError(f"{key} {value}: {why}; give the absolute path (here: {where})")
 
 
 def _common_module(path: str) -> None:

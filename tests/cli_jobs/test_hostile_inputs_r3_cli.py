@@ -24,3 +24,15 @@ def test_an_empty_program_is_refused(home):
     with pytest.raises(SpecError, match="the program of the command is empty"):
         build_specs("blank", [], "local")
     build_specs("command", [], "local", command=["echo", ""])  # an empty argument is fine
+
+
+@pytest.mark.parametrize("value", ["./out/checkpoint-100", "../models/tiny", "~/models/tiny"])
+@pytest.mark.parametrize("key", ["model_path", "adapter_path"])
+def test_a_model_path_the_job_cannot_see_is_refused(home, key, value):
+    """Every backend starts the job in its run dir and the trainer expands no `~`: a relative or
+    `~` model/adapter path rendered fine and the job stopped at model load, after its queue wait
+    (`org/name` hub ids and absolute paths, which may exist only where the job runs, pass)."""
+    with pytest.raises(SpecError, match=f"{key} {value}: .*give the absolute path"):
+        build_specs("eval", ["dataset=arc1/eval", f"{key}={value}"], "local")
+    build_specs("eval", ["dataset=arc1/eval", f"{key}=org/name"], "local")
+    build_specs("eval", ["dataset=arc1/eval", f"{key}=/only/on/the/cluster"], "local")
