@@ -14,23 +14,27 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import SpecError
+from jobs.her_targets import is_toy
 
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
+# kinds whose trainer loads `dataset` as ARC tasks (trainer.data); SFT reads tasks with programs
+TASK_FILE_KINDS = ("grpo", "grpo-refine", "eval", "her")
 
 
 def check_inputs(spec: Any) -> None:
     """Every render-time check of what a spec's job will read, for submit and fork alike: this
     machine's files when the job runs here, data set ids and HER targets anywhere."""
     local, kind, params = spec.host is None, spec.kind, spec.params
+    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
+        from jobs.her_targets import check_targets
+
+        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
     if local:
         check_local_inputs(kind, params)
     elif kind == "grpo-refine" and not params.get("refine_dataset"):
         raise SpecError("kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data`)")
     check_task_ids(kind, params, local)
-    if kind == "her":  # its targets: built-in ids and toy names anywhere, files on this machine
-        from jobs.her_targets import check_targets
-
-        check_targets(params["dataset"], params.get("task_ids"), params.get("max_tasks"), local=local)
+    check_model_paths(params)
 
 
 def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
@@ -38,12 +42,17 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
         raise SpecError(
             "kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)"
         )
-    if kind != "her" and isinstance(params.get("dataset"), str):  # HER's own check knows its toy targets
-        _dataset(params["dataset"])
+    dataset = params.get("dataset")
+    if kind != "her" and isinstance(dataset, str):  # HER's own check knows its toy targets
+        _dataset(dataset)
+    if kind in TASK_FILE_KINDS and isinstance(dataset, str) and not is_toy(dataset):
+        check_task_files(dataset)
     if params.get("refine_dataset"):
         _refine(params)
     if params.get("prompt_template"):
-        _prompt_template(str(params["prompt_template"]))
+        _prompt_template(
+            str(params["prompt_template"]), refine=kind == "grpo-refine" or bool(params.get("refine_dataset"))
+        )
     if params.get("common_module"):
         _common_module(str(params["common_module"]))
 
@@ -116,6 +125,36 @@ def _dataset(dataset: str) -> None:
     )
 
 
+def check_task_files(dataset: str) -> None:
+    """A local Kaggle-format file (with its `_solutions` sibling) or folder of task files, read
+    and validated as the trainer will: a ragged row, a colour 10, an empty or 31-row grid or a
+    pair without its output would otherwise stop the job once it has queued and loaded its model."""
+    from jobs.arc_tasks import solutions_path_for
+
+    path = Path(dataset.strip())
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.name.endswith((".json", ".json.gz")))
+    elif path.is_file():
+        files = [path, solutions_path_for(path)]
+    else:
+        return  # a built-in name, synthetic[:N], or a path _dataset has already refused
+    versions = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f is not None)
+    _validated(str(path), str(path.resolve()), versions)
+
+
+@functools.lru_cache(maxsize=16)
+def _validated(path: str, _resolved: str, _versions: tuple) -> None:
+    # once per version of the files and process: a sweep checks every point against the same file
+    from jobs.arc_tasks import DatasetError, load_kaggle, load_task_dir
+
+    try:
+        tasks = load_task_dir(path) if Path(path).is_dir() else load_kaggle(path)
+    except DatasetError as e:
+        raise SpecError(f"dataset {e}") from None
+    if not tasks:
+        raise SpecError(f"dataset {path}: contains no tasks")
+
+
 def _refine(params: dict[str, Any]) -> None:
     from jobs import refine
     from jobs.datasets import BUILTIN
@@ -171,19 +210,48 @@ def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[
     return raw
 
 
-def _prompt_template(path: str) -> None:
+# the fields trainer/prompt_template.py gives a template (its docstring lists them); the first-turn
+# keys are rendered without an earlier attempt, so only the refine keys see the refine fields
+PROMPT_FIELDS = frozenset({"task_id", "test_index", "n_train", "encoder_description", "train", "test_input"})
+REFINE_FIELDS = frozenset({"program", "error", "message", "feedback", "feedback_text"})
+
+
+def _prompt_template(path: str, refine: bool = False) -> None:
     raw = read_prompt_template(path)
+    if refine and "refine_user" not in raw:
+        raise SpecError(f"prompt_template {path}: this job refines earlier programs: the key 'refine_user' is required")
     try:
-        from jinja2 import Environment, TemplateSyntaxError
+        from jinja2 import Environment, TemplateSyntaxError, meta
     except ImportError:  # the console without jinja2: the trainer checks the syntax
         return
+    env = Environment()
     for key, text in raw.items():
         if key == "assistant_prefix":
             continue
         try:
-            Environment().parse(str(text))
+            names = meta.find_undeclared_variables(env.parse(str(text))) - set(env.globals)
         except TemplateSyntaxError as e:
             raise SpecError(f"prompt_template {path}: {key}: line {e.lineno}: {e.message}") from None
+        # a misspelt field would stop the job when the trainer renders its sample, after the queue
+        known = PROMPT_FIELDS | (REFINE_FIELDS if key.startswith("refine_") else frozenset())
+        unknown = sorted(names - known)
+        if unknown:
+            raise SpecError(
+                f"prompt_template {path}: {key}: unknown field '{unknown[0]}' (fields: {', '.join(sorted(known))})"
+            )
+
+
+def check_model_paths(params: dict[str, Any]) -> None:
+    """A model or adapter given as a relative or `~` path: the job runs in its own run dir and
+    the trainer expands nothing, so it would load nothing, on any backend. (An absolute path may
+    exist only where the job runs: a cluster node, a container; a hub id `org/name` is the
+    trainer's to resolve.)"""
+    for key in ("model_path", "adapter_path"):
+        value = params.get(key)
+        if isinstance(value, str) and value.startswith(("./", "../", "~")):
+            why = "the trainer expands no ~" if value.startswith("~") else "the job runs in its run dir"
+            where = Path(value).expanduser().absolute()
+            raise SpecError(f"{key} {value}: {why}; give the absolute path (here: {where})")
 
 
 def _common_module(path: str) -> None:

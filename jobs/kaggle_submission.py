@@ -21,6 +21,7 @@ from jobs.evalmetrics import grid_fingerprint, is_grid
 from jobs.rundir import loads
 
 PLACEHOLDER: list[list[int]] = [[0]]
+MAX_TEST_INPUTS = 100  # per task; ARC tasks have 1 to 4
 ATTEMPT_KEYS = ("attempt_1", "attempt_2")
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -116,12 +117,23 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
         raise SubmissionError(f"{mpath}: not found (is {run_dir} a finished eval run?)")
     try:
         metrics = loads(mpath.read_text())
-        task_tests = {str(k): int(v) for k, v in metrics["task_tests"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, OSError) as e:
+        counts = metrics["task_tests"].items()
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
         raise SubmissionError(f"{mpath}: unreadable or missing 'task_tests' ({e})") from None
-    from jobs.rundir import read_jsonl
+    task_tests = {}
+    for tid, n in counts:
+        # a count of 1e300 built entries until memory ran out; true was taken as 1
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TEST_INPUTS:
+            raise SubmissionError(
+                f"{mpath}: task_tests.{tid}: {n!r} is not a number of test inputs (1..{MAX_TEST_INPUTS})"
+            )
+        task_tests[str(tid)] = n
+    from jobs.predictions import PredictionError, read_predictions
 
-    preds = read_jsonl(ppath) if ppath.is_file() else []
+    try:  # a torn last line (an eval stopped mid-write) is skipped, as every run-dir reader does
+        preds = list(read_predictions(ppath, skip_unparseable=True)) if ppath.is_file() else []
+    except PredictionError as e:
+        raise SubmissionError(str(e)) from None
     return build_submission(preds, task_tests)
 
 

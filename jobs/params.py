@@ -40,6 +40,9 @@ LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", 
 # Every integer reaches C code (torch, tokenizers, setrlimit) as a 64-bit one: a larger one fails
 # there with OverflowError, after the job has queued.
 INT64_MAX = 2**63 - 1
+# programs sampled per task (eval) or per HER epoch: the trainer plans every one up front, so 1e18
+# would exhaust the GPU host's memory after the model has loaded
+MAX_SAMPLES = 100_000
 
 
 def _wandb_name(v: str | None) -> str | None:
@@ -375,14 +378,26 @@ class SamplingGroup(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    n: int = Field(ge=1)
+    n: int = Field(ge=1, le=MAX_SAMPLES)
     temperature: float = Field(ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
 
 
+def sampling_total(groups: Any) -> int | None:
+    """The programs per task of eval sampling groups, None when they are not a list of groups
+    (the field validation names what is wrong). Groups arrive as dicts (spec.json) or as
+    SamplingGroup (a -p value already typed), and a run's name uses the total too."""
+    if not isinstance(groups, list):
+        return None
+    try:
+        return sum(int(g.n if isinstance(g, SamplingGroup) else g["n"]) for g in groups)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
 class EvalParams(_Params):
     adapter_path: str | None = None
-    n_predictions: int = Field(128, ge=1, description="per task; with `sampling`, the sum of its n")
+    n_predictions: int = Field(128, ge=1, le=MAX_SAMPLES, description="per task; with `sampling`, the sum of its n")
     sampling: list[SamplingGroup] | None = Field(
         None,
         min_length=1,
@@ -403,11 +418,8 @@ class EvalParams(_Params):
     @classmethod
     def _sampling_total(cls, data):
         # with sampling groups, n_predictions is their sum (the metrics and pass@k use it)
-        if isinstance(data, dict) and isinstance(data.get("sampling"), list):
-            try:
-                data = {**data, "n_predictions": sum(int(g["n"]) for g in data["sampling"])}
-            except (KeyError, TypeError, ValueError):
-                pass  # the field validation names what is wrong with the group
+        if isinstance(data, dict) and (total := sampling_total(data.get("sampling"))) is not None:
+            data = {**data, "n_predictions": total}
         return data
 
     temperature: float = Field(1.0, ge=0)
@@ -441,7 +453,7 @@ class HERSamplingGroup(TypedDict):
 
     __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
 
-    n: Annotated[int, Field(ge=0, le=100_000)]
+    n: Annotated[int, Field(ge=0, le=MAX_SAMPLES)]
     temperature: Annotated[float, Field(ge=0, le=10)]
 
 

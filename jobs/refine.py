@@ -23,7 +23,6 @@ Records are ordered by (task_id, source run, sample), so the same inputs give th
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from jobs.errors import JobsError
 from jobs.evalmetrics import NO_CODE, is_grid
+from jobs.rundir import loads
 
 FORMAT = "arcctl-refine/1"
 Grid = list[list[int]]
@@ -113,6 +113,8 @@ def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
             PairFeedback(output=o if is_grid(o) else None, correct=bool(c), pixel_score=float(px))
             for o, c, px in zip(outs, correct, pixel)
         ]
+    # a non-grid test output is kept as missing (as a train output is), not a refusal of the record
+    test_outputs = [g if is_grid(g) else None for g in pred["test_outputs"]] if pred.get("test_outputs") else None
     return Attempt(
         task_id=pred["task_id"],
         test_index=int(pred.get("test_index") or 0),
@@ -120,7 +122,7 @@ def attempt_from_prediction(pred: dict[str, Any], run: str) -> Attempt | None:
         error=pred.get("error"),
         message=(pred.get("detail") or "")[:500],
         pairs=pairs,
-        test_outputs=pred.get("test_outputs"),
+        test_outputs=test_outputs,
         source={"run": run, "sample": pred.get("sample")},
     )
 
@@ -225,7 +227,7 @@ def load(path: str | Path) -> RefineFile:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        doc = json.loads(raw)
+        doc = loads(raw)  # json.loads raised RecursionError on 100k `[`
     except OSError as e:
         raise RefineDataError(f"refine_dataset {path}: cannot read ({e.strerror or e})") from None
     except (ValueError, EOFError) as e:

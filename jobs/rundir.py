@@ -298,18 +298,22 @@ class LineReader:
         if pos <= 0:
             self.offset = 0
             return 0
-        with self.fs.open_binary(self.path) as f:
-            f.seek(pos - 1)  # from the byte before: a line may start exactly at pos
-            while True:
-                piece = f.read(4096)
-                cut = piece.find(b"\n")
-                if cut >= 0:
-                    self.offset = pos + cut
-                    return self.offset
-                if not piece:  # one line longer than the rest of the file: all of it is "before"
-                    self.offset = size
-                    return size
-                pos += len(piece)
+        try:
+            with self.fs.open_binary(self.path) as f:
+                f.seek(pos - 1)  # from the byte before: a line may start exactly at pos
+                while True:
+                    piece = f.read(4096)
+                    cut = piece.find(b"\n")
+                    if cut >= 0:
+                        self.offset = pos + cut
+                        return self.offset
+                    if not piece:  # one line longer than the rest of the file: all of it is "before"
+                        self.offset = size
+                        return size
+                    pos += len(piece)
+        except IsADirectoryError:
+            self.offset = 0
+            return 0
 
     def read(self, max_bytes: int | None = None) -> bytes:
         """Up to max_bytes (None: all) of new complete lines; more when one line is longer."""
@@ -320,9 +324,12 @@ class LineReader:
         while size > self.offset:
             want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
             back = self._mark[1] if self._mark and self._mark[0] == self.offset else b""
-            with self.fs.open_binary(self.path) as f:
-                f.seek(self.offset - len(back))
-                chunk = f.read(want + len(back))
+            try:
+                with self.fs.open_binary(self.path) as f:
+                    f.seek(self.offset - len(back))
+                    chunk = f.read(want + len(back))
+            except IsADirectoryError:  # a folder has a size but no lines: nothing to read, never fatal
+                return b""
             if not chunk.startswith(back):  # another file now: read it from its start
                 self.offset, self.restarted, self._mark = 0, True, None
                 continue

@@ -67,6 +67,7 @@ def build_specs(
     `name`/`run_dir` that exists is an error."""
     from jobs.naming import check_name, check_run_dir, render_name, safe, unique_name
     from jobs.params import defaults as param_defaults
+    from jobs.params import sampling_total
     from jobs.sweep import RESOURCE_PREFIX, check_sweep_size, expand, parse_overrides, swept_keys
     from jobs.templates import load_profile, load_template
     from jobs.wandb_files import with_sweep_group
@@ -120,6 +121,8 @@ def build_specs(
                 params[k] = v
         if tpl.health:
             params["health"] = {**tpl.health, **(params.get("health") or {})}
+        if tpl.kind == "eval" and (total := sampling_total(params.get("sampling"))) is not None:
+            params["n_predictions"] = total  # the run is named by what it will sample ({n_predictions}preds)
         if len(points) > 1:
             params = with_sweep_group(tpl.kind, tpl.name_pattern, params, {k: ov[k] for k in swept})
         if run_dir:
@@ -194,6 +197,8 @@ def _command_entry(tpl, command: list[str] | None, local: bool) -> list[str] | N
             f"template {tpl.name} ({tpl.path}) is a command job without a command: give it after `--` "
             "(arcctl submit command -- PROGRAM ARGS...) or as entry = [...] in the template"
         )
+    if entry and not entry[0].strip():  # `-- "$UNSET_VAR" args`: the job would fail to exec ''
+        raise SpecError(f"the program of the command is empty: {entry!r} (the first word after `--` or of entry)")
     return entry
 
 

@@ -169,9 +169,10 @@ def longest_prompt_tokens(
     return best
 
 
-def show_prompt(p: Any, task_id: str | None = None) -> tuple[str, int, str]:
+def show_prompt(p: Any, task_id: str | None = None, kind: str | None = None) -> tuple[str, int, str]:
     """(prompt text, token count, task id) of the job's first task (or `task_id`) exactly as the
-    trainer would build it: its dataset (or refine file), encoder, prompt template and tokenizer."""
+    trainer would build it: its dataset (or refine file), encoder, prompt template and tokenizer.
+    A HER job's targets may be toy drawings (`toy[:N]`), which only its own loader draws."""
     from jobs.errors import SpecError
     from trainer.encoders import get_encoder
     from trainer.task_select import select_tasks
@@ -181,6 +182,11 @@ def show_prompt(p: Any, task_id: str | None = None) -> tuple[str, int, str]:
         from trainer.refine import refine_tasks
 
         tasks, attempts = refine_tasks(p)
+    elif kind == "her":
+        from trainer.her import load_targets
+
+        tasks = load_targets(p)
+        attempts = [None] * len(tasks)
     else:
         tasks = select_tasks(p.dataset, p.max_tasks, p.task_ids)
         attempts = [None] * len(tasks)
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             spec = JobSpec.read(args.spec)
             p = spec.typed_params()
-            text, n, task_id = show_prompt(p, args.task)
+            text, n, task_id = show_prompt(p, args.task, spec.kind)
         except JobsError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

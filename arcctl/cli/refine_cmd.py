@@ -5,7 +5,6 @@ of jobs.refine. Only pure-python jobs modules are imported."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
 
@@ -16,18 +15,11 @@ from arcctl.cli.progress_out import progress
 
 
 def _predictions(path: Path) -> Iterator[dict[str, Any]]:
-    """One prediction per line; a line that is not a JSON object is an error naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as e:
-                raise UserError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("task_id"), str):
-                raise UserError(f"{path}:{n}: not a prediction (needs an object with task_id)")
-            yield rec
+    """One prediction per line, each field checked; a line that is not a JSON object with the
+    fields of a prediction is an error naming file, line and field."""
+    from jobs.predictions import read_predictions
+
+    return read_predictions(path)
 
 
 def _counted(records: Iterator[dict[str, Any]], advance: Any) -> Iterator[dict[str, Any]]:

@@ -4,6 +4,7 @@ JSONL files (jobs.rundir.JsonlTail keeps a byte offset: following never re-reads
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Optional
 
@@ -114,6 +115,8 @@ def register(app: typer.Typer) -> None:
             emit(first)
             if not first and not follow and not fs.exists(tail.path):
                 typer.echo(f"(no {fname} in {run_dir} yet)", err=True)
+            if not first and target.host is None and os.path.isdir(tail.path):
+                raise SpecError(f"{tail.path}: a folder, not the run's {fname} file")
             if follow:
                 start = time.monotonic()
                 while max_seconds is None or time.monotonic() - start < max_seconds:

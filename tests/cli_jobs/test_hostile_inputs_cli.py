@@ -174,8 +174,10 @@ def test_a_dataset_the_trainer_cannot_load_is_refused_before_launch(home, tmp_pa
 
 
 def test_datasets_the_trainer_loads_pass(home, tmp_path):
+    task = '{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[3]]}]}'
     (tmp_path / "tasks").mkdir()
-    (tmp_path / "x_challenges.json").write_text("{}")
+    (tmp_path / "tasks" / "t1.json").write_text(task)  # an empty folder or `{}` the trainer refuses
+    (tmp_path / "x_challenges.json").write_text('{"t1": ' + task + "}")
     for value in ("arc1/eval", "synthetic:3", str(tmp_path / "tasks"), str(tmp_path / "x_challenges.json")):
         run_cli("render", "fake", "-p", f"dataset={value}", check=True)
 

@@ -226,6 +226,28 @@ def test_arcctl_prompt_errors_are_one_line(tmp_path, tiny_model_dir, args, messa
     assert len(r.output.strip().splitlines()) == 1
 
 
+@pytest.mark.timeout(180)
+def test_arcctl_prompt_of_a_her_job_shows_its_toy_target(tiny_model_dir):
+    """The HER template's default targets are toy drawings: `arcctl prompt her` said
+    "unknown dataset 'toy'" (it loaded the targets as an ARC data set)."""
+    from transformers import AutoTokenizer
+
+    from jobs.submit import build_specs
+    from trainer.prompts import build_prompt_text
+    from trainer.synthetic import toy_targets
+
+    r = CliRunner().invoke(app, ["prompt", "her", "-p", f"model_path={tiny_model_dir}", "--task", "12-squares"])
+    assert r.exit_code == 0, r.output
+    text, _, summary = r.output.rstrip("\n").rpartition("\n")
+    p = build_specs("her", [f"model_path={tiny_model_dir}"], "local")[0].typed_params()
+    (target,) = toy_targets(["12-squares"], seed=p.seed)  # the picture the job would draw
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert text == build_prompt_text(target, get_encoder(p.grid_encoder), tok)
+    assert summary.startswith("# ") and "task 12-squares," in summary
+    first = CliRunner().invoke(app, ["prompt", "her", "-p", f"model_path={tiny_model_dir}"])
+    assert first.exit_code == 0 and "task 9-vertical-lines," in first.output, first.output
+
+
 # -- common_module ---------------------------------------------------------------------------------
 
 
