@@ -11,6 +11,7 @@ before, with dashes turned into underscores.
 from __future__ import annotations
 
 import json
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -68,8 +69,22 @@ def _int64(value: Any) -> None:
         _int64(v)
 
 
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(a) for a in typing.get_args(annotation) if not isinstance(a, (str, int)))
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, v: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 for an int field: -p max_steps=true would train one step
+        if isinstance(v, bool) and not _admits_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"expected a number, not {str(v).lower()}")
+        return v
 
     @field_validator("*", mode="after")
     @classmethod
@@ -170,7 +185,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
     num_generations: int = Field(16, ge=2)
     beta: float = Field(0.01, ge=0)
     repetition_penalty: float = Field(1.02, gt=0, description="TRL GRPOConfig.repetition_penalty (sampling)")
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(1.0, gt=0, le=10)
     top_p: float = Field(1.0, gt=0, le=1)
     scale_rewards: Literal["group", "batch", "none"] = "batch"
     loss_type: LossType = "dapo"
@@ -378,8 +393,8 @@ class SamplingGroup(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    n: int = Field(ge=1, le=MAX_SAMPLES)
-    temperature: float = Field(ge=0)
+    n: int = Field(ge=1, le=MAX_SAMPLES, strict=True)  # strict: true is not 1
+    temperature: float = Field(ge=0, le=10)
     top_p: float = Field(1.0, gt=0, le=1)
 
 
@@ -422,7 +437,7 @@ class EvalParams(_Params):
             data = {**data, "n_predictions": total}
         return data
 
-    temperature: float = Field(1.0, ge=0)
+    temperature: float = Field(1.0, ge=0, le=10)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
     use_vllm: bool = False
@@ -453,7 +468,7 @@ class HERSamplingGroup(TypedDict):
 
     __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[misc]
 
-    n: Annotated[int, Field(ge=0, le=MAX_SAMPLES)]
+    n: Annotated[int, Field(ge=0, le=MAX_SAMPLES, strict=True)]
     temperature: Annotated[float, Field(ge=0, le=10)]
 
 

@@ -44,3 +44,37 @@ def test_sampling_groups_name_the_run_and_fill_the_spec_as_the_trainer_reads_it(
     spec.write()  # what the trainer reads on the host
     assert JobSpec.read(spec.run_dir).typed_params().n_predictions == 8
     assert EvalParams.model_validate({"model_path": "m", "dataset": "d", "n_predictions": MAX_SAMPLES})
+
+
+@pytest.mark.parametrize(
+    "kind, value, message",
+    [
+        # pydantic reads true as 1: a group of n=true sampled once
+        ("eval", 'sampling=[{"n": true, "temperature": 0.1}]', "sampling.0.n"),
+        ("her", 'sampling=[{"n": true, "temperature": 0.1}]', "sampling.0.n"),
+        # a temperature past any useful one is a typo (1e300 passed and sampled noise)
+        ("eval", 'sampling=[{"n": 4, "temperature": 1e300}]', "less than or equal to 10"),
+        ("eval", "temperature=50", "less than or equal to 10"),
+        ("grpo", "temperature=50", "less than or equal to 10"),
+    ],
+)
+def test_a_boolean_or_absurd_temperature_is_not_a_number_the_job_uses(home, kind, value, message):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(")):
+        build_specs(kind, ["dataset=arc1/eval", value] if kind == "eval" else [value], "local")
+    # the flags that are booleans still take them
+    build_specs("grpo", ["wandb=true", "use_vllm=false"], "local")
+
+
+def test_a_boolean_in_a_number_field_of_a_template_or_spec_is_refused():
+    """`max_steps = true` in a user TOML template or spec.json reached pydantic as a bool, which it
+    read as 1: the job trained one step. (-p parses `true` by the field's type and refuses it.)"""
+    from pydantic import ValidationError
+
+    from jobs.params import GRPOParams, SFTParams
+
+    base = dict(model_path="m", dataset="arc1/train")
+    with pytest.raises(ValidationError, match="expected a number, not true"):
+        GRPOParams(**base, max_steps=True)
+    with pytest.raises(ValidationError, match="expected a number, not false"):
+        SFTParams(**base, synthetic_tasks=10, learning_rate=False)
+    assert GRPOParams(**base, wandb=True, max_steps=3).max_steps == 3
