@@ -92,3 +92,41 @@ def test_garbage_a_program_leaves_is_freed_in_its_own_time(leaves, victim):
         res = sb.run_many([leaves, victim, victim + "#\n"], [[GRID]] * 3)
     # The program that left it pays (its own worker crashes on it, or not); never the next one.
     assert [(r.error, r.outputs) for r in res[1:]] == [(None, [FLIPPED])] * 2, [r.detail for r in res]
+
+
+# ----- capabilities ----------------------------------------------------------------------------------
+# Started by root, programs ran with root's capabilities. Seccomp and Landlock refuse the syscalls
+# that need most of them, but not an ioctl on a file the program may read: FIFREEZE or
+# FS_IOC_SHUTDOWN on any library file would freeze or shut down the host's file system. Probed
+# harmlessly here, in the program's own temp dir: reading a file whose mode allows nobody
+# (CAP_DAC_OVERRIDE), and marking a file immutable (CAP_LINUX_IMMUTABLE). fcntl comes through
+# importlib, which the audit hook (classification only) does not attribute to the program.
+CAPABILITIES = """import os, importlib, struct
+def transform(g):
+    os.close(os.open("nobody", os.O_CREAT | os.O_WRONLY, 0))
+    os.close(os.open("mine", os.O_CREAT | os.O_WRONLY, 0o600))
+    got = []
+    try:
+        os.close(os.open("nobody", os.O_RDONLY))
+        got.append(1)
+    except OSError:
+        got.append(0)
+    fd = os.open("mine", os.O_RDONLY)
+    try:
+        importlib.import_module("fcntl").ioctl(fd, 0x40086602, struct.pack("l", 0x10))  # FS_IOC_SETFLAGS +i
+        got.append(1)
+    except OSError:
+        got.append(0)
+    return [got]
+"""
+
+
+@pytest.mark.timeout(60)
+def test_programs_hold_no_capability_even_when_the_sandbox_runs_as_root():
+    with Sandbox(workers=1, timeout_s=5.0, memory_mb=256, check_determinism=False) as sb:
+        res = sb.run_many([CAPABILITIES, FLIPPED_BY_FORK], [[GRID]] * 2)
+        assert [(r.error, r.outputs) for r in res] == [(None, [[[0, 0]]]), (None, [FLIPPED])], [r.detail for r in res]
+        assert "none" in sb.protections()["capabilities"]
+
+
+FLIPPED_BY_FORK = "import os\ndef transform(g):\n    return np.flipud(g)\n"  # refused by the verifier: forks
