@@ -20,7 +20,7 @@ from .seccomp import conditional_rules, deny_list, describe
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 RET_KILL_PROCESS, RET_ERRNO, RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-LD_W_ABS, JEQ_K, JGE_K, JSET_K, JA, RET_K = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06
+LD_W_ABS, JEQ_K, JGE_K, JSET_K, JA, RET_K, AND_K = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06, 0x54
 OFF_NR, OFF_ARCH = 0, 4
 
 
@@ -106,9 +106,10 @@ class _Prog:
         return b"".join(out)
 
 
-def _cmp(p: _Prog, arg: int, op: str, value: int, fail: str) -> None:
-    """Fall through when arg `op` value holds (64-bit), else jump to `fail`."""
-    lo, hi = value & 0xFFFFFFFF, value >> 32
+def _cmp(p: _Prog, arg: int, op: str, value, fail: str) -> None:
+    """Fall through when arg `op` value holds (64-bit, "meq" on the low word), else jump to `fail`."""
+    if op in ("eq", "ne"):
+        lo, hi = value & 0xFFFFFFFF, value >> 32
     if op == "eq":
         p.op(LD_W_ABS, _arg_hi(arg))
         p.op(JEQ_K, hi, 0, fail)
@@ -122,6 +123,13 @@ def _cmp(p: _Prog, arg: int, op: str, value: int, fail: str) -> None:
         p.op(LD_W_ABS, _arg_lo(arg))
         p.op(JEQ_K, lo, fail, 0)
         p.label(ok)
+    elif op == "meq":  # (low word & mask) == datum: the mask never reaches the high word
+        mask, datum = value
+        if mask > 0xFFFFFFFF:
+            raise ValueError(f"mask {mask:#x} wider than 32 bits")
+        p.op(LD_W_ABS, _arg_lo(arg))
+        p.op(AND_K, mask)
+        p.op(JEQ_K, datum, 0, fail)
     else:
         raise ValueError(op)
 
