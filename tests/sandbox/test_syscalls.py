@@ -21,10 +21,10 @@ from trainer.sandbox.zygote import compile_filters
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64")
 
-NR = dict(bpf.X86_64, getpid=39)
+NR = dict(bpf.X86_64, getpid=39, sync=162, syncfs=306)
 NOPID = 0x3FFFFFFF  # above pid_max: no such process
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
-F_GETFL, F_SETOWN, F_SETSIG = 3, 8, 10
+F_GETFL, F_SETOWN, F_SETSIG, F_SETLEASE = 3, 8, 10, 1024
 HIGH = 1 << 32  # a bit above the 32 that the kernel reads of a command
 CLONE_SIGHAND = 0x800  # without CLONE_VM: EINVAL if clone is allowed at all (never forks)
 
@@ -94,6 +94,9 @@ def attacks(ppid: int, fd: int) -> list[tuple[str, str, tuple]]:
         # or verity-sealed for good, the host's file system frozen or shut down (on this pipe the
         # kernel would answer ENOTTY).
         ("ioctl FS_IOC_SETFLAGS", "ioctl", (fd, 0x40086602, None)),
+        ("fcntl F_SETLEASE", "fcntl", (fd, F_SETLEASE, 0)),
+        ("sync", "sync", ()),
+        ("syncfs", "syncfs", (-1,)),
         ("ioctl FS_IOC_ENABLE_VERITY", "ioctl", (fd, 0x40806685, None)),
         ("ioctl FIFREEZE", "ioctl", (fd, 0xC0045877, None)),
         ("ioctl FS_IOC_SHUTDOWN", "ioctl", (fd, 0x8004587D, None)),

@@ -46,7 +46,8 @@ mkdir 83  rmdir 84  creat 85  link 86  unlink 87  symlink 88  chmod 90  fchmod 9
 fchown 93  lchown 94  ptrace 101  syslog 103  setuid 105  setgid 106  setpgid 109  setsid 112
 setreuid 113  setregid 114  setgroups 116  setresuid 117  setresgid 119  getpgid 121
 setfsuid 122  setfsgid 123  getsid 124  capset 126  rt_sigqueueinfo 129  utime 132  mknod 133
-uselib 134  personality 135  ustat 136  sysfs 139  getpriority 140  setpriority 141
+uselib 134  personality 135  ustat 136  sysfs 139  getpriority 140  setpriority 141  sync 162
+syncfs 306
 sched_setparam 142  sched_getparam 143  sched_setscheduler 144  sched_getscheduler 145
 sched_rr_get_interval 148  mlock 149  mlockall 151  vhangup 153  modify_ldt 154  pivot_root 155
 prctl 157  adjtimex 159  setrlimit 160  chroot 161  acct 163  settimeofday 164  mount 165

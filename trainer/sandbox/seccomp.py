@@ -65,6 +65,8 @@ ALWAYS_DENY = (
     "sethostname setdomainname iopl ioperm acct quotactl quotactl_fd syslog vhangup "
     "settimeofday clock_settime clock_adjtime adjtimex name_to_handle_at open_by_handle_at "
     "fanotify_init fanotify_mark lookup_dcookie lsm_set_self_attr "
+    # writing back every dirty page of the host (or of one of its file systems), over and over
+    "sync syncfs "
     # SysV / POSIX IPC (shared with every process of the host)
     "shmget shmat shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
@@ -97,8 +99,9 @@ FS_MUTATION_DENY = (
 O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND = os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND
 PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
 # fcntl/ioctl commands that make the kernel signal another process when an fd becomes ready
-# (SIGIO ownership) or push input into a terminal.
-F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+# (SIGIO ownership) or push input into a terminal; a lease on a file the program owns (it runs as
+# the sandbox's user) makes every other process that opens it for writing wait.
+F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE = 8, 10, 15, 1024
 FIOSETOWN, SIOCSPGRP, TIOCSTI = 0x8901, 0x8902, 0x5412
 
 # ioctl families of file systems, by type (bits 8-15 of the command): 'f' (FS_IOC_SETFLAGS,
@@ -133,7 +136,7 @@ def conditional_rules(stage: str) -> list[Rule]:
     ]
     # The kernel reads fcntl's and ioctl's command as an unsigned int: compared on its low 32 bits,
     # or a command with any higher bit set would pass the filter and still be obeyed.
-    rules += [("fcntl", [(1, "meq", (LOW32, c))]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX)]
+    rules += [("fcntl", [(1, "meq", (LOW32, c))]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE)]
     rules += [("ioctl", [(1, "meq", (LOW32, c))]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
     rules += [("ioctl", [(1, "meq", (0xFF00, t << 8))]) for t in FS_IOCTL_TYPES]
     return rules
