@@ -134,3 +134,21 @@ def test_programs_hold_no_capability_nor_change_file_attributes():
 
 
 FLIPPED_BY_FORK = "import os\ndef transform(g):\n    return np.flipud(g)\n"  # refused by the verifier: forks
+
+
+# ----- memory safety of numpy calls ------------------------------------------------------------------
+# `resize(refcheck=False)` moves the data of `a` and frees the old block under the view `v`: writing
+# through it corrupted the worker's heap (malloc's lists, whatever later programs were given there).
+DANGLING_VIEW = (
+    "def transform(g):\n    a = np.zeros(4000, dtype=np.uint8)\n    v = a[:]\n"
+    "    a.resize(10**6, refcheck=False)\n    v[16:] = 7\n    return g\n"
+)
+
+
+@pytest.mark.timeout(60)
+def test_a_view_of_freed_memory_is_not_made_in_a_fast_path_worker():
+    assert "refcheck" in VERIFIER.check(DANGLING_VIEW).why
+    with Sandbox(workers=1, timeout_s=5.0, memory_mb=256) as sb:
+        res = sb.run_many([DANGLING_VIEW, ALLOCATES, ALLOCATES + "#\n"], [[GRID]] * 3)
+        assert sb.stats["fast_path"] == 2  # the two innocent ones; the other forked
+    assert [(r.error, r.outputs) for r in res[1:]] == [(None, [FLIPPED])] * 2, [r.detail for r in res]
