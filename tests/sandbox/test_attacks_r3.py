@@ -18,13 +18,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # ----- address space pinned by a few live objects ------------------------------------------------
 # Python's object allocator maps 1 MiB arenas and unmaps one only when all of it is free. Keeping
-# every 8000th of 2.5 million small tuples alive (here in typing's cache) keeps all ~160 arenas
-# mapped: 300 live blocks, 160 MB of the worker's address space, which its limit counts.
+# every 8000th of 2.5 million small tuples alive keeps all ~160 arenas mapped: 300 live blocks,
+# 160 MB of the worker's address space, which its limit counts. Kept alive for good by a cycle
+# through an object array, which the garbage collector cannot see (numpy arrays are not tracked).
 PINS_ARENAS = (
     "def transform(g):\n"
     "    junk = [(None, None, i & 1) for i in range(25 * 10**5)]\n"
-    "    keep = junk[::8000]\n"
-    "    kept = List[lambda: keep]\n"
+    "    keep = np.zeros(1, dtype='O')\n"
+    "    keep[0] = [keep, junk[::8000]]\n"
     "    return g\n"
 )
 NEEDS_128MB = "def transform(g):\n    a = np.ones(128 * 2**20, dtype=np.uint8)\n    return np.flipud(g) * int(a[-1])\n"
@@ -39,12 +40,11 @@ def test_memory_pinned_by_a_few_live_objects_does_not_reach_the_next_program():
         res = sb.run_many([PINS_ARENAS, NEEDS_128MB + "#\n"], [[GRID]] * 2)
         assert [(r.error, r.outputs) for r in res] == [(None, [GRID]), (None, [FLIPPED])], [r.detail for r in res]
         assert sb.stats["fast_path"] == 3  # all ran in the worker itself
-        # typing's cache is emptied after every program: nothing stays pinned, the worker stays.
-        assert sb.stats["recycled"] == recycled
+        assert sb.stats["recycled"] - recycled == 1  # the pinning program cost its worker
 
 
 # The same pinning, measured by `heap.Retention` itself in a process with an address-space limit
-# (a second line: no route is known any more by which a fast-path program keeps objects alive).
+# (the measure alone, without the sandbox around it).
 RETENTION = """
 import resource
 from trainer.sandbox.heap import Retention
