@@ -130,6 +130,10 @@ class InlineRunner:
         for clear in _TYPING_CACHE_CLEARS:
             clear()
         gc.collect()
+        # What survived is the worker's own (caches, numpy's lazy state): out of the collector's
+        # sight, so that the next collection walks only what the next program makes (~10 us, not
+        # the ~200 us of walking every survivor again after each program).
+        gc.freeze()
         unsettled = res.get("error") in ("timeout", "memory", "unsafe") or str(res.get("detail", "")).startswith(
             "RecursionError"
         )
