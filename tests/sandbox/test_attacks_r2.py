@@ -39,7 +39,9 @@ def test_memory_kept_alive_by_a_library_cache_does_not_reach_the_next_program():
         assert [r.error for r in res] == [None] * 4, [r.detail for r in res]
         assert res[3].outputs == [FLIPPED]
         assert sb.stats["fast_path"] - fast == 4  # all ran in the worker itself
-        assert sb.stats["recycled"] - recycled == 3  # each retaining program cost its worker
+        # typing's caches are emptied after every program: nothing stays, no worker is replaced
+        # (heap.Retention is the second line, for caches not known to hold program objects).
+        assert sb.stats["recycled"] - recycled == 0
         res = sb.run_many([RETAINS_SMALL + f"# {k}\n" for k in range(3)] + [NEEDS_64MB + "#s\n"], [[GRID]] * 4)
         assert [r.error for r in res] == [None] * 4, [r.detail for r in res]
         # Garbage, however big, is collected rather than paid for with a new worker.

@@ -21,10 +21,11 @@ from trainer.sandbox.zygote import compile_filters
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64")
 
-NR = dict(bpf.X86_64, getpid=39)
+NR = dict(bpf.X86_64, getpid=39, sync=162, syncfs=306)
 NOPID = 0x3FFFFFFF  # above pid_max: no such process
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
-F_GETFL, F_SETOWN, F_SETSIG = 3, 8, 10
+F_GETFL, F_SETOWN, F_SETSIG, F_SETLEASE = 3, 8, 10, 1024
+HIGH = 1 << 32  # a bit above the 32 that the kernel reads of a command
 CLONE_SIGHAND = 0x800  # without CLONE_VM: EINVAL if clone is allowed at all (never forks)
 
 
@@ -86,6 +87,21 @@ def attacks(ppid: int, fd: int) -> list[tuple[str, str, tuple]]:
         ("fcntl F_SETSIG", "fcntl", (fd, F_SETSIG, 9)),
         ("ioctl FIOSETOWN", "ioctl", (fd, seccomp.FIOSETOWN, None)),
         ("ioctl TIOCSTI", "ioctl", (fd, seccomp.TIOCSTI, None)),
+        # The kernel keeps only the low 32 bits of these commands: a higher bit must not pass.
+        ("fcntl F_SETOWN, high bit", "fcntl", (fd, HIGH | F_SETOWN, ppid)),
+        ("ioctl TIOCSTI, high bit", "ioctl", (fd, HIGH | seccomp.TIOCSTI, None)),
+        # File systems' ioctls work on an fd open only for reading: a library file made immutable
+        # or verity-sealed for good, the host's file system frozen or shut down (on this pipe the
+        # kernel would answer ENOTTY).
+        ("ioctl FS_IOC_SETFLAGS", "ioctl", (fd, 0x40086602, None)),
+        ("fcntl F_SETLEASE", "fcntl", (fd, F_SETLEASE, 0)),
+        ("sync", "sync", ()),
+        ("syncfs", "syncfs", (-1,)),
+        ("ioctl FS_IOC_ENABLE_VERITY", "ioctl", (fd, 0x40806685, None)),
+        ("ioctl FIFREEZE", "ioctl", (fd, 0xC0045877, None)),
+        ("ioctl FS_IOC_SHUTDOWN", "ioctl", (fd, 0x8004587D, None)),
+        ("ioctl FS_IOC_SETVERSION", "ioctl", (fd, 0x40087602, None)),
+        ("ioctl btrfs subvolume flags", "ioctl", (fd, 0x4008941A, None)),
     ]
 
 
@@ -99,6 +115,8 @@ def needed(fd: int) -> list[tuple[str, str, tuple]]:
         ("own io priority", "ioprio_get", (1, 0)),
         ("own pgid", "getpgid", (0,)),
         ("fcntl F_GETFL", "fcntl", (fd, F_GETFL, 0)),
+        ("ioctl FIOCLEX", "ioctl", (fd, 0x5451, None)),  # what os.set_inheritable uses
+        ("ioctl FIONREAD", "ioctl", (fd, 0x541B, "buf")),
         ("getpid", "getpid", ()),
     ]
 

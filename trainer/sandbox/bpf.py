@@ -20,7 +20,7 @@ from .seccomp import conditional_rules, deny_list, describe
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 RET_KILL_PROCESS, RET_ERRNO, RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-LD_W_ABS, JEQ_K, JGE_K, JSET_K, JA, RET_K = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06
+LD_W_ABS, JEQ_K, JGE_K, JSET_K, JA, RET_K, AND_K = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06, 0x54
 OFF_NR, OFF_ARCH = 0, 4
 
 
@@ -46,7 +46,8 @@ mkdir 83  rmdir 84  creat 85  link 86  unlink 87  symlink 88  chmod 90  fchmod 9
 fchown 93  lchown 94  ptrace 101  syslog 103  setuid 105  setgid 106  setpgid 109  setsid 112
 setreuid 113  setregid 114  setgroups 116  setresuid 117  setresgid 119  getpgid 121
 setfsuid 122  setfsgid 123  getsid 124  capset 126  rt_sigqueueinfo 129  utime 132  mknod 133
-uselib 134  personality 135  ustat 136  sysfs 139  getpriority 140  setpriority 141
+uselib 134  personality 135  ustat 136  sysfs 139  getpriority 140  setpriority 141  sync 162
+syncfs 306
 sched_setparam 142  sched_getparam 143  sched_setscheduler 144  sched_getscheduler 145
 sched_rr_get_interval 148  mlock 149  mlockall 151  vhangup 153  modify_ldt 154  pivot_root 155
 prctl 157  adjtimex 159  setrlimit 160  chroot 161  acct 163  settimeofday 164  mount 165
@@ -106,9 +107,10 @@ class _Prog:
         return b"".join(out)
 
 
-def _cmp(p: _Prog, arg: int, op: str, value: int, fail: str) -> None:
-    """Fall through when arg `op` value holds (64-bit), else jump to `fail`."""
-    lo, hi = value & 0xFFFFFFFF, value >> 32
+def _cmp(p: _Prog, arg: int, op: str, value, fail: str) -> None:
+    """Fall through when arg `op` value holds (64-bit, "meq" on the low word), else jump to `fail`."""
+    if op in ("eq", "ne"):
+        lo, hi = value & 0xFFFFFFFF, value >> 32
     if op == "eq":
         p.op(LD_W_ABS, _arg_hi(arg))
         p.op(JEQ_K, hi, 0, fail)
@@ -122,6 +124,13 @@ def _cmp(p: _Prog, arg: int, op: str, value: int, fail: str) -> None:
         p.op(LD_W_ABS, _arg_lo(arg))
         p.op(JEQ_K, lo, fail, 0)
         p.label(ok)
+    elif op == "meq":  # (low word & mask) == datum: the mask never reaches the high word
+        mask, datum = value
+        if mask > 0xFFFFFFFF:
+            raise ValueError(f"mask {mask:#x} wider than 32 bits")
+        p.op(LD_W_ABS, _arg_lo(arg))
+        p.op(AND_K, mask)
+        p.op(JEQ_K, datum, 0, fail)
     else:
         raise ValueError(op)
 

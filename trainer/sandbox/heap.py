@@ -6,12 +6,20 @@ collector. Each later program would then have that much less under the worker's 
 get a MemoryError that a process of its own would not. `Retention` compares the live heap after a
 program with the worker's at start; the worker is replaced when a collection does not bring it
 back under the allowance.
+
+Live bytes are not all it can take away: every later program, and the worker's children, run under
+the worker's address-space limit (RLIMIT_AS), and memory that is free but still mapped counts there
+too. Keeping one small object alive in each of Python's 1 MiB object arenas (every 8000th tuple of a
+long list) keeps all of them mapped: a few hundred live blocks, hundreds of MB of address space.
+So `Retention` also checks, with one reserve-nothing mapping, that what was free under the limit at
+start, but the allowance, can still be mapped.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import resource
 import sys
 
 # Bytes counted per small-object block: pymalloc serves objects of up to 512 bytes from arenas
@@ -39,6 +47,13 @@ def _mallinfo2():
 
 
 _MALLINFO = _mallinfo2()
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.mmap.restype = ctypes.c_void_p
+_LIBC.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_LIBC.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_PROT_NONE, _MAP_PRIVATE, _MAP_ANONYMOUS, _MAP_NORESERVE = 0, 0x02, 0x20, 0x4000
+_MAP_FAILED = ctypes.c_void_p(-1).value
+_MIB = 1 << 20
 
 
 def live_bytes() -> int:
@@ -50,15 +65,46 @@ def live_bytes() -> int:
     return info.uordblks + info.hblkhd + small
 
 
+def fits(size: int) -> bool:
+    """Could `size` more bytes be mapped now, under RLIMIT_AS? (A PROT_NONE mapping that reserves
+    nothing, unmapped at once: two system calls, no memory touched.)"""
+    p = _LIBC.mmap(None, size, _PROT_NONE, _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
+    if p is None or p == _MAP_FAILED:
+        return False
+    _LIBC.munmap(p, size)
+    return True
+
+
+def room() -> int | None:
+    """Bytes that can still be mapped under RLIMIT_AS (to 1 MiB), or None without a limit."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return None
+    lo, hi = 0, limit  # fits(lo), and nothing larger than the limit can
+    while hi - lo > _MIB:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 class Retention:
     """Built when the worker is ready; `exceeded()` after each program."""
 
     def __init__(self, allowance_bytes: int):
         self.allowance = allowance_bytes
         self.base = live_bytes()
+        free = room()
+        # What must still fit in one mapping after any program: the room at start, less the allowance.
+        self.must_fit = None if free is None else max(_MIB, free - allowance_bytes)
+
+    def _held(self) -> bool:
+        if live_bytes() - self.base > self.allowance:
+            return True
+        return self.must_fit is not None and not fits(self.must_fit)
 
     def exceeded(self) -> bool:
-        if live_bytes() - self.base <= self.allowance:
+        if not self._held():
             return False
         gc.collect()  # garbage cycles (a program's globals and functions form one) are not retention
-        return live_bytes() - self.base > self.allowance
+        _LIBC.malloc_trim(0)  # nor is free memory that malloc keeps at the top of its heap
+        return self._held()

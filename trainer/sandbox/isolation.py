@@ -152,6 +152,48 @@ def hide_proc() -> bool:
     return _libc.mount(b"tmpfs", b"/proc", b"tmpfs", ctypes.c_ulong(flags), b"size=4k,mode=0555") == 0
 
 
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+_CAP_VERSION_3 = 0x20080522
+_CAP_LAST = 63  # beyond the kernel's last capability, PR_CAPBSET_DROP fails (EINVAL): harmless
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """Give up every capability, for good (the bounding and ambient sets too), before any program runs.
+
+    Started by root, the sandbox would otherwise run programs with all of root's capabilities:
+    seccomp and Landlock refuse the syscalls that need most of them, but not the ioctls on a file
+    that a program may read (freezing or shutting down the host's file system, marking a host file
+    immutable) nor reading files that their mode hides. A worker needs none (the zygote mounts the
+    temp dirs). Raises OSError if the effective set is not empty afterwards.
+    """
+    _libc.prctl(
+        PR_CAP_AMBIENT,
+        ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
+    for cap in range(_CAP_LAST + 1):  # needs CAP_SETPCAP, so before the sets below are emptied
+        _libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    head = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()  # all zero
+    if _libc.capset(ctypes.byref(head), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    left = (_CapData * 2)()
+    if _libc.capget(ctypes.byref(head), left) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    if any(d.effective or d.permitted or d.inheritable for d in left):
+        raise OSError("capabilities left after capset")
+
+
 def null_stdio() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):

@@ -145,6 +145,10 @@ _REJECT = {
 # either: `chr(37) + "r"` would make the `%r` that string constants may not hold.
 _TEXT_OF = frozenset({"str", "repr", "ascii", "format", "print"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+# Keywords refused in every call: `where=` (uninitialised memory, above), `align=` (padding, above),
+# and `refcheck=` (`a.resize(n, refcheck=False)` frees the data under a view of `a`, which then
+# reads and writes freed memory of the worker: malloc's own lists, and what later programs get).
+_REFUSED_KEYWORDS = frozenset({"where", "align", "refcheck"})
 if hasattr(ast, "TryStar"):
     _REJECT[ast.TryStar] = "except*"
 
@@ -251,8 +255,8 @@ class Verifier:
                     raise _Refused(f"name {node.arg}")
                 stored.add(node.arg)
             elif t is ast.keyword:
-                if node.arg is None or node.arg in ("where", "align"):
-                    raise _Refused("keyword where=, align= or ** in a call")
+                if node.arg is None or node.arg in _REFUSED_KEYWORDS:
+                    raise _Refused("keyword where=, align=, refcheck= or ** in a call")
                 if node.arg.startswith("__"):
                     raise _Refused(f"keyword {node.arg}")
             elif t is ast.Import or t is ast.ImportFrom:

@@ -65,6 +65,8 @@ ALWAYS_DENY = (
     "sethostname setdomainname iopl ioperm acct quotactl quotactl_fd syslog vhangup "
     "settimeofday clock_settime clock_adjtime adjtimex name_to_handle_at open_by_handle_at "
     "fanotify_init fanotify_mark lookup_dcookie lsm_set_self_attr "
+    # writing back every dirty page of the host (or of one of its file systems), over and over
+    "sync syncfs "
     # SysV / POSIX IPC (shared with every process of the host)
     "shmget shmat shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
@@ -97,14 +99,26 @@ FS_MUTATION_DENY = (
 O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND = os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND
 PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
 # fcntl/ioctl commands that make the kernel signal another process when an fd becomes ready
-# (SIGIO ownership) or push input into a terminal.
-F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+# (SIGIO ownership) or push input into a terminal; a lease on a file the program owns (it runs as
+# the sandbox's user) makes every other process that opens it for writing wait.
+F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE = 8, 10, 15, 1024
 FIOSETOWN, SIOCSPGRP, TIOCSTI = 0x8901, 0x8902, 0x5412
+
+# ioctl families of file systems, by type (bits 8-15 of the command): 'f' (FS_IOC_SETFLAGS,
+# FS_IOC_ENABLE_VERITY, ext4's), 'X' (FIFREEZE, FS_IOC_SHUTDOWN, FS_IOC_FSSETXATTR, xfs'), 'v'
+# (FS_IOC_SETVERSION), 'r' (FAT attributes), btrfs (0x94), f2fs (0xf5). They act on the file
+# system under an fd that may be open only for reading: programs run as the user who started the
+# sandbox and own that user's files, so Landlock's read-only access to the Python installation
+# would not keep them from making a library file immutable or verity-sealed for good, or (with
+# root's capabilities) from freezing the host's file system. Python and numpy use none of them.
+FS_IOCTL_TYPES = (0x66, 0x58, 0x76, 0x72, 0x94, 0xF5)
+LOW32 = 0xFFFFFFFF
 
 DENY_ERRNO = errno.EPERM
 
-# (syscall, [(arg index, op, value), ...]): refused when every comparison holds. Ops: "ne", "eq".
-Rule = tuple[str, list[tuple[int, str, int]]]
+# (syscall, [(arg index, op, value), ...]): refused when every comparison holds. Ops: "ne", "eq"
+# (64-bit), "meq" (value = (mask, datum): arg & mask == datum, mask within the low 32 bits).
+Rule = tuple[str, list[tuple[int, str, object]]]
 
 
 def conditional_rules(stage: str) -> list[Rule]:
@@ -120,8 +134,11 @@ def conditional_rules(stage: str) -> list[Rule]:
         ("ioprio_get", [(0, "ne", IOPRIO_WHO_PROCESS)]),
         ("ioprio_get", [(1, "ne", 0)]),
     ]
-    rules += [("fcntl", [(1, "eq", c)]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX)]
-    rules += [("ioctl", [(1, "eq", c)]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
+    # The kernel reads fcntl's and ioctl's command as an unsigned int: compared on its low 32 bits,
+    # or a command with any higher bit set would pass the filter and still be obeyed.
+    rules += [("fcntl", [(1, "meq", (LOW32, c))]) for c in (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE)]
+    rules += [("ioctl", [(1, "meq", (LOW32, c))]) for c in (FIOSETOWN, SIOCSPGRP, TIOCSTI)]
+    rules += [("ioctl", [(1, "meq", (0xFF00, t << 8))]) for t in FS_IOCTL_TYPES]
     return rules
 
 
@@ -173,7 +190,11 @@ def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes |
     if not ctx:
         return None, "seccomp_init failed"
     deny = SCMP_ACT_ERRNO(DENY_ERRNO)
-    ops = {"ne": SCMP_CMP_NE, "eq": SCMP_CMP_EQ}
+
+    def cmp(i: int, op: str, v) -> tuple[int, int, int, int]:
+        if op == "meq":  # libseccomp's masked compare: datum_a is the mask, datum_b the value
+            return (i, SCMP_CMP_MASKED_EQ, v[0], v[1])
+        return (i, {"ne": SCMP_CMP_NE, "eq": SCMP_CMP_EQ}[op], v, 0)
 
     def rule(name: str, action: int = deny, *cmps: tuple[int, int, int, int]) -> None:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
@@ -193,7 +214,7 @@ def compile_filter(confine_files: bool, stage: str = "program") -> tuple[bytes |
         # or used for fork only (worker).
         rule("clone3", SCMP_ACT_ERRNO(errno.ENOSYS))
         for name, cmps in conditional_rules(stage):
-            rule(name, deny, *[(i, ops[op], v, 0) for i, op, v in cmps])
+            rule(name, deny, *[cmp(i, op, v) for i, op, v in cmps])
         if confine_files and stage == "worker":  # kept by the program process: filters stack
             for flag in (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND):
                 rule("open", deny, (1, SCMP_CMP_MASKED_EQ, flag, flag))

@@ -77,6 +77,8 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     # Fail closed: the zygote chose the filters assuming these layers work, so a worker that
     # cannot apply one must not run programs; it tells the parent why and exits.
     try:
+        isolation.drop_capabilities()
+        prot["capabilities"] = "none (all dropped, bounding set included)"
         if ruleset_fd is not None:
             landlock.restrict_self(ruleset_fd)
             os.close(ruleset_fd)
@@ -223,6 +225,8 @@ def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None
         sock.close()
         os.close(r)
         cpu = int(cfg["timeout_s"] * 2) + 1  # CPU used by this fresh process starts at 0
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]  # raising it would need a capability
+        cpu = cpu if hard == resource.RLIM_INFINITY else min(cpu, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no-op for root; seccomp refuses fork
         if program_filter:  # no_new_privs is inherited from the worker
