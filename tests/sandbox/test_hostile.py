@@ -42,7 +42,9 @@ def env(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in TOKENS}
     os.environ.update({k: f"{SECRET}-{k}" for k in TOKENS})
     before = descendants()
-    with Sandbox(workers=WORKERS, timeout_s=2.0, memory_mb=512, recycle_every=100, kill_grace_s=0.5) as sb:
+    # 4 s: the gradual memory bomb writes ~512 MB (glibc perturbs fresh chunks) before its limit hits,
+    # ~1.2 s on an idle 2-core VM; under a loaded CI it must still end as "memory", not "timeout"
+    with Sandbox(workers=WORKERS, timeout_s=4.0, memory_mb=512, recycle_every=100, kill_grace_s=0.5) as sb:
         yield {"sb": sb, "dir": sentinel_dir, "file": sentinel, "key": key, "listener": listener, "before": before}
     listener.close()
     for k, v in saved.items():
