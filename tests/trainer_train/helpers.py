@@ -57,7 +57,7 @@ def env() -> dict[str, str]:
     return e
 
 
-def run_trainer(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def run_trainer(*args: str, timeout: float = 360) -> subprocess.CompletedProcess:
     return subprocess.run(trainer_cmd(*args), cwd=REPO, env=env(), capture_output=True, text=True, timeout=timeout)
 
 

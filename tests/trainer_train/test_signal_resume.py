@@ -26,7 +26,10 @@ def interrupted(tmp_path_factory, tiny_model_dir, small_dataset):
         trainer_cmd("run", str(run_dir)), cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.time() + 180
-    while time.time() < deadline and not (run_dir / rundir.METRICS).exists():
+    # the first metrics row, not the file: the file may be opened before the trainer's stop
+    # handlers are in place, and a SIGTERM then kills it (a loaded CI machine got there)
+    metrics_file = run_dir / rundir.METRICS
+    while time.time() < deadline and not (metrics_file.exists() and b'"step"' in metrics_file.read_bytes()):
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
