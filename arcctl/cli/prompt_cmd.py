@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs.submit import build_specs
 
+            if task is not None and not task.strip():
+                raise UserError("--task: empty task id (leave it out for the job's first task)")
             specs = build_specs(template, param, "local")
             if len(specs) > 1:
                 raise UserError(f"{len(specs)} sweep points: give one value per parameter to see a prompt")
@@ -42,7 +44,7 @@ def register(app: typer.Typer) -> None:
                 # the trainer package next to this console (a source checkout) wins over another install
                 env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
                 cmd = [sys.executable, "-m", "trainer.prompts", "--spec", str(path)] + (
-                    ["--task", task] if task else []
+                    ["--task", task] if task is not None else []
                 )
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:

@@ -209,8 +209,9 @@ def test_arcctl_prompt_prints_the_rendered_prompt_and_its_tokens(barc, tiny_mode
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-p", "prompt_template={bad}"], "user: 'nope' is undefined"),
+        (["-p", "prompt_template={bad}"], "user: unknown field 'nope'"),  # found at render
         (["--task", "00000000"], "task '00000000' is not in arc1/train"),
+        (["--task", " "], "--task: empty task id"),  # it showed the first task instead
         (["-p", "learning_rate=abc"], "learning_rate"),
     ],
 )
