@@ -38,15 +38,27 @@ MIXES = {
     "with": [{"n": 8, "temperature": 0.1}, {"n": 128, "temperature": 0.9}],
     "without": [{"n": 136, "temperature": 0.9}],
 }
-# cpu: plumbing only, the 64x2 model does not write programs after this little SFT.
-# gpu: the demo pipeline's GPU model and warm start (60% valid code after 600 steps there).
+# Warm start: the demo pipeline's synthetic SFT with `drawing_share` of its tasks replaced by
+# drawing tasks (trainer.synthetic.drawing_tasks: blank canvas -> squares or lines drawn at explicit
+# coordinates; the toy targets' family, never their instances). Without them the 384x6 model solved
+# no toy target in 10 epochs (RESULTS.md). Grids are shown as colour names, one token per cell, so
+# a column is a count of tokens; the tiny tokenizer merges digit runs ("0802010" -> "080", "20",
+# "10") and a digit row's columns cannot be read off its tokens.
+# cpu: a small model and the easiest targets, a few minutes on the 2-core VM (the RESULTS.md runs).
+# gpu: the demo pipeline's GPU model, 3000 SFT steps on 8000 tasks.
 PRESETS = tiny_presets(
     {
-        "sft_steps": (40, 1500),
-        "targets": ("toy:1", "toy:5"),
-        "her_epochs": (2, 10),
-        "scale": (0.05, 1.0),
-        "tokens": (96, 384),
+        "sft_steps": (300, 3000),
+        "sft_tasks": (1500, 8000),
+        "drawing_share": (0.5, 0.5),
+        "drawing_side": (10, 30),
+        "encoder": ("color_names", "color_names"),
+        "sft_seq_length": (768, 4096),
+        "targets": ("toy", "toy:5"),
+        "task_ids": ("1-vertical-lines,2-vertical-lines,1-squares,2-squares", ""),
+        "her_epochs": (4, 10),
+        "scale": (0.15, 1.0),
+        "tokens": (128, 448),
         "keep": (8, 32),
         "lr": (1e-3, 5e-4),
         "lora_r": (8, 32),
@@ -65,6 +77,17 @@ def run_job(name: str, target: Path, log: Path, env: dict) -> float:
     return run_logged(name, [sys.executable, "-m", "trainer", "run", str(target)], log, env, append=True)
 
 
+def warm_start_file(cfg: dict, work: Path) -> Path:
+    """The SFT tasks with their programs (trainer.synthetic.warm_start_tasks), one JSON line each."""
+    from trainer.synthetic import warm_start_tasks
+
+    path = work / "warm-start.jsonl"
+    pairs = warm_start_tasks(cfg["sft_tasks"], seed=0, drawing_share=cfg["drawing_share"], max_side=cfg["drawing_side"])
+    lines = (json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) for t, p in pairs)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
     final = work / "sft" / "final"
     if (final / "config.json").exists():
@@ -78,10 +101,12 @@ def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
     sft = work / "sft"
     params = dict(
         **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=cfg["sft_steps"]),
-        grid_encoder="digits",
+        grid_encoder=cfg["encoder"],
         seed=0,
-        max_seq_length=8192,
+        max_seq_length=cfg["sft_seq_length"],
     )
+    if cfg["drawing_share"] > 0:
+        params.update(synthetic_tasks=0, dataset=str(warm_start_file(cfg, work)))
     # a restarted SFT continues from its own newest checkpoint
     target = sft if (sft / "spec.json").exists() else write_spec("sft", sft, params)
     run_job("SFT", target, work / "sft.log", env)
@@ -98,6 +123,7 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
         params = dict(
             model_path=str(model),
             dataset=cfg["targets"],
+            task_ids=[t for t in cfg["task_ids"].split(",") if t] or None,
             sampling=groups,
             her_epochs=cfg["her_epochs"],
             keep_programs=cfg["keep"],
@@ -108,7 +134,7 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
             per_device_train_batch_size=cfg["batch"],
             gradient_accumulation_steps=1,
             max_grad_norm=1.0,
-            grid_encoder="digits",
+            grid_encoder=cfg["encoder"],
             seed=0,
             max_seq_length=8192,
             batch_size=max(g["n"] for g in groups),
