@@ -2,8 +2,9 @@
 exploitation group, from the synthetic-SFT tiny model of the demo pipeline.
 
 Stages (each a real job in its own run dir under --out, `python -m trainer run`):
-  sft     build the tiny model and warm-start it on synthetic tasks (full fine-tuning)
-  her     one HER job per sampling mix on the toy ladder (toy:5):
+  sft     build the tiny model and warm-start it on synthetic tasks, half of them drawing tasks
+          (the toy targets' family, never a target; full fine-tuning)
+  her     one HER job per sampling mix on the toy ladder (toy:5; the cpu preset: four easy targets):
             with     8 programs at temperature 0.1 + 128 at 0.9 (exploitation + exploration)
             without  136 programs at 0.9 (the same number of samples, exploration only)
   report  epochs to solve per target and run (jobs.compare.build_her_table), the time split,
@@ -16,8 +17,8 @@ again with the same --out: every HER epoch is a checkpoint.
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix with
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix without
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage report
-    # CPU check of the script itself (2-core VM: a few minutes)
-    python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
+    # CPU, small scale (2-core VM: SFT ~35 min under load, one thread is faster there)
+    OMP_NUM_THREADS=1 python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ PRESETS = tiny_presets(
         "task_ids": ("1-vertical-lines,2-vertical-lines,1-squares,2-squares", ""),
         "her_epochs": (4, 10),
         "scale": (0.15, 1.0),
-        "tokens": (128, 448),
+        "tokens": (160, 640),  # a 25-square drawing program is ~600 tokens
         "keep": (8, 32),
         "lr": (1e-3, 5e-4),
         "lora_r": (8, 32),
@@ -100,7 +101,8 @@ def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
         tiny_model.build(model, hidden_size=cfg["hidden"], layers=cfg["layers"], heads=cfg["heads"])
     sft = work / "sft"
     params = dict(
-        **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=cfg["sft_steps"]),
+        # checkpoints along the way: an SFT cut short by a 10-minute call resumes from the last
+        **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=max(1, cfg["sft_steps"] // 4)),
         grid_encoder=cfg["encoder"],
         seed=0,
         max_seq_length=cfg["sft_seq_length"],
