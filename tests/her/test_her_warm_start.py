@@ -54,7 +54,7 @@ def test_drawing_programs_draw_their_pictures_in_reading_order():
 def test_no_drawing_task_is_a_toy_target():
     """Neither the ladder's counts nor any count's target canvas: the warm start shows the
     family, HER has to find the targets."""
-    items = drawing_tasks(2000, seed=1)
+    items = drawing_tasks(800, seed=1)
     ladder = {(int(n), kind) for n, _, kind in (t.partition("-") for t in TOY_LADDER)}
     for task, program in items:
         picture = np.array(task.train[0].output)
