@@ -2,8 +2,9 @@
 exploitation group, from the synthetic-SFT tiny model of the demo pipeline.
 
 Stages (each a real job in its own run dir under --out, `python -m trainer run`):
-  sft     build the tiny model and warm-start it on synthetic tasks (full fine-tuning)
-  her     one HER job per sampling mix on the toy ladder (toy:5):
+  sft     build the tiny model and warm-start it on synthetic tasks, half of them drawing tasks
+          (the toy targets' family, never a target; full fine-tuning)
+  her     one HER job per sampling mix on the toy ladder (toy:5; the cpu preset: four easy targets):
             with     8 programs at temperature 0.1 + 128 at 0.9 (exploitation + exploration)
             without  136 programs at 0.9 (the same number of samples, exploration only)
   report  epochs to solve per target and run (jobs.compare.build_her_table), the time split,
@@ -16,8 +17,8 @@ again with the same --out: every HER epoch is a checkpoint.
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix with
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix without
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage report
-    # CPU check of the script itself (2-core VM: a few minutes)
-    python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
+    # CPU, small scale (2-core VM: SFT ~35 min under load, one thread is faster there)
+    OMP_NUM_THREADS=1 python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
 """
 
 from __future__ import annotations
@@ -38,15 +39,27 @@ MIXES = {
     "with": [{"n": 8, "temperature": 0.1}, {"n": 128, "temperature": 0.9}],
     "without": [{"n": 136, "temperature": 0.9}],
 }
-# cpu: plumbing only, the 64x2 model does not write programs after this little SFT.
-# gpu: the demo pipeline's GPU model and warm start (60% valid code after 600 steps there).
+# Warm start: the demo pipeline's synthetic SFT with `drawing_share` of its tasks replaced by
+# drawing tasks (trainer.synthetic.drawing_tasks: blank canvas -> squares or lines drawn at explicit
+# coordinates; the toy targets' family, never their instances). Without them the 384x6 model solved
+# no toy target in 10 epochs (RESULTS.md). Grids are shown as colour names, one token per cell, so
+# a column is a count of tokens; the tiny tokenizer merges digit runs ("0802010" -> "080", "20",
+# "10") and a digit row's columns cannot be read off its tokens.
+# cpu: a small model and the easiest targets, a few minutes on the 2-core VM (the RESULTS.md runs).
+# gpu: the demo pipeline's GPU model, 3000 SFT steps on 8000 tasks.
 PRESETS = tiny_presets(
     {
-        "sft_steps": (40, 1500),
-        "targets": ("toy:1", "toy:5"),
-        "her_epochs": (2, 10),
-        "scale": (0.05, 1.0),
-        "tokens": (96, 384),
+        "sft_steps": (300, 3000),
+        "sft_tasks": (1500, 8000),
+        "drawing_share": (0.5, 0.5),
+        "drawing_side": (10, 30),
+        "encoder": ("color_names", "color_names"),
+        "sft_seq_length": (768, 4096),
+        "targets": ("toy", "toy:5"),
+        "task_ids": ("1-vertical-lines,2-vertical-lines,1-squares,2-squares", ""),
+        "her_epochs": (4, 10),
+        "scale": (0.15, 1.0),
+        "tokens": (160, 640),  # a 25-square drawing program is ~600 tokens
         "keep": (8, 32),
         "lr": (1e-3, 5e-4),
         "lora_r": (8, 32),
@@ -65,6 +78,17 @@ def run_job(name: str, target: Path, log: Path, env: dict) -> float:
     return run_logged(name, [sys.executable, "-m", "trainer", "run", str(target)], log, env, append=True)
 
 
+def warm_start_file(cfg: dict, work: Path) -> Path:
+    """The SFT tasks with their programs (trainer.synthetic.warm_start_tasks), one JSON line each."""
+    from trainer.synthetic import warm_start_tasks
+
+    path = work / "warm-start.jsonl"
+    pairs = warm_start_tasks(cfg["sft_tasks"], seed=0, drawing_share=cfg["drawing_share"], max_side=cfg["drawing_side"])
+    lines = (json.dumps({"task_id": t.task_id, **t.to_dict(), "program": p}) for t, p in pairs)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
     final = work / "sft" / "final"
     if (final / "config.json").exists():
@@ -77,11 +101,14 @@ def stage_sft(cfg: dict, work: Path, env: dict) -> Path:
         tiny_model.build(model, hidden_size=cfg["hidden"], layers=cfg["layers"], heads=cfg["heads"])
     sft = work / "sft"
     params = dict(
-        **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=cfg["sft_steps"]),
-        grid_encoder="digits",
+        # checkpoints along the way: an SFT cut short by a 10-minute call resumes from the last
+        **synthetic_sft_params(str(model), cfg, use_lora=False, save_steps=max(1, cfg["sft_steps"] // 4)),
+        grid_encoder=cfg["encoder"],
         seed=0,
-        max_seq_length=8192,
+        max_seq_length=cfg["sft_seq_length"],
     )
+    if cfg["drawing_share"] > 0:
+        params.update(synthetic_tasks=0, dataset=str(warm_start_file(cfg, work)))
     # a restarted SFT continues from its own newest checkpoint
     target = sft if (sft / "spec.json").exists() else write_spec("sft", sft, params)
     run_job("SFT", target, work / "sft.log", env)
@@ -98,6 +125,7 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
         params = dict(
             model_path=str(model),
             dataset=cfg["targets"],
+            task_ids=[t for t in cfg["task_ids"].split(",") if t] or None,
             sampling=groups,
             her_epochs=cfg["her_epochs"],
             keep_programs=cfg["keep"],
@@ -108,7 +136,7 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
             per_device_train_batch_size=cfg["batch"],
             gradient_accumulation_steps=1,
             max_grad_norm=1.0,
-            grid_encoder="digits",
+            grid_encoder=cfg["encoder"],
             seed=0,
             max_seq_length=8192,
             batch_size=max(g["n"] for g in groups),

@@ -385,6 +385,124 @@ def generate_tasks(n: int, seed: int = 0) -> list[tuple[Task, str]]:
     return out
 
 
+# --- drawing tasks: the toy HER targets' family, never their instances ------------------------
+# A blank canvas to turn into a picture of squares or full lines, the program drawing each shape at
+# explicit coordinates in reading order (top to bottom, left to right), so writing it is a scan of
+# the output grid in the order the prompt shows it. A model warm-started on these has seen how such
+# a picture becomes a program before HER asks it for a target it has never seen: the targets'
+# counts (the toy ladder's) and, for every count, the targets' canvas shapes are left out.
+
+DRAWING_KINDS = ("squares", "vertical-lines", "horizontal-lines")
+
+
+def _toy_canvas(n: int, kind: str) -> tuple[int, int]:
+    """The canvas shape of the toy target with n shapes of this kind (see _toy_picture)."""
+    if kind == "squares":
+        side = min(30, 10 + n // 2)
+        return side, side
+    length = max(5, min(30, 2 * n + 1))
+    return (10, length) if kind == "vertical-lines" else (length, 10)
+
+
+def _is_toy_instance(n: int, kind: str, shape: tuple[int, int]) -> bool:
+    """A count of the toy ladder, or the canvas a toy target of this count would have."""
+    from jobs.her_targets import TOY_LADDER, parse_toy_name
+
+    ladder = {parse_toy_name(t) for t in TOY_LADDER}
+    return (n, kind) in ladder or shape == _toy_canvas(n, kind)
+
+
+def _place_squares(n: int, h: int, w: int, rng: random.Random) -> list[tuple[int, int, int, int]] | None:
+    """n non-touching squares (row, col, side, colour) on an h x w canvas, or None when they do not fit."""
+    g = np.zeros((h, w), dtype=int)
+    out: list[tuple[int, int, int, int]] = []
+    for _ in range(50 * n):
+        if len(out) == n:
+            break
+        s = rng.randint(1, min(3, h, w))
+        r, c = rng.randrange(h - s + 1), rng.randrange(w - s + 1)
+        if g[max(0, r - 1) : r + s + 1, max(0, c - 1) : c + s + 1].any():
+            continue  # squares never touch, as in the targets
+        color = rng.randint(1, 9)
+        g[r : r + s, c : c + s] = color
+        out.append((r, c, s, color))
+    return sorted(out) if len(out) == n else None
+
+
+def _color(c: int) -> str:
+    return f"Color.{COLOR_NAMES[c].upper()}"
+
+
+def _square_line(r: int, c: int, s: int, color: int) -> str:
+    if s == 1:
+        return f"    output_grid[{r}, {c}] = {_color(color)}"
+    return f"    output_grid[{r}:{r + s}, {c}:{c + s}] = {_color(color)}"
+
+
+def drawing_task(rng: random.Random, index: int = 0, seed: int = 0, max_side: int = 30) -> tuple[Task, str]:
+    """One blank-canvas -> picture task of the toy targets' family, with its drawing program;
+    canvases of 3..max_side cells a side (small ones keep CPU runs' prompts short)."""
+    kind = rng.choice(DRAWING_KINDS)
+    while True:
+        if kind == "squares":
+            n = rng.randint(1, 30)
+            h, w = rng.randint(3, max_side), rng.randint(3, max_side)
+            if (h * w) < 6 * n:
+                continue
+            found = _place_squares(n, h, w, rng)
+            if found is None:
+                continue
+            g = np.zeros((h, w), dtype=int)
+            lines = []
+            for r, c, s, color in found:
+                g[r : r + s, c : c + s] = color
+                lines.append(_square_line(r, c, s, color))
+            what = f"{n} square{'s' if n > 1 else ''}"
+        else:
+            n = rng.randint(1, min(14, (max_side + 1) // 2))
+            across = rng.randint(max(3, 2 * n - 1), max_side)  # room for n lines one apart
+            along = rng.randint(3, max_side)
+            h, w = (along, across) if kind == "vertical-lines" else (across, along)
+            # i-th of n sorted distinct starts, shifted by i: lines at least one apart
+            at = [start + i for i, start in enumerate(sorted(rng.sample(range(across - n + 1), n)))]
+            g = np.zeros((h, w), dtype=int)
+            lines = []
+            for k in at:
+                color = rng.randint(1, 9)
+                if kind == "vertical-lines":
+                    g[:, k] = color
+                    lines.append(f"    output_grid[:, {k}] = {_color(color)}")
+                else:
+                    g[k, :] = color
+                    lines.append(f"    output_grid[{k}, :] = {_color(color)}")
+            what = f"{n} {kind.split('-')[0]} line{'s' if n > 1 else ''}"
+        if _is_toy_instance(n, kind, (h, w)):
+            continue
+        body = "    output_grid = np.zeros_like(input_grid)\n" + "\n".join(lines) + "\n    return output_grid"
+        desc = f"The input is a black canvas. The output draws {what} on it, each at its own place and colour."
+        blank, picture = _to_grid(np.zeros_like(g)), _to_grid(g)
+        # as in the targets: one train pair, and the test asks for the same picture again
+        task = Task(f"synthetic-{seed}-{index:05d}-drawing", [Pair(blank, picture)], [Pair(blank, picture)])
+        return task, _program("drawing, coordinates", desc, body)
+
+
+def drawing_tasks(n: int, seed: int = 0, max_side: int = 30) -> list[tuple[Task, str]]:
+    if not 3 <= max_side <= 30:
+        raise ValueError(f"max_side {max_side}: drawing canvases are 3..30 cells a side")
+    rng = random.Random(f"drawing:{seed}")
+    return [drawing_task(rng, i, seed, max_side) for i in range(n)]
+
+
+def warm_start_tasks(n: int, seed: int = 0, drawing_share: float = 0.0, max_side: int = 30) -> list[tuple[Task, str]]:
+    """n synthetic tasks, `drawing_share` of them drawing tasks (shuffled in), the rest generate_tasks'."""
+    n_draw = round(n * drawing_share)
+    draw, other = drawing_tasks(n_draw, seed, max_side), generate_tasks(n - n_draw, seed)
+    rng = random.Random(seed)
+    out = draw + other
+    rng.shuffle(out)
+    return out
+
+
 def sft_example(task: Task, program: str, encoder: GridEncoder, test_index: int = 0) -> list[dict[str, str]]:
     """Prompt messages plus the assistant answer, in the exact format GRPO prompts use."""
     if not program.startswith(PROGRAM_HEAD):
