@@ -44,8 +44,8 @@ def is_toy(dataset: str) -> bool:
 
 def toy_names(dataset: str, task_ids: list[str] | None, max_tasks: int | None) -> list[str]:
     """The toy target names a `toy[:N]` data set with optional task_ids selects, in order."""
-    arg = dataset.strip().partition(":")[2]
-    if arg and (not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= len(TOY_LADDER)):
+    _, colon, arg = dataset.strip().partition(":")
+    if colon and (not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= len(TOY_LADDER)):
         raise SpecError(f"dataset {dataset!r}: expected toy or toy:N with N 1..{len(TOY_LADDER)}")
     if task_ids:
         if arg:

@@ -69,6 +69,7 @@ def _kaggle(tmp_path: Path) -> Path:
         (['task_ids=["3-cats"]'], "'3-cats' is not a toy target"),
         (['task_ids=["99-squares"]'], "N must be 1..40"),
         (["dataset=toy:9"], "toy:N with N 1..5"),
+        (["dataset=toy:"], "toy:N with N 1..5"),  # an empty N read as the whole ladder
         (["dataset=/no/such/targets.json"], "no such file"),
     ],
 )
