@@ -11,7 +11,7 @@ import pytest
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.runview import RunView
-from tests.tui.pilot import comparing_two, settle
+from tests.tui.pilot import comparing_two, overlay_drawn, settle
 
 pytestmark = pytest.mark.timeout(120)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -129,7 +129,7 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
         app.push_screen(CompareScreen([RunView(str(fork)), RunView("runs/collapsing")]))
         await settle(pilot, lambda: comparing_two(app) and getattr(app.screen, "_eval_status", None) is not None)
         await app.workers.wait_for_complete()
-        await pilot.pause(0.5)  # the chart's redraw after the last worker's rows
+        await settle(pilot, lambda: overlay_drawn(app, [60.0, 70.0]))  # both runs' last rows drawn
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
