@@ -32,6 +32,15 @@ def overlay_drawn(app: Any, last_steps: list[float]) -> bool:
     return ends == list(last_steps) and chart.drawn_width == max(20, chart.size.width)
 
 
+def steady_cursors(app: Any) -> None:
+    """Stop the text cursors of the screen's inputs from blinking (shown steadily): a snapshot
+    taken while one blinks would be either frame."""
+    from textual.widgets import Input
+
+    for inp in app.screen.query(Input):
+        inp.cursor_blink = False
+
+
 async def settle(pilot: Any, cond: Callable[[], Any], timeout: float = 30.0) -> None:
     """Wait for `cond` (no failure: a snapshot shows what went wrong), then for pending paints."""
     for _ in range(int(timeout / 0.05)):
