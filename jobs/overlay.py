@@ -4,6 +4,9 @@ draw. Headless (no Textual, no plotting library): lines, legends and markers as 
 - A fork or rollback child resumes from its parent's checkpoint-N, so its rows start after N; its
   line is drawn as one chain: each ancestor's rows up to the step the next run forked from, then
   the run's own rows, with the fork steps marked.
+- A run the guard rolled back (its `rollback` event names the child run dir the same job went on
+  in; the child is no registry row) is drawn as the chain of its newest rollback child: choosing
+  the job shows where its training went, with each rollback step marked apart from forks.
 - Legends name the parameters that differ between the runs (`learning_rate=2e-06 beta=0.02`),
   else the run names.
 - Markers: checkpoint saves and alert steps (at the severity reached at each).
@@ -30,6 +33,7 @@ class Segment:
     view: Any  # jobs.runview.RunView (or anything with .metrics, .events, .spec, .alerts())
     lo: float | None = None
     hi: float | None = None
+    rollback: bool = False  # the link at lo is a guard rollback (the parent's event names this run)
 
 
 @dataclass
@@ -38,12 +42,56 @@ class Line:
     xs: list[float]
     ys: list[float]
     fork_steps: list[float] = field(default_factory=list)
+    rollback_steps: list[float] = field(default_factory=list)
 
 
 @dataclass
 class Markers:
     checkpoints: list[float] = field(default_factory=list)
     alerts: list[tuple[float, str]] = field(default_factory=list)  # (step, severity)
+
+
+def _norm(run_dir: Any) -> str:
+    return str(run_dir).rstrip("/")
+
+
+def rollback_child(view: Any) -> str | None:
+    """The child run dir the view's newest `continued` rollback event names (as jobs.lineage reads
+    it, from the events the view already holds: no I/O here)."""
+    for ev in reversed(getattr(view, "events", None) or []):
+        if isinstance(ev, dict) and ev.get("event") == "rollback" and ev.get("status") == "continued":
+            child = ev.get("child_run_dir")
+            return _norm(child) if isinstance(child, str) and child.strip("/") else None
+    return None
+
+
+def rollback_tip(view: Any, view_for: Callable[[str], Any] | None) -> Any:
+    """The newest run of the view's rollback chain (the view itself when it never rolled back or
+    its child cannot be read: a child without spec.json is no run yet)."""
+    tip, seen = view, {_norm(getattr(view, "run_dir", id(view)))}
+    while view_for is not None and len(seen) < MAX_CHAIN:
+        child = rollback_child(tip)
+        if child is None or child in seen:
+            break
+        try:
+            cview = view_for(child)
+        except Exception:  # noqa: BLE001 - an unreadable child ends the chain where it is
+            break
+        if cview is None or not cview.spec:
+            break
+        seen.add(child)
+        tip = cview
+    return tip
+
+
+def _rolled_back_into(parent: Any, child_dir: str) -> bool:
+    return any(
+        isinstance(ev, dict)
+        and ev.get("event") == "rollback"
+        and ev.get("status") == "continued"
+        and _norm(ev.get("child_run_dir", "")) == child_dir
+        for ev in getattr(parent, "events", None) or []
+    )
 
 
 def chain(view: Any, view_for: Callable[[str], Any] | None) -> list[Segment]:
@@ -67,6 +115,7 @@ def chain(view: Any, view_for: Callable[[str], Any] | None) -> list[Segment]:
             break
         seen.add(pdir)
         segs[0].lo = float(step)
+        segs[0].rollback = _rolled_back_into(pview, _norm(getattr(segs[0].view, "run_dir", "")))
         segs.insert(0, Segment(pview, hi=float(step)))
     return segs
 
@@ -163,14 +212,16 @@ def thin(steps: Iterable[float], at_most: int) -> list[float]:
 def overlay(
     views: Sequence[Any], metric: str, width: int, smoothing: float = 0.0, view_for: Callable[[str], Any] | None = None
 ) -> tuple[list[Line], Markers]:
-    """One line per run (as a chain through its parents when view_for can open them) and the
-    markers of every run, all on one step axis."""
+    """One line per run (as a chain through its parents, and down its rollback children, when
+    view_for can open them) and the markers of every run, all on one step axis."""
     labels = legends(views)
     lines, marks = [], Markers()
     for v, label in zip(views, labels):
-        segs = chain(v, view_for)
+        segs = chain(rollback_tip(v, view_for), view_for)
         xs, ys = chain_series(segs, metric, width, smoothing)
-        lines.append(Line(label, xs, ys, [s.lo for s in segs if s.lo is not None]))
+        forks = [s.lo for s in segs if s.lo is not None and not s.rollback]
+        rollbacks = [s.lo for s in segs if s.lo is not None and s.rollback]
+        lines.append(Line(label, xs, ys, forks, rollbacks))
         for s in segs:
             mk = markers(s.view, s.lo, s.hi)
             marks.checkpoints += mk.checkpoints

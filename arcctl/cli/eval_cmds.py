@@ -17,8 +17,8 @@ submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", 
 
 
 def compare(
-    targets: List[str] = typer.Argument(
-        ..., help="eval run dirs, checkpoint dirs or metrics.json files; or HER run dirs (epochs to solve each target)"
+    targets: Optional[List[str]] = typer.Argument(
+        None, help="eval run dirs, checkpoint dirs or metrics.json files; or HER run dirs (epochs to solve each target)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
@@ -28,17 +28,27 @@ def compare(
         None, "--width", min=40, max=1000, help="--plot: characters (default: the terminal's)"
     ),
     height: int = typer.Option(20, "--height", min=6, max=200, help="--plot: lines"),
+    match: Optional[str] = typer.Option(None, "--match", help="--plot: also every registry job whose name matches"),
+    group: Optional[str] = typer.Option(
+        None, "--group", help="--plot: also every registry job of this sweep group (params.wandb_group)"
+    ),
 ) -> None:
     """Evaluation metrics side by side; the best value per column (per dataset) in bold.
-    With --plot METRIC: that training metric of every RUN (run dir, host:/path or job) overlaid."""
+    With --plot METRIC: that training metric of every RUN (run dir, host:/path or job) overlaid,
+    and of the registry jobs --match REGEX / --group SWEEP_GROUP choose."""
     from jobs.compare import build_her_table, build_table, her_runs
 
+    targets = list(targets or [])
     if plot:
         from arcctl.cli.compare_plot import plot_runs
 
         with user_errors():
-            plot_runs(targets, plot, width, height)
+            plot_runs(targets, plot, width, height, match=match, group=group)
         return
+    if match is not None or group is not None:
+        raise fail("--match and --group choose runs for --plot METRIC (eval tables take their run dirs)")
+    if not targets:
+        raise fail("compare: give the eval run dirs (or --plot METRIC with RUNs, --match or --group)")
     with user_errors():
         if her_runs(targets):  # HER run dirs: epochs to solve each target
             her = build_her_table(targets, labels=label)

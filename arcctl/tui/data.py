@@ -105,8 +105,16 @@ class JobSource:
         src.error = err
         return src
 
+    @staticmethod
+    def _key(run_dir: str, host: str | None) -> str:
+        return f"{host}:{run_dir}" if host else run_dir
+
+    def cached(self, run_dir: str, host: str | None = None) -> RunView | None:
+        """The view already made for this run dir, if any (never opens one)."""
+        return self.views.get(self._key(run_dir, host))
+
     def view(self, run_dir: str, host: str | None = None) -> RunView:
-        key = f"{host}:{run_dir}" if host else run_dir
+        key = self._key(run_dir, host)
         v = self.views.get(key)
         if v is None:
             fs = None

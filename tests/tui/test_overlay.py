@@ -107,7 +107,7 @@ async def test_compare_screen_overlays_chains_and_follows_new_rows(runs):
         chart = app.screen.query_one(OverlayChart)
         fork_line, other = chart.lines
         assert fork_line.xs[0] == 1.0 and fork_line.fork_steps == [20.0] and other.xs[-1] == 70.0
-        assert "parent run(s) drawn as chains" in str(app.screen.query_one("#cmp-status").render())
+        assert "1 linked run(s) drawn as chains" in str(app.screen.query_one("#cmp-status").render())
         with open(child / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": 51, "time": 1767230051.0, "reward": 0.1}) + "\n")
         await until(pilot, lambda: app.screen.query_one(OverlayChart).lines[0].xs[-1] == 51.0)

@@ -51,6 +51,7 @@ COVERED = {
     "l": "l",
     "v": "v",
     "p": "p",
+    "g": "g",
 }
 NOT_KEYS = {"arc/"}
 
@@ -101,6 +102,9 @@ async def test_each_readme_key_once(registry):
         await until(pilot, lambda: len(jobs.marked) == 2)
         await press("a")
         await until(pilot, lambda: not jobs.marked)
+        await press("g")  # these two jobs record no sweep group: nothing selected (a sweep's: test_overlay_chains)
+        await until(pilot, lambda: any("no sweep group" in n.message for n in app._notifications))
+        assert not jobs.marked
         await press("space")
         await until(pilot, lambda: len(jobs.marked) == 1)
         await opens("o", RunScreen)

@@ -11,7 +11,7 @@ import pytest
 from arcctl.tui.app import ArcApp
 from arcctl.tui.data import JobSource
 from jobs.runview import RunView
-from tests.tui.pilot import comparing_two, settle
+from tests.tui.pilot import comparing_two, overlay_drawn, settle, steady_cursors
 
 pytestmark = pytest.mark.timeout(120)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -129,7 +129,7 @@ def test_compare_overlay_with_a_fork_chain(snap_compare, in_fixtures, tmp_path):
         app.push_screen(CompareScreen([RunView(str(fork)), RunView("runs/collapsing")]))
         await settle(pilot, lambda: comparing_two(app) and getattr(app.screen, "_eval_status", None) is not None)
         await app.workers.wait_for_complete()
-        await pilot.pause(0.5)  # the chart's redraw after the last worker's rows
+        await settle(pilot, lambda: overlay_drawn(app, [60.0, 70.0]))  # both runs' last rows drawn
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -159,3 +159,87 @@ def test_completions_with_arc_grids(snap_compare, in_fixtures, tmp_path):
         )
 
     assert snap_compare(app, terminal_size=(150, 56), run_before=ready)
+
+
+def test_eval_view_with_a_failing_prediction(snap_compare, in_fixtures, tmp_path):
+    """The eval view (`v`) on the prediction wrong on its test grid: the task's pairs against the
+    program's outputs, the failing pair marked, the pixel score."""
+    from tests.tui.test_arc_grids import write_eval_run
+
+    run = write_eval_run(tmp_path)
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.eval_view import EvalScreen
+        from arcctl.tui.widgets.arc_grid import PairsView
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(EvalScreen(RunView(str(run))))
+        await settle(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen.records)
+        await pilot.press("down")
+        await settle(pilot, lambda: "▶ test 1" in str(getattr(app.screen.query_one(PairsView), "shown", "")))
+
+    assert snap_compare(app, terminal_size=(150, 56), run_before=ready)
+
+
+def test_fork_preview_lists_only_the_changed_parameter(snap_compare, in_fixtures):
+    """The fork form from checkpoint-40 with beta edited: the preview names the new run and lists
+    only `beta: 0.01 → 0.05`."""
+    from textual.widgets import Input, Static
+
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.screens.fork import ForkScreen
+
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(ForkScreen(RunView("runs/collapsing"), "checkpoint-40"))
+        await settle(pilot, lambda: isinstance(app.screen, ForkScreen) and app.screen.spec is not None)
+        fork = app.screen
+        fork.query_one("#p-beta", Input).value = "0.05"
+        await settle(
+            pilot,
+            lambda: (
+                fork.spec is not None
+                and fork.spec.params["beta"] == 0.05
+                and "beta: 0.01 → 0.05" in str(fork.query_one("#preview", Static).render())
+            ),
+        )
+        steady_cursors(app)
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_run_screen_log_switched_to_stderr(snap_compare, in_fixtures):
+    """`l` twice on the run screen: the log tail shows stderr alone, and says so."""
+    app = make_app()
+
+    async def ready(pilot):
+        from arcctl.tui.widgets.log_tail import LogTail
+
+        await open_collapsing_run(app, pilot)
+        await pilot.press("l", "l")
+        await settle(pilot, lambda: app.screen.query_one(LogTail).mode == "stderr")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_palette_on_the_run_screen(snap_compare, in_fixtures):
+    """`:` on the run screen, `fork` typed: the screen's own action heads the hits."""
+    app = make_app()
+
+    async def ready(pilot):
+        from textual.command import CommandPalette
+
+        from tests.tui.test_palette import palette_hits
+
+        await open_collapsing_run(app, pilot)
+        await pilot.press("colon")
+        await settle(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"fork")
+        await settle(pilot, lambda: palette_hits(app) and palette_hits(app)[0].startswith("fork  (f)"))
+        steady_cursors(app)
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)

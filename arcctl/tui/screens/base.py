@@ -57,9 +57,12 @@ def row_table(table_id: str, columns: Sequence[tuple[str, str]] = ()) -> DataTab
 def described_bindings(screen: Screen) -> Iterator[Binding]:
     """The screen's bindings (inherited ones first, as the footer orders them) and then the
     app's, each action once, only those with a description."""
-    seen: set[str] = set()
+    chosen: dict[str, Binding] = {}  # action -> binding, in first-seen order
     own = [b for cls in reversed(type(screen).__mro__) for b in cls.__dict__.get("BINDINGS", [])]
-    for b in own + list(screen.app.BINDINGS):
-        if isinstance(b, Binding) and b.description and b.action not in seen:
-            seen.add(b.action)
-            yield b
+    for b in own:
+        if isinstance(b, Binding) and b.description:
+            chosen[b.action] = b  # a subclass's binding of an action wins (new job: "dry-run preview")
+    for b in screen.app.BINDINGS:
+        if isinstance(b, Binding) and b.description and b.action not in chosen:
+            chosen[b.action] = b
+    yield from chosen.values()

@@ -22,7 +22,7 @@ from arcctl.tui.screens.base import SubScreen
 from arcctl.tui.widgets.fitted_table import fill_table
 from arcctl.tui.widgets.charts import plottable
 from arcctl.tui.widgets.overlay_chart import OverlayChart
-from jobs.overlay import chain
+from jobs.overlay import chain, rollback_tip
 from jobs.metrics_history import DEFAULT_CHARTS
 from jobs.runview import RunView
 
@@ -35,7 +35,8 @@ class CompareScreen(SubScreen):
     HELP_TITLE = "Compare"
     HELP_TEXT = (
         "Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
-        "up to the fork step. Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan).\n"
+        "up to the fork step, a run the guard rolled back on through its rollback children.\n"
+        "Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan), rollbacks (magenta).\n"
         "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
         "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves."
     )
@@ -52,7 +53,7 @@ class CompareScreen(SubScreen):
         self.eval_table: Any = None
         self.metric = metric
         self.smoothing_i = 0
-        self.parents: dict[str, RunView] = {}  # ancestors of forked runs, read by the worker
+        self.parents: dict[str, RunView] = {}  # ancestors and rollback children, read by the worker
 
     def body(self) -> ComposeResult:
         with Vertical():
@@ -74,19 +75,37 @@ class CompareScreen(SubScreen):
         first: what counts is what the views hold, not what this refresh read."""
         for v in self.views:
             v.refresh(completion_bytes=0)
+        fresh = {id(v) for v in self.views}  # read in this pass
 
         def open_parent(run_dir: str, fs: Any) -> RunView:
-            p = self.parents.get(run_dir)
+            p = self._linked(run_dir)
             if p is None:
                 p = self.parents[run_dir] = RunView(run_dir, fs)
             return p
 
+        def open_fresh(run_dir: str, fs: Any) -> RunView:
+            # a rollback child is read before it is followed: its events name the next child,
+            # and it grows (training goes on in the newest child)
+            p = open_parent(run_dir, fs)
+            if id(p) not in fresh:
+                p.refresh(completion_bytes=0)
+                fresh.add(id(p))
+            return p
+
         for v in self.views:
-            for seg in chain(v, lambda d, fs=v.fs: open_parent(d, fs))[:-1]:
-                seg.view.refresh(completion_bytes=0)
+            tip = rollback_tip(v, lambda d, fs=v.fs: open_fresh(d, fs))
+            for seg in chain(tip, lambda d, fs=v.fs: open_parent(d, fs)):
+                if id(seg.view) not in fresh:
+                    seg.view.refresh(completion_bytes=0)
+                    fresh.add(id(seg.view))
         held = tuple((len(v.metrics), len(v.events)) for v in [*self.views, *self.parents.values()])
         changed, self._held = held != getattr(self, "_held", None), held
         return changed
+
+    def _linked(self, run_dir: str) -> RunView | None:
+        """A run a chain goes through: one of the compared runs (a rollback child's parent is
+        often one), else a parent or rollback child opened for the chains."""
+        return next((v for v in self.views if v.run_dir == run_dir), None) or self.parents.get(run_dir)
 
     @work(thread=True, exclusive=True, group="compare-tick")
     def tick(self) -> None:
@@ -95,7 +114,7 @@ class CompareScreen(SubScreen):
 
     def redraw(self) -> None:
         if self.is_attached:
-            self.query_one(OverlayChart).draw(self.views, SMOOTHING[self.smoothing_i], self.parents.get)
+            self.query_one(OverlayChart).draw(self.views, SMOOTHING[self.smoothing_i], self._linked)
             self._status()
 
     def _names(self) -> list[str]:
@@ -125,7 +144,7 @@ class CompareScreen(SubScreen):
     def _status(self) -> None:
         status = f"{len(self.views)} runs  metric: {self.metric} (m)  smoothing {SMOOTHING[self.smoothing_i]:.2f}"
         if self.parents:
-            status += f"  + {len(self.parents)} parent run(s) drawn as chains"
+            status += f"  + {len(self.parents)} linked run(s) drawn as chains"
         self.query_one("#cmp-status", Static).update(plain(status + getattr(self, "_eval_status", "")))
 
     @work(thread=True, exclusive=True)

@@ -65,7 +65,8 @@ class JobsScreen(ArcScreen):
     HELP_TITLE = "Jobs"
     HELP_TEXT = (
         "All jobs of the registry. Filter with / (a regex; start with ! to invert); `a` selects\n"
-        "every job shown (a sweep by its name pattern), `c` compares the selected ones."
+        "every job shown (a sweep by its name pattern), `g` every job of the current job's sweep\n"
+        "group (params.wandb_group), `c` compares the selected ones."
     )
     BINDINGS = [
         Binding("enter,o", "open", "open"),
@@ -73,6 +74,7 @@ class JobsScreen(ArcScreen):
         Binding("s", "sort", "sort"),
         Binding("space", "mark", "select"),
         Binding("a", "mark_all", "select all shown"),
+        Binding("g", "mark_group", "select sweep group"),
         Binding("x", "cancel_job", "cancel"),
         Binding("r", "resume", "resume"),
         Binding("f", "fork", "fork"),
@@ -242,6 +244,25 @@ class JobsScreen(ArcScreen):
         again unselects them."""
         keys = {r.key for r in self.visible()}
         self.marked = self.marked - keys if keys <= self.marked else self.marked | keys
+        self._render_table()
+
+    def action_mark_group(self) -> None:
+        """Select every job of the current job's sweep group; again unselects them. Specs are the
+        ones the table's refresh has read (no file read here: this is the UI thread)."""
+        from jobs.compare_select import sweep_group
+
+        def group_of(r: JobRow) -> str | None:
+            v = self.app.source.cached(r.run_dir, r.host)
+            return sweep_group(v.spec) if v is not None and v.spec_read else None
+
+        r = self.current()
+        group = group_of(r) if r is not None else None
+        if group is None:
+            self.notify("this job belongs to no sweep group (a sweep records one with wandb = true)", markup=False)
+            return
+        keys = {x.key for x in self.rows if group_of(x) == group}
+        self.marked = self.marked - keys if keys <= self.marked else self.marked | keys
+        self.notify(f"sweep group {group}: {len(keys)} job(s)", markup=False)
         self._render_table()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,5 +1,5 @@
 """One metric of several runs on shared axes (jobs.overlay computes the lines, widgets.braille
-draws them), with fork steps, checkpoint saves and alerts as vertical markers; the legend names
+draws them), with fork and rollback steps, checkpoint saves and alerts as vertical markers; the legend names
 what differs between the runs. `draw_markers` puts the same markers on a plotext chart."""
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from jobs.overlay import Line, Markers, overlay, thin
 SEVERITY_COLOR = {"watch": "yellow", "warning": "dark_orange", "critical": "red"}
 CHECKPOINT_COLOR = "grey42"
 FORK_COLOR = "bright_cyan"
+ROLLBACK_COLOR = "magenta"
+MARKS_KEY = "┆ checkpoint  │ alert  ║ fork"
+ROLLBACK_KEY = "  ┃ rollback"  # in the title only when a chain holds a rollback
 
 
 def draw_markers(plt: Any, marks: Markers, width: int, forks: Sequence[float] = ()) -> None:
@@ -28,8 +31,8 @@ def draw_markers(plt: Any, marks: Markers, width: int, forks: Sequence[float] = 
         plt.vline(s, "cyan")
 
 
-def vmarks(marks: Markers, width: int, forks: Sequence[float] = ()) -> list[VMark]:
-    """Later entries win a shared column: checkpoints < alerts (by severity) < forks."""
+def vmarks(marks: Markers, width: int, forks: Sequence[float] = (), rollbacks: Sequence[float] = ()) -> list[VMark]:
+    """Later entries win a shared column: checkpoints < alerts (by severity) < forks < rollbacks."""
     out = [VMark(s, CHECKPOINT_COLOR, "┆") for s in thin(marks.checkpoints, max(1, width // 6))]
     rank = {"watch": 0, "warning": 1, "critical": 2}
     out += [
@@ -37,7 +40,15 @@ def vmarks(marks: Markers, width: int, forks: Sequence[float] = ()) -> list[VMar
         for s, sev in sorted(marks.alerts, key=lambda a: rank.get(a[1], 3))
     ]
     out += [VMark(s, FORK_COLOR, "║") for s in forks]
+    out += [VMark(s, ROLLBACK_COLOR, "┃") for s in rollbacks]
     return out
+
+
+def link_steps(lines: Sequence[Line]) -> tuple[list[float], list[float]]:
+    """The fork steps and the rollback steps of all lines (each step once)."""
+    forks = sorted({s for ln in lines for s in ln.fork_steps})
+    rollbacks = sorted({s for ln in lines for s in ln.rollback_steps})
+    return forks, rollbacks
 
 
 class OverlayChart(Widget):
@@ -49,19 +60,20 @@ class OverlayChart(Widget):
         self.lines: list[Line] = []
         self.marks = Markers()
         self.picture = Picture(0, 0)
+        self.drawn_width = 0  # the width the lines were bucketed for (0: never drawn)
 
     def draw(self, views: Sequence[Any], smoothing: float = 0.0, view_for: Callable[[str], Any] | None = None) -> None:
-        width = max(20, self.size.width)
+        width = self.drawn_width = max(20, self.size.width)
         # One min/max bucket per braille column pair: about one point per dot column.
         self.lines, self.marks = overlay(views, self.metric, max(10, width - 10), smoothing, view_for)
-        forks = sorted({s for ln in self.lines for s in ln.fork_steps})
+        forks, rollbacks = link_steps(self.lines)
         title = one_line(f"{self.metric}") + (f"  ema {smoothing:.2f}" if smoothing else "")
-        title += "   ┆ checkpoint  │ alert  ║ fork"
+        title += "   " + MARKS_KEY + (ROLLBACK_KEY if rollbacks else "")
         self.picture = Picture(
             width,
             0,
             [Series(ln.xs, ln.ys, one_line(ln.label)) for ln in self.lines],
-            vmarks(self.marks, width, forks),
+            vmarks(self.marks, width, forks, rollbacks),
             title,
         )
         self.refresh()
