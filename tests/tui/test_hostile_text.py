@@ -125,7 +125,7 @@ async def test_eval_view_shows_hostile_predictions_literally(hostile_run, arc_ho
             pilot,
             app,
             EvalScreen,
-            "(task [@click=app.quit]X is not in a built-in data set",
+            "(task [@click=app.quit]X is not in a data set this machine can read",
             " [/] ",
             " [bold red]BIG[/] ",
         )

@@ -260,7 +260,7 @@ class CompletionsScreen(ArcScreen):
                 grids.show_pairs([(None, None)] * len(outputs), [], outputs)
             else:
                 grids.show_message(
-                    f"(no grids: task {c.task} is not in a built-in data set and the record keeps no outputs)"
+                    f"(no grids: task {c.task} is not in a data set this machine can read (built-in, or a task file here), and the record keeps no outputs)"
                 )
 
         self.from_worker(show)

@@ -128,6 +128,8 @@ class EvalScreen(SubScreen):
             if pairs is not None:
                 grids.show_pairs(pairs[0], pairs[1], outputs, missing)
             else:
-                grids.show_message(f"(task {rec.get('task_id')} is not in a built-in data set: {dataset or '?'})")
+                grids.show_message(
+                    f"(task {rec.get('task_id')} is not in a data set this machine can read (built-in, or a task file here): {dataset or '?'})"
+                )
 
         self.from_worker(show)
