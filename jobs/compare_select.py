@@ -1,8 +1,8 @@
 """Choosing runs to overlay without naming each one: by a regex on the job name, or by the sweep
 group a sweep's points share. The group is the one a sweep records in every point's spec
-(`params.wandb_group`, set by jobs.wandb_files.with_sweep_group, or given with `-p wandb_group=`);
-a sweep without W&B records none, and a name regex picks its points instead (the names come
-from one pattern). Shared by the jobs screen and `arcctl compare --plot --match/--group`."""
+(`params.wandb_group`, set by jobs.wandb_files.with_sweep_group for every sweep, W&B on or off, or
+given with `-p wandb_group=`); sweeps submitted by older versions without W&B have none, and a name
+regex picks their points instead (the names come from one pattern). Shared by the jobs screen and `arcctl compare --plot --match/--group`."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def select_jobs(jobs: Iterable[Any], match: str | None = None, group: str | None
         raise SpecError(f"{asked}: the registry has no jobs")
     if group is not None:
         groups = sorted({g for j in jobs if (g := sweep_group(j.spec_json))})
-        known = ", ".join(groups[:8]) if groups else "none recorded; a sweep records its group with wandb = true"
+        known = ", ".join(groups[:8]) if groups else "none recorded"
         raise SpecError(f"{asked}: no job in the registry (sweep groups: {known})")
     newest = ", ".join(j.name for j in reversed(jobs[-5:]))
     raise SpecError(f"{asked}: no job name matches (the newest: {newest})")

@@ -102,15 +102,11 @@ def sweep_group(pattern: str, params: dict[str, Any], swept: dict[str, list[Any]
 
 
 def with_sweep_group(kind: str, pattern: str, params: dict[str, Any], swept: dict[str, list[Any]]) -> dict[str, Any]:
-    """A sweep point's params: with W&B on and no wandb_group of its own, the sweep's group."""
+    """A sweep point's params: without a wandb_group of its own, the sweep's group. Recorded with
+    W&B off too: the console selects a sweep's points by it (`g`, `arcctl compare --group`)."""
     from jobs.params import PARAMS_BY_KIND
 
-    if (
-        not swept
-        or not params.get("wandb")
-        or params.get("wandb_group")
-        or "wandb_group" not in PARAMS_BY_KIND[kind].model_fields
-    ):
+    if not swept or params.get("wandb_group") or "wandb_group" not in PARAMS_BY_KIND[kind].model_fields:
         return params
     return {**params, "wandb_group": sweep_group(pattern, params, swept)}
 

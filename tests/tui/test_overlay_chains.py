@@ -124,13 +124,11 @@ def test_compare_plot_draws_the_rollback_chain(arc_home, tmp_path):
 
 
 def sweep_in_registry(registry, runs: Path) -> list:
-    """A two-point sweep with W&B on, built as `arcctl submit grpo -p learning_rate=…,… -p wandb=true`
-    builds it (each point's spec records the sweep's group), with the fixture runs' rows, finished."""
+    """A two-point sweep (W&B off), built as `arcctl submit grpo -p learning_rate=…,…` builds it
+    (each point's spec records the sweep's group), with the fixture runs' rows, finished."""
     from jobs.submit import build_specs
 
-    specs = build_specs(
-        "grpo", ["model_path=models/tiny", "learning_rate=3e-6,4e-6", "wandb=true"], "local", registry=registry
-    )
+    specs = build_specs("grpo", ["model_path=models/tiny", "learning_rate=3e-6,4e-6"], "local", registry=registry)
     for spec, rows_from in zip(specs, ("healthy", "collapsing")):
         shutil.copytree(runs / rows_from, spec.run_dir)
         spec.write()

@@ -62,7 +62,9 @@ def test_a_sweep_shares_one_group_and_keeps_an_explicit_one(tmp_path, monkeypatc
     assert "lr1e-6-2e-6" in group and "8-16lora" in group and len(group) <= 128
     assert len({s.name for s in specs}) == 4  # the points keep their own names
     assert {s.params["wandb_group"] for s in build_specs("grpo", sweep + ["wandb_group=mine"])} == {"mine"}
-    assert {s.params["wandb_group"] for s in build_specs("grpo", sweep[:2] + ["model_path=m"])} == {None}
+    # W&B off: the sweep still records its group (the console selects a sweep's points by it)
+    (no_wandb,) = {s.params["wandb_group"] for s in build_specs("grpo", sweep[:2] + ["model_path=m"])}
+    assert "lr1e-6-2e-6" in no_wandb
     assert build_specs("grpo", ["wandb=true", "model_path=m"])[0].params["wandb_group"] is None  # one run
 
 
