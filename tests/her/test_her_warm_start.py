@@ -3,29 +3,14 @@ picture it is paired with, in the toy targets' format, and never a toy target it
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
 
 from jobs.her_targets import TOY_LADDER
+from tests.trainer_data.test_synthetic import _run
 from trainer import program_library as common
 from trainer.synthetic import drawing_tasks, toy_targets, warm_start_tasks
-
-
-def _run(program: str, grid) -> list:
-    """Execute a program the way the sandbox does: `common` importable, transform(np.array)."""
-    saved = sys.modules.get("common")
-    sys.modules["common"] = common
-    try:
-        ns: dict = {"__name__": "program"}
-        exec(compile(program, "<program>", "exec"), ns)
-        return np.asarray(ns["transform"](np.array(grid))).tolist()
-    finally:
-        if saved is None:
-            sys.modules.pop("common", None)
-        else:
-            sys.modules["common"] = saved
 
 
 def _shapes(picture: np.ndarray) -> int:
