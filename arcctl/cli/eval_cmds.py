@@ -42,6 +42,11 @@ def compare(
     if plot:
         from arcctl.cli.compare_plot import plot_runs
 
+        if as_json or markdown:  # a chart has no table to print: it would be silently dropped
+            raise fail(
+                f"{'--json' if as_json else '--markdown'} prints the eval table; --plot draws a chart (choose one)"
+            )
+
         with user_errors():
             plot_runs(targets, plot, width, height, match=match, group=group)
         return

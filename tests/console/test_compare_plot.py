@@ -54,3 +54,6 @@ def test_plot_errors_are_one_line(home, tmp_path):
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no/such" in res.stderr and "reward" in res.stderr
     res = run_cli("compare", str(tmp_path / "missing"), "--plot", "reward")
     assert res.returncode == 2 and "missing" in res.stderr and "Traceback" not in res.stderr
+    # a chart has no table: --json / --markdown with --plot were silently dropped
+    res = run_cli("compare", str(healthy), "--plot", "reward", "--json")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--json prints the eval table" in res.stderr
