@@ -72,9 +72,16 @@ def tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
         version, split = found
         return get_data_json(version)[split]
     path = Path(dataset)
+    if path.is_dir():  # a folder of task files, as the trainer's loader takes it
+        from jobs.arc_tasks import DatasetError, load_task_dir
+
+        try:
+            return {t.task_id: t.to_dict() for t in load_task_dir(path)}
+        except DatasetError as e:
+            raise SpecError(f"dataset {e}") from None
     if not path.is_file():
         if path.exists():
-            raise SpecError(f"dataset {dataset}: not a file")
+            raise SpecError(f"dataset {dataset}: not a file or folder")
         if local:
             raise SpecError(f"dataset {dataset!r}: no such file, and not a built-in set ({builtin_hint()}) or toy[:N]")
         return None

@@ -83,6 +83,19 @@ def test_bad_targets_are_one_error_at_render(cli, tmp_path, overrides, needle):
     assert not (tmp_path / "home" / "runs").exists()
 
 
+def test_a_folder_of_task_files_is_a_target_set(cli, tmp_path):
+    """The trainer loads a folder of one-task-per-file JSON; render said "not a file"."""
+    from trainer.data import load_tasks
+
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "mine.json").write_text(json.dumps(load_tasks("arc1/train")[0].to_dict()))
+    res = cli("render", "her", "-p", f"dataset={folder}", "-p", 'task_ids=["mine"]')
+    assert res.returncode == 0, res.stderr
+    res = cli("render", "her", "-p", f"dataset={folder}", "-p", 'task_ids=["other"]')
+    assert res.returncode == 2 and "task_ids: other not in dataset" in res.stderr
+
+
 def test_toy_targets_grow_in_difficulty():
     from trainer.program_library import find_connected_components
     from trainer.synthetic import toy_targets
