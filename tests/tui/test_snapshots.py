@@ -182,9 +182,13 @@ def test_eval_view_with_a_failing_prediction(snap_compare, in_fixtures, tmp_path
     assert snap_compare(app, terminal_size=(150, 56), run_before=ready)
 
 
-def test_fork_preview_lists_only_the_changed_parameter(snap_compare, in_fixtures):
+def test_fork_preview_lists_only_the_changed_parameter(snap_compare, in_fixtures, monkeypatch):
     """The fork form from checkpoint-40 with beta edited: the preview names the new run and lists
     only `beta: 0.01 → 0.05`."""
+    import sys
+
+    # the launch artifact names this interpreter: the same path on every machine
+    monkeypatch.setattr(sys, "executable", "/opt/arcctl/.venv/bin/python")
     from textual.widgets import Input, Static
 
     app = make_app()
