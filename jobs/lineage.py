@@ -15,16 +15,21 @@ def _events(run_dir: str, fs: RunFS) -> list[dict]:
     return rundir.read_jsonl(f"{run_dir.rstrip('/')}/{rundir.EVENTS}", fs)
 
 
+def child_in_events(events: list) -> str | None:
+    """The child run dir the newest `continued` rollback event names (None: no such event, or it
+    names no folder). Shared by the trainer's reading of a run dir and the console's events in memory."""
+    for ev in reversed(events):
+        if isinstance(ev, dict) and ev.get("event") == rundir.EV_ROLLBACK and ev.get("status") == "continued":
+            child = ev.get("child_run_dir")
+            return child.rstrip("/") if isinstance(child, str) and child.strip("/") else None
+    return None
+
+
 def rollback_child(run_dir: str, fs: RunFS | None = None) -> str | None:
     """The child run dir this run rolled back into (status `continued`), if it has a spec.json."""
     fs = fs or LocalFS()
-    for ev in reversed(_events(run_dir, fs)):
-        if ev.get("event") == rundir.EV_ROLLBACK and ev.get("status") == "continued":
-            child = ev.get("child_run_dir")
-            if isinstance(child, str) and fs.exists(f"{child.rstrip('/')}/{rundir.SPEC}"):
-                return child.rstrip("/")
-            return None
-    return None
+    child = child_in_events(_events(run_dir, fs))
+    return child if child is not None and fs.exists(f"{child}/{rundir.SPEC}") else None
 
 
 def rollback_chain(run_dir: str, fs: RunFS | None = None) -> list[str]:

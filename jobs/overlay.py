@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from jobs.lineage import child_in_events
 from jobs.masked_steps import is_masked_metric, with_breaks
 from jobs.rundir import checkpoint_step
 
@@ -56,13 +57,9 @@ def _norm(run_dir: Any) -> str:
 
 
 def rollback_child(view: Any) -> str | None:
-    """The child run dir the view's newest `continued` rollback event names (as jobs.lineage reads
-    it, from the events the view already holds: no I/O here)."""
-    for ev in reversed(getattr(view, "events", None) or []):
-        if isinstance(ev, dict) and ev.get("event") == "rollback" and ev.get("status") == "continued":
-            child = ev.get("child_run_dir")
-            return _norm(child) if isinstance(child, str) and child.strip("/") else None
-    return None
+    """The child run dir the view's newest `continued` rollback event names, read as jobs.lineage
+    reads it, from the events the view already holds (no I/O here)."""
+    return child_in_events(getattr(view, "events", None) or [])
 
 
 def rollback_tip(view: Any, view_for: Callable[[str], Any] | None) -> Any:
