@@ -27,7 +27,14 @@ SandboxMemory = Annotated[int, Field(ge=64, le=2**30, description="MB a program 
 # Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
 LearningRate = Annotated[float, Field(gt=0)]
 Epochs = Annotated[float, Field(gt=0)]
-MaxSteps = Annotated[int, Field(description="-1: derived from epochs")]
+def _steps_planned(v: int) -> int:
+    # TRL trains by epochs for any max_steps <= 0: a 0 or -5 would silently run every epoch
+    if v == 0 or v < -1:
+        raise ValueError("must be a number of steps (1 or more), or -1 to train by num_train_epochs")
+    return v
+
+
+MaxSteps = Annotated[int, AfterValidator(_steps_planned), Field(description="-1: derived from epochs")]
 PositiveInt = Annotated[int, Field(ge=1)]
 MaxSeqLength = Annotated[int, Field(ge=16)]
 

@@ -78,3 +78,16 @@ def test_a_boolean_in_a_number_field_of_a_template_or_spec_is_refused():
     with pytest.raises(ValidationError, match="expected a number, not false"):
         SFTParams(**base, synthetic_tasks=10, learning_rate=False)
     assert GRPOParams(**base, wandb=True, max_steps=3).max_steps == 3
+
+
+@pytest.mark.parametrize("kind", ["grpo", "sft"])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_step_count_that_trl_would_read_as_train_by_epochs_is_refused(home, kind, value):
+    # TRL trains every epoch for any max_steps <= 0; only -1 says so on purpose
+    with pytest.raises(SpecError, match="max_steps.*1 or more.*-1"):
+        build_specs(kind, [f"max_steps={value}"], "local")
+
+
+def test_minus_one_still_means_train_by_epochs(home):
+    (spec,) = build_specs("sft", ["max_steps=-1"], "local")
+    assert spec.params["max_steps"] == -1
