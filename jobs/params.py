@@ -27,6 +27,8 @@ SandboxMemory = Annotated[int, Field(ge=64, le=2**30, description="MB a program 
 # Shared parameters whose default differs by kind: type and limits once here, defaults in the models.
 LearningRate = Annotated[float, Field(gt=0)]
 Epochs = Annotated[float, Field(gt=0)]
+
+
 def _steps_planned(v: int) -> int:
     # TRL trains by epochs for any max_steps <= 0: a 0 or -5 would silently run every epoch
     if v == 0 or v < -1:
