@@ -12,7 +12,11 @@ the worker's address-space limit (RLIMIT_AS), and memory that is free but still 
 too. Keeping one small object alive in each of Python's 1 MiB object arenas (every 8000th tuple of a
 long list) keeps all of them mapped: a few hundred live blocks, hundreds of MB of address space.
 So `Retention` also checks, with one reserve-nothing mapping, that what was free under the limit at
-start, but the allowance, can still be mapped.
+start, but the allowance, can still be mapped. That probe (two system calls) is repeated only when
+the address space can have grown since it last passed: malloc holds more from the system (its
+heap and its mmapped chunks, from `mallinfo2`), or the process took a page fault. Everything else
+that maps memory touches it: a new arena of Python's allocator is written (its first pool) as soon
+as it is mapped, and a program has no way to map memory but these two allocators.
 """
 
 from __future__ import annotations
@@ -58,11 +62,21 @@ _MIB = 1 << 20
 
 def live_bytes() -> int:
     """Bytes the process holds now: malloc'd (in use, heap and mmap) plus small objects."""
+    return _measure()[0]
+
+
+def _measure() -> tuple[int, int | None]:
+    """(live bytes, bytes malloc holds from the system or None where that is not known)."""
     small = sys.getallocatedblocks() * _BLOCK_BYTES
     if _MALLINFO is None:
-        return small
+        return small, None
     info = _MALLINFO()
-    return info.uordblks + info.hblkhd + small
+    return info.uordblks + info.hblkhd + small, info.arena + info.hblkhd
+
+
+def _faults() -> int:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_minflt + ru.ru_majflt
 
 
 def fits(size: int) -> bool:
@@ -96,15 +110,28 @@ class Retention:
         free = room()
         # What must still fit in one mapping after any program: the room at start, less the allowance.
         self.must_fit = None if free is None else max(_MIB, free - allowance_bytes)
+        self.probed: tuple[int, int] | None = None  # (page faults, malloc's system bytes) at the last pass
+        self.probes = 0
 
-    def _held(self) -> bool:
-        if live_bytes() - self.base > self.allowance:
+    def _held(self, probe_anyway: bool = False) -> bool:
+        live, system = _measure()
+        if live - self.base > self.allowance:
             return True
-        return self.must_fit is not None and not fits(self.must_fit)
+        if self.must_fit is None:
+            return False
+        seen = (_faults(), system) if system is not None else None
+        last = self.probed
+        if not probe_anyway and seen is not None and last is not None and seen[0] == last[0] and seen[1] <= last[1]:
+            return False  # nothing mapped since the probe passed: it would pass again
+        self.probes += 1
+        if not fits(self.must_fit):
+            return True
+        self.probed = seen
+        return False
 
     def exceeded(self) -> bool:
         if not self._held():
             return False
         gc.collect()  # garbage cycles (a program's globals and functions form one) are not retention
         _LIBC.malloc_trim(0)  # nor is free memory that malloc keeps at the top of its heap
-        return self._held()
+        return self._held(probe_anyway=True)

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import purity
+from . import dictversion, purity
 from .heap import Retention
 from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
 
@@ -160,21 +160,31 @@ class Integrity:
         spaces = list({id(m): m for m in mods.values()}.values())
         spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
         # Per namespace: its size and the entries a program can reach (allowed attribute names),
-        # read by one C-level itemgetter call and compared by identity.
+        # read by one C-level itemgetter call and compared by identity; for a dict whose version
+        # tag can be read (`dictversion`), only when that tag moved since the namespace last
+        # passed (a class's namespace is a read-only proxy: always compared; it is small).
         self.namespaces = []
+        self.passed: list[int | None] = []  # per namespace: the tag it last passed with
         for d in [vars(sp) for sp in spaces] + [restricted_builtins]:
             names = sorted(d) if d is restricted_builtins else sorted(purity.ATTRS & set(d))
             if names:
                 get = operator.itemgetter(*names, *names[:1])  # two names at least: a tuple
-                self.namespaces.append((d, len(d), get, get(d)))
+                tag = dictversion.reader(d)
+                self.namespaces.append((d, len(d), get, get(d), tag))
+                self.passed.append(None if tag is None else tag.value)
         self.modules = [(name, m) for name, m in mods.items()]
         self.settings = _settings()
 
     def intact(self) -> bool:
+        passed = self.passed
         try:
-            for d, size, get, values in self.namespaces:
+            for i, (d, size, get, values, tag) in enumerate(self.namespaces):
+                now = None if tag is None else tag.value
+                if now is not None and now == passed[i]:
+                    continue  # not changed at all since it passed
                 if len(d) != size or not all(map(operator.is_, get(d), values)):
                     return False
+                passed[i] = now  # changed, but no entry that a program reaches
         except KeyError:  # an entry gone
             return False
         for name, m in self.modules:

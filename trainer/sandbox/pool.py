@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import fresh_memory, protocol
-from .batch import Batch
+from .batch import Batch, EncodedInputs
 from .errors import SandboxError, ZygoteLost
 from .result import ExecResult
 from .sockets import recv_fds_nowait, select_readable
@@ -140,6 +140,7 @@ class Sandbox:
         self._sel: selectors.BaseSelector | None = None
         self._start_failures = 0
         self._ctrl_eof = False
+        self._encoded = EncodedInputs()  # input grids already encoded, by content
         self.stats = {
             "spawned": 0,
             "killed_timeout": 0,

@@ -451,23 +451,49 @@ def _check_handler(node: ast.ExceptHandler, caught: set[str]) -> None:
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment"})
+# Fields that hold a name, number or constant in these classes (never a node): not pushed. Any
+# other field is pushed, and what is not a node is dropped when popped; so a class or field this
+# table does not know (a newer Python's) is still walked.
+_LEAF_FIELDS = {
+    ast.Name: {"id"},
+    ast.Attribute: {"attr"},
+    ast.Constant: {"value", "kind"},
+    ast.FunctionDef: {"name"},
+    ast.arg: {"arg"},
+    ast.keyword: {"arg"},
+    ast.alias: {"name", "asname"},
+    ast.ImportFrom: {"module", "level"},
+    ast.ExceptHandler: {"name"},
+}
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(t: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(t)
+    if fields is None:
+        leaves = _SKIP_FIELDS | _LEAF_FIELDS.get(t, set())
+        fields = _CHILD_FIELDS[t] = tuple(f for f in t._fields if f not in leaves)
+    return fields
 
 
 def _nodes(tree: ast.AST):
     """Every node of the tree (like ast.walk, without its generator per node or the context and
-    operator leaves, which carry nothing to check)."""
+    operator leaves, which carry nothing to check), depth first. The fields to look at are
+    computed once per node class: the walk is a fifth of a fast-path program's verification."""
     todo = [tree]
-    pop, push, extend, AST = todo.pop, todo.append, todo.extend, ast.AST
+    pop, push, extend, AST, fields_of = todo.pop, todo.append, todo.extend, ast.AST, _CHILD_FIELDS
     while todo:
         node = pop()
+        if not isinstance(node, AST):  # None, or a name in a list of names
+            continue
         yield node
-        for f in node._fields:
-            if f in _SKIP_FIELDS:
-                continue
+        t = type(node)
+        fields = fields_of.get(t)
+        for f in fields if fields is not None else _child_fields(t):
             v = getattr(node, f, None)
             if type(v) is list:
-                extend(x for x in v if isinstance(x, AST))
-            elif isinstance(v, AST):
+                extend(v)
+            else:
                 push(v)
 
 
