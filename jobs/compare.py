@@ -243,6 +243,26 @@ class HERTable:
     cells: dict[tuple[str, str], Any]
     best: set[tuple[str, str]]  # (task, run) with the fewest epochs to solve, when runs differ
 
+    @property
+    def invalid(self) -> list[str]:
+        """`run: task epoch N: field=value` for each score outside 0..1 (or not a number) in the
+        runs' events: read as missing (null in the JSON), never passed through."""
+        return [
+            f"{run}: {task} {bad}"
+            for task in self.tasks
+            for run in self.runs
+            if (row := self.cells.get((task, run))) is not None
+            for bad in row.invalid
+        ]
+
+    def invalid_notice(self) -> str | None:
+        """One line for the user when some score was invalid (None: all were valid)."""
+        bad = self.invalid
+        if not bad:
+            return None
+        shown = "; ".join(bad[:3]) + (f"; … {len(bad) - 3} more" if len(bad) > 3 else "")
+        return f"notice: {len(bad)} HER score(s) not a number in 0..1, read as missing: {shown}"
+
     def cell(self, task: str, run: str) -> str:
         row = self.cells.get((task, run))
         if row is None:
@@ -270,11 +290,13 @@ class HERTable:
                 "finished": row.finished,
                 "best_pixel_score": row.best_curve,
                 "test_correct": row.test_correct,
+                "invalid": row.invalid,
             }
 
         return {
             "runs": self.runs,
             "tasks": [{"task": t, **{r: one(self.cells.get((t, r))) for r in self.runs}} for t in self.tasks],
+            "invalid": self.invalid,
         }
 
 

@@ -58,6 +58,9 @@ def compare(
         if her_runs(targets):  # HER run dirs: epochs to solve each target
             her = build_her_table(targets, labels=label)
             typer.echo(json.dumps(her.to_json(), indent=2) if as_json else her.to_markdown())
+            notice = her.invalid_notice()  # the same values the JSON lists under "invalid"
+            if notice:
+                typer.echo(notice, err=True)
             return
         table = build_table(targets, labels=label)
     if as_json:
