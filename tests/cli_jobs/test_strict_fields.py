@@ -21,10 +21,10 @@ from tests.cli_jobs.conftest import run_cli
 TRACE = Path(__file__).resolve().parents[1] / "health" / "traces" / "real_repeat_reward"
 
 
-def _damaged_run(tmp_path: Path) -> tuple[Path, dict]:
-    """The real trace plus two copies of its last completion: `truncated` "no" and `step` true."""
+def _damaged_run(tmp_path: Path, trace: Path = TRACE) -> tuple[Path, dict]:
+    """A real trace plus two copies of its last completion: `truncated` "no" and `step` true."""
     run = tmp_path / "run"
-    shutil.copytree(TRACE, run)
+    shutil.copytree(trace, run)
     last = read_jsonl(run / "completions.jsonl")[-1]
     assert last["truncated"] is True and isinstance(last["step"], int)  # what the trainer writes
     with open(run / "completions.jsonl", "a") as f:
@@ -94,3 +94,19 @@ def test_health_of_a_run_with_a_string_step_goes_on(tmp_path):
     view.refresh()
     view.alerts()
     assert view.health_error is None
+
+
+def test_check_run_dir_names_a_string_bool_and_a_bool_step(tmp_path):
+    """jobs.records.check_run_dir checks types as the readers read them (pydantic's lax mode took
+    "no" for false and true for step 1)."""
+    from jobs import records
+
+    trace = TRACE.parent / "real_tiny_cpu_lr1e-2"  # written in the current format: it validates
+    assert records.check_run_dir(str(trace)) == []
+    run, _last = _damaged_run(tmp_path, trace)
+    n = len(read_jsonl(run / "completions.jsonl"))
+    problems = records.check_run_dir(str(run))
+    assert len(problems) == 2, problems
+    assert problems[0].endswith(f"completions.jsonl:{n - 1}: truncated: Input should be a valid boolean")
+    assert f"completions.jsonl:{n}: step: Input should be a valid integer" in problems[1]
+    assert "truncated: Input should be a valid boolean" in problems[1]
