@@ -37,6 +37,9 @@ class Row:
     dataset: str
     values: dict[str, Any]
     pass_at_k: dict[str, float] = field(default_factory=dict)
+    # a run the guard rolled back: the run dirs from the one named to the newest rollback child,
+    # whose metrics the row holds (empty: the row is the named run's own)
+    rollback_chain: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,6 +73,7 @@ class CompareTable:
                     "dataset": r.dataset,
                     "values": r.values,
                     "pass_at_k": r.pass_at_k,
+                    "rollback_chain": r.rollback_chain,
                     "best": [c for c in self.columns if i in self.best.get(c, set())],
                 }
                 for i, r in enumerate(self.rows)
@@ -138,7 +142,13 @@ def _step(name: str) -> int:
 def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]:
     """(label, metrics file) for one argument (run dir, checkpoint dir or metrics file), local or
     through any RunFS (SFTP); an error names what was looked for."""
-    fs = fs or LocalFS()
+    return [(label, path) for label, path, _chain in _metrics_files(target, fs or LocalFS())]
+
+
+def _metrics_files(target: str, fs: RunFS) -> list[tuple[str, str, list[str]]]:
+    """metrics_files with, per file, the rollback chain followed to it. A run the guard rolled back
+    (its events.jsonl names a `continued` child, jobs.lineage) ended in its newest rollback child:
+    its rows are that child's, labelled `run → child`; the parent's own metrics are not its outcome."""
     p = target.rstrip("/") or "/"
     name, parent = posixpath.basename(p), posixpath.dirname(p)
     entries = _listdir(p, fs)
@@ -150,22 +160,41 @@ def metrics_files(target: str, fs: RunFS | None = None) -> list[tuple[str, str]]
             if posixpath.basename(parent) == EVAL_DIR
             else name.rsplit(".", 1)[0]
         )
-        return [(label, p)]
-    own = _join(p, EVAL_DIR, METRICS_FILE)
-    if EVAL_DIR in entries and fs.exists(own):
-        return [(name, own)]
-    if name.startswith(CHECKPOINT_PREFIX):
+        return [(label, p, [])]
+    if name.startswith(CHECKPOINT_PREFIX):  # a checkpoint named on purpose: its own evaluations
         files = _checkpoint_files(p, fs)
         if not files:
             raise CompareError(
                 f"{target}: checkpoint has not been evaluated (no {EVAL_DIR}/*.json); "
                 f"run an eval job with adapter_path={target}"
             )
-        return [(f"{posixpath.basename(parent)}/{name}", f) for f in files]
+        return [(f"{posixpath.basename(parent)}/{name}", f, []) for f in files]
+    from jobs.lineage import rollback_chain
+
+    chain = rollback_chain(p, fs)
+    if len(chain) == 1:
+        return [(label, f, []) for label, f in _run_files(p, name, entries, target, fs)]
+    tip = chain[-1]
+    tip_name = posixpath.basename(tip)
+    found = _run_files(tip, f"{name} → {tip_name}", _listdir(tip, fs) or [], None, fs)
+    if not found:
+        raise CompareError(
+            f"{target}: rolled back into {tip}, which has no {EVAL_DIR}/{METRICS_FILE} and no evaluated "
+            f"checkpoints yet (the rolled-back run's own: compare {p}/checkpoint-N)"
+        )
+    return [(label, f, chain) for label, f in found]
+
+
+def _run_files(run: str, name: str, entries: list[str], target: str | None, fs: RunFS) -> list[tuple[str, str]]:
+    """(label, file) of one run dir: its own eval/metrics.json, else each evaluated checkpoint's.
+    None found is an error naming TARGET, or an empty list without one."""
+    own = _join(run, EVAL_DIR, METRICS_FILE)
+    if EVAL_DIR in entries and fs.exists(own):
+        return [(name, own)]
     found = []
     for c in sorted((e for e in entries if e.startswith(CHECKPOINT_PREFIX)), key=_step):
-        found += [(f"{name}/{c}", f) for f in _checkpoint_files(_join(p, c), fs)]
-    if not found:
+        found += [(f"{name}/{c}", f) for f in _checkpoint_files(_join(run, c), fs)]
+    if not found and target is not None:
         raise CompareError(f"{target}: no {EVAL_DIR}/{METRICS_FILE} and no evaluated checkpoints")
     return found
 
@@ -175,7 +204,7 @@ def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS |
     fs = fs or LocalFS()
     rows: list[Row] = []
     for t in targets:
-        for label, path in metrics_files(t, fs):
+        for label, path, chain in _metrics_files(t, fs):
             doc = _load(path, fs)
             # a refine evaluation: the earlier programs' row first, then the refined one
             before = doc.get("refine_before")
@@ -193,6 +222,7 @@ def build_table(targets: list[str], labels: list[str] | None = None, fs: RunFS |
                         dataset=str(doc.get("dataset", "?")),
                         values={c: _number(agg.get(c), path, c) for c, _ in TABLE_COLUMNS},
                         pass_at_k=_pass_curve(agg.get("pass_at_k"), path),
+                        rollback_chain=chain,
                     )
                 )
     if labels:
@@ -243,6 +273,26 @@ class HERTable:
     cells: dict[tuple[str, str], Any]
     best: set[tuple[str, str]]  # (task, run) with the fewest epochs to solve, when runs differ
 
+    @property
+    def invalid(self) -> list[str]:
+        """`run: task epoch N: field=value` for each score outside 0..1 (or not a number) in the
+        runs' events: read as missing (null in the JSON), never passed through."""
+        return [
+            f"{run}: {task} {bad}"
+            for task in self.tasks
+            for run in self.runs
+            if (row := self.cells.get((task, run))) is not None
+            for bad in row.invalid
+        ]
+
+    def invalid_notice(self) -> str | None:
+        """One line for the user when some score was invalid (None: all were valid)."""
+        bad = self.invalid
+        if not bad:
+            return None
+        shown = "; ".join(bad[:3]) + (f"; … {len(bad) - 3} more" if len(bad) > 3 else "")
+        return f"notice: {len(bad)} HER score(s) not a number in 0..1, read as missing: {shown}"
+
     def cell(self, task: str, run: str) -> str:
         row = self.cells.get((task, run))
         if row is None:
@@ -270,11 +320,13 @@ class HERTable:
                 "finished": row.finished,
                 "best_pixel_score": row.best_curve,
                 "test_correct": row.test_correct,
+                "invalid": row.invalid,
             }
 
         return {
             "runs": self.runs,
             "tasks": [{"task": t, **{r: one(self.cells.get((t, r))) for r in self.runs}} for t in self.tasks],
+            "invalid": self.invalid,
         }
 
 

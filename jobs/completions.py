@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from jobs.rundir import LineReader, RunFS, loads
+from jobs.rundir import LineReader, RunFS, json_step, loads
 
 CHUNK = 16 * 1024 * 1024
 
 # Plain literal prefixes keep these fast (a lookbehind would disable the regex engine's literal
 # search: 40x slower); a match inside a JSON string is preceded by a backslash and skipped below.
-_STEP_RE = re.compile(rb'"step":\s*(-?\d+)')
+_STEP_RE = re.compile(rb'"step":\s*(-?\d+)(?![\d.eE])')  # an integer: 5.5 or 5e3 is no step
 _REWARD_RE = re.compile(rb'"reward":\s*(-?[0-9][0-9.eE+-]*)')
 _TRUNC_RE = re.compile(rb'"truncated":\s*true')
 
@@ -75,17 +75,13 @@ class Completion:
 
 
 def _int(v: Any) -> int | None:
-    try:
-        return int(v) if v is not None and not isinstance(v, bool) else None
-    except (TypeError, ValueError, OverflowError):
-        return None
+    """A step or token count: only a JSON integer >= 0 (jobs.rundir.json_step; never a bool)."""
+    return json_step(v)
 
 
 def _float(v: Any) -> float | None:
-    try:
-        return float(v) if v is not None and not isinstance(v, bool) else None
-    except (TypeError, ValueError):
-        return None
+    """A reward: only a JSON number (not a bool, not a string that looks like one)."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 @dataclass

@@ -13,12 +13,21 @@ The trainer (trainer/her.py) writes, besides the usual files:
 
 from __future__ import annotations
 
-import math
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from jobs.rundir import COMPLETIONS, EVENTS, LocalFS, RunFS, read_jsonl
+from jobs.rundir import (
+    COMPLETIONS,
+    EVENTS,
+    LocalFS,
+    RunFS,
+    invalid_value,
+    json_bool,
+    json_number,
+    json_step,
+    read_jsonl,
+)
 
 EV_HER_EPOCH = "her_epoch"
 EV_HER_TARGET = "her_target"
@@ -34,6 +43,8 @@ class EpochPoint:
     solved: bool
     test_correct: float | None
     checkpoint: str | None
+    # fields that failed their check and read as missing, as `name=value` (a score outside 0..1)
+    invalid: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,8 +64,14 @@ class TargetRow:
         return min((e.epoch for e in self.epochs if e.solved), default=None)
 
     @property
-    def best_curve(self) -> list[float]:
-        return [e.best_pixel_score or 0.0 for e in sorted(self.epochs, key=lambda e: e.epoch)]
+    def best_curve(self) -> list[float | None]:
+        """The best pixel score of each epoch (None: missing, or invalid and read as missing)."""
+        return [e.best_pixel_score for e in sorted(self.epochs, key=lambda e: e.epoch)]
+
+    @property
+    def invalid(self) -> list[str]:
+        """`epoch N: field=value` for each value of its epochs that failed its check."""
+        return [f"epoch {e.epoch}: {bad}" for e in self.epochs for bad in e.invalid]
 
     @property
     def test_correct(self) -> float | None:
@@ -62,8 +79,16 @@ class TargetRow:
         return next((e.test_correct for e in self.epochs if e.epoch == at), None) if at else None
 
 
-def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+def _score(ev: dict[str, Any], key: str, invalid: list[str]) -> float | None:
+    """A pixel score or share (`best_pixel_score`, `mean_pixel_score`, `test_correct`): a finite
+    number in 0..1. Anything else (1.7, -3, a string, true) reads as missing and is named in INVALID."""
+    value = ev.get(key)
+    v = json_number(value)
+    if v is not None and 0 <= v <= 1:
+        return float(v)
+    if value is not None:
+        invalid.append(f"{key}={invalid_value(value)}")
+    return None
 
 
 def _int(v: Any) -> int | None:
@@ -87,14 +112,16 @@ def targets_from_events(events: Iterable[dict[str, Any]]) -> list[TargetRow]:
         epoch = _int(ev.get("epoch"))
         if epoch is None:
             continue
+        invalid: list[str] = []
         point = EpochPoint(
             epoch=epoch,
-            step=_int(ev.get("step")),
-            best_pixel_score=_num(ev.get("best_pixel_score")),
-            mean_pixel_score=_num(ev.get("mean_pixel_score")),
-            solved=ev.get("solved") is True,
-            test_correct=_num(ev.get("test_correct")),
+            step=json_step(ev.get("step")),
+            best_pixel_score=_score(ev, "best_pixel_score", invalid),
+            mean_pixel_score=_score(ev, "mean_pixel_score", invalid),
+            solved=json_bool(ev.get("solved")) is True,
+            test_correct=_score(ev, "test_correct", invalid),
             checkpoint=ev.get("checkpoint") if isinstance(ev.get("checkpoint"), str) else None,
+            invalid=invalid,
         )
         row.epochs = [e for e in row.epochs if e.epoch != epoch] + [point]
         row.epochs.sort(key=lambda e: e.epoch)
@@ -123,7 +150,7 @@ def read_best_programs(
     return best_programs(read_jsonl(posixpath.join(run_dir, COMPLETIONS), fs or LocalFS()), task_id, epoch)
 
 
-def sparkline(values: list[float]) -> str:
-    """Pixel scores (0..1) as block characters, one per epoch."""
+def sparkline(values: list[float | None]) -> str:
+    """Pixel scores (0..1) as block characters, one per epoch; `·` where a score is missing."""
     blocks = " ▁▂▃▄▅▆▇█"
-    return "".join(blocks[max(0, min(8, round(v * 8)))] for v in values)
+    return "".join("·" if v is None else blocks[max(0, min(8, round(v * 8)))] for v in values)

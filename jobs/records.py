@@ -312,19 +312,19 @@ EVENT_KINDS = (
 )
 
 
-def validate_metric(obj: dict[str, Any]) -> MetricRow:
-    return MetricRow.model_validate(obj)
+def validate_metric(obj: dict[str, Any], strict: bool = False) -> MetricRow:
+    return MetricRow.model_validate(obj, strict=strict)
 
 
-def validate_completion(obj: dict[str, Any]) -> BaseModel:
+def validate_completion(obj: dict[str, Any], strict: bool = False) -> BaseModel:
     """A GRPO completion, or a HER job's (it has `epoch` and `rank`)."""
     if "epoch" in obj and "rank" in obj:
-        return HerCompletionRecord.model_validate(obj)
-    return CompletionRecord.model_validate(obj)
+        return HerCompletionRecord.model_validate(obj, strict=strict)
+    return CompletionRecord.model_validate(obj, strict=strict)
 
 
-def validate_event(obj: dict[str, Any]) -> BaseModel:
-    return EVENT_ADAPTER.validate_python(obj)
+def validate_event(obj: dict[str, Any], strict: bool = False) -> BaseModel:
+    return EVENT_ADAPTER.validate_python(obj, strict=strict)
 
 
 _VALIDATORS = {METRICS: validate_metric, COMPLETIONS: validate_completion, EVENTS: validate_event}
@@ -332,7 +332,8 @@ _VALIDATORS = {METRICS: validate_metric, COMPLETIONS: validate_completion, EVENT
 
 def check_run_dir(run_dir: str, fs: RunFS | None = None) -> list[str]:
     """Every record of a run dir's three JSONL files checked against its type: one
-    `file:line: problem` string per record that does not match (empty when all do)."""
+    `file:line: problem` string per record that does not match (empty when all do). Types are
+    strict, as readers read them: `"no"` or `1` is no bool, `true` or `5.5` no int."""
     fs = fs or LocalFS()
     problems = []
     for name, validate in _VALIDATORS.items():
@@ -346,7 +347,7 @@ def check_run_dir(run_dir: str, fs: RunFS | None = None) -> list[str]:
                 obj = loads(line)
                 if not isinstance(obj, dict):
                     raise ValueError("not a JSON object")
-                validate(obj)
+                validate(obj, strict=True)
             except ValueError as e:
                 problems.append(f"{path}:{i}: {describe(e)}")
     return problems

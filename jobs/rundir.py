@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import stat
 import threading
@@ -44,6 +45,35 @@ EV_RESUMED = "resumed"  # a resume in place from checkpoint-N; names the branch 
 # What went wrong with a program, per completion (`error` in completions.jsonl); None when it ran
 # and returned grids. Here, not in jobs.records, so the sandbox workers import no pydantic.
 ERROR_KINDS = ("parse", "unsafe", "timeout", "memory", "exception", "invalid_output", "nondeterministic")
+
+
+def json_bool(value: Any) -> bool | None:
+    """A run-dir boolean field (`truncated`, `solved`): only a JSON true/false counts; anything
+    else (the string "no", 0, 1, null) is None, read as missing. In Python a bool is an int and a
+    non-empty string is truthy, so `bool(v)` or `if v` would read "no" as true."""
+    return value if isinstance(value, bool) else None
+
+
+def json_step(value: Any) -> int | None:
+    """A run-dir `step` field: only a JSON integer >= 0; a bool (True is an int in Python), a
+    float, a string or a negative number is None, read as missing."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def json_number(value: Any) -> float | int | None:
+    """A numeric run-dir field (a metric, `reward`, a score): a finite JSON number, not a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def invalid_value(value: Any, limit: int = 24) -> str:
+    """A field value that failed its check, as JSON cut to LIMIT characters, for a notice."""
+    try:
+        text = json.dumps(value, default=str)
+    except (ValueError, TypeError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RunFS(Protocol):

@@ -328,11 +328,14 @@ class RunView:
             while self._health_metrics or self._health_completions:
                 rows = self._health_metrics[:HEALTH_SLICE]
                 del self._health_metrics[:HEALTH_SLICE]
-                last = rows[-1].get("step") if rows else None
-                if self._health_metrics and isinstance(last, (int, float)):
-                    # completions of later steps wait for their metrics rows
-                    comps = [c for c in self._health_completions if (c.get("step") or 0) <= last]
-                    self._health_completions = [c for c in self._health_completions if (c.get("step") or 0) > last]
+                last = rd.json_step(rows[-1].get("step")) if rows else None
+                if self._health_metrics and last is not None:
+                    # completions of later steps wait for their metrics rows; a step that is no
+                    # integer (True, "5") reads as missing, as 0
+                    comps = [c for c in self._health_completions if (rd.json_step(c.get("step")) or 0) <= last]
+                    self._health_completions = [
+                        c for c in self._health_completions if (rd.json_step(c.get("step")) or 0) > last
+                    ]
                 else:
                     comps, self._health_completions = self._health_completions, []
                 raised = bool(self._monitor.update(rows, comps)) or raised

@@ -58,6 +58,9 @@ def compare(
         if her_runs(targets):  # HER run dirs: epochs to solve each target
             her = build_her_table(targets, labels=label)
             typer.echo(json.dumps(her.to_json(), indent=2) if as_json else her.to_markdown())
+            notice = her.invalid_notice()  # the same values the JSON lists under "invalid"
+            if notice:
+                typer.echo(notice, err=True)
             return
         table = build_table(targets, labels=label)
     if as_json:
@@ -83,6 +86,11 @@ def compare(
     label_w = max([len(r.label) for r in table.rows] + [10]) + max([len(r.dataset) for r in table.rows] + [7])
     # wide enough that no header is cut: the table is meant to be read (or pasted) whole
     Console(width=label_w + sum(max(len(c), 8) + 3 for c in table.columns) + 8).print(t)
+    rolled = sorted({Path(r.rollback_chain[0]).name for r in table.rows if r.rollback_chain})
+    if rolled:  # the row of a rolled-back run is its outcome: the newest rollback child's metrics
+        typer.echo(
+            f"→: {', '.join(rolled)} rolled back by the collapse guard; the row holds the newest rollback child's metrics"
+        )
     ks = sorted({k for r in table.rows for k in r.pass_at_k}, key=int)
     if ks:
         p = Table(title="pass@k (unbiased, from n predictions per task)", header_style="bold")

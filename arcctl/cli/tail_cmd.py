@@ -14,6 +14,7 @@ from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
 from arcctl.cli.terminal_text import one_line
 from jobs.masked_steps import LABEL, MASKED_METRICS, all_masked, is_masked_metric, run_masking
+from jobs.rundir import invalid_value, json_bool, json_step
 
 _SKIP = {"step", "time"}
 # What `tail --metrics` shows first (TRL names + ours); `--all` prints every metric.
@@ -42,26 +43,56 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _invalid_note(bad: list[str]) -> str:
+    """What a line shows for fields that fail their check (docs/run-dir.md: they read as absent)."""
+    return f"  [invalid: {', '.join(bad)}]" if bad else ""
+
+
+def _checked(rec: dict[str, Any], key: str, check: Any, bad: list[str]) -> Any:
+    """REC[KEY] through CHECK (jobs.rundir.json_*); a present, non-null value that fails it is
+    named in BAD and reads as missing (None)."""
+    value = rec.get(key)
+    ok = check(value)
+    if ok is None and value is not None:
+        bad.append(f"{key}={invalid_value(value)}")
+    return ok
+
+
 def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False, masking: bool | None = None) -> str:
     """One line per record. `masking`: the run's mask_truncated_completions (None: unknown); on a
-    step whose every completion was masked out of the loss, the placeholder zeros show as "–"."""
+    step whose every completion was masked out of the loss, the placeholder zeros show as "–".
+    Fields are read strictly (a step only from an integer, `truncated` only from a JSON boolean,
+    a metric only from a number): one that fails shows as "?" or is left out, and the line ends
+    with `[invalid: field=value]`, never the wrong value."""
+    bad: list[str] = []
     if kind == "metrics":
-        head = f"step {rec.get('step', '?')}"
-        keys = [k for k in rec if k not in _SKIP and rec[k] is not None and not isinstance(rec[k], (dict, list))]
+        step = _checked(rec, "step", json_step, bad)
+        head = f"step {'?' if step is None else step}"
+        keys = [k for k in rec if k not in _SKIP and rec[k] is not None]
+        bad += [f"{k}={invalid_value(rec[k])}" for k in keys if not _is_number(rec[k])]
+        keys = [k for k in keys if _is_number(rec[k])]  # a metric is a number (or null)
         if not all_metrics and any(k in rec for k in KEY_METRICS):
             keys = [k for k in KEY_METRICS if k in keys]
         masked = all_masked(rec, masking)
         rest = "  ".join(f"{k}=–" if masked and is_masked_metric(k) else f"{k}={_num(rec[k])}" for k in keys)
         if masked:
             rest += f"  [{LABEL}: every completion truncated; {', '.join(sorted(MASKED_METRICS))} not measured]"
-        return f"{head}  {rest}".rstrip()
+        return f"{head}  {rest}".rstrip() + _invalid_note(bad)
     if kind == "completions":
         text = str(rec.get("completion") or "").replace("\n", "⏎")
-        flags = " [truncated]" if rec.get("truncated") else ""
+        step = _checked(rec, "step", json_step, bad)
+        reward = _checked(rec, "reward", lambda v: v if _is_number(v) else None, bad)
+        tokens = _checked(rec, "n_tokens", json_step, bad)  # a count: an integer >= 0, like a step
+        flags = " [truncated]" if _checked(rec, "truncated", json_bool, bad) else ""
+        task = _checked(rec, "task_id", lambda v: v if isinstance(v, str) else None, bad)
         return (
-            f"step {rec.get('step', '?')}  task {rec.get('task_id', '?')}  "
-            f"reward {_num(rec.get('reward', '?'))}  {rec.get('n_tokens', '?')} tok{flags}  "
-            f"{text[:160]}"
+            f"step {'?' if step is None else step}  task {task or '?'}  "
+            f"reward {'?' if reward is None else _num(reward)}  {'?' if tokens is None else tokens} tok{flags}"
+            f"{_invalid_note(bad)}  {text[:160]}"
         )
     t = rec.get("time")
     try:

@@ -11,6 +11,7 @@ from jobs.health.series import CompletionWindow, Series, number
 from jobs.health.textcheck import completion_stats
 from jobs.health.thresholds import Thresholds
 from jobs.masked_steps import all_masked, is_masked_metric
+from jobs.rundir import json_step
 
 # canonical series -> metric names tried in order (TRL's names first, ours under arc/)
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -177,10 +178,5 @@ class HealthMonitor:
 
 
 def _step(row: Mapping[str, Any]) -> int | None:
-    v = row.get("step")
-    if isinstance(v, bool):
-        return None
-    try:
-        return int(v)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    """The row's step: only a JSON integer (jobs.rundir.json_step; never True, "5" or 5.5)."""
+    return json_step(row.get("step"))

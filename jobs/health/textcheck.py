@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from jobs import textstats
+from jobs.rundir import json_bool, json_step
 
 _VALID = {tokenize.NAME, tokenize.NUMBER, tokenize.OP, tokenize.STRING, tokenize.COMMENT}
 _MAX_CHARS = 20000  # a collapsed completion can be huge; its head tells the story
@@ -85,10 +86,10 @@ def completion_stats(row: Mapping[str, Any], tokenize_text: bool = True) -> Comp
         "snippet": _snippet(text),
     }
     return CompletionStats(
-        step=_int(row.get("step")),
+        step=json_step(row.get("step")) or 0,  # a step only from an integer (never True, "5" or 5.5)
         ref=ref,
         n_words=n_words,
-        truncated=bool(row.get("truncated")),
+        truncated=json_bool(row.get("truncated")) is True,  # the string "no" is not true
         parse_error=row.get("error") == "parse",
         unique_token_ratio=float(diag.get("unique_token_ratio", 1.0)),
         ngram4_unique_ratio=float(diag.get("ngram4_unique_ratio", 1.0)),

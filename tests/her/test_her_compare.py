@@ -118,3 +118,45 @@ def test_reader_keeps_the_later_record_of_a_repeated_epoch_and_skips_junk(tmp_pa
     rows = read_targets(str(run))
     assert len(rows) == 1 and rows[0].solved_at == 2 and rows[0].best_curve == [0.55, 1.0]
     assert sparkline(rows[0].best_curve) == "▄█"
+
+
+def _damage(run, task: str, target: int, epoch: int, **scores) -> None:
+    """A damaged her_epoch record (a hand edit, a foreign writer) appended after the real ones: a
+    later record of an epoch wins, so these values are the ones read."""
+    w = JsonlWriter(run / "events.jsonl")
+    w.write({"event": EV_HER_EPOCH, "time": 4.0, "task_id": task, "target": target, "epoch": epoch, **scores})
+    w.close()
+
+
+def test_scores_outside_0_1_read_as_missing_in_the_table_and_the_json(tmp_path):
+    a = her_run(tmp_path, "6k", {"12-squares": 4, "16-squares": 7})
+    b = her_run(tmp_path, "32k", {"12-squares": 2, "16-squares": 4})
+    _damage(a, "12-squares", 0, 2, best_pixel_score=1.7, mean_pixel_score=-3, test_correct=0.0)
+    _damage(b, "16-squares", 1, 1, best_pixel_score=0.25, mean_pixel_score=0.2, test_correct="yes")
+    rows = read_targets(str(a))
+    assert rows[0].best_curve == [0.55, None, 0.65, 0.7]  # 1.7 is no pixel score: missing, not 1.7
+    assert rows[0].epochs[1].mean_pixel_score is None and rows[0].epochs[1].test_correct == 0.0
+    assert rows[0].invalid == ["epoch 2: best_pixel_score=1.7", "epoch 2: mean_pixel_score=-3"]
+    assert sparkline(rows[0].best_curve) == "▄·▅▆"
+
+    r = runner.invoke(app, ["compare", str(a), str(b), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    cell = doc["tasks"][0]["6k"]
+    assert cell["best_pixel_score"] == [0.55, None, 0.65, 0.7] and cell["solved_at"] == 4
+    assert all(
+        v is None or 0 <= v <= 1 for t in doc["tasks"] for run in ("6k", "32k") for v in t[run]["best_pixel_score"]
+    )
+    expected = [
+        "6k: 12-squares epoch 2: best_pixel_score=1.7",
+        "6k: 12-squares epoch 2: mean_pixel_score=-3",
+        '32k: 16-squares epoch 1: test_correct="yes"',
+    ]
+    assert doc["invalid"] == expected and cell["invalid"] == [e.split("12-squares ")[1] for e in expected[:2]]
+    notice = "notice: 3 HER score(s) not a number in 0..1, read as missing: " + "; ".join(expected)
+    assert r.stderr.strip() == notice  # the same values, one line, beside the JSON
+    r = runner.invoke(app, ["compare", str(a), str(b)])
+    assert r.exit_code == 0 and "| 12-squares | 4 | **2** |" in r.stdout and "Traceback" not in r.output
+    assert r.stderr.strip() == notice
+    clean = runner.invoke(app, ["compare", str(her_run(tmp_path, "clean", {"12-squares": 2})), "--json"])
+    assert clean.stderr == "" and json.loads(clean.stdout)["invalid"] == []

@@ -108,6 +108,39 @@ async def test_compare_from_the_jobs_screen_draws_the_rollback_chain(registry, r
         await until(pilot, lambda: "1 linked run(s) drawn as chains" in status(), timeout=10)
 
 
+async def test_compare_screen_tables_show_the_rollback_childs_values(registry, runs):
+    """The compare screen's metric table and eval table show a rolled-back run's outcome: the newest
+    rollback child's last values, its column and row saying so, as the chart draws the chain."""
+    from textual.widgets import DataTable
+
+    from arcctl.tui.screens.compare import CompareScreen
+
+    child = roll_back(runs / "collapsing")
+    parent, name = JSON_SPEC(runs / "collapsing")["name"], JSON_SPEC(child)["name"]
+    (child / "eval").mkdir()
+    shutil.copy(runs / "healthy" / "eval" / "metrics.json", child / "eval" / "metrics.json")
+    app = ArcApp(source=JobSource(registry), refresh_s=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count == 2)
+        await pilot.press("slash", *"collapsing", "enter")
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+        await pilot.press("c")
+
+        def heads() -> list[str]:
+            s = app.screen
+            if not isinstance(s, CompareScreen) or not s.query("#cmp-table"):
+                return []
+            return [str(c.label) for c in s.query_one("#cmp-table", DataTable).columns.values()]
+
+        await until(pilot, lambda: len(heads()) == 2)
+        head, _, tail = heads()[1].partition(" → ")
+        assert head == parent[:28] and tail and name.endswith(tail.lstrip("…"))
+        metrics = app.screen.query_one("#cmp-table", DataTable)
+        assert str(metrics.get_row_at(0)[0]) == "step" and str(metrics.get_row_at(0)[1]) == "60"  # the child's, not 70
+        await until(pilot, lambda: app.screen.eval_table is not None)
+        assert [r.label for r in app.screen.eval_table.rows] == [f"collapsing → {child.name}"]
+
+
 def test_compare_plot_draws_the_rollback_chain(arc_home, tmp_path):
     run = tmp_path / "collapsing"
     shutil.copytree(FIXTURES / "collapsing", run)

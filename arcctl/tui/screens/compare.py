@@ -54,6 +54,7 @@ class CompareScreen(SubScreen):
         self.metric = metric
         self.smoothing_i = 0
         self.parents: dict[str, RunView] = {}  # ancestors and rollback children, read by the worker
+        self.tips: dict[int, RunView] = {}  # id(view) -> its newest rollback child (the run's outcome)
 
     def body(self) -> ComposeResult:
         with Vertical():
@@ -94,6 +95,7 @@ class CompareScreen(SubScreen):
 
         for v in self.views:
             tip = rollback_tip(v, lambda d, fs=v.fs: open_fresh(d, fs))
+            self.tips[id(v)] = tip
             for seg in chain(tip, lambda d, fs=v.fs: open_parent(d, fs)):
                 if id(seg.view) not in fresh:
                     seg.view.refresh(completion_bytes=0)
@@ -121,7 +123,7 @@ class CompareScreen(SubScreen):
         """Every metric any run logged, in first-seen order."""
         names: list[str] = []
         for v in self.views:
-            names += [n for n in v.metrics.names() if n not in names]
+            names += [n for n in self._tip(v).metrics.names() if n not in names]
         return names
 
     def metric_names(self) -> list[str]:
@@ -159,10 +161,24 @@ class CompareScreen(SubScreen):
             error = str(e)
         self.from_worker(self.show, table, error)
 
+    def _tip(self, view: RunView) -> RunView:
+        """Where the run's training ended: its newest rollback child, else the run itself."""
+        return self.tips.get(id(view), view)
+
+    def _column(self, view: RunView) -> str:
+        tip = self._tip(view)
+        if tip is view:
+            return view.name()[:28]
+        # a rollback child's name is its parent's plus what changed: its end tells them apart
+        child = tip.name() if len(tip.name()) <= 40 else "…" + tip.name()[-39:]
+        return f"{view.name()[:28]} → {child}"
+
     def show(self, table: Any, error: str | None) -> None:
-        rows: list[list[Any]] = [["step", *[str(v.metrics.last_step() or "") for v in self.views]]]
+        # a run the guard rolled back shows its newest rollback child's values, as the eval table does
+        tips = [self._tip(v) for v in self.views]
+        rows: list[list[Any]] = [["step", *[str(v.metrics.last_step() or "") for v in tips]]]
         for n in self._names():
-            vals = [v.metrics.last(n) for v in self.views]
+            vals = [v.metrics.last(n) for v in tips]
             present = [x for x in vals if x is not None]
             best = None
             if len(present) > 1:
@@ -178,7 +194,7 @@ class CompareScreen(SubScreen):
             )
         fill_table(
             self.query_one("#cmp-table", DataTable),
-            [("metric", "metric"), *[(v.name()[:28], f"r{i}") for i, v in enumerate(self.views)]],
+            [("metric", "metric"), *[(self._column(v), f"r{i}") for i, v in enumerate(self.views)]],
             rows,
         )
         self.eval_table = table

@@ -97,7 +97,7 @@ class HERScreen(SubScreen):
                 plain(r.task_id),
                 str(r.epoch_reached),
                 solved_cell(r),
-                _pct(max(curve, default=None)),
+                _pct(max((v for v in curve if v is not None), default=None)),
                 _pct(r.test_correct),
                 sparkline(curve),
                 key=r.task_id,
@@ -105,8 +105,10 @@ class HERScreen(SubScreen):
         if rows:
             t.move_cursor(row=min(keep, len(rows) - 1))
         solved = sum(r.solved_at is not None for r in rows)
+        bad = sum(len(r.invalid) for r in rows)
+        invalid = f" · {bad} score(s) not in 0..1 read as missing" if bad else ""
         self.query_one("#her-status", Static).update(
-            f"{len(rows)} targets · {solved} solved" if rows else "no HER epochs yet (is this a HER run?)"
+            f"{len(rows)} targets · {solved} solved{invalid}" if rows else "no HER epochs yet (is this a HER run?)"
         )
         self.show_epochs()
 
