@@ -114,6 +114,9 @@ def run_backend(backend: str, folder: Path, args, prompt_of) -> dict:
         times.append(time.perf_counter() - t0)
         tokens.append(sum(c.n_tokens for c in comps))
         print(f"  {backend} epoch {epoch}: {times[-1]:.2f} s, {tokens[-1]} tokens ({n} samples)", flush=True)
+        if args.backend_budget_s and sum(times) > args.backend_budget_s and epoch < args.epochs:
+            print(f"  {backend}: over --backend-budget-s after {epoch} epochs, next backend", flush=True)
+            break
     steady = times[1:] or times
     del model, gen
     if args.device == "cuda":
@@ -123,7 +126,7 @@ def run_backend(backend: str, folder: Path, args, prompt_of) -> dict:
         "first_epoch_s": times[0],
         "s_per_epoch": statistics.mean(steady),
         "tokens_per_epoch": statistics.mean(tokens[1:] or tokens),
-        "epochs": args.epochs,
+        "epochs": len(times),
     }
 
 
@@ -143,6 +146,9 @@ def main() -> int:
     ap.add_argument("--dtype", default=None, help="default: bfloat16 on cuda, float32 on cpu")
     ap.add_argument("--out", default="/tmp/her-sampling", help="work dir (the tiny model)")
     ap.add_argument("--results", help="append one JSON line per backend here")
+    ap.add_argument(
+        "--backend-budget-s", type=float, default=0, help="a backend stops after the epoch that takes it past this"
+    )
     args = ap.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
     import torch
@@ -172,6 +178,9 @@ def main() -> int:
     for b in backends:
         try:
             rows.append(run_backend(b, folder, args, prompt_of))
+        except KeyboardInterrupt:  # the table of what ran so far
+            print(f"  {b}: interrupted", flush=True)
+            break
         except Exception as e:  # one backend failing does not lose the others' numbers
             print(f"  {b}: failed: {type(e).__name__}: {e}", flush=True)
             rows.append({"backend": b, "error": f"{type(e).__name__}: {e}"})
@@ -179,6 +188,8 @@ def main() -> int:
             with open(args.results, "a") as f:
                 f.write(json.dumps({**rows[-1], **{k: v for k, v in vars(args).items() if k != "results"}}) + "\n")
     base = rows[0].get("s_per_epoch")
+    if not rows:
+        return 1
     print("\n| backend | first epoch s | s/epoch (later epochs) | tokens/s | x trl (same run) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
