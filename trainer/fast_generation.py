@@ -167,8 +167,19 @@ class FastGenerator:
             cfg.cache_implementation = "static"
             cfg.disable_compile = False
         self.config = cfg
+        self.min_cache_len = 0  # see reserve()
         self.calls = 0
         self.penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (trainer.logits)
+
+    def reserve(self, max_prompt_tokens: int, max_new_tokens: int) -> None:
+        """Size the decode loops' static caches for the longest call to come (HER knows all its
+        prompts up front): a later, longer prompt then reuses the cache and its compiled step
+        instead of growing it (each growth is a recompile; torch.compile stops compiling after a few)."""
+        self.min_cache_len = -(-max_prompt_tokens // PROMPT_BUCKET) * PROMPT_BUCKET + max_new_tokens
+        for loop in self.loops.values():
+            loop.min_length = max(loop.min_length, self.min_cache_len)
+        if self.loop is not None:
+            self.loop.min_length = max(self.loop.min_length, self.min_cache_len)
 
     def set_sampling(self, max_new_tokens: int, temperature: float, top_p: float = 1.0, top_k: int = 0) -> None:
         """The sampling settings of the next calls (HER: one sampling group); temperature 0 is greedy."""
@@ -206,7 +217,7 @@ class FastGenerator:
             mask[row, width - len(p) :] = 1
         gen_model = self._model(model)
         if self.loop is not None:  # one static cache (and compiled step) per batch size
-            self.loops.setdefault(len(prompt_ids), self.loop if not self.loops else DecodeLoop())
+            self.loops.setdefault(len(prompt_ids), self.loop if not self.loops else DecodeLoop(self.min_cache_len))
             self.loop = self.loops[len(prompt_ids)]
         was_training = gen_model.training
         with torch.no_grad():
@@ -287,10 +298,11 @@ class DecodeLoop:
         "remove_invalid_values",
     }
 
-    def __init__(self):
+    def __init__(self, min_length: int = 0):
         self.cache = None
         self.shape: tuple[int, int] | None = None
         self.step = None
+        self.min_length = min_length  # the cache is made at least this long (FastGenerator.reserve)
 
     @classmethod
     def unsupported(cls, cfg) -> list[str]:
@@ -338,7 +350,7 @@ class DecodeLoop:
         # run compiles a handful of decode graphs instead of one per prompt length.
         if self.shape is None or self.shape[0] != batch or self.shape[1] < width + n_new:
             old = self.shape[1] if self.shape and self.shape[0] == batch else 0
-            length = -(-max(width + n_new, old) // self.CACHE_STEP) * self.CACHE_STEP
+            length = -(-max(width + n_new, old, self.min_length) // self.CACHE_STEP) * self.CACHE_STEP
             self.cache = StaticCache(config=model.config, max_cache_len=length)
             self.shape = (batch, length)
             self.step = None

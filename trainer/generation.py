@@ -119,6 +119,14 @@ class TransformersGenerator:
             self.fast = fast_generation.FastGenerator(backend, tokenizer, cfg)
         return self
 
+    def reserve(self, max_prompt_tokens: int, max_new_tokens: int) -> None:
+        """The longest prompt and completion the coming calls will have (a fast backend sizes its
+        static caches once, so no later call recompiles); a no-op for plain generate."""
+        if self.fast is not None:
+            if self.max_seq_length:
+                max_new_tokens = max(1, min(max_new_tokens, self.max_seq_length - max_prompt_tokens))
+            self.fast.reserve(max_prompt_tokens, max_new_tokens)
+
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
         return {e for e in (eos if isinstance(eos, list) else [eos]) if e is not None} | {self.tokenizer.eos_token_id}

@@ -221,10 +221,13 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     )
 
     prompts = {t.task_id: build_prompt_text(t, encoder, tokenizer, test_index=0) for t in targets}
+    longest = 0
     for tid, text in prompts.items():  # before any sampling: a target that cannot fit fails the job now
         n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         if n >= p.max_seq_length:
             raise SpecError(f"target {tid}: its prompt is {n} tokens, max_seq_length is {p.max_seq_length}")
+        longest = max(longest, n)
+    generator.reserve(longest, p.max_new_tokens)  # fast backends: one cache size, compiled once
     step = int(state["step"]) if state else 0
     results: dict[str, Any] = dict(state.get("results", {})) if state else {}
     start = int(state["target"]) + (1 if state and state["done"] else 0) if state else 0

@@ -202,3 +202,24 @@ def test_her_job_with_a_fast_backend_runs_two_epochs(tmp_path, warm_model):
     # programs ran and were fine-tuned on, and the epoch after sampled the fine-tuned adapter
     assert rows[0]["her/programs_trained"] > 0 and rows[0]["her/train_loss"] is not None
     assert any("def transform" in c["program"] for c in comps if c["epoch"] == 2)
+
+
+@torch_needed
+def test_reserve_sizes_the_decode_cache_once_for_every_target(tiny_model_dir):
+    """HER knows all its prompts up front: the longest one sizes the static cache, so a later
+    (longer) target reuses the cache and its compiled step instead of growing it (a recompile)."""
+    from trainer.generation import TransformersGenerator
+
+    model, tok = _peft_model(tiny_model_dir)
+    model.eval()
+    long_prompt = " ".join(["Black Red"] * 600)
+    n_long = len(tok(long_prompt, add_special_tokens=False)["input_ids"])
+    assert n_long > 1024
+    gen = TransformersGenerator.for_model(model, tok, batch_size=2, backend="merged-cudagraph")
+    gen.reserve(n_long, 4)
+    gen.generate(["def transform(grid):"] * 2, 4, temperature=0.0)
+    loop = gen.fast.loop
+    cache, length = loop.cache, loop.shape[1]
+    assert length >= n_long + 4
+    gen.generate([long_prompt] * 2, 4, temperature=0.0)
+    assert gen.fast.loop is loop and loop.cache is cache and loop.shape[1] == length
