@@ -17,6 +17,8 @@ again with the same --out: every HER epoch is a checkpoint.
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix with
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage her --mix without
     python benchmarks/her_gpu.py --preset gpu --out /tmp/her --stage report
+    # the sampling path: --set generation_backend=merged-cudagraph (default auto, see trainer/her.py);
+    # a spec already written keeps its own (rerun with a fresh --out, or the stage resumes as it was)
     # CPU, small scale (2-core VM: SFT ~35 min under load, one thread is faster there)
     OMP_NUM_THREADS=1 python benchmarks/her_gpu.py --preset cpu --out /tmp/her-cpu
 """
@@ -64,6 +66,8 @@ PRESETS = tiny_presets(
         "lr": (1e-3, 5e-4),
         "lora_r": (8, 32),
         "batch": (4, 8),
+        # trainer/fast_generation.py; auto: plain generate on a CPU, merged-cudagraph on a GPU
+        "generation_backend": ("auto", "auto"),
     }
 )
 
@@ -142,6 +146,7 @@ def stage_her(cfg: dict, work: Path, env: dict, mix: str) -> Path:
             batch_size=max(g["n"] for g in groups),
             n_jobs=min(16, os.cpu_count() or 2),
             sandbox_timeout_s=2.0,
+            generation_backend=cfg["generation_backend"],
         )
         write_spec("her", run, params)
     run_job(f"HER ({mix})", run, work / f"her-{mix}.log", env)
@@ -159,7 +164,8 @@ def report(work: Path) -> None:
     print("\n### Epochs to solve each toy target (`>N`: not solved in N epochs)\n")
     print(table.to_markdown())
     print(
-        "\n| run | epochs | solved | sampling s | execution s | fine-tuning s | s per epoch |\n|---|---|---|---|---|---|---|"
+        "\n| run | sampling backend | epochs | solved | sampling s | execution s | fine-tuning s | s per epoch |"
+        "\n|---|---|---|---|---|---|---|---|"
     )
     totals = {}
     for mix, run in runs:
@@ -167,8 +173,10 @@ def report(work: Path) -> None:
         split = [sum(r.get(f"her/time_{k}") or 0 for r in rows) for k in ("sampling", "execution", "finetune")]
         solved = sum(1 for t in table.tasks if (c := table.cells.get((t, f"{mix} exploitation group"))) and c.solved_at)
         totals[mix] = len(rows)
+        started = [e for e in read_jsonl(run / "events.jsonl") if "started" in (e.get("event"), e.get("type"))]
+        backend = (started[-1].get("generation_backend") if started else None) or "?"
         print(
-            f"| {mix} | {len(rows)} | {solved}/{len(table.tasks)} | {split[0]:.1f} | {split[1]:.1f} | {split[2]:.1f} | "
+            f"| {mix} | {backend} | {len(rows)} | {solved}/{len(table.tasks)} | {split[0]:.1f} | {split[1]:.1f} | {split[2]:.1f} | "
             f"{sum(split) / max(1, len(rows)):.1f} |"
         )
     if len(totals) == 2 and totals["without"]:

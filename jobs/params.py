@@ -514,6 +514,14 @@ class HERParams(_Params, _Lora, _Optim):
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
     batch_size: int = Field(16, ge=1, description="prompts per generate call")
+    # the values of GRPOParams.generation_backend (one set of backends, trainer/fast_generation.py)
+    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = (
+        Field(
+            "auto",
+            description="how programs are sampled (trainer/fast_generation.py; `trl` = plain model.generate): "
+            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
+        )
+    )
     n_jobs: SandboxWorkers = Field(4, description="sandbox worker processes")
     sandbox_timeout_s: SandboxTimeout = 1.0
     sandbox_memory_mb: SandboxMemory = 1024
@@ -524,6 +532,24 @@ class HERParams(_Params, _Lora, _Optim):
         if sum(g["n"] for g in v) < 1:
             raise ValueError("the sampling groups sum to 0 programs per epoch; give a group with n >= 1")
         return v
+
+    @model_validator(mode="after")
+    def _generation_combinations(self):
+        # Checked at render time, as GRPOParams does: each would only fail on the GPU host.
+        gb = self.generation_backend
+        if gb != "auto" and gb != "trl" and self.backend == "unsloth":
+            raise ValueError(
+                f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
+                "generation itself; use generation_backend = 'auto' or 'trl'"
+            )
+        if gb.startswith("merged") and (self.load_in_4bit or self.use_dora):
+            why = (
+                "load_in_4bit = true (4-bit weights cannot hold W + B·A)"
+                if self.load_in_4bit
+                else "use_dora = true (DoRA rescales weight columns)"
+            )
+            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; use 'static' or 'auto'")
+        return self
 
 
 def defaults(kind: str) -> dict[str, Any]:

@@ -23,6 +23,14 @@ launches, a LoRA detour through every adapted linear layer), not arithmetic. The
 The trainer (trainer/grpo.py) runs every backend under `torch.no_grad()` with gradient checkpointing
 switched off for the call, so the KV cache is used whatever the transformers version does for a
 checkpointed model in training mode.
+
+HER jobs (trainer/her.py) sample through the same backends, via `trainer.generation.TransformersGenerator.
+for_model(..., backend=...)`: there `trl` means the plain `model.generate` of the PEFT model (HER has no
+TRL sampler) and `paged` transformers' own continuous batching (`generate_batch`). Each HER sampling
+group sets its temperature on the generator (`FastGenerator.set_sampling`); a merged copy is refreshed
+from the adapter before every call (the adapter is fine-tuned between samplings), and the own decode
+loop keeps one static cache and compiled step per batch size (a HER epoch alternates a small
+exploitation batch and full exploration batches).
 """
 
 from __future__ import annotations
@@ -148,7 +156,8 @@ class FastGenerator:
         self.tokenizer = tokenizer
         self.copy: MergedCopy | None = None
         cfg = generation_config.__class__.from_dict(generation_config.to_dict())
-        self.loop: DecodeLoop | None = None
+        self.loop: DecodeLoop | None = None  # the decode loop of the latest call's batch size
+        self.loops: dict[int, DecodeLoop] = {}
         if backend == "merged-cudagraph":
             if DecodeLoop.unsupported(cfg):
                 backend = self.backend = "merged-static"
@@ -158,8 +167,29 @@ class FastGenerator:
             cfg.cache_implementation = "static"
             cfg.disable_compile = False
         self.config = cfg
+        self.min_cache_len = 0  # see reserve()
         self.calls = 0
         self.penalties: tuple[float, float] = (0.0, 0.0)  # frequency, presence (trainer.logits)
+
+    def reserve(self, max_prompt_tokens: int, max_new_tokens: int) -> None:
+        """Size the decode loops' static caches for the longest call to come (HER knows all its
+        prompts up front): a later, longer prompt then reuses the cache and its compiled step
+        instead of growing it (each growth is a recompile; torch.compile stops compiling after a few)."""
+        self.min_cache_len = -(-max_prompt_tokens // PROMPT_BUCKET) * PROMPT_BUCKET + max_new_tokens
+        for loop in self.loops.values():
+            loop.min_length = max(loop.min_length, self.min_cache_len)
+        if self.loop is not None:
+            self.loop.min_length = max(self.loop.min_length, self.min_cache_len)
+
+    def set_sampling(self, max_new_tokens: int, temperature: float, top_p: float = 1.0, top_k: int = 0) -> None:
+        """The sampling settings of the next calls (HER: one sampling group); temperature 0 is greedy."""
+        cfg = self.config
+        cfg.max_new_tokens = int(max_new_tokens)
+        cfg.do_sample = temperature > 0
+        if temperature > 0:
+            cfg.temperature, cfg.top_p, cfg.top_k = float(temperature), float(top_p), int(top_k)
+        else:  # greedy: unset, as transformers warns about sampling settings it would ignore
+            cfg.temperature = cfg.top_p = cfg.top_k = None
 
     def _model(self, model):
         if not self.backend.startswith("merged"):
@@ -175,6 +205,8 @@ class FastGenerator:
         device = next(model.parameters()).device
         pad = self.tokenizer.pad_token_id
         eos = set(eos_ids or [self.tokenizer.eos_token_id])
+        if self.backend == "paged":
+            return self._paged(model, prompt_ids, eos)
         width = max(len(p) for p in prompt_ids)
         if self.backend.endswith("static") or self.loop is not None:
             width = -(-width // PROMPT_BUCKET) * PROMPT_BUCKET
@@ -184,6 +216,9 @@ class FastGenerator:
             ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
             mask[row, width - len(p) :] = 1
         gen_model = self._model(model)
+        if self.loop is not None:  # one static cache (and compiled step) per batch size
+            self.loops.setdefault(len(prompt_ids), self.loop if not self.loops else DecodeLoop(self.min_cache_len))
+            self.loop = self.loops[len(prompt_ids)]
         was_training = gen_model.training
         with torch.no_grad():
             gen_model.eval()
@@ -213,6 +248,35 @@ class FastGenerator:
             result.append(toks if cut is None else toks[: cut + 1])
         return result
 
+    def _paged(self, model, prompt_ids: list[list[int]], eos: set[int]) -> list[list[int]]:
+        """transformers' continuous batching (`generate_batch`, paged KV cache) on the model as it is
+        (adapter unmerged); outputs in prompt order, cut after the first EOS."""
+        import torch
+
+        cfg = self.config.__class__.from_dict(self.config.to_dict())
+        cfg.eos_token_id = sorted(eos)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model.generate_batch(inputs=prompt_ids, generation_config=cfg, progress_bar=False)
+        finally:
+            if was_training:
+                model.train()
+        self.calls += 1
+        ordered = [out[k] for k in sorted(out, key=_request_index)]
+        result = []
+        for r in ordered:
+            toks = list(r.generated_tokens)
+            cut = next((i for i, t in enumerate(toks) if t in eos), None)
+            result.append(toks if cut is None else toks[: cut + 1])
+        return result
+
+
+def _request_index(request_id: str) -> int:
+    """generate_batch names its requests req_0, req_1, ... in input order."""
+    return int(str(request_id).rsplit("_", 1)[-1])
+
 
 class DecodeLoop:
     """Sampling with a static KV cache and one compiled (CUDA-graph) decode step per token.
@@ -234,10 +298,11 @@ class DecodeLoop:
         "remove_invalid_values",
     }
 
-    def __init__(self):
+    def __init__(self, min_length: int = 0):
         self.cache = None
         self.shape: tuple[int, int] | None = None
         self.step = None
+        self.min_length = min_length  # the cache is made at least this long (FastGenerator.reserve)
 
     @classmethod
     def unsupported(cls, cfg) -> list[str]:
@@ -285,7 +350,7 @@ class DecodeLoop:
         # run compiles a handful of decode graphs instead of one per prompt length.
         if self.shape is None or self.shape[0] != batch or self.shape[1] < width + n_new:
             old = self.shape[1] if self.shape and self.shape[0] == batch else 0
-            length = -(-max(width + n_new, old) // self.CACHE_STEP) * self.CACHE_STEP
+            length = -(-max(width + n_new, old, self.min_length) // self.CACHE_STEP) * self.CACHE_STEP
             self.cache = StaticCache(config=model.config, max_cache_len=length)
             self.shape = (batch, length)
             self.step = None

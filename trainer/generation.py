@@ -87,17 +87,49 @@ class TransformersGenerator:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
 
+    fast = None  # trainer.fast_generation.FastGenerator when a fast backend samples
+
     @classmethod
     def for_model(
-        cls, model, tokenizer, batch_size: int = 8, max_seq_length: int | None = None
+        cls, model, tokenizer, batch_size: int = 8, max_seq_length: int | None = None, backend: str = "trl"
     ) -> "TransformersGenerator":
         """A generator over a model already in memory (HER samples from the LoRA it fine-tunes);
-        the caller puts the model in eval mode before generating."""
+        the caller puts the model in eval mode before generating. `backend`: a concrete
+        `generation_backend` (trainer.fast_generation.resolve); `trl` is plain `model.generate`,
+        the others sample through trainer.fast_generation.FastGenerator (a merged copy is
+        re-merged from the adapter on every call, so it follows the fine-tuning)."""
         self = cls.__new__(cls)
         self.model, self.tokenizer = model, tokenizer
         self.device = next(model.parameters()).device
         self.batch_size, self.max_seq_length = batch_size, max_seq_length
+        if backend != "trl":
+            from transformers import GenerationConfig
+
+            from trainer import fast_generation
+
+            if backend not in fast_generation.BACKENDS or backend == "auto":
+                raise ValueError(f"generation backend {backend!r}: expected one of {fast_generation.BACKENDS[1:]}")
+            cfg = GenerationConfig(
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=sorted(self._eos_ids()),
+                bos_token_id=model.generation_config.bos_token_id,
+                max_new_tokens=1,
+                do_sample=False,
+            )
+            self.fast = fast_generation.FastGenerator(backend, tokenizer, cfg)
         return self
+
+    def reserve(self, max_prompt_tokens: int, max_new_tokens: int) -> None:
+        """The longest prompt and completion the coming calls will have (a fast backend sizes its
+        static caches once, so no later call recompiles); a no-op for plain generate."""
+        if self.fast is not None:
+            if self.max_seq_length:
+                max_new_tokens = max(1, min(max_new_tokens, self.max_seq_length - max_prompt_tokens))
+            self.fast.reserve(max_prompt_tokens, max_new_tokens)
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        return {e for e in (eos if isinstance(eos, list) else [eos]) if e is not None} | {self.tokenizer.eos_token_id}
 
     def generate(
         self,
@@ -120,12 +152,28 @@ class TransformersGenerator:
         enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(enc[i]))
         out: list[Completion | None] = [None] * len(prompts)
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        eos_ids = self._eos_ids()
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             width = max(len(enc[i]) for i in idx)
+            if self.fast is not None:
+                new_tokens = max_new_tokens
+                if self.max_seq_length:
+                    new_tokens = max(1, min(max_new_tokens, self.max_seq_length - width))
+                if seeds is not None:
+                    torch.manual_seed(int(seeds[idx[0]]))
+                self.fast.penalties = penalties
+                self.fast.set_sampling(new_tokens, temperature, top_p)
+                with torch.no_grad():
+                    cut = self.fast.generate(self.model, [enc[i] for i in idx], sorted(eos_ids))
+                for i, toks in zip(idx, cut):
+                    stopped = bool(toks) and toks[-1] in eos_ids
+                    text = self.tokenizer.decode(toks, skip_special_tokens=True)
+                    out[i] = Completion(
+                        text=text, n_tokens=len(toks), truncated=not stopped and len(toks) >= new_tokens
+                    )
+                continue
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for row, i in enumerate(idx):

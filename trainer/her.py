@@ -7,6 +7,11 @@ LoRA on those (prompt, program) pairs, and sample again; until a program solves 
 or the epochs run out. Each target starts from the same weights (model_path + adapter_path, or a
 fresh LoRA), so epochs-to-solve compares models.
 
+Sampling goes through trainer.fast_generation's backends (`generation_backend`, as for GRPO; `auto`:
+the plain `model.generate` of the PEFT model on a CPU, on a GPU the merged copy sampled by the
+compiled decode loop, re-merged from the adapter before every sampling call since fine-tuning moves
+it), in eval mode with the KV cache on and gradient checkpointing off for the call.
+
 Run dir: one metrics.jsonl line per epoch (`her/` names, step = epochs done in the whole job),
 each epoch's best programs in completions.jsonl, `her_epoch` / `her_target` events
 (jobs.her_report reads them), and a checkpoint-N per epoch (adapter + her_state.json); a restarted
@@ -113,14 +118,28 @@ def _adapter_weights(checkpoint: str) -> dict[str, Any]:
 
 
 def sample(generator: Any, prompt: str, p: Any, seed: int) -> tuple[list[Any], list[float]]:
-    """Every sampling group's completions of the target prompt, with their temperatures."""
+    """Every sampling group's completions of the target prompt, with their temperatures; group g is
+    seeded with seed + g (same seed, same backend, same weights: same programs)."""
+    import contextlib
+
+    model = generator.model
+    model.eval()
+    model.config.use_cache = True  # fine-tuning may have turned the KV cache off
+    ctx: Any = contextlib.nullcontext()
+    if getattr(model, "is_gradient_checkpointing", False):
+        # off for the call (a checkpointed layer may drop its KV cache); the next fine-tuning's
+        # trainer switches it back on from its own arguments
+        from trl.models.utils import disable_gradient_checkpointing
+
+        ctx = disable_gradient_checkpointing(model, getattr(p, "gradient_checkpointing_kwargs", None))
     completions, temps = [], []
-    for g, group in enumerate(p.sampling):
-        if group["n"] == 0:
-            continue
-        comps = generator.generate([prompt] * group["n"], p.max_new_tokens, group["temperature"], p.top_p, seed + g)
-        completions += comps
-        temps += [group["temperature"]] * len(comps)
+    with ctx:
+        for g, group in enumerate(p.sampling):
+            if group["n"] == 0:
+                continue
+            comps = generator.generate([prompt] * group["n"], p.max_new_tokens, group["temperature"], p.top_p, seed + g)
+            completions += comps
+            temps += [group["temperature"]] * len(comps)
     return completions, temps
 
 
@@ -179,6 +198,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 
     from trainer.encoders import get_encoder
+    from trainer.fast_generation import resolve
     from trainer.generation import TransformersGenerator
     from trainer.her_relabel import completion_rows, epoch_metrics, score_samples, select
     from trainer.prompts import build_prompt_text
@@ -195,20 +215,30 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     initial = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
     bf16 = model_loading.resolve_bf16(p.bf16)
     encoder = get_encoder(p.grid_encoder)
+    generation_backend = resolve(p, torch.cuda.is_available())
     generator = TransformersGenerator.for_model(
-        model, tokenizer, batch_size=p.batch_size, max_seq_length=p.max_seq_length
+        model, tokenizer, batch_size=p.batch_size, max_seq_length=p.max_seq_length, backend=generation_backend
     )
 
     prompts = {t.task_id: build_prompt_text(t, encoder, tokenizer, test_index=0) for t in targets}
+    longest = 0
     for tid, text in prompts.items():  # before any sampling: a target that cannot fit fails the job now
         n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         if n >= p.max_seq_length:
             raise SpecError(f"target {tid}: its prompt is {n} tokens, max_seq_length is {p.max_seq_length}")
+        longest = max(longest, n)
+    generator.reserve(longest, p.max_new_tokens)  # fast backends: one cache size, compiled once
     step = int(state["step"]) if state else 0
     results: dict[str, Any] = dict(state.get("results", {})) if state else {}
     start = int(state["target"]) + (1 if state and state["done"] else 0) if state else 0
     files.started(
-        kind="her", step=step, resume_from=resume, targets=[t.task_id for t in targets], start_target=start, bf16=bf16
+        kind="her",
+        step=step,
+        resume_from=resume,
+        targets=[t.task_id for t in targets],
+        start_target=start,
+        bf16=bf16,
+        generation_backend=generation_backend,
     )
     stop = lifecycle.SignalStop()
     sandbox = Sandbox(
@@ -229,8 +259,6 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
             prompt = prompts[task.task_id]
             for epoch in range(first_epoch, p.her_epochs + 1):
                 t0 = time.perf_counter()
-                model.eval()
-                model.config.use_cache = True  # fine-tuning may have turned the KV cache off
                 completions, temps = sample(generator, prompt, p, seed=p.seed + 1000 * step)
                 t1 = time.perf_counter()
                 samples = score_samples(completions, temps, task, sandbox)
