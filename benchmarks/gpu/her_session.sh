@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One device command (<= 560 s) for the HER proof on one H200: the warm-start SFT (resumes from its
 # checkpoints when a call was cut), then both HER mixes at once with the fast sampling backend, then
-# the report. Metrics, events, logs and the report are copied to $OUT every 15 s by a background loop
-# (and once more at the end), so a command cut by its limit still brings back what it got.
+# the report. Metrics, events, logs and the report are packed into $OUT/her-runs.tgz every 15 s by a
+# background loop (and once more at the end), so a command cut by its limit still brings back what it
+# got; $OUT holds 6 files (the device brings back at most 8). On the H200 the gpu preset's SFT alone
+# (3000 steps, ~4.5 steps/s) outlasts one call: run the script twice, the second call within the
+# machine's 30 s warm window so /tmp/her is still there (the SFT resumes, then HER runs).
 #
 #   bash benchmarks/gpu/her_session.sh                  # from the repo root, $OUT set by the device
 #   BUDGET_S=300 PRESET=cpu BACKEND=merged bash benchmarks/gpu/her_session.sh --set sft_steps=20 ...
@@ -29,15 +32,16 @@ if [ -d .whl ] && [ -z "${NO_WHEELS:-}" ]; then . benchmarks/gpu/install_wheels.
 left() { echo $((BUDGET_S - ($(date +%s) - START))); }
 log() { echo "[$(date -u +%H:%M:%S) +$(($(date +%s) - START))s] $*" | tee -a "$OUT/session.log"; }
 copy() {
-    local d
+    # one tarball (the device brings back at most 8 files from $OUT): written beside, then renamed
+    local d f files=()
     for d in sft her-with her-without; do
-        [ -d "$WORK/$d" ] || continue
-        mkdir -p "$OUT/$d"
         for f in metrics.jsonl events.jsonl spec.json completions.jsonl stderr.log; do
-            [ -f "$WORK/$d/$f" ] && cp "$WORK/$d/$f" "$OUT/$d/" 2>/dev/null
+            [ -f "$WORK/$d/$f" ] && files+=("$d/$f")
         done
     done
-    cp "$WORK"/*.log "$WORK"/her_table.json "$OUT/" 2>/dev/null
+    for f in "$WORK"/*.log "$WORK"/her_table.json; do [ -f "$f" ] && files+=("${f#"$WORK"/}"); done
+    [ ${#files[@]} -gt 0 ] && tar czf "$OUT/.her-runs.tgz" -C "$WORK" "${files[@]}" 2>/dev/null &&
+        mv "$OUT/.her-runs.tgz" "$OUT/her-runs.tgz"
     return 0
 }
 (while :; do copy; sleep 15; done) &
