@@ -29,6 +29,26 @@ LearningRate = Annotated[float, Field(gt=0)]
 Epochs = Annotated[float, Field(gt=0)]
 
 
+# One set of sampling backends for GRPO and HER (trainer/fast_generation.py).
+GenerationBackend = Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"]
+
+
+def _check_backend_combination(gb: str, backend: str, load_in_4bit: bool, use_dora: bool) -> None:
+    """What only the GPU host would refuse, after queueing: refused at render time instead."""
+    if gb not in ("auto", "trl") and backend == "unsloth":
+        raise ValueError(
+            f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
+            "generation itself; use generation_backend = 'auto' or 'trl'"
+        )
+    if gb.startswith("merged") and (load_in_4bit or use_dora):
+        why = (
+            "load_in_4bit = true (4-bit weights cannot hold W + B·A)"
+            if load_in_4bit
+            else "use_dora = true (DoRA rescales weight columns)"
+        )
+        raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; use 'static' or 'auto'")
+
+
 def _steps_planned(v: int) -> int:
     # TRL trains by epochs for any max_steps <= 0: a 0 or -5 would silently run every epoch
     if v == 0 or v < -1:
@@ -228,12 +248,10 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
         None, description="vllm_mode server: a running `trl vllm-serve`; unset: the job starts one on its last GPU"
     )
     vllm_server_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = (
-        Field(
-            "auto",
-            description="how completions are sampled without vLLM (trainer/fast_generation.py): "
-            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
-        )
+    generation_backend: GenerationBackend = Field(
+        "auto",
+        description="how completions are sampled without vLLM (trainer/fast_generation.py): "
+        "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
     )
     n_jobs: SandboxWorkers = Field(20, description="sandbox worker processes")
     sandbox_timeout_s: SandboxTimeout = 1.0
@@ -270,18 +288,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             raise ValueError(
                 f"generation_backend = {gb!r} and use_vllm = true: vLLM generates; leave generation_backend at 'auto'"
             )
-        if gb != "auto" and gb != "trl" and self.backend == "unsloth":
-            raise ValueError(
-                f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
-                "generation itself; use generation_backend = 'auto' or 'trl'"
-            )
-        if gb.startswith("merged") and (self.load_in_4bit or self.use_dora):
-            why = (
-                "load_in_4bit = true (4-bit weights cannot hold W + B·A)"
-                if self.load_in_4bit
-                else "use_dora = true (DoRA rescales weight columns)"
-            )
-            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; use 'static' or 'auto'")
+        _check_backend_combination(gb, self.backend, self.load_in_4bit, self.use_dora)
         if self.vllm_server_url is not None and not (self.use_vllm and self.vllm_mode == "server"):
             raise ValueError("vllm_server_url is only used with use_vllm = true and vllm_mode = 'server'")
         if self.vllm_server_url is not None and not self.vllm_server_url.startswith(("http://", "https://")):
@@ -514,13 +521,10 @@ class HERParams(_Params, _Lora, _Optim):
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(1024, ge=1)
     batch_size: int = Field(16, ge=1, description="prompts per generate call")
-    # the values of GRPOParams.generation_backend (one set of backends, trainer/fast_generation.py)
-    generation_backend: Literal["auto", "trl", "paged", "static", "merged", "merged-static", "merged-cudagraph"] = (
-        Field(
-            "auto",
-            description="how programs are sampled (trainer/fast_generation.py; `trl` = plain model.generate): "
-            "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
-        )
+    generation_backend: GenerationBackend = Field(
+        "auto",
+        description="how programs are sampled (trainer/fast_generation.py; `trl` = plain model.generate): "
+        "auto = the fastest correct one (GPU: merged-cudagraph; CPU: trl)",
     )
     n_jobs: SandboxWorkers = Field(4, description="sandbox worker processes")
     sandbox_timeout_s: SandboxTimeout = 1.0
@@ -537,18 +541,7 @@ class HERParams(_Params, _Lora, _Optim):
     def _generation_combinations(self):
         # Checked at render time, as GRPOParams does: each would only fail on the GPU host.
         gb = self.generation_backend
-        if gb != "auto" and gb != "trl" and self.backend == "unsloth":
-            raise ValueError(
-                f"generation_backend = {gb!r} with backend = 'unsloth': unsloth patches "
-                "generation itself; use generation_backend = 'auto' or 'trl'"
-            )
-        if gb.startswith("merged") and (self.load_in_4bit or self.use_dora):
-            why = (
-                "load_in_4bit = true (4-bit weights cannot hold W + B·A)"
-                if self.load_in_4bit
-                else "use_dora = true (DoRA rescales weight columns)"
-            )
-            raise ValueError(f"generation_backend = {gb!r} cannot merge the adapter with {why}; use 'static' or 'auto'")
+        _check_backend_combination(gb, self.backend, self.load_in_4bit, self.use_dora)
         return self
 
 
