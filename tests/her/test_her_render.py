@@ -142,3 +142,20 @@ def test_target_checks_of_files(tmp_path):
         (tmp_path / "bad.json").write_text(bad)
         with pytest.raises(SpecError, match=needle):
             check_targets(str(tmp_path / "bad.json"), None, None)
+
+
+def test_render_keeps_a_backend_and_refuses_a_bad_one_in_one_line(cli, tmp_path):
+    ok = cli("render", "her", "-p", "generation_backend=merged-cudagraph")
+    assert ok.returncode == 0, ok.stderr
+    spec = json.loads(ok.stdout[ok.stdout.index("{") : ok.stdout.index("\n}\n") + 2])
+    assert spec["params"]["generation_backend"] == "merged-cudagraph"
+    for args, needle in [
+        (["generation_backend=fastest"], "generation_backend"),
+        (["generation_backend=merged", "use_dora=true"], "cannot merge the adapter with use_dora"),
+        (["generation_backend=static", "backend=unsloth"], "unsloth patches generation itself"),
+    ]:
+        res = cli("render", "her", *[a for o in args for a in ("-p", o)])
+        err = res.stderr.strip()
+        assert res.returncode == 2, (args, res.stdout, err)
+        assert "\n" not in err and "Traceback" not in err and err.startswith("error: ") and needle in err, err
+    assert not (tmp_path / "home" / "runs").exists()
