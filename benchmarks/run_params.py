@@ -9,6 +9,7 @@ benchmark that uses it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,7 +98,18 @@ def run_logged(name: str, cmd: list[str], log: Path, env: dict, *, append: bool 
     print(f"== {name}: {' '.join(cmd)}", flush=True)
     t0 = time.time()
     with open(log, "a" if append else "w") as f:
-        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+        # A stop signal (a device call's `timeout`, a Ctrl-C) reaches the job too and this waits for
+        # it: the trainer saves a checkpoint before it stops, and what runs after this process (the
+        # next stage, an export of the newest checkpoint) must find it written. A signal the job got
+        # already through the process group only sets its stop flag again.
+        stops = (signal.SIGTERM, signal.SIGINT)
+        previous = {s: signal.signal(s, lambda sig, _frame: child.send_signal(sig)) for s in stops}
+        try:
+            rc = child.wait()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
     dt = time.time() - t0
     if rc != 0:
         sys.exit(f"{name} failed (exit {rc}) after {dt:.0f}s; last lines of {log}:\n" + log.read_text()[-3000:])
