@@ -79,7 +79,7 @@ def _fine_tune_step(model):
 
 
 @torch_needed
-@pytest.mark.parametrize("backend", ["merged", "merged-cudagraph", "static"])
+@pytest.mark.parametrize("backend", ["merged", "merged-cudagraph", "static", "paged"])
 def test_her_sampler_follows_the_fine_tuned_adapter(tiny_model_dir, backend):
     from trainer import her
     from trainer.generation import TransformersGenerator
