@@ -76,9 +76,19 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
     # Fail closed: the zygote chose the filters assuming these layers work, so a worker that
     # cannot apply one must not run programs; it tells the parent why and exits.
+    zygote = os.getppid()
     try:
-        isolation.drop_capabilities()
+        # Before Landlock and seccomp (the worker filter refuses the setuid family).
+        why = isolation.drop_privileges(cfg.get("unprivileged"), workdir)
         prot["capabilities"] = "none (all dropped, bounding set included)"
+        if why:
+            prot["uid"] = False
+            prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
+        # A change of uid clears the parent-death signal: set again, then make sure the zygote
+        # did not die in between.
+        isolation.die_with_parent()
+        if os.getppid() != zygote:
+            raise OSError("the zygote is gone")
         if ruleset_fd is not None:
             landlock.restrict_self(ruleset_fd)
             os.close(ruleset_fd)

@@ -163,6 +163,7 @@ def main() -> None:
         from .worker import worker_main
 
         paths = read_paths(common_file)
+        cfg["unprivileged"] = _unprivileged(root, prot, tmpfs)
         # landlock=False / seccomp="builtin" force the degraded paths (used by the tests; also an
         # escape hatch on kernels where Landlock misbehaves).
         use_landlock = landlock.abi_version() >= 1 and cfg.get("landlock", True)
@@ -259,6 +260,29 @@ def main() -> None:
         finally:
             for fd in pidfds:
                 os.close(fd)
+
+
+def _unprivileged(root: str, prot: dict, mountns: bool) -> tuple[int, int] | None:
+    """The uid/gid that workers switch to when started by root (None: they keep uid 0), checked
+    here once: it must reach everything a program may import after the switch (the Python
+    installation and site-packages) and, by absolute path (TMPDIR), its temp dir under `root`."""
+    uid, gid = os.geteuid(), os.getegid()
+    if uid != 0:
+        prot["uid"] = f"{uid}:{gid} (the sandbox's own user: not root)"
+        return None
+    os.chmod(root, 0o711)  # searchable, not listable: each worker's dir in it stays 0700
+    target = isolation.UNPRIVILEGED
+    need = read_paths("")
+    covered = isolation.expose_to(*target, need + [root]) if mountns else []
+    why = isolation.unprivileged_cannot_reach(*target, need, [root])
+    if why:
+        prot["uid"] = False
+        prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
+        return None
+    prot["uid"] = f"{target[0]}:{target[1]}, no supplementary groups (started by root)"
+    if covered:
+        prot["uid"] += f"; {', '.join(covered)} hidden but for the Python installation"
+    return target
 
 
 def compile_filters(confine_files: bool, builtin: bool) -> tuple[dict, str]:
