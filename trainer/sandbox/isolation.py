@@ -181,7 +181,7 @@ def drop_privileges(unprivileged: tuple[int, int] | None, workdir: str) -> str:
     to that user first. Must run before the seccomp filter, which refuses the setuid family.
     `unprivileged` None (not root, or the zygote found that user cannot read the Python
     installation, and said so) keeps the uid; a switch the kernel refuses (a user namespace
-    without that id) too, reported by the return value. Raises OSError if the capability sets are not empty afterwards.
+    without that id) too, reported by the return value. Raises OSError if a capability is left.
     """
     _libc.prctl(
         PR_CAP_AMBIENT,
@@ -215,6 +215,10 @@ def _become(uid: int, gid: int, workdir: str) -> str:
         return f"cannot switch to uid {uid}/gid {gid}: {e.strerror or e}"
     try:
         os.chown(workdir, uid, gid)  # the temp dir (mode 0700) must be the program's own
+    except OSError as e:
+        os.setresgid(*gids)
+        return f"cannot give the temp dir to uid {uid}: {e.strerror or e}"
+    try:
         os.setresuid(uid, uid, uid)
     except OSError as e:
         os.chown(workdir, 0, gids[1])  # still root: take the temp dir and the group back
