@@ -85,10 +85,10 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
             prot["uid"] = False
             prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
         # A change of uid clears the parent-death signal: set again, then make sure the zygote
-        # did not die in between.
+        # did not die in between (then nobody waits for this worker).
         isolation.die_with_parent()
         if os.getppid() != zygote:
-            raise OSError("the zygote is gone")
+            os._exit(0)
         if ruleset_fd is not None:
             landlock.restrict_self(ruleset_fd)
             os.close(ruleset_fd)
