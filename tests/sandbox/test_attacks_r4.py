@@ -2,11 +2,12 @@
 that were already stopped are in hostile_programs.toml, the battery of test_hostile.py.)"""
 
 import importlib.util
+import os
 
 import pytest
 
 from tests.sandbox.test_fast_path import VERIFIER
-from trainer.sandbox import Sandbox
+from trainer.sandbox import Sandbox, isolation
 
 GRID = [[1, 2, 3], [4, 5, 6]]
 FLIP = "def transform(g):\n    return np.flipud(g)\n"
@@ -78,3 +79,56 @@ def test_a_huge_broadcast_row_is_refused_before_it_is_converted():
         "input 0: output row has 100000000 cells, expected 1..30",
     )
     assert res[1].outputs == [FLIPPED]
+
+
+# ----- a directory tree too deep for shutil.rmtree ----------------------------------------------------
+# shutil.rmtree recurses once per level: on a tree 1500 directories deep it raises RecursionError,
+# even with ignore_errors. Without a mount namespace the program's tree is on the host's disk: the
+# zygote left it there, and the parent's close() raised RecursionError (the trainer crashed).
+DEEP_TREE = """import os
+def transform(g):
+    d = os.open('.', os.O_RDONLY)
+    for _ in range(1500):
+        os.mkdir('a', dir_fd=d)
+        below = os.open('a', os.O_RDONLY, dir_fd=d)
+        os.close(d)
+        d = below
+    return np.flipud(g)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_tree_too_deep_for_rmtree_is_removed_and_close_survives_it(monkeypatch):
+    monkeypatch.setenv("ARCCTL_SANDBOX_NAMESPACES", "0")
+    sb = Sandbox(workers=1, timeout_s=10.0, memory_mb=256, check_determinism=False)
+    try:
+        res = sb.run_many([DEEP_TREE, COUNTS_FILES], [[GRID]] * 2)
+        root = sb._root
+    finally:
+        sb.close()
+    assert [(r.error, r.outputs) for r in res] == [(None, [FLIPPED])] * 2, [r.detail for r in res]
+    assert res[1].stdout == "0\n"
+    assert not os.path.exists(root)
+
+
+def test_remove_tree_goes_any_depth_and_never_follows_a_link(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("k")
+    top = tmp_path / "top"
+    top.mkdir()
+    d = os.open(top, os.O_RDONLY)
+    for _ in range(3000):
+        os.mkdir("a", dir_fd=d)
+        os.symlink(outside, "link", dir_fd=d)
+        with open(os.open("f", os.O_CREAT | os.O_WRONLY, dir_fd=d), "w") as f:
+            f.write("x")
+        d2 = os.open("a", os.O_RDONLY, dir_fd=d)
+        os.close(d)
+        d = d2
+    os.close(d)
+    assert isolation.remove_tree(str(top), keep_top=True)
+    assert os.listdir(top) == []
+    assert isolation.remove_tree(str(top)) and not top.exists()
+    assert (outside / "keep").read_text() == "k"
+    assert isolation.remove_tree(str(top))  # already gone

@@ -92,6 +92,82 @@ def fork_bare() -> int:
     return pid
 
 
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str, keep_top: bool = False) -> bool:
+    """Remove everything under directory `path`, and `path` itself unless `keep_top`, however deep;
+    False if anything could not be removed. shutil.rmtree recurses once per level: a program's
+    tree 1000 directories deep made it raise RecursionError, even with ignore_errors (the parent's
+    close() crashed on it without a mount namespace). One directory open at a time (a worker may
+    hold 64 fds), walking back up through "..", never following a symlink; run once no process of
+    the program is left to move directories meanwhile."""
+    try:
+        fd = os.open(path, _DIR)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    ok = True
+    stack: list[tuple[str, set]] = []  # (name in its parent, what could not be removed there)
+    stuck: set[str] = set()  # entries of the current directory that could not be removed
+    while True:
+        sub = None
+        try:
+            with os.scandir(fd) as it:
+                for e in it:
+                    if e.name in stuck:
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        sub = e.name
+                        break
+                    try:
+                        os.unlink(e.name, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
+                    except OSError:
+                        ok = False
+                        stuck.add(e.name)
+        except OSError:
+            ok = False
+        if sub is not None:
+            try:
+                child = os.open(sub, _DIR, dir_fd=fd)
+            except OSError:
+                ok = False
+                stuck.add(sub)
+                continue
+            os.close(fd)
+            fd = child
+            stack.append((sub, stuck))
+            stuck = set()
+            continue
+        if not stack:
+            break
+        name, stuck = stack.pop()
+        try:
+            parent = os.open("..", _DIR, dir_fd=fd)
+        except OSError:
+            ok = False
+            break
+        os.close(fd)
+        fd = parent
+        try:
+            os.rmdir(name, dir_fd=fd)
+        except OSError:
+            ok = False
+            stuck.add(name)
+    os.close(fd)
+    if not keep_top:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            ok = False
+    return ok
+
+
 def thread_count() -> int:
     """Threads of this process (from /proc; 0 if it cannot be read)."""
     try:

@@ -19,7 +19,6 @@ import os
 import random
 import resource
 import select
-import shutil
 import signal
 import socket
 import time
@@ -364,13 +363,6 @@ def _disk_over(workdir: str, limit_mb: int) -> str:
 def _wipe(workdir: str) -> bool:
     """Remove whatever the program left in the temp dir; False if that failed."""
     try:
-        with os.scandir(workdir) as it:
-            entries = list(it)
-        for e in entries:
-            if e.is_dir(follow_symlinks=False):
-                shutil.rmtree(e.path)
-            else:
-                os.unlink(e.path)
-        return True
-    except BaseException:  # noqa: BLE001 - e.g. RecursionError on a hostile, very deep tree
+        return isolation.remove_tree(workdir, keep_top=True)
+    except BaseException:  # noqa: BLE001 - the worker exits after it either way
         return False

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import socket
 import sys
@@ -327,8 +326,8 @@ def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
 def _remove(workdir: str) -> None:
     isolation.unmount(workdir)  # a no-op where it is not a tmpfs
     try:
-        shutil.rmtree(workdir, ignore_errors=True)
-    except BaseException:  # noqa: BLE001 - RecursionError on a hostile deep tree: leave it
+        isolation.remove_tree(workdir)  # however deep the program's tree (without a tmpfs)
+    except BaseException:  # noqa: BLE001 - never out of the zygote's loop
         pass
 
 
@@ -343,7 +342,7 @@ def _shutdown(children: dict[int, str], root: str) -> None:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    shutil.rmtree(root, ignore_errors=True)
+    isolation.remove_tree(root)
     os._exit(0)
 
 
