@@ -22,9 +22,9 @@ FLIPPED = [[4, 5, 6], [1, 2, 3]]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOBODY = isolation.UNPRIVILEGED
 
-# A forked program (it names `os`): whether its ids are 65534 (the sandbox's user is 65534 too), its number of groups, and what it still needs after the switch: its temp
-# dir by relative and absolute path (tempfile), modules not preloaded (imported from the Python
-# installation), numpy.
+# A forked program (it names `os`): which of its ids are 65534 (1 each), its number of groups, and
+# what it still needs after the switch: its temp dir by relative and absolute path (tempfile),
+# modules not preloaded (imported from the Python installation), numpy.
 IDS = """import os, tempfile
 def transform(g):
     import json, decimal, csv, xml.dom.minidom
@@ -38,7 +38,7 @@ def transform(g):
 """
 
 
-def _ids(pid: int) -> tuple[str, str, str]:
+def _ids(pid: int) -> tuple[list[str], list[str], list[str]]:
     with open(f"/proc/{pid}/status") as f:
         lines = {k: v.split() for k, _, v in (line.partition(":") for line in f)}
     return lines["Uid"], lines["Gid"], lines["Groups"]
