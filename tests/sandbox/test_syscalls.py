@@ -23,7 +23,9 @@ from trainer.sandbox.zygote import compile_filters
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64")
 
-NR = dict(bpf.X86_64, getpid=39, sync=162, syncfs=306)
+# The numbers the tests need, whatever the filters' table holds.
+NR = dict(bpf.X86_64, getpid=39, sync=162, syncfs=306, inotify_init=253, inotify_add_watch=254, inotify_init1=294)
+NR.update(inotify_rm_watch=255, fanotify_init=300, fanotify_mark=301)
 NOPID = 0x3FFFFFFF  # above pid_max: no such process
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
 F_GETFL, F_SETOWN, F_SETSIG, F_SETLEASE = 3, 8, 10, 1024
@@ -104,6 +106,14 @@ def attacks(ppid: int, fd: int) -> list[tuple[str, str, tuple]]:
         ("ioctl FS_IOC_SHUTDOWN", "ioctl", (fd, 0x8004587D, None)),
         ("ioctl FS_IOC_SETVERSION", "ioctl", (fd, 0x40087602, None)),
         ("ioctl btrfs subvolume flags", "ioctl", (fd, 0x4008941A, None)),
+        # Watching files, which Landlock does not mediate: when the trainer or another worker's
+        # program reads a library file. Allowed, each would answer with an fd or EBADF/EFAULT.
+        ("inotify_init", "inotify_init", ()),
+        ("inotify_init1", "inotify_init1", (0,)),
+        ("inotify_add_watch", "inotify_add_watch", (fd, None, 1)),
+        ("inotify_rm_watch", "inotify_rm_watch", (fd, 1)),
+        ("fanotify_init", "fanotify_init", (0, 0)),
+        ("fanotify_mark", "fanotify_mark", (fd, 1, 1, -100, None)),
     ]
 
 

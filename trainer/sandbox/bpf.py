@@ -58,6 +58,7 @@ sched_setaffinity 203  sched_getaffinity 204  lookup_dcookie 212  semtimedop 220
 clock_settime 227  tgkill 234  utimes 235  mbind 237  set_mempolicy 238  mq_open 240
 mq_unlink 241  mq_timedsend 242  mq_timedreceive 243  mq_notify 244  mq_getsetattr 245
 kexec_load 246  add_key 248  request_key 249  keyctl 250  ioprio_set 251  ioprio_get 252
+inotify_init 253  inotify_add_watch 254  inotify_rm_watch 255  inotify_init1 294
 migrate_pages 256  openat 257  mkdirat 258  mknodat 259  fchownat 260  futimesat 261
 unlinkat 263  renameat 264  linkat 265  symlinkat 266  fchmodat 268  unshare 272
 get_robust_list 274  move_pages 279  utimensat 280  accept4 288  rt_tgsigqueueinfo 297

@@ -50,6 +50,7 @@ def _map_ids(uid: int, gid: int) -> None:
 
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE, MNT_DETACH = 1, 2, 4, 8, 1 << 14, 1 << 18, 2
+MS_BIND = 1 << 12
 
 
 def _make_mounts_private() -> bool:
@@ -89,6 +90,82 @@ def fork_bare() -> int:
     if pid < 0:
         raise OSError(ctypes.get_errno(), "fork")
     return pid
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str, keep_top: bool = False) -> bool:
+    """Remove everything under directory `path`, and `path` itself unless `keep_top`, however deep;
+    False if anything could not be removed. shutil.rmtree recurses once per level: a program's
+    tree 1000 directories deep made it raise RecursionError, even with ignore_errors (the parent's
+    close() crashed on it without a mount namespace). One directory open at a time (a worker may
+    hold 64 fds), walking back up through "..", never following a symlink; run once no process of
+    the program is left to move directories meanwhile."""
+    try:
+        fd = os.open(path, _DIR)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    ok = True
+    stack: list[tuple[str, set]] = []  # (name in its parent, what could not be removed there)
+    stuck: set[str] = set()  # entries of the current directory that could not be removed
+    while True:
+        sub = None
+        try:
+            with os.scandir(fd) as it:
+                for e in it:
+                    if e.name in stuck:
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        sub = e.name
+                        break
+                    try:
+                        os.unlink(e.name, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
+                    except OSError:
+                        ok = False
+                        stuck.add(e.name)
+        except OSError:
+            ok = False
+        if sub is not None:
+            try:
+                child = os.open(sub, _DIR, dir_fd=fd)
+            except OSError:
+                ok = False
+                stuck.add(sub)
+                continue
+            os.close(fd)
+            fd = child
+            stack.append((sub, stuck))
+            stuck = set()
+            continue
+        if not stack:
+            break
+        name, stuck = stack.pop()
+        try:
+            parent = os.open("..", _DIR, dir_fd=fd)
+        except OSError:
+            ok = False
+            break
+        os.close(fd)
+        fd = parent
+        try:
+            os.rmdir(name, dir_fd=fd)
+        except OSError:
+            ok = False
+            stuck.add(name)
+    os.close(fd)
+    if not keep_top:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            ok = False
+    return ok
 
 
 def thread_count() -> int:
@@ -154,6 +231,7 @@ def hide_proc() -> bool:
 
 PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 _CAP_VERSION_3 = 0x20080522
+UNPRIVILEGED = (65534, 65534)  # "nobody" / "nogroup": owns no file that matters
 _CAP_LAST = 63  # beyond the kernel's last capability, PR_CAPBSET_DROP fails (EINVAL): harmless
 
 
@@ -165,14 +243,21 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def drop_capabilities() -> None:
-    """Give up every capability, for good (the bounding and ambient sets too), before any program runs.
+def drop_privileges(unprivileged: tuple[int, int] | None, workdir: str) -> str:
+    """Give up every capability, for good (the bounding and ambient sets too), and root's uid,
+    before any program runs; '' if the uid is dropped (or was not root), else why it is not.
 
     Started by root, the sandbox would otherwise run programs with all of root's capabilities:
     seccomp and Landlock refuse the syscalls that need most of them, but not the ioctls on a file
     that a program may read (freezing or shutting down the host's file system, marking a host file
     immutable) nor reading files that their mode hides. A worker needs none (the zygote mounts the
-    temp dirs). Raises OSError if the effective set is not empty afterwards.
+    temp dirs). Without capabilities uid 0 still owns root's files: a program could open root's
+    0600 files wherever Landlock lets it, or any file at all where Landlock is missing. So a root
+    worker also becomes `unprivileged` (uid, gid; no supplementary groups): its temp dir is handed
+    to that user first. Must run before the seccomp filter, which refuses the setuid family.
+    `unprivileged` None (not root, or the zygote found that user cannot read the Python
+    installation, and said so) keeps the uid; a switch the kernel refuses (a user namespace
+    without that id) too, reported by the return value. Raises OSError if a capability is left.
     """
     _libc.prctl(
         PR_CAP_AMBIENT,
@@ -183,6 +268,7 @@ def drop_capabilities() -> None:
     )
     for cap in range(_CAP_LAST + 1):  # needs CAP_SETPCAP, so before the sets below are emptied
         _libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    why = _become(*unprivileged, workdir) if unprivileged and os.geteuid() == 0 else ""
     head = _CapHeader(_CAP_VERSION_3, 0)
     data = (_CapData * 2)()  # all zero
     if _libc.capset(ctypes.byref(head), data) != 0:
@@ -192,6 +278,107 @@ def drop_capabilities() -> None:
         raise OSError(ctypes.get_errno(), "capget")
     if any(d.effective or d.permitted or d.inheritable for d in left):
         raise OSError("capabilities left after capset")
+    return why
+
+
+def _become(uid: int, gid: int, workdir: str) -> str:
+    """Switch every id of this (root) process to uid/gid, groups cleared; '' or why not (ids kept)."""
+    gids = os.getresgid()
+    try:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+    except OSError as e:
+        return f"cannot switch to uid {uid}/gid {gid}: {e.strerror or e}"
+    try:
+        os.chown(workdir, uid, gid)  # the temp dir (mode 0700) must be the program's own
+    except OSError as e:
+        os.setresgid(*gids)
+        return f"cannot give the temp dir to uid {uid}: {e.strerror or e}"
+    try:
+        os.setresuid(uid, uid, uid)
+    except OSError as e:
+        os.chown(workdir, 0, gids[1])  # still root: take the temp dir and the group back
+        os.setresgid(*gids)
+        return f"cannot switch to uid {uid}: {e.strerror or e}"
+    if os.getresuid() != (uid,) * 3 or os.getresgid() != (gid,) * 3 or os.getgroups():
+        raise OSError(f"ids not switched to {uid}/{gid}")
+    return ""
+
+
+def _searchable(path: str, uid: int, gid: int) -> bool:
+    """Can uid/gid (no supplementary groups) search directory `path`, by its mode bits?"""
+    st = os.stat(path)
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    return bool(st.st_mode & (0o010 if st.st_gid == gid else 0o001))
+
+
+def expose_to(uid: int, gid: int, paths: list[str]) -> list[str]:
+    """In this process's private mount namespace, make `paths` reachable for uid/gid where a
+    directory above one is not searchable for it (a Python installed under root's 0700 home):
+    that directory is covered by an empty tmpfs (what else it holds is then hidden from every
+    worker, a gain) in which only those paths are bind-mounted back, at the same place. Returns
+    the directories covered. The host's view is unchanged (the namespace's mounts are private)."""
+    blocked: dict[str, list[str]] = {}
+    for p in sorted({os.path.realpath(p) for p in paths}):
+        parts = p.strip("/").split("/")
+        for k in range(1, len(parts)):
+            up = "/" + "/".join(parts[:k])
+            if not _searchable(up, uid, gid):
+                blocked.setdefault(up, []).append(p)
+                break
+    covered = []
+    for top, inside in blocked.items():
+        keep = [p for p in inside if not any(p.startswith(q + "/") for q in inside)]
+        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in keep]  # reachable once `top` is covered
+        try:
+            opts = b"size=1m,mode=0755"
+            if _libc.mount(b"tmpfs", top.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC), opts):
+                continue
+            covered.append(top)
+            for p, fd in zip(keep, fds):
+                if os.path.isdir(f"/proc/self/fd/{fd}"):
+                    os.makedirs(p, 0o755, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(p), 0o755, exist_ok=True)
+                    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o444))
+                src = f"/proc/self/fd/{fd}".encode()
+                if _libc.mount(src, p.encode(), None, ctypes.c_ulong(MS_BIND | MS_REC), None):
+                    raise OSError(ctypes.get_errno(), f"bind mount of {p}")
+        finally:
+            for fd in fds:
+                os.close(fd)
+    return covered
+
+
+def unprivileged_cannot_reach(uid: int, gid: int, read: list[str], search: list[str]) -> str:
+    """'' if `uid`/`gid` (no supplementary groups) can read all of `read` and search the `search`
+    directories, else what it cannot (or why the switch failed): tried in a short-lived child,
+    which really switches."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        out = "the check failed"
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            bad = [p for p in read if not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0))]
+            bad += [p for p in search if not os.access(p, os.X_OK)]
+            out = f"uid {uid} cannot read {', '.join(bad)}" if bad else ""
+        except OSError as e:
+            out = f"cannot switch to uid {uid}/gid {gid}: {e.strerror or e}"
+        finally:
+            os.write(w, out.encode()[:4000] or b"ok")
+            os._exit(0)
+    os.close(w)
+    try:
+        got = os.read(r, 4096).decode(errors="replace")
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    return "" if got == "ok" else got or "the check failed"
 
 
 def null_stdio() -> None:

@@ -16,7 +16,6 @@ import json
 import os
 import select
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from typing import Any, Sequence
 from . import fresh_memory, protocol
 from .batch import Batch, EncodedInputs
 from .errors import SandboxError, ZygoteLost
+from .isolation import remove_tree
 from .result import ExecResult
 from .sockets import recv_fds_nowait, select_readable
 
@@ -251,7 +251,7 @@ class Sandbox:
                 self._proc.wait()
             self._proc = None
         if self._root:
-            shutil.rmtree(self._root, ignore_errors=True)
+            remove_tree(self._root)  # shutil.rmtree raised RecursionError on a program's deep tree
             self._root = ""
 
     def pids(self) -> set[int]:

@@ -53,6 +53,9 @@ def to_grid_array(obj: Any):
         rows = []
         for row in obj:
             if type(row) is np.ndarray and row.ndim == 1 and row.dtype.kind in "iu":
+                if not 1 <= row.shape[0] <= MAX_SIDE:  # before converting it: a broadcast view of
+                    # 10**8 cells costs the program nothing and its validation seconds and 800 MB
+                    return None, f"output row has {row.shape[0]} cells, expected 1..30"
                 row = row.tolist()
             if type(row) not in (list, tuple):
                 return None, f"output row is {type(row).__name__}, expected a list"

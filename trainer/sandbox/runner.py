@@ -40,6 +40,10 @@ UNSAFE_IMPORTS = frozenset(
     {
         "ctypes",
         "_ctypes",
+        # native calls like ctypes', without any audit event (a program called syscalls through it
+        # unclassified)
+        "cffi",
+        "_cffi_backend",
         "subprocess",
         "_posixsubprocess",
         "socket",

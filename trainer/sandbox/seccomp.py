@@ -65,6 +65,9 @@ ALWAYS_DENY = (
     "sethostname setdomainname iopl ioperm acct quotactl quotactl_fd syslog vhangup "
     "settimeofday clock_settime clock_adjtime adjtimex name_to_handle_at open_by_handle_at "
     "fanotify_init fanotify_mark lookup_dcookie lsm_set_self_attr "
+    # watching files: Landlock does not mediate inotify/fanotify marks, and a watch on a library
+    # file shows when other processes read it (the trainer, or programs in other workers)
+    "inotify_init inotify_init1 inotify_add_watch inotify_rm_watch "
     # writing back every dirty page of the host (or of one of its file systems), over and over
     "sync syncfs "
     # SysV / POSIX IPC (shared with every process of the host)

@@ -19,7 +19,6 @@ import os
 import random
 import resource
 import select
-import shutil
 import signal
 import socket
 import time
@@ -76,9 +75,19 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     prot["rlimits"] = isolation.apply_rlimits(cfg["memory_mb"], cfg["vm_base"], nofile=64)
     # Fail closed: the zygote chose the filters assuming these layers work, so a worker that
     # cannot apply one must not run programs; it tells the parent why and exits.
+    zygote = os.getppid()
     try:
-        isolation.drop_capabilities()
+        # Before Landlock and seccomp (the worker filter refuses the setuid family).
+        why = isolation.drop_privileges(cfg.get("unprivileged"), workdir)
         prot["capabilities"] = "none (all dropped, bounding set included)"
+        if why:
+            prot["uid"] = False
+            prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
+        # A change of uid clears the parent-death signal: set again, then make sure the zygote
+        # did not die in between (then nobody waits for this worker).
+        isolation.die_with_parent()
+        if os.getppid() != zygote:
+            os._exit(0)
         if ruleset_fd is not None:
             landlock.restrict_self(ruleset_fd)
             os.close(ruleset_fd)
@@ -185,10 +194,9 @@ def _run_child(
     over_disk = (lambda: _disk_over(workdir, cfg["disk_mb"])) if cfg.get("disk_watch") else None
     data, timed_out = _collect(r, pid, t0 + timeout_s, over_disk)
     os.close(r)
-    if data is DISK_FULL:
+    if type(data) is str:  # killed for its files: why
         _reap(pid, t0 + timeout_s)
-        mb = cfg["disk_mb"]
-        return {"outputs": None, "error": "unsafe", "detail": f"wrote more than {mb} MB of files", "cpu": _child_cpu()}
+        return {"outputs": None, "error": "unsafe", "detail": data, "cpu": _child_cpu()}
     # The pipe is closed; the child must now be gone too (one that closed it early and lingers
     # is killed at the deadline, never left running next to the next program).
     status, lingered = _reap(pid, t0 + timeout_s)
@@ -241,12 +249,9 @@ def _child(worker, runner, src, inputs, cfg, program_filter, sock, r, w) -> None
     os._exit(code)
 
 
-DISK_FULL = b"disk"  # _collect's marker: the child was killed for its files
-
-
-def _collect(r: int, pid: int, deadline: float, over_disk=None) -> tuple[bytes, bool]:
+def _collect(r: int, pid: int, deadline: float, over_disk=None) -> tuple[bytes | str, bool]:
     """Everything the child writes until it closes the pipe; SIGKILL at the deadline, or as soon
-    as `over_disk()` says its files passed the cap."""
+    as `over_disk()` says its files passed the cap (then what it said, a str, instead)."""
     chunks, size = [], 0
     poller = select.poll()
     poller.register(r, select.POLLIN)
@@ -254,9 +259,10 @@ def _collect(r: int, pid: int, deadline: float, over_disk=None) -> tuple[bytes, 
     while True:
         now = time.monotonic()
         if over_disk is not None and now >= next_look:
-            if over_disk():
+            why = over_disk()
+            if why:
                 os.kill(pid, signal.SIGKILL)
-                return DISK_FULL, False
+                return why, False
             next_look = now + DISK_POLL_S
         left = deadline - now
         wait = left if over_disk is None else min(left, DISK_POLL_S)
@@ -323,35 +329,40 @@ def _child_cpu() -> float:
     return used
 
 
-def _disk_over(workdir: str, limit_mb: int) -> bool:
-    """Do the files under `workdir` take more than `limit_mb`, or number more than
-    DISK_MAX_ENTRIES? (Blocks allocated, so a sparse file counts what it really holds.)"""
+def _disk_over(workdir: str, limit_mb: int) -> str:
+    """Why the files under `workdir` break the caps ('' while they do not): more than `limit_mb`
+    (blocks allocated, so a sparse file counts what it really holds), or more than
+    DISK_MAX_ENTRIES entries, or a directory that cannot be measured."""
     used, entries, stack = 0, 0, [workdir]
-    try:
-        while stack:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    entries += 1
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except FileNotFoundError:  # removed since it was listed
+            continue
+        except OSError:
+            # A directory made without read permission (mkdir mode 0o300: the program can still
+            # create files in it, nobody can list them; chmod is refused) hid everything under
+            # it: the whole measure used to stop there and say "under the cap", every time.
+            return "hid its files from the disk cap (a directory that cannot be listed)"
+        with it:
+            for e in it:
+                entries += 1
+                try:
                     used += e.stat(follow_symlinks=False).st_blocks * 512
                     if e.is_dir(follow_symlinks=False):
                         stack.append(e.path)
-                    if entries > DISK_MAX_ENTRIES or used > limit_mb * 2**20:
-                        return True
-    except OSError:  # a file removed while we looked: measured again at the next look
-        return False
-    return False
+                except FileNotFoundError:  # one file removed while we looked: the rest still counts
+                    continue
+                except OSError:
+                    return "hid its files from the disk cap (a directory that cannot be searched)"
+                if entries > DISK_MAX_ENTRIES or used > limit_mb * 2**20:
+                    return f"wrote more than {limit_mb} MB of files"
+    return ""
 
 
 def _wipe(workdir: str) -> bool:
     """Remove whatever the program left in the temp dir; False if that failed."""
     try:
-        with os.scandir(workdir) as it:
-            entries = list(it)
-        for e in entries:
-            if e.is_dir(follow_symlinks=False):
-                shutil.rmtree(e.path)
-            else:
-                os.unlink(e.path)
-        return True
-    except BaseException:  # noqa: BLE001 - e.g. RecursionError on a hostile, very deep tree
+        return isolation.remove_tree(workdir, keep_top=True)
+    except BaseException:  # noqa: BLE001 - the worker exits after it either way
         return False

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import socket
 import sys
@@ -163,6 +162,7 @@ def main() -> None:
         from .worker import worker_main
 
         paths = read_paths(common_file)
+        cfg["unprivileged"] = _unprivileged(root, prot, tmpfs)
         # landlock=False / seccomp="builtin" force the degraded paths (used by the tests; also an
         # escape hatch on kernels where Landlock misbehaves).
         use_landlock = landlock.abi_version() >= 1 and cfg.get("landlock", True)
@@ -261,6 +261,29 @@ def main() -> None:
                 os.close(fd)
 
 
+def _unprivileged(root: str, prot: dict, mountns: bool) -> tuple[int, int] | None:
+    """The uid/gid that workers switch to when started by root (None: they keep uid 0), checked
+    here once: it must reach everything a program may import after the switch (the Python
+    installation and site-packages) and, by absolute path (TMPDIR), its temp dir under `root`."""
+    uid, gid = os.geteuid(), os.getegid()
+    if uid != 0:
+        prot["uid"] = f"{uid}:{gid} (the sandbox's own user: not root)"
+        return None
+    os.chmod(root, 0o711)  # searchable, not listable: each worker's dir in it stays 0700
+    target = isolation.UNPRIVILEGED
+    need = read_paths("")
+    covered = isolation.expose_to(*target, need + [root]) if mountns else []
+    why = isolation.unprivileged_cannot_reach(*target, need, [root])
+    if why:
+        prot["uid"] = False
+        prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
+        return None
+    prot["uid"] = f"{target[0]}:{target[1]}, no supplementary groups (started by root)"
+    if covered:
+        prot["uid"] += f"; {', '.join(covered)} hidden but for the Python installation"
+    return target
+
+
 def compile_filters(confine_files: bool, builtin: bool) -> tuple[dict, str]:
     """The worker and program seccomp filters (libseccomp, else the built-in BPF); ({}, why) if neither."""
     from . import bpf as builtin_bpf
@@ -303,8 +326,8 @@ def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
 def _remove(workdir: str) -> None:
     isolation.unmount(workdir)  # a no-op where it is not a tmpfs
     try:
-        shutil.rmtree(workdir, ignore_errors=True)
-    except BaseException:  # noqa: BLE001 - RecursionError on a hostile deep tree: leave it
+        isolation.remove_tree(workdir)  # however deep the program's tree (without a tmpfs)
+    except BaseException:  # noqa: BLE001 - never out of the zygote's loop
         pass
 
 
@@ -319,7 +342,7 @@ def _shutdown(children: dict[int, str], root: str) -> None:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    shutil.rmtree(root, ignore_errors=True)
+    isolation.remove_tree(root)
     os._exit(0)
 
 
