@@ -15,6 +15,7 @@ import typer
 
 from arcctl.cli.completion import complete_job, complete_profile, complete_template
 from arcctl.cli.errors import user_errors
+from arcctl.cli.terminal_text import block, shown
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
 MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
@@ -294,13 +295,14 @@ def register(app: typer.Typer) -> None:
             ):
                 v = getattr(j, k)
                 if v is not None and v != "":
-                    typer.echo(f"{k + ':':<16}{v}")
+                    # reason / detail may quote a scheduler's or a remote host's words
+                    typer.echo(f"{k + ':':<16}{shown(v)}")
             typer.echo(
                 f"{'created:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.created))} ({_age(j.created, now)} ago)"
             )
             typer.echo(f"{'updated:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.updated))}")
             typer.echo("spec:")
-            typer.echo(j.spec_json or "")
+            typer.echo(block(j.spec_json or ""))
 
     @app.command("cancel")
     def cancel_cmd(
