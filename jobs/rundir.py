@@ -284,7 +284,11 @@ class JsonlWriter:
                     self._f.flush()
 
     def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n")
+        self.write_line(json.dumps(obj, separators=(",", ":"), default=_json_default))
+
+    def write_line(self, line: str) -> None:
+        """One record already turned into its JSON line (no newline in it)."""
+        self._f.write(line + "\n")
         self._f.flush()
 
     def close(self) -> None:
