@@ -141,12 +141,12 @@ def register(app: typer.Typer) -> None:
             typer.echo("TEMPLATES")
             for t in tpls:
                 if not isinstance(t, Exception):
-                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {t.description}")
+                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {shown(t.description, 200)}")
             typer.echo("PROFILES")
             for p in profs:
                 if not isinstance(p, Exception):
                     where = p.backend + (f"@{p.host}" if p.host else "")
-                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {p.description}")
+                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {shown(p.description, 200)}")
             typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
 
     @app.command("render")
@@ -445,7 +445,7 @@ def _show_template(name: str, json_out: bool) -> None:
             )
         )
         return
-    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{t.description}")
+    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{block(t.description)}")
     typer.echo(f"name pattern: {t.name_pattern}")
     typer.echo(f"resources:    {t.resources}")
     w = max(len(r["name"]) for r in rows)

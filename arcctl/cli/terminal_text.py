@@ -36,6 +36,15 @@ def clip(text: str, limit: int = FIELD_LIMIT) -> str:
     return f"{text[:limit]}… [{len(text) - limit} more characters]"
 
 
+def clip_middle(text: str, head: int = 1500, tail: int = 500) -> str:
+    """TEXT with its middle left out when it is longer than HEAD + TAIL characters: an error
+    message that quotes a value of a million characters keeps its start and the end that says
+    what is wrong."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text[:head]}… [{len(text) - head - tail} characters left out] …{text[-tail:]}"
+
+
 def shown(value: object, limit: int = FIELD_LIMIT) -> str:
     """One value from a file others wrote, as a terminal line may hold it: at most LIMIT characters
     of it, control and format characters written out."""
