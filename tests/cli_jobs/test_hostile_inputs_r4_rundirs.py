@@ -135,3 +135,36 @@ def test_fork_and_resume_name_what_is_wrong_with_spec_json(home, content, named)
     for cmd in ("fork", "resume"):
         one_line_error(run_cli(cmd, jid), f"{run}/spec.json: ", named)
     (run / "spec.json").write_bytes(spec)  # the run itself was never touched
+
+
+def test_a_trainer_state_with_negative_and_huge_steps_draws_from_step_0(home, tmp_path):
+    """A command job's checkpoint trainer_state.json (its only metrics) with a step of -3, a step
+    and an epoch past float range, a loss of 1e999 and NaN: the chart and the progress start at
+    step 0, `tail` names the bad step, nothing is drawn at -3."""
+    from jobs.progress import ProgressTracker
+
+    run = tmp_path / "cmd"
+    (run / "checkpoint-5").mkdir(parents=True)
+    (run / "spec.json").write_text("{}")
+    big = "9" * 400
+    rows = [
+        f'{{"step": 1, "loss": 1e999, "epoch": {big}}}',
+        f'{{"step": {big}, "loss": 5}}',
+        '{"step": -3, "loss": 2}',
+        '{"step": 2, "loss": NaN, "learning_rate": true}',
+        '{"step": 3, "loss": 0.5}',
+    ]
+    state = f'{{"global_step": 1e999, "max_steps": {big}, "log_history": [{", ".join(rows)}]}}'
+    (run / "checkpoint-5" / "trainer_state.json").write_text(state)
+    (run / "checkpoint-5" / "adapter_model.safetensors").write_bytes(b"")
+    view = RunView(str(run))
+    view.refresh(completion_bytes=0)
+    assert view.metrics.series("loss") == ([3.0], [0.5])
+    assert min(view.metrics.steps) >= 0
+    tracker = ProgressTracker()
+    tracker.feed([{"step": 2, "time": 1.0}, {"step": -3, "time": 2.0}])
+    assert tracker.step == 2
+    res = run_cli("tail", str(run), check=True)
+    assert "step ?  loss=2  [invalid: step=-3]" in res.stdout and "Traceback" not in res.stderr
+    res = run_cli("compare", str(run), "--plot", "loss", "--width", "60", check=True)
+    assert "Traceback" not in res.stderr and "-3" not in res.stdout.splitlines()[-2], res.stdout
