@@ -168,3 +168,34 @@ def test_a_trainer_state_with_negative_and_huge_steps_draws_from_step_0(home, tm
     assert "step ?  loss=2  [invalid: step=-3]" in res.stdout and "Traceback" not in res.stderr
     res = run_cli("compare", str(run), "--plot", "loss", "--width", "60", check=True)
     assert "Traceback" not in res.stderr and "-3" not in res.stdout.splitlines()[-2], res.stdout
+
+
+@pytest.mark.parametrize("hostile", ["dev_zero", "fifo", "folder_link"])
+def test_fetch_refuses_a_checkpoint_holding_a_device_a_pipe_or_a_link_to_a_folder(home, tmp_path, hostile):
+    """`arcctl fetch` of a local run followed every link: a file linked to /dev/zero was copied
+    until the disk was full, a named pipe blocked, a link to `/` copied the machine. Each is now
+    one line naming it, and neither the destination nor a hidden partial copy is left behind."""
+    run = tmp_path / "run"
+    ck = run / "checkpoint-2"
+    ck.mkdir(parents=True)
+    (run / "spec.json").write_text("{}")
+    (ck / "trainer_state.json").write_text('{"global_step": 2}')
+    (ck / "adapter_model.safetensors").write_bytes(b"w" * 1000)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("s")
+    (ck / "tokenizer.json").symlink_to(tmp_path / "outside" / "secret")  # a link to a file: copied
+    bad = ck / "extra"
+    if hostile == "dev_zero":
+        bad.symlink_to("/dev/zero")
+    elif hostile == "fifo":
+        os.mkfifo(bad)
+    else:
+        bad.symlink_to(tmp_path / "outside")
+    dest = tmp_path / "fetched"
+    dest.mkdir()
+    res = run_cli("fetch", str(run), "2", str(dest / "ck"), timeout=60)
+    one_line_error(res, f"{ck}/extra: ", "the checkpoint is not copied")
+    assert list(dest.iterdir()) == []
+    bad.unlink()
+    run_cli("fetch", str(run), "2", str(dest / "ck"), check=True, timeout=60)
+    assert (dest / "ck" / "tokenizer.json").read_text() == "s" and not (dest / "ck" / "tokenizer.json").is_symlink()
