@@ -358,6 +358,8 @@ def strict_loads(line: str | bytes) -> Any:
 def check_record(name: str, line: str | bytes) -> BaseModel:
     """One line of run-dir file NAME (metrics.jsonl, completions.jsonl, events.jsonl) read and
     checked exactly as check_run_dir does; ValueError says what does not match."""
+    if line[:3] == b"\xef\xbb\xbf" or line[:1] == "\ufeff":  # an editor's mark: json's message would not say
+        raise ValueError("starts with a byte-order mark (not JSON)")
     obj = strict_loads(line)
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")

@@ -152,8 +152,13 @@ def test_the_checker_refuses_what_readers_cannot_take(tmp_path):
     (tmp_path / rundir.METRICS).write_bytes(
         ("\n".join(metrics) + "\n").encode() + b'{"step": 3, "time": 1, "x": "\xff"}\n'
     )
+    with open(tmp_path / rundir.EVENTS, "wb") as f:  # a byte-order mark, a CRLF line end (JSON takes the \r)
+        f.write(
+            b'\xef\xbb\xbf{"event": "error", "time": 1, "message": "m"}\r\n{"event": "error", "time": 2, "message": "m"}\r\n'
+        )
     problems = records.check_run_dir(str(tmp_path))
-    assert len(problems) == 3, problems
+    assert problems[3:] == [f"{tmp_path}/events.jsonl:1: starts with a byte-order mark (not JSON)"], problems
+    problems = problems[:3]
     assert problems[0].endswith("metrics.jsonl:1: NaN is not JSON (a number that is not finite is written as null)")
     assert problems[1].endswith("metrics.jsonl:2: step: Input should be greater than or equal to 0")
     assert "metrics.jsonl:4: 'utf-8' codec can't decode" in problems[2]
