@@ -361,18 +361,25 @@ class LineReader:
         longer than MAX_LINE_BYTES is never held whole: it comes back cut to its first
         LONG_LINE_HEAD bytes and a note (a JSONL reader counts it as a bad line), and one with no
         newline yet is scanned only once, not read again at every call."""
+        return b"".join(data for _start, _end, data in self.read_pieces(max_bytes))
+
+    def read_pieces(self, max_bytes: int | None = None) -> list[tuple[int, int, bytes]]:
+        """What read() returns, as (start, end, data) pieces in file order: DATA is the file's
+        bytes START..END, except for a line past MAX_LINE_BYTES, a piece of its own whose DATA is
+        the cut line (an index of byte offsets needs the line's true END)."""
         self.restarted = False
         size = self.size()
         if size < self.offset:
             self.offset, self.restarted, self._long = 0, True, None
-        out: list[bytes] = []
+        out: list[tuple[int, int, bytes]] = []
         piece = max_bytes or READ_PIECE
         while size > self.offset:
             if self._long is not None and self._long[0] == self.offset:
+                start = self.offset
                 cut = self._finish_long(size)
                 if cut is None:  # its newline has not come yet
                     break
-                out.append(cut)
+                out.append((start, self.offset, cut))
                 continue
             self._long = None
             want = min(piece, size - self.offset)
@@ -389,9 +396,9 @@ class LineReader:
             chunk = chunk[len(back) :]
             end = chunk.rfind(b"\n")
             if end >= 0:
+                out.append((self.offset, self.offset + end + 1, chunk[: end + 1]))
                 self.offset += end + 1
                 self._mark = (self.offset, (back + chunk[: end + 1])[-self.MARK :])
-                out.append(chunk[: end + 1])
                 if max_bytes is not None:
                     break
                 piece = max_bytes or READ_PIECE
@@ -402,7 +409,7 @@ class LineReader:
             if want >= size - self.offset:  # only a torn line so far
                 break
             piece = min(piece * 4, MAX_LINE_BYTES)  # one line longer than the chunk: read on
-        return b"".join(out)
+        return out
 
     def _finish_long(self, size: int) -> bytes | None:
         """The line at the offset, known to be longer than MAX_LINE_BYTES and scanned up to

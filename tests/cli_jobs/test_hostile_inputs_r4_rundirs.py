@@ -199,3 +199,24 @@ def test_fetch_refuses_a_checkpoint_holding_a_device_a_pipe_or_a_link_to_a_folde
     bad.unlink()
     run_cli("fetch", str(run), "2", str(dest / "ck"), check=True, timeout=60)
     assert (dest / "ck" / "tokenizer.json").read_text() == "s" and not (dest / "ck" / "tokenizer.json").is_symlink()
+
+
+def test_the_completions_index_keeps_true_offsets_around_a_line_past_the_limit(tmp_path):
+    """The completions index maps lines to byte offsets: the line past MAX_LINE_BYTES keeps its
+    true extent (the lines after it open at the right place) and is shown as malformed, read only
+    up to its first bytes."""
+    from jobs.completions import CompletionIndex
+
+    path = tmp_path / "completions.jsonl"
+    row = {"id": "1:0", "step": 1, "task_id": "t", "reward": 0.5, "completion": "first"}
+    with open(path, "w") as f:
+        f.write(json.dumps(row) + "\n")
+        f.write(json.dumps({**row, "id": "2:0", "step": 2, "completion": "y" * (MAX_LINE_BYTES + 5)}) + "\n")
+        f.write(json.dumps({**row, "id": "3:0", "step": 3, "completion": "third"}) + "\n")
+    idx = CompletionIndex(LocalFS(), str(path))
+    idx.update(None)
+    assert len(idx) == 3 and list(idx.step) == [1, 2, 3]
+    first, huge, third = idx.read([0, 1, 2])
+    assert (first.text, third.text, third.step) == ("first", "third", 3)
+    assert len(huge.text) < 2 * MAX_LINE_BYTES // 100  # its start only, shown as a malformed line
+    assert idx.find_id("3:0").text == "third"
