@@ -36,6 +36,7 @@ from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported 
     _int_or_inf,
     loads,
 )
+from jobs.rundir import MAX_LINE_BYTES as _READER_LINE_LIMIT
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
 RUN_DIR_VERSION = 1
@@ -393,8 +394,9 @@ def check_run_dir(run_dir: str, fs: RunFS | None = None) -> list[str]:
     return problems
 
 
-# A line longer than this is not read into memory: check_run_dir names it instead.
-MAX_LINE_BYTES = 64 << 20
+# A line longer than the readers' limit is not read into memory: check_run_dir names it instead
+# (readers take it as a malformed line too).
+MAX_LINE_BYTES = _READER_LINE_LIMIT
 
 
 def _lines(fs: RunFS, path: str) -> Iterator[bytes | None]:
