@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jobs.rundir import LineReader, RunFS, json_step, loads
+from jobs.rundir import LONG_LINE_HEAD, MAX_LINE_BYTES, LineReader, RunFS, json_step, loads
 
 CHUNK = 16 * 1024 * 1024
 
@@ -132,16 +132,22 @@ class CompletionIndex:
             return self._update(max_bytes)
 
     def _update(self, max_bytes: int | None) -> int:
-        chunk = self._lines.read(max_bytes)
+        pieces = self._lines.read_pieces(max_bytes)
         if self._lines.restarted:  # replaced or truncated: start over
             with self._lock:
                 for arr in (self.starts, self.ends, self.step, self.reward, self.trunc):
                     del arr[:]
-        if not chunk:
+        if not pieces:
             self.indexed_bytes = self._lines.offset
             return 0
-        base = self._lines.offset - len(chunk)
+        return sum(self._index(start, end, data) for start, end, data in pieces)
+
+    def _index(self, base: int, end: int, chunk: bytes) -> int:
+        """Index the lines of CHUNK, the file's bytes from BASE; or, when CHUNK is not END - BASE
+        bytes long, the one line past MAX_LINE_BYTES it is the cut start of (BASE..END)."""
         nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+        if len(chunk) != end - base:  # a cut line: one line, its true extent
+            nl = np.asarray([end - base - 1])
         starts = np.concatenate(([0], nl[:-1] + 1))
         ends = nl + 1
         nonblank = ends - starts > 1
@@ -216,15 +222,27 @@ class CompletionIndex:
                 if i is not None and i == run[-1] + 1 and len(run) < 512:
                     run.append(i)
                     continue
-                f.seek(self.starts[run[0]])
-                blob = f.read(self.ends[run[-1]] - self.starts[run[0]])
-                for k, line_i in enumerate(run):
-                    a = self.starts[line_i] - self.starts[run[0]]
-                    b = self.ends[line_i] - self.starts[run[0]]
-                    out.append(self._parse(line_i, blob[a:b]))
+                out.extend(self._read_run(f, run))
                 if i is not None:
                     run = [i]
         return out
+
+    def _read_run(self, f: Any, run: list[int]) -> list[Completion]:
+        """Lines RUN (consecutive) with one seek and read; a line past MAX_LINE_BYTES (a hostile
+        file) is read only up to LONG_LINE_HEAD bytes and shown as a malformed line."""
+        if any(self.ends[i] - self.starts[i] > MAX_LINE_BYTES for i in run):
+            out = []
+            for i in run:
+                f.seek(self.starts[i])
+                length = self.ends[i] - self.starts[i]
+                raw = f.read(min(length, LONG_LINE_HEAD)) if length > MAX_LINE_BYTES else f.read(length)
+                out.append(self._parse(i, raw))
+            return out
+        f.seek(self.starts[run[0]])
+        blob = f.read(self.ends[run[-1]] - self.starts[run[0]])
+        return [
+            self._parse(i, blob[self.starts[i] - self.starts[run[0]] : self.ends[i] - self.starts[run[0]]]) for i in run
+        ]
 
     def _parse(self, line_i: int, raw: bytes) -> Completion:
         try:
@@ -320,6 +338,11 @@ class CompletionIndex:
         n = min(len(self), max_lines)
         for a in range(0, n, 2048):
             lines = list(range(a, min(n, a + 2048)))
+            if self.ends[lines[-1]] - self.starts[lines[0]] > MAX_LINE_BYTES:  # a huge line among them:
+                found = [c for c in self.read(lines) if c.id == cid]  # each read bounded by read()
+                if found:
+                    return found[0]
+                continue
             with self.fs.open_binary(self.path) as f:
                 f.seek(self.starts[lines[0]])
                 blob = f.read(self.ends[lines[-1]] - self.starts[lines[0]])

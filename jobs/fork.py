@@ -26,13 +26,29 @@ def _pick_checkpoint(run_dir: str, checkpoint: str | None, fs: RunFS, required: 
 def _read_spec(run_dir: str, fs: RunFS) -> JobSpec:
     path = f"{run_dir.rstrip('/')}/spec.json"
     try:
-        return JobSpec.from_json(fs.read_text(path))
+        text = fs.read_text(path)
+        if text.startswith("\ufeff"):  # an editor's byte-order mark: no JSON reader of the run dir takes it
+            raise SpecError(f"{path}: starts with a byte-order mark (not JSON: save it as UTF-8 without one)")
+        return JobSpec.from_json(text)
     except FileNotFoundError:
         raise SpecError(f"{path}: not found (is {run_dir} an arcctl run dir?)") from None
     except OSError as e:
         raise SpecError(f"{path}: {e}") from None
     except ValueError as e:
-        raise SpecError(f"{path}: not a valid spec ({str(e).splitlines()[0]})") from None
+        raise SpecError(f"{path}: not a valid spec ({_problems(e)})") from None
+
+
+def _problems(e: ValueError) -> str:
+    """What is wrong with a spec.json, in one line: `field: problem; …` (a JSON array, a file
+    nested past the parser's depth and a byte-order mark each say so) rather than pydantic's
+    count of errors."""
+    from pydantic import ValidationError
+
+    if not isinstance(e, ValidationError):
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    errs = e.errors()
+    parts = [f"{'.'.join(str(x) for x in err['loc']) or 'the file'}: {err['msg']}" for err in errs[:3]]
+    return "; ".join(parts) + (f"; … {len(errs) - 3} more" if len(errs) > 3 else "")
 
 
 def resume_spec(run_dir: str, checkpoint: str | None = None, fs: RunFS | None = None) -> JobSpec:

@@ -33,6 +33,52 @@ EV_HER_EPOCH = "her_epoch"
 EV_HER_TARGET = "her_target"
 HER_STATE = "her_state.json"
 
+# metrics.jsonl `her/` series (trainer/her_relabel.py epoch_metrics, trainer/her.py) and the values
+# each can take: shares and scores lie in 0..1, counts, indices and times are >= 0, the loss is any
+# finite number. A value outside its range (1.7, -3), not finite (NaN written as a bare token), a
+# bool or a string is no such value: readers take it as missing and say so (checked_metric).
+HER_UNIT_METRICS = frozenset(
+    {
+        "her/best_pixel_score",
+        "her/mean_pixel_score",
+        "her/solved",
+        "her/best_test_correct",
+        "her/valid_code",
+        "her/valid_outputs",
+        "her/truncated_ratio",
+    }
+)
+HER_NON_NEGATIVE_METRICS = frozenset(
+    {
+        "her/samples",
+        "her/unique_outputs",
+        "her/programs_trained",
+        "her/target",
+        "her/epoch",
+        "her/time_sampling",
+        "her/time_execution",
+        "her/time_finetune",
+    }
+)
+
+
+def checked_metric(name: str, value: Any) -> tuple[float | int | None, bool]:
+    """(value, ok): metric NAME of a metrics row as readers take it. A `her/` series must be a
+    finite number in its range (HER_UNIT_METRICS 0..1, HER_NON_NEGATIVE_METRICS >= 0, any other
+    her/ name finite); one that fails reads as missing (None) with ok False, for the reader to name
+    it. Other metrics: the number (None for anything else), always ok. Null is missing, and ok."""
+    if value is None:
+        return None, True
+    if not name.startswith("her/"):
+        return (value if isinstance(value, (int, float)) and not isinstance(value, bool) else None), True
+    v = json_number(value)
+    ok = v is not None
+    if ok and name in HER_UNIT_METRICS:
+        ok = 0 <= v <= 1
+    if ok and name in HER_NON_NEGATIVE_METRICS:
+        ok = v >= 0
+    return (v if ok else None), ok
+
 
 @dataclass
 class EpochPoint:
@@ -53,6 +99,8 @@ class TargetRow:
     index: int
     epochs: list[EpochPoint] = field(default_factory=list)
     finished: bool = False
+    # records of this target left out for a field no reader can use (`epoch=-3`), as `name=value`
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def epoch_reached(self) -> int:
@@ -71,7 +119,9 @@ class TargetRow:
     @property
     def invalid(self) -> list[str]:
         """`epoch N: field=value` for each value of its epochs that failed its check."""
-        return [f"epoch {e.epoch}: {bad}" for e in self.epochs for bad in e.invalid]
+        return [f"epoch {e.epoch}: {bad}" for e in self.epochs for bad in e.invalid] + [
+            f"record left out: {bad}" for bad in self.skipped
+        ]
 
     @property
     def test_correct(self) -> float | None:
@@ -102,15 +152,16 @@ def targets_from_events(events: Iterable[dict[str, Any]]) -> list[TargetRow]:
     for ev in events:
         if not isinstance(ev, dict) or ev.get("event") not in (EV_HER_EPOCH, EV_HER_TARGET):
             continue
-        tid, index = ev.get("task_id"), _int(ev.get("target"))
+        tid, index = ev.get("task_id"), json_step(ev.get("target"))  # an index: an integer >= 0
         if not isinstance(tid, str) or index is None:
             continue
         row = rows.setdefault(tid, TargetRow(tid, index))
         if ev["event"] == EV_HER_TARGET:
             row.finished = True
             continue
-        epoch = _int(ev.get("epoch"))
-        if epoch is None:
+        epoch = json_step(ev.get("epoch"))
+        if epoch is None or epoch < 1:  # epochs count from 1: a 0, -3 or true would be "solved at" it
+            row.skipped.append(f"epoch={invalid_value(ev.get('epoch'))}")
             continue
         invalid: list[str] = []
         point = EpochPoint(

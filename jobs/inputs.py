@@ -43,18 +43,25 @@ def check_local_inputs(kind: str, params: dict[str, Any]) -> None:
             "kind 'grpo-refine' needs refine_dataset (write one with `arcctl refine-data EVAL_RUN -o FILE`)"
         )
     dataset = params.get("dataset")
-    if kind != "her" and isinstance(dataset, str):  # HER's own check knows its toy targets
-        _dataset(dataset)
-    if kind in TASK_FILE_KINDS and isinstance(dataset, str) and not is_toy(dataset):
-        check_task_files(dataset)
-    if params.get("refine_dataset"):
-        _refine(params)
-    if params.get("prompt_template"):
-        _prompt_template(
-            str(params["prompt_template"]), refine=kind == "grpo-refine" or bool(params.get("refine_dataset"))
-        )
-    if params.get("common_module"):
-        _common_module(str(params["common_module"]))
+    checking = "dataset"
+    try:
+        if kind != "her" and isinstance(dataset, str):  # HER's own check knows its toy targets
+            _dataset(dataset)
+        if kind in TASK_FILE_KINDS and isinstance(dataset, str) and not is_toy(dataset):
+            check_task_files(dataset)
+        checking = "refine_dataset"
+        if params.get("refine_dataset"):
+            _refine(params)
+        checking = "prompt_template"
+        if params.get("prompt_template"):
+            _prompt_template(
+                str(params["prompt_template"]), refine=kind == "grpo-refine" or bool(params.get("refine_dataset"))
+            )
+        checking = "common_module"
+        if params.get("common_module"):
+            _common_module(str(params["common_module"]))
+    except OSError as e:  # a path no file system takes (a name past 255 bytes or PATH_MAX)
+        raise SpecError(f"{checking} {str(params.get(checking))!r}: {e.strerror or e}") from None
 
 
 def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
@@ -116,9 +123,12 @@ def _dataset(dataset: str) -> None:
             raise SpecError(f"dataset {dataset!r}: expected synthetic:N with N a positive whole number")
         return
     path = Path(name)
-    if path.is_file() or path.is_dir():
-        return
-    what = "exists but is not a file or folder" if path.exists() else "no such file or folder"
+    try:
+        if path.is_file() or path.is_dir():
+            return
+        what = "exists but is not a file or folder" if path.exists() else "no such file or folder"
+    except OSError as e:  # a name past the file system's limits (ENAMETOOLONG)
+        raise SpecError(f"dataset {dataset!r}: {e.strerror or e}") from None
     raise SpecError(
         f"dataset {dataset!r}: {what} on this machine, and not a built-in set{suggest(name, BUILTIN)} "
         f"({builtin_hint()}, synthetic[:N])"

@@ -15,7 +15,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from jobs.her_report import HER_NON_NEGATIVE_METRICS, HER_UNIT_METRICS, checked_metric
 from jobs.masked_steps import is_masked_metric
+from jobs.rundir import invalid_value
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = [
@@ -40,13 +42,17 @@ class MetricsHistory:
         # the run's mask_truncated_completions (None: unknown, judged from the row itself)
         self.mask_truncated = mask_truncated
         self.masked = array("b")  # 1 where every completion of the row was truncated and masked
+        # metric -> [values that failed its check (jobs.her_report.checked_metric), the first one
+        # as JSON]: read as missing (NaN), named once in `invalid_note`
+        self.invalid: dict[str, list] = {}
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Append rows column by column (one pass per metric, not per cell: 100k rows in ~0.1 s)."""
-        rows = [r for r in rows if _is_num(r.get("step")) and math.isfinite(r["step"])]
+        # a step is a number >= 0 (docs/run-dir.md): a row at step -3 or inf would stretch the x axis
+        rows = [r for r in rows if _is_num(r.get("step")) and math.isfinite(r["step"]) and r["step"] >= 0]
         if not rows:
             return 0
         n0, m = len(self.steps), len(rows)
@@ -59,7 +65,10 @@ class MetricsHistory:
             col = self.columns.get(key)
             if col is None:
                 col = array("d", [math.nan]) * n0
-            vals = array("d", (float(v) if _is_num(v) else math.nan for v in (r.get(key) for r in rows)))
+            if key.startswith("her/"):
+                vals = array("d", (self._checked(key, r.get(key)) for r in rows))
+            else:
+                vals = array("d", (float(v) if _is_num(v) else math.nan for v in (r.get(key) for r in rows)))
             if all(math.isnan(v) for v in vals) and key not in self.columns:
                 continue  # never numeric (a string field): not a metric
             col.extend(vals)
@@ -69,6 +78,22 @@ class MetricsHistory:
                 col.extend(array("d", [math.nan]) * (n0 + m - len(col)))
         self._mask_new_rows(n0, m)
         return m
+
+    def _checked(self, key: str, value: Any) -> float:
+        v, ok = checked_metric(key, value)
+        if not ok:
+            seen = self.invalid.setdefault(key, [0, invalid_value(value)])
+            seen[0] += 1
+        return math.nan if v is None else float(v)
+
+    def invalid_note(self) -> str:
+        """The metrics whose values failed their check, each named once: `her/best_pixel_score: 3
+        values not in 0..1 (first 1.7)`; empty when none did."""
+        parts = []
+        for key, (n, first) in sorted(self.invalid.items()):
+            want = "in 0..1" if key in HER_UNIT_METRICS else ">= 0" if key in HER_NON_NEGATIVE_METRICS else "finite"
+            parts.append(f"{key}: {n} value{'s' if n != 1 else ''} not a number {want} (first {first})")
+        return "; ".join(parts) + " - read as missing" if parts else ""
 
     def _mask_new_rows(self, n0: int, m: int) -> None:
         """Flag the new rows that are all masked (jobs.masked_steps.all_masked, on the columns at

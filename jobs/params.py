@@ -368,7 +368,7 @@ def apply_changes(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
 def _literal(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth: the text
         return text
 
 

@@ -107,7 +107,7 @@ class ProgressTracker:
             rows = rows[-RECENT_ROWS:]
         for r in rows:
             step, t = _num(r.get("step")), _num(r.get("time"))
-            if step is None:
+            if step is None or step < 0:  # no step (docs/run-dir.md: an integer >= 0)
                 continue
             if t is not None and self.step is not None and self.time is not None:
                 ds, dt = step - self.step, t - self.time

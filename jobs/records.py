@@ -10,8 +10,11 @@ missing or malformed as absent.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Annotated, Any, Literal, Union
+import os
+import stat
+from typing import Annotated, Any, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -30,8 +33,10 @@ from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported 
     METRICS,
     LocalFS,
     RunFS,
+    _int_or_inf,
     loads,
 )
+from jobs.rundir import MAX_LINE_BYTES as _READER_LINE_LIMIT
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
 RUN_DIR_VERSION = 1
@@ -45,6 +50,10 @@ ROLLBACK_REFUSED = "refused"
 ROLLBACK_FAILED = "failed"
 
 Number = Union[int, float, None]
+# A step, a count of tokens, an index: readers take only a JSON integer >= 0 (jobs.rundir.json_step).
+Count = Annotated[int, Field(ge=0)]
+# A HER epoch counts from 1.
+Epoch = Annotated[int, Field(ge=1)]
 
 
 class _Record(BaseModel):
@@ -56,7 +65,7 @@ class MetricRow(BaseModel):
     (ours under `arc/`, evaluation's under `eval/`). A value is a number, or null for NaN/inf."""
 
     model_config = ConfigDict(extra="allow")
-    step: int
+    step: Count
     time: float
 
     @model_validator(mode="after")
@@ -83,12 +92,12 @@ class CompletionRecord(_Record):
     """One completions.jsonl line: a sampled completion and what running its program gave."""
 
     id: str  # "<step>:<index in the generation batch>"
-    step: int
+    step: Count
     task_id: str
     augmentation: dict[str, Any] | None  # the transform applied to the task, None for the original
     reward: float  # what the trainer optimised (after reward shaping)
     reward_arc: float | None = None  # the ARC reward before shaping (absent in older run dirs)
-    n_tokens: int
+    n_tokens: Count
     truncated: bool  # stopped at the length limit, not at EOS
     error: ErrorKind | None
     solved: bool
@@ -105,10 +114,10 @@ class CompletionRecord(_Record):
 class HerCompletionRecord(_Record):
     """One completions.jsonl line of a HER job: one of an epoch's best programs (`rank` 0 first)."""
 
-    step: int
+    step: Count
     task_id: str
-    epoch: int
-    rank: int
+    epoch: Epoch
+    rank: Count
     completion: str
     program: str | None
     reward: float  # the program's pixel score
@@ -116,7 +125,7 @@ class HerCompletionRecord(_Record):
     solved: bool
     correct_test: Any = None
     temperature: float
-    n_tokens: int
+    n_tokens: Count
     truncated: bool
     error: str | None
     diag: Diagnostics
@@ -135,7 +144,7 @@ class Started(_Event):
     host: str
     argv: list[str]
     kind: str | None = None
-    step: int | None = None  # the step it starts from (0, or a resumed checkpoint's)
+    step: Count | None = None  # the step it starts from (0, or a resumed checkpoint's)
     resume_from: str | None = None  # the checkpoint path it resumed from
     bf16: bool | None = None
     # GRPO
@@ -161,7 +170,7 @@ class Started(_Event):
 
 class CheckpointSaved(_Event):
     event: Literal["checkpoint_saved"]
-    step: int
+    step: Count
     path: str
 
 
@@ -171,7 +180,7 @@ class Stopped(_Event):
     event: Literal["stopped"]
     reason: Literal["completed", "signal", "collapse", "interrupted"]
     signal: str | None = Field(None, description="the stop signal's name (SIGTERM, SIGUSR1, SIGINT)")
-    step: int | None = None
+    step: Count | None = None
     # Trainer's end-of-training summary
     train_runtime: float | None = None
     train_samples_per_second: float | None = None
@@ -201,7 +210,7 @@ class WarningEvent(_Event):
 
     event: Literal["warning"]
     message: str
-    step: int | None = None
+    step: Count | None = None
     checkpoint: str | None = None
     problem: str | None = None
     tasks: list[str] | None = None  # ids of the tasks dropped for a too-long prompt (the first 50)
@@ -213,7 +222,7 @@ class Resumed(_Event):
 
     event: Literal["resumed"]
     checkpoint: str
-    step: int
+    step: Count
     resume_id: str = Field(description="the resuming spec's `created` time: a requeue of it resumes no further")
     branch: str | None = Field(None, description="branches/<time>-from-checkpoint-N, relative to the run dir")
     moved_checkpoints: list[str] = Field(default_factory=list)
@@ -224,10 +233,10 @@ class HerEpoch(_Event):
     """One search-and-learn epoch of a HER job on one target task."""
 
     event: Literal["her_epoch"]
-    step: int
+    step: Count
     task_id: str
-    target: int
-    epoch: int
+    target: Count
+    epoch: Epoch
     solved: bool
     best_pixel_score: float | None = None
     mean_pixel_score: float | None = None
@@ -240,10 +249,10 @@ class HerTarget(_Event):
 
     event: Literal["her_target"]
     task_id: str
-    target: int
+    target: Count
     solved: bool
-    solved_at: int | None = None
-    epochs: int
+    solved_at: Epoch | None = None
+    epochs: Epoch
     best_pixel_score: float | None = None
     test_correct: Any = None
 
@@ -252,15 +261,15 @@ class CollapseWarning(_Event):
     """A collapse rule's severity rose (jobs.health Alert fields), and what the guard did."""
 
     event: Literal["collapse_warning"]
-    step: int
+    step: Count
     action: Literal["none", "stop", "rollback"]
     guard: str
     rule: str
     severity: Literal["watch", "warning", "critical"]
     current: str | None = None
-    first_step: int | None = None
-    last_step: int | None = None
-    steps: dict[str, int] = Field(default_factory=dict)
+    first_step: Count | None = None
+    last_step: Count | None = None
+    steps: dict[str, Count] = Field(default_factory=dict)
     message: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict)
 
@@ -270,14 +279,14 @@ class Rollback(_Event):
     `changes` applied, trained on by the same process (status `continued`)."""
 
     event: Literal["rollback"]
-    step: int
+    step: Count
     status: Literal["continued", "refused", "failed"]
     reason: str | None = None
     rule: str | None = None
     child_run_dir: str | None = None
     child_name: str | None = None
     checkpoint: str | None = None  # the parent's checkpoint the child starts from
-    first_warning_step: int | None = None
+    first_warning_step: Count | None = None
     changes: dict[str, Any] | None = None
     rollbacks_before: int | None = None
 
@@ -330,27 +339,87 @@ def validate_event(obj: dict[str, Any], strict: bool = False) -> BaseModel:
 _VALIDATORS = {METRICS: validate_metric, COMPLETIONS: validate_completion, EVENTS: validate_event}
 
 
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON (a number that is not finite is written as null)")
+
+
+# The decoder readers use (jobs.rundir.loads: an integer past float range reads as inf), except
+# that NaN / Infinity tokens, which Python's json writes but no other JSON reader takes, are refused.
+_STRICT_DECODER = json.JSONDecoder(parse_int=_int_or_inf, parse_constant=_no_constant)
+
+
+def strict_loads(line: str | bytes) -> Any:
+    """One run-dir line as check_run_dir reads it: JSON proper (no NaN, Infinity), UTF-8."""
+    try:
+        return _STRICT_DECODER.decode(line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def check_record(name: str, line: str | bytes) -> BaseModel:
+    """One line of run-dir file NAME (metrics.jsonl, completions.jsonl, events.jsonl) read and
+    checked exactly as check_run_dir does; ValueError says what does not match."""
+    if line[:3] == b"\xef\xbb\xbf" or line[:1] == "\ufeff":  # an editor's mark: json's message would not say
+        raise ValueError("starts with a byte-order mark (not JSON)")
+    obj = strict_loads(line)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return _VALIDATORS[name](obj, strict=True)
+
+
 def check_run_dir(run_dir: str, fs: RunFS | None = None) -> list[str]:
     """Every record of a run dir's three JSONL files checked against its type: one
     `file:line: problem` string per record that does not match (empty when all do). Types are
-    strict, as readers read them: `"no"` or `1` is no bool, `true` or `5.5` no int."""
+    strict, as readers read them: `"no"` or `1` is no bool, `true` or `5.5` no int, `-1` no step;
+    a line is JSON proper (UTF-8, no NaN or Infinity). Lines end at `\\n` only, as for the readers."""
     fs = fs or LocalFS()
     problems = []
-    for name, validate in _VALIDATORS.items():
+    for name in _VALIDATORS:
         path = f"{run_dir.rstrip('/')}/{name}"
         if not fs.exists(path):
             continue
-        for i, line in enumerate(fs.read_text(path).splitlines(), 1):
+        if isinstance(fs, LocalFS) and not stat.S_ISREG(os.stat(path).st_mode):
+            problems.append(f"{path}: not a regular file")  # a FIFO would never end, /dev/zero neither
+            continue
+        for i, line in enumerate(_lines(fs, path), 1):
+            if line is None:
+                problems.append(f"{path}:{i}: a line longer than {MAX_LINE_BYTES >> 20} MiB")
+                continue
             if not line.strip():
                 continue
             try:
-                obj = loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-                validate(obj, strict=True)
-            except ValueError as e:
+                check_record(name, line)
+            except ValueError as e:  # UnicodeDecodeError is one
                 problems.append(f"{path}:{i}: {describe(e)}")
     return problems
+
+
+# A line longer than the readers' limit is not read into memory: check_run_dir names it instead
+# (readers take it as a malformed line too).
+MAX_LINE_BYTES = _READER_LINE_LIMIT
+
+
+def _lines(fs: RunFS, path: str) -> Iterator[bytes | None]:
+    """The lines of a file, split at b"\\n" only (str.splitlines would also split at \\x1c, \\x85,
+    U+2028 inside a string), read in blocks; None for a line past MAX_LINE_BYTES."""
+    with fs.open_binary(path) as f:
+        pieces: list[bytes] = []
+        size, too_long = 0, False
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            *ends, last = block.split(b"\n")
+            for end in ends:
+                yield None if too_long or size + len(end) > MAX_LINE_BYTES else b"".join([*pieces, end])
+                pieces, size, too_long = [], 0, False
+            if not too_long:
+                pieces.append(last)
+                size += len(last)
+                if size > MAX_LINE_BYTES:
+                    pieces, too_long = [], True
+        if too_long or size:
+            yield None if too_long else b"".join(pieces)
 
 
 def describe(e: ValueError) -> str:

@@ -225,6 +225,11 @@ def fs_for_host(host: str | None) -> RunFS:
 
 
 _GLUE_TRIES = 64
+# LineReader: a line longer than MAX_LINE_BYTES (a hostile or broken file: one 500 MB line) is
+# returned cut to its first LONG_LINE_HEAD bytes; reading all that is new goes in READ_PIECE reads.
+MAX_LINE_BYTES = 16 << 20
+LONG_LINE_HEAD = 64 << 10
+READ_PIECE = 16 << 20
 
 
 def _int_or_inf(digits: str) -> int | float:
@@ -284,7 +289,11 @@ class JsonlWriter:
                     self._f.flush()
 
     def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n")
+        self.write_line(json.dumps(obj, separators=(",", ":"), default=_json_default))
+
+    def write_line(self, line: str) -> None:
+        """One record already turned into its JSON line (no newline in it)."""
+        self._f.write(line + "\n")
         self._f.flush()
 
     def close(self) -> None:
@@ -313,6 +322,8 @@ class LineReader:
         self.path, self.fs, self.offset = path, fs or LocalFS(), offset
         self.restarted = False
         self._mark: tuple[int, bytes] | None = None  # (offset, the bytes that ended there)
+        # a line past MAX_LINE_BYTES at the offset: (offset, scanned up to, its first bytes)
+        self._long: tuple[int, int, bytes] | None = None
 
     def size(self) -> int:
         try:
@@ -346,13 +357,32 @@ class LineReader:
             return 0
 
     def read(self, max_bytes: int | None = None) -> bytes:
-        """Up to max_bytes (None: all) of new complete lines; more when one line is longer."""
+        """Up to max_bytes (None: all) of new complete lines; more when one line is longer. A line
+        longer than MAX_LINE_BYTES is never held whole: it comes back cut to its first
+        LONG_LINE_HEAD bytes and a note (a JSONL reader counts it as a bad line), and one with no
+        newline yet is scanned only once, not read again at every call."""
+        return b"".join(data for _start, _end, data in self.read_pieces(max_bytes))
+
+    def read_pieces(self, max_bytes: int | None = None) -> list[tuple[int, int, bytes]]:
+        """What read() returns, as (start, end, data) pieces in file order: DATA is the file's
+        bytes START..END, except for a line past MAX_LINE_BYTES, a piece of its own whose DATA is
+        the cut line (an index of byte offsets needs the line's true END)."""
         self.restarted = False
         size = self.size()
         if size < self.offset:
-            self.offset, self.restarted = 0, True
+            self.offset, self.restarted, self._long = 0, True, None
+        out: list[tuple[int, int, bytes]] = []
+        piece = max_bytes or READ_PIECE
         while size > self.offset:
-            want = size - self.offset if max_bytes is None else min(max_bytes, size - self.offset)
+            if self._long is not None and self._long[0] == self.offset:
+                start = self.offset
+                cut = self._finish_long(size)
+                if cut is None:  # its newline has not come yet
+                    break
+                out.append((start, self.offset, cut))
+                continue
+            self._long = None
+            want = min(piece, size - self.offset)
             back = self._mark[1] if self._mark and self._mark[0] == self.offset else b""
             try:
                 with self.fs.open_binary(self.path) as f:
@@ -361,18 +391,48 @@ class LineReader:
             except IsADirectoryError:  # a folder has a size but no lines: nothing to read, never fatal
                 return b""
             if not chunk.startswith(back):  # another file now: read it from its start
-                self.offset, self.restarted, self._mark = 0, True, None
+                self.offset, self.restarted, self._mark, out = 0, True, None, []
                 continue
             chunk = chunk[len(back) :]
             end = chunk.rfind(b"\n")
             if end >= 0:
+                out.append((self.offset, self.offset + end + 1, chunk[: end + 1]))
                 self.offset += end + 1
                 self._mark = (self.offset, (back + chunk[: end + 1])[-self.MARK :])
-                return chunk[: end + 1]
+                if max_bytes is not None:
+                    break
+                piece = max_bytes or READ_PIECE
+                continue
+            if len(chunk) >= MAX_LINE_BYTES:  # a line past the limit: scan on for its end
+                self._long = (self.offset, self.offset + len(chunk), chunk[:LONG_LINE_HEAD])
+                continue
             if want >= size - self.offset:  # only a torn line so far
-                return b""
-            max_bytes = max_bytes * 4  # one line longer than the chunk: read on
-        return b""
+                break
+            piece = min(piece * 4, MAX_LINE_BYTES)  # one line longer than the chunk: read on
+        return out
+
+    def _finish_long(self, size: int) -> bytes | None:
+        """The line at the offset, known to be longer than MAX_LINE_BYTES and scanned up to
+        self._long[1]: find its newline in blocks (keeping nothing), return it cut and move past it;
+        None while it has no newline (the scan goes on from there next time)."""
+        start, pos, head = self._long  # type: ignore[misc]
+        try:
+            with self.fs.open_binary(self.path) as f:
+                f.seek(pos)
+                while pos < size:
+                    block = f.read(min(1 << 20, size - pos))
+                    if not block:
+                        break
+                    nl = block.find(b"\n")
+                    if nl >= 0:
+                        end = pos + nl
+                        self.offset, self._mark, self._long = end + 1, None, None
+                        return head + f" … [{end - start - len(head)} more bytes]\n".encode()
+                    pos += len(block)
+        except IsADirectoryError:
+            pass
+        self._long = (start, pos, head)
+        return None
 
 
 @dataclass

@@ -134,8 +134,13 @@ class RunView:
             while tail.offset < end:
                 before = tail.offset
                 new = tail.read_new(end - tail.offset if end - tail.offset < HISTORY_CHUNK else HISTORY_CHUNK)
-                if tail.offset <= before or tail.resets or gen != self._history_gen:
-                    return False  # replaced, or unreadable now: a later call starts again
+                if tail.resets or gen != self._history_gen:
+                    return False  # replaced: a later call starts again
+                if tail.offset <= before:
+                    # the rest before the newest rows is one line with no newline (a torn or endless
+                    # line the tail began after): the history is whole without it; retrying would
+                    # read it again at every refresh and keep the rows before it off the chart
+                    break
                 older.extend(new)
                 rows.extend(new)
                 self._history_read = tail.offset

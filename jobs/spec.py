@@ -30,8 +30,8 @@ Size = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[KMGT]?B?$"), AfterValidator(_
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gpus: int = Field(0, ge=0)
-    cpus: int = Field(1, ge=1)
+    gpus: int = Field(0, ge=0, le=1024)  # one job on one host (or one Slurm allocation)
+    cpus: int = Field(1, ge=1, le=65536)
     memory: Size = "16G"
     disk: Size | None = None
     time: str | None = Field(None, description="wall-time limit, Slurm syntax (e.g. 2-00:00:00)")

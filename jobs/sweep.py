@@ -73,6 +73,8 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
     from pydantic import ValidationError
 
     check_key(kind, key, where)
+    if isinstance(value, str) and "\x00" in value:  # no path, name or argument can hold one
+        raise SpecError(f"{where}{key}: a NUL character (\\x00) in its value")
     if isinstance(value, str):
         s = value.strip()
         if s.lower() in _NULLS and not _accepts_string(kind, key, s):
@@ -82,6 +84,8 @@ def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:
                 value = json.loads(s)
             except ValueError as e:
                 raise SpecError(f"{where}{key}={value}: not valid JSON ({e})") from None
+            except RecursionError:  # e.g. 100k `[`: the decoder recurses once per level
+                raise SpecError(f"{where}{key}: JSON nested too deeply") from None
     try:
         if key.startswith(RESOURCE_PREFIX):
             adapter = _resource_adapter(key[len(RESOURCE_PREFIX) :])

@@ -1,12 +1,17 @@
 """The one writer of a run dir's metrics.jsonl, completions.jsonl and events.jsonl.
 
-Every record is checked against its type in jobs.records before it is written, so what lands in
-the run dir is what docs/run-dir.md describes. Imports no transformers: the entry point uses it
-to record a bad spec before any heavy import.
+Every record is turned into its JSON line first, and that line is read back and checked exactly
+as `jobs.records.check_run_dir` checks a run dir (strict types, JSON proper), before it is
+written: what lands in the run dir is what docs/run-dir.md describes and the checker accepts.
+A number that is not finite (NaN, inf, an integer past float range) is written as null: a metric
+is then missing at that step, a field that may not be null refuses the record. Imports no
+transformers: the entry point uses it to record a bad spec before any heavy import.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import socket
 import sys
@@ -25,6 +30,25 @@ def _is_number(v: Any) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
+def _finite(v: Any) -> Any:
+    """V with every number that is not finite (NaN, inf, an integer no float can hold: a reader
+    reads it as inf) replaced by None, in lists and dicts too."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        try:
+            return v if math.isfinite(v) else None
+        except OverflowError:  # an int past float range
+            return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if hasattr(v, "item") and not hasattr(v, "__len__"):  # a numpy / torch scalar
+        return _finite(v.item())
+    return v
+
+
 class RunFiles:
     """Append-only writers for the run dir's JSONL files (opened on first use, main process only).
     A record that does not match its type raises ValueError naming the file and the field."""
@@ -41,16 +65,21 @@ class RunFiles:
             w = self._writers[name] = rundir.JsonlWriter(self.run_dir / name)
         return w
 
-    def _check(self, name: str, validate, obj: dict[str, Any]) -> None:
+    def _line(self, name: str, obj: dict[str, Any]) -> str:
+        """OBJ as its JSON line, once that line read back passes check_run_dir's check of file NAME;
+        else ValueError naming the file and the field."""
         try:
-            validate(obj)
+            line = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, default=rundir._json_default)
+            records.check_record(name, line)
         except ValueError as e:
             raise ValueError(
                 f"{self.run_dir / name}: record does not match jobs.records: {records.describe(e)}"
             ) from None
+        return line
 
     def metric(self, step: int, values: dict[str, Any]) -> None:
-        """One metrics row. Only numbers (or null) are metrics; other logged values are left out."""
+        """One metrics row. Only numbers (or null) are metrics; other logged values are left out;
+        NaN and infinity are written as null (docs/run-dir.md)."""
         if not self.enabled:
             return
         row = {
@@ -58,23 +87,23 @@ class RunFiles:
             "time": round(time.time(), 3),
             **{k: v for k, v in values.items() if _is_number(v) and k not in ("step", "time")},
         }
-        self._check(rundir.METRICS, records.validate_metric, row)
-        self._writer(rundir.METRICS).write(row)
+        line = self._line(rundir.METRICS, row)  # checked before the file is opened
+        self._writer(rundir.METRICS).write_line(line)
 
     def completions(self, rows: Iterable[dict[str, Any]]) -> None:
         if not self.enabled:
             return
+        lines = [self._line(rundir.COMPLETIONS, row) for row in rows]  # all or none of a batch
         w = self._writer(rundir.COMPLETIONS)
-        for row in rows:
-            self._check(rundir.COMPLETIONS, records.validate_completion, row)
-            w.write(row)
+        for line in lines:
+            w.write_line(line)
 
     def event(self, event: str, **fields: Any) -> None:
         if not self.enabled:
             return
         obj = {"event": event, "time": round(time.time(), 3), **fields}
-        self._check(rundir.EVENTS, records.validate_event, obj)
-        self._writer(rundir.EVENTS).write(obj)
+        line = self._line(rundir.EVENTS, obj)
+        self._writer(rundir.EVENTS).write_line(line)
 
     def started(self, **fields: Any) -> None:
         self.has_started = True

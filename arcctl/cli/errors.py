@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from contextlib import contextmanager
 from typing import Iterator
 
 import typer
 
-from arcctl.cli.terminal_text import one_line
+from arcctl.cli.terminal_text import clip_middle, one_line
 
 
 class UserError(Exception):
@@ -15,7 +16,8 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
-    typer.echo(f"error: {one_line(message)}", err=True)
+    # one line of readable length: a message quoting a -p value of a million characters is cut
+    typer.echo(f"error: {one_line(clip_middle(message))}", err=True)
     return typer.Exit(code)
 
 
@@ -28,3 +30,22 @@ def user_errors() -> Iterator[None]:
         yield
     except (UserError, JobsError) as e:
         raise fail(str(e))
+    except OSError as e:
+        # a path the user gave that no file system takes (a name past 255 bytes or PATH_MAX, a
+        # folder where a file goes, no permission): one line naming it, not a traceback
+        if e.errno not in _PATH_ERRNOS:
+            raise
+        where = f"{e.filename}: " if e.filename is not None else ""
+        raise fail(f"{where}{e.strerror or e}")
+
+
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ELOOP,
+    errno.EROFS,
+}

@@ -12,6 +12,7 @@ import typer
 
 from arcctl.cli.progress_out import progress
 from arcctl.cli.errors import fail, user_errors
+from arcctl.cli.terminal_text import block, shown
 
 submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", no_args_is_help=True)
 
@@ -57,39 +58,48 @@ def compare(
     with user_errors():
         if her_runs(targets):  # HER run dirs: epochs to solve each target
             her = build_her_table(targets, labels=label)
-            typer.echo(json.dumps(her.to_json(), indent=2) if as_json else her.to_markdown())
+            # task ids and labels come from the runs' files: shown cut short, control characters written out
+            typer.echo(json.dumps(her.to_json(), indent=2) if as_json else block(her.to_markdown()))
             notice = her.invalid_notice()  # the same values the JSON lists under "invalid"
             if notice:
-                typer.echo(notice, err=True)
+                typer.echo(shown(notice, 2000), err=True)
             return
         table = build_table(targets, labels=label)
     if as_json:
         typer.echo(json.dumps(table.to_json(), indent=2))
         return
     if markdown:
-        typer.echo(table.to_markdown())
+        typer.echo(block(table.to_markdown()))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: str, style: str = "") -> Text:
+        """A label, data set or column name read from a run dir: literal text (never rich markup),
+        cut short, control characters written out."""
+        text = Text()
+        text.append(shown(value, 200), style=style)  # styled text only, not the cell's padding
+        return text
 
     t = Table(show_lines=False, header_style="bold")
     t.add_column("experiment")
     t.add_column("dataset")
     for c in table.columns:
-        t.add_column(c, justify="right", no_wrap=True, min_width=len(c))
+        t.add_column(cell(c), justify="right", no_wrap=True, min_width=len(shown(c, 200)))
     for i, r in enumerate(table.rows):
-        cells = [r.label, r.dataset]
+        cells = [cell(r.label), cell(r.dataset)]
         for c in table.columns:
-            text = table.cell(i, c)
-            cells.append(f"[bold]{text}[/bold]" if i in table.best.get(c, set()) else text)
+            cells.append(cell(table.cell(i, c), "bold" if i in table.best.get(c, set()) else ""))
         t.add_row(*cells)
-    label_w = max([len(r.label) for r in table.rows] + [10]) + max([len(r.dataset) for r in table.rows] + [7])
+    label_w = max([len(shown(r.label, 200)) for r in table.rows] + [10])
+    label_w += max([len(shown(r.dataset, 200)) for r in table.rows] + [7])
     # wide enough that no header is cut: the table is meant to be read (or pasted) whole
-    Console(width=label_w + sum(max(len(c), 8) + 3 for c in table.columns) + 8).print(t)
+    Console(width=label_w + sum(max(len(shown(c, 200)), 8) + 3 for c in table.columns) + 8).print(t)
     rolled = sorted({Path(r.rollback_chain[0]).name for r in table.rows if r.rollback_chain})
     if rolled:  # the row of a rolled-back run is its outcome: the newest rollback child's metrics
         typer.echo(
-            f"→: {', '.join(rolled)} rolled back by the collapse guard; the row holds the newest rollback child's metrics"
+            f"→: {shown(', '.join(rolled))} rolled back by the collapse guard; the row holds the newest rollback child's metrics"
         )
     ks = sorted({k for r in table.rows for k in r.pass_at_k}, key=int)
     if ks:
@@ -99,7 +109,11 @@ def compare(
         for k in ks:
             p.add_column(f"pass@{k}", justify="right")
         for r in table.rows:
-            p.add_row(r.label, r.dataset, *(f"{100 * r.pass_at_k[k]:.2f}%" if k in r.pass_at_k else "-" for k in ks))
+            p.add_row(
+                cell(r.label),
+                cell(r.dataset),
+                *(f"{100 * r.pass_at_k[k]:.2f}%" if k in r.pass_at_k else "-" for k in ks),
+            )
         Console(width=200).print(p)
 
 
@@ -142,7 +156,7 @@ def submission_validate(
         problems = validate_file(file, dataset)
     if problems:
         for p in problems:
-            typer.echo(p)
+            typer.echo(shown(p, 2000))  # a problem may quote a task id of the file
         typer.echo(f"{file}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})", err=True)
         raise typer.Exit(1)
     typer.echo(f"{file}: valid for {dataset}")

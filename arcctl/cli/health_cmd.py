@@ -8,6 +8,7 @@ import typer
 
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.resolve import resolve_run
+from arcctl.cli.terminal_text import block, shown
 
 EXIT_HEALTHY, EXIT_COLLAPSE = 0, 1  # "could not read" is 2, the exit code of every user error
 _EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs); 1 warning or critical collapse signs;
@@ -16,6 +17,8 @@ one error line on stderr and no report."""
 
 
 def format_report(report) -> str:
+    """The report as text. Ids, task ids, snippets and messages come from the run dir (written on
+    another host, partly by the model): each is cut short and its control characters written out."""
     from jobs.health import severity_level
 
     lines = [
@@ -39,13 +42,14 @@ def format_report(report) -> str:
             f"{sev}@{step}" for sev, step in sorted(a.steps.items(), key=lambda kv: severity_level(kv[0]))
         )
         lines.append(f"  {a.severity.upper():8s} {a.rule:16s} steps {a.first_step}..{a.last_step}  {reached}")
-        lines.append(f"           {a.message}")
+        lines.append(f"           {shown(a.message)}")
         for ex in (a.evidence.get("examples") or [])[:2]:
-            where = f"completion {ex.get('id')} (step {ex.get('step')}, task {ex.get('task_id')})"
-            lines.append(f"           e.g. {where}: {ex.get('snippet', '')[:100]!r}")
+            where = f"completion {shown(ex.get('id'), 100)} (step {shown(ex.get('step'), 40)}, task {shown(ex.get('task_id'), 100)})"
+            snippet = ex.get("snippet")
+            lines.append(f"           e.g. {where}: {(snippet if isinstance(snippet, str) else '')[:100]!r}")
     for note in report.notes:
         lines.append(f"note: {note}")
-    return "\n".join(lines)
+    return block("\n".join(lines))
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ import typer
 
 from arcctl.cli.completion import complete_job, complete_profile, complete_template
 from arcctl.cli.errors import user_errors
+from arcctl.cli.terminal_text import block, shown
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
 MAX_POINTS_HELP = "allow a sweep of more points than the default limit (1000)"  # jobs.sweep.MAX_SWEEP_POINTS
@@ -140,12 +141,12 @@ def register(app: typer.Typer) -> None:
             typer.echo("TEMPLATES")
             for t in tpls:
                 if not isinstance(t, Exception):
-                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {t.description}")
+                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {shown(t.description, 200)}")
             typer.echo("PROFILES")
             for p in profs:
                 if not isinstance(p, Exception):
                     where = p.backend + (f"@{p.host}" if p.host else "")
-                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {p.description}")
+                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {shown(p.description, 200)}")
             typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
 
     @app.command("render")
@@ -294,13 +295,14 @@ def register(app: typer.Typer) -> None:
             ):
                 v = getattr(j, k)
                 if v is not None and v != "":
-                    typer.echo(f"{k + ':':<16}{v}")
+                    # reason / detail may quote a scheduler's or a remote host's words
+                    typer.echo(f"{k + ':':<16}{shown(v)}")
             typer.echo(
                 f"{'created:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.created))} ({_age(j.created, now)} ago)"
             )
             typer.echo(f"{'updated:':<16}{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(j.updated))}")
             typer.echo("spec:")
-            typer.echo(j.spec_json or "")
+            typer.echo(block(j.spec_json or ""))
 
     @app.command("cancel")
     def cancel_cmd(
@@ -443,7 +445,7 @@ def _show_template(name: str, json_out: bool) -> None:
             )
         )
         return
-    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{t.description}")
+    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{block(t.description)}")
     typer.echo(f"name pattern: {t.name_pattern}")
     typer.echo(f"resources:    {t.resources}")
     w = max(len(r["name"]) for r in rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -27,6 +27,11 @@ def _target(run: str) -> tuple[str, Any]:
     return target.run_dir, target.fs
 
 
+# One log line is shown up to this many bytes (its start; a progress bar's last state when the
+# line is one rewritten with \r); a line of hundreds of MB costs these bytes of memory, not its size.
+LINE_BYTES = 16 * 1024
+
+
 def _screen_line(raw: bytes) -> str:
     """What a terminal shows of a line: a progress bar rewrites it with \\r, the last part stays."""
     text = raw.decode("utf-8", "replace")
@@ -36,40 +41,89 @@ def _screen_line(raw: bytes) -> str:
     return log_line(text)
 
 
+class _Line:
+    """One log line read in pieces, keeping its first and last LINE_BYTES only."""
+
+    def __init__(self) -> None:
+        self.head, self.tail, self.size = b"", b"", 0
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        room = LINE_BYTES - len(self.head)
+        if room > 0:
+            self.head, data = self.head + data[:room], data[room:]
+        if data:
+            self.tail = (self.tail + data)[-LINE_BYTES:]
+
+    def text(self) -> str:
+        if self.size <= 2 * LINE_BYTES:  # head and tail hold all of it
+            return _screen_line(self.head + self.tail)
+        if b"\r" in self.tail:  # a progress bar rewritten many times: its last state
+            return _screen_line(self.tail)
+        return _screen_line(self.head) + f"… [{self.size - LINE_BYTES} more bytes]"
+
+
+def _lines_between(f: Any, start: int, end: int) -> Iterator[str]:
+    """The complete lines of the file between byte offsets START and END (END just past a
+    newline), read forward in blocks: memory stays bounded whatever their length."""
+    f.seek(start)
+    pos, line = start, _Line()
+    while pos < end:
+        chunk = f.read(min(BLOCK, end - pos))
+        if not chunk:
+            break
+        pos += len(chunk)
+        parts = chunk.split(b"\n")
+        for p in parts[:-1]:
+            line.add(p)
+            yield line.text()
+            line = _Line()
+        line.add(parts[-1])
+
+
+def _tail_span(f: Any, size: int, n: int) -> tuple[int, int]:
+    """(start, end): the byte offsets of the last N complete lines (all when N is 0). END is just
+    past the last newline (a last line still being written waits for the follower); the file is
+    scanned backwards for newlines only, keeping no text."""
+    end, start, found, pos = None, 0, 0, size
+    while pos > 0:
+        lo = max(0, pos - BLOCK)
+        f.seek(lo)
+        chunk = f.read(pos - lo)
+        i = len(chunk)
+        while True:
+            i = chunk.rfind(b"\n", 0, i)
+            if i < 0:
+                break
+            if end is None:
+                end = lo + i + 1
+                if n == 0:
+                    return 0, end
+                continue
+            found += 1
+            if found == n:
+                return lo + i + 1, end
+        pos = lo
+    return start, end or 0
+
+
 def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:
     """The last `n` complete lines (all when n == 0) and the byte offset just past them; a last
     line still being written (no newline yet) is left for the follower."""
+    shown: list[str] = []
+    end = _print_last_lines(fs, path, n, shown.append)
+    return shown, end
+
+
+def _print_last_lines(fs: Any, path: str, n: int, emit: Any) -> int:
     size = fs.size(path)
     if size == 0:  # empty, or a FIFO someone put there: opening it would block
-        return [], 0
+        return 0
     with fs.open_binary(path) as f:
-        end = size
-        f.seek(0)
-        if size:
-            f.seek(size - 1)
-            if f.read(1) != b"\n":  # the unfinished last line is not shown yet
-                pos = size
-                while pos > 0:
-                    start = max(0, pos - BLOCK)
-                    f.seek(start)
-                    chunk = f.read(pos - start)
-                    cut = chunk.rfind(b"\n")
-                    if cut >= 0:
-                        end = start + cut + 1
-                        break
-                    pos = start
-                else:
-                    end = 0
-        data, pos = b"", end
-        while pos > 0 and (n == 0 or data.count(b"\n") <= n):
-            start = max(0, pos - BLOCK)
-            f.seek(start)
-            data = f.read(pos - start) + data
-            pos = start
-    lines = data.split(b"\n")[:-1] if data else []
-    if n and len(lines) > n:
-        lines = lines[-n:]
-    return [_screen_line(x) for x in lines], end
+        start, end = _tail_span(f, size, n)
+        for text in _lines_between(f, start, end):
+            emit(text)
+    return end
 
 
 def register(app: typer.Typer) -> None:
@@ -96,9 +150,7 @@ def register(app: typer.Typer) -> None:
             offset = 0
             try:
                 if fs.exists(path):
-                    shown, offset = last_lines(fs, path, lines)
-                    if shown:
-                        typer.echo("\n".join(shown))
+                    offset = _print_last_lines(fs, path, lines, typer.echo)
                 elif not follow:
                     typer.echo(f"(no {name} in {run_dir} yet)", err=True)
                     return
@@ -109,9 +161,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _follow(fs: Any, path: str, offset: int, poll_s: float, max_seconds: float | None) -> None:
-    """Print complete lines as they are appended; a file that shrank (a new attempt truncated it)
-    is read again from its start."""
-    partial = b""
+    """Print complete lines as they are appended, reading at most BLOCK bytes at a time (a line
+    of hundreds of MB is shown cut, never held whole); a file that shrank (a new attempt truncated
+    it) is read again from its start."""
+    line = _Line()
     start = time.monotonic()
     while max_seconds is None or time.monotonic() - start < max_seconds:
         try:
@@ -119,16 +172,21 @@ def _follow(fs: Any, path: str, offset: int, poll_s: float, max_seconds: float |
         except OSError:
             size = -1  # not there (yet)
         if 0 <= size < offset:
-            offset, partial = 0, b""
+            offset, line = 0, _Line()
         if size > offset:
             with fs.open_binary(path) as f:
                 f.seek(offset)
-                data = f.read(size - offset)
+                data = f.read(min(BLOCK, size - offset))
             offset += len(data)
-            parts = (partial + data).split(b"\n")
-            partial = parts.pop()
-            if parts:
-                typer.echo("\n".join(_screen_line(p) for p in parts))
+            parts = data.split(b"\n")
+            done = []
+            for p in parts[:-1]:
+                line.add(p)
+                done.append(line.text())
+                line = _Line()
+            line.add(parts[-1])
+            if done:
+                typer.echo("\n".join(done))
                 sys.stdout.flush()
             continue
         time.sleep(poll_s)

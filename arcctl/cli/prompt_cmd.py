@@ -16,6 +16,7 @@ from typing import List, Optional
 import typer
 
 from arcctl.cli.errors import UserError, user_errors
+from arcctl.cli.terminal_text import block
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,4 +52,6 @@ def register(app: typer.Typer) -> None:
                 lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
                 msg = lines[-1] if lines else f"exit code {proc.returncode}"
                 raise UserError(msg.removeprefix("error: "))
-            typer.echo(proc.stdout, nl=False)
+            # the prompt holds task files' ids and, for a refine job, a model's earlier program: every
+            # control character but the newlines and tabs of the text is written out (\x1b)
+            typer.echo(block(proc.stdout, limit=1_000_000, keep="\t"), nl=False)

@@ -17,30 +17,46 @@ from arcctl.cli.resolve import resolve_run
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
     """Copy into a fresh hidden folder beside TARGET, then rename: TARGET appears whole or not at
-    all, and a folder of the user's with a likely name (`TARGET.partial`) is never touched."""
+    all, and a folder of the user's with a likely name (`TARGET.partial`) is never touched. Only
+    regular files and folders are copied: a link to /dev/zero or a named pipe in a checkpoint
+    would never end, a link to a folder (`/`) could copy the whole machine; each is refused,
+    naming it, and nothing is left behind."""
     import shutil
+    import stat
     import tempfile
 
     from jobs.errors import SpecError
 
     def copy(s: str, d: str) -> str:
+        if not stat.S_ISREG(os.stat(s).st_mode):
+            raise SpecError(f"{s}: not a regular file (a device, pipe or socket); the checkpoint is not copied")
         out = shutil.copy2(s, d)
         advance(Path(d).stat().st_size)
         return out
+
+    def linked_folders(folder: str, names: list[str]) -> list[str]:
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and os.path.isdir(path):
+                raise SpecError(f"{path}: a link to a folder ({os.path.realpath(path)}); the checkpoint is not copied")
+        return []
 
     blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         raise SpecError(f"{target}: cannot put the checkpoint there ({blocked} is a file)")
     tmp = None
+    done = False
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
-        shutil.copytree(src, tmp, copy_function=copy, dirs_exist_ok=True)
+        shutil.copytree(src, tmp, copy_function=copy, ignore=linked_folders, dirs_exist_ok=True)
         tmp.rename(target)
+        done = True
     except OSError as e:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
         raise SpecError(f"{target}: cannot write the checkpoint there ({e.strerror or e})") from None
+    finally:
+        if tmp is not None and not done:
+            shutil.rmtree(tmp, ignore_errors=True)
     return sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
 
 

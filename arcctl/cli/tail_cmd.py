@@ -12,7 +12,8 @@ import typer
 
 from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
-from arcctl.cli.terminal_text import one_line
+from arcctl.cli.terminal_text import one_line, shown
+from jobs.her_report import checked_metric
 from jobs.masked_steps import LABEL, MASKED_METRICS, all_masked, is_masked_metric, run_masking
 from jobs.rundir import invalid_value, json_bool, json_step
 
@@ -37,10 +38,24 @@ KEY_METRICS = (
 )
 
 
+# An event shows at most this many of its fields (a record from another host may hold thousands).
+MAX_FIELDS = 40
+
+
 def _num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def _value(v: Any) -> str:
+    """A field of a record as shown: numbers short, anything else at most FIELD_LIMIT characters
+    with control and format characters written out (a value nested past Python's recursion
+    limit, from a file nested almost as deep as the JSON reader allows, is named, not raised)."""
+    try:
+        return shown(_num(v) if _is_number(v) else v)
+    except (RecursionError, ValueError):  # ValueError: an int too long for str()
+        return f"({type(v).__name__} nested too deeply to show)"
 
 
 def _is_number(v: Any) -> bool:
@@ -58,7 +73,7 @@ def _checked(rec: dict[str, Any], key: str, check: Any, bad: list[str]) -> Any:
     value = rec.get(key)
     ok = check(value)
     if ok is None and value is not None:
-        bad.append(f"{key}={invalid_value(value)}")
+        bad.append(f"{shown(key, 100)}={invalid_value(value)}")
     return ok
 
 
@@ -73,34 +88,42 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False, mas
         step = _checked(rec, "step", json_step, bad)
         head = f"step {'?' if step is None else step}"
         keys = [k for k in rec if k not in _SKIP and rec[k] is not None]
-        bad += [f"{k}={invalid_value(rec[k])}" for k in keys if not _is_number(rec[k])]
-        keys = [k for k in keys if _is_number(rec[k])]  # a metric is a number (or null)
+        # a metric is a number (or null); a her/ score also lies in its range (jobs.her_report)
+        ok = {k for k in keys if _is_number(rec[k]) and checked_metric(k, rec[k])[1]}
+        bad += [f"{shown(k, 100)}={invalid_value(rec[k])}" for k in keys if k not in ok]
+        keys = [k for k in keys if k in ok]
         if not all_metrics and any(k in rec for k in KEY_METRICS):
             keys = [k for k in KEY_METRICS if k in keys]
         masked = all_masked(rec, masking)
-        rest = "  ".join(f"{k}=–" if masked and is_masked_metric(k) else f"{k}={_num(rec[k])}" for k in keys)
+        rest = "  ".join(
+            f"{shown(k, 100)}=–" if masked and is_masked_metric(k) else f"{shown(k, 100)}={_num(rec[k])}" for k in keys
+        )
         if masked:
             rest += f"  [{LABEL}: every completion truncated; {', '.join(sorted(MASKED_METRICS))} not measured]"
         return f"{head}  {rest}".rstrip() + _invalid_note(bad)
     if kind == "completions":
-        text = str(rec.get("completion") or "").replace("\n", "⏎")
+        text = rec.get("completion") if isinstance(rec.get("completion"), str) else ""
+        text = text[:160].replace("\n", "⏎")
         step = _checked(rec, "step", json_step, bad)
         reward = _checked(rec, "reward", lambda v: v if _is_number(v) else None, bad)
         tokens = _checked(rec, "n_tokens", json_step, bad)  # a count: an integer >= 0, like a step
         flags = " [truncated]" if _checked(rec, "truncated", json_bool, bad) else ""
         task = _checked(rec, "task_id", lambda v: v if isinstance(v, str) else None, bad)
         return (
-            f"step {'?' if step is None else step}  task {task or '?'}  "
+            f"step {'?' if step is None else step}  task {shown(task or '?', 100)}  "
             f"reward {'?' if reward is None else _num(reward)}  {'?' if tokens is None else tokens} tok{flags}"
-            f"{_invalid_note(bad)}  {text[:160]}"
+            f"{_invalid_note(bad)}  {shown(text)}"
         )
     t = rec.get("time")
     try:
         when = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else str(t or "")
     except (OverflowError, ValueError, OSError):  # inf, nan, or a year the platform cannot show
         when = str(t)
-    rest = "  ".join(f"{k}={_num(v)}" for k, v in rec.items() if k not in ("time", "event"))
-    return f"{when}  {rec.get('event', '?')}  {rest}".rstrip()
+    fields = [(k, v) for k, v in rec.items() if k not in ("time", "event")]
+    rest = "  ".join(f"{shown(k, 100)}={_value(v)}" for k, v in fields[:MAX_FIELDS])
+    if len(fields) > MAX_FIELDS:
+        rest += f"  … {len(fields) - MAX_FIELDS} more fields"
+    return f"{_value(when)}  {_value(rec.get('event', '?'))}  {rest}".rstrip()
 
 
 def register(app: typer.Typer) -> None:

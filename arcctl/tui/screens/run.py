@@ -269,6 +269,8 @@ class RunScreen(SubScreen):
         code = self.view.exit_code()
         if code is not None:
             status += f"  exit code {code}"
+        if m.invalid:  # e.g. a her/best_pixel_score of 1.7: a gap in its chart, named here once
+            status += f"  invalid: {m.invalid_note()}"
         self.query_one("#run-status", Static).update(plain(status))
 
     def on_screen_resume(self) -> None:

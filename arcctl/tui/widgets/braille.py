@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 from rich.text import Text
 
+from arcctl.cli.terminal_text import one_line
+
 # Braille dot bits by (row within the cell 0-3, column 0-1).
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
 PALETTE = [
@@ -171,5 +173,5 @@ def legend(pic: Picture) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     for i, s in enumerate(pic.series):
         t.append("■ ", style=PALETTE[i % len(PALETTE)])
-        t.append(f"{s.label}   ")
+        t.append(f"{one_line(s.label)}   ")  # a run's name and parameters, read from its spec.json
     return t
