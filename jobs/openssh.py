@@ -20,7 +20,7 @@ import tarfile
 from pathlib import Path
 
 from jobs.errors import RemoteError
-from jobs.ssh_config import ssh_config_path
+from jobs.ssh_config import check_host_name, ssh_config_path
 
 
 class OpenSSH:
@@ -35,9 +35,8 @@ class OpenSSH:
                 f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
                 "and there is no `ssh` on PATH"
             )
-        if alias.startswith("-") or any(c.isspace() or ord(c) < 32 for c in alias):
-            # ssh would read '-oProxyCommand=...' as an option, and run it
-            raise RemoteError(f"{alias!r}: not a host name (it starts with '-' or holds blanks)")
+        # ssh would read '-oProxyCommand=...' as an option, and run it
+        check_host_name(alias)
         out = [ssh]
         if self.config_path.exists():
             out += ["-F", str(self.config_path)]
@@ -60,7 +59,9 @@ class OpenSSH:
                 self.argv(alias, command),
                 input=input,
                 capture_output=True,
-                text=True,
+                # what the host prints need not be UTF-8: replaced, never a UnicodeDecodeError
+                encoding="utf-8",
+                errors="replace",
                 timeout=timeout,
                 stdin=None if input is not None else subprocess.DEVNULL,
             )
@@ -173,7 +174,10 @@ class _RangeFile(io.RawIOBase):
             _regular_only(q) + f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
         )
         argv = self.ssh.argv(self.alias, cmd)
-        p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:  # was a traceback out of the reader
+            raise RemoteError(f"{self.alias}: reading {self.path} timed out after 120 s") from None
         if p.returncode == 255:
             raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
         if p.returncode == _NOT_REGULAR:

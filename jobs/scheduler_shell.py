@@ -64,7 +64,17 @@ class LocalShell(Shell):
         self.calls += 1
         full_env = {**os.environ, **(env or {})}
         try:
-            p = subprocess.run(argv, env=full_env, input=input, capture_output=True, text=True, timeout=timeout)
+            # bytes a scheduler prints that are not UTF-8 (a Latin-1 job name or path) were a
+            # UnicodeDecodeError traceback out of `arcctl ls`: replaced, as over paramiko
+            p = subprocess.run(
+                argv,
+                env=full_env,
+                input=input,
+                capture_output=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=timeout,
+            )
         except FileNotFoundError:
             return CmdResult(argv, 127, "", f"{argv[0]}: command not found on localhost")
         except subprocess.TimeoutExpired:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.base import check_option_types
+from jobs.backends.base import check_labels, check_option_types
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -119,6 +119,7 @@ class SlurmBackend(SchedulerBackend):
     # ----------------------------------------------------------------------------- render
     def render(self, spec: JobSpec) -> LaunchArtifact:
         o = self._opts(spec)
+        check_labels(spec)
         check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
@@ -305,7 +306,9 @@ class SlurmBackend(SchedulerBackend):
                     submitted = datetime.fromisoformat(parts[2]).timestamp()  # local time, as Slurm prints
                 except ValueError:
                     continue
-                if submitted >= created:
+                # an id that is not a number (an array task `12_3`, garbage) was a ValueError out of
+                # crash recovery, i.e. out of `arcctl ls`: not ours to confirm
+                if submitted >= created and parts[0].isascii() and parts[0].isdigit():
                     found.append(int(parts[0]))
         return str(max(found)) if found else None
 
