@@ -472,16 +472,17 @@ class SSHPool:
                 if stat.S_ISDIR(a.st_mode or 0):
                     walk(s, rp, dst / a.filename)
                 else:
+                    target = a
                     if not stat.S_ISREG(a.st_mode or 0):  # a link: what it points to
                         try:
-                            a = s.stat(rp)
+                            target = s.stat(rp)
                         except FileNotFoundError:
                             raise RemoteError(f"{alias}:{rp} is a broken link; not copying it (nothing was fetched)")
-                    if not stat.S_ISREG(a.st_mode or 0):
+                    if not stat.S_ISREG(target.st_mode or 0):
                         # the server's open of a named pipe waits for a writer (the copy hung), a
                         # link to /dev/zero filled this disk, and a link to a folder (maybe a loop)
                         # is not followed: refused, the partial copy removed, nothing half-done
-                        kind = "a folder behind a link" if stat.S_ISDIR(a.st_mode or 0) else "not a regular file"
+                        kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
                         raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
                     seen = [0]
 
@@ -491,7 +492,7 @@ class SSHPool:
                         seen[0] = got
 
                     s.get(rp, str(dst / a.filename), callback=chunk)
-                    total += a.st_size or 0
+                    total += target.st_size or 0
 
         from jobs.sftp_runfs import SFTPFS
 
