@@ -54,24 +54,22 @@ class OpenSSH:
     def exec(
         self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
     ) -> tuple[int, str, str]:
+        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded
+
         try:
-            p = subprocess.run(
-                self.argv(alias, command),
-                input=input,
-                capture_output=True,
-                # what the host prints need not be UTF-8: replaced, never a UnicodeDecodeError
-                encoding="utf-8",
-                errors="replace",
-                timeout=timeout,
-                stdin=None if input is not None else subprocess.DEVNULL,
-            )
+            # bounded: what the host prints may be endless or not UTF-8 (jobs.scheduler_shell)
+            rc, out, err = run_bounded(self.argv(alias, command), input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
             return 124, "", f"timed out after {timeout} s"
+        except OutputLimit:
+            raise RemoteError(
+                f"`{command[:80]}` on {alias} printed more than {MAX_OUTPUT // 2**20} MB; stopped it"
+            ) from None
         except OSError as e:
             raise RemoteError(f"{alias}: cannot run ssh: {e.strerror or e}") from None
-        if p.returncode == 255:  # ssh's own failure (the remote command's status otherwise)
-            raise RemoteError(self._failure(alias, p.stderr))
-        return p.returncode, p.stdout, p.stderr
+        if rc == 255:  # ssh's own failure (the remote command's status otherwise)
+            raise RemoteError(self._failure(alias, err))
+        return rc, out, err
 
     def _failure(self, alias: str, stderr: str) -> str:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]

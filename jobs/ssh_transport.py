@@ -102,9 +102,15 @@ def _why(e: BaseException) -> str:
 class SSHPool:
     """One live connection per host alias, shared by backends, SFTP readers and the watcher."""
 
-    def __init__(self, config_path: str | Path | None = None, connect_timeout: float = 10.0):
+    def __init__(
+        self, config_path: str | Path | None = None, connect_timeout: float = 10.0, sftp_timeout: float = 60.0
+    ):
         self.config_path = config_path
         self.connect_timeout = connect_timeout
+        # An SFTP answer that does not come (a server or network that stalls) blocked the reader,
+        # i.e. `arcctl tail`, `fetch` or the dashboard's refresh, forever: past this many seconds
+        # without a byte the call fails, and sftp_call retries once on a fresh connection.
+        self.sftp_timeout = sftp_timeout
         self._clients: dict[str, paramiko.SSHClient] = {}
         # Idle SFTP sessions per host. Each thread leases its own (one channel each over the one
         # connection), so a long read in one worker never holds up another's small reads.
@@ -389,7 +395,9 @@ class SSHPool:
                 self._sftp_free.wait(1.0)
             self._sftp_busy[alias] = self._sftp_busy.get(alias, 0) + 1
         try:  # connecting and opening a channel: outside the lock, other hosts are not held up
-            return self.client(alias).open_sftp()
+            s = self.client(alias).open_sftp()
+            s.get_channel().settimeout(self.sftp_timeout)
+            return s
         except BaseException as e:
             with self._sftp_free:
                 self._sftp_busy[alias] -= 1

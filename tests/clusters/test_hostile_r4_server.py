@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs import ssh_transport
+from jobs import scheduler_shell, ssh_transport
 from jobs.backends.base import JobState
 from jobs.backends.htcondor import HTCondorBackend
 from jobs.backends.slurm import SlurmBackend
-from jobs.errors import RemoteError
+from jobs.errors import JobsError
 from jobs.scheduler_shell import LocalShell, SSHShell
 from jobs.ssh_transport import SSHPool
 from tests.clusters import daemons
@@ -110,19 +110,21 @@ def test_hostile_squeue_output_costs_only_its_own_lines(shell, hostile, tmp_path
     assert b.find(make_spec(run, name="job")) is None
 
 
-def test_a_squeue_that_prints_forever_is_one_line_naming_host_and_command(hostile, tmp_path, monkeypatch):
-    server, bindir = hostile
-    monkeypatch.setattr(ssh_transport, "MAX_OUTPUT", 16 * 2**20, raising=False)
+def test_a_squeue_that_prints_forever_is_one_line_naming_host_and_command(shell, hostile, monkeypatch):
+    """It took the command's whole timeout (120 s) with its output piling up in memory (the local
+    shell and the system ssh: gigabytes a second)."""
+    _, bindir = hostile
+    for module in (ssh_transport, scheduler_shell):
+        monkeypatch.setattr(module, "MAX_OUTPUT", 16 * 2**20, raising=False)
     _tool(bindir, "squeue", "exec yes '1|RUNNING|None|0|0|'\n")
-    pool = SSHPool(server.ssh_config(tmp_path / "ssh_config", alias="h"))
-    b = SlurmBackend({}, host="h", shell=SSHShell("h", pool))
+    b = SlurmBackend({}, host=None if isinstance(shell, LocalShell) else "h", shell=shell)
     t0 = time.monotonic()
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(JobsError) as e:
         b.status(["1"])
     msg = str(e.value)
-    assert msg.startswith("`squeue -h --states=all -j 1") and "on h printed more than 16 MB; stopped it" in msg
+    where = "localhost" if isinstance(shell, LocalShell) else "h"
+    assert "squeue" in msg and f"on {where} printed more than 16 MB; stopped it" in msg, msg
     assert "\n" not in msg and time.monotonic() - t0 < 60
-    pool.close()
 
 
 def test_condor_q_ids_that_are_not_numbers_and_escapes_in_hold_reasons(tmp_path):
@@ -141,3 +143,34 @@ def test_condor_q_ids_that_are_not_numbers_and_escapes_in_hold_reasons(tmp_path)
     st = b.status(["4.0"])["4.0"]
     assert st.state is JobState.HELD and "held by admin" in st.detail
     assert "\x1b" not in st.detail + str(st.extra) and "\x07" not in st.detail, st
+
+
+def test_an_sftp_server_that_stops_answering_costs_a_timeout_not_a_hang(hostile, tmp_path):
+    """The sshd process serving our connection is stopped (SIGSTOP): an SFTP answer never comes.
+    The read waited forever (`arcctl tail`, the dashboard's refresh, `fetch`); now it gives up
+    after the pool's sftp_timeout and the retry on a fresh connection answers."""
+    import signal
+
+    from jobs.rundir import JsonlTail
+    from jobs.sftp_runfs import SFTPFS
+
+    server, _ = hostile
+    pool = SSHPool(server.ssh_config(tmp_path / "ssh_config", alias="h"), sftp_timeout=3)
+    fs = SFTPFS("h", pool)
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text('{"step": 1}\n')
+    tail = JsonlTail(str(metrics), fs)
+    assert [r["step"] for r in tail.read_new()] == [1]
+    session = int(pool.exec("h", "echo $PPID")[1])
+    assert "sshd" in Path(f"/proc/{session}/cmdline").read_text()
+    os.kill(session, signal.SIGSTOP)
+    try:
+        with open(metrics, "a") as f:
+            f.write('{"step": 2}\n')
+        t0 = time.monotonic()
+        assert [r["step"] for r in tail.read_new()] == [2]
+        assert 3 <= time.monotonic() - t0 < 60 and pool.connects == 2
+        assert fs.size(str(metrics)) == metrics.stat().st_size
+    finally:
+        os.kill(session, signal.SIGKILL)
+        pool.close()
