@@ -364,7 +364,8 @@ def _decode_wait_status(raw: str) -> int | None:
 
 
 def _status(state: str, reason: str, exit_code: int | None, restarts: str = "0") -> JobStatus:
-    state = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    words = state.split()  # a state of blanks only (hostile output) was an IndexError
+    state = words[0].rstrip("+") if words else "UNKNOWN"
     ours, why = _STATES.get(state, (JobState.UNKNOWN, state.lower()))
     reason = reason.strip()
     if ours is JobState.QUEUED and reason in _HELD_REASONS:

@@ -38,6 +38,7 @@ STATUS_LINES = (
     b"\xff\xfe\xc3(not utf-8 at all\n"
     b"1|PENDING|\x1b]0;owned\x07\x1b[2JPriority\xff|0|0|\n"
     b"2|RUNNING|None|0|0|extra|fields|\n"
+    b"4|   |None|0|0|\n"
     b"abc|RUNNING|None|0|0|\n"
     b"\x1b[31m3|RUNNING|None|0|0|\n" + HUGE.encode() + b"|COMPLETED|None|0|0|\n"
 )
@@ -93,8 +94,9 @@ def test_hostile_squeue_output_costs_only_its_own_lines(shell, hostile, tmp_path
     _tool(bindir, "squeue", f'case "$*" in *--name=*) cat {bindir}/find.out ;; *) cat {bindir}/status.out ;; esac\n')
     _tool(bindir, "sacct", "exit 0\n")  # knows nothing more
     b = SlurmBackend({}, host=None if isinstance(shell, LocalShell) else "h", shell=shell)
-    got = b.status(["1", "2", "3", HUGE])
+    got = b.status(["1", "2", "3", "4", HUGE])
     assert got["1"].state is JobState.QUEUED and got["2"].state is JobState.RUNNING
+    assert got["4"].state is JobState.UNKNOWN  # a state of blanks was an IndexError for every job
     assert got[HUGE].state is JobState.COMPLETED
     assert got["3"].state is JobState.UNKNOWN  # its line began with an escape: not job 3's line
     # a Latin-1 byte was a UnicodeDecodeError out of the local and the system-ssh shells; an
@@ -174,3 +176,22 @@ def test_an_sftp_server_that_stops_answering_costs_a_timeout_not_a_hang(hostile,
     finally:
         os.kill(session, signal.SIGKILL)
         pool.close()
+
+
+@pytest.mark.parametrize("log", ["fifo", "/dev/zero"])
+def test_a_job_ad_whose_event_log_is_a_pipe_or_a_device_keeps_its_status(tmp_path, log):
+    """The status pass reads the event log the ad names (UserLog) for a held or evicted job: a
+    named pipe there blocked `arcctl ls` on its open, /dev/zero kept it reading."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    if log == "fifo":
+        log = str(tmp_path / "condor.log")
+        os.mkfifo(log)
+    ads = f'[{{"ClusterId": 4, "ProcId": 0, "JobStatus": 5, "HoldReasonCode": 34, "HoldReason": "memory", "UserLog": "{log}"}},'
+    ads += f' {{"ClusterId": 5, "ProcId": 0, "JobStatus": 1, "NumJobStarts": 2, "UserLog": "{log}"}}]'
+    (tmp_path / "ads.json").write_text(ads)
+    _tool(bindir, "condor_q", f"cat {tmp_path / 'ads.json'}\n")
+    t0 = time.monotonic()
+    got = HTCondorBackend({"bin_dir": str(bindir)}, shell=LocalShell()).status(["4.0", "5.0"])
+    assert got["4.0"].state is JobState.HELD and got["4.0"].reason == "memory_exceeded"
+    assert got["5.0"].state is JobState.EVICTED and time.monotonic() - t0 < 30
