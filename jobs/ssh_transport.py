@@ -347,8 +347,9 @@ class SSHPool:
             if chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
                 busy = True
-            # checked on every pass: a command that prints without end (a broken squeue, `yes`)
-            # kept the loop busy forever, past any timeout, and filled memory
+            # checked on every pass: a command that prints without end (a broken squeue) piled its
+            # output up in memory for its whole timeout, and the clock was read only when no output
+            # was waiting (a sender faster than this loop would have kept it from ever timing out)
             if len(out) + len(err) > MAX_OUTPUT:
                 chan.close()
                 raise _TooMuchOutput(MAX_OUTPUT)
