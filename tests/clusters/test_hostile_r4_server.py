@@ -47,7 +47,7 @@ FIND_LINES = b"x7|RUNDIR|2099-01-01T00:00:00|\n12_3|RUNDIR|2099-01-01T00:00:00|\
 
 
 @pytest.fixture(scope="module")
-def hostile(slurm, tmp_path_factory):
+def hostile(tmp_path_factory):
     """(sshd, bin dir on its PATH): an sshd of this module's own (the shared one's PATH is not ours
     to change), started and stopped here."""
     if os.geteuid() != 0 or not os.path.exists(daemons.SSHD_BINARY):
