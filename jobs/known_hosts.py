@@ -55,6 +55,11 @@ def load_known_hosts(files: list[str]) -> KnownHosts:
         path = Path(name)
         if not path.exists():
             continue
+        if not path.is_file():
+            # a named pipe (UserKnownHostsFile /dev/stdin, a FIFO) blocked every connection on its
+            # open, a device never ends: skipped and said, as a malformed line is
+            out.problems.append(f"{path}: not a regular file")
+            continue
         try:
             text = path.read_bytes().decode("utf-8", errors="replace")
         except OSError as e:
@@ -105,6 +110,8 @@ def add_known_host(path: str | Path, host: str, key: paramiko.PKey) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists() and not path.is_file():
+            raise RemoteError(f"{path} is not a regular file; not adding a key to it")
         try:
             old = path.read_bytes() if path.exists() else b""
         except OSError as e:

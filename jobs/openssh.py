@@ -20,7 +20,7 @@ import tarfile
 from pathlib import Path
 
 from jobs.errors import RemoteError
-from jobs.ssh_config import ssh_config_path
+from jobs.ssh_config import check_host_name, ssh_config_path
 
 
 class OpenSSH:
@@ -35,9 +35,8 @@ class OpenSSH:
                 f"{alias}: its ssh config needs the system ssh client (ControlPath or GSSAPI), "
                 "and there is no `ssh` on PATH"
             )
-        if alias.startswith("-") or any(c.isspace() or ord(c) < 32 for c in alias):
-            # ssh would read '-oProxyCommand=...' as an option, and run it
-            raise RemoteError(f"{alias!r}: not a host name (it starts with '-' or holds blanks)")
+        # ssh would read '-oProxyCommand=...' as an option, and run it
+        check_host_name(alias)
         out = [ssh]
         if self.config_path.exists():
             out += ["-F", str(self.config_path)]
@@ -55,22 +54,22 @@ class OpenSSH:
     def exec(
         self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
     ) -> tuple[int, str, str]:
+        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded
+
         try:
-            p = subprocess.run(
-                self.argv(alias, command),
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                stdin=None if input is not None else subprocess.DEVNULL,
-            )
+            # bounded: what the host prints may be endless or not UTF-8 (jobs.scheduler_shell)
+            rc, out, err = run_bounded(self.argv(alias, command), input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
             return 124, "", f"timed out after {timeout} s"
+        except OutputLimit:
+            raise RemoteError(
+                f"`{command[:80]}` on {alias} printed more than {MAX_OUTPUT // 2**20} MB; stopped it"
+            ) from None
         except OSError as e:
             raise RemoteError(f"{alias}: cannot run ssh: {e.strerror or e}") from None
-        if p.returncode == 255:  # ssh's own failure (the remote command's status otherwise)
-            raise RemoteError(self._failure(alias, p.stderr))
-        return p.returncode, p.stdout, p.stderr
+        if rc == 255:  # ssh's own failure (the remote command's status otherwise)
+            raise RemoteError(self._failure(alias, err))
+        return rc, out, err
 
     def _failure(self, alias: str, stderr: str) -> str:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
@@ -173,7 +172,10 @@ class _RangeFile(io.RawIOBase):
             _regular_only(q) + f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
         )
         argv = self.ssh.argv(self.alias, cmd)
-        p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:  # was a traceback out of the reader
+            raise RemoteError(f"{self.alias}: reading {self.path} timed out after 120 s") from None
         if p.returncode == 255:
             raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
         if p.returncode == _NOT_REGULAR:

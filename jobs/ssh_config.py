@@ -6,11 +6,17 @@ GlobalKnownHostsFile, HostKeyAlias, ProxyJump (the whole chain), ProxyCommand, C
 ServerAliveInterval, Compression. A host whose config sets a ControlPath (the usual setup for
 keyboard-interactive/2FA logins) or GSSAPIAuthentication is reached through the system `ssh`
 binary instead of paramiko, which can use neither (jobs.openssh).
+
+Never run: `Match exec` (paramiko would run it through a shell with this host's name in its %h, on
+every lookup, e.g. each `arcctl ls`): a host it would decide is one error naming the file. Host
+names with shell syntax or a leading `-` are refused as OpenSSH refuses them on its command line:
+they reach ProxyCommand's %h and the system ssh's argv.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,13 +66,60 @@ class HostConfig:
         return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
 
+# what OpenSSH's valid_hostname() refuses in a host name given on its command line
+_NOT_IN_HOST = set("'`\"$\\;&<>|(){}")
+
+
+def check_host_name(name: str, what: str = "ssh host") -> None:
+    """RemoteError for a host (or `[user@]host[:port]` hop) that is shell syntax or an option:
+    `-oProxyCommand=...` would be read as an option by ssh, and a ProxyCommand's %h puts the name
+    into a command line."""
+    if not name or name.startswith("-") or any(c in _NOT_IN_HOST or c.isspace() or not c.isprintable() for c in name):
+        raise RemoteError(
+            f"{what} {name!r} is not a host name (empty, a leading '-', blanks, control characters or "
+            "one of ' ` \" $ \\ ; & < > | ( ) { })"
+        )
+
+
+class _NoExecConfig(paramiko.SSHConfig):
+    """paramiko's parser, except that a `Match exec` is never run: paramiko runs it through a
+    shell (invoke) on every lookup, with %h/%n replaced by the looked-up name unquoted."""
+
+    path: Path | None = None
+
+    def _does_match(self, match_list, target_hostname, *args, **kwargs):
+        execs = [c for c in match_list if c.get("type") == "exec"]
+        if not execs:
+            return super()._does_match(match_list, target_hostname, *args, **kwargs)
+        others = [c for c in match_list if c.get("type") != "exec"]
+        # the criteria are ANDed: when another one already fails, the block does not apply and the
+        # command would not decide anything
+        if others and not super()._does_match(others, target_hostname, *args, **kwargs):
+            return False
+        raise RemoteError(
+            f"ssh config {self.path}: host {target_hostname} meets `Match exec {execs[0].get('param')}`, which "
+            "arcctl never runs (a command from the ssh config, on every lookup); give the host a `Host` "
+            "block of its own before that line"
+        )
+
+
 def _load(path: Path) -> paramiko.SSHConfig:
-    if not path.exists():
-        return paramiko.SSHConfig()
     try:
-        return paramiko.SSHConfig.from_path(str(path))
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return paramiko.SSHConfig()
+    except OSError as e:
+        raise RemoteError(f"cannot read ssh config {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(mode):
+        # a named pipe would block the open until someone writes to it, a device never ends
+        raise RemoteError(f"ssh config {path} is not a regular file")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            config = _NoExecConfig.from_file(f)
     except Exception as e:  # paramiko raises ConfigParseError and plain exceptions
         raise RemoteError(f"cannot parse ssh config {path}: {e}") from None
+    config.path = path
+    return config
 
 
 def _yes(value) -> bool:
@@ -85,6 +138,7 @@ def _files(value, default: tuple[str, ...]) -> list[str]:
 
 def resolve_host(alias: str, config_path: str | Path | None = None) -> HostConfig:
     path = Path(os.path.expanduser(str(config_path))) if config_path else ssh_config_path()
+    check_host_name(alias)
     try:
         d = _load(path).lookup(alias)
     except RemoteError:
@@ -130,6 +184,7 @@ def resolve_host(alias: str, config_path: str | Path | None = None) -> HostConfi
 
 def parse_hop(hop: str, config_path: str | Path | None = None) -> HostConfig:
     """One host of a ProxyJump list or an alias: `[user@]host[:port]`, looked up in the config."""
+    check_host_name(hop)
     user, _, rest = hop.rpartition("@")
     if rest.startswith("["):  # [ipv6]:port
         name, _, port = rest[1:].partition("]")

@@ -71,8 +71,16 @@ class _RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
 def _check_identity_files(cfg: HostConfig) -> list[str]:
     usable = []
     for path in cfg.identity_files:
-        if not os.path.exists(path):
-            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} does not exist")
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} does not exist") from None
+        except OSError as e:
+            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} cannot be read: {e.strerror or e}") from None
+        if not stat.S_ISREG(mode):
+            # reading a named pipe waits for a writer forever (every connect would hang), a
+            # folder or a device is no key either
+            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} is not a regular file")
         try:
             paramiko.PKey.from_path(path)
         except paramiko.PasswordRequiredException:
@@ -94,9 +102,15 @@ def _why(e: BaseException) -> str:
 class SSHPool:
     """One live connection per host alias, shared by backends, SFTP readers and the watcher."""
 
-    def __init__(self, config_path: str | Path | None = None, connect_timeout: float = 10.0):
+    def __init__(
+        self, config_path: str | Path | None = None, connect_timeout: float = 10.0, sftp_timeout: float = 60.0
+    ):
         self.config_path = config_path
         self.connect_timeout = connect_timeout
+        # An SFTP answer that does not come (a server or network that stalls) blocked the reader,
+        # i.e. `arcctl tail`, `fetch` or the dashboard's refresh, forever: past this many seconds
+        # without a byte the call fails, and sftp_call retries once on a fresh connection.
+        self.sftp_timeout = sftp_timeout
         self._clients: dict[str, paramiko.SSHClient] = {}
         # Idle SFTP sessions per host. Each thread leases its own (one channel each over the one
         # connection), so a long read in one worker never holds up another's small reads.
@@ -105,6 +119,7 @@ class SSHPool:
         self._lock = threading.RLock()
         self._sftp_free = threading.Condition(self._lock)
         self.connects = 0  # how many connections were opened (reuse is the point)
+        self._chain = threading.local()  # the hosts this thread is connecting to, outermost first
         self._transports: dict[str, str] = {}
 
     # ---------------------------------------------------------------- system ssh hosts
@@ -142,12 +157,22 @@ class SSHPool:
             cfg = self.host(alias)
             if jumps is not None:
                 cfg.proxy_jump, cfg.proxy_command = list(jumps), None
+            # hosts whose ProxyJump point at each other (a -> b -> a) recursed until Python's
+            # limit and made an error line of a thousand "cannot reach ... through ..." parts
+            chain = self._chain.__dict__.setdefault("hosts", [])
+            if alias in chain:
+                raise RemoteError(
+                    f"ssh config: the ProxyJump chain of {chain[0]} loops ({' -> '.join([*chain, alias])})"
+                )
+            chain.append(alias)
             try:
                 c = self._connect(cfg, depth=len(jumps or ()))
             except RemoteError:
                 raise
             except Exception as e:  # noqa: BLE001 - whatever paramiko raised: one line naming the host
                 raise RemoteError(f"ssh to {cfg.label} failed: {type(e).__name__}: {_why(e)}") from None
+            finally:
+                chain.pop()
             self._clients[key] = c
             return c
 
@@ -295,6 +320,10 @@ class SSHPool:
                 continue
             try:
                 return self._run_channel(chan, command, input, timeout)
+            except _TooMuchOutput as e:
+                raise RemoteError(
+                    f"`{command[:80]}` on {alias} printed more than {e.limit // 2**20} MB; stopped it"
+                ) from None
             except _SSH_ERRORS as e:
                 self.drop(alias)
                 raise RemoteError(f"connection to {alias} dropped while running `{command[:80]}`: {_why(e)}") from None
@@ -318,14 +347,20 @@ class SSHPool:
             if chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
                 busy = True
+            # checked on every pass: a command that prints without end (a broken squeue) piled its
+            # output up in memory for its whole timeout, and the clock was read only when no output
+            # was waiting (a sender faster than this loop would have kept it from ever timing out)
+            if len(out) + len(err) > MAX_OUTPUT:
+                chan.close()
+                raise _TooMuchOutput(MAX_OUTPUT)
+            if end is not None and time.monotonic() > end:
+                chan.close()
+                return 124, out.decode(errors="replace"), f"timed out after {timeout} s"
             if not busy:
                 if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                     break
                 if chan.closed and not chan.exit_status_ready():
                     raise EOFError("channel closed before the command finished")
-                if end is not None and time.monotonic() > end:
-                    chan.close()
-                    return 124, out.decode(errors="replace"), f"timed out after {timeout} s"
                 time.sleep(0.002)
         rc = chan.recv_exit_status()
         chan.close()
@@ -361,7 +396,9 @@ class SSHPool:
                 self._sftp_free.wait(1.0)
             self._sftp_busy[alias] = self._sftp_busy.get(alias, 0) + 1
         try:  # connecting and opening a channel: outside the lock, other hosts are not held up
-            return self.client(alias).open_sftp()
+            s = self.client(alias).open_sftp()
+            s.get_channel().settimeout(self.sftp_timeout)
+            return s
         except BaseException as e:
             with self._sftp_free:
                 self._sftp_busy[alias] -= 1
@@ -444,6 +481,18 @@ class SSHPool:
                 if stat.S_ISDIR(a.st_mode or 0):
                     walk(s, rp, dst / a.filename)
                 else:
+                    target = a
+                    if not stat.S_ISREG(a.st_mode or 0):  # a link: what it points to
+                        try:
+                            target = s.stat(rp)
+                        except FileNotFoundError:
+                            raise RemoteError(f"{alias}:{rp} is a broken link; not copying it (nothing was fetched)")
+                    if not stat.S_ISREG(target.st_mode or 0):
+                        # the server's open of a named pipe waits for a writer (the copy hung), a
+                        # link to /dev/zero filled this disk, and a link to a folder (maybe a loop)
+                        # is not followed: refused, the partial copy removed, nothing half-done
+                        kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
+                        raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
                     seen = [0]
 
                     def chunk(got: int, _size: int) -> None:
@@ -452,7 +501,7 @@ class SSHPool:
                         seen[0] = got
 
                     s.get(rp, str(dst / a.filename), callback=chunk)
-                    total += a.st_size or 0
+                    total += target.st_size or 0
 
         from jobs.sftp_runfs import SFTPFS
 
@@ -474,7 +523,11 @@ class SSHPool:
             if self.transport(alias) == "openssh":
                 total = self.openssh().download_dir(alias, remote, partial)
             else:
-                self.sftp_call(alias, lambda s: walk(s, remote, partial))
+                try:
+                    self.sftp_call(alias, lambda s: walk(s, remote, partial))
+                except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as e:
+                    # a file removed or unreadable during the copy: one line, not a traceback
+                    raise RemoteError(f"copy of {remote} from {alias} failed: {e.strerror or e}") from None
             try:
                 partial.rename(local)
             except OSError as e:
@@ -482,6 +535,17 @@ class SSHPool:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return total
+
+
+# What one remote command may print (stdout and stderr together): scheduler listings of thousands of
+# jobs are a few MB; past this the command is stopped instead of filling this process's memory.
+MAX_OUTPUT = 256 * 2**20
+
+
+class _TooMuchOutput(Exception):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
 
 
 class NotRegularFile(OSError):

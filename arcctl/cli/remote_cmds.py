@@ -13,6 +13,7 @@ import typer
 
 from arcctl.cli.errors import user_errors
 from arcctl.cli.resolve import resolve_run
+from arcctl.cli.terminal_text import one_line
 
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
@@ -138,10 +139,12 @@ def register(app: typer.Typer) -> None:
                     )
                     ms = (time.monotonic() - t0) * 1000
                     found = " ".join(out.split()) or "no scheduler commands on PATH"
-                    typer.echo(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}")
+                    typer.echo(one_line(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}"))
                 except RemoteError as e:
                     failed += 1
-                    typer.echo(f"{name:<16} {addr:<28} FAILED  {e}")
+                    # the message may quote what the server sent (a banner, a refusal): one line,
+                    # no escape sequence reaches the terminal
+                    typer.echo(one_line(f"{name:<16} {addr:<28} FAILED  {e}"))
             pool.close()
             if failed:
                 raise typer.Exit(1)

@@ -32,6 +32,15 @@ class JobState(str, Enum):
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
+def printable(text: str) -> str:
+    """TEXT with control characters written out (\\x1b, \\n): what a scheduler prints (a hold
+    reason, a state name) reaches `arcctl ls`, the dashboard and the registry, and an escape
+    sequence in it could rewrite the user's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 @dataclass
 class JobStatus:
     state: JobState
@@ -39,6 +48,27 @@ class JobStatus:
     reason: str | None = None  # short machine-readable reason (e.g. "memory_exceeded", "preempted")
     detail: str | None = None  # one human sentence (hold reason, suggestion)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # reason, detail and extra come from scheduler output: no control characters in them
+        if isinstance(self.reason, str):
+            self.reason = printable(self.reason)
+        if isinstance(self.detail, str):
+            self.detail = printable(self.detail)
+        for k, v in self.extra.items():
+            if isinstance(v, str):
+                self.extra[k] = printable(v)
+
+
+def check_labels(spec: JobSpec) -> None:
+    """The job's name, template and profile head its job script / submit description as a comment
+    line: a newline in one (a hand-edited or forked spec.json) started a line of its own there, a
+    shell command in the sbatch script or a submit command in HTCondor's."""
+    for what in ("name", "template", "profile"):
+        value = getattr(spec, what)
+        bad = next((c for c in value if not c.isprintable()), None)
+        if bad is not None:
+            raise BackendError(f"job {what} {value!r} contains the control character {bad!r}; not rendering it")
 
 
 @dataclass

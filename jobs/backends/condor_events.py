@@ -7,6 +7,7 @@ first, because the parser wants a path.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -97,6 +98,10 @@ def read_event_log(path: str, fs=None) -> dict[str, JobHistory]:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         path = tmp
+    elif os.path.exists(path) and not os.path.isfile(path):
+        # the path comes from the job ad (UserLog): a named pipe there blocked the status pass on
+        # its open, /dev/zero kept it reading; only a regular file is an event log
+        raise OSError(errno.EINVAL, "not a regular file", path)
     try:
         return _fold(htcondor2.JobEventLog(path).events(stop_after=0))
     finally:

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.base import check_option_types
+from jobs.backends.base import check_labels, check_option_types
 from jobs.backends.condor_events import ad_int, history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -215,6 +215,7 @@ class HTCondorBackend(SchedulerBackend):
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         """The submit commands in order (the golden files pin this exact text)."""
         o = {**self.options, **spec.backend_options}
+        check_labels(spec)
         check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
@@ -301,6 +302,13 @@ class HTCondorBackend(SchedulerBackend):
         for k, v in cmds:
             if "\n" in k or "\n" in v:
                 raise BackendError(f"htcondor submit command {k!r} of job {spec.name} contains a newline")
+            if v.rstrip().endswith("\\"):
+                # condor_submit reads a trailing backslash as a line continuation: the next command
+                # (+ArcctlRunDir after batch_name, log after initialdir) became part of this value
+                raise BackendError(
+                    f"htcondor submit command {k!r} of job {spec.name} ends with a backslash ({v!r}), "
+                    "which HTCondor reads as a line continuation"
+                )
         # values from names, paths and parameters are literal text: no $(macro) or $ENV() expansion
         return [(k, no_macros(v, f"htcondor `{k}` of job {spec.name}") if k in _LITERAL_KEYS else v) for k, v in cmds]
 
@@ -443,6 +451,9 @@ class HTCondorBackend(SchedulerBackend):
             ads = [a for a in _json_ads(res.stdout, "condor_q", self.where) if float(a.get("QDate", 0)) >= created]
         except (CommandError, TypeError, ValueError):  # output we cannot read: cannot tell
             return None
+        # ids that are not whole numbers (a broken or hostile condor_q) were a ValueError out of
+        # crash recovery, i.e. out of `arcctl ls`: such an ad cannot be confirmed as this job
+        ads = [a for a in ads if _whole(a["ClusterId"]) and _whole(a.get("ProcId", 0))]
         if not ads:
             return None
         newest = max(ads, key=lambda a: (int(a["ClusterId"]), int(a.get("ProcId", 0))))
@@ -470,6 +481,12 @@ class HTCondorBackend(SchedulerBackend):
         if not hasattr(self, "_schedd"):
             self._schedd = _local_schedd()
         return self._schedd
+
+
+def _whole(v: Any) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool) and v >= 0) or (
+        isinstance(v, str) and v.isascii() and v.isdigit()
+    )
 
 
 def _norm(job_id: str) -> str:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.base import check_option_types
+from jobs.backends.base import check_labels, check_option_types
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -99,10 +99,16 @@ def job_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:200] or "arcctl-job"
 
 
+def _sbatch_word(s: str) -> str:
+    """One argument of an #SBATCH line. sbatch reads shell-style quotes there, so blanks, quotes
+    and `#` survive shlex.quote; but it takes a backslash as an escape even inside single quotes
+    (a partition `a\\b` became `ab`), so each one is doubled."""
+    return _q(str(s).replace("\\", "\\\\"))
+
+
 def _log_path(path: str) -> str:
-    """--output/--error are filename patterns (%j = job id): a literal % of the run dir is %%;
-    sbatch reads shell-style quotes in #SBATCH lines, so blanks and quotes survive shlex.quote."""
-    return _q(path.replace("%", "%%"))
+    """--output/--error are filename patterns (%j = job id): a literal % of the run dir is %%."""
+    return _sbatch_word(path.replace("%", "%%"))
 
 
 class SlurmBackend(SchedulerBackend):
@@ -119,15 +125,23 @@ class SlurmBackend(SchedulerBackend):
     # ----------------------------------------------------------------------------- render
     def render(self, spec: JobSpec) -> LaunchArtifact:
         o = self._opts(spec)
+        check_labels(spec)
         check_option_types(o, _OPTION_TYPES, f"profile {spec.profile}")
         r = spec.resources
         run_dir = spec.run_dir.rstrip("/") or "/"
+        if "\\" in run_dir:
+            # slurmd drops every backslash of an --output/--error path (its filename-pattern
+            # escape), whatever the quoting: the job could not open its logs (JobLaunchFailure)
+            raise BackendError(
+                f"run dir {run_dir!r} of job {spec.name}: Slurm cannot put logs in a path with a backslash; "
+                "choose a run dir without one"
+            )
         sb: list[str] = [
             f"--job-name={job_name(spec.name)}",
             f"--output={_log_path(posixpath.join(run_dir, STDOUT))}",
             f"--error={_log_path(posixpath.join(run_dir, STDERR))}",
             "--open-mode=append",  # a requeued run appends instead of wiping the first attempt's log
-            f"--chdir={_q(run_dir)}",
+            f"--chdir={_sbatch_word(run_dir)}",
             "--nodes=1",
             "--ntasks=1",
             f"--cpus-per-task={r.cpus}",
@@ -142,12 +156,12 @@ class SlurmBackend(SchedulerBackend):
             sb.append(f"--tmp={format_memory(memory_mb(r.disk, 'resources.disk'))}")
         for key in ("partition", "account", "qos", "constraint"):
             if o.get(key):
-                sb.append(f"--{key}={_q(o[key])}")
+                sb.append(f"--{key}={_sbatch_word(o[key])}")
         if r.requirements and not o.get("constraint"):
             # HTCondor-style machine requirement: map (TARGET.Machine == "x") to --nodelist
             m = re.search(r'Machine\s*==\s*"([^"]+)"', r.requirements)
             if m:
-                sb.append(f"--nodelist={_q(m.group(1))}")
+                sb.append(f"--nodelist={_sbatch_word(m.group(1))}")
         if o.get("start_delay_s"):  # an auto-resume backoff: Slurm holds the job until then
             sb.append(f"--begin=now+{int(o['start_delay_s'])}")
         sb.append(f"--signal={_signal_option(o.get('signal', 'B:USR1@90'))}")
@@ -305,7 +319,9 @@ class SlurmBackend(SchedulerBackend):
                     submitted = datetime.fromisoformat(parts[2]).timestamp()  # local time, as Slurm prints
                 except ValueError:
                     continue
-                if submitted >= created:
+                # an id that is not a number (an array task `12_3`, garbage) was a ValueError out of
+                # crash recovery, i.e. out of `arcctl ls`: not ours to confirm
+                if submitted >= created and parts[0].isascii() and parts[0].isdigit():
                     found.append(int(parts[0]))
         return str(max(found)) if found else None
 
@@ -348,7 +364,8 @@ def _decode_wait_status(raw: str) -> int | None:
 
 
 def _status(state: str, reason: str, exit_code: int | None, restarts: str = "0") -> JobStatus:
-    state = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    words = state.split()  # a state of blanks only (hostile output) was an IndexError
+    state = words[0].rstrip("+") if words else "UNKNOWN"
     ours, why = _STATES.get(state, (JobState.UNKNOWN, state.lower()))
     reason = reason.strip()
     if ours is JobState.QUEUED and reason in _HELD_REASONS:
