@@ -165,15 +165,20 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
 def _split_rows(path: Path, step: int) -> tuple[list[bytes], list[bytes]]:
     """(lines to keep, lines of steps after `step`). An unparseable line (the torn last line of a
     killed process) belongs to no step of the continued history: it goes aside too."""
+    import stat
+
     try:
-        lines = path.read_bytes().splitlines(keepends=True)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         return [], []
+    if not stat.S_ISREG(mode):  # a link to /dev/zero or a pipe would be read without end
+        raise SpecError(f"{path}: not a regular file; the run's rows cannot be split at the checkpoint")
+    lines = path.read_bytes().splitlines(keepends=True)
     kept, moved = [], []
     for line in lines:
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # torn, or nested past the parser: no step
             row = None
         later = not isinstance(row, dict) or (isinstance(row.get("step"), int) and row["step"] > step)
         (moved if later else kept).append(line if line.endswith(b"\n") else line + b"\n")

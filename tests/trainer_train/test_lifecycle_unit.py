@@ -222,3 +222,36 @@ def test_an_invalid_explicit_checkpoint_is_refused_before_anything_moves(tmp_pat
     assert _steps(run / "metrics.jsonl") == [1, 2, 3, 4]
     with pytest.raises(SpecError, match="checkpoint-2 is not a valid checkpoint"):
         lifecycle.resolve_resume(spec, run, lambda m, **f: None)
+
+
+def test_a_row_nested_past_the_parser_goes_aside_like_a_torn_one(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    for step in (2, 4):
+        _checkpoint(run, step)
+    _rows(run / "metrics.jsonl", [1, 2, 3])
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write("[" * 100_000 + "]" * 100_000 + "\n")  # RecursionError in json.loads
+    files = RunFiles(run, enabled=True)
+    lifecycle.prepare_run_dir(_resume_in_place(run, 2), run, files)
+    files.close()
+    [branch] = (run / "branches").iterdir()
+    assert _steps(run / "metrics.jsonl") == [1, 2]
+    moved = (branch / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(moved[0])["step"] == 3 and moved[1].startswith("[[[")
+
+
+@pytest.mark.timeout(60)
+def test_a_metrics_file_that_never_ends_is_refused_before_anything_moves(tmp_path):
+    from trainer.telemetry import RunFiles
+
+    run = tmp_path / "run"
+    for step in (2, 4):
+        _checkpoint(run, step)
+    (run / "metrics.jsonl").symlink_to("/dev/zero")  # read_bytes() would never return
+    files = RunFiles(run, enabled=True)
+    with pytest.raises(SpecError, match=r"metrics\.jsonl: not a regular file"):
+        lifecycle.prepare_run_dir(_resume_in_place(run, 2), run, files)
+    files.close()
+    assert (run / "checkpoint-4").is_dir() and not (run / "branches").exists()
