@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from arcctl.cli.terminal_text import log_line, one_line
+from arcctl.cli.terminal_text import clip, log_line, one_line
+
+# A one-line label longer than any terminal is wide: a run-dir value of megabytes (a task id, an
+# error, a hold reason) is cut before it is escaped and laid out, not carried through every redraw.
+LABEL_LIMIT = 2000
 
 
 def plain(value: object, style: str = "") -> Text:
-    """VALUE on one line, shown literally."""
-    return Text(one_line(str(value)), style=style)
+    """VALUE on one line, shown literally, cut at LABEL_LIMIT characters."""
+    return Text(one_line(clip(str(value), LABEL_LIMIT)), style=style)
 
 
 def lines(text: str) -> str:

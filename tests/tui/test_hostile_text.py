@@ -146,3 +146,12 @@ async def test_jobs_list_and_compare_show_a_hostile_run_name_literally(hostile_r
         await shown_on(pilot, app, CompareScreen, name, "entropy")
         await click_stays(pilot, app, "[@click=app.quit]N")
     reg.close()
+
+
+def test_a_label_of_megabytes_is_cut_before_it_is_laid_out():
+    from arcctl.tui.shown_text import LABEL_LIMIT, plain
+
+    shown = plain("\x1b]0;T\x07" + "x" * 5_000_000).plain
+    assert len(shown) < LABEL_LIMIT + 100 and shown.endswith("more characters]")
+    assert "\x1b" not in shown and shown.startswith("\\x1b]0;T\\x07x")
+    assert plain("short [b]x[/]").plain == "short [b]x[/]"
