@@ -8,6 +8,10 @@ the task and the field, never deep inside training.
 from __future__ import annotations
 
 import functools
+import gzip
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -65,18 +69,87 @@ def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
     elif name == "synthetic" or name.startswith("synthetic:"):
         tasks = _load_synthetic(name, max_tasks)
     elif name.endswith((".json", ".json.gz")):
-        if not Path(name).is_file():
+        if not os.path.lexists(name):
             raise DatasetError(f"dataset {name}: file not found")
-        tasks = load_kaggle(name)
+        tasks = _load_kaggle_checked(Path(name))  # a FIFO or folder named x.json: "not a regular file"
     elif Path(name).is_file():
-        tasks = load_kaggle(name)
+        tasks = _load_kaggle_checked(Path(name))
     elif Path(name).is_dir():
+        for f in Path(name).iterdir():  # the files load_task_dir reads
+            if f.name.endswith((".json", ".json.gz")) and f.is_file():
+                prescan(f)
         tasks = load_task_dir(name)
     else:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
     if not tasks:
         raise DatasetError(f"dataset {name}: contains no tasks")
+    _refuse_duplicate_ids(name, tasks)
     return tasks[:max_tasks] if max_tasks is not None else tasks
+
+
+def _load_kaggle_checked(path: Path) -> list[Task]:
+    prescan(path)
+    sol = solutions_path_for(path)
+    if sol is not None:
+        prescan(sol)
+    return load_kaggle(path)
+
+
+def _refuse_duplicate_ids(name: str, tasks: list[Task]) -> None:
+    """A folder holding a.json and a.json.gz gave two tasks with id `a`: eval keys the expected
+    outputs by id, so one of them was scored against the other's answers."""
+    seen: set[str] = set()
+    for t in tasks:
+        if t.task_id in seen:
+            raise DatasetError(f"dataset {name}: task id {t.task_id!r} appears more than once")
+        seen.add(t.task_id)
+
+
+# --- a cheap look at a task file before it is parsed --------------------------------------------
+#
+# json parses a whole file into lists before any grid is checked: a 900 KB .json.gz holding one
+# 10^4 x 10^4 grid took 25 s and 1 GB to refuse (10^5 x 10^5: out of memory), a gzip bomb of
+# blanks was read whole. So the raw bytes are streamed first, at most MAX_FILE_BYTES of them, and
+# a row or grid no ARC grid can have is refused where it starts, before anything is allocated.
+
+MAX_FILE_BYTES = 1 << 30  # decompressed; the largest real ARC files are a few MB
+_CHUNK = 1 << 20
+_OVERLAP = 1 << 16  # a match straddling two chunks is found when it is shorter than this
+# an array of more than MAX_SIDE plain values (no array, object or string inside): a row too wide;
+# the only arrays of plain values in ARC task and solutions files are grid rows
+_WIDE_ROW = re.compile(rb"\[(?:[^\[\]{}\",]*,){%d}" % MAX_SIDE)
+# an array of more than MAX_SIDE arrays of plain values: a grid too tall
+_TALL_GRID = re.compile(rb"\[\s*(?:\[[^\[\]{}\"]*\]\s*,\s*){%d}\[" % MAX_SIDE)
+
+
+def prescan(path: Path) -> None:
+    """Refuse, naming the file, what is not a regular file, larger than MAX_FILE_BYTES decompressed,
+    or holds a row of more than MAX_SIDE cells or a grid of more than MAX_SIDE rows."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
+            raise DatasetError(f"{path}: not a regular file")
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            tail, done = b"", 0
+            while chunk := f.read(_CHUNK):
+                buf = tail + chunk
+                for pattern, what in ((_WIDE_ROW, "a row of"), (_TALL_GRID, "a grid of")):
+                    m = pattern.search(buf)
+                    if m:
+                        at = done - len(tail) + m.start()
+                        raise DatasetError(
+                            f"{path}: byte {at}: {what} more than {MAX_SIDE} "
+                            f"{'cells' if what == 'a row of' else 'rows'}; ARC grids are at most "
+                            f"{MAX_SIDE} x {MAX_SIDE}"
+                        )
+                done += len(chunk)
+                if done > MAX_FILE_BYTES:
+                    raise DatasetError(f"{path}: more than {MAX_FILE_BYTES >> 20} MiB (decompressed)")
+                tail = buf[-_OVERLAP:]
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"{path}: cannot read ({e})") from None
 
 
 DEFAULT_SYNTHETIC = 200
