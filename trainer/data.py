@@ -110,21 +110,23 @@ def _refuse_duplicate_ids(name: str, tasks: list[Task]) -> None:
 # json parses a whole file into lists before any grid is checked: a 900 KB .json.gz holding one
 # 10^4 x 10^4 grid took 25 s and 1 GB to refuse (10^5 x 10^5: out of memory), a gzip bomb of
 # blanks was read whole. So the raw bytes are streamed first, at most MAX_FILE_BYTES of them, and
-# a row or grid no ARC grid can have is refused where it starts, before anything is allocated.
+# a row or grid far past any ARC size is refused where it starts, before anything is allocated.
+# Up to SCAN_SIDE, validate_grid refuses it after parsing, naming the task and the field.
 
 MAX_FILE_BYTES = 1 << 30  # decompressed; the largest real ARC files are a few MB
-_CHUNK = 1 << 20
-_OVERLAP = 1 << 16  # a match straddling two chunks is found when it is shorter than this
-# an array of more than MAX_SIDE plain values (no array, object or string inside): a row too wide;
-# the only arrays of plain values in ARC task and solutions files are grid rows
-_WIDE_ROW = re.compile(rb"\[(?:[^\[\]{}\",]*,){%d}" % MAX_SIDE)
-# an array of more than MAX_SIDE arrays of plain values: a grid too tall
-_TALL_GRID = re.compile(rb"\[\s*(?:\[[^\[\]{}\"]*\]\s*,\s*){%d}\[" % MAX_SIDE)
+SCAN_SIDE = 1000
+_CHUNK = 4 << 20
+_OVERLAP = 4 << 20  # a match straddling two chunks is found when it is shorter than this
+# an array of more than SCAN_SIDE plain values (no array, object or string inside): a row too
+# wide; the only arrays of plain values in ARC task and solutions files are grid rows
+_WIDE_ROW = re.compile(rb"\[(?:[^\[\]{}\",]*,){%d}" % SCAN_SIDE)
+# an array of more than SCAN_SIDE arrays of plain values: a grid too tall
+_TALL_GRID = re.compile(rb"\[\s*(?:\[[^\[\]{}\"]*\]\s*,\s*){%d}\[" % SCAN_SIDE)
 
 
 def prescan(path: Path) -> None:
     """Refuse, naming the file, what is not a regular file, larger than MAX_FILE_BYTES decompressed,
-    or holds a row of more than MAX_SIDE cells or a grid of more than MAX_SIDE rows."""
+    or holds a row of more than SCAN_SIDE cells or a grid of more than SCAN_SIDE rows."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
             raise DatasetError(f"{path}: not a regular file")
@@ -138,9 +140,9 @@ def prescan(path: Path) -> None:
                     if m:
                         at = done - len(tail) + m.start()
                         raise DatasetError(
-                            f"{path}: byte {at}: {what} more than {MAX_SIDE} "
-                            f"{'cells' if what == 'a row of' else 'rows'}; ARC grids are at most "
-                            f"{MAX_SIDE} x {MAX_SIDE}"
+                            f"{path}: byte {at}: {what} more than {SCAN_SIDE} "
+                            f"{'cells' if what == 'a row of' else 'rows'} (ARC grids are at most "
+                            f"{MAX_SIDE} x {MAX_SIDE})"
                         )
                 done += len(chunk)
                 if done > MAX_FILE_BYTES:
