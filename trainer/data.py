@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
 import os
 import re
 import stat
@@ -78,6 +79,7 @@ def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
         for f in Path(name).iterdir():  # the files load_task_dir reads
             if f.name.endswith((".json", ".json.gz")) and f.is_file():
                 prescan(f)
+                _refuse_duplicate_keys(f)
         tasks = load_task_dir(name)
     else:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
@@ -88,11 +90,42 @@ def load_tasks(dataset: str, max_tasks: int | None = None) -> list[Task]:
 
 
 def _load_kaggle_checked(path: Path) -> list[Task]:
-    prescan(path)
     sol = solutions_path_for(path)
-    if sol is not None:
-        prescan(sol)
+    for f in (path, sol) if sol is not None else (path,):
+        prescan(f)
+        _refuse_duplicate_keys(f)
     return load_kaggle(path)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return out
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def _refuse_duplicate_keys(path: Path) -> None:
+    """json keeps the last of two equal keys: a challenges file naming task `a` twice (two files
+    merged by hand), or a task with two "train" lists, lost one of them without a word. This parses
+    the file once more (jobs.arc_tasks.read_json has no hook for it); a file that does not read or
+    parse is left to the loader, whose message names the problem."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+        _STRICT.decode(raw.decode("utf-8"))
+    except _DuplicateKey as e:
+        raise DatasetError(
+            f"{path}: key {e.args[0]!r} appears twice in one object (json would keep only the last)"
+        ) from None
+    except (OSError, EOFError, ValueError, RecursionError):
+        return
 
 
 def _refuse_duplicate_ids(name: str, tasks: list[Task]) -> None:

@@ -5,7 +5,8 @@ sibling that never ends (tests/cli_jobs/test_hostile_inputs_r3_tasks.py); these 
 Holes these found: a 900 KB .json.gz holding one 10^4 x 10^4 grid took 25 s and 1 GB of memory to
 refuse (json builds every row before a grid is checked; 10^5 x 10^5 is out of memory); a gzip bomb
 was read whole; a FIFO or folder given as `x.json` was "file not found"; a folder holding a.json
-and a.json.gz gave two tasks with id `a`, and eval scored one against the other's answers."""
+and a.json.gz gave two tasks with id `a`, and eval scored one against the other's answers; a task id
+or a "train" key given twice in one object silently lost the first (json keeps the last)."""
 
 from __future__ import annotations
 
@@ -139,4 +140,39 @@ def test_one_task_id_twice_in_a_folder_is_refused(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(first.to_dict()))
     (tmp_path / "a.json.gz").write_bytes(gzip.compress(json.dumps(second.to_dict()).encode()))
     with pytest.raises(DatasetError, match=f"^dataset {tmp_path}: task id 'a' appears more than once$"):
+        load_tasks(str(tmp_path))
+
+
+TASK = '{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}'
+
+
+@pytest.mark.parametrize(
+    "challenges, solutions, bad, key",
+    [
+        ('{"a": %s, "b": %s, "a": %s}' % (TASK, TASK, TASK), None, "x_challenges.json", "a"),
+        (
+            '{"a": {"train": [], "train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}}',
+            None,
+            "x_challenges.json",
+            "train",
+        ),
+        ('{"a": %s}' % TASK, '{"a": [[[1]]], "a": [[[2]]]}', "x_solutions.json", "a"),
+    ],
+)
+def test_a_key_given_twice_in_one_object_is_refused(tmp_path, challenges, solutions, bad, key):
+    (tmp_path / "x_challenges.json").write_text(challenges)
+    if solutions:
+        (tmp_path / "x_solutions.json").write_text(solutions)
+    with pytest.raises(DatasetError) as err:
+        load_tasks(str(tmp_path / "x_challenges.json"))
+    assert (
+        str(err.value) == f"{tmp_path / bad}: key {key!r} appears twice in one object (json would keep only the last)"
+    )
+
+
+def test_a_key_given_twice_in_a_task_folder_file_is_refused(tmp_path):
+    (tmp_path / "t.json").write_text(
+        '{"train": [], "test": [{"input": [[1]]}], "train": [{"input": [[1]], "output": [[2]]}]}'
+    )
+    with pytest.raises(DatasetError, match="t.json: key 'train' appears twice in one object"):
         load_tasks(str(tmp_path))
