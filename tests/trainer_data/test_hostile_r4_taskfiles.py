@@ -158,6 +158,7 @@ TASK = '{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}
         ),
         ('{"a": %s}' % TASK, '{"a": [[[1]]], "a": [[[2]]]}', "x_solutions.json", "a"),
     ],
+    ids=["task_id", "train_key", "solutions"],
 )
 def test_a_key_given_twice_in_one_object_is_refused(tmp_path, challenges, solutions, bad, key):
     (tmp_path / "x_challenges.json").write_text(challenges)
