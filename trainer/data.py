@@ -188,15 +188,19 @@ def prescan(path: Path) -> None:
 
 
 DEFAULT_SYNTHETIC = 200
+MAX_SYNTHETIC = 100_000
 
 
 def _load_synthetic(name: str, max_tasks: int | None) -> list[Task]:
     n = DEFAULT_SYNTHETIC
     if ":" in name:
         arg = name.split(":", 1)[1]
-        if not arg.isdigit() or int(arg) < 1:
+        # isascii: "²".isdigit() is true and int("²") a ValueError traceback
+        if not (arg.isascii() and arg.isdigit()) or int(arg) < 1:
             raise DatasetError(f"dataset {name}: expected synthetic:N with N a positive integer")
         n = int(arg)
+        if n > MAX_SYNTHETIC:  # ~1.3 ms and a few KB each: synthetic:10**9 ran for weeks, then out of memory
+            raise DatasetError(f"dataset {name}: at most {MAX_SYNTHETIC} synthetic tasks")
     if max_tasks is not None:
         n = min(n, max_tasks)
     from trainer.synthetic import generate_tasks
