@@ -49,9 +49,13 @@ class Augmentation:
         return np.asarray(self.color_map, dtype=np.int64)[a].tolist()
 
     def invert_grid(self, grid: Grid) -> Grid:
-        a = np.asarray(grid, dtype=np.int64)
-        if a.ndim != 2 or a.size == 0 or a.min() < 0 or a.max() > 9:
-            raise ValueError("invert_grid needs a non-empty 2-D grid of colours 0..9")
+        from trainer.grid_scoring import as_grid
+
+        # strict, as scoring is: np.asarray(..., int64) made [[1.5]] or [[True]] a grid of 1s and
+        # raised OverflowError (no ValueError) on a cell past 64 bits
+        a = as_grid(grid)
+        if a is None:
+            raise ValueError("invert_grid needs a 2-D grid of integer colours 0..9, sides 1..30")
         inverse = np.argsort(np.asarray(self.color_map))
         a = np.rot90(inverse[a], -self.rot90)
         if self.flip:

@@ -129,12 +129,13 @@ def execute(
     planned: Sequence[Planned], completions: Sequence[Any], sandbox: Any, prefix: str | None = None
 ) -> list[dict[str, Any]]:
     """Prediction records (without scores): program, error kind, outputs in the original frame."""
-    from trainer.extract import extract_program
+    from trainer.extract import extract_program, too_long
     from trainer.prompts import ASSISTANT_PREFIX
 
     prefix = ASSISTANT_PREFIX if prefix is None else prefix
     programs = [extract_program(c.text, prefix) for c in completions]
-    runnable = [i for i, p in enumerate(programs) if p is not None]
+    refused = {i: why for i, p in enumerate(programs) if (why := too_long(p))}
+    runnable = [i for i, p in enumerate(programs) if p is not None and i not in refused]
     results: dict[int, Any] = {}
     if runnable:
         inputs = []
@@ -165,6 +166,8 @@ def execute(
             rec["attempt"] = pl.attempt_index
         if prog is None:
             rec.update(error=evalmetrics.NO_CODE, detail="no python code in the completion")
+        elif i in refused:
+            rec.update(error=evalmetrics.PARSE, detail=refused[i])
         else:
             r = results[i]
             outs = None if r.error else _invert(pl.aug, list(r.outputs or []))

@@ -13,8 +13,14 @@ import re
 
 from trainer.prompts import ASSISTANT_PREFIX
 
-_OPEN = re.compile(r"```[ \t]*(python3?|py)?[ \t]*\r?\n", re.IGNORECASE)
+# Possessive blanks (`*+`): with `[ \t]*(python3?|py)?[ \t]*` the two runs could share the blanks
+# after a fence in every split, so "```" followed by 16k spaces and no newline took 7 s to refuse
+# and a degenerate completion of a megabyte of them hours (quadratic backtracking).
+_OPEN = re.compile(r"```[ \t]*+(?:(python3?|py)[ \t]*+)?\r?\n", re.IGNORECASE)
 _FENCE = "```"
+# Longest program sent to the sandbox. Real programs are a few KB; past about a megabyte the
+# sandbox's frames overflow and one program held a whole reward batch for minutes.
+MAX_PROGRAM_CHARS = 200_000
 
 
 def open_block_code(prefix: str | None) -> str | None:
@@ -40,7 +46,7 @@ def _first_block(text: str) -> str | None:
 
 def extract_program(completion_text: str | None, prefix: str | None = ASSISTANT_PREFIX) -> str | None:
     """The program text, or None when the completion contains no code at all."""
-    if not completion_text:
+    if not completion_text or not isinstance(completion_text, str):  # bytes from a server: no code
         return None
     text = completion_text
     if prefix and text.startswith(prefix):  # a full transcript rather than only the continuation
@@ -54,3 +60,10 @@ def extract_program(completion_text: str | None, prefix: str | None = ASSISTANT_
     if code is None or not code.strip():
         return None
     return code.rstrip() + "\n"
+
+
+def too_long(program: str | None) -> str:
+    """Why `program` is not sent to the sandbox ("" when it may be)."""
+    if program is not None and len(program) > MAX_PROGRAM_CHARS:
+        return f"program of {len(program)} characters, longer than {MAX_PROGRAM_CHARS}"
+    return ""

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from jobs.errors import SpecError
-from trainer.data import Grid, Task
-from trainer.extract import extract_program
+from trainer.data import MAX_SIDE, Grid, Task
+from trainer.extract import extract_program, too_long
 from trainer.prompts import ASSISTANT_PREFIX
 
 REWARD_NAMES = ("arc-v0", "arc-v1", "arc-v2-no-pixel-score")
@@ -25,16 +25,40 @@ class GridScore:
     pixel_score: float
 
 
+def as_grid(value: Any) -> "np.ndarray | None":
+    """`value` as an ARC grid array (2-D, sides 1..30, integer colours 0..9, as the sandbox checks
+    a program's output), else None. Scoring anything else gave wrong scores: [[1.0]] and [[True]]
+    equalled [[1]], an object array whose cells compare equal to anything matched every cell, and
+    a 10^4-wide output made the best-overlap search below slice 10^8 times."""
+    if type(value) is np.ndarray:
+        arr = value
+        if arr.ndim != 2 or arr.dtype.kind not in "iu":
+            return None
+    elif type(value) in (list, tuple) and 1 <= len(value) <= MAX_SIDE:
+        width = len(value[0]) if type(value[0]) in (list, tuple) else 0
+        for row in value:  # exact types, as the sandbox: bools, floats, subclasses are no cells
+            if type(row) not in (list, tuple) or len(row) != width:
+                return None
+            if not all(t is int or issubclass(t, np.integer) for t in set(map(type, row))):
+                return None
+        try:
+            arr = np.array(value, dtype=np.int64)
+        except OverflowError:  # a cell past 64 bits
+            return None
+    else:
+        return None
+    if not (1 <= arr.shape[0] <= MAX_SIDE and 1 <= arr.shape[1] <= MAX_SIDE) or arr.min() < 0 or arr.max() > 9:
+        return None
+    return arr
+
+
 def pixel_score(output: Any, expected: Any) -> float:
     """Share of matching cells. Shapes that differ are compared at their best overlap: along each
     axis the shorter grid slides over the longer one, and matches are divided by the area of the
-    bounding shape (max height x max width), so a wrong shape never scores 1."""
-    try:
-        a = np.asarray(output)
-        b = np.asarray(expected)
-    except (ValueError, TypeError):
-        return 0.0
-    if a.ndim != 2 or b.ndim != 2 or a.size == 0 or b.size == 0:
+    bounding shape (max height x max width), so a wrong shape never scores 1. Anything that is not
+    a grid (as_grid) scores 0."""
+    a, b = as_grid(output), as_grid(expected)
+    if a is None or b is None:
         return 0.0
     if a.shape == b.shape:
         return float((a == b).mean())
@@ -53,18 +77,17 @@ def pixel_score(output: Any, expected: Any) -> float:
 
 
 def grid_score(output: Any, expected: Grid) -> GridScore:
-    try:
-        a = np.asarray(output)
-        correct = a.shape == np.shape(expected) and bool((a == np.asarray(expected)).all())
-    except (ValueError, TypeError):
-        correct = False
-    return GridScore(correct, 1.0 if correct else pixel_score(output, expected))
+    a, b = as_grid(output), as_grid(expected)
+    if a is None or b is None:
+        return GridScore(False, 0.0)
+    correct = a.shape == b.shape and bool((a == b).all())
+    return GridScore(correct, 1.0 if correct else pixel_score(a, b))
 
 
 def score_outputs(outputs: Sequence[Grid] | None, expected: Sequence[Grid]) -> dict[str, float]:
     """Compare outputs[i] with expected[i]. No outputs (or the wrong number) scores 0 everywhere."""
     n = len(expected)
-    if outputs is None or len(outputs) != n or n == 0:
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != n or n == 0:
         return {"correct_grids": 0.0, "pixel_score": 0.0, "n_correct": 0, "n": n}
     scores = [grid_score(o, e) for o, e in zip(outputs, expected)]
     n_correct = sum(s.correct for s in scores)
@@ -126,8 +149,12 @@ def score_task_outputs(
     n_train = len(task.train)
     expected_train = [p.output for p in task.train]
     known_test = [(i, p.output) for i, p in enumerate(task.test) if p.output is not None]
-    if error is None and (outputs is None or len(outputs) != n_train + len(task.test)):
+    if error is None and (not isinstance(outputs, (list, tuple)) or len(outputs) != n_train + len(task.test)):
         error, detail = "invalid_output", detail or "wrong number of outputs"
+    if error is None:  # the sandbox checked them; any other caller's grids are checked as strictly
+        bad = next((i for i, g in enumerate(outputs) if as_grid(g) is None), None)  # type: ignore[arg-type]
+        if bad is not None:
+            error, detail = "invalid_output", detail or f"output {bad} is not a grid of colours 0..9, sides 1..30"
     if error is not None:
         outputs = None
     train = score_outputs(None if outputs is None else outputs[:n_train], expected_train)  # type: ignore[arg-type]
@@ -171,7 +198,8 @@ def score_completions(
         raise ValueError(f"{len(completions)} completions for {len(tasks)} tasks")
     reward_value(reward_name, {}, False)  # fail fast on an unknown name, before running anything
     programs = [extract_program(c, prefix) for c in completions]
-    runnable = [i for i, p in enumerate(programs) if p is not None]
+    refused = {i: why for i, p in enumerate(programs) if (why := too_long(p))}
+    runnable = [i for i, p in enumerate(programs) if p is not None and i not in refused]
     results: dict[int, Any] = {}
     if runnable:
         # one inputs list per distinct task object: the GRPO group of a prompt shares it, and the
@@ -188,6 +216,9 @@ def score_completions(
                     None, task, reward_name, error="parse", program=None, detail="no ```python block in the completion"
                 )
             )
+            continue
+        if i in refused:
+            out.append(score_task_outputs(None, task, reward_name, error="parse", program=program, detail=refused[i]))
             continue
         r = results[i]
         out.append(

@@ -76,18 +76,55 @@ def load_targets(p: Any) -> list[Any]:
 def read_state(checkpoint: str, targets: list[Any]) -> dict[str, Any]:
     path = Path(checkpoint) / HER_STATE
     try:
-        state = json.loads(path.read_text())
-        index, task_id = int(state["target"]), str(state["task_id"])
-        int(state["epoch"]), int(state["step"])
+        state = _checked_state(path)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SpecError(
             f"{checkpoint}: not a HER checkpoint ({HER_STATE}: {e}); to start from its weights give it as adapter_path"
         ) from None
+    index, task_id = state["target"], state["task_id"]
     if index >= len(targets) or targets[index].task_id != task_id:
         raise SpecError(
             f"{checkpoint}: was on target {task_id!r} (number {index + 1}), which is not target "
             f"{index + 1} of this job; keep the parent's dataset and task_ids when resuming or forking"
         )
+    return state
+
+
+def _checked_state(path: Path) -> dict[str, Any]:
+    """her_state.json with every field the job reads, of the type it reads it as. A hand-edited or
+    foreign file stopped the job mid-run: a FIFO hung it, `"epoch": Infinity` was an OverflowError
+    traceback, a `target` of -1 (with the last target's id) restarted every target from the last,
+    a missing `done` or a `results` entry without `best_pixel_score` was a KeyError after the
+    model had loaded."""
+    import os
+    import stat
+
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file")
+    state = rundir.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(state, dict):
+        raise ValueError(f"expected an object, got {type(state).__name__}")
+
+    def count(key: str) -> int:
+        v = state[key]
+        if type(v) is not int or v < 0:
+            raise ValueError(f"{key} is {v!r}, expected an integer >= 0")
+        return v
+
+    count("target"), count("epoch"), count("step")
+    if not isinstance(state["task_id"], str):
+        raise ValueError(f"task_id is {state['task_id']!r}, expected a string")
+    if type(state["done"]) is not bool:
+        raise ValueError(f"done is {state['done']!r}, expected true or false")
+    results = state.get("results", {})
+    if not isinstance(results, dict):
+        raise ValueError("results is not an object")
+    for tid, r in results.items():
+        score = r.get("best_pixel_score") if isinstance(r, dict) else None
+        if type(score) not in (int, float) or not 0 <= score <= 1:
+            raise ValueError(f"results[{tid!r}] has no best_pixel_score in 0..1")
+        if r.get("solved_at", 0) is not None and type(r.get("solved_at")) is not int:
+            raise ValueError(f"results[{tid!r}] has no solved_at (an epoch or null)")
     return state
 
 

@@ -29,6 +29,14 @@ def refine_tasks(p: Any) -> tuple[list, list[refine.Attempt]]:
     kept = refine.select_records(doc, p.refine_dataset, shapes, p.task_ids, p.max_tasks)
     attempts = [doc.records[i] for i in kept]
     tasks = [by_id[a.task_id] for a in attempts]
+    for i, a, t in zip(kept, attempts, tasks):
+        # select_records checks the feedback pairs, not these: 3 test outputs for a 1-test task
+        # scored the "before" program as correct on the first, the other two unread
+        if a.test_outputs is not None and len(a.test_outputs) != len(t.test):
+            raise SpecError(
+                f"refine_dataset {p.refine_dataset}: record {i} (task {a.task_id}): "
+                f"{len(a.test_outputs)} test_outputs, the task has {len(t.test)} test inputs"
+            )
     return tasks, attempts
 
 
@@ -36,13 +44,19 @@ def before_metrics(attempts: list[refine.Attempt], truth: dict[str, dict[str, An
     """The eval metrics of the earlier programs themselves (the "before" of a refine evaluation)."""
     from jobs import evalmetrics
 
-    preds = [
-        {
-            "task_id": a.task_id,
-            "error": a.error,
-            "train_outputs": None if a.error else [p.output for p in a.pairs],
-            "test_outputs": None if a.error else a.test_outputs,
-        }
-        for a in attempts
-    ]
+    preds = []
+    for a in attempts:
+        error = a.error
+        # a program that ran cleanly has an output for every train pair: a record without one
+        # counted as valid outputs in the "before" column
+        if error is None and any(p.output is None for p in a.pairs):
+            error = "invalid_output"
+        preds.append(
+            {
+                "task_id": a.task_id,
+                "error": error,
+                "train_outputs": None if error else [p.output for p in a.pairs],
+                "test_outputs": None if error else a.test_outputs,
+            }
+        )
     return evalmetrics.compute_metrics(preds, {t: truth[t] for t in dict.fromkeys(a.task_id for a in attempts)})

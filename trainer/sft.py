@@ -13,7 +13,6 @@ Telemetry (metrics.jsonl / events.jsonl / checkpoints) is the same as for GRPO.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
@@ -163,20 +162,25 @@ def completion_for(program: str) -> str:
 
 def load_program_tasks(path: str, max_tasks: int | None) -> list[tuple[Any, str]]:
     """(Task, program) pairs from a file of tasks with known programs; errors name file and task."""
-    from trainer.data import DatasetError, task_from_dict
+    from jobs.rundir import loads
+    from trainer.data import DatasetError, prescan, task_from_dict
 
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"dataset {path}: file not found (SFT needs tasks with programs, or synthetic_tasks > 0)")
+    prescan(p)  # as for task files: a 10^4-wide row is refused before json builds it
     items: list[tuple[str, Any]] = []
     try:
+        # jobs.rundir.loads: json.loads raised RecursionError (a traceback) on 100k `[`
         if p.suffix == ".jsonl":
-            for n, line in enumerate(p.read_text().splitlines(), 1):
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip():
-                    obj = json.loads(line)
+                    obj = loads(line)
+                    if not isinstance(obj, dict):  # obj.get raised AttributeError
+                        raise DatasetError(f"{path}: line {n}: expected an object, got {type(obj).__name__}")
                     items.append((str(obj.get("task_id", f"line{n}")), obj))
         else:
-            raw = json.loads(p.read_text())
+            raw = loads(p.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise DatasetError(f"{path}: expected an object mapping task id to task")
             items = [(str(k), v) for k, v in raw.items()]
@@ -200,9 +204,13 @@ def task_program_pairs(p: Any) -> list[tuple[Any, str]]:
         from trainer.data import DEFAULT_SYNTHETIC
 
         arg = name.partition(":")[2]
-        if arg and not arg.isdigit():
+        if arg and not (arg.isascii() and arg.isdigit()):  # "²".isdigit(): int() raised
             raise SpecError(f"dataset {name}: expected synthetic:N with N a positive integer")
         n = int(arg) if arg else DEFAULT_SYNTHETIC
+    from trainer.data import MAX_SYNTHETIC
+
+    if n > MAX_SYNTHETIC:
+        raise SpecError(f"synthetic tasks: {n} asked, at most {MAX_SYNTHETIC}")
     if n > 0:
         from trainer.synthetic import generate_tasks
 
