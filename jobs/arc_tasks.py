@@ -7,15 +7,17 @@ field before anything is queued.
 from __future__ import annotations
 
 import gzip
+import json
 import numbers
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobsError
-from jobs.rundir import loads
+from jobs.rundir import json_int
 
 Grid = list[list[int]]
 
@@ -118,21 +120,90 @@ def task_from_dict(task_id: str, raw: Any, where: str = "") -> Task:
 # --- Kaggle-format files ----------------------------------------------------------------------
 
 
-def read_json(path: Path) -> Any:
+# --- reading a task file ----------------------------------------------------------------------
+#
+# json parses a whole file into lists before any grid is checked: a 900 KB .json.gz holding one
+# 10^4 x 10^4 grid took 25 s and 1 GB to refuse (10^5 x 10^5: out of memory), a gzip bomb of
+# blanks was read whole. So the bytes are scanned as they are read, at most MAX_FILE_BYTES of
+# them, and a row or grid far past any ARC size is refused where it starts, before json builds
+# it. Up to SCAN_SIDE, validate_grid refuses it after parsing, naming the task and the field.
+
+MAX_FILE_BYTES = 1 << 30  # decompressed; the largest real ARC files are a few MB
+SCAN_SIDE = 1000
+_CHUNK = 4 << 20
+_OVERLAP = 4 << 20  # a match straddling two chunks is found when it is shorter than this
+# an array of more than SCAN_SIDE plain values (no array, object or string inside): a row too
+# wide; the only arrays of plain values in ARC task and solutions files are grid rows
+_WIDE_ROW = re.compile(rb"\[(?:[^\[\]{}\",]*,){%d}" % SCAN_SIDE)
+# an array of more than SCAN_SIDE arrays of plain values: a grid too tall
+_TALL_GRID = re.compile(rb"\[\s*(?:\[[^\[\]{}\"]*\]\s*,\s*){%d}\[" % SCAN_SIDE)
+
+
+def read_scanned(path: Path) -> bytes:
+    """The bytes of a task file (gunzipped), refusing, naming the file, what is not a regular file,
+    larger than MAX_FILE_BYTES decompressed, or holds a row of more than SCAN_SIDE cells or a grid
+    of more than SCAN_SIDE rows."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a link to /dev/zero would never end
             raise DatasetError(f"{path}: not a regular file")
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                text = f.read()
-        else:
-            text = path.read_text(encoding="utf-8")
+        opener = gzip.open if path.name.endswith(".gz") else open
+        chunks: list[bytes] = []
+        with opener(path, "rb") as f:
+            tail, done = b"", 0
+            while chunk := f.read(_CHUNK):
+                buf = tail + chunk
+                for pattern, what in ((_WIDE_ROW, "a row of"), (_TALL_GRID, "a grid of")):
+                    m = pattern.search(buf)
+                    if m:
+                        at = done - len(tail) + m.start()
+                        raise DatasetError(
+                            f"{path}: byte {at}: {what} more than {SCAN_SIDE} "
+                            f"{'cells' if what == 'a row of' else 'rows'} (ARC grids are at most "
+                            f"{MAX_SIDE} x {MAX_SIDE})"
+                        )
+                done += len(chunk)
+                if done > MAX_FILE_BYTES:
+                    raise DatasetError(f"{path}: more than {MAX_FILE_BYTES >> 20} MiB (decompressed)")
+                chunks.append(chunk)
+                tail = buf[-_OVERLAP:]
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"{path}: cannot read ({e})") from None
+    return b"".join(chunks)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return out
+
+
+# json keeps the last of two equal keys: a challenges file naming task `a` twice (two files merged
+# by hand), or a task with two "train" lists, lost one of them without a word
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_int=json_int)
+
+
+def read_json(path: Path) -> Any:
+    raw = read_scanned(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise DatasetError(f"{path}: cannot read ({e})") from None
     try:
-        return loads(text)  # json.load raised RecursionError on a file of 100k `[`
+        return _STRICT.decode(text)
+    except _DuplicateKey as e:
+        raise DatasetError(
+            f"{path}: key {e.args[0]!r} appears twice in one object (json would keep only the last)"
+        ) from None
+    except RecursionError:  # the C decoder's on 100k `[`
+        raise DatasetError(f"{path}: not valid JSON (JSON nested too deeply)") from None
     except ValueError as e:
         where = f" at line {e.lineno} column {e.colno}" if hasattr(e, "lineno") else ""
         raise DatasetError(f"{path}: not valid JSON ({getattr(e, 'msg', e)}{where})") from None
@@ -185,4 +256,10 @@ def load_task_dir(path: str | os.PathLike[str]) -> list[Task]:
     files = sorted(p for p in folder.iterdir() if p.name.endswith((".json", ".json.gz")) and p.is_file())
     if not files:
         raise DatasetError(f"{folder}: folder has no .json task files")
-    return [task_from_dict(f.name.split(".json")[0], read_json(f), f"{f}: ") for f in files]
+    tasks = [task_from_dict(f.name.split(".json")[0], read_json(f), f"{f}: ") for f in files]
+    seen: dict[str, Path] = {}
+    for f, t in zip(files, tasks):  # a.json and a.json.gz: eval keys the expected outputs by id
+        if t.task_id in seen:
+            raise DatasetError(f"{folder}: task id {t.task_id!r} is both {seen[t.task_id].name} and {f.name}")
+        seen[t.task_id] = f
+    return tasks

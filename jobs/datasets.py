@@ -17,6 +17,9 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "arcagi2/train": ("arcagi2", "train"),
     "arcagi2/eval": ("arcagi2", "eval"),
 }
+# synthetic:N at most: ~1.3 ms and a few KB a task, synthetic:10**9 would generate for weeks, then
+# run out of memory (checked at render and by the trainer)
+MAX_SYNTHETIC = 100_000
 # the Kaggle files' own words for the splits
 SPLIT_ALIASES = {"training": "train", "evaluation": "eval"}
 

@@ -111,7 +111,7 @@ def _file_ids(dataset: str) -> frozenset[str]:
 def _dataset(dataset: str) -> None:
     """What the trainer's task loader takes: a built-in name, synthetic[:N], a file or a folder
     of task files. A typo ('arc1/trian') would otherwise fail only once the job has started."""
-    from jobs.datasets import BUILTIN, builtin_hint
+    from jobs.datasets import BUILTIN, MAX_SYNTHETIC, builtin_hint
     from jobs.sweep import suggest
 
     name = dataset.strip()
@@ -121,6 +121,8 @@ def _dataset(dataset: str) -> None:
         n = name.partition(":")[2]
         if not (n.isascii() and n.isdigit() and int(n) >= 1):
             raise SpecError(f"dataset {dataset!r}: expected synthetic:N with N a positive whole number")
+        if int(n) > MAX_SYNTHETIC:
+            raise SpecError(f"dataset {dataset!r}: at most {MAX_SYNTHETIC} synthetic tasks")
         return
     path = Path(name)
     try:

@@ -33,7 +33,7 @@ from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported 
     METRICS,
     LocalFS,
     RunFS,
-    _int_or_inf,
+    json_int,
     loads,
 )
 from jobs.rundir import MAX_LINE_BYTES as _READER_LINE_LIMIT
@@ -345,7 +345,7 @@ def _no_constant(token: str) -> Any:
 
 # The decoder readers use (jobs.rundir.loads: an integer past float range reads as inf), except
 # that NaN / Infinity tokens, which Python's json writes but no other JSON reader takes, are refused.
-_STRICT_DECODER = json.JSONDecoder(parse_int=_int_or_inf, parse_constant=_no_constant)
+_STRICT_DECODER = json.JSONDecoder(parse_int=json_int, parse_constant=_no_constant)
 
 
 def strict_loads(line: str | bytes) -> Any:

@@ -192,6 +192,8 @@ def select_records(
             raise RefineDataError(f"{where}: test_index {att.test_index}, the task has {n_test} test inputs")
         if len(att.pairs) != n_train:
             raise RefineDataError(f"{where}: {len(att.pairs)} feedback pairs, the task has {n_train} train pairs")
+        if att.test_outputs is not None and len(att.test_outputs) != n_test:  # extra outputs scored as correct
+            raise RefineDataError(f"{where}: {len(att.test_outputs)} test_outputs, the task has {n_test} test inputs")
         if wanted is not None and att.task_id not in wanted:
             continue
         if att.task_id not in chosen:

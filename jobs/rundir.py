@@ -232,13 +232,13 @@ LONG_LINE_HEAD = 64 << 10
 READ_PIECE = 16 << 20
 
 
-def _int_or_inf(digits: str) -> int | float:
+def json_int(digits: str) -> int | float:
     # An integer past float range (1e400 written out) would raise OverflowError wherever a reader
     # turns it into a float: read it as inf, the value 1e400 gets, which readers already handle.
     return int(digits) if len(digits) < 309 else float(digits)
 
 
-_DECODER = json.JSONDecoder(parse_int=_int_or_inf)
+_DECODER = json.JSONDecoder(parse_int=json_int)
 
 
 def loads(raw: str | bytes) -> Any:

@@ -162,25 +162,27 @@ def completion_for(program: str) -> str:
 
 def load_program_tasks(path: str, max_tasks: int | None) -> list[tuple[Any, str]]:
     """(Task, program) pairs from a file of tasks with known programs; errors name file and task."""
+    from jobs.arc_tasks import read_scanned
     from jobs.rundir import loads
-    from trainer.data import DatasetError, prescan, task_from_dict
+    from trainer.data import DatasetError, task_from_dict
 
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"dataset {path}: file not found (SFT needs tasks with programs, or synthetic_tasks > 0)")
-    prescan(p)  # as for task files: a 10^4-wide row is refused before json builds it
+    # as for task files: a 10^4-wide row is refused before json builds it
+    text = read_scanned(p).decode("utf-8", errors="replace")
     items: list[tuple[str, Any]] = []
     try:
         # jobs.rundir.loads: json.loads raised RecursionError (a traceback) on 100k `[`
         if p.suffix == ".jsonl":
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            for n, line in enumerate(text.splitlines(), 1):
                 if line.strip():
                     obj = loads(line)
                     if not isinstance(obj, dict):  # obj.get raised AttributeError
                         raise DatasetError(f"{path}: line {n}: expected an object, got {type(obj).__name__}")
                     items.append((str(obj.get("task_id", f"line{n}")), obj))
         else:
-            raw = loads(p.read_text(encoding="utf-8"))
+            raw = loads(text)
             if not isinstance(raw, dict):
                 raise DatasetError(f"{path}: expected an object mapping task id to task")
             items = [(str(k), v) for k, v in raw.items()]

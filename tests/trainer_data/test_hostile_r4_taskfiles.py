@@ -18,7 +18,7 @@ import tracemalloc
 
 import pytest
 
-from trainer import data
+from jobs import arc_tasks
 from trainer.data import DatasetError, load_tasks
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,7 +79,7 @@ def test_a_huge_grid_in_the_solutions_sibling_names_that_file(tmp_path):
 
 
 def test_a_gzip_bomb_is_refused_at_the_cap_not_read_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 4 << 20)  # the real cap is 1 GiB: the same code, sooner
+    monkeypatch.setattr(arc_tasks, "MAX_FILE_BYTES", 4 << 20)  # the real cap is 1 GiB: the same code, sooner
     path = tmp_path / "bomb_challenges.json.gz"
     _gz_repeated(path, b"{", b" " * (1 << 20), 8, b"}")
     with pytest.raises(DatasetError, match=f"^{path}: more than 4 MiB \\(decompressed\\)$"):
@@ -139,7 +139,7 @@ def test_one_task_id_twice_in_a_folder_is_refused(tmp_path):
     first, second = load_tasks("arc1/train", 2)  # real tasks, different answers
     (tmp_path / "a.json").write_text(json.dumps(first.to_dict()))
     (tmp_path / "a.json.gz").write_bytes(gzip.compress(json.dumps(second.to_dict()).encode()))
-    with pytest.raises(DatasetError, match=f"^dataset {tmp_path}: task id 'a' appears more than once$"):
+    with pytest.raises(DatasetError, match=f"^{tmp_path}: task id 'a' is both a.json and a.json.gz$"):
         load_tasks(str(tmp_path))
 
 
