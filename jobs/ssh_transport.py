@@ -462,79 +462,10 @@ class SSHPool:
     def download_dir(
         self, alias: str, remote: str, local: str | Path, on_bytes: Callable[[int], None] | None = None
     ) -> int:
-        """Copy a remote directory tree to `local` (must not exist); written into a hidden folder
-        of a unique name that this call creates (`.NAME.XXXX.partial`) and renamed at the end, so an
-        interrupted copy never looks complete and no folder of the user's is ever removed. Returns
-        bytes; `on_bytes(n)` is told of every chunk as it arrives (progress bars)."""
-        import tempfile
+        """Copy a remote directory tree to `local` (jobs.ssh_fetch.download_dir); returns bytes."""
+        from jobs.ssh_fetch import download_dir
 
-        local = Path(local)
-        if local.exists():
-            raise RemoteError(f"destination {local} already exists; not overwriting it")
-        total = 0
-
-        def walk(s: paramiko.SFTPClient, src: str, dst: Path) -> None:
-            nonlocal total
-            dst.mkdir(parents=True, exist_ok=True)
-            for a in s.listdir_attr(src):
-                rp = posixpath.join(src, a.filename)
-                if stat.S_ISDIR(a.st_mode or 0):
-                    walk(s, rp, dst / a.filename)
-                else:
-                    target = a
-                    if not stat.S_ISREG(a.st_mode or 0):  # a link: what it points to
-                        try:
-                            target = s.stat(rp)
-                        except FileNotFoundError:
-                            raise RemoteError(f"{alias}:{rp} is a broken link; not copying it (nothing was fetched)")
-                    if not stat.S_ISREG(target.st_mode or 0):
-                        # the server's open of a named pipe waits for a writer (the copy hung), a
-                        # link to /dev/zero filled this disk, and a link to a folder (maybe a loop)
-                        # is not followed: refused, the partial copy removed, nothing half-done
-                        kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
-                        raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
-                    seen = [0]
-
-                    def chunk(got: int, _size: int) -> None:
-                        if on_bytes is not None:
-                            on_bytes(got - seen[0])
-                        seen[0] = got
-
-                    s.get(rp, str(dst / a.filename), callback=chunk)
-                    total += target.st_size or 0
-
-        from jobs.sftp_runfs import SFTPFS
-
-        if not SFTPFS(alias, self).exists(remote):
-            raise RemoteError(f"{remote} does not exist on {alias}")
-        import shutil
-
-        blocked = next((p for p in local.parents if p.exists() and not p.is_dir()), None)
-        if blocked is not None:
-            raise RemoteError(f"{local}: cannot put the copy there ({blocked} is a file)")
-        try:
-            local.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name}.", suffix=".partial"))
-        except OSError as e:
-            raise RemoteError(f"{local}: cannot write the copy there ({e.strerror or e})") from None
-        try:
-            # the copy goes one level down: the system-ssh copier creates its destination itself
-            partial = tmp / local.name
-            if self.transport(alias) == "openssh":
-                total = self.openssh().download_dir(alias, remote, partial)
-            else:
-                try:
-                    self.sftp_call(alias, lambda s: walk(s, remote, partial))
-                except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as e:
-                    # a file removed or unreadable during the copy: one line, not a traceback
-                    raise RemoteError(f"copy of {remote} from {alias} failed: {e.strerror or e}") from None
-            try:
-                partial.rename(local)
-            except OSError as e:
-                raise RemoteError(f"{local}: cannot write the copy there ({e.strerror or e})") from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return total
+        return download_dir(self, alias, remote, Path(local), on_bytes)
 
 
 # What one remote command may print (stdout and stderr together): scheduler listings of thousands of

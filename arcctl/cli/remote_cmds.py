@@ -17,16 +17,15 @@ from arcctl.cli.terminal_text import one_line
 
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
-    """Copy into a fresh hidden folder beside TARGET, then rename: TARGET appears whole or not at
-    all, and a folder of the user's with a likely name (`TARGET.partial`) is never touched. Only
-    regular files and folders are copied: a link to /dev/zero or a named pipe in a checkpoint
-    would never end, a link to a folder (`/`) could copy the whole machine; each is refused,
-    naming it, and nothing is left behind."""
+    """Copy the checkpoint at SRC to TARGET, staged (jobs.staged_dir): TARGET appears whole or not
+    at all. Only regular files and folders are copied: a link to /dev/zero or a named pipe in a
+    checkpoint would never end, a link to a folder (`/`) could copy the whole machine; each is
+    refused, naming it, and nothing is left behind."""
     import shutil
     import stat
-    import tempfile
 
     from jobs.errors import SpecError
+    from jobs.staged_dir import staged_dir
 
     def copy(s: str, d: str) -> str:
         if not stat.S_ISREG(os.stat(s).st_mode):
@@ -42,22 +41,11 @@ def _copy_checkpoint(src: str, target: Path, advance) -> int:
                 raise SpecError(f"{path}: a link to a folder ({os.path.realpath(path)}); the checkpoint is not copied")
         return []
 
-    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        raise SpecError(f"{target}: cannot put the checkpoint there ({blocked} is a file)")
-    tmp = None
-    done = False
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
-        shutil.copytree(src, tmp, copy_function=copy, ignore=linked_folders, dirs_exist_ok=True)
-        tmp.rename(target)
-        done = True
-    except OSError as e:
-        raise SpecError(f"{target}: cannot write the checkpoint there ({e.strerror or e})") from None
-    finally:
-        if tmp is not None and not done:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with staged_dir(target, "the checkpoint", SpecError) as partial:
+        try:
+            shutil.copytree(src, partial, copy_function=copy, ignore=linked_folders)
+        except OSError as e:
+            raise SpecError(f"{target}: cannot write the checkpoint there ({e.strerror or e})") from None
     return sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
 
 

@@ -1,0 +1,73 @@
+"""`arcctl fetch` of a remote run's checkpoint: the directory tree copied over SFTP (or the
+system ssh), regular files and folders only, into a folder that appears whole or not at all."""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from jobs.errors import RemoteError
+from jobs.staged_dir import staged_dir
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from jobs.ssh_transport import SSHPool
+
+
+def download_dir(
+    pool: SSHPool, alias: str, remote: str, local: Path, on_bytes: Callable[[int], None] | None = None
+) -> int:
+    """Copy the tree at `remote` on `alias` to `local` (must not exist), staged (jobs.staged_dir)
+    so an interrupted copy never looks complete. Returns bytes; `on_bytes(n)` is told of every
+    chunk as it arrives (progress bars)."""
+    from jobs.sftp_runfs import SFTPFS
+
+    if local.exists():
+        raise RemoteError(f"destination {local} already exists; not overwriting it")
+    total = 0
+
+    def walk(s: paramiko.SFTPClient, src: str, dst: Path) -> None:
+        nonlocal total
+        dst.mkdir(parents=True, exist_ok=True)
+        for a in s.listdir_attr(src):
+            rp = posixpath.join(src, a.filename)
+            if stat.S_ISDIR(a.st_mode or 0):
+                walk(s, rp, dst / a.filename)
+                continue
+            target = a
+            if not stat.S_ISREG(a.st_mode or 0):  # a link: what it points to
+                try:
+                    target = s.stat(rp)
+                except FileNotFoundError:
+                    raise RemoteError(f"{alias}:{rp} is a broken link; not copying it (nothing was fetched)")
+            if not stat.S_ISREG(target.st_mode or 0):
+                # the server's open of a named pipe waits for a writer (the copy hung), a link to
+                # /dev/zero filled this disk, and a link to a folder (maybe a loop) is not
+                # followed: refused, the partial copy removed, nothing half-done
+                kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
+                raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
+            seen = [0]
+
+            def chunk(got: int, _size: int) -> None:
+                if on_bytes is not None:
+                    on_bytes(got - seen[0])
+                seen[0] = got
+
+            s.get(rp, str(dst / a.filename), callback=chunk)
+            total += target.st_size or 0
+
+    if not SFTPFS(alias, pool).exists(remote):
+        raise RemoteError(f"{remote} does not exist on {alias}")
+    with staged_dir(local, "the copy", RemoteError) as partial:
+        if pool.transport(alias) == "openssh":
+            total = pool.openssh().download_dir(alias, remote, partial)
+        else:
+            try:
+                pool.sftp_call(alias, lambda s: walk(s, remote, partial))
+            except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as e:
+                # a file removed or unreadable during the copy: one line, not a traceback
+                raise RemoteError(f"copy of {remote} from {alias} failed: {e.strerror or e}") from None
+    return total
