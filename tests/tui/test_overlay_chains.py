@@ -81,6 +81,14 @@ def JSON_SPEC(run: Path) -> dict:
     return json.loads((run / "spec.json").read_text())
 
 
+async def compare_collapsing(pilot, app) -> None:
+    """From the jobs screen: filter to the collapsing run and open the compare screen on it."""
+    await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count == 2)
+    await pilot.press("slash", *"collapsing", "enter")
+    await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+    await pilot.press("c")
+
+
 async def test_compare_from_the_jobs_screen_draws_the_rollback_chain(registry, runs):
     from arcctl.tui.screens.compare import CompareScreen
     from arcctl.tui.widgets.overlay_chart import OverlayChart
@@ -88,10 +96,7 @@ async def test_compare_from_the_jobs_screen_draws_the_rollback_chain(registry, r
     roll_back(runs / "collapsing")
     app = ArcApp(source=JobSource(registry), refresh_s=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count == 2)
-        await pilot.press("slash", *"collapsing", "enter")
-        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
-        await pilot.press("c")
+        await compare_collapsing(pilot, app)
 
         def drawn() -> bool:
             s = app.screen
@@ -121,10 +126,7 @@ async def test_compare_screen_tables_show_the_rollback_childs_values(registry, r
     shutil.copy(runs / "healthy" / "eval" / "metrics.json", child / "eval" / "metrics.json")
     app = ArcApp(source=JobSource(registry), refresh_s=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count == 2)
-        await pilot.press("slash", *"collapsing", "enter")
-        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
-        await pilot.press("c")
+        await compare_collapsing(pilot, app)
 
         def heads() -> list[str]:
             s = app.screen
