@@ -187,9 +187,9 @@ def main() -> int:
         if args.results:
             with open(args.results, "a") as f:
                 f.write(json.dumps({**rows[-1], **{k: v for k, v in vars(args).items() if k != "results"}}) + "\n")
-    base = rows[0].get("s_per_epoch")
     if not rows:
         return 1
+    base = rows[0].get("s_per_epoch")
     print("\n| backend | first epoch s | s/epoch (later epochs) | tokens/s | x trl (same run) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:

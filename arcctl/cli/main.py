@@ -4,6 +4,7 @@ function, so commands stay small and independent; imports of heavy modules stay 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 
 import typer
@@ -34,6 +35,18 @@ COMMAND_MODULES = [
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"arcctl.cli.{_name}").register(app)
+
+
+def _one_line_summaries(commands: list) -> None:
+    """The command list shows each docstring's first paragraph as written, line breaks included;
+    give it that paragraph as one line so rich wraps it to the terminal instead."""
+    for info in commands:
+        doc = inspect.getdoc(info.callback) if info.callback else None
+        if info.short_help is None and info.help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n")[0].split())
+
+
+_one_line_summaries(app.registered_commands)
 
 
 @app.callback(invoke_without_command=True)
