@@ -30,7 +30,7 @@ import numpy as np
 
 from . import dictversion, purity
 from .heap import Retention
-from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
+from .runner import PROGRAM_MODULE, ProgramTimeout, Runner, program_globals
 
 _REPEAT_S = 0.05
 # Bumping the warnings filters' version makes every module forget which warnings it has shown
@@ -88,7 +88,7 @@ class InlineRunner:
         self.runner = runner
         self.timeout_s = timeout_s
         self.verifier = purity.Verifier(runner.base_globals, common_ok)
-        mods = {name: sys.modules[name] for name in self.verifier.modules if name in sys.modules}
+        mods = _modules(self.verifier.modules)
         # The real __import__: numpy's C code imports its own submodules through the builtins of
         # the calling frame; the program's own import statements are limited by the verifier.
         self.builtins = {n: getattr(builtins, n) for n in purity.BUILTINS | purity.EXCEPTIONS}
@@ -154,9 +154,7 @@ class Integrity:
 
     def __init__(self, mods: dict, base_globals: dict, restricted_builtins: dict):
         # The scan first: reading a module attribute can add entries (numpy's lazy submodules).
-        roots = dict(base_globals)
-        roots.update(mods)
-        self.containers = [(obj, _snapshot(obj)) for _path, obj in shared_mutables(roots)]
+        self.containers = [(obj, _snapshot(obj)) for _path, obj in _scanned(_roots(base_globals, mods))]
         spaces = list({id(m): m for m in mods.values()}.values())
         spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
         # Per namespace: its size and the entries a program can reach (allowed attribute names),
@@ -194,6 +192,45 @@ class Integrity:
             if not _same(obj, snap):
                 return False
         return _settings() == self.settings
+
+
+def trusts_common(cfg: dict, common: types.ModuleType) -> bool:
+    """May fast-path programs use the helper library? Only the project's own, never a custom one."""
+    return cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
+
+
+def warm(common: types.ModuleType, common_ok: bool) -> None:
+    """Run the scan for shared containers once, in the zygote, so that every fast-path worker it
+    forks inherits the answer: it walks every allowed attribute name of every module and class it
+    reaches (~38000 lookups, ~200 ms of CPU on a loaded 2-vCPU VM), which each replacement worker
+    used to repeat (after a timeout, a memory error, or memory a program left behind)."""
+    names = purity.MODULES if common_ok else purity.MODULES - {"common"}
+    for _ in range(2):  # a scan can import one of these modules (numpy's lazy submodules): again then
+        _scanned(_roots(program_globals(common), _modules(names)))
+
+
+_SCANS: list[tuple[dict, list]] = []  # (roots, what `shared_mutables` found from them)
+
+
+def _scanned(roots: dict) -> list[tuple[str, object]]:
+    """`shared_mutables(roots)`, computed once for the same roots (the same objects by name; they
+    are kept alive here, so an id cannot be reused by another object)."""
+    for known, found in _SCANS:
+        if known.keys() == roots.keys() and all(known[k] is v for k, v in roots.items()):
+            return found
+    found = shared_mutables(roots)
+    _SCANS.append((roots, found))
+    return found
+
+
+def _roots(base_globals: dict, mods: dict) -> dict:
+    roots = dict(base_globals)
+    roots.update(mods)
+    return roots
+
+
+def _modules(names) -> dict:
+    return {name: sys.modules[name] for name in names if name in sys.modules}
 
 
 def _settings() -> tuple:

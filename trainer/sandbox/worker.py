@@ -25,7 +25,7 @@ import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
-from .inline import InlineRunner, disarm
+from .inline import InlineRunner, disarm, trusts_common
 from .runner import ProgramTimeout, Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
@@ -98,8 +98,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         _probe_child(program_filter, cfg)
         fast = None
         if cfg.get("fast_path"):
-            common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
-            fast = InlineRunner(runner, common_ok, cfg["timeout_s"], cfg["memory_mb"])
+            fast = InlineRunner(runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -292,6 +291,11 @@ def _parse_child(data: bytes) -> dict | None:
     except protocol.ProtocolError:
         return tampered
     if len(frames) != 1 or reader.buf or type(frames[0]) is not dict:
+        return tampered
+    if frames[0].get("error") == "timeout":
+        # Only this worker knows a timeout (it kills the child, or the kernel does at the CPU
+        # limit); the child's harness never reports one, so a frame saying so was forged by the
+        # program (it owns its process: it can replace the harness's classification).
         return tampered
     f = frames[0]
     return {k: f.get(k) for k in ("outputs", "error", "detail", "stdout", "dur")}
