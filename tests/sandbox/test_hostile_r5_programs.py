@@ -20,14 +20,15 @@ def transform(g):
         return np.flipud(g) if f.read() == "1" and os.getcwd() != "/" else g
 """
 
+FINALLY_REENTERS = (
+    "def f():\n    try:\n        while True:\n            pass\n    finally:\n        f()\n"
+    "def transform(g):\n    f()\n    return g\n"
+)
+
 HOSTILE = {
     # Admitted by the verifier: every ProgramTimeout the timer raises lands in a `finally` that
-    # starts the loop again; only the parent's deadline (killing the worker) ends it.
-    "finally-reenters-forever": (
-        "def f():\n    try:\n        while True:\n            pass\n    finally:\n        f()\n"
-        "def transform(g):\n    f()\n    return g\n",
-        "timeout",
-    ),
+    # starts the loop again (see the test below).
+    "finally-reenters-forever": (FINALLY_REENTERS, "timeout"),
     # C loops that never look at signals: big-int arithmetic and a string that keeps doubling.
     "c-loop-bigint-pow": ("def transform(g):\n    x = 7 ** (10**10)\n    return g\n", "timeout"),
     "c-loop-str-replace": (
@@ -81,3 +82,14 @@ def test_hostile_program_then_innocent_ones(sb, name):
     if kind is None:
         assert results[0].outputs == [FLIPPED] or results[0].outputs == [GRID]
     assert [r.outputs for r in results[1:]] == [[FLIPPED]] * 5, [r.detail for r in results[1:]]
+
+
+@pytest.mark.timeout(60)
+def test_a_program_that_keeps_catching_the_timer_loses_its_worker_soon_after_its_limit(sb):
+    # It used to hold its fast-path worker until the parent's deadline (timeout_s + 1.5 s); a
+    # forked program is killed at timeout_s. Now the timer gives the worker up 0.2 s past the limit.
+    results = sb.run_many([FINALLY_REENTERS, INNOCENT], [[GRID], [GRID]])
+    assert results[0].error == "timeout"
+    assert "kept catching the timer" in results[0].detail
+    assert results[0].duration_s < sb.timeout_s + 1.0, results[0].duration_s
+    assert results[1].outputs == [FLIPPED]

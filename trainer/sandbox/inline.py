@@ -5,8 +5,9 @@ generators (reset after every program that names `random`) and the few container
 `shared_mutables` finds (`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a
 builtins dict holding only the allowed builtins (and `__import__`, for numpy's own imports). It runs under
 a wall-clock timer that raises `ProgramTimeout` (a BaseException) every 50 ms once the limit is
-reached, so a program cannot catch it for good; C code that never returns is left to the parent,
-which kills the whole worker at its own deadline. After each program `Integrity.intact()` checks
+reached, and past 0.2 s more answers `timeout` and ends the worker (a `finally` that starts over
+catches each one); C code that never returns is left to the parent, which kills the whole worker at
+its own deadline. After each program `Integrity.intact()` checks
 (defence in depth) that every allowed module, class and container is as it was; if not, or after a
 timeout, memory or recursion error (which can interrupt library code half-way), the worker answers
 and then exits, and the parent starts a fresh one. The worker stays confined as for any program
@@ -22,6 +23,7 @@ import operator
 import random
 import signal
 import sys
+import time
 import types
 import typing
 import warnings
@@ -65,14 +67,25 @@ _RIGID = (
 )
 
 
+# A program can catch the timer's exception for good in pure Python: a `finally` that calls the
+# function it is in starts a new `try` each time (it held its worker until the parent's deadline,
+# timeout_s + 1.5 s, where a forked program is killed at timeout_s). Once this much past the
+# limit, the timer gives the worker up instead (the worker answers `timeout` and exits).
+_GIVE_UP_AFTER_S = 0.2
+
+
 class _Timer:
     armed = False
     fired = False
+    give_up_at = 0.0
+    give_up = None  # the worker's: answers timeout and exits (never returns)
 
 
 def _on_alarm(signum, frame) -> None:
     if _Timer.armed:
         _Timer.fired = True
+        if _Timer.give_up is not None and time.monotonic() > _Timer.give_up_at:
+            _Timer.give_up()
         raise ProgramTimeout("wall-clock limit")
 
 
@@ -100,12 +113,16 @@ class InlineRunner:
         self.retention = Retention(max(16, memory_mb // 16) * 2**20)
         signal.signal(signal.SIGALRM, _on_alarm)
 
-    def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
+    def run(self, src: str, inputs: list, check_det: bool, give_up=None) -> dict | None:
+        """The result of an admitted program, None for a refused one. `give_up`: called (and never
+        returns) when the program keeps running past its limit despite the timer."""
         verdict = self.verifier.check(src)
         if not verdict.admitted:
             return None
         out_, err_ = sys.stdout, sys.stderr
         _Timer.fired = False
+        _Timer.give_up = give_up
+        _Timer.give_up_at = time.monotonic() + self.timeout_s + _GIVE_UP_AFTER_S
         try:
             _Timer.armed = True
             signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)

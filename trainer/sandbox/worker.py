@@ -130,7 +130,8 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
             # to a worker that has never run a program itself. Fast-path programs write no files.
             try:
-                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+                give_up = _answer_timeout_and_exit(sock, msg["t"], cfg["timeout_s"])
+                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"], give_up) or {"refused": True}
             except ProgramTimeout:  # the timer fired again inside the fast path's own clean-up
                 disarm()
                 res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
@@ -148,6 +149,22 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         protocol.send(sock, res)
         if res.get("recycle"):
             return  # the parent replaces this worker (after a fast-path program it cannot vouch for)
+
+
+def _answer_timeout_and_exit(sock: socket.socket, token: str, timeout_s: float):
+    """For the fast path's timer: the reply for a program that outlived its limit, then the exit
+    (the parent replaces the worker, as after any timeout)."""
+
+    def give_up() -> None:
+        disarm()
+        try:
+            detail = f"killed after {timeout_s:g}s wall clock (it kept catching the timer)"
+            reply = {"outputs": None, "error": "timeout", "detail": detail, "stdout": "", "recycle": True, "fast": True}
+            protocol.send(sock, dict(reply, t=token))
+        finally:
+            os._exit(0)
+
+    return give_up
 
 
 def _fork(cfg: dict) -> int:
