@@ -134,6 +134,12 @@ REAL = {
         "memory",
     ),
     "landlock": ("def transform(g):\n    open('/etc/shadow').read()\n", "unsafe"),
+    # The refusal stays the finding when the program raises something else from another cause.
+    "landlock-behind-a-cause": (
+        "def transform(g):\n    try:\n        open('/etc/shadow').read()\n    except OSError:\n"
+        "        raise ValueError('boom') from KeyError('other')\n",
+        "unsafe",
+    ),
     "thread": ("import threading\ndef transform(g):\n    threading.Thread(target=len, args=((),)).start()\n", "unsafe"),
     "thread-pool": (
         "from concurrent.futures import ThreadPoolExecutor\ndef transform(g):\n"

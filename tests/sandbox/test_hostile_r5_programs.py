@@ -43,8 +43,8 @@ HOSTILE = {
         "        b[0] = a\n        a = b\n    return np.flipud(g)\n",
         "exception",
     ),
-    # The message is built in full (300 MB) and classified: only 300 characters of it come back.
-    "huge-exception-message": ("def transform(g):\n    raise ValueError('x' * (300 * 2**20))\n", "exception"),
+    # The message is built in full (64 MB) and classified: only 300 characters of it come back.
+    "huge-exception-message": ("def transform(g):\n    raise ValueError('x' * (64 * 2**20))\n", "exception"),
     # A collections.namedtuple is a class made on the fast path, claiming to live in numpy.
     "namedtuple-claiming-numpy": (
         "import collections\ndef transform(g):\n    X = collections.namedtuple('X', 'apply', module='numpy')\n"
@@ -67,7 +67,7 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def sb():
-    with Sandbox(workers=1, timeout_s=1.0, memory_mb=512) as sb:
+    with Sandbox(workers=1, timeout_s=2.0, memory_mb=512) as sb:
         yield sb
 
 

@@ -351,12 +351,17 @@ def classify(e: BaseException) -> dict:
     refused something) by the real class of an exception in its chain. `timeout` and the audit hook's
     `unsafe` are not decided here: only the sandbox's own timer and hook know them (the fast path's
     `ProgramTimeout` and the hook's `UnsafeOperation`, which a forked program can raise itself)."""
-    chain, seen = [], _set()
-    cur: BaseException | None = e
-    while cur is not None and _id(cur) not in seen and _len(chain) < 20:
+    # Every exception linked to it, through both links: `raise X from Y` (or `from None`) after an
+    # OS refusal used to hide the refusal (only the cause was followed when there was one), and
+    # `cause or context` asked the program's exception for its truth value (its own code).
+    chain, seen, todo = [], _set(), [e]
+    while todo and _len(chain) < 20:
+        cur = todo.pop()
+        if cur is None or _id(cur) in seen:
+            continue
         seen.add(_id(cur))
         chain.append(cur)
-        cur = _cause_of(cur) or _context_of(cur)
+        todo += [_context_of(cur), _cause_of(cur)]
     kind = "exception"
     for ex in chain:
         found = _real_class_kind(ex)
