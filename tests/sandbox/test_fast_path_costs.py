@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.sandbox.test_fast_path import base_globals
+from trainer import program_library
 from trainer.sandbox import dictversion, purity
 from trainer.sandbox.batch import EncodedInputs, encode_input
 from trainer.sandbox.inline import Integrity
@@ -34,15 +35,29 @@ def test_the_version_tag_moves_on_every_change_of_a_dict():
     assert tag.value in seen
 
 
-@needs_tags
-def test_integrity_skips_only_namespaces_whose_tag_did_not_move():
+@pytest.mark.parametrize("tags", [pytest.param(True, marks=needs_tags, id="tags"), pytest.param(False, id="no-tags")])
+def test_integrity_sees_a_changed_list_or_module_entry(tags, monkeypatch):
+    """With version tags, a namespace whose tag did not move is skipped; without them every entry is
+    compared. Either way every change of a reachable entry is caught, and nothing else."""
+    if not tags:
+        monkeypatch.setattr(dictversion, "_OK", False)
     check = Integrity({"numpy": np, "math": math}, base_globals(), {"len": len})
-    assert all(tag is not None for d, _, _, _, tag in check.namespaces if type(d) is dict)
+    if tags:
+        assert all(tag is not None for d, *_, tag in check.namespaces if type(d) is dict)
+    else:
+        assert all(tag is None for *_, tag in check.namespaces)
     assert check.intact()
-    # A change that leaves every entry a program reaches as it was: passes, and the new tag is
-    # remembered; the next replacement of a reachable entry is caught all the same.
+    # A change that leaves every entry a program reaches as it was: passes (with tags, the new tag
+    # is remembered); the next replacement of a reachable entry is caught all the same.
     math._arcctl_probe = 1
     del math._arcctl_probe
+    assert check.intact()
+    program_library.Color.NOT_BLACK.append(0)
+    try:
+        assert not check.intact()
+        assert not check.intact()  # and again: a failed check remembers nothing
+    finally:
+        program_library.Color.NOT_BLACK.pop()
     assert check.intact()
     for name, fake in (("floor", lambda x: 0), ("pi", 3.0), ("flip", np.flipud)):
         mod = math if hasattr(math, name) else np
@@ -50,23 +65,10 @@ def test_integrity_skips_only_namespaces_whose_tag_did_not_move():
         setattr(mod, name, fake)
         try:
             assert not check.intact(), name
-            assert not check.intact(), name  # and again: a failed check remembers nothing
+            assert not check.intact(), name
         finally:
             setattr(mod, name, real)
         assert check.intact()
-
-
-def test_integrity_without_tags_compares_every_entry(monkeypatch):
-    monkeypatch.setattr(dictversion, "_OK", False)
-    check = Integrity({"math": math}, base_globals(), {"len": len})
-    assert all(tag is None for *_, tag in check.namespaces)
-    real = math.floor
-    math.floor = lambda x: 0
-    try:
-        assert not check.intact()
-    finally:
-        math.floor = real
-    assert check.intact()
 
 
 PROGRAM = '''

@@ -5,8 +5,9 @@ generators (reset after every program that names `random`) and the few container
 `shared_mutables` finds (`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a
 builtins dict holding only the allowed builtins (and `__import__`, for numpy's own imports). It runs under
 a wall-clock timer that raises `ProgramTimeout` (a BaseException) every 50 ms once the limit is
-reached, so a program cannot catch it for good; C code that never returns is left to the parent,
-which kills the whole worker at its own deadline. After each program `Integrity.intact()` checks
+reached, and past 0.2 s more answers `timeout` and ends the worker (a `finally` that starts over
+catches each one); C code that never returns is left to the parent, which kills the whole worker at
+its own deadline. After each program `Integrity.intact()` checks
 (defence in depth) that every allowed module, class and container is as it was; if not, or after a
 timeout, memory or recursion error (which can interrupt library code half-way), the worker answers
 and then exits, and the parent starts a fresh one. The worker stays confined as for any program
@@ -22,6 +23,7 @@ import operator
 import random
 import signal
 import sys
+import time
 import types
 import typing
 import warnings
@@ -30,7 +32,7 @@ import numpy as np
 
 from . import dictversion, purity
 from .heap import Retention
-from .runner import PROGRAM_MODULE, ProgramTimeout, Runner
+from .runner import PROGRAM_MODULE, ProgramTimeout, Runner, program_globals
 
 _REPEAT_S = 0.05
 # Bumping the warnings filters' version makes every module forget which warnings it has shown
@@ -65,14 +67,25 @@ _RIGID = (
 )
 
 
+# A program can catch the timer's exception for good in pure Python: a `finally` that calls the
+# function it is in starts a new `try` each time (it held its worker until the parent's deadline,
+# timeout_s + 1.5 s, where a forked program is killed at timeout_s). Once this much past the
+# limit, the timer gives the worker up instead (the worker answers `timeout` and exits).
+_GIVE_UP_AFTER_S = 0.2
+
+
 class _Timer:
     armed = False
     fired = False
+    give_up_at = 0.0
+    give_up = None  # the worker's: answers timeout and exits (never returns)
 
 
 def _on_alarm(signum, frame) -> None:
     if _Timer.armed:
         _Timer.fired = True
+        if _Timer.give_up is not None and time.monotonic() > _Timer.give_up_at:
+            _Timer.give_up()
         raise ProgramTimeout("wall-clock limit")
 
 
@@ -88,7 +101,7 @@ class InlineRunner:
         self.runner = runner
         self.timeout_s = timeout_s
         self.verifier = purity.Verifier(runner.base_globals, common_ok)
-        mods = {name: sys.modules[name] for name in self.verifier.modules if name in sys.modules}
+        mods = _modules(self.verifier.modules)
         # The real __import__: numpy's C code imports its own submodules through the builtins of
         # the calling frame; the program's own import statements are limited by the verifier.
         self.builtins = {n: getattr(builtins, n) for n in purity.BUILTINS | purity.EXCEPTIONS}
@@ -100,12 +113,16 @@ class InlineRunner:
         self.retention = Retention(max(16, memory_mb // 16) * 2**20)
         signal.signal(signal.SIGALRM, _on_alarm)
 
-    def run(self, src: str, inputs: list, check_det: bool) -> dict | None:
+    def run(self, src: str, inputs: list, check_det: bool, give_up=None) -> dict | None:
+        """The result of an admitted program, None for a refused one. `give_up`: called (and never
+        returns) when the program keeps running past its limit despite the timer."""
         verdict = self.verifier.check(src)
         if not verdict.admitted:
             return None
         out_, err_ = sys.stdout, sys.stderr
         _Timer.fired = False
+        _Timer.give_up = give_up
+        _Timer.give_up_at = time.monotonic() + self.timeout_s + _GIVE_UP_AFTER_S
         try:
             _Timer.armed = True
             signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
@@ -154,9 +171,7 @@ class Integrity:
 
     def __init__(self, mods: dict, base_globals: dict, restricted_builtins: dict):
         # The scan first: reading a module attribute can add entries (numpy's lazy submodules).
-        roots = dict(base_globals)
-        roots.update(mods)
-        self.containers = [(obj, _snapshot(obj)) for _path, obj in shared_mutables(roots)]
+        self.containers = [(obj, _snapshot(obj)) for _path, obj in _scanned(_roots(base_globals, mods))]
         spaces = list({id(m): m for m in mods.values()}.values())
         spaces += [v for v in base_globals.values() if isinstance(v, type) and v.__module__ == "common"]
         # Per namespace: its size and the entries a program can reach (allowed attribute names),
@@ -194,6 +209,45 @@ class Integrity:
             if not _same(obj, snap):
                 return False
         return _settings() == self.settings
+
+
+def trusts_common(cfg: dict, common: types.ModuleType) -> bool:
+    """May fast-path programs use the helper library? Only the project's own, never a custom one."""
+    return cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
+
+
+def warm(common: types.ModuleType, common_ok: bool) -> None:
+    """Run the scan for shared containers once, in the zygote, so that every fast-path worker it
+    forks inherits the answer: it walks every allowed attribute name of every module and class it
+    reaches (~38000 lookups, ~200 ms of CPU on a loaded 2-vCPU VM), which each replacement worker
+    used to repeat (after a timeout, a memory error, or memory a program left behind)."""
+    names = purity.MODULES if common_ok else purity.MODULES - {"common"}
+    for _ in range(2):  # a scan can import one of these modules (numpy's lazy submodules): again then
+        _scanned(_roots(program_globals(common), _modules(names)))
+
+
+_SCANS: list[tuple[dict, list]] = []  # (roots, what `shared_mutables` found from them)
+
+
+def _scanned(roots: dict) -> list[tuple[str, object]]:
+    """`shared_mutables(roots)`, computed once for the same roots (the same objects by name; they
+    are kept alive here, so an id cannot be reused by another object)."""
+    for known, found in _SCANS:
+        if known.keys() == roots.keys() and all(known[k] is v for k, v in roots.items()):
+            return found
+    found = shared_mutables(roots)
+    _SCANS.append((roots, found))
+    return found
+
+
+def _roots(base_globals: dict, mods: dict) -> dict:
+    roots = dict(base_globals)
+    roots.update(mods)
+    return roots
+
+
+def _modules(names) -> dict:
+    return {name: sys.modules[name] for name in names if name in sys.modules}
 
 
 def _settings() -> tuple:

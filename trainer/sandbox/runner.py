@@ -33,6 +33,7 @@ socket.gethostbyname socket.gethostbyaddr socket.sendto socket.sendmsg socket.so
 sys.addaudithook gc.get_objects gc.get_referrers gc.get_referents _thread.start_new_thread
 os.putenv os.unsetenv sys.remote_exec sys.settrace sys.setprofile sys._current_frames
 sys._current_exceptions resource.setrlimit resource.prlimit sys.monitoring.register_callback
+_thread.start_joinable_thread
 """.split()
 )
 UNSAFE_PREFIXES = ("ctypes.", "winreg.", "msvcrt.", "mmap.")
@@ -148,22 +149,7 @@ class Runner:
         self.common = common
         self.stdout_cap = stdout_cap
         self.input_format = input_format
-        import typing
-
-        base: dict[str, Any] = {
-            "__builtins__": builtins,
-            "__name__": PROGRAM_MODULE,
-            "np": np,
-            "numpy": np,
-            "common": common,
-        }
-        for name in getattr(typing, "__all__", []):
-            if hasattr(typing, name):
-                base[name] = getattr(typing, name)
-        for name in getattr(common, "__all__", [n for n in vars(common) if not n.startswith("_")]):
-            if hasattr(common, name):
-                base[name] = getattr(common, name)
-        self.base_globals = base
+        self.base_globals = program_globals(common)
         # Two fresh program modules (the run and the determinism re-run), built here in the worker
         # so that a program's process does not copy the globals itself (copying touches every
         # object in them: ~100 copy-on-write page faults per program). The worker never runs a
@@ -171,6 +157,7 @@ class Runner:
         self._spare_modules = [self._new_module(), self._new_module()]
         sys.addaudithook(_audit)
         _guard_signal_handlers()
+        _guard_thread_starts()
 
     def _fresh(self, grid):
         if self.input_format == "numpy":
@@ -190,7 +177,8 @@ class Runner:
             _State.active = True
             res = self._execute(tree if tree is not None else src, inputs, check_det, builtins_dict)
         except BaseException as e:  # noqa: BLE001 - classification of arbitrary program failure
-            _State.active = False
+            # Still watched: the text of a program's exception is its own code (`__str__`), and
+            # what that code attempts is classified like the rest of the program.
             res = classify(e)
         finally:
             _State.active = False
@@ -253,6 +241,26 @@ class Runner:
         return fn if callable(fn) else None
 
 
+def program_globals(common: types.ModuleType) -> dict[str, Any]:
+    """What a program's module holds before it runs: numpy, typing's names, the helper library."""
+    import typing
+
+    base: dict[str, Any] = {
+        "__builtins__": builtins,
+        "__name__": PROGRAM_MODULE,
+        "np": np,
+        "numpy": np,
+        "common": common,
+    }
+    for name in getattr(typing, "__all__", []):
+        if hasattr(typing, name):
+            base[name] = getattr(typing, name)
+    for name in getattr(common, "__all__", [n for n in vars(common) if not n.startswith("_")]):
+        if hasattr(common, name):
+            base[name] = getattr(common, name)
+    return base
+
+
 def decode_input(s: str) -> np.ndarray:
     head, _, digits = s.partition(":")
     h, w = (int(v) for v in head.split("x"))
@@ -282,33 +290,90 @@ def _guard_signal_handlers() -> None:
     _signal.signal = guarded
 
 
+def _guard_thread_starts() -> None:
+    """A program's attempt at a thread is unsafe. Python before 3.13 raises no audit event for it
+    (the seccomp filter refuses the clone: RuntimeError "can't start new thread", a text any program
+    can raise itself, which used to be the test); the functions that start one are wrapped instead,
+    where the program's process reaches them (`_thread` and `threading`'s own reference)."""
+    import _thread
+
+    spots = [(_thread, ("start_new_thread", "start_new", "start_joinable_thread"))]
+    if "threading" in sys.modules:  # imported later, it binds the wrapped function
+        spots.append((sys.modules["threading"], ("_start_new_thread", "_start_joinable_thread")))
+    for mod, names in spots:
+        for name in names:
+            real = getattr(mod, name, None)
+            if real is not None:
+                setattr(mod, name, _refused_while_active(real, f"_thread.{name.lstrip('_')}"))
+
+
+def _refused_while_active(real, event: str):
+    def guarded(*args, **kwargs):
+        if _State.active:
+            if not _State.unsafe_event:
+                _State.unsafe_event = event
+            raise UnsafeOperation(f"forbidden operation: {event}")
+        return real(*args, **kwargs)
+
+    guarded.__doc__ = real.__doc__
+    return guarded
+
+
+# What classification reads of an exception, bound here and read through the C-level slots: a
+# program's exception class may lie about itself (a `__class__` property, a metaclass whose `mro()`
+# lists MemoryError, `__cause__`/`__context__`/`__traceback__` properties) and a program in a process
+# of its own may rebind the builtins (`builtins.MemoryError = ValueError`); the kind used to follow
+# such lies. A program can still raise a real MemoryError or PermissionError itself.
+_type = type
+_base_of = type.__dict__["__base__"].__get__
+_name_of = type.__dict__["__name__"].__get__
+_cause_of = BaseException.__dict__["__cause__"].__get__
+_context_of = BaseException.__dict__["__context__"].__get__
+_traceback_of = BaseException.__dict__["__traceback__"].__get__
+_MEMORY_ERROR = MemoryError
+_KINDS_BY_CLASS = ((MemoryError, "memory"), (PermissionError, "unsafe"))
+_id, _len, _str, _set = id, len, str, set
+
+
+def _real_class_kind(ex: BaseException) -> str | None:
+    """The kind that the exception's real class (its chain of C-level bases) says, or None."""
+    t = _type(ex)
+    while t is not None:
+        for cls, kind in _KINDS_BY_CLASS:
+            if t is cls:
+                return kind
+        t = _base_of(t)
+    return None
+
+
 def classify(e: BaseException) -> dict:
-    """Map an exception raised by (or through) a program to an error kind."""
-    chain, seen = [], set()
-    cur: BaseException | None = e
-    while cur is not None and id(cur) not in seen and len(chain) < 20:
-        seen.add(id(cur))
+    """Map an exception raised by (or through) a program to an error kind: memory or unsafe (the OS
+    refused something) by the real class of an exception in its chain. `timeout` and the audit hook's
+    `unsafe` are not decided here: only the sandbox's own timer and hook know them (the fast path's
+    `ProgramTimeout` and the hook's `UnsafeOperation`, which a forked program can raise itself)."""
+    # Every exception linked to it, through both links: `raise X from Y` (or `from None`) after an
+    # OS refusal used to hide the refusal (only the cause was followed when there was one), and
+    # `cause or context` asked the program's exception for its truth value (its own code).
+    chain, seen, todo = [], _set(), [e]
+    while todo and _len(chain) < 20:
+        cur = todo.pop()
+        if cur is None or _id(cur) in seen:
+            continue
+        seen.add(_id(cur))
         chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
+        todo += [_context_of(cur), _cause_of(cur)]
     kind = "exception"
     for ex in chain:
-        if isinstance(ex, ProgramTimeout):
-            kind = "timeout"
+        found = _real_class_kind(ex)
+        if found:
+            kind = found
             break
-        if isinstance(ex, UnsafeOperation) or isinstance(ex, PermissionError):
-            kind = "unsafe"
-            break
-        if type(ex) is RuntimeError and "can't start new thread" in str(ex.args[:1]):
-            kind = "unsafe"  # clone() refused by the seccomp filter
-            break
-        if isinstance(ex, MemoryError):
-            kind = "memory"
-            break
+    name = _name_of(_type(e))
     try:
-        detail = f"{type(e).__name__}: {e}"
+        detail = f"{name}: {_str(e)[:300]}"
     except BaseException:  # noqa: BLE001 - a hostile __str__
-        detail = type(e).__name__
-    if kind == "memory" and isinstance(e, MemoryError) and not str(e):
+        detail = name
+    if kind == "memory" and _type(e) is _MEMORY_ERROR and not e.args:
         detail = "MemoryError: memory limit exceeded"
     line = _program_line(e)
     if line:
@@ -317,7 +382,7 @@ def classify(e: BaseException) -> dict:
 
 
 def _program_line(e: BaseException) -> int | None:
-    tb, line = e.__traceback__, None
+    tb, line = _traceback_of(e), None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == PROGRAM_NAME:
             line = tb.tb_lineno

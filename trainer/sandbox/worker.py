@@ -25,7 +25,7 @@ import time
 import types
 
 from . import isolation, landlock, protocol, seccomp
-from .inline import InlineRunner, disarm
+from .inline import InlineRunner, disarm, trusts_common
 from .runner import ProgramTimeout, Runner, decode_input
 
 MAX_TASK_BYTES = 64 * 1024 * 1024
@@ -98,8 +98,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         _probe_child(program_filter, cfg)
         fast = None
         if cfg.get("fast_path"):
-            common_ok = cfg.get("common_module") is None and common.__name__ == "trainer.program_library"
-            fast = InlineRunner(runner, common_ok, cfg["timeout_s"], cfg["memory_mb"])
+            fast = InlineRunner(runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"])
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -131,7 +130,8 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         if fast is not None:  # a fast-path worker forks nothing: the parent sends refused programs
             # to a worker that has never run a program itself. Fast-path programs write no files.
             try:
-                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"]) or {"refused": True}
+                give_up = _answer_timeout_and_exit(sock, msg["t"], cfg["timeout_s"])
+                res = fast.run(msg["src"], inputs[msg["key"]], cfg["check_determinism"], give_up) or {"refused": True}
             except ProgramTimeout:  # the timer fired again inside the fast path's own clean-up
                 disarm()
                 res = {"outputs": None, "error": "timeout", "detail": "wall-clock limit", "recycle": True, "fast": True}
@@ -149,6 +149,22 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         protocol.send(sock, res)
         if res.get("recycle"):
             return  # the parent replaces this worker (after a fast-path program it cannot vouch for)
+
+
+def _answer_timeout_and_exit(sock: socket.socket, token: str, timeout_s: float):
+    """For the fast path's timer: the reply for a program that outlived its limit, then the exit
+    (the parent replaces the worker, as after any timeout)."""
+
+    def give_up() -> None:
+        disarm()
+        try:
+            detail = f"killed after {timeout_s:g}s wall clock (it kept catching the timer)"
+            reply = {"outputs": None, "error": "timeout", "detail": detail, "stdout": "", "recycle": True, "fast": True}
+            protocol.send(sock, dict(reply, t=token))
+        finally:
+            os._exit(0)
+
+    return give_up
 
 
 def _fork(cfg: dict) -> int:
@@ -292,6 +308,11 @@ def _parse_child(data: bytes) -> dict | None:
     except protocol.ProtocolError:
         return tampered
     if len(frames) != 1 or reader.buf or type(frames[0]) is not dict:
+        return tampered
+    if frames[0].get("error") == "timeout":
+        # Only this worker knows a timeout (it kills the child, or the kernel does at the CPU
+        # limit); the child's harness never reports one, so a frame saying so was forged by the
+        # program (it owns its process: it can replace the harness's classification).
         return tampered
     f = frames[0]
     return {k: f.get(k) for k in ("outputs", "error", "detail", "stdout", "dur")}

@@ -161,6 +161,11 @@ def main() -> None:
         from . import landlock
         from .worker import worker_main
 
+        if cfg.get("fast_path_pool"):
+            from . import inline
+
+            inline.warm(common, inline.trusts_common(cfg, common))
+
         paths = read_paths(common_file)
         cfg["unprivileged"] = _unprivileged(root, prot, tmpfs)
         # landlock=False / seccomp="builtin" force the degraded paths (used by the tests; also an
