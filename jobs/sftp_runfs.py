@@ -7,13 +7,14 @@ hosts that need the system ssh go through jobs.openssh.OpenSSHFS instead.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from typing import IO, Any
 
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_transport import _SSH_ERRORS, NotRegularFile, SSHPool, _broken, _why, default_pool
+from jobs.ssh_transport import MAX_LINKS, _SSH_ERRORS, LinkLoop, NotRegularFile, SSHPool, _broken, _why, default_pool
 
 
 def _close_session(session: Any, keep: bool) -> None:
@@ -51,7 +52,7 @@ class SFTPFS:
             cm = self.pool.sftp_session(self.host)
             s = cm.__enter__()
             try:
-                return _SFTPReader(_open_regular(s, path), cm)  # type: ignore[return-value]
+                return _SFTPReader(_found(s, self.host, path, lambda: _open_regular(s, path)), cm)  # type: ignore[return-value]
             except BaseException as e:
                 _close_session(cm, keep=not _broken(e))
                 if _broken(e) and not isinstance(e, RemoteError):
@@ -75,7 +76,7 @@ class SFTPFS:
     def size(self, path: str) -> int:
         if self.system:
             return self.system.size(path)
-        return self.pool.sftp_call(self.host, lambda s: s.stat(path).st_size)
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.stat(path).st_size))
 
     def exists(self, path: str) -> bool:
         if self.system:
@@ -89,7 +90,7 @@ class SFTPFS:
     def listdir(self, path: str) -> list[str]:
         if self.system:
             return self.system.listdir(path)
-        return self.pool.sftp_call(self.host, lambda s: s.listdir(path))
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.listdir(path)))
 
     def read_text(self, path: str) -> str:
         if self.system:
@@ -97,6 +98,32 @@ class SFTPFS:
 
         with self.open_binary(path) as f:
             return f.read().decode("utf-8")
+
+
+def _found(s: paramiko.SFTPClient, host: str, path: str, call: Any) -> Any:
+    """call(), except that a "no such file" for PATH that is a symbolic link loop is LinkLoop (the
+    server says ENOENT for ELOOP). Costs one lstat, only when the file is missing."""
+    try:
+        return call()
+    except FileNotFoundError:
+        if _link_loop(s, path):
+            raise LinkLoop(host, path) from None
+        raise
+
+
+def _link_loop(s: paramiko.SFTPClient, path: str) -> bool:
+    """PATH is a link whose chain does not end within MAX_LINKS hops (a dangling link ends)."""
+    for _ in range(MAX_LINKS + 1):
+        try:
+            if not stat.S_ISLNK(s.lstat(path).st_mode or 0):
+                return False
+            target = s.readlink(path)
+        except OSError:  # missing, or no longer a link: not a loop
+            return False
+        if not target:
+            return False
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return True
 
 
 def _open_regular(s: paramiko.SFTPClient, path: str) -> paramiko.SFTPFile:

@@ -486,8 +486,18 @@ class NotRegularFile(OSError):
         super().__init__(errno.EINVAL, "not a regular file", path)
 
 
+class LinkLoop(RemoteError):
+    """A run-dir path that is a symbolic link loop: sftp-server answers ELOOP as "no such file",
+    which read as a file not written yet (a tail waited for it forever)."""
+
+    def __init__(self, host: str, path: str):
+        super().__init__(f"{host}:{path}: a symbolic link loop (more than {MAX_LINKS} links); remove or fix the link")
+
+
+MAX_LINKS = 40  # the links Linux follows in one path before ELOOP
+
 # the server's answers about one file: the session stays usable
-_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, NotRegularFile)
+_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, NotRegularFile, LinkLoop)
 
 
 def _broken(e: BaseException) -> bool:
