@@ -167,11 +167,16 @@ def _no_loop(q: str) -> str:
     )
 
 
+_TOO_LARGE = 88
+
+
 def _check_rc(alias: str, rc: int, path: str) -> None:
-    from jobs.ssh_transport import LinkLoop  # imported late: ssh_transport imports this module
+    from jobs.ssh_transport import MAX_TEXT, LinkLoop, TooLarge  # late: ssh_transport imports this module
 
     if rc == _LOOP:
         raise LinkLoop(alias, path)
+    if rc == _TOO_LARGE:
+        raise TooLarge(path, MAX_TEXT)
     if rc == _NOT_REGULAR:
         raise _not_regular(path)
 
@@ -253,5 +258,9 @@ class OpenSSHFS:
         return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
 
     def read_text(self, path: str) -> str:
+        from jobs.ssh_transport import MAX_TEXT
+
         q = shlex.quote(path)
-        return self._run(_regular_only(q) + f"cat {q}", path)
+        # a sparse 20 GB file was streamed up to the output limit before failing
+        big = f'[ "$(stat -L -c %s {q})" -gt {MAX_TEXT} ] && exit {_TOO_LARGE}; '
+        return self._run(_regular_only(q) + big + f"cat {q}", path)

@@ -14,7 +14,8 @@ from typing import IO, Any
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_transport import MAX_LINKS, _SSH_ERRORS, LinkLoop, NotRegularFile, SSHPool, _broken, _why, default_pool
+from jobs.ssh_transport import MAX_LINKS, MAX_TEXT, _SSH_ERRORS, LinkLoop, NotRegularFile, SSHPool, TooLarge, _broken
+from jobs.ssh_transport import _why, default_pool
 
 
 def _close_session(session: Any, keep: bool) -> None:
@@ -52,7 +53,8 @@ class SFTPFS:
             cm = self.pool.sftp_session(self.host)
             s = cm.__enter__()
             try:
-                return _SFTPReader(_found(s, self.host, path, lambda: _open_regular(s, path)), cm)  # type: ignore[return-value]
+                f, size = _found(s, self.host, path, lambda: _open_regular(s, path))
+                return _SFTPReader(f, cm, size)  # type: ignore[return-value]
             except BaseException as e:
                 _close_session(cm, keep=not _broken(e))
                 if _broken(e) and not isinstance(e, RemoteError):
@@ -97,7 +99,11 @@ class SFTPFS:
             return self.system.read_text(path)
 
         with self.open_binary(path) as f:
-            return f.read().decode("utf-8")
+            # the size the open's stat saw: a sparse 20 GB spec.json (one `truncate`) was read
+            # zero by zero over the link while `arcctl tail` and the dashboard hung on it
+            if f.size > MAX_TEXT:
+                raise TooLarge(path, MAX_TEXT)
+            return f.read(f.size).decode("utf-8")
 
 
 def _found(s: paramiko.SFTPClient, host: str, path: str, call: Any) -> Any:
@@ -126,14 +132,14 @@ def _link_loop(s: paramiko.SFTPClient, path: str) -> bool:
     return True
 
 
-def _open_regular(s: paramiko.SFTPClient, path: str) -> paramiko.SFTPFile:
+def _open_regular(s: paramiko.SFTPClient, path: str) -> tuple[paramiko.SFTPFile, int]:
     """PATH opened for reading after a stat (which follows links) says it is a regular file: the
     server's open of a named pipe waits for a writer and holds the whole session, and a device
     (a link to /dev/zero) never ends. Anything else is an OSError (EINVAL), as jobs.rundir's local reader says."""
-    mode = s.stat(path).st_mode or 0
-    if not stat.S_ISREG(mode):
+    st = s.stat(path)
+    if not stat.S_ISREG(st.st_mode or 0):
         raise NotRegularFile(path)
-    return s.open(path, "rb")
+    return s.open(path, "rb"), st.st_size or 0
 
 
 class _SFTPReader:
@@ -144,8 +150,9 @@ class _SFTPReader:
 
     PIECE = 256 * 1024  # per readv piece: paramiko's read() of a piece stays short
 
-    def __init__(self, f: paramiko.SFTPFile, session: Any) -> None:
+    def __init__(self, f: paramiko.SFTPFile, session: Any, size: int) -> None:
         self._f, self._session, self._pos = f, session, 0
+        self.size = size  # when it was opened
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence == os.SEEK_END:

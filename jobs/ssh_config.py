@@ -57,7 +57,8 @@ class HostConfig:
     @property
     def label(self) -> str:
         user = f"{self.user}@" if self.user else ""
-        return f"{self.alias} ({user}{self.hostname}:{self.port})"
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname  # IPv6: [::1]:22
+        return f"{self.alias} ({user}{host}:{self.port})"
 
     @property
     def known_hosts_key(self) -> str:

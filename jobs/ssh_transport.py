@@ -486,6 +486,17 @@ class NotRegularFile(OSError):
         super().__init__(errno.EINVAL, "not a regular file", path)
 
 
+class TooLarge(OSError):
+    """A run-dir file read whole (spec.json, exit_code, trainer_state.json) past MAX_TEXT."""
+
+    def __init__(self, path: str, limit: int):
+        super().__init__(errno.EFBIG, f"larger than {limit // 2**20} MB, not read whole", path)
+
+
+# what a run-dir file read whole may hold, like what a remote command may print (MAX_OUTPUT)
+MAX_TEXT = 256 * 2**20
+
+
 class LinkLoop(RemoteError):
     """A run-dir path that is a symbolic link loop: sftp-server answers ELOOP as "no such file",
     which read as a file not written yet (a tail waited for it forever)."""
@@ -497,7 +508,15 @@ class LinkLoop(RemoteError):
 MAX_LINKS = 40  # the links Linux follows in one path before ELOOP
 
 # the server's answers about one file: the session stays usable
-_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, NotRegularFile, LinkLoop)
+_ANSWERS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    NotRegularFile,
+    LinkLoop,
+    TooLarge,
+)
 
 
 def _broken(e: BaseException) -> bool:

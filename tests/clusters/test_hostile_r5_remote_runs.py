@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs.sftp_runfs import SFTPFS
+from jobs.ssh_transport import SSHPool
 from tests.clusters import daemons
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
@@ -166,5 +168,53 @@ def test_a_link_loop_through_the_system_ssh(sshd, tmp_path):
         _one_line(_arcctl(cfg, "logs", f"testhost:{looped}"), f"testhost:{looped}: a symbolic link loop")
         res = _arcctl(cfg, "logs", "--stderr", f"testhost:{run}")
         assert res.returncode == 0 and "no stderr.log" in res.stderr, res.stdout + res.stderr
+    finally:
+        shutil.rmtree(control, ignore_errors=True)
+
+
+def test_an_unknown_ipv6_host_key_is_trusted_as_the_error_says(sshd, v6, tmp_path):
+    """The unknown-key error names the host as given (`root@[::1]:PORT`) and says to run
+    `arcctl hosts THAT --trust FP`; `hosts` and `--trust` looked THAT up as a config alias."""
+    run = _run_dir(tmp_path)
+    known = tmp_path / "known_hosts"
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host ::1\n  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {known}\n")
+    hop = f"root@[::1]:{v6['port']}"
+    line = _one_line(_arcctl(cfg, "logs", f"{hop}:{run}"), "is unknown", f"arcctl hosts {hop} --trust SHA256:")
+    fp = line.split("--trust ")[1].split()[0].rstrip("`)")
+    assert f"{hop} (root@[::1]:{v6['port']})" in line  # the address bracketed, not `::1:PORT`
+    res = _arcctl(cfg, "hosts", hop, "--trust", fp)
+    assert res.returncode == 0, res.stdout + res.stderr
+    added, checked = res.stdout.splitlines()
+    assert added == f"{hop}: added key {fp} to {known}" and checked.split()[:3] == [hop, hop, "ok"], res.stdout
+    assert known.read_text().startswith(f"[::1]:{v6['port']} ssh-ed25519 ")
+    res = _arcctl(cfg, "logs", f"{hop}:{run}")
+    assert res.returncode == 0 and res.stdout == "hello over ipv6\n", res.stdout + res.stderr
+
+
+# ---- a run-dir file read whole that is huge --------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["paramiko", "openssh"])
+def test_a_sparse_20_gb_spec_is_not_read_whole(sshd, tmp_path, transport):
+    """`truncate -s 20G spec.json`: `arcctl tail` and `health` read it zero by zero over the link
+    (they hung past any timeout); now it reads as unreadable, as a pipe there does."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "spec.json", "wb") as f:
+        f.truncate(20 * 2**30)
+    (run / "metrics.jsonl").write_text('{"step": 1, "loss": 1.5}\n')
+    control = Path(tempfile.mkdtemp(prefix="cmb", dir="/tmp"))
+    extra = f"  ControlMaster auto\n  ControlPath {control}/%C\n" if transport == "openssh" else ""
+    cfg = sshd.ssh_config(tmp_path / "ssh_config", extra=extra)
+    try:
+        t0 = time.monotonic()
+        res = _arcctl(cfg, "tail", f"testhost:{run}")
+        assert res.returncode == 0 and "step 1" in res.stdout, res.stdout + res.stderr
+        res = _arcctl(cfg, "health", f"testhost:{run}")
+        assert res.returncode == 0 and "spec.json: missing or unreadable" in res.stdout, res.stdout + res.stderr
+        assert time.monotonic() - t0 < 30
+        with pytest.raises(OSError, match="larger than 256 MB"):
+            SFTPFS("testhost", SSHPool(cfg)).read_text(f"{run}/spec.json")
     finally:
         shutil.rmtree(control, ignore_errors=True)
