@@ -52,3 +52,29 @@ def test_a_reason_with_a_pipe_sign_does_not_shift_exit_code_or_restarts(tmp_path
     assert got["5"].state is JobState.QUEUED and got["5"].extra["restarts"] == 2
     assert got["5"].extra["slurm_reason"] == "launch failed|requeued held"
     assert got["6"].state is JobState.FAILED and got["6"].exit_code == 3
+
+
+def test_a_non_ascii_run_dir_reaches_the_htcondor_job_ad_as_it_is(tmp_path):
+    """`+ArcctlRunDir` was written as JSON, whose `\\u00e9` ClassAds read as `u00e9`: the job ad
+    held another path, and crash recovery confirmed the job of any run dir that mangled alike.
+    The stand-in reads the description and the constraint with the real ClassAd library."""
+    import json
+
+    import classad2
+
+    from jobs.backends.htcondor import HTCondorBackend
+    from tests.clusters import condor_standin as standin
+    from tests.clusters.test_htcondor import grpo_seed
+
+    standin.install(tmp_path / "bin", tmp_path / "state")
+    b = HTCondorBackend({"bin_dir": str(tmp_path / "bin"), "docker_image": "img"}, shell=LocalShell())
+    run_dir = str(tmp_path / 'été "q" a\\b 😀')
+    spec = grpo_seed().model_copy(update={"run_dir": run_dir})
+    [value] = [v for k, v in b.describe(spec) if k == "+ArcctlRunDir"]
+    assert classad2.ExprTree(value).eval() == run_dir
+    job = b.submit(spec)
+    ad = json.loads((tmp_path / "state" / "queue.json").read_text())["jobs"][job]
+    assert ad["ArcctlRunDir"] == run_dir
+    assert b.find(spec) == job
+    mangled = run_dir.replace("é", "u00e9").replace("😀", "ud83dude00")
+    assert b.find(spec.model_copy(update={"run_dir": mangled})) is None
