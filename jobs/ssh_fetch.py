@@ -33,6 +33,13 @@ def download_dir(
         nonlocal total
         dst.mkdir(parents=True, exist_ok=True)
         for a in s.listdir_attr(src):
+            if a.filename in ("", ".", "..") or "/" in a.filename or "\0" in a.filename:
+                # only a hostile server lists such a name: `dst / "/home/me/.bashrc"` or
+                # `dst / "../../x"` wrote outside the destination
+                raise RemoteError(
+                    f"{alias}:{src} lists a file named {a.filename!r}, which is no file name; "
+                    "not copying (nothing was fetched)"
+                )
             rp = posixpath.join(src, a.filename)
             if stat.S_ISDIR(a.st_mode or 0):
                 walk(s, rp, dst / a.filename)
