@@ -497,12 +497,17 @@ class TooLarge(OSError):
 MAX_TEXT = 256 * 2**20
 
 
-class LinkLoop(RemoteError):
+class LinkLoop(RemoteError, OSError):
     """A run-dir path that is a symbolic link loop: sftp-server answers ELOOP as "no such file",
-    which read as a file not written yet (a tail waited for it forever)."""
+    which read as a file not written yet (a tail waited for it forever). An OSError (ELOOP) too,
+    so a reader that marks an unreadable file (a checkpoint folder) does so for this one."""
 
     def __init__(self, host: str, path: str):
-        super().__init__(f"{host}:{path}: a symbolic link loop (more than {MAX_LINKS} links); remove or fix the link")
+        OSError.__init__(self, errno.ELOOP, f"a symbolic link loop on {host}", path)
+        self.message = f"{host}:{path}: a symbolic link loop (more than {MAX_LINKS} links); remove or fix the link"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 MAX_LINKS = 40  # the links Linux follows in one path before ELOOP

@@ -151,9 +151,9 @@ def _loops(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_a_link_loop_in_a_remote_run_is_one_line_naming_host_and_path(ssh_config, tmp_path):
     run, looped = _loops(tmp_path)
-    _one_line(_arcctl(ssh_config, "tail", f"testhost:{run}"), f"testhost:{run}/metrics.jsonl: a symbolic link loop")
-    _one_line(_arcctl(ssh_config, "logs", f"testhost:{run}"), f"testhost:{run}/stdout.log: a symbolic link loop")
-    _one_line(_arcctl(ssh_config, "logs", f"testhost:{looped}"), f"testhost:{looped}: a symbolic link loop")
+    _one_line(_arcctl(ssh_config, "tail", f"testhost:{run}"), f"{run}/metrics.jsonl", "symbolic link loop", "testhost")
+    _one_line(_arcctl(ssh_config, "logs", f"testhost:{run}"), f"{run}/stdout.log", "symbolic link loop", "testhost")
+    _one_line(_arcctl(ssh_config, "logs", f"testhost:{looped}"), f"{looped}", "symbolic link loop", "testhost")
     res = _arcctl(ssh_config, "logs", "--stderr", f"testhost:{run}")
     assert res.returncode == 0 and "no stderr.log" in res.stderr, res.stdout + res.stderr
 
@@ -163,9 +163,9 @@ def test_a_link_loop_through_the_system_ssh(sshd, tmp_path):
     control = Path(tempfile.mkdtemp(prefix="cml", dir="/tmp"))
     cfg = sshd.ssh_config(tmp_path / "ssh_config", extra=f"  ControlMaster auto\n  ControlPath {control}/%C\n")
     try:
-        _one_line(_arcctl(cfg, "tail", f"testhost:{run}"), f"testhost:{run}/metrics.jsonl: a symbolic link loop")
-        _one_line(_arcctl(cfg, "logs", f"testhost:{run}"), f"testhost:{run}/stdout.log: a symbolic link loop")
-        _one_line(_arcctl(cfg, "logs", f"testhost:{looped}"), f"testhost:{looped}: a symbolic link loop")
+        _one_line(_arcctl(cfg, "tail", f"testhost:{run}"), f"{run}/metrics.jsonl", "symbolic link loop", "testhost")
+        _one_line(_arcctl(cfg, "logs", f"testhost:{run}"), f"{run}/stdout.log", "symbolic link loop", "testhost")
+        _one_line(_arcctl(cfg, "logs", f"testhost:{looped}"), f"{looped}", "symbolic link loop", "testhost")
         res = _arcctl(cfg, "logs", "--stderr", f"testhost:{run}")
         assert res.returncode == 0 and "no stderr.log" in res.stderr, res.stdout + res.stderr
     finally:
