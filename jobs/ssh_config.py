@@ -139,18 +139,23 @@ def resolve_host(alias: str, config_path: str | Path | None = None) -> HostConfi
     except Exception as e:  # token expansion or a Match it cannot evaluate
         raise RemoteError(f"ssh config {path}: cannot resolve host {alias}: {e}") from None
 
-    def number(key: str, default):
+    def number(key: str, default, top: int = 2**31 - 1):
         raw = d.get(key)
         if raw is None:
             return default
         try:
-            return int(str(raw).strip())
+            value = int(str(raw).strip())
         except ValueError:
             raise RemoteError(f"ssh config {path}: {key} of host {alias} is not a number: {raw!r}") from None
+        # a negative or astronomic timeout was "ValueError: Timeout value out of range" or an
+        # OverflowError from the socket layer, naming neither the file nor the setting
+        if not 0 <= value <= top:
+            raise RemoteError(f"ssh config {path}: {key} of host {alias} is out of range (0 to {top}): {value}")
+        return value
 
-    port = number("port", 22)
-    if not 0 < port < 65536:
-        raise RemoteError(f"ssh config {path}: Port of host {alias} is out of range: {port}")
+    port = number("port", 22, 65535)
+    if not port:
+        raise RemoteError(f"ssh config {path}: port of host {alias} is out of range (1 to 65535): 0")
     jump = str(d.get("proxyjump") or "").strip()
     command = str(d.get("proxycommand") or "").strip()
     control = str(d.get("controlpath") or "").strip()
