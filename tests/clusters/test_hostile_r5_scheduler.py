@@ -78,3 +78,19 @@ def test_a_non_ascii_run_dir_reaches_the_htcondor_job_ad_as_it_is(tmp_path):
     assert b.find(spec) == job
     mangled = run_dir.replace("é", "u00e9").replace("😀", "ud83dude00")
     assert b.find(spec.model_copy(update={"run_dir": mangled})) is None
+
+
+def test_an_ipv6_execute_host_in_the_event_log_is_named_whole(tmp_path):
+    """An execute node known by its IPv6 address only (no alias in the sinful string) showed as
+    `[2001`; the event log is read by the real htcondor2.JobEventLog."""
+    from jobs.backends.condor_events import history_status, read_event_log
+
+    log = tmp_path / "condor.log"
+    log.write_text(
+        "000 (7.000.000) 2025-09-19 10:00:00 Job submitted from host: <[2001:db8::1]:9618?addrs=[2001-db8--1]-9618>\n"
+        "...\n"
+        "001 (7.000.000) 2025-09-19 10:00:05 Job executing on host: <[2001:db8::5]:9618?addrs=[2001-db8--5]-9618>\n"
+        "...\n"
+    )
+    st = history_status(read_event_log(str(log))["7.0"])
+    assert st.state is JobState.RUNNING and st.extra["host"] == "2001:db8::5"
