@@ -20,6 +20,7 @@ import tarfile
 from pathlib import Path
 
 from jobs.errors import RemoteError
+from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
 from jobs.ssh_config import check_host_name, ssh_config_path
 
 
@@ -171,20 +172,12 @@ _TOO_LARGE = 88
 
 
 def _check_rc(alias: str, rc: int, path: str) -> None:
-    from jobs.ssh_transport import MAX_TEXT, LinkLoop, TooLarge  # late: ssh_transport imports this module
-
     if rc == _LOOP:
         raise LinkLoop(alias, path)
     if rc == _TOO_LARGE:
         raise TooLarge(path, MAX_TEXT)
     if rc == _NOT_REGULAR:
-        raise _not_regular(path)
-
-
-def _not_regular(path: str) -> OSError:
-    from jobs.ssh_transport import NotRegularFile  # imported late: ssh_transport imports this module
-
-    return NotRegularFile(path)
+        raise NotRegularFile(path)
 
 
 class _RangeFile(io.RawIOBase):
@@ -258,8 +251,6 @@ class OpenSSHFS:
         return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
 
     def read_text(self, path: str) -> str:
-        from jobs.ssh_transport import MAX_TEXT
-
         q = shlex.quote(path)
         # a sparse 20 GB file was streamed up to the output limit before failing
         big = f'[ "$(stat -L -c %s {q})" -gt {MAX_TEXT} ] && exit {_TOO_LARGE}; '

@@ -14,8 +14,8 @@ from typing import IO, Any
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_transport import MAX_LINKS, MAX_TEXT, _SSH_ERRORS, LinkLoop, NotRegularFile, SSHPool, TooLarge, _broken
-from jobs.ssh_transport import _why, default_pool
+from jobs.ssh_answers import MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
+from jobs.ssh_transport import _SSH_ERRORS, SSHPool, _broken, _why, default_pool
 
 
 def _close_session(session: Any, keep: bool) -> None:
