@@ -5,6 +5,8 @@ behind a real TCP listener and a real SSH handshake, with the client's strict ho
 - a checkpoint listing a file named `../escaped` or `/abs/path`: the copy wrote it outside the
   destination (`dst / name`), anywhere this user can write; now one line naming host and name,
   nothing written anywhere.
+- a file whose stat says 5 bytes but whose reads never end: paramiko's get() read until EOF (the
+  disk filled, then "size mismatch"); now the announced bytes are copied and no more are asked.
 """
 
 from __future__ import annotations
@@ -37,8 +39,13 @@ class _Auth(paramiko.ServerInterface):
 
 class _Handle(paramiko.SFTPHandle):
     DATA = b"owned"
+    ENDLESS = [0]  # > 0: a file whose stat says 5 bytes keeps answering up to this many
+    read_up_to = [0]
 
     def read(self, offset, length):
+        _Handle.read_up_to[0] = max(_Handle.read_up_to[0], offset + length)
+        if offset < self.ENDLESS[0]:
+            return b"x" * min(length, self.ENDLESS[0] - offset)
         return self.DATA[offset : offset + length]
 
     def stat(self):
@@ -128,3 +135,17 @@ def test_a_listed_name_that_is_a_path_writes_nothing_outside(hostile_sftp, tmp_p
     assert pool.download_dir("evil", "/runs/x/checkpoint-1", dest) == 10
     assert (dest / "adapter.safetensors").read_bytes() == b"owned"
     pool.close()
+
+
+@pytest.mark.sshd
+def test_a_file_that_keeps_answering_past_its_size_is_copied_at_its_size(hostile_sftp, tmp_path):
+    cfg, listed = hostile_sftp
+    listed[:] = ["adapter.safetensors"]
+    _Handle.ENDLESS[0], _Handle.read_up_to[0] = 20 * 2**20, 0
+    try:
+        dest = tmp_path / "checkpoint-1"
+        assert SSHPool(cfg).download_dir("evil", "/runs/x/checkpoint-1", dest) == 5
+        assert (dest / "adapter.safetensors").read_bytes() == b"xxxxx"
+        assert _Handle.read_up_to[0] < 2**20, _Handle.read_up_to[0]  # was the whole 20 MB
+    finally:
+        _Handle.ENDLESS[0] = 0
