@@ -140,9 +140,10 @@ def add_known_host(path: str | Path, host: str, key: paramiko.PKey) -> bool:
 def trust_host(alias: str, expected: str, config_path: str | Path | None = None) -> tuple[str, str, bool]:
     """Add the host's key to the first user known_hosts file only if its fingerprint is the one
     the user verified. Returns (fingerprint, known_hosts path, whether it was added)."""
-    from jobs.ssh_config import resolve_host
+    from jobs.ssh_config import parse_hop
 
-    cfg = resolve_host(alias, config_path)
+    # a hop as the unknown-key error names it (`root@[::1]:2222`), not only a config alias
+    cfg = parse_hop(alias, config_path)
     if cfg.proxy_jump or cfg.proxy_command:
         via = f"ProxyJump {','.join(cfg.proxy_jump)}" if cfg.proxy_jump else "ProxyCommand"
         raise RemoteError(f"{alias} is reached through {via}: add its key with `ssh {alias}`")

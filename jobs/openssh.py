@@ -20,7 +20,24 @@ import tarfile
 from pathlib import Path
 
 from jobs.errors import RemoteError
+from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
 from jobs.ssh_config import check_host_name, ssh_config_path
+
+
+def destination(alias: str) -> list[str]:
+    """ALIAS as ssh's command line takes it: `[user@]host` as is; a hop with a port or an IPv6
+    address in brackets (`root@[::1]:2222`, what jobs.ssh_config.parse_hop reads) as `-l user -p
+    port host` (ssh takes neither form, and its ssh:// URIs refuse brackets up to 9.2 at least)."""
+    user, at, rest = alias.rpartition("@")
+    if not (rest.startswith("[") or ":" in rest):
+        return [alias]
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+    check_host_name(host)  # after -l/-p a leading '-' would be read as an option
+    return [*(["-l", user] if at else []), *(["-p", port] if port else []), host]
 
 
 class OpenSSH:
@@ -46,7 +63,7 @@ class OpenSSH:
             "-o",
             f"ConnectTimeout={max(1, int(self.connect_timeout))}",
             "-T",
-            alias,
+            *destination(alias),
             "--",
             command,
         ]
@@ -139,10 +156,28 @@ def _regular_only(quoted_path: str) -> str:
     return f"[ -f {quoted_path} ] || {{ [ -e {quoted_path} ] && exit {_NOT_REGULAR}; }}; "
 
 
-def _not_regular(path: str) -> OSError:
-    from jobs.ssh_transport import NotRegularFile  # imported late: ssh_transport imports this module
+# A link loop fails `test -e` and `stat` like a missing file: read as "not written yet", a tail
+# waited for it forever. This prefix exits _LOOP when the path's links do not end within 40 hops.
+_LOOP = 87
 
-    return NotRegularFile(path)
+
+def _no_loop(q: str) -> str:
+    return (
+        f'[ -e {q} ] || {{ p={q}; n=0; while [ -L "$p" ] && [ $n -le 40 ]; do n=$((n+1)); t=$(readlink "$p"); '
+        f'case $t in /*) p=$t;; *) p=$(dirname "$p")/$t;; esac; done; [ $n -gt 40 ] && exit {_LOOP}; }}; '
+    )
+
+
+_TOO_LARGE = 88
+
+
+def _check_rc(alias: str, rc: int, path: str) -> None:
+    if rc == _LOOP:
+        raise LinkLoop(alias, path)
+    if rc == _TOO_LARGE:
+        raise TooLarge(path, MAX_TEXT)
+    if rc == _NOT_REGULAR:
+        raise NotRegularFile(path)
 
 
 class _RangeFile(io.RawIOBase):
@@ -169,7 +204,10 @@ class _RangeFile(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         q = shlex.quote(self.path)
         cmd = (
-            _regular_only(q) + f"tail -c +{self.pos + 1} {q}" + (f" | head -c {n}" if n is not None and n >= 0 else "")
+            _no_loop(q)
+            + _regular_only(q)
+            + f"tail -c +{self.pos + 1} {q}"
+            + (f" | head -c {n}" if n is not None and n >= 0 else "")
         )
         argv = self.ssh.argv(self.alias, cmd)
         try:
@@ -178,8 +216,7 @@ class _RangeFile(io.RawIOBase):
             raise RemoteError(f"{self.alias}: reading {self.path} timed out after 120 s") from None
         if p.returncode == 255:
             raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
-        if p.returncode == _NOT_REGULAR:
-            raise _not_regular(self.path)
+        _check_rc(self.alias, p.returncode, self.path)
         if p.returncode != 0:
             raise FileNotFoundError(2, p.stderr.decode(errors="replace").strip(), self.path)
         self.pos += len(p.stdout)
@@ -193,9 +230,8 @@ class OpenSSHFS:
         self.ssh, self.alias = ssh, alias
 
     def _run(self, cmd: str, path: str) -> str:
-        rc, out, err = self.ssh.exec(self.alias, cmd)
-        if rc == _NOT_REGULAR:
-            raise _not_regular(path)
+        rc, out, err = self.ssh.exec(self.alias, _no_loop(shlex.quote(path)) + cmd)
+        _check_rc(self.alias, rc, path)
         if rc != 0:
             raise FileNotFoundError(2, err.strip() or f"exit {rc}", path)
         return out
@@ -207,7 +243,8 @@ class OpenSSHFS:
         return int(self._run(f"stat -c %s {shlex.quote(path)}", path).strip())
 
     def exists(self, path: str) -> bool:
-        rc, _, _ = self.ssh.exec(self.alias, f"test -e {shlex.quote(path)}")
+        rc, _, _ = self.ssh.exec(self.alias, _no_loop(shlex.quote(path)) + f"test -e {shlex.quote(path)}")
+        _check_rc(self.alias, rc, path)
         return rc == 0
 
     def listdir(self, path: str) -> list[str]:
@@ -215,4 +252,6 @@ class OpenSSHFS:
 
     def read_text(self, path: str) -> str:
         q = shlex.quote(path)
-        return self._run(_regular_only(q) + f"cat {q}", path)
+        # a sparse 20 GB file was streamed up to the output limit before failing
+        big = f'[ "$(stat -L -c %s {q})" -gt {MAX_TEXT} ] && exit {_TOO_LARGE}; '
+        return self._run(_regular_only(q) + big + f"cat {q}", path)

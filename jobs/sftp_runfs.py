@@ -7,13 +7,15 @@ hosts that need the system ssh go through jobs.openssh.OpenSSHFS instead.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from typing import IO, Any
 
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_transport import _SSH_ERRORS, NotRegularFile, SSHPool, _broken, _why, default_pool
+from jobs.ssh_answers import MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
+from jobs.ssh_transport import _SSH_ERRORS, SSHPool, _broken, _why, default_pool
 
 
 def _close_session(session: Any, keep: bool) -> None:
@@ -51,7 +53,8 @@ class SFTPFS:
             cm = self.pool.sftp_session(self.host)
             s = cm.__enter__()
             try:
-                return _SFTPReader(_open_regular(s, path), cm)  # type: ignore[return-value]
+                f, size = _found(s, self.host, path, lambda: _open_regular(s, path))
+                return _SFTPReader(f, cm, size)  # type: ignore[return-value]
             except BaseException as e:
                 _close_session(cm, keep=not _broken(e))
                 if _broken(e) and not isinstance(e, RemoteError):
@@ -75,7 +78,7 @@ class SFTPFS:
     def size(self, path: str) -> int:
         if self.system:
             return self.system.size(path)
-        return self.pool.sftp_call(self.host, lambda s: s.stat(path).st_size)
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.stat(path).st_size))
 
     def exists(self, path: str) -> bool:
         if self.system:
@@ -89,24 +92,54 @@ class SFTPFS:
     def listdir(self, path: str) -> list[str]:
         if self.system:
             return self.system.listdir(path)
-        return self.pool.sftp_call(self.host, lambda s: s.listdir(path))
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.listdir(path)))
 
     def read_text(self, path: str) -> str:
         if self.system:
             return self.system.read_text(path)
 
         with self.open_binary(path) as f:
-            return f.read().decode("utf-8")
+            # the size the open's stat saw: a sparse 20 GB spec.json (one `truncate`) was read
+            # zero by zero over the link while `arcctl tail` and the dashboard hung on it
+            if f.size > MAX_TEXT:
+                raise TooLarge(path, MAX_TEXT)
+            return f.read(f.size).decode("utf-8")
 
 
-def _open_regular(s: paramiko.SFTPClient, path: str) -> paramiko.SFTPFile:
+def _found(s: paramiko.SFTPClient, host: str, path: str, call: Any) -> Any:
+    """call(), except that a "no such file" for PATH that is a symbolic link loop is LinkLoop (the
+    server says ENOENT for ELOOP). Costs one lstat, only when the file is missing."""
+    try:
+        return call()
+    except FileNotFoundError:
+        if _link_loop(s, path):
+            raise LinkLoop(host, path) from None
+        raise
+
+
+def _link_loop(s: paramiko.SFTPClient, path: str) -> bool:
+    """PATH is a link whose chain does not end within MAX_LINKS hops (a dangling link ends)."""
+    for _ in range(MAX_LINKS + 1):
+        try:
+            if not stat.S_ISLNK(s.lstat(path).st_mode or 0):
+                return False
+            target = s.readlink(path)
+        except OSError:  # missing, or no longer a link: not a loop
+            return False
+        if not target:
+            return False
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return True
+
+
+def _open_regular(s: paramiko.SFTPClient, path: str) -> tuple[paramiko.SFTPFile, int]:
     """PATH opened for reading after a stat (which follows links) says it is a regular file: the
     server's open of a named pipe waits for a writer and holds the whole session, and a device
     (a link to /dev/zero) never ends. Anything else is an OSError (EINVAL), as jobs.rundir's local reader says."""
-    mode = s.stat(path).st_mode or 0
-    if not stat.S_ISREG(mode):
+    st = s.stat(path)
+    if not stat.S_ISREG(st.st_mode or 0):
         raise NotRegularFile(path)
-    return s.open(path, "rb")
+    return s.open(path, "rb"), st.st_size or 0
 
 
 class _SFTPReader:
@@ -117,8 +150,9 @@ class _SFTPReader:
 
     PIECE = 256 * 1024  # per readv piece: paramiko's read() of a piece stays short
 
-    def __init__(self, f: paramiko.SFTPFile, session: Any) -> None:
+    def __init__(self, f: paramiko.SFTPFile, session: Any, size: int) -> None:
         self._f, self._session, self._pos = f, session, 0
+        self.size = size  # when it was opened
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence == os.SEEK_END:

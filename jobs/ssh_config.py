@@ -1,5 +1,6 @@
 """Hosts as the user's ~/.ssh/config describes them (paramiko's parser, so `Host` patterns, `%h`
-tokens and `Match` work as far as paramiko supports them).
+tokens and `Match` work as far as paramiko supports them; `Include` as OpenSSH reads it,
+jobs.ssh_include).
 
 Honoured: HostName, Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
 GlobalKnownHostsFile, HostKeyAlias, ProxyJump (the whole chain), ProxyCommand, ConnectTimeout,
@@ -16,13 +17,13 @@ they reach ProxyCommand's %h and the system ssh's argv.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
 
 from jobs.errors import RemoteError
+from jobs.ssh_include import IncludingConfig, read_config, read_text
 
 DEFAULT_CONFIG = "~/.ssh/config"
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
@@ -56,7 +57,8 @@ class HostConfig:
     @property
     def label(self) -> str:
         user = f"{self.user}@" if self.user else ""
-        return f"{self.alias} ({user}{self.hostname}:{self.port})"
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname  # IPv6: [::1]:22
+        return f"{self.alias} ({user}{host}:{self.port})"
 
     @property
     def known_hosts_key(self) -> str:
@@ -81,7 +83,7 @@ def check_host_name(name: str, what: str = "ssh host") -> None:
         )
 
 
-class _NoExecConfig(paramiko.SSHConfig):
+class _NoExecConfig(IncludingConfig):
     """paramiko's parser, except that a `Match exec` is never run: paramiko runs it through a
     shell (invoke) on every lookup, with %h/%n replaced by the looked-up name unquoted."""
 
@@ -104,21 +106,12 @@ class _NoExecConfig(paramiko.SSHConfig):
 
 
 def _load(path: Path) -> paramiko.SSHConfig:
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return paramiko.SSHConfig()
-    except OSError as e:
-        raise RemoteError(f"cannot read ssh config {path}: {e.strerror or e}") from None
-    if not stat.S_ISREG(mode):
-        # a named pipe would block the open until someone writes to it, a device never ends
-        raise RemoteError(f"ssh config {path} is not a regular file")
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            config = _NoExecConfig.from_file(f)
-    except Exception as e:  # paramiko raises ConfigParseError and plain exceptions
-        raise RemoteError(f"cannot parse ssh config {path}: {e}") from None
+    # a named pipe would block the open until someone writes to it, a device never ends: refused
+    text = read_text(path)
+    config = _NoExecConfig()
     config.path = path
+    if text is not None:
+        read_config(config, path, text)  # with its Include files (jobs.ssh_include)
     return config
 
 
@@ -146,18 +139,23 @@ def resolve_host(alias: str, config_path: str | Path | None = None) -> HostConfi
     except Exception as e:  # token expansion or a Match it cannot evaluate
         raise RemoteError(f"ssh config {path}: cannot resolve host {alias}: {e}") from None
 
-    def number(key: str, default):
+    def number(key: str, default, top: int = 2**31 - 1):
         raw = d.get(key)
         if raw is None:
             return default
         try:
-            return int(str(raw).strip())
+            value = int(str(raw).strip())
         except ValueError:
             raise RemoteError(f"ssh config {path}: {key} of host {alias} is not a number: {raw!r}") from None
+        # a negative or astronomic timeout was "ValueError: Timeout value out of range" or an
+        # OverflowError from the socket layer, naming neither the file nor the setting
+        if not 0 <= value <= top:
+            raise RemoteError(f"ssh config {path}: {key} of host {alias} is out of range (0 to {top}): {value}")
+        return value
 
-    port = number("port", 22)
-    if not 0 < port < 65536:
-        raise RemoteError(f"ssh config {path}: Port of host {alias} is out of range: {port}")
+    port = number("port", 22, 65535)
+    if not port:
+        raise RemoteError(f"ssh config {path}: port of host {alias} is out of range (1 to 65535): 0")
     jump = str(d.get("proxyjump") or "").strip()
     command = str(d.get("proxycommand") or "").strip()
     control = str(d.get("controlpath") or "").strip()

@@ -33,6 +33,13 @@ def download_dir(
         nonlocal total
         dst.mkdir(parents=True, exist_ok=True)
         for a in s.listdir_attr(src):
+            if a.filename in ("", ".", "..") or "/" in a.filename or "\0" in a.filename:
+                # only a hostile server lists such a name: `dst / "/home/me/.bashrc"` or
+                # `dst / "../../x"` wrote outside the destination
+                raise RemoteError(
+                    f"{alias}:{src} lists a file named {a.filename!r}, which is no file name; "
+                    "not copying (nothing was fetched)"
+                )
             rp = posixpath.join(src, a.filename)
             if stat.S_ISDIR(a.st_mode or 0):
                 walk(s, rp, dst / a.filename)
@@ -49,15 +56,7 @@ def download_dir(
                 # followed: refused, the partial copy removed, nothing half-done
                 kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
                 raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
-            seen = [0]
-
-            def chunk(got: int, _size: int) -> None:
-                if on_bytes is not None:
-                    on_bytes(got - seen[0])
-                seen[0] = got
-
-            s.get(rp, str(dst / a.filename), callback=chunk)
-            total += target.st_size or 0
+            total += _copy_file(s, alias, rp, dst / a.filename, target.st_size or 0, on_bytes)
 
     if not SFTPFS(alias, pool).exists(remote):
         raise RemoteError(f"{remote} does not exist on {alias}")
@@ -71,3 +70,26 @@ def download_dir(
                 # a file removed or unreadable during the copy: one line, not a traceback
                 raise RemoteError(f"copy of {remote} from {alias} failed: {e.strerror or e}") from None
     return total
+
+
+CHUNK = 256 * 1024
+
+
+def _copy_file(
+    s: paramiko.SFTPClient, alias: str, rp: str, local: Path, size: int, on_bytes: Callable[[int], None] | None
+) -> int:
+    """The SIZE bytes the listing announced, and no more: paramiko's get() reads until the server
+    says EOF, so a server that keeps answering (a hostile host, a file that never ends) filled
+    this disk before its "size mismatch". A file that is shorter than announced is an error."""
+    got = 0
+    with s.open(rp, "rb") as src, open(local, "wb") as out:
+        src.prefetch(size)  # the pieces asked for at once, as get() does
+        while got < size:
+            data = src.read(min(CHUNK, size - got))
+            if not data:
+                raise RemoteError(f"{alias}:{rp} shrank during the copy ({got} of {size} bytes); nothing was fetched")
+            out.write(data)
+            got += len(data)
+            if on_bytes is not None:
+                on_bytes(len(data))
+    return got

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import paramiko
 
 from jobs.errors import RemoteError
+from jobs.ssh_answers import _ANSWERS, MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge  # noqa: F401 (re-exported)
 from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
 
 # re-exported: callers import these from here
@@ -477,17 +478,6 @@ class _TooMuchOutput(Exception):
     def __init__(self, limit: int):
         super().__init__(limit)
         self.limit = limit
-
-
-class NotRegularFile(OSError):
-    """A run-dir file that is a named pipe, a device or a socket: reading it would wait forever."""
-
-    def __init__(self, path: str):
-        super().__init__(errno.EINVAL, "not a regular file", path)
-
-
-# the server's answers about one file: the session stays usable
-_ANSWERS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, NotRegularFile)
 
 
 def _broken(e: BaseException) -> bool:

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():
             from jobs.errors import RemoteError, SpecError
-            from jobs.ssh_transport import SSHPool, list_host_aliases, resolve_host, trust_host
+            from jobs.ssh_transport import SSHPool, list_host_aliases, parse_hop, trust_host
 
             if trust:
                 if not hosts or len(hosts) != 1:
@@ -115,8 +115,9 @@ def register(app: typer.Typer) -> None:
             pool = SSHPool(connect_timeout=timeout)
             failed = 0
             for name in names:
-                cfg = resolve_host(name)
-                addr = f"{cfg.user + '@' if cfg.user else ''}{cfg.hostname}:{cfg.port}"
+                cfg = parse_hop(name)  # an alias, or `[user@]host[:port]` (`root@[::1]:2222`)
+                name_ = f"[{cfg.hostname}]" if ":" in cfg.hostname else cfg.hostname  # IPv6: [::1]:22
+                addr = f"{cfg.user + '@' if cfg.user else ''}{name_}:{cfg.port}"
                 t0 = time.monotonic()
                 try:
                     rc, out, _ = pool.exec(

@@ -10,8 +10,12 @@ from typing import Any
 
 from arcctl.cli.errors import UserError
 
-# A host alias starts with a letter, digit or underscore: "-o..." is never taken for one.
-REMOTE = re.compile(r"^(?P<host>[A-Za-z0-9_][A-Za-z0-9_.@-]*):(?P<path>/.*)$")
+# `[user@]host[:port]:/path`, the host an alias, a name, an IPv4 address or an IPv6 address in
+# brackets (`root@[::1]:2222:/runs/x`, as ProxyJump writes one; jobs.ssh_config.parse_hop reads
+# it). A user or host starts with a letter, digit or underscore: "-o..." is never taken for one.
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_V6 = r"\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?\]"
+REMOTE = re.compile(rf"^(?P<host>(?:{_NAME}@)*(?:{_V6}|{_NAME})(?::[0-9]{{1,5}})?):(?P<path>/.*)$")
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,12 @@ def _host(addr: str | None) -> str | None:
     if not addr:
         return None
     m = re.search(r"alias=([^&>]+)", addr)
-    return m.group(1) if m else addr.strip("<>").split(":")[0]
+    if m:
+        return m.group(1)
+    sinful = addr.strip("<>")
+    if sinful.startswith("["):  # IPv6: <[2001:db8::5]:9618?...> (split at ':' it was "[2001")
+        return sinful[1:].partition("]")[0]
+    return sinful.split(":")[0]
 
 
 def read_event_log(path: str, fs=None) -> dict[str, JobHistory]:

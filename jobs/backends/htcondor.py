@@ -13,7 +13,6 @@ details the ads lack: eviction counts, peak memory of a job held for exceeding i
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from typing import Any
@@ -152,6 +151,14 @@ def condor_arguments(args: list[str]) -> str:
 def condor_environment(env: dict[str, str], where: str = "htcondor profile") -> str:
     env = check_env(env, where, user=False)  # the profile's part was checked; the rest is arcctl's
     return '"' + " ".join(f"{k}={_condor_arg(v)}" for k, v in env.items()) + '"'
+
+
+def classad_string(text: str) -> str:
+    """TEXT as a ClassAd string literal. JSON's was wrong past ASCII: ClassAds read `\\u00e9` as
+    `u00e9`, so a run dir `/runs/été` was stored as `/runs/u00e9tu00e9` (and crash recovery could
+    confirm the job of a run dir that really is named so). ClassAds are UTF-8: only the
+    backslash and the quote are escaped (control characters never reach here: jobs.naming)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _and(*exprs: str | None) -> str | None:
@@ -294,8 +301,8 @@ class HTCondorBackend(SchedulerBackend):
             cmds.append(("accounting_group", str(o["accounting_group"])))
         cmds += [
             ("batch_name", spec.name),
-            ("+ArcctlRunDir", json.dumps(run_dir)),
-            ("+ArcctlProfile", json.dumps(spec.profile)),
+            ("+ArcctlRunDir", classad_string(run_dir)),
+            ("+ArcctlProfile", classad_string(spec.profile)),
         ]
         for k, v in (o.get("submit_commands") or {}).items():
             cmds.append((str(k), str(v)))
@@ -440,7 +447,7 @@ class HTCondorBackend(SchedulerBackend):
     def find(self, spec: JobSpec) -> str | None:
         """The queued job of this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between condor_submit and the registry update."""
-        constraint = f"ArcctlRunDir == {json.dumps(spec.run_dir.rstrip('/') or '/')}"
+        constraint = f"ArcctlRunDir == {classad_string(spec.run_dir.rstrip('/') or '/')}"
         res = self.shell.run(
             [self._bin("condor_q"), "-constraint", constraint, "-json", "-attributes", "ClusterId,ProcId,QDate"]
         )

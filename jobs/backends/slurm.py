@@ -61,7 +61,8 @@ _STATES: dict[str, tuple[JobState, str | None]] = {
     "CANCELLED": (JobState.CANCELLED, None),
 }
 _HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
-_SQUEUE_FIELDS = "JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|"
+# free text (the reason) last: a `|` in it cannot shift the fields after it
+_SQUEUE_FIELDS = "JobID:|,State:|,exit_code:|,RestartCnt:|,Reason:|"
 _OPTION_KEYS = {
     "partition",
     "account",
@@ -257,10 +258,11 @@ class SlurmBackend(SchedulerBackend):
         if res.rc != 0 and "Invalid job id" not in res.stderr:
             res.check(self.where)
         for line in res.stdout.splitlines():
-            parts = line.strip().split("|")
+            parts = line.strip().split("|", 4)
             if len(parts) < 5 or parts[0] not in ids:
                 continue
-            job_id, state, reason, raw_exit, restarts = parts[:5]
+            job_id, state, raw_exit, restarts, reason = parts
+            reason = reason[:-1] if reason.endswith("|") else reason
             out[job_id] = _status(state, reason, _decode_wait_status(raw_exit), restarts)
         missing = [j for j in ids if j not in out]
         if missing:
@@ -304,19 +306,24 @@ class SlurmBackend(SchedulerBackend):
     def find(self, spec: JobSpec) -> str | None:
         """The job Slurm has for this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between sbatch and the registry update."""
+        # the work dir last, split off once: a run dir may hold `|` (or blanks), and split at every
+        # `|` it never equalled the spec's, so the job sbatch had started was marked never-run
         res = self.shell.run(
-            ["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O", "JobID:|,WorkDir:|,SubmitTime:|"],
+            ["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O", "JobID:|,SubmitTime:|,WorkDir:|"],
             env=self._env(self._opts(spec)),
         )
         if res.rc != 0:
             return None
         created = spec.created.timestamp() - 5  # clocks of two machines, a little slack
         found = []
-        for line in res.stdout.splitlines():
-            parts = line.strip().split("|")
-            if len(parts) >= 3 and parts[1].rstrip("/") == spec.run_dir.rstrip("/"):
+        for line in res.stdout.split("\n"):
+            parts = line.split("|", 2)
+            if len(parts) < 3:
+                continue
+            parts[0], work_dir = parts[0].strip(), parts[2][:-1] if parts[2].endswith("|") else parts[2]
+            if work_dir.rstrip("/") == spec.run_dir.rstrip("/"):
                 try:
-                    submitted = datetime.fromisoformat(parts[2]).timestamp()  # local time, as Slurm prints
+                    submitted = datetime.fromisoformat(parts[1].strip()).timestamp()  # local time, as Slurm prints
                 except ValueError:
                     continue
                 # an id that is not a number (an array task `12_3`, garbage) was a ValueError out of

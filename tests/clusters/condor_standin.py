@@ -78,6 +78,7 @@ def main(tool: str, args: list[str]) -> int:
         print("$CondorVersion: 25.14.1 2026-01-01 BuildID: standin $\n$CondorPlatform: x86_64_Debian12 $")
         return 0
     if tool == "condor_submit":
+        import classad2
         import htcondor2
 
         sub = htcondor2.Submit(Path(args[-1]).read_text())
@@ -96,17 +97,19 @@ def main(tool: str, args: list[str]) -> int:
             "RequestMemory": _mb(sub.get("request_memory", "128M")),
             "Cmd": sub["executable"],
             "QDate": int(time.time()),
-            "ArcctlRunDir": json.loads(sub.get("MY.ArcctlRunDir", '""')),
+            # read as the schedd reads it: a ClassAd expression (JSON's escapes are not ClassAd's)
+            "ArcctlRunDir": classad2.ExprTree(sub.get("MY.ArcctlRunDir", '""')).eval(),
         }
         _save(state, q)
         _event(sub["log"], 0, job, "Job submitted from host: <127.0.0.1:9618?addrs=127.0.0.1-9618&alias=standin>")
         print("Submitting job(s).\n1 job(s) submitted to cluster %d." % cluster)
         return 0
     ids = [a for a in args if a[:1].isdigit()]
-    run_dir = None
-    if "-constraint" in args:  # only the one constraint the backend uses: ArcctlRunDir == "<path>"
-        expr = args[args.index("-constraint") + 1]
-        run_dir = json.loads(expr.split("==", 1)[1].strip())
+    constraint = None
+    if "-constraint" in args:  # evaluated against each ad by the real ClassAd library, as condor_q does
+        import classad2
+
+        constraint = classad2.ExprTree(args[args.index("-constraint") + 1])
     want = {i if "." in i else f"{i}.0" for i in ids}
     if tool in ("condor_q", "condor_history"):
         live = tool == "condor_q"
@@ -115,7 +118,7 @@ def main(tool: str, args: list[str]) -> int:
             for j, ad in q["jobs"].items()
             if (not want or j in want)
             and ((ad["JobStatus"] in (1, 2, 5, 7)) == live)
-            and (run_dir is None or ad.get("ArcctlRunDir") == run_dir)
+            and (constraint is None or constraint.eval(classad2.ClassAd(ad)) is True)
         ]
         if ads:
             print(json.dumps(ads, indent=2))

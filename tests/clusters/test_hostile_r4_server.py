@@ -33,17 +33,17 @@ from tests.clusters.conftest import make_spec
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 HUGE = "9" * 40
-# squeue -O JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:| as a hostile host prints it
+# squeue -O JobID:|,State:|,exit_code:|,RestartCnt:|,Reason:| as a hostile host prints it
 STATUS_LINES = (
     b"\xff\xfe\xc3(not utf-8 at all\n"
-    b"1|PENDING|\x1b]0;owned\x07\x1b[2JPriority\xff|0|0|\n"
-    b"2|RUNNING|None|0|0|extra|fields|\n"
-    b"4|   |None|0|0|\n"
-    b"abc|RUNNING|None|0|0|\n"
-    b"\x1b[31m3|RUNNING|None|0|0|\n" + HUGE.encode() + b"|COMPLETED|None|0|0|\n"
+    b"1|PENDING|0|0|\x1b]0;owned\x07\x1b[2JPriority\xff|\n"
+    b"2|RUNNING|0|0|None|extra|fields|\n"
+    b"4|   |0|0|None|\n"
+    b"abc|RUNNING|0|0|None|\n"
+    b"\x1b[31m3|RUNNING|0|0|None|\n" + HUGE.encode() + b"|COMPLETED|0|0|None|\n"
 )
-# squeue --name=... -O JobID:|,WorkDir:|,SubmitTime:|
-FIND_LINES = b"x7|RUNDIR|2099-01-01T00:00:00|\n12_3|RUNDIR|2099-01-01T00:00:00|\n12|RUNDIR|2099-01-01T00:00:00|\n"
+# squeue --name=... -O JobID:|,SubmitTime:|,WorkDir:|
+FIND_LINES = b"x7|2099-01-01T00:00:00|RUNDIR|\n12_3|2099-01-01T00:00:00|RUNDIR|\n12|2099-01-01T00:00:00|RUNDIR|\n"
 
 
 @pytest.fixture(scope="module")
