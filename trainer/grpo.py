@@ -222,6 +222,7 @@ def build_trainer(
 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    lifecycle.restart_aside(spec, run_dir, files, resume)
     timing = Timing()
     telemetry = TelemetryCallback(files)
     callbacks = [telemetry, signal_stop]

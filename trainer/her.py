@@ -230,6 +230,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     targets = load_targets(p)
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     state = read_state(resume, targets) if resume else None
+    lifecycle.restart_aside(spec, run_dir, files, resume)
 
     import peft
     from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict

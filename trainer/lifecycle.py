@@ -131,32 +131,52 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
     ck = _own_checkpoint(spec.resume_from, str(run_dir))
     if ck is None or not ck.valid or not files.enabled or _resume_record(spec, str(run_dir)) is not None:
         return None  # an invalid one: resolve_resume refuses it, and nothing has moved
-    later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > ck.step]
     extra = [run_dir / "final"] if (run_dir / "final").exists() else []
-    rows = {name: _split_rows(run_dir / name, ck.step) for name in (rundir.METRICS, rundir.COMPLETIONS)}
+    return _move_after(spec, run_dir, files, ck.name, ck.step, extra, always=True)
+
+
+def restart_aside(spec, run_dir: Path, files, resume: str | None) -> dict | None:
+    """A run started again in its own dir (a requeue after a crash or SIGKILL, an auto-resume, a
+    restart by hand) continues at the step of `resume` (0 without one). What its earlier attempt
+    wrote after that step would otherwise be there twice: the metrics and completions rows of the
+    later steps (a second, zig-zagging history), and checkpoint dirs past it (a save killed half
+    way, skipped as invalid, which the next save of that step wrote into or could not replace).
+    They move to `branches/` as in branch_aside, with a `resumed` event. Main process only."""
+    if not files.enabled:
+        return None
+    step = (rundir.checkpoint_step(resume) or 0) if resume else 0
+    name = Path(resume).name if resume else ""
+    return _move_after(spec, run_dir, files, name, step, [], always=False)
+
+
+def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Path], always: bool) -> dict | None:
+    later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > step]
+    rows = {f: _split_rows(run_dir / f, step) for f in (rundir.METRICS, rundir.COMPLETIONS)}
     branch = None
     if later or extra or any(moved for _, moved in rows.values()):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{ck.name}"
+        dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{name or 'start'}"
         dest.mkdir(parents=True)
         branch = f"{rundir.BRANCHES}/{dest.name}"
         # Rows first, written and synced in the branch before the run's files shrink: a crash in
         # between leaves them twice, never nowhere.
-        for name, (kept, moved) in rows.items():
+        for f, (kept, moved) in rows.items():
             if moved:
-                _write_lines(dest / name, moved)
-                _write_lines(run_dir / name, kept, replace=True)
+                _write_lines(dest / f, moved)
+                _write_lines(run_dir / f, kept, replace=True)
         for c in later:
             os.replace(c.path, dest / c.name)
         for path in extra:
             os.replace(path, dest / path.name)
+    elif not always:
+        return None
     fields = dict(
-        checkpoint=ck.name,
-        step=ck.step,
+        checkpoint=name,
+        step=step,
         resume_id=_resume_id(spec),
         branch=branch,
         moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
-        moved_rows={name: len(moved) for name, (_, moved) in rows.items()},
+        moved_rows={f: len(moved) for f, (_, moved) in rows.items()},
     )
     files.event(rundir.EV_RESUMED, **fields)
     return fields

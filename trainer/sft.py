@@ -294,6 +294,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     warn = lifecycle.prepare_run_dir(spec, run_dir, files)
 
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    lifecycle.restart_aside(spec, run_dir, files, resume)
     pairs = task_program_pairs(p)
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if not p.use_lora:
