@@ -46,11 +46,11 @@ def main(spec: Any, run_dir: str | Path | None = None) -> int:
         return _run(spec, run_dir, files)
     except (JobsError, ValueError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
+        files.final_event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
         print(f"trainer: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as e:  # crash: keep the traceback in stderr.log
-        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+        files.final_event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
         traceback.print_exc()
         print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_CRASH

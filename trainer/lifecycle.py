@@ -273,6 +273,7 @@ def prepare_run_dir(spec, run_dir: Path, files):
     from jobs import rundir
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    files.check_files()
     if not (run_dir / rundir.SPEC).exists():
         spec.write(run_dir)
     branch_aside(spec, run_dir, files)
