@@ -254,6 +254,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
         trainer = build_trainer(
             setup, reward, callbacks, timing, p.learning_rate, (p.frequency_penalty, p.presence_penalty)
         )
+        model_loading.check_checkpoint_fits(trainer.model, resume)
         files.started(
             step=start_step,
             resume_from=resume,

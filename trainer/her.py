@@ -245,6 +245,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if peft_config is not None:
         model = peft.get_peft_model(model, peft_config)
+    model_loading.check_checkpoint_fits(model, resume)
     import torch
 
     if torch.cuda.is_available():  # sampling comes first: the trainer would move it only when it trains

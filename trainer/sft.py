@@ -334,6 +334,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     )
     trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
     replace_printer(trainer)
+    model_loading.check_checkpoint_fits(trainer.model, resume)
     files.started(
         step=rundir.checkpoint_step(resume) or 0,
         resume_from=resume,
