@@ -184,7 +184,15 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
     generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
     args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
     rows = grpo_data.PromptRows(
-        tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter, attempts=attempts
+        tasks,
+        n_rows,
+        encoder,
+        tokenizer,
+        p.seed,
+        augment,
+        prompter=prompter,
+        attempts=attempts,
+        max_prompt_tokens=p.max_seq_length - p.max_completion_length,
     )
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
