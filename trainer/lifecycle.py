@@ -64,7 +64,31 @@ def resolve_resume(spec, run_dir: str | Path, warn) -> str | None:
     valid checkpoint wins. Otherwise `resume_from` names a run (newest valid checkpoint) or one
     checkpoint. Invalid checkpoints are skipped, each with a `warn(message, **fields)` call.
     """
-    run_dir = str(run_dir)
+    found = _resolve(spec, str(run_dir), warn)
+    if found is not None:
+        _check_step(found)
+    return found
+
+
+def _check_step(path: str) -> None:
+    """Trainer names checkpoint-N after its trainer_state.json's `global_step` and continues at that
+    step + 1. One copied or renamed (or with the step missing: Trainer then starts at 0) continued
+    at another step than its name says: the rows after it were moved aside at one step and written
+    again from another, a save landed on an existing checkpoint."""
+    step = rundir.checkpoint_step(path)
+    try:
+        state = rundir.loads(rundir.read_regular_text(Path(path) / "trainer_state.json"))
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{path}/trainer_state.json: unreadable ({e})") from None
+    saved = state.get("global_step") if isinstance(state, dict) else None
+    if step is not None and (type(saved) is not int or saved != step):
+        raise SpecError(
+            f"{path}: trainer_state.json says global_step {saved!r}, the checkpoint is step {step}; "
+            "it was copied or renamed from another checkpoint"
+        )
+
+
+def _resolve(spec, run_dir: str, warn) -> str | None:
     ref = spec.resume_from
     if _own_checkpoint(ref, run_dir) is not None and _resume_record(spec, run_dir) is None:
         return _explicit(ref)
