@@ -40,8 +40,12 @@ def load_spec(arg: str):
     file = path / rundir.SPEC if path.is_dir() else path
     if not file.exists():
         raise SpecError(f"{file}: no such spec file")
+    if not file.is_file():  # a FIFO held the job forever, a folder was a traceback
+        raise SpecError(f"{file}: not a regular file")
     try:
         spec = JobSpec.read(file)
+    except OSError as e:
+        raise SpecError(f"{file}: cannot be read ({e.strerror or e})") from None
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err.get("loc", ()))

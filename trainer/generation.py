@@ -150,8 +150,9 @@ class TransformersGenerator:
 
         torch.manual_seed(seed)
         enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: len(enc[i]))
         out: list[Completion | None] = [None] * len(prompts)
+        fits = _fitting(enc, self.max_seq_length, out)
+        order = sorted(fits, key=lambda i: len(enc[i]))
         eos_ids = self._eos_ids()
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
@@ -204,6 +205,20 @@ class TransformersGenerator:
         return out  # type: ignore[return-value]
 
 
+def _fitting(enc: list[list[int]], max_seq_length: int | None, out: list) -> list[int]:
+    """Indices of the prompts that leave room for a completion within `max_seq_length`; each other
+    one gets an empty, truncated completion in `out` (scored as no code) and is never generated:
+    vLLM refused it and stopped the job, and in a padded batch it cut every other prompt's
+    completion to one token (new tokens are what the longest prompt leaves)."""
+    fits = []
+    for i, ids in enumerate(enc):
+        if max_seq_length and len(ids) >= max_seq_length:
+            out[i] = Completion(text="", n_tokens=0, truncated=True)
+        else:
+            fits.append(i)
+    return fits
+
+
 def vllm_requests(
     n: int,
     max_new_tokens: int,
@@ -254,6 +269,7 @@ class VLLMGenerator:
         base, adapter = resolve_model(model_path, adapter_path)
         self.adapter = adapter
         kwargs = dict(model=base, gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True)
+        self.max_seq_length = max_seq_length
         if max_seq_length:
             kwargs["max_model_len"] = max_seq_length
         if adapter:
@@ -285,18 +301,18 @@ class VLLMGenerator:
 
             lora = LoRARequest("adapter", 1, self.adapter)
         # token ids, so the chat template's BOS is not added a second time
-        inputs = [
-            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts
-        ]
-        results = self.llm.generate(inputs, sp, lora_request=lora)
-        return [
-            Completion(
+        enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        out: list[Completion | None] = [None] * len(prompts)
+        fits = _fitting(enc, self.max_seq_length, out)  # vLLM raises on one past max_model_len
+        inputs = [TokensPrompt(prompt_token_ids=enc[i]) for i in fits]
+        results = self.llm.generate(inputs, [sp[i] for i in fits], lora_request=lora) if fits else []
+        for i, r in zip(fits, results):
+            out[i] = Completion(
                 text=r.outputs[0].text,
                 n_tokens=len(r.outputs[0].token_ids),
                 truncated=r.outputs[0].finish_reason == "length",
             )
-            for r in results
-        ]
+        return out  # type: ignore[return-value]
 
 
 def make_generator(params, model_path: str | None = None, adapter_path: str | None = None):

@@ -184,7 +184,15 @@ def setup_training(p, run_dir: Path, warn) -> Setup:
     generation_backend = fast_generation.resolve(p, torch.cuda.is_available())
     args = grpo_config(p, run_dir, bf16, epochs, generation_backend)
     rows = grpo_data.PromptRows(
-        tasks, n_rows, encoder, tokenizer, p.seed, augment, prompter=prompter, attempts=attempts
+        tasks,
+        n_rows,
+        encoder,
+        tokenizer,
+        p.seed,
+        augment,
+        prompter=prompter,
+        attempts=attempts,
+        max_prompt_tokens=p.max_seq_length - p.max_completion_length,
     )
     eos = model.generation_config.eos_token_id
     eos_ids = ([eos] if isinstance(eos, int) else list(eos or [])) + [tokenizer.pad_token_id]
@@ -222,6 +230,7 @@ def build_trainer(
 
 def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) -> int:
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    lifecycle.restart_aside(spec, run_dir, files, resume)
     timing = Timing()
     telemetry = TelemetryCallback(files)
     callbacks = [telemetry, signal_stop]
@@ -253,6 +262,7 @@ def _train(spec, p, run_dir: Path, files: RunFiles, warn, signal_stop, Sandbox) 
         trainer = build_trainer(
             setup, reward, callbacks, timing, p.learning_rate, (p.frequency_penalty, p.presence_penalty)
         )
+        model_loading.check_checkpoint_fits(trainer.model, resume)
         files.started(
             step=start_step,
             resume_from=resume,

@@ -33,10 +33,12 @@ class PromptRows:
         cache: int = 4096,
         prompter=None,
         attempts: list | None = None,
+        max_prompt_tokens: int | None = None,
     ):
         """`attempts` (refine jobs): row i answers attempts[i % n], an earlier program for the task
         of the same index in `tasks`, shown with its feedback; never augmented (the program and its
-        outputs are in the task's own frame)."""
+        outputs are in the task's own frame). `max_prompt_tokens`: an augmented prompt longer than
+        this is shown un-augmented instead (see _build)."""
         from trainer import prompts
 
         self.tasks = tasks
@@ -49,6 +51,7 @@ class PromptRows:
         self.tokenizer = tokenizer
         self.seed = seed
         self.augment = augment
+        self.max_prompt_tokens = max_prompt_tokens
         self._cache: OrderedDict[int, tuple[Row, str]] = OrderedDict()
         self._cache_size = cache
 
@@ -66,7 +69,16 @@ class PromptRows:
         aug = augment.random_augmentation(random.Random(f"{self.seed}:{i}")) if self.augment else None
         seen = aug.apply_task(task) if aug is not None else task
         text = self.prompter.text(seen, self.encoder, self.tokenizer)
+        if aug is not None and self.max_prompt_tokens is not None and self._tokens(text) > self.max_prompt_tokens:
+            # A quarter turn of thin grids (1xN -> Nx1: a line per cell) or a colour map onto longer
+            # names can double a prompt that fit_tasks measured as fitting; past the limit vLLM
+            # refuses it and the sequence outgrows max_seq_length. The task as it is fits.
+            aug, seen = None, task
+            text = self.prompter.text(task, self.encoder, self.tokenizer)
         return Row(task.task_id, aug.to_dict() if aug is not None else None, seen), text
+
+    def _tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def get(self, i: int) -> tuple[Row, str]:
         i = int(i)
@@ -102,8 +114,8 @@ def fit_tasks(tasks: list, p, encoder, tokenizer, warn, prompter=None, attempts:
     """Tasks whose prompt leaves room for `max_completion_length` within `max_seq_length`
     (with `attempts`: (tasks, attempts), the pairs that fit).
 
-    Measured on the un-augmented prompt: augmentations change a prompt's length by a few tokens
-    at most (rotations swap rows and columns), not enough to matter against the margin."""
+    Measured on the un-augmented prompt; a row whose augmentation makes it longer than the limit
+    is shown un-augmented (PromptRows)."""
     from trainer import prompts
 
     prompter = prompter or prompts.BUILT_IN

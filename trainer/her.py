@@ -46,11 +46,11 @@ def main(spec: Any, run_dir: str | Path | None = None) -> int:
         return _run(spec, run_dir, files)
     except (JobsError, ValueError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
+        files.final_event(rundir.EV_ERROR, message=msg, kind=type(e).__name__)
         print(f"trainer: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as e:  # crash: keep the traceback in stderr.log
-        files.event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+        files.final_event(rundir.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
         traceback.print_exc()
         print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_CRASH
@@ -81,6 +81,14 @@ def read_state(checkpoint: str, targets: list[Any]) -> dict[str, Any]:
         raise SpecError(
             f"{checkpoint}: not a HER checkpoint ({HER_STATE}: {e}); to start from its weights give it as adapter_path"
         ) from None
+    saved_at = rundir.checkpoint_step(checkpoint)
+    if saved_at is not None and state["step"] != saved_at:
+        # the job goes on at state["step"] + 1: its saves would land on checkpoints already there
+        # (an OSError on the rename after an epoch's work) and its metrics repeat or skip steps
+        raise SpecError(
+            f"{checkpoint}: {HER_STATE} says step {state['step']}, the checkpoint is step {saved_at}; "
+            "it was copied or renamed from another checkpoint"
+        )
     index, task_id = state["target"], state["task_id"]
     if index >= len(targets) or targets[index].task_id != task_id:
         raise SpecError(
@@ -143,6 +151,19 @@ def save_checkpoint(model: Any, tokenizer: Any, run_dir: Path, state: dict[str, 
     (tmp / HER_STATE).write_text(json.dumps(state, indent=1) + "\n")
     tmp.replace(final)
     return final
+
+
+def _target_done(files: RunFiles, task_id: str, index: int, summary: dict[str, Any], epochs: int) -> None:
+    files.event(
+        EV_HER_TARGET,
+        task_id=task_id,
+        target=index,
+        solved=summary["solved_at"] is not None,
+        solved_at=summary["solved_at"],
+        epochs=epochs,
+        best_pixel_score=summary["best_pixel_score"],
+        test_correct=summary["test_correct"],
+    )
 
 
 def _adapter_weights(checkpoint: str) -> dict[str, Any]:
@@ -230,6 +251,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     targets = load_targets(p)
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
     state = read_state(resume, targets) if resume else None
+    lifecycle.restart_aside(spec, run_dir, files, resume)
 
     import peft
     from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
@@ -244,6 +266,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if peft_config is not None:
         model = peft.get_peft_model(model, peft_config)
+    model_loading.check_checkpoint_fits(model, resume)
     import torch
 
     if torch.cuda.is_available():  # sampling comes first: the trainer would move it only when it trains
@@ -294,6 +317,11 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 "test_correct": None,
             }
             prompt = prompts[task.task_id]
+            if continuing and first_epoch > p.her_epochs:
+                # a fork or resume with fewer her_epochs than the target has run: it is finished
+                # (the loop below ran no epoch, and the target went without its record)
+                _target_done(files, task.task_id, ti, summary, first_epoch - 1)
+                continue
             for epoch in range(first_epoch, p.her_epochs + 1):
                 t0 = time.perf_counter()
                 completions, temps = sample(generator, prompt, p, seed=p.seed + 1000 * step)
@@ -358,16 +386,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
                 ckpt = save_checkpoint(model, tokenizer, run_dir, new_state)
                 files.event(rundir.EV_CHECKPOINT, step=step, path=str(ckpt))
                 if done:
-                    files.event(
-                        EV_HER_TARGET,
-                        task_id=task.task_id,
-                        target=ti,
-                        solved=summary["solved_at"] is not None,
-                        solved_at=summary["solved_at"],
-                        epochs=epoch,
-                        best_pixel_score=summary["best_pixel_score"],
-                        test_correct=summary["test_correct"],
-                    )
+                    _target_done(files, task.task_id, ti, summary, epoch)
                     break
             if stop.received:
                 break

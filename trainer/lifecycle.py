@@ -64,7 +64,31 @@ def resolve_resume(spec, run_dir: str | Path, warn) -> str | None:
     valid checkpoint wins. Otherwise `resume_from` names a run (newest valid checkpoint) or one
     checkpoint. Invalid checkpoints are skipped, each with a `warn(message, **fields)` call.
     """
-    run_dir = str(run_dir)
+    found = _resolve(spec, str(run_dir), warn)
+    if found is not None:
+        _check_step(found)
+    return found
+
+
+def _check_step(path: str) -> None:
+    """Trainer names checkpoint-N after its trainer_state.json's `global_step` and continues at that
+    step + 1. One copied or renamed (or with the step missing: Trainer then starts at 0) continued
+    at another step than its name says: the rows after it were moved aside at one step and written
+    again from another, a save landed on an existing checkpoint."""
+    step = rundir.checkpoint_step(path)
+    try:
+        state = rundir.loads(rundir.read_regular_text(Path(path) / "trainer_state.json"))
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{path}/trainer_state.json: unreadable ({e})") from None
+    saved = state.get("global_step") if isinstance(state, dict) else None
+    if step is not None and (type(saved) is not int or saved != step):
+        raise SpecError(
+            f"{path}: trainer_state.json says global_step {saved!r}, the checkpoint is step {step}; "
+            "it was copied or renamed from another checkpoint"
+        )
+
+
+def _resolve(spec, run_dir: str, warn) -> str | None:
     ref = spec.resume_from
     if _own_checkpoint(ref, run_dir) is not None and _resume_record(spec, run_dir) is None:
         return _explicit(ref)
@@ -131,32 +155,52 @@ def branch_aside(spec, run_dir: Path, files) -> dict | None:
     ck = _own_checkpoint(spec.resume_from, str(run_dir))
     if ck is None or not ck.valid or not files.enabled or _resume_record(spec, str(run_dir)) is not None:
         return None  # an invalid one: resolve_resume refuses it, and nothing has moved
-    later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > ck.step]
     extra = [run_dir / "final"] if (run_dir / "final").exists() else []
-    rows = {name: _split_rows(run_dir / name, ck.step) for name in (rundir.METRICS, rundir.COMPLETIONS)}
+    return _move_after(spec, run_dir, files, ck.name, ck.step, extra, always=True)
+
+
+def restart_aside(spec, run_dir: Path, files, resume: str | None) -> dict | None:
+    """A run started again in its own dir (a requeue after a crash or SIGKILL, an auto-resume, a
+    restart by hand) continues at the step of `resume` (0 without one). What its earlier attempt
+    wrote after that step would otherwise be there twice: the metrics and completions rows of the
+    later steps (a second, zig-zagging history), and checkpoint dirs past it (a save killed half
+    way, skipped as invalid, which the next save of that step wrote into or could not replace).
+    They move to `branches/` as in branch_aside, with a `resumed` event. Main process only."""
+    if not files.enabled:
+        return None
+    step = (rundir.checkpoint_step(resume) or 0) if resume else 0
+    name = Path(resume).name if resume else ""
+    return _move_after(spec, run_dir, files, name, step, [], always=False)
+
+
+def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Path], always: bool) -> dict | None:
+    later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > step]
+    rows = {f: _split_rows(run_dir / f, step) for f in (rundir.METRICS, rundir.COMPLETIONS)}
     branch = None
     if later or extra or any(moved for _, moved in rows.values()):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{ck.name}"
+        dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{name or 'start'}"
         dest.mkdir(parents=True)
         branch = f"{rundir.BRANCHES}/{dest.name}"
         # Rows first, written and synced in the branch before the run's files shrink: a crash in
         # between leaves them twice, never nowhere.
-        for name, (kept, moved) in rows.items():
+        for f, (kept, moved) in rows.items():
             if moved:
-                _write_lines(dest / name, moved)
-                _write_lines(run_dir / name, kept, replace=True)
+                _write_lines(dest / f, moved)
+                _write_lines(run_dir / f, kept, replace=True)
         for c in later:
             os.replace(c.path, dest / c.name)
         for path in extra:
             os.replace(path, dest / path.name)
+    elif not always:
+        return None
     fields = dict(
-        checkpoint=ck.name,
-        step=ck.step,
+        checkpoint=name,
+        step=step,
         resume_id=_resume_id(spec),
         branch=branch,
         moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
-        moved_rows={name: len(moved) for name, (_, moved) in rows.items()},
+        moved_rows={f: len(moved) for f, (_, moved) in rows.items()},
     )
     files.event(rundir.EV_RESUMED, **fields)
     return fields
@@ -253,6 +297,7 @@ def prepare_run_dir(spec, run_dir: Path, files):
     from jobs import rundir
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    files.check_files()
     if not (run_dir / rundir.SPEC).exists():
         spec.write(run_dir)
     branch_aside(spec, run_dir, files)

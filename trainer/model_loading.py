@@ -168,3 +168,51 @@ def _load_unsloth(params):
         random_state=params.seed,
     )
     return model, tokenizer, None
+
+
+def check_checkpoint_fits(model, checkpoint: str | None) -> None:
+    """SpecError naming `checkpoint` when its weights are not this run's trainable ones: a fork or
+    resume that changed `lora_r`, `lora_target_modules`, `use_dora`, `use_lora` or `model_path`
+    from its checkpoint's run. Loading it failed after `started`, as a traceback (a size mismatch,
+    or the optimizer's "parameter group that doesn't match")."""
+    if not checkpoint:
+        return
+    from pathlib import Path
+
+    from peft import PeftModel
+
+    ck = Path(checkpoint)
+    adapter = ck / "adapter_model.safetensors"
+    has_adapter = adapter.exists() or (ck / "adapter_model.bin").exists()
+    if not isinstance(model, PeftModel):
+        if has_adapter:
+            raise SpecError(f"{checkpoint}: holds a LoRA adapter, but this run trains every weight (use_lora = false)")
+        return
+    if not has_adapter:
+        raise SpecError(f"{checkpoint}: holds no LoRA adapter (a whole model), but this run trains one")
+    if not adapter.exists():
+        return  # an old .bin adapter: PEFT checks it
+    from peft.utils import get_peft_model_state_dict
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(adapter), "pt") as f:
+            saved = {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # a truncated or foreign file: safetensors' own error types
+        raise SpecError(f"{adapter}: unreadable ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    want = {k: list(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+    missing = sorted(want.keys() - saved.keys())
+    extra = sorted(saved.keys() - want.keys())
+    shape = sorted(k for k in want.keys() & saved.keys() if want[k] != saved[k])
+    if shape:
+        why = f"{shape[0]} is {saved[shape[0]]} there, {want[shape[0]]} here"
+    elif missing:
+        why = f"{len(missing)} weights of this run are not in it, e.g. {missing[0]}"
+    elif extra:
+        why = f"{len(extra)} of its weights are not in this run, e.g. {extra[0]}"
+    else:
+        return
+    raise SpecError(
+        f"{checkpoint}: its adapter does not fit this run ({why}); a run continuing from it keeps the "
+        "model_path, lora_r, lora_target_modules and use_dora of the run that saved it"
+    )

@@ -18,6 +18,15 @@ def refine_tasks(p: Any) -> tuple[list, list[refine.Attempt]]:
     select records by task. Every problem names the file and the record."""
     from trainer.task_select import select_tasks
 
+    import os
+    import stat
+
+    try:  # render looked at the path; a spec edited by hand, or a file replaced since, did not
+        regular = stat.S_ISREG(os.stat(p.refine_dataset).st_mode)
+    except OSError as e:
+        raise SpecError(f"refine_dataset {p.refine_dataset}: cannot read ({e.strerror or e})") from None
+    if not regular:  # a FIFO held the job forever, /dev/zero filled its memory
+        raise SpecError(f"refine_dataset {p.refine_dataset}: not a regular file")
     doc = refine.load(p.refine_dataset)
     if doc.dataset != p.dataset:
         raise SpecError(

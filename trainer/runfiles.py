@@ -14,6 +14,7 @@ import json
 import math
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,26 @@ def _finite(v: Any) -> Any:
     return v
 
 
+def check_appendable(path: Path) -> None:
+    """`path` may be opened for appending: absent, or a regular file (also through a link). A FIFO
+    held the first write forever (no reader ever comes), a folder was an IsADirectoryError
+    traceback after the first training step, a link to nothing created its target wherever it
+    pointed, and /dev/null took every record."""
+    from jobs.errors import SpecError
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise SpecError(f"{path}: a link to nothing; the trainer appends its records here: remove it") from None
+        return
+    except OSError as e:  # a link loop, no permission
+        raise SpecError(f"{path}: cannot be used ({e.strerror}); the trainer appends its records here") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise SpecError(f"{path}: {kind}, not a regular file; the trainer appends its records here: remove it")
+
+
 class RunFiles:
     """Append-only writers for the run dir's JSONL files (opened on first use, main process only).
     A record that does not match its type raises ValueError naming the file and the field."""
@@ -62,8 +83,15 @@ class RunFiles:
     def _writer(self, name: str) -> rundir.JsonlWriter:
         w = self._writers.get(name)
         if w is None:
+            check_appendable(self.run_dir / name)
             w = self._writers[name] = rundir.JsonlWriter(self.run_dir / name)
         return w
+
+    def check_files(self) -> None:
+        """Each file this run appends to is a regular file or not there yet (SpecError naming it
+        otherwise): checked when the job starts, not at the first write, after the model loaded."""
+        for name in (rundir.EVENTS, rundir.METRICS, rundir.COMPLETIONS):
+            check_appendable(self.run_dir / name)
 
     def _line(self, name: str, obj: dict[str, Any]) -> str:
         """OBJ as its JSON line, once that line read back passes check_run_dir's check of file NAME;
@@ -104,6 +132,16 @@ class RunFiles:
         obj = {"event": event, "time": round(time.time(), 3), **fields}
         line = self._line(rundir.EVENTS, obj)
         self._writer(rundir.EVENTS).write_line(line)
+
+    def final_event(self, event: str, **fields: Any) -> None:
+        """An event that reports how the job ended: when events.jsonl itself cannot take it (the
+        error being reported may be about that file), the job's stderr line is the report."""
+        from jobs.errors import JobsError
+
+        try:
+            self.event(event, **fields)
+        except (JobsError, OSError, ValueError):
+            pass
 
     def started(self, **fields: Any) -> None:
         self.has_started = True

@@ -34,11 +34,11 @@ def run_job(body: Callable[[RunFiles], int | None], run_dir: str | Path) -> int:
         if not isinstance(e, JobsError) and files.has_started:
             return _crash(files, e)
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        files.event(records.EV_ERROR, message=msg, kind=type(e).__name__)
+        files.final_event(records.EV_ERROR, message=msg, kind=type(e).__name__)
         print(f"trainer: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:  # a second Ctrl-C: abort without saving
-        files.event(records.EV_STOPPED, reason="interrupted")
+        files.final_event(records.EV_STOPPED, reason="interrupted")
         print("trainer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:  # a bug or a crash (OOM, CUDA)
@@ -48,7 +48,7 @@ def run_job(body: Callable[[RunFiles], int | None], run_dir: str | Path) -> int:
 
 
 def _crash(files: RunFiles, e: Exception) -> int:
-    files.event(records.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
+    files.final_event(records.EV_ERROR, message=f"{type(e).__name__}: {e}", kind=type(e).__name__)
     traceback.print_exc()
     print(f"trainer: crashed: {type(e).__name__}: {e}", file=sys.stderr)
     return EXIT_CRASH
@@ -58,7 +58,7 @@ def error_event(run_dir: Path, message: str) -> None:
     """An `error` event for a job that never got to run (its spec is unreadable)."""
     if run_dir.is_dir():
         files = RunFiles(run_dir, enabled=True)
-        files.event(records.EV_ERROR, message=message)
+        files.final_event(records.EV_ERROR, message=message)
         files.close()
 
 

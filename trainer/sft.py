@@ -294,6 +294,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     warn = lifecycle.prepare_run_dir(spec, run_dir, files)
 
     resume = lifecycle.resolve_resume(spec, run_dir, warn)
+    lifecycle.restart_aside(spec, run_dir, files, resume)
     pairs = task_program_pairs(p)
     model, tokenizer, peft_config = model_loading.load_for_training(p)
     if not p.use_lora:
@@ -333,6 +334,7 @@ def _run(spec: Any, run_dir: Path, files: RunFiles) -> int:
     )
     trainer.arc_learning_rate = p.learning_rate  # a fork's own rate, not its checkpoint's
     replace_printer(trainer)
+    model_loading.check_checkpoint_fits(trainer.model, resume)
     files.started(
         step=rundir.checkpoint_step(resume) or 0,
         resume_from=resume,

@@ -59,10 +59,15 @@ def test_restart_skips_invalid_checkpoint_and_continues(interrupted):
     proc = run_trainer("run", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
     evs = events(run_dir)
-    new = evs[[i for i, e in enumerate(evs) if e["event"] == "started"][-1] - 1 :]
+    new = evs[[i for i, e in enumerate(evs) if e["event"] == "started"][-1] - 2 :]
     warning = new[0]
     assert warning["event"] == "warning" and "checkpoint-99" in warning["message"]
-    started = new[1]
+    # the invalid checkpoint past the one resumed from goes aside: the run's own save of step 99
+    # would write into it
+    moved = new[1]
+    assert moved["event"] == "resumed" and moved["moved_checkpoints"] == ["checkpoint-99"]
+    assert (run_dir / moved["branch"] / "checkpoint-99").is_dir() and not broken.exists()
+    started = new[2]
     assert started["step"] == stopped_at
     assert started["resume_from"] == str(run_dir / f"checkpoint-{stopped_at}")
     assert evs[-1]["event"] == "stopped" and evs[-1]["reason"] == "completed" and evs[-1]["step"] == MAX_STEPS
