@@ -37,17 +37,17 @@ def _gz_repeated(path, head: bytes, body: bytes, times: int, tail: bytes) -> Non
 
 def _refused_cheaply(path, needle: str) -> None:
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: a loaded CI machine stretches wall time, not this
     try:
         with pytest.raises(DatasetError) as err:
             load_tasks(str(path))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert str(err.value).startswith(f"{path}: ") and needle in str(err.value), str(err.value)
     assert "\n" not in str(err.value)
-    assert elapsed < 2.0 and peak < 32 << 20, (elapsed, peak)  # was 25 s and 1 GB
+    assert elapsed < 8.0 and peak < 32 << 20, (elapsed, peak)  # was 25 s and 1 GB
 
 
 def test_a_ten_thousand_square_grid_is_refused_before_it_is_built(tmp_path):
