@@ -180,6 +180,10 @@ def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Pa
     if later or extra or any(moved for _, moved in rows.values()):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{name or 'start'}"
+        branches = run_dir / rundir.BRANCHES
+        if branches.is_symlink() or (branches.exists() and not branches.is_dir()):
+            # rows must move somewhere real inside the run dir, or they would be lost or land elsewhere
+            raise SpecError(f"{branches}: not a folder; the rows after step {step} have nowhere to go")
         dest.mkdir(parents=True)
         branch = f"{rundir.BRANCHES}/{dest.name}"
         # Rows first, written and synced in the branch before the run's files shrink: a crash in

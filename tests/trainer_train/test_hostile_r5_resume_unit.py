@@ -39,3 +39,26 @@ def test_a_checkpoint_whose_state_names_another_step_is_refused(tmp_path, state)
         )
     (ck / "trainer_state.json").write_text(json.dumps({"global_step": 5}))
     assert lifecycle.resolve_resume(_spec(child, CheckpointRef(run_dir=str(parent))), child, print) == str(ck)
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_rows_to_move_aside_need_a_real_branches_folder(tmp_path, kind):
+    """A restart with rows past its checkpoint moves them into branches/; a file or a link there is
+    one line naming it, and the run's rows stay where they were (was a FileExistsError traceback,
+    or rows written through the link outside the run dir)."""
+    from trainer.runfiles import RunFiles
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows = b'{"step": 1}\n{"step": 2}\n'
+    (run_dir / "metrics.jsonl").write_bytes(rows)
+    if kind == "file":
+        (run_dir / "branches").write_text("x")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (run_dir / "branches").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(SpecError) as err:
+        lifecycle.restart_aside(_spec(run_dir), run_dir, RunFiles(run_dir, enabled=True), None)
+    assert str(err.value) == f"{run_dir / 'branches'}: not a folder; the rows after step 0 have nowhere to go"
+    assert (run_dir / "metrics.jsonl").read_bytes() == rows
+    assert not (tmp_path / "elsewhere").exists() or list((tmp_path / "elsewhere").iterdir()) == []
