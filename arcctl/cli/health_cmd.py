@@ -12,7 +12,8 @@ from arcctl.cli.terminal_text import block, shown
 
 EXIT_HEALTHY, EXIT_COLLAPSE = 0, 1  # "could not read" is 2, the exit code of every user error
 _EXIT_HELP = """Exit code: 0 healthy (or only 'watch' signs); 1 warning or critical collapse signs;
-2 the run could not be read (bad path, unknown job, unreachable host, damaged spec.json), with
+2 the run could not be read (bad path, a folder that is no run dir, unknown job, unreachable host,
+damaged spec.json), with
 one error line on stderr and no report."""
 
 
@@ -64,12 +65,15 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     ) -> None:
         from jobs.health import WARNING, diagnose, severity_level
+        from jobs.health.report import UnreadableRun
 
         with user_errors():
             target = resolve_run(run)
             run_dir, fs = target.run_dir, target.fs
             try:
-                report = diagnose(run_dir, fs)
+                report = diagnose(run_dir, fs, strict=True)
+            except UnreadableRun as e:  # the message names the folder; a job id or host goes in front
+                raise UserError(str(e) if run.rstrip("/") == run_dir.rstrip("/") else f"{run}: {e}") from None
             except OSError as e:
                 raise UserError(f"{run}: cannot read run dir {run_dir}: {e}") from None
             except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as e:

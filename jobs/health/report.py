@@ -86,16 +86,26 @@ def judged(kind: str | None) -> bool:
     return kind is None or kind in RL_KINDS
 
 
+class UnreadableRun(ValueError):
+    """strict diagnose: the folder is no run dir, or its spec.json makes no sense."""
+
+
 def diagnose(
     run_dir: str,
     fs: RunFS | None = None,
     thresholds: Thresholds | None = None,
     max_completion_length: int | None = None,
+    strict: bool = False,
 ) -> HealthReport:
+    """strict (`arcctl health`): a folder with neither spec.json nor metrics.jsonl, or a spec.json
+    that is no JSON object with an object of params, raises UnreadableRun instead of being judged
+    with default thresholds, so a mistyped path never reads as a healthy run."""
     fs = fs or LocalFS()
     run_dir = str(run_dir)
     base = run_dir.rstrip("/")
     spec = _spec_or_none(f"{base}/{rundir.SPEC}", fs)  # read once: over SFTP every read is a round trip
+    if strict and spec is None:
+        _refuse_unreadable(base, fs)
     th, mcl, notes = _settings(f"{base}/{rundir.SPEC}", spec)
     monitor = HealthMonitor(thresholds or th, max_completion_length or mcl, mask_truncated=masking_of(spec))
     metrics_tail = JsonlTail(f"{base}/{rundir.METRICS}", fs)
@@ -118,9 +128,17 @@ def diagnose(
     return report_from(monitor, run_dir, rundir.list_checkpoints(run_dir, fs), notes)
 
 
+def _refuse_unreadable(base: str, fs: RunFS) -> None:
+    spec_path = f"{base}/{rundir.SPEC}"
+    if fs.exists(spec_path):
+        raise UnreadableRun(f"{spec_path}: not a JSON object with a params object; cannot judge this run")
+    if not fs.exists(f"{base}/{rundir.METRICS}"):
+        raise UnreadableRun(f"{base}: not a run dir (no {rundir.SPEC} and no {rundir.METRICS})")
+
+
 def _spec_or_none(path: str, fs: RunFS) -> dict[str, Any] | None:
     try:
         spec = rundir.loads(fs.read_text(path))
     except (OSError, ValueError):
         return None
-    return spec if isinstance(spec, dict) else None
+    return spec if isinstance(spec, dict) and isinstance(spec.get("params", {}), dict) else None
