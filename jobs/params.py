@@ -445,6 +445,11 @@ class EvalParams(_Params):
         "to predictions.jsonl, and a killed eval resumes after the last one",
     )
 
+    @model_validator(mode="after")
+    def _nothing_set_that_eval_ignores(self):
+        _refuse_ignored(self, "eval jobs", EVAL_IGNORES)
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _sampling_total(cls, data):
@@ -543,6 +548,29 @@ class HERParams(_Params, _Lora, _Optim):
         gb = self.generation_backend
         _check_backend_combination(gb, self.backend, self.load_in_4bit, self.use_dora)
         return self
+
+    @model_validator(mode="after")
+    def _nothing_set_that_her_ignores(self):
+        # shared fields a HER job has no use for: a value set there would silently change nothing
+        _refuse_ignored(self, "HER jobs", HER_IGNORES)
+        return self
+
+
+# field -> (its only value, why the job ignores it)
+HER_IGNORES = {
+    "wandb": (False, "they do not log to W&B"),
+    "save_total_limit": (None, "every epoch's checkpoint-N is kept"),
+    "save_steps": (200, "a checkpoint is saved after every HER epoch"),
+    "max_steps": (-1, "`epochs` passes over the kept programs make an epoch's fine-tuning"),
+    "use_data_augmentation": (False, "relabelled programs are trained as written"),
+}
+EVAL_IGNORES = {"wandb": (False, "they do not log to W&B")}
+
+
+def _refuse_ignored(params: BaseModel, jobs: str, ignored: dict[str, tuple[Any, str]]) -> None:
+    for name, (only, why) in ignored.items():
+        if getattr(params, name) != only:
+            raise ValueError(f"{name}: not used by {jobs} ({why}); leave it unset")
 
 
 def defaults(kind: str) -> dict[str, Any]:
