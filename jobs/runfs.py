@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from jobs.ssh_answers import MAX_TEXT, TooLarge  # a file read whole: the limit remote run dirs have
+
 
 class RunFS(Protocol):
     """What a run-dir reader needs from a file system; local and SFTP implement it alike."""
@@ -32,7 +34,13 @@ class LocalFS:
         return os.stat(path).st_size
 
     def exists(self, path: str) -> bool:
-        return os.path.exists(path)
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # os.path.exists says False: a tail would wait for it forever
+                raise LinkLoopHere(path) from None
+            return False
+        return True
 
     def listdir(self, path: str) -> list[str]:
         return os.listdir(path)
@@ -41,13 +49,32 @@ class LocalFS:
         return read_regular_text(path)
 
 
+class LinkLoopHere(OSError):
+    """A run-dir path on this machine that is a symbolic link loop."""
+
+    def __init__(self, path: str):
+        super().__init__(errno.ELOOP, "a symbolic link loop; remove or fix the link", path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
 def read_regular_text(path: str | Path) -> str:
     """A whole small file (spec.json, exit_code, eval/metrics.json) as text. A named pipe or a
-    device (a link to /dev/zero) in a run dir would block or never end: OSError instead."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting
+    device (a link to /dev/zero) in a run dir would block or never end, and a sparse 20 GB one
+    would fill memory: OSError instead."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LinkLoopHere(str(path)) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > MAX_TEXT:
+            raise TooLarge(str(path), MAX_TEXT)
         os.set_blocking(fd, True)
         with open(fd, encoding="utf-8", closefd=False) as f:
             return f.read()
