@@ -19,6 +19,9 @@ from jobs.her_targets import is_toy
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
 # kinds whose trainer loads `dataset` as ARC tasks (trainer.data); SFT reads tasks with programs
 TASK_FILE_KINDS = ("grpo", "grpo-refine", "eval", "her")
+# a template, profile or prompt template larger than this is refused unread: they are a few KB,
+# and tomllib took ~15 s of CPU for 80 MB, all of it held in memory
+MAX_TOML_BYTES = 4 << 20
 
 
 def check_inputs(spec: Any) -> None:
@@ -180,7 +183,11 @@ def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[
     if Path(path).exists() and not Path(path).is_file():  # a folder or a FIFO (reading one would block)
         raise error(f"prompt_template {path}: not a regular file")
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = f.read(MAX_TOML_BYTES + 1)
+        if len(data) > MAX_TOML_BYTES:
+            raise error(f"prompt_template {path}: larger than {MAX_TOML_BYTES >> 20} MiB")
+        raw = tomllib.loads(data.decode("utf-8"))
     except OSError as e:
         raise error(f"prompt_template {path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError:
