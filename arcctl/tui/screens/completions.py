@@ -171,7 +171,9 @@ class CompletionsScreen(ArcScreen):
         idx.update_all()
         c = idx.find_id(cid)
         if c is None:
-            self.app.call_from_thread(self.notify, f"completion {cid} not found in {idx.path}", severity="warning")
+            self.app.call_from_thread(
+                self.notify, f"completion {cid} not found in {idx.path}", severity="warning", markup=False
+            )
             items, nxt = idx.page(self.flt, 0, PAGE)
         else:
             # the page of its step, so the neighbours are in view too

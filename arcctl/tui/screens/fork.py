@@ -135,11 +135,11 @@ class ForkScreen(FormScreen):
             spec, _ = self._fork(overrides, name)
             ids = submit(self.app.source, [spec])
         except Exception as e:  # noqa: BLE001 - one line, never a traceback
-            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10, markup=False)
             return
         self.submitted = ids
         self.from_worker(self._done, spec, ids)
 
     def _done(self, spec: Any, ids: list[str]) -> None:
-        self.notify(f"submitted fork {spec.name} (job {', '.join(ids)})", timeout=6)
+        self.notify(f"submitted fork {spec.name} (job {', '.join(ids)})", timeout=6, markup=False)
         self.app.pop_screen()

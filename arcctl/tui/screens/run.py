@@ -203,7 +203,9 @@ class RunScreen(SubScreen):
             self.view.load_history(on_chunk=shown)
         except Exception as e:  # noqa: BLE001 - the host went away: the newest rows stay on screen
             if not worker.is_cancelled:
-                self.app.call_from_thread(self.notify, f"history of {self.view.run_dir}: {e}", severity="warning")
+                self.app.call_from_thread(
+                    self.notify, f"history of {self.view.run_dir}: {e}", severity="warning", markup=False
+                )
             return
         if self.view.history_progress is None and not worker.is_cancelled:
             self.app.call_from_thread(self.apply, {"metrics"}, None)
