@@ -20,3 +20,12 @@ def test_an_empty_plot_match_or_group_is_refused(home, tmp_path, option):
         else ["compare", str(tmp_path), "--plot", ""]
     )
     one_line_error(run_cli(*args), f"{option} '': empty")
+
+
+@pytest.mark.parametrize("command", ["render", "submit"])
+def test_an_empty_run_dir_is_refused_not_replaced_by_the_default(home, command):
+    """`--run-dir "$UNSET"` rendered and submitted into the default run dir without a word."""
+    one_line_error(run_cli(command, "fake", "--run-dir", ""), "--run-dir ''", "empty")
+    one_line_error(run_cli(command, "fake", "--run-dir", "  "), "--run-dir '  '", "empty")
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+    one_line_error(run_cli(command, "fake", "--name", ""), "--name ''", "one folder name")
