@@ -224,7 +224,7 @@ class CompletionsScreen(ArcScreen):
         if getattr(self, "_detail_of", None) is c:
             return  # shown already (the page's first row comes both from show and the cursor)
         self._detail_of = c
-        limit = (self.view.spec.get("params") or {}).get("max_completion_length")  # read by the page's worker
+        limit = self.view.params.get("max_completion_length")  # read by the page's worker
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
         self.query_one(PairsView).show_message("")
@@ -242,7 +242,7 @@ class CompletionsScreen(ArcScreen):
 
         raw = c.raw.get("outputs")
         outputs = [decode(g) for g in raw] if isinstance(raw, list) else None
-        dataset = str((self.view.spec.get("params") or {}).get("dataset", ""))
+        dataset = str(self.view.params.get("dataset", ""))
         pairs = load_pairs(dataset, c.task) if c.task else None
 
         def show() -> None:

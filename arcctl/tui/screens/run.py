@@ -65,14 +65,14 @@ def spec_summary(view: RunView) -> Text:
         t.append(one_line(f" @ {spec['host']}"))
     t.append("\n")
     parent = spec.get("parent") or spec.get("resume_from")
-    if parent:
+    if isinstance(parent, dict):  # a hand-edited spec.json may hold anything here
         label = "forked from" if spec.get("parent") else "resumed from"
         t.append(
             one_line(f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}")
             + "\n",
             style="magenta",
         )
-    params = spec.get("params") or {}
+    params = view.params
     for k in (
         "model_path",
         "dataset",

@@ -1,0 +1,54 @@
+"""Round 5: a spec.json edited by hand (or written by another tool) with fields of the wrong type.
+`"parent": 3` stopped the dashboard with an AttributeError as soon as the run screen drew its spec
+panel; `"params": "model_path"` (a string holding a parameter's name) and `"kind": []` did the same
+in the completions, eval and fork screens. Each is shown as far as it can be read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from arcctl.tui.app import ArcApp
+from arcctl.tui.screens.checkpoints import CheckpointsScreen
+from arcctl.tui.screens.fork import ForkScreen
+from arcctl.tui.screens.run import RunScreen
+from tests.tui.pilot import until
+
+pytestmark = pytest.mark.timeout(120)
+FIXTURES = Path(__file__).parent / "fixtures" / "runs"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"parent": 3},
+        {"parent": [1, 2], "resume_from": "x"},
+        {"params": "model_path dataset max_completion_length"},
+        {"params": [1], "kind": []},
+        {"kind": "nosuch", "name": 5},
+        {"kind": {"a": 1}, "parent": {"name": ["[/]"], "checkpoint": 7}},
+    ],
+)
+async def test_a_spec_with_fields_of_the_wrong_type_never_stops_the_dashboard(arc_home, tmp_path, changes):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "collapsing", run)
+    spec = {**json.loads((run / "spec.json").read_text()), "run_dir": str(run), **changes}
+    (run / "spec.json").write_text(json.dumps(spec))
+    app = ArcApp(run_dir=str(run), refresh_s=0.05)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.view.spec_read)
+        await pilot.pause(0.3)  # the spec panel is drawn from the first refresh
+        assert "run dir:" in str(app.screen.query_one("#spec-panel").render())
+        for key in ("c", "escape", "v", "escape", "f"):
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            assert app.is_running, key
+        await until(pilot, lambda: isinstance(app.screen, CheckpointsScreen) and app.screen.query("DataTable"))
+        await pilot.pause(0.3)  # the checkpoints are listed
+        await pilot.press("f")  # fork from the newest
+        await until(pilot, lambda: isinstance(app.screen, ForkScreen))
+        await pilot.pause(0.2)
+        assert app.is_running
