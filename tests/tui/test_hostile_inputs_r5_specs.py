@@ -52,3 +52,25 @@ async def test_a_spec_with_fields_of_the_wrong_type_never_stops_the_dashboard(ar
         await until(pilot, lambda: isinstance(app.screen, ForkScreen))
         await pilot.pause(0.2)
         assert app.is_running
+
+
+@pytest.mark.parametrize("expr", ["r>1.2.3", "r<."])
+async def test_a_completions_filter_that_is_no_number_is_searched_as_text(arc_home, tmp_path, expr):
+    """`r>1.2.3` matched the reward-range pattern and float() of it stopped the dashboard."""
+    from textual.widgets import Input
+
+    from arcctl.tui.screens.completions import CompletionsScreen
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "collapsing", run)
+    app = ArcApp(run_dir=str(run), refresh_s=0.05)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompletionsScreen) and app.screen.query("#comp-filter"))
+        await pilot.press("slash")
+        app.screen.query_one("#comp-filter", Input).value = expr
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.is_running and isinstance(app.screen, CompletionsScreen)
+        assert app.screen.expr.strip() == expr

@@ -36,7 +36,7 @@ def parse_filter(expr: str) -> CompletionFilter:
     words = []
     for tok in expr.split():
         low = tok.lower()
-        m = re.fullmatch(r"r(>=|<=|>|<)(-?[0-9.]+)", low)
+        m = re.fullmatch(r"r(>=|<=|>|<)(-?(?:[0-9]+\.?[0-9]*|\.[0-9]+))", low)  # `r>1.2.3` is text
         if low in ("trunc", "truncated"):
             f.truncated_only = True
         elif low in ("err", "error", "errors"):
