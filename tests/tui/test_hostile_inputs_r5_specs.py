@@ -74,3 +74,32 @@ async def test_a_completions_filter_that_is_no_number_is_searched_as_text(arc_ho
         await pilot.pause(0.3)
         assert app.is_running and isinstance(app.screen, CompletionsScreen)
         assert app.screen.expr.strip() == expr
+
+
+async def test_metric_names_holding_markup_are_charted_and_listed_literally(arc_home, tmp_path):
+    """A key of metrics.jsonl is any string: `[/]` in one stopped the dashboard when the chart
+    picker (`m`) listed it. A run that logs only such names charts them by name."""
+    from textual.widgets import SelectionList
+
+    from arcctl.tui.screens.run import MetricPicker
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "collapsing", run)
+    names = ["[/]loss", "[@click=app.quit]q[/]", "a\nb\x1b]0;t\x07"]
+    with open(run / "metrics.jsonl", "w") as f:
+        for step in range(1, 30):
+            f.write(json.dumps({"step": step, **{n: step * 0.1 for n in names}}) + "\n")
+    app = ArcApp(run_dir=str(run), refresh_s=0.05)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.view.metrics.names())
+        await pilot.pause(0.5)  # the charts of those names are drawn
+        assert app.is_running
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MetricPicker))
+        await pilot.pause(0.3)
+        sel = app.screen.query_one(SelectionList)
+        prompts = [str(sel.get_option_at_index(i).prompt) for i in range(sel.option_count)]
+        assert "[/]loss" in prompts and "[@click=app.quit]q[/]" in prompts and "a\\nb\\x1b]0;t\\x07" in prompts
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.screen, RunScreen)

@@ -103,7 +103,8 @@ class MetricPicker(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
             yield Static("Charts to show (space toggles, enter applies, at most 8)")
-            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+            # a metric name is a key of metrics.jsonl: `[/]` in one is no markup
+            yield SelectionList[str](*[(plain(n), n, n in self.chosen) for n in self.names], id="metric-list")
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
