@@ -103,3 +103,30 @@ async def test_metric_names_holding_markup_are_charted_and_listed_literally(arc_
         await pilot.press("escape")
         await pilot.pause(0.2)
         assert app.is_running and isinstance(app.screen, RunScreen)
+
+
+async def test_a_run_name_holding_markup_is_asked_about_literally(arc_home, tmp_path):
+    """The resume question quoted the run's name (spec.json) inside markup: `[/]` in it stopped
+    the dashboard when `r` was pressed on the checkpoints screen."""
+    from arcctl.tui.screens.checkpoints import CheckpointsScreen as Checkpoints
+    from arcctl.tui.screens.confirm import ConfirmScreen
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "collapsing", run)
+    spec = {**json.loads((run / "spec.json").read_text()), "run_dir": str(run), "name": "[/]x[@click=app.quit]q"}
+    (run / "spec.json").write_text(json.dumps(spec))
+    app = ArcApp(run_dir=str(run), refresh_s=0.05)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.view.spec_read)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, Checkpoints) and app.screen.query("DataTable"))
+        await pilot.pause(0.3)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.2)
+        assert app.is_running
+        assert "Resume [/]x[@click=app.quit]q in place from checkpoint-" in str(
+            app.screen.query_one("#confirm-question").render()
+        )
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, Checkpoints))
