@@ -80,9 +80,11 @@ def tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
 
         try:
             raw = raw_file(dataset)
-        except DatasetError as e:
+        except DatasetError as e:  # worded as HER's check words it (a duplicate key as every check does)
             why = str(e).removeprefix(f"{Path(dataset.strip())}: ")
-            raise SpecError(f"dataset {dataset}: not readable JSON ({why})") from None
+            if why.startswith("not valid JSON (") and why.endswith(")"):
+                raise SpecError(f"dataset {dataset}: not readable JSON ({why[16:-1]})") from None
+            raise SpecError(f"dataset {e}") from None
         if not isinstance(raw, dict):
             raise SpecError(f"dataset {dataset}: expected an object mapping task id to task")
         return raw
