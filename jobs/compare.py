@@ -21,6 +21,7 @@ from typing import Any
 from jobs.errors import JobsError
 from jobs.evalmetrics import TABLE_COLUMNS, format_value
 from jobs.rundir import CHECKPOINT_PREFIX, LocalFS, RunFS, checkpoint_step, loads
+from jobs.errors import quoted
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -278,7 +279,7 @@ class HERTable:
         """`run: task epoch N: field=value` for each score outside 0..1 (or not a number) in the
         runs' events: read as missing (null in the JSON), never passed through."""
         return [
-            f"{run}: {task} {bad}"
+            f"{run}: {quoted(task)} {bad}"
             for task in self.tasks
             for run in self.runs
             if (row := self.cells.get((task, run))) is not None

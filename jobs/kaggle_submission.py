@@ -19,6 +19,7 @@ from jobs.datasets import builtin, builtin_hint
 from jobs.errors import JobsError
 from jobs.evalmetrics import grid_fingerprint, is_grid
 from jobs.rundir import loads
+from jobs.errors import quoted
 
 PLACEHOLDER: list[list[int]] = [[0]]
 MAX_TEST_INPUTS = 100  # per task; ARC tasks have 1 to 4
@@ -125,7 +126,7 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
         # a count of 1e300 built entries until memory ran out; true was taken as 1
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TEST_INPUTS:
             raise SubmissionError(
-                f"{mpath}: task_tests.{tid}: {n!r} is not a number of test inputs (1..{MAX_TEST_INPUTS})"
+                f"{mpath}: task_tests.{quoted(tid)}: {n!r} is not a number of test inputs (1..{MAX_TEST_INPUTS})"
             )
         task_tests[str(tid)] = n
     from jobs.predictions import PredictionError, read_predictions
@@ -176,7 +177,7 @@ def dataset_test_counts(dataset: str) -> dict[str, int]:
     for tid, task in data.items():
         tests = task.get("test") if isinstance(task, dict) else None
         if not isinstance(tests, list):
-            raise SubmissionError(f"dataset {dataset}: task {tid}: missing 'test' list")
+            raise SubmissionError(f"dataset {dataset}: task {quoted(tid)}: missing 'test' list")
         counts[str(tid)] = len(tests)
     return counts
 
@@ -189,19 +190,24 @@ def validate_submission(sub: Any, task_tests: dict[str, int]) -> list[str]:
     if not isinstance(sub, dict):
         return [f"top level: expected an object of task ids, got {type(sub).__name__}"]
     problems = _missing_and_extra(
-        task_tests, sub, lambda tid: f"task {tid}: missing", lambda tid: f"task {tid}: not in the dataset"
+        task_tests,
+        sub,
+        lambda tid: f"task {quoted(tid)}: missing",
+        lambda tid: f"task {quoted(tid)}: not in the dataset",
     )
     for tid, n_test in task_tests.items():
         entries = sub.get(tid)
         if entries is None:
             continue
         if not isinstance(entries, list):
-            problems.append(f"task {tid}: expected a list of {n_test} test entries, got {type(entries).__name__}")
+            problems.append(
+                f"task {quoted(tid)}: expected a list of {n_test} test entries, got {type(entries).__name__}"
+            )
             continue
         if len(entries) != n_test:
-            problems.append(f"task {tid}: {len(entries)} test entries, the dataset has {n_test} test inputs")
+            problems.append(f"task {quoted(tid)}: {len(entries)} test entries, the dataset has {n_test} test inputs")
         for i, entry in enumerate(entries):
-            where = f"task {tid} test {i}"
+            where = f"task {quoted(tid)} test {i}"
             if not isinstance(entry, dict):
                 problems.append(f"{where}: expected an object with attempt_1 and attempt_2, got {type(entry).__name__}")
                 continue

@@ -101,6 +101,8 @@ def check_run_dir(path: str, what: str = "run dir") -> None:
     logs and `arcctl ls`: refused."""
     from jobs.errors import SpecError
 
+    if not path.strip():  # `--run-dir "$UNSET"`: not the default run dir without a word
+        raise SpecError(f"{what} {path!r}: empty; give a folder (or leave the option out for the default)")
     if _control_chars(path):
         raise SpecError(f"{what} {path!r}: control characters (newline, tab, ...) are not allowed")
     # Linux's limits (NAME_MAX, PATH_MAX): past them every stat of the path fails
@@ -115,9 +117,9 @@ def check_name(name: str, what: str = "--name") -> None:
     """An explicit run name is one folder name inside the runs root, never a path out of it."""
     from jobs.errors import SpecError
 
-    check_run_dir(name, what)
     if not name.strip() or "/" in name or "\\" in name or name.strip() in (".", ".."):
         raise SpecError(f"{what} {name!r}: a run name is one folder name (not empty, '.', '..', nor containing '/')")
+    check_run_dir(name, what)
 
 
 _LAUNCHERS = {

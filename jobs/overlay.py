@@ -6,7 +6,9 @@ draw. Headless (no Textual, no plotting library): lines, legends and markers as 
   the run's own rows, with the fork steps marked.
 - A run the guard rolled back (its `rollback` event names the child run dir the same job went on
   in; the child is no registry row) is drawn as the chain of its newest rollback child: choosing
-  the job shows where its training went, with each rollback step marked apart from forks.
+  the job shows where its training went, with each rollback step marked apart from forks. The
+  rows each rolled-back run wrote after the checkpoint it went back to (the collapse that made the
+  guard act) are a line of their own (`rolled_back`), with their alerts marked.
 - Legends name the parameters that differ between the runs (`learning_rate=2e-06 beta=0.02`),
   else the run names.
 - Markers: checkpoint saves and alert steps (at the severity reached at each).
@@ -44,6 +46,8 @@ class Line:
     ys: list[float]
     fork_steps: list[float] = field(default_factory=list)
     rollback_steps: list[float] = field(default_factory=list)
+    rolled_back: bool = False  # rows a rollback went back from: drawn beside the chain, not on it
+    run: int = 0  # the index of the run (of `views`) this line belongs to: a rolled-back part shares its colour
 
 
 @dataclass
@@ -115,6 +119,13 @@ def chain(view: Any, view_for: Callable[[str], Any] | None) -> list[Segment]:
         segs[0].rollback = _rolled_back_into(pview, _norm(getattr(segs[0].view, "run_dir", "")))
         segs.insert(0, Segment(pview, hi=float(step)))
     return segs
+
+
+def rolled_back_tails(segs: Sequence[Segment]) -> list[Segment]:
+    """The rows after the checkpoint of each run in the chain that the guard rolled back: the chain
+    leaves a rolled-back run at the checkpoint it went back to, but what the run did next (the
+    collapse) is why the chain goes on elsewhere, so it is drawn too."""
+    return [Segment(a.view, lo=a.hi) for a, b in zip(segs, segs[1:]) if b.rollback and a.hi is not None]
 
 
 def chain_series(
@@ -213,16 +224,23 @@ def overlay(
     view_for can open them) and the markers of every run, all on one step axis."""
     labels = legends(views)
     lines, marks = [], Markers()
-    for v, label in zip(views, labels):
+    for k, (v, label) in enumerate(zip(views, labels)):
         segs = chain(rollback_tip(v, view_for), view_for)
         xs, ys = chain_series(segs, metric, width, smoothing)
         forks = [s.lo for s in segs if s.lo is not None and not s.rollback]
         rollbacks = [s.lo for s in segs if s.lo is not None and s.rollback]
-        lines.append(Line(label, xs, ys, forks, rollbacks))
+        lines.append(Line(label, xs, ys, forks, rollbacks, run=k))
+        tails = rolled_back_tails(segs)
+        for t in tails:
+            txs, tys = chain_series([t], metric, width // 2, smoothing)
+            if txs:
+                lines.append(Line(f"{label} (rolled back)", txs, tys, rolled_back=True, run=k))
         for s in segs:
             mk = markers(s.view, s.lo, s.hi)
             marks.checkpoints += mk.checkpoints
             marks.alerts += mk.alerts
+        for t in tails:  # the alerts that made the guard roll back; its later saves are no step of this chain
+            marks.alerts += markers(t.view, t.lo, t.hi).alerts
     marks.checkpoints = sorted(set(marks.checkpoints))
     marks.alerts = sorted(set(marks.alerts))
     return lines, marks

@@ -277,7 +277,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             if key not in known:
                 close = get_close_matches(key, list(known), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"unknown health threshold '{key}'{hint}")
+                raise ValueError(f"unknown health threshold {key!r}{hint}")
         return v
 
     @model_validator(mode="after")
@@ -334,7 +334,7 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
             if key not in fields:
                 close = get_close_matches(key, list(fields), n=1)
                 raise ValueError(
-                    f"rollback_changes: unknown parameter '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                    f"rollback_changes: unknown parameter {key!r}" + (f" (did you mean '{close[0]}'?)" if close else "")
                 )
         child = {**self.model_dump(), **apply_changes(self.model_dump(), dict(self.rollback_changes))}
         try:

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from jobs.errors import JobsError
+from jobs.errors import JobsError, quoted, quoted_list
 from jobs.evalmetrics import NO_CODE, is_grid
 from jobs.rundir import loads
 
@@ -183,7 +183,7 @@ def select_records(
     kept: list[int] = []
     wanted = set(task_ids) if task_ids else None
     for i, att in enumerate(doc.records):
-        where = f"refine_dataset {path}: record {i} (task {att.task_id})"
+        where = f"refine_dataset {path}: record {i} (task {quoted(att.task_id)})"
         shape = shapes.get(att.task_id)
         if shape is None:
             raise RefineDataError(f"{where}: no such task in {doc.dataset}")
@@ -204,8 +204,7 @@ def select_records(
     if wanted is not None:
         missing = sorted(wanted - {a.task_id for a in doc.records})
         if missing:
-            more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
-            raise RefineDataError(f"task_ids: {', '.join(missing[:5])}{more} not in refine_dataset {path}")
+            raise RefineDataError(f"task_ids: {quoted_list(missing)} not in refine_dataset {path}")
     if not kept:
         raise RefineDataError(f"refine_dataset {path}: no records left after max_tasks/task_ids")
     return kept
@@ -252,7 +251,7 @@ def load(path: str | Path) -> RefineFile:
             tid = rec.get("task_id") if isinstance(rec, dict) else None
             where = (
                 f"record {loc[1]}"
-                + (f" (task {tid})" if tid else "")
+                + (f" (task {quoted(tid)})" if tid else "")
                 + (": " + ".".join(str(x) for x in loc[2:]) if loc[2:] else "")
             )
         raise RefineDataError(f"refine_dataset {path}: {where}: {err.get('msg')}") from None

@@ -141,6 +141,10 @@ class Registry:
         self.readonly = False
         self.readonly_why = ""  # for messages: why it is read-only
         try:
+            if self.path.exists() and not self.path.is_file():  # sqlite says "disk I/O error" of a pipe
+                raise RegistryError(
+                    f"registry {self.path}: not a regular file (a folder, pipe or device); move it aside"
+                )
             if self.path.exists() and not os.access(self.path.parent, os.W_OK):
                 self._db = self._connect_readonly()
                 return
@@ -165,7 +169,7 @@ class Registry:
                             db.execute(stmt)
                     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
-            raise RegistryError(f"registry {self.path}: {e}") from None
+            raise RegistryError(f"registry {self.path}: {self._why(e)}") from None
         except OSError as e:
             blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
             why = f"{blocker} is a file, not a folder (ARCCTL_HOME?)" if blocker else (e.strerror or str(e))
@@ -230,6 +234,8 @@ class Registry:
             return f"{e} (opened read-only: {self.readonly_why})"
         if "malformed" in str(e) or "not a database" in str(e):
             return f"{e}; the file is damaged: move it aside to start a new registry"
+        if str(e).startswith(("no such table", "no such column")):  # marked version 1, tables not ours
+            return f"{e}; not a registry of this arcctl: move it aside to start a new registry"
         return str(e)
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:

@@ -236,6 +236,12 @@ class RunView:
                 self._spec, self.spec_error = {}, f"{path}: {e}"
         return self._spec
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """spec.json's params ({} when missing or not an object: a hand-edited `"params": "x"`)."""
+        params = self.spec.get("params")
+        return params if isinstance(params, dict) else {}
+
     def name(self) -> str:
         return str(self.spec.get("name") or self.run_dir.rsplit("/", 1)[-1])
 

@@ -24,7 +24,7 @@ _TYPE_TAGS = {"float", "int", "str", "bool", "none", "list[str]"}
 def suggest(name: str, candidates) -> str:
     """' (did you mean 'x'?)' or '' — appended to unknown-name errors."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @lru_cache(maxsize=None)
@@ -59,13 +59,13 @@ def check_key(kind: str, key: str, where: str = "") -> None:
 
         sub = key[len(RESOURCE_PREFIX) :]
         if sub not in Resources.model_fields:
-            raise SpecError(f"{where}unknown resource '{sub}'{suggest(sub, Resources.model_fields)}")
+            raise SpecError(f"{where}unknown resource {sub!r}{suggest(sub, Resources.model_fields)}")
         return
     if kind not in PARAMS_BY_KIND:
-        raise SpecError(f"{where}unknown kind '{kind}'{suggest(kind, PARAMS_BY_KIND)}")
+        raise SpecError(f"{where}unknown kind {kind!r}{suggest(kind, PARAMS_BY_KIND)}")
     if key not in PARAMS_BY_KIND[kind].model_fields:
         names = param_names(kind) + [RESOURCE_PREFIX + r for r in ("gpus", "cpus", "memory")]
-        raise SpecError(f"{where}unknown parameter '{key}' for kind {kind}{suggest(key, names)}")
+        raise SpecError(f"{where}unknown parameter {key!r} for kind {kind}{suggest(key, names)}")
 
 
 def coerce(kind: str, key: str, value: Any, where: str = "") -> Any:

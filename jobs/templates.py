@@ -24,6 +24,7 @@ from typing import Any
 from jobs import config
 from jobs.backends.base import env_name_error
 from jobs.errors import JobsError, TemplateError
+from jobs.inputs import MAX_TOML_BYTES
 from jobs.sweep import coerce, suggest
 
 BUILTIN = "built-in"
@@ -75,7 +76,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if path.exists() and not path.is_file():  # a folder or a FIFO (reading one would block)
         raise TemplateError(f"{path}: not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_TOML_BYTES + 1)
+        if len(data) > MAX_TOML_BYTES:
+            raise TemplateError(f"{path}: larger than {MAX_TOML_BYTES >> 20} MiB (a template or profile is a few KB)")
+        text = data.decode("utf-8")
     except OSError as e:
         raise TemplateError(f"{path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError as e:
@@ -106,7 +111,7 @@ def _table(doc: dict, key: str, path: Path, required: bool = False) -> dict:
 def _check_keys(tab: dict, allowed: set[str], where: str, path: Path) -> None:
     for k in tab:
         if k not in allowed:
-            raise TemplateError(f"{path}: unknown key '{k}' in {where}{suggest(k, allowed)}")
+            raise TemplateError(f"{path}: unknown key {k!r} in {where}{suggest(k, allowed)}")
 
 
 def _open(path: Path, file_keys: set[str], section: str, section_keys: set[str]) -> tuple[dict, dict]:
@@ -121,7 +126,7 @@ def _open(path: Path, file_keys: set[str], section: str, section_keys: set[str])
 def _one_of(value: Any, choices: Any, path: Path, where: str) -> None:
     if value not in choices:
         raise TemplateError(
-            f"{path}: {where} '{value}' is not one of {', '.join(choices)}{suggest(str(value), choices)}"
+            f"{path}: {where} {str(value)!r} is not one of {', '.join(choices)}{suggest(str(value), choices)}"
         )
 
 
@@ -167,7 +172,7 @@ def parse_template(path: Path, source: str = BUILTIN) -> Template:
     for f in fields:
         if f not in PARAMS_BY_KIND[kind].model_fields:
             raise TemplateError(
-                f"{path}: name pattern uses unknown parameter '{f}'{suggest(f, PARAMS_BY_KIND[kind].model_fields)}"
+                f"{path}: name pattern uses unknown parameter {f!r}{suggest(f, PARAMS_BY_KIND[kind].model_fields)}"
             )
     return Template(
         name=path.stem,
@@ -195,7 +200,7 @@ def parse_profile(path: Path, source: str = BUILTIN) -> Profile:
     for k in per_kind:
         if k not in PARAMS_BY_KIND:
             raise TemplateError(
-                f"{path}: [resources.{k}]: no job kind '{k}'{suggest(k, PARAMS_BY_KIND)}; "
+                f"{path}: [resources.{k}]: no job kind {k!r}{suggest(k, PARAMS_BY_KIND)}; "
                 f"kinds: {', '.join(PARAMS_BY_KIND)}"
             )
     env = _table(doc, "env", path)

@@ -39,8 +39,8 @@ def plot_runs(
 
     from arcctl.cli.errors import UserError
     from arcctl.cli.resolve import resolve_run
-    from arcctl.tui.widgets.braille import Picture, Series, legend, render
-    from arcctl.tui.widgets.overlay_chart import MARKS_KEY, ROLLBACK_KEY, link_steps, vmarks
+    from arcctl.tui.widgets.braille import Picture, legend, render
+    from arcctl.tui.widgets.overlay_chart import MARKS_KEY, ROLLBACK_KEY, link_steps, series, vmarks
     from jobs.overlay import overlay
     from jobs.runview import RunView
 
@@ -80,13 +80,16 @@ def plot_runs(
     pic = Picture(
         width,
         height,
-        [Series(ln.xs, ln.ys, ln.label) for ln in lines],
+        series(lines),
         vmarks(marks, width, forks, rollbacks),
         f"{metric}   {MARKS_KEY}" + (ROLLBACK_KEY if rollbacks else ""),
     )
     console.print(render(pic), crop=True)
     console.print(legend(pic), crop=True)
     if rollbacks:
-        typer.echo(f"(rolled back at step {', '.join(f'{s:g}' for s in rollbacks)}: drawn on in the child run dirs)")
+        typer.echo(
+            f"(rolled back at step {', '.join(f'{s:g}' for s in rollbacks)}: drawn on in the child run dirs, "
+            "the rolled-back rows dimmed)"
+        )
     elif opened:
         typer.echo(f"(forks drawn through {len(opened)} parent run(s) up to their fork step)")

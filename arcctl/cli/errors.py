@@ -21,6 +21,12 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def warn(message: object, prefix: str = "warning") -> None:
+    """One line on stderr that goes on (a template skipped, a job's state not refreshed): what it
+    quotes comes from files and schedulers, so it is written out and cut as fail() writes it."""
+    typer.echo(f"{prefix}: {one_line(clip_middle(str(message)))}", err=True)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the user-caused exceptions of `jobs` into one line on stderr and exit code 2."""

@@ -40,6 +40,9 @@ def compare(
     from jobs.compare import build_her_table, build_table, her_runs
 
     targets = list(targets or [])
+    for option, value in (("--plot", plot), ("--match", match), ("--group", group)):
+        if value is not None and not value.strip():  # an unset shell variable: never "no chart" or "every job"
+            raise fail(f"{option} '': empty; give {'a metric (e.g. reward)' if option == '--plot' else 'a value'}")
     if plot:
         from arcctl.cli.compare_plot import plot_runs
 

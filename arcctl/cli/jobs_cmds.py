@@ -14,7 +14,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from arcctl.cli.completion import complete_job, complete_profile, complete_template
-from arcctl.cli.errors import user_errors
+from arcctl.cli.errors import user_errors, warn
 from arcctl.cli.terminal_text import block, shown
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
@@ -30,7 +30,7 @@ def _warn_gpu_fit(specs) -> None:
         msg = warning(spec.kind, spec.params, spec.resources.gpu_memory)
         if msg and msg not in seen:
             seen.add(msg)
-            typer.echo(f"warning: {spec.name}: {msg}", err=True)
+            warn(f"{spec.name}: {msg}")
 
 
 def _rendered(template, param, profile, name, run_dir, registry, max_points, command):
@@ -137,16 +137,18 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps(out, indent=2))
                 return
             for bad in [x for x in (*tpls, *profs) if isinstance(x, Exception)]:
-                typer.echo(f"warning: {bad} (skipped)", err=True)
+                warn(f"{bad} (skipped)")
             typer.echo("TEMPLATES")
             for t in tpls:
                 if not isinstance(t, Exception):
-                    typer.echo(f"  {t.name:<16} {t.kind:<12} {t.source:<9} {shown(t.description, 200)}")
+                    typer.echo(f"  {shown(t.name, 200):<16} {t.kind:<12} {t.source:<9} {shown(t.description, 200)}")
             typer.echo("PROFILES")
             for p in profs:
                 if not isinstance(p, Exception):
                     where = p.backend + (f"@{p.host}" if p.host else "")
-                    typer.echo(f"  {p.name:<16} {where:<20} {p.source:<9} {shown(p.description, 200)}")
+                    typer.echo(
+                        f"  {shown(p.name, 200):<16} {shown(where, 200):<20} {p.source:<9} {shown(p.description, 200)}"
+                    )
             typer.echo(f"(user templates: {config.user_templates_dir()}, profiles: {config.user_profiles_dir()})")
 
     @app.command("render")
@@ -245,9 +247,9 @@ def register(app: typer.Typer) -> None:
 
                 errors = refresh_all(reg, actions=actions)
             for a in actions:
-                typer.echo(f"auto-resume: {a}", err=True)
+                warn(a, "auto-resume")
             for e in errors:
-                typer.echo(f"warning: {e}", err=True)
+                warn(e)
             progress = _Progresses()
             if json_out:
                 rows = reg.rows(LIST_COLUMNS, state or None, limit) if reg else []

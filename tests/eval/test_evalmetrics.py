@@ -94,7 +94,7 @@ def test_unknown_test_outputs_give_none_not_zero():
 def test_every_task_needs_a_prediction_and_unknown_tasks_fail():
     with pytest.raises(ValueError, match="no predictions for task"):
         em.compute_metrics([_pred("a", error="parse")], TRUTH)
-    with pytest.raises(ValueError, match="unknown task 'zzz'"):
+    with pytest.raises(ValueError, match="unknown task zzz$"):
         em.compute_metrics([_pred("zzz", error="parse")], TRUTH)
 
 

@@ -64,12 +64,17 @@ def test_overlay_follows_a_rollback_down_to_the_child(runs):
         return opened[d]
 
     parent = view_for(str(runs / "collapsing"))
-    [line], marks = overlay([parent], "reward", 100, view_for=view_for)
+    line, tail = (lines := overlay([parent], "reward", 100, view_for=view_for))[0]
+    marks = lines[1]
     assert JSON_SPEC(child)["parent"]["checkpoint"] == "checkpoint-40"  # newest before the warning at 45
     assert line.xs[0] == 1.0 and line.xs[-1] == 60.0  # the parent up to 40, then the child (not 70)
     assert line.rollback_steps == [40.0] and line.fork_steps == []
     assert max(x for x in line.xs if x <= 40) == 40.0 and all(not 40 < x < 41 for x in line.xs)
     assert 60.0 not in marks.checkpoints  # the parent's save after the rollback point is not on this line
+    # the parent's rows after checkpoint-40, the collapse the guard went back from, are drawn too
+    assert not line.rolled_back and tail.rolled_back and tail.run == line.run == 0
+    assert tail.xs[0] == 41.0 and tail.xs[-1] == 70.0 and tail.label.endswith("(rolled back)")
+    assert {(50.0, "warning"), (67.0, "critical")} <= set(marks.alerts)  # what made the guard roll back
     # a rollback event naming a child that has no spec.json (not written yet) draws the run alone
     shutil.rmtree(child)
     opened.clear()
@@ -103,11 +108,15 @@ async def test_compare_from_the_jobs_screen_draws_the_rollback_chain(registry, r
             if not isinstance(s, CompareScreen) or not s.query(OverlayChart):
                 return False
             lines = s.query_one(OverlayChart).lines
-            return len(lines) == 1 and bool(lines[0].xs) and lines[0].xs[-1] == 60.0
+            return len(lines) == 2 and bool(lines[0].xs) and lines[0].xs[-1] == 60.0
 
         await until(pilot, drawn)
         chart = app.screen.query_one(OverlayChart)
         assert chart.lines[0].rollback_steps == [40.0]
+        # the collapse after checkpoint-40 is drawn beside the chain, in the run's colour dimmed
+        assert chart.lines[1].rolled_back and chart.lines[1].xs[-1] == 70.0
+        assert [s.style for s in chart.picture.series] == ["bright_cyan", "dim bright_cyan"]
+        assert "dim bright_cyan" in {sp.style for sp in chart.render().spans}
         assert "┃ rollback" in chart.picture.title and any(m.char == "┃" for m in chart.picture.marks)
         status = lambda: str(app.screen.query_one("#cmp-status").render())  # noqa: E731
         await until(pilot, lambda: "1 linked run(s) drawn as chains" in status(), timeout=10)
@@ -153,9 +162,10 @@ def test_compare_plot_draws_the_rollback_chain(arc_home, tmp_path):
     res = run_cli("compare", str(run), "--plot", "reward", "--width", "90", "--height", "12", check=True)
     out = res.stdout.splitlines()
     assert out[0].startswith("reward") and out[0].rstrip().endswith("┃ rollback")
-    assert out[11].split() == ["1", "30.5", "60"]  # the chain ends with the child's rows, not the parent's 70
+    assert out[11].split() == ["1", "35.5", "70"]  # the chain to the child's 60, the rolled-back rows to 70
     assert "┃" in "\n".join(out[1:11])
-    assert out[-1] == "(rolled back at step 40: drawn on in the child run dirs)"
+    assert out[-1] == "(rolled back at step 40: drawn on in the child run dirs, the rolled-back rows dimmed)"
+    assert out[12].count("■") == 2 and "(rolled back)" in out[12]
 
 
 def sweep_in_registry(registry, runs: Path) -> list:

@@ -149,4 +149,9 @@ class CheckpointsScreen(SubScreen):
             except Exception as e:  # noqa: BLE001 - one line, never a traceback
                 self.notify(str(e), severity="error", timeout=8, markup=False)
 
-        self.app.push_screen(ConfirmScreen(f"Resume [b]{self.view.name()}[/b] in place from [b]{r.name}[/b]?"), done)
+        self.app.push_screen(
+            ConfirmScreen(
+                Text.assemble("Resume ", plain(self.view.name(), "bold"), " in place from ", plain(r.name, "bold"), "?")
+            ),
+            done,
+        )

@@ -36,7 +36,7 @@ def parse_filter(expr: str) -> CompletionFilter:
     words = []
     for tok in expr.split():
         low = tok.lower()
-        m = re.fullmatch(r"r(>=|<=|>|<)(-?[0-9.]+)", low)
+        m = re.fullmatch(r"r(>=|<=|>|<)(-?(?:[0-9]+\.?[0-9]*|\.[0-9]+))", low)  # `r>1.2.3` is text
         if low in ("trunc", "truncated"):
             f.truncated_only = True
         elif low in ("err", "error", "errors"):
@@ -171,7 +171,9 @@ class CompletionsScreen(ArcScreen):
         idx.update_all()
         c = idx.find_id(cid)
         if c is None:
-            self.app.call_from_thread(self.notify, f"completion {cid} not found in {idx.path}", severity="warning")
+            self.app.call_from_thread(
+                self.notify, f"completion {cid} not found in {idx.path}", severity="warning", markup=False
+            )
             items, nxt = idx.page(self.flt, 0, PAGE)
         else:
             # the page of its step, so the neighbours are in view too
@@ -222,7 +224,7 @@ class CompletionsScreen(ArcScreen):
         if getattr(self, "_detail_of", None) is c:
             return  # shown already (the page's first row comes both from show and the cursor)
         self._detail_of = c
-        limit = (self.view.spec.get("params") or {}).get("max_completion_length")  # read by the page's worker
+        limit = self.view.params.get("max_completion_length")  # read by the page's worker
         self.query_one("#comp-header", Static).update(header(c))
         self.query_one("#comp-code", Static).update(render_completion(c, limit))
         self.query_one(PairsView).show_message("")
@@ -240,7 +242,7 @@ class CompletionsScreen(ArcScreen):
 
         raw = c.raw.get("outputs")
         outputs = [decode(g) for g in raw] if isinstance(raw, list) else None
-        dataset = str((self.view.spec.get("params") or {}).get("dataset", ""))
+        dataset = str(self.view.params.get("dataset", ""))
         pairs = load_pairs(dataset, c.task) if c.task else None
 
         def show() -> None:

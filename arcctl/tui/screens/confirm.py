@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,7 +13,9 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: Text) -> None:
+        # a Text, never a markup string: the question quotes run and checkpoint names, which may
+        # hold `[/]` or `[@click=...]`
         super().__init__()
         self.question = question
 

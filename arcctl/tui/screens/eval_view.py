@@ -115,7 +115,7 @@ class EvalScreen(SubScreen):
     def detail(self, rec: dict[str, Any]) -> None:
         from jobs.arcgrids import load_pairs
 
-        dataset = str((self.view.spec.get("params") or {}).get("dataset", ""))
+        dataset = str(self.view.params.get("dataset", ""))
         pairs = load_pairs(dataset, str(rec.get("task_id", "")))
         train, test = _valid_grids(rec.get("train_outputs")), _valid_grids(rec.get("test_outputs"))
         outputs = None if train is None and test is None else (train or []) + (test or [])

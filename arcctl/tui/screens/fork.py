@@ -15,7 +15,9 @@ from textual.widgets import Input, Label, Static
 
 from arcctl.cli.terminal_text import one_line
 from arcctl.tui.screens.form_screen import FormScreen
+from arcctl.tui.shown_text import plain
 from arcctl.tui.widgets.params_form import ParamsForm
+from jobs.params import PARAMS_BY_KIND
 from jobs.runview import RunView
 
 
@@ -51,10 +53,12 @@ class ForkScreen(FormScreen):
                     "", placeholder="derived from the changed parameters", id="fork-name", classes="field-input"
                 )
         with Horizontal(id="form-body"):
-            if spec.get("kind"):
-                yield ParamsForm(spec["kind"], spec.get("params") or {}, allow_sweep=False, id="form-fields")
+            kind = spec.get("kind")
+            if isinstance(kind, str) and kind in PARAMS_BY_KIND:  # a hand-edited spec.json may name no kind, or a list
+                yield ParamsForm(kind, self.view.params, allow_sweep=False, id="form-fields")
             else:
-                yield Static(self.view.spec_error or "this run has no spec.json: nothing to fork", id="form-fields")
+                why = self.view.spec_error or f"spec.json names no job kind ({kind!r}): nothing to fork"
+                yield Static(plain(why), id="form-fields")
             yield from self.preview_pane()
         yield from self.buttons()
 
@@ -98,7 +102,7 @@ class ForkScreen(FormScreen):
     def _show_preview(self, spec: Any, artifact: Any) -> None:
         self.spec = spec
         box = self.query_one("#preview", Static)
-        parent = self.view.spec.get("params") or {}
+        parent = self.view.params
         t = Text()
         t.append("new run  ", style="dim")
         t.append(f"{spec.name}\n", style="bold green")
@@ -135,11 +139,11 @@ class ForkScreen(FormScreen):
             spec, _ = self._fork(overrides, name)
             ids = submit(self.app.source, [spec])
         except Exception as e:  # noqa: BLE001 - one line, never a traceback
-            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10, markup=False)
             return
         self.submitted = ids
         self.from_worker(self._done, spec, ids)
 
     def _done(self, spec: Any, ids: list[str]) -> None:
-        self.notify(f"submitted fork {spec.name} (job {', '.join(ids)})", timeout=6)
+        self.notify(f"submitted fork {spec.name} (job {', '.join(ids)})", timeout=6, markup=False)
         self.app.pop_screen()

@@ -293,7 +293,10 @@ class JobsScreen(ArcScreen):
                     self.notify(f"cancel {r.name}: {e}", severity="error", markup=False)
                 self.poll()
 
-        self.app.push_screen(ConfirmScreen(f"Cancel job [b]{r.name}[/b] ({r.backend}, {r.state})?"), done)
+        self.app.push_screen(
+            ConfirmScreen(Text.assemble("Cancel job ", plain(r.name, "bold"), plain(f" ({r.backend}, {r.state})?"))),
+            done,
+        )
 
     def action_resume(self) -> None:
         r = self.current()

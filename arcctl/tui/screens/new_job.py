@@ -152,7 +152,7 @@ class NewJobScreen(FormScreen):
             specs = build_specs(template, overrides, profile, registry=self.app.source.registry)
             ids = submit(self.app.source, specs)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10, markup=False)
             return
         self.submitted = ids
         self.from_worker(self._done, ids)

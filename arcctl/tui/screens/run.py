@@ -65,14 +65,14 @@ def spec_summary(view: RunView) -> Text:
         t.append(one_line(f" @ {spec['host']}"))
     t.append("\n")
     parent = spec.get("parent") or spec.get("resume_from")
-    if parent:
+    if isinstance(parent, dict):  # a hand-edited spec.json may hold anything here
         label = "forked from" if spec.get("parent") else "resumed from"
         t.append(
             one_line(f"{label} {parent.get('name') or parent.get('run_dir')} {parent.get('checkpoint') or '(newest)'}")
             + "\n",
             style="magenta",
         )
-    params = spec.get("params") or {}
+    params = view.params
     for k in (
         "model_path",
         "dataset",
@@ -103,7 +103,8 @@ class MetricPicker(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
             yield Static("Charts to show (space toggles, enter applies, at most 8)")
-            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+            # a metric name is a key of metrics.jsonl: `[/]` in one is no markup
+            yield SelectionList[str](*[(plain(n), n, n in self.chosen) for n in self.names], id="metric-list")
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
@@ -203,7 +204,9 @@ class RunScreen(SubScreen):
             self.view.load_history(on_chunk=shown)
         except Exception as e:  # noqa: BLE001 - the host went away: the newest rows stay on screen
             if not worker.is_cancelled:
-                self.app.call_from_thread(self.notify, f"history of {self.view.run_dir}: {e}", severity="warning")
+                self.app.call_from_thread(
+                    self.notify, f"history of {self.view.run_dir}: {e}", severity="warning", markup=False
+                )
             return
         if self.view.history_progress is None and not worker.is_cancelled:
             self.app.call_from_thread(self.apply, {"metrics"}, None)

@@ -37,6 +37,7 @@ class Series:
     xs: Sequence[float]
     ys: Sequence[float]
     label: str = ""
+    style: str = ""  # its colour (empty: the palette's, by its place in the picture)
 
 
 @dataclass
@@ -136,7 +137,7 @@ def render(pic: Picture) -> Text:
     for m in pic.marks:
         if x0 <= m.x <= x1:
             mark_col[int(round((m.x - x0) / (x1 - x0) * (w - 1)))] = m
-    styles = [PALETTE[i % len(PALETTE)] for i in range(len(pic.series))]
+    styles = _styles(pic)
     labels = {0: _num(y1), h - 1: _num(y0), (h - 1) // 2: _num((y0 + y1) / 2)}
     for r in range(h):
         out.append(f"{labels.get(r, ''):>{Y_LABEL_W - 1}}┤", style="dim")
@@ -168,10 +169,14 @@ def render(pic: Picture) -> Text:
     return out
 
 
+def _styles(pic: Picture) -> list[str]:
+    return [s.style or PALETTE[i % len(PALETTE)] for i, s in enumerate(pic.series)]
+
+
 def legend(pic: Picture) -> Text:
     """`■ label` per series, in its colour."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    for i, s in enumerate(pic.series):
-        t.append("■ ", style=PALETTE[i % len(PALETTE)])
+    for s, style in zip(pic.series, _styles(pic)):
+        t.append("■ ", style=style)
         t.append(f"{one_line(s.label)}   ")  # a run's name and parameters, read from its spec.json
     return t

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from arcctl.cli.terminal_text import one_line
-from arcctl.tui.widgets.braille import Picture, Series, VMark, legend, render
+from arcctl.tui.widgets.braille import PALETTE, Picture, Series, VMark, legend, render
 from jobs.overlay import Line, Markers, overlay, thin
 
 SEVERITY_COLOR = {"watch": "yellow", "warning": "dark_orange", "critical": "red"}
@@ -44,6 +44,14 @@ def vmarks(marks: Markers, width: int, forks: Sequence[float] = (), rollbacks: S
     return out
 
 
+def series(lines: Sequence[Line]) -> list[Series]:
+    """One series per line in its run's colour; the rows a rollback went back from in that colour, dimmed."""
+    return [
+        Series(ln.xs, ln.ys, one_line(ln.label), ("dim " if ln.rolled_back else "") + PALETTE[ln.run % len(PALETTE)])
+        for ln in lines
+    ]
+
+
 def link_steps(lines: Sequence[Line]) -> tuple[list[float], list[float]]:
     """The fork steps and the rollback steps of all lines (each step once)."""
     forks = sorted({s for ln in lines for s in ln.fork_steps})
@@ -72,7 +80,7 @@ class OverlayChart(Widget):
         self.picture = Picture(
             width,
             0,
-            [Series(ln.xs, ln.ys, one_line(ln.label)) for ln in self.lines],
+            series(self.lines),
             vmarks(self.marks, width, forks, rollbacks),
             title,
         )

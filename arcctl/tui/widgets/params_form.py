@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
+from arcctl.tui.shown_text import plain
 from jobs.errors import SpecError
 from jobs.params import PARAMS_BY_KIND
 from jobs.sweep import coerce, split_values
@@ -116,7 +117,7 @@ class ParamsForm(VerticalScroll):
         box = self.query_one(f"#err-{name}", Static)
         if err:
             self.errors[name] = err
-            box.update(f"↑ {err}")
+            box.update(plain(f"↑ {err}"))  # it quotes what was typed: `[/]` is no markup
             box.remove_class("hidden")
             self.query_one(f"#p-{name}", Input).add_class("-invalid")
         else:
