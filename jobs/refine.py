@@ -22,7 +22,10 @@ Records are ordered by (task_id, source run, sample), so the same inputs give th
 
 from __future__ import annotations
 
+import errno
 import gzip
+import os
+import stat
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -221,13 +224,28 @@ def write(path: str | Path, doc: RefineFile) -> None:
     write_output(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data, RefineDataError)
 
 
+# decompressed: a gzip bomb (10 MB of zeros gzip to 10 KB) was decompressed whole into memory, at
+# render and in the trainer; real refine files are a few MB
+MAX_FILE_BYTES = 1 << 30
+
+
+def _read_capped(path: Path) -> bytes:
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO waits for a writer, /dev/zero never ends
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        raw = (gzip.GzipFile(fileobj=f) if gzipped else f).read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise RefineDataError(f"refine_dataset {path}: more than {MAX_FILE_BYTES >> 20} MiB (decompressed)")
+    return raw
+
+
 def load(path: str | Path) -> RefineFile:
     """The validated file; any problem is one RefineDataError naming the file, record and field."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        raw = _read_capped(path)
         doc = loads(raw)  # json.loads raised RecursionError on 100k `[`
     except OSError as e:
         raise RefineDataError(f"refine_dataset {path}: cannot read ({e.strerror or e})") from None
