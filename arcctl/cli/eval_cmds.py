@@ -12,6 +12,7 @@ import typer
 
 from arcctl.cli.progress_out import progress
 from arcctl.cli.errors import fail, user_errors
+from arcctl.cli.local_runs import local_path
 from arcctl.cli.terminal_text import block, shown
 
 submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", no_args_is_help=True)
@@ -19,7 +20,8 @@ submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", 
 
 def compare(
     targets: Optional[List[str]] = typer.Argument(
-        None, help="eval run dirs, checkpoint dirs or metrics.json files; or HER run dirs (epochs to solve each target)"
+        None,
+        help="eval run dirs (or their jobs), checkpoint dirs or metrics.json files; or HER runs (epochs to solve each target)",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the table data as JSON"),
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
@@ -59,6 +61,7 @@ def compare(
     if not targets:
         raise fail("compare: give the eval run dirs (or --plot METRIC with RUNs, --match or --group)")
     with user_errors():
+        targets = [local_path(t) for t in targets]  # a path, or a job whose run dir is here
         if her_runs(targets):  # HER run dirs: epochs to solve each target
             her = build_her_table(targets, labels=label)
             # task ids and labels come from the runs' files: shown cut short, control characters written out
@@ -122,7 +125,9 @@ def compare(
 
 @submission_app.command("build")
 def submission_build(
-    eval_run: str = typer.Argument(..., help="eval run dir (with eval/metrics.json and eval/predictions.jsonl)"),
+    eval_run: str = typer.Argument(
+        ..., help="eval run dir or its job (with eval/metrics.json and eval/predictions.jsonl)"
+    ),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="default: <run>/submission.json"),
 ) -> None:
     """Rank predictions per test input (train correctness, votes, shorter program) into two attempts."""
@@ -134,6 +139,8 @@ def submission_build(
         write_submission,
     )
 
+    with user_errors():
+        eval_run = local_path(eval_run)  # a path, or a job whose run dir is here
     with user_errors(), progress("submission build", unit="tasks") as advance:
         sub = build_from_eval_run(eval_run)
         advance(len(sub))

@@ -10,6 +10,7 @@ from typing import Any, Iterator, List, Optional
 
 import typer
 
+from arcctl.cli.local_runs import local_path
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.progress_out import progress
 
@@ -51,7 +52,7 @@ def _eval_run(run: str) -> tuple[str, Path]:
 def register(app: typer.Typer) -> None:
     @app.command("refine-data")
     def refine_data(
-        runs: List[str] = typer.Argument(..., help="eval run dirs whose predictions to refine"),
+        runs: List[str] = typer.Argument(..., help="eval run dirs (or their jobs) whose predictions to refine"),
         out: str = typer.Option(..., "-o", "--out", help="refine file to write (.json or .json.gz)"),
         per_task: Optional[int] = typer.Option(None, "--per-task", min=1, help="at most K distinct programs per task"),
         wrong_only: bool = typer.Option(False, "--wrong-only", help="leave out programs that solve the task"),
@@ -60,6 +61,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from jobs import refine
 
+            runs = [local_path(r) for r in runs]  # a path, or a job whose run dir is here
             loaded = [(str(Path(r).absolute()), *_eval_run(r)) for r in runs]
             datasets = {d for _, d, _ in loaded}
             if len(datasets) > 1:

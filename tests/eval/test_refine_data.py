@@ -188,3 +188,35 @@ def test_refine_eval_reports_before_and_after(eval_run, tmp_path, tok, tiny_mode
     rows = json.loads(r.output)["rows"]
     assert [x["experiment"] for x in rows] == ["refine-eval (before refine)", "refine-eval (after refine)"]
     assert [x["values"]["is_correct"] for x in rows] == [0.0, 0.5]
+
+
+def test_a_job_id_or_name_stands_for_its_local_run_dir(eval_run, tmp_path, monkeypatch):
+    """refine-data, compare and submission build take the job `arcctl submit` printed, as the other
+    RUN arguments do (they said 'no eval/predictions.jsonl' for a job id); a job of another host is
+    refused, naming it."""
+    from jobs.registry import Registry
+
+    monkeypatch.setenv("ARCCTL_HOME", str(tmp_path / "home"))
+    spec = JobSpec.read(eval_run)
+    reg = Registry()
+    jid = reg.reserve(spec)
+    reg.set_state(jid, "completed", exit_code=0)
+    by_path, by_job = tmp_path / "path.json.gz", tmp_path / "job.json.gz"
+    assert _refine_data(eval_run, "-o", by_path).exit_code == 0
+    r = _refine_data(jid, "-o", by_job)
+    assert r.exit_code == 0, r.output
+    assert refine.load(by_job).records == refine.load(by_path).records
+    r = CliRunner().invoke(app, ["compare", spec.name, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["rows"][0]["source"].startswith(str(eval_run))
+    out = tmp_path / "submission.json"
+    r = CliRunner().invoke(app, ["submission", "build", jid[:6], "-o", str(out)])
+    assert r.exit_code == 0 and set(json.loads(out.read_text())) == set(COMPLETIONS), r.output
+    remote = spec.model_copy(update={"host": "login", "run_dir": "/runs/elsewhere", "name": "remote-eval"})
+    rid = reg.reserve(remote)
+    r = _refine_data("remote-eval", "-o", tmp_path / "r.json")
+    assert r.exit_code == 2
+    assert r.output.strip() == (
+        f"error: remote-eval: job {rid} ran on login; this command reads files on this machine "
+        "(copy /runs/elsewhere here first)"
+    )
