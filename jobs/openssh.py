@@ -16,8 +16,8 @@ import posixpath
 import shlex
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
+from typing import Callable
 
 from jobs.errors import RemoteError
 from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
@@ -71,19 +71,27 @@ class OpenSSH:
     def exec(
         self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
     ) -> tuple[int, str, str]:
-        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded
+        rc, out, err = self.exec_bytes(alias, command, input=input, timeout=timeout)
+        return rc, out.decode("utf-8", errors="replace"), err
+
+    def exec_bytes(
+        self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
+    ) -> tuple[int, bytes, str]:
+        """exec, with stdout as the bytes printed (file names that are not UTF-8)."""
+        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded_bytes
 
         try:
             # bounded: what the host prints may be endless or not UTF-8 (jobs.scheduler_shell)
-            rc, out, err = run_bounded(self.argv(alias, command), input=input, timeout=timeout)
+            rc, out, raw_err = run_bounded_bytes(self.argv(alias, command), input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return 124, "", f"timed out after {timeout} s"
+            return 124, b"", f"timed out after {timeout} s"
         except OutputLimit:
             raise RemoteError(
                 f"`{command[:80]}` on {alias} printed more than {MAX_OUTPUT // 2**20} MB; stopped it"
             ) from None
         except OSError as e:
             raise RemoteError(f"{alias}: cannot run ssh: {e.strerror or e}") from None
+        err = raw_err.decode("utf-8", errors="replace")
         if rc == 255:  # ssh's own failure (the remote command's status otherwise)
             raise RemoteError(self._failure(alias, err))
         return rc, out, err
@@ -119,32 +127,14 @@ class OpenSSH:
     def makedirs(self, alias: str, path: str) -> None:
         self.check(alias, f"mkdir -p {shlex.quote(path)}")
 
-    def download_dir(self, alias: str, remote: str, partial: Path) -> int:
-        """Copy REMOTE into PARTIAL (a tar stream over one ssh command); returns bytes copied."""
-        parent, name = posixpath.split(remote.rstrip("/"))
-        cmd = f"tar -C {shlex.quote(parent or '/')} -cf - {shlex.quote(name)}"
-        p = subprocess.Popen(
-            self.argv(alias, cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-        total = 0
-        partial.mkdir(parents=True)
-        try:
-            with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
-                for member in tar:
-                    if not member.name.startswith(name):
-                        continue
-                    member.name = member.name[len(name) :].lstrip("/") or "."
-                    tar.extract(member, partial, filter="data")
-                    total += member.size if member.isfile() else 0
-        except tarfile.TarError as e:
-            p.kill()
-            raise RemoteError(f"copy of {remote} from {alias} failed: {e}") from None
-        finally:
-            err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-            rc = p.wait()
-        if rc != 0:
-            raise RemoteError(f"copy of {remote} from {alias} failed (exit {rc}): {err.strip()[-300:]}")
-        return total
+    def download_dir(
+        self, alias: str, remote: str, partial: Path, on_bytes: Callable[[int], None] | None = None
+    ) -> int:
+        """Copy REMOTE into PARTIAL (a tar stream over one ssh command, at most the bytes its
+        listing announces: jobs.ssh_tar); returns bytes copied."""
+        from jobs.ssh_tar import download_tree
+
+        return download_tree(self, alias, remote, partial, on_bytes)
 
 
 # A named pipe, a device or a socket in a run dir would make `cat`/`tail` wait (or read) forever:

@@ -62,7 +62,7 @@ def download_dir(
         raise RemoteError(f"{remote} does not exist on {alias}")
     with staged_dir(local, "the copy", RemoteError) as partial:
         if pool.transport(alias) == "openssh":
-            total = pool.openssh().download_dir(alias, remote, partial)
+            total = pool.openssh().download_dir(alias, remote, partial, on_bytes)
         else:
             try:
                 pool.sftp_call(alias, lambda s: walk(s, remote, partial))
