@@ -12,6 +12,7 @@ range with tail/head), so tails stay incremental as over SFTP.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import shlex
 import shutil
@@ -159,6 +160,7 @@ def _no_loop(q: str) -> str:
 
 
 _TOO_LARGE = 88
+_NOT_DIR = 89
 
 
 def _check_rc(alias: str, rc: int, path: str) -> None:
@@ -238,7 +240,19 @@ class OpenSSHFS:
         return rc == 0
 
     def listdir(self, path: str) -> list[str]:
-        return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
+        """Names NUL-separated (`ls -1A` split at newlines: a name with one read as two), as bytes
+        decoded the way os.listdir does (a name that is not UTF-8 comes back to the same file)."""
+        q = shlex.quote(path)
+        not_dir = f"[ -d {q} ] || {{ [ -e {q} ] && exit {_NOT_DIR}; }}; "
+        rc, out, err = self.ssh.exec_bytes(
+            self.alias, _no_loop(q) + not_dir + f"find -H {q} -mindepth 1 -maxdepth 1 -print0"
+        )
+        _check_rc(self.alias, rc, path)
+        if rc == _NOT_DIR:  # `ls` of a file listed the file: a folder of one entry
+            raise NotADirectoryError(20, f"not a directory (on {self.alias})", path)
+        if rc != 0:
+            raise FileNotFoundError(2, err.strip() or f"exit {rc}", path)
+        return [os.fsdecode(p.rpartition(b"/")[2]) for p in out.split(b"\0") if p]
 
     def read_text(self, path: str) -> str:
         q = shlex.quote(path)
