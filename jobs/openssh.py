@@ -100,14 +100,15 @@ class OpenSSH:
     def _failure(self, alias: str, stderr: str) -> str:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "ssh exited with 255"
+        ssh = " ".join(["ssh", *destination(alias)])  # `ssh root@[::1]:2222` is no host to ssh
         hint = ""
         if "Permission denied" in last or "keyboard-interactive" in last:
             hint = (
-                f"; if {alias} asks for a code (2FA), open the shared connection once with `ssh {alias}` "
+                f"; if {alias} asks for a code (2FA), open the shared connection once with `{ssh}` "
                 "(ControlMaster/ControlPersist in your ssh config keep it for arcctl)"
             )
         elif "Host key verification failed" in last:
-            hint = f"; check the key with `ssh {alias}` (or `arcctl hosts {alias}`) and add it to known_hosts"
+            hint = f"; check the key with `{ssh}` (or `arcctl hosts {alias}`) and add it to known_hosts"
         return f"ssh to {alias} (system ssh) failed: {last}{hint}"
 
     def check(self, alias: str, command: str, input: str | None = None, timeout: float | None = 120) -> str:
