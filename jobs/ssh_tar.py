@@ -13,7 +13,6 @@ it again once the checkpoint is complete.
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 import subprocess
 import tarfile
@@ -82,9 +81,10 @@ def download_tree(
     ssh: OpenSSH, alias: str, remote: str, partial: Path, on_bytes: Callable[[int], None] | None = None
 ) -> int:
     """Copy REMOTE on ALIAS into PARTIAL (created here); returns the bytes of its files."""
-    parent, name = posixpath.split(remote.rstrip("/"))
-    where = f"{shlex.quote(parent or '/')}"
-    rc, listing, err = ssh.exec_bytes(alias, f"cd {where} && find {shlex.quote(name)} -printf '%y %s %p%l\\0'")
+    # inside the folder (`REMOTE/.`): a checkpoint that is a link to a folder is that folder, as
+    # over SFTP (`tar -C PARENT NAME` archived the link alone: an empty copy, called a success)
+    where = shlex.quote(remote.rstrip("/") + "/")
+    rc, listing, err = ssh.exec_bytes(alias, f"cd {where} && find . -printf '%y %s %p%l\\0'")
     if rc != 0:
         raise RemoteError(f"copy of {remote} from {alias} failed: cannot list it (exit {rc}): {err.strip()[-300:]}")
     try:
@@ -92,7 +92,7 @@ def download_tree(
     except ValueError as e:
         raise RemoteError(f"copy of {remote} from {alias} failed: its listing is not find's: {e}") from None
     p = subprocess.Popen(
-        ssh.argv(alias, f"tar -C {where} -cf - {shlex.quote(name)}"),
+        ssh.argv(alias, f"tar -C {where} -cf - ."),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -106,12 +106,11 @@ def download_tree(
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
-                # `checkpoint-1` is not a prefix of `checkpoint-10/...` (was name.startswith)
-                if member.name != name and not member.name.startswith(name + "/"):
-                    continue
+                if member.name != "." and not member.name.startswith("./"):
+                    continue  # not below `.`: not a file of this tree
                 if member.issparse():  # its header's size is not what it takes on disk here
                     raise RemoteError(f"{alias}:{remote}: the copy holds a sparse file {member.name!r}; not copying it")
-                member.name = member.name[len(name) :].lstrip("/") or "."
+                member.name = member.name[2:].lstrip("/") or "."
                 tar.extract(member, partial, filter="data")
                 total += member.size if member.isfile() else 0
         while stream.read(65536):  # the padding after the end: counted too, ssh exits after it

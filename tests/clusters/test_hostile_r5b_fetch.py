@@ -29,14 +29,14 @@ ARCCTL = str(Path(sys.executable).parent / "arcctl")
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    """(sshd, folder of per-checkpoint tar streams): `tar ... NAME` runs tar.d/NAME when it exists."""
+    """(sshd, folder of per-checkpoint tar streams): `tar -C .../NAME/ ...` runs tar.d/NAME when it exists."""
     if os.geteuid() != 0 or not os.path.exists(daemons.SSHD_BINARY):
         pytest.skip("a loopback sshd needs root and /usr/sbin/sshd")
     root = tmp_path_factory.mktemp("hostile-tar-sshd")
     bindir = root / "bin"
     (bindir / "tar.d").mkdir(parents=True)
     tar = bindir / "tar"
-    tar.write_text('#!/bin/sh\n[ -x "$0.d/$5" ] && exec "$0.d/$5"\nexec /usr/bin/tar "$@"\n')
+    tar.write_text('#!/bin/sh\ns="$0.d/$(basename "$2")"\n[ -x "$s" ] && exec "$s"\nexec /usr/bin/tar "$@"\n')
     tar.chmod(0o755)
     server = daemons.ensure_sshd(root, setenv={"PATH": f"{bindir}:/usr/bin:/bin"})
     yield server, bindir / "tar.d"
@@ -89,7 +89,7 @@ def test_a_member_larger_than_the_listing_is_refused(host, hostile, tmp_path):
     64 MB in place of the 300-byte file."""
     pool, _ = host
     ck = _checkpoint(tmp_path, "checkpoint-11")
-    hdr = _header(tmp_path, "checkpoint-11/adapter_model.safetensors", 64 * 2**20)
+    hdr = _header(tmp_path, "./adapter_model.safetensors", 64 * 2**20)
     _stream(hostile[1], ck.name, f"cat {hdr}\nhead -c {64 * 2**20 + 1024} /dev/zero\n")
     dest = tmp_path / "here" / ck.name
     with pytest.raises(RemoteError, match=rf"^h:{ck}: the host sent more than the \d+ bytes its listing announced"):
@@ -100,7 +100,7 @@ def test_a_member_larger_than_the_listing_is_refused(host, hostile, tmp_path):
 def test_an_endless_member_stops_at_once(host, hostile, tmp_path):
     pool, _ = host
     ck = _checkpoint(tmp_path, "checkpoint-12")
-    hdr = _header(tmp_path, "checkpoint-12/adapter_model.safetensors", 100 * 2**30)
+    hdr = _header(tmp_path, "./adapter_model.safetensors", 100 * 2**30)
     _stream(hostile[1], ck.name, f"cat {hdr}\nexec cat /dev/zero\n")
     dest = tmp_path / "here" / ck.name
     t0 = time.monotonic()
@@ -114,7 +114,7 @@ def test_endless_small_members_stop_too(host, hostile, tmp_path):
     pool, _ = host
     ck = _checkpoint(tmp_path, "checkpoint-13")
     member = tmp_path / "member"
-    member.write_bytes(_header(tmp_path, "checkpoint-13/x.bin", 512).read_bytes() + b"y" * 512)
+    member.write_bytes(_header(tmp_path, "./x.bin", 512).read_bytes() + b"y" * 512)
     _stream(hostile[1], ck.name, f"while :; do cat {member} || exit 1; done\n")
     dest = tmp_path / "here" / ck.name
     with pytest.raises(RemoteError, match="bytes its listing announced"):
@@ -126,7 +126,7 @@ def test_the_cli_says_it_in_one_line_and_an_honest_host_still_copies(host, hosti
     pool, cfg = host
     env = {**os.environ, "ARCCTL_SSH_CONFIG": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
     bad = _checkpoint(tmp_path, "checkpoint-14")
-    hdr = _header(tmp_path, "checkpoint-14/adapter_model.safetensors", 100 * 2**30)
+    hdr = _header(tmp_path, "./adapter_model.safetensors", 100 * 2**30)
     _stream(hostile[1], bad.name, f"cat {hdr}\nexec cat /dev/zero\n")
     dest = tmp_path / "out" / "ck"
     res = subprocess.run(
@@ -162,9 +162,9 @@ def test_the_limit_covers_what_gnu_tar_writes(tmp_path):
     (ck / os.fsdecode(b"\xff\xfename")).write_bytes(b"q" * 7)
     for fmt in ("gnu", "posix"):
         archive = subprocess.run(
-            ["tar", "-C", str(tmp_path), f"--format={fmt}", "-cf", "-", ck.name], capture_output=True, check=True
+            ["tar", "-C", f"{ck}/", f"--format={fmt}", "-cf", "-", "."], capture_output=True, check=True
         ).stdout
         listing = subprocess.run(
-            ["find", ck.name, "-printf", "%y %s %p%l\\0"], cwd=tmp_path, capture_output=True, check=True
+            ["find", ".", "-printf", "%y %s %p%l\\0"], cwd=ck, capture_output=True, check=True
         ).stdout
         assert len(archive) <= announced_limit(listing), fmt

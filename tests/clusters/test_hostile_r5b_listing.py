@@ -95,3 +95,13 @@ def test_fetch_copies_odd_names_whole(pool, tmp_path):
     assert sorted(os.listdir(dest)) == sorted(os.listdir(ck))
     for name in os.listdir(ck):
         assert (dest / name).read_bytes() == (ck / name).read_bytes()
+
+
+def test_a_checkpoint_that_is_a_link_is_copied_as_its_folder(pool, tmp_path):
+    """Through the system ssh `tar -C RUN checkpoint-3` archived the link alone: an empty folder,
+    reported as a copy of 0 bytes."""
+    real = _odd_folder(tmp_path / "run" / "real")
+    os.symlink("real", tmp_path / "run" / "checkpoint-3")
+    dest = tmp_path / "here" / "checkpoint-3"
+    assert pool.download_dir("h", str(tmp_path / "run" / "checkpoint-3"), dest) > 0
+    assert sorted(os.listdir(dest)) == sorted(os.listdir(real)) and not dest.is_symlink()
