@@ -13,6 +13,8 @@ it again once the checkpoint is complete.
 
 from __future__ import annotations
 
+import os
+import select
 import shlex
 import subprocess
 import tarfile
@@ -34,7 +36,7 @@ def _blocks(n: int) -> int:
 
 
 def announced_limit(listing: bytes) -> int:
-    """The most bytes a tar of the tree `find NAME -printf '%y %s %p%l\\0'` printed may take."""
+    """The most bytes a tar of the tree `find . -printf '%y %s %p%l\\0'` printed may take."""
     total = 2 * RECORD  # two zero blocks at the end, padded to a record (with room to spare)
     for entry in listing.split(b"\0"):
         if not entry:
@@ -50,18 +52,30 @@ def announced_limit(listing: bytes) -> int:
     return total
 
 
+# A host that stops sending and keeps the connection open (ssh's keepalives answered) held the
+# copy forever: no byte for this long is the end of it.
+IDLE_S = 300.0
+
+
 class _TooMuch(Exception):
     pass
 
 
+class _Stalled(Exception):
+    pass
+
+
 class _Capped:
-    """The tar stream as tarfile reads it, counted: past `limit` bytes the read raises."""
+    """The tar stream as tarfile reads it, counted: past `limit` bytes the read raises, and so
+    does a wait of IDLE_S for the next byte."""
 
     def __init__(self, raw, limit: int, on_bytes: Callable[[int], None] | None):
-        self.raw, self.limit, self.on_bytes, self.got = raw, limit, on_bytes, 0
+        self.fd, self.limit, self.on_bytes, self.got = raw.fileno(), limit, on_bytes, 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n if n is not None and n >= 0 else 65536)
+        if not select.select([self.fd], [], [], IDLE_S)[0]:
+            raise _Stalled()
+        data = os.read(self.fd, n if n is not None and n >= 0 else 65536)  # short reads are fine
         self.got += len(data)
         if self.got > self.limit:
             raise _TooMuch()
@@ -120,6 +134,10 @@ def download_tree(
         raise RemoteError(
             f"{alias}:{remote}: the host sent more than the {limit} bytes its listing announced; "
             "stopped the copy (nothing was fetched)"
+        ) from None
+    except _Stalled:
+        raise RemoteError(
+            f"{alias}:{remote}: the host sent nothing for {IDLE_S:.0f} s; stopped the copy (nothing was fetched)"
         ) from None
     except tarfile.TarError as e:
         raise RemoteError(f"copy of {remote} from {alias} failed: {e}") from None

@@ -122,6 +122,21 @@ def test_endless_small_members_stop_too(host, hostile, tmp_path):
     _nothing_left(dest)
 
 
+def test_a_host_that_stops_sending_is_given_up(host, hostile, tmp_path, monkeypatch):
+    """Half a header block, then nothing, the connection held open: the copy waited forever."""
+    from jobs import ssh_tar
+
+    monkeypatch.setattr(ssh_tar, "IDLE_S", 2.0, raising=False)
+    pool, _ = host
+    ck = _checkpoint(tmp_path, "checkpoint-17")
+    hdr = _header(tmp_path, "./adapter_model.safetensors", 300)
+    _stream(hostile[1], ck.name, f"head -c 200 {hdr}\nexec sleep 30\n")
+    dest = tmp_path / "here" / ck.name
+    with pytest.raises(RemoteError, match=rf"^h:{ck}: the host sent nothing for 2 s; stopped the copy"):
+        pool.download_dir("h", str(ck), dest)
+    _nothing_left(dest)
+
+
 def test_the_cli_says_it_in_one_line_and_an_honest_host_still_copies(host, hostile, tmp_path):
     pool, cfg = host
     env = {**os.environ, "ARCCTL_SSH_CONFIG": str(cfg), "ARCCTL_HOME": str(tmp_path / "home")}
