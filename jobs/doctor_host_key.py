@@ -26,12 +26,24 @@ def _trust(alias: str, fp: str) -> str:
     return f"arcctl hosts {alias} --trust {fp}"
 
 
-def check_host_key(alias: str, timeout: float) -> KeyVerdict:
-    from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key
-    from jobs.ssh_config import resolve_host
+def _ssh(alias: str) -> str:
+    """The ssh command line that logs into ALIAS: ssh takes no `host:port` nor brackets."""
+    from jobs.openssh import destination
 
     try:
-        cfg = resolve_host(alias)
+        return " ".join(["ssh", *destination(alias)])
+    except RemoteError:
+        return f"ssh {alias}"
+
+
+def check_host_key(alias: str, timeout: float) -> KeyVerdict:
+    from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key
+    from jobs.ssh_config import parse_hop
+
+    try:
+        # a profile's host may be a hop (`root@[::1]:2222`), as `arcctl hosts --trust` reads it:
+        # looked up whole as an alias, its key was asked of a host named `root@[::1]:2222`
+        cfg = parse_hop(alias)
     except RemoteError:
         return KeyVerdict(None)  # the connection line reports the broken ssh config
     if cfg.transport != "paramiko" or cfg.proxy_jump or cfg.proxy_command:
@@ -73,5 +85,5 @@ def from_login(alias: str, error: str | None) -> KeyVerdict:
     if error is None:
         return KeyVerdict(True, f"{alias}'s key is in known_hosts (checked at login)")
     if "host key" in error.lower():  # paramiko's and the system ssh's wording
-        return KeyVerdict(False, error, f"verify the key with the host's admin, then `ssh {alias}` once to add it")
+        return KeyVerdict(False, error, f"verify the key with the host's admin, then `{_ssh(alias)}` once to add it")
     return KeyVerdict(None)

@@ -12,12 +12,13 @@ range with tail/head), so tails stay incremental as over SFTP.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import shlex
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
+from typing import Callable
 
 from jobs.errors import RemoteError
 from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
@@ -71,19 +72,27 @@ class OpenSSH:
     def exec(
         self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
     ) -> tuple[int, str, str]:
-        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded
+        rc, out, err = self.exec_bytes(alias, command, input=input, timeout=timeout)
+        return rc, out.decode("utf-8", errors="replace"), err
+
+    def exec_bytes(
+        self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
+    ) -> tuple[int, bytes, str]:
+        """exec, with stdout as the bytes printed (file names that are not UTF-8)."""
+        from jobs.scheduler_shell import MAX_OUTPUT, OutputLimit, run_bounded_bytes
 
         try:
             # bounded: what the host prints may be endless or not UTF-8 (jobs.scheduler_shell)
-            rc, out, err = run_bounded(self.argv(alias, command), input=input, timeout=timeout)
+            rc, out, raw_err = run_bounded_bytes(self.argv(alias, command), input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return 124, "", f"timed out after {timeout} s"
+            return 124, b"", f"timed out after {timeout} s"
         except OutputLimit:
             raise RemoteError(
                 f"`{command[:80]}` on {alias} printed more than {MAX_OUTPUT // 2**20} MB; stopped it"
             ) from None
         except OSError as e:
             raise RemoteError(f"{alias}: cannot run ssh: {e.strerror or e}") from None
+        err = raw_err.decode("utf-8", errors="replace")
         if rc == 255:  # ssh's own failure (the remote command's status otherwise)
             raise RemoteError(self._failure(alias, err))
         return rc, out, err
@@ -91,14 +100,15 @@ class OpenSSH:
     def _failure(self, alias: str, stderr: str) -> str:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "ssh exited with 255"
+        ssh = " ".join(["ssh", *destination(alias)])  # `ssh root@[::1]:2222` is no host to ssh
         hint = ""
         if "Permission denied" in last or "keyboard-interactive" in last:
             hint = (
-                f"; if {alias} asks for a code (2FA), open the shared connection once with `ssh {alias}` "
+                f"; if {alias} asks for a code (2FA), open the shared connection once with `{ssh}` "
                 "(ControlMaster/ControlPersist in your ssh config keep it for arcctl)"
             )
         elif "Host key verification failed" in last:
-            hint = f"; check the key with `ssh {alias}` (or `arcctl hosts {alias}`) and add it to known_hosts"
+            hint = f"; check the key with `{ssh}` (or `arcctl hosts {alias}`) and add it to known_hosts"
         return f"ssh to {alias} (system ssh) failed: {last}{hint}"
 
     def check(self, alias: str, command: str, input: str | None = None, timeout: float | None = 120) -> str:
@@ -119,32 +129,14 @@ class OpenSSH:
     def makedirs(self, alias: str, path: str) -> None:
         self.check(alias, f"mkdir -p {shlex.quote(path)}")
 
-    def download_dir(self, alias: str, remote: str, partial: Path) -> int:
-        """Copy REMOTE into PARTIAL (a tar stream over one ssh command); returns bytes copied."""
-        parent, name = posixpath.split(remote.rstrip("/"))
-        cmd = f"tar -C {shlex.quote(parent or '/')} -cf - {shlex.quote(name)}"
-        p = subprocess.Popen(
-            self.argv(alias, cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-        total = 0
-        partial.mkdir(parents=True)
-        try:
-            with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
-                for member in tar:
-                    if not member.name.startswith(name):
-                        continue
-                    member.name = member.name[len(name) :].lstrip("/") or "."
-                    tar.extract(member, partial, filter="data")
-                    total += member.size if member.isfile() else 0
-        except tarfile.TarError as e:
-            p.kill()
-            raise RemoteError(f"copy of {remote} from {alias} failed: {e}") from None
-        finally:
-            err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-            rc = p.wait()
-        if rc != 0:
-            raise RemoteError(f"copy of {remote} from {alias} failed (exit {rc}): {err.strip()[-300:]}")
-        return total
+    def download_dir(
+        self, alias: str, remote: str, partial: Path, on_bytes: Callable[[int], None] | None = None
+    ) -> int:
+        """Copy REMOTE into PARTIAL (a tar stream over one ssh command, at most the bytes its
+        listing announces: jobs.ssh_tar); returns bytes copied."""
+        from jobs.ssh_tar import download_tree
+
+        return download_tree(self, alias, remote, partial, on_bytes)
 
 
 # A named pipe, a device or a socket in a run dir would make `cat`/`tail` wait (or read) forever:
@@ -169,6 +161,7 @@ def _no_loop(q: str) -> str:
 
 
 _TOO_LARGE = 88
+_NOT_DIR = 89
 
 
 def _check_rc(alias: str, rc: int, path: str) -> None:
@@ -181,10 +174,17 @@ def _check_rc(alias: str, rc: int, path: str) -> None:
 
 
 class _RangeFile(io.RawIOBase):
-    """A remote file read by byte ranges: seek() is free, read(n) is one ssh command."""
+    """A remote file read by byte ranges: seek() is free, read(n) is one ssh command, or none when
+    the range was read ahead. Reads that continue the previous one (forward, or backward as
+    `arcctl logs` scans for the last newlines) fetch READ_AHEAD bytes in that direction: one 64 KB
+    command after another took 100 s+ on a 256 MB log without a newline."""
+
+    READ_AHEAD = 4 * 2**20
 
     def __init__(self, ssh: OpenSSH, alias: str, path: str):
         self.ssh, self.alias, self.path, self.pos = ssh, alias, path, 0
+        self._last: tuple[int, int] | None = None  # the range asked for last
+        self._have: tuple[int, bytes, bool] = (0, b"", False)  # offset, bytes, ended early (EOF then)
 
     def seekable(self) -> bool:
         return True
@@ -202,25 +202,43 @@ class _RangeFile(io.RawIOBase):
         return self.pos
 
     def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            data = self._fetch(self.pos, None)
+        else:
+            lo, hi = self.pos, self.pos + n
+            data = self._cached(lo, hi)
+            if data is None:
+                wlo, whi = lo, hi
+                if self._last is not None and hi == self._last[0]:  # scanning backwards
+                    wlo = max(0, hi - self.READ_AHEAD)
+                elif self._last is not None and lo == self._last[1]:  # reading on
+                    whi = lo + max(n, self.READ_AHEAD)
+                got = self._fetch(wlo, whi - wlo)
+                self._have = (wlo, got, len(got) < whi - wlo)
+                data = got[lo - wlo : hi - wlo]
+            self._last = (lo, hi)
+        self.pos += len(data)
+        return data
+
+    def _cached(self, lo: int, hi: int) -> bytes | None:
+        start, have, ended = self._have
+        if start <= lo and (hi <= start + len(have) or (ended and lo < start + len(have))):
+            return have[lo - start : hi - start]
+        return None
+
+    def _fetch(self, offset: int, n: int | None) -> bytes:
         q = shlex.quote(self.path)
         cmd = (
-            _no_loop(q)
-            + _regular_only(q)
-            + f"tail -c +{self.pos + 1} {q}"
-            + (f" | head -c {n}" if n is not None and n >= 0 else "")
+            _no_loop(q) + _regular_only(q) + f"tail -c +{offset + 1} {q}" + (f" | head -c {n}" if n is not None else "")
         )
-        argv = self.ssh.argv(self.alias, cmd)
-        try:
-            p = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:  # was a traceback out of the reader
-            raise RemoteError(f"{self.alias}: reading {self.path} timed out after 120 s") from None
-        if p.returncode == 255:
-            raise RemoteError(self.ssh._failure(self.alias, p.stderr.decode(errors="replace")))
-        _check_rc(self.alias, p.returncode, self.path)
-        if p.returncode != 0:
-            raise FileNotFoundError(2, p.stderr.decode(errors="replace").strip(), self.path)
-        self.pos += len(p.stdout)
-        return p.stdout
+        # bounded as every command's output (a hostile host's `head` may not stop)
+        rc, out, err = self.ssh.exec_bytes(self.alias, cmd, timeout=120)
+        if rc == 124 and not out:  # was a traceback out of the reader
+            raise RemoteError(f"{self.alias}: reading {self.path} timed out after 120 s")
+        _check_rc(self.alias, rc, self.path)
+        if rc != 0:
+            raise FileNotFoundError(2, err.strip(), self.path)
+        return out if n is None else out[:n]
 
 
 class OpenSSHFS:
@@ -240,7 +258,9 @@ class OpenSSHFS:
         return _RangeFile(self.ssh, self.alias, path)
 
     def size(self, path: str) -> int:
-        return int(self._run(f"stat -c %s {shlex.quote(path)}", path).strip())
+        # -L: a log that is a link to the file being written (`stdout.log -> /scratch/x.log`) was
+        # the link's own size, the length of its target's name: `logs -f` never saw a new byte
+        return int(self._run(f"stat -L -c %s {shlex.quote(path)}", path).strip())
 
     def exists(self, path: str) -> bool:
         rc, _, _ = self.ssh.exec(self.alias, _no_loop(shlex.quote(path)) + f"test -e {shlex.quote(path)}")
@@ -248,7 +268,19 @@ class OpenSSHFS:
         return rc == 0
 
     def listdir(self, path: str) -> list[str]:
-        return [n for n in self._run(f"ls -1A {shlex.quote(path)}", path).split("\n") if n]
+        """Names NUL-separated (`ls -1A` split at newlines: a name with one read as two), as bytes
+        decoded the way os.listdir does (a name that is not UTF-8 comes back to the same file)."""
+        q = shlex.quote(path)
+        not_dir = f"[ -d {q} ] || {{ [ -e {q} ] && exit {_NOT_DIR}; }}; "
+        rc, out, err = self.ssh.exec_bytes(
+            self.alias, _no_loop(q) + not_dir + f"find -H {q} -mindepth 1 -maxdepth 1 -print0"
+        )
+        _check_rc(self.alias, rc, path)
+        if rc == _NOT_DIR:  # `ls` of a file listed the file: a folder of one entry
+            raise NotADirectoryError(20, f"not a directory (on {self.alias})", path)
+        if rc != 0:
+            raise FileNotFoundError(2, err.strip() or f"exit {rc}", path)
+        return [os.fsdecode(p.rpartition(b"/")[2]) for p in out.split(b"\0") if p]
 
     def read_text(self, path: str) -> str:
         q = shlex.quote(path)

@@ -45,6 +45,17 @@ def run_bounded(
     not UTF-8 is decoded with replacement characters. A scheduler printing without end (a broken
     squeue, a hostile host through the system ssh) took its whole timeout and all the memory it
     could fill in it; a Latin-1 byte was a UnicodeDecodeError."""
+    rc, out, err = run_bounded_bytes(argv, env, input, timeout)
+    return rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace")
+
+
+def run_bounded_bytes(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float | None = None,
+) -> tuple[int, bytes, bytes]:
+    """run_bounded, its output as the bytes printed (file names that are not UTF-8)."""
     limit = MAX_OUTPUT
     p = subprocess.Popen(
         argv,
@@ -93,7 +104,7 @@ def run_bounded(
     finally:
         for f in (p.stdout, p.stderr):
             f.close()
-    return rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace")
+    return rc, bytes(out), bytes(err)
 
 
 @dataclass

@@ -78,7 +78,7 @@ class SFTPFS:
     def size(self, path: str) -> int:
         if self.system:
             return self.system.size(path)
-        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.stat(path).st_size))
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.stat(wire(path)).st_size))
 
     def exists(self, path: str) -> bool:
         if self.system:
@@ -92,7 +92,7 @@ class SFTPFS:
     def listdir(self, path: str) -> list[str]:
         if self.system:
             return self.system.listdir(path)
-        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.listdir(path)))
+        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: _names(s, path)))
 
     def read_text(self, path: str) -> str:
         if self.system:
@@ -104,6 +104,50 @@ class SFTPFS:
             if f.size > MAX_TEXT:
                 raise TooLarge(path, MAX_TEXT)
             return f.read(f.size).decode("utf-8")
+
+
+def wire(path: str) -> str | bytes:
+    """PATH as the server gets it: a name _names gave with bytes that are not UTF-8 (surrogates,
+    as os.listdir gives them) goes back as those bytes; paramiko encodes a str as strict UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+
+
+def _names(s: paramiko.SFTPClient, path: str) -> list[str]:
+    return [name for name, _ in entries(s, path)]
+
+
+def entries(s: paramiko.SFTPClient, path: str) -> list[tuple[str, paramiko.SFTPAttributes]]:
+    """s.listdir_attr(path), its names decoded as os.listdir decodes them: paramiko decodes them
+    as strict UTF-8, so one file named in Latin-1 failed the whole listing of its folder (a run's
+    checkpoints, `arcctl fetch`). Its own OPENDIR/READDIR loop, names kept as bytes."""
+    from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
+
+    t, msg = s._request(CMD_OPENDIR, wire(path))
+    if t != CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle, out = msg.get_binary(), []
+    try:
+        while True:
+            try:
+                t, msg = s._request(CMD_READDIR, handle)
+            except EOFError:  # the end of the folder
+                break
+            if t != CMD_NAME:
+                raise paramiko.SFTPError("Expected name response")
+            for _ in range(msg.get_int()):
+                name = os.fsdecode(msg.get_string())
+                msg.get_string()  # the long name
+                attrs = paramiko.SFTPAttributes._from_msg(msg)
+                if name not in (".", ".."):
+                    attrs.filename = name
+                    out.append((name, attrs))
+    finally:
+        s._request(CMD_CLOSE, handle)
+    return out
 
 
 def _found(s: paramiko.SFTPClient, host: str, path: str, call: Any) -> Any:
@@ -121,9 +165,10 @@ def _link_loop(s: paramiko.SFTPClient, path: str) -> bool:
     """PATH is a link whose chain does not end within MAX_LINKS hops (a dangling link ends)."""
     for _ in range(MAX_LINKS + 1):
         try:
-            if not stat.S_ISLNK(s.lstat(path).st_mode or 0):
+            if not stat.S_ISLNK(s.lstat(wire(path)).st_mode or 0):
                 return False
-            target = s.readlink(path)
+            target = s.readlink(wire(path))
+            target = os.fsdecode(target) if isinstance(target, bytes) else target  # not UTF-8
         except OSError:  # missing, or no longer a link: not a loop
             return False
         if not target:
@@ -136,10 +181,10 @@ def _open_regular(s: paramiko.SFTPClient, path: str) -> tuple[paramiko.SFTPFile,
     """PATH opened for reading after a stat (which follows links) says it is a regular file: the
     server's open of a named pipe waits for a writer and holds the whole session, and a device
     (a link to /dev/zero) never ends. Anything else is an OSError (EINVAL), as jobs.rundir's local reader says."""
-    st = s.stat(path)
+    st = s.stat(wire(path))
     if not stat.S_ISREG(st.st_mode or 0):
         raise NotRegularFile(path)
-    return s.open(path, "rb"), st.st_size or 0
+    return s.open(wire(path), "rb"), st.st_size or 0
 
 
 class _SFTPReader:

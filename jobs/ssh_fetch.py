@@ -23,7 +23,7 @@ def download_dir(
     """Copy the tree at `remote` on `alias` to `local` (must not exist), staged (jobs.staged_dir)
     so an interrupted copy never looks complete. Returns bytes; `on_bytes(n)` is told of every
     chunk as it arrives (progress bars)."""
-    from jobs.sftp_runfs import SFTPFS
+    from jobs.sftp_runfs import SFTPFS, entries, wire
 
     if local.exists():
         raise RemoteError(f"destination {local} already exists; not overwriting it")
@@ -32,7 +32,7 @@ def download_dir(
     def walk(s: paramiko.SFTPClient, src: str, dst: Path) -> None:
         nonlocal total
         dst.mkdir(parents=True, exist_ok=True)
-        for a in s.listdir_attr(src):
+        for _, a in entries(s, src):  # names that are not UTF-8 too
             if a.filename in ("", ".", "..") or "/" in a.filename or "\0" in a.filename:
                 # only a hostile server lists such a name: `dst / "/home/me/.bashrc"` or
                 # `dst / "../../x"` wrote outside the destination
@@ -47,7 +47,7 @@ def download_dir(
             target = a
             if not stat.S_ISREG(a.st_mode or 0):  # a link: what it points to
                 try:
-                    target = s.stat(rp)
+                    target = s.stat(wire(rp))
                 except FileNotFoundError:
                     raise RemoteError(f"{alias}:{rp} is a broken link; not copying it (nothing was fetched)")
             if not stat.S_ISREG(target.st_mode or 0):
@@ -62,7 +62,7 @@ def download_dir(
         raise RemoteError(f"{remote} does not exist on {alias}")
     with staged_dir(local, "the copy", RemoteError) as partial:
         if pool.transport(alias) == "openssh":
-            total = pool.openssh().download_dir(alias, remote, partial)
+            total = pool.openssh().download_dir(alias, remote, partial, on_bytes)
         else:
             try:
                 pool.sftp_call(alias, lambda s: walk(s, remote, partial))
@@ -81,8 +81,10 @@ def _copy_file(
     """The SIZE bytes the listing announced, and no more: paramiko's get() reads until the server
     says EOF, so a server that keeps answering (a hostile host, a file that never ends) filled
     this disk before its "size mismatch". A file that is shorter than announced is an error."""
+    from jobs.sftp_runfs import wire
+
     got = 0
-    with s.open(rp, "rb") as src, open(local, "wb") as out:
+    with s.open(wire(rp), "rb") as src, open(local, "wb") as out:
         src.prefetch(size)  # the pieces asked for at once, as get() does
         while got < size:
             data = src.read(min(CHUNK, size - got))
