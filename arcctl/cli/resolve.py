@@ -30,6 +30,8 @@ def resolve_run(run: str, must_exist: bool = True) -> RunTarget:
     it; without, `arcctl tail` can wait for a job that has not started."""
     from jobs.rundir import LocalFS, fs_for_host
 
+    if not run.strip():  # an unset shell variable: never the current folder
+        raise UserError(f"RUN {run!r}: empty; give a run dir, host:/path/to/run or a job id or name")
     m = REMOTE.match(run)
     if m and not Path(run).exists():
         host, path = m["host"], m["path"].rstrip("/") or "/"

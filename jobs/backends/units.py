@@ -48,7 +48,12 @@ def time_seconds(text: str, field: str = "resources.time") -> int:
         total = nums[0] * 3600 + nums[1] * 60 + nums[2]
     if total == 0:  # Slurm reads --time=0 as "no limit at all", as it reads --mem=0 as "the whole node"
         raise SpecError(f"{field}: {text!r} is no time; give the wall-time limit the job needs (e.g. 04:00:00)")
+    if total > MAX_TIME_S:  # Slurm keeps minutes in 32 bits: 99999999:00:00 wraps to another limit
+        raise SpecError(f"{field}: {text!r} is more than {MAX_TIME_S // 86400} days; give the limit the job needs")
     return total
+
+
+MAX_TIME_S = 366 * 86400
 
 
 def next_memory_request(used_mb: int | None, requested_mb: int | None, factor: float = 1.5) -> int:
