@@ -6,6 +6,8 @@ reads; following keeps a byte offset (never re-reads the file)."""
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from typing import Any, Iterator, Optional
@@ -19,12 +21,12 @@ from arcctl.cli.terminal_text import log_line
 BLOCK = 64 * 1024
 
 
-def _target(run: str) -> tuple[str, Any]:
-    """RUN -> (run_dir, fs), through the one resolver (arcctl.cli.resolve)."""
+def _target(run: str) -> tuple[str, Any, str]:
+    """RUN -> (run_dir, fs, "host:" or ""), through the one resolver (arcctl.cli.resolve)."""
     from arcctl.cli.resolve import resolve_run
 
     target = resolve_run(run)
-    return target.run_dir, target.fs
+    return target.run_dir, target.fs, f"{target.host}:" if target.host else ""
 
 
 # One log line is shown up to this many bytes (its start; a progress bar's last state when the
@@ -81,13 +83,20 @@ def _lines_between(f: Any, start: int, end: int) -> Iterator[str]:
         line.add(parts[-1])
 
 
+# The backward scan for the last N newlines stops this far from the end: a sparse 20 GB log with
+# no newline (one `truncate`) was read whole, minutes over SFTP. What starts before it is shown cut.
+SCAN_BYTES = 64 * 2**20
+
+
 def _tail_span(f: Any, size: int, n: int) -> tuple[int, int]:
     """(start, end): the byte offsets of the last N complete lines (all when N is 0). END is just
     past the last newline (a last line still being written waits for the follower); the file is
-    scanned backwards for newlines only, keeping no text."""
-    end, start, found, pos = None, 0, 0, size
-    while pos > 0:
-        lo = max(0, pos - BLOCK)
+    scanned backwards for newlines only, keeping no text, and no further than SCAN_BYTES: START
+    is then that cut point (END too when the span holds no newline)."""
+    end, found, pos = None, 0, size
+    floor = max(0, size - SCAN_BYTES)
+    while pos > floor:
+        lo = max(floor, pos - BLOCK)
         f.seek(lo)
         chunk = f.read(pos - lo)
         i = len(chunk)
@@ -104,7 +113,7 @@ def _tail_span(f: Any, size: int, n: int) -> tuple[int, int]:
             if found == n:
                 return lo + i + 1, end
         pos = lo
-    return start, end or 0
+    return floor, floor if end is None else end
 
 
 def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:
@@ -117,13 +126,37 @@ def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:
 
 def _print_last_lines(fs: Any, path: str, n: int, emit: Any) -> int:
     size = fs.size(path)
-    if size == 0:  # empty, or a FIFO someone put there: opening it would block
+    _check_regular(fs, path, size)
+    if size == 0:
         return 0
     with fs.open_binary(path) as f:
         start, end = _tail_span(f, size, n)
+        if start > 0 and _cut(f, start):
+            emit(f"[… cut: the {start} bytes before this line were not read]")
         for text in _lines_between(f, start, end):
             emit(text)
     return end
+
+
+def _cut(f: Any, start: int) -> bool:
+    """Whether START (a scan's cut point) falls inside a line."""
+    f.seek(start - 1)
+    return f.read(1) != b"\n"
+
+
+def _check_regular(fs: Any, path: str, size: int) -> None:
+    """A named pipe or a device (a link to /dev/zero) where the log should be printed nothing
+    and exited 0 (it has size 0): NotRegularFile instead. Here a stat; on a remote host the
+    RunFS refuses it on open (SFTP) or read (the system ssh), tried when the size is 0."""
+    from jobs.rundir import LocalFS
+    from jobs.ssh_answers import NotRegularFile
+
+    if isinstance(fs, LocalFS):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise NotRegularFile(path)
+    elif size == 0:  # any other kind of file has size 0 too
+        with fs.open_binary(path) as f:
+            f.read(1)
 
 
 def register(app: typer.Typer) -> None:
@@ -143,8 +176,9 @@ def register(app: typer.Typer) -> None:
         """Print a run's stdout (or stderr) log, local or over SFTP."""
         with user_errors():
             from jobs.rundir import STDERR, STDOUT
+            from jobs.ssh_answers import NotRegularFile
 
-            run_dir, fs = _target(run)
+            run_dir, fs, where = _target(run)
             name = STDERR if stderr else STDOUT
             path = f"{run_dir.rstrip('/')}/{name}"
             offset = 0
@@ -156,37 +190,61 @@ def register(app: typer.Typer) -> None:
                     return
                 if follow:
                     _follow(fs, path, offset, poll_s, max_seconds)
+            except NotRegularFile:  # a FIFO, a device: one line, on open or read, here or remote
+                raise UserError(f"{where}{path}: not a regular file") from None
             except OSError as e:  # a folder or unreadable file where the log should be, a dropped link
                 raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
+# What following reads per loop. Each loop asks the size and opens the file: through the system ssh
+# two commands, so 64 KB per loop never caught up with a writer past ~2 MB/s. _Line keeps memory
+# bounded whatever the lines are; a loop holds this much at most.
+FOLLOW_READ = 4 * 2**20
+
+
 def _follow(fs: Any, path: str, offset: int, poll_s: float, max_seconds: float | None) -> None:
-    """Print complete lines as they are appended, reading at most BLOCK bytes at a time (a line
-    of hundreds of MB is shown cut, never held whole); a file that shrank (a new attempt truncated
-    it) is read again from its start."""
+    """Print complete lines as they are appended, reading at most FOLLOW_READ bytes at a time (a
+    line of hundreds of MB is shown cut, never held whole); a file that shrank (a new attempt
+    truncated it) is read again from its start. A log that appears as a named pipe or a device
+    raises NotRegularFile."""
+    from jobs.ssh_answers import NotRegularFile
+
     line = _Line()
     start = time.monotonic()
+    checked = offset > 0  # the caller read it: a regular file
     while max_seconds is None or time.monotonic() - start < max_seconds:
         try:
             size = fs.size(path)
+            if not checked:
+                _check_regular(fs, path, size)
+                checked = True
+        except NotRegularFile:
+            raise
         except OSError:
             size = -1  # not there (yet)
         if 0 <= size < offset:
-            offset, line = 0, _Line()
+            offset, line, checked = 0, _Line(), False  # maybe replaced: by a named pipe too
         if size > offset:
             with fs.open_binary(path) as f:
                 f.seek(offset)
-                data = f.read(min(BLOCK, size - offset))
+                data = f.read(min(FOLLOW_READ, size - offset))
             offset += len(data)
-            parts = data.split(b"\n")
-            done = []
-            for p in parts[:-1]:
-                line.add(p)
-                done.append(line.text())
-                line = _Line()
-            line.add(parts[-1])
-            if done:
-                typer.echo("\n".join(done))
-                sys.stdout.flush()
+            for i in range(0, len(data), BLOCK):  # printed a block at a time: few lines held at once
+                line = _print_lines(data[i : i + BLOCK], line)
             continue
         time.sleep(poll_s)
+
+
+def _print_lines(data: bytes, line: _Line) -> _Line:
+    """Print the lines DATA completes (LINE holds the start of the first); the unfinished rest."""
+    parts = data.split(b"\n")
+    done = []
+    for p in parts[:-1]:
+        line.add(p)
+        done.append(line.text())
+        line = _Line()
+    line.add(parts[-1])
+    if done:
+        typer.echo("\n".join(done))
+        sys.stdout.flush()
+    return line
