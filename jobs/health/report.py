@@ -132,11 +132,11 @@ def _refuse_unreadable(base: str, fs: RunFS) -> None:
     spec_path = f"{base}/{rundir.SPEC}"
     if fs.exists(spec_path):
         try:
-            fs.read_text(spec_path)  # again, for why: only on this error path
+            rundir.loads(fs.read_text(spec_path))  # again, for why: only on this error path
         except OSError as e:
             raise UnreadableRun(f"{spec_path}: {e.strerror or e}; cannot judge this run") from None
-        except ValueError:
-            pass
+        except ValueError as e:
+            raise UnreadableRun(f"{spec_path}: {str(e)[:200]}; cannot judge this run") from None
         raise UnreadableRun(f"{spec_path}: not a JSON object with a params object; cannot judge this run")
     if not fs.exists(f"{base}/{rundir.METRICS}"):
         raise UnreadableRun(f"{base}: not a run dir (no {rundir.SPEC} and no {rundir.METRICS})")

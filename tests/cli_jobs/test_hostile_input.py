@@ -395,6 +395,13 @@ def test_cli_readers_survive_deep_json_and_huge_numbers(home, hostile_run, tmp_p
     # a step past float range is no integer step: shown as unknown and named, never as "step inf"
     out = run_cli("tail", str(hostile_run), check=True).stdout
     assert "step ?  reward=inf  kl=-inf  entropy=inf  [invalid: step=Infinity]" in out
+    res = run_cli("health", str(hostile_run))  # a spec.json it cannot read: "could not look", exit 2
+    _no_traceback(res)
+    assert (
+        res.returncode == 2
+        and res.stderr == f"error: {hostile_run}/spec.json: JSON nested too deeply; cannot judge this run\n"
+    )
+    (hostile_run / "spec.json").write_text('{"kind": "grpo", "params": {}}')
     res = run_cli("health", str(hostile_run))
     _no_traceback(res)
     assert res.returncode == 0 and "skipped 2 malformed line(s)" in res.stdout, res.stdout

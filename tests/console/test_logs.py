@@ -98,7 +98,7 @@ def test_bad_input_is_one_line(home, tmp_path):
     (run / "stdout.log").unlink()
     (run / "stdout.log.fifo").rename(run / "stdout.log")  # must not hang on open
     res = run_cli("logs", str(run), timeout=20)
-    assert res.returncode == 0 and res.stdout == ""
+    assert res.returncode == 2 and res.stderr.endswith("stdout.log: not a regular file\n")
     empty = make_run(tmp_path / "other", lines=0)
     (empty / "stdout.log").unlink()
     res = run_cli("logs", str(empty))

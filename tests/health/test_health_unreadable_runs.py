@@ -28,15 +28,23 @@ def test_a_folder_with_no_spec_and_no_metrics_is_no_run(tmp_path):
     assert res.output.strip() == f"error: {tmp_path}: not a run dir (no spec.json and no metrics.jsonl)"
 
 
-@pytest.mark.parametrize("text", ["xx", "[1", "[]", '"grpo"', '{"kind": "grpo", "params": [1]}'])
-def test_a_spec_it_cannot_make_sense_of_is_exit_2(tmp_path, text):
-    (tmp_path / "spec.json").write_text(text)
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("xx", "Expecting value: line 1 column 1 (char 0)"),
+        ("[1", "Expecting ',' delimiter: line 2 column 1 (char 3)"),
+        ("[" * 100_000, "JSON nested too deeply"),
+        ("[]", "not a JSON object with a params object"),
+        ('"grpo"', "not a JSON object with a params object"),
+        ('{"kind": "grpo", "params": [1]}', "not a JSON object with a params object"),
+    ],
+)
+def test_a_spec_it_cannot_make_sense_of_is_exit_2(tmp_path, text, why):
+    (tmp_path / "spec.json").write_text(text + "\n")
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "reward": 0.5}) + "\n")
     res = health(tmp_path)
     assert res.exit_code == 2, res.output
-    assert res.output.strip() == (
-        f"error: {tmp_path}/spec.json: not a JSON object with a params object; cannot judge this run"
-    )
+    assert res.output.strip() == f"error: {tmp_path}/spec.json: {why}; cannot judge this run"
 
 
 def test_a_new_run_and_a_foreign_metrics_folder_are_still_judged(tmp_path):
