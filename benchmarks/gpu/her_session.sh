@@ -102,7 +102,9 @@ if [ ! -d "$WORK/sft" ] && ls "$WARM_IN"/warm-model.tar.part-* > /dev/null 2>&1;
     mkdir -p "$WORK/sft/final"
     cat "$WARM_IN"/warm-model.tar.part-* | tar xf - -C "$WORK/sft/final"
     step=$(sed -n 's/.*"global_step": *\([0-9]*\).*/\1/p' "$WORK/sft/final/trainer_state.json" 2>/dev/null | head -1)
-    log "no SFT in $WORK: HER starts from the carried model in $WARM_IN (${step:+the checkpoint of step $step}${step:-the final model of the SFT})"
+    what="the final model of the SFT"
+    [ -n "$step" ] && what="the checkpoint of step $step"
+    log "no SFT in $WORK: HER starts from the carried model in $WARM_IN ($what)"
 fi
 
 if [ -n "${SFT_ONLY:-}" ]; then
