@@ -25,6 +25,7 @@ import pytest
 from jobs.sftp_runfs import SFTPFS
 from jobs.ssh_transport import SSHPool
 from tests.clusters import daemons
+from tests.clusters.cli_lines import one_line as _one_line
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 ARCCTL = str(Path(sys.executable).parent / "arcctl")
@@ -33,15 +34,6 @@ ARCCTL = str(Path(sys.executable).parent / "arcctl")
 def _arcctl(cfg: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ARCCTL_SSH_CONFIG": str(cfg)}
     return subprocess.run([ARCCTL, *args], capture_output=True, text=True, env=env, timeout=60)
-
-
-def _one_line(res: subprocess.CompletedProcess, *needles: str) -> str:
-    out = (res.stdout + res.stderr).strip()
-    assert res.returncode == 2 and "Traceback" not in out, out
-    [line] = out.splitlines()
-    for n in needles:
-        assert n in line, line
-    return line
 
 
 def _ipv6_loopback() -> bool:

@@ -15,6 +15,7 @@ import pytest
 from jobs.errors import RemoteError
 from jobs.ssh_config import list_host_aliases, resolve_host
 from jobs.ssh_transport import SSHPool
+from tests.clusters.cli_lines import one_line as _one_line
 
 pytestmark = pytest.mark.timeout(90)
 ARCCTL = str(Path(sys.executable).parent / "arcctl")
@@ -32,15 +33,6 @@ def home(tmp_path, monkeypatch):
 def _hosts(config: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ARCCTL_SSH_CONFIG": str(config), "HOME": str(home)}
     return subprocess.run([ARCCTL, "hosts", *args], capture_output=True, text=True, env=env, timeout=60)
-
-
-def _one_line(res: subprocess.CompletedProcess, *needles: str) -> str:
-    out = (res.stdout + res.stderr).strip()
-    assert res.returncode == 2 and "Traceback" not in out, out
-    [line] = out.splitlines()
-    for n in needles:
-        assert n in line, line
-    return line
 
 
 @pytest.mark.sshd
