@@ -15,9 +15,9 @@ def local_path(arg: str) -> str:
     files here."""
     if Path(arg).expanduser().exists() or "/" in arg or arg.startswith((".", "~")):
         return str(Path(arg).expanduser())  # a path (job names are one folder name): its own error
-    from arcctl.cli.resolve import _registry_job
+    from arcctl.cli.resolve import registry_job
 
-    job = _registry_job(arg)  # UserError "ARG: not a run dir, and no job ..." when it is neither
+    job = registry_job(arg)  # UserError "ARG: not a run dir, and no job ..." when it is neither
     if job.host is not None:
         raise UserError(
             f"{arg}: job {job.id} ran on {job.host}; this command reads files on this machine "

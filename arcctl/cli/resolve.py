@@ -42,13 +42,14 @@ def resolve_run(run: str, must_exist: bool = True) -> RunTarget:
     p = Path(run).expanduser()
     if p.is_dir():
         return RunTarget(str(p.absolute()), None, LocalFS())
-    job = _registry_job(run)
+    job = registry_job(run)
     if must_exist and job.host is None and not Path(job.run_dir).is_dir():
         raise UserError(f"job {job.id} ({job.name}): run dir {job.run_dir} does not exist (yet)")
     return RunTarget(job.run_dir, job.host, fs_for_host(job.host))
 
 
-def _registry_job(run: str):
+def registry_job(run: str):
+    """The registry job RUN names (id, id prefix or name); a UserError naming RUN when none."""
     from jobs import config
     from jobs.errors import RegistryError
     from jobs.registry import Registry
