@@ -23,6 +23,7 @@ from typing import Callable
 from jobs.errors import RemoteError
 from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
 from jobs.ssh_config import check_host_name, ssh_config_path
+from jobs.ssh_output import after_mark, marked
 
 
 def destination(alias: str) -> list[str]:
@@ -66,7 +67,7 @@ class OpenSSH:
             "-T",
             *destination(alias),
             "--",
-            command,
+            marked(command),  # what the login prints comes before the mark (jobs.ssh_output)
         ]
 
     def exec(
@@ -95,7 +96,7 @@ class OpenSSH:
         err = raw_err.decode("utf-8", errors="replace")
         if rc == 255:  # ssh's own failure (the remote command's status otherwise)
             raise RemoteError(self._failure(alias, err))
-        return rc, out, err
+        return rc, after_mark(out), err
 
     def _failure(self, alias: str, stderr: str) -> str:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
@@ -260,7 +261,10 @@ class OpenSSHFS:
     def size(self, path: str) -> int:
         # -L: a log that is a link to the file being written (`stdout.log -> /scratch/x.log`) was
         # the link's own size, the length of its target's name: `logs -f` never saw a new byte
-        return int(self._run(f"stat -L -c %s {shlex.quote(path)}", path).strip())
+        out = self._run(f"stat -L -c %s {shlex.quote(path)}", path).strip()
+        if not (out.isascii() and out.isdigit()):  # a hostile or broken `stat`: was a ValueError traceback
+            raise RemoteError(f"{self.alias}: `stat` of {path} printed {out[:80]!r}, not a size")
+        return int(out)
 
     def exists(self, path: str) -> bool:
         rc, _, _ = self.ssh.exec(self.alias, _no_loop(shlex.quote(path)) + f"test -e {shlex.quote(path)}")

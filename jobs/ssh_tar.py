@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from jobs.errors import RemoteError
+from jobs.ssh_output import MARK
 
 if TYPE_CHECKING:
     from jobs.openssh import OpenSSH
@@ -71,11 +72,27 @@ class _Capped:
 
     def __init__(self, raw, limit: int, on_bytes: Callable[[int], None] | None):
         self.fd, self.limit, self.on_bytes, self.got = raw.fileno(), limit, on_bytes, 0
+        self._login: bytearray | None = bytearray()  # what came before the mark (jobs.ssh_output)
+        self._ahead = b""  # stream bytes read with the mark
 
-    def read(self, n: int = -1) -> bytes:
+    def _raw(self, n: int) -> bytes:
         if not select.select([self.fd], [], [], IDLE_S)[0]:
             raise _Stalled()
-        data = os.read(self.fd, n if n is not None and n >= 0 else 65536)  # short reads are fine
+        return os.read(self.fd, n)
+
+    def read(self, n: int = -1) -> bytes:
+        n = n if n is not None and n >= 0 else 65536  # short reads are fine
+        while self._login is not None:  # the login's text first (a banner from ~/.bashrc): dropped
+            chunk = self._raw(65536)
+            self._login += chunk
+            i = self._login.find(MARK)
+            if i >= 0 or not chunk or len(self._login) > self.limit:
+                self._ahead = bytes(self._login[i + len(MARK) :]) if i >= 0 else bytes(self._login)
+                self._login = None
+        if self._ahead:
+            data, self._ahead = self._ahead[:n], self._ahead[n:]
+        else:
+            data = self._raw(n)
         self.got += len(data)
         if self.got > self.limit:
             raise _TooMuch()

@@ -27,6 +27,8 @@ from typing import Any, Callable, Iterator
 import paramiko
 
 from jobs.errors import RemoteError
+from jobs.ssh_channel import NoAnswer, open_sftp, request
+from jobs.ssh_output import after_mark, marked
 from jobs.ssh_answers import _ANSWERS, MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge  # noqa: F401 (re-exported)
 from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
 
@@ -73,7 +75,8 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
     usable = []
     for path in cfg.identity_files:
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
+            mode = st.st_mode
         except FileNotFoundError:
             raise RemoteError(f"IdentityFile {path} for host {cfg.alias} does not exist") from None
         except OSError as e:
@@ -82,6 +85,13 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
             # reading a named pipe waits for a writer forever (every connect would hang), a
             # folder or a device is no key either
             raise RemoteError(f"IdentityFile {path} for host {cfg.alias} is not a regular file")
+        if st.st_uid == os.getuid() and mode & 0o077:
+            # ssh ignores such a key ("UNPROTECTED PRIVATE KEY FILE"): other users of this machine
+            # may have copied it; paramiko used it as if nothing were wrong
+            raise RemoteError(
+                f"IdentityFile {path} for host {cfg.alias} can be read by other users (mode "
+                f"{stat.S_IMODE(mode):04o}); ssh refuses such a key: `chmod 600 {path}`"
+            )
         try:
             paramiko.PKey.from_path(path)
         except paramiko.PasswordRequiredException:
@@ -122,6 +132,9 @@ class SSHPool:
         self.connects = 0  # how many connections were opened (reuse is the point)
         self._chain = threading.local()  # the hosts this thread is connecting to, outermost first
         self._transports: dict[str, str] = {}
+        # per host: how long a request on its live connection may wait for an answer (its
+        # ConnectTimeout: a server that answers the login answers a command's start as fast)
+        self._answer_s: dict[str, float] = {}
 
     # ---------------------------------------------------------------- system ssh hosts
     def transport(self, alias: str) -> str:
@@ -175,6 +188,7 @@ class SSHPool:
             finally:
                 chain.pop()
             self._clients[key] = c
+            self._answer_s[key] = cfg.connect_timeout or self.connect_timeout
             return c
 
     def _sock(self, cfg: HostConfig, depth: int):
@@ -320,7 +334,10 @@ class SSHPool:
                     raise RemoteError(f"lost the connection to {alias} and could not re-open it") from None
                 continue
             try:
-                return self._run_channel(chan, command, input, timeout)
+                return self._run_channel(chan, command, input, timeout, self._answer_s.get(alias, self.connect_timeout))
+            except NoAnswer as e:  # a server that stopped answering: this connection is no use
+                self.drop(alias)
+                return 124, "", f"{alias} took the login, then gave {e}"
             except _TooMuchOutput as e:
                 raise RemoteError(
                     f"`{command[:80]}` on {alias} printed more than {e.limit // 2**20} MB; stopped it"
@@ -332,14 +349,20 @@ class SSHPool:
 
     @staticmethod
     def _run_channel(
-        chan: paramiko.Channel, command: str, input: str | None, timeout: float | None
+        chan: paramiko.Channel, command: str, input: str | None, timeout: float | None, answer_s: float
     ) -> tuple[int, str, str]:
-        chan.exec_command(command)
+        timeout = 24 * 3600.0 if timeout is None else timeout
+        end = time.monotonic() + timeout
+        # paramiko's exec_command waited for the server's answer forever
+        request(chan, "exec", marked(command), min(timeout, answer_s))
         if input:
-            chan.sendall(input.encode())
+            chan.settimeout(max(0.1, end - time.monotonic()))  # a server that never reads it
+            try:
+                chan.sendall(input.encode())
+            except socket.timeout:
+                raise NoAnswer("exec (its input)", timeout) from None
         chan.shutdown_write()
         out, err = bytearray(), bytearray()
-        end = None if timeout is None else time.monotonic() + timeout
         while True:
             busy = False
             if chan.recv_ready():
@@ -354,9 +377,9 @@ class SSHPool:
             if len(out) + len(err) > MAX_OUTPUT:
                 chan.close()
                 raise _TooMuchOutput(MAX_OUTPUT)
-            if end is not None and time.monotonic() > end:
+            if time.monotonic() > end:
                 chan.close()
-                return 124, out.decode(errors="replace"), f"timed out after {timeout} s"
+                return 124, after_mark(out).decode(errors="replace"), f"timed out after {timeout} s"
             if not busy:
                 if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                     break
@@ -365,7 +388,7 @@ class SSHPool:
                 time.sleep(0.002)
         rc = chan.recv_exit_status()
         chan.close()
-        return rc, out.decode(errors="replace"), err.decode(errors="replace")
+        return rc, after_mark(out).decode(errors="replace"), err.decode(errors="replace")
 
     # ---------------------------------------------------------------- sftp
     SFTP_SESSIONS = 6  # per host, below sshd's default MaxSessions (10) next to exec channels
@@ -397,13 +420,15 @@ class SSHPool:
                 self._sftp_free.wait(1.0)
             self._sftp_busy[alias] = self._sftp_busy.get(alias, 0) + 1
         try:  # connecting and opening a channel: outside the lock, other hosts are not held up
-            s = self.client(alias).open_sftp()
-            s.get_channel().settimeout(self.sftp_timeout)
-            return s
+            client = self.client(alias)
+            return open_sftp(client.get_transport(), self._answer_s.get(alias, self.connect_timeout), self.sftp_timeout)
         except BaseException as e:
             with self._sftp_free:
                 self._sftp_busy[alias] -= 1
                 self._sftp_free.notify()
+            if isinstance(e, NoAnswer):
+                self.drop(alias)
+                raise RemoteError(f"cannot open SFTP on {alias}: the host took the login, then gave {e}") from None
             if isinstance(e, _SSH_ERRORS) and not isinstance(e, RemoteError):
                 self.drop(alias)
                 raise RemoteError(f"cannot open SFTP on {alias}: {_why(e)}") from None

@@ -308,9 +308,12 @@ class SlurmBackend(SchedulerBackend):
         jobs.submit.recover after a crash between sbatch and the registry update."""
         # the work dir last, split off once: a run dir may hold `|` (or blanks), and split at every
         # `|` it never equalled the spec's, so the job sbatch had started was marked never-run
+        # SubmitTime in seconds since the epoch: as Slurm prints it by default (the cluster's local
+        # time, no zone) it was read in this machine's zone, and a cluster in UTC seen from
+        # Europe submitted every job an hour "before" its spec was made: never confirmed
         res = self.shell.run(
             ["squeue", "-h", "--states=all", f"--name={job_name(spec.name)}", "-O", "JobID:|,SubmitTime:|,WorkDir:|"],
-            env=self._env(self._opts(spec)),
+            env={**self._env(self._opts(spec)), "SLURM_TIME_FORMAT": "%s"},
         )
         if res.rc != 0:
             return None
@@ -322,8 +325,11 @@ class SlurmBackend(SchedulerBackend):
                 continue
             parts[0], work_dir = parts[0].strip(), parts[2][:-1] if parts[2].endswith("|") else parts[2]
             if work_dir.rstrip("/") == spec.run_dir.rstrip("/"):
-                try:
-                    submitted = datetime.fromisoformat(parts[1].strip()).timestamp()  # local time, as Slurm prints
+                when = parts[1].strip()
+                try:  # a Slurm that ignores SLURM_TIME_FORMAT prints its local time
+                    submitted = (
+                        int(when) if when.isascii() and when.isdigit() else datetime.fromisoformat(when).timestamp()
+                    )
                 except ValueError:
                     continue
                 # an id that is not a number (an array task `12_3`, garbage) was a ValueError out of

@@ -314,15 +314,19 @@ def _sshd_version() -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def ensure_sshd(root: str | Path = "/tmp/arcctl-test-sshd", setenv: dict[str, str] | None = None) -> SSHServer:
+def ensure_sshd(
+    root: str | Path = "/tmp/arcctl-test-sshd", setenv: dict[str, str] | None = None, config: str = ""
+) -> SSHServer:
+    """CONFIG: sshd_config lines of this server's own (a `Subsystem sftp` line replaces the
+    default internal-sftp one)."""
     root = Path(root)
     with _locked(root):
-        server = _ensure_sshd(root, setenv)
+        server = _ensure_sshd(root, setenv, config)
         server.lease = _take_lease(root)
         return server
 
 
-def _ensure_sshd(root: Path, setenv: dict[str, str] | None) -> SSHServer:
+def _ensure_sshd(root: Path, setenv: dict[str, str] | None, config: str = "") -> SSHServer:
     for name in ("host_ed25519", "user_ed25519", "other_ed25519"):
         _keygen(root / name)
     host_pub = " ".join((root / "host_ed25519.pub").read_text().split()[:2])
@@ -345,7 +349,9 @@ def _ensure_sshd(root: Path, setenv: dict[str, str] | None) -> SSHServer:
             f"AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nAllowTcpForwarding yes\nMaxSessions 100\nMaxStartups 100\n"
-            "Subsystem sftp internal-sftp\n" + extra
+            + ("" if "Subsystem sftp" in config else "Subsystem sftp internal-sftp\n")
+            + extra
+            + config
         )
         subprocess.run([SSHD_BINARY, "-f", str(root / "sshd_config"), "-E", str(root / "sshd.log")], check=True)
         end = time.monotonic() + 10
