@@ -85,6 +85,12 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
             # reading a named pipe waits for a writer forever (every connect would hang), a
             # folder or a device is no key either
             raise RemoteError(f"IdentityFile {path} for host {cfg.alias} is not a regular file")
+        try:
+            paramiko.PKey.from_path(path)
+        except paramiko.PasswordRequiredException:
+            continue  # encrypted: only usable through the agent
+        except (paramiko.SSHException, ValueError, OSError) as e:
+            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} is not a usable private key: {e}") from None
         if st.st_uid == os.getuid() and mode & 0o077:
             # ssh ignores such a key ("UNPROTECTED PRIVATE KEY FILE"): other users of this machine
             # may have copied it; paramiko used it as if nothing were wrong
@@ -92,12 +98,6 @@ def _check_identity_files(cfg: HostConfig) -> list[str]:
                 f"IdentityFile {path} for host {cfg.alias} can be read by other users (mode "
                 f"{stat.S_IMODE(mode):04o}); ssh refuses such a key: `chmod 600 {path}`"
             )
-        try:
-            paramiko.PKey.from_path(path)
-        except paramiko.PasswordRequiredException:
-            continue  # encrypted: only usable through the agent
-        except (paramiko.SSHException, ValueError, OSError) as e:
-            raise RemoteError(f"IdentityFile {path} for host {cfg.alias} is not a usable private key: {e}") from None
         usable.append(path)
     return usable
 
