@@ -32,7 +32,7 @@ def download_dir(
     def walk(s: paramiko.SFTPClient, src: str, dst: Path) -> None:
         nonlocal total
         dst.mkdir(parents=True, exist_ok=True)
-        for _, a in entries(s, src):  # names that are not UTF-8 too
+        for _, a in _named(src, lambda: entries(s, src)):  # names that are not UTF-8 too
             if a.filename in ("", ".", "..") or "/" in a.filename or "\0" in a.filename:
                 # only a hostile server lists such a name: `dst / "/home/me/.bashrc"` or
                 # `dst / "../../x"` wrote outside the destination
@@ -56,7 +56,20 @@ def download_dir(
                 # followed: refused, the partial copy removed, nothing half-done
                 kind = "a folder behind a link" if stat.S_ISDIR(target.st_mode or 0) else "not a regular file"
                 raise RemoteError(f"{alias}:{rp} is {kind}; not copying it (nothing was fetched)")
-            total += _copy_file(s, alias, rp, dst / a.filename, target.st_size or 0, on_bytes)
+            total += _named(rp, lambda: _copy_file(s, alias, rp, dst / a.filename, target.st_size or 0, on_bytes))
+
+    def _named(path: str, call):
+        """call(), a refusal of the server's (permission denied, gone) naming PATH inside the tree:
+        paramiko's errors name no file, so "Permission denied" left the user to guess which one."""
+        try:
+            return call()
+        except (FileNotFoundError, PermissionError) as e:
+            if e.filename is not None:  # this machine's own (paramiko's name no file): said as before
+                raise
+            why = e.strerror or type(e).__name__
+            raise RemoteError(
+                f"copy of {remote} from {alias} failed: {alias}:{path}: {why} (nothing was fetched)"
+            ) from None
 
     if not SFTPFS(alias, pool).exists(remote):
         raise RemoteError(f"{remote} does not exist on {alias}")

@@ -8,12 +8,9 @@ and it blocks at the step under test until the test ends.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from pathlib import Path
 
-import paramiko
 import pytest
 
 from jobs.backends.slurm import SlurmBackend
@@ -23,24 +20,16 @@ from jobs.sftp_runfs import SFTPFS
 from jobs.ssh_transport import SSHPool
 from tests.clusters.cli_lines import one_line
 from tests.clusters.conftest import cli
+from tests.clusters.paramiko_server import AcceptAll, serving
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 
-class _Stuck(paramiko.ServerInterface):
+class _Stuck(AcceptAll):
     """Answers the login; then the request named in STUCK waits until RELEASE is set."""
 
     def __init__(self, stuck: str, release: threading.Event):
         self.stuck, self.release = stuck, release
-
-    def get_allowed_auths(self, username):
-        return "publickey"
-
-    def check_auth_publickey(self, username, key):
-        return paramiko.AUTH_SUCCESSFUL
-
-    def check_channel_request(self, kind, chanid):
-        return paramiko.OPEN_SUCCEEDED
 
     def check_channel_exec_request(self, channel, command):
         self.release.wait()
@@ -58,38 +47,12 @@ class _Stuck(paramiko.ServerInterface):
 @pytest.fixture(params=["subsystem", "version"])
 def stuck_host(request, sshd, tmp_path):
     """An ssh config whose host `stuck` (ConnectTimeout 2) hangs at REQUEST.param."""
-    host_key = paramiko.Ed25519Key.from_private_key_file(str(Path(sshd.root) / "host_ed25519"))
     release = threading.Event()
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(8)
-    port = lsock.getsockname()[1]
-    transports: list[paramiko.Transport] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = lsock.accept()
-            except OSError:
-                return
-            t = paramiko.Transport(conn)
-            t.add_server_key(host_key)
-            t.start_server(server=_Stuck(request.param, release))
-            transports.append(t)
-
-    threading.Thread(target=serve, daemon=True).start()
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {host_key.get_name()} {host_key.get_base64()}\n")
-    cfg = tmp_path / "ssh_config"
-    cfg.write_text(
-        f"Host stuck\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {sshd.user_key}\n"
-        f"  UserKnownHostsFile {known}\n  ConnectTimeout 2\n"
-    )
-    yield cfg
-    release.set()
-    lsock.close()
-    for t in transports:
-        t.close()
+    with serving(sshd, tmp_path, "stuck", lambda: _Stuck(request.param, release), extra="  ConnectTimeout 2\n") as cfg:
+        try:
+            yield cfg
+        finally:
+            release.set()  # before the server's connections close
 
 
 def test_a_command_on_a_host_that_stops_answering_ends_at_its_timeout(stuck_host):
