@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
@@ -188,3 +189,20 @@ class SchedulerBackend(Backend):
     def where(self) -> str:
         """The host for messages."""
         return self.host or "localhost"
+
+    def since(self, created: float) -> float:
+        """CREATED (this machine's clock, seconds) on the scheduler host's clock, less a little
+        slack: crash recovery compares it with submit times the host's scheduler wrote, and a
+        host whose clock is behind this one's by more than the slack put the job of the interrupted
+        submit "before" its spec, marking a running job never-run. One `date` call, only for a
+        host, only in recovery; a `date` that prints no number leaves the clocks as they are."""
+        if self.host is None:
+            return created - 5
+        t0 = time.time()
+        res = self.shell.run(["date", "+%s"], timeout=30)
+        t1 = time.time()
+        out = res.stdout.strip()
+        if res.rc != 0 or not (out.isascii() and out.isdigit()):
+            return created - 5
+        # the host's `date` ran between t0 and t1: its offset is known to within that round trip
+        return created + (int(out) - (t0 + t1) / 2) - 5 - (t1 - t0)

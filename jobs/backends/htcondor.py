@@ -453,7 +453,7 @@ class HTCondorBackend(SchedulerBackend):
         )
         if res.rc != 0:
             return None
-        created = spec.created.timestamp() - 5
+        created = self.since(spec.created.timestamp())  # on the host's clock
         try:
             ads = [a for a in _json_ads(res.stdout, "condor_q", self.where) if float(a.get("QDate", 0)) >= created]
         except (CommandError, TypeError, ValueError):  # output we cannot read: cannot tell

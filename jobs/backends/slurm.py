@@ -317,7 +317,7 @@ class SlurmBackend(SchedulerBackend):
         )
         if res.rc != 0:
             return None
-        created = spec.created.timestamp() - 5  # clocks of two machines, a little slack
+        created = self.since(spec.created.timestamp())  # on the host's clock
         found = []
         for line in res.stdout.split("\n"):
             parts = line.split("|", 2)
