@@ -12,29 +12,16 @@ behind a real TCP listener and a real SSH handshake, with the client's strict ho
 from __future__ import annotations
 
 import os
-import socket
 import stat
-import threading
-from pathlib import Path
 
 import paramiko
 import pytest
 
 from jobs.errors import RemoteError
 from jobs.ssh_transport import SSHPool
+from tests.clusters.paramiko_server import AcceptAll, serving
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class _Auth(paramiko.ServerInterface):
-    def get_allowed_auths(self, username):
-        return "publickey"
-
-    def check_auth_publickey(self, username, key):
-        return paramiko.AUTH_SUCCESSFUL
-
-    def check_channel_request(self, kind, chanid):
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
 
 class _Handle(paramiko.SFTPHandle):
@@ -81,38 +68,9 @@ def _sftp_interface(listed: list[str]):
 @pytest.fixture
 def hostile_sftp(sshd, tmp_path):
     """(ssh config with host `evil`, the names its folders list: change in place)."""
-    host_key = paramiko.Ed25519Key.from_private_key_file(str(Path("/tmp/arcctl-test-sshd/host_ed25519")))
     listed: list[str] = []
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(4)
-    port = lsock.getsockname()[1]
-    transports: list[paramiko.Transport] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = lsock.accept()
-            except OSError:
-                return
-            t = paramiko.Transport(conn)
-            t.add_server_key(host_key)
-            t.set_subsystem_handler("sftp", paramiko.SFTPServer, _sftp_interface(listed))
-            t.start_server(server=_Auth())
-            transports.append(t)
-
-    threading.Thread(target=serve, daemon=True).start()
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {host_key.get_name()} {host_key.get_base64()}\n")
-    cfg = tmp_path / "ssh_config"
-    cfg.write_text(
-        f"Host evil\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {sshd.user_key}\n"
-        f"  UserKnownHostsFile {known}\n"
-    )
-    yield cfg, listed
-    lsock.close()
-    for t in transports:
-        t.close()
+    with serving(sshd, tmp_path, "evil", AcceptAll, sftp=_sftp_interface(listed)) as cfg:
+        yield cfg, listed
 
 
 @pytest.mark.sshd
@@ -129,7 +87,7 @@ def test_a_listed_name_that_is_a_path_writes_nothing_outside(hostile_sftp, tmp_p
     assert f"evil:/runs/x/checkpoint-1 lists a file named {name!r}" in str(e.value)
     assert not dest.exists() and not outside.exists()
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert written == ["known_hosts", "ssh_config"], written
+    assert written == ["known_hosts_evil", "ssh_config_evil"], written
     # the same server with honest names: the copy works (the test server is not what failed)
     listed[:] = ["config.json", "adapter.safetensors"]
     assert pool.download_dir("evil", "/runs/x/checkpoint-1", dest) == 10
