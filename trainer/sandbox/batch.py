@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from . import protocol
+from . import hardstop, protocol
 from .errors import SandboxError, ZygoteLost
 from .result import ERROR_KINDS, ExecResult, decode_grid
 
@@ -310,6 +310,10 @@ def _death_result(status: int | None, elapsed: float) -> ExecResult:
             name = str(sig)
         if sig == signal.SIGXCPU:
             return ExecResult(None, "timeout", "CPU time limit", elapsed)
+        if sig == hardstop.SIGNAL:  # the fast path's kernel timer: stuck in C code past the limit
+            return ExecResult(
+                None, "timeout", "killed past the wall-clock limit (in code that never returned)", elapsed
+            )
         if sig == signal.SIGKILL:
             return ExecResult(None, "memory", "worker killed by SIGKILL (out of memory)", elapsed)
         if sig == signal.SIGSYS:

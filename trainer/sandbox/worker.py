@@ -98,7 +98,9 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         _probe_child(program_filter, cfg)
         fast = None
         if cfg.get("fast_path"):
-            fast = InlineRunner(runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"])
+            fast = InlineRunner(
+                runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"], bool(cfg.get("hard_stop"))
+            )
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
