@@ -83,3 +83,31 @@ def test_the_verifier_refuses_a_source_longer_than_its_cap():
     longer = src + "#" * (purity.MAX_SOURCE + 1 - len(src))
     verdict = v.check(longer)
     assert not verdict.admitted and verdict.why == f"longer than {purity.MAX_SOURCE} characters"
+
+
+@pytest.mark.timeout(120)
+def test_a_long_program_is_sent_once_to_one_worker():
+    # A task frame longer than the socket's buffer (~200 KB) was sent without blocking: the part
+    # that fit went out, the send failed, the worker was dropped with half a frame and the program
+    # sent to the next one, until one read fast enough (4 MB: 200 s and 4000 workers, loaded VM).
+    src = _long_program(4 * 2**20)
+    with Sandbox(workers=1, timeout_s=0.5, memory_mb=512) as sb:
+        before = dict(sb.stats)
+        t0 = time.monotonic()
+        res = sb.run_many([src, INNOCENT], [[GRID], [GRID]])
+        wall = time.monotonic() - t0
+        spawned = sb.stats["spawned"] - before["spawned"]
+    assert res[0].error in (None, "timeout") and res[1].outputs == [FLIPPED], [r.detail for r in res]
+    assert spawned <= 2 and wall < 10, (spawned, wall)  # the forking worker's replacement
+
+
+@pytest.mark.timeout(120)
+def test_a_program_longer_than_a_task_frame_is_one_line_and_the_others_run():
+    # Past the workers' 64 MB task frame it was sent anyway (after the loop above): the worker died
+    # reading it, twice.
+    src = "def transform(g):\n    return g\n#" + "\u00e9" * (12 * 2**20)  # 6 bytes each as JSON
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=256) as sb:
+        res = sb.run_many([src, INNOCENT], [[GRID], [GRID]])
+        assert sb.stats["died"] == 0
+    assert res[0].error == "parse" and "64 MB" in res[0].detail and "\n" not in res[0].detail, res[0].detail
+    assert res[1].outputs == [FLIPPED]

@@ -199,12 +199,15 @@ def test_an_installation_under_a_private_home_is_exposed_alone(open_tmp):
     assert sorted(os.listdir(home)) == [".ssh", "py"]  # the host's view is unchanged
 
 
-def _uids_of_other_processes(mine: set[int]) -> set[int]:
+def _uids_of_other_processes() -> set[int]:
+    """Owners of every process but sandboxes' (other tests' sandboxes use the same id)."""
     out = set()
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in mine:
+        if name.isdigit():
             try:
-                out.add(os.stat(f"/proc/{name}").st_uid)
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    if ids.ZYGOTE_MODULE not in f.read():
+                        out.add(os.stat(f"/proc/{name}").st_uid)
             except OSError:
                 pass
     return out
@@ -218,8 +221,7 @@ def test_the_workers_id_is_no_accounts_on_this_host():
     with Sandbox(workers=1, timeout_s=5.0, memory_mb=256) as sb:
         uid = _chosen(sb)
         assert "no account on this host has it" in sb.protections()["uid"], sb.protections()["uid"]
-        mine = sb.pids()
-        others = _uids_of_other_processes(mine)
+        others = _uids_of_other_processes()
         assert sb.run_one(FLIP, [GRID]).outputs == [FLIPPED]
     assert uid != 65534 and uid in ids.CANDIDATES
     assert uid not in ids.ids_in("/etc/passwd") | ids.ids_in("/etc/group"), uid
@@ -232,8 +234,11 @@ def test_taken_ids_are_skipped_and_none_when_all_are(tmp_path):
     proc.mkdir()
     passwd.write_text(f"a:x:{ids.CANDIDATES[0]}:1::/:/bin/sh\nbroken line\n\n#:x:not-a-number:\n")
     group.write_text(f"g:x:{ids.CANDIDATES[1]}:\n")
-    (proc / "123").mkdir()
-    os.chown(proc / "123", ids.CANDIDATES[2], 0)
+    for pid, uid, cmd in (("123", ids.CANDIDATES[2], b"sshd\0"), ("124", ids.CANDIDATES[3], ids.ZYGOTE_MODULE)):
+        (proc / pid).mkdir()
+        (proc / pid / "cmdline").write_bytes(b"python\0-m\0" + cmd)
+        os.chown(proc / pid, uid, 0)
+    # Another sandbox's worker (124) does not take its id: every sandbox uses the same one.
     assert ids.unused_id(str(passwd), str(group), str(proc)) == ids.CANDIDATES[3]
     group.write_text("".join(f"g{i}:x:{i}:\n" for i in ids.CANDIDATES))
     assert ids.unused_id(str(passwd), str(group), str(proc)) is None

@@ -16,6 +16,7 @@ import pwd
 
 CANDIDATES = tuple(range(65533, 65519, -1))
 NOBODY = 65534
+ZYGOTE_MODULE = b"trainer.sandbox.zygote"  # in the command line of every sandbox process
 
 
 def ids_in(path: str) -> set[int]:
@@ -33,7 +34,8 @@ def ids_in(path: str) -> set[int]:
 
 
 def process_uids(proc: str = "/proc") -> set[int]:
-    """Owners of the processes running now (read before /proc is hidden)."""
+    """Owners of the processes running now (read before /proc is hidden), but for other sandboxes'
+    workers: every sandbox on the host picks the same id, as they all used 65534 before."""
     out = set()
     try:
         names = os.listdir(proc)
@@ -42,10 +44,18 @@ def process_uids(proc: str = "/proc") -> set[int]:
     for name in names:
         if name.isdigit():
             try:
-                out.add(os.stat(os.path.join(proc, name)).st_uid)
+                uid = os.stat(os.path.join(proc, name)).st_uid
+                if uid in CANDIDATES and _is_sandbox(os.path.join(proc, name)):
+                    continue
+                out.add(uid)
             except OSError:
                 pass
     return out
+
+
+def _is_sandbox(pid_dir: str) -> bool:
+    with open(os.path.join(pid_dir, "cmdline"), "rb") as f:
+        return ZYGOTE_MODULE in f.read(4096)
 
 
 def _known(lookup, i: int) -> bool:

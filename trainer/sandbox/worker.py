@@ -28,7 +28,6 @@ from . import isolation, landlock, protocol, seccomp
 from .inline import InlineRunner, disarm, trusts_common
 from .runner import ProgramTimeout, Runner, decode_input
 
-MAX_TASK_BYTES = 64 * 1024 * 1024
 MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
 # Without a tmpfs (no mount namespace) the worker measures the program's files this often; a
 # program writes at most RLIMIT_FSIZE per file, so between two looks it can pass the cap by
@@ -114,7 +113,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     gc.collect()
     gc.freeze()  # the children then do not copy these pages just because the collector walks them
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
-    reader = protocol.BlockingReader(sock, MAX_TASK_BYTES)
+    reader = protocol.BlockingReader(sock, protocol.MAX_TASK_BYTES)
     inputs: dict[str, list] = {}
     mark = time.process_time()  # this worker's CPU per program: from one reply to the next
     while True:
