@@ -111,3 +111,17 @@ def test_a_program_longer_than_a_task_frame_is_one_line_and_the_others_run():
         assert sb.stats["died"] == 0
     assert res[0].error == "parse" and "64 MB" in res[0].detail and "\n" not in res[0].detail, res[0].detail
     assert res[1].outputs == [FLIPPED]
+
+
+@pytest.mark.timeout(120)
+def test_inputs_past_a_task_frame_are_the_callers_error_in_one_line():
+    # 75000 grids of 30x30 (68 MB as a task): sent anyway, the worker died reading the frame (or the
+    # send went round the workers, as above). Now a ValueError naming the input list, as for a grid
+    # that is not an ARC grid; the pool stays usable.
+    big = [[1] * 30] * 30
+    with Sandbox(workers=1, timeout_s=1.0, memory_mb=256) as sb:
+        with pytest.raises(ValueError) as err:
+            sb.run_many([INNOCENT, INNOCENT], [[GRID], [big] * 75000])
+        assert str(err.value).startswith("inputs[1] has 75000 grids") and "\n" not in str(err.value)
+        assert sb.stats["died"] == 0
+        assert sb.run_one(INNOCENT, [GRID]).outputs == [FLIPPED]

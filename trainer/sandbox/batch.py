@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 _MAX_TASK_MB = protocol.MAX_TASK_BYTES // 2**20
 # A program's source as JSON may take up to this much of a task frame (the rest: its input grids,
-# at most a few MB); JSON is at most 12 bytes per character, so a shorter source is never measured.
-_MAX_SOURCE_JSON = protocol.MAX_TASK_BYTES - 8 * 2**20
+# and a few fields); JSON is at most 12 bytes per character, so a shorter source is never measured.
+_MAX_INPUTS_JSON = 8 * 2**20  # ~9000 grids of 30x30: an ARC task has a handful
+_MAX_SOURCE_JSON = protocol.MAX_TASK_BYTES - _MAX_INPUTS_JSON - 1024
 _SHORT_ENOUGH = _MAX_SOURCE_JSON // 12
 
 
@@ -63,6 +64,9 @@ class Batch:
             if key is None:
                 enc = sb._encoded.encode
                 blob = json.dumps([enc(g, n, k) for k, g in enumerate(inp)], separators=(",", ":"))
+                if len(blob) > _MAX_INPUTS_JSON:  # the worker would die reading the task
+                    mb = _MAX_INPUTS_JSON // 2**20
+                    raise ValueError(f"inputs[{n}] has {len(inp)} grids: more than the {mb} MB a task may carry")
                 key = hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
                 self.payloads[key] = blob
                 by_id[id(inp)] = key
