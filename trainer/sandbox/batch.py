@@ -15,12 +15,19 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from . import protocol
+from . import hardstop, protocol
 from .errors import SandboxError, ZygoteLost
 from .result import ERROR_KINDS, ExecResult, decode_grid
 
 if TYPE_CHECKING:
     from .pool import Sandbox, _Worker
+
+_MAX_TASK_MB = protocol.MAX_TASK_BYTES // 2**20
+# A program's source as JSON may take up to this much of a task frame (the rest: its input grids,
+# and a few fields); JSON is at most 12 bytes per character, so a shorter source is never measured.
+_MAX_INPUTS_JSON = 8 * 2**20  # ~9000 grids of 30x30: an ARC task has a handful
+_MAX_SOURCE_JSON = protocol.MAX_TASK_BYTES - _MAX_INPUTS_JSON - 1024
+_SHORT_ENOUGH = _MAX_SOURCE_JSON // 12
 
 
 # Programs sent to a busy worker, to start as soon as it answers (so it does not wait for this
@@ -28,6 +35,12 @@ if TYPE_CHECKING:
 # must fit in the socket's buffer (~200 KB on Linux).
 _QUEUE_DEPTH = 4
 _QUEUED_MAX = 64 * 1024
+# A task frame longer than this goes to an idle worker (it is reading its socket) in a blocking send:
+# a non-blocking one sent what the socket buffer (~200 KB) took and failed, the worker was dropped
+# with half a frame and the program sent again to the next one, until one drained it in time (a
+# 4 MB program: 200 s and 4000 workers). A worker that does not take it within the timeout is lost.
+_BLOCKING_SEND_OVER = 32 * 1024
+_SEND_TIMEOUT_S = 30.0
 
 
 class Batch:
@@ -51,6 +64,9 @@ class Batch:
             if key is None:
                 enc = sb._encoded.encode
                 blob = json.dumps([enc(g, n, k) for k, g in enumerate(inp)], separators=(",", ":"))
+                if len(blob) > _MAX_INPUTS_JSON:  # the worker would die reading the task
+                    mb = _MAX_INPUTS_JSON // 2**20
+                    raise ValueError(f"inputs[{n}] has {len(inp)} grids: more than the {mb} MB a task may carry")
                 key = hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
                 self.payloads[key] = blob
                 by_id[id(inp)] = key
@@ -63,6 +79,10 @@ class Batch:
         for i, (src, key) in enumerate(zip(programs, self.keys)):
             if type(src) is not str:
                 self.results[i] = ExecResult(None, "parse", f"program is {type(src).__name__}, not source text")
+                continue
+            if len(src) > _SHORT_ENOUGH and len(json.dumps(src)) > _MAX_SOURCE_JSON:
+                why = f"program is {len(src)} characters: its task would pass the workers' {_MAX_TASK_MB} MB limit"
+                self.results[i] = ExecResult(None, "parse", why)
                 continue
             j = first.setdefault((src, key), i)
             if j == i:
@@ -160,8 +180,12 @@ class Batch:
             w.queued.append((i, token, len(head)))
         else:
             self._start(w, i, token)
+        data = protocol.frame_bytes((head + "}").encode())
         try:
-            w.sock.sendall(protocol.frame_bytes((head + "}").encode()))
+            if queued or len(data) <= _BLOCKING_SEND_OVER:
+                w.sock.sendall(data)
+            else:
+                _send_blocking(w.sock, data)
         except OSError:
             # Gone, e.g. it answered and exited to be recycled: send it nothing more. Its replies
             # to what it did get are still read; then its end of the socket reports its exit.
@@ -170,7 +194,10 @@ class Batch:
                 w.queued.pop()  # this one never arrived
             else:
                 w.busy = None
-            self._queue_of(w).appendleft(i)
+            if len(data) > _BLOCKING_SEND_OVER:
+                self._requeue(i)  # twice at most: a worker that would not take it is not a race
+            else:
+                self._queue_of(w).appendleft(i)
             self._retire_if_done(w)
             return False
         return True
@@ -293,6 +320,14 @@ class Batch:
             (self.forked if i in self.refused else self.queue).appendleft(i)
 
 
+def _send_blocking(sock, data: bytes) -> None:
+    sock.settimeout(_SEND_TIMEOUT_S)
+    try:
+        sock.sendall(data)
+    finally:
+        sock.setblocking(False)
+
+
 def _has_room(w: _Worker) -> bool:
     """May another program be sent to this worker now? A forking worker serves one program (its
     next one would be read into its heap, which that program's process inherits)."""
@@ -310,6 +345,10 @@ def _death_result(status: int | None, elapsed: float) -> ExecResult:
             name = str(sig)
         if sig == signal.SIGXCPU:
             return ExecResult(None, "timeout", "CPU time limit", elapsed)
+        if sig == hardstop.SIGNAL:  # the fast path's kernel timer: stuck in C code past the limit
+            return ExecResult(
+                None, "timeout", "killed past the wall-clock limit (in code that never returned)", elapsed
+            )
         if sig == signal.SIGKILL:
             return ExecResult(None, "memory", "worker killed by SIGKILL (out of memory)", elapsed)
         if sig == signal.SIGSYS:

@@ -5,9 +5,10 @@ generators (reset after every program that names `random`) and the few container
 `shared_mutables` finds (`Color.ALL_COLORS`, `Color.NOT_BLACK`). It gets fresh globals and a
 builtins dict holding only the allowed builtins (and `__import__`, for numpy's own imports). It runs under
 a wall-clock timer that raises `ProgramTimeout` (a BaseException) every 50 ms once the limit is
-reached, and past 0.2 s more answers `timeout` and ends the worker (a `finally` that starts over
-catches each one); C code that never returns is left to the parent, which kills the whole worker at
-its own deadline. After each program `Integrity.intact()` checks
+reached, and past 0.1 s more answers `timeout` and ends the worker (a `finally` that starts over
+catches each one); C code that never returns is ended 0.3 s past the limit by a kernel timer
+(`hardstop`), which ends the worker. The limit runs from the start of the verification: the
+program's own source is part of its cost. After each program `Integrity.intact()` checks
 (defence in depth) that every allowed module, class and container is as it was; if not, or after a
 timeout, memory or recursion error (which can interrupt library code half-way), the worker answers
 and then exits, and the parent starts a fresh one. The worker stays confined as for any program
@@ -31,6 +32,7 @@ import warnings
 import numpy as np
 
 from . import dictversion, purity
+from .hardstop import HardStop
 from .heap import Retention
 from .runner import PROGRAM_MODULE, ProgramTimeout, Runner, program_globals
 
@@ -71,7 +73,10 @@ _RIGID = (
 # function it is in starts a new `try` each time (it held its worker until the parent's deadline,
 # timeout_s + 1.5 s, where a forked program is killed at timeout_s). Once this much past the
 # limit, the timer gives the worker up instead (the worker answers `timeout` and exits).
-_GIVE_UP_AFTER_S = 0.2
+_GIVE_UP_AFTER_S = 0.1
+# C code that never returns to Python never sees the timer: the kernel ends the worker this long
+# past the limit (after the give-up above, which answers more precisely for Python code).
+HARD_GRACE_S = 0.3
 
 
 class _Timer:
@@ -79,6 +84,7 @@ class _Timer:
     fired = False
     give_up_at = 0.0
     give_up = None  # the worker's: answers timeout and exits (never returns)
+    hard: HardStop | None = None
 
 
 def _on_alarm(signum, frame) -> None:
@@ -92,12 +98,14 @@ def _on_alarm(signum, frame) -> None:
 def disarm() -> None:
     _Timer.armed = False
     signal.setitimer(signal.ITIMER_REAL, 0)
+    if _Timer.hard is not None:
+        _Timer.hard.disarm()
 
 
 class InlineRunner:
     """Built in the worker after it confined itself; `run` returns None for a refused program."""
 
-    def __init__(self, runner: Runner, common_ok: bool, timeout_s: float, memory_mb: int):
+    def __init__(self, runner: Runner, common_ok: bool, timeout_s: float, memory_mb: int, hard_stop: bool = False):
         self.runner = runner
         self.timeout_s = timeout_s
         self.verifier = purity.Verifier(runner.base_globals, common_ok)
@@ -112,20 +120,31 @@ class InlineRunner:
         # What earlier programs may leave alive (in library caches) before the worker is replaced.
         self.retention = Retention(max(16, memory_mb // 16) * 2**20)
         signal.signal(signal.SIGALRM, _on_alarm)
+        if hard_stop:
+            _Timer.hard = HardStop()
 
     def run(self, src: str, inputs: list, check_det: bool, give_up=None) -> dict | None:
         """The result of an admitted program, None for a refused one. `give_up`: called (and never
-        returns) when the program keeps running past its limit despite the timer."""
-        verdict = self.verifier.check(src)
-        if not verdict.admitted:
-            return None
-        out_, err_ = sys.stdout, sys.stderr
+        returns) when the program keeps running past its limit despite the timer. The limit covers
+        the verification too (a ProgramTimeout from it reaches the caller): a program's source can
+        take the verifier longer than its run (~1 us of CPU per character)."""
         _Timer.fired = False
         _Timer.give_up = give_up
         _Timer.give_up_at = time.monotonic() + self.timeout_s + _GIVE_UP_AFTER_S
+        _Timer.armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
+        if _Timer.hard is not None:
+            _Timer.hard.arm(self.timeout_s + HARD_GRACE_S)
         try:
-            _Timer.armed = True
-            signal.setitimer(signal.ITIMER_REAL, self.timeout_s, _REPEAT_S)
+            verdict = self.verifier.check(src)
+        except BaseException:
+            disarm()
+            raise
+        if not verdict.admitted:
+            disarm()
+            return None
+        out_, err_ = sys.stdout, sys.stderr
+        try:
             res = self.runner.run(src, inputs, check_det and verdict.rerun, self.builtins, verdict.tree)
         except ProgramTimeout:  # raised by the timer between the runner's own steps
             res = {"outputs": None, "error": "timeout", "detail": ""}

@@ -231,7 +231,6 @@ def hide_proc() -> bool:
 
 PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 _CAP_VERSION_3 = 0x20080522
-UNPRIVILEGED = (65534, 65534)  # "nobody" / "nogroup": owns no file that matters
 _CAP_LAST = 63  # beyond the kernel's last capability, PR_CAPBSET_DROP fails (EINVAL): harmless
 
 

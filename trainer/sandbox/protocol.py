@@ -11,6 +11,9 @@ import socket
 import struct
 
 _HEADER = struct.Struct("!I")
+# The largest task frame a worker reads (program source as JSON, plus its input grids once); the
+# parent refuses a longer program itself instead of sending it (the worker would die reading it).
+MAX_TASK_BYTES = 64 * 1024 * 1024
 
 
 class ProtocolError(Exception):

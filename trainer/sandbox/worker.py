@@ -28,7 +28,6 @@ from . import isolation, landlock, protocol, seccomp
 from .inline import InlineRunner, disarm, trusts_common
 from .runner import ProgramTimeout, Runner, decode_input
 
-MAX_TASK_BYTES = 64 * 1024 * 1024
 MAX_CHILD_BYTES = 4 * 1024 * 1024  # a result is at most a few KB of grids, stdout and detail
 # Without a tmpfs (no mount namespace) the worker measures the program's files this often; a
 # program writes at most RLIMIT_FSIZE per file, so between two looks it can pass the cap by
@@ -98,7 +97,9 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
         _probe_child(program_filter, cfg)
         fast = None
         if cfg.get("fast_path"):
-            fast = InlineRunner(runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"])
+            fast = InlineRunner(
+                runner, trusts_common(cfg, common), cfg["timeout_s"], cfg["memory_mb"], bool(cfg.get("hard_stop"))
+            )
     except BaseException as e:  # noqa: BLE001
         protocol.send(sock, {"fatal": f"{type(e).__name__}: {e}"[:500]})
         raise
@@ -112,7 +113,7 @@ def _serve(sock_fd, workdir, cfg, bpf, ruleset_fd, common, base_protections) -> 
     gc.collect()
     gc.freeze()  # the children then do not copy these pages just because the collector walks them
     protocol.send(sock, {"hello": prot, "pid": os.getpid()})
-    reader = protocol.BlockingReader(sock, MAX_TASK_BYTES)
+    reader = protocol.BlockingReader(sock, protocol.MAX_TASK_BYTES)
     inputs: dict[str, list] = {}
     mark = time.process_time()  # this worker's CPU per program: from one reply to the next
     while True:
@@ -156,7 +157,10 @@ def _answer_timeout_and_exit(sock: socket.socket, token: str, timeout_s: float):
     (the parent replaces the worker, as after any timeout)."""
 
     def give_up() -> None:
-        disarm()
+        try:
+            disarm()
+        except BaseException:  # noqa: BLE001 - in the program's time (its audit hook is on): answer anyway
+            pass
         try:
             detail = f"killed after {timeout_s:g}s wall clock (it kept catching the timer)"
             reply = {"outputs": None, "error": "timeout", "detail": detail, "stdout": "", "recycle": True, "fast": True}

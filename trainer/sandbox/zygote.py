@@ -162,9 +162,19 @@ def main() -> None:
         from .worker import worker_main
 
         if cfg.get("fast_path_pool"):
-            from . import inline
+            from . import hardstop, inline
 
             inline.warm(common, inline.trusts_common(cfg, common))
+            why = hardstop.available()
+            cfg["hard_stop"] = not why
+            prot["hard_stop"] = (
+                f"a fast-path program still running {inline.HARD_GRACE_S:g}s past its limit (C code that never "
+                "returns to Python) ends its worker there (kernel timer)"
+                if not why
+                else False
+            )
+            if why:
+                prot["hard_stop_missing"] = f"{why}: such a program holds its worker until the parent's deadline"
 
         paths = read_paths(common_file)
         cfg["unprivileged"] = _unprivileged(root, prot, tmpfs)
@@ -275,7 +285,10 @@ def _unprivileged(root: str, prot: dict, mountns: bool) -> tuple[int, int] | Non
         prot["uid"] = f"{uid}:{gid} (the sandbox's own user: not root)"
         return None
     os.chmod(root, 0o711)  # searchable, not listable: each worker's dir in it stays 0700
-    target = isolation.UNPRIVILEGED
+    from . import ids
+
+    free = ids.unused_id()
+    target = (free, free) if free is not None else (ids.NOBODY, ids.NOBODY)
     need = read_paths("")
     covered = isolation.expose_to(*target, need + [root]) if mountns else []
     why = isolation.unprivileged_cannot_reach(*target, need, [root])
@@ -284,6 +297,7 @@ def _unprivileged(root: str, prot: dict, mountns: bool) -> tuple[int, int] | Non
         prot["uid_missing"] = f"started by root; {why}: programs run as uid 0 without capabilities"
         return None
     prot["uid"] = f"{target[0]}:{target[1]}, no supplementary groups (started by root)"
+    prot["uid"] += "; no account on this host has it" if free is not None else "; nobody's: every unused id is taken"
     if covered:
         prot["uid"] += f"; {', '.join(covered)} hidden but for the Python installation"
     return target
