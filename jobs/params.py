@@ -73,6 +73,9 @@ INT64_MAX = 2**63 - 1
 # programs sampled per task (eval) or per HER epoch: the trainer plans every one up front, so 1e18
 # would exhaust the GPU host's memory after the model has loaded
 MAX_SAMPLES = 100_000
+# Most reward shaping may give or take (ARC rewards are -1..10). TRL's rewards are float32: 1e39 is
+# inf, a square past 1e19 (the std) too: NaN advantages and loss, a ruined adapter, no error.
+REWARD_LIMIT = 1000.0
 
 
 def _wandb_name(v: str | None) -> str | None:
@@ -229,11 +232,11 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
         0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated"
     )
     reward_ngram_penalty: float = Field(
-        0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion"
+        0.0, ge=0, le=REWARD_LIMIT, description="reward minus this x the share of repeated n-grams in the completion"
     )
     reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
     truncated_reward: float | None = Field(
-        None, description="reward of completions cut at max_completion_length (None: scored as any other)"
+        None, ge=-REWARD_LIMIT, le=REWARD_LIMIT, description="reward of completions cut at max_completion_length"
     )
     tie_break: Literal["off", "shorter"] = Field(
         "off", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more"
