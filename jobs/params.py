@@ -14,6 +14,7 @@ import json
 import typing
 from typing import Annotated, Any, Literal
 
+from jobs.param_types import TaskIds, WandbName
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -78,17 +79,6 @@ MAX_SAMPLES = 100_000
 REWARD_LIMIT = 1000.0
 
 
-def _wandb_name(v: str | None) -> str | None:
-    # W&B refuses these in project/entity/group names: caught at submit, not on the GPU host.
-    bad = any(c in "/\\#?%:" or ord(c) < 32 or ord(c) == 127 for c in v or "")
-    if v is not None and (bad or not v.strip() or len(v) > 128):
-        raise ValueError(f"{v!r}: a W&B name has 1-128 characters, none of / \\ # ? % : or control characters")
-    return v
-
-
-WandbName = Annotated[str | None, AfterValidator(_wandb_name)]
-
-
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
 # resume and fork: every float, nested ones in dict parameters included, must be finite.
 FINITE_NUMBERS = ConfigDict(allow_inf_nan=False)
@@ -129,7 +119,7 @@ class _Params(BaseModel):
         description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file"
     )
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
-    task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
+    task_ids: TaskIds = Field(None, description="use only these tasks of the dataset (ids)")
     # transformers' set_seed seeds numpy, which takes only 0..2**32-1: anything else would stop
     # the job after it had been launched and had waited for its GPUs
     seed: int = Field(42, ge=0, le=2**32 - 1)
