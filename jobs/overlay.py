@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from jobs.lineage import child_in_events
+from jobs.lineage import child_beside, child_in_events, linked
 from jobs.masked_steps import is_masked_metric, with_breaks
 from jobs.rundir import checkpoint_step
 
@@ -63,7 +63,7 @@ def _norm(run_dir: Any) -> str:
 def rollback_child(view: Any) -> str | None:
     """The child run dir the view's newest `continued` rollback event names, read as jobs.lineage
     reads it, from the events the view already holds (no I/O here)."""
-    return child_in_events(getattr(view, "events", None) or [])
+    return child_in_events(getattr(view, "events", None) or [], _norm(getattr(view, "run_dir", "")))
 
 
 def rollback_tip(view: Any, view_for: Callable[[str], Any] | None) -> Any:
@@ -72,7 +72,7 @@ def rollback_tip(view: Any, view_for: Callable[[str], Any] | None) -> Any:
     tip, seen = view, {_norm(getattr(view, "run_dir", id(view)))}
     while view_for is not None and len(seen) < MAX_CHAIN:
         child = rollback_child(tip)
-        if child is None or child in seen:
+        if child is None or child in seen or linked(child, getattr(tip, "fs", None)):
             break
         try:
             cview = view_for(child)
@@ -90,7 +90,7 @@ def _rolled_back_into(parent: Any, child_dir: str) -> bool:
         isinstance(ev, dict)
         and ev.get("event") == "rollback"
         and ev.get("status") == "continued"
-        and _norm(ev.get("child_run_dir", "")) == child_dir
+        and child_beside(_norm(getattr(parent, "run_dir", "")), ev.get("child_run_dir"))[0] == child_dir
         for ev in getattr(parent, "events", None) or []
     )
 

@@ -14,6 +14,7 @@ import json
 import typing
 from typing import Annotated, Any, Literal
 
+from jobs.param_types import TaskIds, WandbName
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -73,17 +74,9 @@ INT64_MAX = 2**63 - 1
 # programs sampled per task (eval) or per HER epoch: the trainer plans every one up front, so 1e18
 # would exhaust the GPU host's memory after the model has loaded
 MAX_SAMPLES = 100_000
-
-
-def _wandb_name(v: str | None) -> str | None:
-    # W&B refuses these in project/entity/group names: caught at submit, not on the GPU host.
-    bad = any(c in "/\\#?%:" or ord(c) < 32 or ord(c) == 127 for c in v or "")
-    if v is not None and (bad or not v.strip() or len(v) > 128):
-        raise ValueError(f"{v!r}: a W&B name has 1-128 characters, none of / \\ # ? % : or control characters")
-    return v
-
-
-WandbName = Annotated[str | None, AfterValidator(_wandb_name)]
+# Most reward shaping may give or take (ARC rewards are -1..10). TRL's rewards are float32: 1e39 is
+# inf, a square past 1e19 (the std) too: NaN advantages and loss, a ruined adapter, no error.
+REWARD_LIMIT = 1000.0
 
 
 # inf/nan (also 1e309, which parses as inf) would reach spec.json as null and break the trainer,
@@ -126,7 +119,7 @@ class _Params(BaseModel):
         description="built-in name (arc1/train, kaggle2024/eval, synthetic, ...) or a Kaggle-format file"
     )
     max_tasks: int | None = Field(None, ge=1, description="use only the first N tasks of the dataset")
-    task_ids: list[str] | None = Field(None, description="use only these tasks of the dataset (ids)")
+    task_ids: TaskIds = Field(None, description="use only these tasks of the dataset (ids)")
     # transformers' set_seed seeds numpy, which takes only 0..2**32-1: anything else would stop
     # the job after it had been launched and had waited for its GPUs
     seed: int = Field(42, ge=0, le=2**32 - 1)
@@ -229,11 +222,11 @@ class GRPOParams(_Params, _Wandb, _Lora, _Optim, GuardParams):
         0.0, ge=-2, le=2, description="subtract this from the logit of every token already generated"
     )
     reward_ngram_penalty: float = Field(
-        0.0, ge=0, description="reward minus this x the share of repeated n-grams in the completion"
+        0.0, ge=0, le=REWARD_LIMIT, description="reward minus this x the share of repeated n-grams in the completion"
     )
     reward_ngram_size: int = Field(4, ge=1, description="n of the n-grams reward_ngram_penalty counts")
     truncated_reward: float | None = Field(
-        None, description="reward of completions cut at max_completion_length (None: scored as any other)"
+        None, ge=-REWARD_LIMIT, le=REWARD_LIMIT, description="reward of completions cut at max_completion_length"
     )
     tie_break: Literal["off", "shorter"] = Field(
         "off", description="shorter: in a group whose rewards are all equal, shorter completions earn a little more"

@@ -42,12 +42,34 @@ class Prediction(BaseModel):
     test_correct: list[bool] | None = None
 
 
-def check_prediction(rec: Any, where: str) -> dict[str, Any]:
+class ResumedPrediction(BaseModel):
+    """What an eval job takes back from its own predictions.jsonl when it resumes: the key of the
+    prediction and every field its metrics are computed from (trainer.evaluate.SLIM_KEYS), in
+    exactly the types it writes them (strict: no "0" for 0, no 1 for true)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+
+    task_id: str = Field(min_length=1)
+    sample: _INDEX
+    attempt: _INDEX | None = None
+    error: str | None
+    truncated: bool
+    n_tokens: Annotated[int, Field(ge=0)]
+    valid_code: bool
+    valid_outputs: bool
+    fingerprint: str | None
+    train_correct: list[bool]
+    train_pixel: list[_SCORE]
+    test_correct: list[bool] | None
+    test_pixel: list[_SCORE] | None
+
+
+def check_prediction(rec: Any, where: str, model: type[BaseModel] = Prediction) -> dict[str, Any]:
     """The record with its known fields in their types; PredictionError naming `where` and the field."""
     if not isinstance(rec, dict):
         raise PredictionError(f"{where}: not a prediction (expected an object, got {type(rec).__name__})")
     try:
-        return Prediction.model_validate(rec).model_dump()
+        return model.model_validate(rec).model_dump()
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "record"

@@ -377,8 +377,9 @@ def _alert_from_dict(d: dict[str, Any]) -> Alert:
     ev = d.get("evidence") if isinstance(d.get("evidence"), dict) else {}
     ids = [x.get("id") if isinstance(x, dict) else x for x in ev.get("examples") or []]
     raw = d.get("steps") if isinstance(d.get("steps"), dict) else {}
-    steps = {str(k): v for k, v in ((k, _int(v)) for k, v in raw.items()) if v is not None}
-    severity = str(d.get("severity") or "warning")
+    steps = {k: v for k, v in ((k, _int(v)) for k, v in raw.items()) if v is not None and k in _SEVERITY_RANK}
+    # a severity the guard never writes (["critical"], "CRITICAL") reads as absent, as any field
+    severity = d.get("severity") if str(d.get("severity")) in _SEVERITY_RANK else "warning"
     if not steps and _int(d.get("step")) is not None:
         steps = {severity: _int(d.get("step"))}
     return Alert(
@@ -407,4 +408,6 @@ def _alert_from_rollback(d: dict[str, Any]) -> Alert:
 
 
 def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    # a step: a JSON integer >= 0 (rd.json_step); a first_step of -1 in a hand-made event put
+    # the first warning before every checkpoint, so none was marked healthy
+    return rd.json_step(v)

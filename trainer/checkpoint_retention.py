@@ -13,7 +13,6 @@ killed halfway never leaves a partial folder that still reads as a checkpoint to
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -47,8 +46,8 @@ def started_from(run_dir: str | Path) -> set[str]:
     for d in siblings:
         if os.path.realpath(d) == here:
             continue
-        try:
-            spec = json.loads((d / rundir.SPEC).read_text())
+        try:  # a neighbour's spec.json that is a FIFO or /dev/zero held every save of this run
+            spec = rundir.loads(rundir.read_regular_text(d / rundir.SPEC))
         except (OSError, ValueError):
             continue
         for key in ("resume_from", "parent"):

@@ -64,6 +64,7 @@ def cmd_run(arg: str, only_kind: str | None = None) -> int:
         spec, run_dir = load_spec(arg)
         if only_kind and spec.kind != only_kind:
             raise JobsError(f"{arg}: kind is {spec.kind!r}, this command runs {only_kind!r} specs")
+        _trainable(spec, arg)
     except JobsError as e:
         _error(Path(arg), e)
         return runner.EXIT_USER_ERROR
@@ -73,12 +74,24 @@ def cmd_run(arg: str, only_kind: str | None = None) -> int:
             return _run_spec(spec)
         try:
             child, _ = load_spec(str(current))
+            _trainable(child, str(current))
         except JobsError as e:
             _error(current, e)
             return runner.EXIT_USER_ERROR
         return _run_spec(child)
 
     return runner.run_chain(run_dir, run_one)
+
+
+def _trainable(spec, arg: str) -> None:
+    """A `command` spec runs its own program (params.args) through the backend's job script; the
+    trainer has no entry for it (it was a KeyError traceback)."""
+    from jobs.errors import JobsError
+
+    if spec.kind not in ENTRY_BY_KIND:
+        raise JobsError(
+            f"{arg}: kind {spec.kind!r} is not run by the trainer (it runs {', '.join(sorted(ENTRY_BY_KIND))})"
+        )
 
 
 def _run_spec(spec) -> int:

@@ -33,11 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from jobs import evalmetrics
+from jobs import evalmetrics, rundir
 from jobs.compare import checkpoint_metrics_name
 from jobs.progress import ProgressTracker
 from jobs.rundir import CHECKPOINT_PREFIX, EV_STOPPED, JsonlWriter
 from jobs.kaggle_submission import EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
+from jobs.predictions import PredictionError, ResumedPrediction, check_prediction
+from trainer.runfiles import check_appendable
 
 PROGRESS_FILE = "progress.json"
 # What a prediction keeps in memory after its line is written: enough for every metric.
@@ -226,22 +228,30 @@ def _resume(ev: Path, params: Any, log) -> tuple[dict[tuple, dict[str, Any]], bo
     without a progress file, are replaced; a torn last line (killed mid-write) is cut off."""
     pred_path, prog_path = ev / PREDICTIONS_FILE, ev / PROGRESS_FILE
     key = _config_key(params)
+    check_appendable(pred_path)  # a FIFO held the job at its first read, a device never ended
     try:
-        same = json.loads(prog_path.read_text()).get("config") == key
+        progress = rundir.loads(rundir.read_regular_text(prog_path))
+        same = isinstance(progress, dict) and progress.get("config") == key
     except (OSError, ValueError):
         same = False
     done: dict[tuple, dict[str, Any]] = {}
     if same and pred_path.exists():
         good = 0
         with open(pred_path, "rb") as f:
-            for line in f:
+            for n, line in enumerate(iter(lambda: f.readline(rundir.MAX_LINE_BYTES), b""), 1):
                 if not line.endswith(b"\n"):
-                    break
+                    break  # torn by a kill (or past any prediction's size): predicted again
                 try:
-                    rec = json.loads(line)
+                    rec = rundir.loads(line)
                 except ValueError:
                     break
-                done[(rec["task_id"], rec.get("attempt"), rec["sample"])] = {k: rec.get(k) for k in SLIM_KEYS}
+                # a complete line the job did not write as it is (edited, merged, another tool's)
+                # was a KeyError/TypeError here or in the metrics after every prediction was made
+                try:
+                    rec = check_prediction(rec, f"{pred_path}:{n}", ResumedPrediction)
+                except PredictionError as e:
+                    raise PredictionError(f"{e}; the job resumes from this file: fix or remove that line") from None
+                done[(rec["task_id"], rec["attempt"], rec["sample"])] = {k: rec.get(k) for k in SLIM_KEYS}
                 good += len(line)
         with open(pred_path, "r+b") as f:
             f.truncate(good)

@@ -177,7 +177,7 @@ def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Pa
     later = [c for c in rundir.list_checkpoints(str(run_dir)) if c.step > step]
     rows = {f: _split_rows(run_dir / f, step) for f in (rundir.METRICS, rundir.COMPLETIONS)}
     branch = None
-    if later or extra or any(moved for _, moved in rows.values()):
+    if later or extra or any(rows.values()):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         dest = run_dir / rundir.BRANCHES / f"{stamp}-from-{name or 'start'}"
         branches = run_dir / rundir.BRANCHES
@@ -188,10 +188,9 @@ def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Pa
         branch = f"{rundir.BRANCHES}/{dest.name}"
         # Rows first, written and synced in the branch before the run's files shrink: a crash in
         # between leaves them twice, never nowhere.
-        for f, (kept, moved) in rows.items():
+        for f, moved in rows.items():
             if moved:
-                _write_lines(dest / f, moved)
-                _write_lines(run_dir / f, kept, replace=True)
+                _split_file(run_dir / f, step, dest / f)
         for c in later:
             os.replace(c.path, dest / c.name)
         for path in extra:
@@ -204,43 +203,59 @@ def _move_after(spec, run_dir: Path, files, name: str, step: int, extra: list[Pa
         resume_id=_resume_id(spec),
         branch=branch,
         moved_checkpoints=[c.name for c in later] + [p.name for p in extra],
-        moved_rows={f: len(moved) for f, (_, moved) in rows.items()},
+        moved_rows=rows,
     )
     files.event(rundir.EV_RESUMED, **fields)
     return fields
 
 
-def _split_rows(path: Path, step: int) -> tuple[list[bytes], list[bytes]]:
-    """(lines to keep, lines of steps after `step`). An unparseable line (the torn last line of a
-    killed process) belongs to no step of the continued history: it goes aside too."""
+def _split_rows(path: Path, step: int) -> int:
+    """How many lines of PATH belong after `step` (rows of later steps; an unparseable line, the
+    torn last line of a killed process, belongs to no step of the continued history and goes aside
+    too). Read line by line: a run's completions.jsonl may be gigabytes (it was read whole, twice)."""
     import stat
 
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return [], []
+        return 0
     if not stat.S_ISREG(mode):  # a link to /dev/zero or a pipe would be read without end
         raise SpecError(f"{path}: not a regular file; the run's rows cannot be split at the checkpoint")
-    lines = path.read_bytes().splitlines(keepends=True)
-    kept, moved = [], []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):  # torn, or nested past the parser: no step
-            row = None
-        later = not isinstance(row, dict) or (isinstance(row.get("step"), int) and row["step"] > step)
-        (moved if later else kept).append(line if line.endswith(b"\n") else line + b"\n")
-    return kept, moved
+    return sum(_later(line, step) for line in _lines(path))
 
 
-def _write_lines(path: Path, lines: list[bytes], replace: bool = False) -> None:
-    tmp = path.with_name(path.name + ".tmp") if replace else path
-    with open(tmp, "wb") as f:
-        f.writelines(lines)
-        f.flush()
-        os.fsync(f.fileno())
-    if replace:
-        os.replace(tmp, path)
+def _lines(path: Path):
+    """Each line of PATH with its newline. A line past rundir.MAX_LINE_BYTES is no record the
+    trainer writes (a sparse 20 GB file of zeros is one such line): SpecError, never held whole."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(iter(lambda: f.readline(rundir.MAX_LINE_BYTES), b""), 1):
+            if len(line) == rundir.MAX_LINE_BYTES and not line.endswith(b"\n"):
+                raise SpecError(
+                    f"{path}: line {n} is longer than {rundir.MAX_LINE_BYTES >> 20} MiB, no record the trainer "
+                    "writes; the run's rows cannot be split at the checkpoint: move the file aside"
+                )
+            yield line if line.endswith(b"\n") else line + b"\n"
+
+
+def _later(line: bytes, step: int) -> bool:
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError):  # torn, or nested past the parser: no step
+        row = None
+    return not isinstance(row, dict) or (isinstance(row.get("step"), int) and row["step"] > step)
+
+
+def _split_file(path: Path, step: int, dest: Path) -> None:
+    """The lines after `step` to DEST, the others kept in PATH: both written and synced before PATH
+    is replaced, so a crash in between leaves rows twice, never nowhere."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(dest, "wb") as moved, open(tmp, "wb") as kept:
+        for line in _lines(path):
+            (moved if _later(line, step) else kept).write(line)
+        for f in (moved, kept):
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _newest_valid(run_dir: str, warn) -> str | None:

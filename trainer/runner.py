@@ -76,6 +76,8 @@ def run_chain(run_dir: Path, run_one: Callable[[Path], int]) -> int:
     will, from the child's own checkpoints.
     """
     current = Path(lineage.rollback_chain(str(run_dir))[-1])
+    if _bad_rollback(current):  # it rolled back, to where cannot be told: train neither
+        return EXIT_USER_ERROR
     while True:
         code = run_one(current)
         child = lineage.rollback_child(str(current))
@@ -83,6 +85,21 @@ def run_chain(run_dir: Path, run_one: Callable[[Path], int]) -> int:
             return code
         _free_accelerator_memory()
         current = Path(child)
+
+
+def _bad_rollback(run_dir: Path) -> bool:
+    """The run's rollback event names a child that is no folder beside it (`../../x`, another
+    user's run, a link): one line and an error event. Going on there would train in a folder this
+    run never wrote; training the run itself would train the collapsed parent again."""
+    why = lineage.rollback_problem(str(run_dir))
+    if not why:
+        return False
+    msg = (
+        f"{run_dir / rundir.EVENTS}: rollback event: {why}; not followed, and the rolled-back run is not trained again"
+    )
+    error_event(run_dir, msg)
+    print(f"trainer: error: {msg}", file=sys.stderr)
+    return True
 
 
 def _free_accelerator_memory() -> None:
