@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
+from arcctl.cli.numbers import seconds_option
 from arcctl.cli.resolve import resolve_run
 from arcctl.cli.terminal_text import one_line
 
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
         trust: Optional[str] = typer.Option(
             None, "--trust", metavar="SHA256:…", help="add HOST's key to known_hosts if it has this fingerprint"
         ),
-        timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600, help="seconds to wait for each host"),
+        timeout: float = seconds_option(10.0, "--timeout", 0.1, 3600, "seconds to wait for each host"),
     ) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():
