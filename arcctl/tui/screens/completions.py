@@ -96,7 +96,7 @@ def header(c: Completion) -> Text:
 
 class CompletionsScreen(ArcScreen):
     HELP_TITLE = "Completions"
-    HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n" + FILTER_HELP
+    HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n\n" + FILTER_HELP
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("slash", "filter", "filter", key_display="/"),
