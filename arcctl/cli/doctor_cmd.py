@@ -7,6 +7,7 @@ import typer
 
 from arcctl.cli.errors import user_errors
 from arcctl.cli.numbers import seconds_option
+from arcctl.cli.terminal_text import block
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(as_json(checks))
         else:
             for c in checks:
-                typer.echo(c.line())
+                typer.echo(block(c.line()))  # a check quotes what the host answered
         if any(c.ok is False for c in checks):
             raise typer.Exit(1)

@@ -17,7 +17,7 @@ import typer
 from arcctl.cli.completion import complete_job
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.numbers import MAX_FOLLOW_S, seconds_option
-from arcctl.cli.terminal_text import log_line
+from arcctl.cli.terminal_text import log_line, shown
 
 BLOCK = 64 * 1024
 
@@ -187,7 +187,7 @@ def register(app: typer.Typer) -> None:
                 if fs.exists(path):
                     offset = _print_last_lines(fs, path, lines, typer.echo)
                 elif not follow:
-                    typer.echo(f"(no {name} in {run_dir} yet)", err=True)
+                    typer.echo(f"(no {name} in {shown(run_dir)} yet)", err=True)
                     return
                 if follow:
                     _follow(fs, path, offset, poll_s, max_seconds)

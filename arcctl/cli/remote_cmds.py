@@ -14,7 +14,7 @@ import typer
 from arcctl.cli.errors import user_errors
 from arcctl.cli.numbers import seconds_option
 from arcctl.cli.resolve import resolve_run
-from arcctl.cli.terminal_text import one_line
+from arcctl.cli.terminal_text import one_line, shown
 
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
                 else:
                     nbytes = _copy_checkpoint(ck.path, target, advance)
             src = f"{host}:{ck.path}" if host else ck.path
-            typer.echo(f"{src} -> {target}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
+            typer.echo(f"{shown(src)} -> {shown(target)}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
 
     @app.command("hosts")
     def hosts_cmd(

@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
 
             emit(first)
             if not first and not follow and not fs.exists(tail.path):
-                typer.echo(f"(no {fname} in {run_dir} yet)", err=True)
+                typer.echo(f"(no {fname} in {shown(run_dir)} yet)", err=True)
             if not first and target.host is None and os.path.isdir(tail.path):
                 raise SpecError(f"{tail.path}: a folder, not the run's {fname} file")
             if follow:
