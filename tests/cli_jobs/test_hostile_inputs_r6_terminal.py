@@ -119,3 +119,23 @@ def test_one_line_is_fast_on_printable_text():
     assert [one_line(n) for n in names] == names
     assert time.perf_counter() - t0 < 0.5
     assert one_line("a\u202eb\x9b") == "a\\u202eb\\x9b"
+
+
+def test_the_progress_line_writes_out_a_checkpoint_name(capsys):
+    """`fetch` names the checkpoint of another host in its progress line."""
+    from arcctl.cli.progress_out import progress
+
+    with progress("fetch checkpoint-5" + HOSTILE, unit="B", tty=False) as advance:
+        advance(10)
+    err = capsys.readouterr().err
+    assert "fetch checkpoint-5\\x1b]0;pwned" in err
+    assert_safe(err)
+
+
+@pytest.mark.parametrize("command", [["tail"], ["logs"]])
+def test_the_no_file_yet_line_writes_out_the_run_dir(home, tmp_path, command):
+    run = tmp_path / "run\u202eZ\x9b2J"
+    run.mkdir()
+    res = run_cli(*command, str(run))
+    assert res.returncode == 0 and "run\\u202eZ\\x9b2J" in res.stderr, res.stderr
+    assert_safe(res.stdout + res.stderr)
