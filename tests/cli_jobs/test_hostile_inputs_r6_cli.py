@@ -113,3 +113,16 @@ def test_no_command_has_a_float_option_outside_the_checked_parser():
     checked, unchecked = _float_options()
     assert not unchecked
     assert sorted(" ".join(c[::2]) for c in FLOAT_OPTIONS) == sorted(checked)  # and the list above is complete
+
+
+@pytest.mark.parametrize("what", ["folder", "fifo", "device"])
+def test_submission_validate_names_what_is_there_instead_of_not_found(home, tmp_path, what):
+    """A folder, a named pipe or /dev/zero was 'not found'."""
+    import os
+
+    path = {"folder": tmp_path, "device": "/dev/zero"}.get(what) or tmp_path / "fifo"
+    if what == "fifo":
+        os.mkfifo(path)
+    err = one_line_error(run_cli("submission", "validate", str(path), "-d", "arc1/eval"), str(path))
+    assert "not found" not in err
+    assert ("a folder" if what == "folder" else "not a regular file") in err
