@@ -14,7 +14,7 @@ import typer
 from arcctl.cli.errors import user_errors
 from arcctl.cli.numbers import seconds_option
 from arcctl.cli.resolve import resolve_run
-from arcctl.cli.terminal_text import one_line, shown
+from arcctl.cli.terminal_text import LINE_LIMIT, shown
 
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
@@ -129,12 +129,12 @@ def register(app: typer.Typer) -> None:
                     )
                     ms = (time.monotonic() - t0) * 1000
                     found = " ".join(out.split()) or "no scheduler commands on PATH"
-                    typer.echo(one_line(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}"))
+                    typer.echo(shown(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}", LINE_LIMIT))
                 except RemoteError as e:
                     failed += 1
                     # the message may quote what the server sent (a banner, a refusal): one line,
                     # no escape sequence reaches the terminal
-                    typer.echo(one_line(f"{name:<16} {addr:<28} FAILED  {e}"))
+                    typer.echo(shown(f"{name:<16} {addr:<28} FAILED  {e}", LINE_LIMIT))  # cut: it quotes the name
             pool.close()
             if failed:
                 raise typer.Exit(1)

@@ -126,3 +126,12 @@ def test_submission_validate_names_what_is_there_instead_of_not_found(home, tmp_
     err = one_line_error(run_cli("submission", "validate", str(path), "-d", "arc1/eval"), str(path))
     assert "not found" not in err
     assert ("a folder" if what == "folder" else "not a regular file") in err
+
+
+def test_hosts_cuts_a_line_that_quotes_a_huge_host_name(home):
+    """`hosts` of a 100,000-character name wrote one line of 400 KB (the name, its address and the
+    error quoting it)."""
+    res = run_cli("hosts", "h" * 100_000, "--timeout", "2")
+    assert res.returncode == 1, res.stderr
+    (line,) = res.stdout.splitlines()
+    assert line.startswith("hhhh") and "more characters]" in line and len(line) < 4100
