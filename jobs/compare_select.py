@@ -30,6 +30,11 @@ def sweep_group(spec: Any) -> str | None:
     return group if isinstance(group, str) and group else None
 
 
+def _quoted(pattern: str) -> str:
+    """The pattern as an error quotes it: a pasted 100,000-character one is cut (a toast, a line)."""
+    return repr(pattern) if len(pattern) <= 200 else f"{pattern[:200]!r}… ({len(pattern)} characters)"
+
+
 class SlowRegex(SpecError):
     """A name regex that backtracks for longer than MATCH_BUDGET_S over the names."""
 
@@ -39,7 +44,7 @@ def name_regex(pattern: str, option: str = "--match") -> regex.Pattern[str]:
     try:
         return regex.compile(pattern, regex.IGNORECASE)
     except (regex.error, OverflowError, RecursionError, ValueError) as e:
-        raise SpecError(f"{option} {pattern!r}: not a regular expression ({e})") from None
+        raise SpecError(f"{option} {_quoted(pattern)}: not a regular expression ({e})") from None
 
 
 def name_searcher(rx: regex.Pattern[str], option: str, budget_s: float = MATCH_BUDGET_S) -> Callable[[str], bool]:
@@ -55,7 +60,7 @@ def name_searcher(rx: regex.Pattern[str], option: str, budget_s: float = MATCH_B
             return rx.search(text, timeout=left) is not None
         except TimeoutError:
             raise SlowRegex(
-                f"{option} {rx.pattern!r}: the regex backtracks for more than {budget_s:g} s over the job names "
+                f"{option} {_quoted(rx.pattern)}: the regex backtracks for more than {budget_s:g} s over the job names "
                 "(nested repeats such as (a+)+); write it without them"
             ) from None
 

@@ -50,6 +50,10 @@ def test_the_budget_is_shared_by_all_names():
         for _ in range(1000):
             hit("a" * 22 + "-")
     assert time.monotonic() - t0 < 0.3 + 2.0
+    long = "(a|aa)+$" + "|zzz" * 25_000  # pasted: the error quotes its start
+    with pytest.raises(SlowRegex) as e:
+        name_searcher(name_regex(long), "filter", budget_s=0.3)("a" * 40 + "-")
+    assert len(str(e.value)) < 500 and "(100008 characters)" in str(e.value)
 
 
 def test_ordinary_regexes_still_choose_jobs():
