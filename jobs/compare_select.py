@@ -7,10 +7,15 @@ regex picks their points instead (the names come from one pattern). Shared by th
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Iterable
+import time
+from typing import Any, Callable, Iterable
+
+import regex  # the `re` API with a timeout: a name regex is typed by a person, `(a|aa)+$` freezes `re`
 
 from jobs.errors import SpecError
+
+# All the names one regex is tried on share this many seconds; past it the regex is refused.
+MATCH_BUDGET_S = 1.0
 
 
 def sweep_group(spec: Any) -> str | None:
@@ -25,12 +30,41 @@ def sweep_group(spec: Any) -> str | None:
     return group if isinstance(group, str) and group else None
 
 
-def name_regex(pattern: str, option: str = "--match") -> re.Pattern[str]:
+def _quoted(pattern: str) -> str:
+    """The pattern as an error quotes it: a pasted 100,000-character one is cut (a toast, a line)."""
+    return repr(pattern) if len(pattern) <= 200 else f"{pattern[:200]!r}… ({len(pattern)} characters)"
+
+
+class SlowRegex(SpecError):
+    """A name regex that backtracks for longer than MATCH_BUDGET_S over the names."""
+
+
+def name_regex(pattern: str, option: str = "--match") -> regex.Pattern[str]:
     """The regex (case-insensitive, searched anywhere in the name); a bad one is one SpecError."""
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as e:
-        raise SpecError(f"{option} {pattern!r}: not a regular expression ({e})") from None
+        return regex.compile(pattern, regex.IGNORECASE)
+    except (regex.error, OverflowError, RecursionError, ValueError) as e:
+        raise SpecError(f"{option} {_quoted(pattern)}: not a regular expression ({e})") from None
+
+
+def name_searcher(rx: regex.Pattern[str], option: str, budget_s: float = MATCH_BUDGET_S) -> Callable[[str], bool]:
+    """rx.search as a test on names that shares one time budget from now: a regex that backtracks
+    too long (on one long name or over many) is one SlowRegex, not a frozen console."""
+    deadline = time.monotonic() + budget_s
+
+    def search(text: str) -> bool:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return rx.search(text, timeout=left) is not None
+        except TimeoutError:
+            raise SlowRegex(
+                f"{option} {_quoted(rx.pattern)}: the regex backtracks for more than {budget_s:g} s over the job names "
+                "(nested repeats such as (a+)+); write it without them"
+            ) from None
+
+    return search
 
 
 def select_jobs(jobs: Iterable[Any], match: str | None = None, group: str | None = None) -> list[Any]:
@@ -38,10 +72,8 @@ def select_jobs(jobs: Iterable[Any], match: str | None = None, group: str | None
     `group` (each test only when given), oldest first: the order a sweep was submitted in. None
     chosen is one SpecError that says what there is to choose from."""
     jobs = sorted(jobs, key=lambda j: (j.created, j.id))
-    rx = name_regex(match) if match is not None else None
-    chosen = [
-        j for j in jobs if (rx is None or rx.search(j.name)) and (group is None or sweep_group(j.spec_json) == group)
-    ]
+    hit = name_searcher(name_regex(match), "--match") if match is not None else None
+    chosen = [j for j in jobs if (group is None or sweep_group(j.spec_json) == group) and (hit is None or hit(j.name))]
     if chosen:
         return chosen
     asked = " and ".join(

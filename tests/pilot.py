@@ -11,3 +11,15 @@ async def until(pilot, cond, timeout: float = 30.0, step: float = 0.05) -> None:
             return
         await pilot.pause(step)
     assert cond(), "condition not reached in time"
+
+
+async def open_new_job(pilot, app, field: str = "learning_rate", jobs: int = 2):
+    """`n` on the jobs screen once it lists JOBS rows: the new-job screen, returned when its
+    parameter field FIELD is built (a worker builds the template's fields)."""
+    from arcctl.tui.screens.jobs import JobsScreen
+    from arcctl.tui.screens.new_job import NewJobScreen
+
+    await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count == jobs)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(app.screen, NewJobScreen) and app.screen.query(f"#p-{field}"))
+    return app.screen

@@ -39,6 +39,7 @@ def plot_runs(
 
     from arcctl.cli.errors import UserError
     from arcctl.cli.resolve import resolve_run
+    from arcctl.cli.terminal_text import one_line
     from arcctl.tui.widgets.braille import Picture, legend, render
     from arcctl.tui.widgets.overlay_chart import MARKS_KEY, ROLLBACK_KEY, link_steps, series, vmarks
     from jobs.overlay import overlay
@@ -82,7 +83,7 @@ def plot_runs(
         height,
         series(lines),
         vmarks(marks, width, forks, rollbacks),
-        f"{metric}   {MARKS_KEY}" + (ROLLBACK_KEY if rollbacks else ""),
+        f"{one_line(metric)}   {MARKS_KEY}" + (ROLLBACK_KEY if rollbacks else ""),
     )
     console.print(render(pic), crop=True)
     console.print(legend(pic), crop=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import typer
 
 from arcctl.cli.errors import user_errors
+from arcctl.cli.numbers import seconds_option
+from arcctl.cli.terminal_text import block
 
 
 def register(app: typer.Typer) -> None:
@@ -13,9 +15,7 @@ def register(app: typer.Typer) -> None:
     def doctor_cmd(
         profile: str = typer.Argument(..., help="profile name (see `arcctl templates`) or a .toml file"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
-        timeout: float = typer.Option(
-            30.0, "--timeout", min=0.1, max=3600, help="seconds for each command on the host"
-        ),
+        timeout: float = seconds_option(30.0, "--timeout", 0.1, 3600, "seconds for each command on the host"),
     ) -> None:
         """Check that a profile can run a first job: ssh, scheduler, runs_root, Python + trainer, GPUs, a dry-run submit."""
         with user_errors():
@@ -26,6 +26,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(as_json(checks))
         else:
             for c in checks:
-                typer.echo(c.line())
+                typer.echo(block(c.line()))  # a check quotes what the host answered
         if any(c.ok is False for c in checks):
             raise typer.Exit(1)

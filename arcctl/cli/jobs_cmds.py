@@ -64,12 +64,14 @@ def _age(ts: float | None, now: float) -> str:
 
 
 def _print_spec_and_artifact(i: int, n: int, spec, art) -> None:
-    typer.echo(f"# [{i}/{n}] {spec.name}")
-    typer.echo(f"# run dir: {spec.run_dir}")
-    typer.echo(spec.to_json())
-    where = f" -> {art.filename}" if art.filename else ""
+    # names, parameters and the artifact may hold what a parent's spec.json from another host said
+    # (a fork's or resume's): JSON leaves C1 controls and bidi overrides raw, so the text is written out
+    typer.echo(f"# [{i}/{n}] {shown(spec.name)}")
+    typer.echo(f"# run dir: {shown(spec.run_dir)}")
+    typer.echo(block(spec.to_json(), limit=1_000_000))
+    where = f" -> {shown(art.filename)}" if art.filename else ""
     typer.echo(f"# launch artifact ({art.kind}{where}):")
-    typer.echo(art.text.rstrip("\n"))
+    typer.echo(block(art.text.rstrip("\n"), limit=1_000_000, keep="\t"))
     typer.echo("")
 
 
@@ -211,7 +213,7 @@ def register(app: typer.Typer) -> None:
             def said(jid: str, spec) -> None:
                 launched.append(jid)
                 if not json_out:
-                    typer.echo(jid if quiet else f"{jid}  {spec.name}  {spec.run_dir}")
+                    typer.echo(jid if quiet else f"{jid}  {shown(spec.name)}  {shown(spec.run_dir)}")
 
             try:
                 submit_specs(specs, reg, on_submitted=said, rename_on_conflict=not (name or run_dir))
@@ -323,7 +325,7 @@ def register(app: typer.Typer) -> None:
                     done.append(jid)
                     if not json_out:
                         j = reg.get(jid)
-                        typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {j.name}")
+                        typer.echo(f"{jid}  {j.state if j.terminal else 'cancelling'}  {shown(j.name)}")
             finally:  # the ones cancelled before a bad id are still reported
                 if json_out:
                     _echo_jobs(reg, done)
@@ -360,7 +362,8 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             mem = f"  request_memory {before} -> {spec.resources.memory}" if spec.resources.memory != before else ""
-            typer.echo(f"{jid}  resumed from {ck.checkpoint if ck else 'the start'}  {j.name}{mem}")
+            ck_name = shown(ck.checkpoint) if ck else "the start"
+            typer.echo(f"{jid}  resumed from {ck_name}  {shown(j.name)}{shown(mem)}")
 
     @app.command("fork")
     def fork_cmd(
@@ -398,7 +401,7 @@ def register(app: typer.Typer) -> None:
                     )
                 )
                 return
-            typer.echo(f"{jid}  {j.name}  {j.run_dir}")
+            typer.echo(f"{jid}  {shown(j.name)}  {shown(j.run_dir)}")
 
 
 def _echo_jobs(reg, ids: list[str]) -> None:
@@ -447,14 +450,15 @@ def _show_template(name: str, json_out: bool) -> None:
             )
         )
         return
-    typer.echo(f"{t.name} ({t.kind}, {t.source}: {t.path})\n{block(t.description)}")
-    typer.echo(f"name pattern: {t.name_pattern}")
-    typer.echo(f"resources:    {t.resources}")
+    typer.echo(f"{shown(t.name)} ({t.kind}, {t.source}: {shown(t.path)})\n{block(t.description)}")
+    typer.echo(f"name pattern: {shown(t.name_pattern)}")
+    typer.echo(f"resources:    {shown(t.resources)}")
     w = max(len(r["name"]) for r in rows)
     for r in rows:
         val = json.dumps(r["value"]) if r["source"] != "required" else "<required>"
         mark = "*" if r["source"] == "template" else " "
-        typer.echo(f" {mark}{r['name']:<{w}}  {val:<28} {r['type']}" + (f"  # {r['help']}" if r["help"] else ""))
+        line = f" {mark}{r['name']:<{w}}  {val:<28} {r['type']}" + (f"  # {r['help']}" if r["help"] else "")
+        typer.echo(shown(line))
     typer.echo("(* set by the template; override any with -p NAME=VALUE, sweep with -p NAME=V1,V2)")
 
 
@@ -521,11 +525,11 @@ def _print_table(rows, progress: "_Progresses | None" = None) -> None:
                 state + "*" if reason == "cancelling" else state,
                 "" if code is None else str(code),
                 kind,
-                profile or "",
+                shown(profile or "", 200),
                 _age(created, now),
                 p.step_text() if p and p.step is not None else "",
                 p.eta_text() if p and p.step is not None else "",
-                name,
+                shown(name),  # a fork's name comes from its parent's spec, which another host wrote
             )
         )
     w = [max(len(r[i]) for r in out) for i in range(8)]

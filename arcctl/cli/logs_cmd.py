@@ -16,7 +16,8 @@ import typer
 
 from arcctl.cli.completion import complete_job
 from arcctl.cli.errors import UserError, user_errors
-from arcctl.cli.terminal_text import log_line
+from arcctl.cli.numbers import MAX_FOLLOW_S, seconds_option
+from arcctl.cli.terminal_text import log_line, shown
 
 BLOCK = 64 * 1024
 
@@ -168,9 +169,9 @@ def register(app: typer.Typer) -> None:
         stderr: bool = typer.Option(False, "--stderr", help="stderr.log instead of stdout.log"),
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines"),
         lines: int = typer.Option(50, "-n", "--lines", min=0, help="the last N lines first (0: all)"),
-        poll_s: float = typer.Option(0.5, "--poll", min=0.01, max=3600, help="seconds between reads when following"),
-        max_seconds: Optional[float] = typer.Option(
-            None, "--max-seconds", min=0, help="stop following after this long"
+        poll_s: float = seconds_option(0.5, "--poll", 0.01, 3600, "seconds between reads when following"),
+        max_seconds: Optional[float] = seconds_option(
+            None, "--max-seconds", 0, MAX_FOLLOW_S, "stop following after this long"
         ),
     ) -> None:
         """Print a run's stdout (or stderr) log, local or over SFTP."""
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
                 if fs.exists(path):
                     offset = _print_last_lines(fs, path, lines, typer.echo)
                 elif not follow:
-                    typer.echo(f"(no {name} in {run_dir} yet)", err=True)
+                    typer.echo(f"(no {name} in {shown(run_dir)} yet)", err=True)
                     return
                 if follow:
                     _follow(fs, path, offset, poll_s, max_seconds)

@@ -9,6 +9,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from arcctl.cli.terminal_text import one_line
+
 PLAIN_EVERY_S = 5.0
 
 
@@ -28,6 +30,7 @@ def progress(
 ) -> Iterator[Callable[[float], None]]:
     """`with progress("fetch checkpoint-200", unit="B") as advance: advance(nbytes)`."""
     tty = sys.stderr.isatty() if tty is None else tty
+    what = one_line(what)  # names a checkpoint of another host
     done = 0.0
     if tty:
         from rich.console import Console
@@ -41,7 +44,7 @@ def progress(
             TransferSpeedColumn,
         )
 
-        cols = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
+        cols = [TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn()]
         cols += [DownloadColumn(), TransferSpeedColumn()] if unit == "B" else [TextColumn("{task.completed:g} " + unit)]
         cols.append(TimeRemainingColumn())
         with Progress(*cols, console=Console(stderr=True), transient=False) as bar:

@@ -13,6 +13,7 @@ import typer
 from arcctl.cli.local_runs import local_path
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.progress_out import progress
+from arcctl.cli.terminal_text import shown
 
 
 def _predictions(path: Path) -> Iterator[dict[str, Any]]:
@@ -86,5 +87,6 @@ def register(app: typer.Typer) -> None:
             refine.write(out, doc)
             tasks = len({r.task_id for r in doc.records})
             typer.echo(
-                f"{out}: {len(doc.records)} records for {tasks} tasks of {doc.dataset} from {len(runs)} eval run(s)"
+                f"{shown(out)}: {len(doc.records)} records for {tasks} tasks of {shown(doc.dataset)} "
+                f"from {len(runs)} eval run(s)"
             )

@@ -12,8 +12,9 @@ from typing import List, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
+from arcctl.cli.numbers import seconds_option
 from arcctl.cli.resolve import resolve_run
-from arcctl.cli.terminal_text import one_line
+from arcctl.cli.terminal_text import LINE_LIMIT, shown
 
 
 def _copy_checkpoint(src: str, target: Path, advance) -> int:
@@ -85,7 +86,7 @@ def register(app: typer.Typer) -> None:
                 else:
                     nbytes = _copy_checkpoint(ck.path, target, advance)
             src = f"{host}:{ck.path}" if host else ck.path
-            typer.echo(f"{src} -> {target}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
+            typer.echo(f"{shown(src)} -> {shown(target)}  ({nbytes / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s)")
 
     @app.command("hosts")
     def hosts_cmd(
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
         trust: Optional[str] = typer.Option(
             None, "--trust", metavar="SHA256:…", help="add HOST's key to known_hosts if it has this fingerprint"
         ),
-        timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600, help="seconds to wait for each host"),
+        timeout: float = seconds_option(10.0, "--timeout", 0.1, 3600, "seconds to wait for each host"),
     ) -> None:
         """Check ssh connectivity and host keys; show which schedulers each host has."""
         with user_errors():
@@ -128,12 +129,12 @@ def register(app: typer.Typer) -> None:
                     )
                     ms = (time.monotonic() - t0) * 1000
                     found = " ".join(out.split()) or "no scheduler commands on PATH"
-                    typer.echo(one_line(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}"))
+                    typer.echo(shown(f"{name:<16} {addr:<28} ok  {ms:5.0f} ms  {found}", LINE_LIMIT))
                 except RemoteError as e:
                     failed += 1
                     # the message may quote what the server sent (a banner, a refusal): one line,
                     # no escape sequence reaches the terminal
-                    typer.echo(one_line(f"{name:<16} {addr:<28} FAILED  {e}"))
+                    typer.echo(shown(f"{name:<16} {addr:<28} FAILED  {e}", LINE_LIMIT))  # cut: it quotes the name
             pool.close()
             if failed:
                 raise typer.Exit(1)

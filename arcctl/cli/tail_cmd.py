@@ -11,6 +11,7 @@ from typing import Any, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
+from arcctl.cli.numbers import MAX_FOLLOW_S, seconds_option
 from arcctl.cli.resolve import resolve_run
 from arcctl.cli.terminal_text import one_line, shown
 from jobs.her_report import checked_metric
@@ -137,9 +138,9 @@ def register(app: typer.Typer) -> None:
         lines: int = typer.Option(20, "-n", "--lines", min=0, help="show the last N records first (0: all)"),
         json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
         all_metrics: bool = typer.Option(False, "--all", help="every metric, not just the key ones"),
-        poll_s: float = typer.Option(0.5, "--poll", min=0.01, max=3600, help="seconds between reads when following"),
-        max_seconds: Optional[float] = typer.Option(
-            None, "--max-seconds", min=0, help="stop following after this long"
+        poll_s: float = seconds_option(0.5, "--poll", 0.01, 3600, "seconds between reads when following"),
+        max_seconds: Optional[float] = seconds_option(
+            None, "--max-seconds", 0, MAX_FOLLOW_S, "stop following after this long"
         ),
     ) -> None:
         """Print the newest metrics / completions / events of a run."""
@@ -168,7 +169,7 @@ def register(app: typer.Typer) -> None:
 
             emit(first)
             if not first and not follow and not fs.exists(tail.path):
-                typer.echo(f"(no {fname} in {run_dir} yet)", err=True)
+                typer.echo(f"(no {fname} in {shown(run_dir)} yet)", err=True)
             if not first and target.host is None and os.path.isdir(tail.path):
                 raise SpecError(f"{tail.path}: a folder, not the run's {fname} file")
             if follow:

@@ -18,6 +18,7 @@ import typer
 
 from arcctl.cli.completion import complete_job
 from arcctl.cli.errors import UserError, user_errors
+from arcctl.cli.terminal_text import shown
 
 
 def _command_line(cmd: list[str], host: str | None) -> str:
@@ -53,20 +54,23 @@ def register(app: typer.Typer) -> None:
                         f"{run}: no W&B run in {target.run_dir} (it runs with wandb = false, or has not started yet)"
                     )
                 typer.echo(
-                    f"{run}: W&B run {', '.join(r.id for r in records)} has no offline data in "
-                    f"{target.run_dir}: it logged online (or W&B was disabled), nothing to sync"
+                    shown(
+                        f"{run}: W&B run {', '.join(r.id for r in records)} has no offline data in "
+                        f"{target.run_dir}: it logged online (or W&B was disabled), nothing to sync",
+                        4000,
+                    )
                 )
                 return
             cmd = wandb_files.sync_command(offline, dry_run=dry_run)
             if print_only or target.host is not None or importlib.util.find_spec("wandb") is None:
-                typer.echo(_command_line(cmd, target.host))
+                typer.echo(shown(_command_line(cmd, target.host), 100_000))
                 if not print_only and target.host is None:
                     typer.echo(
                         "(wandb is not installed here: pip install 'arcctl[wandb]', or run the command where it is)",
                         err=True,
                     )
                 return
-            typer.echo(f"running: {_command_line(cmd, None)}", err=True)
+            typer.echo(shown(f"running: {_command_line(cmd, None)}", 100_000), err=True)
             # the wandb of this interpreter, whatever PATH holds
             code = subprocess.call([sys.executable, "-m", "wandb", *cmd[1:]])
             if code:

@@ -482,10 +482,7 @@ def test_glued_line_search_is_bounded(tmp_path):
 @pytest.mark.parametrize(
     "args",
     [
-        ["tail", "x", "--poll", "-1"],
-        ["tail", "x", "--poll", "0"],
         ["tail", "x", "-n", "-1"],
-        ["tail", "x", "--max-seconds", "-5"],
         ["ls", "-n", "-1"],
         ["render", "fake", "--max-points", "0"],
     ],
@@ -494,6 +491,18 @@ def test_out_of_range_arguments_are_refused(home, args):
     res = run_cli(*args)
     assert res.returncode == 2 and "Invalid value" in res.stderr, (res.returncode, res.stderr)
     _no_traceback(res)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["tail", "x", "--poll", "-1"], "--poll '-1': must be from 0.01 s"),
+        (["tail", "x", "--poll", "0"], "--poll '0': must be from 0.01 s"),
+        (["tail", "x", "--max-seconds", "-5"], "--max-seconds '-5': must be from 0 s"),
+    ],
+)
+def test_out_of_range_seconds_are_one_line(home, args, needle):
+    one_line_error(run_cli(*args), needle)
 
 
 def test_health_exit_codes(home, tmp_path):

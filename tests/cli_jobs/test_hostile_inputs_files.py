@@ -252,4 +252,4 @@ def test_log_lines_keep_their_colours_and_tabs():
     from arcctl.cli.terminal_text import log_line
 
     line = f"\x1b[32mok\x1b[0m\t50%{TITLE}\x1b[2J\x9b2J|##|"
-    assert log_line(line) == "\x1b[32mok\x1b[0m\t50%\\x9b2J|##|"
+    assert log_line(line) == "\x1b[32mok\x1b[0m\t50%\\x9b2J|##|\x1b[0m"  # a coloured line ends reset

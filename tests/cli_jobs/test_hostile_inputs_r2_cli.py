@@ -18,9 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.mark.parametrize("cmd", [["doctor", "local"], ["hosts", "127.0.0.1"]])
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
 def test_timeouts_must_be_a_sensible_number_of_seconds(home, cmd, value):
-    res = run_cli(*cmd, "--timeout", value)
-    assert res.returncode == 2 and "Invalid value for '--timeout'" in res.stderr, (res.returncode, res.stderr)
-    assert "Traceback" not in res.stderr + res.stdout
+    one_line_error(run_cli(*cmd, "--timeout", value), f"--timeout '{value}'")
 
 
 def test_ls_state_typo_is_named(home):

@@ -9,8 +9,8 @@ import pytest
 from textual.widgets import Input, Static
 
 from arcctl.tui.screens.new_job import NewJobScreen
-from tests.tui.pilot import until
-from tests.tui.test_screens import SIZE, app_for, names
+from tests.pilot import open_new_job, until
+from tests.tui.test_screens import SIZE, app_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -21,10 +21,7 @@ HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[bold red]x", "\x1b]0;t\x07[/b]"]
 async def test_a_parameter_value_with_markup_is_shown_literally_in_its_error(registry, value):
     app = app_for(registry)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(names(app)) == 2)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, NewJobScreen) and app.screen.query("#p-learning_rate"))
-        scr = app.screen
+        scr = await open_new_job(pilot, app)
         scr.query_one("#p-learning_rate", Input).value = value
         err = scr.query_one("#err-learning_rate", Static)
         shown = value.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
@@ -40,10 +37,7 @@ async def test_a_submit_error_quoting_markup_is_shown_literally(registry, value)
     raised by the submit, in a worker, and shown as a notification."""
     app = app_for(registry)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(names(app)) == 2)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, NewJobScreen) and app.screen.query("#p-dataset"))
-        scr = app.screen
+        scr = await open_new_job(pilot, app, "dataset")
         scr.query_one("#p-model_path", Input).value = "models/tiny"
         scr.query_one("#p-dataset", Input).value = f"/nonexistent/{value}"
         await pilot.pause(0.3)

@@ -18,6 +18,7 @@ from arcctl.tui.screens.jobs import JobsScreen
 from arcctl.tui.screens.new_job import NewJobScreen
 from arcctl.tui.screens.run import RunScreen
 from arcctl.tui.widgets.charts import MetricChart
+from tests.pilot import open_new_job
 from tests.tui.pilot import until
 
 
@@ -164,10 +165,7 @@ async def test_fork_form_rejects_bad_value_inline(registry):
 async def test_new_job_validation_errors_and_sweep_preview(registry):
     app = app_for(registry)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(names(app)) == 2)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, NewJobScreen) and app.screen.query("#p-learning_rate"))
-        scr = app.screen
+        scr = await open_new_job(pilot, app)
         lr = scr.query_one("#p-learning_rate", Input)
         lr.value = "abc"
         await until(pilot, lambda: "learning_rate" in str(scr.query_one("#err-learning_rate", Static).render()))

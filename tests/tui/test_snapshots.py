@@ -247,3 +247,22 @@ def test_palette_on_the_run_screen(snap_compare, in_fixtures):
         await settle(pilot, lambda: True)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_compare_help_names_the_dimmed_rolled_back_rows(snap_compare, in_fixtures):
+    """`?` on the compare screen: what the dimmed lines marked `(rolled back)` are, beside the keys."""
+    from arcctl.tui.screens.compare import CompareScreen
+    from arcctl.tui.screens.help import HelpScreen
+
+    app = make_app()
+
+    async def ready(pilot):
+        await settle(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
+        app.push_screen(CompareScreen([RunView("runs/healthy"), RunView("runs/collapsing")]))
+        await settle(pilot, lambda: comparing_two(app) and getattr(app.screen, "_eval_status", None) is not None)
+        await app.workers.wait_for_complete()
+        await settle(pilot, lambda: overlay_drawn(app, [50.0, 70.0]))
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)

@@ -35,7 +35,9 @@ class CompareScreen(SubScreen):
     HELP_TITLE = "Compare"
     HELP_TEXT = (
         "Top: one metric of every run on shared axes; a fork is drawn through its parent's rows\n"
-        "up to the fork step, a run the guard rolled back on through its rollback children.\n"
+        "up to the fork step, a run the guard rolled back on through its rollback children.\n\n"
+        "Dimmed lines in a run's colour, '(rolled back)' in the legend: the rows it wrote after the\n"
+        "checkpoint the guard went back to (the collapse), drawn beside the chain, not on it.\n\n"
         "Markers: checkpoints (gray), alerts (yellow/orange/red), forks (cyan), rollbacks (magenta).\n"
         "Legends name the parameters that differ. Middle: latest value of each metric per run\n"
         "(best of each row bold). Bottom: eval metrics per run/checkpoint and pass@k curves."

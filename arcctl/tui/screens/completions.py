@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from arcctl.cli.terminal_text import one_line
+from arcctl.cli.terminal_text import one_line, shown
 from arcctl.tui.shown_text import lines, plain
 from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.widgets.arc_grid import PairsView
@@ -29,6 +29,12 @@ FILTER_HELP = (
     "filter words (combine them): trunc · err · err:Syntax · best · worst · r>=0.5 · r<=0.1 · "
     "task:007bb · step:120 · any other text is searched in the completion"
 )
+
+
+def step_number(text: str) -> int | None:
+    """A step typed by a person, or None: ASCII digits only, at most 18 (`²` and `٣` pass
+    str.isdigit, and int() refused the one and past 4300 digits any: the screen crashed)."""
+    return int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else None
 
 
 def parse_filter(expr: str) -> CompletionFilter:
@@ -53,8 +59,8 @@ def parse_filter(expr: str) -> CompletionFilter:
                 f.reward_max = val
         elif low.startswith("task:"):
             f.task = tok.split(":", 1)[1]
-        elif low.startswith("step:") and tok[5:].lstrip("-").isdigit():
-            f.step = int(tok[5:])
+        elif low.startswith("step:") and step_number(tok[5:]) is not None:
+            f.step = step_number(tok[5:])
         else:
             words.append(tok)
     f.text = " ".join(words) or None
@@ -96,7 +102,7 @@ def header(c: Completion) -> Text:
 
 class CompletionsScreen(ArcScreen):
     HELP_TITLE = "Completions"
-    HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n" + FILTER_HELP
+    HELP_TEXT = "Completions sampled by the trainer, one page at a time.\n\n" + FILTER_HELP
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("slash", "filter", "filter", key_display="/"),
@@ -303,7 +309,10 @@ class CompletionsScreen(ArcScreen):
             self._goto = False
             words = [w for w in self.expr.split() if not w.lower().startswith("step:")]
             val = event.value.strip()
-            self.apply_expr(" ".join(words + ([f"step:{val}"] if val.lstrip("-").isdigit() else [])))
+            if val and step_number(val) is None:
+                self.notify(f"go to step: {shown(val, 40)} is not a step number", severity="warning", markup=False)
+                return
+            self.apply_expr(" ".join(words + ([f"step:{val}"] if val else [])))
         else:
             self.apply_expr(event.value)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import work
@@ -15,6 +14,12 @@ from textual.widgets import DataTable, Input, Static
 from arcctl.tui.shown_text import plain
 from arcctl.tui.screens.base import ArcScreen, row_table
 from arcctl.tui.data import JobRow
+from jobs.compare_select import SlowRegex, name_regex, name_searcher
+from jobs.errors import SpecError
+
+# One render of the table gives the filter regex this long over all rows (the screen redraws every
+# few seconds: a slower regex is matched as plain text from then on, with a notice).
+FILTER_BUDGET_S = 0.5
 
 COLUMNS = [
     ("", "mark"),
@@ -88,6 +93,7 @@ class JobsScreen(ArcScreen):
         self.rows: list[JobRow] = []
         self.marked: set[str] = set()
         self.filter = ""
+        self.slow_filter = ""  # a filter whose regex took too long: matched as text
         self.sort_key = "name"
         self.sort_reverse = False
 
@@ -141,7 +147,7 @@ class JobsScreen(ArcScreen):
         self._render_table()
 
     def visible(self) -> list[JobRow]:
-        rows = [r for r in self.rows if not self.filter or matches(self.filter, r.text())]
+        rows = self._filtered(self.rows)
         key = self.sort_key
 
         def k(r: JobRow) -> Any:
@@ -149,6 +155,18 @@ class JobsScreen(ArcScreen):
             return (v is None, v if v is not None else 0)
 
         return sorted(rows, key=k, reverse=self.sort_reverse)
+
+    def _filtered(self, rows: list[JobRow]) -> list[JobRow]:
+        if not self.filter:
+            return rows
+        try:
+            test = row_filter(self.filter, as_text=self.filter == self.slow_filter)
+            return [r for r in rows if test(r.text())]
+        except SlowRegex as e:
+            self.slow_filter = self.filter
+            self.notify(f"{e}; matched as plain text instead", severity="warning", markup=False)
+            test = row_filter(self.filter, as_text=True)
+            return [r for r in rows if test(r.text())]
 
     def _render_table(self) -> None:
         table = self.query_one("#jobs", DataTable)
@@ -178,7 +196,7 @@ class JobsScreen(ArcScreen):
         shown = table.row_count
         status = f"{shown}/{len(self.rows)} jobs  sort: {self.sort_key}{' desc' if self.sort_reverse else ''}"
         if self.filter:
-            status += f"  filter: {self.filter}"
+            status += f"  filter: {self.filter}" + (" (as text)" if self.filter == self.slow_filter else "")
         if self.marked:
             status += f"  selected: {len(self.marked)}"
         if self.app.source.error:
@@ -331,13 +349,24 @@ class JobsScreen(ArcScreen):
         self.app.push_screen(NewJobScreen())
 
 
-def matches(pattern: str, text: str) -> bool:
-    """The jobs-table filter: a regex (case-insensitive); a leading `!` inverts it. A bad regex
-    falls back to a plain substring match rather than failing."""
+def row_filter(pattern: str, as_text: bool = False) -> Callable[[str], bool]:
+    """The jobs-table filter as a test on a row's text: a regex (case-insensitive); a leading `!`
+    inverts it. A bad regex (or AS_TEXT) is a plain substring match rather than a failure; a regex
+    that backtracks past FILTER_BUDGET_S over the rows raises SlowRegex."""
     invert = pattern.startswith("!")
     pat = pattern[1:] if invert else pattern
-    try:
-        hit = re.search(pat, text, re.IGNORECASE) is not None
-    except re.error:
-        hit = pat.lower() in text.lower()
-    return hit != invert
+    test: Callable[[str], bool] | None = None
+    if not as_text:
+        try:
+            test = name_searcher(name_regex(pat, "filter"), "filter", FILTER_BUDGET_S)
+        except SpecError:
+            pass
+    if test is None:
+        low = pat.lower()
+        test = lambda text: low in text.lower()  # noqa: E731
+    return lambda text: test(text) != invert
+
+
+def matches(pattern: str, text: str) -> bool:
+    """One row's text against the filter (row_filter)."""
+    return row_filter(pattern)(text)
