@@ -29,6 +29,7 @@ import paramiko
 from jobs.errors import RemoteError
 from jobs.ssh_channel import NoAnswer, open_sftp, request
 from jobs.ssh_output import after_mark, marked
+from jobs.ssh_proxy import Proxy, raise_if_proxy_failed
 from jobs.ssh_answers import _ANSWERS, MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge  # noqa: F401 (re-exported)
 from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
 
@@ -211,7 +212,7 @@ class SSHPool:
                 raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {_why(e)}") from None
         if cfg.proxy_command:
             try:
-                return paramiko.ProxyCommand(cfg.proxy_command)
+                return Proxy(cfg.proxy_command, cfg.label)
             except _SSH_ERRORS as e:
                 raise RemoteError(f"ProxyCommand of {cfg.label} ({cfg.proxy_command}) failed: {_why(e)}") from None
         try:
@@ -278,9 +279,11 @@ class SSHPool:
             tried = ", ".join(keys) or "ssh-agent / default keys"
             raise RemoteError(f"permission denied for {cfg.label} (tried {tried}): {_why(e)}") from None
         except (socket.timeout, TimeoutError):
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             raise RemoteError(f"cannot reach {cfg.label}: timed out after {timeout:g} s") from None
         except paramiko.SSHException as e:
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             if "No authentication methods" in str(e):
                 raise RemoteError(
@@ -294,6 +297,7 @@ class SSHPool:
                 ) from None
             raise RemoteError(f"ssh to {cfg.label} failed: {_why(e)}") from None
         except _SSH_ERRORS as e:
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             raise RemoteError(f"cannot reach {cfg.label}: {_why(e)}") from None
         if cfg.server_alive_interval > 0:
