@@ -103,7 +103,8 @@ def judge(res: CmdResult, py: str, where: str, n_setup: int, minimum: tuple[str,
                 f"{_shown(info['python'])} on {where} is Python {_shown(info['version'], 40)}; "
                 f"the trainer needs Python {minimum[0]}"
             )
-        return info, None
+        # its words go into one ✓/✗ line: a multi-line import error or an escape sequence stays out
+        return {k: _shown(v, 300) if isinstance(v, str) else v for k, v in info.items()}, None
     err = res.stderr.strip().splitlines()
     if _SET_UP not in res.stdout:  # a setup line failed (or the shell never ran)
         return None, f"`{py}` on {where}{after}: {_shown(err[-1]) if err else 'no output'} (exit {res.rc})"

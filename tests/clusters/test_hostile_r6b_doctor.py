@@ -119,3 +119,14 @@ def test_the_minimum_is_pyprojects_requires_python():
     assert min_python()[0] == spec
     major, minor = spec.removeprefix(">=").split(".")[:2]
     assert min_python()[1] == (int(major), int(minor))
+
+
+def test_what_the_python_says_stays_on_one_line(slurm, sshd, ssh_config, tmp_path):
+    """An import error of several lines with an escape sequence (a hostile or broken trainer)
+    came out as several lines, the escape reaching the terminal."""
+    answer = {"python": "/x/python", "version": "3.12.1", "error": "ImportError: one\ntwo \u001b[2J three"}
+    (tmp_path / "answer.json").write_text(json.dumps(answer) + "\n")
+    py = _script(tmp_path / "python", f"#!/bin/sh\ncat {tmp_path / 'answer.json'}\n")
+    rc, check, line = _doctor(tmp_path, slurm, ssh_config, f'python = "{py}"')
+    assert check["detail"] == "/x/python on testhost cannot import the trainer: ImportError: one two ?[2J three", check
+    assert "\x1b" not in line
