@@ -22,31 +22,14 @@ from typing import TYPE_CHECKING
 from jobs.backends.base import BackendError
 from jobs.backends.environment import python_option, setup_block, setup_lines
 from jobs.backends.units import human_memory, memory_mb
+from jobs.doctor_python import judge, min_python
+from jobs.doctor_python import script as probe_script
 from jobs.errors import JobsError
 from jobs.scheduler_shell import CmdResult, Shell, make_shell
 
 if TYPE_CHECKING:
     from jobs.templates import Profile
 
-# versions from the installed distributions (importing torch takes seconds and is not needed to
-# know what is installed); the trainer package itself is imported; the GPUs that environment sees,
-# through NVML (nvidia-ml-py, a dependency of arcctl)
-PROBE = (
-    "import json, sys, importlib.util, importlib.metadata as md\n"
-    "out = {'python': sys.executable, 'version': sys.version.split()[0]}\n"
-    "try:\n    import trainer; out['trainer'] = trainer.__file__\n"
-    "except Exception as e:\n    out['error'] = f'{type(e).__name__}: {e}'\n"
-    "for m in ('torch', 'transformers', 'trl', 'peft'):\n"
-    "    try:\n        out[m] = md.version(m) if importlib.util.find_spec(m) else None\n"
-    "    except Exception:\n        out[m] = None\n"
-    "try:\n    import pynvml; pynvml.nvmlInit()\n"
-    "    txt = lambda v: v.decode() if isinstance(v, bytes) else str(v)\n"
-    "    hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]\n"
-    "    out['gpus'] = [[txt(pynvml.nvmlDeviceGetName(h)), pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20] for h in hs]\n"
-    "    out['driver'] = txt(pynvml.nvmlSystemGetDriverVersion())\n"
-    "except Exception as e:\n    out['nvml'] = f'{type(e).__name__}: {e}'\n"
-    "print(json.dumps(out))\n"
-)
 MIN_FREE_MB = 20 * 1024  # checkpoints of a 8B LoRA run fill a few GB each; below this, say so
 
 
@@ -230,25 +213,22 @@ class Doctor:
         py = python_option(self.opts, where)
         if not py:
             py = "python" if (setup or self.host) else sys.executable
-        word = '"$HOME"/' + shlex.quote(py[2:]) if py.startswith("~/") else shlex.quote(py)
-        script = "\n".join([*setup_block(setup), f"{word} -c {shlex.quote(PROBE)}"])
-        res = self.sh(script)
+        minimum = min_python()
+        res = self.sh(probe_script(setup_block(setup), py, minimum[1]))
+        info, problem = judge(res, py, self.where, len(setup), minimum)
         fix = (
-            f'set python = "/path/to/venv/bin/python" or setup = ["source ~/venvs/arc/bin/activate"] '
-            f"in [options] of {self.p.path}"
+            f'set python = "/path/to/venv/bin/python" (Python {minimum[0]}) or '
+            f'setup = ["source ~/venvs/arc/bin/activate"] in [options] of {self.p.path}'
         )
-        try:
-            info = json.loads(res.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            err = (res.stderr.strip() or res.stdout.strip() or f"exit {res.rc}").splitlines()[-1]
-            self.add("python", False, f"`{py}` (after {len(setup)} setup line(s)) on {self.where}: {err}", fix)
+        if info is None:
+            self.add("python", False, problem or "", fix)
             return
-        self.probe = info if isinstance(info, dict) else {}
+        self.probe = info
         if "error" in info:
             self.add(
                 "python",
                 False,
-                f"{info['python']} cannot import the trainer: {info['error']}",
+                f"{info['python']} on {self.where} cannot import the trainer: {info['error']}",
                 fix + " (and install arcctl[train] into that environment)",
             )
             return

@@ -13,6 +13,8 @@ import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 from paramiko.message import Message
 
+from jobs.ssh_output import after_mark, marked
+
 
 class NoAnswer(Exception):
     """The server did not answer a channel request in time (the connection is unusable)."""
@@ -20,6 +22,10 @@ class NoAnswer(Exception):
     def __init__(self, what: str, seconds: float):
         super().__init__(f"no answer to the {what} request within {round(seconds, 1):g} s")
         self.what, self.seconds = what, seconds
+
+
+class NotSFTP(paramiko.SSHException):
+    """The server's first answer on the SFTP channel was no SFTP packet (a login that prints)."""
 
 
 def request(chan: paramiko.Channel, kind: str, arg: str, seconds: float) -> None:
@@ -56,7 +62,7 @@ def open_sftp(transport: paramiko.Transport, seconds: float, read_timeout: float
         except (paramiko.SSHException, paramiko.sftp.SFTPError, EOFError) as e:
             # what the server sent first was no SFTP packet: OpenSSH's sftp says "Received message
             # too long" for it, paramiko "Garbage packet received"
-            raise paramiko.SSHException(  # noqa: B904 - paramiko's text is in the message
+            raise NotSFTP(  # noqa: B904 - paramiko's text is in the message
                 f"the SFTP server's first answer is not SFTP ({e or type(e).__name__}); a login script "
                 "there that prints to stdout (an echo in ~/.bashrc) breaks SFTP: print only in interactive shells"
             ) from None
@@ -65,3 +71,54 @@ def open_sftp(transport: paramiko.Transport, seconds: float, read_timeout: float
     except BaseException:
         chan.close()
         raise
+
+
+class TooMuchOutput(Exception):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def run_channel(
+    chan: paramiko.Channel, command: str, input: str | None, timeout: float | None, answer_s: float, limit: int
+) -> tuple[int, bytes, str]:
+    """COMMAND on CHAN (an open session): (rc, stdout past the login's text, stderr); more than
+    LIMIT bytes of output raises TooMuchOutput, no answer to the request NoAnswer."""
+    timeout = 24 * 3600.0 if timeout is None else timeout
+    end = time.monotonic() + timeout
+    # paramiko's exec_command waited for the server's answer forever
+    request(chan, "exec", marked(command), min(timeout, answer_s))
+    if input:
+        chan.settimeout(max(0.1, end - time.monotonic()))  # a server that never reads it
+        try:
+            chan.sendall(input.encode())
+        except socket.timeout:
+            raise NoAnswer("exec (its input)", timeout) from None
+    chan.shutdown_write()
+    out, err = bytearray(), bytearray()
+    while True:
+        busy = False
+        if chan.recv_ready():
+            out += chan.recv(65536)
+            busy = True
+        if chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+            busy = True
+        # checked on every pass: a command that prints without end (a broken squeue) piled its
+        # output up in memory for its whole timeout, and the clock was read only when no output
+        # was waiting (a sender faster than this loop would have kept it from ever timing out)
+        if len(out) + len(err) > limit:
+            chan.close()
+            raise TooMuchOutput(limit)
+        if time.monotonic() > end:
+            chan.close()
+            return 124, after_mark(out), f"timed out after {timeout} s"
+        if not busy:
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                break
+            if chan.closed and not chan.exit_status_ready():
+                raise EOFError("channel closed before the command finished")
+            time.sleep(0.002)
+    rc = chan.recv_exit_status()
+    chan.close()
+    return rc, after_mark(out), err.decode(errors="replace")

@@ -19,7 +19,6 @@ import shlex
 import socket
 import stat
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,8 +26,8 @@ from typing import Any, Callable, Iterator
 import paramiko
 
 from jobs.errors import RemoteError
-from jobs.ssh_channel import NoAnswer, open_sftp, request
-from jobs.ssh_output import after_mark, marked
+from jobs.ssh_channel import NoAnswer, NotSFTP, TooMuchOutput, open_sftp, run_channel
+from jobs.ssh_proxy import Proxy, raise_if_proxy_failed
 from jobs.ssh_answers import _ANSWERS, MAX_LINKS, MAX_TEXT, LinkLoop, NotRegularFile, TooLarge  # noqa: F401 (re-exported)
 from jobs.known_hosts import fingerprint, load_known_hosts, scan_host_key, trust_host  # noqa: F401 (re-exported)
 
@@ -126,6 +125,7 @@ class SSHPool:
         # Idle SFTP sessions per host. Each thread leases its own (one channel each over the one
         # connection), so a long read in one worker never holds up another's small reads.
         self._sftp_idle: dict[str, list[paramiko.SFTPClient]] = {}
+        self._no_sftp: set[str] = set()  # hosts whose login prints: files through exec instead
         self._sftp_busy: dict[str, int] = {}
         self._lock = threading.RLock()
         self._sftp_free = threading.Condition(self._lock)
@@ -211,7 +211,7 @@ class SSHPool:
                 raise RemoteError(f"cannot reach {cfg.label} through ProxyJump {last}: {_why(e)}") from None
         if cfg.proxy_command:
             try:
-                return paramiko.ProxyCommand(cfg.proxy_command)
+                return Proxy(cfg.proxy_command, cfg.label)
             except _SSH_ERRORS as e:
                 raise RemoteError(f"ProxyCommand of {cfg.label} ({cfg.proxy_command}) failed: {_why(e)}") from None
         try:
@@ -278,9 +278,11 @@ class SSHPool:
             tried = ", ".join(keys) or "ssh-agent / default keys"
             raise RemoteError(f"permission denied for {cfg.label} (tried {tried}): {_why(e)}") from None
         except (socket.timeout, TimeoutError):
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             raise RemoteError(f"cannot reach {cfg.label}: timed out after {timeout:g} s") from None
         except paramiko.SSHException as e:
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             if "No authentication methods" in str(e):
                 raise RemoteError(
@@ -294,6 +296,7 @@ class SSHPool:
                 ) from None
             raise RemoteError(f"ssh to {cfg.label} failed: {_why(e)}") from None
         except _SSH_ERRORS as e:
+            raise_if_proxy_failed(sock, timeout, client)
             client.close()
             raise RemoteError(f"cannot reach {cfg.label}: {_why(e)}") from None
         if cfg.server_alive_interval > 0:
@@ -322,8 +325,15 @@ class SSHPool:
     ) -> tuple[int, str, str]:
         """Run one shell line; returns (rc, stdout, stderr). Retried once on a fresh connection only
         when the channel could not be opened (so a command never runs twice)."""
+        rc, out, err = self.exec_bytes(alias, command, input=input, timeout=timeout)
+        return rc, out.decode(errors="replace"), err
+
+    def exec_bytes(
+        self, alias: str, command: str, input: str | None = None, timeout: float | None = 120
+    ) -> tuple[int, bytes, str]:
+        """exec, with stdout as the bytes printed."""
         if self.transport(alias) == "openssh":
-            return self.openssh().exec(alias, command, input=input, timeout=timeout)
+            return self.openssh().exec_bytes(alias, command, input=input, timeout=timeout)
         for attempt in (0, 1):
             client = self.client(alias)
             try:
@@ -334,11 +344,13 @@ class SSHPool:
                     raise RemoteError(f"lost the connection to {alias} and could not re-open it") from None
                 continue
             try:
-                return self._run_channel(chan, command, input, timeout, self._answer_s.get(alias, self.connect_timeout))
+                return run_channel(
+                    chan, command, input, timeout, self._answer_s.get(alias, self.connect_timeout), MAX_OUTPUT
+                )
             except NoAnswer as e:  # a server that stopped answering: this connection is no use
                 self.drop(alias)
-                return 124, "", f"{alias} took the login, then gave {e}"
-            except _TooMuchOutput as e:
+                return 124, b"", f"{alias} took the login, then gave {e}"
+            except TooMuchOutput as e:
                 raise RemoteError(
                     f"`{command[:80]}` on {alias} printed more than {e.limit // 2**20} MB; stopped it"
                 ) from None
@@ -346,49 +358,6 @@ class SSHPool:
                 self.drop(alias)
                 raise RemoteError(f"connection to {alias} dropped while running `{command[:80]}`: {_why(e)}") from None
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _run_channel(
-        chan: paramiko.Channel, command: str, input: str | None, timeout: float | None, answer_s: float
-    ) -> tuple[int, str, str]:
-        timeout = 24 * 3600.0 if timeout is None else timeout
-        end = time.monotonic() + timeout
-        # paramiko's exec_command waited for the server's answer forever
-        request(chan, "exec", marked(command), min(timeout, answer_s))
-        if input:
-            chan.settimeout(max(0.1, end - time.monotonic()))  # a server that never reads it
-            try:
-                chan.sendall(input.encode())
-            except socket.timeout:
-                raise NoAnswer("exec (its input)", timeout) from None
-        chan.shutdown_write()
-        out, err = bytearray(), bytearray()
-        while True:
-            busy = False
-            if chan.recv_ready():
-                out += chan.recv(65536)
-                busy = True
-            if chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
-                busy = True
-            # checked on every pass: a command that prints without end (a broken squeue) piled its
-            # output up in memory for its whole timeout, and the clock was read only when no output
-            # was waiting (a sender faster than this loop would have kept it from ever timing out)
-            if len(out) + len(err) > MAX_OUTPUT:
-                chan.close()
-                raise _TooMuchOutput(MAX_OUTPUT)
-            if time.monotonic() > end:
-                chan.close()
-                return 124, after_mark(out).decode(errors="replace"), f"timed out after {timeout} s"
-            if not busy:
-                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    break
-                if chan.closed and not chan.exit_status_ready():
-                    raise EOFError("channel closed before the command finished")
-                time.sleep(0.002)
-        rc = chan.recv_exit_status()
-        chan.close()
-        return rc, after_mark(out).decode(errors="replace"), err.decode(errors="replace")
 
     # ---------------------------------------------------------------- sftp
     SFTP_SESSIONS = 6  # per host, below sshd's default MaxSessions (10) next to exec channels
@@ -426,6 +395,8 @@ class SSHPool:
             with self._sftp_free:
                 self._sftp_busy[alias] -= 1
                 self._sftp_free.notify()
+            if isinstance(e, NotSFTP):
+                self._no_sftp.add(alias)
             if isinstance(e, NoAnswer):
                 self.drop(alias)
                 raise RemoteError(f"cannot open SFTP on {alias}: the host took the login, then gave {e}") from None
@@ -465,9 +436,13 @@ class SSHPool:
                 if attempt:
                     raise RemoteError(f"SFTP on {alias} failed: {_why(e)}") from None
 
+    def no_sftp(self, alias: str) -> bool:
+        """ALIAS's login prints to stdout, so SFTP cannot start there (found on a first try)."""
+        return alias in self._no_sftp
+
     def write_text(self, alias: str, path: str, text: str, mode: int | None = None) -> None:
-        if self.transport(alias) == "openssh":
-            return self.openssh().write_text(alias, path, text, mode)
+        if self.transport(alias) == "openssh" or self.no_sftp(alias):
+            return self.exec_files(alias).write_text(alias, path, text, mode)
 
         def put(s: paramiko.SFTPClient) -> None:
             _sftp_makedirs(s, posixpath.dirname(path))
@@ -478,12 +453,30 @@ class SSHPool:
                 s.chmod(tmp, mode)
             s.posix_rename(tmp, path)
 
-        self.sftp_call(alias, put)
+        self._sftp_or_exec(alias, put, lambda f: f.write_text(alias, path, text, mode))
 
     def makedirs(self, alias: str, path: str) -> None:
+        if self.transport(alias) == "openssh" or self.no_sftp(alias):
+            return self.exec_files(alias).makedirs(alias, path)
+        self._sftp_or_exec(alias, lambda s: _sftp_makedirs(s, path), lambda f: f.makedirs(alias, path))
+
+    def _sftp_or_exec(self, alias: str, sftp_fn, exec_fn) -> None:
+        """SFTP_FN over SFTP; on a host found unable to start SFTP, EXEC_FN through commands."""
+        try:
+            self.sftp_call(alias, sftp_fn)
+        except RemoteError:
+            if not self.no_sftp(alias):
+                raise
+            exec_fn(self.exec_files(alias))
+
+    def exec_files(self, alias: str):
+        """The system ssh's file commands (jobs.openssh) for ALIAS: through it, or over this
+        pool's exec channel for a paramiko host without SFTP (jobs.ssh_exec_files)."""
         if self.transport(alias) == "openssh":
-            return self.openssh().makedirs(alias, path)
-        self.sftp_call(alias, lambda s: _sftp_makedirs(s, path))
+            return self.openssh()
+        from jobs.ssh_exec_files import PoolExec
+
+        return PoolExec(self)
 
     def download_dir(
         self, alias: str, remote: str, local: str | Path, on_bytes: Callable[[int], None] | None = None
@@ -497,12 +490,6 @@ class SSHPool:
 # What one remote command may print (stdout and stderr together): scheduler listings of thousands of
 # jobs are a few MB; past this the command is stopped instead of filling this process's memory.
 MAX_OUTPUT = 256 * 2**20
-
-
-class _TooMuchOutput(Exception):
-    def __init__(self, limit: int):
-        super().__init__(limit)
-        self.limit = limit
 
 
 def _broken(e: BaseException) -> bool:
