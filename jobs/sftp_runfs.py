@@ -46,9 +46,30 @@ class SFTPFS:
     # safe to use from several threads at once: each file and call leases its own SFTP session
     concurrent = True
 
+    def _other(self) -> Any:
+        """The reader that does not use paramiko's SFTP: the system ssh, or commands over the pool
+        for a host whose login prints to stdout (SFTP cannot start there; the pool learns that
+        at the first try)."""
+        if self.system is None and self.pool.no_sftp(self.host):
+            from jobs.ssh_exec_files import exec_fs
+
+            self.system = exec_fs(self.pool, self.host)
+        return self.system
+
+    def _sftp_or_other(self, name: str, path: str, sftp: Any) -> Any:
+        if self._other():
+            return getattr(self.system, name)(path)
+        try:
+            return sftp()
+        except RemoteError:
+            if self._other():  # that first try found a login that prints
+                return getattr(self.system, name)(path)
+            raise
+
     def open_binary(self, path: str) -> IO[bytes]:
-        if self.system:
-            return self.system.open_binary(path)
+        return self._sftp_or_other("open_binary", path, lambda: self._sftp_open(path))
+
+    def _sftp_open(self, path: str) -> IO[bytes]:
         for attempt in (0, 1):
             cm = self.pool.sftp_session(self.host)
             s = cm.__enter__()
@@ -76,12 +97,16 @@ class SFTPFS:
             pass
 
     def size(self, path: str) -> int:
-        if self.system:
-            return self.system.size(path)
-        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: s.stat(wire(path)).st_size))
+        return self._sftp_or_other(
+            "size",
+            path,
+            lambda: self.pool.sftp_call(
+                self.host, lambda s: _found(s, self.host, path, lambda: s.stat(wire(path)).st_size)
+            ),
+        )
 
     def exists(self, path: str) -> bool:
-        if self.system:
+        if self._other():
             return self.system.exists(path)
         try:
             self.size(path)
@@ -90,15 +115,17 @@ class SFTPFS:
             return False
 
     def listdir(self, path: str) -> list[str]:
-        if self.system:
-            return self.system.listdir(path)
-        return self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: _names(s, path)))
+        return self._sftp_or_other(
+            "listdir",
+            path,
+            lambda: self.pool.sftp_call(self.host, lambda s: _found(s, self.host, path, lambda: _names(s, path))),
+        )
 
     def read_text(self, path: str) -> str:
-        if self.system:
-            return self.system.read_text(path)
+        return self._sftp_or_other("read_text", path, lambda: self._sftp_read_text(path))
 
-        with self.open_binary(path) as f:
+    def _sftp_read_text(self, path: str) -> str:
+        with self._sftp_open(path) as f:
             # the size the open's stat saw: a sparse 20 GB spec.json (one `truncate`) was read
             # zero by zero over the link while `arcctl tail` and the dashboard hung on it
             if f.size > MAX_TEXT:

@@ -73,3 +73,21 @@ def test_a_slurm_submit_to_a_host_whose_login_prints(slurm, pool, tmp_path):
     job = backend.submit(spec)
     assert (run / "spec.json").exists() and job
     wait_for(lambda: backend.status([job])[job].state is JobState.COMPLETED, timeout=120, what="the job to complete")
+
+
+def test_sftp_run_dir_reader_falls_back_to_commands_on_a_printing_login(pool, tmp_path):
+    # what `arcctl tail`, `logs` and the dashboard use for a paramiko host: it failed with
+    # "cannot open SFTP on h" at every read; the first read now learns it and reads through commands
+    from jobs.sftp_runfs import SFTPFS
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1, "reward": 0.5}\n')
+    fs = SFTPFS("h", pool)
+    assert not pool.no_sftp("h")
+    assert fs.read_text(str(run / "metrics.jsonl")) == '{"step": 1, "reward": 0.5}\n'
+    assert pool.no_sftp("h")
+    assert fs.listdir(str(run)) == ["metrics.jsonl"] and fs.exists(str(run / "metrics.jsonl"))
+    assert not fs.exists(str(run / "nope"))
+    fresh = SFTPFS("h", pool)  # a second reader of the same pool goes straight to commands
+    assert fresh.size(str(run / "metrics.jsonl")) == 27
