@@ -112,6 +112,12 @@ class OpenSSH:
             hint = f"; check the key with `{ssh}` (or `arcctl hosts {alias}`) and add it to known_hosts"
         return f"ssh to {alias} (system ssh) failed: {last}{hint}"
 
+    def tar_stream(self, alias: str, command: str):
+        """COMMAND's output as jobs.ssh_tar reads it (read with an idle limit, then close)."""
+        from jobs.ssh_tar import ProcStream
+
+        return ProcStream(self.argv(alias, command))
+
     def check(self, alias: str, command: str, input: str | None = None, timeout: float | None = 120) -> str:
         rc, out, err = self.exec(alias, command, input=input, timeout=timeout)
         if rc != 0:

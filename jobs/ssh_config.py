@@ -16,6 +16,7 @@ they reach ProxyCommand's %h and the system ssh's argv.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,37 @@ def check_host_name(name: str, what: str = "ssh host") -> None:
             f"{what} {name!r} is not a host name (empty, a leading '-', blanks, control characters or "
             "one of ' ` \" $ \\ ; & < > | ( ) { })"
         )
+
+
+def _cut(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else text[:keep] + "…"
+
+
+def check_dns_name(name: str, hop: str) -> None:
+    """RemoteError naming HOP when its host NAME can never be looked up: Python's socket layer
+    encodes every name with the idna codec first, and a name past 253 characters or a label
+    (between dots) past 63 or empty was `UnicodeError: encoding with 'idna' codec failed (label
+    too long)`, quoting the whole name, at the first connection (a traceback in `arcctl hosts`'
+    key scan)."""
+    bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        ipaddress.ip_address(bare.partition("%")[0])  # an address (fe80::1%eth0 too): no DNS
+        return
+    except ValueError:
+        pass
+    what = f"ssh host {_cut(hop)!r}: host name {_cut(name)!r}" if name != hop else f"ssh host {_cut(hop)!r}"
+    if len(name.rstrip(".")) > 253:
+        raise RemoteError(f"{what} is {len(name)} characters, past the 253 a DNS name may have")
+    for label in name.rstrip(".").split("."):
+        try:
+            size = len(label.encode("idna")) if label else 0
+        except UnicodeError:
+            size = 64  # one that punycode makes too long, or that idna refuses otherwise
+        if not 0 < size <= 63:
+            where = (
+                "an empty label (two dots)" if not label else f"the label {_cut(label, 20)!r} ({len(label)} characters)"
+            )
+            raise RemoteError(f"{what} has {where}; a DNS label is 1 to 63 characters")
 
 
 class _NoExecConfig(IncludingConfig):
@@ -199,6 +231,7 @@ def parse_hop(hop: str, config_path: str | Path | None = None) -> HostConfig:
             raise RemoteError(f"ssh host {hop!r}: port {port!r} is not a port number")
         cfg.port = int(port)
     cfg.alias = hop
+    check_dns_name(cfg.hostname, hop)
     return cfg
 
 

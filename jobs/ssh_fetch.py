@@ -74,8 +74,10 @@ def download_dir(
     if not SFTPFS(alias, pool).exists(remote):
         raise RemoteError(f"{remote} does not exist on {alias}")
     with staged_dir(local, "the copy", RemoteError) as partial:
-        if pool.transport(alias) == "openssh":
-            total = pool.openssh().download_dir(alias, remote, partial, on_bytes)
+        if pool.transport(alias) == "openssh" or pool.no_sftp(alias):
+            # a login that prints to stdout (found by the exists() above) breaks SFTP: a tar
+            # stream over a command instead (jobs.ssh_tar through jobs.ssh_exec_files)
+            total = pool.exec_files(alias).download_dir(alias, remote, partial, on_bytes)
         else:
             try:
                 pool.sftp_call(alias, lambda s: walk(s, remote, partial))

@@ -21,6 +21,19 @@ import paramiko
 from jobs.errors import RemoteError
 
 _ERR_KEEP = 4096  # the tail of the command's stderr (its last line is the reason)
+_FIRST_KEEP = 4096  # RFC 4253 lets a server send lines before its `SSH-2.0-…` greeting
+
+
+def _shown(data: bytes, keep: int = 80) -> str:
+    """DATA quoted for one line: control characters and bytes that are not UTF-8 escaped, cut."""
+    text = data[:keep].decode("utf-8", "backslashreplace")
+    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return repr(out) + ("…" if len(data) > keep else "")
+
+
+def _no_greeting(first: bytes) -> bool:
+    """FIRST holds no line that starts an SSH server's greeting (`SSH-`)."""
+    return not any(line.startswith(b"SSH-") for line in first.split(b"\n"))
 
 
 class Proxy(paramiko.ProxyCommand):
@@ -28,6 +41,7 @@ class Proxy(paramiko.ProxyCommand):
         super().__init__(command)
         self.command, self.label = command, label
         self.answered = False  # it sent at least one byte
+        self.first = b""  # what it sent first (the SSH server's greeting, or what it is instead)
         self._err = bytearray()
         self._err_open = True
         self.stopped = False  # close() stopped it while it was still running
@@ -45,6 +59,8 @@ class Proxy(paramiko.ProxyCommand):
             if out in ready:
                 data = os.read(out.fileno(), size)
                 self.answered = self.answered or bool(data)
+                if len(self.first) < _FIRST_KEEP:
+                    self.first += data[: _FIRST_KEEP - len(self.first)]
                 return data  # b"": the command closed its output, the end of the stream
 
     def _read_err(self) -> None:
@@ -88,6 +104,12 @@ class Proxy(paramiko.ProxyCommand):
             return f"{head} exited {rc} before an SSH server answered" + (f": {said}" if said else "")
         if rc is None and not self.answered:
             return f"{head} sent nothing within {timeout:g} s (still running): no SSH server answered through it" + (
+                f"; it said: {said}" if said else ""
+            )
+        if self.answered and _no_greeting(self.first):
+            # a proxy that reached something else (an HTTP proxy's "HTTP/1.1 403", a web server,
+            # nc to the wrong port): "is an sshd listening on port 22?" named the wrong thing
+            return f"{head} sent {_shown(self.first)}, which is not an SSH server's greeting (SSH-2.0-…)" + (
                 f"; it said: {said}" if said else ""
             )
         return None

@@ -62,7 +62,7 @@ class _TooMuch(Exception):
     pass
 
 
-class _Stalled(Exception):
+class Stalled(Exception):
     pass
 
 
@@ -70,15 +70,10 @@ class _Capped:
     """The tar stream as tarfile reads it, counted: past `limit` bytes the read raises, and so
     does a wait of IDLE_S for the next byte."""
 
-    def __init__(self, raw, limit: int, on_bytes: Callable[[int], None] | None):
-        self.fd, self.limit, self.on_bytes, self.got = raw.fileno(), limit, on_bytes, 0
+    def __init__(self, source, limit: int, on_bytes: Callable[[int], None] | None):
+        self._raw, self.limit, self.on_bytes, self.got = source.read, limit, on_bytes, 0
         self._login: bytearray | None = bytearray()  # what came before the mark (jobs.ssh_output)
         self._ahead = b""  # stream bytes read with the mark
-
-    def _raw(self, n: int) -> bytes:
-        if not select.select([self.fd], [], [], IDLE_S)[0]:
-            raise _Stalled()
-        return os.read(self.fd, n)
 
     def read(self, n: int = -1) -> bytes:
         n = n if n is not None and n >= 0 else 65536  # short reads are fine
@@ -108,6 +103,32 @@ def _drain(stream, keep: bytearray) -> None:
         del keep[:-4096]
 
 
+class ProcStream:
+    """The output of the system ssh running COMMAND (jobs.openssh.OpenSSH.argv)."""
+
+    def __init__(self, argv: list[str]):
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.err = bytearray()
+        self.drain = threading.Thread(target=_drain, args=(self.p.stderr, self.err), daemon=True)
+        self.drain.start()
+
+    def read(self, n: int) -> bytes:
+        fd = self.p.stdout.fileno()
+        if not select.select([fd], [], [], IDLE_S)[0]:
+            raise Stalled()
+        return os.read(fd, n)
+
+    def close(self, done: bool) -> tuple[int, str]:
+        """(exit status, stderr's tail); a copy stopped early kills ssh (it would block on a
+        pipe no one reads)."""
+        if not done:
+            self.p.kill()
+        rc = self.p.wait()
+        self.drain.join(timeout=10)
+        self.p.stdout.close()
+        return rc, self.err.decode(errors="replace")
+
+
 def download_tree(
     ssh: OpenSSH, alias: str, remote: str, partial: Path, on_bytes: Callable[[int], None] | None = None
 ) -> int:
@@ -122,16 +143,9 @@ def download_tree(
         limit = announced_limit(listing)
     except ValueError as e:
         raise RemoteError(f"copy of {remote} from {alias} failed: its listing is not find's: {e}") from None
-    p = subprocess.Popen(
-        ssh.argv(alias, f"tar -C {where} -cf - ."),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    err_tail = bytearray()
-    drain = threading.Thread(target=_drain, args=(p.stderr, err_tail), daemon=True)
-    drain.start()
-    stream = _Capped(p.stdout, limit, on_bytes)
+    # the system ssh's process, or an exec channel of the pool (jobs.ssh_exec_files)
+    source = ssh.tar_stream(alias, f"tar -C {where} -cf - .")
+    stream = _Capped(source, limit, on_bytes)
     total, done = 0, False
     partial.mkdir(parents=True)
     try:
@@ -152,7 +166,7 @@ def download_tree(
             f"{alias}:{remote}: the host sent more than the {limit} bytes its listing announced; "
             "stopped the copy (nothing was fetched)"
         ) from None
-    except _Stalled:
+    except Stalled:
         raise RemoteError(
             f"{alias}:{remote}: the host sent nothing for {IDLE_S:.0f} s; stopped the copy (nothing was fetched)"
         ) from None
@@ -161,12 +175,8 @@ def download_tree(
     except OSError as e:  # this disk full, a folder not writable
         raise RemoteError(f"copy of {remote} from {alias} failed: {e.strerror or e}") from None
     finally:
-        if not done:
-            p.kill()  # stopped early: ssh would block on a pipe no one reads
-        rc = p.wait()
-        drain.join(timeout=10)
-        p.stdout.close()
+        rc, err = source.close(done)
     if rc != 0:
-        err = err_tail.decode(errors="replace").strip()[-300:]
+        err = err.strip()[-300:]
         raise RemoteError(f"copy of {remote} from {alias} failed (exit {rc}): {err}")
     return total

@@ -304,6 +304,10 @@ class SSHPool:
         self.connects += 1
         return client
 
+    def answer_seconds(self, alias: str) -> float:
+        """How long a request on ALIAS's live connection may wait for the server's answer."""
+        return self._answer_s.get(alias, self.connect_timeout)
+
     def drop(self, alias: str) -> None:
         with self._lock:
             idle = self._sftp_idle.pop(alias, [])

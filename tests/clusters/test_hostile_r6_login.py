@@ -92,12 +92,10 @@ def test_run_dir_files_through_the_system_ssh_are_the_files(pool, tmp_path):
 def test_sftp_behind_a_login_that_prints_says_why_in_one_line(pool, tmp_path):
     if pool.transport("h") != "paramiko":
         pytest.skip("the system ssh reads run dirs with commands, not SFTP")
-    # run-dir reads fall back to commands there (test_hostile_r6b_login_files); a fetch still
-    # needs SFTP over paramiko
-    (tmp_path / "ck").mkdir()
-    (tmp_path / "ck" / "a.bin").write_bytes(b"x")
+    # run-dir reads and fetch fall back to commands there (test_hostile_r6b_login_files,
+    # test_hostile_r6c_login_fetch); SFTP itself says why it cannot start
     with pytest.raises(RemoteError) as e:
-        pool.download_dir("h", str(tmp_path / "ck"), tmp_path / "dest")
+        pool.sftp_call("h", lambda s: s.listdir(str(tmp_path)))
     msg = str(e.value)
     # was "cannot open SFTP on h: Garbage packet received"
     assert msg.startswith("cannot open SFTP on h: ") and "prints to stdout (an echo in ~/.bashrc)" in msg, msg
