@@ -42,6 +42,26 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
+MAX_CLOCK_OFFSET_S = 366 * 24 * 3600  # a host clock further off than a year is broken, not behind
+
+# The registry keeps exit codes as SQLite integers (64 bits): a scheduler's exit code past that
+# (sacct printing `99999999999999999999:0`, a condor_q ExitCode of 1e30 digits) was an
+# OverflowError out of the whole refresh's transaction, every job's new state lost with it.
+MAX_INT = 2**63 - 1
+
+
+def job_number(text: object) -> int | None:
+    """TEXT as a scheduler's job number (Slurm's and HTCondor's are 32-bit), or None for one that
+    is not: no digits, or more than a 64-bit integer holds (int() of a 5000-digit id was a
+    ValueError, "Exceeds the limit … for integer string conversion", out of crash recovery)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if 0 <= text <= MAX_INT else None
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
+
+
 @dataclass
 class JobStatus:
     state: JobState
@@ -51,6 +71,8 @@ class JobStatus:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.exit_code is not None and not -MAX_INT - 1 <= self.exit_code <= MAX_INT:
+            self.exit_code = None  # no process exits so: garbage, which the registry cannot hold
         # reason, detail and extra come from scheduler output: no control characters in them
         if isinstance(self.reason, str):
             self.reason = printable(self.reason)
@@ -201,8 +223,10 @@ class SchedulerBackend(Backend):
         t0 = time.time()
         res = self.shell.run(["date", "+%s"], timeout=30)
         t1 = time.time()
-        out = res.stdout.strip()
-        if res.rc != 0 or not (out.isascii() and out.isdigit()):
+        host_now = job_number(res.stdout.strip())
+        # a `date` that prints a number of 5000 digits (int() raised: a traceback out of recovery)
+        # or one decades off (every job "before" its spec, marked never-run) is no clock to go by
+        if res.rc != 0 or host_now is None or abs(host_now - (t0 + t1) / 2) > MAX_CLOCK_OFFSET_S:
             return created - 5
         # the host's `date` ran between t0 and t1: its offset is known to within that round trip
-        return created + (int(out) - (t0 + t1) / 2) - 5 - (t1 - t0)
+        return created + (host_now - (t0 + t1) / 2) - 5 - (t1 - t0)

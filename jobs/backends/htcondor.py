@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.base import check_labels, check_option_types
+from jobs.backends.base import check_labels, check_option_types, job_number
 from jobs.backends.condor_events import ad_int, history_status, is_memory_hold, memory_detail, read_event_log
 from jobs.backends.environment import WRAPPER_NAME, python_option, setup_lines, wrapper_script
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -491,9 +491,7 @@ class HTCondorBackend(SchedulerBackend):
 
 
 def _whole(v: Any) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool) and v >= 0) or (
-        isinstance(v, str) and v.isascii() and v.isdigit()
-    )
+    return job_number(v) is not None  # past 64 bits: int() of 5000 digits raised
 
 
 def _norm(job_id: str) -> str:
@@ -519,7 +517,7 @@ def _json_ads(text: str, cmd: str, where: str) -> list[dict]:
 def parse_cluster_id(stdout: str, where: str) -> str:
     """'1 job(s) submitted to cluster 237770.' (or -terse '237770.0 - 237770.0') -> '237770.0'."""
     m = re.search(r"submitted to cluster (\d+)", stdout) or re.search(r"^(\d+)\.\d+\s*-", stdout, re.M)
-    if not m:
+    if not m or job_number(m.group(1)) is None:
         raise CommandError(f"condor_submit on {where} printed no cluster id: {stdout.strip()[:200]!r}")
     return f"{m.group(1)}.0"
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.backends.base import BackendError, JobState, JobStatus, LaunchArtifact, SchedulerBackend, check_env
-from jobs.backends.base import check_labels, check_option_types
+from jobs.backends.base import check_labels, check_option_types, job_number
 from jobs.backends.environment import python_option, setup_block, setup_lines, shell_word
 from jobs.backends.process_tree import is_launcher
 from jobs.backends.units import format_memory, job_argv, memory_mb, time_seconds
@@ -242,8 +242,9 @@ class SlurmBackend(SchedulerBackend):
         res = self.shell.run(["sbatch", "--parsable", script], env=self._env(self._opts(spec)))
         res.check(self.where)
         job_id = res.stdout.strip().splitlines()[-1].split(";")[0] if res.stdout.strip() else ""
-        if not (job_id.isascii() and job_id.isdigit()):
-            raise CommandError(f"sbatch on {self.where} returned no job id: {res.stdout.strip()!r}")
+        if job_number(job_id) is None:  # past 64 bits too: no scheduler's number
+            job_id = job_id if len(job_id) <= 80 else job_id[:80] + "…"
+            raise CommandError(f"sbatch on {self.where} returned no job id: {job_id!r}")
         return job_id
 
     # ----------------------------------------------------------------------------- status
@@ -334,8 +335,9 @@ class SlurmBackend(SchedulerBackend):
                     continue
                 # an id that is not a number (an array task `12_3`, garbage) was a ValueError out of
                 # crash recovery, i.e. out of `arcctl ls`: not ours to confirm
-                if submitted >= created and parts[0].isascii() and parts[0].isdigit():
-                    found.append(int(parts[0]))
+                number = job_number(parts[0])  # 5000 digits: int() raised, a traceback
+                if submitted >= created and number is not None:
+                    found.append(number)
         return str(max(found)) if found else None
 
     # ----------------------------------------------------------------------------- cancel
