@@ -447,15 +447,30 @@ class HTCondorBackend(SchedulerBackend):
     def find(self, spec: JobSpec) -> str | None:
         """The queued job of this spec (same run dir, submitted after the spec was made), for
         jobs.submit.recover after a crash between condor_submit and the registry update."""
-        constraint = f"ArcctlRunDir == {classad_string(spec.run_dir.rstrip('/') or '/')}"
+        run_dir = spec.run_dir.rstrip("/") or "/"
+        constraint = f"ArcctlRunDir == {classad_string(run_dir)}"
         res = self.shell.run(
-            [self._bin("condor_q"), "-constraint", constraint, "-json", "-attributes", "ClusterId,ProcId,QDate"]
+            [
+                self._bin("condor_q"),
+                "-constraint",
+                constraint,
+                "-json",
+                "-attributes",
+                "ClusterId,ProcId,QDate,ArcctlRunDir",
+            ]
         )
         if res.rc != 0:
             return None
         created = self.since(spec.created.timestamp())  # on the host's clock
         try:
-            ads = [a for a in _json_ads(res.stdout, "condor_q", self.where) if float(a.get("QDate", 0)) >= created]
+            # the run dir checked here too, as Slurm's find does: a condor_q that ignores -constraint
+            # (a site's wrapper) listed every queued job, and the newest, anyone's, was confirmed
+            # as this one (then `arcctl cancel` removed it)
+            ads = [
+                a
+                for a in _json_ads(res.stdout, "condor_q", self.where)
+                if a.get("ArcctlRunDir") == run_dir and float(a.get("QDate", 0)) >= created
+            ]
         except (CommandError, TypeError, ValueError):  # output we cannot read: cannot tell
             return None
         # ids that are not whole numbers (a broken or hostile condor_q) were a ValueError out of

@@ -70,6 +70,8 @@ def test_htcondor_find_confirms_the_job_of_a_host_whose_clock_is_behind(slow_clo
     spec = make_spec(tmp_path / "run", "run", backend="htcondor")
     host_now = int(time.time()) - BEHIND
     ads = [{"ClusterId": 7, "ProcId": 0, "QDate": host_now - 600}, {"ClusterId": 8, "ProcId": 0, "QDate": host_now}]
+    for ad in ads:  # what condor_q prints of the attributes find asks for
+        ad["ArcctlRunDir"] = spec.run_dir
     _tool(bindir, "condor_q", json.dumps(ads))
     b = HTCondorBackend({}, host="h", shell=shell)
     assert b.find(spec) == "8.0"
