@@ -235,8 +235,14 @@ class _RangeFile(io.RawIOBase):
 
     def _fetch(self, offset: int, n: int | None) -> bytes:
         q = shlex.quote(self.path)
+        # opened by the shell first: `tail FILE | head` exits as head does, so a file removed since
+        # its size was asked (a run dir deleted while `logs -f` reads it) read as b"", an end
+        # of file, where SFTP says the file is gone; an open file is read whole even if removed
         cmd = (
-            _no_loop(q) + _regular_only(q) + f"tail -c +{offset + 1} {q}" + (f" | head -c {n}" if n is not None else "")
+            _no_loop(q)
+            + _regular_only(q)
+            + f"exec 3< {q} || exit 2; tail -c +{offset + 1} <&3"
+            + (f" | head -c {n}" if n is not None else "")
         )
         # bounded as every command's output (a hostile host's `head` may not stop)
         rc, out, err = self.ssh.exec_bytes(self.alias, cmd, timeout=120)
@@ -268,7 +274,8 @@ class OpenSSHFS:
         # -L: a log that is a link to the file being written (`stdout.log -> /scratch/x.log`) was
         # the link's own size, the length of its target's name: `logs -f` never saw a new byte
         out = self._run(f"stat -L -c %s {shlex.quote(path)}", path).strip()
-        if not (out.isascii() and out.isdigit()):  # a hostile or broken `stat`: was a ValueError traceback
+        # a hostile or broken `stat`: was a ValueError traceback (5000 digits one too, from int())
+        if not (out.isascii() and out.isdigit() and len(out) <= 19):
             raise RemoteError(f"{self.alias}: `stat` of {path} printed {out[:80]!r}, not a size")
         return int(out)
 

@@ -28,7 +28,7 @@ from tests.clusters import daemons
 from tests.clusters.conftest import make_spec
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(60)]
-TOOLS = ("date", "squeue", "sacct", "sbatch", "condor_q")
+TOOLS = ("date", "squeue", "sacct", "sbatch", "condor_q", "stat")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def host(tmp_path_factory):
     bindir = root / "bin"
     bindir.mkdir()
     for name in TOOLS:  # each prints its .out file, or falls through to the real tool
-        real = f"/bin/{name}" if name == "date" else "false"
+        real = f"/usr/bin/{name}" if name in ("date", "stat") else "false"
         (bindir / name).write_text(
             f'#!/bin/sh\n[ -f {bindir}/{name}.out ] && exec cat {bindir}/{name}.out\nexec {real} "$@"\n'
         )
