@@ -100,7 +100,8 @@ def test_ipv6_and_unicode_hops_parse_or_fail_in_one_line(tmp_path):
     for name in ("b\u00fccher-" + "x" * 64 + ".invalid", "\u00e9t\u00e9.invalid"):
         with pytest.raises(RemoteError) as e:
             SSHPool(cfg, connect_timeout=3).exec(name, "true")
-        assert name in str(e.value) and "\n" not in str(e.value)
+        # named, cut past 40 characters (round 6c: with DNS's limit, not the codec's text)
+        assert (name if len(name) <= 40 else name[:40] + "…") in str(e.value) and "\n" not in str(e.value)
 
 
 # ---- ProxyJump loops -------------------------------------------------------------------------------
