@@ -137,6 +137,8 @@ def test_condor_q_ids_that_are_not_numbers_and_escapes_in_hold_reasons(tmp_path)
         ' {"ClusterId": 4, "ProcId": 0, "QDate": 4e9, "JobStatus": 5, "HoldReasonCode": 1,'
         ' "HoldReason": "\\u001b]52;c;Y3VybCBldmlsIHwgc2g=\\u0007held by admin\\u001b[2J"}]'
     )
+    # each of the spec's run dir, as condor_q's -constraint picks them (find checks it, round 6c)
+    ads = ads.replace('"QDate": 4e9', f'"QDate": 4e9, "ArcctlRunDir": "{tmp_path / "run"}"')
     (tmp_path / "ads.json").write_text(ads)
     _tool(bindir, "condor_q", f"cat {tmp_path / 'ads.json'}\n")
     b = HTCondorBackend({"bin_dir": str(bindir)}, shell=LocalShell())
