@@ -2,7 +2,8 @@
 commands: SFTP cannot start there (its first answer is the banner, not SFTP), while a command's
 output is still clean past its marker (jobs.ssh_output). The system ssh's file commands
 (jobs.openssh: `cat > tmp && mv` to write, `tail -c`/`stat`/`find` to read, each bounded and
-refusing FIFOs and link loops as over SFTP) run here over the pool's exec channel instead.
+refusing FIFOs and link loops as over SFTP) run here over the pool's exec channel instead, and a
+checkpoint's fetch is the same bounded tar stream (jobs.ssh_tar) read from an exec channel.
 """
 
 from __future__ import annotations

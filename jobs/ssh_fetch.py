@@ -1,5 +1,6 @@
-"""`arcctl fetch` of a remote run's checkpoint: the directory tree copied over SFTP (or the
-system ssh), regular files and folders only, into a folder that appears whole or not at all."""
+"""`arcctl fetch` of a remote run's checkpoint: the directory tree copied over SFTP (or as a tar
+stream through the system ssh, or over an exec channel where a printing login breaks SFTP),
+regular files and folders only, into a folder that appears whole or not at all."""
 
 from __future__ import annotations
 

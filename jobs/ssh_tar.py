@@ -1,5 +1,7 @@
-"""A checkpoint copied through the system ssh (jobs.openssh): one `tar -cf -` on the host, read
-here as a stream, never more bytes than the host's own listing of the tree announced.
+"""A checkpoint copied through the system ssh (jobs.openssh), or over an exec channel of a
+paramiko host whose login prints (SFTP cannot start there: jobs.ssh_exec_files): one
+`tar -cf -` on the host, read here as a stream, never more bytes than the host's own listing of
+the tree announced.
 
 The stream was read to its end: a hostile or broken host (a `tar` that keeps sending, a header
 that announces a 100 GB member followed by zeros, endless small members) filled this disk. The
