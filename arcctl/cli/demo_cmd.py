@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from arcctl.cli.numbers import count_option
 from arcctl.cli.progress_out import progress
 from jobs.arc_in_reach import ARC1_TRAIN_IN_REACH as IN_REACH
 
@@ -203,8 +204,8 @@ def register(app: typer.Typer) -> None:
             help="SFT warm start on synthetic tasks first, then GRPO from that model "
             "on the real ARC tasks it can reach (off: GRPO of the untrained model)",
         ),
-        sft_steps: int = typer.Option(400, "--sft-steps", min=1, help="steps of the SFT warm start (--warm-start)"),
-        steps: int | None = typer.Option(None, "--steps", min=1, help="GRPO steps (default 60; 80 after a warm start)"),
+        sft_steps: int = count_option(400, "--sft-steps", lo=1, help="steps of the SFT warm start (--warm-start)"),
+        steps: int | None = count_option(None, "--steps", lo=1, help="GRPO steps (default 60; 80 after a warm start)"),
         open_dashboard: bool = typer.Option(True, "--open/--no-open", help="open the dashboard on the run"),
     ) -> None:
         """A short real training of a tiny model on CPU, watched live in the dashboard."""

@@ -13,6 +13,7 @@ import typer
 from arcctl.cli.progress_out import progress
 from arcctl.cli.errors import UserError, fail, user_errors
 from arcctl.cli.local_runs import local_path
+from arcctl.cli.numbers import count_option
 from arcctl.cli.terminal_text import block, shown
 
 submission_app = typer.Typer(help="Build and validate Kaggle ARC submissions.", no_args_is_help=True)
@@ -27,10 +28,10 @@ def compare(
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table (best in **bold**)"),
     label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="row names, in order"),
     plot: Optional[str] = typer.Option(None, "--plot", help="instead: this training metric of the RUNs on shared axes"),
-    width: Optional[int] = typer.Option(
-        None, "--width", min=40, max=1000, help="--plot: characters (default: the terminal's)"
+    width: Optional[int] = count_option(
+        None, "--width", lo=40, hi=1000, help="--plot: characters (default: the terminal's)"
     ),
-    height: int = typer.Option(20, "--height", min=6, max=200, help="--plot: lines"),
+    height: int = count_option(20, "--height", lo=6, hi=200, help="--plot: lines"),
     match: Optional[str] = typer.Option(None, "--match", help="--plot: also every registry job whose name matches"),
     group: Optional[str] = typer.Option(
         None, "--group", help="--plot: also every registry job of this sweep group (params.wandb_group)"

@@ -15,6 +15,7 @@ import typer
 
 from arcctl.cli.completion import complete_job, complete_profile, complete_template
 from arcctl.cli.errors import user_errors, warn
+from arcctl.cli.numbers import count_option, whole
 from arcctl.cli.terminal_text import block, shown
 
 PARAM_HELP = "KEY=VALUE override; VALUE1,VALUE2 sweeps (cartesian product over all -p)"
@@ -86,7 +87,9 @@ ParamOpt = Annotated[List[str], typer.Option("-p", "--param", help=PARAM_HELP)]
 ProfileOpt = Annotated[str, typer.Option("--profile", help="launch profile", autocompletion=complete_profile)]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="experiment name instead of the template's pattern")]
 RunDirOpt = Annotated[Optional[str], typer.Option("--run-dir", help="explicit run dir (one run only)")]
-MaxPointsOpt = Annotated[Optional[int], typer.Option("--max-points", min=1, help=MAX_POINTS_HELP)]
+MaxPointsOpt = Annotated[
+    Optional[int], typer.Option("--max-points", parser=whole("--max-points", 1), metavar="N", help=MAX_POINTS_HELP)
+]
 CommandArg = Annotated[Optional[List[str]], typer.Argument(help=COMMAND_HELP, show_default=False)]
 
 
@@ -225,9 +228,7 @@ def register(app: typer.Typer) -> None:
     def ls_cmd(
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
         state: List[str] = typer.Option([], "--state", help="only jobs in this state (repeatable)"),
-        limit: Optional[int] = typer.Option(
-            None, "-n", "--limit", min=0, max=10**9, help="only the newest N jobs (0: all)"
-        ),
+        limit: Optional[int] = count_option(None, "-n", "--limit", lo=0, help="only the newest N jobs (0: all)"),
         refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="ask the backends first (rate-limited)"),
     ) -> None:
         """List jobs, newest first."""

@@ -6,8 +6,6 @@ reads; following keeps a byte offset (never re-reads the file)."""
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 import time
 from typing import Any, Iterator, Optional
@@ -16,7 +14,8 @@ import typer
 
 from arcctl.cli.completion import complete_job
 from arcctl.cli.errors import UserError, user_errors
-from arcctl.cli.numbers import MAX_FOLLOW_S, seconds_option
+from arcctl.cli.numbers import MAX_FOLLOW_S, count_option, seconds_option
+from arcctl.cli.regular_file import check_regular
 from arcctl.cli.terminal_text import log_line, shown
 
 BLOCK = 64 * 1024
@@ -127,7 +126,7 @@ def last_lines(fs: Any, path: str, n: int) -> tuple[list[str], int]:
 
 def _print_last_lines(fs: Any, path: str, n: int, emit: Any) -> int:
     size = fs.size(path)
-    _check_regular(fs, path, size)
+    check_regular(fs, path, size)
     if size == 0:
         return 0
     with fs.open_binary(path) as f:
@@ -145,21 +144,6 @@ def _cut(f: Any, start: int) -> bool:
     return f.read(1) != b"\n"
 
 
-def _check_regular(fs: Any, path: str, size: int) -> None:
-    """A named pipe or a device (a link to /dev/zero) where the log should be printed nothing
-    and exited 0 (it has size 0): NotRegularFile instead. Here a stat; on a remote host the
-    RunFS refuses it on open (SFTP) or read (the system ssh), tried when the size is 0."""
-    from jobs.rundir import LocalFS
-    from jobs.ssh_answers import NotRegularFile
-
-    if isinstance(fs, LocalFS):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise NotRegularFile(path)
-    elif size == 0:  # any other kind of file has size 0 too
-        with fs.open_binary(path) as f:
-            f.read(1)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("logs")
     def logs_cmd(
@@ -168,7 +152,7 @@ def register(app: typer.Typer) -> None:
         ),
         stderr: bool = typer.Option(False, "--stderr", help="stderr.log instead of stdout.log"),
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines"),
-        lines: int = typer.Option(50, "-n", "--lines", min=0, help="the last N lines first (0: all)"),
+        lines: int = count_option(50, "-n", "--lines", lo=0, help="the last N lines first (0: all)"),
         poll_s: float = seconds_option(0.5, "--poll", 0.01, 3600, "seconds between reads when following"),
         max_seconds: Optional[float] = seconds_option(
             None, "--max-seconds", 0, MAX_FOLLOW_S, "stop following after this long"
@@ -217,7 +201,7 @@ def _follow(fs: Any, path: str, offset: int, poll_s: float, max_seconds: float |
         try:
             size = fs.size(path)
             if not checked:
-                _check_regular(fs, path, size)
+                check_regular(fs, path, size)
                 checked = True
         except NotRegularFile:
             raise

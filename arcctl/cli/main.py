@@ -63,9 +63,29 @@ def _root(
 
 def run() -> None:
     try:
-        app(prog_name="arcctl")  # the completion variable is _ARCCTL_COMPLETE however it was started
+        # the completion variable is _ARCCTL_COMPLETE however it was started; not standalone: click's
+        # own errors come here, so what they quote of the command line is written out (below)
+        code = app(prog_name="arcctl", standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.TyperException as e:  # click's errors (UsageError, NoSuchOption, ...)
+        sys.exit(_usage_error(e))
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def _usage_error(e: typer.TyperException) -> int:
+    """click's usage box quoted the command line as typed (`fork RUN $'\\e]0;x\\a'`: "Got unexpected
+    extra argument", "No such command"): escape sequences reached the terminal and 10,000
+    characters filled a screen of box. One line instead, written out and cut like every error."""
+    from arcctl.cli.errors import fail
+
+    ctx = getattr(e, "ctx", None)
+    where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    fail(f"{e.format_message()}{where}")
+    return e.exit_code
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ values are."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable
 
 from arcctl.cli.errors import fail
@@ -42,3 +43,36 @@ def seconds_option(default: float | None, flag: str, lo: float, hi: float, help:
     return typer.Option(
         default, flag, parser=finite(flag, lo, hi), metavar="SECONDS", help=f"{help} ({_span(lo)} to {_span(hi)})"
     )
+
+
+# The largest count any int option takes (lines, jobs, steps, points): a larger one is no count a
+# person means, and deque(maxlen=10**30) or range() of it overflowed a C size.
+MAX_COUNT = 10**9
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def whole(flag: str, lo: int, hi: int = MAX_COUNT) -> Callable[[Any], int]:
+    """A typer `parser` for FLAG: an integer from LO to HI, else one error line naming FLAG and the
+    range (exit 2); click's own check wrote a usage box, and `1e9` or `abc` said nothing of it."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):  # a default, already a count
+            v = value
+        elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+            # past 30 digits it is out of range anyway (and int() refuses past 4300)
+            v = int(value.strip()) if len(value.strip()) <= 30 else hi + 1
+        else:
+            raise fail(f"{flag} {str(value)!r}: not a whole number (from {lo} to {hi})")
+        if not lo <= v <= hi:
+            raise fail(f"{flag} {str(value)!r}: must be a whole number from {lo} to {hi}")
+        return v
+
+    return parse
+
+
+def count_option(default: int | None, *flags: str, lo: int, hi: int = MAX_COUNT, help: str) -> Any:
+    """typer.Option for an integer, checked by whole() (named by all its flags; range in the help)."""
+    import typer
+
+    flag = "/".join(flags)
+    return typer.Option(default, *flags, parser=whole(flag, lo, hi), metavar="N", help=f"{help} ({lo} to {hi})")

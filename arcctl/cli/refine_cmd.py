@@ -13,6 +13,7 @@ import typer
 from arcctl.cli.local_runs import local_path
 from arcctl.cli.errors import UserError, user_errors
 from arcctl.cli.progress_out import progress
+from arcctl.cli.numbers import count_option
 from arcctl.cli.terminal_text import shown
 
 
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
     def refine_data(
         runs: List[str] = typer.Argument(..., help="eval run dirs (or their jobs) whose predictions to refine"),
         out: str = typer.Option(..., "-o", "--out", help="refine file to write (.json or .json.gz)"),
-        per_task: Optional[int] = typer.Option(None, "--per-task", min=1, help="at most K distinct programs per task"),
+        per_task: Optional[int] = count_option(None, "--per-task", lo=1, help="at most K distinct programs per task"),
         wrong_only: bool = typer.Option(False, "--wrong-only", help="leave out programs that solve the task"),
     ) -> None:
         """Turn eval predictions into refine tasks: the task, one earlier program and its feedback."""

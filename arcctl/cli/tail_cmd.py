@@ -11,7 +11,8 @@ from typing import Any, Optional
 import typer
 
 from arcctl.cli.errors import user_errors
-from arcctl.cli.numbers import MAX_FOLLOW_S, seconds_option
+from arcctl.cli.numbers import MAX_FOLLOW_S, count_option, seconds_option
+from arcctl.cli.regular_file import check_regular
 from arcctl.cli.resolve import resolve_run
 from arcctl.cli.terminal_text import one_line, shown
 from jobs.her_report import checked_metric
@@ -127,6 +128,17 @@ def format_record(kind: str, rec: dict[str, Any], all_metrics: bool = False, mas
     return f"{_value(when)}  {_value(rec.get('event', '?'))}  {rest}".rstrip()
 
 
+def _check_regular(fs: Any, path: str, fname: str) -> None:
+    """A FIFO or a device where the run's file should be: one line naming it (it read as empty)."""
+    from jobs.errors import SpecError
+    from jobs.ssh_answers import NotRegularFile
+
+    try:
+        check_regular(fs, path, fs.size(path))
+    except NotRegularFile:
+        raise SpecError(f"{path}: not a regular file (a named pipe or a device), not the run's {fname}") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("tail")
     def tail_cmd(
@@ -135,7 +147,7 @@ def register(app: typer.Typer) -> None:
         completions: bool = typer.Option(False, "--completions", help="completions.jsonl"),
         events: bool = typer.Option(False, "--events", help="events.jsonl"),
         follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new records"),
-        lines: int = typer.Option(20, "-n", "--lines", min=0, help="show the last N records first (0: all)"),
+        lines: int = count_option(20, "-n", "--lines", lo=0, help="show the last N records first (0: all)"),
         json_out: bool = typer.Option(False, "--json", help="print the raw JSON lines"),
         all_metrics: bool = typer.Option(False, "--all", help="every metric, not just the key ones"),
         poll_s: float = seconds_option(0.5, "--poll", 0.01, 3600, "seconds between reads when following"),
@@ -172,6 +184,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"(no {fname} in {shown(run_dir)} yet)", err=True)
             if not first and target.host is None and os.path.isdir(tail.path):
                 raise SpecError(f"{tail.path}: a folder, not the run's {fname} file")
+            if not first and fs.exists(tail.path):
+                _check_regular(fs, tail.path, fname)
             if follow:
                 start = time.monotonic()
                 while max_seconds is None or time.monotonic() - start < max_seconds:

@@ -29,8 +29,7 @@ def test_ls_state_typo_is_named(home):
 
 
 def test_ls_limit_past_sqlite_integers_is_a_usage_error(home):
-    res = run_cli("ls", "-n", str(10**20))
-    assert res.returncode == 2 and "Invalid value for '-n'" in res.stderr, res.stderr
+    one_line_error(run_cli("ls", "-n", str(10**20)), f"-n/--limit '{10**20}'", "from 0 to 1000000000")
 
 
 # ---- name patterns -------------------------------------------------------------------------------
