@@ -114,3 +114,17 @@ def test_progress_and_run_view_agree_on_a_torn_last_line(tmp_path):
     view = RunView(str(tmp_path))
     view.refresh()
     assert read_progress(str(tmp_path)).step == view.progress_tracker.step == 1
+
+
+def test_check_run_dir_and_run_files_refuse_a_step_past_the_cap(tmp_path):
+    """The checker agrees with the readers: a step of 10**300 is no step, nor is 2**63."""
+    from jobs.records import check_run_dir
+    from trainer.runfiles import RunFiles
+
+    _metrics(tmp_path, _row(2**63 - 1, 100.0) + _row(HUGE, 101.0) + _row(2**63, 102.0))
+    problems = check_run_dir(str(tmp_path))
+    assert len(problems) == 2 and all("metrics.jsonl" in p and "step" in p for p in problems), problems
+    files = RunFiles(tmp_path / "w", enabled=True)
+    with pytest.raises(ValueError, match="step"):
+        files.metric(HUGE, {"loss": 1.0})
+    assert not (tmp_path / "w" / "metrics.jsonl").exists()
