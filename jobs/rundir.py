@@ -462,14 +462,12 @@ def _check(name: str, step: int, path: str, fs: RunFS) -> Checkpoint:
         return Checkpoint(name, step, path, False, "missing model/adapter weights")
     try:
         state = loads(fs.read_text(f"{path}/trainer_state.json"))
-        global_step = state.get("global_step", step)
+        global_step = int(state.get("global_step", step))  # a mismatch is the resume's to name
     except (ValueError, OSError, TypeError, AttributeError, OverflowError) as e:
         return Checkpoint(name, step, path, False, f"unreadable trainer_state.json: {e}")
-    if json_step(global_step) is None:
+    if global_step > MAX_STEP:
         shown = invalid_value(global_step)
-        return Checkpoint(
-            name, step, path, False, f"trainer_state.json: global_step {shown} is not a step (0..2**63-1)"
-        )
+        return Checkpoint(name, step, path, False, f"trainer_state.json: global_step {shown} is past 2**63-1")
     return Checkpoint(name, step, path, True)
 
 
