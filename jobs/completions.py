@@ -7,6 +7,7 @@ the cheap filters never parse or hold the whole file; a page is one seek + one r
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from array import array
@@ -15,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from jobs.rundir import LONG_LINE_HEAD, MAX_LINE_BYTES, LineReader, RunFS, json_step, loads
+from jobs.rundir import LONG_LINE_HEAD, MAX_LINE_BYTES, LineReader, RunFS, json_number, json_step, loads
 
 CHUNK = 16 * 1024 * 1024
 
 # Plain literal prefixes keep these fast (a lookbehind would disable the regex engine's literal
 # search: 40x slower); a match inside a JSON string is preceded by a backslash and skipped below.
 _STEP_RE = re.compile(rb'"step":\s*(-?\d+)(?![\d.eE])')  # an integer: 5.5 or 5e3 is no step
+_F32_MAX = float(np.finfo(np.float32).max)
 _REWARD_RE = re.compile(rb'"reward":\s*(-?[0-9][0-9.eE+-]*)')
 _TRUNC_RE = re.compile(rb'"truncated":\s*true')
 
@@ -80,8 +82,9 @@ def _int(v: Any) -> int | None:
 
 
 def _float(v: Any) -> float | None:
-    """A reward: only a JSON number (not a bool, not a string that looks like one)."""
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    """A reward: only a finite JSON number (not a bool, not a string that looks like one, not 1e999)."""
+    v = json_number(v)
+    return None if v is None else float(v)
 
 
 @dataclass
@@ -176,8 +179,9 @@ class CompletionIndex:
                 try:
                     if fill == "step":
                         steps[line_i] = int(vals[j])
-                    elif fill == "reward":
-                        rewards[line_i] = float(vals[j])
+                    elif fill == "reward":  # 1e999 parses as inf: not finite reads as absent (NaN)
+                        r = float(vals[j])  # a finite one past float32 is held at its largest value
+                        rewards[line_i] = min(max(r, -_F32_MAX), _F32_MAX) if math.isfinite(r) else np.nan
                     else:
                         trunc[line_i] = 1
                 except (ValueError, OverflowError):  # not a number, or one past int64 / float range

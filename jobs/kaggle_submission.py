@@ -8,6 +8,7 @@ Format: {task_id: [{"attempt_1": grid, "attempt_2": grid}, ... one per test inpu
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import numbers
 from collections import Counter
@@ -19,6 +20,7 @@ from jobs.datasets import builtin, builtin_hint
 from jobs.errors import JobsError
 from jobs.evalmetrics import grid_fingerprint, is_grid
 from jobs.rundir import loads
+from jobs.runfs import open_regular_binary, read_regular_text, what_is
 from jobs.errors import quoted
 
 PLACEHOLDER: list[list[int]] = [[0]]
@@ -115,9 +117,11 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
     """Read <run>/eval/metrics.json (task list) and predictions.jsonl, return the submission."""
     mpath, ppath = eval_files(run_dir)
     if not mpath.is_file():
-        raise SubmissionError(f"{mpath}: not found (is {run_dir} a finished eval run?)")
+        found = what_is(mpath)
+        found += "" if found == "not found" else ", not a metrics file"
+        raise SubmissionError(f"{mpath}: {found} (is {run_dir} a finished eval run?)")
     try:
-        metrics = loads(mpath.read_text())
+        metrics = loads(read_regular_text(mpath))
         counts = metrics["task_tests"].items()
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
         raise SubmissionError(f"{mpath}: unreadable or missing 'task_tests' ({e})") from None
@@ -131,10 +135,15 @@ def build_from_eval_run(run_dir: str | Path) -> dict[str, Any]:
         task_tests[str(tid)] = n
     from jobs.predictions import PredictionError, read_predictions
 
+    found = what_is(ppath)
+    if found not in ("a regular file", "not found"):  # all placeholders from a FIFO would lose the predictions
+        raise SubmissionError(f"{ppath}: {found}, not a predictions file")
     try:  # a torn last line (an eval stopped mid-write) is skipped, as every run-dir reader does
-        preds = list(read_predictions(ppath, skip_unparseable=True)) if ppath.is_file() else []
+        preds = list(read_predictions(ppath, skip_unparseable=True)) if found != "not found" else []
     except PredictionError as e:
         raise SubmissionError(str(e)) from None
+    except OSError as e:  # replaced by a FIFO or made unreadable since the check
+        raise SubmissionError(f"{ppath}: cannot read ({e.strerror})") from None
     return build_submission(preds, task_tests)
 
 
@@ -148,8 +157,8 @@ def write_submission(sub: dict[str, Any], path: str | Path, reads: tuple[str | P
 
 
 def _read_json(path: Path) -> Any:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+    with open_regular_binary(path) as raw:  # a FIFO put there after the check fails, never blocks
+        f = gzip.open(raw, "rt", encoding="utf-8") if path.suffix == ".gz" else io.TextIOWrapper(raw, "utf-8")
         return loads(f.read())
 
 
@@ -158,7 +167,11 @@ def dataset_test_counts(dataset: str) -> dict[str, int]:
     path = Path(dataset)
     if path.suffix in (".json", ".gz") or path.exists():
         if not path.is_file():
-            raise SubmissionError(f"dataset {dataset}: file not found")
+            found = what_is(path)
+            raise SubmissionError(
+                f"dataset {dataset}: "
+                + ("file not found" if found == "not found" else f"{found}, not a challenges file")
+            )
         try:
             data = _read_json(path)
         except (OSError, ValueError) as e:
@@ -260,7 +273,8 @@ def grid_problem(g: Any) -> str | None:
 def validate_file(path: str | Path, dataset: str) -> list[str]:
     path = Path(path)
     if not path.is_file():
-        raise SubmissionError(f"{path}: not found")
+        found = what_is(path)
+        raise SubmissionError(f"{path}: {found}" + ("" if found == "not found" else "; give the submission.json file"))
     try:
         sub = _read_json(path)
     except (OSError, ValueError) as e:

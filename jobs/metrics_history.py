@@ -17,7 +17,7 @@ import numpy as np
 
 from jobs.her_report import HER_NON_NEGATIVE_METRICS, HER_UNIT_METRICS, checked_metric
 from jobs.masked_steps import is_masked_metric
-from jobs.rundir import invalid_value
+from jobs.rundir import invalid_value, json_step
 
 # Metrics the run screen offers first (TRL names, then ours under arc/).
 DEFAULT_CHARTS = [
@@ -51,8 +51,9 @@ class MetricsHistory:
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Append rows column by column (one pass per metric, not per cell: 100k rows in ~0.1 s)."""
-        # a step is a number >= 0 (docs/run-dir.md): a row at step -3 or inf would stretch the x axis
-        rows = [r for r in rows if _is_num(r.get("step")) and math.isfinite(r["step"]) and r["step"] >= 0]
+        # a step is an integer 0..2**63-1 (docs/run-dir.md): a row at step -3 would stretch the x
+        # axis, one at 10**400 overflowed the float conversion below
+        rows = [r for r in rows if json_step(r.get("step")) is not None]
         if not rows:
             return 0
         n0, m = len(self.steps), len(rows)

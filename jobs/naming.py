@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -92,8 +93,15 @@ def unique_name(root: str | Path, name: str, taken: Callable[[str], bool] | None
         n += 1
 
 
-def _control_chars(text: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+def _bad_char(text: str) -> str | None:
+    """The first character a name may not hold: C0/DEL/C1 controls split or rewrite terminal
+    lines; Unicode format characters (bidi overrides and isolates, zero-width) make a name show
+    as another one (`arcctl ls`, job scripts, logs)."""
+    for c in text:
+        o = ord(c)
+        if o < 32 or 127 <= o <= 159 or unicodedata.category(c) == "Cf":
+            return c
+    return None
 
 
 def check_run_dir(path: str, what: str = "run dir") -> None:
@@ -103,8 +111,13 @@ def check_run_dir(path: str, what: str = "run dir") -> None:
 
     if not path.strip():  # `--run-dir "$UNSET"`: not the default run dir without a word
         raise SpecError(f"{what} {path!r}: empty; give a folder (or leave the option out for the default)")
-    if _control_chars(path):
-        raise SpecError(f"{what} {path!r}: control characters (newline, tab, ...) are not allowed")
+    bad = _bad_char(path)
+    if bad is not None:
+        raise SpecError(
+            f"{what} {path!r}: holds U+{ord(bad):04X} ({unicodedata.name(bad, 'a control character')}); "
+            "control characters (newline, tab, C1) and invisible format characters (bidi overrides, "
+            "zero-width) are not allowed"
+        )
     # Linux's limits (NAME_MAX, PATH_MAX): past them every stat of the path fails
     long = next((part for part in path.split("/") if len(part.encode("utf-8", "surrogateescape")) > 255), None)
     if long is not None:

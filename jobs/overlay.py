@@ -24,7 +24,7 @@ import numpy as np
 
 from jobs.lineage import child_beside, child_in_events, linked
 from jobs.masked_steps import is_masked_metric, with_breaks
-from jobs.rundir import checkpoint_step
+from jobs.rundir import checkpoint_step, json_step
 
 MAX_CHAIN = 50  # parent links followed at most (a cycle must not hang the screen)
 
@@ -188,8 +188,8 @@ def markers(view: Any, lo: float | None = None, hi: float | None = None, alerts:
     m = Markers()
     for ev in getattr(view, "events", []):
         if ev.get("event") == "checkpoint_saved":
-            s = ev.get("step")
-            if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s):
+            s = json_step(ev.get("step"))  # 10**400 overflowed float(), as a NaN or a bool is no step
+            if s is not None:
                 m.checkpoints.append(float(s))
     if alerts is None:
         try:

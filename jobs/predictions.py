@@ -85,7 +85,9 @@ def _short(value: Any) -> str:
 def read_predictions(path: str | Path, skip_unparseable: bool = False) -> Iterator[dict[str, Any]]:
     """Each prediction of the file, checked. A line that is not JSON is an error naming the line,
     or skipped with `skip_unparseable` (the torn last line of an eval that was stopped)."""
-    with open(path, "rb") as f:
+    from jobs.runfs import open_regular_binary
+
+    with open_regular_binary(path) as f:  # a FIFO fails at once instead of blocking
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue

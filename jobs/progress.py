@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from jobs.rundir import json_step
+
 ALPHA = 0.2  # weight of the newest interval in the average
 PAUSE = 20.0  # an interval this many times the average seconds per step is a pause
 TAIL_BYTES = 64 * 1024  # what `read_progress` reads from the end of metrics.jsonl
@@ -106,8 +108,8 @@ class ProgressTracker:
         if len(rows) > RECENT_ROWS:  # opening a 100k-step run: only the newest rows can matter
             rows = rows[-RECENT_ROWS:]
         for r in rows:
-            step, t = _num(r.get("step")), _num(r.get("time"))
-            if step is None or step < 0:  # no step (docs/run-dir.md: an integer >= 0)
+            step, t = json_step(r.get("step")), _num(r.get("time"))
+            if step is None:  # no step (docs/run-dir.md: an integer 0..2**63-1)
                 continue
             if t is not None and self.step is not None and self.time is not None:
                 ds, dt = step - self.step, t - self.time
@@ -153,18 +155,9 @@ def read_progress(run_dir: str, fs: Any = None, done: bool = False, tail_bytes: 
         return _trainer_state_progress(base, fs, done)
     except OSError:
         return Progress(done=done)
-    lines = data.split(b"\n")
     if start > 0:
-        lines = lines[1:]  # the first one is cut
-    rows = []
-    for line in lines:
-        if line.strip():
-            try:
-                obj = rd.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                rows.append(obj)
+        data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""  # the first line is cut
+    rows, _ = rd.parse_records(data[: data.rfind(b"\n") + 1])  # a torn last line: not yet
     tracker.feed(rows)
     params = None
     try:

@@ -37,6 +37,7 @@ from jobs.rundir import (  # noqa: F401 - the names of the run dir, re-exported 
     loads,
 )
 from jobs.rundir import MAX_LINE_BYTES as _READER_LINE_LIMIT
+from jobs.rundir import MAX_STEP as _MAX_STEP
 
 # Bumped when a field changes meaning or spelling; the `started` event carries it.
 RUN_DIR_VERSION = 1
@@ -50,8 +51,8 @@ ROLLBACK_REFUSED = "refused"
 ROLLBACK_FAILED = "failed"
 
 Number = Union[int, float, None]
-# A step, a count of tokens, an index: readers take only a JSON integer >= 0 (jobs.rundir.json_step).
-Count = Annotated[int, Field(ge=0)]
+# A step, a count of tokens, an index: readers take only a JSON integer 0..2**63-1 (jobs.rundir.json_step).
+Count = Annotated[int, Field(ge=0, le=_MAX_STEP)]
 # A HER epoch counts from 1.
 Epoch = Annotated[int, Field(ge=1)]
 

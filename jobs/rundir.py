@@ -62,10 +62,16 @@ def json_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+# No step past a signed 64-bit integer: 10**400 overflowed every float conversion (charts, rates)
+# and `checkpoint-<21 digits>` sorted past every real checkpoint.
+MAX_STEP = 2**63 - 1
+
+
 def json_step(value: Any) -> int | None:
-    """A run-dir `step` field: only a JSON integer >= 0; a bool (True is an int in Python), a
-    float, a string or a negative number is None, read as missing."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A run-dir `step` field: only a JSON integer 0..MAX_STEP; a bool (True is an int in Python),
+    a float, a string, a negative or a larger number is None, read as missing."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_STEP
+    return value if ok else None
 
 
 def json_number(value: Any) -> float | int | None:
@@ -131,6 +137,30 @@ def _glued_record(line: bytes) -> Any:
             return obj
         pos = text.find('{"', pos + 1)
     return None
+
+
+def parse_records(chunk: bytes) -> tuple[list[dict[str, Any]], int]:
+    """(records, malformed lines) of whole JSONL lines: the one line parser of every run-dir
+    reader (the run view, `arcctl ls` progress, tail), so they agree on which rows exist. A line
+    that does not parse whole (a torn line with the next record glued on, a BOM or NUL bytes
+    before a record) counts as malformed and gives the complete record at its end, if any."""
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for line in chunk.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = loads(line)
+        except ValueError:
+            bad += 1
+            obj = _glued_record(line)
+            if obj is None:
+                continue
+        if isinstance(obj, dict):
+            out.append(obj)
+        else:
+            bad += 1
+    return out, bad
 
 
 class JsonlWriter:
@@ -321,21 +351,8 @@ class JsonlTail:
         chunk = self._lines.read(max_bytes)
         self.offset = self._lines.offset
         self.resets += self._lines.restarted
-        out = []
-        for line in chunk.splitlines():
-            if not line.strip():
-                continue
-            try:
-                obj = loads(line)
-            except ValueError:
-                self.bad_lines += 1
-                obj = _glued_record(line)
-                if obj is None:
-                    continue
-            if isinstance(obj, dict):
-                out.append(obj)
-            else:
-                self.bad_lines += 1
+        out, bad = parse_records(chunk)
+        self.bad_lines += bad
         return out
 
     def follow(self, poll_s: float = 0.25, stop: Any = None) -> Iterator[dict[str, Any]]:
@@ -403,13 +420,17 @@ ADAPTER_OR_MODEL = (
 
 
 def checkpoint_step(path: str | Path | None) -> int | None:
-    """The step N of a `checkpoint-N` directory (a name or a path), None for anything else."""
+    """The step N of a `checkpoint-N` directory (a name or a path), None for anything else. Only
+    the name the trainer writes counts: N in ASCII digits without leading zeros (`checkpoint-0001`
+    beside `checkpoint-1` would be two checkpoints of one step) and at most MAX_STEP."""
     if not path:
         return None
     name = Path(str(path).rstrip("/")).name
     tail = name[len(CHECKPOINT_PREFIX) :] if name.startswith(CHECKPOINT_PREFIX) else ""
     # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
-    return int(tail) if tail.isascii() and tail.isdigit() else None
+    if not (tail.isascii() and tail.isdigit()) or len(tail) > 19 or (tail[0] == "0" and tail != "0"):
+        return None
+    return json_step(int(tail))
 
 
 def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:
@@ -441,9 +462,12 @@ def _check(name: str, step: int, path: str, fs: RunFS) -> Checkpoint:
         return Checkpoint(name, step, path, False, "missing model/adapter weights")
     try:
         state = loads(fs.read_text(f"{path}/trainer_state.json"))
-        int(state.get("global_step", step))
+        global_step = int(state.get("global_step", step))  # a mismatch is the resume's to name
     except (ValueError, OSError, TypeError, AttributeError, OverflowError) as e:
         return Checkpoint(name, step, path, False, f"unreadable trainer_state.json: {e}")
+    if global_step > MAX_STEP:
+        shown = invalid_value(global_step)
+        return Checkpoint(name, step, path, False, f"trainer_state.json: global_step {shown} is past 2**63-1")
     return Checkpoint(name, step, path, True)
 
 

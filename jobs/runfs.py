@@ -82,6 +82,44 @@ def read_regular_text(path: str | Path) -> str:
         os.close(fd)
 
 
+def what_is(path: str | Path) -> str:
+    """What is at PATH, for a one-line error that names it instead of saying "not found" for a
+    folder, a named pipe or a device: 'not found', 'a folder', 'a named pipe (FIFO)', ..."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return (
+            "a symbolic link loop"
+            if e.errno == errno.ELOOP
+            else "not found"
+            if e.errno == errno.ENOENT
+            else (f"not readable ({e.strerror})")
+        )
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def open_regular_binary(path: str | Path) -> IO[bytes]:
+    """PATH opened for reading if it is a regular file; a FIFO swapped in after a check would
+    otherwise block the open until a writer comes. OSError(EINVAL) for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class SerializedFS:
     """A RunFS that lets one request through at a time, for file systems that do not say they are
     `concurrent`: the dashboard reads from several worker threads (refresh, a completions page,

@@ -164,15 +164,18 @@ class TrainerStateTail:
 
 
 def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    return rd.json_step(v)
 
 
 def log_entry_row(entry: dict[str, Any]) -> dict[str, Any] | None:
     """A metric row from one log_history entry: its step and its finite numbers (None without a step)."""
     step = entry.get("step")
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+    if isinstance(step, float):  # TRL logs int steps; an integral float is taken as one
+        step = int(step) if math.isfinite(step) and step.is_integer() else None
+    step = rd.json_step(step)  # negative, past 2**63-1 (10**400 overflowed isfinite) or a bool: none
+    if step is None:
         return None
-    row: dict[str, Any] = {"step": int(step)}
+    row: dict[str, Any] = {"step": step}
     for k, v in entry.items():
         if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             row[k] = v

@@ -8,7 +8,6 @@ a full checkpoint (checkpoint-N of a full fine-tune): `resolve_model` tells whic
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -41,6 +40,31 @@ def resolve_model(model_path: str, adapter_path: str | None) -> tuple[str, str |
     raise GenerationError(
         f"adapter_path {adapter_path}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)"
     )
+
+
+MAX_LORA_RANK = 4096  # far past any adapter vLLM serves; a rank of 10**300 is a broken file
+
+
+def adapter_rank(adapter: str, default: int) -> int:
+    """The LoRA rank `r` of an adapter's adapter_config.json (DEFAULT without one), read through
+    the bounded regular-file reader: a FIFO there would block the job, /dev/zero never end.
+    GenerationError with one line naming the file for anything else than an integer 1..4096."""
+    from jobs.runfs import read_regular_text
+    from jobs.rundir import loads
+
+    path = Path(adapter) / "adapter_config.json"
+    try:
+        config = loads(read_regular_text(path))
+    except OSError as e:
+        raise GenerationError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise GenerationError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise GenerationError(f"{path}: not a JSON object")
+    r = config.get("r", default)
+    if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= MAX_LORA_RANK:
+        raise GenerationError(f"{path}: r {str(r)[:40]!r} is not a LoRA rank (an integer 1..{MAX_LORA_RANK})")
+    return r
 
 
 class TransformersGenerator:
@@ -273,8 +297,7 @@ class VLLMGenerator:
         if max_seq_length:
             kwargs["max_model_len"] = max_seq_length
         if adapter:
-            r = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", lora_r)
-            kwargs.update(enable_lora=True, max_lora_rank=max(8, int(r)))
+            kwargs.update(enable_lora=True, max_lora_rank=max(8, adapter_rank(adapter, lora_r)))
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 

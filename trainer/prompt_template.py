@@ -35,6 +35,7 @@ from jobs.errors import SpecError
 from jobs.inputs import read_prompt_template
 from trainer.data import Pair, Task
 from trainer.encoders import GridEncoder, get_encoder
+from trainer.prompt_sandbox import BoundedEnvironment, render_bounded
 from trainer.prompts import Prompter, _check_test_index, feedback_text
 
 DEFAULT_REFINE_ASSISTANT = "```python\n{{ program }}\n```"
@@ -62,10 +63,10 @@ SAMPLE_TASK = Task("sample", [Pair([[0, 1]], [[1, 0]])], [Pair([[1, 1]])])
 class TemplatePrompter(Prompter):
     def __init__(self, source: str, sections: dict[str, Any]):
         from jinja2 import StrictUndefined
-        from jinja2.sandbox import SandboxedEnvironment
 
         self.source = source
-        env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        # bounded: a user's nested loops or "x" * 10**10 stop in one line instead of hanging
+        env = BoundedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
         self._compiled = {}
         # plain text, the same for every task: the reward needs it to cut the program out
         self.prefix = sections.get("assistant_prefix", "")
@@ -122,7 +123,7 @@ class TemplatePrompter(Prompter):
 
     def _render(self, key: str, ctx: dict[str, Any]) -> str:
         try:
-            return self._compiled[key].render(**ctx)
+            return render_bounded(self._compiled[key], ctx)
         except Exception as e:  # jinja2.UndefinedError, SecurityError, a filter's TypeError, ...
             raise PromptTemplateError(f"{self.source}: {key}: {e} (fields: {', '.join(sorted(ctx))})") from None
 
