@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from arcctl.cli.progress_out import progress
-from arcctl.cli.errors import UserError, fail, user_errors
+from arcctl.cli.errors import fail, user_errors
 from arcctl.cli.local_runs import local_path
 from arcctl.cli.numbers import count_option
 from arcctl.cli.terminal_text import block, shown
@@ -164,9 +164,6 @@ def submission_validate(
     from jobs.kaggle_submission import validate_file
 
     with user_errors():
-        if file.exists() and not file.is_file():  # jobs says "not found" for what is there
-            kind = "a folder" if file.is_dir() else "not a regular file (a FIFO, device or socket)"
-            raise UserError(f"{file}: {kind}; give the submission.json file")
         problems = validate_file(file, dataset)
     if problems:
         for p in problems:

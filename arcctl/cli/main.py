@@ -82,6 +82,8 @@ def _usage_error(e: typer.TyperException) -> int:
     characters filled a screen of box. One line instead, written out and cut like every error."""
     from arcctl.cli.errors import fail
 
+    if not e.format_message().strip():  # a group called without a command: its help is already out
+        return e.exit_code
     ctx = getattr(e, "ctx", None)
     where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
     fail(f"{e.format_message()}{where}")

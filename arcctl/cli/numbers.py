@@ -1,11 +1,12 @@
-"""Float options read by one parser: click's FloatRange lets `nan` through its own checks into a
-usage box ("less than or equal to 3600" for `--poll nan`) and takes `inf` where only a minimum is
-set (`--max-seconds inf`); a bad number of seconds is one line naming the option, as other bad
-values are."""
+"""Number options (floats: seconds; integers: counts) read by one parser each: click's FloatRange
+lets `nan` through its own checks into a usage box ("less than or equal to 3600" for `--poll nan`)
+and takes `inf` where only a minimum is set (`--max-seconds inf`), and IntRange draws a usage box
+too; a bad number is one line naming the option and its range, as other bad values are."""
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Any, Callable
 
@@ -13,6 +14,16 @@ from arcctl.cli.errors import fail
 
 # `--max-seconds` of a follow: a year is past any run; a larger value overflowed time arithmetic.
 MAX_FOLLOW_S = 366 * 86400.0
+
+
+def _refuse(message: str) -> Exception:
+    """fail(MESSAGE), except while the shell's TAB completion parses what is typed so far: click
+    drops the error there, so the line would only litter the command line being completed."""
+    if os.environ.get("_ARCCTL_COMPLETE"):
+        import typer
+
+        return typer.Exit(2)
+    return fail(message)
 
 
 def _span(s: float) -> str:
@@ -26,11 +37,11 @@ def finite(flag: str, lo: float, hi: float) -> Callable[[Any], float]:
         try:
             v = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise fail(f"{flag} {str(value)!r}: not a number") from None
+            raise _refuse(f"{flag} {str(value)!r}: not a number") from None
         if not math.isfinite(v):
-            raise fail(f"{flag} {str(value)!r}: not a finite number (nan and inf are refused)")
+            raise _refuse(f"{flag} {str(value)!r}: not a finite number (nan and inf are refused)")
         if not lo <= v <= hi:
-            raise fail(f"{flag} {str(value)!r}: must be from {_span(lo)} to {_span(hi)}")
+            raise _refuse(f"{flag} {str(value)!r}: must be from {_span(lo)} to {_span(hi)}")
         return v
 
     return parse
@@ -62,9 +73,9 @@ def whole(flag: str, lo: int, hi: int = MAX_COUNT) -> Callable[[Any], int]:
             # past 30 digits it is out of range anyway (and int() refuses past 4300)
             v = int(value.strip()) if len(value.strip()) <= 30 else hi + 1
         else:
-            raise fail(f"{flag} {str(value)!r}: not a whole number (from {lo} to {hi})")
+            raise _refuse(f"{flag} {str(value)!r}: not a whole number (from {lo} to {hi})")
         if not lo <= v <= hi:
-            raise fail(f"{flag} {str(value)!r}: must be a whole number from {lo} to {hi}")
+            raise _refuse(f"{flag} {str(value)!r}: must be a whole number from {lo} to {hi}")
         return v
 
     return parse

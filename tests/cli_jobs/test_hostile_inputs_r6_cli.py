@@ -129,7 +129,7 @@ def test_submission_validate_names_what_is_there_instead_of_not_found(home, tmp_
         os.mkfifo(path)
     err = one_line_error(run_cli("submission", "validate", str(path), "-d", "arc1/eval"), str(path))
     assert "not found" not in err
-    assert ("a folder" if what == "folder" else "not a regular file") in err
+    assert {"folder": "a folder", "fifo": "a named pipe (FIFO)", "device": "a device"}[what] in err
 
 
 def test_hosts_cuts_a_line_that_quotes_a_huge_host_name(home):

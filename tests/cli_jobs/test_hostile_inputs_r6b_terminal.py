@@ -73,3 +73,19 @@ def test_missing_argument_and_exit_codes_are_kept(home, tmp_path):
     one_line_error(run_cli("fetch"), "Missing argument", "arcctl fetch --help")
     assert "Usage" in run_cli("ls", "--help", check=True).stdout
     assert run_cli("hosts", "127.0.0.1", "--timeout", "0.5").returncode == 1  # a command's own exit code
+
+
+def test_a_group_without_a_command_shows_its_help_and_no_empty_error_line(home):
+    # not standalone, click's "no args: show help" came back as a usage error with no message
+    res = run_cli("submission")
+    assert "Usage" in res.stdout and "validate" in res.stdout
+    assert res.stderr.strip() == "", res.stderr
+
+
+def test_tab_completion_of_a_bad_number_prints_no_error_line(home):
+    # the shell completes `arcctl ls -n abc <TAB>`: click parses what is typed and drops its errors,
+    # but the number parser had already written `error: -n/--limit 'abc': ...` into the prompt
+    for words in ("arcctl ls -n abc ", "arcctl tail --poll nan "):
+        env = {"_ARCCTL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()))}
+        res = run_cli(env=env)
+        assert "error" not in res.stderr and "error" not in res.stdout, (words, res.stdout, res.stderr)
