@@ -9,7 +9,9 @@ filled memory while the trainer built its prompts. Here every render has a budge
 - no string or list, built or rendered, longer than MAX_CHARS: a repetition, a concatenation, a
   replace or a padding is refused before it is built when its size is known in advance, else
   checked as soon as it exists (so nothing past 2 x MAX_CHARS is ever held);
-- no integer argument past MAX_CHARS (widths, counts) and no format width past it.
+- no width or count argument past MAX_CHARS to a padding/width/count filter or string method
+  (center, ljust, indent, truncate, zfill, ...), and no width or precision past it in a format
+  field (`str.format`, `%`, `|format`); other numbers (a task id, `5000000|string`) are left alone.
 
 Any excess raises RenderLimit, which the template's one-line error reports.
 """
@@ -25,7 +27,7 @@ from typing import Any, Iterable, Iterator
 
 from jinja2 import nodes
 from jinja2.runtime import LoopContext
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from jinja2.visitor import NodeTransformer
 
 MAX_STEPS = 1_000_000  # a prompt needs a few hundred: one loop over the train pairs, one per grid row
@@ -34,7 +36,16 @@ MAX_CHARS = 1 << 20  # ~1M characters: 20x the largest ARC prompt (10 pairs of 3
 MAX_POW_BITS = 1 << 16  # 2**10**9 would take minutes to compute before any check
 
 _EACH, _SIZED = "_arcctl_each", "_arcctl_sized"  # filters the bounded templates call internally
-_WIDTH = re.compile(r"\d{7,}")  # a format width or precision of 1,000,000 or more
+# str.format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_BRACE_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<prec>\d+))?", re.S)
+# printf spec: %[(key)][flags][width|*][.precision|*][length]type
+_PERCENT_SPEC = re.compile(
+    r"%(?:\([^)]*\))?[-#0 +]*(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d*))?[hlL]?(?:[diouxXeEfFgGcrsab%]|$)"
+)
+# filters and str methods whose int arguments are widths or counts (the piped value is not checked)
+_SIZING_FILTERS = frozenset({"center", "indent", "truncate", "wordwrap", "batch", "slice"})
+_SIZING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_SIZING_GLOBALS = frozenset({"lipsum"})  # lipsum(n): n paragraphs
 
 
 class RenderLimit(Exception):
@@ -82,9 +93,45 @@ def _check_args(args: tuple, kwargs: dict) -> None:
             raise RenderLimit(f"the argument {v} is past the {MAX_CHARS:,} a prompt may hold")
 
 
-def _check_width(fmt: Any) -> None:
-    if isinstance(fmt, str) and _WIDTH.search(fmt):
-        raise RenderLimit(f"the format {fmt[:40]!r} asks for a width past the {MAX_CHARS:,} a prompt may hold")
+def _too_wide(fmt: str, *numbers: str | None) -> None:
+    for n in numbers:
+        if n and n != "*" and int(n) > MAX_CHARS:
+            raise RenderLimit(f"the format {fmt[:40]!r} asks for a width past the {MAX_CHARS:,} a prompt may hold")
+
+
+class _WidthChecker(SandboxedFormatter):
+    """Walks a str.format like the sandbox does (nested `{:{w}}` widths resolved), formatting nothing."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        return value
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        m = _BRACE_SPEC.match(format_spec)
+        if m:
+            _too_wide(format_spec, m["width"], m["prec"])
+        return ""
+
+
+def _check_brace_format(env: Any, fmt: str, args: tuple, kwargs: Any) -> None:
+    """The width and precision of every `{...}` field of FMT, as str.format(*ARGS, **KWARGS) would see them."""
+    try:
+        _WidthChecker(env).vformat(fmt, args, kwargs)
+    except RenderLimit:
+        raise
+    except Exception:  # noqa: BLE001 - a malformed format: str.format itself reports it
+        pass
+
+
+def _check_percent_format(fmt: Any, values: Any) -> None:
+    """The width and precision of every `%` spec of FMT; a `*` takes them from VALUES."""
+    if not isinstance(fmt, str):
+        return
+    star = False
+    for m in _PERCENT_SPEC.finditer(fmt):
+        _too_wide(fmt, m["width"], m["prec"])
+        star = star or "*" in (m["width"], m["prec"])
+    if star:
+        _check_args(values if isinstance(values, tuple) else (values,), {})
 
 
 def _check_replace(s: Any, old: Any, new: Any) -> None:
@@ -101,10 +148,12 @@ def _sized_len(n: int) -> None:
 def _guarded_filter(name: str, f: Any) -> Any:
     @functools.wraps(f)  # keeps jinja_pass_arg: the wrapper gets the same context/environment
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _check_args(args, kwargs)
+        skip = 2 if getattr(f, "jinja_pass_arg", None) is not None else 1  # context/env, then the value
+        if name in _SIZING_FILTERS:
+            _check_args(args[skip:], kwargs)
         strs = [a for a in args if isinstance(a, str)]
-        if name == "format" and strs:
-            _check_width(strs[0])
+        if name == "format" and len(args) >= skip:  # jinja's format filter is `value % (kwargs or args)`
+            _check_percent_format(args[skip - 1], kwargs or tuple(args[skip:]))
         if name == "replace" and len(strs) >= 3:
             _check_replace(*strs[:3])
         return _sized(f(*args, **kwargs))
@@ -126,7 +175,7 @@ class _Bound(NodeTransformer):
 
 
 class BoundedEnvironment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+"})  # also keeps them from being folded at compile
+    intercepted_binops = frozenset({"*", "**", "+", "%"})  # also keeps them from being folded at compile
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -147,20 +196,27 @@ class BoundedEnvironment(SandboxedEnvironment):
         elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
             if right * max(abs(left).bit_length() - 1, 0) > MAX_POW_BITS:
                 raise RenderLimit(f"{left} ** {right} is past {MAX_POW_BITS} bits")
+        elif operator == "%" and isinstance(left, str):
+            _check_percent_format(left, right)
         return _sized(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         _tick()
-        _check_args(args, kwargs)
         if isinstance(__obj, LoopContext) and args:  # `loop(children)` of a recursive loop
             args = (_each(args[0]), *args[1:])
         inner = inspect.unwrap(__obj)  # str.format comes wrapped by the sandbox
         owner, name = getattr(inner, "__self__", None), getattr(inner, "__name__", "")
         if isinstance(owner, str):
-            if name in ("format", "format_map"):
-                _check_width(owner)
+            if name == "format":
+                _check_brace_format(__self, owner, args, kwargs)
+            elif name == "format_map" and args:
+                _check_brace_format(__self, owner, (), args[0])
+            elif name in _SIZING_METHODS:
+                _check_args(args, kwargs)
             elif name == "replace" and len(args) >= 2:
                 _check_replace(owner, args[0], args[1])
+        elif name in _SIZING_GLOBALS:
+            _check_args(args, kwargs)
         return _sized(super().call(__context, __obj, *args, **kwargs))
 
 

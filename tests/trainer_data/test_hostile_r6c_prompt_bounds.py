@@ -69,3 +69,53 @@ def test_ordinary_loops_and_long_prompts_still_render(tmp_path):
     user = prompter.messages(SAMPLE_TASK, get_encoder("digits"), 0)[0]["content"]
     assert user.startswith("Example 1:") and user.count(".") >= 90_000 and "=" * 1000 in user
     assert len(user) < MAX_CHARS
+
+
+# review round: `%` formatting was not bounded; 7-digit literals and big ints to any filter were refused
+HOSTILE_PERCENT = {
+    "percent operator width": '{% set x = "%3000000s" % 1 %}{{ x|length }}',
+    "percent operator huge width": '{{ ("%9999999999s" % 1)|length }}',
+    "percent operator precision": '{{ ("%.3000000f" % 1.0)|length }}',
+    "percent operator star width": '{{ ("%*d" % (3000000, 1))|length }}',
+    "percent filter star width": '{{ "%*d"|format(3000000, 1)|length }}',
+    "format nested width": '{{ "{:>{}}".format(1, 3000000)|length }}',
+    "format_map width": '{{ "{a:>3000000}".format_map({"a": 1})|length }}',
+    "zfill method": '{{ "1".zfill(3000000)|length }}',
+    "indent filter": '{{ "a\\nb"|indent(3000000)|length }}',
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PERCENT))
+def test_percent_and_resolved_format_widths_are_bounded(tmp_path, name):
+    path = tmp_path / "mine.toml"
+    path.write_text(f"user = '''{HOSTILE_PERCENT[name]}'''\n")
+    with pytest.raises(PromptTemplateError) as e:
+        TemplatePrompter.load(str(path))
+    msg = str(e.value)
+    assert str(path) in msg and "user" in msg and "\n" not in msg, msg
+
+
+ORDINARY = {
+    "7-digit literal in str.format": ('{{ "task 1234567: {}".format(n_train) }}', "task 1234567: "),
+    "7-digit literal in % format": ('{{ "task 1234567: %d" % n_train }}', "task 1234567: "),
+    "7-digit literal in |format": ('{{ "task 1234567: %s"|format(n_train) }}', "task 1234567: "),
+    "big int piped to a filter": ("{{ 5000000 | string }}", "5000000"),
+    "big int as a format value": ('{{ "id {}".format(5000000) }}', "id 5000000"),
+    "big int as a % value": ('{{ "id %d" % 5000000 }}', "id 5000000"),
+    "big int through |format": ('{{ "id %d"|format(5000000) }}', "id 5000000"),
+    "small % width": ('{{ "[%5s]" % "ab" }}', "[   ab]"),
+    "percent sign": ('{{ "%d%% done" % 50 }}', "50% done"),
+}
+
+
+@pytest.mark.parametrize("name", list(ORDINARY))
+def test_ordinary_numbers_and_formats_still_render(tmp_path, name):
+    from trainer.encoders import get_encoder
+    from trainer.prompt_template import SAMPLE_TASK
+
+    body, expected = ORDINARY[name]
+    path = tmp_path / "ok.toml"
+    path.write_text(f"user = '''{body}'''\n")
+    prompter = TemplatePrompter.load(str(path))
+    user = prompter.messages(SAMPLE_TASK, get_encoder("digits"), 0)[0]["content"]
+    assert expected in user, user
