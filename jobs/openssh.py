@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from jobs.errors import RemoteError
+from jobs.rundir import decimal_int
 from jobs.ssh_answers import MAX_TEXT, LinkLoop, NotRegularFile, TooLarge
 from jobs.ssh_config import check_host_name, ssh_config_path
 from jobs.ssh_output import after_mark, marked
@@ -275,9 +276,10 @@ class OpenSSHFS:
         # the link's own size, the length of its target's name: `logs -f` never saw a new byte
         out = self._run(f"stat -L -c %s {shlex.quote(path)}", path).strip()
         # a hostile or broken `stat`: was a ValueError traceback (5000 digits one too, from int())
-        if not (out.isascii() and out.isdigit() and len(out) <= 19):
+        size = decimal_int(out)
+        if size is None:
             raise RemoteError(f"{self.alias}: `stat` of {path} printed {out[:80]!r}, not a size")
-        return int(out)
+        return size
 
     def exists(self, path: str) -> bool:
         rc, _, _ = self.ssh.exec(self.alias, _no_loop(shlex.quote(path)) + f"test -e {shlex.quote(path)}")

@@ -62,9 +62,21 @@ def json_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+# The largest signed 64-bit integer: what SQLite holds, and the limit of every number read here
+MAX_INT = 2**63 - 1
 # No step past a signed 64-bit integer: 10**400 overflowed every float conversion (charts, rates)
 # and `checkpoint-<21 digits>` sorted past every real checkpoint.
-MAX_STEP = 2**63 - 1
+MAX_STEP = MAX_INT
+
+
+def decimal_int(text: object) -> int | None:
+    """TEXT (a str) as a number in ASCII digits, at most MAX_INT; None for anything else. Only
+    ASCII: str.isdigit() is also true of "²", which int() refuses; at most 19 digits before int():
+    int() of 5000 digits is a ValueError ("Exceeds the limit … for integer string conversion")."""
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
 
 
 def json_step(value: Any) -> int | None:
@@ -427,10 +439,10 @@ def checkpoint_step(path: str | Path | None) -> int | None:
         return None
     name = Path(str(path).rstrip("/")).name
     tail = name[len(CHECKPOINT_PREFIX) :] if name.startswith(CHECKPOINT_PREFIX) else ""
-    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
-    if not (tail.isascii() and tail.isdigit()) or len(tail) > 19 or (tail[0] == "0" and tail != "0"):
+    step = decimal_int(tail)
+    if step is None or (tail[0] == "0" and tail != "0"):
         return None
-    return json_step(int(tail))
+    return step
 
 
 def list_checkpoints(run_dir: str, fs: RunFS | None = None) -> list[Checkpoint]:

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from jobs.errors import JobsError
+from jobs.rundir import MAX_INT, decimal_int
 
 if TYPE_CHECKING:  # annotations only: polling status must not pay for the pydantic models
     from jobs.scheduler_shell import Shell
@@ -46,8 +47,8 @@ MAX_CLOCK_OFFSET_S = 366 * 24 * 3600  # a host clock further off than a year is 
 
 # The registry keeps exit codes as SQLite integers (64 bits): a scheduler's exit code past that
 # (sacct printing `99999999999999999999:0`, a condor_q ExitCode of 1e30 digits) was an
-# OverflowError out of the whole refresh's transaction, every job's new state lost with it.
-MAX_INT = 2**63 - 1
+# OverflowError out of the whole refresh's transaction, every job's new state lost with it:
+# MAX_INT (jobs.rundir) bounds them.
 
 
 def job_number(text: object) -> int | None:
@@ -56,10 +57,7 @@ def job_number(text: object) -> int | None:
     ValueError, "Exceeds the limit … for integer string conversion", out of crash recovery)."""
     if isinstance(text, int) and not isinstance(text, bool):
         return text if 0 <= text <= MAX_INT else None
-    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 19):
-        return None
-    value = int(text)
-    return value if value <= MAX_INT else None
+    return decimal_int(text)
 
 
 @dataclass
