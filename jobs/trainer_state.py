@@ -172,8 +172,9 @@ def log_entry_row(entry: dict[str, Any]) -> dict[str, Any] | None:
     step = entry.get("step")
     if isinstance(step, float):  # TRL logs int steps; an integral float is taken as one
         step = int(step) if math.isfinite(step) and step.is_integer() else None
-    step = rd.json_step(step)  # negative, past 2**63-1 (10**400 overflowed isfinite) or a bool: none
-    if step is None:
+    # past 2**63-1 (10**400 overflowed isfinite) or a bool: none; a negative step is kept for the
+    # readers to name (`tail`: "[invalid: step=-3]"; charts leave it out)
+    if isinstance(step, bool) or not isinstance(step, int) or step > rd.MAX_STEP:
         return None
     row: dict[str, Any] = {"step": step}
     for k, v in entry.items():

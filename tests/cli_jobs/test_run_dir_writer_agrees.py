@@ -23,7 +23,7 @@ GOOD_COMPLETION = json.loads(
     (REPO / "tests/health/traces/real_tiny_cpu_lr1e-2/completions.jsonl").read_text().splitlines()[0]
 )
 TEXT = "é漢😀\u202e\u2028\x85\x1c\x1b]0;t\x07\ud800"  # unicode, bidi, line/record separators, a lone surrogate
-HUGE = 10**30  # a step far past any run, still an exact JSON integer
+HUGE = 2**63 - 1  # the largest step the contract allows (jobs.rundir.MAX_STEP), far past any run
 PAST_FLOAT = 10**400  # a reader reads it as inf
 DIAG = GOOD_COMPLETION["diag"]
 HER_COMPLETION = {
@@ -112,6 +112,7 @@ REFUSED = [
     (lambda f: f.metric(-1, {"reward": 1.0}), "metrics.jsonl", "step: Input should be greater than or equal to 0"),
     (lambda f: f.metric(PAST_FLOAT, {}), "metrics.jsonl", "step: Input should be a valid integer"),
     (lambda f: f.metric(10**5000, {}), "metrics.jsonl", "step: Input should be a valid integer"),
+    (lambda f: f.metric(2**63, {}), "metrics.jsonl", "step: Input should be less than or equal to"),
     (lambda f: f.completions([{**GOOD_COMPLETION, "reward": math.nan}]), "completions.jsonl", "reward:"),
     (lambda f: f.completions([{**GOOD_COMPLETION, "n_tokens": -1}]), "completions.jsonl", "n_tokens:"),
     (lambda f: f.completions([{**GOOD_COMPLETION, "truncated": 1}]), "completions.jsonl", "truncated:"),

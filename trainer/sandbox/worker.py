@@ -293,7 +293,10 @@ def _collect(r: int, pid: int, deadline: float, over_disk=None) -> tuple[bytes |
             return b"", True
         chunk = os.read(r, 65536)
         if not chunk:
-            return b"".join(chunks), False
+            # one last look: a program that wrote past the cap and returned between two looks
+            # (40 MB take tens of ms) passed as a normal one, depending on timing
+            why = over_disk() if over_disk is not None else ""
+            return (why, False) if why else (b"".join(chunks), False)
         size += len(chunk)
         if size > MAX_CHILD_BYTES:
             os.kill(pid, signal.SIGKILL)
