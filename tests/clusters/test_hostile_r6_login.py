@@ -45,6 +45,15 @@ def banner_sshd(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def banner_paramiko_pool(banner_sshd, tmp_path):
+    """A paramiko pool to the banner sshd (the round-6b/6c tests' own `pool`)."""
+    p = SSHPool(banner_sshd.ssh_config(tmp_path / "ssh_config", alias="h"))
+    assert p.transport("h") == "paramiko"
+    yield p
+    p.close()
+
+
 @pytest.fixture(params=["paramiko", "openssh"])
 def pool(request, banner_sshd, tmp_path):
     control = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp"))  # a socket path must stay short

@@ -17,19 +17,15 @@ from jobs.backends.slurm import SlurmBackend
 from jobs.errors import RemoteError
 from jobs.scheduler_shell import SSHShell
 from jobs.ssh_exec_files import exec_fs
-from jobs.ssh_transport import SSHPool
 from tests.clusters.conftest import make_spec, wait_for
-from tests.clusters.test_hostile_r6_login import banner_sshd  # noqa: F401 (the fixture)
+from tests.clusters.test_hostile_r6_login import banner_paramiko_pool, banner_sshd  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
-def pool(banner_sshd, tmp_path):  # noqa: F811
-    p = SSHPool(banner_sshd.ssh_config(tmp_path / "ssh_config", alias="h"))
-    assert p.transport("h") == "paramiko"
-    yield p
-    p.close()
+def pool(banner_paramiko_pool):
+    return banner_paramiko_pool
 
 
 def test_files_are_written_through_commands_when_sftp_cannot_start(pool, tmp_path):

@@ -14,18 +14,14 @@ import pytest
 
 from jobs import ssh_tar
 from jobs.errors import RemoteError
-from jobs.ssh_transport import SSHPool
-from tests.clusters.test_hostile_r6_login import banner_sshd  # noqa: F401 (the fixture)
+from tests.clusters.test_hostile_r6_login import banner_paramiko_pool, banner_sshd  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.sshd, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
-def pool(banner_sshd, tmp_path):  # noqa: F811
-    p = SSHPool(banner_sshd.ssh_config(tmp_path / "ssh_config", alias="h"))
-    assert p.transport("h") == "paramiko"
-    yield p
-    p.close()
+def pool(banner_paramiko_pool):
+    return banner_paramiko_pool
 
 
 def _checkpoint(root):
